@@ -1,0 +1,46 @@
+// A client for the MLflow REST API, as spoken by `slipway server` and by MLflow's own server.
+//
+// The CLI commands use it to read tracking data over HTTP. Each call is one blocking request
+// whose JSON reply is returned as is. Every failure throws `slipway::Error`: a reply with a
+// non-2xx status carries the server's `error_code` and `message`; a server that cannot be
+// reached gives an error naming the URI. An ApiClient owns its connection and is not
+// thread-safe; use one per thread.
+#pragma once
+
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace httplib {
+class Client;
+}
+
+namespace slipway::cli {
+
+class ApiClient {
+ public:
+  using QueryParams = std::vector<std::pair<std::string, std::string>>;
+
+  // `base_uri` is `http://host[:port][/path/prefix]`; the prefix is prepended to every request
+  // path. Throws Error(kInvalidParameterValue) for any other form.
+  explicit ApiClient(std::string_view base_uri);
+  ~ApiClient();
+  ApiClient(const ApiClient&) = delete;
+  ApiClient& operator=(const ApiClient&) = delete;
+
+  // `path` is the API path, e.g. "/api/2.0/mlflow/runs/get"; query values are URL-encoded here.
+  nlohmann::json Get(std::string_view path, const QueryParams& query = {});
+  nlohmann::json Post(std::string_view path, const nlohmann::json& body);
+
+  const std::string& uri() const { return uri_; }
+
+ private:
+  std::string uri_;
+  std::string path_prefix_;
+  std::unique_ptr<httplib::Client> client_;
+};
+
+}  // namespace slipway::cli

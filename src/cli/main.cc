@@ -1,0 +1,27 @@
+// The `slipway` command: every subsystem's commands under one binary.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+
+#include "cli/server_command.h"
+#include "cli/tracking_commands.h"
+#include "core/error.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"Slipway: the machine-learning operations platform in one binary", "slipway"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "slipway 0.1.0");
+  slipway::cli::AddServerCommand(app);
+  slipway::cli::AddTrackingCommands(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    return app.exit(error);
+  } catch (const slipway::Error& error) {
+    std::fprintf(stderr, "error: %s\n", error.what());
+    return 1;
+  } catch (const std::exception& error) {
+    std::fprintf(stderr, "error: %s\n", error.what());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,112 @@
+#include "cli/server_command.h"
+
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "core/error.h"
+#include "http/http_server.h"
+#include "http/mlflow_routes.h"
+#include "store/sqlite_tracking_store.h"
+#include "tracking/artifact_store.h"
+#include "tracking/tracking_service.h"
+
+namespace slipway::cli {
+namespace {
+
+struct ServerArgs {
+  std::string host = "127.0.0.1";
+  int port = 5000;
+  std::string store = "sqlite:///slipway-data/slipway.db";
+  std::string artifacts = "slipway-data/artifacts";
+  int threads = 64;
+};
+
+// "sqlite:///abs/path.db" (three slashes then an absolute path, as
+// SQLAlchemy writes it), "sqlite:///relative.db" with a relative path, or a
+// bare file path.
+std::string SqlitePath(const std::string& uri) {
+  const std::string scheme = "sqlite:///";
+  if (uri.rfind(scheme, 0) == 0) return uri.substr(scheme.size());
+  if (uri.find("://") != std::string::npos) {
+    throw Error(ErrorCode::kInvalidParameterValue,
+                "unsupported --store '" + uri + "': use sqlite:///PATH (PostgreSQL comes later)");
+  }
+  return uri;
+}
+
+std::string ArtifactsPath(const std::string& uri) {
+  const std::string scheme = "file://";
+  if (uri.rfind(scheme, 0) == 0) return uri.substr(scheme.size());
+  if (uri.find("://") != std::string::npos) {
+    throw Error(ErrorCode::kInvalidParameterValue,
+                "unsupported --artifacts '" + uri + "': use a local folder or file://PATH");
+  }
+  return uri;
+}
+
+void RunServer(const ServerArgs& args) {
+  // Block the stop signals in every thread; one thread waits for them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  std::string db_path = SqlitePath(args.store);
+  std::filesystem::path db_folder = std::filesystem::path(db_path).parent_path();
+  if (!db_folder.empty()) std::filesystem::create_directories(db_folder);
+  auto store = store::SqliteTrackingStore::Open(db_path);
+  tracking::ArtifactStore artifacts(ArtifactsPath(args.artifacts));
+  tracking::TrackingService tracking(*store, {});
+
+  http::HttpServer::Options options;
+  options.host = args.host;
+  options.port = args.port;
+  options.threads = args.threads;
+  http::HttpServer server(options);
+  http::AddMlflowRoutes(server, tracking, artifacts);
+
+  std::thread waiter([&server, stop_signals] {
+    int signal_number = 0;
+    sigwait(&stop_signals, &signal_number);
+    spdlog::info("received signal {}, shutting down", signal_number);
+    server.Stop();
+  });
+  spdlog::info("slipway server on http://{}:{} (store {}, artifacts {})", args.host, args.port,
+               db_path, artifacts.root().string());
+  bool ok = server.Listen();
+  if (!ok) {
+    pthread_kill(waiter.native_handle(), SIGTERM);
+    waiter.join();
+    throw Error(ErrorCode::kInternalError,
+                "cannot listen on " + args.host + ":" + std::to_string(args.port) +
+                    " (address in use or not available)");
+  }
+  waiter.join();
+  spdlog::info("stopped");
+}
+
+}  // namespace
+
+void AddServerCommand(CLI::App& app) {
+  auto args = std::make_shared<ServerArgs>();
+  CLI::App* cmd = app.add_subcommand("server", "Run the tracking server (MLflow REST API)");
+  cmd->add_option("--host", args->host, "Address to listen on")->capture_default_str();
+  cmd->add_option("--port", args->port, "Port to listen on")->capture_default_str();
+  cmd->add_option("--store", args->store, "Metadata store URI (sqlite:///PATH)")
+      ->capture_default_str();
+  cmd->add_option("--artifacts", args->artifacts, "Artifact root folder (PATH or file://PATH)")
+      ->capture_default_str();
+  cmd->add_option("--threads", args->threads, "Request threads (open connections served at once)")
+      ->capture_default_str()
+      ->check(CLI::Range(2, 4096));
+  cmd->callback([args] { RunServer(*args); });
+}
+
+}  // namespace slipway::cli

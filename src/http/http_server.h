@@ -1,0 +1,73 @@
+// Slipway's HTTP front: routing, request metrics, error replies, shutdown.
+//
+// HttpServer wraps cpp-httplib. Subsystems register routes on it; each route
+// has a stable name used as the `route` label of the request metrics
+// (`slipway_http_requests_total`, `slipway_http_request_duration_seconds`),
+// so metrics do not grow with ids in paths. A handler reports failure by
+// throwing slipway::Error; the server turns it into MLflow's error body and
+// status, and any other exception into INTERNAL_ERROR without leaking its
+// text. /health and /metrics are always served.
+//
+// Thread-safe once Listen() runs: requests are served by a pool of threads.
+#pragma once
+
+#include <httplib.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "monitoring/metric_registry.h"
+
+namespace slipway::http {
+
+class HttpServer {
+ public:
+  struct Options {
+    std::string host = "127.0.0.1";
+    int port = 5000;
+    int threads = 64;  // one per concurrently open connection (keep-alive)
+    size_t max_json_body = 16 * 1024 * 1024;  // larger API bodies get 413
+    size_t max_upload = size_t{64} * 1024 * 1024 * 1024;  // artifact uploads
+  };
+
+  using Handler = std::function<void(const httplib::Request&, httplib::Response&)>;
+  using UploadHandler = std::function<void(const httplib::Request&, httplib::Response&,
+                                           const httplib::ContentReader&)>;
+
+  explicit HttpServer(Options options);
+
+  // `pattern` is a cpp-httplib regex path; `route` names it in metrics.
+  void Get(const std::string& pattern, const std::string& route, Handler handler);
+  void Post(const std::string& pattern, const std::string& route, Handler handler);
+  void Patch(const std::string& pattern, const std::string& route, Handler handler);
+  void Delete(const std::string& pattern, const std::string& route, Handler handler);
+  // A PUT whose body is streamed to the handler instead of buffered.
+  void PutStream(const std::string& pattern, const std::string& route, UploadHandler handler);
+
+  monitoring::MetricRegistry& metrics() { return metrics_; }
+
+  // Binds and serves until Stop(); false if the address could not be bound.
+  bool Listen();
+  // Stops accepting, lets in-flight requests finish, and makes Listen() return.
+  void Stop();
+  int bound_port() const { return bound_port_; }
+
+ private:
+  Handler Wrap(std::string route, Handler handler);
+  void Record(const std::string& route, const std::string& method, int status, double seconds);
+
+  Options options_;
+  httplib::Server server_;
+  monitoring::MetricRegistry metrics_;
+  int bound_port_ = 0;
+};
+
+// Writes an MLflow error reply.
+void SetError(httplib::Response& res, int status, const std::string& error_code,
+              const std::string& message);
+
+// Replies with a JSON body.
+void SetJson(httplib::Response& res, const std::string& body);
+
+}  // namespace slipway::http

@@ -1,0 +1,515 @@
+#include "http/mlflow_routes.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <memory>
+
+#include "core/error.h"
+#include "http/json_codec.h"
+
+namespace slipway::http {
+namespace {
+
+using httplib::Request;
+using httplib::Response;
+using tracking::ViewType;
+
+constexpr const char* kApi = "/api/2.0/mlflow";
+constexpr const char* kArtifactsScheme = "mlflow-artifacts:";
+
+std::string Dump(const Json& json) {
+  return json.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+// The request's fields: the JSON body, or for GET the query string, where a
+// key given more than once becomes a list.
+Json RequestJson(const Request& req) {
+  if (req.method == "GET") {
+    Json out = Json::object();
+    for (const auto& [key, value] : req.params) {
+      auto it = out.find(key);
+      if (it == out.end()) {
+        out[key] = value;
+      } else if (it->is_array()) {
+        it->push_back(value);
+      } else {
+        *it = Json::array({*it, value});
+      }
+    }
+    return out;
+  }
+  if (req.body.empty()) return Json::object();
+  Json body = Json::parse(req.body, nullptr, false);
+  if (body.is_discarded()) {
+    throw Error(ErrorCode::kBadRequest,
+                "Malformed JSON in the request body: it could not be parsed as JSON.");
+  }
+  if (!body.is_object()) {
+    throw Error(ErrorCode::kBadRequest, "The request body must be a JSON object.");
+  }
+  return body;
+}
+
+ViewType ParseViewType(const RequestFields& fields, const char* key) {
+  if (!fields.Has(key)) return ViewType::kActiveOnly;
+  std::string text = fields.OptionalString(key, "");
+  if (text == "ACTIVE_ONLY" || text == "1") return ViewType::kActiveOnly;
+  if (text == "DELETED_ONLY" || text == "2") return ViewType::kDeletedOnly;
+  if (text == "ALL" || text == "3") return ViewType::kAll;
+  ThrowInvalid("Invalid value \"" + text + "\" for parameter '" + key +
+               "' supplied: must be ACTIVE_ONLY, DELETED_ONLY or ALL.");
+}
+
+// View types may arrive as numbers; normalise them to text for ParseViewType.
+Json WithTextEnums(Json body, std::initializer_list<const char*> keys) {
+  for (const char* key : keys) {
+    auto it = body.find(key);
+    if (it != body.end() && it->is_number_integer()) *it = std::to_string(it->get<int64_t>());
+  }
+  return body;
+}
+
+std::string RunIdOf(const RequestFields& fields) {
+  if (fields.Has("run_id")) return fields.RequiredString("run_id");
+  if (fields.Has("run_uuid")) return fields.RequiredString("run_uuid");
+  return fields.RequiredString("run_id");
+}
+
+tracking::MetricPoint ReadMetric(const RequestFields& fields) {
+  tracking::MetricPoint point;
+  point.key = fields.RequiredString("key");
+  point.value = fields.RequiredDouble("value");
+  point.timestamp = fields.RequiredInt("timestamp");
+  point.step = fields.OptionalInt("step").value_or(0);
+  point.model_id = fields.OptionalString("model_id");
+  point.dataset_name = fields.OptionalString("dataset_name");
+  point.dataset_digest = fields.OptionalString("dataset_digest");
+  return point;
+}
+
+std::vector<tracking::Param> ReadParams(const RequestFields& fields, const char* key) {
+  std::vector<tracking::Param> params;
+  for (const RequestFields& item : fields.ObjectList(key)) {
+    params.push_back({item.RequiredString("key"), item.OptionalString("value")});
+  }
+  return params;
+}
+
+void Reply(Response& res, const Json& body) { SetJson(res, Dump(body)); }
+
+Json Paged(const char* key, Json items, const std::string& token) {
+  Json out = {{key, std::move(items)}};
+  if (!token.empty()) out["next_page_token"] = token;
+  return out;
+}
+
+// "mlflow-artifacts:/1/abc/artifacts" -> "1/abc/artifacts"; other schemes
+// are not stored by this server.
+std::optional<std::string> ArtifactPathOf(const std::string& uri) {
+  std::string prefix = std::string(kArtifactsScheme);
+  if (uri.rfind(prefix, 0) != 0) return std::nullopt;
+  std::string rest = uri.substr(prefix.size());
+  while (!rest.empty() && rest.front() == '/') rest.erase(0, 1);
+  return rest;
+}
+
+std::string JoinPath(const std::string& a, const std::string& b) {
+  if (a.empty()) return b;
+  if (b.empty()) return a;
+  return a + "/" + b;
+}
+
+void AddExperimentRoutes(HttpServer& server, tracking::TrackingService& tracking) {
+  std::string api = kApi;
+  server.Post(api + "/experiments/create", "experiments/create",
+              [&tracking](const Request& req, Response& res) {
+                Json body = RequestJson(req);
+                RequestFields fields(body);
+                std::string id = tracking.CreateExperiment(
+                    fields.RequiredString("name"), fields.OptionalString("artifact_location"),
+                    fields.Tags("tags"));
+                Reply(res, {{"experiment_id", id}});
+              });
+  server.Get(api + "/experiments/get", "experiments/get",
+             [&tracking](const Request& req, Response& res) {
+               Json body = RequestJson(req);
+               RequestFields fields(body);
+               Reply(res, {{"experiment", ToJson(tracking.GetExperiment(
+                                              fields.RequiredString("experiment_id")))}});
+             });
+  server.Get(api + "/experiments/get-by-name", "experiments/get-by-name",
+             [&tracking](const Request& req, Response& res) {
+               Json body = RequestJson(req);
+               RequestFields fields(body);
+               Reply(res, {{"experiment", ToJson(tracking.GetExperimentByName(
+                                              fields.RequiredString("experiment_name")))}});
+             });
+  auto search = [&tracking](const Request& req, Response& res) {
+    Json body = WithTextEnums(RequestJson(req), {"view_type"});
+    RequestFields fields(body);
+    auto result = tracking.SearchExperiments(
+        ParseViewType(fields, "view_type"), fields.OptionalString("filter"),
+        fields.StringList("order_by"), fields.OptionalInt("max_results"),
+        fields.OptionalString("page_token"));
+    Json items = Json::array();
+    for (const auto& experiment : result.items) items.push_back(ToJson(experiment));
+    Reply(res, Paged("experiments", std::move(items), result.next_page_token));
+  };
+  server.Post(api + "/experiments/search", "experiments/search", search);
+  server.Get(api + "/experiments/search", "experiments/search", search);
+  server.Post(api + "/experiments/update", "experiments/update",
+              [&tracking](const Request& req, Response& res) {
+                Json body = RequestJson(req);
+                RequestFields fields(body);
+                std::string id = fields.RequiredString("experiment_id");
+                if (fields.Has("new_name")) {
+                  tracking.RenameExperiment(id, fields.RequiredString("new_name"));
+                } else {
+                  tracking.GetExperiment(id);
+                }
+                Reply(res, Json::object());
+              });
+  server.Post(api + "/experiments/delete", "experiments/delete",
+              [&tracking](const Request& req, Response& res) {
+                Json body = RequestJson(req);
+                tracking.DeleteExperiment(RequestFields(body).RequiredString("experiment_id"));
+                Reply(res, Json::object());
+              });
+  server.Post(api + "/experiments/restore", "experiments/restore",
+              [&tracking](const Request& req, Response& res) {
+                Json body = RequestJson(req);
+                tracking.RestoreExperiment(RequestFields(body).RequiredString("experiment_id"));
+                Reply(res, Json::object());
+              });
+  server.Post(api + "/experiments/set-experiment-tag", "experiments/set-experiment-tag",
+              [&tracking](const Request& req, Response& res) {
+                Json body = RequestJson(req);
+                RequestFields fields(body);
+                tracking.SetExperimentTag(
+                    fields.RequiredString("experiment_id"),
+                    {fields.RequiredString("key"), fields.OptionalString("value")});
+                Reply(res, Json::object());
+              });
+  server.Post(api + "/experiments/delete-experiment-tag", "experiments/delete-experiment-tag",
+              [&tracking](const Request& req, Response& res) {
+                Json body = RequestJson(req);
+                RequestFields fields(body);
+                tracking.DeleteExperimentTag(fields.RequiredString("experiment_id"),
+                                             fields.RequiredString("key"));
+                Reply(res, Json::object());
+              });
+}
+
+void AddRunRoutes(HttpServer& server, tracking::TrackingService& tracking) {
+  std::string api = kApi;
+  server.Post(api + "/runs/create", "runs/create", [&tracking](const Request& req, Response& res) {
+    Json body = RequestJson(req);
+    RequestFields fields(body);
+    tracking::TrackingService::NewRun run;
+    run.experiment_id = fields.OptionalString("experiment_id");
+    run.user_id = fields.OptionalString("user_id");
+    run.start_time = fields.OptionalInt("start_time");
+    run.run_name = fields.OptionalString("run_name");
+    run.tags = fields.Tags("tags");
+    Reply(res, {{"run", ToJson(tracking.CreateRun(std::move(run)))}});
+  });
+  server.Get(api + "/runs/get", "runs/get", [&tracking](const Request& req, Response& res) {
+    Json body = RequestJson(req);
+    Reply(res, {{"run", ToJson(tracking.GetRun(RunIdOf(RequestFields(body))))}});
+  });
+  server.Post(api + "/runs/update", "runs/update", [&tracking](const Request& req, Response& res) {
+    Json body = RequestJson(req);
+    RequestFields fields(body);
+    tracking::RunUpdate update;
+    if (fields.Has("status")) update.status = fields.OptionalString("status");
+    update.end_time = fields.OptionalInt("end_time");
+    if (fields.Has("run_name")) update.run_name = fields.OptionalString("run_name");
+    Reply(res, {{"run_info", ToJson(tracking.UpdateRun(RunIdOf(fields), update))}});
+  });
+  server.Post(api + "/runs/delete", "runs/delete", [&tracking](const Request& req, Response& res) {
+    Json body = RequestJson(req);
+    tracking.DeleteRun(RequestFields(body).RequiredString("run_id"));
+    Reply(res, Json::object());
+  });
+  server.Post(api + "/runs/restore", "runs/restore",
+              [&tracking](const Request& req, Response& res) {
+                Json body = RequestJson(req);
+                tracking.RestoreRun(RequestFields(body).RequiredString("run_id"));
+                Reply(res, Json::object());
+              });
+  server.Post(api + "/runs/log-metric", "runs/log-metric",
+              [&tracking](const Request& req, Response& res) {
+                Json body = RequestJson(req);
+                RequestFields fields(body);
+                tracking.LogMetric(RunIdOf(fields), ReadMetric(fields));
+                Reply(res, Json::object());
+              });
+  server.Post(api + "/runs/log-parameter", "runs/log-parameter",
+              [&tracking](const Request& req, Response& res) {
+                Json body = RequestJson(req);
+                RequestFields fields(body);
+                tracking.LogParam(RunIdOf(fields),
+                                  {fields.RequiredString("key"), fields.OptionalString("value")});
+                Reply(res, Json::object());
+              });
+  server.Post(api + "/runs/set-tag", "runs/set-tag", [&tracking](const Request& req, Response& res) {
+    Json body = RequestJson(req);
+    RequestFields fields(body);
+    tracking.SetTag(RunIdOf(fields), {fields.RequiredString("key"), fields.OptionalString("value")});
+    Reply(res, Json::object());
+  });
+  server.Post(api + "/runs/delete-tag", "runs/delete-tag",
+              [&tracking](const Request& req, Response& res) {
+                Json body = RequestJson(req);
+                RequestFields fields(body);
+                tracking.DeleteTag(fields.RequiredString("run_id"), fields.RequiredString("key"));
+                Reply(res, Json::object());
+              });
+  server.Post(api + "/runs/log-batch", "runs/log-batch",
+              [&tracking](const Request& req, Response& res) {
+                Json body = RequestJson(req);
+                RequestFields fields(body);
+                tracking::RunWrites writes;
+                auto metrics = fields.ObjectList("metrics");
+                writes.metrics.reserve(metrics.size());
+                for (const RequestFields& metric : metrics) {
+                  writes.metrics.push_back(ReadMetric(metric));
+                }
+                writes.params = ReadParams(fields, "params");
+                writes.tags = fields.Tags("tags");
+                tracking.LogBatch(fields.RequiredString("run_id"), std::move(writes));
+                Reply(res, Json::object());
+              });
+  server.Post(api + "/runs/log-inputs", "runs/log-inputs",
+              [&tracking](const Request& req, Response& res) {
+                Json body = RequestJson(req);
+                RequestFields fields(body);
+                std::vector<tracking::DatasetInput> datasets;
+                for (const RequestFields& item : fields.ObjectList("datasets")) {
+                  tracking::DatasetInput input;
+                  input.tags = item.Tags("tags");
+                  auto dataset = item.OptionalObject("dataset");
+                  if (!dataset) {
+                    ThrowInvalid("Missing value for required parameter '" + item.prefix() +
+                                 "dataset'.");
+                  }
+                  input.dataset.name = dataset->RequiredString("name");
+                  input.dataset.digest = dataset->RequiredString("digest");
+                  input.dataset.source_type = dataset->RequiredString("source_type");
+                  input.dataset.source = dataset->RequiredString("source");
+                  input.dataset.schema = dataset->OptionalString("schema");
+                  input.dataset.profile = dataset->OptionalString("profile");
+                  datasets.push_back(std::move(input));
+                }
+                std::vector<tracking::ModelLink> models;
+                for (const RequestFields& item : fields.ObjectList("models")) {
+                  models.push_back({item.RequiredString("model_id"), 0});
+                }
+                tracking.LogInputs(fields.RequiredString("run_id"), datasets, models);
+                Reply(res, Json::object());
+              });
+  server.Post(api + "/runs/outputs", "runs/outputs", [&tracking](const Request& req, Response& res) {
+    Json body = RequestJson(req);
+    RequestFields fields(body);
+    std::vector<tracking::ModelLink> models;
+    for (const RequestFields& item : fields.ObjectList("models")) {
+      models.push_back({item.RequiredString("model_id"), item.OptionalInt("step").value_or(0)});
+    }
+    tracking.LogOutputs(fields.RequiredString("run_id"), models);
+    Reply(res, Json::object());
+  });
+  auto search = [&tracking](const Request& req, Response& res) {
+    Json body = WithTextEnums(RequestJson(req), {"run_view_type"});
+    RequestFields fields(body);
+    auto result = tracking.SearchRuns(
+        fields.StringList("experiment_ids"), fields.OptionalString("filter"),
+        ParseViewType(fields, "run_view_type"), fields.OptionalInt("max_results"),
+        fields.StringList("order_by"), fields.OptionalString("page_token"));
+    Json items = Json::array();
+    for (const auto& run : result.items) items.push_back(ToJson(run));
+    Reply(res, Paged("runs", std::move(items), result.next_page_token));
+  };
+  server.Post(api + "/runs/search", "runs/search", search);
+  server.Get(api + "/runs/search", "runs/search", search);
+  server.Get(api + "/metrics/get-history", "metrics/get-history",
+             [&tracking](const Request& req, Response& res) {
+               Json body = RequestJson(req);
+               RequestFields fields(body);
+               auto result = tracking.GetMetricHistory(
+                   RunIdOf(fields), fields.RequiredString("metric_key"),
+                   fields.OptionalInt("max_results"), fields.OptionalString("page_token"));
+               Json items = Json::array();
+               for (const auto& point : result.items) items.push_back(ToJson(point));
+               Reply(res, Paged("metrics", std::move(items), result.next_page_token));
+             });
+}
+
+void AddLoggedModelRoutes(HttpServer& server, tracking::TrackingService& tracking) {
+  std::string base = std::string(kApi) + "/logged-models";
+  server.Post(base, "logged-models/create", [&tracking](const Request& req, Response& res) {
+    Json body = RequestJson(req);
+    RequestFields fields(body);
+    tracking::TrackingService::NewLoggedModel model;
+    model.experiment_id = fields.RequiredString("experiment_id");
+    model.name = fields.OptionalString("name");
+    model.model_type = fields.OptionalString("model_type");
+    model.source_run_id = fields.OptionalString("source_run_id");
+    model.params = ReadParams(fields, "params");
+    model.tags = fields.Tags("tags");
+    Reply(res, {{"model", ToJson(tracking.CreateLoggedModel(std::move(model)))}});
+  });
+  server.Post(base + "/search", "logged-models/search",
+              [&tracking](const Request& req, Response& res) {
+                Json body = RequestJson(req);
+                RequestFields fields(body);
+                std::vector<tracking::OrderTerm> order;
+                for (const RequestFields& item : fields.ObjectList("order_by")) {
+                  std::string name = item.RequiredString("field_name");
+                  tracking::OrderTerm term{tracking::EntityKind::kAttribute, name,
+                                           item.OptionalBool("ascending").value_or(true)};
+                  if (name.rfind("metrics.", 0) == 0) {
+                    term.kind = tracking::EntityKind::kMetric;
+                    term.key = name.substr(8);
+                  }
+                  order.push_back(std::move(term));
+                }
+                auto result = tracking.SearchLoggedModels(
+                    fields.StringList("experiment_ids"), fields.OptionalString("filter"), order,
+                    fields.OptionalInt("max_results"), fields.OptionalString("page_token"));
+                Json items = Json::array();
+                for (const auto& model : result.items) items.push_back(ToJson(model));
+                Reply(res, Paged("models", std::move(items), result.next_page_token));
+              });
+  std::string one = base + "/([^/]+)";
+  server.Get(one, "logged-models/get", [&tracking](const Request& req, Response& res) {
+    Reply(res, {{"model", ToJson(tracking.GetLoggedModel(req.matches[1]))}});
+  });
+  server.Patch(one, "logged-models/finalize", [&tracking](const Request& req, Response& res) {
+    Json body = RequestJson(req);
+    auto status = body.find("status");
+    if (status != body.end() && status->is_number_integer()) {
+      static const char* kNames[] = {"LOGGED_MODEL_STATUS_UNSPECIFIED", "LOGGED_MODEL_PENDING",
+                                     "LOGGED_MODEL_READY", "LOGGED_MODEL_UPLOAD_FAILED"};
+      int64_t index = status->get<int64_t>();
+      *status = index >= 0 && index < 4 ? kNames[index] : "";
+    }
+    RequestFields fields(body);
+    Reply(res, {{"model", ToJson(tracking.FinalizeLoggedModel(req.matches[1],
+                                                              fields.RequiredString("status")))}});
+  });
+  server.Delete(one, "logged-models/delete", [&tracking](const Request& req, Response& res) {
+    tracking.DeleteLoggedModel(req.matches[1]);
+    Reply(res, Json::object());
+  });
+  server.Patch(one + "/tags", "logged-models/set-tags",
+               [&tracking](const Request& req, Response& res) {
+                 Json body = RequestJson(req);
+                 RequestFields fields(body);
+                 Reply(res, {{"model", ToJson(tracking.SetLoggedModelTags(req.matches[1],
+                                                                          fields.Tags("tags")))}});
+               });
+  server.Delete(one + "/tags/(.+)", "logged-models/delete-tag",
+                [&tracking](const Request& req, Response& res) {
+                  tracking.DeleteLoggedModelTag(req.matches[1], req.matches[2]);
+                  Reply(res, Json::object());
+                });
+  server.Post(one + "/params", "logged-models/log-params",
+              [&tracking](const Request& req, Response& res) {
+                Json body = RequestJson(req);
+                RequestFields fields(body);
+                tracking.LogLoggedModelParams(req.matches[1], ReadParams(fields, "params"));
+                Reply(res, Json::object());
+              });
+}
+
+Json FileInfos(const std::vector<tracking::ArtifactEntry>& entries, const std::string& prefix) {
+  Json files = Json::array();
+  for (const auto& entry : entries) {
+    Json file = {{"path", JoinPath(prefix, entry.path)}, {"is_dir", entry.is_dir}};
+    if (!entry.is_dir) file["file_size"] = entry.file_size;
+    files.push_back(std::move(file));
+  }
+  return files;
+}
+
+void AddArtifactRoutes(HttpServer& server, tracking::TrackingService& tracking,
+                       tracking::ArtifactStore& artifacts) {
+  server.Get(std::string(kApi) + "/artifacts/list", "artifacts/list",
+             [&tracking, &artifacts](const Request& req, Response& res) {
+               Json body = RequestJson(req);
+               RequestFields fields(body);
+               tracking::Run run = tracking.GetRun(RunIdOf(fields));
+               std::string path = fields.OptionalString("path");
+               Json reply = {{"root_uri", run.info.artifact_uri}};
+               if (auto root = ArtifactPathOf(run.info.artifact_uri)) {
+                 artifacts.Resolve(path);  // rejects traversal in `path` itself
+                 Json files = FileInfos(artifacts.List(JoinPath(*root, path)), path);
+                 if (!files.empty()) reply["files"] = std::move(files);
+               }
+               Reply(res, reply);
+             });
+
+  const std::string proxy = "/api/2.0/mlflow-artifacts/artifacts";
+  server.Get(proxy, "mlflow-artifacts/list", [&artifacts](const Request& req, Response& res) {
+    std::string path = req.has_param("path") ? req.get_param_value("path") : "";
+    Json files = FileInfos(artifacts.List(path), "");
+    Json reply = Json::object();
+    if (!files.empty()) reply["files"] = std::move(files);
+    Reply(res, reply);
+  });
+  server.Get(proxy + "/(.+)", "mlflow-artifacts/download",
+             [&artifacts](const Request& req, Response& res) {
+               std::filesystem::path file = artifacts.Resolve(req.matches[1].str());
+               std::error_code ec;
+               if (!std::filesystem::is_regular_file(file, ec)) {
+                 ThrowNotFound("No artifact found at '" + req.matches[1].str() + "'");
+               }
+               int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+               if (fd < 0) ThrowNotFound("No artifact found at '" + req.matches[1].str() + "'");
+               auto shared_fd = std::shared_ptr<int>(new int(fd), [](int* p) {
+                 ::close(*p);
+                 delete p;
+               });
+               size_t size = std::filesystem::file_size(file);
+               res.set_content_provider(
+                   size, "application/octet-stream",
+                   [shared_fd](size_t offset, size_t length, httplib::DataSink& sink) {
+                     char buffer[65536];
+                     size_t want = std::min(length, sizeof buffer);
+                     ssize_t n = ::pread(*shared_fd, buffer, want, static_cast<off_t>(offset));
+                     if (n <= 0) return false;
+                     sink.write(buffer, static_cast<size_t>(n));
+                     return true;
+                   });
+             });
+  server.PutStream(proxy + "/(.+)", "mlflow-artifacts/upload",
+                   [&artifacts](const Request& req, Response& res,
+                                const httplib::ContentReader& reader) {
+                     artifacts.Write(req.matches[1].str(), [&](const auto& sink) {
+                       return reader([&](const char* data, size_t length) {
+                         sink(data, length);
+                         return true;
+                       });
+                     });
+                     Reply(res, Json::object());
+                   });
+  server.Delete(proxy + "/(.+)", "mlflow-artifacts/delete",
+                [&artifacts](const Request& req, Response& res) {
+                  artifacts.Delete(req.matches[1].str());
+                  Reply(res, Json::object());
+                });
+}
+
+}  // namespace
+
+void AddMlflowRoutes(HttpServer& server, tracking::TrackingService& tracking,
+                     tracking::ArtifactStore& artifacts) {
+  AddExperimentRoutes(server, tracking);
+  AddRunRoutes(server, tracking);
+  AddLoggedModelRoutes(server, tracking);
+  AddArtifactRoutes(server, tracking, artifacts);
+}
+
+}  // namespace slipway::http

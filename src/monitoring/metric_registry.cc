@@ -1,0 +1,140 @@
+#include "monitoring/metric_registry.h"
+
+#include <cmath>
+#include <cstdio>
+
+namespace slipway::monitoring {
+namespace {
+
+void AtomicAdd(std::atomic<double>& target, double by) {
+  double current = target.load(std::memory_order_relaxed);
+  while (!target.compare_exchange_weak(current, current + by, std::memory_order_relaxed)) {
+  }
+}
+
+std::string FormatNumber(double value) {
+  if (std::isinf(value)) return value > 0 ? "+Inf" : "-Inf";
+  if (std::isnan(value)) return "NaN";
+  char text[32];
+  std::snprintf(text, sizeof text, "%.17g", value);
+  return text;
+}
+
+// Adds `le` to already-rendered labels `{a="x"}` -> `{a="x",le="0.5"}`.
+std::string WithBucket(const std::string& labels, const std::string& le) {
+  std::string bucket = "le=\"" + le + "\"";
+  if (labels.empty()) return "{" + bucket + "}";
+  return labels.substr(0, labels.size() - 1) + "," + bucket + "}";
+}
+
+}  // namespace
+
+void Counter::Increment(double by) { AtomicAdd(value_, by); }
+
+Histogram::Histogram(const std::vector<double>* bounds)
+    : bounds_(bounds), counts_(new std::atomic<uint64_t>[bounds->size() + 1]) {
+  for (size_t i = 0; i <= bounds_->size(); ++i) counts_[i].store(0);
+}
+
+void Histogram::Observe(double value) {
+  size_t i = 0;
+  while (i < bounds_->size() && value > (*bounds_)[i]) ++i;
+  counts_[i].fetch_add(1, std::memory_order_relaxed);
+  AtomicAdd(sum_, value);
+}
+
+std::vector<uint64_t> Histogram::CumulativeCounts() const {
+  std::vector<uint64_t> out(bounds_->size() + 1);
+  uint64_t total = 0;
+  for (size_t i = 0; i <= bounds_->size(); ++i) {
+    total += counts_[i].load(std::memory_order_relaxed);
+    out[i] = total;
+  }
+  return out;
+}
+
+const std::vector<double>& MetricRegistry::LatencyBuckets() {
+  static const std::vector<double> kBuckets = {0.0001, 0.00025, 0.0005, 0.001, 0.0025,
+                                               0.005,  0.01,    0.025,  0.05,  0.1,
+                                               0.25,   0.5,     1,      2.5,   5,
+                                               10};
+  return kBuckets;
+}
+
+Counter& MetricRegistry::GetCounter(const std::string& name, const std::string& help,
+                                    const Labels& labels) {
+  std::string key = RenderLabels(labels);
+  std::lock_guard lock(mu_);
+  Family& family = families_[name];
+  if (family.type.empty()) {
+    family.type = "counter";
+    family.help = help;
+  }
+  auto& slot = family.counters[key];
+  if (!slot) slot = std::make_unique<Counter>();
+  return *slot;
+}
+
+Histogram& MetricRegistry::GetHistogram(const std::string& name, const std::string& help,
+                                        const std::vector<double>& bounds,
+                                        const Labels& labels) {
+  std::string key = RenderLabels(labels);
+  std::lock_guard lock(mu_);
+  Family& family = families_[name];
+  if (family.type.empty()) {
+    family.type = "histogram";
+    family.help = help;
+    family.bounds = bounds;
+  }
+  auto& slot = family.histograms[key];
+  if (!slot) slot = std::make_unique<Histogram>(&family.bounds);
+  return *slot;
+}
+
+std::string MetricRegistry::Render() const {
+  std::string out;
+  std::lock_guard lock(mu_);
+  for (const auto& [name, family] : families_) {
+    out += "# HELP " + name + " " + family.help + "\n";
+    out += "# TYPE " + name + " " + family.type + "\n";
+    for (const auto& [labels, counter] : family.counters) {
+      out += name + labels + " " + FormatNumber(counter->Value()) + "\n";
+    }
+    for (const auto& [labels, histogram] : family.histograms) {
+      std::vector<uint64_t> counts = histogram->CumulativeCounts();
+      for (size_t i = 0; i < family.bounds.size(); ++i) {
+        out += name + "_bucket" + WithBucket(labels, FormatNumber(family.bounds[i])) + " " +
+               std::to_string(counts[i]) + "\n";
+      }
+      out += name + "_bucket" + WithBucket(labels, "+Inf") + " " + std::to_string(counts.back()) +
+             "\n";
+      out += name + "_sum" + labels + " " + FormatNumber(histogram->Sum()) + "\n";
+      out += name + "_count" + labels + " " + std::to_string(counts.back()) + "\n";
+    }
+  }
+  return out;
+}
+
+std::string RenderLabels(const Labels& labels) {
+  if (labels.empty()) return "";
+  std::string out = "{";
+  for (size_t i = 0; i < labels.size(); ++i) {
+    if (i > 0) out += ",";
+    out += labels[i].first + "=\"";
+    for (char c : labels[i].second) {
+      if (c == '\\') {
+        out += "\\\\";
+      } else if (c == '"') {
+        out += "\\\"";
+      } else if (c == '\n') {
+        out += "\\n";
+      } else {
+        out += c;
+      }
+    }
+    out += "\"";
+  }
+  return out + "}";
+}
+
+}  // namespace slipway::monitoring

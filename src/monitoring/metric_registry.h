@@ -1,0 +1,73 @@
+// Counters and histograms exposed in the Prometheus text format (0.0.4).
+//
+// A MetricRegistry owns metric families; a family owns one series per label
+// set. Series are created on first use and live as long as the registry, so a
+// caller may keep the returned reference. All methods are thread-safe;
+// incrementing a series is lock-free.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace slipway::monitoring {
+
+using Labels = std::vector<std::pair<std::string, std::string>>;
+
+class Counter {
+ public:
+  void Increment(double by = 1.0);
+  double Value() const { return value_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<double> value_{0.0};
+};
+
+class Histogram {
+ public:
+  explicit Histogram(const std::vector<double>* bounds);
+  void Observe(double value);
+
+  // Cumulative count per bound (the `le` buckets), then +Inf.
+  std::vector<uint64_t> CumulativeCounts() const;
+  double Sum() const { return sum_.load(std::memory_order_relaxed); }
+
+ private:
+  const std::vector<double>* bounds_;
+  std::unique_ptr<std::atomic<uint64_t>[]> counts_;  // one per bound, plus +Inf
+  std::atomic<double> sum_{0.0};
+};
+
+class MetricRegistry {
+ public:
+  // Default latency buckets in seconds: 100 us to 10 s.
+  static const std::vector<double>& LatencyBuckets();
+
+  Counter& GetCounter(const std::string& name, const std::string& help, const Labels& labels);
+  Histogram& GetHistogram(const std::string& name, const std::string& help,
+                          const std::vector<double>& bounds, const Labels& labels);
+
+  // Every family in the text exposition format.
+  std::string Render() const;
+
+ private:
+  struct Family {
+    std::string help;
+    std::string type;  // "counter" or "histogram"
+    std::vector<double> bounds;
+    std::map<std::string, std::unique_ptr<Counter>> counters;  // by rendered labels
+    std::map<std::string, std::unique_ptr<Histogram>> histograms;
+  };
+
+  mutable std::mutex mu_;  // guards families_ (the map and each family's maps)
+  std::map<std::string, Family> families_;
+};
+
+// `{a="x",b="y"}` with values escaped as the exposition format requires
+// (backslash, double quote, newline); empty labels render as "".
+std::string RenderLabels(const Labels& labels);
+
+}  // namespace slipway::monitoring

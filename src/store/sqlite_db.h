@@ -1,0 +1,168 @@
+// A SQLite database shared by many threads, with one writer and group commit.
+//
+// SQLite allows one writer at a time; many threads that each BEGIN/COMMIT
+// fight over the lock ("database is locked", MLflow PR #6490) and pay one
+// commit per request. SqliteDb instead funnels every write through a single
+// writer thread: writes queued while a transaction commits are applied
+// together in the next one, each inside its own SAVEPOINT so that one failing
+// write rolls back alone. Write() returns after the transaction that holds
+// the write has committed to the WAL, which survives a crash of the process.
+// Reads run concurrently on a pool of read-only connections (WAL readers see
+// the last committed state and never block the writer).
+//
+// Thread-safe. The object owns its connections and the writer thread.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <unordered_map>
+#include <variant>
+#include <vector>
+
+#include "store/sqlite_schema.h"
+
+namespace slipway::store {
+
+class Connection;
+
+// A prepared statement, cached by its connection; reset on destruction of the
+// handle so it can be reused by the next caller.
+class Statement {
+ public:
+  Statement(sqlite3_stmt* stmt, Connection* connection) : stmt_(stmt), connection_(connection) {}
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+  ~Statement();
+
+  Statement& Bind(int index, int64_t value);
+  Statement& Bind(int index, int value) { return Bind(index, static_cast<int64_t>(value)); }
+  Statement& Bind(int index, double value);
+  Statement& Bind(int index, std::string_view value);
+  Statement& BindNull(int index);
+  Statement& BindVariant(int index, const std::variant<int64_t, double, std::string>& value);
+
+  // Advances to the next row; false when done.
+  bool Step();
+  // Runs a statement that returns no rows.
+  void Run();
+
+  int64_t Int(int column) const { return sqlite3_column_int64(stmt_, column); }
+  double Double(int column) const { return sqlite3_column_double(stmt_, column); }
+  bool IsNull(int column) const { return sqlite3_column_type(stmt_, column) == SQLITE_NULL; }
+  std::string Text(int column) const;
+
+ private:
+  sqlite3_stmt* stmt_;
+  Connection* connection_;
+};
+
+// One SQLite connection and its statement cache. Not thread-safe: used by one
+// thread at a time (the writer, or a reader holding it from the pool).
+class Connection {
+ public:
+  Connection(const std::string& path, bool read_only);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  Statement Prepare(const std::string& sql);
+  void Exec(const char* sql);
+  int64_t LastInsertRowid() const { return sqlite3_last_insert_rowid(db_); }
+  int Changes() const { return sqlite3_changes(db_); }
+  sqlite3* handle() const { return db_; }
+
+  // Throws INTERNAL_ERROR with SQLite's message if `rc` is an error.
+  void Check(int rc, const char* what) const;
+
+ private:
+  sqlite3* db_ = nullptr;
+  std::unordered_map<std::string, sqlite3_stmt*> cache_;
+};
+
+class SqliteDb {
+ public:
+  struct Options {
+    std::string path;          // file name; created if missing
+    int read_connections = 8;  // pool size for concurrent reads
+    int max_batch = 4096;      // writes applied in one transaction at most
+  };
+
+  // Opens (creating if needed) and migrates the database to the newest
+  // schema in `migrations`. Throws if the file holds a newer schema.
+  static std::unique_ptr<SqliteDb> Open(const Options& options,
+                                        std::span<const Migration> migrations);
+  ~SqliteDb();
+
+  // Runs `write` on the writer connection inside a transaction shared with
+  // other queued writes; returns once committed. Exceptions thrown by `write`
+  // roll back that write alone and are rethrown here.
+  void Write(const std::function<void(Connection&)>& write);
+
+  // Runs `read` on a pooled read connection, inside one read transaction so
+  // that all its statements see the same committed state.
+  template <typename F>
+  auto Read(F&& read) {
+    ReadLease lease(this);
+    ReadTransaction transaction(*lease.connection);
+    return read(*lease.connection);
+  }
+
+  int SchemaVersion() const { return schema_version_; }
+
+ private:
+  struct PendingWrite {
+    const std::function<void(Connection&)>* write;
+    std::promise<void> done;
+  };
+
+  class ReadLease {
+   public:
+    explicit ReadLease(SqliteDb* db);
+    ~ReadLease();
+    std::unique_ptr<Connection> connection;
+
+   private:
+    SqliteDb* db_;
+  };
+
+  class ReadTransaction {
+   public:
+    explicit ReadTransaction(Connection& connection) : connection_(connection) {
+      connection_.Exec("BEGIN");
+    }
+    ~ReadTransaction() { sqlite3_exec(connection_.handle(), "COMMIT", nullptr, nullptr, nullptr); }
+
+   private:
+    Connection& connection_;
+  };
+
+  explicit SqliteDb(Options options) : options_(std::move(options)) {}
+  void Migrate(std::span<const Migration> migrations);
+  void WriterLoop();
+
+  Options options_;
+  int schema_version_ = 0;
+  std::unique_ptr<Connection> writer_;  // used only by writer_thread_ after Open
+
+  std::mutex queue_mu_;  // guards queue_ and stopping_
+  std::condition_variable queue_cv_;
+  std::deque<PendingWrite*> queue_;
+  bool stopping_ = false;
+  std::thread writer_thread_;
+
+  std::mutex pool_mu_;  // guards pool_
+  std::vector<std::unique_ptr<Connection>> pool_;
+};
+
+}  // namespace slipway::store

@@ -1,0 +1,140 @@
+#include "store/sqlite_schema.h"
+
+namespace slipway::store {
+namespace {
+
+// Runs and datasets get an integer surrogate key (`run_pk`, `dataset_pk`) so
+// that the large tables (metrics above all) key on 8 bytes, not a 32-character
+// id. Metric points are unique on (run, key, step, timestamp, value), as in
+// MLflow, so a retried log-batch adds nothing twice. `latest_metrics` keeps
+// the point with the highest (step, timestamp, value) per key: search filters
+// and ordering on metrics read it.
+constexpr Migration kMigrations[] = {
+    {1, "tracking: experiments, runs, metrics, params, tags, inputs, logged models", R"sql(
+CREATE TABLE experiments (
+  experiment_id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  artifact_location TEXT NOT NULL,
+  lifecycle_stage TEXT NOT NULL DEFAULT 'active',
+  creation_time INTEGER NOT NULL,
+  last_update_time INTEGER NOT NULL
+);
+CREATE TABLE experiment_tags (
+  experiment_id INTEGER NOT NULL REFERENCES experiments(experiment_id),
+  key TEXT NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY (experiment_id, key)
+) WITHOUT ROWID;
+CREATE TABLE runs (
+  run_pk INTEGER PRIMARY KEY,
+  run_uuid TEXT NOT NULL UNIQUE,
+  experiment_id INTEGER NOT NULL REFERENCES experiments(experiment_id),
+  name TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  status TEXT NOT NULL,
+  start_time INTEGER NOT NULL,
+  end_time INTEGER,
+  artifact_uri TEXT NOT NULL,
+  lifecycle_stage TEXT NOT NULL DEFAULT 'active',
+  deleted_time INTEGER
+);
+CREATE INDEX runs_by_experiment ON runs (experiment_id, start_time DESC, run_uuid);
+CREATE TABLE params (
+  run_pk INTEGER NOT NULL,
+  key TEXT NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY (run_pk, key)
+) WITHOUT ROWID;
+CREATE TABLE tags (
+  run_pk INTEGER NOT NULL,
+  key TEXT NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY (run_pk, key)
+) WITHOUT ROWID;
+CREATE TABLE metrics (
+  run_pk INTEGER NOT NULL,
+  key TEXT NOT NULL,
+  step INTEGER NOT NULL,
+  timestamp INTEGER NOT NULL,
+  value REAL NOT NULL,
+  is_nan INTEGER NOT NULL DEFAULT 0,
+  model_id TEXT,
+  dataset_name TEXT,
+  dataset_digest TEXT,
+  PRIMARY KEY (run_pk, key, step, timestamp, value, is_nan)
+) WITHOUT ROWID;
+CREATE INDEX metrics_by_model ON metrics (model_id) WHERE model_id IS NOT NULL;
+CREATE TABLE latest_metrics (
+  run_pk INTEGER NOT NULL,
+  key TEXT NOT NULL,
+  value REAL NOT NULL,
+  timestamp INTEGER NOT NULL,
+  step INTEGER NOT NULL,
+  is_nan INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (run_pk, key)
+) WITHOUT ROWID;
+CREATE INDEX latest_metrics_by_key ON latest_metrics (key, value);
+CREATE TABLE datasets (
+  dataset_pk INTEGER PRIMARY KEY,
+  experiment_id INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  digest TEXT NOT NULL,
+  source_type TEXT NOT NULL,
+  source TEXT NOT NULL,
+  schema TEXT,
+  profile TEXT,
+  UNIQUE (experiment_id, name, digest)
+);
+CREATE TABLE run_inputs (
+  run_pk INTEGER NOT NULL,
+  dataset_pk INTEGER NOT NULL,
+  PRIMARY KEY (run_pk, dataset_pk)
+) WITHOUT ROWID;
+CREATE TABLE run_input_tags (
+  run_pk INTEGER NOT NULL,
+  dataset_pk INTEGER NOT NULL,
+  key TEXT NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY (run_pk, dataset_pk, key)
+) WITHOUT ROWID;
+CREATE TABLE logged_models (
+  model_id TEXT PRIMARY KEY,
+  experiment_id INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  artifact_location TEXT NOT NULL,
+  creation_timestamp_ms INTEGER NOT NULL,
+  last_updated_timestamp_ms INTEGER NOT NULL,
+  status TEXT NOT NULL,
+  status_message TEXT,
+  model_type TEXT,
+  source_run_id TEXT,
+  lifecycle_stage TEXT NOT NULL DEFAULT 'active'
+);
+CREATE INDEX logged_models_by_experiment ON logged_models (experiment_id, creation_timestamp_ms DESC);
+CREATE TABLE logged_model_tags (
+  model_id TEXT NOT NULL,
+  key TEXT NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY (model_id, key)
+) WITHOUT ROWID;
+CREATE TABLE logged_model_params (
+  model_id TEXT NOT NULL,
+  key TEXT NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY (model_id, key)
+) WITHOUT ROWID;
+CREATE TABLE run_model_links (
+  run_pk INTEGER NOT NULL,
+  model_id TEXT NOT NULL,
+  direction TEXT NOT NULL,
+  step INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (run_pk, direction, model_id)
+) WITHOUT ROWID;
+)sql"},
+};
+
+}  // namespace
+
+std::span<const Migration> SqliteMigrations() { return kMigrations; }
+
+}  // namespace slipway::store

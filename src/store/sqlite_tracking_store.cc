@@ -1,0 +1,852 @@
+#include "store/sqlite_tracking_store.h"
+
+#include <charconv>
+#include <cmath>
+
+#include "core/clock.h"
+#include "core/error.h"
+#include "store/sql_search.h"
+
+namespace slipway::store {
+
+using tracking::DatasetInput;
+using tracking::Experiment;
+using tracking::LoggedModel;
+using tracking::MetricPoint;
+using tracking::ModelLink;
+using tracking::Page;
+using tracking::PageOf;
+using tracking::Param;
+using tracking::Run;
+using tracking::RunInfo;
+using tracking::Tag;
+
+namespace {
+
+constexpr const char* kRunNameTag = "mlflow.runName";
+
+std::optional<int64_t> ParseId(const std::string& text) {
+  int64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || text.empty()) return std::nullopt;
+  return value;
+}
+
+int64_t ExperimentIdOrThrow(const std::string& experiment_id) {
+  auto id = ParseId(experiment_id);
+  if (!id) ThrowNotFound("No Experiment with id=" + experiment_id + " exists");
+  return *id;
+}
+
+ViewType ToSqlView(tracking::ViewType view) {
+  switch (view) {
+    case tracking::ViewType::kActiveOnly: return ViewType::kActiveOnly;
+    case tracking::ViewType::kDeletedOnly: return ViewType::kDeletedOnly;
+    case tracking::ViewType::kAll: return ViewType::kAll;
+  }
+  return ViewType::kActiveOnly;
+}
+
+Experiment ReadExperimentRow(Connection& db, Statement& row) {
+  Experiment experiment;
+  experiment.experiment_id = std::to_string(row.Int(0));
+  experiment.name = row.Text(1);
+  experiment.artifact_location = row.Text(2);
+  experiment.lifecycle_stage = row.Text(3);
+  experiment.creation_time = row.Int(4);
+  experiment.last_update_time = row.Int(5);
+  Statement tags = db.Prepare(
+      "SELECT key, value FROM experiment_tags WHERE experiment_id = ? ORDER BY key");
+  tags.Bind(1, row.Int(0));
+  while (tags.Step()) experiment.tags.push_back({tags.Text(0), tags.Text(1)});
+  return experiment;
+}
+
+constexpr const char* kExperimentColumns =
+    "SELECT experiment_id, name, artifact_location, lifecycle_stage, creation_time, "
+    "last_update_time FROM experiments ";
+
+std::optional<Experiment> LoadExperiment(Connection& db, int64_t id) {
+  Statement row = db.Prepare(std::string(kExperimentColumns) + "WHERE experiment_id = ?");
+  row.Bind(1, id);
+  if (!row.Step()) return std::nullopt;
+  return ReadExperimentRow(db, row);
+}
+
+// What a write needs to know of a run before touching it.
+struct RunKey {
+  int64_t pk;
+  int64_t experiment_id;
+  std::string lifecycle_stage;
+};
+
+RunKey LoadRunKey(Connection& db, const std::string& run_id) {
+  Statement row =
+      db.Prepare("SELECT run_pk, experiment_id, lifecycle_stage FROM runs WHERE run_uuid = ?");
+  row.Bind(1, run_id);
+  if (!row.Step()) ThrowNotFound("Run with id=" + run_id + " not found");
+  return {row.Int(0), row.Int(1), row.Text(2)};
+}
+
+RunKey LoadActiveRunKey(Connection& db, const std::string& run_id) {
+  RunKey key = LoadRunKey(db, run_id);
+  if (key.lifecycle_stage != tracking::kLifecycleActive) {
+    ThrowInvalid("The run " + run_id + " must be in the 'active' state. Current state is " +
+                 key.lifecycle_stage + ".");
+  }
+  return key;
+}
+
+std::optional<Run> LoadRun(Connection& db, const std::string& run_id) {
+  Statement row = db.Prepare(
+      "SELECT run_pk, run_uuid, experiment_id, name, user_id, status, start_time, end_time, "
+      "artifact_uri, lifecycle_stage FROM runs WHERE run_uuid = ?");
+  row.Bind(1, run_id);
+  if (!row.Step()) return std::nullopt;
+  Run run;
+  int64_t pk = row.Int(0);
+  run.info.run_id = row.Text(1);
+  run.info.experiment_id = std::to_string(row.Int(2));
+  run.info.run_name = row.Text(3);
+  run.info.user_id = row.Text(4);
+  run.info.status = row.Text(5);
+  run.info.start_time = row.Int(6);
+  if (!row.IsNull(7)) run.info.end_time = row.Int(7);
+  run.info.artifact_uri = row.Text(8);
+  run.info.lifecycle_stage = row.Text(9);
+
+  Statement metrics = db.Prepare(
+      "SELECT key, value, timestamp, step, is_nan FROM latest_metrics WHERE run_pk = ? "
+      "ORDER BY key");
+  metrics.Bind(1, pk);
+  while (metrics.Step()) {
+    MetricPoint point;
+    point.key = metrics.Text(0);
+    point.value = metrics.Int(4) ? std::nan("") : metrics.Double(1);
+    point.timestamp = metrics.Int(2);
+    point.step = metrics.Int(3);
+    point.run_id = run.info.run_id;
+    run.metrics.push_back(std::move(point));
+  }
+  Statement params = db.Prepare("SELECT key, value FROM params WHERE run_pk = ? ORDER BY key");
+  params.Bind(1, pk);
+  while (params.Step()) run.params.push_back({params.Text(0), params.Text(1)});
+  Statement tags = db.Prepare("SELECT key, value FROM tags WHERE run_pk = ? ORDER BY key");
+  tags.Bind(1, pk);
+  while (tags.Step()) run.tags.push_back({tags.Text(0), tags.Text(1)});
+
+  Statement inputs = db.Prepare(
+      "SELECT d.dataset_pk, d.name, d.digest, d.source_type, d.source, d.schema, d.profile "
+      "FROM run_inputs i JOIN datasets d ON d.dataset_pk = i.dataset_pk WHERE i.run_pk = ? "
+      "ORDER BY d.dataset_pk");
+  inputs.Bind(1, pk);
+  while (inputs.Step()) {
+    DatasetInput input;
+    input.dataset = {inputs.Text(1), inputs.Text(2), inputs.Text(3),
+                     inputs.Text(4), inputs.Text(5), inputs.Text(6)};
+    Statement input_tags = db.Prepare(
+        "SELECT key, value FROM run_input_tags WHERE run_pk = ? AND dataset_pk = ? ORDER BY key");
+    input_tags.Bind(1, pk).Bind(2, inputs.Int(0));
+    while (input_tags.Step()) input.tags.push_back({input_tags.Text(0), input_tags.Text(1)});
+    run.dataset_inputs.push_back(std::move(input));
+  }
+  Statement links = db.Prepare(
+      "SELECT model_id, direction, step FROM run_model_links WHERE run_pk = ? "
+      "ORDER BY direction, model_id");
+  links.Bind(1, pk);
+  while (links.Step()) {
+    ModelLink link{links.Text(0), links.Int(2)};
+    (links.Text(1) == "input" ? run.model_inputs : run.model_outputs).push_back(std::move(link));
+  }
+  return run;
+}
+
+std::optional<LoggedModel> LoadLoggedModel(Connection& db, const std::string& model_id) {
+  Statement row = db.Prepare(
+      "SELECT model_id, experiment_id, name, artifact_location, creation_timestamp_ms, "
+      "last_updated_timestamp_ms, status, status_message, model_type, source_run_id, "
+      "lifecycle_stage FROM logged_models WHERE model_id = ?");
+  row.Bind(1, model_id);
+  if (!row.Step()) return std::nullopt;
+  LoggedModel model;
+  model.model_id = row.Text(0);
+  model.experiment_id = std::to_string(row.Int(1));
+  model.name = row.Text(2);
+  model.artifact_uri = row.Text(3);
+  model.creation_timestamp_ms = row.Int(4);
+  model.last_updated_timestamp_ms = row.Int(5);
+  model.status = row.Text(6);
+  model.status_message = row.Text(7);
+  model.model_type = row.Text(8);
+  model.source_run_id = row.Text(9);
+  model.lifecycle_stage = row.Text(10);
+  Statement tags =
+      db.Prepare("SELECT key, value FROM logged_model_tags WHERE model_id = ? ORDER BY key");
+  tags.Bind(1, model_id);
+  while (tags.Step()) model.tags.push_back({tags.Text(0), tags.Text(1)});
+  Statement params =
+      db.Prepare("SELECT key, value FROM logged_model_params WHERE model_id = ? ORDER BY key");
+  params.Bind(1, model_id);
+  while (params.Step()) model.params.push_back({params.Text(0), params.Text(1)});
+  // A logged model's metrics are the points logged with its id; each key's
+  // latest point by (step, timestamp).
+  Statement metrics = db.Prepare(
+      "SELECT m.key, m.value, m.timestamp, m.step, m.is_nan, r.run_uuid, m.dataset_name, "
+      "m.dataset_digest FROM metrics m JOIN runs r ON r.run_pk = m.run_pk "
+      "WHERE m.model_id = ? ORDER BY m.key, m.step, m.timestamp");
+  metrics.Bind(1, model_id);
+  while (metrics.Step()) {
+    MetricPoint point;
+    point.key = metrics.Text(0);
+    point.value = metrics.Int(4) ? std::nan("") : metrics.Double(1);
+    point.timestamp = metrics.Int(2);
+    point.step = metrics.Int(3);
+    point.run_id = metrics.Text(5);
+    point.model_id = model_id;
+    point.dataset_name = metrics.Text(6);
+    point.dataset_digest = metrics.Text(7);
+    if (!model.metrics.empty() && model.metrics.back().key == point.key) {
+      model.metrics.back() = std::move(point);
+    } else {
+      model.metrics.push_back(std::move(point));
+    }
+  }
+  return model;
+}
+
+void RequireLoggedModel(Connection& db, const std::string& model_id) {
+  Statement row = db.Prepare("SELECT 1 FROM logged_models WHERE model_id = ?");
+  row.Bind(1, model_id);
+  if (!row.Step()) ThrowNotFound("Logged model with ID '" + model_id + "' not found.");
+}
+
+void BindAll(Statement& statement, const std::vector<SqlValue>& binds) {
+  for (size_t i = 0; i < binds.size(); ++i) {
+    statement.BindVariant(static_cast<int>(i + 1), binds[i]);
+  }
+}
+
+std::vector<int64_t> ExperimentIds(const std::vector<std::string>& ids) {
+  std::vector<int64_t> out;
+  for (const std::string& id : ids) {
+    if (auto parsed = ParseId(id)) out.push_back(*parsed);
+  }
+  return out;
+}
+
+void UpsertTag(Connection& db, const char* table, const char* owner_column, int64_t owner,
+               const Tag& tag) {
+  db.Prepare(std::string("INSERT INTO ") + table + " (" + owner_column +
+             ", key, value) VALUES (?, ?, ?) "
+             "ON CONFLICT DO UPDATE SET value = excluded.value")
+      .Bind(1, owner)
+      .Bind(2, tag.key)
+      .Bind(3, tag.value)
+      .Run();
+}
+
+}  // namespace
+
+std::unique_ptr<SqliteTrackingStore> SqliteTrackingStore::Open(const std::string& path) {
+  SqliteDb::Options options;
+  options.path = path;
+  return std::unique_ptr<SqliteTrackingStore>(
+      new SqliteTrackingStore(SqliteDb::Open(options, SqliteMigrations())));
+}
+
+// ---- Experiments -----------------------------------------------------------
+
+std::string SqliteTrackingStore::CreateExperiment(const Experiment& experiment,
+                                                  const std::string& artifact_root) {
+  int64_t id = 0;
+  db_->Write([&](Connection& db) {
+    {
+      Statement existing = db.Prepare("SELECT lifecycle_stage FROM experiments WHERE name = ?");
+      existing.Bind(1, experiment.name);
+      if (existing.Step()) {
+        std::string stage = existing.Text(0);
+        throw Error(ErrorCode::kResourceAlreadyExists,
+                    "Experiment '" + experiment.name + "' already exists" +
+                        (stage == tracking::kLifecycleDeleted
+                             ? " in deleted state. You can restore the experiment, or "
+                               "permanently delete the experiment to create a new one."
+                             : "."));
+      }
+    }
+    int64_t now = NowMillis();
+    Statement insert = db.Prepare(
+        "INSERT INTO experiments (experiment_id, name, artifact_location, lifecycle_stage, "
+        "creation_time, last_update_time) VALUES (?, ?, ?, 'active', ?, ?)");
+    if (auto explicit_id = ParseId(experiment.experiment_id)) {
+      insert.Bind(1, *explicit_id);
+    } else {
+      insert.BindNull(1);
+    }
+    insert.Bind(2, experiment.name).Bind(3, experiment.artifact_location).Bind(4, now).Bind(5, now);
+    insert.Run();
+    id = db.LastInsertRowid();
+    if (experiment.artifact_location.empty()) {
+      db.Prepare("UPDATE experiments SET artifact_location = ? WHERE experiment_id = ?")
+          .Bind(1, artifact_root + "/" + std::to_string(id))
+          .Bind(2, id)
+          .Run();
+    }
+    for (const Tag& tag : experiment.tags) UpsertTag(db, "experiment_tags", "experiment_id", id, tag);
+  });
+  return std::to_string(id);
+}
+
+std::optional<Experiment> SqliteTrackingStore::GetExperiment(const std::string& experiment_id) {
+  auto id = ParseId(experiment_id);
+  if (!id) return std::nullopt;
+  return db_->Read([&](Connection& db) { return LoadExperiment(db, *id); });
+}
+
+std::optional<Experiment> SqliteTrackingStore::GetExperimentByName(const std::string& name) {
+  return db_->Read([&](Connection& db) -> std::optional<Experiment> {
+    Statement row = db.Prepare(std::string(kExperimentColumns) + "WHERE name = ?");
+    row.Bind(1, name);
+    if (!row.Step()) return std::nullopt;
+    return ReadExperimentRow(db, row);
+  });
+}
+
+PageOf<Experiment> SqliteTrackingStore::SearchExperiments(
+    tracking::ViewType view, const tracking::Filter& filter,
+    const std::vector<tracking::OrderTerm>& order_by, Page page) {
+  SqlQuery query =
+      BuildExperimentSearch(ToSqlView(view), filter, order_by, page.offset, page.limit + 1);
+  return db_->Read([&](Connection& db) {
+    std::vector<int64_t> ids;
+    {
+      Statement rows = db.Prepare(query.sql);
+      BindAll(rows, query.binds);
+      while (rows.Step()) ids.push_back(rows.Int(0));
+    }
+    PageOf<Experiment> result;
+    if (ids.size() > static_cast<size_t>(page.limit)) {
+      result.has_more = true;
+      ids.resize(page.limit);
+    }
+    for (int64_t id : ids) {
+      if (auto experiment = LoadExperiment(db, id)) result.items.push_back(std::move(*experiment));
+    }
+    return result;
+  });
+}
+
+void SqliteTrackingStore::RenameExperiment(const std::string& experiment_id,
+                                           const std::string& name) {
+  int64_t id = ExperimentIdOrThrow(experiment_id);
+  db_->Write([&](Connection& db) {
+    auto experiment = LoadExperiment(db, id);
+    if (!experiment) ThrowNotFound("No Experiment with id=" + experiment_id + " exists");
+    if (experiment->lifecycle_stage != tracking::kLifecycleActive) {
+      ThrowInvalid("Cannot rename a non-active experiment.");
+    }
+    Statement clash =
+        db.Prepare("SELECT 1 FROM experiments WHERE name = ? AND experiment_id != ?");
+    clash.Bind(1, name).Bind(2, id);
+    if (clash.Step()) {
+      throw Error(ErrorCode::kResourceAlreadyExists,
+                  "Experiment '" + name + "' already exists.");
+    }
+    db.Prepare("UPDATE experiments SET name = ?, last_update_time = ? WHERE experiment_id = ?")
+        .Bind(1, name)
+        .Bind(2, NowMillis())
+        .Bind(3, id)
+        .Run();
+  });
+}
+
+void SqliteTrackingStore::SetExperimentLifecycle(const std::string& experiment_id,
+                                                 const std::string& stage) {
+  int64_t id = ExperimentIdOrThrow(experiment_id);
+  db_->Write([&](Connection& db) {
+    auto experiment = LoadExperiment(db, id);
+    if (!experiment) ThrowNotFound("No Experiment with id=" + experiment_id + " exists");
+    if (stage == tracking::kLifecycleDeleted && id == 0) {
+      ThrowInvalid("Cannot delete the default experiment '0'. This is an internally reserved "
+                   "experiment.");
+    }
+    int64_t now = NowMillis();
+    db.Prepare(
+          "UPDATE experiments SET lifecycle_stage = ?, last_update_time = ? "
+          "WHERE experiment_id = ?")
+        .Bind(1, stage)
+        .Bind(2, now)
+        .Bind(3, id)
+        .Run();
+    // Deleting an experiment deletes its runs; restoring it restores them.
+    Statement runs = db.Prepare(
+        "UPDATE runs SET lifecycle_stage = ?, deleted_time = ? WHERE experiment_id = ?");
+    runs.Bind(1, stage);
+    if (stage == tracking::kLifecycleDeleted) {
+      runs.Bind(2, now);
+    } else {
+      runs.BindNull(2);
+    }
+    runs.Bind(3, id).Run();
+  });
+}
+
+void SqliteTrackingStore::SetExperimentTag(const std::string& experiment_id, const Tag& tag) {
+  int64_t id = ExperimentIdOrThrow(experiment_id);
+  db_->Write([&](Connection& db) {
+    auto experiment = LoadExperiment(db, id);
+    if (!experiment) ThrowNotFound("No Experiment with id=" + experiment_id + " exists");
+    if (experiment->lifecycle_stage != tracking::kLifecycleActive) {
+      ThrowInvalid("The experiment " + experiment_id +
+                   " must be in the 'active' state. Current state is " +
+                   experiment->lifecycle_stage + ".");
+    }
+    UpsertTag(db, "experiment_tags", "experiment_id", id, tag);
+  });
+}
+
+void SqliteTrackingStore::DeleteExperimentTag(const std::string& experiment_id,
+                                              const std::string& key) {
+  int64_t id = ExperimentIdOrThrow(experiment_id);
+  db_->Write([&](Connection& db) {
+    if (!LoadExperiment(db, id)) ThrowNotFound("No Experiment with id=" + experiment_id + " exists");
+    Statement del = db.Prepare("DELETE FROM experiment_tags WHERE experiment_id = ? AND key = ?");
+    del.Bind(1, id).Bind(2, key).Run();
+    if (db.Changes() == 0) {
+      ThrowNotFound("No tag with name: " + key + " in experiment with id " + experiment_id);
+    }
+  });
+}
+
+// ---- Runs ------------------------------------------------------------------
+
+void SqliteTrackingStore::CreateRun(const RunInfo& info, const std::vector<Tag>& tags) {
+  int64_t experiment_id = ExperimentIdOrThrow(info.experiment_id);
+  db_->Write([&](Connection& db) {
+    auto experiment = LoadExperiment(db, experiment_id);
+    if (!experiment) ThrowNotFound("No Experiment with id=" + info.experiment_id + " exists");
+    if (experiment->lifecycle_stage != tracking::kLifecycleActive) {
+      ThrowInvalid("The experiment " + info.experiment_id +
+                   " must be in the 'active' state. Current state is " +
+                   experiment->lifecycle_stage + ".");
+    }
+    db.Prepare(
+          "INSERT INTO runs (run_uuid, experiment_id, name, user_id, status, start_time, "
+          "end_time, artifact_uri, lifecycle_stage) VALUES (?, ?, ?, ?, ?, ?, NULL, ?, 'active')")
+        .Bind(1, info.run_id)
+        .Bind(2, experiment_id)
+        .Bind(3, info.run_name)
+        .Bind(4, info.user_id)
+        .Bind(5, info.status)
+        .Bind(6, info.start_time)
+        .Bind(7, experiment->artifact_location + "/" + info.run_id + "/artifacts")
+        .Run();
+    int64_t pk = db.LastInsertRowid();
+    for (const Tag& tag : tags) UpsertTag(db, "tags", "run_pk", pk, tag);
+  });
+}
+
+std::optional<Run> SqliteTrackingStore::GetRun(const std::string& run_id) {
+  return db_->Read([&](Connection& db) { return LoadRun(db, run_id); });
+}
+
+void SqliteTrackingStore::UpdateRun(const std::string& run_id, const tracking::RunUpdate& update) {
+  db_->Write([&](Connection& db) {
+    RunKey key = LoadActiveRunKey(db, run_id);
+    if (update.status) {
+      db.Prepare("UPDATE runs SET status = ? WHERE run_pk = ?")
+          .Bind(1, *update.status)
+          .Bind(2, key.pk)
+          .Run();
+    }
+    if (update.end_time) {
+      db.Prepare("UPDATE runs SET end_time = ? WHERE run_pk = ?")
+          .Bind(1, *update.end_time)
+          .Bind(2, key.pk)
+          .Run();
+    }
+    if (update.run_name) {
+      db.Prepare("UPDATE runs SET name = ? WHERE run_pk = ?")
+          .Bind(1, *update.run_name)
+          .Bind(2, key.pk)
+          .Run();
+      UpsertTag(db, "tags", "run_pk", key.pk, {kRunNameTag, *update.run_name});
+    }
+  });
+}
+
+void SqliteTrackingStore::SetRunLifecycle(const std::string& run_id, const std::string& stage) {
+  db_->Write([&](Connection& db) {
+    RunKey key = LoadRunKey(db, run_id);
+    Statement update =
+        db.Prepare("UPDATE runs SET lifecycle_stage = ?, deleted_time = ? WHERE run_pk = ?");
+    update.Bind(1, stage);
+    if (stage == tracking::kLifecycleDeleted) {
+      update.Bind(2, NowMillis());
+    } else {
+      update.BindNull(2);
+    }
+    update.Bind(3, key.pk).Run();
+  });
+}
+
+void SqliteTrackingStore::LogRunWrites(const std::string& run_id,
+                                       const tracking::RunWrites& writes) {
+  db_->Write([&](Connection& db) {
+    RunKey key = LoadActiveRunKey(db, run_id);
+    for (const Param& param : writes.params) {
+      Statement existing = db.Prepare("SELECT value FROM params WHERE run_pk = ? AND key = ?");
+      existing.Bind(1, key.pk).Bind(2, param.key);
+      if (existing.Step()) {
+        std::string old_value = existing.Text(0);
+        if (old_value != param.value) {
+          ThrowInvalid("Changing param values is not allowed. Param with key='" + param.key +
+                       "' was already logged with value='" + old_value + "' for run ID='" +
+                       run_id + "'. Attempted logging new value '" + param.value + "'.");
+        }
+        continue;
+      }
+      db.Prepare("INSERT INTO params (run_pk, key, value) VALUES (?, ?, ?)")
+          .Bind(1, key.pk)
+          .Bind(2, param.key)
+          .Bind(3, param.value)
+          .Run();
+    }
+    for (const MetricPoint& point : writes.metrics) {
+      bool is_nan = std::isnan(point.value);
+      double value = is_nan ? 0.0 : point.value;
+      Statement insert = db.Prepare(
+          "INSERT OR IGNORE INTO metrics (run_pk, key, step, timestamp, value, is_nan, model_id, "
+          "dataset_name, dataset_digest) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      insert.Bind(1, key.pk)
+          .Bind(2, point.key)
+          .Bind(3, point.step)
+          .Bind(4, point.timestamp)
+          .Bind(5, value)
+          .Bind(6, static_cast<int64_t>(is_nan));
+      auto bind_optional = [&](int index, const std::string& text) {
+        if (text.empty()) {
+          insert.BindNull(index);
+        } else {
+          insert.Bind(index, text);
+        }
+      };
+      bind_optional(7, point.model_id);
+      bind_optional(8, point.dataset_name);
+      bind_optional(9, point.dataset_digest);
+      insert.Run();
+      db.Prepare(
+            "INSERT INTO latest_metrics (run_pk, key, value, timestamp, step, is_nan) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (run_pk, key) DO UPDATE SET "
+            "value = excluded.value, timestamp = excluded.timestamp, step = excluded.step, "
+            "is_nan = excluded.is_nan WHERE (excluded.step, excluded.timestamp, excluded.value) "
+            "> (latest_metrics.step, latest_metrics.timestamp, latest_metrics.value)")
+          .Bind(1, key.pk)
+          .Bind(2, point.key)
+          .Bind(3, value)
+          .Bind(4, point.timestamp)
+          .Bind(5, point.step)
+          .Bind(6, static_cast<int64_t>(is_nan))
+          .Run();
+    }
+    for (const Tag& tag : writes.tags) {
+      UpsertTag(db, "tags", "run_pk", key.pk, tag);
+      if (tag.key == kRunNameTag) {
+        db.Prepare("UPDATE runs SET name = ? WHERE run_pk = ?")
+            .Bind(1, tag.value)
+            .Bind(2, key.pk)
+            .Run();
+      }
+    }
+  });
+}
+
+void SqliteTrackingStore::DeleteRunTag(const std::string& run_id, const std::string& key_name) {
+  db_->Write([&](Connection& db) {
+    RunKey key = LoadActiveRunKey(db, run_id);
+    db.Prepare("DELETE FROM tags WHERE run_pk = ? AND key = ?")
+        .Bind(1, key.pk)
+        .Bind(2, key_name)
+        .Run();
+    if (db.Changes() == 0) {
+      ThrowNotFound("No tag with name: " + key_name + " in run with id " + run_id);
+    }
+  });
+}
+
+void SqliteTrackingStore::LogRunInputs(const std::string& run_id,
+                                       const std::vector<DatasetInput>& datasets,
+                                       const std::vector<ModelLink>& models) {
+  db_->Write([&](Connection& db) {
+    RunKey key = LoadActiveRunKey(db, run_id);
+    for (const DatasetInput& input : datasets) {
+      const tracking::Dataset& d = input.dataset;
+      db.Prepare(
+            "INSERT INTO datasets (experiment_id, name, digest, source_type, source, schema, "
+            "profile) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (experiment_id, name, digest) "
+            "DO NOTHING")
+          .Bind(1, key.experiment_id)
+          .Bind(2, d.name)
+          .Bind(3, d.digest)
+          .Bind(4, d.source_type)
+          .Bind(5, d.source)
+          .Bind(6, d.schema)
+          .Bind(7, d.profile)
+          .Run();
+      Statement find = db.Prepare(
+          "SELECT dataset_pk FROM datasets WHERE experiment_id = ? AND name = ? AND digest = ?");
+      find.Bind(1, key.experiment_id).Bind(2, d.name).Bind(3, d.digest);
+      find.Step();
+      int64_t dataset_pk = find.Int(0);
+      db.Prepare("INSERT OR IGNORE INTO run_inputs (run_pk, dataset_pk) VALUES (?, ?)")
+          .Bind(1, key.pk)
+          .Bind(2, dataset_pk)
+          .Run();
+      for (const Tag& tag : input.tags) {
+        db.Prepare(
+              "INSERT INTO run_input_tags (run_pk, dataset_pk, key, value) VALUES (?, ?, ?, ?) "
+              "ON CONFLICT DO UPDATE SET value = excluded.value")
+            .Bind(1, key.pk)
+            .Bind(2, dataset_pk)
+            .Bind(3, tag.key)
+            .Bind(4, tag.value)
+            .Run();
+      }
+    }
+    for (const ModelLink& model : models) {
+      db.Prepare(
+            "INSERT OR IGNORE INTO run_model_links (run_pk, model_id, direction, step) "
+            "VALUES (?, ?, 'input', 0)")
+          .Bind(1, key.pk)
+          .Bind(2, model.model_id)
+          .Run();
+    }
+  });
+}
+
+void SqliteTrackingStore::LogRunOutputs(const std::string& run_id,
+                                        const std::vector<ModelLink>& models) {
+  db_->Write([&](Connection& db) {
+    RunKey key = LoadActiveRunKey(db, run_id);
+    for (const ModelLink& model : models) {
+      RequireLoggedModel(db, model.model_id);
+      db.Prepare(
+            "INSERT INTO run_model_links (run_pk, model_id, direction, step) "
+            "VALUES (?, ?, 'output', ?) ON CONFLICT DO UPDATE SET step = excluded.step")
+          .Bind(1, key.pk)
+          .Bind(2, model.model_id)
+          .Bind(3, model.step)
+          .Run();
+    }
+  });
+}
+
+PageOf<MetricPoint> SqliteTrackingStore::GetMetricHistory(const std::string& run_id,
+                                                          const std::string& key_name,
+                                                          Page page) {
+  return db_->Read([&](Connection& db) {
+    RunKey key = LoadRunKey(db, run_id);
+    Statement rows = db.Prepare(
+        "SELECT value, timestamp, step, is_nan, model_id, dataset_name, dataset_digest "
+        "FROM metrics WHERE run_pk = ? AND key = ? ORDER BY timestamp, step, value "
+        "LIMIT ? OFFSET ?");
+    rows.Bind(1, key.pk).Bind(2, key_name).Bind(3, page.limit + 1).Bind(4, page.offset);
+    PageOf<MetricPoint> result;
+    while (rows.Step()) {
+      if (result.items.size() == static_cast<size_t>(page.limit)) {
+        result.has_more = true;
+        break;
+      }
+      MetricPoint point;
+      point.key = key_name;
+      point.value = rows.Int(3) ? std::nan("") : rows.Double(0);
+      point.timestamp = rows.Int(1);
+      point.step = rows.Int(2);
+      point.run_id = run_id;
+      point.model_id = rows.Text(4);
+      point.dataset_name = rows.Text(5);
+      point.dataset_digest = rows.Text(6);
+      result.items.push_back(std::move(point));
+    }
+    return result;
+  });
+}
+
+PageOf<Run> SqliteTrackingStore::SearchRuns(const std::vector<std::string>& experiment_ids,
+                                            tracking::ViewType view,
+                                            const tracking::Filter& filter,
+                                            const std::vector<tracking::OrderTerm>& order_by,
+                                            Page page) {
+  SqlQuery query = BuildRunSearch(ExperimentIds(experiment_ids), ToSqlView(view), filter,
+                                  order_by, page.offset, page.limit + 1);
+  return db_->Read([&](Connection& db) {
+    std::vector<std::string> ids;
+    {
+      Statement rows = db.Prepare(query.sql);
+      BindAll(rows, query.binds);
+      while (rows.Step()) ids.push_back(rows.Text(0));
+    }
+    PageOf<Run> result;
+    if (ids.size() > static_cast<size_t>(page.limit)) {
+      result.has_more = true;
+      ids.resize(page.limit);
+    }
+    result.items.reserve(ids.size());
+    for (const std::string& id : ids) {
+      if (auto run = LoadRun(db, id)) result.items.push_back(std::move(*run));
+    }
+    return result;
+  });
+}
+
+// ---- Logged models ---------------------------------------------------------
+
+void SqliteTrackingStore::CreateLoggedModel(const LoggedModel& model) {
+  int64_t experiment_id = ExperimentIdOrThrow(model.experiment_id);
+  db_->Write([&](Connection& db) {
+    if (!LoadExperiment(db, experiment_id)) {
+      ThrowNotFound("No Experiment with id=" + model.experiment_id + " exists");
+    }
+    if (!model.source_run_id.empty()) LoadActiveRunKey(db, model.source_run_id);
+    db.Prepare(
+          "INSERT INTO logged_models (model_id, experiment_id, name, artifact_location, "
+          "creation_timestamp_ms, last_updated_timestamp_ms, status, status_message, model_type, "
+          "source_run_id, lifecycle_stage) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active')")
+        .Bind(1, model.model_id)
+        .Bind(2, experiment_id)
+        .Bind(3, model.name)
+        .Bind(4, model.artifact_uri)
+        .Bind(5, model.creation_timestamp_ms)
+        .Bind(6, model.last_updated_timestamp_ms)
+        .Bind(7, model.status)
+        .Bind(8, model.status_message)
+        .Bind(9, model.model_type)
+        .Bind(10, model.source_run_id)
+        .Run();
+    for (const Tag& tag : model.tags) {
+      db.Prepare(
+            "INSERT INTO logged_model_tags (model_id, key, value) VALUES (?, ?, ?) "
+            "ON CONFLICT DO UPDATE SET value = excluded.value")
+          .Bind(1, model.model_id)
+          .Bind(2, tag.key)
+          .Bind(3, tag.value)
+          .Run();
+    }
+    for (const Param& param : model.params) {
+      db.Prepare(
+            "INSERT INTO logged_model_params (model_id, key, value) VALUES (?, ?, ?) "
+            "ON CONFLICT DO UPDATE SET value = excluded.value")
+          .Bind(1, model.model_id)
+          .Bind(2, param.key)
+          .Bind(3, param.value)
+          .Run();
+    }
+  });
+}
+
+std::optional<LoggedModel> SqliteTrackingStore::GetLoggedModel(const std::string& model_id) {
+  return db_->Read([&](Connection& db) -> std::optional<LoggedModel> {
+    auto model = LoadLoggedModel(db, model_id);
+    if (model && model->lifecycle_stage != tracking::kLifecycleActive) return std::nullopt;
+    return model;
+  });
+}
+
+void SqliteTrackingStore::SetLoggedModelStatus(const std::string& model_id,
+                                               const std::string& status,
+                                               const std::string& message) {
+  db_->Write([&](Connection& db) {
+    RequireLoggedModel(db, model_id);
+    db.Prepare(
+          "UPDATE logged_models SET status = ?, status_message = ?, "
+          "last_updated_timestamp_ms = ? WHERE model_id = ?")
+        .Bind(1, status)
+        .Bind(2, message)
+        .Bind(3, NowMillis())
+        .Bind(4, model_id)
+        .Run();
+  });
+}
+
+void SqliteTrackingStore::SetLoggedModelTags(const std::string& model_id,
+                                             const std::vector<Tag>& tags) {
+  db_->Write([&](Connection& db) {
+    RequireLoggedModel(db, model_id);
+    for (const Tag& tag : tags) {
+      db.Prepare(
+            "INSERT INTO logged_model_tags (model_id, key, value) VALUES (?, ?, ?) "
+            "ON CONFLICT DO UPDATE SET value = excluded.value")
+          .Bind(1, model_id)
+          .Bind(2, tag.key)
+          .Bind(3, tag.value)
+          .Run();
+    }
+  });
+}
+
+void SqliteTrackingStore::DeleteLoggedModelTag(const std::string& model_id,
+                                               const std::string& key) {
+  db_->Write([&](Connection& db) {
+    RequireLoggedModel(db, model_id);
+    db.Prepare("DELETE FROM logged_model_tags WHERE model_id = ? AND key = ?")
+        .Bind(1, model_id)
+        .Bind(2, key)
+        .Run();
+    if (db.Changes() == 0) {
+      ThrowNotFound("No tag with key '" + key + "' found for logged model '" + model_id + "'.");
+    }
+  });
+}
+
+void SqliteTrackingStore::LogLoggedModelParams(const std::string& model_id,
+                                               const std::vector<Param>& params) {
+  db_->Write([&](Connection& db) {
+    RequireLoggedModel(db, model_id);
+    for (const Param& param : params) {
+      db.Prepare(
+            "INSERT INTO logged_model_params (model_id, key, value) VALUES (?, ?, ?) "
+            "ON CONFLICT DO UPDATE SET value = excluded.value")
+          .Bind(1, model_id)
+          .Bind(2, param.key)
+          .Bind(3, param.value)
+          .Run();
+    }
+  });
+}
+
+void SqliteTrackingStore::DeleteLoggedModel(const std::string& model_id) {
+  db_->Write([&](Connection& db) {
+    RequireLoggedModel(db, model_id);
+    db.Prepare(
+          "UPDATE logged_models SET lifecycle_stage = 'deleted', last_updated_timestamp_ms = ? "
+          "WHERE model_id = ?")
+        .Bind(1, NowMillis())
+        .Bind(2, model_id)
+        .Run();
+  });
+}
+
+PageOf<LoggedModel> SqliteTrackingStore::SearchLoggedModels(
+    const std::vector<std::string>& experiment_ids, const tracking::Filter& filter,
+    const std::vector<tracking::OrderTerm>& order_by, Page page) {
+  SqlQuery query = BuildLoggedModelSearch(ExperimentIds(experiment_ids), filter, order_by,
+                                          page.offset, page.limit + 1);
+  return db_->Read([&](Connection& db) {
+    std::vector<std::string> ids;
+    {
+      Statement rows = db.Prepare(query.sql);
+      BindAll(rows, query.binds);
+      while (rows.Step()) ids.push_back(rows.Text(0));
+    }
+    PageOf<LoggedModel> result;
+    if (ids.size() > static_cast<size_t>(page.limit)) {
+      result.has_more = true;
+      ids.resize(page.limit);
+    }
+    for (const std::string& id : ids) {
+      if (auto model = LoadLoggedModel(db, id)) result.items.push_back(std::move(*model));
+    }
+    return result;
+  });
+}
+
+}  // namespace slipway::store

@@ -1,0 +1,425 @@
+#include "tracking/tracking_service.h"
+
+#include <array>
+#include <cmath>
+
+#include "core/clock.h"
+#include "core/error.h"
+#include "core/ids.h"
+
+namespace slipway::tracking {
+namespace {
+
+constexpr const char* kRunNameTag = "mlflow.runName";
+constexpr const char* kUserTag = "mlflow.user";
+
+void ValidateLength(const std::string& what, const std::string& value, size_t limit) {
+  if (value.size() > limit) {
+    ThrowInvalid("'" + what + "' exceeds the maximum length of " + std::to_string(limit) +
+                 " characters");
+  }
+}
+
+void ValidateBatchLimit(const std::string& entity, size_t limit, size_t length) {
+  if (length > limit) {
+    ThrowInvalid("A batch logging request can contain at most " + std::to_string(limit) + " " +
+                 entity + ". Got " + std::to_string(length) + " " + entity +
+                 ". Please split up " + entity + " across multiple requests and try again.");
+  }
+}
+
+int64_t PageSize(std::optional<int64_t> max_results, int64_t fallback) {
+  if (!max_results) return fallback;
+  if (*max_results <= 0 || *max_results > kMaxResultsPerPage) {
+    ThrowInvalid("Invalid value " + std::to_string(*max_results) +
+                 " for parameter 'max_results' supplied. It must be a positive integer at most " +
+                 std::to_string(kMaxResultsPerPage) + ".");
+  }
+  return *max_results;
+}
+
+Page MakePage(const std::string& page_token, int64_t limit) {
+  return {page_token.empty() ? 0 : DecodePageToken(page_token), limit};
+}
+
+std::string NextToken(const Page& page, bool has_more) {
+  return has_more ? EncodePageToken(page.offset + page.limit) : std::string();
+}
+
+// A readable default run name, as MLflow gives unnamed runs ("adjective-noun-N").
+std::string GenerateRunName(const std::string& run_id) {
+  static constexpr std::array<const char*, 16> kAdjectives = {
+      "bold",  "brave", "calm",  "clever", "eager", "gentle", "keen",  "lively",
+      "merry", "noble", "proud", "quick",  "sharp", "steady", "swift", "wise"};
+  static constexpr std::array<const char*, 16> kNouns = {
+      "anchor", "bay",   "beacon", "brig", "cove",  "deck",  "fleet", "harbor",
+      "hull",   "keel",  "mast",   "pier", "quay",  "sail",  "tide",  "wharf"};
+  unsigned seed = 0;
+  for (char c : run_id) seed = seed * 31 + static_cast<unsigned char>(c);
+  return std::string(kAdjectives[seed % 16]) + "-" + kNouns[(seed / 16) % 16] + "-" +
+         std::to_string(seed % 1000);
+}
+
+void ValidateTag(const Tag& tag, const std::string& path, size_t value_limit) {
+  ValidateEntityName(tag.key, path + "key");
+  ValidateLength(path + "key", tag.key, kMaxEntityKeyLength);
+  ValidateLength(path + "value", tag.value, value_limit);
+}
+
+void ValidateParam(const Param& param, const std::string& path) {
+  ValidateEntityName(param.key, path + "key");
+  ValidateLength("Param key", param.key, kMaxEntityKeyLength);
+  ValidateLength("Param value", param.value, kMaxParamValueLength);
+}
+
+void ValidateMetric(const MetricPoint& point, const std::string& path) {
+  ValidateEntityName(point.key, path + "key");
+  ValidateLength("Metric name", point.key, kMaxEntityKeyLength);
+  if (point.timestamp < 0) {
+    ThrowInvalid("Invalid value " + std::to_string(point.timestamp) + " for parameter '" + path +
+                 "timestamp' supplied: metric '" + point.key +
+                 "'. Timestamp must be a nonnegative long (64-bit integer) ");
+  }
+}
+
+}  // namespace
+
+void ValidateEntityName(const std::string& name, const std::string& path) {
+  for (unsigned char c : name) {
+    bool ok = std::isalnum(c) || c == '_' || c == '-' || c == '.' || c == ' ' || c == ':' ||
+              c == '/' || c >= 0x80;
+    if (!ok) {
+      ThrowInvalid("Invalid value \"" + name + "\" for parameter '" + path +
+                   "' supplied: Names may only contain alphanumerics, underscores (_), dashes "
+                   "(-), periods (.), spaces ( ), colon(:) and slashes (/).");
+    }
+  }
+  // posixpath.normpath(name) must give the name back.
+  bool not_unique = name.empty() || name.front() == '/' || name.back() == '/' ||
+                    name.find("//") != std::string::npos;
+  size_t start = 0;
+  while (!not_unique && start <= name.size()) {
+    size_t end = name.find('/', start);
+    if (end == std::string::npos) end = name.size();
+    std::string part = name.substr(start, end - start);
+    if (part == "." || part == "..") not_unique = true;
+    start = end + 1;
+  }
+  if (not_unique) {
+    ThrowInvalid("Invalid value \"" + name + "\" for parameter '" + path +
+                 "' supplied: Names may be treated as files in certain cases, and must not "
+                 "resolve to other names when treated as such. This name would resolve to a "
+                 "different path.");
+  }
+}
+
+TrackingService::TrackingService(TrackingStore& store, Options options)
+    : store_(store), options_(std::move(options)) {
+  if (!store_.GetExperiment("0")) {
+    Experiment default_experiment;
+    default_experiment.experiment_id = "0";
+    default_experiment.name = "Default";
+    try {
+      store_.CreateExperiment(default_experiment, options_.artifact_root_uri);
+    } catch (const Error& error) {
+      // Another server sharing the store created it first.
+      if (error.code() != ErrorCode::kResourceAlreadyExists) throw;
+    }
+  }
+}
+
+// ---- Experiments -----------------------------------------------------------
+
+std::string TrackingService::CreateExperiment(const std::string& name,
+                                              const std::string& artifact_location,
+                                              const std::vector<Tag>& tags) {
+  if (name.empty()) ThrowInvalid("Invalid experiment name: ''");
+  ValidateLength("name", name, kMaxExperimentNameLength);
+  for (const Tag& tag : tags) ValidateTag(tag, "tags.", kMaxExperimentTagValueLength);
+  Experiment experiment;
+  experiment.name = name;
+  experiment.artifact_location = artifact_location;
+  experiment.tags = tags;
+  return store_.CreateExperiment(experiment, options_.artifact_root_uri);
+}
+
+Experiment TrackingService::GetExperiment(const std::string& experiment_id) {
+  auto experiment = store_.GetExperiment(experiment_id);
+  if (!experiment) ThrowNotFound("No Experiment with id=" + experiment_id + " exists");
+  return *experiment;
+}
+
+Experiment TrackingService::GetExperimentByName(const std::string& name) {
+  auto experiment = store_.GetExperimentByName(name);
+  if (!experiment) ThrowNotFound("Could not find experiment with name '" + name + "'");
+  return *experiment;
+}
+
+SearchResult<Experiment> TrackingService::SearchExperiments(
+    ViewType view, const std::string& filter, const std::vector<std::string>& order_by,
+    std::optional<int64_t> max_results, const std::string& page_token) {
+  Filter parsed = ParseExperimentFilter(filter);
+  std::vector<OrderTerm> order = ParseExperimentOrderBy(order_by);
+  Page page = MakePage(page_token, PageSize(max_results, kDefaultRunsPerPage));
+  PageOf<Experiment> found = store_.SearchExperiments(view, parsed, order, page);
+  return {std::move(found.items), NextToken(page, found.has_more)};
+}
+
+void TrackingService::RenameExperiment(const std::string& experiment_id,
+                                       const std::string& new_name) {
+  if (new_name.empty()) ThrowInvalid("Invalid experiment name: ''");
+  ValidateLength("name", new_name, kMaxExperimentNameLength);
+  store_.RenameExperiment(experiment_id, new_name);
+}
+
+void TrackingService::DeleteExperiment(const std::string& experiment_id) {
+  store_.SetExperimentLifecycle(experiment_id, kLifecycleDeleted);
+}
+
+void TrackingService::RestoreExperiment(const std::string& experiment_id) {
+  store_.SetExperimentLifecycle(experiment_id, kLifecycleActive);
+}
+
+void TrackingService::SetExperimentTag(const std::string& experiment_id, const Tag& tag) {
+  ValidateEntityName(tag.key, "key");
+  ValidateLength("key", tag.key, kMaxEntityKeyLength);
+  ValidateLength("value", tag.value, kMaxExperimentTagValueLength);
+  store_.SetExperimentTag(experiment_id, tag);
+}
+
+void TrackingService::DeleteExperimentTag(const std::string& experiment_id,
+                                          const std::string& key) {
+  store_.DeleteExperimentTag(experiment_id, key);
+}
+
+// ---- Runs ------------------------------------------------------------------
+
+Run TrackingService::CreateRun(NewRun request) {
+  RunInfo info;
+  info.run_id = NewRunId();
+  info.experiment_id = request.experiment_id.empty() ? "0" : request.experiment_id;
+  info.start_time = request.start_time.value_or(NowMillis());
+  info.status = "RUNNING";
+  for (size_t i = 0; i < request.tags.size(); ++i) {
+    ValidateTag(request.tags[i], "tags[" + std::to_string(i) + "].", kMaxTagValueLength);
+  }
+  std::string tag_name;
+  std::string tag_user;
+  for (const Tag& tag : request.tags) {
+    if (tag.key == kRunNameTag) tag_name = tag.value;
+    if (tag.key == kUserTag) tag_user = tag.value;
+  }
+  if (!request.run_name.empty() && !tag_name.empty() && request.run_name != tag_name) {
+    ThrowInvalid("Both 'run_name' argument and 'mlflow.runName' tag are specified, but with "
+                 "different values (run_name='" +
+                 request.run_name + "', mlflow.runName='" + tag_name + "').");
+  }
+  info.run_name = !request.run_name.empty() ? request.run_name : tag_name;
+  if (info.run_name.empty()) info.run_name = GenerateRunName(info.run_id);
+  info.user_id = !request.user_id.empty() ? request.user_id : tag_user;
+  if (tag_name.empty()) request.tags.push_back({kRunNameTag, info.run_name});
+  store_.CreateRun(info, request.tags);
+  return GetRun(info.run_id);
+}
+
+Run TrackingService::GetRun(const std::string& run_id) {
+  auto run = store_.GetRun(run_id);
+  if (!run) ThrowNotFound("Run with id=" + run_id + " not found");
+  return *run;
+}
+
+RunInfo TrackingService::UpdateRun(const std::string& run_id, const RunUpdate& update) {
+  if (update.status && !IsValidRunStatus(*update.status)) {
+    ThrowInvalid("Invalid value \"" + *update.status +
+                 "\" for parameter 'status' supplied: must be one of RUNNING, SCHEDULED, "
+                 "FINISHED, FAILED, KILLED.");
+  }
+  store_.UpdateRun(run_id, update);
+  return GetRun(run_id).info;
+}
+
+void TrackingService::DeleteRun(const std::string& run_id) {
+  store_.SetRunLifecycle(run_id, kLifecycleDeleted);
+}
+
+void TrackingService::RestoreRun(const std::string& run_id) {
+  store_.SetRunLifecycle(run_id, kLifecycleActive);
+}
+
+void TrackingService::LogMetric(const std::string& run_id, const MetricPoint& point) {
+  ValidateMetric(point, "");
+  RunWrites writes;
+  writes.metrics.push_back(point);
+  store_.LogRunWrites(run_id, writes);
+}
+
+void TrackingService::LogParam(const std::string& run_id, const Param& param) {
+  ValidateParam(param, "");
+  RunWrites writes;
+  writes.params.push_back(param);
+  store_.LogRunWrites(run_id, writes);
+}
+
+void TrackingService::SetTag(const std::string& run_id, const Tag& tag) {
+  ValidateTag(tag, "", kMaxTagValueLength);
+  RunWrites writes;
+  writes.tags.push_back(tag);
+  store_.LogRunWrites(run_id, writes);
+}
+
+void TrackingService::DeleteTag(const std::string& run_id, const std::string& key) {
+  store_.DeleteRunTag(run_id, key);
+}
+
+void TrackingService::LogBatch(const std::string& run_id, RunWrites writes) {
+  ValidateBatchLimit("metrics", kMaxMetricsPerBatch, writes.metrics.size());
+  ValidateBatchLimit("params", kMaxParamsTagsPerBatch, writes.params.size());
+  ValidateBatchLimit("tags", kMaxParamsTagsPerBatch, writes.tags.size());
+  ValidateBatchLimit("metrics, params, and tags", kMaxEntitiesPerBatch,
+                     writes.metrics.size() + writes.params.size() + writes.tags.size());
+  for (size_t i = 0; i < writes.metrics.size(); ++i) {
+    ValidateMetric(writes.metrics[i], "metrics[" + std::to_string(i) + "].");
+  }
+  for (size_t i = 0; i < writes.params.size(); ++i) {
+    ValidateParam(writes.params[i], "params[" + std::to_string(i) + "].");
+  }
+  for (size_t i = 0; i < writes.tags.size(); ++i) {
+    ValidateTag(writes.tags[i], "tags[" + std::to_string(i) + "].", kMaxTagValueLength);
+  }
+  // A batch may repeat a param key only with the same value.
+  for (size_t i = 0; i < writes.params.size(); ++i) {
+    for (size_t j = 0; j < i; ++j) {
+      if (writes.params[i].key == writes.params[j].key &&
+          writes.params[i].value != writes.params[j].value) {
+        ThrowInvalid("Duplicate parameter keys have been submitted: ['" + writes.params[i].key +
+                     "']. Please ensure the request contains only one param value per param "
+                     "key.");
+      }
+    }
+  }
+  store_.LogRunWrites(run_id, writes);
+}
+
+void TrackingService::LogInputs(const std::string& run_id,
+                                const std::vector<DatasetInput>& datasets,
+                                const std::vector<ModelLink>& models) {
+  for (size_t i = 0; i < datasets.size(); ++i) {
+    const Dataset& d = datasets[i].dataset;
+    std::string path = "datasets[" + std::to_string(i) + "].dataset.";
+    if (d.name.empty()) ThrowInvalid("Missing value for required parameter '" + path + "name'.");
+    if (d.digest.empty()) {
+      ThrowInvalid("Missing value for required parameter '" + path + "digest'.");
+    }
+    ValidateLength(path + "name", d.name, 500);
+    ValidateLength(path + "digest", d.digest, 36);
+    ValidateLength(path + "source", d.source, 65535);
+    ValidateLength(path + "schema", d.schema, 1048575);
+    ValidateLength(path + "profile", d.profile, 16777215);
+    for (const Tag& tag : datasets[i].tags) {
+      ValidateLength(path + "tags.key", tag.key, 255);
+      ValidateLength(path + "tags.value", tag.value, 500);
+    }
+  }
+  store_.LogRunInputs(run_id, datasets, models);
+}
+
+void TrackingService::LogOutputs(const std::string& run_id, const std::vector<ModelLink>& models) {
+  store_.LogRunOutputs(run_id, models);
+}
+
+SearchResult<MetricPoint> TrackingService::GetMetricHistory(const std::string& run_id,
+                                                            const std::string& key,
+                                                            std::optional<int64_t> max_results,
+                                                            const std::string& page_token) {
+  if (max_results && *max_results <= 0) {
+    ThrowInvalid("Invalid value " + std::to_string(*max_results) +
+                 " for parameter 'max_results' supplied. It must be a positive integer.");
+  }
+  // Without max_results MLflow returns the whole history in one answer.
+  Page page = MakePage(page_token, max_results.value_or(INT64_MAX / 2));
+  PageOf<MetricPoint> found = store_.GetMetricHistory(run_id, key, page);
+  return {std::move(found.items), NextToken(page, found.has_more)};
+}
+
+SearchResult<Run> TrackingService::SearchRuns(const std::vector<std::string>& experiment_ids,
+                                              const std::string& filter, ViewType view,
+                                              std::optional<int64_t> max_results,
+                                              const std::vector<std::string>& order_by,
+                                              const std::string& page_token) {
+  Filter parsed = ParseRunFilter(filter);
+  std::vector<OrderTerm> order = ParseRunOrderBy(order_by);
+  Page page = MakePage(page_token, PageSize(max_results, kDefaultRunsPerPage));
+  PageOf<Run> found = store_.SearchRuns(experiment_ids, view, parsed, order, page);
+  return {std::move(found.items), NextToken(page, found.has_more)};
+}
+
+// ---- Logged models ---------------------------------------------------------
+
+LoggedModel TrackingService::CreateLoggedModel(NewLoggedModel request) {
+  Experiment experiment = GetExperiment(request.experiment_id);
+  for (const Tag& tag : request.tags) ValidateTag(tag, "tags.", kMaxTagValueLength);
+  for (const Param& param : request.params) ValidateParam(param, "params.");
+  LoggedModel model;
+  model.model_id = NewModelId();
+  model.experiment_id = experiment.experiment_id;
+  model.name = request.name.empty() ? GenerateRunName(model.model_id) : request.name;
+  model.artifact_uri = experiment.artifact_location + "/models/" + model.model_id + "/artifacts";
+  model.creation_timestamp_ms = model.last_updated_timestamp_ms = NowMillis();
+  model.status = "LOGGED_MODEL_PENDING";
+  model.model_type = request.model_type;
+  model.source_run_id = request.source_run_id;
+  model.tags = std::move(request.tags);
+  model.params = std::move(request.params);
+  store_.CreateLoggedModel(model);
+  return GetLoggedModel(model.model_id);
+}
+
+LoggedModel TrackingService::GetLoggedModel(const std::string& model_id) {
+  auto model = store_.GetLoggedModel(model_id);
+  if (!model) ThrowNotFound("Logged model with ID '" + model_id + "' not found.");
+  return *model;
+}
+
+LoggedModel TrackingService::FinalizeLoggedModel(const std::string& model_id,
+                                                 const std::string& status) {
+  if (status != "LOGGED_MODEL_READY" && status != "LOGGED_MODEL_UPLOAD_FAILED") {
+    ThrowInvalid("Invalid value \"" + status +
+                 "\" for parameter 'status' supplied: a logged model can be finalized only as "
+                 "LOGGED_MODEL_READY or LOGGED_MODEL_UPLOAD_FAILED.");
+  }
+  store_.SetLoggedModelStatus(model_id, status, "");
+  return GetLoggedModel(model_id);
+}
+
+LoggedModel TrackingService::SetLoggedModelTags(const std::string& model_id,
+                                                const std::vector<Tag>& tags) {
+  for (const Tag& tag : tags) ValidateTag(tag, "tags.", kMaxTagValueLength);
+  store_.SetLoggedModelTags(model_id, tags);
+  return GetLoggedModel(model_id);
+}
+
+void TrackingService::DeleteLoggedModelTag(const std::string& model_id, const std::string& key) {
+  store_.DeleteLoggedModelTag(model_id, key);
+}
+
+void TrackingService::LogLoggedModelParams(const std::string& model_id,
+                                           const std::vector<Param>& params) {
+  for (const Param& param : params) ValidateParam(param, "params.");
+  store_.LogLoggedModelParams(model_id, params);
+}
+
+void TrackingService::DeleteLoggedModel(const std::string& model_id) {
+  store_.DeleteLoggedModel(model_id);
+}
+
+SearchResult<LoggedModel> TrackingService::SearchLoggedModels(
+    const std::vector<std::string>& experiment_ids, const std::string& filter,
+    const std::vector<OrderTerm>& order_by, std::optional<int64_t> max_results,
+    const std::string& page_token) {
+  Filter parsed = ParseLoggedModelFilter(filter);
+  Page page = MakePage(page_token, PageSize(max_results, 100));
+  PageOf<LoggedModel> found = store_.SearchLoggedModels(experiment_ids, parsed, order_by, page);
+  return {std::move(found.items), NextToken(page, found.has_more)};
+}
+
+}  // namespace slipway::tracking

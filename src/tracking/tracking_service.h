@@ -1,0 +1,130 @@
+// Experiment tracking: the operations of MLflow's tracking API.
+//
+// TrackingService validates input as MLflow does (names, lengths, batch
+// limits, run states), applies defaults, and calls the TrackingStore. It
+// knows nothing of HTTP or JSON: the REST layer, the CLI and the tests all
+// call it with parsed values. Failures throw slipway::Error with MLflow's
+// error code and wording. Thread-safe if the store is.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tracking/tracking_store.h"
+
+namespace slipway::tracking {
+
+// MLflow's limits (mlflow/utils/validation.py).
+inline constexpr size_t kMaxMetricsPerBatch = 1000;
+inline constexpr size_t kMaxParamsTagsPerBatch = 100;
+inline constexpr size_t kMaxEntitiesPerBatch = 1000;
+inline constexpr size_t kMaxEntityKeyLength = 250;
+inline constexpr size_t kMaxParamValueLength = 6000;
+inline constexpr size_t kMaxTagValueLength = 8000;
+inline constexpr size_t kMaxExperimentNameLength = 500;
+inline constexpr size_t kMaxExperimentTagValueLength = 20000;
+inline constexpr int64_t kMaxResultsPerPage = 50000;
+inline constexpr int64_t kDefaultRunsPerPage = 1000;
+inline constexpr int64_t kMetricHistoryPageSize = 25000;
+
+template <typename T>
+struct SearchResult {
+  std::vector<T> items;
+  std::string next_page_token;  // empty on the last page
+};
+
+class TrackingService {
+ public:
+  struct Options {
+    // Prefix of the artifact locations of new experiments: experiment N gets
+    // `<artifact_root_uri>/N`. "mlflow-artifacts:" makes clients go through
+    // the server's artifact proxy.
+    std::string artifact_root_uri = "mlflow-artifacts:";
+  };
+
+  // `store` must outlive the service. Creates the "Default" experiment (id 0)
+  // if the store has none, as MLflow does.
+  TrackingService(TrackingStore& store, Options options);
+
+  // Experiments.
+  std::string CreateExperiment(const std::string& name, const std::string& artifact_location,
+                               const std::vector<Tag>& tags);
+  Experiment GetExperiment(const std::string& experiment_id);
+  Experiment GetExperimentByName(const std::string& name);
+  SearchResult<Experiment> SearchExperiments(ViewType view, const std::string& filter,
+                                             const std::vector<std::string>& order_by,
+                                             std::optional<int64_t> max_results,
+                                             const std::string& page_token);
+  void RenameExperiment(const std::string& experiment_id, const std::string& new_name);
+  void DeleteExperiment(const std::string& experiment_id);
+  void RestoreExperiment(const std::string& experiment_id);
+  void SetExperimentTag(const std::string& experiment_id, const Tag& tag);
+  void DeleteExperimentTag(const std::string& experiment_id, const std::string& key);
+
+  // Runs.
+  struct NewRun {
+    std::string experiment_id;
+    std::string user_id;
+    std::optional<int64_t> start_time;
+    std::string run_name;
+    std::vector<Tag> tags;
+  };
+  Run CreateRun(NewRun request);
+  Run GetRun(const std::string& run_id);
+  RunInfo UpdateRun(const std::string& run_id, const RunUpdate& update);
+  void DeleteRun(const std::string& run_id);
+  void RestoreRun(const std::string& run_id);
+  void LogMetric(const std::string& run_id, const MetricPoint& point);
+  void LogParam(const std::string& run_id, const Param& param);
+  void SetTag(const std::string& run_id, const Tag& tag);
+  void DeleteTag(const std::string& run_id, const std::string& key);
+  void LogBatch(const std::string& run_id, RunWrites writes);
+  void LogInputs(const std::string& run_id, const std::vector<DatasetInput>& datasets,
+                 const std::vector<ModelLink>& models);
+  void LogOutputs(const std::string& run_id, const std::vector<ModelLink>& models);
+  SearchResult<MetricPoint> GetMetricHistory(const std::string& run_id, const std::string& key,
+                                             std::optional<int64_t> max_results,
+                                             const std::string& page_token);
+  SearchResult<Run> SearchRuns(const std::vector<std::string>& experiment_ids,
+                               const std::string& filter, ViewType view,
+                               std::optional<int64_t> max_results,
+                               const std::vector<std::string>& order_by,
+                               const std::string& page_token);
+
+  // Logged models.
+  struct NewLoggedModel {
+    std::string experiment_id;
+    std::string name;
+    std::string model_type;
+    std::string source_run_id;
+    std::vector<Param> params;
+    std::vector<Tag> tags;
+  };
+  LoggedModel CreateLoggedModel(NewLoggedModel request);
+  LoggedModel GetLoggedModel(const std::string& model_id);
+  LoggedModel FinalizeLoggedModel(const std::string& model_id, const std::string& status);
+  LoggedModel SetLoggedModelTags(const std::string& model_id, const std::vector<Tag>& tags);
+  void DeleteLoggedModelTag(const std::string& model_id, const std::string& key);
+  void LogLoggedModelParams(const std::string& model_id, const std::vector<Param>& params);
+  void DeleteLoggedModel(const std::string& model_id);
+  SearchResult<LoggedModel> SearchLoggedModels(const std::vector<std::string>& experiment_ids,
+                                               const std::string& filter,
+                                               const std::vector<OrderTerm>& order_by,
+                                               std::optional<int64_t> max_results,
+                                               const std::string& page_token);
+
+  // The artifact URI of a run, for listing its artifacts.
+  const std::string& artifact_root_uri() const { return options_.artifact_root_uri; }
+
+ private:
+  TrackingStore& store_;
+  Options options_;
+};
+
+// MLflow's rules for metric, param and tag names: alphanumerics, `_ - . : /`
+// and spaces, and no name that a file system would normalise to another.
+// `path` names the field in errors (e.g. "metrics[3].key").
+void ValidateEntityName(const std::string& name, const std::string& path);
+
+}  // namespace slipway::tracking

@@ -1,0 +1,469 @@
+#include "store/sql_search.h"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "store/sqlite_schema.h"
+#include "tracking/search_filter.h"
+
+namespace slipway::store {
+namespace {
+
+using Ids = std::vector<std::string>;
+using tracking::ParseExperimentFilter;
+using tracking::ParseExperimentOrderBy;
+using tracking::ParseLoggedModelFilter;
+using tracking::ParseLoggedModelOrderBy;
+using tracking::ParseRunFilter;
+using tracking::ParseRunOrderBy;
+
+// An in-memory database with Slipway's schema and a small fixed data set:
+//
+// experiment 1 runs (start_time, status, name, user):
+//   r1 1000 FINISHED "alpha"     alice  end 2000  rmse 0.3  acc 0.9  model=xgb lr=0.1
+//   r2 2000 RUNNING  "Alpha"     bob    end NULL  rmse 0.7           model=XGB
+//   r3 3000 FINISHED "beta*[x]"  alice  end 4000  rmse NaN           model=lgbm
+//   r4 3000 FINISHED "gamma_1"   carol  end 3500            acc 0.5
+//   r5 5000 deleted run                           rmse 0.2
+// experiment 2: r6 6000                           rmse 0.1
+// tags `my key`: r1 "Hello World", r2 "hello world", r3 "a*b[c]?"; r4 other=x
+// inputs: r1 train_ds/abc (context training) and eval/def (context evaluation),
+//         r2 eval/def (context evaluation), r3 train_ds/abc (no context)
+class SqlSearchTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_EQ(sqlite3_open(":memory:", &db_), SQLITE_OK);
+    for (const Migration& m : SqliteMigrations()) Exec(m.sql);
+    Exec(R"sql(
+      INSERT INTO experiments VALUES
+        (1, 'Default', 'a/1', 'active', 100, 100),
+        (2, 'exp-two', 'a/2', 'active', 300, 350),
+        (3, 'Exp_three', 'a/3', 'active', 300, 300),
+        (4, 'gone', 'a/4', 'deleted', 400, 400);
+      INSERT INTO experiment_tags VALUES (2, 'team', 'ml'), (3, 'team', 'ML');
+      INSERT INTO runs (run_pk, run_uuid, experiment_id, name, user_id, status, start_time,
+                        end_time, artifact_uri, lifecycle_stage) VALUES
+        (1, 'r1', 1, 'alpha', 'alice', 'FINISHED', 1000, 2000, 's3://b/r1', 'active'),
+        (2, 'r2', 1, 'Alpha', 'bob', 'RUNNING', 2000, NULL, 's3://b/r2', 'active'),
+        (3, 'r3', 1, 'beta*[x]', 'alice', 'FINISHED', 3000, 4000, 's3://b/r3', 'active'),
+        (4, 'r4', 1, 'gamma_1', 'carol', 'FINISHED', 3000, 3500, 's3://b/r4', 'active'),
+        (5, 'r5', 1, 'deleted', 'alice', 'FINISHED', 5000, 5500, 's3://b/r5', 'deleted'),
+        (6, 'r6', 2, 'other', 'alice', 'FINISHED', 6000, 6500, 's3://b/r6', 'active');
+      INSERT INTO latest_metrics (run_pk, key, value, timestamp, step, is_nan) VALUES
+        (1, 'rmse', 0.3, 1, 0, 0), (1, 'acc', 0.9, 1, 0, 0),
+        (2, 'rmse', 0.7, 1, 0, 0),
+        (3, 'rmse', 0, 1, 0, 1),
+        (4, 'acc', 0.5, 1, 0, 0),
+        (5, 'rmse', 0.2, 1, 0, 0),
+        (6, 'rmse', 0.1, 1, 0, 0);
+      INSERT INTO params VALUES (1, 'model', 'xgb'), (1, 'lr', '0.1'), (2, 'model', 'XGB'),
+                                (3, 'model', 'lgbm');
+      INSERT INTO tags VALUES (1, 'my key', 'Hello World'), (2, 'my key', 'hello world'),
+                              (3, 'my key', 'a*b[c]?'), (4, 'other', 'x');
+      INSERT INTO datasets (dataset_pk, experiment_id, name, digest, source_type, source) VALUES
+        (1, 1, 'train_ds', 'abc', 'local', 'x'), (2, 1, 'eval', 'def', 'local', 'y');
+      INSERT INTO run_inputs VALUES (1, 1), (1, 2), (2, 2), (3, 1);
+      INSERT INTO run_input_tags VALUES (1, 1, 'mlflow.data.context', 'training'),
+                                        (1, 2, 'mlflow.data.context', 'evaluation'),
+                                        (2, 2, 'mlflow.data.context', 'evaluation');
+    )sql");
+  }
+
+  void TearDown() override { sqlite3_close(db_); }
+
+  void Exec(const std::string& sql) {
+    char* error = nullptr;
+    ASSERT_EQ(sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &error), SQLITE_OK)
+        << (error ? error : "") << "\n"
+        << sql;
+  }
+
+  // Runs `query` and returns the first column of every row.
+  Ids Query(const SqlQuery& query) {
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v2(db_, query.sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK) {
+      ADD_FAILURE() << sqlite3_errmsg(db_) << "\n" << query.sql;
+      return {};
+    }
+    EXPECT_EQ(sqlite3_bind_parameter_count(stmt), static_cast<int>(query.binds.size()))
+        << query.sql;
+    for (size_t i = 0; i < query.binds.size(); ++i) {
+      const int index = static_cast<int>(i) + 1;
+      const SqlValue& v = query.binds[i];
+      if (const auto* n = std::get_if<int64_t>(&v)) sqlite3_bind_int64(stmt, index, *n);
+      if (const auto* d = std::get_if<double>(&v)) sqlite3_bind_double(stmt, index, *d);
+      if (const auto* s = std::get_if<std::string>(&v)) {
+        sqlite3_bind_text(stmt, index, s->c_str(), static_cast<int>(s->size()), SQLITE_TRANSIENT);
+      }
+    }
+    Ids out;
+    int rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+      out.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0)));
+    }
+    EXPECT_EQ(rc, SQLITE_DONE) << sqlite3_errmsg(db_) << "\n" << query.sql;
+    sqlite3_finalize(stmt);
+    return out;
+  }
+
+  Ids Runs(const std::string& filter, const std::vector<std::string>& order_by = {},
+           int64_t offset = 0, int64_t limit = 100, ViewType view = ViewType::kActiveOnly,
+           const std::vector<int64_t>& experiments = {1}) {
+    return Query(BuildRunSearch(experiments, view, ParseRunFilter(filter),
+                                ParseRunOrderBy(order_by), offset, limit));
+  }
+
+  Ids Experiments(const std::string& filter, const std::vector<std::string>& order_by = {},
+                  ViewType view = ViewType::kActiveOnly, int64_t offset = 0,
+                  int64_t limit = 100) {
+    return Query(BuildExperimentSearch(view, ParseExperimentFilter(filter),
+                                       ParseExperimentOrderBy(order_by), offset, limit));
+  }
+
+  sqlite3* db_ = nullptr;
+};
+
+TEST_F(SqlSearchTest, DefaultOrderIsStartTimeDescThenRunId) {
+  EXPECT_EQ(Runs(""), (Ids{"r3", "r4", "r2", "r1"}));
+}
+
+TEST_F(SqlSearchTest, ViewTypeAndExperimentScope) {
+  EXPECT_EQ(Runs("", {}, 0, 100, ViewType::kDeletedOnly), (Ids{"r5"}));
+  EXPECT_EQ(Runs("", {}, 0, 100, ViewType::kAll), (Ids{"r5", "r3", "r4", "r2", "r1"}));
+  EXPECT_EQ(Runs("", {}, 0, 100, ViewType::kActiveOnly, {1, 2}),
+            (Ids{"r6", "r3", "r4", "r2", "r1"}));
+  EXPECT_EQ(Runs("", {}, 0, 100, ViewType::kActiveOnly, {2}), (Ids{"r6"}));
+  EXPECT_EQ(Runs("", {}, 0, 100, ViewType::kActiveOnly, {}), (Ids{}));
+}
+
+TEST_F(SqlSearchTest, PagesWithLimitAndOffset) {
+  EXPECT_EQ(Runs("", {}, 0, 2), (Ids{"r3", "r4"}));
+  EXPECT_EQ(Runs("", {}, 2, 2), (Ids{"r2", "r1"}));
+  EXPECT_EQ(Runs("", {}, 1, 1), (Ids{"r4"}));
+  EXPECT_EQ(Runs("", {}, 4, 2), (Ids{}));
+  EXPECT_EQ(Runs("", {}, 1, -1), (Ids{"r4", "r2", "r1"}));
+  EXPECT_EQ(Runs("", {"metrics.rmse"}, 1, 2), (Ids{"r2", "r3"}));
+}
+
+TEST_F(SqlSearchTest, MetricComparisonsNeverMatchNanExceptNotEqual) {
+  EXPECT_EQ(Runs("metrics.rmse < 0.5"), (Ids{"r1"}));
+  EXPECT_EQ(Runs("metrics.rmse <= 0.3"), (Ids{"r1"}));
+  EXPECT_EQ(Runs("metrics.rmse > 0.3"), (Ids{"r2"}));
+  EXPECT_EQ(Runs("metrics.rmse >= 0.3"), (Ids{"r2", "r1"}));
+  EXPECT_EQ(Runs("metrics.rmse = 0.7"), (Ids{"r2"}));
+  // NaN is stored as 0 with is_nan = 1: it must not equal 0 or be below 1.
+  EXPECT_EQ(Runs("metrics.rmse = 0"), (Ids{}));
+  EXPECT_EQ(Runs("metrics.rmse < 1"), (Ids{"r2", "r1"}));
+  EXPECT_EQ(Runs("metrics.rmse != 0.3"), (Ids{"r3", "r2"}));
+  // NaN differs from everything, its placeholder 0 included.
+  EXPECT_EQ(Runs("metrics.rmse != 0"), (Ids{"r3", "r2", "r1"}));
+  // Runs without the metric match nothing, `!=` included.
+  EXPECT_EQ(Runs("metrics.acc != 0.9"), (Ids{"r4"}));
+  EXPECT_EQ(Runs("metrics.rmse > 0 AND metrics.acc > 0"), (Ids{"r1"}));
+  EXPECT_EQ(Runs("metrics.missing > -1e300"), (Ids{}));
+}
+
+TEST_F(SqlSearchTest, OrderByMetricPutsNanThenMissingLast) {
+  EXPECT_EQ(Runs("", {"metrics.rmse"}), (Ids{"r1", "r2", "r3", "r4"}));
+  EXPECT_EQ(Runs("", {"metrics.rmse ASC"}), (Ids{"r1", "r2", "r3", "r4"}));
+  EXPECT_EQ(Runs("", {"metrics.rmse DESC"}), (Ids{"r2", "r1", "r3", "r4"}));
+  EXPECT_EQ(Runs("", {"metrics.acc DESC"}), (Ids{"r1", "r4", "r3", "r2"}));
+  // Filter and order on the same metric share one join.
+  EXPECT_EQ(Runs("metrics.rmse < 1", {"metrics.rmse DESC"}), (Ids{"r2", "r1"}));
+  EXPECT_EQ(Runs("metrics.rmse < 1", {"metrics.rmse"}), (Ids{"r1", "r2"}));
+  // `!=` lets NaN through, which must still sort after the values.
+  EXPECT_EQ(Runs("metrics.rmse != 5", {"metrics.rmse DESC"}), (Ids{"r2", "r1", "r3"}));
+}
+
+TEST_F(SqlSearchTest, OrderByParamsTagsAndAttributes) {
+  // BINARY collation: 'XGB' < 'lgbm' < 'xgb'; runs without the param last.
+  EXPECT_EQ(Runs("", {"params.model"}), (Ids{"r2", "r3", "r1", "r4"}));
+  EXPECT_EQ(Runs("", {"params.model DESC"}), (Ids{"r1", "r3", "r2", "r4"}));
+  EXPECT_EQ(Runs("params.model != 'none'", {"params.model DESC"}), (Ids{"r1", "r3", "r2"}));
+  EXPECT_EQ(Runs("", {"tags.`my key` ASC"}), (Ids{"r1", "r3", "r2", "r4"}));
+  EXPECT_EQ(Runs("", {"start_time ASC"}), (Ids{"r1", "r2", "r3", "r4"}));
+  EXPECT_EQ(Runs("", {"attributes.created DESC"}), (Ids{"r3", "r4", "r2", "r1"}));
+  EXPECT_EQ(Runs("", {"end_time"}), (Ids{"r1", "r4", "r3", "r2"}));
+  EXPECT_EQ(Runs("", {"end_time DESC"}), (Ids{"r3", "r4", "r1", "r2"}));
+  EXPECT_EQ(Runs("", {"run_name"}), (Ids{"r2", "r1", "r3", "r4"}));
+  EXPECT_EQ(Runs("", {"attributes.run_id DESC"}), (Ids{"r4", "r3", "r2", "r1"}));
+  EXPECT_EQ(Runs("", {"status", "metrics.acc DESC"}), (Ids{"r1", "r4", "r3", "r2"}));
+  EXPECT_EQ(Runs("", {"user_id DESC", "start_time"}), (Ids{"r4", "r2", "r1", "r3"}));
+}
+
+TEST_F(SqlSearchTest, ParamAndTagEqualityIsCaseSensitive) {
+  EXPECT_EQ(Runs("params.model = 'xgb'"), (Ids{"r1"}));
+  EXPECT_EQ(Runs("params.model = 'XGB'"), (Ids{"r2"}));
+  EXPECT_EQ(Runs("params.model != 'xgb'"), (Ids{"r3", "r2"}));
+  EXPECT_EQ(Runs("tags.`my key` = 'hello world'"), (Ids{"r2"}));
+  EXPECT_EQ(Runs("params.lr = '0.1' AND params.model = 'xgb'"), (Ids{"r1"}));
+}
+
+TEST_F(SqlSearchTest, LikeIsCaseSensitiveAndIlikeIsNot) {
+  EXPECT_EQ(Runs("params.model LIKE 'x%'"), (Ids{"r1"}));
+  EXPECT_EQ(Runs("params.model LIKE 'X%'"), (Ids{"r2"}));
+  EXPECT_EQ(Runs("params.model ILIKE 'x%'"), (Ids{"r2", "r1"}));
+  EXPECT_EQ(Runs("params.model ILIKE 'XgB'"), (Ids{"r2", "r1"}));
+  EXPECT_EQ(Runs("tags.`my key` LIKE '%World'"), (Ids{"r1"}));
+  EXPECT_EQ(Runs("tags.`my key` ILIKE '%WORLD'"), (Ids{"r2", "r1"}));
+  EXPECT_EQ(Runs("attributes.run_name LIKE 'a%'"), (Ids{"r1"}));
+  EXPECT_EQ(Runs("run_name ILIKE 'a%'"), (Ids{"r2", "r1"}));
+  EXPECT_EQ(Runs("user_id ILIKE 'ALICE'"), (Ids{"r3", "r1"}));
+  EXPECT_EQ(Runs("status LIKE 'FIN%'"), (Ids{"r3", "r4", "r1"}));
+  EXPECT_EQ(Runs("status LIKE 'fin%'"), (Ids{}));
+  EXPECT_EQ(Runs("artifact_uri LIKE 's3://b/r_'"), (Ids{"r3", "r4", "r2", "r1"}));
+}
+
+TEST_F(SqlSearchTest, LikeWildcardsAndLiteralGlobCharacters) {
+  EXPECT_EQ(Runs("run_name LIKE '%'"), (Ids{"r3", "r4", "r2", "r1"}));
+  EXPECT_EQ(Runs("run_name LIKE 'gamma_1'"), (Ids{"r4"}));
+  EXPECT_EQ(Runs("run_name LIKE 'gamma__'"), (Ids{"r4"}));
+  EXPECT_EQ(Runs("run_name LIKE 'gamma_'"), (Ids{}));
+  EXPECT_EQ(Runs("run_name LIKE '_lpha'"), (Ids{"r2", "r1"}));
+  // `*`, `?` and `[` are ordinary characters in a LIKE pattern.
+  EXPECT_EQ(Runs("run_name LIKE 'beta*[x]'"), (Ids{"r3"}));
+  EXPECT_EQ(Runs("run_name LIKE 'beta*%'"), (Ids{"r3"}));
+  EXPECT_EQ(Runs("run_name LIKE 'beta_[x]'"), (Ids{"r3"}));
+  EXPECT_EQ(Runs("run_name LIKE 'b*'"), (Ids{}));
+  EXPECT_EQ(Runs("run_name LIKE 'gamma?1'"), (Ids{}));
+  EXPECT_EQ(Runs("run_name LIKE '[a-z]%'"), (Ids{}));
+  EXPECT_EQ(Runs("tags.`my key` LIKE 'a*b[c]?'"), (Ids{"r3"}));
+  EXPECT_EQ(Runs("tags.`my key` LIKE 'a_b[c]_'"), (Ids{"r3"}));
+  EXPECT_EQ(Runs("tags.`my key` ILIKE 'A*B[C]?'"), (Ids{"r3"}));
+  EXPECT_EQ(Runs("tags.`my key` ILIKE 'a%?'"), (Ids{"r3"}));
+}
+
+TEST_F(SqlSearchTest, LikeStaysCaseSensitiveWhateverThePragma) {
+  for (const char* pragma : {"PRAGMA case_sensitive_like = ON", "PRAGMA case_sensitive_like = OFF"}) {
+    SCOPED_TRACE(pragma);
+    Exec(pragma);
+    EXPECT_EQ(Runs("params.model LIKE 'x%'"), (Ids{"r1"}));
+    EXPECT_EQ(Runs("params.model ILIKE 'x%'"), (Ids{"r2", "r1"}));
+  }
+}
+
+TEST_F(SqlSearchTest, IsNullAndIsNotNull) {
+  EXPECT_EQ(Runs("tags.other IS NULL"), (Ids{"r3", "r2", "r1"}));
+  EXPECT_EQ(Runs("tags.other IS NOT NULL"), (Ids{"r4"}));
+  EXPECT_EQ(Runs("params.lr IS NOT NULL"), (Ids{"r1"}));
+  EXPECT_EQ(Runs("params.model IS NULL"), (Ids{"r4"}));
+  EXPECT_EQ(Runs("params.model IS NOT NULL AND tags.`my key` LIKE 'h%'"), (Ids{"r2"}));
+}
+
+TEST_F(SqlSearchTest, StringAttributesAndRunIdLists) {
+  EXPECT_EQ(Runs("attributes.status = 'FINISHED'"), (Ids{"r3", "r4", "r1"}));
+  EXPECT_EQ(Runs("status != 'FINISHED'"), (Ids{"r2"}));
+  EXPECT_EQ(Runs("run_name = 'Alpha'"), (Ids{"r2"}));
+  EXPECT_EQ(Runs("`Run Name` = 'alpha'"), (Ids{"r1"}));
+  EXPECT_EQ(Runs("attributes.artifact_uri = 's3://b/r4'"), (Ids{"r4"}));
+  EXPECT_EQ(Runs("run_id = 'r2'"), (Ids{"r2"}));
+  EXPECT_EQ(Runs("run_id IN ('r1', 'r4', 'r5', 'nope')"), (Ids{"r4", "r1"}));
+  EXPECT_EQ(Runs("run_id NOT IN ('r1', 'r4')"), (Ids{"r3", "r2"}));
+}
+
+TEST_F(SqlSearchTest, NumericAttributes) {
+  EXPECT_EQ(Runs("attributes.start_time >= 2000"), (Ids{"r3", "r4", "r2"}));
+  EXPECT_EQ(Runs("created < 2000"), (Ids{"r1"}));
+  EXPECT_EQ(Runs("start_time = 3000"), (Ids{"r3", "r4"}));
+  EXPECT_EQ(Runs("start_time > 2999.5"), (Ids{"r3", "r4"}));
+  // A run without end_time matches no comparison on it.
+  EXPECT_EQ(Runs("end_time > 0"), (Ids{"r3", "r4", "r1"}));
+  EXPECT_EQ(Runs("end_time != 2000"), (Ids{"r3", "r4"}));
+}
+
+TEST_F(SqlSearchTest, Datasets) {
+  EXPECT_EQ(Runs("datasets.name = 'train_ds'"), (Ids{"r3", "r1"}));
+  EXPECT_EQ(Runs("datasets.digest = 'def'"), (Ids{"r2", "r1"}));
+  EXPECT_EQ(Runs("datasets.context = 'training'"), (Ids{"r1"}));
+  EXPECT_EQ(Runs("datasets.context IN ('evaluation', 'x')"), (Ids{"r2", "r1"}));
+  // Some input of the run is not named train_ds.
+  EXPECT_EQ(Runs("datasets.name NOT IN ('train_ds')"), (Ids{"r2", "r1"}));
+  EXPECT_EQ(Runs("datasets.name != 'eval'"), (Ids{"r3", "r1"}));
+  EXPECT_EQ(Runs("datasets.name LIKE 'TRAIN%'"), (Ids{}));
+  EXPECT_EQ(Runs("datasets.name ILIKE 'TRAIN%'"), (Ids{"r3", "r1"}));
+  EXPECT_EQ(Runs("datasets.name = 'train_ds' AND datasets.context = 'evaluation'"), (Ids{"r1"}));
+}
+
+TEST_F(SqlSearchTest, EverythingTogether) {
+  EXPECT_EQ(Runs("metrics.rmse < 1 AND params.model ILIKE 'xgb' AND datasets.context = "
+                 "'evaluation' AND status != 'FAILED'",
+                 {"metrics.rmse DESC"}),
+            (Ids{"r2", "r1"}));
+}
+
+TEST_F(SqlSearchTest, UserTextIsBoundNeverSpliced) {
+  const SqlQuery q = BuildRunSearch(
+      {1}, ViewType::kActiveOnly,
+      ParseRunFilter("params.`k'); DROP TABLE runs; --` = 'x'' OR 1=1 --' AND tags.t LIKE "
+                     "'%evil%'"),
+      ParseRunOrderBy({"tags.`o'rder`"}), 0, 10);
+  EXPECT_EQ(q.sql.find("DROP"), std::string::npos) << q.sql;
+  EXPECT_EQ(q.sql.find("OR 1=1"), std::string::npos) << q.sql;
+  EXPECT_EQ(q.sql.find("evil"), std::string::npos) << q.sql;
+  EXPECT_EQ(q.sql.find("o'rder"), std::string::npos) << q.sql;
+  EXPECT_EQ(Query(q), (Ids{}));
+  EXPECT_EQ(Runs(""), (Ids{"r3", "r4", "r2", "r1"}));
+}
+
+TEST_F(SqlSearchTest, RejectsOrderByDataset) {
+  tracking::OrderTerm term{tracking::EntityKind::kDataset, "name", true};
+  EXPECT_THROW(BuildRunSearch({1}, ViewType::kActiveOnly, {}, {term}, 0, 10), Error);
+}
+
+TEST_F(SqlSearchTest, MetricFilterUsesTheKeyValueIndex) {
+  const SqlQuery q = BuildRunSearch({1}, ViewType::kActiveOnly, ParseRunFilter("metrics.rmse < 0.5"),
+                                    ParseRunOrderBy({"metrics.rmse"}), 0, 10);
+  SqlQuery plan{"EXPLAIN QUERY PLAN " + q.sql, q.binds};
+  sqlite3_stmt* stmt = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db_, plan.sql.c_str(), -1, &stmt, nullptr), SQLITE_OK);
+  std::string details;
+  for (size_t i = 0; i < q.binds.size(); ++i) {
+    if (const auto* s = std::get_if<std::string>(&q.binds[i])) {
+      sqlite3_bind_text(stmt, static_cast<int>(i) + 1, s->c_str(), -1, SQLITE_TRANSIENT);
+    }
+  }
+  while (sqlite3_step(stmt) == SQLITE_ROW) {
+    details += reinterpret_cast<const char*>(sqlite3_column_text(stmt, 3));
+    details += "\n";
+  }
+  sqlite3_finalize(stmt);
+  EXPECT_NE(details.find("latest_metrics_by_key"), std::string::npos) << details;
+  EXPECT_EQ(details.find("SCAN f0"), std::string::npos) << details;
+}
+
+TEST_F(SqlSearchTest, ExperimentsDefaultOrderAndFilters) {
+  EXPECT_EQ(Experiments(""), (Ids{"2", "3", "1"}));
+  EXPECT_EQ(Experiments("", {}, ViewType::kAll), (Ids{"4", "2", "3", "1"}));
+  EXPECT_EQ(Experiments("", {}, ViewType::kDeletedOnly), (Ids{"4"}));
+  EXPECT_EQ(Experiments("name = 'Default'"), (Ids{"1"}));
+  EXPECT_EQ(Experiments("name != 'Default'"), (Ids{"2", "3"}));
+  EXPECT_EQ(Experiments("name LIKE 'exp%'"), (Ids{"2"}));
+  EXPECT_EQ(Experiments("name ILIKE 'exp%'"), (Ids{"2", "3"}));
+  EXPECT_EQ(Experiments("name LIKE 'Exp_three'"), (Ids{"3"}));
+  EXPECT_EQ(Experiments("creation_time > 100"), (Ids{"2", "3"}));
+  EXPECT_EQ(Experiments("last_update_time >= 350"), (Ids{"2"}));
+  EXPECT_EQ(Experiments("experiment_id IN ('1', '3')"), (Ids{"3", "1"}));
+  EXPECT_EQ(Experiments("experiment_id NOT IN ('1', '3')"), (Ids{"2"}));
+  EXPECT_EQ(Experiments("experiment_id = '2'"), (Ids{"2"}));
+  EXPECT_EQ(Experiments("experiment_id != '2'"), (Ids{"3", "1"}));
+  EXPECT_EQ(Experiments("tags.team = 'ml'"), (Ids{"2"}));
+  EXPECT_EQ(Experiments("tags.team ILIKE 'ML'"), (Ids{"2", "3"}));
+  EXPECT_EQ(Experiments("tags.team LIKE 'M%'"), (Ids{"3"}));
+  EXPECT_EQ(Experiments("tags.team IS NULL"), (Ids{"1"}));
+  EXPECT_EQ(Experiments("tags.team IS NOT NULL AND creation_time = 300"), (Ids{"2", "3"}));
+}
+
+TEST_F(SqlSearchTest, ExperimentsOrderAndPaging) {
+  EXPECT_EQ(Experiments("", {"name"}), (Ids{"1", "3", "2"}));
+  EXPECT_EQ(Experiments("", {"name DESC"}), (Ids{"2", "3", "1"}));
+  // Ties broken by experiment_id DESC unless it is ordered by.
+  EXPECT_EQ(Experiments("", {"creation_time"}), (Ids{"1", "3", "2"}));
+  EXPECT_EQ(Experiments("", {"creation_time", "experiment_id"}), (Ids{"1", "2", "3"}));
+  EXPECT_EQ(Experiments("", {"last_update_time DESC"}), (Ids{"2", "3", "1"}));
+  EXPECT_EQ(Experiments("", {}, ViewType::kActiveOnly, 1, 1), (Ids{"3"}));
+  EXPECT_EQ(Experiments("", {}, ViewType::kActiveOnly, 2, 5), (Ids{"1"}));
+}
+
+// Logged models in experiment 1 (created, status, type, metrics' points as
+// (timestamp, step, value)):
+//   m1 100 READY   sklearn  acc (10,0,0.5) (20,1,0.9)         params lr=0.1
+//   m2 200 PENDING NULL     acc (10,0,0.95) (30,0,NaN)
+//   m3 300 READY   pytorch  acc (5,0,0.7), loss (5,0,0.2)     tags stage=prod
+//   m4 deleted, m5 in experiment 2.
+class LoggedModelSearchTest : public SqlSearchTest {
+ protected:
+  void SetUp() override {
+    SqlSearchTest::SetUp();
+    Exec(R"sql(
+      INSERT INTO logged_models (model_id, experiment_id, name, artifact_location,
+          creation_timestamp_ms, last_updated_timestamp_ms, status, model_type, source_run_id,
+          lifecycle_stage) VALUES
+        ('m1', 1, 'clf', 'a', 100, 150, 'READY', 'sklearn', 'r1', 'active'),
+        ('m2', 1, 'reg', 'a', 200, 250, 'PENDING', NULL, NULL, 'active'),
+        ('m3', 1, 'clf2', 'a', 300, 300, 'READY', 'pytorch', 'r2', 'active'),
+        ('m4', 1, 'old', 'a', 400, 400, 'READY', NULL, NULL, 'deleted'),
+        ('m5', 2, 'elsewhere', 'a', 500, 500, 'READY', NULL, NULL, 'active');
+      INSERT INTO metrics (run_pk, key, step, timestamp, value, is_nan, model_id) VALUES
+        (1, 'acc', 0, 10, 0.5, 0, 'm1'), (1, 'acc', 1, 20, 0.9, 0, 'm1'),
+        (2, 'acc', 0, 10, 0.95, 0, 'm2'), (2, 'acc', 0, 30, 0, 1, 'm2'),
+        (2, 'acc', 0, 5, 0.7, 0, 'm3'), (2, 'loss', 0, 5, 0.2, 0, 'm3'),
+        (1, 'acc', 0, 99, 0.99, 0, NULL),
+        (6, 'acc', 0, 10, 0.99, 0, 'm5');
+      INSERT INTO logged_model_params VALUES ('m1', 'lr', '0.1');
+      INSERT INTO logged_model_tags VALUES ('m3', 'stage', 'prod');
+    )sql");
+  }
+
+  Ids Models(const std::string& filter, const std::vector<tracking::OrderTerm>& order_by = {},
+             int64_t offset = 0, int64_t limit = 100) {
+    return Query(
+        BuildLoggedModelSearch({1}, ParseLoggedModelFilter(filter), order_by, offset, limit));
+  }
+};
+
+TEST_F(LoggedModelSearchTest, DefaultOrderAndPaging) {
+  EXPECT_EQ(Models(""), (Ids{"m3", "m2", "m1"}));
+  EXPECT_EQ(Models("", {}, 1, 1), (Ids{"m2"}));
+  EXPECT_EQ(Query(BuildLoggedModelSearch({1, 2}, {}, {}, 0, 100)), (Ids{"m5", "m3", "m2", "m1"}));
+}
+
+TEST_F(LoggedModelSearchTest, MetricFiltersReadTheLatestPoint) {
+  // m2's 0.95 is older than its NaN; m1's latest is 0.9, not 0.5.
+  EXPECT_EQ(Models("metrics.acc > 0.8"), (Ids{"m1"}));
+  EXPECT_EQ(Models("metrics.acc < 0.6"), (Ids{}));
+  EXPECT_EQ(Models("metrics.acc != 0.9"), (Ids{"m3", "m2"}));
+  EXPECT_EQ(Models("metrics.acc != 0"), (Ids{"m3", "m2", "m1"}));
+  EXPECT_EQ(Models("metrics.acc = 0"), (Ids{}));
+  EXPECT_EQ(Models("metrics.loss <= 0.2 AND metrics.acc >= 0.7"), (Ids{"m3"}));
+  EXPECT_EQ(Models("metrics.nothing > 0"), (Ids{}));
+}
+
+TEST_F(LoggedModelSearchTest, OrderByMetricPutsNanAndMissingLast) {
+  using tracking::ParseLoggedModelOrderBy;
+  EXPECT_EQ(Models("", {ParseLoggedModelOrderBy("metrics.acc", true)}), (Ids{"m3", "m1", "m2"}));
+  EXPECT_EQ(Models("", {ParseLoggedModelOrderBy("metrics.acc", false)}), (Ids{"m1", "m3", "m2"}));
+  EXPECT_EQ(Models("", {ParseLoggedModelOrderBy("metrics.loss", false)}),
+            (Ids{"m3", "m2", "m1"}));
+  EXPECT_EQ(Models("metrics.acc < 1", {ParseLoggedModelOrderBy("metrics.acc", false)}),
+            (Ids{"m1", "m3"}));
+}
+
+TEST_F(LoggedModelSearchTest, AttributeParamAndTagFilters) {
+  EXPECT_EQ(Models("name LIKE 'clf%'"), (Ids{"m3", "m1"}));
+  EXPECT_EQ(Models("name LIKE 'CLF%'"), (Ids{}));
+  EXPECT_EQ(Models("name ILIKE 'CLF%'"), (Ids{"m3", "m1"}));
+  EXPECT_EQ(Models("name IN ('clf', 'reg')"), (Ids{"m2", "m1"}));
+  EXPECT_EQ(Models("name NOT IN ('clf', 'reg')"), (Ids{"m3"}));
+  EXPECT_EQ(Models("model_type = 'sklearn'"), (Ids{"m1"}));
+  EXPECT_EQ(Models("status = 'READY'"), (Ids{"m3", "m1"}));
+  EXPECT_EQ(Models("source_run_id = 'r2'"), (Ids{"m3"}));
+  EXPECT_EQ(Models("model_id = 'm2'"), (Ids{"m2"}));
+  EXPECT_EQ(Models("creation_timestamp >= 200"), (Ids{"m3", "m2"}));
+  EXPECT_EQ(Models("creation_time < 200"), (Ids{"m1"}));
+  EXPECT_EQ(Models("last_updated_timestamp = 250"), (Ids{"m2"}));
+  EXPECT_EQ(Models("params.lr = '0.1'"), (Ids{"m1"}));
+  EXPECT_EQ(Models("tags.stage LIKE 'PROD'"), (Ids{}));
+  EXPECT_EQ(Models("tags.stage ILIKE 'PROD'"), (Ids{"m3"}));
+}
+
+TEST_F(LoggedModelSearchTest, OrderByAttributes) {
+  using tracking::ParseLoggedModelOrderBy;
+  EXPECT_EQ(Models("", {ParseLoggedModelOrderBy("name", true)}), (Ids{"m1", "m3", "m2"}));
+  EXPECT_EQ(Models("", {ParseLoggedModelOrderBy("creation_time", true)}),
+            (Ids{"m1", "m2", "m3"}));
+  // NULL model_type last either way.
+  EXPECT_EQ(Models("", {ParseLoggedModelOrderBy("model_type", true)}), (Ids{"m3", "m1", "m2"}));
+  EXPECT_EQ(Models("", {ParseLoggedModelOrderBy("model_type", false)}),
+            (Ids{"m1", "m3", "m2"}));
+  EXPECT_EQ(Models("", {ParseLoggedModelOrderBy("status", true),
+                        ParseLoggedModelOrderBy("model_id", false)}),
+            (Ids{"m2", "m3", "m1"}));
+}
+
+}  // namespace
+}  // namespace slipway::store

@@ -1,0 +1,170 @@
+#include "store/sqlite_tracking_store.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <thread>
+
+#include "core/error.h"
+
+namespace slipway::store {
+namespace {
+
+using tracking::MetricPoint;
+using tracking::RunInfo;
+using tracking::RunWrites;
+
+class SqliteTrackingStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("slipway-store-test-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    store_ = SqliteTrackingStore::Open((dir_ / "slipway.db").string());
+  }
+  void TearDown() override {
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  std::string NewExperiment(const std::string& name) {
+    tracking::Experiment experiment;
+    experiment.name = name;
+    return store_->CreateExperiment(experiment, "mlflow-artifacts:");
+  }
+
+  std::string NewRun(const std::string& experiment_id, const std::string& run_id) {
+    RunInfo info;
+    info.run_id = run_id;
+    info.experiment_id = experiment_id;
+    info.run_name = "run-" + run_id;
+    info.start_time = 1000;
+    store_->CreateRun(info, {});
+    return run_id;
+  }
+
+  std::filesystem::path dir_;
+  std::unique_ptr<SqliteTrackingStore> store_;
+};
+
+TEST_F(SqliteTrackingStoreTest, ExperimentGetsArtifactLocationFromItsId) {
+  std::string id = NewExperiment("exp");
+  auto experiment = store_->GetExperiment(id);
+  ASSERT_TRUE(experiment.has_value());
+  EXPECT_EQ(experiment->name, "exp");
+  EXPECT_EQ(experiment->artifact_location, "mlflow-artifacts:/" + id);
+  EXPECT_EQ(store_->GetExperimentByName("exp")->experiment_id, id);
+  EXPECT_FALSE(store_->GetExperiment("999").has_value());
+  EXPECT_FALSE(store_->GetExperiment("not-a-number").has_value());
+}
+
+TEST_F(SqliteTrackingStoreTest, DuplicateExperimentNameIsRejected) {
+  NewExperiment("same");
+  try {
+    NewExperiment("same");
+    FAIL() << "expected RESOURCE_ALREADY_EXISTS";
+  } catch (const Error& error) {
+    EXPECT_EQ(error.code(), ErrorCode::kResourceAlreadyExists);
+    EXPECT_NE(std::string(error.what()).find("same"), std::string::npos);
+  }
+}
+
+TEST_F(SqliteTrackingStoreTest, LatestMetricIsHighestStepThenTimestamp) {
+  std::string run = NewRun(NewExperiment("e"), "r1");
+  RunWrites writes;
+  writes.metrics = {{"loss", 0.5, 100, 2}, {"loss", 0.9, 200, 1}, {"loss", 0.4, 50, 2}};
+  store_->LogRunWrites(run, writes);
+  auto loaded = store_->GetRun(run);
+  ASSERT_TRUE(loaded.has_value());
+  ASSERT_EQ(loaded->metrics.size(), 1u);
+  EXPECT_EQ(loaded->metrics[0].step, 2);
+  EXPECT_EQ(loaded->metrics[0].timestamp, 100);
+  EXPECT_DOUBLE_EQ(loaded->metrics[0].value, 0.5);
+}
+
+TEST_F(SqliteTrackingStoreTest, HistoryIsOrderedAndPagedAndKeepsNaN) {
+  std::string run = NewRun(NewExperiment("e"), "r1");
+  RunWrites writes;
+  for (int i = 0; i < 10; ++i) {
+    writes.metrics.push_back({"acc", i == 3 ? std::nan("") : i * 0.1, 1000 + i, i});
+  }
+  store_->LogRunWrites(run, writes);
+  store_->LogRunWrites(run, writes);  // a retried batch adds nothing twice
+  auto first = store_->GetMetricHistory(run, "acc", {0, 4});
+  ASSERT_EQ(first.items.size(), 4u);
+  EXPECT_TRUE(first.has_more);
+  EXPECT_EQ(first.items[0].step, 0);
+  EXPECT_TRUE(std::isnan(first.items[3].value));
+  auto all = store_->GetMetricHistory(run, "acc", {0, 100});
+  EXPECT_EQ(all.items.size(), 10u);
+  EXPECT_FALSE(all.has_more);
+  EXPECT_DOUBLE_EQ(all.items[9].value, 0.9);
+}
+
+TEST_F(SqliteTrackingStoreTest, ParamCannotChangeValue) {
+  std::string run = NewRun(NewExperiment("e"), "r1");
+  RunWrites writes;
+  writes.params = {{"lr", "0.1"}};
+  store_->LogRunWrites(run, writes);
+  store_->LogRunWrites(run, writes);  // same value again is fine
+  writes.params = {{"lr", "0.2"}};
+  EXPECT_THROW(store_->LogRunWrites(run, writes), Error);
+  EXPECT_EQ(store_->GetRun(run)->params.at(0).value, "0.1");
+}
+
+TEST_F(SqliteTrackingStoreTest, FailedWriteInAGroupCommitLeavesOthersIntact) {
+  std::string experiment = NewExperiment("e");
+  std::string run = NewRun(experiment, "r1");
+  std::vector<std::thread> writers;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < 8; ++t) {
+    writers.emplace_back([&, t] {
+      for (int i = 0; i < 50; ++i) {
+        RunWrites writes;
+        writes.metrics.push_back({"m" + std::to_string(t), double(i), 1, i});
+        try {
+          store_->LogRunWrites(t == 7 && i % 2 == 0 ? "missing-run" : run, writes);
+        } catch (const Error& error) {
+          EXPECT_EQ(error.code(), ErrorCode::kResourceDoesNotExist);
+          ++failures;
+        }
+      }
+    });
+  }
+  for (auto& writer : writers) writer.join();
+  EXPECT_EQ(failures.load(), 25);
+  for (int t = 0; t < 7; ++t) {
+    EXPECT_EQ(store_->GetMetricHistory(run, "m" + std::to_string(t), {0, 1000}).items.size(),
+              50u);
+  }
+  EXPECT_EQ(store_->GetMetricHistory(run, "m7", {0, 1000}).items.size(), 25u);
+}
+
+TEST_F(SqliteTrackingStoreTest, DeletedRunRejectsWritesAndDeletingExperimentDeletesRuns) {
+  std::string experiment = NewExperiment("e");
+  std::string run = NewRun(experiment, "r1");
+  store_->SetExperimentLifecycle(experiment, tracking::kLifecycleDeleted);
+  EXPECT_EQ(store_->GetRun(run)->info.lifecycle_stage, tracking::kLifecycleDeleted);
+  RunWrites writes;
+  writes.tags = {{"k", "v"}};
+  EXPECT_THROW(store_->LogRunWrites(run, writes), Error);
+  store_->SetExperimentLifecycle(experiment, tracking::kLifecycleActive);
+  store_->LogRunWrites(run, writes);
+  EXPECT_EQ(store_->GetRun(run)->tags.at(0).value, "v");
+}
+
+TEST_F(SqliteTrackingStoreTest, DataSurvivesReopen) {
+  std::string run = NewRun(NewExperiment("e"), "r1");
+  RunWrites writes;
+  writes.metrics = {{"loss", 1.5, 10, 0}};
+  store_->LogRunWrites(run, writes);
+  store_.reset();
+  store_ = SqliteTrackingStore::Open((dir_ / "slipway.db").string());
+  EXPECT_DOUBLE_EQ(store_->GetRun(run)->metrics.at(0).value, 1.5);
+}
+
+}  // namespace
+}  // namespace slipway::store

@@ -1,0 +1,112 @@
+#include "tracking/tracking_service.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "core/error.h"
+#include "store/sqlite_tracking_store.h"
+
+namespace slipway::tracking {
+namespace {
+
+class TrackingServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    path_ = std::filesystem::temp_directory_path() /
+            ("slipway-service-test-" + std::to_string(::getpid()) + ".db");
+    std::filesystem::remove(path_);
+    store_ = store::SqliteTrackingStore::Open(path_.string());
+    service_ = std::make_unique<TrackingService>(*store_, TrackingService::Options{});
+  }
+  void TearDown() override {
+    service_.reset();
+    store_.reset();
+    for (const char* suffix : {"", "-wal", "-shm"}) {
+      std::filesystem::remove(path_.string() + suffix);
+    }
+  }
+
+  std::string ErrorOf(const std::function<void()>& f) {
+    try {
+      f();
+    } catch (const Error& error) {
+      return std::string(ErrorCodeName(error.code())) + ": " + error.what();
+    }
+    return "no error";
+  }
+
+  std::filesystem::path path_;
+  std::unique_ptr<store::SqliteTrackingStore> store_;
+  std::unique_ptr<TrackingService> service_;
+};
+
+TEST_F(TrackingServiceTest, DefaultExperimentExists) {
+  Experiment experiment = service_->GetExperiment("0");
+  EXPECT_EQ(experiment.name, "Default");
+  EXPECT_EQ(experiment.artifact_location, "mlflow-artifacts:/0");
+}
+
+TEST_F(TrackingServiceTest, RunGetsNameTagAndArtifactUri) {
+  std::string experiment = service_->CreateExperiment("e", "", {});
+  Run run = service_->CreateRun({experiment, "alice", 5, "", {}});
+  EXPECT_FALSE(run.info.run_name.empty());
+  EXPECT_EQ(run.info.user_id, "alice");
+  EXPECT_EQ(run.info.artifact_uri,
+            "mlflow-artifacts:/" + experiment + "/" + run.info.run_id + "/artifacts");
+  ASSERT_EQ(run.tags.size(), 1u);
+  EXPECT_EQ(run.tags[0].key, "mlflow.runName");
+  EXPECT_EQ(run.tags[0].value, run.info.run_name);
+}
+
+TEST_F(TrackingServiceTest, BatchLimitsAndNamesAreEnforced) {
+  std::string experiment = service_->CreateExperiment("e", "", {});
+  std::string run = service_->CreateRun({experiment, "", std::nullopt, "r", {}}).info.run_id;
+  RunWrites too_many;
+  too_many.metrics.resize(1001, MetricPoint{"m", 1, 1, 0});
+  EXPECT_NE(ErrorOf([&] { service_->LogBatch(run, too_many); })
+                .find("INVALID_PARAMETER_VALUE: A batch logging request can contain at most "
+                      "1000 metrics. Got 1001 metrics."),
+            std::string::npos);
+  RunWrites params;
+  params.params.resize(101, Param{"p", "v"});
+  EXPECT_NE(ErrorOf([&] { service_->LogBatch(run, params); }).find("at most 100 params"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf([&] { service_->LogMetric(run, {std::string(251, 'k'), 1, 1, 0}); })
+                .find("exceeds the maximum length of 250"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf([&] { service_->LogParam(run, {"bad*name", "v"}); })
+                .find("Names may only contain"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf([&] { service_->LogParam(run, {"../escape", "v"}); })
+                .find("must not resolve to other names"),
+            std::string::npos);
+  EXPECT_EQ(ErrorOf([&] { service_->LogParam(run, {"ok/name: 1", "v"}); }), "no error");
+}
+
+TEST_F(TrackingServiceTest, UnknownIdsAreNotFound) {
+  EXPECT_NE(ErrorOf([&] { service_->GetRun("nope"); }).find("RESOURCE_DOES_NOT_EXIST"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf([&] { service_->GetExperiment("12345"); }).find("RESOURCE_DOES_NOT_EXIST"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf([&] { service_->LogMetric("nope", {"m", 1, 1, 0}); })
+                .find("RESOURCE_DOES_NOT_EXIST"),
+            std::string::npos);
+}
+
+TEST_F(TrackingServiceTest, UpdateRunValidatesStatus) {
+  std::string experiment = service_->CreateExperiment("e", "", {});
+  std::string run = service_->CreateRun({experiment, "", std::nullopt, "r", {}}).info.run_id;
+  RunUpdate update;
+  update.status = "DONE";
+  EXPECT_NE(ErrorOf([&] { service_->UpdateRun(run, update); }).find("INVALID_PARAMETER_VALUE"),
+            std::string::npos);
+  update.status = "FINISHED";
+  update.end_time = 99;
+  RunInfo info = service_->UpdateRun(run, update);
+  EXPECT_EQ(info.status, "FINISHED");
+  EXPECT_EQ(info.end_time, 99);
+}
+
+}  // namespace
+}  // namespace slipway::tracking
