@@ -686,7 +686,8 @@ def record(path, argv, res, cfg, started, elapsed, args):
         f"- command: `{argv}`",
         f"- machine: {machine()}; load average at the end {loadavg()}",
         f"- versions: {v['mlflow']}; {v['fasttrackml']}; {v['wrk']}; slipway binary "
-        f"`{args.slipway_bin}`",
+        f"`{os.path.relpath(args.slipway_src, REPO)}` built {getattr(args, 'slipway_mtime', '?')}, "
+        f"sha256 {getattr(args, 'slipway_sha', '?')}...",
         f"- sizes: {cfg['runs']:,} runs for search, {cfg['history']:,}-point metric, wrk "
         f"{cfg['wrk_seconds']}s (log-metric, 32 conns, {args.wrk_threads} wrk thread(s)), "
         f"{cfg['batch_seconds']}s (log-batch, {args.batch_conns} conns); took {elapsed / 60:.1f} min",
@@ -743,6 +744,19 @@ def main():
     os.makedirs(work, exist_ok=True)
     log(f"work dir {work}; {machine()}")
     runs = make_runs(cfg["runs"])
+    args.slipway_src = args.slipway_bin
+    if "slipway" in kinds and os.path.isfile(args.slipway_bin):
+        # Copy the binary: the build may replace build/slipway while this runs.
+        import hashlib
+        copy = os.path.join(work, "slipway-under-test")
+        shutil.copy2(args.slipway_bin, copy)
+        with open(copy, "rb") as f:
+            args.slipway_sha = hashlib.sha256(f.read()).hexdigest()[:16]
+        args.slipway_mtime = datetime.datetime.utcfromtimestamp(
+            os.path.getmtime(args.slipway_bin)).strftime("%Y-%m-%d %H:%M UTC")
+        args.slipway_bin = copy
+        log(f"slipway: {args.slipway_src} (built {args.slipway_mtime}, sha256 "
+            f"{args.slipway_sha}...) copied to {copy}")
     res = {}
     for kind in SERVERS:
         if kind not in kinds:

@@ -9,6 +9,16 @@
 namespace slipway::http {
 namespace {
 
+tracking::MetricPoint Point(const std::string& key, double value, int64_t timestamp,
+                            int64_t step) {
+  tracking::MetricPoint point;
+  point.key = key;
+  point.value = value;
+  point.timestamp = timestamp;
+  point.step = step;
+  return point;
+}
+
 ErrorCode CodeOf(const std::function<void()>& f) {
   try {
     f();
@@ -19,7 +29,7 @@ ErrorCode CodeOf(const std::function<void()>& f) {
 }
 
 TEST(JsonCodecTest, NonFiniteMetricsUseProtoJsonStrings) {
-  tracking::MetricPoint point{"m", std::nan(""), 1, 2};
+  tracking::MetricPoint point = Point("m", std::nan(""), 1, 2);
   EXPECT_EQ(ToJson(point)["value"], "NaN");
   point.value = INFINITY;
   EXPECT_EQ(ToJson(point)["value"], "Infinity");

@@ -15,6 +15,16 @@ using tracking::MetricPoint;
 using tracking::RunInfo;
 using tracking::RunWrites;
 
+tracking::MetricPoint Point(const std::string& key, double value, int64_t timestamp,
+                            int64_t step) {
+  tracking::MetricPoint point;
+  point.key = key;
+  point.value = value;
+  point.timestamp = timestamp;
+  point.step = step;
+  return point;
+}
+
 class SqliteTrackingStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -75,7 +85,7 @@ TEST_F(SqliteTrackingStoreTest, DuplicateExperimentNameIsRejected) {
 TEST_F(SqliteTrackingStoreTest, LatestMetricIsHighestStepThenTimestamp) {
   std::string run = NewRun(NewExperiment("e"), "r1");
   RunWrites writes;
-  writes.metrics = {{"loss", 0.5, 100, 2}, {"loss", 0.9, 200, 1}, {"loss", 0.4, 50, 2}};
+  writes.metrics = {Point("loss", 0.5, 100, 2), Point("loss", 0.9, 200, 1), Point("loss", 0.4, 50, 2)};
   store_->LogRunWrites(run, writes);
   auto loaded = store_->GetRun(run);
   ASSERT_TRUE(loaded.has_value());
@@ -89,7 +99,7 @@ TEST_F(SqliteTrackingStoreTest, HistoryIsOrderedAndPagedAndKeepsNaN) {
   std::string run = NewRun(NewExperiment("e"), "r1");
   RunWrites writes;
   for (int i = 0; i < 10; ++i) {
-    writes.metrics.push_back({"acc", i == 3 ? std::nan("") : i * 0.1, 1000 + i, i});
+    writes.metrics.push_back(Point("acc", i == 3 ? std::nan("") : i * 0.1, 1000 + i, i));
   }
   store_->LogRunWrites(run, writes);
   store_->LogRunWrites(run, writes);  // a retried batch adds nothing twice
@@ -124,7 +134,7 @@ TEST_F(SqliteTrackingStoreTest, FailedWriteInAGroupCommitLeavesOthersIntact) {
     writers.emplace_back([&, t] {
       for (int i = 0; i < 50; ++i) {
         RunWrites writes;
-        writes.metrics.push_back({"m" + std::to_string(t), double(i), 1, i});
+        writes.metrics.push_back(Point("m" + std::to_string(t), double(i), 1, i));
         try {
           store_->LogRunWrites(t == 7 && i % 2 == 0 ? "missing-run" : run, writes);
         } catch (const Error& error) {
@@ -159,7 +169,7 @@ TEST_F(SqliteTrackingStoreTest, DeletedRunRejectsWritesAndDeletingExperimentDele
 TEST_F(SqliteTrackingStoreTest, DataSurvivesReopen) {
   std::string run = NewRun(NewExperiment("e"), "r1");
   RunWrites writes;
-  writes.metrics = {{"loss", 1.5, 10, 0}};
+  writes.metrics = {Point("loss", 1.5, 10, 0)};
   store_->LogRunWrites(run, writes);
   store_.reset();
   store_ = SqliteTrackingStore::Open((dir_ / "slipway.db").string());

@@ -10,6 +10,16 @@
 namespace slipway::tracking {
 namespace {
 
+tracking::MetricPoint Point(const std::string& key, double value, int64_t timestamp,
+                            int64_t step) {
+  tracking::MetricPoint point;
+  point.key = key;
+  point.value = value;
+  point.timestamp = timestamp;
+  point.step = step;
+  return point;
+}
+
 class TrackingServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -49,7 +59,7 @@ TEST_F(TrackingServiceTest, DefaultExperimentExists) {
 
 TEST_F(TrackingServiceTest, RunGetsNameTagAndArtifactUri) {
   std::string experiment = service_->CreateExperiment("e", "", {});
-  Run run = service_->CreateRun({experiment, "alice", 5, "", {}});
+  tracking::Run run = service_->CreateRun({experiment, "alice", 5, "", {}});
   EXPECT_FALSE(run.info.run_name.empty());
   EXPECT_EQ(run.info.user_id, "alice");
   EXPECT_EQ(run.info.artifact_uri,
@@ -63,7 +73,7 @@ TEST_F(TrackingServiceTest, BatchLimitsAndNamesAreEnforced) {
   std::string experiment = service_->CreateExperiment("e", "", {});
   std::string run = service_->CreateRun({experiment, "", std::nullopt, "r", {}}).info.run_id;
   RunWrites too_many;
-  too_many.metrics.resize(1001, MetricPoint{"m", 1, 1, 0});
+  too_many.metrics.resize(1001, Point("m", 1, 1, 0));
   EXPECT_NE(ErrorOf([&] { service_->LogBatch(run, too_many); })
                 .find("INVALID_PARAMETER_VALUE: A batch logging request can contain at most "
                       "1000 metrics. Got 1001 metrics."),
@@ -72,7 +82,7 @@ TEST_F(TrackingServiceTest, BatchLimitsAndNamesAreEnforced) {
   params.params.resize(101, Param{"p", "v"});
   EXPECT_NE(ErrorOf([&] { service_->LogBatch(run, params); }).find("at most 100 params"),
             std::string::npos);
-  EXPECT_NE(ErrorOf([&] { service_->LogMetric(run, {std::string(251, 'k'), 1, 1, 0}); })
+  EXPECT_NE(ErrorOf([&] { service_->LogMetric(run, Point(std::string(251, 'k'), 1, 1, 0)); })
                 .find("exceeds the maximum length of 250"),
             std::string::npos);
   EXPECT_NE(ErrorOf([&] { service_->LogParam(run, {"bad*name", "v"}); })
@@ -89,7 +99,7 @@ TEST_F(TrackingServiceTest, UnknownIdsAreNotFound) {
             std::string::npos);
   EXPECT_NE(ErrorOf([&] { service_->GetExperiment("12345"); }).find("RESOURCE_DOES_NOT_EXIST"),
             std::string::npos);
-  EXPECT_NE(ErrorOf([&] { service_->LogMetric("nope", {"m", 1, 1, 0}); })
+  EXPECT_NE(ErrorOf([&] { service_->LogMetric("nope", Point("m", 1, 1, 0)); })
                 .find("RESOURCE_DOES_NOT_EXIST"),
             std::string::npos);
 }
