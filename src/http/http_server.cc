@@ -38,7 +38,9 @@ HttpServer::HttpServer(Options options) : options_(std::move(options)) {
   int threads = options_.threads;
   server_.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   server_.set_keep_alive_max_count(1000000);
-  server_.set_keep_alive_timeout(30);
+  // Idle keep-alive connections hold a thread; shutdown waits for them to
+  // time out, so keep this short.
+  server_.set_keep_alive_timeout(3);
   server_.set_payload_max_length(options_.max_upload);
   server_.set_tcp_nodelay(true);
 

@@ -43,11 +43,10 @@ Json RequestJson(const Request& req) {
   if (req.body.empty()) return Json::object();
   Json body = Json::parse(req.body, nullptr, false);
   if (body.is_discarded()) {
-    throw Error(ErrorCode::kBadRequest,
-                "Malformed JSON in the request body: it could not be parsed as JSON.");
+    ThrowInvalid("Malformed JSON in the request body: it could not be parsed as JSON.");
   }
   if (!body.is_object()) {
-    throw Error(ErrorCode::kBadRequest, "The request body must be a JSON object.");
+    ThrowInvalid("The request body must be a JSON object.");
   }
   return body;
 }
@@ -163,12 +162,8 @@ void AddExperimentRoutes(HttpServer& server, tracking::TrackingService& tracking
               [&tracking](const Request& req, Response& res) {
                 Json body = RequestJson(req);
                 RequestFields fields(body);
-                std::string id = fields.RequiredString("experiment_id");
-                if (fields.Has("new_name")) {
-                  tracking.RenameExperiment(id, fields.RequiredString("new_name"));
-                } else {
-                  tracking.GetExperiment(id);
-                }
+                tracking.RenameExperiment(fields.RequiredString("experiment_id"),
+                                          fields.RequiredString("new_name"));
                 Reply(res, Json::object());
               });
   server.Post(api + "/experiments/delete", "experiments/delete",
@@ -366,14 +361,9 @@ void AddLoggedModelRoutes(HttpServer& server, tracking::TrackingService& trackin
                 RequestFields fields(body);
                 std::vector<tracking::OrderTerm> order;
                 for (const RequestFields& item : fields.ObjectList("order_by")) {
-                  std::string name = item.RequiredString("field_name");
-                  tracking::OrderTerm term{tracking::EntityKind::kAttribute, name,
-                                           item.OptionalBool("ascending").value_or(true)};
-                  if (name.rfind("metrics.", 0) == 0) {
-                    term.kind = tracking::EntityKind::kMetric;
-                    term.key = name.substr(8);
-                  }
-                  order.push_back(std::move(term));
+                  order.push_back(tracking::ParseLoggedModelOrderBy(
+                      item.RequiredString("field_name"),
+                      item.OptionalBool("ascending").value_or(true)));
                 }
                 auto result = tracking.SearchLoggedModels(
                     fields.StringList("experiment_ids"), fields.OptionalString("filter"), order,

@@ -1,8 +1,11 @@
 #include "store/sql_search.h"
 
 #include <cmath>
+#include <exception>
 #include <map>
 #include <optional>
+#include <string>
+#include <string_view>
 #include <utility>
 
 #include "core/error.h"
@@ -43,12 +46,23 @@ std::string LikeToGlob(std::string_view like) {
   std::string glob;
   for (const char c : like) {
     switch (c) {
-      case '%': glob += '*'; break;
-      case '_': glob += '?'; break;
-      case '*': glob += "[*]"; break;
-      case '?': glob += "[?]"; break;
-      case '[': glob += "[[]"; break;
-      default: glob += c;
+      case '%':
+        glob += '*';
+        break;
+      case '_':
+        glob += '?';
+        break;
+      case '*':
+        glob += "[*]";
+        break;
+      case '?':
+        glob += "[?]";
+        break;
+      case '[':
+        glob += "[[]";
+        break;
+      default:
+        glob += c;
     }
   }
   return glob;
@@ -56,13 +70,20 @@ std::string LikeToGlob(std::string_view like) {
 
 std::string_view SqlOperator(CompareOp op) {
   switch (op) {
-    case CompareOp::kEq: return " = ";
-    case CompareOp::kNe: return " != ";
-    case CompareOp::kLt: return " < ";
-    case CompareOp::kLe: return " <= ";
-    case CompareOp::kGt: return " > ";
-    case CompareOp::kGe: return " >= ";
-    default: break;
+    case CompareOp::kEq:
+      return " = ";
+    case CompareOp::kNe:
+      return " != ";
+    case CompareOp::kLt:
+      return " < ";
+    case CompareOp::kLe:
+      return " <= ";
+    case CompareOp::kGt:
+      return " > ";
+    case CompareOp::kGe:
+      return " >= ";
+    default:
+      break;
   }
   ThrowInvalid("Comparator is not numeric");
 }
@@ -92,9 +113,15 @@ Fragment StringCompare(std::string_view column, const Comparison& c) {
     return *one;
   };
   switch (c.op) {
-    case CompareOp::kEq: f.Add(column).Add(" = ").Bind(need_one()); break;
-    case CompareOp::kNe: f.Add(column).Add(" != ").Bind(need_one()); break;
-    case CompareOp::kLike: f.Add(column).Add(" GLOB ").Bind(LikeToGlob(need_one())); break;
+    case CompareOp::kEq:
+      f.Add(column).Add(" = ").Bind(need_one());
+      break;
+    case CompareOp::kNe:
+      f.Add(column).Add(" != ").Bind(need_one());
+      break;
+    case CompareOp::kLike:
+      f.Add(column).Add(" GLOB ").Bind(LikeToGlob(need_one()));
+      break;
     case CompareOp::kILike:
       f.Add("lower(").Add(column).Add(") LIKE lower(").Bind(need_one()).Add(")");
       break;
@@ -109,7 +136,8 @@ Fragment StringCompare(std::string_view column, const Comparison& c) {
       f.Add(")");
       break;
     }
-    default: ThrowInvalid("Invalid comparator for string value of " + c.key);
+    default:
+      ThrowInvalid("Invalid comparator for string value of " + c.key);
   }
   return f;
 }
@@ -128,8 +156,7 @@ Fragment MetricCompare(const std::string& alias, const Comparison& c) {
   if (c.op == CompareOp::kNe) {
     f.Add("(" + alias + ".value != ").Bind(value).Add(" OR " + alias + ".is_nan = 1)");
   } else {
-    f.Add(alias + ".value").Add(SqlOperator(c.op)).Bind(value).Add(" AND " + alias +
-                                                                   ".is_nan = 0");
+    f.Add(alias + ".value").Add(SqlOperator(c.op)).Bind(value).Add(" AND " + alias + ".is_nan = 0");
   }
   return f;
 }
@@ -143,15 +170,11 @@ class SearchBuilder {
   SearchBuilder(std::string select_from, std::string owner)
       : select_from_(std::move(select_from)), owner_(std::move(owner)) {}
 
-  const std::string& owner() const { return owner_; }
-
   std::string NewAlias(std::string_view prefix) {
     return std::string(prefix) + std::to_string(next_alias_++);
   }
 
-  void AddCte(const Fragment& cte) {
-    ctes_.Add(ctes_.sql.empty() ? "WITH " : ", ").Add(cte);
-  }
+  void AddCte(const Fragment& cte) { ctes_.Add(ctes_.sql.empty() ? "WITH " : ", ").Add(cte); }
   void AddJoin(const Fragment& join) { joins_.Add(" ").Add(join); }
   void AddWhere(const Fragment& condition) { where_.push_back(condition); }
   void AddOrder(std::string term) { order_.push_back(std::move(term)); }
@@ -193,8 +216,9 @@ class SearchBuilder {
     AddOrder(alias + ".value" + std::string(DescSuffix(term.ascending)));
   }
 
-  // Order by a metric read from `source` (with `key_column` = key if given):
-  // values first, then NaN, then rows without the metric, as MLflow does.
+  // Order by a metric read from `source` (a table with a `key` column to match
+  // when `bind_key`, or a per-key CTE): values first, then NaN, then rows
+  // without the metric, as MLflow does.
   void AddMetricOrder(std::string_view source, std::string_view fk, const OrderTerm& term,
                       bool bind_key) {
     const std::string alias = NewAlias("o");
@@ -322,8 +346,7 @@ void AddRunFilter(SearchBuilder* b, const Comparison& c, const OrderTerm* first_
     case EntityKind::kDataset: {
       Fragment f;
       if (c.key == "context") {
-        f.Add(
-             "EXISTS (SELECT 1 FROM run_input_tags dt WHERE dt.run_pk = r.run_pk AND dt.key = ")
+        f.Add("EXISTS (SELECT 1 FROM run_input_tags dt WHERE dt.run_pk = r.run_pk AND dt.key = ")
             .Bind(std::string("mlflow.data.context"))
             .Add(" AND ")
             .Add(StringCompare("dt.value", c));
@@ -361,7 +384,8 @@ void AddRunOrder(SearchBuilder* b, const OrderTerm& term, const OrderableJoins& 
         b->AddKeyValueOrder(RunChildTable(term.kind), "run_pk", term);
       }
       return;
-    case EntityKind::kDataset: break;
+    case EntityKind::kDataset:
+      break;
   }
   ThrowInvalid("Invalid identifier type 'dataset' in order_by: runs cannot be ordered by datasets");
 }
@@ -380,8 +404,15 @@ ModelAttribute ModelAttributeColumn(const std::string& key) {
   if (key == "model_type") return {"m.model_type", false, true};
   if (key == "status") return {"m.status", false, false};
   if (key == "source_run_id") return {"m.source_run_id", false, true};
-  if (key == "creation_timestamp") return {"m.creation_timestamp_ms", true, false};
-  if (key == "last_updated_timestamp") return {"m.last_updated_timestamp_ms", true, false};
+  // The parser gives canonical keys; MLflow's aliases are accepted too, for
+  // order terms made without tracking::ParseLoggedModelOrderBy.
+  if (key == "creation_timestamp" || key == "creation_time" || key == "creation_timestamp_ms") {
+    return {"m.creation_timestamp_ms", true, false};
+  }
+  if (key == "last_updated_timestamp" || key == "last_updated_time" ||
+      key == "last_updated_timestamp_ms") {
+    return {"m.last_updated_timestamp_ms", true, false};
+  }
   ThrowBadEntity("logged models", "attributes." + key);
 }
 
@@ -425,8 +456,8 @@ SqlQuery BuildRunSearch(const std::vector<int64_t>& experiment_ids, ViewType vie
 }
 
 SqlQuery BuildExperimentSearch(ViewType view, const tracking::Filter& filter,
-                               const std::vector<tracking::OrderTerm>& order_by,
-                               int64_t offset, int64_t limit) {
+                               const std::vector<tracking::OrderTerm>& order_by, int64_t offset,
+                               int64_t limit) {
   SearchBuilder b("SELECT e.experiment_id FROM experiments e", "e.experiment_id");
   AddLifecycleCondition(&b, "e.lifecycle_stage", view);
   for (const Comparison& c : filter.clauses) {
@@ -446,11 +477,20 @@ SqlQuery BuildExperimentSearch(ViewType view, const tracking::Filter& filter,
       Fragment f;
       f.Add("e.experiment_id");
       switch (c.op) {
-        case CompareOp::kEq: f.Add(" = "); break;
-        case CompareOp::kNe: f.Add(" != "); break;
-        case CompareOp::kIn: f.Add(" IN ("); break;
-        case CompareOp::kNotIn: f.Add(" NOT IN ("); break;
-        default: ThrowInvalid("Invalid comparator for experiment_id");
+        case CompareOp::kEq:
+          f.Add(" = ");
+          break;
+        case CompareOp::kNe:
+          f.Add(" != ");
+          break;
+        case CompareOp::kIn:
+          f.Add(" IN (");
+          break;
+        case CompareOp::kNotIn:
+          f.Add(" NOT IN (");
+          break;
+        default:
+          ThrowInvalid("Invalid comparator for experiment_id");
       }
       for (size_t i = 0; i < ids.size(); ++i) {
         if (i > 0) f.Add(", ");
@@ -488,8 +528,8 @@ SqlQuery BuildExperimentSearch(ViewType view, const tracking::Filter& filter,
 
 SqlQuery BuildLoggedModelSearch(const std::vector<int64_t>& experiment_ids,
                                 const tracking::Filter& filter,
-                                const std::vector<tracking::OrderTerm>& order_by,
-                                int64_t offset, int64_t limit) {
+                                const std::vector<tracking::OrderTerm>& order_by, int64_t offset,
+                                int64_t limit) {
   SearchBuilder b("SELECT m.model_id FROM logged_models m", "m.model_id");
   std::map<std::string, std::string> metric_ctes;  // metric key -> CTE name
   const auto cte_for = [&](const std::string& key) {
@@ -532,7 +572,8 @@ SqlQuery BuildLoggedModelSearch(const std::vector<int64_t>& experiment_ids,
         b.AddWhere(attr.numeric ? NumericCompare(attr.column, c) : StringCompare(attr.column, c));
         break;
       }
-      case EntityKind::kDataset: ThrowBadEntity("logged models", "datasets." + c.key);
+      case EntityKind::kDataset:
+        ThrowBadEntity("logged models", "datasets." + c.key);
     }
   }
 
@@ -550,12 +591,13 @@ SqlQuery BuildLoggedModelSearch(const std::vector<int64_t>& experiment_ids,
       const ModelAttribute attr = ModelAttributeColumn(term.key);
       if (attr.nullable) b.AddOrder(std::string(attr.column) + " IS NULL");
       b.AddOrder(std::string(attr.column) + std::string(DescSuffix(term.ascending)));
-      ordered_by_creation |= term.key == "creation_timestamp";
+      ordered_by_creation |= attr.column == "m.creation_timestamp_ms";
       ordered_by_id |= term.key == "model_id";
     } else {
-      ThrowInvalid("Invalid order by field name: logged models are ordered by attributes or "
-                   "metrics, not " +
-                   term.key);
+      ThrowInvalid(
+          "Invalid order by field name: logged models are ordered by attributes or "
+          "metrics, not " +
+          term.key);
     }
   }
   if (!ordered_by_creation) b.AddOrder("m.creation_timestamp_ms DESC");

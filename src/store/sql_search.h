@@ -43,8 +43,8 @@ SqlQuery BuildRunSearch(const std::vector<int64_t>& experiment_ids, ViewType vie
 // order is creation_time DESC, experiment_id ASC; a given order gets
 // experiment_id DESC as tie-breaker unless it orders by experiment_id.
 SqlQuery BuildExperimentSearch(ViewType view, const tracking::Filter& filter,
-                               const std::vector<tracking::OrderTerm>& order_by,
-                               int64_t offset, int64_t limit);
+                               const std::vector<tracking::OrderTerm>& order_by, int64_t offset,
+                               int64_t limit);
 
 // `SELECT m.model_id FROM logged_models m ...` within `experiment_ids`,
 // leaving out deleted models. Metric terms read each model's latest point of
@@ -52,7 +52,7 @@ SqlQuery BuildExperimentSearch(ViewType view, const tracking::Filter& filter,
 // creation_timestamp DESC and model_id ASC unless ordered by.
 SqlQuery BuildLoggedModelSearch(const std::vector<int64_t>& experiment_ids,
                                 const tracking::Filter& filter,
-                                const std::vector<tracking::OrderTerm>& order_by,
-                                int64_t offset, int64_t limit);
+                                const std::vector<tracking::OrderTerm>& order_by, int64_t offset,
+                                int64_t limit);
 
 }  // namespace slipway::store

@@ -77,18 +77,30 @@ struct RawClause {
 
 constexpr std::string_view OpText(CompareOp op) {
   switch (op) {
-    case CompareOp::kEq: return "=";
-    case CompareOp::kNe: return "!=";
-    case CompareOp::kLt: return "<";
-    case CompareOp::kLe: return "<=";
-    case CompareOp::kGt: return ">";
-    case CompareOp::kGe: return ">=";
-    case CompareOp::kLike: return "LIKE";
-    case CompareOp::kILike: return "ILIKE";
-    case CompareOp::kIn: return "IN";
-    case CompareOp::kNotIn: return "NOT IN";
-    case CompareOp::kIsNull: return "IS NULL";
-    case CompareOp::kIsNotNull: return "IS NOT NULL";
+    case CompareOp::kEq:
+      return "=";
+    case CompareOp::kNe:
+      return "!=";
+    case CompareOp::kLt:
+      return "<";
+    case CompareOp::kLe:
+      return "<=";
+    case CompareOp::kGt:
+      return ">";
+    case CompareOp::kGe:
+      return ">=";
+    case CompareOp::kLike:
+      return "LIKE";
+    case CompareOp::kILike:
+      return "ILIKE";
+    case CompareOp::kIn:
+      return "IN";
+    case CompareOp::kNotIn:
+      return "NOT IN";
+    case CompareOp::kIsNull:
+      return "IS NULL";
+    case CompareOp::kIsNotNull:
+      return "IS NOT NULL";
   }
   return "?";
 }
@@ -169,9 +181,8 @@ class Parser {
       const std::string word = Upper(ScanWord());
       if (word != "AND") {
         pos_ = start;
-        InvalidClause(NextToken(), word == "OR"
-                                       ? "OR is not supported: join conditions with AND."
-                                       : "Expected AND between conditions.");
+        InvalidClause(NextToken(), word == "OR" ? "OR is not supported: join conditions with AND."
+                                                : "Expected AND between conditions.");
       }
       SkipSpace();
       if (AtEnd()) InvalidClause("AND", "The filter ends with AND.");
@@ -336,8 +347,8 @@ class Parser {
     }
     pos_ = start;
     if (AtEnd()) InvalidClause(ident, "Expected a comparison operator and a value after it.");
-    ThrowInvalid("Invalid comparison clause. Expected a comparison operator after " +
-                 Quote(ident) + ", found " + Quote(NextToken()) + ".");
+    ThrowInvalid("Invalid comparison clause. Expected a comparison operator after " + Quote(ident) +
+                 ", found " + Quote(NextToken()) + ".");
   }
 
   RawValue ParseValue(const std::string& ident, const std::string& op) {
@@ -356,10 +367,9 @@ class Parser {
       v.kind = ValueKind::kBare;
       ScanIdentifierPieces();
     } else {
-      InvalidClause(ident + " " + op,
-                    AtEnd() ? "Expected a value after " + Quote(op) + "."
-                            : "Expected a value after " + Quote(op) + ", found " +
-                                  Quote(NextToken()) + ".");
+      InvalidClause(ident + " " + op, AtEnd() ? "Expected a value after " + Quote(op) + "."
+                                              : "Expected a value after " + Quote(op) + ", found " +
+                                                    Quote(NextToken()) + ".");
     }
     v.source = std::string(in_.substr(start, pos_ - start));
     return v;
@@ -478,8 +488,8 @@ bool Contains(std::span<const CompareOp> set, CompareOp op) {
   return std::find(set.begin(), set.end(), op) != set.end();
 }
 
-constexpr CompareOp kNumericOps[] = {
-    CompareOp::kGt, CompareOp::kGe, CompareOp::kNe, CompareOp::kEq, CompareOp::kLt, CompareOp::kLe};
+constexpr CompareOp kNumericOps[] = {CompareOp::kGt, CompareOp::kGe, CompareOp::kNe,
+                                     CompareOp::kEq, CompareOp::kLt, CompareOp::kLe};
 
 // Throws MLflow's "Invalid comparator" unless `op` is one of `allowed`.
 void CheckComparator(const RawOp& op, std::span<const CompareOp> allowed) {
@@ -500,13 +510,14 @@ Value StringValue(const RawClause& c, std::string_view what, std::string_view li
   if (v.kind == ValueKind::kList && !list_error.empty()) ThrowInvalid(std::string(list_error));
   if (IsListOp(*c.op.op)) {
     if (v.kind != ValueKind::kList) {
-      ThrowInvalid("Expected a list of quoted string values such as ('a', 'b') after " +
-                   c.op.text + " for " + Quote(c.ident.source) + ". Got value " + v.source);
+      ThrowInvalid("Expected a list of quoted string values such as ('a', 'b') after " + c.op.text +
+                   " for " + Quote(c.ident.source) + ". Got value " + v.source);
     }
     return v.list;
   }
   switch (v.kind) {
-    case ValueKind::kString: return v.str;
+    case ValueKind::kString:
+      return v.str;
     case ValueKind::kList:
       ThrowInvalid("Comparator " + Quote(c.op.text) +
                    " does not take a list of values; use IN or NOT IN. Got value " + v.source);
@@ -532,27 +543,32 @@ double NumericValue(const RawClause& c, std::string_view what) {
 // ---------------------------------------------------------------------------
 // Runs (SearchUtils).
 
-constexpr std::string_view kRunOrderAttributes[] = {
-    "artifact_uri", "end_time", "run_id",  "run_name", "start_time",
-    "status",       "user_id",  "created", "Created"};
+constexpr std::string_view kRunOrderAttributes[] = {"artifact_uri", "end_time",   "run_id",
+                                                    "run_name",     "start_time", "status",
+                                                    "user_id",      "created",    "Created"};
 constexpr std::string_view kRunSearchAttributes[] = {
     "artifact_uri", "end_time", "run_id",  "run_name", "start_time", "status",
     "user_id",      "created",  "Created", "run name", "Run name",   "Run Name"};
 constexpr std::string_view kDatasetKeys[] = {"name", "digest", "context"};
-constexpr CompareOp kRunStringAttributeOps[] = {
-    CompareOp::kNe,    CompareOp::kEq, CompareOp::kLike,
-    CompareOp::kILike, CompareOp::kIn, CompareOp::kNotIn};
-constexpr CompareOp kRunParamTagOps[] = {
-    CompareOp::kNe,    CompareOp::kEq,     CompareOp::kLike,
-    CompareOp::kILike, CompareOp::kIsNull, CompareOp::kIsNotNull};
+constexpr CompareOp kRunStringAttributeOps[] = {CompareOp::kNe,   CompareOp::kEq,
+                                                CompareOp::kLike, CompareOp::kILike,
+                                                CompareOp::kIn,   CompareOp::kNotIn};
+constexpr CompareOp kRunParamTagOps[] = {CompareOp::kNe,     CompareOp::kEq,
+                                         CompareOp::kLike,   CompareOp::kILike,
+                                         CompareOp::kIsNull, CompareOp::kIsNotNull};
 
 std::string_view EntityName(EntityKind kind) {
   switch (kind) {
-    case EntityKind::kMetric: return "metric";
-    case EntityKind::kParam: return "parameter";
-    case EntityKind::kTag: return "tag";
-    case EntityKind::kAttribute: return "attribute";
-    case EntityKind::kDataset: return "dataset";
+    case EntityKind::kMetric:
+      return "metric";
+    case EntityKind::kParam:
+      return "parameter";
+    case EntityKind::kTag:
+      return "tag";
+    case EntityKind::kAttribute:
+      return "attribute";
+    case EntityKind::kDataset:
+      return "dataset";
   }
   return "?";
 }
@@ -645,8 +661,8 @@ Comparison ResolveRunClause(const RawClause& c) {
 // ---------------------------------------------------------------------------
 // Experiments (SearchExperimentsUtils).
 
-constexpr std::string_view kExperimentAttributes[] = {
-    "name", "experiment_id", "creation_time", "last_update_time"};
+constexpr std::string_view kExperimentAttributes[] = {"name", "experiment_id", "creation_time",
+                                                      "last_update_time"};
 
 std::pair<EntityKind, std::string> ResolveExperimentIdentifier(const RawIdentifier& id) {
   EntityKind kind = EntityKind::kAttribute;
@@ -673,8 +689,7 @@ bool IsInteger(std::string_view s) {
 
 void CheckExperimentId(const std::string& id) {
   if (!IsInteger(id)) {
-    ThrowInvalid("Invalid experiment ID " + Quote(id) +
-                 ". Experiment ID must be a valid integer.");
+    ThrowInvalid("Invalid experiment ID " + Quote(id) + ". Experiment ID must be a valid integer.");
   }
 }
 
@@ -719,18 +734,17 @@ Comparison ResolveExperimentClause(const RawClause& c) {
 // ---------------------------------------------------------------------------
 // Logged models (mlflow/utils/search_logged_model_utils.py).
 
-constexpr std::string_view kLoggedModelAttributes[] = {
-    "name",
-    "model_id",
-    "model_type",
-    "status",
-    "source_run_id",
-    "creation_timestamp",
-    "creation_time",
-    "creation_timestamp_ms",
-    "last_updated_timestamp",
-    "last_updated_time",
-    "last_updated_timestamp_ms"};
+constexpr std::string_view kLoggedModelAttributes[] = {"name",
+                                                       "model_id",
+                                                       "model_type",
+                                                       "status",
+                                                       "source_run_id",
+                                                       "creation_timestamp",
+                                                       "creation_time",
+                                                       "creation_timestamp_ms",
+                                                       "last_updated_timestamp",
+                                                       "last_updated_time",
+                                                       "last_updated_timestamp_ms"};
 
 std::string CanonicalLoggedModelAttribute(std::string_view key) {
   if (key == "creation_time" || key == "creation_timestamp_ms") return "creation_timestamp";
@@ -771,9 +785,8 @@ Comparison ResolveLoggedModelClause(const RawClause& c) {
   const bool numeric = kind == EntityKind::kMetric ||
                        (kind == EntityKind::kAttribute &&
                         (key == "creation_timestamp" || key == "last_updated_timestamp"));
-  constexpr CompareOp kStringOps[] = {
-      CompareOp::kEq, CompareOp::kNe, CompareOp::kLike,
-      CompareOp::kILike, CompareOp::kIn, CompareOp::kNotIn};
+  constexpr CompareOp kStringOps[] = {CompareOp::kEq,    CompareOp::kNe, CompareOp::kLike,
+                                      CompareOp::kILike, CompareOp::kIn, CompareOp::kNotIn};
   const std::span<const CompareOp> allowed =
       numeric ? std::span<const CompareOp>(kNumericOps) : std::span<const CompareOp>(kStringOps);
   if (!c.op.op || !Contains(allowed, *c.op.op)) {
@@ -786,11 +799,11 @@ Comparison ResolveLoggedModelClause(const RawClause& c) {
   }
   Comparison out{kind, key, *c.op.op, std::string()};
   if (numeric) {
-    out.value = NumericValue(c, kind == EntityKind::kMetric ? "metric"
-                                                            : "numeric attribute: " + key);
+    out.value =
+        NumericValue(c, kind == EntityKind::kMetric ? "metric" : "numeric attribute: " + key);
   } else {
-    out.value = StringValue(c, kind == EntityKind::kAttribute ? "attributes" : EntityName(kind),
-                            "");
+    out.value =
+        StringValue(c, kind == EntityKind::kAttribute ? "attributes" : EntityName(kind), "");
   }
   return out;
 }

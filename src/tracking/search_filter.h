@@ -25,7 +25,20 @@ enum class EntityKind { kMetric, kParam, kTag, kAttribute, kDataset };
 // kLike is case-sensitive and kILike is not; in both `%` matches any run of
 // characters, `_` one character, and there is no escape character (as with
 // MLflow on SQLite). kIsNull / kIsNotNull test whether a param or tag exists.
-enum class CompareOp { kEq, kNe, kLt, kLe, kGt, kGe, kLike, kILike, kIn, kNotIn, kIsNull, kIsNotNull };
+enum class CompareOp {
+  kEq,
+  kNe,
+  kLt,
+  kLe,
+  kGt,
+  kGe,
+  kLike,
+  kILike,
+  kIn,
+  kNotIn,
+  kIsNull,
+  kIsNotNull
+};
 
 // One `entity.key op value` clause. Keys are normalised: `attr.`, `run.`,
 // `attribute.` all become kAttribute; attribute aliases become their

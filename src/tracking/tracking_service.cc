@@ -60,16 +60,35 @@ std::string GenerateRunName(const std::string& run_id) {
          std::to_string(seed % 1000);
 }
 
+// MLflow's server keeps the first `limit` characters (code points) of an
+// over-long param or run tag value (MLFLOW_TRUNCATE_LONG_VALUES, on by default).
+void TruncateCodePoints(std::string& value, size_t limit) {
+  size_t count = 0;
+  for (size_t i = 0; i < value.size(); ++i) {
+    if ((static_cast<unsigned char>(value[i]) & 0xC0) == 0x80) continue;
+    if (count++ == limit) {
+      value.resize(i);
+      return;
+    }
+  }
+}
+
 void ValidateTag(const Tag& tag, const std::string& path, size_t value_limit) {
   ValidateEntityName(tag.key, path + "key");
   ValidateLength(path + "key", tag.key, kMaxEntityKeyLength);
   ValidateLength(path + "value", tag.value, value_limit);
 }
 
-void ValidateParam(const Param& param, const std::string& path) {
+void ValidateRunTag(Tag& tag, const std::string& path) {
+  ValidateEntityName(tag.key, path + "key");
+  ValidateLength(path + "key", tag.key, kMaxEntityKeyLength);
+  TruncateCodePoints(tag.value, kMaxTagValueLength);
+}
+
+void ValidateParam(Param& param, const std::string& path) {
   ValidateEntityName(param.key, path + "key");
   ValidateLength("Param key", param.key, kMaxEntityKeyLength);
-  ValidateLength("Param value", param.value, kMaxParamValueLength);
+  TruncateCodePoints(param.value, kMaxParamValueLength);
 }
 
 void ValidateMetric(const MetricPoint& point, const std::string& path) {
@@ -201,7 +220,7 @@ Run TrackingService::CreateRun(NewRun request) {
   info.start_time = request.start_time.value_or(NowMillis());
   info.status = "RUNNING";
   for (size_t i = 0; i < request.tags.size(); ++i) {
-    ValidateTag(request.tags[i], "tags[" + std::to_string(i) + "].", kMaxTagValueLength);
+    ValidateRunTag(request.tags[i], "tags[" + std::to_string(i) + "].");
   }
   std::string tag_name;
   std::string tag_user;
@@ -253,17 +272,17 @@ void TrackingService::LogMetric(const std::string& run_id, const MetricPoint& po
   store_.LogRunWrites(run_id, writes);
 }
 
-void TrackingService::LogParam(const std::string& run_id, const Param& param) {
+void TrackingService::LogParam(const std::string& run_id, Param param) {
   ValidateParam(param, "");
   RunWrites writes;
-  writes.params.push_back(param);
+  writes.params.push_back(std::move(param));
   store_.LogRunWrites(run_id, writes);
 }
 
-void TrackingService::SetTag(const std::string& run_id, const Tag& tag) {
-  ValidateTag(tag, "", kMaxTagValueLength);
+void TrackingService::SetTag(const std::string& run_id, Tag tag) {
+  ValidateRunTag(tag, "");
   RunWrites writes;
-  writes.tags.push_back(tag);
+  writes.tags.push_back(std::move(tag));
   store_.LogRunWrites(run_id, writes);
 }
 
@@ -284,7 +303,7 @@ void TrackingService::LogBatch(const std::string& run_id, RunWrites writes) {
     ValidateParam(writes.params[i], "params[" + std::to_string(i) + "].");
   }
   for (size_t i = 0; i < writes.tags.size(); ++i) {
-    ValidateTag(writes.tags[i], "tags[" + std::to_string(i) + "].", kMaxTagValueLength);
+    ValidateRunTag(writes.tags[i], "tags[" + std::to_string(i) + "].");
   }
   // A batch may repeat a param key only with the same value.
   for (size_t i = 0; i < writes.params.size(); ++i) {
@@ -358,7 +377,7 @@ SearchResult<Run> TrackingService::SearchRuns(const std::vector<std::string>& ex
 LoggedModel TrackingService::CreateLoggedModel(NewLoggedModel request) {
   Experiment experiment = GetExperiment(request.experiment_id);
   for (const Tag& tag : request.tags) ValidateTag(tag, "tags.", kMaxTagValueLength);
-  for (const Param& param : request.params) ValidateParam(param, "params.");
+  for (Param& param : request.params) ValidateParam(param, "params.");
   LoggedModel model;
   model.model_id = NewModelId();
   model.experiment_id = experiment.experiment_id;
@@ -403,8 +422,8 @@ void TrackingService::DeleteLoggedModelTag(const std::string& model_id, const st
 }
 
 void TrackingService::LogLoggedModelParams(const std::string& model_id,
-                                           const std::vector<Param>& params) {
-  for (const Param& param : params) ValidateParam(param, "params.");
+                                           std::vector<Param> params) {
+  for (Param& param : params) ValidateParam(param, "params.");
   store_.LogLoggedModelParams(model_id, params);
 }
 

@@ -76,8 +76,8 @@ class TrackingService {
   void DeleteRun(const std::string& run_id);
   void RestoreRun(const std::string& run_id);
   void LogMetric(const std::string& run_id, const MetricPoint& point);
-  void LogParam(const std::string& run_id, const Param& param);
-  void SetTag(const std::string& run_id, const Tag& tag);
+  void LogParam(const std::string& run_id, Param param);
+  void SetTag(const std::string& run_id, Tag tag);
   void DeleteTag(const std::string& run_id, const std::string& key);
   void LogBatch(const std::string& run_id, RunWrites writes);
   void LogInputs(const std::string& run_id, const std::vector<DatasetInput>& datasets,
@@ -106,7 +106,7 @@ class TrackingService {
   LoggedModel FinalizeLoggedModel(const std::string& model_id, const std::string& status);
   LoggedModel SetLoggedModelTags(const std::string& model_id, const std::vector<Tag>& tags);
   void DeleteLoggedModelTag(const std::string& model_id, const std::string& key);
-  void LogLoggedModelParams(const std::string& model_id, const std::vector<Param>& params);
+  void LogLoggedModelParams(const std::string& model_id, std::vector<Param> params);
   void DeleteLoggedModel(const std::string& model_id);
   SearchResult<LoggedModel> SearchLoggedModels(const std::vector<std::string>& experiment_ids,
                                                const std::string& filter,

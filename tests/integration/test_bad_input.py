@@ -89,20 +89,26 @@ def _missing(field: str) -> str:
     "",
 ])
 def test_malformed_json_create_experiment(server, body):
-    # MLflow reads an unparsable body as an empty request: the required field is missing.
+    # mlflow server reads an unparsable body as an empty one (400 INVALID_PARAMETER_VALUE,
+    # "Missing value for required parameter 'name'"); the status and code are the contract,
+    # a message that names the real problem is better.
     r = server.post("experiments/create", body)
-    assert_mlflow_error(r, 400, "INVALID_PARAMETER_VALUE", _missing("name"))
+    assert_mlflow_error(r, 400, "INVALID_PARAMETER_VALUE")
+    assert server.get("experiments/get-by-name", {"experiment_name": "x"}).status_code == 404
 
 
 @pytest.mark.parametrize("endpoint, field", [
     ("runs/log-metric", "run_id"),
     ("runs/log-parameter", "run_id"),
     ("runs/set-tag", "run_id"),
-    ("runs/log-batch", "run_id"),
+    # mlflow server itself answers this one with an HTML 500
+    pytest.param("runs/log-batch", "run_id", marks=pytest.mark.slipway_only),
 ])
 def test_malformed_json_logging(server, endpoint, field):
     r = server.post(endpoint, '{"run_id": "abc", "key": ')
-    assert_mlflow_error(r, 400, "INVALID_PARAMETER_VALUE", _missing(field))
+    body = assert_mlflow_error(r, 400, "INVALID_PARAMETER_VALUE")
+    # either MLflow's wording (the field is missing) or one that says the JSON is malformed
+    assert field in body["message"] or "json" in body["message"].lower(), body
 
 
 @pytest.mark.slipway_only
@@ -129,8 +135,9 @@ def test_invalid_utf8_body(server):
     ("timestamp", "abc"),
     ("step", "x"),
     ("key", 123),
-    ("value", {"nested": 1}),
-    ("value", [1.0]),
+    # mlflow server answers these two with an HTML 500 (float() of a dict/list)
+    pytest.param("value", {"nested": 1}, marks=pytest.mark.slipway_only),
+    pytest.param("value", [1.0], marks=pytest.mark.slipway_only),
 ])
 def test_log_metric_wrong_types(server, run_id, field, value):
     body = {"run_id": run_id, "key": "m", "value": 1.0, "timestamp": 1, "step": 0}
@@ -287,7 +294,9 @@ def test_duplicate_experiment_name(server):
     other = server.post("experiments/create", {"name": unique("other")}).json()["experiment_id"]
     r = server.post("experiments/update", {"experiment_id": other, "new_name": name})
     assert r.status_code == 400, r.text
-    assert r.json()["error_code"] in ("RESOURCE_ALREADY_EXISTS", "INVALID_PARAMETER_VALUE")
+    # mlflow server says BAD_REQUEST here
+    assert r.json()["error_code"] in (
+        "RESOURCE_ALREADY_EXISTS", "INVALID_PARAMETER_VALUE", "BAD_REQUEST")
     got = server.get("experiments/get-by-name", {"experiment_name": name}).json()
     assert got["experiment"]["experiment_id"] == exp_id
 
@@ -303,10 +312,10 @@ def test_changing_a_param_value_is_rejected(server, run_id):
 # ------------------------------------------------------------------------ limits
 
 
-def _batch(run_id, metrics=0, params=0, tags=0):
+def _batch(run_id, metrics=0, params=0, tags=0, key="m"):
     return {
         "run_id": run_id,
-        "metrics": [{"key": "m", "value": float(i), "timestamp": 1, "step": i}
+        "metrics": [{"key": key, "value": float(i), "timestamp": 1, "step": i}
                     for i in range(metrics)],
         "params": [{"key": f"p{i}", "value": "v"} for i in range(params)],
         "tags": [{"key": f"t{i}", "value": "v"} for i in range(tags)],
@@ -333,13 +342,15 @@ def test_log_batch_over_limits(server, run_id, counts, message):
 def test_log_batch_at_limits_is_accepted(server, run_id):
     r = server.post("runs/log-batch", _batch(run_id, 800, 100, 100))
     assert r.status_code == 200, r.text
-    r2 = server.post("runs/log-batch", _batch(run_id, 1000))
+    r2 = server.post("runs/log-batch", _batch(run_id, 1000, key="m2"))
     assert r2.status_code == 200, r2.text
     after = _read(server, run_id)
     assert len(after["params"]) == 100
     assert sum(1 for k in after["tags"] if k.startswith("t")) == 100
     h = server.get("metrics/get-history", {"run_id": run_id, "metric_key": "m"}).json()
-    assert len(h["metrics"]) == 1800
+    assert len(h["metrics"]) == 800
+    h2 = server.get("metrics/get-history", {"run_id": run_id, "metric_key": "m2"}).json()
+    assert sorted(m["step"] for m in h2["metrics"]) == list(range(1000))
 
 
 def test_log_batch_duplicate_param_keys(server, run_id):

@@ -90,13 +90,20 @@ TEST(ParseRunFilter, EveryPrefixSpelling) {
     const char* prefix;
     EntityKind kind;
   } cases[] = {
-      {"metric", EntityKind::kMetric},       {"metrics", EntityKind::kMetric},
-      {"param", EntityKind::kParam},         {"params", EntityKind::kParam},
-      {"parameter", EntityKind::kParam},     {"parameters", EntityKind::kParam},
-      {"tag", EntityKind::kTag},             {"tags", EntityKind::kTag},
-      {"dataset", EntityKind::kDataset},     {"datasets", EntityKind::kDataset},
-      {"attribute", EntityKind::kAttribute}, {"attributes", EntityKind::kAttribute},
-      {"attr", EntityKind::kAttribute},      {"run", EntityKind::kAttribute},
+      {"metric", EntityKind::kMetric},
+      {"metrics", EntityKind::kMetric},
+      {"param", EntityKind::kParam},
+      {"params", EntityKind::kParam},
+      {"parameter", EntityKind::kParam},
+      {"parameters", EntityKind::kParam},
+      {"tag", EntityKind::kTag},
+      {"tags", EntityKind::kTag},
+      {"dataset", EntityKind::kDataset},
+      {"datasets", EntityKind::kDataset},
+      {"attribute", EntityKind::kAttribute},
+      {"attributes", EntityKind::kAttribute},
+      {"attr", EntityKind::kAttribute},
+      {"run", EntityKind::kAttribute},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.prefix);
@@ -258,8 +265,9 @@ TEST(ParseRunFilter, RejectsBrokenStructure) {
 }
 
 TEST(ParseRunFilter, RejectsUnknownEntitiesAndKeys) {
-  ExpectRunFilterInvalid("foo.x = 'a'", "Invalid entity type 'foo'. Valid values are ['metric', "
-                                        "'parameter', 'tag', 'attribute', 'dataset']");
+  ExpectRunFilterInvalid("foo.x = 'a'",
+                         "Invalid entity type 'foo'. Valid values are ['metric', "
+                         "'parameter', 'tag', 'attribute', 'dataset']");
   ExpectRunFilterInvalid("Metrics.x > 1", "Invalid entity type 'Metrics'");
   ExpectRunFilterInvalid("attributes.foo = 'a'", "Invalid attribute key 'foo' specified");
   ExpectRunFilterInvalid("experiment_id = '1'", "Invalid attribute key 'experiment_id'");
@@ -309,8 +317,9 @@ TEST(ParseRunFilter, RejectsBadLists) {
                          "Only ['run_id'] attributes support comparison with a list of quoted "
                          "string values.");
   ExpectRunFilterInvalid("params.p = ('a')", "Only attributes support comparison with a list");
-  ExpectRunFilterInvalid("run_id IN ()", "expected a non-empty list of string values, but got "
-                                         "empty list");
+  ExpectRunFilterInvalid("run_id IN ()",
+                         "expected a non-empty list of string values, but got "
+                         "empty list");
   ExpectRunFilterInvalid("run_id IN (1, 2)", "but got different type in list: (1, 2)");
   ExpectRunFilterInvalid("run_id IN ('a' 'b')", "ill-formed list");
   ExpectRunFilterInvalid("run_id IN ('a',, 'b')", "ill-formed list");
@@ -320,9 +329,9 @@ TEST(ParseRunFilter, RejectsBadLists) {
 }
 
 TEST(ParseRunOrderBy, Forms) {
-  const auto terms = ParseRunOrderBy({"metrics.rmse DESC", "attributes.start_time ASC",
-                                      "params.x", "tags.`a b`", "run_name desc",
-                                      "metric.\"val loss\"  asc", "end_time"});
+  const auto terms =
+      ParseRunOrderBy({"metrics.rmse DESC", "attributes.start_time ASC", "params.x", "tags.`a b`",
+                       "run_name desc", "metric.\"val loss\"  asc", "end_time"});
   ASSERT_EQ(terms.size(), 7u);
   EXPECT_EQ(terms[0].kind, EntityKind::kMetric);
   EXPECT_EQ(terms[0].key, "rmse");
@@ -388,8 +397,9 @@ TEST(ParseExperimentFilter, Errors) {
   invalid("artifact_location = 'x'", "Invalid attribute key 'artifact_location'");
   invalid("name IN ('a')", "Invalid comparator 'IN'");
   invalid("name > 'a'", "Invalid comparator '>'");
-  invalid("name IS NULL", "IS NULL / IS NOT NULL is only supported for tags, not for attribute "
-                          "'name'");
+  invalid("name IS NULL",
+          "IS NULL / IS NOT NULL is only supported for tags, not for attribute "
+          "'name'");
   invalid("creation_time > 5.5", "Invalid value for numeric attribute 'creation_time': '5.5'");
   invalid("creation_time > '5'", "Expected numeric value type for numeric attribute");
   invalid("experiment_id = 'abc'", "Invalid experiment ID 'abc'");
@@ -424,8 +434,7 @@ TEST(ParseLoggedModelFilter, ValidForms) {
   EXPECT_EQ(f.clauses[4].key, "creation_timestamp");
   EXPECT_EQ(f.clauses[5].key, "last_updated_timestamp");
   EXPECT_EQ(f.clauses[6].key, "status");
-  EXPECT_EQ(ListOf(OnlyClause(ParseLoggedModelFilter("params.p NOT IN ('x')"))),
-            (Strings{"x"}));
+  EXPECT_EQ(ListOf(OnlyClause(ParseLoggedModelFilter("params.p NOT IN ('x')"))), (Strings{"x"}));
 }
 
 TEST(ParseLoggedModelFilter, Errors) {
@@ -433,8 +442,9 @@ TEST(ParseLoggedModelFilter, Errors) {
     SCOPED_TRACE(filter);
     ExpectInvalid([&] { ParseLoggedModelFilter(filter); }, fragment);
   };
-  invalid("metric.x > 1", "Invalid entity type: 'metric'. Expected one of ['attributes', "
-                          "'metrics', 'params', 'tags'].");
+  invalid("metric.x > 1",
+          "Invalid entity type: 'metric'. Expected one of ['attributes', "
+          "'metrics', 'params', 'tags'].");
   invalid("datasets.name = 'x'", "Invalid entity type: 'datasets'");
   invalid("bogus = 'x'", "Invalid attribute key 'bogus'");
   invalid("metrics.x LIKE 'a'", "Invalid comparison operator for metrics.x: 'LIKE'");
@@ -485,11 +495,11 @@ TEST(PageToken, RejectsGarbage) {
   invalid("abc", "Invalid page token, could not base64-decode");
   invalid("not base64!", "could not base64-decode");
   invalid("ab=c", "could not base64-decode");
-  invalid("aGVsbG8=", "Invalid page token, decoded value=hello");      // "hello"
-  invalid("WzFd", "Invalid page token, decoded value=[1]");            // "[1]"
-  invalid("eyJ4IjoxfQ==", "Invalid page token, parsed value=");        // {"x":1}
+  invalid("aGVsbG8=", "Invalid page token, decoded value=hello");        // "hello"
+  invalid("WzFd", "Invalid page token, decoded value=[1]");              // "[1]"
+  invalid("eyJ4IjoxfQ==", "Invalid page token, parsed value=");          // {"x":1}
   invalid("eyJvZmZzZXQiOiAtNX0=", "Invalid page token, parsed value=");  // {"offset": -5}
-  invalid("eyJvZmZzZXQiOiAxLjV9", "parsed value=");                    // {"offset": 1.5}
+  invalid("eyJvZmZzZXQiOiAxLjV9", "parsed value=");                      // {"offset": 1.5}
 }
 
 }  // namespace

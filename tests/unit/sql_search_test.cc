@@ -119,8 +119,7 @@ class SqlSearchTest : public ::testing::Test {
   }
 
   Ids Experiments(const std::string& filter, const std::vector<std::string>& order_by = {},
-                  ViewType view = ViewType::kActiveOnly, int64_t offset = 0,
-                  int64_t limit = 100) {
+                  ViewType view = ViewType::kActiveOnly, int64_t offset = 0, int64_t limit = 100) {
     return Query(BuildExperimentSearch(view, ParseExperimentFilter(filter),
                                        ParseExperimentOrderBy(order_by), offset, limit));
   }
@@ -256,7 +255,8 @@ TEST_F(SqlSearchTest, LikeWildcardsAndLiteralGlobCharacters) {
 }
 
 TEST_F(SqlSearchTest, LikeStaysCaseSensitiveWhateverThePragma) {
-  for (const char* pragma : {"PRAGMA case_sensitive_like = ON", "PRAGMA case_sensitive_like = OFF"}) {
+  for (const char* pragma :
+       {"PRAGMA case_sensitive_like = ON", "PRAGMA case_sensitive_like = OFF"}) {
     SCOPED_TRACE(pragma);
     Exec(pragma);
     EXPECT_EQ(Runs("params.model LIKE 'x%'"), (Ids{"r1"}));
@@ -335,14 +335,15 @@ TEST_F(SqlSearchTest, RejectsOrderByDataset) {
 // The query plans that keep a search over 100k runs fast (see AddRunFilter).
 TEST_F(SqlSearchTest, MetricFilterPlans) {
   // Ordered by the filtered metric: walk the (key, value) index in order.
-  std::string plan = Plan(BuildRunSearch({1}, ViewType::kActiveOnly,
-                                         ParseRunFilter("metrics.rmse < 0.5"),
-                                         ParseRunOrderBy({"metrics.rmse"}), 0, 10));
+  std::string plan =
+      Plan(BuildRunSearch({1}, ViewType::kActiveOnly, ParseRunFilter("metrics.rmse < 0.5"),
+                          ParseRunOrderBy({"metrics.rmse"}), 0, 10));
   EXPECT_NE(plan.find("latest_metrics_by_key (key=? AND value<?)"), std::string::npos) << plan;
+  EXPECT_NE(plan.find("RIGHT PART OF ORDER BY"), std::string::npos) << plan;
   // Default order: walk runs in start_time order, probe each run's metric,
   // and sort nothing, so LIMIT stops the walk.
-  plan = Plan(BuildRunSearch({1}, ViewType::kActiveOnly, ParseRunFilter("metrics.rmse < 0.5"),
-                             {}, 0, 10));
+  plan = Plan(
+      BuildRunSearch({1}, ViewType::kActiveOnly, ParseRunFilter("metrics.rmse < 0.5"), {}, 0, 10));
   EXPECT_NE(plan.find("runs_by_experiment"), std::string::npos) << plan;
   EXPECT_EQ(plan.find("latest_metrics_by_key"), std::string::npos) << plan;
   EXPECT_EQ(plan.find("TEMP B-TREE"), std::string::npos) << plan;
@@ -439,8 +440,7 @@ TEST_F(LoggedModelSearchTest, OrderByMetricPutsNanAndMissingLast) {
   using tracking::ParseLoggedModelOrderBy;
   EXPECT_EQ(Models("", {ParseLoggedModelOrderBy("metrics.acc", true)}), (Ids{"m3", "m1", "m2"}));
   EXPECT_EQ(Models("", {ParseLoggedModelOrderBy("metrics.acc", false)}), (Ids{"m1", "m3", "m2"}));
-  EXPECT_EQ(Models("", {ParseLoggedModelOrderBy("metrics.loss", false)}),
-            (Ids{"m3", "m2", "m1"}));
+  EXPECT_EQ(Models("", {ParseLoggedModelOrderBy("metrics.loss", false)}), (Ids{"m3", "m2", "m1"}));
   EXPECT_EQ(Models("metrics.acc < 1", {ParseLoggedModelOrderBy("metrics.acc", false)}),
             (Ids{"m1", "m3"}));
 }
@@ -466,12 +466,10 @@ TEST_F(LoggedModelSearchTest, AttributeParamAndTagFilters) {
 TEST_F(LoggedModelSearchTest, OrderByAttributes) {
   using tracking::ParseLoggedModelOrderBy;
   EXPECT_EQ(Models("", {ParseLoggedModelOrderBy("name", true)}), (Ids{"m1", "m3", "m2"}));
-  EXPECT_EQ(Models("", {ParseLoggedModelOrderBy("creation_time", true)}),
-            (Ids{"m1", "m2", "m3"}));
+  EXPECT_EQ(Models("", {ParseLoggedModelOrderBy("creation_time", true)}), (Ids{"m1", "m2", "m3"}));
   // NULL model_type last either way.
   EXPECT_EQ(Models("", {ParseLoggedModelOrderBy("model_type", true)}), (Ids{"m3", "m1", "m2"}));
-  EXPECT_EQ(Models("", {ParseLoggedModelOrderBy("model_type", false)}),
-            (Ids{"m1", "m3", "m2"}));
+  EXPECT_EQ(Models("", {ParseLoggedModelOrderBy("model_type", false)}), (Ids{"m1", "m3", "m2"}));
   EXPECT_EQ(Models("", {ParseLoggedModelOrderBy("status", true),
                         ParseLoggedModelOrderBy("model_id", false)}),
             (Ids{"m2", "m3", "m1"}));
