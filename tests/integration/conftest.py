@@ -193,8 +193,12 @@ class SlipwayServer:
         return self.proc.returncode
 
     def kill(self) -> None:
+        """SIGKILL the server (its whole process group: mlflow server forks workers)."""
         if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
             self.proc.wait(timeout=10)
 
     def restart(self) -> "SlipwayServer":
