@@ -84,9 +84,9 @@ void RunServer(const ServerArgs& args) {
   if (!ok) {
     pthread_kill(waiter.native_handle(), SIGTERM);
     waiter.join();
-    throw Error(ErrorCode::kInternalError,
-                "cannot listen on " + args.host + ":" + std::to_string(args.port) +
-                    " (address in use or not available)");
+    throw Error(ErrorCode::kInternalError, "cannot listen on " + args.host + ":" +
+                                               std::to_string(args.port) +
+                                               " (address in use or not available)");
   }
   waiter.join();
   spdlog::info("stopped");

@@ -4,20 +4,34 @@ namespace slipway {
 
 std::string_view ErrorCodeName(ErrorCode code) {
   switch (code) {
-    case ErrorCode::kInternalError: return "INTERNAL_ERROR";
-    case ErrorCode::kInvalidParameterValue: return "INVALID_PARAMETER_VALUE";
-    case ErrorCode::kResourceAlreadyExists: return "RESOURCE_ALREADY_EXISTS";
-    case ErrorCode::kResourceDoesNotExist: return "RESOURCE_DOES_NOT_EXIST";
-    case ErrorCode::kBadRequest: return "BAD_REQUEST";
-    case ErrorCode::kEndpointNotFound: return "ENDPOINT_NOT_FOUND";
-    case ErrorCode::kInvalidState: return "INVALID_STATE";
-    case ErrorCode::kResourceConflict: return "RESOURCE_CONFLICT";
-    case ErrorCode::kPermissionDenied: return "PERMISSION_DENIED";
-    case ErrorCode::kUnauthenticated: return "UNAUTHENTICATED";
-    case ErrorCode::kRequestLimitExceeded: return "REQUEST_LIMIT_EXCEEDED";
-    case ErrorCode::kPayloadTooLarge: return "BAD_REQUEST";
-    case ErrorCode::kNotImplemented: return "NOT_IMPLEMENTED";
-    case ErrorCode::kTemporarilyUnavailable: return "TEMPORARILY_UNAVAILABLE";
+    case ErrorCode::kInternalError:
+      return "INTERNAL_ERROR";
+    case ErrorCode::kInvalidParameterValue:
+      return "INVALID_PARAMETER_VALUE";
+    case ErrorCode::kResourceAlreadyExists:
+      return "RESOURCE_ALREADY_EXISTS";
+    case ErrorCode::kResourceDoesNotExist:
+      return "RESOURCE_DOES_NOT_EXIST";
+    case ErrorCode::kBadRequest:
+      return "BAD_REQUEST";
+    case ErrorCode::kEndpointNotFound:
+      return "ENDPOINT_NOT_FOUND";
+    case ErrorCode::kInvalidState:
+      return "INVALID_STATE";
+    case ErrorCode::kResourceConflict:
+      return "RESOURCE_CONFLICT";
+    case ErrorCode::kPermissionDenied:
+      return "PERMISSION_DENIED";
+    case ErrorCode::kUnauthenticated:
+      return "UNAUTHENTICATED";
+    case ErrorCode::kRequestLimitExceeded:
+      return "REQUEST_LIMIT_EXCEEDED";
+    case ErrorCode::kPayloadTooLarge:
+      return "BAD_REQUEST";
+    case ErrorCode::kNotImplemented:
+      return "NOT_IMPLEMENTED";
+    case ErrorCode::kTemporarilyUnavailable:
+      return "TEMPORARILY_UNAVAILABLE";
   }
   return "INTERNAL_ERROR";
 }
@@ -29,17 +43,25 @@ int HttpStatusFor(ErrorCode code) {
     case ErrorCode::kBadRequest:
     case ErrorCode::kInvalidState:
       return 400;
-    case ErrorCode::kUnauthenticated: return 401;
-    case ErrorCode::kPermissionDenied: return 403;
+    case ErrorCode::kUnauthenticated:
+      return 401;
+    case ErrorCode::kPermissionDenied:
+      return 403;
     case ErrorCode::kResourceDoesNotExist:
     case ErrorCode::kEndpointNotFound:
       return 404;
-    case ErrorCode::kResourceConflict: return 409;
-    case ErrorCode::kPayloadTooLarge: return 413;
-    case ErrorCode::kRequestLimitExceeded: return 429;
-    case ErrorCode::kNotImplemented: return 501;
-    case ErrorCode::kTemporarilyUnavailable: return 503;
-    case ErrorCode::kInternalError: return 500;
+    case ErrorCode::kResourceConflict:
+      return 409;
+    case ErrorCode::kPayloadTooLarge:
+      return 413;
+    case ErrorCode::kRequestLimitExceeded:
+      return 429;
+    case ErrorCode::kNotImplemented:
+      return 501;
+    case ErrorCode::kTemporarilyUnavailable:
+      return 503;
+    case ErrorCode::kInternalError:
+      return 500;
   }
   return 500;
 }

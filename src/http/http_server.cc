@@ -61,22 +61,22 @@ HttpServer::HttpServer(Options options) : options_(std::move(options)) {
 
   // Replies that cpp-httplib makes itself (no route, body too large, bad
   // request line) get MLflow's error form too.
-  server_.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request& req,
-                               httplib::Response& res) -> httplib::Server::HandlerResponse {
-    if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
-    if (res.status == 404) {
-      SetError(res, 404, "ENDPOINT_NOT_FOUND",
-               "No endpoint " + req.method + " " + req.path + " exists on this server.");
-    } else if (res.status == 413) {
-      SetError(res, 413, "BAD_REQUEST", "Request body too large.");
-    } else if (res.status == 405) {
-      SetError(res, 405, "ENDPOINT_NOT_FOUND",
-               "Method " + req.method + " is not allowed for " + req.path + ".");
-    } else {
-      SetError(res, res.status, "BAD_REQUEST", "Malformed HTTP request.");
-    }
-    return httplib::Server::HandlerResponse::Handled;
-  }));
+  server_.set_error_handler(httplib::Server::HandlerWithResponse(
+      [](const httplib::Request& req, httplib::Response& res) -> httplib::Server::HandlerResponse {
+        if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+        if (res.status == 404) {
+          SetError(res, 404, "ENDPOINT_NOT_FOUND",
+                   "No endpoint " + req.method + " " + req.path + " exists on this server.");
+        } else if (res.status == 413) {
+          SetError(res, 413, "BAD_REQUEST", "Request body too large.");
+        } else if (res.status == 405) {
+          SetError(res, 405, "ENDPOINT_NOT_FOUND",
+                   "Method " + req.method + " is not allowed for " + req.path + ".");
+        } else {
+          SetError(res, res.status, "BAD_REQUEST", "Malformed HTTP request.");
+        }
+        return httplib::Server::HandlerResponse::Handled;
+      }));
 
   server_.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
     double seconds = std::chrono::duration<double>(Clock::now() - request_start).count();
@@ -143,8 +143,8 @@ void HttpServer::Delete(const std::string& pattern, const std::string& route, Ha
 void HttpServer::PutStream(const std::string& pattern, const std::string& route,
                            UploadHandler handler) {
   server_.Put(pattern, [route, handler = std::move(handler)](const httplib::Request& req,
-                                                              httplib::Response& res,
-                                                              const httplib::ContentReader& reader) {
+                                                             httplib::Response& res,
+                                                             const httplib::ContentReader& reader) {
     request_route = route;
     try {
       handler(req, res, reader);

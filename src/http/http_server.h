@@ -26,7 +26,7 @@ class HttpServer {
   struct Options {
     std::string host = "127.0.0.1";
     int port = 5000;
-    int threads = 64;  // one per concurrently open connection (keep-alive)
+    int threads = 64;                         // one per concurrently open connection (keep-alive)
     size_t max_json_body = 16 * 1024 * 1024;  // larger API bodies get 413
     size_t max_upload = size_t{64} * 1024 * 1024 * 1024;  // artifact uploads
   };

@@ -23,15 +23,23 @@ Json ParamsToJson(const std::vector<tracking::Param>& params) {
 
 std::string TypeName(const Json& value) {
   switch (value.type()) {
-    case Json::value_t::string: return "str";
-    case Json::value_t::boolean: return "bool";
+    case Json::value_t::string:
+      return "str";
+    case Json::value_t::boolean:
+      return "bool";
     case Json::value_t::number_integer:
-    case Json::value_t::number_unsigned: return "int";
-    case Json::value_t::number_float: return "float";
-    case Json::value_t::array: return "list";
-    case Json::value_t::object: return "dict";
-    case Json::value_t::null: return "NoneType";
-    default: return "unknown";
+    case Json::value_t::number_unsigned:
+      return "int";
+    case Json::value_t::number_float:
+      return "float";
+    case Json::value_t::array:
+      return "list";
+    case Json::value_t::object:
+      return "dict";
+    case Json::value_t::null:
+      return "NoneType";
+    default:
+      return "unknown";
   }
 }
 
@@ -177,9 +185,10 @@ const Json* RequestFields::Find(const char* key) const {
 bool RequestFields::Has(const char* key) const { return Find(key) != nullptr; }
 
 void RequestFields::ThrowType(const char* key, const Json& value, const char* expected) const {
-  ThrowInvalid("Invalid value " + value.dump(-1, ' ', false, Json::error_handler_t::replace) + " for parameter '" + prefix_ + key +
-               "' supplied. Hint: Value was of type '" + TypeName(value) + "', expected " +
-               expected + ". See the API docs for more information about request parameters.");
+  ThrowInvalid("Invalid value " + value.dump(-1, ' ', false, Json::error_handler_t::replace) +
+               " for parameter '" + prefix_ + key + "' supplied. Hint: Value was of type '" +
+               TypeName(value) + "', expected " + expected +
+               ". See the API docs for more information about request parameters.");
 }
 
 std::string RequestFields::RequiredString(const char* key) const {

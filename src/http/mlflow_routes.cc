@@ -131,13 +131,13 @@ void AddExperimentRoutes(HttpServer& server, tracking::TrackingService& tracking
                     fields.Tags("tags"));
                 Reply(res, {{"experiment_id", id}});
               });
-  server.Get(api + "/experiments/get", "experiments/get",
-             [&tracking](const Request& req, Response& res) {
-               Json body = RequestJson(req);
-               RequestFields fields(body);
-               Reply(res, {{"experiment", ToJson(tracking.GetExperiment(
-                                              fields.RequiredString("experiment_id")))}});
-             });
+  server.Get(
+      api + "/experiments/get", "experiments/get", [&tracking](const Request& req, Response& res) {
+        Json body = RequestJson(req);
+        RequestFields fields(body);
+        Reply(res, {{"experiment",
+                     ToJson(tracking.GetExperiment(fields.RequiredString("experiment_id")))}});
+      });
   server.Get(api + "/experiments/get-by-name", "experiments/get-by-name",
              [&tracking](const Request& req, Response& res) {
                Json body = RequestJson(req);
@@ -249,12 +249,14 @@ void AddRunRoutes(HttpServer& server, tracking::TrackingService& tracking) {
                                   {fields.RequiredString("key"), fields.OptionalString("value")});
                 Reply(res, Json::object());
               });
-  server.Post(api + "/runs/set-tag", "runs/set-tag", [&tracking](const Request& req, Response& res) {
-    Json body = RequestJson(req);
-    RequestFields fields(body);
-    tracking.SetTag(RunIdOf(fields), {fields.RequiredString("key"), fields.OptionalString("value")});
-    Reply(res, Json::object());
-  });
+  server.Post(api + "/runs/set-tag", "runs/set-tag",
+              [&tracking](const Request& req, Response& res) {
+                Json body = RequestJson(req);
+                RequestFields fields(body);
+                tracking.SetTag(RunIdOf(fields),
+                                {fields.RequiredString("key"), fields.OptionalString("value")});
+                Reply(res, Json::object());
+              });
   server.Post(api + "/runs/delete-tag", "runs/delete-tag",
               [&tracking](const Request& req, Response& res) {
                 Json body = RequestJson(req);
@@ -277,44 +279,44 @@ void AddRunRoutes(HttpServer& server, tracking::TrackingService& tracking) {
                 tracking.LogBatch(fields.RequiredString("run_id"), std::move(writes));
                 Reply(res, Json::object());
               });
-  server.Post(api + "/runs/log-inputs", "runs/log-inputs",
-              [&tracking](const Request& req, Response& res) {
-                Json body = RequestJson(req);
-                RequestFields fields(body);
-                std::vector<tracking::DatasetInput> datasets;
-                for (const RequestFields& item : fields.ObjectList("datasets")) {
-                  tracking::DatasetInput input;
-                  input.tags = item.Tags("tags");
-                  auto dataset = item.OptionalObject("dataset");
-                  if (!dataset) {
-                    ThrowInvalid("Missing value for required parameter '" + item.prefix() +
-                                 "dataset'.");
-                  }
-                  input.dataset.name = dataset->RequiredString("name");
-                  input.dataset.digest = dataset->RequiredString("digest");
-                  input.dataset.source_type = dataset->RequiredString("source_type");
-                  input.dataset.source = dataset->RequiredString("source");
-                  input.dataset.schema = dataset->OptionalString("schema");
-                  input.dataset.profile = dataset->OptionalString("profile");
-                  datasets.push_back(std::move(input));
-                }
-                std::vector<tracking::ModelLink> models;
-                for (const RequestFields& item : fields.ObjectList("models")) {
-                  models.push_back({item.RequiredString("model_id"), 0});
-                }
-                tracking.LogInputs(fields.RequiredString("run_id"), datasets, models);
-                Reply(res, Json::object());
-              });
-  server.Post(api + "/runs/outputs", "runs/outputs", [&tracking](const Request& req, Response& res) {
-    Json body = RequestJson(req);
-    RequestFields fields(body);
-    std::vector<tracking::ModelLink> models;
-    for (const RequestFields& item : fields.ObjectList("models")) {
-      models.push_back({item.RequiredString("model_id"), item.OptionalInt("step").value_or(0)});
-    }
-    tracking.LogOutputs(fields.RequiredString("run_id"), models);
-    Reply(res, Json::object());
-  });
+  server.Post(
+      api + "/runs/log-inputs", "runs/log-inputs", [&tracking](const Request& req, Response& res) {
+        Json body = RequestJson(req);
+        RequestFields fields(body);
+        std::vector<tracking::DatasetInput> datasets;
+        for (const RequestFields& item : fields.ObjectList("datasets")) {
+          tracking::DatasetInput input;
+          input.tags = item.Tags("tags");
+          auto dataset = item.OptionalObject("dataset");
+          if (!dataset) {
+            ThrowInvalid("Missing value for required parameter '" + item.prefix() + "dataset'.");
+          }
+          input.dataset.name = dataset->RequiredString("name");
+          input.dataset.digest = dataset->RequiredString("digest");
+          input.dataset.source_type = dataset->RequiredString("source_type");
+          input.dataset.source = dataset->RequiredString("source");
+          input.dataset.schema = dataset->OptionalString("schema");
+          input.dataset.profile = dataset->OptionalString("profile");
+          datasets.push_back(std::move(input));
+        }
+        std::vector<tracking::ModelLink> models;
+        for (const RequestFields& item : fields.ObjectList("models")) {
+          models.push_back({item.RequiredString("model_id"), 0});
+        }
+        tracking.LogInputs(fields.RequiredString("run_id"), datasets, models);
+        Reply(res, Json::object());
+      });
+  server.Post(
+      api + "/runs/outputs", "runs/outputs", [&tracking](const Request& req, Response& res) {
+        Json body = RequestJson(req);
+        RequestFields fields(body);
+        std::vector<tracking::ModelLink> models;
+        for (const RequestFields& item : fields.ObjectList("models")) {
+          models.push_back({item.RequiredString("model_id"), item.OptionalInt("step").value_or(0)});
+        }
+        tracking.LogOutputs(fields.RequiredString("run_id"), models);
+        Reply(res, Json::object());
+      });
   auto search = [&tracking](const Request& req, Response& res) {
     Json body = WithTextEnums(RequestJson(req), {"run_view_type"});
     RequestFields fields(body);
@@ -355,23 +357,22 @@ void AddLoggedModelRoutes(HttpServer& server, tracking::TrackingService& trackin
     model.tags = fields.Tags("tags");
     Reply(res, {{"model", ToJson(tracking.CreateLoggedModel(std::move(model)))}});
   });
-  server.Post(base + "/search", "logged-models/search",
-              [&tracking](const Request& req, Response& res) {
-                Json body = RequestJson(req);
-                RequestFields fields(body);
-                std::vector<tracking::OrderTerm> order;
-                for (const RequestFields& item : fields.ObjectList("order_by")) {
-                  order.push_back(tracking::ParseLoggedModelOrderBy(
-                      item.RequiredString("field_name"),
-                      item.OptionalBool("ascending").value_or(true)));
-                }
-                auto result = tracking.SearchLoggedModels(
-                    fields.StringList("experiment_ids"), fields.OptionalString("filter"), order,
-                    fields.OptionalInt("max_results"), fields.OptionalString("page_token"));
-                Json items = Json::array();
-                for (const auto& model : result.items) items.push_back(ToJson(model));
-                Reply(res, Paged("models", std::move(items), result.next_page_token));
-              });
+  server.Post(
+      base + "/search", "logged-models/search", [&tracking](const Request& req, Response& res) {
+        Json body = RequestJson(req);
+        RequestFields fields(body);
+        std::vector<tracking::OrderTerm> order;
+        for (const RequestFields& item : fields.ObjectList("order_by")) {
+          order.push_back(tracking::ParseLoggedModelOrderBy(
+              item.RequiredString("field_name"), item.OptionalBool("ascending").value_or(true)));
+        }
+        auto result = tracking.SearchLoggedModels(
+            fields.StringList("experiment_ids"), fields.OptionalString("filter"), order,
+            fields.OptionalInt("max_results"), fields.OptionalString("page_token"));
+        Json items = Json::array();
+        for (const auto& model : result.items) items.push_back(ToJson(model));
+        Reply(res, Paged("models", std::move(items), result.next_page_token));
+      });
   std::string one = base + "/([^/]+)";
   server.Get(one, "logged-models/get", [&tracking](const Request& req, Response& res) {
     Reply(res, {{"model", ToJson(tracking.GetLoggedModel(req.matches[1]))}});
@@ -393,13 +394,13 @@ void AddLoggedModelRoutes(HttpServer& server, tracking::TrackingService& trackin
     tracking.DeleteLoggedModel(req.matches[1]);
     Reply(res, Json::object());
   });
-  server.Patch(one + "/tags", "logged-models/set-tags",
-               [&tracking](const Request& req, Response& res) {
-                 Json body = RequestJson(req);
-                 RequestFields fields(body);
-                 Reply(res, {{"model", ToJson(tracking.SetLoggedModelTags(req.matches[1],
-                                                                          fields.Tags("tags")))}});
-               });
+  server.Patch(
+      one + "/tags", "logged-models/set-tags", [&tracking](const Request& req, Response& res) {
+        Json body = RequestJson(req);
+        RequestFields fields(body);
+        Reply(res, {{"model",
+                     ToJson(tracking.SetLoggedModelTags(req.matches[1], fields.Tags("tags")))}});
+      });
   server.Delete(one + "/tags/(.+)", "logged-models/delete-tag",
                 [&tracking](const Request& req, Response& res) {
                   tracking.DeleteLoggedModelTag(req.matches[1], req.matches[2]);
@@ -474,17 +475,17 @@ void AddArtifactRoutes(HttpServer& server, tracking::TrackingService& tracking,
                      return true;
                    });
              });
-  server.PutStream(proxy + "/(.+)", "mlflow-artifacts/upload",
-                   [&artifacts](const Request& req, Response& res,
-                                const httplib::ContentReader& reader) {
-                     artifacts.Write(req.matches[1].str(), [&](const auto& sink) {
-                       return reader([&](const char* data, size_t length) {
-                         sink(data, length);
-                         return true;
-                       });
-                     });
-                     Reply(res, Json::object());
-                   });
+  server.PutStream(
+      proxy + "/(.+)", "mlflow-artifacts/upload",
+      [&artifacts](const Request& req, Response& res, const httplib::ContentReader& reader) {
+        artifacts.Write(req.matches[1].str(), [&](const auto& sink) {
+          return reader([&](const char* data, size_t length) {
+            sink(data, length);
+            return true;
+          });
+        });
+        Reply(res, Json::object());
+      });
   server.Delete(proxy + "/(.+)", "mlflow-artifacts/delete",
                 [&artifacts](const Request& req, Response& res) {
                   artifacts.Delete(req.matches[1].str());

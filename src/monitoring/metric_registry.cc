@@ -54,10 +54,9 @@ std::vector<uint64_t> Histogram::CumulativeCounts() const {
 }
 
 const std::vector<double>& MetricRegistry::LatencyBuckets() {
-  static const std::vector<double> kBuckets = {0.0001, 0.00025, 0.0005, 0.001, 0.0025,
-                                               0.005,  0.01,    0.025,  0.05,  0.1,
-                                               0.25,   0.5,     1,      2.5,   5,
-                                               10};
+  static const std::vector<double> kBuckets = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+                                               0.01,   0.025,   0.05,   0.1,   0.25,   0.5,
+                                               1,      2.5,     5,      10};
   return kBuckets;
 }
 
@@ -76,8 +75,7 @@ Counter& MetricRegistry::GetCounter(const std::string& name, const std::string& 
 }
 
 Histogram& MetricRegistry::GetHistogram(const std::string& name, const std::string& help,
-                                        const std::vector<double>& bounds,
-                                        const Labels& labels) {
+                                        const std::vector<double>& bounds, const Labels& labels) {
   std::string key = RenderLabels(labels);
   std::lock_guard lock(mu_);
   Family& family = families_[name];

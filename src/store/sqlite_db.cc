@@ -30,9 +30,9 @@ Statement& Statement::Bind(int index, double value) {
 }
 
 Statement& Statement::Bind(int index, std::string_view value) {
-  connection_->Check(
-      sqlite3_bind_text(stmt_, index, value.data(), static_cast<int>(value.size()), SQLITE_TRANSIENT),
-      "bind");
+  connection_->Check(sqlite3_bind_text(stmt_, index, value.data(), static_cast<int>(value.size()),
+                                       SQLITE_TRANSIENT),
+                     "bind");
   return *this;
 }
 
@@ -207,19 +207,19 @@ void SqliteDb::WriterLoop() {
     errors.assign(batch.size(), nullptr);
     std::exception_ptr commit_error;
     try {
-      db.Exec("BEGIN IMMEDIATE");
+      db.Prepare("BEGIN IMMEDIATE").Run();
       for (size_t i = 0; i < batch.size(); ++i) {
-        db.Exec("SAVEPOINT w");
+        db.Prepare("SAVEPOINT w").Run();
         try {
           (*batch[i]->write)(db);
-          db.Exec("RELEASE w");
+          db.Prepare("RELEASE w").Run();
         } catch (...) {
           errors[i] = std::current_exception();
-          db.Exec("ROLLBACK TO w");
-          db.Exec("RELEASE w");
+          db.Prepare("ROLLBACK TO w").Run();
+          db.Prepare("RELEASE w").Run();
         }
       }
-      db.Exec("COMMIT");
+      db.Prepare("COMMIT").Run();
     } catch (...) {
       commit_error = std::current_exception();
       if (!sqlite3_get_autocommit(db.handle())) {

@@ -40,9 +40,12 @@ int64_t ExperimentIdOrThrow(const std::string& experiment_id) {
 
 ViewType ToSqlView(tracking::ViewType view) {
   switch (view) {
-    case tracking::ViewType::kActiveOnly: return ViewType::kActiveOnly;
-    case tracking::ViewType::kDeletedOnly: return ViewType::kDeletedOnly;
-    case tracking::ViewType::kAll: return ViewType::kAll;
+    case tracking::ViewType::kActiveOnly:
+      return ViewType::kActiveOnly;
+    case tracking::ViewType::kDeletedOnly:
+      return ViewType::kDeletedOnly;
+    case tracking::ViewType::kAll:
+      return ViewType::kAll;
   }
   return ViewType::kActiveOnly;
 }
@@ -55,8 +58,8 @@ Experiment ReadExperimentRow(Connection& db, Statement& row) {
   experiment.lifecycle_stage = row.Text(3);
   experiment.creation_time = row.Int(4);
   experiment.last_update_time = row.Int(5);
-  Statement tags = db.Prepare(
-      "SELECT key, value FROM experiment_tags WHERE experiment_id = ? ORDER BY key");
+  Statement tags =
+      db.Prepare("SELECT key, value FROM experiment_tags WHERE experiment_id = ? ORDER BY key");
   tags.Bind(1, row.Int(0));
   while (tags.Step()) experiment.tags.push_back({tags.Text(0), tags.Text(1)});
   return experiment;
@@ -291,7 +294,8 @@ std::string SqliteTrackingStore::CreateExperiment(const Experiment& experiment,
           .Bind(2, id)
           .Run();
     }
-    for (const Tag& tag : experiment.tags) UpsertTag(db, "experiment_tags", "experiment_id", id, tag);
+    for (const Tag& tag : experiment.tags)
+      UpsertTag(db, "experiment_tags", "experiment_id", id, tag);
   });
   return std::to_string(id);
 }
@@ -344,12 +348,10 @@ void SqliteTrackingStore::RenameExperiment(const std::string& experiment_id,
     if (experiment->lifecycle_stage != tracking::kLifecycleActive) {
       ThrowInvalid("Cannot rename a non-active experiment.");
     }
-    Statement clash =
-        db.Prepare("SELECT 1 FROM experiments WHERE name = ? AND experiment_id != ?");
+    Statement clash = db.Prepare("SELECT 1 FROM experiments WHERE name = ? AND experiment_id != ?");
     clash.Bind(1, name).Bind(2, id);
     if (clash.Step()) {
-      throw Error(ErrorCode::kResourceAlreadyExists,
-                  "Experiment '" + name + "' already exists.");
+      throw Error(ErrorCode::kResourceAlreadyExists, "Experiment '" + name + "' already exists.");
     }
     db.Prepare("UPDATE experiments SET name = ?, last_update_time = ? WHERE experiment_id = ?")
         .Bind(1, name)
@@ -366,8 +368,9 @@ void SqliteTrackingStore::SetExperimentLifecycle(const std::string& experiment_i
     auto experiment = LoadExperiment(db, id);
     if (!experiment) ThrowNotFound("No Experiment with id=" + experiment_id + " exists");
     if (stage == tracking::kLifecycleDeleted && id == 0) {
-      ThrowInvalid("Cannot delete the default experiment '0'. This is an internally reserved "
-                   "experiment.");
+      ThrowInvalid(
+          "Cannot delete the default experiment '0'. This is an internally reserved "
+          "experiment.");
     }
     int64_t now = NowMillis();
     db.Prepare(
@@ -378,8 +381,8 @@ void SqliteTrackingStore::SetExperimentLifecycle(const std::string& experiment_i
         .Bind(3, id)
         .Run();
     // Deleting an experiment deletes its runs; restoring it restores them.
-    Statement runs = db.Prepare(
-        "UPDATE runs SET lifecycle_stage = ?, deleted_time = ? WHERE experiment_id = ?");
+    Statement runs =
+        db.Prepare("UPDATE runs SET lifecycle_stage = ?, deleted_time = ? WHERE experiment_id = ?");
     runs.Bind(1, stage);
     if (stage == tracking::kLifecycleDeleted) {
       runs.Bind(2, now);
@@ -408,7 +411,8 @@ void SqliteTrackingStore::DeleteExperimentTag(const std::string& experiment_id,
                                               const std::string& key) {
   int64_t id = ExperimentIdOrThrow(experiment_id);
   db_->Write([&](Connection& db) {
-    if (!LoadExperiment(db, id)) ThrowNotFound("No Experiment with id=" + experiment_id + " exists");
+    if (!LoadExperiment(db, id))
+      ThrowNotFound("No Experiment with id=" + experiment_id + " exists");
     Statement del = db.Prepare("DELETE FROM experiment_tags WHERE experiment_id = ? AND key = ?");
     del.Bind(1, id).Bind(2, key).Run();
     if (db.Changes() == 0) {
@@ -500,8 +504,8 @@ void SqliteTrackingStore::LogRunWrites(const std::string& run_id,
         std::string old_value = existing.Text(0);
         if (old_value != param.value) {
           ThrowInvalid("Changing param values is not allowed. Param with key='" + param.key +
-                       "' was already logged with value='" + old_value + "' for run ID='" +
-                       run_id + "'. Attempted logging new value '" + param.value + "'.");
+                       "' was already logged with value='" + old_value + "' for run ID='" + run_id +
+                       "'. Attempted logging new value '" + param.value + "'.");
         }
         continue;
       }
@@ -641,8 +645,7 @@ void SqliteTrackingStore::LogRunOutputs(const std::string& run_id,
 }
 
 PageOf<MetricPoint> SqliteTrackingStore::GetMetricHistory(const std::string& run_id,
-                                                          const std::string& key_name,
-                                                          Page page) {
+                                                          const std::string& key_name, Page page) {
   return db_->Read([&](Connection& db) {
     RunKey key = LoadRunKey(db, run_id);
     Statement rows = db.Prepare(
@@ -672,12 +675,11 @@ PageOf<MetricPoint> SqliteTrackingStore::GetMetricHistory(const std::string& run
 }
 
 PageOf<Run> SqliteTrackingStore::SearchRuns(const std::vector<std::string>& experiment_ids,
-                                            tracking::ViewType view,
-                                            const tracking::Filter& filter,
+                                            tracking::ViewType view, const tracking::Filter& filter,
                                             const std::vector<tracking::OrderTerm>& order_by,
                                             Page page) {
-  SqlQuery query = BuildRunSearch(ExperimentIds(experiment_ids), ToSqlView(view), filter,
-                                  order_by, page.offset, page.limit + 1);
+  SqlQuery query = BuildRunSearch(ExperimentIds(experiment_ids), ToSqlView(view), filter, order_by,
+                                  page.offset, page.limit + 1);
   return db_->Read([&](Connection& db) {
     std::vector<std::string> ids;
     {

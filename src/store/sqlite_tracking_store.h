@@ -34,8 +34,7 @@ class SqliteTrackingStore : public tracking::TrackingStore {
   void SetRunLifecycle(const std::string& run_id, const std::string& stage) override;
   void LogRunWrites(const std::string& run_id, const tracking::RunWrites& writes) override;
   void DeleteRunTag(const std::string& run_id, const std::string& key) override;
-  void LogRunInputs(const std::string& run_id,
-                    const std::vector<tracking::DatasetInput>& datasets,
+  void LogRunInputs(const std::string& run_id, const std::vector<tracking::DatasetInput>& datasets,
                     const std::vector<tracking::ModelLink>& models) override;
   void LogRunOutputs(const std::string& run_id,
                      const std::vector<tracking::ModelLink>& models) override;

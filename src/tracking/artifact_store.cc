@@ -66,8 +66,8 @@ void ArtifactStore::Write(
   int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) {
     throw Error(ErrorCode::kInternalError, "cannot create artifact file for '" +
-                                               std::string(relative) + "': " +
-                                               std::generic_category().message(errno));
+                                               std::string(relative) +
+                                               "': " + std::generic_category().message(errno));
   }
   bool failed = false;
   auto sink = [&](const char* data, size_t size) {

@@ -23,8 +23,8 @@ void ValidateLength(const std::string& what, const std::string& value, size_t li
 void ValidateBatchLimit(const std::string& entity, size_t limit, size_t length) {
   if (length > limit) {
     ThrowInvalid("A batch logging request can contain at most " + std::to_string(limit) + " " +
-                 entity + ". Got " + std::to_string(length) + " " + entity +
-                 ". Please split up " + entity + " across multiple requests and try again.");
+                 entity + ". Got " + std::to_string(length) + " " + entity + ". Please split up " +
+                 entity + " across multiple requests and try again.");
   }
 }
 
@@ -52,8 +52,8 @@ std::string GenerateRunName(const std::string& run_id) {
       "bold",  "brave", "calm",  "clever", "eager", "gentle", "keen",  "lively",
       "merry", "noble", "proud", "quick",  "sharp", "steady", "swift", "wise"};
   static constexpr std::array<const char*, 16> kNouns = {
-      "anchor", "bay",   "beacon", "brig", "cove",  "deck",  "fleet", "harbor",
-      "hull",   "keel",  "mast",   "pier", "quay",  "sail",  "tide",  "wharf"};
+      "anchor", "bay",  "beacon", "brig", "cove", "deck", "fleet", "harbor",
+      "hull",   "keel", "mast",   "pier", "quay", "sail", "tide",  "wharf"};
   unsigned seed = 0;
   for (char c : run_id) seed = seed * 31 + static_cast<unsigned char>(c);
   return std::string(kAdjectives[seed % 16]) + "-" + kNouns[(seed / 16) % 16] + "-" +
@@ -229,9 +229,10 @@ Run TrackingService::CreateRun(NewRun request) {
     if (tag.key == kUserTag) tag_user = tag.value;
   }
   if (!request.run_name.empty() && !tag_name.empty() && request.run_name != tag_name) {
-    ThrowInvalid("Both 'run_name' argument and 'mlflow.runName' tag are specified, but with "
-                 "different values (run_name='" +
-                 request.run_name + "', mlflow.runName='" + tag_name + "').");
+    ThrowInvalid(
+        "Both 'run_name' argument and 'mlflow.runName' tag are specified, but with "
+        "different values (run_name='" +
+        request.run_name + "', mlflow.runName='" + tag_name + "').");
   }
   info.run_name = !request.run_name.empty() ? request.run_name : tag_name;
   if (info.run_name.empty()) info.run_name = GenerateRunName(info.run_id);
@@ -421,8 +422,7 @@ void TrackingService::DeleteLoggedModelTag(const std::string& model_id, const st
   store_.DeleteLoggedModelTag(model_id, key);
 }
 
-void TrackingService::LogLoggedModelParams(const std::string& model_id,
-                                           std::vector<Param> params) {
+void TrackingService::LogLoggedModelParams(const std::string& model_id, std::vector<Param> params) {
   for (Param& param : params) ValidateParam(param, "params.");
   store_.LogLoggedModelParams(model_id, params);
 }

@@ -80,8 +80,8 @@ class TrackingStore {
                             const std::vector<ModelLink>& models) = 0;
   virtual void LogRunOutputs(const std::string& run_id, const std::vector<ModelLink>& models) = 0;
   // Points ordered by timestamp, step, value, as MLflow orders them.
-  virtual PageOf<MetricPoint> GetMetricHistory(const std::string& run_id,
-                                               const std::string& key, Page page) = 0;
+  virtual PageOf<MetricPoint> GetMetricHistory(const std::string& run_id, const std::string& key,
+                                               Page page) = 0;
   virtual PageOf<Run> SearchRuns(const std::vector<std::string>& experiment_ids, ViewType view,
                                  const Filter& filter, const std::vector<OrderTerm>& order_by,
                                  Page page) = 0;

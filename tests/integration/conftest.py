@@ -190,6 +190,11 @@ class SlipwayServer:
                     f"slipway server did not exit within {timeout}s of SIGTERM\n"
                     f"{self.stderr_tail()}"
                 )
+        if REFERENCE:  # mlflow server leaves job-runner processes in its group
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         return self.proc.returncode
 
     def kill(self) -> None:

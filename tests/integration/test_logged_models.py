@@ -177,3 +177,26 @@ def test_unknown_logged_model_is_resource_does_not_exist(mlflow_client):
     with pytest.raises(MlflowException) as exc:
         mlflow_client.get_logged_model("m-0123456789abcdef0123456789abcdef")
     assert exc.value.error_code == "RESOURCE_DOES_NOT_EXIST"
+
+
+def test_sklearn_autolog_unchanged_script(mlflow_client):
+    """An ordinary autologged training script works against the server unchanged."""
+    X, y = _data(seed=11, n=150)
+    exp_id = mlflow.set_experiment(unique("autolog")).experiment_id
+    mlflow.sklearn.autolog(log_input_examples=False, log_model_signatures=True,
+                           log_datasets=True, silent=True)
+    try:
+        with mlflow.start_run() as run:
+            clf = LogisticRegression(C=0.5, max_iter=300).fit(X, y)
+    finally:
+        mlflow.sklearn.autolog(disable=True)
+    got = mlflow_client.get_run(run.info.run_id)
+    assert got.data.params["C"] == "0.5"
+    assert got.data.params["max_iter"] == "300"
+    assert got.data.metrics["training_accuracy_score"] == pytest.approx(clf.score(X, y))
+    assert got.data.tags["estimator_name"] == "LogisticRegression"
+    assert [d.dataset.name for d in got.inputs.dataset_inputs] != []
+    models = mlflow.search_logged_models(experiment_ids=[exp_id], output_format="list")
+    assert len(models) == 1 and models[0].source_run_id == run.info.run_id
+    loaded = mlflow.pyfunc.load_model(f"models:/{models[0].model_id}")
+    np.testing.assert_array_equal(np.asarray(loaded.predict(X)), clf.predict(X))

@@ -569,3 +569,50 @@ def test_log_same_dataset_twice_is_one_input(mlflow_client, experiment_id):
         mlflow.log_input(ds, context="training")
     inputs = mlflow_client.get_run(run.info.run_id).inputs.dataset_inputs
     assert [(d.dataset.name, d.dataset.digest) for d in inputs] == [("dup", ds.digest)]
+
+
+# -------------------------------------------------------------- client behaviours
+
+
+def test_metric_history_over_one_page(mlflow_client, experiment_id):
+    """The client pages get-history 25000 points at a time; every point comes back once."""
+    rid = mlflow_client.create_run(experiment_id).info.run_id
+    n = 30_500
+    for start in range(0, n, 1000):
+        mlflow_client.log_batch(rid, metrics=[
+            Metric("long", float(i) * 0.5, 10_000 + i, i) for i in range(start, min(n, start + 1000))
+        ])
+    hist = mlflow_client.get_metric_history(rid, "long")
+    assert len(hist) == n
+    assert [m.step for m in hist] == list(range(n))
+    assert all(m.value == m.step * 0.5 for m in hist)
+    assert mlflow_client.get_run(rid).data.metrics["long"] == (n - 1) * 0.5
+
+
+def test_async_logging_flushes_everything(mlflow_client, experiment_id):
+    with mlflow.start_run() as run:
+        for step in range(300):
+            mlflow.log_metric("async_m", float(step), step=step, synchronous=False)
+        mlflow.log_params({f"ap{i}": str(i) for i in range(30)}, synchronous=False)
+        mlflow.set_tag("async_tag", "yes", synchronous=False)
+    hist = mlflow_client.get_metric_history(run.info.run_id, "async_m")
+    assert sorted(m.step for m in hist) == list(range(300))
+    data = mlflow_client.get_run(run.info.run_id).data
+    assert {k: v for k, v in data.params.items() if k.startswith("ap")} == {
+        f"ap{i}": str(i) for i in range(30)}
+    assert data.tags["async_tag"] == "yes"
+
+
+def test_resume_run_by_id(mlflow_client, experiment_id):
+    with mlflow.start_run(run_name="resumable") as run:
+        mlflow.log_metric("m", 1.0, step=0)
+    assert mlflow_client.get_run(run.info.run_id).info.status == "FINISHED"
+    with mlflow.start_run(run_id=run.info.run_id) as again:
+        assert again.info.run_id == run.info.run_id
+        assert mlflow_client.get_run(run.info.run_id).info.status == "RUNNING"
+        mlflow.log_metric("m", 2.0, step=1)
+    got = mlflow_client.get_run(run.info.run_id)
+    assert got.info.status == "FINISHED"
+    assert got.info.run_name == "resumable"
+    assert [(m.step, m.value) for m in mlflow_client.get_metric_history(
+        run.info.run_id, "m")] == [(0, 1.0), (1, 2.0)]

@@ -47,8 +47,8 @@ TEST_F(ArtifactStoreTest, WritesListsAndDeletes) {
 }
 
 TEST_F(ArtifactStoreTest, RejectsEveryEscape) {
-  for (const char* path : {"../outside/x", "a/../../outside/x", "/etc/passwd", "a\\..\\b",
-                           "a/..", ".."}) {
+  for (const char* path :
+       {"../outside/x", "a/../../outside/x", "/etc/passwd", "a\\..\\b", "a/..", ".."}) {
     EXPECT_THROW(Put(path, "x"), Error) << path;
   }
   EXPECT_TRUE(fs::is_empty(base_ / "outside"));

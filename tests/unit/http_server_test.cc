@@ -19,10 +19,9 @@ class HttpServerTest : public ::testing::Test {
     options.threads = 4;
     options.max_json_body = 1024;
     server_ = std::make_unique<HttpServer>(options);
-    server_->Post("/api/2.0/mlflow/echo", "echo", [](const httplib::Request& req,
-                                                    httplib::Response& res) {
-      SetJson(res, req.body);
-    });
+    server_->Post(
+        "/api/2.0/mlflow/echo", "echo",
+        [](const httplib::Request& req, httplib::Response& res) { SetJson(res, req.body); });
     server_->Get("/api/2.0/mlflow/missing", "missing",
                  [](const httplib::Request&, httplib::Response&) {
                    throw Error(ErrorCode::kResourceDoesNotExist, "Run with id=x not found");
@@ -94,9 +93,9 @@ TEST_F(HttpServerTest, MetricsCountRequestsByRouteAndStatus) {
                 "slipway_http_requests_total{route=\"missing\",method=\"GET\",status=\"404\"} 2"),
             std::string::npos)
       << res->body;
-  EXPECT_NE(
-      res->body.find("slipway_http_requests_total{route=\"echo\",method=\"POST\",status=\"200\"} 1"),
-      std::string::npos);
+  EXPECT_NE(res->body.find(
+                "slipway_http_requests_total{route=\"echo\",method=\"POST\",status=\"200\"} 1"),
+            std::string::npos);
   EXPECT_NE(res->body.find("slipway_http_request_duration_seconds_count{route=\"missing\","
                            "method=\"GET\"} 2"),
             std::string::npos);

@@ -9,8 +9,7 @@
 namespace slipway::http {
 namespace {
 
-tracking::MetricPoint Point(const std::string& key, double value, int64_t timestamp,
-                            int64_t step) {
+tracking::MetricPoint Point(const std::string& key, double value, int64_t timestamp, int64_t step) {
   tracking::MetricPoint point;
   point.key = key;
   point.value = value;
@@ -71,8 +70,9 @@ TEST(JsonCodecTest, ErrorsNameTheField) {
     fields.RequiredString("experiment_id");
     FAIL();
   } catch (const Error& error) {
-    EXPECT_NE(std::string(error.what()).find("Missing value for required parameter "
-                                             "'experiment_id'"),
+    EXPECT_NE(std::string(error.what())
+                  .find("Missing value for required parameter "
+                        "'experiment_id'"),
               std::string::npos);
   }
 }

@@ -15,8 +15,7 @@ using tracking::MetricPoint;
 using tracking::RunInfo;
 using tracking::RunWrites;
 
-tracking::MetricPoint Point(const std::string& key, double value, int64_t timestamp,
-                            int64_t step) {
+tracking::MetricPoint Point(const std::string& key, double value, int64_t timestamp, int64_t step) {
   tracking::MetricPoint point;
   point.key = key;
   point.value = value;
@@ -85,7 +84,8 @@ TEST_F(SqliteTrackingStoreTest, DuplicateExperimentNameIsRejected) {
 TEST_F(SqliteTrackingStoreTest, LatestMetricIsHighestStepThenTimestamp) {
   std::string run = NewRun(NewExperiment("e"), "r1");
   RunWrites writes;
-  writes.metrics = {Point("loss", 0.5, 100, 2), Point("loss", 0.9, 200, 1), Point("loss", 0.4, 50, 2)};
+  writes.metrics = {Point("loss", 0.5, 100, 2), Point("loss", 0.9, 200, 1),
+                    Point("loss", 0.4, 50, 2)};
   store_->LogRunWrites(run, writes);
   auto loaded = store_->GetRun(run);
   ASSERT_TRUE(loaded.has_value());
@@ -147,8 +147,7 @@ TEST_F(SqliteTrackingStoreTest, FailedWriteInAGroupCommitLeavesOthersIntact) {
   for (auto& writer : writers) writer.join();
   EXPECT_EQ(failures.load(), 25);
   for (int t = 0; t < 7; ++t) {
-    EXPECT_EQ(store_->GetMetricHistory(run, "m" + std::to_string(t), {0, 1000}).items.size(),
-              50u);
+    EXPECT_EQ(store_->GetMetricHistory(run, "m" + std::to_string(t), {0, 1000}).items.size(), 50u);
   }
   EXPECT_EQ(store_->GetMetricHistory(run, "m7", {0, 1000}).items.size(), 25u);
 }

@@ -10,8 +10,7 @@
 namespace slipway::tracking {
 namespace {
 
-tracking::MetricPoint Point(const std::string& key, double value, int64_t timestamp,
-                            int64_t step) {
+tracking::MetricPoint Point(const std::string& key, double value, int64_t timestamp, int64_t step) {
   tracking::MetricPoint point;
   point.key = key;
   point.value = value;
@@ -82,14 +81,17 @@ TEST_F(TrackingServiceTest, BatchLimitsAndNamesAreEnforced) {
   params.params.resize(101, Param{"p", "v"});
   EXPECT_NE(ErrorOf([&] { service_->LogBatch(run, params); }).find("at most 100 params"),
             std::string::npos);
-  EXPECT_NE(ErrorOf([&] { service_->LogMetric(run, Point(std::string(251, 'k'), 1, 1, 0)); })
-                .find("exceeds the maximum length of 250"),
+  EXPECT_NE(ErrorOf([&] {
+              service_->LogMetric(run, Point(std::string(251, 'k'), 1, 1, 0));
+            }).find("exceeds the maximum length of 250"),
             std::string::npos);
-  EXPECT_NE(ErrorOf([&] { service_->LogParam(run, {"bad*name", "v"}); })
-                .find("Names may only contain"),
+  EXPECT_NE(ErrorOf([&] {
+              service_->LogParam(run, {"bad*name", "v"});
+            }).find("Names may only contain"),
             std::string::npos);
-  EXPECT_NE(ErrorOf([&] { service_->LogParam(run, {"../escape", "v"}); })
-                .find("must not resolve to other names"),
+  EXPECT_NE(ErrorOf([&] {
+              service_->LogParam(run, {"../escape", "v"});
+            }).find("must not resolve to other names"),
             std::string::npos);
   EXPECT_EQ(ErrorOf([&] { service_->LogParam(run, {"ok/name: 1", "v"}); }), "no error");
 }
@@ -99,8 +101,9 @@ TEST_F(TrackingServiceTest, UnknownIdsAreNotFound) {
             std::string::npos);
   EXPECT_NE(ErrorOf([&] { service_->GetExperiment("12345"); }).find("RESOURCE_DOES_NOT_EXIST"),
             std::string::npos);
-  EXPECT_NE(ErrorOf([&] { service_->LogMetric("nope", Point("m", 1, 1, 0)); })
-                .find("RESOURCE_DOES_NOT_EXIST"),
+  EXPECT_NE(ErrorOf([&] {
+              service_->LogMetric("nope", Point("m", 1, 1, 0));
+            }).find("RESOURCE_DOES_NOT_EXIST"),
             std::string::npos);
 }
 
