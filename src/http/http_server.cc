@@ -106,9 +106,17 @@ void HttpServer::Record(const std::string& route, const std::string& method, int
 }
 
 HttpServer::Handler HttpServer::Wrap(std::string route, Handler handler) {
-  return [route = std::move(route), handler = std::move(handler)](const httplib::Request& req,
-                                                                  httplib::Response& res) {
+  return [route = std::move(route), handler = std::move(handler),
+          max_body = options_.max_json_body](const httplib::Request& req, httplib::Response& res) {
     request_route = route;
+    // A chunked body has no Content-Length for the pre-routing check to see.
+    if (req.body.size() > max_body && IsApiPath(req.path)) {
+      SetError(res, 413, "BAD_REQUEST",
+               "Request body of " + std::to_string(req.body.size()) +
+                   " bytes exceeds the limit of " + std::to_string(max_body) +
+                   " bytes for API requests.");
+      return;
+    }
     try {
       handler(req, res);
     } catch (const Error& error) {

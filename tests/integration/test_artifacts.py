@@ -331,3 +331,33 @@ def test_traversal_delete_rejected_and_outside_file_survives(server):
     status, _ = _raw(server, "DELETE", f"{ARTIFACTS_PREFIX}/0/..")
     assert status == 400
     assert server.artifacts_dir.is_dir()
+
+
+def test_raw_delete_directory_and_list_missing_dir(server):
+    rel = f"0/{uuid.uuid4().hex}/artifacts"
+    base = server.artifacts_api
+    for name, data in (("d/x.txt", b"x"), ("d/sub/y.txt", b"y"), ("keep.txt", b"k")):
+        assert requests.put(f"{base}/{rel}/{name}", data=data, timeout=30).status_code == 200
+    r = requests.delete(f"{base}/{rel}/d", timeout=30)
+    assert r.status_code == 200, r.text
+    listed = requests.get(base, params={"path": rel}, timeout=30).json().get("files", [])
+    assert [f["path"] for f in listed] == ["keep.txt"]
+    assert not (server.artifacts_dir / rel / "d").exists()
+    # listing a folder that does not exist is an empty listing, as in MLflow
+    r = requests.get(base, params={"path": f"0/{uuid.uuid4().hex}"}, timeout=30)
+    assert r.status_code == 200
+    assert r.json().get("files", []) == []
+
+
+def test_raw_chunked_upload(server):
+    rel = f"0/{uuid.uuid4().hex}/artifacts/chunked.bin"
+    chunks = [os.urandom(1_000_000) for _ in range(3)]
+
+    def gen():
+        yield from chunks
+
+    r = requests.put(f"{server.artifacts_api}/{rel}", data=gen(), timeout=60)  # chunked
+    assert r.status_code == 200, r.text
+    got = requests.get(f"{server.artifacts_api}/{rel}", timeout=60)
+    assert got.status_code == 200
+    assert got.content == b"".join(chunks)

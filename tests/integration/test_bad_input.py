@@ -429,6 +429,27 @@ def test_oversize_body_is_413(server, run_id):
 
 
 @pytest.mark.slipway_only
+def test_oversize_chunked_body_is_413(server, run_id):
+    """Without a Content-Length (chunked), the 16 MiB cap on JSON bodies still holds."""
+    head = json.dumps({"run_id": run_id, "key": "m", "value": 1.0, "timestamp": 1})[:-1]
+
+    def gen():
+        yield (head + ', "pad": "').encode()
+        for _ in range(17):
+            yield b"x" * (1024 * 1024)
+        yield b'"}'
+
+    try:
+        r = requests.post(f"{server.api}/runs/log-metric", data=gen(), timeout=60,
+                          headers={"Content-Type": "application/json"})
+    except requests.ConnectionError as e:
+        pytest.fail(f"server dropped the connection instead of answering 413: {e}")
+    assert r.status_code == 413, r.text[:300]
+    assert r.json()["error_code"]
+    assert _read(server, run_id)["metrics"] == {}
+
+
+@pytest.mark.slipway_only
 def test_oversize_artifact_upload_is_not_limited_to_16mib(server):
     # the 16 MiB cap is for JSON API bodies; artifact uploads stream past it
     payload = b"\0" * (17 * 1024 * 1024)
@@ -493,3 +514,44 @@ def test_mlflow_client_maps_errors(server, monkeypatch):
     with pytest.raises(MlflowException) as exc:
         client.create_experiment(name)
     assert exc.value.error_code == "RESOURCE_ALREADY_EXISTS"
+
+
+# ------------------------------------------------------------------ broken HTTP
+
+
+def _raw_exchange(server, data: bytes) -> bytes:
+    import socket
+
+    with socket.create_connection((server.host, server.port), timeout=10) as s:
+        s.sendall(data)
+        chunks = []
+        try:
+            while True:
+                part = s.recv(65536)
+                if not part:
+                    break
+                chunks.append(part)
+                if b"\r\n\r\n" in b"".join(chunks):
+                    break
+        except TimeoutError:
+            pass
+    return b"".join(chunks)
+
+
+@pytest.mark.slipway_only
+@pytest.mark.parametrize("request_bytes, statuses", [
+    (b"GARBAGE\r\n\r\n", (400,)),
+    (b"GET /health HTTP/9.9\r\n\r\n", (400, 505)),
+    (b"GET /" + b"a" * 200_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", (400, 414)),
+    (b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 200_000 + b"\r\n\r\n", (400, 431)),
+    (b"POST /api/2.0/mlflow/experiments/create HTTP/1.1\r\nHost: x\r\n"
+     b"Content-Type: application/json\r\nContent-Length: 99999999999999999999\r\n\r\n{}",
+     (400, 413)),
+    (b"POST /api/2.0/mlflow/experiments/create HTTP/1.1\r\nHost: x\r\n"
+     b"Content-Type: application/json\r\nContent-Length: -5\r\n\r\n{}", (400, 413)),
+])
+def test_malformed_http_gets_an_error_status(server, request_bytes, statuses):
+    reply = _raw_exchange(server, request_bytes)
+    assert reply.startswith(b"HTTP/1."), reply[:200]
+    status = int(reply.split(b" ", 2)[1])
+    assert status in statuses, reply[:300]

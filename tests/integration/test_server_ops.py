@@ -115,6 +115,8 @@ def test_metrics_exposition(server):
     exp = requests.post(f"{server.api}/experiments/create", json={"name": unique("m")},
                         timeout=5)
     assert exp.status_code == 200
+    bad = requests.post(f"{server.api}/experiments/create", json={"name": ""}, timeout=5)
+    assert bad.status_code == 400
 
     families, after = _scrape(server)
     assert families["slipway_http_requests_total"]["type"] == "counter"
@@ -136,6 +138,7 @@ def test_metrics_exposition(server):
     assert len(create_routes) == 1
     croute = create_routes.pop()
     assert req_count(after, croute, "POST", "200") - req_count(before, croute, "POST", "200") == 1
+    assert req_count(after, croute, "POST", "400") - req_count(before, croute, "POST", "400") == 1
 
     # the histogram: per label set, le strictly increasing, cumulative counts, +Inf == _count
     hist = "slipway_http_request_duration_seconds"
@@ -381,6 +384,51 @@ def test_port_in_use_fails_clearly(server_factory):
     assert p.returncode != 0
     text = (p.stdout + p.stderr).decode(errors="replace")
     assert str(port) in text, text[-2000:]
+
+
+def test_concurrent_writers_to_one_run(server):
+    """Eight threads logging distinct steps of one metric of one run: nothing lost."""
+    exp = requests.post(f"{server.api}/experiments/create", json={"name": unique("one")},
+                        timeout=10).json()["experiment_id"]
+    rid = requests.post(f"{server.api}/runs/create", json={"experiment_id": exp},
+                        timeout=10).json()["run"]["info"]["run_id"]
+    failures = []
+
+    def work(i):
+        with requests.Session() as s:
+            for j in range(40):
+                step = i * 1000 + j
+                if j % 4 == 0:
+                    body = {"run_id": rid, "metrics": [
+                        {"key": "shared", "value": float(step + k), "timestamp": 1,
+                         "step": step + k} for k in range(100, 110)]}
+                    r = s.post(f"{server.api}/runs/log-batch", json=body, timeout=30)
+                else:
+                    r = s.post(f"{server.api}/runs/log-metric", json={
+                        "run_id": rid, "key": "shared", "value": float(step), "timestamp": 1,
+                        "step": step}, timeout=30)
+                if r.status_code != 200:
+                    failures.append(r.text)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert failures == []
+    expected = set()
+    for i in range(8):
+        for j in range(40):
+            step = i * 1000 + j
+            if j % 4 == 0:
+                expected |= {step + k for k in range(100, 110)}
+            else:
+                expected.add(step)
+    r = requests.get(f"{server.api}/metrics/get-history",
+                     params={"run_id": rid, "metric_key": "shared"}, timeout=30)
+    got = [(int(m["step"]), m["value"]) for m in r.json()["metrics"]]
+    assert sorted(s for s, _ in got) == sorted(expected)
+    assert all(v == float(s) for s, v in got)
 
 
 def test_concurrent_clients(fresh_server, fresh_mlflow_client):

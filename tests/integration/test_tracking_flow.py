@@ -579,9 +579,8 @@ def test_metric_history_over_one_page(mlflow_client, experiment_id):
     rid = mlflow_client.create_run(experiment_id).info.run_id
     n = 30_500
     for start in range(0, n, 1000):
-        mlflow_client.log_batch(rid, metrics=[
-            Metric("long", float(i) * 0.5, 10_000 + i, i) for i in range(start, min(n, start + 1000))
-        ])
+        steps = range(start, min(n, start + 1000))
+        mlflow_client.log_batch(rid, metrics=[Metric("long", i * 0.5, 10_000 + i, i) for i in steps])
     hist = mlflow_client.get_metric_history(rid, "long")
     assert len(hist) == n
     assert [m.step for m in hist] == list(range(n))
@@ -616,3 +615,136 @@ def test_resume_run_by_id(mlflow_client, experiment_id):
     assert got.info.run_name == "resumable"
     assert [(m.step, m.value) for m in mlflow_client.get_metric_history(
         run.info.run_id, "m")] == [(0, 1.0), (1, 2.0)]
+
+
+# ------------------------------------------------------------ MLflow's semantics
+
+
+@pytest.fixture
+def trio(mlflow_client):
+    """Runs a, b and none (which lacks metric x) in a fresh experiment."""
+    e = mlflow_client.create_experiment(unique("trio"))
+    ids = {n: mlflow_client.create_run(e, run_name=n).info.run_id for n in ("a", "b", "none")}
+    mlflow_client.log_metric(ids["a"], "x", 1.0, timestamp=5, step=0)
+    mlflow_client.log_metric(ids["b"], "x", 2.0, timestamp=5, step=0)
+    return e, ids
+
+
+def test_order_by_puts_runs_without_the_metric_last(mlflow_client, trio):
+    e, _ = trio
+    asc = mlflow_client.search_runs([e], order_by=["metrics.x ASC"])
+    desc = mlflow_client.search_runs([e], order_by=["metrics.x DESC"])
+    assert _names(asc) == ["a", "b", "none"]
+    assert _names(desc) == ["b", "a", "none"]
+
+
+def test_identical_metric_point_is_stored_once(mlflow_client, trio):
+    _, ids = trio
+    mlflow_client.log_metric(ids["a"], "d", 1.0, timestamp=5, step=0)
+    mlflow_client.log_metric(ids["a"], "d", 1.0, timestamp=5, step=0)
+    mlflow_client.log_metric(ids["a"], "d", 2.0, timestamp=5, step=0)  # differs in value
+    hist = mlflow_client.get_metric_history(ids["a"], "d")
+    assert sorted(m.value for m in hist) == [1.0, 2.0]
+
+
+def test_latest_metric_value_is_max_step_then_timestamp_then_value(mlflow_client, trio):
+    _, ids = trio
+    rid = ids["b"]
+    mlflow_client.log_metric(rid, "l", 1.0, timestamp=10, step=5)
+    mlflow_client.log_metric(rid, "l", 9.0, timestamp=20, step=3)   # later, but lower step
+    mlflow_client.log_metric(rid, "l2", 1.0, timestamp=10, step=5)
+    mlflow_client.log_metric(rid, "l2", 9.0, timestamp=5, step=5)   # same step, older
+    mlflow_client.log_metric(rid, "l3", 4.0, timestamp=10, step=5)
+    mlflow_client.log_metric(rid, "l3", 3.0, timestamp=10, step=5)  # tie: larger value wins
+    metrics = mlflow_client.get_run(rid).data.metrics
+    assert (metrics["l"], metrics["l2"], metrics["l3"]) == (1.0, 1.0, 4.0)
+    e = mlflow_client.get_run(rid).info.experiment_id
+    assert _names(mlflow_client.search_runs([e], "metrics.l = 1.0")) == ["b"]
+
+
+def test_delete_experiment_cascades_to_its_runs(mlflow_client, trio):
+    e, ids = trio
+    mlflow_client.delete_experiment(e)
+    assert mlflow_client.get_run(ids["a"]).info.lifecycle_stage == "deleted"
+    assert sorted(_names(mlflow_client.search_runs([e], run_view_type=ViewType.ALL))) == [
+        "a", "b", "none"]
+    mlflow_client.restore_experiment(e)
+    assert mlflow_client.get_run(ids["a"]).info.lifecycle_stage == "active"
+    assert len(mlflow_client.search_runs([e])) == 3
+
+
+def test_like_wildcards_and_not_equal_with_missing_keys(mlflow_client, trio):
+    e, ids = trio
+    mlflow_client.log_param(ids["a"], "p", "abc")
+    mlflow_client.log_param(ids["b"], "p", "a_c")
+    mlflow_client.log_param(ids["none"], "p", "ac")
+
+    def names(flt):
+        return sorted(_names(mlflow_client.search_runs([e], flt)))
+
+    assert names("params.p LIKE 'a_c'") == ["a", "b"]
+    assert names("params.p LIKE 'a%c'") == ["a", "b", "none"]
+    assert names("params.p ILIKE 'A_C'") == ["a", "b"]
+    assert names("params.p != 'abc'") == ["b", "none"]
+    # a run without the tag does not match a != filter on it (SQL semantics)
+    assert names("tags.never_set != 'q'") == []
+    assert names("metrics.x != 1.0") == ["b"]
+
+
+def test_keys_with_special_characters(mlflow_client, trio):
+    e, ids = trio
+    key = "a b/c.d-e_f"
+    mlflow_client.log_metric(ids["none"], key, 3.0, timestamp=1)
+    mlflow_client.log_param(ids["none"], key, "v w")
+    mlflow_client.set_tag(ids["none"], key, "t")
+    assert _names(mlflow_client.search_runs([e], f"metrics.`{key}` > 2")) == ["none"]
+    assert _names(mlflow_client.search_runs([e], f"params.`{key}` = 'v w'")) == ["none"]
+    assert _names(mlflow_client.search_runs([e], f"tags.`{key}` = 't'")) == ["none"]
+    assert [m.value for m in mlflow_client.get_metric_history(ids["none"], key)] == [3.0]
+    got = mlflow_client.get_run(ids["none"]).data
+    assert got.params[key] == "v w" and got.tags[key] == "t"
+
+
+def test_long_values_round_trip(mlflow_client, trio):
+    _, ids = trio
+    tag = "".join(chr(0x41 + i % 26) for i in range(7000))
+    param = "é" * 6000
+    mlflow_client.set_tag(ids["a"], "long", tag)
+    mlflow_client.log_param(ids["a"], "long", param)
+    got = mlflow_client.get_run(ids["a"]).data
+    assert got.tags["long"] == tag
+    assert got.params["long"] == param
+
+
+@pytest.mark.parametrize("flt, expected", [
+    ("metric.acc > 0.9", ["a"]),
+    ("param.opt = 'Adam'", ["a"]),
+    ("parameters.opt = 'Adam'", ["a"]),
+    ("tag.team = 'nlp'", ["a"]),
+    ("attr.run_name = 'a'", ["a"]),
+    ("run.run_name='a'", ["a"]),
+    ('params.opt = "Adam"', ["a"]),
+    ("metrics.acc > 9e-1", ["a"]),
+    ("params.opt like 'A%'", ["a"]),
+    ("params.opt ilike 'a%'", ["a"]),
+    ("metrics.acc > 0.1 and params.opt = 'sgd'", ["b"]),
+    ("metrics.acc>0.9", ["a"]),
+    ("  metrics.acc   >   0.9  ", ["a"]),
+    ('metrics."acc" > 0.9', ["a"]),
+    ("tags.team = 'nlp' AND tags.team = 'nlp'", ["a"]),
+    ("attributes.status = 'RUNNING'", ["a", "b"]),
+    ("attributes.artifact_uri LIKE '%artifacts'", ["a", "b"]),
+    ("attributes.created > 0", ["a", "b"]),
+    ("attributes.Created > 0", ["a", "b"]),
+    ("", ["a", "b"]),
+])
+def test_search_grammar_variants(mlflow_client, flt, expected):
+    """Spellings MLflow's filter grammar accepts (entity aliases, quotes, case, spacing)."""
+    e = mlflow_client.create_experiment(unique("grammar"))
+    a = mlflow_client.create_run(e, run_name="a", tags={"team": "nlp"}).info.run_id
+    b = mlflow_client.create_run(e, run_name="b", tags={"team": "cv"}).info.run_id
+    mlflow_client.log_metric(a, "acc", 0.95, timestamp=1)
+    mlflow_client.log_metric(b, "acc", 0.5, timestamp=1)
+    mlflow_client.log_param(a, "opt", "Adam")
+    mlflow_client.log_param(b, "opt", "sgd")
+    assert sorted(_names(mlflow_client.search_runs([e], flt))) == expected
