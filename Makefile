@@ -16,7 +16,7 @@ DATA_DIR    ?= slipway-data
 
 APT_PACKAGES := build-essential cmake ninja-build ccache pkg-config clang-format \
 	libsqlite3-dev libssl-dev libpq-dev nlohmann-json3-dev libyaml-cpp-dev libcli11-dev \
-	libspdlog-dev libfmt-dev libcpp-httplib-dev libgtest-dev libgmock-dev wrk
+	libspdlog-dev libfmt-dev libcpp-httplib-dev libgtest-dev libgmock-dev wrk prometheus
 
 CMAKE_FLAGS := -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DCMAKE_CXX_COMPILER_LAUNCHER=ccache
 
@@ -32,7 +32,7 @@ deps-apt:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  echo "installing: $$missing"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
 # The Python side (the real mlflow client the tests drive) is pinned in

@@ -264,21 +264,26 @@ void AddRunRoutes(HttpServer& server, tracking::TrackingService& tracking) {
                 tracking.DeleteTag(fields.RequiredString("run_id"), fields.RequiredString("key"));
                 Reply(res, Json::object());
               });
-  server.Post(api + "/runs/log-batch", "runs/log-batch",
-              [&tracking](const Request& req, Response& res) {
-                Json body = RequestJson(req);
-                RequestFields fields(body);
-                tracking::RunWrites writes;
-                auto metrics = fields.ObjectList("metrics");
-                writes.metrics.reserve(metrics.size());
-                for (const RequestFields& metric : metrics) {
-                  writes.metrics.push_back(ReadMetric(metric));
-                }
-                writes.params = ReadParams(fields, "params");
-                writes.tags = fields.Tags("tags");
-                tracking.LogBatch(fields.RequiredString("run_id"), std::move(writes));
-                Reply(res, Json::object());
-              });
+  server.Post(
+      api + "/runs/log-batch", "runs/log-batch", [&tracking](const Request& req, Response& res) {
+        if (req.body.size() > tracking::kMaxBatchRequestBytes) {
+          ThrowInvalid("Batched logging API requests must be at most " +
+                       std::to_string(tracking::kMaxBatchRequestBytes) +
+                       " bytes, got a request of size " + std::to_string(req.body.size()) + ".");
+        }
+        Json body = RequestJson(req);
+        RequestFields fields(body);
+        tracking::RunWrites writes;
+        auto metrics = fields.ObjectList("metrics");
+        writes.metrics.reserve(metrics.size());
+        for (const RequestFields& metric : metrics) {
+          writes.metrics.push_back(ReadMetric(metric));
+        }
+        writes.params = ReadParams(fields, "params");
+        writes.tags = fields.Tags("tags");
+        tracking.LogBatch(fields.RequiredString("run_id"), std::move(writes));
+        Reply(res, Json::object());
+      });
   server.Post(
       api + "/runs/log-inputs", "runs/log-inputs", [&tracking](const Request& req, Response& res) {
         Json body = RequestJson(req);

@@ -19,6 +19,7 @@ namespace slipway::tracking {
 inline constexpr size_t kMaxMetricsPerBatch = 1000;
 inline constexpr size_t kMaxParamsTagsPerBatch = 100;
 inline constexpr size_t kMaxEntitiesPerBatch = 1000;
+inline constexpr size_t kMaxBatchRequestBytes = 1000000;
 inline constexpr size_t kMaxEntityKeyLength = 250;
 inline constexpr size_t kMaxParamValueLength = 6000;
 inline constexpr size_t kMaxTagValueLength = 8000;

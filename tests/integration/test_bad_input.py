@@ -353,6 +353,22 @@ def test_log_batch_at_limits_is_accepted(server, run_id):
     assert sorted(m["step"] for m in h2["metrics"]) == list(range(1000))
 
 
+def test_log_batch_request_over_1mb_is_rejected(server, run_id):
+    # MLflow's MAX_BATCH_LOG_REQUEST_SIZE: a batch body over 1e6 bytes is refused whole.
+    body = _batch(run_id, 0, 100, 100)
+    for param in body["params"]:
+        param["value"] = "x" * 5990
+    for tag in body["tags"]:
+        tag["value"] = "y" * 5000
+    assert len(json.dumps(body)) > 1_000_000
+    r = server.post("runs/log-batch", body)
+    assert_mlflow_error(r, 400, "INVALID_PARAMETER_VALUE",
+                        "Batched logging API requests must be at most 1000000 bytes")
+    after = _read(server, run_id)
+    assert after["params"] == {}
+    assert not any(k.startswith("t") and k[1:].isdigit() for k in after["tags"])
+
+
 def test_log_batch_duplicate_param_keys(server, run_id):
     r = server.post("runs/log-batch", {"run_id": run_id, "params": [
         {"key": "dup", "value": "a"}, {"key": "dup", "value": "b"}]})
