@@ -1,8 +1,11 @@
 #include "http/json_codec.h"
 
+#include <fmt/format.h>
+
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
+#include <iterator>
 
 #include "core/error.h"
 
@@ -67,6 +70,44 @@ Json DoubleToJson(double value) {
   if (std::isnan(value)) return "NaN";
   if (std::isinf(value)) return value > 0 ? "Infinity" : "-Infinity";
   return value;
+}
+
+std::string MetricHistoryJson(const std::string& run_id, const std::string& key,
+                              const std::vector<tracking::MetricPoint>& points,
+                              const std::string& next_page_token) {
+  auto escape = [](const std::string& text) {
+    return Json(text).dump(-1, ' ', false, Json::error_handler_t::replace);
+  };
+  const std::string prefix = "{\"key\":" + escape(key) + ",\"value\":";
+  const std::string run = ",\"run_id\":" + escape(run_id);
+  std::string out;
+  out.reserve(points.size() * (prefix.size() + run.size() + 48) + 64);
+  out += "{\"metrics\":[";
+  auto sink = std::back_inserter(out);
+  for (size_t i = 0; i < points.size(); ++i) {
+    const tracking::MetricPoint& point = points[i];
+    if (i > 0) out += ',';
+    out += prefix;
+    if (std::isnan(point.value)) {
+      out += "\"NaN\"";
+    } else if (std::isinf(point.value)) {
+      out += point.value > 0 ? "\"Infinity\"" : "\"-Infinity\"";
+    } else {
+      fmt::format_to(sink, "{}", point.value);  // shortest text that reads back exactly
+    }
+    fmt::format_to(sink, ",\"timestamp\":{},\"step\":{}", point.timestamp, point.step);
+    out += run;
+    if (!point.model_id.empty()) out += ",\"model_id\":" + escape(point.model_id);
+    if (!point.dataset_name.empty()) out += ",\"dataset_name\":" + escape(point.dataset_name);
+    if (!point.dataset_digest.empty()) {
+      out += ",\"dataset_digest\":" + escape(point.dataset_digest);
+    }
+    out += '}';
+  }
+  out += ']';
+  if (!next_page_token.empty()) out += ",\"next_page_token\":" + escape(next_page_token);
+  out += '}';
+  return out;
 }
 
 Json ToJson(const tracking::Experiment& experiment) {

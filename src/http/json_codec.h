@@ -25,6 +25,13 @@ Json ToJson(const tracking::MetricPoint& point);
 Json ToJson(const tracking::LoggedModel& model);
 Json DoubleToJson(double value);
 
+// `{"metrics":[...],"next_page_token":...}` for one metric's history, written
+// directly: a history can hold millions of points, and building a Json tree
+// for each would cost more than reading them from the store.
+std::string MetricHistoryJson(const std::string& run_id, const std::string& key,
+                              const std::vector<tracking::MetricPoint>& points,
+                              const std::string& next_page_token);
+
 // Typed access to a request's fields. For GET requests the fields come from
 // the query string, where every value is text: numbers are parsed from it.
 // `prefix` names the enclosing field in errors ("metrics[2].").

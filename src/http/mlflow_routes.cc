@@ -339,12 +339,12 @@ void AddRunRoutes(HttpServer& server, tracking::TrackingService& tracking) {
              [&tracking](const Request& req, Response& res) {
                Json body = RequestJson(req);
                RequestFields fields(body);
-               auto result = tracking.GetMetricHistory(
-                   RunIdOf(fields), fields.RequiredString("metric_key"),
-                   fields.OptionalInt("max_results"), fields.OptionalString("page_token"));
-               Json items = Json::array();
-               for (const auto& point : result.items) items.push_back(ToJson(point));
-               Reply(res, Paged("metrics", std::move(items), result.next_page_token));
+               std::string run_id = RunIdOf(fields);
+               std::string key = fields.RequiredString("metric_key");
+               auto result =
+                   tracking.GetMetricHistory(run_id, key, fields.OptionalInt("max_results"),
+                                             fields.OptionalString("page_token"));
+               SetJson(res, MetricHistoryJson(run_id, key, result.items, result.next_page_token));
              });
 }
 

@@ -5,10 +5,11 @@ namespace {
 
 // Runs and datasets get an integer surrogate key (`run_pk`, `dataset_pk`) so
 // that the large tables (metrics above all) key on 8 bytes, not a 32-character
-// id. Metric points are unique on (run, key, step, timestamp, value), as in
-// MLflow, so a retried log-batch adds nothing twice. `latest_metrics` keeps
-// the point with the highest (step, timestamp, value) per key: search filters
-// and ordering on metrics read it.
+// id. Metric points are unique on (run, key, timestamp, step, value), as in
+// MLflow, so a retried log-batch adds nothing twice; the key is in the order
+// MLflow returns a history (timestamp, step, value), so reading one needs no
+// sort. `latest_metrics` keeps the point with the highest (step, timestamp,
+// value) per key: search filters and ordering on metrics read it.
 constexpr Migration kMigrations[] = {
     {1, "tracking: experiments, runs, metrics, params, tags, inputs, logged models", R"sql(
 CREATE TABLE experiments (
@@ -61,7 +62,7 @@ CREATE TABLE metrics (
   model_id TEXT,
   dataset_name TEXT,
   dataset_digest TEXT,
-  PRIMARY KEY (run_pk, key, step, timestamp, value, is_nan)
+  PRIMARY KEY (run_pk, key, timestamp, step, value, is_nan)
 ) WITHOUT ROWID;
 CREATE INDEX metrics_by_model ON metrics (model_id) WHERE model_id IS NOT NULL;
 CREATE TABLE latest_metrics (

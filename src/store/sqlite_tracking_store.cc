@@ -1,7 +1,9 @@
 #include "store/sqlite_tracking_store.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <tuple>
 
 #include "core/clock.h"
 #include "core/error.h"
@@ -515,9 +517,11 @@ void SqliteTrackingStore::LogRunWrites(const std::string& run_id,
           .Bind(3, param.value)
           .Run();
     }
+    // Each key's newest point in this batch; latest_metrics is updated once
+    // per key, not once per point.
+    std::vector<const MetricPoint*> newest;
     for (const MetricPoint& point : writes.metrics) {
       bool is_nan = std::isnan(point.value);
-      double value = is_nan ? 0.0 : point.value;
       Statement insert = db.Prepare(
           "INSERT OR IGNORE INTO metrics (run_pk, key, step, timestamp, value, is_nan, model_id, "
           "dataset_name, dataset_digest) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
@@ -525,7 +529,7 @@ void SqliteTrackingStore::LogRunWrites(const std::string& run_id,
           .Bind(2, point.key)
           .Bind(3, point.step)
           .Bind(4, point.timestamp)
-          .Bind(5, value)
+          .Bind(5, is_nan ? 0.0 : point.value)
           .Bind(6, static_cast<int64_t>(is_nan));
       auto bind_optional = [&](int index, const std::string& text) {
         if (text.empty()) {
@@ -538,6 +542,17 @@ void SqliteTrackingStore::LogRunWrites(const std::string& run_id,
       bind_optional(8, point.dataset_name);
       bind_optional(9, point.dataset_digest);
       insert.Run();
+      auto same_key = std::find_if(newest.begin(), newest.end(),
+                                   [&](const MetricPoint* p) { return p->key == point.key; });
+      if (same_key == newest.end()) {
+        newest.push_back(&point);
+      } else if (std::tuple(point.step, point.timestamp, point.value) >
+                 std::tuple((*same_key)->step, (*same_key)->timestamp, (*same_key)->value)) {
+        *same_key = &point;
+      }
+    }
+    for (const MetricPoint* point : newest) {
+      bool is_nan = std::isnan(point->value);
       db.Prepare(
             "INSERT INTO latest_metrics (run_pk, key, value, timestamp, step, is_nan) "
             "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (run_pk, key) DO UPDATE SET "
@@ -545,10 +560,10 @@ void SqliteTrackingStore::LogRunWrites(const std::string& run_id,
             "is_nan = excluded.is_nan WHERE (excluded.step, excluded.timestamp, excluded.value) "
             "> (latest_metrics.step, latest_metrics.timestamp, latest_metrics.value)")
           .Bind(1, key.pk)
-          .Bind(2, point.key)
-          .Bind(3, value)
-          .Bind(4, point.timestamp)
-          .Bind(5, point.step)
+          .Bind(2, point->key)
+          .Bind(3, is_nan ? 0.0 : point->value)
+          .Bind(4, point->timestamp)
+          .Bind(5, point->step)
           .Bind(6, static_cast<int64_t>(is_nan))
           .Run();
     }
@@ -654,17 +669,16 @@ PageOf<MetricPoint> SqliteTrackingStore::GetMetricHistory(const std::string& run
         "LIMIT ? OFFSET ?");
     rows.Bind(1, key.pk).Bind(2, key_name).Bind(3, page.limit + 1).Bind(4, page.offset);
     PageOf<MetricPoint> result;
+    result.items.reserve(static_cast<size_t>(std::min<int64_t>(page.limit, 1 << 16)));
     while (rows.Step()) {
       if (result.items.size() == static_cast<size_t>(page.limit)) {
         result.has_more = true;
         break;
       }
-      MetricPoint point;
-      point.key = key_name;
+      MetricPoint point;  // key and run_id are the caller's: not repeated per point
       point.value = rows.Int(3) ? std::nan("") : rows.Double(0);
       point.timestamp = rows.Int(1);
       point.step = rows.Int(2);
-      point.run_id = run_id;
       point.model_id = rows.Text(4);
       point.dataset_name = rows.Text(5);
       point.dataset_digest = rows.Text(6);

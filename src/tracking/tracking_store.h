@@ -79,7 +79,8 @@ class TrackingStore {
   virtual void LogRunInputs(const std::string& run_id, const std::vector<DatasetInput>& datasets,
                             const std::vector<ModelLink>& models) = 0;
   virtual void LogRunOutputs(const std::string& run_id, const std::vector<ModelLink>& models) = 0;
-  // Points ordered by timestamp, step, value, as MLflow orders them.
+  // Points ordered by timestamp, step, value, as MLflow orders them. The
+  // points' `key` and `run_id` are left empty: they are the arguments.
   virtual PageOf<MetricPoint> GetMetricHistory(const std::string& run_id, const std::string& key,
                                                Page page) = 0;
   virtual PageOf<Run> SearchRuns(const std::vector<std::string>& experiment_ids, ViewType view,
