@@ -618,7 +618,7 @@ def table(res, cfg):
         cells = [label] + [fmt.format(vals[k]) if vals[k] is not None else "n/a" for k in SERVERS]
         for anchor in ("mlflow", "fasttrackml"):
             r = ratio(vals["slipway"], vals[anchor], higher)
-            cells.append(f"{r:.1f}x" if r is not None else "n/a")
+            cells.append("n/a" if r is None else f"{r:.0f}x" if r >= 100 else f"{r:.1f}x")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -699,7 +699,9 @@ def record(path, argv, res, cfg, started, elapsed, args):
         "",
         table(res, cfg),
         "",
-        "Ratios are Slipway's advantage (>1 = Slipway better: more per second, or less time/memory).",
+        "Ratios are Slipway's advantage (>1 = Slipway better: more per second, or less "
+        "time/memory). FastTrackML ignores max_results on get-history and always answers in "
+        "one page, so its two get-history rows are the same request.",
         "",
         notes(res),
         "",
@@ -780,11 +782,11 @@ def main():
             log(f"  {kind} FAILED: {res[kind]['error']}")
     elapsed = time.time() - t_all
 
+    with open(os.path.join(work, "results.json"), "w") as f:
+        json.dump(res, f, indent=1, default=str)
     print(table(res, cfg))
     print()
     print(notes(res))
-    with open(os.path.join(work, "results.json"), "w") as f:
-        json.dump(res, f, indent=1, default=str)
     argv = " ".join(["python3", os.path.relpath(os.path.abspath(sys.argv[0]), REPO)] + sys.argv[1:])
     if not args.no_record:
         record(args.results, argv, res, cfg, started, elapsed, args)

@@ -168,8 +168,9 @@ void HttpServer::PutStream(const std::string& pattern, const std::string& route,
 
 bool HttpServer::Listen() {
   if (options_.port == 0) {
-    bound_port_ = server_.bind_to_any_port(options_.host);
-    if (bound_port_ <= 0) return false;
+    int port = server_.bind_to_any_port(options_.host);
+    if (port <= 0) return false;
+    bound_port_ = port;
   } else {
     if (!server_.bind_to_port(options_.host, options_.port)) return false;
     bound_port_ = options_.port;

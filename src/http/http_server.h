@@ -13,6 +13,7 @@
 
 #include <httplib.h>
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
@@ -51,7 +52,7 @@ class HttpServer {
   bool Listen();
   // Stops accepting, lets in-flight requests finish, and makes Listen() return.
   void Stop();
-  int bound_port() const { return bound_port_; }
+  int bound_port() const { return bound_port_.load(); }
 
  private:
   Handler Wrap(std::string route, Handler handler);
@@ -60,7 +61,7 @@ class HttpServer {
   Options options_;
   httplib::Server server_;
   monitoring::MetricRegistry metrics_;
-  int bound_port_ = 0;
+  std::atomic<int> bound_port_{0};  // set by Listen(), read by any thread
 };
 
 // Writes an MLflow error reply.

@@ -239,6 +239,44 @@ std::vector<int64_t> ExperimentIds(const std::vector<std::string>& ids) {
   return out;
 }
 
+// Runs a search query selecting ids (one more than the page holds, to learn
+// whether another page exists) and loads the record of each id.
+template <typename T, typename Id, typename Load>
+PageOf<T> LoadPage(Connection& db, const SqlQuery& query, const Page& page,
+                   Id (*read_id)(const Statement&, int), Load load) {
+  std::vector<Id> ids;
+  {
+    Statement rows = db.Prepare(query.sql);
+    BindAll(rows, query.binds);
+    while (rows.Step()) ids.push_back(read_id(rows, 0));
+  }
+  PageOf<T> result;
+  if (ids.size() > static_cast<size_t>(page.limit)) {
+    result.has_more = true;
+    ids.resize(page.limit);
+  }
+  result.items.reserve(ids.size());
+  for (const Id& id : ids) {
+    if (auto item = load(db, id)) result.items.push_back(std::move(*item));
+  }
+  return result;
+}
+
+int64_t ReadInt(const Statement& row, int column) { return row.Int(column); }
+std::string ReadText(const Statement& row, int column) { return row.Text(column); }
+
+// Logged models' tags and params: last write wins.
+void UpsertModelEntry(Connection& db, const char* table, const std::string& model_id,
+                      const std::string& key, const std::string& value) {
+  db.Prepare(std::string("INSERT INTO ") + table +
+             " (model_id, key, value) VALUES (?, ?, ?) "
+             "ON CONFLICT DO UPDATE SET value = excluded.value")
+      .Bind(1, model_id)
+      .Bind(2, key)
+      .Bind(3, value)
+      .Run();
+}
+
 void UpsertTag(Connection& db, const char* table, const char* owner_column, int64_t owner,
                const Tag& tag) {
   db.Prepare(std::string("INSERT INTO ") + table + " (" + owner_column +
@@ -323,21 +361,7 @@ PageOf<Experiment> SqliteTrackingStore::SearchExperiments(
   SqlQuery query =
       BuildExperimentSearch(ToSqlView(view), filter, order_by, page.offset, page.limit + 1);
   return db_->Read([&](Connection& db) {
-    std::vector<int64_t> ids;
-    {
-      Statement rows = db.Prepare(query.sql);
-      BindAll(rows, query.binds);
-      while (rows.Step()) ids.push_back(rows.Int(0));
-    }
-    PageOf<Experiment> result;
-    if (ids.size() > static_cast<size_t>(page.limit)) {
-      result.has_more = true;
-      ids.resize(page.limit);
-    }
-    for (int64_t id : ids) {
-      if (auto experiment = LoadExperiment(db, id)) result.items.push_back(std::move(*experiment));
-    }
-    return result;
+    return LoadPage<Experiment>(db, query, page, ReadInt, LoadExperiment);
   });
 }
 
@@ -694,24 +718,8 @@ PageOf<Run> SqliteTrackingStore::SearchRuns(const std::vector<std::string>& expe
                                             Page page) {
   SqlQuery query = BuildRunSearch(ExperimentIds(experiment_ids), ToSqlView(view), filter, order_by,
                                   page.offset, page.limit + 1);
-  return db_->Read([&](Connection& db) {
-    std::vector<std::string> ids;
-    {
-      Statement rows = db.Prepare(query.sql);
-      BindAll(rows, query.binds);
-      while (rows.Step()) ids.push_back(rows.Text(0));
-    }
-    PageOf<Run> result;
-    if (ids.size() > static_cast<size_t>(page.limit)) {
-      result.has_more = true;
-      ids.resize(page.limit);
-    }
-    result.items.reserve(ids.size());
-    for (const std::string& id : ids) {
-      if (auto run = LoadRun(db, id)) result.items.push_back(std::move(*run));
-    }
-    return result;
-  });
+  return db_->Read(
+      [&](Connection& db) { return LoadPage<Run>(db, query, page, ReadText, LoadRun); });
 }
 
 // ---- Logged models ---------------------------------------------------------
@@ -739,22 +747,10 @@ void SqliteTrackingStore::CreateLoggedModel(const LoggedModel& model) {
         .Bind(10, model.source_run_id)
         .Run();
     for (const Tag& tag : model.tags) {
-      db.Prepare(
-            "INSERT INTO logged_model_tags (model_id, key, value) VALUES (?, ?, ?) "
-            "ON CONFLICT DO UPDATE SET value = excluded.value")
-          .Bind(1, model.model_id)
-          .Bind(2, tag.key)
-          .Bind(3, tag.value)
-          .Run();
+      UpsertModelEntry(db, "logged_model_tags", model.model_id, tag.key, tag.value);
     }
     for (const Param& param : model.params) {
-      db.Prepare(
-            "INSERT INTO logged_model_params (model_id, key, value) VALUES (?, ?, ?) "
-            "ON CONFLICT DO UPDATE SET value = excluded.value")
-          .Bind(1, model.model_id)
-          .Bind(2, param.key)
-          .Bind(3, param.value)
-          .Run();
+      UpsertModelEntry(db, "logged_model_params", model.model_id, param.key, param.value);
     }
   });
 }
@@ -788,13 +784,7 @@ void SqliteTrackingStore::SetLoggedModelTags(const std::string& model_id,
   db_->Write([&](Connection& db) {
     RequireLoggedModel(db, model_id);
     for (const Tag& tag : tags) {
-      db.Prepare(
-            "INSERT INTO logged_model_tags (model_id, key, value) VALUES (?, ?, ?) "
-            "ON CONFLICT DO UPDATE SET value = excluded.value")
-          .Bind(1, model_id)
-          .Bind(2, tag.key)
-          .Bind(3, tag.value)
-          .Run();
+      UpsertModelEntry(db, "logged_model_tags", model_id, tag.key, tag.value);
     }
   });
 }
@@ -818,13 +808,7 @@ void SqliteTrackingStore::LogLoggedModelParams(const std::string& model_id,
   db_->Write([&](Connection& db) {
     RequireLoggedModel(db, model_id);
     for (const Param& param : params) {
-      db.Prepare(
-            "INSERT INTO logged_model_params (model_id, key, value) VALUES (?, ?, ?) "
-            "ON CONFLICT DO UPDATE SET value = excluded.value")
-          .Bind(1, model_id)
-          .Bind(2, param.key)
-          .Bind(3, param.value)
-          .Run();
+      UpsertModelEntry(db, "logged_model_params", model_id, param.key, param.value);
     }
   });
 }
@@ -847,21 +831,7 @@ PageOf<LoggedModel> SqliteTrackingStore::SearchLoggedModels(
   SqlQuery query = BuildLoggedModelSearch(ExperimentIds(experiment_ids), filter, order_by,
                                           page.offset, page.limit + 1);
   return db_->Read([&](Connection& db) {
-    std::vector<std::string> ids;
-    {
-      Statement rows = db.Prepare(query.sql);
-      BindAll(rows, query.binds);
-      while (rows.Step()) ids.push_back(rows.Text(0));
-    }
-    PageOf<LoggedModel> result;
-    if (ids.size() > static_cast<size_t>(page.limit)) {
-      result.has_more = true;
-      ids.resize(page.limit);
-    }
-    for (const std::string& id : ids) {
-      if (auto model = LoadLoggedModel(db, id)) result.items.push_back(std::move(*model));
-    }
-    return result;
+    return LoadPage<LoggedModel>(db, query, page, ReadText, LoadLoggedModel);
   });
 }
 

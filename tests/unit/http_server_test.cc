@@ -86,18 +86,28 @@ TEST_F(HttpServerTest, MetricsCountRequestsByRouteAndStatus) {
   client_->Get("/api/2.0/mlflow/missing");
   client_->Get("/api/2.0/mlflow/missing");
   client_->Post("/api/2.0/mlflow/echo", "{}", "application/json");
-  auto res = client_->Get("/metrics");
-  ASSERT_TRUE(res);
-  EXPECT_EQ(res->get_header_value("Content-Type"), "text/plain; version=0.0.4; charset=utf-8");
-  EXPECT_NE(res->body.find(
-                "slipway_http_requests_total{route=\"missing\",method=\"GET\",status=\"404\"} 2"),
-            std::string::npos)
-      << res->body;
-  EXPECT_NE(res->body.find(
-                "slipway_http_requests_total{route=\"echo\",method=\"POST\",status=\"200\"} 1"),
-            std::string::npos);
-  EXPECT_NE(res->body.find("slipway_http_request_duration_seconds_count{route=\"missing\","
-                           "method=\"GET\"} 2"),
+  // A request is counted just after its reply is written, so the count of
+  // the last one may lag a moment behind; poll briefly.
+  const std::string expected =
+      "slipway_http_requests_total{route=\"echo\",method=\"POST\",status=\"200\"} 1";
+  std::string body;
+  std::string content_type;
+  for (int i = 0; i < 100; ++i) {
+    auto res = client_->Get("/metrics");
+    ASSERT_TRUE(res);
+    body = res->body;
+    content_type = res->get_header_value("Content-Type");
+    if (body.find(expected) != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(content_type, "text/plain; version=0.0.4; charset=utf-8");
+  EXPECT_NE(body.find(expected), std::string::npos) << body;
+  EXPECT_NE(
+      body.find("slipway_http_requests_total{route=\"missing\",method=\"GET\",status=\"404\"} 2"),
+      std::string::npos)
+      << body;
+  EXPECT_NE(body.find("slipway_http_request_duration_seconds_count{route=\"missing\","
+                      "method=\"GET\"} 2"),
             std::string::npos);
 }
 

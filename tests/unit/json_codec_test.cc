@@ -5,18 +5,12 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "test_util/metric_points.h"
 
 namespace slipway::http {
 namespace {
 
-tracking::MetricPoint Point(const std::string& key, double value, int64_t timestamp, int64_t step) {
-  tracking::MetricPoint point;
-  point.key = key;
-  point.value = value;
-  point.timestamp = timestamp;
-  point.step = step;
-  return point;
-}
+using slipway::testing::Point;
 
 ErrorCode CodeOf(const std::function<void()>& f) {
   try {

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "core/error.h"
+#include "test_util/metric_points.h"
 
 namespace slipway::store {
 namespace {
@@ -15,14 +16,7 @@ using tracking::MetricPoint;
 using tracking::RunInfo;
 using tracking::RunWrites;
 
-tracking::MetricPoint Point(const std::string& key, double value, int64_t timestamp, int64_t step) {
-  tracking::MetricPoint point;
-  point.key = key;
-  point.value = value;
-  point.timestamp = timestamp;
-  point.step = step;
-  return point;
-}
+using slipway::testing::Point;
 
 class SqliteTrackingStoreTest : public ::testing::Test {
  protected:

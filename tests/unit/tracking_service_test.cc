@@ -6,18 +6,12 @@
 
 #include "core/error.h"
 #include "store/sqlite_tracking_store.h"
+#include "test_util/metric_points.h"
 
 namespace slipway::tracking {
 namespace {
 
-tracking::MetricPoint Point(const std::string& key, double value, int64_t timestamp, int64_t step) {
-  tracking::MetricPoint point;
-  point.key = key;
-  point.value = value;
-  point.timestamp = timestamp;
-  point.step = step;
-  return point;
-}
+using slipway::testing::Point;
 
 class TrackingServiceTest : public ::testing::Test {
  protected:
