@@ -16,6 +16,7 @@ using Clock = std::chrono::steady_clock;
 // and the logger can hand the route name and start time over in thread-locals.
 thread_local Clock::time_point request_start;
 thread_local std::string request_route;
+thread_local bool request_recorded = false;
 
 bool IsApiPath(const std::string& path) {
   return path.rfind("/api/", 0) == 0 && path.find("/mlflow-artifacts/") == std::string::npos;
@@ -47,6 +48,7 @@ HttpServer::HttpServer(Options options) : options_(std::move(options)) {
   server_.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     request_start = Clock::now();
     request_route = "unmatched";
+    request_recorded = false;
     if (IsApiPath(req.path) && req.has_header("Content-Length")) {
       size_t length = std::strtoull(req.get_header_value("Content-Length").c_str(), nullptr, 10);
       if (length > options_.max_json_body) {
@@ -78,9 +80,10 @@ HttpServer::HttpServer(Options options) : options_(std::move(options)) {
         return httplib::Server::HandlerResponse::Handled;
       }));
 
+  // Routed requests are counted before their reply is sent (see Finish), so a
+  // client that has its reply sees it counted; the rest are counted here.
   server_.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
-    double seconds = std::chrono::duration<double>(Clock::now() - request_start).count();
-    Record(request_route, req.method, res.status, seconds);
+    if (!request_recorded) Finish(req, res);
   });
 
   server_.Get("/health", Wrap("health", [](const httplib::Request&, httplib::Response& res) {
@@ -89,6 +92,13 @@ HttpServer::HttpServer(Options options) : options_(std::move(options)) {
   server_.Get("/metrics", Wrap("metrics", [this](const httplib::Request&, httplib::Response& res) {
                 res.set_content(metrics_.Render(), "text/plain; version=0.0.4; charset=utf-8");
               }));
+}
+
+void HttpServer::Finish(const httplib::Request& req, const httplib::Response& res) {
+  double seconds = std::chrono::duration<double>(Clock::now() - request_start).count();
+  // cpp-httplib leaves the status at -1 until it writes a handler's reply as 200.
+  Record(request_route, req.method, res.status == -1 ? 200 : res.status, seconds);
+  request_recorded = true;
 }
 
 void HttpServer::Record(const std::string& route, const std::string& method, int status,
@@ -106,7 +116,7 @@ void HttpServer::Record(const std::string& route, const std::string& method, int
 }
 
 HttpServer::Handler HttpServer::Wrap(std::string route, Handler handler) {
-  return [route = std::move(route), handler = std::move(handler),
+  return [this, route = std::move(route), handler = std::move(handler),
           max_body = options_.max_json_body](const httplib::Request& req, httplib::Response& res) {
     request_route = route;
     // A chunked body has no Content-Length for the pre-routing check to see.
@@ -115,6 +125,7 @@ HttpServer::Handler HttpServer::Wrap(std::string route, Handler handler) {
                "Request body of " + std::to_string(req.body.size()) +
                    " bytes exceeds the limit of " + std::to_string(max_body) +
                    " bytes for API requests.");
+      Finish(req, res);
       return;
     }
     try {
@@ -129,6 +140,7 @@ HttpServer::Handler HttpServer::Wrap(std::string route, Handler handler) {
       spdlog::error("{} {}: {}", req.method, req.path, error.what());
       SetError(res, 500, "INTERNAL_ERROR", "Internal error while serving " + req.path);
     }
+    Finish(req, res);
   };
 }
 
@@ -150,9 +162,9 @@ void HttpServer::Delete(const std::string& pattern, const std::string& route, Ha
 
 void HttpServer::PutStream(const std::string& pattern, const std::string& route,
                            UploadHandler handler) {
-  server_.Put(pattern, [route, handler = std::move(handler)](const httplib::Request& req,
-                                                             httplib::Response& res,
-                                                             const httplib::ContentReader& reader) {
+  server_.Put(pattern, [this, route, handler = std::move(handler)](
+                           const httplib::Request& req, httplib::Response& res,
+                           const httplib::ContentReader& reader) {
     request_route = route;
     try {
       handler(req, res, reader);
@@ -163,6 +175,7 @@ void HttpServer::PutStream(const std::string& pattern, const std::string& route,
       spdlog::error("{} {}: {}", req.method, req.path, error.what());
       SetError(res, 500, "INTERNAL_ERROR", "Internal error while serving " + req.path);
     }
+    Finish(req, res);
   });
 }
 

@@ -56,6 +56,8 @@ class HttpServer {
 
  private:
   Handler Wrap(std::string route, Handler handler);
+  // Counts the request in the metrics (once; the logger covers the rest).
+  void Finish(const httplib::Request& req, const httplib::Response& res);
   void Record(const std::string& route, const std::string& method, int status, double seconds);
 
   Options options_;
