@@ -11,6 +11,9 @@
 #include "core/error.h"
 #include "http/http_server.h"
 #include "http/mlflow_routes.h"
+#include "http/registry_routes.h"
+#include "registry/registry_service.h"
+#include "store/sqlite_registry_store.h"
 #include "store/sqlite_tracking_store.h"
 #include "tracking/artifact_store.h"
 #include "tracking/tracking_service.h"
@@ -61,9 +64,12 @@ void RunServer(const ServerArgs& args) {
   std::string db_path = SqlitePath(args.store);
   std::filesystem::path db_folder = std::filesystem::path(db_path).parent_path();
   if (!db_folder.empty()) std::filesystem::create_directories(db_folder);
-  auto store = store::SqliteTrackingStore::Open(db_path);
+  std::shared_ptr<store::SqliteDb> database = store::OpenMetadataDatabase(db_path);
+  store::SqliteTrackingStore tracking_store(database);
+  store::SqliteRegistryStore registry_store(database);
   tracking::ArtifactStore artifacts(ArtifactsPath(args.artifacts));
-  tracking::TrackingService tracking(*store, {});
+  tracking::TrackingService tracking(tracking_store, {});
+  registry::RegistryService registry(registry_store, tracking);
 
   http::HttpServer::Options options;
   options.host = args.host;
@@ -71,6 +77,7 @@ void RunServer(const ServerArgs& args) {
   options.threads = args.threads;
   http::HttpServer server(options);
   http::AddMlflowRoutes(server, tracking, artifacts);
+  http::AddRegistryRoutes(server, registry);
 
   std::thread waiter([&server, stop_signals] {
     int signal_number = 0;

@@ -110,6 +110,47 @@ std::string MetricHistoryJson(const std::string& run_id, const std::string& key,
   return out;
 }
 
+Json ToJson(const registry::ModelVersion& version) {
+  Json out = {{"name", version.name},
+              {"version", std::to_string(version.version)},
+              {"creation_timestamp", version.creation_timestamp},
+              {"last_updated_timestamp", version.last_updated_timestamp},
+              {"current_stage", version.current_stage},
+              {"description", version.description},
+              {"source", version.source},
+              {"status", version.status}};
+  if (!version.user_id.empty()) out["user_id"] = version.user_id;
+  if (!version.run_id.empty()) out["run_id"] = version.run_id;
+  if (!version.run_link.empty()) out["run_link"] = version.run_link;
+  if (!version.status_message.empty()) out["status_message"] = version.status_message;
+  if (!version.model_id.empty()) out["model_id"] = version.model_id;
+  if (!version.tags.empty()) out["tags"] = TagsToJson(version.tags);
+  if (!version.aliases.empty()) out["aliases"] = version.aliases;
+  return out;
+}
+
+Json ToJson(const registry::RegisteredModel& model) {
+  Json out = {{"name", model.name},
+              {"creation_timestamp", model.creation_timestamp},
+              {"last_updated_timestamp", model.last_updated_timestamp},
+              {"description", model.description}};
+  if (!model.user_id.empty()) out["user_id"] = model.user_id;
+  if (!model.latest_versions.empty()) {
+    Json versions = Json::array();
+    for (const auto& version : model.latest_versions) versions.push_back(ToJson(version));
+    out["latest_versions"] = std::move(versions);
+  }
+  if (!model.tags.empty()) out["tags"] = TagsToJson(model.tags);
+  if (!model.aliases.empty()) {
+    Json aliases = Json::array();
+    for (const auto& alias : model.aliases) {
+      aliases.push_back({{"alias", alias.alias}, {"version", std::to_string(alias.version)}});
+    }
+    out["aliases"] = std::move(aliases);
+  }
+  return out;
+}
+
 Json ToJson(const tracking::Experiment& experiment) {
   Json out = {{"experiment_id", experiment.experiment_id},
               {"name", experiment.name},

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "registry/entities.h"
 #include "tracking/entities.h"
 
 namespace slipway::http {
@@ -24,6 +25,8 @@ Json ToJson(const tracking::Run& run);
 Json ToJson(const tracking::MetricPoint& point);
 Json ToJson(const tracking::LoggedModel& model);
 Json DoubleToJson(double value);
+Json ToJson(const registry::ModelVersion& version);
+Json ToJson(const registry::RegisteredModel& model);
 
 // `{"metrics":[...],"next_page_token":...}` for one metric's history, written
 // directly: a history can hold millions of points, and building a Json tree

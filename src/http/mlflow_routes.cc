@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "http/json_codec.h"
+#include "http/route_helpers.h"
 
 namespace slipway::http {
 namespace {
@@ -18,38 +19,6 @@ using tracking::ViewType;
 
 constexpr const char* kApi = "/api/2.0/mlflow";
 constexpr const char* kArtifactsScheme = "mlflow-artifacts:";
-
-std::string Dump(const Json& json) {
-  return json.dump(-1, ' ', false, Json::error_handler_t::replace);
-}
-
-// The request's fields: the JSON body, or for GET the query string, where a
-// key given more than once becomes a list.
-Json RequestJson(const Request& req) {
-  if (req.method == "GET") {
-    Json out = Json::object();
-    for (const auto& [key, value] : req.params) {
-      auto it = out.find(key);
-      if (it == out.end()) {
-        out[key] = value;
-      } else if (it->is_array()) {
-        it->push_back(value);
-      } else {
-        *it = Json::array({*it, value});
-      }
-    }
-    return out;
-  }
-  if (req.body.empty()) return Json::object();
-  Json body = Json::parse(req.body, nullptr, false);
-  if (body.is_discarded()) {
-    ThrowInvalid("Malformed JSON in the request body: it could not be parsed as JSON.");
-  }
-  if (!body.is_object()) {
-    ThrowInvalid("The request body must be a JSON object.");
-  }
-  return body;
-}
 
 ViewType ParseViewType(const RequestFields& fields, const char* key) {
   if (!fields.Has(key)) return ViewType::kActiveOnly;
@@ -94,14 +63,6 @@ std::vector<tracking::Param> ReadParams(const RequestFields& fields, const char*
     params.push_back({item.RequiredString("key"), item.OptionalString("value")});
   }
   return params;
-}
-
-void Reply(Response& res, const Json& body) { SetJson(res, Dump(body)); }
-
-Json Paged(const char* key, Json items, const std::string& token) {
-  Json out = {{key, std::move(items)}};
-  if (!token.empty()) out["next_page_token"] = token;
-  return out;
 }
 
 // "mlflow-artifacts:/1/abc/artifacts" -> "1/abc/artifacts"; other schemes

@@ -55,4 +55,23 @@ SqlQuery BuildLoggedModelSearch(const std::vector<int64_t>& experiment_ids,
                                 const std::vector<tracking::OrderTerm>& order_by, int64_t offset,
                                 int64_t limit);
 
+// `SELECT m.name FROM registered_models m ...`, ordered by the terms of
+// tracking::ParseRegisteredModelOrderBy, then name ASC unless ordered by name
+// (so name ASC alone by default), as in MLflow. Also as in MLflow, prompts
+// (models tagged mlflow.prompt.is_prompt = 'true') are left out unless the
+// filter asks for them with that tag `= 'true'` or `!= 'false'`.
+SqlQuery BuildRegisteredModelSearch(const tracking::Filter& filter,
+                                    const std::vector<tracking::OrderTerm>& order_by,
+                                    int64_t offset, int64_t limit);
+
+// `SELECT v.name, v.version FROM model_versions v ...`, never returning
+// versions in the stage 'Deleted_Internal'. Ordered by the terms of
+// tracking::ParseModelVersionOrderBy (by default last_updated_timestamp
+// DESC), then name ASC and version DESC unless ordered by, as in MLflow.
+// Versions of prompts are left out as BuildRegisteredModelSearch leaves
+// prompts out, a name being a prompt when any of its versions has the tag.
+SqlQuery BuildModelVersionSearch(const tracking::Filter& filter,
+                                 const std::vector<tracking::OrderTerm>& order_by, int64_t offset,
+                                 int64_t limit);
+
 }  // namespace slipway::store

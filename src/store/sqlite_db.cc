@@ -261,4 +261,10 @@ SqliteDb::ReadLease::~ReadLease() {
   }
 }
 
+std::shared_ptr<SqliteDb> OpenMetadataDatabase(const std::string& path) {
+  SqliteDb::Options options;
+  options.path = path;
+  return SqliteDb::Open(options, SqliteMigrations());
+}
+
 }  // namespace slipway::store

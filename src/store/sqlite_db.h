@@ -165,4 +165,8 @@ class SqliteDb {
   std::vector<std::unique_ptr<Connection>> pool_;
 };
 
+// Opens (creating if needed) Slipway's metadata database at `path` with every
+// migration of sqlite_schema.cc applied; the stores share the result.
+std::shared_ptr<SqliteDb> OpenMetadataDatabase(const std::string& path);
+
 }  // namespace slipway::store

@@ -132,6 +132,54 @@ CREATE TABLE run_model_links (
   PRIMARY KEY (run_pk, direction, model_id)
 ) WITHOUT ROWID;
 )sql"},
+    // Registered models are keyed by name, as in MLflow; a rename rewrites the
+    // name in every table in one transaction. Deleted versions stay as rows in
+    // the stage 'Deleted_Internal' so their numbers are never reused.
+    {2, "registry: registered models, model versions, tags, aliases", R"sql(
+CREATE TABLE registered_models (
+  name TEXT PRIMARY KEY,
+  creation_timestamp INTEGER NOT NULL,
+  last_updated_timestamp INTEGER NOT NULL,
+  description TEXT NOT NULL DEFAULT '',
+  user_id TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE registered_model_tags (
+  name TEXT NOT NULL,
+  key TEXT NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY (name, key)
+) WITHOUT ROWID;
+CREATE TABLE model_versions (
+  name TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  creation_timestamp INTEGER NOT NULL,
+  last_updated_timestamp INTEGER NOT NULL,
+  user_id TEXT NOT NULL DEFAULT '',
+  current_stage TEXT NOT NULL DEFAULT 'None',
+  description TEXT NOT NULL DEFAULT '',
+  source TEXT NOT NULL DEFAULT '',
+  run_id TEXT NOT NULL DEFAULT '',
+  run_link TEXT NOT NULL DEFAULT '',
+  status TEXT NOT NULL DEFAULT 'READY',
+  status_message TEXT NOT NULL DEFAULT '',
+  model_id TEXT NOT NULL DEFAULT '',
+  PRIMARY KEY (name, version)
+) WITHOUT ROWID;
+CREATE INDEX model_versions_by_run ON model_versions (run_id);
+CREATE TABLE model_version_tags (
+  name TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  key TEXT NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY (name, version, key)
+) WITHOUT ROWID;
+CREATE TABLE registered_model_aliases (
+  name TEXT NOT NULL,
+  alias TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  PRIMARY KEY (name, alias)
+) WITHOUT ROWID;
+)sql"},
 };
 
 }  // namespace

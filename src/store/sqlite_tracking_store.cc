@@ -8,6 +8,7 @@
 #include "core/clock.h"
 #include "core/error.h"
 #include "store/sql_search.h"
+#include "store/sqlite_paging.h"
 
 namespace slipway::store {
 
@@ -225,12 +226,6 @@ void RequireLoggedModel(Connection& db, const std::string& model_id) {
   if (!row.Step()) ThrowNotFound("Logged model with ID '" + model_id + "' not found.");
 }
 
-void BindAll(Statement& statement, const std::vector<SqlValue>& binds) {
-  for (size_t i = 0; i < binds.size(); ++i) {
-    statement.BindVariant(static_cast<int>(i + 1), binds[i]);
-  }
-}
-
 std::vector<int64_t> ExperimentIds(const std::vector<std::string>& ids) {
   std::vector<int64_t> out;
   for (const std::string& id : ids) {
@@ -238,32 +233,6 @@ std::vector<int64_t> ExperimentIds(const std::vector<std::string>& ids) {
   }
   return out;
 }
-
-// Runs a search query selecting ids (one more than the page holds, to learn
-// whether another page exists) and loads the record of each id.
-template <typename T, typename Id, typename Load>
-PageOf<T> LoadPage(Connection& db, const SqlQuery& query, const Page& page,
-                   Id (*read_id)(const Statement&, int), Load load) {
-  std::vector<Id> ids;
-  {
-    Statement rows = db.Prepare(query.sql);
-    BindAll(rows, query.binds);
-    while (rows.Step()) ids.push_back(read_id(rows, 0));
-  }
-  PageOf<T> result;
-  if (ids.size() > static_cast<size_t>(page.limit)) {
-    result.has_more = true;
-    ids.resize(page.limit);
-  }
-  result.items.reserve(ids.size());
-  for (const Id& id : ids) {
-    if (auto item = load(db, id)) result.items.push_back(std::move(*item));
-  }
-  return result;
-}
-
-int64_t ReadInt(const Statement& row, int column) { return row.Int(column); }
-std::string ReadText(const Statement& row, int column) { return row.Text(column); }
 
 // Logged models' tags and params: last write wins.
 void UpsertModelEntry(Connection& db, const char* table, const std::string& model_id,
@@ -291,10 +260,7 @@ void UpsertTag(Connection& db, const char* table, const char* owner_column, int6
 }  // namespace
 
 std::unique_ptr<SqliteTrackingStore> SqliteTrackingStore::Open(const std::string& path) {
-  SqliteDb::Options options;
-  options.path = path;
-  return std::unique_ptr<SqliteTrackingStore>(
-      new SqliteTrackingStore(SqliteDb::Open(options, SqliteMigrations())));
+  return std::make_unique<SqliteTrackingStore>(OpenMetadataDatabase(path));
 }
 
 // ---- Experiments -----------------------------------------------------------
@@ -361,7 +327,8 @@ PageOf<Experiment> SqliteTrackingStore::SearchExperiments(
   SqlQuery query =
       BuildExperimentSearch(ToSqlView(view), filter, order_by, page.offset, page.limit + 1);
   return db_->Read([&](Connection& db) {
-    return LoadPage<Experiment>(db, query, page, ReadInt, LoadExperiment);
+    return LoadPage<Experiment>(
+        db, query, page, [](const Statement& row) { return row.Int(0); }, LoadExperiment);
   });
 }
 
@@ -718,8 +685,10 @@ PageOf<Run> SqliteTrackingStore::SearchRuns(const std::vector<std::string>& expe
                                             Page page) {
   SqlQuery query = BuildRunSearch(ExperimentIds(experiment_ids), ToSqlView(view), filter, order_by,
                                   page.offset, page.limit + 1);
-  return db_->Read(
-      [&](Connection& db) { return LoadPage<Run>(db, query, page, ReadText, LoadRun); });
+  return db_->Read([&](Connection& db) {
+    return LoadPage<Run>(
+        db, query, page, [](const Statement& row) { return row.Text(0); }, LoadRun);
+  });
 }
 
 // ---- Logged models ---------------------------------------------------------
@@ -831,7 +800,8 @@ PageOf<LoggedModel> SqliteTrackingStore::SearchLoggedModels(
   SqlQuery query = BuildLoggedModelSearch(ExperimentIds(experiment_ids), filter, order_by,
                                           page.offset, page.limit + 1);
   return db_->Read([&](Connection& db) {
-    return LoadPage<LoggedModel>(db, query, page, ReadText, LoadLoggedModel);
+    return LoadPage<LoggedModel>(
+        db, query, page, [](const Statement& row) { return row.Text(0); }, LoadLoggedModel);
   });
 }
 

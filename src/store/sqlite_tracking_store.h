@@ -13,7 +13,11 @@ namespace slipway::store {
 // with group commit, reads through its pool. Thread-safe.
 class SqliteTrackingStore : public tracking::TrackingStore {
  public:
-  // Opens or creates the database file at `path` and migrates it.
+  // Over a database shared with the other stores (see OpenMetadataDatabase).
+  explicit SqliteTrackingStore(std::shared_ptr<SqliteDb> db) : db_(std::move(db)) {}
+
+  // Opens or creates the database file at `path`, migrates it, and uses it
+  // alone (tests and tools).
   static std::unique_ptr<SqliteTrackingStore> Open(const std::string& path);
 
   std::string CreateExperiment(const tracking::Experiment& experiment,
@@ -62,9 +66,7 @@ class SqliteTrackingStore : public tracking::TrackingStore {
       const std::vector<tracking::OrderTerm>& order_by, tracking::Page page) override;
 
  private:
-  explicit SqliteTrackingStore(std::unique_ptr<SqliteDb> db) : db_(std::move(db)) {}
-
-  std::unique_ptr<SqliteDb> db_;
+  std::shared_ptr<SqliteDb> db_;
 };
 
 }  // namespace slipway::store

@@ -19,7 +19,7 @@
 namespace slipway::tracking {
 
 struct ArtifactEntry {
-  std::string path;  // relative to the listed folder's parent request path
+  std::string path;  // the entry's name within the listed folder
   bool is_dir = false;
   int64_t file_size = 0;
 };
@@ -34,8 +34,9 @@ class ArtifactStore {
   // The file for `relative`, after the checks above. An empty path is the root.
   std::filesystem::path Resolve(std::string_view relative) const;
 
-  // Streams a new artifact in: `read` is called with a buffer to fill and
-  // returns the bytes it put there, 0 at the end.
+  // Streams a new artifact in. `source` is called once with a sink that
+  // appends bytes to the file; it returns true when it delivered the whole
+  // content, false when the upload was cut short (then nothing is kept).
   void Write(std::string_view relative,
              const std::function<bool(const std::function<void(const char*, size_t)>&)>& source);
 

@@ -502,6 +502,19 @@ bool IsListOp(CompareOp op) { return op == CompareOp::kIn || op == CompareOp::kN
 
 using Value = decltype(Comparison::value);
 
+[[noreturn]] void ThrowUnquoted(const RawValue& v) {
+  ThrowInvalid(
+      "Parameter value is either not quoted or unidentified quote types used for string value " +
+      v.source + ". Use either single or double quotes.");
+}
+
+// MLflow's message for a key ordered twice, with `order_by` as Python prints a list.
+[[noreturn]] void ThrowDuplicateOrderBy(const std::vector<std::string>& order_by) {
+  std::string list;
+  for (const auto& s : order_by) list += (list.empty() ? "" : ", ") + Quote(s);
+  ThrowInvalid("`order_by` contains duplicate fields: [" + list + "]");
+}
+
 // A quoted string, or a list for IN / NOT IN when `list_error` is empty (else
 // `list_error` is the complaint about a list). `what` names the entity the
 // way MLflow's messages do.
@@ -522,10 +535,7 @@ Value StringValue(const RawClause& c, std::string_view what, std::string_view li
       ThrowInvalid("Comparator " + Quote(c.op.text) +
                    " does not take a list of values; use IN or NOT IN. Got value " + v.source);
     case ValueKind::kBare:
-      ThrowInvalid(
-          "Parameter value is either not quoted or unidentified quote types used for string "
-          "value " +
-          v.source + ". Use either single or double quotes.");
+      ThrowUnquoted(v);
     default:
       ThrowInvalid("Expected a quoted string value for " + std::string(what) +
                    " (e.g. 'my-value'). Got value " + v.source);
@@ -664,7 +674,11 @@ Comparison ResolveRunClause(const RawClause& c) {
 constexpr std::string_view kExperimentAttributes[] = {"name", "experiment_id", "creation_time",
                                                       "last_update_time"};
 
-std::pair<EntityKind, std::string> ResolveExperimentIdentifier(const RawIdentifier& id) {
+// `attribute.<key>`, `tag.<key>`, `tags.<key>` or a bare attribute key, as
+// experiments and the model registry spell them; attribute keys must be one of
+// `attributes`.
+std::pair<EntityKind, std::string> ResolveAttributeOrTagIdentifier(
+    const RawIdentifier& id, std::span<const std::string_view> attributes) {
   EntityKind kind = EntityKind::kAttribute;
   if (id.has_entity) {
     if (id.entity == "tag" || id.entity == "tags") {
@@ -674,11 +688,15 @@ std::pair<EntityKind, std::string> ResolveExperimentIdentifier(const RawIdentifi
                    ". Valid entity types are ('attribute', 'tag', 'tags')");
     }
   }
-  if (kind == EntityKind::kAttribute && !Contains(kExperimentAttributes, id.key)) {
+  if (kind == EntityKind::kAttribute && !Contains(attributes, id.key)) {
     ThrowInvalid("Invalid attribute key " + Quote(id.key) + " specified. Valid keys are " +
-                 Quote(NameSet(kExperimentAttributes)));
+                 Quote(NameSet(attributes)));
   }
   return {kind, id.key};
+}
+
+std::pair<EntityKind, std::string> ResolveExperimentIdentifier(const RawIdentifier& id) {
+  return ResolveAttributeOrTagIdentifier(id, kExperimentAttributes);
 }
 
 bool IsInteger(std::string_view s) {
@@ -808,6 +826,116 @@ Comparison ResolveLoggedModelClause(const RawClause& c) {
   return out;
 }
 
+// ---------------------------------------------------------------------------
+// Model registry (SearchModelUtils and SearchModelVersionUtils, with the
+// checks model_registry/sqlalchemy_store.py adds). MLflow looks at the value
+// before the comparator, so a clause with both wrong gets the value's error.
+
+constexpr std::string_view kRegisteredModelAttributes[] = {"name"};
+constexpr std::string_view kRegisteredModelListKeys[] = {"name"};
+constexpr std::string_view kRegisteredModelOrderKeys[] = {"name", "timestamp",
+                                                          "last_updated_timestamp"};
+// What MLflow's message about a bad registered-model order key offers.
+constexpr std::string_view kRecommendedRegisteredModelOrderKeys[] = {"name", "timestamp"};
+constexpr std::string_view kModelVersionAttributes[] = {"name", "version_number", "run_id",
+                                                        "source_path"};
+constexpr std::string_view kModelVersionListKeys[] = {"name", "run_id"};
+constexpr std::string_view kModelVersionNumericAttributes[] = {
+    "version_number", "creation_timestamp", "last_updated_timestamp"};
+constexpr std::string_view kModelVersionOrderKeys[] = {
+    "name", "version_number", "creation_timestamp", "last_updated_timestamp"};
+constexpr CompareOp kRegistryTagOps[] = {CompareOp::kEq, CompareOp::kNe, CompareOp::kLike,
+                                         CompareOp::kILike};
+constexpr CompareOp kRegistryStringOps[] = {CompareOp::kEq,    CompareOp::kNe, CompareOp::kLike,
+                                            CompareOp::kILike, CompareOp::kIn, CompareOp::kNotIn};
+
+bool IsNullTest(const RawOp& op) {
+  return op.op == CompareOp::kIsNull || op.op == CompareOp::kIsNotNull;
+}
+
+// "Only ['name', 'run_id'] attributes support ...", the keys sorted as
+// MLflow sorts them.
+std::string ListKeysError(std::span<const std::string_view> keys) {
+  const std::set<std::string_view> sorted(keys.begin(), keys.end());
+  std::string list;
+  for (const auto& key : sorted) list += (list.empty() ? "" : ", ") + Quote(key);
+  return "Only [" + list + "] attributes support comparison with a list of quoted string values.";
+}
+
+// `tags.<key>`: one quoted string, compared with = != LIKE ILIKE.
+Comparison ResolveRegistryTag(const RawClause& c, const std::string& key) {
+  if (IsNullTest(c.op)) ThrowInvalid("Invalid comparator for tag: " + c.op.text);
+  if (c.value.kind == ValueKind::kBare) ThrowUnquoted(c.value);
+  if (c.value.kind != ValueKind::kString) {
+    ThrowInvalid("Expected a quoted string value for tag (e.g. 'my-value'). Got value " +
+                 c.value.source);
+  }
+  if (!c.op.op || !Contains(kRegistryTagOps, *c.op.op)) {
+    ThrowInvalid("Invalid comparator for tag: " + c.op.text);
+  }
+  return {EntityKind::kTag, key, *c.op.op, c.value.str};
+}
+
+// A string attribute: a quoted string, or a list for IN / NOT IN when `key`
+// is one of `list_keys`. `number_error` is the complaint about a number.
+Comparison ResolveRegistryStringAttribute(const RawClause& c, const std::string& key,
+                                          std::span<const std::string_view> list_keys,
+                                          const std::string& number_error) {
+  if (IsNullTest(c.op)) ThrowInvalid("Invalid comparator for attribute: " + c.op.text);
+  if (c.value.kind == ValueKind::kList && !Contains(list_keys, key)) {
+    ThrowInvalid(ListKeysError(list_keys));
+  }
+  if (c.value.kind == ValueKind::kNumber) ThrowInvalid(number_error);
+  if (c.value.kind == ValueKind::kBare) ThrowUnquoted(c.value);
+  if (!c.op.op || !Contains(kRegistryStringOps, *c.op.op) ||
+      (IsListOp(*c.op.op) && !Contains(list_keys, key))) {
+    ThrowInvalid("Invalid comparator for attribute: " + c.op.text);
+  }
+  return {EntityKind::kAttribute, key, *c.op.op, StringValue(c, "attributes", "")};
+}
+
+// `version_number`: an integer, written as a number or as a quoted string.
+Comparison ResolveVersionNumber(const RawClause& c) {
+  const auto bad_comparator = [&] {
+    ThrowInvalid("Invalid comparator for attribute version_number: " + c.op.text);
+  };
+  if (IsNullTest(c.op)) bad_comparator();
+  if (c.value.kind == ValueKind::kList) ThrowInvalid(ListKeysError(kModelVersionListKeys));
+  if (c.value.kind == ValueKind::kBare) ThrowUnquoted(c.value);
+  if (!c.op.op || !Contains(kNumericOps, *c.op.op)) bad_comparator();
+  const std::string invalid_value = "Invalid value for numeric attribute 'version_number': ";
+  if (c.value.kind == ValueKind::kNumber) {
+    if (!c.value.integral) ThrowInvalid(invalid_value + c.value.source);
+    return {EntityKind::kAttribute, "version_number", *c.op.op, c.value.number};
+  }
+  std::string_view text = c.value.str;
+  while (!text.empty() && IsSpace(text.front())) text.remove_prefix(1);
+  while (!text.empty() && IsSpace(text.back())) text.remove_suffix(1);
+  if (!IsInteger(text)) ThrowInvalid(invalid_value + Quote(c.value.str));
+  return {EntityKind::kAttribute, "version_number", *c.op.op,
+          static_cast<double>(std::stoll(std::string(text)))};
+}
+
+Comparison ResolveRegisteredModelClause(const RawClause& c) {
+  auto [kind, key] = ResolveAttributeOrTagIdentifier(c.ident, kRegisteredModelAttributes);
+  if (kind == EntityKind::kTag) return ResolveRegistryTag(c, key);
+  return ResolveRegistryStringAttribute(
+      c, key, kRegisteredModelListKeys,
+      "Expected a quoted string value or a list of quoted string values for attributes. Got "
+      "value " +
+          c.value.source);
+}
+
+Comparison ResolveModelVersionClause(const RawClause& c) {
+  auto [kind, key] = ResolveAttributeOrTagIdentifier(c.ident, kModelVersionAttributes);
+  if (kind == EntityKind::kTag) return ResolveRegistryTag(c, key);
+  if (key == "version_number") return ResolveVersionNumber(c);
+  return ResolveRegistryStringAttribute(c, key, kModelVersionListKeys,
+                                        "Only the " +
+                                            Quote(NameSet(kModelVersionNumericAttributes)) +
+                                            " attributes support comparison with numeric values.");
+}
+
 template <typename Resolve>
 Filter ParseWith(std::string_view filter, Resolve resolve) {
   Filter out;
@@ -881,11 +1009,7 @@ std::vector<OrderTerm> ParseRunOrderBy(const std::vector<std::string>& order_by)
                    ": runs are ordered by attributes, metrics, params or tags.");
     }
     for (const OrderTerm& seen : terms) {
-      if (seen.kind == kind && seen.key == key) {
-        std::string list;
-        for (const auto& s : order_by) list += (list.empty() ? "" : ", ") + Quote(s);
-        ThrowInvalid("`order_by` contains duplicate fields: [" + list + "]");
-      }
+      if (seen.kind == kind && seen.key == key) ThrowDuplicateOrderBy(order_by);
     }
     terms.push_back({kind, key, ascending});
   }
@@ -936,6 +1060,50 @@ OrderTerm ParseLoggedModelOrderBy(std::string_view field_name, bool ascending) {
     ThrowInvalid("Invalid order by field name: " + std::string(field_name) + ".");
   }
   return {EntityKind::kAttribute, CanonicalLoggedModelAttribute(name), ascending};
+}
+
+Filter ParseRegisteredModelFilter(std::string_view filter) {
+  return ParseWith(filter, ResolveRegisteredModelClause);
+}
+
+std::vector<OrderTerm> ParseRegisteredModelOrderBy(const std::vector<std::string>& order_by) {
+  std::vector<OrderTerm> terms;
+  for (const std::string& clause : order_by) {
+    auto [id, ascending] = Parser(clause).ParseOrderTerm();
+    const std::string field = id.has_entity ? id.entity + "." + id.key : id.key;
+    if (!Contains(kRegisteredModelOrderKeys, field)) {
+      ThrowInvalid("Invalid order by key " + Quote(field) + " specified. Valid keys are " +
+                   Quote(NameSet(kRecommendedRegisteredModelOrderKeys)));
+    }
+    const std::string key = field == "timestamp" ? "last_updated_timestamp" : field;
+    for (const OrderTerm& seen : terms) {
+      if (seen.key == key) ThrowDuplicateOrderBy(order_by);
+    }
+    terms.push_back({EntityKind::kAttribute, key, ascending});
+  }
+  return terms;
+}
+
+Filter ParseModelVersionFilter(std::string_view filter) {
+  return ParseWith(filter, ResolveModelVersionClause);
+}
+
+std::vector<OrderTerm> ParseModelVersionOrderBy(const std::vector<std::string>& order_by) {
+  std::vector<OrderTerm> terms;
+  for (const std::string& clause : order_by) {
+    auto [id, ascending] = Parser(clause).ParseOrderTerm();
+    auto [kind, key] = ResolveAttributeOrTagIdentifier(id, kModelVersionOrderKeys);
+    // As in MLflow, `tags.<key>` orders by the attribute <key>; there is no tag order.
+    if (kind == EntityKind::kTag && !Contains(kModelVersionOrderKeys, key)) {
+      ThrowInvalid("Invalid order by key " + Quote(key) + " specified. Valid keys are " +
+                   NameSet(kModelVersionOrderKeys));
+    }
+    for (const OrderTerm& seen : terms) {
+      if (seen.key == key) ThrowDuplicateOrderBy(order_by);
+    }
+    terms.push_back({EntityKind::kAttribute, key, ascending});
+  }
+  return terms;
 }
 
 std::string EncodePageToken(int64_t offset) {

@@ -88,6 +88,27 @@ Filter ParseLoggedModelFilter(std::string_view filter);
 // `field_name` is an attribute or `metrics.<key>`.
 OrderTerm ParseLoggedModelOrderBy(std::string_view field_name, bool ascending);
 
+// Registered models, as MLflow's SQL store searches them: the attribute
+// `name` (prefix `attribute.` optional) with = != LIKE ILIKE IN NOT IN, and
+// `tag.<key>` / `tags.<key>` with = != LIKE ILIKE. Order terms are `name`, or
+// `timestamp` / `last_updated_timestamp`, which both mean the last update
+// time and come back keyed `last_updated_timestamp`; there is no order by
+// creation time. A field ordered twice is an error. Empty order_by gives no
+// terms: the store's default is name ASC.
+Filter ParseRegisteredModelFilter(std::string_view filter);
+std::vector<OrderTerm> ParseRegisteredModelOrderBy(const std::vector<std::string>& order_by);
+
+// Model versions, as MLflow's SQL store searches them: `name` and `run_id`
+// with = != LIKE ILIKE IN NOT IN, `source_path` with = != LIKE ILIKE,
+// `version_number` with numeric comparators against an integer (written bare
+// or quoted, `'3'`), and tags as for registered models. Order terms are
+// attributes: name, version_number, creation_timestamp,
+// last_updated_timestamp (MLflow also takes `tags.<one of those>` as the
+// attribute). Empty order_by gives no terms: the store's default is
+// last_updated_timestamp DESC, name ASC, version_number DESC.
+Filter ParseModelVersionFilter(std::string_view filter);
+std::vector<OrderTerm> ParseModelVersionOrderBy(const std::vector<std::string>& order_by);
+
 // Page tokens are opaque to clients: base64 of a small JSON object holding
 // the offset into the ordered result, byte-for-byte what MLflow makes. An
 // empty token decodes to 0; a token that is not base64 of a JSON object with

@@ -473,6 +473,244 @@ TEST(ParseLoggedModelOrderBy, FieldNames) {
                 "Invalid order by field name: bogus.");
 }
 
+TEST(ParseRegisteredModelFilter, ValidForms) {
+  const Filter f = ParseRegisteredModelFilter(
+      "name = 'alpha' AND attribute.name LIKE 'a%' AND tags.team ILIKE 'ML' AND tag.`my key` != "
+      "\"x\" AND name IN ('a', 'b') AND name not in ('c') AND name ilike 'A%'");
+  ASSERT_EQ(f.clauses.size(), 7u);
+  EXPECT_EQ(f.clauses[0].kind, EntityKind::kAttribute);
+  EXPECT_EQ(f.clauses[0].key, "name");
+  EXPECT_EQ(f.clauses[0].op, CompareOp::kEq);
+  EXPECT_EQ(StringOf(f.clauses[0]), "alpha");
+  EXPECT_EQ(f.clauses[1].key, "name");
+  EXPECT_EQ(f.clauses[1].op, CompareOp::kLike);
+  EXPECT_EQ(f.clauses[2].kind, EntityKind::kTag);
+  EXPECT_EQ(f.clauses[2].key, "team");
+  EXPECT_EQ(f.clauses[2].op, CompareOp::kILike);
+  EXPECT_EQ(StringOf(f.clauses[2]), "ML");
+  EXPECT_EQ(f.clauses[3].kind, EntityKind::kTag);
+  EXPECT_EQ(f.clauses[3].key, "my key");
+  EXPECT_EQ(f.clauses[3].op, CompareOp::kNe);
+  EXPECT_EQ(StringOf(f.clauses[3]), "x");
+  EXPECT_EQ(f.clauses[4].op, CompareOp::kIn);
+  EXPECT_EQ(ListOf(f.clauses[4]), (Strings{"a", "b"}));
+  EXPECT_EQ(f.clauses[5].op, CompareOp::kNotIn);
+  EXPECT_EQ(ListOf(f.clauses[5]), (Strings{"c"}));
+  EXPECT_EQ(f.clauses[6].op, CompareOp::kILike);
+  EXPECT_TRUE(ParseRegisteredModelFilter("").clauses.empty());
+}
+
+TEST(ParseRegisteredModelFilter, Errors) {
+  const auto invalid = [](const std::string& filter, const std::string& fragment) {
+    SCOPED_TRACE(filter);
+    ExpectInvalid([&] { ParseRegisteredModelFilter(filter); }, fragment);
+  };
+  invalid("name > 'a'", "Invalid comparator for attribute: >");
+  invalid("name == 'alpha'", "Invalid comparator for attribute: ==");
+  invalid("name IS NULL", "Invalid comparator for attribute: IS NULL");
+  invalid("tags.team > 'a'", "Invalid comparator for tag: >");
+  invalid("tags.t IS NOT NULL", "Invalid comparator for tag: IS NOT NULL");
+  invalid("tags.team IN ('a')",
+          "Expected a quoted string value for tag (e.g. 'my-value'). Got value ('a')");
+  invalid("tags.t = 1", "Expected a quoted string value for tag (e.g. 'my-value'). Got value 1");
+  invalid("name = 1",
+          "Expected a quoted string value or a list of quoted string values for attributes. Got "
+          "value 1");
+  invalid("name = abc",
+          "Parameter value is either not quoted or unidentified quote types used for string "
+          "value abc. Use either single or double quotes.");
+  invalid("tags.t = abc", "unidentified quote types used for string value abc");
+  invalid("name = ('a', 'b')", "Comparator '=' does not take a list of values");
+  invalid("name IN 'a'", "Expected a list of quoted string values such as ('a', 'b') after IN");
+  invalid("name IN (1, 2)", "but got different type in list: (1, 2)");
+  invalid("name IN ()", "expected a non-empty list of string values, but got empty list");
+  invalid("foo = 'x'", "Invalid attribute key 'foo' specified. Valid keys are '{'name'}'");
+  invalid("creation_timestamp > 1", "Invalid attribute key 'creation_timestamp' specified");
+  invalid("Name = 'alpha'", "Invalid attribute key 'Name' specified");
+  invalid("attributes.name = 'x'",
+          "Invalid entity type 'attributes'. Valid entity types are ('attribute', 'tag', 'tags')");
+  invalid("metrics.x > 1", "Invalid entity type 'metrics'");
+  invalid("name = 'a' OR name = 'b'", "Invalid clause(s) in filter string: 'OR'");
+}
+
+TEST(ParseRegisteredModelOrderBy, NameAndLastUpdateTime) {
+  EXPECT_TRUE(ParseRegisteredModelOrderBy({}).empty());
+  const auto terms = ParseRegisteredModelOrderBy({"timestamp DESC", "`name`"});
+  ASSERT_EQ(terms.size(), 2u);
+  EXPECT_EQ(terms[0].kind, EntityKind::kAttribute);
+  EXPECT_EQ(terms[0].key, "last_updated_timestamp");
+  EXPECT_FALSE(terms[0].ascending);
+  EXPECT_EQ(terms[1].kind, EntityKind::kAttribute);
+  EXPECT_EQ(terms[1].key, "name");
+  EXPECT_TRUE(terms[1].ascending);
+  const auto one = ParseRegisteredModelOrderBy({"last_updated_timestamp asc"});
+  ASSERT_EQ(one.size(), 1u);
+  EXPECT_EQ(one[0].key, "last_updated_timestamp");
+  EXPECT_TRUE(one[0].ascending);
+  EXPECT_FALSE(ParseRegisteredModelOrderBy({"name desc"})[0].ascending);
+}
+
+TEST(ParseRegisteredModelOrderBy, Errors) {
+  const auto invalid = [](Strings order_by, const std::string& fragment) {
+    SCOPED_TRACE(order_by.empty() ? "" : order_by.back());
+    ExpectInvalid([&] { ParseRegisteredModelOrderBy(order_by); }, fragment);
+  };
+  invalid({"creation_timestamp"},
+          "Invalid order by key 'creation_timestamp' specified. Valid keys are '{'name', "
+          "'timestamp'}'");
+  invalid({"attribute.name"}, "Invalid order by key 'attribute.name' specified");
+  invalid({"tags.team DESC"}, "Invalid order by key 'tags.team' specified");
+  invalid({"Name"}, "Invalid order by key 'Name' specified");
+  invalid({"name up"}, "Invalid ordering key in order_by clause 'name up'.");
+  invalid({"name DESC ASC"}, "Invalid order_by clause 'name DESC ASC'. Could not be parsed.");
+  invalid({""}, "Invalid order_by clause ''. Could not be parsed.");
+  invalid({"timestamp", "last_updated_timestamp"},
+          "`order_by` contains duplicate fields: ['timestamp', 'last_updated_timestamp']");
+  invalid({"name", "name DESC"}, "`order_by` contains duplicate fields: ['name', 'name DESC']");
+}
+
+TEST(ParseModelVersionFilter, ValidForms) {
+  const Filter f = ParseModelVersionFilter(
+      "name = 'm' AND version_number >= 2 AND run_id IN ('r1', 'r2') AND source_path LIKE "
+      "'s3://%' AND tags.env != 'prod' AND attribute.run_id NOT IN ('x') AND name ILIKE 'M%' AND "
+      "tag.owner LIKE 'b%'");
+  ASSERT_EQ(f.clauses.size(), 8u);
+  EXPECT_EQ(f.clauses[0].kind, EntityKind::kAttribute);
+  EXPECT_EQ(f.clauses[0].key, "name");
+  EXPECT_EQ(StringOf(f.clauses[0]), "m");
+  EXPECT_EQ(f.clauses[1].key, "version_number");
+  EXPECT_EQ(f.clauses[1].op, CompareOp::kGe);
+  EXPECT_DOUBLE_EQ(NumberOf(f.clauses[1]), 2);
+  EXPECT_EQ(f.clauses[2].key, "run_id");
+  EXPECT_EQ(f.clauses[2].op, CompareOp::kIn);
+  EXPECT_EQ(ListOf(f.clauses[2]), (Strings{"r1", "r2"}));
+  EXPECT_EQ(f.clauses[3].key, "source_path");
+  EXPECT_EQ(f.clauses[3].op, CompareOp::kLike);
+  EXPECT_EQ(StringOf(f.clauses[3]), "s3://%");
+  EXPECT_EQ(f.clauses[4].kind, EntityKind::kTag);
+  EXPECT_EQ(f.clauses[4].key, "env");
+  EXPECT_EQ(f.clauses[4].op, CompareOp::kNe);
+  EXPECT_EQ(f.clauses[5].key, "run_id");
+  EXPECT_EQ(f.clauses[5].op, CompareOp::kNotIn);
+  EXPECT_EQ(ListOf(f.clauses[5]), (Strings{"x"}));
+  EXPECT_EQ(f.clauses[6].op, CompareOp::kILike);
+  EXPECT_EQ(f.clauses[7].kind, EntityKind::kTag);
+  EXPECT_EQ(f.clauses[7].key, "owner");
+}
+
+TEST(ParseModelVersionFilter, VersionNumberIsAnIntegerBareOrQuoted) {
+  const struct {
+    const char* filter;
+    CompareOp op;
+    double value;
+  } cases[] = {
+      {"version_number = 3", CompareOp::kEq, 3},      {"version_number != 3", CompareOp::kNe, 3},
+      {"version_number < 10", CompareOp::kLt, 10},    {"version_number <= 1", CompareOp::kLe, 1},
+      {"version_number > -1", CompareOp::kGt, -1},    {"version_number >= 2", CompareOp::kGe, 2},
+      {"version_number = '2'", CompareOp::kEq, 2},    {"version_number = ' 2 '", CompareOp::kEq, 2},
+      {"version_number = \"+7\"", CompareOp::kEq, 7},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.filter);
+    const Comparison clause = OnlyClause(ParseModelVersionFilter(c.filter));
+    EXPECT_EQ(clause.kind, EntityKind::kAttribute);
+    EXPECT_EQ(clause.key, "version_number");
+    EXPECT_EQ(clause.op, c.op);
+    EXPECT_DOUBLE_EQ(NumberOf(clause), c.value);
+  }
+}
+
+TEST(ParseModelVersionFilter, Errors) {
+  const auto invalid = [](const std::string& filter, const std::string& fragment) {
+    SCOPED_TRACE(filter);
+    ExpectInvalid([&] { ParseModelVersionFilter(filter); }, fragment);
+  };
+  invalid("version_number = 1.5", "Invalid value for numeric attribute 'version_number': 1.5");
+  invalid("version_number > 1e0", "Invalid value for numeric attribute 'version_number': 1e0");
+  invalid("version_number = 'abc'", "Invalid value for numeric attribute 'version_number': 'abc'");
+  invalid("version_number = '1.5'", "Invalid value for numeric attribute 'version_number': '1.5'");
+  invalid("version_number LIKE '1'", "Invalid comparator for attribute version_number: LIKE");
+  invalid("version_number == 1", "Invalid comparator for attribute version_number: ==");
+  invalid("version_number IS NULL", "Invalid comparator for attribute version_number: IS NULL");
+  invalid("version_number = abc", "unidentified quote types used for string value abc");
+  invalid("version_number IN ('1')",
+          "Only ['name', 'run_id'] attributes support comparison with a list of quoted string "
+          "values.");
+  invalid("source_path IN ('a')", "Only ['name', 'run_id'] attributes support comparison");
+  invalid("source_path NOT IN ('a')", "Only ['name', 'run_id'] attributes support comparison");
+  invalid("name = 1",
+          "Only the '{'creation_timestamp', 'last_updated_timestamp', 'version_number'}' "
+          "attributes support comparison with numeric values.");
+  invalid("run_id = 1", "attributes support comparison with numeric values");
+  invalid("run_id > 'a'", "Invalid comparator for attribute: >");
+  invalid("name >= 'a'", "Invalid comparator for attribute: >=");
+  invalid("run_id IS NULL", "Invalid comparator for attribute: IS NULL");
+  invalid("run_id = ('a', 'b')", "Comparator '=' does not take a list of values");
+  invalid("run_id IN 'a'", "Expected a list of quoted string values such as ('a', 'b') after IN");
+  invalid("run_id IN (1)", "but got different type in list: (1)");
+  invalid("name IN ()", "but got empty list");
+  invalid("tags.env IN ('a')",
+          "Expected a quoted string value for tag (e.g. 'my-value'). Got value ('a')");
+  invalid("tags.env = 1", "Expected a quoted string value for tag (e.g. 'my-value'). Got value 1");
+  invalid("tags.env > 'a'", "Invalid comparator for tag: >");
+  invalid("tags.env IS NULL", "Invalid comparator for tag: IS NULL");
+  invalid("status = 'READY'",
+          "Invalid attribute key 'status' specified. Valid keys are '{'name', 'run_id', "
+          "'source_path', 'version_number'}'");
+  invalid("current_stage = 'x'", "Invalid attribute key 'current_stage' specified");
+  invalid("creation_timestamp > 1", "Invalid attribute key 'creation_timestamp' specified");
+  invalid("metrics.x > 1",
+          "Invalid entity type 'metrics'. Valid entity types are ('attribute', 'tag', 'tags')");
+  invalid("attributes.name = 'x'", "Invalid entity type 'attributes'");
+  invalid("name = 'a' OR name = 'b'", "Invalid clause(s) in filter string: 'OR'");
+}
+
+TEST(ParseModelVersionOrderBy, Attributes) {
+  EXPECT_TRUE(ParseModelVersionOrderBy({}).empty());
+  const auto terms =
+      ParseModelVersionOrderBy({"name", "version_number DESC", "attribute.creation_timestamp asc",
+                                "`last_updated_timestamp` desc"});
+  ASSERT_EQ(terms.size(), 4u);
+  EXPECT_EQ(terms[0].kind, EntityKind::kAttribute);
+  EXPECT_EQ(terms[0].key, "name");
+  EXPECT_TRUE(terms[0].ascending);
+  EXPECT_EQ(terms[1].key, "version_number");
+  EXPECT_FALSE(terms[1].ascending);
+  EXPECT_EQ(terms[2].key, "creation_timestamp");
+  EXPECT_TRUE(terms[2].ascending);
+  EXPECT_EQ(terms[3].key, "last_updated_timestamp");
+  EXPECT_FALSE(terms[3].ascending);
+  // MLflow orders `tags.<attribute>` by the attribute.
+  const auto tag = ParseModelVersionOrderBy({"tags.version_number desc"});
+  ASSERT_EQ(tag.size(), 1u);
+  EXPECT_EQ(tag[0].kind, EntityKind::kAttribute);
+  EXPECT_EQ(tag[0].key, "version_number");
+  EXPECT_FALSE(tag[0].ascending);
+}
+
+TEST(ParseModelVersionOrderBy, Errors) {
+  const auto invalid = [](Strings order_by, const std::string& fragment) {
+    SCOPED_TRACE(order_by.empty() ? "" : order_by.back());
+    ExpectInvalid([&] { ParseModelVersionOrderBy(order_by); }, fragment);
+  };
+  invalid({"foo"},
+          "Invalid attribute key 'foo' specified. Valid keys are '{'creation_timestamp', "
+          "'last_updated_timestamp', 'name', 'version_number'}'");
+  invalid({"timestamp"}, "Invalid attribute key 'timestamp' specified");
+  invalid({"run_id"}, "Invalid attribute key 'run_id' specified");
+  invalid({"tags.env"},
+          "Invalid order by key 'env' specified. Valid keys are {'creation_timestamp', "
+          "'last_updated_timestamp', 'name', 'version_number'}");
+  invalid({"metrics.x"},
+          "Invalid entity type 'metrics'. Valid entity types are ('attribute', 'tag', 'tags')");
+  invalid({"attributes.name"}, "Invalid entity type 'attributes'");
+  invalid({"name up"}, "Invalid ordering key in order_by clause 'name up'.");
+  invalid({"name", "attribute.name"},
+          "`order_by` contains duplicate fields: ['name', 'attribute.name']");
+  invalid({"version_number", "tags.version_number"},
+          "`order_by` contains duplicate fields: ['version_number', 'tags.version_number']");
+}
+
 TEST(PageToken, RoundTripsAndMatchesMlflowBytes) {
   // base64.b64encode(json.dumps({"offset": 100}).encode()) in MLflow.
   EXPECT_EQ(EncodePageToken(100), "eyJvZmZzZXQiOiAxMDB9");

@@ -19,6 +19,10 @@ using tracking::ParseExperimentFilter;
 using tracking::ParseExperimentOrderBy;
 using tracking::ParseLoggedModelFilter;
 using tracking::ParseLoggedModelOrderBy;
+using tracking::ParseModelVersionFilter;
+using tracking::ParseModelVersionOrderBy;
+using tracking::ParseRegisteredModelFilter;
+using tracking::ParseRegisteredModelOrderBy;
 using tracking::ParseRunFilter;
 using tracking::ParseRunOrderBy;
 
@@ -83,12 +87,12 @@ class SqlSearchTest : public ::testing::Test {
         << sql;
   }
 
-  // Runs `query` and returns the first column of every row.
-  Ids Query(const SqlQuery& query) {
+  // `query` prepared with its values bound, or null after a test failure.
+  sqlite3_stmt* Prepare(const SqlQuery& query) {
     sqlite3_stmt* stmt = nullptr;
     if (sqlite3_prepare_v2(db_, query.sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK) {
       ADD_FAILURE() << sqlite3_errmsg(db_) << "\n" << query.sql;
-      return {};
+      return nullptr;
     }
     EXPECT_EQ(sqlite3_bind_parameter_count(stmt), static_cast<int>(query.binds.size()))
         << query.sql;
@@ -101,6 +105,13 @@ class SqlSearchTest : public ::testing::Test {
         sqlite3_bind_text(stmt, index, s->c_str(), static_cast<int>(s->size()), SQLITE_TRANSIENT);
       }
     }
+    return stmt;
+  }
+
+  // Runs `query` and returns the first column of every row.
+  Ids Query(const SqlQuery& query) {
+    sqlite3_stmt* stmt = Prepare(query);
+    if (!stmt) return {};
     Ids out;
     int rc;
     while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
@@ -473,6 +484,355 @@ TEST_F(LoggedModelSearchTest, OrderByAttributes) {
   EXPECT_EQ(Models("", {ParseLoggedModelOrderBy("status", true),
                         ParseLoggedModelOrderBy("model_id", false)}),
             (Ids{"m2", "m3", "m1"}));
+}
+
+// The model registry, with the data of a reference run of MLflow 3.17.2's
+// SqlAlchemyStore (sqlite), which gave the expected results below.
+//
+// registered models (created, last updated, tags):
+//   alpha      100 500  team=ml stage=Prod
+//   Alpha2     200 400  team=ML
+//   beta*[x]   300 300  team=data
+//   gamma_1    400 500
+//   prompt1    500 600  mlflow.prompt.is_prompt=true
+//   notprompt  600 100  mlflow.prompt.is_prompt=false
+// model versions (created, last updated, stage, run_id, source, tags):
+//   alpha/1    1000 1000 None             r1 s3://b/alpha/1  env=prod
+//   alpha/2    2000 3000 Staging          r2 s3://b/alpha/2  env=Staging owner=bob
+//   alpha/3    3000 3000 Deleted_Internal r1 S3://B/alpha/3  env=prod
+//   Alpha2/1   1500 3000 None             r3 runs:/r3/model  env=prod
+//   Alpha2/2   2500 2500 Production       '' models:/m-1
+//   gamma_1/2   500  600 None             r2 a*b[c]?
+//   gamma_1/10  700  700 Archived         r4 file:///tmp/x
+//   prompt1/1   800  800 None             '' p               mlflow.prompt.is_prompt=true
+class RegistrySearchTest : public SqlSearchTest {
+ protected:
+  void SetUp() override {
+    SqlSearchTest::SetUp();
+    Exec(R"sql(
+      INSERT INTO registered_models (name, creation_timestamp, last_updated_timestamp) VALUES
+        ('alpha', 100, 500), ('Alpha2', 200, 400), ('beta*[x]', 300, 300),
+        ('gamma_1', 400, 500), ('prompt1', 500, 600), ('notprompt', 600, 100);
+      INSERT INTO registered_model_tags VALUES
+        ('alpha', 'team', 'ml'), ('alpha', 'stage', 'Prod'), ('Alpha2', 'team', 'ML'),
+        ('beta*[x]', 'team', 'data'), ('prompt1', 'mlflow.prompt.is_prompt', 'true'),
+        ('notprompt', 'mlflow.prompt.is_prompt', 'false');
+      INSERT INTO model_versions (name, version, creation_timestamp, last_updated_timestamp,
+                                  current_stage, run_id, source) VALUES
+        ('alpha', 1, 1000, 1000, 'None', 'r1', 's3://b/alpha/1'),
+        ('alpha', 2, 2000, 3000, 'Staging', 'r2', 's3://b/alpha/2'),
+        ('alpha', 3, 3000, 3000, 'Deleted_Internal', 'r1', 'S3://B/alpha/3'),
+        ('Alpha2', 1, 1500, 3000, 'None', 'r3', 'runs:/r3/model'),
+        ('Alpha2', 2, 2500, 2500, 'Production', '', 'models:/m-1'),
+        ('gamma_1', 2, 500, 600, 'None', 'r2', 'a*b[c]?'),
+        ('gamma_1', 10, 700, 700, 'Archived', 'r4', 'file:///tmp/x'),
+        ('prompt1', 1, 800, 800, 'None', '', 'p');
+      INSERT INTO model_version_tags VALUES
+        ('alpha', 1, 'env', 'prod'), ('alpha', 2, 'env', 'Staging'), ('alpha', 2, 'owner', 'bob'),
+        ('alpha', 3, 'env', 'prod'), ('Alpha2', 1, 'env', 'prod'),
+        ('prompt1', 1, 'mlflow.prompt.is_prompt', 'true');
+    )sql");
+  }
+
+  Ids Models(const std::string& filter, const std::vector<std::string>& order_by = {},
+             int64_t offset = 0, int64_t limit = 100) {
+    return Query(BuildRegisteredModelSearch(ParseRegisteredModelFilter(filter),
+                                            ParseRegisteredModelOrderBy(order_by), offset, limit));
+  }
+
+  // "name/version" for each row; the version must come back as an integer.
+  Ids Versions(const std::string& filter, const std::vector<std::string>& order_by = {},
+               int64_t offset = 0, int64_t limit = 100) {
+    const SqlQuery query = BuildModelVersionSearch(
+        ParseModelVersionFilter(filter), ParseModelVersionOrderBy(order_by), offset, limit);
+    sqlite3_stmt* stmt = Prepare(query);
+    if (!stmt) return {};
+    Ids out;
+    int rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+      EXPECT_EQ(sqlite3_column_count(stmt), 2);
+      EXPECT_EQ(sqlite3_column_type(stmt, 1), SQLITE_INTEGER);
+      out.push_back(std::string(reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0))) + "/" +
+                    std::to_string(sqlite3_column_int64(stmt, 1)));
+    }
+    EXPECT_EQ(rc, SQLITE_DONE) << sqlite3_errmsg(db_) << "\n" << query.sql;
+    sqlite3_finalize(stmt);
+    return out;
+  }
+};
+
+TEST_F(RegistrySearchTest, RegisteredModelsDefaultOrderIsNameAndLeavesOutPrompts) {
+  EXPECT_EQ(Models(""), (Ids{"Alpha2", "alpha", "beta*[x]", "gamma_1", "notprompt"}));
+}
+
+TEST_F(RegistrySearchTest, RegisteredModelNames) {
+  EXPECT_EQ(Models("name = 'alpha'"), (Ids{"alpha"}));
+  EXPECT_EQ(Models("attribute.name = \"alpha\""), (Ids{"alpha"}));
+  EXPECT_EQ(Models("name != 'alpha'"), (Ids{"Alpha2", "beta*[x]", "gamma_1", "notprompt"}));
+  EXPECT_EQ(Models("name IN ('alpha', 'gamma_1', 'nope')"), (Ids{"alpha", "gamma_1"}));
+  EXPECT_EQ(Models("name IN ('alpha')"), (Ids{"alpha"}));
+  EXPECT_EQ(Models("name NOT IN ('alpha')"), (Ids{"Alpha2", "beta*[x]", "gamma_1", "notprompt"}));
+  // A prompt stays out even when named.
+  EXPECT_EQ(Models("name = 'prompt1'"), (Ids{}));
+}
+
+TEST_F(RegistrySearchTest, LikeIsCaseSensitiveAndIlikeIsNot) {
+  EXPECT_EQ(Models("name LIKE 'a%'"), (Ids{"alpha"}));
+  EXPECT_EQ(Models("name LIKE 'A%'"), (Ids{"Alpha2"}));
+  EXPECT_EQ(Models("name ILIKE 'a%'"), (Ids{"Alpha2", "alpha"}));
+  EXPECT_EQ(Models("name ilike 'ALPHA_'"), (Ids{"Alpha2"}));
+  EXPECT_EQ(Models("name LIKE '%'"), (Ids{"Alpha2", "alpha", "beta*[x]", "gamma_1", "notprompt"}));
+  EXPECT_EQ(Models("name LIKE 'gamma_1'"), (Ids{"gamma_1"}));
+  EXPECT_EQ(Models("name LIKE 'gamma__'"), (Ids{"gamma_1"}));
+  EXPECT_EQ(Models("name LIKE '_lpha'"), (Ids{"alpha"}));
+  // `*`, `?` and `[` are ordinary characters in a LIKE pattern.
+  EXPECT_EQ(Models("name LIKE 'beta*[x]'"), (Ids{"beta*[x]"}));
+  EXPECT_EQ(Models("name LIKE 'beta*%'"), (Ids{"beta*[x]"}));
+  EXPECT_EQ(Models("name LIKE 'b*'"), (Ids{}));
+  for (const char* pragma :
+       {"PRAGMA case_sensitive_like = ON", "PRAGMA case_sensitive_like = OFF"}) {
+    SCOPED_TRACE(pragma);
+    Exec(pragma);
+    EXPECT_EQ(Models("name LIKE 'a%'"), (Ids{"alpha"}));
+    EXPECT_EQ(Models("name ILIKE 'a%'"), (Ids{"Alpha2", "alpha"}));
+    EXPECT_EQ(Models("tags.team LIKE 'M%'"), (Ids{"Alpha2"}));
+    EXPECT_EQ(Versions("source_path LIKE 'S3://%'"), (Ids{}));
+    EXPECT_EQ(Versions("tags.env LIKE 's%'"), (Ids{}));
+  }
+}
+
+TEST_F(RegistrySearchTest, RegisteredModelTags) {
+  EXPECT_EQ(Models("tags.team = 'ml'"), (Ids{"alpha"}));
+  EXPECT_EQ(Models("tag.team = 'ml'"), (Ids{"alpha"}));
+  EXPECT_EQ(Models("tags.team ILIKE 'ML'"), (Ids{"Alpha2", "alpha"}));
+  EXPECT_EQ(Models("tags.team LIKE 'M%'"), (Ids{"Alpha2"}));
+  // Models without the tag match no comparison on it, `!=` included.
+  EXPECT_EQ(Models("tags.team != 'ml'"), (Ids{"Alpha2", "beta*[x]"}));
+  EXPECT_EQ(Models("tags.team = 'ml' AND tags.stage = 'Prod'"), (Ids{"alpha"}));
+  EXPECT_EQ(Models("tags.team = 'ml' AND tags.team != 'x'"), (Ids{"alpha"}));
+  EXPECT_EQ(Models("tags.team LIKE '%' AND name ILIKE 'alpha%'"), (Ids{"Alpha2", "alpha"}));
+  EXPECT_EQ(Models("tags.`my key` = 'x'"), (Ids{}));
+}
+
+TEST_F(RegistrySearchTest, PromptsOnlyWhenTheFilterAsksForThem) {
+  EXPECT_EQ(Models("tags.`mlflow.prompt.is_prompt` = 'true'"), (Ids{"prompt1"}));
+  EXPECT_EQ(Models("tags.`mlflow.prompt.is_prompt` != 'false'"), (Ids{"prompt1"}));
+  EXPECT_EQ(Models("tags.`mlflow.prompt.is_prompt` = 'true' AND name LIKE 'p%'"), (Ids{"prompt1"}));
+  // 'TRUE' asks for prompts, but the tag's value is then compared as written.
+  EXPECT_EQ(Models("tags.`mlflow.prompt.is_prompt` = 'TRUE'"), (Ids{}));
+  EXPECT_EQ(Models("tags.`mlflow.prompt.is_prompt` = 'true' AND tags.`mlflow.prompt.is_prompt` "
+                   "= 'x'"),
+            (Ids{}));
+  // Otherwise every clause on the tag is dropped and prompts stay out.
+  const Ids not_prompts = {"Alpha2", "alpha", "beta*[x]", "gamma_1", "notprompt"};
+  EXPECT_EQ(Models("tags.`mlflow.prompt.is_prompt` = 'false'"), not_prompts);
+  EXPECT_EQ(Models("tags.`mlflow.prompt.is_prompt` != 'true'"), not_prompts);
+  EXPECT_EQ(Models("tags.`mlflow.prompt.is_prompt` LIKE 't%'"), not_prompts);
+  EXPECT_EQ(Models("tags.`mlflow.prompt.is_prompt` = 'x' AND tags.`mlflow.prompt.is_prompt` = "
+                   "'true'"),
+            not_prompts);
+  EXPECT_EQ(Models("tags.`mlflow.prompt.is_prompt` = 'false' AND tags.team = 'ml'"),
+            (Ids{"alpha"}));
+  // Versions: a name is a prompt when one of its versions carries the tag.
+  EXPECT_EQ(Versions("tags.`mlflow.prompt.is_prompt` = 'true'"), (Ids{"prompt1/1"}));
+  EXPECT_EQ(Versions("tags.`mlflow.prompt.is_prompt` != 'false'"), (Ids{"prompt1/1"}));
+  EXPECT_EQ(Versions("tags.`mlflow.prompt.is_prompt` = 'false'"),
+            (Ids{"Alpha2/1", "alpha/2", "Alpha2/2", "alpha/1", "gamma_1/10", "gamma_1/2"}));
+  EXPECT_EQ(Versions("name = 'prompt1'"), (Ids{}));
+}
+
+TEST_F(RegistrySearchTest, RegisteredModelOrder) {
+  const Ids by_name_desc = {"notprompt", "gamma_1", "beta*[x]", "alpha", "Alpha2"};
+  EXPECT_EQ(Models("", {"name DESC"}), by_name_desc);
+  EXPECT_EQ(Models("", {"`name` DESC"}), by_name_desc);
+  // Ties on the last update time are broken by name ASC.
+  const Ids by_update = {"notprompt", "beta*[x]", "Alpha2", "alpha", "gamma_1"};
+  EXPECT_EQ(Models("", {"last_updated_timestamp"}), by_update);
+  EXPECT_EQ(Models("", {"timestamp"}), by_update);
+  EXPECT_EQ(Models("", {"timestamp asc"}), by_update);
+  const Ids by_update_desc = {"alpha", "gamma_1", "Alpha2", "beta*[x]", "notprompt"};
+  EXPECT_EQ(Models("", {"last_updated_timestamp DESC"}), by_update_desc);
+  EXPECT_EQ(Models("", {"timestamp DESC"}), by_update_desc);
+  EXPECT_EQ(Models("", {"name", "timestamp"}),
+            (Ids{"Alpha2", "alpha", "beta*[x]", "gamma_1", "notprompt"}));
+  EXPECT_EQ(
+      Models("name IN ('alpha', 'Alpha2') AND tags.team != 'ml'", {"last_updated_timestamp DESC"}),
+      (Ids{"Alpha2"}));
+}
+
+TEST_F(RegistrySearchTest, RegisteredModelPaging) {
+  EXPECT_EQ(Models("", {}, 0, 2), (Ids{"Alpha2", "alpha"}));
+  EXPECT_EQ(Models("", {}, 2, 2), (Ids{"beta*[x]", "gamma_1"}));
+  EXPECT_EQ(Models("", {}, 4, 2), (Ids{"notprompt"}));
+  EXPECT_EQ(Models("", {}, 5, 2), (Ids{}));
+  EXPECT_EQ(Models("", {}, 1, -1), (Ids{"alpha", "beta*[x]", "gamma_1", "notprompt"}));
+  EXPECT_EQ(Models("", {"timestamp DESC"}, 1, 2), (Ids{"gamma_1", "Alpha2"}));
+}
+
+TEST_F(RegistrySearchTest, ModelVersionsDefaultOrderLeavesOutDeletedVersions) {
+  // last_updated_timestamp DESC, name ASC, version DESC; alpha/3 is deleted.
+  EXPECT_EQ(Versions(""),
+            (Ids{"Alpha2/1", "alpha/2", "Alpha2/2", "alpha/1", "gamma_1/10", "gamma_1/2"}));
+  EXPECT_EQ(Versions("source_path = 'S3://B/alpha/3'"), (Ids{}));
+  EXPECT_EQ(Versions("version_number = 3"), (Ids{}));
+  EXPECT_EQ(Versions("run_id = 'r1'"), (Ids{"alpha/1"}));
+  EXPECT_EQ(Versions("tags.env = 'prod'"), (Ids{"Alpha2/1", "alpha/1"}));
+}
+
+TEST_F(RegistrySearchTest, ModelVersionNames) {
+  EXPECT_EQ(Versions("name = 'alpha'"), (Ids{"alpha/2", "alpha/1"}));
+  EXPECT_EQ(Versions("attribute.name = 'alpha'"), (Ids{"alpha/2", "alpha/1"}));
+  EXPECT_EQ(Versions("name != 'alpha'"), (Ids{"Alpha2/1", "Alpha2/2", "gamma_1/10", "gamma_1/2"}));
+  EXPECT_EQ(Versions("name LIKE 'al%'"), (Ids{"alpha/2", "alpha/1"}));
+  EXPECT_EQ(Versions("name LIKE 'Al%'"), (Ids{"Alpha2/1", "Alpha2/2"}));
+  EXPECT_EQ(Versions("name ILIKE 'AL%'"), (Ids{"Alpha2/1", "alpha/2", "Alpha2/2", "alpha/1"}));
+  EXPECT_EQ(Versions("name IN ('alpha', 'gamma_1')"),
+            (Ids{"alpha/2", "alpha/1", "gamma_1/10", "gamma_1/2"}));
+  EXPECT_EQ(Versions("name NOT IN ('alpha', 'gamma_1')"), (Ids{"Alpha2/1", "Alpha2/2"}));
+}
+
+TEST_F(RegistrySearchTest, ModelVersionNumbers) {
+  const Ids twos = {"alpha/2", "Alpha2/2", "gamma_1/2"};
+  EXPECT_EQ(Versions("version_number = 2"), twos);
+  EXPECT_EQ(Versions("version_number = '2'"), twos);
+  EXPECT_EQ(Versions("version_number = ' 2 '"), twos);
+  EXPECT_EQ(Versions("version_number = '+2'"), twos);
+  // Compared as numbers: 10 > 2.
+  EXPECT_EQ(Versions("version_number > 2"), (Ids{"gamma_1/10"}));
+  EXPECT_EQ(Versions("version_number >= 2 AND name = 'gamma_1'"), (Ids{"gamma_1/10", "gamma_1/2"}));
+  EXPECT_EQ(Versions("version_number != 1"),
+            (Ids{"alpha/2", "Alpha2/2", "gamma_1/10", "gamma_1/2"}));
+  EXPECT_EQ(Versions("version_number < 10"),
+            (Ids{"Alpha2/1", "alpha/2", "Alpha2/2", "alpha/1", "gamma_1/2"}));
+  EXPECT_EQ(Versions("version_number <= 1"), (Ids{"Alpha2/1", "alpha/1"}));
+  EXPECT_EQ(Versions("version_number > -1"),
+            (Ids{"Alpha2/1", "alpha/2", "Alpha2/2", "alpha/1", "gamma_1/10", "gamma_1/2"}));
+  EXPECT_EQ(Versions("version_number = -0"), (Ids{}));
+}
+
+TEST_F(RegistrySearchTest, ModelVersionRunIds) {
+  EXPECT_EQ(Versions("run_id IN ('r1', 'r3')"), (Ids{"Alpha2/1", "alpha/1"}));
+  EXPECT_EQ(Versions("run_id IN ('r1')"), (Ids{"alpha/1"}));
+  EXPECT_EQ(Versions("run_id NOT IN ('r1')"),
+            (Ids{"Alpha2/1", "alpha/2", "Alpha2/2", "gamma_1/10", "gamma_1/2"}));
+  EXPECT_EQ(Versions("run_id NOT IN ('r1', 'r2', 'r3', 'r4')"), (Ids{"Alpha2/2"}));
+  EXPECT_EQ(Versions("run_id != 'r2'"), (Ids{"Alpha2/1", "Alpha2/2", "alpha/1", "gamma_1/10"}));
+  EXPECT_EQ(Versions("run_id = ''"), (Ids{"Alpha2/2"}));
+  const Ids with_run = {"Alpha2/1", "alpha/2", "alpha/1", "gamma_1/10", "gamma_1/2"};
+  EXPECT_EQ(Versions("run_id LIKE 'r%'"), with_run);
+  EXPECT_EQ(Versions("run_id ILIKE 'R%'"), with_run);
+  EXPECT_EQ(Versions("run_id LIKE 'R%'"), (Ids{}));
+}
+
+TEST_F(RegistrySearchTest, ModelVersionSourcePaths) {
+  EXPECT_EQ(Versions("source_path = 's3://b/alpha/1'"), (Ids{"alpha/1"}));
+  EXPECT_EQ(Versions("source_path LIKE 's3://%'"), (Ids{"alpha/2", "alpha/1"}));
+  EXPECT_EQ(Versions("source_path LIKE 'S3://%'"), (Ids{}));
+  EXPECT_EQ(Versions("source_path ILIKE 'S3://%'"), (Ids{"alpha/2", "alpha/1"}));
+  EXPECT_EQ(Versions("source_path LIKE 'a*b[c]?'"), (Ids{"gamma_1/2"}));
+  EXPECT_EQ(Versions("source_path LIKE 'a_b[c]_'"), (Ids{"gamma_1/2"}));
+  EXPECT_EQ(Versions("source_path LIKE 'a%?'"), (Ids{"gamma_1/2"}));
+  EXPECT_EQ(Versions("source_path != 'p'"),
+            (Ids{"Alpha2/1", "alpha/2", "Alpha2/2", "alpha/1", "gamma_1/10", "gamma_1/2"}));
+}
+
+TEST_F(RegistrySearchTest, ModelVersionTags) {
+  EXPECT_EQ(Versions("tags.env ILIKE 'PROD'"), (Ids{"Alpha2/1", "alpha/1"}));
+  EXPECT_EQ(Versions("tags.env ILIKE 's%'"), (Ids{"alpha/2"}));
+  EXPECT_EQ(Versions("tags.env LIKE 's%'"), (Ids{}));
+  EXPECT_EQ(Versions("tags.env != 'prod'"), (Ids{"alpha/2"}));
+  EXPECT_EQ(Versions("tag.owner = 'bob'"), (Ids{"alpha/2"}));
+  EXPECT_EQ(Versions("tags.env = 'prod' AND tags.owner = 'bob'"), (Ids{}));
+  EXPECT_EQ(Versions("tags.env = 'Staging' AND tags.owner = 'bob'"), (Ids{"alpha/2"}));
+  EXPECT_EQ(Versions("tags.env LIKE '%' AND run_id = 'r1'"), (Ids{"alpha/1"}));
+  EXPECT_EQ(Versions("tags.env = 'prod' AND name = 'alpha'"), (Ids{"alpha/1"}));
+  EXPECT_EQ(Versions("name = 'alpha' AND version_number != 2 AND run_id = 'r1' AND source_path "
+                     "LIKE 's3://%' AND tags.env = 'prod'"),
+            (Ids{"alpha/1"}));
+}
+
+TEST_F(RegistrySearchTest, ModelVersionOrder) {
+  const Ids by_name = {"Alpha2/2", "Alpha2/1", "alpha/2", "alpha/1", "gamma_1/10", "gamma_1/2"};
+  EXPECT_EQ(Versions("", {"name"}), by_name);
+  EXPECT_EQ(Versions("", {"tags.name"}), by_name);
+  EXPECT_EQ(Versions("", {"name DESC"}),
+            (Ids{"gamma_1/10", "gamma_1/2", "alpha/2", "alpha/1", "Alpha2/2", "Alpha2/1"}));
+  EXPECT_EQ(Versions("", {"version_number"}),
+            (Ids{"Alpha2/1", "alpha/1", "Alpha2/2", "alpha/2", "gamma_1/2", "gamma_1/10"}));
+  const Ids by_version_desc = {"gamma_1/10", "Alpha2/2", "alpha/2",
+                               "gamma_1/2",  "Alpha2/1", "alpha/1"};
+  EXPECT_EQ(Versions("", {"version_number DESC"}), by_version_desc);
+  EXPECT_EQ(Versions("", {"attribute.version_number DESC"}), by_version_desc);
+  EXPECT_EQ(Versions("", {"`version_number` DESC"}), by_version_desc);
+  EXPECT_EQ(Versions("", {"tags.version_number desc"}), by_version_desc);
+  EXPECT_EQ(Versions("", {"creation_timestamp"}),
+            (Ids{"gamma_1/2", "gamma_1/10", "alpha/1", "Alpha2/1", "alpha/2", "Alpha2/2"}));
+  EXPECT_EQ(Versions("", {"creation_timestamp DESC"}),
+            (Ids{"Alpha2/2", "alpha/2", "Alpha2/1", "alpha/1", "gamma_1/10", "gamma_1/2"}));
+  EXPECT_EQ(Versions("", {"last_updated_timestamp"}),
+            (Ids{"gamma_1/2", "gamma_1/10", "alpha/1", "Alpha2/2", "Alpha2/1", "alpha/2"}));
+  EXPECT_EQ(Versions("", {"last_updated_timestamp DESC"}),
+            (Ids{"Alpha2/1", "alpha/2", "Alpha2/2", "alpha/1", "gamma_1/10", "gamma_1/2"}));
+  EXPECT_EQ(Versions("", {"name DESC", "version_number"}),
+            (Ids{"gamma_1/2", "gamma_1/10", "alpha/1", "alpha/2", "Alpha2/1", "Alpha2/2"}));
+  EXPECT_EQ(Versions("", {"version_number", "name DESC"}),
+            (Ids{"alpha/1", "Alpha2/1", "gamma_1/2", "alpha/2", "Alpha2/2", "gamma_1/10"}));
+  EXPECT_EQ(Versions("", {"name DESC", "creation_timestamp"}),
+            (Ids{"gamma_1/2", "gamma_1/10", "alpha/1", "alpha/2", "Alpha2/1", "Alpha2/2"}));
+}
+
+TEST_F(RegistrySearchTest, ModelVersionPaging) {
+  EXPECT_EQ(Versions("", {}, 0, 2), (Ids{"Alpha2/1", "alpha/2"}));
+  EXPECT_EQ(Versions("", {}, 2, 2), (Ids{"Alpha2/2", "alpha/1"}));
+  EXPECT_EQ(Versions("", {}, 4, 2), (Ids{"gamma_1/10", "gamma_1/2"}));
+  EXPECT_EQ(Versions("", {}, 6, 2), (Ids{}));
+  EXPECT_EQ(Versions("", {}, 3, -1), (Ids{"alpha/1", "gamma_1/10", "gamma_1/2"}));
+  EXPECT_EQ(Versions("name = 'alpha'", {"version_number"}, 1, 1), (Ids{"alpha/2"}));
+}
+
+TEST_F(RegistrySearchTest, UserTextIsBoundNeverSpliced) {
+  const SqlQuery models = BuildRegisteredModelSearch(
+      ParseRegisteredModelFilter("name = 'x'' OR 1=1 --' AND tags.`k'); DROP TABLE "
+                                 "registered_models; --` LIKE '%evil%'"),
+      {}, 0, 10);
+  const SqlQuery versions = BuildModelVersionSearch(
+      ParseModelVersionFilter("run_id IN ('x'' OR 1=1 --') AND tags.`k'); DROP TABLE "
+                              "model_versions; --` = '%evil%' AND source_path LIKE 'evil'"),
+      {}, 0, 10);
+  for (const SqlQuery* q : {&models, &versions}) {
+    EXPECT_EQ(q->sql.find("DROP"), std::string::npos) << q->sql;
+    EXPECT_EQ(q->sql.find("OR 1=1"), std::string::npos) << q->sql;
+    EXPECT_EQ(q->sql.find("evil"), std::string::npos) << q->sql;
+  }
+  EXPECT_EQ(Query(models), (Ids{}));
+  EXPECT_EQ(Query(versions), (Ids{}));
+  EXPECT_EQ(Models("name = 'x'' OR 1=1 --'"), (Ids{}));
+  EXPECT_EQ(Versions("run_id IN ('x'' OR 1=1 --')"), (Ids{}));
+  EXPECT_EQ(Models(""), (Ids{"Alpha2", "alpha", "beta*[x]", "gamma_1", "notprompt"}));
+  EXPECT_EQ(Versions("", {}, 0, 1), (Ids{"Alpha2/1"}));
+}
+
+// The prompt checks stay cheap for a model with many versions (see NotPromptVersion).
+TEST_F(RegistrySearchTest, PromptExclusionPlans) {
+  const std::string versions = Plan(BuildModelVersionSearch({}, {}, 0, 10));
+  EXPECT_NE(versions.find("LIST SUBQUERY"), std::string::npos) << versions;
+  EXPECT_EQ(versions.find("CORRELATED"), std::string::npos) << versions;
+  const std::string models = Plan(BuildRegisteredModelSearch({}, {}, 0, 10));
+  EXPECT_NE(models.find("PRIMARY KEY (name=? AND key=?)"), std::string::npos) << models;
+  EXPECT_EQ(models.find("TEMP B-TREE"), std::string::npos) << models;
+}
+
+TEST_F(RegistrySearchTest, RejectsTermsTheParsersDoNotMake) {
+  using tracking::CompareOp;
+  using tracking::EntityKind;
+  tracking::Filter metric;
+  metric.clauses.push_back({EntityKind::kMetric, "m", CompareOp::kGt, 1.0});
+  EXPECT_THROW(BuildRegisteredModelSearch(metric, {}, 0, 10), Error);
+  EXPECT_THROW(BuildModelVersionSearch(metric, {}, 0, 10), Error);
+  const tracking::OrderTerm creation{EntityKind::kAttribute, "creation_timestamp", true};
+  EXPECT_THROW(BuildRegisteredModelSearch({}, {creation}, 0, 10), Error);
+  const tracking::OrderTerm run_id{EntityKind::kAttribute, "run_id", true};
+  EXPECT_THROW(BuildModelVersionSearch({}, {run_id}, 0, 10), Error);
 }
 
 }  // namespace

@@ -1,0 +1,87 @@
+// The model registry: MLflow's registered models, versions, stages and aliases.
+//
+// RegistryService validates input as MLflow does (names, version numbers,
+// reserved aliases, stages), links versions to the runs and logged models of
+// experiment tracking, and calls the RegistryStore. It knows nothing of HTTP.
+// Failures throw slipway::Error with MLflow's code and wording. Thread-safe if
+// the stores are.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "registry/registry_store.h"
+#include "tracking/tracking_service.h"
+
+namespace slipway::registry {
+
+inline constexpr size_t kMaxModelNameLength = 256;
+inline constexpr size_t kMaxRegistryTagKeyLength = 250;
+inline constexpr size_t kMaxRegistryTagValueLength = 100000;
+inline constexpr size_t kMaxAliasLength = 255;
+
+class RegistryService {
+ public:
+  // Both must outlive the service.
+  RegistryService(RegistryStore& store, tracking::TrackingService& tracking);
+
+  RegisteredModel CreateRegisteredModel(const std::string& name, const std::vector<Tag>& tags,
+                                        const std::string& description);
+  RegisteredModel GetRegisteredModel(const std::string& name);
+  RegisteredModel RenameRegisteredModel(const std::string& name, const std::string& new_name);
+  RegisteredModel UpdateRegisteredModel(const std::string& name, const std::string& description);
+  void DeleteRegisteredModel(const std::string& name);
+  tracking::SearchResult<RegisteredModel> SearchRegisteredModels(
+      const std::string& filter, const std::vector<std::string>& order_by,
+      std::optional<int64_t> max_results, const std::string& page_token);
+  // The newest version in each of `stages` (every stage when empty).
+  std::vector<ModelVersion> GetLatestVersions(const std::string& name,
+                                              const std::vector<std::string>& stages);
+  void SetRegisteredModelTag(const std::string& name, const Tag& tag);
+  void DeleteRegisteredModelTag(const std::string& name, const std::string& key);
+
+  struct NewVersion {
+    std::string name;
+    std::string source;
+    std::string run_id;
+    std::string run_link;
+    std::string description;
+    std::string model_id;
+    std::vector<Tag> tags;
+  };
+  ModelVersion CreateModelVersion(NewVersion request);
+  // `version` is the text from the request; not a number -> INVALID_PARAMETER_VALUE.
+  ModelVersion GetModelVersion(const std::string& name, const std::string& version);
+  ModelVersion UpdateModelVersion(const std::string& name, const std::string& version,
+                                  const std::string& description);
+  ModelVersion TransitionStage(const std::string& name, const std::string& version,
+                               const std::string& stage, bool archive_existing_versions);
+  void DeleteModelVersion(const std::string& name, const std::string& version);
+  tracking::SearchResult<ModelVersion> SearchModelVersions(const std::string& filter,
+                                                           const std::vector<std::string>& order_by,
+                                                           std::optional<int64_t> max_results,
+                                                           const std::string& page_token);
+  // Where the version's files are: the logged model's or the run's artifact
+  // URI for `models:/<model_id>` and `runs:/<run_id>/<path>` sources.
+  std::string GetDownloadUri(const std::string& name, const std::string& version);
+  void SetModelVersionTag(const std::string& name, const std::string& version, const Tag& tag);
+  void DeleteModelVersionTag(const std::string& name, const std::string& version,
+                             const std::string& key);
+
+  void SetAlias(const std::string& name, const std::string& alias, const std::string& version);
+  void DeleteAlias(const std::string& name, const std::string& alias);
+  ModelVersion GetVersionByAlias(const std::string& name, const std::string& alias);
+
+ private:
+  RegisteredModel RequireModel(const std::string& name);
+  // Checks `request.source` against its run or logged model, and fills in the
+  // run and model of a `models:/<name>/<version>` source.
+  void ValidateSource(NewVersion& request);
+  int64_t ParseVersion(const std::string& version);
+
+  RegistryStore& store_;
+  tracking::TrackingService& tracking_;
+};
+
+}  // namespace slipway::registry

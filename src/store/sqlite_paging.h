@@ -1,0 +1,45 @@
+// Helpers the SQLite stores share for running searches page by page.
+#pragma once
+
+#include <optional>
+#include <vector>
+
+#include "store/sql_search.h"
+#include "store/sqlite_db.h"
+#include "tracking/tracking_store.h"
+
+namespace slipway::store {
+
+inline void BindAll(Statement& statement, const std::vector<SqlValue>& binds) {
+  for (size_t i = 0; i < binds.size(); ++i) {
+    statement.BindVariant(static_cast<int>(i + 1), binds[i]);
+  }
+}
+
+// Runs a search query that selects keys (one more than the page holds, to
+// learn whether another page exists), then loads the record of each key.
+// `read_key(row)` reads a key from a result row; `load(db, key)` returns the
+// record or nothing if it vanished.
+template <typename T, typename ReadKey, typename Load>
+tracking::PageOf<T> LoadPage(Connection& db, const SqlQuery& query, const tracking::Page& page,
+                             ReadKey read_key, Load load) {
+  using Key = decltype(read_key(std::declval<const Statement&>()));
+  std::vector<Key> keys;
+  {
+    Statement rows = db.Prepare(query.sql);
+    BindAll(rows, query.binds);
+    while (rows.Step()) keys.push_back(read_key(rows));
+  }
+  tracking::PageOf<T> result;
+  if (keys.size() > static_cast<size_t>(page.limit)) {
+    result.has_more = true;
+    keys.resize(page.limit);
+  }
+  result.items.reserve(keys.size());
+  for (const Key& key : keys) {
+    if (std::optional<T> item = load(db, key)) result.items.push_back(std::move(*item));
+  }
+  return result;
+}
+
+}  // namespace slipway::store
