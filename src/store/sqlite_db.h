@@ -8,7 +8,9 @@
 // write rolls back alone. Write() returns after the transaction that holds
 // the write has committed to the WAL, which survives a crash of the process.
 // Reads run concurrently on a pool of read-only connections (WAL readers see
-// the last committed state and never block the writer).
+// the last committed state and never block the writer). Checkpoints (copying
+// the WAL back into the database file, with an fsync) run on a thread of
+// their own, so a commit never waits for one.
 //
 // Thread-safe. The object owns its connections and the writer thread.
 #pragma once
@@ -93,9 +95,10 @@ class Connection {
 class SqliteDb {
  public:
   struct Options {
-    std::string path;          // file name; created if missing
-    int read_connections = 8;  // pool size for concurrent reads
-    int max_batch = 4096;      // writes applied in one transaction at most
+    std::string path;             // file name; created if missing
+    int read_connections = 8;     // pool size for concurrent reads
+    int max_batch = 4096;         // writes applied in one transaction at most
+    int checkpoint_pages = 1000;  // WAL size that wakes the checkpointer
   };
 
   // Opens (creating if needed) and migrates the database to the newest
@@ -150,6 +153,8 @@ class SqliteDb {
   explicit SqliteDb(Options options) : options_(std::move(options)) {}
   void Migrate(std::span<const Migration> migrations);
   void WriterLoop();
+  void CheckpointLoop();
+  static int OnWalCommit(void* self, sqlite3* db, const char* name, int pages);
 
   Options options_;
   int schema_version_ = 0;
@@ -160,6 +165,12 @@ class SqliteDb {
   std::deque<PendingWrite*> queue_;
   bool stopping_ = false;
   std::thread writer_thread_;
+
+  std::mutex checkpoint_mu_;  // guards wal_pages_ and checkpoint_stopping_
+  std::condition_variable checkpoint_cv_;
+  int wal_pages_ = 0;  // pages in the WAL after the last commit
+  bool checkpoint_stopping_ = false;
+  std::thread checkpoint_thread_;
 
   std::mutex pool_mu_;  // guards pool_
   std::vector<std::unique_ptr<Connection>> pool_;
