@@ -77,7 +77,7 @@ void RunServer(const ServerArgs& args) {
   options.threads = args.threads;
   http::HttpServer server(options);
   http::AddMlflowRoutes(server, tracking, artifacts);
-  http::AddRegistryRoutes(server, registry);
+  http::AddRegistryRoutes(server, registry, tracking);
 
   std::thread waiter([&server, stop_signals] {
     int signal_number = 0;

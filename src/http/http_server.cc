@@ -72,9 +72,9 @@ HttpServer::HttpServer(Options options) : options_(std::move(options)) {
         } else if (res.status == 413) {
           SetError(res, 413, "BAD_REQUEST", "Request body too large.");
         } else if (res.status == 414) {
-      SetError(res, 414, "BAD_REQUEST",
-               "Request URI too long: send long values in a POST body instead.");
-    } else if (res.status == 405) {
+          SetError(res, 414, "BAD_REQUEST",
+                   "Request URI too long: send long values in a POST body instead.");
+        } else if (res.status == 405) {
           SetError(res, 405, "ENDPOINT_NOT_FOUND",
                    "Method " + req.method + " is not allowed for " + req.path + ".");
         } else {

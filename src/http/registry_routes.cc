@@ -3,6 +3,8 @@
 #include "core/error.h"
 #include "http/json_codec.h"
 #include "http/route_helpers.h"
+#include "registry/lineage.h"
+#include "registry/model_card.h"
 
 namespace slipway::http {
 namespace {
@@ -212,11 +214,99 @@ void AddModelVersionRoutes(HttpServer& server, registry::RegistryService& regist
                 });
 }
 
+Json RunRefJson(const registry::RunRef& run) {
+  return {{"run_id", run.run_id}, {"run_name", run.run_name}, {"status", run.status}};
+}
+
+Json DatasetsJson(const std::vector<registry::DatasetRef>& datasets) {
+  Json out = Json::array();
+  for (const auto& d : datasets) {
+    out.push_back({{"name", d.name},
+                   {"digest", d.digest},
+                   {"source_type", d.source_type},
+                   {"source", d.source},
+                   {"context", d.context}});
+  }
+  return out;
+}
+
+Json LineageJson(const registry::ModelLineage& lineage) {
+  Json out = {{"model_version", ToJson(lineage.version)}};
+  if (lineage.logged_model) out["logged_model"] = ToJson(*lineage.logged_model);
+  if (lineage.run) out["run"] = ToJson(*lineage.run);
+  Json code = Json::object();
+  if (!lineage.git_commit.empty()) code["git_commit"] = lineage.git_commit;
+  if (!lineage.source_name.empty()) code["source_name"] = lineage.source_name;
+  if (!lineage.source_type.empty()) code["source_type"] = lineage.source_type;
+  out["code"] = std::move(code);
+  out["datasets"] = DatasetsJson(lineage.datasets);
+  if (lineage.parent_run) out["parent_run"] = RunRefJson(*lineage.parent_run);
+  Json children = Json::array();
+  for (const auto& child : lineage.child_runs) children.push_back(RunRefJson(child));
+  out["child_runs"] = std::move(children);
+  return out;
+}
+
+Json PairsJson(const std::vector<std::pair<std::string, std::string>>& pairs) {
+  Json out = Json::object();
+  for (const auto& [key, value] : pairs) out[key] = value;
+  return out;
+}
+
+Json CardJson(const registry::ModelCard& card) {
+  Json metrics = Json::object();
+  for (const auto& [key, value] : card.metrics) metrics[key] = DoubleToJson(value);
+  return {{"name", card.name},
+          {"version", std::to_string(card.version)},
+          {"stage", card.stage},
+          {"aliases", card.aliases},
+          {"intended_use", card.intended_use},
+          {"owners", card.owners},
+          {"training_data", DatasetsJson(card.training_data)},
+          {"parameters", PairsJson(card.parameters)},
+          {"metrics", std::move(metrics)},
+          {"validation", PairsJson(card.validation)},
+          {"approvals", PairsJson(card.approvals)},
+          {"lineage",
+           {{"source", card.source},
+            {"model_id", card.model_id},
+            {"run_id", card.run_id},
+            {"experiment_id", card.experiment_id},
+            {"git_commit", card.git_commit},
+            {"source_name", card.source_name}}},
+          {"creation_timestamp", card.created}};
+}
+
+void AddLineageRoutes(HttpServer& server, registry::RegistryService& registry,
+                      tracking::TrackingService& tracking) {
+  server.Get("/api/v1/lineage/model-versions/([^/]+)/([^/]+)", "lineage/model-version",
+             [&registry, &tracking](const Request& req, Response& res) {
+               Reply(res, LineageJson(registry::BuildLineage(registry, tracking, req.matches[1],
+                                                             req.matches[2])));
+             });
+  server.Get("/api/v1/models/([^/]+)/versions/([^/]+)/card", "models/card",
+             [&registry, &tracking](const Request& req, Response& res) {
+               registry::ModelCard card = registry::BuildModelCard(
+                   registry::BuildLineage(registry, tracking, req.matches[1], req.matches[2]));
+               bool json =
+                   req.get_param_value("format") == "json" ||
+                   (req.get_param_value("format").empty() &&
+                    req.get_header_value("Accept").find("application/json") != std::string::npos);
+               if (json) {
+                 Reply(res, CardJson(card));
+               } else {
+                 res.set_content(registry::RenderMarkdown(card), "text/markdown; charset=utf-8");
+               }
+             });
+}
+
 }  // namespace
 
-void AddRegistryRoutes(HttpServer& server, registry::RegistryService& registry) {
+void AddRegistryRoutes(HttpServer& server, registry::RegistryService& registry,
+                       tracking::TrackingService& tracking) {
   AddRegisteredModelRoutes(server, registry);
   AddModelVersionRoutes(server, registry);
+  AddLineageRoutes(server, registry, tracking);
 }
 
 }  // namespace slipway::http
