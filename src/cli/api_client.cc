@@ -192,10 +192,27 @@ nlohmann::json ApiClient::Get(std::string_view path, const QueryParams& query) {
   return ParseReply(uri_, "GET", std::string(path), result);
 }
 
+std::string ApiClient::GetText(std::string_view path, const QueryParams& query,
+                               std::string_view accept) {
+  std::string full_path = path_prefix_ + std::string(path);
+  httplib::Params params(query.begin(), query.end());
+  httplib::Result result =
+      client_->Get(full_path, params, httplib::Headers{{"Accept", std::string(accept)}});
+  if (result && result->status >= 200 && result->status < 300) return result->body;
+  ParseReply(uri_, "GET", std::string(path), result);
+  throw Error(ErrorCode::kInternalError, "unreachable: ParseReply accepted an error reply");
+}
+
 nlohmann::json ApiClient::Post(std::string_view path, const nlohmann::json& body) {
   std::string full_path = path_prefix_ + std::string(path);
   httplib::Result result = client_->Post(full_path, body.dump(), "application/json");
   return ParseReply(uri_, "POST", std::string(path), result);
+}
+
+nlohmann::json ApiClient::Delete(std::string_view path, const nlohmann::json& body) {
+  std::string full_path = path_prefix_ + std::string(path);
+  httplib::Result result = client_->Delete(full_path, body.dump(), "application/json");
+  return ParseReply(uri_, "DELETE", std::string(path), result);
 }
 
 }  // namespace slipway::cli

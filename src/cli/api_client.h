@@ -33,7 +33,12 @@ class ApiClient {
 
   // `path` is the API path, e.g. "/api/2.0/mlflow/runs/get"; query values are URL-encoded here.
   nlohmann::json Get(std::string_view path, const QueryParams& query = {});
+  // GET for a reply that is not JSON, such as a Markdown document: its body as is. `accept` is
+  // sent as the Accept header. Error replies throw as for Get.
+  std::string GetText(std::string_view path, const QueryParams& query, std::string_view accept);
   nlohmann::json Post(std::string_view path, const nlohmann::json& body);
+  // DELETE with a JSON body, as MLflow's client sends it (e.g. registered-models/alias).
+  nlohmann::json Delete(std::string_view path, const nlohmann::json& body);
 
   const std::string& uri() const { return uri_; }
 

@@ -2,6 +2,8 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
+#include "cli/audit_commands.h"
+#include "cli/model_commands.h"
 #include "cli/server_command.h"
 #include "cli/tracking_commands.h"
 #include "core/error.h"
@@ -12,6 +14,8 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "slipway 0.1.0");
   slipway::cli::AddServerCommand(app);
   slipway::cli::AddTrackingCommands(app);
+  slipway::cli::AddAuditCommands(app);
+  slipway::cli::AddModelCommands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {

@@ -9,10 +9,13 @@
 #include <thread>
 
 #include "core/error.h"
+#include "governance/audit_log.h"
+#include "http/audit_hook.h"
 #include "http/http_server.h"
 #include "http/mlflow_routes.h"
 #include "http/registry_routes.h"
 #include "registry/registry_service.h"
+#include "store/sqlite_audit_store.h"
 #include "store/sqlite_registry_store.h"
 #include "store/sqlite_tracking_store.h"
 #include "tracking/artifact_store.h"
@@ -70,6 +73,8 @@ void RunServer(const ServerArgs& args) {
   tracking::ArtifactStore artifacts(ArtifactsPath(args.artifacts));
   tracking::TrackingService tracking(tracking_store, {});
   registry::RegistryService registry(registry_store, tracking);
+  store::SqliteAuditStore audit_store(database);
+  governance::AuditLog audit(audit_store);
 
   http::HttpServer::Options options;
   options.host = args.host;
@@ -78,6 +83,8 @@ void RunServer(const ServerArgs& args) {
   http::HttpServer server(options);
   http::AddMlflowRoutes(server, tracking, artifacts);
   http::AddRegistryRoutes(server, registry, tracking);
+  http::AddAuditRoutes(server, audit);
+  http::EnableAuditTrail(server, audit);
 
   std::thread waiter([&server, stop_signals] {
     int signal_number = 0;

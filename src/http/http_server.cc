@@ -44,6 +44,12 @@ HttpServer::HttpServer(Options options) : options_(std::move(options)) {
   server_.set_keep_alive_timeout(3);
   server_.set_payload_max_length(options_.max_upload);
   server_.set_tcp_nodelay(true);
+  // cpp-httplib's default also sets SO_REUSEPORT, which lets a second server
+  // bind a port already in use and silently take half its connections.
+  server_.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
 
   server_.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     request_start = Clock::now();
@@ -98,6 +104,13 @@ HttpServer::HttpServer(Options options) : options_(std::move(options)) {
 }
 
 void HttpServer::Finish(const httplib::Request& req, const httplib::Response& res) {
+  if (observer_) {
+    try {
+      observer_(req, res, request_route);
+    } catch (const std::exception& error) {
+      spdlog::error("{} {}: request observer failed: {}", req.method, req.path, error.what());
+    }
+  }
   double seconds = std::chrono::duration<double>(Clock::now() - request_start).count();
   // cpp-httplib leaves the status at -1 until it writes a handler's reply as 200.
   Record(request_route, req.method, res.status == -1 ? 200 : res.status, seconds);

@@ -48,6 +48,13 @@ class HttpServer {
 
   monitoring::MetricRegistry& metrics() { return metrics_; }
 
+  // Called for every routed request after its handler and before its reply
+  // is written (so what it records is durable before the client hears back).
+  // Set before Listen(); `route` is the route's name.
+  using Observer = std::function<void(const httplib::Request&, const httplib::Response&,
+                                      const std::string& route)>;
+  void SetObserver(Observer observer) { observer_ = std::move(observer); }
+
   // Binds and serves until Stop(); false if the address could not be bound.
   bool Listen();
   // Stops accepting, lets in-flight requests finish, and makes Listen() return.
@@ -61,6 +68,7 @@ class HttpServer {
   void Record(const std::string& route, const std::string& method, int status, double seconds);
 
   Options options_;
+  Observer observer_;
   httplib::Server server_;
   monitoring::MetricRegistry metrics_;
   std::atomic<int> bound_port_{0};  // set by Listen(), read by any thread

@@ -180,6 +180,28 @@ CREATE TABLE registered_model_aliases (
   PRIMARY KEY (name, alias)
 ) WITHOUT ROWID;
 )sql"},
+    // The audit trail: one row per state-changing request, each holding the
+    // SHA-256 of the previous row, and a one-row head naming the last entry so
+    // that removing entries from the end is detected too.
+    {3, "governance: hash-chained audit log", R"sql(
+CREATE TABLE audit_log (
+  seq INTEGER PRIMARY KEY,
+  time_ms INTEGER NOT NULL,
+  principal TEXT NOT NULL,
+  action TEXT NOT NULL,
+  target TEXT NOT NULL,
+  outcome INTEGER NOT NULL,
+  request_digest TEXT NOT NULL,
+  prev_hash TEXT NOT NULL,
+  hash TEXT NOT NULL
+);
+CREATE INDEX audit_log_by_time ON audit_log (time_ms);
+CREATE TABLE audit_head (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  last_seq INTEGER NOT NULL,
+  last_hash TEXT NOT NULL
+);
+)sql"},
 };
 
 }  // namespace

@@ -23,7 +23,10 @@ pytestmark = pytest.mark.slipway_only
 
 @pytest.fixture(scope="module")
 def trained(server):
+    while mlflow.active_run() is not None:
+        mlflow.end_run()
     mlflow.set_tracking_uri(server.url)
+    mlflow.set_registry_uri(server.url)
     experiment = unique("lineage")
     mlflow.set_experiment(experiment)
     model_name = unique("churn")
@@ -44,7 +47,7 @@ def trained(server):
                                             registered_model_name=model_name)
             with mlflow.start_run(run_name="evaluate", nested=True) as child:
                 pass
-    client = MlflowClient()
+    client = MlflowClient(tracking_uri=server.url, registry_uri=server.url)
     client.update_model_version(model_name, "1", "Scores churn risk | for retention offers.")
     client.set_model_version_tag(model_name, "1", "validation.auc_gate", "passed")
     client.set_model_version_tag(model_name, "1", "approval.alice", "approved")

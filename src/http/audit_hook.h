@@ -1,0 +1,20 @@
+// Feeds the audit trail from the HTTP layer.
+#pragma once
+
+#include "governance/audit_log.h"
+#include "http/http_server.h"
+
+namespace slipway::http {
+
+// Appends one audit entry for every state-changing request (POST, PUT, PATCH,
+// DELETE, except searches and other reads sent as POST): the route as the
+// action, the entity it touched as the target ("run:<id>", "experiment:<id>",
+// "registered_model:<name>", "model_version:<name>/<version>",
+// "logged_model:<id>", "artifact:<path>"), the reply's status as the outcome
+// and a SHA-256 of the request. The log must outlive the server.
+void EnableAuditTrail(HttpServer& server, governance::AuditLog& log);
+
+// The audit routes: GET /api/v1/audit (query) and /api/v1/audit/verify.
+void AddAuditRoutes(HttpServer& server, governance::AuditLog& log);
+
+}  // namespace slipway::http
