@@ -4,11 +4,9 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
-#include <charconv>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <iostream>
@@ -21,6 +19,7 @@
 #include <utility>
 
 #include "cli/api_client.h"
+#include "cli/cli_support.h"
 #include "cli/table.h"
 #include "core/error.h"
 #include "governance/audit_log.h"
@@ -32,43 +31,12 @@ namespace {
 using nlohmann::json;
 using Align = Table::Align;
 
-constexpr std::string_view kDefaultTrackingUri = "http://127.0.0.1:5000";
 constexpr std::string_view kAuditEndpoint = "/api/v1/audit";
 constexpr std::string_view kVerifyEndpoint = "/api/v1/audit/verify";
 constexpr size_t kPageSize = 100;
 constexpr std::string_view kTimeHelp =
     "milliseconds since the epoch, or ISO-8601 such as 2024-05-01T12:00:00Z (UTC when no "
     "offset is given)";
-
-// --- Reading the server's JSON, where a field may be absent and an int64 may be a string.
-
-const json& Field(const json& object, const char* key) {
-  static const json kNull;
-  if (!object.is_object()) return kNull;
-  auto it = object.find(key);
-  return it == object.end() ? kNull : *it;
-}
-
-std::string StringField(const json& object, const char* key) {
-  const json& value = Field(object, key);
-  if (value.is_string()) return value.get<std::string>();
-  if (value.is_number() || value.is_boolean()) return value.dump();
-  return "";
-}
-
-std::optional<int64_t> ParseInt64(std::string_view text) {
-  int64_t parsed = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), parsed);
-  if (text.empty() || ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
-  return parsed;
-}
-
-std::optional<int64_t> Int64Field(const json& object, const char* key) {
-  const json& value = Field(object, key);
-  if (value.is_number_integer()) return value.get<int64_t>();
-  if (value.is_string()) return ParseInt64(value.get_ref<const std::string&>());
-  return std::nullopt;
-}
 
 // --- Times: given as epoch milliseconds or ISO-8601, shown as ISO-8601 UTC.
 
@@ -153,7 +121,8 @@ int64_t ParseTimeOption(std::string_view option, const std::string& text) {
   return *millis;
 }
 
-std::string FormatTime(std::optional<int64_t> millis) {
+// Epoch milliseconds as ISO-8601 UTC with milliseconds, "2024-05-01T12:00:00.000Z".
+std::string FormatTimeWithMillis(std::optional<int64_t> millis) {
   if (!millis) return "";
   int64_t seconds = *millis / 1000;
   int64_t fraction = *millis % 1000;
@@ -167,26 +136,6 @@ std::string FormatTime(std::optional<int64_t> millis) {
   char text[32];
   std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%S", &utc);
   return fmt::format("{}.{:03}Z", text, fraction);
-}
-
-void PrintJson(const json& value) {
-  std::cout << value.dump(2, ' ', false, json::error_handler_t::replace) << '\n';
-}
-
-std::string ResolveTrackingUri(const std::string& flag) {
-  if (!flag.empty()) return flag;
-  for (const char* name : {"SLIPWAY_TRACKING_URI", "MLFLOW_TRACKING_URI"}) {
-    const char* value = std::getenv(name);
-    if (value != nullptr && *value != '\0') return value;
-  }
-  return std::string(kDefaultTrackingUri);
-}
-
-CLI::Option* AddTrackingUriOption(CLI::App* command, std::string* tracking_uri) {
-  return command->add_option("--tracking-uri", *tracking_uri,
-                             fmt::format("Tracking server (default: $SLIPWAY_TRACKING_URI, then "
-                                         "$MLFLOW_TRACKING_URI, then {})",
-                                         kDefaultTrackingUri));
 }
 
 // --- audit ls
@@ -248,7 +197,7 @@ void AuditLs(const AuditLsOptions& options) {
                  {"TARGET"},
                  {"OUTCOME", Align::kRight, false}});
     for (const json& entry : entries) {
-      table.AddRow({StringField(entry, "seq"), FormatTime(Int64Field(entry, "time_ms")),
+      table.AddRow({StringField(entry, "seq"), FormatTimeWithMillis(Int64Field(entry, "time_ms")),
                     StringField(entry, "principal"), StringField(entry, "action"),
                     StringField(entry, "target"), StringField(entry, "outcome")});
     }
@@ -268,17 +217,6 @@ struct AuditVerifyOptions {
   std::string store;
   bool json = false;
 };
-
-// "sqlite:///abs/path.db" (three slashes then an absolute path, as SQLAlchemy writes it),
-// "sqlite:///relative.db", or a bare file path: the forms `slipway server --store` takes.
-std::string SqlitePath(const std::string& uri) {
-  constexpr std::string_view kScheme = "sqlite:///";
-  if (uri.starts_with(kScheme)) return uri.substr(kScheme.size());
-  if (uri.find("://") != std::string::npos) {
-    ThrowInvalid(fmt::format("unsupported --store '{}': use sqlite:///PATH", uri));
-  }
-  return uri;
-}
 
 governance::AuditReport ReportFromJson(const json& reply) {
   governance::AuditReport report;

@@ -5,11 +5,8 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cctype>
-#include <charconv>
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
-#include <ctime>
 #include <iostream>
 #include <limits>
 #include <map>
@@ -22,6 +19,7 @@
 #include <vector>
 
 #include "cli/api_client.h"
+#include "cli/cli_support.h"
 #include "cli/table.h"
 #include "core/error.h"
 
@@ -31,49 +29,9 @@ namespace {
 using nlohmann::json;
 using Align = Table::Align;
 
-constexpr std::string_view kDefaultTrackingUri = "http://127.0.0.1:5000";
-constexpr size_t kPageSize = 100;
 constexpr size_t kDescriptionWidth = 50;
 
-std::string Endpoint(std::string_view name) { return fmt::format("/api/2.0/mlflow/{}", name); }
-
-// --- Reading MLflow's proto3 JSON, where a field may be absent and an int64 may be a string
-// (read as tracking_commands.cc reads it).
-
-const json& Field(const json& object, const char* key) {
-  static const json kNull;
-  if (!object.is_object()) return kNull;
-  auto it = object.find(key);
-  return it == object.end() ? kNull : *it;
-}
-
-const json& ArrayField(const json& object, const char* key) {
-  static const json kEmpty = json::array();
-  const json& value = Field(object, key);
-  return value.is_array() ? value : kEmpty;
-}
-
-std::string StringField(const json& object, const char* key) {
-  const json& value = Field(object, key);
-  if (value.is_string()) return value.get<std::string>();
-  if (value.is_number() || value.is_boolean()) return value.dump();
-  return "";
-}
-
-std::optional<int64_t> ParseInt64(std::string_view text) {
-  int64_t parsed = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), parsed);
-  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
-  return parsed;
-}
-
-std::optional<int64_t> Int64Field(const json& object, const char* key) {
-  const json& value = Field(object, key);
-  if (value.is_number_integer()) return value.get<int64_t>();
-  if (value.is_number_float()) return static_cast<int64_t>(value.get<double>());
-  if (value.is_string()) return ParseInt64(value.get_ref<const std::string&>());
-  return std::nullopt;
-}
+// --- Reading MLflow's proto3 JSON.
 
 // `{key: value}` pairs of a proto3 map-like list ([{"key": ..., "value": ...}]), by key.
 std::map<std::string, std::string> KeyValues(const json& entries) {
@@ -92,16 +50,6 @@ std::string MetricValue(const json& metric) {
 
 // --- Formatting.
 
-std::string FormatTime(std::optional<int64_t> millis) {
-  if (!millis || *millis <= 0) return "";
-  std::time_t seconds = static_cast<std::time_t>(*millis / 1000);
-  std::tm utc{};
-  gmtime_r(&seconds, &utc);
-  char text[32];
-  std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return text;
-}
-
 // The first line of a description, cut to `width` columns; "…" marks anything left out.
 std::string Summary(const std::string& text, size_t width) {
   size_t newline = text.find('\n');
@@ -116,21 +64,6 @@ std::string Join(const std::vector<std::string>& items, std::string_view separat
     joined += item;
   }
   return joined;
-}
-
-void PrintJson(const json& value) {
-  std::cout << value.dump(2, ' ', false, json::error_handler_t::replace) << '\n';
-}
-
-void PrintTable(const Table& table) { table.Print(std::cout, StdoutTerminalWidth()); }
-
-void PrintSection(const std::string& title, const Table& table) {
-  std::cout << '\n' << title << '\n';
-  if (table.row_count() == 0) {
-    std::cout << "(none)\n";
-  } else {
-    PrintTable(table);
-  }
 }
 
 // --- URLs and search filters.
@@ -298,20 +231,14 @@ json ResolveVersion(ApiClient& client, const ModelReference& reference) {
 // GET searches, following next_page_token until `limit` items of `items_key` are gathered.
 json SearchAll(ApiClient& client, std::string_view endpoint, const ApiClient::QueryParams& query,
                const char* items_key, size_t limit) {
-  json items = json::array();
-  std::string token;
-  while (items.size() < limit) {
-    ApiClient::QueryParams page = query;
-    page.emplace_back("max_results", std::to_string(std::min(kPageSize, limit - items.size())));
-    if (!token.empty()) page.emplace_back("page_token", token);
-    json reply = client.Get(endpoint, page);
-    for (const json& item : ArrayField(reply, items_key)) items.push_back(item);
-    std::string next = StringField(reply, "next_page_token");
-    if (next.empty() || next == token) break;
-    token = std::move(next);
-  }
-  if (items.size() > limit) items.erase(items.begin() + static_cast<ptrdiff_t>(limit), items.end());
-  return items;
+  return CollectPages(
+      [&](size_t max_results, const std::string& token) {
+        ApiClient::QueryParams page = query;
+        page.emplace_back("max_results", std::to_string(max_results));
+        if (!token.empty()) page.emplace_back("page_token", token);
+        return client.Get(endpoint, page);
+      },
+      items_key, limit);
 }
 
 // Every version of `name`, newest first.
@@ -335,34 +262,6 @@ std::pair<std::string, std::string> VersionNumber(ApiClient& client,
   if (!reference.version.empty()) return {reference.name, reference.version};
   json version = ResolveVersion(client, reference);
   return {StringField(version, "name"), StringField(version, "version")};
-}
-
-// --- Options shared by every command.
-
-struct ServerOptions {
-  std::string tracking_uri;
-  bool json = false;
-};
-
-std::string ResolveTrackingUri(const std::string& flag) {
-  if (!flag.empty()) return flag;
-  for (const char* name : {"SLIPWAY_TRACKING_URI", "MLFLOW_TRACKING_URI"}) {
-    const char* value = std::getenv(name);
-    if (value != nullptr && *value != '\0') return value;
-  }
-  return std::string(kDefaultTrackingUri);
-}
-
-void AddTrackingUriOption(CLI::App* command, ServerOptions* options) {
-  command->add_option("--tracking-uri", options->tracking_uri,
-                      fmt::format("Tracking server (default: $SLIPWAY_TRACKING_URI, then "
-                                  "$MLFLOW_TRACKING_URI, then {})",
-                                  kDefaultTrackingUri));
-}
-
-void AddServerOptions(CLI::App* command, ServerOptions* options) {
-  AddTrackingUriOption(command, options);
-  command->add_flag("--json", options->json, "Print the server's JSON objects");
 }
 
 // --- models ls
@@ -872,7 +771,7 @@ void AddModelCommands(CLI::App& app) {
   auto alias_options = std::make_shared<ModelsAliasOptions>();
   CLI::App* alias = models->add_subcommand(
       "alias", "Point an alias of a registered model at a version, or delete it");
-  AddTrackingUriOption(alias, &alias_options->server);
+  AddTrackingUriOption(alias, &alias_options->server.tracking_uri);
   alias->add_option("name", alias_options->name, "Registered model name")->required();
   alias->add_option("alias", alias_options->alias, "Alias, e.g. production")->required();
   CLI::Option* version =
@@ -885,7 +784,7 @@ void AddModelCommands(CLI::App& app) {
       "promote",
       "Point an alias (--to) and/or move a stage (--stage) to the version a reference "
       "names, e.g. `promote churn@staging --to production`");
-  AddTrackingUriOption(promote, &promote_options->server);
+  AddTrackingUriOption(promote, &promote_options->server.tracking_uri);
   promote->add_option("model", promote_options->reference, "NAME/VERSION or NAME@ALIAS")
       ->required();
   promote->add_option("--to", promote_options->to_alias, "Alias to point at the version");

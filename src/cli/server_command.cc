@@ -8,6 +8,7 @@
 #include <string>
 #include <thread>
 
+#include "cli/cli_support.h"
 #include "core/error.h"
 #include "governance/audit_log.h"
 #include "http/audit_hook.h"
@@ -31,19 +32,6 @@ struct ServerArgs {
   std::string artifacts = "slipway-data/artifacts";
   int threads = 64;
 };
-
-// "sqlite:///abs/path.db" (three slashes then an absolute path, as
-// SQLAlchemy writes it), "sqlite:///relative.db" with a relative path, or a
-// bare file path.
-std::string SqlitePath(const std::string& uri) {
-  const std::string scheme = "sqlite:///";
-  if (uri.rfind(scheme, 0) == 0) return uri.substr(scheme.size());
-  if (uri.find("://") != std::string::npos) {
-    throw Error(ErrorCode::kInvalidParameterValue,
-                "unsupported --store '" + uri + "': use sqlite:///PATH (PostgreSQL comes later)");
-  }
-  return uri;
-}
 
 std::string ArtifactsPath(const std::string& uri) {
   const std::string scheme = "file://";

@@ -4,11 +4,8 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
-#include <charconv>
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
-#include <ctime>
 #include <functional>
 #include <iostream>
 #include <iterator>
@@ -23,6 +20,7 @@
 #include <vector>
 
 #include "cli/api_client.h"
+#include "cli/cli_support.h"
 #include "cli/table.h"
 #include "core/error.h"
 
@@ -32,72 +30,10 @@ namespace {
 using nlohmann::json;
 using Align = Table::Align;
 
-constexpr std::string_view kDefaultTrackingUri = "http://127.0.0.1:5000";
-constexpr int kPageSize = 100;
 constexpr size_t kMetricColumnsInRunList = 4;
 constexpr size_t kMaxArtifactsListed = 1000;
 
-std::string Endpoint(std::string_view name) { return fmt::format("/api/2.0/mlflow/{}", name); }
-
-// --- Reading MLflow's proto3 JSON, where a field may be absent and an int64 may be a string.
-
-const json& Field(const json& object, const char* key) {
-  static const json kNull;
-  if (!object.is_object()) return kNull;
-  auto it = object.find(key);
-  return it == object.end() ? kNull : *it;
-}
-
-const json& ArrayField(const json& object, const char* key) {
-  static const json kEmpty = json::array();
-  const json& value = Field(object, key);
-  return value.is_array() ? value : kEmpty;
-}
-
-std::string StringField(const json& object, const char* key) {
-  const json& value = Field(object, key);
-  if (value.is_string()) return value.get<std::string>();
-  if (value.is_number() || value.is_boolean()) return value.dump();
-  return "";
-}
-
-std::optional<int64_t> Int64Field(const json& object, const char* key) {
-  const json& value = Field(object, key);
-  if (value.is_number_integer()) return value.get<int64_t>();
-  if (value.is_number_float()) return static_cast<int64_t>(value.get<double>());
-  if (value.is_string()) {
-    const std::string& text = value.get_ref<const std::string&>();
-    int64_t parsed = 0;
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), parsed);
-    if (ec == std::errc() && end == text.data() + text.size()) return parsed;
-  }
-  return std::nullopt;
-}
-
-// Doubles that JSON cannot hold (NaN, infinities) arrive as the strings "NaN", "Infinity".
-std::optional<double> DoubleField(const json& object, const char* key) {
-  const json& value = Field(object, key);
-  if (value.is_number()) return value.get<double>();
-  if (value.is_string()) {
-    const std::string& text = value.get_ref<const std::string&>();
-    char* end = nullptr;
-    double parsed = std::strtod(text.c_str(), &end);
-    if (!text.empty() && end == text.c_str() + text.size()) return parsed;
-  }
-  return std::nullopt;
-}
-
 // --- Formatting for tables.
-
-std::string FormatTime(std::optional<int64_t> millis) {
-  if (!millis || *millis <= 0) return "";
-  std::time_t seconds = static_cast<std::time_t>(*millis / 1000);
-  std::tm utc{};
-  gmtime_r(&seconds, &utc);
-  char text[32];
-  std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return text;
-}
 
 std::string FormatDuration(std::optional<int64_t> start, std::optional<int64_t> end) {
   if (!start || !end || *start <= 0 || *end < *start) return "";
@@ -127,12 +63,6 @@ std::string FormatSize(std::optional<int64_t> bytes) {
 }
 
 std::string ShortRunId(const std::string& run_id) { return run_id.substr(0, 8); }
-
-void PrintJson(const json& value) {
-  std::cout << value.dump(2, ' ', false, json::error_handler_t::replace) << '\n';
-}
-
-void PrintTable(const Table& table) { table.Print(std::cout, StdoutTerminalWidth()); }
 
 // --- Tracking data.
 
@@ -200,19 +130,13 @@ json GetRun(ApiClient& client, const std::string& run_id) {
 // Follows next_page_token from `request` until `limit` items of `items_key` are gathered.
 json SearchAll(ApiClient& client, std::string_view endpoint, json request, const char* items_key,
                size_t limit) {
-  json items = json::array();
-  std::string token;
-  while (items.size() < limit) {
-    request["max_results"] = std::min<size_t>(kPageSize, limit - items.size());
-    if (!token.empty()) request["page_token"] = token;
-    json reply = client.Post(endpoint, request);
-    for (const json& item : ArrayField(reply, items_key)) items.push_back(item);
-    std::string next = StringField(reply, "next_page_token");
-    if (next.empty() || next == token) break;
-    token = std::move(next);
-  }
-  if (items.size() > limit) items.erase(items.begin() + static_cast<ptrdiff_t>(limit), items.end());
-  return items;
+  return CollectPages(
+      [&](size_t max_results, const std::string& token) {
+        request["max_results"] = max_results;
+        if (!token.empty()) request["page_token"] = token;
+        return client.Post(endpoint, request);
+      },
+      items_key, limit);
 }
 
 // Artifacts under `path`, depth first, at most kMaxArtifactsListed of them.
@@ -229,30 +153,6 @@ void ListArtifacts(ApiClient& client, const std::string& run_id, const std::stri
     bool is_dir = Field(file, "is_dir").is_boolean() && Field(file, "is_dir").get<bool>();
     if (is_dir && !child.empty() && child != path) ListArtifacts(client, run_id, child, listing);
   }
-}
-
-// --- Options shared by every command.
-
-struct ServerOptions {
-  std::string tracking_uri;
-  bool json = false;
-};
-
-std::string ResolveTrackingUri(const std::string& flag) {
-  if (!flag.empty()) return flag;
-  for (const char* name : {"SLIPWAY_TRACKING_URI", "MLFLOW_TRACKING_URI"}) {
-    const char* value = std::getenv(name);
-    if (value != nullptr && *value != '\0') return value;
-  }
-  return std::string(kDefaultTrackingUri);
-}
-
-void AddServerOptions(CLI::App* command, ServerOptions* options) {
-  command->add_option("--tracking-uri", options->tracking_uri,
-                      fmt::format("Tracking server (default: $SLIPWAY_TRACKING_URI, then "
-                                  "$MLFLOW_TRACKING_URI, then {})",
-                                  kDefaultTrackingUri));
-  command->add_flag("--json", options->json, "Print the server's JSON objects");
 }
 
 // --- experiments ls
@@ -369,15 +269,6 @@ struct RunsShowOptions {
   std::string run_id;
   bool all_tags = false;
 };
-
-void PrintSection(const std::string& title, const Table& table) {
-  std::cout << '\n' << title << '\n';
-  if (table.row_count() == 0) {
-    std::cout << "(none)\n";
-  } else {
-    PrintTable(table);
-  }
-}
 
 void RunsShow(const RunsShowOptions& options) {
   ApiClient client(ResolveTrackingUri(options.server.tracking_uri));
