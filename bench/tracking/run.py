@@ -706,8 +706,12 @@ def record(path, argv, res, cfg, started, elapsed, args):
         notes(res),
         "",
     ]
+    text = "\n".join(entry)
+    # The work folder is this machine's; the record names it $WORKDIR.
+    if getattr(args, "work", None):
+        text = text.replace(args.work, "$WORKDIR")
     with open(path, "a") as f:
-        f.write("\n".join(entry))
+        f.write(text)
 
 
 def main():
@@ -789,6 +793,7 @@ def main():
     print(notes(res))
     argv = " ".join(["python3", os.path.relpath(os.path.abspath(sys.argv[0]), REPO)] + sys.argv[1:])
     if not args.no_record:
+        args.work = work
         record(args.results, argv, res, cfg, started, elapsed, args)
         log(f"appended to {args.results}")
     if not args.keep and not args.workdir:
