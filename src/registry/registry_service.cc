@@ -222,17 +222,9 @@ tracking::SearchResult<RegisteredModel> RegistryService::SearchRegisteredModels(
     std::optional<int64_t> max_results, const std::string& page_token) {
   tracking::Filter parsed = tracking::ParseRegisteredModelFilter(filter);
   std::vector<tracking::OrderTerm> order = tracking::ParseRegisteredModelOrderBy(order_by);
-  int64_t limit = max_results.value_or(100);
-  if (limit <= 0 || limit > 1000) {
-    ThrowInvalid(
-        "Invalid value for request parameter max_results. It must be at most 1000, "
-        "but got value " +
-        std::to_string(limit));
-  }
-  Page page{page_token.empty() ? 0 : tracking::DecodePageToken(page_token), limit};
+  Page page = tracking::RequestedPage(max_results, 100, 1000, page_token);
   auto found = store_.SearchRegisteredModels(parsed, order, page);
-  return {std::move(found.items),
-          found.has_more ? tracking::EncodePageToken(page.offset + page.limit) : ""};
+  return {std::move(found.items), tracking::NextPageToken(page, found.has_more)};
 }
 
 std::vector<ModelVersion> RegistryService::GetLatestVersions(
@@ -402,17 +394,9 @@ tracking::SearchResult<ModelVersion> RegistryService::SearchModelVersions(
     std::optional<int64_t> max_results, const std::string& page_token) {
   tracking::Filter parsed = tracking::ParseModelVersionFilter(filter);
   std::vector<tracking::OrderTerm> order = tracking::ParseModelVersionOrderBy(order_by);
-  int64_t limit = max_results.value_or(10000);
-  if (limit <= 0 || limit > 200000) {
-    ThrowInvalid(
-        "Invalid value for request parameter max_results. It must be at most 200000, "
-        "but got value " +
-        std::to_string(limit));
-  }
-  Page page{page_token.empty() ? 0 : tracking::DecodePageToken(page_token), limit};
+  Page page = tracking::RequestedPage(max_results, 10000, 200000, page_token);
   auto found = store_.SearchModelVersions(parsed, order, page);
-  return {std::move(found.items),
-          found.has_more ? tracking::EncodePageToken(page.offset + page.limit) : ""};
+  return {std::move(found.items), tracking::NextPageToken(page, found.has_more)};
 }
 
 std::string RegistryService::GetDownloadUri(const std::string& name, const std::string& version) {

@@ -28,24 +28,6 @@ void ValidateBatchLimit(const std::string& entity, size_t limit, size_t length) 
   }
 }
 
-int64_t PageSize(std::optional<int64_t> max_results, int64_t fallback) {
-  if (!max_results) return fallback;
-  if (*max_results <= 0 || *max_results > kMaxResultsPerPage) {
-    ThrowInvalid("Invalid value " + std::to_string(*max_results) +
-                 " for parameter 'max_results' supplied. It must be a positive integer at most " +
-                 std::to_string(kMaxResultsPerPage) + ".");
-  }
-  return *max_results;
-}
-
-Page MakePage(const std::string& page_token, int64_t limit) {
-  return {page_token.empty() ? 0 : DecodePageToken(page_token), limit};
-}
-
-std::string NextToken(const Page& page, bool has_more) {
-  return has_more ? EncodePageToken(page.offset + page.limit) : std::string();
-}
-
 // A readable default run name, as MLflow gives unnamed runs ("adjective-noun-N").
 std::string GenerateRunName(const std::string& run_id) {
   static constexpr std::array<const char*, 16> kAdjectives = {
@@ -102,6 +84,21 @@ void ValidateMetric(const MetricPoint& point, const std::string& path) {
 }
 
 }  // namespace
+
+Page RequestedPage(std::optional<int64_t> max_results, int64_t fallback, int64_t max,
+                   const std::string& page_token) {
+  int64_t limit = max_results.value_or(fallback);
+  if (limit <= 0 || limit > max) {
+    ThrowInvalid("Invalid value " + std::to_string(limit) +
+                 " for parameter 'max_results' supplied. It must be a positive integer at most " +
+                 std::to_string(max) + ".");
+  }
+  return {page_token.empty() ? 0 : DecodePageToken(page_token), limit};
+}
+
+std::string NextPageToken(const Page& page, bool has_more) {
+  return has_more ? EncodePageToken(page.offset + page.limit) : std::string();
+}
 
 void ValidateEntityName(const std::string& name, const std::string& path) {
   for (unsigned char c : name) {
@@ -179,9 +176,9 @@ SearchResult<Experiment> TrackingService::SearchExperiments(
     std::optional<int64_t> max_results, const std::string& page_token) {
   Filter parsed = ParseExperimentFilter(filter);
   std::vector<OrderTerm> order = ParseExperimentOrderBy(order_by);
-  Page page = MakePage(page_token, PageSize(max_results, kDefaultRunsPerPage));
+  Page page = RequestedPage(max_results, kDefaultRunsPerPage, kMaxResultsPerPage, page_token);
   PageOf<Experiment> found = store_.SearchExperiments(view, parsed, order, page);
-  return {std::move(found.items), NextToken(page, found.has_more)};
+  return {std::move(found.items), NextPageToken(page, found.has_more)};
 }
 
 void TrackingService::RenameExperiment(const std::string& experiment_id,
@@ -356,9 +353,10 @@ SearchResult<MetricPoint> TrackingService::GetMetricHistory(const std::string& r
                  " for parameter 'max_results' supplied. It must be a positive integer.");
   }
   // Without max_results MLflow returns the whole history in one answer.
-  Page page = MakePage(page_token, max_results.value_or(INT64_MAX / 2));
+  Page page{page_token.empty() ? 0 : DecodePageToken(page_token),
+            max_results.value_or(INT64_MAX / 2)};
   PageOf<MetricPoint> found = store_.GetMetricHistory(run_id, key, page);
-  return {std::move(found.items), NextToken(page, found.has_more)};
+  return {std::move(found.items), NextPageToken(page, found.has_more)};
 }
 
 SearchResult<Run> TrackingService::SearchRuns(const std::vector<std::string>& experiment_ids,
@@ -368,9 +366,9 @@ SearchResult<Run> TrackingService::SearchRuns(const std::vector<std::string>& ex
                                               const std::string& page_token) {
   Filter parsed = ParseRunFilter(filter);
   std::vector<OrderTerm> order = ParseRunOrderBy(order_by);
-  Page page = MakePage(page_token, PageSize(max_results, kDefaultRunsPerPage));
+  Page page = RequestedPage(max_results, kDefaultRunsPerPage, kMaxResultsPerPage, page_token);
   PageOf<Run> found = store_.SearchRuns(experiment_ids, view, parsed, order, page);
-  return {std::move(found.items), NextToken(page, found.has_more)};
+  return {std::move(found.items), NextPageToken(page, found.has_more)};
 }
 
 // ---- Logged models ---------------------------------------------------------
@@ -436,9 +434,9 @@ SearchResult<LoggedModel> TrackingService::SearchLoggedModels(
     const std::vector<OrderTerm>& order_by, std::optional<int64_t> max_results,
     const std::string& page_token) {
   Filter parsed = ParseLoggedModelFilter(filter);
-  Page page = MakePage(page_token, PageSize(max_results, 100));
+  Page page = RequestedPage(max_results, 100, kMaxResultsPerPage, page_token);
   PageOf<LoggedModel> found = store_.SearchLoggedModels(experiment_ids, parsed, order_by, page);
-  return {std::move(found.items), NextToken(page, found.has_more)};
+  return {std::move(found.items), NextPageToken(page, found.has_more)};
 }
 
 }  // namespace slipway::tracking

@@ -123,6 +123,15 @@ class TrackingService {
   Options options_;
 };
 
+// The page a search asks for: the offset from `page_token` (empty: the
+// start) and `max_results` items, `fallback` when absent; more than `max` or
+// less than 1 is INVALID_PARAMETER_VALUE.
+Page RequestedPage(std::optional<int64_t> max_results, int64_t fallback, int64_t max,
+                   const std::string& page_token);
+
+// The token of the page after `page`, empty when `has_more` is false.
+std::string NextPageToken(const Page& page, bool has_more);
+
 // MLflow's rules for metric, param and tag names: alphanumerics, `_ - . : /`
 // and spaces, and no name that a file system would normalise to another.
 // `path` names the field in errors (e.g. "metrics[3].key").
