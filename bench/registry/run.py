@@ -17,7 +17,6 @@ dated entry to bench/RESULTS.md. See bench/README.md.
 
 import argparse
 import datetime
-import hashlib
 import json
 import os
 import shutil
@@ -33,7 +32,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 BENCH_DIR = os.path.dirname(HERE)
 REPO = os.path.dirname(BENCH_DIR)
 sys.path.insert(0, os.path.join(BENCH_DIR, "tracking"))
-from run import Server, loadavg, machine, log  # noqa: E402  (bench/tracking/run.py)
+from run import (  # noqa: E402  (bench/tracking/run.py)
+    Server, loadavg, log, machine, server_status, snapshot_slipway)
 
 API = "/api/2.0/mlflow"
 SERVERS = ("mlflow", "slipway")
@@ -297,13 +297,8 @@ def notes(res):
     out = []
     for k in SERVERS:
         r = res.get(k)
-        if r is None:
+        if r is None or not server_status(k, r, out):
             continue
-        if r.get("skipped"):
-            out.append(f"- {k}: skipped: {r['skipped']}")
-            continue
-        if r.get("error"):
-            out.append(f"- {k}: FAILED: {r['error']}")
         for op in OPS:
             x = r.get("ops", {}).get(op)
             if not x:
@@ -388,16 +383,8 @@ def main():
     work = os.path.abspath(args.workdir or tempfile.mkdtemp(prefix="slipway-bench-registry-"))
     os.makedirs(work, exist_ok=True)
     log(f"work dir {work}; {machine()}")
-    args.slipway_src = args.slipway_bin
-    if "slipway" in kinds and os.path.isfile(args.slipway_bin):
-        # Copy the binary: the build may replace build/slipway while this runs.
-        copy = os.path.join(work, "slipway-under-test")
-        shutil.copy2(args.slipway_bin, copy)
-        with open(copy, "rb") as f:
-            args.slipway_sha = hashlib.sha256(f.read()).hexdigest()[:16]
-        args.slipway_mtime = datetime.datetime.utcfromtimestamp(
-            os.path.getmtime(args.slipway_bin)).strftime("%Y-%m-%d %H:%M UTC")
-        args.slipway_bin = copy
+    if "slipway" in kinds:
+        snapshot_slipway(args, work)
     res = {}
     for kind in SERVERS:
         if kind not in kinds:

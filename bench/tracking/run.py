@@ -646,17 +646,40 @@ def versions():
     return out
 
 
+def snapshot_slipway(args, work):
+    """Copies args.slipway_bin into `work` (the build may replace it while a run
+    goes on) and records its source, build time and sha256 on `args`."""
+    import hashlib
+    args.slipway_src = args.slipway_bin
+    if not os.path.isfile(args.slipway_bin):
+        return
+    copy = os.path.join(work, "slipway-under-test")
+    shutil.copy2(args.slipway_bin, copy)
+    with open(copy, "rb") as f:
+        args.slipway_sha = hashlib.sha256(f.read()).hexdigest()[:16]
+    args.slipway_mtime = datetime.datetime.utcfromtimestamp(
+        os.path.getmtime(args.slipway_bin)).strftime("%Y-%m-%d %H:%M UTC")
+    args.slipway_bin = copy
+    log(f"slipway: {args.slipway_src} (built {args.slipway_mtime}, sha256 "
+        f"{args.slipway_sha}...) copied to {copy}")
+
+
+def server_status(kind, r, out):
+    """Appends a server's skipped/failed lines to `out`; False if it was skipped."""
+    if r.get("skipped"):
+        out.append(f"- {kind}: skipped: {r['skipped']}")
+        return False
+    if r.get("error"):
+        out.append(f"- {kind}: FAILED: {r['error']}")
+    return True
+
+
 def notes(res):
     out = []
     for k in SERVERS:
         r = res.get(k)
-        if r is None:
+        if r is None or not server_status(k, r, out):
             continue
-        if r.get("skipped"):
-            out.append(f"- {k}: skipped: {r['skipped']}")
-            continue
-        if r.get("error"):
-            out.append(f"- {k}: FAILED: {r['error']}")
         for e in r.get("errors", []):
             out.append(f"- {k}: FAILED {e}")
         for w in ("log_metric", "log_batch"):
@@ -755,19 +778,8 @@ def main():
     os.makedirs(work, exist_ok=True)
     log(f"work dir {work}; {machine()}")
     runs = make_runs(cfg["runs"])
-    args.slipway_src = args.slipway_bin
-    if "slipway" in kinds and os.path.isfile(args.slipway_bin):
-        # Copy the binary: the build may replace build/slipway while this runs.
-        import hashlib
-        copy = os.path.join(work, "slipway-under-test")
-        shutil.copy2(args.slipway_bin, copy)
-        with open(copy, "rb") as f:
-            args.slipway_sha = hashlib.sha256(f.read()).hexdigest()[:16]
-        args.slipway_mtime = datetime.datetime.utcfromtimestamp(
-            os.path.getmtime(args.slipway_bin)).strftime("%Y-%m-%d %H:%M UTC")
-        args.slipway_bin = copy
-        log(f"slipway: {args.slipway_src} (built {args.slipway_mtime}, sha256 "
-            f"{args.slipway_sha}...) copied to {copy}")
+    if "slipway" in kinds:
+        snapshot_slipway(args, work)
     res = {}
     for kind in SERVERS:
         if kind not in kinds:
