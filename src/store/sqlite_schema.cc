@@ -202,6 +202,40 @@ CREATE TABLE audit_head (
   last_hash TEXT NOT NULL
 );
 )sql"},
+    // Authentication and permissions: users with salted password hashes, API
+    // tokens (only a salted hash of each secret), per-resource grants, and a
+    // generation that every change advances so that servers reload.
+    {4, "governance: users, API tokens and permissions", R"sql(
+CREATE TABLE users (
+  id INTEGER PRIMARY KEY,
+  username TEXT NOT NULL UNIQUE,
+  password_hash TEXT NOT NULL,
+  is_admin INTEGER NOT NULL DEFAULT 0,
+  created_ms INTEGER NOT NULL
+);
+CREATE TABLE api_tokens (
+  id TEXT PRIMARY KEY,
+  user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+  name TEXT NOT NULL,
+  salt TEXT NOT NULL,
+  secret_hash TEXT NOT NULL,
+  created_ms INTEGER NOT NULL,
+  expires_ms INTEGER,
+  revoked_ms INTEGER
+) WITHOUT ROWID;
+CREATE TABLE resource_permissions (
+  resource_type TEXT NOT NULL,
+  resource_id TEXT NOT NULL,
+  user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+  permission TEXT NOT NULL,
+  PRIMARY KEY (resource_type, resource_id, user_id)
+) WITHOUT ROWID;
+CREATE TABLE auth_generation (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  generation INTEGER NOT NULL
+);
+INSERT INTO auth_generation (id, generation) VALUES (1, 0);
+)sql"},
 };
 
 }  // namespace

@@ -1,0 +1,503 @@
+#include "governance/access_control.h"
+
+#include <openssl/hmac.h>
+
+#include <algorithm>
+#include <map>
+
+#include "core/clock.h"
+#include "core/error.h"
+
+namespace slipway::governance {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+constexpr Permission kAllPermissions[] = {Permission::kNoPermissions, Permission::kRead,
+                                          Permission::kUse, Permission::kEdit, Permission::kManage};
+constexpr size_t kMaxCachedCredentials = 10000;
+constexpr auto kGenerationCheckInterval = std::chrono::seconds(1);
+constexpr size_t kMaxUsernameLength = 256;
+
+std::string GrantKey(ResourceType type, const std::string& resource_id, int64_t user_id) {
+  std::string key = std::string(ResourceTypeName(type));
+  key += '\0';
+  key += resource_id;
+  key += '\0';
+  key += std::to_string(user_id);
+  return key;
+}
+
+[[noreturn]] void ThrowUnauthenticated(const std::string& why) {
+  throw Error(ErrorCode::kUnauthenticated, why);
+}
+
+}  // namespace
+
+std::string_view PermissionName(Permission permission) {
+  switch (permission) {
+    case Permission::kNoPermissions:
+      return "NO_PERMISSIONS";
+    case Permission::kRead:
+      return "READ";
+    case Permission::kUse:
+      return "USE";
+    case Permission::kEdit:
+      return "EDIT";
+    case Permission::kManage:
+      return "MANAGE";
+  }
+  return "NO_PERMISSIONS";
+}
+
+Permission ParsePermission(std::string_view name) {
+  for (Permission permission : kAllPermissions) {
+    if (PermissionName(permission) == name) return permission;
+  }
+  ThrowInvalid("Invalid permission '" + std::string(name) +
+               "'. Valid permissions are: ('READ', 'USE', 'EDIT', 'MANAGE', 'NO_PERMISSIONS')");
+}
+
+std::string_view ResourceTypeName(ResourceType type) {
+  return type == ResourceType::kExperiment ? "experiment" : "registered_model";
+}
+
+ResourceType ParseResourceType(std::string_view name) {
+  if (name == "experiment") return ResourceType::kExperiment;
+  if (name == "registered_model") return ResourceType::kRegisteredModel;
+  ThrowInvalid("Invalid resource type '" + std::string(name) +
+               "'. Valid resource types are: ('experiment', 'registered_model')");
+}
+
+// The in-memory copy of AuthState, indexed for the per-request checks.
+struct AccessControl::Snapshot {
+  int64_t generation = 0;
+  std::unordered_map<std::string, AuthState::UserRecord> users;    // by name
+  std::unordered_map<int64_t, std::string> names;                  // user id -> name
+  std::unordered_map<std::string, AuthState::TokenRecord> tokens;  // by token id
+  std::unordered_map<std::string, Permission> grants;              // by GrantKey
+
+  explicit Snapshot(AuthState state) : generation(state.generation) {
+    for (auto& record : state.users) {
+      names[record.user.id] = record.user.username;
+      std::string name = record.user.username;
+      users.emplace(std::move(name), std::move(record));
+    }
+    for (auto& record : state.tokens) {
+      auto user = names.find(record.user_id);
+      if (user == names.end()) continue;
+      record.token.username = user->second;
+      std::string id = record.token.id;
+      tokens.emplace(std::move(id), std::move(record));
+    }
+    for (const auto& grant : state.grants) {
+      grants[GrantKey(grant.type, grant.resource_id, grant.user_id)] = grant.permission;
+    }
+  }
+};
+
+// Counts consecutive failed logins per (address, user name) and per address,
+// and refuses attempts for an exponentially growing time once a count passes
+// its threshold. Keyed by address as well as name, so that nobody can lock
+// a user out from elsewhere by failing logins in their name.
+class AccessControl::LoginThrottle {
+ public:
+  LoginThrottle(int per_user, int per_address, std::chrono::seconds max_backoff)
+      : per_user_(per_user), per_address_(per_address), max_backoff_(max_backoff) {}
+
+  // Seconds until `address` may try `username` again; 0 if it may now.
+  int BlockedFor(const std::string& address, const std::string& username) {
+    std::lock_guard lock(mu_);
+    auto now = SteadyClock::now();
+    int64_t wait = 0;
+    for (const std::string& key : {UserKey(address, username), address}) {
+      auto it = failures_.find(key);
+      if (it != failures_.end() && it->second.blocked_until > now) {
+        wait = std::max<int64_t>(
+            wait, std::chrono::ceil<std::chrono::seconds>(it->second.blocked_until - now).count());
+      }
+    }
+    return static_cast<int>(wait);
+  }
+
+  void Failed(const std::string& address, const std::string& username) {
+    std::lock_guard lock(mu_);
+    auto now = SteadyClock::now();
+    if (failures_.size() > kMaxEntries) Prune(now);
+    Count(UserKey(address, username), per_user_, now);
+    Count(address, per_address_, now);
+  }
+
+  void Succeeded(const std::string& address, const std::string& username) {
+    std::lock_guard lock(mu_);
+    failures_.erase(UserKey(address, username));
+    auto it = failures_.find(address);
+    if (it != failures_.end() && it->second.blocked_until <= SteadyClock::now()) {
+      failures_.erase(it);
+    }
+  }
+
+ private:
+  struct Failures {
+    int count = 0;
+    SteadyClock::time_point last;
+    SteadyClock::time_point blocked_until;
+  };
+  static constexpr size_t kMaxEntries = 100000;
+  static constexpr auto kForgetAfter = std::chrono::minutes(15);
+
+  static std::string UserKey(const std::string& address, const std::string& username) {
+    return address + '\0' + username;
+  }
+
+  void Count(const std::string& key, int threshold, SteadyClock::time_point now) {
+    Failures& entry = failures_[key];
+    if (now - entry.last > kForgetAfter) entry.count = 0;
+    entry.last = now;
+    ++entry.count;
+    if (entry.count >= threshold) {
+      int doublings = std::min(entry.count - threshold, 20);
+      auto backoff = std::min<std::chrono::seconds>(std::chrono::seconds(int64_t{1} << doublings),
+                                                    max_backoff_);
+      entry.blocked_until = now + backoff;
+    }
+  }
+
+  void Prune(SteadyClock::time_point now) {
+    std::erase_if(failures_, [&](const auto& item) {
+      return now - item.second.last > kForgetAfter && item.second.blocked_until <= now;
+    });
+  }
+
+  const int per_user_;
+  const int per_address_;
+  const std::chrono::seconds max_backoff_;
+  std::mutex mu_;  // guards failures_
+  std::unordered_map<std::string, Failures> failures_;
+};
+
+AccessControl::AccessControl(AuthStore& store, Options options)
+    : store_(store),
+      options_(options),
+      cache_key_(RandomBytes(32)),
+      throttle_(std::make_unique<LoginThrottle>(options.failures_before_throttle,
+                                                options.address_failures_before_throttle,
+                                                options.max_backoff)) {
+  Reload();
+}
+
+AccessControl::~AccessControl() = default;
+
+void AccessControl::Reload() const {
+  auto fresh = std::make_shared<const Snapshot>(store_.Load());
+  std::lock_guard lock(snapshot_mu_);
+  if (!snapshot_ || fresh->generation >= snapshot_->generation) snapshot_ = std::move(fresh);
+  last_generation_check_ = SteadyClock::now();
+}
+
+std::shared_ptr<const AccessControl::Snapshot> AccessControl::Current() const {
+  std::shared_ptr<const Snapshot> snapshot;
+  bool check = false;
+  {
+    std::lock_guard lock(snapshot_mu_);
+    snapshot = snapshot_;
+    auto now = SteadyClock::now();
+    if (now - last_generation_check_ >= kGenerationCheckInterval) {
+      last_generation_check_ = now;
+      check = true;
+    }
+  }
+  if (check && store_.Generation() != snapshot->generation) {
+    Reload();
+    std::lock_guard lock(snapshot_mu_);
+    snapshot = snapshot_;
+  }
+  return snapshot;
+}
+
+std::string AccessControl::CacheKey(const Credentials& credentials) const {
+  std::string message = credentials.username;
+  message += '\0';
+  message += credentials.secret;
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  if (!HMAC(EVP_sha256(), cache_key_.data(), static_cast<int>(cache_key_.size()),
+            reinterpret_cast<const unsigned char*>(message.data()), message.size(), mac, &length)) {
+    throw Error(ErrorCode::kInternalError, "HMAC failed");
+  }
+  return std::string(reinterpret_cast<char*>(mac), length);
+}
+
+std::optional<Principal> AccessControl::CheckBasic(const Snapshot& snapshot,
+                                                   const Credentials& credentials) {
+  auto user = snapshot.users.find(credentials.username);
+  if (user == snapshot.users.end()) {
+    // Spend the same time as for a real user, so that timing does not tell
+    // which names exist.
+    static const std::string kDecoy = HashPassword("decoy", options_.password_iterations);
+    VerifyPassword(credentials.secret, kDecoy);
+    return std::nullopt;
+  }
+  const AuthState::UserRecord& record = user->second;
+  std::string key = CacheKey(credentials);
+  {
+    std::lock_guard lock(cache_mu_);
+    auto hit = verified_.find(key);
+    if (hit != verified_.end() && hit->second == record.password_hash) {
+      return Principal{record.user.id, record.user.username, record.user.is_admin};
+    }
+  }
+  if (!VerifyPassword(credentials.secret, record.password_hash)) return std::nullopt;
+  {
+    std::lock_guard lock(cache_mu_);
+    if (verified_.size() >= kMaxCachedCredentials) verified_.clear();
+    verified_[key] = record.password_hash;
+  }
+  return Principal{record.user.id, record.user.username, record.user.is_admin};
+}
+
+std::optional<Principal> AccessControl::CheckBearer(const Snapshot& snapshot,
+                                                    const Credentials& credentials) {
+  std::string id;
+  std::string secret;
+  if (!ParseToken(credentials.secret, &id, &secret)) return std::nullopt;
+  auto token = snapshot.tokens.find(id);
+  if (token == snapshot.tokens.end()) return std::nullopt;
+  const AuthState::TokenRecord& record = token->second;
+  if (!VerifyTokenSecret(secret, record.salt, record.secret_hash)) return std::nullopt;
+  if (record.token.expires_ms && *record.token.expires_ms <= NowMillis()) return std::nullopt;
+  auto user = snapshot.users.find(record.token.username);
+  if (user == snapshot.users.end()) return std::nullopt;
+  return Principal{user->second.user.id, user->second.user.username, user->second.user.is_admin};
+}
+
+Principal AccessControl::Authenticate(const Credentials& credentials,
+                                      const std::string& client_address, int* retry_after_seconds) {
+  if (credentials.kind == Credentials::Kind::kNone) {
+    ThrowUnauthenticated(
+        "Authentication required: send HTTP Basic credentials (MLFLOW_TRACKING_USERNAME and "
+        "MLFLOW_TRACKING_PASSWORD) or a Bearer token (MLFLOW_TRACKING_TOKEN).");
+  }
+  // Bearer tokens are throttled under their public id, never their secret.
+  std::string throttle_name = credentials.username;
+  std::string token_id;
+  std::string ignored;
+  if (credentials.kind == Credentials::Kind::kBearer) {
+    throttle_name = ParseToken(credentials.secret, &token_id, &ignored) ? "token:" + token_id
+                                                                        : "token:malformed";
+  }
+  if (int wait = throttle_->BlockedFor(client_address, throttle_name); wait > 0) {
+    if (retry_after_seconds) *retry_after_seconds = wait;
+    throw Error(ErrorCode::kRequestLimitExceeded, "Too many failed logins from " + client_address +
+                                                      "; retry in " + std::to_string(wait) + " s.");
+  }
+  std::shared_ptr<const Snapshot> snapshot = Current();
+  std::optional<Principal> principal = credentials.kind == Credentials::Kind::kBasic
+                                           ? CheckBasic(*snapshot, credentials)
+                                           : CheckBearer(*snapshot, credentials);
+  if (!principal) {
+    throttle_->Failed(client_address, throttle_name);
+    ThrowUnauthenticated(credentials.kind == Credentials::Kind::kBasic
+                             ? "Invalid user name or password."
+                             : "Invalid, expired or revoked API token.");
+  }
+  throttle_->Succeeded(client_address, throttle_name);
+  return *principal;
+}
+
+Permission AccessControl::PermissionOf(const Principal& principal, ResourceType type,
+                                       const std::string& resource_id) const {
+  if (principal.is_admin) return Permission::kManage;
+  std::shared_ptr<const Snapshot> snapshot = Current();
+  // The admin flag may have changed since the principal was authenticated.
+  auto user = snapshot->users.find(principal.username);
+  if (user != snapshot->users.end() && user->second.user.is_admin) return Permission::kManage;
+  auto grant = snapshot->grants.find(GrantKey(type, resource_id, principal.user_id));
+  return grant == snapshot->grants.end() ? options_.default_permission : grant->second;
+}
+
+void AccessControl::Require(const Principal& principal, ResourceType type,
+                            const std::string& resource_id, Permission needed) const {
+  Permission held = PermissionOf(principal, type, resource_id);
+  if (held >= needed) return;
+  throw Error(ErrorCode::kPermissionDenied, "Permission denied: user '" + principal.username +
+                                                "' has " + std::string(PermissionName(held)) +
+                                                " on " + std::string(ResourceTypeName(type)) +
+                                                " '" + resource_id + "'; this needs " +
+                                                std::string(PermissionName(needed)) + ".");
+}
+
+void AccessControl::RequireAdmin(const Principal& principal, std::string_view what) const {
+  if (principal.is_admin) return;
+  throw Error(ErrorCode::kPermissionDenied, "Permission denied: only admins may " +
+                                                std::string(what) + " (user '" +
+                                                principal.username + "' is not an admin).");
+}
+
+bool AccessControl::HasUsers() const { return !Current()->users.empty(); }
+
+const AuthState::UserRecord& AccessControl::RequireUser(const Snapshot& snapshot,
+                                                        const std::string& username) const {
+  auto user = snapshot.users.find(username);
+  if (user == snapshot.users.end()) {
+    ThrowNotFound("User with username=" + username + " not found");
+  }
+  return user->second;
+}
+
+User AccessControl::CreateUser(const std::string& username, const std::string& password,
+                               bool is_admin) {
+  if (username.empty() || password.empty()) {
+    ThrowInvalid("Username and password cannot be empty.");
+  }
+  if (username.size() > kMaxUsernameLength) {
+    ThrowInvalid("Username is " + std::to_string(username.size()) +
+                 " characters long; the limit is " + std::to_string(kMaxUsernameLength) + ".");
+  }
+  for (unsigned char c : username) {
+    if (c < 0x20 || c == 0x7f || c == ':') {
+      ThrowInvalid("Username must not contain ':' or control characters.");
+    }
+  }
+  User user = store_.CreateUser(username, HashPassword(password, options_.password_iterations),
+                                is_admin, NowMillis());
+  Reload();
+  return user;
+}
+
+User AccessControl::GetUser(const std::string& username) const {
+  return RequireUser(*Current(), username).user;
+}
+
+std::vector<User> AccessControl::ListUsers() const {
+  std::vector<User> users;
+  for (const auto& [name, record] : Current()->users) users.push_back(record.user);
+  std::sort(users.begin(), users.end(), [](const User& a, const User& b) { return a.id < b.id; });
+  return users;
+}
+
+bool AccessControl::CheckPassword(const std::string& username, const std::string& password) const {
+  return VerifyPassword(password, RequireUser(*Current(), username).password_hash);
+}
+
+void AccessControl::UpdatePassword(const std::string& username, const std::string& password) {
+  if (password.empty()) ThrowInvalid("Password cannot be empty.");
+  int64_t id = RequireUser(*Current(), username).user.id;
+  store_.SetPasswordHash(id, HashPassword(password, options_.password_iterations));
+  Reload();
+}
+
+void AccessControl::SetAdmin(const std::string& username, bool is_admin) {
+  store_.SetAdmin(RequireUser(*Current(), username).user.id, is_admin);
+  Reload();
+}
+
+void AccessControl::DeleteUser(const std::string& username) {
+  store_.DeleteUser(RequireUser(*Current(), username).user.id);
+  Reload();
+}
+
+std::pair<ApiToken, std::string> AccessControl::CreateToken(const std::string& username,
+                                                            const std::string& name,
+                                                            std::optional<int64_t> expires_ms) {
+  const AuthState::UserRecord& user = RequireUser(*Current(), username);
+  IssuedToken issued = IssueToken();
+  AuthState::TokenRecord record;
+  record.token.id = issued.id;
+  record.token.username = username;
+  record.token.name = name;
+  record.token.created_ms = NowMillis();
+  record.token.expires_ms = expires_ms;
+  record.user_id = user.user.id;
+  record.salt = issued.salt;
+  record.secret_hash = issued.secret_hash;
+  store_.AddToken(record);
+  Reload();
+  return {record.token, issued.token};
+}
+
+std::vector<ApiToken> AccessControl::ListTokens(const std::string& username) const {
+  std::vector<ApiToken> tokens;
+  for (const auto& [id, record] : Current()->tokens) {
+    if (username.empty() || record.token.username == username) tokens.push_back(record.token);
+  }
+  std::sort(tokens.begin(), tokens.end(), [](const ApiToken& a, const ApiToken& b) {
+    return std::tie(a.created_ms, a.id) < std::tie(b.created_ms, b.id);
+  });
+  return tokens;
+}
+
+ApiToken AccessControl::GetToken(const std::string& token_id) const {
+  std::shared_ptr<const Snapshot> snapshot = Current();
+  auto token = snapshot->tokens.find(token_id);
+  if (token == snapshot->tokens.end()) {
+    ThrowNotFound("API token '" + token_id + "' does not exist or was revoked.");
+  }
+  return token->second.token;
+}
+
+void AccessControl::RevokeToken(const std::string& token_id) {
+  GetToken(token_id);
+  store_.RevokeToken(token_id, NowMillis());
+  Reload();
+}
+
+void AccessControl::SetPermission(const std::string& username, ResourceType type,
+                                  const std::string& resource_id, Permission permission) {
+  if (resource_id.empty()) ThrowInvalid("Missing value for required parameter 'resource_id'.");
+  AuthState::GrantRecord grant{type, resource_id, RequireUser(*Current(), username).user.id,
+                               permission};
+  store_.SetGrant(grant);
+  Reload();
+}
+
+void AccessControl::RemovePermission(const std::string& username, ResourceType type,
+                                     const std::string& resource_id) {
+  if (!ExplicitPermission(username, type, resource_id)) {
+    ThrowNotFound("No permission for user '" + username + "' on " +
+                  std::string(ResourceTypeName(type)) + " '" + resource_id + "'.");
+  }
+  store_.DeleteGrant(type, resource_id, RequireUser(*Current(), username).user.id);
+  Reload();
+}
+
+std::optional<Permission> AccessControl::ExplicitPermission(const std::string& username,
+                                                            ResourceType type,
+                                                            const std::string& resource_id) const {
+  std::shared_ptr<const Snapshot> snapshot = Current();
+  auto grant =
+      snapshot->grants.find(GrantKey(type, resource_id, RequireUser(*snapshot, username).user.id));
+  if (grant == snapshot->grants.end()) return std::nullopt;
+  return grant->second;
+}
+
+std::vector<Grant> AccessControl::GrantsOf(const std::string& username) const {
+  AuthState state = store_.Load();
+  int64_t user_id = RequireUser(*Current(), username).user.id;
+  std::vector<Grant> grants;
+  for (const auto& record : state.grants) {
+    if (record.user_id != user_id) continue;
+    grants.push_back({record.type, record.resource_id, username, record.permission});
+  }
+  return grants;
+}
+
+void AccessControl::GrantOwner(const Principal& creator, ResourceType type,
+                               const std::string& resource_id) {
+  if (creator.is_admin) return;
+  store_.SetGrant({type, resource_id, creator.user_id, Permission::kManage});
+  Reload();
+}
+
+void AccessControl::RenameResource(ResourceType type, const std::string& from,
+                                   const std::string& to) {
+  store_.RenameResource(type, from, to);
+  Reload();
+}
+
+void AccessControl::ForgetResource(ResourceType type, const std::string& resource_id) {
+  store_.DeleteResourceGrants(type, resource_id);
+  Reload();
+}
+
+}  // namespace slipway::governance

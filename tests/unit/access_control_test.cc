@@ -1,0 +1,235 @@
+#include "governance/access_control.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <thread>
+
+#include "core/error.h"
+#include "governance/credentials.h"
+#include "store/sqlite_auth_store.h"
+
+namespace slipway::governance {
+namespace {
+
+// Few iterations: these tests check behaviour, not the work factor.
+constexpr int kFastIterations = 1000;
+
+TEST(CredentialsTest, PasswordHashesAreSaltedAndVerify) {
+  std::string a = HashPassword("correct horse", kFastIterations);
+  std::string b = HashPassword("correct horse", kFastIterations);
+  EXPECT_NE(a, b);  // a fresh salt each time
+  EXPECT_EQ(a.rfind("pbkdf2-sha256$1000$", 0), 0u);
+  EXPECT_EQ(a.find("correct horse"), std::string::npos);
+  EXPECT_TRUE(VerifyPassword("correct horse", a));
+  EXPECT_TRUE(VerifyPassword("correct horse", b));
+  EXPECT_FALSE(VerifyPassword("correct horsE", a));
+  EXPECT_FALSE(VerifyPassword("", a));
+}
+
+TEST(CredentialsTest, MalformedHashesNeverVerify) {
+  for (const char* hash : {"", "pbkdf2-sha256", "pbkdf2-sha256$x$AAAA$AAAA", "md5$1$AAAA$AAAA",
+                           "pbkdf2-sha256$1000$!!!!$AAAA", "pbkdf2-sha256$0$AAAA$AAAA"}) {
+    EXPECT_FALSE(VerifyPassword("anything", hash)) << hash;
+  }
+}
+
+TEST(CredentialsTest, TokensParseAndVerifyOnlyWithTheirSecret) {
+  IssuedToken issued = IssueToken();
+  EXPECT_EQ(issued.token.rfind("slw_" + issued.id + "_", 0), 0u);
+  EXPECT_EQ(issued.token.find(issued.secret_hash), std::string::npos);
+  std::string id;
+  std::string secret;
+  ASSERT_TRUE(ParseToken(issued.token, &id, &secret));
+  EXPECT_EQ(id, issued.id);
+  EXPECT_EQ(secret.size(), 43u);  // 256 bits in unpadded base64url
+  EXPECT_TRUE(VerifyTokenSecret(secret, issued.salt, issued.secret_hash));
+  std::string tampered = secret;
+  tampered[0] = tampered[0] == 'A' ? 'B' : 'A';
+  EXPECT_FALSE(VerifyTokenSecret(tampered, issued.salt, issued.secret_hash));
+  EXPECT_NE(IssueToken().token, issued.token);
+  for (const char* bad : {"", "slw_", "slw_short_x", "abc_0123456789abcdef_x",
+                          "slw_0123456789ABCDEF_x", "slw_0123456789abcdef"}) {
+    EXPECT_FALSE(ParseToken(bad, &id, &secret)) << bad;
+  }
+}
+
+TEST(CredentialsTest, SecretsEqualComparesWhole) {
+  EXPECT_TRUE(SecretsEqual("abc", "abc"));
+  EXPECT_FALSE(SecretsEqual("abc", "abd"));
+  EXPECT_FALSE(SecretsEqual("abc", "abcd"));
+  EXPECT_FALSE(SecretsEqual("", "a"));
+}
+
+class AccessControlTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    path_ = std::filesystem::temp_directory_path() /
+            ("slipway-access-" + std::to_string(::getpid()) + "-" +
+             ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".db");
+    std::filesystem::remove(path_);
+    store_ = std::make_unique<store::SqliteAuthStore>(store::OpenMetadataDatabase(path_.string()));
+    access_ = Make(Permission::kRead);
+  }
+  void TearDown() override {
+    access_.reset();
+    store_.reset();
+    for (const char* suffix : {"", "-wal", "-shm"}) {
+      std::filesystem::remove(path_.string() + suffix);
+    }
+  }
+
+  std::unique_ptr<AccessControl> Make(Permission default_permission) {
+    AccessControl::Options options;
+    options.default_permission = default_permission;
+    options.password_iterations = kFastIterations;
+    options.failures_before_throttle = 3;
+    options.address_failures_before_throttle = 6;
+    return std::make_unique<AccessControl>(*store_, options);
+  }
+
+  static Credentials Basic(const std::string& user, const std::string& password) {
+    return {Credentials::Kind::kBasic, user, password};
+  }
+
+  std::filesystem::path path_;
+  std::unique_ptr<store::SqliteAuthStore> store_;
+  std::unique_ptr<AccessControl> access_;
+};
+
+TEST_F(AccessControlTest, AuthenticatesUsersByPassword) {
+  EXPECT_FALSE(access_->HasUsers());
+  User alice = access_->CreateUser("alice", "pw-a", false);
+  EXPECT_TRUE(access_->HasUsers());
+  Principal p = access_->Authenticate(Basic("alice", "pw-a"), "10.0.0.1");
+  EXPECT_EQ(p.user_id, alice.id);
+  EXPECT_EQ(p.username, "alice");
+  EXPECT_FALSE(p.is_admin);
+  // cached the second time, still correct
+  EXPECT_EQ(access_->Authenticate(Basic("alice", "pw-a"), "10.0.0.1").user_id, alice.id);
+  try {
+    access_->Authenticate(Basic("alice", "pw-b"), "10.0.0.1");
+    FAIL() << "a wrong password was accepted";
+  } catch (const Error& error) {
+    EXPECT_EQ(error.code(), ErrorCode::kUnauthenticated);
+    EXPECT_EQ(std::string(error.what()).find("pw-b"), std::string::npos);
+  }
+  EXPECT_THROW(access_->Authenticate({}, "10.0.0.1"), Error);
+  EXPECT_THROW(access_->Authenticate(Basic("nobody", "pw-a"), "10.0.0.1"), Error);
+}
+
+TEST_F(AccessControlTest, PasswordChangeAndDeletionTakeEffectAtOnceDespiteTheCache) {
+  access_->CreateUser("alice", "old", false);
+  access_->Authenticate(Basic("alice", "old"), "a");  // now cached
+  access_->UpdatePassword("alice", "new");
+  EXPECT_THROW(access_->Authenticate(Basic("alice", "old"), "a"), Error);
+  EXPECT_EQ(access_->Authenticate(Basic("alice", "new"), "a").username, "alice");
+  access_->DeleteUser("alice");
+  EXPECT_THROW(access_->Authenticate(Basic("alice", "new"), "a"), Error);
+  EXPECT_THROW(access_->GetUser("alice"), Error);
+}
+
+TEST_F(AccessControlTest, TokensAuthenticateUntilRevokedOrExpired) {
+  access_->CreateUser("bob", "pw", false);
+  auto [token, secret] = access_->CreateToken("bob", "ci", std::nullopt);
+  Credentials bearer{Credentials::Kind::kBearer, "", secret};
+  EXPECT_EQ(access_->Authenticate(bearer, "a").username, "bob");
+  ASSERT_EQ(access_->ListTokens("bob").size(), 1u);
+  EXPECT_EQ(access_->ListTokens("bob")[0].name, "ci");
+  access_->RevokeToken(token.id);
+  EXPECT_THROW(access_->Authenticate(bearer, "a"), Error);
+  EXPECT_TRUE(access_->ListTokens("bob").empty());
+  EXPECT_THROW(access_->RevokeToken(token.id), Error);
+
+  auto [expired, expired_secret] = access_->CreateToken("bob", "old", int64_t{1});
+  EXPECT_THROW(access_->Authenticate({Credentials::Kind::kBearer, "", expired_secret}, "a"), Error);
+  // A token dies with its user.
+  auto [live, live_secret] = access_->CreateToken("bob", "live", std::nullopt);
+  access_->DeleteUser("bob");
+  EXPECT_THROW(access_->Authenticate({Credentials::Kind::kBearer, "", live_secret}, "a"), Error);
+}
+
+TEST_F(AccessControlTest, PermissionsFollowGrantsDefaultsOwnershipAndAdmins) {
+  User alice = access_->CreateUser("alice", "pw", false);
+  User root = access_->CreateUser("root", "pw", true);
+  Principal a{alice.id, "alice", false};
+  Principal r{root.id, "root", true};
+  EXPECT_EQ(access_->PermissionOf(a, ResourceType::kExperiment, "1"), Permission::kRead);
+  EXPECT_EQ(access_->PermissionOf(r, ResourceType::kExperiment, "1"), Permission::kManage);
+  access_->SetPermission("alice", ResourceType::kExperiment, "1", Permission::kEdit);
+  EXPECT_EQ(access_->PermissionOf(a, ResourceType::kExperiment, "1"), Permission::kEdit);
+  // same id, other resource type: unaffected
+  EXPECT_EQ(access_->PermissionOf(a, ResourceType::kRegisteredModel, "1"), Permission::kRead);
+  EXPECT_NO_THROW(access_->Require(a, ResourceType::kExperiment, "1", Permission::kEdit));
+  try {
+    access_->Require(a, ResourceType::kExperiment, "1", Permission::kManage);
+    FAIL() << "EDIT satisfied MANAGE";
+  } catch (const Error& error) {
+    EXPECT_EQ(error.code(), ErrorCode::kPermissionDenied);
+    EXPECT_NE(std::string(error.what()).find("has EDIT on experiment '1'; this needs MANAGE"),
+              std::string::npos)
+        << error.what();
+  }
+  access_->GrantOwner(a, ResourceType::kRegisteredModel, "churn");
+  EXPECT_EQ(access_->PermissionOf(a, ResourceType::kRegisteredModel, "churn"), Permission::kManage);
+  access_->RenameResource(ResourceType::kRegisteredModel, "churn", "churn-v2");
+  EXPECT_EQ(access_->PermissionOf(a, ResourceType::kRegisteredModel, "churn"), Permission::kRead);
+  EXPECT_EQ(access_->PermissionOf(a, ResourceType::kRegisteredModel, "churn-v2"),
+            Permission::kManage);
+  access_->ForgetResource(ResourceType::kRegisteredModel, "churn-v2");
+  EXPECT_EQ(access_->PermissionOf(a, ResourceType::kRegisteredModel, "churn-v2"),
+            Permission::kRead);
+  access_->RemovePermission("alice", ResourceType::kExperiment, "1");
+  EXPECT_EQ(access_->PermissionOf(a, ResourceType::kExperiment, "1"), Permission::kRead);
+  EXPECT_THROW(access_->RemovePermission("alice", ResourceType::kExperiment, "1"), Error);
+
+  auto strict = Make(Permission::kNoPermissions);
+  EXPECT_EQ(strict->PermissionOf(a, ResourceType::kExperiment, "9"), Permission::kNoPermissions);
+}
+
+TEST_F(AccessControlTest, RepeatedFailuresAreThrottledPerAddressAndUser) {
+  access_->CreateUser("alice", "pw", false);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_THROW(access_->Authenticate(Basic("alice", "guess"), "10.0.0.9"), Error);
+  }
+  int retry_after = 0;
+  try {
+    access_->Authenticate(Basic("alice", "pw"), "10.0.0.9", &retry_after);
+    FAIL() << "not throttled";
+  } catch (const Error& error) {
+    EXPECT_EQ(error.code(), ErrorCode::kRequestLimitExceeded);
+  }
+  EXPECT_GE(retry_after, 1);
+  // Someone else's address is not locked out by these failures.
+  EXPECT_EQ(access_->Authenticate(Basic("alice", "pw"), "10.0.0.10").username, "alice");
+}
+
+TEST_F(AccessControlTest, ChangesByAnotherProcessArePickedUp) {
+  access_->CreateUser("alice", "pw", false);
+  // A second AccessControl on the same store stands for the CLI's --store mode.
+  auto other = Make(Permission::kRead);
+  other->CreateUser("carol", "pw", false);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  EXPECT_EQ(access_->Authenticate(Basic("carol", "pw"), "a").username, "carol");
+}
+
+TEST_F(AccessControlTest, BadNamesAndPermissionsAreRefused) {
+  EXPECT_THROW(access_->CreateUser("", "pw", false), Error);
+  EXPECT_THROW(access_->CreateUser("a:b", "pw", false), Error);
+  EXPECT_THROW(access_->CreateUser(std::string(300, 'x'), "pw", false), Error);
+  EXPECT_THROW(access_->CreateUser("ok", "", false), Error);
+  access_->CreateUser("ok", "pw", false);
+  try {
+    access_->CreateUser("ok", "pw2", false);
+    FAIL() << "duplicate user";
+  } catch (const Error& error) {
+    EXPECT_EQ(error.code(), ErrorCode::kResourceAlreadyExists);
+  }
+  EXPECT_THROW(ParsePermission("ADMIN"), Error);
+  EXPECT_EQ(ParsePermission("MANAGE"), Permission::kManage);
+  EXPECT_THROW(ParseResourceType("dataset"), Error);
+}
+
+}  // namespace
+}  // namespace slipway::governance
