@@ -181,6 +181,16 @@ ApiClient::ApiClient(std::string_view base_uri) : uri_(base_uri) {
   client_->set_write_timeout(60, 0);
   client_->set_keep_alive(true);
   client_->set_default_headers({{"Accept", "application/json"}, {"User-Agent", "slipway-cli"}});
+  // The same variables the mlflow client reads.
+  auto env = [](const char* name) {
+    const char* value = std::getenv(name);
+    return value == nullptr ? std::string() : std::string(value);
+  };
+  if (std::string token = env("MLFLOW_TRACKING_TOKEN"); !token.empty()) {
+    client_->set_bearer_token_auth(token);
+  } else if (std::string user = env("MLFLOW_TRACKING_USERNAME"); !user.empty()) {
+    client_->set_basic_auth(user, env("MLFLOW_TRACKING_PASSWORD"));
+  }
 }
 
 ApiClient::~ApiClient() = default;
@@ -213,6 +223,12 @@ nlohmann::json ApiClient::Delete(std::string_view path, const nlohmann::json& bo
   std::string full_path = path_prefix_ + std::string(path);
   httplib::Result result = client_->Delete(full_path, body.dump(), "application/json");
   return ParseReply(uri_, "DELETE", std::string(path), result);
+}
+
+nlohmann::json ApiClient::Patch(std::string_view path, const nlohmann::json& body) {
+  std::string full_path = path_prefix_ + std::string(path);
+  httplib::Result result = client_->Patch(full_path, body.dump(), "application/json");
+  return ParseReply(uri_, "PATCH", std::string(path), result);
 }
 
 }  // namespace slipway::cli

@@ -4,7 +4,9 @@
 // whose JSON reply is returned as is. Every failure throws `slipway::Error`: a reply with a
 // non-2xx status carries the server's `error_code` and `message`; a server that cannot be
 // reached gives an error naming the URI. An ApiClient owns its connection and is not
-// thread-safe; use one per thread.
+// thread-safe; use one per thread. Credentials come from the environment, as for the mlflow
+// client: MLFLOW_TRACKING_TOKEN (Bearer), else MLFLOW_TRACKING_USERNAME and
+// MLFLOW_TRACKING_PASSWORD (HTTP Basic).
 #pragma once
 
 #include <memory>
@@ -39,6 +41,7 @@ class ApiClient {
   nlohmann::json Post(std::string_view path, const nlohmann::json& body);
   // DELETE with a JSON body, as MLflow's client sends it (e.g. registered-models/alias).
   nlohmann::json Delete(std::string_view path, const nlohmann::json& body);
+  nlohmann::json Patch(std::string_view path, const nlohmann::json& body);
 
   const std::string& uri() const { return uri_; }
 

@@ -6,6 +6,7 @@
 #include "cli/model_commands.h"
 #include "cli/server_command.h"
 #include "cli/tracking_commands.h"
+#include "cli/user_commands.h"
 #include "core/error.h"
 
 int main(int argc, char** argv) {
@@ -16,6 +17,7 @@ int main(int argc, char** argv) {
   slipway::cli::AddTrackingCommands(app);
   slipway::cli::AddAuditCommands(app);
   slipway::cli::AddModelCommands(app);
+  slipway::cli::AddUserCommands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {

@@ -10,13 +10,16 @@
 
 #include "cli/cli_support.h"
 #include "core/error.h"
+#include "governance/access_control.h"
 #include "governance/audit_log.h"
 #include "http/audit_hook.h"
+#include "http/auth_routes.h"
 #include "http/http_server.h"
 #include "http/mlflow_routes.h"
 #include "http/registry_routes.h"
 #include "registry/registry_service.h"
 #include "store/sqlite_audit_store.h"
+#include "store/sqlite_auth_store.h"
 #include "store/sqlite_registry_store.h"
 #include "store/sqlite_tracking_store.h"
 #include "tracking/artifact_store.h"
@@ -31,7 +34,26 @@ struct ServerArgs {
   std::string store = "sqlite:///slipway-data/slipway.db";
   std::string artifacts = "slipway-data/artifacts";
   int threads = 64;
+  bool auth = false;
+  std::string default_permission = "READ";
 };
+
+// With --auth and no users yet, the first admin comes from the environment
+// (as MLflow's MLFLOW_AUTH_ADMIN_PASSWORD); there is no default password.
+void BootstrapAdmin(governance::AccessControl& access) {
+  if (access.HasUsers()) return;
+  const char* password = std::getenv("SLIPWAY_ADMIN_PASSWORD");
+  if (password == nullptr || *password == '\0') {
+    throw Error(ErrorCode::kInvalidParameterValue,
+                "--auth needs a first admin: set SLIPWAY_ADMIN_PASSWORD (and optionally "
+                "SLIPWAY_ADMIN_USERNAME, default 'admin') for the first start, or create one "
+                "with `slipway users create NAME --admin --store URI`");
+  }
+  const char* username = std::getenv("SLIPWAY_ADMIN_USERNAME");
+  std::string name = username != nullptr && *username != '\0' ? username : "admin";
+  access.CreateUser(name, password, true);
+  spdlog::info("created the first admin user '{}'", name);
+}
 
 std::string ArtifactsPath(const std::string& uri) {
   const std::string scheme = "file://";
@@ -73,6 +95,16 @@ void RunServer(const ServerArgs& args) {
   http::AddRegistryRoutes(server, registry, tracking);
   http::AddAuditRoutes(server, audit);
   http::EnableAuditTrail(server, audit);
+  store::SqliteAuthStore auth_store(database);
+  std::unique_ptr<governance::AccessControl> access;
+  if (args.auth) {
+    governance::AccessControl::Options auth_options;
+    auth_options.default_permission = governance::ParsePermission(args.default_permission);
+    access = std::make_unique<governance::AccessControl>(auth_store, auth_options);
+    BootstrapAdmin(*access);
+    http::EnableAuth(server, *access, tracking);
+    http::AddAuthRoutes(server, *access);
+  }
 
   std::thread waiter([&server, stop_signals] {
     int signal_number = 0;
@@ -80,8 +112,9 @@ void RunServer(const ServerArgs& args) {
     spdlog::info("received signal {}, shutting down", signal_number);
     server.Stop();
   });
-  spdlog::info("slipway server on http://{}:{} (store {}, artifacts {})", args.host, args.port,
-               db_path, artifacts.root().string());
+  spdlog::info("slipway server on http://{}:{} (store {}, artifacts {}, auth {})", args.host,
+               args.port, db_path, artifacts.root().string(),
+               args.auth ? "on, default permission " + args.default_permission : "off");
   bool ok = server.Listen();
   if (!ok) {
     pthread_kill(waiter.native_handle(), SIGTERM);
@@ -108,6 +141,12 @@ void AddServerCommand(CLI::App& app) {
   cmd->add_option("--threads", args->threads, "Request threads (open connections served at once)")
       ->capture_default_str()
       ->check(CLI::Range(2, 4096));
+  cmd->add_flag("--auth", args->auth,
+                "Require HTTP Basic or Bearer credentials and enforce permissions");
+  cmd->add_option("--auth-default-permission", args->default_permission,
+                  "Permission on resources a user has no explicit grant for")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"NO_PERMISSIONS", "READ", "USE", "EDIT", "MANAGE"}));
   cmd->callback([args] { RunServer(*args); });
 }
 

@@ -19,30 +19,6 @@ bool IsStateChanging(const httplib::Request& req, const std::string& route) {
   return !ends_with("/search") && !ends_with("/get-latest-versions") && route != "unmatched";
 }
 
-// The string value of the first `"key": "..."` in a JSON text, without
-// parsing all of it: log-batch bodies can be large and this runs on every
-// write.
-std::string FindStringField(const std::string& json, const std::string& key) {
-  const std::string quoted = "\"" + key + "\"";
-  for (size_t at = json.find(quoted); at != std::string::npos; at = json.find(quoted, at + 1)) {
-    size_t colon = json.find_first_not_of(" \t\r\n", at + quoted.size());
-    if (colon == std::string::npos || json[colon] != ':') continue;
-    size_t open = json.find_first_not_of(" \t\r\n", colon + 1);
-    if (open == std::string::npos) return {};
-    if (json[open] != '"') {
-      // A number (MLflow sends some ids as numbers): up to the next delimiter.
-      size_t end = json.find_first_of(",}] \t\r\n", open);
-      return json.substr(open, end == std::string::npos ? std::string::npos : end - open);
-    }
-    size_t close = open + 1;
-    while (close < json.size() && json[close] != '"') close += json[close] == '\\' ? 2 : 1;
-    // Decode escapes (\u00fc, \") so a name is the same however it was sent.
-    Json token = Json::parse(json.substr(open, close - open + 1), nullptr, false);
-    return token.is_string() ? token.get<std::string>() : std::string();
-  }
-  return {};
-}
-
 std::string FieldOf(const httplib::Request& req, const httplib::Response& res,
                     const std::string& key) {
   if (req.has_param(key.c_str())) return req.get_param_value(key.c_str());
@@ -67,11 +43,42 @@ std::string TargetOf(const httplib::Request& req, const httplib::Response& res,
     if (id.empty()) id = FieldOf(req, res, "run_uuid");
     return "run:" + id;
   }
+  if (starts("experiments/permissions/")) {
+    return "experiment:" + FieldOf(req, res, "experiment_id") +
+           "/user:" + FieldOf(req, res, "username");
+  }
+  if (starts("registered-models/permissions/")) {
+    return "registered_model:" + FieldOf(req, res, "name") +
+           "/user:" + FieldOf(req, res, "username");
+  }
+  if (starts("users/permissions/")) {
+    return FieldOf(req, res, "resource_type") + ":" + FieldOf(req, res, "resource_id") +
+           "/user:" + FieldOf(req, res, "username");
+  }
+  if (starts("users/")) return "user:" + FieldOf(req, res, "username");
+  if (starts("tokens/")) {
+    // Never the token itself: its public id only.
+    std::string id =
+        req.matches.size() > 1 ? req.matches[1].str() : FindStringField(res.body, "id");
+    return "token:" + id;
+  }
   if (starts("registered-models/")) return "registered_model:" + FieldOf(req, res, "name");
   if (starts("model-versions/")) {
     return "model_version:" + FieldOf(req, res, "name") + "/" + FieldOf(req, res, "version");
   }
   return "path:" + req.path;
+}
+
+// The request body as the audit digest covers it: with passwords blanked
+// out, so that the trail holds nothing a password could be checked against.
+std::string DigestedBody(const httplib::Request& req, const std::string& route) {
+  if (route.rfind("users/", 0) != 0 || req.body.empty()) return req.body;
+  Json body = Json::parse(req.body, nullptr, false);
+  if (!body.is_object()) return "<unparsed body>";
+  for (const char* key : {"password", "current_password"}) {
+    if (body.contains(key)) body[key] = "<redacted>";
+  }
+  return body.dump();
 }
 
 std::optional<int64_t> ParamInt(const httplib::Request& req, const char* key) {
@@ -102,14 +109,17 @@ Json EntryJson(const governance::AuditEntry& entry) {
 void EnableAuditTrail(HttpServer& server, governance::AuditLog& log) {
   server.SetObserver(
       [&log](const httplib::Request& req, const httplib::Response& res, const std::string& route) {
-        if (!IsStateChanging(req, route)) return;
+        int status = res.status == -1 ? 200 : res.status;
+        // Refusals are audited whatever the method: they show who probes what.
+        bool refused = status == 401 || status == 403 || status == 429;
+        if (!refused && !IsStateChanging(req, route)) return;
         governance::AuditEntry entry;
-        entry.principal = "anonymous";  // until authentication (issue 3) names callers
+        entry.principal = CurrentPrincipal();
         entry.action = route;
         entry.target = TargetOf(req, res, route);
-        entry.outcome = res.status == -1 ? 200 : res.status;
-        entry.request_digest =
-            governance::AuditLog::Sha256Hex(req.method + " " + req.path + "\n" + req.body);
+        entry.outcome = status;
+        entry.request_digest = governance::AuditLog::Sha256Hex(req.method + " " + req.path + "\n" +
+                                                               DigestedBody(req, route));
         log.Append(std::move(entry));
       });
 }

@@ -7,7 +7,9 @@
 namespace slipway::http {
 
 // Appends one audit entry for every state-changing request (POST, PUT, PATCH,
-// DELETE, except searches and other reads sent as POST): the route as the
+// DELETE, except searches and other reads sent as POST) and for every request
+// refused with 401, 403 or 429: the caller (CurrentPrincipal) as the
+// principal, the route as the
 // action, the entity it touched as the target ("run:<id>", "experiment:<id>",
 // "registered_model:<name>", "model_version:<name>/<version>",
 // "logged_model:<id>", "artifact:<path>"), the reply's status as the outcome

@@ -17,12 +17,16 @@ using Clock = std::chrono::steady_clock;
 thread_local Clock::time_point request_start;
 thread_local std::string request_route;
 thread_local bool request_recorded = false;
+thread_local std::string request_principal = "anonymous";
 
 bool IsApiPath(const std::string& path) {
   return path.rfind("/api/", 0) == 0 && path.find("/mlflow-artifacts/") == std::string::npos;
 }
 
 }  // namespace
+
+const std::string& CurrentPrincipal() { return request_principal; }
+void SetCurrentPrincipal(std::string name) { request_principal = std::move(name); }
 
 void SetError(httplib::Response& res, int status, const std::string& error_code,
               const std::string& message) {
@@ -55,6 +59,7 @@ HttpServer::HttpServer(Options options) : options_(std::move(options)) {
     request_start = Clock::now();
     request_route = "unmatched";
     request_recorded = false;
+    request_principal = "anonymous";
     if (IsApiPath(req.path) && req.has_header("Content-Length")) {
       size_t length = std::strtoull(req.get_header_value("Content-Length").c_str(), nullptr, 10);
       if (length > options_.max_json_body) {
@@ -145,7 +150,7 @@ HttpServer::Handler HttpServer::Wrap(std::string route, Handler handler) {
       return;
     }
     try {
-      handler(req, res);
+      Guarded(req, res, route, [&] { handler(req, res); });
     } catch (const Error& error) {
       SetError(res, HttpStatusFor(error.code()), std::string(ErrorCodeName(error.code())),
                error.what());
@@ -158,6 +163,16 @@ HttpServer::Handler HttpServer::Wrap(std::string route, Handler handler) {
     }
     Finish(req, res);
   };
+}
+
+void HttpServer::Guarded(const httplib::Request& req, httplib::Response& res,
+                         const std::string& route, const std::function<void()>& handler) {
+  bool guarded = route != "health" && route != "metrics";
+  if (guarded && guard_.before) guard_.before(req, res, route);
+  handler();
+  if (guarded && guard_.after && (res.status == -1 || res.status == 200)) {
+    guard_.after(req, res, route);
+  }
 }
 
 void HttpServer::Get(const std::string& pattern, const std::string& route, Handler handler) {
@@ -183,7 +198,7 @@ void HttpServer::PutStream(const std::string& pattern, const std::string& route,
                            const httplib::ContentReader& reader) {
     request_route = route;
     try {
-      handler(req, res, reader);
+      Guarded(req, res, route, [&] { handler(req, res, reader); });
     } catch (const Error& error) {
       SetError(res, HttpStatusFor(error.code()), std::string(ErrorCodeName(error.code())),
                error.what());

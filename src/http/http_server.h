@@ -55,6 +55,18 @@ class HttpServer {
                                       const std::string& route)>;
   void SetObserver(Observer observer) { observer_ = std::move(observer); }
 
+  // Runs around every routed handler except /health and /metrics. `before`
+  // may refuse the request by throwing slipway::Error (it may set reply
+  // headers first, such as WWW-Authenticate); `after` sees the reply of a
+  // handler that succeeded and may rewrite it. Set before Listen().
+  struct Guard {
+    std::function<void(const httplib::Request&, httplib::Response&, const std::string& route)>
+        before;
+    std::function<void(const httplib::Request&, httplib::Response&, const std::string& route)>
+        after;
+  };
+  void SetGuard(Guard guard) { guard_ = std::move(guard); }
+
   // Binds and serves until Stop(); false if the address could not be bound.
   bool Listen();
   // Stops accepting, lets in-flight requests finish, and makes Listen() return.
@@ -67,12 +79,23 @@ class HttpServer {
   void Finish(const httplib::Request& req, const httplib::Response& res);
   void Record(const std::string& route, const std::string& method, int status, double seconds);
 
+  // Runs `handler` between the guard's hooks.
+  void Guarded(const httplib::Request& req, httplib::Response& res, const std::string& route,
+               const std::function<void()>& handler);
+
   Options options_;
   Observer observer_;
+  Guard guard_;
   httplib::Server server_;
   monitoring::MetricRegistry metrics_;
   std::atomic<int> bound_port_{0};  // set by Listen(), read by any thread
 };
+
+// Who the current request acts for: "anonymous" until a guard names the
+// authenticated user. A request is served on one thread, start to end, so
+// this is per thread; the audit trail reads it.
+const std::string& CurrentPrincipal();
+void SetCurrentPrincipal(std::string name);
 
 // Writes an MLflow error reply.
 void SetError(httplib::Response& res, int status, const std::string& error_code,

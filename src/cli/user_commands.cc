@@ -1,0 +1,312 @@
+#include "cli/user_commands.h"
+
+#include <fmt/format.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "cli/api_client.h"
+#include "cli/cli_support.h"
+#include "cli/table.h"
+#include "core/error.h"
+#include "governance/access_control.h"
+#include "store/sqlite_auth_store.h"
+
+namespace slipway::cli {
+namespace {
+
+using nlohmann::json;
+using Align = Table::Align;
+
+constexpr std::string_view kUsers = "/api/2.0/mlflow/users";
+constexpr std::string_view kGrants = "/api/3.0/mlflow/users/permissions";
+constexpr std::string_view kTokens = "/api/v1/tokens";
+
+struct UserOptions {
+  std::string tracking_uri;
+  std::string store;
+  std::string username;
+  bool admin = false;
+  bool password_stdin = false;
+  bool json = false;
+  std::string experiment;
+  std::string model;
+  std::string permission;
+  std::string value;
+  std::string token_name;
+  int expires_in_days = 0;
+};
+
+// Passwords never come from the command line (other users see it in ps):
+// from stdin with --password-stdin, else typed at a terminal without echo.
+std::string ReadPassword(bool from_stdin, const std::string& prompt) {
+  std::string password;
+  if (from_stdin) {
+    std::getline(std::cin, password);
+    if (!password.empty() && password.back() == '\r') password.pop_back();
+  } else {
+    if (!isatty(STDIN_FILENO)) {
+      ThrowInvalid("no terminal to type a password at: pass --password-stdin and pipe it in");
+    }
+    termios old_mode{};
+    tcgetattr(STDIN_FILENO, &old_mode);
+    termios quiet = old_mode;
+    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
+    std::cerr << prompt << std::flush;
+    std::getline(std::cin, password);
+    tcsetattr(STDIN_FILENO, TCSANOW, &old_mode);
+    std::cerr << "\n";
+  }
+  if (password.empty()) ThrowInvalid("the password is empty");
+  return password;
+}
+
+std::string Path(std::string_view base, std::string_view rest) {
+  return std::string(base) + std::string(rest);
+}
+
+void UsersCreate(const UserOptions& options) {
+  std::string password =
+      ReadPassword(options.password_stdin, "Password for " + options.username + ": ");
+  if (!options.store.empty()) {
+    // Straight into the store: for the first admin, before any server runs.
+    store::SqliteAuthStore auth_store(store::OpenMetadataDatabase(SqlitePath(options.store)));
+    governance::AccessControl access(auth_store, {});
+    governance::User user = access.CreateUser(options.username, password, options.admin);
+    std::cout << fmt::format("created user {} (id {}{})\n", user.username, user.id,
+                             user.is_admin ? ", admin" : "");
+    return;
+  }
+  ApiClient client(ResolveTrackingUri(options.tracking_uri));
+  json reply = client.Post(Path(kUsers, "/create"),
+                           {{"username", options.username}, {"password", password}});
+  if (options.admin) {
+    client.Patch(Path(kUsers, "/update-admin"),
+                 {{"username", options.username}, {"is_admin", true}});
+  }
+  std::cout << fmt::format("created user {} (id {}{})\n", options.username,
+                           StringField(Field(reply, "user"), "id"), options.admin ? ", admin" : "");
+}
+
+void UsersLs(const UserOptions& options) {
+  ApiClient client(ResolveTrackingUri(options.tracking_uri));
+  json reply = client.Get(Path(kUsers, "/list"));
+  if (options.json) return PrintJson(reply);
+  Table table({{"ID", Align::kRight}, {"USERNAME", Align::kLeft, false}, {"ADMIN"}});
+  for (const json& user : ArrayField(reply, "users")) {
+    table.AddRow({StringField(user, "id"), StringField(user, "username"),
+                  StringField(user, "is_admin") == "true" ? "yes" : ""});
+  }
+  PrintTable(table);
+}
+
+void UsersDelete(const UserOptions& options) {
+  ApiClient client(ResolveTrackingUri(options.tracking_uri));
+  client.Delete(Path(kUsers, "/delete"), {{"username", options.username}});
+  std::cout << fmt::format("deleted user {}\n", options.username);
+}
+
+void UsersPasswd(const UserOptions& options) {
+  ApiClient client(ResolveTrackingUri(options.tracking_uri));
+  json body = {{"username", options.username},
+               {"password", ReadPassword(options.password_stdin,
+                                         "New password for " + options.username + ": ")}};
+  // Changing one's own password needs the current one: the one signed in with.
+  const char* self = std::getenv("MLFLOW_TRACKING_USERNAME");
+  const char* current = std::getenv("MLFLOW_TRACKING_PASSWORD");
+  if (self != nullptr && options.username == self && current != nullptr) {
+    body["current_password"] = current;
+  }
+  client.Patch(Path(kUsers, "/update-password"), body);
+  std::cout << fmt::format("changed the password of {}\n", options.username);
+}
+
+void UsersSetAdmin(const UserOptions& options) {
+  if (options.value != "true" && options.value != "false") {
+    ThrowInvalid("set-admin takes true or false, not '" + options.value + "'");
+  }
+  ApiClient client(ResolveTrackingUri(options.tracking_uri));
+  client.Patch(Path(kUsers, "/update-admin"),
+               {{"username", options.username}, {"is_admin", options.value == "true"}});
+  std::cout << fmt::format("{} is {}an admin\n", options.username,
+                           options.value == "true" ? "" : "no longer ");
+}
+
+json ResourceOf(const UserOptions& options) {
+  if (options.experiment.empty() == options.model.empty()) {
+    ThrowInvalid("name exactly one resource: --experiment ID or --model NAME");
+  }
+  if (!options.experiment.empty()) {
+    return {{"resource_type", "experiment"}, {"resource_id", options.experiment}};
+  }
+  return {{"resource_type", "registered_model"}, {"resource_id", options.model}};
+}
+
+void UsersGrant(const UserOptions& options) {
+  ApiClient client(ResolveTrackingUri(options.tracking_uri));
+  json body = ResourceOf(options);
+  body["username"] = options.username;
+  body["permission"] = options.permission;
+  client.Post(Path(kGrants, "/grant"), body);
+  std::cout << fmt::format("{} now has {} on {} {}\n", options.username, options.permission,
+                           body["resource_type"].get<std::string>(),
+                           body["resource_id"].get<std::string>());
+}
+
+void UsersRevoke(const UserOptions& options) {
+  ApiClient client(ResolveTrackingUri(options.tracking_uri));
+  json body = ResourceOf(options);
+  body["username"] = options.username;
+  client.Post(Path(kGrants, "/revoke"), body);
+  std::cout << fmt::format("revoked {}'s permission on {} {}\n", options.username,
+                           body["resource_type"].get<std::string>(),
+                           body["resource_id"].get<std::string>());
+}
+
+void UsersPermissions(const UserOptions& options) {
+  ApiClient client(ResolveTrackingUri(options.tracking_uri));
+  json reply = client.Get(Path(kGrants, "/list"), {{"username", options.username}});
+  if (options.json) return PrintJson(reply);
+  if (StringField(reply, "is_admin") == "true") {
+    std::cout << fmt::format("{} is an admin: MANAGE on everything\n", options.username);
+  }
+  Table table({{"RESOURCE TYPE"}, {"RESOURCE", Align::kLeft, false}, {"PERMISSION"}});
+  for (const json& grant : ArrayField(reply, "permissions")) {
+    table.AddRow({StringField(grant, "resource_type"), StringField(grant, "resource_pattern"),
+                  StringField(grant, "permission")});
+  }
+  PrintSection("Explicit permissions (everything else: the server's default)", table);
+}
+
+void TokenCreate(const UserOptions& options) {
+  ApiClient client(ResolveTrackingUri(options.tracking_uri));
+  json body = {{"name", options.token_name}};
+  if (!options.username.empty()) body["username"] = options.username;
+  if (options.expires_in_days > 0) body["expires_in_days"] = options.expires_in_days;
+  json reply = client.Post(kTokens, body);
+  if (options.json) return PrintJson(reply);
+  const json& info = Field(reply, "token_info");
+  std::cerr << fmt::format(
+      "API token {} for {}; it is shown this once, store it now (use it as "
+      "MLFLOW_TRACKING_TOKEN):\n",
+      StringField(info, "id"), StringField(info, "username"));
+  std::cout << StringField(reply, "token") << "\n";
+}
+
+void TokenLs(const UserOptions& options) {
+  ApiClient client(ResolveTrackingUri(options.tracking_uri));
+  ApiClient::QueryParams query;
+  if (!options.username.empty()) query.emplace_back("username", options.username);
+  json reply = client.Get(kTokens, query);
+  if (options.json) return PrintJson(reply);
+  Table table({{"ID", Align::kLeft, false},
+               {"USER", Align::kLeft, false},
+               {"NAME"},
+               {"CREATED"},
+               {"EXPIRES"}});
+  for (const json& token : ArrayField(reply, "tokens")) {
+    table.AddRow({StringField(token, "id"), StringField(token, "username"),
+                  StringField(token, "name"), FormatTime(Int64Field(token, "created_ms")),
+                  FormatTime(Int64Field(token, "expires_ms"))});
+  }
+  PrintTable(table);
+}
+
+void TokenRevoke(const UserOptions& options) {
+  ApiClient client(ResolveTrackingUri(options.tracking_uri));
+  client.Delete(std::string(kTokens) + "/" + options.value, json::object());
+  std::cout << fmt::format("revoked API token {}\n", options.value);
+}
+
+}  // namespace
+
+void AddUserCommands(CLI::App& app) {
+  CLI::App* users = app.add_subcommand(
+      "users", "Manage users, permissions and API tokens (server started with --auth)");
+  users->require_subcommand(1);
+  auto options = std::make_shared<UserOptions>();
+  auto add = [&](const char* name, const char* help, void (*run)(const UserOptions&)) {
+    CLI::App* cmd = users->add_subcommand(name, help);
+    AddTrackingUriOption(cmd, &options->tracking_uri);
+    cmd->callback([options, run] { run(*options); });
+    return cmd;
+  };
+  auto username = [&](CLI::App* cmd) {
+    cmd->add_option("username", options->username, "User name")->required();
+  };
+  auto resource = [&](CLI::App* cmd) {
+    cmd->add_option("--experiment", options->experiment, "Experiment id");
+    cmd->add_option("--model", options->model, "Registered model name");
+  };
+
+  CLI::App* create =
+      add("create", "Create a user (password typed, or --password-stdin)", UsersCreate);
+  username(create);
+  create->add_flag("--admin", options->admin, "Make the user an admin");
+  create->add_flag("--password-stdin", options->password_stdin,
+                   "Read the password from the first line of stdin");
+  create->add_option("--store", options->store,
+                     "Write to the metadata store at sqlite:///PATH directly (for the first "
+                     "admin, while no server runs)");
+
+  CLI::App* ls = add("ls", "List users (admins only)", UsersLs);
+  ls->add_flag("--json", options->json, "Print the server's JSON");
+
+  username(add("delete", "Delete a user with their tokens and permissions", UsersDelete));
+
+  CLI::App* passwd = add("passwd", "Change a user's password", UsersPasswd);
+  username(passwd);
+  passwd->add_flag("--password-stdin", options->password_stdin,
+                   "Read the new password from the first line of stdin");
+
+  CLI::App* set_admin = add("set-admin", "Grant or remove admin rights", UsersSetAdmin);
+  username(set_admin);
+  set_admin->add_option("value", options->value, "true or false")->required();
+
+  CLI::App* grant = add("grant", "Give a user a permission on an experiment or model", UsersGrant);
+  username(grant);
+  resource(grant);
+  grant
+      ->add_option("--permission", options->permission, "READ, USE, EDIT, MANAGE or NO_PERMISSIONS")
+      ->required()
+      ->check(CLI::IsMember({"READ", "USE", "EDIT", "MANAGE", "NO_PERMISSIONS"}));
+
+  CLI::App* revoke = add("revoke", "Remove a user's explicit permission", UsersRevoke);
+  username(revoke);
+  resource(revoke);
+
+  CLI::App* perms = add("permissions", "List a user's explicit permissions", UsersPermissions);
+  username(perms);
+  perms->add_flag("--json", options->json, "Print the server's JSON");
+
+  CLI::App* token = users->add_subcommand("token", "Create, list and revoke API tokens");
+  token->require_subcommand(1);
+  CLI::App* token_create = token->add_subcommand(
+      "create", "Create an API token (printed once) for yourself or, as admin, --user");
+  AddTrackingUriOption(token_create, &options->tracking_uri);
+  token_create->add_option("--user", options->username, "Owner (default: you)");
+  token_create->add_option("--name", options->token_name, "A label, e.g. ci-pipeline");
+  token_create->add_option("--expires-in-days", options->expires_in_days, "Lifetime in days")
+      ->check(CLI::Range(1, 3650));
+  token_create->add_flag("--json", options->json, "Print the server's JSON");
+  token_create->callback([options] { TokenCreate(*options); });
+
+  CLI::App* token_ls = token->add_subcommand("ls", "List API tokens (yours, or --user)");
+  AddTrackingUriOption(token_ls, &options->tracking_uri);
+  token_ls->add_option("--user", options->username, "Owner");
+  token_ls->add_flag("--json", options->json, "Print the server's JSON");
+  token_ls->callback([options] { TokenLs(*options); });
+
+  CLI::App* token_revoke = token->add_subcommand("revoke", "Revoke an API token at once");
+  AddTrackingUriOption(token_revoke, &options->tracking_uri);
+  token_revoke->add_option("id", options->value, "The token's id")->required();
+  token_revoke->callback([options] { TokenRevoke(*options); });
+}
+
+}  // namespace slipway::cli
