@@ -83,6 +83,8 @@ class SlipwayServer:
     host: str = "127.0.0.1"
     proc: subprocess.Popen | None = None
     starts: int = 0
+    extra_args: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
 
     @property
     def store_path(self) -> Path:
@@ -122,6 +124,7 @@ class SlipwayServer:
         return [
             str(self.binary), "server", "--host", self.host, "--port", str(self.port),
             "--store", f"sqlite:///{self.store_path}", "--artifacts", str(self.artifacts_dir),
+            *self.extra_args,
         ]
 
     def stderr_tail(self, limit: int = 4000) -> str:
@@ -143,7 +146,7 @@ class SlipwayServer:
         with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
             self.proc = subprocess.Popen(
                 self.command(), stdout=out, stderr=err, stdin=subprocess.DEVNULL,
-                cwd=self.data_dir, start_new_session=True,
+                cwd=self.data_dir, start_new_session=True, env={**os.environ, **self.env},
             )
         self.wait_ready()
         return self

@@ -1,0 +1,647 @@
+"""Authentication and permissions: `slipway server --auth` driven by the real `mlflow`
+client (MLFLOW_TRACKING_USERNAME/PASSWORD for HTTP Basic, MLFLOW_TRACKING_TOKEN for
+Bearer), MLflow's own auth client (`mlflow.server.get_app_client("basic-auth")`), the
+`slipway users` CLI and raw HTTP for the error forms.
+
+The permission model is MLflow's basic-auth app's: READ < USE < EDIT < MANAGE per
+experiment and registered model, the creator manages what they create, admins manage
+everything, and everyone else gets the default permission (READ).
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import sqlite3
+import subprocess
+import time
+
+import mlflow
+import mlflow.server
+import mlflow.xgboost
+import numpy as np
+import pandas as pd
+import pytest
+import requests
+import xgboost as xgb
+from mlflow import MlflowClient
+from mlflow.entities import Param
+from mlflow.exceptions import MlflowException
+
+from conftest import SlipwayServer, assert_mlflow_error, free_port, slipway_binary, unique
+
+pytestmark = pytest.mark.slipway_only
+
+ADMIN = ("admin", "admin-Pa55word!")
+ALICE = ("alice", "alice-Pa55word!")
+BOB = ("bob", "bob-Pa55word!")
+PIP = ["xgboost"]
+
+
+def _start_auth_server(tmp_path_factory, name: str, *extra: str) -> SlipwayServer:
+    srv = SlipwayServer(binary=slipway_binary(), data_dir=tmp_path_factory.mktemp(name),
+                        extra_args=["--auth", *extra],
+                        env={"SLIPWAY_ADMIN_PASSWORD": ADMIN[1]})
+    return srv.start()
+
+
+@pytest.fixture(scope="module")
+def auth_server(tmp_path_factory):
+    srv = _start_auth_server(tmp_path_factory, "slipway-auth")
+    admin = requests.Session()
+    admin.auth = ADMIN
+    for user, password in (ALICE, BOB):
+        r = admin.post(f"{srv.api}/users/create", json={"username": user, "password": password})
+        assert r.status_code == 200, r.text
+    yield srv
+    srv.assert_clean_exit()
+
+
+@pytest.fixture
+def as_user(auth_server, monkeypatch):
+    """Points the mlflow client at the auth server as a given user (or token)."""
+
+    def switch(user: tuple[str, str] | None = None, token: str | None = None) -> MlflowClient:
+        for var in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD",
+                    "MLFLOW_TRACKING_TOKEN"):
+            monkeypatch.delenv(var, raising=False)
+        if user:
+            monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", user[0])
+            monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", user[1])
+        if token:
+            monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", token)
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", auth_server.url)
+        mlflow.set_tracking_uri(auth_server.url)
+        mlflow.set_registry_uri(auth_server.url)
+        return MlflowClient(tracking_uri=auth_server.url, registry_uri=auth_server.url)
+
+    yield switch
+    while mlflow.active_run() is not None:
+        mlflow.end_run()
+
+
+def _auth_client(srv):
+    return mlflow.server.get_app_client("basic-auth", tracking_uri=srv.url)
+
+
+def _denied(exc_info) -> None:
+    assert exc_info.value.error_code == "PERMISSION_DENIED", str(exc_info.value)
+
+
+def _audit(srv, **params) -> list[dict]:
+    r = requests.get(f"{srv.url}/api/v1/audit", params={"max_results": 50000, **params},
+                     auth=ADMIN)
+    assert r.status_code == 200, r.text
+    return r.json()["entries"]
+
+
+# ------------------------------------------------------------ authentication
+
+
+def test_requests_without_valid_credentials_get_401_with_a_challenge(auth_server):
+    search = f"{auth_server.api}/experiments/search?max_results=10"
+    r = requests.get(search)
+    body = assert_mlflow_error(r, 401, "UNAUTHENTICATED")
+    assert r.headers["WWW-Authenticate"].startswith("Basic ")
+    assert "MLFLOW_TRACKING_USERNAME" in body["message"]
+
+    r = requests.get(search, auth=(ALICE[0], "not-her-password"))
+    assert_mlflow_error(r, 401, "UNAUTHENTICATED", "Invalid user name or password")
+    r = requests.get(search, auth=("nobody-by-that-name", "x"))
+    assert_mlflow_error(r, 401, "UNAUTHENTICATED", "Invalid user name or password")
+    r = requests.get(search, headers={"Authorization": "Bearer slw_0123456789abcdef_nope"})
+    assert_mlflow_error(r, 401, "UNAUTHENTICATED", "API token")
+    r = requests.get(search, headers={"Authorization": "Basic !!not-base64!!"})
+    assert_mlflow_error(r, 401, "UNAUTHENTICATED", "Malformed")
+    r = requests.get(search, headers={"Authorization": "Digest username=x"})
+    assert_mlflow_error(r, 401, "UNAUTHENTICATED", "Unsupported")
+    # writes are refused the same way, and nothing is written
+    r = requests.post(f"{auth_server.api}/experiments/create", json={"name": unique("anon")})
+    assert_mlflow_error(r, 401, "UNAUTHENTICATED")
+
+    assert requests.get(search, auth=ALICE).status_code == 200
+    # health checks and Prometheus scrapes stay open
+    assert requests.get(f"{auth_server.url}/health").status_code == 200
+    assert requests.get(f"{auth_server.url}/metrics").status_code == 200
+
+
+def test_mlflow_client_without_credentials_is_refused(as_user):
+    client = as_user(None)
+    with pytest.raises(MlflowException) as exc:
+        client.search_experiments()
+    assert "401" in str(exc.value) or "UNAUTHENTICATED" in str(exc.value)
+
+
+def test_mlflow_client_with_basic_auth_tracks_a_run(as_user):
+    client = as_user(ALICE)
+    exp_id = client.create_experiment(unique("alice-exp"))
+    mlflow.set_experiment(experiment_id=exp_id)
+    with mlflow.start_run() as run:
+        mlflow.log_param("lr", 0.1)
+        mlflow.log_metrics({"loss": 0.5, "acc": 0.9}, step=1)
+        mlflow.set_tag("team", "a")
+    got = client.get_run(run.info.run_id)
+    assert got.data.params == {"lr": "0.1"}
+    assert got.data.metrics == {"loss": 0.5, "acc": 0.9}
+    assert got.info.status == "FINISHED"
+    found = client.search_runs([exp_id], "params.lr = '0.1'")
+    assert [r.info.run_id for r in found] == [run.info.run_id]
+
+
+# ------------------------------------------------------------ permissions
+
+
+def _alice_experiment_with_run(as_user):
+    alice = as_user(ALICE)
+    exp_id = alice.create_experiment(unique("alice-owned"))
+    run_id = alice.create_run(exp_id).info.run_id
+    alice.log_metric(run_id, "loss", 1.0, step=0)
+    return exp_id, run_id
+
+
+def test_read_user_cannot_log_to_or_delete_someone_elses_experiment(as_user):
+    exp_id, run_id = _alice_experiment_with_run(as_user)
+
+    bob = as_user(BOB)
+    # READ (the default) lets bob see everything
+    assert bob.get_experiment(exp_id).experiment_id == exp_id
+    assert bob.get_run(run_id).data.metrics == {"loss": 1.0}
+    assert [r.info.run_id for r in bob.search_runs([exp_id])] == [run_id]
+    assert [m.value for m in bob.get_metric_history(run_id, "loss")] == [1.0]
+    # ... and nothing else
+    attempts = [
+        lambda: bob.log_metric(run_id, "loss", 99.0, step=1),
+        lambda: bob.log_param(run_id, "sneaky", "1"),
+        lambda: bob.log_batch(run_id, params=[Param("batch", "1")]),
+        lambda: bob.set_tag(run_id, "owner", "bob"),
+        lambda: bob.create_run(exp_id),
+        lambda: bob.set_experiment_tag(exp_id, "k", "v"),
+        lambda: bob.rename_experiment(exp_id, unique("hijacked")),
+        lambda: bob.delete_run(run_id),
+        lambda: bob.delete_experiment(exp_id),
+    ]
+    for attempt in attempts:
+        with pytest.raises(MlflowException) as exc:
+            attempt()
+        _denied(exc)
+
+    alice = as_user(ALICE)
+    run = alice.get_run(run_id)
+    assert run.data.metrics == {"loss": 1.0}
+    assert run.data.params == {}
+    assert "owner" not in run.data.tags
+    assert run.info.lifecycle_stage == "active"
+    assert alice.get_experiment(exp_id).lifecycle_stage == "active"
+    assert [m.value for m in alice.get_metric_history(run_id, "loss")] == [1.0]
+
+
+def test_edit_grant_allows_logging_but_not_deleting_and_revoke_undoes_it(auth_server, as_user):
+    exp_id, run_id = _alice_experiment_with_run(as_user)
+    as_user(ALICE)
+    auth = _auth_client(auth_server)
+    auth.grant_user_permission(BOB[0], "experiment", exp_id, "EDIT")
+    got = auth.get_user_permission(BOB[0], "experiment", exp_id)
+    assert (got.permission, got.allowed) == ("EDIT", True)
+
+    bob = as_user(BOB)
+    bob.log_metric(run_id, "loss", 0.5, step=1)
+    bob_run = bob.create_run(exp_id).info.run_id
+    with pytest.raises(MlflowException) as exc:
+        bob.delete_experiment(exp_id)
+    _denied(exc)
+    with pytest.raises(MlflowException) as exc:
+        bob.delete_run(run_id)
+    _denied(exc)
+
+    as_user(ALICE)
+    auth.revoke_user_permission(BOB[0], "experiment", exp_id)
+    got = auth.get_user_permission(BOB[0], "experiment", exp_id)
+    assert (got.permission, got.allowed) == ("READ", False)
+    bob = as_user(BOB)
+    with pytest.raises(MlflowException) as exc:
+        bob.log_metric(bob_run, "loss", 0.1)
+    _denied(exc)
+    assert [m.value for m in bob.get_metric_history(run_id, "loss")] == [1.0, 0.5]
+
+
+def test_only_managers_and_admins_change_permissions(auth_server, as_user):
+    exp_id, _ = _alice_experiment_with_run(as_user)
+    as_user(BOB)
+    with pytest.raises(MlflowException) as exc:
+        _auth_client(auth_server).grant_user_permission(BOB[0], "experiment", exp_id, "MANAGE")
+    _denied(exc)
+    as_user(ADMIN)
+    _auth_client(auth_server).grant_user_permission(BOB[0], "experiment", exp_id, "MANAGE")
+    bob = as_user(BOB)
+    bob.delete_experiment(exp_id)
+    assert bob.get_experiment(exp_id).lifecycle_stage == "deleted"
+
+
+def test_no_permissions_hides_an_experiment_from_search_and_get(auth_server, as_user):
+    exp_id, run_id = _alice_experiment_with_run(as_user)
+    as_user(ALICE)
+    _auth_client(auth_server).grant_user_permission(BOB[0], "experiment", exp_id, "READ")
+    r = requests.patch(f"{auth_server.api}/experiments/permissions/update", auth=ALICE,
+                       json={"experiment_id": exp_id, "username": BOB[0],
+                             "permission": "NO_PERMISSIONS"})
+    assert r.status_code == 200, r.text
+
+    bob = as_user(BOB)
+    ids = {e.experiment_id for e in bob.search_experiments(max_results=1000)}
+    assert exp_id not in ids
+    with pytest.raises(MlflowException) as exc:
+        bob.get_experiment(exp_id)
+    _denied(exc)
+    with pytest.raises(MlflowException) as exc:
+        bob.get_run(run_id)
+    _denied(exc)
+    with pytest.raises(MlflowException) as exc:
+        bob.search_runs([exp_id])
+    _denied(exc)
+    alice = as_user(ALICE)
+    assert exp_id in {e.experiment_id for e in alice.search_experiments(max_results=1000)}
+
+
+def test_mlflow_2x_permission_endpoints(auth_server, as_user):
+    exp_id, _ = _alice_experiment_with_run(as_user)
+    api = auth_server.api
+    body = {"experiment_id": exp_id, "username": BOB[0], "permission": "EDIT"}
+    r = requests.post(f"{api}/experiments/permissions/create", json=body, auth=ALICE)
+    assert r.status_code == 200, r.text
+    assert r.json()["experiment_permission"]["permission"] == "EDIT"
+    r = requests.post(f"{api}/experiments/permissions/create", json=body, auth=ALICE)
+    assert_mlflow_error(r, 400, "RESOURCE_ALREADY_EXISTS")
+    r = requests.get(f"{api}/experiments/permissions/get",
+                     params={"experiment_id": exp_id, "username": BOB[0]}, auth=BOB)
+    assert r.json()["experiment_permission"] == {"experiment_id": exp_id, "user_id": 3,
+                                                 "permission": "EDIT"}
+    r = requests.post(f"{api}/experiments/permissions/create", auth=BOB,
+                      json={**body, "permission": "MANAGE"})
+    assert_mlflow_error(r, 403, "PERMISSION_DENIED")
+    r = requests.post(f"{api}/experiments/permissions/create", auth=ALICE,
+                      json={**body, "username": ALICE[0], "permission": "SUPERUSER"})
+    assert_mlflow_error(r, 400, "INVALID_PARAMETER_VALUE", "Invalid permission 'SUPERUSER'")
+    r = requests.delete(f"{api}/experiments/permissions/delete", auth=ALICE,
+                        json={"experiment_id": exp_id, "username": BOB[0]})
+    assert r.status_code == 200, r.text
+    r = requests.get(f"{api}/experiments/permissions/get",
+                     params={"experiment_id": exp_id, "username": BOB[0]}, auth=ALICE)
+    assert_mlflow_error(r, 404, "RESOURCE_DOES_NOT_EXIST")
+
+
+# ------------------------------------------------------------ registry under auth
+
+
+def _booster(rounds: int):
+    rng = np.random.default_rng(3)
+    X = pd.DataFrame(rng.normal(size=(80, 3)), columns=["a", "b", "c"])
+    y = (X["a"] > X["b"]).astype(int)
+    params = {"objective": "binary:logistic", "max_depth": 2, "seed": 0, "nthread": 1}
+    return xgb.train(params, xgb.DMatrix(X, label=y), num_boost_round=rounds), X
+
+
+def test_registry_calls_with_auth_through_the_mlflow_client(as_user):
+    (b1, X), (b2, _) = _booster(2), _booster(8)
+    name = unique("auth-model")
+    alice = as_user(ALICE)
+    mlflow.set_experiment(unique("auth-reg-exp"))
+    with mlflow.start_run():
+        first = mlflow.xgboost.log_model(b1, name="m1", registered_model_name=name,
+                                         pip_requirements=PIP)
+        second = mlflow.xgboost.log_model(b2, name="m2", pip_requirements=PIP)
+    mv2 = mlflow.register_model(second.model_uri, name)
+    assert mv2.version == "2"
+    assert str(first.registered_model_version) == "1"
+    alice.set_registered_model_alias(name, "champion", "2")
+    assert alice.get_model_version_by_alias(name, "champion").version == "2"
+    expected = b2.predict(xgb.DMatrix(X))
+    np.testing.assert_allclose(
+        np.asarray(mlflow.pyfunc.load_model(f"models:/{name}@champion").predict(X)), expected,
+        rtol=1e-6)
+
+    bob = as_user(BOB)
+    # READ: bob can find and load the model ...
+    assert bob.get_model_version_by_alias(name, "champion").version == "2"
+    assert name in {m.name for m in bob.search_registered_models(max_results=1000)}
+    assert {v.version for v in bob.search_model_versions(f"name = '{name}'")} == {"1", "2"}
+    np.testing.assert_allclose(
+        np.asarray(mlflow.pyfunc.load_model(f"models:/{name}/2").predict(X)), expected, rtol=1e-6)
+    # ... but not change it
+    for attempt in [
+        lambda: bob.set_registered_model_alias(name, "champion", "1"),
+        lambda: bob.delete_registered_model_alias(name, "champion"),
+        lambda: bob.create_model_version(name, second.model_uri),
+        lambda: bob.update_registered_model(name, description="bob was here"),
+        lambda: bob.transition_model_version_stage(name, "2", "Production"),
+        lambda: bob.set_model_version_tag(name, "2", "k", "v"),
+        lambda: bob.rename_registered_model(name, unique("stolen")),
+        lambda: bob.delete_model_version(name, "1"),
+        lambda: bob.delete_registered_model(name),
+    ]:
+        with pytest.raises(MlflowException) as exc:
+            attempt()
+        _denied(exc)
+
+    alice = as_user(ALICE)
+    assert alice.get_model_version_by_alias(name, "champion").version == "2"
+    assert alice.get_registered_model(name).description in ("", None)
+    # the creator keeps MANAGE across a rename, and can delete
+    renamed = unique("auth-model-renamed")
+    alice.rename_registered_model(name, renamed)
+    alice.delete_model_version(renamed, "1")
+    alice.delete_registered_model(renamed)
+    with pytest.raises(MlflowException) as exc:
+        alice.get_registered_model(renamed)
+    assert exc.value.error_code == "RESOURCE_DOES_NOT_EXIST"
+
+
+def test_registered_model_with_no_permissions_is_hidden(auth_server, as_user):
+    alice = as_user(ALICE)
+    run_id = alice.create_run(alice.create_experiment(unique("hidden-exp"))).info.run_id
+    name = unique("hidden-model")
+    alice.create_registered_model(name)
+    alice.create_model_version(name, f"runs:/{run_id}/model", run_id=run_id)
+    _auth_client(auth_server).grant_user_permission(BOB[0], "registered_model", name,
+                                                    "NO_PERMISSIONS")
+    bob = as_user(BOB)
+    assert name not in {m.name for m in bob.search_registered_models(max_results=1000)}
+    assert bob.search_model_versions(f"name = '{name}'") == []
+    with pytest.raises(MlflowException) as exc:
+        bob.get_registered_model(name)
+    _denied(exc)
+    r = requests.get(f"{auth_server.url}/api/v1/models/{name}/versions/1/card", auth=BOB)
+    assert_mlflow_error(r, 403, "PERMISSION_DENIED")
+    r = requests.get(f"{auth_server.url}/api/v1/lineage/model-versions/{name}/1", auth=BOB)
+    assert_mlflow_error(r, 403, "PERMISSION_DENIED")
+    r = requests.get(f"{auth_server.url}/api/v1/lineage/model-versions/{name}/1", auth=ALICE)
+    assert r.status_code == 200, r.text
+
+
+def test_artifact_paths_are_checked_against_their_experiment(auth_server, as_user):
+    alice = as_user(ALICE)
+    exp_id = alice.create_experiment(unique("art-exp"))
+    mlflow.set_experiment(experiment_id=exp_id)
+    with mlflow.start_run() as run:
+        mlflow.log_text("secret numbers", "notes.txt")
+    _auth_client(auth_server).grant_user_permission(BOB[0], "experiment", exp_id,
+                                                    "NO_PERMISSIONS")
+    path = f"{exp_id}/{run.info.run_id}/artifacts/notes.txt"
+    proxy = auth_server.artifacts_api
+    assert requests.get(f"{proxy}/{path}", auth=ALICE).text == "secret numbers"
+    assert_mlflow_error(requests.get(f"{proxy}/{path}", auth=BOB), 403, "PERMISSION_DENIED")
+    r = requests.get(proxy, params={"path": f"{exp_id}/{run.info.run_id}"}, auth=BOB)
+    assert_mlflow_error(r, 403, "PERMISSION_DENIED")
+    r = requests.put(f"{proxy}/{exp_id}/{run.info.run_id}/artifacts/evil.txt", data=b"x",
+                     auth=BOB)
+    assert_mlflow_error(r, 403, "PERMISSION_DENIED")
+    # a path that starts in an experiment bob can read and climbs into alice's
+    other = as_user(BOB).create_experiment(unique("bob-exp"))
+    r = requests.get(f"{proxy}/{other}/%2e%2e/{path}", auth=BOB)
+    assert r.status_code in (400, 403, 404), r.text
+    assert "secret numbers" not in r.text
+    r = requests.get(proxy, params={"path": f"{other}/../{exp_id}"}, auth=BOB)
+    assert_mlflow_error(r, 400, "INVALID_PARAMETER_VALUE")
+
+
+# ------------------------------------------------------------ tokens
+
+
+def _create_token(srv, user, **body) -> dict:
+    r = requests.post(f"{srv.url}/api/v1/tokens", json=body, auth=user)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_bearer_token_works_and_a_revoked_token_stops_at_once(auth_server, as_user):
+    issued = _create_token(auth_server, ALICE, name="ci")
+    token = issued["token"]
+    assert token.startswith("slw_") and issued["token_info"]["username"] == ALICE[0]
+    client = as_user(token=token)
+    exp_id = client.create_experiment(unique("token-exp"))
+    run_id = client.create_run(exp_id).info.run_id
+    client.log_metric(run_id, "m", 1.0)
+
+    # the secret is never listed again, and never stored
+    listed = requests.get(f"{auth_server.url}/api/v1/tokens", auth=ALICE).json()["tokens"]
+    assert issued["token_info"]["id"] in {t["id"] for t in listed}
+    assert token not in str(listed)
+    secret = token.split("_", 2)[2]
+    con = sqlite3.connect(auth_server.store_path)
+    dump = "\n".join(con.iterdump())
+    con.close()
+    assert secret not in dump
+
+    env = {**os.environ, "SLIPWAY_TRACKING_URI": auth_server.url,
+           "MLFLOW_TRACKING_USERNAME": ALICE[0], "MLFLOW_TRACKING_PASSWORD": ALICE[1]}
+    out = subprocess.run([str(slipway_binary()), "users", "token", "revoke",
+                          issued["token_info"]["id"]], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    with pytest.raises(MlflowException) as exc:
+        client.log_metric(run_id, "m", 2.0)
+    assert "401" in str(exc.value) or "UNAUTHENTICATED" in str(exc.value)
+    alice = as_user(ALICE)
+    assert [m.value for m in alice.get_metric_history(run_id, "m")] == [1.0]
+
+
+def test_tokens_belong_to_their_user(auth_server):
+    r = requests.post(f"{auth_server.url}/api/v1/tokens", json={"username": ALICE[0]}, auth=BOB)
+    assert_mlflow_error(r, 403, "PERMISSION_DENIED")
+    issued = _create_token(auth_server, ADMIN, username=BOB[0], name="for-bob",
+                           expires_in_days=1)
+    assert issued["token_info"]["username"] == BOB[0]
+    assert issued["token_info"]["expires_ms"] > time.time() * 1000
+    r = requests.delete(f"{auth_server.url}/api/v1/tokens/{issued['token_info']['id']}",
+                        auth=ALICE)
+    assert_mlflow_error(r, 403, "PERMISSION_DENIED")
+    headers = {"Authorization": f"Bearer {issued['token']}"}
+    r = requests.get(f"{auth_server.api}/users/current", headers=headers)
+    assert r.json()["user"]["username"] == BOB[0]
+    r = requests.post(f"{auth_server.url}/api/v1/tokens", json={"expires_in_days": 0}, auth=BOB)
+    assert_mlflow_error(r, 400, "INVALID_PARAMETER_VALUE", "expires_in_days")
+
+
+# ------------------------------------------------------------ users
+
+
+def test_user_management_through_mlflows_auth_client(auth_server, as_user):
+    as_user(ADMIN)
+    auth = _auth_client(auth_server)
+    name = unique("carol")
+    user = auth.create_user(name, "first-Pa55")
+    assert user.username == name and user.is_admin is False
+    assert auth.get_user(name).id == user.id
+    with pytest.raises(MlflowException) as exc:
+        auth.create_user(name, "again")
+    assert exc.value.error_code == "RESOURCE_ALREADY_EXISTS"
+
+    search = f"{auth_server.api}/experiments/search?max_results=1"
+    assert requests.get(search, auth=(name, "first-Pa55")).status_code == 200
+    auth.update_user_password(name, "second-Pa55")
+    assert requests.get(search, auth=(name, "first-Pa55")).status_code == 401
+    assert requests.get(search, auth=(name, "second-Pa55")).status_code == 200
+
+    # self-service needs the current password
+    as_user((name, "second-Pa55"))
+    with pytest.raises(MlflowException) as exc:
+        _auth_client(auth_server).update_user_password(name, "third-Pa55")
+    assert "Current password" in str(exc.value)
+    _auth_client(auth_server).update_user_password(name, "third-Pa55",
+                                                   current_password="second-Pa55")
+    as_user((name, "third-Pa55"))
+    # non-admins cannot manage users
+    with pytest.raises(MlflowException) as exc:
+        _auth_client(auth_server).create_user(unique("dave"), "x")
+    _denied(exc)
+    with pytest.raises(MlflowException) as exc:
+        _auth_client(auth_server).get_user(ALICE[0])
+    _denied(exc)
+
+    as_user(ADMIN)
+    auth.update_user_admin(name, True)
+    assert auth.get_user(name).is_admin is True
+    assert requests.get(f"{auth_server.api}/users/list", auth=(name, "third-Pa55")).ok
+    auth.update_user_admin(name, False)
+    r = requests.get(f"{auth_server.api}/users/list", auth=(name, "third-Pa55"))
+    assert_mlflow_error(r, 403, "PERMISSION_DENIED")
+    auth.delete_user(name)
+    assert requests.get(search, auth=(name, "third-Pa55")).status_code == 401
+    with pytest.raises(MlflowException) as exc:
+        auth.get_user(name)
+    assert exc.value.error_code == "RESOURCE_DOES_NOT_EXIST"
+    with pytest.raises(MlflowException) as exc:
+        auth.delete_user(ADMIN[0])
+    assert "own account" in str(exc.value)
+
+
+def test_bad_user_input_gets_mlflows_error_forms(auth_server):
+    api = auth_server.api
+    r = requests.post(f"{api}/users/create", json={"username": "", "password": "x"}, auth=ADMIN)
+    assert_mlflow_error(r, 400, "INVALID_PARAMETER_VALUE", "cannot be empty")
+    r = requests.post(f"{api}/users/create", json={"username": "a:b", "password": "x"},
+                      auth=ADMIN)
+    assert_mlflow_error(r, 400, "INVALID_PARAMETER_VALUE", "':'")
+    r = requests.post(f"{api}/users/create", json={"username": "x" * 300, "password": "x"},
+                      auth=ADMIN)
+    assert_mlflow_error(r, 400, "INVALID_PARAMETER_VALUE", "limit")
+    r = requests.post(f"{auth_server.url}/api/3.0/mlflow/users/permissions/grant", auth=ADMIN,
+                      json={"username": BOB[0], "resource_type": "dataset", "resource_id": "1",
+                            "permission": "READ"})
+    assert_mlflow_error(r, 400, "INVALID_PARAMETER_VALUE", "Invalid resource type")
+    r = requests.get(f"{api}/users/get", params={"username": "ghost"}, auth=ADMIN)
+    assert_mlflow_error(r, 404, "RESOURCE_DOES_NOT_EXIST")
+
+
+# ------------------------------------------------------------ audit and secrets
+
+
+def test_refusals_are_audited_and_no_secret_reaches_logs_or_audit(auth_server):
+    search = f"{auth_server.api}/experiments/search?max_results=1"
+    before = _audit(auth_server)
+    wrong = "Wr0ng-but-secret-Pa55"
+    requests.get(search, auth=(BOB[0], wrong))
+    exp = requests.post(f"{auth_server.api}/experiments/create", auth=ALICE,
+                        json={"name": unique("audited")}).json()["experiment_id"]
+    requests.post(f"{auth_server.api}/experiments/delete", auth=BOB, json={"experiment_id": exp})
+    requests.post(f"{auth_server.api}/users/create", auth=ADMIN,
+                  json={"username": unique("erin"), "password": "erin-Secret-Pa55"})
+    after = _audit(auth_server)[len(before):]
+    outcomes = [(e["principal"], e["action"], e["outcome"]) for e in after]
+    assert ("anonymous", "experiments/search", 401) in outcomes
+    assert ("alice", "experiments/create", 200) in outcomes
+    assert ("bob", "experiments/delete", 403) in outcomes
+    assert ("admin", "users/create", 200) in outcomes
+    verify = requests.get(f"{auth_server.url}/api/v1/audit/verify", auth=ADMIN).json()
+    assert verify["ok"] is True
+    # only admins read the trail
+    assert_mlflow_error(requests.get(f"{auth_server.url}/api/v1/audit", auth=BOB), 403,
+                        "PERMISSION_DENIED")
+
+    secrets = [wrong, "erin-Secret-Pa55", ADMIN[1], ALICE[1], BOB[1]]
+    encoded = [base64.b64encode(f"{BOB[0]}:{wrong}".encode()).decode()]
+    texts = [p.read_text(errors="replace") for p in auth_server.data_dir.glob("server-*.std*")]
+    con = sqlite3.connect(auth_server.store_path)
+    texts.append("\n".join(con.iterdump()))
+    con.close()
+    texts.append(str(_audit(auth_server)))
+    for text in texts:
+        for secret in secrets + encoded:
+            assert secret not in text
+
+
+def test_non_admin_routes_fail_closed(auth_server):
+    r = requests.get(f"{auth_server.url}/api/v1/audit/verify", auth=BOB)
+    assert_mlflow_error(r, 403, "PERMISSION_DENIED")
+
+
+# ------------------------------------------------------------ throttling and start-up
+
+
+def test_repeated_failed_logins_are_slowed_down(tmp_path_factory):
+    srv = _start_auth_server(tmp_path_factory, "slipway-throttle")
+    try:
+        search = f"{srv.api}/experiments/search?max_results=1"
+        for _ in range(5):
+            assert requests.get(search, auth=(ADMIN[0], "guess")).status_code == 401
+        r = requests.get(search, auth=ADMIN)  # even the right password waits now
+        body = assert_mlflow_error(r, 429, "REQUEST_LIMIT_EXCEEDED", "retry in")
+        assert int(r.headers["Retry-After"]) >= 1
+        assert "guess" not in body["message"]
+        time.sleep(int(r.headers["Retry-After"]) + 0.2)
+        assert requests.get(search, auth=ADMIN).status_code == 200
+        # a success clears the count; the next failures start from the beginning
+        assert requests.get(search, auth=(ADMIN[0], "guess")).status_code == 401
+        assert requests.get(search, auth=ADMIN).status_code == 200
+        entries = requests.get(f"{srv.url}/api/v1/audit", auth=ADMIN,
+                               params={"max_results": 1000}).json()["entries"]
+        assert [e["outcome"] for e in entries].count(429) == 1
+    finally:
+        srv.stop()
+    srv.assert_clean_exit()
+
+
+def test_auth_needs_a_first_admin_and_the_cli_can_make_one(tmp_path_factory):
+    data = tmp_path_factory.mktemp("slipway-bootstrap")
+    store = f"sqlite:///{data / 'slipway.db'}"
+    port = free_port()
+    cmd = [str(slipway_binary()), "server", "--auth", "--port", str(port), "--store", store,
+           "--artifacts", str(data / "artifacts")]
+    env = {k: v for k, v in os.environ.items() if k != "SLIPWAY_ADMIN_PASSWORD"}
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=30)
+    assert out.returncode != 0
+    assert "SLIPWAY_ADMIN_PASSWORD" in out.stderr
+
+    made = subprocess.run([str(slipway_binary()), "users", "create", "root", "--admin",
+                           "--password-stdin", "--store", store], input="root-Pa55word\n",
+                          capture_output=True, text=True, timeout=60)
+    assert made.returncode == 0, made.stderr
+    assert "root" in made.stdout and "admin" in made.stdout
+    srv = SlipwayServer(binary=slipway_binary(), data_dir=data, port=port,
+                        extra_args=["--auth"], env={})
+    srv.start()
+    try:
+        r = requests.get(f"{srv.api}/users/current", auth=("root", "root-Pa55word"))
+        assert r.json()["user"] == {"id": 1, "username": "root", "is_admin": True}
+        cli_env = {**env, "SLIPWAY_TRACKING_URI": srv.url,
+                   "MLFLOW_TRACKING_USERNAME": "root", "MLFLOW_TRACKING_PASSWORD": "root-Pa55word"}
+        made = subprocess.run([str(slipway_binary()), "users", "create", "eve",
+                               "--password-stdin"], input="eve-Pa55word\n", env=cli_env,
+                              capture_output=True, text=True, timeout=60)
+        assert made.returncode == 0, made.stderr
+        listed = subprocess.run([str(slipway_binary()), "users", "ls"], env=cli_env,
+                                capture_output=True, text=True, timeout=60)
+        assert listed.returncode == 0 and "eve" in listed.stdout and "root" in listed.stdout
+        # without credentials the CLI gets the server's 401
+        anon = {k: v for k, v in cli_env.items() if not k.startswith("MLFLOW_TRACKING_")}
+        denied = subprocess.run([str(slipway_binary()), "users", "ls"], env=anon,
+                                capture_output=True, text=True, timeout=60)
+        assert denied.returncode == 1 and "Authentication required" in denied.stderr
+    finally:
+        srv.stop()
+    srv.assert_clean_exit()
+
+
+def test_server_without_auth_takes_no_credentials_and_has_no_user_api(server):
+    r = requests.get(f"{server.api}/experiments/search", params={"max_results": 1})
+    assert r.status_code == 200
+    r = requests.get(f"{server.api}/users/current")
+    assert r.status_code == 404
