@@ -231,4 +231,11 @@ nlohmann::json ApiClient::Patch(std::string_view path, const nlohmann::json& bod
   return ParseReply(uri_, "PATCH", std::string(path), result);
 }
 
+nlohmann::json ApiClient::Put(std::string_view path, const std::string& bytes,
+                              std::string_view content_type) {
+  std::string full_path = path_prefix_ + std::string(path);
+  httplib::Result result = client_->Put(full_path, bytes, std::string(content_type).c_str());
+  return ParseReply(uri_, "PUT", std::string(path), result);
+}
+
 }  // namespace slipway::cli

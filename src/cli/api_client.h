@@ -42,6 +42,9 @@ class ApiClient {
   // DELETE with a JSON body, as MLflow's client sends it (e.g. registered-models/alias).
   nlohmann::json Delete(std::string_view path, const nlohmann::json& body);
   nlohmann::json Patch(std::string_view path, const nlohmann::json& body);
+  // PUT of raw bytes (an artifact, a dataset object).
+  nlohmann::json Put(std::string_view path, const std::string& bytes,
+                     std::string_view content_type = "application/octet-stream");
 
   const std::string& uri() const { return uri_; }
 

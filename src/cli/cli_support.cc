@@ -1,6 +1,8 @@
 #include "cli/cli_support.h"
 
 #include <fmt/format.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -142,6 +144,11 @@ std::string SqlitePath(const std::string& uri) {
                 "unsupported --store '" + uri + "': use sqlite:///PATH (PostgreSQL comes later)");
   }
   return uri;
+}
+
+void ConfigureLogging() {
+  spdlog::set_default_logger(spdlog::stderr_logger_mt("slipway"));
+  spdlog::set_level(spdlog::level::warn);
 }
 
 }  // namespace slipway::cli

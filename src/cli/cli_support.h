@@ -78,6 +78,12 @@ CLI::Option* AddTrackingUriOption(CLI::App* command, std::string* tracking_uri);
 // Adds --tracking-uri and --json to `command`.
 void AddServerOptions(CLI::App* command, ServerOptions* options);
 
+// --- Logging.
+
+// Sends log lines to stderr, so that stdout holds only a command's output, at
+// level warn (the server raises it to info).
+void ConfigureLogging();
+
 // --- Metadata stores.
 
 // The database file of a --store URI: "sqlite:///abs/path.db" (three slashes then an absolute

@@ -3,6 +3,8 @@
 #include <cstdio>
 
 #include "cli/audit_commands.h"
+#include "cli/cli_support.h"
+#include "cli/data_commands.h"
 #include "cli/model_commands.h"
 #include "cli/server_command.h"
 #include "cli/tracking_commands.h"
@@ -10,6 +12,7 @@
 #include "core/error.h"
 
 int main(int argc, char** argv) {
+  slipway::cli::ConfigureLogging();
   CLI::App app{"Slipway: the machine-learning operations platform in one binary", "slipway"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "slipway 0.1.0");
@@ -18,6 +21,7 @@ int main(int argc, char** argv) {
   slipway::cli::AddAuditCommands(app);
   slipway::cli::AddModelCommands(app);
   slipway::cli::AddUserCommands(app);
+  slipway::cli::AddDataCommands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {

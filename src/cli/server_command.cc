@@ -10,16 +10,20 @@
 
 #include "cli/cli_support.h"
 #include "core/error.h"
+#include "data/content_store.h"
+#include "data/dataset_service.h"
 #include "governance/access_control.h"
 #include "governance/audit_log.h"
 #include "http/audit_hook.h"
 #include "http/auth_routes.h"
+#include "http/dataset_routes.h"
 #include "http/http_server.h"
 #include "http/mlflow_routes.h"
 #include "http/registry_routes.h"
 #include "registry/registry_service.h"
 #include "store/sqlite_audit_store.h"
 #include "store/sqlite_auth_store.h"
+#include "store/sqlite_dataset_store.h"
 #include "store/sqlite_registry_store.h"
 #include "store/sqlite_tracking_store.h"
 #include "tracking/artifact_store.h"
@@ -33,6 +37,7 @@ struct ServerArgs {
   int port = 5000;
   std::string store = "sqlite:///slipway-data/slipway.db";
   std::string artifacts = "slipway-data/artifacts";
+  std::string datasets = "slipway-data/datasets";
   int threads = 64;
   bool auth = false;
   std::string default_permission = "READ";
@@ -66,6 +71,7 @@ std::string ArtifactsPath(const std::string& uri) {
 }
 
 void RunServer(const ServerArgs& args) {
+  spdlog::set_level(spdlog::level::info);
   // Block the stop signals in every thread; one thread waits for them.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
@@ -93,6 +99,10 @@ void RunServer(const ServerArgs& args) {
   http::HttpServer server(options);
   http::AddMlflowRoutes(server, tracking, artifacts);
   http::AddRegistryRoutes(server, registry, tracking);
+  std::unique_ptr<data::ContentStore> dataset_content = data::ContentStore::Open(args.datasets);
+  store::SqliteDatasetStore dataset_store(database);
+  data::DatasetService datasets(*dataset_content, dataset_store);
+  http::AddDatasetRoutes(server, datasets);
   http::AddAuditRoutes(server, audit);
   http::EnableAuditTrail(server, audit);
   store::SqliteAuthStore auth_store(database);
@@ -137,6 +147,9 @@ void AddServerCommand(CLI::App& app) {
   cmd->add_option("--store", args->store, "Metadata store URI (sqlite:///PATH)")
       ->capture_default_str();
   cmd->add_option("--artifacts", args->artifacts, "Artifact root folder (PATH or file://PATH)")
+      ->capture_default_str();
+  cmd->add_option("--datasets", args->datasets,
+                  "Folder of the dataset content store (pushed dataset versions)")
       ->capture_default_str();
   cmd->add_option("--threads", args->threads, "Request threads (open connections served at once)")
       ->capture_default_str()

@@ -16,7 +16,8 @@ bool IsStateChanging(const httplib::Request& req, const std::string& route) {
     return route.size() >= suffix.size() &&
            route.compare(route.size() - suffix.size(), suffix.size(), suffix) == 0;
   };
-  return !ends_with("/search") && !ends_with("/get-latest-versions") && route != "unmatched";
+  return !ends_with("/search") && !ends_with("/get-latest-versions") && !ends_with("/validate") &&
+         !ends_with("/objects-missing") && route != "unmatched";
 }
 
 std::string FieldOf(const httplib::Request& req, const httplib::Response& res,
@@ -61,6 +62,15 @@ std::string TargetOf(const httplib::Request& req, const httplib::Response& res,
     std::string id =
         req.matches.size() > 1 ? req.matches[1].str() : FindStringField(res.body, "id");
     return "token:" + id;
+  }
+  if (starts("datasets/")) {
+    if (route == "datasets/object-put") return "dataset_object:" + req.matches[1].str();
+    if (req.matches.size() > 1) {
+      std::string version =
+          req.matches.size() > 2 ? req.matches[2].str() : FindStringField(req.body, "version");
+      return "dataset:" + req.matches[1].str() + (version.empty() ? "" : "@" + version);
+    }
+    return "datasets";
   }
   if (starts("registered-models/")) return "registered_model:" + FieldOf(req, res, "name");
   if (starts("model-versions/")) {

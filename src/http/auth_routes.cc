@@ -152,6 +152,14 @@ const std::unordered_map<std::string, Rule>& Rules() {
         {"audit/query", {Target::kAdmin, N}},
         {"audit/verify", {Target::kAdmin, N}},
     };
+    // Datasets have no per-dataset permissions yet: any signed-in user.
+    for (const char* route :
+         {"datasets/list", "datasets/versions", "datasets/version", "datasets/manifest",
+          "datasets/objects-of", "datasets/import", "datasets/objects-missing",
+          "datasets/object-get", "datasets/object-put", "datasets/validate", "datasets/diff",
+          "datasets/infer-rules"}) {
+      (*r)[route] = {Target::kAuthenticated, N};
+    }
     // The management routes check the caller themselves.
     for (const char* route : {"users/create",
                               "users/get",

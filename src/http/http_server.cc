@@ -20,7 +20,9 @@ thread_local bool request_recorded = false;
 thread_local std::string request_principal = "anonymous";
 
 bool IsApiPath(const std::string& path) {
-  return path.rfind("/api/", 0) == 0 && path.find("/mlflow-artifacts/") == std::string::npos;
+  // Artifact and dataset-object uploads have limits of their own.
+  return path.rfind("/api/", 0) == 0 && path.find("/mlflow-artifacts/") == std::string::npos &&
+         path.rfind("/api/v1/datasets/objects/", 0) != 0;
 }
 
 }  // namespace

@@ -236,6 +236,33 @@ CREATE TABLE auth_generation (
 );
 INSERT INTO auth_generation (id, generation) VALUES (1, 0);
 )sql"},
+    // Dataset versions: records of content kept in a content-addressed store
+    // (the bytes are not in this database), with the profile of tables.
+    {5, "data: datasets and their versions", R"sql(
+CREATE TABLE data_datasets (
+  name TEXT PRIMARY KEY,
+  latest_version INTEGER NOT NULL,
+  created_ms INTEGER NOT NULL,
+  updated_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE data_versions (
+  name TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  manifest_digest TEXT NOT NULL,
+  content_digest TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  format TEXT NOT NULL,
+  size_bytes INTEGER NOT NULL,
+  row_count INTEGER NOT NULL,
+  column_count INTEGER NOT NULL,
+  source TEXT NOT NULL,
+  description TEXT NOT NULL,
+  created_by TEXT NOT NULL,
+  created_ms INTEGER NOT NULL,
+  profile TEXT NOT NULL,
+  PRIMARY KEY (name, version)
+) WITHOUT ROWID;
+)sql"},
 };
 
 }  // namespace

@@ -1,0 +1,203 @@
+#include "data/dataset_service.h"
+
+#include <charconv>
+#include <nlohmann/json.hpp>
+#include <system_error>
+
+#include "core/clock.h"
+#include "core/error.h"
+
+namespace slipway::data {
+namespace {
+
+constexpr size_t kMaxNameLength = 128;
+
+bool IsTableByExtension(const std::filesystem::path& path) {
+  std::string ext = path.extension().string();
+  for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return ext == ".csv" || ext == ".tsv";
+}
+
+std::string ContentDigestOf(const Manifest& manifest) {
+  if (const auto* file = std::get_if<FileManifest>(&manifest)) return file->sha256;
+  return std::get<TreeManifest>(manifest).digest;
+}
+
+uint64_t SizeOf(const Manifest& manifest) {
+  if (const auto* file = std::get_if<FileManifest>(&manifest)) return file->size;
+  uint64_t total = 0;
+  for (const TreeEntry& entry : std::get<TreeManifest>(manifest).entries) {
+    total += entry.file.size;
+  }
+  return total;
+}
+
+}  // namespace
+
+std::string DatasetRef::ToString() const {
+  return version ? name + "@" + std::to_string(*version) : name;
+}
+
+void ValidateDatasetName(std::string_view name) {
+  auto ok_char = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '-';
+  };
+  bool ok = !name.empty() && name.size() <= kMaxNameLength && ok_char(name[0]) && name[0] != '.' &&
+            name[0] != '_' && name[0] != '-';
+  for (char c : name) ok = ok && ok_char(c);
+  if (!ok) {
+    ThrowInvalid("Invalid dataset name '" + std::string(name) +
+                 "': use letters, digits, '.', '_' and '-', start with a letter or digit, at "
+                 "most " +
+                 std::to_string(kMaxNameLength) + " characters.");
+  }
+}
+
+DatasetRef ParseDatasetRef(std::string_view text) {
+  DatasetRef ref;
+  size_t at = text.rfind('@');
+  ref.name = std::string(text.substr(0, at));
+  ValidateDatasetName(ref.name);
+  if (at == std::string_view::npos) return ref;
+  std::string_view version = text.substr(at + 1);
+  if (version == "latest") return ref;
+  int64_t number = 0;
+  auto [end, ec] = std::from_chars(version.data(), version.data() + version.size(), number);
+  if (ec != std::errc() || end != version.data() + version.size() || number < 1) {
+    ThrowInvalid("Invalid dataset version '" + std::string(version) + "' in '" + std::string(text) +
+                 "': expected a number from 1, or 'latest'.");
+  }
+  ref.version = number;
+  return ref;
+}
+
+std::string RunInputDigest(const DatasetVersion& version) {
+  return version.content_digest.substr(0, 32);
+}
+
+AddOutcome DatasetService::Add(const std::string& name, const std::filesystem::path& path,
+                               const AddOptions& options) {
+  ValidateDatasetName(name);
+  std::error_code ec;
+  auto status = std::filesystem::status(path, ec);
+  if (ec || !std::filesystem::exists(status)) {
+    ThrowInvalid("cannot read '" + path.string() + "': No such file or directory");
+  }
+  bool folder = std::filesystem::is_directory(status);
+  if (!folder && !std::filesystem::is_regular_file(status)) {
+    ThrowInvalid("cannot add '" + path.string() + "': not a regular file or a folder");
+  }
+  bool table = !folder && options.table.value_or(IsTableByExtension(path));
+
+  DatasetVersion record;
+  record.name = name;
+  record.source = path.string();
+  record.description = options.description;
+  record.created_by = options.created_by;
+  record.kind = folder ? "folder" : "file";
+  if (table) {
+    // Parse and profile first: bad input stops here, before anything is stored.
+    DatasetProfile profile =
+        ProfileCsv(path, options.csv, options.profile, [&](uint64_t done, uint64_t total) {
+          if (options.progress) options.progress("profile", done, total);
+        });
+    if (profile.row_count == 0) {
+      ThrowInvalid("'" + path.string() +
+                   "' has a header row but no data rows: nothing to version.");
+    }
+    record.format = "csv";
+    record.row_count = profile.row_count;
+    record.column_count = static_cast<int64_t>(profile.columns.size());
+    record.profile_json = profile.ToJson().dump();
+  }
+
+  auto store_progress = [&](uint64_t done, uint64_t total) {
+    if (options.progress) options.progress("store", done, total);
+  };
+  AddOutcome outcome;
+  Manifest manifest;
+  if (folder) {
+    AddTreeResult added = content_.AddTree(path, store_progress);
+    outcome.stats = added.stats;
+    manifest = std::move(added.manifest);
+  } else {
+    AddFileResult added = content_.AddFile(path, store_progress);
+    outcome.stats = added.stats;
+    manifest = std::move(added.manifest);
+  }
+  record.manifest_digest = content_.PutManifest(manifest);
+  record.content_digest = ContentDigestOf(manifest);
+  record.size_bytes = SizeOf(manifest);
+  record.created_ms = NowMillis();
+  outcome.version = store_.AddVersion(std::move(record), &outcome.created);
+  return outcome;
+}
+
+DatasetVersion DatasetService::Resolve(const DatasetRef& ref) {
+  return ref.version ? store_.GetVersion(ref.name, *ref.version) : store_.LatestVersion(ref.name);
+}
+
+DatasetProfile DatasetService::ProfileOf(const DatasetVersion& version) {
+  if (version.profile_json.empty()) {
+    throw Error(ErrorCode::kInvalidState, version.name + "@" + std::to_string(version.version) +
+                                              " is not a table (only CSV files are profiled).");
+  }
+  return DatasetProfile::FromJson(nlohmann::json::parse(version.profile_json));
+}
+
+Manifest DatasetService::ManifestOf(const DatasetVersion& version) {
+  return content_.GetManifest(version.manifest_digest);
+}
+
+void DatasetService::Materialize(const DatasetVersion& version,
+                                 const std::filesystem::path& out_path) {
+  content_.Materialize(ManifestOf(version), out_path);
+}
+
+std::vector<std::string> DatasetService::ObjectsOf(const DatasetVersion& version) {
+  std::vector<std::string> objects = {version.manifest_digest};
+  auto add_file = [&](const FileManifest& file) {
+    for (const ChunkRef& chunk : file.chunks) objects.push_back(chunk.digest);
+  };
+  Manifest manifest = ManifestOf(version);
+  if (const auto* file = std::get_if<FileManifest>(&manifest)) {
+    add_file(*file);
+  } else {
+    for (const TreeEntry& entry : std::get<TreeManifest>(manifest).entries) add_file(entry.file);
+  }
+  return objects;
+}
+
+DatasetVersion DatasetService::Import(DatasetVersion version, bool* created) {
+  ValidateDatasetName(version.name);
+  if (version.version < 1) ThrowInvalid("Imported versions need their number (from 1).");
+  if (!IsValidDigest(version.manifest_digest)) {
+    ThrowInvalid("Invalid manifest digest '" + version.manifest_digest + "'.");
+  }
+  if (!content_.Has(version.manifest_digest)) {
+    ThrowInvalid("Object " + version.manifest_digest +
+                 " (the manifest) is missing: upload it before the version.");
+  }
+  Manifest manifest = content_.GetManifest(version.manifest_digest);
+  if (ContentDigestOf(manifest) != version.content_digest) {
+    ThrowInvalid("The manifest " + version.manifest_digest + " describes content " +
+                 ContentDigestOf(manifest) + ", not " + version.content_digest + ".");
+  }
+  std::vector<std::string> needed = ObjectsOf(version);
+  std::vector<std::string> missing = content_.Missing(needed);
+  if (!missing.empty()) {
+    ThrowInvalid(std::to_string(missing.size()) + " object(s) of " + version.name + "@" +
+                 std::to_string(version.version) + " are missing, first " + missing.front() +
+                 ": upload them before the version.");
+  }
+  version.kind = std::holds_alternative<FileManifest>(manifest) ? "file" : "folder";
+  version.size_bytes = SizeOf(manifest);
+  if (!version.profile_json.empty()) {
+    // Parse to refuse a malformed profile now rather than on first use.
+    DatasetProfile::FromJson(nlohmann::json::parse(version.profile_json));
+  }
+  return store_.AddVersion(std::move(version), created);
+}
+
+}  // namespace slipway::data

@@ -1,0 +1,97 @@
+// Dataset versions: add, resolve, read back, exchange with another store.
+//
+// DatasetService ties a ContentStore (the bytes, chunked and
+// content-addressed) to a DatasetStore (the records). Adding a table (CSV)
+// parses and profiles it strictly first, so bad input is refused before
+// anything is stored; then its chunks are written and made durable; only
+// then is the version record committed, in one transaction. An add that is
+// interrupted at any point therefore leaves no version behind (at most
+// unreferenced chunks). Adding content identical to the latest version
+// creates nothing and says so.
+//
+// Thread-safe as far as its stores are (both are).
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "data/content_store.h"
+#include "data/csv_reader.h"
+#include "data/dataset_store.h"
+#include "data/profile.h"
+
+namespace slipway::data {
+
+// "churn@2", or "churn" / "churn@latest" for the latest version.
+struct DatasetRef {
+  std::string name;
+  std::optional<int64_t> version;  // nullopt: the latest
+  std::string ToString() const;
+};
+// INVALID_PARAMETER_VALUE for a bad name or version.
+DatasetRef ParseDatasetRef(std::string_view text);
+// Letters, digits, '.', '_' and '-', starting with a letter or digit, at most
+// 128 characters; INVALID_PARAMETER_VALUE otherwise.
+void ValidateDatasetName(std::string_view name);
+
+// The digest a run logs for a dataset version (MLflow keeps dataset digests
+// of at most 36 characters): the first 32 hex digits of its content SHA-256.
+std::string RunInputDigest(const DatasetVersion& version);
+
+struct AddOptions {
+  std::string description;
+  std::string created_by;
+  // Profile the file as a CSV table: nullopt decides by the extension
+  // (.csv, .tsv); folders are never profiled.
+  std::optional<bool> table;
+  CsvOptions csv;
+  ProfileOptions profile;
+  // Called with the phase ("profile", "store"), bytes done and total.
+  std::function<void(std::string_view phase, uint64_t done, uint64_t total)> progress;
+};
+
+struct AddOutcome {
+  DatasetVersion version;
+  bool created = false;  // false: identical to the latest version, nothing new
+  AddStats stats;
+};
+
+class DatasetService {
+ public:
+  DatasetService(ContentStore& content, DatasetStore& store) : content_(content), store_(store) {}
+
+  AddOutcome Add(const std::string& name, const std::filesystem::path& path,
+                 const AddOptions& options);
+
+  DatasetVersion Resolve(const DatasetRef& ref);
+  std::vector<DatasetSummary> List() { return store_.ListDatasets(); }
+  std::vector<DatasetVersion> Versions(const std::string& name) {
+    return store_.ListVersions(name);
+  }
+  // INVALID_STATE if the version is not a profiled table.
+  DatasetProfile ProfileOf(const DatasetVersion& version);
+  Manifest ManifestOf(const DatasetVersion& version);
+  // Writes the version's content to `out_path` (a file, or a folder for a
+  // folder version), verifying its digest.
+  void Materialize(const DatasetVersion& version, const std::filesystem::path& out_path);
+
+  // Every object a version needs: its manifest blob, then each chunk.
+  std::vector<std::string> ObjectsOf(const DatasetVersion& version);
+  // Records a version that came from another store under its own number.
+  // Its manifest and every chunk must already be here (INVALID_PARAMETER_VALUE
+  // naming the first missing one), and the manifest must describe
+  // `content_digest`. Returns the stored record (see DatasetStore::AddVersion).
+  DatasetVersion Import(DatasetVersion version, bool* created);
+
+  ContentStore& content() { return content_; }
+
+ private:
+  ContentStore& content_;
+  DatasetStore& store_;
+};
+
+}  // namespace slipway::data

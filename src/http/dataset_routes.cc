@@ -1,0 +1,208 @@
+#include "http/dataset_routes.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "core/error.h"
+#include "core/ids.h"
+#include "data/dataset_diff.h"
+#include "data/rules.h"
+#include "http/json_codec.h"
+#include "http/route_helpers.h"
+
+namespace slipway::http {
+namespace {
+
+using httplib::Request;
+using httplib::Response;
+
+constexpr const char* kBase = "/api/v1/datasets";
+// A chunk is at most 256 KiB; a manifest lists ~40 bytes per chunk, so this
+// bounds a single file at ~400 GB.
+constexpr size_t kMaxObjectBytes = size_t{256} << 20;
+
+Json SummaryJson(const data::DatasetSummary& summary) {
+  return {{"name", summary.name},
+          {"latest_version", summary.latest_version},
+          {"version_count", summary.version_count},
+          {"created_ms", summary.created_ms},
+          {"updated_ms", summary.updated_ms}};
+}
+
+data::DatasetRef RefOf(const Request& req) {
+  std::string version = req.matches[2].str();
+  return data::ParseDatasetRef(req.matches[1].str() + (version == "latest" ? "" : "@" + version));
+}
+
+}  // namespace
+
+Json DatasetVersionJson(const data::DatasetVersion& v, bool with_profile) {
+  Json out = {{"name", v.name},
+              {"version", v.version},
+              {"manifest_digest", v.manifest_digest},
+              {"content_digest", v.content_digest},
+              {"kind", v.kind},
+              {"format", v.format},
+              {"size_bytes", v.size_bytes},
+              {"row_count", v.row_count},
+              {"column_count", v.column_count},
+              {"source", v.source},
+              {"description", v.description},
+              {"created_by", v.created_by},
+              {"created_ms", v.created_ms}};
+  if (with_profile) {
+    out["profile"] = v.profile_json.empty() ? Json(nullptr) : Json::parse(v.profile_json);
+  }
+  return out;
+}
+
+void AddDatasetRoutes(HttpServer& server, data::DatasetService& datasets) {
+  const std::string base = kBase;
+  const std::string version = base + "/([^/]+)/versions/([^/]+)";
+  server.Get(base, "datasets/list", [&datasets](const Request&, Response& res) {
+    Json list = Json::array();
+    for (const auto& summary : datasets.List()) list.push_back(SummaryJson(summary));
+    Reply(res, {{"datasets", std::move(list)}});
+  });
+  server.Get(base + "/([^/]+)/versions", "datasets/versions",
+             [&datasets](const Request& req, Response& res) {
+               std::string name = req.matches[1].str();
+               data::ValidateDatasetName(name);
+               Json list = Json::array();
+               for (const auto& v : datasets.Versions(name)) {
+                 list.push_back(DatasetVersionJson(v, false));
+               }
+               Reply(res, {{"versions", std::move(list)}});
+             });
+  server.Get(version, "datasets/version", [&datasets](const Request& req, Response& res) {
+    bool with_profile = req.get_param_value("profile") != "false";
+    Reply(res, {{"version", DatasetVersionJson(datasets.Resolve(RefOf(req)), with_profile)}});
+  });
+  server.Get(version + "/manifest", "datasets/manifest",
+             [&datasets](const Request& req, Response& res) {
+               Reply(res, data::ManifestToJson(datasets.ManifestOf(datasets.Resolve(RefOf(req)))));
+             });
+  server.Get(version + "/objects", "datasets/objects-of",
+             [&datasets](const Request& req, Response& res) {
+               Reply(res, {{"objects", datasets.ObjectsOf(datasets.Resolve(RefOf(req)))}});
+             });
+  server.Post(base + "/([^/]+)/versions", "datasets/import",
+              [&datasets](const Request& req, Response& res) {
+                Json body = RequestJson(req);
+                RequestFields fields(body);
+                data::DatasetVersion v;
+                v.name = req.matches[1].str();
+                v.version = fields.RequiredInt("version");
+                v.manifest_digest = fields.RequiredString("manifest_digest");
+                v.content_digest = fields.RequiredString("content_digest");
+                v.format = fields.OptionalString("format");
+                v.row_count = fields.OptionalInt("row_count").value_or(-1);
+                v.column_count = fields.OptionalInt("column_count").value_or(-1);
+                v.source = fields.OptionalString("source");
+                v.description = fields.OptionalString("description");
+                v.created_ms = fields.OptionalInt("created_ms").value_or(0);
+                v.created_by = CurrentPrincipal();
+                auto profile = body.find("profile");
+                if (profile != body.end() && !profile->is_null()) {
+                  if (!profile->is_object()) ThrowInvalid("'profile' must be a JSON object.");
+                  v.profile_json = profile->dump();
+                }
+                bool created = false;
+                data::DatasetVersion stored = datasets.Import(std::move(v), &created);
+                Reply(res, {{"version", DatasetVersionJson(stored, false)}, {"created", created}});
+              });
+
+  server.Post(
+      version + "/validate", "datasets/validate", [&datasets](const Request& req, Response& res) {
+        Json body = RequestJson(req);
+        RequestFields fields(body);
+        data::DatasetVersion v = datasets.Resolve(RefOf(req));
+        data::Rules rules = data::ParseRules(fields.RequiredString("rules"), "rules");
+        std::string reference_ref = fields.OptionalString("reference");
+        if (reference_ref.empty() && rules.drift) reference_ref = rules.drift->reference;
+        std::optional<data::DatasetProfile> reference;
+        if (!reference_ref.empty()) {
+          reference = datasets.ProfileOf(datasets.Resolve(data::ParseDatasetRef(reference_ref)));
+        }
+        data::DatasetProfile profile = datasets.ProfileOf(v);
+        // Exact row-level checks read the content, from a private copy.
+        std::filesystem::path copy =
+            datasets.content().root() / "tmp" / ("validate-" + NewRunId() + ".csv");
+        datasets.Materialize(v, copy);
+        data::ValidationReport report;
+        try {
+          report = data::Validate(rules, profile, copy, {}, reference ? &*reference : nullptr);
+        } catch (...) {
+          std::filesystem::remove(copy);
+          throw;
+        }
+        std::filesystem::remove(copy);
+        Json out = report.ToJson();
+        out["dataset"] = v.name + "@" + std::to_string(v.version);
+        out["content_digest"] = v.content_digest;
+        Reply(res, out);
+      });
+  server.Get(version + "/diff", "datasets/diff", [&datasets](const Request& req, Response& res) {
+    data::DatasetVersion a = datasets.Resolve(RefOf(req));
+    if (!req.has_param("other")) ThrowInvalid("Missing value for required parameter 'other'.");
+    data::DatasetVersion b = datasets.Resolve(data::ParseDatasetRef(req.get_param_value("other")));
+    Reply(res, data::Diff(datasets.ProfileOf(a), datasets.ProfileOf(b)).ToJson());
+  });
+  server.Get(version + "/rules", "datasets/infer-rules",
+             [&datasets](const Request& req, Response& res) {
+               data::DatasetVersion v = datasets.Resolve(RefOf(req));
+               data::Rules rules = data::InferRules(datasets.ProfileOf(v));
+               if (rules.drift) rules.drift->reference = v.name + "@" + std::to_string(v.version);
+               res.set_content(data::ToYaml(rules), "application/yaml");
+             });
+
+  // Content-addressed objects, for push and pull.
+  server.Post(base + "/objects/missing", "datasets/objects-missing",
+              [&datasets](const Request& req, Response& res) {
+                Json body = RequestJson(req);
+                std::vector<std::string> digests = RequestFields(body).StringList("digests");
+                for (const std::string& digest : digests) {
+                  if (!data::IsValidDigest(digest)) {
+                    ThrowInvalid("Invalid object digest '" + digest +
+                                 "': expected 64 lowercase hex digits.");
+                  }
+                }
+                Reply(res, {{"missing", datasets.content().Missing(digests)}});
+              });
+  server.Get(base + "/objects/([0-9a-f]{64})", "datasets/object-get",
+             [&datasets](const Request& req, Response& res) {
+               res.set_content(datasets.content().ReadBlob(req.matches[1].str()),
+                               "application/octet-stream");
+             });
+  server.PutStream(
+      base + "/objects/([^/]+)", "datasets/object-put",
+      [&datasets](const Request& req, Response& res, const httplib::ContentReader& reader) {
+        std::string digest = req.matches[1].str();
+        if (!data::IsValidDigest(digest)) {
+          ThrowInvalid("Invalid object digest '" + digest + "': expected 64 lowercase hex digits.");
+        }
+        std::string bytes;
+        bool too_large = false;
+        reader([&](const char* data, size_t length) {
+          if (bytes.size() + length > kMaxObjectBytes) {
+            too_large = true;
+            return false;
+          }
+          bytes.append(data, length);
+          return true;
+        });
+        if (too_large) {
+          throw Error(ErrorCode::kPayloadTooLarge,
+                      "Object larger than " + std::to_string(kMaxObjectBytes) + " bytes.");
+        }
+        if (data::Sha256::Hex(bytes) != digest) {
+          ThrowInvalid("The uploaded bytes hash to " + data::Sha256::Hex(bytes) + ", not " +
+                       digest + ": nothing stored.");
+        }
+        datasets.content().PutBlob(bytes);
+        Reply(res, {{"digest", digest}, {"size", bytes.size()}});
+      });
+}
+
+}  // namespace slipway::http

@@ -1,0 +1,626 @@
+#include "data/content_store.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include "core/error.h"
+
+namespace slipway::data {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+std::string RandomBytes(size_t size, uint64_t seed) {
+  std::mt19937_64 random(seed);
+  std::string bytes(size, '\0');
+  for (size_t i = 0; i < size; i += 8) {
+    uint64_t value = random();
+    std::memcpy(bytes.data() + i, &value, std::min<size_t>(8, size - i));
+  }
+  return bytes;
+}
+
+// Rows of a CSV-like table, about 70 bytes each.
+std::string CsvRow(std::mt19937_64& random, uint64_t id) {
+  static const char* kCategories[] = {"alpha", "beta", "gamma", "delta", "epsilon"};
+  std::ostringstream row;
+  row << id << ",2024-" << random() % 12 + 1 << "-" << random() % 28 + 1 << ","
+      << (random() % 1000000) / 1000.0 << "," << (random() % 100000) / 100.0 << ","
+      << kCategories[random() % 5] << "," << std::hex << random() << "\n";
+  return row.str();
+}
+
+void WriteFile(const fs::path& path, std::string_view content) {
+  fs::create_directories(path.parent_path());
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(content.data(), static_cast<std::streamsize>(content.size()));
+  ASSERT_TRUE(out.good()) << path;
+}
+
+std::string ReadFile(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream content;
+  content << in.rdbuf();
+  return content.str();
+}
+
+size_t CountFiles(const fs::path& folder) {
+  size_t count = 0;
+  for (const auto& entry : fs::recursive_directory_iterator(folder)) {
+    if (entry.is_regular_file()) ++count;
+  }
+  return count;
+}
+
+// Runs `action`, which must throw slipway::Error with `code` and a message
+// containing every string of `parts`.
+template <typename Action>
+void ExpectError(Action action, ErrorCode code, const std::vector<std::string>& parts) {
+  try {
+    action();
+    ADD_FAILURE() << "no error; expected one mentioning " << parts.front();
+  } catch (const Error& error) {
+    EXPECT_EQ(error.code(), code) << error.what();
+    for (const std::string& part : parts) {
+      EXPECT_NE(std::string(error.what()).find(part), std::string::npos)
+          << "'" << error.what() << "' does not mention '" << part << "'";
+    }
+  }
+}
+
+class ContentStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
+    base_ = fs::temp_directory_path() /
+            ("slipway-content-store-" + std::to_string(::getpid()) + "-" + test->name());
+    fs::remove_all(base_);
+    fs::create_directories(base_);
+    store_ = ContentStore::Open(base_ / "store");
+  }
+  void TearDown() override {
+    store_.reset();
+    fs::remove_all(base_);
+  }
+
+  size_t ObjectCount() const { return CountFiles(base_ / "store" / "objects"); }
+  size_t TempCount() const { return CountFiles(base_ / "store" / "tmp"); }
+
+  fs::path base_;
+  std::unique_ptr<ContentStore> store_;
+};
+
+TEST(Sha256Test, KnownVectors) {
+  EXPECT_EQ(Sha256::Hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(Sha256::Hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  // Incremental updates give the same digest, and Finish starts over.
+  Sha256 hasher;
+  hasher.Update("a", 1);
+  hasher.Update("bc", 2);
+  EXPECT_EQ(ToHex(hasher.Finish()), Sha256::Hex("abc"));
+  EXPECT_EQ(ToHex(hasher.Finish()), Sha256::Hex(""));
+}
+
+TEST_F(ContentStoreTest, PutBlobStoresOnceUnderItsDigest) {
+  std::string digest = store_->PutBlob("abc");
+  EXPECT_EQ(digest, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  fs::path expected = base_ / "store" / "objects" / "ba" /
+                      "7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+  EXPECT_EQ(store_->ObjectPath(digest), fs::canonical(expected));
+  EXPECT_EQ(ReadFile(expected), "abc");
+  EXPECT_TRUE(store_->Has(digest));
+  EXPECT_EQ(store_->ReadBlob(digest), "abc");
+
+  EXPECT_EQ(store_->PutBlob("abc"), digest);
+  EXPECT_EQ(ObjectCount(), 1u);
+  EXPECT_EQ(TempCount(), 0u);
+
+  std::string empty = store_->PutBlob("");
+  EXPECT_EQ(store_->ReadBlob(empty), "");
+}
+
+TEST_F(ContentStoreTest, InvalidDigestsAreRefused) {
+  std::string valid = Sha256::Hex("x");
+  std::string upper = valid;
+  for (char& c : upper) c = static_cast<char>(std::toupper(c));
+  for (const std::string& digest :
+       {std::string(), std::string("abc"), upper, valid.substr(1), valid + "0",
+        std::string("../../../../etc/passwd") + std::string(42, '0'), std::string(63, 'a') + "g",
+        std::string(62, 'a') + "/a"}) {
+    SCOPED_TRACE(digest);
+    ExpectError([&] { store_->ObjectPath(digest); }, ErrorCode::kInvalidParameterValue,
+                {"invalid digest"});
+    ExpectError([&] { store_->Has(digest); }, ErrorCode::kInvalidParameterValue, {"digest"});
+    ExpectError([&] { store_->ReadBlob(digest); }, ErrorCode::kInvalidParameterValue, {"digest"});
+    ExpectError(
+        [&] {
+          store_->Missing({valid, digest});
+        },
+        ErrorCode::kInvalidParameterValue, {"digest"});
+    ExpectError([&] { store_->GetManifest(digest); }, ErrorCode::kInvalidParameterValue,
+                {"digest"});
+  }
+  EXPECT_FALSE(IsValidDigest(upper));
+  EXPECT_TRUE(IsValidDigest(valid));
+}
+
+TEST_F(ContentStoreTest, MissingAndReadOfAbsentObjects) {
+  std::string present = store_->PutBlob("present");
+  std::string absent = Sha256::Hex("absent");
+  std::string other = Sha256::Hex("other");
+  EXPECT_EQ(store_->Missing({present, absent, other, absent, present}),
+            (std::vector<std::string>{absent, other}));
+  EXPECT_FALSE(store_->Has(absent));
+  ExpectError([&] { store_->ReadBlob(absent); }, ErrorCode::kResourceDoesNotExist, {absent});
+}
+
+TEST_F(ContentStoreTest, CorruptObjectIsDetectedOnRead) {
+  std::string content = RandomBytes(100000, 1);
+  std::string digest = store_->PutBlob(content);
+  fs::path object = store_->ObjectPath(digest);
+  fs::permissions(object, fs::perms::owner_write, fs::perm_options::add);
+  content[5000] ^= 1;
+  WriteFile(object, content);
+  ExpectError([&] { store_->ReadBlob(digest); }, ErrorCode::kInternalError, {digest, "corrupt"});
+}
+
+TEST_F(ContentStoreTest, MaterializeNamesACorruptChunkAndLeavesNoOutput) {
+  WriteFile(base_ / "in.bin", RandomBytes(1 << 20, 2));
+  FileManifest manifest = store_->AddFile(base_ / "in.bin").manifest;
+  ASSERT_GT(manifest.chunks.size(), 3u);
+  const ChunkRef& victim = manifest.chunks[2];
+  fs::path object = store_->ObjectPath(victim.digest);
+  std::string bytes = ReadFile(object);
+  bytes[10] ^= 0x40;
+  fs::permissions(object, fs::perms::owner_write, fs::perm_options::add);
+  WriteFile(object, bytes);
+
+  ExpectError([&] { store_->Materialize(manifest, base_ / "out" / "copy.bin"); },
+              ErrorCode::kInternalError, {victim.digest});
+  EXPECT_EQ(CountFiles(base_ / "out"), 0u);  // neither the file nor its temp
+}
+
+TEST_F(ContentStoreTest, MaterializeReportsAMissingChunk) {
+  WriteFile(base_ / "in.bin", RandomBytes(300000, 3));
+  FileManifest manifest = store_->AddFile(base_ / "in.bin").manifest;
+  fs::remove(store_->ObjectPath(manifest.chunks.back().digest));
+  ExpectError([&] { store_->Materialize(manifest, base_ / "copy.bin"); },
+              ErrorCode::kResourceDoesNotExist, {manifest.chunks.back().digest});
+  EXPECT_FALSE(fs::exists(base_ / "copy.bin"));
+}
+
+TEST_F(ContentStoreTest, OpenDeletesStaleTempFilesUnlessTheStoreIsInUse) {
+  fs::path tmp = base_ / "store" / "tmp";
+  WriteFile(tmp / (Sha256::Hex("x") + ".1234-0"), "half an obj");
+  // Another user holds the store open: its temp files may be live.
+  auto second = ContentStore::Open(base_ / "store");
+  EXPECT_EQ(TempCount(), 1u);
+  second.reset();
+  store_.reset();
+  store_ = ContentStore::Open(base_ / "store");
+  EXPECT_EQ(TempCount(), 0u);
+  EXPECT_EQ(ObjectCount(), 0u);
+}
+
+TEST_F(ContentStoreTest, AddFileChunksHashesAndStoresOnlyNewChunks) {
+  std::string content = RandomBytes(5 << 20, 4);
+  WriteFile(base_ / "data.bin", content);
+  std::vector<std::pair<uint64_t, uint64_t>> progress;
+  AddFileResult first = store_->AddFile(base_ / "data.bin", [&](uint64_t done, uint64_t total) {
+    progress.emplace_back(done, total);
+  });
+  const FileManifest& manifest = first.manifest;
+  EXPECT_EQ(manifest.sha256, Sha256::Hex(content));
+  EXPECT_EQ(manifest.size, content.size());
+  std::vector<std::string> digests;
+  uint64_t offset = 0;
+  for (const ChunkRef& chunk : manifest.chunks) {
+    EXPECT_EQ(chunk.offset, offset);
+    EXPECT_EQ(chunk.digest, Sha256::Hex(std::string_view(content).substr(offset, chunk.size)));
+    offset += chunk.size;
+    digests.push_back(chunk.digest);
+  }
+  EXPECT_EQ(offset, content.size());
+  EXPECT_TRUE(store_->Missing(digests).empty());
+  EXPECT_EQ(first.stats.bytes_read, content.size());
+  EXPECT_EQ(first.stats.chunks_total, manifest.chunks.size());
+  EXPECT_EQ(first.stats.chunks_new, manifest.chunks.size());
+  EXPECT_EQ(first.stats.bytes_new, content.size());
+  EXPECT_EQ(ObjectCount(), manifest.chunks.size());
+  EXPECT_EQ(TempCount(), 0u);
+  ASSERT_FALSE(progress.empty());
+  EXPECT_EQ(progress.back(), std::make_pair(uint64_t{content.size()}, uint64_t{content.size()}));
+  for (size_t i = 1; i < progress.size(); ++i) EXPECT_GE(progress[i].first, progress[i - 1].first);
+
+  AddFileResult second = store_->AddFile(base_ / "data.bin");
+  EXPECT_EQ(second.manifest, manifest);
+  EXPECT_EQ(second.stats.chunks_new, 0u);
+  EXPECT_EQ(second.stats.bytes_new, 0u);
+  EXPECT_EQ(second.stats.bytes_read, content.size());
+  EXPECT_EQ(ObjectCount(), manifest.chunks.size());
+}
+
+TEST_F(ContentStoreTest, AddFileThroughThePipelineCutsLikeTheChunker) {
+  // Reads of 1 MiB make a 21 MB file go through the threaded pipeline with
+  // many buffer boundaries; the chunks must be those of ChunkAll.
+  ContentStore::Options options;
+  options.read_size = 1 << 20;
+  store_.reset();
+  store_ = ContentStore::Open(base_ / "store", options);
+  std::string content = RandomBytes((21 << 20) + 12345, 5);
+  // Repeated blocks: chunks that occur twice in one file are stored once.
+  content.replace(10 << 20, 3 << 20, content.substr(2 << 20, 3 << 20));
+  WriteFile(base_ / "big.bin", content);
+
+  AddFileResult result = store_->AddFile(base_ / "big.bin");
+  auto bytes = std::span(reinterpret_cast<const uint8_t*>(content.data()), content.size());
+  std::vector<ChunkSpan> expected = ChunkAll(bytes);
+  ASSERT_EQ(result.manifest.chunks.size(), expected.size());
+  std::set<std::string> distinct;
+  for (size_t i = 0; i < expected.size(); ++i) {
+    const ChunkRef& chunk = result.manifest.chunks[i];
+    EXPECT_EQ(chunk.offset, expected[i].offset);
+    EXPECT_EQ(chunk.size, expected[i].size);
+    EXPECT_EQ(chunk.digest,
+              Sha256::Hex(std::string_view(content).substr(chunk.offset, chunk.size)));
+    distinct.insert(chunk.digest);
+  }
+  EXPECT_LT(distinct.size(), expected.size());
+  EXPECT_EQ(result.stats.chunks_new, distinct.size());
+  EXPECT_EQ(ObjectCount(), distinct.size());
+  EXPECT_EQ(result.manifest.sha256, Sha256::Hex(content));
+
+  store_->Materialize(result.manifest, base_ / "copy.bin");
+  EXPECT_TRUE(ReadFile(base_ / "copy.bin") == content);
+}
+
+TEST_F(ContentStoreTest, ChangingOnePercentOfCsvRowsStoresFewNewBytes) {
+  std::mt19937_64 random(6);
+  std::vector<std::string> rows;
+  size_t size = 0;
+  while (size < (50 << 20)) {
+    rows.push_back(CsvRow(random, rows.size()));
+    size += rows.back().size();
+  }
+  auto join = [&] {
+    std::string text;
+    text.reserve(size + (1 << 20));
+    for (const std::string& row : rows) text += row;
+    return text;
+  };
+  std::string before = join();
+  WriteFile(base_ / "table.csv", before);
+  AddFileResult first = store_->AddFile(base_ / "table.csv");
+  EXPECT_EQ(first.stats.bytes_new, before.size());
+
+  // 1% of the rows, in 5 contiguous regions, get new values (and lengths).
+  const size_t per_region = rows.size() / 100 / 5;
+  for (size_t region = 0; region < 5; ++region) {
+    size_t start = rows.size() / 5 * region + rows.size() / 13;
+    for (size_t i = start; i < start + per_region; ++i) rows[i] = CsvRow(random, i);
+  }
+  std::string after = join();
+  ASSERT_NE(after, before);
+  WriteFile(base_ / "table.csv", after);
+  AddFileResult second = store_->AddFile(base_ / "table.csv");
+  EXPECT_LT(static_cast<double>(second.stats.bytes_new), 0.05 * static_cast<double>(after.size()));
+  EXPECT_GT(second.stats.bytes_new, 0u);
+
+  store_->Materialize(second.manifest, base_ / "v2.csv");
+  store_->Materialize(first.manifest, base_ / "v1.csv");
+  EXPECT_TRUE(ReadFile(base_ / "v2.csv") == after);
+  EXPECT_TRUE(ReadFile(base_ / "v1.csv") == before);
+}
+
+TEST_F(ContentStoreTest, MaterializeRoundTripsFiles) {
+  for (size_t size : {size_t{0}, size_t{1}, size_t{16 << 10}, size_t{3 << 20}}) {
+    SCOPED_TRACE(size);
+    std::string content = RandomBytes(size, size + 7);
+    fs::path in = base_ / ("in-" + std::to_string(size));
+    WriteFile(in, content);
+    FileManifest manifest = store_->AddFile(in).manifest;
+    EXPECT_EQ(manifest.chunks.empty(), size == 0);
+    fs::path out = base_ / "out" / ("copy-" + std::to_string(size));
+    store_->Materialize(manifest, out);
+    EXPECT_TRUE(ReadFile(out) == content);
+    EXPECT_EQ(fs::file_size(out), size);
+    // Replacing an existing file works too.
+    WriteFile(out, "old content");
+    store_->Materialize(manifest, out);
+    EXPECT_TRUE(ReadFile(out) == content);
+  }
+  EXPECT_EQ(CountFiles(base_ / "out"), 4u);  // no temp file left beside them
+}
+
+TEST_F(ContentStoreTest, AddTreeAndMaterializeRoundTrip) {
+  fs::path data = base_ / "data";
+  WriteFile(data / "train" / "part-0.csv", RandomBytes(400000, 8));
+  WriteFile(data / "train" / "part-1.csv", RandomBytes(20000, 9));
+  WriteFile(data / "README", "hello");
+  WriteFile(data / "empty.txt", "");
+  WriteFile(data / "a b" / "c.d", "spaces");
+  fs::create_directories(data / "scratch" / "nested-empty");
+  fs::create_symlink("train/part-1.csv", data / "latest.csv");
+
+  AddTreeResult result = store_->AddTree(data);
+  std::vector<std::string> paths;
+  for (const TreeEntry& entry : result.manifest.entries) paths.push_back(entry.path);
+  EXPECT_EQ(paths, (std::vector<std::string>{"README", "a b/c.d", "empty.txt", "latest.csv",
+                                             "scratch/nested-empty", "train/part-0.csv",
+                                             "train/part-1.csv"}));
+  EXPECT_TRUE(result.manifest.entries[4].is_dir);
+  EXPECT_EQ(result.manifest.entries[3].file, result.manifest.entries[6].file);  // the link's target
+  EXPECT_EQ(result.manifest.digest, TreeDigest(result.manifest.entries));
+  EXPECT_EQ(result.stats.bytes_read, 400000u + 20000 + 5 + 0 + 6 + 20000);
+
+  std::string version = store_->PutManifest(result.manifest);
+  Manifest loaded = store_->GetManifest(version);
+  ASSERT_TRUE(std::holds_alternative<TreeManifest>(loaded));
+  EXPECT_EQ(std::get<TreeManifest>(loaded), result.manifest);
+  EXPECT_EQ(store_->PutManifest(result.manifest), version);
+
+  store_->Materialize(loaded, base_ / "checkout");
+  fs::path out = base_ / "checkout";
+  for (const char* file :
+       {"train/part-0.csv", "train/part-1.csv", "README", "empty.txt", "a b/c.d", "latest.csv"}) {
+    EXPECT_TRUE(ReadFile(out / file) == ReadFile(data / file)) << file;
+    EXPECT_TRUE(fs::is_regular_file(fs::symlink_status(out / file))) << file;
+  }
+  EXPECT_TRUE(fs::is_directory(out / "scratch" / "nested-empty"));
+  EXPECT_TRUE(fs::is_empty(out / "scratch" / "nested-empty"));
+  // Nothing but the checkout beside it (no temp folder).
+  size_t siblings = 0;
+  for (const auto& entry : fs::directory_iterator(base_)) siblings += entry.path() != data;
+  EXPECT_EQ(siblings, 2u);  // the store and the checkout
+
+  // The same content added again: same digest, nothing new.
+  AddTreeResult again = store_->AddTree(out);
+  EXPECT_EQ(again.manifest.digest, result.manifest.digest);
+  EXPECT_EQ(again.stats.chunks_new, 0u);
+
+  // An empty folder is a tree with no entries.
+  fs::create_directories(base_ / "void");
+  AddTreeResult empty = store_->AddTree(base_ / "void");
+  EXPECT_TRUE(empty.manifest.entries.empty());
+  store_->Materialize(empty.manifest, base_ / "void-copy");
+  EXPECT_TRUE(fs::is_directory(base_ / "void-copy") && fs::is_empty(base_ / "void-copy"));
+}
+
+TEST_F(ContentStoreTest, AddTreeSkipsTheStoreInsideTheFolder) {
+  store_.reset();
+  store_ = ContentStore::Open(base_ / "project" / ".slipway");
+  WriteFile(base_ / "project" / "x.csv", "1,2\n");
+  AddTreeResult result = store_->AddTree(base_ / "project");
+  ASSERT_EQ(result.manifest.entries.size(), 1u);
+  EXPECT_EQ(result.manifest.entries[0].path, "x.csv");
+}
+
+TEST_F(ContentStoreTest, AddTreeRefusesLinksOutOfTheFolderAndSpecialFiles) {
+  WriteFile(base_ / "secret", "password");
+  WriteFile(base_ / "data" / "ok.csv", "1\n");
+  fs::create_symlink(base_ / "secret", base_ / "data" / "leak");
+  ExpectError([&] { store_->AddTree(base_ / "data"); }, ErrorCode::kInvalidParameterValue,
+              {"leak", "outside"});
+  fs::remove(base_ / "data" / "leak");
+
+  fs::create_symlink("../secret", base_ / "data" / "relative-leak");
+  ExpectError([&] { store_->AddTree(base_ / "data"); }, ErrorCode::kInvalidParameterValue,
+              {"relative-leak", "outside"});
+  fs::remove(base_ / "data" / "relative-leak");
+
+  fs::create_symlink("nowhere", base_ / "data" / "dangling");
+  ExpectError([&] { store_->AddTree(base_ / "data"); }, ErrorCode::kInvalidParameterValue,
+              {"dangling"});
+  fs::remove(base_ / "data" / "dangling");
+
+  ASSERT_EQ(::mkfifo((base_ / "data" / "pipe").c_str(), 0600), 0);
+  ExpectError([&] { store_->AddTree(base_ / "data"); }, ErrorCode::kInvalidParameterValue,
+              {"pipe", "special file"});
+  ExpectError([&] { store_->AddFile(base_ / "data" / "pipe"); }, ErrorCode::kInvalidParameterValue,
+              {"pipe", "not a regular file"});
+  fs::remove(base_ / "data" / "pipe");
+
+  EXPECT_EQ(ObjectCount(), 0u);  // every refusal came before any write
+  EXPECT_EQ(store_->AddTree(base_ / "data").manifest.entries.size(), 1u);
+}
+
+TEST_F(ContentStoreTest, ErrorsSayWhatAndWhere) {
+  fs::path missing = base_ / "x.csv";
+  ExpectError([&] { store_->AddFile(missing); }, ErrorCode::kResourceDoesNotExist,
+              {"cannot read '" + missing.string() + "': No such file or directory"});
+  ExpectError([&] { store_->AddTree(base_ / "no-such-folder"); }, ErrorCode::kResourceDoesNotExist,
+              {"no-such-folder", "No such file or directory"});
+  fs::create_directories(base_ / "folder");
+  ExpectError([&] { store_->AddFile(base_ / "folder"); }, ErrorCode::kInvalidParameterValue,
+              {"folder", "is a folder"});
+  WriteFile(base_ / "file", "x");
+  ExpectError([&] { store_->AddTree(base_ / "file"); }, ErrorCode::kInvalidParameterValue,
+              {"file", "not a folder"});
+}
+
+TEST_F(ContentStoreTest, OpenRejectsInvalidOptions) {
+  ContentStore::Options options;
+  options.read_size = 256 * 1024;
+  ExpectError([&] { ContentStore::Open(base_ / "other", options); },
+              ErrorCode::kInvalidParameterValue, {"read_size"});
+  options = {};
+  options.chunking.avg_size = 3000;
+  ExpectError([&] { ContentStore::Open(base_ / "other", options); },
+              ErrorCode::kInvalidParameterValue, {"avg_size"});
+}
+
+TEST_F(ContentStoreTest, AFailedAddLeavesNoObjectAndNoTempFile) {
+  ContentStore::Options options;
+  options.read_size = 1 << 20;
+  store_.reset();
+  store_ = ContentStore::Open(base_ / "store", options);
+  WriteFile(base_ / "big.bin", RandomBytes(12 << 20, 10));
+  // The progress callback runs on the adding thread: throwing from it
+  // interrupts the add half way, after chunks were written to tmp/.
+  ExpectError(
+      [&] {
+        store_->AddFile(base_ / "big.bin", [](uint64_t done, uint64_t) {
+          if (done > (6 << 20)) throw Error(ErrorCode::kInternalError, "interrupted by the test");
+        });
+      },
+      ErrorCode::kInternalError, {"interrupted by the test"});
+  EXPECT_EQ(ObjectCount(), 0u);
+  EXPECT_EQ(TempCount(), 0u);
+  // The next add stores everything.
+  AddFileResult result = store_->AddFile(base_ / "big.bin");
+  EXPECT_EQ(result.stats.bytes_new, 12u << 20);
+}
+
+TEST_F(ContentStoreTest, ALargeAddCommitsAsItGoes) {
+  ContentStore::Options options;
+  options.read_size = 1 << 20;
+  options.commit_every_bytes = 2 << 20;
+  store_.reset();
+  store_ = ContentStore::Open(base_ / "store", options);
+  std::string content = RandomBytes(12 << 20, 15);
+  WriteFile(base_ / "big.bin", content);
+  size_t visible_during_add = 0;
+  AddFileResult result = store_->AddFile(base_ / "big.bin", [&](uint64_t, uint64_t) {
+    visible_during_add = std::max(visible_during_add, ObjectCount());
+  });
+  EXPECT_GT(visible_during_add, 0u);  // objects were committed before the end
+  EXPECT_EQ(result.stats.chunks_new, result.manifest.chunks.size());
+  EXPECT_EQ(ObjectCount(), result.manifest.chunks.size());
+  EXPECT_EQ(TempCount(), 0u);
+  store_->Materialize(result.manifest, base_ / "copy.bin");
+  EXPECT_TRUE(ReadFile(base_ / "copy.bin") == content);
+}
+
+TEST_F(ContentStoreTest, ConcurrentAddsOfTheSameFileAgree) {
+  WriteFile(base_ / "shared.bin", RandomBytes(9 << 20, 11));
+  std::vector<AddFileResult> results(3);
+  std::vector<std::thread> threads;
+  for (auto& result : results) {
+    threads.emplace_back([&] { result = store_->AddFile(base_ / "shared.bin"); });
+  }
+  for (auto& thread : threads) thread.join();
+  for (const auto& result : results) EXPECT_EQ(result.manifest, results[0].manifest);
+  for (const ChunkRef& chunk : results[0].manifest.chunks) {
+    EXPECT_NO_THROW(store_->ReadBlob(chunk.digest));
+  }
+  EXPECT_EQ(ObjectCount(), results[0].manifest.chunks.size());
+  EXPECT_EQ(TempCount(), 0u);
+}
+
+TEST_F(ContentStoreTest, MaterializeRefusesEntryPathsThatEscape) {
+  WriteFile(base_ / "in", "payload");
+  FileManifest file = store_->AddFile(base_ / "in").manifest;
+  for (const std::string& path :
+       {std::string("../evil"), std::string("/tmp/evil"), std::string("a/../../evil"),
+        std::string("a/.."), std::string("a//evil"), std::string("./evil"), std::string(""),
+        std::string("a/\xff")}) {
+    SCOPED_TRACE(path);
+    TreeManifest tree;
+    tree.entries.push_back({path, false, file});
+    tree.digest = TreeDigest(tree.entries);
+    ExpectError([&] { store_->Materialize(tree, base_ / "out" / "tree"); },
+                ErrorCode::kInvalidParameterValue, {"'" + path + "'"});
+    // A manifest loaded from JSON is checked the same way.
+    json text = ManifestToJson(tree);
+    ExpectError([&] { ManifestFromJson(text); }, ErrorCode::kInvalidParameterValue,
+                {"'" + path + "'"});
+  }
+  EXPECT_FALSE(fs::exists(base_ / "evil"));
+  EXPECT_FALSE(fs::exists(base_ / "out" / "evil"));
+  EXPECT_FALSE(fs::exists("/tmp/evil"));
+  EXPECT_FALSE(fs::exists(base_ / "out" / "tree"));
+}
+
+TEST_F(ContentStoreTest, MaterializeTreeNeedsAFreshOrEmptyTarget) {
+  WriteFile(base_ / "data" / "f", "x");
+  TreeManifest tree = store_->AddTree(base_ / "data").manifest;
+  WriteFile(base_ / "busy" / "keep", "mine");
+  ExpectError([&] { store_->Materialize(tree, base_ / "busy"); }, ErrorCode::kInvalidParameterValue,
+              {"busy", "not an empty folder"});
+  EXPECT_EQ(ReadFile(base_ / "busy" / "keep"), "mine");
+  fs::create_directories(base_ / "empty");
+  store_->Materialize(tree, base_ / "empty");
+  EXPECT_EQ(ReadFile(base_ / "empty" / "f"), "x");
+}
+
+TEST_F(ContentStoreTest, ManifestsRoundTripThroughJsonAndAreChecked) {
+  WriteFile(base_ / "in", RandomBytes(200000, 12));
+  FileManifest file = store_->AddFile(base_ / "in").manifest;
+  json text = ManifestToJson(file);
+  EXPECT_EQ(text["kind"], "file");
+  EXPECT_EQ(std::get<FileManifest>(ManifestFromJson(json::parse(text.dump()))), file);
+  std::string version = store_->PutManifest(file);
+  EXPECT_EQ(version, Sha256::Hex(text.dump()));
+  EXPECT_EQ(std::get<FileManifest>(store_->GetManifest(version)), file);
+
+  auto expect_rejected = [&](json broken, const std::string& field) {
+    ExpectError([&] { ManifestFromJson(broken); }, ErrorCode::kInvalidParameterValue, {field});
+  };
+  json gap = text;
+  gap["chunks"][1]["offset"] = gap["chunks"][1]["offset"].get<uint64_t>() + 1;
+  expect_rejected(gap, "chunks[1].offset");
+  json short_size = text;
+  short_size["size"] = file.size + 1;
+  expect_rejected(short_size, "size");
+  json bad_digest = text;
+  bad_digest["chunks"][0]["digest"] = "ABC";
+  expect_rejected(bad_digest, "chunks[0].digest");
+  json wrong_type = text;
+  wrong_type["size"] = "12";
+  expect_rejected(wrong_type, "manifest.size");
+  json negative = text;
+  negative["chunks"][0]["size"] = -1;
+  expect_rejected(negative, "chunks[0].size");
+  json no_kind = text;
+  no_kind.erase("kind");
+  expect_rejected(no_kind, "kind");
+
+  TreeManifest tree;
+  tree.entries = {{"b", false, file}, {"a", false, file}};
+  tree.digest = TreeDigest(tree.entries);
+  expect_rejected(ManifestToJson(tree), "not sorted");
+  tree.entries = {{"a", false, file}, {"a", false, file}};
+  tree.digest = TreeDigest(tree.entries);
+  expect_rejected(ManifestToJson(tree), "repeats");
+  tree.entries = {{"a", false, file}, {"a/b", false, file}};
+  tree.digest = TreeDigest(tree.entries);
+  expect_rejected(ManifestToJson(tree), "lies below");
+  tree.entries = {{"a", false, file}, {"b", true, {}}};
+  tree.digest = Sha256::Hex("something else");
+  expect_rejected(ManifestToJson(tree), "does not match");
+  tree.digest = TreeDigest(tree.entries);
+  EXPECT_EQ(std::get<TreeManifest>(ManifestFromJson(ManifestToJson(tree))), tree);
+
+  // An object that is not a manifest.
+  std::string blob = store_->PutBlob("not json");
+  ExpectError([&] { store_->GetManifest(blob); }, ErrorCode::kInvalidParameterValue,
+              {blob, "not a manifest"});
+  std::string other = store_->PutBlob(R"({"version": 1, "kind": "file"})");
+  ExpectError([&] { store_->GetManifest(other); }, ErrorCode::kInvalidParameterValue, {"sha256"});
+}
+
+TEST_F(ContentStoreTest, TreeDigestDependsOnContentNotChunking) {
+  WriteFile(base_ / "data" / "a", RandomBytes(300000, 13));
+  TreeManifest default_cut = store_->AddTree(base_ / "data").manifest;
+  ContentStore::Options options;
+  options.chunking = {.min_size = 1024, .avg_size = 4096, .max_size = 16384};
+  auto fine = ContentStore::Open(base_ / "fine-store", options);
+  TreeManifest fine_cut = fine->AddTree(base_ / "data").manifest;
+  EXPECT_NE(fine_cut.entries[0].file.chunks.size(), default_cut.entries[0].file.chunks.size());
+  EXPECT_EQ(fine_cut.digest, default_cut.digest);
+
+  WriteFile(base_ / "data" / "a", RandomBytes(300000, 14));
+  EXPECT_NE(store_->AddTree(base_ / "data").manifest.digest, default_cut.digest);
+}
+
+}  // namespace
+}  // namespace slipway::data
