@@ -47,7 +47,8 @@ build: deps-apt
 
 run: build
 	./$(BUILD_DIR)/slipway server --host $(HOST) --port $(PORT) \
-	  --store sqlite:///$(DATA_DIR)/slipway.db --artifacts $(DATA_DIR)/artifacts
+	  --store sqlite:///$(DATA_DIR)/slipway.db --artifacts $(DATA_DIR)/artifacts \
+	  --datasets $(DATA_DIR)/datasets
 
 test: deps build
 	$(MAKE) test-unit test-integration
