@@ -6,6 +6,7 @@
 
 #include "core/clock.h"
 #include "core/error.h"
+#include "core/ids.h"
 
 namespace slipway::data {
 namespace {
@@ -193,9 +194,27 @@ DatasetVersion DatasetService::Import(DatasetVersion version, bool* created) {
   }
   version.kind = std::holds_alternative<FileManifest>(manifest) ? "file" : "folder";
   version.size_bytes = SizeOf(manifest);
-  if (!version.profile_json.empty()) {
-    // Parse to refuse a malformed profile now rather than on first use.
-    DatasetProfile::FromJson(nlohmann::json::parse(version.profile_json));
+  version.profile_json.clear();
+  version.row_count = -1;
+  version.column_count = -1;
+  if (version.format == "csv") {
+    // The profile is computed here from the content, not taken on trust from
+    // whoever pushed it.
+    if (version.kind != "file") ThrowInvalid("A csv version must be a file, not a folder.");
+    std::filesystem::path copy = content_.root() / "tmp" / ("import-" + NewRunId() + ".csv");
+    content_.Materialize(manifest, copy);
+    try {
+      DatasetProfile profile = ProfileCsv(copy);
+      version.row_count = profile.row_count;
+      version.column_count = static_cast<int64_t>(profile.columns.size());
+      version.profile_json = profile.ToJson().dump();
+    } catch (...) {
+      std::filesystem::remove(copy);
+      throw;
+    }
+    std::filesystem::remove(copy);
+  } else if (!version.format.empty()) {
+    ThrowInvalid("Unknown dataset format '" + version.format + "': expected csv or none.");
   }
   return store_.AddVersion(std::move(version), created);
 }

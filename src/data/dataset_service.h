@@ -84,7 +84,8 @@ class DatasetService {
   // Records a version that came from another store under its own number.
   // Its manifest and every chunk must already be here (INVALID_PARAMETER_VALUE
   // naming the first missing one), and the manifest must describe
-  // `content_digest`. Returns the stored record (see DatasetStore::AddVersion).
+  // `content_digest`. A csv version is profiled here again; a profile sent
+  // along is ignored. Returns the stored record (see DatasetStore::AddVersion).
   DatasetVersion Import(DatasetVersion version, bool* created);
 
   ContentStore& content() { return content_; }

@@ -345,6 +345,15 @@ def test_push_and_pull_through_the_server(server, ws, tmp_path, sklearn_csvs):
     assert name in {d["name"] for d in requests.get(f"{server.url}/api/v1/datasets").json()
                     ["datasets"]}
 
+    # the server profiles what it stores itself: a pushed profile is not trusted
+    lying = {**got, "version": 1, "row_count": 7,
+             "profile": {**got["profile"], "row_count": 7}}
+    copy_name = unique("wine-copy")
+    r = requests.post(f"{server.url}/api/v1/datasets/{copy_name}/versions", json=lying)
+    assert r.status_code == 200, r.text
+    stored = requests.get(f"{server.url}/api/v1/datasets/{copy_name}/versions/1").json()["version"]
+    assert stored["row_count"] == 100 and stored["profile"]["row_count"] == 100
+
     other = tmp_path / "other"
     other.mkdir()
     pulled = slipway("data", "pull", f"{name}@2", cwd=other, env=env)
