@@ -313,9 +313,12 @@ void PrintProfileTable(const data::DatasetProfile& profile) {
     if (numeric) {
       shape = Sparkline(c.Histogram(16));
     } else {
+      // Counts are exact while the sketch holds every value; else a range.
       for (const data::FrequentItems::Item& item : c.top_items.Top(3)) {
         if (!shape.empty()) shape += ", ";
-        shape += fmt::format("{} ({})", item.value, item.lower_bound);
+        shape += item.lower_bound == item.upper_bound
+                     ? fmt::format("{} ({})", item.value, item.lower_bound)
+                     : fmt::format("{} ({}-{})", item.value, item.lower_bound, item.upper_bound);
       }
     }
     int64_t total = c.count + c.missing;
