@@ -525,8 +525,11 @@ class ContentStore::Ingest {
                        const std::function<void(uint64_t)>& progress);
 
   // Makes the objects written so far durable (one syncfs), then renames them
-  // into objects/ and syncs the folders that changed.
+  // into objects/ and syncs the folders that changed. Runs the gate first.
   void Commit();
+
+  // Runs once before the first Commit that has objects to publish.
+  void SetGate(std::function<void()> gate) { gate_ = std::move(gate); }
 
   AddStats stats() {
     std::lock_guard lock(mu_);
@@ -551,6 +554,7 @@ class ContentStore::Ingest {
   std::vector<std::pair<fs::path, std::string>> temps_;
   AddStats stats_;
   uint64_t uncommitted_bytes_ = 0;
+  std::function<void()> gate_;  // used by the one thread that commits
 };
 
 void ContentStore::Ingest::StoreChunk(const std::string& digest, const uint8_t* data, size_t size) {
@@ -597,6 +601,16 @@ void ContentStore::Ingest::HashChunks(const Segment& segment, Sha256* hasher,
 }
 
 void ContentStore::Ingest::Commit() {
+  {
+    std::lock_guard lock(mu_);
+    if (temps_.empty()) return;
+  }
+  if (gate_) {
+    // If it throws, the objects stay in temps_ and the destructor deletes them.
+    std::function<void()> gate = std::move(gate_);
+    gate_ = nullptr;
+    gate();
+  }
   std::vector<std::pair<fs::path, std::string>> temps;
   {
     std::lock_guard lock(mu_);
@@ -997,8 +1011,10 @@ std::string ContentStore::ReadBlob(std::string_view digest) const {
   return bytes;
 }
 
-AddFileResult ContentStore::AddFile(const fs::path& path, const ProgressCallback& progress) {
+AddFileResult ContentStore::AddFile(const fs::path& path, const ProgressCallback& progress,
+                                    const std::function<void()>& before_commit) {
   Ingest ingest(this);
+  if (before_commit) ingest.SetGate(before_commit);
   std::error_code error;
   uint64_t total = fs::file_size(path, error);
   if (error) total = 0;

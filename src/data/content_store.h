@@ -202,9 +202,13 @@ class ContentStore {
 
   // Stores the file at `path`, chunked, in one read pass.
   // kResourceDoesNotExist if it does not exist, kInvalidParameterValue if it
-  // is not a regular file or cannot be read.
+  // is not a regular file or cannot be read. `before_commit`, when given, runs
+  // once before the first new object becomes visible in objects/ (it may
+  // wait); if it throws, the add deletes what it wrote and rethrows, so the
+  // caller can check the file by other means while it is being stored.
   AddFileResult AddFile(const std::filesystem::path& path,
-                        const ProgressCallback& progress = nullptr);
+                        const ProgressCallback& progress = nullptr,
+                        const std::function<void()>& before_commit = nullptr);
 
   // Stores every file under the folder `path`. Symbolic links are followed
   // when they point to a file inside the folder; links that point outside it,

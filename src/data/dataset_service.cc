@@ -1,6 +1,9 @@
 #include "data/dataset_service.h"
 
+#include <atomic>
 #include <charconv>
+#include <future>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <system_error>
 
@@ -97,24 +100,40 @@ AddOutcome DatasetService::Add(const std::string& name, const std::filesystem::p
   record.description = options.description;
   record.created_by = options.created_by;
   record.kind = folder ? "folder" : "file";
+
+  // A table is parsed and profiled while it is being stored, on threads of
+  // its own; the store publishes nothing until the profile has succeeded
+  // (before_commit), so bad input leaves nothing behind.
+  std::mutex progress_mu;  // serializes calls of options.progress
+  std::atomic<uint64_t> profiled{0};
+  std::atomic<uint64_t> stored{0};
+  auto report = [&](uint64_t total) {
+    if (!options.progress) return;
+    std::lock_guard lock(progress_mu);
+    uint64_t parts = table ? 2 : 1;
+    options.progress("add", (profiled + stored) / parts, total);
+  };
+  std::future<DatasetProfile> profiling;
   if (table) {
-    // Parse and profile first: bad input stops here, before anything is stored.
-    DatasetProfile profile =
-        ProfileCsv(path, options.csv, options.profile, [&](uint64_t done, uint64_t total) {
-          if (options.progress) options.progress("profile", done, total);
-        });
-    if (profile.row_count == 0) {
+    profiling = std::async(std::launch::async, [&] {
+      return ProfileCsv(path, options.csv, options.profile, [&](uint64_t done, uint64_t total) {
+        profiled = done;
+        report(total);
+      });
+    });
+  }
+  std::optional<DatasetProfile> profile;
+  auto await_profile = [&] {
+    if (profile || !profiling.valid()) return;
+    profile = profiling.get();
+    if (profile->row_count == 0) {
       ThrowInvalid("'" + path.string() +
                    "' has a header row but no data rows: nothing to version.");
     }
-    record.format = "csv";
-    record.row_count = profile.row_count;
-    record.column_count = static_cast<int64_t>(profile.columns.size());
-    record.profile_json = profile.ToJson().dump();
-  }
-
+  };
   auto store_progress = [&](uint64_t done, uint64_t total) {
-    if (options.progress) options.progress("store", done, total);
+    stored = done;
+    report(total);
   };
   AddOutcome outcome;
   Manifest manifest;
@@ -123,9 +142,16 @@ AddOutcome DatasetService::Add(const std::string& name, const std::filesystem::p
     outcome.stats = added.stats;
     manifest = std::move(added.manifest);
   } else {
-    AddFileResult added = content_.AddFile(path, store_progress);
+    AddFileResult added = content_.AddFile(path, store_progress, await_profile);
     outcome.stats = added.stats;
     manifest = std::move(added.manifest);
+  }
+  await_profile();  // when nothing new was stored, the gate did not run
+  if (profile) {
+    record.format = "csv";
+    record.row_count = profile->row_count;
+    record.column_count = static_cast<int64_t>(profile->columns.size());
+    record.profile_json = profile->ToJson().dump();
   }
   record.manifest_digest = content_.PutManifest(manifest);
   record.content_digest = ContentDigestOf(manifest);

@@ -2,9 +2,10 @@
 //
 // DatasetService ties a ContentStore (the bytes, chunked and
 // content-addressed) to a DatasetStore (the records). Adding a table (CSV)
-// parses and profiles it strictly first, so bad input is refused before
-// anything is stored; then its chunks are written and made durable; only
-// then is the version record committed, in one transaction. An add that is
+// parses and profiles it strictly while its chunks are written, and the
+// chunks become visible only once the profile has succeeded, so bad input is
+// refused with nothing stored; then the version record is committed, in one
+// transaction. An add that is
 // interrupted at any point therefore leaves no version behind (at most
 // unreferenced chunks). Adding content identical to the latest version
 // creates nothing and says so.
@@ -50,7 +51,8 @@ struct AddOptions {
   std::optional<bool> table;
   CsvOptions csv;
   ProfileOptions profile;
-  // Called with the phase ("profile", "store"), bytes done and total.
+  // Called with the phase ("add"), bytes done and total, from any thread
+  // (never two calls at once).
   std::function<void(std::string_view phase, uint64_t done, uint64_t total)> progress;
 };
 

@@ -480,6 +480,32 @@ TEST_F(ContentStoreTest, AFailedAddLeavesNoObjectAndNoTempFile) {
   EXPECT_EQ(result.stats.bytes_new, 12u << 20);
 }
 
+TEST_F(ContentStoreTest, TheCommitGateRunsOnceBeforeAnythingIsVisibleAndCanStopTheAdd) {
+  WriteFile(base_ / "data.bin", RandomBytes(3 << 20, 11));
+  int calls = 0;
+  size_t visible_at_gate = 99;
+  ExpectError(
+      [&] {
+        store_->AddFile(base_ / "data.bin", nullptr, [&] {
+          ++calls;
+          visible_at_gate = ObjectCount();
+          throw Error(ErrorCode::kInvalidParameterValue, "refused by the gate");
+        });
+      },
+      ErrorCode::kInvalidParameterValue, {"refused by the gate"});
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(visible_at_gate, 0u);
+  EXPECT_EQ(ObjectCount(), 0u);
+  EXPECT_EQ(TempCount(), 0u);
+  // A gate that passes: everything is stored, the gate ran once.
+  AddFileResult result = store_->AddFile(base_ / "data.bin", nullptr, [&] { ++calls; });
+  EXPECT_EQ(calls, 2);
+  EXPECT_EQ(ObjectCount(), result.manifest.chunks.size());
+  // Nothing new to publish: the gate is not needed and does not run.
+  store_->AddFile(base_ / "data.bin", nullptr, [&] { ++calls; });
+  EXPECT_EQ(calls, 2);
+}
+
 TEST_F(ContentStoreTest, ALargeAddCommitsAsItGoes) {
   ContentStore::Options options;
   options.read_size = 1 << 20;
