@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <bit>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
@@ -72,17 +73,6 @@ bool ParseBool(std::string_view text, bool* value) {
   }
 }
 
-bool ParseInt64(std::string_view text, int64_t* value) {
-  const char* first = text.data();
-  const char* last = first + text.size();
-  if (first != last && *first == '+') {
-    ++first;
-    if (first == last || *first == '-') return false;
-  }
-  auto [ptr, ec] = std::from_chars(first, last, *value, 10);
-  return ec == std::errc() && ptr == last;
-}
-
 namespace {
 
 // Exact powers of ten as doubles (10^22 is the largest exactly representable).
@@ -90,16 +80,167 @@ constexpr double kPowersOfTen[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7
                                    1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
                                    1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
 
+#if defined(__SSE2__)
+// Short numbers without a loop per character (whose exits are hard to
+// predict, since lengths vary): a field of up to 16 bytes is loaded into a
+// vector, classified into digits and a decimal point with a few compares,
+// and its digits are converted 8 at a time (SWAR).
+
+// The n bytes at p (1 <= n <= 16) as a little-endian 128-bit number, zeros
+// above them. Reads only [p, p + n).
+inline unsigned __int128 LoadShort(const char* p, size_t n) {
+  uint64_t lo;
+  uint64_t hi = 0;
+  if (n >= 8) {
+    std::memcpy(&lo, p, 8);
+    if (n > 8) {
+      std::memcpy(&hi, p + n - 8, 8);
+      hi >>= 8 * (16 - n);
+    }
+  } else if (n >= 4) {
+    uint32_t a;
+    uint32_t b;
+    std::memcpy(&a, p, 4);
+    std::memcpy(&b, p + n - 4, 4);
+    lo = a | (static_cast<uint64_t>(b) << (8 * (n - 4)));  // overlap: same bytes
+  } else {
+    lo = static_cast<uint64_t>(static_cast<unsigned char>(p[0])) |
+         static_cast<uint64_t>(static_cast<unsigned char>(p[n >> 1])) << (8 * (n >> 1)) |
+         static_cast<uint64_t>(static_cast<unsigned char>(p[n - 1])) << (8 * (n - 1));
+  }
+  return static_cast<unsigned __int128>(hi) << 64 | lo;
+}
+
+// Bit i set iff byte i of `bytes` is a decimal digit; the same for '.'.
+inline void ClassifyBytes(unsigned __int128 bytes, unsigned* digits, unsigned* points) {
+  const __m128i x = _mm_set_epi64x(static_cast<int64_t>(static_cast<uint64_t>(bytes >> 64)),
+                                   static_cast<int64_t>(static_cast<uint64_t>(bytes)));
+  const __m128i digit = _mm_and_si128(_mm_cmpgt_epi8(x, _mm_set1_epi8('0' - 1)),
+                                      _mm_cmplt_epi8(x, _mm_set1_epi8('9' + 1)));
+  *digits = static_cast<unsigned>(_mm_movemask_epi8(digit));
+  *points = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8('.'))));
+}
+
+// The value of 8 bytes that are digits or leading zero bytes (the first,
+// most significant, in the lowest byte).
+inline uint64_t EightDigits(uint64_t w) {
+  w &= 0x0F0F0F0F0F0F0F0FULL;
+  w = w * 10 + (w >> 8);  // byte 2i: the two-digit number of digits 2i, 2i + 1
+  return (((w & 0x000000FF000000FFULL) * (100 + (1000000ULL << 32))) +
+          (((w >> 16) & 0x000000FF000000FFULL) * (1 + (10000ULL << 32)))) >>
+         32;
+}
+
+// The value of the first `count` (<= 16) bytes of `bytes`, all digits.
+inline uint64_t DigitsValue(unsigned __int128 bytes, unsigned count) {
+  if (count == 0) return 0;
+  const auto low = static_cast<uint64_t>(bytes);
+  if (count <= 8) return EightDigits(low << (8 * (8 - count)));
+  const uint64_t head = EightDigits(low << (8 * (16 - count)));
+  return head * 100000000 + EightDigits(static_cast<uint64_t>(bytes >> (8 * (count - 8))));
+}
+
+#endif
+
+// Decimal digits only, optionally after '-', at most 16 of them: *value and
+// true; false (without a verdict) otherwise.
+inline bool ParseShortInt(const char* p, const char* last, int64_t* value) {
+#if defined(__SSE2__)
+  const bool negative = p != last && *p == '-';
+  p += negative;
+  const auto n = static_cast<size_t>(last - p);
+  if (n == 0 || n > 16) return false;
+  const unsigned __int128 bytes = LoadShort(p, n);
+  unsigned digits;
+  unsigned points;
+  ClassifyBytes(bytes, &digits, &points);
+  if (digits != (1u << n) - 1) return false;
+  const auto v = static_cast<int64_t>(DigitsValue(bytes, static_cast<unsigned>(n)));
+  *value = negative ? -v : v;
+  return true;
+#else
+  (void)p;
+  (void)last;
+  (void)value;
+  return false;
+#endif
+}
+
+[[gnu::noinline]] bool ParseInt64Slowly(const char* first, const char* last, int64_t* value) {
+  auto [ptr, ec] = std::from_chars(first, last, *value, 10);
+  return ec == std::errc() && ptr == last;
+}
+
+[[gnu::always_inline]] inline bool ParseInt64Inline(std::string_view text, int64_t* value) {
+  const char* first = text.data();
+  const char* last = first + text.size();
+  if (first != last && *first == '+') {
+    ++first;
+    if (first == last || *first == '-') return false;
+  }
+  return ParseShortInt(first, last, value) || ParseInt64Slowly(first, last, value);
+}
+
+}  // namespace
+
+bool ParseInt64(std::string_view text, int64_t* value) { return ParseInt64Inline(text, value); }
+
+namespace {
+
 // Clinger's fast path for plain decimals ("-12.375"): if the digits form an
 // integer m < 2^53 and there are at most 22 fraction digits, m / 10^f is one
-// correctly rounded IEEE division. Returns false (without a verdict) for
-// anything else: exponents, long mantissas, malformed text.
-inline bool ParseSimpleDecimal(const char* p, const char* last, double* value) {
-  bool negative = false;
-  if (p != last && *p == '-') {
-    negative = true;
-    ++p;
+// correctly rounded IEEE division. This part handles up to 16 bytes without
+// a loop per byte (whose exits, at lengths that vary, are hard to predict):
+// digits and at most one point, 1 to 15 digits. Returns false (without a
+// verdict) for anything else.
+inline bool ParseShortDecimal(const char* p, const char* last, double* value) {
+#if defined(__SSE2__)
+  const bool negative = p != last && *p == '-';
+  p += negative;
+  const auto n = static_cast<size_t>(last - p);
+  if (n == 0 || n > 16) return false;
+  unsigned __int128 bytes = LoadShort(p, n);
+  unsigned digits;
+  unsigned points;
+  ClassifyBytes(bytes, &digits, &points);
+  // (With no other bytes and at most one point, the digits are the rest.)
+  const unsigned count = static_cast<unsigned>(n) - (points != 0 ? 1 : 0);
+  if ((digits | points) != (1u << n) - 1 || (points & (points - 1)) != 0 || count == 0 ||
+      count > 15) {
+    return false;
   }
+  unsigned fraction_digits = 0;
+  if (points != 0) {
+    // Close the gap: the bytes after the point move down by one.
+    const auto point = static_cast<unsigned>(std::countr_zero(points));
+    fraction_digits = count - point;
+    if (n <= 8) {
+      const uint64_t below = (uint64_t{1} << (8 * point)) - 1;
+      const auto low = static_cast<uint64_t>(bytes);
+      bytes = (low & below) | ((low >> 8) & ~below);
+    } else {
+      const unsigned __int128 below = (static_cast<unsigned __int128>(1) << (8 * point)) - 1;
+      bytes = (bytes & below) | ((bytes >> 8) & ~below);
+    }
+  }
+  const double v = static_cast<double>(DigitsValue(bytes, count)) / kPowersOfTen[fraction_digits];
+  *value = negative ? -v : v;
+  return true;
+#else
+  (void)p;
+  (void)last;
+  (void)value;
+  return false;
+#endif
+}
+
+// ParseFloat64 of [first, last) (after a '+'), for what ParseShortDecimal
+// rejects.
+[[gnu::noinline]] bool ParseFloat64Slowly(const char* first, const char* last, double* value) {
+  // Clinger's fast path, a byte at a time.
+  const char* p = first;
+  const bool negative = p != last && *p == '-';
+  p += negative;
   uint64_t mantissa = 0;
   const char* const integer = p;
   unsigned d;
@@ -117,31 +258,48 @@ inline bool ParseSimpleDecimal(const char* p, const char* last, double* value) {
     digits += fraction_digits;
   }
   // (Past 15 digits the mantissa may have wrapped: rejected here.)
-  if (p != last || digits == 0 || digits > 15) return false;
-  double v = static_cast<double>(mantissa) / kPowersOfTen[fraction_digits];
-  *value = negative ? -v : v;
-  return true;
+  if (p == last && digits > 0 && digits <= 15) {
+    const double v = static_cast<double>(mantissa) / kPowersOfTen[fraction_digits];
+    *value = negative ? -v : v;
+    return true;
+  }
+  if (first == last) return false;
+  // from_chars also accepts "inf", "nan" and "infinity"; every such spelling
+  // starts with a letter, and a decimal number never does.
+  const char* const lead = first + (*first == '-' ? 1 : 0);
+  if (lead == last || !(*lead == '.' || (*lead >= '0' && *lead <= '9'))) return false;
+  auto [ptr, ec] = std::from_chars(first, last, *value, std::chars_format::general);
+  return ec == std::errc() && ptr == last && std::isfinite(*value);
 }
 
-}  // namespace
-
-bool ParseFloat64(std::string_view text, double* value) {
+[[gnu::always_inline]] inline bool ParseFloat64Inline(std::string_view text, double* value) {
   const char* first = text.data();
   const char* last = first + text.size();
   if (first != last && *first == '+') {
     ++first;
     if (first == last || *first == '-') return false;
   }
-  if (ParseSimpleDecimal(first, last, value)) return true;
-  if (first == last) return false;
-  // from_chars also accepts "inf", "nan" and "infinity"; every such spelling
-  // starts with a letter, and a decimal number never does.
-  const char c = first[*first == '-' ? 1 : 0];
-  if (first + (*first == '-' ? 1 : 0) == last || !(c == '.' || (c >= '0' && c <= '9'))) {
-    return false;
+  return ParseShortDecimal(first, last, value) || ParseFloat64Slowly(first, last, value);
+}
+
+}  // namespace
+
+bool ParseFloat64(std::string_view text, double* value) { return ParseFloat64Inline(text, value); }
+
+size_t ParseFloat64s(std::span<const std::string_view> texts, double* values) {
+  for (size_t i = 0; i < texts.size(); ++i) {
+    if (!ParseFloat64Inline(texts[i], &values[i])) return i;
   }
-  auto [ptr, ec] = std::from_chars(first, last, *value, std::chars_format::general);
-  return ec == std::errc() && ptr == last && std::isfinite(*value);
+  return texts.size();
+}
+
+size_t ParseInt64sAsDoubles(std::span<const std::string_view> texts, double* values) {
+  for (size_t i = 0; i < texts.size(); ++i) {
+    int64_t v;
+    if (!ParseInt64Inline(texts[i], &v)) return i;
+    values[i] = static_cast<double>(v);
+  }
+  return texts.size();
 }
 
 ColumnType ClassifyField(std::string_view text) {
@@ -330,6 +488,87 @@ class CsvReader::RangeParser {
   const std::vector<std::string_view>& fields() const { return fields_; }
   const std::vector<uint64_t>& offsets() const { return offsets_; }
 
+  // A field of a block that lives in the block's scratch buffer: `slot` of
+  // the block's values, bytes [offset, offset + size) of the buffer.
+  struct BlockCopy {
+    size_t slot;
+    size_t offset;
+    size_t size;
+  };
+
+  // As ParseRow, but stores field c at out[c * stride] (an unescaped copy of
+  // a field with "" escapes goes to `scratch`, and its slot, relative to
+  // `out`, to `copies`); no field offsets. Rows of the usual kind (the right
+  // number of fields, unquoted or quoted without escapes, valid) are parsed
+  // here; anything else by ParseRow, which throws its error.
+  const char* ParseRowInto(const char* p, std::string_view* out, size_t stride,
+                           std::string& scratch, std::vector<BlockCopy>& copies) {
+    const char* const row_start = p;
+    const auto columns = static_cast<size_t>(expected_fields_);
+    size_t c = 0;
+    // `pending`: the special bytes (block_mask_ bits) of the current block
+    // from p on. Fields end at its set bits, taken one by one; the last 64
+    // bytes of the file (no whole block) are left to ParseRowSlowly.
+    uint64_t pending;
+    if (!PendingFrom(p, &pending)) return ParseRowSlowly(row_start, out, stride, scratch, copies);
+    while (true) {
+      // p is in a whole block, or just past one (after a delimiter).
+      std::string_view field;
+      if (p < end_ && *p == '"') {
+        const char* const content = p + 1;
+        const auto* close = static_cast<const char*>(
+            std::memchr(content, '"', static_cast<size_t>(end_ - content)));
+        if (close == nullptr || (close + 1 < end_ && close[1] == '"')) {
+          return ParseRowSlowly(row_start, out, stride, scratch, copies);
+        }
+        field = std::string_view(content, static_cast<size_t>(close - content));
+        p = close + 1;
+        // The byte after the closing quote must be special (checked below),
+        // so it is the first pending bit: consumed here. (p is now in a
+        // whole block.)
+        if (!PendingFrom(p, &pending))
+          return ParseRowSlowly(row_start, out, stride, scratch, copies);
+        pending &= pending - 1;
+      } else {
+        while (pending == 0) {
+          const char* const next = reinterpret_cast<const char*>(block_) + 64;
+          if (end_ - next < 64) return ParseRowSlowly(row_start, out, stride, scratch, copies);
+          LoadBlock(next);
+          pending = block_mask_;
+        }
+        const char* const s = reinterpret_cast<const char*>(block_) + std::countr_zero(pending);
+        pending &= pending - 1;
+        field = std::string_view(p, static_cast<size_t>(s - p));
+        p = s;
+        if (*p == '"') return ParseRowSlowly(row_start, out, stride, scratch, copies);
+      }
+      if (field.size() > max_field_ || c == columns) {
+        return ParseRowSlowly(row_start, out, stride, scratch, copies);
+      }
+      out[c++ * stride] = field;
+      const char ch = *p;
+      if (ch == delimiter_) {
+        ++p;
+        continue;
+      }
+      if (ch == '\n') {
+        ++p;
+        break;
+      }
+      if (ch == '\r' && p + 1 < end_ && p[1] == '\n') {
+        p += 2;
+        break;
+      }
+      return ParseRowSlowly(row_start, out, stride, scratch, copies);
+    }
+    while (validated_ < reinterpret_cast<const unsigned char*>(p)) ValidateNextBlock();
+    if (c != columns ||
+        (bad_utf8_ != nullptr && bad_utf8_ < reinterpret_cast<const unsigned char*>(p))) {
+      return ParseRowSlowly(row_start, out, stride, scratch, copies);
+    }
+    return p;
+  }
+
   // Throws the error at `at`, unless invalid UTF-8 comes before it.
   [[noreturn]] void Fail(const char* at, std::string_view what) {
     while (validated_ < reinterpret_cast<const unsigned char*>(at)) ValidateNextBlock();
@@ -343,6 +582,23 @@ class CsvReader::RangeParser {
     size_t offset;
     size_t size;
   };
+
+  // ParseRowInto by way of ParseRow: throws ParseRow's error for a malformed
+  // row, else copies its fields.
+  const char* ParseRowSlowly(const char* row_start, std::string_view* out, size_t stride,
+                             std::string& scratch, std::vector<BlockCopy>& copies) {
+    const char* const next = ParseRow(row_start);
+    for (size_t c = 0; c < fields_.size(); ++c) {
+      const std::string_view field = fields_[c];
+      if (field.data() >= base_ && field.data() < end_) {
+        out[c * stride] = field;
+      } else {  // unescaped into scratch_, which the next row reuses
+        copies.push_back({c * stride, scratch.size(), field.size()});
+        scratch.append(field);
+      }
+    }
+    return next;
+  }
 
   // `p` is at the opening quote; returns the position after the closing one.
   const char* ParseQuoted(const char* p) {
@@ -405,6 +661,21 @@ class CsvReader::RangeParser {
     return FindSpecial(p, end_, delimiter_);
   }
 
+  // The special bytes at or after p in the block holding p (loaded if need
+  // be) into *pending; false if p is in the last 64 bytes of the file and not
+  // in the current block.
+  bool PendingFrom(const char* p, uint64_t* pending) {
+    uintptr_t offset = reinterpret_cast<uintptr_t>(p) - block_;
+    if (offset >= 64) {
+      if (end_ - p < 64) return false;
+      LoadBlock(p);
+      offset = 0;
+    }
+    *pending = block_mask_ & (~uint64_t{0} << offset);
+    return true;
+  }
+
+  // Makes the 64 bytes from p the current block (p + 64 <= end_).
 #if defined(__SSE2__)
   void LoadBlock(const char* p) {
     const __m128i vd = _mm_set1_epi8(delimiter_);
@@ -417,6 +688,16 @@ class CsvReader::RangeParser {
       const __m128i hits = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, vd), _mm_cmpeq_epi8(x, vn)),
                                         _mm_or_si128(_mm_cmpeq_epi8(x, vr), _mm_cmpeq_epi8(x, vq)));
       mask |= static_cast<uint64_t>(static_cast<uint32_t>(_mm_movemask_epi8(hits))) << (16 * i);
+    }
+    block_ = reinterpret_cast<uintptr_t>(p);
+    block_mask_ = mask;
+  }
+#else
+  void LoadBlock(const char* p) {
+    uint64_t mask = 0;
+    for (int i = 0; i < 64; ++i) {
+      const char c = p[i];
+      if (c == delimiter_ || c == '\n' || c == '\r' || c == '"') mask |= uint64_t{1} << i;
     }
     block_ = reinterpret_cast<uintptr_t>(p);
     block_mask_ = mask;
@@ -609,6 +890,63 @@ int64_t CsvReader::ForEachRow(CsvByteRange range, const std::function<void(const
     on_row(row);
     ++rows;
   }
+  return rows;
+}
+
+int64_t CsvReader::ForEachBlock(CsvByteRange range, size_t max_rows,
+                                const std::function<void(const CsvBlock&)>& on_block,
+                                const std::atomic<uint64_t>* stop_after) const {
+  if (range.begin < data_begin_ || range.end > size_ || range.begin > range.end) {
+    throw Error(ErrorCode::kInvalidParameterValue, "CSV byte range outside the data rows");
+  }
+  max_rows = std::max<size_t>(max_rows, 1);
+  const size_t columns = header_.size();
+  RangeParser parser(*this, range.begin, static_cast<int>(columns));
+  // A row's fields are stored `stride` views apart. Not a multiple of 4 KiB:
+  // with max_rows = 256 they would all map to the same cache set (the row's
+  // stores would evict each other); one more cache line per column spreads
+  // them.
+  const size_t stride = (max_rows + 3) / 4 * 4 + 4;
+  std::vector<std::string_view> values(columns * stride);
+  std::vector<uint64_t> row_offsets;
+  row_offsets.reserve(max_rows);
+  std::string scratch;  // unescaped fields of the block
+  std::vector<RangeParser::BlockCopy> copies;
+  CsvBlock block;
+  block.stride = stride;
+  block.values = values;
+  auto deliver = [&] {
+    if (row_offsets.empty()) return;
+    for (const RangeParser::BlockCopy& copy : copies) {
+      values[copy.slot] = std::string_view(scratch).substr(copy.offset, copy.size);
+    }
+    block.rows = row_offsets.size();
+    block.row_offsets = row_offsets;
+    on_block(block);
+    row_offsets.clear();
+    scratch.clear();
+    copies.clear();
+  };
+  const char* p = data_ + range.begin;
+  const char* const end = data_ + range.end;
+  int64_t rows = 0;
+  while (p < end) {
+    const uint64_t offset = static_cast<uint64_t>(p - data_);
+    if (stop_after != nullptr && offset > stop_after->load(std::memory_order_relaxed)) break;
+    const size_t r = row_offsets.size();
+    const size_t first_copy = copies.size();
+    try {
+      p = parser.ParseRowInto(p, values.data() + r, stride, scratch, copies);
+    } catch (const CsvError&) {
+      deliver();  // the rows before this one
+      throw;
+    }
+    for (size_t i = first_copy; i < copies.size(); ++i) copies[i].slot += r;
+    row_offsets.push_back(offset);
+    ++rows;
+    if (row_offsets.size() == max_rows) deliver();
+  }
+  deliver();
   return rows;
 }
 

@@ -76,6 +76,12 @@ inline bool IsNumeric(ColumnType type) {
 bool ParseBool(std::string_view text, bool* value);
 bool ParseInt64(std::string_view text, int64_t* value);
 bool ParseFloat64(std::string_view text, double* value);
+// ParseFloat64 of texts[0], texts[1], ... into values[0], values[1], ... up
+// to the first text that is not a float64; returns how many parsed (all of
+// them: texts.size()). Faster than one call per value.
+size_t ParseFloat64s(std::span<const std::string_view> texts, double* values);
+// The same with ParseInt64, the values converted to double.
+size_t ParseInt64sAsDoubles(std::span<const std::string_view> texts, double* values);
 // The narrowest of kBool, kInt64, kFloat64, kString that `text` parses as.
 ColumnType ClassifyField(std::string_view text);
 
@@ -127,6 +133,23 @@ struct CsvRow {
   uint64_t offset = 0;  // file offset of the row's first byte
 };
 
+// Consecutive rows in column-major order (for consumers that work column by
+// column), valid only during the callback that receives it. Field views are
+// as in CsvRow: into the reader's contents(), or, for fields with "" escapes,
+// into a per-block buffer.
+struct CsvBlock {
+  size_t rows = 0;
+  size_t stride = 0;  // distance between two columns in `values`
+  // values[c * stride + r]: field c of row r, for r < rows.
+  std::span<const std::string_view> values;
+  std::span<const uint64_t> row_offsets;  // file offset of each row's first byte
+
+  // The `rows` fields of column c.
+  std::span<const std::string_view> Column(size_t c) const {
+    return values.subspan(c * stride, rows);
+  }
+};
+
 // Owns a read-only mapping of one CSV file and its parsed header. Immutable
 // after Open(): all const methods are thread-safe, and ForEachRow may run on
 // several ranges concurrently.
@@ -162,6 +185,14 @@ class CsvReader {
   // rows parsed. Throws CsvError on malformed input.
   int64_t ForEachRow(CsvByteRange range, const std::function<void(const CsvRow&)>& on_row,
                      const std::atomic<uint64_t>* stop_after = nullptr) const;
+
+  // As ForEachRow, but hands the rows over in blocks of up to `max_rows`
+  // (at least 1), column-major; faster than ForEachRow, with no per-row call.
+  // On malformed input, the rows before the bad one are handed over (as a
+  // last, shorter block) before the CsvError is thrown.
+  int64_t ForEachBlock(CsvByteRange range, size_t max_rows,
+                       const std::function<void(const CsvBlock&)>& on_block,
+                       const std::atomic<uint64_t>* stop_after = nullptr) const;
 
   // All data rows, copied (for small files and tests).
   std::vector<std::vector<std::string>> ReadAll() const;

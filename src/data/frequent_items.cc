@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <bit>
 #include <cstring>
+#include <functional>
 
 #include "core/error.h"
 
@@ -45,6 +46,7 @@ FrequentItems::FrequentItems(int capacity) : capacity_(capacity) {
                                                        std::to_string(kMaxCapacity) + "], got " +
                                                        std::to_string(capacity));
   }
+  batch_limit_ = capacity <= kMaxBatchCapacity ? kMaxBatch : 0;
   entries_.reserve(static_cast<size_t>(capacity) + 1);
   // Load factor at most 1/2 with capacity + 1 entries.
   slots_.assign(std::bit_ceil(static_cast<size_t>(capacity + 1) * 2), 0);
@@ -90,27 +92,145 @@ void FrequentItems::PurgeIfFull() {
     std::nth_element(counts.begin(), median, counts.end());
     m = *median;
   }
+  Subtract(m);
+  CompactKeys();
+  RebuildIndex();
+}
+
+void FrequentItems::Subtract(int64_t m) {
   offset_ += m;
   size_t kept = 0;
-  size_t live_bytes = 0;
   for (const Entry& e : entries_) {
     if (e.count <= m) continue;
     entries_[kept] = e;
     entries_[kept++].count -= m;
-    live_bytes += e.key_size;
   }
   entries_.resize(kept);
+}
+
+void FrequentItems::CompactKeys() {
+  size_t live_bytes = 0;
+  for (const Entry& e : entries_) live_bytes += e.key_size;
   // The bytes of dropped values stay in keys_ until they are most of it.
-  if (keys_.size() > 2 * live_bytes + 4096) {
-    std::string& keys = purge_keys_;
-    keys.clear();
-    for (Entry& e : entries_) {
-      const std::string_view key = KeyOf(e);
-      e.key_offset = keys.size();
-      keys.append(key);
-    }
-    keys_.swap(keys);
+  if (keys_.size() <= 2 * live_bytes + 4096) return;
+  std::string& keys = purge_keys_;
+  keys.clear();
+  for (Entry& e : entries_) {
+    const std::string_view key = KeyOf(e);
+    e.key_offset = keys.size();
+    keys.append(key);
   }
+  keys_.swap(keys);
+}
+
+void FrequentItems::AddBatch(std::span<const std::string_view> values,
+                             std::span<const uint64_t> hashes) {
+  if (values.size() != hashes.size()) {
+    throw Error(ErrorCode::kInternalError, "FrequentItems::AddBatch: values and hashes differ");
+  }
+  // A chunk costs O(capacity) besides its values: few values go one by one.
+  if (batch_limit_ == 0 || values.size() * 4 < static_cast<size_t>(capacity_)) {
+    for (size_t i = 0; i < values.size(); ++i) AddHashed(values[i], hashes[i]);
+    return;
+  }
+  for (size_t start = 0; start < values.size(); start += batch_limit_) {
+    const size_t n = std::min(batch_limit_, values.size() - start);
+    AddChunk(values.subspan(start, n), hashes.subspan(start, n));
+  }
+}
+
+void FrequentItems::AddChunk(std::span<const std::string_view> values,
+                             std::span<const uint64_t> hashes) {
+  // A chunk is counted with a table of its own, one per thread (so in L1, and
+  // shared by all the sketches a thread fills), all empty between calls: slot
+  // = the top 16 bits of the hash << 16 | 1 + index, 0 for an empty slot.
+  // Indices below `before` are entries: values already tracked, counted in
+  // their entries. A value new in this chunk gets no entry yet: its index is
+  // before + j, j its first position in the chunk, and it is counted in
+  // counts[j]. Only the values that survive the purge at the end become
+  // entries.
+  static_assert((kMaxBatchCapacity + kMaxBatch) * 2 <= kChunkTableSize);  // load <= 1/2
+  thread_local uint32_t table[kChunkTableSize] = {};
+  constexpr size_t kMask = kChunkTableSize - 1;
+  uint16_t used[kMaxBatchCapacity + kMaxBatch];  // the slots filled, to empty at the end
+  size_t filled = 0;
+  const size_t n = values.size();
+  const size_t before = entries_.size();
+  auto tag = [](uint64_t hash) { return static_cast<uint32_t>(hash >> 48) << 16; };
+  for (size_t e = 0; e < before; ++e) {
+    const uint64_t hash = entries_[e].hash;
+    size_t i = static_cast<size_t>(hash) & kMask;
+    while (table[i] != 0) i = (i + 1) & kMask;
+    table[i] = tag(hash) | static_cast<uint32_t>(e + 1);
+    used[filled++] = static_cast<uint16_t>(i);
+  }
+  uint32_t counts[kMaxBatch];
+  uint16_t firsts[kMaxBatch];  // first positions of the new values, in order
+  size_t fresh = 0;
+  size_t fresh_repeated = 0;  // new values seen more than once
+  total_ += static_cast<int64_t>(n);
+  for (size_t v = 0; v < n; ++v) {
+    const uint64_t hash = hashes[v];
+    const std::string_view value = values[v];
+    const uint32_t hash_tag = tag(hash);
+    size_t i = static_cast<size_t>(hash) & kMask;
+    while (true) {
+      const uint32_t slot = table[i];
+      if (slot == 0) {
+        table[i] = hash_tag | static_cast<uint32_t>(before + v + 1);
+        used[filled++] = static_cast<uint16_t>(i);
+        counts[v] = 1;
+        firsts[fresh++] = static_cast<uint16_t>(v);
+        break;
+      }
+      if ((slot & 0xFFFF0000u) == hash_tag) {
+        const size_t index = (slot & 0xFFFF) - 1;
+        if (index < before) {
+          Entry& e = entries_[index];
+          if (e.hash == hash && SameBytes(KeyOf(e), value)) {
+            ++e.count;
+            break;
+          }
+        } else if (const size_t j = index - before;
+                   hashes[j] == hash && SameBytes(values[j], value)) {
+          fresh_repeated += ++counts[j] == 2 ? 1 : 0;
+          break;
+        }
+      }
+      i = (i + 1) & kMask;
+    }
+  }
+  for (size_t u = 0; u < filled; ++u) table[used[u]] = 0;
+  if (fresh == 0) return;  // same entries: the index is still right
+  int64_t t = 0;           // subtracted from every counter
+  const auto k = static_cast<size_t>(capacity_);
+  if (before + fresh > k) {
+    // t = the (capacity + 1)-th largest counter: 1 unless more than
+    // `capacity` counters exceed 1 (the usual case: many new values, each
+    // seen once).
+    size_t above_one = fresh_repeated;
+    for (const Entry& e : entries_) above_one += e.count > 1;
+    t = 1;
+    if (above_one > k) {
+      std::vector<int64_t>& all = purge_counts_;
+      all.clear();
+      for (const Entry& e : entries_) all.push_back(e.count);
+      for (size_t f = 0; f < fresh; ++f) all.push_back(counts[firsts[f]]);
+      const auto nth = all.begin() + static_cast<std::ptrdiff_t>(k);
+      std::nth_element(all.begin(), nth, all.end(), std::greater<>());
+      t = *nth;
+    }
+    Subtract(t);
+  }
+  // (With t >= 1, only repeated new values can stay.)
+  for (size_t f = 0; f < fresh && (t == 0 || fresh_repeated > 0); ++f) {
+    const size_t j = firsts[f];
+    if (counts[j] <= t) continue;
+    entries_.push_back({hashes[j], keys_.size(), static_cast<uint32_t>(values[j].size()),
+                        static_cast<int64_t>(counts[j]) - t});
+    keys_.append(values[j]);
+  }
+  if (t > 0) CompactKeys();
   RebuildIndex();
 }
 

@@ -17,13 +17,28 @@
 // all counts are exact. Any value with f(x) > max_error is guaranteed to be
 // tracked. Merging two summaries keeps these guarantees for the combined
 // stream. Memory: `capacity` counters plus at most about twice the bytes of
-// their values (and 4 KiB).
+// their values (and 4 KiB), and an index of 8 to 16 bytes per counter.
+// AddBatch (below) uses 3 KiB of stack and an 8 KiB table per thread.
+//
+// AddBatch() counts up to kMaxBatch values at once, then, if more than
+// `capacity` counters exist, subtracts the (capacity+1)-th largest counter t
+// from every counter, drops those that reach 0 and adds t to max_error()
+// (the merge step of Agarwal et al.). That takes at least t from each of
+// capacity + 1 counters, so the guarantees above hold (and max_error <=
+// total() / (capacity + 1) if every value came in such batches), and counts
+// stay exact while at most `capacity` distinct values have been seen. For
+// streams of mostly distinct values it is much cheaper than Add(): a value
+// that does not survive its batch's purge never gets a counter, nor are its
+// bytes copied. (Batches of fewer than capacity / 4 values are added one by
+// one, as by Add.) The result may differ from adding the same values one by
+// one (purges happen at other times), within the same guarantees.
 //
 // Not thread-safe for writes; const methods may run concurrently.
 #pragma once
 
 #include <cstdint>
 #include <cstring>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -36,6 +51,10 @@ class FrequentItems {
  public:
   static constexpr int kDefaultCapacity = 64;
   static constexpr int kMaxCapacity = 65534;
+  // Values per purge in AddBatch (larger batches are cut into these).
+  static constexpr size_t kMaxBatch = 256;
+  // Above this capacity, AddBatch adds the values one by one.
+  static constexpr int kMaxBatchCapacity = 256;
 
   // Throws INVALID_PARAMETER_VALUE if capacity is outside [2, kMaxCapacity].
   explicit FrequentItems(int capacity = kDefaultCapacity);
@@ -67,6 +86,11 @@ class FrequentItems {
     }
     Insert(value, hash, count);
   }
+
+  // Adds values[i], whose hash is hashes[i] = HashBytes(values[i]), for every
+  // i (see the file comment). The spans must have the same size; the values
+  // need to stay valid only during the call.
+  void AddBatch(std::span<const std::string_view> values, std::span<const uint64_t> hashes);
 
   // Hints the CPU to load the index slot AddHashed(..., hash) will look at.
   void Prefetch(uint64_t hash) const {
@@ -121,9 +145,20 @@ class FrequentItems {
   int FindSlot(std::string_view value, uint64_t hash) const;
   void Insert(std::string_view value, uint64_t hash, int64_t count);
   void PurgeIfFull();
+  // One AddBatch chunk of at most batch_limit_ values.
+  void AddChunk(std::span<const std::string_view> values, std::span<const uint64_t> hashes);
+  // Subtracts `m` from every counter and drops those that reach 0.
+  void Subtract(int64_t m);
+  // Rewrites keys_ without the bytes of dropped values, if they are most of it.
+  void CompactKeys();
   void RebuildIndex();
 
   int capacity_;
+  // Values per AddBatch chunk: kMaxBatch, or 0 (one by one) above
+  // kMaxBatchCapacity.
+  size_t batch_limit_;
+  // Slots of the table that counts one AddBatch chunk.
+  static constexpr size_t kChunkTableSize = 2048;
   int64_t total_ = 0;
   int64_t offset_ = 0;
   std::vector<Entry> entries_;  // at most capacity_ + 1

@@ -8,33 +8,7 @@
 
 namespace slipway::data {
 
-static_assert(std::endian::native == std::endian::little,
-              "the hash and the sketch formats read little-endian words");
-
 namespace {
-
-constexpr uint64_t kSecret[4] = {0x2d358dccaa6c78a5ULL, 0x8bb84b93962eacc9ULL,
-                                 0x4b33a62ed433d4a3ULL, 0x4d5a2da51de1aa47ULL};
-
-inline void Mum(uint64_t* a, uint64_t* b) {
-  const unsigned __int128 r = static_cast<unsigned __int128>(*a) * *b;
-  *a = static_cast<uint64_t>(r);
-  *b = static_cast<uint64_t>(r >> 64);
-}
-inline uint64_t Mix(uint64_t a, uint64_t b) {
-  Mum(&a, &b);
-  return a ^ b;
-}
-inline uint64_t Read8(const unsigned char* p) {
-  uint64_t v;
-  std::memcpy(&v, p, 8);
-  return v;
-}
-inline uint64_t Read4(const unsigned char* p) {
-  uint32_t v;
-  std::memcpy(&v, p, 4);
-  return v;
-}
 
 constexpr uint8_t kMagic = 'H';
 constexpr uint8_t kVersion = 1;
@@ -96,50 +70,37 @@ double Tau(double x) {
 
 }  // namespace
 
-uint64_t HashBytes(std::string_view bytes, uint64_t seed) {
-  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
-  const size_t len = bytes.size();
+namespace hash_internal {
+
+uint64_t HashLong(const unsigned char* p, size_t len, uint64_t seed) {
   seed ^= Mix(seed ^ kSecret[0], kSecret[1]);
-  uint64_t a;
-  uint64_t b;
-  if (len <= 16) {
-    if (len >= 4) {
-      a = (Read4(p) << 32) | Read4(p + ((len >> 3) << 2));
-      b = (Read4(p + len - 4) << 32) | Read4(p + len - 4 - ((len >> 3) << 2));
-    } else if (len > 0) {
-      a = (static_cast<uint64_t>(p[0]) << 16) | (static_cast<uint64_t>(p[len >> 1]) << 8) |
-          p[len - 1];
-      b = 0;
-    } else {
-      a = b = 0;
-    }
-  } else {
-    size_t i = len;
-    if (i > 48) {
-      uint64_t see1 = seed;
-      uint64_t see2 = seed;
-      do {
-        seed = Mix(Read8(p) ^ kSecret[1], Read8(p + 8) ^ seed);
-        see1 = Mix(Read8(p + 16) ^ kSecret[2], Read8(p + 24) ^ see1);
-        see2 = Mix(Read8(p + 32) ^ kSecret[3], Read8(p + 40) ^ see2);
-        p += 48;
-        i -= 48;
-      } while (i > 48);
-      seed ^= see1 ^ see2;
-    }
-    while (i > 16) {
+  size_t i = len;
+  if (i > 48) {
+    uint64_t see1 = seed;
+    uint64_t see2 = seed;
+    do {
       seed = Mix(Read8(p) ^ kSecret[1], Read8(p + 8) ^ seed);
-      i -= 16;
-      p += 16;
-    }
-    a = Read8(p + i - 16);
-    b = Read8(p + i - 8);
+      see1 = Mix(Read8(p + 16) ^ kSecret[2], Read8(p + 24) ^ see1);
+      see2 = Mix(Read8(p + 32) ^ kSecret[3], Read8(p + 40) ^ see2);
+      p += 48;
+      i -= 48;
+    } while (i > 48);
+    seed ^= see1 ^ see2;
   }
+  while (i > 16) {
+    seed = Mix(Read8(p) ^ kSecret[1], Read8(p + 8) ^ seed);
+    i -= 16;
+    p += 16;
+  }
+  uint64_t a = Read8(p + i - 16);
+  uint64_t b = Read8(p + i - 8);
   a ^= kSecret[1];
   b ^= seed;
   Mum(&a, &b);
   return Mix(a ^ kSecret[0] ^ len, b ^ kSecret[1]);
 }
+
+}  // namespace hash_internal
 
 HyperLogLog::HyperLogLog(int precision) : precision_(precision) {
   if (precision < kMinPrecision || precision > kMaxPrecision) {

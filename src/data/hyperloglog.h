@@ -18,6 +18,7 @@
 
 #include <bit>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,8 +30,9 @@ namespace slipway::data {
 // project's Debian packages. Fast (one 64x64->128 multiply per 16 bytes) and
 // well mixed in every output bit, which HyperLogLog relies on. Stable across
 // platforms and releases: serialized sketches depend on it, so changing it
-// requires a new sketch format version.
-uint64_t HashBytes(std::string_view bytes, uint64_t seed = 0);
+// requires a new sketch format version. Inline: the data sketches hash every
+// value.
+inline uint64_t HashBytes(std::string_view bytes, uint64_t seed = 0);
 
 class HyperLogLog {
  public:
@@ -79,5 +81,62 @@ class HyperLogLog {
   int precision_;
   std::vector<uint8_t> registers_;
 };
+
+// ----- implementation
+
+namespace hash_internal {
+
+inline constexpr uint64_t kSecret[4] = {0x2d358dccaa6c78a5ULL, 0x8bb84b93962eacc9ULL,
+                                        0x4b33a62ed433d4a3ULL, 0x4d5a2da51de1aa47ULL};
+
+inline void Mum(uint64_t* a, uint64_t* b) {
+  const unsigned __int128 r = static_cast<unsigned __int128>(*a) * *b;
+  *a = static_cast<uint64_t>(r);
+  *b = static_cast<uint64_t>(r >> 64);
+}
+inline uint64_t Mix(uint64_t a, uint64_t b) {
+  Mum(&a, &b);
+  return a ^ b;
+}
+inline uint64_t Read8(const unsigned char* p) {
+  uint64_t v;
+  std::memcpy(&v, p, 8);
+  return v;
+}
+inline uint64_t Read4(const unsigned char* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+// Past 16 bytes (rare in tables of short fields): out of line.
+uint64_t HashLong(const unsigned char* p, size_t len, uint64_t seed);
+
+}  // namespace hash_internal
+
+inline uint64_t HashBytes(std::string_view bytes, uint64_t seed) {
+  using namespace hash_internal;
+  static_assert(std::endian::native == std::endian::little,
+                "the hash and the sketch formats read little-endian words");
+  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
+  const size_t len = bytes.size();
+  if (len > 16) return HashLong(p, len, seed);
+  seed ^= Mix(seed ^ kSecret[0], kSecret[1]);
+  uint64_t a;
+  uint64_t b;
+  if (len >= 4) {
+    a = (Read4(p) << 32) | Read4(p + ((len >> 3) << 2));
+    b = (Read4(p + len - 4) << 32) | Read4(p + len - 4 - ((len >> 3) << 2));
+  } else if (len > 0) {
+    a = (static_cast<uint64_t>(p[0]) << 16) | (static_cast<uint64_t>(p[len >> 1]) << 8) |
+        p[len - 1];
+    b = 0;
+  } else {
+    a = b = 0;
+  }
+  a ^= kSecret[1];
+  b ^= seed;
+  Mum(&a, &b);
+  return Mix(a ^ kSecret[0] ^ len, b ^ kSecret[1]);
+}
 
 }  // namespace slipway::data

@@ -105,20 +105,138 @@ void KllSketch::EmitBlock() {
   if (++retained_ >= capacity_) Compress();
 }
 
+void KllSketch::AddBatch(std::span<const double> values) {
+  size_t i = 0;
+  const size_t n = values.size();
+  while (i < n) {
+    const size_t block = size_t{1} << sample_shift_;
+    if (sample_shift_ == 0 || !block_.empty() || n - i < block) {
+      Add(values[i++]);
+      continue;
+    }
+    // A whole sampler block straight from `values`: the same random choice
+    // EmitBlock() would make.
+    const double* v = values.data() + i;
+    double lo = v[0];
+    double hi = v[0];
+    bool nan = false;
+    for (size_t j = 0; j < block; ++j) {
+      nan |= v[j] != v[j];
+      lo = v[j] < lo ? v[j] : lo;
+      hi = v[j] > hi ? v[j] : hi;
+    }
+    if (nan) {  // NaN is skipped, which shifts the blocks: one by one
+      for (size_t j = 0; j < block; ++j) Add(v[j]);
+      i += block;
+      continue;
+    }
+    if (lo < min_) min_ = lo;
+    if (hi > max_) max_ = hi;
+    count_ += static_cast<int64_t>(block);
+    const double chosen = v[static_cast<size_t>(NextRandom() & (block - 1))];
+    levels_[static_cast<size_t>(sample_shift_)].push_back(chosen);
+    if (++retained_ >= capacity_) Compress();
+    i += block;
+  }
+}
+
+namespace {
+
+// Ascending merge of [a, a_end) and [b, b_end) into `out`, with conditional
+// moves instead of branches on the comparisons, from both ends at once (two
+// independent chains of loads and compares): the front half by taking the
+// smaller head, the back half by taking the larger tail. An exhausted run
+// reads as +inf at the front and -inf at the back; where such a stand-in is
+// taken, every value left is equal to it, so each output position still gets
+// its order statistic.
+void MergeRuns(const double* a, const double* a_end, const double* b, const double* b_end,
+               double* out) {
+  constexpr double kInf = std::numeric_limits<double>::infinity();
+  static constexpr double kHigh = kInf;
+  static constexpr double kLow = -kInf;
+  const auto na = static_cast<size_t>(a_end - a);
+  const auto nb = static_cast<size_t>(b_end - b);
+  const size_t total = na + nb;
+  size_t fa = 0;  // front heads
+  size_t fb = 0;
+  size_t ba = na;  // back tails, one past
+  size_t bb = nb;
+  double* front = out;
+  double* back = out + total;
+  for (size_t step = 0; step < total / 2; ++step) {
+    const double va = *(fa < na ? a + fa : &kHigh);
+    const double vb = *(fb < nb ? b + fb : &kHigh);
+    const bool take_b = vb < va;
+    *front++ = take_b ? vb : va;
+    fb += take_b ? 1 : 0;
+    fa += take_b ? 0 : 1;
+    const double wa = *(ba > 0 ? a + ba - 1 : &kLow);
+    const double wb = *(bb > 0 ? b + bb - 1 : &kLow);
+    const bool take_a = wa > wb;
+    *--back = take_a ? wa : wb;
+    ba -= take_a ? 1 : 0;
+    bb -= take_a ? 0 : 1;
+  }
+  if (total % 2 != 0) {  // the middle one
+    const double va = *(fa < na ? a + fa : &kHigh);
+    const double vb = *(fb < nb ? b + fb : &kHigh);
+    *front = vb < va ? vb : va;
+  }
+}
+
+// Sorts v[0, n) by insertion: for runs of up to a few elements.
+void InsertionSort(double* v, size_t n) {
+  for (size_t i = 1; i < n; ++i) {
+    const double x = v[i];
+    size_t j = i;
+    for (; j > 0 && x < v[j - 1]; --j) v[j] = v[j - 1];
+    v[j] = x;
+  }
+}
+
+// Sorts v[0, 4) with a sorting network of branch-free compare-exchanges.
+void SortFour(double* v) {
+  auto exchange = [v](int i, int j) {
+    const double a = v[i];
+    const double b = v[j];
+    v[i] = b < a ? b : a;
+    v[j] = b < a ? a : b;
+  };
+  exchange(0, 1);
+  exchange(2, 3);
+  exchange(0, 2);
+  exchange(1, 3);
+  exchange(1, 2);
+}
+
+}  // namespace
+
 void KllSketch::SortLevel(size_t h) {
   std::vector<double>& level = levels_[h];
   const size_t n = level.size();
   if (n <= 16) {
-    for (size_t i = 1; i < n; ++i) {
-      const double v = level[i];
-      size_t j = i;
-      for (; j > 0 && v < level[j - 1]; --j) level[j] = level[j - 1];
-      level[j] = v;
-    }
+    InsertionSort(level.data(), n);
     return;
   }
   if (n < 256) {
-    std::sort(level.begin(), level.end());
+    // Bottom-up merge sort from runs of 4 (std::sort's comparisons are
+    // unpredictable branches, costly at this size).
+    constexpr size_t kRun = 4;
+    size_t i = 0;
+    for (; i + kRun <= n; i += kRun) SortFour(level.data() + i);
+    InsertionSort(level.data() + i, n - i);
+    merge_buffer_.resize(n);
+    double* from = level.data();
+    double* to = merge_buffer_.data();
+    for (size_t width = kRun; width < n; width *= 2) {
+      for (size_t i = 0; i < n; i += 2 * width) {
+        const size_t middle = std::min(i + width, n);
+        const size_t end = std::min(i + 2 * width, n);
+        MergeRuns(from + i, from + middle, from + middle, from + end, to + i);
+      }
+      std::swap(from, to);
+    }
+    if (from != level.data()) std::copy(from, from + n, level.data());
     return;
   }
   // Order-preserving map of doubles to unsigned integers, then an LSD radix
@@ -180,13 +298,11 @@ void KllSketch::Compress() {
     size_t a = 0;
     size_t i = start + pick;
     size_t out = 0;
-    while (a < above.size() && i < level.size()) {
-      if (level[i] < above[a]) {
-        merge_buffer_[out++] = level[i];
-        i += 2;
-      } else {
-        merge_buffer_[out++] = above[a++];
-      }
+    while (a < above.size() && i < level.size()) {  // branch-free, as MergeRuns
+      const bool take_level = level[i] < above[a];
+      merge_buffer_[out++] = take_level ? level[i] : above[a];
+      i += take_level ? 2 : 0;
+      a += take_level ? 0 : 1;
     }
     while (a < above.size()) merge_buffer_[out++] = above[a++];
     for (; i < level.size(); i += 2) merge_buffer_[out++] = level[i];

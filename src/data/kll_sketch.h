@@ -67,6 +67,10 @@ class KllSketch {
     if (block_.size() == (size_t{1} << sample_shift_)) EmitBlock();
   }
 
+  // Adds values[0], values[1], ... in order: the same sketch as Add() of each,
+  // faster (whole sampler blocks are sampled from `values` in place).
+  void AddBatch(std::span<const double> values);
+
   // Adds every value of `other`'s stream. The k values must match unless one
   // sketch is empty (else INVALID_PARAMETER_VALUE); merging into an empty
   // sketch copies `other`, its k and its random state included.
@@ -108,7 +112,8 @@ class KllSketch {
   uint64_t NextRandom();
   uint32_t LevelCapacity(size_t level) const { return level_capacity_[level]; }
   bool NextCoin();
-  // Sorts a level (radix sort for large ones: no data-dependent branches).
+  // Sorts a level (merge sort with branch-free merges for mid-sized ones,
+  // radix sort for large ones: few data-dependent branches).
   void SortLevel(size_t h);
   // Levels other than 0 and the sampler's are kept sorted at all times.
   bool KeptSorted(size_t h) const { return h > 0 && h != static_cast<size_t>(sample_shift_); }

@@ -86,7 +86,7 @@ void FlushNumeric(ColumnProfile& c, NumericBatch& batch) {
   const double m2 = (d[0] + d[1]) + (d[2] + d[3]);
 
   const int64_t before = c.quantiles.count();  // values already in the view
-  for (i = 0; i < n; ++i) c.quantiles.Add(v[i]);
+  c.quantiles.AddBatch(std::span(v, n));
   if (before == 0) {
     c.min = lo;
     c.max = hi;
@@ -533,6 +533,7 @@ DatasetProfileBuilder::DatasetProfileBuilder(std::vector<std::string> column_nam
     max_missing_length_ = std::max(max_missing_length_, value.size());
   }
   only_empty_is_missing_ = missing_values_.size() == 1 && missing_values_[0].empty();
+  present_.resize(NumericBatch::kCapacity);
   profile_.columns.reserve(column_names.size());
   overrides_.reserve(column_names.size());
   for (std::string& name : column_names) {
@@ -584,58 +585,64 @@ int DatasetProfileBuilder::AddColumnValues(size_t column,
   ColumnProfile& c = profile_.columns.at(column);
   const std::optional<ColumnType>& override_type = overrides_[column];
   NumericBatch batch;
-  // In chunks: hash every value first and prefetch the sketch slots the
-  // hashes will touch (a column's 16 KiB of HyperLogLog registers are rarely
-  // all in cache), then add the values.
+  // In chunks, one pass per kind of work: the non-missing values are
+  // gathered, typed (a value that does not fit the type override ends the
+  // column's values there), hashed once for both text sketches (prefetching
+  // the HyperLogLog registers the hashes will touch: a column's 16 KiB of
+  // them are rarely all in cache), then added to each sketch in turn.
   constexpr size_t kChunk = NumericBatch::kCapacity;
+  std::string_view* const present = present_.data();  // (a member: not zeroed per call)
+  uint32_t positions[kChunk];                         // of present[j] in the chunk
   uint64_t hashes[kChunk];
-  bool missing[kChunk];
-  // Counters live in locals (not behind the reference) during the loops.
-  int64_t count = c.count;
-  int64_t missing_count = c.missing;
-  int64_t min_length = c.min_length;
-  int64_t max_length = c.max_length;
-  auto store_counters = [&] {
-    c.count = count;
-    c.missing = missing_count;
-    c.min_length = min_length;
-    c.max_length = max_length;
-  };
   for (size_t start = 0; start < values.size(); start += kChunk) {
-    const size_t end = std::min(values.size(), start + kChunk);
-    for (size_t i = start; i < end; ++i) {
-      missing[i - start] = IsMissing(values[i]);
-      if (missing[i - start]) continue;
-      const uint64_t hash = HashBytes(values[i]);
-      hashes[i - start] = hash;
-      c.distinct.Prefetch(hash);
-      c.top_items.Prefetch(hash);
+    const size_t size = std::min(values.size() - start, kChunk);
+    const std::string_view* chunk = values.data() + start;
+    size_t n = 0;
+    for (size_t i = 0; i < size; ++i) {
+      present[n] = chunk[i];
+      positions[n] = static_cast<uint32_t>(i);
+      n += IsMissing(chunk[i]) ? 0 : 1;
     }
-    for (size_t i = start; i < end; ++i) {
-      if (missing[i - start]) {
-        ++missing_count;
-        continue;
+    size_t fit = n;
+    for (size_t j = 0; j < n; ++j) {
+      // Runs of numbers of a numeric column in one call, then the value that
+      // ends the run (if any) on its own: it changes the type, or fails.
+      const ColumnType type = override_type ? *override_type : c.type;
+      if (type == ColumnType::kFloat64 || type == ColumnType::kInt64) {
+        const std::span<const std::string_view> rest(present + j, n - j);
+        double* const out = batch.values + batch.size;
+        const size_t parsed = type == ColumnType::kFloat64 ? ParseFloat64s(rest, out)
+                                                           : ParseInt64sAsDoubles(rest, out);
+        batch.size += parsed;
+        j += parsed;
+        if (j == n) break;
       }
-      const std::string_view text = values[i];
-      c.distinct.AddHash(hashes[i - start]);
-      c.top_items.AddHashed(text, hashes[i - start]);
-      const auto length = static_cast<int64_t>(text.size());
-      if (count == 0) {
-        min_length = max_length = length;
-      } else {
-        min_length = std::min(min_length, length);
-        max_length = std::max(max_length, length);
+      if (!AddTyped(c, override_type, present[j], batch)) {
+        fit = j;
+        break;
       }
-      ++count;
-      if (!AddTyped(c, override_type, text, batch)) {
-        store_counters();
-        FlushNumeric(c, batch);
-        return static_cast<int>(i);
-      }
+    }
+    c.missing += static_cast<int64_t>((fit < n ? positions[fit] : size) - fit);
+    size_t min_length = std::numeric_limits<size_t>::max();
+    size_t max_length = 0;
+    for (size_t j = 0; j < fit; ++j) {
+      hashes[j] = HashBytes(present[j]);
+      c.distinct.Prefetch(hashes[j]);
+      min_length = std::min(min_length, present[j].size());
+      max_length = std::max(max_length, present[j].size());
+    }
+    for (size_t j = 0; j < fit; ++j) c.distinct.AddHash(hashes[j]);
+    c.top_items.AddBatch(std::span(present, fit), std::span(hashes, fit));
+    if (fit > 0) {
+      const auto lo = static_cast<int64_t>(min_length);
+      const auto hi = static_cast<int64_t>(max_length);
+      c.min_length = c.count == 0 ? lo : std::min(c.min_length, lo);
+      c.max_length = c.count == 0 ? hi : std::max(c.max_length, hi);
+      c.count += static_cast<int64_t>(fit);
     }
     FlushNumeric(c, batch);
+    if (fit < n) return static_cast<int>(start + positions[fit]);
   }
-  store_counters();
   return -1;
 }
 
@@ -654,94 +661,42 @@ void DatasetProfileBuilder::AddRowOrThrow(std::span<const std::string_view> fiel
 
 namespace {
 
-// Collects rows from a CsvReader and feeds them to a builder column by
-// column, kRows at a time, so that each column's sketches stay in cache
-// while its values go in. Fields with "" escapes (not views into the file)
-// are copied.
-class RowBatch {
- public:
-  static constexpr size_t kRows = 256;
+// Rows per block that ProfileCsv feeds to a builder column by column: a
+// column's sketches stay in cache while its values go in.
+constexpr size_t kBlockRows = 256;
 
-  RowBatch(const CsvReader& reader, DatasetProfileBuilder& builder)
-      : reader_(reader),
-        builder_(builder),
-        contents_(reader.contents()),
-        columns_(reader.header().size()),
-        values_(columns_ * kRows) {
-    row_offsets_.reserve(kRows);
-  }
+// Throws the CsvError for the value of `block` that does not fit its
+// column's type override.
+[[noreturn]] void FailOverride(const CsvReader& reader, const DatasetProfileBuilder& builder,
+                               const CsvBlock& block, size_t row, size_t column) {
+  // Parse that one row again for the position of the field.
+  const uint64_t begin = block.row_offsets[row];
+  const std::atomic<uint64_t> only_this_row{begin};
+  uint64_t field_offset = begin;
+  reader.ForEachRow(
+      {begin, reader.file_size()},
+      [&](const CsvRow& parsed) { field_offset = parsed.field_offsets[column]; }, &only_this_row);
+  const ColumnProfile& c = builder.profile().columns[column];
+  reader.FailAt(field_offset, "value '" + Printable(block.Column(column)[row]) + "' of column '" +
+                                  c.name + "' is not " + Article(c.type) +
+                                  std::string(ColumnTypeName(c.type)) + " (type override)");
+}
 
-  void Add(const CsvRow& row) {
-    const size_t r = row_offsets_.size();
-    row_offsets_.push_back(row.offset);
-    const char* const begin = contents_.data();
-    const char* const end = begin + contents_.size();
-    for (size_t c = 0; c < columns_; ++c) {
-      const std::string_view field = row.fields[c];
-      if (field.data() >= begin && field.data() < end) {
-        values_[c * kRows + r] = field;
-      } else {
-        copies_.push_back({c * kRows + r, arena_.size(), field.size()});
-        arena_.append(field);
-      }
+// Profiles the rows of `block`; throws the first type override error among
+// them (in file order).
+void AddBlock(const CsvReader& reader, DatasetProfileBuilder& builder, const CsvBlock& block) {
+  size_t bad_row = block.rows;
+  size_t bad_column = 0;
+  for (size_t c = 0; c < builder.profile().columns.size(); ++c) {
+    const int bad = builder.AddColumnValues(c, block.Column(c));
+    if (bad >= 0 && static_cast<size_t>(bad) < bad_row) {
+      bad_row = static_cast<size_t>(bad);
+      bad_column = c;
     }
-    if (row_offsets_.size() == kRows) Flush();
   }
-
-  // Profiles the collected rows; throws the first type override error among
-  // them (in file order).
-  void Flush() {
-    const size_t rows = row_offsets_.size();
-    if (rows == 0) return;
-    for (const Copy& copy : copies_) {
-      values_[copy.slot] = std::string_view(arena_).substr(copy.offset, copy.size);
-    }
-    size_t bad_row = rows;
-    size_t bad_column = 0;
-    for (size_t c = 0; c < columns_; ++c) {
-      const int bad = builder_.AddColumnValues(c, std::span(values_.data() + c * kRows, rows));
-      if (bad >= 0 && static_cast<size_t>(bad) < bad_row) {
-        bad_row = static_cast<size_t>(bad);
-        bad_column = c;
-      }
-    }
-    if (bad_row < rows) Fail(bad_row, bad_column);
-    builder_.AddRowCount(static_cast<int64_t>(rows));
-    row_offsets_.clear();
-    copies_.clear();
-    arena_.clear();
-  }
-
- private:
-  struct Copy {
-    size_t slot;
-    size_t offset;
-    size_t size;
-  };
-
-  [[noreturn]] void Fail(size_t row, size_t column) {
-    // Parse that one row again for the position of the field.
-    const uint64_t begin = row_offsets_[row];
-    const std::atomic<uint64_t> only_this_row{begin};
-    uint64_t field_offset = begin;
-    reader_.ForEachRow(
-        {begin, reader_.file_size()},
-        [&](const CsvRow& parsed) { field_offset = parsed.field_offsets[column]; }, &only_this_row);
-    const ColumnProfile& c = builder_.profile().columns[column];
-    reader_.FailAt(field_offset, "value '" + Printable(values_[column * kRows + row]) +
-                                     "' of column '" + c.name + "' is not " + Article(c.type) +
-                                     std::string(ColumnTypeName(c.type)) + " (type override)");
-  }
-
-  const CsvReader& reader_;
-  DatasetProfileBuilder& builder_;
-  const std::string_view contents_;
-  const size_t columns_;
-  std::vector<std::string_view> values_;  // column-major: values_[c * kRows + r]
-  std::vector<uint64_t> row_offsets_;
-  std::vector<Copy> copies_;
-  std::string arena_;  // escaped fields of the batch
-};
+  if (bad_row < block.rows) FailOverride(reader, builder, block, bad_row, bad_column);
+  builder.AddRowCount(static_cast<int64_t>(block.rows));
+}
 
 }  // namespace
 
@@ -770,28 +725,24 @@ DatasetProfile ProfileCsv(const std::filesystem::path& path, const CsvOptions& c
 
   auto work = [&](size_t index) {
     const CsvByteRange range = ranges[index];
-    RowBatch batch(*reader, builders[index]);
     uint64_t reported = range.begin;
     try {
-      try {
-        reader->ForEachRow(
-            range,
-            [&](const CsvRow& row) {
-              batch.Add(row);
-              if (progress && row.offset - reported >= kProgressStepBytes) {
-                const uint64_t step = row.offset - reported;
-                const uint64_t done = bytes_done.fetch_add(step) + step;
-                reported = row.offset;
-                std::lock_guard<std::mutex> lock(progress_mu);
-                progress(done, total_bytes);
-              }
-            },
-            &first_error);
-      } catch (const CsvError&) {
-        batch.Flush();  // the rows before the error may hold an earlier one
-        throw;
-      }
-      batch.Flush();
+      // On a malformed row, ForEachBlock first hands over the rows before
+      // it, which may hold an earlier (type override) error.
+      reader->ForEachBlock(
+          range, kBlockRows,
+          [&](const CsvBlock& block) {
+            AddBlock(*reader, builders[index], block);
+            const uint64_t offset = block.row_offsets.back();
+            if (progress && offset - reported >= kProgressStepBytes) {
+              const uint64_t step = offset - reported;
+              const uint64_t done = bytes_done.fetch_add(step) + step;
+              reported = offset;
+              std::lock_guard<std::mutex> lock(progress_mu);
+              progress(done, total_bytes);
+            }
+          },
+          &first_error);
     } catch (const CsvError& e) {
       errors[index] = std::current_exception();
       error_offsets[index] = e.offset();

@@ -170,6 +170,8 @@ class DatasetProfileBuilder {
   std::vector<std::string> missing_values_;
   size_t max_missing_length_ = 0;
   bool only_empty_is_missing_ = true;
+  // Scratch of AddColumnValues: the non-missing values of a chunk.
+  std::vector<std::string_view> present_;
 
   bool IsMissing(std::string_view text) const;
 };
@@ -181,10 +183,11 @@ using ProfileProgress = std::function<void(uint64_t bytes_done, uint64_t bytes_t
 
 // Profiles a CSV file in one pass over its bytes, parsing `options.threads`
 // ranges in parallel (CsvReader::Split) and merging their profiles. Each
-// thread feeds its rows to a DatasetProfileBuilder column by column, 256 rows
-// at a time, so that a column's sketches stay in cache. Memory: the file is
-// mapped, not read; per thread, ~30 KiB of sketches per column plus one
-// batch of field views. Errors are those of
+// thread takes its rows in blocks of 256 (CsvReader::ForEachBlock) and feeds
+// them to a DatasetProfileBuilder column by column, so that a column's
+// sketches stay in cache. Memory: the file is mapped, not read; per thread,
+// ~30 KiB of sketches per column plus one block of field views. Errors are
+// those of
 // CsvReader, plus CsvError "line L, column C: value 'x' of column 'c' is not
 // an int64 (type override)" for values that do not fit a type override. The
 // first error in file order is reported.

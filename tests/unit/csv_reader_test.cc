@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <charconv>
+#include <cmath>
 #include <fstream>
 #include <random>
 
@@ -351,6 +353,185 @@ TEST_F(CsvReaderTest, SplitWithOneHugeQuotedField) {
   EXPECT_EQ(joined, reader->ReadAll());
   ASSERT_EQ(joined.size(), 4u);
   EXPECT_EQ(joined[3], (std::vector<std::string>{"4", "z"}));
+}
+
+// The rows of ForEachBlock (blocks of `max_rows`), and the message of its
+// error ("" if none).
+std::pair<Rows, std::string> ReadBlocks(const CsvReader& reader, size_t max_rows) {
+  Rows rows;
+  try {
+    reader.ForEachBlock(reader.DataRange(), max_rows, [&](const CsvBlock& block) {
+      EXPECT_LE(block.rows, max_rows);
+      EXPECT_EQ(block.row_offsets.size(), block.rows);
+      for (size_t r = 0; r < block.rows; ++r) {
+        std::vector<std::string> row;
+        for (size_t c = 0; c < reader.header().size(); ++c) row.emplace_back(block.Column(c)[r]);
+        rows.push_back(std::move(row));
+      }
+    });
+  } catch (const CsvError& e) {
+    return {rows, e.what()};
+  }
+  return {rows, ""};
+}
+
+TEST_F(CsvReaderTest, BlocksHoldTheSameRowsAsForEachRow) {
+  // Quoted fields (with delimiters, line ends and "" escapes), CRLF, empty
+  // fields, fields longer than the 64-byte blocks the parser scans, UTF-8,
+  // and no final line end.
+  std::string content = "id,text,n\r\n";
+  std::mt19937 rng(4);
+  for (int i = 0; i < 3000; ++i) {
+    content += std::to_string(i) + ",";
+    switch (rng() % 6) {
+      case 0:
+        content += "\"a, \"\"quoted\"\"\nvalue\"";
+        break;
+      case 1:
+        content += "\"plain, quoted\"";
+        break;
+      case 2:
+        content += std::string(rng() % 150, 'x');
+        break;
+      case 3:
+        content += "caf\xC3\xA9";
+        break;
+      default:
+        break;
+    }
+    content += "," + std::to_string(rng() % 1000) + (i % 7 == 0 ? "\r\n" : "\n");
+  }
+  content += "last,\"row\",1";
+  auto reader = CsvReader::Open(Write(content));
+  Rows rows;
+  std::vector<uint64_t> offsets;
+  reader->ForEachRow(reader->DataRange(), [&](const CsvRow& row) {
+    rows.emplace_back(row.fields.begin(), row.fields.end());
+    offsets.push_back(row.offset);
+  });
+  ASSERT_EQ(rows.size(), 3001u);
+  for (size_t max_rows : {1, 7, 256, 10000}) {
+    EXPECT_EQ(ReadBlocks(*reader, max_rows), std::make_pair(rows, std::string())) << max_rows;
+  }
+  std::vector<uint64_t> block_offsets;
+  reader->ForEachBlock(reader->DataRange(), 100, [&](const CsvBlock& block) {
+    block_offsets.insert(block_offsets.end(), block.row_offsets.begin(), block.row_offsets.end());
+  });
+  EXPECT_EQ(block_offsets, offsets);
+}
+
+TEST_F(CsvReaderTest, BlocksOfAFileEndingAtAPageEnd) {
+  // The parser reads 64-byte blocks from the first data row on: with a
+  // 64-byte header and a 4096-byte file, the last block ends at the end of
+  // the file (and of its mapping), with a delimiter: an empty last field.
+  std::string content = std::string(61, 'a') + ",b\n";
+  while (content.size() < 4096 - 4) content += "1,2\n";
+  content += "123,";
+  ASSERT_EQ(content.size(), 4096u);
+  auto reader = CsvReader::Open(Write(content));
+  const auto [rows, error] = ReadBlocks(*reader, 256);
+  EXPECT_EQ(error, "");
+  ASSERT_EQ(rows.size(), 1008u);
+  EXPECT_EQ(rows.back(), (std::vector<std::string>{"123", ""}));
+  EXPECT_EQ(rows, reader->ReadAll());
+}
+
+TEST_F(CsvReaderTest, BlocksStopAtTheFirstErrorWithTheRowsBeforeIt) {
+  // Every kind of error, after enough rows to fill whole 64-byte blocks, in
+  // blocks of several sizes: the rows before the bad one are handed over,
+  // then the same error as ForEachRow's.
+  std::string rows;
+  for (int i = 0; i < 300; ++i) rows += std::to_string(i) + ",\"v, " + std::to_string(i) + "\"\n";
+  for (const char* bad : {"1,2,3\n", "1\n", "1,a\"b\n", "1,\"a\"b\n", "1,2\r3\n", "\xff,1\n",
+                          "1,\"open\n2,3\n", "1,\"\"\"\xff\"\n"}) {
+    const std::string content = "a,b\n" + rows + bad + "9,9\n";
+    auto reader = CsvReader::Open(Write(content));
+    Rows expected;
+    std::string error;
+    try {
+      reader->ForEachRow(reader->DataRange(), [&](const CsvRow& row) {
+        expected.emplace_back(row.fields.begin(), row.fields.end());
+      });
+    } catch (const CsvError& e) {
+      error = e.what();
+    }
+    ASSERT_EQ(expected.size(), 300u) << bad;
+    ASSERT_NE(error, "") << bad;
+    for (size_t max_rows : {1, 64, 256}) {
+      EXPECT_EQ(ReadBlocks(*reader, max_rows), std::make_pair(expected, error)) << bad;
+    }
+  }
+  // A field over max_field_bytes.
+  CsvOptions small;
+  small.max_field_bytes = 5;
+  auto reader = CsvReader::Open(Write("a,b\n" + std::string(200, '1') + "\n"), small);
+  EXPECT_EQ(ReadBlocks(*reader, 256).second.substr(reader->path().string().size()),
+            ": line 2, column 1: field 1 ('a') is 200 bytes long, over the limit of 5 bytes "
+            "(max_field_bytes)");
+}
+
+TEST(ColumnTypeTest, NumbersOfEveryLength) {
+  // Every length the short-number parsers handle (1 to 16 bytes after the
+  // sign), and past them, against from_chars.
+  std::mt19937_64 rng(8);
+  for (int digits = 1; digits <= 20; ++digits) {
+    for (int trial = 0; trial < 200; ++trial) {
+      std::string number;
+      for (int i = 0; i < digits; ++i) number += static_cast<char>('0' + rng() % 10);
+      for (const std::string& text : {number, "-" + number, "+" + number}) {
+        int64_t expected_int = 0;
+        const char* first = text.data() + (text[0] == '+' ? 1 : 0);
+        const auto [end, ec] = std::from_chars(first, text.data() + text.size(), expected_int);
+        const bool fits = ec == std::errc() && end == text.data() + text.size();
+        int64_t i = 0;
+        EXPECT_EQ(ParseInt64(text, &i), fits) << text;
+        if (fits) {
+          EXPECT_EQ(i, expected_int) << text;
+        }
+        // With a point anywhere (or at either end).
+        const size_t at = rng() % (text.size() + 1);
+        const std::string decimal = text.substr(0, at) + "." + text.substr(at);
+        double expected = 0;
+        double d = 0;
+        const bool parsed = ParseFloat64(decimal, &d);
+        const char* dfirst = decimal.data() + (decimal[0] == '+' ? 1 : 0);
+        const auto [dend, dec] = std::from_chars(dfirst, decimal.data() + decimal.size(), expected);
+        const bool valid = dec == std::errc() && dend == decimal.data() + decimal.size() &&
+                           decimal.find_first_of("0123456789") != std::string::npos;
+        EXPECT_EQ(parsed, valid) << decimal;
+        if (valid) {
+          EXPECT_EQ(d, expected) << decimal;
+        }
+      }
+    }
+  }
+  double d;
+  ASSERT_TRUE(ParseFloat64("123456789012345.", &d));  // 15 digits, point last
+  EXPECT_EQ(d, 123456789012345.0);
+  ASSERT_TRUE(ParseFloat64(".123456789012345", &d));
+  EXPECT_EQ(d, 0.123456789012345);
+  ASSERT_TRUE(ParseFloat64("-0.0", &d));
+  EXPECT_TRUE(std::signbit(d));
+  for (const char* text : {"", "-", ".", "-.", "1..2", "1.2.", "12a", "1-2", "- 1", "+-1", "1e"}) {
+    EXPECT_FALSE(ParseFloat64(text, &d)) << text;
+    int64_t i;
+    EXPECT_FALSE(ParseInt64(text, &i)) << text;
+  }
+}
+
+TEST(ColumnTypeTest, ParsesRunsOfNumbers) {
+  const std::vector<std::string_view> texts = {"1", "-2.5", "3e2", "+4", "x", "5"};
+  double values[6];
+  EXPECT_EQ(ParseFloat64s(texts, values), 4u);
+  EXPECT_EQ(values[1], -2.5);
+  EXPECT_EQ(values[2], 300);
+  EXPECT_EQ(values[3], 4);
+  EXPECT_EQ(ParseInt64sAsDoubles(texts, values), 1u);
+  EXPECT_EQ(values[0], 1);
+  EXPECT_EQ(ParseInt64sAsDoubles(std::span(texts).subspan(3, 1), values), 1u);
+  EXPECT_EQ(values[0], 4);
+  EXPECT_EQ(ParseFloat64s(std::span(texts).subspan(5), values), 1u);
+  EXPECT_EQ(ParseFloat64s({}, values), 0u);
 }
 
 TEST(ColumnTypeTest, ClassifiesFieldSyntax) {

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <map>
 #include <random>
+#include <span>
 #include <unordered_set>
 
 #include "core/error.h"
@@ -32,6 +33,17 @@ TEST(HashBytesTest, StableAndCollisionFree) {
     }
   }
   EXPECT_EQ(seen.size(), 201u * 50u);
+}
+
+TEST(HashBytesTest, ValuesArePinned) {
+  // Serialized sketches depend on these: a change needs a new format version.
+  EXPECT_EQ(HashBytes(""), 0x93228a4de0eec5a2ULL);
+  EXPECT_EQ(HashBytes("a"), 0xaced12527fe5bff8ULL);
+  EXPECT_EQ(HashBytes("slipway"), 0xc41746f49f430183ULL);
+  EXPECT_EQ(HashBytes("0123456789abcdef"), 0x88de385a856cfb95ULL);
+  EXPECT_EQ(HashBytes("0123456789abcdefg"), 0x14f37288a5f8073aULL);
+  EXPECT_EQ(HashBytes("The quick brown fox jumps over the lazy dog, again and again"),
+            0xe75af8093d9cfb2cULL);
 }
 
 TEST(HashBytesTest, BitsAreBalanced) {
@@ -240,6 +252,26 @@ TEST(KllSketchTest, ManySmallMerges) {
   EXPECT_THROW(total.Merge(other_k), Error);
 }
 
+TEST(KllSketchTest, AddBatchEqualsAddingOneByOne) {
+  for (const char* kind : {"normal", "sorted", "few_values"}) {
+    for (int n : {0, 7, 1000, 300001}) {
+      std::vector<double> data = Generate(kind, n, 17);
+      // NaN is skipped by both (it shifts the sampler's blocks).
+      for (size_t i = 0; i < data.size(); i += 997) data[i] = std::nan("");
+      KllSketch one, batched;
+      for (double v : data) one.Add(v);
+      // Batches of varying sizes, as profiles give them.
+      std::mt19937 rng(5);
+      for (size_t i = 0; i < data.size();) {
+        const size_t size = std::min<size_t>(data.size() - i, rng() % 300);
+        batched.AddBatch(std::span(data.data() + i, size));
+        i += size;
+      }
+      EXPECT_EQ(batched.Serialize(), one.Serialize()) << kind << " n=" << n;
+    }
+  }
+}
+
 TEST(KllSketchTest, SerializationRoundTripsAndIsDeterministic) {
   for (int n : {0, 10, 5000, 300001}) {
     const std::vector<double> data = Generate("normal", n, 21);
@@ -361,6 +393,83 @@ TEST(FrequentItemsTest, MergeKeepsBounds) {
   EXPECT_EQ(small_a.Lookup("15").lower_bound, 100);
   EXPECT_EQ(small_a.Lookup("5").lower_bound, 50);
   EXPECT_THROW(a.Merge(FrequentItems(64)), Error);
+}
+
+// Adds `values` to `items` with AddBatch, in batches of `min_size` to 700
+// values.
+void AddInBatches(FrequentItems& items, const std::vector<std::string>& values, uint32_t seed,
+                  size_t min_size = 1) {
+  std::mt19937 rng(seed);
+  for (size_t i = 0; i < values.size();) {
+    const size_t size = std::min<size_t>(values.size() - i, min_size + rng() % 700);
+    std::vector<std::string_view> views(values.begin() + static_cast<std::ptrdiff_t>(i),
+                                        values.begin() + static_cast<std::ptrdiff_t>(i + size));
+    std::vector<uint64_t> hashes;
+    for (std::string_view v : views) hashes.push_back(HashBytes(v));
+    items.AddBatch(views, hashes);
+    i += size;
+  }
+}
+
+TEST(FrequentItemsTest, AddBatchIsExactUnderCapacity) {
+  std::vector<std::string> values;
+  std::map<std::string, int64_t> truth;
+  std::mt19937 rng(11);
+  for (int i = 0; i < 50000; ++i) {
+    values.push_back("cat" + std::to_string(rng() % 64));
+    ++truth[values.back()];
+  }
+  FrequentItems items(64);
+  AddInBatches(items, values, 1);
+  EXPECT_TRUE(items.exact());
+  EXPECT_EQ(items.size(), 64u);
+  EXPECT_EQ(items.total(), 50000);
+  for (const auto& [value, count] : truth) EXPECT_EQ(items.Lookup(value).lower_bound, count);
+}
+
+TEST(FrequentItemsTest, AddBatchKeepsBoundsOverCapacity) {
+  // Zipf-like, as in BoundsHoldOverCapacity, plus a run of distinct values
+  // (each seen once) and a capacity above the batched one (added one by one).
+  std::mt19937 rng(12);
+  std::vector<double> weights;
+  for (int i = 0; i < 20000; ++i) weights.push_back(1.0 / (i + 1));
+  std::discrete_distribution<int> zipf(weights.begin(), weights.end());
+  std::vector<std::string> values;
+  std::map<std::string, int64_t> truth;
+  for (int i = 0; i < 300000; ++i) {
+    values.push_back(i % 3 == 0 ? "u" + std::to_string(i) : "v" + std::to_string(zipf(rng)));
+    ++truth[values.back()];
+  }
+  for (int capacity : {16, 64, FrequentItems::kMaxBatchCapacity + 1}) {
+    FrequentItems items(capacity);
+    AddInBatches(items, values, static_cast<uint32_t>(capacity));
+    // Some values one by one in between: the two ways mix.
+    for (int i = 0; i < 1000; ++i) items.Add(values[static_cast<size_t>(i)]);
+    const auto total = static_cast<int64_t>(values.size()) + 1000;
+    EXPECT_EQ(items.total(), total);
+    EXPECT_FALSE(items.exact());
+    EXPECT_LE(items.max_error(), 2 * total / (capacity + 1)) << capacity;
+    EXPECT_LE(items.size(), static_cast<size_t>(capacity));
+    std::map<std::string, int64_t> counts = truth;
+    for (int i = 0; i < 1000; ++i) ++counts[values[static_cast<size_t>(i)]];
+    for (const auto& [value, count] : counts) {
+      const auto bounds = items.Lookup(value);
+      ASSERT_LE(bounds.lower_bound, count) << value << " capacity " << capacity;
+      ASSERT_GE(bounds.upper_bound, count) << value << " capacity " << capacity;
+      if (count > items.max_error()) {
+        EXPECT_GT(bounds.lower_bound, 0) << value;
+      }
+    }
+    EXPECT_EQ(items.Top(1)[0].value, "v0");
+    // The sketch keeps working (its index is right) and round-trips.
+    const FrequentItems back = FrequentItems::Deserialize(items.Serialize());
+    EXPECT_EQ(back.Serialize(), items.Serialize());
+  }
+  // Batches only: subtracting the (capacity+1)-th largest counter takes
+  // the error bound down to total / (capacity + 1).
+  FrequentItems batched(64);
+  AddInBatches(batched, values, 3, 16);
+  EXPECT_LE(batched.max_error(), static_cast<int64_t>(values.size()) / 65);
 }
 
 TEST(FrequentItemsTest, SerializationRoundTrips) {
