@@ -344,26 +344,8 @@ void DataValidate(const DataOptions& options) {
   auto workspace = Workspace::Open(options.workspace, false);
   data::DatasetService& service = workspace->service();
   data::DatasetVersion v = service.Resolve(data::ParseDatasetRef(options.ref));
-  data::Rules rules = data::LoadRules(options.rules);
-  std::optional<data::DatasetProfile> reference;
-  std::string reference_ref = options.reference;
-  if (reference_ref.empty() && rules.drift) reference_ref = rules.drift->reference;
-  if (!reference_ref.empty()) {
-    reference = service.ProfileOf(service.Resolve(data::ParseDatasetRef(reference_ref)));
-  }
-  data::DatasetProfile profile = service.ProfileOf(v);
-  // Exact row-level checks read the content itself, from a private copy.
-  fs::path copy = workspace->root() / "tmp" / fmt::format("validate-{}.csv", getpid());
-  fs::create_directories(copy.parent_path());
-  service.Materialize(v, copy);
-  data::ValidationReport report;
-  try {
-    report = data::Validate(rules, profile, copy, {}, reference ? &*reference : nullptr);
-  } catch (...) {
-    fs::remove(copy);
-    throw;
-  }
-  fs::remove(copy);
+  data::ValidationReport report =
+      service.Validate(v, data::LoadRules(options.rules), options.reference);
   json out = report.ToJson();
   out["dataset"] = v.name + "@" + std::to_string(v.version);
   out["content_digest"] = v.content_digest;
@@ -407,8 +389,7 @@ void DataInferRules(const DataOptions& options) {
   auto workspace = Workspace::Open(options.workspace, false);
   data::DatasetService& service = workspace->service();
   data::DatasetVersion v = service.Resolve(data::ParseDatasetRef(options.ref));
-  data::Rules rules = data::InferRules(service.ProfileOf(v));
-  if (rules.drift) rules.drift->reference = fmt::format("{}@{}", v.name, v.version);
+  data::Rules rules = service.InferRulesFor(v);
   std::cout << fmt::format("# Rules inferred from {}@{} (sha256:{}); review before use.\n", v.name,
                            v.version, v.content_digest.substr(0, 16))
             << data::ToYaml(rules);

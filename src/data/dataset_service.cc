@@ -36,6 +36,25 @@ uint64_t SizeOf(const Manifest& manifest) {
   return total;
 }
 
+// A private copy of some content in the store's tmp/, removed with the object.
+class TempCopy {
+ public:
+  TempCopy(ContentStore& content, const Manifest& manifest, std::string_view purpose)
+      : path_(content.root() / "tmp" / (std::string(purpose) + "-" + NewRunId() + ".csv")) {
+    content.Materialize(manifest, path_);
+  }
+  ~TempCopy() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  TempCopy(const TempCopy&) = delete;
+  TempCopy& operator=(const TempCopy&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
 }  // namespace
 
 std::string DatasetRef::ToString() const {
@@ -177,6 +196,24 @@ Manifest DatasetService::ManifestOf(const DatasetVersion& version) {
   return content_.GetManifest(version.manifest_digest);
 }
 
+ValidationReport DatasetService::Validate(const DatasetVersion& version, const Rules& rules,
+                                          const std::string& reference) {
+  std::string baseline = reference;
+  if (baseline.empty() && rules.drift) baseline = rules.drift->reference;
+  std::optional<DatasetProfile> reference_profile;
+  if (!baseline.empty()) reference_profile = ProfileOf(Resolve(ParseDatasetRef(baseline)));
+  DatasetProfile profile = ProfileOf(version);
+  TempCopy copy(content_, ManifestOf(version), "validate");
+  return data::Validate(rules, profile, copy.path(), {},
+                        reference_profile ? &*reference_profile : nullptr);
+}
+
+Rules DatasetService::InferRulesFor(const DatasetVersion& version) {
+  Rules rules = InferRules(ProfileOf(version));
+  if (rules.drift) rules.drift->reference = version.name + "@" + std::to_string(version.version);
+  return rules;
+}
+
 void DatasetService::Materialize(const DatasetVersion& version,
                                  const std::filesystem::path& out_path) {
   content_.Materialize(ManifestOf(version), out_path);
@@ -227,18 +264,11 @@ DatasetVersion DatasetService::Import(DatasetVersion version, bool* created) {
     // The profile is computed here from the content, not taken on trust from
     // whoever pushed it.
     if (version.kind != "file") ThrowInvalid("A csv version must be a file, not a folder.");
-    std::filesystem::path copy = content_.root() / "tmp" / ("import-" + NewRunId() + ".csv");
-    content_.Materialize(manifest, copy);
-    try {
-      DatasetProfile profile = ProfileCsv(copy);
-      version.row_count = profile.row_count;
-      version.column_count = static_cast<int64_t>(profile.columns.size());
-      version.profile_json = profile.ToJson().dump();
-    } catch (...) {
-      std::filesystem::remove(copy);
-      throw;
-    }
-    std::filesystem::remove(copy);
+    TempCopy copy(content_, manifest, "import");
+    DatasetProfile profile = ProfileCsv(copy.path());
+    version.row_count = profile.row_count;
+    version.column_count = static_cast<int64_t>(profile.columns.size());
+    version.profile_json = profile.ToJson().dump();
   } else if (!version.format.empty()) {
     ThrowInvalid("Unknown dataset format '" + version.format + "': expected csv or none.");
   }

@@ -24,6 +24,7 @@
 #include "data/csv_reader.h"
 #include "data/dataset_store.h"
 #include "data/profile.h"
+#include "data/rules.h"
 
 namespace slipway::data {
 
@@ -77,6 +78,15 @@ class DatasetService {
   // INVALID_STATE if the version is not a profiled table.
   DatasetProfile ProfileOf(const DatasetVersion& version);
   Manifest ManifestOf(const DatasetVersion& version);
+  // Checks a table version against `rules`: statistics from its profile,
+  // exact row-level checks over a private copy of its content. The drift
+  // baseline is `reference` ("churn@1"), else the rules' drift.reference,
+  // else none.
+  ValidationReport Validate(const DatasetVersion& version, const Rules& rules,
+                            const std::string& reference);
+  // A starting point for rules from a version's profile, with that version
+  // as the drift reference.
+  Rules InferRulesFor(const DatasetVersion& version);
   // Writes the version's content to `out_path` (a file, or a folder for a
   // folder version), verifying its digest.
   void Materialize(const DatasetVersion& version, const std::filesystem::path& out_path);

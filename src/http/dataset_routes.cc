@@ -5,7 +5,6 @@
 #include <filesystem>
 
 #include "core/error.h"
-#include "core/ids.h"
 #include "data/dataset_diff.h"
 #include "data/rules.h"
 #include "http/json_codec.h"
@@ -113,36 +112,19 @@ void AddDatasetRoutes(HttpServer& server, data::DatasetService& datasets) {
                 Reply(res, {{"version", DatasetVersionJson(stored, false)}, {"created", created}});
               });
 
-  server.Post(
-      version + "/validate", "datasets/validate", [&datasets](const Request& req, Response& res) {
-        Json body = RequestJson(req);
-        RequestFields fields(body);
-        data::DatasetVersion v = datasets.Resolve(RefOf(req));
-        data::Rules rules = data::ParseRules(fields.RequiredString("rules"), "rules");
-        std::string reference_ref = fields.OptionalString("reference");
-        if (reference_ref.empty() && rules.drift) reference_ref = rules.drift->reference;
-        std::optional<data::DatasetProfile> reference;
-        if (!reference_ref.empty()) {
-          reference = datasets.ProfileOf(datasets.Resolve(data::ParseDatasetRef(reference_ref)));
-        }
-        data::DatasetProfile profile = datasets.ProfileOf(v);
-        // Exact row-level checks read the content, from a private copy.
-        std::filesystem::path copy =
-            datasets.content().root() / "tmp" / ("validate-" + NewRunId() + ".csv");
-        datasets.Materialize(v, copy);
-        data::ValidationReport report;
-        try {
-          report = data::Validate(rules, profile, copy, {}, reference ? &*reference : nullptr);
-        } catch (...) {
-          std::filesystem::remove(copy);
-          throw;
-        }
-        std::filesystem::remove(copy);
-        Json out = report.ToJson();
-        out["dataset"] = v.name + "@" + std::to_string(v.version);
-        out["content_digest"] = v.content_digest;
-        Reply(res, out);
-      });
+  server.Post(version + "/validate", "datasets/validate",
+              [&datasets](const Request& req, Response& res) {
+                Json body = RequestJson(req);
+                RequestFields fields(body);
+                data::DatasetVersion v = datasets.Resolve(RefOf(req));
+                data::ValidationReport report =
+                    datasets.Validate(v, data::ParseRules(fields.RequiredString("rules"), "rules"),
+                                      fields.OptionalString("reference"));
+                Json out = report.ToJson();
+                out["dataset"] = v.name + "@" + std::to_string(v.version);
+                out["content_digest"] = v.content_digest;
+                Reply(res, out);
+              });
   server.Get(version + "/diff", "datasets/diff", [&datasets](const Request& req, Response& res) {
     data::DatasetVersion a = datasets.Resolve(RefOf(req));
     if (!req.has_param("other")) ThrowInvalid("Missing value for required parameter 'other'.");
@@ -151,9 +133,7 @@ void AddDatasetRoutes(HttpServer& server, data::DatasetService& datasets) {
   });
   server.Get(version + "/rules", "datasets/infer-rules",
              [&datasets](const Request& req, Response& res) {
-               data::DatasetVersion v = datasets.Resolve(RefOf(req));
-               data::Rules rules = data::InferRules(datasets.ProfileOf(v));
-               if (rules.drift) rules.drift->reference = v.name + "@" + std::to_string(v.version);
+               data::Rules rules = datasets.InferRulesFor(datasets.Resolve(RefOf(req)));
                res.set_content(data::ToYaml(rules), "application/yaml");
              });
 
