@@ -171,17 +171,37 @@ inline bool ParseShortInt(const char* p, const char* last, int64_t* value) {
   return ec == std::errc() && ptr == last;
 }
 
+// Steps over a leading '+' (std::from_chars takes only '-'); false for a
+// text that is only "+" or "+-...".
+[[gnu::always_inline]] inline bool SkipPlusSign(const char*& first, const char* last) {
+  if (first == last || *first != '+') return true;
+  ++first;
+  return first != last && *first != '-';
+}
+
 [[gnu::always_inline]] inline bool ParseInt64Inline(std::string_view text, int64_t* value) {
   const char* first = text.data();
   const char* last = first + text.size();
-  if (first != last && *first == '+') {
-    ++first;
-    if (first == last || *first == '-') return false;
-  }
+  if (!SkipPlusSign(first, last)) return false;
   return ParseShortInt(first, last, value) || ParseInt64Slowly(first, last, value);
 }
 
 }  // namespace
+
+std::string PrintableExcerpt(std::string_view text, size_t limit) {
+  std::string out;
+  for (unsigned char c : text.substr(0, limit)) {
+    if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  if (text.size() > limit) out += "...";
+  return out;
+}
 
 bool ParseInt64(std::string_view text, int64_t* value) { return ParseInt64Inline(text, value); }
 
@@ -275,10 +295,7 @@ inline bool ParseShortDecimal(const char* p, const char* last, double* value) {
 [[gnu::always_inline]] inline bool ParseFloat64Inline(std::string_view text, double* value) {
   const char* first = text.data();
   const char* last = first + text.size();
-  if (first != last && *first == '+') {
-    ++first;
-    if (first == last || *first == '-') return false;
-  }
+  if (!SkipPlusSign(first, last)) return false;
   return ParseShortDecimal(first, last, value) || ParseFloat64Slowly(first, last, value);
 }
 
@@ -390,21 +407,6 @@ const unsigned char* ValidateUtf8(const unsigned char* p, const unsigned char* s
   return p;
 }
 
-std::string Printable(std::string_view text, size_t limit = 40) {
-  std::string out;
-  for (unsigned char c : text.substr(0, limit)) {
-    if (c == '\n') {
-      out += "\\n";
-    } else if (c == '\r') {
-      out += "\\r";
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  if (text.size() > limit) out += "...";
-  return out;
-}
-
 }  // namespace
 
 // ---------------------------------------------------------------------------
@@ -468,7 +470,7 @@ class CsvReader::RangeParser {
         Fail(p, "carriage return not followed by a line feed (outside quotes)");
       }
       // Only after a closing quote: anything but a delimiter or line end.
-      Fail(p, "unexpected character '" + Printable(std::string_view(p, 1)) +
+      Fail(p, "unexpected character '" + PrintableExcerpt(std::string_view(p, 1)) +
                   "' after the closing quote of a field (expected the delimiter or a line end)");
     }
     for (const Escaped& e : escaped_)
@@ -708,7 +710,7 @@ class CsvReader::RangeParser {
     const size_t index = fields_.size();
     std::string which = "field " + std::to_string(index + 1);
     if (expected_fields_ > 0 && index < reader_.header_.size()) {
-      which += " ('" + Printable(reader_.header_[index]) + "')";
+      which += " ('" + PrintableExcerpt(reader_.header_[index]) + "')";
     }
     Fail(field_start, which + " is " + std::to_string(size) + " bytes long, over the limit of " +
                           std::to_string(max_field_) + " bytes (max_field_bytes)");
@@ -816,16 +818,16 @@ std::unique_ptr<CsvReader> CsvReader::Open(const std::filesystem::path& path, Cs
     }
     auto [it, inserted] = seen.emplace(names[i], i);
     if (!inserted) {
-      parser.Fail(at, "header name '" + Printable(names[i]) + "' (field " + std::to_string(i + 1) +
-                          ") repeats field " + std::to_string(it->second + 1) +
-                          ": column names must be unique");
+      parser.Fail(at, "header name '" + PrintableExcerpt(names[i]) + "' (field " +
+                          std::to_string(i + 1) + ") repeats field " +
+                          std::to_string(it->second + 1) + ": column names must be unique");
     }
     reader->header_.emplace_back(names[i]);
   }
   for (const auto& [name, type] : reader->options_.type_overrides) {
     if (!seen.contains(name)) {
-      throw CsvError(0, path.string() + ": the type override for column '" + Printable(name) +
-                            "' names no column of the header");
+      throw CsvError(0, path.string() + ": the type override for column '" +
+                            PrintableExcerpt(name) + "' names no column of the header");
     }
   }
   return reader;

@@ -67,6 +67,10 @@ inline bool IsNumeric(ColumnType type) {
   return type == ColumnType::kInt64 || type == ColumnType::kFloat64;
 }
 
+// A field's text as error messages quote it: at most `limit` bytes, line
+// breaks escaped, "..." when cut.
+std::string PrintableExcerpt(std::string_view text, size_t limit = 40);
+
 // Field syntax of the inferred types. All are exact-match (no surrounding
 // space). Bool: true/True/TRUE/false/False/FALSE. Int64: optional sign,
 // decimal digits, within int64 range. Float64: optional sign, decimal

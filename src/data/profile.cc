@@ -20,21 +20,6 @@ constexpr uint64_t kProgressStepBytes = uint64_t{16} << 20;
 constexpr int kJsonVersion = 1;
 constexpr const char* kJsonFormat = "slipway.dataset_profile";
 
-std::string Printable(std::string_view text, size_t limit = 40) {
-  std::string out;
-  for (unsigned char c : text.substr(0, limit)) {
-    if (c == '\n') {
-      out += "\\n";
-    } else if (c == '\r') {
-      out += "\\r";
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  if (text.size() > limit) out += "...";
-  return out;
-}
-
 std::string Article(ColumnType type) { return type == ColumnType::kInt64 ? "an " : "a "; }
 
 // ----- one value into one column
@@ -651,7 +636,7 @@ void DatasetProfileBuilder::AddRowOrThrow(std::span<const std::string_view> fiel
   if (bad < 0) return;
   const ColumnProfile& column = profile_.columns[static_cast<size_t>(bad)];
   throw Error(ErrorCode::kInvalidParameterValue,
-              "Value '" + Printable(fields[static_cast<size_t>(bad)]) + "' of column '" +
+              "Value '" + PrintableExcerpt(fields[static_cast<size_t>(bad)]) + "' of column '" +
                   column.name + "' is not " + Article(column.type) +
                   std::string(ColumnTypeName(column.type)) + " (type override)");
 }
@@ -677,8 +662,8 @@ constexpr size_t kBlockRows = 256;
       {begin, reader.file_size()},
       [&](const CsvRow& parsed) { field_offset = parsed.field_offsets[column]; }, &only_this_row);
   const ColumnProfile& c = builder.profile().columns[column];
-  reader.FailAt(field_offset, "value '" + Printable(block.Column(column)[row]) + "' of column '" +
-                                  c.name + "' is not " + Article(c.type) +
+  reader.FailAt(field_offset, "value '" + PrintableExcerpt(block.Column(column)[row]) +
+                                  "' of column '" + c.name + "' is not " + Article(c.type) +
                                   std::string(ColumnTypeName(c.type)) + " (type override)");
 }
 

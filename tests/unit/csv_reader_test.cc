@@ -9,6 +9,7 @@
 #include <random>
 
 #include "core/error.h"
+#include "test_util/temp_dir.h"
 
 namespace slipway::data {
 namespace {
@@ -18,18 +19,8 @@ using Rows = std::vector<std::vector<std::string>>;
 
 class CsvReaderTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("slipway-csv-test-" + std::to_string(::getpid()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
   fs::path Write(const std::string& content, const std::string& name = "t.csv") {
-    const fs::path path = dir_ / name;
-    std::ofstream out(path, std::ios::binary);
-    out << content;
-    return path;
+    return dir_.Write(name, content);
   }
 
   Rows Read(const std::string& content, CsvOptions options = {}) {
@@ -52,7 +43,7 @@ class CsvReaderTest : public ::testing::Test {
     return "";
   }
 
-  fs::path dir_;
+  slipway::testing::TempDir dir_{"slipway-csv-test"};
 };
 
 TEST_F(CsvReaderTest, ReadsHeaderAndRows) {
@@ -121,7 +112,7 @@ TEST_F(CsvReaderTest, EmptyFileIsAnError) {
 
 TEST_F(CsvReaderTest, MissingFileIsNotFound) {
   try {
-    CsvReader::Open(dir_ / "absent.csv");
+    CsvReader::Open(dir_.path() / "absent.csv");
     FAIL() << "no error";
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), ErrorCode::kResourceDoesNotExist);

@@ -9,6 +9,7 @@
 #include <random>
 
 #include "core/error.h"
+#include "test_util/temp_dir.h"
 
 namespace slipway::data {
 namespace {
@@ -17,18 +18,8 @@ namespace fs = std::filesystem;
 
 class ProfileTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("slipway-profile-test-" + std::to_string(::getpid()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
   fs::path Write(const std::string& content, const std::string& name = "t.csv") {
-    const fs::path path = dir_ / name;
-    std::ofstream out(path, std::ios::binary);
-    out << content;
-    return path;
+    return dir_.Write(name, content);
   }
 
   std::string ErrorOf(const std::string& content, const CsvOptions& csv = {}, int threads = 1) {
@@ -46,7 +37,7 @@ class ProfileTest : public ::testing::Test {
     return "";
   }
 
-  fs::path dir_;
+  slipway::testing::TempDir dir_{"slipway-profile-test"};
 };
 
 // Exact reference statistics of a numeric column.
@@ -266,7 +257,7 @@ TEST_F(ProfileTest, ProfileMatchesExactStatistics) {
   const std::string content = MixedCsv(50000, 2);
   const DatasetProfile p = ProfileCsv(Write(content));
   // Recompute the score column exactly from the file.
-  auto reader = CsvReader::Open(dir_ / "t.csv");
+  auto reader = CsvReader::Open(dir_.path() / "t.csv");
   std::vector<double> scores;
   std::map<std::string, int64_t> grades;
   reader->ForEachRow(reader->DataRange(), [&](const CsvRow& row) {
@@ -337,7 +328,7 @@ TEST_F(ProfileTest, MergeOfPartsEqualsWhole) {
 
   ProfileOptions one;
   one.threads = 1;
-  const DatasetProfile whole = ProfileCsv(dir_ / "whole.csv", {}, one);
+  const DatasetProfile whole = ProfileCsv(dir_.path() / "whole.csv", {}, one);
   const DatasetProfile a = ProfileCsv(first, {}, one);
   const DatasetProfile b = ProfileCsv(second, {}, one);
   EXPECT_EQ(a.row_count, 30000);
