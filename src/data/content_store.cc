@@ -37,6 +37,13 @@ constexpr size_t kPipelineBuffers = 6;
 // chunk workers share the other with the reader, and a first add, which
 // creates one file per chunk, creates them two at a time.
 constexpr size_t kChunkWorkers = 2;
+// A durable add starts the write-back of its pack every this many bytes.
+constexpr uint64_t kWriteBackBytes = uint64_t{16} << 20;
+
+constexpr char kPackExtension[] = ".pack";
+constexpr char kIndexExtension[] = ".idx";
+constexpr char kIndexMagic[] = "SLWIDX01";  // 8 bytes, no NUL
+constexpr size_t kIndexEntryBytes = 32 + 8 + 8;
 
 std::string ErrnoText(int error) { return std::generic_category().message(error); }
 
@@ -84,6 +91,36 @@ void WriteAll(int fd, const uint8_t* data, size_t size, const std::string& what)
     }
     data += n;
     size -= static_cast<size_t>(n);
+  }
+}
+
+void PutU64(std::string* out, uint64_t value) {
+  for (int i = 0; i < 8; ++i) out->push_back(static_cast<char>((value >> (8 * i)) & 0xff));
+}
+
+uint64_t GetU64(const char* in) {
+  uint64_t value = 0;
+  for (int i = 7; i >= 0; --i) value = (value << 8) | static_cast<unsigned char>(in[i]);
+  return value;
+}
+
+// Reads all of `path` into `text`; false if it does not exist.
+bool ReadWholeFile(const fs::path& path, std::string* text) {
+  FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) {
+    if (errno == ENOENT) return false;
+    ThrowIo("cannot read " + Quote(path), errno);
+  }
+  text->clear();
+  char buffer[65536];
+  while (true) {
+    ssize_t n = ::read(fd.get(), buffer, sizeof buffer);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      ThrowIo("cannot read " + Quote(path), errno);
+    }
+    if (n == 0) return true;
+    text->append(buffer, static_cast<size_t>(n));
   }
 }
 
@@ -425,6 +462,15 @@ bool IsValidDigest(std::string_view digest) {
          });
 }
 
+Sha256::Digest FromHex(std::string_view hex) {
+  auto nibble = [](char c) { return static_cast<uint8_t>(c <= '9' ? c - '0' : c - 'a' + 10); };
+  Sha256::Digest digest;
+  for (size_t i = 0; i < digest.size(); ++i) {
+    digest[i] = static_cast<uint8_t>(nibble(hex[2 * i]) << 4 | nibble(hex[2 * i + 1]));
+  }
+  return digest;
+}
+
 // ---------------------------------------------------------------------------
 // Manifests
 
@@ -503,16 +549,21 @@ Manifest ManifestFromJson(const json& json_manifest) {
 // ---------------------------------------------------------------------------
 // Ingest: the objects one AddFile or AddTree writes.
 
-// Holds the new objects of one add until Commit makes them durable and
-// visible; deletes them if the add fails first. Thread-safe: the chunk workers
+// Writes the new chunks of one add into a pack in tmp/ and publishes it
+// (Commit); deletes it if the add fails first. Thread-safe: the chunk workers
 // of an add call StoreChunk concurrently.
 class ContentStore::Ingest {
  public:
   explicit Ingest(ContentStore* store)
-      : store_(store), pool_(kPipelineBuffers, store->options_.read_size) {}
+      : store_(store), pool_(kPipelineBuffers, store->options_.read_size) {
+    store_->LoadNewPacks();  // what other processes published since Open
+  }
 
   ~Ingest() {
-    for (const auto& [temp, digest] : temps_) ::unlink(temp.c_str());
+    if (pack_fd_ >= 0) {
+      ::close(pack_fd_);
+      ::unlink(pack_temp_.c_str());
+    }
   }
 
   Ingest(const Ingest&) = delete;
@@ -524,8 +575,9 @@ class ContentStore::Ingest {
   FileManifest AddFile(const fs::path& path, const std::string& shown,
                        const std::function<void(uint64_t)>& progress);
 
-  // Makes the objects written so far durable (one syncfs), then renames them
-  // into objects/ and syncs the folders that changed. Runs the gate first.
+  // Publishes the pack written so far: makes it and its index durable, then
+  // renames both into packs/ (the index last) and syncs the folder. Runs the
+  // gate first. The chunk workers may go on meanwhile; they start a new pack.
   void Commit();
 
   // Runs once before the first Commit that has objects to publish.
@@ -536,6 +588,11 @@ class ContentStore::Ingest {
     return stats_;
   }
 
+  uint64_t uncommitted_bytes() {
+    std::lock_guard lock(mu_);
+    return pack_size_;
+  }
+
   // Hashes the chunks of `segment` and stores the new ones; appends their
   // references to `refs`. Thread-safe.
   void HashChunks(const Segment& segment, Sha256* hasher, std::vector<ChunkRef>* refs);
@@ -543,47 +600,54 @@ class ContentStore::Ingest {
  private:
   class Pipeline;
 
-  void StoreChunk(const std::string& digest, const uint8_t* data, size_t size);
+  void StoreChunk(const Sha256::Digest& digest, const std::string& hex, const uint8_t* data,
+                  size_t size);
 
   ContentStore* const store_;
   BufferPool pool_;
-  std::mutex mu_;  // guards seen_, temps_, stats_ and uncommitted_bytes_
-  // Digests this add has met (already stored or written to temps_).
-  std::unordered_set<std::string> seen_;
-  // Complete objects in tmp/ waiting for Commit: (temp path, digest).
-  std::vector<std::pair<fs::path, std::string>> temps_;
+  std::mutex mu_;  // guards everything below
+  // Digests this add has met (already stored or written to the pack).
+  std::unordered_set<Sha256::Digest, DigestHash> seen_;
+  // The pack being written (none while pack_fd_ < 0) and what it holds.
+  fs::path pack_temp_;
+  int pack_fd_ = -1;
+  uint64_t pack_size_ = 0;
+  uint64_t pack_flushed_ = 0;  // bytes handed to sync_file_range
+  std::vector<IndexEntry> entries_;
   AddStats stats_;
-  uint64_t uncommitted_bytes_ = 0;
   std::function<void()> gate_;  // used by the one thread that commits
 };
 
-void ContentStore::Ingest::StoreChunk(const std::string& digest, const uint8_t* data, size_t size) {
+void ContentStore::Ingest::StoreChunk(const Sha256::Digest& digest, const std::string& hex,
+                                      const uint8_t* data, size_t size) {
   {
     std::lock_guard lock(mu_);
-    if (seen_.count(digest)) return;
+    if (!seen_.insert(digest).second) return;
   }
-  bool stored = store_->Has(digest);
-  {
-    std::lock_guard lock(mu_);
-    if (!seen_.insert(digest).second || stored) return;
-  }
-  fs::path temp = store_->tmp_ / (digest + "." + UniqueSuffix());
-  {
-    FileDescriptor fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444));
-    if (fd.get() < 0) ThrowIo("cannot create " + Quote(temp), errno);
-    try {
-      WriteAll(fd.get(), data, size, Quote(temp));
-      if (!fd.Close()) ThrowIo("cannot write " + Quote(temp), errno);
-    } catch (...) {
-      ::unlink(temp.c_str());
-      throw;
-    }
-  }
+  if (store_->FindPacked(digest) || store_->HasLoose(hex)) return;
+  // Appends under the lock: copying 64 KiB into the page cache takes a few
+  // microseconds, against the hundred it takes to hash it outside the lock.
   std::lock_guard lock(mu_);
-  temps_.emplace_back(std::move(temp), digest);
+  if (pack_fd_ < 0) {
+    pack_temp_ = store_->tmp_ / ("pack-" + UniqueSuffix());
+    pack_fd_ = ::open(pack_temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+    if (pack_fd_ < 0) ThrowIo("cannot create " + Quote(pack_temp_), errno);
+    pack_size_ = 0;
+    pack_flushed_ = 0;
+  }
+  WriteAll(pack_fd_, data, size, Quote(pack_temp_));
+  entries_.push_back({digest, pack_size_, size});
+  pack_size_ += size;
+  if (store_->options_.durable && pack_size_ - pack_flushed_ >= kWriteBackBytes) {
+    // Starts writing what is written so far to the disk without waiting for
+    // it, so the fdatasync of Commit finds little left to do: the disk works
+    // while the hashing goes on, rather than after it.
+    ::sync_file_range(pack_fd_, static_cast<off_t>(pack_flushed_),
+                      static_cast<off_t>(pack_size_ - pack_flushed_), SYNC_FILE_RANGE_WRITE);
+    pack_flushed_ = pack_size_;
+  }
   stats_.chunks_new += 1;
   stats_.bytes_new += size;
-  uncommitted_bytes_ += size;
 }
 
 void ContentStore::Ingest::HashChunks(const Segment& segment, Sha256* hasher,
@@ -593,9 +657,10 @@ void ContentStore::Ingest::HashChunks(const Segment& segment, Sha256* hasher,
     const uint8_t* data = segment.data + (start - segment.offset);
     size_t size = cut - start;
     hasher->Update(data, size);
-    std::string digest = ToHex(hasher->Finish());
-    StoreChunk(digest, data, size);
-    refs->push_back({std::move(digest), start, size});
+    Sha256::Digest digest = hasher->Finish();
+    std::string hex = ToHex(digest);
+    StoreChunk(digest, hex, data, size);
+    refs->push_back({std::move(hex), start, size});
     start = cut;
   }
 }
@@ -603,47 +668,26 @@ void ContentStore::Ingest::HashChunks(const Segment& segment, Sha256* hasher,
 void ContentStore::Ingest::Commit() {
   {
     std::lock_guard lock(mu_);
-    if (temps_.empty()) return;
+    if (entries_.empty()) return;
   }
   if (gate_) {
-    // If it throws, the objects stay in temps_ and the destructor deletes them.
+    // If it throws, the pack stays ours and the destructor deletes it.
     std::function<void()> gate = std::move(gate_);
     gate_ = nullptr;
     gate();
   }
-  std::vector<std::pair<fs::path, std::string>> temps;
+  fs::path pack_temp;
+  std::vector<IndexEntry> entries;
+  int fd;
   {
     std::lock_guard lock(mu_);
-    temps.swap(temps_);
-    uncommitted_bytes_ = 0;
+    pack_temp = std::move(pack_temp_);
+    entries.swap(entries_);
+    fd = std::exchange(pack_fd_, -1);
+    pack_size_ = 0;
   }
-  if (temps.empty()) return;
-  const bool durable = store_->options_.durable;
-  try {
-    // Data first: once renamed, an object must be whole even after a crash.
-    if (durable && ::syncfs(store_->root_fd_) != 0) {
-      ThrowIo("cannot sync the store " + Quote(store_->root_), errno);
-    }
-    std::set<std::string> changed;
-    for (size_t i = 0; i < temps.size(); ++i) {
-      const auto& [temp, digest] = temps[i];
-      fs::path target = store_->objects_ / digest.substr(0, 2) / digest.substr(2);
-      if (::rename(temp.c_str(), target.c_str()) != 0) {
-        int error = errno;
-        // Whatever was not renamed is still ours to delete.
-        for (size_t k = i; k < temps.size(); ++k) ::unlink(temps[k].first.c_str());
-        temps.clear();
-        ThrowIo("cannot move object " + digest + " into " + Quote(target.parent_path()), error);
-      }
-      changed.insert(digest.substr(0, 2));
-    }
-    if (durable) {
-      for (const std::string& prefix : changed) FsyncFolder(store_->objects_ / prefix);
-    }
-  } catch (...) {
-    for (const auto& [temp, digest] : temps) ::unlink(temp.c_str());
-    throw;
-  }
+  if (entries.empty()) return;
+  store_->PublishPack(fd, pack_temp, std::move(entries));
 }
 
 // The stages of one file's add. The caller's thread reads the file and finds
@@ -829,12 +873,7 @@ FileManifest ContentStore::Ingest::AddFile(const fs::path& path, const std::stri
       base = end;
       have = tail;
       if (progress) progress(base + have);
-      uint64_t uncommitted;
-      {
-        std::lock_guard lock(mu_);
-        uncommitted = uncommitted_bytes_;
-      }
-      if (uncommitted >= store_->options_.commit_every_bytes) Commit();
+      if (uncommitted_bytes() >= store_->options_.commit_every_bytes) Commit();
     }
   } catch (...) {
     if (current != nullptr) pool_.Release(current);
@@ -873,7 +912,7 @@ std::unique_ptr<ContentStore> ContentStore::Open(const fs::path& root, const Opt
   fs::path canonical = fs::canonical(root, error);
   if (error) ThrowInvalid("cannot open the store folder " + Quote(root) + ": " + error.message());
 
-  // Fan-out folders are made up front, so adds never create folders.
+  // Fan-out folders are made up front, so writes never create folders.
   bool created = false;
   auto make_folder = [&](const fs::path& folder) {
     if (::mkdir(folder.c_str(), 0755) == 0) {
@@ -883,6 +922,7 @@ std::unique_ptr<ContentStore> ContentStore::Open(const fs::path& root, const Opt
     }
   };
   make_folder(canonical / "objects");
+  make_folder(canonical / "packs");
   make_folder(canonical / "tmp");
   static constexpr char kDigits[] = "0123456789abcdef";
   for (int i = 0; i < 256; ++i) {
@@ -898,57 +938,232 @@ std::unique_ptr<ContentStore> ContentStore::Open(const fs::path& root, const Opt
   if (lock_fd < 0) ThrowInvalid("cannot open " + Quote(lock_path) + ": " + ErrnoText(errno));
   FileDescriptor lock_guard(lock_fd);
   // Whoever holds the lock exclusively is the only user of the store, so
-  // what tmp/ holds was left by interrupted writes. Others hold it shared.
+  // what tmp/ holds, and a pack whose index is missing, were left by
+  // interrupted writes. Others hold it shared.
   if (::flock(lock_fd, LOCK_EX | LOCK_NB) == 0) {
     for (const auto& entry : fs::directory_iterator(canonical / "tmp", error)) {
       std::error_code ignored;
       fs::remove_all(entry.path(), ignored);
     }
+    for (const auto& entry : fs::directory_iterator(canonical / "packs", error)) {
+      fs::path index = entry.path();
+      index.replace_extension(kIndexExtension);
+      std::error_code ignored;
+      if (entry.path().extension() == kPackExtension && !fs::exists(index, ignored)) {
+        fs::remove(entry.path(), ignored);
+      }
+    }
   }
   while (::flock(lock_fd, LOCK_SH) != 0) {
     if (errno != EINTR) ThrowInvalid("cannot lock " + Quote(lock_path) + ": " + ErrnoText(errno));
   }
-  int root_fd = ::open(canonical.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (root_fd < 0) ThrowInvalid("cannot open " + Quote(canonical) + ": " + ErrnoText(errno));
-  std::unique_ptr<ContentStore> store(new ContentStore(canonical, options, root_fd, lock_fd));
+  std::unique_ptr<ContentStore> store(new ContentStore(canonical, options, lock_fd));
   lock_guard.Release();
+  store->LoadNewPacks();
   return store;
 }
 
-ContentStore::ContentStore(fs::path root, const Options& options, int root_fd, int lock_fd)
+ContentStore::ContentStore(fs::path root, const Options& options, int lock_fd)
     : root_(std::move(root)),
       objects_(root_ / "objects"),
+      packs_(root_ / "packs"),
       tmp_(root_ / "tmp"),
       options_(options),
-      root_fd_(root_fd),
       lock_fd_(lock_fd) {}
 
 ContentStore::~ContentStore() {
-  ::close(root_fd_);
   ::close(lock_fd_);  // releases the shared lock
 }
 
-fs::path ContentStore::ObjectPath(std::string_view digest) const {
-  if (!IsValidDigest(digest)) {
-    ThrowInvalid("invalid digest '" + std::string(digest.substr(0, 100)) +
-                 "': a digest is 64 lowercase hex digits (SHA-256)");
+// ---------------------------------------------------------------------------
+// Packs
+
+size_t ContentStore::DigestHash::operator()(const Sha256::Digest& digest) const {
+  size_t hash;  // the bytes of a SHA-256 are as good a hash as any
+  std::memcpy(&hash, digest.data(), sizeof hash);
+  return hash;
+}
+
+void ContentStore::PublishPack(int pack_fd, const fs::path& pack_temp,
+                               std::vector<IndexEntry> entries) {
+  FileDescriptor pack(pack_fd);
+  const bool durable = options_.durable;
+  fs::path index_temp;
+  fs::path pack_target;
+  bool pack_moved = false;
+  try {
+    // Data first: once the index is in packs/, the pack must be whole even
+    // after a crash.
+    if (durable && ::fdatasync(pack.get()) != 0) ThrowIo("cannot sync " + Quote(pack_temp), errno);
+    if (!pack.Close()) ThrowIo("cannot write " + Quote(pack_temp), errno);
+    std::sort(entries.begin(), entries.end(),
+              [](const IndexEntry& a, const IndexEntry& b) { return a.digest < b.digest; });
+    std::string index = EncodePackIndex(entries);
+    // Named by the digest of its index, which lists every object and where
+    // it lies, so two packs never share a name unless they are the same.
+    std::string name = Sha256::Hex(index);
+    index_temp = tmp_ / (name + kIndexExtension);
+    index_temp += "." + UniqueSuffix();
+    {
+      FileDescriptor fd(::open(index_temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444));
+      if (fd.get() < 0) ThrowIo("cannot create " + Quote(index_temp), errno);
+      WriteAll(fd.get(), reinterpret_cast<const uint8_t*>(index.data()), index.size(),
+               Quote(index_temp));
+      if (durable && ::fdatasync(fd.get()) != 0) ThrowIo("cannot sync " + Quote(index_temp), errno);
+      if (!fd.Close()) ThrowIo("cannot write " + Quote(index_temp), errno);
+    }
+    pack_target = packs_ / (name + kPackExtension);
+    if (::rename(pack_temp.c_str(), pack_target.c_str()) != 0) {
+      ThrowIo("cannot move a pack into " + Quote(packs_), errno);
+    }
+    pack_moved = true;
+    fs::path index_target = packs_ / (name + kIndexExtension);
+    if (::rename(index_temp.c_str(), index_target.c_str()) != 0) {
+      ThrowIo("cannot move a pack index into " + Quote(packs_), errno);
+    }
+    index_temp.clear();
+    if (durable) FsyncFolder(packs_);
+    AddPack(name, entries);
+  } catch (...) {
+    ::unlink(pack_temp.c_str());
+    if (!index_temp.empty()) {
+      ::unlink(index_temp.c_str());
+      if (pack_moved) ::unlink(pack_target.c_str());  // published nothing
+    }
+    throw;
   }
+}
+
+std::string ContentStore::EncodePackIndex(const std::vector<IndexEntry>& entries) {
+  std::string bytes(kIndexMagic, 8);
+  bytes.reserve(8 + 8 + entries.size() * kIndexEntryBytes + 32);
+  PutU64(&bytes, entries.size());
+  for (const IndexEntry& entry : entries) {
+    bytes.append(reinterpret_cast<const char*>(entry.digest.data()), entry.digest.size());
+    PutU64(&bytes, entry.offset);
+    PutU64(&bytes, entry.size);
+  }
+  Sha256 hasher;
+  hasher.Update(bytes.data(), bytes.size());
+  Sha256::Digest check = hasher.Finish();
+  bytes.append(reinterpret_cast<const char*>(check.data()), check.size());
+  return bytes;
+}
+
+std::vector<ContentStore::IndexEntry> ContentStore::DecodePackIndex(std::string_view bytes,
+                                                                    const fs::path& path) {
+  auto corrupt = [&](const std::string& why) {
+    throw Error(ErrorCode::kInternalError, "the pack index " + Quote(path) + " is corrupt: " + why);
+  };
+  if (bytes.size() < 8 + 8 + 32 || bytes.substr(0, 8) != std::string_view(kIndexMagic, 8)) {
+    corrupt("it does not start with " + std::string(kIndexMagic));
+  }
+  uint64_t count = GetU64(bytes.data() + 8);
+  if (count > (bytes.size() - 48) / kIndexEntryBytes ||
+      bytes.size() != 16 + count * kIndexEntryBytes + 32) {
+    corrupt(std::to_string(bytes.size()) + " bytes cannot hold " + std::to_string(count) +
+            " entries");
+  }
+  Sha256 hasher;
+  hasher.Update(bytes.data(), bytes.size() - 32);
+  Sha256::Digest check = hasher.Finish();
+  if (std::memcmp(check.data(), bytes.data() + bytes.size() - 32, 32) != 0) {
+    corrupt("its checksum does not match");
+  }
+  std::vector<IndexEntry> entries(count);
+  const char* at = bytes.data() + 16;
+  for (IndexEntry& entry : entries) {
+    std::memcpy(entry.digest.data(), at, 32);
+    entry.offset = GetU64(at + 32);
+    entry.size = GetU64(at + 40);
+    at += kIndexEntryBytes;
+  }
+  return entries;
+}
+
+void ContentStore::AddPack(const std::string& name, const std::vector<IndexEntry>& entries) const {
+  std::unique_lock lock(index_mu_);
+  if (!loaded_packs_.insert(name).second) return;
+  auto pack = static_cast<uint32_t>(pack_names_.size());
+  pack_names_.push_back(name);
+  packed_.reserve(packed_.size() + entries.size());
+  for (const IndexEntry& entry : entries) {
+    packed_.try_emplace(entry.digest, PackedObject{pack, entry.offset, entry.size});
+  }
+}
+
+bool ContentStore::LoadNewPacks() const {
+  std::vector<std::string> fresh;
+  {
+    std::error_code error;
+    std::shared_lock lock(index_mu_);
+    for (const auto& entry : fs::directory_iterator(packs_, error)) {
+      if (entry.path().extension() != kIndexExtension) continue;
+      std::string name = entry.path().stem().string();
+      if (!loaded_packs_.count(name)) fresh.push_back(std::move(name));
+    }
+    if (error) ThrowIo("cannot list " + Quote(packs_), error.value());
+  }
+  for (const std::string& name : fresh) {
+    fs::path path = packs_ / (name + kIndexExtension);
+    std::string text;
+    if (!ReadWholeFile(path, &text)) continue;  // gone since the listing
+    AddPack(name, DecodePackIndex(text, path));
+  }
+  return !fresh.empty();
+}
+
+std::optional<ContentStore::Location> ContentStore::FindPacked(const Sha256::Digest& digest) const {
+  std::shared_lock lock(index_mu_);
+  auto it = packed_.find(digest);
+  if (it == packed_.end()) return std::nullopt;
+  return Location{packs_ / (pack_names_[it->second.pack] + kPackExtension), it->second.offset,
+                  it->second.size, true};
+}
+
+fs::path ContentStore::LoosePath(std::string_view digest) const {
   return objects_ / digest.substr(0, 2) / digest.substr(2);
 }
 
-bool ContentStore::Has(std::string_view digest) const {
-  fs::path path = ObjectPath(digest);
+bool ContentStore::HasLoose(std::string_view digest) const {
   struct stat info;
-  if (::stat(path.c_str(), &info) == 0) return true;
+  if (::stat(LoosePath(digest).c_str(), &info) == 0) return true;
   if (errno == ENOENT) return false;
   ThrowIo("cannot look up object " + std::string(digest), errno);
 }
 
+std::optional<ContentStore::Location> ContentStore::Find(std::string_view digest,
+                                                         bool refresh) const {
+  if (!IsValidDigest(digest)) {
+    ThrowInvalid("invalid digest '" + std::string(digest.substr(0, 100)) +
+                 "': a digest is 64 lowercase hex digits (SHA-256)");
+  }
+  Sha256::Digest raw = FromHex(digest);
+  if (auto packed = FindPacked(raw)) return packed;
+  fs::path loose = LoosePath(digest);
+  struct stat info;
+  if (::stat(loose.c_str(), &info) == 0) {
+    return Location{loose, 0, static_cast<uint64_t>(info.st_size), false};
+  }
+  if (errno != ENOENT) ThrowIo("cannot look up object " + std::string(digest), errno);
+  if (refresh && LoadNewPacks()) return FindPacked(raw);
+  return std::nullopt;
+}
+
+std::optional<ContentStore::Location> ContentStore::Locate(std::string_view digest) const {
+  return Find(digest, /*refresh=*/true);
+}
+
+bool ContentStore::Has(std::string_view digest) const { return Find(digest, true).has_value(); }
+
 std::vector<std::string> ContentStore::Missing(const std::vector<std::string>& digests) const {
+  LoadNewPacks();
   std::vector<std::string> missing;
   std::unordered_set<std::string_view> reported;
   for (const std::string& digest : digests) {
-    if (!Has(digest) && reported.insert(digest).second) missing.push_back(digest);
+    if (!Find(digest, /*refresh=*/false) && reported.insert(digest).second) {
+      missing.push_back(digest);
+    }
   }
   return missing;
 }
@@ -957,7 +1172,7 @@ std::string ContentStore::PutBlob(std::string_view bytes) {
   std::string digest = Sha256::Hex(bytes);
   if (Has(digest)) return digest;
   fs::path temp = tmp_ / (digest + "." + UniqueSuffix());
-  fs::path target = ObjectPath(digest);
+  fs::path target = LoosePath(digest);
   FileDescriptor fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444));
   if (fd.get() < 0) ThrowIo("cannot create " + Quote(temp), errno);
   try {
@@ -976,24 +1191,49 @@ std::string ContentStore::PutBlob(std::string_view bytes) {
   return digest;
 }
 
-std::string ContentStore::ReadBlob(std::string_view digest) const {
-  fs::path path = ObjectPath(digest);
-  FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0) {
+// Keeps the pack files one read opened, so reading a file's chunks opens each
+// pack once rather than once per chunk.
+class ContentStore::PackReader {
+ public:
+  PackReader() = default;
+  ~PackReader() {
+    for (const auto& [path, fd] : open_) ::close(fd);
+  }
+  PackReader(const PackReader&) = delete;
+  PackReader& operator=(const PackReader&) = delete;
+
+  // An open descriptor of `path` (owned by the reader), or -1 with errno set.
+  int Open(const fs::path& path) {
+    auto it = open_.find(path.native());
+    if (it != open_.end()) return it->second;
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) open_.emplace(path.native(), fd);
+    return fd;
+  }
+
+ private:
+  std::unordered_map<std::string, int> open_;
+};
+
+std::string ContentStore::ReadLocation(const Location& location, std::string_view digest,
+                                       PackReader* reader) const {
+  PackReader own;
+  if (reader == nullptr) reader = &own;
+  int fd = reader->Open(location.file);
+  if (fd < 0) {
     if (errno == ENOENT) {
       throw Error(ErrorCode::kResourceDoesNotExist,
-                  "object " + std::string(digest) + " does not exist in the store " + Quote(root_));
+                  "object " + std::string(digest) + " does not exist in the store " + Quote(root_) +
+                      " (" + location.file.filename().string() + " is gone)");
     }
     ThrowIo("cannot read object " + std::string(digest), errno);
   }
-  struct stat info;
-  if (::fstat(fd.get(), &info) != 0) ThrowIo("cannot read object " + std::string(digest), errno);
   std::string bytes;
-  bytes.resize(static_cast<size_t>(info.st_size));
+  bytes.resize(location.size);
   size_t have = 0;
-  while (true) {
-    if (have == bytes.size()) bytes.resize(bytes.size() + 65536);  // it grew
-    ssize_t n = ::read(fd.get(), bytes.data() + have, bytes.size() - have);
+  while (have < bytes.size()) {
+    ssize_t n = ::pread(fd, bytes.data() + have, bytes.size() - have,
+                        static_cast<off_t>(location.offset + have));
     if (n < 0) {
       if (errno == EINTR) continue;
       ThrowIo("cannot read object " + std::string(digest), errno);
@@ -1001,7 +1241,22 @@ std::string ContentStore::ReadBlob(std::string_view digest) const {
     if (n == 0) break;
     have += static_cast<size_t>(n);
   }
-  bytes.resize(have);
+  if (have != location.size) {
+    throw Error(ErrorCode::kInternalError,
+                "object " + std::string(digest) + " in the store " + Quote(root_) +
+                    " is corrupt: " + location.file.filename().string() + " holds " +
+                    std::to_string(have) + " of its " + std::to_string(location.size) + " bytes");
+  }
+  return bytes;
+}
+
+std::string ContentStore::ReadBlob(std::string_view digest) const {
+  std::optional<Location> location = Find(digest, /*refresh=*/true);
+  if (!location) {
+    throw Error(ErrorCode::kResourceDoesNotExist,
+                "object " + std::string(digest) + " does not exist in the store " + Quote(root_));
+  }
+  std::string bytes = ReadLocation(*location, digest, nullptr);
   std::string actual = Sha256::Hex(bytes);
   if (actual != digest) {
     throw Error(ErrorCode::kInternalError, "object " + std::string(digest) + " in the store " +
@@ -1157,35 +1412,22 @@ void ContentStore::WriteFileFromChunks(const FileManifest& manifest, const fs::p
     // The whole-file digest covers every chunk, so chunks are hashed again
     // only to name the corrupt one when it does not match.
     Sha256 whole;
-    std::string bytes;
+    PackReader reader;
+    LoadNewPacks();
     for (const ChunkRef& chunk : manifest.chunks) {
-      fs::path object = ObjectPath(chunk.digest);
-      FileDescriptor in(::open(object.c_str(), O_RDONLY | O_CLOEXEC));
-      if (in.get() < 0) {
-        if (errno == ENOENT) {
-          throw Error(ErrorCode::kResourceDoesNotExist,
-                      "cannot materialize '" + shown_name + "': chunk " + chunk.digest +
-                          " does not exist in the store " + Quote(root_));
-        }
-        ThrowIo("cannot read object " + chunk.digest, errno);
+      std::optional<Location> location = Find(chunk.digest, /*refresh=*/false);
+      if (!location) {
+        throw Error(ErrorCode::kResourceDoesNotExist,
+                    "cannot materialize '" + shown_name + "': chunk " + chunk.digest +
+                        " does not exist in the store " + Quote(root_));
       }
-      bytes.resize(chunk.size);
-      size_t have = 0;
-      while (have < bytes.size()) {
-        ssize_t n = ::read(in.get(), bytes.data() + have, bytes.size() - have);
-        if (n < 0) {
-          if (errno == EINTR) continue;
-          ThrowIo("cannot read object " + chunk.digest, errno);
-        }
-        if (n == 0) break;
-        have += static_cast<size_t>(n);
+      if (location->size != chunk.size) {
+        throw Error(ErrorCode::kInternalError,
+                    "object " + chunk.digest + " in the store " + Quote(root_) +
+                        " is corrupt: it holds " + std::to_string(location->size) +
+                        " bytes, expected " + std::to_string(chunk.size));
       }
-      if (have != chunk.size) {
-        throw Error(ErrorCode::kInternalError, "object " + chunk.digest + " in the store " +
-                                                   Quote(root_) + " is corrupt: it holds " +
-                                                   std::to_string(have) + " bytes, expected " +
-                                                   std::to_string(chunk.size));
-      }
+      std::string bytes = ReadLocation(*location, chunk.digest, &reader);
       whole.Update(bytes.data(), bytes.size());
       WriteAll(fd.get(), reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), Quote(temp));
     }

@@ -7,7 +7,9 @@
 #include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <random>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -92,7 +94,29 @@ class ContentStoreTest : public ::testing::Test {
     fs::remove_all(base_);
   }
 
-  size_t ObjectCount() const { return CountFiles(base_ / "store" / "objects"); }
+  // The distinct objects the store holds: loose ones, and those the indexes
+  // of published packs list (format in content_store.h).
+  size_t ObjectCount() const {
+    std::set<std::string> digests;
+    for (const auto& entry : fs::recursive_directory_iterator(base_ / "store" / "objects")) {
+      if (!entry.is_regular_file()) continue;
+      digests.insert(entry.path().parent_path().filename().string() +
+                     entry.path().filename().string());
+    }
+    for (const auto& entry : fs::directory_iterator(base_ / "store" / "packs")) {
+      if (entry.path().extension() != ".idx") continue;
+      std::string index = ReadFile(entry.path());
+      uint64_t count;
+      std::memcpy(&count, index.data() + 8, sizeof count);
+      for (uint64_t i = 0; i < count; ++i) {
+        Sha256::Digest digest;
+        std::memcpy(digest.data(), index.data() + 16 + i * 48, digest.size());
+        digests.insert(ToHex(digest));
+      }
+    }
+    return digests.size();
+  }
+  size_t PackCount() const { return CountFiles(base_ / "store" / "packs"); }
   size_t TempCount() const { return CountFiles(base_ / "store" / "tmp"); }
 
   fs::path base_;
@@ -115,7 +139,11 @@ TEST_F(ContentStoreTest, PutBlobStoresOnceUnderItsDigest) {
   EXPECT_EQ(digest, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   fs::path expected = base_ / "store" / "objects" / "ba" /
                       "7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
-  EXPECT_EQ(store_->ObjectPath(digest), fs::canonical(expected));
+  std::optional<ContentStore::Location> location = store_->Locate(digest);
+  ASSERT_TRUE(location.has_value());
+  EXPECT_EQ(location->file, fs::canonical(expected));
+  EXPECT_FALSE(location->packed);
+  EXPECT_EQ(location->size, 3u);
   EXPECT_EQ(ReadFile(expected), "abc");
   EXPECT_TRUE(store_->Has(digest));
   EXPECT_EQ(store_->ReadBlob(digest), "abc");
@@ -137,7 +165,7 @@ TEST_F(ContentStoreTest, InvalidDigestsAreRefused) {
         std::string("../../../../etc/passwd") + std::string(42, '0'), std::string(63, 'a') + "g",
         std::string(62, 'a') + "/a"}) {
     SCOPED_TRACE(digest);
-    ExpectError([&] { store_->ObjectPath(digest); }, ErrorCode::kInvalidParameterValue,
+    ExpectError([&] { store_->Locate(digest); }, ErrorCode::kInvalidParameterValue,
                 {"invalid digest"});
     ExpectError([&] { store_->Has(digest); }, ErrorCode::kInvalidParameterValue, {"digest"});
     ExpectError([&] { store_->ReadBlob(digest); }, ErrorCode::kInvalidParameterValue, {"digest"});
@@ -166,7 +194,7 @@ TEST_F(ContentStoreTest, MissingAndReadOfAbsentObjects) {
 TEST_F(ContentStoreTest, CorruptObjectIsDetectedOnRead) {
   std::string content = RandomBytes(100000, 1);
   std::string digest = store_->PutBlob(content);
-  fs::path object = store_->ObjectPath(digest);
+  fs::path object = store_->Locate(digest)->file;
   fs::permissions(object, fs::perms::owner_write, fs::perm_options::add);
   content[5000] ^= 1;
   WriteFile(object, content);
@@ -178,11 +206,15 @@ TEST_F(ContentStoreTest, MaterializeNamesACorruptChunkAndLeavesNoOutput) {
   FileManifest manifest = store_->AddFile(base_ / "in.bin").manifest;
   ASSERT_GT(manifest.chunks.size(), 3u);
   const ChunkRef& victim = manifest.chunks[2];
-  fs::path object = store_->ObjectPath(victim.digest);
-  std::string bytes = ReadFile(object);
-  bytes[10] ^= 0x40;
-  fs::permissions(object, fs::perms::owner_write, fs::perm_options::add);
-  WriteFile(object, bytes);
+  ContentStore::Location location = *store_->Locate(victim.digest);
+  EXPECT_TRUE(location.packed);
+  EXPECT_EQ(location.size, victim.size);
+  std::string bytes = ReadFile(location.file);
+  bytes[location.offset + 10] ^= 0x40;
+  fs::permissions(location.file, fs::perms::owner_write, fs::perm_options::add);
+  WriteFile(location.file, bytes);
+  ExpectError([&] { store_->ReadBlob(victim.digest); }, ErrorCode::kInternalError,
+              {victim.digest, "corrupt"});
 
   ExpectError([&] { store_->Materialize(manifest, base_ / "out" / "copy.bin"); },
               ErrorCode::kInternalError, {victim.digest});
@@ -192,10 +224,88 @@ TEST_F(ContentStoreTest, MaterializeNamesACorruptChunkAndLeavesNoOutput) {
 TEST_F(ContentStoreTest, MaterializeReportsAMissingChunk) {
   WriteFile(base_ / "in.bin", RandomBytes(300000, 3));
   FileManifest manifest = store_->AddFile(base_ / "in.bin").manifest;
-  fs::remove(store_->ObjectPath(manifest.chunks.back().digest));
+  // The pack is gone but its index is not: the read names the object.
+  fs::path pack = store_->Locate(manifest.chunks.front().digest)->file;
+  fs::remove(pack);
   ExpectError([&] { store_->Materialize(manifest, base_ / "copy.bin"); },
-              ErrorCode::kResourceDoesNotExist, {manifest.chunks.back().digest});
+              ErrorCode::kResourceDoesNotExist, {manifest.chunks.front().digest});
   EXPECT_FALSE(fs::exists(base_ / "copy.bin"));
+  // Both are gone (the store reopened): the chunk is not in the store at all.
+  fs::path index = pack;
+  fs::remove(index.replace_extension(".idx"));
+  store_.reset();
+  store_ = ContentStore::Open(base_ / "store");
+  EXPECT_FALSE(store_->Has(manifest.chunks.front().digest));
+  ExpectError([&] { store_->Materialize(manifest, base_ / "copy.bin"); },
+              ErrorCode::kResourceDoesNotExist,
+              {"chunk " + manifest.chunks.front().digest + " does not exist"});
+  EXPECT_FALSE(fs::exists(base_ / "copy.bin"));
+}
+
+TEST_F(ContentStoreTest, AnAddWritesOnePackAndItsIndex) {
+  WriteFile(base_ / "a" / "one.bin", RandomBytes(2 << 20, 31));
+  WriteFile(base_ / "a" / "two.bin", RandomBytes(1 << 20, 32));
+  AddTreeResult result = store_->AddTree(base_ / "a");
+  EXPECT_EQ(PackCount(), 2u);  // one .pack, one .idx for the whole folder
+  EXPECT_EQ(CountFiles(base_ / "store" / "objects"), 0u);
+  uint64_t packed_bytes = 0;
+  for (const TreeEntry& entry : result.manifest.entries) {
+    for (const ChunkRef& chunk : entry.file.chunks) {
+      ContentStore::Location location = *store_->Locate(chunk.digest);
+      EXPECT_TRUE(location.packed);
+      EXPECT_EQ(location.size, chunk.size);
+      packed_bytes += chunk.size;
+    }
+  }
+  EXPECT_EQ(packed_bytes, 3u << 20);
+  // Nothing new: no pack at all.
+  store_->AddTree(base_ / "a");
+  EXPECT_EQ(PackCount(), 2u);
+}
+
+TEST_F(ContentStoreTest, APackPublishedByAnotherProcessIsFoundOnTheNextLookup) {
+  // Two stores on one root stand for two processes.
+  auto other = ContentStore::Open(base_ / "store");
+  WriteFile(base_ / "in.bin", RandomBytes(1 << 20, 33));
+  FileManifest manifest = other->AddFile(base_ / "in.bin").manifest;
+  std::vector<std::string> digests;
+  for (const ChunkRef& chunk : manifest.chunks) digests.push_back(chunk.digest);
+  EXPECT_TRUE(store_->Missing(digests).empty());
+  EXPECT_TRUE(store_->Has(digests.back()));
+  store_->Materialize(manifest, base_ / "copy.bin");
+  EXPECT_EQ(Sha256::Hex(ReadFile(base_ / "copy.bin")), manifest.sha256);
+  // And an add here stores none of it again.
+  EXPECT_EQ(store_->AddFile(base_ / "in.bin").stats.bytes_new, 0u);
+}
+
+TEST_F(ContentStoreTest, ACorruptPackIndexIsReportedByName) {
+  WriteFile(base_ / "in.bin", RandomBytes(1 << 20, 34));
+  FileManifest manifest = store_->AddFile(base_ / "in.bin").manifest;
+  fs::path index = store_->Locate(manifest.chunks.front().digest)->file;
+  index.replace_extension(".idx");
+  std::string bytes = ReadFile(index);
+  bytes[20] ^= 1;
+  fs::permissions(index, fs::perms::owner_write, fs::perm_options::add);
+  WriteFile(index, bytes);
+  store_.reset();
+  ExpectError([&] { ContentStore::Open(base_ / "store"); }, ErrorCode::kInternalError,
+              {index.filename().string(), "corrupt", "checksum"});
+  WriteFile(index, bytes.substr(0, bytes.size() - 7));  // torn
+  ExpectError([&] { ContentStore::Open(base_ / "store"); }, ErrorCode::kInternalError,
+              {index.filename().string(), "corrupt"});
+  fs::remove(index);
+  store_ = ContentStore::Open(base_ / "store");
+}
+
+TEST_F(ContentStoreTest, OpenDeletesAPackWithoutIndexUnlessTheStoreIsInUse) {
+  // What an add that died between its two renames leaves.
+  WriteFile(base_ / "store" / "packs" / (Sha256::Hex("x") + ".pack"), "orphan");
+  auto second = ContentStore::Open(base_ / "store");
+  EXPECT_EQ(PackCount(), 1u);
+  second.reset();
+  store_.reset();
+  store_ = ContentStore::Open(base_ / "store");
+  EXPECT_EQ(PackCount(), 0u);
 }
 
 TEST_F(ContentStoreTest, OpenDeletesStaleTempFilesUnlessTheStoreIsInUse) {
