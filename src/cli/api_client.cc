@@ -219,6 +219,14 @@ nlohmann::json ApiClient::Post(std::string_view path, const nlohmann::json& body
   return ParseReply(uri_, "POST", std::string(path), result);
 }
 
+std::string ApiClient::PostForBytes(std::string_view path, const nlohmann::json& body) {
+  std::string full_path = path_prefix_ + std::string(path);
+  httplib::Result result = client_->Post(full_path, body.dump(), "application/json");
+  if (result && result->status >= 200 && result->status < 300) return result->body;
+  ParseReply(uri_, "POST", std::string(path), result);
+  throw Error(ErrorCode::kInternalError, "unreachable: ParseReply accepted an error reply");
+}
+
 nlohmann::json ApiClient::Delete(std::string_view path, const nlohmann::json& body) {
   std::string full_path = path_prefix_ + std::string(path);
   httplib::Result result = client_->Delete(full_path, body.dump(), "application/json");

@@ -39,6 +39,8 @@ class ApiClient {
   // sent as the Accept header. Error replies throw as for Get.
   std::string GetText(std::string_view path, const QueryParams& query, std::string_view accept);
   nlohmann::json Post(std::string_view path, const nlohmann::json& body);
+  // POST of a JSON body for a reply that is not JSON: its body as is.
+  std::string PostForBytes(std::string_view path, const nlohmann::json& body);
   // DELETE with a JSON body, as MLflow's client sends it (e.g. registered-models/alias).
   nlohmann::json Delete(std::string_view path, const nlohmann::json& body);
   nlohmann::json Patch(std::string_view path, const nlohmann::json& body);

@@ -28,6 +28,7 @@
 #include "data/content_store.h"
 #include "data/dataset_diff.h"
 #include "data/dataset_service.h"
+#include "data/object_bundle.h"
 #include "data/rules.h"
 #include "http/dataset_routes.h"
 #include "store/sqlite_dataset_store.h"
@@ -42,6 +43,11 @@ namespace fs = std::filesystem;
 constexpr const char* kWorkspaceFolder = ".slipway";
 constexpr const char* kDatasetsApi = "/api/v1/datasets";
 constexpr int kTransferThreads = 4;
+// Push sends bundles of up to this many objects and bytes; pull asks for
+// this many objects per request (chunks average 64 KiB, at most 256 KiB).
+constexpr size_t kBundleObjects = 1024;
+constexpr uint64_t kBundleBytes = uint64_t{16} << 20;
+constexpr size_t kFetchObjects = 256;
 
 // The local dataset workspace: `.slipway/` with a content store (objects/)
 // and a metadata database, like DVC's .dvc/cache. Found from --workspace,
@@ -424,24 +430,25 @@ std::string VersionsPath(const std::string& name) {
   return std::string(kDatasetsApi) + "/" + name + "/versions";
 }
 
-// Runs `work` on each item with a few threads, each with its own client.
-void InParallel(const std::string& uri, const std::vector<std::string>& items,
-                const std::function<void(ApiClient&, const std::string&)>& work) {
+// Runs `work` for each index below `count` on a few threads, each with its
+// own client; rethrows the first error once all have stopped.
+void InParallel(const std::string& uri, size_t count,
+                const std::function<void(ApiClient&, size_t)>& work) {
   std::atomic<size_t> next{0};
   std::mutex error_mu;  // guards error
   std::exception_ptr error;
   std::vector<std::thread> threads;
-  int count = static_cast<int>(std::min<size_t>(kTransferThreads, items.size()));
-  for (int t = 0; t < count; ++t) {
+  int thread_count = static_cast<int>(std::min<size_t>(kTransferThreads, count));
+  for (int t = 0; t < thread_count; ++t) {
     threads.emplace_back([&] {
       try {
         ApiClient client(uri);
-        for (size_t i = next++; i < items.size(); i = next++) {
+        for (size_t i = next++; i < count; i = next++) {
           {
             std::lock_guard lock(error_mu);
             if (error) return;
           }
-          work(client, items[i]);
+          work(client, i);
         }
       } catch (...) {
         std::lock_guard lock(error_mu);
@@ -451,6 +458,27 @@ void InParallel(const std::string& uri, const std::vector<std::string>& items,
   }
   for (auto& thread : threads) thread.join();
   if (error) std::rethrow_exception(error);
+}
+
+// `digests` cut into consecutive groups of at most `max_count` objects and
+// (past the first object of a group) `max_bytes` bytes, `size_of` giving an
+// object's size.
+std::vector<std::vector<std::string>> Batches(
+    const std::vector<std::string>& digests, size_t max_count, uint64_t max_bytes,
+    const std::function<uint64_t(const std::string&)>& size_of) {
+  std::vector<std::vector<std::string>> batches;
+  uint64_t bytes = 0;
+  for (const std::string& digest : digests) {
+    uint64_t size = size_of(digest);
+    if (batches.empty() || batches.back().size() >= max_count ||
+        (bytes + size > max_bytes && !batches.back().empty())) {
+      batches.emplace_back();
+      bytes = 0;
+    }
+    batches.back().push_back(digest);
+    bytes += size;
+  }
+  return batches;
 }
 
 // Server versions by number; none when the dataset is not there yet.
@@ -499,13 +527,25 @@ void DataPush(const DataOptions& options) {
                     {{"digests", std::vector<std::string>(unique.begin(), unique.end())}});
     std::vector<std::string> to_send;
     for (const json& digest : ArrayField(missing, "missing")) to_send.push_back(digest);
+    // A few large requests (object_bundle.h), each stored as one pack there.
+    std::vector<std::vector<std::string>> batches =
+        Batches(to_send, kBundleObjects, kBundleBytes, [&](const std::string& digest) {
+          auto location = service.content().Locate(digest);
+          return location ? location->size : 0;
+        });
     std::mutex count_mu;  // guards the counters
-    InParallel(uri, to_send, [&](ApiClient& worker, const std::string& digest) {
-      std::string bytes = service.content().ReadBlob(digest);
-      worker.Put(std::string(kDatasetsApi) + "/objects/" + digest, bytes);
+    InParallel(uri, batches.size(), [&](ApiClient& worker, size_t i) {
+      std::string bundle;
+      uint64_t bytes = 0;
+      for (const std::string& digest : batches[i]) {
+        std::string object = service.content().ReadBlob(digest);
+        bytes += object.size();
+        data::AppendToBundle(&bundle, digest, object);
+      }
+      worker.Put(std::string(kDatasetsApi) + "/objects/bundle", bundle);
       std::lock_guard lock(count_mu);
-      ++sent_objects;
-      sent_bytes += bytes.size();
+      sent_objects += batches[i].size();
+      sent_bytes += bytes;
     });
     json body = http::DatasetVersionJson(v, true);
     client.Post(VersionsPath(v.name), body);
@@ -544,17 +584,33 @@ void DataPull(const DataOptions& options) {
     std::set<std::string> unique(wanted.begin(), wanted.end());
     std::vector<std::string> missing =
         service.content().Missing(std::vector<std::string>(unique.begin(), unique.end()));
+    // A few large requests, stored here as one pack per version.
+    std::vector<std::vector<std::string>> batches =
+        Batches(missing, kFetchObjects, UINT64_MAX, [](const std::string&) { return 0; });
+    data::ContentStore::ObjectWriter writer(&service.content());
     std::mutex count_mu;  // guards the counters
-    InParallel(uri, missing, [&](ApiClient& worker, const std::string& digest) {
-      std::string bytes = worker.GetText(std::string(kDatasetsApi) + "/objects/" + digest, {},
-                                         "application/octet-stream");
-      if (service.content().PutBlob(bytes) != digest) {
-        ThrowInvalid("object " + digest + " from the server does not match its digest");
+    InParallel(uri, batches.size(), [&](ApiClient& worker, size_t i) {
+      std::string bundle = worker.PostForBytes(std::string(kDatasetsApi) + "/objects/fetch",
+                                               {{"digests", batches[i]}});
+      std::vector<data::BundleObject> objects = data::ParseBundle(bundle);
+      if (objects.size() != batches[i].size()) {
+        ThrowInvalid(fmt::format("the server sent {} objects for {} asked for", objects.size(),
+                                 batches[i].size()));
+      }
+      uint64_t bytes = 0;
+      for (size_t k = 0; k < objects.size(); ++k) {
+        if (objects[k].digest != batches[i][k]) {
+          ThrowInvalid("the server sent object " + std::string(objects[k].digest) + " where " +
+                       batches[i][k] + " was asked for");
+        }
+        writer.Put(objects[k].digest, objects[k].bytes, "object from " + uri);
+        bytes += objects[k].bytes.size();
       }
       std::lock_guard lock(count_mu);
-      ++got_objects;
-      got_bytes += bytes.size();
+      got_objects += objects.size();
+      got_bytes += bytes;
     });
+    writer.Commit();
     json record = Field(client.Get(at), "version");
     data::DatasetVersion v;
     v.name = ref.name;

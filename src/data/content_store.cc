@@ -597,11 +597,12 @@ class ContentStore::Ingest {
   // references to `refs`. Thread-safe.
   void HashChunks(const Segment& segment, Sha256* hasher, std::vector<ChunkRef>* refs);
 
- private:
-  class Pipeline;
-
+  // Stores one object unless the store has it. Thread-safe.
   void StoreChunk(const Sha256::Digest& digest, const std::string& hex, const uint8_t* data,
                   size_t size);
+
+ private:
+  class Pipeline;
 
   ContentStore* const store_;
   BufferPool pool_;
@@ -1381,6 +1382,33 @@ AddTreeResult ContentStore::AddTree(const fs::path& path, const ProgressCallback
   result.manifest.digest = TreeDigest(result.manifest.entries);
   result.stats = ingest.stats();
   return result;
+}
+
+ContentStore::ObjectWriter::ObjectWriter(ContentStore* store)
+    : ingest_(std::make_unique<Ingest>(store)) {}
+
+ContentStore::ObjectWriter::~ObjectWriter() = default;
+
+void ContentStore::ObjectWriter::Put(std::string_view digest, std::string_view bytes,
+                                     const std::string& what) {
+  if (!IsValidDigest(digest)) {
+    ThrowInvalid(what + ": invalid digest '" + std::string(digest.substr(0, 100)) +
+                 "': a digest is 64 lowercase hex digits (SHA-256)");
+  }
+  Sha256 hasher;
+  hasher.Update(bytes.data(), bytes.size());
+  Sha256::Digest actual = hasher.Finish();
+  std::string hex = ToHex(actual);
+  if (hex != digest) {
+    ThrowInvalid(what + ": its " + std::to_string(bytes.size()) + " bytes hash to " + hex +
+                 ", not " + std::string(digest));
+  }
+  ingest_->StoreChunk(actual, hex, reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+}
+
+AddStats ContentStore::ObjectWriter::Commit() {
+  ingest_->Commit();
+  return ingest_->stats();
 }
 
 std::string ContentStore::PutManifest(const Manifest& manifest) {

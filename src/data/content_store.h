@@ -173,6 +173,8 @@ using ProgressCallback = std::function<void(uint64_t bytes_done, uint64_t bytes_
 // packs other processes published since. AddFile and AddTree use up to three
 // threads of their own while they run.
 class ContentStore {
+  class Ingest;  // what one add or ObjectWriter writes (content_store.cc)
+
  public:
   struct Options {
     Chunker::Options chunking;
@@ -249,6 +251,27 @@ class ContentStore {
   AddTreeResult AddTree(const std::filesystem::path& path,
                         const ProgressCallback& progress = nullptr);
 
+  // Stores objects that arrive one by one from elsewhere (a push, a pull)
+  // into one pack, published by Commit; what is not committed is deleted
+  // when the writer goes. Put is thread-safe.
+  class ObjectWriter {
+   public:
+    explicit ObjectWriter(ContentStore* store);
+    ~ObjectWriter();
+    ObjectWriter(const ObjectWriter&) = delete;
+    ObjectWriter& operator=(const ObjectWriter&) = delete;
+
+    // Stores `bytes` unless the store has them. kInvalidParameterValue if
+    // they do not hash to `digest`; `what` names the object in that error.
+    void Put(std::string_view digest, std::string_view bytes, const std::string& what);
+    // Publishes what Put stored (durably, as an add does) and returns what
+    // was new.
+    AddStats Commit();
+
+   private:
+    std::unique_ptr<Ingest> ingest_;
+  };
+
   // Stores a manifest (its ManifestToJson text) as an object; returns its
   // digest, which identifies the dataset version.
   std::string PutManifest(const Manifest& manifest);
@@ -268,7 +291,6 @@ class ContentStore {
   void Materialize(const Manifest& manifest, const std::filesystem::path& out_path) const;
 
  private:
-  class Ingest;
   class PackReader;
 
   // Where a packed object lies: pack number (into pack_names_), offset, size.

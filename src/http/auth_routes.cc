@@ -156,7 +156,8 @@ const std::unordered_map<std::string, Rule>& Rules() {
     for (const char* route :
          {"datasets/list", "datasets/versions", "datasets/version", "datasets/manifest",
           "datasets/objects-of", "datasets/import", "datasets/objects-missing",
-          "datasets/object-get", "datasets/object-put", "datasets/validate", "datasets/diff",
+          "datasets/object-get", "datasets/object-put", "datasets/objects-put-bundle",
+          "datasets/objects-fetch", "datasets/validate", "datasets/diff",
           "datasets/infer-rules"}) {
       (*r)[route] = {Target::kAuthenticated, N};
     }

@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "data/dataset_diff.h"
+#include "data/object_bundle.h"
 #include "data/rules.h"
 #include "http/json_codec.h"
 #include "http/route_helpers.h"
@@ -20,6 +21,28 @@ constexpr const char* kBase = "/api/v1/datasets";
 // A chunk is at most 256 KiB; a manifest lists ~40 bytes per chunk, so this
 // bounds a single file at ~400 GB.
 constexpr size_t kMaxObjectBytes = size_t{256} << 20;
+// A bundle (object_bundle.h) in either direction holds at most this much.
+constexpr size_t kMaxBundleBytes = size_t{256} << 20;
+constexpr size_t kMaxFetchObjects = 4096;
+
+// Reads a streamed request body of at most `limit` bytes; 413 beyond.
+std::string ReadBody(const httplib::ContentReader& reader, size_t limit, const char* what) {
+  std::string bytes;
+  bool too_large = false;
+  reader([&](const char* data, size_t length) {
+    if (bytes.size() + length > limit) {
+      too_large = true;
+      return false;
+    }
+    bytes.append(data, length);
+    return true;
+  });
+  if (too_large) {
+    throw Error(ErrorCode::kPayloadTooLarge,
+                std::string(what) + " larger than " + std::to_string(limit) + " bytes.");
+  }
+  return bytes;
+}
 
 Json SummaryJson(const data::DatasetSummary& summary) {
   return {{"name", summary.name},
@@ -150,6 +173,42 @@ void AddDatasetRoutes(HttpServer& server, data::DatasetService& datasets) {
                 }
                 Reply(res, {{"missing", datasets.content().Missing(digests)}});
               });
+  // Many objects per request: PUT a bundle, POST for a bundle of digests.
+  server.PutStream(
+      base + "/objects/bundle", "datasets/objects-put-bundle",
+      [&datasets](const Request&, Response& res, const httplib::ContentReader& reader) {
+        std::string body = ReadBody(reader, kMaxBundleBytes, "Bundle");
+        std::vector<data::BundleObject> objects = data::ParseBundle(body);
+        data::ContentStore::ObjectWriter writer(&datasets.content());
+        for (size_t i = 0; i < objects.size(); ++i) {
+          writer.Put(objects[i].digest, objects[i].bytes,
+                     "object " + std::to_string(i + 1) + " of the bundle (nothing stored)");
+        }
+        data::AddStats stats = writer.Commit();
+        Reply(res, {{"objects", objects.size()},
+                    {"new_objects", stats.chunks_new},
+                    {"new_bytes", stats.bytes_new}});
+      });
+  server.Post(base + "/objects/fetch", "datasets/objects-fetch",
+              [&datasets](const Request& req, Response& res) {
+                Json body = RequestJson(req);
+                std::vector<std::string> digests = RequestFields(body).StringList("digests");
+                if (digests.size() > kMaxFetchObjects) {
+                  ThrowInvalid("Too many digests (" + std::to_string(digests.size()) +
+                               "): ask for at most " + std::to_string(kMaxFetchObjects) +
+                               " objects per request.");
+                }
+                std::string bundle;
+                for (const std::string& digest : digests) {
+                  std::string bytes = datasets.content().ReadBlob(digest);
+                  if (bundle.size() + bytes.size() > kMaxBundleBytes) {
+                    ThrowInvalid("The objects asked for exceed " + std::to_string(kMaxBundleBytes) +
+                                 " bytes: ask for fewer per request.");
+                  }
+                  data::AppendToBundle(&bundle, digest, bytes);
+                }
+                res.set_content(std::move(bundle), "application/octet-stream");
+              });
   server.Get(base + "/objects/([0-9a-f]{64})", "datasets/object-get",
              [&datasets](const Request& req, Response& res) {
                res.set_content(datasets.content().ReadBlob(req.matches[1].str()),
@@ -162,20 +221,7 @@ void AddDatasetRoutes(HttpServer& server, data::DatasetService& datasets) {
         if (!data::IsValidDigest(digest)) {
           ThrowInvalid("Invalid object digest '" + digest + "': expected 64 lowercase hex digits.");
         }
-        std::string bytes;
-        bool too_large = false;
-        reader([&](const char* data, size_t length) {
-          if (bytes.size() + length > kMaxObjectBytes) {
-            too_large = true;
-            return false;
-          }
-          bytes.append(data, length);
-          return true;
-        });
-        if (too_large) {
-          throw Error(ErrorCode::kPayloadTooLarge,
-                      "Object larger than " + std::to_string(kMaxObjectBytes) + " bytes.");
-        }
+        std::string bytes = ReadBody(reader, kMaxObjectBytes, "Object");
         if (data::Sha256::Hex(bytes) != digest) {
           ThrowInvalid("The uploaded bytes hash to " + data::Sha256::Hex(bytes) + ", not " +
                        digest + ": nothing stored.");

@@ -20,9 +20,13 @@ thread_local bool request_recorded = false;
 thread_local std::string request_principal = "anonymous";
 
 bool IsApiPath(const std::string& path) {
-  // Artifact and dataset-object uploads have limits of their own.
+  // Artifact and dataset-object uploads have limits of their own; the JSON
+  // requests about objects (missing, fetch) have the API's.
+  static const std::string kObjects = "/api/v1/datasets/objects/";
+  bool object_upload =
+      path.rfind(kObjects, 0) == 0 && path != kObjects + "missing" && path != kObjects + "fetch";
   return path.rfind("/api/", 0) == 0 && path.find("/mlflow-artifacts/") == std::string::npos &&
-         path.rfind("/api/v1/datasets/objects/", 0) != 0;
+         !object_upload;
 }
 
 }  // namespace

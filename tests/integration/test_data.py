@@ -370,6 +370,79 @@ def test_push_and_pull_through_the_server(server, ws, tmp_path, sklearn_csvs):
     assert clash.returncode == 1 and "different content" in clash.stderr
 
 
+def test_push_and_pull_move_many_chunks_in_a_few_packs(server, ws, tmp_path):
+    """Push and pull move objects in bundles of many chunks, and each side
+    stores them in pack files, not one file per chunk."""
+    env = {"SLIPWAY_TRACKING_URI": server.url}
+    name = unique("events")
+    rng = np.random.default_rng(7)
+    n = 1_500_000
+    frame = pd.DataFrame({"id": np.arange(n), "x": rng.random(n).round(6),
+                          "y": rng.normal(size=n).round(5),
+                          "cat": rng.choice(["a", "b", "c"], n)})
+    path = _write(frame, tmp_path / "events.csv")
+    size = path.stat().st_size
+    assert size > 2 * 16 << 20  # more than two 16 MiB push bundles
+    added = data_json("add", path, "--name", name, cwd=ws)
+    chunks = added["chunks_new"]
+    assert chunks > 256  # more than one pull request's worth
+
+    pushed = slipway("data", "push", name, cwd=ws, env=env)
+    assert f"{chunks + 1} objects" in pushed.stdout, pushed.stdout  # and the manifest
+    store = server.data_dir / "slipway-data" / "datasets"
+    indexes = list((store / "packs").glob("*.idx"))
+    assert 3 <= len(indexes) <= chunks // 100, indexes
+    loose = [p for p in (store / "objects").rglob("*") if p.is_file()]
+    assert len(loose) < 10, loose  # manifests, not chunks
+
+    other = tmp_path / "other"
+    other.mkdir()
+    pulled = slipway("data", "pull", name, cwd=other, env=env)
+    assert f"{chunks + 1} objects" in pulled.stdout, pulled.stdout
+    assert len(list((other / ".slipway" / "store" / "packs").glob("*.idx"))) == 1
+    out = tmp_path / "pulled.csv"
+    slipway("data", "get", f"{name}@1", "-o", out, cwd=other)
+    assert out.stat().st_size == size and sha256(out) == sha256(path)
+
+
+def _bundle(*objects: bytes) -> bytes:
+    return b"".join(f"{hashlib.sha256(o).hexdigest()} {len(o)}\n".encode() + o for o in objects)
+
+
+def test_object_bundles_over_rest(server):
+    api = f"{server.url}/api/v1/datasets/objects"
+    a, b = os.urandom(5000), b"beta" * 3000
+    da, db = hashlib.sha256(a).hexdigest(), hashlib.sha256(b).hexdigest()
+    body = _bundle(a, b)
+
+    # an object that does not hash to its digest: nothing of the bundle is stored
+    wrong = body + f"{'0' * 64} 1\n".encode() + b"y"
+    assert_mlflow_error(requests.put(f"{api}/bundle", data=wrong), 400,
+                        "INVALID_PARAMETER_VALUE", "object 3 of the bundle (nothing stored)")
+    # a body that ends early, and a bad header, say which object and where
+    assert_mlflow_error(requests.put(f"{api}/bundle", data=body[:-10]), 400,
+                        "INVALID_PARAMETER_VALUE", f"object 2 (at byte {len(body) - len(b) - 71})")
+    assert_mlflow_error(requests.put(f"{api}/bundle", data=b"xyz 3\nabc"), 400,
+                        "INVALID_PARAMETER_VALUE", "object 1 (at byte 0)")
+    assert requests.post(f"{api}/missing", json={"digests": [da, db]}).json()["missing"] \
+        == [da, db]
+
+    r = requests.put(f"{api}/bundle", data=body)
+    assert r.status_code == 200, r.text
+    assert r.json() == {"objects": 2, "new_objects": 2, "new_bytes": len(a) + len(b)}
+    assert requests.put(f"{api}/bundle", data=body).json()["new_objects"] == 0
+    assert requests.post(f"{api}/missing", json={"digests": [da, db]}).json()["missing"] == []
+    assert requests.get(f"{api}/{db}").content == b
+
+    r = requests.post(f"{api}/fetch", json={"digests": [db, da]})
+    assert r.status_code == 200 and r.content == _bundle(b, a)
+    absent = hashlib.sha256(b"absent").hexdigest()
+    assert_mlflow_error(requests.post(f"{api}/fetch", json={"digests": [da, absent]}), 404,
+                        "RESOURCE_DOES_NOT_EXIST", absent)
+    assert_mlflow_error(requests.post(f"{api}/fetch", json={"digests": [da] * 4097}), 400,
+                        "INVALID_PARAMETER_VALUE", "at most 4096")
+
+
 def test_dataset_rest_errors(server):
     api = f"{server.url}/api/v1/datasets"
     assert_mlflow_error(requests.get(f"{api}/{unique('nope')}/versions"), 404,
