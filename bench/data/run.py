@@ -547,8 +547,8 @@ def dvc_add(args, repo, src, fm):
 
 def create_probe(d, n=1000, size=64 << 10):
     """Milliseconds per file to create and write n files of `size` bytes in a new folder d
-    (kept: see run_add) of the work filesystem (slipway's store writes one file per chunk;
-    dvc one per added file)."""
+    (kept: see run_add) of the work filesystem (slipway's store wrote one file per chunk
+    until it switched to one pack file per add; dvc writes one per added file)."""
     d = fresh_dir(d)
     data = os.urandom(size)
     os.sync()
@@ -912,8 +912,9 @@ def add_notes(res, meta, args):
                f"fsync'd, untimed); slipway reads the file where it is. Order of the tools "
                f"alternates between rounds. Slipway stores are deleted only after the last "
                f"timed add (ext4 without a journal skips recently freed inodes when it "
-               f"allocates new ones, so deleting thousands of chunk files slows the next "
-               f"file creations); dvc repos (a few files) are deleted after use.")
+               f"allocates new ones, so deleting thousands of files slows the next file "
+               f"creations; this mattered while the store kept one file per chunk); dvc "
+               f"repos (a few files) are deleted after use.")
     fs = res.get("fs", "?")
     out.append(f"- dvc cache: `dvc config cache.type` = {res.get('dvc_cache_type', '?')} (dvc's "
                f"default `reflink,copy`); filesystem {fs}"
@@ -926,7 +927,8 @@ def add_notes(res, meta, args):
         out.append(f"- file creation on this filesystem (1000 files of 64 KiB, os.open + write + "
                    f"close, before and after the runs): "
                    f"{', '.join(f'{x:.3f}' for x in res['create_ms'])} ms per file. slipway's "
-                   f"store writes one file per chunk (about 64 KiB), dvc one per added file.")
+                   f"store writes one pack file per add (one file per ~64 KiB chunk before "
+                   f"2026-11-27 03:40), dvc one cache file per added file.")
     for v in args.variants:
         rd = res["readd"][v]["slipway"]
         if rd:
