@@ -34,8 +34,8 @@ constexpr size_t kPipelineBuffers = 6;
 // Threads that hash chunks and write new ones, beside the reader (which also
 // finds the boundaries) and the whole-file hasher. The whole-file SHA-256 is
 // one sequential stream (about 0.5 s per GB here), so it keeps one core; two
-// chunk workers share the other with the reader, and a first add, which
-// creates one file per chunk, creates them two at a time.
+// chunk workers share the other with the reader, so one can hash while the
+// other appends to the pack.
 constexpr size_t kChunkWorkers = 2;
 // A durable add starts the write-back of its pack every this many bytes.
 constexpr uint64_t kWriteBackBytes = uint64_t{16} << 20;

@@ -235,6 +235,12 @@ def test_an_interrupted_add_leaves_no_version(ws, tmp_path):
         assert sha256(out) == sha256(path)
     again = data_json("add", path, "--name", "large", cwd=ws)
     assert again["version"] == 1
+    # what the killed add left (a pack being written, a pack without its index) is gone
+    store = ws / ".slipway" / "store"
+    assert list((store / "tmp").iterdir()) == []
+    packs = sorted(p.name for p in (store / "packs").iterdir())
+    assert packs and {Path(p).stem for p in packs if p.endswith(".pack")} == \
+        {Path(p).stem for p in packs if p.endswith(".idx")}, packs
     out = tmp_path / "back2.bin"
     slipway("data", "get", "large@1", "-o", out, cwd=ws)
     assert sha256(out) == sha256(path)
