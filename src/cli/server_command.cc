@@ -112,7 +112,7 @@ void RunServer(const ServerArgs& args) {
     auth_options.default_permission = governance::ParsePermission(args.default_permission);
     access = std::make_unique<governance::AccessControl>(auth_store, auth_options);
     BootstrapAdmin(*access);
-    http::EnableAuth(server, *access, tracking);
+    http::EnableAuth(server, *access, tracking, datasets);
     http::AddAuthRoutes(server, *access);
   }
 

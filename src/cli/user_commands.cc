@@ -36,6 +36,7 @@ struct UserOptions {
   bool json = false;
   std::string experiment;
   std::string model;
+  std::string dataset;
   std::string permission;
   std::string value;
   std::string token_name;
@@ -139,11 +140,15 @@ void UsersSetAdmin(const UserOptions& options) {
 }
 
 json ResourceOf(const UserOptions& options) {
-  if (options.experiment.empty() == options.model.empty()) {
-    ThrowInvalid("name exactly one resource: --experiment ID or --model NAME");
+  int named = !options.experiment.empty() + !options.model.empty() + !options.dataset.empty();
+  if (named != 1) {
+    ThrowInvalid("name exactly one resource: --experiment ID, --model NAME or --dataset NAME");
   }
   if (!options.experiment.empty()) {
     return {{"resource_type", "experiment"}, {"resource_id", options.experiment}};
+  }
+  if (!options.dataset.empty()) {
+    return {{"resource_type", "dataset"}, {"resource_id", options.dataset}};
   }
   return {{"resource_type", "registered_model"}, {"resource_id", options.model}};
 }
@@ -243,6 +248,7 @@ void AddUserCommands(CLI::App& app) {
   auto resource = [&](CLI::App* cmd) {
     cmd->add_option("--experiment", options->experiment, "Experiment id");
     cmd->add_option("--model", options->model, "Registered model name");
+    cmd->add_option("--dataset", options->dataset, "Dataset name");
   };
 
   CLI::App* create =
@@ -269,7 +275,8 @@ void AddUserCommands(CLI::App& app) {
   username(set_admin);
   set_admin->add_option("value", options->value, "true or false")->required();
 
-  CLI::App* grant = add("grant", "Give a user a permission on an experiment or model", UsersGrant);
+  CLI::App* grant =
+      add("grant", "Give a user a permission on an experiment, model or dataset", UsersGrant);
   username(grant);
   resource(grant);
   grant

@@ -59,14 +59,23 @@ Permission ParsePermission(std::string_view name) {
 }
 
 std::string_view ResourceTypeName(ResourceType type) {
-  return type == ResourceType::kExperiment ? "experiment" : "registered_model";
+  switch (type) {
+    case ResourceType::kExperiment:
+      return "experiment";
+    case ResourceType::kRegisteredModel:
+      return "registered_model";
+    case ResourceType::kDataset:
+      return "dataset";
+  }
+  return "unknown";
 }
 
 ResourceType ParseResourceType(std::string_view name) {
   if (name == "experiment") return ResourceType::kExperiment;
   if (name == "registered_model") return ResourceType::kRegisteredModel;
+  if (name == "dataset") return ResourceType::kDataset;
   ThrowInvalid("Invalid resource type '" + std::string(name) +
-               "'. Valid resource types are: ('experiment', 'registered_model')");
+               "'. Valid resource types are: ('experiment', 'registered_model', 'dataset')");
 }
 
 // The in-memory copy of AuthState, indexed for the per-request checks.

@@ -42,8 +42,9 @@ std::string_view PermissionName(Permission permission);
 // Throws INVALID_PARAMETER_VALUE listing the valid names.
 Permission ParsePermission(std::string_view name);
 
-enum class ResourceType { kExperiment, kRegisteredModel };
-// "experiment", "registered_model", as MLflow's permission APIs spell them.
+enum class ResourceType { kExperiment, kRegisteredModel, kDataset };
+// "experiment", "registered_model", as MLflow's permission APIs spell them,
+// and Slipway's "dataset".
 std::string_view ResourceTypeName(ResourceType type);
 ResourceType ParseResourceType(std::string_view name);
 

@@ -7,6 +7,7 @@
 
 #include "core/clock.h"
 #include "core/error.h"
+#include "data/rules.h"
 #include "http/json_codec.h"
 #include "http/route_helpers.h"
 
@@ -24,6 +25,8 @@ using httplib::Response;
 // The authenticated caller of the request this thread serves; set by the
 // guard, read by the management routes below.
 thread_local std::optional<Principal> current_caller;
+// The dataset a push is creating (set by the guard, granted after the reply).
+thread_local std::string new_dataset;
 
 const Principal& Caller() {
   if (!current_caller)
@@ -76,6 +79,10 @@ enum class Target {
   kArtifactPath,      // "<experiment id>/..." in the path (or the `path` parameter)
   kModel,             // field name
   kModelInPath,       // the name in the path
+  kDataset,           // the dataset name in the path
+  kDatasetDiff,       // the name in the path and the `other` parameter's
+  kDatasetValidate,   // the name in the path and the drift reference's
+  kDatasetPush,       // the name in the path: EDIT, or none if it is new
 };
 
 struct Rule {
@@ -152,13 +159,19 @@ const std::unordered_map<std::string, Rule>& Rules() {
         {"audit/query", {Target::kAdmin, N}},
         {"audit/verify", {Target::kAdmin, N}},
     };
-    // Datasets have no per-dataset permissions yet: any signed-in user.
+    for (const char* route : {"datasets/versions", "datasets/version", "datasets/manifest",
+                              "datasets/objects-of", "datasets/infer-rules"}) {
+      (*r)[route] = {Target::kDataset, R};
+    }
+    (*r)["datasets/diff"] = {Target::kDatasetDiff, R};
+    (*r)["datasets/validate"] = {Target::kDatasetValidate, R};
+    (*r)["datasets/import"] = {Target::kDatasetPush, E};
+    // The list is filtered after the handler. Objects are named by the
+    // SHA-256 of their bytes: one learns a digest only from a manifest one
+    // may read (or by holding the bytes already).
     for (const char* route :
-         {"datasets/list", "datasets/versions", "datasets/version", "datasets/manifest",
-          "datasets/objects-of", "datasets/import", "datasets/objects-missing",
-          "datasets/object-get", "datasets/object-put", "datasets/objects-put-bundle",
-          "datasets/objects-fetch", "datasets/validate", "datasets/diff",
-          "datasets/infer-rules"}) {
+         {"datasets/list", "datasets/objects-missing", "datasets/object-get", "datasets/object-put",
+          "datasets/objects-put-bundle", "datasets/objects-fetch"}) {
       (*r)[route] = {Target::kAuthenticated, N};
     }
     // The management routes check the caller themselves.
@@ -219,11 +232,13 @@ std::string ExperimentOfArtifactPath(const std::string& path) {
 
 class Authorizer {
  public:
-  Authorizer(AccessControl& access, tracking::TrackingService& tracking)
-      : access_(access), tracking_(tracking) {}
+  Authorizer(AccessControl& access, tracking::TrackingService& tracking,
+             data::DatasetService& datasets)
+      : access_(access), tracking_(tracking), datasets_(datasets) {}
 
   void Before(const Request& req, Response& res, const std::string& route) {
     current_caller.reset();
+    new_dataset.clear();
     int retry_after = 0;
     Principal caller;
     try {
@@ -271,6 +286,10 @@ class Authorizer {
         FilterReply(res, caller, "registered_models", "name", ResourceType::kRegisteredModel);
       } else if (route == "model-versions/search") {
         FilterReply(res, caller, "model_versions", "name", ResourceType::kRegisteredModel);
+      } else if (route == "datasets/list") {
+        FilterReply(res, caller, "datasets", "name", ResourceType::kDataset);
+      } else if (route == "datasets/import" && !new_dataset.empty() && res.status == 200) {
+        access_.GrantOwner(caller, ResourceType::kDataset, new_dataset);
       }
     } catch (const std::exception& error) {
       // The change itself is committed; say so rather than fail the reply.
@@ -302,6 +321,25 @@ class Authorizer {
       case Target::kModelInPath:
         access_.Require(caller, ResourceType::kRegisteredModel, req.matches[1], rule.needed);
         return;
+      case Target::kDataset:
+        access_.Require(caller, ResourceType::kDataset, req.matches[1], rule.needed);
+        return;
+      case Target::kDatasetDiff:
+        access_.Require(caller, ResourceType::kDataset, req.matches[1], rule.needed);
+        if (req.has_param("other")) {
+          access_.Require(caller, ResourceType::kDataset,
+                          data::ParseDatasetRef(req.get_param_value("other")).name, rule.needed);
+        }
+        return;
+      case Target::kDatasetPush: {
+        std::string name = req.matches[1].str();
+        if (DatasetExists(name)) {
+          access_.Require(caller, ResourceType::kDataset, name, rule.needed);
+        } else {
+          new_dataset = name;  // whoever creates it manages it (After)
+        }
+        return;
+      }
       default:
         break;
     }
@@ -332,6 +370,20 @@ class Authorizer {
                                             : fields.RequiredString("run_uuid")),
                         rule.needed);
         return;
+      case Target::kDatasetValidate: {
+        access_.Require(caller, ResourceType::kDataset, req.matches[1], rule.needed);
+        // The drift reference, given or named in the rules, is read too.
+        std::string reference = fields.OptionalString("reference");
+        if (reference.empty() && fields.Has("rules")) {
+          data::Rules rules = data::ParseRules(fields.RequiredString("rules"), "rules");
+          if (rules.drift) reference = rules.drift->reference;
+        }
+        if (!reference.empty()) {
+          access_.Require(caller, ResourceType::kDataset, data::ParseDatasetRef(reference).name,
+                          rule.needed);
+        }
+        return;
+      }
       case Target::kModel:
         access_.Require(caller, ResourceType::kRegisteredModel, fields.RequiredString("name"),
                         rule.needed);
@@ -343,6 +395,16 @@ class Authorizer {
         return;
       default:
         return;
+    }
+  }
+
+  bool DatasetExists(const std::string& name) {
+    try {
+      datasets_.Versions(name);
+      return true;
+    } catch (const Error& error) {
+      if (error.code() == ErrorCode::kResourceDoesNotExist) return false;
+      throw;
     }
   }
 
@@ -382,6 +444,7 @@ class Authorizer {
 
   AccessControl& access_;
   tracking::TrackingService& tracking_;
+  data::DatasetService& datasets_;
   std::mutex runs_mu_;  // guards run_experiments_
   std::unordered_map<std::string, std::string> run_experiments_;
 };
@@ -656,8 +719,9 @@ void AddTokenRoutes(HttpServer& server, AccessControl& access) {
 
 }  // namespace
 
-void EnableAuth(HttpServer& server, AccessControl& access, tracking::TrackingService& tracking) {
-  auto authorizer = std::make_shared<Authorizer>(access, tracking);
+void EnableAuth(HttpServer& server, AccessControl& access, tracking::TrackingService& tracking,
+                data::DatasetService& datasets) {
+  auto authorizer = std::make_shared<Authorizer>(access, tracking, datasets);
   server.SetGuard({[authorizer](const Request& req, Response& res, const std::string& route) {
                      authorizer->Before(req, res, route);
                    },

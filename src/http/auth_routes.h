@@ -1,6 +1,7 @@
 // Authentication and permissions over HTTP.
 #pragma once
 
+#include "data/dataset_service.h"
 #include "governance/access_control.h"
 #include "http/http_server.h"
 #include "registry/registry_service.h"
@@ -11,14 +12,16 @@ namespace slipway::http {
 // Guards every route of `server` (except /health and /metrics): the caller
 // must present valid HTTP Basic credentials or a Bearer token (401
 // otherwise, with WWW-Authenticate; 429 while throttled), and hold the
-// permission the route needs on the experiment or registered model it
-// touches (403 otherwise). Reads need READ, changes EDIT, deletes MANAGE;
+// permission the route needs on the experiment, registered model or dataset
+// it touches (403 otherwise). Reads need READ, changes EDIT, deletes MANAGE;
 // routes without a rule here are admin-only, so a new route fails closed.
-// Creating an experiment or registered model grants its creator MANAGE;
-// searches return only what the caller may read. Everything passed in must
-// outlive the server.
+// Creating an experiment, registered model or dataset (its first pushed
+// version) grants its creator MANAGE; searches and the dataset list return
+// only what the caller may read. Dataset objects (chunks, by SHA-256) are
+// open to every signed-in user: a digest is only learned from a manifest the
+// caller may read. Everything passed in must outlive the server.
 void EnableAuth(HttpServer& server, governance::AccessControl& access,
-                tracking::TrackingService& tracking);
+                tracking::TrackingService& tracking, data::DatasetService& datasets);
 
 // The REST API that manages users, API tokens and permissions: MLflow's
 // basic-auth endpoints (/api/2.0/mlflow/users/..., the 3.x

@@ -4,8 +4,9 @@ Bearer), MLflow's own auth client (`mlflow.server.get_app_client("basic-auth")`)
 `slipway users` CLI and raw HTTP for the error forms.
 
 The permission model is MLflow's basic-auth app's: READ < USE < EDIT < MANAGE per
-experiment and registered model, the creator manages what they create, admins manage
-everything, and everyone else gets the default permission (READ).
+experiment and registered model (and, in Slipway, dataset), the creator manages what
+they create, admins manage everything, and everyone else gets the default permission
+(READ).
 """
 
 from __future__ import annotations
@@ -524,7 +525,7 @@ def test_bad_user_input_gets_mlflows_error_forms(auth_server):
                       auth=ADMIN)
     assert_mlflow_error(r, 400, "INVALID_PARAMETER_VALUE", "limit")
     r = requests.post(f"{auth_server.url}/api/3.0/mlflow/users/permissions/grant", auth=ADMIN,
-                      json={"username": BOB[0], "resource_type": "dataset", "resource_id": "1",
+                      json={"username": BOB[0], "resource_type": "scorer", "resource_id": "1",
                             "permission": "READ"})
     assert_mlflow_error(r, 400, "INVALID_PARAMETER_VALUE", "Invalid resource type")
     r = requests.get(f"{api}/users/get", params={"username": "ghost"}, auth=ADMIN)
@@ -638,6 +639,86 @@ def test_auth_needs_a_first_admin_and_the_cli_can_make_one(tmp_path_factory):
     finally:
         srv.stop()
     srv.assert_clean_exit()
+
+
+def _data(srv, user, *args, cwd, check=True):
+    env = {**os.environ, "SLIPWAY_TRACKING_URI": srv.url,
+           "MLFLOW_TRACKING_USERNAME": user[0], "MLFLOW_TRACKING_PASSWORD": user[1]}
+    out = subprocess.run([str(slipway_binary()), "data", *map(str, args)], cwd=cwd, env=env,
+                         capture_output=True, text=True, timeout=120)
+    if check:
+        assert out.returncode == 0, f"slipway data {' '.join(map(str, args))}: {out.stderr}"
+    return out
+
+
+def test_datasets_have_permissions_like_experiments(auth_server, as_user, tmp_path):
+    """The creator of a dataset (its first push) manages it; others get the default
+    (READ) unless granted more or less, through MLflow's own auth client."""
+    api = f"{auth_server.url}/api/v1/datasets"
+    name = unique("alice-data")
+    alice_ws, bob_ws = tmp_path / "alice", tmp_path / "bob"
+    alice_ws.mkdir()
+    bob_ws.mkdir()
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame({"id": np.arange(300), "x": rng.random(300).round(4),
+                          "cat": rng.choice(["a", "b"], 300)})
+    v1, v2 = tmp_path / "v1.csv", tmp_path / "v2.csv"
+    frame.iloc[:200].to_csv(v1, index=False)
+    frame.to_csv(v2, index=False)
+    _data(auth_server, ALICE, "add", v1, "--name", name, cwd=alice_ws)
+    _data(auth_server, ALICE, "push", name, cwd=alice_ws)
+    as_user(ALICE)
+    auth = _auth_client(auth_server)
+    assert auth.get_user_permission(ALICE[0], "dataset", name).permission == "MANAGE"
+
+    # bob reads by default, but may not add a version to alice's dataset
+    assert requests.get(f"{api}/{name}/versions/1", auth=BOB).status_code == 200
+    _data(auth_server, BOB, "pull", name, cwd=bob_ws)
+    _data(auth_server, BOB, "add", v2, "--name", name, cwd=bob_ws)
+    refused = _data(auth_server, BOB, "push", name, cwd=bob_ws, check=False)
+    assert refused.returncode == 1
+    assert f"'bob' has READ on dataset '{name}'; this needs EDIT" in refused.stderr
+    assert [v["version"] for v in requests.get(f"{api}/{name}/versions", auth=ADMIN)
+            .json()["versions"]] == [1]
+    # ... until alice grants EDIT
+    auth.grant_user_permission(BOB[0], "dataset", name, "EDIT")
+    _data(auth_server, BOB, "push", name, cwd=bob_ws)
+    assert [v["version"] for v in requests.get(f"{api}/{name}/versions", auth=ALICE)
+            .json()["versions"]] == [1, 2]
+    # bob may not pass on what he only edits
+    as_user(BOB)
+    with pytest.raises(MlflowException) as exc:
+        _auth_client(auth_server).grant_user_permission(ADMIN[0], "dataset", name, "READ")
+    _denied(exc)
+
+    # NO_PERMISSIONS hides it from bob: list, get, diff and validate against it
+    bobs = unique("bob-data")
+    _data(auth_server, BOB, "add", v1, "--name", bobs, cwd=bob_ws)
+    _data(auth_server, BOB, "push", bobs, cwd=bob_ws)
+    as_user(ALICE)
+    auth.grant_user_permission(BOB[0], "dataset", name, "NO_PERMISSIONS")
+    listed = {d["name"] for d in requests.get(api, auth=BOB).json()["datasets"]}
+    assert bobs in listed and name not in listed
+    assert name in {d["name"] for d in requests.get(api, auth=ALICE).json()["datasets"]}
+    for r in (requests.get(f"{api}/{name}/versions/1", auth=BOB),
+              requests.get(f"{api}/{name}/versions/1/manifest", auth=BOB),
+              requests.get(f"{api}/{bobs}/versions/1/diff", params={"other": f"{name}@1"},
+                           auth=BOB),
+              requests.post(f"{api}/{bobs}/versions/1/validate", auth=BOB,
+                            json={"rules": "rows: {min: 1}\n", "reference": f"{name}@1"}),
+              requests.post(f"{api}/{bobs}/versions/1/validate", auth=BOB,
+                            json={"rules": f"drift:\n  reference: {name}@1\n"})):
+        assert_mlflow_error(r, 403, "PERMISSION_DENIED", f"dataset '{name}'")
+    r = requests.get(f"{api}/{bobs}/versions/1/diff", params={"other": f"{bobs}@1"}, auth=BOB)
+    assert r.status_code == 200, r.text
+    # the users CLI grants on datasets too
+    cli_env = {**os.environ, "SLIPWAY_TRACKING_URI": auth_server.url,
+               "MLFLOW_TRACKING_USERNAME": ALICE[0], "MLFLOW_TRACKING_PASSWORD": ALICE[1]}
+    granted = subprocess.run([str(slipway_binary()), "users", "grant", BOB[0], "--dataset", name,
+                              "--permission", "READ"], env=cli_env, capture_output=True,
+                             text=True, timeout=60)
+    assert granted.returncode == 0, granted.stderr
+    assert requests.get(f"{api}/{name}/versions/1", auth=BOB).status_code == 200
 
 
 def test_server_without_auth_takes_no_credentials_and_has_no_user_api(server):

@@ -228,7 +228,9 @@ TEST_F(AccessControlTest, BadNamesAndPermissionsAreRefused) {
   }
   EXPECT_THROW(ParsePermission("ADMIN"), Error);
   EXPECT_EQ(ParsePermission("MANAGE"), Permission::kManage);
-  EXPECT_THROW(ParseResourceType("dataset"), Error);
+  EXPECT_THROW(ParseResourceType("scorer"), Error);
+  EXPECT_EQ(ParseResourceType("dataset"), ResourceType::kDataset);
+  EXPECT_EQ(ResourceTypeName(ResourceType::kDataset), "dataset");
 }
 
 }  // namespace
