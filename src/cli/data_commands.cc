@@ -134,13 +134,10 @@ class Progress {
   Progress() : enabled_(isatty(STDERR_FILENO) != 0) {}
   ~Progress() { Done(); }
   void Update(std::string_view phase, uint64_t done, uint64_t total) {
-    if (!enabled_) return;
-    std::lock_guard lock(mu_);
-    int percent = total == 0 ? 100 : static_cast<int>(100.0 * done / total);
-    std::cerr << fmt::format("\r{:<8} {:>3}%  {} / {}   ", phase, percent, Bytes(done),
-                             Bytes(total))
-              << std::flush;
-    drawn_ = true;
+    Draw(phase, done, total, Bytes(done) + " / " + Bytes(total));
+  }
+  void UpdateObjects(std::string_view phase, uint64_t done, uint64_t total) {
+    Draw(phase, done, total, fmt::format("{} / {} objects", done, total));
   }
   void Done() {
     if (drawn_) std::cerr << "\r" << std::string(48, ' ') << "\r" << std::flush;
@@ -148,6 +145,14 @@ class Progress {
   }
 
  private:
+  void Draw(std::string_view phase, uint64_t done, uint64_t total, const std::string& amounts) {
+    if (!enabled_) return;
+    std::lock_guard lock(mu_);
+    int percent = total == 0 ? 100 : static_cast<int>(100.0 * done / total);
+    std::cerr << fmt::format("\r{:<8} {:>3}%  {}   ", phase, percent, amounts) << std::flush;
+    drawn_ = true;
+  }
+
   bool enabled_;
   bool drawn_ = false;
   std::mutex mu_;  // guards drawing
@@ -528,11 +533,16 @@ void DataPush(const DataOptions& options) {
     std::vector<std::string> to_send;
     for (const json& digest : ArrayField(missing, "missing")) to_send.push_back(digest);
     // A few large requests (object_bundle.h), each stored as one pack there.
+    uint64_t total_bytes = 0;
     std::vector<std::vector<std::string>> batches =
         Batches(to_send, kBundleObjects, kBundleBytes, [&](const std::string& digest) {
           auto location = service.content().Locate(digest);
-          return location ? location->size : 0;
+          uint64_t size = location ? location->size : 0;
+          total_bytes += size;
+          return size;
         });
+    Progress progress;
+    const uint64_t sent_before = sent_bytes;
     std::mutex count_mu;  // guards the counters
     InParallel(uri, batches.size(), [&](ApiClient& worker, size_t i) {
       std::string bundle;
@@ -546,7 +556,9 @@ void DataPush(const DataOptions& options) {
       std::lock_guard lock(count_mu);
       sent_objects += batches[i].size();
       sent_bytes += bytes;
+      progress.Update("push", sent_bytes - sent_before, total_bytes);
     });
+    progress.Done();
     json body = http::DatasetVersionJson(v, true);
     client.Post(VersionsPath(v.name), body);
     pushed.push_back(fmt::format("{}@{}", v.name, v.version));
@@ -588,6 +600,8 @@ void DataPull(const DataOptions& options) {
     std::vector<std::vector<std::string>> batches =
         Batches(missing, kFetchObjects, UINT64_MAX, [](const std::string&) { return 0; });
     data::ContentStore::ObjectWriter writer(&service.content());
+    Progress progress;
+    const uint64_t got_before = got_objects;
     std::mutex count_mu;  // guards the counters
     InParallel(uri, batches.size(), [&](ApiClient& worker, size_t i) {
       std::string bundle = worker.PostForBytes(std::string(kDatasetsApi) + "/objects/fetch",
@@ -609,8 +623,10 @@ void DataPull(const DataOptions& options) {
       std::lock_guard lock(count_mu);
       got_objects += objects.size();
       got_bytes += bytes;
+      progress.UpdateObjects("pull", got_objects - got_before, missing.size());
     });
     writer.Commit();
+    progress.Done();
     json record = Field(client.Get(at), "version");
     data::DatasetVersion v;
     v.name = ref.name;
