@@ -527,9 +527,9 @@ void DataPush(const DataOptions& options) {
     data::DatasetVersion v = service.Resolve({listed.name, listed.version});
     std::vector<std::string> objects = service.ObjectsOf(v);
     std::set<std::string> unique(objects.begin(), objects.end());
-    json missing =
-        client.Post(std::string(kDatasetsApi) + "/objects/missing",
-                    {{"digests", std::vector<std::string>(unique.begin(), unique.end())}});
+    json missing = client.Post(
+        std::string(kDatasetsApi) + "/objects/missing",
+        {{"dataset", v.name}, {"digests", std::vector<std::string>(unique.begin(), unique.end())}});
     std::vector<std::string> to_send;
     for (const json& digest : ArrayField(missing, "missing")) to_send.push_back(digest);
     // A few large requests (object_bundle.h), each stored as one pack there.
@@ -596,16 +596,23 @@ void DataPull(const DataOptions& options) {
     std::set<std::string> unique(wanted.begin(), wanted.end());
     std::vector<std::string> missing =
         service.content().Missing(std::vector<std::string>(unique.begin(), unique.end()));
-    // A few large requests, stored here as one pack per version.
-    std::vector<std::vector<std::string>> batches =
-        Batches(missing, kFetchObjects, UINT64_MAX, [](const std::string&) { return 0; });
+    // A few large requests, stored here as one pack per version. Chunks are
+    // at most 256 KiB, so a batch stays far below the server's limit; the
+    // manifest, which grows with the file, is asked for on its own.
+    const std::string manifest = StringField(listed, "manifest_digest");
+    const uint64_t chunk_bytes = data::Chunker::Options().max_size;
+    const uint64_t fetch_bytes = kFetchObjects * chunk_bytes;  // 64 MiB
+    std::vector<std::vector<std::string>> batches = Batches(
+        missing, kFetchObjects, fetch_bytes,
+        [&](const std::string& digest) { return digest == manifest ? fetch_bytes : chunk_bytes; });
     data::ContentStore::ObjectWriter writer(&service.content());
     Progress progress;
     const uint64_t got_before = got_objects;
     std::mutex count_mu;  // guards the counters
     InParallel(uri, batches.size(), [&](ApiClient& worker, size_t i) {
-      std::string bundle = worker.PostForBytes(std::string(kDatasetsApi) + "/objects/fetch",
-                                               {{"digests", batches[i]}});
+      std::string bundle = worker.PostForBytes(
+          std::string(kDatasetsApi) + "/objects/fetch",
+          {{"dataset", fmt::format("{}@{}", ref.name, number)}, {"digests", batches[i]}});
       std::vector<data::BundleObject> objects = data::ParseBundle(bundle);
       if (objects.size() != batches[i].size()) {
         ThrowInvalid(fmt::format("the server sent {} objects for {} asked for", objects.size(),

@@ -94,6 +94,19 @@ void WriteAll(int fd, const uint8_t* data, size_t size, const std::string& what)
   }
 }
 
+void PwriteAll(int fd, const uint8_t* data, size_t size, uint64_t offset, const std::string& what) {
+  while (size > 0) {
+    ssize_t n = ::pwrite(fd, data, size, static_cast<off_t>(offset));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      ThrowIo("cannot write " + what, errno);
+    }
+    data += n;
+    size -= static_cast<size_t>(n);
+    offset += static_cast<uint64_t>(n);
+  }
+}
+
 void PutU64(std::string* out, uint64_t value) {
   for (int i = 0; i < 8; ++i) out->push_back(static_cast<char>((value >> (8 * i)) & 0xff));
 }
@@ -636,7 +649,9 @@ void ContentStore::Ingest::StoreChunk(const Sha256::Digest& digest, const std::s
     pack_size_ = 0;
     pack_flushed_ = 0;
   }
-  WriteAll(pack_fd_, data, size, Quote(pack_temp_));
+  // At an explicit offset: a write that fails halfway must not shift where
+  // the next chunk lands, since a mid-add Commit may publish what came before.
+  PwriteAll(pack_fd_, data, size, pack_size_, Quote(pack_temp_));
   entries_.push_back({digest, pack_size_, size});
   pack_size_ += size;
   if (store_->options_.durable && pack_size_ - pack_flushed_ >= kWriteBackBytes) {
@@ -687,7 +702,11 @@ void ContentStore::Ingest::Commit() {
     fd = std::exchange(pack_fd_, -1);
     pack_size_ = 0;
   }
-  if (entries.empty()) return;
+  if (entries.empty()) {  // another thread committed meanwhile
+    if (fd >= 0) ::close(fd);
+    if (!pack_temp.empty()) ::unlink(pack_temp.c_str());
+    return;
+  }
   store_->PublishPack(fd, pack_temp, std::move(entries));
 }
 
@@ -946,12 +965,20 @@ std::unique_ptr<ContentStore> ContentStore::Open(const fs::path& root, const Opt
       std::error_code ignored;
       fs::remove_all(entry.path(), ignored);
     }
+    // A pack without its index was never published; an index without its
+    // pack lists objects that are gone (dropping it lets adds store them
+    // again).
     for (const auto& entry : fs::directory_iterator(canonical / "packs", error)) {
-      fs::path index = entry.path();
-      index.replace_extension(kIndexExtension);
+      fs::path partner = entry.path();
       std::error_code ignored;
-      if (entry.path().extension() == kPackExtension && !fs::exists(index, ignored)) {
-        fs::remove(entry.path(), ignored);
+      if (entry.path().extension() == kPackExtension) {
+        if (!fs::exists(partner.replace_extension(kIndexExtension), ignored)) {
+          fs::remove(entry.path(), ignored);
+        }
+      } else if (entry.path().extension() == kIndexExtension) {
+        if (!fs::exists(partner.replace_extension(kPackExtension), ignored)) {
+          fs::remove(entry.path(), ignored);
+        }
       }
     }
   }
@@ -1014,11 +1041,20 @@ void ContentStore::PublishPack(int pack_fd, const fs::path& pack_temp,
       if (!fd.Close()) ThrowIo("cannot write " + Quote(index_temp), errno);
     }
     pack_target = packs_ / (name + kPackExtension);
+    fs::path index_target = packs_ / (name + kIndexExtension);
+    struct stat info;
+    if (::stat(index_target.c_str(), &info) == 0) {
+      // The same pack (same objects at the same offsets) is published
+      // already, e.g. by a retried upload: ours is not needed.
+      ::unlink(pack_temp.c_str());
+      ::unlink(index_temp.c_str());
+      AddPack(name, entries);
+      return;
+    }
     if (::rename(pack_temp.c_str(), pack_target.c_str()) != 0) {
       ThrowIo("cannot move a pack into " + Quote(packs_), errno);
     }
     pack_moved = true;
-    fs::path index_target = packs_ / (name + kIndexExtension);
     if (::rename(index_temp.c_str(), index_target.c_str()) != 0) {
       ThrowIo("cannot move a pack index into " + Quote(packs_), errno);
     }
@@ -1105,6 +1141,9 @@ bool ContentStore::LoadNewPacks() const {
     }
     if (error) ThrowIo("cannot list " + Quote(packs_), error.value());
   }
+  // Another process may have renamed these in without having synced the
+  // folder yet; an add here must not build on names a crash could undo.
+  if (!fresh.empty() && options_.durable) FsyncFolder(packs_);
   for (const std::string& name : fresh) {
     fs::path path = packs_ / (name + kIndexExtension);
     std::string text;
@@ -1222,10 +1261,15 @@ std::string ContentStore::ReadLocation(const Location& location, std::string_vie
   if (reader == nullptr) reader = &own;
   int fd = reader->Open(location.file);
   if (fd < 0) {
-    if (errno == ENOENT) {
+    if (errno == ENOENT && location.packed) {
+      throw Error(ErrorCode::kInternalError, "object " + std::string(digest) + " in the store " +
+                                                 Quote(root_) + " is lost: its pack " +
+                                                 location.file.filename().string() +
+                                                 " is missing (the store is damaged)");
+    }
+    if (errno == ENOENT) {  // a loose object deleted since it was found
       throw Error(ErrorCode::kResourceDoesNotExist,
-                  "object " + std::string(digest) + " does not exist in the store " + Quote(root_) +
-                      " (" + location.file.filename().string() + " is gone)");
+                  "object " + std::string(digest) + " does not exist in the store " + Quote(root_));
     }
     ThrowIo("cannot read object " + std::string(digest), errno);
   }
@@ -1441,9 +1485,8 @@ void ContentStore::WriteFileFromChunks(const FileManifest& manifest, const fs::p
     // only to name the corrupt one when it does not match.
     Sha256 whole;
     PackReader reader;
-    LoadNewPacks();
     for (const ChunkRef& chunk : manifest.chunks) {
-      std::optional<Location> location = Find(chunk.digest, /*refresh=*/false);
+      std::optional<Location> location = Find(chunk.digest, /*refresh=*/true);
       if (!location) {
         throw Error(ErrorCode::kResourceDoesNotExist,
                     "cannot materialize '" + shown_name + "': chunk " + chunk.digest +

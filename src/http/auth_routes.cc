@@ -82,7 +82,9 @@ enum class Target {
   kDataset,           // the dataset name in the path
   kDatasetDiff,       // the name in the path and the `other` parameter's
   kDatasetValidate,   // the name in the path and the drift reference's
-  kDatasetPush,       // the name in the path: EDIT, or none if it is new
+  kDatasetPush,       // the name in the path: EDIT, or version 1 of a new one
+  kDatasetObjects,    // field dataset ("name@v"): objects read through it
+  kDatasetUpload,     // field dataset (a name): EDIT, or none if it is new
 };
 
 struct Rule {
@@ -166,12 +168,16 @@ const std::unordered_map<std::string, Rule>& Rules() {
     (*r)["datasets/diff"] = {Target::kDatasetDiff, R};
     (*r)["datasets/validate"] = {Target::kDatasetValidate, R};
     (*r)["datasets/import"] = {Target::kDatasetPush, E};
-    // The list is filtered after the handler. Objects are named by the
-    // SHA-256 of their bytes: one learns a digest only from a manifest one
-    // may read (or by holding the bytes already).
+    // Objects are read through a dataset version the caller may read (the
+    // handler checks they belong to it); asking which objects are missing
+    // is part of pushing to a dataset. Uploading needs the bytes, so it
+    // tells nothing about anyone's data.
+    (*r)["datasets/object-get"] = {Target::kDatasetObjects, R};
+    (*r)["datasets/objects-fetch"] = {Target::kDatasetObjects, R};
+    (*r)["datasets/objects-missing"] = {Target::kDatasetUpload, E};
+    // The list is filtered after the handler.
     for (const char* route :
-         {"datasets/list", "datasets/objects-missing", "datasets/object-get", "datasets/object-put",
-          "datasets/objects-put-bundle", "datasets/objects-fetch"}) {
+         {"datasets/list", "datasets/object-put", "datasets/objects-put-bundle"}) {
       (*r)[route] = {Target::kAuthenticated, N};
     }
     // The management routes check the caller themselves.
@@ -288,7 +294,9 @@ class Authorizer {
         FilterReply(res, caller, "model_versions", "name", ResourceType::kRegisteredModel);
       } else if (route == "datasets/list") {
         FilterReply(res, caller, "datasets", "name", ResourceType::kDataset);
-      } else if (route == "datasets/import" && !new_dataset.empty() && res.status == 200) {
+      } else if (route == "datasets/import" && !new_dataset.empty() && res.status == 200 &&
+                 Json::parse(res.body).value("created", false)) {
+        // This request made version 1 of a dataset that did not exist.
         access_.GrantOwner(caller, ResourceType::kDataset, new_dataset);
       }
     } catch (const std::exception& error) {
@@ -335,9 +343,22 @@ class Authorizer {
         std::string name = req.matches[1].str();
         if (DatasetExists(name)) {
           access_.Require(caller, ResourceType::kDataset, name, rule.needed);
-        } else {
-          new_dataset = name;  // whoever creates it manages it (After)
+          return;
         }
+        // A new dataset: only its version 1, which fails (409) or changes
+        // nothing if someone else made it meanwhile. Whoever creates it
+        // manages it (After).
+        Json body = RequestJson(req);
+        if (RequestFields(body).RequiredInt("version") != 1) {
+          access_.Require(caller, ResourceType::kDataset, name, rule.needed);
+        }
+        new_dataset = name;
+        return;
+      }
+      case Target::kDatasetUpload: {
+        Json body = RequestJson(req);
+        std::string name = RequestFields(body).RequiredString("dataset");
+        if (DatasetExists(name)) access_.Require(caller, ResourceType::kDataset, name, rule.needed);
         return;
       }
       default:
@@ -369,6 +390,10 @@ class Authorizer {
                                             ? fields.RequiredString("run_id")
                                             : fields.RequiredString("run_uuid")),
                         rule.needed);
+        return;
+      case Target::kDatasetObjects:
+        access_.Require(caller, ResourceType::kDataset,
+                        data::ParseDatasetRef(fields.RequiredString("dataset")).name, rule.needed);
         return;
       case Target::kDatasetValidate: {
         access_.Require(caller, ResourceType::kDataset, req.matches[1], rule.needed);

@@ -18,8 +18,8 @@ namespace slipway::http {
 // Creating an experiment, registered model or dataset (its first pushed
 // version) grants its creator MANAGE; searches and the dataset list return
 // only what the caller may read. Dataset objects (chunks, by SHA-256) are
-// open to every signed-in user: a digest is only learned from a manifest the
-// caller may read. Everything passed in must outlive the server.
+// read only through a version the caller may read that holds them; anyone
+// signed in may upload objects. Everything passed in must outlive the server.
 void EnableAuth(HttpServer& server, governance::AccessControl& access,
                 tracking::TrackingService& tracking, data::DatasetService& datasets);
 

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <unordered_set>
 
 #include "core/error.h"
 #include "data/dataset_diff.h"
@@ -21,9 +22,29 @@ constexpr const char* kBase = "/api/v1/datasets";
 // A chunk is at most 256 KiB; a manifest lists ~40 bytes per chunk, so this
 // bounds a single file at ~400 GB.
 constexpr size_t kMaxObjectBytes = size_t{256} << 20;
-// A bundle (object_bundle.h) in either direction holds at most this much.
-constexpr size_t kMaxBundleBytes = size_t{256} << 20;
 constexpr size_t kMaxFetchObjects = 4096;
+// A bundle (object_bundle.h) in either direction holds at most this much:
+// room for the largest object, or for many objects, with their headers.
+constexpr size_t kMaxBundleBytes = kMaxObjectBytes + kMaxFetchObjects * 96;
+
+// The objects of the version named by the request's `dataset` ("name@v"):
+// objects are read only through a version that holds them.
+std::unordered_set<std::string> ObjectsOfRequestedVersion(data::DatasetService& datasets,
+                                                          const RequestFields& fields,
+                                                          std::string* shown) {
+  data::DatasetVersion v =
+      datasets.Resolve(data::ParseDatasetRef(fields.RequiredString("dataset")));
+  *shown = v.name + "@" + std::to_string(v.version);
+  std::vector<std::string> objects = datasets.ObjectsOf(v);
+  return {objects.begin(), objects.end()};
+}
+
+void RequireObjectOf(const std::unordered_set<std::string>& objects, const std::string& digest,
+                     const std::string& shown) {
+  if (!objects.count(digest)) {
+    ThrowNotFound("Object " + digest + " is not part of " + shown + ".");
+  }
+}
 
 // Reads a streamed request body of at most `limit` bytes; 413 beyond.
 std::string ReadBody(const httplib::ContentReader& reader, size_t limit, const char* what) {
@@ -164,7 +185,10 @@ void AddDatasetRoutes(HttpServer& server, data::DatasetService& datasets) {
   server.Post(base + "/objects/missing", "datasets/objects-missing",
               [&datasets](const Request& req, Response& res) {
                 Json body = RequestJson(req);
-                std::vector<std::string> digests = RequestFields(body).StringList("digests");
+                RequestFields fields(body);
+                // The dataset being pushed (permissions are checked on it).
+                data::ValidateDatasetName(fields.RequiredString("dataset"));
+                std::vector<std::string> digests = fields.StringList("digests");
                 for (const std::string& digest : digests) {
                   if (!data::IsValidDigest(digest)) {
                     ThrowInvalid("Invalid object digest '" + digest +
@@ -192,7 +216,11 @@ void AddDatasetRoutes(HttpServer& server, data::DatasetService& datasets) {
   server.Post(base + "/objects/fetch", "datasets/objects-fetch",
               [&datasets](const Request& req, Response& res) {
                 Json body = RequestJson(req);
-                std::vector<std::string> digests = RequestFields(body).StringList("digests");
+                RequestFields fields(body);
+                std::vector<std::string> digests = fields.StringList("digests");
+                std::string shown;
+                std::unordered_set<std::string> objects =
+                    ObjectsOfRequestedVersion(datasets, fields, &shown);
                 if (digests.size() > kMaxFetchObjects) {
                   ThrowInvalid("Too many digests (" + std::to_string(digests.size()) +
                                "): ask for at most " + std::to_string(kMaxFetchObjects) +
@@ -200,6 +228,7 @@ void AddDatasetRoutes(HttpServer& server, data::DatasetService& datasets) {
                 }
                 std::string bundle;
                 for (const std::string& digest : digests) {
+                  RequireObjectOf(objects, digest, shown);
                   std::string bytes = datasets.content().ReadBlob(digest);
                   if (bundle.size() + bytes.size() > kMaxBundleBytes) {
                     ThrowInvalid("The objects asked for exceed " + std::to_string(kMaxBundleBytes) +
@@ -211,6 +240,10 @@ void AddDatasetRoutes(HttpServer& server, data::DatasetService& datasets) {
               });
   server.Get(base + "/objects/([0-9a-f]{64})", "datasets/object-get",
              [&datasets](const Request& req, Response& res) {
+               Json query = RequestJson(req);
+               std::string shown;
+               RequireObjectOf(ObjectsOfRequestedVersion(datasets, RequestFields(query), &shown),
+                               req.matches[1].str(), shown);
                res.set_content(datasets.content().ReadBlob(req.matches[1].str()),
                                "application/octet-stream");
              });

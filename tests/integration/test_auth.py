@@ -680,6 +680,10 @@ def test_datasets_have_permissions_like_experiments(auth_server, as_user, tmp_pa
     assert f"'bob' has READ on dataset '{name}'; this needs EDIT" in refused.stderr
     assert [v["version"] for v in requests.get(f"{api}/{name}/versions", auth=ADMIN)
             .json()["versions"]] == [1]
+    # nor start a "new" dataset anywhere but at version 1
+    record = requests.get(f"{api}/{name}/versions/1", auth=ALICE).json()["version"]
+    r = requests.post(f"{api}/{unique('fresh')}/versions", auth=BOB, json={**record, "version": 2})
+    assert_mlflow_error(r, 403, "PERMISSION_DENIED", "this needs EDIT")
     # ... until alice grants EDIT
     auth.grant_user_permission(BOB[0], "dataset", name, "EDIT")
     _data(auth_server, BOB, "push", name, cwd=bob_ws)
@@ -710,6 +714,23 @@ def test_datasets_have_permissions_like_experiments(auth_server, as_user, tmp_pa
                             json={"rules": f"drift:\n  reference: {name}@1\n"})):
         assert_mlflow_error(r, 403, "PERMISSION_DENIED", f"dataset '{name}'")
     r = requests.get(f"{api}/{bobs}/versions/1/diff", params={"other": f"{bobs}@1"}, auth=BOB)
+    assert r.status_code == 200, r.text
+    # its objects neither: not through it, not through his own dataset, not as "missing"
+    held = requests.get(f"{api}/{name}/versions/2/objects", auth=ALICE).json()["objects"]
+    assert_mlflow_error(requests.post(f"{api}/objects/fetch", auth=BOB,
+                                      json={"dataset": f"{name}@2", "digests": held}),
+                        403, "PERMISSION_DENIED", f"dataset '{name}'")
+    assert_mlflow_error(requests.get(f"{api}/objects/{held[0]}", auth=BOB,
+                                     params={"dataset": f"{name}@2"}),
+                        403, "PERMISSION_DENIED", f"dataset '{name}'")
+    assert_mlflow_error(requests.post(f"{api}/objects/fetch", auth=BOB,
+                                      json={"dataset": f"{bobs}@1", "digests": held}),
+                        404, "RESOURCE_DOES_NOT_EXIST", f"is not part of {bobs}@1")
+    assert_mlflow_error(requests.post(f"{api}/objects/missing", auth=BOB,
+                                      json={"dataset": name, "digests": held}),
+                        403, "PERMISSION_DENIED", f"dataset '{name}'")
+    r = requests.post(f"{api}/objects/fetch", auth=ALICE,
+                      json={"dataset": f"{name}@2", "digests": held})
     assert r.status_code == 200, r.text
     # the users CLI grants on datasets too
     cli_env = {**os.environ, "SLIPWAY_TRACKING_URI": auth_server.url,

@@ -415,8 +415,9 @@ def _bundle(*objects: bytes) -> bytes:
     return b"".join(f"{hashlib.sha256(o).hexdigest()} {len(o)}\n".encode() + o for o in objects)
 
 
-def test_object_bundles_over_rest(server):
+def test_object_bundles_over_rest(server, ws, sklearn_csvs):
     api = f"{server.url}/api/v1/datasets/objects"
+    pushing = unique("bundles")
     a, b = os.urandom(5000), b"beta" * 3000
     da, db = hashlib.sha256(a).hexdigest(), hashlib.sha256(b).hexdigest()
     body = _bundle(a, b)
@@ -430,22 +431,37 @@ def test_object_bundles_over_rest(server):
                         "INVALID_PARAMETER_VALUE", f"object 2 (at byte {len(body) - len(b) - 71})")
     assert_mlflow_error(requests.put(f"{api}/bundle", data=b"xyz 3\nabc"), 400,
                         "INVALID_PARAMETER_VALUE", "object 1 (at byte 0)")
-    assert requests.post(f"{api}/missing", json={"digests": [da, db]}).json()["missing"] \
-        == [da, db]
+    r = requests.post(f"{api}/missing", json={"dataset": pushing, "digests": [da, db]})
+    assert r.json()["missing"] == [da, db]
+    assert_mlflow_error(requests.post(f"{api}/missing", json={"digests": [da]}), 400,
+                        "INVALID_PARAMETER_VALUE", "dataset")
 
     r = requests.put(f"{api}/bundle", data=body)
     assert r.status_code == 200, r.text
     assert r.json() == {"objects": 2, "new_objects": 2, "new_bytes": len(a) + len(b)}
     assert requests.put(f"{api}/bundle", data=body).json()["new_objects"] == 0
-    assert requests.post(f"{api}/missing", json={"digests": [da, db]}).json()["missing"] == []
-    assert requests.get(f"{api}/{db}").content == b
+    r = requests.post(f"{api}/missing", json={"dataset": pushing, "digests": [da, db]})
+    assert r.json()["missing"] == []
 
-    r = requests.post(f"{api}/fetch", json={"digests": [db, da]})
-    assert r.status_code == 200 and r.content == _bundle(b, a)
-    absent = hashlib.sha256(b"absent").hexdigest()
-    assert_mlflow_error(requests.post(f"{api}/fetch", json={"digests": [da, absent]}), 404,
-                        "RESOURCE_DOES_NOT_EXIST", absent)
-    assert_mlflow_error(requests.post(f"{api}/fetch", json={"digests": [da] * 4097}), 400,
+    # objects are read through a version that holds them
+    name = unique("iris")
+    slipway("data", "add", sklearn_csvs["iris"], "--name", name, cwd=ws)
+    slipway("data", "push", name, cwd=ws, env={"SLIPWAY_TRACKING_URI": server.url})
+    held = requests.get(f"{server.url}/api/v1/datasets/{name}/versions/1/objects").json()["objects"]
+    r = requests.post(f"{api}/fetch", json={"dataset": f"{name}@1", "digests": held[::-1]})
+    assert r.status_code == 200
+    expected = [requests.get(f"{api}/{d}", params={"dataset": f"{name}@1"}).content
+                for d in held[::-1]]
+    assert r.content == _bundle(*expected)
+    assert hashlib.sha256(expected[-1]).hexdigest() == held[0]
+    for r in (requests.post(f"{api}/fetch", json={"dataset": f"{name}@1", "digests": [da]}),
+              requests.get(f"{api}/{da}", params={"dataset": f"{name}@1"})):
+        assert_mlflow_error(r, 404, "RESOURCE_DOES_NOT_EXIST", f"{da} is not part of {name}@1")
+    assert_mlflow_error(requests.post(f"{api}/fetch", json={"digests": held}), 400,
+                        "INVALID_PARAMETER_VALUE", "dataset")
+    assert_mlflow_error(requests.get(f"{api}/{da}"), 400, "INVALID_PARAMETER_VALUE", "dataset")
+    assert_mlflow_error(requests.post(f"{api}/fetch", json={"dataset": f"{name}@1",
+                                                            "digests": held * 4097}), 400,
                         "INVALID_PARAMETER_VALUE", "at most 4096")
 
 
@@ -460,12 +476,15 @@ def test_dataset_rest_errors(server):
     assert_mlflow_error(r, 400, "INVALID_PARAMETER_VALUE", "nothing stored")
     r = requests.put(f"{api}/objects/NOTHEX", data=b"x")
     assert_mlflow_error(r, 400, "INVALID_PARAMETER_VALUE", "Invalid object digest")
-    r = requests.post(f"{api}/objects/missing", json={"digests": [digest]})
+    pushing = unique("ds")
+    r = requests.post(f"{api}/objects/missing", json={"dataset": pushing, "digests": [digest]})
     assert r.json()["missing"] == [digest]
     assert requests.put(f"{api}/objects/{digest}", data=b"hello").status_code == 200
-    assert requests.post(f"{api}/objects/missing", json={"digests": [digest]}).json() \
-        ["missing"] == []
-    assert requests.get(f"{api}/objects/{digest}").content == b"hello"
+    assert requests.post(f"{api}/objects/missing",
+                         json={"dataset": pushing, "digests": [digest]}).json()["missing"] == []
+    # stored, but read only through a version that holds it
+    assert_mlflow_error(requests.get(f"{api}/objects/{digest}", params={"dataset": f"{pushing}@1"}),
+                        404, "RESOURCE_DOES_NOT_EXIST", pushing)
     r = requests.post(f"{api}/{unique('ds')}/versions",
                       json={"version": 1, "manifest_digest": "0" * 64, "content_digest": "1" * 64})
     assert_mlflow_error(r, 400, "INVALID_PARAMETER_VALUE", "missing")
