@@ -1,7 +1,9 @@
 #include "cli/server_command.h"
 
+#include <malloc.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 
 #include <filesystem>
 #include <memory>
@@ -35,10 +37,17 @@ namespace {
 struct ServerArgs {
   std::string host = "127.0.0.1";
   int port = 5000;
-  std::string store = "sqlite:///slipway-data/slipway.db";
-  std::string artifacts = "slipway-data/artifacts";
-  std::string datasets = "slipway-data/datasets";
-  int threads = 64;
+  // Every default path derives from the data folder; an explicit option wins.
+  std::string data_dir = "slipway-data";
+  std::string store;      // default sqlite:///<data_dir>/slipway.db
+  std::string artifacts;  // default <data_dir>/artifacts
+  std::string datasets;   // default <data_dir>/datasets
+  int threads = 32;
+  int io_threads = 2;
+  double header_timeout = 30;
+  double idle_timeout = 30;
+  std::string log_format = "text";
+  bool no_access_log = false;
   bool auth = false;
   std::string default_permission = "READ";
 };
@@ -70,8 +79,26 @@ std::string ArtifactsPath(const std::string& uri) {
   return uri;
 }
 
-void RunServer(const ServerArgs& args) {
+// Many idle keep-alive connections are cheap now; let the process have as
+// many descriptors as the system allows it.
+void RaiseOpenFileLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
+void RunServer(ServerArgs args) {
   spdlog::set_level(spdlog::level::info);
+  if (args.store.empty()) args.store = "sqlite:///" + args.data_dir + "/slipway.db";
+  if (args.artifacts.empty()) args.artifacts = args.data_dir + "/artifacts";
+  if (args.datasets.empty()) args.datasets = args.data_dir + "/datasets";
+  RaiseOpenFileLimit();
+  // glibc raises its mmap threshold after large frees, after which the
+  // memory of large request bodies is kept in the heap for good; a fixed
+  // threshold maps (and unmaps) every allocation over 1 MiB.
+  mallopt(M_MMAP_THRESHOLD, 1 << 20);
   // Block the stop signals in every thread; one thread waits for them.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
@@ -95,7 +122,13 @@ void RunServer(const ServerArgs& args) {
   http::HttpServer::Options options;
   options.host = args.host;
   options.port = args.port;
-  options.threads = args.threads;
+  options.worker_threads = args.threads;
+  options.io_threads = args.io_threads;
+  options.header_timeout =
+      std::chrono::milliseconds(static_cast<int64_t>(args.header_timeout * 1000));
+  options.idle_timeout = std::chrono::milliseconds(static_cast<int64_t>(args.idle_timeout * 1000));
+  options.json_log = args.log_format == "json";
+  options.access_log = !args.no_access_log;
   http::HttpServer server(options);
   http::AddMlflowRoutes(server, tracking, artifacts);
   http::AddRegistryRoutes(server, registry, tracking);
@@ -144,16 +177,39 @@ void AddServerCommand(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("server", "Run the tracking server (MLflow REST API)");
   cmd->add_option("--host", args->host, "Address to listen on")->capture_default_str();
   cmd->add_option("--port", args->port, "Port to listen on")->capture_default_str();
-  cmd->add_option("--store", args->store, "Metadata store URI (sqlite:///PATH)")
+  cmd->add_option("--data-dir", args->data_dir,
+                  "Folder for everything the server keeps: the default --store, --artifacts "
+                  "and --datasets are under it")
       ->capture_default_str();
-  cmd->add_option("--artifacts", args->artifacts, "Artifact root folder (PATH or file://PATH)")
-      ->capture_default_str();
+  cmd->add_option("--store", args->store,
+                  "Metadata store URI (sqlite:///PATH); default sqlite:///DATA_DIR/slipway.db");
+  cmd->add_option("--artifacts", args->artifacts,
+                  "Artifact root folder (PATH or file://PATH); default DATA_DIR/artifacts");
   cmd->add_option("--datasets", args->datasets,
-                  "Folder of the dataset content store (pushed dataset versions)")
-      ->capture_default_str();
-  cmd->add_option("--threads", args->threads, "Request threads (open connections served at once)")
+                  "Folder of the dataset content store (pushed dataset versions); default "
+                  "DATA_DIR/datasets");
+  cmd->add_option("--threads", args->threads,
+                  "Worker threads: requests handled at once (open connections cost no thread)")
       ->capture_default_str()
-      ->check(CLI::Range(2, 4096));
+      ->check(CLI::Range(1, 1024));
+  cmd->add_option("--io-threads", args->io_threads,
+                  "Threads that read requests and write replies for every connection")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
+  cmd->add_option("--header-timeout", args->header_timeout,
+                  "Seconds a connection may take to send a request's headers (and may stay "
+                  "idle between requests)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.1, 3600.0));
+  cmd->add_option("--idle-timeout", args->idle_timeout,
+                  "Seconds of silence allowed while a body is read or a reply written")
+      ->capture_default_str()
+      ->check(CLI::Range(0.1, 3600.0));
+  cmd->add_option("--log-format", args->log_format,
+                  "Access log format: one text line or one JSON object per request")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"text", "json"}));
+  cmd->add_flag("--no-access-log", args->no_access_log, "Do not log a line per request");
   cmd->add_flag("--auth", args->auth,
                 "Require HTTP Basic or Bearer credentials and enforce permissions");
   cmd->add_option("--auth-default-permission", args->default_permission,

@@ -10,7 +10,7 @@
 namespace slipway::http {
 namespace {
 
-bool IsStateChanging(const httplib::Request& req, const std::string& route) {
+bool IsStateChanging(const Request& req, const std::string& route) {
   if (req.method == "GET" || req.method == "HEAD" || req.method == "OPTIONS") return false;
   auto ends_with = [&](std::string_view suffix) {
     return route.size() >= suffix.size() &&
@@ -20,22 +20,20 @@ bool IsStateChanging(const httplib::Request& req, const std::string& route) {
          !ends_with("/objects-missing") && route != "unmatched";
 }
 
-std::string FieldOf(const httplib::Request& req, const httplib::Response& res,
-                    const std::string& key) {
+std::string FieldOf(const Request& req, const Response& res, const std::string& key) {
   if (req.has_param(key.c_str())) return req.get_param_value(key.c_str());
   std::string value = FindStringField(req.body, key);
   if (value.empty()) value = FindStringField(res.body, key);
   return value;
 }
 
-std::string TargetOf(const httplib::Request& req, const httplib::Response& res,
-                     const std::string& route) {
+std::string TargetOf(const Request& req, const Response& res, const std::string& route) {
   auto starts = [&](const char* prefix) { return route.rfind(prefix, 0) == 0; };
   if (starts("mlflow-artifacts/")) {
-    return "artifact:" + (req.matches.size() > 1 ? req.matches[1].str() : std::string());
+    return "artifact:" + (req.matches.size() > 1 ? req.matches[1] : std::string());
   }
   if (starts("logged-models/")) {
-    std::string id = req.matches.size() > 1 ? req.matches[1].str() : FieldOf(req, res, "model_id");
+    std::string id = req.matches.size() > 1 ? req.matches[1] : FieldOf(req, res, "model_id");
     return "logged_model:" + id;
   }
   if (starts("experiments/")) return "experiment:" + FieldOf(req, res, "experiment_id");
@@ -59,16 +57,15 @@ std::string TargetOf(const httplib::Request& req, const httplib::Response& res,
   if (starts("users/")) return "user:" + FieldOf(req, res, "username");
   if (starts("tokens/")) {
     // Never the token itself: its public id only.
-    std::string id =
-        req.matches.size() > 1 ? req.matches[1].str() : FindStringField(res.body, "id");
+    std::string id = req.matches.size() > 1 ? req.matches[1] : FindStringField(res.body, "id");
     return "token:" + id;
   }
   if (starts("datasets/")) {
-    if (route == "datasets/object-put") return "dataset_object:" + req.matches[1].str();
+    if (route == "datasets/object-put") return "dataset_object:" + req.matches[1];
     if (req.matches.size() > 1) {
       std::string version =
-          req.matches.size() > 2 ? req.matches[2].str() : FindStringField(req.body, "version");
-      return "dataset:" + req.matches[1].str() + (version.empty() ? "" : "@" + version);
+          req.matches.size() > 2 ? req.matches[2] : FindStringField(req.body, "version");
+      return "dataset:" + req.matches[1] + (version.empty() ? "" : "@" + version);
     }
     return "datasets";
   }
@@ -81,7 +78,7 @@ std::string TargetOf(const httplib::Request& req, const httplib::Response& res,
 
 // The request body as the audit digest covers it: with passwords blanked
 // out, so that the trail holds nothing a password could be checked against.
-std::string DigestedBody(const httplib::Request& req, const std::string& route) {
+std::string DigestedBody(const Request& req, const std::string& route) {
   if (route.rfind("users/", 0) != 0 || req.body.empty()) return req.body;
   Json body = Json::parse(req.body, nullptr, false);
   if (!body.is_object()) return "<unparsed body>";
@@ -91,7 +88,7 @@ std::string DigestedBody(const httplib::Request& req, const std::string& route) 
   return body.dump();
 }
 
-std::optional<int64_t> ParamInt(const httplib::Request& req, const char* key) {
+std::optional<int64_t> ParamInt(const Request& req, const char* key) {
   if (!req.has_param(key)) return std::nullopt;
   std::string text = req.get_param_value(key);
   int64_t value = 0;
@@ -117,56 +114,51 @@ Json EntryJson(const governance::AuditEntry& entry) {
 }  // namespace
 
 void EnableAuditTrail(HttpServer& server, governance::AuditLog& log) {
-  server.SetObserver(
-      [&log](const httplib::Request& req, const httplib::Response& res, const std::string& route) {
-        int status = res.status == -1 ? 200 : res.status;
-        // Refusals are audited whatever the method: they show who probes what.
-        bool refused = status == 401 || status == 403 || status == 429;
-        if (!refused && !IsStateChanging(req, route)) return;
-        governance::AuditEntry entry;
-        entry.principal = CurrentPrincipal();
-        entry.action = route;
-        entry.target = TargetOf(req, res, route);
-        entry.outcome = status;
-        entry.request_digest = governance::AuditLog::Sha256Hex(req.method + " " + req.path + "\n" +
-                                                               DigestedBody(req, route));
-        log.Append(std::move(entry));
-      });
+  server.SetObserver([&log](const Request& req, const Response& res, const std::string& route) {
+    int status = res.status == -1 ? 200 : res.status;
+    // Refusals are audited whatever the method: they show who probes what.
+    bool refused = status == 401 || status == 403 || status == 429;
+    if (!refused && !IsStateChanging(req, route)) return;
+    governance::AuditEntry entry;
+    entry.principal = CurrentPrincipal();
+    entry.action = route;
+    entry.target = TargetOf(req, res, route);
+    entry.outcome = status;
+    entry.request_digest = governance::AuditLog::Sha256Hex(req.method + " " + req.path + "\n" +
+                                                           DigestedBody(req, route));
+    log.Append(std::move(entry));
+  });
 }
 
 void AddAuditRoutes(HttpServer& server, governance::AuditLog& log) {
-  server.Get(
-      "/api/v1/audit", "audit/query", [&log](const httplib::Request& req, httplib::Response& res) {
-        governance::AuditQuery query;
-        query.since_ms = ParamInt(req, "since");
-        query.until_ms = ParamInt(req, "until");
-        query.principal = req.get_param_value("principal");
-        query.action = req.get_param_value("action");
-        query.target = req.get_param_value("target");
-        query.limit = ParamInt(req, "max_results").value_or(1000);
-        if (query.limit <= 0 || query.limit > 50000) {
-          ThrowInvalid("Invalid value " + std::to_string(query.limit) +
-                       " for parameter 'max_results' supplied: it must be between 1 and 50000.");
-        }
-        std::string token = req.get_param_value("page_token");
-        query.offset = token.empty() ? 0 : tracking::DecodePageToken(token);
-        bool has_more = false;
-        Json items = Json::array();
-        for (const auto& entry : log.Query(query, &has_more)) items.push_back(EntryJson(entry));
-        Reply(res, Paged("entries", std::move(items),
-                         has_more ? tracking::EncodePageToken(query.offset + query.limit) : ""));
-      });
-  server.Get(
-      "/api/v1/audit/verify", "audit/verify",
-      [&log](const httplib::Request&, httplib::Response& res) {
-        governance::AuditReport report = log.Verify();
-        Json problems = Json::array();
-        for (const auto& p : report.problems) {
-          problems.push_back({{"seq", p.seq}, {"kind", p.kind}, {"message", p.message}});
-        }
-        Reply(res,
-              {{"ok", report.ok}, {"entries", report.entries}, {"problems", std::move(problems)}});
-      });
+  server.Get("/api/v1/audit", "audit/query", [&log](const Request& req, Response& res) {
+    governance::AuditQuery query;
+    query.since_ms = ParamInt(req, "since");
+    query.until_ms = ParamInt(req, "until");
+    query.principal = req.get_param_value("principal");
+    query.action = req.get_param_value("action");
+    query.target = req.get_param_value("target");
+    query.limit = ParamInt(req, "max_results").value_or(1000);
+    if (query.limit <= 0 || query.limit > 50000) {
+      ThrowInvalid("Invalid value " + std::to_string(query.limit) +
+                   " for parameter 'max_results' supplied: it must be between 1 and 50000.");
+    }
+    std::string token = req.get_param_value("page_token");
+    query.offset = token.empty() ? 0 : tracking::DecodePageToken(token);
+    bool has_more = false;
+    Json items = Json::array();
+    for (const auto& entry : log.Query(query, &has_more)) items.push_back(EntryJson(entry));
+    Reply(res, Paged("entries", std::move(items),
+                     has_more ? tracking::EncodePageToken(query.offset + query.limit) : ""));
+  });
+  server.Get("/api/v1/audit/verify", "audit/verify", [&log](const Request&, Response& res) {
+    governance::AuditReport report = log.Verify();
+    Json problems = Json::array();
+    for (const auto& p : report.problems) {
+      problems.push_back({{"seq", p.seq}, {"kind", p.kind}, {"message", p.message}});
+    }
+    Reply(res, {{"ok", report.ok}, {"entries", report.entries}, {"problems", std::move(problems)}});
+  });
 }
 
 }  // namespace slipway::http

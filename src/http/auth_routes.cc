@@ -19,8 +19,6 @@ using governance::Credentials;
 using governance::Permission;
 using governance::Principal;
 using governance::ResourceType;
-using httplib::Request;
-using httplib::Response;
 
 // The authenticated caller of the request this thread serves; set by the
 // guard, read by the management routes below.
@@ -242,13 +240,12 @@ class Authorizer {
              data::DatasetService& datasets)
       : access_(access), tracking_(tracking), datasets_(datasets) {}
 
-  void Before(const Request& req, Response& res, const std::string& route) {
-    current_caller.reset();
-    new_dataset.clear();
+  // From the headers alone, before the body is read.
+  std::shared_ptr<Principal> Authenticate(const Request& req, Response& res) {
     int retry_after = 0;
-    Principal caller;
     try {
-      caller = access_.Authenticate(CredentialsOf(req), req.remote_addr, &retry_after);
+      return std::make_shared<Principal>(
+          access_.Authenticate(CredentialsOf(req), req.remote_addr, &retry_after));
     } catch (const Error& error) {
       if (error.code() == ErrorCode::kUnauthenticated) {
         res.set_header("WWW-Authenticate", "Basic realm=\"slipway\"");
@@ -257,6 +254,11 @@ class Authorizer {
       }
       throw;
     }
+  }
+
+  void Before(const Request& req, const Principal& caller, const std::string& route) {
+    current_caller.reset();
+    new_dataset.clear();
     current_caller = caller;
     SetCurrentPrincipal(caller.username);
     auto rule = Rules().find(route);
@@ -314,8 +316,7 @@ class Authorizer {
         access_.RequireAdmin(caller, "read the audit trail");
         return;
       case Target::kArtifactPath: {
-        std::string path =
-            req.matches.size() > 1 ? req.matches[1].str() : req.get_param_value("path");
+        std::string path = req.matches.size() > 1 ? req.matches[1] : req.get_param_value("path");
         if (caller.is_admin) return;
         access_.Require(caller, ResourceType::kExperiment, ExperimentOfArtifactPath(path),
                         rule.needed);
@@ -340,7 +341,7 @@ class Authorizer {
         }
         return;
       case Target::kDatasetPush: {
-        std::string name = req.matches[1].str();
+        std::string name = req.matches[1];
         if (DatasetExists(name)) {
           access_.Require(caller, ResourceType::kDataset, name, rule.needed);
           return;
@@ -747,12 +748,18 @@ void AddTokenRoutes(HttpServer& server, AccessControl& access) {
 void EnableAuth(HttpServer& server, AccessControl& access, tracking::TrackingService& tracking,
                 data::DatasetService& datasets) {
   auto authorizer = std::make_shared<Authorizer>(access, tracking, datasets);
-  server.SetGuard({[authorizer](const Request& req, Response& res, const std::string& route) {
-                     authorizer->Before(req, res, route);
-                   },
-                   [authorizer](const Request& req, Response& res, const std::string& route) {
-                     authorizer->After(req, res, route);
-                   }});
+  HttpServer::Guard guard;
+  guard.authenticate = [authorizer](const Request& req, Response& res, const std::string&) {
+    return std::static_pointer_cast<void>(authorizer->Authenticate(req, res));
+  };
+  guard.before = [authorizer](const Request& req, Response&, const std::string& route,
+                              const std::shared_ptr<void>& caller) {
+    authorizer->Before(req, *std::static_pointer_cast<Principal>(caller), route);
+  };
+  guard.after = [authorizer](const Request& req, Response& res, const std::string& route) {
+    authorizer->After(req, res, route);
+  };
+  server.SetGuard(std::move(guard));
 }
 
 void AddAuthRoutes(HttpServer& server, AccessControl& access) {

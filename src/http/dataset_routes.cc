@@ -15,9 +15,6 @@
 namespace slipway::http {
 namespace {
 
-using httplib::Request;
-using httplib::Response;
-
 constexpr const char* kBase = "/api/v1/datasets";
 // A chunk is at most 256 KiB; a manifest lists ~40 bytes per chunk, so this
 // bounds a single file at ~400 GB.
@@ -47,7 +44,7 @@ void RequireObjectOf(const std::unordered_set<std::string>& objects, const std::
 }
 
 // Reads a streamed request body of at most `limit` bytes; 413 beyond.
-std::string ReadBody(const httplib::ContentReader& reader, size_t limit, const char* what) {
+std::string ReadBody(const BodyReader& reader, size_t limit, const char* what) {
   std::string bytes;
   bool too_large = false;
   reader([&](const char* data, size_t length) {
@@ -74,8 +71,8 @@ Json SummaryJson(const data::DatasetSummary& summary) {
 }
 
 data::DatasetRef RefOf(const Request& req) {
-  std::string version = req.matches[2].str();
-  return data::ParseDatasetRef(req.matches[1].str() + (version == "latest" ? "" : "@" + version));
+  std::string version = req.matches[2];
+  return data::ParseDatasetRef(req.matches[1] + (version == "latest" ? "" : "@" + version));
 }
 
 }  // namespace
@@ -110,7 +107,7 @@ void AddDatasetRoutes(HttpServer& server, data::DatasetService& datasets) {
   });
   server.Get(base + "/([^/]+)/versions", "datasets/versions",
              [&datasets](const Request& req, Response& res) {
-               std::string name = req.matches[1].str();
+               std::string name = req.matches[1];
                data::ValidateDatasetName(name);
                Json list = Json::array();
                for (const auto& v : datasets.Versions(name)) {
@@ -135,7 +132,7 @@ void AddDatasetRoutes(HttpServer& server, data::DatasetService& datasets) {
                 Json body = RequestJson(req);
                 RequestFields fields(body);
                 data::DatasetVersion v;
-                v.name = req.matches[1].str();
+                v.name = req.matches[1];
                 v.version = fields.RequiredInt("version");
                 v.manifest_digest = fields.RequiredString("manifest_digest");
                 v.content_digest = fields.RequiredString("content_digest");
@@ -200,7 +197,7 @@ void AddDatasetRoutes(HttpServer& server, data::DatasetService& datasets) {
   // Many objects per request: PUT a bundle, POST for a bundle of digests.
   server.PutStream(
       base + "/objects/bundle", "datasets/objects-put-bundle",
-      [&datasets](const Request&, Response& res, const httplib::ContentReader& reader) {
+      [&datasets](const Request&, Response& res, const BodyReader& reader) {
         std::string body = ReadBody(reader, kMaxBundleBytes, "Bundle");
         std::vector<data::BundleObject> objects = data::ParseBundle(body);
         data::ContentStore::ObjectWriter writer(&datasets.content());
@@ -212,7 +209,8 @@ void AddDatasetRoutes(HttpServer& server, data::DatasetService& datasets) {
         Reply(res, {{"objects", objects.size()},
                     {"new_objects", stats.chunks_new},
                     {"new_bytes", stats.bytes_new}});
-      });
+      },
+      kMaxBundleBytes);
   server.Post(base + "/objects/fetch", "datasets/objects-fetch",
               [&datasets](const Request& req, Response& res) {
                 Json body = RequestJson(req);
@@ -243,14 +241,14 @@ void AddDatasetRoutes(HttpServer& server, data::DatasetService& datasets) {
                Json query = RequestJson(req);
                std::string shown;
                RequireObjectOf(ObjectsOfRequestedVersion(datasets, RequestFields(query), &shown),
-                               req.matches[1].str(), shown);
-               res.set_content(datasets.content().ReadBlob(req.matches[1].str()),
+                               req.matches[1], shown);
+               res.set_content(datasets.content().ReadBlob(req.matches[1]),
                                "application/octet-stream");
              });
   server.PutStream(
       base + "/objects/([^/]+)", "datasets/object-put",
-      [&datasets](const Request& req, Response& res, const httplib::ContentReader& reader) {
-        std::string digest = req.matches[1].str();
+      [&datasets](const Request& req, Response& res, const BodyReader& reader) {
+        std::string digest = req.matches[1];
         if (!data::IsValidDigest(digest)) {
           ThrowInvalid("Invalid object digest '" + digest + "': expected 64 lowercase hex digits.");
         }
@@ -261,7 +259,8 @@ void AddDatasetRoutes(HttpServer& server, data::DatasetService& datasets) {
         }
         datasets.content().PutBlob(bytes);
         Reply(res, {{"digest", digest}, {"size", bytes.size()}});
-      });
+      },
+      kMaxObjectBytes);
 }
 
 }  // namespace slipway::http

@@ -1,233 +1,1122 @@
 #include "http/http_server.h"
 
+#include <spdlog/sinks/base_sink.h>
 #include <spdlog/spdlog.h>
+#include <strings.h>
+#include <zlib.h>
 
-#include <chrono>
+#include <array>
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <regex>
+#include <unordered_map>
 
 #include "core/error.h"
+#include "core/executor.h"
 #include "http/json_codec.h"
 
 namespace slipway::http {
 namespace {
 
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 
-// A request is served start to end on one thread, so the pre-routing hook
-// and the logger can hand the route name and start time over in thread-locals.
-thread_local Clock::time_point request_start;
-thread_local std::string request_route;
-thread_local bool request_recorded = false;
+// A handler runs start to end on one worker thread, so hooks and handlers
+// hand the caller's name over in a thread-local.
 thread_local std::string request_principal = "anonymous";
 
-bool IsApiPath(const std::string& path) {
-  // Artifact and dataset-object uploads have limits of their own; the JSON
-  // requests about objects (missing, fetch) have the API's.
-  static const std::string kObjects = "/api/v1/datasets/objects/";
-  bool object_upload =
-      path.rfind(kObjects, 0) == 0 && path != kObjects + "missing" && path != kObjects + "fetch";
-  return path.rfind("/api/", 0) == 0 && path.find("/mlflow-artifacts/") == std::string::npos &&
-         !object_upload;
+constexpr size_t kBodyPiece = 64 * 1024;
+// Bytes of a streamed body read ahead of the handler before reading pauses.
+constexpr size_t kStreamReadAhead = 1024 * 1024;
+// After an early reply (401, 413, ...) the rest of the request body is read
+// and dropped for this long, so the client sees the reply instead of a reset.
+constexpr std::chrono::milliseconds kLingerTime{2000};
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
 }
 
+// %XX decoding (and '+' as a space in query strings). Malformed escapes are
+// kept as they are, as cpp-httplib and Flask do.
+std::string PercentDecode(std::string_view text, bool plus_is_space) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == '%' && i + 2 < text.size() && HexValue(text[i + 1]) >= 0 &&
+        HexValue(text[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(HexValue(text[i + 1]) * 16 + HexValue(text[i + 2])));
+      i += 2;
+    } else if (c == '+' && plus_is_space) {
+      out.push_back(' ');
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+void ParseQuery(std::string_view query, std::multimap<std::string, std::string>* params) {
+  while (!query.empty()) {
+    size_t amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    if (pair.empty()) continue;
+    size_t eq = pair.find('=');
+    std::string key = PercentDecode(pair.substr(0, eq), true);
+    std::string value =
+        eq == std::string_view::npos ? std::string() : PercentDecode(pair.substr(eq + 1), true);
+    params->emplace(std::move(key), std::move(value));
+  }
+}
+
+// Control characters shown as '?' so a log line stays one line.
+std::string Printable(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  }
+  return out;
+}
+
+// The access log: lines are buffered and written in batches (when 64 KiB
+// gather, and by spdlog's periodic flush), so logging every request costs
+// no system call per request. spdlog's own console sinks flush each line.
+class BatchedStderrSink : public spdlog::sinks::base_sink<std::mutex> {
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    spdlog::memory_buf_t formatted;
+    formatter_->format(msg, formatted);
+    buffer_.append(formatted.data(), formatted.size());
+    if (buffer_.size() >= 64 * 1024) flush_();
+  }
+  void flush_() override {
+    size_t done = 0;
+    while (done < buffer_.size()) {
+      ssize_t n = ::write(2, buffer_.data() + done, buffer_.size() - done);
+      if (n <= 0) break;
+      done += static_cast<size_t>(n);
+    }
+    buffer_.clear();
+  }
+
+ private:
+  std::string buffer_;  // guarded by the base sink's mutex
+};
+
+std::shared_ptr<spdlog::logger> AccessLogger(bool json) {
+  static std::mutex mu;
+  std::lock_guard lock(mu);
+  const char* name = json ? "access-json" : "access";
+  if (auto existing = spdlog::get(name)) return existing;
+  auto sink = std::make_shared<BatchedStderrSink>();
+  auto logger = std::make_shared<spdlog::logger>(name, sink);
+  logger->set_pattern(json ? "%v" : "[%Y-%m-%d %H:%M:%S.%e] [access] %v");
+  spdlog::register_logger(logger);
+  spdlog::flush_every(std::chrono::seconds(1));
+  return logger;
+}
+
+// Inflates a gzip or zlib ("deflate") request body as it arrives, refusing
+// it once the inflated size passes the limit (so a small compressed body
+// cannot make a large one in memory).
+class Inflater {
+ public:
+  Inflater() {
+    // 15 + 32: accept either a gzip or a zlib header.
+    if (inflateInit2(&stream_, 15 + 32) != Z_OK) {
+      throw Error(ErrorCode::kInternalError, "zlib could not start inflating");
+    }
+  }
+  ~Inflater() { inflateEnd(&stream_); }
+  Inflater(const Inflater&) = delete;
+  Inflater& operator=(const Inflater&) = delete;
+
+  void Feed(const char* data, size_t size, uint64_t limit, uint64_t* total,
+            const std::function<void(const char*, size_t)>& sink) {
+    stream_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data));
+    stream_.avail_in = static_cast<uInt>(size);
+    std::array<char, 64 * 1024> out;
+    while (stream_.avail_in > 0 && !finished_) {
+      stream_.next_out = reinterpret_cast<Bytef*>(out.data());
+      stream_.avail_out = static_cast<uInt>(out.size());
+      int rc = inflate(&stream_, Z_NO_FLUSH);
+      if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR) {
+        throw Error(ErrorCode::kBadRequest,
+                    "The request body is not valid for its Content-Encoding (" +
+                        std::string(stream_.msg ? stream_.msg : "corrupt data") + ").");
+      }
+      size_t produced = out.size() - stream_.avail_out;
+      *total += produced;
+      if (*total > limit) {
+        throw Error(ErrorCode::kPayloadTooLarge, "Request body exceeds the limit of " +
+                                                     std::to_string(limit) +
+                                                     " bytes once decompressed.");
+      }
+      if (produced > 0) sink(out.data(), produced);
+      if (rc == Z_STREAM_END) finished_ = true;
+      if (rc == Z_BUF_ERROR && produced == 0) break;
+    }
+  }
+
+ private:
+  z_stream stream_{};
+  bool finished_ = false;
+};
+
+// A streaming route's body between the I/O thread that reads it and the
+// worker whose handler consumes it.
+struct BodyChannel {
+  std::mutex mu;  // guards everything below
+  std::condition_variable changed;
+  std::deque<std::string> pieces;
+  size_t queued_bytes = 0;
+  bool complete = false;   // the whole body has been queued
+  bool paused = false;     // the reader stopped reading until the handler catches up
+  bool abandoned = false;  // the handler returned; later pieces are dropped
+  std::optional<Error> failure;
+};
+
 }  // namespace
+
+// ---- Request / Response ----------------------------------------------------
+
+bool Request::has_header(const std::string& name) const {
+  for (const auto& [key, value] : headers) {
+    if (strcasecmp(key.c_str(), name.c_str()) == 0) return true;
+  }
+  return false;
+}
+
+std::string Request::get_header_value(const std::string& name) const {
+  for (const auto& [key, value] : headers) {
+    if (strcasecmp(key.c_str(), name.c_str()) == 0) return value;
+  }
+  return {};
+}
+
+bool Request::has_param(const std::string& key) const { return params.count(key) > 0; }
+
+std::string Request::get_param_value(const std::string& key) const {
+  auto it = params.find(key);
+  return it == params.end() ? std::string() : it->second;
+}
+
+void Response::set_content(std::string content, std::string type) {
+  body = std::move(content);
+  content_type = std::move(type);
+  provider = nullptr;
+}
+
+void Response::set_header(std::string name, std::string value) {
+  for (auto& [key, existing] : headers) {
+    if (strcasecmp(key.c_str(), name.c_str()) == 0) {
+      existing = std::move(value);
+      return;
+    }
+  }
+  headers.emplace_back(std::move(name), std::move(value));
+}
+
+void Response::set_content_provider(uint64_t size, std::string type, ContentProvider content) {
+  body.clear();
+  content_type = std::move(type);
+  provided_size = size;
+  provider = std::move(content);
+}
 
 const std::string& CurrentPrincipal() { return request_principal; }
 void SetCurrentPrincipal(std::string name) { request_principal = std::move(name); }
 
-void SetError(httplib::Response& res, int status, const std::string& error_code,
+void SetError(Response& res, int status, const std::string& error_code,
               const std::string& message) {
   res.status = status;
   res.set_content(ErrorBody(error_code, message), "application/json");
 }
 
-void SetJson(httplib::Response& res, const std::string& body) {
+void SetJson(Response& res, const std::string& body) {
   res.status = 200;
   res.set_content(body, "application/json");
 }
 
-HttpServer::HttpServer(Options options) : options_(std::move(options)) {
-  int threads = options_.threads;
-  server_.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-  server_.set_keep_alive_max_count(1000000);
-  // Idle keep-alive connections hold a thread; shutdown waits for them to
-  // time out, so keep this short.
-  server_.set_keep_alive_timeout(3);
-  server_.set_payload_max_length(options_.max_upload);
-  server_.set_tcp_nodelay(true);
-  // cpp-httplib's default also sets SO_REUSEPORT, which lets a second server
-  // bind a port already in use and silently take half its connections.
-  server_.set_socket_options([](socket_t sock) {
-    int yes = 1;
-    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-  });
+// ---- The server's insides --------------------------------------------------
 
-  server_.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-    request_start = Clock::now();
-    request_route = "unmatched";
-    request_recorded = false;
-    request_principal = "anonymous";
-    if (IsApiPath(req.path) && req.has_header("Content-Length")) {
-      size_t length = std::strtoull(req.get_header_value("Content-Length").c_str(), nullptr, 10);
-      if (length > options_.max_json_body) {
-        SetError(res, 413, "BAD_REQUEST",
-                 "Request body of " + std::to_string(length) + " bytes exceeds the limit of " +
-                     std::to_string(options_.max_json_body) + " bytes for API requests.");
-        return httplib::Server::HandlerResponse::Handled;
+namespace {
+
+struct Route {
+  std::string method;
+  std::string name;
+  std::string literal;                // the path, when the pattern has no regex syntax
+  std::optional<std::regex> pattern;  // otherwise
+  HttpServer::Handler handler;
+  HttpServer::StreamHandler stream_handler;  // set for streaming routes
+  uint64_t body_limit = 0;
+  bool guarded = true;
+  // Looked up once: the latency histogram, and the request counter per status.
+  monitoring::Histogram* latency = nullptr;
+  std::array<std::atomic<monitoring::Counter*>, 500> by_status{};  // 100..599
+};
+
+bool IsLiteral(const std::string& pattern) {
+  return pattern.find_first_of("()[]{}*+?.\\|^$") == std::string::npos;
+}
+
+// One request on its way through the server.
+struct Exchange {
+  Request req;
+  Response res;
+  Route* route = nullptr;
+  std::string raw_path;  // as sent, for the log
+  Clock::time_point start;
+  Clock::time_point body_deadline;
+  std::shared_ptr<void> caller;  // from Guard::authenticate
+  bool authenticated = false;
+  bool keep_alive = true;
+  bool body_pending = false;  // the headers announced a body
+  bool head = false;
+  bool expect_continue = false;
+  std::optional<Inflater> inflater;
+  uint64_t inflated = 0;
+  uint64_t received = 0;
+  std::shared_ptr<BodyChannel> channel;  // streaming routes
+  std::string error_message;             // for the log
+};
+
+}  // namespace
+
+class Connection;
+
+struct HttpServer::Impl {
+  explicit Impl(HttpServer& server) : owner(server), acceptor(ioc) {}
+
+  const HttpServer::Options& options() const { return owner.options_; }
+  const HttpServer::Guard& guard() const { return owner.guard_; }
+  Route* Match(Request& req);
+  void Finish(Exchange& ex, bool observe);
+  monitoring::Counter& CounterFor(Route* route, const std::string& method, int status);
+  void Log(const Exchange& ex, double seconds);
+  void Accept();
+  void ConnectionClosed();
+
+  HttpServer& owner;
+  asio::io_context ioc;
+  tcp::acceptor acceptor;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
+  std::vector<std::unique_ptr<Route>> routes;                           // fixed once Listen() runs
+  std::unordered_map<std::string, std::vector<Route*>> literal_routes;  // by path
+  std::vector<Route*> pattern_routes;
+  Route unmatched;
+  std::unique_ptr<core::Executor> workers;
+  std::shared_ptr<spdlog::logger> access_log;
+  std::atomic<bool> stopping{false};
+  std::atomic<size_t> open{0};
+  std::atomic<uint64_t> next_request{0};
+  uint32_t id_prefix = 0;
+  std::mutex connections_mu;  // guards connections
+  std::unordered_map<Connection*, std::weak_ptr<Connection>> connections;
+  std::optional<asio::steady_timer> stop_deadline;  // used on the io_context only
+};
+
+namespace {}  // namespace
+
+// One client connection: reads requests one after another (no pipelining
+// overlap), hands each to a worker, writes its reply. Every member is used
+// on the connection's strand only; a worker holds a shared_ptr while it
+// serves a request and posts back to the strand to reply.
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(HttpServer::Impl& server, tcp::socket socket)
+      : server_(server), options_(server.options()), stream_(std::move(socket)) {
+    beast::error_code ec;
+    auto endpoint = stream_.socket().remote_endpoint(ec);
+    if (!ec) remote_ = endpoint.address().to_string();
+    stream_.socket().set_option(tcp::no_delay(true), ec);
+  }
+
+  ~Connection() { server_.ConnectionClosed(); }
+
+  void Start() {
+    {
+      std::lock_guard lock(server_.connections_mu);
+      server_.connections[this] = weak_from_this();
+    }
+    asio::dispatch(stream_.get_executor(),
+                   beast::bind_front_handler(&Connection::ReadHeader, shared_from_this()));
+  }
+
+  // On stop: a connection waiting for a request's headers is closed; one
+  // whose body is arriving, or whose request is being served, finishes it
+  // first (within its timeouts and the stop deadline).
+  void CloseIfIdle() {
+    asio::post(stream_.get_executor(), [self = shared_from_this()] {
+      if (self->phase_ == Phase::kHeader) self->Close();
+    });
+  }
+
+  // Called on the strand by a worker's post once the reply is ready.
+  void Reply(std::shared_ptr<Exchange> ex) {
+    if (phase_ == Phase::kClosed) return;
+    phase_ = Phase::kWriting;
+    if (!BodyConsumed() || server_.stopping) ex->keep_alive = false;
+    Response& res = ex->res;
+    uint64_t length = res.provider ? res.provided_size : res.body.size();
+    auto out = std::make_shared<std::string>();
+    out->reserve(256 + (ex->head || res.provider ? 0 : res.body.size()));
+    auto status = static_cast<bhttp::status>(res.status);
+    *out += "HTTP/1.1 " + std::to_string(res.status) + " ";
+    auto reason = bhttp::obsolete_reason(status);
+    out->append(reason.data(), reason.size());
+    *out += "\r\nServer: slipway\r\nX-Request-Id: " + ex->req.request_id;
+    if (!res.content_type.empty()) *out += "\r\nContent-Type: " + Printable(res.content_type);
+    for (const auto& [name, value] : res.headers) {
+      *out += "\r\n" + Printable(name) + ": " + Printable(value);
+    }
+    *out += "\r\nContent-Length: " + std::to_string(length);
+    *out += ex->keep_alive ? "\r\nConnection: keep-alive\r\n\r\n" : "\r\nConnection: close\r\n\r\n";
+    bool provided = res.provider && !ex->head;
+    if (!ex->head && !res.provider) out->append(res.body);
+    // Give a large reply's memory back now rather than when the exchange ends.
+    std::string().swap(res.body);
+    stream_.expires_after(options_.idle_timeout);
+    asio::async_write(stream_, asio::buffer(*out),
+                      [self = shared_from_this(), ex, out, provided](beast::error_code ec, size_t) {
+                        if (ec || !provided) return self->AfterWrite(ex, ec);
+                        self->WriteProvided(ex, 0);
+                      });
+  }
+
+  // A piece of a streamed body, for the worker's BodyReader.
+  void ResumeBody(std::shared_ptr<Exchange> ex) {
+    asio::post(stream_.get_executor(),
+               [self = shared_from_this(), ex] { self->ReadBody(std::move(ex)); });
+  }
+
+ private:
+  enum class Phase { kHeader, kBody, kServing, kWriting, kLingering, kClosed };
+
+  void ReadHeader() {
+    if (server_.stopping) return Close();
+    phase_ = Phase::kHeader;
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(options_.max_header_bytes));
+    // Each route's limit is checked as the body arrives. (Not boost::none:
+    // Beast 1.74 compares a Content-Length against an empty optional as
+    // larger than it.)
+    parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
+    stream_.expires_after(options_.header_timeout);
+    bhttp::async_read_header(stream_, buffer_, *parser_,
+                             beast::bind_front_handler(&Connection::OnHeader, shared_from_this()));
+  }
+
+  void OnHeader(beast::error_code ec, size_t) {
+    if (ec == bhttp::error::header_limit) {
+      // Beast parses (and stores) the request line before the fields, so
+      // an empty target means the request line itself was too long.
+      if (parser_->get().target().empty()) {
+        return RejectEarly(NewExchange(false), 414, "BAD_REQUEST",
+                           "Request URI too long: send long values in a POST body instead.", true);
+      }
+      return RejectEarly(
+          NewExchange(false), 431, "BAD_REQUEST",
+          "Request headers exceed " + std::to_string(options_.max_header_bytes) + " bytes.", true);
+    }
+    if (ec == beast::error::timeout || ec == bhttp::error::end_of_stream ||
+        ec == asio::error::eof || ec == asio::error::operation_aborted) {
+      return Close();
+    }
+    if (ec) {
+      // Not HTTP (bad request line, bad header syntax): answer once, close.
+      return RejectEarly(NewExchange(false), 400, "BAD_REQUEST",
+                         "Malformed HTTP request: " + ec.message() + ".", true);
+    }
+    std::shared_ptr<Exchange> ex = NewExchange(true);
+    Request& req = ex->req;
+    ex->route = server_.Match(req);
+    if (ex->route == nullptr) {
+      ex->route = &server_.unmatched;
+      return RejectEarly(ex, 404, "ENDPOINT_NOT_FOUND",
+                         "No endpoint " + req.method + " " + req.path + " exists on this server.");
+    }
+    Route& route = *ex->route;
+    const auto& message = parser_->get();
+    // Limits first, from the headers alone.
+    auto length = parser_->content_length();
+    if (length && *length > route.body_limit) {
+      return RejectEarly(ex, 413, "BAD_REQUEST",
+                         "Request body of " + std::to_string(*length) +
+                             " bytes exceeds the limit of " + std::to_string(route.body_limit) +
+                             " bytes for " + route.name + ".");
+    }
+    std::string encoding = std::string(message[bhttp::field::content_encoding]);
+    if (!encoding.empty() && strcasecmp(encoding.c_str(), "identity") != 0) {
+      if (strcasecmp(encoding.c_str(), "gzip") == 0 ||
+          strcasecmp(encoding.c_str(), "x-gzip") == 0 ||
+          strcasecmp(encoding.c_str(), "deflate") == 0) {
+        ex->inflater.emplace();
+      } else {
+        return RejectEarly(ex, 415, "BAD_REQUEST",
+                           "Unsupported Content-Encoding '" + Printable(encoding) +
+                               "': send gzip, deflate or an uncompressed body.");
       }
     }
-    return httplib::Server::HandlerResponse::Unhandled;
-  });
-
-  // Replies that cpp-httplib makes itself (no route, body too large, bad
-  // request line) get MLflow's error form too.
-  server_.set_error_handler(httplib::Server::HandlerWithResponse(
-      [](const httplib::Request& req, httplib::Response& res) -> httplib::Server::HandlerResponse {
-        if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
-        if (res.status == 404) {
-          SetError(res, 404, "ENDPOINT_NOT_FOUND",
-                   "No endpoint " + req.method + " " + req.path + " exists on this server.");
-        } else if (res.status == 413) {
-          SetError(res, 413, "BAD_REQUEST", "Request body too large.");
-        } else if (res.status == 414) {
-          SetError(res, 414, "BAD_REQUEST",
-                   "Request URI too long: send long values in a POST body instead.");
-        } else if (res.status == 405) {
-          SetError(res, 405, "ENDPOINT_NOT_FOUND",
-                   "Method " + req.method + " is not allowed for " + req.path + ".");
-        } else {
-          SetError(res, res.status, "BAD_REQUEST", "Malformed HTTP request.");
-        }
-        return httplib::Server::HandlerResponse::Handled;
-      }));
-
-  // Routed requests are counted before their reply is sent (see Finish), so a
-  // client that has its reply sees it counted; the rest are counted here.
-  server_.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
-    if (!request_recorded) Finish(req, res);
-  });
-
-  server_.Get("/health", Wrap("health", [](const httplib::Request&, httplib::Response& res) {
-                res.set_content("OK", "text/plain");
-              }));
-  server_.Get("/metrics", Wrap("metrics", [this](const httplib::Request&, httplib::Response& res) {
-                res.set_content(metrics_.Render(), "text/plain; version=0.0.4; charset=utf-8");
-              }));
-}
-
-void HttpServer::Finish(const httplib::Request& req, const httplib::Response& res) {
-  if (observer_) {
-    try {
-      observer_(req, res, request_route);
-    } catch (const std::exception& error) {
-      spdlog::error("{} {}: request observer failed: {}", req.method, req.path, error.what());
-    }
-  }
-  double seconds = std::chrono::duration<double>(Clock::now() - request_start).count();
-  // cpp-httplib leaves the status at -1 until it writes a handler's reply as 200.
-  Record(request_route, req.method, res.status == -1 ? 200 : res.status, seconds);
-  request_recorded = true;
-}
-
-void HttpServer::Record(const std::string& route, const std::string& method, int status,
-                        double seconds) {
-  metrics_
-      .GetCounter("slipway_http_requests_total", "HTTP requests served, by route and status.",
-                  {{"route", route}, {"method", method}, {"status", std::to_string(status)}})
-      .Increment();
-  metrics_
-      .GetHistogram("slipway_http_request_duration_seconds",
-                    "Time from reading the request headers to writing the reply.",
-                    monitoring::MetricRegistry::LatencyBuckets(),
-                    {{"route", route}, {"method", method}})
-      .Observe(seconds);
-}
-
-HttpServer::Handler HttpServer::Wrap(std::string route, Handler handler) {
-  return [this, route = std::move(route), handler = std::move(handler),
-          max_body = options_.max_json_body](const httplib::Request& req, httplib::Response& res) {
-    request_route = route;
-    // A chunked body has no Content-Length for the pre-routing check to see.
-    if (req.body.size() > max_body && IsApiPath(req.path)) {
-      SetError(res, 413, "BAD_REQUEST",
-               "Request body of " + std::to_string(req.body.size()) +
-                   " bytes exceeds the limit of " + std::to_string(max_body) +
-                   " bytes for API requests.");
-      Finish(req, res);
+    ex->expect_continue =
+        strcasecmp(std::string(message[bhttp::field::expect]).c_str(), "100-continue") == 0;
+    ex->keep_alive = message.keep_alive();
+    ex->body_pending = !parser_->is_done();
+    if (route.guarded && server_.guard().authenticate) {
+      // Credentials are checked (on a worker: a password hash is slow)
+      // before a byte of the body is read.
+      phase_ = Phase::kServing;
+      Submit(ex);
       return;
     }
-    try {
-      Guarded(req, res, route, [&] { handler(req, res); });
-    } catch (const Error& error) {
-      SetError(res, HttpStatusFor(error.code()), std::string(ErrorCodeName(error.code())),
-               error.what());
-    } catch (const nlohmann::json::exception& error) {
-      SetError(res, 400, "INVALID_PARAMETER_VALUE",
-               std::string("Malformed JSON in request: ") + error.what());
-    } catch (const std::exception& error) {
-      spdlog::error("{} {}: {}", req.method, req.path, error.what());
-      SetError(res, 500, "INTERNAL_ERROR", "Internal error while serving " + req.path);
+    ex->authenticated = true;
+    ReceiveBody(ex);
+  }
+
+  // After the headers passed: read the body (or stream it) and serve.
+  void ReceiveBody(std::shared_ptr<Exchange> ex) {
+    if (ex->expect_continue && !parser_->is_done()) {
+      ex->expect_continue = false;
+      static const std::string kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+      phase_ = Phase::kBody;
+      stream_.expires_after(options_.idle_timeout);
+      asio::async_write(stream_, asio::buffer(kContinue),
+                        [self = shared_from_this(), ex](beast::error_code ec, size_t) {
+                          if (ec) return self->Close();
+                          self->ReceiveBody(ex);
+                        });
+      return;
     }
-    Finish(req, res);
+    if (ex->route->stream_handler) {
+      ex->channel = std::make_shared<BodyChannel>();
+      phase_ = Phase::kServing;
+      if (Submit(ex)) ReadBody(ex);
+      return;
+    }
+    phase_ = Phase::kBody;
+    ex->body_deadline = Clock::now() + options_.body_timeout;
+    ReadBody(ex);
+  }
+
+  void ReadBody(std::shared_ptr<Exchange> ex) {
+    if (phase_ == Phase::kClosed) return;
+    if (parser_->is_done()) return BodyDone(ex);
+    if (piece_.empty()) piece_.resize(kBodyPiece);
+    auto& body = parser_->get().body();
+    body.data = piece_.data();
+    body.size = piece_.size();
+    auto timeout = options_.idle_timeout;
+    if (phase_ == Phase::kBody) {
+      auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(ex->body_deadline - Clock::now());
+      timeout = std::max(std::chrono::milliseconds(1), std::min(timeout, left));
+    } else if (phase_ == Phase::kLingering) {
+      timeout = kLingerTime;
+    }
+    stream_.expires_after(timeout);
+    reading_ = true;
+    bhttp::async_read(stream_, buffer_, *parser_,
+                      [self = shared_from_this(), ex](beast::error_code ec, size_t) {
+                        self->OnBodyPiece(ex, ec);
+                      });
+  }
+
+  void OnBodyPiece(std::shared_ptr<Exchange> ex, beast::error_code ec) {
+    reading_ = false;
+    if (phase_ == Phase::kClosed) return;
+    if (ec == bhttp::error::need_buffer) ec = {};
+    size_t got = piece_.size() - parser_->get().body().size;
+    if (phase_ == Phase::kLingering) {
+      if (ec || parser_->is_done()) return Close();
+      return ReadBody(ex);
+    }
+    if (ec) {
+      std::string why = ec == beast::error::timeout
+                            ? "the client sent nothing for too long"
+                            : "the connection failed (" + ec.message() + ")";
+      if (ex->channel) return FailStream(ex, "The request body stopped arriving: " + why + ".");
+      if (ec == beast::error::timeout) {
+        return RejectEarly(ex, 408, "BAD_REQUEST",
+                           "The request body did not arrive in time: " + why + ".");
+      }
+      return Close();
+    }
+    try {
+      Consume(*ex, piece_.data(), got);
+    } catch (const Error& error) {
+      if (ex->channel) return FailStream(ex, error.what(), error.code());
+      return RejectEarly(ex, HttpStatusFor(error.code()), std::string(ErrorCodeName(error.code())),
+                         error.what());
+    }
+    if (ex->channel) {
+      bool pause = false;
+      {
+        std::lock_guard lock(ex->channel->mu);
+        if (parser_->is_done()) ex->channel->complete = true;
+        if (ex->channel->abandoned) {
+          ex->channel->pieces.clear();
+          ex->channel->queued_bytes = 0;
+        }
+        pause = ex->channel->queued_bytes >= kStreamReadAhead && !parser_->is_done();
+        ex->channel->paused = pause;
+      }
+      ex->channel->changed.notify_all();
+      if (pause || parser_->is_done()) return;
+      return ReadBody(ex);
+    }
+    ReadBody(ex);
+  }
+
+  // Appends a piece of body (inflated when compressed) to the request or
+  // the stream, enforcing the route's limit.
+  void Consume(Exchange& ex, const char* data, size_t size) {
+    uint64_t limit = ex.route->body_limit;
+    ex.received += size;
+    auto sink = [&](const char* bytes, size_t n) {
+      if (ex.channel) {
+        std::lock_guard lock(ex.channel->mu);
+        if (ex.channel->abandoned) return;
+        ex.channel->pieces.emplace_back(bytes, n);
+        ex.channel->queued_bytes += n;
+      } else {
+        ex.req.body.append(bytes, n);
+      }
+    };
+    if (ex.inflater) {
+      ex.inflater->Feed(data, size, limit, &ex.inflated, sink);
+      return;
+    }
+    if (ex.received > limit) {
+      throw Error(ErrorCode::kPayloadTooLarge, "Request body exceeds the limit of " +
+                                                   std::to_string(limit) + " bytes for " +
+                                                   ex.route->name + ".");
+    }
+    if (size > 0) sink(data, size);
+  }
+
+  void BodyDone(std::shared_ptr<Exchange> ex) {
+    if (ex->channel) return;  // the worker already serves it
+    phase_ = Phase::kServing;
+    Submit(ex);
+  }
+
+  void FailStream(std::shared_ptr<Exchange> ex, std::string why,
+                  ErrorCode code = ErrorCode::kBadRequest) {
+    {
+      std::lock_guard lock(ex->channel->mu);
+      ex->channel->failure.emplace(code, std::move(why));
+    }
+    ex->channel->changed.notify_all();
+    ex->keep_alive = false;
+    // The worker answers (if the client is still there) and the reply closes.
+  }
+
+  bool BodyConsumed() const { return parser_ && parser_->is_done(); }
+
+  std::shared_ptr<Exchange> NewExchange(bool parsed) {
+    auto ex = std::make_shared<Exchange>();
+    ex->start = Clock::now();
+    char id[32];
+    std::snprintf(id, sizeof id, "%08x%08llx", server_.id_prefix,
+                  static_cast<unsigned long long>(server_.next_request.fetch_add(1)));
+    ex->req.request_id = id;
+    ex->req.remote_addr = remote_;
+    ex->route = &server_.unmatched;
+    if (!parsed) return ex;
+    const auto& message = parser_->get();
+    ex->req.method = std::string(message.method_string());
+    std::string_view target(message.target().data(), message.target().size());
+    size_t question = target.find('?');
+    ex->raw_path = std::string(target.substr(0, question));
+    ex->req.path = PercentDecode(target.substr(0, question), false);
+    if (question != std::string_view::npos) {
+      ParseQuery(target.substr(question + 1), &ex->req.params);
+    }
+    ex->req.headers.reserve(16);
+    for (const auto& field : message) {
+      ex->req.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+    }
+    if (ex->req.method == "HEAD") {
+      ex->head = true;
+      ex->req.method = "GET";
+    }
+    return ex;
+  }
+
+  // Answers without serving: a limit or a malformed request. The body, if
+  // any, is not read into memory: it is drained briefly so the client sees
+  // the reply, and the connection closes.
+  void RejectEarly(std::shared_ptr<Exchange> ex, int status, const std::string& code,
+                   const std::string& message, bool close = false) {
+    SetError(ex->res, status, code, message);
+    ex->error_message = message;
+    if (close) ex->keep_alive = false;
+    server_.Finish(*ex, false);
+    Reply(std::move(ex));
+  }
+
+  // Hands the exchange to a worker; false (and a 503 sent) when they are
+  // all busy and the queue is full.
+  bool Submit(std::shared_ptr<Exchange> ex);
+
+  void WriteProvided(std::shared_ptr<Exchange> ex, uint64_t offset) {
+    Response& res = ex->res;
+    if (offset >= res.provided_size) return AfterWrite(ex, {});
+    auto piece = std::make_shared<std::string>();
+    size_t want = static_cast<size_t>(std::min<uint64_t>(kBodyPiece, res.provided_size - offset));
+    if (!res.provider(offset, want, piece.get()) || piece->empty()) {
+      spdlog::error("{} {}: reading the reply body failed at byte {}", ex->req.method,
+                    Printable(ex->raw_path), offset);
+      return Close();
+    }
+    stream_.expires_after(options_.idle_timeout);
+    asio::async_write(stream_, asio::buffer(*piece),
+                      [self = shared_from_this(), ex, piece, offset](beast::error_code ec, size_t) {
+                        if (ec) return self->Close();
+                        self->WriteProvided(ex, offset + piece->size());
+                      });
+  }
+
+  void AfterWrite(std::shared_ptr<Exchange> ex, beast::error_code ec) {
+    if (ec) return Close();
+    if (ex->keep_alive) return ReadHeader();
+    if (parser_ && parser_->is_header_done() && !parser_->is_done() && !ex->channel) {
+      // Drop what is left of the body for a moment before closing.
+      phase_ = Phase::kLingering;
+      return ReadBody(ex);
+    }
+    if (ex->channel && !parser_->is_done()) {
+      // The handler stopped reading: drop the rest for a moment (a read
+      // may still be outstanding; it sees the phase).
+      phase_ = Phase::kLingering;
+      if (!reading_) ReadBody(ex);
+      return;
+    }
+    Close();
+  }
+
+  void Close() {
+    if (phase_ == Phase::kClosed) return;
+    phase_ = Phase::kClosed;
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_.close();
+    std::lock_guard lock(server_.connections_mu);
+    server_.connections.erase(this);
+  }
+
+  HttpServer::Impl& server_;
+  const HttpServer::Options& options_;
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<bhttp::request_parser<bhttp::buffer_body>> parser_;
+  std::string piece_;  // the body read buffer, allocated on first use
+  std::string remote_;
+  Phase phase_ = Phase::kHeader;
+  bool reading_ = false;  // a body read is outstanding
+
+  friend struct HttpServer::Impl;
+  friend void ServeOnWorker(HttpServer::Impl&, std::shared_ptr<Connection>,
+                            std::shared_ptr<Exchange>);
+};
+
+namespace {
+
+// The BodyReader a streaming handler gets: pieces from the channel, waiting
+// for the I/O thread to read more.
+BodyReader MakeBodyReader(std::shared_ptr<Connection> connection, std::shared_ptr<Exchange> ex) {
+  return [connection, ex](const BodyReceiver& receiver) {
+    BodyChannel& channel = *ex->channel;
+    for (;;) {
+      std::string piece;
+      bool resume = false;
+      {
+        std::unique_lock lock(channel.mu);
+        channel.changed.wait(
+            lock, [&] { return !channel.pieces.empty() || channel.complete || channel.failure; });
+        if (channel.pieces.empty()) {
+          if (channel.failure) throw *channel.failure;
+          return true;  // complete
+        }
+        piece = std::move(channel.pieces.front());
+        channel.pieces.pop_front();
+        channel.queued_bytes -= piece.size();
+        if (channel.paused && channel.queued_bytes < kStreamReadAhead / 2) {
+          channel.paused = false;
+          resume = true;
+        }
+      }
+      if (resume) connection->ResumeBody(ex);
+      if (!receiver(piece.data(), piece.size())) return false;
+    }
   };
 }
 
-void HttpServer::Guarded(const httplib::Request& req, httplib::Response& res,
-                         const std::string& route, const std::function<void()>& handler) {
-  bool guarded = route != "health" && route != "metrics";
-  if (guarded && guard_.before) guard_.before(req, res, route);
-  handler();
-  if (guarded && guard_.after && (res.status == -1 || res.status == 200)) {
-    guard_.after(req, res, route);
-  }
-}
+}  // namespace
 
-void HttpServer::Get(const std::string& pattern, const std::string& route, Handler handler) {
-  server_.Get(pattern, Wrap(route, std::move(handler)));
-}
-
-void HttpServer::Post(const std::string& pattern, const std::string& route, Handler handler) {
-  server_.Post(pattern, Wrap(route, std::move(handler)));
-}
-
-void HttpServer::Patch(const std::string& pattern, const std::string& route, Handler handler) {
-  server_.Patch(pattern, Wrap(route, std::move(handler)));
-}
-
-void HttpServer::Delete(const std::string& pattern, const std::string& route, Handler handler) {
-  server_.Delete(pattern, Wrap(route, std::move(handler)));
-}
-
-void HttpServer::PutStream(const std::string& pattern, const std::string& route,
-                           UploadHandler handler) {
-  server_.Put(pattern, [this, route, handler = std::move(handler)](
-                           const httplib::Request& req, httplib::Response& res,
-                           const httplib::ContentReader& reader) {
-    request_route = route;
-    try {
-      Guarded(req, res, route, [&] { handler(req, res, reader); });
-    } catch (const Error& error) {
-      SetError(res, HttpStatusFor(error.code()), std::string(ErrorCodeName(error.code())),
-               error.what());
-    } catch (const std::exception& error) {
-      spdlog::error("{} {}: {}", req.method, req.path, error.what());
-      SetError(res, 500, "INTERNAL_ERROR", "Internal error while serving " + req.path);
+// Runs on a worker: authentication (when the headers alone were checked so
+// far), then the guard, the handler and the hooks; posts the reply back.
+void ServeOnWorker(HttpServer::Impl& server, std::shared_ptr<Connection> connection,
+                   std::shared_ptr<Exchange> ex) {
+  const HttpServer::Guard& guard = server.guard();
+  Request& req = ex->req;
+  Response& res = ex->res;
+  Route& route = *ex->route;
+  request_principal = "anonymous";
+  auto fail = [&](int status, std::string_view code, const std::string& message) {
+    SetError(res, status, std::string(code), message);
+    ex->error_message = message;
+  };
+  try {
+    if (!ex->authenticated) {
+      ex->caller = guard.authenticate(req, res, route.name);
+      ex->authenticated = true;
+      if (ex->body_pending || route.stream_handler) {
+        // The body is read now that the caller is known.
+        asio::post(connection->stream_.get_executor(),
+                   [connection, ex] { connection->ReceiveBody(ex); });
+        return;
+      }
     }
-    Finish(req, res);
+    if (route.guarded && guard.before) guard.before(req, res, route.name, ex->caller);
+    if (route.stream_handler) {
+      route.stream_handler(req, res, MakeBodyReader(connection, ex));
+    } else {
+      route.handler(req, res);
+    }
+    if (route.guarded && guard.after && res.status == 200) guard.after(req, res, route.name);
+  } catch (const Error& error) {
+    fail(HttpStatusFor(error.code()), ErrorCodeName(error.code()), error.what());
+  } catch (const nlohmann::json::exception& error) {
+    fail(400, "INVALID_PARAMETER_VALUE", std::string("Malformed JSON in request: ") + error.what());
+  } catch (const std::exception& error) {
+    spdlog::error("{} {} [{}]: {}", req.method, Printable(ex->raw_path), req.request_id,
+                  error.what());
+    fail(500, "INTERNAL_ERROR", "Internal error while serving " + req.path);
+  }
+  if (ex->channel) {
+    std::lock_guard lock(ex->channel->mu);
+    ex->channel->abandoned = true;
+    ex->channel->pieces.clear();
+    ex->channel->queued_bytes = 0;
+    if (!ex->channel->complete) ex->keep_alive = false;
+  }
+  server.Finish(*ex, true);
+  asio::post(connection->stream_.get_executor(),
+             [connection, ex]() mutable { connection->Reply(std::move(ex)); });
+}
+
+bool Connection::Submit(std::shared_ptr<Exchange> ex) {
+  auto self = shared_from_this();
+  bool queued = server_.workers->TrySubmit(
+      [&server = server_, self, ex] { ServeOnWorker(server, self, ex); });
+  if (!queued) {
+    RejectEarly(ex, 503, "TEMPORARILY_UNAVAILABLE",
+                "The server is busy (" + std::to_string(options_.max_queued_requests) +
+                    " requests waiting): retry later.");
+  }
+  return queued;
+}
+
+Route* HttpServer::Impl::Match(Request& req) {
+  auto literal = literal_routes.find(req.path);
+  if (literal != literal_routes.end()) {
+    for (Route* route : literal->second) {
+      if (route->method == req.method) {
+        req.matches = {req.path};
+        return route;
+      }
+    }
+  }
+  std::smatch match;
+  for (Route* route : pattern_routes) {
+    if (route->method != req.method) continue;
+    if (!std::regex_match(req.path, match, *route->pattern)) continue;
+    req.matches.clear();
+    for (const auto& group : match) req.matches.push_back(group.str());
+    return route;
+  }
+  return nullptr;
+}
+
+monitoring::Counter& HttpServer::Impl::CounterFor(Route* route, const std::string& method,
+                                                  int status) {
+  auto lookup = [&]() -> monitoring::Counter& {
+    return owner.metrics_.GetCounter(
+        "slipway_http_requests_total", "HTTP requests served, by route and status.",
+        {{"route", route->name}, {"method", method}, {"status", std::to_string(status)}});
+  };
+  if (method != route->method || status < 100 || status > 599) return lookup();
+  std::atomic<monitoring::Counter*>& slot = route->by_status[status - 100];
+  monitoring::Counter* counter = slot.load(std::memory_order_acquire);
+  if (counter == nullptr) {
+    counter = &lookup();
+    slot.store(counter, std::memory_order_release);
+  }
+  return *counter;
+}
+
+void HttpServer::Impl::Finish(Exchange& ex, bool observe) {
+  if (observe && owner.observer_) {
+    try {
+      owner.observer_(ex.req, ex.res, ex.route->name);
+    } catch (const std::exception& error) {
+      spdlog::error("{} {}: request observer failed: {}", ex.req.method, Printable(ex.raw_path),
+                    error.what());
+    }
+  }
+  double seconds = std::chrono::duration<double>(Clock::now() - ex.start).count();
+  const std::string& method = ex.req.method.empty() ? std::string("-") : ex.req.method;
+  CounterFor(ex.route, method, ex.res.status).Increment();
+  monitoring::Histogram* latency = ex.route->latency;
+  if (latency == nullptr || method != ex.route->method) {
+    latency =
+        &owner.metrics_.GetHistogram("slipway_http_request_duration_seconds",
+                                     "Time from reading the request headers to writing the reply.",
+                                     monitoring::MetricRegistry::LatencyBuckets(),
+                                     {{"route", ex.route->name}, {"method", method}});
+  }
+  latency->Observe(seconds);
+  Log(ex, seconds);
+}
+
+void HttpServer::Impl::Log(const Exchange& ex, double seconds) {
+  int status = ex.res.status;
+  std::string error = ex.error_message;
+  if (error.empty() && status >= 400 && ex.res.content_type == "application/json") {
+    Json body = Json::parse(ex.res.body, nullptr, false);
+    if (body.is_object()) error = body.value("message", std::string());
+  }
+  uint64_t bytes = ex.res.provider ? ex.res.provided_size : ex.res.body.size();
+  std::string principal = ex.authenticated || status == 401 || status == 429
+                              ? request_principal
+                              : std::string("anonymous");
+  if (!owner.options_.access_log) {
+    if (status >= 500)
+      spdlog::error("{} {} -> {}: {}", ex.req.method, Printable(ex.raw_path), status, error);
+    return;
+  }
+  if (owner.options_.json_log) {
+    Json line = {{"time", std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count()},
+                 {"request_id", ex.req.request_id},
+                 {"principal", principal},
+                 {"remote", ex.req.remote_addr},
+                 {"method", ex.req.method},
+                 {"path", ex.raw_path},
+                 {"route", ex.route->name},
+                 {"status", status},
+                 {"bytes", bytes},
+                 {"latency_ms", seconds * 1000.0}};
+    if (status >= 400) line["error"] = error;
+    access_log->info(line.dump(-1, ' ', false, Json::error_handler_t::replace));
+    return;
+  }
+  std::string text =
+      fmt::format("{} {} {} {} {} route={} status={} bytes={} ms={:.3f}", ex.req.request_id,
+                  Printable(ex.req.remote_addr), Printable(principal),
+                  ex.req.method.empty() ? "-" : ex.req.method, Printable(ex.raw_path),
+                  ex.route->name, status, bytes, seconds * 1000.0);
+  if (status >= 400) {
+    text += " error=" + Json(error).dump(-1, ' ', false, Json::error_handler_t::replace);
+  }
+  access_log->info(text);
+}
+
+void HttpServer::Impl::Accept() {
+  acceptor.async_accept(asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+    if (stopping) return;
+    if (ec) {
+      if (ec == asio::error::operation_aborted) return;
+      // Out of descriptors and the like: wait a little rather than spin.
+      spdlog::warn("accepting a connection failed: {}", ec.message());
+      auto timer = std::make_shared<asio::steady_timer>(ioc, std::chrono::milliseconds(100));
+      timer->async_wait([this, timer](beast::error_code) { Accept(); });
+      return;
+    }
+    ++open;
+    std::make_shared<Connection>(*this, std::move(socket))->Start();
+    Accept();
   });
 }
 
-bool HttpServer::Listen() {
-  if (options_.port == 0) {
-    int port = server_.bind_to_any_port(options_.host);
-    if (port <= 0) return false;
-    bound_port_ = port;
-  } else {
-    if (!server_.bind_to_port(options_.host, options_.port)) return false;
-    bound_port_ = options_.port;
+void HttpServer::Impl::ConnectionClosed() {
+  if (--open == 0 && stopping) {
+    asio::post(ioc, [this] {
+      work.reset();
+      if (stop_deadline) stop_deadline->cancel();
+    });
   }
-  return server_.listen_after_bind();
 }
 
-void HttpServer::Stop() { server_.stop(); }
+// ---- HttpServer ------------------------------------------------------------
+
+HttpServer::HttpServer(Options options)
+    : options_(std::move(options)), impl_(std::make_unique<Impl>(*this)) {
+  impl_->unmatched.name = "unmatched";
+  impl_->unmatched.guarded = false;
+  impl_->id_prefix =
+      static_cast<uint32_t>(std::chrono::system_clock::now().time_since_epoch().count() ^
+                            reinterpret_cast<uintptr_t>(this));
+  Get("/health", "health",
+      [](const Request&, Response& res) { res.set_content("OK", "text/plain"); });
+  Get("/metrics", "metrics", [this](const Request&, Response& res) {
+    res.set_content(metrics_.Render(), "text/plain; version=0.0.4; charset=utf-8");
+  });
+  for (const char* name : {"health", "metrics"}) {
+    for (auto& route : impl_->routes) {
+      if (route->name == name) route->guarded = false;
+    }
+  }
+}
+
+HttpServer::~HttpServer() {
+  Stop();
+  if (impl_->workers) impl_->workers->Stop();
+}
+
+namespace {
+
+std::unique_ptr<Route> MakeRoute(const std::string& method, const std::string& pattern,
+                                 const std::string& name, uint64_t body_limit) {
+  auto route = std::make_unique<Route>();
+  route->method = method;
+  route->name = name;
+  route->body_limit = body_limit;
+  if (IsLiteral(pattern)) {
+    route->literal = pattern;
+  } else {
+    route->pattern.emplace(pattern, std::regex::ECMAScript | std::regex::optimize);
+  }
+  return route;
+}
+
+}  // namespace
+
+#define SLIPWAY_ADD_ROUTE(METHOD, LIMIT)                                                          \
+  auto route = MakeRoute(METHOD, pattern, route_name, LIMIT);                                     \
+  route->latency = &metrics_.GetHistogram(                                                        \
+      "slipway_http_request_duration_seconds",                                                    \
+      "Time from reading the request headers to writing the reply.",                              \
+      monitoring::MetricRegistry::LatencyBuckets(), {{"route", route_name}, {"method", METHOD}}); \
+  Route* added = route.get();                                                                     \
+  impl_->routes.push_back(std::move(route));                                                      \
+  if (!added->literal.empty()) {                                                                  \
+    impl_->literal_routes[added->literal].push_back(added);                                       \
+  } else {                                                                                        \
+    impl_->pattern_routes.push_back(added);                                                       \
+  }
+
+void HttpServer::Get(const std::string& pattern, const std::string& route_name, Handler handler) {
+  SLIPWAY_ADD_ROUTE("GET", 0);
+  added->handler = std::move(handler);
+}
+
+void HttpServer::Post(const std::string& pattern, const std::string& route_name, Handler handler,
+                      size_t body_limit) {
+  SLIPWAY_ADD_ROUTE("POST", body_limit ? body_limit : options_.max_json_body);
+  added->handler = std::move(handler);
+}
+
+void HttpServer::Patch(const std::string& pattern, const std::string& route_name, Handler handler) {
+  SLIPWAY_ADD_ROUTE("PATCH", options_.max_json_body);
+  added->handler = std::move(handler);
+}
+
+void HttpServer::Delete(const std::string& pattern, const std::string& route_name,
+                        Handler handler) {
+  SLIPWAY_ADD_ROUTE("DELETE", options_.max_json_body);
+  added->handler = std::move(handler);
+}
+
+void HttpServer::PutStream(const std::string& pattern, const std::string& route_name,
+                           StreamHandler handler, uint64_t body_limit) {
+  SLIPWAY_ADD_ROUTE("PUT", body_limit ? body_limit : options_.max_upload);
+  added->stream_handler = std::move(handler);
+}
+
+#undef SLIPWAY_ADD_ROUTE
+
+bool HttpServer::Listen() {
+  Impl& impl = *impl_;
+  if (impl.stopping) return true;
+  impl.access_log = AccessLogger(options_.json_log);
+  core::Executor::Options worker_options;
+  worker_options.name = "http-worker";
+  worker_options.threads = options_.worker_threads;
+  worker_options.max_queued = options_.max_queued_requests;
+  impl.workers = std::make_unique<core::Executor>(worker_options);
+
+  beast::error_code ec;
+  auto address =
+      asio::ip::make_address(options_.host == "localhost" ? "127.0.0.1" : options_.host, ec);
+  if (ec) return false;
+  tcp::endpoint endpoint(address, static_cast<unsigned short>(options_.port));
+  impl.acceptor.open(endpoint.protocol(), ec);
+  if (ec) return false;
+  // SO_REUSEADDR only: SO_REUSEPORT would let a second server bind a port
+  // already in use and silently take half its connections.
+  impl.acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  impl.acceptor.bind(endpoint, ec);
+  if (ec) return false;
+  impl.acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return false;
+  bound_port_ = impl.acceptor.local_endpoint().port();
+
+  impl.work.emplace(impl.ioc.get_executor());
+  impl.Accept();
+  std::vector<std::thread> io;
+  int extra = std::max(1, options_.io_threads) - 1;
+  for (int i = 0; i < extra; ++i) {
+    io.emplace_back([&impl] { impl.ioc.run(); });
+    pthread_setname_np(io.back().native_handle(), "http-io");
+  }
+  impl.ioc.run();
+  for (std::thread& thread : io) thread.join();
+  impl.workers->Stop();
+  impl.access_log->flush();
+  return true;
+}
+
+void HttpServer::Stop() {
+  Impl& impl = *impl_;
+  if (impl.stopping.exchange(true)) return;
+  asio::post(impl.ioc, [&impl] {
+    beast::error_code ec;
+    impl.acceptor.close(ec);
+    std::vector<std::shared_ptr<Connection>> live;
+    {
+      std::lock_guard lock(impl.connections_mu);
+      for (auto& [raw, weak] : impl.connections) {
+        if (auto connection = weak.lock()) live.push_back(std::move(connection));
+      }
+    }
+    for (auto& connection : live) connection->CloseIfIdle();
+    if (impl.open == 0) {
+      impl.work.reset();
+      return;
+    }
+    // In-flight requests get a while to finish; then the loop is stopped.
+    impl.stop_deadline.emplace(impl.ioc, std::chrono::seconds(10));
+    impl.stop_deadline->async_wait([&impl](beast::error_code ec) {
+      if (!ec && impl.open > 0) impl.ioc.stop();
+    });
+  });
+}
+
+size_t HttpServer::open_connections() const { return impl_->open.load(); }
 
 }  // namespace slipway::http

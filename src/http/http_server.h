@@ -1,107 +1,190 @@
-// Slipway's HTTP front: routing, request metrics, error replies, shutdown.
+// Slipway's HTTP front: connections, limits, routing, request metrics, the
+// access log, error replies, shutdown.
 //
-// HttpServer wraps cpp-httplib. Subsystems register routes on it; each route
-// has a stable name used as the `route` label of the request metrics
-// (`slipway_http_requests_total`, `slipway_http_request_duration_seconds`),
-// so metrics do not grow with ids in paths. A handler reports failure by
-// throwing slipway::Error; the server turns it into MLflow's error body and
-// status, and any other exception into INTERNAL_ERROR without leaking its
-// text. /health and /metrics are always served.
+// HttpServer is event-driven (Boost.Beast on Asio): a few I/O threads own
+// every connection and read headers and bodies asynchronously, so an idle
+// keep-alive connection or a client that trickles its request costs memory,
+// never a thread. A request reaches a worker thread only once it is whole
+// (or, for streaming routes, once its headers passed every check), and a
+// handler runs start to end on that one worker.
 //
-// Thread-safe once Listen() runs: requests are served by a pool of threads.
+// Limits are enforced before work is done for a caller who may not be
+// signed in: header size, a deadline for the headers and for the body, the
+// route's body limit (from Content-Length, and again while a chunked or
+// compressed body is read or inflated), and the guard's `authenticate` hook,
+// which sees only the headers. A request that fails them is answered and its
+// connection closed without reading the body.
+//
+// Subsystems register routes; each has a stable name used as the `route`
+// label of the request metrics (`slipway_http_requests_total`,
+// `slipway_http_request_duration_seconds`), so metrics do not grow with ids
+// in paths. A handler reports failure by throwing slipway::Error; the server
+// turns it into MLflow's error body and status, and any other exception into
+// INTERNAL_ERROR without leaking its text. /health and /metrics are always
+// served.
+//
+// Register routes and hooks before Listen(); after that every method is
+// thread-safe.
 #pragma once
 
-#include <httplib.h>
-
 #include <atomic>
+#include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "monitoring/metric_registry.h"
 
 namespace slipway::http {
+
+// A request as handlers see it. The path is percent-decoded; `params` holds
+// the decoded query string (a key may repeat); `matches[0]` is the path and
+// `matches[i]` the i-th capture of the route's pattern.
+struct Request {
+  std::string method;
+  std::string path;
+  std::multimap<std::string, std::string> params;
+  std::vector<std::string> matches;
+  std::string body;  // empty for streaming routes: they read it through a BodyReader
+  std::string remote_addr;
+  std::string request_id;
+  std::vector<std::pair<std::string, std::string>> headers;
+
+  bool has_header(const std::string& name) const;  // names compare case-insensitively
+  std::string get_header_value(const std::string& name) const;
+  bool has_param(const std::string& key) const;
+  std::string get_param_value(const std::string& key) const;  // the first value, or ""
+};
+
+// Produces a reply body that is not held in memory: appends up to `max`
+// bytes from `offset` on to `out`; false on a read error (the connection is
+// then closed, since the status line is already sent). Called on an I/O
+// thread, so it must not block for long (reads from local disk are fine).
+using ContentProvider = std::function<bool(uint64_t offset, size_t max, std::string* out)>;
+
+struct Response {
+  int status = 200;
+  std::string body;
+  std::string content_type;
+  std::vector<std::pair<std::string, std::string>> headers;
+  uint64_t provided_size = 0;
+  ContentProvider provider;  // set: the body comes from it instead of `body`
+
+  void set_content(std::string content, std::string type);
+  void set_header(std::string name, std::string value);
+  void set_content_provider(uint64_t size, std::string type, ContentProvider content);
+};
+
+// A streaming route's body, read as it arrives: `receiver` is called with
+// each piece (inflated if the request was compressed) and may return false
+// to stop. Returns false when the receiver stopped. Throws slipway::Error
+// (413) past the route's body limit, and (400) when the client stops
+// sending or disconnects.
+using BodyReceiver = std::function<bool(const char* data, size_t length)>;
+using BodyReader = std::function<bool(const BodyReceiver& receiver)>;
 
 class HttpServer {
  public:
   struct Options {
     std::string host = "127.0.0.1";
     int port = 5000;
-    int threads = 64;                         // one per concurrently open connection (keep-alive)
-    size_t max_json_body = 16 * 1024 * 1024;  // larger API bodies get 413
-    size_t max_upload = size_t{64} * 1024 * 1024 * 1024;  // artifact uploads
+    int io_threads = 2;                       // connections, parsing, writing replies
+    int worker_threads = 32;                  // handlers: requests served at once
+    size_t max_queued_requests = 4096;        // whole requests waiting for a worker; 503 beyond
+    size_t max_header_bytes = 64 * 1024;      // request line plus headers; 431 beyond
+    size_t max_json_body = 16 * 1024 * 1024;  // API requests; 413 beyond (after inflating)
+    uint64_t max_upload = uint64_t{64} * 1024 * 1024 * 1024;  // streaming routes' default
+    // Time to send the request line and headers, counted from when the
+    // connection opened or finished its previous reply (so an idle
+    // keep-alive connection is closed after this long too).
+    std::chrono::milliseconds header_timeout{30000};
+    // Longest silence while a body is read or a reply is written.
+    std::chrono::milliseconds idle_timeout{30000};
+    // Whole time to send a buffered (non-streaming) body.
+    std::chrono::milliseconds body_timeout{300000};
+    bool access_log = true;
+    bool json_log = false;  // the access log as one JSON object a line
   };
 
-  using Handler = std::function<void(const httplib::Request&, httplib::Response&)>;
-  using UploadHandler = std::function<void(const httplib::Request&, httplib::Response&,
-                                           const httplib::ContentReader&)>;
+  using Handler = std::function<void(const Request&, Response&)>;
+  using StreamHandler = std::function<void(const Request&, Response&, const BodyReader&)>;
 
   explicit HttpServer(Options options);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
 
-  // `pattern` is a cpp-httplib regex path; `route` names it in metrics.
+  // `pattern` is an ECMAScript regex that must match the whole path; `route`
+  // names it in metrics and hooks. `body_limit` 0 means the server's
+  // default for that kind of route.
   void Get(const std::string& pattern, const std::string& route, Handler handler);
-  void Post(const std::string& pattern, const std::string& route, Handler handler);
+  void Post(const std::string& pattern, const std::string& route, Handler handler,
+            size_t body_limit = 0);
   void Patch(const std::string& pattern, const std::string& route, Handler handler);
   void Delete(const std::string& pattern, const std::string& route, Handler handler);
   // A PUT whose body is streamed to the handler instead of buffered.
-  void PutStream(const std::string& pattern, const std::string& route, UploadHandler handler);
+  void PutStream(const std::string& pattern, const std::string& route, StreamHandler handler,
+                 uint64_t body_limit = 0);
 
   monitoring::MetricRegistry& metrics() { return metrics_; }
 
   // Called for every routed request after its handler and before its reply
   // is written (so what it records is durable before the client hears back).
   // Set before Listen(); `route` is the route's name.
-  using Observer = std::function<void(const httplib::Request&, const httplib::Response&,
-                                      const std::string& route)>;
+  using Observer = std::function<void(const Request&, const Response&, const std::string& route)>;
   void SetObserver(Observer observer) { observer_ = std::move(observer); }
 
-  // Runs around every routed handler except /health and /metrics. `before`
-  // may refuse the request by throwing slipway::Error (it may set reply
-  // headers first, such as WWW-Authenticate); `after` sees the reply of a
-  // handler that succeeded and may rewrite it. Set before Listen().
+  // Hooks around every routed handler except /health and /metrics.
+  // `authenticate` runs on an I/O thread with the request's headers only
+  // (no body yet), before any of the body is read; it may refuse the
+  // request by throwing slipway::Error (setting reply headers such as
+  // WWW-Authenticate first) and may return an opaque value, handed back to
+  // `before` on the worker, that stands for the caller. `before` runs on
+  // the worker with the whole request and may refuse it the same way;
+  // `after` sees the reply of a handler that succeeded and may rewrite it.
   struct Guard {
-    std::function<void(const httplib::Request&, httplib::Response&, const std::string& route)>
+    std::function<std::shared_ptr<void>(const Request&, Response&, const std::string& route)>
+        authenticate;
+    std::function<void(const Request&, Response&, const std::string& route,
+                       const std::shared_ptr<void>& caller)>
         before;
-    std::function<void(const httplib::Request&, httplib::Response&, const std::string& route)>
-        after;
+    std::function<void(const Request&, Response&, const std::string& route)> after;
   };
   void SetGuard(Guard guard) { guard_ = std::move(guard); }
 
   // Binds and serves until Stop(); false if the address could not be bound.
   bool Listen();
-  // Stops accepting, lets in-flight requests finish, and makes Listen() return.
+  // Stops accepting, closes idle connections, lets in-flight requests
+  // finish, and makes Listen() return. Safe from any thread, and from a
+  // signal-waiting thread before Listen() has bound.
   void Stop();
   int bound_port() const { return bound_port_.load(); }
+  // Connections open right now (for tests and /metrics).
+  size_t open_connections() const;
+
+  struct Impl;  // the Asio side, in http_server.cc
 
  private:
-  Handler Wrap(std::string route, Handler handler);
-  // Counts the request in the metrics (once; the logger covers the rest).
-  void Finish(const httplib::Request& req, const httplib::Response& res);
-  void Record(const std::string& route, const std::string& method, int status, double seconds);
-
-  // Runs `handler` between the guard's hooks.
-  void Guarded(const httplib::Request& req, httplib::Response& res, const std::string& route,
-               const std::function<void()>& handler);
-
   Options options_;
   Observer observer_;
   Guard guard_;
-  httplib::Server server_;
   monitoring::MetricRegistry metrics_;
   std::atomic<int> bound_port_{0};  // set by Listen(), read by any thread
+  std::unique_ptr<Impl> impl_;
 };
 
 // Who the current request acts for: "anonymous" until a guard names the
-// authenticated user. A request is served on one thread, start to end, so
+// authenticated user. A handler runs start to end on one worker thread, so
 // this is per thread; the audit trail reads it.
 const std::string& CurrentPrincipal();
 void SetCurrentPrincipal(std::string name);
 
 // Writes an MLflow error reply.
-void SetError(httplib::Response& res, int status, const std::string& error_code,
-              const std::string& message);
+void SetError(Response& res, int status, const std::string& error_code, const std::string& message);
 
 // Replies with a JSON body.
-void SetJson(httplib::Response& res, const std::string& body);
+void SetJson(Response& res, const std::string& body);
 
 }  // namespace slipway::http

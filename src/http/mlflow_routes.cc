@@ -13,8 +13,6 @@
 namespace slipway::http {
 namespace {
 
-using httplib::Request;
-using httplib::Response;
 using tracking::ViewType;
 
 constexpr const char* kApi = "/api/2.0/mlflow";
@@ -418,43 +416,41 @@ void AddArtifactRoutes(HttpServer& server, tracking::TrackingService& tracking,
   });
   server.Get(proxy + "/(.+)", "mlflow-artifacts/download",
              [&artifacts](const Request& req, Response& res) {
-               std::filesystem::path file = artifacts.Resolve(req.matches[1].str());
+               std::filesystem::path file = artifacts.Resolve(req.matches[1]);
                std::error_code ec;
                if (!std::filesystem::is_regular_file(file, ec)) {
-                 ThrowNotFound("No artifact found at '" + req.matches[1].str() + "'");
+                 ThrowNotFound("No artifact found at '" + req.matches[1] + "'");
                }
                int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
-               if (fd < 0) ThrowNotFound("No artifact found at '" + req.matches[1].str() + "'");
+               if (fd < 0) ThrowNotFound("No artifact found at '" + req.matches[1] + "'");
                auto shared_fd = std::shared_ptr<int>(new int(fd), [](int* p) {
                  ::close(*p);
                  delete p;
                });
                size_t size = std::filesystem::file_size(file);
-               res.set_content_provider(
-                   size, "application/octet-stream",
-                   [shared_fd](size_t offset, size_t length, httplib::DataSink& sink) {
-                     char buffer[65536];
-                     size_t want = std::min(length, sizeof buffer);
-                     ssize_t n = ::pread(*shared_fd, buffer, want, static_cast<off_t>(offset));
-                     if (n <= 0) return false;
-                     sink.write(buffer, static_cast<size_t>(n));
-                     return true;
-                   });
+               res.set_content_provider(size, "application/octet-stream",
+                                        [shared_fd](uint64_t offset, size_t max, std::string* out) {
+                                          size_t had = out->size();
+                                          out->resize(had + max);
+                                          ssize_t n = ::pread(*shared_fd, out->data() + had, max,
+                                                              static_cast<off_t>(offset));
+                                          out->resize(had + std::max<ssize_t>(n, 0));
+                                          return n > 0;
+                                        });
              });
-  server.PutStream(
-      proxy + "/(.+)", "mlflow-artifacts/upload",
-      [&artifacts](const Request& req, Response& res, const httplib::ContentReader& reader) {
-        artifacts.Write(req.matches[1].str(), [&](const auto& sink) {
-          return reader([&](const char* data, size_t length) {
-            sink(data, length);
-            return true;
-          });
-        });
-        Reply(res, Json::object());
-      });
+  server.PutStream(proxy + "/(.+)", "mlflow-artifacts/upload",
+                   [&artifacts](const Request& req, Response& res, const BodyReader& reader) {
+                     artifacts.Write(req.matches[1], [&](const auto& sink) {
+                       return reader([&](const char* data, size_t length) {
+                         sink(data, length);
+                         return true;
+                       });
+                     });
+                     Reply(res, Json::object());
+                   });
   server.Delete(proxy + "/(.+)", "mlflow-artifacts/delete",
                 [&artifacts](const Request& req, Response& res) {
-                  artifacts.Delete(req.matches[1].str());
+                  artifacts.Delete(req.matches[1]);
                   Reply(res, Json::object());
                 });
 }

@@ -9,9 +9,6 @@
 namespace slipway::http {
 namespace {
 
-using httplib::Request;
-using httplib::Response;
-
 Json VersionsJson(const std::vector<registry::ModelVersion>& versions) {
   Json items = Json::array();
   for (const auto& version : versions) items.push_back(ToJson(version));

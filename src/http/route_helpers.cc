@@ -5,7 +5,7 @@
 
 namespace slipway::http {
 
-Json RequestJson(const httplib::Request& req) {
+Json RequestJson(const Request& req) {
   if (req.method == "GET" || (req.body.empty() && !req.params.empty())) {
     Json out = Json::object();
     for (const auto& [key, value] : req.params) {
@@ -29,7 +29,7 @@ Json RequestJson(const httplib::Request& req) {
   return body;
 }
 
-void Reply(httplib::Response& res, const Json& body) {
+void Reply(Response& res, const Json& body) {
   SetJson(res, body.dump(-1, ' ', false, Json::error_handler_t::replace));
 }
 

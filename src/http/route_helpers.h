@@ -1,10 +1,9 @@
 // Request and reply plumbing shared by the route files.
 #pragma once
 
-#include <httplib.h>
-
 #include <string>
 
+#include "http/http_server.h"
 #include "http/json_codec.h"
 
 namespace slipway::http {
@@ -13,10 +12,10 @@ namespace slipway::http {
 // when there is no body (GET, and DELETE from clients that use one), where a
 // key given more than once becomes a list. A body that is not a JSON object
 // is INVALID_PARAMETER_VALUE, as MLflow answers it.
-Json RequestJson(const httplib::Request& req);
+Json RequestJson(const Request& req);
 
 // Replies 200 with `body` (invalid UTF-8 replaced, never thrown on).
-void Reply(httplib::Response& res, const Json& body);
+void Reply(Response& res, const Json& body);
 
 // `{key: items}` plus `next_page_token` when there is a next page.
 Json Paged(const char* key, Json items, const std::string& token);
