@@ -1,7 +1,6 @@
 #include "data/content_store.h"
 
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -147,14 +146,6 @@ void FsyncFolder(const fs::path& folder) {
 std::string UniqueSuffix() {
   static std::atomic<uint64_t> counter{0};
   return std::to_string(::getpid()) + "-" + std::to_string(counter++);
-}
-
-const EVP_MD* Sha256Algorithm() {
-  // Fetched once: an implicit fetch on every init costs more than hashing a
-  // small chunk. Never freed (it lives as long as the process).
-  static const EVP_MD* algorithm = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-  if (algorithm == nullptr) throw Error(ErrorCode::kInternalError, "OpenSSL provides no SHA-256");
-  return algorithm;
 }
 
 bool IsValidUtf8(std::string_view text) {
@@ -426,48 +417,7 @@ struct Segment {
 }  // namespace
 
 // ---------------------------------------------------------------------------
-// Sha256, digests
-
-Sha256::Sha256() : context_(EVP_MD_CTX_new()) {
-  if (context_ == nullptr || EVP_DigestInit_ex2(context_, Sha256Algorithm(), nullptr) != 1) {
-    EVP_MD_CTX_free(context_);
-    throw Error(ErrorCode::kInternalError, "cannot initialise SHA-256");
-  }
-}
-
-Sha256::~Sha256() { EVP_MD_CTX_free(context_); }
-
-void Sha256::Update(const void* data, size_t size) {
-  if (size > 0 && EVP_DigestUpdate(context_, data, size) != 1) {
-    throw Error(ErrorCode::kInternalError, "SHA-256 update failed");
-  }
-}
-
-Sha256::Digest Sha256::Finish() {
-  Digest digest;
-  unsigned int length = 0;
-  if (EVP_DigestFinal_ex(context_, digest.data(), &length) != 1 || length != digest.size() ||
-      EVP_DigestInit_ex2(context_, Sha256Algorithm(), nullptr) != 1) {
-    throw Error(ErrorCode::kInternalError, "SHA-256 finish failed");
-  }
-  return digest;
-}
-
-std::string Sha256::Hex(std::string_view data) {
-  Sha256 hasher;
-  hasher.Update(data.data(), data.size());
-  return ToHex(hasher.Finish());
-}
-
-std::string ToHex(const Sha256::Digest& digest) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string hex(2 * digest.size(), '\0');
-  for (size_t i = 0; i < digest.size(); ++i) {
-    hex[2 * i] = kDigits[digest[i] >> 4];
-    hex[2 * i + 1] = kDigits[digest[i] & 0xf];
-  }
-  return hex;
-}
+// Digests
 
 bool IsValidDigest(std::string_view digest) {
   return digest.size() == 64 && std::all_of(digest.begin(), digest.end(), [](char c) {

@@ -1,11 +1,8 @@
 #include "tracking/search_filter.h"
 
-#include <openssl/evp.h>
-
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <span>
@@ -945,56 +942,6 @@ Filter ParseWith(std::string_view filter, Resolve resolve) {
   return out;
 }
 
-// ---------------------------------------------------------------------------
-// Page tokens.
-
-std::string Printable(std::string_view bytes) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (const char c : bytes) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u >= 0x20 && u < 0x7f) {
-      out += c;
-    } else {
-      out += "\\x";
-      out += kHex[u >> 4];
-      out += kHex[u & 0xf];
-    }
-  }
-  return out;
-}
-
-std::string Base64Encode(std::string_view bytes) {
-  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(bytes.data()),
-                                static_cast<int>(bytes.size()));
-  out.resize(static_cast<size_t>(n));
-  return out;
-}
-
-std::optional<std::string> Base64Decode(std::string_view text) {
-  if (text.empty() || text.size() % 4 != 0) return std::nullopt;
-  size_t padding = 0;
-  for (size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (c == '=') {
-      if (i + 2 < text.size()) return std::nullopt;
-      ++padding;
-    } else if (padding > 0 ||
-               !(std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '/')) {
-      return std::nullopt;
-    }
-  }
-  std::string out(text.size() / 4 * 3, '\0');
-  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(text.data()),
-                                static_cast<int>(text.size()));
-  if (n < 0 || static_cast<size_t>(n) < padding) return std::nullopt;
-  out.resize(static_cast<size_t>(n) - padding);
-  return out;
-}
-
 }  // namespace
 
 Filter ParseRunFilter(std::string_view filter) { return ParseWith(filter, ResolveRunClause); }
@@ -1104,31 +1051,6 @@ std::vector<OrderTerm> ParseModelVersionOrderBy(const std::vector<std::string>& 
     terms.push_back({EntityKind::kAttribute, key, ascending});
   }
   return terms;
-}
-
-std::string EncodePageToken(int64_t offset) {
-  return Base64Encode("{\"offset\": " + std::to_string(offset) + "}");
-}
-
-int64_t DecodePageToken(std::string_view token) {
-  if (token.empty()) return 0;
-  const auto decoded = Base64Decode(token);
-  if (!decoded) ThrowInvalid("Invalid page token, could not base64-decode");
-  const auto json = nlohmann::json::parse(*decoded, nullptr, /*allow_exceptions=*/false);
-  if (json.is_discarded() || !json.is_object()) {
-    ThrowInvalid("Invalid page token, decoded value=" + Printable(*decoded));
-  }
-  const auto it = json.find("offset");
-  std::optional<int64_t> offset;
-  if (it != json.end()) {
-    if (it->is_number_integer()) {
-      offset = it->get<int64_t>();
-    } else if (it->is_string() && IsInteger(it->get<std::string>())) {
-      offset = std::stoll(it->get<std::string>());
-    }
-  }
-  if (!offset || *offset < 0) ThrowInvalid("Invalid page token, parsed value=" + json.dump());
-  return *offset;
 }
 
 }  // namespace slipway::tracking
