@@ -19,6 +19,7 @@
 #include <unordered_set>
 #include <utility>
 
+#include "core/durable_file.h"
 #include "core/error.h"
 
 namespace slipway::data {
@@ -134,18 +135,6 @@ bool ReadWholeFile(const fs::path& path, std::string* text) {
     if (n == 0) return true;
     text->append(buffer, static_cast<size_t>(n));
   }
-}
-
-void FsyncFolder(const fs::path& folder) {
-  FileDescriptor fd(::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (fd.get() < 0) ThrowIo("cannot open folder " + Quote(folder), errno);
-  if (::fsync(fd.get()) != 0) ThrowIo("cannot sync folder " + Quote(folder), errno);
-}
-
-// A name no other writer uses at the same time: pid and a process-wide counter.
-std::string UniqueSuffix() {
-  static std::atomic<uint64_t> counter{0};
-  return std::to_string(::getpid()) + "-" + std::to_string(counter++);
 }
 
 bool IsValidUtf8(std::string_view text) {
@@ -593,7 +582,7 @@ void ContentStore::Ingest::StoreChunk(const Sha256::Digest& digest, const std::s
   // microseconds, against the hundred it takes to hash it outside the lock.
   std::lock_guard lock(mu_);
   if (pack_fd_ < 0) {
-    pack_temp_ = store_->tmp_ / ("pack-" + UniqueSuffix());
+    pack_temp_ = store_->tmp_ / ("pack-" + UniqueFileSuffix());
     pack_fd_ = ::open(pack_temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
     if (pack_fd_ < 0) ThrowIo("cannot create " + Quote(pack_temp_), errno);
     pack_size_ = 0;
@@ -899,8 +888,8 @@ std::unique_ptr<ContentStore> ContentStore::Open(const fs::path& root, const Opt
     make_folder(canonical / "objects" / std::string{kDigits[i >> 4], kDigits[i & 0xf]});
   }
   if (created && options.durable) {
-    FsyncFolder(canonical / "objects");
-    FsyncFolder(canonical);
+    SyncFolder(canonical / "objects");
+    SyncFolder(canonical);
   }
 
   fs::path lock_path = canonical / "lock";
@@ -981,7 +970,7 @@ void ContentStore::PublishPack(int pack_fd, const fs::path& pack_temp,
     // it lies, so two packs never share a name unless they are the same.
     std::string name = Sha256::Hex(index);
     index_temp = tmp_ / (name + kIndexExtension);
-    index_temp += "." + UniqueSuffix();
+    index_temp += "." + UniqueFileSuffix();
     {
       FileDescriptor fd(::open(index_temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444));
       if (fd.get() < 0) ThrowIo("cannot create " + Quote(index_temp), errno);
@@ -1009,7 +998,7 @@ void ContentStore::PublishPack(int pack_fd, const fs::path& pack_temp,
       ThrowIo("cannot move a pack index into " + Quote(packs_), errno);
     }
     index_temp.clear();
-    if (durable) FsyncFolder(packs_);
+    if (durable) SyncFolder(packs_);
     AddPack(name, entries);
   } catch (...) {
     ::unlink(pack_temp.c_str());
@@ -1093,7 +1082,7 @@ bool ContentStore::LoadNewPacks() const {
   }
   // Another process may have renamed these in without having synced the
   // folder yet; an add here must not build on names a crash could undo.
-  if (!fresh.empty() && options_.durable) FsyncFolder(packs_);
+  if (!fresh.empty() && options_.durable) SyncFolder(packs_);
   for (const std::string& name : fresh) {
     fs::path path = packs_ / (name + kIndexExtension);
     std::string text;
@@ -1161,23 +1150,8 @@ std::vector<std::string> ContentStore::Missing(const std::vector<std::string>& d
 std::string ContentStore::PutBlob(std::string_view bytes) {
   std::string digest = Sha256::Hex(bytes);
   if (Has(digest)) return digest;
-  fs::path temp = tmp_ / (digest + "." + UniqueSuffix());
-  fs::path target = LoosePath(digest);
-  FileDescriptor fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444));
-  if (fd.get() < 0) ThrowIo("cannot create " + Quote(temp), errno);
-  try {
-    WriteAll(fd.get(), reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), Quote(temp));
-    if (options_.durable && ::fdatasync(fd.get()) != 0)
-      ThrowIo("cannot sync " + Quote(temp), errno);
-    if (!fd.Close()) ThrowIo("cannot write " + Quote(temp), errno);
-    if (::rename(temp.c_str(), target.c_str()) != 0) {
-      ThrowIo("cannot move object " + digest + " into " + Quote(target.parent_path()), errno);
-    }
-  } catch (...) {
-    ::unlink(temp.c_str());
-    throw;
-  }
-  if (options_.durable) FsyncFolder(target.parent_path());
+  WriteFileDurably(LoosePath(digest), bytes,
+                   {.temp_folder = tmp_, .mode = 0444, .sync = options_.durable});
   return digest;
 }
 
@@ -1427,7 +1401,7 @@ void ContentStore::WriteFileFromChunks(const FileManifest& manifest, const fs::p
                                        const std::string& shown_name) const {
   CheckFileManifest(manifest, "'" + shown_name + "'");
   fs::path temp = out_path.parent_path() /
-                  ("." + out_path.filename().string() + ".slipway-tmp-" + UniqueSuffix());
+                  ("." + out_path.filename().string() + ".slipway-tmp-" + UniqueFileSuffix());
   FileDescriptor fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
   if (fd.get() < 0) ThrowInvalid("cannot create " + Quote(temp) + ": " + ErrnoText(errno));
   try {
@@ -1505,7 +1479,7 @@ void ContentStore::Materialize(const TreeManifest& manifest, const fs::path& out
   // Built beside the target and renamed into place, so `out_path` never
   // holds half a tree.
   fs::path temp =
-      out.parent_path() / ("." + out.filename().string() + ".slipway-tmp-" + UniqueSuffix());
+      out.parent_path() / ("." + out.filename().string() + ".slipway-tmp-" + UniqueFileSuffix());
   if (::mkdir(temp.c_str(), 0755) != 0) {
     ThrowInvalid("cannot create " + Quote(temp) + ": " + ErrnoText(errno));
   }
