@@ -38,36 +38,10 @@
 #include <variant>
 #include <vector>
 
+#include "core/sha256.h"
 #include "data/chunker.h"
 
-typedef struct evp_md_ctx_st EVP_MD_CTX;
-
 namespace slipway::data {
-
-// Incremental SHA-256 (OpenSSL EVP). Not thread-safe; one per stream.
-class Sha256 {
- public:
-  using Digest = std::array<uint8_t, 32>;
-
-  Sha256();
-  ~Sha256();
-  Sha256(const Sha256&) = delete;
-  Sha256& operator=(const Sha256&) = delete;
-
-  void Update(const void* data, size_t size);
-  // The digest of everything updated since construction or the last Finish;
-  // the hasher then starts over.
-  Digest Finish();
-
-  // Lowercase hex of a whole buffer's digest.
-  static std::string Hex(std::string_view data);
-
- private:
-  EVP_MD_CTX* context_;
-};
-
-// 64 lowercase hex digits.
-std::string ToHex(const Sha256::Digest& digest);
 
 // True for 64 lowercase hex digits, the only digest form the store accepts.
 bool IsValidDigest(std::string_view digest);

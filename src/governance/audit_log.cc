@@ -1,9 +1,8 @@
 #include "governance/audit_log.h"
 
-#include <openssl/evp.h>
-
 #include "core/clock.h"
 #include "core/error.h"
+#include "core/sha256.h"
 
 namespace slipway::governance {
 namespace {
@@ -18,21 +17,6 @@ void AppendField(std::string& out, std::string_view field) {
 
 }  // namespace
 
-std::string AuditLog::Sha256Hex(std::string_view data) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  if (EVP_Digest(data.data(), data.size(), digest, &length, EVP_sha256(), nullptr) != 1) {
-    throw Error(ErrorCode::kInternalError, "SHA-256 failed");
-  }
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out(length * 2, '0');
-  for (unsigned int i = 0; i < length; ++i) {
-    out[2 * i] = kHex[digest[i] >> 4];
-    out[2 * i + 1] = kHex[digest[i] & 0xf];
-  }
-  return out;
-}
-
 std::string AuditLog::HashOf(const AuditEntry& entry) {
   std::string text;
   AppendField(text, std::to_string(entry.seq));
@@ -43,7 +27,7 @@ std::string AuditLog::HashOf(const AuditEntry& entry) {
   AppendField(text, std::to_string(entry.outcome));
   AppendField(text, entry.request_digest);
   AppendField(text, entry.prev_hash);
-  return Sha256Hex(text);
+  return Sha256::Hex(text);
 }
 
 AuditEntry AuditLog::Append(AuditEntry entry) {

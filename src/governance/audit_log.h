@@ -78,8 +78,6 @@ class AuditLog {
 
   // The hex SHA-256 that seals an entry (its fields and prev_hash).
   static std::string HashOf(const AuditEntry& entry);
-  // Hex SHA-256 of arbitrary bytes (request digests).
-  static std::string Sha256Hex(std::string_view data);
 
  private:
   AuditStore& store_;

@@ -5,9 +5,12 @@
 #include <openssl/rand.h>
 
 #include <charconv>
+#include <optional>
 #include <vector>
 
+#include "core/base64.h"
 #include "core/error.h"
+#include "core/sha256.h"
 
 namespace slipway::governance {
 namespace {
@@ -18,35 +21,8 @@ constexpr size_t kTokenSecretBytes = 32;
 constexpr std::string_view kPasswordScheme = "pbkdf2-sha256";
 constexpr std::string_view kTokenPrefix = "slw_";
 
-std::string Base64(std::string_view bytes) {
-  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
-  int written = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(bytes.data()),
-                                static_cast<int>(bytes.size()));
-  out.resize(written);
-  return out;
-}
-
-}  // namespace
-
-bool DecodeBase64(std::string_view text, std::string* out) {
-  if (text.empty() || text.size() % 4 != 0) return false;
-  std::string decoded(text.size() / 4 * 3 + 1, '\0');
-  int written = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(decoded.data()),
-                                reinterpret_cast<const unsigned char*>(text.data()),
-                                static_cast<int>(text.size()));
-  if (written < 0) return false;
-  size_t padding = 0;
-  for (size_t i = text.size(); i > 0 && text[i - 1] == '='; --i) ++padding;
-  decoded.resize(written - padding);
-  *out = std::move(decoded);
-  return true;
-}
-
-namespace {
-
 std::string Base64Url(std::string_view bytes) {
-  std::string text = Base64(bytes);
+  std::string text = Base64Encode(bytes);
   while (!text.empty() && text.back() == '=') text.pop_back();
   for (char& c : text) {
     if (c == '+') c = '-';
@@ -65,15 +41,6 @@ std::string Pbkdf2(std::string_view password, std::string_view salt, int iterati
     throw Error(ErrorCode::kInternalError, "PBKDF2 failed");
   }
   return out;
-}
-
-std::string Sha256(std::string_view data) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  if (EVP_Digest(data.data(), data.size(), digest, &length, EVP_sha256(), nullptr) != 1) {
-    throw Error(ErrorCode::kInternalError, "SHA-256 failed");
-  }
-  return std::string(reinterpret_cast<char*>(digest), length);
 }
 
 std::vector<std::string_view> Split(std::string_view text, char separator) {
@@ -98,28 +65,17 @@ std::string RandomBytes(size_t count) {
   return out;
 }
 
-std::string HexOf(std::string_view bytes) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out(bytes.size() * 2, '0');
-  for (size_t i = 0; i < bytes.size(); ++i) {
-    auto byte = static_cast<unsigned char>(bytes[i]);
-    out[2 * i] = kHex[byte >> 4];
-    out[2 * i + 1] = kHex[byte & 0xf];
-  }
-  return out;
-}
-
 bool SecretsEqual(std::string_view a, std::string_view b) {
   // Compare digests so that neither the contents nor the length leak timing.
-  std::string da = Sha256(a);
-  std::string db = Sha256(b);
+  Sha256::Digest da = Sha256::Of(a);
+  Sha256::Digest db = Sha256::Of(b);
   return CRYPTO_memcmp(da.data(), db.data(), da.size()) == 0;
 }
 
 std::string HashPassword(std::string_view password, int iterations) {
   std::string salt = RandomBytes(kSaltBytes);
-  return std::string(kPasswordScheme) + "$" + std::to_string(iterations) + "$" + Base64(salt) +
-         "$" + Base64(Pbkdf2(password, salt, iterations));
+  return std::string(kPasswordScheme) + "$" + std::to_string(iterations) + "$" +
+         Base64Encode(salt) + "$" + Base64Encode(Pbkdf2(password, salt, iterations));
 }
 
 bool VerifyPassword(std::string_view password, const std::string& encoded_hash) {
@@ -130,22 +86,22 @@ bool VerifyPassword(std::string_view password, const std::string& encoded_hash) 
   if (ec != std::errc() || end != parts[1].data() + parts[1].size() || iterations < 1) {
     return false;
   }
-  std::string salt;
-  std::string expected;
-  if (!DecodeBase64(parts[2], &salt) || !DecodeBase64(parts[3], &expected)) return false;
-  if (expected.size() != kHashBytes) return false;
-  std::string actual = Pbkdf2(password, salt, iterations);
-  return CRYPTO_memcmp(actual.data(), expected.data(), kHashBytes) == 0;
+  if (parts[2].empty()) return false;  // a hash always has a salt
+  std::optional<std::string> salt = Base64Decode(parts[2]);
+  std::optional<std::string> expected = Base64Decode(parts[3]);
+  if (!salt || !expected || expected->size() != kHashBytes) return false;
+  std::string actual = Pbkdf2(password, *salt, iterations);
+  return CRYPTO_memcmp(actual.data(), expected->data(), kHashBytes) == 0;
 }
 
 IssuedToken IssueToken() {
   IssuedToken issued;
-  issued.id = HexOf(RandomBytes(8));
+  issued.id = ToHex(RandomBytes(8));
   std::string secret = Base64Url(RandomBytes(kTokenSecretBytes));
   std::string salt = RandomBytes(kSaltBytes);
   issued.token = std::string(kTokenPrefix) + issued.id + "_" + secret;
-  issued.salt = HexOf(salt);
-  issued.secret_hash = HexOf(Sha256(salt + secret));
+  issued.salt = ToHex(salt);
+  issued.secret_hash = Sha256::Hex(salt + secret);
   return issued;
 }
 
@@ -172,7 +128,7 @@ bool VerifyTokenSecret(std::string_view secret, const std::string& salt,
     if (ec != std::errc() || end != salt.data() + i + 2) return false;
     salt_bytes.push_back(static_cast<char>(value));
   }
-  std::string actual = HexOf(Sha256(salt_bytes + std::string(secret)));
+  std::string actual = Sha256::Hex(salt_bytes + std::string(secret));
   return CRYPTO_memcmp(actual.data(), secret_hash.data(), actual.size()) == 0;
 }
 

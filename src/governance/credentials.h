@@ -44,8 +44,5 @@ bool SecretsEqual(std::string_view a, std::string_view b);
 
 // `count` random bytes from OpenSSL's CSPRNG.
 std::string RandomBytes(size_t count);
-std::string HexOf(std::string_view bytes);
-// Standard padded base64 (as in HTTP Basic credentials); false if malformed.
-bool DecodeBase64(std::string_view text, std::string* out);
 
 }  // namespace slipway::governance

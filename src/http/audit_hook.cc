@@ -3,9 +3,10 @@
 #include <charconv>
 
 #include "core/error.h"
+#include "core/page_token.h"
+#include "core/sha256.h"
 #include "http/json_codec.h"
 #include "http/route_helpers.h"
-#include "tracking/search_filter.h"
 
 namespace slipway::http {
 namespace {
@@ -124,8 +125,8 @@ void EnableAuditTrail(HttpServer& server, governance::AuditLog& log) {
     entry.action = route;
     entry.target = TargetOf(req, res, route);
     entry.outcome = status;
-    entry.request_digest = governance::AuditLog::Sha256Hex(req.method + " " + req.path + "\n" +
-                                                           DigestedBody(req, route));
+    entry.request_digest =
+        Sha256::Hex(req.method + " " + req.path + "\n" + DigestedBody(req, route));
     log.Append(std::move(entry));
   });
 }
@@ -144,12 +145,12 @@ void AddAuditRoutes(HttpServer& server, governance::AuditLog& log) {
                    " for parameter 'max_results' supplied: it must be between 1 and 50000.");
     }
     std::string token = req.get_param_value("page_token");
-    query.offset = token.empty() ? 0 : tracking::DecodePageToken(token);
+    query.offset = token.empty() ? 0 : DecodePageToken(token);
     bool has_more = false;
     Json items = Json::array();
     for (const auto& entry : log.Query(query, &has_more)) items.push_back(EntryJson(entry));
     Reply(res, Paged("entries", std::move(items),
-                     has_more ? tracking::EncodePageToken(query.offset + query.limit) : ""));
+                     has_more ? EncodePageToken(query.offset + query.limit) : ""));
   });
   server.Get("/api/v1/audit/verify", "audit/verify", [&log](const Request&, Response& res) {
     governance::AuditReport report = log.Verify();

@@ -5,6 +5,7 @@
 #include <optional>
 #include <unordered_map>
 
+#include "core/base64.h"
 #include "core/clock.h"
 #include "core/error.h"
 #include "data/rules.h"
@@ -44,7 +45,10 @@ Credentials CredentialsOf(const Request& req) {
     std::string encoded = header.substr(6);
     while (!encoded.empty() && encoded.front() == ' ') encoded.erase(0, 1);
     size_t colon = std::string::npos;
-    if (governance::DecodeBase64(encoded, &decoded)) colon = decoded.find(':');
+    if (std::optional<std::string> text = Base64Decode(encoded)) {
+      decoded = std::move(*text);
+      colon = decoded.find(':');
+    }
     if (colon == std::string::npos) {
       throw Error(ErrorCode::kUnauthenticated,
                   "Malformed Basic credentials in the Authorization header.");

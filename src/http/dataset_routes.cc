@@ -6,6 +6,7 @@
 #include <unordered_set>
 
 #include "core/error.h"
+#include "core/sha256.h"
 #include "data/dataset_diff.h"
 #include "data/object_bundle.h"
 #include "data/rules.h"
@@ -253,9 +254,9 @@ void AddDatasetRoutes(HttpServer& server, data::DatasetService& datasets) {
           ThrowInvalid("Invalid object digest '" + digest + "': expected 64 lowercase hex digits.");
         }
         std::string bytes = ReadBody(reader, kMaxObjectBytes, "Object");
-        if (data::Sha256::Hex(bytes) != digest) {
-          ThrowInvalid("The uploaded bytes hash to " + data::Sha256::Hex(bytes) + ", not " +
-                       digest + ": nothing stored.");
+        if (Sha256::Hex(bytes) != digest) {
+          ThrowInvalid("The uploaded bytes hash to " + Sha256::Hex(bytes) + ", not " + digest +
+                       ": nothing stored.");
         }
         datasets.content().PutBlob(bytes);
         Reply(res, {{"digest", digest}, {"size", bytes.size()}});

@@ -1,12 +1,11 @@
 #include "tracking/artifact_store.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <atomic>
+#include <cerrno>
+#include <optional>
 #include <system_error>
 
+#include "core/durable_file.h"
 #include "core/error.h"
 
 namespace slipway::tracking {
@@ -60,45 +59,38 @@ void ArtifactStore::Write(
   if (target == root_) RejectPath(relative, "an artifact needs a file name");
   fs::create_directories(target.parent_path());
   if (fs::is_directory(target)) RejectPath(relative, "a folder of that name exists");
-  static std::atomic<uint64_t> counter{0};
-  fs::path temp = target;
-  temp += ".slipway-tmp-" + std::to_string(getpid()) + "-" + std::to_string(counter++);
-  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) {
+  // Messages name the artifact, never the server's folders.
+  std::optional<DurableFile> file;
+  try {
+    file.emplace(target);
+  } catch (const Error&) {
     throw Error(ErrorCode::kInternalError, "cannot create artifact file for '" +
                                                std::string(relative) +
                                                "': " + std::generic_category().message(errno));
   }
   bool failed = false;
   auto sink = [&](const char* data, size_t size) {
-    while (size > 0 && !failed) {
-      ssize_t n = ::write(fd, data, size);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        failed = true;
-        break;
-      }
-      data += n;
-      size -= static_cast<size_t>(n);
+    if (failed) return;
+    try {
+      file->Write(data, size);
+    } catch (const Error&) {
+      failed = true;
     }
   };
-  bool complete = false;
-  try {
-    complete = source(sink);
-  } catch (...) {
-    ::close(fd);
-    fs::remove(temp);
-    throw;
+  // An exception from `source`, like any failure below, leaves no file:
+  // the DurableFile deletes its temporary file.
+  bool complete = source(sink);
+  if (!failed && complete) {
+    try {
+      file->Commit();
+      return;
+    } catch (const Error&) {
+      failed = true;
+    }
   }
-  if (::fsync(fd) != 0) failed = true;
-  ::close(fd);
-  if (failed || !complete) {
-    fs::remove(temp);
-    if (!complete) ThrowInvalid("the upload of '" + std::string(relative) + "' was cut short");
-    throw Error(ErrorCode::kInternalError,
-                "writing artifact '" + std::string(relative) + "' failed");
-  }
-  fs::rename(temp, target);
+  file.reset();
+  if (!complete) ThrowInvalid("the upload of '" + std::string(relative) + "' was cut short");
+  throw Error(ErrorCode::kInternalError, "writing artifact '" + std::string(relative) + "' failed");
 }
 
 std::vector<ArtifactEntry> ArtifactStore::List(std::string_view relative) const {

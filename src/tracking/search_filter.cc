@@ -1,460 +1,22 @@
+// What each search allows in a filter: its entities and keys, the operators
+// each takes and the values they compare with, checked clause by clause on
+// what search_parser.h parsed, with MLflow's messages; and the identifier
+// resolution that order_by shares (search_keys.h). Pure functions;
+// thread-safe.
 #include "tracking/search_filter.h"
 
-#include <openssl/evp.h>
-
 #include <algorithm>
-#include <cctype>
-#include <cstdlib>
-#include <nlohmann/json.hpp>
-#include <optional>
 #include <set>
 #include <span>
 #include <utility>
 
 #include "core/error.h"
+#include "tracking/search_keys.h"
+#include "tracking/search_parser.h"
 
 namespace slipway::tracking {
+namespace search_internal {
 namespace {
-
-// ---------------------------------------------------------------------------
-// Syntax. MLflow tokenizes with sqlparse; this parser accepts the same shapes:
-// identifiers made of bare characters and `backtick` or "double" quoted
-// pieces, comparison operators, numbers, quoted strings and ('a', 'b') lists,
-// joined by AND. It knows nothing of entities; the Resolve* functions below
-// check a clause against the rules of one search.
-
-bool IsBareChar(char c) {
-  const auto u = static_cast<unsigned char>(c);
-  return std::isalnum(u) || c == '_' || c == '.' || c == '$' || u >= 0x80;
-}
-
-bool IsSpace(char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; }
-
-bool IsDigit(char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; }
-
-std::string Upper(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return out;
-}
-
-std::string Quote(std::string_view s) { return "'" + std::string(s) + "'"; }
-
-// A piece of an identifier: a run of bare characters or one quoted part.
-struct IdentPiece {
-  std::string text;  // unescaped
-  bool quoted = false;
-};
-
-struct RawIdentifier {
-  std::string source;  // as written
-  bool has_entity = false;
-  std::string entity;
-  std::string key;
-};
-
-struct RawOp {
-  std::optional<CompareOp> op;  // empty for text that is no operator we know (`==`, `<>`)
-  std::string text;             // as MLflow names it: `=`, `LIKE`, `NOT IN`, ...
-};
-
-enum class ValueKind { kNone, kNumber, kString, kList, kBare };
-
-struct RawValue {
-  ValueKind kind = ValueKind::kNone;
-  std::string source;  // as written
-  double number = 0;
-  bool integral = false;  // a number written without `.` or exponent
-  std::string str;
-  std::vector<std::string> list;
-};
-
-struct RawClause {
-  RawIdentifier ident;
-  RawOp op;
-  RawValue value;
-};
-
-constexpr std::string_view OpText(CompareOp op) {
-  switch (op) {
-    case CompareOp::kEq:
-      return "=";
-    case CompareOp::kNe:
-      return "!=";
-    case CompareOp::kLt:
-      return "<";
-    case CompareOp::kLe:
-      return "<=";
-    case CompareOp::kGt:
-      return ">";
-    case CompareOp::kGe:
-      return ">=";
-    case CompareOp::kLike:
-      return "LIKE";
-    case CompareOp::kILike:
-      return "ILIKE";
-    case CompareOp::kIn:
-      return "IN";
-    case CompareOp::kNotIn:
-      return "NOT IN";
-    case CompareOp::kIsNull:
-      return "IS NULL";
-    case CompareOp::kIsNotNull:
-      return "IS NOT NULL";
-  }
-  return "?";
-}
-
-[[noreturn]] void ThrowBadIdentifier(std::string_view source) {
-  ThrowInvalid("Invalid identifier " + Quote(source) +
-               ". Columns should be specified as 'attribute.<key>', 'metric.<key>', "
-               "'tag.<key>', 'dataset.<key>', or 'param.<key>'; put keys with other "
-               "characters in backticks, e.g. tags.`my key`.");
-}
-
-// One name from pieces: a single quoted piece, or bare text only.
-std::optional<std::string> JoinNamePieces(const std::vector<IdentPiece>& pieces) {
-  std::vector<IdentPiece> nonempty;
-  for (const auto& p : pieces) {
-    if (p.quoted || !p.text.empty()) nonempty.push_back(p);
-  }
-  if (nonempty.size() == 1 && nonempty[0].quoted) return nonempty[0].text;
-  std::string out;
-  for (const auto& p : nonempty) {
-    if (p.quoted) return std::nullopt;
-    out += p.text;
-  }
-  return out;
-}
-
-// Splits `entity.key` at the first dot outside quotes; keys may hold more dots.
-RawIdentifier SplitIdentifier(const std::vector<IdentPiece>& pieces, std::string_view source) {
-  RawIdentifier id;
-  id.source = std::string(source);
-  std::vector<IdentPiece> left;
-  std::vector<IdentPiece> right;
-  bool split = false;
-  for (const auto& p : pieces) {
-    if (split) {
-      right.push_back(p);
-      continue;
-    }
-    const size_t dot = p.quoted ? std::string::npos : p.text.find('.');
-    if (dot == std::string::npos) {
-      left.push_back(p);
-    } else {
-      left.push_back({p.text.substr(0, dot), false});
-      right.push_back({p.text.substr(dot + 1), false});
-      split = true;
-    }
-  }
-  const auto left_name = JoinNamePieces(left);
-  if (!left_name) ThrowBadIdentifier(source);
-  if (split) {
-    const auto right_name = JoinNamePieces(right);
-    if (!right_name) ThrowBadIdentifier(source);
-    id.has_entity = true;
-    id.entity = *left_name;
-    id.key = *right_name;
-  } else {
-    id.key = *left_name;
-  }
-  if (id.key.empty() || (id.has_entity && id.entity.empty())) ThrowBadIdentifier(source);
-  return id;
-}
-
-class Parser {
- public:
-  explicit Parser(std::string_view input) : in_(input) {}
-
-  // `clause (AND clause)*`, or nothing.
-  std::vector<RawClause> ParseFilter() {
-    std::vector<RawClause> clauses;
-    SkipSpace();
-    if (AtEnd()) return clauses;
-    while (true) {
-      clauses.push_back(ParseClause());
-      SkipSpace();
-      if (AtEnd()) return clauses;
-      CheckNoSemicolon();
-      const size_t start = pos_;
-      const std::string word = Upper(ScanWord());
-      if (word != "AND") {
-        pos_ = start;
-        InvalidClause(NextToken(), word == "OR" ? "OR is not supported: join conditions with AND."
-                                                : "Expected AND between conditions.");
-      }
-      SkipSpace();
-      if (AtEnd()) InvalidClause("AND", "The filter ends with AND.");
-    }
-  }
-
-  // `identifier [ASC|DESC]` for one order_by term.
-  std::pair<RawIdentifier, bool> ParseOrderTerm() {
-    const auto bad = [&]() {
-      ThrowInvalid("Invalid order_by clause " + Quote(in_) + ". Could not be parsed.");
-    };
-    SkipSpace();
-    const size_t start = pos_;
-    const auto pieces = ScanIdentifierPieces();
-    if (pieces.empty()) bad();
-    RawIdentifier id = SplitIdentifier(pieces, in_.substr(start, pos_ - start));
-    bool ascending = true;
-    SkipSpace();
-    if (!AtEnd()) {
-      const std::string direction = Upper(ScanWord());
-      if (direction.empty()) bad();
-      if (direction != "ASC" && direction != "DESC") {
-        ThrowInvalid("Invalid ordering key in order_by clause " + Quote(in_) +
-                     ". Expected ASC or DESC.");
-      }
-      ascending = direction == "ASC";
-      SkipSpace();
-      if (!AtEnd()) bad();
-    }
-    return {std::move(id), ascending};
-  }
-
- private:
-  bool AtEnd() const { return pos_ >= in_.size(); }
-  char Peek() const { return AtEnd() ? '\0' : in_[pos_]; }
-
-  void SkipSpace() {
-    while (!AtEnd() && IsSpace(in_[pos_])) ++pos_;
-  }
-
-  // The text from here to the next space, for error messages.
-  std::string NextToken() const {
-    size_t end = pos_;
-    while (end < in_.size() && !IsSpace(in_[end])) ++end;
-    return std::string(in_.substr(pos_, end - pos_));
-  }
-
-  std::string ScanWord() {
-    const size_t start = pos_;
-    while (!AtEnd() && std::isalpha(static_cast<unsigned char>(in_[pos_]))) ++pos_;
-    return std::string(in_.substr(start, pos_ - start));
-  }
-
-  [[noreturn]] void InvalidClause(std::string_view token, std::string_view why) {
-    ThrowInvalid("Invalid clause(s) in filter string: " + Quote(token) + ". " + std::string(why));
-  }
-
-  void CheckNoSemicolon() {
-    if (Peek() == ';') {
-      ThrowInvalid("Search filter contained multiple expression " + Quote(in_) +
-                   ". Provide AND-ed expression list.");
-    }
-  }
-
-  // Quoted text from the opening quote here. A doubled quote, or a backslash
-  // before the quote, stands for the quote itself.
-  std::string ScanQuoted() {
-    const size_t start = pos_;
-    const char q = in_[pos_++];
-    std::string out;
-    while (true) {
-      if (AtEnd()) {
-        ThrowInvalid("Invalid filter " + Quote(in_) + ": the quoted text " +
-                     std::string(in_.substr(start)) + " is not closed.");
-      }
-      const char c = in_[pos_++];
-      if (c == '\\' && Peek() == q) {
-        out += q;
-        ++pos_;
-      } else if (c == q) {
-        if (Peek() != q) return out;
-        out += q;
-        ++pos_;
-      } else {
-        out += c;
-      }
-    }
-  }
-
-  // Bare characters and quoted pieces with no space between them, e.g.
-  // metrics.rmse, tags.`my key`, `run name`.
-  std::vector<IdentPiece> ScanIdentifierPieces() {
-    std::vector<IdentPiece> pieces;
-    while (!AtEnd()) {
-      const char c = in_[pos_];
-      if (c == '`' || c == '"') {
-        pieces.push_back({ScanQuoted(), true});
-      } else if (IsBareChar(c)) {
-        const size_t start = pos_;
-        while (!AtEnd() && IsBareChar(in_[pos_])) ++pos_;
-        pieces.push_back({std::string(in_.substr(start, pos_ - start)), false});
-      } else {
-        break;
-      }
-    }
-    return pieces;
-  }
-
-  RawClause ParseClause() {
-    CheckNoSemicolon();
-    RawClause clause;
-    const size_t start = pos_;
-    const auto pieces = ScanIdentifierPieces();
-    if (pieces.empty()) {
-      InvalidClause(NextToken(), "Expected a condition such as metrics.rmse < 0.5.");
-    }
-    if (pieces.size() == 1 && !pieces[0].quoted) {
-      const std::string word = Upper(pieces[0].text);
-      if (word == "AND" || word == "OR" || word == "NOT") {
-        InvalidClause(pieces[0].text, "Expected a condition such as metrics.rmse < 0.5.");
-      }
-    }
-    clause.ident = SplitIdentifier(pieces, in_.substr(start, pos_ - start));
-    SkipSpace();
-    clause.op = ParseOp(clause.ident.source);
-    if (clause.op.op == CompareOp::kIsNull || clause.op.op == CompareOp::kIsNotNull) return clause;
-    SkipSpace();
-    clause.value = ParseValue(clause.ident.source, clause.op.text);
-    return clause;
-  }
-
-  RawOp ParseOp(const std::string& ident) {
-    const size_t start = pos_;
-    while (!AtEnd() && std::string_view("<>=!").find(Peek()) != std::string_view::npos) ++pos_;
-    if (pos_ > start) {
-      RawOp op{std::nullopt, std::string(in_.substr(start, pos_ - start))};
-      for (const CompareOp c : {CompareOp::kEq, CompareOp::kNe, CompareOp::kLt, CompareOp::kLe,
-                                CompareOp::kGt, CompareOp::kGe}) {
-        if (op.text == OpText(c)) op.op = c;
-      }
-      return op;
-    }
-    const std::string word = Upper(ScanWord());
-    if (word == "LIKE") return {CompareOp::kLike, word};
-    if (word == "ILIKE") return {CompareOp::kILike, word};
-    if (word == "IN") return {CompareOp::kIn, word};
-    if (word == "NOT") {
-      SkipSpace();
-      if (Upper(ScanWord()) == "IN") return {CompareOp::kNotIn, "NOT IN"};
-    } else if (word == "IS") {
-      SkipSpace();
-      std::string next = Upper(ScanWord());
-      const bool negated = next == "NOT";
-      if (negated) {
-        SkipSpace();
-        next = Upper(ScanWord());
-      }
-      if (next == "NULL") {
-        return negated ? RawOp{CompareOp::kIsNotNull, "IS NOT NULL"}
-                       : RawOp{CompareOp::kIsNull, "IS NULL"};
-      }
-    }
-    pos_ = start;
-    if (AtEnd()) InvalidClause(ident, "Expected a comparison operator and a value after it.");
-    ThrowInvalid("Invalid comparison clause. Expected a comparison operator after " + Quote(ident) +
-                 ", found " + Quote(NextToken()) + ".");
-  }
-
-  RawValue ParseValue(const std::string& ident, const std::string& op) {
-    RawValue v;
-    const size_t start = pos_;
-    const char c = Peek();
-    if (c == '\'' || c == '"') {
-      v.kind = ValueKind::kString;
-      v.str = ScanQuoted();
-    } else if (c == '(') {
-      v.kind = ValueKind::kList;
-      ParseList(&v);
-    } else if (ScanNumber(&v)) {
-      v.kind = ValueKind::kNumber;
-    } else if (IsBareChar(c) || c == '`') {
-      v.kind = ValueKind::kBare;
-      ScanIdentifierPieces();
-    } else {
-      InvalidClause(ident + " " + op, AtEnd() ? "Expected a value after " + Quote(op) + "."
-                                              : "Expected a value after " + Quote(op) + ", found " +
-                                                    Quote(NextToken()) + ".");
-    }
-    v.source = std::string(in_.substr(start, pos_ - start));
-    return v;
-  }
-
-  // [+-]digits[.digits][e[+-]digits] or [+-].digits[e...], not followed by a
-  // bare character (`1abc` is a bare word, not a number).
-  bool ScanNumber(RawValue* v) {
-    size_t i = pos_;
-    if (i < in_.size() && (in_[i] == '+' || in_[i] == '-')) ++i;
-    size_t digits = 0;
-    for (; i < in_.size() && IsDigit(in_[i]); ++i) ++digits;
-    bool integral = true;
-    if (i < in_.size() && in_[i] == '.') {
-      integral = false;
-      for (++i; i < in_.size() && IsDigit(in_[i]); ++i) ++digits;
-    }
-    if (digits == 0) return false;
-    if (i < in_.size() && (in_[i] == 'e' || in_[i] == 'E')) {
-      size_t j = i + 1;
-      if (j < in_.size() && (in_[j] == '+' || in_[j] == '-')) ++j;
-      size_t exp_digits = 0;
-      for (; j < in_.size() && IsDigit(in_[j]); ++j) ++exp_digits;
-      if (exp_digits == 0) return false;
-      integral = false;
-      i = j;
-    }
-    if (i < in_.size() && IsBareChar(in_[i])) return false;
-    const std::string text(in_.substr(pos_, i - pos_));
-    v->number = std::strtod(text.c_str(), nullptr);
-    v->integral = integral;
-    pos_ = i;
-    return true;
-  }
-
-  void ParseList(RawValue* v) {
-    const size_t start = pos_++;
-    bool non_string = false;
-    bool expect_item = true;
-    while (true) {
-      SkipSpace();
-      if (AtEnd()) IllFormedList();
-      const char c = Peek();
-      if (c == ')') {
-        ++pos_;
-        break;
-      }
-      if (c == ',') {
-        if (expect_item) IllFormedList();
-        expect_item = true;
-        ++pos_;
-        continue;
-      }
-      if (!expect_item) IllFormedList();
-      expect_item = false;
-      if (c == '\'' || c == '"') {
-        v->list.push_back(ScanQuoted());
-        continue;
-      }
-      RawValue ignored;
-      if (!ScanNumber(&ignored)) IllFormedList();
-      non_string = true;
-    }
-    if (non_string) {
-      ThrowInvalid(
-          "While parsing a list in the query, expected string value, punctuation, or "
-          "whitespace, but got different type in list: " +
-          std::string(in_.substr(start, pos_ - start)));
-    }
-    if (v->list.empty()) {
-      ThrowInvalid(
-          "While parsing a list in the query, expected a non-empty list of string values, but "
-          "got empty list");
-    }
-  }
-
-  [[noreturn]] static void IllFormedList() {
-    ThrowInvalid(
-        "While parsing a list in the query, expected a non-empty list of string values, but got "
-        "ill-formed list.");
-  }
-
-  std::string_view in_;
-  size_t pos_ = 0;
-};
 
 // ---------------------------------------------------------------------------
 // Rules shared by the searches.
@@ -469,6 +31,8 @@ std::string OpSet(std::span<const CompareOp> ops) {
   }
   return out + "}";
 }
+
+}  // namespace
 
 std::string NameSet(std::span<const std::string_view> names) {
   std::set<std::string_view> sorted(names.begin(), names.end());
@@ -488,6 +52,8 @@ bool Contains(std::span<const CompareOp> set, CompareOp op) {
   return std::find(set.begin(), set.end(), op) != set.end();
 }
 
+namespace {
+
 constexpr CompareOp kNumericOps[] = {CompareOp::kGt, CompareOp::kGe, CompareOp::kNe,
                                      CompareOp::kEq, CompareOp::kLt, CompareOp::kLe};
 
@@ -506,13 +72,6 @@ using Value = decltype(Comparison::value);
   ThrowInvalid(
       "Parameter value is either not quoted or unidentified quote types used for string value " +
       v.source + ". Use either single or double quotes.");
-}
-
-// MLflow's message for a key ordered twice, with `order_by` as Python prints a list.
-[[noreturn]] void ThrowDuplicateOrderBy(const std::vector<std::string>& order_by) {
-  std::string list;
-  for (const auto& s : order_by) list += (list.empty() ? "" : ", ") + Quote(s);
-  ThrowInvalid("`order_by` contains duplicate fields: [" + list + "]");
 }
 
 // A quoted string, or a list for IN / NOT IN when `list_error` is empty (else
@@ -553,9 +112,6 @@ double NumericValue(const RawClause& c, std::string_view what) {
 // ---------------------------------------------------------------------------
 // Runs (SearchUtils).
 
-constexpr std::string_view kRunOrderAttributes[] = {"artifact_uri", "end_time",   "run_id",
-                                                    "run_name",     "start_time", "status",
-                                                    "user_id",      "created",    "Created"};
 constexpr std::string_view kRunSearchAttributes[] = {
     "artifact_uri", "end_time", "run_id",  "run_name", "start_time", "status",
     "user_id",      "created",  "Created", "run name", "Run name",   "Run Name"};
@@ -566,6 +122,8 @@ constexpr CompareOp kRunStringAttributeOps[] = {CompareOp::kNe,   CompareOp::kEq
 constexpr CompareOp kRunParamTagOps[] = {CompareOp::kNe,     CompareOp::kEq,
                                          CompareOp::kLike,   CompareOp::kILike,
                                          CompareOp::kIsNull, CompareOp::kIsNotNull};
+
+}  // namespace
 
 std::string_view EntityName(EntityKind kind) {
   switch (kind) {
@@ -583,6 +141,8 @@ std::string_view EntityName(EntityKind kind) {
   return "?";
 }
 
+namespace {
+
 std::string CanonicalRunAttribute(std::string_view key) {
   if (key == "created" || key == "Created") return "start_time";
   if (key == "run name" || key == "Run name" || key == "Run Name") return "run_name";
@@ -592,6 +152,8 @@ std::string CanonicalRunAttribute(std::string_view key) {
 bool IsNumericRunAttribute(std::string_view key) {
   return key == "start_time" || key == "end_time";
 }
+
+}  // namespace
 
 std::pair<EntityKind, std::string> ResolveRunIdentifier(
     const RawIdentifier& id, std::span<const std::string_view> attributes) {
@@ -624,6 +186,8 @@ std::pair<EntityKind, std::string> ResolveRunIdentifier(
   if (kind == EntityKind::kAttribute) return {kind, CanonicalRunAttribute(id.key)};
   return {kind, id.key};
 }
+
+namespace {
 
 Comparison ResolveRunClause(const RawClause& c) {
   auto [kind, key] = ResolveRunIdentifier(c.ident, kRunSearchAttributes);
@@ -674,9 +238,8 @@ Comparison ResolveRunClause(const RawClause& c) {
 constexpr std::string_view kExperimentAttributes[] = {"name", "experiment_id", "creation_time",
                                                       "last_update_time"};
 
-// `attribute.<key>`, `tag.<key>`, `tags.<key>` or a bare attribute key, as
-// experiments and the model registry spell them; attribute keys must be one of
-// `attributes`.
+}  // namespace
+
 std::pair<EntityKind, std::string> ResolveAttributeOrTagIdentifier(
     const RawIdentifier& id, std::span<const std::string_view> attributes) {
   EntityKind kind = EntityKind::kAttribute;
@@ -698,6 +261,8 @@ std::pair<EntityKind, std::string> ResolveAttributeOrTagIdentifier(
 std::pair<EntityKind, std::string> ResolveExperimentIdentifier(const RawIdentifier& id) {
   return ResolveAttributeOrTagIdentifier(id, kExperimentAttributes);
 }
+
+namespace {
 
 bool IsInteger(std::string_view s) {
   if (!s.empty() && (s[0] == '+' || s[0] == '-')) s.remove_prefix(1);
@@ -752,17 +317,7 @@ Comparison ResolveExperimentClause(const RawClause& c) {
 // ---------------------------------------------------------------------------
 // Logged models (mlflow/utils/search_logged_model_utils.py).
 
-constexpr std::string_view kLoggedModelAttributes[] = {"name",
-                                                       "model_id",
-                                                       "model_type",
-                                                       "status",
-                                                       "source_run_id",
-                                                       "creation_timestamp",
-                                                       "creation_time",
-                                                       "creation_timestamp_ms",
-                                                       "last_updated_timestamp",
-                                                       "last_updated_time",
-                                                       "last_updated_timestamp_ms"};
+}  // namespace
 
 std::string CanonicalLoggedModelAttribute(std::string_view key) {
   if (key == "creation_time" || key == "creation_timestamp_ms") return "creation_timestamp";
@@ -771,6 +326,8 @@ std::string CanonicalLoggedModelAttribute(std::string_view key) {
   }
   return std::string(key);
 }
+
+namespace {
 
 void CheckLoggedModelAttribute(std::string_view key) {
   if (!Contains(kLoggedModelAttributes, key)) {
@@ -833,17 +390,11 @@ Comparison ResolveLoggedModelClause(const RawClause& c) {
 
 constexpr std::string_view kRegisteredModelAttributes[] = {"name"};
 constexpr std::string_view kRegisteredModelListKeys[] = {"name"};
-constexpr std::string_view kRegisteredModelOrderKeys[] = {"name", "timestamp",
-                                                          "last_updated_timestamp"};
-// What MLflow's message about a bad registered-model order key offers.
-constexpr std::string_view kRecommendedRegisteredModelOrderKeys[] = {"name", "timestamp"};
 constexpr std::string_view kModelVersionAttributes[] = {"name", "version_number", "run_id",
                                                         "source_path"};
 constexpr std::string_view kModelVersionListKeys[] = {"name", "run_id"};
 constexpr std::string_view kModelVersionNumericAttributes[] = {
     "version_number", "creation_timestamp", "last_updated_timestamp"};
-constexpr std::string_view kModelVersionOrderKeys[] = {
-    "name", "version_number", "creation_timestamp", "last_updated_timestamp"};
 constexpr CompareOp kRegistryTagOps[] = {CompareOp::kEq, CompareOp::kNe, CompareOp::kLike,
                                          CompareOp::kILike};
 constexpr CompareOp kRegistryStringOps[] = {CompareOp::kEq,    CompareOp::kNe, CompareOp::kLike,
@@ -939,196 +490,38 @@ Comparison ResolveModelVersionClause(const RawClause& c) {
 template <typename Resolve>
 Filter ParseWith(std::string_view filter, Resolve resolve) {
   Filter out;
-  for (const RawClause& clause : Parser(filter).ParseFilter()) {
+  for (const RawClause& clause : ParseFilterClauses(filter)) {
     out.clauses.push_back(resolve(clause));
   }
   return out;
 }
 
-// ---------------------------------------------------------------------------
-// Page tokens.
-
-std::string Printable(std::string_view bytes) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (const char c : bytes) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u >= 0x20 && u < 0x7f) {
-      out += c;
-    } else {
-      out += "\\x";
-      out += kHex[u >> 4];
-      out += kHex[u & 0xf];
-    }
-  }
-  return out;
-}
-
-std::string Base64Encode(std::string_view bytes) {
-  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(bytes.data()),
-                                static_cast<int>(bytes.size()));
-  out.resize(static_cast<size_t>(n));
-  return out;
-}
-
-std::optional<std::string> Base64Decode(std::string_view text) {
-  if (text.empty() || text.size() % 4 != 0) return std::nullopt;
-  size_t padding = 0;
-  for (size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (c == '=') {
-      if (i + 2 < text.size()) return std::nullopt;
-      ++padding;
-    } else if (padding > 0 ||
-               !(std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '/')) {
-      return std::nullopt;
-    }
-  }
-  std::string out(text.size() / 4 * 3, '\0');
-  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(text.data()),
-                                static_cast<int>(text.size()));
-  if (n < 0 || static_cast<size_t>(n) < padding) return std::nullopt;
-  out.resize(static_cast<size_t>(n) - padding);
-  return out;
-}
-
 }  // namespace
+}  // namespace search_internal
+
+using search_internal::ParseWith;
+using search_internal::ResolveExperimentClause;
+using search_internal::ResolveLoggedModelClause;
+using search_internal::ResolveModelVersionClause;
+using search_internal::ResolveRegisteredModelClause;
+using search_internal::ResolveRunClause;
 
 Filter ParseRunFilter(std::string_view filter) { return ParseWith(filter, ResolveRunClause); }
 
-std::vector<OrderTerm> ParseRunOrderBy(const std::vector<std::string>& order_by) {
-  std::vector<OrderTerm> terms;
-  for (const std::string& clause : order_by) {
-    auto [id, ascending] = Parser(clause).ParseOrderTerm();
-    auto [kind, key] = ResolveRunIdentifier(id, kRunOrderAttributes);
-    if (kind == EntityKind::kDataset) {
-      ThrowInvalid("Invalid identifier type 'dataset' in order_by clause " + Quote(clause) +
-                   ": runs are ordered by attributes, metrics, params or tags.");
-    }
-    for (const OrderTerm& seen : terms) {
-      if (seen.kind == kind && seen.key == key) ThrowDuplicateOrderBy(order_by);
-    }
-    terms.push_back({kind, key, ascending});
-  }
-  return terms;
-}
-
 Filter ParseExperimentFilter(std::string_view filter) {
   return ParseWith(filter, ResolveExperimentClause);
-}
-
-std::vector<OrderTerm> ParseExperimentOrderBy(const std::vector<std::string>& order_by) {
-  std::vector<OrderTerm> terms;
-  for (const std::string& clause : order_by) {
-    auto [id, ascending] = Parser(clause).ParseOrderTerm();
-    auto [kind, key] = ResolveExperimentIdentifier(id);
-    if (kind != EntityKind::kAttribute) {
-      ThrowInvalid("Invalid order_by entity: " + std::string(EntityName(kind)) +
-                   ". Experiments are ordered by attributes only.");
-    }
-    terms.push_back({kind, key, ascending});
-  }
-  return terms;
 }
 
 Filter ParseLoggedModelFilter(std::string_view filter) {
   return ParseWith(filter, ResolveLoggedModelClause);
 }
 
-OrderTerm ParseLoggedModelOrderBy(std::string_view field_name, bool ascending) {
-  const size_t dot = field_name.find('.');
-  if (dot != std::string_view::npos) {
-    const std::string_view entity = field_name.substr(0, dot);
-    if (entity != "metrics") {
-      ThrowInvalid("Invalid order by field name: " + std::string(entity) +
-                   ", only `metrics.<name>` is allowed.");
-    }
-    std::string key(field_name.substr(dot + 1));
-    if (key.size() >= 2 && key.front() == '`' && key.back() == '`') {
-      key = key.substr(1, key.size() - 2);
-    }
-    if (key.empty()) ThrowInvalid("Invalid order by field name: " + std::string(field_name) + ".");
-    return {EntityKind::kMetric, key, ascending};
-  }
-  std::string_view name = field_name;
-  while (!name.empty() && IsSpace(name.front())) name.remove_prefix(1);
-  while (!name.empty() && IsSpace(name.back())) name.remove_suffix(1);
-  if (!Contains(kLoggedModelAttributes, name)) {
-    ThrowInvalid("Invalid order by field name: " + std::string(field_name) + ".");
-  }
-  return {EntityKind::kAttribute, CanonicalLoggedModelAttribute(name), ascending};
-}
-
 Filter ParseRegisteredModelFilter(std::string_view filter) {
   return ParseWith(filter, ResolveRegisteredModelClause);
 }
 
-std::vector<OrderTerm> ParseRegisteredModelOrderBy(const std::vector<std::string>& order_by) {
-  std::vector<OrderTerm> terms;
-  for (const std::string& clause : order_by) {
-    auto [id, ascending] = Parser(clause).ParseOrderTerm();
-    const std::string field = id.has_entity ? id.entity + "." + id.key : id.key;
-    if (!Contains(kRegisteredModelOrderKeys, field)) {
-      ThrowInvalid("Invalid order by key " + Quote(field) + " specified. Valid keys are " +
-                   Quote(NameSet(kRecommendedRegisteredModelOrderKeys)));
-    }
-    const std::string key = field == "timestamp" ? "last_updated_timestamp" : field;
-    for (const OrderTerm& seen : terms) {
-      if (seen.key == key) ThrowDuplicateOrderBy(order_by);
-    }
-    terms.push_back({EntityKind::kAttribute, key, ascending});
-  }
-  return terms;
-}
-
 Filter ParseModelVersionFilter(std::string_view filter) {
   return ParseWith(filter, ResolveModelVersionClause);
-}
-
-std::vector<OrderTerm> ParseModelVersionOrderBy(const std::vector<std::string>& order_by) {
-  std::vector<OrderTerm> terms;
-  for (const std::string& clause : order_by) {
-    auto [id, ascending] = Parser(clause).ParseOrderTerm();
-    auto [kind, key] = ResolveAttributeOrTagIdentifier(id, kModelVersionOrderKeys);
-    // As in MLflow, `tags.<key>` orders by the attribute <key>; there is no tag order.
-    if (kind == EntityKind::kTag && !Contains(kModelVersionOrderKeys, key)) {
-      ThrowInvalid("Invalid order by key " + Quote(key) + " specified. Valid keys are " +
-                   NameSet(kModelVersionOrderKeys));
-    }
-    for (const OrderTerm& seen : terms) {
-      if (seen.key == key) ThrowDuplicateOrderBy(order_by);
-    }
-    terms.push_back({EntityKind::kAttribute, key, ascending});
-  }
-  return terms;
-}
-
-std::string EncodePageToken(int64_t offset) {
-  return Base64Encode("{\"offset\": " + std::to_string(offset) + "}");
-}
-
-int64_t DecodePageToken(std::string_view token) {
-  if (token.empty()) return 0;
-  const auto decoded = Base64Decode(token);
-  if (!decoded) ThrowInvalid("Invalid page token, could not base64-decode");
-  const auto json = nlohmann::json::parse(*decoded, nullptr, /*allow_exceptions=*/false);
-  if (json.is_discarded() || !json.is_object()) {
-    ThrowInvalid("Invalid page token, decoded value=" + Printable(*decoded));
-  }
-  const auto it = json.find("offset");
-  std::optional<int64_t> offset;
-  if (it != json.end()) {
-    if (it->is_number_integer()) {
-      offset = it->get<int64_t>();
-    } else if (it->is_string() && IsInteger(it->get<std::string>())) {
-      offset = std::stoll(it->get<std::string>());
-    }
-  }
-  if (!offset || *offset < 0) ThrowInvalid("Invalid page token, parsed value=" + json.dump());
-  return *offset;
 }
 
 }  // namespace slipway::tracking

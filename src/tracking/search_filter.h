@@ -109,11 +109,4 @@ std::vector<OrderTerm> ParseRegisteredModelOrderBy(const std::vector<std::string
 Filter ParseModelVersionFilter(std::string_view filter);
 std::vector<OrderTerm> ParseModelVersionOrderBy(const std::vector<std::string>& order_by);
 
-// Page tokens are opaque to clients: base64 of a small JSON object holding
-// the offset into the ordered result, byte-for-byte what MLflow makes. An
-// empty token decodes to 0; a token that is not base64 of a JSON object with
-// a non-negative integer `offset` throws INVALID_PARAMETER_VALUE.
-std::string EncodePageToken(int64_t offset);
-int64_t DecodePageToken(std::string_view token);
-
 }  // namespace slipway::tracking

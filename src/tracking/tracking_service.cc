@@ -6,6 +6,7 @@
 #include "core/clock.h"
 #include "core/error.h"
 #include "core/ids.h"
+#include "core/page_token.h"
 
 namespace slipway::tracking {
 namespace {

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 
+#include "core/sha256.h"
 #include "store/sqlite_audit_store.h"
 
 namespace slipway::governance {
@@ -27,7 +28,7 @@ class AuditLogTest : public ::testing::Test {
       entry.action = "runs/log-metric";
       entry.target = "run:r" + std::to_string(i);
       entry.outcome = 200;
-      entry.request_digest = AuditLog::Sha256Hex("request " + std::to_string(i));
+      entry.request_digest = Sha256::Hex("request " + std::to_string(i));
       log_->Append(entry);
     }
   }

@@ -711,34 +711,5 @@ TEST(ParseModelVersionOrderBy, Errors) {
           "`order_by` contains duplicate fields: ['version_number', 'tags.version_number']");
 }
 
-TEST(PageToken, RoundTripsAndMatchesMlflowBytes) {
-  // base64.b64encode(json.dumps({"offset": 100}).encode()) in MLflow.
-  EXPECT_EQ(EncodePageToken(100), "eyJvZmZzZXQiOiAxMDB9");
-  for (const int64_t offset : {0LL, 1LL, 7LL, 1000LL, 123456789012LL}) {
-    EXPECT_EQ(DecodePageToken(EncodePageToken(offset)), offset);
-  }
-  EXPECT_EQ(DecodePageToken(""), 0);
-  // {"offset":"7"} — MLflow accepts a numeric string.
-  EXPECT_EQ(DecodePageToken("eyJvZmZzZXQiOiI3In0="), 7);
-  // A logged-model token carries more fields; the offset is what counts.
-  // {"experiment_ids": ["1"], "offset": 5}
-  EXPECT_EQ(DecodePageToken("eyJleHBlcmltZW50X2lkcyI6IFsiMSJdLCAib2Zmc2V0IjogNX0="), 5);
-}
-
-TEST(PageToken, RejectsGarbage) {
-  const auto invalid = [](const std::string& token, const std::string& fragment) {
-    SCOPED_TRACE(token);
-    ExpectInvalid([&] { DecodePageToken(token); }, fragment);
-  };
-  invalid("abc", "Invalid page token, could not base64-decode");
-  invalid("not base64!", "could not base64-decode");
-  invalid("ab=c", "could not base64-decode");
-  invalid("aGVsbG8=", "Invalid page token, decoded value=hello");        // "hello"
-  invalid("WzFd", "Invalid page token, decoded value=[1]");              // "[1]"
-  invalid("eyJ4IjoxfQ==", "Invalid page token, parsed value=");          // {"x":1}
-  invalid("eyJvZmZzZXQiOiAtNX0=", "Invalid page token, parsed value=");  // {"offset": -5}
-  invalid("eyJvZmZzZXQiOiAxLjV9", "parsed value=");                      // {"offset": 1.5}
-}
-
 }  // namespace
 }  // namespace slipway::tracking
