@@ -14,26 +14,36 @@ HOST        ?= 127.0.0.1
 PORT        ?= 5000
 DATA_DIR    ?= slipway-data
 
-APT_PACKAGES := build-essential cmake ninja-build ccache pkg-config clang-format \
+# What building and running need (make run), and what only the tests and the
+# benchmarks need on top (make test, make bench).
+APT_RUN  := build-essential cmake ninja-build ccache pkg-config \
 	libsqlite3-dev libssl-dev libpq-dev nlohmann-json3-dev libyaml-cpp-dev libcli11-dev \
-	libspdlog-dev libfmt-dev libcpp-httplib-dev libgtest-dev libgmock-dev wrk prometheus
+	libspdlog-dev libfmt-dev libcpp-httplib-dev libboost-dev zlib1g-dev
+APT_TEST := libgtest-dev libgmock-dev clang-format prometheus wrk
 
 CMAKE_FLAGS := -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DCMAKE_CXX_COMPILER_LAUNCHER=ccache
 
-.PHONY: all deps deps-apt deps-python build run test test-unit test-integration \
-	sanitize format format-check bench clean
+.PHONY: all deps deps-apt deps-apt-test deps-python build build-run run test test-unit \
+	test-integration sanitize tsan format format-check bench clean
 
 all: build
 
-deps: deps-apt deps-python
+deps: deps-apt-test deps-python
 
 # apt only when a package is missing, so repeated runs cost nothing.
-deps-apt:
-	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+define apt_install
+	@missing=$$(for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  echo "installing: $$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+endef
+
+deps-apt:
+	$(call apt_install,$(APT_RUN))
+
+deps-apt-test: deps-apt
+	$(call apt_install,$(APT_TEST))
 
 # The Python side (the real mlflow client the tests drive) is pinned in
 # tests/requirements.txt; pip is skipped when the pins are already satisfied.
@@ -41,16 +51,17 @@ deps-python:
 	@$(PYTHON) tools/check_requirements.py tests/requirements.txt || \
 	  $(PYTHON) -m pip install -q -r tests/requirements.txt
 
+# The tests are built only when GoogleTest is there (make test installs it).
 build: deps-apt
-	cmake -S . -B $(BUILD_DIR) $(CMAKE_FLAGS)
+	cmake -S . -B $(BUILD_DIR) $(CMAKE_FLAGS) \
+	  -DSLIPWAY_BUILD_TESTS=$$(dpkg -s libgtest-dev >/dev/null 2>&1 && echo ON || echo OFF)
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
 run: build
-	./$(BUILD_DIR)/slipway server --host $(HOST) --port $(PORT) \
-	  --store sqlite:///$(DATA_DIR)/slipway.db --artifacts $(DATA_DIR)/artifacts \
-	  --datasets $(DATA_DIR)/datasets
+	./$(BUILD_DIR)/slipway server --host $(HOST) --port $(PORT) --data-dir $(DATA_DIR)
 
-test: deps build
+test: deps
+	$(MAKE) build
 	$(MAKE) test-unit test-integration
 
 test-unit:
@@ -61,10 +72,16 @@ test-integration:
 
 # Address and undefined-behaviour sanitizers over the whole suite.
 sanitize: deps
-	cmake -S . -B build-asan $(CMAKE_FLAGS) -DCMAKE_BUILD_TYPE=Debug -DSLIPWAY_SANITIZE=ON
+	cmake -S . -B build-asan $(CMAKE_FLAGS) -DCMAKE_BUILD_TYPE=Debug -DSLIPWAY_SANITIZE=address
 	cmake --build build-asan -j $(JOBS)
 	cd build-asan && ctest --output-on-failure -j $(JOBS)
 	SLIPWAY_BINARY=$(CURDIR)/build-asan/slipway $(PYTHON) -m pytest tests/integration -q
+
+# ThreadSanitizer over the unit tests (the HTTP core, executor, stores).
+tsan: deps
+	cmake -S . -B build-tsan $(CMAKE_FLAGS) -DCMAKE_BUILD_TYPE=Debug -DSLIPWAY_SANITIZE=thread
+	cmake --build build-tsan -j $(JOBS) --target slipway_unit_tests
+	cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -j $(JOBS)
 
 format:
 	find src tests -name '*.h' -o -name '*.cc' | xargs clang-format -i
@@ -72,8 +89,8 @@ format:
 format-check:
 	find src tests -name '*.h' -o -name '*.cc' | xargs clang-format --dry-run --Werror
 
-bench: build
+bench: deps build
 	$(PYTHON) bench/tracking/run.py
 
 clean:
-	rm -rf $(BUILD_DIR) build-asan
+	rm -rf $(BUILD_DIR) build-asan build-tsan

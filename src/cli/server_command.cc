@@ -39,6 +39,7 @@ struct ServerArgs {
   int port = 5000;
   // Every default path derives from the data folder; an explicit option wins.
   std::string data_dir = "slipway-data";
+  bool data_dir_given = false;
   std::string store;      // default sqlite:///<data_dir>/slipway.db
   std::string artifacts;  // default <data_dir>/artifacts
   std::string datasets;   // default <data_dir>/datasets
@@ -91,6 +92,11 @@ void RaiseOpenFileLimit() {
 
 void RunServer(ServerArgs args) {
   spdlog::set_level(spdlog::level::info);
+  // Without --data-dir, what --store names is where the data lives.
+  if (!args.data_dir_given && !args.store.empty()) {
+    args.data_dir = std::filesystem::path(SqlitePath(args.store)).parent_path().string();
+    if (args.data_dir.empty()) args.data_dir = ".";
+  }
   if (args.store.empty()) args.store = "sqlite:///" + args.data_dir + "/slipway.db";
   if (args.artifacts.empty()) args.artifacts = args.data_dir + "/artifacts";
   if (args.datasets.empty()) args.datasets = args.data_dir + "/datasets";
@@ -177,10 +183,12 @@ void AddServerCommand(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("server", "Run the tracking server (MLflow REST API)");
   cmd->add_option("--host", args->host, "Address to listen on")->capture_default_str();
   cmd->add_option("--port", args->port, "Port to listen on")->capture_default_str();
-  cmd->add_option("--data-dir", args->data_dir,
-                  "Folder for everything the server keeps: the default --store, --artifacts "
-                  "and --datasets are under it")
-      ->capture_default_str();
+  CLI::Option* data_dir =
+      cmd->add_option("--data-dir", args->data_dir,
+                      "Folder for everything the server keeps: the default --store, "
+                      "--artifacts and --datasets are under it (default: the folder of "
+                      "--store when that is given, else slipway-data)")
+          ->capture_default_str();
   cmd->add_option("--store", args->store,
                   "Metadata store URI (sqlite:///PATH); default sqlite:///DATA_DIR/slipway.db");
   cmd->add_option("--artifacts", args->artifacts,
@@ -216,7 +224,10 @@ void AddServerCommand(CLI::App& app) {
                   "Permission on resources a user has no explicit grant for")
       ->capture_default_str()
       ->check(CLI::IsMember({"NO_PERMISSIONS", "READ", "USE", "EDIT", "MANAGE"}));
-  cmd->callback([args] { RunServer(*args); });
+  cmd->callback([args, data_dir] {
+    args->data_dir_given = data_dir->count() > 0;
+    RunServer(*args);
+  });
 }
 
 }  // namespace slipway::cli
