@@ -189,6 +189,7 @@ RegisteredModel RegistryService::CreateRegisteredModel(const std::string& name,
   model.description = description;
   model.tags = tags;
   store_.CreateRegisteredModel(model);
+  events_.Publish({.kind = RegistryEvent::Kind::kModelCreated, .model = model.name});
   return RequireModel(name);
 }
 
@@ -202,6 +203,8 @@ RegisteredModel RegistryService::RenameRegisteredModel(const std::string& name,
   ValidateModelName(name, "name");
   ValidateModelName(new_name, "new_name");
   store_.RenameRegisteredModel(name, new_name);
+  events_.Publish(
+      {.kind = RegistryEvent::Kind::kModelRenamed, .model = name, .new_name = new_name});
   return RequireModel(new_name);
 }
 
@@ -215,6 +218,7 @@ RegisteredModel RegistryService::UpdateRegisteredModel(const std::string& name,
 void RegistryService::DeleteRegisteredModel(const std::string& name) {
   ValidateModelName(name, "name");
   store_.DeleteRegisteredModel(name);
+  events_.Publish({.kind = RegistryEvent::Kind::kModelDeleted, .model = name});
 }
 
 tracking::SearchResult<RegisteredModel> RegistryService::SearchRegisteredModels(
@@ -267,6 +271,9 @@ ModelVersion RegistryService::CreateModelVersion(NewVersion request) {
   version.model_id = request.model_id;
   version.tags = std::move(request.tags);
   ModelVersion created = store_.CreateModelVersion(version);
+  events_.Publish({.kind = RegistryEvent::Kind::kVersionCreated,
+                   .model = created.name,
+                   .version = created.version});
   if (!created.model_id.empty()) {
     // As MLflow's server does: the logged model lists the versions made of it.
     tracking::LoggedModel model = tracking_.GetLoggedModel(created.model_id);
@@ -381,12 +388,19 @@ ModelVersion RegistryService::TransitionStage(const std::string& name, const std
   GetModelVersion(name, version);
   store_.TransitionModelVersionStage(name, ParseVersion(version), canonical,
                                      archive_existing_versions);
+  events_.Publish({.kind = RegistryEvent::Kind::kStageChanged,
+                   .model = name,
+                   .version = ParseVersion(version),
+                   .stage = canonical});
   return GetModelVersion(name, version);
 }
 
 void RegistryService::DeleteModelVersion(const std::string& name, const std::string& version) {
   GetModelVersion(name, version);
   store_.DeleteModelVersion(name, ParseVersion(version));
+  events_.Publish({.kind = RegistryEvent::Kind::kVersionDeleted,
+                   .model = name,
+                   .version = ParseVersion(version)});
 }
 
 tracking::SearchResult<ModelVersion> RegistryService::SearchModelVersions(
@@ -432,6 +446,10 @@ void RegistryService::SetAlias(const std::string& name, const std::string& alias
   }
   GetModelVersion(name, version);
   store_.SetAlias(name, alias, ParseVersion(version));
+  events_.Publish({.kind = RegistryEvent::Kind::kAliasSet,
+                   .model = name,
+                   .version = ParseVersion(version),
+                   .alias = alias});
 }
 
 void RegistryService::DeleteAlias(const std::string& name, const std::string& alias) {
@@ -439,6 +457,7 @@ void RegistryService::DeleteAlias(const std::string& name, const std::string& al
   ValidateAlias(alias);
   RequireModel(name);
   store_.DeleteAlias(name, alias);
+  events_.Publish({.kind = RegistryEvent::Kind::kAliasDeleted, .model = name, .alias = alias});
 }
 
 ModelVersion RegistryService::GetVersionByAlias(const std::string& name, const std::string& alias) {

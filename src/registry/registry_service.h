@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "registry/registry_events.h"
 #include "registry/registry_store.h"
 #include "tracking/tracking_service.h"
 
@@ -25,6 +26,9 @@ class RegistryService {
  public:
   // Both must outlive the service.
   RegistryService(RegistryStore& store, tracking::TrackingService& tracking);
+
+  // Announces every committed change (see registry_events.h).
+  RegistryEventBus& events() { return events_; }
 
   RegisteredModel CreateRegisteredModel(const std::string& name, const std::vector<Tag>& tags,
                                         const std::string& description);
@@ -82,6 +86,7 @@ class RegistryService {
 
   RegistryStore& store_;
   tracking::TrackingService& tracking_;
+  RegistryEventBus events_;
 };
 
 }  // namespace slipway::registry
