@@ -23,7 +23,7 @@
 #include "cli/table.h"
 #include "core/error.h"
 #include "governance/audit_log.h"
-#include "store/sqlite_audit_store.h"
+#include "store/metadata_store.h"
 
 namespace slipway::cli {
 namespace {
@@ -255,7 +255,8 @@ void AuditVerify(const AuditVerifyOptions& options) {
     if (!std::filesystem::is_regular_file(path, error)) {
       ThrowNotFound(fmt::format("no metadata store at '{}'", path));
     }
-    report = store::VerifyAuditStore(path);
+    std::unique_ptr<store::MetadataStores> stores = store::OpenMetadataStore(options.store);
+    report = governance::AuditLog(*stores->audit).Verify();
     shown = ReportToJson(report);
   } else {
     ApiClient client(ResolveTrackingUri(options.tracking_uri));

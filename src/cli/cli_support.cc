@@ -14,6 +14,7 @@
 
 #include "cli/table.h"
 #include "core/error.h"
+#include "store/metadata_store.h"
 
 namespace slipway::cli {
 namespace {
@@ -136,15 +137,7 @@ void AddServerOptions(CLI::App* command, ServerOptions* options) {
   command->add_flag("--json", options->json, "Print the server's JSON objects");
 }
 
-std::string SqlitePath(const std::string& uri) {
-  const std::string scheme = "sqlite:///";
-  if (uri.rfind(scheme, 0) == 0) return uri.substr(scheme.size());
-  if (uri.find("://") != std::string::npos) {
-    throw Error(ErrorCode::kInvalidParameterValue,
-                "unsupported --store '" + uri + "': use sqlite:///PATH (PostgreSQL comes later)");
-  }
-  return uri;
-}
+std::string SqlitePath(const std::string& uri) { return store::SqlitePathOf(uri); }
 
 void ConfigureLogging() {
   spdlog::set_default_logger(spdlog::stderr_logger_mt("slipway"));

@@ -31,7 +31,7 @@
 #include "data/object_bundle.h"
 #include "data/rules.h"
 #include "http/dataset_routes.h"
-#include "store/sqlite_dataset_store.h"
+#include "store/metadata_store.h"
 
 namespace slipway::cli {
 namespace {
@@ -86,15 +86,13 @@ class Workspace {
  private:
   explicit Workspace(fs::path root)
       : root_(std::move(root)),
-        db_(store::OpenMetadataDatabase((root_ / "datasets.db").string())),
+        stores_(store::OpenMetadataStore((root_ / "datasets.db").string())),
         content_(data::ContentStore::Open(root_ / "store")),
-        records_(db_),
-        service_(*content_, records_) {}
+        service_(*content_, *stores_->datasets) {}
 
   fs::path root_;
-  std::shared_ptr<store::SqliteDb> db_;
+  std::unique_ptr<store::MetadataStores> stores_;
   std::unique_ptr<data::ContentStore> content_;
-  store::SqliteDatasetStore records_;
   data::DatasetService service_;
 };
 

@@ -10,9 +10,9 @@
 #include <string>
 #include <thread>
 
+#include "app/app.h"
 #include "cli/cli_support.h"
 #include "core/error.h"
-#include "data/content_store.h"
 #include "data/dataset_service.h"
 #include "governance/access_control.h"
 #include "governance/audit_log.h"
@@ -23,11 +23,6 @@
 #include "http/mlflow_routes.h"
 #include "http/registry_routes.h"
 #include "registry/registry_service.h"
-#include "store/sqlite_audit_store.h"
-#include "store/sqlite_auth_store.h"
-#include "store/sqlite_dataset_store.h"
-#include "store/sqlite_registry_store.h"
-#include "store/sqlite_tracking_store.h"
 #include "tracking/artifact_store.h"
 #include "tracking/tracking_service.h"
 
@@ -70,16 +65,6 @@ void BootstrapAdmin(governance::AccessControl& access) {
   spdlog::info("created the first admin user '{}'", name);
 }
 
-std::string ArtifactsPath(const std::string& uri) {
-  const std::string scheme = "file://";
-  if (uri.rfind(scheme, 0) == 0) return uri.substr(scheme.size());
-  if (uri.find("://") != std::string::npos) {
-    throw Error(ErrorCode::kInvalidParameterValue,
-                "unsupported --artifacts '" + uri + "': use a local folder or file://PATH");
-  }
-  return uri;
-}
-
 // Many idle keep-alive connections are cheap now; let the process have as
 // many descriptors as the system allows it.
 void RaiseOpenFileLimit() {
@@ -90,16 +75,8 @@ void RaiseOpenFileLimit() {
   }
 }
 
-void RunServer(ServerArgs args) {
+void RunServer(const ServerArgs& args) {
   spdlog::set_level(spdlog::level::info);
-  // Without --data-dir, what --store names is where the data lives.
-  if (!args.data_dir_given && !args.store.empty()) {
-    args.data_dir = std::filesystem::path(SqlitePath(args.store)).parent_path().string();
-    if (args.data_dir.empty()) args.data_dir = ".";
-  }
-  if (args.store.empty()) args.store = "sqlite:///" + args.data_dir + "/slipway.db";
-  if (args.artifacts.empty()) args.artifacts = args.data_dir + "/artifacts";
-  if (args.datasets.empty()) args.datasets = args.data_dir + "/datasets";
   RaiseOpenFileLimit();
   // glibc raises its mmap threshold after large frees, after which the
   // memory of large request bodies is kept in the heap for good; a fixed
@@ -113,17 +90,18 @@ void RunServer(ServerArgs args) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  std::string db_path = SqlitePath(args.store);
-  std::filesystem::path db_folder = std::filesystem::path(db_path).parent_path();
-  if (!db_folder.empty()) std::filesystem::create_directories(db_folder);
-  std::shared_ptr<store::SqliteDb> database = store::OpenMetadataDatabase(db_path);
-  store::SqliteTrackingStore tracking_store(database);
-  store::SqliteRegistryStore registry_store(database);
-  tracking::ArtifactStore artifacts(ArtifactsPath(args.artifacts));
-  tracking::TrackingService tracking(tracking_store, {});
-  registry::RegistryService registry(registry_store, tracking);
-  store::SqliteAuditStore audit_store(database);
-  governance::AuditLog audit(audit_store);
+  app::App::Options app_options;
+  // Without --data-dir, the folder of --store is where the data lives.
+  if (args.data_dir_given) app_options.data_dir = args.data_dir;
+  app_options.store = args.store;
+  app_options.artifacts = args.artifacts;
+  app_options.datasets = args.datasets;
+  if (args.auth) {
+    governance::AccessControl::Options auth_options;
+    auth_options.default_permission = governance::ParsePermission(args.default_permission);
+    app_options.access = auth_options;
+  }
+  std::unique_ptr<app::App> app = app::App::Create(std::move(app_options));
 
   http::HttpServer::Options options;
   options.host = args.host;
@@ -136,22 +114,14 @@ void RunServer(ServerArgs args) {
   options.json_log = args.log_format == "json";
   options.access_log = !args.no_access_log;
   http::HttpServer server(options);
-  http::AddMlflowRoutes(server, tracking, artifacts);
-  http::AddRegistryRoutes(server, registry, tracking);
-  std::unique_ptr<data::ContentStore> dataset_content = data::ContentStore::Open(args.datasets);
-  store::SqliteDatasetStore dataset_store(database);
-  data::DatasetService datasets(*dataset_content, dataset_store);
-  http::AddDatasetRoutes(server, datasets);
-  http::AddAuditRoutes(server, audit);
-  http::EnableAuditTrail(server, audit);
-  store::SqliteAuthStore auth_store(database);
-  std::unique_ptr<governance::AccessControl> access;
-  if (args.auth) {
-    governance::AccessControl::Options auth_options;
-    auth_options.default_permission = governance::ParsePermission(args.default_permission);
-    access = std::make_unique<governance::AccessControl>(auth_store, auth_options);
+  http::AddMlflowRoutes(server, app->tracking(), app->artifacts());
+  http::AddRegistryRoutes(server, app->registry(), app->tracking());
+  http::AddDatasetRoutes(server, app->datasets());
+  http::AddAuditRoutes(server, app->audit());
+  http::EnableAuditTrail(server, app->audit());
+  if (governance::AccessControl* access = app->access()) {
     BootstrapAdmin(*access);
-    http::EnableAuth(server, *access, tracking, datasets);
+    http::EnableAuth(server, *access, app->tracking(), app->datasets());
     http::AddAuthRoutes(server, *access);
   }
 
@@ -161,8 +131,9 @@ void RunServer(ServerArgs args) {
     spdlog::info("received signal {}, shutting down", signal_number);
     server.Stop();
   });
-  spdlog::info("slipway server on http://{}:{} (store {}, artifacts {}, auth {})", args.host,
-               args.port, db_path, artifacts.root().string(),
+  spdlog::info("slipway server on http://{}:{} (store {}, artifacts {}, datasets {}, auth {})",
+               args.host, args.port, app->store_description(), app->artifacts().root().string(),
+               app->options().datasets,
                args.auth ? "on, default permission " + args.default_permission : "off");
   bool ok = server.Listen();
   if (!ok) {

@@ -15,7 +15,7 @@
 #include "cli/table.h"
 #include "core/error.h"
 #include "governance/access_control.h"
-#include "store/sqlite_auth_store.h"
+#include "store/metadata_store.h"
 
 namespace slipway::cli {
 namespace {
@@ -77,8 +77,8 @@ void UsersCreate(const UserOptions& options) {
       ReadPassword(options.password_stdin, "Password for " + options.username + ": ");
   if (!options.store.empty()) {
     // Straight into the store: for the first admin, before any server runs.
-    store::SqliteAuthStore auth_store(store::OpenMetadataDatabase(SqlitePath(options.store)));
-    governance::AccessControl access(auth_store, {});
+    std::unique_ptr<store::MetadataStores> stores = store::OpenMetadataStore(options.store);
+    governance::AccessControl access(*stores->auth, {});
     governance::User user = access.CreateUser(options.username, password, options.admin);
     std::cout << fmt::format("created user {} (id {}{})\n", user.username, user.id,
                              user.is_admin ? ", admin" : "");

@@ -114,9 +114,4 @@ std::vector<AuditEntry> SqliteAuditStore::ReadAll(int64_t* head_seq, std::string
   });
 }
 
-governance::AuditReport VerifyAuditStore(const std::string& sqlite_path) {
-  SqliteAuditStore store(OpenMetadataDatabase(sqlite_path));
-  return governance::AuditLog(store).Verify();
-}
-
 }  // namespace slipway::store

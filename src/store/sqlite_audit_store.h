@@ -26,8 +26,4 @@ class SqliteAuditStore : public governance::AuditStore {
   std::shared_ptr<SqliteDb> db_;
 };
 
-// Opens the metadata store at `sqlite_path` directly (the server may be
-// running) and verifies its audit chain.
-governance::AuditReport VerifyAuditStore(const std::string& sqlite_path);
-
 }  // namespace slipway::store

@@ -395,7 +395,7 @@ def test_push_and_pull_move_many_chunks_in_a_few_packs(server, ws, tmp_path):
 
     pushed = slipway("data", "push", name, cwd=ws, env=env)
     assert f"{chunks + 1} objects" in pushed.stdout, pushed.stdout  # and the manifest
-    store = server.data_dir / "slipway-data" / "datasets"
+    store = server.data_dir / "datasets"  # beside the --store database
     indexes = list((store / "packs").glob("*.idx"))
     assert 3 <= len(indexes) <= chunks // 100, indexes
     loose = [p for p in (store / "objects").rglob("*") if p.is_file()]

@@ -1,0 +1,59 @@
+#include "app/app.h"
+
+#include <filesystem>
+
+#include "core/error.h"
+
+namespace slipway::app {
+namespace {
+
+std::string ArtifactsPath(const std::string& uri) {
+  const std::string scheme = "file://";
+  if (uri.rfind(scheme, 0) == 0) return uri.substr(scheme.size());
+  if (uri.find("://") != std::string::npos) {
+    throw Error(ErrorCode::kInvalidParameterValue,
+                "unsupported --artifacts '" + uri + "': use a local folder or file://PATH");
+  }
+  return uri;
+}
+
+// Every default derives from the data folder.
+App::Options Resolve(App::Options options) {
+  if (options.data_dir.empty()) {
+    options.data_dir = "slipway-data";
+    if (!options.store.empty()) {
+      std::string folder =
+          std::filesystem::path(store::SqlitePathOf(options.store)).parent_path().string();
+      options.data_dir = folder.empty() ? "." : folder;
+    }
+  }
+  const std::string& dir = options.data_dir;
+  if (options.store.empty()) options.store = "sqlite:///" + dir + "/slipway.db";
+  if (options.artifacts.empty()) options.artifacts = dir + "/artifacts";
+  if (options.datasets.empty()) options.datasets = dir + "/datasets";
+  return options;
+}
+
+}  // namespace
+
+std::unique_ptr<App> App::Create(Options options) {
+  std::unique_ptr<App> app(new App(Resolve(std::move(options))));
+  const Options& o = app->options_;
+  app->stores_ = store::OpenMetadataStore(o.store);
+  app->artifacts_ = std::make_unique<tracking::ArtifactStore>(ArtifactsPath(o.artifacts));
+  app->tracking_ = std::make_unique<tracking::TrackingService>(
+      *app->stores_->tracking, tracking::TrackingService::Options{});
+  app->registry_ =
+      std::make_unique<registry::RegistryService>(*app->stores_->registry, *app->tracking_);
+  app->content_ = data::ContentStore::Open(o.datasets);
+  app->datasets_ = std::make_unique<data::DatasetService>(*app->content_, *app->stores_->datasets);
+  app->audit_ = std::make_unique<governance::AuditLog>(*app->stores_->audit);
+  if (o.access) {
+    app->access_ = std::make_unique<governance::AccessControl>(*app->stores_->auth, *o.access);
+  }
+  return app;
+}
+
+App::~App() = default;
+
+}  // namespace slipway::app

@@ -1,0 +1,77 @@
+// The composition root: options in, the whole object graph out.
+//
+// App is the one place that chooses backends and wires Slipway's services
+// together: the metadata stores (by URI, through store::OpenMetadataStore),
+// the artifact root, the dataset content store, and the services over them
+// (tracking, registry, datasets, the audit trail, access control). The
+// server command builds its HTTP routes from an App; CLI commands that work
+// on a store directly open one the same way, so a new backend is wired here
+// and nowhere else. (TF Serving's server_core.cc and LevelDB's DB::Open have
+// this role.)
+//
+// Every default path derives from one data folder; an explicit option wins.
+// Create() opens (and creates, if missing) what the options name and throws
+// slipway::Error when it cannot. The services are thread-safe; App owns them
+// and must outlive every user of them.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "data/content_store.h"
+#include "data/dataset_service.h"
+#include "governance/access_control.h"
+#include "governance/audit_log.h"
+#include "registry/registry_service.h"
+#include "store/metadata_store.h"
+#include "tracking/artifact_store.h"
+#include "tracking/tracking_service.h"
+
+namespace slipway::app {
+
+class App {
+ public:
+  struct Options {
+    // Where everything lives unless named below. Empty: the folder of
+    // `store` when that is a SQLite path, else "slipway-data".
+    std::string data_dir;
+    std::string store;      // metadata store URI; default sqlite:///<data_dir>/slipway.db
+    std::string artifacts;  // artifact root (PATH or file://PATH); default <data_dir>/artifacts
+    std::string datasets;   // dataset content store; default <data_dir>/datasets
+    // With a value, access control is enforced (the server's --auth).
+    std::optional<governance::AccessControl::Options> access;
+  };
+
+  static std::unique_ptr<App> Create(Options options);
+  ~App();
+  App(const App&) = delete;
+  App& operator=(const App&) = delete;
+
+  // The options with every default filled in.
+  const Options& options() const { return options_; }
+  const std::string& store_description() const { return stores_->description; }
+
+  tracking::TrackingService& tracking() { return *tracking_; }
+  tracking::ArtifactStore& artifacts() { return *artifacts_; }
+  registry::RegistryService& registry() { return *registry_; }
+  data::DatasetService& datasets() { return *datasets_; }
+  governance::AuditLog& audit() { return *audit_; }
+  // Null unless Options::access was given.
+  governance::AccessControl* access() { return access_.get(); }
+
+ private:
+  explicit App(Options options) : options_(std::move(options)) {}
+
+  Options options_;
+  // Declared in the order they are built; destroyed in reverse.
+  std::unique_ptr<store::MetadataStores> stores_;
+  std::unique_ptr<tracking::ArtifactStore> artifacts_;
+  std::unique_ptr<tracking::TrackingService> tracking_;
+  std::unique_ptr<registry::RegistryService> registry_;
+  std::unique_ptr<data::ContentStore> content_;
+  std::unique_ptr<data::DatasetService> datasets_;
+  std::unique_ptr<governance::AuditLog> audit_;
+  std::unique_ptr<governance::AccessControl> access_;
+};
+
+}  // namespace slipway::app

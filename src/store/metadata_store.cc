@@ -1,0 +1,42 @@
+#include "store/metadata_store.h"
+
+#include <filesystem>
+
+#include "core/error.h"
+#include "store/sqlite_audit_store.h"
+#include "store/sqlite_auth_store.h"
+#include "store/sqlite_dataset_store.h"
+#include "store/sqlite_db.h"
+#include "store/sqlite_registry_store.h"
+#include "store/sqlite_tracking_store.h"
+
+namespace slipway::store {
+
+std::string SqlitePathOf(const std::string& uri) {
+  const std::string scheme = "sqlite:///";
+  if (uri.rfind(scheme, 0) == 0) return uri.substr(scheme.size());
+  if (uri.find("://") != std::string::npos) {
+    throw Error(ErrorCode::kInvalidParameterValue,
+                "unsupported store URI '" + uri + "': use sqlite:///PATH (PostgreSQL comes later)");
+  }
+  return uri;
+}
+
+std::unique_ptr<MetadataStores> OpenMetadataStore(const std::string& uri) {
+  std::string path = SqlitePathOf(uri);
+  std::filesystem::path folder = std::filesystem::path(path).parent_path();
+  if (!folder.empty()) std::filesystem::create_directories(folder);
+  std::shared_ptr<SqliteDb> db = OpenMetadataDatabase(path);
+  auto stores = std::make_unique<MetadataStores>();
+  stores->uri = uri;
+  stores->description = "sqlite " + path;
+  stores->tracking = std::make_unique<SqliteTrackingStore>(db);
+  stores->registry = std::make_unique<SqliteRegistryStore>(db);
+  stores->audit = std::make_unique<SqliteAuditStore>(db);
+  stores->auth = std::make_unique<SqliteAuthStore>(db);
+  stores->datasets = std::make_unique<SqliteDatasetStore>(db);
+  stores->engine = db;
+  return stores;
+}
+
+}  // namespace slipway::store

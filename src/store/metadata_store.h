@@ -1,0 +1,44 @@
+// The one factory for metadata stores: a URI in, every store interface out.
+//
+// Callers (the composition root in app/, the CLI's direct-store modes, tests)
+// name a store by URI and get the domain's store interfaces back; only this
+// factory knows which engine serves which scheme. A new engine (PostgreSQL)
+// is a new folder of implementations plus one branch here.
+//
+// `sqlite:///PATH` (or a bare PATH): one SQLite database shared by every
+// store, created with its folder if missing and migrated to the current
+// schema (see sqlite_schema.cc).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "data/dataset_store.h"
+#include "governance/access_control.h"
+#include "governance/audit_log.h"
+#include "registry/registry_store.h"
+#include "tracking/tracking_store.h"
+
+namespace slipway::store {
+
+// Owns the stores of one metadata database. The stores are thread-safe and
+// live as long as this object.
+struct MetadataStores {
+  std::string uri;          // as given
+  std::string description;  // for logs: the engine and where it is
+  std::unique_ptr<tracking::TrackingStore> tracking;
+  std::unique_ptr<registry::RegistryStore> registry;
+  std::unique_ptr<governance::AuditStore> audit;
+  std::unique_ptr<governance::AuthStore> auth;
+  std::unique_ptr<data::DatasetStore> datasets;
+  std::shared_ptr<void> engine;  // what the stores share (a connection pool); opaque
+};
+
+// Throws INVALID_PARAMETER_VALUE for a scheme no engine serves.
+std::unique_ptr<MetadataStores> OpenMetadataStore(const std::string& uri);
+
+// The file a `sqlite:///PATH` (or bare PATH) URI names; other schemes are
+// INVALID_PARAMETER_VALUE.
+std::string SqlitePathOf(const std::string& uri);
+
+}  // namespace slipway::store
