@@ -38,15 +38,16 @@ std::string TargetOf(const httplib::Request& req, const httplib::Response& res,
     std::string id = req.matches.size() > 1 ? req.matches[1].str() : FieldOf(req, res, "model_id");
     return "logged_model:" + id;
   }
+  // Before "experiments/", which would take these too.
+  if (starts("experiments/permissions/")) {
+    return "experiment:" + FieldOf(req, res, "experiment_id") +
+           "/user:" + FieldOf(req, res, "username");
+  }
   if (starts("experiments/")) return "experiment:" + FieldOf(req, res, "experiment_id");
   if (starts("runs/")) {
     std::string id = FieldOf(req, res, "run_id");
     if (id.empty()) id = FieldOf(req, res, "run_uuid");
     return "run:" + id;
-  }
-  if (starts("experiments/permissions/")) {
-    return "experiment:" + FieldOf(req, res, "experiment_id") +
-           "/user:" + FieldOf(req, res, "username");
   }
   if (starts("registered-models/permissions/")) {
     return "registered_model:" + FieldOf(req, res, "name") +

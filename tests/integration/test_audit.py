@@ -24,7 +24,7 @@ import requests
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
-from conftest import slipway_binary, unique
+from conftest import SlipwayServer, slipway_binary, unique
 
 pytestmark = pytest.mark.slipway_only
 
@@ -372,6 +372,87 @@ def test_cli_verify_errors(tmp_path):
     result = slipway("audit", "verify", "--tracking-uri", "http://127.0.0.1:1")
     assert result.returncode == 1 and "intact" not in result.stdout, result
     assert result.stderr.startswith("error: ")
+
+
+# ------------------------------------------------------ permission changes
+ADMIN = ("admin", "admin-Pa55word!")
+ALICE = ("alice", "alice-Pa55word!")
+BOB = ("bob", "bob-Pa55word!")
+
+
+@pytest.fixture(scope="module")
+def auth_server(tmp_path_factory):
+    srv = SlipwayServer(binary=slipway_binary(), data_dir=tmp_path_factory.mktemp("audit-auth"),
+                        extra_args=["--auth"], env={"SLIPWAY_ADMIN_PASSWORD": ADMIN[1]})
+    srv.start()
+    for user, password in (ALICE, BOB):
+        r = requests.post(f"{srv.api}/users/create", auth=ADMIN,
+                          json={"username": user, "password": password})
+        assert r.status_code == 200, r.text
+    yield srv
+    srv.assert_clean_exit()
+
+
+def admin_entries(srv, after_seq: int) -> list[dict]:
+    r = requests.get(f"{srv.url}/api/v1/audit", auth=ADMIN, params={"max_results": 50000})
+    assert r.status_code == 200, r.text
+    return [e for e in r.json()["entries"] if e["seq"] > after_seq]
+
+
+def admin_head(srv) -> int:
+    entries = admin_entries(srv, 0)
+    return entries[-1]["seq"] if entries else 0
+
+
+def test_permission_changes_name_the_resource_and_the_user(auth_server):
+    """MLflow 2.x experiments/permissions/* and registered-models/permissions/*, and 3.x
+    users/permissions/*, are each audited against the resource and the user they change."""
+    srv = auth_server
+    api, api3 = srv.api, f"{srv.url}/api/3.0/mlflow"
+    r = requests.post(f"{api}/experiments/create", auth=ALICE, json={"name": unique("perm")})
+    assert r.status_code == 200, r.text
+    exp_id = r.json()["experiment_id"]
+    model = unique("perm-model")
+    r = requests.post(f"{api}/registered-models/create", auth=ALICE, json={"name": model})
+    assert r.status_code == 200, r.text
+    before = admin_head(srv)
+
+    exp_body = {"experiment_id": exp_id, "username": BOB[0]}
+    model_body = {"name": model, "username": BOB[0]}
+    grant = {"username": BOB[0], "resource_type": "experiment", "resource_id": exp_id}
+    calls = [
+        (requests.post, f"{api}/experiments/permissions/create", {**exp_body, "permission": "READ"}),
+        (requests.patch, f"{api}/experiments/permissions/update", {**exp_body, "permission": "EDIT"}),
+        (requests.delete, f"{api}/experiments/permissions/delete", exp_body),
+        (requests.post, f"{api}/registered-models/permissions/create",
+         {**model_body, "permission": "READ"}),
+        (requests.patch, f"{api}/registered-models/permissions/update",
+         {**model_body, "permission": "EDIT"}),
+        (requests.delete, f"{api}/registered-models/permissions/delete", model_body),
+        (requests.post, f"{api3}/users/permissions/grant", {**grant, "permission": "EDIT"}),
+        (requests.post, f"{api3}/users/permissions/revoke", grant),
+    ]
+    for method, url, body in calls:
+        r = method(url, auth=ALICE, json=body)
+        assert r.status_code == 200, (url, r.text)
+    # Refused: bob may not manage alice's experiment; still audited against it.
+    r = requests.post(f"{api}/experiments/permissions/create", auth=BOB,
+                      json={**exp_body, "username": ALICE[0], "permission": "READ"})
+    assert r.status_code == 403, r.text
+
+    on_exp = f"experiment:{exp_id}/user:{BOB[0]}"
+    on_model = f"registered_model:{model}/user:{BOB[0]}"
+    assert triples(admin_entries(srv, before)) == [
+        ("experiments/permissions/create", on_exp, 200),
+        ("experiments/permissions/update", on_exp, 200),
+        ("experiments/permissions/delete", on_exp, 200),
+        ("registered-models/permissions/create", on_model, 200),
+        ("registered-models/permissions/update", on_model, 200),
+        ("registered-models/permissions/delete", on_model, 200),
+        ("users/permissions/grant", on_exp, 200),
+        ("users/permissions/revoke", on_exp, 200),
+        ("experiments/permissions/create", f"experiment:{exp_id}/user:{ALICE[0]}", 403),
+    ]
 
 
 # ---------------------------------------------------------------- tampering
