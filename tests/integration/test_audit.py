@@ -374,6 +374,104 @@ def test_cli_verify_errors(tmp_path):
     assert result.stderr.startswith("error: ")
 
 
+# ---------------------------------------------------------- forged targets
+def raw_post(srv, endpoint: str, body: str, params: dict | None = None) -> requests.Response:
+    """POSTs `body` as it is written (duplicate keys and key order kept)."""
+    return requests.post(f"{srv.api}/{endpoint}", data=body, params=params, timeout=30,
+                         headers={"Content-Type": "application/json"})
+
+
+def test_targets_come_from_the_fields_the_handler_acted_on(server):
+    """Nothing in a request but the fields the handler reads can choose the audit target:
+    not a nested object, not a query parameter beside a body, not the first of two
+    duplicate keys (the handler takes the last), not a run_id sent to runs/create."""
+    client = MlflowClient(tracking_uri=server.url)
+    exp_id = client.create_experiment(unique("audit-forge"))
+    real = client.create_run(exp_id).info.run_id
+    victim = client.create_run(exp_id).info.run_id
+    before = head_seq(server)
+
+    # log-batch whose first "run_id" key sits in a nested metric and tag.
+    body = json.dumps({
+        "metrics": [{"run_id": victim, "key": "m", "value": 1.0, "timestamp": 1, "step": 0}],
+        "tags": [{"key": "k", "value": "v", "run_id": victim}],
+        "run_id": real})
+    assert raw_post(server, "runs/log-batch", body).status_code == 200
+    # A query parameter beside a body: the handler reads the body.
+    r = raw_post(server, "runs/set-tag", json.dumps({"run_id": real, "key": "a", "value": "1"}),
+                 params={"run_id": victim})
+    assert r.status_code == 200, r.text
+    # Duplicate keys: the handler's parse keeps the last.
+    body = '{"run_id": "%s", "key": "b", "value": "2", "run_id": "%s"}' % (victim, real)
+    assert raw_post(server, "runs/set-tag", body).status_code == 200
+    # runs/create ignores a run_id in its body: the target is the run it made.
+    r = raw_post(server, "runs/create", json.dumps({"experiment_id": exp_id, "run_id": victim}))
+    assert r.status_code == 200, r.text
+    created = r.json()["run"]["info"]["run_id"]
+    # A registered model named only in a nested tag.
+    model, decoy = unique("forge-model"), unique("forge-decoy")
+    body = json.dumps({"tags": [{"key": "k", "value": "v", "name": decoy}], "name": model})
+    assert raw_post(server, "registered-models/create", body).status_code == 200
+    # An experiment named in the query of a POST whose body names another.
+    r = raw_post(server, "experiments/set-experiment-tag",
+                 json.dumps({"experiment_id": exp_id, "key": "k", "value": "v"}),
+                 params={"experiment_id": "999999"})
+    assert r.status_code == 200, r.text
+
+    # The writes went where the handler says ...
+    assert client.get_run(real).data.tags["a"] == "1"
+    assert "a" not in client.get_run(victim).data.tags
+    assert client.get_run(real).data.metrics == {"m": 1.0}
+    # ... and the trail names those, never the victim.
+    assert triples([e for e in audit_entries(server) if e["seq"] > before]) == [
+        ("runs/log-batch", f"run:{real}", 200),
+        ("runs/set-tag", f"run:{real}", 200),
+        ("runs/set-tag", f"run:{real}", 200),
+        ("runs/create", f"run:{created}", 200),
+        ("registered-models/create", f"registered_model:{model}", 200),
+        ("experiments/set-experiment-tag", f"experiment:{exp_id}", 200),
+    ]
+    assert [e["seq"] for e in audit_entries(server, target=f"run:{victim}")] == [before]
+
+
+def test_honest_requests_keep_their_targets(server):
+    """Ids sent as the handlers take them: in the body, as numbers, as run_uuid, in the query
+    of a body-less request, in the path, and ids a create returns."""
+    client = MlflowClient(tracking_uri=server.url, registry_uri=server.url)
+    exp_id = client.create_experiment(unique("audit-honest"))
+    run_id = client.create_run(exp_id).info.run_id
+    before = head_seq(server)
+    r = raw_post(server, "runs/log-parameter",
+                 json.dumps({"run_uuid": run_id, "key": "p", "value": "1"}))
+    assert r.status_code == 200, r.text
+    # No body: the handler reads the query string, and so does the trail.
+    r = requests.post(f"{server.api}/runs/delete", params={"run_id": run_id}, timeout=30)
+    assert r.status_code == 200, r.text
+    r = requests.post(f"{server.api}/runs/restore", params={"run_id": run_id}, timeout=30)
+    assert r.status_code == 200, r.text
+    r = requests.post(f"{server.api}/logged-models", timeout=30,
+                      json={"experiment_id": exp_id, "name": "m"})
+    assert r.status_code == 200, r.text
+    model_id = r.json()["model"]["info"]["model_id"]
+    r = requests.patch(f"{server.api}/logged-models/{model_id}", timeout=30,
+                       json={"model_id": "someone-else", "status": "LOGGED_MODEL_READY"})
+    assert r.status_code == 200, r.text
+    name = unique("honest-model")
+    client.create_registered_model(name)
+    version = client.create_model_version(name, f"runs:/{run_id}/model", run_id=run_id).version
+    client.update_model_version(name, version, "described")
+    assert triples([e for e in audit_entries(server) if e["seq"] > before]) == [
+        ("runs/log-parameter", f"run:{run_id}", 200),
+        ("runs/delete", f"run:{run_id}", 200),
+        ("runs/restore", f"run:{run_id}", 200),
+        ("logged-models/create", f"logged_model:{model_id}", 200),
+        ("logged-models/finalize", f"logged_model:{model_id}", 200),
+        ("registered-models/create", f"registered_model:{name}", 200),
+        ("model-versions/create", f"model_version:{name}/{version}", 200),
+        ("model-versions/update", f"model_version:{name}/{version}", 200),
+    ]
+
+
 # ------------------------------------------------------ permission changes
 ADMIN = ("admin", "admin-Pa55word!")
 ALICE = ("alice", "alice-Pa55word!")
