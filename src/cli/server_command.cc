@@ -24,6 +24,7 @@
 #include "store/sqlite_audit_store.h"
 #include "store/sqlite_auth_store.h"
 #include "store/sqlite_dataset_store.h"
+#include "store/sqlite_db.h"
 #include "store/sqlite_registry_store.h"
 #include "store/sqlite_tracking_store.h"
 #include "tracking/artifact_store.h"
@@ -41,6 +42,7 @@ struct ServerArgs {
   int threads = 64;
   bool auth = false;
   std::string default_permission = "READ";
+  std::string sync = "full";
 };
 
 // With --auth and no users yet, the first admin comes from the environment
@@ -83,7 +85,8 @@ void RunServer(const ServerArgs& args) {
   std::string db_path = SqlitePath(args.store);
   std::filesystem::path db_folder = std::filesystem::path(db_path).parent_path();
   if (!db_folder.empty()) std::filesystem::create_directories(db_folder);
-  std::shared_ptr<store::SqliteDb> database = store::OpenMetadataDatabase(db_path);
+  std::shared_ptr<store::SqliteDb> database =
+      store::OpenMetadataDatabase(db_path, store::ParseSync(args.sync));
   store::SqliteTrackingStore tracking_store(database);
   store::SqliteRegistryStore registry_store(database);
   tracking::ArtifactStore artifacts(ArtifactsPath(args.artifacts));
@@ -122,8 +125,8 @@ void RunServer(const ServerArgs& args) {
     spdlog::info("received signal {}, shutting down", signal_number);
     server.Stop();
   });
-  spdlog::info("slipway server on http://{}:{} (store {}, artifacts {}, auth {})", args.host,
-               args.port, db_path, artifacts.root().string(),
+  spdlog::info("slipway server on http://{}:{} (store {}, sync {}, artifacts {}, auth {})",
+               args.host, args.port, db_path, args.sync, artifacts.root().string(),
                args.auth ? "on, default permission " + args.default_permission : "off");
   bool ok = server.Listen();
   if (!ok) {
@@ -151,6 +154,11 @@ void AddServerCommand(CLI::App& app) {
   cmd->add_option("--datasets", args->datasets,
                   "Folder of the dataset content store (pushed dataset versions)")
       ->capture_default_str();
+  cmd->add_option("--sync", args->sync,
+                  "When a commit waits for the disk: full (fsync every commit; survives power "
+                  "loss) or normal (survives a crash of the process only)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"full", "normal"}));
   cmd->add_option("--threads", args->threads, "Request threads (open connections served at once)")
       ->capture_default_str()
       ->check(CLI::Range(2, 4096));
