@@ -43,6 +43,12 @@ std::string AuditLog::HashOf(const AuditEntry& entry) {
   AppendField(text, std::to_string(entry.outcome));
   AppendField(text, entry.request_digest);
   AppendField(text, entry.prev_hash);
+  // Entries from before the source and the count were kept hash without them;
+  // an entry with either hashes with both, so no two entries serialise alike.
+  if (!entry.source.empty() || entry.count != 1) {
+    AppendField(text, entry.source);
+    AppendField(text, std::to_string(entry.count));
+  }
   return Sha256Hex(text);
 }
 

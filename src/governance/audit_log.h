@@ -1,4 +1,4 @@
-// The audit trail: who did what, to what, when, and how it ended.
+// The audit trail: who did what, to what, when, from where, and how it ended.
 //
 // Every state-changing request appends one AuditEntry. Entries are
 // hash-chained: each holds the SHA-256 of the previous entry and its own
@@ -29,6 +29,8 @@ struct AuditEntry {
   std::string request_digest;
   std::string prev_hash;
   std::string hash;
+  std::string source;  // the client's address; "" in entries written before it was kept
+  int64_t count = 1;   // the requests the entry stands for
 };
 
 struct AuditQuery {

@@ -230,7 +230,9 @@ Json EntryJson(const governance::AuditEntry& entry) {
           {"outcome", entry.outcome},
           {"request_digest", entry.request_digest},
           {"prev_hash", entry.prev_hash},
-          {"hash", entry.hash}};
+          {"hash", entry.hash},
+          {"source", entry.source},
+          {"count", entry.count}};
 }
 
 }  // namespace
@@ -247,6 +249,7 @@ void EnableAuditTrail(HttpServer& server, governance::AuditLog& log) {
         entry.action = route;
         entry.target = TargetOf(req, res, route);
         entry.outcome = status;
+        entry.source = req.remote_addr;
         entry.request_digest = governance::AuditLog::Sha256Hex(req.method + " " + req.path + "\n" +
                                                                DigestedBody(req, route));
         log.Append(std::move(entry));

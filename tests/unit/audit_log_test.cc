@@ -110,5 +110,46 @@ TEST_F(AuditLogTest, DeletedMiddleAndLastEntriesAreNamed) {
   EXPECT_EQ(tail.problems.back().kind, "deleted");
 }
 
+TEST_F(AuditLogTest, SourceAndCountAreStoredAndSealed) {
+  AuditEntry entry;
+  entry.principal = "alice";
+  entry.action = "runs/log-metric";
+  entry.target = "run:r6";
+  entry.outcome = 200;
+  entry.request_digest = AuditLog::Sha256Hex("request 6");
+  entry.source = "10.0.0.1";
+  entry.count = 3;
+  log_->Append(entry);
+  bool has_more = false;
+  AuditEntry stored = log_->Query({}, &has_more).back();
+  EXPECT_EQ(stored.source, "10.0.0.1");
+  EXPECT_EQ(stored.count, 3);
+  ASSERT_TRUE(log_->Verify().ok);
+  Tamper("UPDATE audit_log SET count = 1 WHERE seq = 6");
+  AuditReport report = log_->Verify();
+  ASSERT_FALSE(report.ok);
+  EXPECT_EQ(report.problems[0].seq, 6);
+  EXPECT_EQ(report.problems[0].kind, "edited");
+  Tamper("UPDATE audit_log SET count = 3, source = '' WHERE seq = 6");
+  EXPECT_FALSE(log_->Verify().ok);
+}
+
+TEST_F(AuditLogTest, EntriesWithoutSourceHashAsBeforeTheColumnsExisted) {
+  // The five entries of the fixture have no source and a count of 1: their
+  // hash is the one older Slipways sealed, over the first eight fields only.
+  bool has_more = false;
+  AuditEntry entry = log_->Query({}, &has_more)[0];
+  ASSERT_TRUE(entry.source.empty());
+  ASSERT_EQ(entry.count, 1);
+  auto field = [](const std::string& text) {
+    return std::to_string(text.size()) + ":" + text + ";";
+  };
+  std::string legacy = field(std::to_string(entry.seq)) + field(std::to_string(entry.time_ms)) +
+                       field(entry.principal) + field(entry.action) + field(entry.target) +
+                       field(std::to_string(entry.outcome)) + field(entry.request_digest) +
+                       field(entry.prev_hash);
+  EXPECT_EQ(entry.hash, AuditLog::Sha256Hex(legacy));
+}
+
 }  // namespace
 }  // namespace slipway::governance
