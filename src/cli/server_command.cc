@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -43,6 +44,12 @@ struct ServerArgs {
   bool auth = false;
   std::string default_permission = "READ";
   std::string sync = "full";
+  // Seconds; the defaults are AuditLog's.
+  int audit_refusal_interval =
+      static_cast<int>(std::chrono::duration_cast<std::chrono::seconds>(
+                           governance::AuditLog::Options().refusal_interval)
+                           .count());
+  int audit_refusal_burst = governance::AuditLog::Options().refusal_burst;
 };
 
 // With --auth and no users yet, the first admin comes from the environment
@@ -93,7 +100,10 @@ void RunServer(const ServerArgs& args) {
   tracking::TrackingService tracking(tracking_store, {});
   registry::RegistryService registry(registry_store, tracking);
   store::SqliteAuditStore audit_store(database);
-  governance::AuditLog audit(audit_store);
+  governance::AuditLog::Options audit_options;
+  audit_options.refusal_interval = std::chrono::seconds(args.audit_refusal_interval);
+  audit_options.refusal_burst = args.audit_refusal_burst;
+  governance::AuditLog audit(audit_store, audit_options);
 
   http::HttpServer::Options options;
   options.host = args.host;
@@ -159,6 +169,16 @@ void AddServerCommand(CLI::App& app) {
                   "loss) or normal (survives a crash of the process only)")
       ->capture_default_str()
       ->check(CLI::IsMember({"full", "normal"}));
+  cmd->add_option("--audit-refusal-interval", args->audit_refusal_interval,
+                  "Seconds over which repeated refusals (401, 403, 429: same client address, "
+                  "principal, status, route and target) are counted; beyond the burst, one "
+                  "summary entry per interval")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 86400));
+  cmd->add_option("--audit-refusal-burst", args->audit_refusal_burst,
+                  "Repeated refusals per interval that get an audit entry of their own")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
   cmd->add_option("--threads", args->threads, "Request threads (open connections served at once)")
       ->capture_default_str()
       ->check(CLI::Range(2, 4096));

@@ -1,10 +1,13 @@
 #include "http/audit_hook.h"
 
+#include <strings.h>
+
 #include <charconv>
 #include <cstring>
 #include <map>
 
 #include "core/error.h"
+#include "governance/credentials.h"
 #include "http/json_codec.h"
 #include "http/route_helpers.h"
 #include "tracking/search_filter.h"
@@ -198,6 +201,35 @@ std::string TargetOf(const httplib::Request& req, const httplib::Response& res,
   return best->second(req, res, route, TopLevelFields(req));
 }
 
+// What a request refused before anyone was authenticated (401, 429) was
+// refused for: the identity its credentials claimed, "user:<name>" or
+// "token:<public id>" (never a secret), or "" when it sent none; so failed
+// sign-ins are audited, and counted, per account tried.
+std::string ClaimedIdentity(const httplib::Request& req) {
+  std::string header = req.get_header_value("Authorization");
+  auto scheme = [&](std::string_view name) {
+    return header.size() > name.size() &&
+           strncasecmp(header.c_str(), name.data(), name.size()) == 0;
+  };
+  auto credentials = [&](size_t skip) {
+    size_t start = header.find_first_not_of(' ', skip);
+    return start == std::string::npos ? std::string() : header.substr(start);
+  };
+  if (scheme("Basic ")) {
+    std::string decoded;
+    size_t colon = std::string::npos;
+    if (governance::DecodeBase64(credentials(6), &decoded)) colon = decoded.find(':');
+    return colon == std::string::npos ? "user:<malformed>" : "user:" + decoded.substr(0, colon);
+  }
+  if (scheme("Bearer ")) {
+    std::string id;
+    std::string secret;
+    return governance::ParseToken(credentials(7), &id, &secret) ? "token:" + id
+                                                                : "token:<malformed>";
+  }
+  return header.empty() ? "" : "credentials:<unsupported>";
+}
+
 // The request body as the audit digest covers it: with passwords blanked
 // out, so that the trail holds nothing a password could be checked against.
 std::string DigestedBody(const httplib::Request& req, const std::string& route) {
@@ -242,12 +274,16 @@ void EnableAuditTrail(HttpServer& server, governance::AuditLog& log) {
       [&log](const httplib::Request& req, const httplib::Response& res, const std::string& route) {
         int status = res.status == -1 ? 200 : res.status;
         // Refusals are audited whatever the method: they show who probes what.
+        // AuditLog rate-limits them, so a flood of them cannot fill the disk.
         bool refused = status == 401 || status == 403 || status == 429;
         if (!refused && !IsStateChanging(req, route)) return;
         governance::AuditEntry entry;
         entry.principal = CurrentPrincipal();
         entry.action = route;
         entry.target = TargetOf(req, res, route);
+        if (status == 401 || status == 429) {
+          if (std::string claimed = ClaimedIdentity(req); !claimed.empty()) entry.target = claimed;
+        }
         entry.outcome = status;
         entry.source = req.remote_addr;
         entry.request_digest = governance::AuditLog::Sha256Hex(req.method + " " + req.path + "\n" +

@@ -553,6 +553,97 @@ def test_permission_changes_name_the_resource_and_the_user(auth_server):
     ]
 
 
+# ------------------------------------------------------------ refusal floods
+def test_refusal_floods_are_counted_not_chained_one_by_one(tmp_path_factory):
+    """3,000 unauthenticated requests, 1,000 forbidden ones and 1,000 throttled sign-ins leave
+    a few entries per repeated refusal (source, principal, status, action, target): the first
+    of each interval, then one summary per interval whose `count` says how many more there
+    were. The counts add up to the refusals sent, the timer writes summaries without a
+    shutdown, shutdown writes the last ones, and the chain verifies."""
+    interval = 2
+    srv = SlipwayServer(binary=slipway_binary(), data_dir=tmp_path_factory.mktemp("audit-flood"),
+                        extra_args=["--auth", "--audit-refusal-interval", str(interval)],
+                        env={"SLIPWAY_ADMIN_PASSWORD": ADMIN[1]})
+    started = time.monotonic()
+    srv.start()
+    try:
+        admin = requests.Session()
+        admin.auth = ADMIN
+        r = admin.post(f"{srv.api}/users/create", json={"username": BOB[0], "password": BOB[1]})
+        assert r.status_code == 200, r.text
+        exp_id = admin.post(f"{srv.api}/experiments/create",
+                            json={"name": unique("flood")}).json()["experiment_id"]
+        token = admin.post(f"{srv.url}/api/v1/tokens",
+                           json={"username": BOB[0]}).json()["token"]
+        sent = {401: 0, 403: 0, 429: 0}
+        search = f"{srv.api}/experiments/search?max_results=1"
+        with requests.Session() as s:
+            for _ in range(3000):  # no credentials at all
+                sent[s.get(search, timeout=10).status_code] += 1
+            bob = {"Authorization": f"Bearer {token}"}
+            for _ in range(1000):  # bob may only read the admin's experiment
+                r = s.post(f"{srv.api}/experiments/delete", json={"experiment_id": exp_id},
+                           headers=bob, timeout=10)
+                sent[r.status_code] += 1
+            deadline = time.monotonic() + 60
+            while sent[429] < 1000 and time.monotonic() < deadline:  # wrong passwords, throttled
+                sent[s.get(search, auth=(BOB[0], "guess"), timeout=10).status_code] += 1
+        assert sent[401] >= 3000 and sent[403] == 1000 and sent[429] == 1000, sent
+
+        def refusals() -> list[dict]:
+            entries = admin.get(f"{srv.url}/api/v1/audit",
+                                params={"max_results": 50000}).json()["entries"]
+            return [e for e in entries if e["outcome"] in sent]
+
+        def counted(entries: list[dict]) -> dict[int, int]:
+            return {status: sum(e["count"] for e in entries if e["outcome"] == status)
+                    for status in sent}
+
+        # The timer writes the summaries of an interval on its own.
+        time.sleep(interval + 1.5)
+        assert counted(refusals()) == sent
+        verify = admin.get(f"{srv.url}/api/v1/audit/verify").json()
+        assert verify["ok"] is True and verify["problems"] == [], verify
+
+        # More refusals; the last interval's are written at shutdown.
+        with requests.Session() as s:
+            for _ in range(200):
+                sent[s.get(search, timeout=10).status_code] += 1
+        srv.stop()
+        elapsed = time.monotonic() - started
+        srv.start()
+        final = refusals()
+        assert counted(final) == sent
+
+        # One key per kind of repeated refusal; failed sign-ins name the account tried.
+        keys: dict[tuple, list[dict]] = {}
+        for e in final:
+            keys.setdefault((e["source"], e["principal"], e["outcome"], e["action"],
+                             e["target"]), []).append(e)
+        search_route, delete_route = "experiments/search", "experiments/delete"
+        assert set(keys) == {
+            ("127.0.0.1", "anonymous", 401, search_route, "experiment:"),
+            ("127.0.0.1", "anonymous", 401, search_route, "user:bob"),
+            ("127.0.0.1", "bob", 403, delete_route, f"experiment:{exp_id}"),
+            ("127.0.0.1", "anonymous", 429, search_route, "user:bob"),
+        }, set(keys)
+        intervals = int(elapsed / interval) + 2  # partial intervals at both ends
+        for key, found in keys.items():
+            summaries = [e for e in found if e["count"] > 1]
+            # At most one entry of its own (the default burst) and one summary per interval.
+            assert len(summaries) <= intervals, (key, len(summaries), elapsed)
+            assert len(found) - len(summaries) <= intervals, (key, len(found), elapsed)
+        flooded = [keys[k] for k in keys if k[4] != "user:bob" or k[2] == 429]
+        assert all(any(e["count"] > 1 for e in found) for found in flooded)
+        assert len(final) <= 4 * 2 * intervals and len(final) < sum(sent.values()) / 50, len(final)
+        verify = admin.get(f"{srv.url}/api/v1/audit/verify").json()
+        assert verify["ok"] is True and verify["problems"] == [], verify
+        out = ok(slipway("audit", "verify", "--store", store_uri(srv)))
+        assert out.startswith("audit trail intact: ")
+    finally:
+        srv.assert_clean_exit()
+
+
 # ---------------------------------------------------------------- tampering
 def test_edited_entry_is_reported(fresh_server, fresh_mlflow_client):
     make_trail(fresh_mlflow_client)
