@@ -38,6 +38,8 @@ class App {
     std::string store;      // metadata store URI; default sqlite:///<data_dir>/slipway.db
     std::string artifacts;  // artifact root (PATH or file://PATH); default <data_dir>/artifacts
     std::string datasets;   // dataset content store; default <data_dir>/datasets
+    store::Sync sync = store::Sync::kFull;  // when a metadata commit waits for the disk
+    governance::AuditLog::Options audit;
     // With a value, access control is enforced (the server's --auth).
     std::optional<governance::AccessControl::Options> access;
   };

@@ -140,6 +140,14 @@ std::string FormatTimeWithMillis(std::optional<int64_t> millis) {
 
 // --- audit ls
 
+// The outcome, and how many requests the entry stands for when more than one:
+// "401 x57".
+std::string OutcomeCell(const json& entry) {
+  std::string outcome = StringField(entry, "outcome");
+  int64_t count = Int64Field(entry, "count").value_or(1);
+  return count == 1 ? outcome : fmt::format("{} x{}", outcome, count);
+}
+
 struct AuditLsOptions {
   std::string tracking_uri;
   std::string since;
@@ -199,7 +207,7 @@ void AuditLs(const AuditLsOptions& options) {
     for (const json& entry : entries) {
       table.AddRow({StringField(entry, "seq"), FormatTimeWithMillis(Int64Field(entry, "time_ms")),
                     StringField(entry, "principal"), StringField(entry, "action"),
-                    StringField(entry, "target"), StringField(entry, "outcome")});
+                    StringField(entry, "target"), OutcomeCell(entry)});
     }
     table.Print(std::cout, StdoutTerminalWidth());
   }

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 
+#include <chrono>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -46,6 +47,13 @@ struct ServerArgs {
   bool no_access_log = false;
   bool auth = false;
   std::string default_permission = "READ";
+  std::string sync = "full";
+  // Seconds; the defaults are AuditLog's.
+  int audit_refusal_interval =
+      static_cast<int>(std::chrono::duration_cast<std::chrono::seconds>(
+                           governance::AuditLog::Options().refusal_interval)
+                           .count());
+  int audit_refusal_burst = governance::AuditLog::Options().refusal_burst;
 };
 
 // With --auth and no users yet, the first admin comes from the environment
@@ -101,6 +109,9 @@ void RunServer(const ServerArgs& args) {
     auth_options.default_permission = governance::ParsePermission(args.default_permission);
     app_options.access = auth_options;
   }
+  app_options.sync = store::ParseSync(args.sync);
+  app_options.audit.refusal_interval = std::chrono::seconds(args.audit_refusal_interval);
+  app_options.audit.refusal_burst = args.audit_refusal_burst;
   std::unique_ptr<app::App> app = app::App::Create(std::move(app_options));
 
   http::HttpServer::Options options;
@@ -131,10 +142,11 @@ void RunServer(const ServerArgs& args) {
     spdlog::info("received signal {}, shutting down", signal_number);
     server.Stop();
   });
-  spdlog::info("slipway server on http://{}:{} (store {}, artifacts {}, datasets {}, auth {})",
-               args.host, args.port, app->store_description(), app->artifacts().root().string(),
-               app->options().datasets,
-               args.auth ? "on, default permission " + args.default_permission : "off");
+  spdlog::info(
+      "slipway server on http://{}:{} (store {}, sync {}, artifacts {}, datasets {}, auth {})",
+      args.host, args.port, app->store_description(), args.sync, app->artifacts().root().string(),
+      app->options().datasets,
+      args.auth ? "on, default permission " + args.default_permission : "off");
   bool ok = server.Listen();
   if (!ok) {
     pthread_kill(waiter.native_handle(), SIGTERM);
@@ -167,6 +179,21 @@ void AddServerCommand(CLI::App& app) {
   cmd->add_option("--datasets", args->datasets,
                   "Folder of the dataset content store (pushed dataset versions); default "
                   "DATA_DIR/datasets");
+  cmd->add_option("--sync", args->sync,
+                  "When a commit waits for the disk: full (fsync every commit; survives power "
+                  "loss) or normal (survives a crash of the process only)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"full", "normal"}));
+  cmd->add_option("--audit-refusal-interval", args->audit_refusal_interval,
+                  "Seconds over which repeated refusals (401, 403, 429: same client address, "
+                  "principal, status, route and target) are counted; beyond the burst, one "
+                  "summary entry per interval")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 86400));
+  cmd->add_option("--audit-refusal-burst", args->audit_refusal_burst,
+                  "Repeated refusals per interval that get an audit entry of their own")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
   cmd->add_option("--threads", args->threads,
                   "Worker threads: requests handled at once (open connections cost no thread)")
       ->capture_default_str()

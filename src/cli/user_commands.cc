@@ -30,6 +30,7 @@ constexpr std::string_view kTokens = "/api/v1/tokens";
 struct UserOptions {
   std::string tracking_uri;
   std::string store;
+  std::string sync = "full";
   std::string username;
   bool admin = false;
   bool password_stdin = false;
@@ -77,7 +78,8 @@ void UsersCreate(const UserOptions& options) {
       ReadPassword(options.password_stdin, "Password for " + options.username + ": ");
   if (!options.store.empty()) {
     // Straight into the store: for the first admin, before any server runs.
-    std::unique_ptr<store::MetadataStores> stores = store::OpenMetadataStore(options.store);
+    std::unique_ptr<store::MetadataStores> stores =
+        store::OpenMetadataStore(options.store, store::ParseSync(options.sync));
     governance::AccessControl access(*stores->auth, {});
     governance::User user = access.CreateUser(options.username, password, options.admin);
     std::cout << fmt::format("created user {} (id {}{})\n", user.username, user.id,
@@ -257,9 +259,16 @@ void AddUserCommands(CLI::App& app) {
   create->add_flag("--admin", options->admin, "Make the user an admin");
   create->add_flag("--password-stdin", options->password_stdin,
                    "Read the password from the first line of stdin");
-  create->add_option("--store", options->store,
-                     "Write to the metadata store at sqlite:///PATH directly (for the first "
-                     "admin, while no server runs)");
+  CLI::Option* store_option =
+      create->add_option("--store", options->store,
+                         "Write to the metadata store at sqlite:///PATH directly (for the first "
+                         "admin, while no server runs)");
+  create
+      ->add_option("--sync", options->sync,
+                   "With --store: full (fsync every commit) or normal, as for `slipway server`")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"full", "normal"}))
+      ->needs(store_option);
 
   CLI::App* ls = add("ls", "List users (admins only)", UsersLs);
   ls->add_flag("--json", options->json, "Print the server's JSON");

@@ -1,5 +1,9 @@
 #include "governance/audit_log.h"
 
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
 #include "core/clock.h"
 #include "core/error.h"
 #include "core/sha256.h"
@@ -27,12 +31,85 @@ std::string AuditLog::HashOf(const AuditEntry& entry) {
   AppendField(text, std::to_string(entry.outcome));
   AppendField(text, entry.request_digest);
   AppendField(text, entry.prev_hash);
+  // Entries from before the source and the count were kept hash without them;
+  // an entry with either hashes with both, so no two entries serialise alike.
+  if (!entry.source.empty() || entry.count != 1) {
+    AppendField(text, entry.source);
+    AppendField(text, std::to_string(entry.count));
+  }
   return Sha256::Hex(text);
+}
+
+AuditLog::AuditLog(AuditStore& store, Options options) : store_(store), options_(options) {}
+
+AuditLog::~AuditLog() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  timer_cv_.notify_all();
+  if (timer_.joinable()) timer_.join();
+  try {
+    FlushRefusals();
+  } catch (const std::exception& error) {
+    spdlog::error("audit trail: writing the last refusal summaries failed: {}", error.what());
+  }
 }
 
 AuditEntry AuditLog::Append(AuditEntry entry) {
   if (entry.time_ms == 0) entry.time_ms = NowMillis();
+  if (IsRefusal(entry.outcome) && entry.count == 1 && !Admit(entry)) return entry;
   return store_.Append(std::move(entry), [](const AuditEntry& sealed) { return HashOf(sealed); });
+}
+
+bool AuditLog::Admit(const AuditEntry& entry) {
+  std::lock_guard lock(mu_);
+  if (!timer_.joinable() && !stopping_) timer_ = std::thread([this] { TimerLoop(); });
+  RefusalKey key{entry.source, entry.principal, entry.outcome, entry.action, entry.target};
+  auto it = windows_.find(key);
+  if (it == windows_.end()) {
+    if (windows_.size() >= options_.max_refusal_keys) key = {"*", "*", entry.outcome, "*", "*"};
+    it = windows_.try_emplace(std::move(key)).first;
+  }
+  RefusalWindow& window = it->second;
+  if (window.written < std::max(options_.refusal_burst, 1)) {
+    ++window.written;
+    return true;
+  }
+  ++window.counted;
+  window.digest_chain = Sha256::Hex(window.digest_chain + entry.request_digest);
+  return false;
+}
+
+void AuditLog::FlushRefusals() {
+  std::map<RefusalKey, RefusalWindow> ended;
+  {
+    std::lock_guard lock(mu_);
+    ended.swap(windows_);
+  }
+  for (auto& [key, window] : ended) {
+    if (window.counted == 0) continue;
+    AuditEntry summary;
+    std::tie(summary.source, summary.principal, summary.outcome, summary.action, summary.target) =
+        key;
+    summary.request_digest = std::move(window.digest_chain);
+    summary.count = window.counted;
+    summary.time_ms = NowMillis();
+    store_.Append(std::move(summary), [](const AuditEntry& sealed) { return HashOf(sealed); });
+  }
+}
+
+void AuditLog::TimerLoop() {
+  std::unique_lock lock(mu_);
+  while (!timer_cv_.wait_for(lock, options_.refusal_interval, [this] { return stopping_; })) {
+    lock.unlock();
+    try {
+      FlushRefusals();
+    } catch (const std::exception& error) {
+      spdlog::error("audit trail: writing refusal summaries failed: {}", error.what());
+    }
+    lock.lock();
+  }
 }
 
 std::vector<AuditEntry> AuditLog::Query(const AuditQuery& query, bool* has_more) {

@@ -1,4 +1,4 @@
-// The audit trail: who did what, to what, when, and how it ended.
+// The audit trail: who did what, to what, when, from where, and how it ended.
 //
 // Every state-changing request appends one AuditEntry. Entries are
 // hash-chained: each holds the SHA-256 of the previous entry and its own
@@ -7,14 +7,34 @@
 // who can rewrite the whole database can rewrite the whole chain; anchoring
 // the head outside the database is a later step.)
 //
-// AuditLog is thread-safe; Append returns once the entry is durable.
+// Refusals (outcomes 401, 403 and 429) are rate-limited, because anyone can
+// send them by the thousand and each entry is a durable, chained write. Per
+// key (source address, principal, outcome, action, target: the same refusal
+// repeated) the first `refusal_burst` refusals of each interval get entries
+// of their own, and the rest are counted into one summary entry (`count` > 1)
+// written at the end of the interval, and at destruction for the interval
+// under way. Distinct refusals (another resource, another account tried) stay
+// visible one by one up to `max_refusal_keys` keys per interval; beyond that
+// they are counted under one key per outcome. A crash of the process loses
+// the counts of the current interval, nothing already written.
+//
+// AuditLog is thread-safe; Append returns once the entry is durable (or, for
+// a refusal beyond its burst, once it is counted). It owns a timer thread,
+// started by the first refusal, that writes the summaries; the store must
+// outlive the log.
 #pragma once
 
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <map>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
+#include <tuple>
 #include <vector>
 
 namespace slipway::governance {
@@ -29,6 +49,8 @@ struct AuditEntry {
   std::string request_digest;
   std::string prev_hash;
   std::string hash;
+  std::string source;  // the client's address; "" in entries written before it was kept
+  int64_t count = 1;   // the requests the entry stands for: more than 1 in a refusal summary
 };
 
 struct AuditQuery {
@@ -69,18 +91,66 @@ class AuditStore {
 
 class AuditLog {
  public:
-  explicit AuditLog(AuditStore& store) : store_(store) {}
+  struct Options {
+    // The interval over which refusals are counted and summarised.
+    std::chrono::milliseconds refusal_interval{std::chrono::seconds(60)};
+    // Refusals per key and interval that get an entry of their own; at
+    // least 1.
+    int refusal_burst = 1;
+    // Keys counted per interval; refusals of further keys are counted under
+    // source, principal, action and target "*", so that many addresses or
+    // targets cannot grow the memory or the trail without bound: an interval
+    // writes at most (refusal_burst + 1) * (max_refusal_keys + 3) refusal
+    // entries.
+    size_t max_refusal_keys = 256;
+  };
 
-  // Fills in time, seq and hashes and appends durably.
+  explicit AuditLog(AuditStore& store) : AuditLog(store, Options()) {}
+  AuditLog(AuditStore& store, Options options);
+  // Stops the timer and writes the summaries of the interval under way.
+  ~AuditLog();
+  AuditLog(const AuditLog&) = delete;
+  AuditLog& operator=(const AuditLog&) = delete;
+
+  // Fills in time, seq and hashes and appends durably. A refusal beyond its
+  // key's burst is counted towards the interval's summary instead, and comes
+  // back with seq 0.
   AuditEntry Append(AuditEntry entry);
   std::vector<AuditEntry> Query(const AuditQuery& query, bool* has_more);
   AuditReport Verify();
 
+  // Writes one summary entry per key with refusals counted and not written,
+  // and starts a new interval for every key. The timer calls it every
+  // refusal_interval; callers may too.
+  void FlushRefusals();
+
+  // Whether an outcome is a refusal (401, 403, 429).
+  static bool IsRefusal(int outcome) { return outcome == 401 || outcome == 403 || outcome == 429; }
   // The hex SHA-256 that seals an entry (its fields and prev_hash).
   static std::string HashOf(const AuditEntry& entry);
 
  private:
+  // source, principal, outcome, action, target
+  using RefusalKey = std::tuple<std::string, std::string, int, std::string, std::string>;
+  // One key's refusals in the current interval.
+  struct RefusalWindow {
+    int written = 0;           // entries of their own
+    int64_t counted = 0;       // the rest, for the summary
+    std::string digest_chain;  // SHA-256 chained over their request digests
+  };
+
+  // Counts a refusal; true if it gets an entry of its own.
+  bool Admit(const AuditEntry& entry);
+  void TimerLoop();
+
   AuditStore& store_;
+  const Options options_;
+
+  std::mutex mu_;  // guards windows_, timer_, stopping_
+  std::condition_variable timer_cv_;
+  std::map<RefusalKey, RefusalWindow> windows_;
+  std::thread timer_;  // started by the first refusal
+  bool stopping_ = false;
 };
 
 }  // namespace slipway::governance

@@ -12,8 +12,13 @@ namespace slipway::http {
 // principal, the route as the
 // action, the entity it touched as the target ("run:<id>", "experiment:<id>",
 // "registered_model:<name>", "model_version:<name>/<version>",
-// "logged_model:<id>", "artifact:<path>"), the reply's status as the outcome
-// and a SHA-256 of the request. The log must outlive the server.
+// "logged_model:<id>", "artifact:<path>"), the reply's status as the outcome,
+// the client's address as the source and a SHA-256 of the request. The
+// target is read from the path, the request's top-level fields as the handler
+// reads them, or for a create the reply; never from nested objects. A failed
+// sign-in (401, 429) targets the account its credentials claimed
+// ("user:<name>", "token:<id>") when it sent any. The log decides how
+// refusals are aggregated. The log must outlive the server.
 void EnableAuditTrail(HttpServer& server, governance::AuditLog& log);
 
 // The audit routes: GET /api/v1/audit (query) and /api/v1/audit/verify.

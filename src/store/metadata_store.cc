@@ -22,11 +22,11 @@ std::string SqlitePathOf(const std::string& uri) {
   return uri;
 }
 
-std::unique_ptr<MetadataStores> OpenMetadataStore(const std::string& uri) {
+std::unique_ptr<MetadataStores> OpenMetadataStore(const std::string& uri, Sync sync) {
   std::string path = SqlitePathOf(uri);
   std::filesystem::path folder = std::filesystem::path(path).parent_path();
   if (!folder.empty()) std::filesystem::create_directories(folder);
-  std::shared_ptr<SqliteDb> db = OpenMetadataDatabase(path);
+  std::shared_ptr<SqliteDb> db = OpenMetadataDatabase(path, sync);
   auto stores = std::make_unique<MetadataStores>();
   stores->uri = uri;
   stores->description = "sqlite " + path;

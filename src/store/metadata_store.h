@@ -17,6 +17,7 @@
 #include "governance/access_control.h"
 #include "governance/audit_log.h"
 #include "registry/registry_store.h"
+#include "store/sqlite_db.h"
 #include "tracking/tracking_store.h"
 
 namespace slipway::store {
@@ -34,8 +35,9 @@ struct MetadataStores {
   std::shared_ptr<void> engine;  // what the stores share (a connection pool); opaque
 };
 
-// Throws INVALID_PARAMETER_VALUE for a scheme no engine serves.
-std::unique_ptr<MetadataStores> OpenMetadataStore(const std::string& uri);
+// Throws INVALID_PARAMETER_VALUE for a scheme no engine serves. `sync` says
+// when a commit waits for the disk (see sqlite_db.h).
+std::unique_ptr<MetadataStores> OpenMetadataStore(const std::string& uri, Sync sync = Sync::kFull);
 
 // The file a `sqlite:///PATH` (or bare PATH) URI names; other schemes are
 // INVALID_PARAMETER_VALUE.

@@ -7,8 +7,8 @@ using governance::AuditEntry;
 namespace {
 
 constexpr const char* kColumns =
-    "SELECT seq, time_ms, principal, action, target, outcome, request_digest, prev_hash, hash "
-    "FROM audit_log ";
+    "SELECT seq, time_ms, principal, action, target, outcome, request_digest, prev_hash, hash, "
+    "source, count FROM audit_log ";
 
 AuditEntry ReadEntry(const Statement& row) {
   AuditEntry entry;
@@ -21,6 +21,8 @@ AuditEntry ReadEntry(const Statement& row) {
   entry.request_digest = row.Text(6);
   entry.prev_hash = row.Text(7);
   entry.hash = row.Text(8);
+  entry.source = row.Text(9);
+  entry.count = row.Int(10);
   return entry;
 }
 
@@ -40,7 +42,8 @@ AuditEntry SqliteAuditStore::Append(AuditEntry entry,
     entry.hash = seal(entry);
     db.Prepare(
           "INSERT INTO audit_log (seq, time_ms, principal, action, target, outcome, "
-          "request_digest, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+          "request_digest, prev_hash, hash, source, count) "
+          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
         .Bind(1, entry.seq)
         .Bind(2, entry.time_ms)
         .Bind(3, entry.principal)
@@ -50,6 +53,8 @@ AuditEntry SqliteAuditStore::Append(AuditEntry entry,
         .Bind(7, entry.request_digest)
         .Bind(8, entry.prev_hash)
         .Bind(9, entry.hash)
+        .Bind(10, entry.source)
+        .Bind(11, entry.count)
         .Run();
     db.Prepare(
           "INSERT INTO audit_head (id, last_seq, last_hash) VALUES (1, ?, ?) "

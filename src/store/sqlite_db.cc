@@ -69,7 +69,14 @@ std::string Statement::Text(int column) const {
   return std::string(reinterpret_cast<const char*>(text), sqlite3_column_bytes(stmt_, column));
 }
 
-Connection::Connection(const std::string& path, bool read_only) {
+Sync ParseSync(const std::string& text) {
+  if (text == "full") return Sync::kFull;
+  if (text == "normal") return Sync::kNormal;
+  throw Error(ErrorCode::kInvalidParameterValue,
+              "invalid sync mode '" + text + "': use 'full' or 'normal'");
+}
+
+Connection::Connection(const std::string& path, bool read_only, Sync sync) {
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
   if (sqlite3_open_v2(path.c_str(), &db_, flags, nullptr) != SQLITE_OK) {
     std::string message = db_ ? sqlite3_errmsg(db_) : "out of memory";
@@ -78,11 +85,12 @@ Connection::Connection(const std::string& path, bool read_only) {
                 "cannot open the metadata store at '" + path + "': " + message);
   }
   sqlite3_busy_timeout(db_, 10000);
-  // WAL lets readers run beside the writer; synchronous=NORMAL in WAL mode
-  // loses nothing committed when the process dies (the WAL is in the OS page
-  // cache), only possibly the last transactions on a power failure.
+  // WAL lets readers run beside the writer. synchronous=FULL fsyncs the WAL
+  // at every commit; NORMAL loses nothing committed when only the process
+  // dies (the WAL is in the OS page cache), but possibly the last
+  // transactions on a power failure or an OS crash.
   Exec("PRAGMA journal_mode=WAL");
-  Exec("PRAGMA synchronous=NORMAL");
+  Exec(sync == Sync::kFull ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
   Exec("PRAGMA foreign_keys=OFF");
   Exec("PRAGMA cache_size=-65536");
   Exec("PRAGMA temp_store=MEMORY");
@@ -122,7 +130,7 @@ void Connection::Check(int rc, const char* what) const {
 std::unique_ptr<SqliteDb> SqliteDb::Open(const Options& options,
                                          std::span<const Migration> migrations) {
   std::unique_ptr<SqliteDb> db(new SqliteDb(options));
-  db->writer_ = std::make_unique<Connection>(options.path, false);
+  db->writer_ = std::make_unique<Connection>(options.path, false, options.sync);
   db->Migrate(migrations);
   // Checkpoints move off the commit path: SQLite's automatic one would run
   // inside the writer's COMMIT and stall every request queued behind it.
@@ -164,7 +172,7 @@ int SqliteDb::OnWalCommit(void* self, sqlite3*, const char*, int pages) {
 }
 
 void SqliteDb::CheckpointLoop() {
-  Connection connection(options_.path, false);
+  Connection connection(options_.path, false, options_.sync);
   for (;;) {
     {
       std::unique_lock lock(checkpoint_mu_);
@@ -297,7 +305,9 @@ SqliteDb::ReadLease::ReadLease(SqliteDb* db) : db_(db) {
       db_->pool_.pop_back();
     }
   }
-  if (!connection) connection = std::make_unique<Connection>(db_->options_.path, true);
+  if (!connection) {
+    connection = std::make_unique<Connection>(db_->options_.path, true, db_->options_.sync);
+  }
 }
 
 SqliteDb::ReadLease::~ReadLease() {
@@ -307,9 +317,10 @@ SqliteDb::ReadLease::~ReadLease() {
   }
 }
 
-std::shared_ptr<SqliteDb> OpenMetadataDatabase(const std::string& path) {
+std::shared_ptr<SqliteDb> OpenMetadataDatabase(const std::string& path, Sync sync) {
   SqliteDb::Options options;
   options.path = path;
+  options.sync = sync;
   return SqliteDb::Open(options, SqliteMigrations());
 }
 

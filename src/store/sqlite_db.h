@@ -6,7 +6,11 @@
 // writer thread: writes queued while a transaction commits are applied
 // together in the next one, each inside its own SAVEPOINT so that one failing
 // write rolls back alone. Write() returns after the transaction that holds
-// the write has committed to the WAL, which survives a crash of the process.
+// the write has committed to the WAL. With Sync::kFull (the default) the WAL
+// is fsynced at every commit, so a committed write survives a crash of the
+// operating system or a power loss too; with Sync::kNormal it survives a
+// crash of the process, and a power loss may take the last commits. Group
+// commit makes the fsync cheap: one per transaction, not one per write.
 // Reads run concurrently on a pool of read-only connections (WAL readers see
 // the last committed state and never block the writer). Checkpoints (copying
 // the WAL back into the database file, with an fsync) run on a thread of
@@ -71,9 +75,19 @@ class Statement {
 
 // One SQLite connection and its statement cache. Not thread-safe: used by one
 // thread at a time (the writer, or a reader holding it from the pool).
+// SQLite's `synchronous` setting: when commits wait for the disk.
+enum class Sync {
+  kNormal,  // PRAGMA synchronous=NORMAL: the WAL is fsynced at checkpoints only
+  kFull,    // PRAGMA synchronous=FULL: also at every commit
+};
+
+// "full" or "normal" (as the --sync option takes them); throws
+// INVALID_PARAMETER_VALUE for anything else.
+Sync ParseSync(const std::string& text);
+
 class Connection {
  public:
-  Connection(const std::string& path, bool read_only);
+  Connection(const std::string& path, bool read_only, Sync sync = Sync::kFull);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -99,6 +113,7 @@ class SqliteDb {
     int read_connections = 8;     // pool size for concurrent reads
     int max_batch = 4096;         // writes applied in one transaction at most
     int checkpoint_pages = 1000;  // WAL size that wakes the checkpointer
+    Sync sync = Sync::kFull;      // durability of a commit (see the top of this file)
   };
 
   // Opens (creating if needed) and migrates the database to the newest
@@ -178,6 +193,6 @@ class SqliteDb {
 
 // Opens (creating if needed) Slipway's metadata database at `path` with every
 // migration of sqlite_schema.cc applied; the stores share the result.
-std::shared_ptr<SqliteDb> OpenMetadataDatabase(const std::string& path);
+std::shared_ptr<SqliteDb> OpenMetadataDatabase(const std::string& path, Sync sync = Sync::kFull);
 
 }  // namespace slipway::store

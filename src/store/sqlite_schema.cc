@@ -263,6 +263,13 @@ CREATE TABLE data_versions (
   PRIMARY KEY (name, version)
 ) WITHOUT ROWID;
 )sql"},
+    // Audit entries name the client's address and the number of requests
+    // they stand for (more than 1 for a summary of repeated refusals).
+    // Existing rows keep '' and 1, which their hashes were sealed without.
+    {6, "governance: audit entries carry the source address and a count", R"sql(
+ALTER TABLE audit_log ADD COLUMN source TEXT NOT NULL DEFAULT '';
+ALTER TABLE audit_log ADD COLUMN count INTEGER NOT NULL DEFAULT 1;
+)sql"},
 };
 
 }  // namespace

@@ -24,7 +24,7 @@ import requests
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
-from conftest import slipway_binary, unique
+from conftest import SlipwayServer, slipway_binary, unique
 
 pytestmark = pytest.mark.slipway_only
 
@@ -372,6 +372,276 @@ def test_cli_verify_errors(tmp_path):
     result = slipway("audit", "verify", "--tracking-uri", "http://127.0.0.1:1")
     assert result.returncode == 1 and "intact" not in result.stdout, result
     assert result.stderr.startswith("error: ")
+
+
+# ---------------------------------------------------------- forged targets
+def raw_post(srv, endpoint: str, body: str, params: dict | None = None) -> requests.Response:
+    """POSTs `body` as it is written (duplicate keys and key order kept)."""
+    return requests.post(f"{srv.api}/{endpoint}", data=body, params=params, timeout=30,
+                         headers={"Content-Type": "application/json"})
+
+
+def test_targets_come_from_the_fields_the_handler_acted_on(server):
+    """Nothing in a request but the fields the handler reads can choose the audit target:
+    not a nested object, not a query parameter beside a body, not the first of two
+    duplicate keys (the handler takes the last), not a run_id sent to runs/create."""
+    client = MlflowClient(tracking_uri=server.url)
+    exp_id = client.create_experiment(unique("audit-forge"))
+    real = client.create_run(exp_id).info.run_id
+    victim = client.create_run(exp_id).info.run_id
+    before = head_seq(server)
+
+    # log-batch whose first "run_id" key sits in a nested metric and tag.
+    body = json.dumps({
+        "metrics": [{"run_id": victim, "key": "m", "value": 1.0, "timestamp": 1, "step": 0}],
+        "tags": [{"key": "k", "value": "v", "run_id": victim}],
+        "run_id": real})
+    assert raw_post(server, "runs/log-batch", body).status_code == 200
+    # A query parameter beside a body: the handler reads the body.
+    r = raw_post(server, "runs/set-tag", json.dumps({"run_id": real, "key": "a", "value": "1"}),
+                 params={"run_id": victim})
+    assert r.status_code == 200, r.text
+    # Duplicate keys: the handler's parse keeps the last.
+    body = '{"run_id": "%s", "key": "b", "value": "2", "run_id": "%s"}' % (victim, real)
+    assert raw_post(server, "runs/set-tag", body).status_code == 200
+    # runs/create ignores a run_id in its body: the target is the run it made.
+    r = raw_post(server, "runs/create", json.dumps({"experiment_id": exp_id, "run_id": victim}))
+    assert r.status_code == 200, r.text
+    created = r.json()["run"]["info"]["run_id"]
+    # A registered model named only in a nested tag.
+    model, decoy = unique("forge-model"), unique("forge-decoy")
+    body = json.dumps({"tags": [{"key": "k", "value": "v", "name": decoy}], "name": model})
+    assert raw_post(server, "registered-models/create", body).status_code == 200
+    # An experiment named in the query of a POST whose body names another.
+    r = raw_post(server, "experiments/set-experiment-tag",
+                 json.dumps({"experiment_id": exp_id, "key": "k", "value": "v"}),
+                 params={"experiment_id": "999999"})
+    assert r.status_code == 200, r.text
+
+    # The writes went where the handler says ...
+    assert client.get_run(real).data.tags["a"] == "1"
+    assert "a" not in client.get_run(victim).data.tags
+    assert client.get_run(real).data.metrics == {"m": 1.0}
+    # ... and the trail names those, never the victim.
+    assert triples([e for e in audit_entries(server) if e["seq"] > before]) == [
+        ("runs/log-batch", f"run:{real}", 200),
+        ("runs/set-tag", f"run:{real}", 200),
+        ("runs/set-tag", f"run:{real}", 200),
+        ("runs/create", f"run:{created}", 200),
+        ("registered-models/create", f"registered_model:{model}", 200),
+        ("experiments/set-experiment-tag", f"experiment:{exp_id}", 200),
+    ]
+    assert [e["seq"] for e in audit_entries(server, target=f"run:{victim}")] == [before]
+
+
+def test_honest_requests_keep_their_targets(server):
+    """Ids sent as the handlers take them: in the body, as numbers, as run_uuid, in the query
+    of a body-less request, in the path, and ids a create returns."""
+    client = MlflowClient(tracking_uri=server.url, registry_uri=server.url)
+    exp_id = client.create_experiment(unique("audit-honest"))
+    run_id = client.create_run(exp_id).info.run_id
+    before = head_seq(server)
+    r = raw_post(server, "runs/log-parameter",
+                 json.dumps({"run_uuid": run_id, "key": "p", "value": "1"}))
+    assert r.status_code == 200, r.text
+    # No body: the handler reads the query string, and so does the trail.
+    r = requests.post(f"{server.api}/runs/delete", params={"run_id": run_id}, timeout=30)
+    assert r.status_code == 200, r.text
+    r = requests.post(f"{server.api}/runs/restore", params={"run_id": run_id}, timeout=30)
+    assert r.status_code == 200, r.text
+    r = requests.post(f"{server.api}/logged-models", timeout=30,
+                      json={"experiment_id": exp_id, "name": "m"})
+    assert r.status_code == 200, r.text
+    model_id = r.json()["model"]["info"]["model_id"]
+    r = requests.patch(f"{server.api}/logged-models/{model_id}", timeout=30,
+                       json={"model_id": "someone-else", "status": "LOGGED_MODEL_READY"})
+    assert r.status_code == 200, r.text
+    name = unique("honest-model")
+    client.create_registered_model(name)
+    version = client.create_model_version(name, f"runs:/{run_id}/model", run_id=run_id).version
+    client.update_model_version(name, version, "described")
+    assert triples([e for e in audit_entries(server) if e["seq"] > before]) == [
+        ("runs/log-parameter", f"run:{run_id}", 200),
+        ("runs/delete", f"run:{run_id}", 200),
+        ("runs/restore", f"run:{run_id}", 200),
+        ("logged-models/create", f"logged_model:{model_id}", 200),
+        ("logged-models/finalize", f"logged_model:{model_id}", 200),
+        ("registered-models/create", f"registered_model:{name}", 200),
+        ("model-versions/create", f"model_version:{name}/{version}", 200),
+        ("model-versions/update", f"model_version:{name}/{version}", 200),
+    ]
+
+
+# ------------------------------------------------------ permission changes
+ADMIN = ("admin", "admin-Pa55word!")
+ALICE = ("alice", "alice-Pa55word!")
+BOB = ("bob", "bob-Pa55word!")
+
+
+@pytest.fixture(scope="module")
+def auth_server(tmp_path_factory):
+    srv = SlipwayServer(binary=slipway_binary(), data_dir=tmp_path_factory.mktemp("audit-auth"),
+                        extra_args=["--auth"], env={"SLIPWAY_ADMIN_PASSWORD": ADMIN[1]})
+    srv.start()
+    for user, password in (ALICE, BOB):
+        r = requests.post(f"{srv.api}/users/create", auth=ADMIN,
+                          json={"username": user, "password": password})
+        assert r.status_code == 200, r.text
+    yield srv
+    srv.assert_clean_exit()
+
+
+def admin_entries(srv, after_seq: int) -> list[dict]:
+    r = requests.get(f"{srv.url}/api/v1/audit", auth=ADMIN, params={"max_results": 50000})
+    assert r.status_code == 200, r.text
+    return [e for e in r.json()["entries"] if e["seq"] > after_seq]
+
+
+def admin_head(srv) -> int:
+    entries = admin_entries(srv, 0)
+    return entries[-1]["seq"] if entries else 0
+
+
+def test_permission_changes_name_the_resource_and_the_user(auth_server):
+    """MLflow 2.x experiments/permissions/* and registered-models/permissions/*, and 3.x
+    users/permissions/*, are each audited against the resource and the user they change."""
+    srv = auth_server
+    api, api3 = srv.api, f"{srv.url}/api/3.0/mlflow"
+    r = requests.post(f"{api}/experiments/create", auth=ALICE, json={"name": unique("perm")})
+    assert r.status_code == 200, r.text
+    exp_id = r.json()["experiment_id"]
+    model = unique("perm-model")
+    r = requests.post(f"{api}/registered-models/create", auth=ALICE, json={"name": model})
+    assert r.status_code == 200, r.text
+    before = admin_head(srv)
+
+    exp_body = {"experiment_id": exp_id, "username": BOB[0]}
+    model_body = {"name": model, "username": BOB[0]}
+    grant = {"username": BOB[0], "resource_type": "experiment", "resource_id": exp_id}
+    calls = [
+        (requests.post, f"{api}/experiments/permissions/create", {**exp_body, "permission": "READ"}),
+        (requests.patch, f"{api}/experiments/permissions/update", {**exp_body, "permission": "EDIT"}),
+        (requests.delete, f"{api}/experiments/permissions/delete", exp_body),
+        (requests.post, f"{api}/registered-models/permissions/create",
+         {**model_body, "permission": "READ"}),
+        (requests.patch, f"{api}/registered-models/permissions/update",
+         {**model_body, "permission": "EDIT"}),
+        (requests.delete, f"{api}/registered-models/permissions/delete", model_body),
+        (requests.post, f"{api3}/users/permissions/grant", {**grant, "permission": "EDIT"}),
+        (requests.post, f"{api3}/users/permissions/revoke", grant),
+    ]
+    for method, url, body in calls:
+        r = method(url, auth=ALICE, json=body)
+        assert r.status_code == 200, (url, r.text)
+    # Refused: bob may not manage alice's experiment; still audited against it.
+    r = requests.post(f"{api}/experiments/permissions/create", auth=BOB,
+                      json={**exp_body, "username": ALICE[0], "permission": "READ"})
+    assert r.status_code == 403, r.text
+
+    on_exp = f"experiment:{exp_id}/user:{BOB[0]}"
+    on_model = f"registered_model:{model}/user:{BOB[0]}"
+    assert triples(admin_entries(srv, before)) == [
+        ("experiments/permissions/create", on_exp, 200),
+        ("experiments/permissions/update", on_exp, 200),
+        ("experiments/permissions/delete", on_exp, 200),
+        ("registered-models/permissions/create", on_model, 200),
+        ("registered-models/permissions/update", on_model, 200),
+        ("registered-models/permissions/delete", on_model, 200),
+        ("users/permissions/grant", on_exp, 200),
+        ("users/permissions/revoke", on_exp, 200),
+        ("experiments/permissions/create", f"experiment:{exp_id}/user:{ALICE[0]}", 403),
+    ]
+
+
+# ------------------------------------------------------------ refusal floods
+def test_refusal_floods_are_counted_not_chained_one_by_one(tmp_path_factory):
+    """3,000 unauthenticated requests, 1,000 forbidden ones and 1,000 throttled sign-ins leave
+    a few entries per repeated refusal (source, principal, status, action, target): the first
+    of each interval, then one summary per interval whose `count` says how many more there
+    were. The counts add up to the refusals sent, the timer writes summaries without a
+    shutdown, shutdown writes the last ones, and the chain verifies."""
+    interval = 2
+    srv = SlipwayServer(binary=slipway_binary(), data_dir=tmp_path_factory.mktemp("audit-flood"),
+                        extra_args=["--auth", "--audit-refusal-interval", str(interval)],
+                        env={"SLIPWAY_ADMIN_PASSWORD": ADMIN[1]})
+    started = time.monotonic()
+    srv.start()
+    try:
+        admin = requests.Session()
+        admin.auth = ADMIN
+        r = admin.post(f"{srv.api}/users/create", json={"username": BOB[0], "password": BOB[1]})
+        assert r.status_code == 200, r.text
+        exp_id = admin.post(f"{srv.api}/experiments/create",
+                            json={"name": unique("flood")}).json()["experiment_id"]
+        token = admin.post(f"{srv.url}/api/v1/tokens",
+                           json={"username": BOB[0]}).json()["token"]
+        sent = {401: 0, 403: 0, 429: 0}
+        search = f"{srv.api}/experiments/search?max_results=1"
+        with requests.Session() as s:
+            for _ in range(3000):  # no credentials at all
+                sent[s.get(search, timeout=10).status_code] += 1
+            bob = {"Authorization": f"Bearer {token}"}
+            for _ in range(1000):  # bob may only read the admin's experiment
+                r = s.post(f"{srv.api}/experiments/delete", json={"experiment_id": exp_id},
+                           headers=bob, timeout=10)
+                sent[r.status_code] += 1
+            deadline = time.monotonic() + 60
+            while sent[429] < 1000 and time.monotonic() < deadline:  # wrong passwords, throttled
+                sent[s.get(search, auth=(BOB[0], "guess"), timeout=10).status_code] += 1
+        assert sent[401] >= 3000 and sent[403] == 1000 and sent[429] == 1000, sent
+
+        def refusals() -> list[dict]:
+            entries = admin.get(f"{srv.url}/api/v1/audit",
+                                params={"max_results": 50000}).json()["entries"]
+            return [e for e in entries if e["outcome"] in sent]
+
+        def counted(entries: list[dict]) -> dict[int, int]:
+            return {status: sum(e["count"] for e in entries if e["outcome"] == status)
+                    for status in sent}
+
+        # The timer writes the summaries of an interval on its own.
+        time.sleep(interval + 1.5)
+        assert counted(refusals()) == sent
+        verify = admin.get(f"{srv.url}/api/v1/audit/verify").json()
+        assert verify["ok"] is True and verify["problems"] == [], verify
+
+        # More refusals; the last interval's are written at shutdown.
+        with requests.Session() as s:
+            for _ in range(200):
+                sent[s.get(search, timeout=10).status_code] += 1
+        srv.stop()
+        elapsed = time.monotonic() - started
+        srv.start()
+        final = refusals()
+        assert counted(final) == sent
+
+        # One key per kind of repeated refusal; failed sign-ins name the account tried.
+        keys: dict[tuple, list[dict]] = {}
+        for e in final:
+            keys.setdefault((e["source"], e["principal"], e["outcome"], e["action"],
+                             e["target"]), []).append(e)
+        search_route, delete_route = "experiments/search", "experiments/delete"
+        assert set(keys) == {
+            ("127.0.0.1", "anonymous", 401, search_route, "experiment:"),
+            ("127.0.0.1", "anonymous", 401, search_route, "user:bob"),
+            ("127.0.0.1", "bob", 403, delete_route, f"experiment:{exp_id}"),
+            ("127.0.0.1", "anonymous", 429, search_route, "user:bob"),
+        }, set(keys)
+        intervals = int(elapsed / interval) + 2  # partial intervals at both ends
+        for key, found in keys.items():
+            summaries = [e for e in found if e["count"] > 1]
+            # At most one entry of its own (the default burst) and one summary per interval.
+            assert len(summaries) <= intervals, (key, len(summaries), elapsed)
+            assert len(found) - len(summaries) <= intervals, (key, len(found), elapsed)
+        flooded = [keys[k] for k in keys if k[4] != "user:bob" or k[2] == 429]
+        assert all(any(e["count"] > 1 for e in found) for found in flooded)
+        assert len(final) <= 4 * 2 * intervals and len(final) < sum(sent.values()) / 50, len(final)
+        verify = admin.get(f"{srv.url}/api/v1/audit/verify").json()
+        assert verify["ok"] is True and verify["problems"] == [], verify
+        out = ok(slipway("audit", "verify", "--store", store_uri(srv)))
+        assert out.startswith("audit trail intact: ")
+    finally:
+        srv.assert_clean_exit()
 
 
 # ---------------------------------------------------------------- tampering

@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <chrono>
 #include <filesystem>
+#include <thread>
 
 #include "core/sha256.h"
 #include "store/sqlite_audit_store.h"
@@ -109,6 +112,221 @@ TEST_F(AuditLogTest, DeletedMiddleAndLastEntriesAreNamed) {
   ASSERT_FALSE(tail.ok);
   EXPECT_EQ(tail.problems.back().seq, 5);
   EXPECT_EQ(tail.problems.back().kind, "deleted");
+}
+
+TEST_F(AuditLogTest, SourceAndCountAreStoredAndSealed) {
+  AuditEntry entry;
+  entry.principal = "alice";
+  entry.action = "runs/log-metric";
+  entry.target = "run:r6";
+  entry.outcome = 200;
+  entry.request_digest = Sha256::Hex("request 6");
+  entry.source = "10.0.0.1";
+  entry.count = 3;
+  log_->Append(entry);
+  bool has_more = false;
+  AuditEntry stored = log_->Query({}, &has_more).back();
+  EXPECT_EQ(stored.source, "10.0.0.1");
+  EXPECT_EQ(stored.count, 3);
+  ASSERT_TRUE(log_->Verify().ok);
+  Tamper("UPDATE audit_log SET count = 1 WHERE seq = 6");
+  AuditReport report = log_->Verify();
+  ASSERT_FALSE(report.ok);
+  EXPECT_EQ(report.problems[0].seq, 6);
+  EXPECT_EQ(report.problems[0].kind, "edited");
+  Tamper("UPDATE audit_log SET count = 3, source = '' WHERE seq = 6");
+  EXPECT_FALSE(log_->Verify().ok);
+}
+
+// ---- Refusals (401, 403, 429): rate-limited per (source, principal, outcome, action,
+// target).
+
+AuditEntry Refusal(const std::string& source, const std::string& principal, int outcome,
+                   const std::string& target = "path:/x") {
+  AuditEntry entry;
+  entry.source = source;
+  entry.principal = principal;
+  entry.action = "experiments/search";
+  entry.target = target;
+  entry.outcome = outcome;
+  entry.request_digest = Sha256::Hex("GET /x");
+  return entry;
+}
+
+// Entries after the five of the fixture.
+std::vector<AuditEntry> NewEntries(AuditLog& log) {
+  bool has_more = false;
+  AuditQuery query;
+  query.offset = 5;
+  query.limit = 50000;
+  return log.Query(query, &has_more);
+}
+
+int64_t CountSum(const std::vector<AuditEntry>& entries) {
+  int64_t sum = 0;
+  for (const AuditEntry& entry : entries) sum += entry.count;
+  return sum;
+}
+
+AuditLog::Options SlowTimer(int burst) {
+  AuditLog::Options options;
+  options.refusal_interval = std::chrono::hours(1);  // the test flushes by hand
+  options.refusal_burst = burst;
+  return options;
+}
+
+TEST_F(AuditLogTest, RefusalsBeyondTheBurstBecomeOneSummaryPerInterval) {
+  AuditLog log(*store_, SlowTimer(3));
+  for (int i = 0; i < 3000; ++i) {
+    AuditEntry appended = log.Append(Refusal("10.0.0.1", "anonymous", 401));
+    EXPECT_EQ(appended.seq == 0, i >= 3) << i;
+  }
+  EXPECT_EQ(NewEntries(log).size(), 3u);
+  log.FlushRefusals();
+  std::vector<AuditEntry> entries = NewEntries(log);
+  ASSERT_EQ(entries.size(), 4u);
+  const AuditEntry& summary = entries.back();
+  EXPECT_EQ(summary.count, 2997);
+  EXPECT_EQ(summary.source, "10.0.0.1");
+  EXPECT_EQ(summary.principal, "anonymous");
+  EXPECT_EQ(summary.outcome, 401);
+  EXPECT_EQ(summary.action, "experiments/search");
+  EXPECT_EQ(summary.target, "path:/x");
+  EXPECT_EQ(summary.request_digest.size(), 64u);
+  EXPECT_EQ(CountSum(entries), 3000);
+  // Nothing more to summarise; the next interval starts with a burst again.
+  log.FlushRefusals();
+  EXPECT_EQ(NewEntries(log).size(), 4u);
+  log.Append(Refusal("10.0.0.1", "anonymous", 401));
+  EXPECT_EQ(NewEntries(log).size(), 5u);
+  AuditReport report = log.Verify();
+  EXPECT_TRUE(report.ok);
+  EXPECT_EQ(report.entries, 10);
+}
+
+TEST_F(AuditLogTest, RefusalsAreCountedPerSourcePrincipalOutcomeAndTarget) {
+  AuditLog log(*store_, SlowTimer(1));
+  for (int i = 0; i < 10; ++i) {
+    log.Append(Refusal("10.0.0.1", "anonymous", 401));
+    log.Append(Refusal("10.0.0.2", "anonymous", 401));
+    log.Append(Refusal("10.0.0.1", "anonymous", 401, "user:bob"));
+    log.Append(Refusal("10.0.0.1", "bob", 403));
+    log.Append(Refusal("10.0.0.1", "anonymous", 429));
+  }
+  EXPECT_EQ(NewEntries(log).size(), 5u);  // the first of each key
+  log.FlushRefusals();
+  std::vector<AuditEntry> entries = NewEntries(log);
+  ASSERT_EQ(entries.size(), 10u);
+  EXPECT_EQ(CountSum(entries), 50);
+  for (size_t i = 5; i < 10; ++i) {
+    EXPECT_EQ(entries[i].count, 9);
+    // A summary names its key.
+    const AuditEntry& first = *std::find_if(entries.begin(), entries.end(), [&](const auto& e) {
+      return e.source == entries[i].source && e.principal == entries[i].principal &&
+             e.outcome == entries[i].outcome && e.target == entries[i].target;
+    });
+    EXPECT_EQ(first.count, 1);
+    EXPECT_EQ(first.action, entries[i].action);
+  }
+  EXPECT_TRUE(log.Verify().ok);
+}
+
+TEST_F(AuditLogTest, DistinctRefusalsStayVisibleOneByOne) {
+  AuditLog log(*store_, SlowTimer(1));
+  for (int i = 0; i < 20; ++i) {
+    log.Append(Refusal("10.0.0.1", "bob", 403, "experiment:" + std::to_string(i)));
+  }
+  EXPECT_EQ(NewEntries(log).size(), 20u);
+  log.FlushRefusals();
+  EXPECT_EQ(NewEntries(log).size(), 20u);
+}
+
+TEST_F(AuditLogTest, OtherOutcomesAreNeverAggregated) {
+  AuditLog log(*store_, SlowTimer(1));
+  for (int outcome : {200, 200, 400, 400, 404, 404, 500, 500}) {
+    AuditEntry entry = Refusal("10.0.0.1", "alice", outcome);
+    EXPECT_GT(log.Append(entry).seq, 0);
+  }
+  EXPECT_EQ(NewEntries(log).size(), 8u);
+}
+
+TEST_F(AuditLogTest, ManySourcesShareOneOverflowKey) {
+  AuditLog::Options options = SlowTimer(1);
+  options.max_refusal_keys = 4;
+  AuditLog log(*store_, options);
+  for (int i = 0; i < 1000; ++i) log.Append(Refusal("10.0." + std::to_string(i), "anonymous", 401));
+  // Four keys, then all others under "*": one entry each, the rest summarised.
+  EXPECT_EQ(NewEntries(log).size(), 5u);
+  log.FlushRefusals();
+  std::vector<AuditEntry> entries = NewEntries(log);
+  ASSERT_EQ(entries.size(), 6u);
+  EXPECT_EQ(entries.back().source, "*");
+  EXPECT_EQ(entries.back().principal, "*");
+  EXPECT_EQ(entries.back().target, "*");
+  EXPECT_EQ(entries.back().count, 995);
+  EXPECT_EQ(CountSum(entries), 1000);
+}
+
+TEST_F(AuditLogTest, SummariesAreWrittenOnTheIntervalAndAtDestruction) {
+  {
+    AuditLog::Options options;
+    options.refusal_interval = std::chrono::milliseconds(500);
+    options.refusal_burst = 1;
+    AuditLog log(*store_, options);
+    for (int i = 0; i < 50; ++i) log.Append(Refusal("10.0.0.1", "anonymous", 401));
+    // The timer writes the summary without being asked.
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (NewEntries(log).size() < 2 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ASSERT_EQ(NewEntries(log).size(), 2u);
+    EXPECT_EQ(NewEntries(log).back().count, 49);
+  }
+  {
+    AuditLog log(*store_, SlowTimer(1));
+    for (int i = 0; i < 7; ++i) log.Append(Refusal("10.0.0.9", "anonymous", 403));
+    EXPECT_EQ(NewEntries(log).size(), 3u);
+  }  // destroyed: writes the summary of the interval under way
+  std::vector<AuditEntry> entries = NewEntries(*log_);
+  ASSERT_EQ(entries.size(), 4u);
+  EXPECT_EQ(entries.back().count, 6);
+  EXPECT_EQ(entries.back().source, "10.0.0.9");
+  EXPECT_TRUE(log_->Verify().ok);
+}
+
+TEST_F(AuditLogTest, RefusalSummariesAreSealed) {
+  AuditLog log(*store_, SlowTimer(1));
+  for (int i = 0; i < 5; ++i) log.Append(Refusal("10.0.0.1", "anonymous", 401));
+  log.FlushRefusals();
+  ASSERT_TRUE(log.Verify().ok);
+  Tamper("UPDATE audit_log SET count = 1 WHERE seq = 7");
+  AuditReport report = log.Verify();
+  ASSERT_FALSE(report.ok);
+  EXPECT_EQ(report.problems[0].seq, 7);
+  EXPECT_EQ(report.problems[0].kind, "edited");
+  Tamper("UPDATE audit_log SET count = 4 WHERE seq = 7");
+  ASSERT_TRUE(log.Verify().ok);
+  Tamper("UPDATE audit_log SET source = '10.9.9.9' WHERE seq = 6");
+  report = log.Verify();
+  ASSERT_FALSE(report.ok);
+  EXPECT_EQ(report.problems[0].seq, 6);
+}
+
+TEST_F(AuditLogTest, EntriesWithoutSourceHashAsBeforeTheColumnsExisted) {
+  // The five entries of the fixture have no source and a count of 1: their
+  // hash is the one older Slipways sealed, over the first eight fields only.
+  bool has_more = false;
+  AuditEntry entry = log_->Query({}, &has_more)[0];
+  ASSERT_TRUE(entry.source.empty());
+  ASSERT_EQ(entry.count, 1);
+  auto field = [](const std::string& text) {
+    return std::to_string(text.size()) + ":" + text + ";";
+  };
+  std::string legacy = field(std::to_string(entry.seq)) + field(std::to_string(entry.time_ms)) +
+                       field(entry.principal) + field(entry.action) + field(entry.target) +
+                       field(std::to_string(entry.outcome)) + field(entry.request_digest) +
+                       field(entry.prev_hash);
+  EXPECT_EQ(entry.hash, Sha256::Hex(legacy));
 }
 
 }  // namespace
