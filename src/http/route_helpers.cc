@@ -39,25 +39,5 @@ Json Paged(const char* key, Json items, const std::string& token) {
   return out;
 }
 
-std::string FindStringField(const std::string& json, const std::string& key) {
-  const std::string quoted = "\"" + key + "\"";
-  for (size_t at = json.find(quoted); at != std::string::npos; at = json.find(quoted, at + 1)) {
-    size_t colon = json.find_first_not_of(" \t\r\n", at + quoted.size());
-    if (colon == std::string::npos || json[colon] != ':') continue;
-    size_t open = json.find_first_not_of(" \t\r\n", colon + 1);
-    if (open == std::string::npos) return {};
-    if (json[open] != '"') {
-      // A number (MLflow sends some ids as numbers): up to the next delimiter.
-      size_t end = json.find_first_of(",}] \t\r\n", open);
-      return json.substr(open, end == std::string::npos ? std::string::npos : end - open);
-    }
-    size_t close = open + 1;
-    while (close < json.size() && json[close] != '"') close += json[close] == '\\' ? 2 : 1;
-    // Decode escapes (\u00fc, \") so a name is the same however it was sent.
-    Json token = Json::parse(json.substr(open, close - open + 1), nullptr, false);
-    return token.is_string() ? token.get<std::string>() : std::string();
-  }
-  return {};
-}
 
 }  // namespace slipway::http

@@ -20,9 +20,5 @@ void Reply(Response& res, const Json& body);
 // `{key: items}` plus `next_page_token` when there is a next page.
 Json Paged(const char* key, Json items, const std::string& token);
 
-// The string value of the first `"key": ...` in a JSON text (a number is
-// returned as its text), without parsing all of it: log-batch bodies can be
-// large and this runs on every write. "" when absent.
-std::string FindStringField(const std::string& json, const std::string& key);
 
 }  // namespace slipway::http
