@@ -1,6 +1,7 @@
 #include "cli/user_commands.h"
 
 #include <fmt/format.h>
+#include <pwd.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -14,7 +15,9 @@
 #include "cli/cli_support.h"
 #include "cli/table.h"
 #include "core/error.h"
+#include "core/sha256.h"
 #include "governance/access_control.h"
+#include "governance/audit_log.h"
 #include "store/metadata_store.h"
 
 namespace slipway::cli {
@@ -69,6 +72,12 @@ std::string ReadPassword(bool from_stdin, const std::string& prompt) {
   return password;
 }
 
+// "local:<user>" for the account this process runs as.
+std::string LocalPrincipal() {
+  passwd* account = getpwuid(geteuid());
+  return "local:" + std::string(account != nullptr ? account->pw_name : std::to_string(geteuid()));
+}
+
 std::string Path(std::string_view base, std::string_view rest) {
   return std::string(base) + std::string(rest);
 }
@@ -82,6 +91,17 @@ void UsersCreate(const UserOptions& options) {
         store::OpenMetadataStore(options.store, store::ParseSync(options.sync));
     governance::AccessControl access(*stores->auth, {});
     governance::User user = access.CreateUser(options.username, password, options.admin);
+    // No one signs in here: the change is audited as the operating-system
+    // account that ran the command, as the server audits its callers.
+    governance::AuditEntry entry;
+    entry.principal = LocalPrincipal();
+    entry.action = "users/create";
+    entry.target = "user:" + user.username;
+    entry.outcome = 200;
+    entry.source = "cli";
+    entry.request_digest =
+        Sha256::Hex("users create --store " + user.username + (options.admin ? " --admin" : ""));
+    governance::AuditLog(*stores->audit).Append(std::move(entry));
     std::cout << fmt::format("created user {} (id {}{})\n", user.username, user.id,
                              user.is_admin ? ", admin" : "");
     return;

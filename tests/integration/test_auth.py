@@ -622,6 +622,16 @@ def test_auth_needs_a_first_admin_and_the_cli_can_make_one(tmp_path_factory):
     try:
         r = requests.get(f"{srv.api}/users/current", auth=("root", "root-Pa55word"))
         assert r.json()["user"] == {"id": 1, "username": "root", "is_admin": True}
+        # The direct-store command is in the audit trail, as the local account that ran it.
+        import pwd
+        entries = requests.get(f"{srv.url}/api/v1/audit", params={"action": "users/create"},
+                               auth=("root", "root-Pa55word")).json()["entries"]
+        local = [e for e in entries if e["target"] == "user:root"]
+        assert len(local) == 1, entries
+        assert local[0]["principal"] == "local:" + pwd.getpwuid(os.geteuid()).pw_name
+        assert local[0]["outcome"] == 200
+        assert requests.get(f"{srv.url}/api/v1/audit/verify",
+                            auth=("root", "root-Pa55word")).json()["ok"] is True
         cli_env = {**env, "SLIPWAY_TRACKING_URI": srv.url,
                    "MLFLOW_TRACKING_USERNAME": "root", "MLFLOW_TRACKING_PASSWORD": "root-Pa55word"}
         made = subprocess.run([str(slipway_binary()), "users", "create", "eve",
