@@ -298,7 +298,8 @@ struct Exchange {
 class Connection;
 
 struct HttpServer::Impl {
-  explicit Impl(HttpServer& server) : owner(server), acceptor(ioc) {}
+  explicit Impl(HttpServer& server)
+      : owner(server), control(asio::make_strand(ioc)), acceptor(control) {}
 
   const HttpServer::Options& options() const { return owner.options_; }
   const HttpServer::Guard& guard() const { return owner.guard_; }
@@ -311,6 +312,9 @@ struct HttpServer::Impl {
 
   HttpServer& owner;
   asio::io_context ioc;
+  // Serializes the server's own state (acceptor, work guard, stop deadline)
+  // across the I/O threads.
+  asio::strand<asio::io_context::executor_type> control;
   tcp::acceptor acceptor;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
   std::vector<std::unique_ptr<Route>> routes;                           // fixed once Listen() runs
@@ -325,7 +329,7 @@ struct HttpServer::Impl {
   uint32_t id_prefix = 0;
   std::mutex connections_mu;  // guards connections
   std::unordered_map<Connection*, std::weak_ptr<Connection>> connections;
-  std::optional<asio::steady_timer> stop_deadline;  // used on the io_context only
+  std::optional<asio::steady_timer> stop_deadline;  // used on `control` only
 };
 
 namespace {}  // namespace
@@ -511,7 +515,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void ReadBody(std::shared_ptr<Exchange> ex) {
-    if (phase_ == Phase::kClosed) return;
+    // A worker's ResumeBody can arrive after a read was started another way
+    // (the lingering read after an early reply): one read at a time.
+    if (phase_ == Phase::kClosed || reading_) return;
     if (parser_->is_done()) return BodyDone(ex);
     if (piece_.empty()) piece_.resize(kBodyPiece);
     auto& body = parser_->get().body();
@@ -619,8 +625,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
       ex->channel->failure.emplace(code, std::move(why));
     }
     ex->channel->changed.notify_all();
-    ex->keep_alive = false;
-    // The worker answers (if the client is still there) and the reply closes.
+    // The worker answers (if the client is still there); the reply closes the
+    // connection, since the body was not read to its end (see Reply).
   }
 
   bool BodyConsumed() const { return parser_ && parser_->is_done(); }
@@ -811,7 +817,6 @@ void ServeOnWorker(HttpServer::Impl& server, std::shared_ptr<Connection> connect
     ex->channel->abandoned = true;
     ex->channel->pieces.clear();
     ex->channel->queued_bytes = 0;
-    if (!ex->channel->complete) ex->keep_alive = false;
   }
   server.Finish(*ex, true);
   asio::post(connection->stream_.get_executor(),
@@ -943,7 +948,7 @@ void HttpServer::Impl::Accept() {
       if (ec == asio::error::operation_aborted) return;
       // Out of descriptors and the like: wait a little rather than spin.
       spdlog::warn("accepting a connection failed: {}", ec.message());
-      auto timer = std::make_shared<asio::steady_timer>(ioc, std::chrono::milliseconds(100));
+      auto timer = std::make_shared<asio::steady_timer>(control, std::chrono::milliseconds(100));
       timer->async_wait([this, timer](beast::error_code) { Accept(); });
       return;
     }
@@ -955,7 +960,7 @@ void HttpServer::Impl::Accept() {
 
 void HttpServer::Impl::ConnectionClosed() {
   if (--open == 0 && stopping) {
-    asio::post(ioc, [this] {
+    asio::post(control, [this] {
       work.reset();
       if (stop_deadline) stop_deadline->cancel();
     });
@@ -1094,7 +1099,7 @@ bool HttpServer::Listen() {
 void HttpServer::Stop() {
   Impl& impl = *impl_;
   if (impl.stopping.exchange(true)) return;
-  asio::post(impl.ioc, [&impl] {
+  asio::post(impl.control, [&impl] {
     beast::error_code ec;
     impl.acceptor.close(ec);
     std::vector<std::shared_ptr<Connection>> live;
@@ -1110,7 +1115,7 @@ void HttpServer::Stop() {
       return;
     }
     // In-flight requests get a while to finish; then the loop is stopped.
-    impl.stop_deadline.emplace(impl.ioc, std::chrono::seconds(10));
+    impl.stop_deadline.emplace(impl.control, std::chrono::seconds(10));
     impl.stop_deadline->async_wait([&impl](beast::error_code ec) {
       if (!ec && impl.open > 0) impl.ioc.stop();
     });
