@@ -213,6 +213,8 @@ const std::unordered_map<std::string, Rule>& Rules() {
 
 // "12/abc/artifacts/model.pkl" -> "12". Paths with "." or ".." segments are
 // refused outright: the check must see the same experiment the store would.
+// Only an experiment id's canonical spelling names its folder ("02/..." is
+// not experiment 2's).
 std::string ExperimentOfArtifactPath(const std::string& path) {
   size_t start = 0;
   while (start < path.size() && path[start] == '/') ++start;
@@ -227,8 +229,7 @@ std::string ExperimentOfArtifactPath(const std::string& path) {
     if (first.empty()) first = segment;
     at = end + 1;
   }
-  bool numeric = !first.empty() && first.find_first_not_of("0123456789") == std::string::npos;
-  if (!numeric) {
+  if (!tracking::ParseExperimentId(first)) {
     throw Error(ErrorCode::kPermissionDenied,
                 "Permission denied: artifact path '" + path +
                     "' is not under an experiment; only admins may access it.");
@@ -370,7 +371,8 @@ class Authorizer {
     RequestFields fields(body);
     switch (rule.target) {
       case Target::kExperiment:
-        access_.Require(caller, ResourceType::kExperiment, fields.RequiredString("experiment_id"),
+        access_.Require(caller, ResourceType::kExperiment,
+                        tracking::CanonicalExperimentId(fields.RequiredString("experiment_id")),
                         rule.needed);
         return;
       case Target::kExperimentByName:
@@ -381,7 +383,8 @@ class Authorizer {
         return;
       case Target::kExperimentList:
         for (const std::string& id : fields.StringList("experiment_ids")) {
-          access_.Require(caller, ResourceType::kExperiment, id, rule.needed);
+          access_.Require(caller, ResourceType::kExperiment, tracking::CanonicalExperimentId(id),
+                          rule.needed);
         }
         return;
       case Target::kRun:
@@ -500,6 +503,14 @@ bool RequiredBool(const Json& body, const char* key) {
   ThrowInvalid(std::string("Missing or invalid boolean for parameter '") + key + "'.");
 }
 
+// The id a grant is stored under: the spelling the resource's own store
+// uses, so that a grant and the checks made on requests meet.
+std::string ResourceKey(ResourceType type, const std::string& id) {
+  if (type == ResourceType::kExperiment) return tracking::CanonicalExperimentId(id);
+  if (type == ResourceType::kDataset) data::ValidateDatasetName(id);
+  return id;
+}
+
 // Admins, and whoever manages the resource, may change who else can use it.
 void RequireManager(AccessControl& access, ResourceType type, const std::string& resource_id) {
   access.Require(Caller(), type, resource_id, Permission::kManage);
@@ -603,8 +614,8 @@ void AddUserRoutes(HttpServer& server, AccessControl& access) {
 void AddGrantRoutes(HttpServer& server, AccessControl& access) {
   const std::string base = "/api/3.0/mlflow/users";
   auto target = [](const RequestFields& fields) {
-    return std::pair{governance::ParseResourceType(fields.RequiredString("resource_type")),
-                     fields.RequiredString("resource_id")};
+    ResourceType type = governance::ParseResourceType(fields.RequiredString("resource_type"));
+    return std::pair{type, ResourceKey(type, fields.RequiredString("resource_id"))};
   };
   server.Post(base + "/permissions/grant", "users/permissions/grant",
               [&access, target](const Request& req, Response& res) {
@@ -669,7 +680,7 @@ void AddLegacyGrantRoutes(HttpServer& server, AccessControl& access, const std::
   auto set = [&access, type, id_key, reply_of](const Request& req, Response& res, bool create) {
     Json body = RequestJson(req);
     RequestFields fields(body);
-    std::string id = fields.RequiredString(id_key);
+    std::string id = ResourceKey(type, fields.RequiredString(id_key));
     std::string username = fields.RequiredString("username");
     RequireManager(access, type, id);
     Permission permission = governance::ParsePermission(fields.RequiredString("permission"));
@@ -692,7 +703,7 @@ void AddLegacyGrantRoutes(HttpServer& server, AccessControl& access, const std::
              [&access, type, id_key, reply_of](const Request& req, Response& res) {
                Json body = RequestJson(req);
                RequestFields fields(body);
-               std::string id = fields.RequiredString(id_key);
+               std::string id = ResourceKey(type, fields.RequiredString(id_key));
                std::string username = fields.RequiredString("username");
                if (username != Caller().username) RequireManager(access, type, id);
                Reply(res, reply_of(username, id));
@@ -701,7 +712,7 @@ void AddLegacyGrantRoutes(HttpServer& server, AccessControl& access, const std::
                 [&access, type, id_key](const Request& req, Response& res) {
                   Json body = RequestJson(req);
                   RequestFields fields(body);
-                  std::string id = fields.RequiredString(id_key);
+                  std::string id = ResourceKey(type, fields.RequiredString(id_key));
                   RequireManager(access, type, id);
                   access.RemovePermission(fields.RequiredString("username"), type, id);
                   Reply(res, Json::object());

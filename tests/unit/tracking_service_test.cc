@@ -115,5 +115,41 @@ TEST_F(TrackingServiceTest, UpdateRunValidatesStatus) {
   EXPECT_EQ(info.end_time, 99);
 }
 
+TEST(ExperimentIdTest, OnlyTheCanonicalSpellingNamesAnExperiment) {
+  EXPECT_EQ(ParseExperimentId("0"), 0);
+  EXPECT_EQ(ParseExperimentId("2"), 2);
+  EXPECT_EQ(ParseExperimentId("9223372036854775807"), INT64_MAX);
+  for (const char* other :
+       {"02", "00", "+2", "-2", " 2", "2 ", "2.0", "0x2", "", "2a", "9223372036854775808", "١"}) {
+    EXPECT_EQ(ParseExperimentId(other), std::nullopt) << other;
+  }
+  EXPECT_EQ(CanonicalExperimentId("17"), "17");
+  try {
+    CanonicalExperimentId("02");
+    FAIL() << "02 was accepted";
+  } catch (const Error& error) {
+    EXPECT_EQ(error.code(), ErrorCode::kResourceDoesNotExist);
+  }
+}
+
+TEST_F(TrackingServiceTest, OtherSpellingsOfAnExperimentIdReachNothing) {
+  std::string id = service_->CreateExperiment("spelled", "", {});
+  std::string run = service_->CreateRun({id, "", std::nullopt, "r", {}}).info.run_id;
+  for (const std::string& other : {"0" + id, "+" + id, " " + id, id + ".0", id + " "}) {
+    EXPECT_NE(ErrorOf([&] { service_->GetExperiment(other); }).find("RESOURCE_DOES_NOT_EXIST"),
+              std::string::npos)
+        << other;
+    EXPECT_NE(ErrorOf([&] {
+                service_->CreateRun({other, "", std::nullopt, "r", {}});
+              }).find("RESOURCE_DOES_NOT_EXIST"),
+              std::string::npos)
+        << other;
+    EXPECT_TRUE(service_->SearchRuns({other}, "", ViewType::kAll, 10, {}, "").items.empty())
+        << other;
+  }
+  EXPECT_EQ(service_->SearchRuns({id}, "", ViewType::kAll, 10, {}, "").items.size(), 1u);
+  EXPECT_EQ(service_->GetRun(run).info.experiment_id, id);
+}
+
 }  // namespace
 }  // namespace slipway::tracking

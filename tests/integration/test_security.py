@@ -1,0 +1,157 @@
+"""Attacks on `slipway server --auth`, made as an attacker makes them: raw HTTP with
+`requests` (and the real `mlflow` client where it is the natural tool) against a real
+server, as a signed-in user who is denied something and tries to reach it anyway.
+
+alice owns an experiment (a run with params and metrics, a logged model, artifacts)
+and a registered model; bob holds NO_PERMISSIONS on them and tries other spellings
+of their ids, the registry's lineage and cards, a flood of parallel password
+guesses, and the difference between a hidden and a missing resource.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import quote
+
+import pytest
+import requests
+
+from conftest import SlipwayServer, assert_mlflow_error, slipway_binary, unique
+
+pytestmark = pytest.mark.slipway_only
+
+ADMIN = ("admin", "admin-Pa55word!")
+ALICE = ("alice", "alice-Pa55word!")
+BOB = ("bob", "bob-Pa55word!")
+SECRET_PARAM = "lr-secret-7f3a"
+SECRET_METRIC = 0.8675309
+
+
+def _start(tmp_path_factory, name: str, *extra: str) -> SlipwayServer:
+    srv = SlipwayServer(binary=slipway_binary(), data_dir=tmp_path_factory.mktemp(name),
+                        extra_args=["--auth", *extra],
+                        env={"SLIPWAY_ADMIN_PASSWORD": ADMIN[1]})
+    srv.start()
+    for user, password in (ALICE, BOB):
+        r = requests.post(f"{srv.api}/users/create", auth=ADMIN,
+                          json={"username": user, "password": password})
+        assert r.status_code == 200, r.text
+    return srv
+
+
+@pytest.fixture(scope="module")
+def srv(tmp_path_factory):
+    """Default permission READ, as `slipway server --auth` starts by default."""
+    server = _start(tmp_path_factory, "slipway-security")
+    yield server
+    server.assert_clean_exit()
+
+
+@pytest.fixture(scope="module")
+def strict_srv(tmp_path_factory):
+    """Default permission NO_PERMISSIONS: users see only what they are granted."""
+    server = _start(tmp_path_factory, "slipway-security-strict",
+                    "--auth-default-permission", "NO_PERMISSIONS")
+    yield server
+    server.assert_clean_exit()
+
+
+def _call(srv, user, method: str, endpoint: str, body=None) -> requests.Response:
+    url = endpoint if endpoint.startswith("http") else f"{srv.api}/{endpoint}"
+    if method == "GET":
+        return requests.get(url, params=body, auth=user, timeout=30)
+    return requests.request(method, url, data=json.dumps(body or {}), auth=user, timeout=30,
+                            headers={"Content-Type": "application/json"})
+
+
+def _ok(r: requests.Response) -> dict:
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def _hidden_from_bob(srv) -> dict:
+    """alice's experiment with a run, a logged model and an artifact; bob: NO_PERMISSIONS."""
+    exp_id = _ok(_call(srv, ALICE, "POST", "experiments/create",
+                       {"name": unique("alice-secret")}))["experiment_id"]
+    run = _ok(_call(srv, ALICE, "POST", "runs/create",
+                    {"experiment_id": exp_id, "start_time": 1}))["run"]["info"]
+    run_id = run["run_id"]
+    _ok(_call(srv, ALICE, "POST", "runs/log-batch", {
+        "run_id": run_id, "params": [{"key": "lr", "value": SECRET_PARAM}],
+        "metrics": [{"key": "auc", "value": SECRET_METRIC, "timestamp": 1, "step": 0}]}))
+    model = _ok(_call(srv, ALICE, "POST", f"{srv.url}/api/2.0/mlflow/logged-models",
+                      {"experiment_id": exp_id, "name": "m",
+                       "source_run_id": run_id}))["model"]["info"]
+    path = f"{exp_id}/{run_id}/artifacts/notes.txt"
+    r = requests.put(f"{srv.artifacts_api}/{path}", data=SECRET_PARAM.encode(), auth=ALICE)
+    assert r.status_code == 200, r.text
+    _ok(_call(srv, ALICE, "POST", f"{srv.url}/api/3.0/mlflow/users/permissions/grant",
+              {"username": BOB[0], "resource_type": "experiment", "resource_id": exp_id,
+               "permission": "NO_PERMISSIONS"}))
+    assert _call(srv, BOB, "GET", "experiments/get", {"experiment_id": exp_id}).status_code == 403
+    return {"exp_id": exp_id, "run_id": run_id, "model_id": model["model_id"],
+            "artifact": path}
+
+
+def _assert_nothing_leaks(r: requests.Response) -> None:
+    assert SECRET_PARAM not in r.text, r.text
+    assert str(SECRET_METRIC) not in r.text, r.text
+
+
+# ------------------------------------------------ 1. one resource, one spelling
+
+
+def _spellings(exp_id: str) -> list[str]:
+    return ["0" + exp_id, "00" + exp_id, "+" + exp_id, " " + exp_id, exp_id + " ",
+            exp_id + ".0", "\t" + exp_id]
+
+
+def test_other_spellings_of_an_experiment_id_reach_nothing(srv):
+    hidden = _hidden_from_bob(srv)
+    exp_id = hidden["exp_id"]
+    logged_models = f"{srv.url}/api/2.0/mlflow/logged-models"
+    for spelling in _spellings(exp_id):
+        attempts = [
+            ("POST", "runs/search", {"experiment_ids": [spelling]}),
+            ("GET", "runs/search", {"experiment_ids": spelling}),
+            ("GET", "experiments/get", {"experiment_id": spelling}),
+            ("POST", "runs/create", {"experiment_id": spelling}),
+            ("POST", f"{logged_models}/search", {"experiment_ids": [spelling]}),
+            ("POST", logged_models, {"experiment_id": spelling, "name": "bob"}),
+            ("POST", "experiments/set-experiment-tag",
+             {"experiment_id": spelling, "key": "k", "value": "v"}),
+            ("POST", "experiments/update", {"experiment_id": spelling, "new_name": unique("x")}),
+            ("POST", "experiments/delete", {"experiment_id": spelling}),
+            ("GET", "experiments/permissions/get",
+             {"experiment_id": spelling, "username": BOB[0]}),
+            ("POST", "experiments/permissions/create",
+             {"experiment_id": spelling, "username": BOB[0], "permission": "MANAGE"}),
+            ("POST", f"{srv.url}/api/3.0/mlflow/users/permissions/grant",
+             {"username": BOB[0], "resource_type": "experiment", "resource_id": spelling,
+              "permission": "MANAGE"}),
+        ]
+        for method, endpoint, body in attempts:
+            r = _call(srv, BOB, method, endpoint, body)
+            assert_mlflow_error(r, 404, "RESOURCE_DOES_NOT_EXIST", "No Experiment with id=")
+            _assert_nothing_leaks(r)
+        # Without auth in the way, the store answers the same: no such experiment.
+        r = _call(srv, ADMIN, "GET", "experiments/get", {"experiment_id": spelling})
+        assert_mlflow_error(r, 404, "RESOURCE_DOES_NOT_EXIST")
+        r = _call(srv, ADMIN, "POST", "runs/search", {"experiment_ids": [spelling]})
+        assert _ok(r).get("runs", []) == []
+    # The experiment is untouched and bob gained nothing.
+    alice_view = _ok(_call(srv, ALICE, "GET", "experiments/get", {"experiment_id": exp_id}))
+    assert alice_view["experiment"]["lifecycle_stage"] == "active"
+    assert "tags" not in alice_view["experiment"]
+    runs = _ok(_call(srv, ALICE, "POST", "runs/search", {"experiment_ids": [exp_id]}))["runs"]
+    assert [r["info"]["run_id"] for r in runs] == [hidden["run_id"]]
+    r = _call(srv, BOB, "GET", f"{srv.url}/api/3.0/mlflow/users/current/permissions")
+    granted = {p["resource_pattern"] for p in _ok(r)["permissions"]}
+    assert exp_id in granted and not granted & set(_spellings(exp_id)), granted
+    # ... and the canonical id is still refused.
+    r = _call(srv, BOB, "POST", "runs/search", {"experiment_ids": [exp_id]})
+    assert_mlflow_error(r, 403, "PERMISSION_DENIED")
