@@ -97,32 +97,6 @@ std::optional<std::string> LoggedModelIdOf(const std::string& source) {
   return rest;
 }
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// Percent-decodes until nothing changes, as MLflow does before checking a
-// source, so "%252e%252e" cannot hide a "..".
-std::string FullyUnquote(std::string text) {
-  for (;;) {
-    std::string out;
-    for (size_t i = 0; i < text.size(); ++i) {
-      if (text[i] == '%' && i + 2 < text.size() && HexValue(text[i + 1]) >= 0 &&
-          HexValue(text[i + 2]) >= 0) {
-        out += static_cast<char>(HexValue(text[i + 1]) * 16 + HexValue(text[i + 2]));
-        i += 2;
-      } else {
-        out += text[i];
-      }
-    }
-    if (out == text) return out;
-    text = std::move(out);
-  }
-}
-
 // The segments of a URI's path, without the scheme and any authority:
 // "mlflow-artifacts:/7/abc" -> {"7", "abc"}.
 std::vector<std::string> PathSegments(const std::string& uri) {
@@ -153,8 +127,8 @@ std::vector<std::string> PathSegments(const std::string& uri) {
 // prefix of the source's path.
 bool IsWithinRoot(const std::string& source, const std::string& root) {
   if (source.substr(0, source.find(':')) != root.substr(0, root.find(':'))) return false;
-  std::vector<std::string> source_parts = PathSegments(FullyUnquote(source));
-  std::vector<std::string> root_parts = PathSegments(FullyUnquote(root));
+  std::vector<std::string> source_parts = PathSegments(tracking::FullyPercentDecode(source));
+  std::vector<std::string> root_parts = PathSegments(tracking::FullyPercentDecode(root));
   return !root_parts.empty() && source_parts.size() >= root_parts.size() &&
          std::equal(root_parts.begin(), root_parts.end(), source_parts.begin());
 }
@@ -183,6 +157,7 @@ RegisteredModel RegistryService::CreateRegisteredModel(const std::string& name,
                                                        const std::vector<Tag>& tags,
                                                        const std::string& description) {
   ValidateModelName(name, "name");
+  tracking::ValidateNameCharacters(name, "name");
   for (const Tag& tag : tags) ValidateRegistryTag(tag);
   RegisteredModel model;
   model.name = name;
@@ -201,6 +176,7 @@ RegisteredModel RegistryService::RenameRegisteredModel(const std::string& name,
                                                        const std::string& new_name) {
   ValidateModelName(name, "name");
   ValidateModelName(new_name, "new_name");
+  tracking::ValidateNameCharacters(new_name, "new_name");
   store_.RenameRegisteredModel(name, new_name);
   return RequireModel(new_name);
 }
@@ -294,7 +270,7 @@ ModelVersion RegistryService::CreateModelVersion(NewVersion request) {
 // server's own disk is not a place clients may point a model at.
 void RegistryService::ValidateSource(NewVersion& request) {
   const std::string& source = request.source;
-  std::string decoded = FullyUnquote(source);
+  std::string decoded = tracking::FullyPercentDecode(source);
   std::vector<std::string> segments = PathSegments(decoded);
   if (decoded.find('\0') != std::string::npos ||
       std::find(segments.begin(), segments.end(), "..") != segments.end()) {

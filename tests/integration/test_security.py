@@ -155,3 +155,54 @@ def test_other_spellings_of_an_experiment_id_reach_nothing(srv):
     # ... and the canonical id is still refused.
     r = _call(srv, BOB, "POST", "runs/search", {"experiment_ids": [exp_id]})
     assert_mlflow_error(r, 403, "PERMISSION_DENIED")
+
+# ------------------------------------------------ 5. artifact locations
+
+
+def test_experiment_artifact_locations_cannot_leave_the_artifact_root(srv):
+    for location in ["/etc", "/tmp/slipway", "relative/dir", "file:///etc/passwd",
+                     "mlflow-artifacts:/../..", "mlflow-artifacts:/1/../../etc",
+                     "mlflow-artifacts:/%2e%2e/%2e%2e", "mlflow-artifacts:/%252e%252e/x",
+                     "mlflow-artifacts:/..%2f..%2fetc", "mlflow-artifacts://evil.example/x",
+                     "https://evil.example/collect", "runs:/abc/x"]:
+        r = _call(srv, ALICE, "POST", "experiments/create",
+                  {"name": unique("loc"), "artifact_location": location})
+        assert_mlflow_error(r, 400, "INVALID_PARAMETER_VALUE", "'artifact_location'")
+    for location in ["mlflow-artifacts:/team-a/churn", "s3://bucket/prefix"]:
+        exp_id = _ok(_call(srv, ALICE, "POST", "experiments/create",
+                           {"name": unique("loc"), "artifact_location": location}))
+        got = _ok(_call(srv, ALICE, "GET", "experiments/get", exp_id))
+        assert got["experiment"]["artifact_location"] == location
+
+
+# ------------------------------------------------ 6. names people read
+
+
+BAD_NAME_CHARACTERS = ["\u0000", "\u0007", "\t", "\u007f", "\u0085", "\u200e", "\u200f",
+                       "\u202a", "\u202e", "\u2066", "\u2069"]
+
+
+def test_names_refuse_control_and_bidi_characters(srv):
+    good = unique("named")
+    _ok(_call(srv, ALICE, "POST", "registered-models/create", {"name": good}))
+    exp_id = _ok(_call(srv, ALICE, "POST", "experiments/create",
+                       {"name": unique("named")}))["experiment_id"]
+    for ch in BAD_NAME_CHARACTERS:
+        name = f"invoice{ch}gpj.exe-{unique('x')}"
+        r = _call(srv, ALICE, "POST", "registered-models/create", {"name": name})
+        assert_mlflow_error(r, 400, "INVALID_PARAMETER_VALUE", "'name'")
+        r = _call(srv, ALICE, "POST", "registered-models/rename",
+                  {"name": good, "new_name": name})
+        assert_mlflow_error(r, 400, "INVALID_PARAMETER_VALUE", "'new_name'")
+        r = _call(srv, ALICE, "POST", "experiments/create", {"name": name})
+        assert_mlflow_error(r, 400, "INVALID_PARAMETER_VALUE", "'name'")
+        r = _call(srv, ALICE, "POST", "experiments/update",
+                  {"experiment_id": exp_id, "new_name": name})
+        assert_mlflow_error(r, 400, "INVALID_PARAMETER_VALUE", "'new_name'")
+        r = requests.post(f"{srv.url}/api/v1/datasets/{quote('churn' + ch)}/versions",
+                          json={"version": 1, "manifest_digest": "0" * 64,
+                                "content_digest": "0" * 64}, auth=ALICE)
+        assert_mlflow_error(r, 400, "INVALID_PARAMETER_VALUE", "dataset name")
+    # names in other scripts stay welcome
+    _ok(_call(srv, ALICE, "POST", "registered-models/create", {"name": unique("模型-é")}))
+    _ok(_call(srv, ALICE, "POST", "experiments/create", {"name": unique("تجربة")}))
