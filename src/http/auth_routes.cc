@@ -324,8 +324,7 @@ class Authorizer {
       }
       case Target::kLoggedModel:
         if (caller.is_admin) return;
-        access_.Require(caller, ResourceType::kExperiment,
-                        tracking_.GetLoggedModel(req.matches[1]).experiment_id, rule.needed);
+        RequireLoggedModel(caller, req.matches[1], rule.needed);
         return;
       case Target::kModelInPath:
         access_.Require(caller, ResourceType::kRegisteredModel, req.matches[1], rule.needed);
@@ -388,11 +387,11 @@ class Authorizer {
         }
         return;
       case Target::kRun:
-        access_.Require(caller, ResourceType::kExperiment,
-                        ExperimentOfRun(fields.Has("run_id") || !fields.Has("run_uuid")
-                                            ? fields.RequiredString("run_id")
-                                            : fields.RequiredString("run_uuid")),
-                        rule.needed);
+        RequireRun(caller,
+                   fields.Has("run_id") || !fields.Has("run_uuid")
+                       ? fields.RequiredString("run_id")
+                       : fields.RequiredString("run_uuid"),
+                   rule.needed);
         return;
       case Target::kDatasetObjects:
         access_.Require(caller, ResourceType::kDataset,
@@ -417,8 +416,10 @@ class Authorizer {
                         rule.needed);
         // Registering a run's model also reads the run.
         if (fields.Has("run_id") && !fields.OptionalString("run_id").empty()) {
-          access_.Require(caller, ResourceType::kExperiment,
-                          ExperimentOfRun(fields.OptionalString("run_id")), Permission::kRead);
+          RequireRun(caller, fields.OptionalString("run_id"), Permission::kRead);
+        }
+        if (fields.Has("model_id") && !fields.OptionalString("model_id").empty()) {
+          RequireLoggedModel(caller, fields.OptionalString("model_id"), Permission::kRead);
         }
         return;
       default:
@@ -436,14 +437,48 @@ class Authorizer {
     }
   }
 
-  // A run never moves to another experiment, so the answer can be kept.
-  std::string ExperimentOfRun(const std::string& run_id) {
+  // A run or logged model the caller may not use and one that does not
+  // exist get the same answer, as MLflow's auth app gives them, so that the
+  // reply tells nothing of which ids exist (or in which experiment).
+  void RequireRun(const Principal& caller, const std::string& run_id, Permission needed) {
+    RequireWithin(caller, "run", run_id, ExperimentOfRun(run_id), needed);
+  }
+  void RequireLoggedModel(const Principal& caller, const std::string& model_id, Permission needed) {
+    std::optional<std::string> experiment_id;
+    try {
+      experiment_id = tracking_.GetLoggedModel(model_id).experiment_id;
+    } catch (const Error& error) {
+      if (error.code() != ErrorCode::kResourceDoesNotExist) throw;
+    }
+    RequireWithin(caller, "logged model", model_id, experiment_id, needed);
+  }
+  void RequireWithin(const Principal& caller, const std::string& kind, const std::string& id,
+                     const std::optional<std::string>& experiment_id, Permission needed) {
+    if (experiment_id &&
+        access_.PermissionOf(caller, ResourceType::kExperiment, *experiment_id) >= needed) {
+      return;
+    }
+    throw Error(ErrorCode::kPermissionDenied,
+                "Permission denied: user '" + caller.username + "' may not use " + kind + " '" +
+                    id + "': that needs " + std::string(governance::PermissionName(needed)) +
+                    " on its experiment.");
+  }
+
+  // A run never moves to another experiment, so the answer can be kept;
+  // nullopt if there is no such run.
+  std::optional<std::string> ExperimentOfRun(const std::string& run_id) {
     {
       std::lock_guard lock(runs_mu_);
       auto hit = run_experiments_.find(run_id);
       if (hit != run_experiments_.end()) return hit->second;
     }
-    std::string experiment_id = tracking_.GetRun(run_id).info.experiment_id;
+    std::string experiment_id;
+    try {
+      experiment_id = tracking_.GetRun(run_id).info.experiment_id;
+    } catch (const Error& error) {
+      if (error.code() == ErrorCode::kResourceDoesNotExist) return std::nullopt;
+      throw;
+    }
     std::lock_guard lock(runs_mu_);
     if (run_experiments_.size() >= kMaxCachedRuns) run_experiments_.clear();
     run_experiments_[run_id] = experiment_id;

@@ -156,6 +156,120 @@ def test_other_spellings_of_an_experiment_id_reach_nothing(srv):
     r = _call(srv, BOB, "POST", "runs/search", {"experiment_ids": [exp_id]})
     assert_mlflow_error(r, 403, "PERMISSION_DENIED")
 
+
+def test_other_spellings_of_run_ids_model_names_and_artifact_paths_reach_nothing(srv):
+    hidden = _hidden_from_bob(srv)
+    run_id, exp_id = hidden["run_id"], hidden["exp_id"]
+    for spelling in [run_id.upper(), " " + run_id, run_id + " ", run_id + "\n",
+                     run_id[:-1], run_id + "0"]:
+        for endpoint in ("runs/get", "metrics/get-history", "artifacts/list"):
+            r = _call(srv, BOB, "GET", endpoint, {"run_id": spelling, "metric_key": "auc"})
+            assert_mlflow_error(r, 403, "PERMISSION_DENIED")
+            _assert_nothing_leaks(r)
+    model_id = hidden["model_id"]
+    for spelling in [model_id.upper(), model_id + " ", quote(" " + model_id)]:
+        r = _call(srv, BOB, "GET", f"{srv.url}/api/2.0/mlflow/logged-models/{spelling}")
+        assert_mlflow_error(r, 403, "PERMISSION_DENIED")
+        _assert_nothing_leaks(r)
+
+    # Registered model names are exact: a name that differs in case or spacing is
+    # another (missing) model, never alice's.
+    name = unique("alice-model")
+    _ok(_call(srv, ALICE, "POST", "registered-models/create",
+              {"name": name, "description": SECRET_PARAM}))
+    _ok(_call(srv, ALICE, "POST", f"{srv.url}/api/3.0/mlflow/users/permissions/grant",
+              {"username": BOB[0], "resource_type": "registered_model", "resource_id": name,
+               "permission": "NO_PERMISSIONS"}))
+    assert_mlflow_error(_call(srv, BOB, "GET", "registered-models/get", {"name": name}), 403,
+                        "PERMISSION_DENIED")
+    for spelling in [name.upper(), " " + name, name + " ", name + "\t", name + "/"]:
+        r = _call(srv, BOB, "GET", "registered-models/get", {"name": spelling})
+        assert r.status_code in (400, 404), r.text
+        _assert_nothing_leaks(r)
+
+    # Artifact paths: only the canonical id names an experiment's folder.
+    proxy = srv.artifacts_api
+    artifact = hidden["artifact"]
+    rest = artifact.split("/", 1)[1]
+    assert requests.get(f"{proxy}/{artifact}", auth=ALICE).text == SECRET_PARAM
+    for path in [f"0{exp_id}/{rest}", f"00{exp_id}/{rest}", f"%30{exp_id}/{rest}",
+                 f"{exp_id}//{rest}", f"{exp_id}/./{rest}"]:
+        r = requests.get(f"{proxy}/{path}", auth=BOB)
+        assert r.status_code in (400, 403), (path, r.status_code, r.text)
+        _assert_nothing_leaks(r)
+    # Writing into a folder that only looks like an experiment's is refused too.
+    bobs = _ok(_call(srv, BOB, "POST", "experiments/create", {"name": unique("bob-exp")}))
+    r = requests.put(f"{proxy}/0{bobs['experiment_id']}/x.txt", data=b"x", auth=BOB)
+    assert_mlflow_error(r, 403, "PERMISSION_DENIED", "not under an experiment")
+    r = requests.get(proxy, params={"path": f"0{exp_id}"}, auth=BOB)
+    assert_mlflow_error(r, 403, "PERMISSION_DENIED", "not under an experiment")
+
+
+# ------------------------------------------------ 4. hidden and missing answer alike
+
+
+def _message_shape(r: requests.Response, *ids: str) -> str:
+    message = r.json()["message"]
+    for resource_id in ids:
+        message = message.replace(resource_id, "<id>")
+    return message
+
+
+def test_hidden_and_missing_resources_answer_alike_with_no_default_access(strict_srv):
+    srv = strict_srv
+    exp_id = _ok(_call(srv, ALICE, "POST", "experiments/create",
+                       {"name": unique("strict")}))["experiment_id"]
+    run_id = _ok(_call(srv, ALICE, "POST", "runs/create",
+                       {"experiment_id": exp_id}))["run"]["info"]["run_id"]
+    model_id = _ok(_call(srv, ALICE, "POST", f"{srv.url}/api/2.0/mlflow/logged-models",
+                         {"experiment_id": exp_id}))["model"]["info"]["model_id"]
+    missing_exp, missing_run = "987654321", "f" * 32
+    missing_model = "m-" + "f" * 32
+    pairs = [
+        (("GET", "experiments/get", {"experiment_id": exp_id}),
+         ("GET", "experiments/get", {"experiment_id": missing_exp}), exp_id, missing_exp),
+        (("POST", "runs/search", {"experiment_ids": [exp_id]}),
+         ("POST", "runs/search", {"experiment_ids": [missing_exp]}), exp_id, missing_exp),
+        (("GET", "runs/get", {"run_id": run_id}),
+         ("GET", "runs/get", {"run_id": missing_run}), run_id, missing_run),
+        (("POST", "runs/log-metric", {"run_id": run_id, "key": "m", "value": 1, "timestamp": 1}),
+         ("POST", "runs/log-metric",
+          {"run_id": missing_run, "key": "m", "value": 1, "timestamp": 1}), run_id, missing_run),
+        (("GET", f"{srv.url}/api/2.0/mlflow/logged-models/{model_id}", None),
+         ("GET", f"{srv.url}/api/2.0/mlflow/logged-models/{missing_model}", None),
+         model_id, missing_model),
+    ]
+    for hidden_call, missing_call, hidden_id, missing_id in pairs:
+        hidden = _call(srv, BOB, *hidden_call)
+        missing = _call(srv, BOB, *missing_call)
+        assert_mlflow_error(hidden, 403, "PERMISSION_DENIED")
+        assert_mlflow_error(missing, 403, "PERMISSION_DENIED")
+        assert _message_shape(hidden, hidden_id) == _message_shape(missing, missing_id)
+    # Admins see what exists.
+    r = _call(srv, ADMIN, "GET", "runs/get", {"run_id": missing_run})
+    assert_mlflow_error(r, 404, "RESOURCE_DOES_NOT_EXIST")
+
+
+def test_hidden_and_missing_resources_with_default_read(srv):
+    """With the default READ, unknown ids get READ, as in MLflow's auth app: a missing
+    experiment is 404 and one hidden by a NO_PERMISSIONS grant 403. Runs and logged
+    models that do not exist are denied like hidden ones (MLflow denies them too)."""
+    hidden = _hidden_from_bob(srv)
+    r = _call(srv, BOB, "GET", "experiments/get", {"experiment_id": hidden["exp_id"]})
+    assert_mlflow_error(r, 403, "PERMISSION_DENIED")
+    r = _call(srv, BOB, "GET", "experiments/get", {"experiment_id": "987654321"})
+    assert_mlflow_error(r, 404, "RESOURCE_DOES_NOT_EXIST")
+    hidden_run = _call(srv, BOB, "GET", "runs/get", {"run_id": hidden["run_id"]})
+    missing_run = _call(srv, BOB, "GET", "runs/get", {"run_id": "e" * 32})
+    assert_mlflow_error(hidden_run, 403, "PERMISSION_DENIED")
+    assert_mlflow_error(missing_run, 403, "PERMISSION_DENIED")
+    assert (_message_shape(hidden_run, hidden["run_id"])
+            == _message_shape(missing_run, "e" * 32))
+    # mlflow.set_experiment("new name") relies on 404 for a name nobody has taken.
+    r = _call(srv, BOB, "GET", "experiments/get-by-name", {"experiment_name": unique("free")})
+    assert_mlflow_error(r, 404, "RESOURCE_DOES_NOT_EXIST")
+
+
 # ------------------------------------------------ 5. artifact locations
 
 
