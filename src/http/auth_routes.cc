@@ -28,6 +28,31 @@ thread_local std::optional<Principal> current_caller;
 // The dataset a push is creating (set by the guard, granted after the reply).
 thread_local std::string new_dataset;
 
+// The caller's read permissions, for the registry's checks of what a
+// request reaches beyond its own resource. Set with current_caller.
+class CallerAccess : public registry::ReadAccess {
+ public:
+  void Set(const AccessControl* access, const Principal* caller) {
+    access_ = access;
+    caller_ = caller;
+  }
+  bool CanReadExperiment(const std::string& experiment_id) const override {
+    return Allows(ResourceType::kExperiment, experiment_id);
+  }
+  bool CanReadRegisteredModel(const std::string& name) const override {
+    return Allows(ResourceType::kRegisteredModel, name);
+  }
+
+ private:
+  bool Allows(ResourceType type, const std::string& id) const {
+    return access_ == nullptr || caller_ == nullptr ||
+           access_->PermissionOf(*caller_, type, id) >= Permission::kRead;
+  }
+  const AccessControl* access_ = nullptr;
+  const Principal* caller_ = nullptr;
+};
+thread_local CallerAccess caller_access;
+
 const Principal& Caller() {
   if (!current_caller)
     throw Error(ErrorCode::kInternalError, "request has no authenticated caller");
@@ -244,6 +269,7 @@ class Authorizer {
       : access_(access), tracking_(tracking), datasets_(datasets) {}
 
   void Before(const Request& req, Response& res, const std::string& route) {
+    caller_access.Set(nullptr, nullptr);
     current_caller.reset();
     new_dataset.clear();
     int retry_after = 0;
@@ -259,6 +285,7 @@ class Authorizer {
       throw;
     }
     current_caller = caller;
+    caller_access.Set(&access_, &*current_caller);
     SetCurrentPrincipal(caller.username);
     auto rule = Rules().find(route);
     if (rule == Rules().end()) {
@@ -414,7 +441,9 @@ class Authorizer {
       case Target::kModel:
         access_.Require(caller, ResourceType::kRegisteredModel, fields.RequiredString("name"),
                         rule.needed);
-        // Registering a run's model also reads the run.
+        // Registering a run's or a logged model's model also reads it (the
+        // registry checks everything the source reaches; this answers an
+        // unknown id as a hidden one).
         if (fields.Has("run_id") && !fields.OptionalString("run_id").empty()) {
           RequireRun(caller, fields.OptionalString("run_id"), Permission::kRead);
         }
@@ -789,6 +818,8 @@ void AddTokenRoutes(HttpServer& server, AccessControl& access) {
 }
 
 }  // namespace
+
+const registry::ReadAccess& CallerReadAccess() { return caller_access; }
 
 void EnableAuth(HttpServer& server, AccessControl& access, tracking::TrackingService& tracking,
                 data::DatasetService& datasets) {

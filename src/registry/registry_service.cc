@@ -118,6 +118,11 @@ std::vector<std::string> PathSegments(const std::string& uri) {
   return parts;
 }
 
+[[noreturn]] void ThrowSourceDenied(const std::string& source, const std::string& what) {
+  throw Error(ErrorCode::kPermissionDenied, "Permission denied: creating a model version from '" +
+                                                source + "' reads " + what + ", which needs READ.");
+}
+
 [[noreturn]] void ThrowBadSource(const std::string& source, const char* id_name) {
   ThrowInvalid("Invalid model version source: '" + source + "'. The " + id_name +
                " request parameter must identify the resource that contains the source.");
@@ -134,6 +139,15 @@ bool IsWithinRoot(const std::string& source, const std::string& root) {
 }
 
 }  // namespace
+
+const ReadAccess& ReadAccess::Everything() {
+  struct All : ReadAccess {
+    bool CanReadExperiment(const std::string&) const override { return true; }
+    bool CanReadRegisteredModel(const std::string&) const override { return true; }
+  };
+  static const All kAll;
+  return kAll;
+}
 
 RegistryService::RegistryService(RegistryStore& store, tracking::TrackingService& tracking)
     : store_(store), tracking_(tracking) {}
@@ -228,12 +242,12 @@ void RegistryService::DeleteRegisteredModelTag(const std::string& name, const st
   store_.DeleteRegisteredModelTag(name, key);
 }
 
-ModelVersion RegistryService::CreateModelVersion(NewVersion request) {
+ModelVersion RegistryService::CreateModelVersion(NewVersion request, const ReadAccess& access) {
   ValidateModelName(request.name, "name");
   for (const Tag& tag : request.tags) ValidateRegistryTag(tag);
   if (request.source.empty()) ThrowInvalid("Missing value for required parameter 'source'.");
   RequireModel(request.name);
-  ValidateSource(request);
+  ValidateSource(request, access);
   ModelVersion version;
   version.name = request.name;
   version.source = request.source;
@@ -268,7 +282,7 @@ ModelVersion RegistryService::CreateModelVersion(NewVersion request) {
 // artifact source must lie under that model's or the run's artifact root; a
 // runs:/ source must name the run given. Local paths are never accepted: the
 // server's own disk is not a place clients may point a model at.
-void RegistryService::ValidateSource(NewVersion& request) {
+void RegistryService::ValidateSource(NewVersion& request, const ReadAccess& access) {
   const std::string& source = request.source;
   std::string decoded = tracking::FullyPercentDecode(source);
   std::vector<std::string> segments = PathSegments(decoded);
@@ -287,6 +301,10 @@ void RegistryService::ValidateSource(NewVersion& request) {
     std::string rest = source.substr(std::string("models:/").size());
     size_t slash = rest.find('/');
     if (slash == std::string::npos) ThrowBadSource(source, "model_id");
+    // Asked before the lookup, so that a hidden model answers as a missing one would.
+    if (!access.CanReadRegisteredModel(rest.substr(0, slash))) {
+      ThrowSourceDenied(source, "registered model '" + rest.substr(0, slash) + "'");
+    }
     ModelVersion referenced = GetModelVersion(rest.substr(0, slash), rest.substr(slash + 1));
     if ((!request.run_id.empty() && request.run_id != referenced.run_id) ||
         (!request.model_id.empty() && request.model_id != referenced.model_id)) {
@@ -307,10 +325,20 @@ void RegistryService::ValidateSource(NewVersion& request) {
       if (error.code() == ErrorCode::kResourceDoesNotExist) ThrowBadSource(source, "model_id");
       throw;
     }
+    if (!access.CanReadExperiment(model->experiment_id)) {
+      ThrowSourceDenied(source, "logged model '" + request.model_id + "'");
+    }
     bool owned = (is_models && LoggedModelIdOf(source) == request.model_id) ||
                  (is_artifacts && IsWithinRoot(source, model->artifact_uri));
     if (!owned) ThrowBadSource(source, "model_id");
-    if (request.run_id.empty()) request.run_id = model->source_run_id;
+    RequireReadableArtifacts(source, access);
+    if (!request.run_id.empty()) {
+      RequireReadableRun(request.run_id, source, access);
+    } else if (!model->source_run_id.empty()) {
+      // The version's lineage will show the model's run: it is read too.
+      RequireReadableRun(model->source_run_id, source, access);
+      request.run_id = model->source_run_id;
+    }
     return;
   }
   if (!is_runs && !is_artifacts && !is_models) {
@@ -327,9 +355,41 @@ void RegistryService::ValidateSource(NewVersion& request) {
     if (error.code() == ErrorCode::kResourceDoesNotExist) ThrowBadSource(source, "run_id");
     throw;
   }
+  if (!access.CanReadExperiment(run->info.experiment_id)) {
+    ThrowSourceDenied(source, "run '" + request.run_id + "'");
+  }
   if (is_runs && SplitRunsUri(source)->first == request.run_id) return;
-  if (is_artifacts && IsWithinRoot(source, run->info.artifact_uri)) return;
+  if (is_artifacts && IsWithinRoot(source, run->info.artifact_uri)) {
+    RequireReadableArtifacts(source, access);
+    return;
+  }
   ThrowBadSource(source, "run_id");
+}
+
+void RegistryService::RequireReadableRun(const std::string& run_id, const std::string& source,
+                                         const ReadAccess& access) {
+  std::optional<tracking::Run> run;
+  try {
+    run = tracking_.GetRun(run_id);
+  } catch (const Error& error) {
+    if (error.code() == ErrorCode::kResourceDoesNotExist) return;  // lineage skips it
+    throw;
+  }
+  if (!access.CanReadExperiment(run->info.experiment_id)) {
+    ThrowSourceDenied(source, "run '" + run_id + "'");
+  }
+}
+
+// An mlflow-artifacts:/<experiment id>/... source is read through that
+// experiment's folder, whatever run or logged model claims it.
+void RegistryService::RequireReadableArtifacts(const std::string& source,
+                                               const ReadAccess& access) {
+  if (source.rfind("mlflow-artifacts:", 0) != 0) return;
+  std::vector<std::string> segments = PathSegments(tracking::FullyPercentDecode(source));
+  if (!segments.empty() && tracking::ParseExperimentId(segments.front()) &&
+      !access.CanReadExperiment(segments.front())) {
+    ThrowSourceDenied(source, "the artifacts of experiment '" + segments.front() + "'");
+  }
 }
 
 ModelVersion RegistryService::GetModelVersion(const std::string& name, const std::string& version) {

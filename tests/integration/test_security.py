@@ -205,6 +205,97 @@ def test_other_spellings_of_run_ids_model_names_and_artifact_paths_reach_nothing
     assert_mlflow_error(r, 403, "PERMISSION_DENIED", "not under an experiment")
 
 
+# ------------------------------------------------ 2. the registry reads what it links
+
+
+def test_model_versions_need_read_on_their_source(srv):
+    hidden = _hidden_from_bob(srv)
+    run_id, model_id, exp_id = hidden["run_id"], hidden["model_id"], hidden["exp_id"]
+    bobs_model = unique("bob-model")
+    _ok(_call(srv, BOB, "POST", "registered-models/create", {"name": bobs_model}))
+    # alice's own registered model, hidden from bob, with a version from her run
+    alices_model = unique("alice-reg")
+    _ok(_call(srv, ALICE, "POST", "registered-models/create", {"name": alices_model}))
+    _ok(_call(srv, ALICE, "POST", "model-versions/create",
+              {"name": alices_model, "source": f"models:/{model_id}", "model_id": model_id}))
+    _ok(_call(srv, ALICE, "POST", f"{srv.url}/api/3.0/mlflow/users/permissions/grant",
+              {"username": BOB[0], "resource_type": "registered_model",
+               "resource_id": alices_model, "permission": "NO_PERMISSIONS"}))
+
+    artifacts = f"mlflow-artifacts:/{exp_id}/models/{model_id}/artifacts"
+    attempts = [
+        {"source": f"models:/{model_id}", "model_id": model_id},
+        {"source": artifacts, "model_id": model_id},
+        {"source": f"runs:/{run_id}/model", "run_id": run_id},
+        {"source": f"mlflow-artifacts:/{exp_id}/{run_id}/artifacts/model", "run_id": run_id},
+        {"source": f"models:/{alices_model}/1"},
+        # ids that do not exist get the same answer as hidden ones
+        {"source": "models:/m-00000000000000000000000000000000",
+         "model_id": "m-00000000000000000000000000000000"},
+        {"source": f"runs:/{'0' * 32}/model", "run_id": "0" * 32},
+    ]
+    for attempt in attempts:
+        r = _call(srv, BOB, "POST", "model-versions/create", {"name": bobs_model, **attempt})
+        assert_mlflow_error(r, 403, "PERMISSION_DENIED")
+        _assert_nothing_leaks(r)
+    assert _ok(_call(srv, BOB, "POST", "model-versions/search",
+                     {"filter": f"name = '{bobs_model}'"})).get("model_versions", []) == []
+    # alice's logged model was not tagged with bob's model
+    model = _ok(_call(srv, ALICE, "GET", f"{srv.url}/api/2.0/mlflow/logged-models/{model_id}"))
+    tags = {t["key"]: t["value"] for t in model["model"]["info"].get("tags", [])}
+    assert bobs_model not in tags.get("mlflow.modelVersions", "")
+    # and nothing of alice's run shows through lineage or a card of bob's model
+    for url in (f"{srv.url}/api/v1/lineage/model-versions/{bobs_model}/1",
+                f"{srv.url}/api/v1/models/{bobs_model}/versions/1/card?format=json"):
+        r = requests.get(url, auth=BOB)
+        assert r.status_code == 404, r.text
+    # alice may do all of it
+    r = _call(srv, ALICE, "POST", "model-versions/create",
+              {"name": alices_model, "source": f"runs:/{run_id}/model", "run_id": run_id})
+    assert _ok(r)["model_version"]["version"] == "2"
+
+
+def test_lineage_and_cards_show_only_what_the_reader_may_read(srv):
+    hidden = _hidden_from_bob(srv)
+    run_id, model_id = hidden["run_id"], hidden["model_id"]
+    name = unique("shared-model")  # bob reads it (the default), not alice's experiment
+    _ok(_call(srv, ALICE, "POST", "registered-models/create", {"name": name}))
+    _ok(_call(srv, ALICE, "POST", "model-versions/create",
+              {"name": name, "source": f"models:/{model_id}", "model_id": model_id}))
+    lineage_url = f"{srv.url}/api/v1/lineage/model-versions/{name}/1"
+    card_url = f"{srv.url}/api/v1/models/{name}/versions/1/card"
+
+    mine = _ok(requests.get(lineage_url, auth=ALICE))
+    assert mine["run"]["data"]["params"] == [{"key": "lr", "value": SECRET_PARAM}]
+    assert mine["withheld"] == []
+    assert SECRET_PARAM in requests.get(card_url, auth=ALICE).text
+
+    theirs = _ok(requests.get(lineage_url, auth=BOB))
+    assert "run" not in theirs and "logged_model" not in theirs
+    assert theirs["datasets"] == [] and theirs["child_runs"] == []
+    assert any(run_id in line and "READ" in line for line in theirs["withheld"]), theirs
+    assert any(model_id in line for line in theirs["withheld"]), theirs
+    assert theirs["model_version"]["name"] == name
+    _assert_nothing_leaks(requests.get(lineage_url, auth=BOB))
+
+    card = _ok(requests.get(card_url, params={"format": "json"}, auth=BOB))
+    assert card["parameters"] == {} and card["metrics"] == {}
+    assert card["lineage"]["run_id"] == "" and card["withheld"], card
+    markdown = requests.get(card_url, auth=BOB)
+    assert markdown.status_code == 200, markdown.text
+    assert "## Withheld" in markdown.text and run_id in markdown.text
+    _assert_nothing_leaks(markdown)
+    _assert_nothing_leaks(requests.get(card_url, params={"format": "json"}, auth=BOB))
+    # `slipway models lineage` shows the same to bob.
+    env = {**os.environ, "SLIPWAY_TRACKING_URI": srv.url,
+           "MLFLOW_TRACKING_USERNAME": BOB[0], "MLFLOW_TRACKING_PASSWORD": BOB[1]}
+    out = subprocess.run([str(slipway_binary()), "models", "lineage", f"{name}/1"], env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert f"run {run_id} (withheld)" in out.stdout and "withheld: run" in out.stdout, out.stdout
+    assert SECRET_PARAM not in out.stdout
+
+
 # ------------------------------------------------ 4. hidden and missing answer alike
 
 
