@@ -296,6 +296,38 @@ def test_lineage_and_cards_show_only_what_the_reader_may_read(srv):
     assert SECRET_PARAM not in out.stdout
 
 
+# ------------------------------------------------ 3. parallel guesses are throttled
+
+
+def test_parallel_wrong_passwords_are_throttled_before_they_are_checked(tmp_path_factory):
+    server = _start(tmp_path_factory, "slipway-security-throttle")
+    try:
+        search = f"{server.api}/experiments/search?max_results=1"
+
+        def guess(i: int) -> int:
+            return requests.get(search, auth=(ALICE[0], f"guess-{i}"), timeout=120).status_code
+
+        with ThreadPoolExecutor(max_workers=60) as pool:
+            statuses = list(pool.map(guess, range(60)))
+        assert set(statuses) <= {401, 429}, statuses
+        # A 401 is an answer after a full password check; a 429 comes before any.
+        # The server allows 5 failures in a row per address and user name.
+        checked = statuses.count(401)
+        assert statuses.count(429) >= 1, statuses
+        assert checked <= 10, f"{checked} full password checks for 60 parallel guesses"
+        # Waiting out the back-off lets the right password in again.
+        deadline = time.monotonic() + 60
+        while True:
+            r = requests.get(search, auth=ALICE, timeout=60)
+            if r.status_code != 429 or time.monotonic() > deadline:
+                break
+            time.sleep(int(r.headers["Retry-After"]))
+        assert r.status_code == 200, r.text
+    finally:
+        server.stop()
+    server.assert_clean_exit()
+
+
 # ------------------------------------------------ 4. hidden and missing answer alike
 
 
