@@ -65,7 +65,8 @@ class RegistryService {
   };
   // Creating a version reads its source: PERMISSION_DENIED unless `access`
   // may read the run, the logged model and the artifact folder it comes
-  // from, and the registered model of a `models:/<name>/<version>` source.
+  // from; for a `models:/<name>/<version>` source, that registered model
+  // (as in MLflow; the lineage withholds what it copies from other readers).
   ModelVersion CreateModelVersion(NewVersion request,
                                   const ReadAccess& access = ReadAccess::Everything());
   // `version` is the text from the request; not a number -> INVALID_PARAMETER_VALUE.
