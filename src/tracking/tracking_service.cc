@@ -502,6 +502,7 @@ SearchResult<Run> TrackingService::SearchRuns(const std::vector<std::string>& ex
                                               std::optional<int64_t> max_results,
                                               const std::vector<std::string>& order_by,
                                               const std::string& page_token) {
+  for (const std::string& id : experiment_ids) CanonicalExperimentId(id);
   Filter parsed = ParseRunFilter(filter);
   std::vector<OrderTerm> order = ParseRunOrderBy(order_by);
   Page page = RequestedPage(max_results, kDefaultRunsPerPage, kMaxResultsPerPage, page_token);
@@ -571,6 +572,7 @@ SearchResult<LoggedModel> TrackingService::SearchLoggedModels(
     const std::vector<std::string>& experiment_ids, const std::string& filter,
     const std::vector<OrderTerm>& order_by, std::optional<int64_t> max_results,
     const std::string& page_token) {
+  for (const std::string& id : experiment_ids) CanonicalExperimentId(id);
   Filter parsed = ParseLoggedModelFilter(filter);
   Page page = RequestedPage(max_results, 100, kMaxResultsPerPage, page_token);
   PageOf<LoggedModel> found = store_.SearchLoggedModels(experiment_ids, parsed, order_by, page);

@@ -144,7 +144,10 @@ TEST_F(TrackingServiceTest, OtherSpellingsOfAnExperimentIdReachNothing) {
               }).find("RESOURCE_DOES_NOT_EXIST"),
               std::string::npos)
         << other;
-    EXPECT_TRUE(service_->SearchRuns({other}, "", ViewType::kAll, 10, {}, "").items.empty())
+    EXPECT_NE(ErrorOf([&] {
+                service_->SearchRuns({id, other}, "", ViewType::kAll, 10, {}, "");
+              }).find("RESOURCE_DOES_NOT_EXIST"),
+              std::string::npos)
         << other;
   }
   EXPECT_EQ(service_->SearchRuns({id}, "", ViewType::kAll, 10, {}, "").items.size(), 1u);
