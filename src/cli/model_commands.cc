@@ -680,10 +680,16 @@ TreeNode LineageTree(const json& lineage) {
                          {FormatTime(Int64Field(info, "start_time"))}));
   } else {
     std::string run_id = StringField(version, "run_id");
-    under = &under->Add(run_id.empty() ? "run: (none recorded)"
-                                       : fmt::format("run {} (no longer available)", run_id));
+    const json& withheld = ArrayField(lineage, "withheld");
+    under = &under->Add(run_id.empty()     ? "run: (none recorded)"
+                        : withheld.empty() ? fmt::format("run {} (no longer available)", run_id)
+                                           : fmt::format("run {} (withheld)", run_id));
   }
   AddRunRecord(*under, lineage);
+  // What the server left out because the caller may not read it.
+  for (const json& line : ArrayField(lineage, "withheld")) {
+    if (line.is_string()) root.Add("withheld: " + line.get<std::string>());
+  }
   return root;
 }
 

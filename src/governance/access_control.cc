@@ -3,6 +3,7 @@
 #include <openssl/hmac.h>
 
 #include <algorithm>
+#include <functional>
 #include <map>
 
 #include "core/clock.h"
@@ -109,6 +110,12 @@ struct AccessControl::Snapshot {
 // and refuses attempts for an exponentially growing time once a count passes
 // its threshold. Keyed by address as well as name, so that nobody can lock
 // a user out from elsewhere by failing logins in their name.
+//
+// An attempt that will need a full password check reserves its place first
+// (Reserve), and counts as pending until it ends: only as many may be in
+// flight at once as there are failures left before the threshold (one once
+// past it), so that concurrent guesses cannot all be checked before the
+// first failure is counted.
 class AccessControl::LoginThrottle {
  public:
   LoginThrottle(int per_user, int per_address, std::chrono::seconds max_backoff)
@@ -129,26 +136,63 @@ class AccessControl::LoginThrottle {
     return static_cast<int>(wait);
   }
 
-  void Failed(const std::string& address, const std::string& username) {
+  // Reserves an attempt of `address` at `username` that is about to check a
+  // password: 0 if it may go ahead, else the seconds to wait. Every
+  // reservation ends in Failed or Succeeded with `reserved` true.
+  int Reserve(const std::string& address, const std::string& username) {
     std::lock_guard lock(mu_);
     auto now = SteadyClock::now();
     if (failures_.size() > kMaxEntries) Prune(now);
-    Count(UserKey(address, username), per_user_, now);
-    Count(address, per_address_, now);
+    const std::pair<std::string, int> keys[] = {{UserKey(address, username), per_user_},
+                                                {address, per_address_}};
+    int64_t wait = 0;
+    for (const auto& [key, threshold] : keys) {
+      Failures& entry = failures_[key];
+      if (entry.pending == 0 && now - entry.last > kForgetAfter) entry.count = 0;
+      if (entry.blocked_until > now) {
+        wait = std::max<int64_t>(
+            wait, std::chrono::ceil<std::chrono::seconds>(entry.blocked_until - now).count());
+      } else if (entry.pending >= std::max(1, threshold - entry.count)) {
+        wait = std::max<int64_t>(wait, 1);
+      }
+    }
+    if (wait > 0) return static_cast<int>(wait);
+    for (const auto& [key, threshold] : keys) {
+      Failures& entry = failures_[key];
+      ++entry.pending;
+      entry.last = now;
+    }
+    return 0;
   }
 
-  void Succeeded(const std::string& address, const std::string& username) {
+  void Failed(const std::string& address, const std::string& username, bool reserved) {
     std::lock_guard lock(mu_);
-    failures_.erase(UserKey(address, username));
-    auto it = failures_.find(address);
-    if (it != failures_.end() && it->second.blocked_until <= SteadyClock::now()) {
-      failures_.erase(it);
+    auto now = SteadyClock::now();
+    if (failures_.size() > kMaxEntries) Prune(now);
+    Count(UserKey(address, username), per_user_, now, reserved);
+    Count(address, per_address_, now, reserved);
+  }
+
+  void Succeeded(const std::string& address, const std::string& username, bool reserved) {
+    std::lock_guard lock(mu_);
+    auto now = SteadyClock::now();
+    for (const std::string& key : {UserKey(address, username), address}) {
+      auto it = failures_.find(key);
+      if (it == failures_.end()) continue;
+      Failures& entry = it->second;
+      if (reserved && entry.pending > 0) --entry.pending;
+      // A success clears the user's count, and the address's unless it is blocked.
+      if (key == address && entry.blocked_until > now) continue;
+      entry.count = 0;
+      entry.blocked_until = {};
+      if (entry.pending == 0) failures_.erase(it);
     }
   }
 
  private:
   struct Failures {
     int count = 0;
+    int pending = 0;  // reserved attempts still checking a password
     SteadyClock::time_point last;
     SteadyClock::time_point blocked_until;
   };
@@ -159,8 +203,9 @@ class AccessControl::LoginThrottle {
     return address + '\0' + username;
   }
 
-  void Count(const std::string& key, int threshold, SteadyClock::time_point now) {
+  void Count(const std::string& key, int threshold, SteadyClock::time_point now, bool reserved) {
     Failures& entry = failures_[key];
+    if (reserved && entry.pending > 0) --entry.pending;
     if (now - entry.last > kForgetAfter) entry.count = 0;
     entry.last = now;
     ++entry.count;
@@ -174,7 +219,8 @@ class AccessControl::LoginThrottle {
 
   void Prune(SteadyClock::time_point now) {
     std::erase_if(failures_, [&](const auto& item) {
-      return now - item.second.last > kForgetAfter && item.second.blocked_until <= now;
+      return now - item.second.last > kForgetAfter && item.second.blocked_until <= now &&
+             item.second.pending == 0;
     });
   }
 
@@ -238,9 +284,11 @@ std::string AccessControl::CacheKey(const Credentials& credentials) const {
 }
 
 std::optional<Principal> AccessControl::CheckBasic(const Snapshot& snapshot,
-                                                   const Credentials& credentials) {
+                                                   const Credentials& credentials,
+                                                   const std::function<void()>& reserve) {
   auto user = snapshot.users.find(credentials.username);
   if (user == snapshot.users.end()) {
+    reserve();
     // Spend the same time as for a real user, so that timing does not tell
     // which names exist.
     static const std::string kDecoy = HashPassword("decoy", options_.password_iterations);
@@ -256,6 +304,7 @@ std::optional<Principal> AccessControl::CheckBasic(const Snapshot& snapshot,
       return Principal{record.user.id, record.user.username, record.user.is_admin};
     }
   }
+  reserve();
   if (!VerifyPassword(credentials.secret, record.password_hash)) return std::nullopt;
   {
     std::lock_guard lock(cache_mu_);
@@ -266,13 +315,15 @@ std::optional<Principal> AccessControl::CheckBasic(const Snapshot& snapshot,
 }
 
 std::optional<Principal> AccessControl::CheckBearer(const Snapshot& snapshot,
-                                                    const Credentials& credentials) {
+                                                    const Credentials& credentials,
+                                                    const std::function<void()>& reserve) {
   std::string id;
   std::string secret;
   if (!ParseToken(credentials.secret, &id, &secret)) return std::nullopt;
   auto token = snapshot.tokens.find(id);
   if (token == snapshot.tokens.end()) return std::nullopt;
   const AuthState::TokenRecord& record = token->second;
+  reserve();
   if (!VerifyTokenSecret(secret, record.salt, record.secret_hash)) return std::nullopt;
   if (record.token.expires_ms && *record.token.expires_ms <= NowMillis()) return std::nullopt;
   auto user = snapshot.users.find(record.token.username);
@@ -295,22 +346,36 @@ Principal AccessControl::Authenticate(const Credentials& credentials,
     throttle_name = ParseToken(credentials.secret, &token_id, &ignored) ? "token:" + token_id
                                                                         : "token:malformed";
   }
-  if (int wait = throttle_->BlockedFor(client_address, throttle_name); wait > 0) {
+  auto refuse = [&](int wait) {
     if (retry_after_seconds) *retry_after_seconds = wait;
     throw Error(ErrorCode::kRequestLimitExceeded, "Too many failed logins from " + client_address +
                                                       "; retry in " + std::to_string(wait) + " s.");
-  }
+  };
+  if (int wait = throttle_->BlockedFor(client_address, throttle_name); wait > 0) refuse(wait);
+  // Taken before the slow check, so that concurrent attempts are counted
+  // before any of them has finished.
+  bool reserved = false;
+  auto reserve = [&] {
+    if (int wait = throttle_->Reserve(client_address, throttle_name); wait > 0) refuse(wait);
+    reserved = true;
+  };
   std::shared_ptr<const Snapshot> snapshot = Current();
-  std::optional<Principal> principal = credentials.kind == Credentials::Kind::kBasic
-                                           ? CheckBasic(*snapshot, credentials)
-                                           : CheckBearer(*snapshot, credentials);
+  std::optional<Principal> principal;
+  try {
+    principal = credentials.kind == Credentials::Kind::kBasic
+                    ? CheckBasic(*snapshot, credentials, reserve)
+                    : CheckBearer(*snapshot, credentials, reserve);
+  } catch (...) {
+    if (reserved) throttle_->Failed(client_address, throttle_name, true);
+    throw;
+  }
   if (!principal) {
-    throttle_->Failed(client_address, throttle_name);
+    throttle_->Failed(client_address, throttle_name, reserved);
     ThrowUnauthenticated(credentials.kind == Credentials::Kind::kBasic
                              ? "Invalid user name or password."
                              : "Invalid, expired or revoked API token.");
   }
-  throttle_->Succeeded(client_address, throttle_name);
+  throttle_->Succeeded(client_address, throttle_name, reserved);
   return *principal;
 }
 

@@ -18,13 +18,15 @@
 // PBKDF2 once; the result is cached under an HMAC of the credentials with a
 // per-process key, valid only while the user's stored hash is unchanged.
 // Repeated failed logins from one address are throttled with exponential
-// back-off. No secret is ever put in an error message.
+// back-off; an attempt is counted before its password is checked, so
+// concurrent guesses are throttled too. No secret is ever put in an error message.
 //
 // Thread-safe.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -196,8 +198,11 @@ class AccessControl {
   void Reload() const;
   const AuthState::UserRecord& RequireUser(const Snapshot& snapshot,
                                            const std::string& username) const;
-  std::optional<Principal> CheckBasic(const Snapshot& snapshot, const Credentials& credentials);
-  std::optional<Principal> CheckBearer(const Snapshot& snapshot, const Credentials& credentials);
+  // `reserve` is called just before the slow check of a secret (it may throw).
+  std::optional<Principal> CheckBasic(const Snapshot& snapshot, const Credentials& credentials,
+                                      const std::function<void()>& reserve);
+  std::optional<Principal> CheckBearer(const Snapshot& snapshot, const Credentials& credentials,
+                                       const std::function<void()>& reserve);
   std::string CacheKey(const Credentials& credentials) const;
 
   AuthStore& store_;

@@ -27,6 +27,31 @@ thread_local std::optional<Principal> current_caller;
 // The dataset a push is creating (set by the guard, granted after the reply).
 thread_local std::string new_dataset;
 
+// The caller's read permissions, for the registry's checks of what a
+// request reaches beyond its own resource. Set with current_caller.
+class CallerAccess : public registry::ReadAccess {
+ public:
+  void Set(const AccessControl* access, const Principal* caller) {
+    access_ = access;
+    caller_ = caller;
+  }
+  bool CanReadExperiment(const std::string& experiment_id) const override {
+    return Allows(ResourceType::kExperiment, experiment_id);
+  }
+  bool CanReadRegisteredModel(const std::string& name) const override {
+    return Allows(ResourceType::kRegisteredModel, name);
+  }
+
+ private:
+  bool Allows(ResourceType type, const std::string& id) const {
+    return access_ == nullptr || caller_ == nullptr ||
+           access_->PermissionOf(*caller_, type, id) >= Permission::kRead;
+  }
+  const AccessControl* access_ = nullptr;
+  const Principal* caller_ = nullptr;
+};
+thread_local CallerAccess caller_access;
+
 const Principal& Caller() {
   if (!current_caller)
     throw Error(ErrorCode::kInternalError, "request has no authenticated caller");
@@ -215,6 +240,8 @@ const std::unordered_map<std::string, Rule>& Rules() {
 
 // "12/abc/artifacts/model.pkl" -> "12". Paths with "." or ".." segments are
 // refused outright: the check must see the same experiment the store would.
+// Only an experiment id's canonical spelling names its folder ("02/..." is
+// not experiment 2's).
 std::string ExperimentOfArtifactPath(const std::string& path) {
   size_t start = 0;
   while (start < path.size() && path[start] == '/') ++start;
@@ -229,8 +256,7 @@ std::string ExperimentOfArtifactPath(const std::string& path) {
     if (first.empty()) first = segment;
     at = end + 1;
   }
-  bool numeric = !first.empty() && first.find_first_not_of("0123456789") == std::string::npos;
-  if (!numeric) {
+  if (!tracking::ParseExperimentId(first)) {
     throw Error(ErrorCode::kPermissionDenied,
                 "Permission denied: artifact path '" + path +
                     "' is not under an experiment; only admins may access it.");
@@ -261,9 +287,11 @@ class Authorizer {
   }
 
   void Before(const Request& req, const Principal& caller, const std::string& route) {
+    caller_access.Set(nullptr, nullptr);
     current_caller.reset();
     new_dataset.clear();
     current_caller = caller;
+    caller_access.Set(&access_, &*current_caller);
     SetCurrentPrincipal(caller.username);
     auto rule = Rules().find(route);
     if (rule == Rules().end()) {
@@ -328,8 +356,7 @@ class Authorizer {
       }
       case Target::kLoggedModel:
         if (caller.is_admin) return;
-        access_.Require(caller, ResourceType::kExperiment,
-                        tracking_.GetLoggedModel(req.matches[1]).experiment_id, rule.needed);
+        RequireLoggedModel(caller, req.matches[1], rule.needed);
         return;
       case Target::kModelInPath:
         access_.Require(caller, ResourceType::kRegisteredModel, req.matches[1], rule.needed);
@@ -375,7 +402,8 @@ class Authorizer {
     RequestFields fields(body);
     switch (rule.target) {
       case Target::kExperiment:
-        access_.Require(caller, ResourceType::kExperiment, fields.RequiredString("experiment_id"),
+        access_.Require(caller, ResourceType::kExperiment,
+                        tracking::CanonicalExperimentId(fields.RequiredString("experiment_id")),
                         rule.needed);
         return;
       case Target::kExperimentByName:
@@ -386,15 +414,16 @@ class Authorizer {
         return;
       case Target::kExperimentList:
         for (const std::string& id : fields.StringList("experiment_ids")) {
-          access_.Require(caller, ResourceType::kExperiment, id, rule.needed);
+          access_.Require(caller, ResourceType::kExperiment, tracking::CanonicalExperimentId(id),
+                          rule.needed);
         }
         return;
       case Target::kRun:
-        access_.Require(caller, ResourceType::kExperiment,
-                        ExperimentOfRun(fields.Has("run_id") || !fields.Has("run_uuid")
-                                            ? fields.RequiredString("run_id")
-                                            : fields.RequiredString("run_uuid")),
-                        rule.needed);
+        RequireRun(caller,
+                   fields.Has("run_id") || !fields.Has("run_uuid")
+                       ? fields.RequiredString("run_id")
+                       : fields.RequiredString("run_uuid"),
+                   rule.needed);
         return;
       case Target::kDatasetObjects:
         access_.Require(caller, ResourceType::kDataset,
@@ -417,10 +446,14 @@ class Authorizer {
       case Target::kModel:
         access_.Require(caller, ResourceType::kRegisteredModel, fields.RequiredString("name"),
                         rule.needed);
-        // Registering a run's model also reads the run.
+        // Registering a run's or a logged model's model also reads it (the
+        // registry checks everything the source reaches; this answers an
+        // unknown id as a hidden one).
         if (fields.Has("run_id") && !fields.OptionalString("run_id").empty()) {
-          access_.Require(caller, ResourceType::kExperiment,
-                          ExperimentOfRun(fields.OptionalString("run_id")), Permission::kRead);
+          RequireRun(caller, fields.OptionalString("run_id"), Permission::kRead);
+        }
+        if (fields.Has("model_id") && !fields.OptionalString("model_id").empty()) {
+          RequireLoggedModel(caller, fields.OptionalString("model_id"), Permission::kRead);
         }
         return;
       default:
@@ -438,14 +471,48 @@ class Authorizer {
     }
   }
 
-  // A run never moves to another experiment, so the answer can be kept.
-  std::string ExperimentOfRun(const std::string& run_id) {
+  // A run or logged model the caller may not use and one that does not
+  // exist get the same answer, as MLflow's auth app gives them, so that the
+  // reply tells nothing of which ids exist (or in which experiment).
+  void RequireRun(const Principal& caller, const std::string& run_id, Permission needed) {
+    RequireWithin(caller, "run", run_id, ExperimentOfRun(run_id), needed);
+  }
+  void RequireLoggedModel(const Principal& caller, const std::string& model_id, Permission needed) {
+    std::optional<std::string> experiment_id;
+    try {
+      experiment_id = tracking_.GetLoggedModel(model_id).experiment_id;
+    } catch (const Error& error) {
+      if (error.code() != ErrorCode::kResourceDoesNotExist) throw;
+    }
+    RequireWithin(caller, "logged model", model_id, experiment_id, needed);
+  }
+  void RequireWithin(const Principal& caller, const std::string& kind, const std::string& id,
+                     const std::optional<std::string>& experiment_id, Permission needed) {
+    if (experiment_id &&
+        access_.PermissionOf(caller, ResourceType::kExperiment, *experiment_id) >= needed) {
+      return;
+    }
+    throw Error(ErrorCode::kPermissionDenied,
+                "Permission denied: user '" + caller.username + "' may not use " + kind + " '" +
+                    id + "': that needs " + std::string(governance::PermissionName(needed)) +
+                    " on its experiment.");
+  }
+
+  // A run never moves to another experiment, so the answer can be kept;
+  // nullopt if there is no such run.
+  std::optional<std::string> ExperimentOfRun(const std::string& run_id) {
     {
       std::lock_guard lock(runs_mu_);
       auto hit = run_experiments_.find(run_id);
       if (hit != run_experiments_.end()) return hit->second;
     }
-    std::string experiment_id = tracking_.GetRun(run_id).info.experiment_id;
+    std::string experiment_id;
+    try {
+      experiment_id = tracking_.GetRun(run_id).info.experiment_id;
+    } catch (const Error& error) {
+      if (error.code() == ErrorCode::kResourceDoesNotExist) return std::nullopt;
+      throw;
+    }
     std::lock_guard lock(runs_mu_);
     if (run_experiments_.size() >= kMaxCachedRuns) run_experiments_.clear();
     run_experiments_[run_id] = experiment_id;
@@ -503,6 +570,14 @@ bool RequiredBool(const Json& body, const char* key) {
     if (text == "false") return false;
   }
   ThrowInvalid(std::string("Missing or invalid boolean for parameter '") + key + "'.");
+}
+
+// The id a grant is stored under: the spelling the resource's own store
+// uses, so that a grant and the checks made on requests meet.
+std::string ResourceKey(ResourceType type, const std::string& id) {
+  if (type == ResourceType::kExperiment) return tracking::CanonicalExperimentId(id);
+  if (type == ResourceType::kDataset) data::ValidateDatasetName(id);
+  return id;
 }
 
 // Admins, and whoever manages the resource, may change who else can use it.
@@ -608,8 +683,8 @@ void AddUserRoutes(HttpServer& server, AccessControl& access) {
 void AddGrantRoutes(HttpServer& server, AccessControl& access) {
   const std::string base = "/api/3.0/mlflow/users";
   auto target = [](const RequestFields& fields) {
-    return std::pair{governance::ParseResourceType(fields.RequiredString("resource_type")),
-                     fields.RequiredString("resource_id")};
+    ResourceType type = governance::ParseResourceType(fields.RequiredString("resource_type"));
+    return std::pair{type, ResourceKey(type, fields.RequiredString("resource_id"))};
   };
   server.Post(base + "/permissions/grant", "users/permissions/grant",
               [&access, target](const Request& req, Response& res) {
@@ -674,7 +749,7 @@ void AddLegacyGrantRoutes(HttpServer& server, AccessControl& access, const std::
   auto set = [&access, type, id_key, reply_of](const Request& req, Response& res, bool create) {
     Json body = RequestJson(req);
     RequestFields fields(body);
-    std::string id = fields.RequiredString(id_key);
+    std::string id = ResourceKey(type, fields.RequiredString(id_key));
     std::string username = fields.RequiredString("username");
     RequireManager(access, type, id);
     Permission permission = governance::ParsePermission(fields.RequiredString("permission"));
@@ -697,7 +772,7 @@ void AddLegacyGrantRoutes(HttpServer& server, AccessControl& access, const std::
              [&access, type, id_key, reply_of](const Request& req, Response& res) {
                Json body = RequestJson(req);
                RequestFields fields(body);
-               std::string id = fields.RequiredString(id_key);
+               std::string id = ResourceKey(type, fields.RequiredString(id_key));
                std::string username = fields.RequiredString("username");
                if (username != Caller().username) RequireManager(access, type, id);
                Reply(res, reply_of(username, id));
@@ -706,7 +781,7 @@ void AddLegacyGrantRoutes(HttpServer& server, AccessControl& access, const std::
                 [&access, type, id_key](const Request& req, Response& res) {
                   Json body = RequestJson(req);
                   RequestFields fields(body);
-                  std::string id = fields.RequiredString(id_key);
+                  std::string id = ResourceKey(type, fields.RequiredString(id_key));
                   RequireManager(access, type, id);
                   access.RemovePermission(fields.RequiredString("username"), type, id);
                   Reply(res, Json::object());
@@ -748,6 +823,8 @@ void AddTokenRoutes(HttpServer& server, AccessControl& access) {
 }
 
 }  // namespace
+
+const registry::ReadAccess& CallerReadAccess() { return caller_access; }
 
 void EnableAuth(HttpServer& server, AccessControl& access, tracking::TrackingService& tracking,
                 data::DatasetService& datasets) {

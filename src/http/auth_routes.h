@@ -23,6 +23,12 @@ namespace slipway::http {
 void EnableAuth(HttpServer& server, governance::AccessControl& access,
                 tracking::TrackingService& tracking, data::DatasetService& datasets);
 
+// What the caller of the request this thread serves may read, for domain
+// calls that reach resources beyond the one the route was authorized on (a
+// model version's source, a lineage's run). Everything for admins and when
+// the server runs without auth.
+const registry::ReadAccess& CallerReadAccess();
+
 // The REST API that manages users, API tokens and permissions: MLflow's
 // basic-auth endpoints (/api/2.0/mlflow/users/..., the 3.x
 // /api/3.0/mlflow/users/permissions/{grant,revoke,get,list} that

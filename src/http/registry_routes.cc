@@ -1,6 +1,7 @@
 #include "http/registry_routes.h"
 
 #include "core/error.h"
+#include "http/auth_routes.h"
 #include "http/json_codec.h"
 #include "http/route_helpers.h"
 #include "registry/lineage.h"
@@ -137,7 +138,8 @@ void AddModelVersionRoutes(HttpServer& server, registry::RegistryService& regist
         version.description = fields.OptionalString("description");
         version.model_id = fields.OptionalString("model_id");
         version.tags = fields.Tags("tags");
-        Reply(res, {{"model_version", ToJson(registry.CreateModelVersion(std::move(version)))}});
+        Reply(res, {{"model_version",
+                     ToJson(registry.CreateModelVersion(std::move(version), CallerReadAccess()))}});
       });
   server.Get(base + "/get", "model-versions/get", [&registry](const Request& req, Response& res) {
     Json body = RequestJson(req);
@@ -241,6 +243,7 @@ Json LineageJson(const registry::ModelLineage& lineage) {
   Json children = Json::array();
   for (const auto& child : lineage.child_runs) children.push_back(RunRefJson(child));
   out["child_runs"] = std::move(children);
+  out["withheld"] = lineage.withheld;
   return out;
 }
 
@@ -271,6 +274,7 @@ Json CardJson(const registry::ModelCard& card) {
             {"experiment_id", card.experiment_id},
             {"git_commit", card.git_commit},
             {"source_name", card.source_name}}},
+          {"withheld", card.withheld},
           {"creation_timestamp", card.created}};
 }
 
@@ -279,12 +283,12 @@ void AddLineageRoutes(HttpServer& server, registry::RegistryService& registry,
   server.Get("/api/v1/lineage/model-versions/([^/]+)/([^/]+)", "lineage/model-version",
              [&registry, &tracking](const Request& req, Response& res) {
                Reply(res, LineageJson(registry::BuildLineage(registry, tracking, req.matches[1],
-                                                             req.matches[2])));
+                                                             req.matches[2], CallerReadAccess())));
              });
   server.Get("/api/v1/models/([^/]+)/versions/([^/]+)/card", "models/card",
              [&registry, &tracking](const Request& req, Response& res) {
-               registry::ModelCard card = registry::BuildModelCard(
-                   registry::BuildLineage(registry, tracking, req.matches[1], req.matches[2]));
+               registry::ModelCard card = registry::BuildModelCard(registry::BuildLineage(
+                   registry, tracking, req.matches[1], req.matches[2], CallerReadAccess()));
                bool json =
                    req.get_param_value("format") == "json" ||
                    (req.get_param_value("format").empty() &&

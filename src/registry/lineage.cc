@@ -35,19 +35,31 @@ std::string QuoteFilterValue(const std::string& value) {
 }  // namespace
 
 ModelLineage BuildLineage(RegistryService& registry, tracking::TrackingService& tracking,
-                          const std::string& name, const std::string& version) {
+                          const std::string& name, const std::string& version,
+                          const ReadAccess& access) {
   ModelLineage lineage;
   lineage.version = registry.GetModelVersion(name, version);
   lineage.model = registry.GetRegisteredModel(name);
+  constexpr const char* kNoRead = ": withheld, you do not have READ on its experiment";
   if (!lineage.version.model_id.empty()) {
     lineage.logged_model =
         IfExists([&] { return tracking.GetLoggedModel(lineage.version.model_id); });
+    if (lineage.logged_model && !access.CanReadExperiment(lineage.logged_model->experiment_id)) {
+      lineage.withheld.push_back("logged model '" + lineage.version.model_id + "'" + kNoRead);
+      lineage.logged_model.reset();
+    }
   }
   std::string run_id = lineage.version.run_id;
   if (run_id.empty() && lineage.logged_model) run_id = lineage.logged_model->source_run_id;
   if (run_id.empty()) return lineage;
   lineage.run = IfExists([&] { return tracking.GetRun(run_id); });
   if (!lineage.run) return lineage;
+  if (!access.CanReadExperiment(lineage.run->info.experiment_id)) {
+    lineage.withheld.push_back("run '" + run_id + "' (its parameters, metrics, tags, datasets " +
+                               "and related runs)" + kNoRead);
+    lineage.run.reset();
+    return lineage;
+  }
 
   const tracking::Run& run = *lineage.run;
   lineage.git_commit = TagValue(run.tags, "mlflow.source.git.commit");
@@ -60,7 +72,12 @@ ModelLineage BuildLineage(RegistryService& registry, tracking::TrackingService& 
   std::string parent_id = TagValue(run.tags, "mlflow.parentRunId");
   if (!parent_id.empty()) {
     if (auto parent = IfExists([&] { return tracking.GetRun(parent_id); })) {
-      lineage.parent_run = RunRef{parent->info.run_id, parent->info.run_name, parent->info.status};
+      if (access.CanReadExperiment(parent->info.experiment_id)) {
+        lineage.parent_run =
+            RunRef{parent->info.run_id, parent->info.run_name, parent->info.status};
+      } else {
+        lineage.withheld.push_back("parent run '" + parent_id + "'" + kNoRead);
+      }
     }
   }
   auto children = tracking.SearchRuns(

@@ -41,12 +41,17 @@ struct ModelLineage {
   std::vector<DatasetRef> datasets;
   std::optional<RunRef> parent_run;
   std::vector<RunRef> child_runs;
+  // What was left out because the caller may not read it, one line each
+  // ("run 'abc': ..."); empty when nothing was.
+  std::vector<std::string> withheld;
 };
 
 // Builds the lineage of `name` at `version` (a number, or "@alias" is
 // resolved by the caller). A run or logged model that was deleted since is
-// left out rather than failing the request.
+// left out rather than failing the request; one in an experiment that
+// `access` may not read is left out too, and named in `withheld`.
 ModelLineage BuildLineage(RegistryService& registry, tracking::TrackingService& tracking,
-                          const std::string& name, const std::string& version);
+                          const std::string& name, const std::string& version,
+                          const ReadAccess& access = ReadAccess::Everything());
 
 }  // namespace slipway::registry

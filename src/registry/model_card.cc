@@ -64,6 +64,7 @@ ModelCard BuildModelCard(const ModelLineage& lineage) {
   CollectPrefixed(version.tags, "validation.", card.validation);
   CollectPrefixed(version.tags, "approval.", card.approvals);
   card.training_data = lineage.datasets;
+  card.withheld = lineage.withheld;
   card.git_commit = lineage.git_commit;
   card.source_name = lineage.source_name;
   if (lineage.run) {
@@ -100,9 +101,12 @@ std::string RenderMarkdown(const ModelCard& card) {
   if (card.owners.empty()) out += "None recorded.\n";
   for (const std::string& owner : card.owners) out += "- " + owner + "\n";
 
+  // Withheld lineage leaves sections empty that are not empty for others.
+  const std::string none_shown = "None shown (see Withheld below).\n";
   out += "\n## Training data\n\n";
   if (card.training_data.empty()) {
-    out += "No dataset inputs were logged by the training run.\n";
+    out +=
+        card.withheld.empty() ? "No dataset inputs were logged by the training run.\n" : none_shown;
   } else {
     out += "| name | digest | context | source |\n|---|---|---|---|\n";
     for (const DatasetRef& d : card.training_data) {
@@ -113,7 +117,7 @@ std::string RenderMarkdown(const ModelCard& card) {
 
   out += "\n## Parameters\n\n";
   if (card.parameters.empty()) {
-    out += "None logged.\n";
+    out += card.withheld.empty() ? "None logged.\n" : none_shown;
   } else {
     out += "| parameter | value |\n|---|---|\n";
     for (const auto& [key, value] : card.parameters) {
@@ -123,7 +127,7 @@ std::string RenderMarkdown(const ModelCard& card) {
 
   out += "\n## Metrics\n\n";
   if (card.metrics.empty()) {
-    out += "None logged.\n";
+    out += card.withheld.empty() ? "None logged.\n" : none_shown;
   } else {
     out += "| metric | value |\n|---|---|\n";
     for (const auto& [key, value] : card.metrics) {
@@ -150,6 +154,10 @@ std::string RenderMarkdown(const ModelCard& card) {
   }
   if (!card.git_commit.empty()) out += fmt::format("- Code version: `{}`\n", card.git_commit);
   if (!card.source_name.empty()) out += fmt::format("- Entry point: `{}`\n", card.source_name);
+  if (!card.withheld.empty()) {
+    out += "\n## Withheld\n\nParts of this card are left out because you may not read them:\n\n";
+    for (const std::string& line : card.withheld) out += "- " + line + "\n";
+  }
   return out;
 }
 

@@ -34,6 +34,7 @@ struct ModelCard {
   std::string git_commit;
   std::string source_name;
   int64_t created = 0;
+  std::vector<std::string> withheld;  // the lineage's: what the reader may not see
 };
 
 ModelCard BuildModelCard(const ModelLineage& lineage);

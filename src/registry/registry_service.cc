@@ -97,32 +97,6 @@ std::optional<std::string> LoggedModelIdOf(const std::string& source) {
   return rest;
 }
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// Percent-decodes until nothing changes, as MLflow does before checking a
-// source, so "%252e%252e" cannot hide a "..".
-std::string FullyUnquote(std::string text) {
-  for (;;) {
-    std::string out;
-    for (size_t i = 0; i < text.size(); ++i) {
-      if (text[i] == '%' && i + 2 < text.size() && HexValue(text[i + 1]) >= 0 &&
-          HexValue(text[i + 2]) >= 0) {
-        out += static_cast<char>(HexValue(text[i + 1]) * 16 + HexValue(text[i + 2]));
-        i += 2;
-      } else {
-        out += text[i];
-      }
-    }
-    if (out == text) return out;
-    text = std::move(out);
-  }
-}
-
 // The segments of a URI's path, without the scheme and any authority:
 // "mlflow-artifacts:/7/abc" -> {"7", "abc"}.
 std::vector<std::string> PathSegments(const std::string& uri) {
@@ -144,6 +118,11 @@ std::vector<std::string> PathSegments(const std::string& uri) {
   return parts;
 }
 
+[[noreturn]] void ThrowSourceDenied(const std::string& source, const std::string& what) {
+  throw Error(ErrorCode::kPermissionDenied, "Permission denied: creating a model version from '" +
+                                                source + "' reads " + what + ", which needs READ.");
+}
+
 [[noreturn]] void ThrowBadSource(const std::string& source, const char* id_name) {
   ThrowInvalid("Invalid model version source: '" + source + "'. The " + id_name +
                " request parameter must identify the resource that contains the source.");
@@ -153,13 +132,22 @@ std::vector<std::string> PathSegments(const std::string& uri) {
 // prefix of the source's path.
 bool IsWithinRoot(const std::string& source, const std::string& root) {
   if (source.substr(0, source.find(':')) != root.substr(0, root.find(':'))) return false;
-  std::vector<std::string> source_parts = PathSegments(FullyUnquote(source));
-  std::vector<std::string> root_parts = PathSegments(FullyUnquote(root));
+  std::vector<std::string> source_parts = PathSegments(tracking::FullyPercentDecode(source));
+  std::vector<std::string> root_parts = PathSegments(tracking::FullyPercentDecode(root));
   return !root_parts.empty() && source_parts.size() >= root_parts.size() &&
          std::equal(root_parts.begin(), root_parts.end(), source_parts.begin());
 }
 
 }  // namespace
+
+const ReadAccess& ReadAccess::Everything() {
+  struct All : ReadAccess {
+    bool CanReadExperiment(const std::string&) const override { return true; }
+    bool CanReadRegisteredModel(const std::string&) const override { return true; }
+  };
+  static const All kAll;
+  return kAll;
+}
 
 RegistryService::RegistryService(RegistryStore& store, tracking::TrackingService& tracking)
     : store_(store), tracking_(tracking) {}
@@ -183,6 +171,7 @@ RegisteredModel RegistryService::CreateRegisteredModel(const std::string& name,
                                                        const std::vector<Tag>& tags,
                                                        const std::string& description) {
   ValidateModelName(name, "name");
+  tracking::ValidateNameCharacters(name, "name");
   for (const Tag& tag : tags) ValidateRegistryTag(tag);
   RegisteredModel model;
   model.name = name;
@@ -202,6 +191,7 @@ RegisteredModel RegistryService::RenameRegisteredModel(const std::string& name,
                                                        const std::string& new_name) {
   ValidateModelName(name, "name");
   ValidateModelName(new_name, "new_name");
+  tracking::ValidateNameCharacters(new_name, "new_name");
   store_.RenameRegisteredModel(name, new_name);
   events_.Publish(
       {.kind = RegistryEvent::Kind::kModelRenamed, .model = name, .new_name = new_name});
@@ -256,12 +246,12 @@ void RegistryService::DeleteRegisteredModelTag(const std::string& name, const st
   store_.DeleteRegisteredModelTag(name, key);
 }
 
-ModelVersion RegistryService::CreateModelVersion(NewVersion request) {
+ModelVersion RegistryService::CreateModelVersion(NewVersion request, const ReadAccess& access) {
   ValidateModelName(request.name, "name");
   for (const Tag& tag : request.tags) ValidateRegistryTag(tag);
   if (request.source.empty()) ThrowInvalid("Missing value for required parameter 'source'.");
   RequireModel(request.name);
-  ValidateSource(request);
+  ValidateSource(request, access);
   ModelVersion version;
   version.name = request.name;
   version.source = request.source;
@@ -299,9 +289,9 @@ ModelVersion RegistryService::CreateModelVersion(NewVersion request) {
 // artifact source must lie under that model's or the run's artifact root; a
 // runs:/ source must name the run given. Local paths are never accepted: the
 // server's own disk is not a place clients may point a model at.
-void RegistryService::ValidateSource(NewVersion& request) {
+void RegistryService::ValidateSource(NewVersion& request, const ReadAccess& access) {
   const std::string& source = request.source;
-  std::string decoded = FullyUnquote(source);
+  std::string decoded = tracking::FullyPercentDecode(source);
   std::vector<std::string> segments = PathSegments(decoded);
   if (decoded.find('\0') != std::string::npos ||
       std::find(segments.begin(), segments.end(), "..") != segments.end()) {
@@ -318,6 +308,10 @@ void RegistryService::ValidateSource(NewVersion& request) {
     std::string rest = source.substr(std::string("models:/").size());
     size_t slash = rest.find('/');
     if (slash == std::string::npos) ThrowBadSource(source, "model_id");
+    // Asked before the lookup, so that a hidden model answers as a missing one would.
+    if (!access.CanReadRegisteredModel(rest.substr(0, slash))) {
+      ThrowSourceDenied(source, "registered model '" + rest.substr(0, slash) + "'");
+    }
     ModelVersion referenced = GetModelVersion(rest.substr(0, slash), rest.substr(slash + 1));
     if ((!request.run_id.empty() && request.run_id != referenced.run_id) ||
         (!request.model_id.empty() && request.model_id != referenced.model_id)) {
@@ -338,10 +332,20 @@ void RegistryService::ValidateSource(NewVersion& request) {
       if (error.code() == ErrorCode::kResourceDoesNotExist) ThrowBadSource(source, "model_id");
       throw;
     }
+    if (!access.CanReadExperiment(model->experiment_id)) {
+      ThrowSourceDenied(source, "logged model '" + request.model_id + "'");
+    }
     bool owned = (is_models && LoggedModelIdOf(source) == request.model_id) ||
                  (is_artifacts && IsWithinRoot(source, model->artifact_uri));
     if (!owned) ThrowBadSource(source, "model_id");
-    if (request.run_id.empty()) request.run_id = model->source_run_id;
+    RequireReadableArtifacts(source, access);
+    if (!request.run_id.empty()) {
+      RequireReadableRun(request.run_id, source, access);
+    } else if (!model->source_run_id.empty()) {
+      // The version's lineage will show the model's run: it is read too.
+      RequireReadableRun(model->source_run_id, source, access);
+      request.run_id = model->source_run_id;
+    }
     return;
   }
   if (!is_runs && !is_artifacts && !is_models) {
@@ -358,9 +362,41 @@ void RegistryService::ValidateSource(NewVersion& request) {
     if (error.code() == ErrorCode::kResourceDoesNotExist) ThrowBadSource(source, "run_id");
     throw;
   }
+  if (!access.CanReadExperiment(run->info.experiment_id)) {
+    ThrowSourceDenied(source, "run '" + request.run_id + "'");
+  }
   if (is_runs && SplitRunsUri(source)->first == request.run_id) return;
-  if (is_artifacts && IsWithinRoot(source, run->info.artifact_uri)) return;
+  if (is_artifacts && IsWithinRoot(source, run->info.artifact_uri)) {
+    RequireReadableArtifacts(source, access);
+    return;
+  }
   ThrowBadSource(source, "run_id");
+}
+
+void RegistryService::RequireReadableRun(const std::string& run_id, const std::string& source,
+                                         const ReadAccess& access) {
+  std::optional<tracking::Run> run;
+  try {
+    run = tracking_.GetRun(run_id);
+  } catch (const Error& error) {
+    if (error.code() == ErrorCode::kResourceDoesNotExist) return;  // lineage skips it
+    throw;
+  }
+  if (!access.CanReadExperiment(run->info.experiment_id)) {
+    ThrowSourceDenied(source, "run '" + run_id + "'");
+  }
+}
+
+// An mlflow-artifacts:/<experiment id>/... source is read through that
+// experiment's folder, whatever run or logged model claims it.
+void RegistryService::RequireReadableArtifacts(const std::string& source,
+                                               const ReadAccess& access) {
+  if (source.rfind("mlflow-artifacts:", 0) != 0) return;
+  std::vector<std::string> segments = PathSegments(tracking::FullyPercentDecode(source));
+  if (!segments.empty() && tracking::ParseExperimentId(segments.front()) &&
+      !access.CanReadExperiment(segments.front())) {
+    ThrowSourceDenied(source, "the artifacts of experiment '" + segments.front() + "'");
+  }
 }
 
 ModelVersion RegistryService::GetModelVersion(const std::string& name, const std::string& version) {

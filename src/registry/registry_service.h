@@ -22,6 +22,19 @@ inline constexpr size_t kMaxRegistryTagKeyLength = 250;
 inline constexpr size_t kMaxRegistryTagValueLength = 100000;
 inline constexpr size_t kMaxAliasLength = 255;
 
+// What the caller of a registry operation may read beyond the registered
+// model that the operation names: the experiments (and so the runs and
+// logged models in them) and the other registered models that a version's
+// source or lineage reaches. The HTTP layer answers from the caller's
+// permissions; Everything() allows all (no auth, or an admin).
+class ReadAccess {
+ public:
+  virtual ~ReadAccess() = default;
+  virtual bool CanReadExperiment(const std::string& experiment_id) const = 0;
+  virtual bool CanReadRegisteredModel(const std::string& name) const = 0;
+  static const ReadAccess& Everything();
+};
+
 class RegistryService {
  public:
   // Both must outlive the service.
@@ -54,7 +67,12 @@ class RegistryService {
     std::string model_id;
     std::vector<Tag> tags;
   };
-  ModelVersion CreateModelVersion(NewVersion request);
+  // Creating a version reads its source: PERMISSION_DENIED unless `access`
+  // may read the run, the logged model and the artifact folder it comes
+  // from; for a `models:/<name>/<version>` source, that registered model
+  // (as in MLflow; the lineage withholds what it copies from other readers).
+  ModelVersion CreateModelVersion(NewVersion request,
+                                  const ReadAccess& access = ReadAccess::Everything());
   // `version` is the text from the request; not a number -> INVALID_PARAMETER_VALUE.
   ModelVersion GetModelVersion(const std::string& name, const std::string& version);
   ModelVersion UpdateModelVersion(const std::string& name, const std::string& version,
@@ -81,7 +99,11 @@ class RegistryService {
   RegisteredModel RequireModel(const std::string& name);
   // Checks `request.source` against its run or logged model, and fills in the
   // run and model of a `models:/<name>/<version>` source.
-  void ValidateSource(NewVersion& request);
+  // PERMISSION_DENIED unless `access` may read everything the source reaches.
+  void ValidateSource(NewVersion& request, const ReadAccess& access);
+  void RequireReadableRun(const std::string& run_id, const std::string& source,
+                          const ReadAccess& access);
+  static void RequireReadableArtifacts(const std::string& source, const ReadAccess& access);
   int64_t ParseVersion(const std::string& version);
 
   RegistryStore& store_;

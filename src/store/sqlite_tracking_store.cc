@@ -1,7 +1,6 @@
 #include "store/sqlite_tracking_store.h"
 
 #include <algorithm>
-#include <charconv>
 #include <cmath>
 #include <tuple>
 
@@ -28,11 +27,9 @@ namespace {
 
 constexpr const char* kRunNameTag = "mlflow.runName";
 
+// Only the canonical spelling names an experiment (see tracking::ParseExperimentId).
 std::optional<int64_t> ParseId(const std::string& text) {
-  int64_t value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size() || text.empty()) return std::nullopt;
-  return value;
+  return tracking::ParseExperimentId(text);
 }
 
 int64_t ExperimentIdOrThrow(const std::string& experiment_id) {

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace slipway::tracking {
@@ -47,6 +48,19 @@ struct Experiment {
   int64_t last_update_time = 0;
   std::vector<Tag> tags;
 };
+
+// Experiment ids are the decimal numbers the store issues, written without
+// sign, spaces or leading zeros ("0", "17"). That is the only spelling that
+// names an experiment anywhere: in the store, in permissions and as the first
+// segment of an artifact path. So a permission checked on an id's text is a
+// permission on the experiment the store acts on; "02", "+2", " 2" or "2.0"
+// name no experiment. nullopt for any other spelling.
+std::optional<int64_t> ParseExperimentId(std::string_view text);
+
+// `text` when it is an experiment id as above; otherwise RESOURCE_DOES_NOT_EXIST,
+// the answer for any id that names no experiment. It does not look the
+// experiment up: whether it exists is the store's answer, after authorization.
+const std::string& CanonicalExperimentId(const std::string& text);
 
 // Run statuses of MLflow's RunStatus enum.
 bool IsValidRunStatus(const std::string& status);

@@ -1,7 +1,9 @@
 #include "tracking/tracking_service.h"
 
+#include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstdio>
 
 #include "core/clock.h"
 #include "core/error.h"
@@ -130,6 +132,139 @@ void ValidateEntityName(const std::string& name, const std::string& path) {
   }
 }
 
+namespace {
+
+// The code point starting at text[i] and its length in bytes; nullopt if the
+// bytes there are not well-formed UTF-8 (overlong forms and surrogates too).
+std::optional<std::pair<char32_t, size_t>> DecodeUtf8(std::string_view text, size_t i) {
+  auto byte = [&](size_t at) { return static_cast<unsigned char>(text[at]); };
+  unsigned char lead = byte(i);
+  if (lead < 0x80) return std::make_pair(char32_t{lead}, size_t{1});
+  size_t length = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC2 ? 2 : 0;
+  if (length == 0 || lead > 0xF4 || i + length > text.size()) return std::nullopt;
+  char32_t code = lead & (0x7F >> length);
+  for (size_t k = 1; k < length; ++k) {
+    if ((byte(i + k) & 0xC0) != 0x80) return std::nullopt;
+    code = (code << 6) | (byte(i + k) & 0x3F);
+  }
+  static constexpr char32_t kMinimum[] = {0, 0, 0x80, 0x800, 0x10000};
+  if (code < kMinimum[length] || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) {
+    return std::nullopt;
+  }
+  return std::make_pair(code, length);
+}
+
+bool IsControlOrBidi(char32_t c) {
+  return c < 0x20 || (c >= 0x7F && c <= 0x9F) || c == 0x200E || c == 0x200F ||
+         (c >= 0x202A && c <= 0x202E) || (c >= 0x2066 && c <= 0x2069);
+}
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+[[noreturn]] void ThrowBadLocation(const std::string& location, const std::string& why) {
+  ThrowInvalid("Invalid value '" + location +
+               "' for parameter 'artifact_location' supplied: " + why);
+}
+
+}  // namespace
+
+void ValidateNameCharacters(std::string_view name, const std::string& field) {
+  for (size_t i = 0; i < name.size();) {
+    auto decoded = DecodeUtf8(name, i);
+    if (!decoded) {
+      ThrowInvalid("Invalid value for parameter '" + field + "' supplied: it is not valid UTF-8.");
+    }
+    if (IsControlOrBidi(decoded->first)) {
+      char code[16];
+      std::snprintf(code, sizeof code, "U+%04X", static_cast<unsigned>(decoded->first));
+      ThrowInvalid("Invalid value for parameter '" + field +
+                   "' supplied: names must not contain control or bidirectional formatting "
+                   "characters (" +
+                   code + " at byte " + std::to_string(i) + ").");
+    }
+    i += decoded->second;
+  }
+}
+
+std::string FullyPercentDecode(std::string text) {
+  for (;;) {
+    std::string out;
+    for (size_t i = 0; i < text.size(); ++i) {
+      if (text[i] == '%' && i + 2 < text.size() && HexValue(text[i + 1]) >= 0 &&
+          HexValue(text[i + 2]) >= 0) {
+        out += static_cast<char>(HexValue(text[i + 1]) * 16 + HexValue(text[i + 2]));
+        i += 2;
+      } else {
+        out += text[i];
+      }
+    }
+    if (out == text) return out;
+    text = std::move(out);
+  }
+}
+
+void ValidateArtifactLocation(const std::string& location) {
+  if (location.empty()) return;
+  std::string decoded = FullyPercentDecode(location);
+  for (unsigned char c : decoded) {
+    if (c < 0x20 || c == 0x7F || c == '\\') {
+      ThrowBadLocation(location, "control characters and backslashes are not allowed.");
+    }
+  }
+  if (decoded.find_first_of("?#") != std::string::npos) {
+    ThrowBadLocation(location, "a location cannot have a query or a fragment.");
+  }
+  size_t colon = decoded.find(':');
+  size_t slash = decoded.find('/');
+  std::string scheme = colon == std::string::npos || (slash != std::string::npos && slash < colon)
+                           ? std::string()
+                           : decoded.substr(0, colon);
+  for (char& c : scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  std::string path = scheme.empty() ? decoded : decoded.substr(colon + 1);
+  for (size_t start = 0; start <= path.size();) {
+    size_t end = path.find('/', start);
+    if (end == std::string::npos) end = path.size();
+    std::string_view segment(path.data() + start, end - start);
+    if (segment == ".." || segment == ".") {
+      ThrowBadLocation(location, "'.' and '..' segments are not allowed (also percent-encoded).");
+    }
+    start = end + 1;
+  }
+  if (scheme == "mlflow-artifacts") {
+    if (path.rfind("//", 0) == 0) {
+      ThrowBadLocation(location,
+                       "an mlflow-artifacts location names a path under this server's artifact "
+                       "root (mlflow-artifacts:/<path>), not another host.");
+    }
+    if (path.find_first_not_of('/') == std::string::npos) {
+      ThrowBadLocation(location, "an mlflow-artifacts location needs a path under the root.");
+    }
+    return;
+  }
+  static constexpr std::string_view kRemoteSchemes[] = {"s3", "gs", "wasbs", "abfss", "hdfs"};
+  bool remote = std::find(std::begin(kRemoteSchemes), std::end(kRemoteSchemes), scheme) !=
+                std::end(kRemoteSchemes);
+  if (scheme.empty() || scheme == "file") {
+    ThrowBadLocation(location,
+                     "local paths are not accepted; leave it out to use this server's artifact "
+                     "store, or give mlflow-artifacts:/<path> or a remote object store URI.");
+  }
+  if (!remote) {
+    ThrowBadLocation(location, "the scheme '" + scheme +
+                                   "' is not accepted; use mlflow-artifacts:/<path> or one of "
+                                   "s3, gs, wasbs, abfss, hdfs.");
+  }
+  if (path.rfind("//", 0) != 0 || path.size() <= 2 || path[2] == '/') {
+    ThrowBadLocation(location,
+                     "a remote location needs a bucket or host: " + scheme + "://<bucket>/<path>.");
+  }
+}
+
 TrackingService::TrackingService(TrackingStore& store, Options options)
     : store_(store), options_(std::move(options)) {
   if (!store_.GetExperiment("0")) {
@@ -152,6 +287,8 @@ std::string TrackingService::CreateExperiment(const std::string& name,
                                               const std::vector<Tag>& tags) {
   if (name.empty()) ThrowInvalid("Invalid experiment name: ''");
   ValidateLength("name", name, kMaxExperimentNameLength);
+  ValidateNameCharacters(name, "name");
+  ValidateArtifactLocation(artifact_location);
   for (const Tag& tag : tags) ValidateTag(tag, "tags.", kMaxExperimentTagValueLength);
   Experiment experiment;
   experiment.name = name;
@@ -186,6 +323,7 @@ void TrackingService::RenameExperiment(const std::string& experiment_id,
                                        const std::string& new_name) {
   if (new_name.empty()) ThrowInvalid("Invalid experiment name: ''");
   ValidateLength("name", new_name, kMaxExperimentNameLength);
+  ValidateNameCharacters(new_name, "new_name");
   store_.RenameExperiment(experiment_id, new_name);
 }
 
@@ -365,6 +503,7 @@ SearchResult<Run> TrackingService::SearchRuns(const std::vector<std::string>& ex
                                               std::optional<int64_t> max_results,
                                               const std::vector<std::string>& order_by,
                                               const std::string& page_token) {
+  for (const std::string& id : experiment_ids) CanonicalExperimentId(id);
   Filter parsed = ParseRunFilter(filter);
   std::vector<OrderTerm> order = ParseRunOrderBy(order_by);
   Page page = RequestedPage(max_results, kDefaultRunsPerPage, kMaxResultsPerPage, page_token);
@@ -434,6 +573,7 @@ SearchResult<LoggedModel> TrackingService::SearchLoggedModels(
     const std::vector<std::string>& experiment_ids, const std::string& filter,
     const std::vector<OrderTerm>& order_by, std::optional<int64_t> max_results,
     const std::string& page_token) {
+  for (const std::string& id : experiment_ids) CanonicalExperimentId(id);
   Filter parsed = ParseLoggedModelFilter(filter);
   Page page = RequestedPage(max_results, 100, kMaxResultsPerPage, page_token);
   PageOf<LoggedModel> found = store_.SearchLoggedModels(experiment_ids, parsed, order_by, page);

@@ -9,6 +9,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "tracking/tracking_store.h"
@@ -131,6 +132,25 @@ Page RequestedPage(std::optional<int64_t> max_results, int64_t fallback, int64_t
 
 // The token of the page after `page`, empty when `has_more` is false.
 std::string NextPageToken(const Page& page, bool has_more);
+
+// Names people read and pick from lists (experiments, registered models):
+// valid UTF-8 without control characters (C0, DEL, C1) or Unicode bidi
+// controls (U+200E, U+200F, U+202A-U+202E, U+2066-U+2069), which hide text
+// or make one name display as another. INVALID_PARAMETER_VALUE naming
+// `field` and the character otherwise.
+void ValidateNameCharacters(std::string_view name, const std::string& field);
+
+// Percent-decodes until nothing changes, so "%252e%252e" cannot hide a "..".
+std::string FullyPercentDecode(std::string text);
+
+// An experiment's `artifact_location`, as clients will use it: empty (the
+// server's default), an `mlflow-artifacts:/<path>` under the artifact root,
+// or a remote object store (s3, gs, wasbs, abfss, hdfs) with a host. Local
+// paths (`/etc`, `file:`), other schemes (http, ftp, runs, models: clients
+// would send them data or credentials), `..` or `.` segments in any
+// percent-encoded form, control characters, queries and fragments are
+// INVALID_PARAMETER_VALUE naming the field.
+void ValidateArtifactLocation(const std::string& location);
 
 // MLflow's rules for metric, param and tag names: alphanumerics, `_ - . : /`
 // and spaces, and no name that a file system would normalise to another.

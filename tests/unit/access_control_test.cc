@@ -3,8 +3,11 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
+#include <latch>
 #include <thread>
+#include <vector>
 
 #include "core/error.h"
 #include "governance/credentials.h"
@@ -203,6 +206,38 @@ TEST_F(AccessControlTest, RepeatedFailuresAreThrottledPerAddressAndUser) {
   EXPECT_GE(retry_after, 1);
   // Someone else's address is not locked out by these failures.
   EXPECT_EQ(access_->Authenticate(Basic("alice", "pw"), "10.0.0.10").username, "alice");
+}
+
+TEST_F(AccessControlTest, ConcurrentWrongPasswordsAreCountedBeforeTheyAreChecked) {
+  // A slow hash, so that the attempts overlap as they do on a real server.
+  AccessControl::Options options;
+  options.password_iterations = 200000;
+  options.failures_before_throttle = 3;
+  options.address_failures_before_throttle = 6;
+  AccessControl slow(*store_, options);
+  slow.CreateUser("alice", "pw", false);
+  constexpr int kAttempts = 60;
+  std::atomic<int> checked{0};  // a full password check ran and failed
+  std::atomic<int> throttled{0};
+  std::latch start(kAttempts);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kAttempts; ++i) {
+    threads.emplace_back([&] {
+      start.arrive_and_wait();
+      try {
+        slow.Authenticate(Basic("alice", "guess"), "10.0.0.7");
+      } catch (const Error& error) {
+        if (error.code() == ErrorCode::kUnauthenticated) ++checked;
+        if (error.code() == ErrorCode::kRequestLimitExceeded) ++throttled;
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(checked + throttled, kAttempts);
+  // No more checks than failures allowed before the throttle (plus one
+  // attempt per second of back-off, should the hashes outlast it).
+  EXPECT_LE(checked.load(), 3 + 2);
+  EXPECT_GE(throttled.load(), kAttempts - 5);
 }
 
 TEST_F(AccessControlTest, ChangesByAnotherProcessArePickedUp) {

@@ -115,5 +115,99 @@ TEST_F(TrackingServiceTest, UpdateRunValidatesStatus) {
   EXPECT_EQ(info.end_time, 99);
 }
 
+TEST(ExperimentIdTest, OnlyTheCanonicalSpellingNamesAnExperiment) {
+  EXPECT_EQ(ParseExperimentId("0"), 0);
+  EXPECT_EQ(ParseExperimentId("2"), 2);
+  EXPECT_EQ(ParseExperimentId("9223372036854775807"), INT64_MAX);
+  for (const char* other :
+       {"02", "00", "+2", "-2", " 2", "2 ", "2.0", "0x2", "", "2a", "9223372036854775808", "١"}) {
+    EXPECT_EQ(ParseExperimentId(other), std::nullopt) << other;
+  }
+  EXPECT_EQ(CanonicalExperimentId("17"), "17");
+  try {
+    CanonicalExperimentId("02");
+    FAIL() << "02 was accepted";
+  } catch (const Error& error) {
+    EXPECT_EQ(error.code(), ErrorCode::kResourceDoesNotExist);
+  }
+}
+
+TEST_F(TrackingServiceTest, OtherSpellingsOfAnExperimentIdReachNothing) {
+  std::string id = service_->CreateExperiment("spelled", "", {});
+  std::string run = service_->CreateRun({id, "", std::nullopt, "r", {}}).info.run_id;
+  for (const std::string& other : {"0" + id, "+" + id, " " + id, id + ".0", id + " "}) {
+    EXPECT_NE(ErrorOf([&] { service_->GetExperiment(other); }).find("RESOURCE_DOES_NOT_EXIST"),
+              std::string::npos)
+        << other;
+    EXPECT_NE(ErrorOf([&] {
+                service_->CreateRun({other, "", std::nullopt, "r", {}});
+              }).find("RESOURCE_DOES_NOT_EXIST"),
+              std::string::npos)
+        << other;
+    EXPECT_NE(ErrorOf([&] {
+                service_->SearchRuns({id, other}, "", ViewType::kAll, 10, {}, "");
+              }).find("RESOURCE_DOES_NOT_EXIST"),
+              std::string::npos)
+        << other;
+  }
+  EXPECT_EQ(service_->SearchRuns({id}, "", ViewType::kAll, 10, {}, "").items.size(), 1u);
+  EXPECT_EQ(service_->GetRun(run).info.experiment_id, id);
+}
+
+TEST_F(TrackingServiceTest, ExperimentNamesRefuseControlAndBidiCharacters) {
+  for (const std::string& bad :
+       {std::string("a\0b", 3), std::string("tab\there"), std::string("del\x7f"),
+        std::string("c1\xc2\x85"), std::string("rlo\xe2\x80\xae") + "gpj.exe",
+        std::string("lrm\xe2\x80\x8e"), std::string("isolate\xe2\x81\xa6"),
+        std::string("bad utf8 \xff")}) {
+    std::string error = ErrorOf([&] { service_->CreateExperiment(bad, "", {}); });
+    EXPECT_NE(error.find("INVALID_PARAMETER_VALUE"), std::string::npos) << error;
+    EXPECT_NE(error.find("'name'"), std::string::npos) << error;
+  }
+  std::string id = service_->CreateExperiment("caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac", "", {});
+  std::string error =
+      ErrorOf([&] { service_->RenameExperiment(id, std::string("x\xe2\x80\xaey")); });
+  EXPECT_NE(error.find("'new_name'"), std::string::npos) << error;
+  EXPECT_NE(error.find("U+202E"), std::string::npos) << error;
+}
+
+TEST_F(TrackingServiceTest, ArtifactLocationsStayUnderTheRootOrRemote) {
+  for (const char* bad : {"/etc",
+                          "/tmp/x",
+                          "relative/dir",
+                          "file:///etc",
+                          "file:/etc",
+                          "mlflow-artifacts:/../..",
+                          "mlflow-artifacts:/7/../../etc",
+                          "mlflow-artifacts:/7/%2e%2e/%2E%2E",
+                          "mlflow-artifacts:/%252e%252e/x",
+                          "mlflow-artifacts:/./x",
+                          "mlflow-artifacts:",
+                          "mlflow-artifacts:/",
+                          "mlflow-artifacts://evil.example/x",
+                          "https://evil.example/a",
+                          "http://evil.example/a",
+                          "ftp://h/x",
+                          "runs:/abc/x",
+                          "models:/m/1",
+                          "s3://bucket/../x",
+                          "s3:///nobucket",
+                          "s3://b/x?y=1",
+                          "mlflow-artifacts:/a\\b",
+                          "mlflow-artifacts:/a%00b"}) {
+    std::string error = ErrorOf([&] { service_->CreateExperiment(bad, bad, {}); });
+    EXPECT_NE(error.find("INVALID_PARAMETER_VALUE"), std::string::npos) << bad << ": " << error;
+    EXPECT_NE(error.find("'artifact_location'"), std::string::npos) << bad << ": " << error;
+  }
+  for (const char* good :
+       {"mlflow-artifacts:/team-a/exp", "mlflow-artifacts:/x..y/z", "s3://bucket/prefix",
+        "gs://bucket/p", "wasbs://c@acct.blob/p", "abfss://c@acct.dfs/p", "hdfs://namenode/p"}) {
+    std::string id = service_->CreateExperiment(good, good, {});
+    EXPECT_EQ(service_->GetExperiment(id).artifact_location, good);
+  }
+  std::string id = service_->CreateExperiment("default-location", "", {});
+  EXPECT_EQ(service_->GetExperiment(id).artifact_location, "mlflow-artifacts:/" + id);
+}
+
 }  // namespace
 }  // namespace slipway::tracking
