@@ -4,7 +4,8 @@
 // MLflow's error codes and a message written for the user. Each request (an
 // HTTP call, a CLI command) catches it at exactly one boundary and turns it
 // into the wire form: `{"error_code": ..., "message": ...}` with the HTTP
-// status MLflow uses for that code. Programmer errors are asserts, not Errors.
+// status MLflow uses for that code (http::HttpStatusFor: statuses are the
+// HTTP layer's business). Programmer errors are asserts, not Errors.
 #pragma once
 
 #include <stdexcept>
@@ -33,9 +34,6 @@ enum class ErrorCode {
 
 // "INVALID_PARAMETER_VALUE" etc., as MLflow spells them on the wire.
 std::string_view ErrorCodeName(ErrorCode code);
-
-// The HTTP status MLflow's server answers with for `code` (mlflow/exceptions.py).
-int HttpStatusFor(ErrorCode code);
 
 class Error : public std::runtime_error {
  public:

@@ -332,8 +332,6 @@ struct HttpServer::Impl {
   std::optional<asio::steady_timer> stop_deadline;  // used on `control` only
 };
 
-namespace {}  // namespace
-
 // One client connection: reads requests one after another (no pipelining
 // overlap), hands each to a worker, writes its reply. Every member is used
 // on the connection's strand only; a worker holds a shared_ptr while it
@@ -400,7 +398,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
                       });
   }
 
-  // A piece of a streamed body, for the worker's BodyReader.
+  // Reads more of a streamed body once the handler has caught up (called
+  // by the worker's BodyReader).
   void ResumeBody(std::shared_ptr<Exchange> ex) {
     asio::post(stream_.get_executor(),
                [self = shared_from_this(), ex] { self->ReadBody(std::move(ex)); });

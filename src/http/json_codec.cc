@@ -388,4 +388,34 @@ std::string ErrorBody(const std::string& error_code, const std::string& message)
       -1, ' ', false, Json::error_handler_t::replace);
 }
 
+int HttpStatusFor(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kInvalidParameterValue:
+    case ErrorCode::kResourceAlreadyExists:
+    case ErrorCode::kBadRequest:
+    case ErrorCode::kInvalidState:
+      return 400;
+    case ErrorCode::kUnauthenticated:
+      return 401;
+    case ErrorCode::kPermissionDenied:
+      return 403;
+    case ErrorCode::kResourceDoesNotExist:
+    case ErrorCode::kEndpointNotFound:
+      return 404;
+    case ErrorCode::kResourceConflict:
+      return 409;
+    case ErrorCode::kPayloadTooLarge:
+      return 413;
+    case ErrorCode::kRequestLimitExceeded:
+      return 429;
+    case ErrorCode::kNotImplemented:
+      return 501;
+    case ErrorCode::kTemporarilyUnavailable:
+      return 503;
+    case ErrorCode::kInternalError:
+      return 500;
+  }
+  return 500;
+}
+
 }  // namespace slipway::http

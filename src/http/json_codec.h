@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "core/error.h"
 #include "registry/entities.h"
 #include "tracking/entities.h"
 
@@ -71,5 +72,8 @@ class RequestFields {
 
 // The body of an MLflow error reply.
 std::string ErrorBody(const std::string& error_code, const std::string& message);
+
+// The HTTP status MLflow's server answers with for `code` (mlflow/exceptions.py).
+int HttpStatusFor(ErrorCode code);
 
 }  // namespace slipway::http
