@@ -75,7 +75,7 @@ sanitize: deps
 	cmake -S . -B build-asan $(CMAKE_FLAGS) -DCMAKE_BUILD_TYPE=Debug -DSLIPWAY_SANITIZE=address
 	cmake --build build-asan -j $(JOBS)
 	cd build-asan && ctest --output-on-failure -j $(JOBS)
-	SLIPWAY_BINARY=$(CURDIR)/build-asan/slipway $(PYTHON) -m pytest tests/integration -q
+	SLIPWAY_SANITIZER=address SLIPWAY_BINARY=$(CURDIR)/build-asan/slipway $(PYTHON) -m pytest tests/integration -q
 
 # ThreadSanitizer over the unit tests (the HTTP core, executor, stores).
 tsan: deps

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import re
 import resource
 import socket
@@ -256,6 +257,9 @@ def test_endless_bodies_and_header_floods_are_refused_without_buffering(auth_ser
     assert requests.get(f"{srv.url}/health", timeout=5).status_code == 200
 
 
+@pytest.mark.skipif(bool(os.environ.get("SLIPWAY_SANITIZER")),
+                    reason="a sanitizer's allocator keeps freed memory in its quarantine; "
+                           "this checks glibc's, which the release build uses")
 def test_memory_of_large_bodies_is_given_back(fresh_server):
     srv = fresh_server
     exp = srv.post("experiments/create", {"name": unique("big")}).json()["experiment_id"]
