@@ -81,7 +81,8 @@ sanitize: deps
 tsan: deps
 	cmake -S . -B build-tsan $(CMAKE_FLAGS) -DCMAKE_BUILD_TYPE=Debug -DSLIPWAY_SANITIZE=thread
 	cmake --build build-tsan -j $(JOBS) --target slipway_unit_tests
-	cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -j $(JOBS)
+	cd build-tsan && TSAN_OPTIONS="halt_on_error=1 suppressions=$(CURDIR)/tests/tsan.supp" \
+	  ctest --output-on-failure -j $(JOBS)
 
 format:
 	find src tests -name '*.h' -o -name '*.cc' | xargs clang-format -i
