@@ -304,6 +304,9 @@ struct HttpServer::Impl {
   const HttpServer::Options& options() const { return owner.options_; }
   const HttpServer::Guard& guard() const { return owner.guard_; }
   Route* Match(Request& req);
+  // Registers a route, its metric handles looked up once here.
+  Route* AddRoute(const std::string& method, const std::string& pattern, const std::string& name,
+                  uint64_t body_limit);
   void Finish(Exchange& ex, bool observe);
   monitoring::Counter& CounterFor(Route* route, const std::string& method, int status);
   void Log(const Exchange& ex, double seconds);
@@ -975,16 +978,15 @@ HttpServer::HttpServer(Options options)
   impl_->id_prefix =
       static_cast<uint32_t>(std::chrono::system_clock::now().time_since_epoch().count() ^
                             reinterpret_cast<uintptr_t>(this));
-  Get("/health", "health",
-      [](const Request&, Response& res) { res.set_content("OK", "text/plain"); });
-  Get("/metrics", "metrics", [this](const Request&, Response& res) {
+  // Always served, and never behind the guard.
+  Route* health = impl_->AddRoute("GET", "/health", "health", 0);
+  health->handler = [](const Request&, Response& res) { res.set_content("OK", "text/plain"); };
+  health->guarded = false;
+  Route* metrics = impl_->AddRoute("GET", "/metrics", "metrics", 0);
+  metrics->handler = [this](const Request&, Response& res) {
     res.set_content(metrics_.Render(), "text/plain; version=0.0.4; charset=utf-8");
-  });
-  for (const char* name : {"health", "metrics"}) {
-    for (auto& route : impl_->routes) {
-      if (route->name == name) route->guarded = false;
-    }
-  }
+  };
+  metrics->guarded = false;
 }
 
 HttpServer::~HttpServer() {
@@ -1010,49 +1012,49 @@ std::unique_ptr<Route> MakeRoute(const std::string& method, const std::string& p
 
 }  // namespace
 
-#define SLIPWAY_ADD_ROUTE(METHOD, LIMIT)                                                          \
-  auto route = MakeRoute(METHOD, pattern, route_name, LIMIT);                                     \
-  route->latency = &metrics_.GetHistogram(                                                        \
-      "slipway_http_request_duration_seconds",                                                    \
-      "Time from reading the request headers to writing the reply.",                              \
-      monitoring::MetricRegistry::LatencyBuckets(), {{"route", route_name}, {"method", METHOD}}); \
-  Route* added = route.get();                                                                     \
-  impl_->routes.push_back(std::move(route));                                                      \
-  if (!added->literal.empty()) {                                                                  \
-    impl_->literal_routes[added->literal].push_back(added);                                       \
-  } else {                                                                                        \
-    impl_->pattern_routes.push_back(added);                                                       \
+Route* HttpServer::Impl::AddRoute(const std::string& method, const std::string& pattern,
+                                  const std::string& name, uint64_t body_limit) {
+  std::unique_ptr<Route> route = MakeRoute(method, pattern, name, body_limit);
+  route->latency = &owner.metrics_.GetHistogram(
+      "slipway_http_request_duration_seconds",
+      "Time from reading the request headers to writing the reply.",
+      monitoring::MetricRegistry::LatencyBuckets(), {{"route", name}, {"method", method}});
+  Route* added = route.get();
+  routes.push_back(std::move(route));
+  if (!added->literal.empty()) {
+    literal_routes[added->literal].push_back(added);
+  } else {
+    pattern_routes.push_back(added);
   }
+  return added;
+}
 
 void HttpServer::Get(const std::string& pattern, const std::string& route_name, Handler handler) {
-  SLIPWAY_ADD_ROUTE("GET", 0);
-  added->handler = std::move(handler);
+  impl_->AddRoute("GET", pattern, route_name, 0)->handler = std::move(handler);
 }
 
 void HttpServer::Post(const std::string& pattern, const std::string& route_name, Handler handler,
                       size_t body_limit) {
-  SLIPWAY_ADD_ROUTE("POST", body_limit ? body_limit : options_.max_json_body);
-  added->handler = std::move(handler);
+  impl_->AddRoute("POST", pattern, route_name, body_limit ? body_limit : options_.max_json_body)
+      ->handler = std::move(handler);
 }
 
 void HttpServer::Patch(const std::string& pattern, const std::string& route_name, Handler handler) {
-  SLIPWAY_ADD_ROUTE("PATCH", options_.max_json_body);
-  added->handler = std::move(handler);
+  impl_->AddRoute("PATCH", pattern, route_name, options_.max_json_body)->handler =
+      std::move(handler);
 }
 
 void HttpServer::Delete(const std::string& pattern, const std::string& route_name,
                         Handler handler) {
-  SLIPWAY_ADD_ROUTE("DELETE", options_.max_json_body);
-  added->handler = std::move(handler);
+  impl_->AddRoute("DELETE", pattern, route_name, options_.max_json_body)->handler =
+      std::move(handler);
 }
 
 void HttpServer::PutStream(const std::string& pattern, const std::string& route_name,
                            StreamHandler handler, uint64_t body_limit) {
-  SLIPWAY_ADD_ROUTE("PUT", body_limit ? body_limit : options_.max_upload);
-  added->stream_handler = std::move(handler);
+  impl_->AddRoute("PUT", pattern, route_name, body_limit ? body_limit : options_.max_upload)
+      ->stream_handler = std::move(handler);
 }
-
-#undef SLIPWAY_ADD_ROUTE
 
 bool HttpServer::Listen() {
   Impl& impl = *impl_;
