@@ -40,17 +40,22 @@ std::unique_ptr<App> App::Create(Options options) {
   std::unique_ptr<App> app(new App(Resolve(std::move(options))));
   const Options& o = app->options_;
   app->stores_ = store::OpenMetadataStore(o.store, o.sync);
-  app->artifacts_ = std::make_unique<tracking::ArtifactStore>(ArtifactsPath(o.artifacts));
-  app->tracking_ = std::make_unique<tracking::TrackingService>(
-      *app->stores_->tracking, tracking::TrackingService::Options{});
-  app->registry_ =
-      std::make_unique<registry::RegistryService>(*app->stores_->registry, *app->tracking_);
-  app->content_ = data::ContentStore::Open(o.datasets);
-  app->datasets_ = std::make_unique<data::DatasetService>(*app->content_, *app->stores_->datasets);
-  app->audit_ = std::make_unique<governance::AuditLog>(*app->stores_->audit, o.audit);
+  // Access control first: it is the authorizer every service checks with.
+  governance::Authorizer* authorizer = &governance::Authorizer::AllowAll();
   if (o.access) {
     app->access_ = std::make_unique<governance::AccessControl>(*app->stores_->auth, *o.access);
+    authorizer = app->access_.get();
   }
+  app->authorizer_ = authorizer;
+  app->artifacts_ = std::make_unique<tracking::ArtifactStore>(ArtifactsPath(o.artifacts));
+  app->tracking_ = std::make_unique<tracking::TrackingService>(
+      *app->stores_->tracking, tracking::TrackingService::Options{}, *authorizer);
+  app->registry_ = std::make_unique<registry::RegistryService>(*app->stores_->registry,
+                                                               *app->tracking_, *authorizer);
+  app->content_ = data::ContentStore::Open(o.datasets);
+  app->datasets_ =
+      std::make_unique<data::DatasetService>(*app->content_, *app->stores_->datasets, *authorizer);
+  app->audit_ = std::make_unique<governance::AuditLog>(*app->stores_->audit, o.audit);
   return app;
 }
 

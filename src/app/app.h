@@ -40,7 +40,9 @@ class App {
     std::string datasets;   // dataset content store; default <data_dir>/datasets
     store::Sync sync = store::Sync::kFull;  // when a metadata commit waits for the disk
     governance::AuditLog::Options audit;
-    // With a value, access control is enforced (the server's --auth).
+    // With a value, access control is enforced (the server's --auth, and
+    // the CLI's commands on users and grants): the services check every
+    // operation's actor with it. Without, they allow everything.
     std::optional<governance::AccessControl::Options> access;
   };
 
@@ -60,6 +62,8 @@ class App {
   governance::AuditLog& audit() { return *audit_; }
   // Null unless Options::access was given.
   governance::AccessControl* access() { return access_.get(); }
+  // What the services check with: access() when given, else AllowAll.
+  governance::Authorizer& authorizer() { return *authorizer_; }
 
  private:
   explicit App(Options options) : options_(std::move(options)) {}
@@ -67,13 +71,14 @@ class App {
   Options options_;
   // Declared in the order they are built; destroyed in reverse.
   std::unique_ptr<store::MetadataStores> stores_;
+  std::unique_ptr<governance::AccessControl> access_;
+  governance::Authorizer* authorizer_ = nullptr;
   std::unique_ptr<tracking::ArtifactStore> artifacts_;
   std::unique_ptr<tracking::TrackingService> tracking_;
   std::unique_ptr<registry::RegistryService> registry_;
   std::unique_ptr<data::ContentStore> content_;
   std::unique_ptr<data::DatasetService> datasets_;
   std::unique_ptr<governance::AuditLog> audit_;
-  std::unique_ptr<governance::AccessControl> access_;
 };
 
 }  // namespace slipway::app

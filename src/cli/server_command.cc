@@ -130,9 +130,9 @@ void RunServer(const ServerArgs& args) {
   http::AddDatasetRoutes(server, app->datasets());
   http::AddAuditRoutes(server, app->audit());
   http::EnableAuditTrail(server, app->audit());
+  http::EnableGovernance(server, app->authorizer(), app->access());
   if (governance::AccessControl* access = app->access()) {
     BootstrapAdmin(*access);
-    http::EnableAuth(server, *access, app->tracking(), app->datasets());
     http::AddAuthRoutes(server, *access);
   }
 

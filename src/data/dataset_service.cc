@@ -6,6 +6,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <system_error>
+#include <unordered_set>
 
 #include "core/clock.h"
 #include "core/error.h"
@@ -102,6 +103,7 @@ std::string RunInputDigest(const DatasetVersion& version) {
 AddOutcome DatasetService::Add(const std::string& name, const std::filesystem::path& path,
                                const AddOptions& options) {
   ValidateDatasetName(name);
+  bool is_new = RequireWritable(name, std::nullopt);
   std::error_code ec;
   auto status = std::filesystem::status(path, ec);
   if (ec || !std::filesystem::exists(status)) {
@@ -177,10 +179,70 @@ AddOutcome DatasetService::Add(const std::string& name, const std::filesystem::p
   record.size_bytes = SizeOf(manifest);
   record.created_ms = NowMillis();
   outcome.version = store_.AddVersion(std::move(record), &outcome.created);
+  governance::SetTarget("dataset:" + name + "@" + std::to_string(outcome.version.version));
+  if (is_new && outcome.created && authorizer_.enforcing()) {
+    authorizer_.Created(governance::CurrentActor(), governance::ResourceType::kDataset, name);
+  }
   return outcome;
 }
 
+bool DatasetService::Exists(const std::string& name) {
+  try {
+    store_.ListVersions(name);
+    return true;
+  } catch (const Error& error) {
+    if (error.code() == ErrorCode::kResourceDoesNotExist) return false;
+    throw;
+  }
+}
+
+bool DatasetService::RequireWritable(const std::string& name, std::optional<int64_t> version) {
+  using governance::Permission;
+  if (!authorizer_.enforcing() || Exists(name) || (version && *version != 1)) {
+    governance::Require(authorizer_, Permission::kEdit, governance::ResourceType::kDataset, name);
+    return false;
+  }
+  // A new dataset: only its version 1, which fails (conflict) or changes
+  // nothing if someone else made it meanwhile. Whoever creates it manages it.
+  if (governance::Operation* operation = governance::Operation::Current()) {
+    operation->RecordCheck({governance::ResourceType::kDataset, Permission::kEdit});
+  }
+  return true;
+}
+
+std::vector<DatasetSummary> DatasetService::List() {
+  std::vector<DatasetSummary> all = store_.ListDatasets();
+  Visibility visible = governance::Readable(authorizer_, governance::ResourceType::kDataset);
+  if (visible.all_by_default && visible.except.empty()) return all;
+  std::unordered_set<std::string> except(visible.except.begin(), visible.except.end());
+  std::vector<DatasetSummary> shown;
+  for (DatasetSummary& summary : all) {
+    if (except.contains(summary.name) != visible.all_by_default) {
+      shown.push_back(std::move(summary));
+    }
+  }
+  return shown;
+}
+
+std::vector<DatasetVersion> DatasetService::Versions(const std::string& name) {
+  ValidateDatasetName(name);
+  governance::Require(authorizer_, governance::Permission::kRead,
+                      governance::ResourceType::kDataset, name);
+  return store_.ListVersions(name);
+}
+
+std::vector<std::string> DatasetService::MissingObjects(const std::string& dataset,
+                                                        const std::vector<std::string>& digests) {
+  ValidateDatasetName(dataset);
+  RequireWritable(dataset, std::nullopt);
+  return content_.Missing(digests);
+}
+
 DatasetVersion DatasetService::Resolve(const DatasetRef& ref) {
+  governance::NameTarget("dataset:" + ref.name +
+                         (ref.version ? "@" + std::to_string(*ref.version) : ""));
+  governance::Require(authorizer_, governance::Permission::kRead,
+                      governance::ResourceType::kDataset, ref.name);
   return ref.version ? store_.GetVersion(ref.name, *ref.version) : store_.LatestVersion(ref.name);
 }
 
@@ -236,6 +298,9 @@ std::vector<std::string> DatasetService::ObjectsOf(const DatasetVersion& version
 DatasetVersion DatasetService::Import(DatasetVersion version, bool* created) {
   ValidateDatasetName(version.name);
   if (version.version < 1) ThrowInvalid("Imported versions need their number (from 1).");
+  governance::SetTarget("dataset:" + version.name + "@" + std::to_string(version.version));
+  bool is_new = RequireWritable(version.name, version.version);
+  version.created_by = governance::CurrentActorName();
   if (!IsValidDigest(version.manifest_digest)) {
     ThrowInvalid("Invalid manifest digest '" + version.manifest_digest + "'.");
   }
@@ -272,7 +337,11 @@ DatasetVersion DatasetService::Import(DatasetVersion version, bool* created) {
   } else if (!version.format.empty()) {
     ThrowInvalid("Unknown dataset format '" + version.format + "': expected csv or none.");
   }
-  return store_.AddVersion(std::move(version), created);
+  std::string name = version.name;
+  DatasetVersion stored = store_.AddVersion(std::move(version), created);
+  if (is_new && *created)
+    authorizer_.Created(governance::CurrentActor(), governance::ResourceType::kDataset, name);
+  return stored;
 }
 
 }  // namespace slipway::data

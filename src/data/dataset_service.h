@@ -10,6 +10,13 @@
 // unreferenced chunks). Adding content identical to the latest version
 // creates nothing and says so.
 //
+// Access: every method that reaches a dataset checks the current
+// operation's actor (governance::Operation) through the authorizer: reading
+// a version (Resolve, Versions) needs READ on its dataset; adding or
+// importing a version needs EDIT, except version 1 of a dataset that does
+// not exist yet, which any actor may create and then manages. List() shows
+// the datasets the actor may read.
+//
 // Thread-safe as far as its stores are (both are).
 #pragma once
 
@@ -25,6 +32,7 @@
 #include "data/dataset_store.h"
 #include "data/profile.h"
 #include "data/rules.h"
+#include "governance/authorization.h"
 
 namespace slipway::data {
 
@@ -65,16 +73,18 @@ struct AddOutcome {
 
 class DatasetService {
  public:
-  DatasetService(ContentStore& content, DatasetStore& store) : content_(content), store_(store) {}
-
+  DatasetService(ContentStore& content, DatasetStore& store,
+                 governance::Authorizer& authorizer = governance::Authorizer::AllowAll())
+      : content_(content), store_(store), authorizer_(authorizer) {}
   AddOutcome Add(const std::string& name, const std::filesystem::path& path,
                  const AddOptions& options);
-
   DatasetVersion Resolve(const DatasetRef& ref);
-  std::vector<DatasetSummary> List() { return store_.ListDatasets(); }
-  std::vector<DatasetVersion> Versions(const std::string& name) {
-    return store_.ListVersions(name);
-  }
+  std::vector<DatasetSummary> List();
+  std::vector<DatasetVersion> Versions(const std::string& name);
+  // Which of `digests` this store lacks, for a push to `dataset`: EDIT on
+  // it, or nothing if it does not exist yet (the push will create it).
+  std::vector<std::string> MissingObjects(const std::string& dataset,
+                                          const std::vector<std::string>& digests);
   // INVALID_STATE if the version is not a profiled table.
   DatasetProfile ProfileOf(const DatasetVersion& version);
   Manifest ManifestOf(const DatasetVersion& version);
@@ -103,8 +113,14 @@ class DatasetService {
   ContentStore& content() { return content_; }
 
  private:
+  bool Exists(const std::string& name);
+  // EDIT on `name`, or nothing when it does not exist and `version` is 1
+  // (or unknown: nullopt), which creates it. True when it is new.
+  bool RequireWritable(const std::string& name, std::optional<int64_t> version);
+
   ContentStore& content_;
   DatasetStore& store_;
+  governance::Authorizer& authorizer_;
 };
 
 }  // namespace slipway::data

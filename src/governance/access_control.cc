@@ -14,8 +14,6 @@ namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 
-constexpr Permission kAllPermissions[] = {Permission::kNoPermissions, Permission::kRead,
-                                          Permission::kUse, Permission::kEdit, Permission::kManage};
 constexpr size_t kMaxCachedCredentials = 10000;
 constexpr auto kGenerationCheckInterval = std::chrono::seconds(1);
 constexpr size_t kMaxUsernameLength = 256;
@@ -35,57 +33,14 @@ std::string GrantKey(ResourceType type, const std::string& resource_id, int64_t 
 
 }  // namespace
 
-std::string_view PermissionName(Permission permission) {
-  switch (permission) {
-    case Permission::kNoPermissions:
-      return "NO_PERMISSIONS";
-    case Permission::kRead:
-      return "READ";
-    case Permission::kUse:
-      return "USE";
-    case Permission::kEdit:
-      return "EDIT";
-    case Permission::kManage:
-      return "MANAGE";
-  }
-  return "NO_PERMISSIONS";
-}
-
-Permission ParsePermission(std::string_view name) {
-  for (Permission permission : kAllPermissions) {
-    if (PermissionName(permission) == name) return permission;
-  }
-  ThrowInvalid("Invalid permission '" + std::string(name) +
-               "'. Valid permissions are: ('READ', 'USE', 'EDIT', 'MANAGE', 'NO_PERMISSIONS')");
-}
-
-std::string_view ResourceTypeName(ResourceType type) {
-  switch (type) {
-    case ResourceType::kExperiment:
-      return "experiment";
-    case ResourceType::kRegisteredModel:
-      return "registered_model";
-    case ResourceType::kDataset:
-      return "dataset";
-  }
-  return "unknown";
-}
-
-ResourceType ParseResourceType(std::string_view name) {
-  if (name == "experiment") return ResourceType::kExperiment;
-  if (name == "registered_model") return ResourceType::kRegisteredModel;
-  if (name == "dataset") return ResourceType::kDataset;
-  ThrowInvalid("Invalid resource type '" + std::string(name) +
-               "'. Valid resource types are: ('experiment', 'registered_model', 'dataset')");
-}
-
 // The in-memory copy of AuthState, indexed for the per-request checks.
 struct AccessControl::Snapshot {
   int64_t generation = 0;
-  std::unordered_map<std::string, AuthState::UserRecord> users;    // by name
-  std::unordered_map<int64_t, std::string> names;                  // user id -> name
-  std::unordered_map<std::string, AuthState::TokenRecord> tokens;  // by token id
-  std::unordered_map<std::string, Permission> grants;              // by GrantKey
+  std::unordered_map<std::string, AuthState::UserRecord> users;                // by name
+  std::unordered_map<int64_t, std::string> names;                              // user id -> name
+  std::unordered_map<std::string, AuthState::TokenRecord> tokens;              // by token id
+  std::unordered_map<std::string, Permission> grants;                          // by GrantKey
+  std::unordered_map<int64_t, std::vector<AuthState::GrantRecord>> grants_of;  // by user id
 
   explicit Snapshot(AuthState state) : generation(state.generation) {
     for (auto& record : state.users) {
@@ -102,6 +57,7 @@ struct AccessControl::Snapshot {
     }
     for (const auto& grant : state.grants) {
       grants[GrantKey(grant.type, grant.resource_id, grant.user_id)] = grant.permission;
+      grants_of[grant.user_id].push_back(grant);
     }
   }
 };
@@ -408,6 +364,47 @@ void AccessControl::RequireAdmin(const Principal& principal, std::string_view wh
                                                 principal.username + "' is not an admin).");
 }
 
+Permission AccessControl::PermissionOf(const Actor& actor, ResourceType type,
+                                       const std::string& id) const {
+  if (actor.kind == Actor::Kind::kOperator) return Permission::kManage;
+  // A system actor holds nothing of its own: only what its user holds.
+  if (!actor.user) return Permission::kNoPermissions;
+  return PermissionOf(*actor.user, type, id);
+}
+
+bool AccessControl::IsAdmin(const Actor& actor) const {
+  if (actor.kind == Actor::Kind::kOperator) return true;
+  if (!actor.user) return false;
+  if (actor.user->is_admin) return true;
+  std::shared_ptr<const Snapshot> snapshot = Current();
+  auto user = snapshot->users.find(actor.user->username);
+  return user != snapshot->users.end() && user->second.user.is_admin;
+}
+
+Visibility AccessControl::Readable(const Actor& actor, ResourceType type) const {
+  if (IsAdmin(actor)) return {};
+  Visibility visible;
+  visible.all_by_default = actor.user && options_.default_permission >= Permission::kRead;
+  if (!actor.user) return visible;
+  std::shared_ptr<const Snapshot> snapshot = Current();
+  auto grants = snapshot->grants_of.find(actor.user->user_id);
+  if (grants == snapshot->grants_of.end()) return visible;
+  for (const AuthState::GrantRecord& grant : grants->second) {
+    if (grant.type != type) continue;
+    // The exceptions to the default: hidden ids when all are visible,
+    // visible ones otherwise.
+    if ((grant.permission >= Permission::kRead) != visible.all_by_default) {
+      visible.except.push_back(grant.resource_id);
+    }
+  }
+  return visible;
+}
+
+void AccessControl::Created(const Actor& actor, ResourceType type, const std::string& id) {
+  if (actor.kind != Actor::Kind::kUser || !actor.user) return;
+  GrantOwner(*actor.user, type, id);
+}
+
 bool AccessControl::HasUsers() const { return !Current()->users.empty(); }
 
 const AuthState::UserRecord& AccessControl::RequireUser(const Snapshot& snapshot,
@@ -421,6 +418,7 @@ const AuthState::UserRecord& AccessControl::RequireUser(const Snapshot& snapshot
 
 User AccessControl::CreateUser(const std::string& username, const std::string& password,
                                bool is_admin) {
+  SetTarget("user:" + username);
   if (username.empty() || password.empty()) {
     ThrowInvalid("Username and password cannot be empty.");
   }
@@ -455,6 +453,7 @@ bool AccessControl::CheckPassword(const std::string& username, const std::string
 }
 
 void AccessControl::UpdatePassword(const std::string& username, const std::string& password) {
+  SetTarget("user:" + username);
   if (password.empty()) ThrowInvalid("Password cannot be empty.");
   int64_t id = RequireUser(*Current(), username).user.id;
   store_.SetPasswordHash(id, HashPassword(password, options_.password_iterations));
@@ -462,11 +461,13 @@ void AccessControl::UpdatePassword(const std::string& username, const std::strin
 }
 
 void AccessControl::SetAdmin(const std::string& username, bool is_admin) {
+  SetTarget("user:" + username);
   store_.SetAdmin(RequireUser(*Current(), username).user.id, is_admin);
   Reload();
 }
 
 void AccessControl::DeleteUser(const std::string& username) {
+  SetTarget("user:" + username);
   store_.DeleteUser(RequireUser(*Current(), username).user.id);
   Reload();
 }
@@ -487,6 +488,8 @@ std::pair<ApiToken, std::string> AccessControl::CreateToken(const std::string& u
   record.secret_hash = issued.secret_hash;
   store_.AddToken(record);
   Reload();
+  // Never the token itself: its public id only.
+  SetTarget("token:" + record.token.id);
   return {record.token, issued.token};
 }
 
@@ -511,6 +514,7 @@ ApiToken AccessControl::GetToken(const std::string& token_id) const {
 }
 
 void AccessControl::RevokeToken(const std::string& token_id) {
+  SetTarget("token:" + token_id);
   GetToken(token_id);
   store_.RevokeToken(token_id, NowMillis());
   Reload();
@@ -518,6 +522,9 @@ void AccessControl::RevokeToken(const std::string& token_id) {
 
 void AccessControl::SetPermission(const std::string& username, ResourceType type,
                                   const std::string& resource_id, Permission permission) {
+  SetTarget(std::string(ResourceTypeName(type)) + ":" + resource_id + "/user:" + username);
+  // Admins, and whoever manages the resource, may change who else can use it.
+  governance::Require(*this, Permission::kManage, type, resource_id);
   if (resource_id.empty()) ThrowInvalid("Missing value for required parameter 'resource_id'.");
   AuthState::GrantRecord grant{type, resource_id, RequireUser(*Current(), username).user.id,
                                permission};
@@ -527,6 +534,8 @@ void AccessControl::SetPermission(const std::string& username, ResourceType type
 
 void AccessControl::RemovePermission(const std::string& username, ResourceType type,
                                      const std::string& resource_id) {
+  SetTarget(std::string(ResourceTypeName(type)) + ":" + resource_id + "/user:" + username);
+  governance::Require(*this, Permission::kManage, type, resource_id);
   if (!ExplicitPermission(username, type, resource_id)) {
     ThrowNotFound("No permission for user '" + username + "' on " +
                   std::string(ResourceTypeName(type)) + " '" + resource_id + "'.");

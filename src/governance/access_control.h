@@ -35,20 +35,10 @@
 #include <unordered_map>
 #include <vector>
 
+#include "governance/authorization.h"
 #include "governance/credentials.h"
 
 namespace slipway::governance {
-
-enum class Permission { kNoPermissions = 0, kRead = 1, kUse = 2, kEdit = 3, kManage = 4 };
-std::string_view PermissionName(Permission permission);
-// Throws INVALID_PARAMETER_VALUE listing the valid names.
-Permission ParsePermission(std::string_view name);
-
-enum class ResourceType { kExperiment, kRegisteredModel, kDataset };
-// "experiment", "registered_model", as MLflow's permission APIs spell them,
-// and Slipway's "dataset".
-std::string_view ResourceTypeName(ResourceType type);
-ResourceType ParseResourceType(std::string_view name);
 
 struct User {
   int64_t id = 0;
@@ -126,13 +116,10 @@ struct Credentials {
   std::string secret;    // the password, or the whole bearer token
 };
 
-struct Principal {
-  int64_t user_id = 0;
-  std::string username;
-  bool is_admin = false;
-};
-
-class AccessControl {
+// AccessControl is the Authorizer of a server with --auth: users act with
+// their grants (admins, and the operator, with MANAGE everywhere), system
+// actors with the grants of the user they act for, or none.
+class AccessControl final : public Authorizer {
  public:
   struct Options {
     Permission default_permission = Permission::kRead;
@@ -175,6 +162,8 @@ class AccessControl {
   ApiToken GetToken(const std::string& token_id) const;                 // RESOURCE_DOES_NOT_EXIST
   void RevokeToken(const std::string& token_id);
 
+  // Changing a grant needs MANAGE on the resource (the current
+  // governance::Operation's actor; admins and the operator have it).
   void SetPermission(const std::string& username, ResourceType type, const std::string& resource_id,
                      Permission permission);
   // RESOURCE_DOES_NOT_EXIST if the user holds no explicit grant there.
@@ -189,6 +178,18 @@ class AccessControl {
   void ForgetResource(ResourceType type, const std::string& resource_id);
 
   Permission default_permission() const { return options_.default_permission; }
+
+  // Authorizer.
+  bool enforcing() const override { return true; }
+  Permission PermissionOf(const Actor& actor, ResourceType type,
+                          const std::string& id) const override;
+  bool IsAdmin(const Actor& actor) const override;
+  Visibility Readable(const Actor& actor, ResourceType type) const override;
+  void Created(const Actor& actor, ResourceType type, const std::string& id) override;
+  void Renamed(ResourceType type, const std::string& from, const std::string& to) override {
+    RenameResource(type, from, to);
+  }
+  void Deleted(ResourceType type, const std::string& id) override { ForgetResource(type, id); }
 
  private:
   struct Snapshot;

@@ -1,4 +1,5 @@
-// Authentication and permissions over HTTP.
+// Authentication, the request's governance::Operation, and the user,
+// token and permission routes.
 #pragma once
 
 #include "data/dataset_service.h"
@@ -9,32 +10,25 @@
 
 namespace slipway::http {
 
-// Guards every route of `server` (except /health and /metrics): the caller
-// must present valid HTTP Basic credentials or a Bearer token (401
-// otherwise, with WWW-Authenticate; 429 while throttled), and hold the
-// permission the route needs on the experiment, registered model or dataset
-// it touches (403 otherwise). Reads need READ, changes EDIT, deletes MANAGE;
-// routes without a rule here are admin-only, so a new route fails closed.
-// Creating an experiment, registered model or dataset (its first pushed
-// version) grants its creator MANAGE; searches and the dataset list return
-// only what the caller may read. Dataset objects (chunks, by SHA-256) are
-// read only through a version the caller may read that holds them; anyone
-// signed in may upload objects. Everything passed in must outlive the server.
-void EnableAuth(HttpServer& server, governance::AccessControl& access,
-                tracking::TrackingService& tracking, data::DatasetService& datasets);
-
-// What the caller of the request this thread serves may read, for domain
-// calls that reach resources beyond the one the route was authorized on (a
-// model version's source, a lineage's run). Everything for admins and when
-// the server runs without auth.
-const registry::ReadAccess& CallerReadAccess();
+// Governs every route of `server` (except /health and /metrics): each
+// request runs as a governance::Operation, so the services it calls check
+// the caller's permissions and name what they touch for the audit trail.
+// With `access` (the server's --auth) the caller must present valid HTTP
+// Basic credentials or a Bearer token (401 otherwise, with
+// WWW-Authenticate; 429 while throttled), checked from the headers before
+// the body is read; without it every request acts as the operator
+// "anonymous". AdminOnly routes are refused (403) before their handler; a
+// Needs route whose handler made no matching check is answered 500 (see
+// RouteSpec). Everything passed in must outlive the server.
+void EnableGovernance(HttpServer& server, governance::Authorizer& authorizer,
+                      governance::AccessControl* access);
 
 // The REST API that manages users, API tokens and permissions: MLflow's
 // basic-auth endpoints (/api/2.0/mlflow/users/..., the 3.x
 // /api/3.0/mlflow/users/permissions/{grant,revoke,get,list} that
 // mlflow.server.get_app_client("basic-auth") calls, and the 2.x
 // /api/2.0/mlflow/{experiments,registered-models}/permissions/...) plus
-// Slipway's /api/v1/tokens. Requires EnableAuth on the same server.
+// Slipway's /api/v1/tokens. Requires EnableGovernance with access control.
 void AddAuthRoutes(HttpServer& server, governance::AccessControl& access);
 
 }  // namespace slipway::http

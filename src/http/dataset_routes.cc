@@ -101,34 +101,36 @@ Json DatasetVersionJson(const data::DatasetVersion& v, bool with_profile) {
 void AddDatasetRoutes(HttpServer& server, data::DatasetService& datasets) {
   const std::string base = kBase;
   const std::string version = base + "/([^/]+)/versions/([^/]+)";
-  server.Get(base, "datasets/list", [&datasets](const Request&, Response& res) {
-    Json list = Json::array();
-    for (const auto& summary : datasets.List()) list.push_back(SummaryJson(summary));
-    Reply(res, {{"datasets", std::move(list)}});
-  });
-  server.Get(base + "/([^/]+)/versions", "datasets/versions",
+  server.Get(base, RouteSpec("datasets/list").SignedIn(),
+             [&datasets](const Request&, Response& res) {
+               Json list = Json::array();
+               for (const auto& summary : datasets.List()) list.push_back(SummaryJson(summary));
+               Reply(res, {{"datasets", std::move(list)}});
+             });
+  server.Get(base + "/([^/]+)/versions", RouteSpec("datasets/versions").Needs(kDataset, kRead),
              [&datasets](const Request& req, Response& res) {
                std::string name = req.matches[1];
-               data::ValidateDatasetName(name);
                Json list = Json::array();
                for (const auto& v : datasets.Versions(name)) {
                  list.push_back(DatasetVersionJson(v, false));
                }
                Reply(res, {{"versions", std::move(list)}});
              });
-  server.Get(version, "datasets/version", [&datasets](const Request& req, Response& res) {
-    bool with_profile = req.get_param_value("profile") != "false";
-    Reply(res, {{"version", DatasetVersionJson(datasets.Resolve(RefOf(req)), with_profile)}});
-  });
-  server.Get(version + "/manifest", "datasets/manifest",
+  server.Get(
+      version, RouteSpec("datasets/version").Needs(kDataset, kRead),
+      [&datasets](const Request& req, Response& res) {
+        bool with_profile = req.get_param_value("profile") != "false";
+        Reply(res, {{"version", DatasetVersionJson(datasets.Resolve(RefOf(req)), with_profile)}});
+      });
+  server.Get(version + "/manifest", RouteSpec("datasets/manifest").Needs(kDataset, kRead),
              [&datasets](const Request& req, Response& res) {
                Reply(res, data::ManifestToJson(datasets.ManifestOf(datasets.Resolve(RefOf(req)))));
              });
-  server.Get(version + "/objects", "datasets/objects-of",
+  server.Get(version + "/objects", RouteSpec("datasets/objects-of").Needs(kDataset, kRead),
              [&datasets](const Request& req, Response& res) {
                Reply(res, {{"objects", datasets.ObjectsOf(datasets.Resolve(RefOf(req)))}});
              });
-  server.Post(base + "/([^/]+)/versions", "datasets/import",
+  server.Post(base + "/([^/]+)/versions", RouteSpec("datasets/import").Needs(kDataset, kEdit),
               [&datasets](const Request& req, Response& res) {
                 Json body = RequestJson(req);
                 RequestFields fields(body);
@@ -143,7 +145,6 @@ void AddDatasetRoutes(HttpServer& server, data::DatasetService& datasets) {
                 v.source = fields.OptionalString("source");
                 v.description = fields.OptionalString("description");
                 v.created_ms = fields.OptionalInt("created_ms").value_or(0);
-                v.created_by = CurrentPrincipal();
                 auto profile = body.find("profile");
                 if (profile != body.end() && !profile->is_null()) {
                   if (!profile->is_object()) ThrowInvalid("'profile' must be a JSON object.");
@@ -154,7 +155,8 @@ void AddDatasetRoutes(HttpServer& server, data::DatasetService& datasets) {
                 Reply(res, {{"version", DatasetVersionJson(stored, false)}, {"created", created}});
               });
 
-  server.Post(version + "/validate", "datasets/validate",
+  server.Post(version + "/validate",
+              RouteSpec("datasets/validate").Needs(kDataset, kRead).ReadOnly(),
               [&datasets](const Request& req, Response& res) {
                 Json body = RequestJson(req);
                 RequestFields fields(body);
@@ -167,25 +169,27 @@ void AddDatasetRoutes(HttpServer& server, data::DatasetService& datasets) {
                 out["content_digest"] = v.content_digest;
                 Reply(res, out);
               });
-  server.Get(version + "/diff", "datasets/diff", [&datasets](const Request& req, Response& res) {
-    data::DatasetVersion a = datasets.Resolve(RefOf(req));
-    if (!req.has_param("other")) ThrowInvalid("Missing value for required parameter 'other'.");
-    data::DatasetVersion b = datasets.Resolve(data::ParseDatasetRef(req.get_param_value("other")));
-    Reply(res, data::Diff(datasets.ProfileOf(a), datasets.ProfileOf(b)).ToJson());
-  });
-  server.Get(version + "/rules", "datasets/infer-rules",
+  server.Get(version + "/diff", RouteSpec("datasets/diff").Needs(kDataset, kRead),
+             [&datasets](const Request& req, Response& res) {
+               data::DatasetVersion a = datasets.Resolve(RefOf(req));
+               if (!req.has_param("other"))
+                 ThrowInvalid("Missing value for required parameter 'other'.");
+               data::DatasetVersion b =
+                   datasets.Resolve(data::ParseDatasetRef(req.get_param_value("other")));
+               Reply(res, data::Diff(datasets.ProfileOf(a), datasets.ProfileOf(b)).ToJson());
+             });
+  server.Get(version + "/rules", RouteSpec("datasets/infer-rules").Needs(kDataset, kRead),
              [&datasets](const Request& req, Response& res) {
                data::Rules rules = datasets.InferRulesFor(datasets.Resolve(RefOf(req)));
                res.set_content(data::ToYaml(rules), "application/yaml");
              });
 
   // Content-addressed objects, for push and pull.
-  server.Post(base + "/objects/missing", "datasets/objects-missing",
+  server.Post(base + "/objects/missing",
+              RouteSpec("datasets/objects-missing").Needs(kDataset, kEdit).ReadOnly(),
               [&datasets](const Request& req, Response& res) {
                 Json body = RequestJson(req);
                 RequestFields fields(body);
-                // The dataset being pushed (permissions are checked on it).
-                data::ValidateDatasetName(fields.RequiredString("dataset"));
                 std::vector<std::string> digests = fields.StringList("digests");
                 for (const std::string& digest : digests) {
                   if (!data::IsValidDigest(digest)) {
@@ -193,26 +197,28 @@ void AddDatasetRoutes(HttpServer& server, data::DatasetService& datasets) {
                                  "': expected 64 lowercase hex digits.");
                   }
                 }
-                Reply(res, {{"missing", datasets.content().Missing(digests)}});
+                // Asked for the dataset being pushed, whose permission it checks.
+                Reply(res, {{"missing",
+                             datasets.MissingObjects(fields.RequiredString("dataset"), digests)}});
               });
   // Many objects per request: PUT a bundle, POST for a bundle of digests.
-  server.PutStream(
-      base + "/objects/bundle", "datasets/objects-put-bundle",
-      [&datasets](const Request&, Response& res, const BodyReader& reader) {
-        std::string body = ReadBody(reader, kMaxBundleBytes, "Bundle");
-        std::vector<data::BundleObject> objects = data::ParseBundle(body);
-        data::ContentStore::ObjectWriter writer(&datasets.content());
-        for (size_t i = 0; i < objects.size(); ++i) {
-          writer.Put(objects[i].digest, objects[i].bytes,
-                     "object " + std::to_string(i + 1) + " of the bundle (nothing stored)");
-        }
-        data::AddStats stats = writer.Commit();
-        Reply(res, {{"objects", objects.size()},
-                    {"new_objects", stats.chunks_new},
-                    {"new_bytes", stats.bytes_new}});
-      },
-      kMaxBundleBytes);
-  server.Post(base + "/objects/fetch", "datasets/objects-fetch",
+  server.PutStream(base + "/objects/bundle",
+                   RouteSpec("datasets/objects-put-bundle").SignedIn().BodyLimit(kMaxBundleBytes),
+                   [&datasets](const Request&, Response& res, const BodyReader& reader) {
+                     std::string body = ReadBody(reader, kMaxBundleBytes, "Bundle");
+                     std::vector<data::BundleObject> objects = data::ParseBundle(body);
+                     data::ContentStore::ObjectWriter writer(&datasets.content());
+                     for (size_t i = 0; i < objects.size(); ++i) {
+                       writer.Put(
+                           objects[i].digest, objects[i].bytes,
+                           "object " + std::to_string(i + 1) + " of the bundle (nothing stored)");
+                     }
+                     data::AddStats stats = writer.Commit();
+                     Reply(res, {{"objects", objects.size()},
+                                 {"new_objects", stats.chunks_new},
+                                 {"new_bytes", stats.bytes_new}});
+                   });
+  server.Post(base + "/objects/fetch", RouteSpec("datasets/objects-fetch").Needs(kDataset, kRead),
               [&datasets](const Request& req, Response& res) {
                 Json body = RequestJson(req);
                 RequestFields fields(body);
@@ -237,17 +243,18 @@ void AddDatasetRoutes(HttpServer& server, data::DatasetService& datasets) {
                 }
                 res.set_content(std::move(bundle), "application/octet-stream");
               });
-  server.Get(base + "/objects/([0-9a-f]{64})", "datasets/object-get",
-             [&datasets](const Request& req, Response& res) {
-               Json query = RequestJson(req);
-               std::string shown;
-               RequireObjectOf(ObjectsOfRequestedVersion(datasets, RequestFields(query), &shown),
-                               req.matches[1], shown);
-               res.set_content(datasets.content().ReadBlob(req.matches[1]),
-                               "application/octet-stream");
-             });
+  server.Get(
+      base + "/objects/([0-9a-f]{64})", RouteSpec("datasets/object-get").Needs(kDataset, kRead),
+      [&datasets](const Request& req, Response& res) {
+        Json query = RequestJson(req);
+        std::string shown;
+        RequireObjectOf(ObjectsOfRequestedVersion(datasets, RequestFields(query), &shown),
+                        req.matches[1], shown);
+        res.set_content(datasets.content().ReadBlob(req.matches[1]), "application/octet-stream");
+      });
   server.PutStream(
-      base + "/objects/([^/]+)", "datasets/object-put",
+      base + "/objects/([^/]+)",
+      RouteSpec("datasets/object-put").SignedIn().BodyLimit(kMaxObjectBytes),
       [&datasets](const Request& req, Response& res, const BodyReader& reader) {
         std::string digest = req.matches[1];
         if (!data::IsValidDigest(digest)) {
@@ -260,8 +267,7 @@ void AddDatasetRoutes(HttpServer& server, data::DatasetService& datasets) {
         }
         datasets.content().PutBlob(bytes);
         Reply(res, {{"digest", digest}, {"size", bytes.size()}});
-      },
-      kMaxObjectBytes);
+      });
 }
 
 }  // namespace slipway::http

@@ -31,7 +31,6 @@ using Clock = std::chrono::steady_clock;
 
 // A handler runs start to end on one worker thread, so hooks and handlers
 // hand the caller's name over in a thread-local.
-thread_local std::string request_principal = "anonymous";
 
 constexpr size_t kBodyPiece = 64 * 1024;
 // Bytes of a streamed body read ahead of the handler before reading pauses.
@@ -236,9 +235,6 @@ void Response::set_content_provider(uint64_t size, std::string type, ContentProv
   provider = std::move(content);
 }
 
-const std::string& CurrentPrincipal() { return request_principal; }
-void SetCurrentPrincipal(std::string name) { request_principal = std::move(name); }
-
 void SetError(Response& res, int status, const std::string& error_code,
               const std::string& message) {
   res.status = status;
@@ -257,6 +253,7 @@ namespace {
 struct Route {
   std::string method;
   std::string name;
+  RouteSpec spec{""};
   std::string literal;                // the path, when the pattern has no regex syntax
   std::optional<std::regex> pattern;  // otherwise
   HttpServer::Handler handler;
@@ -305,6 +302,9 @@ struct HttpServer::Impl {
   const HttpServer::Guard& guard() const { return owner.guard_; }
   Route* Match(Request& req);
   // Registers a route, its metric handles looked up once here.
+  // A declared route (RouteSpec); throws std::logic_error if it declares no access.
+  Route* Declare(const std::string& method, const std::string& pattern, RouteSpec spec,
+                 uint64_t default_limit);
   Route* AddRoute(const std::string& method, const std::string& pattern, const std::string& name,
                   uint64_t body_limit);
   void Finish(Exchange& ex, bool observe);
@@ -782,14 +782,16 @@ void ServeOnWorker(HttpServer::Impl& server, std::shared_ptr<Connection> connect
   Request& req = ex->req;
   Response& res = ex->res;
   Route& route = *ex->route;
-  request_principal = "anonymous";
+  // The guard's scope for this request (its governance::Operation), alive
+  // until the observer has run.
+  std::shared_ptr<void> scope;
   auto fail = [&](int status, std::string_view code, const std::string& message) {
     SetError(res, status, std::string(code), message);
     ex->error_message = message;
   };
   try {
     if (!ex->authenticated) {
-      ex->caller = guard.authenticate(req, res, route.name);
+      ex->caller = guard.authenticate(req, res, route.spec);
       ex->authenticated = true;
       if (ex->body_pending || route.stream_handler) {
         // The body is read now that the caller is known.
@@ -798,13 +800,13 @@ void ServeOnWorker(HttpServer::Impl& server, std::shared_ptr<Connection> connect
         return;
       }
     }
-    if (route.guarded && guard.before) guard.before(req, res, route.name, ex->caller);
+    if (route.guarded && guard.before) guard.before(req, res, route.spec, ex->caller, &scope);
     if (route.stream_handler) {
       route.stream_handler(req, res, MakeBodyReader(connection, ex));
     } else {
       route.handler(req, res);
     }
-    if (route.guarded && guard.after && res.status == 200) guard.after(req, res, route.name);
+    if (route.guarded && guard.after && res.status == 200) guard.after(req, res, route.spec);
   } catch (const Error& error) {
     fail(HttpStatusFor(error.code()), ErrorCodeName(error.code()), error.what());
   } catch (const nlohmann::json::exception& error) {
@@ -821,6 +823,7 @@ void ServeOnWorker(HttpServer::Impl& server, std::shared_ptr<Connection> connect
     ex->channel->queued_bytes = 0;
   }
   server.Finish(*ex, true);
+  scope.reset();
   asio::post(connection->stream_.get_executor(),
              [connection, ex]() mutable { connection->Reply(std::move(ex)); });
 }
@@ -878,7 +881,7 @@ monitoring::Counter& HttpServer::Impl::CounterFor(Route* route, const std::strin
 void HttpServer::Impl::Finish(Exchange& ex, bool observe) {
   if (observe && owner.observer_) {
     try {
-      owner.observer_(ex.req, ex.res, ex.route->name);
+      owner.observer_(ex.req, ex.res, ex.route->spec);
     } catch (const std::exception& error) {
       spdlog::error("{} {}: request observer failed: {}", ex.req.method, Printable(ex.raw_path),
                     error.what());
@@ -908,7 +911,7 @@ void HttpServer::Impl::Log(const Exchange& ex, double seconds) {
   }
   uint64_t bytes = ex.res.provider ? ex.res.provided_size : ex.res.body.size();
   std::string principal = ex.authenticated || status == 401 || status == 429
-                              ? request_principal
+                              ? governance::CurrentActorName()
                               : std::string("anonymous");
   if (!owner.options_.access_log) {
     if (status >= 500)
@@ -974,6 +977,7 @@ void HttpServer::Impl::ConnectionClosed() {
 HttpServer::HttpServer(Options options)
     : options_(std::move(options)), impl_(std::make_unique<Impl>(*this)) {
   impl_->unmatched.name = "unmatched";
+  impl_->unmatched.spec = RouteSpec("unmatched");
   impl_->unmatched.guarded = false;
   impl_->id_prefix =
       static_cast<uint32_t>(std::chrono::system_clock::now().time_since_epoch().count() ^
@@ -1015,6 +1019,7 @@ std::unique_ptr<Route> MakeRoute(const std::string& method, const std::string& p
 Route* HttpServer::Impl::AddRoute(const std::string& method, const std::string& pattern,
                                   const std::string& name, uint64_t body_limit) {
   std::unique_ptr<Route> route = MakeRoute(method, pattern, name, body_limit);
+  route->spec = RouteSpec(name);
   route->latency = &owner.metrics_.GetHistogram(
       "slipway_http_request_duration_seconds",
       "Time from reading the request headers to writing the reply.",
@@ -1029,31 +1034,49 @@ Route* HttpServer::Impl::AddRoute(const std::string& method, const std::string& 
   return added;
 }
 
-void HttpServer::Get(const std::string& pattern, const std::string& route_name, Handler handler) {
-  impl_->AddRoute("GET", pattern, route_name, 0)->handler = std::move(handler);
+namespace {
+
+// A route must say who may call it: there is no default to forget.
+void RequireDeclared(const RouteSpec& spec) {
+  if (spec.access() == RouteSpec::Access::kUndeclared) {
+    throw std::logic_error("route " + spec.name() +
+                           " declares no access (Needs, SignedIn, AdminOnly or NeedsDataset)");
+  }
 }
 
-void HttpServer::Post(const std::string& pattern, const std::string& route_name, Handler handler,
-                      size_t body_limit) {
-  impl_->AddRoute("POST", pattern, route_name, body_limit ? body_limit : options_.max_json_body)
-      ->handler = std::move(handler);
+}  // namespace
+
+Route* HttpServer::Impl::Declare(const std::string& method, const std::string& pattern,
+                                 RouteSpec spec, uint64_t default_limit) {
+  RequireDeclared(spec);
+  Route* route =
+      AddRoute(method, pattern, spec.name(), spec.body_limit() ? spec.body_limit() : default_limit);
+  route->spec = std::move(spec);
+  return route;
 }
 
-void HttpServer::Patch(const std::string& pattern, const std::string& route_name, Handler handler) {
-  impl_->AddRoute("PATCH", pattern, route_name, options_.max_json_body)->handler =
+void HttpServer::Get(const std::string& pattern, RouteSpec route, Handler handler) {
+  impl_->Declare("GET", pattern, std::move(route), 0)->handler = std::move(handler);
+}
+
+void HttpServer::Post(const std::string& pattern, RouteSpec route, Handler handler) {
+  impl_->Declare("POST", pattern, std::move(route), options_.max_json_body)->handler =
       std::move(handler);
 }
 
-void HttpServer::Delete(const std::string& pattern, const std::string& route_name,
-                        Handler handler) {
-  impl_->AddRoute("DELETE", pattern, route_name, options_.max_json_body)->handler =
+void HttpServer::Patch(const std::string& pattern, RouteSpec route, Handler handler) {
+  impl_->Declare("PATCH", pattern, std::move(route), options_.max_json_body)->handler =
       std::move(handler);
 }
 
-void HttpServer::PutStream(const std::string& pattern, const std::string& route_name,
-                           StreamHandler handler, uint64_t body_limit) {
-  impl_->AddRoute("PUT", pattern, route_name, body_limit ? body_limit : options_.max_upload)
-      ->stream_handler = std::move(handler);
+void HttpServer::Delete(const std::string& pattern, RouteSpec route, Handler handler) {
+  impl_->Declare("DELETE", pattern, std::move(route), options_.max_json_body)->handler =
+      std::move(handler);
+}
+
+void HttpServer::PutStream(const std::string& pattern, RouteSpec route, StreamHandler handler) {
+  impl_->Declare("PUT", pattern, std::move(route), options_.max_upload)->stream_handler =
+      std::move(handler);
 }
 
 bool HttpServer::Listen() {

@@ -35,6 +35,7 @@
 #include <string>
 #include <vector>
 
+#include "governance/authorization.h"
 #include "monitoring/metric_registry.h"
 
 namespace slipway::http {
@@ -85,6 +86,93 @@ struct Response {
 using BodyReceiver = std::function<bool(const char* data, size_t length)>;
 using BodyReader = std::function<bool(const BodyReceiver& receiver)>;
 
+// The checks of the dataset routes that the HTTP guard still makes itself
+// (datasets are the one subsystem whose service does not check yet): which
+// dataset names in the request are checked.
+enum class DatasetRule {
+  kPath,      // the name in the path
+  kDiff,      // the name in the path and the `other` parameter's
+  kValidate,  // the name in the path and the drift reference's
+  kPush,      // the name in the path: the permission, or version 1 of a new dataset
+  kObjects,   // field `dataset` ("name@v"): objects read through it
+  kUpload,    // field `dataset` (a name): the permission, or none if it is new
+};
+
+// Everything that belongs to a route, declared where it is registered: its
+// name (the `route` label of metrics and the audit action), who may call it,
+// whether a successful call is audited, and its body limit.
+//
+//   server.Post(api + "/runs/log-metric",
+//               RouteSpec("runs/log-metric").Needs(kExperiment, kEdit), handler);
+//
+// Needs(type, level): the service the handler calls checks `level` on a
+// resource of `type` (governance::Require); after a successful handler the
+// server holds the route to it, and a handler that made no such check is
+// answered 500 and logged, so a declaration cannot silently go unchecked.
+// SignedIn(): any signed-in caller; the service checks what the request
+// reaches (creates, searches, user management). AdminOnly(): refused
+// before the handler unless the caller is an admin. NeedsDataset: checked
+// by the HTTP guard (see DatasetRule). Every route declares one of these;
+// registering one that does not throws std::logic_error.
+//
+// Audit: a route whose method is not GET is audited when it succeeds, unless
+// ReadOnly() says it changes nothing (a POST search); every route is audited
+// when it refuses (401, 403, 429). The entry names the route as its action
+// and, as its target, the resource the service acted on.
+class RouteSpec {
+ public:
+  enum class Access { kUndeclared, kSignedIn, kAdmin, kResource, kDataset };
+
+  explicit RouteSpec(std::string name) : name_(std::move(name)) {}
+
+  RouteSpec& Needs(governance::ResourceType type, governance::Permission level) {
+    access_ = Access::kResource;
+    type_ = type;
+    level_ = level;
+    return *this;
+  }
+  RouteSpec& SignedIn() {
+    access_ = Access::kSignedIn;
+    return *this;
+  }
+  RouteSpec& AdminOnly() {
+    access_ = Access::kAdmin;
+    return *this;
+  }
+  RouteSpec& NeedsDataset(governance::Permission level, DatasetRule rule) {
+    access_ = Access::kDataset;
+    type_ = governance::ResourceType::kDataset;
+    level_ = level;
+    dataset_rule_ = rule;
+    return *this;
+  }
+  RouteSpec& ReadOnly() {
+    read_only_ = true;
+    return *this;
+  }
+  RouteSpec& BodyLimit(uint64_t bytes) {
+    body_limit_ = bytes;
+    return *this;
+  }
+
+  const std::string& name() const { return name_; }
+  Access access() const { return access_; }
+  governance::ResourceType type() const { return type_; }
+  governance::Permission level() const { return level_; }
+  DatasetRule dataset_rule() const { return dataset_rule_; }
+  bool read_only() const { return read_only_; }
+  uint64_t body_limit() const { return body_limit_; }
+
+ private:
+  std::string name_;
+  Access access_ = Access::kUndeclared;
+  governance::ResourceType type_ = governance::ResourceType::kExperiment;
+  governance::Permission level_ = governance::Permission::kNoPermissions;
+  DatasetRule dataset_rule_ = DatasetRule::kPath;
+  bool read_only_ = false;
+  uint64_t body_limit_ = 0;
+};
+
 class HttpServer {
  public:
   struct Options {
@@ -117,23 +205,21 @@ class HttpServer {
   HttpServer& operator=(const HttpServer&) = delete;
 
   // `pattern` is an ECMAScript regex that must match the whole path; `route`
-  // names it in metrics and hooks. `body_limit` 0 means the server's
+  // declares the rest (see RouteSpec). A body limit of 0 means the server's
   // default for that kind of route.
-  void Get(const std::string& pattern, const std::string& route, Handler handler);
-  void Post(const std::string& pattern, const std::string& route, Handler handler,
-            size_t body_limit = 0);
-  void Patch(const std::string& pattern, const std::string& route, Handler handler);
-  void Delete(const std::string& pattern, const std::string& route, Handler handler);
+  void Get(const std::string& pattern, RouteSpec route, Handler handler);
+  void Post(const std::string& pattern, RouteSpec route, Handler handler);
+  void Patch(const std::string& pattern, RouteSpec route, Handler handler);
+  void Delete(const std::string& pattern, RouteSpec route, Handler handler);
   // A PUT whose body is streamed to the handler instead of buffered.
-  void PutStream(const std::string& pattern, const std::string& route, StreamHandler handler,
-                 uint64_t body_limit = 0);
+  void PutStream(const std::string& pattern, RouteSpec route, StreamHandler handler);
 
   monitoring::MetricRegistry& metrics() { return metrics_; }
 
   // Called for every routed request after its handler and before its reply
-  // is written (so what it records is durable before the client hears back).
-  // Set before Listen(); `route` is the route's name.
-  using Observer = std::function<void(const Request&, const Response&, const std::string& route)>;
+  // is written (so what it records is durable before the client hears back),
+  // while the scope `before` returned is still alive. Set before Listen().
+  using Observer = std::function<void(const Request&, const Response&, const RouteSpec& route)>;
   void SetObserver(Observer observer) { observer_ = std::move(observer); }
 
   // Hooks around every routed handler except /health and /metrics.
@@ -142,15 +228,17 @@ class HttpServer {
   // request by throwing slipway::Error (setting reply headers such as
   // WWW-Authenticate first) and may return an opaque value, handed back to
   // `before` on the worker, that stands for the caller. `before` runs on
-  // the worker with the whole request and may refuse it the same way;
-  // `after` sees the reply of a handler that succeeded and may rewrite it.
+  // the worker with the whole request and may refuse it the same way; what
+  // it puts in `scope` (the request's governance::Operation) is kept until
+  // the observer has run, also when it refuses. `after` sees the reply of a handler that
+  // succeeded and may rewrite it, or refuse it by throwing.
   struct Guard {
-    std::function<std::shared_ptr<void>(const Request&, Response&, const std::string& route)>
+    std::function<std::shared_ptr<void>(const Request&, Response&, const RouteSpec& route)>
         authenticate;
-    std::function<void(const Request&, Response&, const std::string& route,
-                       const std::shared_ptr<void>& caller)>
+    std::function<void(const Request&, Response&, const RouteSpec& route,
+                       const std::shared_ptr<void>& caller, std::shared_ptr<void>* scope)>
         before;
-    std::function<void(const Request&, Response&, const std::string& route)> after;
+    std::function<void(const Request&, Response&, const RouteSpec& route)> after;
   };
   void SetGuard(Guard guard) { guard_ = std::move(guard); }
 
@@ -174,12 +262,6 @@ class HttpServer {
   std::atomic<int> bound_port_{0};  // set by Listen(), read by any thread
   std::unique_ptr<Impl> impl_;
 };
-
-// Who the current request acts for: "anonymous" until a guard names the
-// authenticated user. A handler runs start to end on one worker thread, so
-// this is per thread; the audit trail reads it.
-const std::string& CurrentPrincipal();
-void SetCurrentPrincipal(std::string name);
 
 // Writes an MLflow error reply.
 void SetError(Response& res, int status, const std::string& error_code, const std::string& message);

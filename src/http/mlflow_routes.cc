@@ -81,7 +81,7 @@ std::string JoinPath(const std::string& a, const std::string& b) {
 
 void AddExperimentRoutes(HttpServer& server, tracking::TrackingService& tracking) {
   std::string api = kApi;
-  server.Post(api + "/experiments/create", "experiments/create",
+  server.Post(api + "/experiments/create", RouteSpec("experiments/create").SignedIn(),
               [&tracking](const Request& req, Response& res) {
                 Json body = RequestJson(req);
                 RequestFields fields(body);
@@ -90,14 +90,16 @@ void AddExperimentRoutes(HttpServer& server, tracking::TrackingService& tracking
                     fields.Tags("tags"));
                 Reply(res, {{"experiment_id", id}});
               });
-  server.Get(
-      api + "/experiments/get", "experiments/get", [&tracking](const Request& req, Response& res) {
-        Json body = RequestJson(req);
-        RequestFields fields(body);
-        Reply(res, {{"experiment",
-                     ToJson(tracking.GetExperiment(fields.RequiredString("experiment_id")))}});
-      });
-  server.Get(api + "/experiments/get-by-name", "experiments/get-by-name",
+  server.Get(api + "/experiments/get", RouteSpec("experiments/get").Needs(kExperiment, kRead),
+             [&tracking](const Request& req, Response& res) {
+               Json body = RequestJson(req);
+               RequestFields fields(body);
+               Reply(res,
+                     {{"experiment",
+                       ToJson(tracking.GetExperiment(fields.RequiredString("experiment_id")))}});
+             });
+  server.Get(api + "/experiments/get-by-name",
+             RouteSpec("experiments/get-by-name").Needs(kExperiment, kRead),
              [&tracking](const Request& req, Response& res) {
                Json body = RequestJson(req);
                RequestFields fields(body);
@@ -115,9 +117,12 @@ void AddExperimentRoutes(HttpServer& server, tracking::TrackingService& tracking
     for (const auto& experiment : result.items) items.push_back(ToJson(experiment));
     Reply(res, Paged("experiments", std::move(items), result.next_page_token));
   };
-  server.Post(api + "/experiments/search", "experiments/search", search);
-  server.Get(api + "/experiments/search", "experiments/search", search);
-  server.Post(api + "/experiments/update", "experiments/update",
+  server.Post(api + "/experiments/search", RouteSpec("experiments/search").SignedIn().ReadOnly(),
+              search);
+  server.Get(api + "/experiments/search", RouteSpec("experiments/search").SignedIn().ReadOnly(),
+             search);
+  server.Post(api + "/experiments/update",
+              RouteSpec("experiments/update").Needs(kExperiment, kEdit),
               [&tracking](const Request& req, Response& res) {
                 Json body = RequestJson(req);
                 RequestFields fields(body);
@@ -125,19 +130,22 @@ void AddExperimentRoutes(HttpServer& server, tracking::TrackingService& tracking
                                           fields.RequiredString("new_name"));
                 Reply(res, Json::object());
               });
-  server.Post(api + "/experiments/delete", "experiments/delete",
+  server.Post(api + "/experiments/delete",
+              RouteSpec("experiments/delete").Needs(kExperiment, kManage),
               [&tracking](const Request& req, Response& res) {
                 Json body = RequestJson(req);
                 tracking.DeleteExperiment(RequestFields(body).RequiredString("experiment_id"));
                 Reply(res, Json::object());
               });
-  server.Post(api + "/experiments/restore", "experiments/restore",
+  server.Post(api + "/experiments/restore",
+              RouteSpec("experiments/restore").Needs(kExperiment, kManage),
               [&tracking](const Request& req, Response& res) {
                 Json body = RequestJson(req);
                 tracking.RestoreExperiment(RequestFields(body).RequiredString("experiment_id"));
                 Reply(res, Json::object());
               });
-  server.Post(api + "/experiments/set-experiment-tag", "experiments/set-experiment-tag",
+  server.Post(api + "/experiments/set-experiment-tag",
+              RouteSpec("experiments/set-experiment-tag").Needs(kExperiment, kEdit),
               [&tracking](const Request& req, Response& res) {
                 Json body = RequestJson(req);
                 RequestFields fields(body);
@@ -146,7 +154,8 @@ void AddExperimentRoutes(HttpServer& server, tracking::TrackingService& tracking
                     {fields.RequiredString("key"), fields.OptionalString("value")});
                 Reply(res, Json::object());
               });
-  server.Post(api + "/experiments/delete-experiment-tag", "experiments/delete-experiment-tag",
+  server.Post(api + "/experiments/delete-experiment-tag",
+              RouteSpec("experiments/delete-experiment-tag").Needs(kExperiment, kEdit),
               [&tracking](const Request& req, Response& res) {
                 Json body = RequestJson(req);
                 RequestFields fields(body);
@@ -158,49 +167,54 @@ void AddExperimentRoutes(HttpServer& server, tracking::TrackingService& tracking
 
 void AddRunRoutes(HttpServer& server, tracking::TrackingService& tracking) {
   std::string api = kApi;
-  server.Post(api + "/runs/create", "runs/create", [&tracking](const Request& req, Response& res) {
-    Json body = RequestJson(req);
-    RequestFields fields(body);
-    tracking::TrackingService::NewRun run;
-    run.experiment_id = fields.OptionalString("experiment_id");
-    run.user_id = fields.OptionalString("user_id");
-    run.start_time = fields.OptionalInt("start_time");
-    run.run_name = fields.OptionalString("run_name");
-    run.tags = fields.Tags("tags");
-    Reply(res, {{"run", ToJson(tracking.CreateRun(std::move(run)))}});
-  });
-  server.Get(api + "/runs/get", "runs/get", [&tracking](const Request& req, Response& res) {
-    Json body = RequestJson(req);
-    Reply(res, {{"run", ToJson(tracking.GetRun(RunIdOf(RequestFields(body))))}});
-  });
-  server.Post(api + "/runs/update", "runs/update", [&tracking](const Request& req, Response& res) {
-    Json body = RequestJson(req);
-    RequestFields fields(body);
-    tracking::RunUpdate update;
-    if (fields.Has("status")) update.status = fields.OptionalString("status");
-    update.end_time = fields.OptionalInt("end_time");
-    if (fields.Has("run_name")) update.run_name = fields.OptionalString("run_name");
-    Reply(res, {{"run_info", ToJson(tracking.UpdateRun(RunIdOf(fields), update))}});
-  });
-  server.Post(api + "/runs/delete", "runs/delete", [&tracking](const Request& req, Response& res) {
-    Json body = RequestJson(req);
-    tracking.DeleteRun(RequestFields(body).RequiredString("run_id"));
-    Reply(res, Json::object());
-  });
-  server.Post(api + "/runs/restore", "runs/restore",
+  server.Post(api + "/runs/create", RouteSpec("runs/create").Needs(kExperiment, kEdit),
+              [&tracking](const Request& req, Response& res) {
+                Json body = RequestJson(req);
+                RequestFields fields(body);
+                tracking::TrackingService::NewRun run;
+                run.experiment_id = fields.OptionalString("experiment_id");
+                run.user_id = fields.OptionalString("user_id");
+                run.start_time = fields.OptionalInt("start_time");
+                run.run_name = fields.OptionalString("run_name");
+                run.tags = fields.Tags("tags");
+                Reply(res, {{"run", ToJson(tracking.CreateRun(std::move(run)))}});
+              });
+  server.Get(api + "/runs/get", RouteSpec("runs/get").Needs(kExperiment, kRead),
+             [&tracking](const Request& req, Response& res) {
+               Json body = RequestJson(req);
+               Reply(res, {{"run", ToJson(tracking.GetRun(RunIdOf(RequestFields(body))))}});
+             });
+  server.Post(api + "/runs/update", RouteSpec("runs/update").Needs(kExperiment, kEdit),
+              [&tracking](const Request& req, Response& res) {
+                Json body = RequestJson(req);
+                RequestFields fields(body);
+                tracking::RunUpdate update;
+                if (fields.Has("status")) update.status = fields.OptionalString("status");
+                update.end_time = fields.OptionalInt("end_time");
+                if (fields.Has("run_name")) update.run_name = fields.OptionalString("run_name");
+                Reply(res, {{"run_info", ToJson(tracking.UpdateRun(RunIdOf(fields), update))}});
+              });
+  server.Post(api + "/runs/delete", RouteSpec("runs/delete").Needs(kExperiment, kManage),
+              [&tracking](const Request& req, Response& res) {
+                Json body = RequestJson(req);
+                tracking.DeleteRun(RequestFields(body).RequiredString("run_id"));
+                Reply(res, Json::object());
+              });
+  server.Post(api + "/runs/restore", RouteSpec("runs/restore").Needs(kExperiment, kManage),
               [&tracking](const Request& req, Response& res) {
                 Json body = RequestJson(req);
                 tracking.RestoreRun(RequestFields(body).RequiredString("run_id"));
                 Reply(res, Json::object());
               });
-  server.Post(api + "/runs/log-metric", "runs/log-metric",
+  server.Post(api + "/runs/log-metric", RouteSpec("runs/log-metric").Needs(kExperiment, kEdit),
               [&tracking](const Request& req, Response& res) {
                 Json body = RequestJson(req);
                 RequestFields fields(body);
                 tracking.LogMetric(RunIdOf(fields), ReadMetric(fields));
                 Reply(res, Json::object());
               });
-  server.Post(api + "/runs/log-parameter", "runs/log-parameter",
+  server.Post(api + "/runs/log-parameter",
+              RouteSpec("runs/log-parameter").Needs(kExperiment, kEdit),
               [&tracking](const Request& req, Response& res) {
                 Json body = RequestJson(req);
                 RequestFields fields(body);
@@ -208,7 +222,7 @@ void AddRunRoutes(HttpServer& server, tracking::TrackingService& tracking) {
                                   {fields.RequiredString("key"), fields.OptionalString("value")});
                 Reply(res, Json::object());
               });
-  server.Post(api + "/runs/set-tag", "runs/set-tag",
+  server.Post(api + "/runs/set-tag", RouteSpec("runs/set-tag").Needs(kExperiment, kEdit),
               [&tracking](const Request& req, Response& res) {
                 Json body = RequestJson(req);
                 RequestFields fields(body);
@@ -216,35 +230,37 @@ void AddRunRoutes(HttpServer& server, tracking::TrackingService& tracking) {
                                 {fields.RequiredString("key"), fields.OptionalString("value")});
                 Reply(res, Json::object());
               });
-  server.Post(api + "/runs/delete-tag", "runs/delete-tag",
+  server.Post(api + "/runs/delete-tag", RouteSpec("runs/delete-tag").Needs(kExperiment, kEdit),
               [&tracking](const Request& req, Response& res) {
                 Json body = RequestJson(req);
                 RequestFields fields(body);
                 tracking.DeleteTag(fields.RequiredString("run_id"), fields.RequiredString("key"));
                 Reply(res, Json::object());
               });
+  server.Post(api + "/runs/log-batch", RouteSpec("runs/log-batch").Needs(kExperiment, kEdit),
+              [&tracking](const Request& req, Response& res) {
+                if (req.body.size() > tracking::kMaxBatchRequestBytes) {
+                  ThrowInvalid("Batched logging API requests must be at most " +
+                               std::to_string(tracking::kMaxBatchRequestBytes) +
+                               " bytes, got a request of size " + std::to_string(req.body.size()) +
+                               ".");
+                }
+                Json body = RequestJson(req);
+                RequestFields fields(body);
+                tracking::RunWrites writes;
+                auto metrics = fields.ObjectList("metrics");
+                writes.metrics.reserve(metrics.size());
+                for (const RequestFields& metric : metrics) {
+                  writes.metrics.push_back(ReadMetric(metric));
+                }
+                writes.params = ReadParams(fields, "params");
+                writes.tags = fields.Tags("tags");
+                tracking.LogBatch(fields.RequiredString("run_id"), std::move(writes));
+                Reply(res, Json::object());
+              });
   server.Post(
-      api + "/runs/log-batch", "runs/log-batch", [&tracking](const Request& req, Response& res) {
-        if (req.body.size() > tracking::kMaxBatchRequestBytes) {
-          ThrowInvalid("Batched logging API requests must be at most " +
-                       std::to_string(tracking::kMaxBatchRequestBytes) +
-                       " bytes, got a request of size " + std::to_string(req.body.size()) + ".");
-        }
-        Json body = RequestJson(req);
-        RequestFields fields(body);
-        tracking::RunWrites writes;
-        auto metrics = fields.ObjectList("metrics");
-        writes.metrics.reserve(metrics.size());
-        for (const RequestFields& metric : metrics) {
-          writes.metrics.push_back(ReadMetric(metric));
-        }
-        writes.params = ReadParams(fields, "params");
-        writes.tags = fields.Tags("tags");
-        tracking.LogBatch(fields.RequiredString("run_id"), std::move(writes));
-        Reply(res, Json::object());
-      });
-  server.Post(
-      api + "/runs/log-inputs", "runs/log-inputs", [&tracking](const Request& req, Response& res) {
+      api + "/runs/log-inputs", RouteSpec("runs/log-inputs").Needs(kExperiment, kEdit),
+      [&tracking](const Request& req, Response& res) {
         Json body = RequestJson(req);
         RequestFields fields(body);
         std::vector<tracking::DatasetInput> datasets;
@@ -271,7 +287,8 @@ void AddRunRoutes(HttpServer& server, tracking::TrackingService& tracking) {
         Reply(res, Json::object());
       });
   server.Post(
-      api + "/runs/outputs", "runs/outputs", [&tracking](const Request& req, Response& res) {
+      api + "/runs/outputs", RouteSpec("runs/outputs").Needs(kExperiment, kEdit),
+      [&tracking](const Request& req, Response& res) {
         Json body = RequestJson(req);
         RequestFields fields(body);
         std::vector<tracking::ModelLink> models;
@@ -292,37 +309,39 @@ void AddRunRoutes(HttpServer& server, tracking::TrackingService& tracking) {
     for (const auto& run : result.items) items.push_back(ToJson(run));
     Reply(res, Paged("runs", std::move(items), result.next_page_token));
   };
-  server.Post(api + "/runs/search", "runs/search", search);
-  server.Get(api + "/runs/search", "runs/search", search);
-  server.Get(api + "/metrics/get-history", "metrics/get-history",
-             [&tracking](const Request& req, Response& res) {
-               Json body = RequestJson(req);
-               RequestFields fields(body);
-               std::string run_id = RunIdOf(fields);
-               std::string key = fields.RequiredString("metric_key");
-               auto result =
-                   tracking.GetMetricHistory(run_id, key, fields.OptionalInt("max_results"),
-                                             fields.OptionalString("page_token"));
-               SetJson(res, MetricHistoryJson(run_id, key, result.items, result.next_page_token));
-             });
+  server.Post(api + "/runs/search", RouteSpec("runs/search").SignedIn().ReadOnly(), search);
+  server.Get(api + "/runs/search", RouteSpec("runs/search").SignedIn().ReadOnly(), search);
+  server.Get(
+      api + "/metrics/get-history", RouteSpec("metrics/get-history").Needs(kExperiment, kRead),
+      [&tracking](const Request& req, Response& res) {
+        Json body = RequestJson(req);
+        RequestFields fields(body);
+        std::string run_id = RunIdOf(fields);
+        std::string key = fields.RequiredString("metric_key");
+        auto result = tracking.GetMetricHistory(run_id, key, fields.OptionalInt("max_results"),
+                                                fields.OptionalString("page_token"));
+        SetJson(res, MetricHistoryJson(run_id, key, result.items, result.next_page_token));
+      });
 }
 
 void AddLoggedModelRoutes(HttpServer& server, tracking::TrackingService& tracking) {
   std::string base = std::string(kApi) + "/logged-models";
-  server.Post(base, "logged-models/create", [&tracking](const Request& req, Response& res) {
-    Json body = RequestJson(req);
-    RequestFields fields(body);
-    tracking::TrackingService::NewLoggedModel model;
-    model.experiment_id = fields.RequiredString("experiment_id");
-    model.name = fields.OptionalString("name");
-    model.model_type = fields.OptionalString("model_type");
-    model.source_run_id = fields.OptionalString("source_run_id");
-    model.params = ReadParams(fields, "params");
-    model.tags = fields.Tags("tags");
-    Reply(res, {{"model", ToJson(tracking.CreateLoggedModel(std::move(model)))}});
-  });
+  server.Post(base, RouteSpec("logged-models/create").Needs(kExperiment, kEdit),
+              [&tracking](const Request& req, Response& res) {
+                Json body = RequestJson(req);
+                RequestFields fields(body);
+                tracking::TrackingService::NewLoggedModel model;
+                model.experiment_id = fields.RequiredString("experiment_id");
+                model.name = fields.OptionalString("name");
+                model.model_type = fields.OptionalString("model_type");
+                model.source_run_id = fields.OptionalString("source_run_id");
+                model.params = ReadParams(fields, "params");
+                model.tags = fields.Tags("tags");
+                Reply(res, {{"model", ToJson(tracking.CreateLoggedModel(std::move(model)))}});
+              });
   server.Post(
-      base + "/search", "logged-models/search", [&tracking](const Request& req, Response& res) {
+      base + "/search", RouteSpec("logged-models/search").SignedIn().ReadOnly(),
+      [&tracking](const Request& req, Response& res) {
         Json body = RequestJson(req);
         RequestFields fields(body);
         std::vector<tracking::OrderTerm> order;
@@ -338,39 +357,43 @@ void AddLoggedModelRoutes(HttpServer& server, tracking::TrackingService& trackin
         Reply(res, Paged("models", std::move(items), result.next_page_token));
       });
   std::string one = base + "/([^/]+)";
-  server.Get(one, "logged-models/get", [&tracking](const Request& req, Response& res) {
-    Reply(res, {{"model", ToJson(tracking.GetLoggedModel(req.matches[1]))}});
-  });
-  server.Patch(one, "logged-models/finalize", [&tracking](const Request& req, Response& res) {
-    Json body = RequestJson(req);
-    auto status = body.find("status");
-    if (status != body.end() && status->is_number_integer()) {
-      static const char* kNames[] = {"LOGGED_MODEL_STATUS_UNSPECIFIED", "LOGGED_MODEL_PENDING",
-                                     "LOGGED_MODEL_READY", "LOGGED_MODEL_UPLOAD_FAILED"};
-      int64_t index = status->get<int64_t>();
-      *status = index >= 0 && index < 4 ? kNames[index] : "";
-    }
-    RequestFields fields(body);
-    Reply(res, {{"model", ToJson(tracking.FinalizeLoggedModel(req.matches[1],
-                                                              fields.RequiredString("status")))}});
-  });
-  server.Delete(one, "logged-models/delete", [&tracking](const Request& req, Response& res) {
-    tracking.DeleteLoggedModel(req.matches[1]);
-    Reply(res, Json::object());
-  });
-  server.Patch(
-      one + "/tags", "logged-models/set-tags", [&tracking](const Request& req, Response& res) {
-        Json body = RequestJson(req);
-        RequestFields fields(body);
-        Reply(res, {{"model",
-                     ToJson(tracking.SetLoggedModelTags(req.matches[1], fields.Tags("tags")))}});
-      });
-  server.Delete(one + "/tags/(.+)", "logged-models/delete-tag",
+  server.Get(one, RouteSpec("logged-models/get").Needs(kExperiment, kRead),
+             [&tracking](const Request& req, Response& res) {
+               Reply(res, {{"model", ToJson(tracking.GetLoggedModel(req.matches[1]))}});
+             });
+  server.Patch(one, RouteSpec("logged-models/finalize").Needs(kExperiment, kEdit),
+               [&tracking](const Request& req, Response& res) {
+                 Json body = RequestJson(req);
+                 auto status = body.find("status");
+                 if (status != body.end() && status->is_number_integer()) {
+                   static const char* kNames[] = {"LOGGED_MODEL_STATUS_UNSPECIFIED",
+                                                  "LOGGED_MODEL_PENDING", "LOGGED_MODEL_READY",
+                                                  "LOGGED_MODEL_UPLOAD_FAILED"};
+                   int64_t index = status->get<int64_t>();
+                   *status = index >= 0 && index < 4 ? kNames[index] : "";
+                 }
+                 RequestFields fields(body);
+                 Reply(res, {{"model", ToJson(tracking.FinalizeLoggedModel(
+                                           req.matches[1], fields.RequiredString("status")))}});
+               });
+  server.Delete(one, RouteSpec("logged-models/delete").Needs(kExperiment, kManage),
+                [&tracking](const Request& req, Response& res) {
+                  tracking.DeleteLoggedModel(req.matches[1]);
+                  Reply(res, Json::object());
+                });
+  server.Patch(one + "/tags", RouteSpec("logged-models/set-tags").Needs(kExperiment, kEdit),
+               [&tracking](const Request& req, Response& res) {
+                 Json body = RequestJson(req);
+                 RequestFields fields(body);
+                 Reply(res, {{"model", ToJson(tracking.SetLoggedModelTags(req.matches[1],
+                                                                          fields.Tags("tags")))}});
+               });
+  server.Delete(one + "/tags/(.+)", RouteSpec("logged-models/delete-tag").Needs(kExperiment, kEdit),
                 [&tracking](const Request& req, Response& res) {
                   tracking.DeleteLoggedModelTag(req.matches[1], req.matches[2]);
                   Reply(res, Json::object());
                 });
-  server.Post(one + "/params", "logged-models/log-params",
+  server.Post(one + "/params", RouteSpec("logged-models/log-params").Needs(kExperiment, kEdit),
               [&tracking](const Request& req, Response& res) {
                 Json body = RequestJson(req);
                 RequestFields fields(body);
@@ -391,7 +414,8 @@ Json FileInfos(const std::vector<tracking::ArtifactEntry>& entries, const std::s
 
 void AddArtifactRoutes(HttpServer& server, tracking::TrackingService& tracking,
                        tracking::ArtifactStore& artifacts) {
-  server.Get(std::string(kApi) + "/artifacts/list", "artifacts/list",
+  server.Get(std::string(kApi) + "/artifacts/list",
+             RouteSpec("artifacts/list").Needs(kExperiment, kRead),
              [&tracking, &artifacts](const Request& req, Response& res) {
                Json body = RequestJson(req);
                RequestFields fields(body);
@@ -407,15 +431,18 @@ void AddArtifactRoutes(HttpServer& server, tracking::TrackingService& tracking,
              });
 
   const std::string proxy = "/api/2.0/mlflow-artifacts/artifacts";
-  server.Get(proxy, "mlflow-artifacts/list", [&artifacts](const Request& req, Response& res) {
-    std::string path = req.has_param("path") ? req.get_param_value("path") : "";
-    Json files = FileInfos(artifacts.List(path), "");
-    Json reply = Json::object();
-    if (!files.empty()) reply["files"] = std::move(files);
-    Reply(res, reply);
-  });
-  server.Get(proxy + "/(.+)", "mlflow-artifacts/download",
-             [&artifacts](const Request& req, Response& res) {
+  server.Get(proxy, RouteSpec("mlflow-artifacts/list").Needs(kExperiment, kRead),
+             [&tracking, &artifacts](const Request& req, Response& res) {
+               std::string path = req.has_param("path") ? req.get_param_value("path") : "";
+               tracking.AuthorizeArtifactPath(path, kRead);
+               Json files = FileInfos(artifacts.List(path), "");
+               Json reply = Json::object();
+               if (!files.empty()) reply["files"] = std::move(files);
+               Reply(res, reply);
+             });
+  server.Get(proxy + "/(.+)", RouteSpec("mlflow-artifacts/download").Needs(kExperiment, kRead),
+             [&tracking, &artifacts](const Request& req, Response& res) {
+               tracking.AuthorizeArtifactPath(req.matches[1], kRead);
                std::filesystem::path file = artifacts.Resolve(req.matches[1]);
                std::error_code ec;
                if (!std::filesystem::is_regular_file(file, ec)) {
@@ -438,18 +465,21 @@ void AddArtifactRoutes(HttpServer& server, tracking::TrackingService& tracking,
                                           return n > 0;
                                         });
              });
-  server.PutStream(proxy + "/(.+)", "mlflow-artifacts/upload",
-                   [&artifacts](const Request& req, Response& res, const BodyReader& reader) {
-                     artifacts.Write(req.matches[1], [&](const auto& sink) {
-                       return reader([&](const char* data, size_t length) {
-                         sink(data, length);
-                         return true;
-                       });
-                     });
-                     Reply(res, Json::object());
-                   });
-  server.Delete(proxy + "/(.+)", "mlflow-artifacts/delete",
-                [&artifacts](const Request& req, Response& res) {
+  server.PutStream(
+      proxy + "/(.+)", RouteSpec("mlflow-artifacts/upload").Needs(kExperiment, kEdit),
+      [&tracking, &artifacts](const Request& req, Response& res, const BodyReader& reader) {
+        tracking.AuthorizeArtifactPath(req.matches[1], kEdit);
+        artifacts.Write(req.matches[1], [&](const auto& sink) {
+          return reader([&](const char* data, size_t length) {
+            sink(data, length);
+            return true;
+          });
+        });
+        Reply(res, Json::object());
+      });
+  server.Delete(proxy + "/(.+)", RouteSpec("mlflow-artifacts/delete").Needs(kExperiment, kManage),
+                [&tracking, &artifacts](const Request& req, Response& res) {
+                  tracking.AuthorizeArtifactPath(req.matches[1], kManage);
                   artifacts.Delete(req.matches[1]);
                   Reply(res, Json::object());
                 });

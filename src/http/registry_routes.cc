@@ -1,7 +1,6 @@
 #include "http/registry_routes.h"
 
 #include "core/error.h"
-#include "http/auth_routes.h"
 #include "http/json_codec.h"
 #include "http/route_helpers.h"
 #include "registry/lineage.h"
@@ -17,7 +16,7 @@ Json VersionsJson(const std::vector<registry::ModelVersion>& versions) {
 }
 
 // Registers `handler` for both GET and POST, as MLflow serves some reads.
-void GetOrPost(HttpServer& server, const std::string& path, const std::string& route,
+void GetOrPost(HttpServer& server, const std::string& path, const RouteSpec& route,
                const HttpServer::Handler& handler) {
   server.Get(path, route, handler);
   server.Post(path, route, handler);
@@ -25,23 +24,24 @@ void GetOrPost(HttpServer& server, const std::string& path, const std::string& r
 
 void AddRegisteredModelRoutes(HttpServer& server, registry::RegistryService& registry) {
   const std::string base = "/api/2.0/mlflow/registered-models";
+  server.Post(base + "/create", RouteSpec("registered-models/create").SignedIn(),
+              [&registry](const Request& req, Response& res) {
+                Json body = RequestJson(req);
+                RequestFields fields(body);
+                Reply(res,
+                      {{"registered_model", ToJson(registry.CreateRegisteredModel(
+                                                fields.RequiredString("name"), fields.Tags("tags"),
+                                                fields.OptionalString("description")))}});
+              });
+  server.Get(base + "/get", RouteSpec("registered-models/get").Needs(kRegisteredModel, kRead),
+             [&registry](const Request& req, Response& res) {
+               Json body = RequestJson(req);
+               Reply(res, {{"registered_model", ToJson(registry.GetRegisteredModel(
+                                                    RequestFields(body).RequiredString("name")))}});
+             });
   server.Post(
-      base + "/create", "registered-models/create", [&registry](const Request& req, Response& res) {
-        Json body = RequestJson(req);
-        RequestFields fields(body);
-        Reply(res, {{"registered_model", ToJson(registry.CreateRegisteredModel(
-                                             fields.RequiredString("name"), fields.Tags("tags"),
-                                             fields.OptionalString("description")))}});
-      });
-  server.Get(
-      base + "/get", "registered-models/get", [&registry](const Request& req, Response& res) {
-        Json body = RequestJson(req);
-        Reply(res,
-              {{"registered_model",
-                ToJson(registry.GetRegisteredModel(RequestFields(body).RequiredString("name")))}});
-      });
-  server.Post(
-      base + "/rename", "registered-models/rename", [&registry](const Request& req, Response& res) {
+      base + "/rename", RouteSpec("registered-models/rename").Needs(kRegisteredModel, kEdit),
+      [&registry](const Request& req, Response& res) {
         Json body = RequestJson(req);
         RequestFields fields(body);
         Reply(res, {{"registered_model",
@@ -49,20 +49,22 @@ void AddRegisteredModelRoutes(HttpServer& server, registry::RegistryService& reg
                                                            fields.RequiredString("new_name")))}});
       });
   server.Patch(
-      base + "/update", "registered-models/update", [&registry](const Request& req, Response& res) {
+      base + "/update", RouteSpec("registered-models/update").Needs(kRegisteredModel, kEdit),
+      [&registry](const Request& req, Response& res) {
         Json body = RequestJson(req);
         RequestFields fields(body);
         Reply(res, {{"registered_model",
                      ToJson(registry.UpdateRegisteredModel(
                          fields.RequiredString("name"), fields.OptionalString("description")))}});
       });
-  server.Delete(base + "/delete", "registered-models/delete",
+  server.Delete(base + "/delete",
+                RouteSpec("registered-models/delete").Needs(kRegisteredModel, kManage),
                 [&registry](const Request& req, Response& res) {
                   Json body = RequestJson(req);
                   registry.DeleteRegisteredModel(RequestFields(body).RequiredString("name"));
                   Reply(res, Json::object());
                 });
-  GetOrPost(server, base + "/search", "registered-models/search",
+  GetOrPost(server, base + "/search", RouteSpec("registered-models/search").SignedIn().ReadOnly(),
             [&registry](const Request& req, Response& res) {
               Json body = RequestJson(req);
               RequestFields fields(body);
@@ -73,15 +75,18 @@ void AddRegisteredModelRoutes(HttpServer& server, registry::RegistryService& reg
               for (const auto& model : result.items) items.push_back(ToJson(model));
               Reply(res, Paged("registered_models", std::move(items), result.next_page_token));
             });
-  GetOrPost(server, base + "/get-latest-versions", "registered-models/get-latest-versions",
-            [&registry](const Request& req, Response& res) {
-              Json body = RequestJson(req);
-              RequestFields fields(body);
-              Reply(res, {{"model_versions",
-                           VersionsJson(registry.GetLatestVersions(fields.RequiredString("name"),
-                                                                   fields.StringList("stages")))}});
-            });
-  server.Post(base + "/set-tag", "registered-models/set-tag",
+  GetOrPost(
+      server, base + "/get-latest-versions",
+      RouteSpec("registered-models/get-latest-versions").Needs(kRegisteredModel, kRead).ReadOnly(),
+      [&registry](const Request& req, Response& res) {
+        Json body = RequestJson(req);
+        RequestFields fields(body);
+        Reply(res, {{"model_versions",
+                     VersionsJson(registry.GetLatestVersions(fields.RequiredString("name"),
+                                                             fields.StringList("stages")))}});
+      });
+  server.Post(base + "/set-tag",
+              RouteSpec("registered-models/set-tag").Needs(kRegisteredModel, kEdit),
               [&registry](const Request& req, Response& res) {
                 Json body = RequestJson(req);
                 RequestFields fields(body);
@@ -90,7 +95,8 @@ void AddRegisteredModelRoutes(HttpServer& server, registry::RegistryService& reg
                     {fields.RequiredString("key"), fields.OptionalString("value")});
                 Reply(res, Json::object());
               });
-  server.Delete(base + "/delete-tag", "registered-models/delete-tag",
+  server.Delete(base + "/delete-tag",
+                RouteSpec("registered-models/delete-tag").Needs(kRegisteredModel, kEdit),
                 [&registry](const Request& req, Response& res) {
                   Json body = RequestJson(req);
                   RequestFields fields(body);
@@ -98,7 +104,8 @@ void AddRegisteredModelRoutes(HttpServer& server, registry::RegistryService& reg
                                                     fields.RequiredString("key"));
                   Reply(res, Json::object());
                 });
-  server.Post(base + "/alias", "registered-models/alias/set",
+  server.Post(base + "/alias",
+              RouteSpec("registered-models/alias/set").Needs(kRegisteredModel, kEdit),
               [&registry](const Request& req, Response& res) {
                 Json body = RequestJson(req);
                 RequestFields fields(body);
@@ -106,15 +113,16 @@ void AddRegisteredModelRoutes(HttpServer& server, registry::RegistryService& reg
                                   fields.RequiredString("version"));
                 Reply(res, Json::object());
               });
-  server.Delete(base + "/alias", "registered-models/alias/delete",
-                [&registry](const Request& req, Response& res) {
-                  Json body = RequestJson(req);
-                  RequestFields fields(body);
-                  registry.DeleteAlias(fields.RequiredString("name"),
-                                       fields.RequiredString("alias"));
-                  Reply(res, Json::object());
-                });
-  server.Get(base + "/alias", "registered-models/alias/get",
+  server.Delete(
+      base + "/alias", RouteSpec("registered-models/alias/delete").Needs(kRegisteredModel, kEdit),
+      [&registry](const Request& req, Response& res) {
+        Json body = RequestJson(req);
+        RequestFields fields(body);
+        registry.DeleteAlias(fields.RequiredString("name"), fields.RequiredString("alias"));
+        Reply(res, Json::object());
+      });
+  server.Get(base + "/alias",
+             RouteSpec("registered-models/alias/get").Needs(kRegisteredModel, kRead),
              [&registry](const Request& req, Response& res) {
                Json body = RequestJson(req);
                RequestFields fields(body);
@@ -127,7 +135,8 @@ void AddRegisteredModelRoutes(HttpServer& server, registry::RegistryService& reg
 void AddModelVersionRoutes(HttpServer& server, registry::RegistryService& registry) {
   const std::string base = "/api/2.0/mlflow/model-versions";
   server.Post(
-      base + "/create", "model-versions/create", [&registry](const Request& req, Response& res) {
+      base + "/create", RouteSpec("model-versions/create").Needs(kRegisteredModel, kEdit),
+      [&registry](const Request& req, Response& res) {
         Json body = RequestJson(req);
         RequestFields fields(body);
         registry::RegistryService::NewVersion version;
@@ -138,26 +147,27 @@ void AddModelVersionRoutes(HttpServer& server, registry::RegistryService& regist
         version.description = fields.OptionalString("description");
         version.model_id = fields.OptionalString("model_id");
         version.tags = fields.Tags("tags");
-        Reply(res, {{"model_version",
-                     ToJson(registry.CreateModelVersion(std::move(version), CallerReadAccess()))}});
+        Reply(res, {{"model_version", ToJson(registry.CreateModelVersion(std::move(version)))}});
       });
-  server.Get(base + "/get", "model-versions/get", [&registry](const Request& req, Response& res) {
-    Json body = RequestJson(req);
-    RequestFields fields(body);
-    Reply(res,
-          {{"model_version", ToJson(registry.GetModelVersion(fields.RequiredString("name"),
-                                                             fields.RequiredString("version")))}});
-  });
-  server.Patch(
-      base + "/update", "model-versions/update", [&registry](const Request& req, Response& res) {
-        Json body = RequestJson(req);
-        RequestFields fields(body);
-        Reply(res, {{"model_version",
-                     ToJson(registry.UpdateModelVersion(fields.RequiredString("name"),
-                                                        fields.RequiredString("version"),
-                                                        fields.OptionalString("description")))}});
-      });
-  server.Post(base + "/transition-stage", "model-versions/transition-stage",
+  server.Get(base + "/get", RouteSpec("model-versions/get").Needs(kRegisteredModel, kRead),
+             [&registry](const Request& req, Response& res) {
+               Json body = RequestJson(req);
+               RequestFields fields(body);
+               Reply(res, {{"model_version",
+                            ToJson(registry.GetModelVersion(fields.RequiredString("name"),
+                                                            fields.RequiredString("version")))}});
+             });
+  server.Patch(base + "/update", RouteSpec("model-versions/update").Needs(kRegisteredModel, kEdit),
+               [&registry](const Request& req, Response& res) {
+                 Json body = RequestJson(req);
+                 RequestFields fields(body);
+                 Reply(res, {{"model_version",
+                              ToJson(registry.UpdateModelVersion(
+                                  fields.RequiredString("name"), fields.RequiredString("version"),
+                                  fields.OptionalString("description")))}});
+               });
+  server.Post(base + "/transition-stage",
+              RouteSpec("model-versions/transition-stage").Needs(kRegisteredModel, kEdit),
               [&registry](const Request& req, Response& res) {
                 Json body = RequestJson(req);
                 RequestFields fields(body);
@@ -168,7 +178,8 @@ void AddModelVersionRoutes(HttpServer& server, registry::RegistryService& regist
                             fields.RequiredString("stage"),
                             fields.OptionalBool("archive_existing_versions").value_or(false)))}});
               });
-  server.Delete(base + "/delete", "model-versions/delete",
+  server.Delete(base + "/delete",
+                RouteSpec("model-versions/delete").Needs(kRegisteredModel, kManage),
                 [&registry](const Request& req, Response& res) {
                   Json body = RequestJson(req);
                   RequestFields fields(body);
@@ -176,7 +187,7 @@ void AddModelVersionRoutes(HttpServer& server, registry::RegistryService& regist
                                               fields.RequiredString("version"));
                   Reply(res, Json::object());
                 });
-  GetOrPost(server, base + "/search", "model-versions/search",
+  GetOrPost(server, base + "/search", RouteSpec("model-versions/search").SignedIn().ReadOnly(),
             [&registry](const Request& req, Response& res) {
               Json body = RequestJson(req);
               RequestFields fields(body);
@@ -186,7 +197,8 @@ void AddModelVersionRoutes(HttpServer& server, registry::RegistryService& regist
               Reply(res,
                     Paged("model_versions", VersionsJson(result.items), result.next_page_token));
             });
-  server.Get(base + "/get-download-uri", "model-versions/get-download-uri",
+  server.Get(base + "/get-download-uri",
+             RouteSpec("model-versions/get-download-uri").Needs(kRegisteredModel, kRead),
              [&registry](const Request& req, Response& res) {
                Json body = RequestJson(req);
                RequestFields fields(body);
@@ -194,15 +206,17 @@ void AddModelVersionRoutes(HttpServer& server, registry::RegistryService& regist
                      {{"artifact_uri", registry.GetDownloadUri(fields.RequiredString("name"),
                                                                fields.RequiredString("version"))}});
              });
-  server.Post(
-      base + "/set-tag", "model-versions/set-tag", [&registry](const Request& req, Response& res) {
-        Json body = RequestJson(req);
-        RequestFields fields(body);
-        registry.SetModelVersionTag(fields.RequiredString("name"), fields.RequiredString("version"),
-                                    {fields.RequiredString("key"), fields.OptionalString("value")});
-        Reply(res, Json::object());
-      });
-  server.Delete(base + "/delete-tag", "model-versions/delete-tag",
+  server.Post(base + "/set-tag", RouteSpec("model-versions/set-tag").Needs(kRegisteredModel, kEdit),
+              [&registry](const Request& req, Response& res) {
+                Json body = RequestJson(req);
+                RequestFields fields(body);
+                registry.SetModelVersionTag(
+                    fields.RequiredString("name"), fields.RequiredString("version"),
+                    {fields.RequiredString("key"), fields.OptionalString("value")});
+                Reply(res, Json::object());
+              });
+  server.Delete(base + "/delete-tag",
+                RouteSpec("model-versions/delete-tag").Needs(kRegisteredModel, kEdit),
                 [&registry](const Request& req, Response& res) {
                   Json body = RequestJson(req);
                   RequestFields fields(body);
@@ -280,15 +294,17 @@ Json CardJson(const registry::ModelCard& card) {
 
 void AddLineageRoutes(HttpServer& server, registry::RegistryService& registry,
                       tracking::TrackingService& tracking) {
-  server.Get("/api/v1/lineage/model-versions/([^/]+)/([^/]+)", "lineage/model-version",
+  server.Get("/api/v1/lineage/model-versions/([^/]+)/([^/]+)",
+             RouteSpec("lineage/model-version").Needs(kRegisteredModel, kRead),
              [&registry, &tracking](const Request& req, Response& res) {
                Reply(res, LineageJson(registry::BuildLineage(registry, tracking, req.matches[1],
-                                                             req.matches[2], CallerReadAccess())));
+                                                             req.matches[2])));
              });
-  server.Get("/api/v1/models/([^/]+)/versions/([^/]+)/card", "models/card",
+  server.Get("/api/v1/models/([^/]+)/versions/([^/]+)/card",
+             RouteSpec("models/card").Needs(kRegisteredModel, kRead),
              [&registry, &tracking](const Request& req, Response& res) {
-               registry::ModelCard card = registry::BuildModelCard(registry::BuildLineage(
-                   registry, tracking, req.matches[1], req.matches[2], CallerReadAccess()));
+               registry::ModelCard card = registry::BuildModelCard(
+                   registry::BuildLineage(registry, tracking, req.matches[1], req.matches[2]));
                bool json =
                    req.get_param_value("format") == "json" ||
                    (req.get_param_value("format").empty() &&

@@ -39,5 +39,4 @@ Json Paged(const char* key, Json items, const std::string& token) {
   return out;
 }
 
-
 }  // namespace slipway::http

@@ -20,5 +20,12 @@ void Reply(Response& res, const Json& body);
 // `{key: items}` plus `next_page_token` when there is a next page.
 Json Paged(const char* key, Json items, const std::string& token);
 
+// Short names for route declarations (RouteSpec::Needs).
+inline constexpr auto kExperiment = governance::ResourceType::kExperiment;
+inline constexpr auto kRegisteredModel = governance::ResourceType::kRegisteredModel;
+inline constexpr auto kDataset = governance::ResourceType::kDataset;
+inline constexpr auto kRead = governance::Permission::kRead;
+inline constexpr auto kEdit = governance::Permission::kEdit;
+inline constexpr auto kManage = governance::Permission::kManage;
 
 }  // namespace slipway::http

@@ -35,11 +35,15 @@ std::string QuoteFilterValue(const std::string& value) {
 }  // namespace
 
 ModelLineage BuildLineage(RegistryService& registry, tracking::TrackingService& tracking,
-                          const std::string& name, const std::string& version,
-                          const ReadAccess& access) {
+                          const std::string& name, const std::string& version) {
   ModelLineage lineage;
   lineage.version = registry.GetModelVersion(name, version);
   lineage.model = registry.GetRegisteredModel(name);
+  // What the lineage copies from tracking is shown only where the caller
+  // may read it: checked here with their grants, fetched by the registry
+  // on its own account (withheld, not refused).
+  ActorReadAccess access(registry.authorizer());
+  governance::Operation internal(governance::Actor::Operator("system:registry"), "lineage");
   constexpr const char* kNoRead = ": withheld, you do not have READ on its experiment";
   if (!lineage.version.model_id.empty()) {
     lineage.logged_model =

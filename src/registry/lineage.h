@@ -51,7 +51,6 @@ struct ModelLineage {
 // left out rather than failing the request; one in an experiment that
 // `access` may not read is left out too, and named in `withheld`.
 ModelLineage BuildLineage(RegistryService& registry, tracking::TrackingService& tracking,
-                          const std::string& name, const std::string& version,
-                          const ReadAccess& access = ReadAccess::Everything());
+                          const std::string& name, const std::string& version);
 
 }  // namespace slipway::registry

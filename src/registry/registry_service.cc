@@ -7,6 +7,9 @@
 #include "core/error.h"
 
 namespace slipway::registry {
+
+using governance::Permission;
+using governance::ResourceType;
 namespace {
 
 void ValidateLength(const std::string& what, const std::string& value, size_t limit) {
@@ -149,8 +152,42 @@ const ReadAccess& ReadAccess::Everything() {
   return kAll;
 }
 
-RegistryService::RegistryService(RegistryStore& store, tracking::TrackingService& tracking)
-    : store_(store), tracking_(tracking) {}
+RegistryService::RegistryService(RegistryStore& store, tracking::TrackingService& tracking,
+                                 governance::Authorizer& authorizer)
+    : store_(store), tracking_(tracking), authorizer_(authorizer) {}
+
+ActorReadAccess::ActorReadAccess(const governance::Authorizer& authorizer)
+    : authorizer_(authorizer),
+      actor_(authorizer.enforcing() ? governance::CurrentActor()
+                                    : governance::Actor::Operator("anonymous")) {}
+
+bool ActorReadAccess::CanReadExperiment(const std::string& experiment_id) const {
+  return !authorizer_.enforcing() || authorizer_.PermissionOf(actor_, ResourceType::kExperiment,
+                                                              experiment_id) >= Permission::kRead;
+}
+
+bool ActorReadAccess::CanReadRegisteredModel(const std::string& name) const {
+  return governance::PermissionHeld(authorizer_, actor_, ResourceType::kRegisteredModel, name) >=
+         Permission::kRead;
+}
+
+bool ActorReadAccess::SeesWhatExists() const {
+  return !authorizer_.enforcing() || actor_.kind == governance::Actor::Kind::kOperator ||
+         authorizer_.IsAdmin(actor_);
+}
+
+RegistryService::Internal::Internal()
+    : operation_(governance::Actor::Operator("system:registry"), "registry") {}
+
+void RegistryService::RequireOn(const std::string& name, Permission needed) {
+  governance::Require(authorizer_, needed, ResourceType::kRegisteredModel, name);
+}
+
+void RegistryService::RequireOnVersion(const std::string& name, const std::string& version,
+                                       Permission needed) {
+  governance::NameTarget("model_version:" + name + "/" + version);
+  RequireOn(name, needed);
+}
 
 RegisteredModel RegistryService::RequireModel(const std::string& name) {
   auto model = store_.GetRegisteredModel(name);
@@ -173,17 +210,22 @@ RegisteredModel RegistryService::CreateRegisteredModel(const std::string& name,
   ValidateModelName(name, "name");
   tracking::ValidateNameCharacters(name, "name");
   for (const Tag& tag : tags) ValidateRegistryTag(tag);
+  governance::SetTarget("registered_model:" + name);
   RegisteredModel model;
   model.name = name;
   model.description = description;
   model.tags = tags;
   store_.CreateRegisteredModel(model);
+  if (authorizer_.enforcing()) {
+    authorizer_.Created(governance::CurrentActor(), ResourceType::kRegisteredModel, name);
+  }
   events_.Publish({.kind = RegistryEvent::Kind::kModelCreated, .model = model.name});
   return RequireModel(name);
 }
 
 RegisteredModel RegistryService::GetRegisteredModel(const std::string& name) {
   ValidateModelName(name, "name");
+  RequireOn(name, Permission::kRead);
   return RequireModel(name);
 }
 
@@ -192,7 +234,10 @@ RegisteredModel RegistryService::RenameRegisteredModel(const std::string& name,
   ValidateModelName(name, "name");
   ValidateModelName(new_name, "new_name");
   tracking::ValidateNameCharacters(new_name, "new_name");
+  RequireOn(name, Permission::kEdit);
   store_.RenameRegisteredModel(name, new_name);
+  // The grants follow the model to its new name.
+  if (authorizer_.enforcing()) authorizer_.Renamed(ResourceType::kRegisteredModel, name, new_name);
   events_.Publish(
       {.kind = RegistryEvent::Kind::kModelRenamed, .model = name, .new_name = new_name});
   return RequireModel(new_name);
@@ -201,13 +246,16 @@ RegisteredModel RegistryService::RenameRegisteredModel(const std::string& name,
 RegisteredModel RegistryService::UpdateRegisteredModel(const std::string& name,
                                                        const std::string& description) {
   ValidateModelName(name, "name");
+  RequireOn(name, Permission::kEdit);
   store_.UpdateRegisteredModel(name, description);
   return RequireModel(name);
 }
 
 void RegistryService::DeleteRegisteredModel(const std::string& name) {
   ValidateModelName(name, "name");
+  RequireOn(name, Permission::kManage);
   store_.DeleteRegisteredModel(name);
+  if (authorizer_.enforcing()) authorizer_.Deleted(ResourceType::kRegisteredModel, name);
   events_.Publish({.kind = RegistryEvent::Kind::kModelDeleted, .model = name});
 }
 
@@ -237,21 +285,30 @@ std::vector<ModelVersion> RegistryService::GetLatestVersions(
 
 void RegistryService::SetRegisteredModelTag(const std::string& name, const Tag& tag) {
   ValidateModelName(name, "name");
+  RequireOn(name, Permission::kEdit);
   ValidateRegistryTag(tag);
   store_.SetRegisteredModelTag(name, tag);
 }
 
 void RegistryService::DeleteRegisteredModelTag(const std::string& name, const std::string& key) {
   ValidateModelName(name, "name");
+  RequireOn(name, Permission::kEdit);
   store_.DeleteRegisteredModelTag(name, key);
 }
 
-ModelVersion RegistryService::CreateModelVersion(NewVersion request, const ReadAccess& access) {
+ModelVersion RegistryService::CreateModelVersion(NewVersion request) {
   ValidateModelName(request.name, "name");
+  RequireOn(request.name, Permission::kEdit);
   for (const Tag& tag : request.tags) ValidateRegistryTag(tag);
   if (request.source.empty()) ThrowInvalid("Missing value for required parameter 'source'.");
   RequireModel(request.name);
-  ValidateSource(request, access);
+  // The source is read on the caller's behalf: checked with their grants,
+  // fetched by the registry.
+  ActorReadAccess access(authorizer_);
+  {
+    Internal internal;
+    ValidateSource(request, access);
+  }
   ModelVersion version;
   version.name = request.name;
   version.source = request.source;
@@ -261,11 +318,15 @@ ModelVersion RegistryService::CreateModelVersion(NewVersion request, const ReadA
   version.model_id = request.model_id;
   version.tags = std::move(request.tags);
   ModelVersion created = store_.CreateModelVersion(version);
+  governance::SetTarget("model_version:" + created.name + "/" + std::to_string(created.version));
   events_.Publish({.kind = RegistryEvent::Kind::kVersionCreated,
                    .model = created.name,
                    .version = created.version});
   if (!created.model_id.empty()) {
-    // As MLflow's server does: the logged model lists the versions made of it.
+    // As MLflow's server does: the logged model lists the versions made of
+    // it. Bookkeeping of the registry's, which the caller need not be
+    // allowed to do by hand.
+    Internal internal;
     tracking::LoggedModel model = tracking_.GetLoggedModel(created.model_id);
     nlohmann::json versions = nlohmann::json::array();
     for (const Tag& tag : model.tags) {
@@ -329,8 +390,11 @@ void RegistryService::ValidateSource(NewVersion& request, const ReadAccess& acce
     try {
       model = tracking_.GetLoggedModel(request.model_id);
     } catch (const Error& error) {
-      if (error.code() == ErrorCode::kResourceDoesNotExist) ThrowBadSource(source, "model_id");
-      throw;
+      if (error.code() != ErrorCode::kResourceDoesNotExist) throw;
+      if (!access.SeesWhatExists()) {
+        ThrowSourceDenied(source, "logged model '" + request.model_id + "'");
+      }
+      ThrowBadSource(source, "model_id");
     }
     if (!access.CanReadExperiment(model->experiment_id)) {
       ThrowSourceDenied(source, "logged model '" + request.model_id + "'");
@@ -359,8 +423,9 @@ void RegistryService::ValidateSource(NewVersion& request, const ReadAccess& acce
   try {
     run = tracking_.GetRun(request.run_id);
   } catch (const Error& error) {
-    if (error.code() == ErrorCode::kResourceDoesNotExist) ThrowBadSource(source, "run_id");
-    throw;
+    if (error.code() != ErrorCode::kResourceDoesNotExist) throw;
+    if (!access.SeesWhatExists()) ThrowSourceDenied(source, "run '" + request.run_id + "'");
+    ThrowBadSource(source, "run_id");
   }
   if (!access.CanReadExperiment(run->info.experiment_id)) {
     ThrowSourceDenied(source, "run '" + request.run_id + "'");
@@ -401,6 +466,7 @@ void RegistryService::RequireReadableArtifacts(const std::string& source,
 
 ModelVersion RegistryService::GetModelVersion(const std::string& name, const std::string& version) {
   ValidateModelName(name, "name");
+  RequireOnVersion(name, version, Permission::kRead);
   int64_t number = ParseVersion(version);
   auto found = store_.GetModelVersion(name, number);
   if (!found) {
@@ -412,6 +478,7 @@ ModelVersion RegistryService::GetModelVersion(const std::string& name, const std
 ModelVersion RegistryService::UpdateModelVersion(const std::string& name,
                                                  const std::string& version,
                                                  const std::string& description) {
+  RequireOnVersion(name, version, Permission::kEdit);
   GetModelVersion(name, version);
   store_.UpdateModelVersion(name, ParseVersion(version), description);
   return GetModelVersion(name, version);
@@ -420,6 +487,7 @@ ModelVersion RegistryService::UpdateModelVersion(const std::string& name,
 ModelVersion RegistryService::TransitionStage(const std::string& name, const std::string& version,
                                               const std::string& stage,
                                               bool archive_existing_versions) {
+  RequireOnVersion(name, version, Permission::kEdit);
   std::string canonical = CanonicalStage(stage);
   GetModelVersion(name, version);
   store_.TransitionModelVersionStage(name, ParseVersion(version), canonical,
@@ -432,6 +500,7 @@ ModelVersion RegistryService::TransitionStage(const std::string& name, const std
 }
 
 void RegistryService::DeleteModelVersion(const std::string& name, const std::string& version) {
+  RequireOnVersion(name, version, Permission::kManage);
   GetModelVersion(name, version);
   store_.DeleteModelVersion(name, ParseVersion(version));
   events_.Publish({.kind = RegistryEvent::Kind::kVersionDeleted,
@@ -452,6 +521,7 @@ tracking::SearchResult<ModelVersion> RegistryService::SearchModelVersions(
 std::string RegistryService::GetDownloadUri(const std::string& name, const std::string& version) {
   ModelVersion found = GetModelVersion(name, version);
   if (auto model_id = LoggedModelIdOf(found.source)) {
+    Internal internal;  // READ on the version lets one download it
     return tracking_.GetLoggedModel(*model_id).artifact_uri;
   }
   return found.source;  // runs:/ and artifact URIs the client resolves itself
@@ -459,6 +529,7 @@ std::string RegistryService::GetDownloadUri(const std::string& name, const std::
 
 void RegistryService::SetModelVersionTag(const std::string& name, const std::string& version,
                                          const Tag& tag) {
+  RequireOnVersion(name, version, Permission::kEdit);
   ValidateRegistryTag(tag);
   GetModelVersion(name, version);
   store_.SetModelVersionTag(name, ParseVersion(version), tag);
@@ -466,6 +537,7 @@ void RegistryService::SetModelVersionTag(const std::string& name, const std::str
 
 void RegistryService::DeleteModelVersionTag(const std::string& name, const std::string& version,
                                             const std::string& key) {
+  RequireOnVersion(name, version, Permission::kEdit);
   GetModelVersion(name, version);
   store_.DeleteModelVersionTag(name, ParseVersion(version), key);
 }
@@ -473,6 +545,7 @@ void RegistryService::DeleteModelVersionTag(const std::string& name, const std::
 void RegistryService::SetAlias(const std::string& name, const std::string& alias,
                                const std::string& version) {
   ValidateModelName(name, "name");
+  RequireOn(name, Permission::kEdit);
   ValidateAlias(alias);
   std::string lower = alias;
   std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);
@@ -490,6 +563,7 @@ void RegistryService::SetAlias(const std::string& name, const std::string& alias
 
 void RegistryService::DeleteAlias(const std::string& name, const std::string& alias) {
   ValidateModelName(name, "name");
+  RequireOn(name, Permission::kEdit);
   ValidateAlias(alias);
   RequireModel(name);
   store_.DeleteAlias(name, alias);
@@ -498,6 +572,7 @@ void RegistryService::DeleteAlias(const std::string& name, const std::string& al
 
 ModelVersion RegistryService::GetVersionByAlias(const std::string& name, const std::string& alias) {
   ValidateModelName(name, "name");
+  RequireOn(name, Permission::kRead);
   ValidateAlias(alias);
   RegisteredModel model = RequireModel(name);
   std::string lower = alias;

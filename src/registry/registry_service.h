@@ -32,13 +32,37 @@ class ReadAccess {
   virtual ~ReadAccess() = default;
   virtual bool CanReadExperiment(const std::string& experiment_id) const = 0;
   virtual bool CanReadRegisteredModel(const std::string& name) const = 0;
+  // Whether the reader may learn that an id does not exist; others get the
+  // answer a hidden one gets, so that ids cannot be probed.
+  virtual bool SeesWhatExists() const { return true; }
   static const ReadAccess& Everything();
+};
+
+// What the current operation's actor may read, through `authorizer`
+// (everything when it is not enforcing). Taken when made: holds a copy of
+// the actor, so it may be used inside nested internal operations.
+class ActorReadAccess final : public ReadAccess {
+ public:
+  explicit ActorReadAccess(const governance::Authorizer& authorizer);
+  bool CanReadExperiment(const std::string& experiment_id) const override;
+  bool CanReadRegisteredModel(const std::string& name) const override;
+  bool SeesWhatExists() const override;
+
+ private:
+  const governance::Authorizer& authorizer_;
+  governance::Actor actor_;
 };
 
 class RegistryService {
  public:
-  // Both must outlive the service.
-  RegistryService(RegistryStore& store, tracking::TrackingService& tracking);
+  // All must outlive the service. Every method checks the current
+  // operation's actor (governance::Operation) on the registered model it
+  // names: reads need READ, changes EDIT, deletes MANAGE; creating a model
+  // needs only a signed-in actor, who then manages it.
+  RegistryService(RegistryStore& store, tracking::TrackingService& tracking,
+                  governance::Authorizer& authorizer = governance::Authorizer::AllowAll());
+
+  const governance::Authorizer& authorizer() const { return authorizer_; }
 
   // Announces every committed change (see registry_events.h).
   RegistryEventBus& events() { return events_; }
@@ -67,12 +91,12 @@ class RegistryService {
     std::string model_id;
     std::vector<Tag> tags;
   };
-  // Creating a version reads its source: PERMISSION_DENIED unless `access`
-  // may read the run, the logged model and the artifact folder it comes
-  // from; for a `models:/<name>/<version>` source, that registered model
-  // (as in MLflow; the lineage withholds what it copies from other readers).
-  ModelVersion CreateModelVersion(NewVersion request,
-                                  const ReadAccess& access = ReadAccess::Everything());
+  // Creating a version reads its source: PERMISSION_DENIED unless the
+  // actor may read the run, the logged model and the artifact folder it
+  // comes from; for a `models:/<name>/<version>` source, that registered
+  // model (as in MLflow; the lineage withholds what it copies from other
+  // readers).
+  ModelVersion CreateModelVersion(NewVersion request);
   // `version` is the text from the request; not a number -> INVALID_PARAMETER_VALUE.
   ModelVersion GetModelVersion(const std::string& name, const std::string& version);
   ModelVersion UpdateModelVersion(const std::string& name, const std::string& version,
@@ -96,6 +120,21 @@ class RegistryService {
   ModelVersion GetVersionByAlias(const std::string& name, const std::string& alias);
 
  private:
+  // Reads and writes the registry makes in tracking on its own account
+  // (after checking the caller's right to them itself): a nested operation
+  // of the operator "system:registry", for as long as it lives.
+  class Internal {
+   public:
+    Internal();
+
+   private:
+    governance::Operation operation_;
+  };
+
+  void RequireOn(const std::string& name, governance::Permission needed);
+  // Names "model_version:<name>/<version>" as the target.
+  void RequireOnVersion(const std::string& name, const std::string& version,
+                        governance::Permission needed);
   RegisteredModel RequireModel(const std::string& name);
   // Checks `request.source` against its run or logged model, and fills in the
   // run and model of a `models:/<name>/<version>` source.
@@ -108,6 +147,7 @@ class RegistryService {
 
   RegistryStore& store_;
   tracking::TrackingService& tracking_;
+  governance::Authorizer& authorizer_;
   RegistryEventBus events_;
 };
 

@@ -11,6 +11,12 @@
 #include "core/page_token.h"
 
 namespace slipway::tracking {
+
+using governance::Permission;
+using governance::ResourceType;
+
+// Runs whose experiment is remembered for access checks.
+constexpr size_t kMaxCachedRuns = 100000;
 namespace {
 
 constexpr const char* kRunNameTag = "mlflow.runName";
@@ -265,8 +271,9 @@ void ValidateArtifactLocation(const std::string& location) {
   }
 }
 
-TrackingService::TrackingService(TrackingStore& store, Options options)
-    : store_(store), options_(std::move(options)) {
+TrackingService::TrackingService(TrackingStore& store, Options options,
+                                 governance::Authorizer& authorizer)
+    : store_(store), options_(std::move(options)), authorizer_(authorizer) {
   if (!store_.GetExperiment("0")) {
     Experiment default_experiment;
     default_experiment.experiment_id = "0";
@@ -294,10 +301,16 @@ std::string TrackingService::CreateExperiment(const std::string& name,
   experiment.name = name;
   experiment.artifact_location = artifact_location;
   experiment.tags = tags;
-  return store_.CreateExperiment(experiment, options_.artifact_root_uri);
+  std::string id = store_.CreateExperiment(experiment, options_.artifact_root_uri);
+  governance::SetTarget("experiment:" + id);
+  if (authorizer_.enforcing()) {
+    authorizer_.Created(governance::CurrentActor(), ResourceType::kExperiment, id);
+  }
+  return id;
 }
 
 Experiment TrackingService::GetExperiment(const std::string& experiment_id) {
+  RequireExperiment(experiment_id, Permission::kRead);
   auto experiment = store_.GetExperiment(experiment_id);
   if (!experiment) ThrowNotFound("No Experiment with id=" + experiment_id + " exists");
   return *experiment;
@@ -306,6 +319,7 @@ Experiment TrackingService::GetExperiment(const std::string& experiment_id) {
 Experiment TrackingService::GetExperimentByName(const std::string& name) {
   auto experiment = store_.GetExperimentByName(name);
   if (!experiment) ThrowNotFound("Could not find experiment with name '" + name + "'");
+  RequireExperiment(experiment->experiment_id, Permission::kRead);
   return *experiment;
 }
 
@@ -324,18 +338,22 @@ void TrackingService::RenameExperiment(const std::string& experiment_id,
   if (new_name.empty()) ThrowInvalid("Invalid experiment name: ''");
   ValidateLength("name", new_name, kMaxExperimentNameLength);
   ValidateNameCharacters(new_name, "new_name");
+  RequireExperiment(experiment_id, Permission::kEdit);
   store_.RenameExperiment(experiment_id, new_name);
 }
 
 void TrackingService::DeleteExperiment(const std::string& experiment_id) {
+  RequireExperiment(experiment_id, Permission::kManage);
   store_.SetExperimentLifecycle(experiment_id, kLifecycleDeleted);
 }
 
 void TrackingService::RestoreExperiment(const std::string& experiment_id) {
+  RequireExperiment(experiment_id, Permission::kManage);
   store_.SetExperimentLifecycle(experiment_id, kLifecycleActive);
 }
 
 void TrackingService::SetExperimentTag(const std::string& experiment_id, const Tag& tag) {
+  RequireExperiment(experiment_id, Permission::kEdit);
   ValidateEntityName(tag.key, "key");
   ValidateLength("key", tag.key, kMaxEntityKeyLength);
   ValidateLength("value", tag.value, kMaxExperimentTagValueLength);
@@ -344,6 +362,7 @@ void TrackingService::SetExperimentTag(const std::string& experiment_id, const T
 
 void TrackingService::DeleteExperimentTag(const std::string& experiment_id,
                                           const std::string& key) {
+  RequireExperiment(experiment_id, Permission::kEdit);
   store_.DeleteExperimentTag(experiment_id, key);
 }
 
@@ -353,6 +372,7 @@ Run TrackingService::CreateRun(NewRun request) {
   RunInfo info;
   info.run_id = NewRunId();
   info.experiment_id = request.experiment_id.empty() ? "0" : request.experiment_id;
+  RequireExperiment(info.experiment_id, Permission::kEdit);
   info.start_time = request.start_time.value_or(NowMillis());
   info.status = "RUNNING";
   for (size_t i = 0; i < request.tags.size(); ++i) {
@@ -375,34 +395,44 @@ Run TrackingService::CreateRun(NewRun request) {
   info.user_id = !request.user_id.empty() ? request.user_id : tag_user;
   if (tag_name.empty()) request.tags.push_back({kRunNameTag, info.run_name});
   store_.CreateRun(info, request.tags);
-  return GetRun(info.run_id);
+  governance::SetTarget("run:" + info.run_id);
+  return FetchRun(info.run_id);
 }
 
 Run TrackingService::GetRun(const std::string& run_id) {
+  RequireRun(run_id, Permission::kRead);
+  return FetchRun(run_id);
+}
+
+Run TrackingService::FetchRun(const std::string& run_id) {
   auto run = store_.GetRun(run_id);
   if (!run) ThrowNotFound("Run with id=" + run_id + " not found");
   return *run;
 }
 
 RunInfo TrackingService::UpdateRun(const std::string& run_id, const RunUpdate& update) {
+  RequireRun(run_id, Permission::kEdit);
   if (update.status && !IsValidRunStatus(*update.status)) {
     ThrowInvalid("Invalid value \"" + *update.status +
                  "\" for parameter 'status' supplied: must be one of RUNNING, SCHEDULED, "
                  "FINISHED, FAILED, KILLED.");
   }
   store_.UpdateRun(run_id, update);
-  return GetRun(run_id).info;
+  return FetchRun(run_id).info;
 }
 
 void TrackingService::DeleteRun(const std::string& run_id) {
+  RequireRun(run_id, Permission::kManage);
   store_.SetRunLifecycle(run_id, kLifecycleDeleted);
 }
 
 void TrackingService::RestoreRun(const std::string& run_id) {
+  RequireRun(run_id, Permission::kManage);
   store_.SetRunLifecycle(run_id, kLifecycleActive);
 }
 
 void TrackingService::LogMetric(const std::string& run_id, const MetricPoint& point) {
+  RequireRun(run_id, Permission::kEdit);
   ValidateMetric(point, "");
   RunWrites writes;
   writes.metrics.push_back(point);
@@ -410,6 +440,7 @@ void TrackingService::LogMetric(const std::string& run_id, const MetricPoint& po
 }
 
 void TrackingService::LogParam(const std::string& run_id, Param param) {
+  RequireRun(run_id, Permission::kEdit);
   ValidateParam(param, "");
   RunWrites writes;
   writes.params.push_back(std::move(param));
@@ -417,6 +448,7 @@ void TrackingService::LogParam(const std::string& run_id, Param param) {
 }
 
 void TrackingService::SetTag(const std::string& run_id, Tag tag) {
+  RequireRun(run_id, Permission::kEdit);
   ValidateRunTag(tag, "");
   RunWrites writes;
   writes.tags.push_back(std::move(tag));
@@ -424,10 +456,12 @@ void TrackingService::SetTag(const std::string& run_id, Tag tag) {
 }
 
 void TrackingService::DeleteTag(const std::string& run_id, const std::string& key) {
+  RequireRun(run_id, Permission::kEdit);
   store_.DeleteRunTag(run_id, key);
 }
 
 void TrackingService::LogBatch(const std::string& run_id, RunWrites writes) {
+  RequireRun(run_id, Permission::kEdit);
   ValidateBatchLimit("metrics", kMaxMetricsPerBatch, writes.metrics.size());
   ValidateBatchLimit("params", kMaxParamsTagsPerBatch, writes.params.size());
   ValidateBatchLimit("tags", kMaxParamsTagsPerBatch, writes.tags.size());
@@ -459,6 +493,7 @@ void TrackingService::LogBatch(const std::string& run_id, RunWrites writes) {
 void TrackingService::LogInputs(const std::string& run_id,
                                 const std::vector<DatasetInput>& datasets,
                                 const std::vector<ModelLink>& models) {
+  RequireRun(run_id, Permission::kEdit);
   for (size_t i = 0; i < datasets.size(); ++i) {
     const Dataset& d = datasets[i].dataset;
     std::string path = "datasets[" + std::to_string(i) + "].dataset.";
@@ -480,6 +515,7 @@ void TrackingService::LogInputs(const std::string& run_id,
 }
 
 void TrackingService::LogOutputs(const std::string& run_id, const std::vector<ModelLink>& models) {
+  RequireRun(run_id, Permission::kEdit);
   store_.LogRunOutputs(run_id, models);
 }
 
@@ -487,6 +523,7 @@ SearchResult<MetricPoint> TrackingService::GetMetricHistory(const std::string& r
                                                             const std::string& key,
                                                             std::optional<int64_t> max_results,
                                                             const std::string& page_token) {
+  RequireRun(run_id, Permission::kRead);
   if (max_results && *max_results <= 0) {
     ThrowInvalid("Invalid value " + std::to_string(*max_results) +
                  " for parameter 'max_results' supplied. It must be a positive integer.");
@@ -503,7 +540,7 @@ SearchResult<Run> TrackingService::SearchRuns(const std::vector<std::string>& ex
                                               std::optional<int64_t> max_results,
                                               const std::vector<std::string>& order_by,
                                               const std::string& page_token) {
-  for (const std::string& id : experiment_ids) CanonicalExperimentId(id);
+  for (const std::string& id : experiment_ids) RequireExperiment(id, Permission::kRead);
   Filter parsed = ParseRunFilter(filter);
   std::vector<OrderTerm> order = ParseRunOrderBy(order_by);
   Page page = RequestedPage(max_results, kDefaultRunsPerPage, kMaxResultsPerPage, page_token);
@@ -514,6 +551,7 @@ SearchResult<Run> TrackingService::SearchRuns(const std::vector<std::string>& ex
 // ---- Logged models ---------------------------------------------------------
 
 LoggedModel TrackingService::CreateLoggedModel(NewLoggedModel request) {
+  RequireExperiment(request.experiment_id, Permission::kEdit);
   Experiment experiment = GetExperiment(request.experiment_id);
   for (const Tag& tag : request.tags) ValidateTag(tag, "tags.", kMaxTagValueLength);
   for (Param& param : request.params) ValidateParam(param, "params.");
@@ -529,10 +567,16 @@ LoggedModel TrackingService::CreateLoggedModel(NewLoggedModel request) {
   model.tags = std::move(request.tags);
   model.params = std::move(request.params);
   store_.CreateLoggedModel(model);
-  return GetLoggedModel(model.model_id);
+  governance::SetTarget("logged_model:" + model.model_id);
+  return FetchLoggedModel(model.model_id);
 }
 
 LoggedModel TrackingService::GetLoggedModel(const std::string& model_id) {
+  RequireLoggedModel(model_id, Permission::kRead);
+  return FetchLoggedModel(model_id);
+}
+
+LoggedModel TrackingService::FetchLoggedModel(const std::string& model_id) {
   auto model = store_.GetLoggedModel(model_id);
   if (!model) ThrowNotFound("Logged model with ID '" + model_id + "' not found.");
   return *model;
@@ -540,32 +584,37 @@ LoggedModel TrackingService::GetLoggedModel(const std::string& model_id) {
 
 LoggedModel TrackingService::FinalizeLoggedModel(const std::string& model_id,
                                                  const std::string& status) {
+  RequireLoggedModel(model_id, Permission::kEdit);
   if (status != "LOGGED_MODEL_READY" && status != "LOGGED_MODEL_UPLOAD_FAILED") {
     ThrowInvalid("Invalid value \"" + status +
                  "\" for parameter 'status' supplied: a logged model can be finalized only as "
                  "LOGGED_MODEL_READY or LOGGED_MODEL_UPLOAD_FAILED.");
   }
   store_.SetLoggedModelStatus(model_id, status, "");
-  return GetLoggedModel(model_id);
+  return FetchLoggedModel(model_id);
 }
 
 LoggedModel TrackingService::SetLoggedModelTags(const std::string& model_id,
                                                 const std::vector<Tag>& tags) {
+  RequireLoggedModel(model_id, Permission::kEdit);
   for (const Tag& tag : tags) ValidateTag(tag, "tags.", kMaxTagValueLength);
   store_.SetLoggedModelTags(model_id, tags);
-  return GetLoggedModel(model_id);
+  return FetchLoggedModel(model_id);
 }
 
 void TrackingService::DeleteLoggedModelTag(const std::string& model_id, const std::string& key) {
+  RequireLoggedModel(model_id, Permission::kEdit);
   store_.DeleteLoggedModelTag(model_id, key);
 }
 
 void TrackingService::LogLoggedModelParams(const std::string& model_id, std::vector<Param> params) {
+  RequireLoggedModel(model_id, Permission::kEdit);
   for (Param& param : params) ValidateParam(param, "params.");
   store_.LogLoggedModelParams(model_id, params);
 }
 
 void TrackingService::DeleteLoggedModel(const std::string& model_id) {
+  RequireLoggedModel(model_id, Permission::kManage);
   store_.DeleteLoggedModel(model_id);
 }
 
@@ -573,11 +622,84 @@ SearchResult<LoggedModel> TrackingService::SearchLoggedModels(
     const std::vector<std::string>& experiment_ids, const std::string& filter,
     const std::vector<OrderTerm>& order_by, std::optional<int64_t> max_results,
     const std::string& page_token) {
-  for (const std::string& id : experiment_ids) CanonicalExperimentId(id);
+  for (const std::string& id : experiment_ids) RequireExperiment(id, Permission::kRead);
   Filter parsed = ParseLoggedModelFilter(filter);
   Page page = RequestedPage(max_results, 100, kMaxResultsPerPage, page_token);
   PageOf<LoggedModel> found = store_.SearchLoggedModels(experiment_ids, parsed, order_by, page);
   return {std::move(found.items), NextPageToken(page, found.has_more)};
+}
+
+// ---- Access ----------------------------------------------------------------
+
+void TrackingService::RequireExperiment(const std::string& experiment_id, Permission needed) {
+  // One spelling per experiment: "02" is checked, and acted on, as "2".
+  governance::Require(authorizer_, needed, ResourceType::kExperiment,
+                      CanonicalExperimentId(experiment_id));
+}
+
+void TrackingService::RequireRun(const std::string& run_id, Permission needed) {
+  governance::NameTarget("run:" + run_id);
+  governance::RequireWithin(authorizer_, needed, ResourceType::kExperiment,
+                            authorizer_.enforcing() ? ExperimentOfRun(run_id) : std::nullopt, "run",
+                            run_id);
+}
+
+void TrackingService::RequireLoggedModel(const std::string& model_id, Permission needed) {
+  governance::NameTarget("logged_model:" + model_id);
+  std::optional<std::string> experiment_id;
+  if (authorizer_.enforcing()) {
+    if (auto model = store_.GetLoggedModel(model_id)) experiment_id = model->experiment_id;
+  }
+  governance::RequireWithin(authorizer_, needed, ResourceType::kExperiment, experiment_id,
+                            "logged model", model_id);
+}
+
+std::optional<std::string> TrackingService::ExperimentOfRun(const std::string& run_id) {
+  {
+    std::lock_guard lock(runs_mu_);
+    auto hit = run_experiments_.find(run_id);
+    if (hit != run_experiments_.end()) return hit->second;
+  }
+  auto run = store_.GetRun(run_id);
+  if (!run) return std::nullopt;
+  std::lock_guard lock(runs_mu_);
+  if (run_experiments_.size() >= kMaxCachedRuns) run_experiments_.clear();
+  run_experiments_[run_id] = run->info.experiment_id;
+  return run->info.experiment_id;
+}
+
+void TrackingService::AuthorizeArtifactPath(const std::string& path, Permission needed) {
+  governance::NameTarget("artifact:" + path);
+  if (governance::IsAdmin(authorizer_)) {
+    // Admins reach every path; the check was made all the same.
+    if (governance::Operation* operation = governance::Operation::Current()) {
+      operation->RecordCheck({ResourceType::kExperiment, needed});
+    }
+    return;
+  }
+  // "12/abc/artifacts/model.pkl" -> "12". Paths with "." or ".." segments
+  // are refused outright: the check must see the same experiment the store
+  // would. Only an experiment id's canonical spelling names its folder
+  // ("02/..." is not experiment 2's).
+  size_t start = 0;
+  while (start < path.size() && path[start] == '/') ++start;
+  std::string first;
+  for (size_t at = start; at <= path.size();) {
+    size_t end = path.find('/', at);
+    if (end == std::string::npos) end = path.size();
+    std::string segment = path.substr(at, end - at);
+    if (segment == "." || segment == ".." || segment.find('\\') != std::string::npos) {
+      ThrowInvalid("Invalid artifact path '" + path + "': '.' and '..' segments are not allowed.");
+    }
+    if (first.empty()) first = segment;
+    at = end + 1;
+  }
+  if (!ParseExperimentId(first)) {
+    throw Error(ErrorCode::kPermissionDenied,
+                "Permission denied: artifact path '" + path +
+                    "' is not under an experiment; only admins may access it.");
+  }
+  governance::Require(authorizer_, needed, ResourceType::kExperiment, first);
 }
 
 }  // namespace slipway::tracking

@@ -7,11 +7,15 @@
 // error code and wording. Thread-safe if the store is.
 #pragma once
 
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
+#include "core/visibility.h"
+#include "governance/authorization.h"
 #include "tracking/tracking_store.h"
 
 namespace slipway::tracking {
@@ -45,9 +49,15 @@ class TrackingService {
     std::string artifact_root_uri = "mlflow-artifacts:";
   };
 
-  // `store` must outlive the service. Creates the "Default" experiment (id 0)
-  // if the store has none, as MLflow does.
-  TrackingService(TrackingStore& store, Options options);
+  // `store` and `authorizer` must outlive the service. Creates the
+  // "Default" experiment (id 0) if the store has none, as MLflow does.
+  //
+  // Every method checks the current operation's actor (governance::Operation)
+  // through `authorizer` on the experiment it reaches: reads need READ,
+  // changes EDIT, deletes and restores MANAGE. A run or logged model the
+  // actor may not use and one that does not exist are refused alike.
+  TrackingService(TrackingStore& store, Options options,
+                  governance::Authorizer& authorizer = governance::Authorizer::AllowAll());
 
   // Experiments.
   std::string CreateExperiment(const std::string& name, const std::string& artifact_location,
@@ -116,12 +126,31 @@ class TrackingService {
                                                std::optional<int64_t> max_results,
                                                const std::string& page_token);
 
+  // Artifacts: PERMISSION_DENIED unless the actor holds `needed` on the
+  // experiment whose folder `path` ("<experiment id>/...") is in; paths
+  // with "." or ".." segments are INVALID_PARAMETER_VALUE, and paths
+  // outside any experiment are for admins only.
+  void AuthorizeArtifactPath(const std::string& path, governance::Permission needed);
+
   // The artifact URI of a run, for listing its artifacts.
   const std::string& artifact_root_uri() const { return options_.artifact_root_uri; }
 
  private:
+  // The checks of the methods above; each names the target for the audit.
+  void RequireExperiment(const std::string& experiment_id, governance::Permission needed);
+  void RequireRun(const std::string& run_id, governance::Permission needed);
+  void RequireLoggedModel(const std::string& model_id, governance::Permission needed);
+  // The experiment of a run (runs never move, so answers are kept); nullopt
+  // if there is no such run.
+  std::optional<std::string> ExperimentOfRun(const std::string& run_id);
+  Run FetchRun(const std::string& run_id);
+  LoggedModel FetchLoggedModel(const std::string& model_id);
+
   TrackingStore& store_;
   Options options_;
+  governance::Authorizer& authorizer_;
+  std::mutex runs_mu_;  // guards run_experiments_
+  std::unordered_map<std::string, std::string> run_experiments_;
 };
 
 // The page a search asks for: the offset from `page_token` (empty: the

@@ -96,6 +96,8 @@ class AccessControlTest : public ::testing::Test {
     return {Credentials::Kind::kBasic, user, password};
   }
 
+  // Grants are changed by the operator (as the CLI's --store mode does).
+  governance::Operation operator_{governance::Actor::Operator("local:test"), "test"};
   std::filesystem::path path_;
   std::unique_ptr<store::SqliteAuthStore> store_;
   std::unique_ptr<AccessControl> access_;

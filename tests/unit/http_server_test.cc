@@ -84,37 +84,39 @@ class HttpServerTest : public ::testing::Test {
     options.idle_timeout = std::chrono::milliseconds(1500);
     options.access_log = false;
     server_ = std::make_unique<HttpServer>(options);
-    server_->Post("/api/2.0/mlflow/echo", "echo", [this](const Request& req, Response& res) {
-      ++handled_;
-      SetJson(res, req.body);
-    });
-    server_->Get("/api/2.0/mlflow/missing", "missing", [](const Request&, Response&) {
-      throw Error(ErrorCode::kResourceDoesNotExist, "Run with id=x not found");
-    });
-    server_->Get("/api/2.0/mlflow/boom", "boom", [](const Request&, Response&) {
-      throw std::runtime_error("secret internal detail");
-    });
-    server_->Get("/api/2.0/mlflow/items/([a-z]+)", "item", [](const Request& req, Response& res) {
-      SetJson(res, Json({{"item", req.matches[1]}, {"q", req.get_param_value("q")}}).dump());
-    });
-    server_->PutStream(
-        "/upload/(.+)", "upload",
-        [this](const Request& req, Response& res, const BodyReader& reader) {
-          ++handled_;
-          size_t total = 0;
-          size_t pieces = 0;
-          reader([&](const char*, size_t length) {
-            total += length;
-            ++pieces;
-            return true;
-          });
-          SetJson(res, Json({{"name", req.matches[1]}, {"bytes", total}}).dump());
-        },
-        /*body_limit=*/4 * 1024 * 1024);
+    server_->Post("/api/2.0/mlflow/echo", RouteSpec("echo").SignedIn(),
+                  [this](const Request& req, Response& res) {
+                    ++handled_;
+                    SetJson(res, req.body);
+                  });
+    server_->Get("/api/2.0/mlflow/missing", RouteSpec("missing").SignedIn(),
+                 [](const Request&, Response&) {
+                   throw Error(ErrorCode::kResourceDoesNotExist, "Run with id=x not found");
+                 });
+    server_->Get(
+        "/api/2.0/mlflow/boom", RouteSpec("boom").SignedIn(),
+        [](const Request&, Response&) { throw std::runtime_error("secret internal detail"); });
+    server_->Get(
+        "/api/2.0/mlflow/items/([a-z]+)", RouteSpec("item").SignedIn(),
+        [](const Request& req, Response& res) {
+          SetJson(res, Json({{"item", req.matches[1]}, {"q", req.get_param_value("q")}}).dump());
+        });
+    server_->PutStream("/upload/(.+)", RouteSpec("upload").SignedIn().BodyLimit(4 * 1024 * 1024),
+                       [this](const Request& req, Response& res, const BodyReader& reader) {
+                         ++handled_;
+                         size_t total = 0;
+                         size_t pieces = 0;
+                         reader([&](const char*, size_t length) {
+                           total += length;
+                           ++pieces;
+                           return true;
+                         });
+                         SetJson(res, Json({{"name", req.matches[1]}, {"bytes", total}}).dump());
+                       });
     // The guard: a request needs "Authorization: let-me-in"; `authenticate`
     // records whether any body had been read when it ran.
     HttpServer::Guard guard;
-    guard.authenticate = [this](const Request& req, Response& res, const std::string&) {
+    guard.authenticate = [this](const Request& req, Response& res, const RouteSpec&) {
       if (!req.body.empty()) body_seen_by_authenticate_ = true;
       if (req.path.find("/api/2.0/mlflow/") == 0 &&
           req.get_header_value("Authorization") != "let-me-in" &&
@@ -124,8 +126,8 @@ class HttpServerTest : public ::testing::Test {
       }
       return std::make_shared<int>(7);
     };
-    guard.before = [this](const Request&, Response&, const std::string&,
-                          const std::shared_ptr<void>& caller) {
+    guard.before = [this](const Request&, Response&, const RouteSpec&,
+                          const std::shared_ptr<void>& caller, std::shared_ptr<void>*) {
       caller_value_ = *std::static_pointer_cast<int>(caller);
     };
     server_->SetGuard(guard);

@@ -15,15 +15,27 @@
 namespace slipway::registry {
 namespace {
 
-// Reads everything but the experiments and registered models it is told to hide.
-class HidingAccess : public ReadAccess {
+using governance::Permission;
+using governance::ResourceType;
+
+// Grants everything but the experiments and registered models it is told
+// to hide (where it grants nothing).
+class HidingAuthorizer : public governance::Authorizer {
  public:
   std::set<std::string> experiments;
   std::set<std::string> models;
-  bool CanReadExperiment(const std::string& id) const override { return !experiments.contains(id); }
-  bool CanReadRegisteredModel(const std::string& name) const override {
-    return !models.contains(name);
+  bool enforcing() const override { return true; }
+  Permission PermissionOf(const governance::Actor&, ResourceType type,
+                          const std::string& id) const override {
+    bool hidden =
+        type == ResourceType::kExperiment ? experiments.contains(id) : models.contains(id);
+    return hidden ? Permission::kNoPermissions : Permission::kManage;
   }
+  bool IsAdmin(const governance::Actor&) const override { return false; }
+  Visibility Readable(const governance::Actor&, ResourceType) const override { return {}; }
+  void Created(const governance::Actor&, ResourceType, const std::string&) override {}
+  void Renamed(ResourceType, const std::string&, const std::string&) override {}
+  void Deleted(ResourceType, const std::string&) override {}
 };
 
 class LineageAccessTest : public ::testing::Test {
@@ -32,9 +44,9 @@ class LineageAccessTest : public ::testing::Test {
     auto db = store::OpenMetadataDatabase((dir_.path() / "slipway.db").string());
     tracking_store_ = std::make_unique<store::SqliteTrackingStore>(db);
     registry_store_ = std::make_unique<store::SqliteRegistryStore>(db);
-    tracking_ = std::make_unique<tracking::TrackingService>(*tracking_store_,
-                                                            tracking::TrackingService::Options{});
-    registry_ = std::make_unique<RegistryService>(*registry_store_, *tracking_);
+    tracking_ = std::make_unique<tracking::TrackingService>(
+        *tracking_store_, tracking::TrackingService::Options{}, hiding_);
+    registry_ = std::make_unique<RegistryService>(*registry_store_, *tracking_, hiding_);
 
     hidden_experiment_ = tracking_->CreateExperiment("hidden", "", {});
     run_id_ = tracking_->CreateRun({hidden_experiment_, "alice", 1, "r", {}}).info.run_id;
@@ -45,7 +57,6 @@ class LineageAccessTest : public ::testing::Test {
     model_id_ = tracking_->CreateLoggedModel(model).model_id;
     registry_->CreateRegisteredModel("shared", {}, "");
     registry_->CreateModelVersion({"shared", "models:/" + model_id_, "", "", "", model_id_, {}});
-    hiding_.experiments = {hidden_experiment_};
   }
 
   // The code of the error `f` throws; nullopt if it succeeds.
@@ -58,6 +69,9 @@ class LineageAccessTest : public ::testing::Test {
     return std::nullopt;
   }
 
+  // Everything here is done by one user, whom hiding_ denies what it hides.
+  governance::Operation operation_{governance::Actor::ForUser({1, "bob", false}), "test"};
+  HidingAuthorizer hiding_;
   slipway::testing::TempDir dir_{"slipway-lineage"};
   std::unique_ptr<store::SqliteTrackingStore> tracking_store_;
   std::unique_ptr<store::SqliteRegistryStore> registry_store_;
@@ -66,7 +80,6 @@ class LineageAccessTest : public ::testing::Test {
   std::string hidden_experiment_;
   std::string run_id_;
   std::string model_id_;
-  HidingAccess hiding_;
 };
 
 TEST_F(LineageAccessTest, WithheldRunsAndModelsAreLeftOutAndNamed) {
@@ -74,7 +87,8 @@ TEST_F(LineageAccessTest, WithheldRunsAndModelsAreLeftOutAndNamed) {
   ASSERT_TRUE(full.run && full.logged_model);
   EXPECT_TRUE(full.withheld.empty());
 
-  ModelLineage partial = BuildLineage(*registry_, *tracking_, "shared", "1", hiding_);
+  hiding_.experiments = {hidden_experiment_};
+  ModelLineage partial = BuildLineage(*registry_, *tracking_, "shared", "1");
   EXPECT_FALSE(partial.run);
   EXPECT_FALSE(partial.logged_model);
   ASSERT_EQ(partial.withheld.size(), 2u);
@@ -93,28 +107,38 @@ TEST_F(LineageAccessTest, WithheldRunsAndModelsAreLeftOutAndNamed) {
 
 TEST_F(LineageAccessTest, ModelVersionsNeedReadOnEverythingTheirSourceReaches) {
   registry_->CreateRegisteredModel("mine", {}, "");
-  auto create = [&](RegistryService::NewVersion version, const ReadAccess& access) {
-    return CodeOf([&] { registry_->CreateModelVersion(std::move(version), access); });
+  // Hides what `hidden` names while the version is created.
+  auto create = [&](RegistryService::NewVersion version, const HidingAuthorizer& hidden) {
+    hiding_.experiments = hidden.experiments;
+    hiding_.models = hidden.models;
+    auto code = CodeOf([&] { registry_->CreateModelVersion(std::move(version)); });
+    hiding_.experiments.clear();
+    hiding_.models.clear();
+    return code;
   };
+  HidingAuthorizer experiment_hidden;
+  experiment_hidden.experiments = {hidden_experiment_};
   std::string artifacts =
       "mlflow-artifacts:/" + hidden_experiment_ + "/models/" + model_id_ + "/artifacts";
   for (const RegistryService::NewVersion& version : std::vector<RegistryService::NewVersion>{
            {"mine", "models:/" + model_id_, "", "", "", model_id_, {}},
            {"mine", artifacts, "", "", "", model_id_, {}},
            {"mine", "runs:/" + run_id_ + "/model", run_id_, "", "", "", {}}}) {
-    EXPECT_EQ(create(version, hiding_), ErrorCode::kPermissionDenied) << version.source;
+    EXPECT_EQ(create(version, experiment_hidden), ErrorCode::kPermissionDenied) << version.source;
   }
   // A registered model's version as the source needs READ on that model ...
-  HidingAccess models_hidden;
+  HidingAuthorizer models_hidden;
   models_hidden.models = {"shared"};
   EXPECT_EQ(create({"mine", "models:/shared/1", "", "", "", "", {}}, models_hidden),
             ErrorCode::kPermissionDenied);
   EXPECT_TRUE(registry_->GetLatestVersions("mine", {}).empty());
   // ... and only that, as in MLflow: the run and logged model it copies are
   // recorded, and the lineage withholds them from whoever may not read them.
-  EXPECT_EQ(create({"mine", "models:/shared/1", "", "", "", "", {}}, hiding_), std::nullopt);
+  EXPECT_EQ(create({"mine", "models:/shared/1", "", "", "", "", {}}, experiment_hidden),
+            std::nullopt);
   EXPECT_EQ(registry_->GetModelVersion("mine", "1").run_id, run_id_);
-  ModelLineage lineage = BuildLineage(*registry_, *tracking_, "mine", "1", hiding_);
+  hiding_.experiments = {hidden_experiment_};
+  ModelLineage lineage = BuildLineage(*registry_, *tracking_, "mine", "1");
   EXPECT_FALSE(lineage.run);
   EXPECT_EQ(lineage.withheld.size(), 2u);
 }
