@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "blob/local_blob_store.h"
 #include "core/error.h"
 
 namespace slipway::app {
@@ -40,7 +41,10 @@ std::unique_ptr<App> App::Create(Options options) {
   std::unique_ptr<App> app(new App(Resolve(std::move(options))));
   const Options& o = app->options_;
   app->stores_ = store::OpenMetadataStore(o.store, o.sync);
-  app->artifacts_ = std::make_unique<tracking::ArtifactStore>(ArtifactsPath(o.artifacts));
+  blob::LocalBlobStore::Options artifact_blobs;
+  artifact_blobs.root = ArtifactsPath(o.artifacts);
+  app->artifact_blobs_ = blob::LocalBlobStore::Create(artifact_blobs);
+  app->artifacts_ = std::make_unique<tracking::ArtifactStore>(*app->artifact_blobs_);
   app->tracking_ = std::make_unique<tracking::TrackingService>(
       *app->stores_->tracking, tracking::TrackingService::Options{});
   app->registry_ =
