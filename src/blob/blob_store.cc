@@ -36,9 +36,14 @@ std::string KeyProblem(std::string_view key) {
   return {};
 }
 
+KeyError::KeyError(std::string_view key, std::string reason)
+    : Error(ErrorCode::kInvalidParameterValue,
+            "Invalid blob key '" + std::string(key) + "': " + reason),
+      reason_(std::move(reason)) {}
+
 void CheckKey(std::string_view key) {
   std::string problem = KeyProblem(key);
-  if (!problem.empty()) ThrowInvalid("Invalid blob key '" + std::string(key) + "': " + problem);
+  if (!problem.empty()) throw KeyError(key, std::move(problem));
 }
 
 void BlobStore::Put(std::string_view key, std::string_view bytes) {

@@ -28,8 +28,9 @@
 // outside the root: no absolute keys, no "." or ".." or empty segments, no
 // backslashes (Windows clients mean them as separators), no NUL.
 //
-// Errors are slipway::Error: INVALID_PARAMETER_VALUE for a key the rules
-// refuse or one the backend cannot hold (a blob where a key needs a folder),
+// Errors are slipway::Error: KeyError (INVALID_PARAMETER_VALUE) for a key
+// the rules refuse or one the backend cannot hold (a blob where a key needs
+// a folder),
 // INTERNAL_ERROR for I/O failures (those messages may name server paths:
 // callers that answer clients say what failed in their own words). Absence
 // is not an error: Stat and Open return nothing, Delete returns false.
@@ -48,6 +49,8 @@
 #include <string_view>
 #include <vector>
 
+#include "core/error.h"
+
 namespace slipway::blob {
 
 // The longest key and the longest segment of one. 1024 is S3's key limit;
@@ -63,7 +66,19 @@ inline constexpr std::string_view kTemporaryMarker = ".slipway-tmp-";
 // Why `key` is not a valid blob key, or empty when it is.
 std::string KeyProblem(std::string_view key);
 
-// Throws INVALID_PARAMETER_VALUE "Invalid blob key '<key>': <problem>".
+// INVALID_PARAMETER_VALUE for a key: one the rules refuse, or one the
+// backend cannot hold. The message is "Invalid blob key '<key>': <reason>";
+// reason() alone lets a caller say it in its own words.
+class KeyError : public Error {
+ public:
+  KeyError(std::string_view key, std::string reason);
+  const std::string& reason() const { return reason_; }
+
+ private:
+  std::string reason_;
+};
+
+// Throws KeyError unless `key` is valid.
 void CheckKey(std::string_view key);
 
 struct BlobInfo {

@@ -21,8 +21,8 @@ namespace {
               what + " blob '" + std::string(key) + "': " + std::generic_category().message(error));
 }
 
-[[noreturn]] void ThrowKey(std::string_view key, const std::string& problem) {
-  ThrowInvalid("Invalid blob key '" + std::string(key) + "': " + problem);
+[[noreturn]] void ThrowKey(std::string_view key, std::string problem) {
+  throw KeyError(key, std::move(problem));
 }
 
 int64_t MillisOf(const struct stat& st) {

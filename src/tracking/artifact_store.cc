@@ -11,6 +11,17 @@ namespace {
   ThrowInvalid("Invalid artifact path '" + std::string(relative) + "': " + why);
 }
 
+// Calls `call`, saying a key the blob store refused (a link out of its
+// root, say) in the artifact's words.
+template <typename Call>
+auto ForPath(std::string_view relative, Call&& call) {
+  try {
+    return call();
+  } catch (const blob::KeyError& e) {
+    RejectPath(relative, e.reason());
+  }
+}
+
 }  // namespace
 
 std::string ArtifactStore::KeyOf(std::string_view relative) const {
@@ -50,10 +61,12 @@ void ArtifactStore::Write(
   std::unique_ptr<blob::BlobWriter> writer;
   try {
     writer = blobs_.OpenWriter(key);
-  } catch (const Error& e) {
-    // A key the blob store cannot hold (a folder of that name exists) is
-    // the client's to fix; I/O errors would name the server's folders.
-    if (e.code() == ErrorCode::kInvalidParameterValue) throw;
+  } catch (const blob::KeyError& e) {
+    // A key the blob store cannot hold (a folder of that name exists, a
+    // link out of its root) is the client's to fix.
+    RejectPath(relative, e.reason());
+  } catch (const Error&) {
+    // I/O errors would name the server's folders.
     throw Error(ErrorCode::kInternalError, failed_message);
   }
   bool failed = false;
@@ -84,7 +97,7 @@ void ArtifactStore::Write(
 std::unique_ptr<blob::BlobReader> ArtifactStore::Open(std::string_view relative) const {
   const std::string key = KeyOf(relative);
   std::unique_ptr<blob::BlobReader> reader;
-  if (!key.empty()) reader = blobs_.Open(key);
+  if (!key.empty()) reader = ForPath(relative, [&] { return blobs_.Open(key); });
   if (!reader) ThrowNotFound("No artifact found at '" + std::string(relative) + "'");
   return reader;
 }
@@ -94,7 +107,7 @@ std::vector<ArtifactEntry> ArtifactStore::List(std::string_view relative) const 
   blob::ListOptions options;
   options.prefix = key.empty() ? "" : key + "/";
   std::vector<ArtifactEntry> entries;
-  for (const blob::ListEntry& listed : blobs_.ListAll(options)) {
+  for (const blob::ListEntry& listed : ForPath(relative, [&] { return blobs_.ListAll(options); })) {
     ArtifactEntry item;
     item.path = listed.key.substr(options.prefix.size());
     item.is_dir = listed.is_prefix;
@@ -115,8 +128,9 @@ std::vector<ArtifactEntry> ArtifactStore::List(std::string_view relative) const 
 void ArtifactStore::Delete(std::string_view relative) {
   const std::string key = KeyOf(relative);
   if (key.empty()) RejectPath(relative, "refusing to delete the artifact root");
-  if (blobs_.Delete(key)) return;
-  if (blobs_.DeletePrefix(key + "/") > 0) return;
+  const bool deleted =
+      ForPath(relative, [&] { return blobs_.Delete(key) || blobs_.DeletePrefix(key + "/") > 0; });
+  if (deleted) return;
   ThrowNotFound("No artifact found at '" + std::string(relative) + "'");
 }
 

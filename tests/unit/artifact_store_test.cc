@@ -61,7 +61,17 @@ TEST_F(ArtifactStoreTest, RejectsEveryEscape) {
 
 TEST_F(ArtifactStoreTest, RejectsSymlinkOutOfRoot) {
   fs::create_symlink(base_ / "outside", base_ / "root" / "link");
-  EXPECT_THROW(Put("link/x", "x"), Error);
+  try {
+    Put("link/x", "x");
+    ADD_FAILURE() << "a write through a link out of the root was accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kInvalidParameterValue);
+    EXPECT_EQ(std::string(e.what()),
+              "Invalid artifact path 'link/x': resolves outside the store's root");
+  }
+  EXPECT_THROW(store_->Open("link/x"), Error);
+  EXPECT_THROW(store_->List("link"), Error);
+  EXPECT_THROW(store_->Delete("link/x"), Error);
   EXPECT_TRUE(fs::is_empty(base_ / "outside"));
 }
 
@@ -134,6 +144,13 @@ TEST_F(ArtifactStoreTest, RefusalsNameThePathAndTheReason) {
   EXPECT_THROW(store_->Delete(""), Error);
   EXPECT_THROW(store_->Delete("."), Error);
   EXPECT_THROW(Put("", "x"), Error);
+  Put("dir/file", "x");
+  try {
+    Put("dir", "x");
+    ADD_FAILURE() << "an artifact over a folder was accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()), "Invalid artifact path 'dir': a folder of that name exists");
+  }
 }
 
 TEST_F(ArtifactStoreTest, ListsByNameAndDeletedFoldersDisappear) {
