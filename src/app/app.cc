@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "blob/local_blob_store.h"
 #include "core/error.h"
 
 namespace slipway::app {
@@ -47,7 +48,10 @@ std::unique_ptr<App> App::Create(Options options) {
     authorizer = app->access_.get();
   }
   app->authorizer_ = authorizer;
-  app->artifacts_ = std::make_unique<tracking::ArtifactStore>(ArtifactsPath(o.artifacts));
+  blob::LocalBlobStore::Options artifact_blobs;
+  artifact_blobs.root = ArtifactsPath(o.artifacts);
+  app->artifact_blobs_ = blob::LocalBlobStore::Create(artifact_blobs);
+  app->artifacts_ = std::make_unique<tracking::ArtifactStore>(*app->artifact_blobs_);
   app->tracking_ = std::make_unique<tracking::TrackingService>(
       *app->stores_->tracking, tracking::TrackingService::Options{}, *authorizer);
   app->registry_ = std::make_unique<registry::RegistryService>(*app->stores_->registry,

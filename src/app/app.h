@@ -2,7 +2,7 @@
 //
 // App is the one place that chooses backends and wires Slipway's services
 // together: the metadata stores (by URI, through store::OpenMetadataStore),
-// the artifact root, the dataset content store, and the services over them
+// the artifact root's blob store, the dataset content store, and the services over them
 // (tracking, registry, datasets, the audit trail, access control). The
 // server command builds its HTTP routes from an App; CLI commands that work
 // on a store directly open one the same way, so a new backend is wired here
@@ -18,6 +18,7 @@
 #include <memory>
 #include <string>
 
+#include "blob/blob_store.h"
 #include "data/content_store.h"
 #include "data/dataset_service.h"
 #include "governance/access_control.h"
@@ -56,6 +57,9 @@ class App {
   const std::string& store_description() const { return stores_->description; }
 
   tracking::TrackingService& tracking() { return *tracking_; }
+  // The blobs of the artifact root (runs' and logged models' files), which
+  // `artifacts()` reads and writes.
+  blob::BlobStore& artifact_blobs() { return *artifact_blobs_; }
   tracking::ArtifactStore& artifacts() { return *artifacts_; }
   registry::RegistryService& registry() { return *registry_; }
   data::DatasetService& datasets() { return *datasets_; }
@@ -73,6 +77,7 @@ class App {
   std::unique_ptr<store::MetadataStores> stores_;
   std::unique_ptr<governance::AccessControl> access_;
   governance::Authorizer* authorizer_ = nullptr;
+  std::unique_ptr<blob::BlobStore> artifact_blobs_;
   std::unique_ptr<tracking::ArtifactStore> artifacts_;
   std::unique_ptr<tracking::TrackingService> tracking_;
   std::unique_ptr<registry::RegistryService> registry_;

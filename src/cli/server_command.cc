@@ -144,7 +144,7 @@ void RunServer(const ServerArgs& args) {
   });
   spdlog::info(
       "slipway server on http://{}:{} (store {}, sync {}, artifacts {}, datasets {}, auth {})",
-      args.host, args.port, app->store_description(), args.sync, app->artifacts().root().string(),
+      args.host, args.port, app->store_description(), args.sync, app->artifacts().location(),
       app->options().datasets,
       args.auth ? "on, default permission " + args.default_permission : "off");
   bool ok = server.Listen();

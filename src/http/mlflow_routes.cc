@@ -1,9 +1,5 @@
 #include "http/mlflow_routes.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <filesystem>
 #include <memory>
 
 #include "core/error.h"
@@ -423,7 +419,7 @@ void AddArtifactRoutes(HttpServer& server, tracking::TrackingService& tracking,
                std::string path = fields.OptionalString("path");
                Json reply = {{"root_uri", run.info.artifact_uri}};
                if (auto root = ArtifactPathOf(run.info.artifact_uri)) {
-                 artifacts.Resolve(path);  // rejects traversal in `path` itself
+                 artifacts.KeyOf(path);  // rejects traversal in `path` itself
                  Json files = FileInfos(artifacts.List(JoinPath(*root, path)), path);
                  if (!files.empty()) reply["files"] = std::move(files);
                }
@@ -443,27 +439,19 @@ void AddArtifactRoutes(HttpServer& server, tracking::TrackingService& tracking,
   server.Get(proxy + "/(.+)", RouteSpec("mlflow-artifacts/download").Needs(kExperiment, kRead),
              [&tracking, &artifacts](const Request& req, Response& res) {
                tracking.AuthorizeArtifactPath(req.matches[1], kRead);
-               std::filesystem::path file = artifacts.Resolve(req.matches[1]);
-               std::error_code ec;
-               if (!std::filesystem::is_regular_file(file, ec)) {
-                 ThrowNotFound("No artifact found at '" + req.matches[1] + "'");
-               }
-               int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
-               if (fd < 0) ThrowNotFound("No artifact found at '" + req.matches[1] + "'");
-               auto shared_fd = std::shared_ptr<int>(new int(fd), [](int* p) {
-                 ::close(*p);
-                 delete p;
-               });
-               size_t size = std::filesystem::file_size(file);
-               res.set_content_provider(size, "application/octet-stream",
-                                        [shared_fd](uint64_t offset, size_t max, std::string* out) {
-                                          size_t had = out->size();
-                                          out->resize(had + max);
-                                          ssize_t n = ::pread(*shared_fd, out->data() + had, max,
-                                                              static_cast<off_t>(offset));
-                                          out->resize(had + std::max<ssize_t>(n, 0));
-                                          return n > 0;
-                                        });
+               // Shared because a ContentProvider must be copyable; the
+               // reader stays on the version it opened while the reply is
+               // written, piece by piece, on an I/O thread.
+               std::shared_ptr<blob::BlobReader> reader = artifacts.Open(req.matches[1]);
+               res.set_content_provider(
+                   reader->info().size, "application/octet-stream",
+                   [reader](uint64_t offset, size_t max, std::string* out) {
+                     try {
+                       return reader->ReadAt(offset, max, *out) > 0;
+                     } catch (const Error&) {
+                       return false;  // the server logs it and closes the connection
+                     }
+                   });
              });
   server.PutStream(
       proxy + "/(.+)", RouteSpec("mlflow-artifacts/upload").Needs(kExperiment, kEdit),

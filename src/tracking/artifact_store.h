@@ -1,20 +1,27 @@
-// Artifacts (files of runs and logged models) in a local folder.
+// Artifacts (files of runs and logged models) as blobs.
 //
 // ArtifactStore maps artifact paths given by clients, such as
-// "1/<run_id>/artifacts/model/MLmodel", to files under one root folder. Every
-// path is checked before use: absolute paths, `..` segments, backslashes and
-// NUL bytes are rejected with INVALID_PARAMETER_VALUE, and the resolved file
-// must lie under the root, so no request reads or writes outside it. Writes
-// go to a temporary file that is renamed into place, so a reader never sees a
-// half-written artifact. Thread-safe (the file system serialises).
+// "1/<run_id>/artifacts/model/MLmodel", to keys of the BlobStore that holds
+// the artifact root (a local folder today, a bucket later: the composition
+// root chooses). Every path is checked before use: absolute paths, `..`
+// segments, backslashes and NUL bytes are rejected with
+// INVALID_PARAMETER_VALUE; empty and `.` segments are dropped, as MLflow
+// does ("a/./b//c" is "a/b/c"). The blob store checks the key again and
+// keeps it under its root. Writes are published whole, so a reader never
+// sees a half-written artifact, and an upload cut short leaves nothing.
+//
+// Messages name the artifact as the client gave it, never the server's
+// folders. Thread-safe (the blob store is). Does not own the blob store.
 #pragma once
 
 #include <cstdint>
-#include <filesystem>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "blob/blob_store.h"
 
 namespace slipway::tracking {
 
@@ -26,19 +33,24 @@ struct ArtifactEntry {
 
 class ArtifactStore {
  public:
-  // Creates `root` if needed.
-  explicit ArtifactStore(std::filesystem::path root);
+  // `blobs` holds the artifact root and must outlive this store.
+  explicit ArtifactStore(blob::BlobStore& blobs) : blobs_(blobs) {}
 
-  const std::filesystem::path& root() const { return root_; }
+  // Where the artifacts live, for logs.
+  std::string location() const { return blobs_.Describe(); }
 
-  // The file for `relative`, after the checks above. An empty path is the root.
-  std::filesystem::path Resolve(std::string_view relative) const;
+  // The blob key of `relative`, after the checks above; "" is the root.
+  std::string KeyOf(std::string_view relative) const;
 
   // Streams a new artifact in. `source` is called once with a sink that
   // appends bytes to the file; it returns true when it delivered the whole
   // content, false when the upload was cut short (then nothing is kept).
   void Write(std::string_view relative,
              const std::function<bool(const std::function<void(const char*, size_t)>&)>& source);
+
+  // The artifact's content, read by ranges; RESOURCE_DOES_NOT_EXIST when
+  // there is no artifact (a folder is none) at `relative`.
+  std::unique_ptr<blob::BlobReader> Open(std::string_view relative) const;
 
   // Entries directly in the folder `relative` (empty if it does not exist),
   // sorted by name; `path` of each entry is its name only.
@@ -48,7 +60,7 @@ class ArtifactStore {
   void Delete(std::string_view relative);
 
  private:
-  std::filesystem::path root_;
+  blob::BlobStore& blobs_;
 };
 
 }  // namespace slipway::tracking
