@@ -37,6 +37,13 @@ App::Options Resolve(App::Options options) {
 
 }  // namespace
 
+// One spelling per resource: what the services check is what grants name.
+std::string CanonicalResourceId(governance::ResourceType type, const std::string& id) {
+  if (type == governance::ResourceType::kExperiment) return tracking::CanonicalExperimentId(id);
+  if (type == governance::ResourceType::kDataset) data::ValidateDatasetName(id);
+  return id;
+}
+
 std::unique_ptr<App> App::Create(Options options) {
   std::unique_ptr<App> app(new App(Resolve(std::move(options))));
   const Options& o = app->options_;
@@ -44,7 +51,9 @@ std::unique_ptr<App> App::Create(Options options) {
   // Access control first: it is the authorizer every service checks with.
   governance::Authorizer* authorizer = &governance::Authorizer::AllowAll();
   if (o.access) {
-    app->access_ = std::make_unique<governance::AccessControl>(*app->stores_->auth, *o.access);
+    governance::AccessControl::Options access = *o.access;
+    if (!access.canonical_id) access.canonical_id = CanonicalResourceId;
+    app->access_ = std::make_unique<governance::AccessControl>(*app->stores_->auth, access);
     authorizer = app->access_.get();
   }
   app->authorizer_ = authorizer;

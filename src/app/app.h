@@ -30,6 +30,11 @@
 
 namespace slipway::app {
 
+// The one spelling of a resource id that grants and checks use ("2", not
+// "02", for an experiment); INVALID_PARAMETER_VALUE for an id that is not
+// valid for its type. AccessControl::Options::canonical_id of every App.
+std::string CanonicalResourceId(governance::ResourceType type, const std::string& id);
+
 class App {
  public:
   struct Options {

@@ -6,11 +6,13 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <functional>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "app/app.h"
 #include "cli/api_client.h"
 #include "cli/cli_support.h"
 #include "cli/table.h"
@@ -18,6 +20,7 @@
 #include "core/sha256.h"
 #include "governance/access_control.h"
 #include "governance/audit_log.h"
+#include "governance/authorization.h"
 #include "store/metadata_store.h"
 
 namespace slipway::cli {
@@ -82,26 +85,34 @@ std::string Path(std::string_view base, std::string_view rest) {
   return std::string(base) + std::string(rest);
 }
 
+// --store: straight into the metadata store, for the first admin or while
+// no server runs. No one signs in: the command acts as the operating-system
+// account that ran it (the operator; whoever may write the store's file
+// could change it anyway), through the same AccessControl, and is audited
+// like the API call it stands for, with `command` (never a secret) digested.
+void AsOperator(const UserOptions& options, const std::string& action, const std::string& command,
+                const std::function<void(governance::AccessControl&)>& work) {
+  std::unique_ptr<store::MetadataStores> stores =
+      store::OpenMetadataStore(options.store, store::ParseSync(options.sync));
+  governance::AccessControl::Options access_options;
+  access_options.canonical_id = app::CanonicalResourceId;
+  governance::AccessControl access(*stores->auth, access_options);
+  governance::AuditLog log(*stores->audit);
+  governance::AuditedOperation(log, governance::Actor::Operator(LocalPrincipal()), action, "cli",
+                               command)
+      .Run([&] { work(access); });
+}
+
 void UsersCreate(const UserOptions& options) {
   std::string password =
       ReadPassword(options.password_stdin, "Password for " + options.username + ": ");
   if (!options.store.empty()) {
-    // Straight into the store: for the first admin, before any server runs.
-    std::unique_ptr<store::MetadataStores> stores =
-        store::OpenMetadataStore(options.store, store::ParseSync(options.sync));
-    governance::AccessControl access(*stores->auth, {});
-    governance::User user = access.CreateUser(options.username, password, options.admin);
-    // No one signs in here: the change is audited as the operating-system
-    // account that ran the command, as the server audits its callers.
-    governance::AuditEntry entry;
-    entry.principal = LocalPrincipal();
-    entry.action = "users/create";
-    entry.target = "user:" + user.username;
-    entry.outcome = 200;
-    entry.source = "cli";
-    entry.request_digest =
-        Sha256::Hex("users create --store " + user.username + (options.admin ? " --admin" : ""));
-    governance::AuditLog(*stores->audit).Append(std::move(entry));
+    governance::User user;
+    AsOperator(options, "users/create",
+               "users create --store " + options.username + (options.admin ? " --admin" : ""),
+               [&](governance::AccessControl& access) {
+                 user = access.CreateUser(options.username, password, options.admin);
+               });
     std::cout << fmt::format("created user {} (id {}{})\n", user.username, user.id,
                              user.is_admin ? ", admin" : "");
     return;
@@ -130,6 +141,12 @@ void UsersLs(const UserOptions& options) {
 }
 
 void UsersDelete(const UserOptions& options) {
+  if (!options.store.empty()) {
+    AsOperator(options, "users/delete", "users delete --store " + options.username,
+               [&](governance::AccessControl& access) { access.DeleteUser(options.username); });
+    std::cout << fmt::format("deleted user {}\n", options.username);
+    return;
+  }
   ApiClient client(ResolveTrackingUri(options.tracking_uri));
   client.Delete(Path(kUsers, "/delete"), {{"username", options.username}});
   std::cout << fmt::format("deleted user {}\n", options.username);
@@ -154,9 +171,17 @@ void UsersSetAdmin(const UserOptions& options) {
   if (options.value != "true" && options.value != "false") {
     ThrowInvalid("set-admin takes true or false, not '" + options.value + "'");
   }
-  ApiClient client(ResolveTrackingUri(options.tracking_uri));
-  client.Patch(Path(kUsers, "/update-admin"),
-               {{"username", options.username}, {"is_admin", options.value == "true"}});
+  if (!options.store.empty()) {
+    AsOperator(options, "users/update-admin",
+               "users set-admin --store " + options.username + " " + options.value,
+               [&](governance::AccessControl& access) {
+                 access.SetAdmin(options.username, options.value == "true");
+               });
+  } else {
+    ApiClient client(ResolveTrackingUri(options.tracking_uri));
+    client.Patch(Path(kUsers, "/update-admin"),
+                 {{"username", options.username}, {"is_admin", options.value == "true"}});
+  }
   std::cout << fmt::format("{} is {}an admin\n", options.username,
                            options.value == "true" ? "" : "no longer ");
 }
@@ -176,21 +201,42 @@ json ResourceOf(const UserOptions& options) {
 }
 
 void UsersGrant(const UserOptions& options) {
-  ApiClient client(ResolveTrackingUri(options.tracking_uri));
   json body = ResourceOf(options);
   body["username"] = options.username;
   body["permission"] = options.permission;
-  client.Post(Path(kGrants, "/grant"), body);
+  if (!options.store.empty()) {
+    AsOperator(options, "users/permissions/grant", "users grant --store " + body.dump(),
+               [&](governance::AccessControl& access) {
+                 access.SetPermission(
+                     options.username,
+                     governance::ParseResourceType(body["resource_type"].get<std::string>()),
+                     body["resource_id"].get<std::string>(),
+                     governance::ParsePermission(options.permission));
+               });
+  } else {
+    ApiClient client(ResolveTrackingUri(options.tracking_uri));
+    client.Post(Path(kGrants, "/grant"), body);
+  }
   std::cout << fmt::format("{} now has {} on {} {}\n", options.username, options.permission,
                            body["resource_type"].get<std::string>(),
                            body["resource_id"].get<std::string>());
 }
 
 void UsersRevoke(const UserOptions& options) {
-  ApiClient client(ResolveTrackingUri(options.tracking_uri));
   json body = ResourceOf(options);
   body["username"] = options.username;
-  client.Post(Path(kGrants, "/revoke"), body);
+  if (!options.store.empty()) {
+    AsOperator(options, "users/permissions/revoke", "users revoke --store " + body.dump(),
+               [&](governance::AccessControl& access) {
+                 access.RemovePermission(
+                     options.username,
+                     governance::ParseResourceType(body["resource_type"].get<std::string>()),
+                     body["resource_id"].get<std::string>());
+               });
+  } else {
+    ApiClient client(ResolveTrackingUri(options.tracking_uri));
+    client.Post(Path(kGrants, "/revoke"), body);
+  }
   std::cout << fmt::format("revoked {}'s permission on {} {}\n", options.username,
                            body["resource_type"].get<std::string>(),
                            body["resource_id"].get<std::string>());
@@ -267,6 +313,18 @@ void AddUserCommands(CLI::App& app) {
   auto username = [&](CLI::App* cmd) {
     cmd->add_option("username", options->username, "User name")->required();
   };
+  // --store: the command works on the metadata store directly (AsOperator).
+  auto direct = [&](CLI::App* cmd) {
+    CLI::Option* store_option = cmd->add_option(
+        "--store", options->store,
+        "Work on the metadata store at sqlite:///PATH directly, as this OS account (for the "
+        "first admin, or while no server runs); audited like the API call");
+    cmd->add_option("--sync", options->sync,
+                    "With --store: full (fsync every commit) or normal, as for `slipway server`")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"full", "normal"}))
+        ->needs(store_option);
+  };
   auto resource = [&](CLI::App* cmd) {
     cmd->add_option("--experiment", options->experiment, "Experiment id");
     cmd->add_option("--model", options->model, "Registered model name");
@@ -279,21 +337,15 @@ void AddUserCommands(CLI::App& app) {
   create->add_flag("--admin", options->admin, "Make the user an admin");
   create->add_flag("--password-stdin", options->password_stdin,
                    "Read the password from the first line of stdin");
-  CLI::Option* store_option =
-      create->add_option("--store", options->store,
-                         "Write to the metadata store at sqlite:///PATH directly (for the first "
-                         "admin, while no server runs)");
-  create
-      ->add_option("--sync", options->sync,
-                   "With --store: full (fsync every commit) or normal, as for `slipway server`")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"full", "normal"}))
-      ->needs(store_option);
+  direct(create);
 
   CLI::App* ls = add("ls", "List users (admins only)", UsersLs);
   ls->add_flag("--json", options->json, "Print the server's JSON");
 
-  username(add("delete", "Delete a user with their tokens and permissions", UsersDelete));
+  CLI::App* delete_user =
+      add("delete", "Delete a user with their tokens and permissions", UsersDelete);
+  username(delete_user);
+  direct(delete_user);
 
   CLI::App* passwd = add("passwd", "Change a user's password", UsersPasswd);
   username(passwd);
@@ -303,6 +355,7 @@ void AddUserCommands(CLI::App& app) {
   CLI::App* set_admin = add("set-admin", "Grant or remove admin rights", UsersSetAdmin);
   username(set_admin);
   set_admin->add_option("value", options->value, "true or false")->required();
+  direct(set_admin);
 
   CLI::App* grant =
       add("grant", "Give a user a permission on an experiment, model or dataset", UsersGrant);
@@ -312,10 +365,12 @@ void AddUserCommands(CLI::App& app) {
       ->add_option("--permission", options->permission, "READ, USE, EDIT, MANAGE or NO_PERMISSIONS")
       ->required()
       ->check(CLI::IsMember({"READ", "USE", "EDIT", "MANAGE", "NO_PERMISSIONS"}));
+  direct(grant);
 
   CLI::App* revoke = add("revoke", "Remove a user's explicit permission", UsersRevoke);
   username(revoke);
   resource(revoke);
+  direct(revoke);
 
   CLI::App* perms = add("permissions", "List a user's explicit permissions", UsersPermissions);
   username(perms);

@@ -520,8 +520,14 @@ void AccessControl::RevokeToken(const std::string& token_id) {
   Reload();
 }
 
+std::string AccessControl::CanonicalId(ResourceType type, const std::string& id) const {
+  return options_.canonical_id ? options_.canonical_id(type, id) : id;
+}
+
 void AccessControl::SetPermission(const std::string& username, ResourceType type,
-                                  const std::string& resource_id, Permission permission) {
+                                  const std::string& given_id, Permission permission) {
+  if (given_id.empty()) ThrowInvalid("Missing value for required parameter 'resource_id'.");
+  std::string resource_id = CanonicalId(type, given_id);
   SetTarget(std::string(ResourceTypeName(type)) + ":" + resource_id + "/user:" + username);
   // Admins, and whoever manages the resource, may change who else can use it.
   governance::Require(*this, Permission::kManage, type, resource_id);
@@ -533,7 +539,8 @@ void AccessControl::SetPermission(const std::string& username, ResourceType type
 }
 
 void AccessControl::RemovePermission(const std::string& username, ResourceType type,
-                                     const std::string& resource_id) {
+                                     const std::string& given_id) {
+  std::string resource_id = CanonicalId(type, given_id);
   SetTarget(std::string(ResourceTypeName(type)) + ":" + resource_id + "/user:" + username);
   governance::Require(*this, Permission::kManage, type, resource_id);
   if (!ExplicitPermission(username, type, resource_id)) {

@@ -127,6 +127,11 @@ class AccessControl final : public Authorizer {
     int failures_before_throttle = 5;           // consecutive, per address and user name
     int address_failures_before_throttle = 20;  // per address, any user name
     std::chrono::seconds max_backoff{300};
+    // The canonical spelling of a resource id ("02" -> "2" for experiments),
+    // so that a grant and the services' checks meet; throws for an id that
+    // is not valid for its type. Given by the composition root, which knows
+    // the resource types' rules; the identity when unset.
+    std::function<std::string(ResourceType, const std::string&)> canonical_id;
   };
 
   AccessControl(AuthStore& store, Options options);
@@ -178,6 +183,8 @@ class AccessControl final : public Authorizer {
   void ForgetResource(ResourceType type, const std::string& resource_id);
 
   Permission default_permission() const { return options_.default_permission; }
+  // The id grants are kept under (Options::canonical_id).
+  std::string CanonicalId(ResourceType type, const std::string& id) const;
 
   // Authorizer.
   bool enforcing() const override { return true; }

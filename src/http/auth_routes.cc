@@ -182,14 +182,6 @@ bool RequiredBool(const Json& body, const char* key) {
   ThrowInvalid(std::string("Missing or invalid boolean for parameter '") + key + "'.");
 }
 
-// The id a grant is stored under: the spelling the resource's own store
-// uses, so that a grant and the checks made on requests meet.
-std::string ResourceKey(ResourceType type, const std::string& id) {
-  if (type == ResourceType::kExperiment) return tracking::CanonicalExperimentId(id);
-  if (type == ResourceType::kDataset) data::ValidateDatasetName(id);
-  return id;
-}
-
 // Admins, and whoever manages the resource, may change who else can use it.
 // Names the grant as the operation's target first, so a refusal is audited
 // against it.
@@ -304,9 +296,9 @@ void AddUserRoutes(HttpServer& server, AccessControl& access) {
 
 void AddGrantRoutes(HttpServer& server, AccessControl& access) {
   const std::string base = "/api/3.0/mlflow/users";
-  auto target = [](const RequestFields& fields) {
+  auto target = [&access](const RequestFields& fields) {
     ResourceType type = governance::ParseResourceType(fields.RequiredString("resource_type"));
-    return std::pair{type, ResourceKey(type, fields.RequiredString("resource_id"))};
+    return std::pair{type, access.CanonicalId(type, fields.RequiredString("resource_id"))};
   };
   server.Post(base + "/permissions/grant", RouteSpec("users/permissions/grant").SignedIn(),
               [&access, target](const Request& req, Response& res) {
@@ -370,7 +362,7 @@ void AddLegacyGrantRoutes(HttpServer& server, AccessControl& access, const std::
   auto set = [&access, type, id_key, reply_of](const Request& req, Response& res, bool create) {
     Json body = RequestJson(req);
     RequestFields fields(body);
-    std::string id = ResourceKey(type, fields.RequiredString(id_key));
+    std::string id = access.CanonicalId(type, fields.RequiredString(id_key));
     std::string username = fields.RequiredString("username");
     RequireManager(access, type, id, username);
     Permission permission = governance::ParsePermission(fields.RequiredString("permission"));
@@ -393,7 +385,7 @@ void AddLegacyGrantRoutes(HttpServer& server, AccessControl& access, const std::
              [&access, type, id_key, reply_of](const Request& req, Response& res) {
                Json body = RequestJson(req);
                RequestFields fields(body);
-               std::string id = ResourceKey(type, fields.RequiredString(id_key));
+               std::string id = access.CanonicalId(type, fields.RequiredString(id_key));
                std::string username = fields.RequiredString("username");
                if (username != Caller().username) RequireManager(access, type, id, username);
                Reply(res, reply_of(username, id));
@@ -402,7 +394,7 @@ void AddLegacyGrantRoutes(HttpServer& server, AccessControl& access, const std::
                 [&access, type, id_key](const Request& req, Response& res) {
                   Json body = RequestJson(req);
                   RequestFields fields(body);
-                  std::string id = ResourceKey(type, fields.RequiredString(id_key));
+                  std::string id = access.CanonicalId(type, fields.RequiredString(id_key));
                   access.RemovePermission(fields.RequiredString("username"), type, id);
                   Reply(res, Json::object());
                 });

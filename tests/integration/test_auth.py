@@ -757,3 +757,51 @@ def test_server_without_auth_takes_no_credentials_and_has_no_user_api(server):
     assert r.status_code == 200
     r = requests.get(f"{server.api}/users/current")
     assert r.status_code == 404
+
+
+def test_direct_store_commands_are_checked_and_audited_as_the_local_account(auth_server):
+    """`slipway users grant/revoke/set-admin --store` work on the store beside a running
+    server, through the same AccessControl (canonical ids included), and each lands in
+    the audit trail under the operating-system account that ran it, as the API call
+    it stands for; the server sees the change within a second."""
+    import pwd
+    local = "local:" + pwd.getpwuid(os.geteuid()).pw_name
+    store = f"sqlite:///{auth_server.store_path}"
+    exp_id = requests.post(f"{auth_server.api}/experiments/create", auth=ALICE,
+                           json={"name": unique("direct-store")}).json()["experiment_id"]
+    get = f"{auth_server.api}/experiments/get"
+
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([str(slipway_binary()), "users", *args, "--store", store],
+                              capture_output=True, text=True, timeout=60)
+
+    # Another spelling of the id is stored under the canonical one.
+    out = cli("grant", BOB[0], "--experiment", exp_id, "--permission", "NO_PERMISSIONS")
+    assert out.returncode == 0, out.stderr
+    deadline = time.time() + 5
+    while requests.get(get, auth=BOB, params={"experiment_id": exp_id}).status_code != 403:
+        assert time.time() < deadline, "the server never saw the grant"
+        time.sleep(0.2)
+    out = cli("revoke", BOB[0], "--experiment", exp_id)
+    assert out.returncode == 0, out.stderr
+    out = cli("revoke", BOB[0], "--experiment", exp_id)  # nothing left to revoke
+    assert out.returncode != 0 and "No permission" in out.stderr
+    out = cli("set-admin", BOB[0], "true")
+    assert out.returncode == 0, out.stderr
+    out = cli("set-admin", BOB[0], "false")
+    assert out.returncode == 0, out.stderr
+
+    entries = requests.get(f"{auth_server.url}/api/v1/audit", auth=ADMIN,
+                           params={"principal": local, "max_results": 1000}).json()["entries"]
+    on_grant = f"experiment:{exp_id}/user:{BOB[0]}"
+    assert [(e["action"], e["target"], e["outcome"], e["source"]) for e in entries][-5:] == [
+        ("users/permissions/grant", on_grant, 200, "cli"),
+        ("users/permissions/revoke", on_grant, 200, "cli"),
+        ("users/permissions/revoke", on_grant, 404, "cli"),
+        ("users/update-admin", f"user:{BOB[0]}", 200, "cli"),
+        ("users/update-admin", f"user:{BOB[0]}", 200, "cli"),
+    ]
+    assert requests.get(f"{auth_server.url}/api/v1/audit/verify", auth=ADMIN).json()["ok"]
+    # An id that is no experiment's is refused before anything is stored.
+    out = cli("grant", BOB[0], "--experiment", "not-a-number", "--permission", "READ")
+    assert out.returncode != 0 and "not-a-number" in out.stderr
