@@ -71,7 +71,10 @@ class DatasetService {
                  const AddOptions& options);
 
   DatasetVersion Resolve(const DatasetRef& ref);
-  std::vector<DatasetSummary> List() { return store_.ListDatasets(); }
+  // The datasets `visible` lets through (by name), left out in the store's query.
+  std::vector<DatasetSummary> List(const Visibility& visible = {}) {
+    return store_.ListDatasets(visible);
+  }
   std::vector<DatasetVersion> Versions(const std::string& name) {
     return store_.ListVersions(name);
   }

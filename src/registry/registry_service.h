@@ -49,9 +49,13 @@ class RegistryService {
   RegisteredModel RenameRegisteredModel(const std::string& name, const std::string& new_name);
   RegisteredModel UpdateRegisteredModel(const std::string& name, const std::string& description);
   void DeleteRegisteredModel(const std::string& name);
+  // Only the models `visible` lets through (by name), left out in the
+  // store's query: a page is full when that many match, and the page token
+  // counts visible models only (so pass the same visibility for every page).
   tracking::SearchResult<RegisteredModel> SearchRegisteredModels(
       const std::string& filter, const std::vector<std::string>& order_by,
-      std::optional<int64_t> max_results, const std::string& page_token);
+      std::optional<int64_t> max_results, const std::string& page_token,
+      const Visibility& visible = {});
   // The newest version in each of `stages` (every stage when empty).
   std::vector<ModelVersion> GetLatestVersions(const std::string& name,
                                               const std::vector<std::string>& stages);
@@ -80,10 +84,13 @@ class RegistryService {
   ModelVersion TransitionStage(const std::string& name, const std::string& version,
                                const std::string& stage, bool archive_existing_versions);
   void DeleteModelVersion(const std::string& name, const std::string& version);
+  // Only versions of the models `visible` lets through (by model name), as
+  // SearchRegisteredModels.
   tracking::SearchResult<ModelVersion> SearchModelVersions(const std::string& filter,
                                                            const std::vector<std::string>& order_by,
                                                            std::optional<int64_t> max_results,
-                                                           const std::string& page_token);
+                                                           const std::string& page_token,
+                                                           const Visibility& visible = {});
   // Where the version's files are: the logged model's or the run's artifact
   // URI for `models:/<model_id>` and `runs:/<run_id>/<path>` sources.
   std::string GetDownloadUri(const std::string& name, const std::string& version);

@@ -54,10 +54,15 @@ class TrackingService {
                                const std::vector<Tag>& tags);
   Experiment GetExperiment(const std::string& experiment_id);
   Experiment GetExperimentByName(const std::string& name);
+  // Only the experiments `visible` lets through, left out in the store's
+  // query: a page holds max_results of them when that many match, and the
+  // page token counts visible experiments only (so pass the same
+  // visibility for every page of one search).
   SearchResult<Experiment> SearchExperiments(ViewType view, const std::string& filter,
                                              const std::vector<std::string>& order_by,
                                              std::optional<int64_t> max_results,
-                                             const std::string& page_token);
+                                             const std::string& page_token,
+                                             const Visibility& visible = {});
   void RenameExperiment(const std::string& experiment_id, const std::string& new_name);
   void DeleteExperiment(const std::string& experiment_id);
   void RestoreExperiment(const std::string& experiment_id);
