@@ -6,7 +6,6 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <system_error>
-#include <unordered_set>
 
 #include "core/clock.h"
 #include "core/error.h"
@@ -211,17 +210,7 @@ bool DatasetService::RequireWritable(const std::string& name, std::optional<int6
 }
 
 std::vector<DatasetSummary> DatasetService::List() {
-  std::vector<DatasetSummary> all = store_.ListDatasets();
-  Visibility visible = governance::Readable(authorizer_, governance::ResourceType::kDataset);
-  if (visible.all_by_default && visible.except.empty()) return all;
-  std::unordered_set<std::string> except(visible.except.begin(), visible.except.end());
-  std::vector<DatasetSummary> shown;
-  for (DatasetSummary& summary : all) {
-    if (except.contains(summary.name) != visible.all_by_default) {
-      shown.push_back(std::move(summary));
-    }
-  }
-  return shown;
+  return store_.ListDatasets(governance::Readable(authorizer_, governance::ResourceType::kDataset));
 }
 
 std::vector<DatasetVersion> DatasetService::Versions(const std::string& name) {

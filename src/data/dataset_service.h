@@ -79,6 +79,7 @@ class DatasetService {
   AddOutcome Add(const std::string& name, const std::filesystem::path& path,
                  const AddOptions& options);
   DatasetVersion Resolve(const DatasetRef& ref);
+  // The datasets the actor may read, left out in the store's query.
   std::vector<DatasetSummary> List();
   std::vector<DatasetVersion> Versions(const std::string& name);
   // Which of `digests` this store lacks, for a push to `dataset`: EDIT on

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "core/visibility.h"
+
 namespace slipway::data {
 
 // One immutable version of a dataset. The content itself lives in a
@@ -52,7 +54,8 @@ class DatasetStore {
   virtual DatasetVersion LatestVersion(const std::string& name) = 0;
   // Versions without their profiles, oldest first.
   virtual std::vector<DatasetVersion> ListVersions(const std::string& name) = 0;
-  virtual std::vector<DatasetSummary> ListDatasets() = 0;
+  // The datasets `visible` lets through (by name), by name.
+  virtual std::vector<DatasetSummary> ListDatasets(const Visibility& visible) = 0;
 };
 
 }  // namespace slipway::data

@@ -106,7 +106,7 @@ class RequestGovernance {
     }
   }
 
-  void After(Response& res, const RouteSpec& route) {
+  void After(const RouteSpec& route) {
     governance::Operation* operation = governance::Operation::Current();
     if (route.access() == RouteSpec::Access::kResource && operation != nullptr &&
         !Checked(*operation, route)) {
@@ -116,14 +116,6 @@ class RequestGovernance {
                     governance::ResourceTypeName(route.type()));
       throw Error(ErrorCode::kInternalError, "route " + route.name() + " made no access check");
     }
-    // Until searches take the caller's visibility in their query.
-    if (route.name() == "experiments/search") {
-      FilterReply(res, "experiments", "experiment_id", ResourceType::kExperiment);
-    } else if (route.name() == "registered-models/search") {
-      FilterReply(res, "registered_models", "name", ResourceType::kRegisteredModel);
-    } else if (route.name() == "model-versions/search") {
-      FilterReply(res, "model_versions", "name", ResourceType::kRegisteredModel);
-    }
   }
 
  private:
@@ -132,24 +124,6 @@ class RequestGovernance {
       if (check.type == route.type() && check.needed >= route.level()) return true;
     }
     return false;
-  }
-
-  // Drops the items of a search reply that the caller may not read. A page
-  // can come back shorter than max_results; its next_page_token stays valid.
-  void FilterReply(Response& res, const char* list, const char* id_key, ResourceType type) {
-    if (governance::IsAdmin(authorizer_)) return;
-    Json reply = Json::parse(res.body);
-    auto items = reply.find(list);
-    if (items == reply.end() || !items->is_array()) return;
-    Json kept = Json::array();
-    for (Json& item : *items) {
-      std::string id = item.value(id_key, std::string());
-      if (governance::Allows(authorizer_, Permission::kRead, type, id)) {
-        kept.push_back(std::move(item));
-      }
-    }
-    *items = std::move(kept);
-    Reply(res, reply);
   }
 
   governance::Authorizer& authorizer_;
@@ -455,8 +429,8 @@ void EnableGovernance(HttpServer& server, governance::Authorizer& authorizer,
                               const std::shared_ptr<void>& caller, std::shared_ptr<void>* scope) {
     governance->Before(route, caller, scope);
   };
-  guard.after = [governance](const Request&, Response& res, const RouteSpec& route) {
-    governance->After(res, route);
+  guard.after = [governance](const Request&, Response&, const RouteSpec& route) {
+    governance->After(route);
   };
   server.SetGuard(std::move(guard));
 }

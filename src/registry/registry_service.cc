@@ -262,10 +262,11 @@ void RegistryService::DeleteRegisteredModel(const std::string& name) {
 tracking::SearchResult<RegisteredModel> RegistryService::SearchRegisteredModels(
     const std::string& filter, const std::vector<std::string>& order_by,
     std::optional<int64_t> max_results, const std::string& page_token) {
+  Visibility visible = governance::Readable(authorizer_, ResourceType::kRegisteredModel);
   tracking::Filter parsed = tracking::ParseRegisteredModelFilter(filter);
   std::vector<tracking::OrderTerm> order = tracking::ParseRegisteredModelOrderBy(order_by);
   Page page = tracking::RequestedPage(max_results, 100, 1000, page_token);
-  auto found = store_.SearchRegisteredModels(parsed, order, page);
+  auto found = store_.SearchRegisteredModels(parsed, order, page, visible);
   return {std::move(found.items), tracking::NextPageToken(page, found.has_more)};
 }
 
@@ -511,10 +512,11 @@ void RegistryService::DeleteModelVersion(const std::string& name, const std::str
 tracking::SearchResult<ModelVersion> RegistryService::SearchModelVersions(
     const std::string& filter, const std::vector<std::string>& order_by,
     std::optional<int64_t> max_results, const std::string& page_token) {
+  Visibility visible = governance::Readable(authorizer_, ResourceType::kRegisteredModel);
   tracking::Filter parsed = tracking::ParseModelVersionFilter(filter);
   std::vector<tracking::OrderTerm> order = tracking::ParseModelVersionOrderBy(order_by);
   Page page = tracking::RequestedPage(max_results, 10000, 200000, page_token);
-  auto found = store_.SearchModelVersions(parsed, order, page);
+  auto found = store_.SearchModelVersions(parsed, order, page, visible);
   return {std::move(found.items), tracking::NextPageToken(page, found.has_more)};
 }
 

@@ -73,6 +73,9 @@ class RegistryService {
   RegisteredModel RenameRegisteredModel(const std::string& name, const std::string& new_name);
   RegisteredModel UpdateRegisteredModel(const std::string& name, const std::string& description);
   void DeleteRegisteredModel(const std::string& name);
+  // Only the models the actor may read, left out in the store's query: a
+  // page is full when that many match, and the page token counts readable
+  // models only.
   tracking::SearchResult<RegisteredModel> SearchRegisteredModels(
       const std::string& filter, const std::vector<std::string>& order_by,
       std::optional<int64_t> max_results, const std::string& page_token);
@@ -104,6 +107,8 @@ class RegistryService {
   ModelVersion TransitionStage(const std::string& name, const std::string& version,
                                const std::string& stage, bool archive_existing_versions);
   void DeleteModelVersion(const std::string& name, const std::string& version);
+  // Only versions of the models the actor may read, as
+  // SearchRegisteredModels.
   tracking::SearchResult<ModelVersion> SearchModelVersions(const std::string& filter,
                                                            const std::vector<std::string>& order_by,
                                                            std::optional<int64_t> max_results,

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "core/visibility.h"
 #include "registry/entities.h"
 #include "tracking/search_filter.h"
 #include "tracking/tracking_store.h"
@@ -32,9 +33,12 @@ class RegistryStore {
   virtual void UpdateRegisteredModel(const std::string& name, const std::string& description) = 0;
   // Deletes the model with all its versions, tags and aliases.
   virtual void DeleteRegisteredModel(const std::string& name) = 0;
+  // Searches return only what `visible` lets through (by registered-model
+  // name; a version as its model), left out before paging: a page is full
+  // when that many visible ones match.
   virtual PageOf<RegisteredModel> SearchRegisteredModels(
-      const tracking::Filter& filter, const std::vector<tracking::OrderTerm>& order_by,
-      Page page) = 0;
+      const tracking::Filter& filter, const std::vector<tracking::OrderTerm>& order_by, Page page,
+      const Visibility& visible) = 0;
   virtual void SetRegisteredModelTag(const std::string& name, const Tag& tag) = 0;
   virtual void DeleteRegisteredModelTag(const std::string& name, const std::string& key) = 0;
 
@@ -53,7 +57,7 @@ class RegistryStore {
   virtual void DeleteModelVersion(const std::string& name, int64_t version) = 0;
   virtual PageOf<ModelVersion> SearchModelVersions(const tracking::Filter& filter,
                                                    const std::vector<tracking::OrderTerm>& order_by,
-                                                   Page page) = 0;
+                                                   Page page, const Visibility& visible) = 0;
   virtual void SetModelVersionTag(const std::string& name, int64_t version, const Tag& tag) = 0;
   virtual void DeleteModelVersionTag(const std::string& name, int64_t version,
                                      const std::string& key) = 0;

@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "core/error.h"
+#include "tracking/entities.h"
 
 namespace slipway::store {
 namespace {
@@ -18,27 +19,7 @@ using tracking::CompareOp;
 using tracking::Comparison;
 using tracking::EntityKind;
 using tracking::OrderTerm;
-
-// SQL text with the values of its placeholders, in order.
-struct Fragment {
-  std::string sql;
-  std::vector<SqlValue> binds;
-
-  Fragment& Add(std::string_view text) {
-    sql += text;
-    return *this;
-  }
-  Fragment& Bind(SqlValue value) {
-    sql += '?';
-    binds.push_back(std::move(value));
-    return *this;
-  }
-  Fragment& Add(const Fragment& other) {
-    sql += other.sql;
-    binds.insert(binds.end(), other.binds.begin(), other.binds.end());
-    return *this;
-  }
-};
+using Fragment = SqlFragment;
 
 // Converts a LIKE pattern (`%`, `_`, no escape character) into the GLOB
 // pattern matching the same strings. GLOB is case-sensitive whatever the
@@ -68,6 +49,68 @@ std::string LikeToGlob(std::string_view like) {
   }
   return glob;
 }
+
+class SqliteDialect final : public SqlDialect {
+ public:
+  std::string_view name() const override { return "sqlite"; }
+  std::string Placeholder(size_t) const override { return "?"; }
+  Fragment Like(std::string_view column, const std::string& pattern) const override {
+    Fragment f;
+    return f.Add(column).Add(" GLOB ").Bind(LikeToGlob(pattern));
+  }
+  Fragment ILike(std::string_view column, const std::string& pattern) const override {
+    Fragment f;
+    return f.Add("lower(").Add(column).Add(") LIKE lower(").Bind(pattern).Add(")");
+  }
+  Fragment LimitOffset(int64_t limit, int64_t offset) const override {
+    Fragment f;
+    return f.Add(" LIMIT ").Bind(limit).Add(" OFFSET ").Bind(offset);
+  }
+  std::string_view Flag(bool value) const override { return value ? "1" : "0"; }
+  std::string_view InnerLoopJoin() const override { return "CROSS JOIN"; }
+  std::string TextOrder(std::string_view column) const override { return std::string(column); }
+  Fragment JsonArrayElements(std::string json_array, bool) const override {
+    // json_each gives JSON integers as INTEGER and strings as TEXT.
+    Fragment f;
+    return f.Add("SELECT value FROM json_each(").Bind(std::move(json_array)).Add(")");
+  }
+};
+
+class PostgresDialect final : public SqlDialect {
+ public:
+  std::string_view name() const override { return "postgresql"; }
+  std::string Placeholder(size_t n) const override { return "$" + std::to_string(n); }
+  Fragment Like(std::string_view column, const std::string& pattern) const override {
+    Fragment f;
+    return f.Add(column).Add(" LIKE ").Bind(pattern).Add(" ESCAPE ''");
+  }
+  Fragment ILike(std::string_view column, const std::string& pattern) const override {
+    Fragment f;
+    return f.Add(column).Add(" ILIKE ").Bind(pattern).Add(" ESCAPE ''");
+  }
+  Fragment LimitOffset(int64_t limit, int64_t offset) const override {
+    Fragment f;
+    if (limit < 0) {
+      f.Add(" LIMIT ALL");
+    } else {
+      f.Add(" LIMIT ").Bind(limit);
+    }
+    return f.Add(" OFFSET ").Bind(offset);
+  }
+  std::string_view Flag(bool value) const override { return value ? "TRUE" : "FALSE"; }
+  std::string_view InnerLoopJoin() const override { return "JOIN"; }
+  std::string TextOrder(std::string_view column) const override {
+    return std::string(column) + " COLLATE \"C\"";
+  }
+  Fragment JsonArrayElements(std::string json_array, bool integers) const override {
+    Fragment f;
+    f.Add(integers ? "SELECT CAST(j.v AS BIGINT)" : "SELECT j.v")
+        .Add(" FROM json_array_elements_text(CAST(")
+        .Bind(std::move(json_array))
+        .Add(" AS JSON)) AS j(v)");
+    return f;
+  }
+};
 
 std::string_view SqlOperator(CompareOp op) {
   switch (op) {
@@ -104,8 +147,8 @@ double NumberOf(const Comparison& c) {
 std::string_view DescSuffix(bool ascending) { return ascending ? "" : " DESC"; }
 
 // `column op ?` for a string comparison; LIKE is case-sensitive, ILIKE is
-// not (ASCII letters only, as SQLite's lower() and LIKE fold only those).
-Fragment StringCompare(std::string_view column, const Comparison& c) {
+// not (which letters fold is the dialect's: see SqlDialect).
+Fragment StringCompare(const SqlDialect& d, std::string_view column, const Comparison& c) {
   Fragment f;
   const auto* one = std::get_if<std::string>(&c.value);
   const auto* list = std::get_if<std::vector<std::string>>(&c.value);
@@ -121,10 +164,10 @@ Fragment StringCompare(std::string_view column, const Comparison& c) {
       f.Add(column).Add(" != ").Bind(need_one());
       break;
     case CompareOp::kLike:
-      f.Add(column).Add(" GLOB ").Bind(LikeToGlob(need_one()));
+      f.Add(d.Like(column, need_one()));
       break;
     case CompareOp::kILike:
-      f.Add("lower(").Add(column).Add(") LIKE lower(").Bind(need_one()).Add(")");
+      f.Add(d.ILike(column, need_one()));
       break;
     case CompareOp::kIn:
     case CompareOp::kNotIn: {
@@ -149,17 +192,90 @@ Fragment NumericCompare(std::string_view column, const Comparison& c) {
   return f;
 }
 
-// A metric value compared as MLflow does: NaN (stored with is_nan = 1) fails
-// every comparison but `!=`.
-Fragment MetricCompare(const std::string& alias, const Comparison& c) {
+// A metric value compared as MLflow does: NaN (flagged is_nan) fails every
+// comparison but `!=`.
+Fragment MetricCompare(const SqlDialect& d, const std::string& alias, const Comparison& c) {
   Fragment f;
   const double value = NumberOf(c);
+  const std::string is_nan = alias + ".is_nan = ";
   if (c.op == CompareOp::kNe) {
-    f.Add("(" + alias + ".value != ").Bind(value).Add(" OR " + alias + ".is_nan = 1)");
+    f.Add("(" + alias + ".value != ").Bind(value).Add(" OR " + is_nan).Add(d.Flag(true)).Add(")");
   } else {
-    f.Add(alias + ".value").Add(SqlOperator(c.op)).Bind(value).Add(" AND " + alias + ".is_nan = 0");
+    f.Add(alias + ".value")
+        .Add(SqlOperator(c.op))
+        .Bind(value)
+        .Add(" AND " + is_nan)
+        .Add(d.Flag(false));
   }
   return f;
+}
+
+// A JSON array of `ids`, for a dialect's JsonArrayElements: integers as
+// numbers, else strings (quote, backslash and control characters escaped;
+// other bytes, UTF-8 included, as they are).
+std::string JsonArray(const std::vector<int64_t>& ids) {
+  std::string json = "[";
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (i > 0) json += ',';
+    json += std::to_string(ids[i]);
+  }
+  return json + "]";
+}
+
+std::string JsonArray(const std::vector<std::string>& ids) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string json = "[";
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (i > 0) json += ',';
+    json += '"';
+    for (const char c : ids[i]) {
+      const auto byte = static_cast<unsigned char>(c);
+      if (c == '"' || c == '\\') {
+        json += '\\';
+        json += c;
+      } else if (byte < 0x20) {
+        json += "\\u00";
+        json += kHex[byte >> 4];
+        json += kHex[byte & 0xf];
+      } else {
+        json += c;
+      }
+    }
+    json += '"';
+  }
+  return json + "]";
+}
+
+// The condition that keeps `column` to what `visible` lets through, or
+// nothing when it lets everything through. The ids are bound as one JSON
+// array whatever their number: the text stays the same for every caller
+// (one cached statement) and no limit on bound parameters (SQLite's 32766)
+// is reached. A NOT IN list of integers or strings never holds NULL, so it
+// never turns every row's condition NULL. `integer_ids` columns hold
+// experiment ids; entries that are not canonical experiment ids name nothing.
+std::optional<Fragment> VisibleCondition(const SqlDialect& d, std::string_view column,
+                                         const Visibility& visible, bool integer_ids) {
+  if (visible.IsAll()) return std::nullopt;
+  std::string json;
+  size_t count = visible.except.size();
+  if (integer_ids) {
+    std::vector<int64_t> ids;
+    ids.reserve(visible.except.size());
+    for (const std::string& id : visible.except) {
+      if (auto parsed = tracking::ParseExperimentId(id)) ids.push_back(*parsed);
+    }
+    count = ids.size();
+    json = JsonArray(ids);
+  } else {
+    json = JsonArray(visible.except);
+  }
+  Fragment f;
+  if (count == 0) {
+    if (visible.all_by_default) return std::nullopt;
+    return f.Add("0 = 1");
+  }
+  f.Add(column).Add(visible.all_by_default ? " NOT IN (" : " IN (");
+  return f.Add(d.JsonArrayElements(std::move(json), integer_ids)).Add(")");
 }
 
 // The parts of one search, kept apart so that the placeholders of the final
@@ -168,8 +284,10 @@ class SearchBuilder {
  public:
   // `select_from` is e.g. "SELECT r.run_uuid FROM runs r"; `owner` is the
   // column that child tables key on, e.g. "r.run_pk".
-  SearchBuilder(std::string select_from, std::string owner)
-      : select_from_(std::move(select_from)), owner_(std::move(owner)) {}
+  SearchBuilder(const SqlDialect& dialect, std::string select_from, std::string owner)
+      : dialect_(dialect), select_from_(std::move(select_from)), owner_(std::move(owner)) {}
+
+  const SqlDialect& dialect() const { return dialect_; }
 
   std::string NewAlias(std::string_view prefix) {
     return std::string(prefix) + std::to_string(next_alias_++);
@@ -178,7 +296,14 @@ class SearchBuilder {
   void AddCte(const Fragment& cte) { ctes_.Add(ctes_.sql.empty() ? "WITH " : ", ").Add(cte); }
   void AddJoin(const Fragment& join) { joins_.Add(" ").Add(join); }
   void AddWhere(const Fragment& condition) { where_.push_back(condition); }
+  void AddWhere(const std::optional<Fragment>& condition) {
+    if (condition) AddWhere(*condition);
+  }
   void AddOrder(std::string term) { order_.push_back(std::move(term)); }
+  // An order term on a text column, in byte order on every engine.
+  void AddTextOrder(std::string_view column, bool ascending) {
+    AddOrder(dialect_.TextOrder(column) + std::string(DescSuffix(ascending)));
+  }
 
   // A filter on a key/value child table (params, tags, ...) as an inner join,
   // which matches at most one row since (owner, key) is unique there.
@@ -201,7 +326,7 @@ class SearchBuilder {
     Fragment f;
     f.Add("JOIN ").Add(table).Add(" " + alias + " ON " + alias + ".").Add(fk);
     f.Add(" = " + owner_ + " AND " + alias + ".key = ").Bind(c.key).Add(" AND ");
-    f.Add(StringCompare(alias + ".value", c));
+    f.Add(StringCompare(dialect_, alias + ".value", c));
     AddJoin(f);
     return alias;
   }
@@ -214,7 +339,7 @@ class SearchBuilder {
     f.Add(" = " + owner_ + " AND " + alias + ".key = ").Bind(term.key);
     AddJoin(f);
     AddOrder(alias + "." + std::string(fk) + " IS NULL");
-    AddOrder(alias + ".value" + std::string(DescSuffix(term.ascending)));
+    AddTextOrder(alias + ".value", term.ascending);
   }
 
   // Order by a metric read from `source` (a table with a `key` column to match
@@ -228,8 +353,8 @@ class SearchBuilder {
     f.Add(" = " + owner_);
     if (bind_key) f.Add(" AND " + alias + ".key = ").Bind(term.key);
     AddJoin(f);
-    AddOrder("CASE WHEN " + alias + ".is_nan = 1 THEN 1 WHEN " + alias + "." + std::string(fk) +
-             " IS NULL THEN 2 ELSE 0 END");
+    AddOrder("CASE WHEN " + alias + ".is_nan = " + std::string(dialect_.Flag(true)) +
+             " THEN 1 WHEN " + alias + "." + std::string(fk) + " IS NULL THEN 2 ELSE 0 END");
     AddOrder(alias + ".value" + std::string(DescSuffix(term.ascending)));
   }
 
@@ -243,11 +368,12 @@ class SearchBuilder {
     for (size_t i = 0; i < order_.size(); ++i) {
       q.Add(i == 0 ? " ORDER BY " : ", ").Add(order_[i]);
     }
-    q.Add(" LIMIT ").Bind(limit).Add(" OFFSET ").Bind(offset);
-    return {std::move(q.sql), std::move(q.binds)};
+    q.Add(dialect_.LimitOffset(limit, offset));
+    return dialect_.Finish(std::move(q));
   }
 
  private:
+  const SqlDialect& dialect_;
   std::string select_from_;
   std::string owner_;
   int next_alias_ = 0;
@@ -309,12 +435,13 @@ std::string_view RunChildTable(EntityKind kind) {
 // `first_order` is the first order term, if any. A metric filter may drive
 // the query from the latest_metrics (key, value) index only when the same
 // metric is the first order term: the index then yields rows in order and
-// LIMIT stops the scan early. Otherwise it is a CROSS JOIN, which SQLite keeps
-// as an inner loop: runs are walked (in start_time order through
-// runs_by_experiment when that is the order, stopping after LIMIT matches)
-// and each probes its metric by primary key. Left to itself without ANALYZE
-// statistics, SQLite picks the index and sorts every match: at 100k runs,
-// 0.1-0.4 s of CPU against under 0.1 s.
+// LIMIT stops the scan early. Otherwise it is the dialect's InnerLoopJoin (a
+// CROSS JOIN), which SQLite keeps as an inner loop: runs are walked (in
+// start_time order through runs_by_experiment when that is the order,
+// stopping after LIMIT matches) and each probes its metric by primary key.
+// Left to itself without ANALYZE statistics, SQLite picks the index and sorts
+// every match: at 100k runs, 0.1-0.4 s of CPU against under 0.1 s.
+// PostgreSQL has no such hint and plans from its statistics.
 void AddRunFilter(SearchBuilder* b, const Comparison& c, const OrderTerm* first_order,
                   OrderableJoins* orderable) {
   switch (c.kind) {
@@ -323,12 +450,12 @@ void AddRunFilter(SearchBuilder* b, const Comparison& c, const OrderTerm* first_
                              first_order->key == c.key && c.op != CompareOp::kNe;
       const std::string alias = b->NewAlias("f");
       Fragment f;
-      f.Add(indexable ? "JOIN" : "CROSS JOIN")
+      f.Add(indexable ? "JOIN" : b->dialect().InnerLoopJoin())
           .Add(" latest_metrics " + alias + " ON " + alias + ".run_pk = r.run_pk AND " + alias +
                ".key = ")
           .Bind(c.key)
           .Add(" AND ")
-          .Add(MetricCompare(alias, c));
+          .Add(MetricCompare(b->dialect(), alias, c));
       b->AddJoin(f);
       if (c.op != CompareOp::kNe) orderable->emplace(std::pair{c.kind, c.key}, alias);
       return;
@@ -341,7 +468,8 @@ void AddRunFilter(SearchBuilder* b, const Comparison& c, const OrderTerm* first_
       return;
     case EntityKind::kAttribute: {
       const RunAttribute attr = RunAttributeColumn(c.key);
-      b->AddWhere(attr.numeric ? NumericCompare(attr.column, c) : StringCompare(attr.column, c));
+      b->AddWhere(attr.numeric ? NumericCompare(attr.column, c)
+                               : StringCompare(b->dialect(), attr.column, c));
       return;
     }
     case EntityKind::kDataset: {
@@ -350,12 +478,12 @@ void AddRunFilter(SearchBuilder* b, const Comparison& c, const OrderTerm* first_
         f.Add("EXISTS (SELECT 1 FROM run_input_tags dt WHERE dt.run_pk = r.run_pk AND dt.key = ")
             .Bind(std::string("mlflow.data.context"))
             .Add(" AND ")
-            .Add(StringCompare("dt.value", c));
+            .Add(StringCompare(b->dialect(), "dt.value", c));
       } else if (c.key == "name" || c.key == "digest") {
         f.Add(
              "EXISTS (SELECT 1 FROM run_inputs di JOIN datasets d ON d.dataset_pk = "
              "di.dataset_pk WHERE di.run_pk = r.run_pk AND ")
-            .Add(StringCompare("d." + c.key, c));
+            .Add(StringCompare(b->dialect(), "d." + c.key, c));
       } else {
         ThrowBadEntity("runs", "datasets." + c.key);
       }
@@ -371,14 +499,20 @@ void AddRunOrder(SearchBuilder* b, const OrderTerm& term, const OrderableJoins& 
     case EntityKind::kAttribute: {
       const RunAttribute attr = RunAttributeColumn(term.key);
       if (attr.nullable) b->AddOrder(std::string(attr.column) + " IS NULL");
-      b->AddOrder(std::string(attr.column) + std::string(DescSuffix(term.ascending)));
+      if (attr.numeric) {
+        b->AddOrder(std::string(attr.column) + std::string(DescSuffix(term.ascending)));
+      } else {
+        b->AddTextOrder(attr.column, term.ascending);
+      }
       return;
     }
     case EntityKind::kMetric:
     case EntityKind::kParam:
     case EntityKind::kTag:
-      if (joined != orderable.end()) {
+      if (joined != orderable.end() && term.kind == EntityKind::kMetric) {
         b->AddOrder(joined->second + ".value" + std::string(DescSuffix(term.ascending)));
+      } else if (joined != orderable.end()) {
+        b->AddTextOrder(joined->second + ".value", term.ascending);
       } else if (term.kind == EntityKind::kMetric) {
         b->AddMetricOrder("latest_metrics", "run_pk", term, /*bind_key=*/true);
       } else {
@@ -430,7 +564,7 @@ Fragment LatestModelMetricCte(const std::string& name, const std::string& key) {
         "OVER (PARTITION BY model_id ORDER BY timestamp DESC, step DESC, run_pk, value DESC) AS "
         "rn FROM metrics WHERE model_id IS NOT NULL AND key = ")
       .Bind(key)
-      .Add(") WHERE rn = 1)");
+      .Add(") AS ranked WHERE rn = 1)");
   return f;
 }
 
@@ -521,17 +655,17 @@ void AddModelVersionTagFilter(SearchBuilder* b, const Comparison& c) {
         ".version = v.version AND " + alias + ".key = ")
       .Bind(c.key)
       .Add(" AND ")
-      .Add(StringCompare(alias + ".value", c));
+      .Add(StringCompare(b->dialect(), alias + ".value", c));
   b->AddJoin(f);
 }
 
 }  // namespace
 
-SqlQuery BuildRunSearch(const std::vector<int64_t>& experiment_ids, ViewType view,
-                        const tracking::Filter& filter,
+SqlQuery BuildRunSearch(const SqlDialect& dialect, const std::vector<int64_t>& experiment_ids,
+                        ViewType view, const tracking::Filter& filter,
                         const std::vector<tracking::OrderTerm>& order_by, int64_t offset,
                         int64_t limit) {
-  SearchBuilder b("SELECT r.run_uuid FROM runs r", "r.run_pk");
+  SearchBuilder b(dialect, "SELECT r.run_uuid FROM runs r", "r.run_pk");
   b.AddWhere(InIntegers("r.experiment_id", experiment_ids));
   AddLifecycleCondition(&b, "r.lifecycle_stage", view);
   OrderableJoins orderable;
@@ -543,14 +677,15 @@ SqlQuery BuildRunSearch(const std::vector<int64_t>& experiment_ids, ViewType vie
     ordered_by_start_time |= term.kind == EntityKind::kAttribute && term.key == "start_time";
   }
   if (!ordered_by_start_time) b.AddOrder("r.start_time DESC");
-  b.AddOrder("r.run_uuid");
+  b.AddTextOrder("r.run_uuid", true);
   return b.Build(offset, limit);
 }
 
-SqlQuery BuildExperimentSearch(ViewType view, const tracking::Filter& filter,
+SqlQuery BuildExperimentSearch(const SqlDialect& dialect, ViewType view,
+                               const tracking::Filter& filter,
                                const std::vector<tracking::OrderTerm>& order_by, int64_t offset,
-                               int64_t limit) {
-  SearchBuilder b("SELECT e.experiment_id FROM experiments e", "e.experiment_id");
+                               int64_t limit, const Visibility& visible) {
+  SearchBuilder b(dialect, "SELECT e.experiment_id FROM experiments e", "e.experiment_id");
   AddLifecycleCondition(&b, "e.lifecycle_stage", view);
   for (const Comparison& c : filter.clauses) {
     if (c.kind == EntityKind::kTag) {
@@ -558,7 +693,7 @@ SqlQuery BuildExperimentSearch(ViewType view, const tracking::Filter& filter,
     } else if (c.kind != EntityKind::kAttribute) {
       ThrowBadEntity("experiments", c.key);
     } else if (c.key == "name") {
-      b.AddWhere(StringCompare("e.name", c));
+      b.AddWhere(StringCompare(dialect, "e.name", c));
     } else if (c.key == "creation_time" || c.key == "last_update_time") {
       b.AddWhere(NumericCompare("e." + c.key, c));
     } else if (c.key == "experiment_id") {
@@ -599,6 +734,7 @@ SqlQuery BuildExperimentSearch(ViewType view, const tracking::Filter& filter,
       ThrowBadEntity("experiments", c.key);
     }
   }
+  b.AddWhere(VisibleCondition(dialect, "e.experiment_id", visible, /*integer_ids=*/true));
   if (order_by.empty()) {
     b.AddOrder("e.creation_time DESC");
     b.AddOrder("e.experiment_id");
@@ -610,7 +746,11 @@ SqlQuery BuildExperimentSearch(ViewType view, const tracking::Filter& filter,
            term.key != "last_update_time")) {
         ThrowInvalid("Invalid order_by entity for experiments: " + term.key);
       }
-      b.AddOrder("e." + term.key + std::string(DescSuffix(term.ascending)));
+      if (term.key == "name") {
+        b.AddTextOrder("e.name", term.ascending);
+      } else {
+        b.AddOrder("e." + term.key + std::string(DescSuffix(term.ascending)));
+      }
       ordered_by_id |= term.key == "experiment_id";
     }
     if (!ordered_by_id) b.AddOrder("e.experiment_id DESC");
@@ -618,11 +758,12 @@ SqlQuery BuildExperimentSearch(ViewType view, const tracking::Filter& filter,
   return b.Build(offset, limit);
 }
 
-SqlQuery BuildLoggedModelSearch(const std::vector<int64_t>& experiment_ids,
+SqlQuery BuildLoggedModelSearch(const SqlDialect& dialect,
+                                const std::vector<int64_t>& experiment_ids,
                                 const tracking::Filter& filter,
                                 const std::vector<tracking::OrderTerm>& order_by, int64_t offset,
                                 int64_t limit) {
-  SearchBuilder b("SELECT m.model_id FROM logged_models m", "m.model_id");
+  SearchBuilder b(dialect, "SELECT m.model_id FROM logged_models m", "m.model_id");
   std::map<std::string, std::string> metric_ctes;  // metric key -> CTE name
   const auto cte_for = [&](const std::string& key) {
     auto it = metric_ctes.find(key);
@@ -650,7 +791,7 @@ SqlQuery BuildLoggedModelSearch(const std::vector<int64_t>& experiment_ids,
         Fragment f;
         f.Add("JOIN " + cte_for(c.key) + " " + alias + " ON " + alias +
               ".model_id = m.model_id AND ")
-            .Add(MetricCompare(alias, c));
+            .Add(MetricCompare(dialect, alias, c));
         b.AddJoin(f);
         if (c.op != CompareOp::kNe) orderable.emplace(std::pair{c.kind, c.key}, alias);
         break;
@@ -661,7 +802,8 @@ SqlQuery BuildLoggedModelSearch(const std::vector<int64_t>& experiment_ids,
         break;
       case EntityKind::kAttribute: {
         const ModelAttribute attr = ModelAttributeColumn(c.key);
-        b.AddWhere(attr.numeric ? NumericCompare(attr.column, c) : StringCompare(attr.column, c));
+        b.AddWhere(attr.numeric ? NumericCompare(attr.column, c)
+                                : StringCompare(dialect, attr.column, c));
         break;
       }
       case EntityKind::kDataset:
@@ -682,7 +824,11 @@ SqlQuery BuildLoggedModelSearch(const std::vector<int64_t>& experiment_ids,
     } else if (term.kind == EntityKind::kAttribute) {
       const ModelAttribute attr = ModelAttributeColumn(term.key);
       if (attr.nullable) b.AddOrder(std::string(attr.column) + " IS NULL");
-      b.AddOrder(std::string(attr.column) + std::string(DescSuffix(term.ascending)));
+      if (attr.numeric) {
+        b.AddOrder(std::string(attr.column) + std::string(DescSuffix(term.ascending)));
+      } else {
+        b.AddTextOrder(attr.column, term.ascending);
+      }
       ordered_by_creation |= attr.column == "m.creation_timestamp_ms";
       ordered_by_id |= term.key == "model_id";
     } else {
@@ -693,40 +839,45 @@ SqlQuery BuildLoggedModelSearch(const std::vector<int64_t>& experiment_ids,
     }
   }
   if (!ordered_by_creation) b.AddOrder("m.creation_timestamp_ms DESC");
-  if (!ordered_by_id) b.AddOrder("m.model_id");
+  if (!ordered_by_id) b.AddTextOrder("m.model_id", true);
   return b.Build(offset, limit);
 }
 
-SqlQuery BuildRegisteredModelSearch(const tracking::Filter& filter,
+SqlQuery BuildRegisteredModelSearch(const SqlDialect& dialect, const tracking::Filter& filter,
                                     const std::vector<tracking::OrderTerm>& order_by,
-                                    int64_t offset, int64_t limit) {
-  SearchBuilder b("SELECT m.name FROM registered_models m", "m.name");
+                                    int64_t offset, int64_t limit, const Visibility& visible) {
+  SearchBuilder b(dialect, "SELECT m.name FROM registered_models m", "m.name");
   const bool prompts = AsksForPrompts(filter);
   for (const Comparison& c : filter.clauses) {
     if (c.kind == EntityKind::kTag) {
       if (!prompts && IsPromptClause(c)) continue;
       b.AddKeyValueFilter("registered_model_tags", "name", c);
     } else if (c.kind == EntityKind::kAttribute && c.key == "name") {
-      b.AddWhere(StringCompare("m.name", c));
+      b.AddWhere(StringCompare(dialect, "m.name", c));
     } else {
       ThrowBadEntity("registered models", c.key);
     }
   }
   if (!prompts) b.AddWhere(NotPromptModel());
+  b.AddWhere(VisibleCondition(dialect, "m.name", visible, /*integer_ids=*/false));
   bool ordered_by_name = false;
   for (const OrderTerm& term : order_by) {
     const std::string_view column = RegisteredModelOrderColumn(term);
-    b.AddOrder(std::string(column) + std::string(DescSuffix(term.ascending)));
+    if (column == "m.name") {
+      b.AddTextOrder(column, term.ascending);
+    } else {
+      b.AddOrder(std::string(column) + std::string(DescSuffix(term.ascending)));
+    }
     ordered_by_name |= column == "m.name";
   }
-  if (!ordered_by_name) b.AddOrder("m.name");
+  if (!ordered_by_name) b.AddTextOrder("m.name", true);
   return b.Build(offset, limit);
 }
 
-SqlQuery BuildModelVersionSearch(const tracking::Filter& filter,
+SqlQuery BuildModelVersionSearch(const SqlDialect& dialect, const tracking::Filter& filter,
                                  const std::vector<tracking::OrderTerm>& order_by, int64_t offset,
-                                 int64_t limit) {
-  SearchBuilder b("SELECT v.name, v.version FROM model_versions v", "v.name");
+                                 int64_t limit, const Visibility& visible) {
+  SearchBuilder b(dialect, "SELECT v.name, v.version FROM model_versions v", "v.name");
   b.AddWhere(Fragment{"v.current_stage != 'Deleted_Internal'", {}});
   const bool prompts = AsksForPrompts(filter);
   for (const Comparison& c : filter.clauses) {
@@ -736,12 +887,13 @@ SqlQuery BuildModelVersionSearch(const tracking::Filter& filter,
     } else if (c.kind == EntityKind::kAttribute && c.key == "version_number") {
       b.AddWhere(NumericCompare("v.version", c));
     } else if (c.kind == EntityKind::kAttribute) {
-      b.AddWhere(StringCompare(ModelVersionFilterColumn(c.key), c));
+      b.AddWhere(StringCompare(dialect, ModelVersionFilterColumn(c.key), c));
     } else {
       ThrowBadEntity("model versions", c.key);
     }
   }
   if (!prompts) b.AddWhere(NotPromptVersion());
+  b.AddWhere(VisibleCondition(dialect, "v.name", visible, /*integer_ids=*/false));
   static const std::vector<OrderTerm> kDefaultOrder = {
       {EntityKind::kAttribute, "last_updated_timestamp", false},
       {EntityKind::kAttribute, "name", true},
@@ -750,13 +902,59 @@ SqlQuery BuildModelVersionSearch(const tracking::Filter& filter,
   bool ordered_by_version = false;
   for (const OrderTerm& term : order_by.empty() ? kDefaultOrder : order_by) {
     const std::string_view column = ModelVersionOrderColumn(term);
-    b.AddOrder(std::string(column) + std::string(DescSuffix(term.ascending)));
+    if (column == "v.name") {
+      b.AddTextOrder(column, term.ascending);
+    } else {
+      b.AddOrder(std::string(column) + std::string(DescSuffix(term.ascending)));
+    }
     ordered_by_name |= column == "v.name";
     ordered_by_version |= column == "v.version";
   }
-  if (!ordered_by_name) b.AddOrder("v.name");
+  if (!ordered_by_name) b.AddTextOrder("v.name", true);
   if (!ordered_by_version) b.AddOrder("v.version DESC");
   return b.Build(offset, limit);
+}
+
+SqlQuery BuildDatasetList(const SqlDialect& dialect, const Visibility& visible) {
+  Fragment q;
+  q.Add(
+      "SELECT d.name, d.latest_version, (SELECT COUNT(*) FROM data_versions v WHERE v.name = "
+      "d.name), d.created_ms, d.updated_ms FROM data_datasets d");
+  if (auto visible_only = VisibleCondition(dialect, "d.name", visible, /*integer_ids=*/false)) {
+    q.Add(" WHERE ").Add(*visible_only);
+  }
+  q.Add(" ORDER BY ").Add(dialect.TextOrder("d.name"));
+  return dialect.Finish(std::move(q));
+}
+
+const SqlDialect& SqlDialect::Sqlite() {
+  static const SqliteDialect dialect;
+  return dialect;
+}
+
+const SqlDialect& SqlDialect::Postgres() {
+  static const PostgresDialect dialect;
+  return dialect;
+}
+
+SqlQuery SqlDialect::Finish(SqlFragment fragment) const {
+  SqlQuery query;
+  query.sql.reserve(fragment.sql.size() + fragment.binds.size() * 3);
+  size_t placeholders = 0;
+  for (const char c : fragment.sql) {
+    if (c == '?') {
+      query.sql += Placeholder(++placeholders);
+    } else {
+      query.sql += c;
+    }
+  }
+  if (placeholders != fragment.binds.size()) {
+    throw Error(ErrorCode::kInternalError, "search SQL has " + std::to_string(placeholders) +
+                                               " placeholders for " +
+                                               std::to_string(fragment.binds.size()) + " values");
+  }
+  query.binds = std::move(fragment.binds);
+  return query;
 }
 
 }  // namespace slipway::store

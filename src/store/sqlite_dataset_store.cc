@@ -1,6 +1,8 @@
 #include "store/sqlite_dataset_store.h"
 
 #include "core/error.h"
+#include "store/sql_search.h"
+#include "store/sqlite_paging.h"
 
 namespace slipway::store {
 
@@ -149,11 +151,11 @@ std::vector<DatasetVersion> SqliteDatasetStore::ListVersions(const std::string& 
   });
 }
 
-std::vector<data::DatasetSummary> SqliteDatasetStore::ListDatasets() {
+std::vector<data::DatasetSummary> SqliteDatasetStore::ListDatasets(const Visibility& visible) {
+  const SqlQuery query = BuildDatasetList(SqlDialect::Sqlite(), visible);
   return db_->Read([&](Connection& db) {
-    Statement rows = db.Prepare(
-        "SELECT d.name, d.latest_version, (SELECT COUNT(*) FROM data_versions v WHERE "
-        "v.name = d.name), d.created_ms, d.updated_ms FROM data_datasets d ORDER BY d.name");
+    Statement rows = db.Prepare(query.sql);
+    BindAll(rows, query.binds);
     std::vector<data::DatasetSummary> out;
     while (rows.Step()) {
       out.push_back({rows.Text(0), rows.Int(1), rows.Int(2), rows.Int(3), rows.Int(4)});

@@ -19,7 +19,7 @@ class SqliteDatasetStore : public data::DatasetStore {
   data::DatasetVersion GetVersion(const std::string& name, int64_t version) override;
   data::DatasetVersion LatestVersion(const std::string& name) override;
   std::vector<data::DatasetVersion> ListVersions(const std::string& name) override;
-  std::vector<data::DatasetSummary> ListDatasets() override;
+  std::vector<data::DatasetSummary> ListDatasets(const Visibility& visible) override;
 
  private:
   std::shared_ptr<SqliteDb> db_;

@@ -188,8 +188,10 @@ void SqliteRegistryStore::DeleteRegisteredModel(const std::string& name) {
 }
 
 PageOf<RegisteredModel> SqliteRegistryStore::SearchRegisteredModels(
-    const tracking::Filter& filter, const std::vector<tracking::OrderTerm>& order_by, Page page) {
-  SqlQuery query = BuildRegisteredModelSearch(filter, order_by, page.offset, page.limit + 1);
+    const tracking::Filter& filter, const std::vector<tracking::OrderTerm>& order_by, Page page,
+    const Visibility& visible) {
+  SqlQuery query = BuildRegisteredModelSearch(SqlDialect::Sqlite(), filter, order_by, page.offset,
+                                              page.limit + 1, visible);
   return db_->Read([&](Connection& db) {
     return LoadPage<RegisteredModel>(
         db, query, page, [](const Statement& row) { return row.Text(0); }, LoadModel);
@@ -336,8 +338,10 @@ void SqliteRegistryStore::DeleteModelVersion(const std::string& name, int64_t ve
 }
 
 PageOf<ModelVersion> SqliteRegistryStore::SearchModelVersions(
-    const tracking::Filter& filter, const std::vector<tracking::OrderTerm>& order_by, Page page) {
-  SqlQuery query = BuildModelVersionSearch(filter, order_by, page.offset, page.limit + 1);
+    const tracking::Filter& filter, const std::vector<tracking::OrderTerm>& order_by, Page page,
+    const Visibility& visible) {
+  SqlQuery query = BuildModelVersionSearch(SqlDialect::Sqlite(), filter, order_by, page.offset,
+                                           page.limit + 1, visible);
   return db_->Read([&](Connection& db) {
     return LoadPage<ModelVersion>(
         db, query, page,

@@ -21,7 +21,7 @@ class SqliteRegistryStore : public registry::RegistryStore {
   void DeleteRegisteredModel(const std::string& name) override;
   tracking::PageOf<registry::RegisteredModel> SearchRegisteredModels(
       const tracking::Filter& filter, const std::vector<tracking::OrderTerm>& order_by,
-      tracking::Page page) override;
+      tracking::Page page, const Visibility& visible) override;
   void SetRegisteredModelTag(const std::string& name, const registry::Tag& tag) override;
   void DeleteRegisteredModelTag(const std::string& name, const std::string& key) override;
 
@@ -35,7 +35,7 @@ class SqliteRegistryStore : public registry::RegistryStore {
   void DeleteModelVersion(const std::string& name, int64_t version) override;
   tracking::PageOf<registry::ModelVersion> SearchModelVersions(
       const tracking::Filter& filter, const std::vector<tracking::OrderTerm>& order_by,
-      tracking::Page page) override;
+      tracking::Page page, const Visibility& visible) override;
   void SetModelVersionTag(const std::string& name, int64_t version,
                           const registry::Tag& tag) override;
   void DeleteModelVersionTag(const std::string& name, int64_t version,

@@ -320,9 +320,9 @@ std::optional<Experiment> SqliteTrackingStore::GetExperimentByName(const std::st
 
 PageOf<Experiment> SqliteTrackingStore::SearchExperiments(
     tracking::ViewType view, const tracking::Filter& filter,
-    const std::vector<tracking::OrderTerm>& order_by, Page page) {
-  SqlQuery query =
-      BuildExperimentSearch(ToSqlView(view), filter, order_by, page.offset, page.limit + 1);
+    const std::vector<tracking::OrderTerm>& order_by, Page page, const Visibility& visible) {
+  SqlQuery query = BuildExperimentSearch(SqlDialect::Sqlite(), ToSqlView(view), filter, order_by,
+                                         page.offset, page.limit + 1, visible);
   return db_->Read([&](Connection& db) {
     return LoadPage<Experiment>(
         db, query, page, [](const Statement& row) { return row.Int(0); }, LoadExperiment);
@@ -680,8 +680,8 @@ PageOf<Run> SqliteTrackingStore::SearchRuns(const std::vector<std::string>& expe
                                             tracking::ViewType view, const tracking::Filter& filter,
                                             const std::vector<tracking::OrderTerm>& order_by,
                                             Page page) {
-  SqlQuery query = BuildRunSearch(ExperimentIds(experiment_ids), ToSqlView(view), filter, order_by,
-                                  page.offset, page.limit + 1);
+  SqlQuery query = BuildRunSearch(SqlDialect::Sqlite(), ExperimentIds(experiment_ids),
+                                  ToSqlView(view), filter, order_by, page.offset, page.limit + 1);
   return db_->Read([&](Connection& db) {
     return LoadPage<Run>(
         db, query, page, [](const Statement& row) { return row.Text(0); }, LoadRun);
@@ -794,8 +794,8 @@ void SqliteTrackingStore::DeleteLoggedModel(const std::string& model_id) {
 PageOf<LoggedModel> SqliteTrackingStore::SearchLoggedModels(
     const std::vector<std::string>& experiment_ids, const tracking::Filter& filter,
     const std::vector<tracking::OrderTerm>& order_by, Page page) {
-  SqlQuery query = BuildLoggedModelSearch(ExperimentIds(experiment_ids), filter, order_by,
-                                          page.offset, page.limit + 1);
+  SqlQuery query = BuildLoggedModelSearch(SqlDialect::Sqlite(), ExperimentIds(experiment_ids),
+                                          filter, order_by, page.offset, page.limit + 1);
   return db_->Read([&](Connection& db) {
     return LoadPage<LoggedModel>(
         db, query, page, [](const Statement& row) { return row.Text(0); }, LoadLoggedModel);

@@ -26,7 +26,8 @@ class SqliteTrackingStore : public tracking::TrackingStore {
   std::optional<tracking::Experiment> GetExperimentByName(const std::string& name) override;
   tracking::PageOf<tracking::Experiment> SearchExperiments(
       tracking::ViewType view, const tracking::Filter& filter,
-      const std::vector<tracking::OrderTerm>& order_by, tracking::Page page) override;
+      const std::vector<tracking::OrderTerm>& order_by, tracking::Page page,
+      const Visibility& visible) override;
   void RenameExperiment(const std::string& experiment_id, const std::string& name) override;
   void SetExperimentLifecycle(const std::string& experiment_id, const std::string& stage) override;
   void SetExperimentTag(const std::string& experiment_id, const tracking::Tag& tag) override;

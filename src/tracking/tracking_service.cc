@@ -326,10 +326,11 @@ Experiment TrackingService::GetExperimentByName(const std::string& name) {
 SearchResult<Experiment> TrackingService::SearchExperiments(
     ViewType view, const std::string& filter, const std::vector<std::string>& order_by,
     std::optional<int64_t> max_results, const std::string& page_token) {
+  Visibility visible = governance::Readable(authorizer_, ResourceType::kExperiment);
   Filter parsed = ParseExperimentFilter(filter);
   std::vector<OrderTerm> order = ParseExperimentOrderBy(order_by);
   Page page = RequestedPage(max_results, kDefaultRunsPerPage, kMaxResultsPerPage, page_token);
-  PageOf<Experiment> found = store_.SearchExperiments(view, parsed, order, page);
+  PageOf<Experiment> found = store_.SearchExperiments(view, parsed, order, page, visible);
   return {std::move(found.items), NextPageToken(page, found.has_more)};
 }
 

@@ -64,6 +64,9 @@ class TrackingService {
                                const std::vector<Tag>& tags);
   Experiment GetExperiment(const std::string& experiment_id);
   Experiment GetExperimentByName(const std::string& name);
+  // Only the experiments the actor may read, left out in the store's
+  // query: a page holds max_results of them when that many match, and the
+  // page token counts readable experiments only.
   SearchResult<Experiment> SearchExperiments(ViewType view, const std::string& filter,
                                              const std::vector<std::string>& order_by,
                                              std::optional<int64_t> max_results,

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "core/visibility.h"
 #include "tracking/entities.h"
 #include "tracking/search_filter.h"
 
@@ -58,9 +59,11 @@ class TrackingStore {
                                        const std::string& artifact_root) = 0;
   virtual std::optional<Experiment> GetExperiment(const std::string& experiment_id) = 0;
   virtual std::optional<Experiment> GetExperimentByName(const std::string& name) = 0;
+  // Only the experiments `visible` lets through (by experiment id), left
+  // out before paging: a page is full when that many visible ones match.
   virtual PageOf<Experiment> SearchExperiments(ViewType view, const Filter& filter,
-                                               const std::vector<OrderTerm>& order_by,
-                                               Page page) = 0;
+                                               const std::vector<OrderTerm>& order_by, Page page,
+                                               const Visibility& visible) = 0;
   virtual void RenameExperiment(const std::string& experiment_id, const std::string& name) = 0;
   virtual void SetExperimentLifecycle(const std::string& experiment_id,
                                       const std::string& stage) = 0;

@@ -3,8 +3,10 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/error.h"
@@ -125,13 +127,13 @@ class SqlSearchTest : public ::testing::Test {
   Ids Runs(const std::string& filter, const std::vector<std::string>& order_by = {},
            int64_t offset = 0, int64_t limit = 100, ViewType view = ViewType::kActiveOnly,
            const std::vector<int64_t>& experiments = {1}) {
-    return Query(BuildRunSearch(experiments, view, ParseRunFilter(filter),
+    return Query(BuildRunSearch(SqlDialect::Sqlite(), experiments, view, ParseRunFilter(filter),
                                 ParseRunOrderBy(order_by), offset, limit));
   }
 
   Ids Experiments(const std::string& filter, const std::vector<std::string>& order_by = {},
                   ViewType view = ViewType::kActiveOnly, int64_t offset = 0, int64_t limit = 100) {
-    return Query(BuildExperimentSearch(view, ParseExperimentFilter(filter),
+    return Query(BuildExperimentSearch(SqlDialect::Sqlite(), view, ParseExperimentFilter(filter),
                                        ParseExperimentOrderBy(order_by), offset, limit));
   }
 
@@ -326,7 +328,7 @@ TEST_F(SqlSearchTest, EverythingTogether) {
 
 TEST_F(SqlSearchTest, UserTextIsBoundNeverSpliced) {
   const SqlQuery q = BuildRunSearch(
-      {1}, ViewType::kActiveOnly,
+      SqlDialect::Sqlite(), {1}, ViewType::kActiveOnly,
       ParseRunFilter("params.`k'); DROP TABLE runs; --` = 'x'' OR 1=1 --' AND tags.t LIKE "
                      "'%evil%'"),
       ParseRunOrderBy({"tags.`o'rder`"}), 0, 10);
@@ -340,21 +342,22 @@ TEST_F(SqlSearchTest, UserTextIsBoundNeverSpliced) {
 
 TEST_F(SqlSearchTest, RejectsOrderByDataset) {
   tracking::OrderTerm term{tracking::EntityKind::kDataset, "name", true};
-  EXPECT_THROW(BuildRunSearch({1}, ViewType::kActiveOnly, {}, {term}, 0, 10), Error);
+  EXPECT_THROW(BuildRunSearch(SqlDialect::Sqlite(), {1}, ViewType::kActiveOnly, {}, {term}, 0, 10),
+               Error);
 }
 
 // The query plans that keep a search over 100k runs fast (see AddRunFilter).
 TEST_F(SqlSearchTest, MetricFilterPlans) {
   // Ordered by the filtered metric: walk the (key, value) index in order.
-  std::string plan =
-      Plan(BuildRunSearch({1}, ViewType::kActiveOnly, ParseRunFilter("metrics.rmse < 0.5"),
-                          ParseRunOrderBy({"metrics.rmse"}), 0, 10));
+  std::string plan = Plan(BuildRunSearch(SqlDialect::Sqlite(), {1}, ViewType::kActiveOnly,
+                                         ParseRunFilter("metrics.rmse < 0.5"),
+                                         ParseRunOrderBy({"metrics.rmse"}), 0, 10));
   EXPECT_NE(plan.find("latest_metrics_by_key (key=? AND value<?)"), std::string::npos) << plan;
   EXPECT_NE(plan.find("RIGHT PART OF ORDER BY"), std::string::npos) << plan;
   // Default order: walk runs in start_time order, probe each run's metric,
   // and sort nothing, so LIMIT stops the walk.
-  plan = Plan(
-      BuildRunSearch({1}, ViewType::kActiveOnly, ParseRunFilter("metrics.rmse < 0.5"), {}, 0, 10));
+  plan = Plan(BuildRunSearch(SqlDialect::Sqlite(), {1}, ViewType::kActiveOnly,
+                             ParseRunFilter("metrics.rmse < 0.5"), {}, 0, 10));
   EXPECT_NE(plan.find("runs_by_experiment"), std::string::npos) << plan;
   EXPECT_EQ(plan.find("latest_metrics_by_key"), std::string::npos) << plan;
   EXPECT_EQ(plan.find("TEMP B-TREE"), std::string::npos) << plan;
@@ -425,15 +428,16 @@ class LoggedModelSearchTest : public SqlSearchTest {
 
   Ids Models(const std::string& filter, const std::vector<tracking::OrderTerm>& order_by = {},
              int64_t offset = 0, int64_t limit = 100) {
-    return Query(
-        BuildLoggedModelSearch({1}, ParseLoggedModelFilter(filter), order_by, offset, limit));
+    return Query(BuildLoggedModelSearch(SqlDialect::Sqlite(), {1}, ParseLoggedModelFilter(filter),
+                                        order_by, offset, limit));
   }
 };
 
 TEST_F(LoggedModelSearchTest, DefaultOrderAndPaging) {
   EXPECT_EQ(Models(""), (Ids{"m3", "m2", "m1"}));
   EXPECT_EQ(Models("", {}, 1, 1), (Ids{"m2"}));
-  EXPECT_EQ(Query(BuildLoggedModelSearch({1, 2}, {}, {}, 0, 100)), (Ids{"m5", "m3", "m2", "m1"}));
+  EXPECT_EQ(Query(BuildLoggedModelSearch(SqlDialect::Sqlite(), {1, 2}, {}, {}, 0, 100)),
+            (Ids{"m5", "m3", "m2", "m1"}));
 }
 
 TEST_F(LoggedModelSearchTest, MetricFiltersReadTheLatestPoint) {
@@ -536,15 +540,17 @@ class RegistrySearchTest : public SqlSearchTest {
 
   Ids Models(const std::string& filter, const std::vector<std::string>& order_by = {},
              int64_t offset = 0, int64_t limit = 100) {
-    return Query(BuildRegisteredModelSearch(ParseRegisteredModelFilter(filter),
+    return Query(BuildRegisteredModelSearch(SqlDialect::Sqlite(),
+                                            ParseRegisteredModelFilter(filter),
                                             ParseRegisteredModelOrderBy(order_by), offset, limit));
   }
 
   // "name/version" for each row; the version must come back as an integer.
   Ids Versions(const std::string& filter, const std::vector<std::string>& order_by = {},
                int64_t offset = 0, int64_t limit = 100) {
-    const SqlQuery query = BuildModelVersionSearch(
-        ParseModelVersionFilter(filter), ParseModelVersionOrderBy(order_by), offset, limit);
+    const SqlQuery query =
+        BuildModelVersionSearch(SqlDialect::Sqlite(), ParseModelVersionFilter(filter),
+                                ParseModelVersionOrderBy(order_by), offset, limit);
     sqlite3_stmt* stmt = Prepare(query);
     if (!stmt) return {};
     Ids out;
@@ -792,10 +798,12 @@ TEST_F(RegistrySearchTest, ModelVersionPaging) {
 
 TEST_F(RegistrySearchTest, UserTextIsBoundNeverSpliced) {
   const SqlQuery models = BuildRegisteredModelSearch(
+      SqlDialect::Sqlite(),
       ParseRegisteredModelFilter("name = 'x'' OR 1=1 --' AND tags.`k'); DROP TABLE "
                                  "registered_models; --` LIKE '%evil%'"),
       {}, 0, 10);
   const SqlQuery versions = BuildModelVersionSearch(
+      SqlDialect::Sqlite(),
       ParseModelVersionFilter("run_id IN ('x'' OR 1=1 --') AND tags.`k'); DROP TABLE "
                               "model_versions; --` = '%evil%' AND source_path LIKE 'evil'"),
       {}, 0, 10);
@@ -814,10 +822,10 @@ TEST_F(RegistrySearchTest, UserTextIsBoundNeverSpliced) {
 
 // The prompt checks stay cheap for a model with many versions (see NotPromptVersion).
 TEST_F(RegistrySearchTest, PromptExclusionPlans) {
-  const std::string versions = Plan(BuildModelVersionSearch({}, {}, 0, 10));
+  const std::string versions = Plan(BuildModelVersionSearch(SqlDialect::Sqlite(), {}, {}, 0, 10));
   EXPECT_NE(versions.find("LIST SUBQUERY"), std::string::npos) << versions;
   EXPECT_EQ(versions.find("CORRELATED"), std::string::npos) << versions;
-  const std::string models = Plan(BuildRegisteredModelSearch({}, {}, 0, 10));
+  const std::string models = Plan(BuildRegisteredModelSearch(SqlDialect::Sqlite(), {}, {}, 0, 10));
   EXPECT_NE(models.find("PRIMARY KEY (name=? AND key=?)"), std::string::npos) << models;
   EXPECT_EQ(models.find("TEMP B-TREE"), std::string::npos) << models;
 }
@@ -827,12 +835,330 @@ TEST_F(RegistrySearchTest, RejectsTermsTheParsersDoNotMake) {
   using tracking::EntityKind;
   tracking::Filter metric;
   metric.clauses.push_back({EntityKind::kMetric, "m", CompareOp::kGt, 1.0});
-  EXPECT_THROW(BuildRegisteredModelSearch(metric, {}, 0, 10), Error);
-  EXPECT_THROW(BuildModelVersionSearch(metric, {}, 0, 10), Error);
+  EXPECT_THROW(BuildRegisteredModelSearch(SqlDialect::Sqlite(), metric, {}, 0, 10), Error);
+  EXPECT_THROW(BuildModelVersionSearch(SqlDialect::Sqlite(), metric, {}, 0, 10), Error);
   const tracking::OrderTerm creation{EntityKind::kAttribute, "creation_timestamp", true};
-  EXPECT_THROW(BuildRegisteredModelSearch({}, {creation}, 0, 10), Error);
+  EXPECT_THROW(BuildRegisteredModelSearch(SqlDialect::Sqlite(), {}, {creation}, 0, 10), Error);
   const tracking::OrderTerm run_id{EntityKind::kAttribute, "run_id", true};
-  EXPECT_THROW(BuildModelVersionSearch({}, {run_id}, 0, 10), Error);
+  EXPECT_THROW(BuildModelVersionSearch(SqlDialect::Sqlite(), {}, {run_id}, 0, 10), Error);
+}
+
+// --- visibility ----------------------------------------------------------------
+
+TEST_F(SqlSearchTest, ExperimentsLeaveOutWhatIsNotVisibleBeforePaging) {
+  const auto search = [&](const Visibility& visible, int64_t offset = 0, int64_t limit = 100,
+                          const std::string& filter = "") {
+    return Query(BuildExperimentSearch(SqlDialect::Sqlite(), ViewType::kActiveOnly,
+                                       ParseExperimentFilter(filter), {}, offset, limit, visible));
+  };
+  EXPECT_EQ(search(Visibility::All()), (Ids{"2", "3", "1"}));
+  EXPECT_EQ(search(Visibility::AllExcept({})), (Ids{"2", "3", "1"}));
+  EXPECT_EQ(search(Visibility::AllExcept({"2"})), (Ids{"3", "1"}));
+  EXPECT_EQ(search(Visibility::AllExcept({"1", "2", "3"})), (Ids{}));
+  EXPECT_EQ(search(Visibility::Only({"1", "3", "4"})), (Ids{"3", "1"}));
+  EXPECT_EQ(search(Visibility::Only({})), (Ids{}));
+  // Only canonical ids name experiments, as in the store's lookups.
+  EXPECT_EQ(search(Visibility::Only({"02", "+2", " 2", "2.0", "x", ""})), (Ids{}));
+  EXPECT_EQ(search(Visibility::AllExcept({"02", "x"})), (Ids{"2", "3", "1"}));
+  // Offsets count visible experiments: no page is short while more follow.
+  EXPECT_EQ(search(Visibility::AllExcept({"3"}), 0, 1), (Ids{"2"}));
+  EXPECT_EQ(search(Visibility::AllExcept({"3"}), 1, 1), (Ids{"1"}));
+  EXPECT_EQ(search(Visibility::AllExcept({"3"}), 2, 1), (Ids{}));
+  EXPECT_EQ(search(Visibility::Only({"1", "2"}), 1, -1), (Ids{"1"}));
+  EXPECT_EQ(search(Visibility::AllExcept({"2"}), 0, 100, "tags.team ILIKE 'ml'"), (Ids{"3"}));
+}
+
+TEST_F(SqlSearchTest, VisibilityIsOneBoundValueWhateverItsLength) {
+  std::vector<std::string> many;
+  for (int i = 0; i < 40000; ++i) many.push_back(std::to_string(1000 + i));
+  many.push_back("2");
+  const SqlQuery hidden = BuildExperimentSearch(SqlDialect::Sqlite(), ViewType::kActiveOnly, {}, {},
+                                                0, 100, Visibility::AllExcept(many));
+  EXPECT_EQ(hidden.binds.size(), 3u) << hidden.sql;  // the list, LIMIT, OFFSET
+  EXPECT_EQ(Query(hidden), (Ids{"3", "1"}));
+  EXPECT_EQ(Query(BuildExperimentSearch(SqlDialect::Sqlite(), ViewType::kActiveOnly, {}, {}, 0, 100,
+                                        Visibility::Only(many))),
+            (Ids{"2"}));
+  // The text is the same for every list, so one cached statement serves all callers.
+  EXPECT_EQ(BuildExperimentSearch(SqlDialect::Sqlite(), ViewType::kActiveOnly, {}, {}, 0, 100,
+                                  Visibility::AllExcept({"5"}))
+                .sql,
+            hidden.sql);
+  // The list is read once, not once per row.
+  const std::string plan = Plan(hidden);
+  EXPECT_EQ(plan.find("CORRELATED"), std::string::npos) << plan;
+}
+
+TEST_F(RegistrySearchTest, RegisteredModelsAndVersionsLeaveOutWhatIsNotVisible) {
+  const auto models = [&](const Visibility& visible, int64_t offset = 0, int64_t limit = 100) {
+    return Query(BuildRegisteredModelSearch(SqlDialect::Sqlite(), {}, {}, offset, limit, visible));
+  };
+  const auto versions = [&](const Visibility& visible, int64_t offset = 0, int64_t limit = 100) {
+    Ids out;
+    for (const std::string& name : Query(BuildModelVersionSearch(
+             SqlDialect::Sqlite(), {}, ParseModelVersionOrderBy({"name", "version_number"}), offset,
+             limit, visible))) {
+      out.push_back(name);
+    }
+    return out;
+  };
+  EXPECT_EQ(models(Visibility::AllExcept({"alpha", "gamma_1"})),
+            (Ids{"Alpha2", "beta*[x]", "notprompt"}));
+  // Visibility never brings a prompt back.
+  EXPECT_EQ(models(Visibility::Only({"alpha", "beta*[x]", "prompt1", "nope"})),
+            (Ids{"alpha", "beta*[x]"}));
+  // Names are matched exactly, not as patterns or case-blind.
+  EXPECT_EQ(models(Visibility::Only({"ALPHA", "alph%", "beta*", "gamma_%"})), (Ids{}));
+  EXPECT_EQ(models(Visibility::AllExcept({"Alpha2"}), 1, 2), (Ids{"beta*[x]", "gamma_1"}));
+  // A version is visible as its model is (names only: the query returns name, version).
+  EXPECT_EQ(versions(Visibility::AllExcept({"alpha"})),
+            (Ids{"Alpha2", "Alpha2", "gamma_1", "gamma_1"}));
+  EXPECT_EQ(versions(Visibility::Only({"gamma_1", "prompt1"})), (Ids{"gamma_1", "gamma_1"}));
+  EXPECT_EQ(versions(Visibility::Only({"alpha", "gamma_1"}), 1, 2), (Ids{"alpha", "gamma_1"}));
+  EXPECT_EQ(versions(Visibility::Only({})), (Ids{}));
+}
+
+TEST_F(SqlSearchTest, DatasetListLeavesOutWhatIsNotVisible) {
+  Exec(R"sql(
+    INSERT INTO data_datasets VALUES ('churn', 2, 1, 2), ('Fraud', 1, 3, 3), ('sales', 1, 4, 4);
+  )sql");
+  EXPECT_EQ(Query(BuildDatasetList(SqlDialect::Sqlite())), (Ids{"Fraud", "churn", "sales"}));
+  EXPECT_EQ(Query(BuildDatasetList(SqlDialect::Sqlite(), Visibility::AllExcept({"churn"}))),
+            (Ids{"Fraud", "sales"}));
+  EXPECT_EQ(Query(BuildDatasetList(SqlDialect::Sqlite(), Visibility::Only({"fraud", "sales"}))),
+            (Ids{"sales"}));
+  EXPECT_EQ(Query(BuildDatasetList(SqlDialect::Sqlite(), Visibility::Only({}))), (Ids{}));
+}
+
+// --- dialects ------------------------------------------------------------------
+//
+// There is no PostgreSQL server in the tests yet (issue 16 brings one with the
+// PostgreSQL store), so the PostgreSQL dialect is held here to the text it
+// writes and to the order of its values; the SQLite dialect runs above.
+
+// The placeholder numbers of `sql` ($1, $2, ...) in the order they appear.
+std::vector<int> DollarPlaceholders(const std::string& sql) {
+  std::vector<int> out;
+  for (size_t i = sql.find('$'); i != std::string::npos; i = sql.find('$', i + 1)) {
+    out.push_back(std::stoi(sql.substr(i + 1)));
+  }
+  return out;
+}
+
+// Searches that between them use every part of what the builders write.
+std::vector<std::pair<std::string, SqlQuery>> Representative(const SqlDialect& d) {
+  return {
+      {"runs", BuildRunSearch(
+                   d, {1, 2}, ViewType::kActiveOnly,
+                   tracking::ParseRunFilter("metrics.rmse < 0.5 AND params.model LIKE 'xg%' AND "
+                                            "tags.`my key` ILIKE '%world' AND attributes.run_id IN "
+                                            "('r1', 'r2') AND datasets.context = 'training'"),
+                   ParseRunOrderBy({"params.lr DESC", "metrics.acc", "run_name"}), 20, -1)},
+      {"runs by metric",
+       BuildRunSearch(d, {1}, ViewType::kAll,
+                      tracking::ParseRunFilter("metrics.rmse != 0.3 AND attributes.end_time > 1.5 "
+                                               "AND tags.t IS NULL"),
+                      ParseRunOrderBy({"metrics.rmse", "tags.x"}), 0, 10)},
+      {"experiments",
+       BuildExperimentSearch(d, ViewType::kActiveOnly,
+                             ParseExperimentFilter("name ILIKE 'exp%' AND tags.team = 'ml' AND "
+                                                   "experiment_id IN ('1', '2')"),
+                             ParseExperimentOrderBy({"name DESC"}), 0, 101,
+                             Visibility::AllExcept({"2", "x", "7"}))},
+      {"logged models",
+       BuildLoggedModelSearch(d, {1},
+                              ParseLoggedModelFilter("metrics.acc >= 0.5 AND name LIKE 'clf%' AND "
+                                                     "params.lr = '0.1'"),
+                              {ParseLoggedModelOrderBy("metrics.loss", false),
+                               ParseLoggedModelOrderBy("model_type", true)},
+                              5, 11)},
+      {"registered models",
+       BuildRegisteredModelSearch(d,
+                                  ParseRegisteredModelFilter("name LIKE 'a%' AND tags.team != 'x'"),
+                                  ParseRegisteredModelOrderBy({"timestamp DESC"}), 100, 101,
+                                  Visibility::Only({"alpha", "say \"hi\""}))},
+      {"model versions",
+       BuildModelVersionSearch(d,
+                               ParseModelVersionFilter("run_id = 'r1' AND tags.env ILIKE 'PROD' "
+                                                       "AND version_number > 1"),
+                               ParseModelVersionOrderBy({"creation_timestamp DESC"}), 0, 11,
+                               Visibility::AllExcept({"beta"}))},
+      {"datasets", BuildDatasetList(d, Visibility::Only({"churn"}))},
+  };
+}
+
+TEST(SqlDialectTest, PostgresPlaceholdersAreNumberedInBindOrder) {
+  const auto sqlite = Representative(SqlDialect::Sqlite());
+  const auto postgres = Representative(SqlDialect::Postgres());
+  ASSERT_EQ(sqlite.size(), postgres.size());
+  for (size_t i = 0; i < postgres.size(); ++i) {
+    const auto& [what, pg] = postgres[i];
+    const SqlQuery& lite = sqlite[i].second;
+    SCOPED_TRACE(what + ": " + pg.sql);
+    EXPECT_EQ(pg.sql.find('?'), std::string::npos);
+    std::vector<int> expected(pg.binds.size());
+    for (size_t n = 0; n < expected.size(); ++n) expected[n] = static_cast<int>(n + 1);
+    EXPECT_EQ(DollarPlaceholders(pg.sql), expected);
+    // The same values in the same order as SQLite's, but for LIKE patterns
+    // (SQLite's are GLOB patterns) and the limit PostgreSQL spells LIMIT ALL.
+    EXPECT_EQ(std::count(lite.sql.begin(), lite.sql.end(), '?'),
+              static_cast<long>(lite.binds.size()));
+    const bool limit_all = pg.sql.find("LIMIT ALL") != std::string::npos;
+    ASSERT_EQ(pg.binds.size() + (limit_all ? 1 : 0), lite.binds.size());
+    size_t globs = 0;
+    for (size_t n = 0, m = 0; n < pg.binds.size(); ++n, ++m) {
+      if (limit_all && n + 1 == pg.binds.size()) ++m;  // SQLite binds -1 before the offset
+      if (pg.binds[n] != lite.binds[m]) {
+        ++globs;
+        EXPECT_NE(lite.sql.find("GLOB"), std::string::npos) << "value " << n + 1;
+      }
+    }
+    EXPECT_LE(globs, 1u);
+  }
+}
+
+TEST(SqlDialectTest, PostgresSpellsWhatDiffersFromSqlite) {
+  for (const auto& [what, pg] : Representative(SqlDialect::Postgres())) {
+    SCOPED_TRACE(what + ": " + pg.sql);
+    for (const char* sqlite_only :
+         {"GLOB", "CROSS JOIN", "lower(", "json_each", "is_nan = 1", "is_nan = 0", "LIMIT -"}) {
+      EXPECT_EQ(pg.sql.find(sqlite_only), std::string::npos) << sqlite_only;
+    }
+  }
+  const auto text = [](const std::string& what) {
+    for (auto& [name, query] : Representative(SqlDialect::Postgres())) {
+      if (name == what) return query;
+    }
+    return SqlQuery{};
+  };
+
+  const SqlQuery runs = text("runs");
+  EXPECT_EQ(runs.sql,
+            "SELECT r.run_uuid FROM runs r "
+            "JOIN latest_metrics f0 ON f0.run_pk = r.run_pk AND f0.key = $1 AND f0.value < $2 "
+            "AND f0.is_nan = FALSE "
+            "JOIN params f1 ON f1.run_pk = r.run_pk AND f1.key = $3 AND f1.value LIKE $4 "
+            "ESCAPE '' "
+            "JOIN tags f2 ON f2.run_pk = r.run_pk AND f2.key = $5 AND f2.value ILIKE $6 "
+            "ESCAPE '' "
+            "LEFT JOIN params o3 ON o3.run_pk = r.run_pk AND o3.key = $7 "
+            "LEFT JOIN latest_metrics o4 ON o4.run_pk = r.run_pk AND o4.key = $8 "
+            "WHERE r.experiment_id IN ($9, $10) AND r.lifecycle_stage = 'active' "
+            "AND r.run_uuid IN ($11, $12) "
+            "AND EXISTS (SELECT 1 FROM run_input_tags dt WHERE dt.run_pk = r.run_pk AND "
+            "dt.key = $13 AND dt.value = $14) "
+            "ORDER BY o3.run_pk IS NULL, o3.value COLLATE \"C\" DESC, "
+            "CASE WHEN o4.is_nan = TRUE THEN 1 WHEN o4.run_pk IS NULL THEN 2 ELSE 0 END, "
+            "o4.value, r.name COLLATE \"C\", r.start_time DESC, r.run_uuid COLLATE \"C\" "
+            "LIMIT ALL OFFSET $15");
+  EXPECT_EQ(runs.binds, (std::vector<SqlValue>{"rmse", 0.5, "model", "xg%", "my key", "%world",
+                                               "lr", "acc", int64_t{1}, int64_t{2}, "r1", "r2",
+                                               "mlflow.data.context", "training", int64_t{20}}));
+
+  const SqlQuery by_metric = text("runs by metric");
+  EXPECT_NE(by_metric.sql.find("(f0.value != $2 OR f0.is_nan = TRUE)"), std::string::npos);
+  EXPECT_NE(by_metric.sql.find("r.end_time > $6"), std::string::npos);
+  EXPECT_EQ(by_metric.binds.at(5), SqlValue{1.5});
+  EXPECT_NE(by_metric.sql.find("ORDER BY CASE WHEN o1.is_nan = TRUE THEN 1 WHEN o1.run_pk IS "
+                               "NULL THEN 2 ELSE 0 END, o1.value, o2.run_pk IS NULL, o2.value "
+                               "COLLATE \"C\", r.start_time DESC"),
+            std::string::npos);
+  EXPECT_NE(by_metric.sql.find("LIMIT $8 OFFSET $9"), std::string::npos);
+
+  const SqlQuery experiments = text("experiments");
+  EXPECT_EQ(experiments.sql,
+            "SELECT e.experiment_id FROM experiments e "
+            "JOIN experiment_tags f0 ON f0.experiment_id = e.experiment_id AND f0.key = $1 AND "
+            "f0.value = $2 "
+            "WHERE e.lifecycle_stage = 'active' AND e.name ILIKE $3 ESCAPE '' "
+            "AND e.experiment_id IN ($4, $5) "
+            "AND e.experiment_id NOT IN (SELECT CAST(j.v AS BIGINT) FROM "
+            "json_array_elements_text(CAST($6 AS JSON)) AS j(v)) "
+            "ORDER BY e.name COLLATE \"C\" DESC, e.experiment_id DESC LIMIT $7 OFFSET $8");
+  EXPECT_EQ(experiments.binds, (std::vector<SqlValue>{"team", "ml", "exp%", int64_t{1}, int64_t{2},
+                                                      "[2,7]", int64_t{101}, int64_t{0}}));
+
+  const SqlQuery models = text("logged models");
+  EXPECT_NE(models.sql.find(") AS ranked WHERE rn = 1)"), std::string::npos)
+      << "a subquery in FROM needs a name before PostgreSQL 16";
+  EXPECT_NE(models.sql.find("m.model_type IS NULL, m.model_type COLLATE \"C\", "
+                            "m.creation_timestamp_ms DESC, m.model_id COLLATE \"C\""),
+            std::string::npos);
+
+  const SqlQuery registered = text("registered models");
+  EXPECT_EQ(registered.sql,
+            "SELECT m.name FROM registered_models m "
+            "JOIN registered_model_tags f0 ON f0.name = m.name AND f0.key = $1 AND "
+            "f0.value != $2 "
+            "WHERE m.name LIKE $3 ESCAPE '' "
+            "AND NOT EXISTS (SELECT 1 FROM registered_model_tags p WHERE p.name = m.name AND "
+            "p.key = $4 AND p.value = $5) "
+            "AND m.name IN (SELECT j.v FROM json_array_elements_text(CAST($6 AS JSON)) AS j(v)) "
+            "ORDER BY m.last_updated_timestamp DESC, m.name COLLATE \"C\" LIMIT $7 OFFSET $8");
+  EXPECT_EQ(registered.binds,
+            (std::vector<SqlValue>{"team", "x", "a%", "mlflow.prompt.is_prompt", "true",
+                                   R"(["alpha","say \"hi\""])", int64_t{101}, int64_t{100}}));
+
+  const SqlQuery versions = text("model versions");
+  EXPECT_NE(versions.sql.find("f0.value ILIKE $2 ESCAPE ''"), std::string::npos);
+  EXPECT_NE(versions.sql.find("AND v.name NOT IN (SELECT j.v FROM json_array_elements_text("
+                              "CAST($7 AS JSON)) AS j(v)) ORDER BY v.creation_timestamp DESC, "
+                              "v.name COLLATE \"C\", v.version DESC LIMIT $8 OFFSET $9"),
+            std::string::npos);
+
+  const SqlQuery datasets = text("datasets");
+  EXPECT_EQ(datasets.sql,
+            "SELECT d.name, d.latest_version, (SELECT COUNT(*) FROM data_versions v WHERE "
+            "v.name = d.name), d.created_ms, d.updated_ms FROM data_datasets d WHERE d.name IN "
+            "(SELECT j.v FROM json_array_elements_text(CAST($1 AS JSON)) AS j(v)) ORDER BY "
+            "d.name COLLATE \"C\"");
+  EXPECT_EQ(datasets.binds, (std::vector<SqlValue>{R"(["churn"])"}));
+}
+
+TEST(SqlDialectTest, EachDialectSpellsItsPrimitives) {
+  const SqlDialect& lite = SqlDialect::Sqlite();
+  const SqlDialect& pg = SqlDialect::Postgres();
+  EXPECT_EQ(lite.name(), "sqlite");
+  EXPECT_EQ(pg.name(), "postgresql");
+  EXPECT_EQ(lite.Placeholder(3), "?");
+  EXPECT_EQ(pg.Placeholder(3), "$3");
+
+  // LIKE: no escape character in either; SQLite through GLOB.
+  SqlFragment like = lite.Like("c", "a\\_%*?[");
+  EXPECT_EQ(like.sql, "c GLOB ?");
+  EXPECT_EQ(like.binds, (std::vector<SqlValue>{"a\\?*[*][?][[]"}));
+  like = pg.Like("c", "a\\_%");
+  EXPECT_EQ(like.sql, "c LIKE ? ESCAPE ''");
+  EXPECT_EQ(like.binds, (std::vector<SqlValue>{"a\\_%"}));
+  EXPECT_EQ(lite.ILike("c", "A%").sql, "lower(c) LIKE lower(?)");
+  EXPECT_EQ(pg.ILike("c", "A%").sql, "c ILIKE ? ESCAPE ''");
+
+  // No limit: SQLite binds a negative one, PostgreSQL writes ALL.
+  SqlFragment limit = lite.LimitOffset(-1, 5);
+  EXPECT_EQ(limit.sql, " LIMIT ? OFFSET ?");
+  EXPECT_EQ(limit.binds, (std::vector<SqlValue>{int64_t{-1}, int64_t{5}}));
+  limit = pg.LimitOffset(-1, 5);
+  EXPECT_EQ(limit.sql, " LIMIT ALL OFFSET ?");
+  EXPECT_EQ(limit.binds, (std::vector<SqlValue>{int64_t{5}}));
+  EXPECT_EQ(pg.LimitOffset(10, 0).sql, " LIMIT ? OFFSET ?");
+
+  EXPECT_EQ(lite.Flag(true), "1");
+  EXPECT_EQ(pg.Flag(false), "FALSE");
+  EXPECT_EQ(lite.InnerLoopJoin(), "CROSS JOIN");
+  EXPECT_EQ(pg.InnerLoopJoin(), "JOIN");
+  EXPECT_EQ(lite.TextOrder("m.name"), "m.name");
+  EXPECT_EQ(pg.TextOrder("m.name"), "m.name COLLATE \"C\"");
+  EXPECT_EQ(lite.JsonArrayElements("[1]", true).sql, "SELECT value FROM json_each(?)");
+  EXPECT_EQ(pg.JsonArrayElements("[\"a\"]", false).sql,
+            "SELECT j.v FROM json_array_elements_text(CAST(? AS JSON)) AS j(v)");
+
+  // Finish numbers the placeholders, and refuses text whose marks and values differ.
+  SqlFragment f;
+  f.Add("a = ").Bind(int64_t{1}).Add(" AND b = ").Bind("x");
+  EXPECT_EQ(pg.Finish(f).sql, "a = $1 AND b = $2");
+  EXPECT_EQ(lite.Finish(f).sql, "a = ? AND b = ?");
+  f.Add(" AND c = '?'");
+  EXPECT_THROW(pg.Finish(f), Error);
 }
 
 }  // namespace

@@ -169,5 +169,46 @@ TEST_F(SqliteTrackingStoreTest, DataSurvivesReopen) {
   EXPECT_DOUBLE_EQ(store_->GetRun(run)->metrics.at(0).value, 1.5);
 }
 
+// The experiments a Visibility leaves out are left out before paging: each
+// page holds `limit` visible experiments while more exist, and has_more says
+// so exactly, for either shape of visibility and a list of 40,000 ids.
+TEST_F(SqliteTrackingStoreTest, SearchExperimentsFiltersVisibilityBeforePaging) {
+  std::vector<std::string> ids, hidden, shown;
+  for (int i = 0; i < 12; ++i) {
+    ids.push_back(NewExperiment("e" + std::to_string(10 + i)));
+    (i % 3 == 0 ? hidden : shown).push_back(ids.back());
+  }
+  const std::vector<tracking::OrderTerm> by_name = {
+      {tracking::EntityKind::kAttribute, "name", true}};
+  const auto pages = [&](const Visibility& visible, int64_t limit) {
+    std::vector<std::vector<std::string>> out;
+    for (int64_t offset = 0;; offset += limit) {
+      auto page = store_->SearchExperiments(tracking::ViewType::kActiveOnly, {}, by_name,
+                                            {offset, limit}, visible);
+      out.emplace_back();
+      for (const auto& experiment : page.items) out.back().push_back(experiment.experiment_id);
+      if (!page.has_more) return out;
+    }
+  };
+  using Pages = std::vector<std::vector<std::string>>;
+  const Pages expected = {
+      {shown[0], shown[1], shown[2]}, {shown[3], shown[4], shown[5]}, {shown[6], shown[7]}};
+  EXPECT_EQ(pages(Visibility::AllExcept(hidden), 3), expected);
+  EXPECT_EQ(pages(Visibility::Only(shown), 3), expected);
+  EXPECT_EQ(pages(Visibility::Only(shown), 8), Pages{shown});
+  EXPECT_EQ(pages(Visibility::All(), 12), Pages{ids});
+
+  std::vector<std::string> many_hidden, many_shown;
+  for (int i = 0; i < 40000; ++i) {
+    many_hidden.push_back(std::to_string(100000 + i));
+    many_shown.push_back(std::to_string(200000 + i));
+  }
+  many_hidden.insert(many_hidden.end(), hidden.begin(), hidden.end());
+  many_shown.insert(many_shown.begin(), shown.begin(), shown.end());
+  EXPECT_EQ(pages(Visibility::AllExcept(many_hidden), 3), expected);
+  EXPECT_EQ(pages(Visibility::Only(many_shown), 3), expected);
+  EXPECT_EQ(pages(Visibility::Only({}), 3), Pages{{}});
+}
+
 }  // namespace
 }  // namespace slipway::store
