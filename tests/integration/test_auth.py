@@ -805,3 +805,53 @@ def test_direct_store_commands_are_checked_and_audited_as_the_local_account(auth
     # An id that is no experiment's is refused before anything is stored.
     out = cli("grant", BOB[0], "--experiment", "not-a-number", "--permission", "READ")
     assert out.returncode != 0 and "not-a-number" in out.stderr
+
+
+def test_searches_leave_out_what_the_caller_may_not_read_in_the_query(auth_server):
+    """Hidden experiments and registered models are left out by the store's query, so
+    every page but the last is full and the page tokens walk exactly the readable ones
+    (the reply is not filtered afterwards, which left pages short or empty)."""
+    prefix = unique("paged")
+    grant = f"{auth_server.url}/api/3.0/mlflow/users/permissions/grant"
+    shown, shown_models = [], []
+    for i in range(9):
+        name = f"{prefix}-{i}"
+        exp_id = requests.post(f"{auth_server.api}/experiments/create", auth=ALICE,
+                               json={"name": name}).json()["experiment_id"]
+        assert requests.post(f"{auth_server.api}/registered-models/create", auth=ALICE,
+                             json={"name": name}).status_code == 200
+        if i % 3 != 2:  # bob may not see two of every three
+            for kind, rid in (("experiment", exp_id), ("registered_model", name)):
+                r = requests.post(grant, auth=ALICE, json={
+                    "username": BOB[0], "resource_type": kind, "resource_id": rid,
+                    "permission": "NO_PERMISSIONS"})
+                assert r.status_code == 200, r.text
+        else:
+            shown.append(name)
+            shown_models.append(name)
+
+    def walk(route: str, key: str, body: dict) -> list[list[str]]:
+        pages, token = [], None
+        while True:
+            r = requests.post(f"{auth_server.api}/{route}", auth=BOB,
+                              json={**body, "max_results": 2,
+                                    **({"page_token": token} if token else {})})
+            assert r.status_code == 200, r.text
+            reply = r.json()
+            pages.append([item["name"] for item in reply.get(key, [])])
+            token = reply.get("next_page_token")
+            if not token:
+                return pages
+
+    pages = walk("experiments/search", "experiments",
+                 {"filter": f"name LIKE '{prefix}-%'", "order_by": ["name ASC"]})
+    assert [n for page in pages for n in page] == shown
+    assert all(len(page) == 2 for page in pages[:-1]), pages
+    r = requests.get(f"{auth_server.api}/registered-models/search", auth=BOB,
+                     params={"filter": f"name LIKE '{prefix}-%'", "max_results": 2})
+    first_page = [m["name"] for m in r.json()["registered_models"]]
+    assert len(first_page) == 2 and set(first_page) <= set(shown_models), first_page
+    # alice, who manages them all, sees all nine.
+    r = requests.post(f"{auth_server.api}/experiments/search", auth=ALICE,
+                      json={"filter": f"name LIKE '{prefix}-%'", "max_results": 100})
+    assert len(r.json()["experiments"]) == 9
