@@ -16,6 +16,7 @@
 #include "core/error.h"
 #include "data/dataset_service.h"
 #include "governance/access_control.h"
+#include "governance/authorization.h"
 #include "governance/audit_log.h"
 #include "http/audit_hook.h"
 #include "http/auth_routes.h"
@@ -58,7 +59,7 @@ struct ServerArgs {
 
 // With --auth and no users yet, the first admin comes from the environment
 // (as MLflow's MLFLOW_AUTH_ADMIN_PASSWORD); there is no default password.
-void BootstrapAdmin(governance::AccessControl& access) {
+void BootstrapAdmin(governance::AccessControl& access, governance::AuditLog& log) {
   if (access.HasUsers()) return;
   const char* password = std::getenv("SLIPWAY_ADMIN_PASSWORD");
   if (password == nullptr || *password == '\0') {
@@ -69,7 +70,10 @@ void BootstrapAdmin(governance::AccessControl& access) {
   }
   const char* username = std::getenv("SLIPWAY_ADMIN_USERNAME");
   std::string name = username != nullptr && *username != '\0' ? username : "admin";
-  access.CreateUser(name, password, true);
+  // The server makes it on its own account, before anyone can sign in.
+  governance::AuditedOperation(log, governance::Actor::Operator("system:server"), "users/create",
+                               "startup", "SLIPWAY_ADMIN_PASSWORD bootstrap of " + name)
+      .Run([&] { access.CreateUser(name, password, true); });
   spdlog::info("created the first admin user '{}'", name);
 }
 
@@ -132,7 +136,7 @@ void RunServer(const ServerArgs& args) {
   http::EnableAuditTrail(server, app->audit());
   http::EnableGovernance(server, app->authorizer(), app->access());
   if (governance::AccessControl* access = app->access()) {
-    BootstrapAdmin(*access);
+    BootstrapAdmin(*access, app->audit());
     http::AddAuthRoutes(server, *access);
   }
 

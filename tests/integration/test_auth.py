@@ -802,6 +802,12 @@ def test_direct_store_commands_are_checked_and_audited_as_the_local_account(auth
         ("users/update-admin", f"user:{BOB[0]}", 200, "cli"),
     ]
     assert requests.get(f"{auth_server.url}/api/v1/audit/verify", auth=ADMIN).json()["ok"]
+    # The first admin, made by the server from SLIPWAY_ADMIN_PASSWORD, is on the
+    # server's own account.
+    boot = requests.get(f"{auth_server.url}/api/v1/audit", auth=ADMIN,
+                        params={"principal": "system:server"}).json()["entries"]
+    assert [(e["action"], e["target"], e["outcome"], e["source"]) for e in boot] == [
+        ("users/create", f"user:{ADMIN[0]}", 200, "startup")]
     # An id that is no experiment's is refused before anything is stored.
     out = cli("grant", BOB[0], "--experiment", "not-a-number", "--permission", "READ")
     assert out.returncode != 0 and "not-a-number" in out.stderr
