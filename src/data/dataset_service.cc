@@ -289,7 +289,6 @@ DatasetVersion DatasetService::Import(DatasetVersion version, bool* created) {
   if (version.version < 1) ThrowInvalid("Imported versions need their number (from 1).");
   governance::SetTarget("dataset:" + version.name + "@" + std::to_string(version.version));
   bool is_new = RequireWritable(version.name, version.version);
-  version.created_by = governance::CurrentActorName();
   if (!IsValidDigest(version.manifest_digest)) {
     ThrowInvalid("Invalid manifest digest '" + version.manifest_digest + "'.");
   }

@@ -419,6 +419,7 @@ const AuthState::UserRecord& AccessControl::RequireUser(const Snapshot& snapshot
 User AccessControl::CreateUser(const std::string& username, const std::string& password,
                                bool is_admin) {
   SetTarget("user:" + username);
+  governance::RequireAdmin(*this, "create users");
   if (username.empty() || password.empty()) {
     ThrowInvalid("Username and password cannot be empty.");
   }
@@ -462,12 +463,23 @@ void AccessControl::UpdatePassword(const std::string& username, const std::strin
 
 void AccessControl::SetAdmin(const std::string& username, bool is_admin) {
   SetTarget("user:" + username);
+  governance::RequireAdmin(*this, "grant or remove admin rights");
+  if (!is_admin && IsSelf(username)) {
+    throw Error(ErrorCode::kBadRequest,
+                "Admins cannot remove their own admin rights; ask another admin.");
+  }
   store_.SetAdmin(RequireUser(*Current(), username).user.id, is_admin);
   Reload();
 }
 
 void AccessControl::DeleteUser(const std::string& username) {
   SetTarget("user:" + username);
+  governance::RequireAdmin(*this, "delete users");
+  if (IsSelf(username)) {
+    throw Error(ErrorCode::kBadRequest,
+                "Users cannot delete their own account. Ask another admin to delete this user "
+                "instead.");
+  }
   store_.DeleteUser(RequireUser(*Current(), username).user.id);
   Reload();
 }
@@ -518,6 +530,12 @@ void AccessControl::RevokeToken(const std::string& token_id) {
   GetToken(token_id);
   store_.RevokeToken(token_id, NowMillis());
   Reload();
+}
+
+bool AccessControl::IsSelf(const std::string& username) {
+  const Operation* operation = Operation::Current();
+  return operation != nullptr && operation->actor().user &&
+         operation->actor().user->username == username;
 }
 
 std::string AccessControl::CanonicalId(ResourceType type, const std::string& id) const {

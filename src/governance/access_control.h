@@ -152,6 +152,9 @@ class AccessControl final : public Authorizer {
   void RequireAdmin(const Principal& principal, std::string_view what) const;
 
   bool HasUsers() const;
+  // Creating, deleting and making admins need an admin (or the operator) as
+  // the current governance::Operation's actor; nobody deletes or demotes
+  // themselves (BAD_REQUEST).
   User CreateUser(const std::string& username, const std::string& password, bool is_admin);
   User GetUser(const std::string& username) const;  // RESOURCE_DOES_NOT_EXIST
   std::vector<User> ListUsers() const;
@@ -207,6 +210,8 @@ class AccessControl final : public Authorizer {
   const AuthState::UserRecord& RequireUser(const Snapshot& snapshot,
                                            const std::string& username) const;
   // `reserve` is called just before the slow check of a secret (it may throw).
+  // Whether the current operation's actor is the user `username`.
+  static bool IsSelf(const std::string& username);
   std::optional<Principal> CheckBasic(const Snapshot& snapshot, const Credentials& credentials,
                                       const std::function<void()>& reserve);
   std::optional<Principal> CheckBearer(const Snapshot& snapshot, const Credentials& credentials,

@@ -145,6 +145,7 @@ void AddDatasetRoutes(HttpServer& server, data::DatasetService& datasets) {
                 v.source = fields.OptionalString("source");
                 v.description = fields.OptionalString("description");
                 v.created_ms = fields.OptionalInt("created_ms").value_or(0);
+                v.created_by = governance::CurrentActorName();  // who pushed it here
                 auto profile = body.find("profile");
                 if (profile != body.end() && !profile->is_null()) {
                   if (!profile->is_object()) ThrowInvalid("'profile' must be a JSON object.");
