@@ -135,6 +135,7 @@ void RunServer(const ServerArgs& args) {
     http::EnableAuth(server, *access, app->tracking(), app->datasets());
     http::AddAuthRoutes(server, *access);
   }
+  app->Start();  // background work: checkpoints, audit refusal summaries
 
   std::thread waiter([&server, stop_signals] {
     int signal_number = 0;
@@ -156,6 +157,8 @@ void RunServer(const ServerArgs& args) {
                                                " (address in use or not available)");
   }
   waiter.join();
+  // Background tasks end before the stores close (the App's destructor).
+  app->Stop();
   spdlog::info("stopped");
 }
 

@@ -137,7 +137,6 @@ std::unique_ptr<SqliteDb> SqliteDb::Open(const Options& options,
   db->writer_->Exec("PRAGMA wal_autocheckpoint=0");
   sqlite3_wal_hook(db->writer_->handle(), &SqliteDb::OnWalCommit, db.get());
   db->writer_thread_ = std::thread([raw = db.get()] { raw->WriterLoop(); });
-  db->checkpoint_thread_ = std::thread([raw = db.get()] { raw->CheckpointLoop(); });
   return db;
 }
 
@@ -148,12 +147,7 @@ SqliteDb::~SqliteDb() {
   }
   queue_cv_.notify_all();
   if (writer_thread_.joinable()) writer_thread_.join();
-  {
-    std::lock_guard lock(checkpoint_mu_);
-    checkpoint_stopping_ = true;
-  }
-  checkpoint_cv_.notify_all();
-  if (checkpoint_thread_.joinable()) checkpoint_thread_.join();
+  checkpointer_.reset();
   // Leave a small WAL behind for the next start.
   sqlite3_wal_checkpoint_v2(writer_->handle(), nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr,
                             nullptr);
@@ -161,34 +155,34 @@ SqliteDb::~SqliteDb() {
 
 int SqliteDb::OnWalCommit(void* self, sqlite3*, const char*, int pages) {
   auto* db = static_cast<SqliteDb*>(self);
-  bool wake = false;
-  {
-    std::lock_guard lock(db->checkpoint_mu_);
-    db->wal_pages_ = pages;
-    wake = pages >= db->options_.checkpoint_pages;
-  }
-  if (wake) db->checkpoint_cv_.notify_one();
+  std::lock_guard lock(db->wal_mu_);
+  db->wal_pages_ = pages;
   return SQLITE_OK;
 }
 
-void SqliteDb::CheckpointLoop() {
-  Connection connection(options_.path, false, options_.sync);
-  for (;;) {
-    {
-      std::unique_lock lock(checkpoint_mu_);
-      checkpoint_cv_.wait(
-          lock, [&] { return checkpoint_stopping_ || wal_pages_ >= options_.checkpoint_pages; });
-      if (checkpoint_stopping_) return;
-      wal_pages_ = 0;
-    }
-    // PASSIVE never blocks the writer or readers; what it cannot copy now
-    // (pages a reader still needs) is copied next time.
-    int rc = sqlite3_wal_checkpoint_v2(connection.handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE,
-                                       nullptr, nullptr);
-    if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
-      spdlog::warn("metadata store: checkpoint failed: {}", sqlite3_errmsg(connection.handle()));
-    }
+bool SqliteDb::MaybeCheckpoint() {
+  std::lock_guard running(checkpoint_mu_);
+  {
+    std::lock_guard lock(wal_mu_);
+    if (wal_pages_ < options_.checkpoint_pages) return false;
+    wal_pages_ = 0;
   }
+  try {
+    if (!checkpointer_) {
+      checkpointer_ = std::make_unique<Connection>(options_.path, false, options_.sync);
+    }
+  } catch (const std::exception& error) {
+    spdlog::warn("metadata store: checkpoint failed: {}", error.what());
+    return true;
+  }
+  // PASSIVE never blocks the writer or readers; what it cannot copy now
+  // (pages a reader still needs) is copied next time.
+  int rc = sqlite3_wal_checkpoint_v2(checkpointer_->handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE,
+                                     nullptr, nullptr);
+  if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
+    spdlog::warn("metadata store: checkpoint failed: {}", sqlite3_errmsg(checkpointer_->handle()));
+  }
+  return true;
 }
 
 void SqliteDb::Migrate(std::span<const Migration> migrations) {

@@ -71,5 +71,55 @@ TEST_F(SqliteDbSyncTest, ParsesTheOptionText) {
   EXPECT_THROW(ParseSync("FULL "), Error);
 }
 
+// ---- Checkpoints: run by MaybeCheckpoint (the owner's periodic task), never
+// by a commit.
+
+using SqliteDbCheckpointTest = SqliteDbSyncTest;
+
+constexpr Migration kBlobTable[] = {
+    {1, "blobs", "CREATE TABLE blobs (id INTEGER PRIMARY KEY, data TEXT NOT NULL)"}};
+
+void InsertBytes(SqliteDb& db, size_t size) {
+  std::string data(size, 'x');
+  db.Write([&](Connection& connection) {
+    connection.Prepare("INSERT INTO blobs (data) VALUES (?)").Bind(1, std::string_view(data)).Run();
+  });
+}
+
+TEST_F(SqliteDbCheckpointTest, CheckpointsOncePastTheThresholdAndNeverOnCommit) {
+  SqliteDb::Options options;
+  options.path = path_.string();
+  options.checkpoint_pages = 100;  // 400 KB of 4 KB pages
+  auto db = SqliteDb::Open(options, kBlobTable);
+  auto file_size = [&](const char* suffix) {
+    std::error_code error;
+    auto size = std::filesystem::file_size(path_.string() + suffix, error);
+    return error ? uintmax_t{0} : size;
+  };
+
+  InsertBytes(*db, 40 << 10);
+  EXPECT_FALSE(db->MaybeCheckpoint());  // about 10 pages: under the threshold
+
+  InsertBytes(*db, 1 << 20);
+  // The commits left the database file alone: the bytes are in the WAL.
+  EXPECT_LT(file_size(""), uintmax_t{1} << 20);
+  EXPECT_GT(file_size("-wal"), uintmax_t{1} << 20);
+  EXPECT_TRUE(db->MaybeCheckpoint());
+  EXPECT_GT(file_size(""), uintmax_t{1} << 20);
+  EXPECT_FALSE(db->MaybeCheckpoint());  // nothing new since
+
+  // The next writes start the WAL over from its beginning.
+  InsertBytes(*db, 4 << 10);
+  EXPECT_FALSE(db->MaybeCheckpoint());
+  db.reset();
+  EXPECT_EQ(file_size("-wal"), 0u);  // TRUNCATE at close
+  auto reopened = SqliteDb::Open(options, kBlobTable);
+  int64_t rows = reopened->Read([](Connection& connection) {
+    Statement count = connection.Prepare("SELECT COUNT(*) FROM blobs");
+    return count.Step() ? count.Int(0) : -1;
+  });
+  EXPECT_EQ(rows, 3);
+}
+
 }  // namespace
 }  // namespace slipway::store
