@@ -167,11 +167,13 @@ class SchedulerInternals {
       }
       Clock::time_point now = Clock::now();
       auto first = s.timers.begin();
-      if (first->first > now) {
-        s.wake.wait_until(lock, first->first);
+      // A copy: wait_until reads it again after waking, when the timer it
+      // came from may have been cancelled and freed.
+      const Clock::time_point due = first->first;
+      if (due > now) {
+        s.wake.wait_until(lock, due);
         continue;
       }
-      Clock::time_point due = first->first;
       std::shared_ptr<Task> task = std::move(first->second);
       s.timers.erase(first);
       task->armed = false;

@@ -1,5 +1,6 @@
 #include "store/sqlite_db.h"
 
+#include <pthread.h>
 #include <spdlog/spdlog.h>
 
 #include "core/error.h"
@@ -137,6 +138,7 @@ std::unique_ptr<SqliteDb> SqliteDb::Open(const Options& options,
   db->writer_->Exec("PRAGMA wal_autocheckpoint=0");
   sqlite3_wal_hook(db->writer_->handle(), &SqliteDb::OnWalCommit, db.get());
   db->writer_thread_ = std::thread([raw = db.get()] { raw->WriterLoop(); });
+  pthread_setname_np(db->writer_thread_.native_handle(), "sqlite-writer");
   return db;
 }
 

@@ -80,6 +80,18 @@ TEST_F(SchedulerTest, CancelledOrDroppedTasksNeverRun) {
   EXPECT_FALSE(cancelled.active());
 }
 
+TEST_F(SchedulerTest, CancellingTheDeadlineTheTimerWaitsForLeavesTheOthers) {
+  Scheduler scheduler(executor_);
+  std::atomic<int> runs{0};
+  Scheduler::Handle first = scheduler.After(milliseconds(100), "first", [&] { runs += 100; });
+  Scheduler::Handle second = scheduler.After(milliseconds(150), "second", [&] { ++runs; });
+  std::this_thread::sleep_for(milliseconds(20));  // the timer thread now waits for `first`
+  first.Cancel();
+  ASSERT_TRUE(WaitFor([&] { return runs > 0; }));
+  std::this_thread::sleep_for(milliseconds(100));
+  EXPECT_EQ(runs, 1);
+}
+
 TEST_F(SchedulerTest, CancelWaitsForTheRunUnderWay) {
   Scheduler scheduler(executor_);
   std::atomic<bool> inside{false};
