@@ -65,11 +65,15 @@ class Scheduler {
     int64_t refused = 0;   // runs the Executor did not take
   };
 
+  // Defined in scheduler.cc.
   struct State;
   struct Task;
 
   // Cancels its task on destruction. Move-only; a default-constructed or
-  // moved-from Handle holds no task.
+  // moved-from Handle holds no task. One Handle is used by one thread at a
+  // time (its owner); different Handles may be used concurrently. Cancel
+  // waits for a run under way, so a task must not block on something the
+  // thread that cancels it holds.
   class Handle {
    public:
     Handle() = default;
