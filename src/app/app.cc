@@ -67,6 +67,7 @@ void App::Start() {
   scheduler_ = std::make_unique<core::Scheduler>(*background_);
   for (const store::Upkeep& upkeep : stores_->upkeep) {
     tasks_.push_back(scheduler_->Every(upkeep.interval, upkeep.name, upkeep.run));
+    if (upkeep.set_wakeup) upkeep.set_wakeup(tasks_.back().Waker());
   }
   tasks_.push_back(scheduler_->Every(
       std::max(options_.audit.refusal_interval, std::chrono::milliseconds(1)),
@@ -74,6 +75,10 @@ void App::Start() {
 }
 
 void App::Stop() {
+  if (!background_) return;
+  for (const store::Upkeep& upkeep : stores_->upkeep) {
+    if (upkeep.set_wakeup) upkeep.set_wakeup(nullptr);
+  }
   tasks_.clear();  // each Handle cancels its task and waits for a run under way
   if (scheduler_) scheduler_->Stop();
   if (background_) background_->Stop();

@@ -8,6 +8,7 @@
 #include <exception>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -32,6 +33,9 @@ struct Scheduler::Task {
   bool started = false;    // work() under way
   std::thread::id runner;  // the thread running work(), while started
   bool done = false;       // cancelled, or a delayed task that ran: never runs again
+  // Set when a Waker brought a periodic task's run forward: its next tick,
+  // kept instead of one period after the early run.
+  std::optional<Clock::time_point> resume_at;
   bool refusal_logged = false;
 };
 
@@ -90,7 +94,8 @@ class SchedulerInternals {
     State& s = *state;
     if (task->done) return;
     if (task->period > Clock::duration::zero()) {
-      Clock::time_point next = due + task->period;
+      Clock::time_point next = task->resume_at.value_or(due + task->period);
+      task->resume_at.reset();
       // Ticks the timer thread slept through are not made up for.
       if (next <= now) next += ((now - next) / task->period + 1) * task->period;
       Arm(s, task, next);
@@ -280,6 +285,27 @@ void Scheduler::Handle::Cancel() {
   }
   task_.reset();
   state_.reset();
+}
+
+std::function<void()> Scheduler::Handle::Waker() const {
+  if (!task_) return {};
+  return [weak_state = std::weak_ptr<State>(state_), weak_task = std::weak_ptr<Task>(task_)] {
+    std::shared_ptr<State> state = weak_state.lock();
+    std::shared_ptr<Task> task = weak_task.lock();
+    if (!state || !task) return;
+    {
+      std::lock_guard lock(state->mu);
+      if (task->done || task->queued || task->started || !task->armed) return;
+      Clock::time_point now = Clock::now();
+      if (task->slot->first <= now) return;  // already due
+      // The run comes now; a periodic task's next tick stays where it was.
+      Clock::time_point next = task->slot->first;
+      state->timers.erase(task->slot);
+      SchedulerInternals::Arm(*state, task, now);
+      if (task->period > Clock::duration::zero()) task->resume_at = next;
+    }
+    state->wake.notify_one();
+  };
 }
 
 bool Scheduler::Handle::active() const {

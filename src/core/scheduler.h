@@ -21,6 +21,8 @@
 //   would find little to do and only take an executor thread.
 // - What a task throws is logged and counted (Stats::failures); the task
 //   keeps its schedule.
+// - A Handle's Waker brings the next run forward, for work that becomes
+//   due between ticks; it never doubles a run queued or under way.
 // - A run the Executor refuses (its queue is full, or it is stopping) is
 //   logged once per task and counted (Stats::refused); a periodic task tries
 //   again at its next tick, a delayed one after Options::retry_delay.
@@ -89,6 +91,15 @@ class Scheduler {
     // Whether the task may still run: false once cancelled, once a delayed
     // task has run, and once the Scheduler has stopped.
     bool active() const;
+
+    // A function that brings the task's next run forward to now, for work
+    // that becomes due before its tick (the metadata store's WAL passing its
+    // checkpoint threshold). While a run is queued or under way it does
+    // nothing: runs never overlap, and the task looks for work when it runs.
+    // A periodic task's later ticks keep their times. Cheap, callable from
+    // any thread, and a no-op once the task is cancelled or the Scheduler
+    // gone. Empty for a Handle without a task.
+    std::function<void()> Waker() const;
 
    private:
     friend class Scheduler;

@@ -36,11 +36,12 @@ std::unique_ptr<MetadataStores> OpenMetadataStore(const std::string& uri, Sync s
   stores->auth = std::make_unique<SqliteAuthStore>(db);
   stores->datasets = std::make_unique<SqliteDatasetStore>(db);
   stores->engine = db;
-  // A few microseconds when the WAL is short. The interval bounds how far
-  // past checkpoint_pages the WAL grows before it is copied back (the
-  // checkpointer thread this replaces woke at the commit that crossed it).
-  stores->upkeep.push_back({"sqlite wal checkpoint", std::chrono::milliseconds(100),
-                            [raw = db.get()] { raw->MaybeCheckpoint(); }});
+  // The commit that takes the WAL past its threshold wakes the task, as it
+  // woke the checkpointer thread this replaces; the interval is a backstop.
+  SqliteDb* raw = db.get();
+  stores->upkeep.push_back(
+      {"sqlite wal checkpoint", std::chrono::seconds(1), [raw] { raw->MaybeCheckpoint(); },
+       [raw](std::function<void()> wakeup) { raw->SetCheckpointWakeup(std::move(wakeup)); }});
   return stores;
 }
 

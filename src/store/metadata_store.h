@@ -35,6 +35,10 @@ struct Upkeep {
   std::string name;  // in log lines
   std::chrono::milliseconds interval;
   std::function<void()> run;
+  // Optional. The owner hands it a function that runs `run` early
+  // (core::Scheduler::Handle::Waker), which the engine calls when the work
+  // is due before the next interval; harmless once the task is cancelled.
+  std::function<void(std::function<void()> wakeup)> set_wakeup;
 };
 
 // Owns the stores of one metadata database. The stores are thread-safe and

@@ -3,6 +3,8 @@
 #include <pthread.h>
 #include <spdlog/spdlog.h>
 
+#include <chrono>
+
 #include "core/error.h"
 
 namespace slipway::store {
@@ -12,6 +14,10 @@ namespace {
   throw Error(ErrorCode::kInternalError,
               std::string("metadata store: ") + what + ": " + sqlite3_errmsg(db));
 }
+
+// How long one MaybeCheckpoint goes on checkpointing while commits keep
+// the WAL past its threshold.
+constexpr std::chrono::milliseconds kCheckpointBudget{500};
 
 }  // namespace
 
@@ -159,16 +165,24 @@ int SqliteDb::OnWalCommit(void* self, sqlite3*, const char*, int pages) {
   auto* db = static_cast<SqliteDb*>(self);
   std::lock_guard lock(db->wal_mu_);
   db->wal_pages_ = pages;
+  if (pages >= db->options_.checkpoint_pages && db->checkpoint_wakeup_) db->checkpoint_wakeup_();
   return SQLITE_OK;
+}
+
+void SqliteDb::SetCheckpointWakeup(std::function<void()> wakeup) {
+  std::lock_guard lock(wal_mu_);
+  checkpoint_wakeup_ = std::move(wakeup);
 }
 
 bool SqliteDb::MaybeCheckpoint() {
   std::lock_guard running(checkpoint_mu_);
-  {
+  auto take_due = [&] {
     std::lock_guard lock(wal_mu_);
     if (wal_pages_ < options_.checkpoint_pages) return false;
     wal_pages_ = 0;
-  }
+    return true;
+  };
+  if (!take_due()) return false;
   try {
     if (!checkpointer_) {
       checkpointer_ = std::make_unique<Connection>(options_.path, false, options_.sync);
@@ -177,13 +191,24 @@ bool SqliteDb::MaybeCheckpoint() {
     spdlog::warn("metadata store: checkpoint failed: {}", error.what());
     return true;
   }
-  // PASSIVE never blocks the writer or readers; what it cannot copy now
-  // (pages a reader still needs) is copied next time.
-  int rc = sqlite3_wal_checkpoint_v2(checkpointer_->handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE,
-                                     nullptr, nullptr);
-  if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
-    spdlog::warn("metadata store: checkpoint failed: {}", sqlite3_errmsg(checkpointer_->handle()));
-  }
+  // Again while commits made during a checkpoint still leave the WAL past
+  // the threshold: the WAL starts over from its beginning only after a
+  // checkpoint that copied all of it, which under a steady stream of
+  // commits takes a few tries back to back (as the checkpointer thread this
+  // replaces did). The budget gives the executor thread back now and then;
+  // the next commit past the threshold wakes the task again.
+  const auto until = std::chrono::steady_clock::now() + kCheckpointBudget;
+  do {
+    // PASSIVE never blocks the writer or readers; what it cannot copy now
+    // (pages a reader still needs) is copied next time.
+    int rc = sqlite3_wal_checkpoint_v2(checkpointer_->handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE,
+                                       nullptr, nullptr);
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
+      spdlog::warn("metadata store: checkpoint failed: {}",
+                   sqlite3_errmsg(checkpointer_->handle()));
+      break;
+    }
+  } while (std::chrono::steady_clock::now() < until && take_due());
   return true;
 }
 

@@ -18,7 +18,8 @@
 // never run inside a commit, so a commit never waits for one: SQLite's
 // automatic checkpoint is off, and MaybeCheckpoint() runs a PASSIVE one when
 // the WAL has passed `checkpoint_pages`. The owner calls it from a periodic
-// background task (app::App schedules it on the shared core::Scheduler; see
+// background task that the commit passing the threshold wakes at once
+// (app::App schedules it on the shared core::Scheduler; see
 // store::MetadataStores::upkeep). Without one (CLI commands, unit tests) the
 // WAL grows until the database is closed, where a TRUNCATE checkpoint runs.
 //
@@ -157,6 +158,13 @@ class SqliteDb {
   // periodic task must stop calling it before the database is destroyed.
   bool MaybeCheckpoint();
 
+  // `wakeup` is called on the writer thread after each commit that leaves
+  // the WAL past `checkpoint_pages`, so that the owner's task can call
+  // MaybeCheckpoint now rather than at its next tick (a Scheduler Handle's
+  // Waker). It must be quick and must not call into this object. Null (the
+  // default): none.
+  void SetCheckpointWakeup(std::function<void()> wakeup);
+
   int SchemaVersion() const { return schema_version_; }
 
  private:
@@ -201,8 +209,9 @@ class SqliteDb {
   bool stopping_ = false;
   std::thread writer_thread_;
 
-  std::mutex wal_mu_;  // guards wal_pages_
+  std::mutex wal_mu_;  // guards wal_pages_ and checkpoint_wakeup_
   int wal_pages_ = 0;  // pages in the WAL after the last commit
+  std::function<void()> checkpoint_wakeup_;
 
   std::mutex checkpoint_mu_;                  // guards checkpointer_; held while a checkpoint runs
   std::unique_ptr<Connection> checkpointer_;  // opened by the first checkpoint

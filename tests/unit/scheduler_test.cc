@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <stdexcept>
 #include <thread>
 
@@ -224,6 +225,48 @@ TEST_F(SchedulerTest, RunsTheExecutorRefusesAreCountedAndRetried) {
   EXPECT_EQ(runs, 1);
 }
 
+TEST_F(SchedulerTest, AWakerBringsTheNextRunForward) {
+  Scheduler scheduler(executor_);
+  std::atomic<int> runs{0};
+  Scheduler::Handle handle = scheduler.Every(std::chrono::hours(1), "hourly", [&] { ++runs; });
+  std::function<void()> wake = handle.Waker();
+  ASSERT_TRUE(wake);
+  wake();
+  ASSERT_TRUE(WaitFor([&] { return runs == 1; }));
+  wake();
+  ASSERT_TRUE(WaitFor([&] { return runs == 2; }));
+  // Still hourly: no run comes by itself after the early ones.
+  std::this_thread::sleep_for(milliseconds(100));
+  EXPECT_EQ(runs, 2);
+  EXPECT_TRUE(handle.active());
+  handle.Cancel();
+  wake();  // a no-op now
+  std::this_thread::sleep_for(milliseconds(50));
+  EXPECT_EQ(runs, 2);
+  EXPECT_FALSE(Scheduler::Handle().Waker());
+}
+
+TEST_F(SchedulerTest, AWakerDoesNotDoubleARunUnderWay) {
+  Scheduler scheduler(executor_);
+  std::atomic<bool> inside{false};
+  std::atomic<bool> release{false};
+  std::atomic<int> runs{0};
+  Scheduler::Handle handle = scheduler.Every(std::chrono::hours(1), "slow", [&] {
+    inside = true;
+    while (!release) std::this_thread::sleep_for(milliseconds(1));
+    ++runs;
+    inside = false;
+  });
+  std::function<void()> wake = handle.Waker();
+  wake();
+  ASSERT_TRUE(WaitFor([&] { return inside.load(); }));
+  for (int i = 0; i < 10; ++i) wake();
+  release = true;
+  ASSERT_TRUE(WaitFor([&] { return runs == 1; }));
+  std::this_thread::sleep_for(milliseconds(100));
+  EXPECT_EQ(runs, 1);
+}
+
 TEST_F(SchedulerTest, AHandleMayOutliveItsScheduler) {
   Scheduler::Handle handle;
   {
@@ -231,6 +274,7 @@ TEST_F(SchedulerTest, AHandleMayOutliveItsScheduler) {
     handle = scheduler.Every(milliseconds(10), "orphan", [] {});
   }
   EXPECT_FALSE(handle.active());
+  handle.Waker()();  // a no-op
   handle.Cancel();
 }
 

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 
 #include "core/error.h"
@@ -119,6 +120,25 @@ TEST_F(SqliteDbCheckpointTest, CheckpointsOncePastTheThresholdAndNeverOnCommit) 
     return count.Step() ? count.Int(0) : -1;
   });
   EXPECT_EQ(rows, 3);
+}
+
+TEST_F(SqliteDbCheckpointTest, CommitsPastTheThresholdCallTheWakeup) {
+  SqliteDb::Options options;
+  options.path = path_.string();
+  options.checkpoint_pages = 100;
+  auto db = SqliteDb::Open(options, kBlobTable);
+  std::atomic<int> wakeups{0};  // called on the writer thread
+  db->SetCheckpointWakeup([&] { ++wakeups; });
+  InsertBytes(*db, 40 << 10);
+  EXPECT_EQ(wakeups, 0);
+  InsertBytes(*db, 1 << 20);
+  EXPECT_EQ(wakeups, 1);
+  InsertBytes(*db, 4 << 10);  // still past it: no checkpoint ran
+  EXPECT_EQ(wakeups, 2);
+  EXPECT_TRUE(db->MaybeCheckpoint());
+  db->SetCheckpointWakeup(nullptr);
+  InsertBytes(*db, 1 << 20);
+  EXPECT_EQ(wakeups, 2);
 }
 
 }  // namespace
