@@ -1,5 +1,6 @@
 #include "app/app.h"
 
+#include <algorithm>
 #include <filesystem>
 
 #include "blob/local_blob_store.h"
@@ -72,6 +73,35 @@ std::unique_ptr<App> App::Create(Options options) {
   return app;
 }
 
-App::~App() = default;
+App::~App() { Stop(); }
+
+void App::Start() {
+  if (scheduler_) return;
+  core::Executor::Options executor_options;
+  executor_options.name = "background";
+  executor_options.threads = options_.background_threads;
+  executor_options.max_queued = 1024;
+  background_ = std::make_unique<core::Executor>(executor_options);
+  scheduler_ = std::make_unique<core::Scheduler>(*background_);
+  for (const store::Upkeep& upkeep : stores_->upkeep) {
+    tasks_.push_back(scheduler_->Every(upkeep.interval, upkeep.name, upkeep.run));
+    if (upkeep.set_wakeup) upkeep.set_wakeup(tasks_.back().Waker());
+  }
+  tasks_.push_back(scheduler_->Every(
+      std::max(options_.audit.refusal_interval, std::chrono::milliseconds(1)),
+      "audit refusal summaries", [audit = audit_.get()] { audit->FlushRefusals(); }));
+}
+
+void App::Stop() {
+  if (!background_) return;
+  for (const store::Upkeep& upkeep : stores_->upkeep) {
+    if (upkeep.set_wakeup) upkeep.set_wakeup(nullptr);
+  }
+  tasks_.clear();  // each Handle cancels its task and waits for a run under way
+  if (scheduler_) scheduler_->Stop();
+  if (background_) background_->Stop();
+  scheduler_.reset();
+  background_.reset();
+}
 
 }  // namespace slipway::app

@@ -13,12 +13,23 @@
 // Create() opens (and creates, if missing) what the options name and throws
 // slipway::Error when it cannot. The services are thread-safe; App owns them
 // and must outlive every user of them.
+//
+// Background work starts only with Start(): a small executor, the scheduler
+// on it, and the periodic tasks the backends and services need (the metadata
+// store's upkeep such as SQLite's WAL checkpoint, the audit trail's refusal
+// summaries). A CLI command that never calls Start() gets no background
+// thread; what those tasks do then happens at close (a TRUNCATE checkpoint,
+// the last summaries). Stop() cancels the tasks and waits for runs under way,
+// before any store closes; the destructor calls it.
 #pragma once
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "blob/blob_store.h"
+#include "core/executor.h"
+#include "core/scheduler.h"
 #include "data/content_store.h"
 #include "data/dataset_service.h"
 #include "governance/access_control.h"
@@ -50,6 +61,8 @@ class App {
     // the CLI's commands on users and grants): the services check every
     // operation's actor with it. Without, they allow everything.
     std::optional<governance::AccessControl::Options> access;
+    // Threads of the background executor that Start() creates.
+    int background_threads = 4;
   };
 
   static std::unique_ptr<App> Create(Options options);
@@ -74,6 +87,16 @@ class App {
   // What the services check with: access() when given, else AllowAll.
   governance::Authorizer& authorizer() { return *authorizer_; }
 
+  // Starts the background executor, its scheduler and the periodic tasks.
+  // Idempotent. Call from one thread, as Stop().
+  void Start();
+  // Cancels the periodic tasks, waits for their runs under way, and stops
+  // the executor (running what is queued). Idempotent; Start() may follow.
+  void Stop();
+  // From Start() to Stop(), for background work; null otherwise.
+  core::Executor* background_executor() { return background_.get(); }
+  core::Scheduler* scheduler() { return scheduler_.get(); }
+
  private:
   explicit App(Options options) : options_(std::move(options)) {}
 
@@ -89,6 +112,10 @@ class App {
   std::unique_ptr<data::ContentStore> content_;
   std::unique_ptr<data::DatasetService> datasets_;
   std::unique_ptr<governance::AuditLog> audit_;
+  // Background work, from Start() to Stop().
+  std::unique_ptr<core::Executor> background_;
+  std::unique_ptr<core::Scheduler> scheduler_;
+  std::vector<core::Scheduler::Handle> tasks_;
 };
 
 }  // namespace slipway::app

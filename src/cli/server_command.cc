@@ -139,6 +139,7 @@ void RunServer(const ServerArgs& args) {
     BootstrapAdmin(*access, app->audit());
     http::AddAuthRoutes(server, *access);
   }
+  app->Start();  // background work: checkpoints, audit refusal summaries
 
   std::thread waiter([&server, stop_signals] {
     int signal_number = 0;
@@ -160,6 +161,8 @@ void RunServer(const ServerArgs& args) {
                                                " (address in use or not available)");
   }
   waiter.join();
+  // Background tasks end before the stores close (the App's destructor).
+  app->Stop();
   spdlog::info("stopped");
 }
 

@@ -323,6 +323,14 @@ void ContentStore::Ingest::Commit() {
 // hash chunks and write new ones. Segments flow through two queues; a buffer
 // returns to the pool when both stages have released it. Small files (one
 // buffer) run every stage inline on the caller's thread instead.
+//
+// These threads are the add's own, not tasks on the App's shared background
+// executor: the stages wait for the reader's segments and the reader for the
+// buffers the stages give back, and tasks that wait on each other in a
+// bounded pool can deadlock (two adds whose readers run on the pool fill it
+// with readers and half their stages; the other stages never start).
+// docs/architecture.md ("Threads") has the argument and what moving them
+// would take.
 class ContentStore::Ingest::Pipeline {
  public:
   Pipeline(Ingest* ingest, BufferPool* pool, bool threaded)

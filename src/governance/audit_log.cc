@@ -43,12 +43,6 @@ std::string AuditLog::HashOf(const AuditEntry& entry) {
 AuditLog::AuditLog(AuditStore& store, Options options) : store_(store), options_(options) {}
 
 AuditLog::~AuditLog() {
-  {
-    std::lock_guard lock(mu_);
-    stopping_ = true;
-  }
-  timer_cv_.notify_all();
-  if (timer_.joinable()) timer_.join();
   try {
     FlushRefusals();
   } catch (const std::exception& error) {
@@ -64,7 +58,6 @@ AuditEntry AuditLog::Append(AuditEntry entry) {
 
 bool AuditLog::Admit(const AuditEntry& entry) {
   std::lock_guard lock(mu_);
-  if (!timer_.joinable() && !stopping_) timer_ = std::thread([this] { TimerLoop(); });
   RefusalKey key{entry.source, entry.principal, entry.outcome, entry.action, entry.target};
   auto it = windows_.find(key);
   if (it == windows_.end()) {
@@ -96,19 +89,6 @@ void AuditLog::FlushRefusals() {
     summary.count = window.counted;
     summary.time_ms = NowMillis();
     store_.Append(std::move(summary), [](const AuditEntry& sealed) { return HashOf(sealed); });
-  }
-}
-
-void AuditLog::TimerLoop() {
-  std::unique_lock lock(mu_);
-  while (!timer_cv_.wait_for(lock, options_.refusal_interval, [this] { return stopping_; })) {
-    lock.unlock();
-    try {
-      FlushRefusals();
-    } catch (const std::exception& error) {
-      spdlog::error("audit trail: writing refusal summaries failed: {}", error.what());
-    }
-    lock.lock();
   }
 }
 

@@ -13,19 +13,21 @@
 // repeated) the first `refusal_burst` refusals of each interval get entries
 // of their own, and the rest are counted into one summary entry (`count` > 1)
 // written at the end of the interval, and at destruction for the interval
-// under way. Distinct refusals (another resource, another account tried) stay
-// visible one by one up to `max_refusal_keys` keys per interval; beyond that
-// they are counted under one key per outcome. A crash of the process loses
+// under way. FlushRefusals ends an interval: the owner calls it every
+// `refusal_interval` from a periodic background task (app::App::Start
+// schedules it on the shared core::Scheduler); a short-lived owner that does
+// not (a CLI command) gets its summaries written at destruction. Distinct refusals (another
+// resource, another account tried) stay visible one by one up to `max_refusal_keys` keys per
+// interval; beyond that they are counted under one key per outcome. A crash of the process loses
 // the counts of the current interval, nothing already written.
 //
 // AuditLog is thread-safe; Append returns once the entry is durable (or, for
-// a refusal beyond its burst, once it is counted). It owns a timer thread,
-// started by the first refusal, that writes the summaries; the store must
-// outlive the log.
+// a refusal beyond its burst, once it is counted). It starts no thread. The
+// store must outlive the log, and the task that calls FlushRefusals must be
+// cancelled before the log is destroyed.
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -33,7 +35,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <tuple>
 #include <vector>
 
@@ -92,7 +93,8 @@ class AuditStore {
 class AuditLog {
  public:
   struct Options {
-    // The interval over which refusals are counted and summarised.
+    // The interval over which refusals are counted and summarised: how
+    // often the owner is to call FlushRefusals.
     std::chrono::milliseconds refusal_interval{std::chrono::seconds(60)};
     // Refusals per key and interval that get an entry of their own; at
     // least 1.
@@ -107,7 +109,7 @@ class AuditLog {
 
   explicit AuditLog(AuditStore& store) : AuditLog(store, Options()) {}
   AuditLog(AuditStore& store, Options options);
-  // Stops the timer and writes the summaries of the interval under way.
+  // Writes the summaries of the interval under way.
   ~AuditLog();
   AuditLog(const AuditLog&) = delete;
   AuditLog& operator=(const AuditLog&) = delete;
@@ -120,8 +122,9 @@ class AuditLog {
   AuditReport Verify();
 
   // Writes one summary entry per key with refusals counted and not written,
-  // and starts a new interval for every key. The timer calls it every
-  // refusal_interval; callers may too.
+  // and starts a new interval for every key. The owner calls it every
+  // refusal_interval (see the top of this file); others may too. Throws if
+  // the store cannot write (the counts of that interval are then lost).
   void FlushRefusals();
 
   // Whether an outcome is a refusal (401, 403, 429).
@@ -141,16 +144,12 @@ class AuditLog {
 
   // Counts a refusal; true if it gets an entry of its own.
   bool Admit(const AuditEntry& entry);
-  void TimerLoop();
 
   AuditStore& store_;
   const Options options_;
 
-  std::mutex mu_;  // guards windows_, timer_, stopping_
-  std::condition_variable timer_cv_;
+  std::mutex mu_;  // guards windows_
   std::map<RefusalKey, RefusalWindow> windows_;
-  std::thread timer_;  // started by the first refusal
-  bool stopping_ = false;
 };
 
 }  // namespace slipway::governance

@@ -36,6 +36,12 @@ std::unique_ptr<MetadataStores> OpenMetadataStore(const std::string& uri, Sync s
   stores->auth = std::make_unique<SqliteAuthStore>(db);
   stores->datasets = std::make_unique<SqliteDatasetStore>(db);
   stores->engine = db;
+  // The commit that takes the WAL past its threshold wakes the task, as it
+  // woke the checkpointer thread this replaces; the interval is a backstop.
+  SqliteDb* raw = db.get();
+  stores->upkeep.push_back(
+      {"sqlite wal checkpoint", std::chrono::seconds(1), [raw] { raw->MaybeCheckpoint(); },
+       [raw](std::function<void()> wakeup) { raw->SetCheckpointWakeup(std::move(wakeup)); }});
   return stores;
 }
 

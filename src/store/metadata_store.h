@@ -10,8 +10,11 @@
 // schema (see sqlite_schema.cc).
 #pragma once
 
+#include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "data/dataset_store.h"
 #include "governance/access_control.h"
@@ -21,6 +24,22 @@
 #include "tracking/tracking_store.h"
 
 namespace slipway::store {
+
+// Background work an engine needs run periodically (SQLite's WAL
+// checkpoint). The owner schedules each `run` every `interval` on its
+// background scheduler, and cancels it before it destroys the stores; `run`
+// is cheap when there is nothing to do, and is never run twice at once by
+// core::Scheduler. An owner that schedules nothing (a short CLI command)
+// still works: the engine then does that work at close.
+struct Upkeep {
+  std::string name;  // in log lines
+  std::chrono::milliseconds interval;
+  std::function<void()> run;
+  // Optional. The owner hands it a function that runs `run` early
+  // (core::Scheduler::Handle::Waker), which the engine calls when the work
+  // is due before the next interval; harmless once the task is cancelled.
+  std::function<void(std::function<void()> wakeup)> set_wakeup;
+};
 
 // Owns the stores of one metadata database. The stores are thread-safe and
 // live as long as this object.
@@ -33,6 +52,7 @@ struct MetadataStores {
   std::unique_ptr<governance::AuthStore> auth;
   std::unique_ptr<data::DatasetStore> datasets;
   std::shared_ptr<void> engine;  // what the stores share (a connection pool); opaque
+  std::vector<Upkeep> upkeep;    // for the owner to schedule
 };
 
 // Throws INVALID_PARAMETER_VALUE for a scheme no engine serves. `sync` says

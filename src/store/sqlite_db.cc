@@ -1,6 +1,9 @@
 #include "store/sqlite_db.h"
 
+#include <pthread.h>
 #include <spdlog/spdlog.h>
+
+#include <chrono>
 
 #include "core/error.h"
 
@@ -11,6 +14,10 @@ namespace {
   throw Error(ErrorCode::kInternalError,
               std::string("metadata store: ") + what + ": " + sqlite3_errmsg(db));
 }
+
+// How long one MaybeCheckpoint goes on checkpointing while commits keep
+// the WAL past its threshold.
+constexpr std::chrono::milliseconds kCheckpointBudget{500};
 
 }  // namespace
 
@@ -137,7 +144,7 @@ std::unique_ptr<SqliteDb> SqliteDb::Open(const Options& options,
   db->writer_->Exec("PRAGMA wal_autocheckpoint=0");
   sqlite3_wal_hook(db->writer_->handle(), &SqliteDb::OnWalCommit, db.get());
   db->writer_thread_ = std::thread([raw = db.get()] { raw->WriterLoop(); });
-  db->checkpoint_thread_ = std::thread([raw = db.get()] { raw->CheckpointLoop(); });
+  pthread_setname_np(db->writer_thread_.native_handle(), "sqlite-writer");
   return db;
 }
 
@@ -148,12 +155,7 @@ SqliteDb::~SqliteDb() {
   }
   queue_cv_.notify_all();
   if (writer_thread_.joinable()) writer_thread_.join();
-  {
-    std::lock_guard lock(checkpoint_mu_);
-    checkpoint_stopping_ = true;
-  }
-  checkpoint_cv_.notify_all();
-  if (checkpoint_thread_.joinable()) checkpoint_thread_.join();
+  checkpointer_.reset();
   // Leave a small WAL behind for the next start.
   sqlite3_wal_checkpoint_v2(writer_->handle(), nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr,
                             nullptr);
@@ -161,34 +163,53 @@ SqliteDb::~SqliteDb() {
 
 int SqliteDb::OnWalCommit(void* self, sqlite3*, const char*, int pages) {
   auto* db = static_cast<SqliteDb*>(self);
-  bool wake = false;
-  {
-    std::lock_guard lock(db->checkpoint_mu_);
-    db->wal_pages_ = pages;
-    wake = pages >= db->options_.checkpoint_pages;
-  }
-  if (wake) db->checkpoint_cv_.notify_one();
+  std::lock_guard lock(db->wal_mu_);
+  db->wal_pages_ = pages;
+  if (pages >= db->options_.checkpoint_pages && db->checkpoint_wakeup_) db->checkpoint_wakeup_();
   return SQLITE_OK;
 }
 
-void SqliteDb::CheckpointLoop() {
-  Connection connection(options_.path, false, options_.sync);
-  for (;;) {
-    {
-      std::unique_lock lock(checkpoint_mu_);
-      checkpoint_cv_.wait(
-          lock, [&] { return checkpoint_stopping_ || wal_pages_ >= options_.checkpoint_pages; });
-      if (checkpoint_stopping_) return;
-      wal_pages_ = 0;
+void SqliteDb::SetCheckpointWakeup(std::function<void()> wakeup) {
+  std::lock_guard lock(wal_mu_);
+  checkpoint_wakeup_ = std::move(wakeup);
+}
+
+bool SqliteDb::MaybeCheckpoint() {
+  std::lock_guard running(checkpoint_mu_);
+  auto take_due = [&] {
+    std::lock_guard lock(wal_mu_);
+    if (wal_pages_ < options_.checkpoint_pages) return false;
+    wal_pages_ = 0;
+    return true;
+  };
+  if (!take_due()) return false;
+  try {
+    if (!checkpointer_) {
+      checkpointer_ = std::make_unique<Connection>(options_.path, false, options_.sync);
     }
+  } catch (const std::exception& error) {
+    spdlog::warn("metadata store: checkpoint failed: {}", error.what());
+    return true;
+  }
+  // Again while commits made during a checkpoint still leave the WAL past
+  // the threshold: the WAL starts over from its beginning only after a
+  // checkpoint that copied all of it, which under a steady stream of
+  // commits takes a few tries back to back (as the checkpointer thread this
+  // replaces did). The budget gives the executor thread back now and then;
+  // the next commit past the threshold wakes the task again.
+  const auto until = std::chrono::steady_clock::now() + kCheckpointBudget;
+  do {
     // PASSIVE never blocks the writer or readers; what it cannot copy now
     // (pages a reader still needs) is copied next time.
-    int rc = sqlite3_wal_checkpoint_v2(connection.handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE,
+    int rc = sqlite3_wal_checkpoint_v2(checkpointer_->handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE,
                                        nullptr, nullptr);
     if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
-      spdlog::warn("metadata store: checkpoint failed: {}", sqlite3_errmsg(connection.handle()));
+      spdlog::warn("metadata store: checkpoint failed: {}",
+                   sqlite3_errmsg(checkpointer_->handle()));
+      break;
     }
-  }
+  } while (std::chrono::steady_clock::now() < until && take_due());
+  return true;
 }
 
 void SqliteDb::Migrate(std::span<const Migration> migrations) {

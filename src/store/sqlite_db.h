@@ -12,9 +12,23 @@
 // crash of the process, and a power loss may take the last commits. Group
 // commit makes the fsync cheap: one per transaction, not one per write.
 // Reads run concurrently on a pool of read-only connections (WAL readers see
-// the last committed state and never block the writer). Checkpoints (copying
-// the WAL back into the database file, with an fsync) run on a thread of
-// their own, so a commit never waits for one.
+// the last committed state and never block the writer).
+//
+// Checkpoints (copying the WAL back into the database file, with an fsync)
+// never run inside a commit, so a commit never waits for one: SQLite's
+// automatic checkpoint is off, and MaybeCheckpoint() runs a PASSIVE one when
+// the WAL has passed `checkpoint_pages`. The owner calls it from a periodic
+// background task that the commit passing the threshold wakes at once
+// (app::App schedules it on the shared core::Scheduler; see
+// store::MetadataStores::upkeep). Without one (CLI commands, unit tests) the
+// WAL grows until the database is closed, where a TRUNCATE checkpoint runs.
+//
+// The writer is a thread of this object's own, not a task on the shared
+// executor: it is the single writer that group commit depends on, it waits
+// on its queue for the whole life of the database, and every request's Write
+// waits for it. As an executor task it would hold one of the few background
+// threads for good, and the executor's bounded queue could put background
+// work ahead of commits, or refuse the writer outright.
 //
 // Thread-safe. The object owns its connections and the writer thread.
 #pragma once
@@ -112,7 +126,7 @@ class SqliteDb {
     std::string path;             // file name; created if missing
     int read_connections = 8;     // pool size for concurrent reads
     int max_batch = 4096;         // writes applied in one transaction at most
-    int checkpoint_pages = 1000;  // WAL size that wakes the checkpointer
+    int checkpoint_pages = 1000;  // WAL size from which MaybeCheckpoint checkpoints
     Sync sync = Sync::kFull;      // durability of a commit (see the top of this file)
   };
 
@@ -135,6 +149,21 @@ class SqliteDb {
     ReadTransaction transaction(*lease.connection);
     return read(*lease.connection);
   }
+
+  // If the WAL has passed `checkpoint_pages` since the last checkpoint,
+  // copies it back into the database file with a PASSIVE checkpoint (which
+  // never blocks the writer or readers; what a reader still needs is copied
+  // next time) and returns true; else returns false at once. One checkpoint
+  // runs at a time; failures are logged, not thrown. Thread-safe; the owner's
+  // periodic task must stop calling it before the database is destroyed.
+  bool MaybeCheckpoint();
+
+  // `wakeup` is called on the writer thread after each commit that leaves
+  // the WAL past `checkpoint_pages`, so that the owner's task can call
+  // MaybeCheckpoint now rather than at its next tick (a Scheduler Handle's
+  // Waker). It must be quick and must not call into this object. Null (the
+  // default): none.
+  void SetCheckpointWakeup(std::function<void()> wakeup);
 
   int SchemaVersion() const { return schema_version_; }
 
@@ -168,7 +197,6 @@ class SqliteDb {
   explicit SqliteDb(Options options) : options_(std::move(options)) {}
   void Migrate(std::span<const Migration> migrations);
   void WriterLoop();
-  void CheckpointLoop();
   static int OnWalCommit(void* self, sqlite3* db, const char* name, int pages);
 
   Options options_;
@@ -181,11 +209,12 @@ class SqliteDb {
   bool stopping_ = false;
   std::thread writer_thread_;
 
-  std::mutex checkpoint_mu_;  // guards wal_pages_ and checkpoint_stopping_
-  std::condition_variable checkpoint_cv_;
+  std::mutex wal_mu_;  // guards wal_pages_ and checkpoint_wakeup_
   int wal_pages_ = 0;  // pages in the WAL after the last commit
-  bool checkpoint_stopping_ = false;
-  std::thread checkpoint_thread_;
+  std::function<void()> checkpoint_wakeup_;
+
+  std::mutex checkpoint_mu_;                  // guards checkpointer_; held while a checkpoint runs
+  std::unique_ptr<Connection> checkpointer_;  // opened by the first checkpoint
 
   std::mutex pool_mu_;  // guards pool_
   std::vector<std::unique_ptr<Connection>> pool_;

@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <thread>
 
+#include "core/executor.h"
+#include "core/scheduler.h"
 #include "core/sha256.h"
 #include "store/sqlite_audit_store.h"
 
@@ -273,6 +275,12 @@ TEST_F(AuditLogTest, SummariesAreWrittenOnTheIntervalAndAtDestruction) {
     options.refusal_interval = std::chrono::milliseconds(500);
     options.refusal_burst = 1;
     AuditLog log(*store_, options);
+    // The owner ends each interval from a periodic task, as App::Start does;
+    // the handle cancels it before the log goes.
+    core::Executor executor({"audit-test", 1, 16});
+    core::Scheduler scheduler(executor);
+    core::Scheduler::Handle flush = scheduler.Every(options.refusal_interval, "refusal summaries",
+                                                    [&log] { log.FlushRefusals(); });
     for (int i = 0; i < 50; ++i) log.Append(Refusal("10.0.0.1", "anonymous", 401));
     // The timer writes the summary without being asked.
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
