@@ -35,22 +35,6 @@ Operation& Enforced() {
 
 }  // namespace
 
-Permission PermissionHeld(const Authorizer& authorizer, const Actor& actor, ResourceType type,
-                          const std::string& id) {
-  // The operator is not a user of the system but its owner: whatever the
-  // authorizer's grants say.
-  if (actor.kind == Actor::Kind::kOperator || !authorizer.enforcing()) return Permission::kManage;
-  return authorizer.PermissionOf(actor, type, id);
-}
-
-namespace {
-
-std::string Describe(ResourceType type, const std::string& id) {
-  return std::string(ResourceTypeName(type)) + ":" + id;
-}
-
-}  // namespace
-
 std::string_view PermissionName(Permission permission) {
   switch (permission) {
     case Permission::kNoPermissions:
@@ -93,6 +77,22 @@ ResourceType ParseResourceType(std::string_view name) {
   if (name == "dataset") return ResourceType::kDataset;
   ThrowInvalid("Invalid resource type '" + std::string(name) +
                "'. Valid resource types are: ('experiment', 'registered_model', 'dataset')");
+}
+
+namespace {
+
+std::string Describe(ResourceType type, const std::string& id) {
+  return std::string(ResourceTypeName(type)) + ":" + id;
+}
+
+}  // namespace
+
+Permission PermissionHeld(const Authorizer& authorizer, const Actor& actor, ResourceType type,
+                          const std::string& id) {
+  // The operator is not a user of the system but its owner: whatever the
+  // authorizer's grants say.
+  if (actor.kind == Actor::Kind::kOperator || !authorizer.enforcing()) return Permission::kManage;
+  return authorizer.PermissionOf(actor, type, id);
 }
 
 Actor Actor::ForUser(Principal principal) {

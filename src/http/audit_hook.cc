@@ -3,8 +3,6 @@
 #include <strings.h>
 
 #include <charconv>
-#include <cstring>
-#include <map>
 
 #include "core/base64.h"
 #include "core/error.h"

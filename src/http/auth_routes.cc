@@ -1,14 +1,13 @@
 #include "http/auth_routes.h"
 
 #include <spdlog/spdlog.h>
+#include <strings.h>
 
 #include <optional>
-#include <unordered_map>
 
 #include "core/base64.h"
 #include "core/clock.h"
 #include "core/error.h"
-#include "data/rules.h"
 #include "http/json_codec.h"
 #include "http/route_helpers.h"
 
@@ -121,7 +120,10 @@ class RequestGovernance {
  private:
   static bool Checked(const governance::Operation& operation, const RouteSpec& route) {
     for (const governance::Operation::Check& check : operation.checks()) {
-      if (check.type == route.type() && check.needed >= route.level()) return true;
+      // An admin-only check is another declaration (AdminOnly), not this one.
+      if (!check.admin && check.type == route.type() && check.needed >= route.level()) {
+        return true;
+      }
     }
     return false;
   }

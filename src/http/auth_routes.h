@@ -2,11 +2,9 @@
 // token and permission routes.
 #pragma once
 
-#include "data/dataset_service.h"
 #include "governance/access_control.h"
+#include "governance/authorization.h"
 #include "http/http_server.h"
-#include "registry/registry_service.h"
-#include "tracking/tracking_service.h"
 
 namespace slipway::http {
 
