@@ -1040,7 +1040,7 @@ namespace {
 void RequireDeclared(const RouteSpec& spec) {
   if (spec.access() == RouteSpec::Access::kUndeclared) {
     throw std::logic_error("route " + spec.name() +
-                           " declares no access (Needs, SignedIn, AdminOnly or NeedsDataset)");
+                           " declares no access (Needs, SignedIn or AdminOnly)");
   }
 }
 

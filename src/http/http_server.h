@@ -86,18 +86,6 @@ struct Response {
 using BodyReceiver = std::function<bool(const char* data, size_t length)>;
 using BodyReader = std::function<bool(const BodyReceiver& receiver)>;
 
-// The checks of the dataset routes that the HTTP guard still makes itself
-// (datasets are the one subsystem whose service does not check yet): which
-// dataset names in the request are checked.
-enum class DatasetRule {
-  kPath,      // the name in the path
-  kDiff,      // the name in the path and the `other` parameter's
-  kValidate,  // the name in the path and the drift reference's
-  kPush,      // the name in the path: the permission, or version 1 of a new dataset
-  kObjects,   // field `dataset` ("name@v"): objects read through it
-  kUpload,    // field `dataset` (a name): the permission, or none if it is new
-};
-
 // Everything that belongs to a route, declared where it is registered: its
 // name (the `route` label of metrics and the audit action), who may call it,
 // whether a successful call is audited, and its body limit.
@@ -111,9 +99,8 @@ enum class DatasetRule {
 // answered 500 and logged, so a declaration cannot silently go unchecked.
 // SignedIn(): any signed-in caller; the service checks what the request
 // reaches (creates, searches, user management). AdminOnly(): refused
-// before the handler unless the caller is an admin. NeedsDataset: checked
-// by the HTTP guard (see DatasetRule). Every route declares one of these;
-// registering one that does not throws std::logic_error.
+// before the handler unless the caller is an admin. Every route declares
+// one of these; registering one that does not throws std::logic_error.
 //
 // Audit: a route whose method is not GET is audited when it succeeds, unless
 // ReadOnly() says it changes nothing (a POST search); every route is audited
@@ -121,7 +108,7 @@ enum class DatasetRule {
 // and, as its target, the resource the service acted on.
 class RouteSpec {
  public:
-  enum class Access { kUndeclared, kSignedIn, kAdmin, kResource, kDataset };
+  enum class Access { kUndeclared, kSignedIn, kAdmin, kResource };
 
   explicit RouteSpec(std::string name) : name_(std::move(name)) {}
 
@@ -139,13 +126,6 @@ class RouteSpec {
     access_ = Access::kAdmin;
     return *this;
   }
-  RouteSpec& NeedsDataset(governance::Permission level, DatasetRule rule) {
-    access_ = Access::kDataset;
-    type_ = governance::ResourceType::kDataset;
-    level_ = level;
-    dataset_rule_ = rule;
-    return *this;
-  }
   RouteSpec& ReadOnly() {
     read_only_ = true;
     return *this;
@@ -159,7 +139,6 @@ class RouteSpec {
   Access access() const { return access_; }
   governance::ResourceType type() const { return type_; }
   governance::Permission level() const { return level_; }
-  DatasetRule dataset_rule() const { return dataset_rule_; }
   bool read_only() const { return read_only_; }
   uint64_t body_limit() const { return body_limit_; }
 
@@ -168,7 +147,6 @@ class RouteSpec {
   Access access_ = Access::kUndeclared;
   governance::ResourceType type_ = governance::ResourceType::kExperiment;
   governance::Permission level_ = governance::Permission::kNoPermissions;
-  DatasetRule dataset_rule_ = DatasetRule::kPath;
   bool read_only_ = false;
   uint64_t body_limit_ = 0;
 };
