@@ -327,8 +327,9 @@ DatasetVersion DatasetService::Import(DatasetVersion version, bool* created) {
   }
   std::string name = version.name;
   DatasetVersion stored = store_.AddVersion(std::move(version), created);
-  if (is_new && *created)
+  if (is_new && *created) {
     authorizer_.Created(governance::CurrentActor(), governance::ResourceType::kDataset, name);
+  }
   return stored;
 }
 

@@ -29,9 +29,6 @@ namespace bhttp = beast::http;
 using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 
-// A handler runs start to end on one worker thread, so hooks and handlers
-// hand the caller's name over in a thread-local.
-
 constexpr size_t kBodyPiece = 64 * 1024;
 // Bytes of a streamed body read ahead of the handler before reading pauses.
 constexpr size_t kStreamReadAhead = 1024 * 1024;
@@ -301,10 +298,10 @@ struct HttpServer::Impl {
   const HttpServer::Options& options() const { return owner.options_; }
   const HttpServer::Guard& guard() const { return owner.guard_; }
   Route* Match(Request& req);
-  // Registers a route, its metric handles looked up once here.
   // A declared route (RouteSpec); throws std::logic_error if it declares no access.
   Route* Declare(const std::string& method, const std::string& pattern, RouteSpec spec,
                  uint64_t default_limit);
+  // Registers a route, its metric handles looked up once here.
   Route* AddRoute(const std::string& method, const std::string& pattern, const std::string& name,
                   uint64_t body_limit);
   void Finish(Exchange& ex, bool observe);

@@ -162,8 +162,8 @@ ActorReadAccess::ActorReadAccess(const governance::Authorizer& authorizer)
                                     : governance::Actor::Operator("anonymous")) {}
 
 bool ActorReadAccess::CanReadExperiment(const std::string& experiment_id) const {
-  return !authorizer_.enforcing() || authorizer_.PermissionOf(actor_, ResourceType::kExperiment,
-                                                              experiment_id) >= Permission::kRead;
+  return governance::PermissionHeld(authorizer_, actor_, ResourceType::kExperiment,
+                                    experiment_id) >= Permission::kRead;
 }
 
 bool ActorReadAccess::CanReadRegisteredModel(const std::string& name) const {

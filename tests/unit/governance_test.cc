@@ -260,6 +260,19 @@ TEST_F(DeclaredRouteTest, ADeclarationNoCheckStoodBehindFailsClosed) {
   EXPECT_EQ(http::Json::parse(res->body)["error_code"], "INTERNAL_ERROR");
 }
 
+// An entry made outside HTTP reads as the same failure would over the API.
+TEST(AuditOutcomeTest, IsTheHttpStatusOfTheSameError) {
+  for (ErrorCode code :
+       {ErrorCode::kInternalError, ErrorCode::kInvalidParameterValue,
+        ErrorCode::kResourceAlreadyExists, ErrorCode::kResourceDoesNotExist, ErrorCode::kBadRequest,
+        ErrorCode::kEndpointNotFound, ErrorCode::kInvalidState, ErrorCode::kResourceConflict,
+        ErrorCode::kPermissionDenied, ErrorCode::kUnauthenticated, ErrorCode::kRequestLimitExceeded,
+        ErrorCode::kPayloadTooLarge, ErrorCode::kNotImplemented,
+        ErrorCode::kTemporarilyUnavailable}) {
+    EXPECT_EQ(governance::AuditOutcome(code), http::HttpStatusFor(code)) << ErrorCodeName(code);
+  }
+}
+
 TEST(RouteSpecTest, ARouteMustDeclareWhoMayCallIt) {
   http::HttpServer::Options options;
   options.port = 0;
