@@ -176,7 +176,9 @@ const Actor& CurrentActor();
 
 // The audit outcome of a failure: the HTTP status the same error gets over
 // the API (403 for PERMISSION_DENIED, 404 for RESOURCE_DOES_NOT_EXIST, ...),
-// so entries read alike whichever way the action came.
+// so entries read alike whichever way the action came. The same table as
+// http::HttpStatusFor, written twice because governance may not depend on
+// http; governance_test holds the two equal for every code.
 int AuditOutcome(ErrorCode code);
 
 // An operation started outside HTTP (a CLI command, a background worker):
