@@ -27,6 +27,7 @@ std::string_view ErrorCodeName(ErrorCode code) {
     case ErrorCode::kRequestLimitExceeded:
       return "REQUEST_LIMIT_EXCEEDED";
     case ErrorCode::kPayloadTooLarge:
+    case ErrorCode::kUnsupportedMediaType:
       return "BAD_REQUEST";
     case ErrorCode::kNotImplemented:
       return "NOT_IMPLEMENTED";

@@ -28,6 +28,7 @@ enum class ErrorCode {
   kUnauthenticated,
   kRequestLimitExceeded,
   kPayloadTooLarge,
+  kUnsupportedMediaType,  // a body in a format the endpoint does not take (415)
   kNotImplemented,
   kTemporarilyUnavailable,
 };

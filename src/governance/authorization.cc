@@ -231,6 +231,8 @@ int AuditOutcome(ErrorCode code) {
       return 409;
     case ErrorCode::kPayloadTooLarge:
       return 413;
+    case ErrorCode::kUnsupportedMediaType:
+      return 415;
     case ErrorCode::kRequestLimitExceeded:
       return 429;
     case ErrorCode::kNotImplemented:

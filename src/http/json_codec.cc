@@ -406,6 +406,8 @@ int HttpStatusFor(ErrorCode code) {
       return 409;
     case ErrorCode::kPayloadTooLarge:
       return 413;
+    case ErrorCode::kUnsupportedMediaType:
+      return 415;
     case ErrorCode::kRequestLimitExceeded:
       return 429;
     case ErrorCode::kNotImplemented:

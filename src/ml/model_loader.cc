@@ -1,0 +1,24 @@
+#include "ml/model_loader.h"
+
+#include "core/error.h"
+#include "ml/lightgbm_model.h"
+#include "ml/xgboost_model.h"
+
+namespace slipway::ml {
+
+std::unique_ptr<Model> LoadModel(const std::filesystem::path& dir, const LoadOptions& options) {
+  MlModel mlmodel = MlModel::Read(dir);
+  if (!options.force_python) {
+    if (mlmodel.Flavor("xgboost") != nullptr) return LoadXGBoostFlavor(mlmodel);
+    if (mlmodel.Flavor("lightgbm") != nullptr) return LoadLightGBMFlavor(mlmodel);
+  }
+  if (mlmodel.Flavor("python_function") != nullptr)
+    return LoadPythonFlavor(mlmodel, options.python);
+  std::string names;
+  for (const auto& [name, settings] : mlmodel.flavors) names += (names.empty() ? "" : ", ") + name;
+  ThrowInvalid("the model has no flavor Slipway can serve (it has: " + names +
+               "; Slipway serves xgboost and lightgbm natively and anything with python_function "
+               "through Python)");
+}
+
+}  // namespace slipway::ml
