@@ -8,9 +8,17 @@ namespace slipway::ml {
 
 std::unique_ptr<Model> LoadModel(const std::filesystem::path& dir, const LoadOptions& options) {
   MlModel mlmodel = MlModel::Read(dir);
+  const bool has_python = mlmodel.Flavor("python_function") != nullptr;
   if (!options.force_python) {
-    if (mlmodel.Flavor("xgboost") != nullptr) return LoadXGBoostFlavor(mlmodel);
-    if (mlmodel.Flavor("lightgbm") != nullptr) return LoadLightGBMFlavor(mlmodel);
+    // A native loader answers NOT_IMPLEMENTED for a variant it does not
+    // evaluate (a pickled scikit-learn wrapper, an objective it lacks); the
+    // model then runs through Python like any other flavor.
+    try {
+      if (mlmodel.Flavor("xgboost") != nullptr) return LoadXGBoostFlavor(mlmodel);
+      if (mlmodel.Flavor("lightgbm") != nullptr) return LoadLightGBMFlavor(mlmodel);
+    } catch (const Error& e) {
+      if (e.code() != ErrorCode::kNotImplemented || !has_python) throw;
+    }
   }
   if (mlmodel.Flavor("python_function") != nullptr)
     return LoadPythonFlavor(mlmodel, options.python);

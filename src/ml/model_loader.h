@@ -3,7 +3,8 @@
 // Tree ensembles (the `xgboost` and `lightgbm` flavors) are evaluated natively;
 // a model with only other flavors runs through Python workers when it has a
 // `python_function` flavor. Native wins when both are present (MLflow's
-// xgboost and lightgbm models carry both), unless the caller asks for Python.
+// xgboost and lightgbm models carry both), unless the caller asks for Python
+// or the native loader does not evaluate that variant (NOT_IMPLEMENTED).
 #pragma once
 
 #include <filesystem>
