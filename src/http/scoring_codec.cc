@@ -225,24 +225,26 @@ std::vector<size_t> ReadNested(JsonScanner& s, ColumnBuilder& b, size_t index,
     return text;
   };
   auto ragged = [&](const std::string& what) { BadRequest(where() + ": " + what); };
-  // Iterative descent: `path` is the stack of open lists.
+  // Recursive descent, as deep as the scanner allows (kMaxJsonDepth);
+  // `path` holds the index within each open list.
   auto read_value = [&](auto& self) -> void {
     const size_t depth = path.size();
     if (s.Peek() != JsonScanner::Kind::kArray) {
       if (!rank) rank = depth;
       if (*rank != depth) {
-        ragged("a scalar where the data has lists " + std::to_string(*rank) +
-               " levels deep (ragged nested lists)");
+        ragged("a value nested " + std::to_string(depth) + " lists deep, where the others are " +
+               std::to_string(*rank) + " deep (ragged nested lists)");
       }
       if (s.Peek() == JsonScanner::Kind::kObject) {
-        ragged("an object inside a list; lists must hold numbers, booleans or strings");
+        ragged("an object where numbers, booleans or strings are expected");
       }
       const size_t at_row = top_level ? (path.empty() ? 0 : path[0]) : row;
       AppendScalar(s, b, index, at_row, where);
       return;
     }
     if (rank && depth >= *rank) {
-      ragged("a list where the data has scalars (ragged nested lists)");
+      ragged("a list nested " + std::to_string(depth + 1) + " deep, where the values are " +
+             std::to_string(*rank) + " deep (ragged nested lists)");
     }
     s.BeginArray();
     size_t count = 0;

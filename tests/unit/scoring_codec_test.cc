@@ -221,7 +221,17 @@ TEST(ScoringCodecTest, InputsDeeperNestingIsFlattenedRowMajor) {
   EXPECT_EQ(r.frame.columns[0].width, 4u);
   EXPECT_EQ(r.frame.columns[0].numbers.back(), 12);
   Thrown e = JsonError(R"({"inputs": [[1, 2], [3, [4]]]})");
-  EXPECT_NE(e.message.find("inputs[1][1]"), std::string::npos) << e.message;
+  EXPECT_EQ(e.message,
+            "Invalid input. inputs[1][1]: a list nested 3 deep, where the values are 2 deep "
+            "(ragged nested lists)");
+  e = JsonError(R"({"inputs": [[1, 2], 3]})");
+  EXPECT_EQ(e.message,
+            "Invalid input. inputs[1]: a value nested 1 lists deep, where the others are 2 deep "
+            "(ragged nested lists)");
+  e = JsonError(R"({"inputs": {"a": {"x": 1}}})");
+  EXPECT_EQ(
+      e.message,
+      "Invalid input. inputs['a']: an object where numbers, booleans or strings are expected");
   e = JsonError(R"({"inputs": [[1, 2], [3]]})");
   EXPECT_EQ(
       e.message,
