@@ -547,7 +547,10 @@ Frame ReadDataframeSplit(JsonScanner& s, const ml::Schema* schema) {
       s.BeginArray();
       if (s.NextItem()) {
         std::optional<size_t> expected;
-        if (names) expected = names->size();
+        if (names) {
+          expected = names->size();
+          cols.reserve(names->size());
+        }
         rows = ReadRowLists(s, cols, "dataframe_split.data", expected);
       } else {
         rows = 0;

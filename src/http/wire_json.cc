@@ -494,41 +494,44 @@ void AppendPythonFloat(std::string& out, double value) {
     sci.remove_prefix(1);
   }
   const size_t e_pos = sci.find('e');
-  std::string digits;
+  // The significant digits without the point (at most 17), on the stack: no
+  // allocation per value.
+  char digit_buffer[24];
+  size_t ndigits = 0;
   for (char c : sci.substr(0, e_pos)) {
-    if (c != '.') digits.push_back(c);
+    if (c != '.') digit_buffer[ndigits++] = c;
   }
+  const std::string_view digits(digit_buffer, ndigits);
   int exponent = 0;
   std::from_chars(sci.data() + e_pos + 1 + (sci[e_pos + 1] == '+' ? 1 : 0), sci.data() + sci.size(),
                   exponent);
   if (negative) out.push_back('-');
-  const int ndigits = static_cast<int>(digits.size());
   if (exponent < -4 || exponent >= 16) {
     out.push_back(digits[0]);
     if (ndigits > 1) {
       out.push_back('.');
-      out.append(digits, 1, std::string::npos);
+      out.append(digits.substr(1));
     }
     out.push_back('e');
     out.push_back(exponent < 0 ? '-' : '+');
     int magnitude = exponent < 0 ? -exponent : exponent;
     if (magnitude < 10) out.push_back('0');
-    out += std::to_string(magnitude);
+    AppendInt(out, magnitude);
     return;
   }
   const int point = exponent + 1;  // digits before the decimal point
   if (point <= 0) {
     out += "0.";
     out.append(static_cast<size_t>(-point), '0');
-    out += digits;
-  } else if (point >= ndigits) {
-    out += digits;
-    out.append(static_cast<size_t>(point - ndigits), '0');
+    out.append(digits);
+  } else if (static_cast<size_t>(point) >= ndigits) {
+    out.append(digits);
+    out.append(static_cast<size_t>(point) - ndigits, '0');
     out += ".0";
   } else {
-    out.append(digits, 0, point);
+    out.append(digits.substr(0, static_cast<size_t>(point)));
     out.push_back('.');
-    out.append(digits, point, std::string::npos);
+    out.append(digits.substr(static_cast<size_t>(point)));
   }
 }
 
