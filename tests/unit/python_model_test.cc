@@ -297,6 +297,20 @@ TEST_F(PythonModelTest, LoadExceptionCarriesThePythonMessage) {
   }
 }
 
+TEST_F(PythonModelTest, MissingInterpreterIsAnErrorNamingIt) {
+  PythonOptions options = Options(1);
+  options.python = "/nonexistent/python3";
+  LoadOptions load;
+  load.python = options;
+  try {
+    LoadModel(models_ / "records", load);
+    ADD_FAILURE() << "a model loaded without an interpreter";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kInternalError);
+    EXPECT_NE(std::string(e.what()).find("/nonexistent/python3"), std::string::npos) << e.what();
+  }
+}
+
 TEST_F(PythonModelTest, ModelThatPrintsKeepsTheChannelClean) {
   auto model = Load("chatty");
   for (int i = 0; i < 3; ++i) {
