@@ -553,8 +553,9 @@ WireType WireTypeOf(const Column& column) {
     case DataType::kLong:
     case DataType::kInteger:
     case DataType::kBoolean:
+      // A missing value (NaN), or one beyond int64, has no INT64 form.
       for (double v : column.numbers) {
-        if (std::isnan(v)) return WireType::kFp64;
+        if (!(std::fabs(v) < 9.2e18)) return WireType::kFp64;
       }
       return column.type == DataType::kBoolean ? WireType::kBool : WireType::kInt64;
     case DataType::kString:

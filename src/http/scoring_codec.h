@@ -24,15 +24,24 @@
 //
 // Values: JSON integers are long, numbers with a fraction or exponent
 // double (a column holding both is double, as in pandas), true/false
-// boolean, strings string, arrays and objects inside a cell JSON text
-// (DataType::kJson; a cell that is a list of numbers makes a tensor column
-// instead). null is a missing value and so are NaN: Slipway accepts
-// Python's NaN, Infinity and -Infinity literals as MLflow does (its client
-// writes them); ±Infinity are doubles. A missing value does not change a
+// boolean, strings string; an object in a cell is kept as its JSON text
+// (DataType::kJson), and a cell that is a (nested) list makes its column a
+// tensor column (width = the list's size; every row the same shape; lists
+// of objects are refused). null is a missing value and so is NaN: Slipway
+// accepts Python's NaN, Infinity and -Infinity literals as MLflow does (its
+// client writes them); ±Infinity are doubles. A missing value does not change a
 // column's type, so an integer column with a gap stays long and the
 // signature check reports the row. Strings and numbers (or booleans and
 // numbers) in one column, ragged rows and unequal column lengths are
 // BAD_REQUEST naming the field path, row and column.
+//
+// Where Slipway is stricter than pandas, on purpose (a Frame is typed and
+// rectangular, and a silent guess would reach the model): pandas pads a
+// short dataframe_split row with NaN, turns a column of strings and numbers
+// into an object column, and lets `inputs` columns differ in length; here
+// each is a 400 naming the place. pandas also turns an integer column with
+// a gap into float64; here it stays long with NaN in the gap, so the
+// signature check can name the row.
 //
 // `inputs` (the model's input schema, may be null) is used only where the
 // body alone cannot say: the type of a column whose values are all missing,

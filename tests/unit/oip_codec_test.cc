@@ -433,6 +433,9 @@ TEST(OipCodecTest, WritesJsonResponse) {
   r = WriteInferResponse("m", "", "", Vector({1, kNaN}, DataType::kLong), {}, false);
   EXPECT_NE(r.body.find(R"("datatype":"FP64","shape":[2],"data":[1.0,NaN])"), std::string::npos)
       << r.body;
+  r = WriteInferResponse("m", "", "", Vector({1, 1e20}, DataType::kLong), {}, false);
+  EXPECT_NE(r.body.find(R"("datatype":"FP64","shape":[2],"data":[1.0,1e+20])"), std::string::npos)
+      << r.body;
 }
 
 TEST(OipCodecTest, WritesBinaryResponseAsTritonclientReadsIt) {

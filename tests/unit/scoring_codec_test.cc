@@ -419,6 +419,39 @@ TEST(ScoringCodecTest, HugeIntegersBecomeDoubles) {
   EXPECT_EQ(r.frame.columns[0].numbers[1], 1e20);
 }
 
+// --- with the signature check that follows the parse ----------------------
+
+TEST(ScoringCodecTest, ParsedFramesConformToSignatures) {
+  ml::Schema columns;
+  columns.columns.push_back({"age", DataType::kLong, true});
+  columns.columns.push_back({"income", DataType::kDouble, true});
+  // Columns by name, in the schema's order; an integer widens to double.
+  Frame f = ml::ConformToSchema(
+      columns,
+      Json(R"({"dataframe_records": [{"income": 3, "age": 40, "x": "drop"}]})", &columns).frame);
+  ASSERT_EQ(f.columns.size(), 2u);
+  EXPECT_EQ(f.columns[0].name, "age");
+  EXPECT_EQ(f.columns[1].type, DataType::kDouble);
+  // A gap in an integer column stays long, so the check names the row.
+  try {
+    ml::ConformToSchema(
+        columns,
+        Json(
+            R"({"dataframe_split": {"columns": ["age", "income"], "data": [[1, 2.0], [null, 3.0]]}})",
+            &columns)
+            .frame);
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("row 1"), std::string::npos) << e.what();
+  }
+  ml::Schema tensor;
+  tensor.tensors.push_back({"x", DataType::kFloat, {-1, 2}});
+  f = ml::ConformToSchema(tensor, Json(R"({"inputs": [[1.0, 2.0], [3.0, 4.0]]})", &tensor).frame);
+  ASSERT_EQ(f.columns.size(), 1u);
+  EXPECT_EQ(f.columns[0].name, "x");
+  EXPECT_EQ(f.columns[0].width, 2u);
+}
+
 // --- content types ---------------------------------------------------------
 
 TEST(ScoringCodecTest, ContentTypes) {
