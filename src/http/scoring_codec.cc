@@ -548,8 +548,10 @@ Frame ReadDataframeSplit(JsonScanner& s, const ml::Schema* schema) {
       if (s.NextItem()) {
         std::optional<size_t> expected;
         if (names) {
+          // Named now, so an error in the data names the column.
           expected = names->size();
-          cols.reserve(names->size());
+          cols.resize(names->size());
+          for (size_t i = 0; i < names->size(); ++i) cols[i].name = (*names)[i];
         }
         rows = ReadRowLists(s, cols, "dataframe_split.data", expected);
       } else {

@@ -138,6 +138,11 @@ TEST(ScoringCodecTest, MixedTypesInAColumnNameRowAndColumn) {
       JsonError(R"({"dataframe_split": {"columns": ["a", "b"], "data": [[1, 2], [3, "x"]]}})");
   EXPECT_EQ(e.code, ErrorCode::kBadRequest);
   EXPECT_EQ(e.message,
+            "Invalid input. dataframe_split.data[1][1]: column 'b' mixes types: a string here, but "
+            "a number in row 0");
+  // Columns named after the data cannot be named in the message.
+  e = JsonError(R"({"dataframe_split": {"data": [[1, 2], [3, "x"]], "columns": ["a", "b"]}})");
+  EXPECT_EQ(e.message,
             "Invalid input. dataframe_split.data[1][1]: column 1 mixes types: a string here, but "
             "a number in row 0");
   e = JsonError(R"({"dataframe_records": [{"a": true}, {"a": 2}]})");

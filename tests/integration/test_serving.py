@@ -1,0 +1,439 @@
+"""Model serving: deployments that follow the registry, and `slipway serve`.
+
+Models are trained here with the real xgboost and scikit-learn, logged with the
+real mlflow client to a real `slipway server`, registered, and served by that
+server; predictions are compared with the library's own on the same rows. The
+hot-swap test puts wrk's steady load on a deployment while the alias moves twice
+and a rollback happens, and counts every non-2xx answer (there must be none).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+import requests
+
+from conftest import free_port, slipway_binary, unique
+
+pytestmark = pytest.mark.slipway_only
+
+FEATURES = [f"f{i}" for i in range(8)]
+
+
+def training_data(seed: int = 0, rows: int = 400) -> tuple[pd.DataFrame, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    x = pd.DataFrame(rng.normal(size=(rows, len(FEATURES))), columns=FEATURES)
+    y = x["f0"] * 2 + x["f1"] - x["f2"] * 0.5 + rng.normal(scale=0.1, size=rows)
+    return x, y.to_numpy()
+
+
+def log_xgboost(name: str, depth: int, seed: int):
+    """Trains an XGBRegressor, logs and registers it; returns (model, version)."""
+    import mlflow
+    import mlflow.xgboost
+    import xgboost as xgb
+    from mlflow.models import infer_signature
+
+    x, y = training_data(seed)
+    model = xgb.XGBRegressor(n_estimators=20, max_depth=depth, random_state=seed).fit(x, y)
+    with mlflow.start_run():
+        info = mlflow.xgboost.log_model(
+            model,
+            name="model",
+            registered_model_name=name,
+            signature=infer_signature(x, model.predict(x)),
+            input_example=x.head(2),
+        )
+    return model, str(info.registered_model_version)
+
+
+def split_body(frame: pd.DataFrame) -> dict:
+    return {"dataframe_split": json.loads(frame.to_json(orient="split", index=False))}
+
+
+def wait_for(predicate, timeout: float = 30.0, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(0.1)
+    pytest.fail(f"timed out waiting for {what}; last: {last}")
+
+
+def deployment(srv, name: str) -> dict:
+    r = requests.get(f"{srv.url}/api/v1/deployments/{name}", timeout=30)
+    assert r.status_code == 200, r.text
+    return r.json()["deployment"]
+
+
+def serving_version(srv, name: str, role: str = "primary") -> str | None:
+    for v in deployment(srv, name)["versions"]:
+        if v["role"] == role and v["state"] == "ready":
+            return v["version"]
+    return None
+
+
+def create(srv, name: str, model_uri: str, **extra) -> dict:
+    r = requests.post(f"{srv.url}/api/v1/deployments",
+                      json={"name": name, "model_uri": model_uri, **extra}, timeout=30)
+    assert r.status_code == 200, r.text
+    return r.json()["deployment"]
+
+
+def invoke(srv, name: str, body, **kw) -> requests.Response:
+    return requests.post(f"{srv.url}/deployments/{name}/invocations", json=body, timeout=30, **kw)
+
+
+def set_alias(client, model: str, alias: str, version: str) -> None:
+    client.set_registered_model_alias(model, alias, version)
+
+
+def test_deployment_serves_the_aliased_version_and_follows_the_alias(server, mlflow_client):
+    model_name = unique("churn")
+    m1, v1 = log_xgboost(model_name, depth=2, seed=1)
+    m2, v2 = log_xgboost(model_name, depth=5, seed=2)
+    set_alias(mlflow_client, model_name, "production", v1)
+    name = unique("dep")
+    created = create(server, name, f"models:/{model_name}@production")
+    assert created["model_uri"] == f"models:/{model_name}@production"
+    wait_for(lambda: serving_version(server, name) == v1, what="v1 to serve")
+
+    x, _ = training_data(seed=7, rows=25)
+    r = invoke(server, name, split_body(x))
+    assert r.status_code == 200, r.text
+    assert r.headers["X-Model-Version"] == v1
+    assert r.headers.get("X-Request-Id")
+    np.testing.assert_allclose(r.json()["predictions"], m1.predict(x), rtol=0, atol=1e-6)
+
+    # Every scoring format MLflow's server takes gives the same answer.
+    records = {"dataframe_records": json.loads(x.to_json(orient="records"))}
+    inputs = {"inputs": {c: x[c].tolist() for c in FEATURES}}
+    for body in (records, inputs):
+        r = invoke(server, name, body)
+        assert r.status_code == 200, r.text
+        np.testing.assert_allclose(r.json()["predictions"], m1.predict(x), rtol=0, atol=1e-6)
+    csv = requests.post(f"{server.url}/deployments/{name}/invocations", data=x.to_csv(index=False),
+                        headers={"Content-Type": "text/csv"}, timeout=30)
+    assert csv.status_code == 200, csv.text
+    np.testing.assert_allclose(csv.json()["predictions"], m1.predict(x), rtol=0, atol=1e-6)
+
+    set_alias(mlflow_client, model_name, "production", v2)
+    wait_for(lambda: serving_version(server, name) == v2, what="the swap to v2")
+    r = invoke(server, name, split_body(x))
+    assert r.headers["X-Model-Version"] == v2
+    np.testing.assert_allclose(r.json()["predictions"], m2.predict(x), rtol=0, atol=1e-6)
+    shown = deployment(server, name)
+    assert shown["previous_version"] == v1
+    assert any(f"now serves {model_name} v{v2}" in e["text"] for e in shown["events"]), shown
+
+    # The swap is in the audit trail, as the serving component.
+    entries = requests.get(f"{server.url}/api/v1/audit",
+                           params={"action": "deployments/load", "max_results": 1000},
+                           timeout=30).json()["entries"]
+    mine = [e for e in entries if e["target"] == f"deployment:{name}"]
+    assert mine and all(e["principal"] == "system:serving" for e in mine), entries
+    assert all(e["outcome"] == 200 for e in mine)
+
+    # Rollback pins the previous version; moving the alias again follows it.
+    r = requests.post(f"{server.url}/api/v1/deployments/{name}/rollback", timeout=30)
+    assert r.status_code == 200, r.text
+    wait_for(lambda: serving_version(server, name) == v1, what="the rollback to v1")
+    assert deployment(server, name)["pinned_version"] == v1
+    set_alias(mlflow_client, model_name, "production", v2)
+    wait_for(lambda: serving_version(server, name) == v2, what="following the alias again")
+    assert deployment(server, name)["pinned_version"] == ""
+
+    metrics = requests.get(f"{server.url}/metrics", timeout=30).text
+    assert re.search(rf'slipway_serving_requests_total{{deployment="{name}",version="{v1}",status="ok"}} [1-9]',
+                     metrics), metrics
+    assert f'slipway_serving_swaps_total{{deployment="{name}"}}' in metrics
+
+
+def test_bad_requests_get_clear_errors(server, mlflow_client):
+    model_name = unique("errors")
+    _, v1 = log_xgboost(model_name, depth=2, seed=3)
+    name = unique("dep")
+    create(server, name, f"models:/{model_name}/{v1}")
+    wait_for(lambda: serving_version(server, name) == v1, what="v1 to serve")
+    x, _ = training_data(seed=8, rows=3)
+
+    missing = invoke(server, name, split_body(x.drop(columns=["f3"])))
+    assert missing.status_code == 400
+    assert "'f3'" in missing.json()["message"]
+
+    malformed = requests.post(f"{server.url}/deployments/{name}/invocations", data=b'{"dataframe_split": {',
+                              headers={"Content-Type": "application/json"}, timeout=30)
+    assert malformed.status_code == 400
+    assert "line 1" in malformed.json()["message"]
+
+    wrong_type = x.astype(object)
+    wrong_type.loc[0, "f1"] = "seven"
+    typed = invoke(server, name, split_body(wrong_type))
+    assert typed.status_code == 400, typed.text
+    assert "f1" in typed.json()["message"]
+
+    media = requests.post(f"{server.url}/deployments/{name}/invocations", data="x",
+                          headers={"Content-Type": "text/plain"}, timeout=30)
+    assert media.status_code == 415
+
+    # NaN and missing values are missing values to a tree model, as in xgboost.
+    with_nan = '{"dataframe_split": {"columns": %s, "data": [[NaN, null, 1, 2, 3, 4, 5, 6]]}}' % json.dumps(FEATURES)
+    r = requests.post(f"{server.url}/deployments/{name}/invocations", data=with_nan,
+                      headers={"Content-Type": "application/json"}, timeout=30)
+    assert r.status_code == 200, r.text
+
+    assert invoke(server, unique("nothing"), split_body(x)).status_code == 404
+
+    big = b"{" + b" " * (100 * 1024 * 1024) + b"}"
+    r = requests.post(f"{server.url}/deployments/{name}/invocations", data=big,
+                      headers={"Content-Type": "application/json"}, timeout=60)
+    assert r.status_code == 413
+
+    r = requests.post(f"{server.url}/api/v1/deployments",
+                      json={"name": unique("dep"), "model_uri": f"models:/{unique('absent')}@production"},
+                      timeout=30)
+    assert r.status_code == 404, r.text
+    r = requests.post(f"{server.url}/api/v1/deployments",
+                      json={"name": "../etc", "model_uri": f"models:/{model_name}/{v1}"}, timeout=30)
+    assert r.status_code == 400, r.text
+
+
+def test_a_version_that_cannot_load_never_takes_traffic(server, mlflow_client):
+    import mlflow
+
+    model_name = unique("broken")
+    m1, v1 = log_xgboost(model_name, depth=2, seed=4)
+    set_alias(mlflow_client, model_name, "production", v1)
+    name = unique("dep")
+    create(server, name, f"models:/{model_name}@production")
+    wait_for(lambda: serving_version(server, name) == v1, what="v1 to serve")
+
+    # Version 2's model file is garbage.
+    with mlflow.start_run() as run:
+        mlflow.log_text("flavors:\n  xgboost:\n    data: model.xgb\n    model_format: json\n",
+                        "model/MLmodel")
+        mlflow.log_text('{"learner": {"gradient_booster": ', "model/model.xgb")
+    v2 = mlflow_client.create_model_version(model_name, f"runs:/{run.info.run_id}/model",
+                                            run_id=run.info.run_id).version
+    set_alias(mlflow_client, model_name, "production", str(v2))
+
+    def failed():
+        for v in deployment(server, name)["versions"]:
+            if v["role"] == "primary" and v["state"] == "failed":
+                return v
+        return None
+
+    status = wait_for(failed, what="the load failure to show")
+    assert status["error"], status
+    assert serving_version(server, name) == v1
+    x, _ = training_data(seed=9, rows=5)
+    r = invoke(server, name, split_body(x))
+    assert r.status_code == 200 and r.headers["X-Model-Version"] == v1
+    np.testing.assert_allclose(r.json()["predictions"], m1.predict(x), rtol=0, atol=1e-6)
+    entries = requests.get(f"{server.url}/api/v1/audit",
+                           params={"action": "deployments/load", "max_results": 1000},
+                           timeout=30).json()["entries"]
+    assert any(e["target"] == f"deployment:{name}" and e["outcome"] >= 400 for e in entries), entries
+    metrics = requests.get(f"{server.url}/metrics", timeout=30).text
+    assert f'slipway_serving_load_failures_total{{deployment="{name}"}}' in metrics
+
+
+def test_canary_splits_traffic_sticky_by_key_and_shadow_mirrors(server, mlflow_client):
+    model_name = unique("split")
+    _, v1 = log_xgboost(model_name, depth=2, seed=5)
+    _, v2 = log_xgboost(model_name, depth=4, seed=6)
+    name = unique("dep")
+    create(server, name, f"models:/{model_name}/{v1}")
+    wait_for(lambda: serving_version(server, name) == v1, what="v1")
+    r = requests.patch(f"{server.url}/api/v1/deployments/{name}",
+                       json={"canary_uri": f"models:/{model_name}/{v2}", "canary_weight": 50},
+                       timeout=30)
+    assert r.status_code == 200, r.text
+    wait_for(lambda: serving_version(server, name, "canary") == v2, what="the canary")
+    x, _ = training_data(seed=10, rows=1)
+    seen = {invoke(server, name, split_body(x)).headers["X-Model-Version"] for _ in range(60)}
+    assert seen == {v1, v2}
+    for key in ("alice", "bob", "carol"):
+        versions = {invoke(server, name, split_body(x), headers={"X-Slipway-Route-Key": key})
+                    .headers["X-Model-Version"] for _ in range(10)}
+        assert len(versions) == 1, (key, versions)
+    # A version asked for by OIP's path gets that version, whatever the split.
+    meta = requests.get(f"{server.url}/v2/models/{name}/versions/{v2}", timeout=30)
+    assert meta.status_code == 200 and v2 in meta.json()["versions"]
+
+    # Rollback removes the canary.
+    requests.post(f"{server.url}/api/v1/deployments/{name}/rollback", timeout=30)
+    wait_for(lambda: serving_version(server, name, "canary") is None, what="the canary to go")
+    assert {invoke(server, name, split_body(x)).headers["X-Model-Version"] for _ in range(20)} == {v1}
+
+    # A shadow sees every request; its answers are never returned.
+    requests.patch(f"{server.url}/api/v1/deployments/{name}",
+                   json={"shadow_uri": f"models:/{model_name}/{v2}"}, timeout=30)
+    wait_for(lambda: serving_version(server, name, "shadow") == v2, what="the shadow")
+    for _ in range(20):
+        assert invoke(server, name, split_body(x)).headers["X-Model-Version"] == v1
+    pattern = rf'slipway_serving_requests_total{{deployment="{name}",version="{v2}",status="ok"}} (\d+)'
+
+    def shadow_count():
+        found = re.search(pattern, requests.get(f"{server.url}/metrics", timeout=30).text)
+        return found and int(found.group(1)) >= 20
+
+    wait_for(shadow_count, what="the shadow's predictions")
+
+
+def test_tritonclient_http_infers_on_a_deployment(server, mlflow_client):
+    import tritonclient.http as triton
+
+    model_name = unique("oip")
+    model, v1 = log_xgboost(model_name, depth=3, seed=11)
+    name = unique("dep")
+    create(server, name, f"models:/{model_name}/{v1}")
+    wait_for(lambda: serving_version(server, name) == v1, what="v1")
+    client = triton.InferenceServerClient(server.url.removeprefix("http://"))
+    assert client.is_server_live() and client.is_server_ready()
+    assert client.is_model_ready(name)
+    metadata = client.get_model_metadata(name)
+    assert metadata["name"] == name and [i["name"] for i in metadata["inputs"]] == FEATURES
+    x, _ = training_data(seed=12, rows=16)
+    for binary in (False, True):
+        tensor = triton.InferInput("input__0", list(x.shape), "FP32")
+        tensor.set_data_from_numpy(x.to_numpy(dtype=np.float32), binary_data=binary)
+        result = client.infer(name, [tensor],
+                              outputs=[triton.InferRequestedOutput("predictions", binary_data=binary)])
+        np.testing.assert_allclose(result.as_numpy("predictions").reshape(-1),
+                                   model.predict(x.astype(np.float32)), rtol=0, atol=1e-5)
+        assert result.get_response()["model_version"] == v1
+
+
+def test_deployments_survive_a_restart(fresh_server, fresh_mlflow_client):
+    model_name = unique("durable")
+    m1, v1 = log_xgboost(model_name, depth=2, seed=13)
+    name = unique("dep")
+    create(fresh_server, name, f"models:/{model_name}/{v1}", max_batch_rows=64, max_queue_delay_us=500)
+    wait_for(lambda: serving_version(fresh_server, name) == v1, what="v1")
+    fresh_server.kill()  # SIGKILL: the deployment was acknowledged, it must come back
+    fresh_server.start()
+    wait_for(lambda: serving_version(fresh_server, name) == v1, what="v1 after the restart")
+    shown = deployment(fresh_server, name)
+    assert shown["max_batch_rows"] == 64 and shown["max_queue_delay_us"] == 500
+    x, _ = training_data(seed=14, rows=4)
+    r = invoke(fresh_server, name, split_body(x))
+    np.testing.assert_allclose(r.json()["predictions"], m1.predict(x), rtol=0, atol=1e-6)
+    r = requests.delete(f"{fresh_server.url}/api/v1/deployments/{name}", timeout=30)
+    assert r.status_code == 200
+    assert invoke(fresh_server, name, split_body(x)).status_code == 404
+
+
+WRK_SCRIPT = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = [==[%s]==]
+"""
+
+
+def test_hot_swap_under_load_loses_no_request(server, mlflow_client, tmp_path):
+    if shutil.which("wrk") is None:
+        pytest.fail("wrk is not installed (make test installs it)")
+    model_name = unique("load")
+    _, v1 = log_xgboost(model_name, depth=2, seed=15)
+    _, v2 = log_xgboost(model_name, depth=3, seed=16)
+    _, v3 = log_xgboost(model_name, depth=4, seed=17)
+    set_alias(mlflow_client, model_name, "production", v1)
+    name = unique("dep")
+    create(server, name, f"models:/{model_name}@production")
+    wait_for(lambda: serving_version(server, name) == v1, what="v1")
+    x, _ = training_data(seed=18, rows=1)
+    script = tmp_path / "post.lua"
+    script.write_text(WRK_SCRIPT % json.dumps(split_body(x)))
+    load = subprocess.Popen(
+        ["wrk", "-t1", "-c8", "-d12s", "-s", str(script), f"{server.url}/deployments/{name}/invocations"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        time.sleep(2)
+        set_alias(mlflow_client, model_name, "production", v2)
+        wait_for(lambda: serving_version(server, name) == v2, timeout=10, what="v2 under load")
+        set_alias(mlflow_client, model_name, "production", v3)
+        wait_for(lambda: serving_version(server, name) == v3, timeout=10, what="v3 under load")
+        requests.post(f"{server.url}/api/v1/deployments/{name}/rollback", timeout=30)
+        wait_for(lambda: serving_version(server, name) == v2, timeout=10, what="the rollback under load")
+    finally:
+        out, _ = load.communicate(timeout=60)
+    assert load.returncode == 0, out
+    assert "Non-2xx" not in out, out
+    assert "Socket errors" not in out, out
+    requests_done = int(re.search(r"(\d+) requests in", out).group(1))
+    assert requests_done > 100, out
+
+
+def test_slipway_serve_a_folder_and_a_registered_model(server, mlflow_client, tmp_path):
+    import mlflow.xgboost
+
+    model_name = unique("standalone")
+    model, v1 = log_xgboost(model_name, depth=3, seed=19)
+    set_alias(mlflow_client, model_name, "champion", v1)
+    folder = tmp_path / "model"
+    x, y = training_data(seed=19)
+    from mlflow.models import infer_signature
+    mlflow.xgboost.save_model(model, str(folder), signature=infer_signature(x, model.predict(x)))
+    rows, _ = training_data(seed=20, rows=6)
+    for target in (str(folder), f"models:/{model_name}@champion"):
+        port = free_port()
+        proc = subprocess.Popen(
+            [str(slipway_binary()), "serve", target, "--port", str(port), "--tracking-uri", server.url,
+             "--cache-dir", str(tmp_path / "cache")],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            url = f"http://127.0.0.1:{port}"
+            wait_for(lambda: _answers(f"{url}/ping"), what="slipway serve to start")
+            r = requests.post(f"{url}/invocations", json=split_body(rows), timeout=30)
+            assert r.status_code == 200, r.text
+            np.testing.assert_allclose(r.json()["predictions"], model.predict(rows), rtol=0, atol=1e-6)
+            assert requests.get(f"{url}/health", timeout=30).status_code == 200
+            assert requests.get(f"{url}/version", timeout=30).status_code == 200
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            out, _ = proc.communicate(timeout=30)
+        assert proc.returncode == 0, out
+
+
+def _answers(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def test_a_scikit_learn_pipeline_is_served_through_python(server, mlflow_client):
+    import mlflow
+    import mlflow.sklearn
+    from mlflow.models import infer_signature
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    x, y = training_data(seed=21)
+    labels = (y > 0).astype(int)
+    pipeline = make_pipeline(StandardScaler(), LogisticRegression()).fit(x, labels)
+    model_name = unique("sklearn")
+    with mlflow.start_run():
+        info = mlflow.sklearn.log_model(pipeline, name="model", registered_model_name=model_name,
+                                        signature=infer_signature(x, pipeline.predict(x)))
+    name = unique("dep")
+    create(server, name, f"models:/{model_name}/{info.registered_model_version}")
+    wait_for(lambda: serving_version(server, name), timeout=60, what="the Python worker to load")
+    rows, _ = training_data(seed=22, rows=30)
+    r = invoke(server, name, split_body(rows))
+    assert r.status_code == 200, r.text
+    assert r.json()["predictions"] == pipeline.predict(rows).tolist()
