@@ -33,6 +33,7 @@ App::Options Resolve(App::Options options) {
   if (options.store.empty()) options.store = "sqlite:///" + dir + "/slipway.db";
   if (options.artifacts.empty()) options.artifacts = dir + "/artifacts";
   if (options.serving_cache.empty()) options.serving_cache = dir + "/serving/models";
+  if (options.prediction_log.empty()) options.prediction_log = dir + "/serving/predictions";
   if (options.datasets.empty()) options.datasets = dir + "/datasets";
   return options;
 }
@@ -72,7 +73,14 @@ std::unique_ptr<App> App::Create(Options options) {
   app->datasets_ =
       std::make_unique<data::DatasetService>(*app->content_, *app->stores_->datasets, *authorizer);
   app->audit_ = std::make_unique<governance::AuditLog>(*app->stores_->audit, o.audit);
+  serving::PredictionLog::Options log;
+  log.dir = o.prediction_log;
+  log.max_bytes = o.prediction_log_bytes;
+  log.max_age = o.prediction_log_age;
+  log.metrics = o.metrics;
+  app->predictions_ = std::make_unique<serving::PredictionLog>(log);
   serving::ServingService::Options serving;
+  serving.sink = app->predictions_->Sink();
   serving.cache_dir = o.serving_cache;
   serving.load = o.models;
   serving.metrics = o.metrics;

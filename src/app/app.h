@@ -23,6 +23,7 @@
 // before any store closes; the destructor calls it.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -35,6 +36,7 @@
 #include "governance/access_control.h"
 #include "governance/audit_log.h"
 #include "registry/registry_service.h"
+#include "serving/prediction_log.h"
 #include "serving/serving_service.h"
 #include "store/metadata_store.h"
 #include "tracking/artifact_store.h"
@@ -68,6 +70,11 @@ class App {
     // <data_dir>/serving/models), how models are loaded, and where serving
     // reports its metrics (the server's /metrics; may be null).
     std::string serving_cache;
+    // The prediction log (default <data_dir>/serving/predictions) and its
+    // retention.
+    std::string prediction_log;
+    uint64_t prediction_log_bytes = uint64_t{1} << 30;
+    std::chrono::seconds prediction_log_age{7 * 24 * 3600};
     ml::LoadOptions models;
     monitoring::MetricRegistry* metrics = nullptr;
   };
@@ -90,6 +97,7 @@ class App {
   data::DatasetService& datasets() { return *datasets_; }
   governance::AuditLog& audit() { return *audit_; }
   serving::ServingService& serving() { return *serving_; }
+  serving::PredictionLog& predictions() { return *predictions_; }
   // Null unless Options::access was given.
   governance::AccessControl* access() { return access_.get(); }
   // What the services check with: access() when given, else AllowAll.
@@ -120,6 +128,7 @@ class App {
   std::unique_ptr<data::ContentStore> content_;
   std::unique_ptr<data::DatasetService> datasets_;
   std::unique_ptr<governance::AuditLog> audit_;
+  std::unique_ptr<serving::PredictionLog> predictions_;
   std::unique_ptr<serving::ServingService> serving_;
   // Background work, from Start() to Stop().
   std::unique_ptr<core::Executor> background_;

@@ -293,6 +293,39 @@ def test_canary_splits_traffic_sticky_by_key_and_shadow_mirrors(server, mlflow_c
     wait_for(shadow_count, what="the shadow's predictions")
 
 
+def test_predictions_are_logged_with_their_request_id(server, mlflow_client):
+    model_name = unique("logged")
+    model, v1 = log_xgboost(model_name, depth=2, seed=23)
+    name = unique("dep")
+    create(server, name, f"models:/{model_name}/{v1}")
+    wait_for(lambda: serving_version(server, name) == v1, what="v1")
+    x, _ = training_data(seed=24, rows=3)
+    r = invoke(server, name, split_body(x))
+    assert r.status_code == 200
+    request_id = r.headers["X-Request-Id"]
+    folder = server.data_dir / "serving" / "predictions" / name
+
+    def logged():
+        for path in folder.glob("*.jsonl") if folder.exists() else []:
+            for line in path.read_text().splitlines():
+                record = json.loads(line)
+                if record["request_id"] == request_id:
+                    return record
+        return None
+
+    record = wait_for(logged, what="the prediction log record")
+    assert record["deployment"] == name and record["version"] == v1 and record["shadow"] is False
+    assert record["inputs"]["f0"] == pytest.approx(x["f0"].tolist())
+    np.testing.assert_allclose(record["outputs"], model.predict(x), rtol=0, atol=1e-6)
+    # A deployment that samples nothing logs nothing.
+    requests.patch(f"{server.url}/api/v1/deployments/{name}", json={"log_sample_rate": 0}, timeout=30)
+    before = sum(len(p.read_text().splitlines()) for p in folder.glob("*.jsonl"))
+    for _ in range(5):
+        invoke(server, name, split_body(x))
+    time.sleep(0.5)
+    assert sum(len(p.read_text().splitlines()) for p in folder.glob("*.jsonl")) == before
+
+
 def test_tritonclient_http_infers_on_a_deployment(server, mlflow_client):
     import tritonclient.http as triton
 
