@@ -12,6 +12,7 @@ they create, admins manage everything, and everyone else gets the default permis
 from __future__ import annotations
 
 import base64
+import json
 import os
 import sqlite3
 import subprocess
@@ -861,3 +862,79 @@ def test_searches_leave_out_what_the_caller_may_not_read_in_the_query(auth_serve
     r = requests.post(f"{auth_server.api}/experiments/search", auth=ALICE,
                       json={"filter": f"name LIKE '{prefix}-%'", "max_results": 100})
     assert len(r.json()["experiments"]) == 9
+
+
+# ------------------------------------------------------------ deployments
+
+def _deployment_versions(srv, name, auth):
+    r = requests.get(f"{srv.url}/api/v1/deployments/{name}", auth=auth, timeout=30)
+    assert r.status_code == 200, r.text
+    return {v["role"]: v for v in r.json()["deployment"]["versions"]}
+
+
+def test_deployments_are_checked_and_audited_like_every_resource(auth_server, as_user):
+    booster, X = _booster(3)
+    model = unique("served")
+    alice = as_user(ALICE)
+    mlflow.set_experiment(unique("auth-serve-exp"))
+    with mlflow.start_run():
+        mlflow.xgboost.log_model(booster, name="m", registered_model_name=model, pip_requirements=PIP)
+    # Bob may not even read alice's model: he cannot deploy it.
+    r = requests.post(f"{auth_server.api}/registered-models/permissions/create",
+                      json={"name": model, "username": BOB[0], "permission": "NO_PERMISSIONS"},
+                      auth=ALICE, timeout=30)
+    assert r.status_code == 200, r.text
+    name = unique("dep")
+    refused = requests.post(f"{auth_server.url}/api/v1/deployments",
+                            json={"name": name, "model_uri": f"models:/{model}/1"}, auth=BOB, timeout=30)
+    assert refused.status_code == 403, refused.text
+    assert requests.post(f"{auth_server.url}/api/v1/deployments",
+                         json={"name": name, "model_uri": f"models:/{model}/1"}, timeout=30).status_code == 401
+    created = requests.post(f"{auth_server.url}/api/v1/deployments",
+                            json={"name": name, "model_uri": f"models:/{model}/1"}, auth=ALICE, timeout=30)
+    assert created.status_code == 200, created.text
+    deadline = time.monotonic() + 30
+    while _deployment_versions(auth_server, name, ALICE).get("primary", {}).get("state") != "ready":
+        assert time.monotonic() < deadline, "the deployment never became ready"
+        time.sleep(0.1)
+    body = {"dataframe_split": json.loads(X.head(2).to_json(orient="split", index=False))}
+    url = f"{auth_server.url}/deployments/{name}/invocations"
+    ok = requests.post(url, json=body, auth=ALICE, timeout=30)
+    assert ok.status_code == 200, ok.text
+    np.testing.assert_allclose(ok.json()["predictions"], booster.predict(xgb.DMatrix(X.head(2))), rtol=1e-6)
+    # Bob has the default READ on the deployment: he sees it, but invoking needs USE.
+    assert requests.post(url, json=body, auth=BOB, timeout=30).status_code == 403
+    assert requests.post(url, json=body, timeout=30).status_code == 401
+    assert requests.patch(f"{auth_server.url}/api/v1/deployments/{name}", json={"max_queued": 5},
+                          auth=BOB, timeout=30).status_code == 403
+    assert requests.delete(f"{auth_server.url}/api/v1/deployments/{name}", auth=BOB,
+                           timeout=30).status_code == 403
+    grant = requests.post(f"{auth_server.url}/api/3.0/mlflow/users/permissions/grant",
+                          json={"username": BOB[0], "resource_type": "deployment", "resource_id": name,
+                                "permission": "USE"}, auth=ALICE, timeout=30)
+    assert grant.status_code == 200, grant.text
+    assert requests.post(url, json=body, auth=BOB, timeout=30).status_code == 200
+    # OIP's inference route is the same resource under another path.
+    oip = {"inputs": [{"name": "input__0", "shape": [2, 3], "datatype": "FP64",
+                       "data": X.head(2).to_numpy().reshape(-1).tolist()}]}
+    assert requests.post(f"{auth_server.url}/v2/models/{name}/infer", json=oip, auth=BOB,
+                         timeout=30).status_code == 200
+    assert requests.patch(f"{auth_server.url}/api/v1/deployments/{name}", json={"max_queued": 5},
+                          auth=BOB, timeout=30).status_code == 403
+    entries = _audit(auth_server, target=f"deployment:{name}")
+    assert ("deployments/create", "alice", 200) in {(e["action"], e["principal"], e["outcome"]) for e in entries}
+    assert ("deployments/create", "bob", 403) in {(e["action"], e["principal"], e["outcome"]) for e in entries}
+    assert any(e["action"] == "deployments/update" and e["principal"] == "bob" and e["outcome"] == 403
+               for e in entries), entries
+    assert any(e["action"] == "deployments/load" and e["principal"] == "system:serving" for e in entries)
+    # Bob, with the default READ, sees the deployment in the list; a user with NO_PERMISSIONS does not.
+    listed = requests.get(f"{auth_server.url}/api/v1/deployments", auth=BOB, timeout=30).json()
+    assert name in {d["name"] for d in listed["deployments"]}
+    requests.post(f"{auth_server.url}/api/3.0/mlflow/users/permissions/grant",
+                  json={"username": BOB[0], "resource_type": "deployment", "resource_id": name,
+                        "permission": "NO_PERMISSIONS"}, auth=ALICE, timeout=30)
+    listed = requests.get(f"{auth_server.url}/api/v1/deployments", auth=BOB, timeout=30).json()
+    assert name not in {d["name"] for d in listed["deployments"]}
+    assert requests.get(f"{auth_server.url}/api/v1/deployments/{name}", auth=BOB, timeout=30).status_code == 403
+    assert requests.delete(f"{auth_server.url}/api/v1/deployments/{name}", auth=ALICE,
+                           timeout=30).status_code == 200
