@@ -9,10 +9,12 @@
 // LoadNewPacks reads the indexes of packs published since (by this or
 // another process) into the in-memory map that FindPacked consults, under
 // ContentStore::index_mu_. Thread-safe as ContentStore is.
+#include <sys/random.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <mutex>
-#include <random>
 #include <shared_mutex>
 
 #include "core/error.h"
@@ -55,20 +57,21 @@ std::string ContentStore::IndexKey(const std::string& name) {
 }
 
 std::string ContentStore::NewPackName() {
-  // 128 random bits: unique across processes and machines sharing a store
-  // without any coordination.
-  thread_local std::mt19937_64 random([] {
-    std::random_device device;
-    std::seed_seq seed{device(), device(), device(), device(), device(), device()};
-    return std::mt19937_64(seed);
-  }());
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string name;
-  for (int half = 0; half < 2; ++half) {
-    uint64_t bits = random();
-    for (int i = 0; i < 16; ++i, bits >>= 4) name += kDigits[bits & 0xf];
+  // 128 bits from the kernel for each pack: unique across threads,
+  // processes (a forked child too, which a seeded generator would repeat)
+  // and machines sharing a store, without any coordination.
+  unsigned char bits[16];
+  size_t have = 0;
+  while (have < sizeof bits) {
+    ssize_t n = ::getrandom(bits + have, sizeof bits - have, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      throw Error(ErrorCode::kInternalError,
+                  "cannot name a new pack: getrandom: " + std::string(std::strerror(errno)));
+    }
+    have += static_cast<size_t>(n);
   }
-  return name;
+  return ToHex(std::string_view(reinterpret_cast<const char*>(bits), sizeof bits));
 }
 
 void ContentStore::PublishPack(std::unique_ptr<blob::BlobWriter> pack, const std::string& name,

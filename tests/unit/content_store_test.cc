@@ -8,6 +8,8 @@
 #include <cstring>
 #include <fstream>
 #include <functional>
+#include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <random>
@@ -382,7 +384,14 @@ class HookedBlobStore final : public blob::BlobStore {
     return inner_->OpenWriter(key, options);
   }
   std::unique_ptr<blob::BlobReader> Open(std::string_view key) override {
+    std::lock_guard lock(mu_);
+    ++opens_[std::string(key)];
     return inner_->Open(key);
+  }
+  // How often each key was opened for reading.
+  std::map<std::string, int> opens() {
+    std::lock_guard lock(mu_);
+    return opens_;
   }
   std::optional<blob::BlobInfo> Stat(std::string_view key) override { return inner_->Stat(key); }
   blob::ListPage List(const blob::ListOptions& options) override { return inner_->List(options); }
@@ -396,7 +405,39 @@ class HookedBlobStore final : public blob::BlobStore {
  private:
   std::unique_ptr<blob::BlobStore> inner_;
   std::function<void(blob::BlobStore&, std::string_view)> on_write_;
+  std::mutex mu_;  // guards opens_
+  std::map<std::string, int> opens_;
 };
+
+TEST_F(ContentStoreTest, ReadsOpenEachPackOnceAndUseNothingButTheBlobStore) {
+  auto hooked = std::make_unique<HookedBlobStore>(
+      blob::LocalBlobStore::Create({base_ / "hooked", false}), [](blob::BlobStore&, auto) {});
+  HookedBlobStore* blobs = hooked.get();
+  ContentStore::Options options;
+  options.scratch_folder = base_ / "scratch";
+  auto store = ContentStore::Open(std::move(hooked), options);
+  WriteFile(base_ / "in.bin", RandomBytes(2 << 20, 38));
+  FileManifest manifest = store->AddFile(base_ / "in.bin").manifest;
+  ASSERT_GT(manifest.chunks.size(), 8u);
+  store->Materialize(manifest, base_ / "copy.bin");
+  for (const ChunkRef& chunk : manifest.chunks) store->ReadBlob(chunk.digest);
+  EXPECT_EQ(Sha256::Hex(ReadFile(base_ / "copy.bin")), manifest.sha256);
+  std::map<std::string, int> opens = blobs->opens();
+  int pack_opens = 0;
+  for (const auto& [key, count] : opens) {
+    if (key.ends_with(".pack")) pack_opens += count;
+  }
+  EXPECT_EQ(pack_opens, 1);  // one reader, cached, for every chunk read
+  // The store's blobs are all it wrote: its keys, nothing beside them.
+  std::set<std::string> files;
+  for (const auto& entry : fs::recursive_directory_iterator(base_ / "hooked")) {
+    if (entry.is_regular_file()) files.insert(entry.path().lexically_relative(base_ / "hooked"));
+  }
+  ASSERT_EQ(files.size(), 2u);
+  EXPECT_TRUE(files.begin()->starts_with("packs/") && files.begin()->ends_with(".idx"));
+  EXPECT_TRUE(files.rbegin()->ends_with(".pack"));
+  EXPECT_TRUE(fs::is_empty(base_ / "scratch"));
+}
 
 TEST_F(ContentStoreTest, ACommitWhosePackWasSweptFailsRatherThanAcknowledge) {
   // A writer stalled between publishing its pack and its index for longer
