@@ -25,7 +25,6 @@
 #include <unordered_set>
 #include <utility>
 
-#include "core/durable_file.h"
 #include "core/error.h"
 #include "data/content_store.h"
 #include "data/content_store_internal.h"
@@ -35,8 +34,6 @@ namespace fs = std::filesystem;
 using content_store_internal::CheckEntryPath;
 using content_store_internal::ErrnoText;
 using content_store_internal::FileDescriptor;
-using content_store_internal::Quote;
-using content_store_internal::ThrowIo;
 
 namespace {
 
