@@ -97,6 +97,10 @@ void App::Start() {
   tasks_.push_back(scheduler_->Every(
       std::max(options_.audit.refusal_interval, std::chrono::milliseconds(1)),
       "audit refusal summaries", [audit = audit_.get()] { audit->FlushRefusals(); }));
+  // What writes killed since the start left in the dataset store, once old
+  // enough to be surely dead (the start's own sweep leaves younger ones).
+  tasks_.push_back(scheduler_->Every(std::chrono::hours(1), "dataset store sweep",
+                                     [content = content_.get()] { content->SweepAbandoned(); }));
 }
 
 void App::Stop() {
