@@ -18,10 +18,11 @@
 // once it is older than the caller's cutoff.
 //
 // Folders exist only while a blob is under them, as in S3: a put makes the
-// folders of its key (and, when syncing, fsyncs the folder above each one it
-// made, so a published blob is not lost with a new folder), and a delete removes the folders it
-// leaves empty (so a listing never shows an empty folder). A put racing such a removal makes the
-// folder again. A folder and a blob cannot share a name ("a" as a blob and "a/b"), which S3 would
+// folders of its key (and, when syncing, fsyncs the folder above each one
+// it made, so a published blob is not lost with a new folder), and a delete
+// removes the folders it leaves empty (so a listing never shows an empty
+// folder). A put racing such a removal makes the folder again. A folder and
+// a blob cannot share a name ("a" as a blob and "a/b"), which S3 would
 // allow: such a put is INVALID_PARAMETER_VALUE.
 //
 // Deletes are durable too: the folder that held the removed entry is

@@ -29,9 +29,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
-#include <list>
 #include <memory>
-#include <mutex>
 #include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <shared_mutex>
@@ -142,7 +140,7 @@ using ProgressCallback = std::function<void(uint64_t bytes_done, uint64_t bytes_
 // blob: a pack counts only once its index is there, so an add that dies
 // leaves no half version. What it did leave (an unpublished write, a pack
 // without an index) is deleted by SweepAbandoned once it is older than
-// Options::abandoned_after, which needs no lock: the age tells a dead write
+// Options::abandoned_after_ms, which needs no lock: the age tells a dead write
 // from a live one. A loose object is one blob. The adds make their objects
 // durable before they return, so a caller may record a version right after.
 // Reads verify the digest, so a corrupt object is reported, never returned.
@@ -228,7 +226,7 @@ class ContentStore {
   // unpublished writes, packs without an index, old scratch files; and pack
   // indexes whose pack is gone (a damaged store: dropping the index lets
   // adds store those objects again). Safe while other processes use the
-  // store. Open runs it; a long-running server may run it now and then.
+  // store. Open runs it, and the server's App every hour.
   // Returns how many things it deleted.
   uint64_t SweepAbandoned();
 
@@ -328,7 +326,7 @@ class ContentStore {
   ContentStore(std::unique_ptr<blob::BlobStore> blobs, const Options& options,
                std::filesystem::path scratch);
 
-  // "<where>: in the store <blob store>", for messages.
+  // "the store <what Describe says>", for messages.
   std::string Where() const;
 
   static std::string LooseKey(std::string_view digest);
