@@ -69,7 +69,14 @@ std::unique_ptr<App> App::Create(Options options) {
       *app->stores_->tracking, tracking::TrackingService::Options{}, *authorizer);
   app->registry_ = std::make_unique<registry::RegistryService>(*app->stores_->registry,
                                                                *app->tracking_, *authorizer);
-  app->content_ = data::ContentStore::Open(o.datasets);
+  // Dataset packs and objects are blobs too; the folder also holds the
+  // store's scratch space (tmp/) for copies that must be files.
+  blob::LocalBlobStore::Options dataset_blobs;
+  dataset_blobs.root = o.datasets;
+  data::ContentStore::Options content;
+  content.scratch_folder = std::filesystem::path(o.datasets) / "tmp";
+  content.own_folder = o.datasets;
+  app->content_ = data::ContentStore::Open(blob::LocalBlobStore::Create(dataset_blobs), content);
   app->datasets_ =
       std::make_unique<data::DatasetService>(*app->content_, *app->stores_->datasets, *authorizer);
   app->audit_ = std::make_unique<governance::AuditLog>(*app->stores_->audit, o.audit);
@@ -107,6 +114,10 @@ void App::Start() {
   tasks_.push_back(scheduler_->Every(
       std::max(options_.audit.refusal_interval, std::chrono::milliseconds(1)),
       "audit refusal summaries", [audit = audit_.get()] { audit->FlushRefusals(); }));
+  // What writes killed since the start left in the dataset store, once old
+  // enough to be surely dead (the start's own sweep leaves younger ones).
+  tasks_.push_back(scheduler_->Every(std::chrono::hours(1), "dataset store sweep",
+                                     [content = content_.get()] { content->SweepAbandoned(); }));
   serving_->Start(*background_);
 }
 

@@ -16,6 +16,10 @@
 //   List               directory walk, sorted            ListObjectsV2 (Prefix,
 //                                                        Delimiter "/", StartAfter)
 //   Delete/DeletePrefix unlink / remove the folder       DeleteObject(s)
+//   SweepAbandoned     old temporary files deleted       AbortMultipartUpload of
+//                                                        stale uploads
+//   MakeDurable        fsync of the folder               nothing (visible is
+//                                                        durable)
 //
 // Publication is atomic: a blob becomes visible whole, in one step, when its
 // writer publishes it; until then readers see the old content or nothing,
@@ -36,8 +40,10 @@
 // is not an error: Stat and Open return nothing, Delete returns false.
 //
 // Every BlobStore method is thread-safe, also against other processes on the
-// same root (the server and a CLI command). A BlobWriter or BlobReader is
-// used by one thread at a time and must not outlive its store.
+// same root (the server and a CLI command). A BlobWriter is used by one
+// thread at a time; a BlobReader's ReadAt may be called from several threads
+// at once (pread, or independent ranged GETs), so a reader can be cached and
+// shared. Neither may outlive its store.
 #pragma once
 
 #include <cstddef>
@@ -89,7 +95,9 @@ struct BlobInfo {
 
 // Streams a blob in. Append as often as needed, then Publish once to make
 // the whole blob visible under its key (replacing an older one). Destroyed
-// without Publish, or after Publish threw, it leaves nothing behind.
+// without Publish, or after Publish threw, it leaves nothing behind. After
+// an Append threw, the writer is broken (how much of that append arrived is
+// unknown): Publish throws, so a blob is never published with a hole.
 class BlobWriter {
  public:
   virtual ~BlobWriter() = default;
@@ -101,7 +109,7 @@ class BlobWriter {
 
 // One published version of a blob, read by ranges. A reader keeps reading
 // the version it opened even if the key is replaced or deleted meanwhile,
-// so a download is never a mix of two versions.
+// so a download is never a mix of two versions. ReadAt is thread-safe.
 class BlobReader {
  public:
   virtual ~BlobReader() = default;
@@ -137,6 +145,16 @@ struct ListPage {
   std::string next_start_after;
 };
 
+struct WriterOptions {
+  // Start moving what was appended towards durable storage every this many
+  // bytes, without waiting for it, so that Publish finds little left to do
+  // and the storage works while the caller goes on producing bytes. Local:
+  // sync_file_range(SYNC_FILE_RANGE_WRITE) of the last this-many bytes (only
+  // when the store syncs at all); S3: the part size of the multipart upload.
+  // 0: the backend's default (local: nothing before Publish).
+  uint64_t write_back_bytes = 0;
+};
+
 // Pull-style source of bytes for Put: fills up to `capacity` bytes of
 // `buffer` and returns how many, 0 at the end.
 using BlobSource = std::function<size_t(char* buffer, size_t capacity)>;
@@ -149,7 +167,9 @@ class BlobStore {
   virtual std::string Describe() const = 0;
 
   // A writer for `key`. The key is checked here, before any byte is taken.
-  virtual std::unique_ptr<BlobWriter> OpenWriter(std::string_view key) = 0;
+  virtual std::unique_ptr<BlobWriter> OpenWriter(std::string_view key,
+                                                 const WriterOptions& options) = 0;
+  std::unique_ptr<BlobWriter> OpenWriter(std::string_view key) { return OpenWriter(key, {}); }
 
   // The published blob under `key`, or null when there is none.
   virtual std::unique_ptr<BlobReader> Open(std::string_view key) = 0;
@@ -166,6 +186,26 @@ class BlobStore {
   // '/' (a whole store is never deleted by accident: "" is refused).
   // Returns how many blobs it removed.
   virtual uint64_t DeletePrefix(std::string_view folder) = 0;
+
+  // Removes what writers left under `folder` (a folder ending in '/', or ""
+  // for the whole store) that were neither published nor abandoned cleanly
+  // (a killed process, a power cut), when their last write is older than
+  // `cutoff_ms` (milliseconds since the epoch). No lock is needed: a writer
+  // still at work wrote recently, and one that was idle longer than the
+  // cutoff and swept anyway fails its Publish rather than publishing less.
+  // Local: temporary files; S3: AbortMultipartUpload of the uploads under
+  // the prefix initiated before the cutoff (what a bucket lifecycle rule
+  // "abort incomplete multipart uploads after N days" does). Returns how
+  // many it removed.
+  virtual uint64_t SweepAbandoned(std::string_view folder, int64_t cutoff_ms) = 0;
+
+  // Makes durable the publishes and deletes directly under `folder` (ending
+  // in '/', or "" for the top) that a listing may already show: another
+  // process's blob becomes visible a moment before its publication is
+  // durable, and a caller about to build on it (record that it holds
+  // something) must not depend on what a crash could undo. Local: fsync of
+  // the folder; S3: nothing, a visible object is durable.
+  virtual void MakeDurable(std::string_view folder) = 0;
 
   // Conveniences over the methods above.
 

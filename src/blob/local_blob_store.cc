@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <optional>
 #include <system_error>
+#include <utility>
+#include <vector>
 
 #include "core/durable_file.h"
 #include "core/error.h"
@@ -33,26 +35,91 @@ std::string Join(const std::string& folder_key, const std::string& name) {
   return folder_key.empty() ? name : folder_key + "/" + name;
 }
 
-DurableWriteOptions OptionsFor(bool sync) {
-  DurableWriteOptions options;
-  options.sync = sync;
-  return options;
+void SyncFolderOf(const fs::path& folder, std::string_view key) {
+  int fd = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) ThrowIo("cannot sync the folder of", key, errno);
+  const bool synced = ::fsync(fd) == 0;
+  const int error = errno;
+  ::close(fd);
+  if (!synced) ThrowIo("cannot sync the folder of", key, error);
 }
 
+// A temporary file beside the target, renamed over it by Publish.
 class LocalBlobWriter final : public BlobWriter {
  public:
-  LocalBlobWriter(const fs::path& target, bool sync) : file_(target, OptionsFor(sync)) {}
+  LocalBlobWriter(fs::path target, std::string key, bool sync, uint64_t write_back_bytes)
+      : target_(std::move(target)),
+        key_(std::move(key)),
+        sync_(sync),
+        write_back_bytes_(sync ? write_back_bytes : 0) {
+    temp_ = target_.parent_path() / ("." + target_.filename().string() +
+                                     std::string(kTemporaryMarker) + UniqueFileSuffix());
+    fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd_ < 0) ThrowIo("cannot create a temporary file for", key_, errno);
+  }
+  ~LocalBlobWriter() override {
+    if (fd_ >= 0) ::close(fd_);
+    if (!published_) ::unlink(temp_.c_str());
+  }
+  LocalBlobWriter(const LocalBlobWriter&) = delete;
+  LocalBlobWriter& operator=(const LocalBlobWriter&) = delete;
 
   void Append(const void* data, size_t size) override {
-    file_.Write(data, size);
-    size_ += size;
+    if (fd_ < 0 || broken_) ThrowBroken();
+    const auto* bytes = static_cast<const char*>(data);
+    while (size > 0) {
+      ssize_t n = ::write(fd_, bytes, size);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        broken_ = true;
+        ThrowIo("cannot write", key_, errno);
+      }
+      bytes += n;
+      size -= static_cast<size_t>(n);
+      size_ += static_cast<uint64_t>(n);
+    }
+    if (write_back_bytes_ > 0 && size_ - flushed_ >= write_back_bytes_) {
+      // Starts the disk on what is written so far without waiting for it,
+      // so Publish's fdatasync finds little left: the disk works while the
+      // caller goes on (for a pack, while the next chunks are hashed).
+      ::sync_file_range(fd_, static_cast<off_t>(flushed_), static_cast<off_t>(size_ - flushed_),
+                        SYNC_FILE_RANGE_WRITE);
+      flushed_ = size_;
+    }
   }
-  void Publish() override { file_.Commit(); }
+
+  void Publish() override {
+    if (fd_ < 0 || broken_) ThrowBroken();
+    broken_ = true;  // whatever fails below, this writer is done
+    // The modification time is the publication's, not the last append's:
+    // a sweep judges a blob's age by it.
+    if (::futimens(fd_, nullptr) != 0) ThrowIo("cannot stamp", key_, errno);
+    if (sync_ && ::fdatasync(fd_) != 0) ThrowIo("cannot sync", key_, errno);
+    // close() reports a delayed write error.
+    if (::close(std::exchange(fd_, -1)) != 0) ThrowIo("cannot write", key_, errno);
+    if (::rename(temp_.c_str(), target_.c_str()) != 0) ThrowIo("cannot publish", key_, errno);
+    published_ = true;
+    if (sync_) SyncFolderOf(target_.parent_path(), key_);
+  }
+
   uint64_t size() const override { return size_; }
 
  private:
-  DurableFile file_;  // deletes its temporary file unless Commit renamed it
+  [[noreturn]] void ThrowBroken() const {
+    throw Error(ErrorCode::kInternalError,
+                "cannot write blob '" + key_ + "': an earlier write or publish failed");
+  }
+
+  const fs::path target_;
+  const std::string key_;
+  const bool sync_;
+  const uint64_t write_back_bytes_;
+  fs::path temp_;
+  int fd_ = -1;
   uint64_t size_ = 0;
+  uint64_t flushed_ = 0;    // bytes handed to sync_file_range
+  bool broken_ = false;     // an append or the publish failed (or ran)
+  bool published_ = false;  // renamed into place: nothing to delete
 };
 
 class LocalBlobReader final : public BlobReader {
@@ -137,39 +204,49 @@ fs::path LocalBlobStore::PathOf(std::string_view key) const {
   return path;
 }
 
-void LocalBlobStore::MakeFolders(const fs::path& folder, std::string_view key) const {
-  std::error_code ec;
-  if (fs::create_directories(folder, ec) || !ec) return;
-  // A blob where the key needs a folder ("a" when writing "a/b") is the
-  // caller's mistake, anything else the machine's.
-  std::string prefix;
+void LocalBlobStore::MakeFolders(std::string_view key) const {
+  fs::path folder = root_;
+  std::vector<fs::path> grown;  // folders that got a new sub-folder
   size_t start = 0;
   for (size_t slash = key.find('/'); slash != std::string_view::npos;
        slash = key.find('/', start)) {
-    prefix = std::string(key.substr(0, slash));
-    start = slash + 1;
-    std::error_code status_ec;
-    fs::file_status status = fs::status(root_ / prefix, status_ec);
-    if (fs::exists(status) && !fs::is_directory(status)) {
-      ThrowKey(key, "'" + prefix + "' is a blob, not a folder");
+    fs::path child = folder / std::string(key.substr(start, slash - start));
+    if (::mkdir(child.c_str(), 0755) == 0) {
+      grown.push_back(folder);
+    } else if (errno == EEXIST) {
+      // A blob where the key needs a folder ("a" when writing "a/b") is the
+      // caller's mistake, anything else the machine's.
+      struct stat st {};
+      if (::stat(child.c_str(), &st) == 0 && !S_ISDIR(st.st_mode)) {
+        ThrowKey(key, "'" + std::string(key.substr(0, slash)) + "' is a blob, not a folder");
+      }
+    } else {
+      ThrowIo("cannot make the folders of", key, errno);
     }
+    folder = std::move(child);
+    start = slash + 1;
   }
-  ThrowIo("cannot make the folders of", key, ec.value());
+  // A new folder is an entry in the one above it: without this, a power cut
+  // could take a published blob with the folder it is in.
+  if (sync_) {
+    for (const fs::path& parent : grown) SyncFolderOf(parent, key);
+  }
 }
 
-std::unique_ptr<BlobWriter> LocalBlobStore::OpenWriter(std::string_view key) {
+std::unique_ptr<BlobWriter> LocalBlobStore::OpenWriter(std::string_view key,
+                                                       const WriterOptions& options) {
   const fs::path target = PathOf(key);
-  const fs::path folder = target.parent_path();
   // A delete (in any thread or process) removes the folders it empties, so
   // one may vanish between making it and creating the temporary file in it:
   // then make it again. Once the temporary file is in it, it stays.
   constexpr int kAttempts = 8;
   for (int attempt = 1;; ++attempt) {
     try {
-      MakeFolders(folder, key);
+      MakeFolders(key);
       std::error_code ec;
       if (fs::is_directory(target, ec)) ThrowKey(key, "a folder of that name exists");
-      return std::make_unique<LocalBlobWriter>(target, sync_);
+      return std::make_unique<LocalBlobWriter>(target, std::string(key), sync_,
+                                               options.write_back_bytes);
     } catch (const Error& e) {
       if (e.code() == ErrorCode::kInvalidParameterValue || attempt == kAttempts) throw;
     }
@@ -307,6 +384,56 @@ uint64_t LocalBlobStore::DeletePrefix(std::string_view folder) {
   if (ec) ThrowIo("cannot delete the folder of", key, ec.value());
   PruneAndSync(path.parent_path());
   return blobs.size();
+}
+
+fs::path LocalBlobStore::FolderOf(std::string_view folder, const char* what) const {
+  if (folder.empty()) return root_;
+  if (folder.back() != '/') {
+    ThrowInvalid("Invalid blob prefix '" + std::string(folder) +
+                 "': only a folder (ending in '/') " + what);
+  }
+  return PathOf(folder.substr(0, folder.size() - 1));
+}
+
+uint64_t LocalBlobStore::SweepAbandoned(std::string_view folder, int64_t cutoff_ms) {
+  const fs::path top = FolderOf(folder, "can be swept");
+  // Found first, removed after: removing may prune folders under the walk.
+  std::vector<fs::path> stale;
+  std::error_code ec;
+  fs::recursive_directory_iterator it(top, ec);  // does not follow linked folders
+  if (ec) {
+    if (ec == std::errc::no_such_file_or_directory || ec == std::errc::not_a_directory) return 0;
+    ThrowIo("cannot sweep", folder, ec.value());
+  }
+  for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (ec) break;  // a folder removed meanwhile ends this walk; the next sweep goes on
+    const std::string name = it->path().filename().string();
+    if (name.find(kTemporaryMarker) == std::string::npos) continue;
+    struct stat st {};
+    if (::lstat(it->path().c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    if (MillisOf(st) < cutoff_ms) stale.push_back(it->path());
+  }
+  uint64_t removed = 0;
+  for (const fs::path& path : stale) {
+    if (::unlink(path.c_str()) != 0) continue;  // its writer published or gave up meanwhile
+    ++removed;
+    PruneAndSync(path.parent_path());
+  }
+  return removed;
+}
+
+void LocalBlobStore::MakeDurable(std::string_view folder) {
+  const fs::path path = FolderOf(folder, "can be made durable");
+  if (!sync_) return;
+  int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT || errno == ENOTDIR) return;  // nothing under it
+    ThrowIo("cannot sync the folder of", folder, errno);
+  }
+  const bool synced = ::fsync(fd) == 0;
+  const int error = errno;
+  ::close(fd);
+  if (!synced) ThrowIo("cannot sync the folder of", folder, error);
 }
 
 void LocalBlobStore::PruneAndSync(fs::path folder) const {

@@ -1,22 +1,29 @@
-// ContentStore's front: Open (and the recovery of what interrupted writes
-// left), lookups across packs and loose objects, reads that verify what they
-// return, manifests stored as objects, and Materialize. The chunk writer,
+// ContentStore's front: Open and the sweep of what interrupted writes left,
+// lookups across packs and loose objects, reads that verify what they
+// return (through readers cached per pack), manifests stored as objects, and
+// Materialize, which writes the user's own folders with file calls (the
+// store itself is reached only through its blob::BlobStore). The chunk writer,
 // the packs, the loose objects and the manifests' JSON are in the
 // content_store_*.cc files beside this one (see content_store_internal.h).
 // Thread-safe as ContentStore is (content_store.h).
 #include "data/content_store.h"
 
 #include <fcntl.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <list>
+#include <mutex>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <system_error>
 #include <unordered_set>
 #include <utility>
 
+#include "blob/local_blob_store.h"
 #include "core/durable_file.h"
 #include "core/error.h"
 #include "data/content_store_internal.h"
@@ -35,94 +42,173 @@ using content_store_internal::WriteAll;
 using nlohmann::json;
 
 // ---------------------------------------------------------------------------
-// Open and recovery
+// Open and the sweep of abandoned writes
+
+namespace {
+
+int64_t NowMillis() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// The most pack readers kept open: enough for a file whose chunks lie in
+// many packs (a version added on top of many others), few enough to stay
+// far below a process's descriptor limit.
+constexpr size_t kMaxOpenPacks = 64;
+
+}  // namespace
+
+// Readers of recently read packs, least recently used dropped first.
+// Thread-safe; a reader handed out stays usable after it is dropped here.
+class ContentStore::PackReaders {
+ public:
+  // The reader of the pack blob `key`, or null if there is no such blob.
+  std::shared_ptr<blob::BlobReader> Get(blob::BlobStore& blobs, const std::string& key) {
+    {
+      std::lock_guard lock(mu_);
+      auto it = by_key_.find(key);
+      if (it != by_key_.end()) {
+        order_.splice(order_.begin(), order_, it->second);
+        return it->second->second;
+      }
+    }
+    // Opened outside the lock: opening may wait on storage.
+    std::shared_ptr<blob::BlobReader> reader = blobs.Open(key);
+    if (!reader) return nullptr;
+    std::lock_guard lock(mu_);
+    auto [it, added] = by_key_.try_emplace(key);
+    if (!added) return it->second->second;  // another thread opened it meanwhile
+    order_.emplace_front(key, reader);
+    it->second = order_.begin();
+    if (order_.size() > kMaxOpenPacks) {
+      by_key_.erase(order_.back().first);
+      order_.pop_back();
+    }
+    return reader;
+  }
+
+ private:
+  using Entry = std::pair<std::string, std::shared_ptr<blob::BlobReader>>;
+  std::mutex mu_;           // guards order_ and by_key_
+  std::list<Entry> order_;  // most recently used first
+  std::unordered_map<std::string, std::list<Entry>::iterator> by_key_;
+};
 
 std::unique_ptr<ContentStore> ContentStore::Open(const fs::path& root) {
   return Open(root, Options());
 }
 
 std::unique_ptr<ContentStore> ContentStore::Open(const fs::path& root, const Options& options) {
+  std::unique_ptr<blob::BlobStore> blobs;
+  try {
+    blob::LocalBlobStore::Options local;
+    local.root = root;
+    local.sync = options.durable;
+    blobs = blob::LocalBlobStore::Create(local);
+  } catch (const Error& e) {
+    ThrowInvalid("cannot open the store folder " + Quote(root) + ": " + e.what());
+  }
+  Options with_folders = options;
+  const fs::path& canonical = static_cast<blob::LocalBlobStore&>(*blobs).root();
+  if (with_folders.scratch_folder.empty()) with_folders.scratch_folder = canonical / "tmp";
+  if (with_folders.own_folder.empty()) with_folders.own_folder = canonical;
+  return Open(std::move(blobs), with_folders);
+}
+
+std::unique_ptr<ContentStore> ContentStore::Open(std::unique_ptr<blob::BlobStore> blobs,
+                                                 const Options& options) {
   options.chunking.Validate();
   if (options.read_size < 2 * options.chunking.max_size) {
     ThrowInvalid("invalid store options: read_size " + std::to_string(options.read_size) +
                  " is smaller than twice chunking.max_size (" +
                  std::to_string(options.chunking.max_size) + ")");
   }
+  if (options.abandoned_after_ms <= 0) {
+    ThrowInvalid("invalid store options: abandoned_after_ms must be positive");
+  }
+  Options resolved = options;
   std::error_code error;
-  fs::create_directories(root, error);
-  if (error) ThrowInvalid("cannot create the store folder " + Quote(root) + ": " + error.message());
-  fs::path canonical = fs::canonical(root, error);
-  if (error) ThrowInvalid("cannot open the store folder " + Quote(root) + ": " + error.message());
-
-  // Fan-out folders are made up front, so writes never create folders.
-  bool created = false;
-  auto make_folder = [&](const fs::path& folder) {
-    if (::mkdir(folder.c_str(), 0755) == 0) {
-      created = true;
-    } else if (errno != EEXIST) {
-      ThrowInvalid("cannot create " + Quote(folder) + ": " + ErrnoText(errno));
-    }
-  };
-  make_folder(canonical / "objects");
-  make_folder(canonical / "packs");
-  make_folder(canonical / "tmp");
-  static constexpr char kDigits[] = "0123456789abcdef";
-  for (int i = 0; i < 256; ++i) {
-    make_folder(canonical / "objects" / std::string{kDigits[i >> 4], kDigits[i & 0xf]});
+  fs::path scratch = options.scratch_folder;
+  if (scratch.empty()) {
+    scratch = fs::temp_directory_path(error);
+  } else {
+    fs::create_directories(scratch, error);
   }
-  if (created && options.durable) {
-    SyncFolder(canonical / "objects");
-    SyncFolder(canonical);
+  if (error)
+    ThrowInvalid("cannot create the scratch folder " + Quote(scratch) + ": " + error.message());
+  if (!resolved.own_folder.empty()) {
+    fs::path own = fs::weakly_canonical(resolved.own_folder, error);
+    if (!error) resolved.own_folder = std::move(own);
   }
-
-  fs::path lock_path = canonical / "lock";
-  int lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (lock_fd < 0) ThrowInvalid("cannot open " + Quote(lock_path) + ": " + ErrnoText(errno));
-  FileDescriptor lock_guard(lock_fd);
-  // Whoever holds the lock exclusively is the only user of the store, so
-  // what tmp/ holds, and a pack whose index is missing, were left by
-  // interrupted writes. Others hold it shared.
-  if (::flock(lock_fd, LOCK_EX | LOCK_NB) == 0) {
-    for (const auto& entry : fs::directory_iterator(canonical / "tmp", error)) {
-      std::error_code ignored;
-      fs::remove_all(entry.path(), ignored);
-    }
-    // A pack without its index was never published; an index without its
-    // pack lists objects that are gone (dropping it lets adds store them
-    // again).
-    for (const auto& entry : fs::directory_iterator(canonical / "packs", error)) {
-      fs::path partner = entry.path();
-      std::error_code ignored;
-      if (entry.path().extension() == kPackExtension) {
-        if (!fs::exists(partner.replace_extension(kIndexExtension), ignored)) {
-          fs::remove(entry.path(), ignored);
-        }
-      } else if (entry.path().extension() == kIndexExtension) {
-        if (!fs::exists(partner.replace_extension(kPackExtension), ignored)) {
-          fs::remove(entry.path(), ignored);
-        }
-      }
-    }
-  }
-  while (::flock(lock_fd, LOCK_SH) != 0) {
-    if (errno != EINTR) ThrowInvalid("cannot lock " + Quote(lock_path) + ": " + ErrnoText(errno));
-  }
-  std::unique_ptr<ContentStore> store(new ContentStore(canonical, options, lock_fd));
-  lock_guard.Release();
+  std::unique_ptr<ContentStore> store(
+      new ContentStore(std::move(blobs), resolved, std::move(scratch)));
+  store->SweepAbandoned();
   store->LoadNewPacks();
   return store;
 }
 
-ContentStore::ContentStore(fs::path root, const Options& options, int lock_fd)
-    : root_(std::move(root)),
-      objects_(root_ / "objects"),
-      packs_(root_ / "packs"),
-      tmp_(root_ / "tmp"),
+ContentStore::ContentStore(std::unique_ptr<blob::BlobStore> blobs, const Options& options,
+                           fs::path scratch)
+    : blobs_(std::move(blobs)),
       options_(options),
-      lock_fd_(lock_fd) {}
+      scratch_(std::move(scratch)),
+      readers_(std::make_unique<PackReaders>()) {}
 
-ContentStore::~ContentStore() {
-  ::close(lock_fd_);  // releases the shared lock
+ContentStore::~ContentStore() = default;
+
+std::string ContentStore::Where() const { return "the store " + blobs_->Describe(); }
+
+uint64_t ContentStore::SweepAbandoned() {
+  const int64_t cutoff = NowMillis() - options_.abandoned_after_ms;
+  uint64_t removed = blobs_->SweepAbandoned("packs/", cutoff);
+  removed += blobs_->SweepAbandoned("objects/", cutoff);
+  // A pack is published before its index, so a pack without one is either
+  // being completed right now (published moments ago) or was left by an add
+  // that died between the two; an index without its pack lists objects that
+  // are gone (a damaged store). The index is looked for again just before a
+  // pack is deleted, and a pack published this recently is left alone, so
+  // only a writer stalled between its two publishes for longer than the
+  // cutoff could lose its pack, and then its Commit fails (it checks the
+  // pack after publishing the index) rather than acknowledging.
+  std::set<std::string> packs;
+  std::set<std::string> indexes;
+  blob::ListOptions list;
+  list.prefix = "packs/";
+  list.max_entries = 100000;
+  for (const blob::ListEntry& entry : blobs_->ListAll(list)) {
+    if (entry.is_prefix) continue;
+    std::string_view name = std::string_view(entry.key).substr(list.prefix.size());
+    if (name.ends_with(kPackExtension)) {
+      packs.emplace(name.substr(0, name.size() - std::strlen(kPackExtension)));
+    } else if (name.ends_with(kIndexExtension)) {
+      indexes.emplace(name.substr(0, name.size() - std::strlen(kIndexExtension)));
+    }
+  }
+  for (const std::string& name : packs) {
+    if (indexes.count(name)) continue;
+    std::optional<blob::BlobInfo> info = blobs_->Stat(PackKey(name));
+    if (!info || info->modified_ms >= cutoff) continue;
+    if (blobs_->Stat(IndexKey(name))) continue;
+    removed += blobs_->Delete(PackKey(name)) ? 1 : 0;
+  }
+  for (const std::string& name : indexes) {
+    if (packs.count(name) || blobs_->Stat(PackKey(name))) continue;
+    removed += blobs_->Delete(IndexKey(name)) ? 1 : 0;
+  }
+  // Scratch copies are the store's only when it was given their folder.
+  if (!options_.scratch_folder.empty()) {
+    std::error_code error;
+    for (const auto& entry : fs::directory_iterator(scratch_, error)) {
+      std::error_code entry_error;
+      auto modified = fs::last_write_time(entry.path(), entry_error);
+      if (entry_error) continue;
+      auto age = fs::file_time_type::clock::now() - modified;
+      if (age < std::chrono::milliseconds(options_.abandoned_after_ms)) continue;
+      removed += fs::remove_all(entry.path(), entry_error);
+    }
+  }
+  return removed;
 }
 
 // ---------------------------------------------------------------------------
@@ -136,12 +222,10 @@ std::optional<ContentStore::Location> ContentStore::Find(std::string_view digest
   }
   Sha256::Digest raw = FromHex(digest);
   if (auto packed = FindPacked(raw)) return packed;
-  fs::path loose = LoosePath(digest);
-  struct stat info;
-  if (::stat(loose.c_str(), &info) == 0) {
-    return Location{loose, 0, static_cast<uint64_t>(info.st_size), false};
+  std::string loose = LooseKey(digest);
+  if (std::optional<blob::BlobInfo> info = blobs_->Stat(loose)) {
+    return Location{std::move(loose), 0, info->size, false};
   }
-  if (errno != ENOENT) ThrowIo("cannot look up object " + std::string(digest), errno);
   if (refresh && LoadNewPacks()) return FindPacked(raw);
   return std::nullopt;
 }
@@ -164,66 +248,36 @@ std::vector<std::string> ContentStore::Missing(const std::vector<std::string>& d
   return missing;
 }
 
-// Keeps the pack files one read opened, so reading a file's chunks opens each
-// pack once rather than once per chunk.
-class ContentStore::PackReader {
- public:
-  PackReader() = default;
-  ~PackReader() {
-    for (const auto& [path, fd] : open_) ::close(fd);
-  }
-  PackReader(const PackReader&) = delete;
-  PackReader& operator=(const PackReader&) = delete;
-
-  // An open descriptor of `path` (owned by the reader), or -1 with errno set.
-  int Open(const fs::path& path) {
-    auto it = open_.find(path.native());
-    if (it != open_.end()) return it->second;
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) open_.emplace(path.native(), fd);
-    return fd;
-  }
-
- private:
-  std::unordered_map<std::string, int> open_;
-};
-
-std::string ContentStore::ReadLocation(const Location& location, std::string_view digest,
-                                       PackReader* reader) const {
-  PackReader own;
-  if (reader == nullptr) reader = &own;
-  int fd = reader->Open(location.file);
-  if (fd < 0) {
-    if (errno == ENOENT && location.packed) {
-      throw Error(ErrorCode::kInternalError, "object " + std::string(digest) + " in the store " +
-                                                 Quote(root_) + " is lost: its pack " +
-                                                 location.file.filename().string() +
+std::string ContentStore::ReadLocation(const Location& location, std::string_view digest) const {
+  std::shared_ptr<blob::BlobReader> reader;
+  if (location.packed) {
+    reader = readers_->Get(*blobs_, location.key);
+    if (!reader) {
+      throw Error(ErrorCode::kInternalError, "object " + std::string(digest) + " in " + Where() +
+                                                 " is lost: its pack " + location.key +
                                                  " is missing (the store is damaged)");
     }
-    if (errno == ENOENT) {  // a loose object deleted since it was found
+  } else {
+    reader = blobs_->Open(location.key);
+    if (!reader) {  // a loose object deleted since it was found
       throw Error(ErrorCode::kResourceDoesNotExist,
-                  "object " + std::string(digest) + " does not exist in the store " + Quote(root_));
+                  "object " + std::string(digest) + " does not exist in " + Where());
     }
-    ThrowIo("cannot read object " + std::string(digest), errno);
   }
   std::string bytes;
-  bytes.resize(location.size);
-  size_t have = 0;
-  while (have < bytes.size()) {
-    ssize_t n = ::pread(fd, bytes.data() + have, bytes.size() - have,
-                        static_cast<off_t>(location.offset + have));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      ThrowIo("cannot read object " + std::string(digest), errno);
-    }
-    if (n == 0) break;
-    have += static_cast<size_t>(n);
+  bytes.reserve(location.size);
+  uint64_t have = 0;
+  while (have < location.size) {
+    size_t want = static_cast<size_t>(std::min<uint64_t>(location.size - have, 16 << 20));
+    size_t got = reader->ReadAt(location.offset + have, want, bytes);
+    if (got == 0) break;
+    have += got;
   }
   if (have != location.size) {
-    throw Error(ErrorCode::kInternalError,
-                "object " + std::string(digest) + " in the store " + Quote(root_) +
-                    " is corrupt: " + location.file.filename().string() + " holds " +
-                    std::to_string(have) + " of its " + std::to_string(location.size) + " bytes");
+    throw Error(ErrorCode::kInternalError, "object " + std::string(digest) + " in " + Where() +
+                                               " is corrupt: " + location.key + " holds " +
+                                               std::to_string(have) + " of its " +
+                                               std::to_string(location.size) + " bytes");
   }
   return bytes;
 }
@@ -232,13 +286,12 @@ std::string ContentStore::ReadBlob(std::string_view digest) const {
   std::optional<Location> location = Find(digest, /*refresh=*/true);
   if (!location) {
     throw Error(ErrorCode::kResourceDoesNotExist,
-                "object " + std::string(digest) + " does not exist in the store " + Quote(root_));
+                "object " + std::string(digest) + " does not exist in " + Where());
   }
-  std::string bytes = ReadLocation(*location, digest, nullptr);
+  std::string bytes = ReadLocation(*location, digest);
   std::string actual = Sha256::Hex(bytes);
   if (actual != digest) {
-    throw Error(ErrorCode::kInternalError, "object " + std::string(digest) + " in the store " +
-                                               Quote(root_) +
+    throw Error(ErrorCode::kInternalError, "object " + std::string(digest) + " in " + Where() +
                                                " is corrupt: its content hashes to " + actual);
   }
   return bytes;
@@ -276,21 +329,20 @@ void ContentStore::WriteFileFromChunks(const FileManifest& manifest, const fs::p
     // The whole-file digest covers every chunk, so chunks are hashed again
     // only to name the corrupt one when it does not match.
     Sha256 whole;
-    PackReader reader;
     for (const ChunkRef& chunk : manifest.chunks) {
       std::optional<Location> location = Find(chunk.digest, /*refresh=*/true);
       if (!location) {
-        throw Error(ErrorCode::kResourceDoesNotExist,
-                    "cannot materialize '" + shown_name + "': chunk " + chunk.digest +
-                        " does not exist in the store " + Quote(root_));
+        throw Error(ErrorCode::kResourceDoesNotExist, "cannot materialize '" + shown_name +
+                                                          "': chunk " + chunk.digest +
+                                                          " does not exist in " + Where());
       }
       if (location->size != chunk.size) {
         throw Error(ErrorCode::kInternalError,
-                    "object " + chunk.digest + " in the store " + Quote(root_) +
-                        " is corrupt: it holds " + std::to_string(location->size) +
-                        " bytes, expected " + std::to_string(chunk.size));
+                    "object " + chunk.digest + " in " + Where() + " is corrupt: it holds " +
+                        std::to_string(location->size) + " bytes, expected " +
+                        std::to_string(chunk.size));
       }
-      std::string bytes = ReadLocation(*location, chunk.digest, &reader);
+      std::string bytes = ReadLocation(*location, chunk.digest);
       whole.Update(bytes.data(), bytes.size());
       WriteAll(fd.get(), reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), Quote(temp));
     }

@@ -1,15 +1,17 @@
 // Content-addressed storage of dataset files.
 //
-// A ContentStore keeps immutable objects under one root folder, each named by
-// the SHA-256 of its bytes (64 lowercase hex digits):
+// A ContentStore keeps immutable objects as blobs of one blob::BlobStore
+// (the only way it reaches storage), each object named by the SHA-256 of its
+// bytes (64 lowercase hex digits). Its keys:
 //
-//   <root>/packs/<name>.pack   the chunks one add stored, back to back
-//   <root>/packs/<name>.idx    which chunk lies where in <name>.pack
-//   <root>/objects/<first 2 hex>/<remaining 62 hex>
-//                              one object stored on its own ("loose"):
-//                              manifests and objects put one at a time
-//   <root>/tmp/                what is being written
-//   <root>/lock                see ContentStore::Open
+//   packs/<name>.pack   the chunks one add stored, back to back
+//   packs/<name>.idx    which chunk lies where in <name>.pack
+//   objects/<first 2 hex>/<remaining 62 hex>
+//                       one object stored on its own ("loose"): manifests
+//                       and objects put one at a time
+//
+// With the local blob store these are files under the store's folder (the
+// layout stores written before the blob store had, so they open unchanged).
 //
 // Files are cut into content-defined chunks (chunker.h) and each chunk is an
 // object, so two versions of a dataset share the chunks they have in common.
@@ -38,6 +40,7 @@
 #include <variant>
 #include <vector>
 
+#include "blob/blob_store.h"
 #include "core/sha256.h"
 #include "data/chunker.h"
 
@@ -128,24 +131,32 @@ struct AddTreeResult {
 // when the add began), on the thread that called the add.
 using ProgressCallback = std::function<void(uint64_t bytes_done, uint64_t bytes_total)>;
 
-// A content-addressed object store in a local folder.
+// A content-addressed object store on a blob store.
 //
-// Objects are immutable and written atomically. An add appends its new chunks
-// to a pack in <root>/tmp/; publishing the pack (Commit) makes it durable,
-// then renames it into packs/ and then its index beside it, so a pack counts
-// only once its index is there, and an add that dies leaves no half version
-// (what it left in tmp/, or a pack without an index, is deleted by the next
-// exclusive Open). A loose object is written to tmp/ and renamed into
-// objects/. The adds make their objects durable before they return, so a
-// caller may record a version right after. Reads verify the digest, so a
-// corrupt object is reported, never returned.
+// Objects are immutable and published atomically. An add appends its new
+// chunks to a pack blob named when it starts (a random name: an S3 multipart
+// upload needs its key first), pushing it to storage as it grows; publishing
+// the pack (Commit) makes it durable, then publishes its index as a second
+// blob: a pack counts only once its index is there, so an add that dies
+// leaves no half version. What it did leave (an unpublished write, a pack
+// without an index) is deleted by SweepAbandoned once it is older than
+// Options::abandoned_after_ms, which needs no lock: the age tells a dead write
+// from a live one. A loose object is one blob. The adds make their objects
+// durable before they return, so a caller may record a version right after.
+// Reads verify the digest, so a corrupt object is reported, never returned.
 //
-// The store owns nothing but its folder; manifests are plain values owned by
-// the caller. All methods are thread-safe, and several processes may use the
-// same root at once: each add writes its own pack, an object written twice is
-// the same bytes either way, and a lookup that misses reads the indexes of
-// packs other processes published since. AddFile and AddTree use up to three
-// threads of their own while they run.
+// Because packs are not named by their content, two processes that store
+// the same bundle at the same moment (a retried push racing the first try)
+// publish two packs holding the same objects: readers use either, and the
+// cost is the space of one bundle. (Naming packs by the digest of their
+// index deduplicated that, but needs the whole pack before its key.)
+//
+// The store owns its blob store and a scratch folder; manifests are plain
+// values owned by the caller. All methods are thread-safe, and several
+// processes may use the same blobs at once: each add writes its own pack, an
+// object written twice is the same bytes either way, and a lookup that
+// misses reads the indexes of packs other processes published since. AddFile
+// and AddTree use up to three threads of their own while they run.
 class ContentStore {
   class Ingest;  // what one add or ObjectWriter writes (content_store.cc)
 
@@ -154,32 +165,52 @@ class ContentStore {
     Chunker::Options chunking;
     // Bytes per read() of a file being added; at least 2 * chunking.max_size.
     size_t read_size = size_t{8} << 20;
-    // Make new objects durable before an add or PutBlob returns: an
-    // fdatasync of the pack and its index (or of the loose object), then the
-    // renames, then an fsync of the folders that changed. Off only for tests
-    // and benchmarks that measure something else.
+    // New objects are durable before an add or PutBlob returns when the
+    // blob store syncs (LocalBlobStore::Options::sync; Open(root, ...) sets
+    // it from this). Here it also asks the pack writer to push the pack to
+    // storage as it grows. Off only for tests and benchmarks that measure
+    // something else.
     bool durable = true;
     // An add that has written this many new bytes publishes its pack and
-    // starts another before it goes on, so tmp/ stays bounded (such objects
-    // stay if the add then fails: they are whole, merely unreferenced).
+    // starts another before it goes on, so an unpublished write stays
+    // bounded (such objects stay if the add then fails: they are whole,
+    // merely unreferenced).
     uint64_t commit_every_bytes = uint64_t{4} << 30;
+    // A write unpublished this long after its last byte, or a pack without
+    // its index this long after it was published, was abandoned (a killed
+    // process): SweepAbandoned deletes it. Far longer than any pause of a
+    // live writer (a pull's pack waits at most one request between puts;
+    // an add's pack waits for the file's profile before it is published).
+    int64_t abandoned_after_ms = int64_t{60} * 60 * 1000;
+    // A local folder for what must be a file to be read (a version
+    // materialized to be validated: DatasetService). The store deletes what
+    // it holds longer than abandoned_after_ms. Empty: the system's temporary
+    // folder, never swept. Open(root, ...) uses <root>/tmp.
+    std::filesystem::path scratch_folder;
+    // A local folder AddTree leaves out (the store's own, when a project
+    // keeps its store inside the folder being added). Open(root, ...) sets
+    // it to root.
+    std::filesystem::path own_folder;
   };
 
-  // Where the bytes of an object lie: a whole loose object file, or `size`
-  // bytes at `offset` of a pack file.
+  // Where the bytes of an object lie: the whole blob `key` (a loose
+  // object), or `size` bytes at `offset` of the pack blob `key`.
   struct Location {
-    std::filesystem::path file;
+    std::string key;
     uint64_t offset = 0;
     uint64_t size = 0;
     bool packed = false;
   };
 
-  // Opens the store at `root`, creating its folders if needed, and reads the
-  // pack indexes. If no other ContentStore (in any process) has the store
-  // open, deletes what interrupted writes left (<root>/tmp/, packs without an
-  // index). Holds a shared lock on <root>/lock while open. Throws
-  // kInvalidParameterValue for invalid options or a root that cannot be
-  // created, kInternalError naming the file for a pack index that is corrupt.
+  // The store on `blobs`: reads the pack indexes, then sweeps abandoned
+  // writes (SweepAbandoned). Throws kInvalidParameterValue for invalid
+  // options, kInternalError naming the key for a pack index that is corrupt.
+  static std::unique_ptr<ContentStore> Open(std::unique_ptr<blob::BlobStore> blobs,
+                                            const Options& options);
+  // The store in the local folder `root` (a LocalBlobStore there, syncing
+  // when options.durable, and scratch space in <root>/tmp unless
+  // options.scratch_folder says otherwise): what the CLI's workspace and
+  // the tests use. kInvalidParameterValue for a root that cannot be made.
   static std::unique_ptr<ContentStore> Open(const std::filesystem::path& root);
   static std::unique_ptr<ContentStore> Open(const std::filesystem::path& root,
                                             const Options& options);
@@ -187,8 +218,17 @@ class ContentStore {
   ContentStore(const ContentStore&) = delete;
   ContentStore& operator=(const ContentStore&) = delete;
 
-  const std::filesystem::path& root() const { return root_; }
   const Options& options() const { return options_; }
+  // Options::scratch_folder, made if missing.
+  const std::filesystem::path& scratch_folder() const { return scratch_; }
+
+  // Deletes what interrupted writes left, by age (Options::abandoned_after_ms):
+  // unpublished writes, packs without an index, old scratch files; and pack
+  // indexes whose pack is gone (a damaged store: dropping the index lets
+  // adds store those objects again). Safe while other processes use the
+  // store. Open runs it, and the server's App every hour.
+  // Returns how many things it deleted.
+  uint64_t SweepAbandoned();
 
   // Where the object `digest` is stored, if it is. Throws
   // kInvalidParameterValue unless `digest` is 64 lowercase hex digits (so
@@ -220,7 +260,7 @@ class ContentStore {
   // Stores every file under the folder `path`. Symbolic links are followed
   // when they point to a file inside the folder; links that point outside it,
   // to a folder, or nowhere, and special files (devices, FIFOs, sockets) are
-  // refused with kInvalidParameterValue naming them. The store's own root is
+  // refused with kInvalidParameterValue naming them. Options::own_folder is
   // skipped if it lies inside the folder.
   AddTreeResult AddTree(const std::filesystem::path& path,
                         const ProgressCallback& progress = nullptr);
@@ -265,7 +305,7 @@ class ContentStore {
   void Materialize(const Manifest& manifest, const std::filesystem::path& out_path) const;
 
  private:
-  class PackReader;
+  class PackReaders;
 
   // Where a packed object lies: pack number (into pack_names_), offset, size.
   struct PackedObject {
@@ -283,9 +323,18 @@ class ContentStore {
     size_t operator()(const Sha256::Digest& digest) const;
   };
 
-  ContentStore(std::filesystem::path root, const Options& options, int lock_fd);
+  ContentStore(std::unique_ptr<blob::BlobStore> blobs, const Options& options,
+               std::filesystem::path scratch);
 
-  std::filesystem::path LoosePath(std::string_view digest) const;
+  // "the store <what Describe says>", for messages.
+  std::string Where() const;
+
+  static std::string LooseKey(std::string_view digest);
+  static std::string PackKey(const std::string& name);
+  static std::string IndexKey(const std::string& name);
+  // A name no other pack has, for a pack about to be written.
+  static std::string NewPackName();
+
   bool HasLoose(std::string_view digest) const;
   // The packed object `digest`, looking only at the indexes loaded so far.
   std::optional<Location> FindPacked(const Sha256::Digest& digest) const;
@@ -294,35 +343,33 @@ class ContentStore {
   bool LoadNewPacks() const;
   // Registers a pack this process has just published.
   void AddPack(const std::string& name, const std::vector<IndexEntry>& entries) const;
-  // Publishes the pack written to `pack_temp` (open as `pack_fd`, which it
-  // closes) holding `entries`; see Ingest::Commit. On failure deletes it.
-  void PublishPack(int pack_fd, const std::filesystem::path& pack_temp,
+  // Publishes the pack `pack` named `name` holding `entries`, then its index;
+  // see Ingest::Commit. On failure nothing is published.
+  void PublishPack(std::unique_ptr<blob::BlobWriter> pack, const std::string& name,
                    std::vector<IndexEntry> entries);
   // The bytes of a pack index: "SLWIDX01", the entry count (u64), the
   // entries sorted by digest (32-byte digest, u64 offset, u64 size), then the
   // SHA-256 of all that; integers little-endian.
   static std::string EncodePackIndex(const std::vector<IndexEntry>& entries);
-  // Parses a pack index read from `path`; kInternalError naming it if it is
+  // Parses a pack index read from `key`; kInternalError naming it if it is
   // torn or corrupt.
-  static std::vector<IndexEntry> DecodePackIndex(std::string_view bytes,
-                                                 const std::filesystem::path& path);
+  static std::vector<IndexEntry> DecodePackIndex(std::string_view bytes, const std::string& key);
   // Validates `digest`, then finds it packed or loose; `refresh` reads the
   // indexes of new packs before it gives up.
   std::optional<Location> Find(std::string_view digest, bool refresh) const;
   // The bytes at `location` without verifying them; kInternalError if the
-  // file is shorter than the location says.
-  std::string ReadLocation(const Location& location, std::string_view digest,
-                           PackReader* reader) const;
+  // blob is shorter than the location says.
+  std::string ReadLocation(const Location& location, std::string_view digest) const;
 
   void WriteFileFromChunks(const FileManifest& manifest, const std::filesystem::path& out_path,
                            const std::string& shown_name) const;
 
-  const std::filesystem::path root_;
-  const std::filesystem::path objects_;
-  const std::filesystem::path packs_;
-  const std::filesystem::path tmp_;
+  const std::unique_ptr<blob::BlobStore> blobs_;
   const Options options_;
-  const int lock_fd_;  // holds the shared lock on <root>/lock
+  const std::filesystem::path scratch_;
+  // Open readers of the packs read lately (packs are immutable, so a reader
+  // stays valid), so reading a file's chunks opens each pack once.
+  const std::unique_ptr<PackReaders> readers_;
 
   // The pack indexes read so far. A cache of what packs/ holds, hence
   // mutable: lookups of a const store refresh it.

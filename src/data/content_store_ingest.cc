@@ -3,8 +3,9 @@
 // An add reads each file once on the caller's thread, cuts it into chunks,
 // and hands the buffers to a whole-file hasher thread and two chunk workers
 // (ContentStore::Ingest::Pipeline), which hash the chunks and append the new
-// ones to one pack in tmp/; Commit publishes the pack (content_store_packs.cc).
-// The Ingest owns its pack until then and deletes it if the add fails. The
+// ones to one pack blob being written; Commit publishes the pack
+// (content_store_packs.cc). The Ingest owns its pack writer until then, and
+// dropping it unpublished leaves nothing if the add fails. The
 // buffers come from a fixed pool, so an add holds at most kPipelineBuffers
 // read buffers however large the file. ObjectWriter feeds objects that
 // arrive from elsewhere into the same Ingest. Thread-safety is described on
@@ -24,7 +25,6 @@
 #include <unordered_set>
 #include <utility>
 
-#include "core/durable_file.h"
 #include "core/error.h"
 #include "data/content_store.h"
 #include "data/content_store_internal.h"
@@ -34,8 +34,6 @@ namespace fs = std::filesystem;
 using content_store_internal::CheckEntryPath;
 using content_store_internal::ErrnoText;
 using content_store_internal::FileDescriptor;
-using content_store_internal::Quote;
-using content_store_internal::ThrowIo;
 
 namespace {
 
@@ -56,19 +54,6 @@ constexpr uint64_t kWriteBackBytes = uint64_t{16} << 20;
   std::string message = "cannot read '" + shown + "': " + ErrnoText(error);
   if (error == ENOENT || error == ENOTDIR) throw Error(ErrorCode::kResourceDoesNotExist, message);
   throw Error(ErrorCode::kInvalidParameterValue, message);
-}
-
-void PwriteAll(int fd, const uint8_t* data, size_t size, uint64_t offset, const std::string& what) {
-  while (size > 0) {
-    ssize_t n = ::pwrite(fd, data, size, static_cast<off_t>(offset));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      ThrowIo("cannot write " + what, errno);
-    }
-    data += n;
-    size -= static_cast<size_t>(n);
-    offset += static_cast<uint64_t>(n);
-  }
 }
 
 // A buffer of the add pipeline. `users` counts the stages still reading it.
@@ -170,9 +155,9 @@ struct Segment {
 // ---------------------------------------------------------------------------
 // Ingest: the objects one AddFile or AddTree writes.
 
-// Writes the new chunks of one add into a pack in tmp/ and publishes it
-// (Commit); deletes it if the add fails first. Thread-safe: the chunk workers
-// of an add call StoreChunk concurrently.
+// Writes the new chunks of one add into a pack blob and publishes it
+// (Commit); abandons it if the add fails first. Thread-safe: the chunk
+// workers of an add call StoreChunk concurrently.
 class ContentStore::Ingest {
  public:
   explicit Ingest(ContentStore* store)
@@ -180,12 +165,7 @@ class ContentStore::Ingest {
     store_->LoadNewPacks();  // what other processes published since Open
   }
 
-  ~Ingest() {
-    if (pack_fd_ >= 0) {
-      ::close(pack_fd_);
-      ::unlink(pack_temp_.c_str());
-    }
-  }
+  ~Ingest() = default;  // an unpublished pack writer leaves nothing
 
   Ingest(const Ingest&) = delete;
   Ingest& operator=(const Ingest&) = delete;
@@ -196,9 +176,8 @@ class ContentStore::Ingest {
   FileManifest AddFile(const fs::path& path, const std::string& shown,
                        const std::function<void(uint64_t)>& progress);
 
-  // Publishes the pack written so far: makes it and its index durable, then
-  // renames both into packs/ (the index last) and syncs the folder. Runs the
-  // gate first. The chunk workers may go on meanwhile; they start a new pack.
+  // Publishes the pack written so far, then its index (each durably). Runs
+  // the gate first. The chunk workers may go on meanwhile; they start a new pack.
   void Commit();
 
   // Runs once before the first Commit that has objects to publish.
@@ -211,7 +190,7 @@ class ContentStore::Ingest {
 
   uint64_t uncommitted_bytes() {
     std::lock_guard lock(mu_);
-    return pack_size_;
+    return pack_ ? pack_->size() : 0;
   }
 
   // Hashes the chunks of `segment` and stores the new ones; appends their
@@ -230,11 +209,9 @@ class ContentStore::Ingest {
   std::mutex mu_;  // guards everything below
   // Digests this add has met (already stored or written to the pack).
   std::unordered_set<Sha256::Digest, DigestHash> seen_;
-  // The pack being written (none while pack_fd_ < 0) and what it holds.
-  fs::path pack_temp_;
-  int pack_fd_ = -1;
-  uint64_t pack_size_ = 0;
-  uint64_t pack_flushed_ = 0;  // bytes handed to sync_file_range
+  // The pack being written (none while null), its name and what it holds.
+  std::unique_ptr<blob::BlobWriter> pack_;
+  std::string pack_name_;
   std::vector<IndexEntry> entries_;
   AddStats stats_;
   std::function<void()> gate_;  // used by the one thread that commits
@@ -250,26 +227,19 @@ void ContentStore::Ingest::StoreChunk(const Sha256::Digest& digest, const std::s
   // Appends under the lock: copying 64 KiB into the page cache takes a few
   // microseconds, against the hundred it takes to hash it outside the lock.
   std::lock_guard lock(mu_);
-  if (pack_fd_ < 0) {
-    pack_temp_ = store_->tmp_ / ("pack-" + UniqueFileSuffix());
-    pack_fd_ = ::open(pack_temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
-    if (pack_fd_ < 0) ThrowIo("cannot create " + Quote(pack_temp_), errno);
-    pack_size_ = 0;
-    pack_flushed_ = 0;
+  if (!pack_) {
+    pack_name_ = NewPackName();
+    blob::WriterOptions options;
+    // The disk works while the hashing goes on, rather than after it: the
+    // publish then finds little left to sync.
+    if (store_->options_.durable) options.write_back_bytes = kWriteBackBytes;
+    pack_ = store_->blobs_->OpenWriter(PackKey(pack_name_), options);
   }
-  // At an explicit offset: a write that fails halfway must not shift where
-  // the next chunk lands, since a mid-add Commit may publish what came before.
-  PwriteAll(pack_fd_, data, size, pack_size_, Quote(pack_temp_));
-  entries_.push_back({digest, pack_size_, size});
-  pack_size_ += size;
-  if (store_->options_.durable && pack_size_ - pack_flushed_ >= kWriteBackBytes) {
-    // Starts writing what is written so far to the disk without waiting for
-    // it, so the fdatasync of Commit finds little left to do: the disk works
-    // while the hashing goes on, rather than after it.
-    ::sync_file_range(pack_fd_, static_cast<off_t>(pack_flushed_),
-                      static_cast<off_t>(pack_size_ - pack_flushed_), SYNC_FILE_RANGE_WRITE);
-    pack_flushed_ = pack_size_;
-  }
+  // An append that fails breaks the writer (blob_store.h), so a mid-add
+  // Commit can never publish a pack whose offsets the failure shifted.
+  const uint64_t offset = pack_->size();
+  pack_->Append(data, size);
+  entries_.push_back({digest, offset, size});
   stats_.chunks_new += 1;
   stats_.bytes_new += size;
 }
@@ -295,27 +265,22 @@ void ContentStore::Ingest::Commit() {
     if (entries_.empty()) return;
   }
   if (gate_) {
-    // If it throws, the pack stays ours and the destructor deletes it.
+    // If it throws, the pack stays ours and the destructor abandons it.
     std::function<void()> gate = std::move(gate_);
     gate_ = nullptr;
     gate();
   }
-  fs::path pack_temp;
+  std::unique_ptr<blob::BlobWriter> pack;
+  std::string name;
   std::vector<IndexEntry> entries;
-  int fd;
   {
     std::lock_guard lock(mu_);
-    pack_temp = std::move(pack_temp_);
+    pack = std::move(pack_);
+    name = std::move(pack_name_);
     entries.swap(entries_);
-    fd = std::exchange(pack_fd_, -1);
-    pack_size_ = 0;
   }
-  if (entries.empty()) {  // another thread committed meanwhile
-    if (fd >= 0) ::close(fd);
-    if (!pack_temp.empty()) ::unlink(pack_temp.c_str());
-    return;
-  }
-  store_->PublishPack(fd, pack_temp, std::move(entries));
+  if (entries.empty()) return;  // another thread committed meanwhile
+  store_->PublishPack(std::move(pack), name, std::move(entries));
 }
 
 // The stages of one file's add. The caller's thread reads the file and finds
@@ -573,7 +538,7 @@ AddTreeResult ContentStore::AddTree(const fs::path& path, const ProgressCallback
     fs::file_status status = it->symlink_status(error);
     if (error) walk_error(entry);
     if (fs::is_directory(status)) {
-      if (entry == root_) {
+      if (!options_.own_folder.empty() && entry == options_.own_folder) {
         it.disable_recursion_pending();  // the store itself is not data
         it.increment(error);
         continue;

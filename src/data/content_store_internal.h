@@ -2,15 +2,17 @@
 // includes this header.
 //
 // ContentStore is implemented in five files along its seams:
-//   content_store.cc            Open and recovery, lookups, reads, manifests
-//                               as objects, Materialize
+//   content_store.cc            Open and the sweep of abandoned writes,
+//                               lookups, reads, manifests as objects,
+//                               Materialize
 //   content_store_manifests.cc  digests, manifest JSON and its checks
 //   content_store_ingest.cc     the chunk writer: AddFile, AddTree and
 //                               ObjectWriter through one pack per add
-//   content_store_packs.cc      pack files and their index
-//   content_store_loose.cc      loose objects (one file per object)
-// Here: file names, error helpers, a file descriptor that closes itself, and
-// the manifest checks the others call. Plain functions; thread-safe.
+//   content_store_packs.cc      pack blobs and their index
+//   content_store_loose.cc      loose objects (one blob per object)
+// Here: key suffixes, error helpers, a file descriptor that closes itself
+// (for the user's files that adds read and Materialize writes), and the
+// manifest checks the others call. Plain functions; thread-safe.
 #pragma once
 
 #include <unistd.h>

@@ -1,35 +1,29 @@
 // Pack files and their index: how the objects of one add are published
 // together and found again.
 //
-// A pack is the chunks of one add back to back; its index lists digest,
-// offset and size per chunk, sorted, with a checksum, and is named by the
-// SHA-256 of its bytes. PublishPack makes both durable and renames the pack
-// and then the index into packs/: the index's arrival publishes the pack.
+// A pack is the chunks of one add back to back, in the blob
+// packs/<name>.pack; its index, packs/<name>.idx, lists digest, offset and
+// size per chunk, sorted, with a checksum. The name is random and chosen
+// when the pack starts. PublishPack publishes the pack and then the index
+// (each durably, by the blob store): the index's arrival publishes the pack.
 // LoadNewPacks reads the indexes of packs published since (by this or
 // another process) into the in-memory map that FindPacked consults, under
 // ContentStore::index_mu_. Thread-safe as ContentStore is.
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
+#include <sys/random.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <mutex>
 #include <shared_mutex>
 
-#include "core/durable_file.h"
 #include "core/error.h"
 #include "data/content_store.h"
 #include "data/content_store_internal.h"
 
 namespace slipway::data {
-namespace fs = std::filesystem;
-using content_store_internal::FileDescriptor;
 using content_store_internal::kIndexExtension;
 using content_store_internal::kPackExtension;
-using content_store_internal::Quote;
-using content_store_internal::ThrowIo;
-using content_store_internal::WriteAll;
 
 namespace {
 
@@ -46,26 +40,6 @@ uint64_t GetU64(const char* in) {
   return value;
 }
 
-// Reads all of `path` into `text`; false if it does not exist.
-bool ReadWholeFile(const fs::path& path, std::string* text) {
-  FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0) {
-    if (errno == ENOENT) return false;
-    ThrowIo("cannot read " + Quote(path), errno);
-  }
-  text->clear();
-  char buffer[65536];
-  while (true) {
-    ssize_t n = ::read(fd.get(), buffer, sizeof buffer);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      ThrowIo("cannot read " + Quote(path), errno);
-    }
-    if (n == 0) return true;
-    text->append(buffer, static_cast<size_t>(n));
-  }
-}
-
 }  // namespace
 
 size_t ContentStore::DigestHash::operator()(const Sha256::Digest& digest) const {
@@ -74,63 +48,60 @@ size_t ContentStore::DigestHash::operator()(const Sha256::Digest& digest) const 
   return hash;
 }
 
-void ContentStore::PublishPack(int pack_fd, const fs::path& pack_temp,
+std::string ContentStore::PackKey(const std::string& name) {
+  return "packs/" + name + kPackExtension;
+}
+
+std::string ContentStore::IndexKey(const std::string& name) {
+  return "packs/" + name + kIndexExtension;
+}
+
+std::string ContentStore::NewPackName() {
+  // 128 bits from the kernel for each pack: unique across threads,
+  // processes (a forked child too, which a seeded generator would repeat)
+  // and machines sharing a store, without any coordination.
+  unsigned char bits[16];
+  size_t have = 0;
+  while (have < sizeof bits) {
+    ssize_t n = ::getrandom(bits + have, sizeof bits - have, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      throw Error(ErrorCode::kInternalError,
+                  "cannot name a new pack: getrandom: " + std::string(std::strerror(errno)));
+    }
+    have += static_cast<size_t>(n);
+  }
+  return ToHex(std::string_view(reinterpret_cast<const char*>(bits), sizeof bits));
+}
+
+void ContentStore::PublishPack(std::unique_ptr<blob::BlobWriter> pack, const std::string& name,
                                std::vector<IndexEntry> entries) {
-  FileDescriptor pack(pack_fd);
-  const bool durable = options_.durable;
-  fs::path index_temp;
-  fs::path pack_target;
-  bool pack_moved = false;
+  // The pack first: once the index is published, the pack must be there
+  // whole, even after a crash.
+  pack->Publish();
+  pack.reset();
+  std::sort(entries.begin(), entries.end(),
+            [](const IndexEntry& a, const IndexEntry& b) { return a.digest < b.digest; });
   try {
-    // Data first: once the index is in packs/, the pack must be whole even
-    // after a crash.
-    if (durable && ::fdatasync(pack.get()) != 0) ThrowIo("cannot sync " + Quote(pack_temp), errno);
-    if (!pack.Close()) ThrowIo("cannot write " + Quote(pack_temp), errno);
-    std::sort(entries.begin(), entries.end(),
-              [](const IndexEntry& a, const IndexEntry& b) { return a.digest < b.digest; });
-    std::string index = EncodePackIndex(entries);
-    // Named by the digest of its index, which lists every object and where
-    // it lies, so two packs never share a name unless they are the same.
-    std::string name = Sha256::Hex(index);
-    index_temp = tmp_ / (name + kIndexExtension);
-    index_temp += "." + UniqueFileSuffix();
-    {
-      FileDescriptor fd(::open(index_temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444));
-      if (fd.get() < 0) ThrowIo("cannot create " + Quote(index_temp), errno);
-      WriteAll(fd.get(), reinterpret_cast<const uint8_t*>(index.data()), index.size(),
-               Quote(index_temp));
-      if (durable && ::fdatasync(fd.get()) != 0) ThrowIo("cannot sync " + Quote(index_temp), errno);
-      if (!fd.Close()) ThrowIo("cannot write " + Quote(index_temp), errno);
+    blobs_->Put(IndexKey(name), EncodePackIndex(entries));
+    // A sweep deletes a pack without an index only once it is old; a writer
+    // stalled that long between its two publishes finds out here, before it
+    // acknowledges anything.
+    if (!blobs_->Stat(PackKey(name))) {
+      blobs_->Delete(IndexKey(name));
+      throw Error(ErrorCode::kInternalError,
+                  "the pack " + PackKey(name) + " in " + Where() +
+                      " was swept as abandoned before its index was published");
     }
-    pack_target = packs_ / (name + kPackExtension);
-    fs::path index_target = packs_ / (name + kIndexExtension);
-    struct stat info;
-    if (::stat(index_target.c_str(), &info) == 0) {
-      // The same pack (same objects at the same offsets) is published
-      // already, e.g. by a retried upload: ours is not needed.
-      ::unlink(pack_temp.c_str());
-      ::unlink(index_temp.c_str());
-      AddPack(name, entries);
-      return;
-    }
-    if (::rename(pack_temp.c_str(), pack_target.c_str()) != 0) {
-      ThrowIo("cannot move a pack into " + Quote(packs_), errno);
-    }
-    pack_moved = true;
-    if (::rename(index_temp.c_str(), index_target.c_str()) != 0) {
-      ThrowIo("cannot move a pack index into " + Quote(packs_), errno);
-    }
-    index_temp.clear();
-    if (durable) SyncFolder(packs_);
-    AddPack(name, entries);
   } catch (...) {
-    ::unlink(pack_temp.c_str());
-    if (!index_temp.empty()) {
-      ::unlink(index_temp.c_str());
-      if (pack_moved) ::unlink(pack_target.c_str());  // published nothing
+    try {
+      blobs_->Delete(PackKey(name));  // published nothing
+    } catch (const Error&) {
+      // Left for SweepAbandoned: without its index the pack counts for nothing.
     }
     throw;
   }
+  AddPack(name, entries);
 }
 
 std::string ContentStore::EncodePackIndex(const std::vector<IndexEntry>& entries) {
@@ -150,9 +121,9 @@ std::string ContentStore::EncodePackIndex(const std::vector<IndexEntry>& entries
 }
 
 std::vector<ContentStore::IndexEntry> ContentStore::DecodePackIndex(std::string_view bytes,
-                                                                    const fs::path& path) {
+                                                                    const std::string& key) {
   auto corrupt = [&](const std::string& why) {
-    throw Error(ErrorCode::kInternalError, "the pack index " + Quote(path) + " is corrupt: " + why);
+    throw Error(ErrorCode::kInternalError, "the pack index " + key + " is corrupt: " + why);
   };
   if (bytes.size() < 8 + 8 + 32 || bytes.substr(0, 8) != std::string_view(kIndexMagic, 8)) {
     corrupt("it does not start with " + std::string(kIndexMagic));
@@ -193,24 +164,27 @@ void ContentStore::AddPack(const std::string& name, const std::vector<IndexEntry
 
 bool ContentStore::LoadNewPacks() const {
   std::vector<std::string> fresh;
+  blob::ListOptions list;
+  list.prefix = "packs/";
+  list.max_entries = 100000;  // one page here; a backend pages as it must
+  std::vector<blob::ListEntry> listed = blobs_->ListAll(list);
   {
-    std::error_code error;
     std::shared_lock lock(index_mu_);
-    for (const auto& entry : fs::directory_iterator(packs_, error)) {
-      if (entry.path().extension() != kIndexExtension) continue;
-      std::string name = entry.path().stem().string();
-      if (!loaded_packs_.count(name)) fresh.push_back(std::move(name));
+    for (const blob::ListEntry& entry : listed) {
+      std::string_view name = std::string_view(entry.key).substr(list.prefix.size());
+      if (entry.is_prefix || !name.ends_with(kIndexExtension)) continue;
+      name.remove_suffix(std::strlen(kIndexExtension));
+      if (!loaded_packs_.count(std::string(name))) fresh.emplace_back(name);
     }
-    if (error) ThrowIo("cannot list " + Quote(packs_), error.value());
   }
-  // Another process may have renamed these in without having synced the
-  // folder yet; an add here must not build on names a crash could undo.
-  if (!fresh.empty() && options_.durable) SyncFolder(packs_);
+  // Another process may have published these without its publication being
+  // durable yet; an add here must not build on packs a crash could undo.
+  if (!fresh.empty()) blobs_->MakeDurable(list.prefix);
   for (const std::string& name : fresh) {
-    fs::path path = packs_ / (name + kIndexExtension);
-    std::string text;
-    if (!ReadWholeFile(path, &text)) continue;  // gone since the listing
-    AddPack(name, DecodePackIndex(text, path));
+    const std::string key = IndexKey(name);
+    std::optional<std::string> text = blobs_->Get(key);
+    if (!text) continue;  // gone since the listing
+    AddPack(name, DecodePackIndex(*text, key));
   }
   return !fresh.empty();
 }
@@ -219,8 +193,7 @@ std::optional<ContentStore::Location> ContentStore::FindPacked(const Sha256::Dig
   std::shared_lock lock(index_mu_);
   auto it = packed_.find(digest);
   if (it == packed_.end()) return std::nullopt;
-  return Location{packs_ / (pack_names_[it->second.pack] + kPackExtension), it->second.offset,
-                  it->second.size, true};
+  return Location{PackKey(pack_names_[it->second.pack]), it->second.offset, it->second.size, true};
 }
 
 }  // namespace slipway::data

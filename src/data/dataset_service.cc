@@ -36,11 +36,11 @@ uint64_t SizeOf(const Manifest& manifest) {
   return total;
 }
 
-// A private copy of some content in the store's tmp/, removed with the object.
+// A private copy of some content in the store's scratch folder, removed with the object.
 class TempCopy {
  public:
   TempCopy(ContentStore& content, const Manifest& manifest, std::string_view purpose)
-      : path_(content.root() / "tmp" / (std::string(purpose) + "-" + NewRunId() + ".csv")) {
+      : path_(content.scratch_folder() / (std::string(purpose) + "-" + NewRunId() + ".csv")) {
     content.Materialize(manifest, path_);
   }
   ~TempCopy() {

@@ -5,7 +5,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "blob/local_blob_store.h"
@@ -398,6 +400,96 @@ TEST_F(LocalBlobStoreTest, DurableModeWritesAndDeletes) {
   EXPECT_EQ(durable->Get("x/y"), "synced");
   EXPECT_TRUE(durable->Delete("x/y"));
   EXPECT_FALSE(durable->Stat("x/y"));
+}
+
+int64_t NowMillis() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+TEST_F(LocalBlobStoreTest, TheSweepRemovesOnlyOldUnpublishedWrites) {
+  store_->Put("data/kept", "kept");
+  fs::last_write_time(store_->root() / "data" / "kept",
+                      fs::file_time_type::clock::now() - std::chrono::hours(3));
+  // What a killed writer left two hours ago, and a writer still at work.
+  const fs::path stale = store_->root() / "data" / "deep" / ".gone.slipway-tmp-99-1";
+  fs::create_directories(stale.parent_path());
+  { std::ofstream(stale) << "half"; }
+  fs::last_write_time(stale, fs::file_time_type::clock::now() - std::chrono::hours(2));
+  std::unique_ptr<BlobWriter> live = store_->OpenWriter("data/live");
+  live->Append("part", 4);
+
+  const int64_t an_hour_ago = NowMillis() - 3600 * 1000;
+  EXPECT_EQ(store_->SweepAbandoned("other/", an_hour_ago), 0u);  // another folder
+  EXPECT_EQ(store_->SweepAbandoned("data/", an_hour_ago), 1u);
+  EXPECT_FALSE(fs::exists(stale));
+  EXPECT_FALSE(fs::exists(stale.parent_path()));  // emptied folders go, as on a delete
+  EXPECT_EQ(store_->Get("data/kept"), "kept");    // old, but published
+  live->Append("rest", 4);
+  live->Publish();
+  EXPECT_EQ(store_->Get("data/live"), "partrest");
+
+  // A writer idle past the cutoff is swept too: its publish then fails, and
+  // nothing is visible, rather than a blob with what it lost.
+  std::unique_ptr<BlobWriter> idle = store_->OpenWriter("data/idle");
+  idle->Append("part", 4);
+  EXPECT_EQ(store_->SweepAbandoned("", NowMillis() + 1000), 1u);
+  EXPECT_THROW(idle->Publish(), Error);
+  EXPECT_FALSE(store_->Stat("data/idle"));
+  EXPECT_TRUE(Temporaries(store_->root()).empty());
+  EXPECT_THROW(store_->SweepAbandoned("data", an_hour_ago), Error);  // not a folder
+}
+
+TEST_F(LocalBlobStoreTest, AWriterPushesAsItGoesAndPublishStampsTheTime) {
+  auto durable = LocalBlobStore::Create(Local(base_ / "durable", true));
+  WriterOptions options;
+  options.write_back_bytes = 4096;
+  std::unique_ptr<BlobWriter> writer = durable->OpenWriter("packs/p.pack", options);
+  std::string expected;
+  for (int i = 0; i < 20; ++i) {
+    std::string part(1000 + i, static_cast<char>('a' + i));
+    writer->Append(part.data(), part.size());
+    expected += part;
+  }
+  EXPECT_EQ(writer->size(), expected.size());
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  const int64_t before_publish = NowMillis();
+  writer->Publish();
+  EXPECT_THROW(writer->Publish(), Error);  // once
+  std::optional<BlobInfo> info = durable->Stat("packs/p.pack");
+  ASSERT_TRUE(info);
+  // Its age counts from the publication, not from the last append (a sweep
+  // of packs without an index judges by it). Coarse clocks: 20 ms of slack.
+  EXPECT_GE(info->modified_ms, before_publish - 20);
+  EXPECT_EQ(durable->Get("packs/p.pack"), expected);
+  durable->MakeDurable("packs/");
+  durable->MakeDurable("");
+  durable->MakeDurable("nothing/here/");  // nothing to sync
+  EXPECT_THROW(durable->MakeDurable("packs"), Error);
+}
+
+TEST_F(LocalBlobStoreTest, OneReaderServesManyThreads) {
+  std::string content;
+  for (int i = 0; i < 1 << 16; ++i) content += static_cast<char>(i * 7);
+  store_->Put("shared", content);
+  std::shared_ptr<BlobReader> reader = store_->Open("shared");
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (uint64_t offset = t * 100; offset < content.size(); offset += 4000) {
+        std::string out;
+        size_t n = reader->ReadAt(offset, 3000, out);
+        if (out != content.substr(offset, n) ||
+            n != std::min<size_t>(3000, content.size() - offset)) {
+          ++wrong;
+        }
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(wrong.load(), 0);
 }
 
 }  // namespace

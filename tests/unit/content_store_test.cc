@@ -4,8 +4,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstring>
 #include <fstream>
+#include <functional>
+#include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <random>
@@ -13,6 +17,7 @@
 #include <sstream>
 #include <thread>
 
+#include "blob/local_blob_store.h"
 #include "core/error.h"
 
 namespace slipway::data {
@@ -55,8 +60,11 @@ std::string ReadFile(const fs::path& path) {
   return content.str();
 }
 
+// The regular files under `folder`; none when it does not exist (the blob
+// store keeps a folder only while something is in it).
 size_t CountFiles(const fs::path& folder) {
   size_t count = 0;
+  if (!fs::exists(folder)) return 0;
   for (const auto& entry : fs::recursive_directory_iterator(folder)) {
     if (entry.is_regular_file()) ++count;
   }
@@ -98,12 +106,14 @@ class ContentStoreTest : public ::testing::Test {
   // of published packs list (format in content_store.h).
   size_t ObjectCount() const {
     std::set<std::string> digests;
-    for (const auto& entry : fs::recursive_directory_iterator(base_ / "store" / "objects")) {
+    std::error_code missing;  // a folder with nothing in it does not exist
+    for (const auto& entry :
+         fs::recursive_directory_iterator(base_ / "store" / "objects", missing)) {
       if (!entry.is_regular_file()) continue;
       digests.insert(entry.path().parent_path().filename().string() +
                      entry.path().filename().string());
     }
-    for (const auto& entry : fs::directory_iterator(base_ / "store" / "packs")) {
+    for (const auto& entry : fs::directory_iterator(base_ / "store" / "packs", missing)) {
       if (entry.path().extension() != ".idx") continue;
       std::string index = ReadFile(entry.path());
       uint64_t count;
@@ -116,8 +126,32 @@ class ContentStoreTest : public ::testing::Test {
     }
     return digests.size();
   }
-  size_t PackCount() const { return CountFiles(base_ / "store" / "packs"); }
-  size_t TempCount() const { return CountFiles(base_ / "store" / "tmp"); }
+  // Published packs and indexes (not the temporary files of writes).
+  size_t PackCount() const {
+    size_t count = 0;
+    if (!fs::exists(base_ / "store" / "packs")) return 0;
+    for (const auto& entry : fs::directory_iterator(base_ / "store" / "packs")) {
+      if (entry.path().filename().string().find(".slipway-tmp-") == std::string::npos) ++count;
+    }
+    return count;
+  }
+  // What writes under way left: temporary files of blob writes (beside
+  // their keys) and the scratch folder's files.
+  size_t TempCount() const {
+    size_t count = 0;
+    for (const auto& entry : fs::recursive_directory_iterator(base_ / "store")) {
+      if (!entry.is_regular_file()) continue;
+      if (entry.path().filename().string().find(".slipway-tmp-") != std::string::npos ||
+          entry.path().parent_path().filename() == "tmp") {
+        ++count;
+      }
+    }
+    return count;
+  }
+  // The file behind a location's key.
+  fs::path FileOf(const ContentStore::Location& location) const {
+    return base_ / "store" / location.key;
+  }
 
   fs::path base_;
   std::unique_ptr<ContentStore> store_;
@@ -130,7 +164,9 @@ TEST_F(ContentStoreTest, PutBlobStoresOnceUnderItsDigest) {
                       "7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
   std::optional<ContentStore::Location> location = store_->Locate(digest);
   ASSERT_TRUE(location.has_value());
-  EXPECT_EQ(location->file, fs::canonical(expected));
+  EXPECT_EQ(location->key,
+            "objects/ba/7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(FileOf(*location), expected);
   EXPECT_FALSE(location->packed);
   EXPECT_EQ(location->size, 3u);
   EXPECT_EQ(ReadFile(expected), "abc");
@@ -183,7 +219,7 @@ TEST_F(ContentStoreTest, MissingAndReadOfAbsentObjects) {
 TEST_F(ContentStoreTest, CorruptObjectIsDetectedOnRead) {
   std::string content = RandomBytes(100000, 1);
   std::string digest = store_->PutBlob(content);
-  fs::path object = store_->Locate(digest)->file;
+  fs::path object = FileOf(*store_->Locate(digest));
   fs::permissions(object, fs::perms::owner_write, fs::perm_options::add);
   content[5000] ^= 1;
   WriteFile(object, content);
@@ -198,10 +234,10 @@ TEST_F(ContentStoreTest, MaterializeNamesACorruptChunkAndLeavesNoOutput) {
   ContentStore::Location location = *store_->Locate(victim.digest);
   EXPECT_TRUE(location.packed);
   EXPECT_EQ(location.size, victim.size);
-  std::string bytes = ReadFile(location.file);
+  std::string bytes = ReadFile(FileOf(location));
   bytes[location.offset + 10] ^= 0x40;
-  fs::permissions(location.file, fs::perms::owner_write, fs::perm_options::add);
-  WriteFile(location.file, bytes);
+  fs::permissions(FileOf(location), fs::perms::owner_write, fs::perm_options::add);
+  WriteFile(FileOf(location), bytes);
   ExpectError([&] { store_->ReadBlob(victim.digest); }, ErrorCode::kInternalError,
               {victim.digest, "corrupt"});
 
@@ -214,7 +250,7 @@ TEST_F(ContentStoreTest, MaterializeReportsAMissingChunk) {
   WriteFile(base_ / "in.bin", RandomBytes(300000, 3));
   FileManifest manifest = store_->AddFile(base_ / "in.bin").manifest;
   // The pack is gone but its index is not: a damaged store, naming the object.
-  fs::path pack = store_->Locate(manifest.chunks.front().digest)->file;
+  fs::path pack = FileOf(*store_->Locate(manifest.chunks.front().digest));
   fs::remove(pack);
   ExpectError([&] { store_->Materialize(manifest, base_ / "copy.bin"); }, ErrorCode::kInternalError,
               {manifest.chunks.front().digest, "pack", "missing"});
@@ -272,7 +308,7 @@ TEST_F(ContentStoreTest, APackPublishedByAnotherProcessIsFoundOnTheNextLookup) {
 TEST_F(ContentStoreTest, ACorruptPackIndexIsReportedByName) {
   WriteFile(base_ / "in.bin", RandomBytes(1 << 20, 34));
   FileManifest manifest = store_->AddFile(base_ / "in.bin").manifest;
-  fs::path index = store_->Locate(manifest.chunks.front().digest)->file;
+  fs::path index = FileOf(*store_->Locate(manifest.chunks.front().digest));
   index.replace_extension(".idx");
   std::string bytes = ReadFile(index);
   bytes[20] ^= 1;
@@ -288,20 +324,148 @@ TEST_F(ContentStoreTest, ACorruptPackIndexIsReportedByName) {
   store_ = ContentStore::Open(base_ / "store");
 }
 
-TEST_F(ContentStoreTest, OpenDeletesWhatInterruptedWritesLeftUnlessTheStoreIsInUse) {
-  WriteFile(base_ / "store" / "tmp" / (Sha256::Hex("x") + ".1234-0"), "half an obj");
-  // What an add that died between its two renames leaves.
-  WriteFile(base_ / "store" / "packs" / (Sha256::Hex("x") + ".pack"), "orphan");
-  // Another user holds the store open: its temp files may be live.
+// Sets the modification time of `path` to `age` ago.
+void MakeOld(const fs::path& path, std::chrono::seconds age) {
+  fs::last_write_time(path, fs::file_time_type::clock::now() - age);
+}
+
+TEST_F(ContentStoreTest, OpenDeletesWhatInterruptedWritesLeftOnceItIsOld) {
+  // What a killed process leaves: a scratch copy, the temporary file of a
+  // pack being written, and a pack published without its index (an add that
+  // died between its two publishes).
+  const fs::path scratch = base_ / "store" / "tmp" / "validate-1.csv";
+  const fs::path writing = base_ / "store" / "packs" / ".a1.pack.slipway-tmp-1234-0";
+  const fs::path orphan = base_ / "store" / "packs" / (Sha256::Hex("x") + ".pack");
+  WriteFile(scratch, "half a copy");
+  WriteFile(writing, "half a pack");
+  WriteFile(orphan, "orphan");
+  // Recent: they may belong to a writer still at work (no lock says
+  // otherwise any more), so another Open leaves them.
   auto second = ContentStore::Open(base_ / "store");
-  EXPECT_EQ(TempCount(), 1u);
+  EXPECT_EQ(TempCount(), 2u);
   EXPECT_EQ(PackCount(), 1u);
-  second.reset();
-  store_.reset();
-  store_ = ContentStore::Open(base_ / "store");
+  // Older than abandoned_after: nobody is writing them.
+  for (const fs::path& path : {scratch, writing, orphan}) MakeOld(path, std::chrono::hours(2));
+  // A pack published long ago whose index is there stays, of course.
+  WriteFile(base_ / "in.bin", RandomBytes(300000, 36));
+  FileManifest kept = store_->AddFile(base_ / "in.bin").manifest;
+  for (const auto& entry : fs::directory_iterator(base_ / "store" / "packs")) {
+    MakeOld(entry.path(), std::chrono::hours(2));
+  }
+  auto third = ContentStore::Open(base_ / "store");  // while the others are open
   EXPECT_EQ(TempCount(), 0u);
-  EXPECT_EQ(PackCount(), 0u);
-  EXPECT_EQ(ObjectCount(), 0u);
+  EXPECT_EQ(PackCount(), 2u);  // the add's pack and its index
+  EXPECT_EQ(ObjectCount(), kept.chunks.size());
+  third->Materialize(kept, base_ / "copy.bin");
+  EXPECT_EQ(Sha256::Hex(ReadFile(base_ / "copy.bin")), kept.sha256);
+  // A shorter age for the sweep, as an option.
+  ContentStore::Options quick;
+  quick.abandoned_after_ms = 1000;
+  WriteFile(writing, "half a pack");
+  MakeOld(writing, std::chrono::seconds(5));
+  EXPECT_EQ(ContentStore::Open(base_ / "store", quick)->SweepAbandoned(), 0u);  // Open swept it
+  EXPECT_EQ(TempCount(), 0u);
+  quick.abandoned_after_ms = 0;
+  ExpectError([&] { ContentStore::Open(base_ / "store", quick); },
+              ErrorCode::kInvalidParameterValue, {"abandoned_after_ms"});
+}
+
+// A BlobStore that forwards to a local one and lets a test act when a
+// writer opens: stands in for another process at a chosen moment.
+class HookedBlobStore final : public blob::BlobStore {
+ public:
+  HookedBlobStore(std::unique_ptr<blob::BlobStore> inner,
+                  std::function<void(blob::BlobStore&, std::string_view)> on_write)
+      : inner_(std::move(inner)), on_write_(std::move(on_write)) {}
+  std::string Describe() const override { return inner_->Describe(); }
+  std::unique_ptr<blob::BlobWriter> OpenWriter(std::string_view key,
+                                               const blob::WriterOptions& options) override {
+    on_write_(*inner_, key);
+    return inner_->OpenWriter(key, options);
+  }
+  std::unique_ptr<blob::BlobReader> Open(std::string_view key) override {
+    std::lock_guard lock(mu_);
+    ++opens_[std::string(key)];
+    return inner_->Open(key);
+  }
+  // How often each key was opened for reading.
+  std::map<std::string, int> opens() {
+    std::lock_guard lock(mu_);
+    return opens_;
+  }
+  std::optional<blob::BlobInfo> Stat(std::string_view key) override { return inner_->Stat(key); }
+  blob::ListPage List(const blob::ListOptions& options) override { return inner_->List(options); }
+  bool Delete(std::string_view key) override { return inner_->Delete(key); }
+  uint64_t DeletePrefix(std::string_view folder) override { return inner_->DeletePrefix(folder); }
+  uint64_t SweepAbandoned(std::string_view folder, int64_t cutoff_ms) override {
+    return inner_->SweepAbandoned(folder, cutoff_ms);
+  }
+  void MakeDurable(std::string_view folder) override { inner_->MakeDurable(folder); }
+
+ private:
+  std::unique_ptr<blob::BlobStore> inner_;
+  std::function<void(blob::BlobStore&, std::string_view)> on_write_;
+  std::mutex mu_;  // guards opens_
+  std::map<std::string, int> opens_;
+};
+
+TEST_F(ContentStoreTest, ReadsOpenEachPackOnceAndUseNothingButTheBlobStore) {
+  auto hooked = std::make_unique<HookedBlobStore>(
+      blob::LocalBlobStore::Create({base_ / "hooked", false}), [](blob::BlobStore&, auto) {});
+  HookedBlobStore* blobs = hooked.get();
+  ContentStore::Options options;
+  options.scratch_folder = base_ / "scratch";
+  auto store = ContentStore::Open(std::move(hooked), options);
+  WriteFile(base_ / "in.bin", RandomBytes(2 << 20, 38));
+  FileManifest manifest = store->AddFile(base_ / "in.bin").manifest;
+  ASSERT_GT(manifest.chunks.size(), 8u);
+  store->Materialize(manifest, base_ / "copy.bin");
+  for (const ChunkRef& chunk : manifest.chunks) store->ReadBlob(chunk.digest);
+  EXPECT_EQ(Sha256::Hex(ReadFile(base_ / "copy.bin")), manifest.sha256);
+  std::map<std::string, int> opens = blobs->opens();
+  int pack_opens = 0;
+  for (const auto& [key, count] : opens) {
+    if (key.ends_with(".pack")) pack_opens += count;
+  }
+  EXPECT_EQ(pack_opens, 1);  // one reader, cached, for every chunk read
+  // The store's blobs are all it wrote: its keys, nothing beside them.
+  std::set<std::string> files;
+  for (const auto& entry : fs::recursive_directory_iterator(base_ / "hooked")) {
+    if (entry.is_regular_file()) files.insert(entry.path().lexically_relative(base_ / "hooked"));
+  }
+  ASSERT_EQ(files.size(), 2u);
+  EXPECT_TRUE(files.begin()->starts_with("packs/") && files.begin()->ends_with(".idx"));
+  EXPECT_TRUE(files.rbegin()->ends_with(".pack"));
+  EXPECT_TRUE(fs::is_empty(base_ / "scratch"));
+}
+
+TEST_F(ContentStoreTest, ACommitWhosePackWasSweptFailsRatherThanAcknowledge) {
+  // A writer stalled between publishing its pack and its index for longer
+  // than the sweep's age: a sweep elsewhere deletes the pack. The commit must
+  // then fail and leave no index, not report objects that are gone.
+  std::vector<std::string> written;
+  auto hooked = std::make_unique<HookedBlobStore>(
+      blob::LocalBlobStore::Create({base_ / "hooked", false}),
+      [&](blob::BlobStore& inner, std::string_view key) {
+        written.emplace_back(key);
+        if (key.ends_with(".idx")) {
+          std::string pack(key.substr(0, key.size() - 4));
+          EXPECT_TRUE(inner.Delete(pack + ".pack"));  // published just before
+        }
+      });
+  ContentStore::Options options;
+  options.durable = false;
+  auto store = ContentStore::Open(std::move(hooked), options);
+  WriteFile(base_ / "in.bin", RandomBytes(300000, 37));
+  ExpectError([&] { store->AddFile(base_ / "in.bin"); }, ErrorCode::kInternalError,
+              {"swept as abandoned"});
+  ASSERT_EQ(written.size(), 2u);  // the pack (named when it started), then its index
+  EXPECT_TRUE(written[0].starts_with("packs/") && written[0].ends_with(".pack")) << written[0];
+  EXPECT_EQ(written[1], written[0].substr(0, written[0].size() - 5) + ".idx");
+  EXPECT_FALSE(fs::exists(base_ / "hooked" / "packs"));  // nothing left, not even the folder
+  // The next add stores it all again.
+  EXPECT_EQ(ContentStore::Open(base_ / "hooked")->AddFile(base_ / "in.bin").stats.bytes_new,
+            300000u);
 }
 
 TEST_F(ContentStoreTest, AddFileChunksHashesAndStoresOnlyNewChunks) {
