@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -142,6 +143,14 @@ std::string SqlitePath(const std::string& uri) { return store::SqlitePathOf(uri)
 void ConfigureLogging() {
   spdlog::set_default_logger(spdlog::stderr_logger_mt("slipway"));
   spdlog::set_level(spdlog::level::warn);
+}
+
+void RaiseOpenFileLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+  }
 }
 
 }  // namespace slipway::cli

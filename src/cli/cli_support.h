@@ -78,6 +78,12 @@ CLI::Option* AddTrackingUriOption(CLI::App* command, std::string* tracking_uri);
 // Adds --tracking-uri and --json to `command`.
 void AddServerOptions(CLI::App* command, ServerOptions* options);
 
+// --- Processes that serve.
+
+// Raises the soft limit of open files to the hard one: a server holds a
+// descriptor per connection.
+void RaiseOpenFileLimit();
+
 // --- Logging.
 
 // Sends log lines to stderr, so that stdout holds only a command's output, at

@@ -132,6 +132,7 @@ fs::path FetchRegisteredModel(const ServeArgs& args, std::string* name, std::str
 void RunServe(const ServeArgs& args) {
   const auto started = std::chrono::steady_clock::now();
   spdlog::set_level(spdlog::level::info);
+  RaiseOpenFileLimit();
   mallopt(M_MMAP_THRESHOLD, 1 << 20);
   sigset_t stop_signals;
   sigemptyset(&stop_signals);

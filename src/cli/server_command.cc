@@ -80,14 +80,6 @@ void BootstrapAdmin(governance::AccessControl& access, governance::AuditLog& log
 
 // Many idle keep-alive connections are cheap now; let the process have as
 // many descriptors as the system allows it.
-void RaiseOpenFileLimit() {
-  rlimit limit{};
-  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
-    limit.rlim_cur = limit.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &limit);
-  }
-}
-
 void RunServer(const ServerArgs& args) {
   spdlog::set_level(spdlog::level::info);
   RaiseOpenFileLimit();

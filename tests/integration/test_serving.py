@@ -470,3 +470,54 @@ def test_a_scikit_learn_pipeline_is_served_through_python(server, mlflow_client)
     r = invoke(server, name, split_body(rows))
     assert r.status_code == 200, r.text
     assert r.json()["predictions"] == pipeline.predict(rows).tolist()
+
+
+def test_slow_and_idle_clients_do_not_stall_slipway_serve(tmp_path):
+    """1,000 idle connections plus 200 clients sending one byte a second: a new
+    client's /health and /invocations of `slipway serve` still answer."""
+    import mlflow.xgboost
+    import xgboost as xgb
+    from mlflow.models import infer_signature
+
+    from test_http_limits import _raise_fd_limit, _read_reply, _status_of
+
+    x, y = training_data(seed=25)
+    model = xgb.XGBRegressor(n_estimators=5, max_depth=2).fit(x, y)
+    folder = tmp_path / "model"
+    mlflow.xgboost.save_model(model, str(folder), signature=infer_signature(x, model.predict(x)))
+    port = free_port()
+    proc = subprocess.Popen([str(slipway_binary()), "serve", str(folder), "--port", str(port),
+                             "--no-access-log"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    _raise_fd_limit(1400)
+    url = f"http://127.0.0.1:{port}"
+    idle: list[socket.socket] = []
+    slow: list[socket.socket] = []
+    try:
+        wait_for(lambda: _answers(f"{url}/ping"), what="slipway serve to start")
+        for _ in range(1000):
+            s = socket.create_connection(("127.0.0.1", port), timeout=10)
+            s.sendall(b"GET /ping HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert _status_of(_read_reply(s)) == 200
+            idle.append(s)
+        slow = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(200)]
+        request = b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nX-Pad: "
+        for i in range(3):  # three seconds of trickle under way
+            for s in slow:
+                s.send(request[i:i + 1])
+            time.sleep(1)
+        assert requests.get(f"{url}/health", timeout=5).status_code == 200
+        rows, _ = training_data(seed=26, rows=2)
+        r = requests.post(f"{url}/invocations", json=split_body(rows), timeout=5)
+        assert r.status_code == 200, r.text
+        np.testing.assert_allclose(r.json()["predictions"], model.predict(rows), rtol=0, atol=1e-6)
+        for i in range(3, 5):  # the slow ones are still being read, not dropped
+            for s in slow:
+                s.send(request[i:i + 1])
+            time.sleep(1)
+        assert requests.post(f"{url}/invocations", json=split_body(rows), timeout=5).status_code == 200
+    finally:
+        for s in idle + slow:
+            s.close()
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
+    assert proc.returncode == 0
