@@ -455,6 +455,22 @@ TEST(TreeEnsembleTest, XGBoostUnsupportedVariantsAreNotImplemented) {
   }
 }
 
+// An optimized UBJSON array of nulls takes no bytes per value: a corrupt
+// count must not make the parser build 2^60 of them.
+TEST(TreeEnsembleTest, XGBoostUbjsonCountBombIsRejected) {
+  std::string bomb = "{i\x07learner[$Z#L";
+  bomb += std::string("\x00\x00\x01\x00\x00\x00\x00\x00", 8);  // 2^40
+  bomb += "}";
+  try {
+    ParseXGBoostModel(bomb, "xgboost.core.Booster");
+    FAIL() << "parsed";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kInvalidParameterValue);
+    EXPECT_NE(std::string(e.what()).find("more values than the file has bytes"), std::string::npos)
+        << e.what();
+  }
+}
+
 TEST(TreeEnsembleTest, XGBoostUbjsonEqualsJson) {
   const json doc = json::parse(kSmallXGBoost);
   const std::vector<uint8_t> ubj = json::to_ubjson(doc, true, true);
