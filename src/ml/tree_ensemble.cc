@@ -105,13 +105,24 @@ std::shared_ptr<const TreeEnsemble> TreeEnsemble::Create(TreeEnsembleSpec spec) 
         queue.push_back(child);
       }
     }
+    // Depth of each node, by compiled index relative to `base`.
+    std::vector<uint32_t> depth(order.size(), 0);
+    uint32_t max_depth = 0;
+    double leaf_depths = 0, leaves = 0;
     for (int32_t i : order) {
       const TreeSpecNode& n = nodes[static_cast<size_t>(i)];
+      const uint32_t at = placed[static_cast<size_t>(i)];
       Node c{};
       c.value = n.value;
       c.flags = n.flags;
       if (n.leaf) {
-        c.feature = -1;
+        c.feature = 0;
+        c.left = at;
+        c.step = 0;
+        c.flags = Node::kLeaf;
+        max_depth = std::max(max_depth, depth[at - base]);
+        leaf_depths += depth[at - base];
+        leaves += 1;
       } else {
         if (n.feature < 0 || static_cast<size_t>(n.feature) >= spec.num_features)
           ThrowMalformed(t, static_cast<size_t>(i),
@@ -120,7 +131,9 @@ std::shared_ptr<const TreeEnsemble> TreeEnsemble::Create(TreeEnsembleSpec spec) 
         if (std::isnan(n.value)) ThrowMalformed(t, static_cast<size_t>(i), "threshold is NaN");
         c.feature = n.feature;
         c.left = placed[static_cast<size_t>(n.left)];
-        c.right = placed[static_cast<size_t>(n.right)];
+        c.step = 1;
+        // Placed together by the breadth-first walk above.
+        depth[c.left - base] = depth[c.left + 1 - base] = depth[at - base] + 1;
         if (n.flags & TreeSpecNode::kCategorical) {
           if (n.category_words > std::numeric_limits<uint16_t>::max() ||
               n.category_begin > e.category_bits_.size() ||
@@ -134,6 +147,12 @@ std::shared_ptr<const TreeEnsemble> TreeEnsemble::Create(TreeEnsembleSpec spec) 
       }
       e.nodes_.push_back(c);
     }
+    if (spec.num_features == 0 && max_depth > 0)
+      ThrowMalformed(t, 0, "the model has splits but no features");
+    // Lockstep costs max_depth steps per row; alone, a row takes its own
+    // path's length but one dependent load after another. Lockstep wins
+    // unless the tree is very lopsided (LightGBM grows leaf-wise).
+    e.lockstep_depth_.push_back(max_depth <= 2 * (leaf_depths / leaves) + 2 ? max_depth : 0);
     e.roots_.push_back(base);
     e.tree_outputs_.push_back(tree.output);
   }
@@ -154,32 +173,28 @@ void TreeEnsemble::Predict(const double* rows, size_t n, size_t stride, double* 
 
 namespace {
 
-// The child a row takes at split `node`, by XGBoost's rules
+// Whether a row goes right at split `node`, by XGBoost's rules
 // (src/predictor/predict_fn.h, GetNextNode; src/common/categorical.h).
-inline uint32_t NextXGBoost(const TreeEnsemble::Node& node, const uint32_t* bits,
-                            const double* row) {
+inline bool RightXGBoost(const TreeEnsemble::Node& node, const uint32_t* bits, const double* row) {
   const double raw = row[node.feature];
-  if (std::isnan(raw)) return (node.flags & TreeSpecNode::kDefaultLeft) ? node.left : node.right;
+  if (std::isnan(raw)) return !(node.flags & TreeSpecNode::kDefaultLeft);
   const float x = static_cast<float>(raw);
   if (node.flags & TreeSpecNode::kCategorical) {
-    if (x < 0.0f || x >= kXGBoostMaxCategory) return node.left;
-    const bool in_set = InBitset(bits + node.category_begin, node.category_words,
-                                 static_cast<uint64_t>(static_cast<int32_t>(x)));
-    return in_set ? node.right : node.left;
+    if (x < 0.0f || x >= kXGBoostMaxCategory) return false;
+    return InBitset(bits + node.category_begin, node.category_words,
+                    static_cast<uint64_t>(static_cast<int32_t>(x)));
   }
-  return x < static_cast<float>(node.value) ? node.left : node.right;
+  return !(x < static_cast<float>(node.value));
 }
 
 // LightGBM's rules (include/LightGBM/tree.h, NumericalDecision and
 // CategoricalDecision).
-inline uint32_t NextLightGBM(const TreeEnsemble::Node& node, const uint32_t* bits,
-                             const double* row) {
+inline bool RightLightGBM(const TreeEnsemble::Node& node, const uint32_t* bits, const double* row) {
   double x = row[node.feature];
   if (node.flags & TreeSpecNode::kCategorical) {
-    if (std::isnan(x) || x < 0.0 || x >= 2147483648.0) return node.right;
-    const bool in_set = InBitset(bits + node.category_begin, node.category_words,
-                                 static_cast<uint64_t>(static_cast<int32_t>(x)));
-    return in_set ? node.left : node.right;
+    if (std::isnan(x) || x < 0.0 || x >= 2147483648.0) return true;
+    return !InBitset(bits + node.category_begin, node.category_words,
+                     static_cast<uint64_t>(static_cast<int32_t>(x)));
   }
   const bool nan_missing = (node.flags & TreeSpecNode::kMissingNaN) != 0;
   if (std::isnan(x) && !nan_missing) x = 0.0;
@@ -187,8 +202,18 @@ inline uint32_t NextLightGBM(const TreeEnsemble::Node& node, const uint32_t* bit
   const bool missing =
       nan_missing ? std::isnan(x)
                   : ((node.flags & TreeSpecNode::kMissingZero) != 0 && x >= -kZero && x <= kZero);
-  if (missing) return (node.flags & TreeSpecNode::kDefaultLeft) ? node.left : node.right;
-  return x <= node.value ? node.left : node.right;
+  if (missing) return !(node.flags & TreeSpecNode::kDefaultLeft);
+  return !(x <= node.value);
+}
+
+template <TreeSemantics S>
+inline uint32_t Next(const TreeEnsemble::Node& node, const uint32_t* bits, const double* row) {
+  bool right;
+  if constexpr (S == TreeSemantics::kXGBoost)
+    right = RightXGBoost(node, bits, row);
+  else
+    right = RightLightGBM(node, bits, row);
+  return node.left + (static_cast<uint32_t>(right) & node.step);
 }
 
 template <typename Acc>
@@ -253,15 +278,22 @@ void TreeEnsemble::PredictBlocks(const double* rows, size_t n, size_t stride, do
     for (size_t t = 0; t < roots_.size(); ++t) {
       const uint32_t root = roots_[t];
       Acc* target = margins + tree_outputs_[t];
+      const uint32_t depth = lockstep_depth_[t];
+      if (depth > 0) {
+        // All rows of the block one level down per pass: their loads are
+        // independent, so the CPU overlaps them.
+        uint32_t at[kBlockRows];
+        for (size_t r = 0; r < count; ++r) at[r] = root;
+        for (uint32_t level = 0; level < depth; ++level)
+          for (size_t r = 0; r < count; ++r)
+            at[r] = Next<S>(nodes[at[r]], bits, block + r * stride);
+        for (size_t r = 0; r < count; ++r) target[r * k] += static_cast<Acc>(nodes[at[r]].value);
+        continue;
+      }
       for (size_t r = 0; r < count; ++r) {
         const double* row = block + r * stride;
         uint32_t i = root;
-        while (nodes[i].feature >= 0) {
-          if constexpr (S == TreeSemantics::kXGBoost)
-            i = NextXGBoost(nodes[i], bits, row);
-          else
-            i = NextLightGBM(nodes[i], bits, row);
-        }
+        while (!(nodes[i].flags & Node::kLeaf)) i = Next<S>(nodes[i], bits, row);
         target[r * k] += static_cast<Acc>(nodes[i].value);
       }
     }

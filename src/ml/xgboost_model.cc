@@ -237,6 +237,44 @@ TreeSpec ParseTree(const json& tree, size_t index, float weight, TreeEnsembleSpe
   return out;
 }
 
+// Builds the document like json::from_ubjson, but gives up once it has made
+// more values than the file has bytes. Every value XGBoost writes takes at
+// least a byte; a corrupt optimized array of a payload-free type ("[$Z#L"
+// with a huge count) would otherwise grow without end from a few bytes.
+class BoundedDomParser {
+ public:
+  BoundedDomParser(json& root, size_t max_values) : dom_(root), left_(max_values) {}
+
+  bool null() { return Take() && dom_.null(); }
+  bool boolean(bool v) { return Take() && dom_.boolean(v); }
+  bool number_integer(json::number_integer_t v) { return Take() && dom_.number_integer(v); }
+  bool number_unsigned(json::number_unsigned_t v) { return Take() && dom_.number_unsigned(v); }
+  bool number_float(json::number_float_t v, const std::string& s) {
+    return Take() && dom_.number_float(v, s);
+  }
+  bool string(std::string& v) { return Take() && dom_.string(v); }
+  bool binary(json::binary_t& v) { return Take() && dom_.binary(v); }
+  bool start_object(size_t n) { return Take() && dom_.start_object(n); }
+  bool key(std::string& v) { return dom_.key(v); }
+  bool end_object() { return dom_.end_object(); }
+  bool start_array(size_t n) { return Take() && dom_.start_array(n); }
+  bool end_array() { return dom_.end_array(); }
+  bool parse_error(size_t at, const std::string& token, const json::exception& e) {
+    return dom_.parse_error(at, token, e);
+  }
+  bool too_big() const { return left_ == 0; }
+
+ private:
+  bool Take() {
+    if (left_ == 0) return false;
+    --left_;
+    return true;
+  }
+
+  nlohmann::detail::json_sax_dom_parser<json> dom_;
+  size_t left_;
+};
+
 json ParseDocument(std::string_view bytes) {
   size_t start = 0;
   while (start < bytes.size() && std::isspace(static_cast<unsigned char>(bytes[start]))) ++start;
@@ -252,10 +290,17 @@ json ParseDocument(std::string_view bytes) {
     size_t next = start + 1;
     while (next < bytes.size() && std::isspace(static_cast<unsigned char>(bytes[next]))) ++next;
     const bool text = next < bytes.size() && (bytes[next] == '"' || bytes[next] == '}');
+    const auto first = bytes.begin() + static_cast<std::ptrdiff_t>(start);
+    if (text) return json::parse(first, bytes.end());
     // nlohmann reads UBJSON's optimized (typed, counted) arrays, which is
     // all XGBoost writes beyond plain values.
-    if (text) return json::parse(bytes.begin() + static_cast<std::ptrdiff_t>(start), bytes.end());
-    return json::from_ubjson(bytes.begin() + static_cast<std::ptrdiff_t>(start), bytes.end());
+    json doc;
+    BoundedDomParser sax(doc, bytes.size() - start + 1);
+    const bool ok = json::sax_parse(first, bytes.end(), &sax, json::input_format_t::ubjson);
+    if (!ok)
+      Malformed(sax.too_big() ? "an array holds more values than the file has bytes"
+                              : "cannot parse the UBJSON");
+    return doc;
   } catch (const json::exception& e) {
     Malformed(std::string("cannot parse: ") + e.what());
   }

@@ -130,13 +130,26 @@ json* TreeModelsTest::manifest_ = nullptr;
 TEST_F(TreeModelsTest, GeneratorWroteEveryKindOfModel) {
   std::set<std::string> names;
   for (const json& c : cases()) names.insert(c["name"].get<std::string>());
-  for (const char* name :
-       {"xgb_booster_binary_logistic_json", "xgb_booster_multi_softprob_ubj",
-        "xgb_booster_reg_squarederror_ubj", "xgb_booster_dart_json", "xgb_classifier_binary_ubj",
-        "xgb_classifier_multi_json", "xgb_regressor_early_stop_json",
-        "xgb_classifier_categorical_ubj", "xgb_booster_categorical_json", "lgb_binary",
-        "lgb_multiclass", "lgb_regression", "lgb_categorical_codes", "lgb_sklearn_classifier",
-        "xgb17_binary_logistic", "xgb17_multi_softprob", "xgb17_reg_squarederror"})
+  for (const char* name : {"xgb_booster_binary_logistic_json",
+                           "xgb_booster_multi_softprob_ubj",
+                           "xgb_booster_reg_squarederror_ubj",
+                           "xgb_booster_dart_json",
+                           "xgb_classifier_binary_ubj",
+                           "xgb_classifier_multi_json",
+                           "xgb_regressor_early_stop_json",
+                           "xgb_classifier_categorical_ubj",
+                           "xgb_booster_categorical_json",
+                           "lgb_binary",
+                           "lgb_multiclass",
+                           "lgb_regression",
+                           "lgb_categorical_codes",
+                           "lgb_sklearn_classifier",
+                           "xgb17_binary_logistic",
+                           "xgb17_multi_softprob",
+                           "xgb17_reg_squarederror",
+                           "xgb17_binary_logistic_ubj",
+                           "xgb17_binary_logitraw",
+                           "lgb_pandas_categorical"})
     EXPECT_TRUE(names.count(name)) << name;
 }
 
@@ -211,6 +224,39 @@ TEST_F(TreeModelsTest, PickledLightGBMWrapperRunsThroughPython) {
     EXPECT_EQ(e.code(), ErrorCode::kNotImplemented);
     EXPECT_NE(std::string(e.what()).find("LGBMClassifier"), std::string::npos) << e.what();
   }
+}
+
+// What Debian's xgboost 1.7 writes for a name without .json/.ubj: the
+// legacy binary format, recognised by its bytes and left to Python.
+TEST_F(TreeModelsTest, Xgboost17LegacyBinaryIsNotImplemented) {
+  const fs::path file =
+      Case("xgb17_binary_logistic")["model_dir"].get<std::string>() + "/model.bin";
+  const std::string bytes = ReadFile(file);
+  ASSERT_FALSE(bytes.empty()) << file;
+  try {
+    ParseXGBoostModel(bytes, "xgboost.core.Booster");
+    FAIL() << "parsed a legacy binary model";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kNotImplemented);
+    EXPECT_NE(std::string(e.what()).find("legacy binary"), std::string::npos) << e.what();
+  }
+}
+
+// LightGBM maps a category it never saw to NaN, as Booster.predict does
+// with pandas codes of -1.
+TEST_F(TreeModelsTest, UnknownLightGBMCategoryIsMissing) {
+  const json& c = Case("lgb_pandas_categorical");
+  auto model = LoadModel(c["model_dir"].get<std::string>(), {});
+  Frame unknown = FrameFromJson(c["input"]);
+  Frame missing = unknown;
+  for (Column& col : unknown.columns)
+    if (col.name == "shape") col.strings[0] = "hexagon";
+  for (Column& col : missing.columns)
+    if (col.name == "shape") col.missing.assign(missing.rows, 0), col.missing[0] = 1;
+  const auto a = model->Predict(unknown, "").frame.columns[0].numbers;
+  const auto b = model->Predict(missing, "").frame.columns[0].numbers;
+  EXPECT_EQ(a, b);
+  EXPECT_NE(a, model->Predict(FrameFromJson(c["input"]), "").frame.columns[0].numbers);
 }
 
 TEST_F(TreeModelsTest, MissingFeatureIsNamed) {
@@ -406,6 +452,22 @@ TEST(TreeEnsembleTest, XGBoostUnsupportedVariantsAreNotImplemented) {
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), ErrorCode::kNotImplemented);
     EXPECT_NE(std::string(e.what()).find("legacy binary"), std::string::npos);
+  }
+}
+
+// An optimized UBJSON array of nulls takes no bytes per value: a corrupt
+// count must not make the parser build 2^60 of them.
+TEST(TreeEnsembleTest, XGBoostUbjsonCountBombIsRejected) {
+  std::string bomb = "{i\x07learner[$Z#L";
+  bomb += std::string("\x00\x00\x01\x00\x00\x00\x00\x00", 8);  // 2^40
+  bomb += "}";
+  try {
+    ParseXGBoostModel(bomb, "xgboost.core.Booster");
+    FAIL() << "parsed";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kInvalidParameterValue);
+    EXPECT_NE(std::string(e.what()).find("more values than the file has bytes"), std::string::npos)
+        << e.what();
   }
 }
 

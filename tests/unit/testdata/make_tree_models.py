@@ -40,6 +40,10 @@ import xgboost as xgb  # noqa: E402
 from mlflow.models import infer_signature  # noqa: E402
 
 OUT = sys.argv[1]
+# Given requirements spare save_model its inference, a subprocess of several
+# seconds per model; nothing the tests read depends on them.
+XGB_REQS = [f"xgboost=={xgb.__version__}"]
+LGB_REQS = [f"lightgbm=={lgb.__version__}"]
 RNG = np.random.default_rng(7)
 CASES = []
 
@@ -87,7 +91,7 @@ def result_json(pred):
 
 def add(name, model_dir, df, raw=None, native=True, input_df=None, pred=None):
     if pred is None:
-        pred = mlflow.pyfunc.load_model(model_dir).predict(input_df if input_df is not None else df)
+        pred = mlflow.pyfunc.load_model(model_dir, suppress_warnings=True).predict(input_df if input_df is not None else df)
     CASES.append(
         {
             "name": name,
@@ -107,7 +111,8 @@ def save_xgb(name, model, df, fmt):
         model, xgb.Booster
     ) else model.predict(df)
     mlflow.xgboost.save_model(
-        model, path, model_format=fmt, signature=infer_signature(df, sig_pred)
+        model, path, model_format=fmt, signature=infer_signature(df, sig_pred),
+        pip_requirements=XGB_REQS,
     )
     return path
 
@@ -182,7 +187,7 @@ def xgboost_cases():
     plain = xgb.XGBRegressor(n_estimators=10, max_depth=3).fit(df.to_numpy(), yr)
     path = os.path.join(OUT, "xgb_regressor_unnamed_json")
     shutil.rmtree(path, ignore_errors=True)
-    mlflow.xgboost.save_model(plain, path, model_format="json")
+    mlflow.xgboost.save_model(plain, path, model_format="json", pip_requirements=XGB_REQS)
     add("xgb_regressor_unnamed_json", path, df)
 
     # Categorical features (pandas category dtype): the model stores the
@@ -194,7 +199,7 @@ def xgboost_cases():
     ).fit(dfc, yc)
     path = os.path.join(OUT, "xgb_classifier_categorical_ubj")
     shutil.rmtree(path, ignore_errors=True)
-    mlflow.xgboost.save_model(cclf, path, model_format="ubj")
+    mlflow.xgboost.save_model(cclf, path, model_format="ubj", pip_requirements=XGB_REQS)
     add("xgb_classifier_categorical_ubj", path, dfc, raw=cclf.predict_proba(dfc)[:, 1])
     cb = xgb.train(
         {"objective": "reg:squarederror", "max_depth": 4, "max_cat_to_onehot": 1},
@@ -203,7 +208,7 @@ def xgboost_cases():
     )
     path = os.path.join(OUT, "xgb_booster_categorical_json")
     shutil.rmtree(path, ignore_errors=True)
-    mlflow.xgboost.save_model(cb, path, model_format="json")
+    mlflow.xgboost.save_model(cb, path, model_format="json", pip_requirements=XGB_REQS)
     # MLflow's pyfunc builds DMatrix(data) without enable_categorical, so it
     # cannot predict this Booster on a category column: the booster is the
     # reference.
@@ -227,7 +232,8 @@ def lightgbm_cases():
         booster = lgb.train(params, lgb.Dataset(df, label=y), num_boost_round=15)
         path = os.path.join(OUT, name)
         shutil.rmtree(path, ignore_errors=True)
-        mlflow.lightgbm.save_model(booster, path, signature=infer_signature(df, booster.predict(df)))
+        mlflow.lightgbm.save_model(booster, path, signature=infer_signature(df, booster.predict(df)),
+                                  pip_requirements=LGB_REQS)
         add(name, path, df, raw=booster.predict(df))
 
     # Missing values as zeros (zero_as_missing) and a categorical feature given
@@ -244,14 +250,29 @@ def lightgbm_cases():
     )
     path = os.path.join(OUT, "lgb_categorical_codes")
     shutil.rmtree(path, ignore_errors=True)
-    mlflow.lightgbm.save_model(booster, path, signature=infer_signature(dfi, booster.predict(dfi)))
+    mlflow.lightgbm.save_model(booster, path, signature=infer_signature(dfi, booster.predict(dfi)),
+                              pip_requirements=LGB_REQS)
     add("lgb_categorical_codes", path, dfi, raw=booster.predict(dfi))
+
+    # A pandas category column: the model keeps the category names
+    # (pandas_categorical) and Booster.predict maps strings through them.
+    dfp = df.copy()
+    dfp["shape"] = pd.Categorical(RNG.choice(["round", "square", "star"], len(dfp)))
+    yp = yr + np.where(dfp["shape"] == "star", 2.5, 0.0)
+    booster = lgb.train({"objective": "regression", "num_leaves": 15, "min_data_in_leaf": 5,
+                         "verbose": -1, "min_data_per_group": 5, "cat_smooth": 1},
+                        lgb.Dataset(dfp, label=yp), num_boost_round=15)
+    path = os.path.join(OUT, "lgb_pandas_categorical")
+    shutil.rmtree(path, ignore_errors=True)
+    mlflow.lightgbm.save_model(booster, path, pip_requirements=LGB_REQS)
+    add("lgb_pandas_categorical", path, dfp, raw=booster.predict(dfp))
 
     # A scikit-learn wrapper is pickled: not evaluated natively.
     clf = lgb.LGBMClassifier(n_estimators=5, verbose=-1).fit(df, y2)
     path = os.path.join(OUT, "lgb_sklearn_classifier")
     shutil.rmtree(path, ignore_errors=True)
-    mlflow.lightgbm.save_model(clf, path, serialization_format="pickle")
+    mlflow.lightgbm.save_model(clf, path, serialization_format="pickle",
+                              pip_requirements=LGB_REQS)
     add("lgb_sklearn_classifier", path, df, native=False)
 
 
@@ -261,9 +282,10 @@ C_PROGRAM = r"""
 #include <math.h>
 #include <xgboost/c_api.h>
 #define CHECK(x) if ((x) != 0) { fprintf(stderr, "%s\n", XGBGetLastError()); return 1; }
-/* argv: data.bin rows cols labels.bin objective num_class rounds model_out preds_out */
+/* argv: data.bin rows cols labels.bin objective num_class rounds model_out preds_out
+   [more model files: 1.7 picks the format by extension, .json, .ubj, else legacy binary] */
 int main(int argc, char** argv) {
-  if (argc != 10) return 2;
+  if (argc < 10) return 2;
   int rows = atoi(argv[2]), cols = atoi(argv[3]);
   float* x = malloc(sizeof(float) * rows * cols);
   float* y = malloc(sizeof(float) * rows);
@@ -278,6 +300,7 @@ int main(int argc, char** argv) {
   if (atoi(argv[6]) > 1) CHECK(XGBoosterSetParam(b, "num_class", argv[6]));
   for (int i = 0; i < atoi(argv[7]); ++i) CHECK(XGBoosterUpdateOneIter(b, i, d));
   CHECK(XGBoosterSaveModel(b, argv[8]));
+  for (int i = 10; i < argc; ++i) CHECK(XGBoosterSaveModel(b, argv[i]));
   bst_ulong len; const float* out;
   CHECK(XGBoosterPredict(b, d, 0, 0, 0, &len, &out));
   f = fopen(argv[9], "wb"); fwrite(out, sizeof(float), len, f); fclose(f);
@@ -333,7 +356,8 @@ def debian_xgboost_cases():
         preds = os.path.join(work, "p.bin")
         subprocess.run(
             [exe, os.path.join(work, "x.bin"), str(len(df)), str(x.shape[1]),
-             os.path.join(work, "y.bin"), obj, str(k), "10", os.path.join(path, "model.json"), preds],
+             os.path.join(work, "y.bin"), obj, str(k), "10", os.path.join(path, "model.json"), preds,
+             os.path.join(path, "model.ubj"), os.path.join(path, "model.bin")],
             check=True,
         )
         with open(os.path.join(path, "MLmodel"), "w") as f:
@@ -347,6 +371,16 @@ def debian_xgboost_cases():
         current.load_model(os.path.join(path, "model.json"))
         assert np.allclose(current.predict(xgb.DMatrix(x)), p, atol=1e-6)
         CASES.append({"name": name, "model_dir": path, "input": column_json(df),
+                      "expected": result_json(p), "raw": None, "native": True})
+        # The same model as 1.7 writes it in UBJSON (model.bin, its legacy
+        # binary form, stays beside it for the format-detection test).
+        ubj_path = path + "_ubj"
+        shutil.rmtree(ubj_path, ignore_errors=True)
+        os.makedirs(ubj_path)
+        shutil.copy(os.path.join(path, "model.ubj"), ubj_path)
+        with open(os.path.join(ubj_path, "MLmodel"), "w") as f:
+            f.write(MLMODEL_17.replace("model.json", "model.ubj").replace("format: json", "format: ubj"))
+        CASES.append({"name": name + "_ubj", "model_dir": ubj_path, "input": column_json(df),
                       "expected": result_json(p), "raw": None, "native": True})
     shutil.rmtree(work)
 
