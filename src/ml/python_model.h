@@ -54,7 +54,7 @@ struct PythonOptions {
   // Worker processes per model (Python runs one prediction at a time each).
   int workers = 1;
   // What the workers' log lines are prefixed with; the model folder's name
-  // when empty (serving passes "deployment/version").
+  // when empty (a server may pass its deployment and version).
   std::string name;
   // Starting a worker and loading the model in it.
   std::chrono::milliseconds load_timeout{std::chrono::seconds(120)};
