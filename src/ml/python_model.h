@@ -23,7 +23,7 @@
 //    is killed and a supervisor thread starts a new one (backoff from 0.5 s,
 //    doubling up to restart_backoff_max while restarts keep failing). A
 //    worker found dead before it got the request is not a failure: the call
-//    takes another one.
+//    takes another one (one still exiting may accept it and fail the call).
 // Destroying the model ends its workers (SIGTERM, SIGKILL after 2 s) and
 // reaps them.
 #pragma once
