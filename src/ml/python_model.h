@@ -23,7 +23,7 @@
 //    is killed and a supervisor thread starts a new one (backoff from 0.5 s,
 //    doubling up to restart_backoff_max while restarts keep failing). A
 //    worker found dead before it got the request is not a failure: the call
-//    takes another one.
+//    takes another one (one still exiting may accept it and fail the call).
 // Destroying the model ends its workers (SIGTERM, SIGKILL after 2 s) and
 // reaps them.
 #pragma once
@@ -54,7 +54,7 @@ struct PythonOptions {
   // Worker processes per model (Python runs one prediction at a time each).
   int workers = 1;
   // What the workers' log lines are prefixed with; the model folder's name
-  // when empty (serving passes "deployment/version").
+  // when empty (a server may pass its deployment and version).
   std::string name;
   // Starting a worker and loading the model in it.
   std::chrono::milliseconds load_timeout{std::chrono::seconds(120)};

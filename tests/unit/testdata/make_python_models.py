@@ -65,16 +65,30 @@ class UnloadableModel(mlflow.pyfunc.PythonModel):
 
 
 class ChattyModel(mlflow.pyfunc.PythonModel):
-    """Prints to stdout (bytes that would look like a length prefix too) and
-    can be told to sleep, for the tests that kill or time out a worker."""
+    """Prints to stdout (bytes that would look like a length prefix too).
+
+    Params let the tests see and steer a call without timing it: `started_file`
+    is created when predict starts; with `rendezvous_dir` and `parties`, each
+    call leaves a file there and waits (60 s at most) until `parties` calls
+    are in predict at once; `sleep` keeps it busy afterwards."""
 
     def predict(self, context, model_input, params=None):
+        params = params or {}
         print("\x10\x00\x00\x00chatty predict on %d rows" % len(model_input))
         sys.stdout.write("no newline at the end")
         os.write(1, b"\x00\x00\x00\x05 straight to fd 1\n")
-        sleep = (params or {}).get("sleep", 0.0)
-        if sleep:
-            time.sleep(sleep)
+        if params.get("started_file"):
+            open(params["started_file"], "w").close()
+        if params.get("rendezvous_dir"):
+            folder = params["rendezvous_dir"]
+            open(os.path.join(folder, str(os.getpid())), "w").close()
+            deadline = time.monotonic() + 60
+            while len(os.listdir(folder)) < params["parties"]:
+                if time.monotonic() > deadline:
+                    raise TimeoutError("the other calls never ran alongside this one")
+                time.sleep(0.01)
+        if params.get("sleep"):
+            time.sleep(params["sleep"])
         return model_input["x"].to_numpy() + 1.0
 
 
@@ -151,7 +165,11 @@ def main(out_dir):
     mlflow.pyfunc.save_model(
         path,
         python_model=ChattyModel(),
-        signature=infer_signature(small, small["x"].to_numpy(), params={"sleep": 0.0}),
+        signature=infer_signature(
+            small,
+            small["x"].to_numpy(),
+            params={"sleep": 0.0, "started_file": "", "rendezvous_dir": "", "parties": 0},
+        ),
     )
     cases["chatty"] = {"input": columns(small), "expected": expected(path, small)}
 
