@@ -50,6 +50,9 @@ struct ServerArgs {
   bool auth = false;
   std::string default_permission = "READ";
   std::string sync = "full";
+  std::string python = "python3";
+  std::string env_manager = "local";
+  int python_workers = 1;
   // Seconds; the defaults are AuditLog's.
   int audit_refusal_interval =
       static_cast<int>(std::chrono::duration_cast<std::chrono::seconds>(
@@ -120,6 +123,9 @@ void RunServer(const ServerArgs& args) {
     app_options.access = auth_options;
   }
   app_options.sync = store::ParseSync(args.sync);
+  app_options.models.python.python = args.python;
+  app_options.models.python.env_manager = args.env_manager;
+  app_options.models.python.workers = args.python_workers;
   app_options.audit.refusal_interval = std::chrono::seconds(args.audit_refusal_interval);
   app_options.audit.refusal_burst = args.audit_refusal_burst;
   std::unique_ptr<app::App> app = app::App::Create(std::move(app_options));
@@ -219,6 +225,18 @@ void AddServerCommand(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::IsMember({"text", "json"}));
   cmd->add_flag("--no-access-log", args->no_access_log, "Do not log a line per request");
+  cmd->add_option("--python", args->python,
+                  "Interpreter that runs deployments of Python flavors (with mlflow installed)")
+      ->capture_default_str();
+  cmd->add_option("--env-manager", args->env_manager,
+                  "Python flavors: local (the interpreter's environment) or virtualenv (each "
+                  "model's own, built from its requirements)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"local", "virtualenv"}));
+  cmd->add_option("--python-workers", args->python_workers,
+                  "Worker processes per deployed version of a Python flavor")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 256));
   cmd->add_flag("--auth", args->auth,
                 "Require HTTP Basic or Bearer credentials and enforce permissions");
   cmd->add_option("--auth-default-permission", args->default_permission,
