@@ -411,7 +411,7 @@ def bench_server(kind, args, cfg, data, meta, out):
             out["half"] = r
             log(f"  (c) open loop at {rate:.0f} req/s: achieved {r['achieved_rate']:.0f}, p50 "
                 f"{r['lat_p50_us'] / 1000:.2f} ms, p99 {r['lat_p99_us'] / 1000:.2f} ms, "
-                f"p99.9 {r['lat_p999_us'] / 1000:.2f} ms (generator's own send delay p99 "
+                f"p99.9 {r['lat_p999_us'] / 1000:.2f} ms (due -> sent p99 "
                 f"{r['send_delay_p99_us'] / 1000:.2f} ms), errors {r['errors']}")
 
         attempt("single-row", single)
@@ -500,7 +500,7 @@ def table(res, meta, args):
         ("(c) latency p50 ms", lambda k: ms(get(res, k, "half", "lat_p50_us")), "{:.2f}"),
         ("(c) latency p99 ms", lambda k: ms(get(res, k, "half", "lat_p99_us")), "{:.2f}"),
         ("(c) latency p99.9 ms", lambda k: ms(get(res, k, "half", "lat_p999_us")), "{:.2f}"),
-        ("(c) generator's send delay p99 ms",
+        ("(c) due -> sent p99 ms (no idle conn, or generator starved)",
          lambda k: ms(get(res, k, "half", "send_delay_p99_us")), "{:.2f}"),
         ("server CPU s per 1000 single-row-equivalent req", lambda k: cpu_per_k(res, k), "{:.2f}"),
         ("peak RSS MB (process tree)", lambda k: get(res, k, "rss", "sum_mb"), "{:.0f}"),
@@ -634,9 +634,20 @@ def versions(args):
         if py:
             v.append(f"{dist} {pkg_version(py, dist)} (own venv)")
     if getattr(args, "slipway_sha", None):
-        v.append(f"slipway binary `{os.path.relpath(args.slipway_src, REPO)}` built "
+        src = os.path.abspath(args.slipway_src)
+        src = os.path.relpath(src, REPO) if src.startswith(REPO + "/") else "$SLIPWAY_BINARY"
+        v.append(f"slipway binary `{src}` built "
                  f"{args.slipway_mtime}, sha256 {args.slipway_sha}...")
     return "; ".join(v)
+
+
+def hide_paths(text, args):
+    """The record names this machine's folders $WORKDIR and $VENVS (longest first,
+    as one may hold the other)."""
+    for p, name in sorted(((args.work, "$WORKDIR"), (args.venvs, "$VENVS")),
+                          key=lambda x: -len(x[0])):
+        text = text.replace(p, name)
+    return text
 
 
 def record(path, argv, res, meta, started, elapsed, args, cfg):
@@ -662,7 +673,7 @@ def record(path, argv, res, meta, started, elapsed, args, cfg):
         notes(res, args),
         "",
     ]
-    text = "\n".join(entry).replace(args.work, "$WORKDIR")
+    text = hide_paths("\n".join(entry), args)
     with open(path, "a") as f:
         f.write(text)
 
@@ -737,7 +748,7 @@ def main():
     data, meta = prepare_model(work, args.batch_rows, args.seed)
     args.venv_bin, args.venv_py = {}, {}
     res = {}
-    venvs = os.path.abspath(args.venvs or work)
+    venvs = args.venvs = os.path.abspath(args.venvs or work)
     for kind, (pins, probe, _) in VENVS.items():
         if kind in kinds:
             py, err = ensure_venv(os.path.join(venvs, f"venv-{kind}"), pins, probe)
@@ -780,9 +791,9 @@ def main():
     print()
     print(ratios(res, meta))
     print()
-    print(notes(res, args).replace(work, "$WORKDIR"))
-    argv = " ".join(["python3", os.path.relpath(os.path.abspath(sys.argv[0]), REPO)] +
-                    [a.replace(work, "$WORKDIR") for a in sys.argv[1:]])
+    print(hide_paths(notes(res, args), args))
+    argv = hide_paths(" ".join(["python3", os.path.relpath(os.path.abspath(sys.argv[0]), REPO)]
+                               + sys.argv[1:]), args)
     if args.record:
         record(args.results, argv, res, meta, started, elapsed, args, cfg)
         log(f"appended to {args.results}")
