@@ -32,6 +32,7 @@ App::Options Resolve(App::Options options) {
   const std::string& dir = options.data_dir;
   if (options.store.empty()) options.store = "sqlite:///" + dir + "/slipway.db";
   if (options.artifacts.empty()) options.artifacts = dir + "/artifacts";
+  if (options.serving_cache.empty()) options.serving_cache = dir + "/serving/models";
   if (options.datasets.empty()) options.datasets = dir + "/datasets";
   return options;
 }
@@ -42,6 +43,7 @@ App::Options Resolve(App::Options options) {
 std::string CanonicalResourceId(governance::ResourceType type, const std::string& id) {
   if (type == governance::ResourceType::kExperiment) return tracking::CanonicalExperimentId(id);
   if (type == governance::ResourceType::kDataset) data::ValidateDatasetName(id);
+  if (type == governance::ResourceType::kDeployment) serving::ValidateDeploymentName(id);
   return id;
 }
 
@@ -70,6 +72,13 @@ std::unique_ptr<App> App::Create(Options options) {
   app->datasets_ =
       std::make_unique<data::DatasetService>(*app->content_, *app->stores_->datasets, *authorizer);
   app->audit_ = std::make_unique<governance::AuditLog>(*app->stores_->audit, o.audit);
+  serving::ServingService::Options serving;
+  serving.cache_dir = o.serving_cache;
+  serving.load = o.models;
+  serving.metrics = o.metrics;
+  app->serving_ = std::make_unique<serving::ServingService>(
+      serving, *app->stores_->deployments, *app->registry_, *app->tracking_, *app->artifacts_,
+      *authorizer, *app->audit_);
   return app;
 }
 
@@ -90,6 +99,7 @@ void App::Start() {
   tasks_.push_back(scheduler_->Every(
       std::max(options_.audit.refusal_interval, std::chrono::milliseconds(1)),
       "audit refusal summaries", [audit = audit_.get()] { audit->FlushRefusals(); }));
+  serving_->Start(*background_);
 }
 
 void App::Stop() {
@@ -97,6 +107,7 @@ void App::Stop() {
   for (const store::Upkeep& upkeep : stores_->upkeep) {
     if (upkeep.set_wakeup) upkeep.set_wakeup(nullptr);
   }
+  serving_->Stop();
   tasks_.clear();  // each Handle cancels its task and waits for a run under way
   if (scheduler_) scheduler_->Stop();
   if (background_) background_->Stop();

@@ -35,6 +35,7 @@
 #include "governance/access_control.h"
 #include "governance/audit_log.h"
 #include "registry/registry_service.h"
+#include "serving/serving_service.h"
 #include "store/metadata_store.h"
 #include "tracking/artifact_store.h"
 #include "tracking/tracking_service.h"
@@ -63,6 +64,12 @@ class App {
     std::optional<governance::AccessControl::Options> access;
     // Threads of the background executor that Start() creates.
     int background_threads = 4;
+    // Deployments: where model files are copied to be loaded (default
+    // <data_dir>/serving/models), how models are loaded, and where serving
+    // reports its metrics (the server's /metrics; may be null).
+    std::string serving_cache;
+    ml::LoadOptions models;
+    monitoring::MetricRegistry* metrics = nullptr;
   };
 
   static std::unique_ptr<App> Create(Options options);
@@ -82,6 +89,7 @@ class App {
   registry::RegistryService& registry() { return *registry_; }
   data::DatasetService& datasets() { return *datasets_; }
   governance::AuditLog& audit() { return *audit_; }
+  serving::ServingService& serving() { return *serving_; }
   // Null unless Options::access was given.
   governance::AccessControl* access() { return access_.get(); }
   // What the services check with: access() when given, else AllowAll.
@@ -112,6 +120,7 @@ class App {
   std::unique_ptr<data::ContentStore> content_;
   std::unique_ptr<data::DatasetService> datasets_;
   std::unique_ptr<governance::AuditLog> audit_;
+  std::unique_ptr<serving::ServingService> serving_;
   // Background work, from Start() to Stop().
   std::unique_ptr<core::Executor> background_;
   std::unique_ptr<core::Scheduler> scheduler_;

@@ -67,6 +67,8 @@ std::string_view ResourceTypeName(ResourceType type) {
       return "registered_model";
     case ResourceType::kDataset:
       return "dataset";
+    case ResourceType::kDeployment:
+      return "deployment";
   }
   return "unknown";
 }
@@ -75,8 +77,10 @@ ResourceType ParseResourceType(std::string_view name) {
   if (name == "experiment") return ResourceType::kExperiment;
   if (name == "registered_model") return ResourceType::kRegisteredModel;
   if (name == "dataset") return ResourceType::kDataset;
+  if (name == "deployment") return ResourceType::kDeployment;
   ThrowInvalid("Invalid resource type '" + std::string(name) +
-               "'. Valid resource types are: ('experiment', 'registered_model', 'dataset')");
+               "'. Valid resource types are: ('experiment', 'registered_model', 'dataset', "
+               "'deployment')");
 }
 
 namespace {

@@ -40,9 +40,9 @@ std::string_view PermissionName(Permission permission);
 // Throws INVALID_PARAMETER_VALUE listing the valid names.
 Permission ParsePermission(std::string_view name);
 
-enum class ResourceType { kExperiment, kRegisteredModel, kDataset };
+enum class ResourceType { kExperiment, kRegisteredModel, kDataset, kDeployment };
 // "experiment", "registered_model", as MLflow's permission APIs spell them,
-// and Slipway's "dataset".
+// and Slipway's "dataset" and "deployment".
 std::string_view ResourceTypeName(ResourceType type);
 ResourceType ParseResourceType(std::string_view name);
 

@@ -24,7 +24,9 @@ Json Paged(const char* key, Json items, const std::string& token);
 inline constexpr auto kExperiment = governance::ResourceType::kExperiment;
 inline constexpr auto kRegisteredModel = governance::ResourceType::kRegisteredModel;
 inline constexpr auto kDataset = governance::ResourceType::kDataset;
+inline constexpr auto kDeployment = governance::ResourceType::kDeployment;
 inline constexpr auto kRead = governance::Permission::kRead;
+inline constexpr auto kUse = governance::Permission::kUse;
 inline constexpr auto kEdit = governance::Permission::kEdit;
 inline constexpr auto kManage = governance::Permission::kManage;
 

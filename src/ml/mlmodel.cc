@@ -162,7 +162,43 @@ void ConformColumn(Column& column, DataType want, const std::string& label, size
   column.type = want;
 }
 
+// One tensor as wide as the schema has columns (what OIP clients and
+// MLflow's `inputs` send to a model with a column signature) becomes those
+// columns, in the schema's order.
+Frame Unpack(const Schema& schema, Frame input) {
+  const Column tensor = std::move(input.columns.front());
+  input.columns.clear();
+  for (size_t c = 0; c < schema.columns.size(); ++c) {
+    Column column;
+    column.name = schema.columns[c].name;
+    column.type = tensor.type;
+    if (IsNumeric(tensor.type)) {
+      column.numbers.resize(input.rows);
+      for (size_t row = 0; row < input.rows; ++row) {
+        column.numbers[row] = tensor.numbers[row * tensor.width + c];
+      }
+    } else {
+      column.strings.resize(input.rows);
+      for (size_t row = 0; row < input.rows; ++row) {
+        column.strings[row] = tensor.strings[row * tensor.width + c];
+      }
+      if (!tensor.missing.empty()) {
+        column.missing.resize(input.rows);
+        for (size_t row = 0; row < input.rows; ++row) {
+          column.missing[row] = tensor.missing[row * tensor.width + c];
+        }
+      }
+    }
+    input.columns.push_back(std::move(column));
+  }
+  return input;
+}
+
 Frame ConformColumns(const Schema& schema, Frame input) {
+  if (input.columns.size() == 1 && input.columns.front().width > 1 &&
+      input.columns.front().width == schema.columns.size()) {
+    input = Unpack(schema, std::move(input));
+  }
   const bool named = !schema.columns.front().name.empty();
   Frame out;
   out.rows = input.rows;

@@ -31,6 +31,8 @@ std::string WithBucket(const std::string& labels, const std::string& le) {
 
 void Counter::Increment(double by) { AtomicAdd(value_, by); }
 
+void Gauge::Add(double by) { AtomicAdd(value_, by); }
+
 Histogram::Histogram(const std::vector<double>* bounds)
     : bounds_(bounds), counts_(new std::atomic<uint64_t>[bounds->size() + 1]) {
   for (size_t i = 0; i <= bounds_->size(); ++i) counts_[i].store(0);
@@ -74,6 +76,20 @@ Counter& MetricRegistry::GetCounter(const std::string& name, const std::string& 
   return *slot;
 }
 
+Gauge& MetricRegistry::GetGauge(const std::string& name, const std::string& help,
+                                const Labels& labels) {
+  std::string key = RenderLabels(labels);
+  std::lock_guard lock(mu_);
+  Family& family = families_[name];
+  if (family.type.empty()) {
+    family.type = "gauge";
+    family.help = help;
+  }
+  auto& slot = family.gauges[key];
+  if (!slot) slot = std::make_unique<Gauge>();
+  return *slot;
+}
+
 Histogram& MetricRegistry::GetHistogram(const std::string& name, const std::string& help,
                                         const std::vector<double>& bounds, const Labels& labels) {
   std::string key = RenderLabels(labels);
@@ -97,6 +113,9 @@ std::string MetricRegistry::Render() const {
     out += "# TYPE " + name + " " + family.type + "\n";
     for (const auto& [labels, counter] : family.counters) {
       out += name + labels + " " + FormatNumber(counter->Value()) + "\n";
+    }
+    for (const auto& [labels, gauge] : family.gauges) {
+      out += name + labels + " " + FormatNumber(gauge->Value()) + "\n";
     }
     for (const auto& [labels, histogram] : family.histograms) {
       std::vector<uint64_t> counts = histogram->CumulativeCounts();

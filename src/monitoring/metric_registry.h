@@ -26,6 +26,17 @@ class Counter {
   std::atomic<double> value_{0.0};
 };
 
+// A value that goes up and down (queue depth, loaded models).
+class Gauge {
+ public:
+  void Add(double by);
+  void Set(double value) { value_.store(value, std::memory_order_relaxed); }
+  double Value() const { return value_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<double> value_{0.0};
+};
+
 class Histogram {
  public:
   explicit Histogram(const std::vector<double>* bounds);
@@ -47,6 +58,7 @@ class MetricRegistry {
   static const std::vector<double>& LatencyBuckets();
 
   Counter& GetCounter(const std::string& name, const std::string& help, const Labels& labels);
+  Gauge& GetGauge(const std::string& name, const std::string& help, const Labels& labels);
   Histogram& GetHistogram(const std::string& name, const std::string& help,
                           const std::vector<double>& bounds, const Labels& labels);
 
@@ -56,9 +68,10 @@ class MetricRegistry {
  private:
   struct Family {
     std::string help;
-    std::string type;  // "counter" or "histogram"
+    std::string type;  // "counter", "gauge" or "histogram"
     std::vector<double> bounds;
     std::map<std::string, std::unique_ptr<Counter>> counters;  // by rendered labels
+    std::map<std::string, std::unique_ptr<Gauge>> gauges;
     std::map<std::string, std::unique_ptr<Histogram>> histograms;
   };
 

@@ -6,6 +6,7 @@
 #include "store/sqlite_audit_store.h"
 #include "store/sqlite_auth_store.h"
 #include "store/sqlite_dataset_store.h"
+#include "store/sqlite_deployment_store.h"
 #include "store/sqlite_db.h"
 #include "store/sqlite_registry_store.h"
 #include "store/sqlite_tracking_store.h"
@@ -35,6 +36,7 @@ std::unique_ptr<MetadataStores> OpenMetadataStore(const std::string& uri, Sync s
   stores->audit = std::make_unique<SqliteAuditStore>(db);
   stores->auth = std::make_unique<SqliteAuthStore>(db);
   stores->datasets = std::make_unique<SqliteDatasetStore>(db);
+  stores->deployments = std::make_unique<SqliteDeploymentStore>(db);
   stores->engine = db;
   // The commit that takes the WAL past its threshold wakes the task, as it
   // woke the checkpointer thread this replaces; the interval is a backstop.

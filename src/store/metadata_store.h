@@ -20,6 +20,7 @@
 #include "governance/access_control.h"
 #include "governance/audit_log.h"
 #include "registry/registry_store.h"
+#include "serving/deployment_store.h"
 #include "store/sqlite_db.h"
 #include "tracking/tracking_store.h"
 
@@ -51,6 +52,7 @@ struct MetadataStores {
   std::unique_ptr<governance::AuditStore> audit;
   std::unique_ptr<governance::AuthStore> auth;
   std::unique_ptr<data::DatasetStore> datasets;
+  std::unique_ptr<serving::DeploymentStore> deployments;
   std::shared_ptr<void> engine;  // what the stores share (a connection pool); opaque
   std::vector<Upkeep> upkeep;    // for the owner to schedule
 };

@@ -270,6 +270,15 @@ CREATE TABLE data_versions (
 ALTER TABLE audit_log ADD COLUMN source TEXT NOT NULL DEFAULT '';
 ALTER TABLE audit_log ADD COLUMN count INTEGER NOT NULL DEFAULT 1;
 )sql"},
+    // Serving: deployments survive a restart.
+    {7, "serving: deployments", R"sql(
+CREATE TABLE deployments (
+  name TEXT PRIMARY KEY,
+  spec TEXT NOT NULL,
+  creation_time INTEGER NOT NULL,
+  last_updated_time INTEGER NOT NULL
+) WITHOUT ROWID;
+)sql"},
 };
 
 }  // namespace

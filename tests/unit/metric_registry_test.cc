@@ -40,3 +40,23 @@ TEST(MetricRegistryTest, SameLabelsGiveTheSameSeries) {
 
 }  // namespace
 }  // namespace slipway::monitoring
+
+namespace slipway::monitoring {
+namespace {
+
+TEST(MetricRegistryTest, GaugesGoUpAndDown) {
+  MetricRegistry registry;
+  Gauge& depth = registry.GetGauge("queue_depth", "Requests waiting.", {{"deployment", "churn"}});
+  depth.Add(3);
+  depth.Add(-1);
+  EXPECT_EQ(&depth,
+            &registry.GetGauge("queue_depth", "Requests waiting.", {{"deployment", "churn"}}));
+  std::string text = registry.Render();
+  EXPECT_NE(text.find("# TYPE queue_depth gauge\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("queue_depth{deployment=\"churn\"} 2\n"), std::string::npos) << text;
+  depth.Set(0);
+  EXPECT_NE(registry.Render().find("queue_depth{deployment=\"churn\"} 0\n"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace slipway::monitoring

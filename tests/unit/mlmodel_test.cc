@@ -154,6 +154,21 @@ TEST(ConformToSchemaTest, NamesTheColumnThatIsWrong) {
   }
 }
 
+TEST(ConformToSchemaTest, UnpacksATensorIntoTheSchemasColumns) {
+  Schema schema;
+  schema.columns = {{"a", DataType::kDouble, true}, {"b", DataType::kDouble, true}};
+  Frame frame;
+  frame.rows = 2;
+  Column tensor = Numbers("input__0", DataType::kFloat, {1, 2, 3, 4});
+  tensor.width = 2;
+  frame.columns.push_back(tensor);
+  Frame out = ConformToSchema(schema, frame);
+  ASSERT_EQ(out.columns.size(), 2u);
+  EXPECT_EQ(out.columns[0].name, "a");
+  EXPECT_EQ(out.columns[0].numbers, (std::vector<double>{1, 3}));
+  EXPECT_EQ(out.columns[1].numbers, (std::vector<double>{2, 4}));
+}
+
 TEST(ConformToSchemaTest, PacksColumnsIntoATensorAndChecksItsWidth) {
   Schema schema;
   schema.tensors = {{"", DataType::kFloat, {-1, 2}}};

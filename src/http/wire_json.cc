@@ -1,0 +1,631 @@
+#include "http/wire_json.h"
+
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "core/error.h"
+
+namespace slipway::http {
+namespace {
+
+bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+
+// Length of the UTF-8 sequence at `p` (1..4), or 0 when it is not valid
+// UTF-8 (overlong forms, surrogates and code points above U+10FFFF included).
+size_t Utf8Length(const unsigned char* p, const unsigned char* end, uint32_t* code) {
+  unsigned char c = p[0];
+  if (c < 0x80) {
+    *code = c;
+    return 1;
+  }
+  size_t n;
+  uint32_t cp;
+  if (c >= 0xC2 && c <= 0xDF) {
+    n = 2;
+    cp = c & 0x1F;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    n = 3;
+    cp = c & 0x0F;
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    n = 4;
+    cp = c & 0x07;
+  } else {
+    return 0;
+  }
+  if (static_cast<size_t>(end - p) < n) return 0;
+  for (size_t i = 1; i < n; ++i) {
+    if ((p[i] & 0xC0) != 0x80) return 0;
+    cp = (cp << 6) | (p[i] & 0x3F);
+  }
+  if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+      (cp >= 0xD800 && cp <= 0xDFFF)) {
+    return 0;
+  }
+  *code = cp;
+  return n;
+}
+
+void AppendUtf8(std::string& out, uint32_t cp) {
+  if (cp < 0x80) {
+    out.push_back(static_cast<char>(cp));
+  } else if (cp < 0x800) {
+    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else if (cp < 0x10000) {
+    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else {
+    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  }
+}
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+}  // namespace
+
+JsonScanner::JsonScanner(std::string_view text, std::string prefix, size_t start)
+    : text_(text), prefix_(std::move(prefix)), pos_(start) {
+  if (start == 0 && text_.substr(0, 3) == "\xEF\xBB\xBF") pos_ = 3;
+}
+
+void JsonScanner::FailAt(size_t offset, std::string_view what) const {
+  size_t line = 1, column = 1;
+  for (size_t i = 0; i < offset && i < text_.size(); ++i) {
+    if (text_[i] == '\n') {
+      ++line;
+      column = 1;
+    } else {
+      ++column;
+    }
+  }
+  throw Error(ErrorCode::kBadRequest, prefix_ + "malformed JSON at line " + std::to_string(line) +
+                                          ", column " + std::to_string(column) + " (byte " +
+                                          std::to_string(offset) + "): " + std::string(what));
+}
+
+void JsonScanner::Fail(std::string_view what) {
+  SkipSpace();
+  FailAt(pos_, what);
+}
+
+void JsonScanner::SkipSpace() {
+  while (pos_ < text_.size() && IsSpace(text_[pos_])) ++pos_;
+}
+
+size_t JsonScanner::Offset() {
+  SkipSpace();
+  return pos_;
+}
+
+JsonScanner::Kind JsonScanner::Peek() {
+  SkipSpace();
+  if (pos_ >= text_.size()) FailAt(pos_, "unexpected end of input, expected a value");
+  switch (text_[pos_]) {
+    case 'n':
+      return Kind::kNull;
+    case 't':
+    case 'f':
+      return Kind::kBool;
+    case '"':
+      return Kind::kString;
+    case '[':
+      return Kind::kArray;
+    case '{':
+      return Kind::kObject;
+    case '-':
+    case 'N':
+    case 'I':
+      return Kind::kNumber;
+    default:
+      if (IsDigit(text_[pos_])) return Kind::kNumber;
+      FailAt(pos_, "expected a value");
+  }
+}
+
+char JsonScanner::Expect(char c, std::string_view what) {
+  SkipSpace();
+  if (pos_ >= text_.size())
+    FailAt(pos_, std::string("unexpected end of input, expected ") + std::string(what));
+  if (text_[pos_] != c) FailAt(pos_, std::string("expected ") + std::string(what));
+  return text_[pos_++];
+}
+
+void JsonScanner::ScanLiteral(std::string_view word) {
+  if (text_.substr(pos_, word.size()) != word) FailAt(pos_, "expected a value");
+  pos_ += word.size();
+}
+
+void JsonScanner::ReadNull() {
+  if (Peek() != Kind::kNull) Fail("expected null");
+  ScanLiteral("null");
+}
+
+bool JsonScanner::ReadBool() {
+  if (Peek() != Kind::kBool) Fail("expected true or false");
+  if (text_[pos_] == 't') {
+    ScanLiteral("true");
+    return true;
+  }
+  ScanLiteral("false");
+  return false;
+}
+
+void JsonScanner::ScanNumber(Number* out) {
+  const size_t start = pos_;
+  const char* p = text_.data();
+  const size_t n = text_.size();
+  bool negative = false;
+  if (pos_ < n && p[pos_] == '-') {
+    negative = true;
+    ++pos_;
+  }
+  if (pos_ < n && (p[pos_] == 'I' || p[pos_] == 'N')) {
+    if (p[pos_] == 'N' && !negative) {
+      ScanLiteral("NaN");
+      if (out) *out = Number{std::numeric_limits<double>::quiet_NaN(), false, 0};
+      return;
+    }
+    if (p[pos_] == 'I') {
+      ScanLiteral("Infinity");
+      double inf = std::numeric_limits<double>::infinity();
+      if (out) *out = Number{negative ? -inf : inf, false, 0};
+      return;
+    }
+    FailAt(start, "expected a number");
+  }
+  if (pos_ >= n || !IsDigit(p[pos_])) FailAt(start, "expected a number");
+  if (p[pos_] == '0') {
+    ++pos_;
+    if (pos_ < n && IsDigit(p[pos_])) FailAt(start, "a number may not have leading zeros");
+  } else {
+    while (pos_ < n && IsDigit(p[pos_])) ++pos_;
+  }
+  bool integer = true;
+  if (pos_ < n && p[pos_] == '.') {
+    integer = false;
+    ++pos_;
+    if (pos_ >= n || !IsDigit(p[pos_])) FailAt(pos_, "expected a digit after the decimal point");
+    while (pos_ < n && IsDigit(p[pos_])) ++pos_;
+  }
+  if (pos_ < n && (p[pos_] == 'e' || p[pos_] == 'E')) {
+    integer = false;
+    ++pos_;
+    if (pos_ < n && (p[pos_] == '+' || p[pos_] == '-')) ++pos_;
+    if (pos_ >= n || !IsDigit(p[pos_])) FailAt(pos_, "expected a digit in the exponent");
+    while (pos_ < n && IsDigit(p[pos_])) ++pos_;
+  }
+  if (!out) return;
+  const char* first = p + start;
+  const char* last = p + pos_;
+  if (integer) {
+    int64_t value = 0;
+    auto [ptr, ec] = std::from_chars(first, last, value);
+    if (ec == std::errc() && ptr == last) {
+      *out = Number{static_cast<double>(value), true, value};
+      return;
+    }
+    // Beyond int64: Python keeps an exact int, pandas an object column;
+    // Slipway holds numbers as doubles, so it is a (rounded) float.
+  }
+  double value = 0;
+  auto [ptr, ec] = std::from_chars(first, last, value);
+  if (ec == std::errc::result_out_of_range) {
+    // Python's float(): overflow is infinite, underflow is zero; only a
+    // negative exponent makes a literal small enough to underflow.
+    bool huge = true;
+    for (const char* q = first; q < last; ++q) {
+      if ((*q == 'e' || *q == 'E') && q + 1 < last && q[1] == '-') huge = false;
+    }
+    double inf = std::numeric_limits<double>::infinity();
+    value = huge ? (negative ? -inf : inf) : (negative ? -0.0 : 0.0);
+  } else if (ec != std::errc() || ptr != last) {
+    FailAt(start, "expected a number");
+  }
+  *out = Number{value, false, 0};
+}
+
+JsonScanner::Number JsonScanner::ReadNumber() {
+  if (Peek() != Kind::kNumber) Fail("expected a number");
+  Number number;
+  ScanNumber(&number);
+  return number;
+}
+
+void JsonScanner::ScanString(std::string* out) {
+  const size_t open = pos_;
+  ++pos_;  // the opening quote
+  const char* p = text_.data();
+  const size_t n = text_.size();
+  size_t run = pos_;  // start of the bytes not yet copied to `out`
+  while (true) {
+    if (pos_ >= n) FailAt(open, "unterminated string");
+    unsigned char c = static_cast<unsigned char>(p[pos_]);
+    if (c == '"') {
+      if (out) out->append(p + run, pos_ - run);
+      ++pos_;
+      return;
+    }
+    if (c < 0x20) FailAt(pos_, "invalid control character in a string");
+    if (c >= 0x80) {
+      uint32_t cp;
+      size_t len = Utf8Length(reinterpret_cast<const unsigned char*>(p + pos_),
+                              reinterpret_cast<const unsigned char*>(p + n), &cp);
+      if (len == 0) FailAt(pos_, "invalid UTF-8 in a string");
+      pos_ += len;
+      continue;
+    }
+    if (c != '\\') {
+      ++pos_;
+      continue;
+    }
+    if (out) out->append(p + run, pos_ - run);
+    const size_t escape = pos_;
+    ++pos_;
+    if (pos_ >= n) FailAt(open, "unterminated string");
+    char e = p[pos_++];
+    char plain = 0;
+    switch (e) {
+      case '"':
+        plain = '"';
+        break;
+      case '\\':
+        plain = '\\';
+        break;
+      case '/':
+        plain = '/';
+        break;
+      case 'b':
+        plain = '\b';
+        break;
+      case 'f':
+        plain = '\f';
+        break;
+      case 'n':
+        plain = '\n';
+        break;
+      case 'r':
+        plain = '\r';
+        break;
+      case 't':
+        plain = '\t';
+        break;
+      case 'u': {
+        auto hex4 = [&](size_t at) -> int32_t {
+          if (at + 4 > n) FailAt(escape, "invalid \\u escape");
+          int32_t v = 0;
+          for (size_t i = 0; i < 4; ++i) {
+            int h = HexValue(p[at + i]);
+            if (h < 0) FailAt(escape, "invalid \\u escape");
+            v = v * 16 + h;
+          }
+          return v;
+        };
+        uint32_t cp = static_cast<uint32_t>(hex4(pos_));
+        pos_ += 4;
+        if (cp >= 0xD800 && cp <= 0xDBFF) {
+          if (pos_ + 1 < n && p[pos_] == '\\' && p[pos_ + 1] == 'u') {
+            uint32_t low = static_cast<uint32_t>(hex4(pos_ + 2));
+            if (low >= 0xDC00 && low <= 0xDFFF) {
+              pos_ += 6;
+              cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+            } else {
+              FailAt(escape, "unpaired UTF-16 surrogate in a \\u escape");
+            }
+          } else {
+            FailAt(escape, "unpaired UTF-16 surrogate in a \\u escape");
+          }
+        } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
+          FailAt(escape, "unpaired UTF-16 surrogate in a \\u escape");
+        }
+        if (out) AppendUtf8(*out, cp);
+        break;
+      }
+      default:
+        FailAt(escape, "invalid escape in a string");
+    }
+    if (plain && out) out->push_back(plain);
+    run = pos_;
+  }
+}
+
+std::string_view JsonScanner::ReadString(std::string& scratch) {
+  if (Peek() != Kind::kString) Fail("expected a string");
+  // Fast path: no escapes, so the text is a view into the body.
+  const size_t begin = pos_ + 1;
+  const void* quote = std::memchr(text_.data() + begin, '"', text_.size() - begin);
+  if (quote != nullptr) {
+    const size_t end = static_cast<const char*>(quote) - text_.data();
+    bool plain = true;
+    for (size_t i = begin; i < end; ++i) {
+      unsigned char c = static_cast<unsigned char>(text_[i]);
+      if (c == '\\' || c < 0x20 || c >= 0x80) {
+        plain = false;
+        break;
+      }
+    }
+    if (plain) {
+      pos_ = end + 1;
+      return text_.substr(begin, end - begin);
+    }
+  }
+  scratch.clear();
+  ScanString(&scratch);
+  return scratch;
+}
+
+void JsonScanner::Enter() {
+  if (first_.size() >= kMaxJsonDepth) {
+    FailAt(pos_, "nesting deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+  }
+  first_.push_back(1);
+}
+
+void JsonScanner::BeginArray() {
+  if (Peek() != Kind::kArray) Fail("expected an array");
+  Enter();
+  ++pos_;
+}
+
+bool JsonScanner::NextItem() {
+  SkipSpace();
+  if (pos_ >= text_.size()) FailAt(pos_, "unexpected end of input, expected ',' or ']'");
+  if (first_.back()) {
+    first_.back() = 0;
+    if (text_[pos_] == ']') {
+      ++pos_;
+      first_.pop_back();
+      return false;
+    }
+    return true;
+  }
+  if (text_[pos_] == ']') {
+    ++pos_;
+    first_.pop_back();
+    return false;
+  }
+  if (text_[pos_] != ',') FailAt(pos_, "expected ',' or ']'");
+  ++pos_;
+  SkipSpace();
+  if (pos_ < text_.size() && text_[pos_] == ']') FailAt(pos_, "expected a value after ','");
+  return true;
+}
+
+void JsonScanner::BeginObject() {
+  if (Peek() != Kind::kObject) Fail("expected an object");
+  Enter();
+  ++pos_;
+}
+
+bool JsonScanner::NextKey(std::string_view& key, std::string& scratch) {
+  SkipSpace();
+  if (pos_ >= text_.size()) FailAt(pos_, "unexpected end of input, expected ',' or '}'");
+  if (first_.back()) {
+    first_.back() = 0;
+    if (text_[pos_] == '}') {
+      ++pos_;
+      first_.pop_back();
+      return false;
+    }
+  } else {
+    if (text_[pos_] == '}') {
+      ++pos_;
+      first_.pop_back();
+      return false;
+    }
+    if (text_[pos_] != ',') FailAt(pos_, "expected ',' or '}'");
+    ++pos_;
+    SkipSpace();
+  }
+  if (pos_ >= text_.size() || text_[pos_] != '"') {
+    FailAt(pos_, "expected a property name in double quotes");
+  }
+  key = ReadString(scratch);
+  Expect(':', "':' after a property name");
+  return true;
+}
+
+std::string_view JsonScanner::SkipValue() {
+  const size_t start = Offset();
+  switch (Peek()) {
+    case Kind::kNull:
+      ScanLiteral("null");
+      break;
+    case Kind::kBool:
+      ReadBool();
+      break;
+    case Kind::kNumber:
+      ScanNumber(nullptr);
+      break;
+    case Kind::kString:
+      ScanString(nullptr);
+      break;
+    case Kind::kArray:
+      BeginArray();
+      while (NextItem()) SkipValue();
+      break;
+    case Kind::kObject: {
+      BeginObject();
+      std::string_view key;
+      std::string scratch;
+      while (NextKey(key, scratch)) SkipValue();
+      break;
+    }
+  }
+  return text_.substr(start, pos_ - start);
+}
+
+void JsonScanner::ExpectEnd() {
+  SkipSpace();
+  if (pos_ != text_.size()) FailAt(pos_, "extra data after the JSON value");
+}
+
+void AppendPythonFloat(std::string& out, double value) {
+  if (std::isnan(value)) {
+    out += "NaN";
+    return;
+  }
+  if (std::isinf(value)) {
+    out += value > 0 ? "Infinity" : "-Infinity";
+    return;
+  }
+  // The shortest digits that round-trip, then laid out as Python's repr
+  // does (Python/pystrtod.c, format_float_short with 'r'): positional when
+  // the decimal exponent is in [-4, 16), scientific otherwise.
+  char buffer[64];
+  auto [end, ec] =
+      std::to_chars(buffer, buffer + sizeof buffer, value, std::chars_format::scientific);
+  (void)ec;
+  std::string_view sci(buffer, end - buffer);
+  bool negative = false;
+  if (!sci.empty() && sci[0] == '-') {
+    negative = true;
+    sci.remove_prefix(1);
+  }
+  const size_t e_pos = sci.find('e');
+  // The significant digits without the point (at most 17), on the stack: no
+  // allocation per value.
+  char digit_buffer[24];
+  size_t ndigits = 0;
+  for (char c : sci.substr(0, e_pos)) {
+    if (c != '.') digit_buffer[ndigits++] = c;
+  }
+  const std::string_view digits(digit_buffer, ndigits);
+  int exponent = 0;
+  std::from_chars(sci.data() + e_pos + 1 + (sci[e_pos + 1] == '+' ? 1 : 0), sci.data() + sci.size(),
+                  exponent);
+  if (negative) out.push_back('-');
+  if (exponent < -4 || exponent >= 16) {
+    out.push_back(digits[0]);
+    if (ndigits > 1) {
+      out.push_back('.');
+      out.append(digits.substr(1));
+    }
+    out.push_back('e');
+    out.push_back(exponent < 0 ? '-' : '+');
+    int magnitude = exponent < 0 ? -exponent : exponent;
+    if (magnitude < 10) out.push_back('0');
+    AppendInt(out, magnitude);
+    return;
+  }
+  const int point = exponent + 1;  // digits before the decimal point
+  if (point <= 0) {
+    out += "0.";
+    out.append(static_cast<size_t>(-point), '0');
+    out.append(digits);
+  } else if (static_cast<size_t>(point) >= ndigits) {
+    out.append(digits);
+    out.append(static_cast<size_t>(point) - ndigits, '0');
+    out += ".0";
+  } else {
+    out.append(digits.substr(0, static_cast<size_t>(point)));
+    out.push_back('.');
+    out.append(digits.substr(static_cast<size_t>(point)));
+  }
+}
+
+void AppendPythonString(std::string& out, std::string_view text) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  auto escape_unit = [&](uint32_t unit) {
+    out += "\\u";
+    out.push_back(kHex[(unit >> 12) & 0xF]);
+    out.push_back(kHex[(unit >> 8) & 0xF]);
+    out.push_back(kHex[(unit >> 4) & 0xF]);
+    out.push_back(kHex[unit & 0xF]);
+  };
+  out.push_back('"');
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+  const auto* end = p + text.size();
+  while (p < end) {
+    unsigned char c = *p;
+    if (c >= 0x20 && c < 0x7F && c != '"' && c != '\\') {
+      const unsigned char* run = p;
+      while (p < end && *p >= 0x20 && *p < 0x7F && *p != '"' && *p != '\\') ++p;
+      out.append(reinterpret_cast<const char*>(run), p - run);
+      continue;
+    }
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        ++p;
+        continue;
+      case '\\':
+        out += "\\\\";
+        ++p;
+        continue;
+      case '\n':
+        out += "\\n";
+        ++p;
+        continue;
+      case '\r':
+        out += "\\r";
+        ++p;
+        continue;
+      case '\t':
+        out += "\\t";
+        ++p;
+        continue;
+      case '\b':
+        out += "\\b";
+        ++p;
+        continue;
+      case '\f':
+        out += "\\f";
+        ++p;
+        continue;
+      default:
+        break;
+    }
+    uint32_t cp;
+    size_t len = Utf8Length(p, end, &cp);
+    if (len == 0) {
+      cp = 0xFFFD;
+      len = 1;
+    }
+    p += len;
+    if (cp >= 0x10000) {
+      cp -= 0x10000;
+      escape_unit(0xD800 + (cp >> 10));
+      escape_unit(0xDC00 + (cp & 0x3FF));
+    } else {
+      escape_unit(cp);
+    }
+  }
+  out.push_back('"');
+}
+
+size_t FirstInvalidUtf8(std::string_view text) {
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+  const auto* end = p + text.size();
+  for (const auto* q = p; q < end;) {
+    if (*q < 0x80) {
+      ++q;
+      continue;
+    }
+    uint32_t cp;
+    size_t len = Utf8Length(q, end, &cp);
+    if (len == 0) return static_cast<size_t>(q - p);
+    q += len;
+  }
+  return std::string_view::npos;
+}
+
+void AppendInt(std::string& out, int64_t value) {
+  char buffer[24];
+  auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, value);
+  (void)ec;
+  out.append(buffer, end - buffer);
+}
+
+}  // namespace slipway::http

@@ -1,0 +1,712 @@
+#include "serving/serving_service.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <fstream>
+#include <random>
+
+#include "core/clock.h"
+#include "core/error.h"
+#include "core/sha256.h"
+#include "ml/input_example.h"
+
+namespace slipway::serving {
+
+using governance::Permission;
+using governance::ResourceType;
+
+namespace {
+
+constexpr size_t kEventsKept = 50;
+constexpr const char* kArtifactsScheme = "mlflow-artifacts:";
+
+// The actor of background loads and swaps.
+governance::Actor ServingActor() { return governance::Actor::Operator("system:serving"); }
+
+void ValidateUri(const std::string& uri, const char* field) {
+  if (uri.empty())
+    ThrowInvalid(std::string("'") + field + "' must name a model (models:/NAME@ALIAS)");
+  ModelRef::Parse(uri);
+}
+
+Deployment::Options RuntimeOptions(const DeploymentSpec& spec) {
+  Deployment::Options options;
+  options.max_queued = static_cast<size_t>(spec.max_queued);
+  options.log_sample_rate = spec.log_sample_rate;
+  return options;
+}
+
+void ValidateLimits(const DeploymentSpec& spec) {
+  if (spec.canary_weight < 0 || spec.canary_weight > 100) {
+    ThrowInvalid("'canary_weight' must be between 0 and 100 (percent), not " +
+                 std::to_string(spec.canary_weight));
+  }
+  if (spec.max_queued < 1 || spec.max_queued > 1000000) {
+    ThrowInvalid("'max_queued' must be between 1 and 1000000");
+  }
+  if (spec.max_batch_rows < 0 || spec.max_batch_rows > 1000000) {
+    ThrowInvalid("'max_batch_rows' must be between 0 (no batching) and 1000000");
+  }
+  if (spec.max_queue_delay_us < 0 || spec.max_queue_delay_us > 1000000) {
+    ThrowInvalid("'max_queue_delay_us' must be between 0 and 1000000 (one second)");
+  }
+  if (!(spec.log_sample_rate >= 0 && spec.log_sample_rate <= 1)) {
+    ThrowInvalid("'log_sample_rate' must be between 0 and 1");
+  }
+}
+
+// The upper bound of the latency bucket holding quantile `q` (seconds).
+double Quantile(const monitoring::Histogram& histogram, double q) {
+  const std::vector<double>& bounds = monitoring::MetricRegistry::LatencyBuckets();
+  std::vector<uint64_t> counts = histogram.CumulativeCounts();
+  if (counts.empty() || counts.back() == 0) return 0;
+  const double wanted = q * static_cast<double>(counts.back());
+  for (size_t i = 0; i < bounds.size(); ++i) {
+    if (static_cast<double>(counts[i]) >= wanted) return bounds[i];
+  }
+  return bounds.back();
+}
+
+std::string Describe(const std::string& model, const std::string& version) {
+  return model + " v" + version;
+}
+
+}  // namespace
+
+void ValidateDeploymentName(const std::string& name) {
+  bool ok = !name.empty() && name.size() <= 64 && std::isalnum(static_cast<unsigned char>(name[0]));
+  for (char c : name) {
+    ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.');
+  }
+  if (!ok) {
+    ThrowInvalid("Invalid deployment name '" + name +
+                 "': use 1-64 letters, digits, '-', '_' or '.', starting with a letter or digit.");
+  }
+}
+
+ModelRef ModelRef::Parse(const std::string& uri) {
+  const std::string scheme = "models:/";
+  auto bad = [&]() {
+    ThrowInvalid("Invalid model reference '" + uri +
+                 "': use models:/NAME@ALIAS, models:/NAME/VERSION or models:/NAME/STAGE");
+  };
+  if (uri.rfind(scheme, 0) != 0) bad();
+  std::string rest = uri.substr(scheme.size());
+  ModelRef ref;
+  size_t at = rest.rfind('@');
+  size_t slash = rest.rfind('/');
+  if (at != std::string::npos && (slash == std::string::npos || at > slash)) {
+    ref.name = rest.substr(0, at);
+    ref.alias = rest.substr(at + 1);
+    if (ref.alias.empty()) bad();
+  } else if (slash != std::string::npos) {
+    ref.name = rest.substr(0, slash);
+    std::string tail = rest.substr(slash + 1);
+    if (tail.empty()) bad();
+    if (std::all_of(tail.begin(), tail.end(), ::isdigit)) {
+      ref.version = tail;
+    } else {
+      std::string lower = tail;
+      std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);
+      ref.stage = lower == "latest" ? "latest" : tail;
+    }
+  } else {
+    bad();
+  }
+  if (ref.name.empty()) bad();
+  return ref;
+}
+
+struct ServingService::Entry {
+  std::shared_ptr<Deployment> runtime;
+  std::mutex reconcile_mu;  // one reconcile of this deployment at a time
+  mutable std::mutex mu;    // guards everything below
+  DeploymentSpec spec;
+  std::map<std::string, VersionStatus> pending;  // by role: loading or failed
+  std::deque<DeploymentEvent> events;
+  bool deleted = false;
+
+  void Note(std::string text) {
+    std::lock_guard lock(mu);
+    events.push_back({NowMillis(), std::move(text)});
+    while (events.size() > kEventsKept) events.pop_front();
+  }
+};
+
+ServingService::ServingService(Options options, DeploymentStore& store,
+                               registry::RegistryService& registry,
+                               tracking::TrackingService& tracking,
+                               tracking::ArtifactStore& artifacts,
+                               governance::Authorizer& authorizer, governance::AuditLog& audit)
+    : options_(std::move(options)),
+      store_(store),
+      registry_(registry),
+      tracking_(tracking),
+      artifacts_(artifacts),
+      authorizer_(authorizer),
+      audit_(audit),
+      shadows_(std::make_unique<core::Executor>(
+          core::Executor::Options{.name = "shadow", .threads = 1, .max_queued = 1024})),
+      map_(std::make_shared<const Map>()) {}
+
+ServingService::~ServingService() { Stop(); }
+
+void ServingService::Start(core::Executor& background) {
+  background_ = &background;
+  for (const DeploymentSpec& spec : store_.List()) {
+    auto entry = std::make_shared<Entry>();
+    entry->spec = spec;
+    entry->runtime = std::make_shared<Deployment>(spec.name, RuntimeOptions(spec), shadows_.get(),
+                                                  options_.metrics, options_.sink);
+    Publish([&](Map& map) { map[spec.name] = entry; });
+    Schedule(spec.name, "server start");
+  }
+  subscription_ = registry_.events().Subscribe(
+      [this](const registry::RegistryEvent& e) { OnRegistryEvent(e); });
+}
+
+void ServingService::Stop() {
+  subscription_.Reset();
+  WaitIdle();
+  if (shadows_) shadows_->Stop();
+}
+
+void ServingService::WaitIdle() {
+  std::unique_lock lock(loads_mu_);
+  loads_done_.wait(lock, [&] { return loads_under_way_ == 0; });
+}
+
+std::shared_ptr<ServingService::Entry> ServingService::EntryOf(const std::string& name) const {
+  std::shared_ptr<const Map> map = map_.load();
+  auto found = map->find(name);
+  return found == map->end() ? nullptr : found->second;
+}
+
+void ServingService::Publish(const std::function<void(Map&)>& change) {
+  std::lock_guard lock(write_mu_);
+  auto next = std::make_shared<Map>(*map_.load());
+  change(*next);
+  map_.store(std::move(next));
+}
+
+void ServingService::Schedule(const std::string& name, const std::string& why) {
+  if (background_ == nullptr) return;  // not started: Start() loads everything
+  {
+    std::lock_guard lock(loads_mu_);
+    ++loads_under_way_;
+  }
+  bool queued = background_->TrySubmit([this, name, why] {
+    try {
+      Reconcile(name, why);
+    } catch (const std::exception& e) {
+      spdlog::error("deployment {}: {}", name, e.what());
+    }
+    std::lock_guard lock(loads_mu_);
+    --loads_under_way_;
+    loads_done_.notify_all();
+  });
+  if (!queued) {
+    std::lock_guard lock(loads_mu_);
+    --loads_under_way_;
+    loads_done_.notify_all();
+    spdlog::error("deployment {}: the background executor is full; {} not handled", name, why);
+  }
+}
+
+void ServingService::OnRegistryEvent(const registry::RegistryEvent& event) {
+  std::shared_ptr<const Map> map = map_.load();
+  for (const auto& [name, entry] : *map) {
+    DeploymentSpec spec;
+    {
+      std::lock_guard lock(entry->mu);
+      spec = entry->spec;
+    }
+    bool follows = false;
+    for (const std::string* uri : {&spec.model_uri, &spec.canary_uri, &spec.shadow_uri}) {
+      if (uri->empty()) continue;
+      follows = follows || ModelRef::Parse(*uri).name == event.model;
+    }
+    if (!follows) continue;
+    // The alias a rolled-back primary follows moved: follow it again.
+    ModelRef primary = ModelRef::Parse(spec.model_uri);
+    if (!spec.pinned_version.empty() && event.kind == registry::RegistryEvent::Kind::kAliasSet &&
+        primary.name == event.model && primary.alias == event.alias) {
+      std::lock_guard lock(entry->mu);
+      entry->spec.pinned_version.clear();
+      entry->spec.last_updated_time = NowMillis();
+      try {
+        store_.Update(entry->spec);
+      } catch (const std::exception& e) {
+        spdlog::error("deployment {}: could not unpin: {}", name, e.what());
+      }
+    }
+    Schedule(name, "registry change of " + event.model);
+  }
+}
+
+ServingService::Resolved ServingService::Resolve(const std::string& uri,
+                                                 const std::string& pinned_version) {
+  ModelRef ref = ModelRef::Parse(uri);
+  registry::ModelVersion found;
+  if (!pinned_version.empty()) {
+    found = registry_.GetModelVersion(ref.name, pinned_version);
+  } else if (!ref.alias.empty()) {
+    found = registry_.GetVersionByAlias(ref.name, ref.alias);
+  } else if (!ref.version.empty()) {
+    found = registry_.GetModelVersion(ref.name, ref.version);
+  } else {
+    std::vector<std::string> stages;
+    if (ref.stage != "latest") stages.push_back(ref.stage);
+    std::vector<registry::ModelVersion> latest = registry_.GetLatestVersions(ref.name, stages);
+    if (latest.empty()) {
+      ThrowNotFound("Registered model '" + ref.name + "' has no version" +
+                    (stages.empty() ? "" : " in stage '" + ref.stage + "'") + ".");
+    }
+    found = *std::max_element(latest.begin(), latest.end(),
+                              [](const auto& a, const auto& b) { return a.version < b.version; });
+  }
+  Resolved resolved;
+  resolved.model_name = found.name;
+  resolved.version = std::to_string(found.version);
+  std::string location = registry_.GetDownloadUri(found.name, resolved.version);
+  const std::string runs = "runs:/";
+  if (location.rfind(runs, 0) == 0) {
+    std::string rest = location.substr(runs.size());
+    size_t slash = rest.find('/');
+    std::string run_id = rest.substr(0, slash);
+    std::string sub = slash == std::string::npos ? "" : rest.substr(slash + 1);
+    location = tracking_.GetRun(run_id).info.artifact_uri + (sub.empty() ? "" : "/" + sub);
+  }
+  if (location.rfind(kArtifactsScheme, 0) != 0) {
+    throw Error(ErrorCode::kNotImplemented,
+                "the files of " + Describe(found.name, resolved.version) + " are at '" + location +
+                    "', outside this server's artifact store; Slipway serves models whose "
+                    "files it stores");
+  }
+  std::string path = location.substr(std::string(kArtifactsScheme).size());
+  while (!path.empty() && path.front() == '/') path.erase(0, 1);
+  resolved.artifact_path = path;
+  return resolved;
+}
+
+std::filesystem::path ServingService::Materialize(const Resolved& resolved) {
+  namespace fs = std::filesystem;
+  // Versions are immutable; the key also names the files' location, so a
+  // model deleted and registered again under the same name gets its own.
+  std::string key =
+      Sha256::Hex(resolved.model_name + '\n' + resolved.version + '\n' + resolved.artifact_path)
+          .substr(0, 32);
+  fs::path dir = options_.cache_dir / key;
+  std::lock_guard lock(materialize_mu_);
+  if (fs::exists(dir / ".complete")) return dir;
+  fs::path staging = options_.cache_dir / (key + ".partial");
+  fs::remove_all(staging);
+  fs::create_directories(staging);
+  size_t files = 0;
+  std::function<void(const std::string&, const fs::path&)> copy = [&](const std::string& from,
+                                                                      const fs::path& to) {
+    for (const tracking::ArtifactEntry& entry : artifacts_.List(from)) {
+      if (entry.path.empty() || entry.path == "." || entry.path == ".." ||
+          entry.path.find('/') != std::string::npos) {
+        continue;  // the artifact store hands out plain names only
+      }
+      const std::string child = from + "/" + entry.path;
+      if (entry.is_dir) {
+        fs::create_directories(to / entry.path);
+        copy(child, to / entry.path);
+        continue;
+      }
+      std::unique_ptr<blob::BlobReader> reader = artifacts_.Open(child);
+      std::ofstream out(to / entry.path, std::ios::binary | std::ios::trunc);
+      std::string chunk;
+      uint64_t offset = 0;
+      while (true) {
+        chunk.clear();
+        size_t got = reader->ReadAt(offset, 1 << 20, chunk);
+        if (got == 0) break;
+        out.write(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+        offset += got;
+      }
+      if (!out) throw Error(ErrorCode::kInternalError, "could not write the model cache");
+      ++files;
+    }
+  };
+  copy(resolved.artifact_path, staging);
+  if (files == 0) {
+    fs::remove_all(staging);
+    ThrowInvalid(Describe(resolved.model_name, resolved.version) +
+                 " has no files (was the model logged?)");
+  }
+  std::ofstream(staging / ".complete") << resolved.artifact_path << '\n';
+  fs::remove_all(dir);
+  fs::rename(staging, dir);
+  return dir;
+}
+
+std::shared_ptr<const Servable> ServingService::Load(const std::string& deployment,
+                                                     const Resolved& resolved,
+                                                     const std::string& uri,
+                                                     const DeploymentSpec& spec) {
+  std::filesystem::path dir = Materialize(resolved);
+  auto servable = std::make_shared<Servable>();
+  servable->model_name = resolved.model_name;
+  servable->version = resolved.version;
+  servable->uri = uri;
+  servable->model = ml::LoadModel(dir, options_.load);
+  servable->loaded_at = std::chrono::system_clock::now();
+  servable->metrics = ServableMetrics::For(options_.metrics, deployment, resolved.version);
+  if (spec.max_batch_rows > 0) {
+    servable->batcher = std::make_shared<Batcher>(
+        Batcher::Options{static_cast<size_t>(spec.max_batch_rows),
+                         std::chrono::microseconds(spec.max_queue_delay_us)});
+  }
+  // Warm-up and check: the model must answer its own input example.
+  if (std::optional<ml::Frame> example = ml::ReadInputExample(servable->model->mlmodel())) {
+    try {
+      servable->Predict(servable->Conform(std::move(*example)), "");
+    } catch (const std::exception& e) {
+      ThrowInvalid(Describe(resolved.model_name, resolved.version) +
+                   " failed on its own input example: " + e.what());
+    }
+  }
+  return servable;
+}
+
+void ServingService::Reconcile(const std::string& name, const std::string& why) {
+  std::shared_ptr<Entry> entry = EntryOf(name);
+  if (!entry) return;
+  std::lock_guard reconcile(entry->reconcile_mu);
+  DeploymentSpec spec;
+  {
+    std::lock_guard lock(entry->mu);
+    if (entry->deleted) return;
+    spec = entry->spec;
+  }
+  std::shared_ptr<const Routing> current = entry->runtime->routing();
+  auto next = std::make_shared<Routing>(current ? *current : Routing{});
+  bool changed = false;
+  bool spec_changed = false;
+  struct Role {
+    const char* name;
+    const std::string& uri;
+    std::shared_ptr<const Servable>& slot;
+  };
+  Role roles[] = {{"primary", spec.model_uri, next->primary},
+                  {"canary", spec.canary_uri, next->canary},
+                  {"shadow", spec.shadow_uri, next->shadow}};
+  for (Role& role : roles) {
+    const std::string role_name = role.name;
+    if (role.uri.empty()) {
+      if (role.slot) {
+        role.slot.reset();
+        changed = true;
+        entry->Note(role_name + " removed");
+      }
+      std::lock_guard lock(entry->mu);
+      entry->pending.erase(role_name);
+      continue;
+    }
+    const std::string pinned = role_name == "primary" ? spec.pinned_version : "";
+    auto same_batching = [&](const Servable& s) {
+      size_t rows = s.batcher ? s.batcher->options().max_rows : 0;
+      int64_t delay = s.batcher ? s.batcher->options().max_delay.count() : 0;
+      return static_cast<int64_t>(rows) == spec.max_batch_rows &&
+             (rows == 0 || delay == spec.max_queue_delay_us);
+    };
+    std::string description = "deployment " + name + ": " + role_name + " <- " + role.uri +
+                              (pinned.empty() ? "" : " pinned to v" + pinned) + " (" + why + ")";
+    try {
+      governance::AuditedOperation(audit_, ServingActor(), "deployments/load", "background",
+                                   description)
+          .Run([&] {
+            governance::SetTarget("deployment:" + name);
+            Resolved resolved = Resolve(role.uri, pinned);
+            if (role.slot && role.slot->model_name == resolved.model_name &&
+                role.slot->version == resolved.version && same_batching(*role.slot)) {
+              std::lock_guard lock(entry->mu);
+              entry->pending.erase(role_name);
+              return;  // already serving what the reference names
+            }
+            {
+              std::lock_guard lock(entry->mu);
+              entry->pending[role_name] = {
+                  role_name, resolved.model_name, resolved.version, "loading", "", NowMillis()};
+            }
+            std::shared_ptr<const Servable> loaded;
+            if (role.slot && role.slot->model_name == resolved.model_name &&
+                role.slot->version == resolved.version) {
+              // Only batching changed: same model object, a new batcher.
+              auto copy = std::make_shared<Servable>(*role.slot);
+              copy->batcher.reset();
+              if (spec.max_batch_rows > 0) {
+                copy->batcher = std::make_shared<Batcher>(
+                    Batcher::Options{static_cast<size_t>(spec.max_batch_rows),
+                                     std::chrono::microseconds(spec.max_queue_delay_us)});
+              }
+              loaded = copy;
+            } else {
+              loaded = Load(name, resolved, role.uri, spec);
+            }
+            std::string was = role.slot ? " (was v" + role.slot->version + ")" : "";
+            if (role_name == "primary" && role.slot && role.slot->version != resolved.version) {
+              spec.previous_version = role.slot->version;
+              spec_changed = true;
+            }
+            role.slot = loaded;
+            changed = true;
+            entry->Note(role_name + " now serves " +
+                        Describe(resolved.model_name, resolved.version) + was);
+            std::lock_guard lock(entry->mu);
+            entry->pending.erase(role_name);
+          });
+    } catch (const Error& e) {
+      spdlog::warn("deployment {}: {} of {} not loaded: {}", name, role_name, role.uri, e.what());
+      entry->Note(role_name + " " + role.uri + " not loaded: " + e.what());
+      std::lock_guard lock(entry->mu);
+      VersionStatus& status = entry->pending[role_name];
+      status.role = role_name;
+      status.state = "failed";
+      status.error = e.what();
+      status.time_ms = NowMillis();
+      if (options_.metrics) {
+        options_.metrics
+            ->GetCounter("slipway_serving_load_failures_total",
+                         "Model versions that failed to load or to answer their input example.",
+                         {{"deployment", name}})
+            .Increment();
+      }
+    }
+  }
+  next->canary_weight = spec.canary_weight;
+  if (current == nullptr || next->canary_weight != current->canary_weight) changed = true;
+  {
+    std::lock_guard lock(entry->mu);
+    if (entry->deleted) return;
+    if (spec_changed) {
+      entry->spec.previous_version = spec.previous_version;
+      entry->spec.last_updated_time = NowMillis();
+      try {
+        store_.Update(entry->spec);
+      } catch (const std::exception& e) {
+        spdlog::error("deployment {}: could not record the swap: {}", name, e.what());
+      }
+    }
+  }
+  if (changed) {
+    entry->runtime->Swap(std::move(next));
+    if (options_.metrics) {
+      options_.metrics
+          ->GetCounter("slipway_serving_swaps_total", "Routing changes applied (hot swaps).",
+                       {{"deployment", name}})
+          .Increment();
+    }
+  }
+}
+
+void ServingService::RequireReadableModel(const std::string& uri) {
+  if (uri.empty()) return;
+  governance::Require(authorizer_, Permission::kRead, ResourceType::kRegisteredModel,
+                      ModelRef::Parse(uri).name);
+}
+
+DeploymentInfo ServingService::InfoOf(const Entry& entry) const {
+  DeploymentInfo info;
+  std::shared_ptr<const Routing> routing = entry.runtime->routing();
+  if (routing) {
+    auto ready = [&](const char* role, const std::shared_ptr<const Servable>& s) {
+      if (!s) return;
+      VersionStatus status;
+      status.role = role;
+      status.model_name = s->model_name;
+      status.version = s->version;
+      status.state = "ready";
+      status.time_ms =
+          std::chrono::duration_cast<std::chrono::milliseconds>(s->loaded_at.time_since_epoch())
+              .count();
+      const ServableMetrics& m = s->metrics;
+      if (m.ok != nullptr) {
+        status.errors =
+            static_cast<uint64_t>(m.client_errors->Value() + m.server_errors->Value());
+        status.requests = static_cast<uint64_t>(m.ok->Value()) + status.errors;
+        status.rows = static_cast<uint64_t>(m.rows->Value());
+        status.latency_p50_ms = Quantile(*m.latency, 0.5) * 1000;
+        status.latency_p99_ms = Quantile(*m.latency, 0.99) * 1000;
+      }
+      info.versions.push_back(std::move(status));
+    };
+    ready("primary", routing->primary);
+    ready("canary", routing->canary);
+    ready("shadow", routing->shadow);
+  }
+  std::lock_guard lock(entry.mu);
+  info.spec = entry.spec;
+  for (const auto& [role, status] : entry.pending) info.versions.push_back(status);
+  info.events.assign(entry.events.begin(), entry.events.end());
+  info.in_flight = entry.runtime->in_flight();
+  info.shadow_dropped = entry.runtime->shadow_dropped();
+  return info;
+}
+
+DeploymentInfo ServingService::Create(DeploymentSpec request) {
+  ValidateDeploymentName(request.name);
+  governance::SetTarget("deployment:" + request.name);
+  ValidateUri(request.model_uri, "model_uri");
+  if (!request.canary_uri.empty()) ValidateUri(request.canary_uri, "canary_uri");
+  if (!request.shadow_uri.empty()) ValidateUri(request.shadow_uri, "shadow_uri");
+  if (request.canary_uri.empty()) request.canary_weight = 0;
+  ValidateLimits(request);
+  RequireReadableModel(request.model_uri);
+  RequireReadableModel(request.canary_uri);
+  RequireReadableModel(request.shadow_uri);
+  // The reference must name a version now: a typo is an error, not a
+  // deployment that never serves.
+  Resolve(request.model_uri, "");
+  request.pinned_version.clear();
+  request.previous_version.clear();
+  request.created_by = governance::CurrentActorName();
+  request.creation_time = request.last_updated_time = NowMillis();
+  if (EntryOf(request.name)) {
+    throw Error(ErrorCode::kResourceAlreadyExists,
+                "Deployment '" + request.name + "' already exists.");
+  }
+  store_.Create(request);
+  authorizer_.Created(governance::CurrentActor(), ResourceType::kDeployment, request.name);
+  auto entry = std::make_shared<Entry>();
+  entry->spec = request;
+  entry->runtime = std::make_shared<Deployment>(request.name, RuntimeOptions(request),
+                                                shadows_.get(), options_.metrics, options_.sink);
+  entry->Note("created by " + request.created_by + " for " + request.model_uri);
+  Publish([&](Map& map) { map[request.name] = entry; });
+  Schedule(request.name, "created");
+  return InfoOf(*entry);
+}
+
+DeploymentInfo ServingService::Get(const std::string& name) {
+  governance::Require(authorizer_, Permission::kRead, ResourceType::kDeployment, name);
+  std::shared_ptr<Entry> entry = EntryOf(name);
+  if (!entry) ThrowNotFound("Deployment '" + name + "' does not exist.");
+  return InfoOf(*entry);
+}
+
+std::vector<DeploymentInfo> ServingService::List() {
+  Visibility visible = governance::Readable(authorizer_, ResourceType::kDeployment);
+  std::vector<DeploymentInfo> out;
+  for (const auto& [name, entry] : *map_.load()) {
+    if (visible.Allows(name)) out.push_back(InfoOf(*entry));
+  }
+  return out;
+}
+
+DeploymentInfo ServingService::Update(const std::string& name, const DeploymentUpdate& update) {
+  governance::Require(authorizer_, Permission::kEdit, ResourceType::kDeployment, name);
+  std::shared_ptr<Entry> entry = EntryOf(name);
+  if (!entry) ThrowNotFound("Deployment '" + name + "' does not exist.");
+  DeploymentSpec spec;
+  {
+    std::lock_guard lock(entry->mu);
+    spec = entry->spec;
+  }
+  std::vector<std::string> changes;
+  if (update.model_uri) {
+    ValidateUri(*update.model_uri, "model_uri");
+    RequireReadableModel(*update.model_uri);
+    Resolve(*update.model_uri, "");
+    spec.model_uri = *update.model_uri;
+    spec.pinned_version.clear();
+    changes.push_back("model " + spec.model_uri);
+  }
+  if (update.canary_uri) {
+    if (!update.canary_uri->empty()) {
+      ValidateUri(*update.canary_uri, "canary_uri");
+      RequireReadableModel(*update.canary_uri);
+      Resolve(*update.canary_uri, "");
+    }
+    spec.canary_uri = *update.canary_uri;
+    changes.push_back(spec.canary_uri.empty() ? "canary removed" : "canary " + spec.canary_uri);
+  }
+  if (update.canary_weight) spec.canary_weight = *update.canary_weight;
+  if (spec.canary_uri.empty()) spec.canary_weight = 0;
+  if (update.canary_weight)
+    changes.push_back("canary weight " + std::to_string(spec.canary_weight));
+  if (update.shadow_uri) {
+    if (!update.shadow_uri->empty()) {
+      ValidateUri(*update.shadow_uri, "shadow_uri");
+      RequireReadableModel(*update.shadow_uri);
+      Resolve(*update.shadow_uri, "");
+    }
+    spec.shadow_uri = *update.shadow_uri;
+    changes.push_back(spec.shadow_uri.empty() ? "shadow removed" : "shadow " + spec.shadow_uri);
+  }
+  if (update.max_queued) spec.max_queued = *update.max_queued;
+  if (update.max_batch_rows) spec.max_batch_rows = *update.max_batch_rows;
+  if (update.max_queue_delay_us) spec.max_queue_delay_us = *update.max_queue_delay_us;
+  if (update.log_sample_rate) spec.log_sample_rate = *update.log_sample_rate;
+  ValidateLimits(spec);
+  spec.last_updated_time = NowMillis();
+  {
+    std::lock_guard lock(entry->mu);
+    store_.Update(spec);
+    entry->spec = spec;
+  }
+  entry->runtime->SetLimits(static_cast<size_t>(spec.max_queued), spec.log_sample_rate);
+  std::string summary;
+  for (const std::string& change : changes) summary += (summary.empty() ? "" : ", ") + change;
+  entry->Note("updated by " + governance::CurrentActorName() +
+              (summary.empty() ? "" : ": " + summary));
+  Schedule(name, "update");
+  return InfoOf(*entry);
+}
+
+DeploymentInfo ServingService::Rollback(const std::string& name) {
+  governance::Require(authorizer_, Permission::kEdit, ResourceType::kDeployment, name);
+  std::shared_ptr<Entry> entry = EntryOf(name);
+  if (!entry) ThrowNotFound("Deployment '" + name + "' does not exist.");
+  std::string note;
+  {
+    std::lock_guard lock(entry->mu);
+    DeploymentSpec spec = entry->spec;
+    if (!spec.canary_uri.empty()) {
+      note = "rolled back: canary " + spec.canary_uri + " removed";
+      spec.canary_uri.clear();
+      spec.canary_weight = 0;
+    } else if (!spec.previous_version.empty()) {
+      std::shared_ptr<const Routing> routing = entry->runtime->routing();
+      note = "rolled back to v" + spec.previous_version;
+      spec.pinned_version = spec.previous_version;
+      spec.previous_version = routing && routing->primary ? routing->primary->version : "";
+    } else {
+      throw Error(ErrorCode::kInvalidState, "Deployment '" + name +
+                                                "' has nothing to roll back to: no canary and no "
+                                                "earlier version served.");
+    }
+    spec.last_updated_time = NowMillis();
+    store_.Update(spec);
+    entry->spec = spec;
+  }
+  entry->Note(note + " by " + governance::CurrentActorName());
+  Schedule(name, "rollback");
+  return InfoOf(*entry);
+}
+
+void ServingService::Delete(const std::string& name) {
+  governance::Require(authorizer_, Permission::kManage, ResourceType::kDeployment, name);
+  std::shared_ptr<Entry> entry = EntryOf(name);
+  if (!entry) ThrowNotFound("Deployment '" + name + "' does not exist.");
+  {
+    std::lock_guard lock(entry->mu);
+    entry->deleted = true;
+  }
+  store_.Delete(name);
+  authorizer_.Deleted(ResourceType::kDeployment, name);
+  Publish([&](Map& map) { map.erase(name); });
+}
+
+std::shared_ptr<Deployment> ServingService::Find(const std::string& name) {
+  governance::Require(authorizer_, Permission::kUse, ResourceType::kDeployment, name);
+  std::shared_ptr<Entry> entry = EntryOf(name);
+  if (!entry) ThrowNotFound("Deployment '" + name + "' does not exist.");
+  return entry->runtime;
+}
+
+}  // namespace slipway::serving

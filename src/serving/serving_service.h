@@ -1,0 +1,202 @@
+// Deployments: which registered models a running server serves, following
+// the registry, with canary and shadow versions, and the rules for changing
+// them.
+//
+// Each deployment follows a model reference ("models:/churn@production",
+// "models:/churn/3", "models:/churn/Production"). When the registry moves
+// what the reference names (an alias set, a stage changed, a version
+// created or deleted: RegistryEvents), the service loads the new version in
+// the background, warms it up on the model's input example, and only then
+// swaps it in (Deployment::Swap): requests in flight finish on the old
+// version, and a version that fails to load or to answer its example never
+// takes traffic; the old one keeps serving and the failure shows in the
+// deployment's status, the audit trail and /metrics. Deployments are kept in
+// a DeploymentStore and come back after a restart.
+//
+// Authorization (the current governance::Operation's actor):
+//   create         signed in; READ on every registered model it serves; the
+//                  creator manages the deployment
+//   get, list      READ on the deployment (list shows the readable ones)
+//   predict        USE on the deployment
+//   update, roll back
+//                  EDIT on the deployment; READ on any model it newly serves
+//   delete         MANAGE
+// Background loads and swaps act as "system:serving" (the user's right to
+// read the model was checked when they named it) and are audited as such,
+// with the deployment as their target.
+//
+// Model files are copied from the artifact store into `cache_dir` once per
+// model version (model versions are immutable) and loaded from there.
+//
+// Thread-safe. The request path (Find) reads an immutable map through an
+// atomic pointer: no lock shared by all requests.
+#pragma once
+
+#include <atomic>
+#include <deque>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/event_bus.h"
+#include "core/executor.h"
+#include "governance/audit_log.h"
+#include "governance/authorization.h"
+#include "ml/model_loader.h"
+#include "registry/registry_events.h"
+#include "registry/registry_service.h"
+#include "serving/deployment.h"
+#include "serving/deployment_store.h"
+#include "tracking/artifact_store.h"
+#include "tracking/tracking_service.h"
+
+namespace slipway::serving {
+
+// INVALID_PARAMETER_VALUE unless `name` is 1-64 characters of letters,
+// digits, '-', '_' and '.', starting with a letter or digit (it appears in
+// paths, metric labels and file names).
+void ValidateDeploymentName(const std::string& name);
+
+// A model reference: "models:/<name>@<alias>", "models:/<name>/<version>",
+// "models:/<name>/<stage>" or "models:/<name>/latest".
+struct ModelRef {
+  std::string name;
+  std::string alias;
+  std::string version;
+  std::string stage;  // "latest" for the newest version
+
+  // INVALID_PARAMETER_VALUE saying what a reference looks like.
+  static ModelRef Parse(const std::string& uri);
+};
+
+// One version a deployment serves or is loading.
+struct VersionStatus {
+  std::string role;  // "primary", "canary", "shadow"
+  std::string model_name;
+  std::string version;
+  std::string state;  // "loading", "ready", "failed"
+  std::string error;  // why it failed
+  int64_t time_ms = 0;  // loaded, or failed, at
+  // Of a ready version, since it was loaded: requests answered (2xx and
+  // 4xx/5xx), rows predicted, and latency quantiles estimated from the
+  // histogram of /metrics (the upper bound of the bucket they fall in).
+  uint64_t requests = 0;
+  uint64_t errors = 0;
+  uint64_t rows = 0;
+  double latency_p50_ms = 0;
+  double latency_p99_ms = 0;
+};
+
+struct DeploymentEvent {
+  int64_t time_ms = 0;
+  std::string text;
+};
+
+struct DeploymentInfo {
+  DeploymentSpec spec;
+  std::vector<VersionStatus> versions;  // serving now, then loading or failed
+  std::vector<DeploymentEvent> events;  // newest last, the last 50
+  size_t in_flight = 0;
+  uint64_t shadow_dropped = 0;
+};
+
+// What an update changes; unset fields stay as they are. An empty
+// canary_uri / shadow_uri removes the canary / shadow.
+struct DeploymentUpdate {
+  std::optional<std::string> model_uri;
+  std::optional<std::string> canary_uri;
+  std::optional<int> canary_weight;
+  std::optional<std::string> shadow_uri;
+  std::optional<int64_t> max_queued;
+  std::optional<int64_t> max_batch_rows;
+  std::optional<int64_t> max_queue_delay_us;
+  std::optional<double> log_sample_rate;
+};
+
+class ServingService {
+ public:
+  struct Options {
+    std::filesystem::path cache_dir;  // model files copied out of the artifact store
+    ml::LoadOptions load;
+    monitoring::MetricRegistry* metrics = nullptr;  // may be null
+    PredictionSink sink;                            // the prediction log; may be empty
+  };
+
+  ServingService(Options options, DeploymentStore& store, registry::RegistryService& registry,
+                 tracking::TrackingService& tracking, tracking::ArtifactStore& artifacts,
+                 governance::Authorizer& authorizer, governance::AuditLog& audit);
+  ~ServingService();
+  ServingService(const ServingService&) = delete;
+  ServingService& operator=(const ServingService&) = delete;
+
+  // Loads every stored deployment in the background on `background` and
+  // follows the registry from now on. `background` must outlive Stop().
+  void Start(core::Executor& background);
+  // Stops following the registry and waits for loads under way.
+  void Stop();
+
+  DeploymentInfo Create(DeploymentSpec request);
+  DeploymentInfo Get(const std::string& name);
+  std::vector<DeploymentInfo> List();
+  DeploymentInfo Update(const std::string& name, const DeploymentUpdate& update);
+  // Back to the version served before the last swap: removes the canary
+  // if there is one, else pins the primary to the previous version (until
+  // the followed alias moves again or the model is updated).
+  DeploymentInfo Rollback(const std::string& name);
+  void Delete(const std::string& name);
+
+  // The deployment requests go to; USE on it. RESOURCE_DOES_NOT_EXIST when
+  // there is none.
+  std::shared_ptr<Deployment> Find(const std::string& name);
+
+  // Waits until no load is under way (tests, shutdown).
+  void WaitIdle();
+
+ private:
+  struct Entry;
+  using Map = std::map<std::string, std::shared_ptr<Entry>>;
+
+  std::shared_ptr<Entry> EntryOf(const std::string& name) const;
+  void Publish(const std::function<void(Map&)>& change);
+  void Schedule(const std::string& name, const std::string& why);
+  void Reconcile(const std::string& name, const std::string& why);
+  void OnRegistryEvent(const registry::RegistryEvent& event);
+  DeploymentInfo InfoOf(const Entry& entry) const;
+  void RequireReadableModel(const std::string& uri);
+
+  // Loading one version.
+  struct Resolved {
+    std::string model_name;
+    std::string version;
+    std::string artifact_path;  // in the artifact store
+  };
+  Resolved Resolve(const std::string& uri, const std::string& pinned_version);
+  std::filesystem::path Materialize(const Resolved& resolved);
+  std::shared_ptr<const Servable> Load(const std::string& deployment, const Resolved& resolved,
+                                       const std::string& uri, const DeploymentSpec& spec);
+
+  Options options_;
+  DeploymentStore& store_;
+  registry::RegistryService& registry_;
+  tracking::TrackingService& tracking_;
+  tracking::ArtifactStore& artifacts_;
+  governance::Authorizer& authorizer_;
+  governance::AuditLog& audit_;
+  core::Executor* background_ = nullptr;
+  std::unique_ptr<core::Executor> shadows_;  // shadow predictions
+  registry::RegistryEventBus::Subscription subscription_;
+
+  std::mutex write_mu_;  // serializes changes of the map (copy on write)
+  std::atomic<std::shared_ptr<const Map>> map_;
+
+  std::mutex loads_mu_;  // guards loads_under_way_
+  std::condition_variable loads_done_;
+  int loads_under_way_ = 0;
+  std::mutex materialize_mu_;  // one copy of a version's files at a time
+};
+
+}  // namespace slipway::serving

@@ -1,0 +1,645 @@
+#include "http/scoring_codec.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+
+#include "core/error.h"
+#include "http/wire_json.h"
+
+namespace slipway::http {
+namespace {
+
+using ml::Column;
+using ml::DataType;
+using ml::Frame;
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+ScoringRequest Json(std::string_view body, const ml::Schema* schema = nullptr) {
+  return ParseScoringRequest("application/json", body, schema);
+}
+
+ScoringRequest Csv(std::string_view body, const ml::Schema* schema = nullptr) {
+  return ParseScoringRequest("text/csv", body, schema);
+}
+
+// The error a parse throws: its code and message.
+struct Thrown {
+  ErrorCode code;
+  std::string message;
+};
+
+Thrown ErrorOf(std::string_view content_type, std::string_view body,
+               const ml::Schema* schema = nullptr) {
+  try {
+    ParseScoringRequest(content_type, body, schema);
+  } catch (const Error& e) {
+    return {e.code(), e.what()};
+  }
+  ADD_FAILURE() << "no error for: " << body;
+  return {ErrorCode::kInternalError, ""};
+}
+
+Thrown JsonError(std::string_view body) { return ErrorOf("application/json", body); }
+
+void ExpectNumbers(const Column& column, std::vector<double> want) {
+  ASSERT_EQ(column.numbers.size(), want.size()) << column.name;
+  for (size_t i = 0; i < want.size(); ++i) {
+    if (std::isnan(want[i])) {
+      EXPECT_TRUE(std::isnan(column.numbers[i])) << column.name << "[" << i << "]";
+    } else {
+      EXPECT_EQ(column.numbers[i], want[i]) << column.name << "[" << i << "]";
+    }
+  }
+}
+
+// --- dataframe_split -------------------------------------------------------
+
+TEST(ScoringCodecTest, DataframeSplitTypesEachColumn) {
+  ScoringRequest r = Json(
+      R"({"dataframe_split": {"columns": ["age", "income", "member", "city"],
+          "data": [[31, 1.5, true, "Lyon"], [45, 2, false, null]]}})");
+  const Frame& f = r.frame;
+  ASSERT_EQ(f.rows, 2u);
+  ASSERT_EQ(f.columns.size(), 4u);
+  EXPECT_EQ(f.columns[0].name, "age");
+  EXPECT_EQ(f.columns[0].type, DataType::kLong);
+  ExpectNumbers(f.columns[0], {31, 45});
+  // An integer after a float keeps the column double, as pandas does.
+  EXPECT_EQ(f.columns[1].type, DataType::kDouble);
+  ExpectNumbers(f.columns[1], {1.5, 2});
+  EXPECT_EQ(f.columns[2].type, DataType::kBoolean);
+  ExpectNumbers(f.columns[2], {1, 0});
+  EXPECT_EQ(f.columns[3].type, DataType::kString);
+  EXPECT_EQ(f.columns[3].strings, (std::vector<std::string>{"Lyon", ""}));
+  EXPECT_EQ(f.columns[3].missing, (std::vector<uint8_t>{0, 1}));
+  EXPECT_TRUE(r.params_json.empty());
+  for (const Column& c : f.columns) EXPECT_EQ(c.width, 1u);
+}
+
+TEST(ScoringCodecTest, DataframeSplitDataBeforeColumnsAndIndex) {
+  ScoringRequest r = Json(
+      R"({"dataframe_split": {"data": [[1, "a"], [2, "b"]], "index": [7, 8], "columns": ["x", "y"]}})");
+  ASSERT_EQ(r.frame.columns.size(), 2u);
+  EXPECT_EQ(r.frame.columns[0].name, "x");
+  EXPECT_EQ(r.frame.columns[1].name, "y");
+  EXPECT_EQ(r.frame.rows, 2u);
+}
+
+TEST(ScoringCodecTest, DataframeSplitWithoutColumnsIsPositional) {
+  ScoringRequest r = Json(R"({"dataframe_split": {"data": [[1, 2], [3, 4]]}})");
+  ASSERT_EQ(r.frame.columns.size(), 2u);
+  EXPECT_EQ(r.frame.columns[0].name, "");
+  ExpectNumbers(r.frame.columns[1], {2, 4});
+}
+
+TEST(ScoringCodecTest, DataframeSplitEmptyDataKeepsColumns) {
+  ScoringRequest r = Json(R"({"dataframe_split": {"columns": ["a", "b"], "data": []}})");
+  EXPECT_EQ(r.frame.rows, 0u);
+  ASSERT_EQ(r.frame.columns.size(), 2u);
+  EXPECT_EQ(r.frame.columns[1].name, "b");
+}
+
+TEST(ScoringCodecTest, DataframeSplitListCellsMakeATensorColumn) {
+  ScoringRequest r =
+      Json(R"({"dataframe_split": {"columns": ["img"], "data": [[[1, 2, 3]], [[4, 5, 6]]]}})");
+  ASSERT_EQ(r.frame.columns.size(), 1u);
+  EXPECT_EQ(r.frame.columns[0].width, 3u);
+  ExpectNumbers(r.frame.columns[0], {1, 2, 3, 4, 5, 6});
+  Thrown e =
+      JsonError(R"({"dataframe_split": {"columns": ["img"], "data": [[[1, 2, 3]], [[4, 5]]]}})");
+  EXPECT_EQ(e.code, ErrorCode::kBadRequest);
+  EXPECT_NE(e.message.find("dataframe_split.data[1][0]"), std::string::npos) << e.message;
+  EXPECT_NE(e.message.find("[2]"), std::string::npos) << e.message;
+}
+
+TEST(ScoringCodecTest, RaggedRowsNameTheRow) {
+  Thrown e = JsonError(R"({"dataframe_split": {"columns": ["a", "b"], "data": [[1, 2], [3]]}})");
+  EXPECT_EQ(e.code, ErrorCode::kBadRequest);
+  EXPECT_EQ(e.message,
+            "Invalid input. dataframe_split.data[1] has 1 values, but there are 2 columns");
+  e = JsonError(R"({"dataframe_split": {"columns": ["a", "b"], "data": [[1, 2, 3]]}})");
+  EXPECT_EQ(e.message,
+            "Invalid input. dataframe_split.data[0] has more than 2 values (one per column)");
+  e = JsonError(R"({"dataframe_split": {"data": [[1, 2], [3, 4, 5]]}})");
+  EXPECT_NE(e.message.find("dataframe_split.data[1] has more than 2 values"), std::string::npos)
+      << e.message;
+  // Columns given after the data are checked at the end.
+  e = JsonError(R"({"dataframe_split": {"data": [[1, 2]], "columns": ["a", "b", "c"]}})");
+  EXPECT_EQ(e.message,
+            "Invalid input. dataframe_split.columns names 3 columns, but the rows of "
+            "dataframe_split.data have 2 values");
+}
+
+TEST(ScoringCodecTest, MixedTypesInAColumnNameRowAndColumn) {
+  Thrown e =
+      JsonError(R"({"dataframe_split": {"columns": ["a", "b"], "data": [[1, 2], [3, "x"]]}})");
+  EXPECT_EQ(e.code, ErrorCode::kBadRequest);
+  EXPECT_EQ(e.message,
+            "Invalid input. dataframe_split.data[1][1]: column 1 mixes types: a string here, but "
+            "a number in row 0");
+  e = JsonError(R"({"dataframe_records": [{"a": true}, {"a": 2}]})");
+  EXPECT_EQ(e.message,
+            "Invalid input. dataframe_records[1]['a']: column 'a' mixes types: a number here, but "
+            "a boolean in row 0");
+}
+
+TEST(ScoringCodecTest, DataframeSplitShapeErrorsUseMlflowWording) {
+  Thrown e = JsonError(R"({"dataframe_split": [[1]]})");
+  EXPECT_EQ(e.message, "Invalid input. Dataframe split format must be a dictionary. Got list.");
+  e = JsonError(R"({"dataframe_split": {"columns": ["a"]}})");
+  EXPECT_EQ(e.message,
+            "Invalid input. Dataframe split format must have 'data' field and optionally "
+            "'columns' and 'index' fields. Got {'columns'}.");
+  e = JsonError(R"({"dataframe_split": {"data": [[1]], "extra": 1}})");
+  EXPECT_NE(e.message.find("Got {'data', 'extra'}"), std::string::npos) << e.message;
+  e = JsonError(R"({"dataframe_split": {"data": [[1], [2]], "index": [0]}})");
+  EXPECT_EQ(
+      e.message,
+      "Invalid input. dataframe_split.index has 1 entries, but dataframe_split.data has 2 rows");
+}
+
+// --- dataframe_records -----------------------------------------------------
+
+TEST(ScoringCodecTest, DataframeRecordsUnionOfKeysWithGaps) {
+  ScoringRequest r =
+      Json(R"({"dataframe_records": [{"a": 1, "b": "x"}, {"b": "y", "c": 2.5}, {"a": 3}]})");
+  const Frame& f = r.frame;
+  ASSERT_EQ(f.rows, 3u);
+  ASSERT_EQ(f.columns.size(), 3u);
+  EXPECT_EQ(f.columns[0].name, "a");
+  EXPECT_EQ(f.columns[0].type, DataType::kLong);
+  ExpectNumbers(f.columns[0], {1, kNaN, 3});
+  EXPECT_EQ(f.columns[1].name, "b");
+  EXPECT_EQ(f.columns[1].strings, (std::vector<std::string>{"x", "y", ""}));
+  EXPECT_EQ(f.columns[1].missing, (std::vector<uint8_t>{0, 0, 1}));
+  EXPECT_EQ(f.columns[2].name, "c");
+  EXPECT_EQ(f.columns[2].type, DataType::kDouble);
+  ExpectNumbers(f.columns[2], {kNaN, 2.5, kNaN});
+}
+
+TEST(ScoringCodecTest, DataframeRecordsRepeatedKeyLastWins) {
+  ScoringRequest r = Json(R"({"dataframe_records": [{"a": 1, "a": 2}, {"a": 3}]})");
+  ExpectNumbers(r.frame.columns.at(0), {2, 3});
+}
+
+TEST(ScoringCodecTest, DataframeRecordsObjectCellIsJsonText) {
+  ScoringRequest r = Json(R"({"dataframe_records": [{"m": {"k": [1, 2]}}, {"m": null}]})");
+  const Column& m = r.frame.columns.at(0);
+  EXPECT_EQ(m.type, DataType::kJson);
+  EXPECT_EQ(m.strings[0], R"({"k": [1, 2]})");
+  EXPECT_EQ(m.missing, (std::vector<uint8_t>{0, 1}));
+}
+
+TEST(ScoringCodecTest, DataframeRecordsMustBeAList) {
+  Thrown e = JsonError(R"({"dataframe_records": {"a": [1]}})");
+  EXPECT_EQ(e.message,
+            "Invalid input. Dataframe records format must be a list of records. Got dictionary.");
+  e = JsonError(R"({"dataframe_records": [{"a": 1}, 5]})");
+  EXPECT_EQ(e.message,
+            "Invalid input. dataframe_records[1] is not a record (an object), but "
+            "dataframe_records[0] is");
+}
+
+// --- instances and inputs --------------------------------------------------
+
+TEST(ScoringCodecTest, InputsListOfListsIsOneTensorColumn) {
+  ScoringRequest r = Json(R"({"inputs": [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]})");
+  ASSERT_EQ(r.frame.columns.size(), 1u);
+  EXPECT_EQ(r.frame.rows, 2u);
+  EXPECT_EQ(r.frame.columns[0].width, 3u);
+  EXPECT_EQ(r.frame.columns[0].type, DataType::kDouble);
+  ExpectNumbers(r.frame.columns[0], {1, 2, 3, 4, 5, 6});
+}
+
+TEST(ScoringCodecTest, InputsDeeperNestingIsFlattenedRowMajor) {
+  ScoringRequest r =
+      Json(R"({"inputs": [[[1, 2], [3, 4]], [[5, 6], [7, 8]], [[9, 10], [11, 12]]]})");
+  EXPECT_EQ(r.frame.rows, 3u);
+  EXPECT_EQ(r.frame.columns[0].width, 4u);
+  EXPECT_EQ(r.frame.columns[0].numbers.back(), 12);
+  Thrown e = JsonError(R"({"inputs": [[1, 2], [3, [4]]]})");
+  EXPECT_EQ(e.message,
+            "Invalid input. inputs[1][1]: a list nested 3 deep, where the values are 2 deep "
+            "(ragged nested lists)");
+  e = JsonError(R"({"inputs": [[1, 2], 3]})");
+  EXPECT_EQ(e.message,
+            "Invalid input. inputs[1]: a value nested 1 lists deep, where the others are 2 deep "
+            "(ragged nested lists)");
+  e = JsonError(R"({"inputs": {"a": {"x": 1}}})");
+  EXPECT_EQ(
+      e.message,
+      "Invalid input. inputs['a']: an object where numbers, booleans or strings are expected");
+  e = JsonError(R"({"inputs": [[1, 2], [3]]})");
+  EXPECT_EQ(
+      e.message,
+      "Invalid input. inputs[1]: a list of 1 values where the other lists at this depth have 2 "
+      "(ragged nested lists)");
+}
+
+TEST(ScoringCodecTest, InputsListOfScalarsTakesTheSchemasSingleName) {
+  ml::Schema schema;
+  schema.columns.push_back({"text", DataType::kString, true});
+  ScoringRequest r = Json(R"({"inputs": ["a", "b"]})", &schema);
+  ASSERT_EQ(r.frame.columns.size(), 1u);
+  EXPECT_EQ(r.frame.columns[0].name, "text");
+  EXPECT_EQ(r.frame.rows, 2u);
+  EXPECT_EQ(r.frame.columns[0].strings, (std::vector<std::string>{"a", "b"}));
+  ScoringRequest unnamed = Json(R"({"inputs": ["a", "b"]})");
+  EXPECT_EQ(unnamed.frame.columns[0].name, "");
+}
+
+TEST(ScoringCodecTest, InputsDictOfColumnsAndTensors) {
+  ScoringRequest r =
+      Json(R"({"inputs": {"a": [1, 2], "b": [[1.5, 2.5], [3.5, 4.5]], "c": ["x", "y"]}})");
+  const Frame& f = r.frame;
+  ASSERT_EQ(f.rows, 2u);
+  ASSERT_EQ(f.columns.size(), 3u);
+  EXPECT_EQ(f.columns[0].name, "a");
+  EXPECT_EQ(f.columns[0].width, 1u);
+  EXPECT_EQ(f.columns[1].name, "b");
+  EXPECT_EQ(f.columns[1].width, 2u);
+  ExpectNumbers(f.columns[1], {1.5, 2.5, 3.5, 4.5});
+  EXPECT_EQ(f.columns[2].type, DataType::kString);
+  Thrown e = JsonError(R"({"inputs": {"a": [1, 2], "b": [1, 2, 3]}})");
+  EXPECT_EQ(e.message,
+            "Invalid input. The length of values for each input/column name are not the same: "
+            "inputs['b'] has 3, but inputs['a'] has 2");
+}
+
+TEST(ScoringCodecTest, InputsScalarIsOneRow) {
+  ScoringRequest r = Json(R"({"inputs": {"a": 5, "b": "x"}})");
+  EXPECT_EQ(r.frame.rows, 1u);
+  ExpectNumbers(r.frame.columns[0], {5});
+  r = Json(R"({"inputs": 3.5})");
+  EXPECT_EQ(r.frame.rows, 1u);
+  ExpectNumbers(r.frame.columns[0], {3.5});
+}
+
+TEST(ScoringCodecTest, InstancesRecordsWithTensorCells) {
+  ScoringRequest r = Json(R"({"instances": [{"a": [1, 2], "b": "x"}, {"a": [3, 4], "b": "y"}]})");
+  const Frame& f = r.frame;
+  ASSERT_EQ(f.rows, 2u);
+  EXPECT_EQ(f.columns[0].width, 2u);
+  ExpectNumbers(f.columns[0], {1, 2, 3, 4});
+  EXPECT_EQ(f.columns[1].strings, (std::vector<std::string>{"x", "y"}));
+  Thrown e = JsonError(R"({"instances": [{"a": [1, 2]}, {"a": 3}]})");
+  EXPECT_EQ(e.message,
+            "Invalid input. instances[1]['a']: column 'a' holds lists, but this value is not one");
+  ScoringRequest list = Json(R"({"instances": [1, 2, 3]})");
+  EXPECT_EQ(list.frame.rows, 3u);
+}
+
+// --- the envelope ----------------------------------------------------------
+
+TEST(ScoringCodecTest, ParamsAreKeptAsText) {
+  ScoringRequest r = Json(R"({"params": {"k": [1, 2], "t": 0.5}, "inputs": [1]})");
+  EXPECT_EQ(r.params_json, R"({"k": [1, 2], "t": 0.5})");
+  r = Json(R"({"inputs": [1], "params": null})");
+  EXPECT_EQ(r.params_json, "");
+  Thrown e = JsonError(R"({"inputs": [1], "params": [1]})");
+  EXPECT_EQ(e.code, ErrorCode::kInvalidParameterValue);
+  EXPECT_NE(e.message.find("'params' must be a JSON object"), std::string::npos);
+}
+
+TEST(ScoringCodecTest, ExactlyOneFormat) {
+  Thrown e = JsonError(R"({"dataframe_split": {"data": [[1]]}, "inputs": [1]})");
+  EXPECT_EQ(e.code, ErrorCode::kBadRequest);
+  EXPECT_EQ(e.message,
+            "The input must be a JSON dictionary with exactly one of the input fields "
+            "{'dataframe_split', 'dataframe_records', 'instances', 'inputs'}. Received dictionary "
+            "with input fields: ['dataframe_split', 'inputs'].");
+  e = JsonError(R"({"data": [1]})");
+  EXPECT_NE(e.message.find("Received dictionary with input fields: ['data']."), std::string::npos);
+  e = JsonError(R"([1, 2])");
+  EXPECT_NE(e.message.find("Received a list."), std::string::npos);
+  e = JsonError(R"({"messages": [{"role": "user"}]})");
+  EXPECT_NE(e.message.find("unwrapped LLM input"), std::string::npos);
+}
+
+TEST(ScoringCodecTest, OtherKeysAreIgnored) {
+  ScoringRequest r = Json(R"({"meta": {"x": [1, {"y": null}]}, "inputs": [1, 2]})");
+  EXPECT_EQ(r.frame.rows, 2u);
+}
+
+TEST(ScoringCodecTest, MalformedJsonNamesLineColumnAndByte) {
+  Thrown e = JsonError("{\"inputs\": [1, 2,\n  ]}");
+  EXPECT_EQ(e.code, ErrorCode::kBadRequest);
+  EXPECT_EQ(
+      e.message,
+      "Invalid input. malformed JSON at line 2, column 3 (byte 20): expected a value after ','");
+  e = JsonError(R"({"dataframe_split": {"columns": ["a"], "data": [[1)");
+  EXPECT_EQ(
+      e.message,
+      "Invalid input. malformed JSON at line 1, column 51 (byte 50): unexpected end of input, "
+      "expected ',' or ']'");
+  e = JsonError(R"({"inputs": [1]} x)");
+  EXPECT_NE(e.message.find("(byte 16): extra data after the JSON value"), std::string::npos)
+      << e.message;
+  e = JsonError(R"({"inputs": [01]})");
+  EXPECT_NE(e.message.find("leading zeros"), std::string::npos);
+  e = JsonError("{\"inputs\": [\"a\x01\"]}");
+  EXPECT_NE(e.message.find("invalid control character"), std::string::npos);
+  e = JsonError("{\"inputs\": [\"\xC3\x28\"]}");
+  EXPECT_NE(e.message.find("invalid UTF-8"), std::string::npos);
+  e = JsonError(R"({"inputs": ["\ud800"]})");
+  EXPECT_NE(e.message.find("unpaired UTF-16 surrogate"), std::string::npos);
+  e = JsonError(R"({'inputs': [1]})");
+  EXPECT_NE(e.message.find("expected a property name in double quotes"), std::string::npos);
+  e = JsonError("");
+  EXPECT_NE(e.message.find("unexpected end of input"), std::string::npos);
+}
+
+TEST(ScoringCodecTest, DeepNestingIsRefusedNotRecursedInto) {
+  std::string body = "{\"inputs\": " + std::string(100000, '[');
+  Thrown e = JsonError(body);
+  EXPECT_EQ(e.code, ErrorCode::kBadRequest);
+  EXPECT_NE(e.message.find("nesting deeper than"), std::string::npos) << e.message;
+}
+
+TEST(ScoringCodecTest, EscapesAndByteOrderMark) {
+  ScoringRequest r = Json("\xEF\xBB\xBF{\"inputs\": [\"a\\n\\\"b\\u00e9\\ud83d\\ude00\"]}");
+  EXPECT_EQ(r.frame.columns[0].strings[0], "a\n\"b\xC3\xA9\xF0\x9F\x98\x80");
+}
+
+// --- NaN and infinities ----------------------------------------------------
+
+TEST(ScoringCodecTest, PythonNanAndInfinityLiteralsAreAccepted) {
+  ScoringRequest r = Json(
+      R"({"dataframe_split": {"columns": ["a", "b"], "data": [[NaN, Infinity], [1.5, -Infinity]]}})");
+  const Frame& f = r.frame;
+  EXPECT_EQ(f.columns[0].type, DataType::kDouble);
+  ExpectNumbers(f.columns[0], {kNaN, 1.5});
+  ExpectNumbers(f.columns[1], {std::numeric_limits<double>::infinity(),
+                               -std::numeric_limits<double>::infinity()});
+  // NaN is a missing value: it does not change an integer column's type.
+  r = Json(R"({"dataframe_records": [{"n": 1}, {"n": NaN}, {"n": null}]})");
+  EXPECT_EQ(r.frame.columns[0].type, DataType::kLong);
+  ExpectNumbers(r.frame.columns[0], {1, kNaN, kNaN});
+  // ... and is a missing string in a string column.
+  r = Json(R"({"inputs": {"s": ["x", NaN]}})");
+  EXPECT_EQ(r.frame.columns[0].missing, (std::vector<uint8_t>{0, 1}));
+  // Other spellings are not JSON.
+  Thrown e = JsonError(R"({"inputs": [nan]})");
+  EXPECT_NE(e.message.find("expected a value"), std::string::npos) << e.message;
+  e = JsonError(R"({"inputs": [-NaN]})");
+  EXPECT_NE(e.message.find("expected a number"), std::string::npos) << e.message;
+  // Overflowing literals become infinite, as Python's float() makes them.
+  r = Json(R"({"inputs": [1e400, -1e400, 1e-400]})");
+  ExpectNumbers(r.frame.columns[0], {std::numeric_limits<double>::infinity(),
+                                     -std::numeric_limits<double>::infinity(), 0});
+}
+
+TEST(ScoringCodecTest, AllMissingColumnTakesItsTypeFromTheSchema) {
+  ml::Schema schema;
+  schema.columns.push_back({"s", DataType::kString, true});
+  schema.columns.push_back({"d", DataType::kDouble, true});
+  ScoringRequest r = Json(R"({"dataframe_records": [{"s": null, "d": null}]})", &schema);
+  EXPECT_EQ(r.frame.columns[0].type, DataType::kString);
+  EXPECT_EQ(r.frame.columns[0].missing, (std::vector<uint8_t>{1}));
+  EXPECT_EQ(r.frame.columns[1].type, DataType::kDouble);
+  ExpectNumbers(r.frame.columns[1], {kNaN});
+  r = Json(R"({"dataframe_records": [{"s": null}]})");
+  EXPECT_EQ(r.frame.columns[0].type, DataType::kDouble);
+}
+
+TEST(ScoringCodecTest, LeadingMissingValuesAreBackfilled) {
+  ScoringRequest r = Json(R"({"inputs": {"s": [null, null, "z"], "n": [null, 2, 3]}})");
+  EXPECT_EQ(r.frame.columns[0].type, DataType::kString);
+  EXPECT_EQ(r.frame.columns[0].strings, (std::vector<std::string>{"", "", "z"}));
+  EXPECT_EQ(r.frame.columns[0].missing, (std::vector<uint8_t>{1, 1, 0}));
+  ExpectNumbers(r.frame.columns[1], {kNaN, 2, 3});
+}
+
+TEST(ScoringCodecTest, HugeIntegersBecomeDoubles) {
+  ScoringRequest r = Json(R"({"inputs": [9223372036854775807, 99999999999999999999]})");
+  EXPECT_EQ(r.frame.columns[0].type, DataType::kDouble);
+  EXPECT_EQ(r.frame.columns[0].numbers[1], 1e20);
+}
+
+// --- content types ---------------------------------------------------------
+
+TEST(ScoringCodecTest, ContentTypes) {
+  EXPECT_EQ(ParseScoringRequest("application/json; charset=utf-8", R"({"inputs": [1]})", nullptr)
+                .frame.rows,
+            1u);
+  EXPECT_EQ(ParseScoringRequest("Application/JSON;charset=\"UTF-8\"", R"({"inputs": [1]})", nullptr)
+                .frame.rows,
+            1u);
+  Thrown e = ErrorOf("text/plain", "x");
+  EXPECT_EQ(e.code, ErrorCode::kUnsupportedMediaType);
+  EXPECT_EQ(e.message,
+            "This predictor only supports the following content types: application/json, "
+            "text/csv. Got 'text/plain'.");
+  e = ErrorOf("", "{}");
+  EXPECT_EQ(e.code, ErrorCode::kUnsupportedMediaType);
+  e = ErrorOf("application/vnd.apache.parquet", "PAR1");
+  EXPECT_EQ(e.code, ErrorCode::kUnsupportedMediaType);
+  e = ErrorOf("application/json; charset=latin-1", "{}");
+  EXPECT_EQ(e.code, ErrorCode::kUnsupportedMediaType);
+  EXPECT_NE(e.message.find("only supports UTF-8"), std::string::npos);
+  e = ErrorOf("application/json; format=pandas-split", "{}");
+  EXPECT_EQ(e.code, ErrorCode::kUnsupportedMediaType);
+  EXPECT_NE(e.message.find("Unrecognized content type parameters: format"), std::string::npos);
+}
+
+// --- CSV -------------------------------------------------------------------
+
+TEST(ScoringCodecTest, CsvTypesColumnsAsPandasDoes) {
+  // Expected types and values are what pandas.read_csv gives for this body.
+  ScoringRequest r =
+      Csv("i,f,b,s,e,mixed\n"
+          " 1, 2.5,true,x,,1.5\n"
+          "2 ,3,False,\"y,z\",NA,abc\n"
+          "-3,1e3,TRUE,,,\n");
+  const Frame& f = r.frame;
+  ASSERT_EQ(f.rows, 3u);
+  ASSERT_EQ(f.columns.size(), 6u);
+  EXPECT_EQ(f.columns[0].type, DataType::kLong);
+  ExpectNumbers(f.columns[0], {1, 2, -3});
+  EXPECT_EQ(f.columns[1].type, DataType::kDouble);
+  ExpectNumbers(f.columns[1], {2.5, 3, 1000});
+  EXPECT_EQ(f.columns[2].type, DataType::kBoolean);
+  ExpectNumbers(f.columns[2], {1, 0, 1});
+  EXPECT_EQ(f.columns[3].type, DataType::kString);
+  EXPECT_EQ(f.columns[3].strings, (std::vector<std::string>{"x", "y,z", ""}));
+  EXPECT_EQ(f.columns[3].missing, (std::vector<uint8_t>{0, 0, 1}));
+  EXPECT_EQ(f.columns[4].type, DataType::kDouble);
+  ExpectNumbers(f.columns[4], {kNaN, kNaN, kNaN});
+  // Numbers and text in one column: pandas keeps every value as text.
+  EXPECT_EQ(f.columns[5].type, DataType::kString);
+  EXPECT_EQ(f.columns[5].strings[0], "1.5");
+  EXPECT_EQ(f.columns[5].missing, (std::vector<uint8_t>{0, 0, 1}));
+}
+
+TEST(ScoringCodecTest, CsvHeaderNamesShortRowsBlankLinesAndIndex) {
+  ScoringRequest r = Csv("a,,a\r\n1,2,3\r\n\r\n4\r\n");
+  const Frame& f = r.frame;
+  ASSERT_EQ(f.columns.size(), 3u);
+  EXPECT_EQ(f.columns[0].name, "a");
+  EXPECT_EQ(f.columns[1].name, "Unnamed: 1");
+  EXPECT_EQ(f.columns[2].name, "a.1");
+  ASSERT_EQ(f.rows, 2u);
+  ExpectNumbers(f.columns[1], {2, kNaN});
+  // One field more than the header in the first row: the first is the index.
+  r = Csv("a,b\n0,1,2\n1,3,4\n");
+  ASSERT_EQ(r.frame.columns.size(), 2u);
+  ExpectNumbers(r.frame.columns[0], {1, 3});
+  ExpectNumbers(r.frame.columns[1], {2, 4});
+}
+
+TEST(ScoringCodecTest, CsvSchemaKeepsTextColumnsAsText) {
+  ml::Schema schema;
+  schema.columns.push_back({"zip", DataType::kString, true});
+  schema.columns.push_back({"n", DataType::kLong, true});
+  ScoringRequest r = Csv("zip,n\n01234,5\n", &schema);
+  EXPECT_EQ(r.frame.columns[0].type, DataType::kString);
+  EXPECT_EQ(r.frame.columns[0].strings[0], "01234");
+  EXPECT_EQ(r.frame.columns[1].type, DataType::kLong);
+}
+
+TEST(ScoringCodecTest, CsvErrors) {
+  Thrown e = ErrorOf("text/csv", "");
+  EXPECT_EQ(e.code, ErrorCode::kBadRequest);
+  EXPECT_NE(e.message.find("No columns to parse from file"), std::string::npos);
+  e = ErrorOf("text/csv", "a,b\n1,2\n3,4,5,6\n");
+  EXPECT_NE(e.message.find("Expected 2 fields in line 3, saw 4"), std::string::npos) << e.message;
+  e = ErrorOf("text/csv", "a\n\"open\n");
+  EXPECT_NE(e.message.find("EOF inside string starting at line 2"), std::string::npos) << e.message;
+  e = ErrorOf("text/csv", "a\n\xFF\n");
+  EXPECT_NE(e.message.find("UTF-8"), std::string::npos);
+  EXPECT_NE(e.message.find("offset 2"), std::string::npos) << e.message;
+}
+
+// --- writing ---------------------------------------------------------------
+
+Column Numbers(std::string name, DataType type, std::vector<double> values, size_t width = 1) {
+  Column c;
+  c.name = std::move(name);
+  c.type = type;
+  c.width = width;
+  c.numbers = std::move(values);
+  return c;
+}
+
+TEST(ScoringCodecTest, WritesVectorLikeMlflow) {
+  ml::Predictions p;
+  p.layout = ml::OutputLayout::kVector;
+  p.frame.rows = 5;
+  p.frame.columns.push_back(Numbers("", DataType::kDouble, {0.1, 1.0, 1e-5, kNaN, -1e16}));
+  // json.dumps({"predictions": [0.1, 1.0, 1e-05, float("nan"), -1e16]})
+  EXPECT_EQ(WriteScoringResponse(p), R"({"predictions": [0.1, 1.0, 1e-05, NaN, -1e+16]})");
+}
+
+TEST(ScoringCodecTest, WritesMatrixLikeMlflow) {
+  ml::Predictions p;
+  p.layout = ml::OutputLayout::kMatrix;
+  p.frame.rows = 2;
+  p.frame.columns.push_back(Numbers("", DataType::kFloat, {0.25, 0.75, 0.5, 0.5}, 2));
+  EXPECT_EQ(WriteScoringResponse(p), R"({"predictions": [[0.25, 0.75], [0.5, 0.5]]})");
+  // A float32 value is written as the double it widens to, as numpy's
+  // tolist() gives it to json.dumps.
+  p.frame.columns[0].numbers = {static_cast<double>(0.1f), 1, 2, 3};
+  EXPECT_EQ(WriteScoringResponse(p),
+            R"({"predictions": [[0.10000000149011612, 1.0], [2.0, 3.0]]})");
+}
+
+TEST(ScoringCodecTest, WritesRecordsLikeMlflow) {
+  ml::Predictions p;
+  p.layout = ml::OutputLayout::kRecords;
+  p.frame.rows = 2;
+  p.frame.columns.push_back(Numbers("label", DataType::kLong, {1, kNaN}));
+  p.frame.columns.push_back(Numbers("ok", DataType::kBoolean, {1, 0}));
+  Column s;
+  s.name = "name\u00e9";
+  s.type = DataType::kString;
+  s.strings = {"caf\xC3\xA9 \"x\"\n\x7F", ""};
+  s.missing = {0, 1};
+  p.frame.columns.push_back(s);
+  Column j;
+  j.name = "extra";
+  j.type = DataType::kJson;
+  j.strings = {R"({"a": [1, 2]})", "[]"};
+  p.frame.columns.push_back(j);
+  // json.dumps({"predictions": [{"label": 1, "ok": True, "nameé": 'café "x"\n\x7f',
+  //   "extra": {"a": [1, 2]}}, {"label": float("nan"), "ok": False, "nameé": None, "extra": []}]})
+  EXPECT_EQ(
+      WriteScoringResponse(p),
+      R"({"predictions": [{"label": 1, "ok": true, "name\u00e9": "caf\u00e9 \"x\"\n\u007f", )"
+      R"("extra": {"a": [1, 2]}}, {"label": NaN, "ok": false, "name\u00e9": null, "extra": []}]})");
+}
+
+TEST(ScoringCodecTest, WritesStringsBinaryAndDatetimes) {
+  ml::Predictions p;
+  p.layout = ml::OutputLayout::kVector;
+  p.frame.rows = 2;
+  Column s;
+  s.type = DataType::kString;
+  s.strings = {"\xF0\x9F\x98\x80", "\xFF"};
+  p.frame.columns.push_back(s);
+  EXPECT_EQ(WriteScoringResponse(p), R"({"predictions": ["\ud83d\ude00", "\ufffd"]})");
+  Column b;
+  b.type = DataType::kBinary;
+  b.strings = {"hello", std::string(60, 'x')};
+  p.frame.columns = {b};
+  // base64.encodebytes, newlines included.
+  EXPECT_EQ(
+      WriteScoringResponse(p),
+      R"({"predictions": ["aGVsbG8=\n", )"
+      R"("eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4\neHh4\n"]})");
+  p.frame.columns = {Numbers("", DataType::kDatetime, {1700000000, 86400.25})};
+  EXPECT_EQ(WriteScoringResponse(p),
+            R"({"predictions": ["2023-11-14T22:13:20", "1970-01-02T00:00:00.250000"]})");
+}
+
+TEST(ScoringCodecTest, WritesEmptyPredictions) {
+  ml::Predictions p;
+  EXPECT_EQ(WriteScoringResponse(p), R"({"predictions": []})");
+}
+
+TEST(ScoringCodecTest, PythonFloatReprMatchesPython) {
+  // Each pair is (value, Python's repr(value)).
+  const std::pair<double, const char*> cases[] = {
+      {0.0, "0.0"},
+      {-0.0, "-0.0"},
+      {1.0, "1.0"},
+      {0.1, "0.1"},
+      {1e16, "1e+16"},
+      {1234567890123456.0, "1234567890123456.0"},
+      {0.0001, "0.0001"},
+      {0.00001, "1e-05"},
+      {1.5e300, "1.5e+300"},
+      {5e-324, "5e-324"},
+      {123.456, "123.456"},
+      {1e22, "1e+22"},
+      {2.5e-7, "2.5e-07"},
+      {std::numeric_limits<double>::infinity(), "Infinity"},
+      {-std::numeric_limits<double>::infinity(), "-Infinity"},
+      {0.30000000000000004, "0.30000000000000004"},
+  };
+  for (const auto& [value, want] : cases) {
+    std::string out;
+    AppendPythonFloat(out, value);
+    EXPECT_EQ(out, want);
+  }
+}
+
+TEST(ScoringCodecTest, RoundTripThroughTheWriter) {
+  // Write predictions, then read them back as `inputs`: the same numbers.
+  ml::Predictions p;
+  p.layout = ml::OutputLayout::kMatrix;
+  p.frame.rows = 2;
+  p.frame.columns.push_back(
+      Numbers("", DataType::kDouble, {0.1, 1.0 / 3.0, 1e-300, -2.5e17, 6.02214076e23, 1e-5}, 3));
+  std::string written = WriteScoringResponse(p);
+  std::string body = "{\"inputs\": " + written.substr(16, written.size() - 17) + "}";
+  ScoringRequest r = Json(body);
+  EXPECT_EQ(r.frame.rows, 2u);
+  EXPECT_EQ(r.frame.columns[0].width, 3u);
+  EXPECT_EQ(r.frame.columns[0].numbers, p.frame.columns[0].numbers);
+}
+
+}  // namespace
+}  // namespace slipway::http
