@@ -6,6 +6,7 @@
 #include "cli/cli_support.h"
 #include "cli/data_commands.h"
 #include "cli/model_commands.h"
+#include "cli/serve_commands.h"
 #include "cli/server_command.h"
 #include "cli/tracking_commands.h"
 #include "cli/user_commands.h"
@@ -20,6 +21,7 @@ int main(int argc, char** argv) {
   slipway::cli::AddTrackingCommands(app);
   slipway::cli::AddAuditCommands(app);
   slipway::cli::AddModelCommands(app);
+  slipway::cli::AddServeCommands(app);
   slipway::cli::AddUserCommands(app);
   slipway::cli::AddDataCommands(app);
   try {

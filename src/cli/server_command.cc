@@ -24,6 +24,7 @@
 #include "http/http_server.h"
 #include "http/mlflow_routes.h"
 #include "http/registry_routes.h"
+#include "http/serving_routes.h"
 #include "registry/registry_service.h"
 #include "tracking/artifact_store.h"
 #include "tracking/tracking_service.h"
@@ -102,7 +103,20 @@ void RunServer(const ServerArgs& args) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
+  http::HttpServer::Options options;
+  options.host = args.host;
+  options.port = args.port;
+  options.worker_threads = args.threads;
+  options.io_threads = args.io_threads;
+  options.header_timeout =
+      std::chrono::milliseconds(static_cast<int64_t>(args.header_timeout * 1000));
+  options.idle_timeout = std::chrono::milliseconds(static_cast<int64_t>(args.idle_timeout * 1000));
+  options.json_log = args.log_format == "json";
+  options.access_log = !args.no_access_log;
+  http::HttpServer server(options);
+
   app::App::Options app_options;
+  app_options.metrics = &server.metrics();  // outlives the App (declared first)
   // Without --data-dir, the folder of --store is where the data lives.
   if (args.data_dir_given) app_options.data_dir = args.data_dir;
   app_options.store = args.store;
@@ -118,20 +132,10 @@ void RunServer(const ServerArgs& args) {
   app_options.audit.refusal_burst = args.audit_refusal_burst;
   std::unique_ptr<app::App> app = app::App::Create(std::move(app_options));
 
-  http::HttpServer::Options options;
-  options.host = args.host;
-  options.port = args.port;
-  options.worker_threads = args.threads;
-  options.io_threads = args.io_threads;
-  options.header_timeout =
-      std::chrono::milliseconds(static_cast<int64_t>(args.header_timeout * 1000));
-  options.idle_timeout = std::chrono::milliseconds(static_cast<int64_t>(args.idle_timeout * 1000));
-  options.json_log = args.log_format == "json";
-  options.access_log = !args.no_access_log;
-  http::HttpServer server(options);
   http::AddMlflowRoutes(server, app->tracking(), app->artifacts());
   http::AddRegistryRoutes(server, app->registry(), app->tracking());
   http::AddDatasetRoutes(server, app->datasets());
+  http::AddDeploymentRoutes(server, app->serving());
   http::AddAuditRoutes(server, app->audit());
   http::EnableAuditTrail(server, app->audit());
   http::EnableGovernance(server, app->authorizer(), app->access());

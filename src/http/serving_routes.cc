@@ -39,8 +39,8 @@ void Invoke(const Request& req, Response& res, serving::Deployment& deployment) 
     // The routing is read again inside Predict; the schema read here only
     // types columns the body leaves ambiguous, so a swap in between is harmless.
     std::shared_ptr<const serving::Routing> routing = deployment.routing();
-    ScoringRequest parsed =
-        ParseScoringRequest(req.get_header_value("Content-Type"), req.body, InputSchema(deployment));
+    ScoringRequest parsed = ParseScoringRequest(req.get_header_value("Content-Type"), req.body,
+                                                InputSchema(deployment));
     serving::Deployment::Answer answer =
         deployment.Predict(std::move(parsed.frame), parsed.params_json,
                            req.get_header_value(kRouteKeyHeader), req.request_id);
@@ -60,9 +60,8 @@ void Infer(const Request& req, Response& res, serving::Deployment& deployment,
     serving::Deployment::Answer answer =
         deployment.Predict(std::move(parsed.inputs), parsed.parameters_json,
                            req.get_header_value(kRouteKeyHeader), req.request_id, version);
-    InferResponse reply = WriteInferResponse(name, answer.servable->version, id,
-                                             answer.predictions, parsed.outputs,
-                                             parsed.binary_data_output);
+    InferResponse reply = WriteInferResponse(name, answer.servable->version, id, answer.predictions,
+                                             parsed.outputs, parsed.binary_data_output);
     if (reply.json_header_length) {
       res.set_content(std::move(reply.body), "application/octet-stream");
       res.set_header("Inference-Header-Content-Length", std::to_string(*reply.json_header_length));
@@ -124,8 +123,11 @@ void OipServerRoutes(HttpServer& server) {
 }
 
 Json VersionJson(const serving::VersionStatus& v) {
-  Json out = {{"role", v.role},   {"model_name", v.model_name}, {"version", v.version},
-              {"state", v.state}, {"time", v.time_ms}};
+  Json out = {{"role", v.role},
+              {"model_name", v.model_name},
+              {"version", v.version},
+              {"state", v.state},
+              {"time", v.time_ms}};
   if (!v.error.empty()) out["error"] = v.error;
   if (v.requests) {
     out["requests"] = v.requests;
@@ -264,12 +266,14 @@ void AddDeploymentRoutes(HttpServer& server, serving::ServingService& serving) {
              [&serving](const Request& req, Response& res) {
                Reply(res, {{"deployment", DeploymentJson(serving.Get(req.matches[1]))}});
              });
-  server.Patch(api + "/([^/]+)", RouteSpec("deployments/update").Needs(kDeployment, kEdit),
-               [&serving](const Request& req, Response& res) {
-                 serving::DeploymentUpdate update = UpdateOf(RequestJson(req));
-                 Reply(res, {{"deployment", DeploymentJson(serving.Update(req.matches[1], update))}});
-               });
-  server.Post(api + "/([^/]+)/rollback", RouteSpec("deployments/rollback").Needs(kDeployment, kEdit),
+  server.Patch(
+      api + "/([^/]+)", RouteSpec("deployments/update").Needs(kDeployment, kEdit),
+      [&serving](const Request& req, Response& res) {
+        serving::DeploymentUpdate update = UpdateOf(RequestJson(req));
+        Reply(res, {{"deployment", DeploymentJson(serving.Update(req.matches[1], update))}});
+      });
+  server.Post(api + "/([^/]+)/rollback",
+              RouteSpec("deployments/rollback").Needs(kDeployment, kEdit),
               [&serving](const Request& req, Response& res) {
                 Reply(res, {{"deployment", DeploymentJson(serving.Rollback(req.matches[1]))}});
               });
@@ -282,10 +286,11 @@ void AddDeploymentRoutes(HttpServer& server, serving::ServingService& serving) {
 
 void AddStandaloneRoutes(HttpServer& server, std::shared_ptr<serving::Deployment> deployment,
                          const std::string& name) {
-  server.Get("/ping", RouteSpec("serve/ping").SignedIn(), [deployment](const Request&, Response& res) {
-    Ready(res, *deployment, "");
-    res.set_content("\n", "application/json");
-  });
+  server.Get("/ping", RouteSpec("serve/ping").SignedIn(),
+             [deployment](const Request&, Response& res) {
+               Ready(res, *deployment, "");
+               res.set_content("\n", "application/json");
+             });
   server.Get("/version", RouteSpec("serve/version").SignedIn(), [](const Request&, Response& res) {
     res.set_content(SLIPWAY_VERSION_STRING, "text/plain");
   });
@@ -293,7 +298,8 @@ void AddStandaloneRoutes(HttpServer& server, std::shared_ptr<serving::Deployment
               [deployment](const Request& req, Response& res) { Invoke(req, res, *deployment); });
   OipServerRoutes(server);
   auto check = [name](const std::string& asked) {
-    if (asked != name) ThrowNotFound("Model '" + asked + "' is not served here (this serves '" + name + "').");
+    if (asked != name)
+      ThrowNotFound("Model '" + asked + "' is not served here (this serves '" + name + "').");
   };
   const std::string model = "/v2/models/([^/]+)";
   const std::string version = model + "/versions/([^/]+)";

@@ -526,8 +526,7 @@ DeploymentInfo ServingService::InfoOf(const Entry& entry) const {
               .count();
       const ServableMetrics& m = s->metrics;
       if (m.ok != nullptr) {
-        status.errors =
-            static_cast<uint64_t>(m.client_errors->Value() + m.server_errors->Value());
+        status.errors = static_cast<uint64_t>(m.client_errors->Value() + m.server_errors->Value());
         status.requests = static_cast<uint64_t>(m.ok->Value()) + status.errors;
         status.rows = static_cast<uint64_t>(m.rows->Value());
         status.latency_p50_ms = Quantile(*m.latency, 0.5) * 1000;

@@ -1,0 +1,472 @@
+#include "cli/serve_commands.h"
+
+#include <malloc.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "cli/api_client.h"
+#include "cli/cli_support.h"
+#include "cli/table.h"
+#include "core/error.h"
+#include "core/sha256.h"
+#include "http/http_server.h"
+#include "http/serving_routes.h"
+#include "ml/input_example.h"
+#include "ml/model_loader.h"
+#include "serving/deployment.h"
+#include "serving/serving_service.h"
+
+namespace slipway::cli {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+struct ServeArgs {
+  std::string model;
+  std::string host = "127.0.0.1";
+  int port = 8080;
+  int threads = 32;
+  int io_threads = 2;
+  int64_t max_batch_rows = 0;
+  int64_t max_queue_delay_us = 0;
+  int64_t max_queued = 256;
+  std::string env_manager = "local";
+  std::string python = "python3";
+  int python_workers = 1;
+  std::string tracking_uri;
+  std::string cache_dir;
+  bool no_access_log = false;
+};
+
+// Copies the files under artifact folder `path` of a run or logged model
+// (as the artifact proxy lists them) into `to`.
+void DownloadFolder(ApiClient& client, const std::string& root, const std::string& path,
+                    const fs::path& to) {
+  json listing = client.Get("/api/2.0/mlflow-artifacts/artifacts",
+                            {{"path", root + (path.empty() ? "" : "/" + path)}});
+  for (const json& file : ArrayField(listing, "files")) {
+    std::string name = StringField(file, "path");
+    if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos) {
+      throw Error(ErrorCode::kInvalidParameterValue, "the server listed an artifact named '" +
+                                                         name + "', which Slipway will not write");
+    }
+    std::string child = path.empty() ? name : path + "/" + name;
+    if (Field(file, "is_dir").is_boolean() && Field(file, "is_dir").get<bool>()) {
+      fs::create_directories(to / name);
+      DownloadFolder(client, root, child, to / name);
+      continue;
+    }
+    std::string bytes =
+        client.GetText("/api/2.0/mlflow-artifacts/artifacts/" + root + "/" + child, {}, "*/*");
+    std::ofstream out(to / name, std::ios::binary);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    if (!out) throw Error(ErrorCode::kInternalError, "could not write " + (to / name).string());
+  }
+}
+
+// A models:/ reference resolved through the tracking server, its files
+// downloaded once into the cache: returns the local folder, the model name
+// and the version.
+fs::path FetchRegisteredModel(const ServeArgs& args, std::string* name, std::string* version) {
+  serving::ModelRef ref = serving::ModelRef::Parse(args.model);
+  ApiClient client(ResolveTrackingUri(args.tracking_uri));
+  json found;
+  if (!ref.alias.empty()) {
+    found =
+        client.Get(Endpoint("registered-models/alias"), {{"name", ref.name}, {"alias", ref.alias}});
+  } else if (!ref.version.empty()) {
+    found =
+        client.Get(Endpoint("model-versions/get"), {{"name", ref.name}, {"version", ref.version}});
+  } else {
+    json body = {{"name", ref.name}};
+    if (ref.stage != "latest") body["stages"] = json::array({ref.stage});
+    json latest = client.Post(Endpoint("registered-models/get-latest-versions"), body);
+    const json& versions = ArrayField(latest, "model_versions");
+    if (versions.empty()) ThrowNotFound("no version of '" + ref.name + "' matches " + args.model);
+    found = {{"model_version", versions.back()}};
+  }
+  const json& mv = Field(found, "model_version");
+  *name = StringField(mv, "name");
+  *version = StringField(mv, "version");
+  json uri = client.Get(Endpoint("model-versions/get-download-uri"),
+                        {{"name", *name}, {"version", *version}});
+  std::string location = StringField(uri, "artifact_uri");
+  if (location.rfind("runs:/", 0) == 0) {
+    std::string rest = location.substr(6);
+    std::string run_id = rest.substr(0, rest.find('/'));
+    std::string sub = rest.find('/') == std::string::npos ? "" : rest.substr(rest.find('/') + 1);
+    json run = client.Get(Endpoint("runs/get"), {{"run_id", run_id}});
+    location = StringField(Field(Field(run, "run"), "info"), "artifact_uri") +
+               (sub.empty() ? "" : "/" + sub);
+  }
+  const std::string scheme = "mlflow-artifacts:";
+  if (location.rfind(scheme, 0) != 0) {
+    throw Error(ErrorCode::kNotImplemented,
+                "the model's files are at '" + location +
+                    "', which is not behind the server's artifact proxy; download them and "
+                    "serve the folder");
+  }
+  std::string root = location.substr(scheme.size());
+  while (!root.empty() && root.front() == '/') root.erase(0, 1);
+  fs::path cache = args.cache_dir.empty() ? fs::temp_directory_path() / "slipway-serve"
+                                          : fs::path(args.cache_dir);
+  fs::path dir =
+      cache /
+      (Sha256::Hex(client.uri() + '\n' + *name + '\n' + *version + '\n' + root).substr(0, 32));
+  if (fs::exists(dir / "MLmodel")) return dir;
+  fs::path staging = dir.string() + ".partial";
+  fs::remove_all(staging);
+  fs::create_directories(staging);
+  DownloadFolder(client, root, "", staging);
+  fs::remove_all(dir);
+  fs::rename(staging, dir);
+  return dir;
+}
+
+void RunServe(const ServeArgs& args) {
+  const auto started = std::chrono::steady_clock::now();
+  spdlog::set_level(spdlog::level::info);
+  mallopt(M_MMAP_THRESHOLD, 1 << 20);
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  std::string name;
+  std::string version = "1";
+  fs::path dir;
+  if (args.model.rfind("models:/", 0) == 0) {
+    dir = FetchRegisteredModel(args, &name, &version);
+  } else {
+    dir = fs::path(args.model);
+    if (!fs::is_directory(dir)) {
+      ThrowInvalid("'" + args.model + "' is neither a models:/ reference nor a model folder");
+    }
+    name = fs::weakly_canonical(dir).filename().string();
+  }
+  ml::LoadOptions load;
+  load.python.python = args.python;
+  load.python.env_manager = args.env_manager;
+  load.python.workers = args.python_workers;
+
+  http::HttpServer::Options options;
+  options.host = args.host;
+  options.port = args.port;
+  options.worker_threads = args.threads;
+  options.io_threads = args.io_threads;
+  options.access_log = !args.no_access_log;
+  http::HttpServer server(options);
+
+  auto servable = std::make_shared<serving::Servable>();
+  servable->model_name = name;
+  servable->version = version;
+  servable->uri = args.model;
+  servable->model = ml::LoadModel(dir, load);
+  servable->loaded_at = std::chrono::system_clock::now();
+  servable->metrics = serving::ServableMetrics::For(&server.metrics(), name, version);
+  if (args.max_batch_rows > 0) {
+    servable->batcher = std::make_shared<serving::Batcher>(
+        serving::Batcher::Options{static_cast<size_t>(args.max_batch_rows),
+                                  std::chrono::microseconds(args.max_queue_delay_us)});
+  }
+  if (std::optional<ml::Frame> example = ml::ReadInputExample(servable->model->mlmodel())) {
+    servable->Predict(servable->Conform(std::move(*example)), "");
+  }
+  serving::Deployment::Options deployment_options;
+  deployment_options.max_queued = static_cast<size_t>(args.max_queued);
+  auto deployment = std::make_shared<serving::Deployment>(name, deployment_options, nullptr,
+                                                          &server.metrics(), nullptr);
+  auto routing = std::make_shared<serving::Routing>();
+  routing->primary = servable;
+  deployment->Swap(routing);
+  http::AddStandaloneRoutes(server, deployment, name);
+
+  std::thread waiter([&server, stop_signals] {
+    int signal_number = 0;
+    sigwait(&stop_signals, &signal_number);
+    server.Stop();
+  });
+  spdlog::info("slipway serve: {} v{} ({}, {}) on http://{}:{}, ready in {:.0f} ms", name, version,
+               servable->model->flavor(), servable->model->native() ? "native" : "Python worker",
+               args.host, args.port,
+               std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
+                   .count());
+  bool ok = server.Listen();
+  if (!ok) {
+    pthread_kill(waiter.native_handle(), SIGTERM);
+    waiter.join();
+    throw Error(ErrorCode::kInternalError, "cannot listen on " + args.host + ":" +
+                                               std::to_string(args.port) +
+                                               " (address in use or not available)");
+  }
+  waiter.join();
+}
+
+// --- slipway deploy
+
+struct DeployArgs {
+  ServerOptions server;
+  std::string name;
+  std::string model;
+  int weight = 10;
+  bool clear = false;
+  int64_t max_batch_rows = -1;
+  int64_t max_queue_delay_us = -1;
+  int64_t max_queued = -1;
+  double log_sample_rate = -1;
+};
+
+const std::string kDeployments = "/api/v1/deployments";
+
+json Limits(const DeployArgs& args) {
+  json body = json::object();
+  if (args.max_batch_rows >= 0) body["max_batch_rows"] = args.max_batch_rows;
+  if (args.max_queue_delay_us >= 0) body["max_queue_delay_us"] = args.max_queue_delay_us;
+  if (args.max_queued >= 0) body["max_queued"] = args.max_queued;
+  if (args.log_sample_rate >= 0) body["log_sample_rate"] = args.log_sample_rate;
+  return body;
+}
+
+std::string Cell(const json& value) {
+  if (value.is_string()) return value.get<std::string>();
+  if (value.is_null()) return "";
+  return value.dump();
+}
+
+void PrintDeployment(const json& d, bool details) {
+  std::cout << "deployment " << StringField(d, "name") << "\n"
+            << "  model:  " << StringField(d, "model_uri");
+  if (!StringField(d, "pinned_version").empty()) {
+    std::cout << " (pinned to v" << StringField(d, "pinned_version") << " by a rollback)";
+  }
+  std::cout << "\n";
+  if (!StringField(d, "canary_uri").empty()) {
+    std::cout << "  canary: " << StringField(d, "canary_uri") << " ("
+              << Cell(Field(d, "canary_weight")) << "% of requests)\n";
+  }
+  if (!StringField(d, "shadow_uri").empty()) {
+    std::cout << "  shadow: " << StringField(d, "shadow_uri") << " (mirrored, answers discarded)\n";
+  }
+  Table versions({{"ROLE"},
+                  {"MODEL"},
+                  {"VERSION", Table::Align::kRight, false},
+                  {"STATE"},
+                  {"REQUESTS", Table::Align::kRight},
+                  {"ERRORS", Table::Align::kRight},
+                  {"P50 MS", Table::Align::kRight},
+                  {"P99 MS", Table::Align::kRight},
+                  {"SINCE"},
+                  {"ERROR"}});
+  for (const json& v : ArrayField(d, "versions")) {
+    versions.AddRow({StringField(v, "role"), StringField(v, "model_name"),
+                     StringField(v, "version"), StringField(v, "state"), Cell(Field(v, "requests")),
+                     Cell(Field(v, "errors")), Cell(Field(v, "latency_p50_ms")),
+                     Cell(Field(v, "latency_p99_ms")), FormatTime(Int64Field(v, "time")),
+                     StringField(v, "error")});
+  }
+  PrintSection("versions", versions);
+  if (!details) return;
+  Table events({{"TIME"}, {"EVENT"}});
+  for (const json& e : ArrayField(d, "events")) {
+    events.AddRow({FormatTime(Int64Field(e, "time")), StringField(e, "text")});
+  }
+  PrintSection("events", events);
+}
+
+void Show(const DeployArgs& args, const json& reply) {
+  if (args.server.json) {
+    PrintJson(reply);
+    return;
+  }
+  PrintDeployment(Field(reply, "deployment"), true);
+}
+
+void AddDeployCommands(CLI::App& app) {
+  CLI::App* deploy = app.add_subcommand(
+      "deploy", "Manage deployments: models served by a running `slipway server`");
+  deploy->require_subcommand(1);
+  auto args = std::make_shared<DeployArgs>();
+  auto limits = [args](CLI::App* cmd) {
+    cmd->add_option("--max-batch-rows", args->max_batch_rows,
+                    "Dynamic batching: rows per model call (0: off)");
+    cmd->add_option("--max-queue-delay-us", args->max_queue_delay_us,
+                    "Dynamic batching: longest wait for a batch to fill, in microseconds");
+    cmd->add_option("--max-queued", args->max_queued,
+                    "Requests waiting or running at once; beyond, 503 with Retry-After");
+    cmd->add_option("--log-sample-rate", args->log_sample_rate,
+                    "Share of predictions written to the prediction log (0..1)");
+  };
+
+  CLI::App* create = deploy->add_subcommand("create", "Serve a registered model as a deployment");
+  create->add_option("name", args->name, "Deployment name")->required();
+  create->add_option("--model", args->model, "models:/NAME@ALIAS, models:/NAME/VERSION or /STAGE")
+      ->required();
+  limits(create);
+  AddServerOptions(create, &args->server);
+  create->callback([args] {
+    ApiClient client(ResolveTrackingUri(args->server.tracking_uri));
+    json body = Limits(*args);
+    body["name"] = args->name;
+    body["model_uri"] = args->model;
+    Show(*args, client.Post(kDeployments, body));
+  });
+
+  CLI::App* canary = deploy->add_subcommand(
+      "canary", "Send a share of a deployment's requests to another model version");
+  canary->add_option("name", args->name, "Deployment name")->required();
+  canary->add_option("model", args->model, "models:/... reference of the canary");
+  canary->add_option("--weight", args->weight, "Percent of requests for the canary")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 100));
+  canary->add_flag("--clear", args->clear, "Remove the canary (all traffic to the primary)");
+  AddServerOptions(canary, &args->server);
+  canary->callback([args] {
+    ApiClient client(ResolveTrackingUri(args->server.tracking_uri));
+    json body = {{"canary_uri", args->clear ? "" : args->model}, {"canary_weight", args->weight}};
+    if (!args->clear && args->model.empty()) ThrowInvalid("name the canary's model, or --clear");
+    Show(*args, client.Patch(kDeployments + "/" + args->name, body));
+  });
+
+  CLI::App* shadow = deploy->add_subcommand(
+      "shadow", "Mirror a deployment's requests to another model version (answers discarded)");
+  shadow->add_option("name", args->name, "Deployment name")->required();
+  shadow->add_option("model", args->model, "models:/... reference of the shadow");
+  shadow->add_flag("--clear", args->clear, "Stop mirroring");
+  AddServerOptions(shadow, &args->server);
+  shadow->callback([args] {
+    ApiClient client(ResolveTrackingUri(args->server.tracking_uri));
+    if (!args->clear && args->model.empty()) ThrowInvalid("name the shadow's model, or --clear");
+    Show(*args, client.Patch(kDeployments + "/" + args->name,
+                             {{"shadow_uri", args->clear ? "" : args->model}}));
+  });
+
+  CLI::App* update = deploy->add_subcommand("update", "Change a deployment's model or limits");
+  update->add_option("name", args->name, "Deployment name")->required();
+  update->add_option("--model", args->model, "Follow another models:/... reference");
+  limits(update);
+  AddServerOptions(update, &args->server);
+  update->callback([args] {
+    ApiClient client(ResolveTrackingUri(args->server.tracking_uri));
+    json body = Limits(*args);
+    if (!args->model.empty()) body["model_uri"] = args->model;
+    Show(*args, client.Patch(kDeployments + "/" + args->name, body));
+  });
+
+  CLI::App* rollback = deploy->add_subcommand(
+      "rollback", "Remove the canary, or return to the version served before the last swap");
+  rollback->add_option("name", args->name, "Deployment name")->required();
+  AddServerOptions(rollback, &args->server);
+  rollback->callback([args] {
+    ApiClient client(ResolveTrackingUri(args->server.tracking_uri));
+    Show(*args, client.Post(kDeployments + "/" + args->name + "/rollback", json::object()));
+  });
+
+  CLI::App* show = deploy->add_subcommand("show", "A deployment's versions, traffic and events");
+  show->add_option("name", args->name, "Deployment name")->required();
+  AddServerOptions(show, &args->server);
+  show->callback([args] {
+    ApiClient client(ResolveTrackingUri(args->server.tracking_uri));
+    Show(*args, client.Get(kDeployments + "/" + args->name));
+  });
+
+  CLI::App* ls = deploy->add_subcommand("ls", "List deployments");
+  AddServerOptions(ls, &args->server);
+  ls->callback([args] {
+    ApiClient client(ResolveTrackingUri(args->server.tracking_uri));
+    json reply = client.Get(kDeployments);
+    if (args->server.json) {
+      PrintJson(reply);
+      return;
+    }
+    Table table({{"NAME", Table::Align::kLeft, false},
+                 {"MODEL"},
+                 {"SERVING", Table::Align::kRight, false},
+                 {"CANARY"},
+                 {"SHADOW"},
+                 {"STATE"}});
+    for (const json& d : ArrayField(reply, "deployments")) {
+      std::string serving;
+      std::string state = "ready";
+      for (const json& v : ArrayField(d, "versions")) {
+        if (StringField(v, "role") == "primary" && StringField(v, "state") == "ready") {
+          serving = StringField(v, "version");
+        }
+        if (StringField(v, "state") != "ready")
+          state = StringField(v, "role") + " " + StringField(v, "state");
+      }
+      std::string canary = StringField(d, "canary_uri");
+      if (!canary.empty()) canary += " (" + Cell(Field(d, "canary_weight")) + "%)";
+      table.AddRow({StringField(d, "name"), StringField(d, "model_uri"), serving, canary,
+                    StringField(d, "shadow_uri"), state});
+    }
+    PrintTable(table);
+  });
+
+  CLI::App* remove = deploy->add_subcommand("delete", "Stop serving and forget a deployment");
+  remove->add_option("name", args->name, "Deployment name")->required();
+  AddServerOptions(remove, &args->server);
+  remove->callback([args] {
+    ApiClient client(ResolveTrackingUri(args->server.tracking_uri));
+    client.Delete(kDeployments + "/" + args->name, json::object());
+    if (!args->server.json) std::cout << "deleted deployment " << args->name << "\n";
+  });
+}
+
+}  // namespace
+
+void AddServeCommands(CLI::App& app) {
+  auto args = std::make_shared<ServeArgs>();
+  CLI::App* serve = app.add_subcommand(
+      "serve", "Serve one model (an MLflow Model folder or models:/ reference) on its own");
+  serve
+      ->add_option("model", args->model,
+                   "A local MLflow Model folder, or models:/NAME@ALIAS (or /VERSION, /STAGE) "
+                   "from the tracking server")
+      ->required();
+  serve->add_option("--host", args->host, "Address to listen on")->capture_default_str();
+  serve->add_option("--port,-p", args->port, "Port to listen on")->capture_default_str();
+  serve->add_option("--threads", args->threads, "Worker threads: requests handled at once")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1024));
+  serve
+      ->add_option("--io-threads", args->io_threads, "Threads reading requests and writing replies")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
+  serve
+      ->add_option("--max-batch-rows", args->max_batch_rows,
+                   "Dynamic batching: rows per model call (0: off)")
+      ->capture_default_str();
+  serve
+      ->add_option("--max-queue-delay-us", args->max_queue_delay_us,
+                   "Dynamic batching: longest wait for a batch to fill, in microseconds")
+      ->capture_default_str();
+  serve
+      ->add_option("--max-queued", args->max_queued,
+                   "Requests waiting or running at once; beyond, 503 with Retry-After")
+      ->capture_default_str();
+  serve
+      ->add_option("--env-manager", args->env_manager,
+                   "Python flavors: local (this environment) or virtualenv (the model's own)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"local", "virtualenv"}));
+  serve->add_option("--python", args->python, "Interpreter for Python flavors")
+      ->capture_default_str();
+  serve->add_option("--workers", args->python_workers, "Python worker processes (Python flavors)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 256));
+  serve->add_option("--cache-dir", args->cache_dir, "Where models:/ downloads are kept");
+  serve->add_flag("--no-access-log", args->no_access_log, "Do not log a line per request");
+  AddTrackingUriOption(serve, &args->tracking_uri);
+  serve->callback([args] { RunServe(*args); });
+  AddDeployCommands(app);
+}
+
+}  // namespace slipway::cli
