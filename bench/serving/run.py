@@ -28,6 +28,7 @@ import http.client
 import json
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -237,6 +238,25 @@ http {{
             raise ValueError(self.kind)
         return a.server_prefix + cmd
 
+    def stop(self):
+        """Stops the process group and waits until none of it is left, so the
+        next start finds its ports free (MLServer's metrics server kept one)."""
+        pgid = self.proc.pid if self.proc is not None else None
+        super().stop()
+        if pgid is None:
+            return
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                os.killpg(pgid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.1)
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
     def post(self, body_file, timeout=30):
         with open(body_file, "rb") as f:
             body = f.read()
@@ -361,18 +381,21 @@ def verify(srv, data):
 def bench_server(kind, args, cfg, data, meta, out, only_single=False):
     sdir = os.path.join(args.work, kind)
     os.makedirs(sdir, exist_ok=True)
-    srv = ModelServer(kind, sdir, args, data, meta)
-    out["command"] = " ".join(srv.command()).replace(str(srv.port), "PORT")
     out["errors"] = []
     starts = []
-    for i in range(cfg["start_repeats"]):
-        if i:
-            srv.stop()
-        starts.append(srv.start())
-        log(f"  start {i + 1}/{cfg['start_repeats']}: first answer after {starts[-1]:.2f}s")
-    out["start_s"] = statistics.median(starts)
-    out["start_all_s"] = starts
+    srv = None
     try:
+        for i in range(cfg["start_repeats"]):
+            if srv is not None:
+                srv.stop()
+            # A new server object per start: fresh ports (and config files).
+            srv = ModelServer(kind, sdir, args, data, meta)
+            out["command"] = " ".join(srv.command()).replace(str(srv.port), "PORT")
+            starts.append(srv.start())
+            log(f"  start {i + 1}/{cfg['start_repeats']}: first answer after "
+                f"{starts[-1]:.2f}s")
+        out["start_s"] = statistics.median(starts)
+        out["start_all_s"] = starts
         waited = srv.settle()
         out["processes"] = len(srv.pids())
         log(f"  idle after {waited:.1f}s more, {out['processes']} process(es)")
@@ -426,7 +449,8 @@ def bench_server(kind, args, cfg, data, meta, out, only_single=False):
         rss = srv.peak_rss_mb()
         out["rss"] = dict(sum_mb=rss[0], max_proc_mb=rss[1], processes=rss[2])
     finally:
-        srv.stop()
+        if srv is not None:
+            srv.stop()
 
 
 def bench_inplace(args, cfg, data, out):
@@ -612,6 +636,25 @@ def notes(res, args):
     return "\n".join(out)
 
 
+def slipway_threads(args):
+    """What `slipway serve` ran with: the extra arguments given, and its defaults
+    for threads, I/O threads and the access log as its --help states them."""
+    given = args.slipway_args.strip()
+    try:
+        p = subprocess.run([args.slipway, "serve", "--help"], capture_output=True, text=True,
+                           timeout=30)
+        helptext = p.stdout
+    except (OSError, subprocess.TimeoutExpired):
+        helptext = ""
+    import re
+    d = {k: (re.search(rf"--{k} INT[^=]*=(\d+)", helptext) or [None, "?"])[1]
+         for k in ("threads", "io-threads")}
+    defaults = f"defaults --threads {d['threads']} --io-threads {d['io-threads']}"
+    if not given:
+        return f"its {defaults}, access log on (to a file)"
+    return f"`{given}` on top of its {defaults}"
+
+
 def threads_line(args):
     pin = ("not pinned: server and load generator share both cores" if args.pin == "none" else
            f"server (and inplace_predict) pinned to CPU {args.server_cpus}, load generators "
@@ -619,7 +662,7 @@ def threads_line(args):
     return (f"threads: wrk -t{args.wrk_threads}; openloop 1 thread; mlflow --workers "
             f"{args.workers}; MLServer parallel_workers {args.workers} (one uvicorn HTTP "
             f"process in front); BentoML workers {args.workers}; nginx worker_processes "
-            f"{args.workers}; slipway: `{args.slipway_args or '(its defaults)'}`; "
+            f"{args.workers}; slipway: {slipway_threads(args)}; "
             f"inplace_predict nthread={args.cores} / {args.cores} callers; {pin}; "
             f"OMP_WAIT_POLICY for every server: {args.omp_wait_policy}")
 
