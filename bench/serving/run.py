@@ -390,7 +390,8 @@ def bench_server(kind, args, cfg, data, meta, out, only_single=False):
                 srv.stop()
             # A new server object per start: fresh ports (and config files).
             srv = ModelServer(kind, sdir, args, data, meta)
-            out["command"] = " ".join(srv.command()).replace(str(srv.port), "PORT")
+            out["command"] = " ".join(srv.command()).replace(str(srv.port), "PORT").replace(
+                REPO + "/", "")
             starts.append(srv.start())
             log(f"  start {i + 1}/{cfg['start_repeats']}: first answer after "
                 f"{starts[-1]:.2f}s")
