@@ -442,7 +442,13 @@ User AccessControl::GetUser(const std::string& username) const {
   return RequireUser(*Current(), username).user;
 }
 
+User AccessControl::ReadUser(const std::string& username) const {
+  RequireSelfOrAdmin(username, "read other users");
+  return GetUser(username);
+}
+
 std::vector<User> AccessControl::ListUsers() const {
+  governance::RequireAdmin(*this, "list users");
   std::vector<User> users;
   for (const auto& [name, record] : Current()->users) users.push_back(record.user);
   std::sort(users.begin(), users.end(), [](const User& a, const User& b) { return a.id < b.id; });
@@ -453,8 +459,22 @@ bool AccessControl::CheckPassword(const std::string& username, const std::string
   return VerifyPassword(password, RequireUser(*Current(), username).password_hash);
 }
 
-void AccessControl::UpdatePassword(const std::string& username, const std::string& password) {
+void AccessControl::UpdatePassword(const std::string& username, const std::string& password,
+                                   const std::string& current_password) {
   SetTarget("user:" + username);
+  if (IsSelf(username)) {
+    // Changing one's own password asks for the current one again.
+    if (current_password.empty()) {
+      ThrowInvalid("Current password is required when changing your own password.");
+    }
+    if (!CheckPassword(username, current_password))
+      ThrowInvalid("Current password does not match.");
+    if (password == current_password) {
+      ThrowInvalid("New password must differ from the current password.");
+    }
+  } else {
+    governance::RequireAdmin(*this, "change other users' passwords");
+  }
   if (password.empty()) ThrowInvalid("Password cannot be empty.");
   int64_t id = RequireUser(*Current(), username).user.id;
   store_.SetPasswordHash(id, HashPassword(password, options_.password_iterations));
@@ -487,6 +507,7 @@ void AccessControl::DeleteUser(const std::string& username) {
 std::pair<ApiToken, std::string> AccessControl::CreateToken(const std::string& username,
                                                             const std::string& name,
                                                             std::optional<int64_t> expires_ms) {
+  RequireSelfOrAdmin(username, "create tokens for other users");
   const AuthState::UserRecord& user = RequireUser(*Current(), username);
   IssuedToken issued = IssueToken();
   AuthState::TokenRecord record;
@@ -506,6 +527,11 @@ std::pair<ApiToken, std::string> AccessControl::CreateToken(const std::string& u
 }
 
 std::vector<ApiToken> AccessControl::ListTokens(const std::string& username) const {
+  if (username.empty()) {
+    governance::RequireAdmin(*this, "list every user's tokens");
+  } else {
+    RequireSelfOrAdmin(username, "list other users' tokens");
+  }
   std::vector<ApiToken> tokens;
   for (const auto& [id, record] : Current()->tokens) {
     if (username.empty() || record.token.username == username) tokens.push_back(record.token);
@@ -527,9 +553,32 @@ ApiToken AccessControl::GetToken(const std::string& token_id) const {
 
 void AccessControl::RevokeToken(const std::string& token_id) {
   SetTarget("token:" + token_id);
-  GetToken(token_id);
+  RequireSelfOrAdmin(GetToken(token_id).username, "revoke other users' tokens");
   store_.RevokeToken(token_id, NowMillis());
   Reload();
+}
+
+void AccessControl::RequireSelfOrAdmin(const std::string& username, std::string_view what) const {
+  if (!IsSelf(username)) governance::RequireAdmin(*this, what);
+}
+
+void AccessControl::RequireGrantChange(const std::string& username, ResourceType type,
+                                       const std::string& resource_id) const {
+  governance::SetTarget(std::string(ResourceTypeName(type)) + ":" + resource_id +
+                        "/user:" + username);
+  governance::Require(*this, Permission::kManage, type, resource_id);
+}
+
+void AccessControl::RequireSelfOrManager(const std::string& username, ResourceType type,
+                                         const std::string& resource_id) const {
+  if (!IsSelf(username)) RequireGrantChange(username, type, resource_id);
+}
+
+Permission AccessControl::PermissionOfUser(const std::string& username, ResourceType type,
+                                           const std::string& resource_id) const {
+  User user = GetUser(username);
+  RequireSelfOrManager(username, type, resource_id);
+  return PermissionOf(Principal{user.id, user.username, user.is_admin}, type, resource_id);
 }
 
 bool AccessControl::IsSelf(const std::string& username) {
@@ -572,6 +621,7 @@ void AccessControl::RemovePermission(const std::string& username, ResourceType t
 std::optional<Permission> AccessControl::ExplicitPermission(const std::string& username,
                                                             ResourceType type,
                                                             const std::string& resource_id) const {
+  RequireSelfOrManager(username, type, resource_id);
   std::shared_ptr<const Snapshot> snapshot = Current();
   auto grant =
       snapshot->grants.find(GrantKey(type, resource_id, RequireUser(*snapshot, username).user.id));
@@ -580,6 +630,7 @@ std::optional<Permission> AccessControl::ExplicitPermission(const std::string& u
 }
 
 std::vector<Grant> AccessControl::GrantsOf(const std::string& username) const {
+  RequireSelfOrAdmin(username, "list other users' permissions");
   AuthState state = store_.Load();
   int64_t user_id = RequireUser(*Current(), username).user.id;
   std::vector<Grant> grants;

@@ -156,30 +156,47 @@ class AccessControl final : public Authorizer {
   // the current governance::Operation's actor; nobody deletes or demotes
   // themselves (BAD_REQUEST).
   User CreateUser(const std::string& username, const std::string& password, bool is_admin);
-  User GetUser(const std::string& username) const;  // RESOURCE_DOES_NOT_EXIST
+  //
+  // Reading a user, their grants or tokens, and managing tokens, is for the
+  // user themselves or an admin (PERMISSION_DENIED otherwise); listing users
+  // and every token is for admins. A user changing their own password gives
+  // the current one (INVALID_PARAMETER_VALUE when missing, wrong, or equal to
+  // the new one); only admins change other users' passwords.
+  User GetUser(const std::string& username) const;   // RESOURCE_DOES_NOT_EXIST; no check
+  User ReadUser(const std::string& username) const;  // self or admin
   std::vector<User> ListUsers() const;
   bool CheckPassword(const std::string& username, const std::string& password) const;
-  void UpdatePassword(const std::string& username, const std::string& password);
+  void UpdatePassword(const std::string& username, const std::string& password,
+                      const std::string& current_password = "");
   void SetAdmin(const std::string& username, bool is_admin);
   void DeleteUser(const std::string& username);
 
   // Returns the token's record and its secret, which is never available again.
   std::pair<ApiToken, std::string> CreateToken(const std::string& username, const std::string& name,
                                                std::optional<int64_t> expires_ms);
-  std::vector<ApiToken> ListTokens(const std::string& username) const;  // "" lists all
+  std::vector<ApiToken> ListTokens(const std::string& username) const;  // "" lists all (admins)
   ApiToken GetToken(const std::string& token_id) const;                 // RESOURCE_DOES_NOT_EXIST
   void RevokeToken(const std::string& token_id);
 
   // Changing a grant needs MANAGE on the resource (the current
   // governance::Operation's actor; admins and the operator have it).
+  // RequireGrantChange is that check alone (naming the grant as the target),
+  // for callers that must refuse before saying whether the grant exists.
+  void RequireGrantChange(const std::string& username, ResourceType type,
+                          const std::string& resource_id) const;
   void SetPermission(const std::string& username, ResourceType type, const std::string& resource_id,
                      Permission permission);
   // RESOURCE_DOES_NOT_EXIST if the user holds no explicit grant there.
   void RemovePermission(const std::string& username, ResourceType type,
                         const std::string& resource_id);
+  // Another user's grant is read by whoever manages the resource.
   std::optional<Permission> ExplicitPermission(const std::string& username, ResourceType type,
                                                const std::string& resource_id) const;
-  std::vector<Grant> GrantsOf(const std::string& username) const;
+  // What `username` holds on the resource, explicit or default; another
+  // user's is read by whoever manages the resource.
+  Permission PermissionOfUser(const std::string& username, ResourceType type,
+                              const std::string& resource_id) const;
+  std::vector<Grant> GrantsOf(const std::string& username) const;  // self or admin
   // The creator of a resource manages it (no-op for admins, who already do).
   void GrantOwner(const Principal& creator, ResourceType type, const std::string& resource_id);
   void RenameResource(ResourceType type, const std::string& from, const std::string& to);
@@ -212,6 +229,11 @@ class AccessControl final : public Authorizer {
   // `reserve` is called just before the slow check of a secret (it may throw).
   // Whether the current operation's actor is the user `username`.
   static bool IsSelf(const std::string& username);
+  void RequireSelfOrAdmin(const std::string& username, std::string_view what) const;
+  // Names the grant as the target and requires MANAGE on the resource,
+  // unless `username` is the current actor.
+  void RequireSelfOrManager(const std::string& username, ResourceType type,
+                            const std::string& resource_id) const;
   std::optional<Principal> CheckBasic(const Snapshot& snapshot, const Credentials& credentials,
                                       const std::function<void()>& reserve);
   std::optional<Principal> CheckBearer(const Snapshot& snapshot, const Credentials& credentials,

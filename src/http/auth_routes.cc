@@ -158,24 +158,11 @@ bool RequiredBool(const Json& body, const char* key) {
   ThrowInvalid(std::string("Missing or invalid boolean for parameter '") + key + "'.");
 }
 
-// Admins, and whoever manages the resource, may change who else can use it.
-// Names the grant as the operation's target first, so a refusal is audited
-// against it.
-void RequireManager(AccessControl& access, ResourceType type, const std::string& resource_id,
-                    const std::string& username) {
-  governance::SetTarget(std::string(governance::ResourceTypeName(type)) + ":" + resource_id +
-                        "/user:" + username);
-  access.Require(Caller(), type, resource_id, Permission::kManage);
-}
-
-void RequireSelfOrAdmin(AccessControl& access, const std::string& username, const char* what) {
-  if (Caller().username != username) access.RequireAdmin(Caller(), what);
-}
-
 Json GrantsJson(AccessControl& access, const std::string& username) {
+  std::vector<governance::Grant> grants = access.GrantsOf(username);  // checks first
   governance::User user = access.GetUser(username);
   Json permissions = Json::array();
-  for (const governance::Grant& grant : access.GrantsOf(username)) {
+  for (const governance::Grant& grant : grants) {
     permissions.push_back({{"resource_type", governance::ResourceTypeName(grant.type)},
                            {"resource_pattern", grant.resource_id},
                            {"permission", governance::PermissionName(grant.permission)},
@@ -198,8 +185,7 @@ void AddUserRoutes(HttpServer& server, AccessControl& access) {
   server.Get(users + "/get", RouteSpec("users/get").SignedIn(),
              [&access](const Request& req, Response& res) {
                std::string username = RequestFields(RequestJson(req)).RequiredString("username");
-               RequireSelfOrAdmin(access, username, "read other users");
-               Reply(res, {{"user", UserJson(access.GetUser(username))}});
+               Reply(res, {{"user", UserJson(access.ReadUser(username))}});
              });
   server.Get(users + "/current", RouteSpec("users/current").SignedIn(),
              [&access](const Request&, Response& res) {
@@ -208,7 +194,6 @@ void AddUserRoutes(HttpServer& server, AccessControl& access) {
              });
   server.Get(users + "/list", RouteSpec("users/list").SignedIn(),
              [&access](const Request&, Response& res) {
-               access.RequireAdmin(Caller(), "list users");
                Json list = Json::array();
                for (const auto& user : access.ListUsers()) {
                  Json item = UserJson(user);
@@ -222,23 +207,8 @@ void AddUserRoutes(HttpServer& server, AccessControl& access) {
                  Json body = RequestJson(req);
                  RequestFields fields(body);
                  std::string username = fields.RequiredString("username");
-                 std::string password = fields.OptionalString("password");
-                 if (Caller().username == username) {
-                   // Changing one's own password asks for the current one again.
-                   std::string current = fields.OptionalString("current_password");
-                   if (current.empty()) {
-                     ThrowInvalid("Current password is required when changing your own password.");
-                   }
-                   if (!access.CheckPassword(username, current)) {
-                     ThrowInvalid("Current password does not match.");
-                   }
-                   if (password == current) {
-                     ThrowInvalid("New password must differ from the current password.");
-                   }
-                 } else {
-                   access.RequireAdmin(Caller(), "change other users' passwords");
-                 }
-                 access.UpdatePassword(username, password);
+                 access.UpdatePassword(username, fields.OptionalString("password"),
+                                       fields.OptionalString("current_password"));
                  Reply(res, Json::object());
                });
   server.Patch(users + "/update-admin", RouteSpec("users/update-admin").SignedIn(),
@@ -284,18 +254,14 @@ void AddGrantRoutes(HttpServer& server, AccessControl& access) {
                Json body = RequestJson(req);
                RequestFields fields(body);
                auto [type, id] = target(fields);
-               governance::User user = access.GetUser(fields.RequiredString("username"));
-               if (user.username != Caller().username)
-                 RequireManager(access, type, id, user.username);
                Permission held =
-                   access.PermissionOf(Principal{user.id, user.username, user.is_admin}, type, id);
+                   access.PermissionOfUser(fields.RequiredString("username"), type, id);
                Reply(res, {{"allowed", held >= Permission::kUse},
                            {"permission", governance::PermissionName(held)}});
              });
   server.Get(base + "/permissions/list", RouteSpec("users/permissions/list").SignedIn(),
              [&access](const Request& req, Response& res) {
                std::string username = RequestFields(RequestJson(req)).RequiredString("username");
-               RequireSelfOrAdmin(access, username, "list other users' permissions");
                Reply(res, GrantsJson(access, username));
              });
   server.Get(base + "/current/permissions", RouteSpec("users/current/permissions").SignedIn(),
@@ -325,9 +291,10 @@ void AddLegacyGrantRoutes(HttpServer& server, AccessControl& access, const std::
     RequestFields fields(body);
     std::string id = access.CanonicalId(type, fields.RequiredString(id_key));
     std::string username = fields.RequiredString("username");
-    RequireManager(access, type, id, username);
-    Permission permission = governance::ParsePermission(fields.RequiredString("permission"));
+    // Refused before anything is said about whether the grant exists.
+    access.RequireGrantChange(username, type, id);
     bool exists = access.ExplicitPermission(username, type, id).has_value();
+    Permission permission = governance::ParsePermission(fields.RequiredString("permission"));
     if (create && exists) {
       throw Error(ErrorCode::kResourceAlreadyExists,
                   "Permission for user '" + username + "' on " +
@@ -347,9 +314,7 @@ void AddLegacyGrantRoutes(HttpServer& server, AccessControl& access, const std::
                Json body = RequestJson(req);
                RequestFields fields(body);
                std::string id = access.CanonicalId(type, fields.RequiredString(id_key));
-               std::string username = fields.RequiredString("username");
-               if (username != Caller().username) RequireManager(access, type, id, username);
-               Reply(res, reply_of(username, id));
+               Reply(res, reply_of(fields.RequiredString("username"), id));
              });
   server.Delete(base + "/delete", RouteSpec(kind + "/permissions/delete").SignedIn(),
                 [&access, type, id_key](const Request& req, Response& res) {
@@ -368,7 +333,6 @@ void AddTokenRoutes(HttpServer& server, AccessControl& access) {
         Json body = RequestJson(req);
         RequestFields fields(body);
         std::string username = fields.OptionalString("username", Caller().username);
-        RequireSelfOrAdmin(access, username, "create tokens for other users");
         std::optional<int64_t> expires_ms;
         if (auto days = fields.OptionalInt("expires_in_days")) {
           if (*days < 1 || *days > 3650) {
@@ -385,8 +349,6 @@ void AddTokenRoutes(HttpServer& server, AccessControl& access) {
              [&access](const Request& req, Response& res) {
                std::string username = req.get_param_value("username");
                if (username.empty() && !Caller().is_admin) username = Caller().username;
-               if (!username.empty())
-                 RequireSelfOrAdmin(access, username, "list other users' tokens");
                Json list = Json::array();
                for (const auto& token : access.ListTokens(username))
                  list.push_back(TokenJson(token));
@@ -394,9 +356,7 @@ void AddTokenRoutes(HttpServer& server, AccessControl& access) {
              });
   server.Delete("/api/v1/tokens/([0-9a-f]+)", RouteSpec("tokens/revoke").SignedIn(),
                 [&access](const Request& req, Response& res) {
-                  governance::ApiToken token = access.GetToken(req.matches[1]);
-                  RequireSelfOrAdmin(access, token.username, "revoke other users' tokens");
-                  access.RevokeToken(token.id);
+                  access.RevokeToken(req.matches[1]);
                   Reply(res, Json::object());
                 });
 }

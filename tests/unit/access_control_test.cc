@@ -272,3 +272,54 @@ TEST_F(AccessControlTest, BadNamesAndPermissionsAreRefused) {
 
 }  // namespace
 }  // namespace slipway::governance
+
+namespace slipway::governance {
+namespace {
+
+// The rules of reading and changing users, tokens and grants hold for any
+// caller of AccessControl, not only for the HTTP routes.
+TEST_F(AccessControlTest, UsersTokensAndGrantsAreForThemselvesOrAdmins) {
+  User alice = access_->CreateUser("alice", "pw-a", false);
+  User bob = access_->CreateUser("bob", "pw-b", false);
+  auto [bob_token, secret] = access_->CreateToken("bob", "ci", std::nullopt);
+  access_->SetPermission("bob", ResourceType::kExperiment, "7", Permission::kEdit);
+  auto denied = [](const std::function<void()>& call) {
+    try {
+      call();
+      ADD_FAILURE() << "allowed";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kPermissionDenied) << e.what();
+    }
+  };
+  {
+    Operation as_alice(Actor::ForUser({alice.id, "alice", false}), "test");
+    EXPECT_EQ(access_->ReadUser("alice").id, alice.id);
+    denied([&] { access_->ReadUser("bob"); });
+    denied([&] { access_->ListUsers(); });
+    denied([&] { access_->UpdatePassword("bob", "new-b"); });
+    denied([&] { access_->CreateToken("bob", "mine-now", std::nullopt); });
+    denied([&] { access_->ListTokens("bob"); });
+    denied([&] { access_->ListTokens(""); });
+    denied([&] { access_->RevokeToken(bob_token.id); });
+    denied([&] { access_->GrantsOf("bob"); });
+    denied([&] { access_->PermissionOfUser("bob", ResourceType::kExperiment, "7"); });
+    denied([&] { access_->ExplicitPermission("bob", ResourceType::kExperiment, "7"); });
+    denied([&] { access_->RequireGrantChange("bob", ResourceType::kExperiment, "7"); });
+    EXPECT_TRUE(access_->GrantsOf("alice").empty());
+    // Her own password, only with the current one.
+    EXPECT_THROW(access_->UpdatePassword("alice", "pw-new"), Error);
+    EXPECT_THROW(access_->UpdatePassword("alice", "pw-new", "wrong"), Error);
+    EXPECT_THROW(access_->UpdatePassword("alice", "pw-a", "pw-a"), Error);
+    access_->UpdatePassword("alice", "pw-new", "pw-a");
+  }
+  {
+    Operation as_bob(Actor::ForUser({bob.id, "bob", false}), "test");
+    EXPECT_EQ(access_->ListTokens("bob").size(), 1u);
+    EXPECT_EQ(access_->PermissionOfUser("bob", ResourceType::kExperiment, "7"), Permission::kEdit);
+    access_->RevokeToken(bob_token.id);
+  }
+  EXPECT_EQ(access_->Authenticate(Basic("alice", "pw-new"), "x").username, "alice");
+}
+
+}  // namespace
+}  // namespace slipway::governance
