@@ -78,8 +78,8 @@ struct VersionStatus {
   std::string role;  // "primary", "canary", "shadow"
   std::string model_name;
   std::string version;
-  std::string state;  // "loading", "ready", "failed"
-  std::string error;  // why it failed
+  std::string state;    // "loading", "ready", "failed"
+  std::string error;    // why it failed
   int64_t time_ms = 0;  // loaded, or failed, at
   // Of a ready version, since it was loaded: requests answered (2xx and
   // 4xx/5xx), rows predicted, and latency quantiles estimated from the

@@ -6,8 +6,8 @@
 #include "store/sqlite_audit_store.h"
 #include "store/sqlite_auth_store.h"
 #include "store/sqlite_dataset_store.h"
-#include "store/sqlite_deployment_store.h"
 #include "store/sqlite_db.h"
+#include "store/sqlite_deployment_store.h"
 #include "store/sqlite_registry_store.h"
 #include "store/sqlite_tracking_store.h"
 

@@ -148,7 +148,8 @@ TEST(BatcherTest, SliceAndStackAreInverse) {
 }
 
 TEST(DeploymentTest, RefusesBeyondItsQueueAndWithNothingLoaded) {
-  Deployment deployment("d", Deployment::Options{.max_queued = 2, .batching = {}}, nullptr, nullptr, nullptr);
+  Deployment deployment("d", Deployment::Options{.max_queued = 2, .batching = {}}, nullptr, nullptr,
+                        nullptr);
   try {
     deployment.Predict(Rows({1}), "", "", "r0");
     FAIL();
