@@ -153,6 +153,7 @@ void RunServer(const ServerArgs& args) {
     grpc_options.port = args.grpc_port;
     grpc_options.max_receive_bytes = static_cast<int>(options.max_json_body);
     grpc_options.access = app->access();  // null without --auth
+    grpc_options.audit = &app->audit();
     grpc_server =
         std::make_unique<grpc::OipGrpcServer>(grpc_options, grpc::ServingDirectory(app->serving()));
     grpc_server->Start();

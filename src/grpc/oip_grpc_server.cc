@@ -10,7 +10,10 @@
 
 #include "core/base64.h"
 #include "core/error.h"
+#include "core/sha256.h"
+#include "governance/audit_log.h"
 #include "governance/authorization.h"
+#include "governance/credentials.h"
 #include "grpc/tensor_codec.h"
 #include "inference.grpc.pb.h"
 #include "serving/serving_service.h"
@@ -107,6 +110,41 @@ governance::Credentials CredentialsOf(const std::string& header) {
   return credentials;
 }
 
+// What a call refused before anyone was authenticated claimed to be, as
+// the HTTP audit trail names it: "user:<name>", "token:<public id>" (never a
+// secret), or "" when it sent no credentials.
+std::string ClaimedIdentity(const std::string& header) {
+  try {
+    governance::Credentials credentials = CredentialsOf(header);
+    if (credentials.kind == governance::Credentials::Kind::kBasic) {
+      return "user:" + credentials.username;
+    }
+    if (credentials.kind == governance::Credentials::Kind::kBearer) {
+      std::string id;
+      std::string secret;
+      return governance::ParseToken(credentials.secret, &id, &secret) ? "token:" + id
+                                                                      : "token:<malformed>";
+    }
+    return "";
+  } catch (const Error&) {
+    return "credentials:<malformed>";
+  }
+}
+
+// The HTTP status a refusal has in the audit trail; 0 for other errors.
+int RefusalOutcome(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kUnauthenticated:
+      return 401;
+    case ErrorCode::kPermissionDenied:
+      return 403;
+    case ErrorCode::kRequestLimitExceeded:
+      return 429;
+    default:
+      return 0;
+  }
+}
+
 std::string Platform(const serving::Servable& servable) {
   return std::string(servable.model->flavor()) + (servable.model->native() ? "_native" : "_python");
 }
@@ -152,8 +190,9 @@ std::unique_ptr<DeploymentDirectory> SingleDeployment(
 
 class OipGrpcServer::Service final : public inference::GRPCInferenceService::Service {
  public:
-  Service(governance::AccessControl* access, DeploymentDirectory& directory)
-      : access_(access), directory_(directory) {}
+  Service(governance::AccessControl* access, governance::AuditLog* audit,
+          DeploymentDirectory& directory)
+      : access_(access), audit_(audit), directory_(directory) {}
 
   ::grpc::Status ServerLive(::grpc::ServerContext* context, const inference::ServerLiveRequest*,
                             inference::ServerLiveResponse* reply) override {
@@ -242,19 +281,25 @@ class OipGrpcServer::Service final : public inference::GRPCInferenceService::Ser
 
  private:
   // Runs `work` under the caller's governance::Operation, mapping
-  // slipway::Error onto the gRPC status of the same meaning.
+  // slipway::Error onto the gRPC status of the same meaning. Refusals are
+  // audited as HTTP's are (AuditLog rate-limits them); the calls themselves
+  // only read, and reads are not audited.
   template <typename F>
   ::grpc::Status Call(::grpc::ServerContext& context, const char* action, F&& work) {
+    std::optional<governance::Operation> operation;
     try {
       governance::Actor actor = governance::Actor::Operator("anonymous");
       if (access_ != nullptr) {
         actor = governance::Actor::ForUser(access_->Authenticate(
             CredentialsOf(Metadata(context, "authorization")), ClientAddress(context.peer())));
       }
-      governance::Operation operation(std::move(actor), action);
+      operation.emplace(std::move(actor), action);
       work();
       return ::grpc::Status::OK;
     } catch (const Error& e) {
+      if (int outcome = RefusalOutcome(e.code())) {
+        AuditRefusal(context, action, outcome, operation ? &*operation : nullptr);
+      }
       return ::grpc::Status(StatusCodeOf(e.code()), e.what());
     } catch (const std::exception& e) {
       spdlog::error("gRPC {} failed: {}", action, e.what());
@@ -262,7 +307,32 @@ class OipGrpcServer::Service final : public inference::GRPCInferenceService::Ser
     }
   }
 
+  void AuditRefusal(const ::grpc::ServerContext& context, const char* action, int outcome,
+                    const governance::Operation* operation) {
+    if (audit_ == nullptr) return;
+    governance::AuditEntry entry;
+    entry.action = action;
+    entry.principal = operation != nullptr ? operation->actor().name : "anonymous";
+    entry.target = operation != nullptr ? operation->target() : std::string();
+    if (outcome != 403) {
+      if (std::string claimed = ClaimedIdentity(Metadata(context, "authorization"));
+          !claimed.empty()) {
+        entry.target = claimed;
+      }
+    }
+    if (entry.target.empty()) entry.target = std::string("grpc:") + action;
+    entry.outcome = outcome;
+    entry.source = ClientAddress(context.peer());
+    entry.request_digest = Sha256::Hex(std::string("GRPC ") + action);
+    try {
+      audit_->Append(std::move(entry));
+    } catch (const std::exception& e) {
+      spdlog::error("could not audit a refused gRPC {}: {}", action, e.what());
+    }
+  }
+
   governance::AccessControl* access_;
+  governance::AuditLog* audit_;
   DeploymentDirectory& directory_;
   std::atomic<uint64_t> next_request_{0};
 };
@@ -275,7 +345,7 @@ struct OipGrpcServer::Running {
 OipGrpcServer::OipGrpcServer(Options options, std::unique_ptr<DeploymentDirectory> directory)
     : options_(std::move(options)),
       directory_(std::move(directory)),
-      service_(std::make_unique<Service>(options_.access, *directory_)) {}
+      service_(std::make_unique<Service>(options_.access, options_.audit, *directory_)) {}
 
 OipGrpcServer::~OipGrpcServer() { Stop(); }
 

@@ -15,7 +15,9 @@
 // their header, else UNAUTHENTICATED; the call then runs under a
 // governance::Operation of the caller, so the services check the caller's
 // grants. Without one, calls run as the "anonymous" operator, as HTTP
-// requests of a server without --auth do.
+// requests of a server without --auth do. Refused calls are written to the
+// audit trail like HTTP refusals (action "oip/infer" etc., outcome 401, 403
+// or 429); successful calls only read and are not.
 //
 // The canary stickiness key travels in the `x-slipway-route-key` metadata,
 // as the HTTP header of that name.
@@ -29,6 +31,7 @@
 #include <string>
 
 #include "governance/access_control.h"
+#include "governance/audit_log.h"
 #include "serving/deployment.h"
 
 namespace slipway::serving {
@@ -63,6 +66,8 @@ class OipGrpcServer {
     int max_receive_bytes = 16 * 1024 * 1024;
     // Null: no authentication (the server without --auth, `slipway serve`).
     governance::AccessControl* access = nullptr;
+    // Where refused calls (401, 403, 429 in HTTP terms) are recorded; may be null.
+    governance::AuditLog* audit = nullptr;
   };
 
   OipGrpcServer(Options options, std::unique_ptr<DeploymentDirectory> directory);

@@ -397,7 +397,13 @@ DecodedRequest DecodeInferRequest(const inference::ModelInferRequest& request) {
     }
     const size_t rows = input.shape().empty() ? 1 : static_cast<size_t>(input.shape(0));
     uint64_t width = 1;
-    for (int k = 1; k < input.shape_size(); ++k) width *= static_cast<uint64_t>(input.shape(k));
+    for (int k = 1; k < input.shape_size(); ++k) {
+      // Checked apart from `elements`: with zero rows, that product says nothing.
+      if (__builtin_mul_overflow(width, static_cast<uint64_t>(input.shape(k)), &width) ||
+          width > (uint64_t{1} << 32)) {
+        Invalid(label + ": shape " + shape + " is too large");
+      }
+    }
     if (i == 0) {
       frame.rows = rows;
     } else if (rows != frame.rows) {

@@ -226,6 +226,13 @@ def test_grpc_calls_authenticate_and_need_use_with_auth(tmp_path_factory, monkey
             with pytest.raises(InferenceServerException) as denied:
                 call()
             assert denied.value.status() == "StatusCode.PERMISSION_DENIED", denied.value
+        # Refusals are in the audit trail, as HTTP's are.
+        r = requests.get(f"{srv.url}/api/v1/audit", auth=ADMIN, timeout=30,
+                         params={"action": "oip/infer", "max_results": 1000})
+        assert r.status_code == 200, r.text
+        seen = {(e["principal"], e["outcome"], e["target"]) for e in r.json()["entries"]}
+        assert ("bob", 403, f"deployment:{name}") in seen, seen
+        assert any(outcome == 401 and target == "user:bob" for _, outcome, target in seen), seen
         got = _infer(client, name, rows, "FP32", headers=basic(ADMIN)).as_numpy("predictions")
         np.testing.assert_allclose(got, model.predict(x.astype(np.float32)), rtol=0, atol=1e-5)
         grant = requests.post(f"{srv.url}/api/3.0/mlflow/users/permissions/grant", auth=ADMIN,
