@@ -359,6 +359,9 @@ void OipGrpcServer::Start() {
   builder.SetMaxReceiveMessageSize(options_.max_receive_bytes);
   // Replies may be as large as the requests they answer (and larger).
   builder.SetMaxSendMessageSize(-1);
+  ::grpc::ResourceQuota quota("slipway-grpc");
+  quota.SetMaxThreads(options_.max_threads);
+  builder.SetResourceQuota(quota);
   builder.RegisterService(service_.get());
   running->server = builder.BuildAndStart();
   if (!running->server || running->port == 0) {

@@ -66,6 +66,9 @@ class OipGrpcServer {
     int max_receive_bytes = 16 * 1024 * 1024;
     // Null: no authentication (the server without --auth, `slipway serve`).
     governance::AccessControl* access = nullptr;
+    // Threads gRPC may run calls on; beyond, new calls get RESOURCE_EXHAUSTED
+    // (each deployment's own queue bound applies first).
+    int max_threads = 64;
     // Where refused calls (401, 403, 429 in HTTP terms) are recorded; may be null.
     governance::AuditLog* audit = nullptr;
   };

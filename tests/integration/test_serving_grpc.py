@@ -15,14 +15,13 @@ import subprocess
 import numpy as np
 import pytest
 import requests
+import tritonclient.grpc as grpcclient
+from tritonclient.utils import InferenceServerException
 
 from conftest import SlipwayServer, free_port, slipway_binary, unique
 from test_serving import FEATURES, create, log_xgboost, serving_version, training_data, wait_for
 
 pytestmark = pytest.mark.slipway_only
-
-grpcclient = pytest.importorskip("tritonclient.grpc")
-from tritonclient.utils import InferenceServerException  # noqa: E402
 
 ADMIN = ("admin", "admin-Pa55word!")
 BOB = ("bob", "bob-Pa55word!")
