@@ -18,7 +18,8 @@ DATA_DIR    ?= slipway-data
 # benchmarks need on top (make test, make bench).
 APT_RUN  := build-essential cmake ninja-build ccache pkg-config \
 	libsqlite3-dev libssl-dev libpq-dev nlohmann-json3-dev libyaml-cpp-dev libcli11-dev \
-	libspdlog-dev libfmt-dev libcpp-httplib-dev libboost-dev zlib1g-dev
+	libspdlog-dev libfmt-dev libcpp-httplib-dev libboost-dev zlib1g-dev \
+	libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
 APT_TEST := libgtest-dev libgmock-dev clang-format prometheus wrk
 
 CMAKE_FLAGS := -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DCMAKE_CXX_COMPILER_LAUNCHER=ccache

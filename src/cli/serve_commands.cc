@@ -14,6 +14,7 @@
 #include "cli/table.h"
 #include "core/error.h"
 #include "core/sha256.h"
+#include "grpc/oip_grpc_server.h"
 #include "http/http_server.h"
 #include "http/serving_routes.h"
 #include "ml/input_example.h"
@@ -31,6 +32,7 @@ struct ServeArgs {
   std::string model;
   std::string host = "127.0.0.1";
   int port = 8080;
+  int grpc_port = 0;  // 0: no gRPC
   int threads = 32;
   int io_threads = 2;
   int64_t max_batch_rows = 0;
@@ -189,6 +191,16 @@ void RunServe(const ServeArgs& args) {
   routing->primary = servable;
   deployment->Swap(routing);
   http::AddStandaloneRoutes(server, deployment, name);
+  std::unique_ptr<grpc::OipGrpcServer> grpc_server;
+  if (args.grpc_port > 0) {
+    grpc::OipGrpcServer::Options grpc_options;
+    grpc_options.host = args.host;
+    grpc_options.port = args.grpc_port;
+    grpc_server = std::make_unique<grpc::OipGrpcServer>(grpc_options,
+                                                        grpc::SingleDeployment(deployment, name));
+    grpc_server->Start();
+    spdlog::info("slipway serve: OIP v2 gRPC on {}:{}", args.host, grpc_server->port());
+  }
 
   std::thread waiter([&server, stop_signals] {
     int signal_number = 0;
@@ -209,6 +221,7 @@ void RunServe(const ServeArgs& args) {
                                                " (address in use or not available)");
   }
   waiter.join();
+  if (grpc_server) grpc_server->Stop();
 }
 
 // --- slipway deploy
@@ -434,6 +447,11 @@ void AddServeCommands(CLI::App& app) {
       ->required();
   serve->add_option("--host", args->host, "Address to listen on")->capture_default_str();
   serve->add_option("--port,-p", args->port, "Port to listen on")->capture_default_str();
+  serve
+      ->add_option("--grpc-port", args->grpc_port,
+                   "Also serve the Open Inference Protocol v2 over gRPC on this port (0: off)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 65535));
   serve->add_option("--threads", args->threads, "Worker threads: requests handled at once")
       ->capture_default_str()
       ->check(CLI::Range(1, 1024));

@@ -18,6 +18,7 @@
 #include "governance/access_control.h"
 #include "governance/audit_log.h"
 #include "governance/authorization.h"
+#include "grpc/oip_grpc_server.h"
 #include "http/audit_hook.h"
 #include "http/auth_routes.h"
 #include "http/dataset_routes.h"
@@ -35,6 +36,7 @@ namespace {
 struct ServerArgs {
   std::string host = "127.0.0.1";
   int port = 5000;
+  int grpc_port = 0;  // 0: no gRPC
   // Every default path derives from the data folder; an explicit option wins.
   std::string data_dir = "slipway-data";
   bool data_dir_given = false;
@@ -142,6 +144,19 @@ void RunServer(const ServerArgs& args) {
     http::AddAuthRoutes(server, *access);
   }
   app->Start();  // background work: checkpoints, audit refusal summaries
+  std::unique_ptr<grpc::OipGrpcServer> grpc_server;
+  if (args.grpc_port > 0) {
+    grpc::OipGrpcServer::Options grpc_options;
+    grpc_options.host = args.host;
+    grpc_options.port = args.grpc_port;
+    grpc_options.max_receive_bytes = static_cast<int>(options.max_json_body);
+    grpc_options.access = app->access();  // null without --auth
+    grpc_options.audit = &app->audit();
+    grpc_server =
+        std::make_unique<grpc::OipGrpcServer>(grpc_options, grpc::ServingDirectory(app->serving()));
+    grpc_server->Start();
+    spdlog::info("OIP v2 gRPC on {}:{}", args.host, grpc_server->port());
+  }
 
   std::thread waiter([&server, stop_signals] {
     int signal_number = 0;
@@ -163,6 +178,7 @@ void RunServer(const ServerArgs& args) {
                                                " (address in use or not available)");
   }
   waiter.join();
+  if (grpc_server) grpc_server->Stop();
   // Background tasks end before the stores close (the App's destructor).
   app->Stop();
   spdlog::info("stopped");
@@ -175,6 +191,11 @@ void AddServerCommand(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("server", "Run the tracking server (MLflow REST API)");
   cmd->add_option("--host", args->host, "Address to listen on")->capture_default_str();
   cmd->add_option("--port", args->port, "Port to listen on")->capture_default_str();
+  cmd->add_option("--grpc-port", args->grpc_port,
+                  "Also serve deployments over the Open Inference Protocol v2 gRPC on this "
+                  "port (0: off)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 65535));
   CLI::Option* data_dir =
       cmd->add_option("--data-dir", args->data_dir,
                       "Folder for everything the server keeps: the default --store, "
