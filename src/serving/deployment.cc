@@ -34,6 +34,25 @@ class InFlight {
   monitoring::Gauge* gauge_;
 };
 
+// Hands one prediction to the log. A free function: shadow work queued on
+// another thread must not reach back into a Deployment that may be gone.
+void Record(const PredictionSink& sink, const std::string& deployment, const Servable& servable,
+            const std::string& request_id, bool shadow, std::chrono::steady_clock::time_point start,
+            std::shared_ptr<const ml::Frame> inputs,
+            std::shared_ptr<const ml::Predictions> outputs) {
+  PredictionRecord record;
+  record.deployment = deployment;
+  record.request_id = request_id;
+  record.model_name = servable.model_name;
+  record.version = servable.version;
+  record.shadow = shadow;
+  record.time = std::chrono::system_clock::now();
+  record.latency_seconds = SecondsSince(start);
+  record.inputs = std::move(inputs);
+  record.outputs = std::move(outputs);
+  sink(std::move(record));
+}
+
 }  // namespace
 
 Deployment::Deployment(std::string name, Options options, core::Executor* shadow_executor,
@@ -121,7 +140,7 @@ Deployment::Answer Deployment::Predict(ml::Frame input, const std::string& param
       servable.metrics.latency->Observe(SecondsSince(start));
     }
     if (record) {
-      Record(servable, request_id, false, start, kept,
+      Record(sink_, name_, servable, request_id, false, start, kept,
              std::make_shared<const ml::Predictions>(predictions));
     }
     if (mirror) Mirror(routing->shadow, std::move(kept), request_id);
@@ -141,7 +160,8 @@ Deployment::Answer Deployment::Predict(ml::Frame input, const std::string& param
 
 void Deployment::Mirror(std::shared_ptr<const Servable> shadow,
                         std::shared_ptr<const ml::Frame> input, const std::string& request_id) {
-  auto work = [this, shadow, input, request_id] {
+  // Copies, not `this`: the deployment may be deleted before the work runs.
+  auto work = [sink = sink_, name = name_, shadow, input, request_id] {
     const auto start = std::chrono::steady_clock::now();
     try {
       ml::Frame conformed = shadow->Conform(*input);
@@ -150,10 +170,10 @@ void Deployment::Mirror(std::shared_ptr<const Servable> shadow,
         shadow->metrics.ok->Increment();
         shadow->metrics.latency->Observe(SecondsSince(start));
       }
-      if (sink_) Record(*shadow, request_id, true, start, input, std::move(predictions));
+      if (sink) Record(sink, name, *shadow, request_id, true, start, input, std::move(predictions));
     } catch (const std::exception& e) {
       if (shadow->metrics.server_errors) shadow->metrics.server_errors->Increment();
-      spdlog::debug("shadow {} of deployment {} failed on {}: {}", shadow->version, name_,
+      spdlog::debug("shadow {} of deployment {} failed on {}: {}", shadow->version, name,
                     request_id, e.what());
     }
   };
@@ -161,23 +181,6 @@ void Deployment::Mirror(std::shared_ptr<const Servable> shadow,
     shadow_dropped_.fetch_add(1, std::memory_order_relaxed);
     if (shadow_dropped_total_) shadow_dropped_total_->Increment();
   }
-}
-
-void Deployment::Record(const Servable& servable, const std::string& request_id, bool shadow,
-                        std::chrono::steady_clock::time_point start,
-                        std::shared_ptr<const ml::Frame> inputs,
-                        std::shared_ptr<const ml::Predictions> outputs) {
-  PredictionRecord record;
-  record.deployment = name_;
-  record.request_id = request_id;
-  record.model_name = servable.model_name;
-  record.version = servable.version;
-  record.shadow = shadow;
-  record.time = std::chrono::system_clock::now();
-  record.latency_seconds = SecondsSince(start);
-  record.inputs = std::move(inputs);
-  record.outputs = std::move(outputs);
-  sink_(std::move(record));
 }
 
 }  // namespace slipway::serving

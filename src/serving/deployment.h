@@ -95,9 +95,6 @@ class Deployment {
  private:
   void Mirror(std::shared_ptr<const Servable> shadow, std::shared_ptr<const ml::Frame> input,
               const std::string& request_id);
-  void Record(const Servable& servable, const std::string& request_id, bool shadow,
-              std::chrono::steady_clock::time_point start, std::shared_ptr<const ml::Frame> inputs,
-              std::shared_ptr<const ml::Predictions> outputs);
   bool Sampled() const;
 
   const std::string name_;

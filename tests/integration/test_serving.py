@@ -521,3 +521,42 @@ def test_slow_and_idle_clients_do_not_stall_slipway_serve(tmp_path):
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=30)
     assert proc.returncode == 0
+
+
+def test_slipway_deploy_commands(server, mlflow_client):
+    """The `slipway deploy` CLI against a running server: create, show, ls,
+    canary, shadow, rollback, delete, and its errors."""
+    model_name = unique("cli")
+    _, v1 = log_xgboost(model_name, depth=2, seed=27)
+    _, v2 = log_xgboost(model_name, depth=3, seed=28)
+    name = unique("dep")
+
+    def deploy(*args: str, ok: bool = True) -> subprocess.CompletedProcess:
+        result = subprocess.run([str(slipway_binary()), "deploy", *args, "--tracking-uri", server.url],
+                                capture_output=True, text=True, timeout=60)
+        assert (result.returncode == 0) == ok, (args, result.stdout, result.stderr)
+        return result
+
+    out = deploy("create", name, "--model", f"models:/{model_name}/{v1}", "--max-batch-rows", "8").stdout
+    assert f"deployment {name}" in out and f"models:/{model_name}/{v1}" in out
+    wait_for(lambda: serving_version(server, name) == v1, what="v1")
+    shown = json.loads(deploy("show", name, "--json").stdout)["deployment"]
+    assert shown["max_batch_rows"] == 8
+    listed = deploy("ls").stdout
+    assert name in listed and f"models:/{model_name}/{v1}" in listed
+    out = deploy("canary", name, f"models:/{model_name}/{v2}", "--weight", "25").stdout
+    assert "25% of requests" in out
+    wait_for(lambda: serving_version(server, name, "canary") == v2, what="the canary")
+    deploy("shadow", name, f"models:/{model_name}/{v2}")
+    wait_for(lambda: serving_version(server, name, "shadow") == v2, what="the shadow")
+    deploy("shadow", name, "--clear")
+    out = deploy("show", name).stdout
+    assert "canary" in out and "primary" in out and "events" in out
+    deploy("rollback", name)
+    wait_for(lambda: serving_version(server, name, "canary") is None, what="the rollback")
+    failed = deploy("create", name, "--model", f"models:/{model_name}/{v1}", ok=False)
+    assert "already exists" in failed.stderr
+    failed = deploy("create", unique("dep"), "--model", "churn", ok=False)
+    assert "models:/NAME@ALIAS" in failed.stderr
+    deploy("delete", name)
+    assert deploy("show", name, ok=False).returncode != 0
