@@ -12,9 +12,11 @@
 #include <ctime>
 #include <iostream>
 #include <system_error>
+#include <thread>
 
 #include "cli/table.h"
 #include "core/error.h"
+#include "http/http_server.h"
 #include "store/metadata_store.h"
 
 namespace slipway::cli {
@@ -151,6 +153,33 @@ void RaiseOpenFileLimit() {
     limit.rlim_cur = limit.rlim_max;
     setrlimit(RLIMIT_NOFILE, &limit);
   }
+}
+
+sigset_t BlockStopSignals() {
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  return stop_signals;
+}
+
+void ListenUntilStopped(http::HttpServer& server, const sigset_t& stop_signals,
+                        const std::string& host, int port) {
+  std::thread waiter([&server, stop_signals] {
+    int signal_number = 0;
+    sigwait(&stop_signals, &signal_number);
+    spdlog::info("received signal {}, shutting down", signal_number);
+    server.Stop();
+  });
+  if (!server.Listen()) {
+    pthread_kill(waiter.native_handle(), SIGTERM);
+    waiter.join();
+    throw Error(ErrorCode::kInternalError, "cannot listen on " + host + ":" + std::to_string(port) +
+                                               " (address in use or not available)");
+  }
+  waiter.join();
 }
 
 }  // namespace slipway::cli

@@ -7,6 +7,8 @@
 // Everything here is stateless and thread-safe, except the printers, which write to std::cout.
 #pragma once
 
+#include <signal.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -19,6 +21,10 @@ namespace CLI {
 class App;
 class Option;
 }  // namespace CLI
+
+namespace slipway::http {
+class HttpServer;
+}
 
 namespace slipway::cli {
 
@@ -83,6 +89,15 @@ void AddServerOptions(CLI::App* command, ServerOptions* options);
 // Raises the soft limit of open files to the hard one: a server holds a
 // descriptor per connection.
 void RaiseOpenFileLimit();
+
+// Blocks SIGTERM and SIGINT in this thread and the threads it starts (one
+// thread waits for them, see ListenUntilStopped) and ignores SIGPIPE.
+sigset_t BlockStopSignals();
+
+// Serves until SIGTERM or SIGINT: a thread waits for one and stops `server`.
+// Throws INTERNAL_ERROR naming `host`:`port` when the address cannot be bound.
+void ListenUntilStopped(http::HttpServer& server, const sigset_t& stop_signals,
+                        const std::string& host, int port);
 
 // --- Logging.
 

@@ -136,12 +136,7 @@ void RunServe(const ServeArgs& args) {
   spdlog::set_level(spdlog::level::info);
   RaiseOpenFileLimit();
   mallopt(M_MMAP_THRESHOLD, 1 << 20);
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  const sigset_t stop_signals = BlockStopSignals();
 
   std::string name;
   std::string version = "1";
@@ -202,25 +197,12 @@ void RunServe(const ServeArgs& args) {
     spdlog::info("slipway serve: OIP v2 gRPC on {}:{}", args.host, grpc_server->port());
   }
 
-  std::thread waiter([&server, stop_signals] {
-    int signal_number = 0;
-    sigwait(&stop_signals, &signal_number);
-    server.Stop();
-  });
   spdlog::info("slipway serve: {} v{} ({}, {}) on http://{}:{}, ready in {:.0f} ms", name, version,
                servable->model->flavor(), servable->model->native() ? "native" : "Python worker",
                args.host, args.port,
                std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
                    .count());
-  bool ok = server.Listen();
-  if (!ok) {
-    pthread_kill(waiter.native_handle(), SIGTERM);
-    waiter.join();
-    throw Error(ErrorCode::kInternalError, "cannot listen on " + args.host + ":" +
-                                               std::to_string(args.port) +
-                                               " (address in use or not available)");
-  }
-  waiter.join();
+  ListenUntilStopped(server, stop_signals, args.host, args.port);
   if (grpc_server) grpc_server->Stop();
 }
 

@@ -93,12 +93,7 @@ void RunServer(const ServerArgs& args) {
   // threshold maps (and unmaps) every allocation over 1 MiB.
   mallopt(M_MMAP_THRESHOLD, 1 << 20);
   // Block the stop signals in every thread; one thread waits for them.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  const sigset_t stop_signals = BlockStopSignals();
 
   http::HttpServer::Options options;
   options.host = args.host;
@@ -158,26 +153,12 @@ void RunServer(const ServerArgs& args) {
     spdlog::info("OIP v2 gRPC on {}:{}", args.host, grpc_server->port());
   }
 
-  std::thread waiter([&server, stop_signals] {
-    int signal_number = 0;
-    sigwait(&stop_signals, &signal_number);
-    spdlog::info("received signal {}, shutting down", signal_number);
-    server.Stop();
-  });
   spdlog::info(
       "slipway server on http://{}:{} (store {}, sync {}, artifacts {}, datasets {}, auth {})",
       args.host, args.port, app->store_description(), args.sync, app->artifacts().location(),
       app->options().datasets,
       args.auth ? "on, default permission " + args.default_permission : "off");
-  bool ok = server.Listen();
-  if (!ok) {
-    pthread_kill(waiter.native_handle(), SIGTERM);
-    waiter.join();
-    throw Error(ErrorCode::kInternalError, "cannot listen on " + args.host + ":" +
-                                               std::to_string(args.port) +
-                                               " (address in use or not available)");
-  }
-  waiter.join();
+  ListenUntilStopped(server, stop_signals, args.host, args.port);
   if (grpc_server) grpc_server->Stop();
   // Background tasks end before the stores close (the App's destructor).
   app->Stop();

@@ -36,9 +36,8 @@ void WithRetryAfter(Response& res, F&& predict) {
 
 void Invoke(const Request& req, Response& res, serving::Deployment& deployment) {
   WithRetryAfter(res, [&] {
-    // The routing is read again inside Predict; the schema read here only
-    // types columns the body leaves ambiguous, so a swap in between is harmless.
-    std::shared_ptr<const serving::Routing> routing = deployment.routing();
+    // The schema only types columns the body leaves ambiguous; Predict reads
+    // the routing again, so a swap in between is harmless.
     ScoringRequest parsed = ParseScoringRequest(req.get_header_value("Content-Type"), req.body,
                                                 InputSchema(deployment));
     serving::Deployment::Answer answer =
