@@ -208,11 +208,18 @@ void LocalBlobStore::MakeFolders(std::string_view key) const {
   fs::path folder = root_;
   std::vector<fs::path> grown;  // folders that got a new sub-folder
   size_t start = 0;
+  // A concurrent delete may remove a folder just made above the next one
+  // (it empties and removes folders): then start again from the root.
+  int restarts = 0;
   for (size_t slash = key.find('/'); slash != std::string_view::npos;
        slash = key.find('/', start)) {
     fs::path child = folder / std::string(key.substr(start, slash - start));
     if (::mkdir(child.c_str(), 0755) == 0) {
       grown.push_back(folder);
+    } else if (errno == ENOENT && folder != root_ && ++restarts < 100) {
+      folder = root_;
+      start = 0;
+      continue;
     } else if (errno == EEXIST) {
       // A blob where the key needs a folder ("a" when writing "a/b") is the
       // caller's mistake, anything else the machine's.
