@@ -86,6 +86,14 @@ def train(out, seed, batch_rows):
     for name, text in bodies.items():
         with open(os.path.join(out, name), "w") as f:
             f.write(text)
+    # The same rows as one FP32 tensor in the binary tensor extension of OIP
+    # v2 (what tritonclient.http sends with binary_data=True): a JSON header,
+    # then the raw little-endian floats.
+    header = json.dumps({"inputs": [{"name": "input-0", "shape": list(Q.shape),
+                                     "datatype": "FP32",
+                                     "parameters": {"binary_data_size": Q.nbytes}}]}).encode()
+    with open(os.path.join(out, f"v2bin-{batch_rows}.bin"), "wb") as f:
+        f.write(header + Q.astype("<f4").tobytes())
     qdf = pd.DataFrame(Q, columns=cols)
     expected = dict(labels=[int(v) for v in clf.predict(qdf)],
                     proba=[float(v) for v in clf.predict_proba(qdf)[:, 1]])
@@ -98,6 +106,7 @@ def train(out, seed, batch_rows):
                 boosted_rounds=booster.num_boosted_rounds(),
                 model_file=sorted(f for f in os.listdir(mdir) if f.startswith("model."))[0],
                 body_bytes={k: len(v) for k, v in bodies.items()},
+                v2bin_header_bytes=len(header),
                 xgboost=xgb.__version__, mlflow=mlflow.__version__)
     with open(os.path.join(out, "meta.json"), "w") as f:
         json.dump(meta, f, indent=1)

@@ -1,6 +1,7 @@
 -- wrk script for bench/serving: POST the same body on every request.
 -- Environment: BENCH_BODY_FILE (the request body), BENCH_PATH (default
--- /invocations), BENCH_CONTENT_TYPE (default application/json).
+-- /invocations), BENCH_CONTENT_TYPE (default application/json), BENCH_HEADER
+-- (optional, one more header).
 -- done() prints one JSON line prefixed with "WRKJSON " for the driver: counts,
 -- errors by kind and wrk's latency distribution (microseconds).
 
@@ -14,6 +15,13 @@ wrk.method = "POST"
 wrk.path = path
 wrk.body = body
 wrk.headers["Content-Type"] = ctype
+-- BENCH_HEADER: one more "Name: value" header (the binary tensor extension's
+-- Inference-Header-Content-Length).
+local extra = os.getenv("BENCH_HEADER")
+if extra then
+  local name, value = extra:match("^([^:]+):%s*(.*)$")
+  wrk.headers[name] = value
+end
 
 -- Requests are all alike, so wrk builds the request once (no request()
 -- function): the load generator spends its core on sending, not on Lua.

@@ -12,6 +12,8 @@ then starts each server in turn on 127.0.0.1 (one at a time: the machine has
   (a)    single-row dataframe_split requests/s, wrk, 32 connections, with wrk's
          latency distribution
   (b)    rows/s in 1000-row requests, wrk, --batch-conns connections
+  (b2)   the same for Slipway with the rows as one OIP v2 FP32 tensor in Triton's
+         binary extension (what tritonclient.http sends with binary_data=True)
   (c)    latency at half of the server's own peak (a) rate, open loop
          (openloop.c: requests due on a fixed schedule, latency counted from
          when each was due, so a stall is charged to every request it delays)
@@ -298,11 +300,12 @@ http {{
 # ----------------------------------------------------------------------------- load
 
 
-def wrk(srv, body_file, conns, seconds, args):
+def wrk(srv, body_file, conns, seconds, args, path=None, extra_env=None):
     cmd = args.load_prefix + [
         "wrk", f"-t{args.wrk_threads}", f"-c{conns}", f"-d{seconds}s", "--timeout", "10s",
         "-s", os.path.join(HERE, "post.lua"), f"http://127.0.0.1:{srv.port}"]
-    env = dict(os.environ, BENCH_BODY_FILE=body_file, BENCH_PATH=srv.path)
+    env = dict(os.environ, BENCH_BODY_FILE=body_file, BENCH_PATH=path or srv.path,
+               **(extra_env or {}))
     p = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=seconds + 120)
     line = [x for x in p.stdout.splitlines() if x.startswith("WRKJSON ")]
     if p.returncode != 0 or not line:
@@ -313,7 +316,8 @@ def wrk(srv, body_file, conns, seconds, args):
     r["ok"] = r["requests"] - r["err_status"]
     r["secs"] = r["duration_us"] / 1e6
     r["rps"] = r["ok"] / r["secs"]
-    r["command"] = " ".join(cmd[len(args.load_prefix):]).replace(
+    shown_env = " ".join(f"{k}='{v}'" for k, v in (extra_env or {}).items())
+    r["command"] = (shown_env + " " if shown_env else "") + " ".join(cmd[len(args.load_prefix):]).replace(
         f"127.0.0.1:{srv.port}", "127.0.0.1:PORT").replace(REPO + "/", "")
     return r
 
@@ -431,6 +435,23 @@ def bench_server(kind, args, cfg, data, meta, out, only_single=False):
                 f"({r['rps']:.1f} req/s), p99 {r['lat_p99_us'] / 1000:.1f} ms, "
                 f"errors {r['errors']}")
 
+        def binary():
+            # Slipway only: the same rows as an OIP v2 FP32 tensor in Triton's
+            # binary extension (no number parsing at all).
+            body = os.path.join(data, f"v2bin-{meta['batch_rows']}.bin")
+            extra = dict(BENCH_CONTENT_TYPE="application/octet-stream",
+                         BENCH_HEADER="Inference-Header-Content-Length: %d"
+                         % meta["v2bin_header_bytes"])
+            path = "/v2/models/model/infer"
+            wrk(srv, body, args.batch_conns, cfg["warmup"], args, path, extra)
+            r = wrk(srv, body, args.batch_conns, cfg["seconds"], args, path, extra)
+            if r["ok"] != r["requests"]:
+                raise RuntimeError(f"{r['requests'] - r['ok']} binary requests failed")
+            r["rows_per_s"] = r["rps"] * meta["batch_rows"]
+            out["batch_binary"] = r
+            log(f"  (b2) {meta['batch_rows']}-row binary tensors: {r['rows_per_s']:.0f} rows/s, "
+                f"p99 {r['lat_p99_us'] / 1000:.1f} ms, errors {r['errors']}")
+
         def half():
             rate = out["single"]["rps"] / 2
             r = openloop(srv, srv.body1, rate, cfg["seconds"], args)
@@ -443,6 +464,8 @@ def bench_server(kind, args, cfg, data, meta, out, only_single=False):
         attempt("single-row", single)
         if not only_single:
             attempt("batch", batch)
+            if kind == "slipway":
+                attempt("batch-binary", binary)
         if "single" in out and not only_single:
             attempt("half-peak", half)
         out["load_after"] = loadavg()
@@ -523,6 +546,8 @@ def table(res, meta, args):
          "{:.1f}"),
         (f"(b) {br}-row request p99 ms", lambda k: ms(get(res, k, "batch", "lat_p99_us")),
          "{:.1f}"),
+        (f"(b2) rows/s, {br}-row OIP v2 binary FP32 tensors ({args.batch_conns} conns)",
+         lambda k: get(res, k, "batch_binary", "rows_per_s"), "{:.0f}"),
         ("(c) open-loop rate = half own peak, req/s",
          lambda k: get(res, k, "half", "target_rate"), "{:.0f}"),
         ("(c) latency p50 ms", lambda k: ms(get(res, k, "half", "lat_p50_us")), "{:.2f}"),
@@ -573,6 +598,9 @@ def ratios(res, meta):
     out.append(f"- rows/s in {meta['batch_rows']}-row requests, slipway as % of in-process "
                f"inplace_predict: {'n/a' if x is None else f'{100 * x:.0f}%'} "
                f"(issue 11: at least 100%)")
+    x = r(get(res, "slipway", "batch_binary", "rows_per_s"), get(res, "inplace", "rows_per_s"))
+    out.append(f"- rows/s in {meta['batch_rows']}-row requests as OIP v2 binary tensors, slipway "
+               f"as % of in-process inplace_predict: {'n/a' if x is None else f'{100 * x:.0f}%'}")
     x = r(get(res, "slipway", "batch", "rows_per_s"), get(res, "mlflow", "batch", "rows_per_s"))
     out.append(f"- rows/s in {meta['batch_rows']}-row requests, slipway / mlflow: "
                f"{'n/a' if x is None else f'{x:.1f}x'}")
@@ -614,7 +642,7 @@ def notes(res, args):
             continue
         if "verify" in r:
             out.append(f"- {k} answers: {r['verify']}")
-        for w in ("single", "batch"):
+        for w in ("single", "batch", "batch_binary"):
             if w in r:
                 x = r[w]
                 out.append(f"- {k} {w}: {x['requests']} responses in {x['secs']:.1f}s, "

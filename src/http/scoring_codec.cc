@@ -167,6 +167,15 @@ template <class Where>
 // Appends one scalar (or missing) value; an object is kept as JSON text.
 // `where()` names the value's place in errors; `row` is its row.
 template <class Where>
+void AppendNumber(const JsonScanner::Number& n, ColumnBuilder& b, size_t index, size_t row,
+                  const Where& where) {
+  if (std::isnan(n.value)) return b.AppendMissing();
+  Kind want = n.integer ? Kind::kLong : Kind::kDouble;
+  if (!b.Settle(want, row)) MixedTypes(b, index, want, where);
+  b.numbers.push_back(n.value);
+}
+
+template <class Where>
 void AppendScalar(JsonScanner& s, ColumnBuilder& b, size_t index, size_t row, const Where& where) {
   std::string scratch;
   switch (s.Peek()) {
@@ -174,17 +183,8 @@ void AppendScalar(JsonScanner& s, ColumnBuilder& b, size_t index, size_t row, co
       s.ReadNull();
       b.AppendMissing();
       return;
-    case JsonScanner::Kind::kNumber: {
-      JsonScanner::Number n = s.ReadNumber();
-      if (std::isnan(n.value)) {
-        b.AppendMissing();
-        return;
-      }
-      Kind want = n.integer ? Kind::kLong : Kind::kDouble;
-      if (!b.Settle(want, row)) MixedTypes(b, index, want, where);
-      b.numbers.push_back(n.value);
-      return;
-    }
+    case JsonScanner::Kind::kNumber:
+      return AppendNumber(s.ReadNumber(), b, index, row, where);
     case JsonScanner::Kind::kBool: {
       bool value = s.ReadBool();
       if (!b.Settle(Kind::kBool, row)) MixedTypes(b, index, Kind::kBool, where);
@@ -289,6 +289,13 @@ std::string ShapeText(const std::vector<size_t>& shape) {
 // One cell of a table: a scalar, an object (kept as JSON text), or a list (a
 // tensor cell; all of a column's list cells must have the same shape).
 void ReadCell(JsonScanner& s, ColumnBuilder& b, size_t index, const Place& place) {
+  // Most cells of a numeric table are plain numbers: read them in one step.
+  JsonScanner::Number number;
+  if (!b.tensor && s.TryReadNumber(&number)) {
+    AppendNumber(number, b, index, place.row, [&] { return place.Path(); });
+    ++b.rows;
+    return;
+  }
   if (s.Peek() != JsonScanner::Kind::kArray) {
     if (b.tensor) {
       BadRequest(place.Path() + ": " + ColumnLabel(b, index) +

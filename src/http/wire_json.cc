@@ -186,29 +186,74 @@ void JsonScanner::ScanNumber(Number* out) {
     FailAt(start, "expected a number");
   }
   if (pos_ >= n || !IsDigit(p[pos_])) FailAt(start, "expected a number");
+  // The digits are checked and taken in one pass: up to 19 digits in
+  // `mantissa` (leading zeros count: a number with many of them and many
+  // digits goes to from_chars below), the power of ten they are scaled by
+  // in `exp10`.
+  uint64_t mantissa = 0;
+  size_t taken = 0;
+  int64_t exp10 = 0;
+  bool exact = true;  // no digit but zeros was left out of `mantissa`
+  auto take_run = [&](bool fraction) {
+    const size_t begin = pos_;
+    while (pos_ < n && IsDigit(p[pos_])) ++pos_;
+    const size_t count = pos_ - begin;
+    const size_t use = std::min(count, size_t{19} - taken);
+    for (size_t i = 0; i < use; ++i)
+      mantissa = mantissa * 10 + static_cast<unsigned>(p[begin + i] - '0');
+    for (size_t i = use; i < count; ++i) exact &= p[begin + i] == '0';
+    taken += use;
+    exp10 += fraction ? -static_cast<int64_t>(use) : static_cast<int64_t>(count - use);
+  };
   if (p[pos_] == '0') {
     ++pos_;
     if (pos_ < n && IsDigit(p[pos_])) FailAt(start, "a number may not have leading zeros");
   } else {
-    while (pos_ < n && IsDigit(p[pos_])) ++pos_;
+    take_run(false);
   }
   bool integer = true;
   if (pos_ < n && p[pos_] == '.') {
     integer = false;
     ++pos_;
     if (pos_ >= n || !IsDigit(p[pos_])) FailAt(pos_, "expected a digit after the decimal point");
-    while (pos_ < n && IsDigit(p[pos_])) ++pos_;
+    take_run(true);
   }
   if (pos_ < n && (p[pos_] == 'e' || p[pos_] == 'E')) {
     integer = false;
     ++pos_;
-    if (pos_ < n && (p[pos_] == '+' || p[pos_] == '-')) ++pos_;
+    bool minus = false;
+    if (pos_ < n && (p[pos_] == '+' || p[pos_] == '-')) minus = p[pos_++] == '-';
     if (pos_ >= n || !IsDigit(p[pos_])) FailAt(pos_, "expected a digit in the exponent");
-    while (pos_ < n && IsDigit(p[pos_])) ++pos_;
+    int64_t e = 0;
+    while (pos_ < n && IsDigit(p[pos_])) {
+      if (e < 100000) e = e * 10 + (p[pos_] - '0');
+      ++pos_;
+    }
+    exp10 += minus ? -e : e;
   }
   if (!out) return;
   const char* first = p + start;
   const char* last = p + pos_;
+  if (integer && exact && taken <= 18 && exp10 == 0) {
+    const int64_t value =
+        negative ? -static_cast<int64_t>(mantissa) : static_cast<int64_t>(mantissa);
+    *out = Number{static_cast<double>(value), true, value};
+    return;
+  }
+  // Clinger's fast path (as in fast_float and every strtod): a mantissa
+  // below 2^53 and a power of ten up to 10^22 are both exact doubles, so one
+  // multiplication or division is the correctly rounded value. Numbers
+  // written with few digits, as clients print features, all take it; the
+  // rest go to from_chars.
+  static constexpr double kPowers[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                       1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                       1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+  if (!integer && exact && mantissa <= (uint64_t{1} << 53) && exp10 >= -22 && exp10 <= 22) {
+    double value = static_cast<double>(mantissa);
+    value = exp10 < 0 ? value / kPowers[-exp10] : value * kPowers[exp10];
+    *out = Number{negative ? -value : value, false, 0};
+    return;
+  }
   if (integer) {
     int64_t value = 0;
     auto [ptr, ec] = std::from_chars(first, last, value);
@@ -234,6 +279,13 @@ void JsonScanner::ScanNumber(Number* out) {
     FailAt(start, "expected a number");
   }
   *out = Number{value, false, 0};
+}
+
+bool JsonScanner::TryReadNumber(Number* out) {
+  SkipSpace();
+  if (pos_ >= text_.size() || !(IsDigit(text_[pos_]) || text_[pos_] == '-')) return false;
+  ScanNumber(out);
+  return true;
 }
 
 JsonScanner::Number JsonScanner::ReadNumber() {

@@ -58,6 +58,9 @@ class JsonScanner {
   void ReadNull();
   bool ReadBool();
   Number ReadNumber();
+  // Reads a number into `out` and returns true when the next value starts
+  // like one (a digit or '-'); otherwise reads nothing and returns false.
+  bool TryReadNumber(Number* out);
   // The string's text: a view into the body when it has no escapes,
   // otherwise into `scratch`.
   std::string_view ReadString(std::string& scratch);

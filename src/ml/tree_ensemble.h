@@ -88,7 +88,9 @@ class TreeEnsemble {
  public:
   // Validates and compiles `spec`. Throws slipway::Error
   // (INVALID_PARAMETER_VALUE) naming the tree and node that is malformed.
-  static std::shared_ptr<const TreeEnsemble> Create(TreeEnsembleSpec spec);
+  // `allow_wide` false keeps to the scalar walk even where the CPU has
+  // AVX-512 (for tests that compare the two).
+  static std::shared_ptr<const TreeEnsemble> Create(TreeEnsembleSpec spec, bool allow_wide = true);
 
   size_t num_features() const { return num_features_; }
   // Values per row that Predict writes: 1 for kSoftmaxLabel, else num_outputs.
@@ -120,10 +122,47 @@ class TreeEnsemble {
     uint8_t step;  // 1 for a split, 0 for a leaf
   };
 
+  // XGBoost's numerical trees up to kMaxPerfectDepth levels are also laid
+  // out as perfect binary trees in heap order: a leaf above the bottom
+  // level becomes a split whose every descendant is a copy of it, so each
+  // row takes exactly `depth` steps and node i's children are 2i+1 and
+  // 2i+2 (no child index, no leaf test). XGBoost compares floats, so a
+  // block of rows is rounded to float once, not at every node. A split is
+  // 8 bytes: its float threshold and its feature, whose top bit says that a
+  // missing value goes left.
+  static constexpr uint32_t kMaxPerfectDepth = 8;
+  static constexpr uint32_t kDefaultLeftBit = 0x80000000u;
+  struct PerfectSplit {
+    float threshold;
+    uint32_t feature_and_default;
+  };
+
+  // Where the CPU has AVX-512 and a row has at most kWideFeatures features,
+  // XGBoost trees of up to kWideDepth levels are also kept padded to
+  // exactly kWideDepth levels, split by split in columns, for a walk that
+  // decides all 63 splits of a tree at once (tree_ensemble.cc, AddWideTree).
+  static constexpr uint32_t kWideDepth = 6;
+  static constexpr size_t kWideSplits = (size_t{1} << kWideDepth) - 1;  // 63
+  static constexpr size_t kWideFeatures = 32;
+  struct alignas(64) WideTree {
+    int32_t feature[kWideSplits + 1] = {};  // the last is padding
+    float threshold[kWideSplits + 1] = {};
+    float leaf[kWideSplits + 1] = {};
+    uint64_t default_left = 0;  // bit i: split i sends a missing value left
+  };
+
  private:
   TreeEnsemble() = default;
   template <typename Acc, TreeSemantics S>
   void PredictBlocks(const double* rows, size_t n, size_t stride, double* out, bool margin) const;
+  // Adds perfect tree `p`'s leaf values for `count` rows of `block` (floats,
+  // `width` per row) to target[r * k].
+  void AddPerfectTree(size_t p, const float* block, size_t count, size_t width, float* target,
+                      size_t k) const;
+  void BuildPerfectTrees(bool allow_wide);
+  // Lays out the subtree under compiled node `root` as a perfect tree of
+  // `depth` levels: 2^depth - 1 splits, 2^depth leaves.
+  void FillPerfect(uint32_t root, uint32_t depth, PerfectSplit* splits, float* leaves) const;
 
   TreeSemantics semantics_ = TreeSemantics::kXGBoost;
   size_t num_features_ = 0;
@@ -134,6 +173,20 @@ class TreeEnsemble {
   // 0 when its leaves are at such uneven depths that each row walks alone.
   std::vector<uint32_t> lockstep_depth_;
   std::vector<uint32_t> tree_outputs_;
+  // XGBoost only. Per tree, the index of its perfect layout in
+  // perfect_trees_, or kNotPerfect (categorical, or too deep: walk nodes_).
+  static constexpr uint32_t kNotPerfect = 0xffffffffu;
+  struct PerfectTree {
+    uint32_t splits;  // first of 2^depth - 1 in perfect_splits_
+    uint32_t leaves;  // first of 2^depth in perfect_leaves_
+    uint32_t depth;
+  };
+  std::vector<uint32_t> perfect_of_tree_;
+  std::vector<PerfectTree> perfect_trees_;
+  std::vector<PerfectSplit> perfect_splits_;
+  std::vector<float> perfect_leaves_;
+  std::vector<uint32_t> wide_of_tree_;  // index in wide_trees_, or kNotPerfect
+  std::vector<WideTree> wide_trees_;
   std::vector<uint32_t> category_bits_;
   std::vector<double> base_margin_;  // num_outputs_ values
   double average_divisor_ = 1.0;

@@ -2,8 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <charconv>
 #include <cmath>
 #include <limits>
+#include <random>
 
 #include "core/error.h"
 #include "http/wire_json.h"
@@ -681,3 +683,54 @@ TEST(ScoringCodecTest, RoundTripThroughTheWriter) {
 
 }  // namespace
 }  // namespace slipway::http
+
+TEST(ScoringCodecTest, NumbersReadExactlyAsFromChars) {
+  // The scanner takes short numbers without from_chars (one exact
+  // multiplication or division); every spelling must still give the same
+  // double as from_chars, to the bit, and integers stay integers.
+  std::mt19937_64 rng(20261206);
+  std::uniform_real_distribution<double> mantissa(-10, 10);
+  std::uniform_int_distribution<int> exponent(-30, 30), digits(1, 19);
+  std::vector<std::string> texts = {"0",
+                                    "-0",
+                                    "0.0",
+                                    "-0.0",
+                                    "1e22",
+                                    "1e23",
+                                    "9007199254740993.0",
+                                    "0.1",
+                                    "1E-22",
+                                    "123456789012345678",
+                                    "1234567890123456789",
+                                    "0.0000000000000000000001234",
+                                    "1.7976931348623157e308",
+                                    "4.9e-324",
+                                    "2.2250738585072014e-308",
+                                    "12345678901234567890e-5"};
+  char buffer[64];
+  for (int i = 0; i < 20000; ++i) {
+    std::snprintf(buffer, sizeof buffer, "%.*g", digits(rng),
+                  mantissa(rng) * std::pow(10.0, exponent(rng)));
+    texts.emplace_back(buffer);
+    std::snprintf(buffer, sizeof buffer, "%.*f", digits(rng) % 10, mantissa(rng));
+    texts.emplace_back(buffer);
+  }
+  for (const std::string& text : texts) {
+    slipway::http::JsonScanner scanner(text, "");
+    const auto number = scanner.ReadNumber();
+    int64_t as_int = 0;
+    const bool integer =
+        text.find_first_of(".eE") == std::string::npos &&
+        std::from_chars(text.data(), text.data() + text.size(), as_int).ec == std::errc();
+    ASSERT_EQ(number.integer, integer) << text;
+    if (number.integer) {  // Python's int: "-0" is 0
+      ASSERT_EQ(number.int_value, std::stoll(text)) << text;
+      ASSERT_EQ(number.value, static_cast<double>(number.int_value)) << text;
+      continue;
+    }
+    double expected = 0;
+    std::from_chars(text.data(), text.data() + text.size(), expected);
+    ASSERT_EQ(std::signbit(number.value), std::signbit(expected)) << text;
+    ASSERT_EQ(number.value, expected) << text;
+  }
+}

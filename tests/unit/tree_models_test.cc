@@ -420,6 +420,94 @@ TEST(TreeEnsembleTest, XGBoostDefaultLeftAndCategoricalSets) {
   EXPECT_EQ(Evaluate(*model.ensemble, {{0.99999999, 0}}), (std::vector<double>{20.5}));
 }
 
+// A random XGBoost-style tree of at most `depth` levels, lopsided on
+// purpose (leaves at every level), over `features` features.
+TreeSpec RandomTree(std::mt19937_64& rng, uint32_t depth, size_t features, uint32_t output) {
+  TreeSpec tree;
+  tree.output = output;
+  std::uniform_real_distribution<double> value(-2, 2);
+  std::function<int32_t(uint32_t)> grow = [&](uint32_t level) -> int32_t {
+    const int32_t at = static_cast<int32_t>(tree.nodes.size());
+    tree.nodes.emplace_back();
+    if (level == depth || (level > 0 && rng() % 4 == 0)) {
+      tree.nodes[at].leaf = true;
+      tree.nodes[at].value = static_cast<float>(value(rng));
+      return at;
+    }
+    TreeSpecNode split;
+    split.feature = static_cast<int32_t>(rng() % features);
+    split.value = static_cast<float>(value(rng));
+    split.flags = rng() % 2 ? TreeSpecNode::kDefaultLeft : 0;
+    const int32_t left = grow(level + 1);
+    const int32_t right = grow(level + 1);
+    split.left = left;
+    split.right = right;
+    tree.nodes[at] = split;
+    return at;
+  };
+  grow(0);
+  return tree;
+}
+
+// XGBoost's rules, walked node by node from the spec: the reference the
+// compiled layouts must agree with exactly.
+double WalkSpec(const TreeEnsembleSpec& spec, const double* row, uint32_t output) {
+  float margin = static_cast<float>(spec.base_margin.empty() ? 0.0 : spec.base_margin[0]);
+  for (const TreeSpec& tree : spec.trees) {
+    if (tree.output != output) continue;
+    int32_t i = 0;
+    while (!tree.nodes[i].leaf) {
+      const TreeSpecNode& n = tree.nodes[i];
+      const double x = row[n.feature];
+      bool right;
+      if (std::isnan(x))
+        right = !(n.flags & TreeSpecNode::kDefaultLeft);
+      else
+        right = !(static_cast<float>(x) < static_cast<float>(n.value));
+      i = right ? n.right : n.left;
+    }
+    margin += static_cast<float>(tree.nodes[i].value);
+  }
+  return margin;
+}
+
+TEST(TreeEnsembleTest, EveryLayoutAgreesWithTheNodeWalk) {
+  // The perfect-tree layout (depth <= 8), its AVX-512 walk (depth <= 6, up
+  // to 32 features, where the CPU has it) and the node walk (deeper trees)
+  // against a plain walk of the spec: the same leaves, added in the same
+  // order, so the margins are equal, not merely close.
+  std::mt19937_64 rng(20261206);
+  for (size_t features : {1, 7, 16, 17, 30, 32, 33, 64}) {
+    for (uint32_t max_depth : {0u, 3u, 6u, 7u, 10u}) {
+      TreeEnsembleSpec spec;
+      spec.semantics = TreeSemantics::kXGBoost;
+      spec.num_features = features;
+      spec.num_outputs = 3;
+      spec.base_margin = {0.25};
+      for (uint32_t t = 0; t < 30; ++t)
+        spec.trees.push_back(
+            RandomTree(rng, std::min<uint32_t>(max_depth, t % 11), features, t % 3));
+      const size_t rows = 150;  // more than a block, not a multiple of one
+      std::vector<double> values(rows * features);
+      std::normal_distribution<double> normal;
+      for (double& v : values) v = rng() % 10 == 0 ? kNaN : normal(rng);
+      std::vector<double> scalar(rows * 3), wide(rows * 3);
+      TreeEnsemble::Create(spec, /*allow_wide=*/false)
+          ->Predict(values.data(), rows, features, scalar.data(), /*margin=*/true);
+      TreeEnsemble::Create(spec)->Predict(values.data(), rows, features, wide.data(), true);
+      for (size_t r = 0; r < rows; ++r) {
+        for (uint32_t o = 0; o < 3; ++o) {
+          const double expected = WalkSpec(spec, values.data() + r * features, o);
+          ASSERT_EQ(scalar[r * 3 + o], expected)
+              << features << " features, depth " << max_depth << ", row " << r << ", output " << o;
+          ASSERT_EQ(wide[r * 3 + o], expected)
+              << features << " features, depth " << max_depth << ", row " << r << ", output " << o;
+        }
+      }
+    }
+  }
+}
+
 TEST(TreeEnsembleTest, XGBoostBadChildIsRejected) {
   std::string text = kSmallXGBoost;
   text.replace(text.find("[1, -1, 3, -1, -1]"), 18, "[1, -1, 9, -1, -1]");
