@@ -118,6 +118,9 @@ void App::Start() {
   // enough to be surely dead (the start's own sweep leaves younger ones).
   tasks_.push_back(scheduler_->Every(std::chrono::hours(1), "dataset store sweep",
                                      [content = content_.get()] { content->SweepAbandoned(); }));
+  tasks_.push_back(scheduler_->Every(serving::ServingService::kRateSampleInterval,
+                                     "serving rate samples",
+                                     [serving = serving_.get()] { serving->SampleRates(); }));
   serving_->Start(*background_);
 }
 

@@ -251,21 +251,35 @@ void PrintDeployment(const json& d, bool details) {
   if (!StringField(d, "shadow_uri").empty()) {
     std::cout << "  shadow: " << StringField(d, "shadow_uri") << " (mirrored, answers discarded)\n";
   }
+  // Totals since each version was loaded, and rates and latency over the
+  // last minute (once the server has sampled them: a few seconds after a
+  // version starts serving).
   Table versions({{"ROLE"},
                   {"MODEL"},
                   {"VERSION", Table::Align::kRight, false},
                   {"STATE"},
                   {"REQUESTS", Table::Align::kRight},
                   {"ERRORS", Table::Align::kRight},
+                  {"REQ/S", Table::Align::kRight},
+                  {"ERR/S", Table::Align::kRight},
                   {"P50 MS", Table::Align::kRight},
                   {"P99 MS", Table::Align::kRight},
                   {"SINCE"},
                   {"ERROR"}});
+  auto rate = [](const json& recent, const char* key) {
+    std::optional<double> value = DoubleField(recent, key);
+    if (!value) return std::string();
+    char text[32];
+    std::snprintf(text, sizeof text, "%.1f", *value);
+    return std::string(text);
+  };
   for (const json& v : ArrayField(d, "versions")) {
+    const json recent = Field(v, "recent");
     versions.AddRow({StringField(v, "role"), StringField(v, "model_name"),
                      StringField(v, "version"), StringField(v, "state"), Cell(Field(v, "requests")),
-                     Cell(Field(v, "errors")), Cell(Field(v, "latency_p50_ms")),
-                     Cell(Field(v, "latency_p99_ms")), FormatTime(Int64Field(v, "time")),
+                     Cell(Field(v, "errors")), rate(recent, "requests_per_s"),
+                     rate(recent, "errors_per_s"), rate(recent, "latency_p50_ms"),
+                     rate(recent, "latency_p99_ms"), FormatTime(Int64Field(v, "time")),
                      StringField(v, "error")});
   }
   PrintSection("versions", versions);

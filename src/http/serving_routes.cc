@@ -135,6 +135,16 @@ Json VersionJson(const serving::VersionStatus& v) {
     out["latency_p50_ms"] = v.latency_p50_ms;
     out["latency_p99_ms"] = v.latency_p99_ms;
   }
+  if (v.recent) {
+    const serving::RateWindow::Recent& r = *v.recent;
+    out["recent"] = {{"seconds", r.seconds},
+                     {"requests", r.requests},
+                     {"requests_per_s", r.requests_per_s},
+                     {"errors_per_s", r.errors_per_s},
+                     {"rows_per_s", r.rows_per_s},
+                     {"latency_p50_ms", r.latency_p50_ms},
+                     {"latency_p99_ms", r.latency_p99_ms}};
+  }
   return out;
 }
 

@@ -1,5 +1,7 @@
 #include "serving/servable.h"
 
+#include <algorithm>
+
 namespace slipway::serving {
 
 ServableMetrics ServableMetrics::For(monitoring::MetricRegistry* registry,
@@ -28,6 +30,62 @@ ServableMetrics ServableMetrics::For(monitoring::MetricRegistry* registry,
                                                "Rows per model call (after dynamic batching).",
                                                kBatchBounds, series);
   return metrics;
+}
+
+double LatencyQuantile(const std::vector<uint64_t>& counts, double q) {
+  const std::vector<double>& bounds = monitoring::MetricRegistry::LatencyBuckets();
+  if (counts.empty() || counts.back() == 0) return 0;
+  const double wanted = q * static_cast<double>(counts.back());
+  for (size_t i = 0; i < bounds.size() && i < counts.size(); ++i) {
+    if (static_cast<double>(counts[i]) >= wanted) return bounds[i];
+  }
+  return bounds.back();
+}
+
+RateWindow::Snapshot RateWindow::Take(const ServableMetrics& m, Clock::time_point at) {
+  Snapshot s;
+  s.at = at;
+  s.ok = m.ok->Value();
+  s.errors = m.client_errors->Value() + m.server_errors->Value();
+  s.rows = m.rows->Value();
+  s.latency = m.latency->CumulativeCounts();
+  return s;
+}
+
+void RateWindow::Sample(const ServableMetrics& metrics, Clock::time_point now) {
+  if (metrics.ok == nullptr) return;
+  Snapshot snapshot = Take(metrics, now);
+  std::lock_guard lock(mu_);
+  samples_.push_back(std::move(snapshot));
+  while (samples_.size() > 1 && now - samples_.front().at > window_) samples_.pop_front();
+}
+
+std::optional<RateWindow::Recent> RateWindow::Read(const ServableMetrics& metrics,
+                                                   Clock::time_point now) const {
+  if (metrics.ok == nullptr) return std::nullopt;
+  Snapshot from;
+  {
+    std::lock_guard lock(mu_);
+    auto oldest = std::find_if(samples_.begin(), samples_.end(),
+                               [&](const Snapshot& s) { return now - s.at <= window_; });
+    if (oldest == samples_.end()) return std::nullopt;
+    from = *oldest;
+  }
+  const Snapshot to = Take(metrics, now);
+  Recent recent;
+  recent.seconds = std::chrono::duration<double>(now - from.at).count();
+  if (recent.seconds <= 0) return std::nullopt;
+  const double requests = (to.ok - from.ok) + (to.errors - from.errors);
+  recent.requests = static_cast<uint64_t>(requests);
+  recent.requests_per_s = requests / recent.seconds;
+  recent.errors_per_s = (to.errors - from.errors) / recent.seconds;
+  recent.rows_per_s = (to.rows - from.rows) / recent.seconds;
+  std::vector<uint64_t> counts = to.latency;
+  for (size_t i = 0; i < counts.size() && i < from.latency.size(); ++i)
+    counts[i] -= from.latency[i];
+  recent.latency_p50_ms = LatencyQuantile(counts, 0.5) * 1000;
+  recent.latency_p99_ms = LatencyQuantile(counts, 0.99) * 1000;
+  return recent;
 }
 
 ml::Frame Servable::Conform(ml::Frame input) const {

@@ -11,8 +11,12 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "ml/model.h"
 #include "monitoring/metric_registry.h"
@@ -34,6 +38,51 @@ struct ServableMetrics {
                              const std::string& version);
 };
 
+// The recent rates of one servable: its cumulative counters as they were at
+// a few moments of the last `window`, taken by ServingService::SampleRates
+// (every few seconds, on the background executor), so the request path does
+// nothing for them. Thread-safe.
+class RateWindow {
+ public:
+  using Clock = std::chrono::steady_clock;
+  struct Recent {
+    double seconds = 0;  // how far back the figures reach
+    double requests_per_s = 0;
+    double errors_per_s = 0;
+    double rows_per_s = 0;
+    uint64_t requests = 0;  // in those seconds
+    // Upper bounds of the latency buckets holding p50 and p99 of those
+    // requests (0 when there were none).
+    double latency_p50_ms = 0;
+    double latency_p99_ms = 0;
+  };
+
+  explicit RateWindow(std::chrono::seconds window = std::chrono::seconds(60)) : window_(window) {}
+
+  // Records the counters of `metrics` as they are at `now`.
+  void Sample(const ServableMetrics& metrics, Clock::time_point now);
+  // From the oldest sample still in the window to the counters at `now`;
+  // nothing before the first sample or without metrics.
+  std::optional<Recent> Read(const ServableMetrics& metrics, Clock::time_point now) const;
+
+ private:
+  struct Snapshot {
+    Clock::time_point at;
+    double ok = 0, errors = 0, rows = 0;
+    std::vector<uint64_t> latency;  // cumulative bucket counts
+  };
+  static Snapshot Take(const ServableMetrics& metrics, Clock::time_point at);
+
+  const std::chrono::seconds window_;
+  mutable std::mutex mu_;
+  std::deque<Snapshot> samples_;  // oldest first
+};
+
+// The upper bound (seconds) of the latency bucket holding quantile `q` of
+// cumulative bucket counts `counts` (MetricRegistry::LatencyBuckets, then
+// +Inf); 0 when they count nothing.
+double LatencyQuantile(const std::vector<uint64_t>& counts, double q);
+
 struct Servable {
   std::string model_name;  // the registered model, or the folder's name when served from disk
   std::string version;     // the model version ("3"), or "1" for a folder
@@ -43,6 +92,8 @@ struct Servable {
   ServableMetrics metrics;
   // Joins concurrent requests into model calls (mutable state of its own).
   std::shared_ptr<Batcher> batcher;
+  // Recent rates for `deploy show` (mutable state of its own).
+  std::shared_ptr<RateWindow> rates = std::make_shared<RateWindow>();
 
   // Conforms `input` to the model's signature: INVALID_PARAMETER_VALUE
   // naming the column when it does not fit. Thread-safe.

@@ -56,18 +56,6 @@ void ValidateLimits(const DeploymentSpec& spec) {
   }
 }
 
-// The upper bound of the latency bucket holding quantile `q` (seconds).
-double Quantile(const monitoring::Histogram& histogram, double q) {
-  const std::vector<double>& bounds = monitoring::MetricRegistry::LatencyBuckets();
-  std::vector<uint64_t> counts = histogram.CumulativeCounts();
-  if (counts.empty() || counts.back() == 0) return 0;
-  const double wanted = q * static_cast<double>(counts.back());
-  for (size_t i = 0; i < bounds.size(); ++i) {
-    if (static_cast<double>(counts[i]) >= wanted) return bounds[i];
-  }
-  return bounds.back();
-}
-
 std::string Describe(const std::string& model, const std::string& version) {
   return model + " v" + version;
 }
@@ -170,6 +158,17 @@ void ServingService::Stop() {
   subscription_.Reset();
   WaitIdle();
   if (shadows_) shadows_->Stop();
+}
+
+void ServingService::SampleRates() {
+  const auto now = RateWindow::Clock::now();
+  std::shared_ptr<const Map> map = map_.load();
+  for (const auto& [name, entry] : *map) {
+    std::shared_ptr<const Routing> routing = entry->runtime->routing();
+    if (!routing) continue;
+    for (const auto* servable : {&routing->primary, &routing->canary, &routing->shadow})
+      if (*servable) (*servable)->rates->Sample((*servable)->metrics, now);
+  }
 }
 
 void ServingService::WaitIdle() {
@@ -430,8 +429,13 @@ void ServingService::Reconcile(const std::string& name, const std::string& why) 
             }
             {
               std::lock_guard lock(entry->mu);
-              entry->pending[role_name] = {
-                  role_name, resolved.model_name, resolved.version, "loading", "", NowMillis()};
+              VersionStatus& status = entry->pending[role_name];
+              status = VersionStatus{};
+              status.role = role_name;
+              status.model_name = resolved.model_name;
+              status.version = resolved.version;
+              status.state = "loading";
+              status.time_ms = NowMillis();
             }
             std::shared_ptr<const Servable> loaded;
             if (role.slot && role.slot->model_name == resolved.model_name &&
@@ -529,8 +533,9 @@ DeploymentInfo ServingService::InfoOf(const Entry& entry) const {
         status.errors = static_cast<uint64_t>(m.client_errors->Value() + m.server_errors->Value());
         status.requests = static_cast<uint64_t>(m.ok->Value()) + status.errors;
         status.rows = static_cast<uint64_t>(m.rows->Value());
-        status.latency_p50_ms = Quantile(*m.latency, 0.5) * 1000;
-        status.latency_p99_ms = Quantile(*m.latency, 0.99) * 1000;
+        status.latency_p50_ms = LatencyQuantile(m.latency->CumulativeCounts(), 0.5) * 1000;
+        status.latency_p99_ms = LatencyQuantile(m.latency->CumulativeCounts(), 0.99) * 1000;
+        status.recent = s->rates->Read(m, RateWindow::Clock::now());
       }
       info.versions.push_back(std::move(status));
     };

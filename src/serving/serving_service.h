@@ -89,6 +89,8 @@ struct VersionStatus {
   uint64_t rows = 0;
   double latency_p50_ms = 0;
   double latency_p99_ms = 0;
+  // Over the last minute or so (see RateWindow), once sampled.
+  std::optional<RateWindow::Recent> recent;
 };
 
 struct DeploymentEvent {
@@ -155,6 +157,12 @@ class ServingService {
 
   // Waits until no load is under way (tests, shutdown).
   void WaitIdle();
+
+  // Takes a sample of every serving version's counters for the recent
+  // rates `Get` and `List` report (RateWindow). The App runs it every
+  // kRateSampleInterval; without it, versions report totals only.
+  void SampleRates();
+  static constexpr std::chrono::seconds kRateSampleInterval{5};
 
  private:
   struct Entry;

@@ -542,6 +542,24 @@ def test_slipway_deploy_commands(server, mlflow_client):
     wait_for(lambda: serving_version(server, name) == v1, what="v1")
     shown = json.loads(deploy("show", name, "--json").stdout)["deployment"]
     assert shown["max_batch_rows"] == 8
+
+    # Rates over the last minute: once the server has sampled the version
+    # (every 5 s), the requests after that sample, errors among them.
+    def recent() -> dict | None:
+        versions = json.loads(deploy("show", name, "--json").stdout)["deployment"]["versions"]
+        return next((v.get("recent") for v in versions if v["role"] == "primary"), None)
+
+    wait_for(recent, timeout=20, what="the first rate sample")
+    rows, _ = training_data(seed=29, rows=3)
+    for _ in range(20):
+        assert invoke(server, name, split_body(rows)).status_code == 200
+    assert invoke(server, name, {"dataframe_split": {"columns": ["nope"], "data": [[1]]}}).status_code == 400
+    figures = recent()
+    assert figures["requests"] == 21, figures
+    assert figures["requests_per_s"] > 0 and figures["errors_per_s"] > 0, figures
+    assert figures["latency_p99_ms"] > 0, figures
+    table = deploy("show", name).stdout
+    assert "REQ/S" in table and "P99 MS" in table
     listed = deploy("ls").stdout
     assert name in listed and f"models:/{model_name}/{v1}" in listed
     out = deploy("canary", name, f"models:/{model_name}/{v2}", "--weight", "25").stdout

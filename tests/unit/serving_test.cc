@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "core/error.h"
+#include "monitoring/metric_registry.h"
 #include "serving/batcher.h"
 #include "serving/deployment.h"
 #include "serving/prediction_log.h"
@@ -300,6 +301,49 @@ TEST(PredictionLogTest, WritesOneLinePerRecordAndDropsWhenFull) {
     EXPECT_EQ(Lines(dir / "churn").size(), 0u) << "the oldest files go first";
   }
   fs::remove_all(dir);
+}
+
+TEST(RateWindowTest, RatesAndLatencyCoverTheWindowOnly) {
+  monitoring::MetricRegistry registry;
+  const ServableMetrics m = ServableMetrics::For(&registry, "churn", "3");
+  RateWindow window(std::chrono::seconds(60));
+  const auto t0 = RateWindow::Clock::now();
+  EXPECT_FALSE(window.Read(m, t0).has_value());  // nothing sampled yet
+
+  // Before the window: slow requests that must not count.
+  for (int i = 0; i < 100; ++i) {
+    m.ok->Increment();
+    m.latency->Observe(2.0);
+  }
+  window.Sample(m, t0);
+  // In the window: 300 fast requests, 30 of them errors, 3000 rows.
+  for (int i = 0; i < 270; ++i) {
+    m.ok->Increment();
+    m.latency->Observe(0.0004);
+  }
+  for (int i = 0; i < 30; ++i) m.client_errors->Increment();
+  m.rows->Increment(3000);
+  window.Sample(m, t0 + std::chrono::seconds(5));
+
+  auto recent = window.Read(m, t0 + std::chrono::seconds(10));
+  ASSERT_TRUE(recent.has_value());
+  EXPECT_DOUBLE_EQ(recent->seconds, 10);
+  EXPECT_EQ(recent->requests, 300u);
+  EXPECT_DOUBLE_EQ(recent->requests_per_s, 30);
+  EXPECT_DOUBLE_EQ(recent->errors_per_s, 3);
+  EXPECT_DOUBLE_EQ(recent->rows_per_s, 300);
+  EXPECT_LT(recent->latency_p99_ms, 1.0);  // the 2 s requests are before the window
+  EXPECT_GT(recent->latency_p50_ms, 0.0);
+
+  // At 70 s the samples of 0 s and 5 s have left the window: figures start
+  // at the one of 40 s, and the requests before it no longer count.
+  window.Sample(m, t0 + std::chrono::seconds(40));
+  window.Sample(m, t0 + std::chrono::seconds(70));
+  recent = window.Read(m, t0 + std::chrono::seconds(70));
+  ASSERT_TRUE(recent.has_value());
+  EXPECT_DOUBLE_EQ(recent->seconds, 30);
+  EXPECT_EQ(recent->requests, 0u);
+  EXPECT_EQ(recent->latency_p99_ms, 0);
 }
 
 }  // namespace
