@@ -842,6 +842,15 @@ void ServeOnWorker(HttpServer::Impl& server, std::shared_ptr<Connection> connect
 
 bool Connection::Submit(std::shared_ptr<Exchange> ex) {
   auto self = shared_from_this();
+  const RouteSpec& spec = ex->route->spec;
+  if (spec.inline_when() && ex->authenticated && !ex->route->stream_handler &&
+      !server_.guard().authenticate && ex->req.body.size() <= RouteSpec::kInlineBodyLimit &&
+      spec.inline_when()(ex->req)) {
+    // Quick work (see RouteSpec::Inline): served here, the reply posted to
+    // this connection as a worker would.
+    ServeOnWorker(server_, self, ex);
+    return true;
+  }
   bool queued = server_.workers->TrySubmit(
       [&server = server_, self, ex] { ServeOnWorker(server, self, ex); });
   if (!queued) {

@@ -134,6 +134,17 @@ class RouteSpec {
     body_limit_ = bytes;
     return *this;
   }
+  // The handler may run on the I/O thread that read the request, instead of
+  // being handed to a worker, for requests `when` says yes to: only for
+  // work that takes microseconds and never blocks (a native model's
+  // prediction). Two thread switches are most of such a request's cost.
+  // The server still hands it to a worker when the body is larger than
+  // kInlineBodyLimit or callers must sign in (the guard may read the store).
+  RouteSpec& Inline(std::function<bool(const Request&)> when) {
+    inline_when_ = std::move(when);
+    return *this;
+  }
+  static constexpr size_t kInlineBodyLimit = 64 * 1024;
 
   const std::string& name() const { return name_; }
   Access access() const { return access_; }
@@ -141,6 +152,7 @@ class RouteSpec {
   governance::Permission level() const { return level_; }
   bool read_only() const { return read_only_; }
   uint64_t body_limit() const { return body_limit_; }
+  const std::function<bool(const Request&)>& inline_when() const { return inline_when_; }
 
  private:
   std::string name_;
@@ -149,6 +161,7 @@ class RouteSpec {
   governance::Permission level_ = governance::Permission::kNoPermissions;
   bool read_only_ = false;
   uint64_t body_limit_ = 0;
+  std::function<bool(const Request&)> inline_when_;
 };
 
 class HttpServer {

@@ -213,13 +213,19 @@ serving::DeploymentUpdate UpdateOf(const Json& body) {
 
 void AddDeploymentRoutes(HttpServer& server, serving::ServingService& serving) {
   server.Post("/deployments/([^/]+)/invocations",
-              RouteSpec("deployments/invocations").Needs(kDeployment, kUse).ReadOnly(),
+              RouteSpec("deployments/invocations")
+                  .Needs(kDeployment, kUse)
+                  .ReadOnly()
+                  .Inline([&serving](const Request& req) {
+                    return serving.AnswersQuickly(req.matches[1]);
+                  }),
               [&serving](const Request& req, Response& res) {
                 Invoke(req, res, *serving.Find(req.matches[1]));
               });
   OipServerRoutes(server);
   const std::string model = "/v2/models/([^/]+)";
   const std::string version = model + "/versions/([^/]+)";
+  auto quick = [&serving](const Request& req) { return serving.AnswersQuickly(req.matches[1]); };
   server.Get(model, RouteSpec("oip/model-metadata").Needs(kDeployment, kUse),
              [&serving](const Request& req, Response& res) {
                Metadata(res, *serving.Find(req.matches[1]), req.matches[1], "");
@@ -236,11 +242,13 @@ void AddDeploymentRoutes(HttpServer& server, serving::ServingService& serving) {
              [&serving](const Request& req, Response& res) {
                Ready(res, *serving.Find(req.matches[1]), req.matches[2]);
              });
-  server.Post(model + "/infer", RouteSpec("oip/infer").Needs(kDeployment, kUse).ReadOnly(),
+  server.Post(model + "/infer",
+              RouteSpec("oip/infer").Needs(kDeployment, kUse).ReadOnly().Inline(quick),
               [&serving](const Request& req, Response& res) {
                 Infer(req, res, *serving.Find(req.matches[1]), req.matches[1], "");
               });
-  server.Post(version + "/infer", RouteSpec("oip/infer").Needs(kDeployment, kUse).ReadOnly(),
+  server.Post(version + "/infer",
+              RouteSpec("oip/infer").Needs(kDeployment, kUse).ReadOnly().Inline(quick),
               [&serving](const Request& req, Response& res) {
                 Infer(req, res, *serving.Find(req.matches[1]), req.matches[1], req.matches[2]);
               });
@@ -295,6 +303,7 @@ void AddDeploymentRoutes(HttpServer& server, serving::ServingService& serving) {
 
 void AddStandaloneRoutes(HttpServer& server, std::shared_ptr<serving::Deployment> deployment,
                          const std::string& name) {
+  auto serve_quick = [deployment](const Request&) { return deployment->AnswersQuickly(); };
   server.Get("/ping", RouteSpec("serve/ping").SignedIn(),
              [deployment](const Request&, Response& res) {
                Ready(res, *deployment, "");
@@ -303,7 +312,8 @@ void AddStandaloneRoutes(HttpServer& server, std::shared_ptr<serving::Deployment
   server.Get("/version", RouteSpec("serve/version").SignedIn(), [](const Request&, Response& res) {
     res.set_content(SLIPWAY_VERSION_STRING, "text/plain");
   });
-  server.Post("/invocations", RouteSpec("serve/invocations").SignedIn().ReadOnly(),
+  server.Post("/invocations",
+              RouteSpec("serve/invocations").SignedIn().ReadOnly().Inline(serve_quick),
               [deployment](const Request& req, Response& res) { Invoke(req, res, *deployment); });
   OipServerRoutes(server);
   auto check = [name](const std::string& asked) {
@@ -332,12 +342,12 @@ void AddStandaloneRoutes(HttpServer& server, std::shared_ptr<serving::Deployment
                check(req.matches[1]);
                Ready(res, *deployment, req.matches[2]);
              });
-  server.Post(model + "/infer", RouteSpec("oip/infer").SignedIn().ReadOnly(),
+  server.Post(model + "/infer", RouteSpec("oip/infer").SignedIn().ReadOnly().Inline(serve_quick),
               [deployment, name, check](const Request& req, Response& res) {
                 check(req.matches[1]);
                 Infer(req, res, *deployment, name, "");
               });
-  server.Post(version + "/infer", RouteSpec("oip/infer").SignedIn().ReadOnly(),
+  server.Post(version + "/infer", RouteSpec("oip/infer").SignedIn().ReadOnly().Inline(serve_quick),
               [deployment, name, check](const Request& req, Response& res) {
                 check(req.matches[1]);
                 Infer(req, res, *deployment, name, req.matches[2]);

@@ -183,4 +183,13 @@ void Deployment::Mirror(std::shared_ptr<const Servable> shadow,
   }
 }
 
+bool Deployment::AnswersQuickly() const {
+  std::shared_ptr<const Routing> routing = routing_.load();
+  if (!routing || !routing->primary) return false;
+  auto quick = [](const std::shared_ptr<const Servable>& s) {
+    return !s || (s->model->native() && (!s->batcher || s->batcher->options().max_rows == 0));
+  };
+  return quick(routing->primary) && quick(routing->canary);
+}
+
 }  // namespace slipway::serving

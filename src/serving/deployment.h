@@ -89,6 +89,11 @@ class Deployment {
   Answer Predict(ml::Frame input, const std::string& params_json, std::string_view sticky_key,
                  const std::string& request_id, const std::string& version = "");
 
+  // Whether a prediction now would be quick and never wait: every version
+  // that may answer (primary, canary) runs natively and batches nothing.
+  // The HTTP layer serves such requests on its I/O threads.
+  bool AnswersQuickly() const;
+
   size_t in_flight() const { return in_flight_.load(std::memory_order_relaxed); }
   uint64_t shadow_dropped() const { return shadow_dropped_.load(std::memory_order_relaxed); }
 

@@ -706,6 +706,11 @@ void ServingService::Delete(const std::string& name) {
   Publish([&](Map& map) { map.erase(name); });
 }
 
+bool ServingService::AnswersQuickly(const std::string& name) const {
+  std::shared_ptr<Entry> entry = EntryOf(name);
+  return entry && entry->runtime->AnswersQuickly();
+}
+
 std::shared_ptr<Deployment> ServingService::Find(const std::string& name) {
   governance::Require(authorizer_, Permission::kUse, ResourceType::kDeployment, name);
   std::shared_ptr<Entry> entry = EntryOf(name);

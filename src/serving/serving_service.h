@@ -155,6 +155,12 @@ class ServingService {
   // there is none.
   std::shared_ptr<Deployment> Find(const std::string& name);
 
+  // Whether a request to deployment `name` would be answered quickly
+  // (Deployment::AnswersQuickly); false when there is none. Checks no
+  // permission: it says how to schedule a request, Find still decides
+  // whether the caller may make it.
+  bool AnswersQuickly(const std::string& name) const;
+
   // Waits until no load is under way (tests, shutdown).
   void WaitIdle();
 

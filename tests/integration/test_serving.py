@@ -578,3 +578,49 @@ def test_slipway_deploy_commands(server, mlflow_client):
     assert "models:/NAME@ALIAS" in failed.stderr
     deploy("delete", name)
     assert deploy("show", name, ok=False).returncode != 0
+
+
+def test_native_predictions_answer_while_every_worker_is_held(server_factory, monkeypatch):
+    """Predictions of a natively served model run on the I/O threads, so a
+    server whose workers are all held by slow uploads still answers them
+    (while a route that needs a worker waits)."""
+    from conftest import _point_mlflow_at
+
+    srv = server_factory()
+    srv.extra_args = ["--threads", "2"]
+    srv.start()
+    _point_mlflow_at(srv, monkeypatch)
+    model_name = unique("held")
+    model, v1 = log_xgboost(model_name, depth=2, seed=30)
+    name = unique("dep")
+    create(srv, name, f"models:/{model_name}/{v1}")
+    wait_for(lambda: serving_version(srv, name) == v1, what="v1")
+    rows, _ = training_data(seed=31, rows=4)
+
+    # Two uploads that send one byte a second: each holds a worker.
+    held = []
+    try:
+        for i in range(2):
+            s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+            s.sendall(f"PUT /api/2.0/mlflow-artifacts/artifacts/held/{i}.bin HTTP/1.1\r\n"
+                      f"Host: x\r\nContent-Length: 1000\r\n\r\n".encode())
+            held.append(s)
+        time.sleep(1)
+        for s in held:
+            s.send(b"x")
+        # A route that needs a worker waits behind them...
+        with pytest.raises(requests.exceptions.ReadTimeout):
+            requests.get(f"{srv.api}/experiments/search", params={"max_results": 1}, timeout=1.5)
+        # ...while predictions answer, correct, at once.
+        for _ in range(5):
+            r = requests.post(f"{srv.url}/deployments/{name}/invocations", json=split_body(rows),
+                              timeout=2)
+            assert r.status_code == 200, r.text
+            np.testing.assert_allclose(r.json()["predictions"], model.predict(rows), rtol=0,
+                                       atol=1e-6)
+    finally:
+        for s in held:
+            s.close()
+    # Once the uploads are gone the workers serve again.
+    wait_for(lambda: requests.get(f"{srv.api}/experiments/search", params={"max_results": 1},
+                                  timeout=5).status_code == 200, what="a worker")
