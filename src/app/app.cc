@@ -126,6 +126,8 @@ void App::Start() {
   tasks_.push_back(scheduler_->Every(std::chrono::hours(1), "dataset store sweep",
                                      [content = content_.get()] { content->SweepAbandoned(); }));
   serving_->Start(*background_);
+  // The server keeps the prediction log; a CLI command's App only opens it.
+  predictions_->StartRetention();
 }
 
 void App::Stop() {

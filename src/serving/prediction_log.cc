@@ -21,7 +21,11 @@ using nlohmann::json;
 // readers look this much beyond a window's ends.
 constexpr int64_t kSkewMs = 1000;
 constexpr size_t kPendingBytes = size_t{1} << 20;  // lines handed to the writer at once
-constexpr int64_t kSweepAtOpenMs = 60 * 1000;
+// Older than any live writer's last write: a writer publishes at most
+// kMaxFlushInterval after it opens, so this sweep is safe in any process
+// that opens the log (a CLI command beside a running server) while a server
+// still shutting down finishes its last segments.
+constexpr int64_t kSweepAtOpenMs = kMaxFlushInterval.count() + 60 * 1000;
 constexpr int64_t kSweepAgeMs = 3600 * 1000;
 constexpr auto kSweepPeriod = std::chrono::hours(1);
 constexpr auto kRetentionPeriod = std::chrono::minutes(1);
@@ -451,9 +455,6 @@ PredictionLog::PredictionLog(Options options)
         "slipway_serving_log_failed_total",
         "Prediction records lost because their segment could not be written.", {});
   }
-  // A writer a killed process left is older than this by now; a younger
-  // one may belong to a server still shutting down. The hourly sweep takes
-  // the rest.
   store_.SweepAbandoned(options_.prefix, NowMillis() - kSweepAtOpenMs);
   blob::ListOptions list;
   list.prefix = options_.prefix;
@@ -467,7 +468,7 @@ PredictionLog::PredictionLog(Options options)
     }
   }
   const auto now = Clock::now();
-  next_retention_ = now;
+  next_retention_ = now + kRetentionPeriod;
   next_sweep_ = now + kSweepPeriod;
   writer_ = std::make_unique<core::Executor>(
       core::Executor::Options{.name = "predlog", .threads = 1, .max_queued = 1});
@@ -508,6 +509,15 @@ void PredictionLog::Append(PredictionRecord record) {
   if (was_empty) wake_.notify_one();
 }
 
+void PredictionLog::StartRetention() {
+  retention_started_ = true;
+  {
+    std::lock_guard lock(mu_);
+    ++flush_requested_;  // a flush nobody waits for: the writer runs retention now
+  }
+  wake_.notify_one();
+}
+
 void PredictionLog::Flush() {
   std::unique_lock lock(mu_);
   if (finished_) return;
@@ -539,10 +549,11 @@ void PredictionLog::Run() {
     batch.clear();
     const Clock::time_point now = Clock::now();
     PublishDue(now, stopping || flush_target > flushed);
-    if (retention_due_ || now >= next_retention_ || flush_target > flushed) {
+    const bool periodic = now >= next_retention_;
+    if (periodic) next_retention_ = now + kRetentionPeriod;
+    if (retention_due_ || ((periodic || flush_target > flushed) && retention_started_.load())) {
       EnforceRetention();
       retention_due_ = false;
-      next_retention_ = now + kRetentionPeriod;
     }
     if (now >= next_sweep_) {
       try {
@@ -652,6 +663,7 @@ void PredictionLog::PublishSegment(const std::string& deployment) {
     published_[{segment.start_ms, segment.key}] = segment.bytes;
     published_bytes_ += segment.bytes;
     retention_due_ = true;
+    retention_started_ = true;  // this process writes the log: it keeps it too
     written_.fetch_add(segment.records);
     if (written_total_) written_total_->Increment(static_cast<double>(segment.records));
   } catch (const std::exception& e) {

@@ -24,15 +24,18 @@
 // A segment whose write fails is abandoned (nothing becomes visible): its
 // records are lost, logged and counted (`slipway_serving_log_failed_total`).
 //
-// Retention: after each publication, and at least every minute, the oldest
-// published segments (by their start time, across deployments) are deleted
-// while the log (published segments and those being written) is larger than
-// `max_bytes`, or while the oldest one began more than `max_age` ago. The
-// log knows its segments from one listing at construction and from what it
-// publishes and deletes since: it must be the only writer under its prefix
-// (one server per data folder). What a killed writer left (a temporary file,
-// an unfinished upload) is swept at construction when older than a minute,
-// and every hour after.
+// Retention: after each publication, the oldest published segments (by
+// their start time, across deployments) are deleted while the log (published
+// segments and those being written) is larger than `max_bytes`, or while the
+// oldest one began more than `max_age` ago; and every minute (ages pass
+// without traffic) once the log has published or StartRetention was called.
+// A log that only opened the folder (a CLI command's App beside a running
+// server, whose limits may differ) deletes nothing. The log knows its
+// segments from one listing at construction and from what it publishes and
+// deletes since: it must be the only writer under its prefix (one server per
+// data folder). What a killed writer left (a temporary file, an unfinished
+// upload) is swept at construction once older than any live writer's last
+// write can be (kMaxFlushInterval and a minute), and every hour after.
 //
 // The log is for monitoring, not an acknowledged write: records still queued
 // or in an unpublished segment when the process is killed are lost. Flush()
@@ -142,8 +145,12 @@ class PredictionLog {
   // Queues `record`; never blocks.
   void Append(PredictionRecord record);
   // Returns once everything appended before the call is published (or
-  // failed), and retention has run.
+  // failed), and retention has run if it is started.
   void Flush();
+  // Retention also without publications of this log's own (the server's
+  // log, which must age out old segments while no prediction comes); runs
+  // it at once, without waiting for it. The App calls it from Start().
+  void StartRetention();
 
   // Records in published segments, records dropped by a full queue, and
   // records lost to a failed write.
@@ -210,6 +217,7 @@ class PredictionLog {
   std::map<std::pair<int64_t, std::string>, uint64_t> published_;
   uint64_t published_bytes_ = 0;
   bool retention_due_ = false;  // a segment was published since retention last ran
+  std::atomic<bool> retention_started_{false};
   std::chrono::steady_clock::time_point next_retention_{};
   std::chrono::steady_clock::time_point next_sweep_{};
 

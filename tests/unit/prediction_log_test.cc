@@ -177,6 +177,17 @@ TEST_F(BlobPredictionLogTest, RetentionDeletesTheOldestSegmentsFirst) {
   EXPECT_LE(total, 3 * line);
 }
 
+TEST_F(BlobPredictionLogTest, ALogThatNeverWroteDeletesNothingUntilRetentionStarts) {
+  const std::string old_key = "predictions/churn/20200101T000000.000Z-000000.jsonl";
+  store_->Put(old_key, FormatPredictionLine(Record("churn", "old")) + "\n");
+  PredictionLog log({.store = store_.get(), .prefix = "predictions/", .max_age = 24h});
+  log.Flush();
+  EXPECT_TRUE(store_->Stat(old_key)) << "a log opened by another process's command keeps out";
+  log.StartRetention();
+  log.Flush();
+  EXPECT_FALSE(store_->Stat(old_key)) << "the log's owner ages it out without any new record";
+}
+
 TEST_F(BlobPredictionLogTest, TheReaderReturnsTheRecordsOfATimeWindow) {
   const auto t0 = std::chrono::time_point_cast<milliseconds>(system_clock::now() - 2h);
   {
@@ -380,18 +391,26 @@ TEST_F(BlobPredictionLogTest, AFailedWriteLosesItsRecordsAndTheLogGoesOn) {
 }
 
 TEST_F(BlobPredictionLogTest, WhatAKilledWriterLeftIsSweptAtOpen) {
-  // A temporary file as a killed server leaves one, two minutes old.
+  // Temporary files as writers leave them: one a killed server left 20
+  // minutes ago, and one 5 minutes old, as a live server's segment can be
+  // while another process (a CLI command) opens the log.
   fs::create_directories(dir_.path() / "predictions" / "churn");
-  const fs::path abandoned = dir_.Write("predictions/churn/.20260101T000000.000Z-000000.jsonl" +
-                                            std::string(blob::kTemporaryMarker) + "999-1",
-                                        "{\"time\": 1");
-  const time_t old = ::time(nullptr) - 120;
-  struct utimbuf times {
-    old, old
+  auto temporary = [&](const std::string& name, int age_seconds) {
+    const fs::path path =
+        dir_.Write("predictions/churn/." + name + std::string(blob::kTemporaryMarker) + "999-1",
+                   "{\"time\": 1");
+    const time_t when = ::time(nullptr) - age_seconds;
+    struct utimbuf times {
+      when, when
+    };
+    EXPECT_EQ(::utime(path.c_str(), &times), 0);
+    return path;
   };
-  ASSERT_EQ(::utime(abandoned.c_str(), &times), 0);
+  const fs::path abandoned = temporary("20260101T000000.000Z-000000.jsonl", 20 * 60);
+  const fs::path live = temporary("20260101T001500.000Z-000000.jsonl", 5 * 60);
   PredictionLog log({.store = store_.get(), .prefix = "predictions/"});
   EXPECT_FALSE(fs::exists(abandoned));
+  EXPECT_TRUE(fs::exists(live)) << "a writer may still be at work on it";
 }
 
 }  // namespace
