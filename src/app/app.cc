@@ -80,8 +80,15 @@ std::unique_ptr<App> App::Create(Options options) {
   app->datasets_ =
       std::make_unique<data::DatasetService>(*app->content_, *app->stores_->datasets, *authorizer);
   app->audit_ = std::make_unique<governance::AuditLog>(*app->stores_->audit, o.audit);
+  // The prediction log's segments are blobs of a store of their own,
+  // rooted at its folder; the model cache stays a local folder (a model is
+  // loaded from local files), so the two are not one store.
+  blob::LocalBlobStore::Options prediction_blobs;
+  prediction_blobs.root = o.prediction_log;
+  app->prediction_blobs_ = blob::LocalBlobStore::Create(prediction_blobs);
   serving::PredictionLog::Options log;
-  log.dir = o.prediction_log;
+  log.store = app->prediction_blobs_.get();
+  log.flush_interval = o.prediction_log_flush;
   log.max_bytes = o.prediction_log_bytes;
   log.max_age = o.prediction_log_age;
   log.metrics = o.metrics;
@@ -122,6 +129,8 @@ void App::Start() {
                                      "serving rate samples",
                                      [serving = serving_.get()] { serving->SampleRates(); }));
   serving_->Start(*background_);
+  // The server keeps the prediction log; a CLI command's App only opens it.
+  predictions_->StartRetention();
 }
 
 void App::Stop() {

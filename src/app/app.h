@@ -2,7 +2,8 @@
 //
 // App is the one place that chooses backends and wires Slipway's services
 // together: the metadata stores (by URI, through store::OpenMetadataStore),
-// the artifact root's blob store, the dataset content store, and the services over them
+// the artifact root's blob store, the dataset content store, the prediction
+// log's blob store, and the services over them
 // (tracking, registry, datasets, the audit trail, access control). The
 // server command builds its HTTP routes from an App; CLI commands that work
 // on a store directly open one the same way, so a new backend is wired here
@@ -70,9 +71,11 @@ class App {
     // <data_dir>/serving/models), how models are loaded, and where serving
     // reports its metrics (the server's /metrics; may be null).
     std::string serving_cache;
-    // The prediction log (default <data_dir>/serving/predictions) and its
-    // retention.
+    // The prediction log's folder (default <data_dir>/serving/predictions,
+    // a LocalBlobStore's root), how soon a record is readable there, and
+    // its retention.
     std::string prediction_log;
+    std::chrono::milliseconds prediction_log_flush{std::chrono::seconds(2)};
     uint64_t prediction_log_bytes = uint64_t{1} << 30;
     std::chrono::seconds prediction_log_age{7 * 24 * 3600};
     ml::LoadOptions models;
@@ -98,6 +101,9 @@ class App {
   governance::AuditLog& audit() { return *audit_; }
   serving::ServingService& serving() { return *serving_; }
   serving::PredictionLog& predictions() { return *predictions_; }
+  // The blobs of the prediction log (its segments), which
+  // `predictions().Reader()` reads.
+  blob::BlobStore& prediction_blobs() { return *prediction_blobs_; }
   // Null unless Options::access was given.
   governance::AccessControl* access() { return access_.get(); }
   // What the services check with: access() when given, else AllowAll.
@@ -128,6 +134,7 @@ class App {
   std::unique_ptr<data::ContentStore> content_;
   std::unique_ptr<data::DatasetService> datasets_;
   std::unique_ptr<governance::AuditLog> audit_;
+  std::unique_ptr<blob::BlobStore> prediction_blobs_;
   std::unique_ptr<serving::PredictionLog> predictions_;
   std::unique_ptr<serving::ServingService> serving_;
   // Background work, from Start() to Stop().

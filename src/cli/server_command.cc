@@ -55,6 +55,10 @@ struct ServerArgs {
   std::string python = "python3";
   std::string env_manager = "local";
   int python_workers = 1;
+  // The prediction log's retention and how soon a record is readable.
+  uint64_t prediction_log_max_mb = 1024;
+  int prediction_log_max_age_hours = 7 * 24;
+  double prediction_log_flush = 2;  // seconds
   // Seconds; the defaults are AuditLog's.
   int audit_refusal_interval =
       static_cast<int>(std::chrono::duration_cast<std::chrono::seconds>(
@@ -123,6 +127,10 @@ void RunServer(const ServerArgs& args) {
   app_options.models.python.python = args.python;
   app_options.models.python.env_manager = args.env_manager;
   app_options.models.python.workers = args.python_workers;
+  app_options.prediction_log_bytes = args.prediction_log_max_mb << 20;
+  app_options.prediction_log_age = std::chrono::hours(args.prediction_log_max_age_hours);
+  app_options.prediction_log_flush =
+      std::chrono::milliseconds(static_cast<int64_t>(args.prediction_log_flush * 1000));
   app_options.audit.refusal_interval = std::chrono::seconds(args.audit_refusal_interval);
   app_options.audit.refusal_burst = args.audit_refusal_burst;
   std::unique_ptr<app::App> app = app::App::Create(std::move(app_options));
@@ -239,6 +247,19 @@ void AddServerCommand(CLI::App& app) {
                   "Worker processes per deployed version of a Python flavor")
       ->capture_default_str()
       ->check(CLI::Range(1, 256));
+  cmd->add_option("--prediction-log-max-mb", args->prediction_log_max_mb,
+                  "Size of the prediction log (MiB) beyond which its oldest segments are deleted")
+      ->capture_default_str()
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 30));
+  cmd->add_option("--prediction-log-max-age-hours", args->prediction_log_max_age_hours,
+                  "Age (hours) beyond which prediction log segments are deleted")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 24 * 3650));
+  cmd->add_option("--prediction-log-flush", args->prediction_log_flush,
+                  "Seconds after its first record a prediction log segment is published "
+                  "(readable); also when it reaches 64 MiB")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 600.0));
   cmd->add_flag("--auth", args->auth,
                 "Require HTTP Basic or Bearer credentials and enforce permissions");
   cmd->add_option("--auth-default-permission", args->default_permission,

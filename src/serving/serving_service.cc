@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <fstream>
 #include <random>
+#include <set>
 
 #include "core/clock.h"
 #include "core/error.h"
@@ -58,6 +59,14 @@ void ValidateLimits(const DeploymentSpec& spec) {
 
 std::string Describe(const std::string& model, const std::string& version) {
   return model + " v" + version;
+}
+
+// Whether a name in the model cache is a version's folder (CacheKey's 32
+// hex digits): anything else there is not the cache's and is left alone.
+bool IsCacheKey(const std::string& name) {
+  return name.size() == 32 && std::all_of(name.begin(), name.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
 }
 
 }  // namespace
@@ -114,6 +123,10 @@ struct ServingService::Entry {
   std::map<std::string, VersionStatus> pending;  // by role: loading or failed
   std::deque<DeploymentEvent> events;
   bool deleted = false;
+  // The model cache folders this deployment holds on to: the version each
+  // role serves (by role), and versions being loaded.
+  std::map<std::string, std::string> cache_keys;
+  std::multiset<std::string> loading_keys;
 
   void Note(std::string text) {
     std::lock_guard lock(mu);
@@ -150,6 +163,9 @@ void ServingService::Start(core::Executor& background) {
     Publish([&](Map& map) { map[spec.name] = entry; });
     Schedule(spec.name, "server start");
   }
+  // What deployments deleted before a crash left; the loads just scheduled
+  // are kept, as their references name them.
+  SchedulePrune("server start");
   subscription_ = registry_.events().Subscribe(
       [this](const registry::RegistryEvent& e) { OnRegistryEvent(e); });
 }
@@ -289,13 +305,16 @@ ServingService::Resolved ServingService::Resolve(const std::string& uri,
   return resolved;
 }
 
-std::filesystem::path ServingService::Materialize(const Resolved& resolved) {
-  namespace fs = std::filesystem;
+std::string ServingService::CacheKey(const Resolved& resolved) {
   // Versions are immutable; the key also names the files' location, so a
   // model deleted and registered again under the same name gets its own.
-  std::string key =
-      Sha256::Hex(resolved.model_name + '\n' + resolved.version + '\n' + resolved.artifact_path)
-          .substr(0, 32);
+  return Sha256::Hex(resolved.model_name + '\n' + resolved.version + '\n' + resolved.artifact_path)
+      .substr(0, 32);
+}
+
+std::filesystem::path ServingService::Materialize(const Resolved& resolved) {
+  namespace fs = std::filesystem;
+  const std::string key = CacheKey(resolved);
   fs::path dir = options_.cache_dir / key;
   std::lock_guard lock(materialize_mu_);
   if (fs::exists(dir / ".complete")) return dir;
@@ -337,7 +356,10 @@ std::filesystem::path ServingService::Materialize(const Resolved& resolved) {
     ThrowInvalid(Describe(resolved.model_name, resolved.version) +
                  " has no files (was the model logged?)");
   }
-  std::ofstream(staging / ".complete") << resolved.artifact_path << '\n';
+  // What the folder holds, for whoever looks at the cache.
+  std::ofstream(staging / ".complete") << resolved.artifact_path << '\n'
+                                       << resolved.model_name << '\n'
+                                       << resolved.version << '\n';
   fs::remove_all(dir);
   fs::rename(staging, dir);
   return dir;
@@ -382,6 +404,27 @@ void ServingService::Reconcile(const std::string& name, const std::string& why) 
     if (entry->deleted) return;
     spec = entry->spec;
   }
+  // The cache keys of what serves once this reconcile is done, and of the
+  // versions it loads (held by the entry until it ends, so that a prune
+  // meanwhile keeps their files).
+  std::map<std::string, std::string> serving_keys;
+  struct Loading {
+    Entry& entry;
+    std::vector<std::string> keys;
+    ~Loading() {
+      std::lock_guard lock(entry.mu);
+      for (const std::string& key : keys) entry.loading_keys.erase(entry.loading_keys.find(key));
+    }
+    void Add(std::string key) {
+      std::lock_guard lock(entry.mu);
+      entry.loading_keys.insert(key);
+      keys.push_back(std::move(key));
+    }
+  } loading{*entry, {}};
+  {
+    std::lock_guard lock(entry->mu);
+    serving_keys = entry->cache_keys;
+  }
   std::shared_ptr<const Routing> current = entry->runtime->routing();
   auto next = std::make_shared<Routing>(current ? *current : Routing{});
   bool changed = false;
@@ -402,6 +445,7 @@ void ServingService::Reconcile(const std::string& name, const std::string& why) 
         changed = true;
         entry->Note(role_name + " removed");
       }
+      serving_keys.erase(role_name);
       std::lock_guard lock(entry->mu);
       entry->pending.erase(role_name);
       continue;
@@ -421,8 +465,10 @@ void ServingService::Reconcile(const std::string& name, const std::string& why) 
           .Run([&] {
             governance::SetTarget("deployment:" + name);
             Resolved resolved = Resolve(role.uri, pinned);
+            const std::string key = CacheKey(resolved);
             if (role.slot && role.slot->model_name == resolved.model_name &&
                 role.slot->version == resolved.version && same_batching(*role.slot)) {
+              serving_keys[role_name] = key;
               std::lock_guard lock(entry->mu);
               entry->pending.erase(role_name);
               return;  // already serving what the reference names
@@ -437,6 +483,7 @@ void ServingService::Reconcile(const std::string& name, const std::string& why) 
               status.state = "loading";
               status.time_ms = NowMillis();
             }
+            loading.Add(key);
             std::shared_ptr<const Servable> loaded;
             if (role.slot && role.slot->model_name == resolved.model_name &&
                 role.slot->version == resolved.version) {
@@ -458,6 +505,7 @@ void ServingService::Reconcile(const std::string& name, const std::string& why) 
               spec_changed = true;
             }
             role.slot = loaded;
+            serving_keys[role_name] = key;
             changed = true;
             entry->Note(role_name + " now serves " +
                         Describe(resolved.model_name, resolved.version) + was);
@@ -505,7 +553,100 @@ void ServingService::Reconcile(const std::string& name, const std::string& why) 
                        {{"deployment", name}})
           .Increment();
     }
+    {
+      std::lock_guard lock(entry->mu);
+      entry->cache_keys = serving_keys;
+    }
+    // The version swapped out may be one no deployment needs any more.
+    try {
+      PruneModelCache();
+    } catch (const std::exception& e) {
+      spdlog::warn("model cache: prune failed: {}", e.what());
+    }
   }
+}
+
+void ServingService::SchedulePrune(const std::string& why) {
+  if (background_ == nullptr) return;
+  {
+    std::lock_guard lock(loads_mu_);
+    ++loads_under_way_;  // Stop() waits for it as for a load
+  }
+  bool queued = background_->TrySubmit([this, why] {
+    try {
+      PruneModelCache();
+    } catch (const std::exception& e) {
+      spdlog::warn("model cache: prune after {} failed: {}", why, e.what());
+    }
+    std::lock_guard lock(loads_mu_);
+    --loads_under_way_;
+    loads_done_.notify_all();
+  });
+  if (!queued) {
+    // The next swap prunes.
+    std::lock_guard lock(loads_mu_);
+    --loads_under_way_;
+    loads_done_.notify_all();
+  }
+}
+
+size_t ServingService::PruneModelCache() {
+  namespace fs = std::filesystem;
+  if (options_.cache_dir.empty()) return 0;
+  // What the references name now (including the version a rollback would
+  // pin), read before the lock: registry reads need not hold up loads.
+  std::set<std::string> keep;
+  std::vector<DeploymentSpec> specs;
+  for (const auto& [name, entry] : *map_.load()) {
+    std::lock_guard lock(entry->mu);
+    if (!entry->deleted) specs.push_back(entry->spec);
+  }
+  {
+    governance::Operation operation(ServingActor(), "deployments/prune-cache");
+    auto named = [&](const std::string& uri, const std::string& version) {
+      if (uri.empty()) return;
+      try {
+        keep.insert(CacheKey(Resolve(uri, version)));
+      } catch (const std::exception&) {
+        // Names nothing now (a version deleted): nothing to keep for it.
+      }
+    };
+    for (const DeploymentSpec& spec : specs) {
+      named(spec.model_uri, spec.pinned_version);
+      named(spec.canary_uri, "");
+      named(spec.shadow_uri, "");
+      if (!spec.previous_version.empty()) named(spec.model_uri, spec.previous_version);
+    }
+  }
+  // Under the copy lock, what is served and loaded: a load registers its
+  // key before it copies, so it is either seen here or copies after the
+  // prune.
+  std::lock_guard copying(materialize_mu_);
+  for (const auto& [name, entry] : *map_.load()) {
+    std::lock_guard lock(entry->mu);
+    for (const auto& [role, key] : entry->cache_keys) keep.insert(key);
+    keep.insert(entry->loading_keys.begin(), entry->loading_keys.end());
+  }
+  std::vector<fs::path> doomed;
+  std::error_code ec;
+  for (const fs::directory_entry& item : fs::directory_iterator(options_.cache_dir, ec)) {
+    const std::string name = item.path().filename().string();
+    const bool partial = name.ends_with(".partial");  // an interrupted copy
+    const std::string key = partial ? name.substr(0, name.size() - 8) : name;
+    if (IsCacheKey(key) && (partial || keep.count(key) == 0)) doomed.push_back(item.path());
+  }
+  size_t removed = 0;
+  for (const fs::path& path : doomed) {
+    std::error_code remove_ec;
+    fs::remove_all(path, remove_ec);
+    if (remove_ec) {
+      spdlog::warn("model cache: could not remove {}: {}", path.string(), remove_ec.message());
+    } else {
+      ++removed;
+    }
+  }
+  if (removed > 0) spdlog::info("model cache: removed {} version(s) no deployment needs", removed);
+  return removed;
 }
 
 void ServingService::RequireReadableModel(const std::string& uri) {
@@ -704,6 +845,7 @@ void ServingService::Delete(const std::string& name) {
   store_.Delete(name);
   authorizer_.Deleted(ResourceType::kDeployment, name);
   Publish([&](Map& map) { map.erase(name); });
+  SchedulePrune("the delete of " + name);
 }
 
 bool ServingService::AnswersQuickly(const std::string& name) const {

@@ -26,7 +26,14 @@
 // with the deployment as their target.
 //
 // Model files are copied from the artifact store into `cache_dir` once per
-// model version (model versions are immutable) and loaded from there.
+// model version (model versions are immutable) and loaded from there: the
+// loaders (native and Python) read local files, so the cache is a local
+// folder, not a blob::BlobStore. It is pruned after every swap, after a
+// deployment is deleted and once at Start: a version's folder stays while
+// a deployment serves it (any role), could roll back to it (the primary's
+// previous version), is loading it, or names it (what the references
+// resolve to now, so a load about to start finds its files); everything
+// else in the cache goes (PruneModelCache).
 //
 // Thread-safe. The request path (Find) reads an immutable map through an
 // atomic pointer: no lock shared by all requests.
@@ -170,6 +177,11 @@ class ServingService {
   void SampleRates();
   static constexpr std::chrono::seconds kRateSampleInterval{5};
 
+  // Removes from the model cache the versions no deployment needs (see
+  // above) and what an interrupted copy left; returns how many folders it
+  // removed. Runs on the caller's thread; the service calls it itself.
+  size_t PruneModelCache();
+
  private:
   struct Entry;
   using Map = std::map<std::string, std::shared_ptr<Entry>>;
@@ -189,7 +201,9 @@ class ServingService {
     std::string artifact_path;  // in the artifact store
   };
   Resolved Resolve(const std::string& uri, const std::string& pinned_version);
+  static std::string CacheKey(const Resolved& resolved);
   std::filesystem::path Materialize(const Resolved& resolved);
+  void SchedulePrune(const std::string& why);
   std::shared_ptr<const Servable> Load(const std::string& deployment, const Resolved& resolved,
                                        const std::string& uri, const DeploymentSpec& spec);
 
@@ -210,7 +224,9 @@ class ServingService {
   std::mutex loads_mu_;  // guards loads_under_way_
   std::condition_variable loads_done_;
   int loads_under_way_ = 0;
-  std::mutex materialize_mu_;  // one copy of a version's files at a time
+  // One copy of a version's files at a time, and no prune during one: held
+  // by Materialize and PruneModelCache.
+  std::mutex materialize_mu_;
 };
 
 }  // namespace slipway::serving

@@ -317,13 +317,61 @@ def test_predictions_are_logged_with_their_request_id(server, mlflow_client):
     assert record["deployment"] == name and record["version"] == v1 and record["shadow"] is False
     assert record["inputs"]["f0"] == pytest.approx(x["f0"].tolist())
     np.testing.assert_allclose(record["outputs"], model.predict(x), rtol=0, atol=1e-6)
-    # A deployment that samples nothing logs nothing.
+    # A deployment that samples nothing logs nothing. Segments are published
+    # a few seconds after their first record, in order: once a record logged
+    # after the unsampled ones shows, any of those logged would show too.
     requests.patch(f"{server.url}/api/v1/deployments/{name}", json={"log_sample_rate": 0}, timeout=30)
     before = sum(len(p.read_text().splitlines()) for p in folder.glob("*.jsonl"))
     for _ in range(5):
         invoke(server, name, split_body(x))
-    time.sleep(0.5)
-    assert sum(len(p.read_text().splitlines()) for p in folder.glob("*.jsonl")) == before
+    requests.patch(f"{server.url}/api/v1/deployments/{name}", json={"log_sample_rate": 1}, timeout=30)
+    r = invoke(server, name, split_body(x))
+    assert r.status_code == 200
+    request_id = r.headers["X-Request-Id"]
+    wait_for(logged, what="the record logged after the unsampled ones")
+    assert sum(len(p.read_text().splitlines()) for p in folder.glob("*.jsonl")) == before + 1
+    # Only published segments are in the folder: a segment being written is
+    # a hidden temporary file.
+    assert all(not p.name.startswith(".") for p in folder.iterdir())
+
+
+def cached_versions(srv, model_name: str) -> set[str]:
+    """The versions of `model_name` whose files are in the server's model cache."""
+    found = set()
+    for marker in (srv.data_dir / "serving" / "models").glob("*/.complete"):
+        lines = marker.read_text().splitlines()
+        if len(lines) >= 3 and lines[1] == model_name:
+            found.add(lines[2])
+    return found
+
+
+def test_the_model_cache_keeps_only_what_deployments_need(server, mlflow_client):
+    model_name = unique("cached")
+    _, v1 = log_xgboost(model_name, depth=2, seed=31)
+    _, v2 = log_xgboost(model_name, depth=3, seed=32)
+    _, v3 = log_xgboost(model_name, depth=4, seed=33)
+    set_alias(mlflow_client, model_name, "production", v1)
+    name = unique("dep")
+    create(server, name, f"models:/{model_name}@production")
+    wait_for(lambda: serving_version(server, name) == v1, what="v1")
+    assert cached_versions(server, model_name) == {v1}
+    set_alias(mlflow_client, model_name, "production", v2)
+    wait_for(lambda: serving_version(server, name) == v2, what="v2")
+    # v1 stays: a rollback goes back to it.
+    assert cached_versions(server, model_name) == {v1, v2}
+    set_alias(mlflow_client, model_name, "production", v3)
+    wait_for(lambda: serving_version(server, name) == v3, what="v3")
+    wait_for(lambda: cached_versions(server, model_name) == {v2, v3}, timeout=10,
+             what="v1 pruned once nothing can go back to it")
+    # The rollback target's files are there: rolling back copies nothing.
+    r = requests.post(f"{server.url}/api/v1/deployments/{name}/rollback", timeout=30)
+    assert r.status_code == 200, r.text
+    wait_for(lambda: serving_version(server, name) == v2, what="the rollback to v2")
+    assert cached_versions(server, model_name) == {v2, v3}
+    r = requests.delete(f"{server.url}/api/v1/deployments/{name}", timeout=30)
+    assert r.status_code == 200
+    wait_for(lambda: cached_versions(server, model_name) == set(), timeout=10,
+             what="the deleted deployment's versions pruned")
 
 
 def test_tritonclient_http_infers_on_a_deployment(server, mlflow_client):
