@@ -1175,11 +1175,22 @@ std::string WriteScoringResponse(const ml::Predictions& predictions) {
   for (const Column& column : frame.columns)
     values += column.numbers.size() + column.strings.size();
   out.reserve(32 + values * 20);
+  if (predictions.layout == ml::OutputLayout::kValue) {
+    out += "{\"predictions\": ";
+    if (frame.rows > 0 && !frame.columns.empty()) {
+      AppendCell(out, frame.columns.front(), 0, false);
+    } else {
+      out += "null";
+    }
+    out += "}";
+    return out;
+  }
   out += "{\"predictions\": [";
   for (size_t row = 0; row < frame.rows; ++row) {
     if (row) out += ", ";
     switch (predictions.layout) {
       case ml::OutputLayout::kVector:
+      case ml::OutputLayout::kValue:  // (written above)
         if (!frame.columns.empty()) AppendCell(out, frame.columns.front(), row, false);
         break;
       case ml::OutputLayout::kMatrix: {

@@ -73,11 +73,13 @@ struct Frame {
 
 // How predictions are written back, following what MLflow's scoring server
 // does with what a model returns: a 1-D result is a list of values, a 2-D
-// result without column names a list of lists, a table a list of records.
+// result without column names a list of lists, a table a list of records,
+// anything else (a dict, a number) the value as it is.
 enum class OutputLayout {
   kVector,   // one column, width 1: [v0, v1, ...]
   kMatrix,   // one column of width k: [[...k], ...]
   kRecords,  // named columns: [{"a": .., "b": ..}, ...]
+  kValue,    // one row, one column: the value itself (a model returned a dict or a scalar)
 };
 
 struct Predictions {

@@ -146,6 +146,7 @@ Predictions DecodePredictions(std::string_view msg) {
     const std::string layout = header.at("layout").get<std::string>();
     out.layout = layout == "records"  ? OutputLayout::kRecords
                  : layout == "matrix" ? OutputLayout::kMatrix
+                 : layout == "value"  ? OutputLayout::kValue
                                       : OutputLayout::kVector;
     out.frame.rows = header.at("rows").get<size_t>();
     for (const auto& spec : header.at("columns")) {

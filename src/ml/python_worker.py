@@ -294,8 +294,9 @@ def encode_output(raw):
                 if all(is_number(x) for x in flat):
                     return "matrix", len(values), [column_from_list("", flat, width)]
         return "vector", len(values), [column_from_list("", values)]
-    # A dict, a scalar or another object: one value, written as MLflow would.
-    return "vector", 1, [column_from_list("", [raw])]
+    # A dict, a scalar or another object: the value itself, as MLflow's
+    # predictions_to_json writes it ({"predictions": {...}}, not in a list).
+    return "value", 1, [column_from_list("", [raw])]
 
 
 def encode_columns(cols):

@@ -19,6 +19,7 @@
 
 #include "core/error.h"
 #include "core/sha256.h"
+#include "http/scoring_codec.h"
 #include "ml/model_loader.h"
 #include "ml/python_env.h"
 #include "test_util/temp_dir.h"
@@ -144,6 +145,7 @@ class PythonModelTest : public ::testing::Test {
         return json(static_cast<int64_t>(col.numbers[i]));
       return json(col.numbers[i]);
     };
+    if (p.layout == OutputLayout::kValue) return {{"predictions", cell(p.frame.columns.at(0), 0)}};
     json rows = json::array();
     for (size_t r = 0; r < p.frame.rows; ++r) {
       if (p.layout == OutputLayout::kRecords) {
@@ -248,6 +250,16 @@ TEST_F(PythonModelTest, DataFrameResultIsRecordsWithTypedColumns) {
   EXPECT_EQ(p.frame.columns[1].type, DataType::kString);
   EXPECT_EQ(p.frame.columns[2].type, DataType::kLong);
   EXPECT_TRUE(Same(ToJson(p), expected_.at("records").at("expected")));
+}
+
+TEST_F(PythonModelTest, DictResultIsTheValueItselfAsMlflowWritesIt) {
+  auto model = Load("summary");
+  const Predictions p = model->Predict(Input("summary"), "");
+  EXPECT_EQ(p.layout, OutputLayout::kValue);
+  const json& want = expected_.at("summary").at("expected");
+  ASSERT_TRUE(want.at("predictions").is_object()) << want.dump();  // not [{...}]
+  EXPECT_TRUE(Same(ToJson(p), want));
+  EXPECT_TRUE(Same(json::parse(http::WriteScoringResponse(p)), want));
 }
 
 TEST_F(PythonModelTest, StringResultsAndStringInputsWithMissingValues) {

@@ -51,6 +51,14 @@ class GreetingModel(mlflow.pyfunc.PythonModel):
         ]
 
 
+class SummaryModel(mlflow.pyfunc.PythonModel):
+    """Returns a dict (one summary of the whole input, not one value per row)."""
+
+    def predict(self, context, model_input, params=None):
+        x = model_input["x"]
+        return {"rows": int(len(x)), "mean": float(x.mean()), "signs": ["+" if v > 0 else "-" for v in x]}
+
+
 class FailingModel(mlflow.pyfunc.PythonModel):
     def predict(self, context, model_input, params=None):
         raise ValueError("the answer must be 42, got %d rows" % len(model_input))
@@ -157,6 +165,10 @@ def main(out_dir):
     path = os.path.join(out_dir, "strings")
     mlflow.pyfunc.save_model(path, python_model=GreetingModel())
     cases["strings"] = {"input": columns(names), "expected": expected(path, names)}
+
+    path = os.path.join(out_dir, "summary")
+    mlflow.pyfunc.save_model(path, python_model=SummaryModel())
+    cases["summary"] = {"input": columns(small), "expected": expected(path, small)}
 
     mlflow.pyfunc.save_model(os.path.join(out_dir, "raises"), python_model=FailingModel())
     mlflow.pyfunc.save_model(os.path.join(out_dir, "unloadable"), python_model=UnloadableModel())
