@@ -417,7 +417,7 @@ def test_concurrent_adds_and_pushes_all_finish_with_their_content(server, tmp_pa
     every version ends with the content and profile of its own file."""
     env = {"SLIPWAY_TRACKING_URI": server.url}
     rng = np.random.default_rng(11)
-    n = 300_000
+    n = 450_000
     jobs = []
     for i in range(3):
         folder = tmp_path / f"ws{i}"
