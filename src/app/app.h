@@ -78,7 +78,7 @@ class App {
     // Threads of the background executor that Start() creates.
     int background_threads = 4;
     // Threads of the data pipeline's executor (dataset adds and profiles,
-    // see DataExecutor()); 0: one per core.
+    // see data_executor()); 0: one per core.
     int data_threads = 0;
     // Deployments: where model files are copied to be loaded (default
     // <data_dir>/serving/models), how models are loaded, and where serving

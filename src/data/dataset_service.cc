@@ -137,9 +137,17 @@ AddOutcome DatasetService::Add(const std::string& name, const std::filesystem::p
   ProfileOptions profile_options = options.profile;
   if (profile_options.executor == nullptr) profile_options.executor = executor_;
   std::optional<DatasetProfile> profile;
+  // Set when the add ends, before `profiling` waits: an add that failed
+  // before its profile started does not run it then.
+  std::atomic<bool> ended{false};
   TaskGroup profiling(executor_, 1);
+  struct EndOnExit {
+    std::atomic<bool>& ended;
+    ~EndOnExit() { ended = true; }
+  } end_on_exit{ended};
   if (table) {
     profiling.Add([&] {
+      if (ended) return;
       profile = ProfileCsv(path, options.csv, profile_options, [&](uint64_t done, uint64_t total) {
         profiled = done;
         report(total);
