@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <thread>
 
 #include "blob/local_blob_store.h"
 #include "core/error.h"
@@ -48,9 +49,19 @@ std::string CanonicalResourceId(governance::ResourceType type, const std::string
   return id;
 }
 
+std::unique_ptr<core::Executor> NewDataExecutor(int threads) {
+  core::Executor::Options options;
+  options.name = "data";
+  options.threads =
+      threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  options.max_queued = 256;
+  return std::make_unique<core::Executor>(options);
+}
+
 std::unique_ptr<App> App::Create(Options options) {
   std::unique_ptr<App> app(new App(Resolve(std::move(options))));
   const Options& o = app->options_;
+  app->data_executor_ = NewDataExecutor(o.data_threads);
   app->stores_ = store::OpenMetadataStore(o.store, o.sync);
   // Access control first: it is the authorizer every service checks with.
   governance::Authorizer* authorizer = &governance::Authorizer::AllowAll();
@@ -76,9 +87,10 @@ std::unique_ptr<App> App::Create(Options options) {
   data::ContentStore::Options content;
   content.scratch_folder = std::filesystem::path(o.datasets) / "tmp";
   content.own_folder = o.datasets;
+  content.executor = app->data_executor_.get();
   app->content_ = data::ContentStore::Open(blob::LocalBlobStore::Create(dataset_blobs), content);
-  app->datasets_ =
-      std::make_unique<data::DatasetService>(*app->content_, *app->stores_->datasets, *authorizer);
+  app->datasets_ = std::make_unique<data::DatasetService>(*app->content_, *app->stores_->datasets,
+                                                          *authorizer, app->data_executor_.get());
   app->audit_ = std::make_unique<governance::AuditLog>(*app->stores_->audit, o.audit);
   // The prediction log's segments are blobs of a store of their own,
   // rooted at its folder; the model cache stays a local folder (a model is

@@ -21,7 +21,10 @@
 // summaries). A CLI command that never calls Start() gets no background
 // thread; what those tasks do then happens at close (a TRUNCATE checkpoint,
 // the last summaries). Stop() cancels the tasks and waits for runs under way,
-// before any store closes; the destructor calls it.
+// before any store closes; the destructor calls it. The data pipeline's
+// executor is the exception: Create() makes it, because the dataset
+// commands of the CLI add and profile without Start(), and it goes with
+// the App, after the services that use it.
 #pragma once
 
 #include <chrono>
@@ -50,6 +53,14 @@ namespace slipway::app {
 // valid for its type. AccessControl::Options::canonical_id of every App.
 std::string CanonicalResourceId(governance::ResourceType type, const std::string& id);
 
+// The data pipeline's executor as every App makes it: `threads` threads
+// (0: one per core) named "data", and a short queue, since each add or
+// profile queues at most a few helpers there (data::TaskGroup) and runs
+// its work itself when the queue is full. Only for a command that profiles
+// a file without opening a store (`slipway data profile`); the rest use
+// App::data_executor().
+std::unique_ptr<core::Executor> NewDataExecutor(int threads = 0);
+
 class App {
  public:
   struct Options {
@@ -67,6 +78,9 @@ class App {
     std::optional<governance::AccessControl::Options> access;
     // Threads of the background executor that Start() creates.
     int background_threads = 4;
+    // Threads of the data pipeline's executor (dataset adds and profiles,
+    // see data_executor()); 0: one per core.
+    int data_threads = 0;
     // Deployments: where model files are copied to be loaded (default
     // <data_dir>/serving/models), how models are loaded, and where serving
     // reports its metrics (the server's /metrics; may be null).
@@ -115,6 +129,11 @@ class App {
   // Cancels the periodic tasks, waits for their runs under way, and stops
   // the executor (running what is queued). Idempotent; Start() may follow.
   void Stop();
+  // The data pipeline's executor: the content store's adds hash there and
+  // the dataset service's profiles parse there, beside the threads that
+  // asked (data/task_group.h). Made by Create(), since the CLI's dataset
+  // commands never call Start(); lives as long as the App.
+  core::Executor& data_executor() { return *data_executor_; }
   // From Start() to Stop(), for background work; null otherwise.
   core::Executor* background_executor() { return background_.get(); }
   core::Scheduler* scheduler() { return scheduler_.get(); }
@@ -124,6 +143,8 @@ class App {
 
   Options options_;
   // Declared in the order they are built; destroyed in reverse.
+  // Before every service: the ones using it are destroyed first.
+  std::unique_ptr<core::Executor> data_executor_;
   std::unique_ptr<store::MetadataStores> stores_;
   std::unique_ptr<governance::AccessControl> access_;
   governance::Authorizer* authorizer_ = nullptr;

@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "app/app.h"
 #include "cli/api_client.h"
 #include "cli/cli_support.h"
 #include "cli/table.h"
@@ -31,7 +32,6 @@
 #include "data/object_bundle.h"
 #include "data/rules.h"
 #include "http/dataset_routes.h"
-#include "store/metadata_store.h"
 
 namespace slipway::cli {
 namespace {
@@ -80,20 +80,25 @@ class Workspace {
     return std::unique_ptr<Workspace>(new Workspace(root));
   }
 
-  data::DatasetService& service() { return service_; }
+  data::DatasetService& service() { return app_->datasets(); }
   const fs::path& root() const { return root_; }
 
  private:
-  explicit Workspace(fs::path root)
-      : root_(std::move(root)),
-        stores_(store::OpenMetadataStore((root_ / "datasets.db").string())),
-        content_(data::ContentStore::Open(root_ / "store")),
-        service_(*content_, *stores_->datasets) {}
+  // The workspace's backends come from the composition root like the
+  // server's: its metadata in datasets.db, its content store in store/,
+  // and the data pipeline's executor that adds and profiles run on.
+  static std::unique_ptr<app::App> OpenApp(const fs::path& root) {
+    app::App::Options options;
+    options.data_dir = root.string();
+    options.store = "sqlite:///" + (root / "datasets.db").string();
+    options.datasets = (root / "store").string();
+    return app::App::Create(std::move(options));
+  }
+
+  explicit Workspace(fs::path root) : root_(std::move(root)), app_(OpenApp(root_)) {}
 
   fs::path root_;
-  std::unique_ptr<store::MetadataStores> stores_;
-  std::unique_ptr<data::ContentStore> content_;
-  data::DatasetService service_;
+  std::unique_ptr<app::App> app_;
 };
 
 struct DataOptions {
@@ -295,8 +300,12 @@ void DataShow(const DataOptions& options) {
 
 void DataProfile(const DataOptions& options) {
   Progress progress;
+  // No store to open, so no App: the executor an App would make.
+  std::unique_ptr<core::Executor> executor = app::NewDataExecutor();
+  data::ProfileOptions profile_options;
+  profile_options.executor = executor.get();
   data::DatasetProfile profile = data::ProfileCsv(
-      options.path, CsvOptionsOf(options), {},
+      options.path, CsvOptionsOf(options), profile_options,
       [&](uint64_t done, uint64_t total) { progress.Update("profile", done, total); });
   progress.Done();
   if (options.json) return PrintJson(profile.ToJson());
@@ -434,7 +443,11 @@ std::string VersionsPath(const std::string& name) {
 }
 
 // Runs `work` for each index below `count` on a few threads, each with its
-// own client; rethrows the first error once all have stopped.
+// own client; rethrows the first error once all have stopped. Threads of
+// their own, not tasks on the data executor: each spends its time waiting
+// on the server with a connection of its own, so the point is how many
+// requests are in flight, not how many cores hash; and they last one push
+// or pull of one command.
 void InParallel(const std::string& uri, size_t count,
                 const std::function<void(ApiClient&, size_t)>& work) {
   std::atomic<size_t> next{0};

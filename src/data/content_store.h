@@ -44,6 +44,10 @@
 #include "core/sha256.h"
 #include "data/chunker.h"
 
+namespace slipway::core {
+class Executor;
+}
+
 namespace slipway::data {
 
 // True for 64 lowercase hex digits, the only digest form the store accepts.
@@ -156,7 +160,8 @@ using ProgressCallback = std::function<void(uint64_t bytes_done, uint64_t bytes_
 // processes may use the same blobs at once: each add writes its own pack, an
 // object written twice is the same bytes either way, and a lookup that
 // misses reads the indexes of packs other processes published since. AddFile
-// and AddTree use up to three threads of their own while they run.
+// and AddTree hash on Options::executor as well as on the caller's thread
+// (at most three of its threads per add); they start no thread.
 class ContentStore {
   class Ingest;  // what one add or ObjectWriter writes (content_store.cc)
 
@@ -191,6 +196,12 @@ class ContentStore {
     // keeps its store inside the folder being added). Open(root, ...) sets
     // it to root.
     std::filesystem::path own_folder;
+    // Where an add hashes while the caller reads: the data pipeline's
+    // executor, which the composition root (app::App) owns and which must
+    // outlive the store. Shared with other adds and profiles; an add never
+    // waits for work queued there (data/task_group.h), so a busy executor
+    // slows it, never stops it. Null: everything on the caller's thread.
+    core::Executor* executor = nullptr;
   };
 
   // Where the bytes of an object lie: the whole blob `key` (a loose

@@ -1,7 +1,8 @@
 // The chunk writer: how AddFile, AddTree and ObjectWriter store new objects.
 //
 // An add reads each file once on the caller's thread, cuts it into chunks,
-// and hands the buffers to a whole-file hasher thread and two chunk workers
+// and hands the buffers to the whole-file hash and the chunk hashing, run as
+// tasks on the store's executor and on the caller's thread
 // (ContentStore::Ingest::Pipeline), which hash the chunks and append the new
 // ones to one pack blob being written; Commit publishes the pack
 // (content_store_packs.cc). The Ingest owns its pack writer until then, and
@@ -16,18 +17,17 @@
 
 #include <algorithm>
 #include <atomic>
-#include <condition_variable>
 #include <cstring>
 #include <deque>
 #include <exception>
 #include <mutex>
-#include <thread>
 #include <unordered_set>
 #include <utility>
 
 #include "core/error.h"
 #include "data/content_store.h"
 #include "data/content_store_internal.h"
+#include "data/task_group.h"
 
 namespace slipway::data {
 namespace fs = std::filesystem;
@@ -39,12 +39,6 @@ namespace {
 
 // Buffers of the add pipeline: one being read, the rest queued for hashing.
 constexpr size_t kPipelineBuffers = 6;
-// Threads that hash chunks and write new ones, beside the reader (which also
-// finds the boundaries) and the whole-file hasher. The whole-file SHA-256 is
-// one sequential stream (about 0.5 s per GB here), so it keeps one core; two
-// chunk workers share the other with the reader, so one can hash while the
-// other appends to the pack.
-constexpr size_t kChunkWorkers = 2;
 // A durable add starts the write-back of its pack every this many bytes.
 constexpr uint64_t kWriteBackBytes = uint64_t{16} << 20;
 
@@ -70,15 +64,16 @@ class BufferPool {
 
   size_t capacity() const { return capacity_; }
 
-  // A buffer with one user; waits while all are in use.
-  Buffer* Acquire() {
-    std::unique_lock lock(mu_);
+  // A buffer with one user, or null while all are in use (the reader then
+  // helps the stages that will give one back: Pipeline::Acquire).
+  Buffer* TryAcquire() {
+    std::lock_guard lock(mu_);
     if (free_.empty() && buffers_.size() < count_) {
       buffers_.push_back(std::make_unique<Buffer>());
       buffers_.back()->bytes = std::make_unique_for_overwrite<uint8_t[]>(capacity_);
       free_.push_back(buffers_.back().get());
     }
-    available_.wait(lock, [&] { return !free_.empty(); });
+    if (free_.empty()) return nullptr;
     Buffer* buffer = free_.back();
     free_.pop_back();
     buffer->users.store(1);
@@ -87,57 +82,16 @@ class BufferPool {
 
   void Release(Buffer* buffer) {
     if (buffer->users.fetch_sub(1) != 1) return;
-    {
-      std::lock_guard lock(mu_);
-      free_.push_back(buffer);
-    }
-    available_.notify_one();
+    std::lock_guard lock(mu_);
+    free_.push_back(buffer);
   }
 
  private:
   const size_t count_;
   const size_t capacity_;
   std::mutex mu_;  // guards buffers_ and free_
-  std::condition_variable available_;
   std::vector<std::unique_ptr<Buffer>> buffers_;
   std::vector<Buffer*> free_;
-};
-
-// A queue between two pipeline stages; Pop waits for an item or Close.
-template <typename T>
-class WorkQueue {
- public:
-  void Push(T item) {
-    {
-      std::lock_guard lock(mu_);
-      items_.push_back(std::move(item));
-    }
-    ready_.notify_one();
-  }
-
-  void Close() {
-    {
-      std::lock_guard lock(mu_);
-      closed_ = true;
-    }
-    ready_.notify_all();
-  }
-
-  // False once the queue is closed and empty.
-  bool Pop(T* item) {
-    std::unique_lock lock(mu_);
-    ready_.wait(lock, [&] { return !items_.empty() || closed_; });
-    if (items_.empty()) return false;
-    *item = std::move(items_.front());
-    items_.pop_front();
-    return true;
-  }
-
- private:
-  std::mutex mu_;  // guards items_ and closed_
-  std::condition_variable ready_;
-  std::deque<T> items_;
-  bool closed_ = false;
 };
 
 // Bytes [offset, offset + size) of a file, held in `buffer`; whole chunks
@@ -157,7 +111,7 @@ struct Segment {
 
 // Writes the new chunks of one add into a pack blob and publishes it
 // (Commit); abandons it if the add fails first. Thread-safe: the chunk
-// workers of an add call StoreChunk concurrently.
+// hashing items of an add call StoreChunk concurrently.
 class ContentStore::Ingest {
  public:
   explicit Ingest(ContentStore* store)
@@ -283,83 +237,76 @@ void ContentStore::Ingest::Commit() {
   store_->PublishPack(std::move(pack), name, std::move(entries));
 }
 
-// The stages of one file's add. The caller's thread reads the file and finds
-// chunk boundaries; one thread hashes the whole file; kChunkWorkers threads
-// hash chunks and write new ones. Segments flow through two queues; a buffer
-// returns to the pool when both stages have released it. Small files (one
-// buffer) run every stage inline on the caller's thread instead.
+// The stages of one file's add, as items of a TaskGroup on the store's
+// executor (Options::executor). The caller's thread reads the file and finds
+// chunk boundaries; each segment it reads becomes two items: hashing its
+// chunks and storing the new ones (segments in any order, several at once),
+// and its part of the whole-file hash (one segment at a time, in order: a
+// chain in which each item queues the next). A buffer returns to the pool
+// when both items have released it.
 //
-// These threads are the add's own, not tasks on the App's shared background
-// executor: the stages wait for the reader's segments and the reader for the
-// buffers the stages give back, and tasks that wait on each other in a
-// bounded pool can deadlock (two adds whose readers run on the pool fill it
-// with readers and half their stages; the other stages never start).
-// docs/architecture.md ("Threads") has the argument and what moving them
-// would take.
+// No item waits for anything, and the reader waits only in Acquire, where it
+// runs queued items itself before it sleeps; so it sleeps only while the
+// items holding every buffer are running on other threads, and an add
+// progresses however busy the executor is (with every thread taken, the
+// reader does all the work). docs/architecture.md ("Threads") has why the
+// stages were once threads of their own and why this arrangement cannot
+// deadlock. Small files (one buffer) and stores without an executor run
+// every item on the caller's thread.
 class ContentStore::Ingest::Pipeline {
  public:
-  Pipeline(Ingest* ingest, BufferPool* pool, bool threaded)
-      : ingest_(ingest), pool_(pool), threaded_(threaded), refs_(threaded ? kChunkWorkers : 1) {
-    if (!threaded_) return;
-    try {
-      threads_.emplace_back([this] { RunWholeHash(); });
-      for (size_t i = 0; i < kChunkWorkers; ++i) {
-        threads_.emplace_back([this, i] { RunChunkWorker(i); });
-      }
-    } catch (...) {
-      Stop();
-      throw;
-    }
-  }
+  Pipeline(Ingest* ingest, BufferPool* pool, core::Executor* executor)
+      : ingest_(ingest), pool_(pool), group_(executor, kHelpers) {}
 
-  // After an error of the reader: the stages drop the queued segments.
-  ~Pipeline() {
-    failed_.store(true);
-    Stop();
-  }
+  // After an error of the reader: the queued items only release their
+  // buffers. (group_, declared last, is destroyed first: it runs or waits
+  // for every item while the members they use still exist.)
+  ~Pipeline() { failed_.store(true); }
 
   Pipeline(const Pipeline&) = delete;
   Pipeline& operator=(const Pipeline&) = delete;
 
   bool failed() const { return failed_.load(); }
 
-  // Hands the reader's buffer of `segment` to the stages.
-  void Push(Segment segment) {
-    if (!threaded_) {
-      whole_.Update(segment.data, segment.size);
-      ingest_->HashChunks(segment, &chunk_hasher_, &refs_[0]);
-      pool_->Release(segment.buffer);
-      return;
-    }
-    segment.buffer->users.fetch_add(1);
-    whole_queue_.Push({segment.buffer, segment.offset, segment.data, segment.size, {}});
-    chunk_queue_.Push(std::move(segment));
+  // A buffer from the pool; while none is free, runs queued items here
+  // (whose end gives one back), and sleeps only while all are running.
+  Buffer* Acquire() {
+    Buffer* buffer = nullptr;
+    group_.WaitUntil([&] { return (buffer = pool_->TryAcquire()) != nullptr; });
+    return buffer;
   }
 
-  // Waits for the stages; rethrows the first error of a stage. Returns the
-  // whole-file digest and the chunks in order.
+  // Hands the reader's buffer of `segment` to the stages.
+  void Push(Segment segment) {
+    segment.buffer->users.fetch_add(1);  // the whole-file hash's
+    bool start_chain = false;
+    {
+      std::lock_guard lock(whole_mu_);
+      whole_pending_.push_back({segment.buffer, segment.offset, segment.data, segment.size, {}});
+      start_chain = !whole_queued_;
+      whole_queued_ = true;
+    }
+    if (start_chain) group_.Add([this] { HashWholeNext(); });
+    group_.Add([this, segment = std::move(segment)] { HashChunks(segment); });
+  }
+
+  // Runs or waits for the items; rethrows the first error of one. Returns
+  // the whole-file digest and the chunks in order.
   std::pair<Sha256::Digest, std::vector<ChunkRef>> Finish() {
-    Stop();
+    group_.Wait();
     if (error_) std::rethrow_exception(error_);
-    std::vector<ChunkRef> refs = std::move(refs_[0]);
-    for (size_t i = 1; i < refs_.size(); ++i) {
-      refs.insert(refs.end(), refs_[i].begin(), refs_[i].end());
-    }
-    if (refs_.size() > 1) {
-      std::sort(refs.begin(), refs.end(),
-                [](const ChunkRef& a, const ChunkRef& b) { return a.offset < b.offset; });
-    }
-    return {whole_.Finish(), std::move(refs)};
+    std::sort(refs_.begin(), refs_.end(),
+              [](const ChunkRef& a, const ChunkRef& b) { return a.offset < b.offset; });
+    return {whole_.Finish(), std::move(refs_)};
   }
 
  private:
-  void Stop() {
-    whole_queue_.Close();
-    chunk_queue_.Close();
-    for (std::thread& thread : threads_) {
-      if (thread.joinable()) thread.join();
-    }
-  }
+  // Helpers of one add on the executor: as many as there were threads
+  // beside the reader (the whole-file hash and two chunk workers). The
+  // whole-file SHA-256 is one sequential stream (about 0.5 s per GB here),
+  // so it keeps one helper busy; the others hash chunks and append to the
+  // pack.
+  static constexpr int kHelpers = 3;
 
   void Fail() {
     std::lock_guard lock(error_mu_);
@@ -367,49 +314,59 @@ class ContentStore::Ingest::Pipeline {
     failed_.store(true);
   }
 
-  void RunWholeHash() {
+  // The next segment of the whole-file hash; queues the one after it, so
+  // one link of the chain runs at a time.
+  void HashWholeNext() {
     Segment segment;
-    while (whole_queue_.Pop(&segment)) {
-      if (!failed_.load()) {
-        try {
-          whole_.Update(segment.data, segment.size);
-        } catch (...) {
-          Fail();
-        }
-      }
-      pool_->Release(segment.buffer);
+    {
+      std::lock_guard lock(whole_mu_);
+      segment = std::move(whole_pending_.front());
+      whole_pending_.pop_front();
     }
+    if (!failed_.load()) {
+      try {
+        whole_.Update(segment.data, segment.size);
+      } catch (...) {
+        Fail();
+      }
+    }
+    pool_->Release(segment.buffer);
+    {
+      std::lock_guard lock(whole_mu_);
+      whole_queued_ = !whole_pending_.empty();
+      if (!whole_queued_) return;
+    }
+    group_.Add([this] { HashWholeNext(); });
   }
 
-  void RunChunkWorker(size_t worker) {
-    std::unique_ptr<Sha256> hasher;
-    Segment segment;
-    while (chunk_queue_.Pop(&segment)) {
-      if (!failed_.load()) {
-        try {
-          if (!hasher) hasher = std::make_unique<Sha256>();
-          ingest_->HashChunks(segment, hasher.get(), &refs_[worker]);
-        } catch (...) {
-          Fail();
-        }
+  void HashChunks(const Segment& segment) {
+    if (!failed_.load()) {
+      try {
+        Sha256 hasher;
+        std::vector<ChunkRef> refs;
+        ingest_->HashChunks(segment, &hasher, &refs);
+        std::lock_guard lock(refs_mu_);
+        refs_.insert(refs_.end(), std::make_move_iterator(refs.begin()),
+                     std::make_move_iterator(refs.end()));
+      } catch (...) {
+        Fail();
       }
-      pool_->Release(segment.buffer);
     }
+    pool_->Release(segment.buffer);
   }
 
   Ingest* const ingest_;
   BufferPool* const pool_;
-  const bool threaded_;
-  Sha256 whole_;         // used by the whole-file stage only, until Finish
-  Sha256 chunk_hasher_;  // inline mode only
-  // One list per chunk worker, written by that worker only, until Finish.
-  std::vector<std::vector<ChunkRef>> refs_;
-  WorkQueue<Segment> whole_queue_;
-  WorkQueue<Segment> chunk_queue_;
+  Sha256 whole_;                       // one chain link at a time updates it, until Finish
+  std::mutex whole_mu_;                // guards whole_pending_ and whole_queued_
+  std::deque<Segment> whole_pending_;  // segments the whole-file hash has not taken
+  bool whole_queued_ = false;          // a link of the chain is queued or running
+  std::mutex refs_mu_;                 // guards refs_ until Finish
+  std::vector<ChunkRef> refs_;         // the chunks hashed so far, in any order
   std::atomic<bool> failed_{false};
-  std::mutex error_mu_;  // guards error_ while the stages run
+  std::mutex error_mu_;  // guards error_ while items run
   std::exception_ptr error_;
-  std::vector<std::thread> threads_;
+  TaskGroup group_;  // last: see the destructor
 };
 
 FileManifest ContentStore::Ingest::AddFile(const fs::path& path, const std::string& shown,
@@ -427,11 +384,13 @@ FileManifest ContentStore::Ingest::AddFile(const fs::path& path, const std::stri
 
   const size_t capacity = pool_.capacity();
   Chunker chunker(store_->options_.chunking);
-  Pipeline pipeline(this, &pool_, static_cast<uint64_t>(info.st_size) > capacity);
+  // A file of one buffer is one segment: nothing to overlap.
+  const bool parallel = static_cast<uint64_t>(info.st_size) > capacity;
+  Pipeline pipeline(this, &pool_, parallel ? store_->options_.executor : nullptr);
 
   // `current` holds stream bytes [base, base + have): the tail of the previous
   // read that did not end a chunk, then the new bytes.
-  Buffer* current = pool_.Acquire();
+  Buffer* current = pipeline.Acquire();
   size_t have = 0;
   uint64_t base = 0;
   bool eof = false;
@@ -461,7 +420,7 @@ FileManifest ContentStore::Ingest::AddFile(const fs::path& path, const std::stri
       if (!eof && used == 0) throw Error(ErrorCode::kInternalError, "chunker made no progress");
       Buffer* next = nullptr;
       if (!eof) {
-        next = pool_.Acquire();
+        next = pipeline.Acquire();
         std::memcpy(next->bytes.get(), current->bytes.get() + used, tail);
       }
       if (used > 0) {

@@ -2,7 +2,6 @@
 
 #include <atomic>
 #include <charconv>
-#include <future>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <system_error>
@@ -10,6 +9,7 @@
 #include "core/clock.h"
 #include "core/error.h"
 #include "core/ids.h"
+#include "data/task_group.h"
 
 namespace slipway::data {
 namespace {
@@ -121,9 +121,10 @@ AddOutcome DatasetService::Add(const std::string& name, const std::filesystem::p
   record.created_by = options.created_by;
   record.kind = folder ? "folder" : "file";
 
-  // A table is parsed and profiled while it is being stored, on threads of
-  // its own; the store publishes nothing until the profile has succeeded
-  // (before_commit), so bad input leaves nothing behind.
+  // A table is parsed and profiled while it is being stored, as a task on
+  // the data executor; the store publishes nothing until the profile has
+  // succeeded (before_commit), so bad input leaves nothing behind. Waiting
+  // for the profile runs it here if no executor thread has taken it yet.
   std::mutex progress_mu;  // serializes calls of options.progress
   std::atomic<uint64_t> profiled{0};
   std::atomic<uint64_t> stored{0};
@@ -133,19 +134,31 @@ AddOutcome DatasetService::Add(const std::string& name, const std::filesystem::p
     uint64_t parts = table ? 2 : 1;
     options.progress("add", (profiled + stored) / parts, total);
   };
-  std::future<DatasetProfile> profiling;
+  ProfileOptions profile_options = options.profile;
+  if (profile_options.executor == nullptr) profile_options.executor = executor_;
+  std::optional<DatasetProfile> profile;
+  // Set when the add ends, before `profiling` waits: an add that failed
+  // before its profile started does not run it then.
+  std::atomic<bool> ended{false};
+  TaskGroup profiling(executor_, 1);
+  struct EndOnExit {
+    std::atomic<bool>& ended;
+    ~EndOnExit() { ended = true; }
+  } end_on_exit{ended};
   if (table) {
-    profiling = std::async(std::launch::async, [&] {
-      return ProfileCsv(path, options.csv, options.profile, [&](uint64_t done, uint64_t total) {
+    profiling.Add([&] {
+      if (ended) return;
+      profile = ProfileCsv(path, options.csv, profile_options, [&](uint64_t done, uint64_t total) {
         profiled = done;
         report(total);
       });
     });
   }
-  std::optional<DatasetProfile> profile;
+  bool profile_checked = false;
   auto await_profile = [&] {
-    if (profile || !profiling.valid()) return;
-    profile = profiling.get();
+    if (!table || profile_checked) return;
+    profiling.Wait();  // rethrows what the profile threw
+    profile_checked = true;
     if (profile->row_count == 0) {
       ThrowInvalid("'" + path.string() +
                    "' has a header row but no data rows: nothing to version.");
@@ -318,7 +331,9 @@ DatasetVersion DatasetService::Import(DatasetVersion version, bool* created) {
     // whoever pushed it.
     if (version.kind != "file") ThrowInvalid("A csv version must be a file, not a folder.");
     TempCopy copy(content_, manifest, "import");
-    DatasetProfile profile = ProfileCsv(copy.path());
+    ProfileOptions profile_options;
+    profile_options.executor = executor_;
+    DatasetProfile profile = ProfileCsv(copy.path(), {}, profile_options);
     version.row_count = profile.row_count;
     version.column_count = static_cast<int64_t>(profile.columns.size());
     version.profile_json = profile.ToJson().dump();

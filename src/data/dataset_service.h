@@ -17,7 +17,8 @@
 // not exist yet, which any actor may create and then manages. List() shows
 // the datasets the actor may read.
 //
-// Thread-safe as far as its stores are (both are).
+// Thread-safe as far as its stores are (both are). Starts no thread: the
+// work an add does beside the caller's thread runs on the executor given.
 #pragma once
 
 #include <filesystem>
@@ -59,7 +60,7 @@ struct AddOptions {
   // (.csv, .tsv); folders are never profiled.
   std::optional<bool> table;
   CsvOptions csv;
-  ProfileOptions profile;
+  ProfileOptions profile;  // its executor, when null, is the service's
   // Called with the phase ("add"), bytes done and total, from any thread
   // (never two calls at once).
   std::function<void(std::string_view phase, uint64_t done, uint64_t total)> progress;
@@ -73,9 +74,14 @@ struct AddOutcome {
 
 class DatasetService {
  public:
+  // `executor` is the data pipeline's (app::App owns it; it must outlive the
+  // service): an add profiles a table there while the content store reads
+  // and hashes it, and profiles parse ranges there. Null: on the caller's
+  // thread, one after the other.
   DatasetService(ContentStore& content, DatasetStore& store,
-                 governance::Authorizer& authorizer = governance::Authorizer::AllowAll())
-      : content_(content), store_(store), authorizer_(authorizer) {}
+                 governance::Authorizer& authorizer = governance::Authorizer::AllowAll(),
+                 core::Executor* executor = nullptr)
+      : content_(content), store_(store), authorizer_(authorizer), executor_(executor) {}
   AddOutcome Add(const std::string& name, const std::filesystem::path& path,
                  const AddOptions& options);
   DatasetVersion Resolve(const DatasetRef& ref);
@@ -122,6 +128,7 @@ class DatasetService {
   ContentStore& content_;
   DatasetStore& store_;
   governance::Authorizer& authorizer_;
+  core::Executor* const executor_;
 };
 
 }  // namespace slipway::data

@@ -11,6 +11,7 @@
 
 #include "core/base64.h"
 #include "core/error.h"
+#include "data/task_group.h"
 
 namespace slipway::data {
 
@@ -682,10 +683,14 @@ DatasetProfile ProfileCsv(const std::filesystem::path& path, const CsvOptions& c
     bytes_done.fetch_add(range.end - reported);
   };
 
-  std::vector<std::thread> workers;
-  for (size_t i = 1; i < ranges.size(); ++i) workers.emplace_back(work, i);
-  if (!ranges.empty()) work(0);
-  for (std::thread& t : workers) t.join();
+  // Range 0 here, the others on the executor; the caller takes any that
+  // have not started when its own is done. `work` throws nothing.
+  {
+    TaskGroup group(options.executor, static_cast<int>(ranges.size()) - 1);
+    for (size_t i = 1; i < ranges.size(); ++i) group.Add([&work, i] { work(i); });
+    if (!ranges.empty()) work(0);
+    group.Wait();
+  }
 
   size_t failed = ranges.size();
   for (size_t i = 0; i < ranges.size(); ++i) {

@@ -8,7 +8,7 @@
 // stated bounds for distinct counts (HyperLogLog, ~0.81%), quantiles and
 // histograms (KLL, rank error ~1.65%) and top values (FrequentItems, counts
 // exact while a column has at most 64 distinct values). ProfileCsv uses this
-// itself: it parses ranges of the file on several threads and merges.
+// itself: it parses ranges of the file in parallel and merges.
 //
 // Type inference in one pass. Each column starts as kEmpty and is promoted
 // (csv_reader.h: bool < int64 < float64 < string; bool with a number gives
@@ -45,6 +45,10 @@
 #include "data/hyperloglog.h"
 #include "data/kll_sketch.h"
 
+namespace slipway::core {
+class Executor;
+}
+
 namespace slipway::data {
 
 // The quantiles ToJson() reports.
@@ -52,8 +56,15 @@ inline constexpr std::array<double, 9> kProfileQuantiles = {0.0,  0.01, 0.05, 0.
                                                             0.75, 0.95, 0.99, 1.0};
 
 struct ProfileOptions {
-  // Threads that parse ranges of the file in parallel; 0 = one per core.
+  // Ranges of the file parsed in parallel (the profile is the merge of
+  // theirs); 0 = one per core.
   int threads = 2;
+  // Where ranges other than the caller's are parsed: the data pipeline's
+  // executor (owned by app::App). The caller parses ranges too and never
+  // waits for one that has not started (data/task_group.h), so a busy
+  // executor slows a profile, never stops it. Null: the caller parses
+  // every range, one after another (the same profile).
+  core::Executor* executor = nullptr;
   int hll_precision = HyperLogLog::kDefaultPrecision;
   int kll_k = KllSketch::kDefaultK;
   uint64_t kll_seed = KllSketch::kDefaultSeed;
@@ -182,10 +193,11 @@ class DatasetProfileBuilder {
 using ProfileProgress = std::function<void(uint64_t bytes_done, uint64_t bytes_total)>;
 
 // Profiles a CSV file in one pass over its bytes, parsing `options.threads`
-// ranges in parallel (CsvReader::Split) and merging their profiles. Each
-// thread takes its rows in blocks of 256 (CsvReader::ForEachBlock) and feeds
+// ranges in parallel on the calling thread and options.executor
+// (CsvReader::Split) and merging their profiles. Starts no thread. Each
+// range takes its rows in blocks of 256 (CsvReader::ForEachBlock) and feeds
 // them to a DatasetProfileBuilder column by column, so that a column's
-// sketches stay in cache. Memory: the file is mapped, not read; per thread,
+// sketches stay in cache. Memory: the file is mapped, not read; per range,
 // ~30 KiB of sketches per column plus one block of field views. Errors are
 // those of
 // CsvReader, plus CsvError "line L, column C: value 'x' of column 'c' is not

@@ -411,6 +411,53 @@ def test_push_and_pull_move_many_chunks_in_a_few_packs(server, ws, tmp_path):
     assert out.stat().st_size == size and sha256(out) == sha256(path)
 
 
+def test_concurrent_adds_and_pushes_all_finish_with_their_content(server, tmp_path):
+    """Three workspaces add a table each at once, then push at once: the server
+    imports (and profiles) the three concurrently on its data executor, and
+    every version ends with the content and profile of its own file."""
+    env = {"SLIPWAY_TRACKING_URI": server.url}
+    rng = np.random.default_rng(11)
+    n = 450_000
+    jobs = []
+    for i in range(3):
+        folder = tmp_path / f"ws{i}"
+        folder.mkdir()
+        frame = pd.DataFrame({"id": np.arange(n) + i * n, "x": rng.normal(size=n).round(6),
+                              "cat": rng.choice(["a", "b", "c", "d"], n),
+                              "flag": rng.choice(["true", "false"], n)})
+        path = _write(frame, tmp_path / f"table{i}.csv")
+        assert path.stat().st_size > 8 << 20  # more than one read buffer
+        jobs.append((folder, path, unique(f"conc{i}")))
+
+    def run_all(make_args):
+        procs = [subprocess.Popen([str(slipway_binary()), *map(str, make_args(*job))], cwd=job[0],
+                                  env={**os.environ, **env}, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True) for job in jobs]
+        outs = [p.communicate(timeout=300) for p in procs]
+        for p, (out, err) in zip(procs, outs):
+            assert p.returncode == 0, err
+        return [out for out, _ in outs]
+
+    added = run_all(lambda folder, path, name: ("data", "add", path, "--name", name, "--json"))
+    for (folder, path, name), out in zip(jobs, added):
+        assert json.loads(out)["content_digest"] == sha256(path)
+    run_all(lambda folder, path, name: ("data", "push", name))
+    for folder, path, name in jobs:
+        r = requests.get(f"{server.url}/api/v1/datasets/{name}/versions/1")
+        assert r.status_code == 200, r.text
+        got = r.json()["version"]
+        assert got["content_digest"] == sha256(path)
+        assert got["row_count"] == n and got["profile"]["row_count"] == n
+    # one of them back from the server, byte for byte
+    folder, path, name = jobs[1]
+    other = tmp_path / "other"
+    other.mkdir()
+    slipway("data", "pull", name, cwd=other, env=env)
+    out = tmp_path / "pulled.csv"
+    slipway("data", "get", f"{name}@1", "-o", out, cwd=other)
+    assert sha256(out) == sha256(path)
+
+
 def _bundle(*objects: bytes) -> bytes:
     return b"".join(f"{hashlib.sha256(o).hexdigest()} {len(o)}\n".encode() + o for o in objects)
 

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <fstream>
 #include <functional>
+#include <future>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -19,6 +20,8 @@
 
 #include "blob/local_blob_store.h"
 #include "core/error.h"
+#include "core/executor.h"
+#include "test_util/executor_blocker.h"
 
 namespace slipway::data {
 namespace {
@@ -95,12 +98,23 @@ class ContentStoreTest : public ::testing::Test {
             ("slipway-content-store-" + std::to_string(::getpid()) + "-" + test->name());
     fs::remove_all(base_);
     fs::create_directories(base_);
-    store_ = ContentStore::Open(base_ / "store");
+    store_ = ContentStore::Open(base_ / "store", Options());
   }
   void TearDown() override {
     store_.reset();
     fs::remove_all(base_);
   }
+
+  // Defaults, with the adds hashing on the test's executor as the App's do.
+  ContentStore::Options Options() {
+    ContentStore::Options options;
+    options.executor = executor_.get();
+    return options;
+  }
+
+  // The data pipeline's executor, as small as it gets on a 2-core machine.
+  std::unique_ptr<core::Executor> executor_ =
+      std::make_unique<core::Executor>(core::Executor::Options{"test-data", 2, 64});
 
   // The distinct objects the store holds: loose ones, and those the indexes
   // of published packs list (format in content_store.h).
@@ -509,7 +523,7 @@ TEST_F(ContentStoreTest, AddFileChunksHashesAndStoresOnlyNewChunks) {
 TEST_F(ContentStoreTest, AddFileThroughThePipelineCutsLikeTheChunker) {
   // Reads of 1 MiB make a 21 MB file go through the threaded pipeline with
   // many buffer boundaries; the chunks must be those of ChunkAll.
-  ContentStore::Options options;
+  ContentStore::Options options = Options();
   options.read_size = 1 << 20;
   store_.reset();
   store_ = ContentStore::Open(base_ / "store", options);
@@ -716,7 +730,7 @@ TEST_F(ContentStoreTest, OpenRejectsInvalidOptions) {
 }
 
 TEST_F(ContentStoreTest, AFailedAddLeavesNoObjectAndNoTempFile) {
-  ContentStore::Options options;
+  ContentStore::Options options = Options();
   options.read_size = 1 << 20;
   store_.reset();
   store_ = ContentStore::Open(base_ / "store", options);
@@ -764,7 +778,7 @@ TEST_F(ContentStoreTest, TheCommitGateRunsOnceBeforeAnythingIsVisibleAndCanStopT
 }
 
 TEST_F(ContentStoreTest, ALargeAddCommitsAsItGoes) {
-  ContentStore::Options options;
+  ContentStore::Options options = Options();
   options.read_size = 1 << 20;
   options.commit_every_bytes = 2 << 20;
   store_.reset();
@@ -797,6 +811,79 @@ TEST_F(ContentStoreTest, ConcurrentAddsOfTheSameFileAgree) {
   }
   EXPECT_EQ(ObjectCount(), results[0].manifest.chunks.size());
   EXPECT_EQ(TempCount(), 0u);
+}
+
+// Four adds at once on a 2-thread executor whose threads are all taken:
+// each add's hashing waits in the executor's queue, so the adds must make
+// progress on their own threads (stages as threads of a bounded pool that
+// wait on each other would never finish here).
+TEST_F(ContentStoreTest, ConcurrentAddsFinishWhenTheExecutorHasNoThreadToGive) {
+  ContentStore::Options options = Options();
+  options.read_size = 1 << 20;
+  store_.reset();
+  store_ = ContentStore::Open(base_ / "store", options);
+  std::vector<std::string> contents;
+  for (int i = 0; i < 4; ++i) {
+    contents.push_back(RandomBytes((6 << 20) + 1000 * i, 40 + i));
+    WriteFile(base_ / ("in" + std::to_string(i) + ".bin"), contents.back());
+  }
+  test_util::ExecutorBlocker blocker(*executor_);
+  std::vector<std::future<AddFileResult>> adds;
+  for (int i = 0; i < 4; ++i) {
+    adds.push_back(std::async(std::launch::async, [this, i] {
+      return store_->AddFile(base_ / ("in" + std::to_string(i) + ".bin"));
+    }));
+  }
+  for (auto& add : adds) EXPECT_TRUE(test_util::ReadyWithin(add, 120)) << "deadlock";
+  blocker.Release();
+  for (int i = 0; i < 4; ++i) {
+    FileManifest manifest = adds[i].get().manifest;
+    EXPECT_EQ(manifest.sha256, Sha256::Hex(contents[i]));
+    store_->Materialize(manifest, base_ / ("out" + std::to_string(i) + ".bin"));
+    EXPECT_TRUE(ReadFile(base_ / ("out" + std::to_string(i) + ".bin")) == contents[i]);
+  }
+}
+
+// An add whose caller is itself the executor's only thread: the stages it
+// waits for can only run on that thread, so the caller runs them.
+TEST_F(ContentStoreTest, AnAddFromTheExecutorsOnlyThreadFinishes) {
+  core::Executor one({"test-one", 1, 16});
+  ContentStore::Options options = Options();
+  options.read_size = 1 << 20;
+  options.executor = &one;
+  store_.reset();
+  store_ = ContentStore::Open(base_ / "store", options);
+  std::string content = RandomBytes(5 << 20, 50);
+  WriteFile(base_ / "in.bin", content);
+  std::promise<FileManifest> added;
+  std::future<FileManifest> manifest = added.get_future();
+  ASSERT_TRUE(one.TrySubmit([&] {
+    try {
+      added.set_value(store_->AddFile(base_ / "in.bin").manifest);
+    } catch (...) {
+      added.set_exception(std::current_exception());
+    }
+  }));
+  ASSERT_TRUE(test_util::ReadyWithin(manifest, 120)) << "deadlock";
+  EXPECT_EQ(manifest.get().sha256, Sha256::Hex(content));
+}
+
+// The executor changes where the hashing runs, not what is stored.
+TEST_F(ContentStoreTest, AnAddStoresTheSameWithAndWithoutAnExecutor) {
+  ContentStore::Options options = Options();
+  options.read_size = 1 << 20;
+  options.durable = false;
+  ContentStore::Options inline_options = options;
+  inline_options.executor = nullptr;
+  std::string content = RandomBytes((9 << 20) + 777, 51);
+  content.replace(6 << 20, 1 << 20, content.substr(1 << 20, 1 << 20));
+  WriteFile(base_ / "in.bin", content);
+  AddFileResult parallel = ContentStore::Open(base_ / "a", options)->AddFile(base_ / "in.bin");
+  AddFileResult alone = ContentStore::Open(base_ / "b", inline_options)->AddFile(base_ / "in.bin");
+  EXPECT_EQ(parallel.manifest, alone.manifest);
+  EXPECT_EQ(parallel.stats.chunks_new, alone.stats.chunks_new);
+  EXPECT_EQ(parallel.stats.bytes_new, alone.stats.bytes_new);
+  EXPECT_EQ(parallel.manifest.sha256, Sha256::Hex(content));
 }
 
 TEST_F(ContentStoreTest, MaterializeRefusesEntryPathsThatEscape) {

@@ -5,10 +5,13 @@
 
 #include <cmath>
 #include <fstream>
+#include <future>
 #include <nlohmann/json.hpp>
 #include <random>
 
 #include "core/error.h"
+#include "core/executor.h"
+#include "test_util/executor_blocker.h"
 #include "test_util/temp_dir.h"
 
 namespace slipway::data {
@@ -26,6 +29,7 @@ class ProfileTest : public ::testing::Test {
     const fs::path path = Write(content);
     ProfileOptions options;
     options.threads = threads;
+    options.executor = &executor_;
     try {
       ProfileCsv(path, csv, options);
     } catch (const Error& e) {
@@ -38,6 +42,8 @@ class ProfileTest : public ::testing::Test {
   }
 
   slipway::testing::TempDir dir_{"slipway-profile-test"};
+  // Where ranges beyond the caller's are parsed, as in the App.
+  core::Executor executor_{{"test-data", 2, 64}};
 };
 
 // Exact reference statistics of a numeric column.
@@ -242,15 +248,34 @@ TEST_F(ProfileTest, ParallelEqualsSingleThreaded) {
   one.threads = 1;
   ProfileOptions two;
   two.threads = 2;
+  two.executor = &executor_;
   ProfileOptions seven;
   seven.threads = 7;
+  seven.executor = &executor_;
+  ProfileOptions seven_alone;  // the caller parses every range
+  seven_alone.threads = 7;
   const DatasetProfile a = ProfileCsv(path, {}, one);
-  for (const ProfileOptions& options : {two, seven}) {
+  for (const ProfileOptions& options : {two, seven, seven_alone}) {
     const DatasetProfile b = ProfileCsv(path, {}, options);
     EXPECT_EQ(b.row_count, 60000);
     ASSERT_EQ(a.columns.size(), b.columns.size());
     for (size_t i = 0; i < a.columns.size(); ++i) ExpectSameExact(a.columns[i], b.columns[i]);
   }
+}
+
+// Ranges queued for an executor whose threads are all taken are parsed by
+// the caller once its own is done, rather than waited for.
+TEST_F(ProfileTest, FinishesWhenTheExecutorHasNoThreadToGive) {
+  const fs::path path = Write(MixedCsv(20000, 3));
+  ProfileOptions options;
+  options.threads = 4;
+  options.executor = &executor_;
+  test_util::ExecutorBlocker blocker(executor_);
+  std::future<DatasetProfile> profile =
+      std::async(std::launch::async, [&] { return ProfileCsv(path, {}, options); });
+  EXPECT_TRUE(test_util::ReadyWithin(profile, 120)) << "deadlock";
+  blocker.Release();
+  EXPECT_EQ(profile.get().row_count, 20000);
 }
 
 TEST_F(ProfileTest, ProfileMatchesExactStatistics) {
