@@ -59,6 +59,7 @@ struct ServerArgs {
   uint64_t prediction_log_max_mb = 1024;
   int prediction_log_max_age_hours = 7 * 24;
   double prediction_log_flush = 2;  // seconds
+  int data_threads = 0;             // 0: one per core
   // Seconds; the defaults are AuditLog's.
   int audit_refusal_interval =
       static_cast<int>(std::chrono::duration_cast<std::chrono::seconds>(
@@ -129,6 +130,7 @@ void RunServer(const ServerArgs& args) {
   app_options.models.python.workers = args.python_workers;
   app_options.prediction_log_bytes = args.prediction_log_max_mb << 20;
   app_options.prediction_log_age = std::chrono::hours(args.prediction_log_max_age_hours);
+  app_options.data_threads = args.data_threads;
   app_options.prediction_log_flush =
       std::chrono::milliseconds(static_cast<int64_t>(args.prediction_log_flush * 1000));
   app_options.audit.refusal_interval = std::chrono::seconds(args.audit_refusal_interval);
@@ -217,6 +219,11 @@ void AddServerCommand(CLI::App& app) {
                   "Worker threads: requests handled at once (open connections cost no thread)")
       ->capture_default_str()
       ->check(CLI::Range(1, 1024));
+  cmd->add_option("--data-threads", args->data_threads,
+                  "Threads for dataset adds and profiles (hashing, chunking, sketches); 0 is one "
+                  "per core")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 256));
   cmd->add_option("--io-threads", args->io_threads,
                   "Threads that read requests and write replies for every connection")
       ->capture_default_str()
