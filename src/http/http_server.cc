@@ -532,8 +532,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
     // 512 bytes) per system call, and the buffer never grows while the body
     // parser drains it: a 300 KB body took some 500 reads, each re-arming the
     // timer and the epoll registration. A body piece's worth of capacity
-    // makes it a handful. ReadHeader gives the memory back.
-    if (buffer_.capacity() < kBodyPiece) buffer_.reserve(kBodyPiece);
+    // makes it a handful. ReadHeader gives the memory back. (Only for
+    // bodies that do not fit already: for small ones the allocation and its
+    // release cost more than the reads.)
+    const auto declared = parser_->content_length();
+    if (buffer_.capacity() < kBodyPiece && (!declared || *declared > buffer_.capacity()))
+      buffer_.reserve(kBodyPiece);
     auto& body = parser_->get().body();
     body.data = piece_.data();
     body.size = piece_.size();
