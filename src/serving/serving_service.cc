@@ -229,6 +229,31 @@ void ServingService::Schedule(const std::string& name, const std::string& why) {
   }
 }
 
+void ServingService::FollowRename(const std::string& name, Entry& entry,
+                                  const registry::RegistryEvent& event) {
+  const std::string scheme = "models:/";
+  governance::AuditedOperation(
+      audit_, ServingActor(), "deployments/follow-rename", "background",
+      "deployment " + name + ": model " + event.model + " renamed to " + event.new_name)
+      .Run([&] {
+        governance::SetTarget("deployment:" + name);
+        std::lock_guard lock(entry.mu);
+        DeploymentSpec spec = entry.spec;
+        for (std::string* uri : {&spec.model_uri, &spec.canary_uri, &spec.shadow_uri}) {
+          if (uri->empty() || ModelRef::Parse(*uri).name != event.model) continue;
+          // models:/OLD@alias -> models:/NEW@alias (the name is the prefix).
+          *uri = scheme + event.new_name + uri->substr(scheme.size() + event.model.size());
+        }
+        spec.last_updated_time = NowMillis();
+        store_.Update(spec);
+        entry.spec = spec;
+        entry.events.push_back({NowMillis(), "model " + event.model + " renamed to " +
+                                                 event.new_name + ": now follows " +
+                                                 spec.model_uri});
+        while (entry.events.size() > kEventsKept) entry.events.pop_front();
+      });
+}
+
 void ServingService::OnRegistryEvent(const registry::RegistryEvent& event) {
   std::shared_ptr<const Map> map = map_.load();
   for (const auto& [name, entry] : *map) {
@@ -236,6 +261,21 @@ void ServingService::OnRegistryEvent(const registry::RegistryEvent& event) {
     {
       std::lock_guard lock(entry->mu);
       spec = entry->spec;
+    }
+    if (event.kind == registry::RegistryEvent::Kind::kModelRenamed) {
+      bool named = false;
+      for (const std::string* uri : {&spec.model_uri, &spec.canary_uri, &spec.shadow_uri})
+        named = named || (!uri->empty() && ModelRef::Parse(*uri).name == event.model);
+      if (!named) continue;
+      try {
+        FollowRename(name, *entry, event);
+      } catch (const std::exception& e) {
+        spdlog::error("deployment {}: could not follow the rename of {}: {}", name, event.model,
+                      e.what());
+        entry->Note("could not follow the rename of " + event.model + ": " + e.what());
+      }
+      Schedule(name, "model " + event.model + " renamed to " + event.new_name);
+      continue;
     }
     bool follows = false;
     for (const std::string* uri : {&spec.model_uri, &spec.canary_uri, &spec.shadow_uri}) {

@@ -191,6 +191,9 @@ class ServingService {
   void Schedule(const std::string& name, const std::string& why);
   void Reconcile(const std::string& name, const std::string& why);
   void OnRegistryEvent(const registry::RegistryEvent& event);
+  // Rewrites the deployment's references to a renamed model (audited as
+  // system:serving); the caller reloads it.
+  void FollowRename(const std::string& name, Entry& entry, const registry::RegistryEvent& event);
   DeploymentInfo InfoOf(const Entry& entry) const;
   void RequireReadableModel(const std::string& uri);
 

@@ -672,3 +672,45 @@ def test_native_predictions_answer_while_every_worker_is_held(server_factory, mo
     # Once the uploads are gone the workers serve again.
     wait_for(lambda: requests.get(f"{srv.api}/experiments/search", params={"max_results": 1},
                                   timeout=5).status_code == 200, what="a worker")
+
+
+def test_a_deployment_follows_its_model_through_a_rename(server, mlflow_client):
+    """Renaming the registered model rewrites the deployment's reference (as
+    system:serving, audited); it keeps serving, survives nothing stale, and
+    follows the alias under the new name."""
+    old = unique("old")
+    m1, v1 = log_xgboost(old, depth=2, seed=32)
+    m2, v2 = log_xgboost(old, depth=4, seed=33)
+    set_alias(mlflow_client, old, "production", v1)
+    name = unique("dep")
+    create(server, name, f"models:/{old}@production", canary_uri=f"models:/{old}/{v2}",
+           canary_weight=0)
+    wait_for(lambda: serving_version(server, name) == v1, what="v1")
+
+    new = unique("new")
+    mlflow_client.rename_registered_model(old, new)
+    wait_for(lambda: deployment(server, name)["model_uri"] == f"models:/{new}@production",
+             what="the reference to follow the rename")
+    shown = deployment(server, name)
+    assert shown["canary_uri"] == f"models:/{new}/{v2}", shown
+    assert any(f"renamed to {new}" in e["text"] for e in shown["events"]), shown
+    x, _ = training_data(seed=34, rows=5)
+    wait_for(lambda: any(v["model_name"] == new and v["state"] == "ready"
+                         for v in deployment(server, name)["versions"] if v["role"] == "primary"),
+             what="the version under its new name")
+    r = invoke(server, name, split_body(x))
+    assert r.status_code == 200, r.text
+    np.testing.assert_allclose(r.json()["predictions"], m1.predict(x), rtol=0, atol=1e-6)
+
+    # The alias under the new name moves: the deployment follows it.
+    set_alias(mlflow_client, new, "production", v2)
+    wait_for(lambda: serving_version(server, name) == v2, what="the alias under the new name")
+    np.testing.assert_allclose(invoke(server, name, split_body(x)).json()["predictions"],
+                               m2.predict(x), rtol=0, atol=1e-6)
+
+    entries = requests.get(f"{server.url}/api/v1/audit",
+                           params={"action": "deployments/follow-rename", "max_results": 100},
+                           timeout=30).json()["entries"]
+    mine = [e for e in entries if e["target"] == f"deployment:{name}"]
+    assert len(mine) == 1 and mine[0]["principal"] == "system:serving", entries
+    assert mine[0]["outcome"] == 200
