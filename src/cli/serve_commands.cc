@@ -33,6 +33,7 @@ struct ServeArgs {
   std::string host = "127.0.0.1";
   int port = 8080;
   int grpc_port = 0;  // 0: no gRPC
+  int grpc_threads = 64;
   int threads = 32;
   int io_threads = 2;
   int64_t max_batch_rows = 0;
@@ -191,6 +192,7 @@ void RunServe(const ServeArgs& args) {
     grpc::OipGrpcServer::Options grpc_options;
     grpc_options.host = args.host;
     grpc_options.port = args.grpc_port;
+    grpc_options.max_threads = args.grpc_threads;
     grpc_server = std::make_unique<grpc::OipGrpcServer>(grpc_options,
                                                         grpc::SingleDeployment(deployment, name));
     grpc_server->Start();
@@ -448,6 +450,12 @@ void AddServeCommands(CLI::App& app) {
                    "Also serve the Open Inference Protocol v2 over gRPC on this port (0: off)")
       ->capture_default_str()
       ->check(CLI::Range(0, 65535));
+  serve
+      ->add_option("--grpc-threads", args->grpc_threads,
+                   "Threads gRPC may run calls on; beyond, new calls are refused with "
+                   "RESOURCE_EXHAUSTED")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1024));
   serve->add_option("--threads", args->threads, "Worker threads: requests handled at once")
       ->capture_default_str()
       ->check(CLI::Range(1, 1024));

@@ -37,6 +37,7 @@ struct ServerArgs {
   std::string host = "127.0.0.1";
   int port = 5000;
   int grpc_port = 0;  // 0: no gRPC
+  int grpc_threads = 64;
   // Every default path derives from the data folder; an explicit option wins.
   std::string data_dir = "slipway-data";
   bool data_dir_given = false;
@@ -154,6 +155,7 @@ void RunServer(const ServerArgs& args) {
     grpc::OipGrpcServer::Options grpc_options;
     grpc_options.host = args.host;
     grpc_options.port = args.grpc_port;
+    grpc_options.max_threads = args.grpc_threads;
     grpc_options.max_receive_bytes = static_cast<int>(options.max_json_body);
     grpc_options.access = app->access();  // null without --auth
     grpc_options.audit = &app->audit();
@@ -187,6 +189,11 @@ void AddServerCommand(CLI::App& app) {
                   "port (0: off)")
       ->capture_default_str()
       ->check(CLI::Range(0, 65535));
+  cmd->add_option("--grpc-threads", args->grpc_threads,
+                  "Threads gRPC may run calls on; beyond, new calls are refused with "
+                  "RESOURCE_EXHAUSTED")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1024));
   CLI::Option* data_dir =
       cmd->add_option("--data-dir", args->data_dir,
                       "Folder for everything the server keeps: the default --store, "

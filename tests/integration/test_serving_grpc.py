@@ -160,7 +160,7 @@ def test_slipway_serve_a_folder_over_grpc(tmp_path, grpc_server, grpc_mlflow):
     port, grpc_port = free_port(), free_port()
     proc = subprocess.Popen(
         [str(slipway_binary()), "serve", str(folder), "--port", str(port),
-         "--grpc-port", str(grpc_port)],
+         "--grpc-port", str(grpc_port), "--grpc-threads", "4"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         client = grpcclient.InferenceServerClient(f"127.0.0.1:{grpc_port}")
@@ -175,6 +175,28 @@ def test_slipway_serve_a_folder_over_grpc(tmp_path, grpc_server, grpc_mlflow):
         # A folder is served under its own name, as version 1.
         _check_model(client, "model", model, "1")
         _check_refusals(client, "model")
+
+        # A flood of concurrent calls on 48 connections: each is answered
+        # right or refused with RESOURCE_EXHAUSTED, and the server lives on.
+        import concurrent.futures
+
+        def call(i: int) -> str:
+            own = grpcclient.InferenceServerClient(f"127.0.0.1:{grpc_port}")
+            rows = x.to_numpy(dtype=np.float32)[i % 10:i % 10 + 5]
+            try:
+                for _ in range(20):
+                    got = _infer(own, "model", rows, "FP32").as_numpy("predictions")
+                    np.testing.assert_allclose(got, model.predict(rows), rtol=0, atol=1e-5)
+                return "ok"
+            except InferenceServerException as e:
+                assert "RESOURCE_EXHAUSTED" in str(e.status()) or "exhausted" in str(e).lower(), e
+                return "refused"
+
+        with concurrent.futures.ThreadPoolExecutor(48) as pool:
+            outcomes = list(pool.map(call, range(48)))
+        assert "ok" in outcomes, outcomes
+        assert proc.poll() is None
+        _check_model(client, "model", model, "1")
     finally:
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=30)
