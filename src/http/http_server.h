@@ -249,6 +249,7 @@ class HttpServer {
   Options options_;
   Observer observer_;
   Guard guard_;
+  monitoring::Counter* access_log_dropped_ = nullptr;  // read from the access log at scrape
   monitoring::MetricRegistry metrics_;
   std::atomic<int> bound_port_{0};  // set by Listen(), read by any thread
   std::unique_ptr<Impl> impl_;

@@ -464,3 +464,37 @@ def test_concurrent_clients(fresh_server, fresh_mlflow_client):
         hist = client.get_metric_history(rid, "c")
         assert sorted(m.value for m in hist) == [float(i * 1000 + s) for s in range(50)]
         assert client.get_run(rid).data.params == {"who": str(i)}
+
+
+def test_a_stderr_nobody_reads_costs_log_lines_not_answers(tmp_path):
+    """The access log goes to stderr through a bounded queue: when stderr is a
+    pipe nobody reads (a stalled log collector), the oldest lines are dropped
+    and counted, and the server keeps answering. (Written synchronously, the
+    server stopped answering after about 500 requests.)"""
+    import subprocess
+
+    from conftest import free_port, slipway_binary
+
+    port = free_port()
+    proc = subprocess.Popen([str(slipway_binary()), "server", "--port", str(port),
+                             "--data-dir", str(tmp_path / "data")],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # never read
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                requests.get(f"{url}/health", timeout=1)
+                break
+            except requests.exceptions.ConnectionError:
+                assert time.monotonic() < deadline, "the server did not start"
+                time.sleep(0.1)
+        session = requests.Session()
+        for _ in range(15000):
+            assert session.get(f"{url}/health", timeout=5).status_code == 200
+        metrics = session.get(f"{url}/metrics", timeout=5).text
+        dropped = re.search(r"^slipway_access_log_dropped_total (\S+)$", metrics, re.M)
+        assert dropped and float(dropped.group(1)) > 0, metrics[:2000]
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
