@@ -122,9 +122,22 @@ class BatchedStderrSink : public spdlog::sinks::base_sink<std::mutex> {
 // requests. Lines lost that way are counted on /metrics
 // (slipway_access_log_dropped_total).
 std::shared_ptr<spdlog::details::thread_pool> AccessLogThread() {
-  static auto pool = std::make_shared<spdlog::details::thread_pool>(
-      8192, 1, [] { pthread_setname_np(pthread_self(), "access-log"); }, [] {});
-  return pool;
+  // Never destroyed: spdlog's periodic flusher, a static of spdlog's own,
+  // may post to it until the process ends (destroyed with the other
+  // statics, it raced that flusher at exit). Listen() drains it first.
+  static auto* pool = new std::shared_ptr<spdlog::details::thread_pool>(
+      std::make_shared<spdlog::details::thread_pool>(
+          8192, 1, [] { pthread_setname_np(pthread_self(), "access-log"); }, [] {}));
+  return *pool;
+}
+
+// Writes out what the access log holds: its queue, then the sink's batch.
+// Waits at most `limit` (stderr may not be taking anything).
+void DrainAccessLog(spdlog::logger& log, std::chrono::milliseconds limit) {
+  log.flush();  // queued behind every line
+  const auto deadline = Clock::now() + limit;
+  while (AccessLogThread()->queue_size() > 0 && Clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
 }
 
 std::shared_ptr<spdlog::logger> AccessLogger(bool json) {
@@ -1167,7 +1180,7 @@ bool HttpServer::Listen() {
   impl.ioc.run();
   for (std::thread& thread : io) thread.join();
   impl.workers->Stop();
-  impl.access_log->flush();
+  DrainAccessLog(*impl.access_log, std::chrono::seconds(2));
   return true;
 }
 
