@@ -205,28 +205,37 @@ void ServingService::Publish(const std::function<void(Map&)>& change) {
   map_.store(std::move(next));
 }
 
-void ServingService::Schedule(const std::string& name, const std::string& why) {
-  if (background_ == nullptr) return;  // not started: Start() loads everything
+bool ServingService::RunInBackground(std::function<void()> work) {
+  if (background_ == nullptr) return false;
   {
     std::lock_guard lock(loads_mu_);
-    ++loads_under_way_;
+    ++loads_under_way_;  // WaitIdle() and Stop() wait for it
   }
-  bool queued = background_->TrySubmit([this, name, why] {
+  auto done = [this] {
+    std::lock_guard lock(loads_mu_);
+    --loads_under_way_;
+    loads_done_.notify_all();
+  };
+  if (background_->TrySubmit([work = std::move(work), done] {
+        work();
+        done();
+      }))
+    return true;
+  done();
+  return false;
+}
+
+void ServingService::Schedule(const std::string& name, const std::string& why) {
+  if (background_ == nullptr) return;  // not started: Start() loads everything
+  bool queued = RunInBackground([this, name, why] {
     try {
       Reconcile(name, why);
     } catch (const std::exception& e) {
       spdlog::error("deployment {}: {}", name, e.what());
     }
-    std::lock_guard lock(loads_mu_);
-    --loads_under_way_;
-    loads_done_.notify_all();
   });
-  if (!queued) {
-    std::lock_guard lock(loads_mu_);
-    --loads_under_way_;
-    loads_done_.notify_all();
+  if (!queued)
     spdlog::error("deployment {}: the background executor is full; {} not handled", name, why);
-  }
 }
 
 void ServingService::FollowRename(const std::string& name, Entry& entry,
@@ -607,27 +616,14 @@ void ServingService::Reconcile(const std::string& name, const std::string& why) 
 }
 
 void ServingService::SchedulePrune(const std::string& why) {
-  if (background_ == nullptr) return;
-  {
-    std::lock_guard lock(loads_mu_);
-    ++loads_under_way_;  // Stop() waits for it as for a load
-  }
-  bool queued = background_->TrySubmit([this, why] {
+  // When the executor is full, the next swap prunes.
+  RunInBackground([this, why] {
     try {
       PruneModelCache();
     } catch (const std::exception& e) {
       spdlog::warn("model cache: prune after {} failed: {}", why, e.what());
     }
-    std::lock_guard lock(loads_mu_);
-    --loads_under_way_;
-    loads_done_.notify_all();
   });
-  if (!queued) {
-    // The next swap prunes.
-    std::lock_guard lock(loads_mu_);
-    --loads_under_way_;
-    loads_done_.notify_all();
-  }
 }
 
 size_t ServingService::PruneModelCache() {

@@ -42,6 +42,7 @@
 #include <atomic>
 #include <deque>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -188,6 +189,9 @@ class ServingService {
 
   std::shared_ptr<Entry> EntryOf(const std::string& name) const;
   void Publish(const std::function<void(Map&)>& change);
+  // Runs `work` on the background executor, counted as a load (WaitIdle,
+  // Stop); false when not started or the executor is full.
+  bool RunInBackground(std::function<void()> work);
   void Schedule(const std::string& name, const std::string& why);
   void Reconcile(const std::string& name, const std::string& why);
   void OnRegistryEvent(const registry::RegistryEvent& event);
