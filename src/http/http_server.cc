@@ -1,7 +1,5 @@
 #include "http/http_server.h"
 
-#include <spdlog/async.h>
-#include <spdlog/sinks/base_sink.h>
 #include <spdlog/spdlog.h>
 #include <strings.h>
 #include <zlib.h>
@@ -19,6 +17,7 @@
 
 #include "core/error.h"
 #include "core/executor.h"
+#include "http/access_log.h"
 #include "http/json_codec.h"
 
 namespace slipway::http {
@@ -28,6 +27,17 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = beast::http;
 using tcp = asio::ip::tcp;
+// The I/O threads each run an io_context of their own, and a connection
+// lives on one of them for its whole life: its handlers never run on two
+// threads, so it needs no strand, and what a request allocates is freed on
+// the thread that allocated it (with one io_context shared by all I/O
+// threads, connections moved between threads and their frees contended for
+// malloc's arena locks). The socket names the executor's concrete type: with
+// the default, type-erased any_io_executor, Asio allocated a copy of the
+// executor on the heap for every read and write.
+using ConnectionExecutor = asio::io_context::executor_type;
+using ConnectionSocket = asio::basic_stream_socket<tcp, ConnectionExecutor>;
+using ConnectionStream = beast::basic_stream<tcp, ConnectionExecutor, beast::unlimited_rate_policy>;
 using Clock = std::chrono::steady_clock;
 
 constexpr size_t kBodyPiece = 64 * 1024;
@@ -87,71 +97,6 @@ std::string Printable(std::string_view text) {
     if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
   }
   return out;
-}
-
-// The access log: lines are buffered and written in batches (when 64 KiB
-// gather, and by spdlog's periodic flush), so logging every request costs
-// no system call per request. spdlog's own console sinks flush each line.
-class BatchedStderrSink : public spdlog::sinks::base_sink<std::mutex> {
- protected:
-  void sink_it_(const spdlog::details::log_msg& msg) override {
-    spdlog::memory_buf_t formatted;
-    formatter_->format(msg, formatted);
-    buffer_.append(formatted.data(), formatted.size());
-    if (buffer_.size() >= 64 * 1024) flush_();
-  }
-  void flush_() override {
-    size_t done = 0;
-    while (done < buffer_.size()) {
-      ssize_t n = ::write(2, buffer_.data() + done, buffer_.size() - done);
-      if (n <= 0) break;
-      done += static_cast<size_t>(n);
-    }
-    buffer_.clear();
-  }
-
- private:
-  std::string buffer_;  // guarded by the base sink's mutex
-};
-
-// The access log is asynchronous: request threads (the I/O threads among
-// them) hand each line to a bounded queue and a thread of its own writes
-// them. A stderr nobody reads fast enough (a full pipe, a stalled log
-// collector) then costs the oldest lines, never the server: written
-// synchronously, a pipe nobody read stopped the server after about 500
-// requests. Lines lost that way are counted on /metrics
-// (slipway_access_log_dropped_total).
-std::shared_ptr<spdlog::details::thread_pool> AccessLogThread() {
-  // Never destroyed: spdlog's periodic flusher, a static of spdlog's own,
-  // may post to it until the process ends (destroyed with the other
-  // statics, it raced that flusher at exit). Listen() drains it first.
-  static auto* pool = new std::shared_ptr<spdlog::details::thread_pool>(
-      std::make_shared<spdlog::details::thread_pool>(
-          8192, 1, [] { pthread_setname_np(pthread_self(), "access-log"); }, [] {}));
-  return *pool;
-}
-
-// Writes out what the access log holds: its queue, then the sink's batch.
-// Waits at most `limit` (stderr may not be taking anything).
-void DrainAccessLog(spdlog::logger& log, std::chrono::milliseconds limit) {
-  log.flush();  // queued behind every line
-  const auto deadline = Clock::now() + limit;
-  while (AccessLogThread()->queue_size() > 0 && Clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-}
-
-std::shared_ptr<spdlog::logger> AccessLogger(bool json) {
-  static std::mutex mu;
-  std::lock_guard lock(mu);
-  const char* name = json ? "access-json" : "access";
-  if (auto existing = spdlog::get(name)) return existing;
-  auto sink = std::make_shared<BatchedStderrSink>();
-  auto logger = std::make_shared<spdlog::async_logger>(
-      name, sink, AccessLogThread(), spdlog::async_overflow_policy::overrun_oldest);
-  logger->set_pattern(json ? "%v" : "[%Y-%m-%d %H:%M:%S.%e] [access] %v");
-  spdlog::register_logger(logger);
-  spdlog::flush_every(std::chrono::seconds(1));
-  return logger;
 }
 
 // Inflates a gzip or zlib ("deflate") request body as it arrives, refusing
@@ -341,18 +286,30 @@ struct HttpServer::Impl {
   void ConnectionClosed();
 
   HttpServer& owner;
-  asio::io_context ioc;
-  // Serializes the server's own state (acceptor, work guard, stop deadline)
-  // across the I/O threads.
+  // The first I/O thread's io_context (the thread that calls Listen); it
+  // also runs the server's own state.
+  asio::io_context ioc{1};
+  // The other I/O threads', one each; filled by Listen.
+  std::vector<std::unique_ptr<asio::io_context>> more_io;
+  std::atomic<size_t> next_io{0};  // round robin of new connections
+  // Serializes the server's own state (acceptor, work guards, stop deadline).
   asio::strand<asio::io_context::executor_type> control;
   tcp::acceptor acceptor;
-  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> work;
+
+  asio::io_context& NextIo() {
+    const size_t k = next_io.fetch_add(1, std::memory_order_relaxed) % (more_io.size() + 1);
+    return k == 0 ? ioc : *more_io[k - 1];
+  }
+  void StopIo() {
+    ioc.stop();
+    for (auto& context : more_io) context->stop();
+  }
   std::vector<std::unique_ptr<Route>> routes;                           // fixed once Listen() runs
   std::unordered_map<std::string, std::vector<Route*>> literal_routes;  // by path
   std::vector<Route*> pattern_routes;
   Route unmatched;
   std::unique_ptr<core::Executor> workers;
-  std::shared_ptr<spdlog::logger> access_log;
   std::atomic<bool> stopping{false};
   std::atomic<size_t> open{0};
   std::atomic<uint64_t> next_request{0};
@@ -368,7 +325,7 @@ struct HttpServer::Impl {
 // serves a request and posts back to the strand to reply.
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(HttpServer::Impl& server, tcp::socket socket)
+  Connection(HttpServer::Impl& server, ConnectionSocket socket)
       : server_(server), options_(server.options()), stream_(std::move(socket)) {
     beast::error_code ec;
     auto endpoint = stream_.socket().remote_endpoint(ec);
@@ -771,7 +728,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   HttpServer::Impl& server_;
   const HttpServer::Options& options_;
-  beast::tcp_stream stream_;
+  ConnectionStream stream_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::buffer_body>> parser_;
   std::string piece_;  // the body read buffer, allocated on first use
@@ -985,7 +942,7 @@ void HttpServer::Impl::Log(const Exchange& ex, double seconds) {
                  {"bytes", bytes},
                  {"latency_ms", seconds * 1000.0}};
     if (status >= 400) line["error"] = error;
-    access_log->info(line.dump(-1, ' ', false, Json::error_handler_t::replace));
+    AccessLog::Stderr().Write(line.dump(-1, ' ', false, Json::error_handler_t::replace), false);
     return;
   }
   std::string text =
@@ -996,11 +953,12 @@ void HttpServer::Impl::Log(const Exchange& ex, double seconds) {
   if (status >= 400) {
     text += " error=" + Json(error).dump(-1, ' ', false, Json::error_handler_t::replace);
   }
-  access_log->info(text);
+  AccessLog::Stderr().Write(text, true);
 }
 
 void HttpServer::Impl::Accept() {
-  acceptor.async_accept(asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+  acceptor.async_accept(NextIo().get_executor(), [this](beast::error_code ec,
+                                                        ConnectionSocket socket) {
     if (stopping) return;
     if (ec) {
       if (ec == asio::error::operation_aborted) return;
@@ -1019,7 +977,7 @@ void HttpServer::Impl::Accept() {
 void HttpServer::Impl::ConnectionClosed() {
   if (--open == 0 && stopping) {
     asio::post(control, [this] {
-      work.reset();
+      work.clear();
       if (stop_deadline) stop_deadline->cancel();
     });
   }
@@ -1045,10 +1003,10 @@ HttpServer::HttpServer(Options options)
   Route* metrics = impl_->AddRoute("GET", "/metrics", "metrics", 0);
   metrics->handler = [this](const Request&, Response& res) {
     {
-      // Read at scrape time: the access log's queue counts what it dropped.
+      // Read at scrape time: the access log counts what it dropped.
       static std::mutex mu;
       std::lock_guard lock(mu);
-      const double dropped = static_cast<double>(AccessLogThread()->overrun_counter());
+      const double dropped = static_cast<double>(AccessLog::Stderr().dropped());
       if (dropped > access_log_dropped_->Value())
         access_log_dropped_->Increment(dropped - access_log_dropped_->Value());
     }
@@ -1146,7 +1104,6 @@ void HttpServer::PutStream(const std::string& pattern, RouteSpec route, StreamHa
 bool HttpServer::Listen() {
   Impl& impl = *impl_;
   if (impl.stopping) return true;
-  impl.access_log = AccessLogger(options_.json_log);
   core::Executor::Options worker_options;
   worker_options.name = "http-worker";
   worker_options.threads = options_.worker_threads;
@@ -1169,18 +1126,20 @@ bool HttpServer::Listen() {
   if (ec) return false;
   bound_port_ = impl.acceptor.local_endpoint().port();
 
-  impl.work.emplace(impl.ioc.get_executor());
+  const int extra = std::max(1, options_.io_threads) - 1;
+  for (int i = 0; i < extra; ++i) impl.more_io.push_back(std::make_unique<asio::io_context>(1));
+  impl.work.push_back(asio::make_work_guard(impl.ioc));
+  for (auto& context : impl.more_io) impl.work.push_back(asio::make_work_guard(*context));
   impl.Accept();
   std::vector<std::thread> io;
-  int extra = std::max(1, options_.io_threads) - 1;
-  for (int i = 0; i < extra; ++i) {
-    io.emplace_back([&impl] { impl.ioc.run(); });
+  for (auto& context : impl.more_io) {
+    io.emplace_back([&context = *context] { context.run(); });
     pthread_setname_np(io.back().native_handle(), "http-io");
   }
   impl.ioc.run();
   for (std::thread& thread : io) thread.join();
   impl.workers->Stop();
-  DrainAccessLog(*impl.access_log, std::chrono::seconds(2));
+  AccessLog::Stderr().Drain(std::chrono::seconds(2));
   return true;
 }
 
@@ -1199,13 +1158,13 @@ void HttpServer::Stop() {
     }
     for (auto& connection : live) connection->CloseIfIdle();
     if (impl.open == 0) {
-      impl.work.reset();
+      impl.work.clear();
       return;
     }
     // In-flight requests get a while to finish; then the loop is stopped.
     impl.stop_deadline.emplace(impl.control, std::chrono::seconds(10));
     impl.stop_deadline->async_wait([&impl](beast::error_code ec) {
-      if (!ec && impl.open > 0) impl.ioc.stop();
+      if (!ec && impl.open > 0) impl.StopIo();
     });
   });
 }

@@ -44,4 +44,9 @@ const Column* Frame::Find(std::string_view name) const {
   return nullptr;
 }
 
+const Column* Frame::Find(std::string_view name, size_t hint) const {
+  if (hint < columns.size() && columns[hint].name == name) return &columns[hint];
+  return Find(name);
+}
+
 }  // namespace slipway::ml

@@ -67,8 +67,11 @@ struct Frame {
   size_t rows = 0;
   std::vector<Column> columns;
 
-  // The column called `name`, or nullptr.
+  // The column called `name`, or nullptr. With `hint`, the column at that
+  // position when it has the name (inputs usually come in the order a model
+  // or schema lists them), else the first with it.
   const Column* Find(std::string_view name) const;
+  const Column* Find(std::string_view name, size_t hint) const;
 };
 
 // How predictions are written back, following what MLflow's scoring server

@@ -202,14 +202,13 @@ Frame ConformColumns(const Schema& schema, Frame input) {
   const bool named = !schema.columns.front().name.empty();
   Frame out;
   out.rows = input.rows;
+  out.columns.reserve(schema.columns.size());
   for (size_t i = 0; i < schema.columns.size(); ++i) {
     const ColumnSpec& spec = schema.columns[i];
     const std::string label = ColumnLabel(spec.name, i);
     Column* column = nullptr;
     if (named) {
-      for (Column& candidate : input.columns) {
-        if (candidate.name == spec.name) column = &candidate;
-      }
+      column = const_cast<Column*>(input.Find(spec.name, i));
     } else if (i < input.columns.size()) {
       column = &input.columns[i];
     }

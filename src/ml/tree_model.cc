@@ -82,8 +82,9 @@ class RowBuilder {
     bool any_named = false;
     for (const auto& name : names) any_named = any_named || input.Find(name) != nullptr;
     if (any_named) {
-      for (const auto& name : names) {
-        const Column* col = input.Find(name);
+      for (size_t f = 0; f < names.size(); ++f) {
+        const std::string& name = names[f];
+        const Column* col = input.Find(name, f);
         if (col == nullptr) ThrowInvalid("the input has no column '" + name + "', a model feature");
         sources.push_back({col, 0});
       }
