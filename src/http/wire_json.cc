@@ -13,6 +13,60 @@ namespace {
 bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
+// Exact powers of ten (10^22 is the last one a double holds exactly).
+constexpr double kPowersOfTen[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                   1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                   1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+// A JSON number at `p` in the form clients print features (`-0.2419739`,
+// `1.5e-3`): the end of its text, with the value in `out`, or nullptr when
+// it is not one the fast path takes (more than 19 significant digits, a
+// value Clinger's fast path does not give exactly, a literal, or no JSON
+// number at all). Callers then take the general path, which reads the same
+// numbers to the same values and reports errors; this one is only faster.
+const char* PlainNumber(const char* p, const char* end, double* out) {
+  const bool negative = *p == '-';
+  if (negative && ++p == end) return nullptr;
+  const char* digits = p;
+  uint64_t mantissa = 0;
+  if (*p == '0') {
+    ++p;
+    if (p < end && IsDigit(*p)) return nullptr;  // a leading zero
+  } else {
+    while (p < end && IsDigit(*p)) mantissa = mantissa * 10 + static_cast<unsigned>(*p++ - '0');
+  }
+  size_t count = static_cast<size_t>(p - digits);
+  if (count == 0) return nullptr;
+  int64_t exp10 = 0;
+  bool integer = true;  // `-0` is an integer, and Python reads it as 0
+  if (p < end && *p == '.') {
+    integer = false;
+    const char* fraction = ++p;
+    while (p < end && IsDigit(*p)) mantissa = mantissa * 10 + static_cast<unsigned>(*p++ - '0');
+    const size_t taken = static_cast<size_t>(p - fraction);
+    if (taken == 0) return nullptr;
+    count += taken;
+    exp10 = -static_cast<int64_t>(taken);
+  }
+  if (count > 19) return nullptr;  // `mantissa` may have wrapped
+  if (p < end && (*p == 'e' || *p == 'E')) {
+    integer = false;
+    ++p;
+    bool minus = false;
+    if (p < end && (*p == '+' || *p == '-')) minus = *p++ == '-';
+    const char* first = p;
+    int64_t e = 0;
+    while (p < end && IsDigit(*p) && p - first < 4) e = e * 10 + (*p++ - '0');
+    if (p == first || (p < end && IsDigit(*p))) return nullptr;
+    exp10 += minus ? -e : e;
+  }
+  if (mantissa > (uint64_t{1} << 53) || exp10 < -22 || exp10 > 22) return nullptr;
+  double value = static_cast<double>(mantissa);
+  value = exp10 < 0 ? value / kPowersOfTen[-exp10] : value * kPowersOfTen[exp10];
+  *out = negative && !(integer && mantissa == 0) ? -value : value;
+  return p;
+}
+
 // Length of the UTF-8 sequence at `p` (1..4), or 0 when it is not valid
 // UTF-8 (overlong forms, surrogates and code points above U+10FFFF included).
 size_t Utf8Length(const unsigned char* p, const unsigned char* end, uint32_t* code) {
@@ -245,12 +299,9 @@ void JsonScanner::ScanNumber(Number* out) {
   // multiplication or division is the correctly rounded value. Numbers
   // written with few digits, as clients print features, all take it; the
   // rest go to from_chars.
-  static constexpr double kPowers[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
-                                       1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-                                       1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
   if (!integer && exact && mantissa <= (uint64_t{1} << 53) && exp10 >= -22 && exp10 <= 22) {
     double value = static_cast<double>(mantissa);
-    value = exp10 < 0 ? value / kPowers[-exp10] : value * kPowers[exp10];
+    value = exp10 < 0 ? value / kPowersOfTen[-exp10] : value * kPowersOfTen[exp10];
     *out = Number{negative ? -value : value, false, 0};
     return;
   }
@@ -285,6 +336,34 @@ bool JsonScanner::TryReadNumber(Number* out) {
   SkipSpace();
   if (pos_ >= text_.size() || !(IsDigit(text_[pos_]) || text_[pos_] == '-')) return false;
   ScanNumber(out);
+  return true;
+}
+
+bool JsonScanner::TryReadNumberList(double* out, size_t n) {
+  SkipSpace();
+  const char* const begin = text_.data();
+  const char* const end = begin + text_.size();
+  const char* p = begin + pos_;
+  if (n == 0 || p == end || *p != '[') return false;
+  ++p;
+  for (size_t i = 0; i < n; ++i) {
+    while (p < end && IsSpace(*p)) ++p;
+    if (p == end) return false;
+    if (*p == 'n') {
+      if (end - p < 4 || std::memcmp(p, "null", 4) != 0) return false;
+      out[i] = std::numeric_limits<double>::quiet_NaN();
+      p += 4;
+    } else if (*p == '-' || IsDigit(*p)) {
+      p = PlainNumber(p, end, &out[i]);
+      if (p == nullptr) return false;
+    } else {
+      return false;
+    }
+    while (p < end && IsSpace(*p)) ++p;
+    if (p == end || *p != (i + 1 < n ? ',' : ']')) return false;
+    ++p;
+  }
+  pos_ = static_cast<size_t>(p - begin);
   return true;
 }
 

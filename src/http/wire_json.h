@@ -61,6 +61,13 @@ class JsonScanner {
   // Reads a number into `out` and returns true when the next value starts
   // like one (a digit or '-'); otherwise reads nothing and returns false.
   bool TryReadNumber(Number* out);
+  // Reads a list of exactly `n` numbers or nulls (null as NaN), such as a
+  // row of a numeric table, into `out` and returns true; a number must be
+  // in the plain form most clients write (at most 19 significant digits,
+  // exactly representable by one multiplication or division). Anything
+  // else, including every error, reads nothing and returns false, so the
+  // caller reads the list value by value (and reports the error there).
+  bool TryReadNumberList(double* out, size_t n);
   // The string's text: a view into the body when it has no escapes,
   // otherwise into `scratch`.
   std::string_view ReadString(std::string& scratch);

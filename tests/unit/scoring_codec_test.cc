@@ -681,9 +681,6 @@ TEST(ScoringCodecTest, RoundTripThroughTheWriter) {
   EXPECT_EQ(r.frame.columns[0].numbers, p.frame.columns[0].numbers);
 }
 
-}  // namespace
-}  // namespace slipway::http
-
 TEST(ScoringCodecTest, NumbersReadExactlyAsFromChars) {
   // The scanner takes short numbers without from_chars (one exact
   // multiplication or division); every spelling must still give the same
@@ -733,4 +730,81 @@ TEST(ScoringCodecTest, NumbersReadExactlyAsFromChars) {
     ASSERT_EQ(std::signbit(number.value), std::signbit(expected)) << text;
     ASSERT_EQ(number.value, expected) << text;
   }
+  // The list fast path (rows of numeric tables) gives the same doubles, to
+  // the bit, for every number it takes; the ones it leaves go the general
+  // way. It must take the short ones clients send.
+  size_t taken = 0;
+  for (const std::string& text : texts) {
+    const std::string list = "[" + text + ", " + text + "]";
+    slipway::http::JsonScanner general(text, "");
+    const double want = general.ReadNumber().value;
+    slipway::http::JsonScanner fast(list, "");
+    double got[2];
+    if (!fast.TryReadNumberList(got, 2)) continue;
+    ++taken;
+    fast.ExpectEnd();
+    ASSERT_EQ(std::signbit(got[0]), std::signbit(want)) << text;
+    ASSERT_EQ(got[0], want) << text;
+    ASSERT_EQ(got[1], want) << text;
+  }
+  EXPECT_GT(taken, texts.size() / 2);
 }
+
+TEST(ScoringCodecTest, NumberListFastPathTakesOnlyWhatItReadsExactly) {
+  auto take = [](std::string_view text, size_t n) {
+    slipway::http::JsonScanner s(text, "");
+    std::vector<double> out(n);
+    const bool ok = s.TryReadNumberList(out.data(), n);
+    // Refused: nothing read, the general path starts where it was.
+    if (!ok) {
+      EXPECT_EQ(s.Offset(), text.find('['));
+    }
+    return ok;
+  };
+  EXPECT_TRUE(take(" [1.5, -2 ,null, 3e2]", 4));
+  EXPECT_FALSE(take("[1.5, 2]", 3));                   // too few
+  EXPECT_FALSE(take("[1.5, 2, 3]", 2));                // too many
+  EXPECT_FALSE(take("[01, 2]", 2));                    // leading zero: the general path's error
+  EXPECT_FALSE(take("[1., 2]", 2));                    // no digit after the point
+  EXPECT_FALSE(take("[.5, 2]", 2));                    // no digit before it
+  EXPECT_FALSE(take("[1e, 2]", 2));                    // no exponent digits
+  EXPECT_FALSE(take("[NaN, 2]", 2));                   // Python's literals: the general path
+  EXPECT_FALSE(take("[\"a\", 2]", 2));                 // strings
+  EXPECT_FALSE(take("[[1], 2]", 2));                   // nested lists
+  EXPECT_FALSE(take("[nul, 2]", 2));                   // not null
+  EXPECT_FALSE(take("[1 2]", 2));                      // no comma
+  EXPECT_FALSE(take("[1,2", 2));                       // unterminated
+  EXPECT_FALSE(take("[12345678901234567890, 1]", 2));  // 20 digits
+  EXPECT_FALSE(take("[1e300, 1]", 2));                 // beyond the exact powers
+}
+
+TEST(ScoringCodecTest, NumericTablesReadTheSameByRowsOrByValues) {
+  // Row 0 makes every column a double; later rows go through the fast
+  // path, or value by value where it declines (a literal, a big number),
+  // and the frame is the same either way.
+  const Frame frame = Json(R"({"dataframe_split": {"columns": ["a", "b"], "data": [
+      [0.5, 1.25], [null, -0], [NaN, 2], [-Infinity, 1e-5],
+      [12345678901234567890, 0.1], [ 3 , -4.5e+2 ]]}})")
+                          .frame;
+  ASSERT_EQ(frame.rows, 6u);
+  ASSERT_EQ(frame.columns.size(), 2u);
+  EXPECT_EQ(frame.columns[0].type, DataType::kDouble);
+  EXPECT_EQ(frame.columns[1].type, DataType::kDouble);
+  ExpectNumbers(frame.columns[0], {0.5, kNaN, kNaN, -std::numeric_limits<double>::infinity(),
+                                   12345678901234567890.0, 3});
+  ExpectNumbers(frame.columns[1], {1.25, 0, 2, 1e-5, 0.1, -450});
+  EXPECT_FALSE(std::signbit(frame.columns[1].numbers[1]));  // `-0` is Python's int 0
+  // Errors in a later row still name the row and the column.
+  const std::string message = JsonError(R"({"dataframe_split": {"columns": ["a", "b"], "data": [
+      [0.5, 1.25], [1.0, 2.0], [1.0, "x"]]}})")
+                                  .message;
+  EXPECT_NE(message.find("dataframe_split.data[2][1]"), std::string::npos) << message;
+  EXPECT_NE(message.find("'b'"), std::string::npos) << message;
+  const std::string short_row = JsonError(R"({"dataframe_split": {"columns": ["a", "b"], "data": [
+      [0.5, 1.25], [1.0]]}})")
+                                    .message;
+  EXPECT_NE(short_row.find("dataframe_split.data[1]"), std::string::npos) << short_row;
+}
+
+}  // namespace
+}  // namespace slipway::http
