@@ -535,6 +535,7 @@ Frame ReadDataframeSplit(JsonScanner& s, const ml::Schema* schema) {
   }
   std::vector<std::string> keys;
   std::optional<std::vector<std::string>> names;
+  bool names_taken = false;  // moved into `cols` when the data came after them
   std::vector<ColumnBuilder> cols;
   std::optional<size_t> rows;
   std::optional<size_t> index_length;
@@ -587,7 +588,8 @@ Frame ReadDataframeSplit(JsonScanner& s, const ml::Schema* schema) {
           // Named now, so an error in the data names the column.
           expected = names->size();
           cols.resize(names->size());
-          for (size_t i = 0; i < names->size(); ++i) cols[i].name = (*names)[i];
+          for (size_t i = 0; i < names->size(); ++i) cols[i].name = std::move((*names)[i]);
+          names_taken = true;
         }
         rows = ReadRowLists(s, cols, "dataframe_split.data", expected);
       } else {
@@ -615,7 +617,7 @@ Frame ReadDataframeSplit(JsonScanner& s, const ml::Schema* schema) {
     }
   }
   if (!rows) bad_keys();
-  if (names) {
+  if (names && !names_taken) {
     if (*rows > 0 && data_width != names->size()) {
       BadRequest("dataframe_split.columns names " + std::to_string(names->size()) +
                  " columns, but the rows of dataframe_split.data have " +
