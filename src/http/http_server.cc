@@ -42,6 +42,7 @@ using Clock = std::chrono::steady_clock;
 
 constexpr size_t kBodyPiece = 64 * 1024;
 constexpr size_t kIdleBufferBytes = 8 * 1024;
+constexpr size_t kHeaderReadBytes = 4 * 1024;
 constexpr uint64_t kBodyReserveCap = 1024 * 1024;
 // Bytes of a streamed body read ahead of the handler before reading pauses.
 constexpr size_t kStreamReadAhead = 1024 * 1024;
@@ -401,6 +402,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
     // An idle keep-alive connection keeps a small buffer (see ReadBody).
     if (buffer_.capacity() > kIdleBufferBytes && buffer_.size() <= kIdleBufferBytes)
       buffer_.shrink_to_fit();
+    // Beast reads as much as the buffer has room for (512 bytes at first):
+    // room for a whole small request saves a second recv per request.
+    if (buffer_.capacity() < kHeaderReadBytes) buffer_.reserve(kHeaderReadBytes);
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(options_.max_header_bytes));
     // Each route's limit is checked as the body arrives. (Not boost::none:
