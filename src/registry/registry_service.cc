@@ -126,6 +126,18 @@ std::vector<std::string> PathSegments(const std::string& uri) {
                                                 source + "' reads " + what + ", which needs READ.");
 }
 
+// MLflow's rule: a model or version is a prompt when its tags (the last
+// value of a key wins) set mlflow.prompt.is_prompt to "true", in any case.
+bool IsPrompt(const std::vector<Tag>& tags) {
+  std::string value = "false";
+  for (const Tag& tag : tags) {
+    if (tag.key == "mlflow.prompt.is_prompt") value = tag.value;
+  }
+  std::transform(value.begin(), value.end(), value.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return value == "true";
+}
+
 [[noreturn]] void ThrowBadSource(const std::string& source, const char* id_name) {
   ThrowInvalid("Invalid model version source: '" + source + "'. The " + id_name +
                " request parameter must identify the resource that contains the source.");
@@ -306,7 +318,15 @@ ModelVersion RegistryService::CreateModelVersion(NewVersion request) {
   // The source is read on the caller's behalf: checked with their grants,
   // fetched by the registry.
   ActorReadAccess access(authorizer_);
-  {
+  if (IsPrompt(request.tags)) {
+    // A prompt version (MLflow 3's prompt registry) holds its text in a
+    // tag; its source is one of the placeholders MLflow's senders use, and
+    // nothing is read from it.
+    if (request.source != "dummy-source" && request.source != "prompt-template") {
+      ThrowInvalid("Invalid prompt source: '" + request.source +
+                   "'. Prompt sources must use an MLflow placeholder.");
+    }
+  } else {
     Internal internal;
     ValidateSource(request, access);
   }
@@ -373,6 +393,10 @@ void RegistryService::ValidateSource(NewVersion& request, const ReadAccess& acce
     // Asked before the lookup, so that a hidden model answers as a missing one would.
     if (!access.CanReadRegisteredModel(rest.substr(0, slash))) {
       ThrowSourceDenied(source, "registered model '" + rest.substr(0, slash) + "'");
+    }
+    if (IsPrompt(GetRegisteredModel(rest.substr(0, slash)).tags)) {
+      ThrowInvalid("Invalid model version source: '" + source +
+                   "'. Prompt versions cannot be used as model version sources.");
     }
     ModelVersion referenced = GetModelVersion(rest.substr(0, slash), rest.substr(slash + 1));
     if ((!request.run_id.empty() && request.run_id != referenced.run_id) ||

@@ -938,3 +938,28 @@ def test_deployments_are_checked_and_audited_like_every_resource(auth_server, as
     assert requests.get(f"{auth_server.url}/api/v1/deployments/{name}", auth=BOB, timeout=30).status_code == 403
     assert requests.delete(f"{auth_server.url}/api/v1/deployments/{name}", auth=ALICE,
                            timeout=30).status_code == 200
+
+
+def test_prompts_follow_registered_model_permissions_and_are_audited(auth_server, as_user):
+    # MLflow's prompts are registered models: the same grants and the same trail.
+    as_user(ALICE)
+    name = unique("alice-prompt")
+    mlflow.genai.register_prompt(name=name, template="Hi {{x}}")
+    as_user(BOB)
+    # READ by default: bob may load it, but adding a version needs EDIT.
+    assert mlflow.genai.load_prompt(f"prompts:/{name}/1").template == "Hi {{x}}"
+    with pytest.raises(MlflowException) as exc:
+        mlflow.genai.register_prompt(name=name, template="Mine now {{x}}")
+    _denied(exc)
+    as_user(ALICE)  # the owner (MANAGE) grants
+    _auth_client(auth_server).grant_user_permission(BOB[0], "registered_model", name,
+                                                    "NO_PERMISSIONS")
+    as_user(BOB)
+    with pytest.raises(MlflowException) as exc:  # not from the client's prompt cache
+        mlflow.genai.load_prompt(f"prompts:/{name}/1", cache_ttl_seconds=0)
+    _denied(exc)
+    assert name not in {p.name for p in mlflow.genai.search_prompts(max_results=1000)}
+    created = [(e["principal"], e["outcome"]) for e in _audit(auth_server)
+               if e["action"] == "model-versions/create" and name in e.get("target", "")]
+    assert ("alice", 200) in created, created
+    assert ("bob", 403) in created, created
