@@ -309,6 +309,7 @@ struct HttpServer::Impl {
   std::vector<std::unique_ptr<Route>> routes;                           // fixed once Listen() runs
   std::unordered_map<std::string, std::vector<Route*>> literal_routes;  // by path
   std::vector<Route*> pattern_routes;
+  std::vector<std::pair<std::string, std::string>> path_aliases;  // from, to
   Route unmatched;
   std::unique_ptr<core::Executor> workers;
   std::atomic<bool> stopping{false};
@@ -855,6 +856,12 @@ bool Connection::Submit(std::shared_ptr<Exchange> ex) {
 }
 
 Route* HttpServer::Impl::Match(Request& req) {
+  for (const auto& [from, to] : path_aliases) {
+    if (req.path.compare(0, from.size(), from) == 0) {
+      req.path = to + req.path.substr(from.size());
+      break;
+    }
+  }
   auto literal = literal_routes.find(req.path);
   if (literal != literal_routes.end()) {
     for (Route* route : literal->second) {
@@ -1098,6 +1105,10 @@ void HttpServer::Patch(const std::string& pattern, RouteSpec route, Handler hand
 void HttpServer::Delete(const std::string& pattern, RouteSpec route, Handler handler) {
   impl_->Declare("DELETE", pattern, std::move(route), options_.max_json_body)->handler =
       std::move(handler);
+}
+
+void HttpServer::AddPathAlias(std::string from, std::string to) {
+  impl_->path_aliases.emplace_back(std::move(from), std::move(to));
 }
 
 void HttpServer::PutStream(const std::string& pattern, RouteSpec route, StreamHandler handler) {

@@ -204,6 +204,10 @@ class HttpServer {
   void Delete(const std::string& pattern, RouteSpec route, Handler handler);
   // A PUT whose body is streamed to the handler instead of buffered.
   void PutStream(const std::string& pattern, RouteSpec route, StreamHandler handler);
+  // A path that starts with `from` is routed as the same path starting with
+  // `to` (and the request's path is that one from then on: handlers, limits
+  // and permissions see one spelling). Set before Listen().
+  void AddPathAlias(std::string from, std::string to);
 
   monitoring::MetricRegistry& metrics() { return metrics_; }
 

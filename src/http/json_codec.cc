@@ -72,41 +72,68 @@ Json DoubleToJson(double value) {
   return value;
 }
 
+namespace {
+
+std::string Escaped(const std::string& text) {
+  return Json(text).dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+// One point as MLflow's Metric message: `prefix` is `{"key":...,"value":`
+// and `run` is `,"run_id":...`, both escaped already.
+void AppendMetric(std::string& out, const std::string& prefix, const std::string& run,
+                  const tracking::MetricPoint& point) {
+  auto sink = std::back_inserter(out);
+  out += prefix;
+  if (std::isnan(point.value)) {
+    out += "\"NaN\"";
+  } else if (std::isinf(point.value)) {
+    out += point.value > 0 ? "\"Infinity\"" : "\"-Infinity\"";
+  } else {
+    fmt::format_to(sink, "{}", point.value);  // shortest text that reads back exactly
+  }
+  fmt::format_to(sink, ",\"timestamp\":{},\"step\":{}", point.timestamp, point.step);
+  out += run;
+  if (!point.model_id.empty()) out += ",\"model_id\":" + Escaped(point.model_id);
+  if (!point.dataset_name.empty()) out += ",\"dataset_name\":" + Escaped(point.dataset_name);
+  if (!point.dataset_digest.empty()) out += ",\"dataset_digest\":" + Escaped(point.dataset_digest);
+  out += '}';
+}
+
+}  // namespace
+
 std::string MetricHistoryJson(const std::string& run_id, const std::string& key,
                               const std::vector<tracking::MetricPoint>& points,
                               const std::string& next_page_token) {
-  auto escape = [](const std::string& text) {
-    return Json(text).dump(-1, ' ', false, Json::error_handler_t::replace);
-  };
-  const std::string prefix = "{\"key\":" + escape(key) + ",\"value\":";
-  const std::string run = ",\"run_id\":" + escape(run_id);
+  const std::string prefix = "{\"key\":" + Escaped(key) + ",\"value\":";
+  const std::string run = ",\"run_id\":" + Escaped(run_id);
   std::string out;
   out.reserve(points.size() * (prefix.size() + run.size() + 48) + 64);
   out += "{\"metrics\":[";
-  auto sink = std::back_inserter(out);
   for (size_t i = 0; i < points.size(); ++i) {
-    const tracking::MetricPoint& point = points[i];
     if (i > 0) out += ',';
-    out += prefix;
-    if (std::isnan(point.value)) {
-      out += "\"NaN\"";
-    } else if (std::isinf(point.value)) {
-      out += point.value > 0 ? "\"Infinity\"" : "\"-Infinity\"";
-    } else {
-      fmt::format_to(sink, "{}", point.value);  // shortest text that reads back exactly
-    }
-    fmt::format_to(sink, ",\"timestamp\":{},\"step\":{}", point.timestamp, point.step);
-    out += run;
-    if (!point.model_id.empty()) out += ",\"model_id\":" + escape(point.model_id);
-    if (!point.dataset_name.empty()) out += ",\"dataset_name\":" + escape(point.dataset_name);
-    if (!point.dataset_digest.empty()) {
-      out += ",\"dataset_digest\":" + escape(point.dataset_digest);
-    }
-    out += '}';
+    AppendMetric(out, prefix, run, points[i]);
   }
   out += ']';
-  if (!next_page_token.empty()) out += ",\"next_page_token\":" + escape(next_page_token);
+  if (!next_page_token.empty()) out += ",\"next_page_token\":" + Escaped(next_page_token);
   out += '}';
+  return out;
+}
+
+std::string MetricsWithRunIdsJson(const std::vector<tracking::MetricPoint>& points) {
+  std::string out = "{\"metrics\":[";
+  std::string prefix, run;
+  for (size_t i = 0; i < points.size(); ++i) {
+    const tracking::MetricPoint& point = points[i];
+    if (i == 0 || point.key != points[i - 1].key) {
+      prefix = "{\"key\":" + Escaped(point.key) + ",\"value\":";
+    }
+    if (i == 0 || point.run_id != points[i - 1].run_id) {
+      run = ",\"run_id\":" + Escaped(point.run_id);
+    }
+    if (i > 0) out += ',';
+    AppendMetric(out, prefix, run, point);
+  }
+  out += "]}";
   return out;
 }
 

@@ -35,6 +35,9 @@ Json ToJson(const registry::RegisteredModel& model);
 std::string MetricHistoryJson(const std::string& run_id, const std::string& key,
                               const std::vector<tracking::MetricPoint>& points,
                               const std::string& next_page_token);
+// `{"metrics":[...]}` of points that carry their own key and run id (the
+// bulk history routes).
+std::string MetricsWithRunIdsJson(const std::vector<tracking::MetricPoint>& points);
 
 // Typed access to a request's fields. For GET requests the fields come from
 // the query string, where every value is text: numbers are parsed from it.

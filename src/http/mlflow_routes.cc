@@ -318,6 +318,27 @@ void AddRunRoutes(HttpServer& server, tracking::TrackingService& tracking) {
                                                 fields.OptionalString("page_token"));
         SetJson(res, MetricHistoryJson(run_id, key, result.items, result.next_page_token));
       });
+  // The UI's routes (MLflow serves the first under /ajax-api only, Slipway
+  // under both, as every route); each run is checked for READ by the service.
+  auto bulk = [&tracking](const Request& req, Response& res) {
+    Json body = RequestJson(req);
+    RequestFields fields(body);
+    SetJson(res, MetricsWithRunIdsJson(tracking.GetMetricHistoryBulk(
+                     fields.StringList("run_id"), fields.OptionalString("metric_key"),
+                     fields.OptionalInt("max_results"))));
+  };
+  server.Get(api + "/metrics/get-history-bulk",
+             RouteSpec("metrics/get-history-bulk").SignedIn().ReadOnly(), bulk);
+  server.Get(api + "/metrics/get-history-bulk-interval",
+             RouteSpec("metrics/get-history-bulk-interval").SignedIn().ReadOnly(),
+             [&tracking](const Request& req, Response& res) {
+               Json body = RequestJson(req);
+               RequestFields fields(body);
+               SetJson(res, MetricsWithRunIdsJson(tracking.GetMetricHistoryBulkInterval(
+                                fields.StringList("run_ids"), fields.OptionalString("metric_key"),
+                                fields.OptionalInt("max_results"), fields.OptionalInt("start_step"),
+                                fields.OptionalInt("end_step"))));
+             });
 }
 
 void AddLoggedModelRoutes(HttpServer& server, tracking::TrackingService& tracking) {
@@ -477,6 +498,9 @@ void AddArtifactRoutes(HttpServer& server, tracking::TrackingService& tracking,
 
 void AddMlflowRoutes(HttpServer& server, tracking::TrackingService& tracking,
                      tracking::ArtifactStore& artifacts) {
+  // MLflow serves every API route under /ajax-api too (its UI calls those).
+  server.AddPathAlias("/ajax-api/2.0/", "/api/2.0/");
+  server.AddPathAlias("/ajax-api/3.0/", "/api/3.0/");
   AddExperimentRoutes(server, tracking);
   AddRunRoutes(server, tracking);
   AddLoggedModelRoutes(server, tracking);

@@ -46,6 +46,9 @@ class SqliteTrackingStore : public tracking::TrackingStore {
   tracking::PageOf<tracking::MetricPoint> GetMetricHistory(const std::string& run_id,
                                                            const std::string& key,
                                                            tracking::Page page) override;
+  std::vector<tracking::MetricPoint> SampleMetricHistory(
+      const std::string& run_id, const std::string& key, int64_t max_points,
+      std::optional<std::pair<int64_t, int64_t>> steps) override;
   tracking::PageOf<tracking::Run> SearchRuns(const std::vector<std::string>& experiment_ids,
                                              tracking::ViewType view,
                                              const tracking::Filter& filter,

@@ -101,6 +101,21 @@ class TrackingService {
   SearchResult<MetricPoint> GetMetricHistory(const std::string& run_id, const std::string& key,
                                              std::optional<int64_t> max_results,
                                              const std::string& page_token);
+  // MLflow's metrics/get-history-bulk (its UI's): one metric of up to 100
+  // runs, runs in id order, each by timestamp, step, value; at most
+  // `max_results` (25,000) points in all. Points carry their run id and key.
+  std::vector<MetricPoint> GetMetricHistoryBulk(const std::vector<std::string>& run_ids,
+                                                const std::string& key,
+                                                std::optional<int64_t> max_results);
+  // MLflow's metrics/get-history-bulk-interval: for charts of long
+  // histories, at most `max_results` (1..2,500, default 2,500) points of
+  // each of up to 100 runs, sampled by the store (SampleMetricHistory),
+  // with steps from `start_step` to `end_step` when both are given.
+  std::vector<MetricPoint> GetMetricHistoryBulkInterval(const std::vector<std::string>& run_ids,
+                                                        const std::string& key,
+                                                        std::optional<int64_t> max_results,
+                                                        std::optional<int64_t> start_step,
+                                                        std::optional<int64_t> end_step);
   SearchResult<Run> SearchRuns(const std::vector<std::string>& experiment_ids,
                                const std::string& filter, ViewType view,
                                std::optional<int64_t> max_results,

@@ -86,6 +86,15 @@ class TrackingStore {
   // points' `key` and `run_id` are left empty: they are the arguments.
   virtual PageOf<MetricPoint> GetMetricHistory(const std::string& run_id, const std::string& key,
                                                Page page) = 0;
+  // A sample of at most `max_points` (>= 1) of one metric's points, with
+  // steps in `steps` when given, as MLflow samples them for charts: the
+  // points ordered by step, timestamp, value, NaN-ness and cut into
+  // `max_points` runs of equal length (the first ones one longer), the first
+  // point of each, and the last point overall in place of the last one taken
+  // or added when the runs left it out. Ordered by step, timestamp, value.
+  virtual std::vector<MetricPoint> SampleMetricHistory(
+      const std::string& run_id, const std::string& key, int64_t max_points,
+      std::optional<std::pair<int64_t, int64_t>> steps) = 0;
   virtual PageOf<Run> SearchRuns(const std::vector<std::string>& experiment_ids, ViewType view,
                                  const Filter& filter, const std::vector<OrderTerm>& order_by,
                                  Page page) = 0;

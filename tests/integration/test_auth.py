@@ -963,3 +963,27 @@ def test_prompts_follow_registered_model_permissions_and_are_audited(auth_server
                if e["action"] == "model-versions/create" and name in e.get("target", "")]
     assert ("alice", 200) in created, created
     assert ("bob", 403) in created, created
+
+
+def test_chart_history_routes_check_every_run(auth_server, as_user):
+    alice = as_user(ALICE)
+    exp = alice.create_experiment(unique("charts"))
+    run_id = alice.create_run(exp).info.run_id
+    alice.log_metric(run_id, "loss", 0.5, step=1)
+    _auth_client(auth_server).grant_user_permission(BOB[0], "experiment", exp, "NO_PERMISSIONS")
+    bob_exp = as_user(BOB).create_experiment(unique("bob-charts"))
+    bob_run = as_user(BOB).create_run(bob_exp).info.run_id
+    for path, params in (
+        ("/api/2.0/mlflow/metrics/get-history-bulk-interval",
+         {"run_ids": [bob_run, run_id], "metric_key": "loss"}),
+        ("/ajax-api/2.0/mlflow/metrics/get-history-bulk-interval",
+         {"run_ids": [bob_run, run_id], "metric_key": "loss"}),
+        ("/ajax-api/2.0/mlflow/metrics/get-history-bulk",
+         {"run_id": [bob_run, run_id], "metric_key": "loss"}),
+    ):
+        # One run bob may not read refuses the request, whatever else it asks.
+        r = requests.get(auth_server.url + path, params=params, auth=BOB)
+        assert_mlflow_error(r, 403, "PERMISSION_DENIED")
+        r = requests.get(auth_server.url + path, params=params, auth=ALICE)
+        assert r.status_code == 200, r.text
+        assert [m["run_id"] for m in r.json()["metrics"]] == [run_id]
