@@ -341,6 +341,29 @@ void AddRunRoutes(HttpServer& server, tracking::TrackingService& tracking) {
              });
 }
 
+void AddDatasetSummaryRoute(HttpServer& server, tracking::TrackingService& tracking) {
+  // MLflow's UI route (MLflow serves it under /ajax-api only).
+  server.Post(
+      std::string(kApi) + "/experiments/search-datasets",
+      RouteSpec("experiments/search-datasets").SignedIn().ReadOnly(),
+      [&tracking](const Request& req, Response& res) {
+        Json body = RequestJson(req);
+        RequestFields fields(body);
+        Json summaries = Json::array();
+        for (const auto& summary : tracking.SearchDatasets(fields.StringList("experiment_ids"))) {
+          Json item = {{"experiment_id", summary.experiment_id},
+                       {"name", summary.name},
+                       {"digest", summary.digest}};
+          if (summary.context) item["context"] = *summary.context;
+          summaries.push_back(std::move(item));
+        }
+        // As MLflow's proto JSON: an empty list is no field.
+        Json out = Json::object();
+        if (!summaries.empty()) out["dataset_summaries"] = std::move(summaries);
+        Reply(res, out);
+      });
+}
+
 void AddLoggedModelRoutes(HttpServer& server, tracking::TrackingService& tracking) {
   std::string base = std::string(kApi) + "/logged-models";
   server.Post(base, RouteSpec("logged-models/create").Needs(kExperiment, kEdit),
@@ -503,6 +526,7 @@ void AddMlflowRoutes(HttpServer& server, tracking::TrackingService& tracking,
   server.AddPathAlias("/ajax-api/3.0/", "/api/3.0/");
   AddExperimentRoutes(server, tracking);
   AddRunRoutes(server, tracking);
+  AddDatasetSummaryRoute(server, tracking);
   AddLoggedModelRoutes(server, tracking);
   AddArtifactRoutes(server, tracking, artifacts);
 }

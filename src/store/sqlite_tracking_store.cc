@@ -608,6 +608,9 @@ void SqliteTrackingStore::LogRunInputs(const std::string& run_id,
           .Bind(1, key.pk)
           .Bind(2, dataset_pk)
           .Run();
+      // As MLflow: a dataset the run already has an input of is left as it
+      // is, tags (the context) included.
+      if (db.Changes() == 0) continue;
       for (const Tag& tag : input.tags) {
         db.Prepare(
               "INSERT INTO run_input_tags (run_pk, dataset_pk, key, value) VALUES (?, ?, ?, ?) "
@@ -673,6 +676,35 @@ PageOf<MetricPoint> SqliteTrackingStore::GetMetricHistory(const std::string& run
       result.items.push_back(std::move(point));
     }
     return result;
+  });
+}
+
+std::vector<tracking::DatasetSummary> SqliteTrackingStore::SearchDatasetSummaries(
+    const std::vector<std::string>& experiment_ids, int64_t limit) {
+  const std::vector<int64_t> ids = ExperimentIds(experiment_ids);
+  if (ids.empty()) return {};
+  std::string marks;
+  for (size_t i = 0; i < ids.size(); ++i) marks += i ? ", ?" : "?";
+  return db_->Read([&](Connection& db) {
+    Statement rows = db.Prepare(
+        "SELECT DISTINCT d.experiment_id, d.name, d.digest, t.value FROM datasets d "
+        "JOIN run_inputs i ON i.dataset_pk = d.dataset_pk "
+        "LEFT JOIN run_input_tags t ON t.run_pk = i.run_pk AND t.dataset_pk = i.dataset_pk "
+        "AND t.key = 'mlflow.data.context' WHERE d.experiment_id IN (" +
+        marks + ") LIMIT ?");
+    int index = 1;
+    for (int64_t id : ids) rows.Bind(index++, id);
+    rows.Bind(index, limit);
+    std::vector<tracking::DatasetSummary> out;
+    while (rows.Step()) {
+      tracking::DatasetSummary summary;
+      summary.experiment_id = std::to_string(rows.Int(0));
+      summary.name = rows.Text(1);
+      summary.digest = rows.Text(2);
+      if (!rows.IsNull(3)) summary.context = rows.Text(3);
+      out.push_back(std::move(summary));
+    }
+    return out;
   });
 }
 

@@ -46,6 +46,8 @@ class SqliteTrackingStore : public tracking::TrackingStore {
   tracking::PageOf<tracking::MetricPoint> GetMetricHistory(const std::string& run_id,
                                                            const std::string& key,
                                                            tracking::Page page) override;
+  std::vector<tracking::DatasetSummary> SearchDatasetSummaries(
+      const std::vector<std::string>& experiment_ids, int64_t limit) override;
   std::vector<tracking::MetricPoint> SampleMetricHistory(
       const std::string& run_id, const std::string& key, int64_t max_points,
       std::optional<std::pair<int64_t, int64_t>> steps) override;

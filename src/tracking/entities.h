@@ -91,6 +91,15 @@ struct DatasetInput {
   Dataset dataset;
 };
 
+// One dataset a run of an experiment used, with the context it was used in
+// (the input's mlflow.data.context tag), as MLflow's UI lists them.
+struct DatasetSummary {
+  std::string experiment_id;
+  std::string name;
+  std::string digest;
+  std::optional<std::string> context;
+};
+
 // A run's link to a logged model it used (input) or produced (output).
 struct ModelLink {
   std::string model_id;

@@ -624,6 +624,22 @@ std::vector<MetricPoint> TrackingService::GetMetricHistoryBulkInterval(
   return points;
 }
 
+std::vector<DatasetSummary> TrackingService::SearchDatasets(
+    const std::vector<std::string>& experiment_ids) {
+  constexpr size_t kMaxExperiments = 20;
+  constexpr int64_t kMaxSummaries = 1000;
+  if (experiment_ids.empty()) {
+    ThrowInvalid("SearchDatasets request must specify at least one experiment_id.");
+  }
+  if (experiment_ids.size() > kMaxExperiments) {
+    ThrowInvalid("SearchDatasets request cannot specify more than " +
+                 std::to_string(kMaxExperiments) + " experiment_ids. Received " +
+                 std::to_string(experiment_ids.size()) + " experiment_ids.");
+  }
+  for (const std::string& id : experiment_ids) RequireExperiment(id, Permission::kRead);
+  return store_.SearchDatasetSummaries(experiment_ids, kMaxSummaries);
+}
+
 SearchResult<Run> TrackingService::SearchRuns(const std::vector<std::string>& experiment_ids,
                                               const std::string& filter, ViewType view,
                                               std::optional<int64_t> max_results,

@@ -116,6 +116,9 @@ class TrackingService {
                                                         std::optional<int64_t> max_results,
                                                         std::optional<int64_t> start_step,
                                                         std::optional<int64_t> end_step);
+  // MLflow's experiments/search-datasets (its UI's): the datasets the runs
+  // of 1-20 experiments used, with their contexts; at most 1000.
+  std::vector<DatasetSummary> SearchDatasets(const std::vector<std::string>& experiment_ids);
   SearchResult<Run> SearchRuns(const std::vector<std::string>& experiment_ids,
                                const std::string& filter, ViewType view,
                                std::optional<int64_t> max_results,

@@ -95,6 +95,10 @@ class TrackingStore {
   virtual std::vector<MetricPoint> SampleMetricHistory(
       const std::string& run_id, const std::string& key, int64_t max_points,
       std::optional<std::pair<int64_t, int64_t>> steps) = 0;
+  // The distinct (experiment, dataset, context) triples of the inputs of the
+  // experiments' runs, at most `limit`.
+  virtual std::vector<DatasetSummary> SearchDatasetSummaries(
+      const std::vector<std::string>& experiment_ids, int64_t limit) = 0;
   virtual PageOf<Run> SearchRuns(const std::vector<std::string>& experiment_ids, ViewType view,
                                  const Filter& filter, const std::vector<OrderTerm>& order_by,
                                  Page page) = 0;

@@ -191,3 +191,44 @@ def test_bulk_interval_when_steps_do_not_follow_time(server, mlflow_client):
     assert r.status_code == 200, r.text
     got = [(m["step"], m["timestamp"], m["value"]) for m in r.json()["metrics"]]
     assert got == _expected_sample(rows, 64)
+
+
+def test_search_datasets_lists_what_the_experiments_runs_used(server, mlflow_client):
+    import mlflow
+    import pandas as pd
+
+    exp = mlflow_client.create_experiment(unique("used-data"))
+    other = mlflow_client.create_experiment(unique("other-data"))
+    train = mlflow.data.from_pandas(pd.DataFrame({"a": [1, 2]}), name="train-set")
+    evaluation = mlflow.data.from_pandas(pd.DataFrame({"a": [3]}), name="eval-set")
+    mlflow.set_tracking_uri(server.url)
+    with mlflow.start_run(experiment_id=exp):
+        mlflow.log_input(train, context="training")
+        mlflow.log_input(evaluation)  # no context
+    with mlflow.start_run(experiment_id=exp):
+        mlflow.log_input(train, context="training")  # the same triple again: listed once
+        mlflow.log_input(train, context="tuning")  # the run has this input: left as it was
+    with mlflow.start_run(experiment_id=exp):
+        mlflow.log_input(train, context="tuning")
+    with mlflow.start_run(experiment_id=other):
+        mlflow.log_input(evaluation, context="eval")
+    r = requests.post(f"{_ajax(server)}/experiments/search-datasets",
+                      json={"experiment_ids": [exp]})
+    assert r.status_code == 200, r.text
+    got = sorted((s["experiment_id"], s["name"], s["digest"], s.get("context"))
+                 for s in r.json()["dataset_summaries"])
+    assert got == sorted([(exp, "train-set", train.digest, "training"),
+                          (exp, "train-set", train.digest, "tuning"),
+                          (exp, "eval-set", evaluation.digest, None)])
+    r = requests.post(f"{_ajax(server)}/experiments/search-datasets",
+                      json={"experiment_ids": [exp, other]})
+    assert len(r.json()["dataset_summaries"]) == 4
+    empty = mlflow_client.create_experiment(unique("no-data"))
+    r = requests.post(f"{_ajax(server)}/experiments/search-datasets",
+                      json={"experiment_ids": [empty]})
+    assert r.status_code == 200 and r.json() == {}
+    r = requests.post(f"{_ajax(server)}/experiments/search-datasets", json={"experiment_ids": []})
+    assert_mlflow_error(r, 400, "INVALID_PARAMETER_VALUE", "at least one experiment_id")
+    r = requests.post(f"{_ajax(server)}/experiments/search-datasets",
+                      json={"experiment_ids": [str(i) for i in range(21)]})
+    assert_mlflow_error(r, 400, "INVALID_PARAMETER_VALUE", "more than 20 experiment_ids")
