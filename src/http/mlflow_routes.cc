@@ -470,6 +470,41 @@ void AddArtifactRoutes(HttpServer& server, tracking::TrackingService& tracking,
                Reply(res, reply);
              });
 
+  // MLflow's UI uploads a file to a run this way (MLflow serves it under
+  // /ajax-api only): the body is the file, at most 10 MB.
+  server.Post(std::string(kApi) + "/upload-artifact",
+              RouteSpec("upload-artifact").Needs(kExperiment, kEdit).BodyLimit(10 << 20),
+              [&tracking, &artifacts](const Request& req, Response& res) {
+                const std::string run_id =
+                    req.has_param("run_uuid") ? req.get_param_value("run_uuid") : "";
+                if (run_id.empty()) ThrowInvalid("Request must specify run_uuid.");
+                const std::string path = req.has_param("path") ? req.get_param_value("path") : "";
+                if (path.empty()) ThrowInvalid("Request must specify path.");
+                // MLflow's check of the path as given, before it is put under the
+                // run's artifacts (where the store checks the whole path again).
+                const std::string decoded = tracking::FullyPercentDecode(path);
+                if (decoded.front() == '/' || decoded.find('\0') != std::string::npos ||
+                    ("/" + decoded + "/").find("/../") != std::string::npos) {
+                  ThrowInvalid("Invalid path");
+                }
+                if (req.body.empty()) ThrowInvalid("Request must specify data.");
+                const tracking::Run run = tracking.GetRun(run_id);
+                constexpr std::string_view kServed = "mlflow-artifacts:/";
+                if (run.info.artifact_uri.rfind(kServed, 0) != 0) {
+                  ThrowInvalid("The artifacts of run '" + run_id +
+                               "' are not stored by this server (" + run.info.artifact_uri + ").");
+                }
+                std::string relative = run.info.artifact_uri.substr(kServed.size());
+                relative.erase(0, relative.find_first_not_of('/'));
+                relative += "/" + path;
+                tracking.AuthorizeArtifactPath(relative, kEdit);
+                artifacts.Write(relative, [&](const auto& sink) {
+                  sink(req.body.data(), req.body.size());
+                  return true;
+                });
+                Reply(res, Json::object());
+              });
+
   const std::string proxy = "/api/2.0/mlflow-artifacts/artifacts";
   server.Get(proxy, RouteSpec("mlflow-artifacts/list").Needs(kExperiment, kRead),
              [&tracking, &artifacts](const Request& req, Response& res) {

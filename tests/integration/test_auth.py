@@ -987,3 +987,16 @@ def test_chart_history_routes_check_every_run(auth_server, as_user):
         r = requests.get(auth_server.url + path, params=params, auth=ALICE)
         assert r.status_code == 200, r.text
         assert [m["run_id"] for m in r.json()["metrics"]] == [run_id]
+
+
+def test_ui_upload_needs_edit_on_the_runs_experiment(auth_server, as_user):
+    alice = as_user(ALICE)
+    run_id = alice.create_run(alice.create_experiment(unique("ui-upload"))).info.run_id
+    url = f"{auth_server.url}/ajax-api/2.0/mlflow/upload-artifact"
+    params = {"run_uuid": run_id, "path": "x.txt"}
+    # bob has READ (the default), not EDIT
+    assert_mlflow_error(requests.post(url, params=params, data=b"bob's", auth=BOB), 403,
+                        "PERMISSION_DENIED")
+    r = requests.post(url, params=params, data=b"alice's", auth=ALICE)
+    assert r.status_code == 200, r.text
+    assert [f.path for f in alice.list_artifacts(run_id)] == ["x.txt"]

@@ -232,3 +232,28 @@ def test_search_datasets_lists_what_the_experiments_runs_used(server, mlflow_cli
     r = requests.post(f"{_ajax(server)}/experiments/search-datasets",
                       json={"experiment_ids": [str(i) for i in range(21)]})
     assert_mlflow_error(r, 400, "INVALID_PARAMETER_VALUE", "more than 20 experiment_ids")
+
+
+def test_upload_artifact_from_the_ui(server, mlflow_client):
+    exp = mlflow_client.create_experiment(unique("uploads"))
+    run_id = mlflow_client.create_run(exp).info.run_id
+    url = f"{_ajax(server)}/upload-artifact"
+    r = requests.post(url, params={"run_uuid": run_id, "path": "notes/readme.txt"},
+                      data=b"hello from the UI")
+    assert r.status_code == 200, r.text
+    listed = mlflow_client.list_artifacts(run_id, "notes")
+    assert [(f.path, f.file_size) for f in listed] == [("notes/readme.txt", 17)]
+    local = mlflow_client.download_artifacts(run_id, "notes/readme.txt")
+    with open(local, "rb") as f:
+        assert f.read() == b"hello from the UI"
+    assert_mlflow_error(requests.post(url, params={"path": "a.txt"}, data=b"x"),
+                        400, "INVALID_PARAMETER_VALUE", "run_uuid")
+    assert_mlflow_error(requests.post(url, params={"run_uuid": run_id}, data=b"x"),
+                        400, "INVALID_PARAMETER_VALUE", "path")
+    assert_mlflow_error(requests.post(url, params={"run_uuid": run_id, "path": "a.txt"}),
+                        400, "INVALID_PARAMETER_VALUE", "data")
+    for bad in ("../escape.txt", "notes/../../x.txt", "/etc/passwd"):
+        r = requests.post(url, params={"run_uuid": run_id, "path": bad}, data=b"x")
+        assert_mlflow_error(r, 400, "INVALID_PARAMETER_VALUE")
+    r = requests.post(url, params={"run_uuid": "0" * 32, "path": "a.txt"}, data=b"x")
+    assert_mlflow_error(r, 404, "RESOURCE_DOES_NOT_EXIST")
