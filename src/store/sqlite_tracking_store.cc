@@ -807,7 +807,8 @@ void SqliteTrackingStore::CreateLoggedModel(const LoggedModel& model) {
     if (!LoadExperiment(db, experiment_id)) {
       ThrowNotFound("No Experiment with id=" + model.experiment_id + " exists");
     }
-    if (!model.source_run_id.empty()) LoadActiveRunKey(db, model.source_run_id);
+    // The source run is not checked, as MLflow does not check it: lineage
+    // shows it only to who may read it, and skips it when it does not exist.
     db.Prepare(
           "INSERT INTO logged_models (model_id, experiment_id, name, artifact_location, "
           "creation_timestamp_ms, last_updated_timestamp_ms, status, status_message, model_type, "

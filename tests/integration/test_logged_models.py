@@ -200,3 +200,12 @@ def test_sklearn_autolog_unchanged_script(mlflow_client):
     assert len(models) == 1 and models[0].source_run_id == run.info.run_id
     loaded = mlflow.pyfunc.load_model(f"models:/{models[0].model_id}")
     np.testing.assert_array_equal(np.asarray(loaded.predict(X)), clf.predict(X))
+
+
+def test_a_logged_models_source_run_is_not_checked(server, mlflow_client):
+    # As in MLflow: the source run is recorded as given, even one that does not exist.
+    exp_id = mlflow_client.create_experiment(unique("lm-ghost-run"))
+    ghost = "f" * 32
+    lm = mlflow_client.create_logged_model(exp_id, name="ghost", source_run_id=ghost)
+    assert lm.source_run_id == ghost
+    assert mlflow_client.get_logged_model(lm.model_id).source_run_id == ghost
