@@ -389,9 +389,16 @@ void AddLoggedModelRoutes(HttpServer& server, tracking::TrackingService& trackin
           order.push_back(tracking::ParseLoggedModelOrderBy(
               item.RequiredString("field_name"), item.OptionalBool("ascending").value_or(true)));
         }
+        std::vector<tracking::DatasetRef> datasets;
+        for (const RequestFields& item : fields.ObjectList("datasets")) {
+          tracking::DatasetRef dataset{item.OptionalString("dataset_name"), std::nullopt};
+          if (item.Has("dataset_digest")) dataset.digest = item.OptionalString("dataset_digest");
+          datasets.push_back(std::move(dataset));
+        }
         auto result = tracking.SearchLoggedModels(
             fields.StringList("experiment_ids"), fields.OptionalString("filter"), order,
-            fields.OptionalInt("max_results"), fields.OptionalString("page_token"));
+            fields.OptionalInt("max_results"), fields.OptionalString("page_token"),
+            std::move(datasets));
         Json items = Json::array();
         for (const auto& model : result.items) items.push_back(ToJson(model));
         Reply(res, Paged("models", std::move(items), result.next_page_token));

@@ -557,14 +557,30 @@ std::string_view ModelChildTable(EntityKind kind) {
 
 // The latest point (highest timestamp, then step) of one metric key per
 // model, as MLflow's order-by subquery picks it.
-Fragment LatestModelMetricCte(const std::string& name, const std::string& key) {
+// `(dataset_name = ? AND dataset_digest = ?) OR (dataset_name = ?) ...`:
+// a metric logged against one of the datasets of a logged-model search.
+Fragment OnDatasets(const std::vector<tracking::DatasetRef>& datasets) {
+  Fragment f;
+  f.Add("(");
+  for (size_t i = 0; i < datasets.size(); ++i) {
+    f.Add(i ? " OR (dataset_name = " : "(dataset_name = ").Bind(datasets[i].name);
+    if (datasets[i].digest) f.Add(" AND dataset_digest = ").Bind(*datasets[i].digest);
+    f.Add(")");
+  }
+  f.Add(")");
+  return f;
+}
+
+Fragment LatestModelMetricCte(const std::string& name, const std::string& key,
+                              const std::vector<tracking::DatasetRef>& datasets) {
   Fragment f;
   f.Add(name +
         " AS (SELECT model_id, value, is_nan FROM (SELECT model_id, value, is_nan, ROW_NUMBER() "
         "OVER (PARTITION BY model_id ORDER BY timestamp DESC, step DESC, run_pk, value DESC) AS "
         "rn FROM metrics WHERE model_id IS NOT NULL AND key = ")
-      .Bind(key)
-      .Add(") AS ranked WHERE rn = 1)");
+      .Bind(key);
+  if (!datasets.empty()) f.Add(" AND ").Add(OnDatasets(datasets));
+  f.Add(") AS ranked WHERE rn = 1)");
   return f;
 }
 
@@ -769,7 +785,7 @@ SqlQuery BuildLoggedModelSearch(const SqlDialect& dialect,
     auto it = metric_ctes.find(key);
     if (it == metric_ctes.end()) {
       const std::string name = "lm" + std::to_string(metric_ctes.size());
-      b.AddCte(LatestModelMetricCte(name, key));
+      b.AddCte(LatestModelMetricCte(name, key, filter.datasets));
       it = metric_ctes.emplace(key, name).first;
     }
     return it->second;
@@ -783,6 +799,18 @@ SqlQuery BuildLoggedModelSearch(const SqlDialect& dialect,
 
   b.AddWhere(InIntegers("m.experiment_id", experiment_ids));
   b.AddWhere(Fragment{"m.lifecycle_stage != 'deleted'", {}});
+  const bool metric_clauses =
+      std::any_of(filter.clauses.begin(), filter.clauses.end(),
+                  [](const Comparison& c) { return c.kind == EntityKind::kMetric; });
+  if (!filter.datasets.empty() && !metric_clauses) {
+    // As MLflow: datasets without metric clauses keep the models that have
+    // a metric logged against one of them.
+    Fragment f;
+    f.Add("EXISTS (SELECT 1 FROM metrics d WHERE d.model_id = m.model_id AND ")
+        .Add(OnDatasets(filter.datasets))
+        .Add(")");
+    b.AddWhere(f);
+  }
   OrderableJoins orderable;
   for (const Comparison& c : filter.clauses) {
     switch (c.kind) {

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -55,8 +56,18 @@ struct Comparison {
 };
 
 // Clauses joined by AND; empty means "match everything".
+// A dataset a logged-model search restricts metrics to (MLflow's `datasets`
+// clause): its name, and its digest when given.
+struct DatasetRef {
+  std::string name;
+  std::optional<std::string> digest;
+};
+
 struct Filter {
   std::vector<Comparison> clauses;
+  // Logged models only: metrics count only when logged against one of these
+  // datasets, and without metric clauses a model must have such a metric.
+  std::vector<DatasetRef> datasets;
 };
 
 // One `order_by` term such as `metrics.rmse DESC` or `start_time`, with the

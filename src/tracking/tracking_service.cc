@@ -726,9 +726,15 @@ void TrackingService::DeleteLoggedModel(const std::string& model_id) {
 SearchResult<LoggedModel> TrackingService::SearchLoggedModels(
     const std::vector<std::string>& experiment_ids, const std::string& filter,
     const std::vector<OrderTerm>& order_by, std::optional<int64_t> max_results,
-    const std::string& page_token) {
+    const std::string& page_token, std::vector<DatasetRef> datasets) {
+  for (const DatasetRef& dataset : datasets) {
+    if (dataset.name.empty()) {
+      ThrowInvalid("`dataset_name` in the `datasets` clause must be specified.");
+    }
+  }
   for (const std::string& id : experiment_ids) RequireExperiment(id, Permission::kRead);
   Filter parsed = ParseLoggedModelFilter(filter);
+  parsed.datasets = std::move(datasets);
   Page page = RequestedPage(max_results, 100, kMaxResultsPerPage, page_token);
   PageOf<LoggedModel> found = store_.SearchLoggedModels(experiment_ids, parsed, order_by, page);
   return {std::move(found.items), NextPageToken(page, found.has_more)};

@@ -145,7 +145,8 @@ class TrackingService {
                                                const std::string& filter,
                                                const std::vector<OrderTerm>& order_by,
                                                std::optional<int64_t> max_results,
-                                               const std::string& page_token);
+                                               const std::string& page_token,
+                                               std::vector<DatasetRef> datasets = {});
 
   // Artifacts: PERMISSION_DENIED unless the actor holds `needed` on the
   // experiment whose folder `path` ("<experiment id>/...") is in; paths
