@@ -470,11 +470,9 @@ TEST_F(PythonModelTest, DestroyingTheModelEndsAndReapsItsWorkers) {
   for (pid_t pid : pids) EXPECT_FALSE(ProcessExists(pid)) << pid;
 }
 
-// Builds the model's own environment with venv + pip from PyPI: minutes, so
-// only when SLIPWAY_TEST_VIRTUALENV=1. The second load must reuse the cache.
+// Builds the model's own environment with venv + pip from PyPI (about a
+// minute on two cores). The second load must reuse the cache.
 TEST_F(PythonModelTest, VirtualenvEnvironmentIsBuiltOnceAndReused) {
-  if (std::getenv("SLIPWAY_TEST_VIRTUALENV") == nullptr)
-    GTEST_SKIP() << "set SLIPWAY_TEST_VIRTUALENV=1 to build a virtualenv from PyPI";
   PythonOptions options = Options(1);
   options.env_manager = "virtualenv";
   options.env_cache_dir = (models_.parent_path() / "envs").string();
