@@ -78,6 +78,9 @@ std::unique_ptr<App> App::Create(Options options) {
   app->artifacts_ = std::make_unique<tracking::ArtifactStore>(*app->artifact_blobs_);
   app->tracking_ = std::make_unique<tracking::TrackingService>(
       *app->stores_->tracking, tracking::TrackingService::Options{}, *authorizer);
+  app->traces_ =
+      std::make_unique<tracing::TraceService>(*app->stores_->traces, *app->stores_->tracking,
+                                              tracing::TraceService::Options{}, *authorizer);
   app->registry_ = std::make_unique<registry::RegistryService>(*app->stores_->registry,
                                                                *app->tracking_, *authorizer);
   // Dataset packs and objects are blobs too; the folder also holds the

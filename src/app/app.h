@@ -43,6 +43,7 @@
 #include "serving/prediction_log.h"
 #include "serving/serving_service.h"
 #include "store/metadata_store.h"
+#include "tracing/trace_service.h"
 #include "tracking/artifact_store.h"
 #include "tracking/tracking_service.h"
 
@@ -106,6 +107,7 @@ class App {
   const std::string& store_description() const { return stores_->description; }
 
   tracking::TrackingService& tracking() { return *tracking_; }
+  tracing::TraceService& traces() { return *traces_; }
   // The blobs of the artifact root (runs' and logged models' files), which
   // `artifacts()` reads and writes.
   blob::BlobStore& artifact_blobs() { return *artifact_blobs_; }
@@ -151,6 +153,7 @@ class App {
   std::unique_ptr<blob::BlobStore> artifact_blobs_;
   std::unique_ptr<tracking::ArtifactStore> artifacts_;
   std::unique_ptr<tracking::TrackingService> tracking_;
+  std::unique_ptr<tracing::TraceService> traces_;
   std::unique_ptr<registry::RegistryService> registry_;
   std::unique_ptr<data::ContentStore> content_;
   std::unique_ptr<data::DatasetService> datasets_;

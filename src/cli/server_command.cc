@@ -26,6 +26,7 @@
 #include "http/mlflow_routes.h"
 #include "http/registry_routes.h"
 #include "http/serving_routes.h"
+#include "http/trace_routes.h"
 #include "registry/registry_service.h"
 #include "tracking/artifact_store.h"
 #include "tracking/tracking_service.h"
@@ -140,6 +141,7 @@ void RunServer(const ServerArgs& args) {
 
   http::AddMlflowRoutes(server, app->tracking(), app->artifacts());
   http::AddRegistryRoutes(server, app->registry(), app->tracking());
+  http::AddTraceRoutes(server, app->traces());
   http::AddDatasetRoutes(server, app->datasets());
   http::AddDeploymentRoutes(server, app->serving());
   http::AddAuditRoutes(server, app->audit());

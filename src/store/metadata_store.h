@@ -22,6 +22,7 @@
 #include "registry/registry_store.h"
 #include "serving/deployment_store.h"
 #include "store/sqlite_db.h"
+#include "tracing/trace_store.h"
 #include "tracking/tracking_store.h"
 
 namespace slipway::store {
@@ -53,6 +54,7 @@ struct MetadataStores {
   std::unique_ptr<governance::AuthStore> auth;
   std::unique_ptr<data::DatasetStore> datasets;
   std::unique_ptr<serving::DeploymentStore> deployments;
+  std::unique_ptr<tracing::TraceStore> traces;
   std::shared_ptr<void> engine;  // what the stores share (a connection pool); opaque
   std::vector<Upkeep> upkeep;    // for the owner to schedule
 };

@@ -279,6 +279,80 @@ CREATE TABLE deployments (
   last_updated_time INTEGER NOT NULL
 ) WITHOUT ROWID;
 )sql"},
+    // Tracing (MLflow 3): traces, their tags and metadata, spans (MLflow's
+    // span dictionary as `content`, the searched fields beside it),
+    // assessments, links to runs. Traces and spans get integer keys, so
+    // the span table keys on 8 bytes and its content stays out of the
+    // index; a trace's rows all carry `trace_pk`.
+    {8, "tracing: traces, spans, assessments", R"sql(
+CREATE TABLE traces (
+  trace_pk INTEGER PRIMARY KEY,
+  trace_id TEXT NOT NULL UNIQUE,
+  experiment_id INTEGER NOT NULL,
+  request_time INTEGER NOT NULL,
+  execution_duration INTEGER,
+  state TEXT NOT NULL,
+  client_request_id TEXT,
+  request_preview TEXT,
+  response_preview TEXT
+);
+CREATE INDEX traces_by_experiment ON traces (experiment_id, request_time DESC, trace_id);
+CREATE TABLE trace_tags (
+  trace_pk INTEGER NOT NULL,
+  key TEXT NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY (trace_pk, key)
+) WITHOUT ROWID;
+CREATE INDEX trace_tags_by_key ON trace_tags (key, value);
+CREATE TABLE trace_metadata (
+  trace_pk INTEGER NOT NULL,
+  key TEXT NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY (trace_pk, key)
+) WITHOUT ROWID;
+CREATE INDEX trace_metadata_by_key ON trace_metadata (key, value);
+CREATE TABLE spans (
+  span_pk INTEGER PRIMARY KEY,
+  trace_pk INTEGER NOT NULL,
+  span_id TEXT NOT NULL,
+  parent_span_id TEXT,
+  name TEXT NOT NULL,
+  type TEXT NOT NULL,
+  status TEXT NOT NULL,
+  start_ns INTEGER NOT NULL,
+  end_ns INTEGER NOT NULL,
+  content TEXT NOT NULL,
+  UNIQUE (trace_pk, span_id)
+);
+CREATE TABLE assessments (
+  assessment_pk INTEGER PRIMARY KEY,
+  assessment_id TEXT NOT NULL UNIQUE,
+  trace_pk INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  value TEXT NOT NULL,
+  number REAL,
+  serialized INTEGER NOT NULL DEFAULT 0,
+  error TEXT NOT NULL DEFAULT '',
+  span_id TEXT NOT NULL DEFAULT '',
+  source_type TEXT NOT NULL,
+  source_id TEXT NOT NULL,
+  rationale TEXT NOT NULL DEFAULT '',
+  overrides TEXT NOT NULL DEFAULT '',
+  metadata TEXT NOT NULL DEFAULT '{}',
+  valid INTEGER NOT NULL DEFAULT 1,
+  create_time INTEGER NOT NULL,
+  last_update_time INTEGER NOT NULL
+);
+CREATE INDEX assessments_by_trace ON assessments (trace_pk);
+CREATE INDEX assessments_by_name ON assessments (name, kind);
+CREATE TABLE trace_run_links (
+  trace_pk INTEGER NOT NULL,
+  run_id TEXT NOT NULL,
+  PRIMARY KEY (trace_pk, run_id)
+) WITHOUT ROWID;
+CREATE INDEX trace_run_links_by_run ON trace_run_links (run_id);
+)sql"},
 };
 
 }  // namespace

@@ -264,6 +264,81 @@ def test_no_permissions_hides_an_experiment_from_search_and_get(auth_server, as_
     assert exp_id in {e.experiment_id for e in alice.search_experiments(max_results=1000)}
 
 
+def test_traces_are_guarded_by_their_experiments_permissions(auth_server, as_user,
+                                                              monkeypatch):
+    monkeypatch.setenv("MLFLOW_ENABLE_ASYNC_TRACE_LOGGING", "false")
+    alice = as_user(ALICE)
+    exp_id = alice.create_experiment(unique("alice-traces"))
+    mlflow.set_experiment(experiment_id=exp_id)
+
+    @mlflow.trace
+    def answer(q):
+        return q + "!"
+
+    answer("hi")
+    trace_id = mlflow.get_last_active_trace_id()
+    assert alice.get_trace(trace_id).info.tags["mlflow.trace.spansLocation"] == "TRACKING_STORE"
+
+    bob = as_user(BOB)  # READ, the default: he sees the trace and changes nothing
+    assert bob.get_trace(trace_id).data.spans[0].outputs == "hi!"
+    assert [t.info.trace_id for t in bob.search_traces(locations=[exp_id])] == [trace_id]
+    attempts = [
+        lambda: bob.set_trace_tag(trace_id, "k", "v"),
+        lambda: bob.delete_traces(exp_id, trace_ids=[trace_id]),
+        lambda: mlflow.log_feedback(trace_id=trace_id, name="quality", value=0.0),
+    ]
+    for attempt in attempts:
+        with pytest.raises(MlflowException) as exc:
+            attempt()
+        _denied(exc)
+    # Nor can he write spans into her experiment, or move her trace into his own.
+    trace_hex = trace_id[3:]
+    span = {"traceId": trace_hex, "spanId": "00000000000000aa", "name": "forged",
+            "startTimeUnixNano": "1", "endTimeUnixNano": "2"}
+    body = {"resourceSpans": [{"scopeSpans": [{"spans": [span]}]}]}
+    r = requests.post(f"{auth_server.url}/v1/traces", json=body, auth=BOB,
+                      headers={"x-mlflow-experiment-id": exp_id})
+    assert r.status_code == 403, r.text
+    bob_exp = bob.create_experiment(unique("bob-traces"))
+    r = requests.post(f"{auth_server.url}/v1/traces", json=body, auth=BOB,
+                      headers={"x-mlflow-experiment-id": bob_exp})
+    assert r.status_code in (400, 403), r.text
+    r = requests.post(f"{auth_server.url}/api/3.0/mlflow/traces", auth=BOB, json={
+        "trace": {"trace_info": {
+            "trace_id": trace_id, "request_time": "2026-01-01T00:00:00Z", "state": "OK",
+            "trace_location": {"type": "MLFLOW_EXPERIMENT",
+                               "mlflow_experiment": {"experiment_id": bob_exp}}}}})
+    assert r.status_code == 403, r.text
+    alice = as_user(ALICE)
+    trace = alice.get_trace(trace_id)
+    assert [s.name for s in trace.data.spans] == ["answer"]
+    assert trace.info.trace_location.mlflow_experiment.experiment_id == exp_id
+    assert "k" not in trace.info.tags and not trace.info.assessments
+
+    # With no permissions on the experiment, bob does not see the trace at all.
+    r = requests.patch(f"{auth_server.api}/experiments/permissions/update", auth=ALICE,
+                       json={"experiment_id": exp_id, "username": BOB[0],
+                             "permission": "NO_PERMISSIONS"})
+    if r.status_code != 200:  # no grant to update yet: create one
+        r = requests.post(f"{auth_server.api}/experiments/permissions/create", auth=ALICE,
+                          json={"experiment_id": exp_id, "username": BOB[0],
+                                "permission": "NO_PERMISSIONS"})
+    assert r.status_code == 200, r.text
+    bob = as_user(BOB)
+    with pytest.raises(MlflowException) as exc:
+        bob.get_trace(trace_id)
+    _denied(exc)
+    with pytest.raises(MlflowException) as exc:
+        bob.search_traces(locations=[exp_id])
+    _denied(exc)
+    r = requests.get(f"{auth_server.url}/api/3.0/mlflow/traces/batchGet", auth=BOB,
+                     params={"trace_ids": [trace_id]})
+    assert r.status_code == 200 and r.json() == {}
+    # Every change is in the audit trail as the principal who made it.
+    entries = _audit(auth_server, action="otlp/traces")
+    assert {e["principal"] for e in entries} >= {"alice", "bob"}
+
+
 def test_mlflow_2x_permission_endpoints(auth_server, as_user):
     exp_id, _ = _alice_experiment_with_run(as_user)
     api = auth_server.api

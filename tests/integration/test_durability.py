@@ -264,3 +264,50 @@ def test_sigterm_under_load_exits_zero_and_keeps_acknowledged_points(fresh_serve
     assert acked > 1000
     srv.start()
     assert _assert_all_acknowledged_present(srv, writers) == acked
+
+
+def test_sigkill_while_spans_stream_in_keeps_every_acknowledged_span(fresh_server):
+    """OTLP writers send spans (one new trace per request, JSON) until the server is
+    killed; every span the server answered 200 for is there after the restart."""
+    r = requests.post(f"{fresh_server.api}/experiments/create", json={"name": unique("otlp")},
+                      timeout=10)
+    exp_id = r.json()["experiment_id"]
+    stop_at = time.monotonic() + HARD_STOP_SECONDS
+    acked: list[list[str]] = [[] for _ in range(THREADS)]
+
+    def send(index: int):
+        n = 0
+        while time.monotonic() < stop_at:
+            trace_hex = f"{index:08x}{n:024x}"
+            span = {"traceId": trace_hex, "spanId": f"{n + 1:016x}", "name": f"s{n}",
+                    "startTimeUnixNano": str(1_700_000_000_000_000_000 + n),
+                    "endTimeUnixNano": str(1_700_000_000_000_000_000 + n + 1000),
+                    "attributes": [{"key": "n", "value": {"intValue": str(n)}}]}
+            body = {"resourceSpans": [{"scopeSpans": [{"spans": [span]}]}]}
+            try:
+                resp = requests.post(f"{fresh_server.url}/v1/traces", json=body, timeout=5,
+                                     headers={"x-mlflow-experiment-id": exp_id})
+            except requests.RequestException:
+                return
+            if resp.status_code != 200:
+                return
+            acked[index].append(trace_hex)
+            n += 1
+
+    threads = [threading.Thread(target=send, args=(i,), daemon=True) for i in range(THREADS)]
+    for t in threads:
+        t.start()
+    time.sleep(1.5)
+    fresh_server.kill()
+    for t in threads:
+        t.join(HARD_STOP_SECONDS + 5)
+    fresh_server.restart()
+    total = sum(len(a) for a in acked)
+    assert total > 0
+    for hexes in acked:
+        for trace_hex in hexes:
+            r = requests.get(f"{fresh_server.url}/api/3.0/mlflow/traces/get",
+                             params={"trace_id": "tr-" + trace_hex, "allow_partial": "true"},
+                             timeout=10)
+            assert r.status_code == 200, f"acknowledged trace tr-{trace_hex} lost: {r.text}"
+            assert len(r.json()["trace"]["spans"]) == 1
