@@ -23,6 +23,19 @@ std::optional<int64_t> TracePk(Connection& db, const std::string& trace_id) {
   return row.Int(0);
 }
 
+// The trace's key when it exists in `experiment`; INVALID_PARAMETER_VALUE when
+// it exists in another (checked inside the write, so two writers cannot put
+// one trace id in two experiments).
+std::optional<int64_t> TracePkIn(Connection& db, const std::string& trace_id, int64_t experiment) {
+  Statement row = db.Prepare("SELECT trace_pk, experiment_id FROM traces WHERE trace_id = ?");
+  row.Bind(1, trace_id);
+  if (!row.Step()) return std::nullopt;
+  if (row.Int(1) != experiment)
+    ThrowInvalid("Trace '" + trace_id + "' belongs to experiment " + std::to_string(row.Int(1)) +
+                 ", not " + std::to_string(experiment));
+  return row.Int(0);
+}
+
 int64_t TracePkOrThrow(Connection& db, const std::string& trace_id) {
   auto pk = TracePk(db, trace_id);
   if (!pk) ThrowNotFound("Trace with ID '" + trace_id + "' not found.");
@@ -172,7 +185,7 @@ void DeleteTraceRows(Connection& db, int64_t pk) {
 TraceInfo SqliteTraceStore::UpsertTraceInfo(const TraceInfo& info) {
   const int64_t experiment = static_cast<int64_t>(std::stoll(info.experiment_id));
   db_->Write([&](Connection& db) {
-    std::optional<int64_t> pk = TracePk(db, info.trace_id);
+    std::optional<int64_t> pk = TracePkIn(db, info.trace_id, experiment);
     if (!pk) {
       Statement insert = db.Prepare(
           "INSERT INTO traces (trace_id, experiment_id, request_time, execution_duration, state, "
@@ -212,7 +225,8 @@ void SqliteTraceStore::LogSpans(const std::vector<tracing::SpanWrite>& writes) {
   db_->Write([&](Connection& db) {
     for (const tracing::SpanWrite& w : writes) {
       const TraceInfo& t = w.trace;
-      std::optional<int64_t> pk = TracePk(db, t.trace_id);
+      std::optional<int64_t> pk =
+          TracePkIn(db, t.trace_id, static_cast<int64_t>(std::stoll(t.experiment_id)));
       if (!pk) {
         Statement insert = db.Prepare(
             "INSERT INTO traces (trace_id, experiment_id, request_time, execution_duration, "
@@ -291,6 +305,15 @@ std::optional<TraceInfo> SqliteTraceStore::GetTraceInfo(const std::string& trace
     auto pk = TracePk(db, trace_id);
     if (!pk) return std::nullopt;
     return LoadTrace(db, *pk);
+  });
+}
+
+std::optional<std::string> SqliteTraceStore::ExperimentOfTrace(const std::string& trace_id) {
+  return db_->Read([&](Connection& db) -> std::optional<std::string> {
+    Statement row = db.Prepare("SELECT experiment_id FROM traces WHERE trace_id = ?");
+    row.Bind(1, trace_id);
+    if (!row.Step()) return std::nullopt;
+    return std::to_string(row.Int(0));
   });
 }
 

@@ -18,6 +18,7 @@ class SqliteTraceStore : public tracing::TraceStore {
   tracing::TraceInfo UpsertTraceInfo(const tracing::TraceInfo& info) override;
   void LogSpans(const std::vector<tracing::SpanWrite>& writes) override;
   std::optional<tracing::TraceInfo> GetTraceInfo(const std::string& trace_id) override;
+  std::optional<std::string> ExperimentOfTrace(const std::string& trace_id) override;
   std::vector<tracing::Span> GetSpans(const std::string& trace_id) override;
   tracking::PageOf<tracing::TraceInfo> SearchTraces(const std::vector<std::string>& experiment_ids,
                                                     const tracing::TraceFilter& filter,

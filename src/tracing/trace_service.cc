@@ -166,14 +166,13 @@ std::string TraceService::ArtifactLocation(const std::string& experiment_locatio
   return base + "/traces/" + trace_id + "/artifacts";
 }
 
-TraceInfo TraceService::RequireTrace(const std::string& trace_id, Permission needed) {
+std::string TraceService::RequireTrace(const std::string& trace_id, Permission needed) {
   governance::NameTarget("trace:" + trace_id);
-  std::optional<TraceInfo> info = store_.GetTraceInfo(trace_id);
-  governance::RequireWithin(authorizer_, needed, ResourceType::kExperiment,
-                            info ? std::optional<std::string>(info->experiment_id) : std::nullopt,
-                            "trace", trace_id);
-  if (!info) ThrowNotFound("Trace with ID '" + trace_id + "' not found.");
-  return std::move(*info);
+  std::optional<std::string> experiment = store_.ExperimentOfTrace(trace_id);
+  governance::RequireWithin(authorizer_, needed, ResourceType::kExperiment, experiment, "trace",
+                            trace_id);
+  if (!experiment) ThrowNotFound("Trace with ID '" + trace_id + "' not found.");
+  return std::move(*experiment);
 }
 
 bool TraceService::MayRead(const std::string& experiment_id) {
@@ -196,12 +195,12 @@ TraceInfo TraceService::StartTrace(TraceInfo info) {
   governance::Require(authorizer_, Permission::kEdit, ResourceType::kExperiment, experiment_id);
   // A trace never moves to another experiment: the one who may write there
   // must not take over a trace of an experiment they cannot write.
-  if (auto existing = store_.GetTraceInfo(info.trace_id)) {
-    governance::RequireWithin(authorizer_, Permission::kEdit, ResourceType::kExperiment,
-                              existing->experiment_id, "trace", info.trace_id);
-    if (existing->experiment_id != experiment_id)
-      ThrowInvalid("Trace '" + info.trace_id + "' belongs to experiment " +
-                   existing->experiment_id + ", not " + experiment_id);
+  if (auto existing = store_.ExperimentOfTrace(info.trace_id)) {
+    governance::RequireWithin(authorizer_, Permission::kEdit, ResourceType::kExperiment, *existing,
+                              "trace", info.trace_id);
+    if (*existing != experiment_id)
+      ThrowInvalid("Trace '" + info.trace_id + "' belongs to experiment " + *existing + ", not " +
+                   experiment_id);
   }
   const tracking::Experiment experiment = ActiveExperiment(experiment_id);
   info.experiment_id = experiment_id;
@@ -279,10 +278,9 @@ void TraceService::LogSpans(const std::string& experiment_text, const OtelBatch&
     if (last > 0) write.trace.execution_duration = (last - first) / 1000000;
     // A trace id is global: spans may not land in a trace of another
     // experiment, whoever sends them.
-    if (auto existing = store_.GetTraceInfo(trace_id);
-        existing && existing->experiment_id != experiment_id)
-      ThrowInvalid("Trace '" + trace_id + "' belongs to experiment " + existing->experiment_id +
-                   ", not " + experiment_id);
+    if (auto existing = store_.ExperimentOfTrace(trace_id); existing && *existing != experiment_id)
+      ThrowInvalid("Trace '" + trace_id + "' belongs to experiment " + *existing + ", not " +
+                   experiment_id);
     if (write.has_root) rooted.push_back(trace_id);
     writes.push_back(std::move(write));
   }
@@ -294,7 +292,10 @@ void TraceService::LogSpans(const std::string& experiment_text, const OtelBatch&
 }
 
 TraceInfo TraceService::GetTraceInfo(const std::string& trace_id) {
-  return RequireTrace(trace_id, Permission::kRead);
+  RequireTrace(trace_id, Permission::kRead);
+  std::optional<TraceInfo> info = store_.GetTraceInfo(trace_id);
+  if (!info) ThrowNotFound("Trace with ID '" + trace_id + "' not found.");  // deleted meanwhile
+  return std::move(*info);
 }
 
 bool TraceService::Complete(const Trace& trace) const {
@@ -303,7 +304,7 @@ bool TraceService::Complete(const Trace& trace) const {
 }
 
 Trace TraceService::GetTrace(const std::string& trace_id, bool allow_partial) {
-  Trace trace{RequireTrace(trace_id, Permission::kRead), {}};
+  Trace trace{GetTraceInfo(trace_id), {}};
   if (!SpansInStore(trace.info))
     ThrowNotFound("Trace data of trace '" + trace_id +
                   "' is not stored in the tracking store (it is in its artifact location)");
@@ -315,7 +316,7 @@ Trace TraceService::GetTrace(const std::string& trace_id, bool allow_partial) {
       ThrowNotFound("Trace with ID " + trace_id +
                     " is not fully exported yet, please try again later.");
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
-    trace.info = RequireTrace(trace_id, Permission::kRead);
+    trace.info = GetTraceInfo(trace_id);
     trace.spans = store_.GetSpans(trace_id);
   }
   return trace;

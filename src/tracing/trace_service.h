@@ -95,8 +95,10 @@ class TraceService {
   void DeleteAssessment(const std::string& trace_id, const std::string& assessment_id);
 
  private:
-  // The trace, after checking `needed` on its experiment.
-  TraceInfo RequireTrace(const std::string& trace_id, governance::Permission needed);
+  // Checks `needed` on the trace's experiment; NOT_FOUND if there is no
+  // such trace (after the check, so a hidden one and a missing one are
+  // refused alike). Returns the experiment.
+  std::string RequireTrace(const std::string& trace_id, governance::Permission needed);
   bool MayRead(const std::string& experiment_id);
   std::string ArtifactLocation(const std::string& experiment_location, const std::string& trace_id);
   tracking::Experiment ActiveExperiment(const std::string& experiment_id);

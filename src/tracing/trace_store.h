@@ -52,6 +52,8 @@ class TraceStore {
 
   // With its tags, metadata and assessments.
   virtual std::optional<TraceInfo> GetTraceInfo(const std::string& trace_id) = 0;
+  // The experiment of a trace, without the rest of it.
+  virtual std::optional<std::string> ExperimentOfTrace(const std::string& trace_id) = 0;
   // Root first, then by start time.
   virtual std::vector<Span> GetSpans(const std::string& trace_id) = 0;
   // Traces of `experiment_ids` matching `filter`, in `order`, with their
