@@ -138,26 +138,26 @@ SqlFragment AssessmentClause(const SqlDialect& dialect, const TraceClause& c) {
   return f.Add(")");
 }
 
-// The SQL value an order term sorts by.
-std::string OrderColumn(const tracing::TraceOrder& term, SqlFragment& f) {
-  auto sub = [&f](const char* table, const std::string& key) {
-    SqlFragment s;
-    s.Add("(SELECT k.value FROM ").Add(table).Add(" k WHERE k.trace_pk = t.trace_pk AND k.key = ");
-    s.Bind(key).Add(")");
-    // The key is bound: the caller adds the binds in order.
-    f.binds.insert(f.binds.end(), s.binds.begin(), s.binds.end());
-    return s.sql;
+// The SQL value an order term sorts by, and whether it may be NULL. Keys
+// bound in it are appended to `binds`.
+std::pair<std::string, bool> OrderColumn(const tracing::TraceOrder& term,
+                                         std::vector<SqlValue>& binds) {
+  auto sub = [&binds](const char* table, const std::string& key) {
+    binds.push_back(key);
+    return std::string("(SELECT k.value FROM ") + table +
+           " k WHERE k.trace_pk = t.trace_pk AND k.key = ?)";
   };
-  if (term.field == TraceField::kTag) return sub("trace_tags", term.key);
-  if (term.field == TraceField::kMetadata) return sub("trace_metadata", term.key);
-  if (term.key == "timestamp_ms") return "t.request_time";
-  if (term.key == "execution_time_ms") return "t.execution_duration";
-  if (term.key == "end_time_ms") return "(t.request_time + COALESCE(t.execution_duration, 0))";
-  if (term.key == "status") return "t.state";
-  if (term.key == "request_id") return "t.trace_id";
-  if (term.key == "experiment_id") return "t.experiment_id";
-  if (term.key == "name") return sub("trace_tags", tracing::kTraceNameTag);
-  if (term.key == "run_id") return sub("trace_metadata", tracing::kSourceRunKey);
+  if (term.field == TraceField::kTag) return {sub("trace_tags", term.key), true};
+  if (term.field == TraceField::kMetadata) return {sub("trace_metadata", term.key), true};
+  if (term.key == "timestamp_ms") return {"t.request_time", false};
+  if (term.key == "execution_time_ms") return {"t.execution_duration", true};
+  if (term.key == "end_time_ms")
+    return {"(t.request_time + COALESCE(t.execution_duration, 0))", false};
+  if (term.key == "status") return {"t.state", false};
+  if (term.key == "request_id") return {"t.trace_id", false};
+  if (term.key == "experiment_id") return {"t.experiment_id", false};
+  if (term.key == "name") return {sub("trace_tags", tracing::kTraceNameTag), true};
+  if (term.key == "run_id") return {sub("trace_metadata", tracing::kSourceRunKey), true};
   ThrowInvalid("unexpected trace order term '" + term.key + "'");
 }
 
@@ -168,9 +168,16 @@ SqlQuery BuildTraceSearch(const SqlDialect& dialect, const std::vector<int64_t>&
                           const std::vector<tracing::TraceOrder>& order, int64_t limit,
                           int64_t offset) {
   SqlFragment f;
-  f.Add("SELECT t.trace_pk FROM traces t WHERE t.experiment_id IN (")
-      .Add(dialect.JsonArrayElements(nlohmann::json(experiment_ids).dump(), true))
-      .Add(")");
+  f.Add("SELECT t.trace_pk FROM traces t WHERE ");
+  // One experiment (the usual search) as `=`, so that traces_by_experiment
+  // gives the default order and the query stops at the page's end; a list
+  // of them is read as a whole and sorted.
+  if (experiment_ids.size() == 1)
+    f.Add("t.experiment_id = ").Bind(experiment_ids[0]);
+  else
+    f.Add("t.experiment_id IN (")
+        .Add(dialect.JsonArrayElements(nlohmann::json(experiment_ids).dump(), true))
+        .Add(")");
   SqlFragment span_conditions;
   for (const TraceClause& c : filter.clauses) {
     switch (c.field) {
@@ -200,15 +207,20 @@ SqlQuery BuildTraceSearch(const SqlDialect& dialect, const std::vector<int64_t>&
   f.Add(" ORDER BY ");
   bool first = true;
   for (const tracing::TraceOrder& term : order) {
-    SqlFragment binds;
-    const std::string column = OrderColumn(term, binds);
+    std::vector<SqlValue> binds;
+    const auto [column, nullable] = OrderColumn(term, binds);
     if (!first) f.Add(", ");
     first = false;
-    // Traces without the key last, whichever the direction.
+    // Traces without the key last, whichever the direction. Columns that
+    // are never NULL sort alone, so that an index can give the order (the
+    // default, newest first, is traces_by_experiment's).
     SqlFragment piece;
-    piece.sql = "(" + column + ") IS NULL, " + column + (term.ascending ? " ASC" : " DESC");
-    piece.binds = binds.binds;
-    piece.binds.insert(piece.binds.end(), binds.binds.begin(), binds.binds.end());
+    if (nullable) {
+      piece.sql = "(" + column + ") IS NULL, ";
+      piece.binds = binds;
+    }
+    piece.sql += column + (term.ascending ? " ASC" : " DESC");
+    piece.binds.insert(piece.binds.end(), binds.begin(), binds.end());
     f.Add(piece);
   }
   f.Add(dialect.LimitOffset(limit, offset));
