@@ -280,6 +280,20 @@ void AddTagAndDeleteRoutes(HttpServer& server, tracing::TraceService& traces) {
               });
 }
 
+void AddPromptLinkRoute(HttpServer& server, tracing::TraceService& traces) {
+  server.Post(std::string(kApi2) + "/link-prompts",
+              RouteSpec("traces/link-prompts").Needs(kExperiment, kEdit),
+              [&traces](const Request& req, Response& res) {
+                Json body = RequestJson(req);
+                RequestFields fields(body);
+                std::vector<std::pair<std::string, std::string>> prompts;
+                for (const RequestFields& item : fields.ObjectList("prompt_versions"))
+                  prompts.emplace_back(item.RequiredString("name"), item.RequiredString("version"));
+                traces.LinkPromptsToTrace(fields.RequiredString("trace_id"), prompts);
+                Reply(res, Json::object());
+              });
+}
+
 void AddAssessmentRoutes(HttpServer& server, tracing::TraceService& traces) {
   const std::string base = std::string(kApi3) + "/([^/]+)/assessments";
   server.Post(base, RouteSpec("assessments/create").Needs(kExperiment, kEdit),
@@ -519,6 +533,7 @@ void AddTraceRoutes(HttpServer& server, tracing::TraceService& traces) {
              });
   AddTraceInfoRoutes(server, traces);
   AddTagAndDeleteRoutes(server, traces);
+  AddPromptLinkRoute(server, traces);
   AddAssessmentRoutes(server, traces);
   AddOtlpRoute(server, traces);
 }

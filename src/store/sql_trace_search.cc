@@ -89,6 +89,13 @@ SqlFragment AttributeClause(const SqlDialect& dialect, const TraceClause& c) {
         .Bind(run)
         .Add("))");
   }
+  if (c.key == "prompt")
+    return f
+        .Add(
+            "EXISTS (SELECT 1 FROM trace_prompt_links p WHERE p.trace_pk = t.trace_pk AND "
+            "p.prompt = ")
+        .Bind(std::get<std::string>(c.value))
+        .Add(")");
   if (c.key == "name") {
     TraceClause tag = c;
     tag.key = tracing::kTraceNameTag;

@@ -354,6 +354,12 @@ CREATE TABLE trace_run_links (
   PRIMARY KEY (trace_pk, run_id)
 ) WITHOUT ROWID;
 CREATE INDEX trace_run_links_by_run ON trace_run_links (run_id);
+CREATE TABLE trace_prompt_links (
+  trace_pk INTEGER NOT NULL,
+  prompt TEXT NOT NULL,
+  PRIMARY KEY (trace_pk, prompt)
+) WITHOUT ROWID;
+CREATE INDEX trace_prompt_links_by_prompt ON trace_prompt_links (prompt);
 )sql"},
 };
 

@@ -172,8 +172,8 @@ void BindOptional(Statement& s, int index, const std::optional<int64_t>& value) 
 }
 
 void DeleteTraceRows(Connection& db, int64_t pk) {
-  for (const char* table :
-       {"trace_tags", "trace_metadata", "spans", "assessments", "trace_run_links", "traces"}) {
+  for (const char* table : {"trace_tags", "trace_metadata", "spans", "assessments",
+                            "trace_run_links", "trace_prompt_links", "traces"}) {
     Statement del = db.Prepare(std::string("DELETE FROM ") + table + " WHERE trace_pk = ?");
     del.Bind(1, pk);
     del.Run();
@@ -423,6 +423,20 @@ void SqliteTraceStore::LinkTracesToRun(const std::vector<std::string>& trace_ids
       link.Bind(1, *pk).Bind(2, run_id);
       link.Run();
     }
+  });
+}
+
+void SqliteTraceStore::LinkPromptsToTrace(const std::string& trace_id,
+                                          const std::vector<std::string>& prompts) {
+  db_->Write([&](Connection& db) {
+    const int64_t pk = TracePkOrThrow(db, trace_id);
+    for (const std::string& prompt : prompts)
+      db.Prepare(
+            "INSERT INTO trace_prompt_links (trace_pk, prompt) VALUES (?, ?) ON CONFLICT DO "
+            "NOTHING")
+          .Bind(1, pk)
+          .Bind(2, prompt)
+          .Run();
   });
 }
 

@@ -32,6 +32,8 @@ class SqliteTraceStore : public tracing::TraceStore {
                        std::optional<int64_t> max_traces) override;
   void LinkTracesToRun(const std::vector<std::string>& trace_ids,
                        const std::string& run_id) override;
+  void LinkPromptsToTrace(const std::string& trace_id,
+                          const std::vector<std::string>& prompts) override;
   void CreateAssessment(const tracing::Assessment& assessment) override;
   std::optional<tracing::Assessment> GetAssessment(const std::string& trace_id,
                                                    const std::string& assessment_id) override;

@@ -28,6 +28,7 @@ const std::map<std::string, std::string>& AttributeNames() {
       {"client_request_id", "client_request_id"},
       {"name", "name"},
       {"run_id", "run_id"},
+      {"prompt", "prompt"},
       {"experiment_id", "experiment_id"},
   };
   return names;
@@ -123,7 +124,7 @@ TraceClause Attribute(const si::RawClause& c) {
     ThrowInvalid(
         "Only the '{'end_time_ms', 'execution_time_ms', 'timestamp_ms'}' attributes "
         "support comparison with numeric values.");
-  if (key == "run_id") {
+  if (key == "run_id" || key == "prompt") {
     if (op != CompareOp::kEq) BadComparator(c, "=");
   } else if (!IsOneOf(op, {CompareOp::kEq, CompareOp::kNe, CompareOp::kLike, CompareOp::kILike,
                            CompareOp::kIn, CompareOp::kNotIn})) {
@@ -209,7 +210,8 @@ std::vector<TraceOrder> ParseTraceOrderBy(const std::vector<std::string>& order_
     TraceOrder term{field, ident.key, ascending};
     if (field == TraceField::kAttribute) {
       const auto it = AttributeNames().find(ident.key);
-      if (it == AttributeNames().end() || it->second == "client_request_id")
+      if (it == AttributeNames().end() || it->second == "client_request_id" ||
+          it->second == "prompt")
         ThrowInvalid("Invalid attribute key '" + ident.key + "' specified. Valid keys are " +
                      KeyList());
       term.key = it->second;

@@ -8,7 +8,8 @@
 //     end_time_ms / end_time: numbers, = != > >= < <=;
 //     status / state, request_id / trace_id, client_request_id, name:
 //     strings, = != LIKE ILIKE IN NOT IN;
-//     run_id: = only (the trace's mlflow.sourceRun, or a run it is linked to).
+//     run_id: = only (the trace's mlflow.sourceRun, or a run it is linked to);
+//     prompt: = only, '<name>/<version>' (a prompt version linked to it).
 //   tags.<key> / tag.<key>, metadata.<key> / request_metadata.<key>:
 //     = != LIKE ILIKE, IS NULL, IS NOT NULL.
 //   span.name, span.type, span.status: = != LIKE ILIKE IN NOT IN; all span
@@ -18,7 +19,7 @@
 //     bare), > >= < <= on numeric values, IS NULL, IS NOT NULL.
 //
 // Not taken (INVALID_PARAMETER_VALUE): RLIKE, span.attributes.*, `text`,
-// `prompt`, `issue.*`. Pure functions; thread-safe.
+// `issue.*`. Pure functions; thread-safe.
 #pragma once
 
 #include <string>

@@ -433,6 +433,24 @@ void TraceService::LinkTracesToRun(const std::vector<std::string>& trace_ids,
   store_.LinkTracesToRun(trace_ids, run_id);
 }
 
+void TraceService::LinkPromptsToTrace(
+    const std::string& trace_id, const std::vector<std::pair<std::string, std::string>>& prompts) {
+  if (trace_id.empty()) ThrowInvalid("Missing value for required parameter 'trace_id'.");
+  std::vector<std::string> ids;
+  for (const auto& [name, version] : prompts) {
+    if (name.empty()) ThrowInvalid("Missing value for required parameter 'prompt_versions.name'.");
+    const bool numeric =
+        !version.empty() && version.size() <= 18 &&
+        std::all_of(version.begin(), version.end(), [](char c) { return c >= '0' && c <= '9'; });
+    if (!numeric)
+      ThrowInvalid("Invalid prompt version '" + version + "' of prompt '" + name +
+                   "': a version is a positive integer");
+    ids.push_back(name + "/" + std::to_string(std::stoll(version)));
+  }
+  RequireTrace(trace_id, Permission::kEdit);
+  if (!ids.empty()) store_.LinkPromptsToTrace(trace_id, ids);
+}
+
 Assessment TraceService::CreateAssessment(Assessment assessment) {
   if (assessment.kind != "feedback" && assessment.kind != "expectation")
     ThrowInvalid("Unknown assessment type: None");

@@ -85,6 +85,10 @@ class TraceService {
   int64_t DeleteTraces(const std::string& experiment_id, const std::vector<std::string>& ids,
                        std::optional<int64_t> max_timestamp, std::optional<int64_t> max_traces);
   void LinkTracesToRun(const std::vector<std::string>& trace_ids, const std::string& run_id);
+  // The prompt versions (name, version) a trace used; the trace then
+  // matches `prompt = '<name>/<version>'`.
+  void LinkPromptsToTrace(const std::string& trace_id,
+                          const std::vector<std::pair<std::string, std::string>>& prompts);
 
   Assessment CreateAssessment(Assessment assessment);
   Assessment GetAssessment(const std::string& trace_id, const std::string& assessment_id);

@@ -77,6 +77,9 @@ class TraceStore {
   // Links each existing trace of `trace_ids` to the run (again: no-op).
   virtual void LinkTracesToRun(const std::vector<std::string>& trace_ids,
                                const std::string& run_id) = 0;
+  // Links the trace to prompt versions, each "<name>/<version>" (again: no-op).
+  virtual void LinkPromptsToTrace(const std::string& trace_id,
+                                  const std::vector<std::string>& prompts) = 0;
 
   // Assessments. Create marks the one `overrides` names invalid; delete
   // makes it valid again.

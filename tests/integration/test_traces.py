@@ -474,3 +474,25 @@ def test_version_says_which_mlflow_protocol_the_server_speaks(server):
     assert Version(r.text) >= Version("3.4")
     if not REFERENCE:
         assert r.headers["X-Slipway-Version"]
+
+
+def test_prompts_loaded_in_a_trace_are_linked_to_it(traced):
+    name = unique("greet")
+    mlflow.genai.register_prompt(name=name, template="Hello {{who}}")
+
+    @mlflow.trace
+    def greet(who):
+        return mlflow.genai.load_prompt(f"prompts:/{name}/1").format(who=who)
+
+    assert greet("bob") == "Hello bob"
+    trace_id = _last_trace_id()
+    # The client links the prompt after the trace's export, in the background.
+    found = []
+    deadline = time.time() + 15
+    while time.time() < deadline and not found:
+        found = mlflow.search_traces(locations=[traced], filter_string=f"prompt = '{name}/1'",
+                                     return_type="list")
+        time.sleep(0.2)
+    assert [t.info.trace_id for t in found] == [trace_id]
+    assert mlflow.search_traces(locations=[traced], filter_string=f"prompt = '{name}/2'",
+                                return_type="list") == []
