@@ -500,7 +500,10 @@ def table(results: dict) -> list[str]:
 
 
 def record(lines: list[str], results: dict, args, started) -> None:
-    cmd = "python3 bench/tracing/run.py " + " ".join(sys.argv[1:])
+    argv = sys.argv[1:]
+    if "--workdir" in argv:  # a path of this machine: not for the record
+        argv[argv.index("--workdir") + 1] = "$WORKDIR"
+    cmd = "python3 bench/tracing/run.py " + " ".join(argv)
     with open(os.path.join(BENCH_DIR, "RESULTS.md"), "a") as f:
         f.write(f"\n## bench/tracing, {started:%Y-%m-%d %H:%M} UTC\n\n")
         f.write(f"`{cmd}` on {platform.node()} ({os.cpu_count()} cores), mlflow "
