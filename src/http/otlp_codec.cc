@@ -23,16 +23,15 @@ using tracing::OtelSpan;
   ThrowInvalid("Invalid OpenTelemetry format: " + what);
 }
 
-// The fields of one protobuf message, in order. A nested message is read
-// from its own copy of its bytes (the reader keeps a pointer to them).
+// The fields of one protobuf message, in order, read in place: nested
+// messages are views into the request body, which outlives the decoding.
 class Fields {
  public:
   enum Wire { kVarint = 0, kFixed64 = 1, kLength = 2, kFixed32 = 5 };
 
-  explicit Fields(std::string bytes)
-      : bytes_(std::move(bytes)),
-        in_(reinterpret_cast<const uint8_t*>(bytes_.data()), static_cast<int>(Checked(bytes_))),
-        size_(static_cast<int>(bytes_.size())) {}
+  explicit Fields(std::string_view bytes)
+      : in_(reinterpret_cast<const uint8_t*>(bytes.data()), static_cast<int>(Checked(bytes))),
+        size_(static_cast<int>(bytes.size())) {}
 
   bool Next() {
     tag_ = in_.ReadTag();
@@ -44,6 +43,21 @@ class Fields {
   }
   uint32_t number() const { return tag_ >> 3; }
   int wire() const { return static_cast<int>(tag_ & 7); }
+
+  // A length-delimited field (a nested message) without copying it.
+  std::string_view View(const char* what) {
+    Expect(kLength, what);
+    uint32_t length = 0;
+    if (!in_.ReadVarint32(&length)) Invalid(std::string(what) + " is cut short");
+    if (length == 0) return {};
+    const void* data = nullptr;
+    int available = 0;
+    if (!in_.GetDirectBufferPointer(&data, &available) || static_cast<uint32_t>(available) < length)
+      Invalid(std::string(what) + " is cut short");
+    std::string_view view(static_cast<const char*>(data), length);
+    in_.Skip(static_cast<int>(length));
+    return view;
+  }
 
   std::string Bytes(const char* what) {
     Expect(kLength, what);
@@ -102,13 +116,12 @@ class Fields {
               std::to_string(wire_type));
   }
 
-  static size_t Checked(const std::string& bytes) {
+  static size_t Checked(std::string_view bytes) {
     if (bytes.size() > static_cast<size_t>(std::numeric_limits<int>::max()))
       Invalid("the message is larger than 2 GiB");
     return bytes.size();
   }
 
-  std::string bytes_;
   CodedInputStream in_;
   int size_;
   uint32_t tag_ = 0;
@@ -118,12 +131,12 @@ Json DecodeAnyValue(std::string_view bytes, int depth);
 
 std::pair<std::string, Json> DecodeKeyValue(std::string_view bytes, int depth) {
   std::pair<std::string, Json> kv{"", nullptr};
-  Fields f{std::string(bytes)};
+  Fields f(bytes);
   while (f.Next()) {
     if (f.number() == 1)
       kv.first = f.Bytes("KeyValue.key");
     else if (f.number() == 2)
-      kv.second = DecodeAnyValue(f.Bytes("KeyValue.value"), depth + 1);
+      kv.second = DecodeAnyValue(f.View("KeyValue.value"), depth + 1);
     else
       f.Skip();
   }
@@ -134,7 +147,7 @@ Json DecodeAnyValue(std::string_view bytes, int depth) {
   if (depth > kMaxValueDepth)
     Invalid("attribute values nest deeper than " + std::to_string(kMaxValueDepth) + " levels");
   Json value = nullptr;
-  Fields f{std::string(bytes)};
+  Fields f(bytes);
   while (f.Next()) {
     switch (f.number()) {
       case 1:
@@ -155,10 +168,10 @@ Json DecodeAnyValue(std::string_view bytes, int depth) {
       }
       case 5: {
         value = Json::array();
-        Fields items(f.Bytes("AnyValue.array_value"));
+        Fields items(f.View("AnyValue.array_value"));
         while (items.Next()) {
           if (items.number() == 1)
-            value.push_back(DecodeAnyValue(items.Bytes("ArrayValue.values"), depth + 1));
+            value.push_back(DecodeAnyValue(items.View("ArrayValue.values"), depth + 1));
           else
             items.Skip();
         }
@@ -166,10 +179,10 @@ Json DecodeAnyValue(std::string_view bytes, int depth) {
       }
       case 6: {
         value = Json::object();
-        Fields items(f.Bytes("AnyValue.kvlist_value"));
+        Fields items(f.View("AnyValue.kvlist_value"));
         while (items.Next()) {
           if (items.number() == 1) {
-            auto [k, v] = DecodeKeyValue(items.Bytes("KeyValueList.values"), depth + 1);
+            auto [k, v] = DecodeKeyValue(items.View("KeyValueList.values"), depth + 1);
             value[k] = std::move(v);
           } else {
             items.Skip();
@@ -193,7 +206,7 @@ void AddAttribute(Attributes& out, std::string_view bytes) {
 
 OtelEvent DecodeEvent(std::string_view bytes) {
   OtelEvent event;
-  Fields f{std::string(bytes)};
+  Fields f(bytes);
   while (f.Next()) {
     switch (f.number()) {
       case 1:
@@ -203,7 +216,7 @@ OtelEvent DecodeEvent(std::string_view bytes) {
         event.name = f.Bytes("Event.name");
         break;
       case 3:
-        AddAttribute(event.attributes, f.Bytes("Event.attributes"));
+        AddAttribute(event.attributes, f.View("Event.attributes"));
         break;
       default:
         f.Skip();
@@ -215,7 +228,7 @@ OtelEvent DecodeEvent(std::string_view bytes) {
 OtelSpan DecodeSpan(std::string_view bytes, size_t resource) {
   OtelSpan span;
   span.resource = resource;
-  Fields f{std::string(bytes)};
+  Fields f(bytes);
   while (f.Next()) {
     switch (f.number()) {
       case 1:
@@ -237,13 +250,13 @@ OtelSpan DecodeSpan(std::string_view bytes, size_t resource) {
         span.end_ns = f.Fixed64("Span.end_time_unix_nano");
         break;
       case 9:
-        AddAttribute(span.attributes, f.Bytes("Span.attributes"));
+        AddAttribute(span.attributes, f.View("Span.attributes"));
         break;
       case 11:
-        span.events.push_back(DecodeEvent(f.Bytes("Span.events")));
+        span.events.push_back(DecodeEvent(f.View("Span.events")));
         break;
       case 15: {
-        Fields status(f.Bytes("Span.status"));
+        Fields status(f.View("Span.status"));
         while (status.Next()) {
           if (status.number() == 2)
             span.status_message = status.Bytes("Status.message");
@@ -404,7 +417,7 @@ Json AnyValueJson(const Json& v) {
 
 OtelBatch DecodeOtlpProtobuf(std::string_view body) {
   OtelBatch batch;
-  Fields request{std::string(body)};
+  Fields request(body);
   while (request.Next()) {
     if (request.number() != 1) {
       request.Skip();
@@ -412,21 +425,21 @@ OtelBatch DecodeOtlpProtobuf(std::string_view body) {
     }
     const size_t resource = batch.resources.size();
     batch.resources.emplace_back();
-    Fields resource_spans(request.Bytes("ExportTraceServiceRequest.resource_spans"));
+    Fields resource_spans(request.View("ExportTraceServiceRequest.resource_spans"));
     while (resource_spans.Next()) {
       if (resource_spans.number() == 1) {
-        Fields r(resource_spans.Bytes("ResourceSpans.resource"));
+        Fields r(resource_spans.View("ResourceSpans.resource"));
         while (r.Next()) {
           if (r.number() == 1)
-            AddAttribute(batch.resources[resource], r.Bytes("Resource.attributes"));
+            AddAttribute(batch.resources[resource], r.View("Resource.attributes"));
           else
             r.Skip();
         }
       } else if (resource_spans.number() == 2) {
-        Fields scope(resource_spans.Bytes("ResourceSpans.scope_spans"));
+        Fields scope(resource_spans.View("ResourceSpans.scope_spans"));
         while (scope.Next()) {
           if (scope.number() == 2)
-            batch.spans.push_back(DecodeSpan(scope.Bytes("ScopeSpans.spans"), resource));
+            batch.spans.push_back(DecodeSpan(scope.View("ScopeSpans.spans"), resource));
           else
             scope.Skip();
         }
