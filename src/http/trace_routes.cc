@@ -118,7 +118,11 @@ Assessment AssessmentFromJson(const Json& j, const std::string& trace_id) {
       if (Json::parse(a.value, nullptr, false).is_discarded())
         ThrowInvalid("The expectation's serialized_value.value is not JSON");
     } else {
-      a.value = Dump(AsDoubles(it->value("value", Json(nullptr))));
+      const Json value = it->value("value", Json(nullptr));
+      // MLflow keeps dicts, lists and None as serialized JSON and answers
+      // them that way.
+      a.serialized = value.is_object() || value.is_array() || value.is_null();
+      a.value = Dump(a.serialized ? value : AsDoubles(value));
     }
   }
   if (auto error = j.find("error"); a.error.empty() && error != j.end() && error->is_object())
@@ -224,20 +228,22 @@ void AddTraceInfoRoutes(HttpServer& server, tracing::TraceService& traces) {
                const TraceInfo info = traces.GetTraceInfo(req.matches[1]);
                Reply(res, {{"trace", {{"trace_info", TraceInfoToJson(info)}}}});
              });
-  // MLflow's UI: a trace's spans as the traces.json file of its artifacts.
-  server.Get("/api/3.0/mlflow/get-trace-artifact",
-             RouteSpec("traces/get-artifact").Needs(kExperiment, kRead),
-             [&traces](const Request& req, Response& res) {
-               const std::string id = req.get_param_value("request_id");
-               if (id.empty()) ThrowInvalid("Missing value for required parameter 'request_id'.");
-               const tracing::Trace trace = traces.GetTrace(id, true);
-               std::string body = "{\"spans\":[";
-               for (size_t i = 0; i < trace.spans.size(); ++i)
-                 body += (i ? "," : "") + trace.spans[i].content;
-               body += "]}";
-               res.set_content(std::move(body), "application/octet-stream");
-               res.set_header("Content-Disposition", "attachment; filename=traces.json");
-             });
+  // MLflow's UI: a trace's spans as the traces.json file of its artifacts
+  // (under both API versions, as MLflow serves it).
+  for (const char* path :
+       {"/api/2.0/mlflow/get-trace-artifact", "/api/3.0/mlflow/get-trace-artifact"})
+    server.Get(path, RouteSpec("traces/get-artifact").Needs(kExperiment, kRead),
+               [&traces](const Request& req, Response& res) {
+                 const std::string id = req.get_param_value("request_id");
+                 if (id.empty()) ThrowInvalid("Missing value for required parameter 'request_id'.");
+                 const tracing::Trace trace = traces.GetTrace(id, true);
+                 std::string body = "{\"spans\":[";
+                 for (size_t i = 0; i < trace.spans.size(); ++i)
+                   body += (i ? "," : "") + trace.spans[i].content;
+                 body += "]}";
+                 res.set_content(std::move(body), "application/octet-stream");
+                 res.set_header("Content-Disposition", "attachment; filename=traces.json");
+               });
 }
 
 void AddTagAndDeleteRoutes(HttpServer& server, tracing::TraceService& traces) {

@@ -356,7 +356,8 @@ ModelVersion RegistryService::CreateModelVersion(NewVersion request) {
         if (!versions.is_array()) versions = nlohmann::json::array();
       }
     }
-    nlohmann::json entry = {{"name", created.name}, {"version", std::to_string(created.version)}};
+    // The version as MLflow's server writes it here: a number.
+    nlohmann::json entry = {{"name", created.name}, {"version", created.version}};
     if (std::find(versions.begin(), versions.end(), entry) == versions.end()) {
       versions.push_back(entry);
     }
@@ -450,6 +451,12 @@ void RegistryService::ValidateSource(NewVersion& request, const ReadAccess& acce
   } catch (const Error& error) {
     if (error.code() != ErrorCode::kResourceDoesNotExist) throw;
     if (!access.SeesWhatExists()) ThrowSourceDenied(source, "run '" + request.run_id + "'");
+    // As MLflow's server: a runs:/ source naming the run_id given is taken
+    // whether or not that run exists (its lineage then has no run to show,
+    // as for a logged model whose source run is gone). Only where the
+    // caller may know what exists: with access control, a run that is not
+    // there is refused like a hidden one.
+    if (is_runs && SplitRunsUri(source) && SplitRunsUri(source)->first == request.run_id) return;
     ThrowBadSource(source, "run_id");
   }
   if (!access.CanReadExperiment(run->info.experiment_id)) {

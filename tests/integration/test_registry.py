@@ -69,8 +69,8 @@ def _create_versions(client, name: str, run_id: str, n: int, **kw):
 def _model_versions_tag(client, model_id: str) -> set:
     """The (name, version) pairs in a logged model's mlflow.modelVersions tag.
 
-    Both the client (version as a number) and the server (as a string) append to
-    this JSON list, so MLflow holds each version twice; the set is what matters.
+    Both the client and the server append to this JSON list (the version as a number,
+    as MLflow's server writes it); the set is what matters.
     """
     raw = client.get_logged_model(model_id).tags["mlflow.modelVersions"]
     return {(mv["name"], str(mv["version"])) for mv in json.loads(raw)}
@@ -860,3 +860,18 @@ def test_model_version_source_outside_artifact_store_is_rejected(server, mlflow_
     assert r.status_code == 200, r.text
     assert r.json()["model_version"]["source"] == f"{own}/model"
     assert r.json()["model_version"]["version"] == "1"
+
+
+def test_runs_source_naming_its_run_id_is_taken_as_mlflow_takes_it(server, mlflow_client):
+    """MLflow's server takes `runs:/<id>/...` with `run_id=<id>` without looking the run
+    up (its own REST tests register versions this way); another run_id is refused."""
+    name = unique("runs-src")
+    mlflow_client.create_registered_model(name)
+    ghost = "f" * 32
+    r = server.post("model-versions/create", {"name": name, "source": f"runs:/{ghost}/model",
+                                              "run_id": ghost})
+    assert r.status_code == 200, r.text
+    assert r.json()["model_version"]["run_id"] == ghost
+    r = server.post("model-versions/create", {"name": name, "source": f"runs:/{ghost}/model",
+                                              "run_id": "e" * 32})
+    assert_mlflow_error(r, 400, "INVALID_PARAMETER_VALUE", "run_id")
