@@ -206,26 +206,29 @@ void AddRunRoutes(HttpServer& server, tracking::TrackingService& tracking) {
               [&tracking](const Request& req, Response& res) {
                 Json body = RequestJson(req);
                 RequestFields fields(body);
-                tracking.LogMetric(RunIdOf(fields), ReadMetric(fields));
+                // Fields are checked in MLflow's order: the run first.
+                const std::string run_id = RunIdOf(fields);
+                tracking.LogMetric(run_id, ReadMetric(fields));
                 Reply(res, Json::object());
               });
-  server.Post(api + "/runs/log-parameter",
-              RouteSpec("runs/log-parameter").Needs(kExperiment, kEdit),
-              [&tracking](const Request& req, Response& res) {
-                Json body = RequestJson(req);
-                RequestFields fields(body);
-                tracking.LogParam(RunIdOf(fields),
-                                  {fields.RequiredString("key"), fields.OptionalString("value")});
-                Reply(res, Json::object());
-              });
-  server.Post(api + "/runs/set-tag", RouteSpec("runs/set-tag").Needs(kExperiment, kEdit),
-              [&tracking](const Request& req, Response& res) {
-                Json body = RequestJson(req);
-                RequestFields fields(body);
-                tracking.SetTag(RunIdOf(fields),
-                                {fields.RequiredString("key"), fields.OptionalString("value")});
-                Reply(res, Json::object());
-              });
+  server.Post(
+      api + "/runs/log-parameter", RouteSpec("runs/log-parameter").Needs(kExperiment, kEdit),
+      [&tracking](const Request& req, Response& res) {
+        Json body = RequestJson(req);
+        RequestFields fields(body);
+        const std::string run_id = RunIdOf(fields);  // MLflow checks it first
+        tracking.LogParam(run_id, {fields.RequiredString("key"), fields.OptionalString("value")});
+        Reply(res, Json::object());
+      });
+  server.Post(
+      api + "/runs/set-tag", RouteSpec("runs/set-tag").Needs(kExperiment, kEdit),
+      [&tracking](const Request& req, Response& res) {
+        Json body = RequestJson(req);
+        RequestFields fields(body);
+        const std::string run_id = RunIdOf(fields);  // MLflow checks it first
+        tracking.SetTag(run_id, {fields.RequiredString("key"), fields.OptionalString("value")});
+        Reply(res, Json::object());
+      });
   server.Post(api + "/runs/delete-tag", RouteSpec("runs/delete-tag").Needs(kExperiment, kEdit),
               [&tracking](const Request& req, Response& res) {
                 Json body = RequestJson(req);

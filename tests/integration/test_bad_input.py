@@ -571,3 +571,14 @@ def test_malformed_http_gets_an_error_status(server, request_bytes, statuses):
     assert reply.startswith(b"HTTP/1."), reply[:200]
     status = int(reply.split(b" ", 2)[1])
     assert status in statuses, reply[:300]
+
+
+@pytest.mark.parametrize("endpoint", ["runs/log-parameter", "runs/set-tag"])
+def test_fields_are_checked_in_mlflows_order(server, mlflow_client, endpoint):
+    run_id = mlflow_client.create_run(mlflow_client.create_experiment(unique("order"))).info.run_id
+    r = server.post(endpoint, {"run_id": 31, "key": "param", "value": 41})
+    assert_mlflow_error(r, 400, "INVALID_PARAMETER_VALUE",
+                        "Invalid value 31 for parameter 'run_id' supplied")
+    r = server.post(endpoint, {"run_id": run_id, "key": 31, "value": 41})
+    assert_mlflow_error(r, 400, "INVALID_PARAMETER_VALUE",
+                        "Invalid value 31 for parameter 'key' supplied")
