@@ -84,7 +84,7 @@ SqlFragment AttributeClause(const SqlDialect& dialect, const TraceClause& c) {
         .Add(" AND m.value = ")
         .Bind(run)
         .Add(
-            ") OR EXISTS (SELECT 1 FROM trace_run_links l WHERE l.trace_pk = t.trace_pk AND "
+            ") OR EXISTS (SELECT 1 FROM trace_run_links l WHERE l.trace_id = t.trace_id AND "
             "l.run_id = ")
         .Bind(run)
         .Add("))");

@@ -348,10 +348,12 @@ CREATE TABLE assessments (
 );
 CREATE INDEX assessments_by_trace ON assessments (trace_pk);
 CREATE INDEX assessments_by_name ON assessments (name, kind);
+-- By trace id, not key: a link may come before its trace (the client's
+-- export is asynchronous), as in MLflow.
 CREATE TABLE trace_run_links (
-  trace_pk INTEGER NOT NULL,
+  trace_id TEXT NOT NULL,
   run_id TEXT NOT NULL,
-  PRIMARY KEY (trace_pk, run_id)
+  PRIMARY KEY (trace_id, run_id)
 ) WITHOUT ROWID;
 CREATE INDEX trace_run_links_by_run ON trace_run_links (run_id);
 CREATE TABLE trace_prompt_links (

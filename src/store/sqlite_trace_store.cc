@@ -172,8 +172,13 @@ void BindOptional(Statement& s, int index, const std::optional<int64_t>& value) 
 }
 
 void DeleteTraceRows(Connection& db, int64_t pk) {
-  for (const char* table : {"trace_tags", "trace_metadata", "spans", "assessments",
-                            "trace_run_links", "trace_prompt_links", "traces"}) {
+  db.Prepare(
+        "DELETE FROM trace_run_links WHERE trace_id = (SELECT trace_id FROM traces WHERE "
+        "trace_pk = ?)")
+      .Bind(1, pk)
+      .Run();
+  for (const char* table :
+       {"trace_tags", "trace_metadata", "spans", "assessments", "trace_prompt_links", "traces"}) {
     Statement del = db.Prepare(std::string("DELETE FROM ") + table + " WHERE trace_pk = ?");
     del.Bind(1, pk);
     del.Run();
@@ -415,14 +420,13 @@ int64_t SqliteTraceStore::DeleteTraces(const std::string& experiment_id,
 void SqliteTraceStore::LinkTracesToRun(const std::vector<std::string>& trace_ids,
                                        const std::string& run_id) {
   db_->Write([&](Connection& db) {
-    for (const std::string& id : trace_ids) {
-      auto pk = TracePk(db, id);
-      if (!pk) continue;
-      Statement link = db.Prepare(
-          "INSERT INTO trace_run_links (trace_pk, run_id) VALUES (?, ?) ON CONFLICT DO NOTHING");
-      link.Bind(1, *pk).Bind(2, run_id);
-      link.Run();
-    }
+    for (const std::string& id : trace_ids)
+      db.Prepare(
+            "INSERT INTO trace_run_links (trace_id, run_id) VALUES (?, ?) ON CONFLICT DO "
+            "NOTHING")
+          .Bind(1, id)
+          .Bind(2, run_id)
+          .Run();
   });
 }
 

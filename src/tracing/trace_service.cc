@@ -429,7 +429,14 @@ void TraceService::LinkTracesToRun(const std::vector<std::string>& trace_ids,
       authorizer_, Permission::kEdit, ResourceType::kExperiment,
       run ? std::optional<std::string>(run->info.experiment_id) : std::nullopt, "run", run_id);
   if (!run) ThrowNotFound("Run with id=" + run_id + " not found");
-  for (const std::string& id : trace_ids) RequireTrace(id, Permission::kEdit);
+  // A trace that is there needs EDIT on its experiment; one that is not
+  // (yet: the client exports in the background) is linked on the run's
+  // EDIT alone, as MLflow links it.
+  for (const std::string& id : trace_ids) {
+    if (id.empty() || id.size() > kMaxTraceIdLength)
+      ThrowInvalid("Invalid trace id '" + id.substr(0, 60) + "'");
+    if (store_.ExperimentOfTrace(id)) RequireTrace(id, Permission::kEdit);
+  }
   store_.LinkTracesToRun(trace_ids, run_id);
 }
 

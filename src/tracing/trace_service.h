@@ -84,6 +84,8 @@ class TraceService {
   // with `max_timestamp`.
   int64_t DeleteTraces(const std::string& experiment_id, const std::vector<std::string>& ids,
                        std::optional<int64_t> max_timestamp, std::optional<int64_t> max_traces);
+  // Traces not stored yet are linked too (the client may link a trace
+  // before its export arrives).
   void LinkTracesToRun(const std::vector<std::string>& trace_ids, const std::string& run_id);
   // The prompt versions (name, version) a trace used; the trace then
   // matches `prompt = '<name>/<version>'`.

@@ -74,7 +74,8 @@ class TraceStore {
                                const std::vector<std::string>& ids,
                                std::optional<int64_t> max_timestamp,
                                std::optional<int64_t> max_traces) = 0;
-  // Links each existing trace of `trace_ids` to the run (again: no-op).
+  // Links the traces to the run (again: no-op), whether they exist yet or
+  // not: the client's export may bring a trace after its link.
   virtual void LinkTracesToRun(const std::vector<std::string>& trace_ids,
                                const std::string& run_id) = 0;
   // Links the trace to prompt versions, each "<name>/<version>" (again: no-op).

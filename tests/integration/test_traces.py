@@ -496,3 +496,16 @@ def test_prompts_loaded_in_a_trace_are_linked_to_it(traced):
     assert [t.info.trace_id for t in found] == [trace_id]
     assert mlflow.search_traces(locations=[traced], filter_string=f"prompt = '{name}/2'",
                                 return_type="list") == []
+
+
+def test_a_trace_may_be_linked_to_a_run_before_it_arrives(traced, server):
+    """The client exports in the background, so `link_traces_to_run` right after a span
+    ends may reach the server before the trace does; the link holds when it arrives."""
+    run = mlflow.MlflowClient().create_run(traced)
+    trace_hex = "7c8efff798038103d269b633813fc60c"
+    mlflow.MlflowClient().link_traces_to_run(["tr-" + trace_hex], run_id=run.info.run_id)
+    r = requests.post(f"{server.url}/v1/traces", json=_otlp_json_body(trace_hex),
+                      headers={"x-mlflow-experiment-id": traced})
+    assert r.status_code == 200, r.text
+    found = mlflow.search_traces(locations=[traced], run_id=run.info.run_id, return_type="list")
+    assert [t.info.trace_id for t in found] == ["tr-" + trace_hex]
