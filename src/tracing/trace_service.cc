@@ -208,7 +208,8 @@ TraceInfo TraceService::StartTrace(TraceInfo info) {
     if (key.size() > kMaxTraceKeyLength) CheckKey(key, "tag key");
     if (value.size() > kMaxTraceTagValueLength) value.resize(kMaxTraceTagValueLength);
   }
-  info.tags.erase(kSpansLocationTag);
+  info.tags.erase(kSpansLocationTag);  // the locations of a trace's data are the server's
+  info.tags.erase("mlflow.trace.archiveLocation");
   info.tags[kArtifactLocationTag] = ArtifactLocation(experiment.artifact_location, info.trace_id);
   info.metadata[kInfoFinalizedKey] = "true";
   if (info.request_preview) info.request_preview = Preview(*info.request_preview);
@@ -256,7 +257,10 @@ void TraceService::LogSpans(const std::string& experiment_text, const OtelBatch&
       write.trace.state = otel.status_code == 2 ? "ERROR" : "OK";
       for (const auto& [key, value] : otel.attributes) {
         static const std::string kTagPrefix = "mlflow.traceTag.";
-        if (key.rfind(kTagPrefix, 0) == 0 && key.size() > kTagPrefix.size())
+        // The root's mlflow.traceTag.<k> attributes become tags, but never the
+        // ones that say where the trace's data is (those are the server's).
+        if (key.rfind(kTagPrefix, 0) == 0 && key.size() > kTagPrefix.size() &&
+            !IsImmutableTag(key.substr(kTagPrefix.size())))
           write.trace.tags[key.substr(kTagPrefix.size())] = TagValue(value);
         if (key == "mlflow.spanInputs") write.trace.request_preview = Preview(Dumped(value));
         if (key == "mlflow.spanOutputs") write.trace.response_preview = Preview(Dumped(value));

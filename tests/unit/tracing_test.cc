@@ -424,6 +424,17 @@ TEST_F(TraceServiceTest, TracesStayInTheirExperiment) {
   EXPECT_THROW(service_->SetTraceTag(t, kArtifactLocationTag, "mlflow-artifacts:/0"), Error);
   EXPECT_THROW(service_->SetTraceTag(t, kSpansLocationTag, "ARTIFACT_REPO"), Error);
   EXPECT_THROW(service_->LogSpans("999", {{}, {MakeSpan('y', '1', 0, 1, 2)}}), Error);
+  // A root span's mlflow.traceTag.* attributes may not say where the data is.
+  OtelSpan root = MakeSpan('z', '1', 0, 1, 2);
+  root.attributes = {{"mlflow.traceTag.mlflow.artifactLocation", "mlflow-artifacts:/0/x"},
+                     {"mlflow.traceTag.mlflow.trace.spansLocation", "ARTIFACT_REPO"},
+                     {"mlflow.traceTag.team", "blue"}};
+  service_->LogSpans(experiment_, {{}, {root}});
+  const TraceInfo z = service_->GetTraceInfo(TraceIdOf(Bytes(16, 'z')));
+  EXPECT_EQ(z.tags.at("team"), "blue");
+  EXPECT_EQ(z.tags.at(kSpansLocationTag), kSpansInTrackingStore);
+  EXPECT_EQ(z.tags.at(kArtifactLocationTag),
+            "mlflow-artifacts:/" + experiment_ + "/traces/" + z.trace_id + "/artifacts");
   EXPECT_THROW(service_->LogSpans(experiment_, {}), Error);
 }
 
