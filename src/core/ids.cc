@@ -26,4 +26,6 @@ std::string NewRunId() { return RandomHex32(); }
 
 std::string NewModelId() { return "m-" + RandomHex32(); }
 
+std::string NewAssessmentId() { return "a-" + RandomHex32(); }
+
 }  // namespace slipway

@@ -11,4 +11,7 @@ std::string NewRunId();
 // "m-" followed by 32 hex digits, as MLflow 3's logged model ids.
 std::string NewModelId();
 
+// "a-" followed by 32 hex digits, as MLflow 3's assessment ids.
+std::string NewAssessmentId();
+
 }  // namespace slipway

@@ -1,7 +1,5 @@
 #include "tracing/trace_service.h"
 
-#include <openssl/rand.h>
-
 #include <algorithm>
 #include <map>
 #include <thread>
@@ -9,6 +7,7 @@
 #include "core/base64.h"
 #include "core/clock.h"
 #include "core/error.h"
+#include "core/ids.h"
 #include "core/page_token.h"
 #include "core/sha256.h"
 
@@ -18,13 +17,6 @@ namespace {
 using governance::Permission;
 using governance::ResourceType;
 using Json = nlohmann::json;
-
-std::string NewAssessmentId() {
-  unsigned char bytes[16];
-  if (RAND_bytes(bytes, sizeof bytes) != 1)
-    throw Error(ErrorCode::kInternalError, "the system random number generator failed");
-  return "a-" + ToHex(std::string_view(reinterpret_cast<const char*>(bytes), sizeof bytes));
-}
 
 // Attribute values as MLflow keeps them: JSON text (a string "x" is "\"x\"").
 std::string Dumped(const Json& value) {
