@@ -112,6 +112,8 @@ class PostgresDialect final : public SqlDialect {
   }
 };
 
+}  // namespace
+
 std::string_view SqlOperator(CompareOp op) {
   switch (op) {
     case CompareOp::kEq:
@@ -131,6 +133,8 @@ std::string_view SqlOperator(CompareOp op) {
   }
   ThrowInvalid("Comparator is not numeric");
 }
+
+namespace {
 
 SqlValue NumberBind(double value) {
   if (std::nearbyint(value) == value && std::fabs(value) < 9.2e18) {
@@ -210,9 +214,8 @@ Fragment MetricCompare(const SqlDialect& d, const std::string& alias, const Comp
   return f;
 }
 
-// A JSON array of `ids`, for a dialect's JsonArrayElements: integers as
-// numbers, else strings (quote, backslash and control characters escaped;
-// other bytes, UTF-8 included, as they are).
+}  // namespace
+
 std::string JsonArray(const std::vector<int64_t>& ids) {
   std::string json = "[";
   for (size_t i = 0; i < ids.size(); ++i) {
@@ -245,6 +248,8 @@ std::string JsonArray(const std::vector<std::string>& ids) {
   }
   return json + "]";
 }
+
+namespace {
 
 // The condition that keeps `column` to what `visible` lets through, or
 // nothing when it lets everything through. The ids are bound as one JSON

@@ -137,6 +137,16 @@ class SqlDialect {
 
 enum class ViewType { kActiveOnly, kDeletedOnly, kAll };
 
+// ` = `, ` != `, ` < `, ` <= `, ` > `, ` >= ` for a numeric or equality
+// comparator; INVALID_PARAMETER_VALUE for any other.
+std::string_view SqlOperator(tracking::CompareOp op);
+
+// A JSON array of `ids`, for a dialect's JsonArrayElements: integers as
+// numbers, else strings (quote, backslash and control characters escaped;
+// other bytes, UTF-8 included, as they are).
+std::string JsonArray(const std::vector<int64_t>& ids);
+std::string JsonArray(const std::vector<std::string>& ids);
+
 // Searches that take a Visibility leave out, in the query, what it does not
 // let through (core/visibility.h): offsets and pages count visible items only.
 

@@ -11,29 +11,6 @@ using tracing::TraceClause;
 using tracing::TraceField;
 using tracking::CompareOp;
 
-const char* Operator(CompareOp op) {
-  switch (op) {
-    case CompareOp::kEq:
-      return " = ";
-    case CompareOp::kNe:
-      return " != ";
-    case CompareOp::kLt:
-      return " < ";
-    case CompareOp::kLe:
-      return " <= ";
-    case CompareOp::kGt:
-      return " > ";
-    case CompareOp::kGe:
-      return " >= ";
-    default:
-      ThrowInvalid("unexpected comparator in a trace filter");
-  }
-}
-
-std::string JsonList(const std::vector<std::string>& values) {
-  return nlohmann::json(values).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
 // `column op value` for a string comparison (= != LIKE ILIKE IN NOT IN).
 SqlFragment CompareText(const SqlDialect& dialect, const std::string& column,
                         const TraceClause& clause) {
@@ -46,11 +23,11 @@ SqlFragment CompareText(const SqlDialect& dialect, const std::string& column,
     case CompareOp::kIn:
     case CompareOp::kNotIn:
       f.Add(column).Add(clause.op == CompareOp::kIn ? " IN (" : " NOT IN (");
-      f.Add(dialect.JsonArrayElements(JsonList(std::get<std::vector<std::string>>(clause.value)),
+      f.Add(dialect.JsonArrayElements(JsonArray(std::get<std::vector<std::string>>(clause.value)),
                                       false));
       return f.Add(")");
     default:
-      return f.Add(column).Add(Operator(clause.op)).Bind(std::get<std::string>(clause.value));
+      return f.Add(column).Add(SqlOperator(clause.op)).Bind(std::get<std::string>(clause.value));
   }
 }
 
@@ -74,7 +51,7 @@ SqlFragment AttributeClause(const SqlDialect& dialect, const TraceClause& c) {
                          : c.key == "execution_time_ms"
                              ? "t.execution_duration"
                              : "(t.request_time + COALESCE(t.execution_duration, 0))";
-    return f.Add(column).Add(Operator(c.op)).Bind(std::get<double>(c.value));
+    return f.Add(column).Add(SqlOperator(c.op)).Bind(std::get<double>(c.value));
   }
   if (c.key == "run_id") {
     const std::string& run = std::get<std::string>(c.value);
@@ -125,7 +102,7 @@ SqlFragment AssessmentClause(const SqlDialect& dialect, const TraceClause& c) {
     case CompareOp::kGe:
     case CompareOp::kLt:
     case CompareOp::kLe:
-      f.Add(" AND a.number").Add(Operator(c.op)).Bind(std::get<double>(c.value));
+      f.Add(" AND a.number").Add(SqlOperator(c.op)).Bind(std::get<double>(c.value));
       break;
     case CompareOp::kEq:
     case CompareOp::kNe: {
@@ -183,7 +160,7 @@ SqlQuery BuildTraceSearch(const SqlDialect& dialect, const std::vector<int64_t>&
     f.Add("t.experiment_id = ").Bind(experiment_ids[0]);
   else
     f.Add("t.experiment_id IN (")
-        .Add(dialect.JsonArrayElements(nlohmann::json(experiment_ids).dump(), true))
+        .Add(dialect.JsonArrayElements(JsonArray(experiment_ids), true))
         .Add(")");
   SqlFragment span_conditions;
   for (const TraceClause& c : filter.clauses) {
