@@ -171,6 +171,21 @@ void BindOptional(Statement& s, int index, const std::optional<int64_t>& value) 
     s.BindNull(index);
 }
 
+// A new trace's row (its tags and metadata are the caller's); its key.
+int64_t InsertTrace(Connection& db, const TraceInfo& info, int64_t experiment) {
+  Statement insert = db.Prepare(
+      "INSERT INTO traces (trace_id, experiment_id, request_time, execution_duration, state, "
+      "client_request_id, request_preview, response_preview) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+  insert.Bind(1, info.trace_id).Bind(2, experiment).Bind(3, info.request_time);
+  BindOptional(insert, 4, info.execution_duration);
+  insert.Bind(5, info.state);
+  BindOptional(insert, 6, info.client_request_id);
+  BindOptional(insert, 7, info.request_preview);
+  BindOptional(insert, 8, info.response_preview);
+  insert.Run();
+  return db.LastInsertRowid();
+}
+
 void DeleteTraceRows(Connection& db, int64_t pk) {
   db.Prepare(
         "DELETE FROM trace_run_links WHERE trace_id = (SELECT trace_id FROM traces WHERE "
@@ -192,17 +207,7 @@ TraceInfo SqliteTraceStore::UpsertTraceInfo(const TraceInfo& info) {
   db_->Write([&](Connection& db) {
     std::optional<int64_t> pk = TracePkIn(db, info.trace_id, experiment);
     if (!pk) {
-      Statement insert = db.Prepare(
-          "INSERT INTO traces (trace_id, experiment_id, request_time, execution_duration, state, "
-          "client_request_id, request_preview, response_preview) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
-      insert.Bind(1, info.trace_id).Bind(2, experiment).Bind(3, info.request_time);
-      BindOptional(insert, 4, info.execution_duration);
-      insert.Bind(5, info.state);
-      BindOptional(insert, 6, info.client_request_id);
-      BindOptional(insert, 7, info.request_preview);
-      BindOptional(insert, 8, info.response_preview);
-      insert.Run();
-      pk = db.LastInsertRowid();
+      pk = InsertTrace(db, info, experiment);
     } else {
       Statement update = db.Prepare(
           "UPDATE traces SET request_time = ?, execution_duration = ?, state = ?, "
@@ -233,18 +238,7 @@ void SqliteTraceStore::LogSpans(const std::vector<tracing::SpanWrite>& writes) {
       std::optional<int64_t> pk =
           TracePkIn(db, t.trace_id, static_cast<int64_t>(std::stoll(t.experiment_id)));
       if (!pk) {
-        Statement insert = db.Prepare(
-            "INSERT INTO traces (trace_id, experiment_id, request_time, execution_duration, "
-            "state, request_preview, response_preview) VALUES (?, ?, ?, ?, ?, ?, ?)");
-        insert.Bind(1, t.trace_id)
-            .Bind(2, static_cast<int64_t>(std::stoll(t.experiment_id)))
-            .Bind(3, t.request_time);
-        BindOptional(insert, 4, t.execution_duration);
-        insert.Bind(5, t.state);
-        BindOptional(insert, 6, t.request_preview);
-        BindOptional(insert, 7, t.response_preview);
-        insert.Run();
-        pk = db.LastInsertRowid();
+        pk = InsertTrace(db, t, static_cast<int64_t>(std::stoll(t.experiment_id)));
         PutMap(db, "trace_tags", *pk, t.tags);
       } else {
         // Times widen unless the client has finalized the trace's info.
