@@ -19,6 +19,7 @@
 #include "governance/audit_log.h"
 #include "governance/authorization.h"
 #include "grpc/oip_grpc_server.h"
+#include "http/artifact_routes.h"
 #include "http/audit_hook.h"
 #include "http/auth_routes.h"
 #include "http/dataset_routes.h"
@@ -139,7 +140,8 @@ void RunServer(const ServerArgs& args) {
   app_options.audit.refusal_burst = args.audit_refusal_burst;
   std::unique_ptr<app::App> app = app::App::Create(std::move(app_options));
 
-  http::AddMlflowRoutes(server, app->tracking(), app->artifacts());
+  http::AddMlflowRoutes(server, app->tracking());
+  http::AddArtifactRoutes(server, app->tracking(), app->registry(), app->artifacts());
   http::AddRegistryRoutes(server, app->registry(), app->tracking());
   http::AddTraceRoutes(server, app->traces());
   http::AddDatasetRoutes(server, app->datasets());

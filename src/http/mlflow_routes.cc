@@ -12,7 +12,6 @@ namespace {
 using tracking::ViewType;
 
 constexpr const char* kApi = "/api/2.0/mlflow";
-constexpr const char* kArtifactsScheme = "mlflow-artifacts:";
 
 ViewType ParseViewType(const RequestFields& fields, const char* key) {
   if (!fields.Has(key)) return ViewType::kActiveOnly;
@@ -57,22 +56,6 @@ std::vector<tracking::Param> ReadParams(const RequestFields& fields, const char*
     params.push_back({item.RequiredString("key"), item.OptionalString("value")});
   }
   return params;
-}
-
-// "mlflow-artifacts:/1/abc/artifacts" -> "1/abc/artifacts"; other schemes
-// are not stored by this server.
-std::optional<std::string> ArtifactPathOf(const std::string& uri) {
-  std::string prefix = std::string(kArtifactsScheme);
-  if (uri.rfind(prefix, 0) != 0) return std::nullopt;
-  std::string rest = uri.substr(prefix.size());
-  while (!rest.empty() && rest.front() == '/') rest.erase(0, 1);
-  return rest;
-}
-
-std::string JoinPath(const std::string& a, const std::string& b) {
-  if (a.empty()) return b;
-  if (b.empty()) return a;
-  return a + "/" + b;
 }
 
 void AddExperimentRoutes(HttpServer& server, tracking::TrackingService& tracking) {
@@ -452,120 +435,9 @@ void AddLoggedModelRoutes(HttpServer& server, tracking::TrackingService& trackin
               });
 }
 
-Json FileInfos(const std::vector<tracking::ArtifactEntry>& entries, const std::string& prefix) {
-  Json files = Json::array();
-  for (const auto& entry : entries) {
-    Json file = {{"path", JoinPath(prefix, entry.path)}, {"is_dir", entry.is_dir}};
-    if (!entry.is_dir) file["file_size"] = entry.file_size;
-    files.push_back(std::move(file));
-  }
-  return files;
-}
-
-void AddArtifactRoutes(HttpServer& server, tracking::TrackingService& tracking,
-                       tracking::ArtifactStore& artifacts) {
-  server.Get(std::string(kApi) + "/artifacts/list",
-             RouteSpec("artifacts/list").Needs(kExperiment, kRead),
-             [&tracking, &artifacts](const Request& req, Response& res) {
-               Json body = RequestJson(req);
-               RequestFields fields(body);
-               tracking::Run run = tracking.GetRun(RunIdOf(fields));
-               std::string path = fields.OptionalString("path");
-               Json reply = {{"root_uri", run.info.artifact_uri}};
-               if (auto root = ArtifactPathOf(run.info.artifact_uri)) {
-                 artifacts.KeyOf(path);  // rejects traversal in `path` itself
-                 Json files = FileInfos(artifacts.List(JoinPath(*root, path)), path);
-                 if (!files.empty()) reply["files"] = std::move(files);
-               }
-               Reply(res, reply);
-             });
-
-  // MLflow's UI uploads a file to a run this way (MLflow serves it under
-  // /ajax-api only): the body is the file, at most 10 MB.
-  server.Post(std::string(kApi) + "/upload-artifact",
-              RouteSpec("upload-artifact").Needs(kExperiment, kEdit).BodyLimit(10 << 20),
-              [&tracking, &artifacts](const Request& req, Response& res) {
-                const std::string run_id =
-                    req.has_param("run_uuid") ? req.get_param_value("run_uuid") : "";
-                if (run_id.empty()) ThrowInvalid("Request must specify run_uuid.");
-                const std::string path = req.has_param("path") ? req.get_param_value("path") : "";
-                if (path.empty()) ThrowInvalid("Request must specify path.");
-                // MLflow's check of the path as given, before it is put under the
-                // run's artifacts (where the store checks the whole path again).
-                const std::string decoded = tracking::FullyPercentDecode(path);
-                if (decoded.front() == '/' || decoded.find('\0') != std::string::npos ||
-                    ("/" + decoded + "/").find("/../") != std::string::npos) {
-                  ThrowInvalid("Invalid path");
-                }
-                if (req.body.empty()) ThrowInvalid("Request must specify data.");
-                const tracking::Run run = tracking.GetRun(run_id);
-                constexpr std::string_view kServed = "mlflow-artifacts:/";
-                if (run.info.artifact_uri.rfind(kServed, 0) != 0) {
-                  ThrowInvalid("The artifacts of run '" + run_id +
-                               "' are not stored by this server (" + run.info.artifact_uri + ").");
-                }
-                std::string relative = run.info.artifact_uri.substr(kServed.size());
-                relative.erase(0, relative.find_first_not_of('/'));
-                relative += "/" + path;
-                tracking.AuthorizeArtifactPath(relative, kEdit);
-                artifacts.Write(relative, [&](const auto& sink) {
-                  sink(req.body.data(), req.body.size());
-                  return true;
-                });
-                Reply(res, Json::object());
-              });
-
-  const std::string proxy = "/api/2.0/mlflow-artifacts/artifacts";
-  server.Get(proxy, RouteSpec("mlflow-artifacts/list").Needs(kExperiment, kRead),
-             [&tracking, &artifacts](const Request& req, Response& res) {
-               std::string path = req.has_param("path") ? req.get_param_value("path") : "";
-               tracking.AuthorizeArtifactPath(path, kRead);
-               Json files = FileInfos(artifacts.List(path), "");
-               Json reply = Json::object();
-               if (!files.empty()) reply["files"] = std::move(files);
-               Reply(res, reply);
-             });
-  server.Get(proxy + "/(.+)", RouteSpec("mlflow-artifacts/download").Needs(kExperiment, kRead),
-             [&tracking, &artifacts](const Request& req, Response& res) {
-               tracking.AuthorizeArtifactPath(req.matches[1], kRead);
-               // Shared because a ContentProvider must be copyable; the
-               // reader stays on the version it opened while the reply is
-               // written, piece by piece, on an I/O thread.
-               std::shared_ptr<blob::BlobReader> reader = artifacts.Open(req.matches[1]);
-               res.set_content_provider(
-                   reader->info().size, "application/octet-stream",
-                   [reader](uint64_t offset, size_t max, std::string* out) {
-                     try {
-                       return reader->ReadAt(offset, max, *out) > 0;
-                     } catch (const Error&) {
-                       return false;  // the server logs it and closes the connection
-                     }
-                   });
-             });
-  server.PutStream(
-      proxy + "/(.+)", RouteSpec("mlflow-artifacts/upload").Needs(kExperiment, kEdit),
-      [&tracking, &artifacts](const Request& req, Response& res, const BodyReader& reader) {
-        tracking.AuthorizeArtifactPath(req.matches[1], kEdit);
-        artifacts.Write(req.matches[1], [&](const auto& sink) {
-          return reader([&](const char* data, size_t length) {
-            sink(data, length);
-            return true;
-          });
-        });
-        Reply(res, Json::object());
-      });
-  server.Delete(proxy + "/(.+)", RouteSpec("mlflow-artifacts/delete").Needs(kExperiment, kManage),
-                [&tracking, &artifacts](const Request& req, Response& res) {
-                  tracking.AuthorizeArtifactPath(req.matches[1], kManage);
-                  artifacts.Delete(req.matches[1]);
-                  Reply(res, Json::object());
-                });
-}
-
 }  // namespace
 
-void AddMlflowRoutes(HttpServer& server, tracking::TrackingService& tracking,
-                     tracking::ArtifactStore& artifacts) {
+void AddMlflowRoutes(HttpServer& server, tracking::TrackingService& tracking) {
   // MLflow serves every API route under /ajax-api too (its UI calls those).
   server.AddPathAlias("/ajax-api/2.0/", "/api/2.0/");
   server.AddPathAlias("/ajax-api/3.0/", "/api/3.0/");
@@ -573,7 +445,6 @@ void AddMlflowRoutes(HttpServer& server, tracking::TrackingService& tracking,
   AddRunRoutes(server, tracking);
   AddDatasetSummaryRoute(server, tracking);
   AddLoggedModelRoutes(server, tracking);
-  AddArtifactRoutes(server, tracking, artifacts);
 }
 
 }  // namespace slipway::http

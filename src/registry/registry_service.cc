@@ -560,6 +560,25 @@ std::string RegistryService::GetDownloadUri(const std::string& name, const std::
   return found.source;  // runs:/ and artifact URIs the client resolves itself
 }
 
+std::string RegistryService::ResolveArtifactUri(const std::string& name,
+                                                const std::string& version) {
+  std::string uri = GetDownloadUri(name, version);
+  Internal internal;
+  // A models:/<name>/<version> source names an older version; the chain is
+  // short, but a bound keeps a corrupted store from looping.
+  for (int hop = 0; hop < 16 && uri.rfind("models:/", 0) == 0 && !LoggedModelIdOf(uri); ++hop) {
+    std::string rest = uri.substr(std::string("models:/").size());
+    size_t slash = rest.find('/');
+    if (slash == std::string::npos) break;
+    uri = GetDownloadUri(rest.substr(0, slash), rest.substr(slash + 1));
+  }
+  if (auto run = SplitRunsUri(uri)) {
+    std::string root = tracking_.GetRun(run->first).info.artifact_uri;
+    return run->second.empty() ? root : root + "/" + run->second;
+  }
+  return uri;
+}
+
 void RegistryService::SetModelVersionTag(const std::string& name, const std::string& version,
                                          const Tag& tag) {
   RequireOnVersion(name, version, Permission::kEdit);

@@ -113,9 +113,16 @@ class RegistryService {
                                                            const std::vector<std::string>& order_by,
                                                            std::optional<int64_t> max_results,
                                                            const std::string& page_token);
-  // Where the version's files are: the logged model's or the run's artifact
-  // URI for `models:/<model_id>` and `runs:/<run_id>/<path>` sources.
+  // Where the client downloads the version from, as MLflow answers it: the
+  // logged model's artifact URI for a `models:/<model_id>` source, the
+  // source itself otherwise (the client resolves `runs:/` URIs).
   std::string GetDownloadUri(const std::string& name, const std::string& version);
+  // The artifact URI the version's files are under, every indirection
+  // resolved: `runs:/<run_id>/<path>` to the run's artifact URI plus the path,
+  // `models:/<model_id>` to the logged model's, `models:/<name>/<version>` to
+  // that version's. READ on the registered model; what it points at is read
+  // as the server (the version was checked when it was created).
+  std::string ResolveArtifactUri(const std::string& name, const std::string& version);
   void SetModelVersionTag(const std::string& name, const std::string& version, const Tag& tag);
   void DeleteModelVersionTag(const std::string& name, const std::string& version,
                              const std::string& key);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 
@@ -212,6 +213,23 @@ std::string FullyPercentDecode(std::string text) {
     if (out == text) return out;
     text = std::move(out);
   }
+}
+
+std::string CheckRequestedPath(const std::string& path) {
+  std::string decoded = FullyPercentDecode(path);
+  if (decoded.rfind("file:", 0) == 0) {
+    // file://host/p -> /p; file:p -> p.
+    size_t start = decoded.rfind("file://", 0) == 0 ? decoded.find('/', 7) : 5;
+    decoded.erase(0, std::min(start, decoded.size()));
+  }
+  bool windows_absolute = decoded.size() >= 2 && decoded[1] == ':' &&
+                          std::isalpha(static_cast<unsigned char>(decoded[0]));
+  if (decoded.find_first_of(std::string("#\\\0", 3)) != std::string::npos ||
+      (!decoded.empty() && decoded.front() == '/') || windows_absolute ||
+      ("/" + decoded + "/").find("/../") != std::string::npos) {
+    ThrowInvalid("Invalid path");
+  }
+  return decoded;
 }
 
 void ValidateArtifactLocation(const std::string& location) {

@@ -194,6 +194,12 @@ void ValidateNameCharacters(std::string_view name, const std::string& field);
 // Percent-decodes until nothing changes, so "%252e%252e" cannot hide a "..".
 std::string FullyPercentDecode(std::string text);
 
+// A relative artifact path from a request, as MLflow's server checks it
+// (validate_path_is_safe): fully percent-decoded, a `file:` URI taken as its
+// path; a `#`, a backslash, a NUL, a `..` segment or an absolute path (POSIX or
+// Windows) is INVALID_PARAMETER_VALUE "Invalid path". Returns the decoded path.
+std::string CheckRequestedPath(const std::string& path);
+
 // An experiment's `artifact_location`, as clients will use it: empty (the
 // server's default), an `mlflow-artifacts:/<path>` under the artifact root,
 // or a remote object store (s3, gs, wasbs, abfss, hdfs) with a host. Local

@@ -16,7 +16,7 @@ import pytest
 import requests
 from mlflow.entities import Metric
 
-from conftest import assert_mlflow_error, unique
+from conftest import REFERENCE, assert_mlflow_error, unique
 
 
 def _ajax(server) -> str:
@@ -257,3 +257,72 @@ def test_upload_artifact_from_the_ui(server, mlflow_client):
         assert_mlflow_error(r, 400, "INVALID_PARAMETER_VALUE")
     r = requests.post(url, params={"run_uuid": "0" * 32, "path": "a.txt"}, data=b"x")
     assert_mlflow_error(r, 404, "RESOURCE_DOES_NOT_EXIST")
+
+
+def test_ui_reads_files_of_runs_logged_models_and_versions(server, mlflow_client, tmp_path):
+    """The UI's artifact viewer: `/get-artifact` (a run's file), `/model-versions/get-artifact`
+    and the logged-model `artifacts/directories` and `artifacts/files` routes."""
+    import mlflow
+
+    exp = mlflow_client.create_experiment(unique("ui-files"))
+    run_id = mlflow_client.create_run(exp).info.run_id
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "MLmodel").write_text("flavors: {}\n")
+    (tmp_path / "model" / "page.html").write_text("<script>alert(1)</script>")
+    mlflow_client.log_artifacts(run_id, str(tmp_path / "model"), "model")
+
+    r = requests.get(f"{server.url}/get-artifact", params={"run_id": run_id,
+                                                           "path": "model/MLmodel"})
+    assert r.status_code == 200, r.text
+    assert r.content == b"flavors: {}\n"
+    assert r.headers["Content-Disposition"].startswith("attachment")
+    # an HTML artifact is a download, never a page of this server
+    r = requests.get(f"{server.url}/get-artifact", params={"run_uuid": run_id,
+                                                           "path": "model/page.html"})
+    assert r.status_code == 200 and "attachment" in r.headers["Content-Disposition"]
+    if not REFERENCE:  # MLflow sends it as text/html (an attachment all the same)
+        assert not r.headers["Content-Type"].startswith("text/html")
+        assert r.headers["X-Content-Type-Options"] == "nosniff"
+
+    name = unique("ui-files-model")
+    mlflow_client.create_registered_model(name)
+    mlflow_client.create_model_version(name, f"runs:/{run_id}/model", run_id)
+    r = requests.get(f"{server.url}/model-versions/get-artifact",
+                     params={"name": name, "version": "1", "path": "MLmodel"})
+    if not REFERENCE:  # mlflow server 3.17 answers 500 for a runs:/ source (no tracking URI)
+        assert r.status_code == 200, r.text
+        assert r.content == b"flavors: {}\n"
+
+    class Echo(mlflow.pyfunc.PythonModel):
+        def predict(self, context, model_input):
+            return model_input
+
+    mlflow.set_tracking_uri(server.url)
+    mlflow.set_experiment(experiment_id=exp)
+    info = mlflow.pyfunc.log_model(name="echo", python_model=Echo())
+    r = requests.get(f"{_ajax(server)}/logged-models/{info.model_id}/artifacts/directories")
+    assert r.status_code == 200, r.text
+    listing = r.json()
+    assert "MLmodel" in [f["path"] for f in listing["files"]]
+    assert listing["root_uri"] == mlflow_client.get_logged_model(info.model_id).artifact_location
+    r = requests.get(f"{_ajax(server)}/logged-models/{info.model_id}/artifacts/files",
+                     params={"artifact_file_path": "MLmodel"})
+    assert r.status_code == 200, r.text
+    assert info.model_id in r.text and "python_function" in r.text
+    r = requests.get(f"{_ajax(server)}/logged-models/{info.model_id}/artifacts/files")
+    assert_mlflow_error(r, 400, "BAD_REQUEST", "artifact_file_path")
+
+    # MLflow's path check, with its message, on every one of them
+    for url, params in [
+        (f"{server.url}/api/2.0/mlflow/artifacts/list", {"run_id": run_id}),
+        (f"{server.url}/get-artifact", {"run_id": run_id}),
+        (f"{server.url}/model-versions/get-artifact", {"name": name, "version": "1"}),
+        (f"{_ajax(server)}/logged-models/{info.model_id}/artifacts/files", {}),
+    ]:
+        key = "artifact_file_path" if "logged-models" in url else "path"
+        # (a backslash is a separator only on Windows to MLflow; Slipway refuses it anywhere)
+        for bad in ["../path", "model/../../x", "/etc/passwd", "%2e%2e/x", "a#b",
+                    "file:///etc/passwd"] + ([] if REFERENCE else ["a\\..\\b"]):
+            r = requests.get(url, params={**params, key: bad})
+            assert_mlflow_error(r, 400, "INVALID_PARAMETER_VALUE", "Invalid path")
+            assert r.json()["message"] == "Invalid path", (url, bad)

@@ -1,0 +1,267 @@
+#include "http/artifact_routes.h"
+
+#include <memory>
+#include <optional>
+
+#include "core/error.h"
+#include "http/json_codec.h"
+#include "http/route_helpers.h"
+
+namespace slipway::http {
+namespace {
+
+constexpr const char* kApi = "/api/2.0/mlflow";
+constexpr std::string_view kArtifactsScheme = "mlflow-artifacts:";
+
+// "mlflow-artifacts:/1/abc/artifacts" -> "1/abc/artifacts"; other schemes
+// are not stored by this server.
+std::optional<std::string> ArtifactPathOf(const std::string& uri) {
+  if (uri.rfind(kArtifactsScheme, 0) != 0) return std::nullopt;
+  std::string rest = uri.substr(kArtifactsScheme.size());
+  while (!rest.empty() && rest.front() == '/') rest.erase(0, 1);
+  return rest;
+}
+
+// As ArtifactPathOf, for files this server must serve: another scheme is
+// INVALID_PARAMETER_VALUE naming `owner` (the run, model or version).
+std::string StoredArtifactRoot(const std::string& uri, const std::string& owner) {
+  std::optional<std::string> root = ArtifactPathOf(uri);
+  if (!root) {
+    ThrowInvalid("The artifacts of " + owner + " are not stored by this server (" + uri + ").");
+  }
+  return *root;
+}
+
+std::string JoinPath(const std::string& a, const std::string& b) {
+  if (a.empty()) return b;
+  if (b.empty()) return a;
+  return a + "/" + b;
+}
+
+std::string QueryParam(const Request& req, const char* key) {
+  return req.has_param(key) ? req.get_param_value(key) : "";
+}
+
+Json FileInfos(const std::vector<tracking::ArtifactEntry>& entries, const std::string& prefix) {
+  Json files = Json::array();
+  for (const auto& entry : entries) {
+    Json file = {{"path", JoinPath(prefix, entry.path)}, {"is_dir", entry.is_dir}};
+    if (!entry.is_dir) file["file_size"] = entry.file_size;
+    files.push_back(std::move(file));
+  }
+  return files;
+}
+
+// MLflow's ListArtifacts reply: `root_uri`, and `files` unless empty.
+Json ListingOf(const std::string& root_uri, tracking::ArtifactStore& artifacts,
+               const std::string& path) {
+  Json reply = {{"root_uri", root_uri}};
+  if (auto root = ArtifactPathOf(root_uri)) {
+    Json files = FileInfos(artifacts.List(JoinPath(*root, path)), path);
+    if (!files.empty()) reply["files"] = std::move(files);
+  }
+  return reply;
+}
+
+// Types a browser may show as text; anything else downloads as bytes.
+std::string ContentTypeOf(const std::string& path) {
+  const std::string name = path.substr(path.find_last_of('/') + 1);
+  const size_t dot = name.find_last_of('.');
+  const std::string ext = dot == std::string::npos ? "" : name.substr(dot + 1);
+  if (name == "MLmodel" || name == "MLproject") return "text/plain; charset=utf-8";
+  static constexpr std::pair<std::string_view, std::string_view> kTypes[] = {
+      {"txt", "text/plain; charset=utf-8"},
+      {"log", "text/plain; charset=utf-8"},
+      {"yaml", "text/plain; charset=utf-8"},
+      {"yml", "text/plain; charset=utf-8"},
+      {"py", "text/plain; charset=utf-8"},
+      {"md", "text/plain; charset=utf-8"},
+      {"csv", "text/csv; charset=utf-8"},
+      {"json", "application/json"},
+      {"png", "image/png"},
+      {"jpg", "image/jpeg"},
+      {"jpeg", "image/jpeg"},
+      {"gif", "image/gif"},
+      {"svg", "image/svg+xml"},
+      {"html", "text/plain; charset=utf-8"},
+  };
+  for (const auto& [known, type] : kTypes) {
+    if (ext == known) return std::string(type);
+  }
+  return "application/octet-stream";
+}
+
+// Streams the artifact at `relative` (under the artifact root) as an
+// attachment, as MLflow does, so that a browser never renders it as a page of
+// this server (HTML and SVG artifacts could otherwise run script here).
+void SendArtifact(Response& res, tracking::ArtifactStore& artifacts, const std::string& relative) {
+  // Shared because a ContentProvider must be copyable; the reader stays on
+  // the version it opened while the reply is written, piece by piece, on an
+  // I/O thread.
+  std::shared_ptr<blob::BlobReader> reader = artifacts.Open(relative);
+  std::string name = relative.substr(relative.find_last_of('/') + 1);
+  std::string quoted;
+  for (char c : name) {
+    if (c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20) c = '_';
+    quoted += c;
+  }
+  res.set_header("Content-Disposition", "attachment; filename=\"" + quoted + "\"");
+  res.set_header("X-Content-Type-Options", "nosniff");
+  res.set_content_provider(reader->info().size, ContentTypeOf(relative),
+                           [reader](uint64_t offset, size_t max, std::string* out) {
+                             try {
+                               return reader->ReadAt(offset, max, *out) > 0;
+                             } catch (const Error&) {
+                               return false;  // the server logs it and closes the connection
+                             }
+                           });
+}
+
+// The files of runs, logged models and model versions, as MLflow's server
+// and UI read them: each is reached through its owner (READ on its
+// experiment or registered model), and then through the path it is stored
+// under, checked again as the physical location it is.
+void AddOwnedArtifactRoutes(HttpServer& server, tracking::TrackingService& tracking,
+                            registry::RegistryService& registry,
+                            tracking::ArtifactStore& artifacts) {
+  server.Get(std::string(kApi) + "/artifacts/list",
+             RouteSpec("artifacts/list").Needs(kExperiment, kRead),
+             [&tracking, &artifacts](const Request& req, Response& res) {
+               Json body = RequestJson(req);
+               RequestFields fields(body);
+               std::string path = tracking::CheckRequestedPath(fields.OptionalString("path"));
+               tracking::Run run = tracking.GetRun(fields.Has("run_uuid") && !fields.Has("run_id")
+                                                       ? fields.RequiredString("run_uuid")
+                                                       : fields.RequiredString("run_id"));
+               Reply(res, ListingOf(run.info.artifact_uri, artifacts, path));
+             });
+  // The UI's download link of a run's file.
+  server.Get("/get-artifact", RouteSpec("get-artifact").Needs(kExperiment, kRead),
+             [&tracking, &artifacts](const Request& req, Response& res) {
+               std::string run_id = QueryParam(req, "run_id");
+               if (run_id.empty()) run_id = QueryParam(req, "run_uuid");
+               if (!req.has_param("path"))
+                 ThrowInvalid("Missing value for required parameter 'path'.");
+               std::string path = tracking::CheckRequestedPath(QueryParam(req, "path"));
+               if (run_id.empty()) ThrowInvalid("Missing value for required parameter 'run_id'.");
+               tracking::Run run = tracking.GetRun(run_id);
+               std::string file = JoinPath(
+                   StoredArtifactRoot(run.info.artifact_uri, "run '" + run_id + "'"), path);
+               tracking.AuthorizeArtifactPath(file, kRead);
+               SendArtifact(res, artifacts, file);
+             });
+  server.Get("/model-versions/get-artifact",
+             RouteSpec("model-versions/get-artifact").Needs(kRegisteredModel, kRead),
+             [&registry, &artifacts](const Request& req, Response& res) {
+               if (!req.has_param("path"))
+                 ThrowInvalid("Missing value for required parameter 'path'.");
+               std::string path = tracking::CheckRequestedPath(QueryParam(req, "path"));
+               std::string name = QueryParam(req, "name");
+               std::string version = QueryParam(req, "version");
+               std::string uri = registry.ResolveArtifactUri(name, version);
+               std::string owner = "model version '" + name + "' version " + version;
+               SendArtifact(res, artifacts, JoinPath(StoredArtifactRoot(uri, owner), path));
+             });
+
+  const std::string model = std::string(kApi) + "/logged-models/([^/]+)/artifacts";
+  server.Get(
+      model + "/directories", RouteSpec("logged-models/list-artifacts").Needs(kExperiment, kRead),
+      [&tracking, &artifacts](const Request& req, Response& res) {
+        std::string path = tracking::CheckRequestedPath(QueryParam(req, "artifact_directory_path"));
+        tracking::LoggedModel found = tracking.GetLoggedModel(req.matches[1]);
+        if (auto root = ArtifactPathOf(found.artifact_uri)) {
+          tracking.AuthorizeArtifactPath(JoinPath(*root, path), kRead);
+        }
+        Reply(res, ListingOf(found.artifact_uri, artifacts, path));
+      });
+  // MLflow serves this one under /ajax-api only (its UI's file viewer).
+  server.Get(model + "/files", RouteSpec("logged-models/get-artifact").Needs(kExperiment, kRead),
+             [&tracking, &artifacts](const Request& req, Response& res) {
+               std::string path = QueryParam(req, "artifact_file_path");
+               if (path.empty()) {
+                 throw Error(ErrorCode::kBadRequest,
+                             "Request must include the \"artifact_file_path\" query parameter.");
+               }
+               path = tracking::CheckRequestedPath(path);
+               tracking::LoggedModel found = tracking.GetLoggedModel(req.matches[1]);
+               std::string file = JoinPath(
+                   StoredArtifactRoot(found.artifact_uri, "logged model '" + found.model_id + "'"),
+                   path);
+               tracking.AuthorizeArtifactPath(file, kRead);
+               SendArtifact(res, artifacts, file);
+             });
+
+  // MLflow's UI uploads a file to a run this way (MLflow serves it under
+  // /ajax-api only): the body is the file, at most 10 MB.
+  server.Post(std::string(kApi) + "/upload-artifact",
+              RouteSpec("upload-artifact").Needs(kExperiment, kEdit).BodyLimit(10 << 20),
+              [&tracking, &artifacts](const Request& req, Response& res) {
+                const std::string run_id = QueryParam(req, "run_uuid");
+                if (run_id.empty()) ThrowInvalid("Request must specify run_uuid.");
+                std::string path = QueryParam(req, "path");
+                if (path.empty()) ThrowInvalid("Request must specify path.");
+                // MLflow's check of the path as given, before it is put under
+                // the run's artifacts (where the store checks the whole path
+                // again).
+                path = tracking::CheckRequestedPath(path);
+                if (req.body.empty()) ThrowInvalid("Request must specify data.");
+                const tracking::Run run = tracking.GetRun(run_id);
+                std::string file = JoinPath(
+                    StoredArtifactRoot(run.info.artifact_uri, "run '" + run_id + "'"), path);
+                tracking.AuthorizeArtifactPath(file, kEdit);
+                artifacts.Write(file, [&](const auto& sink) {
+                  sink(req.body.data(), req.body.size());
+                  return true;
+                });
+                Reply(res, Json::object());
+              });
+}
+
+// The mlflow-artifacts proxy: paths under the artifact root, whose first
+// segment is the experiment that owns them.
+void AddProxyRoutes(HttpServer& server, tracking::TrackingService& tracking,
+                    tracking::ArtifactStore& artifacts) {
+  const std::string proxy = "/api/2.0/mlflow-artifacts/artifacts";
+  server.Get(proxy, RouteSpec("mlflow-artifacts/list").Needs(kExperiment, kRead),
+             [&tracking, &artifacts](const Request& req, Response& res) {
+               std::string path = QueryParam(req, "path");
+               tracking.AuthorizeArtifactPath(path, kRead);
+               Json files = FileInfos(artifacts.List(path), "");
+               Json reply = Json::object();
+               if (!files.empty()) reply["files"] = std::move(files);
+               Reply(res, reply);
+             });
+  server.Get(proxy + "/(.+)", RouteSpec("mlflow-artifacts/download").Needs(kExperiment, kRead),
+             [&tracking, &artifacts](const Request& req, Response& res) {
+               tracking.AuthorizeArtifactPath(req.matches[1], kRead);
+               SendArtifact(res, artifacts, req.matches[1]);
+             });
+  server.PutStream(
+      proxy + "/(.+)", RouteSpec("mlflow-artifacts/upload").Needs(kExperiment, kEdit),
+      [&tracking, &artifacts](const Request& req, Response& res, const BodyReader& reader) {
+        tracking.AuthorizeArtifactPath(req.matches[1], kEdit);
+        artifacts.Write(req.matches[1], [&](const auto& sink) {
+          return reader([&](const char* data, size_t length) {
+            sink(data, length);
+            return true;
+          });
+        });
+        Reply(res, Json::object());
+      });
+  server.Delete(proxy + "/(.+)", RouteSpec("mlflow-artifacts/delete").Needs(kExperiment, kManage),
+                [&tracking, &artifacts](const Request& req, Response& res) {
+                  tracking.AuthorizeArtifactPath(req.matches[1], kManage);
+                  artifacts.Delete(req.matches[1]);
+                  Reply(res, Json::object());
+                });
+}
+
+}  // namespace
+
+void AddArtifactRoutes(HttpServer& server, tracking::TrackingService& tracking,
+                       registry::RegistryService& registry, tracking::ArtifactStore& artifacts) {
+  AddOwnedArtifactRoutes(server, tracking, registry, artifacts);
+  AddProxyRoutes(server, tracking, artifacts);
+}
+
+}  // namespace slipway::http
