@@ -28,4 +28,8 @@ std::string NewModelId() { return "m-" + RandomHex32(); }
 
 std::string NewAssessmentId() { return "a-" + RandomHex32(); }
 
+std::string NewEvaluationDatasetId() { return "d-" + RandomHex32(); }
+
+std::string NewDatasetRecordId() { return "dr-" + RandomHex32(); }
+
 }  // namespace slipway

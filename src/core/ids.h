@@ -14,4 +14,9 @@ std::string NewModelId();
 // "a-" followed by 32 hex digits, as MLflow 3's assessment ids.
 std::string NewAssessmentId();
 
+// "d-" followed by 32 hex digits, as MLflow 3's evaluation dataset ids, and
+// "dr-" for the records in them.
+std::string NewEvaluationDatasetId();
+std::string NewDatasetRecordId();
+
 }  // namespace slipway

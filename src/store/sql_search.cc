@@ -249,16 +249,7 @@ std::string JsonArray(const std::vector<std::string>& ids) {
   return json + "]";
 }
 
-namespace {
-
-// The condition that keeps `column` to what `visible` lets through, or
-// nothing when it lets everything through. The ids are bound as one JSON
-// array whatever their number: the text stays the same for every caller
-// (one cached statement) and no limit on bound parameters (SQLite's 32766)
-// is reached. A NOT IN list of integers or strings never holds NULL, so it
-// never turns every row's condition NULL. `integer_ids` columns hold
-// experiment ids; entries that are not canonical experiment ids name nothing.
-std::optional<Fragment> VisibleCondition(const SqlDialect& d, std::string_view column,
+std::optional<SqlFragment> VisibleCondition(const SqlDialect& d, std::string_view column,
                                          const Visibility& visible, bool integer_ids) {
   if (visible.IsAll()) return std::nullopt;
   std::string json;
@@ -282,6 +273,8 @@ std::optional<Fragment> VisibleCondition(const SqlDialect& d, std::string_view c
   f.Add(column).Add(visible.all_by_default ? " NOT IN (" : " IN (");
   return f.Add(d.JsonArrayElements(std::move(json), integer_ids)).Add(")");
 }
+
+namespace {
 
 // The parts of one search, kept apart so that the placeholders of the final
 // text come in the order their values were added: CTEs, joins, conditions.

@@ -18,6 +18,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -146,6 +147,16 @@ std::string_view SqlOperator(tracking::CompareOp op);
 // other bytes, UTF-8 included, as they are).
 std::string JsonArray(const std::vector<int64_t>& ids);
 std::string JsonArray(const std::vector<std::string>& ids);
+
+// The condition that keeps `column` to what `visible` lets through, or
+// nothing when it lets everything through. The ids are bound as one JSON
+// array whatever their number: the text stays the same for every caller
+// (one cached statement) and no limit on bound parameters (SQLite's 32766)
+// is reached. A NOT IN list of integers or strings never holds NULL, so it
+// never turns every row's condition NULL. `integer_ids` columns hold
+// experiment ids; entries that are not canonical experiment ids name nothing.
+std::optional<SqlFragment> VisibleCondition(const SqlDialect& dialect, std::string_view column,
+                                            const Visibility& visible, bool integer_ids);
 
 // Searches that take a Visibility leave out, in the query, what it does not
 // let through (core/visibility.h): offsets and pages count visible items only.
