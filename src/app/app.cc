@@ -81,6 +81,8 @@ std::unique_ptr<App> App::Create(Options options) {
   app->traces_ =
       std::make_unique<tracing::TraceService>(*app->stores_->traces, *app->stores_->tracking,
                                               tracing::TraceService::Options{}, *authorizer);
+  app->evaluation_datasets_ = std::make_unique<genai::EvaluationDatasetService>(
+      *app->stores_->evaluation_datasets, *app->stores_->tracking, *authorizer);
   app->registry_ = std::make_unique<registry::RegistryService>(*app->stores_->registry,
                                                                *app->tracking_, *authorizer);
   // Dataset packs and objects are blobs too; the folder also holds the

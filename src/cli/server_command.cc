@@ -23,6 +23,7 @@
 #include "http/audit_hook.h"
 #include "http/auth_routes.h"
 #include "http/dataset_routes.h"
+#include "http/genai_routes.h"
 #include "http/http_server.h"
 #include "http/mlflow_routes.h"
 #include "http/registry_routes.h"
@@ -144,6 +145,7 @@ void RunServer(const ServerArgs& args) {
   http::AddArtifactRoutes(server, app->tracking(), app->registry(), app->artifacts());
   http::AddRegistryRoutes(server, app->registry(), app->tracking());
   http::AddTraceRoutes(server, app->traces());
+  http::AddGenaiRoutes(server, app->evaluation_datasets());
   http::AddDatasetRoutes(server, app->datasets());
   http::AddDeploymentRoutes(server, app->serving());
   http::AddAuditRoutes(server, app->audit());

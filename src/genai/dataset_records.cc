@@ -85,7 +85,8 @@ std::vector<Json> ParseRecords(const std::string& text) {
     if (!record.is_object()) BadRecord(i, "", "expected a JSON object.");
     auto inputs = record.find("inputs");
     if (inputs != record.end() && !inputs->is_object()) {
-      BadRecord(i, "inputs", "expected a JSON object, got " + std::string(inputs->type_name()) + ".");
+      BadRecord(i, "inputs",
+                "expected a JSON object, got " + std::string(inputs->type_name()) + ".");
     }
     CheckObjectOrNull(record, i, "expectations");
     CheckObjectOrNull(record, i, "tags");
@@ -134,7 +135,8 @@ DatasetRecord NewRecord(const Json& incoming, const std::string& dataset_id, int
     record.outputs = *outputs;
   }
   auto expectations = incoming.find("expectations");
-  if (expectations != incoming.end() && !expectations->is_null()) record.expectations = *expectations;
+  if (expectations != incoming.end() && !expectations->is_null())
+    record.expectations = *expectations;
   auto tags = incoming.find("tags");
   if (tags != incoming.end() && tags->is_object()) record.tags = *tags;
   auto source = incoming.find("source");
@@ -222,9 +224,7 @@ std::string ExtendSchema(const std::optional<std::string>& schema,
   return out.dump();
 }
 
-std::string ProfileOf(int64_t record_count) {
-  return Json{{"num_records", record_count}}.dump();
-}
+std::string ProfileOf(int64_t record_count) { return Json{{"num_records", record_count}}.dump(); }
 
 std::string DatasetDigest(const std::string& name, int64_t time) {
   return Sha256::Hex(name + ":" + std::to_string(time)).substr(0, 8);

@@ -59,23 +59,25 @@ DatasetClause Clause(const si::RawClause& c) {
                    ". Found " + c.value.source);
     }
     if (!c.value.integral) {
-      ThrowInvalid("Invalid value for numeric attribute '" + c.ident.key + "': '" +
-                   c.value.source + "'");
+      ThrowInvalid("Invalid value for numeric attribute '" + c.ident.key + "': '" + c.value.source +
+                   "'");
     }
     return {field, "", op, static_cast<int64_t>(c.value.number)};
   }
   if (op == CompareOp::kIn || op == CompareOp::kNotIn) {
     if (field != DatasetField::kName) {
-      ThrowInvalid("Only ['name'] attributes support comparison with a list of quoted string "
-                   "values.");
+      ThrowInvalid(
+          "Only ['name'] attributes support comparison with a list of quoted string "
+          "values.");
     }
     if (op == CompareOp::kNotIn) {
       ThrowInvalid("List values for 'name' are only supported with the IN comparator.");
     }
     if (c.value.kind != si::ValueKind::kList) {
-      ThrowInvalid("Expected a list of quoted string values such as ('a', 'b') after IN for 'name'."
-                   " Got value " +
-                   c.value.source);
+      ThrowInvalid(
+          "Expected a list of quoted string values such as ('a', 'b') after IN for 'name'."
+          " Got value " +
+          c.value.source);
     }
     return {field, "", op, c.value.list};
   }

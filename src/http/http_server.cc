@@ -856,6 +856,15 @@ bool Connection::Submit(std::shared_ptr<Exchange> ex) {
 }
 
 Route* HttpServer::Impl::Match(Request& req) {
+  // "//model-versions/get-artifact" is "/model-versions/get-artifact", as
+  // MLflow's server (Werkzeug) merges slashes.
+  if (req.path.find("//") != std::string::npos) {
+    std::string merged;
+    for (char c : req.path) {
+      if (c != '/' || merged.empty() || merged.back() != '/') merged += c;
+    }
+    req.path = std::move(merged);
+  }
   for (const auto& [from, to] : path_aliases) {
     if (req.path.compare(0, from.size(), from) == 0) {
       req.path = to + req.path.substr(from.size());

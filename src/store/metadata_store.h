@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "data/dataset_store.h"
+#include "genai/genai_store.h"
 #include "governance/access_control.h"
 #include "governance/audit_log.h"
 #include "registry/registry_store.h"
@@ -55,6 +56,7 @@ struct MetadataStores {
   std::unique_ptr<data::DatasetStore> datasets;
   std::unique_ptr<serving::DeploymentStore> deployments;
   std::unique_ptr<tracing::TraceStore> traces;
+  std::unique_ptr<genai::EvaluationDatasetStore> evaluation_datasets;
   std::shared_ptr<void> engine;  // what the stores share (a connection pool); opaque
   std::vector<Upkeep> upkeep;    // for the owner to schedule
 };

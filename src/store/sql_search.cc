@@ -250,7 +250,7 @@ std::string JsonArray(const std::vector<std::string>& ids) {
 }
 
 std::optional<SqlFragment> VisibleCondition(const SqlDialect& d, std::string_view column,
-                                         const Visibility& visible, bool integer_ids) {
+                                            const Visibility& visible, bool integer_ids) {
   if (visible.IsAll()) return std::nullopt;
   std::string json;
   size_t count = visible.except.size();

@@ -363,6 +363,59 @@ CREATE TABLE trace_prompt_links (
 ) WITHOUT ROWID;
 CREATE INDEX trace_prompt_links_by_prompt ON trace_prompt_links (prompt);
 )sql"},
+    // MLflow 3's evaluation datasets: datasets, their tags, the experiments
+    // they belong to (in the order linked) and their records, each record
+    // unique by its inputs' hash within its dataset.
+    {9, "evaluation datasets", R"sql(
+CREATE TABLE evaluation_datasets (
+  dataset_id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  schema TEXT,
+  profile TEXT,
+  digest TEXT NOT NULL,
+  created_time INTEGER NOT NULL,
+  last_update_time INTEGER NOT NULL,
+  created_by TEXT,
+  last_updated_by TEXT
+) WITHOUT ROWID;
+CREATE INDEX evaluation_datasets_by_time ON evaluation_datasets (created_time DESC, dataset_id DESC);
+CREATE INDEX evaluation_datasets_by_name ON evaluation_datasets (name);
+CREATE TABLE evaluation_dataset_tags (
+  dataset_id TEXT NOT NULL,
+  key TEXT NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY (dataset_id, key)
+) WITHOUT ROWID;
+CREATE TABLE evaluation_dataset_experiments (
+  link_pk INTEGER PRIMARY KEY,
+  dataset_id TEXT NOT NULL,
+  experiment_id INTEGER NOT NULL,
+  created_time INTEGER NOT NULL,
+  UNIQUE (dataset_id, experiment_id)
+);
+CREATE INDEX evaluation_dataset_experiments_by_experiment
+  ON evaluation_dataset_experiments (experiment_id, dataset_id);
+CREATE TABLE evaluation_dataset_records (
+  record_pk INTEGER PRIMARY KEY,
+  dataset_record_id TEXT NOT NULL UNIQUE,
+  dataset_id TEXT NOT NULL,
+  input_hash TEXT NOT NULL,
+  inputs TEXT NOT NULL,
+  outputs TEXT,
+  expectations TEXT,
+  tags TEXT NOT NULL,
+  source TEXT,
+  source_type TEXT NOT NULL,
+  source_id TEXT NOT NULL,
+  created_time INTEGER NOT NULL,
+  last_update_time INTEGER NOT NULL,
+  created_by TEXT,
+  last_updated_by TEXT,
+  UNIQUE (dataset_id, input_hash)
+);
+CREATE INDEX evaluation_dataset_records_by_time
+  ON evaluation_dataset_records (dataset_id, created_time, dataset_record_id);
+)sql"},
 };
 
 }  // namespace

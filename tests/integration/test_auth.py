@@ -339,6 +339,64 @@ def test_traces_are_guarded_by_their_experiments_permissions(auth_server, as_use
     assert {e["principal"] for e in entries} >= {"alice", "bob"}
 
 
+def _set_permission(srv, owner, experiment_id: str, user: str, permission: str) -> None:
+    body = {"experiment_id": experiment_id, "username": user, "permission": permission}
+    r = requests.patch(f"{srv.api}/experiments/permissions/update", auth=owner, json=body)
+    if r.status_code != 200:  # no grant to update yet: create one
+        r = requests.post(f"{srv.api}/experiments/permissions/create", auth=owner, json=body)
+    assert r.status_code == 200, r.text
+
+
+def test_evaluation_datasets_need_permission_on_all_their_experiments(auth_server, as_user):
+    from mlflow.genai.datasets import create_dataset, get_dataset
+
+    api = f"{auth_server.url}/api/3.0/mlflow/datasets"
+    alice = as_user(ALICE)
+    exp_a = alice.create_experiment(unique("alice-evalds-a"))
+    exp_b = alice.create_experiment(unique("alice-evalds-b"))
+    ds = create_dataset(name=unique("alice-qa"), experiment_id=exp_a)
+    ds.merge_records([{"inputs": {"q": "a"}, "expectations": {"answer": "b"}}])
+
+    as_user(BOB)  # READ on alice's experiments, the default: he reads and changes nothing
+    assert get_dataset(dataset_id=ds.dataset_id).name == ds.name
+    r = requests.post(f"{api}/search", auth=BOB, json={"experiment_ids": [exp_a]})
+    assert [d["dataset_id"] for d in r.json()["datasets"]] == [ds.dataset_id]
+    refused = [
+        ("post", f"{api}/{ds.dataset_id}/records",
+         {"records": json.dumps([{"inputs": {"q": "forged"}}])}),
+        ("patch", f"{api}/{ds.dataset_id}/tags", {"tags": json.dumps({"k": "v"})}),
+        ("delete", f"{api}/{ds.dataset_id}", None),
+        ("post", f"{api}/create", {"name": "bob-in-alices", "experiment_ids": [exp_a]}),
+    ]
+    bob_exp = as_user(BOB).create_experiment(unique("bob-evalds"))
+    # linking her dataset to his experiment changes her dataset: refused too
+    refused.append(("post", f"{api}/{ds.dataset_id}/add-experiments",
+                    {"experiment_ids": [bob_exp]}))
+    for method, url, body in refused:
+        r = getattr(requests, method)(url, auth=BOB, json=body)
+        assert_mlflow_error(r, 403, "PERMISSION_DENIED")
+    r = requests.get(f"{api}/{ds.dataset_id}/records", auth=BOB)
+    assert [rec["inputs"] for rec in json.loads(r.json()["records"])] == [{"q": "a"}]
+    # a dataset that does not exist is refused as a hidden one is
+    assert_mlflow_error(requests.get(f"{api}/d-{'0' * 32}", auth=BOB), 403, "PERMISSION_DENIED")
+
+    # Linked to an experiment bob may not read, the dataset is hidden from him.
+    _set_permission(auth_server, ALICE, exp_b, BOB[0], "NO_PERMISSIONS")
+    r = requests.post(f"{api}/{ds.dataset_id}/add-experiments", auth=ALICE,
+                      json={"experiment_ids": [exp_b]})
+    assert r.status_code == 200, r.text
+    assert_mlflow_error(requests.get(f"{api}/{ds.dataset_id}", auth=BOB), 403,
+                        "PERMISSION_DENIED")
+    r = requests.post(f"{api}/search", auth=BOB, json={})
+    assert ds.dataset_id not in [d["dataset_id"] for d in r.json().get("datasets", [])]
+    r = requests.post(f"{api}/search", auth=ALICE, json={"experiment_ids": [exp_a]})
+    assert [d["dataset_id"] for d in r.json()["datasets"]] == [ds.dataset_id]
+
+    entries = _audit(auth_server, action="datasets/upsert-records")
+    assert {e["principal"] for e in entries} >= {"alice", "bob"}
+    assert {e["target"] for e in entries} == {f"evaluation_dataset:{ds.dataset_id}"}
+
+
 def test_mlflow_2x_permission_endpoints(auth_server, as_user):
     exp_id, _ = _alice_experiment_with_run(as_user)
     api = auth_server.api

@@ -1,0 +1,18 @@
+// MLflow 3's GenAI evaluation REST API under /api/3.0/mlflow (and
+// /ajax-api/3.0): evaluation datasets and their records.
+//
+// Each handler reads MLflow's request form, calls the service, and writes
+// MLflow's reply form (tags, records, schema and profile travel as JSON
+// text inside the JSON, as MLflow's protos carry them). No domain rules live
+// here.
+#pragma once
+
+#include "genai/evaluation_dataset_service.h"
+#include "http/http_server.h"
+
+namespace slipway::http {
+
+// The service must outlive the server.
+void AddGenaiRoutes(HttpServer& server, genai::EvaluationDatasetService& datasets);
+
+}  // namespace slipway::http

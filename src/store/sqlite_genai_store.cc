@@ -1,0 +1,363 @@
+#include "store/sqlite_genai_store.h"
+
+#include "core/error.h"
+#include "genai/dataset_records.h"
+#include "store/sql_genai_search.h"
+
+namespace slipway::store {
+namespace {
+
+using genai::DatasetRecord;
+using genai::EvaluationDataset;
+using genai::Json;
+
+std::string Dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
+
+std::optional<std::string> OptionalText(const Statement& row, int column) {
+  if (row.IsNull(column)) return std::nullopt;
+  return row.Text(column);
+}
+
+std::optional<Json> OptionalJson(const Statement& row, int column) {
+  if (row.IsNull(column)) return std::nullopt;
+  return Json::parse(row.Text(column), nullptr, /*allow_exceptions=*/false);
+}
+
+void BindOptional(Statement& statement, int index, const std::optional<std::string>& value) {
+  if (value) {
+    statement.Bind(index, *value);
+  } else {
+    statement.BindNull(index);
+  }
+}
+
+constexpr const char* kDatasetColumns =
+    "SELECT dataset_id, name, schema, profile, digest, created_time, last_update_time, "
+    "created_by, last_updated_by FROM evaluation_datasets ";
+
+std::optional<EvaluationDataset> ReadDataset(Connection& db, const std::string& dataset_id) {
+  Statement row = db.Prepare(std::string(kDatasetColumns) + "WHERE dataset_id = ?");
+  row.Bind(1, dataset_id);
+  if (!row.Step()) return std::nullopt;
+  EvaluationDataset d;
+  d.dataset_id = row.Text(0);
+  d.name = row.Text(1);
+  d.schema = OptionalText(row, 2);
+  d.profile = OptionalText(row, 3);
+  d.digest = row.Text(4);
+  d.created_time = row.Int(5);
+  d.last_update_time = row.Int(6);
+  d.created_by = OptionalText(row, 7);
+  d.last_updated_by = OptionalText(row, 8);
+  Statement tags =
+      db.Prepare("SELECT key, value FROM evaluation_dataset_tags WHERE dataset_id = ?");
+  tags.Bind(1, dataset_id);
+  while (tags.Step()) d.tags[tags.Text(0)] = tags.Text(1);
+  Statement links = db.Prepare(
+      "SELECT experiment_id FROM evaluation_dataset_experiments WHERE dataset_id = ? "
+      "ORDER BY created_time, link_pk");
+  links.Bind(1, dataset_id);
+  while (links.Step()) d.experiment_ids.push_back(std::to_string(links.Int(0)));
+  return d;
+}
+
+bool DatasetExists(Connection& db, const std::string& dataset_id) {
+  Statement row = db.Prepare("SELECT 1 FROM evaluation_datasets WHERE dataset_id = ?");
+  row.Bind(1, dataset_id);
+  return row.Step();
+}
+
+void RequireDataset(Connection& db, const std::string& dataset_id) {
+  if (!DatasetExists(db, dataset_id)) {
+    ThrowNotFound("Evaluation dataset with id '" + dataset_id + "' not found");
+  }
+}
+
+void PutTags(Connection& db, const std::string& dataset_id,
+             const std::map<std::string, std::string>& tags) {
+  for (const auto& [key, value] : tags) {
+    db.Prepare(
+          "INSERT INTO evaluation_dataset_tags (dataset_id, key, value) VALUES (?, ?, ?) "
+          "ON CONFLICT (dataset_id, key) DO UPDATE SET value = excluded.value")
+        .Bind(1, dataset_id)
+        .Bind(2, key)
+        .Bind(3, value)
+        .Run();
+  }
+}
+
+void LinkExperiments(Connection& db, const std::string& dataset_id,
+                     const std::vector<std::string>& experiment_ids, int64_t now) {
+  for (const std::string& id : experiment_ids) {
+    db.Prepare(
+          "INSERT INTO evaluation_dataset_experiments (dataset_id, experiment_id, created_time) "
+          "VALUES (?, ?, ?) ON CONFLICT (dataset_id, experiment_id) DO NOTHING")
+        .Bind(1, dataset_id)
+        .Bind(2, static_cast<int64_t>(std::stoll(id)))
+        .Bind(3, now)
+        .Run();
+  }
+}
+
+constexpr const char* kRecordColumns =
+    "SELECT dataset_record_id, dataset_id, inputs, outputs, expectations, tags, source, "
+    "source_type, source_id, created_time, last_update_time, created_by, last_updated_by, "
+    "record_pk FROM evaluation_dataset_records ";
+
+DatasetRecord ReadRecord(const Statement& row) {
+  DatasetRecord r;
+  r.dataset_record_id = row.Text(0);
+  r.dataset_id = row.Text(1);
+  r.inputs = OptionalJson(row, 2).value_or(Json::object());
+  r.outputs = OptionalJson(row, 3);
+  r.expectations = OptionalJson(row, 4);
+  r.tags = OptionalJson(row, 5).value_or(Json::object());
+  r.source = OptionalJson(row, 6);
+  r.source_type = row.Text(7);
+  r.source_id = row.Text(8);
+  r.created_time = row.Int(9);
+  r.last_update_time = row.Int(10);
+  r.created_by = OptionalText(row, 11);
+  r.last_updated_by = OptionalText(row, 12);
+  return r;
+}
+
+void BindRecordBody(Statement& s, const DatasetRecord& r) {
+  s.Bind(1, Dump(r.inputs));
+  BindOptional(s, 2, r.outputs ? std::optional<std::string>(Dump(*r.outputs)) : std::nullopt);
+  BindOptional(s, 3,
+               r.expectations ? std::optional<std::string>(Dump(*r.expectations)) : std::nullopt);
+  s.Bind(4, Dump(r.tags));
+  s.Bind(5, r.last_update_time);
+  BindOptional(s, 6, r.last_updated_by);
+}
+
+void UpdateProfile(Connection& db, const std::string& dataset_id) {
+  Statement count =
+      db.Prepare("SELECT COUNT(*) FROM evaluation_dataset_records WHERE dataset_id = ?");
+  count.Bind(1, dataset_id);
+  count.Step();
+  const int64_t n = count.Int(0);
+  Statement update = db.Prepare("UPDATE evaluation_datasets SET profile = ? WHERE dataset_id = ?");
+  // No records: no profile (MLflow writes the text "null" here).
+  BindOptional(update, 1, n > 0 ? std::optional<std::string>(genai::ProfileOf(n)) : std::nullopt);
+  update.Bind(2, dataset_id);
+  update.Run();
+}
+
+}  // namespace
+
+void SqliteGenaiStore::CreateDataset(const EvaluationDataset& d) {
+  db_->Write([&](Connection& db) {
+    Statement insert = db.Prepare(
+        "INSERT INTO evaluation_datasets (dataset_id, name, schema, profile, digest, "
+        "created_time, last_update_time, created_by, last_updated_by) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    insert.Bind(1, d.dataset_id).Bind(2, d.name);
+    BindOptional(insert, 3, d.schema);
+    BindOptional(insert, 4, d.profile);
+    insert.Bind(5, d.digest).Bind(6, d.created_time).Bind(7, d.last_update_time);
+    BindOptional(insert, 8, d.created_by);
+    BindOptional(insert, 9, d.last_updated_by);
+    insert.Run();
+    PutTags(db, d.dataset_id, d.tags);
+    LinkExperiments(db, d.dataset_id, d.experiment_ids, d.created_time);
+  });
+}
+
+std::optional<EvaluationDataset> SqliteGenaiStore::GetDataset(const std::string& dataset_id) {
+  return db_->Read([&](Connection& db) { return ReadDataset(db, dataset_id); });
+}
+
+bool SqliteGenaiStore::DeleteDataset(const std::string& dataset_id) {
+  bool deleted = false;
+  db_->Write([&](Connection& db) {
+    for (const char* table : {"evaluation_dataset_records", "evaluation_dataset_tags",
+                              "evaluation_dataset_experiments"}) {
+      Statement del = db.Prepare(std::string("DELETE FROM ") + table + " WHERE dataset_id = ?");
+      del.Bind(1, dataset_id);
+      del.Run();
+    }
+    Statement del = db.Prepare("DELETE FROM evaluation_datasets WHERE dataset_id = ?");
+    del.Bind(1, dataset_id);
+    del.Run();
+    deleted = db.Changes() > 0;
+  });
+  return deleted;
+}
+
+tracking::PageOf<EvaluationDataset> SqliteGenaiStore::SearchDatasets(
+    const genai::DatasetQuery& query, tracking::Page page) {
+  // One row more than the page says whether another page follows.
+  SqlQuery sql =
+      BuildEvaluationDatasetSearch(SqlDialect::Sqlite(), query, page.limit + 1, page.offset);
+  return db_->Read([&](Connection& db) {
+    Statement ids = db.Prepare(sql.sql);
+    for (size_t i = 0; i < sql.binds.size(); ++i) {
+      ids.BindVariant(static_cast<int>(i + 1), sql.binds[i]);
+    }
+    std::vector<std::string> found;
+    while (ids.Step()) found.push_back(ids.Text(0));
+    tracking::PageOf<EvaluationDataset> out;
+    out.has_more = static_cast<int64_t>(found.size()) > page.limit;
+    if (out.has_more) found.pop_back();
+    for (const std::string& id : found) {
+      if (auto dataset = ReadDataset(db, id)) out.items.push_back(std::move(*dataset));
+    }
+    return out;
+  });
+}
+
+void SqliteGenaiStore::SetDatasetTags(const std::string& dataset_id,
+                                      const std::map<std::string, std::string>& tags) {
+  db_->Write([&](Connection& db) {
+    RequireDataset(db, dataset_id);
+    PutTags(db, dataset_id, tags);
+  });
+}
+
+bool SqliteGenaiStore::DeleteDatasetTag(const std::string& dataset_id, const std::string& key) {
+  bool deleted = false;
+  db_->Write([&](Connection& db) {
+    Statement del =
+        db.Prepare("DELETE FROM evaluation_dataset_tags WHERE dataset_id = ? AND key = ?");
+    del.Bind(1, dataset_id).Bind(2, key);
+    del.Run();
+    deleted = db.Changes() > 0;
+  });
+  return deleted;
+}
+
+genai::UpsertCounts SqliteGenaiStore::UpsertRecords(const std::string& dataset_id,
+                                                    const std::vector<Json>& records, int64_t now) {
+  genai::UpsertCounts counts;
+  db_->Write([&](Connection& db) {
+    counts = {};  // a retried write starts over
+    std::optional<EvaluationDataset> dataset = ReadDataset(db, dataset_id);
+    if (!dataset) ThrowNotFound("Evaluation dataset with id '" + dataset_id + "' not found");
+    for (const Json& incoming : records) {
+      const std::string key = genai::InputsKey(incoming.value("inputs", Json::object()));
+      // (a record earlier in this batch counts: the lookup sees this write)
+      std::optional<DatasetRecord> existing;
+      int64_t pk = 0;
+      {
+        Statement find =
+            db.Prepare(std::string(kRecordColumns) + "WHERE dataset_id = ? AND input_hash = ?");
+        find.Bind(1, dataset_id).Bind(2, key);
+        if (find.Step()) {
+          existing = ReadRecord(find);
+          pk = find.Int(13);
+        }
+      }
+      if (existing) {
+        genai::MergeRecord(*existing, incoming, now);
+        Statement update = db.Prepare(
+            "UPDATE evaluation_dataset_records SET inputs = ?, outputs = ?, expectations = ?, "
+            "tags = ?, last_update_time = ?, last_updated_by = ? WHERE record_pk = ?");
+        BindRecordBody(update, *existing);
+        update.Bind(7, pk);
+        update.Run();
+        ++counts.updated;
+      } else {
+        DatasetRecord record = genai::NewRecord(incoming, dataset_id, now);
+        Statement insert = db.Prepare(
+            "INSERT INTO evaluation_dataset_records (inputs, outputs, expectations, tags, "
+            "last_update_time, last_updated_by, dataset_record_id, dataset_id, input_hash, "
+            "source, source_type, source_id, created_time, created_by) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        BindRecordBody(insert, record);
+        insert.Bind(7, record.dataset_record_id).Bind(8, dataset_id).Bind(9, key);
+        BindOptional(
+            insert, 10,
+            record.source ? std::optional<std::string>(Dump(*record.source)) : std::nullopt);
+        insert.Bind(11, record.source_type).Bind(12, record.source_id).Bind(13, now);
+        BindOptional(insert, 14, record.created_by);
+        insert.Run();
+        ++counts.inserted;
+      }
+    }
+    Statement touch = db.Prepare(
+        "UPDATE evaluation_datasets SET last_update_time = ?, digest = ?, schema = ?, "
+        "last_updated_by = COALESCE(?, last_updated_by) WHERE dataset_id = ?");
+    touch.Bind(1, now).Bind(2, genai::DatasetDigest(dataset->name, now));
+    touch.Bind(3, genai::ExtendSchema(dataset->schema, records));
+    BindOptional(touch, 4, genai::AuthorOf(records));
+    touch.Bind(5, dataset_id);
+    touch.Run();
+    UpdateProfile(db, dataset_id);
+  });
+  return counts;
+}
+
+tracking::PageOf<DatasetRecord> SqliteGenaiStore::GetRecords(const std::string& dataset_id,
+                                                             tracking::Page page) {
+  return db_->Read([&](Connection& db) {
+    Statement rows = db.Prepare(std::string(kRecordColumns) +
+                                "WHERE dataset_id = ? ORDER BY created_time, dataset_record_id "
+                                "LIMIT ? OFFSET ?");
+    rows.Bind(1, dataset_id).Bind(2, page.limit + 1).Bind(3, page.offset);
+    tracking::PageOf<DatasetRecord> out;
+    while (rows.Step()) out.items.push_back(ReadRecord(rows));
+    out.has_more = static_cast<int64_t>(out.items.size()) > page.limit;
+    if (out.has_more) out.items.pop_back();
+    return out;
+  });
+}
+
+int64_t SqliteGenaiStore::DeleteRecords(const std::string& dataset_id,
+                                        const std::vector<std::string>& record_ids) {
+  int64_t deleted = 0;
+  db_->Write([&](Connection& db) {
+    deleted = 0;
+    RequireDataset(db, dataset_id);
+    for (const std::string& id : record_ids) {
+      db.Prepare(
+            "DELETE FROM evaluation_dataset_records WHERE dataset_id = ? AND dataset_record_id = "
+            "?")
+          .Bind(1, dataset_id)
+          .Bind(2, id)
+          .Run();
+      deleted += db.Changes();
+    }
+    UpdateProfile(db, dataset_id);
+  });
+  return deleted;
+}
+
+void SqliteGenaiStore::AddExperiments(const std::string& dataset_id,
+                                      const std::vector<std::string>& experiment_ids, int64_t now) {
+  db_->Write([&](Connection& db) {
+    RequireDataset(db, dataset_id);
+    LinkExperiments(db, dataset_id, experiment_ids, now);
+    Statement touch =
+        db.Prepare("UPDATE evaluation_datasets SET last_update_time = ? WHERE dataset_id = ?");
+    touch.Bind(1, now).Bind(2, dataset_id);
+    touch.Run();
+  });
+}
+
+void SqliteGenaiStore::RemoveExperiments(const std::string& dataset_id,
+                                         const std::vector<std::string>& experiment_ids,
+                                         int64_t now) {
+  db_->Write([&](Connection& db) {
+    RequireDataset(db, dataset_id);
+    int removed = 0;
+    for (const std::string& id : experiment_ids) {
+      db.Prepare(
+            "DELETE FROM evaluation_dataset_experiments WHERE dataset_id = ? AND experiment_id = "
+            "?")
+          .Bind(1, dataset_id)
+          .Bind(2, static_cast<int64_t>(std::stoll(id)))
+          .Run();
+      removed += db.Changes();
+    }
+    if (removed > 0) {
+      Statement touch =
+          db.Prepare("UPDATE evaluation_datasets SET last_update_time = ? WHERE dataset_id = ?");
+      touch.Bind(1, now).Bind(2, dataset_id);
+      touch.Run();
+    }
+  });
+}
+
+}  // namespace slipway::store
