@@ -82,7 +82,11 @@ std::unique_ptr<App> App::Create(Options options) {
       std::make_unique<tracing::TraceService>(*app->stores_->traces, *app->stores_->tracking,
                                               tracing::TraceService::Options{}, *authorizer);
   app->evaluation_datasets_ = std::make_unique<genai::EvaluationDatasetService>(
-      *app->stores_->evaluation_datasets, *app->stores_->tracking, *authorizer);
+      *app->stores_->genai, *app->stores_->tracking, *authorizer);
+  app->issues_ = std::make_unique<genai::IssueService>(*app->stores_->genai,
+                                                       *app->stores_->tracking, *authorizer);
+  app->scorers_ = std::make_unique<genai::ScorerService>(*app->stores_->genai,
+                                                         *app->stores_->tracking, *authorizer);
   app->registry_ = std::make_unique<registry::RegistryService>(*app->stores_->registry,
                                                                *app->tracking_, *authorizer);
   // Dataset packs and objects are blobs too; the folder also holds the

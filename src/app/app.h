@@ -38,6 +38,8 @@
 #include "data/content_store.h"
 #include "data/dataset_service.h"
 #include "genai/evaluation_dataset_service.h"
+#include "genai/issue_service.h"
+#include "genai/scorer_service.h"
 #include "governance/access_control.h"
 #include "governance/audit_log.h"
 #include "registry/registry_service.h"
@@ -110,6 +112,8 @@ class App {
   tracking::TrackingService& tracking() { return *tracking_; }
   tracing::TraceService& traces() { return *traces_; }
   genai::EvaluationDatasetService& evaluation_datasets() { return *evaluation_datasets_; }
+  genai::IssueService& issues() { return *issues_; }
+  genai::ScorerService& scorers() { return *scorers_; }
   // The blobs of the artifact root (runs' and logged models' files), which
   // `artifacts()` reads and writes.
   blob::BlobStore& artifact_blobs() { return *artifact_blobs_; }
@@ -157,6 +161,8 @@ class App {
   std::unique_ptr<tracking::TrackingService> tracking_;
   std::unique_ptr<tracing::TraceService> traces_;
   std::unique_ptr<genai::EvaluationDatasetService> evaluation_datasets_;
+  std::unique_ptr<genai::IssueService> issues_;
+  std::unique_ptr<genai::ScorerService> scorers_;
   std::unique_ptr<registry::RegistryService> registry_;
   std::unique_ptr<data::ContentStore> content_;
   std::unique_ptr<data::DatasetService> datasets_;

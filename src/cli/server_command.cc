@@ -145,7 +145,7 @@ void RunServer(const ServerArgs& args) {
   http::AddArtifactRoutes(server, app->tracking(), app->registry(), app->artifacts());
   http::AddRegistryRoutes(server, app->registry(), app->tracking());
   http::AddTraceRoutes(server, app->traces());
-  http::AddGenaiRoutes(server, app->evaluation_datasets());
+  http::AddGenaiRoutes(server, app->evaluation_datasets(), app->issues(), app->scorers());
   http::AddDatasetRoutes(server, app->datasets());
   http::AddDeploymentRoutes(server, app->serving());
   http::AddAuditRoutes(server, app->audit());

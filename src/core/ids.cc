@@ -32,4 +32,12 @@ std::string NewEvaluationDatasetId() { return "d-" + RandomHex32(); }
 
 std::string NewDatasetRecordId() { return "dr-" + RandomHex32(); }
 
+std::string NewIssueId() { return "iss-" + RandomHex32(); }
+
+std::string NewUuid() {
+  std::string hex = RandomHex32();
+  return hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" +
+         hex.substr(16, 4) + "-" + hex.substr(20);
+}
+
 }  // namespace slipway

@@ -19,4 +19,10 @@ std::string NewAssessmentId();
 std::string NewEvaluationDatasetId();
 std::string NewDatasetRecordId();
 
+// "iss-" followed by 32 hex digits, as MLflow 3's issue ids.
+std::string NewIssueId();
+
+// A random (version 4) UUID in its 8-4-4-4-12 form, as MLflow's scorer ids.
+std::string NewUuid();
+
 }  // namespace slipway

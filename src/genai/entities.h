@@ -1,5 +1,6 @@
 // MLflow 3's GenAI evaluation entities: evaluation datasets and their
-// records. Plain values.
+// records, issues found in an experiment's traces, registered scorers.
+// Plain values.
 #pragma once
 
 #include <cstdint>
@@ -12,6 +13,13 @@
 namespace slipway::genai {
 
 using Json = nlohmann::json;
+
+// One page of a search or listing.
+template <typename T>
+struct Page {
+  std::vector<T> items;
+  std::string next_page_token;  // empty on the last page
+};
 
 // A named, versionless set of evaluation records (inputs, expected answers)
 // that belongs to experiments: MLflow's EvaluationDataset.
@@ -55,6 +63,36 @@ struct DatasetRecord {
   int64_t last_update_time = 0;
   std::optional<std::string> created_by;
   std::optional<std::string> last_updated_by;
+};
+
+// A quality problem found in an experiment's traces (MLflow's Issue). The
+// traces it affects carry an assessment of kind "issue" named by its id.
+struct Issue {
+  std::string issue_id;  // "iss-" + 32 hex digits
+  std::string experiment_id;
+  std::string name;
+  std::string description;
+  std::string status = "pending";  // pending, rejected, resolved
+  std::string severity;            // not_an_issue, low, medium, high; "" for none
+  std::vector<std::string> root_causes;
+  std::vector<std::string> categories;
+  std::string source_run_id;  // the run that found it; "" for none
+  int64_t created_timestamp = 0;
+  int64_t last_updated_timestamp = 0;
+  std::string created_by;
+  std::optional<int64_t> trace_count;  // when a search asks for it
+};
+
+// One version of a scorer registered in an experiment (MLflow's
+// ScorerVersion): its serialized form as the client wrote it. Slipway
+// stores scorers for clients and never runs them.
+struct ScorerVersion {
+  std::string scorer_id;  // a UUID, the same for every version of one scorer
+  std::string experiment_id;
+  std::string name;
+  int64_t version = 0;            // 1, 2, ...
+  std::string serialized_scorer;  // JSON text
+  int64_t creation_time = 0;
 };
 
 }  // namespace slipway::genai

@@ -39,12 +39,6 @@ inline constexpr size_t kMaxDatasetNameLength = 255;
 inline constexpr size_t kMaxDatasetTagKeyLength = 255;
 inline constexpr size_t kMaxDatasetTagValueLength = 5000;
 
-template <typename T>
-struct Page {
-  std::vector<T> items;
-  std::string next_page_token;  // empty on the last page
-};
-
 class EvaluationDatasetService {
  public:
   EvaluationDatasetService(EvaluationDatasetStore& store, tracking::TrackingStore& tracking,

@@ -1,11 +1,10 @@
-// The persistence interface of MLflow 3's GenAI evaluation entities.
+// The persistence interfaces of MLflow 3's GenAI evaluation entities.
 //
-// EvaluationDatasetStore is what the evaluation dataset service needs from a
-// metadata store; SqliteGenaiStore (store/) fills it today, a PostgreSQL
-// store later. Implementations are thread-safe, and a write returns only
-// once it is durable against a crash of the process. Lookups of unknown ids
-// return an empty optional; writes to an unknown dataset throw
-// RESOURCE_DOES_NOT_EXIST.
+// EvaluationDatasetStore, IssueStore and ScorerStore are what the genai
+// services need from a metadata store; GenaiStore is all three, which
+// SqliteGenaiStore (store/) fills today, a PostgreSQL store later. Implementations are thread-safe,
+// and a write returns only once it is durable against a crash of the process. Lookups of unknown
+// ids return an empty optional; writes to an unknown dataset throw RESOURCE_DOES_NOT_EXIST.
 #pragma once
 
 #include <cstdint>
@@ -78,5 +77,61 @@ class EvaluationDatasetStore {
   virtual void RemoveExperiments(const std::string& dataset_id,
                                  const std::vector<std::string>& experiment_ids, int64_t now) = 0;
 };
+
+struct IssueQuery {
+  std::optional<std::string> experiment_id;  // nullopt: every experiment `visible` lets through
+  // status / source_run_id = or != a value, all to hold.
+  struct Clause {
+    std::string field;
+    bool equal = true;
+    std::string value;
+  };
+  std::vector<Clause> clauses;
+  bool include_trace_count = false;
+  Visibility visible;
+};
+
+class IssueStore {
+ public:
+  virtual ~IssueStore() = default;
+
+  virtual void CreateIssue(const Issue& issue) = 0;
+  // With its trace count.
+  virtual std::optional<Issue> GetIssue(const std::string& issue_id) = 0;
+  // Writes every field but the id, experiment and creation.
+  virtual void UpdateIssue(const Issue& issue) = 0;
+  // By severity (high first, none last), then (when counted) the number of
+  // traces affected, then newest first, then issue_id descending.
+  virtual tracking::PageOf<Issue> SearchIssues(const IssueQuery& query, tracking::Page page) = 0;
+};
+
+class ScorerStore {
+ public:
+  virtual ~ScorerStore() = default;
+
+  // Adds a version of the scorer `name` in the experiment, creating the
+  // scorer (with `new_scorer_id`) if it has none: the version after the
+  // highest one left, 1 when none is left.
+  virtual ScorerVersion RegisterScorer(const std::string& experiment_id, const std::string& name,
+                                       const std::string& serialized_scorer, int64_t now,
+                                       const std::string& new_scorer_id) = 0;
+  // The latest version of each scorer of `experiment_ids` (every active
+  // experiment `visible` lets through when empty), by experiment and name.
+  virtual std::vector<ScorerVersion> ListScorers(const std::vector<std::string>& experiment_ids,
+                                                 const Visibility& visible) = 0;
+  // Oldest first.
+  virtual std::vector<ScorerVersion> ListScorerVersions(const std::string& experiment_id,
+                                                        const std::string& name) = 0;
+  // The version asked for, or the latest.
+  virtual std::optional<ScorerVersion> GetScorer(const std::string& experiment_id,
+                                                 const std::string& name,
+                                                 std::optional<int64_t> version) = 0;
+  // One version, or (without `version`) the scorer with all its versions;
+  // returns how many versions went.
+  virtual int64_t DeleteScorer(const std::string& experiment_id, const std::string& name,
+                               std::optional<int64_t> version) = 0;
+};
+
+class GenaiStore : public EvaluationDatasetStore, public IssueStore, public ScorerStore {};
 
 }  // namespace slipway::genai

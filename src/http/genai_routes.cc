@@ -185,10 +185,167 @@ void AddDatasetRoutes(HttpServer& server, genai::EvaluationDatasetService& datas
               });
 }
 
+Json IssueJson(const genai::Issue& issue) {
+  Json out = {{"issue_id", issue.issue_id},
+              {"experiment_id", issue.experiment_id},
+              {"name", issue.name},
+              {"description", issue.description},
+              {"status", issue.status},
+              {"created_timestamp", issue.created_timestamp},
+              {"last_updated_timestamp", issue.last_updated_timestamp}};
+  if (!issue.severity.empty()) out["severity"] = issue.severity;
+  if (!issue.root_causes.empty()) out["root_causes"] = issue.root_causes;
+  if (!issue.source_run_id.empty()) out["source_run_id"] = issue.source_run_id;
+  if (!issue.created_by.empty()) out["created_by"] = issue.created_by;
+  if (!issue.categories.empty()) out["categories"] = issue.categories;
+  if (issue.trace_count) out["trace_count"] = *issue.trace_count;
+  return out;
+}
+
+std::optional<std::string> Present(const RequestFields& fields, const char* key) {
+  if (!fields.Has(key)) return std::nullopt;
+  return fields.OptionalString(key);
+}
+
+void AddIssueRoutes(HttpServer& server, genai::IssueService& issues) {
+  const std::string base = "/api/3.0/mlflow/issues";
+  server.Post(base, RouteSpec("issues/create").Needs(kExperiment, kEdit),
+              [&issues](const Request& req, Response& res) {
+                Json body = RequestJson(req);
+                RequestFields fields(body);
+                genai::Issue issue;
+                issue.experiment_id = fields.RequiredString("experiment_id");
+                issue.name = fields.RequiredString("name");
+                issue.description = fields.RequiredString("description");
+                if (auto status = Present(fields, "status")) issue.status = *status;
+                issue.severity = fields.OptionalString("severity");
+                issue.root_causes = fields.StringList("root_causes");
+                issue.categories = fields.StringList("categories");
+                issue.source_run_id = fields.OptionalString("source_run_id");
+                issue.created_by = fields.OptionalString("created_by");
+                Reply(res, {{"issue", IssueJson(issues.CreateIssue(std::move(issue)))}});
+              });
+  server.Post(base + "/search", RouteSpec("issues/search").SignedIn().ReadOnly(),
+              [&issues](const Request& req, Response& res) {
+                Json body = RequestJson(req);
+                RequestFields fields(body);
+                auto found = issues.SearchIssues(
+                    fields.OptionalString("experiment_id"), fields.OptionalString("filter_string"),
+                    fields.OptionalInt("max_results"), fields.OptionalString("page_token"),
+                    fields.OptionalBool("include_trace_count").value_or(false));
+                Json items = Json::array();
+                for (const genai::Issue& issue : found.items) items.push_back(IssueJson(issue));
+                Json reply = Json::object();
+                if (!items.empty()) reply["issues"] = std::move(items);
+                // As MLflow: present, and "" on the last page.
+                reply["next_page_token"] = found.next_page_token;
+                Reply(res, reply);
+              });
+  const std::string one = base + "/([^/]+)";
+  server.Get(one, RouteSpec("issues/get").Needs(kExperiment, kRead),
+             [&issues](const Request& req, Response& res) {
+               Reply(res, {{"issue", IssueJson(issues.GetIssue(req.matches[1]))}});
+             });
+  server.Patch(one, RouteSpec("issues/update").Needs(kExperiment, kEdit),
+               [&issues](const Request& req, Response& res) {
+                 Json body = RequestJson(req);
+                 RequestFields fields(body);
+                 fields.RequiredString("issue_id");  // required, as MLflow; the path names it
+                 genai::IssueService::Change change;
+                 change.name = fields.OptionalString("name");
+                 change.description = fields.OptionalString("description");
+                 change.status = Present(fields, "status");
+                 change.severity = Present(fields, "severity");
+                 Reply(res, {{"issue", IssueJson(issues.UpdateIssue(req.matches[1], change))}});
+               });
+}
+
+// The Scorer message: experiment_id is an int32 there.
+Json ScorerJson(const genai::ScorerVersion& v) {
+  return {{"experiment_id", std::stoll(v.experiment_id)},
+          {"scorer_name", v.name},
+          {"scorer_version", v.version},
+          {"serialized_scorer", v.serialized_scorer},
+          {"creation_time", v.creation_time},
+          {"scorer_id", v.scorer_id}};
+}
+
+Json ScorerList(const std::vector<genai::ScorerVersion>& versions) {
+  Json items = Json::array();
+  for (const auto& v : versions) items.push_back(ScorerJson(v));
+  Json reply = Json::object();
+  if (!items.empty()) reply["scorers"] = std::move(items);
+  return reply;
+}
+
+void AddScorerRoutes(HttpServer& server, genai::ScorerService& scorers) {
+  const std::string base = "/api/3.0/mlflow/scorers";
+  server.Post(base + "/register", RouteSpec("scorers/register").Needs(kExperiment, kEdit),
+              [&scorers](const Request& req, Response& res) {
+                Json body = RequestJson(req);
+                RequestFields fields(body);
+                genai::ScorerVersion v = scorers.RegisterScorer(
+                    fields.RequiredString("experiment_id"), fields.RequiredString("name"),
+                    fields.RequiredString("serialized_scorer"));
+                // RegisterScorer's own reply: flat, experiment_id as text.
+                Reply(res, {{"version", v.version},
+                            {"scorer_id", v.scorer_id},
+                            {"experiment_id", v.experiment_id},
+                            {"name", v.name},
+                            {"serialized_scorer", v.serialized_scorer},
+                            {"creation_time", v.creation_time}});
+              });
+  server.Get(base + "/list", RouteSpec("scorers/list").SignedIn(),
+             [&scorers](const Request& req, Response& res) {
+               Json body = RequestJson(req);
+               RequestFields fields(body);
+               std::vector<std::string> ids = fields.StringList("experiment_ids");
+               if (fields.Has("experiment_id")) {
+                 if (!ids.empty()) {
+                   ThrowInvalid(
+                       "Cannot specify both 'experiment_id' and 'experiment_ids'. Use "
+                       "'experiment_ids' to scope the query to multiple experiments, or "
+                       "'experiment_id' to scope it to a single experiment.");
+                 }
+                 ids.push_back(fields.RequiredString("experiment_id"));
+               }
+               Reply(res, ScorerList(scorers.ListScorers(ids)));
+             });
+  server.Get(base + "/versions", RouteSpec("scorers/versions").Needs(kExperiment, kRead),
+             [&scorers](const Request& req, Response& res) {
+               Json body = RequestJson(req);
+               RequestFields fields(body);
+               Reply(res,
+                     ScorerList(scorers.ListScorerVersions(fields.RequiredString("experiment_id"),
+                                                           fields.RequiredString("name"))));
+             });
+  server.Get(
+      base + "/get", RouteSpec("scorers/get").Needs(kExperiment, kRead),
+      [&scorers](const Request& req, Response& res) {
+        Json body = RequestJson(req);
+        RequestFields fields(body);
+        Reply(res, {{"scorer", ScorerJson(scorers.GetScorer(fields.RequiredString("experiment_id"),
+                                                            fields.RequiredString("name"),
+                                                            fields.OptionalInt("version")))}});
+      });
+  server.Delete(base + "/delete", RouteSpec("scorers/delete").Needs(kExperiment, kManage),
+                [&scorers](const Request& req, Response& res) {
+                  Json body = RequestJson(req);
+                  RequestFields fields(body);
+                  scorers.DeleteScorer(fields.RequiredString("experiment_id"),
+                                       fields.RequiredString("name"),
+                                       fields.OptionalInt("version"));
+                  Reply(res, Json::object());
+                });
+}
+
 }  // namespace
 
-void AddGenaiRoutes(HttpServer& server, genai::EvaluationDatasetService& datasets) {
+void AddGenaiRoutes(HttpServer& server, genai::EvaluationDatasetService& datasets,
+                    genai::IssueService& issues, genai::ScorerService& scorers) {
   AddDatasetRoutes(server, datasets);
+  AddIssueRoutes(server, issues);
+  AddScorerRoutes(server, scorers);
 }
 
 }  // namespace slipway::http

@@ -40,7 +40,7 @@ std::unique_ptr<MetadataStores> OpenMetadataStore(const std::string& uri, Sync s
   stores->datasets = std::make_unique<SqliteDatasetStore>(db);
   stores->deployments = std::make_unique<SqliteDeploymentStore>(db);
   stores->traces = std::make_unique<SqliteTraceStore>(db);
-  stores->evaluation_datasets = std::make_unique<SqliteGenaiStore>(db);
+  stores->genai = std::make_unique<SqliteGenaiStore>(db);
   stores->engine = db;
   // The commit that takes the WAL past its threshold wakes the task, as it
   // woke the checkpointer thread this replaces; the interval is a backstop.

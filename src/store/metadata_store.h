@@ -56,7 +56,7 @@ struct MetadataStores {
   std::unique_ptr<data::DatasetStore> datasets;
   std::unique_ptr<serving::DeploymentStore> deployments;
   std::unique_ptr<tracing::TraceStore> traces;
-  std::unique_ptr<genai::EvaluationDatasetStore> evaluation_datasets;
+  std::unique_ptr<genai::GenaiStore> genai;
   std::shared_ptr<void> engine;  // what the stores share (a connection pool); opaque
   std::vector<Upkeep> upkeep;    // for the owner to schedule
 };

@@ -2,6 +2,7 @@
 
 #include "core/error.h"
 #include "genai/dataset_records.h"
+#include "genai/issue_service.h"
 #include "store/sql_genai_search.h"
 
 namespace slipway::store {
@@ -9,7 +10,9 @@ namespace {
 
 using genai::DatasetRecord;
 using genai::EvaluationDataset;
+using genai::Issue;
 using genai::Json;
+using genai::ScorerVersion;
 
 std::string Dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
 
@@ -143,6 +146,83 @@ void UpdateProfile(Connection& db, const std::string& dataset_id) {
   BindOptional(update, 1, n > 0 ? std::optional<std::string>(genai::ProfileOf(n)) : std::nullopt);
   update.Bind(2, dataset_id);
   update.Run();
+}
+
+// ------------------------------------------------------------------ issues
+
+constexpr const char* kIssueColumns =
+    "SELECT i.issue_id, i.experiment_id, i.name, i.description, i.status, i.severity, "
+    "i.root_causes, i.categories, i.source_run_id, i.created_timestamp, "
+    "i.last_updated_timestamp, i.created_by, "
+    // The traces an issue affects carry an assessment of kind "issue" named by its id.
+    "(SELECT COUNT(DISTINCT a.trace_pk) FROM assessments a WHERE a.name = i.issue_id AND "
+    "a.kind = 'issue') FROM issues i ";
+
+std::vector<std::string> StringList(const std::string& json) {
+  std::vector<std::string> out;
+  Json parsed = Json::parse(json, nullptr, /*allow_exceptions=*/false);
+  if (!parsed.is_array()) return out;
+  for (const Json& item : parsed) {
+    if (item.is_string()) out.push_back(item.get<std::string>());
+  }
+  return out;
+}
+
+Issue ReadIssue(const Statement& row) {
+  Issue issue;
+  issue.issue_id = row.Text(0);
+  issue.experiment_id = std::to_string(row.Int(1));
+  issue.name = row.Text(2);
+  issue.description = row.Text(3);
+  issue.status = row.Text(4);
+  issue.severity = row.Text(5);
+  issue.root_causes = StringList(row.Text(6));
+  issue.categories = StringList(row.Text(7));
+  issue.source_run_id = row.Text(8);
+  issue.created_timestamp = row.Int(9);
+  issue.last_updated_timestamp = row.Int(10);
+  issue.created_by = row.Text(11);
+  issue.trace_count = row.Int(12);
+  return issue;
+}
+
+std::optional<std::string> NonEmpty(const std::string& text) {
+  return text.empty() ? std::nullopt : std::optional<std::string>(text);
+}
+
+// ------------------------------------------------------------------ scorers
+
+constexpr const char* kScorerColumns =
+    "SELECT s.scorer_id, s.experiment_id, s.name, v.version, v.serialized_scorer, "
+    "v.creation_time FROM scorers s JOIN scorer_versions v ON v.scorer_id = s.scorer_id ";
+
+ScorerVersion ReadScorer(const Statement& row) {
+  ScorerVersion v;
+  v.scorer_id = row.Text(0);
+  v.experiment_id = std::to_string(row.Int(1));
+  v.name = row.Text(2);
+  v.version = row.Int(3);
+  v.serialized_scorer = row.Text(4);
+  v.creation_time = row.Int(5);
+  return v;
+}
+
+std::vector<ScorerVersion> ReadScorers(Connection& db, const SqlQuery& sql) {
+  Statement rows = db.Prepare(sql.sql);
+  for (size_t i = 0; i < sql.binds.size(); ++i) {
+    rows.BindVariant(static_cast<int>(i + 1), sql.binds[i]);
+  }
+  std::vector<ScorerVersion> out;
+  while (rows.Step()) out.push_back(ReadScorer(rows));
+  return out;
+}
+
+std::optional<std::string> ScorerIdOf(Connection& db, const std::string& experiment_id,
+                                      const std::string& name) {
+  Statement row = db.Prepare("SELECT scorer_id FROM scorers WHERE experiment_id = ? AND name = ?");
+  row.Bind(1, static_cast<int64_t>(std::stoll(experiment_id))).Bind(2, name);
+  if (!row.Step()) return std::nullopt;
+  return row.Text(0);
 }
 
 }  // namespace
@@ -358,6 +438,207 @@ void SqliteGenaiStore::RemoveExperiments(const std::string& dataset_id,
       touch.Run();
     }
   });
+}
+
+// ------------------------------------------------------------------ issues
+
+void SqliteGenaiStore::CreateIssue(const Issue& issue) {
+  db_->Write([&](Connection& db) {
+    Statement insert = db.Prepare(
+        "INSERT INTO issues (issue_id, experiment_id, name, description, status, severity, "
+        "severity_rank, root_causes, categories, source_run_id, created_timestamp, "
+        "last_updated_timestamp, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    insert.Bind(1, issue.issue_id)
+        .Bind(2, static_cast<int64_t>(std::stoll(issue.experiment_id)))
+        .Bind(3, issue.name)
+        .Bind(4, issue.description)
+        .Bind(5, issue.status);
+    BindOptional(insert, 6, NonEmpty(issue.severity));
+    insert.Bind(7, genai::SeverityRank(issue.severity).value_or(-1))
+        .Bind(8, Dump(Json(issue.root_causes)))
+        .Bind(9, Dump(Json(issue.categories)));
+    BindOptional(insert, 10, NonEmpty(issue.source_run_id));
+    insert.Bind(11, issue.created_timestamp).Bind(12, issue.last_updated_timestamp);
+    BindOptional(insert, 13, NonEmpty(issue.created_by));
+    insert.Run();
+  });
+}
+
+std::optional<Issue> SqliteGenaiStore::GetIssue(const std::string& issue_id) {
+  return db_->Read([&](Connection& db) -> std::optional<Issue> {
+    Statement row = db.Prepare(std::string(kIssueColumns) + "WHERE i.issue_id = ?");
+    row.Bind(1, issue_id);
+    if (!row.Step()) return std::nullopt;
+    return ReadIssue(row);
+  });
+}
+
+void SqliteGenaiStore::UpdateIssue(const Issue& issue) {
+  db_->Write([&](Connection& db) {
+    Statement update = db.Prepare(
+        "UPDATE issues SET name = ?, description = ?, status = ?, severity = ?, "
+        "severity_rank = ?, root_causes = ?, categories = ?, source_run_id = ?, "
+        "last_updated_timestamp = ? WHERE issue_id = ?");
+    update.Bind(1, issue.name).Bind(2, issue.description).Bind(3, issue.status);
+    BindOptional(update, 4, NonEmpty(issue.severity));
+    update.Bind(5, genai::SeverityRank(issue.severity).value_or(-1))
+        .Bind(6, Dump(Json(issue.root_causes)))
+        .Bind(7, Dump(Json(issue.categories)));
+    BindOptional(update, 8, NonEmpty(issue.source_run_id));
+    update.Bind(9, issue.last_updated_timestamp).Bind(10, issue.issue_id);
+    update.Run();
+    if (db.Changes() == 0) ThrowNotFound("Issue with ID '" + issue.issue_id + "' not found");
+  });
+}
+
+tracking::PageOf<Issue> SqliteGenaiStore::SearchIssues(const genai::IssueQuery& query,
+                                                       tracking::Page page) {
+  const SqlDialect& dialect = SqlDialect::Sqlite();
+  SqlFragment f;
+  f.Add(kIssueColumns).Add("WHERE 1 = 1");
+  if (query.experiment_id) {
+    f.Add(" AND i.experiment_id = ").Bind(static_cast<int64_t>(std::stoll(*query.experiment_id)));
+  } else if (auto visible = VisibleCondition(dialect, "i.experiment_id", query.visible, true)) {
+    f.Add(" AND ").Add(*visible);
+  }
+  for (const genai::IssueQuery::Clause& c : query.clauses) {
+    f.Add(c.field == "status" ? " AND i.status" : " AND i.source_run_id")
+        .Add(c.equal ? " = " : " != ")
+        .Bind(c.value);
+  }
+  f.Add(" ORDER BY i.severity_rank DESC, ");
+  if (query.include_trace_count) f.Add("13 DESC, ");
+  f.Add("i.created_timestamp DESC, i.issue_id DESC");
+  f.Add(dialect.LimitOffset(page.limit + 1, page.offset));
+  SqlQuery sql = dialect.Finish(std::move(f));
+  return db_->Read([&](Connection& db) {
+    Statement rows = db.Prepare(sql.sql);
+    for (size_t i = 0; i < sql.binds.size(); ++i) {
+      rows.BindVariant(static_cast<int>(i + 1), sql.binds[i]);
+    }
+    tracking::PageOf<Issue> out;
+    while (rows.Step()) out.items.push_back(ReadIssue(rows));
+    out.has_more = static_cast<int64_t>(out.items.size()) > page.limit;
+    if (out.has_more) out.items.pop_back();
+    if (!query.include_trace_count) {
+      for (Issue& issue : out.items) issue.trace_count.reset();
+    }
+    return out;
+  });
+}
+
+// ------------------------------------------------------------------ scorers
+
+ScorerVersion SqliteGenaiStore::RegisterScorer(const std::string& experiment_id,
+                                               const std::string& name,
+                                               const std::string& serialized_scorer, int64_t now,
+                                               const std::string& new_scorer_id) {
+  ScorerVersion v;
+  db_->Write([&](Connection& db) {
+    std::optional<std::string> scorer_id = ScorerIdOf(db, experiment_id, name);
+    if (!scorer_id) {
+      db.Prepare("INSERT INTO scorers (scorer_id, experiment_id, name) VALUES (?, ?, ?)")
+          .Bind(1, new_scorer_id)
+          .Bind(2, static_cast<int64_t>(std::stoll(experiment_id)))
+          .Bind(3, name)
+          .Run();
+      scorer_id = new_scorer_id;
+    }
+    Statement highest =
+        db.Prepare("SELECT COALESCE(MAX(version), 0) FROM scorer_versions WHERE scorer_id = ?");
+    highest.Bind(1, *scorer_id);
+    highest.Step();
+    v = {*scorer_id, experiment_id, name, highest.Int(0) + 1, serialized_scorer, now};
+    db.Prepare(
+          "INSERT INTO scorer_versions (scorer_id, version, serialized_scorer, creation_time) "
+          "VALUES (?, ?, ?, ?)")
+        .Bind(1, v.scorer_id)
+        .Bind(2, v.version)
+        .Bind(3, v.serialized_scorer)
+        .Bind(4, v.creation_time)
+        .Run();
+  });
+  return v;
+}
+
+std::vector<ScorerVersion> SqliteGenaiStore::ListScorers(
+    const std::vector<std::string>& experiment_ids, const Visibility& visible) {
+  const SqlDialect& dialect = SqlDialect::Sqlite();
+  SqlFragment f;
+  f.Add(kScorerColumns)
+      .Add(
+          "WHERE v.version = (SELECT MAX(w.version) FROM scorer_versions w WHERE w.scorer_id = "
+          "s.scorer_id)");
+  if (!experiment_ids.empty()) {
+    std::vector<int64_t> ids;
+    for (const std::string& id : experiment_ids) ids.push_back(std::stoll(id));
+    f.Add(" AND s.experiment_id IN (")
+        .Add(dialect.JsonArrayElements(JsonArray(ids), true))
+        .Add(")");
+  } else {
+    f.Add(
+        " AND s.experiment_id IN (SELECT experiment_id FROM experiments WHERE lifecycle_stage = "
+        "'active')");
+    if (auto condition = VisibleCondition(dialect, "s.experiment_id", visible, true)) {
+      f.Add(" AND ").Add(*condition);
+    }
+  }
+  f.Add(" ORDER BY s.experiment_id, ").Add(dialect.TextOrder("s.name"));
+  SqlQuery sql = dialect.Finish(std::move(f));
+  return db_->Read([&](Connection& db) { return ReadScorers(db, sql); });
+}
+
+std::vector<ScorerVersion> SqliteGenaiStore::ListScorerVersions(const std::string& experiment_id,
+                                                                const std::string& name) {
+  SqlFragment f;
+  f.Add(kScorerColumns)
+      .Add("WHERE s.experiment_id = ")
+      .Bind(static_cast<int64_t>(std::stoll(experiment_id)))
+      .Add(" AND s.name = ")
+      .Bind(name)
+      .Add(" ORDER BY v.version");
+  SqlQuery sql = SqlDialect::Sqlite().Finish(std::move(f));
+  return db_->Read([&](Connection& db) { return ReadScorers(db, sql); });
+}
+
+std::optional<ScorerVersion> SqliteGenaiStore::GetScorer(const std::string& experiment_id,
+                                                         const std::string& name,
+                                                         std::optional<int64_t> version) {
+  SqlFragment f;
+  f.Add(kScorerColumns)
+      .Add("WHERE s.experiment_id = ")
+      .Bind(static_cast<int64_t>(std::stoll(experiment_id)))
+      .Add(" AND s.name = ")
+      .Bind(name);
+  if (version) f.Add(" AND v.version = ").Bind(*version);
+  f.Add(" ORDER BY v.version DESC LIMIT 1");
+  SqlQuery sql = SqlDialect::Sqlite().Finish(std::move(f));
+  std::vector<ScorerVersion> found =
+      db_->Read([&](Connection& db) { return ReadScorers(db, sql); });
+  if (found.empty()) return std::nullopt;
+  return std::move(found.front());
+}
+
+int64_t SqliteGenaiStore::DeleteScorer(const std::string& experiment_id, const std::string& name,
+                                       std::optional<int64_t> version) {
+  int64_t deleted = 0;
+  db_->Write([&](Connection& db) {
+    deleted = 0;
+    std::optional<std::string> scorer_id = ScorerIdOf(db, experiment_id, name);
+    if (!scorer_id) return;
+    if (version) {
+      db.Prepare("DELETE FROM scorer_versions WHERE scorer_id = ? AND version = ?")
+          .Bind(1, *scorer_id)
+          .Bind(2, *version)
+          .Run();
+      deleted = db.Changes();
+      return;
+    }
+    db.Prepare("DELETE FROM scorer_versions WHERE scorer_id = ?").Bind(1, *scorer_id).Run();
+    deleted = db.Changes();
+    db.Prepare("DELETE FROM scorers WHERE scorer_id = ?").Bind(1, *scorer_id).Run();
+  });
+  return deleted;
 }
 
 }  // namespace slipway::store

@@ -1,5 +1,5 @@
-// The evaluation dataset store on the embedded SQLite database (the
-// default store).
+// The GenAI store (evaluation datasets, issues, scorers) on the embedded
+// SQLite database (the default store).
 #pragma once
 
 #include <memory>
@@ -10,9 +10,9 @@
 
 namespace slipway::store {
 
-// Implements EvaluationDatasetStore over SqliteDb: writes go through its
+// Implements GenaiStore over SqliteDb: writes go through its
 // single writer with group commit, reads through its pool. Thread-safe.
-class SqliteGenaiStore : public genai::EvaluationDatasetStore {
+class SqliteGenaiStore : public genai::GenaiStore {
  public:
   explicit SqliteGenaiStore(std::shared_ptr<SqliteDb> db) : db_(std::move(db)) {}
 
@@ -34,6 +34,25 @@ class SqliteGenaiStore : public genai::EvaluationDatasetStore {
                       int64_t now) override;
   void RemoveExperiments(const std::string& dataset_id,
                          const std::vector<std::string>& experiment_ids, int64_t now) override;
+
+  void CreateIssue(const genai::Issue& issue) override;
+  std::optional<genai::Issue> GetIssue(const std::string& issue_id) override;
+  void UpdateIssue(const genai::Issue& issue) override;
+  tracking::PageOf<genai::Issue> SearchIssues(const genai::IssueQuery& query,
+                                              tracking::Page page) override;
+
+  genai::ScorerVersion RegisterScorer(const std::string& experiment_id, const std::string& name,
+                                      const std::string& serialized_scorer, int64_t now,
+                                      const std::string& new_scorer_id) override;
+  std::vector<genai::ScorerVersion> ListScorers(const std::vector<std::string>& experiment_ids,
+                                                const Visibility& visible) override;
+  std::vector<genai::ScorerVersion> ListScorerVersions(const std::string& experiment_id,
+                                                       const std::string& name) override;
+  std::optional<genai::ScorerVersion> GetScorer(const std::string& experiment_id,
+                                                const std::string& name,
+                                                std::optional<int64_t> version) override;
+  int64_t DeleteScorer(const std::string& experiment_id, const std::string& name,
+                       std::optional<int64_t> version) override;
 
  private:
   std::shared_ptr<SqliteDb> db_;

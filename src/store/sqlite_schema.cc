@@ -363,10 +363,11 @@ CREATE TABLE trace_prompt_links (
 ) WITHOUT ROWID;
 CREATE INDEX trace_prompt_links_by_prompt ON trace_prompt_links (prompt);
 )sql"},
-    // MLflow 3's evaluation datasets: datasets, their tags, the experiments
-    // they belong to (in the order linked) and their records, each record
-    // unique by its inputs' hash within its dataset.
-    {9, "evaluation datasets", R"sql(
+    // MLflow 3's GenAI evaluation: evaluation datasets, their tags, the
+    // experiments they belong to (in the order linked) and their records,
+    // each record unique by its inputs' hash within its dataset; issues;
+    // registered scorers and their versions.
+    {9, "genai: evaluation datasets, issues, scorers", R"sql(
 CREATE TABLE evaluation_datasets (
   dataset_id TEXT PRIMARY KEY,
   name TEXT NOT NULL,
@@ -415,6 +416,37 @@ CREATE TABLE evaluation_dataset_records (
 );
 CREATE INDEX evaluation_dataset_records_by_time
   ON evaluation_dataset_records (dataset_id, created_time, dataset_record_id);
+CREATE TABLE issues (
+  issue_pk INTEGER PRIMARY KEY,
+  issue_id TEXT NOT NULL UNIQUE,
+  experiment_id INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  description TEXT NOT NULL,
+  status TEXT NOT NULL,
+  severity TEXT,
+  severity_rank INTEGER NOT NULL,
+  root_causes TEXT NOT NULL,
+  categories TEXT NOT NULL,
+  source_run_id TEXT,
+  created_timestamp INTEGER NOT NULL,
+  last_updated_timestamp INTEGER NOT NULL,
+  created_by TEXT
+);
+CREATE INDEX issues_by_experiment
+  ON issues (experiment_id, severity_rank DESC, created_timestamp DESC, issue_id DESC);
+CREATE TABLE scorers (
+  scorer_id TEXT PRIMARY KEY,
+  experiment_id INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  UNIQUE (experiment_id, name)
+) WITHOUT ROWID;
+CREATE TABLE scorer_versions (
+  scorer_id TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  serialized_scorer TEXT NOT NULL,
+  creation_time INTEGER NOT NULL,
+  PRIMARY KEY (scorer_id, version)
+) WITHOUT ROWID;
 )sql"},
 };
 

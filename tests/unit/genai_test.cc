@@ -178,8 +178,7 @@ class EvaluationDatasetServiceTest : public ::testing::Test {
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::remove_all(dir_);
     stores_ = store::OpenMetadataStore("sqlite:///" + (dir_ / "slipway.db").string());
-    service_ = std::make_unique<EvaluationDatasetService>(*stores_->evaluation_datasets,
-                                                          *stores_->tracking);
+    service_ = std::make_unique<EvaluationDatasetService>(*stores_->genai, *stores_->tracking);
     for (const char* name : {"a", "b"}) {
       tracking::Experiment e;
       e.name = name;
@@ -248,7 +247,7 @@ TEST_F(EvaluationDatasetServiceTest, SearchHonoursVisibilityOfEveryLinkedExperim
   query.order = ParseDatasetOrderBy({"name ASC"});
   auto names = [&](const DatasetQuery& q) {
     std::vector<std::string> out;
-    for (const auto& d : stores_->evaluation_datasets->SearchDatasets(q, {0, 10}).items) {
+    for (const auto& d : stores_->genai->SearchDatasets(q, {0, 10}).items) {
       out.push_back(d.name);
     }
     return out;
