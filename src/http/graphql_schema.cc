@@ -1,5 +1,6 @@
 #include "http/graphql_schema.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <limits>
@@ -333,8 +334,11 @@ class InputCoercion {
 
 // ---- Validation ------------------------------------------------------------
 
+// @component is MLflow's (its UI sends it on operations; ignored). MLflow's
+// schema lists only it, so graphene refuses @skip and @include; Slipway
+// serves them, a superset no MLflow client can depend on.
 bool KnownDirective(std::string_view name) {
-  return name == "skip" || name == "include" || name == "component" || name == "deprecated";
+  return name == "skip" || name == "include" || name == "component";
 }
 
 class Validator {
@@ -372,10 +376,62 @@ class Validator {
         CheckLiteral(*variable.default_value, variable.type);
       }
     }
-    defined_ = &defined;
-    operation_name_ = operation.name;
     CheckSelections(operation.selections, *root);
-    defined_ = nullptr;
+    CheckVariableUses(operation, defined);
+  }
+
+  // Every variable the operation uses (also in the fragments it spreads) is
+  // defined, and every one it defines is used.
+  void CheckVariableUses(const Operation& operation,
+                         const std::set<std::string, std::less<>>& defined) {
+    std::vector<std::string> used;
+    std::set<std::string_view> fragments;
+    CollectVariables(operation.directives, used);
+    CollectVariables(operation.selections, used, fragments);
+    const std::string in_operation =
+        operation.name.empty() ? "" : " by operation '" + operation.name + "'";
+    std::set<std::string_view> reported;
+    for (const std::string& name : used) {
+      if (defined.count(name) == 0 && reported.insert(name).second) {
+        errors_.push_back("Variable '$" + name + "' is not defined" + in_operation + ".");
+      }
+    }
+    for (const VariableDefinition& variable : operation.variables) {
+      if (std::find(used.begin(), used.end(), variable.name) == used.end()) {
+        errors_.push_back("Variable '$" + variable.name + "' is never used" +
+                          (operation.name.empty() ? "" : " in operation '" + operation.name + "'") +
+                          ".");
+      }
+    }
+  }
+
+  static void CollectVariables(const Value& value, std::vector<std::string>& used) {
+    if (value.kind == Value::Kind::kVariable) used.push_back(value.text);
+    for (const Value& item : value.items) CollectVariables(item, used);
+    for (const auto& field : value.fields) CollectVariables(field.second, used);
+  }
+
+  static void CollectVariables(const std::vector<Directive>& directives,
+                               std::vector<std::string>& used) {
+    for (const Directive& directive : directives) {
+      for (const Argument& argument : directive.arguments) CollectVariables(argument.value, used);
+    }
+  }
+
+  void CollectVariables(const std::vector<Selection>& selections, std::vector<std::string>& used,
+                        std::set<std::string_view>& fragments) const {
+    for (const Selection& selection : selections) {
+      CollectVariables(selection.directives, used);
+      for (const Argument& argument : selection.arguments) CollectVariables(argument.value, used);
+      CollectVariables(selection.selections, used, fragments);
+      if (selection.kind == Selection::Kind::kFragmentSpread &&
+          fragments.insert(selection.name).second) {
+        if (const Fragment* fragment = document_.FindFragment(selection.name)) {
+          CollectVariables(fragment->directives, used);
+          CollectVariables(fragment->selections, used, fragments);
+        }
+      }
+    }
   }
 
   void CheckFragment(const Fragment& fragment) {
@@ -421,25 +477,11 @@ class Validator {
   }
 
   void CheckLiteral(const Value& value, const TypeRef& type) {
-    CheckVariablesDefined(value);
     try {
       coercion_.FromLiteral(value, type, nullptr);
     } catch (const Error& error) {
       errors_.push_back(error.what());
     }
-  }
-
-  void CheckVariablesDefined(const Value& value) {
-    if (value.kind == Value::Kind::kVariable) {
-      if (defined_ != nullptr && defined_->count(value.text) == 0) {
-        errors_.push_back(
-            "Variable '$" + value.text + "' is not defined" +
-            (operation_name_.empty() ? "" : " by operation '" + operation_name_ + "'") + ".");
-      }
-      return;
-    }
-    for (const Value& item : value.items) CheckVariablesDefined(item);
-    for (const auto& field : value.fields) CheckVariablesDefined(field.second);
   }
 
   void CheckSelections(const std::vector<Selection>& selections, const TypeDefinition& parent) {
@@ -577,9 +619,6 @@ class Validator {
   const Document& document_;
   InputCoercion coercion_;
   std::vector<std::string> errors_;
-  const std::set<std::string, std::less<>>* defined_ =
-      nullptr;  // the current operation's variables
-  std::string operation_name_;
 };
 
 // ---- Execution -------------------------------------------------------------

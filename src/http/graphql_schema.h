@@ -16,10 +16,11 @@
 // What is validated (graphql-core's messages, one string each): unknown
 // fields, arguments, types, directives and fragments; leaf fields with a
 // selection and object fields without one; argument literals against their
-// types; fragment type conditions and cycles; undefined variables and
-// variables of non-input types. Not validated (no schema of this subset needs
-// it): field merging, unused fragments and variables, and variable
-// positions, which are checked when the value is coerced instead.
+// types; fragment type conditions and cycles; undefined, unused and
+// non-input variables. Not validated (no schema of this subset needs it):
+// field merging, unused fragments, and variable positions, which are checked
+// when the value is coerced instead. Directives: @component (MLflow's, ignored),
+// @skip and @include.
 // Introspection (__schema, __type) is not served; __typename is.
 //
 // Build the schema and attach resolvers before serving; afterwards it is

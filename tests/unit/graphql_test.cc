@@ -335,7 +335,15 @@ TEST_F(GraphqlExecuteTest, ValidationErrors) {
             "Cannot spread fragment 'F' within itself via G.");
   EXPECT_EQ(FirstError("query Q { echo(text: $t) }"),
             "Variable '$t' is not defined by operation 'Q'.");
-  EXPECT_EQ(FirstError("query($r: Run) { echo }"), "Variable '$r' cannot be non-input type 'Run'.");
+  EXPECT_EQ(FirstError("query Q { run { ...F } } fragment F on Run { parent { runId } "
+                       "p2: parent { runId } } fragment G on Run { runId } "
+                       "query R($x: String) { echo(text: $x) run { ...H } } "
+                       "fragment H on Run { tags @include(if: $y) { key } }"),
+            "Variable '$y' is not defined by operation 'R'.");
+  EXPECT_EQ(FirstError("query Q($unused: Int) { echo }"),
+            "Variable '$unused' is never used in operation 'Q'.");
+  EXPECT_EQ(FirstError("query($r: Run) { echo(text: $r) }"),
+            "Variable '$r' cannot be non-input type 'Run'.");
   EXPECT_EQ(FirstError("{ echo @bogus }"), "Unknown directive '@bogus'.");
   EXPECT_EQ(FirstError("{ __schema { types { name } } }"),
             "Cannot query field '__schema' on type 'Query'.");
