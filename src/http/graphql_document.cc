@@ -1,5 +1,7 @@
 #include "http/graphql_document.h"
 
+#include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <set>
 
@@ -374,6 +376,11 @@ class Parser {
     Document document;
     if (token_.kind == Token::Kind::kEnd) Unexpected();
     while (token_.kind != Token::Kind::kEnd) {
+      if (document.operations.size() + document.fragments.size() >=
+          static_cast<size_t>(options_.max_definitions)) {
+        Fail("Document has more than " + std::to_string(options_.max_definitions) + " definitions.",
+             token_.location);
+      }
       if (PeekPunctuator("{")) {
         Operation operation;
         operation.location = token_.location;

@@ -124,6 +124,9 @@ struct ParseOptions {
   // Selection sets, list and object values and list types nested in one
   // another, counted together. MLflow's UI nests selections 6 deep.
   int max_nesting = 64;
+  // Operations and fragments together. Fragments spread one another, and
+  // validation and execution follow a chain of them recursively.
+  int max_definitions = 500;
 };
 
 // Parses an executable document; throws slipway::Error on a syntax error.

@@ -502,6 +502,24 @@ struct GraphqlRequest {
   std::string operation_name;
 };
 
+// JSON nested deeper than this is refused while it is parsed: copying,
+// printing and coercing values recurse.
+constexpr int kMaxJsonNesting = 64;
+
+// `text` as JSON, or discarded when it is not JSON.
+Json ParseJson(std::string_view text) {
+  return Json::parse(
+      text,
+      [](int depth, Json::parse_event_t, Json&) {
+        if (depth > kMaxJsonNesting) {
+          ThrowInvalid("The request nests JSON deeper than " + std::to_string(kMaxJsonNesting) +
+                       " levels.");
+        }
+        return true;
+      },
+      false);
+}
+
 GraphqlRequest ReadRequest(const Request& req) {
   Json body;
   if (req.method == "GET") {
@@ -510,11 +528,11 @@ GraphqlRequest ReadRequest(const Request& req) {
       if (req.has_param(key)) body[key] = req.get_param_value(key);
     }
     if (req.has_param("variables")) {
-      body["variables"] = Json::parse(req.get_param_value("variables"), nullptr, false);
+      body["variables"] = ParseJson(req.get_param_value("variables"));
       if (body["variables"].is_discarded()) ThrowInvalid("Variables are invalid JSON.");
     }
   } else {
-    body = Json::parse(req.body, nullptr, false);
+    body = ParseJson(req.body);
     if (body.is_discarded() || !body.is_object()) {
       ThrowInvalid("The request body must be a JSON object with a 'query'.");
     }

@@ -426,6 +426,13 @@ def test_malformed_requests_get_400(server):
     r = requests.post(f"{server.url}/graphql", json={"query": "{ test { output } }",
                                                      "variables": [1]}, timeout=30)
     assert r.status_code == 400
+    nested = "[" * 100000 + "]" * 100000
+    deep = '{"query": "{ test { output } }", "variables": {"v": ' + nested + "}}"
+    r = requests.post(f"{server.url}/graphql", data=deep,
+                      headers={"Content-Type": "application/json"}, timeout=30)
+    assert r.status_code == 400
+    assert "nests JSON deeper than 64 levels" in r.json()["errors"][0]
+    assert server.alive()
 
 
 @pytest.mark.slipway_only  # Slipway's route body limit

@@ -124,6 +124,17 @@ TEST(GraphqlParseTest, NestingIsBounded) {
   EXPECT_EQ(SyntaxErrorOf("{ " + deep + " }", loose), "");
 }
 
+TEST(GraphqlParseTest, DefinitionsAreBounded) {
+  // A chain of fragments each spreading the next, which validation and
+  // execution would follow recursively.
+  std::string chain = "{ a { ...F0 } }";
+  for (int i = 0; i < 600; ++i) {
+    chain += " fragment F" + std::to_string(i) + " on A { ...F" + std::to_string(i + 1) + " }";
+  }
+  EXPECT_NE(SyntaxErrorOf(chain).find("Document has more than 500 definitions."),
+            std::string::npos);
+}
+
 // ---- Safety scan -----------------------------------------------------------
 
 std::string ScanOf(const std::string& text, SafetyLimits limits = {}) {
