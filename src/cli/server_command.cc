@@ -24,6 +24,7 @@
 #include "http/auth_routes.h"
 #include "http/dataset_routes.h"
 #include "http/genai_routes.h"
+#include "http/graphql_routes.h"
 #include "http/http_server.h"
 #include "http/mlflow_routes.h"
 #include "http/registry_routes.h"
@@ -143,6 +144,7 @@ void RunServer(const ServerArgs& args) {
 
   http::AddMlflowRoutes(server, app->tracking());
   http::AddArtifactRoutes(server, app->tracking(), app->registry(), app->artifacts());
+  http::AddGraphqlRoutes(server, app->tracking(), app->registry(), app->artifacts());
   http::AddRegistryRoutes(server, app->registry(), app->tracking());
   http::AddTraceRoutes(server, app->traces());
   http::AddGenaiRoutes(server, app->evaluation_datasets(), app->issues(), app->scorers());

@@ -264,4 +264,9 @@ void AddArtifactRoutes(HttpServer& server, tracking::TrackingService& tracking,
   AddProxyRoutes(server, tracking, artifacts);
 }
 
+Json ArtifactListing(const std::string& root_uri, tracking::ArtifactStore& artifacts,
+                     const std::string& path) {
+  return ListingOf(root_uri, artifacts, path);
+}
+
 }  // namespace slipway::http

@@ -8,6 +8,7 @@
 #pragma once
 
 #include "http/http_server.h"
+#include "http/json_codec.h"
 #include "registry/registry_service.h"
 #include "tracking/artifact_store.h"
 #include "tracking/tracking_service.h"
@@ -18,5 +19,12 @@ namespace slipway::http {
 // store must outlive the server.
 void AddArtifactRoutes(HttpServer& server, tracking::TrackingService& tracking,
                        registry::RegistryService& registry, tracking::ArtifactStore& artifacts);
+
+// MLflow's ListArtifacts reply for the folder `path` (checked already, as
+// tracking::CheckRequestedPath does) under the artifact URI `root_uri`:
+// `root_uri`, and `files` (paths from the root, sizes of files) unless empty.
+// The REST route and GraphQL's mlflowListArtifacts both answer with it.
+Json ArtifactListing(const std::string& root_uri, tracking::ArtifactStore& artifacts,
+                     const std::string& path);
 
 }  // namespace slipway::http
