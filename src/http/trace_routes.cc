@@ -246,6 +246,123 @@ void AddTraceInfoRoutes(HttpServer& server, tracing::TraceService& traces) {
                });
 }
 
+// MLflow's UI charts and filter insights over an experiment's traces.
+void AddAnalysisRoutes(HttpServer& server, tracing::TraceService& traces) {
+  const std::string api3 = kApi3;
+  server.Post(api3 + "/metrics", RouteSpec("traces/metrics").Needs(kExperiment, kRead).ReadOnly(),
+              [&traces](const Request& req, Response& res) {
+                Json body = RequestJson(req);
+                RequestFields fields(body);
+                tracing::TraceMetricsQuery query;
+                query.view_type = fields.RequiredString("view_type");
+                query.metric_name = fields.RequiredString("metric_name");
+                for (const RequestFields& item : fields.ObjectList("aggregations")) {
+                  tracing::MetricAggregation a;
+                  a.type = item.RequiredString("aggregation_type");
+                  if (item.Has("percentile_value"))
+                    a.percentile = item.RequiredDouble("percentile_value");
+                  query.aggregations.push_back(std::move(a));
+                }
+                query.dimensions = fields.StringList("dimensions");
+                query.time_interval_seconds = fields.OptionalInt("time_interval_seconds");
+                query.start_time_ms = fields.OptionalInt("start_time_ms");
+                query.end_time_ms = fields.OptionalInt("end_time_ms");
+                query.max_results = fields.OptionalInt("max_results").value_or(1000);
+                std::vector<tracing::MetricDataPoint> points = traces.QueryTraceMetrics(
+                    fields.StringList("experiment_ids"), query, fields.StringList("filters"));
+                Json out = Json::object();
+                for (const tracing::MetricDataPoint& p : points) {
+                  Json point = {{"metric_name", p.metric_name}, {"values", p.values}};
+                  if (!p.dimensions.empty()) point["dimensions"] = p.dimensions;
+                  out["data_points"].push_back(std::move(point));
+                }
+                Reply(res, out);
+              });
+  server.Post(api3 + "/calculate-filter-correlation",
+              RouteSpec("traces/calculate-filter-correlation").Needs(kExperiment, kRead).ReadOnly(),
+              [&traces](const Request& req, Response& res) {
+                Json body = RequestJson(req);
+                RequestFields fields(body);
+                const tracing::Correlation c = traces.CalculateFilterCorrelation(
+                    fields.StringList("experiment_ids"), fields.OptionalString("filter_string1"),
+                    fields.OptionalString("filter_string2"), fields.OptionalString("base_filter"));
+                Json out = {{"filter1_count", c.filter1_count},
+                            {"filter2_count", c.filter2_count},
+                            {"joint_count", c.joint_count},
+                            {"total_count", c.total_count}};
+                // NaN is left out, as MLflow leaves it out.
+                if (c.npmi) out["npmi"] = *c.npmi;
+                if (c.npmi_smoothed) out["npmi_smoothed"] = *c.npmi_smoothed;
+                Reply(res, out);
+              });
+}
+
+// MLflow 2's TraceInfo: key-value lists, the status enum's names.
+Json TraceInfoV2Json(const TraceInfo& info) {
+  auto pairs = [](const std::map<std::string, std::string>& map) {
+    Json out = Json::array();
+    for (const auto& [key, value] : map) out.push_back({{"key", key}, {"value", value}});
+    return out;
+  };
+  const std::string& s = info.state;
+  Json out = {
+      {"request_id", info.trace_id},
+      {"experiment_id", info.experiment_id},
+      {"timestamp_ms", info.request_time},
+      {"execution_time_ms", info.execution_duration.value_or(0)},
+      {"status", s == "OK" || s == "ERROR" || s == "IN_PROGRESS" ? s : "TRACE_STATUS_UNSPECIFIED"}};
+  if (!info.metadata.empty()) out["request_metadata"] = pairs(info.metadata);
+  if (!info.tags.empty()) out["tags"] = pairs(info.tags);
+  return out;
+}
+
+std::map<std::string, std::string> KeyValues(const RequestFields& fields, const char* key) {
+  std::map<std::string, std::string> out;
+  for (const RequestFields& item : fields.ObjectList(key))
+    out[item.RequiredString("key")] = item.OptionalString("value");
+  return out;
+}
+
+// MLflow 2's StartTrace and EndTrace, which older clients still call.
+void AddV2StartEndRoutes(HttpServer& server, tracing::TraceService& traces) {
+  server.Post(kApi2, RouteSpec("traces/start-v2").Needs(kExperiment, kEdit),
+              [&traces](const Request& req, Response& res) {
+                Json body = RequestJson(req);
+                RequestFields fields(body);
+                TraceInfo info = traces.StartTraceV2(fields.OptionalString("experiment_id"),
+                                                     fields.OptionalInt("timestamp_ms").value_or(0),
+                                                     KeyValues(fields, "request_metadata"),
+                                                     KeyValues(fields, "tags"));
+                Reply(res, {{"trace_info", TraceInfoV2Json(info)}});
+              });
+  server.Patch(
+      std::string(kApi2) + "/([^/]+)", RouteSpec("traces/end-v2").Needs(kExperiment, kEdit),
+      [&traces](const Request& req, Response& res) {
+        Json body = RequestJson(req);
+        // The status enum by name or number (TRACE_STATUS_UNSPECIFIED, OK, ERROR,
+        // IN_PROGRESS).
+        static const char* kStates[] = {"STATE_UNSPECIFIED", "OK", "ERROR", "IN_PROGRESS"};
+        auto status = body.find("status");
+        std::string state = "STATE_UNSPECIFIED";
+        if (status != body.end() && status->is_number_integer()) {
+          int64_t n = status->get<int64_t>();
+          if (n < 0 || n > 3) ThrowInvalid("Invalid value for parameter 'status'.");
+          state = kStates[n];
+        } else if (status != body.end() && status->is_string()) {
+          state = status->get<std::string>();
+          if (state != "OK" && state != "ERROR" && state != "IN_PROGRESS" &&
+              state != "TRACE_STATUS_UNSPECIFIED")
+            ThrowInvalid("Invalid value '" + state + "' for parameter 'status'.");
+          if (state == "TRACE_STATUS_UNSPECIFIED") state = "STATE_UNSPECIFIED";
+        }
+        RequestFields fields(body);
+        TraceInfo info =
+            traces.EndTraceV2(req.matches[1], fields.OptionalInt("timestamp_ms").value_or(0), state,
+                              KeyValues(fields, "request_metadata"), KeyValues(fields, "tags"));
+        Reply(res, {{"trace_info", TraceInfoV2Json(info)}});
+      });
+}
+
 void AddTagAndDeleteRoutes(HttpServer& server, tracing::TraceService& traces) {
   for (const std::string api : {kApi2, kApi3}) {
     server.Patch(api + "/([^/]+)/tags", RouteSpec("traces/set-tag").Needs(kExperiment, kEdit),
@@ -539,6 +656,8 @@ void AddTraceRoutes(HttpServer& server, tracing::TraceService& traces) {
              });
   AddTraceInfoRoutes(server, traces);
   AddTagAndDeleteRoutes(server, traces);
+  AddV2StartEndRoutes(server, traces);
+  AddAnalysisRoutes(server, traces);
   AddPromptLinkRoute(server, traces);
   AddAssessmentRoutes(server, traces);
   AddOtlpRoute(server, traces);

@@ -365,6 +365,89 @@ tracking::PageOf<TraceInfo> SqliteTraceStore::SearchTraces(
   });
 }
 
+namespace {
+
+std::vector<int64_t> ExperimentKeys(const std::vector<std::string>& experiment_ids) {
+  std::vector<int64_t> out;
+  for (const std::string& id : experiment_ids) out.push_back(std::stoll(id));
+  return out;
+}
+
+void BindAll(Statement& statement, const std::vector<SqlValue>& binds) {
+  for (size_t i = 0; i < binds.size(); ++i)
+    statement.BindVariant(static_cast<int>(i + 1), binds[i]);
+}
+
+}  // namespace
+
+int64_t SqliteTraceStore::CountTraces(const std::vector<std::string>& experiment_ids,
+                                      const std::vector<tracing::TraceFilter>& all_of) {
+  const std::vector<int64_t> experiments = ExperimentKeys(experiment_ids);
+  const std::vector<tracing::TraceOrder> order = tracing::ParseTraceOrderBy({});
+  std::string sql = "SELECT COUNT(*) FROM (";
+  std::vector<SqlValue> binds;
+  for (size_t i = 0; i < all_of.size(); ++i) {
+    const SqlQuery one =
+        BuildTraceSearch(SqlDialect::Sqlite(), experiments, all_of[i], order, -1, 0);
+    sql += (i ? " INTERSECT " : "") + std::string("SELECT trace_pk FROM (") + one.sql + ")";
+    binds.insert(binds.end(), one.binds.begin(), one.binds.end());
+  }
+  sql += ")";
+  return db_->Read([&](Connection& db) {
+    Statement count = db.Prepare(sql);
+    BindAll(count, binds);
+    count.Step();
+    return count.Int(0);
+  });
+}
+
+std::vector<tracing::TraceMetricRow> SqliteTraceStore::ScanTraceMetrics(
+    const std::vector<std::string>& experiment_ids, const tracing::TraceFilter& filter,
+    std::optional<int64_t> start_ms, std::optional<int64_t> end_ms) {
+  const SqlQuery matching = BuildTraceSearch(SqlDialect::Sqlite(), ExperimentKeys(experiment_ids),
+                                             filter, tracing::ParseTraceOrderBy({}), -1, 0);
+  std::string sql =
+      "SELECT t.request_time, "
+      "(SELECT value FROM trace_tags k WHERE k.trace_pk = t.trace_pk AND k.key = "
+      "'mlflow.traceName'), t.state, t.execution_duration, "
+      "(SELECT value FROM trace_metadata m WHERE m.trace_pk = t.trace_pk AND m.key = "
+      "'mlflow.trace.session'), "
+      "(SELECT value FROM trace_metadata m WHERE m.trace_pk = t.trace_pk AND m.key = "
+      "'mlflow.trace.tokenUsage') FROM traces t WHERE t.trace_pk IN (SELECT trace_pk FROM (" +
+      matching.sql + "))";
+  std::vector<SqlValue> binds = matching.binds;
+  if (start_ms) {
+    sql += " AND t.request_time >= ?";
+    binds.emplace_back(*start_ms);
+  }
+  if (end_ms) {
+    sql += " AND t.request_time < ?";
+    binds.emplace_back(*end_ms);
+  }
+  return db_->Read([&](Connection& db) {
+    Statement rows = db.Prepare(sql);
+    BindAll(rows, binds);
+    std::vector<tracing::TraceMetricRow> out;
+    while (rows.Step()) {
+      tracing::TraceMetricRow row;
+      row.request_time = rows.Int(0);
+      if (!rows.IsNull(1)) row.name = rows.Text(1);
+      row.state = rows.Text(2);
+      if (!rows.IsNull(3)) row.duration_ms = rows.Int(3);
+      if (!rows.IsNull(4)) row.session = rows.Text(4);
+      if (!rows.IsNull(5)) {
+        const Json usage = Json::parse(rows.Text(5), nullptr, /*allow_exceptions=*/false);
+        if (usage.is_object()) {
+          for (const auto& [key, value] : usage.items())
+            if (value.is_number_integer()) row.tokens[key] = value.get<int64_t>();
+        }
+      }
+      out.push_back(std::move(row));
+    }
+    return out;
+  });
+}
+
 void SqliteTraceStore::SetTraceTag(const std::string& trace_id, const std::string& key,
                                    const std::string& value) {
   db_->Write([&](Connection& db) {

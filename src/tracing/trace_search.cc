@@ -153,6 +153,14 @@ TraceClause SpanClause(const si::RawClause& c) {
   return {TraceField::kSpan, key, *c.op.op, StringValue(c)};
 }
 
+// `text`: a pattern over each span's stored content (its name, attributes,
+// inputs and outputs as MLflow's span JSON); one span must match.
+TraceClause TextClause(const si::RawClause& c) {
+  if (*c.op.op != CompareOp::kLike && *c.op.op != CompareOp::kILike)
+    ThrowInvalid("span.content comparator '" + c.op.text + "' not one of '{'ILIKE', 'LIKE'}'");
+  return {TraceField::kSpan, "content", *c.op.op, StringValue(c)};
+}
+
 TraceClause AssessmentClause(TraceField field, const si::RawClause& c) {
   const CompareOp op = *c.op.op;
   if (op == CompareOp::kIsNull || op == CompareOp::kIsNotNull)
@@ -179,7 +187,7 @@ TraceFilter ParseTraceFilter(std::string_view filter) {
     if (!c.op.op) ThrowInvalid("Invalid comparator '" + c.op.text + "' in the trace filter");
     switch (FieldOf(c.ident)) {
       case TraceField::kAttribute:
-        out.clauses.push_back(Attribute(c));
+        out.clauses.push_back(c.ident.key == "text" ? TextClause(c) : Attribute(c));
         break;
       case TraceField::kTag:
         out.clauses.push_back(KeyValue(TraceField::kTag, c));

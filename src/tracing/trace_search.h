@@ -14,12 +14,15 @@
 //     = != LIKE ILIKE, IS NULL, IS NOT NULL.
 //   span.name, span.type, span.status: = != LIKE ILIKE IN NOT IN; all span
 //     clauses must hold for one span of the trace.
+//   text (also trace.text, attributes.text): LIKE ILIKE over a span's stored
+//     content (MLflow's span JSON: name, attributes, inputs, outputs); a span
+//     clause on key "content".
 //   feedback.<name>, expectation.<name>: valid assessments of that name;
 //     = != LIKE ILIKE on the value's JSON text (a string matches quoted or
 //     bare), > >= < <= on numeric values, IS NULL, IS NOT NULL.
 //
-// Not taken (INVALID_PARAMETER_VALUE): RLIKE, span.attributes.*, `text`,
-// `issue.*`. Pure functions; thread-safe.
+// Not taken (INVALID_PARAMETER_VALUE): RLIKE, span.attributes.*, `issue.*`. Pure functions;
+// thread-safe.
 #pragma once
 
 #include <string>
@@ -37,7 +40,8 @@ struct TraceClause {
   TraceField field;
   // Attributes by their canonical name (timestamp_ms, execution_time_ms,
   // end_time_ms, status, request_id, client_request_id, name, run_id);
-  // span clauses by the span column (name, type, status); else the key.
+  // span clauses by the span column (name, type, status, content); else the
+  // key.
   std::string key;
   tracking::CompareOp op;
   // A double for numeric comparisons, a string, a list for IN / NOT IN,

@@ -1,6 +1,7 @@
 #include "tracing/trace_service.h"
 
 #include <algorithm>
+#include <cstring>
 #include <map>
 #include <thread>
 
@@ -217,6 +218,47 @@ TraceInfo TraceService::StartTrace(TraceInfo info) {
   return store_.UpsertTraceInfo(info);
 }
 
+TraceInfo TraceService::StartTraceV2(const std::string& experiment_text, int64_t timestamp_ms,
+                                     const std::map<std::string, std::string>& metadata,
+                                     const std::map<std::string, std::string>& tags) {
+  if (experiment_text.empty())
+    ThrowInvalid("Missing value for required parameter 'experiment_id'.");
+  const std::string& experiment_id = tracking::CanonicalExperimentId(experiment_text);
+  governance::Require(authorizer_, Permission::kEdit, ResourceType::kExperiment, experiment_id);
+  const tracking::Experiment experiment = ActiveExperiment(experiment_id);
+  TraceInfo info;
+  info.trace_id = NewRunId();
+  governance::SetTarget("trace:" + info.trace_id);
+  info.experiment_id = experiment_id;
+  info.request_time = timestamp_ms;
+  info.state = "IN_PROGRESS";
+  info.metadata = metadata;
+  for (const auto& [key, value] : tags) {
+    CheckKey(key, "tag key");
+    if (!IsImmutableTag(key)) info.tags[key] = value.substr(0, kMaxTraceTagValueLength);
+  }
+  info.tags[kArtifactLocationTag] = ArtifactLocation(experiment.artifact_location, info.trace_id);
+  return store_.UpsertTraceInfo(info);
+}
+
+TraceInfo TraceService::EndTraceV2(const std::string& trace_id, int64_t timestamp_ms,
+                                   const std::string& state,
+                                   const std::map<std::string, std::string>& metadata,
+                                   const std::map<std::string, std::string>& tags) {
+  RequireTrace(trace_id, Permission::kEdit);
+  std::optional<TraceInfo> info = store_.GetTraceInfo(trace_id);
+  if (!info) ThrowNotFound("Trace with ID '" + trace_id + "' not found.");
+  info->execution_duration = std::max<int64_t>(0, timestamp_ms - info->request_time);
+  info->state = state;
+  for (const auto& [key, value] : metadata) info->metadata[key] = value;
+  for (const auto& [key, value] : tags) {
+    CheckKey(key, "tag key");
+    if (!IsImmutableTag(key)) info->tags[key] = value.substr(0, kMaxTraceTagValueLength);
+  }
+  info->assessments.clear();  // kept as stored: the upsert adds, never removes
+  return store_.UpsertTraceInfo(*info);
+}
+
 void TraceService::LogSpans(const std::string& experiment_text, const OtelBatch& batch,
                             const std::string& run_id) {
   const std::string& experiment_id = tracking::CanonicalExperimentId(experiment_text);
@@ -285,6 +327,63 @@ void TraceService::LogSpans(const std::string& experiment_text, const OtelBatch&
     if (auto run = tracking_.GetRun(run_id); run && run->info.experiment_id == experiment_id)
       store_.LinkTracesToRun(rooted, run_id);
   }
+}
+
+std::vector<std::string> TraceService::ReadableExperiments(const std::vector<std::string>& ids) {
+  if (ids.empty()) ThrowInvalid("Missing value for required parameter 'experiment_ids'.");
+  std::vector<std::string> out;
+  for (const std::string& text : ids) {
+    const auto id = tracking::ParseExperimentId(text);
+    if (!id) continue;  // names no experiment
+    const std::string canonical = std::to_string(*id);
+    governance::Require(authorizer_, Permission::kRead, ResourceType::kExperiment, canonical);
+    if (tracking_.GetExperiment(canonical)) out.push_back(canonical);
+  }
+  return out;
+}
+
+Correlation TraceService::CalculateFilterCorrelation(const std::vector<std::string>& experiment_ids,
+                                                     const std::string& filter1,
+                                                     const std::string& filter2,
+                                                     const std::string& base_filter) {
+  if (filter1.empty()) ThrowInvalid("Missing value for required parameter 'filter_string1'.");
+  if (filter2.empty()) ThrowInvalid("Missing value for required parameter 'filter_string2'.");
+  const TraceFilter base = ParseTraceFilter(base_filter);
+  auto with_base = [&](const std::string& text) {
+    TraceFilter combined = base;
+    for (TraceClause& c : ParseTraceFilter(text).clauses) combined.clauses.push_back(std::move(c));
+    return combined;
+  };
+  const TraceFilter first = with_base(filter1), second = with_base(filter2);
+  const std::vector<std::string> experiments = ReadableExperiments(experiment_ids);
+  if (experiments.empty()) return CorrelationOf(0, 0, 0, 0);
+  const int64_t total = store_.CountTraces(experiments, {base});
+  const int64_t count1 = store_.CountTraces(experiments, {first});
+  const int64_t count2 = store_.CountTraces(experiments, {second});
+  const int64_t joint = store_.CountTraces(experiments, {first, second});
+  return CorrelationOf(joint, count1, count2, total);
+}
+
+std::vector<MetricDataPoint> TraceService::QueryTraceMetrics(
+    const std::vector<std::string>& experiment_ids, const TraceMetricsQuery& query,
+    const std::vector<std::string>& filters) {
+  CheckTraceMetricsQuery(query);
+  // MLflow's metric filters say trace.tag.<k> and trace.metadata.<k> where
+  // the trace grammar says tag.<k> and metadata.<k>.
+  std::string joined;
+  for (std::string text : filters) {
+    for (const char* prefix : {"trace.tag.", "trace.metadata."}) {
+      const size_t at = text.find_first_not_of(" \t");
+      if (at != std::string::npos && text.compare(at, std::strlen(prefix), prefix) == 0)
+        text.erase(at, std::strlen("trace."));
+    }
+    joined += (joined.empty() ? "" : " AND ") + text;
+  }
+  const TraceFilter filter = ParseTraceFilter(joined);
+  const std::vector<std::string> experiments = ReadableExperiments(experiment_ids);
+  if (experiments.empty()) return {};
+  return AggregateTraceMetrics(
+      store_.ScanTraceMetrics(experiments, filter, query.start_time_ms, query.end_time_ms), query);
 }
 
 TraceInfo TraceService::GetTraceInfo(const std::string& trace_id) {

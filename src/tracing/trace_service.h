@@ -56,11 +56,36 @@ class TraceService {
   // mlflow.trace.infoFinalized, issues ids to the assessments it carries.
   TraceInfo StartTrace(TraceInfo info);
 
+  // MLflow 2's StartTrace (deprecated, still served): a new IN_PROGRESS
+  // trace with a 32-hex id (no "tr-"), started at `timestamp_ms`.
+  TraceInfo StartTraceV2(const std::string& experiment_id, int64_t timestamp_ms,
+                         const std::map<std::string, std::string>& metadata,
+                         const std::map<std::string, std::string>& tags);
+  // MLflow 2's EndTrace: the trace's state and duration (to `timestamp_ms`),
+  // its metadata and tags merged with those given.
+  TraceInfo EndTraceV2(const std::string& trace_id, int64_t timestamp_ms, const std::string& state,
+                       const std::map<std::string, std::string>& metadata,
+                       const std::map<std::string, std::string>& tags);
+
   // OTLP ingest: the spans of `batch` into `experiment_id`, creating traces
   // as they first appear. With `run_id`, the traces whose root is in the
   // batch are linked to that run.
   void LogSpans(const std::string& experiment_id, const OtelBatch& batch,
                 const std::string& run_id = "");
+
+  // MLflow's CalculateTraceFilterCorrelation: how strongly `filter1` and
+  // `filter2` (trace filters, each ANDed with `base_filter`) go together
+  // over the traces `base_filter` selects. Unknown experiments count
+  // nothing; READ on each known one.
+  Correlation CalculateFilterCorrelation(const std::vector<std::string>& experiment_ids,
+                                         const std::string& filter1, const std::string& filter2,
+                                         const std::string& base_filter);
+  // MLflow's QueryTraceMetrics over the traces of the experiments matching
+  // `filters` (MLflow's metric filters: trace.status, trace.tag.<k>,
+  // trace.metadata.<k>, or any trace filter).
+  std::vector<MetricDataPoint> QueryTraceMetrics(const std::vector<std::string>& experiment_ids,
+                                                 const TraceMetricsQuery& query,
+                                                 const std::vector<std::string>& filters);
 
   TraceInfo GetTraceInfo(const std::string& trace_id);
   // With its spans, which must be in the store (spans location
@@ -108,6 +133,8 @@ class TraceService {
   bool MayRead(const std::string& experiment_id);
   std::string ArtifactLocation(const std::string& experiment_location, const std::string& trace_id);
   tracking::Experiment ActiveExperiment(const std::string& experiment_id);
+  // The canonical ids of those of `ids` that exist, each checked for READ.
+  std::vector<std::string> ReadableExperiments(const std::vector<std::string>& ids);
   bool Complete(const Trace& trace) const;
 
   TraceStore& store_;

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "tracing/entities.h"
+#include "tracing/trace_analysis.h"
 #include "tracing/trace_search.h"
 #include "tracking/tracking_store.h"
 
@@ -62,6 +63,17 @@ class TraceStore {
                                                    const TraceFilter& filter,
                                                    const std::vector<TraceOrder>& order,
                                                    tracking::Page page) = 0;
+
+  // How many traces of `experiment_ids` match every filter of `all_of`
+  // (each filter on its own: a trace may match them through different
+  // spans).
+  virtual int64_t CountTraces(const std::vector<std::string>& experiment_ids,
+                              const std::vector<TraceFilter>& all_of) = 0;
+  // The traces of `experiment_ids` matching `filter`, started in
+  // [start_ms, end_ms), as the metrics see them.
+  virtual std::vector<TraceMetricRow> ScanTraceMetrics(
+      const std::vector<std::string>& experiment_ids, const TraceFilter& filter,
+      std::optional<int64_t> start_ms, std::optional<int64_t> end_ms) = 0;
 
   virtual void SetTraceTag(const std::string& trace_id, const std::string& key,
                            const std::string& value) = 0;

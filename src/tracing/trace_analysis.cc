@@ -1,0 +1,229 @@
+#include "tracing/trace_analysis.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <set>
+
+#include "core/clock.h"
+#include "core/error.h"
+
+namespace slipway::tracing {
+namespace {
+
+// _calculate_npmi_core: NaN (nullopt) where undefined.
+std::optional<double> NpmiCore(double n11, double n10, double n01, double n00, double smoothing) {
+  const double a = n11 + smoothing, b = n10 + smoothing, c = n01 + smoothing, d = n00 + smoothing;
+  const double total = a + b + c + d, n1 = a + b, n2 = a + c;
+  if (n1 <= 0 || n2 <= 0 || a <= 0) return std::nullopt;
+  if (n10 == 0 && n01 == 0 && n00 == 0) return 1.0;
+  const double pmi = (std::log(a) + std::log(total)) - (std::log(n1) + std::log(n2));
+  const double npmi = pmi / -(std::log(a) - std::log(total));
+  if (std::isnan(npmi)) return std::nullopt;
+  return std::clamp(npmi, -1.0, 1.0);
+}
+
+struct MetricConfig {
+  std::vector<std::string> aggregations;
+  std::vector<std::string> dimensions;
+};
+
+const std::map<std::string, MetricConfig>& TraceMetricConfigs() {
+  static const std::vector<std::string> kNumeric = {"SUM", "AVG", "MIN", "MAX", "PERCENTILE"};
+  static const std::map<std::string, MetricConfig> configs = {
+      {"trace_count", {{"COUNT"}, {"trace_name", "trace_status"}}},
+      {"session_count", {{"COUNT"}, {}}},
+      {"latency", {{"AVG", "MIN", "MAX", "PERCENTILE"}, {"trace_name"}}},
+      {"input_tokens", {kNumeric, {"trace_name"}}},
+      {"output_tokens", {kNumeric, {"trace_name"}}},
+      {"total_tokens", {kNumeric, {"trace_name"}}},
+      {"cache_read_input_tokens", {kNumeric, {"trace_name"}}},
+      {"cache_creation_input_tokens", {kNumeric, {"trace_name"}}},
+  };
+  return configs;
+}
+
+// Python's repr of a list of strings: ['a', 'b'].
+std::string PyList(const std::vector<std::string>& items) {
+  std::string out = "[";
+  for (size_t i = 0; i < items.size(); ++i) out += (i ? ", '" : "'") + items[i] + "'";
+  return out + "]";
+}
+
+// Python's str of a float: 50.0, 99.9.
+std::string PyFloat(double value) {
+  char buffer[64];
+  auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, value);
+  std::string text(buffer, end);
+  if (text.find_first_of(".en") == std::string::npos) text += ".0";
+  return text;
+}
+
+std::string AggregationKey(const MetricAggregation& a) {
+  return a.type == "PERCENTILE" ? "P" + PyFloat(a.percentile) : a.type;
+}
+
+// numpy's linear percentile (method 7), as MLflow's SQLite aggregate.
+double Percentile(std::vector<double> values, double percentile) {
+  std::sort(values.begin(), values.end());
+  const double index = percentile / 100.0 * static_cast<double>(values.size() - 1);
+  const size_t low = static_cast<size_t>(std::floor(index));
+  const size_t high = std::min(values.size() - 1, low + 1);
+  return values[low] + (values[high] - values[low]) * (index - static_cast<double>(low));
+}
+
+// The value a row contributes to the metric; nullopt: none (left out).
+std::optional<double> ValueOf(const TraceMetricRow& row, const std::string& metric) {
+  if (metric == "trace_count") return 1.0;
+  if (metric == "latency") {
+    if (!row.duration_ms) return std::nullopt;
+    return static_cast<double>(*row.duration_ms);
+  }
+  auto it = row.tokens.find(metric);
+  if (it == row.tokens.end()) return std::nullopt;
+  return static_cast<double>(it->second);
+}
+
+}  // namespace
+
+Correlation CorrelationOf(int64_t joint, int64_t filter1, int64_t filter2, int64_t total) {
+  Correlation out{std::nullopt, std::nullopt, filter1, filter2, joint, total};
+  if (total <= 0 || filter1 == 0 || filter2 == 0) return out;
+  const int64_t n11 = joint, n10 = filter1 - joint, n01 = filter2 - joint,
+                n00 = total - filter1 - filter2 + joint;
+  if (std::min({n11, n10, n01, n00}) < 0) return out;
+  const double a = static_cast<double>(n11), b = static_cast<double>(n10),
+               c = static_cast<double>(n01), d = static_cast<double>(n00);
+  out.npmi = joint == 0 ? std::optional<double>(-1.0) : NpmiCore(a, b, c, d, 0);
+  out.npmi_smoothed = NpmiCore(a, b, c, d, 0.5);
+  return out;
+}
+
+void CheckTraceMetricsQuery(const TraceMetricsQuery& query) {
+  if (query.view_type != "TRACES") {
+    ThrowInvalid("view_type '" + query.view_type +
+                 "' is not served yet: Slipway computes trace metrics for the TRACES view only.");
+  }
+  std::vector<std::string> names;
+  for (const auto& [name, config] : TraceMetricConfigs()) names.push_back(name);
+  auto config = TraceMetricConfigs().find(query.metric_name);
+  if (config == TraceMetricConfigs().end()) {
+    // (MLflow lists them in its own order)
+    ThrowInvalid(
+        "metric_name must be one of " +
+        PyList({"trace_count", "session_count", "latency", "input_tokens", "output_tokens",
+                "total_tokens", "cache_read_input_tokens", "cache_creation_input_tokens"}) +
+        ", got '" + query.metric_name + "'");
+  }
+  if (query.aggregations.empty()) {
+    ThrowInvalid("Missing value for required parameter 'aggregations'.");
+  }
+  std::vector<std::string> bad;
+  for (const MetricAggregation& a : query.aggregations) {
+    const auto& allowed = config->second.aggregations;
+    if (std::find(allowed.begin(), allowed.end(), a.type) == allowed.end()) bad.push_back(a.type);
+    if (a.type == "PERCENTILE" && (a.percentile < 0 || a.percentile > 100)) {
+      ThrowInvalid("percentile_value must be between 0 and 100, got " + PyFloat(a.percentile));
+    }
+  }
+  if (!bad.empty()) {
+    ThrowInvalid("Found invalid aggregation_type(s): " + PyList(bad) +
+                 ". Supported aggregation types: " + PyList(config->second.aggregations));
+  }
+  for (const std::string& d : query.dimensions) {
+    const auto& allowed = config->second.dimensions;
+    if (std::find(allowed.begin(), allowed.end(), d) == allowed.end()) bad.push_back(d);
+  }
+  if (!bad.empty()) {
+    ThrowInvalid("Found invalid dimension(s): " + PyList(bad) +
+                 ". Supported dimensions: " + PyList(config->second.dimensions));
+  }
+  if (query.time_interval_seconds && (!query.start_time_ms || !query.end_time_ms)) {
+    ThrowInvalid("start_time_ms and end_time_ms are required if time_interval_seconds is set");
+  }
+  if (query.time_interval_seconds && *query.time_interval_seconds <= 0) {
+    ThrowInvalid("time_interval_seconds must be a positive integer");
+  }
+  if (query.max_results < 1) {
+    ThrowInvalid("Invalid value " + std::to_string(query.max_results) +
+                 " for parameter 'max_results' supplied. It must be a positive integer");
+  }
+}
+
+std::vector<MetricDataPoint> AggregateTraceMetrics(const std::vector<TraceMetricRow>& rows,
+                                                   const TraceMetricsQuery& query) {
+  // Group key: the bucket (as a number, so it orders) and dimension values.
+  using Key = std::pair<int64_t, std::vector<std::string>>;
+  struct Group {
+    std::vector<double> values;
+    std::set<std::string> sessions;
+  };
+  std::map<Key, Group> groups;
+  const int64_t bucket_ms = query.time_interval_seconds.value_or(0) * 1000;
+  for (const TraceMetricRow& row : rows) {
+    Key key{0, {}};
+    if (bucket_ms > 0) {
+      const int64_t t = row.request_time;
+      key.first = (t >= 0 ? t / bucket_ms : (t - bucket_ms + 1) / bucket_ms) * bucket_ms;
+    }
+    bool complete = true;
+    for (const std::string& d : query.dimensions) {
+      if (d == "trace_status") {
+        key.second.push_back(row.state);
+      } else if (row.name) {
+        key.second.push_back(*row.name);
+      } else {
+        complete = false;  // no value for a dimension: left out, as MLflow
+      }
+    }
+    if (!complete) continue;
+    if (query.metric_name == "session_count") {
+      if (row.session) groups[key].sessions.insert(*row.session);
+      continue;
+    }
+    if (auto value = ValueOf(row, query.metric_name)) groups[key].values.push_back(*value);
+  }
+  std::vector<MetricDataPoint> points;
+  for (const auto& [key, group] : groups) {
+    if (static_cast<int64_t>(points.size()) >= query.max_results) break;
+    MetricDataPoint point;
+    point.metric_name = query.metric_name;
+    if (bucket_ms > 0) {
+      // Python's isoformat of a UTC time, as MLflow writes it.
+      std::string iso = FormatIso8601(key.first);
+      if (!iso.empty() && iso.back() == 'Z') iso.replace(iso.size() - 1, 1, "+00:00");
+      point.dimensions["time_bucket"] = iso;
+    }
+    for (size_t i = 0; i < query.dimensions.size(); ++i) {
+      point.dimensions[query.dimensions[i]] = key.second[i];
+    }
+    const std::vector<double>& v = group.values;
+    for (const MetricAggregation& a : query.aggregations) {
+      if (query.metric_name == "session_count") {
+        if (!group.sessions.empty()) {
+          point.values[AggregationKey(a)] = static_cast<double>(group.sessions.size());
+        }
+        continue;
+      }
+      if (v.empty()) continue;
+      double result = 0;
+      if (a.type == "COUNT") {
+        result = static_cast<double>(v.size());
+      } else if (a.type == "SUM" || a.type == "AVG") {
+        for (double x : v) result += x;
+        if (a.type == "AVG") result /= static_cast<double>(v.size());
+      } else if (a.type == "MIN") {
+        result = *std::min_element(v.begin(), v.end());
+      } else if (a.type == "MAX") {
+        result = *std::max_element(v.begin(), v.end());
+      } else {
+        result = Percentile(v, a.percentile);
+      }
+      point.values[AggregationKey(a)] = result;
+    }
+    if (!point.values.empty()) points.push_back(std::move(point));
+  }
+  return points;
+}
+
+}  // namespace slipway::tracing
