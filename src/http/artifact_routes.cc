@@ -6,6 +6,7 @@
 #include "core/error.h"
 #include "http/json_codec.h"
 #include "http/route_helpers.h"
+#include "tracking/promptlab.h"
 
 namespace slipway::http {
 namespace {
@@ -217,6 +218,58 @@ void AddOwnedArtifactRoutes(HttpServer& server, tracking::TrackingService& track
               });
 }
 
+std::vector<tracking::Param> KeyValueList(const RequestFields& fields, const char* key) {
+  std::vector<tracking::Param> out;
+  for (const RequestFields& item : fields.ObjectList(key)) {
+    // Values may come as numbers (model parameters): kept as their JSON text.
+    out.push_back(
+        {item.RequiredString("key"), item.Has("value") ? item.OptionalString("value") : ""});
+  }
+  return out;
+}
+
+// MLflow's prompt engineering UI saves a prompt it tried as a run with a
+// result table (an artifact), so it sits with the artifact routes. MLflow
+// serves it under /ajax-api only.
+void AddPromptlabRoute(HttpServer& server, tracking::TrackingService& tracking,
+                       tracking::ArtifactStore& artifacts) {
+  server.Post(std::string(kApi) + "/runs/create-promptlab-run",
+              RouteSpec("runs/create-promptlab-run").Needs(kExperiment, kEdit),
+              [&tracking, &artifacts](const Request& req, Response& res) {
+                Json body = RequestJson(req);
+                // Parameter values may be numbers: take them as their text.
+                for (const char* list :
+                     {"prompt_parameters", "model_parameters", "model_output_parameters", "tags"}) {
+                  auto items = body.find(list);
+                  if (items == body.end() || !items->is_array()) continue;
+                  for (Json& item : *items) {
+                    auto value = item.is_object() ? item.find("value") : item.end();
+                    if (item.is_object() && value != item.end() && !value->is_string() &&
+                        !value->is_null()) {
+                      *value = value->dump();
+                    }
+                  }
+                }
+                RequestFields fields(body);
+                tracking::PromptlabRequest request;
+                request.experiment_id = fields.OptionalString("experiment_id");
+                request.run_name = fields.OptionalString("run_name");
+                request.tags = fields.Tags("tags");
+                request.prompt_template = fields.OptionalString("prompt_template");
+                request.prompt_parameters = KeyValueList(fields, "prompt_parameters");
+                request.model_route = fields.OptionalString("model_route");
+                request.model_parameters = KeyValueList(fields, "model_parameters");
+                request.model_input = fields.OptionalString("model_input");
+                request.model_output = fields.OptionalString("model_output");
+                request.model_output_parameters = KeyValueList(fields, "model_output_parameters");
+                request.mlflow_version = fields.OptionalString("mlflow_version");
+                request.user_id = fields.OptionalString("user_id");
+                request.start_time = fields.OptionalInt("start_time");
+                tracking::Run run = tracking::CreatePromptlabRun(tracking, artifacts, request);
+                Reply(res, {{"run", ToJson(run)}});
+              });
+}
+
 // The mlflow-artifacts proxy: paths under the artifact root, whose first
 // segment is the experiment that owns them.
 void AddProxyRoutes(HttpServer& server, tracking::TrackingService& tracking,
@@ -262,6 +315,7 @@ void AddArtifactRoutes(HttpServer& server, tracking::TrackingService& tracking,
                        registry::RegistryService& registry, tracking::ArtifactStore& artifacts) {
   AddOwnedArtifactRoutes(server, tracking, registry, artifacts);
   AddProxyRoutes(server, tracking, artifacts);
+  AddPromptlabRoute(server, tracking, artifacts);
 }
 
 Json ArtifactListing(const std::string& root_uri, tracking::ArtifactStore& artifacts,

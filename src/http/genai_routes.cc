@@ -328,6 +328,26 @@ void AddScorerRoutes(HttpServer& server, genai::ScorerService& scorers) {
                                                             fields.RequiredString("name"),
                                                             fields.OptionalInt("version")))}});
       });
+  // Online scoring (MLflow's server running registered scorers on new
+  // traces through its AI gateway) is not served: Slipway never runs
+  // scorers. Setting a configuration is refused, so no scorer has one, and
+  // the listing the client makes beside list_scorers is truthfully empty.
+  server.Put(base + "/online-config", RouteSpec("scorers/online-config").SignedIn(),
+             [](const Request&, Response&) {
+               throw Error(ErrorCode::kNotImplemented,
+                           "Online scoring is not served by Slipway: it stores registered "
+                           "scorers and never runs them. Run mlflow.genai.evaluate() with the "
+                           "scorers instead.");
+             });
+  server.Get(base + "/online-configs", RouteSpec("scorers/online-configs").SignedIn(),
+             [](const Request& req, Response& res) {
+               Json body = RequestJson(req);
+               RequestFields fields(body);
+               if (fields.StringList("scorer_ids").empty()) {
+                 ThrowInvalid("Missing value for required parameter 'scorer_ids'.");
+               }
+               Reply(res, {{"configs", Json::array()}});
+             });
   server.Delete(base + "/delete", RouteSpec("scorers/delete").Needs(kExperiment, kManage),
                 [&scorers](const Request& req, Response& res) {
                   Json body = RequestJson(req);

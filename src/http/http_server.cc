@@ -1111,6 +1111,11 @@ void HttpServer::Patch(const std::string& pattern, RouteSpec route, Handler hand
       std::move(handler);
 }
 
+void HttpServer::Put(const std::string& pattern, RouteSpec route, Handler handler) {
+  impl_->Declare("PUT", pattern, std::move(route), options_.max_json_body)->handler =
+      std::move(handler);
+}
+
 void HttpServer::Delete(const std::string& pattern, RouteSpec route, Handler handler) {
   impl_->Declare("DELETE", pattern, std::move(route), options_.max_json_body)->handler =
       std::move(handler);

@@ -201,6 +201,7 @@ class HttpServer {
   void Get(const std::string& pattern, RouteSpec route, Handler handler);
   void Post(const std::string& pattern, RouteSpec route, Handler handler);
   void Patch(const std::string& pattern, RouteSpec route, Handler handler);
+  void Put(const std::string& pattern, RouteSpec route, Handler handler);
   void Delete(const std::string& pattern, RouteSpec route, Handler handler);
   // A PUT whose body is streamed to the handler instead of buffered.
   void PutStream(const std::string& pattern, RouteSpec route, StreamHandler handler);

@@ -397,6 +397,46 @@ def test_evaluation_datasets_need_permission_on_all_their_experiments(auth_serve
     assert {e["target"] for e in entries} == {f"evaluation_dataset:{ds.dataset_id}"}
 
 
+def test_issues_and_scorers_follow_their_experiments_permissions(auth_server, as_user):
+    api = f"{auth_server.url}/api/3.0/mlflow"
+    alice = as_user(ALICE)
+    exp = alice.create_experiment(unique("alice-genai"))
+    r = requests.post(f"{api}/issues", auth=ALICE,
+                      json={"experiment_id": exp, "name": "n", "description": "d"})
+    assert r.status_code == 200, r.text
+    issue_id = r.json()["issue"]["issue_id"]
+    r = requests.post(f"{api}/scorers/register", auth=ALICE,
+                      json={"experiment_id": exp, "name": "judge", "serialized_scorer": "{}"})
+    assert r.status_code == 200, r.text
+
+    # bob (READ by default) reads both and changes neither
+    assert requests.get(f"{api}/issues/{issue_id}", auth=BOB).status_code == 200
+    r = requests.get(f"{api}/scorers/get", auth=BOB, params={"experiment_id": exp,
+                                                             "name": "judge"})
+    assert r.status_code == 200, r.text
+    for method, url, body in [
+        ("patch", f"{api}/issues/{issue_id}", {"issue_id": issue_id, "status": "rejected"}),
+        ("post", f"{api}/issues", {"experiment_id": exp, "name": "x", "description": "y"}),
+        ("post", f"{api}/scorers/register",
+         {"experiment_id": exp, "name": "judge", "serialized_scorer": "{}"}),
+        ("delete", f"{api}/scorers/delete", {"experiment_id": exp, "name": "judge"}),
+    ]:
+        assert_mlflow_error(getattr(requests, method)(url, auth=BOB, json=body), 403,
+                            "PERMISSION_DENIED")
+    # an issue that does not exist is refused as a hidden one is
+    assert_mlflow_error(requests.get(f"{api}/issues/iss-nope", auth=BOB), 403,
+                        "PERMISSION_DENIED")
+    _set_permission(auth_server, ALICE, exp, BOB[0], "NO_PERMISSIONS")
+    assert_mlflow_error(requests.get(f"{api}/issues/{issue_id}", auth=BOB), 403,
+                        "PERMISSION_DENIED")
+    r = requests.post(f"{api}/issues/search", auth=BOB, json={})
+    assert issue_id not in [i["issue_id"] for i in r.json().get("issues", [])]
+    r = requests.get(f"{api}/scorers/list", auth=BOB)
+    assert "judge" not in [s["scorer_name"] for s in r.json().get("scorers", [])]
+    assert requests.get(f"{api}/issues/{issue_id}", auth=ALICE).json()["issue"]["status"] == (
+        "pending")
+
+
 def test_mlflow_2x_permission_endpoints(auth_server, as_user):
     exp_id, _ = _alice_experiment_with_run(as_user)
     api = auth_server.api

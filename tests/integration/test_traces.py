@@ -509,3 +509,132 @@ def test_a_trace_may_be_linked_to_a_run_before_it_arrives(traced, server):
     assert r.status_code == 200, r.text
     found = mlflow.search_traces(locations=[traced], run_id=run.info.run_id, return_type="list")
     assert [t.info.trace_id for t in found] == ["tr-" + trace_hex]
+
+
+def _tagged_traces(client, experiment_id: str, specs: list[tuple[dict, str, int]]) -> list[str]:
+    """Traces started and ended through the client: (tags, end status, duration ms)."""
+    ids = []
+    for i, (tags, status, duration) in enumerate(specs):
+        root = client.start_trace(name=f"t{i % 2}", experiment_id=experiment_id, tags=tags,
+                                  start_time_ns=1_000_000_000 * (i + 1))
+        client.end_trace(root.trace_id, status=status,
+                         end_time_ns=1_000_000_000 * (i + 1) + duration * 1_000_000)
+        ids.append(root.trace_id)
+    return ids
+
+
+def test_trace_metrics_for_the_ui(traced, server, mlflow_client):
+    _tagged_traces(mlflow_client, traced, [({}, "OK", 100), ({}, "OK", 300), ({}, "ERROR", 50)])
+    url = f"{server.url}/api/3.0/mlflow/traces/metrics"
+    base = {"experiment_ids": [traced], "view_type": "TRACES"}
+    r = requests.post(url, json={**base, "metric_name": "trace_count",
+                                 "aggregations": [{"aggregation_type": "COUNT"}],
+                                 "dimensions": ["trace_status"]})
+    assert r.status_code == 200, r.text
+    assert r.json()["data_points"] == [
+        {"metric_name": "trace_count", "dimensions": {"trace_status": "ERROR"},
+         "values": {"COUNT": 1}},
+        {"metric_name": "trace_count", "dimensions": {"trace_status": "OK"},
+         "values": {"COUNT": 2}},
+    ]
+    r = requests.post(url, json={**base, "metric_name": "latency",
+                                 "aggregations": [{"aggregation_type": "AVG"},
+                                                  {"aggregation_type": "MAX"},
+                                                  {"aggregation_type": "PERCENTILE",
+                                                   "percentile_value": 50}],
+                                 "filters": ["trace.status = 'OK'"]})
+    assert r.status_code == 200, r.text
+    assert r.json()["data_points"] == [
+        {"metric_name": "latency", "values": {"AVG": 200.0, "MAX": 300.0, "P50.0": 200.0}}]
+    # Buckets of time: one per second here, named by their start.
+    r = requests.post(url, json={**base, "metric_name": "trace_count",
+                                 "aggregations": [{"aggregation_type": "COUNT"}],
+                                 "time_interval_seconds": 2, "start_time_ms": 0,
+                                 "end_time_ms": 10_000})
+    buckets = [(p["dimensions"]["time_bucket"], p["values"]["COUNT"])
+               for p in r.json()["data_points"]]
+    assert buckets == [("1970-01-01T00:00:00+00:00", 1), ("1970-01-01T00:00:02+00:00", 2)]
+    for body, fragment in [
+        ({"metric_name": "bogus", "aggregations": [{"aggregation_type": "COUNT"}]},
+         "metric_name must be one of"),
+        ({"metric_name": "trace_count", "aggregations": [{"aggregation_type": "SUM"}]},
+         "Found invalid aggregation_type(s): ['SUM']"),
+        ({"metric_name": "trace_count", "aggregations": [{"aggregation_type": "COUNT"}],
+          "dimensions": ["x"]}, "Found invalid dimension(s): ['x']"),
+        ({"metric_name": "trace_count", "aggregations": [{"aggregation_type": "COUNT"}],
+          "time_interval_seconds": 60}, "start_time_ms and end_time_ms are required"),
+    ]:
+        assert_mlflow_error(requests.post(url, json={**base, **body}), 400,
+                            "INVALID_PARAMETER_VALUE", fragment)
+
+
+def test_filter_correlation_for_the_ui(traced, server, mlflow_client):
+    from mlflow.tracing.client import TracingClient
+
+    client = TracingClient()
+    specs = [({"env": "prod", "kind": "TOOL"}, "OK", 10)] * 6 + [
+        ({"env": "dev", "kind": "TOOL" if i == 0 else "LLM"}, "OK", 10) for i in range(4)]
+    _tagged_traces(mlflow_client, traced, specs)
+    result = client.calculate_trace_filter_correlation(
+        experiment_ids=[traced], filter_string1="tags.env = 'prod'",
+        filter_string2="tags.kind = 'TOOL'")
+    assert (result.filter1_count, result.filter2_count, result.joint_count,
+            result.total_count) == (6, 7, 6, 10)
+    assert result.npmi == pytest.approx(0.6982322877799215)
+    assert result.npmi_smoothed == pytest.approx(0.5404578674731575)
+    never = client.calculate_trace_filter_correlation(
+        experiment_ids=[traced], filter_string1="tags.env = 'staging'",
+        filter_string2="tags.kind = 'TOOL'")
+    assert never.filter1_count == 0 and never.npmi != never.npmi  # NaN: undefined
+    within = client.calculate_trace_filter_correlation(
+        experiment_ids=[traced], filter_string1="tags.kind = 'TOOL'",
+        filter_string2="tags.kind = 'LLM'", base_filter="tags.env = 'dev'")
+    assert (within.total_count, within.joint_count, within.npmi) == (4, 0, -1.0)
+    with pytest.raises(MlflowException, match="Invalid"):
+        client.calculate_trace_filter_correlation(
+            experiment_ids=[traced], filter_string1="invalid.filter = 'x'",
+            filter_string2="tags.kind = 'TOOL'")
+
+
+def test_text_filter_matches_span_content(traced):
+    for name, attributes in [("first", {"color": "value-red"}), ("second", {"note": "I like it"})]:
+        with mlflow.start_span(name=name, attributes=attributes):
+            pass
+    found = mlflow.search_traces(locations=[traced], filter_string="trace.text LIKE '%I like it%'",
+                                 return_type="list")
+    assert [t.data.spans[0].name for t in found] == ["second"]
+    found = mlflow.search_traces(locations=[traced], filter_string="trace.text ILIKE '%VALUE-RED%'",
+                                 return_type="list")
+    assert [t.data.spans[0].name for t in found] == ["first"]
+    with pytest.raises(MlflowException, match="comparator"):
+        mlflow.search_traces(locations=[traced], filter_string="trace.text = 'x'")
+
+
+def test_mlflow_2_start_and_end_trace(traced, server):
+    api = f"{server.url}/api/2.0/mlflow/traces"
+    r = requests.post(api, json={"experiment_id": traced, "timestamp_ms": 1000,
+                                 "request_metadata": [{"key": "m1", "value": "a"}],
+                                 "tags": [{"key": "t1", "value": "x"}]})
+    assert r.status_code == 200, r.text
+    info = r.json()["trace_info"]
+    request_id = info["request_id"]
+    assert len(request_id) == 32 and not request_id.startswith("tr-")
+    assert (info["timestamp_ms"], info["execution_time_ms"], info["status"]) == (
+        1000, 0, "IN_PROGRESS")
+    assert info["request_metadata"] == [{"key": "m1", "value": "a"}]
+    r = requests.patch(f"{api}/{request_id}", json={
+        "request_id": request_id, "timestamp_ms": 3000, "status": "OK",
+        "request_metadata": [{"key": "m1", "value": "b"}, {"key": "m2", "value": "c"}],
+        "tags": [{"key": "t2", "value": "y"}]})
+    assert r.status_code == 200, r.text
+    info = r.json()["trace_info"]
+    assert (info["execution_time_ms"], info["status"]) == (2000, "OK")
+    assert {m["key"]: m["value"] for m in info["request_metadata"]} == {"m1": "b", "m2": "c"}
+    tags = {t["key"]: t["value"] for t in info["tags"]}
+    assert tags["t1"] == "x" and tags["t2"] == "y"
+    v3 = requests.get(f"{server.url}/api/3.0/mlflow/traces/{request_id}").json()
+    assert v3["trace"]["trace_info"]["state"] == "OK"
+    assert v3["trace"]["trace_info"]["execution_duration"] == "2s"
+    r = requests.patch(f"{api}/tr-nonexistent", json={"request_id": "tr-nonexistent",
+                                                      "timestamp_ms": 1, "status": "OK"})
+    assert_mlflow_error(r, 404, "RESOURCE_DOES_NOT_EXIST", "not found")
