@@ -9,6 +9,8 @@
 #include "genai/dataset_records.h"
 #include "genai/dataset_search.h"
 #include "genai/evaluation_dataset_service.h"
+#include "genai/issue_service.h"
+#include "genai/scorer_service.h"
 #include "store/metadata_store.h"
 #include "store/sql_genai_search.h"
 
@@ -271,6 +273,68 @@ TEST_F(EvaluationDatasetServiceTest, SearchHonoursVisibilityOfEveryLinkedExperim
   (void)only_a;
   (void)both;
   (void)none;
+}
+
+// ---------------------------------------------------------------- issues, scorers
+
+TEST(IssueRulesTest, SeverityRanksInMlflowsOrder) {
+  EXPECT_EQ(SeverityRank(""), -1);
+  EXPECT_EQ(SeverityRank("not_an_issue"), 0);
+  EXPECT_EQ(SeverityRank("high"), 3);
+  EXPECT_FALSE(SeverityRank("HIGH"));
+}
+
+TEST(ScorerRulesTest, RefusesCodeAndRedirectsAnywhereInTheScorer) {
+  EXPECT_NO_THROW(CheckSerializedScorer(R"({"name": "j", "call_source": null})"));
+  EXPECT_THROW(CheckSerializedScorer("{"), Error);
+  EXPECT_THROW(CheckSerializedScorer(R"({"a": [{"b": {"call_source": "x"}}]})"), Error);
+  EXPECT_THROW(CheckSerializedScorer(
+                   R"({"third_party_scorer_data": {"kwargs": {"x": [["base_url", "h"]]}}})"),
+               Error);
+  EXPECT_THROW(CheckSerializedScorer(R"({"third_party_scorer_data": {"kwargs": [1]}})"), Error);
+  EXPECT_NO_THROW(
+      CheckSerializedScorer(R"({"third_party_scorer_data": {"kwargs": {"temperature": 0}}})"));
+}
+
+TEST_F(EvaluationDatasetServiceTest, ScorerVersionsRestartAtOneOnceAllAreGone) {
+  ScorerService scorers(*stores_->genai, *stores_->tracking);
+  EXPECT_EQ(scorers.RegisterScorer(experiments_[0], "j", "{}").version, 1);
+  EXPECT_EQ(scorers.RegisterScorer(experiments_[0], "j", R"({"v": 2})").version, 2);
+  EXPECT_EQ(scorers.RegisterScorer(experiments_[1], "j", "{}").version, 1);
+  EXPECT_EQ(scorers.GetScorer(experiments_[0], "j", std::nullopt).serialized_scorer, R"({"v": 2})");
+  EXPECT_EQ(scorers.ListScorers({}).size(), 2u);
+  scorers.DeleteScorer(experiments_[0], "j", 2);
+  EXPECT_EQ(scorers.GetScorer(experiments_[0], "j", std::nullopt).version, 1);
+  scorers.DeleteScorer(experiments_[0], "j", std::nullopt);
+  EXPECT_THROW(scorers.GetScorer(experiments_[0], "j", std::nullopt), Error);
+  EXPECT_EQ(scorers.RegisterScorer(experiments_[0], "j", "{}").version, 1);
+  EXPECT_THROW(scorers.RegisterScorer("424242", "j", "{}"), Error);
+}
+
+TEST_F(EvaluationDatasetServiceTest, IssuesSortBySeverityThenNewest) {
+  IssueService issues(*stores_->genai, *stores_->tracking);
+  auto make = [&](const std::string& name, const std::string& severity) {
+    Issue issue;
+    issue.experiment_id = experiments_[0];
+    issue.name = name;
+    issue.description = "d";
+    issue.severity = severity;
+    return issues.CreateIssue(issue).issue_id;
+  };
+  std::string none = make("none", "");
+  std::string low = make("low", "low");
+  std::string high = make("high", "high");
+  auto page = issues.SearchIssues(experiments_[0], "", std::nullopt, "", true);
+  std::vector<std::string> ids;
+  for (const Issue& i : page.items) ids.push_back(i.issue_id);
+  EXPECT_EQ(ids, (std::vector<std::string>{high, low, none}));
+  EXPECT_EQ(page.items[0].trace_count, 0);
+  issues.UpdateIssue(none, {"", "", "resolved", "medium"});
+  auto resolved = issues.SearchIssues("", "status = 'resolved'", std::nullopt, "", false);
+  ASSERT_EQ(resolved.items.size(), 1u);
+  EXPECT_EQ(resolved.items[0].severity, "medium");
+  EXPECT_FALSE(resolved.items[0].trace_count);
+  EXPECT_THROW(issues.UpdateIssue(none, {"", "", "open", std::nullopt}), Error);
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include "http/otlp_codec.h"
 #include "http/trace_routes.h"
 #include "store/metadata_store.h"
+#include "tracing/trace_analysis.h"
 #include "tracing/trace_search.h"
 #include "tracing/trace_service.h"
 
@@ -436,6 +437,99 @@ TEST_F(TraceServiceTest, TracesStayInTheirExperiment) {
   EXPECT_EQ(z.tags.at(kArtifactLocationTag),
             "mlflow-artifacts:/" + experiment_ + "/traces/" + z.trace_id + "/artifacts");
   EXPECT_THROW(service_->LogSpans(experiment_, {}), Error);
+}
+
+// ---------------------------------------------------------------- analysis
+
+TEST(TraceAnalysisTest, NpmiMatchesMlflows) {
+  // The values MLflow 3.17.2's server answers for these counts.
+  Correlation c = CorrelationOf(6, 6, 7, 10);
+  ASSERT_TRUE(c.npmi && c.npmi_smoothed);
+  EXPECT_NEAR(*c.npmi, 0.6982322877799215, 1e-12);
+  EXPECT_NEAR(*c.npmi_smoothed, 0.5404578674731575, 1e-12);
+  Correlation d = CorrelationOf(3, 4, 3, 10);
+  EXPECT_NEAR(*d.npmi, 0.7610560044063087, 1e-12);
+  EXPECT_NEAR(*d.npmi_smoothed, 0.6021516451320165, 1e-12);
+  EXPECT_FALSE(CorrelationOf(0, 0, 7, 10).npmi);        // no support: undefined
+  EXPECT_EQ(*CorrelationOf(0, 3, 4, 10).npmi, -1.0);    // never together
+  EXPECT_EQ(*CorrelationOf(10, 10, 10, 10).npmi, 1.0);  // always together
+  EXPECT_FALSE(CorrelationOf(5, 3, 4, 10).npmi);        // inconsistent counts
+  EXPECT_EQ(CorrelationOf(0, 0, 0, 0).total_count, 0);
+}
+
+TEST(TraceAnalysisTest, MetricsGroupBucketAndAggregate) {
+  std::vector<TraceMetricRow> rows;
+  for (int i = 0; i < 5; ++i) {
+    TraceMetricRow row;
+    row.request_time = 1000 * i;
+    row.name = i < 3 ? "a" : "b";
+    row.state = i == 4 ? "ERROR" : "OK";
+    row.duration_ms = 10 * (i + 1);
+    row.tokens["total_tokens"] = i;
+    if (i % 2 == 0) row.session = "s" + std::to_string(i / 4);
+    rows.push_back(row);
+  }
+  TraceMetricsQuery query;
+  query.view_type = "TRACES";
+  query.metric_name = "latency";
+  query.aggregations = {{"AVG", 0}, {"PERCENTILE", 50}, {"PERCENTILE", 99.9}};
+  query.dimensions = {"trace_name"};
+  CheckTraceMetricsQuery(query);
+  auto points = AggregateTraceMetrics(rows, query);
+  ASSERT_EQ(points.size(), 2u);
+  EXPECT_EQ(points[0].dimensions.at("trace_name"), "a");
+  EXPECT_DOUBLE_EQ(points[0].values.at("AVG"), 20.0);
+  EXPECT_DOUBLE_EQ(points[0].values.at("P50.0"), 20.0);
+  EXPECT_NEAR(points[0].values.at("P99.9"), 29.98, 1e-9);  // numpy's linear interpolation
+
+  query.metric_name = "trace_count";
+  query.aggregations = {{"COUNT", 0}};
+  query.dimensions = {"trace_status"};
+  query.time_interval_seconds = 2;
+  query.start_time_ms = 0;
+  query.end_time_ms = 5000;
+  points = AggregateTraceMetrics(rows, query);
+  ASSERT_EQ(points.size(), 3u);  // buckets 0 and 2000 (OK), 4000 (ERROR)
+  EXPECT_EQ(points[0].dimensions.at("time_bucket"), "1970-01-01T00:00:00+00:00");
+  EXPECT_DOUBLE_EQ(points[0].values.at("COUNT"), 2.0);
+  query.max_results = 1;
+  EXPECT_EQ(AggregateTraceMetrics(rows, query).size(), 1u);
+
+  TraceMetricsQuery sessions;
+  sessions.view_type = "TRACES";
+  sessions.metric_name = "session_count";
+  sessions.aggregations = {{"COUNT", 0}};
+  points = AggregateTraceMetrics(rows, sessions);
+  ASSERT_EQ(points.size(), 1u);
+  EXPECT_DOUBLE_EQ(points[0].values.at("COUNT"), 2.0);  // s0 and s1
+}
+
+TEST(TraceAnalysisTest, MetricsQueriesAreCheckedAsMlflowChecksThem) {
+  TraceMetricsQuery q;
+  q.view_type = "TRACES";
+  q.metric_name = "trace_count";
+  q.aggregations = {{"SUM", 0}};
+  EXPECT_THROW(CheckTraceMetricsQuery(q), Error);
+  q.aggregations = {{"COUNT", 0}};
+  q.dimensions = {"span_type"};
+  EXPECT_THROW(CheckTraceMetricsQuery(q), Error);
+  q.dimensions = {};
+  q.time_interval_seconds = 60;
+  EXPECT_THROW(CheckTraceMetricsQuery(q), Error);
+  q.time_interval_seconds.reset();
+  q.metric_name = "bogus";
+  EXPECT_THROW(CheckTraceMetricsQuery(q), Error);
+  q.metric_name = "trace_count";
+  q.view_type = "SPANS";
+  EXPECT_THROW(CheckTraceMetricsQuery(q), Error);  // not computed yet
+}
+
+TEST(TraceSearchTest, TextIsAPatternOverSpanContent) {
+  TraceFilter f = ParseTraceFilter("trace.text LIKE '%hello%'");
+  ASSERT_EQ(f.clauses.size(), 1u);
+  EXPECT_EQ(f.clauses[0].field, TraceField::kSpan);
+  EXPECT_EQ(f.clauses[0].key, "content");
+  EXPECT_THROW(ParseTraceFilter("text = 'hello'"), Error);
 }
 
 }  // namespace
