@@ -857,14 +857,11 @@ bool Connection::Submit(std::shared_ptr<Exchange> ex) {
 
 Route* HttpServer::Impl::Match(Request& req) {
   // "//model-versions/get-artifact" is "/model-versions/get-artifact", as
-  // MLflow's server (Werkzeug) merges slashes.
-  if (req.path.find("//") != std::string::npos) {
-    std::string merged;
-    for (char c : req.path) {
-      if (c != '/' || merged.empty() || merged.back() != '/') merged += c;
-    }
-    req.path = std::move(merged);
-  }
+  // MLflow's server (Werkzeug) merges the slashes of a route's fixed part.
+  // Only leading ones here: a path parameter keeps its slashes (an artifact
+  // path "/etc/x" stays absolute, and is refused as such).
+  const size_t slashes = req.path.find_first_not_of('/');
+  if (slashes != std::string::npos && slashes > 1) req.path.erase(0, slashes - 1);
   for (const auto& [from, to] : path_aliases) {
     if (req.path.compare(0, from.size(), from) == 0) {
       req.path = to + req.path.substr(from.size());
