@@ -173,9 +173,8 @@ void EvaluationDatasetService::DeleteDatasetTag(const std::string& dataset_id,
 
 UpsertCounts EvaluationDatasetService::UpsertRecords(const std::string& dataset_id,
                                                      const std::string& records_json) {
-  std::vector<Json> records = ParseRecords(records_json);
   RequireDataset(dataset_id, Permission::kEdit);
-  return store_.UpsertRecords(dataset_id, records, NowMillis());
+  return store_.UpsertRecords(dataset_id, ParseRecords(records_json), NowMillis());
 }
 
 Page<DatasetRecord> EvaluationDatasetService::GetRecords(const std::string& dataset_id,

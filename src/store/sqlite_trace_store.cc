@@ -382,6 +382,7 @@ void BindAll(Statement& statement, const std::vector<SqlValue>& binds) {
 
 int64_t SqliteTraceStore::CountTraces(const std::vector<std::string>& experiment_ids,
                                       const std::vector<tracing::TraceFilter>& all_of) {
+  if (all_of.empty()) return 0;
   const std::vector<int64_t> experiments = ExperimentKeys(experiment_ids);
   const std::vector<tracing::TraceOrder> order = tracing::ParseTraceOrderBy({});
   std::string sql = "SELECT COUNT(*) FROM (";
@@ -401,46 +402,119 @@ int64_t SqliteTraceStore::CountTraces(const std::vector<std::string>& experiment
   });
 }
 
-std::vector<tracing::TraceMetricRow> SqliteTraceStore::ScanTraceMetrics(
-    const std::vector<std::string>& experiment_ids, const tracing::TraceFilter& filter,
-    std::optional<int64_t> start_ms, std::optional<int64_t> end_ms) {
+namespace {
+
+// A span attribute as MLflow keeps it in the span's JSON: the value's JSON
+// text ("\"gpt-4o\""), read back as the value.
+std::optional<Json> SpanAttribute(const Json& content, const char* key) {
+  auto attributes = content.find("attributes");
+  if (attributes == content.end() || !attributes->is_object()) return std::nullopt;
+  auto it = attributes->find(key);
+  if (it == attributes->end()) return std::nullopt;
+  if (!it->is_string()) return *it;
+  Json value = Json::parse(it->get<std::string>(), nullptr, /*allow_exceptions=*/false);
+  if (value.is_discarded()) return *it;
+  return value;
+}
+
+// The numbers under `keys` of a JSON object given as an object or as its
+// JSON text (mlflow.trace.tokenUsage, mlflow.llm.cost), into `values`.
+void AddNumbers(const Json& object, std::initializer_list<const char*> keys,
+                std::map<std::string, double>& values) {
+  const Json parsed =
+      object.is_string() ? Json::parse(object.get<std::string>(), nullptr, false) : object;
+  if (!parsed.is_object()) return;
+  for (const char* key : keys) {
+    auto value = parsed.find(key);
+    if (value != parsed.end() && value->is_number()) values[key] = value->get<double>();
+  }
+}
+
+}  // namespace
+
+std::vector<tracing::MetricRow> SqliteTraceStore::ScanMetricRows(
+    const std::string& view_type, const std::vector<std::string>& experiment_ids,
+    const tracing::TraceFilter& filter, std::optional<int64_t> start_ms,
+    std::optional<int64_t> end_ms) {
   const SqlQuery matching = BuildTraceSearch(SqlDialect::Sqlite(), ExperimentKeys(experiment_ids),
                                              filter, tracing::ParseTraceOrderBy({}), -1, 0);
-  std::string sql =
-      "SELECT t.request_time, "
-      "(SELECT value FROM trace_tags k WHERE k.trace_pk = t.trace_pk AND k.key = "
-      "'mlflow.traceName'), t.state, t.execution_duration, "
-      "(SELECT value FROM trace_metadata m WHERE m.trace_pk = t.trace_pk AND m.key = "
-      "'mlflow.trace.session'), "
-      "(SELECT value FROM trace_metadata m WHERE m.trace_pk = t.trace_pk AND m.key = "
-      "'mlflow.trace.tokenUsage') FROM traces t WHERE t.trace_pk IN (SELECT trace_pk FROM (" +
-      matching.sql + "))";
+  const std::string in_scope = "t.trace_pk IN (SELECT trace_pk FROM (" + matching.sql + "))";
+  std::string sql;
+  // The row's time, in the view's unit, bounded below.
+  std::string time_column = "t.request_time";
+  int64_t time_scale = 1;
+  if (view_type == "SPANS") {
+    sql =
+        "SELECT s.start_ns, s.name, s.type, s.status, s.end_ns, s.content FROM spans s JOIN "
+        "traces t ON t.trace_pk = s.trace_pk WHERE " +
+        in_scope;
+    time_column = "s.start_ns";
+    time_scale = 1'000'000;
+  } else if (view_type == "ASSESSMENTS") {
+    sql =
+        "SELECT t.request_time, a.name, a.value, a.number FROM assessments a JOIN traces t ON "
+        "t.trace_pk = a.trace_pk WHERE a.valid = 1 AND " +
+        in_scope;
+  } else {
+    sql =
+        "SELECT t.request_time, "
+        "(SELECT value FROM trace_tags k WHERE k.trace_pk = t.trace_pk AND k.key = "
+        "'mlflow.traceName'), t.state, t.execution_duration, "
+        "(SELECT value FROM trace_metadata m WHERE m.trace_pk = t.trace_pk AND m.key = "
+        "'mlflow.trace.session'), "
+        "(SELECT value FROM trace_metadata m WHERE m.trace_pk = t.trace_pk AND m.key = "
+        "'mlflow.trace.tokenUsage') FROM traces t WHERE " +
+        in_scope;
+  }
   std::vector<SqlValue> binds = matching.binds;
   if (start_ms) {
-    sql += " AND t.request_time >= ?";
-    binds.emplace_back(*start_ms);
+    sql += " AND " + time_column + " >= ?";
+    binds.emplace_back(*start_ms * time_scale);
   }
   if (end_ms) {
-    sql += " AND t.request_time < ?";
-    binds.emplace_back(*end_ms);
+    sql += " AND " + time_column + " < ?";
+    binds.emplace_back(*end_ms * time_scale);
   }
   return db_->Read([&](Connection& db) {
     Statement rows = db.Prepare(sql);
     BindAll(rows, binds);
-    std::vector<tracing::TraceMetricRow> out;
+    std::vector<tracing::MetricRow> out;
     while (rows.Step()) {
-      tracing::TraceMetricRow row;
-      row.request_time = rows.Int(0);
-      if (!rows.IsNull(1)) row.name = rows.Text(1);
-      row.state = rows.Text(2);
-      if (!rows.IsNull(3)) row.duration_ms = rows.Int(3);
-      if (!rows.IsNull(4)) row.session = rows.Text(4);
-      if (!rows.IsNull(5)) {
-        const Json usage = Json::parse(rows.Text(5), nullptr, /*allow_exceptions=*/false);
-        if (usage.is_object()) {
-          for (const auto& [key, value] : usage.items())
-            if (value.is_number_integer()) row.tokens[key] = value.get<int64_t>();
+      tracing::MetricRow row;
+      if (view_type == "SPANS") {
+        row.time_ms = rows.Int(0) / 1'000'000;
+        row.dimensions["span_name"] = rows.Text(1);
+        if (!rows.Text(2).empty()) row.dimensions["span_type"] = rows.Text(2);
+        row.dimensions["span_status"] = rows.Text(3);
+        row.values["span_count"] = 1;
+        if (rows.Int(4) > 0) row.values["latency"] = (rows.Int(4) - rows.Int(0)) / 1'000'000;
+        const Json content = Json::parse(rows.Text(5), nullptr, false);
+        for (const auto& [dimension, key] :
+             {std::pair{"span_model_name", "mlflow.llm.model"},
+              std::pair{"span_model_provider", "mlflow.llm.provider"}}) {
+          auto value = SpanAttribute(content, key);
+          if (value && value->is_string()) row.dimensions[dimension] = value->get<std::string>();
         }
+        if (auto cost = SpanAttribute(content, "mlflow.llm.cost"))
+          AddNumbers(*cost, {"input_cost", "output_cost", "total_cost"}, row.values);
+      } else if (view_type == "ASSESSMENTS") {
+        row.time_ms = rows.Int(0);
+        row.dimensions["assessment_name"] = rows.Text(1);
+        row.dimensions["assessment_value"] = rows.Text(2);
+        row.values["assessment_count"] = 1;
+        if (!rows.IsNull(3)) row.values["assessment_value"] = rows.Double(3);
+      } else {
+        row.time_ms = rows.Int(0);
+        if (!rows.IsNull(1)) row.dimensions["trace_name"] = rows.Text(1);
+        row.dimensions["trace_status"] = rows.Text(2);
+        row.values["trace_count"] = 1;
+        if (!rows.IsNull(3)) row.values["latency"] = static_cast<double>(rows.Int(3));
+        if (!rows.IsNull(4)) row.session = rows.Text(4);
+        if (!rows.IsNull(5))
+          AddNumbers(Json(rows.Text(5)),
+                     {"input_tokens", "output_tokens", "total_tokens", "cache_read_input_tokens",
+                      "cache_creation_input_tokens"},
+                     row.values);
       }
       out.push_back(std::move(row));
     }

@@ -26,9 +26,11 @@ class SqliteTraceStore : public tracing::TraceStore {
                                                     tracking::Page page) override;
   int64_t CountTraces(const std::vector<std::string>& experiment_ids,
                       const std::vector<tracing::TraceFilter>& all_of) override;
-  std::vector<tracing::TraceMetricRow> ScanTraceMetrics(
-      const std::vector<std::string>& experiment_ids, const tracing::TraceFilter& filter,
-      std::optional<int64_t> start_ms, std::optional<int64_t> end_ms) override;
+  std::vector<tracing::MetricRow> ScanMetricRows(const std::string& view_type,
+                                                 const std::vector<std::string>& experiment_ids,
+                                                 const tracing::TraceFilter& filter,
+                                                 std::optional<int64_t> start_ms,
+                                                 std::optional<int64_t> end_ms) override;
   void SetTraceTag(const std::string& trace_id, const std::string& key,
                    const std::string& value) override;
   bool DeleteTraceTag(const std::string& trace_id, const std::string& key) override;

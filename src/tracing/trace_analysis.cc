@@ -24,23 +24,41 @@ std::optional<double> NpmiCore(double n11, double n10, double n01, double n00, d
 }
 
 struct MetricConfig {
-  std::vector<std::string> aggregations;
-  std::vector<std::string> dimensions;
+  std::vector<std::string> aggregations;  // sorted, as MLflow lists them
+  std::vector<std::string> dimensions;    // sorted
 };
 
-const std::map<std::string, MetricConfig>& TraceMetricConfigs() {
-  static const std::vector<std::string> kNumeric = {"SUM", "AVG", "MIN", "MAX", "PERCENTILE"};
-  static const std::map<std::string, MetricConfig> configs = {
-      {"trace_count", {{"COUNT"}, {"trace_name", "trace_status"}}},
-      {"session_count", {{"COUNT"}, {}}},
-      {"latency", {{"AVG", "MIN", "MAX", "PERCENTILE"}, {"trace_name"}}},
-      {"input_tokens", {kNumeric, {"trace_name"}}},
-      {"output_tokens", {kNumeric, {"trace_name"}}},
-      {"total_tokens", {kNumeric, {"trace_name"}}},
-      {"cache_read_input_tokens", {kNumeric, {"trace_name"}}},
-      {"cache_creation_input_tokens", {kNumeric, {"trace_name"}}},
+using ViewConfig = std::vector<std::pair<std::string, MetricConfig>>;  // in MLflow's order
+
+// MLflow's TRACES_, SPANS_ and ASSESSMENTS_METRICS_CONFIGS.
+const std::map<std::string, ViewConfig>& ViewConfigs() {
+  static const std::vector<std::string> kStats = {"AVG", "MAX", "MIN", "PERCENTILE"};
+  static const std::vector<std::string> kSums = {"AVG", "MAX", "MIN", "PERCENTILE", "SUM"};
+  static const std::vector<std::string> kTraceName = {"trace_name"};
+  static const std::vector<std::string> kModel = {"span_model_name", "span_model_provider"};
+  static const std::map<std::string, ViewConfig> views = {
+      {"TRACES",
+       {{"trace_count", {{"COUNT"}, {"trace_name", "trace_status"}}},
+        {"session_count", {{"COUNT"}, {}}},
+        {"latency", {kStats, kTraceName}},
+        {"input_tokens", {kSums, kTraceName}},
+        {"output_tokens", {kSums, kTraceName}},
+        {"total_tokens", {kSums, kTraceName}},
+        {"cache_read_input_tokens", {kSums, kTraceName}},
+        {"cache_creation_input_tokens", {kSums, kTraceName}}}},
+      {"SPANS",
+       {{"span_count",
+         {{"COUNT"},
+          {"span_model_name", "span_model_provider", "span_name", "span_status", "span_type"}}},
+        {"latency", {kStats, {"span_name", "span_status"}}},
+        {"input_cost", {kSums, kModel}},
+        {"output_cost", {kSums, kModel}},
+        {"total_cost", {kSums, kModel}}}},
+      {"ASSESSMENTS",
+       {{"assessment_count", {{"COUNT"}, {"assessment_name", "assessment_value"}}},
+        {"assessment_value", {kStats, {"assessment_name"}}}}},
   };
-  return configs;
+  return views;
 }
 
 // Python's repr of a list of strings: ['a', 'b'].
@@ -72,18 +90,6 @@ double Percentile(std::vector<double> values, double percentile) {
   return values[low] + (values[high] - values[low]) * (index - static_cast<double>(low));
 }
 
-// The value a row contributes to the metric; nullopt: none (left out).
-std::optional<double> ValueOf(const TraceMetricRow& row, const std::string& metric) {
-  if (metric == "trace_count") return 1.0;
-  if (metric == "latency") {
-    if (!row.duration_ms) return std::nullopt;
-    return static_cast<double>(*row.duration_ms);
-  }
-  auto it = row.tokens.find(metric);
-  if (it == row.tokens.end()) return std::nullopt;
-  return static_cast<double>(it->second);
-}
-
 }  // namespace
 
 Correlation CorrelationOf(int64_t joint, int64_t filter1, int64_t filter2, int64_t total) {
@@ -100,43 +106,43 @@ Correlation CorrelationOf(int64_t joint, int64_t filter1, int64_t filter2, int64
 }
 
 void CheckTraceMetricsQuery(const TraceMetricsQuery& query) {
-  if (query.view_type != "TRACES") {
-    ThrowInvalid("view_type '" + query.view_type +
-                 "' is not served yet: Slipway computes trace metrics for the TRACES view only.");
+  auto view = ViewConfigs().find(query.view_type);
+  if (view == ViewConfigs().end()) {
+    ThrowInvalid("view_type must be one of ['TRACES', 'SPANS', 'ASSESSMENTS'], got '" +
+                 query.view_type + "'");
   }
+  const MetricConfig* config = nullptr;
   std::vector<std::string> names;
-  for (const auto& [name, config] : TraceMetricConfigs()) names.push_back(name);
-  auto config = TraceMetricConfigs().find(query.metric_name);
-  if (config == TraceMetricConfigs().end()) {
-    // (MLflow lists them in its own order)
-    ThrowInvalid(
-        "metric_name must be one of " +
-        PyList({"trace_count", "session_count", "latency", "input_tokens", "output_tokens",
-                "total_tokens", "cache_read_input_tokens", "cache_creation_input_tokens"}) +
-        ", got '" + query.metric_name + "'");
+  for (const auto& [name, metric] : view->second) {
+    names.push_back(name);
+    if (name == query.metric_name) config = &metric;
+  }
+  if (config == nullptr) {
+    ThrowInvalid("metric_name must be one of " + PyList(names) + ", got '" + query.metric_name +
+                 "'");
   }
   if (query.aggregations.empty()) {
     ThrowInvalid("Missing value for required parameter 'aggregations'.");
   }
-  std::vector<std::string> bad;
+  std::set<std::string> bad;
   for (const MetricAggregation& a : query.aggregations) {
-    const auto& allowed = config->second.aggregations;
-    if (std::find(allowed.begin(), allowed.end(), a.type) == allowed.end()) bad.push_back(a.type);
+    const auto& allowed = config->aggregations;
+    if (std::find(allowed.begin(), allowed.end(), a.type) == allowed.end()) bad.insert(a.type);
     if (a.type == "PERCENTILE" && (a.percentile < 0 || a.percentile > 100)) {
       ThrowInvalid("percentile_value must be between 0 and 100, got " + PyFloat(a.percentile));
     }
   }
   if (!bad.empty()) {
-    ThrowInvalid("Found invalid aggregation_type(s): " + PyList(bad) +
-                 ". Supported aggregation types: " + PyList(config->second.aggregations));
+    ThrowInvalid("Found invalid aggregation_type(s): " + PyList({bad.begin(), bad.end()}) +
+                 ". Supported aggregation types: " + PyList(config->aggregations));
   }
   for (const std::string& d : query.dimensions) {
-    const auto& allowed = config->second.dimensions;
-    if (std::find(allowed.begin(), allowed.end(), d) == allowed.end()) bad.push_back(d);
+    const auto& allowed = config->dimensions;
+    if (std::find(allowed.begin(), allowed.end(), d) == allowed.end()) bad.insert(d);
   }
   if (!bad.empty()) {
-    ThrowInvalid("Found invalid dimension(s): " + PyList(bad) +
-                 ". Supported dimensions: " + PyList(config->second.dimensions));
+    ThrowInvalid("Found invalid dimension(s): " + PyList({bad.begin(), bad.end()}) +
+                 ". Supported dimensions: " + PyList(config->dimensions));
   }
   if (query.time_interval_seconds && (!query.start_time_ms || !query.end_time_ms)) {
     ThrowInvalid("start_time_ms and end_time_ms are required if time_interval_seconds is set");
@@ -150,7 +156,7 @@ void CheckTraceMetricsQuery(const TraceMetricsQuery& query) {
   }
 }
 
-std::vector<MetricDataPoint> AggregateTraceMetrics(const std::vector<TraceMetricRow>& rows,
+std::vector<MetricDataPoint> AggregateTraceMetrics(const std::vector<MetricRow>& rows,
                                                    const TraceMetricsQuery& query) {
   // Group key: the bucket (as a number, so it orders) and dimension values.
   using Key = std::pair<int64_t, std::vector<std::string>>;
@@ -158,30 +164,31 @@ std::vector<MetricDataPoint> AggregateTraceMetrics(const std::vector<TraceMetric
     std::vector<double> values;
     std::set<std::string> sessions;
   };
+  const bool sessions = query.metric_name == "session_count";
   std::map<Key, Group> groups;
   const int64_t bucket_ms = query.time_interval_seconds.value_or(0) * 1000;
-  for (const TraceMetricRow& row : rows) {
+  for (const MetricRow& row : rows) {
     Key key{0, {}};
     if (bucket_ms > 0) {
-      const int64_t t = row.request_time;
+      const int64_t t = row.time_ms;
       key.first = (t >= 0 ? t / bucket_ms : (t - bucket_ms + 1) / bucket_ms) * bucket_ms;
     }
     bool complete = true;
     for (const std::string& d : query.dimensions) {
-      if (d == "trace_status") {
-        key.second.push_back(row.state);
-      } else if (row.name) {
-        key.second.push_back(*row.name);
-      } else {
+      auto value = row.dimensions.find(d);
+      if (value == row.dimensions.end()) {
         complete = false;  // no value for a dimension: left out, as MLflow
+        break;
       }
+      key.second.push_back(value->second);
     }
     if (!complete) continue;
-    if (query.metric_name == "session_count") {
+    if (sessions) {
       if (row.session) groups[key].sessions.insert(*row.session);
       continue;
     }
-    if (auto value = ValueOf(row, query.metric_name)) groups[key].values.push_back(*value);
+    auto value = row.values.find(query.metric_name);
+    if (value != row.values.end()) groups[key].values.push_back(value->second);
   }
   std::vector<MetricDataPoint> points;
   for (const auto& [key, group] : groups) {
@@ -199,7 +206,7 @@ std::vector<MetricDataPoint> AggregateTraceMetrics(const std::vector<TraceMetric
     }
     const std::vector<double>& v = group.values;
     for (const MetricAggregation& a : query.aggregations) {
-      if (query.metric_name == "session_count") {
+      if (sessions) {
         if (!group.sessions.empty()) {
           point.values[AggregationKey(a)] = static_cast<double>(group.sessions.size());
         }

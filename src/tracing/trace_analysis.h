@@ -31,14 +31,29 @@ Correlation CorrelationOf(int64_t joint, int64_t filter1, int64_t filter2, int64
 
 // ----------------------------------------------------------------- metrics
 
-// One trace as the TRACES view of the metrics sees it.
-struct TraceMetricRow {
-  int64_t request_time = 0;  // ms
-  std::optional<std::string> name;
-  std::string state;
-  std::optional<int64_t> duration_ms;
+// One row of a metrics view: a trace (TRACES), a span (SPANS) or a valid
+// assessment (ASSESSMENTS) of the traces in scope, with the view's
+// dimensions and metrics it has a value for (a row without a metric's value
+// does not count for it; one without a dimension's value is left out of a
+// grouping by that dimension, as MLflow's SQL leaves NULLs out).
+//
+//   TRACES: dimensions trace_name, trace_status; metrics trace_count (1),
+//     latency (ms), input_tokens, output_tokens, total_tokens,
+//     cache_read_input_tokens, cache_creation_input_tokens (the trace's
+//     mlflow.trace.tokenUsage); `session` (mlflow.trace.session) for
+//     session_count.
+//   SPANS: dimensions span_name, span_type, span_status, span_model_name,
+//     span_model_provider (the span's mlflow.llm.model / mlflow.llm.provider);
+//     metrics span_count (1), latency (ms, whole), input_cost, output_cost,
+//     total_cost (the span's mlflow.llm.cost).
+//   ASSESSMENTS: dimensions assessment_name, assessment_value (the value's
+//     JSON text); metrics assessment_count (1), assessment_value (numeric
+//     values, booleans as 1 and 0).
+struct MetricRow {
+  int64_t time_ms = 0;  // the trace's start; a span's own start in SPANS
+  std::map<std::string, std::string> dimensions;
+  std::map<std::string, double> values;
   std::optional<std::string> session;
-  std::map<std::string, int64_t> tokens;  // input_tokens, output_tokens, ... as reported
 };
 
 struct MetricAggregation {
@@ -47,10 +62,10 @@ struct MetricAggregation {
 };
 
 struct TraceMetricsQuery {
-  std::string view_type;  // TRACES (SPANS and ASSESSMENTS are not computed yet)
+  std::string view_type;  // TRACES, SPANS, ASSESSMENTS
   std::string metric_name;
   std::vector<MetricAggregation> aggregations;
-  std::vector<std::string> dimensions;  // trace_name, trace_status
+  std::vector<std::string> dimensions;
   std::optional<int64_t> time_interval_seconds;
   std::optional<int64_t> start_time_ms;
   std::optional<int64_t> end_time_ms;
@@ -63,13 +78,15 @@ struct MetricDataPoint {
   std::map<std::string, double> values;           // COUNT, AVG, P50.0, ...
 };
 
-// INVALID_PARAMETER_VALUE with MLflow's messages for a metric, aggregation
-// or dimension the view does not have, or a time interval without a range.
+// INVALID_PARAMETER_VALUE with MLflow's messages for a view, metric,
+// aggregation or dimension MLflow does not have, or a time interval without
+// a range.
 void CheckTraceMetricsQuery(const TraceMetricsQuery& query);
 
-// The data points of `rows`, grouped by the time bucket (first) and the
-// dimensions, in ascending order of the groups, at most max_results.
-std::vector<MetricDataPoint> AggregateTraceMetrics(const std::vector<TraceMetricRow>& rows,
+// The data points of `rows` (of the query's view), grouped by the time
+// bucket (first) and the dimensions, in ascending order of the groups, at
+// most max_results.
+std::vector<MetricDataPoint> AggregateTraceMetrics(const std::vector<MetricRow>& rows,
                                                    const TraceMetricsQuery& query);
 
 }  // namespace slipway::tracing

@@ -382,8 +382,9 @@ std::vector<MetricDataPoint> TraceService::QueryTraceMetrics(
   const TraceFilter filter = ParseTraceFilter(joined);
   const std::vector<std::string> experiments = ReadableExperiments(experiment_ids);
   if (experiments.empty()) return {};
-  return AggregateTraceMetrics(
-      store_.ScanTraceMetrics(experiments, filter, query.start_time_ms, query.end_time_ms), query);
+  return AggregateTraceMetrics(store_.ScanMetricRows(query.view_type, experiments, filter,
+                                                     query.start_time_ms, query.end_time_ms),
+                               query);
 }
 
 TraceInfo TraceService::GetTraceInfo(const std::string& trace_id) {

@@ -66,14 +66,17 @@ class TraceStore {
 
   // How many traces of `experiment_ids` match every filter of `all_of`
   // (each filter on its own: a trace may match them through different
-  // spans).
+  // spans); 0 when `all_of` is empty.
   virtual int64_t CountTraces(const std::vector<std::string>& experiment_ids,
                               const std::vector<TraceFilter>& all_of) = 0;
-  // The traces of `experiment_ids` matching `filter`, started in
-  // [start_ms, end_ms), as the metrics see them.
-  virtual std::vector<TraceMetricRow> ScanTraceMetrics(
-      const std::vector<std::string>& experiment_ids, const TraceFilter& filter,
-      std::optional<int64_t> start_ms, std::optional<int64_t> end_ms) = 0;
+  // The rows of metrics view `view_type` (TRACES, SPANS, ASSESSMENTS: see
+  // MetricRow) of the traces of `experiment_ids` matching `filter`, with
+  // their time in [start_ms, end_ms).
+  virtual std::vector<MetricRow> ScanMetricRows(const std::string& view_type,
+                                                const std::vector<std::string>& experiment_ids,
+                                                const TraceFilter& filter,
+                                                std::optional<int64_t> start_ms,
+                                                std::optional<int64_t> end_ms) = 0;
 
   virtual void SetTraceTag(const std::string& trace_id, const std::string& key,
                            const std::string& value) = 0;

@@ -638,3 +638,39 @@ def test_mlflow_2_start_and_end_trace(traced, server):
     r = requests.patch(f"{api}/tr-nonexistent", json={"request_id": "tr-nonexistent",
                                                       "timestamp_ms": 1, "status": "OK"})
     assert_mlflow_error(r, 404, "RESOURCE_DOES_NOT_EXIST", "not found")
+
+
+def test_span_and_assessment_metrics_for_the_ui(traced, server):
+    for i in range(3):
+        with mlflow.start_span(name="agent", span_type=SpanType.AGENT):
+            with mlflow.start_span(name="llm", span_type=SpanType.LLM) as llm:
+                llm.set_attribute("mlflow.llm.model", "gpt-x")
+                llm.set_attribute("mlflow.llm.provider", "openai")
+                llm.set_attribute("mlflow.llm.cost", {"input_cost": 0.5 * (i + 1),
+                                                      "output_cost": 1.0, "total_cost": 1.5})
+        trace_id = mlflow.get_last_active_trace_id()
+        mlflow.log_feedback(trace_id=trace_id, name="quality", value=i / 2)
+        mlflow.log_feedback(trace_id=trace_id, name="safe", value=True)
+    url = f"{server.url}/api/3.0/mlflow/traces/metrics"
+
+    def points(**body):
+        r = requests.post(url, json={"experiment_ids": [traced], **body})
+        assert r.status_code == 200, r.text
+        return [(p.get("dimensions", {}), p["values"]) for p in r.json()["data_points"]]
+
+    assert points(view_type="SPANS", metric_name="span_count",
+                  aggregations=[{"aggregation_type": "COUNT"}], dimensions=["span_type"]) == [
+        ({"span_type": "AGENT"}, {"COUNT": 3}), ({"span_type": "LLM"}, {"COUNT": 3})]
+    assert points(view_type="SPANS", metric_name="input_cost",
+                  aggregations=[{"aggregation_type": "SUM"}, {"aggregation_type": "MAX"}],
+                  dimensions=["span_model_name", "span_model_provider"]) == [
+        ({"span_model_name": "gpt-x", "span_model_provider": "openai"},
+         {"SUM": 3.0, "MAX": 1.5})]
+    assert points(view_type="ASSESSMENTS", metric_name="assessment_count",
+                  aggregations=[{"aggregation_type": "COUNT"}],
+                  dimensions=["assessment_name"]) == [
+        ({"assessment_name": "quality"}, {"COUNT": 3}), ({"assessment_name": "safe"}, {"COUNT": 3})]
+    assert points(view_type="ASSESSMENTS", metric_name="assessment_value",
+                  aggregations=[{"aggregation_type": "AVG"}],
+                  dimensions=["assessment_name"]) == [
+        ({"assessment_name": "quality"}, {"AVG": 0.5}), ({"assessment_name": "safe"}, {"AVG": 1.0})]

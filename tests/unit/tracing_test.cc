@@ -458,17 +458,23 @@ TEST(TraceAnalysisTest, NpmiMatchesMlflows) {
 }
 
 TEST(TraceAnalysisTest, MetricsGroupBucketAndAggregate) {
-  std::vector<TraceMetricRow> rows;
+  std::vector<MetricRow> rows;
   for (int i = 0; i < 5; ++i) {
-    TraceMetricRow row;
-    row.request_time = 1000 * i;
-    row.name = i < 3 ? "a" : "b";
-    row.state = i == 4 ? "ERROR" : "OK";
-    row.duration_ms = 10 * (i + 1);
-    row.tokens["total_tokens"] = i;
+    MetricRow row;
+    row.time_ms = 1000 * i;
+    row.dimensions["trace_name"] = i < 3 ? "a" : "b";
+    row.dimensions["trace_status"] = i == 4 ? "ERROR" : "OK";
+    row.values["trace_count"] = 1;
+    row.values["latency"] = 10 * (i + 1);
+    row.values["total_tokens"] = i;
     if (i % 2 == 0) row.session = "s" + std::to_string(i / 4);
     rows.push_back(row);
   }
+  MetricRow unnamed;  // no trace_name: left out of groupings by it
+  unnamed.dimensions["trace_status"] = "OK";
+  unnamed.values["trace_count"] = 1;
+  unnamed.time_ms = 100;
+  rows.push_back(unnamed);
   TraceMetricsQuery query;
   query.view_type = "TRACES";
   query.metric_name = "latency";
@@ -491,7 +497,7 @@ TEST(TraceAnalysisTest, MetricsGroupBucketAndAggregate) {
   points = AggregateTraceMetrics(rows, query);
   ASSERT_EQ(points.size(), 3u);  // buckets 0 and 2000 (OK), 4000 (ERROR)
   EXPECT_EQ(points[0].dimensions.at("time_bucket"), "1970-01-01T00:00:00+00:00");
-  EXPECT_DOUBLE_EQ(points[0].values.at("COUNT"), 2.0);
+  EXPECT_DOUBLE_EQ(points[0].values.at("COUNT"), 3.0);
   query.max_results = 1;
   EXPECT_EQ(AggregateTraceMetrics(rows, query).size(), 1u);
 
@@ -519,9 +525,27 @@ TEST(TraceAnalysisTest, MetricsQueriesAreCheckedAsMlflowChecksThem) {
   q.time_interval_seconds.reset();
   q.metric_name = "bogus";
   EXPECT_THROW(CheckTraceMetricsQuery(q), Error);
-  q.metric_name = "trace_count";
   q.view_type = "SPANS";
-  EXPECT_THROW(CheckTraceMetricsQuery(q), Error);  // not computed yet
+  q.metric_name = "trace_count";
+  EXPECT_THROW(CheckTraceMetricsQuery(q), Error);  // a TRACES metric
+  q.metric_name = "span_count";
+  q.dimensions = {"span_type", "span_model_name"};
+  EXPECT_NO_THROW(CheckTraceMetricsQuery(q));
+  q.view_type = "ASSESSMENTS";
+  q.metric_name = "assessment_value";
+  q.aggregations = {{"COUNT", 0}};
+  q.dimensions = {};
+  try {
+    CheckTraceMetricsQuery(q);
+    ADD_FAILURE();
+  } catch (const Error& e) {  // MLflow's message, its lists sorted
+    EXPECT_NE(std::string(e.what()).find("Found invalid aggregation_type(s): ['COUNT']. Supported "
+                                         "aggregation types: ['AVG', 'MAX', 'MIN', 'PERCENTILE']"),
+              std::string::npos)
+        << e.what();
+  }
+  q.view_type = "EVENTS";
+  EXPECT_THROW(CheckTraceMetricsQuery(q), Error);
 }
 
 TEST(TraceSearchTest, TextIsAPatternOverSpanContent) {
