@@ -68,7 +68,7 @@ IssueService::IssueService(IssueStore& store, tracking::TrackingStore& tracking,
                            governance::Authorizer& authorizer)
     : store_(store), tracking_(tracking), authorizer_(authorizer) {}
 
-std::string IssueService::RequireIssue(const std::string& issue_id, Permission needed) {
+Issue IssueService::RequireIssue(const std::string& issue_id, Permission needed) {
   governance::NameTarget("issue:" + issue_id);
   std::optional<Issue> issue = store_.GetIssue(issue_id);
   std::optional<std::string> experiment;
@@ -76,7 +76,7 @@ std::string IssueService::RequireIssue(const std::string& issue_id, Permission n
   governance::RequireWithin(authorizer_, needed, ResourceType::kExperiment, experiment, "issue",
                             issue_id);
   if (!issue) ThrowNotFound("Issue with ID '" + issue_id + "' not found");
-  return issue->experiment_id;
+  return std::move(*issue);
 }
 
 Issue IssueService::CreateIssue(Issue issue) {
@@ -119,27 +119,23 @@ Issue IssueService::CreateIssue(Issue issue) {
 }
 
 Issue IssueService::GetIssue(const std::string& issue_id) {
-  RequireIssue(issue_id, Permission::kRead);
-  std::optional<Issue> issue = store_.GetIssue(issue_id);
-  if (!issue) ThrowNotFound("Issue with ID '" + issue_id + "' not found");
-  issue->trace_count.reset();
-  return std::move(*issue);
+  Issue issue = RequireIssue(issue_id, Permission::kRead);
+  issue.trace_count.reset();
+  return issue;
 }
 
 Issue IssueService::UpdateIssue(const std::string& issue_id, const Change& change) {
   if (change.status) CheckStatus(*change.status);
   if (change.severity) CheckSeverity(*change.severity);
-  RequireIssue(issue_id, Permission::kEdit);
-  std::optional<Issue> issue = store_.GetIssue(issue_id);
-  if (!issue) ThrowNotFound("Issue with ID '" + issue_id + "' not found");
-  if (!change.name.empty()) issue->name = change.name;
-  if (!change.description.empty()) issue->description = change.description;
-  if (change.status) issue->status = *change.status;
-  if (change.severity) issue->severity = *change.severity;
-  issue->last_updated_timestamp = NowMillis();
-  issue->trace_count.reset();
-  store_.UpdateIssue(*issue);
-  return std::move(*issue);
+  Issue issue = RequireIssue(issue_id, Permission::kEdit);
+  if (!change.name.empty()) issue.name = change.name;
+  if (!change.description.empty()) issue.description = change.description;
+  if (change.status) issue.status = *change.status;
+  if (change.severity) issue.severity = *change.severity;
+  issue.last_updated_timestamp = NowMillis();
+  issue.trace_count.reset();
+  store_.UpdateIssue(issue);
+  return issue;
 }
 
 Page<Issue> IssueService::SearchIssues(const std::string& experiment_id, const std::string& filter,

@@ -51,7 +51,8 @@ class IssueService {
                            bool include_trace_count);
 
  private:
-  std::string RequireIssue(const std::string& issue_id, governance::Permission needed);
+  // The issue, once the actor holds `needed` on its experiment.
+  Issue RequireIssue(const std::string& issue_id, governance::Permission needed);
 
   IssueStore& store_;
   tracking::TrackingStore& tracking_;
