@@ -8,6 +8,7 @@ acknowledged point must read back. The load is bounded: a few seconds, loopback 
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 import time
@@ -311,3 +312,63 @@ def test_sigkill_while_spans_stream_in_keeps_every_acknowledged_span(fresh_serve
                              timeout=10)
             assert r.status_code == 200, f"acknowledged trace tr-{trace_hex} lost: {r.text}"
             assert len(r.json()["trace"]["spans"]) == 1
+
+
+def test_sigkill_while_dataset_records_stream_in_keeps_every_acknowledged_record(fresh_server):
+    """Writers upsert evaluation dataset records (each request new inputs, and a merge
+    into an earlier record) until the server is killed; every record an upsert was
+    answered 200 for is there after the restart, merged as acknowledged."""
+    r = requests.post(f"{fresh_server.api}/experiments/create", json={"name": unique("evalds")},
+                      timeout=10)
+    exp_id = r.json()["experiment_id"]
+    api = f"{fresh_server.url}/api/3.0/mlflow/datasets"
+    r = requests.post(f"{api}/create", json={"name": "kill", "experiment_ids": [exp_id]},
+                      timeout=10)
+    dataset_id = r.json()["dataset"]["dataset_id"]
+    stop_at = time.monotonic() + HARD_STOP_SECONDS
+    acked: list[list[int]] = [[] for _ in range(THREADS)]
+
+    def send(index: int):
+        n = 0
+        while time.monotonic() < stop_at:
+            records = [{"inputs": {"writer": index, "n": n}, "expectations": {"first": True}},
+                       {"inputs": {"writer": index, "n": max(n - 1, 0)},
+                        "expectations": {"merged": n}}]
+            try:
+                resp = requests.post(f"{api}/{dataset_id}/records", timeout=5,
+                                     json={"records": json.dumps(records)})
+            except requests.RequestException:
+                return
+            if resp.status_code != 200:
+                return
+            acked[index].append(n)
+            n += 1
+
+    threads = [threading.Thread(target=send, args=(i,), daemon=True) for i in range(THREADS)]
+    for t in threads:
+        t.start()
+    time.sleep(1.5)
+    fresh_server.kill()
+    for t in threads:
+        t.join(HARD_STOP_SECONDS + 5)
+    fresh_server.restart()
+    stored: dict[tuple[int, int], dict] = {}
+    token = None
+    while True:
+        params = {"max_results": 1000, **({"page_token": token} if token else {})}
+        r = requests.get(f"{api}/{dataset_id}/records", params=params, timeout=10)
+        assert r.status_code == 200, r.text
+        for record in json.loads(r.json()["records"]):
+            stored[(record["inputs"]["writer"], record["inputs"]["n"])] = record
+        token = r.json().get("next_page_token")
+        if not token:
+            break
+    assert sum(len(a) for a in acked) > 0
+    for index, ns in enumerate(acked):
+        for n in ns:
+            record = stored.get((index, n))
+            assert record is not None, f"acknowledged record {index}/{n} lost"
+            assert record["expectations"]["first"] is True
+        if len(ns) > 1:  # the merge of the last acknowledged request is there too
+            last = ns[-1]
+            assert stored[(index, last - 1)]["expectations"]["merged"] >= last
