@@ -4,6 +4,7 @@
 #include "genai/dataset_records.h"
 #include "genai/issue_service.h"
 #include "store/sql_genai_search.h"
+#include "store/sqlite_paging.h"
 
 namespace slipway::store {
 namespace {
@@ -209,9 +210,7 @@ ScorerVersion ReadScorer(const Statement& row) {
 
 std::vector<ScorerVersion> ReadScorers(Connection& db, const SqlQuery& sql) {
   Statement rows = db.Prepare(sql.sql);
-  for (size_t i = 0; i < sql.binds.size(); ++i) {
-    rows.BindVariant(static_cast<int>(i + 1), sql.binds[i]);
-  }
+  BindAll(rows, sql.binds);
   std::vector<ScorerVersion> out;
   while (rows.Step()) out.push_back(ReadScorer(rows));
   return out;
@@ -272,19 +271,9 @@ tracking::PageOf<EvaluationDataset> SqliteGenaiStore::SearchDatasets(
   SqlQuery sql =
       BuildEvaluationDatasetSearch(SqlDialect::Sqlite(), query, page.limit + 1, page.offset);
   return db_->Read([&](Connection& db) {
-    Statement ids = db.Prepare(sql.sql);
-    for (size_t i = 0; i < sql.binds.size(); ++i) {
-      ids.BindVariant(static_cast<int>(i + 1), sql.binds[i]);
-    }
-    std::vector<std::string> found;
-    while (ids.Step()) found.push_back(ids.Text(0));
-    tracking::PageOf<EvaluationDataset> out;
-    out.has_more = static_cast<int64_t>(found.size()) > page.limit;
-    if (out.has_more) found.pop_back();
-    for (const std::string& id : found) {
-      if (auto dataset = ReadDataset(db, id)) out.items.push_back(std::move(*dataset));
-    }
-    return out;
+    return LoadPage<EvaluationDataset>(
+        db, sql, page, [](const Statement& row) { return row.Text(0); },
+        [](Connection& c, const std::string& id) { return ReadDataset(c, id); });
   });
 }
 
@@ -513,9 +502,7 @@ tracking::PageOf<Issue> SqliteGenaiStore::SearchIssues(const genai::IssueQuery& 
   SqlQuery sql = dialect.Finish(std::move(f));
   return db_->Read([&](Connection& db) {
     Statement rows = db.Prepare(sql.sql);
-    for (size_t i = 0; i < sql.binds.size(); ++i) {
-      rows.BindVariant(static_cast<int>(i + 1), sql.binds[i]);
-    }
+    BindAll(rows, sql.binds);
     tracking::PageOf<Issue> out;
     while (rows.Step()) out.items.push_back(ReadIssue(rows));
     out.has_more = static_cast<int64_t>(out.items.size()) > page.limit;

@@ -4,6 +4,7 @@
 
 #include "core/error.h"
 #include "store/sql_trace_search.h"
+#include "store/sqlite_paging.h"
 
 namespace slipway::store {
 
@@ -351,8 +352,7 @@ tracking::PageOf<TraceInfo> SqliteTraceStore::SearchTraces(
   return db_->Read([&](Connection& db) {
     tracking::PageOf<TraceInfo> out;
     Statement rows = db.Prepare(query.sql);
-    for (size_t i = 0; i < query.binds.size(); ++i)
-      rows.BindVariant(static_cast<int>(i + 1), query.binds[i]);
+    BindAll(rows, query.binds);
     std::vector<int64_t> pks;
     while (rows.Step()) pks.push_back(rows.Int(0));
     if (static_cast<int64_t>(pks.size()) > page.limit) {
@@ -371,11 +371,6 @@ std::vector<int64_t> ExperimentKeys(const std::vector<std::string>& experiment_i
   std::vector<int64_t> out;
   for (const std::string& id : experiment_ids) out.push_back(std::stoll(id));
   return out;
-}
-
-void BindAll(Statement& statement, const std::vector<SqlValue>& binds) {
-  for (size_t i = 0; i < binds.size(); ++i)
-    statement.BindVariant(static_cast<int>(i + 1), binds[i]);
 }
 
 }  // namespace
