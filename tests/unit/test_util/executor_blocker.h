@@ -23,12 +23,20 @@ class ExecutorBlocker {
         ++taken_;
         changed_.notify_all();
         changed_.wait(lock, [this] { return released_; });
+        ++left_;
+        changed_.notify_all();
       }));
     }
     std::unique_lock lock(mu_);
     changed_.wait(lock, [&] { return taken_ == executor.threads(); });
   }
-  ~ExecutorBlocker() { Release(); }
+  // Waits until every blocking task has left its wait: a task still waking
+  // up would otherwise lock a mutex this destructor has destroyed.
+  ~ExecutorBlocker() {
+    Release();
+    std::unique_lock lock(mu_);
+    changed_.wait(lock, [this] { return left_ == taken_; });
+  }
   ExecutorBlocker(const ExecutorBlocker&) = delete;
   ExecutorBlocker& operator=(const ExecutorBlocker&) = delete;
 
@@ -39,9 +47,10 @@ class ExecutorBlocker {
   }
 
  private:
-  std::mutex mu_;  // guards taken_ and released_
+  std::mutex mu_;  // guards taken_, left_ and released_
   std::condition_variable changed_;
   int taken_ = 0;
+  int left_ = 0;
   bool released_ = false;
 };
 
