@@ -78,9 +78,15 @@ std::unique_ptr<App> App::Create(Options options) {
   app->artifacts_ = std::make_unique<tracking::ArtifactStore>(*app->artifact_blobs_);
   app->tracking_ = std::make_unique<tracking::TrackingService>(
       *app->stores_->tracking, tracking::TrackingService::Options{}, *authorizer);
-  app->traces_ =
-      std::make_unique<tracing::TraceService>(*app->stores_->traces, *app->stores_->tracking,
-                                              tracing::TraceService::Options{}, *authorizer);
+  tracing::TraceService::Options trace_options;
+  trace_options.issue_experiment =
+      [issues = app->stores_->genai.get()](const std::string& id) -> std::optional<std::string> {
+    std::optional<genai::Issue> issue = issues->GetIssue(id);
+    if (!issue) return std::nullopt;
+    return issue->experiment_id;
+  };
+  app->traces_ = std::make_unique<tracing::TraceService>(
+      *app->stores_->traces, *app->stores_->tracking, trace_options, *authorizer);
   app->evaluation_datasets_ = std::make_unique<genai::EvaluationDatasetService>(
       *app->stores_->genai, *app->stores_->tracking, *authorizer);
   app->issues_ = std::make_unique<genai::IssueService>(*app->stores_->genai,

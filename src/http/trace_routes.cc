@@ -76,6 +76,8 @@ Json AssessmentToJson(const Assessment& a) {
       if (error.is_object()) feedback["error"] = error;
     }
     out["feedback"] = std::move(feedback);
+  } else if (a.kind == "issue") {
+    out["issue"] = value.is_object() ? value : Json::object();
   } else if (a.serialized) {
     out["expectation"] = {
         {"serialized_value", {{"serialization_format", "JSON_FORMAT"}, {"value", a.value}}}};
@@ -124,6 +126,11 @@ Assessment AssessmentFromJson(const Json& j, const std::string& trace_id) {
       a.serialized = value.is_object() || value.is_array() || value.is_null();
       a.value = Dump(a.serialized ? value : AsDoubles(value));
     }
+  } else if (auto it = j.find("issue"); it != j.end() && it->is_object()) {
+    // A link to a GenAI issue: the name is the issue's id, the value keeps
+    // its name ({"issue_name": ...}), as MLflow's IssueReference.
+    a.kind = "issue";
+    a.value = Dump(Json{{"issue_name", StringField(*it, "issue_name")}});
   }
   if (auto error = j.find("error"); a.error.empty() && error != j.end() && error->is_object())
     a.error = Dump(*error);

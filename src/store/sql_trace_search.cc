@@ -181,6 +181,14 @@ SqlQuery BuildTraceSearch(const SqlDialect& dialect, const std::vector<int64_t>&
       case TraceField::kExpectation:
         f.Add(" AND ").Add(AssessmentClause(dialect, c));
         break;
+      case TraceField::kIssue:
+        // As MLflow: any link to the issue, valid or overridden.
+        f.Add(
+             " AND EXISTS (SELECT 1 FROM assessments a WHERE a.trace_pk = t.trace_pk AND "
+             "a.kind = 'issue' AND a.name = ")
+            .Bind(std::get<std::string>(c.value))
+            .Add(")");
+        break;
     }
   }
   // All span clauses hold for one span.

@@ -58,9 +58,10 @@ TraceField FieldOf(const si::RawIdentifier& ident) {
   if (entity == "span") return TraceField::kSpan;
   if (entity == "feedback") return TraceField::kFeedback;
   if (entity == "expectation") return TraceField::kExpectation;
+  if (entity == "issue") return TraceField::kIssue;
   ThrowInvalid("Invalid entity type '" + entity +
                "'. Valid values are ['attribute', 'metadata', 'tag', 'span', 'feedback', "
-               "'expectation']");
+               "'expectation', 'issue']");
 }
 
 [[noreturn]] void BadComparator(const si::RawClause& c, const char* allowed) {
@@ -179,6 +180,19 @@ TraceClause AssessmentClause(TraceField field, const si::RawClause& c) {
   return {field, c.ident.key, op, StringValue(c)};
 }
 
+// `issue.id = '<issue id>'`: the traces linked to that issue (an
+// assessment of kind issue named by its id), MLflow's only issue clause.
+TraceClause IssueClause(const si::RawClause& c) {
+  if (c.ident.key != "id")
+    ThrowInvalid("Invalid issue attribute '" + c.ident.key + "'. Supported attributes: id");
+  if (*c.op.op != CompareOp::kEq)
+    ThrowInvalid("issue.id comparator '" + c.op.text + "' not one of '{'='}'");
+  if (c.value.kind != si::ValueKind::kString)
+    ThrowInvalid("Expected a quoted string value for issue (e.g. 'my-value'). Got value " +
+                 c.value.source);
+  return {TraceField::kIssue, "id", CompareOp::kEq, c.value.str};
+}
+
 }  // namespace
 
 TraceFilter ParseTraceFilter(std::string_view filter) {
@@ -203,6 +217,9 @@ TraceFilter ParseTraceFilter(std::string_view filter) {
         break;
       case TraceField::kExpectation:
         out.clauses.push_back(AssessmentClause(TraceField::kExpectation, c));
+        break;
+      case TraceField::kIssue:
+        out.clauses.push_back(IssueClause(c));
         break;
     }
   }

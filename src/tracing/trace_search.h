@@ -20,8 +20,10 @@
 //   feedback.<name>, expectation.<name>: valid assessments of that name;
 //     = != LIKE ILIKE on the value's JSON text (a string matches quoted or
 //     bare), > >= < <= on numeric values, IS NULL, IS NOT NULL.
+//   issue.id: = only; the traces linked to that issue (an assessment of
+//     kind issue named by the issue's id).
 //
-// Not taken (INVALID_PARAMETER_VALUE): RLIKE, span.attributes.*, `issue.*`. Pure functions;
+// Not taken (INVALID_PARAMETER_VALUE): RLIKE, span.attributes.*. Pure functions;
 // thread-safe.
 #pragma once
 
@@ -34,7 +36,7 @@
 
 namespace slipway::tracing {
 
-enum class TraceField { kAttribute, kTag, kMetadata, kSpan, kFeedback, kExpectation };
+enum class TraceField { kAttribute, kTag, kMetadata, kSpan, kFeedback, kExpectation, kIssue };
 
 struct TraceClause {
   TraceField field;

@@ -209,6 +209,7 @@ TraceInfo TraceService::StartTrace(TraceInfo info) {
   if (info.response_preview) info.response_preview = Preview(*info.response_preview);
   const int64_t now = NowMillis();
   for (Assessment& a : info.assessments) {
+    CheckAssessment(a, experiment_id);
     a.assessment_id = NewAssessmentId();
     a.trace_id = info.trace_id;
     if (a.create_time == 0) a.create_time = now;
@@ -554,12 +555,27 @@ void TraceService::LinkPromptsToTrace(
   if (!ids.empty()) store_.LinkPromptsToTrace(trace_id, ids);
 }
 
+void TraceService::CheckAssessment(const Assessment& a, const std::string& experiment_id) {
+  if (a.kind != "feedback" && a.kind != "expectation" && a.kind != "issue")
+    ThrowInvalid("Unknown assessment type: None");
+  if (a.kind != "issue") return;
+  // Unlike MLflow, which keeps a link to any id, the issue must exist and
+  // be of the trace's experiment: its trace count and the issue.id filter
+  // then never count traces its readers cannot see.
+  std::optional<std::string> issue_experiment;
+  if (options_.issue_experiment) issue_experiment = options_.issue_experiment(a.name);
+  if (!issue_experiment || *issue_experiment != experiment_id)
+    ThrowNotFound("Issue '" + a.name + "' not found in experiment " + experiment_id +
+                  ": a trace links only to an issue of its own experiment");
+}
+
 Assessment TraceService::CreateAssessment(Assessment assessment) {
-  if (assessment.kind != "feedback" && assessment.kind != "expectation")
+  if (assessment.kind != "feedback" && assessment.kind != "expectation" &&
+      assessment.kind != "issue")
     ThrowInvalid("Unknown assessment type: None");
   if (assessment.name.empty())
     ThrowInvalid("Missing value for required parameter 'assessment.assessment_name'.");
-  RequireTrace(assessment.trace_id, Permission::kEdit);
+  CheckAssessment(assessment, RequireTrace(assessment.trace_id, Permission::kEdit));
   if (!assessment.overrides.empty() &&
       !store_.GetAssessment(assessment.trace_id, assessment.overrides))
     ThrowNotFound("Assessment with ID '" + assessment.overrides + "' not found for trace '" +
@@ -599,8 +615,11 @@ Assessment TraceService::UpdateAssessment(const std::string& trace_id,
       a.name = update.name;
     } else if (field == "feedback" || field == "expectation") {
       if (field != a.kind)
-        ThrowInvalid(std::string("Cannot update ") + field + " value on an " +
-                     (a.kind == "feedback" ? "Feedback" : "Expectation") + " assessment.");
+        ThrowInvalid(std::string("Cannot update ") + field + " value on " +
+                     (a.kind == "feedback"      ? "a Feedback"
+                      : a.kind == "expectation" ? "an Expectation"
+                                                : "an IssueReference") +
+                     " assessment.");
       a.value = update.value;
       a.serialized = update.serialized;
       a.error = update.error;

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -46,6 +47,11 @@ class TraceService {
     // mlflow.trace.sizeStats) before it answers that the trace is not
     // fully exported yet, as MLflow does (about 3 s).
     std::chrono::milliseconds complete_wait{3000};
+    // The experiment of an issue (genai's), or nothing when there is no
+    // such issue. An assessment of kind issue links its trace to the issue
+    // it names, which must be of the trace's experiment; unset, no issue
+    // exists.
+    std::function<std::optional<std::string>(const std::string& issue_id)> issue_experiment;
   };
 
   TraceService(TraceStore& store, tracking::TrackingStore& tracking, Options options,
@@ -130,6 +136,8 @@ class TraceService {
   // such trace (after the check, so a hidden one and a missing one are
   // refused alike). Returns the experiment.
   std::string RequireTrace(const std::string& trace_id, governance::Permission needed);
+  // A known kind, and an issue link names an issue of `experiment_id`.
+  void CheckAssessment(const Assessment& a, const std::string& experiment_id);
   bool MayRead(const std::string& experiment_id);
   std::string ArtifactLocation(const std::string& experiment_location, const std::string& trace_id);
   tracking::Experiment ActiveExperiment(const std::string& experiment_id);

@@ -79,6 +79,82 @@ def test_issues_create_get_update_and_search(server, mlflow_client, experiment):
     assert rest["next_page_token"] == "" and rest["issues"][0]["trace_count"] == 0
 
 
+def _traces(n: int) -> list[str]:
+    ids = []
+    for i in range(n):
+        with mlflow.start_span(name=f"ask-{i}") as span:
+            span.set_inputs({"q": i})
+        ids.append(mlflow.get_last_active_trace_id())
+    mlflow.flush_trace_async_logging()
+    return ids
+
+
+def test_traces_link_to_issues_and_are_counted_and_found_by_them(server, experiment):
+    from mlflow.entities import Feedback, IssueReference
+
+    store = _store()
+    prices = store.create_issue(experiment_id=experiment, name="prices", description="d",
+                                severity="low")
+    tone = store.create_issue(experiment_id=experiment, name="tone", description="d",
+                              severity="low")
+    t1, t2, t3 = _traces(3)
+    for trace_id in (t1, t2):
+        mlflow.log_assessment(trace_id, IssueReference(issue_id=prices.issue_id,
+                                                       issue_name="prices",
+                                                       rationale="quotes a made-up price"))
+    linked = mlflow.log_assessment(t3, IssueReference(issue_id=tone.issue_id, issue_name="tone"))
+    mlflow.log_assessment(t3, Feedback(name=prices.issue_id, value=0.1))  # not a link
+
+    assert linked.issue_id == tone.issue_id and linked.issue_name == "tone"
+    (got,) = [a for a in mlflow.get_trace(t3).info.assessments if isinstance(a, IssueReference)]
+    assert (got.issue_id, got.issue_name) == (tone.issue_id, "tone")
+
+    def found(filter_string):
+        return sorted(t.info.trace_id for t in mlflow.search_traces(
+            locations=[experiment], filter_string=filter_string, return_type="list"))
+
+    assert found(f"issue.id = '{prices.issue_id}'") == sorted([t1, t2])
+    assert found(f'issue.id = "{tone.issue_id}" AND span.name = \'ask-2\'') == [t3]
+    assert found("issue.id = 'iss-none'") == []
+
+    # Distinct traces per issue; at equal severity, more traces first.
+    counted = store.search_issues(experiment_id=experiment, include_trace_count=True)
+    assert [(i.issue_id, i.trace_count) for i in counted] == [
+        (prices.issue_id, 2), (tone.issue_id, 1)]
+
+    search = f"{server.url}/api/3.0/mlflow/traces/search"
+    bad_filters = [("issue.id != 'x'", "issue.id comparator '!='"),
+                   ("issue.id = 3", "Expected a quoted string value")]
+    if not REFERENCE:  # mlflow server answers 200 and an empty body
+        bad_filters.append(("issue.name = 'x'", "Invalid issue attribute 'name'"))
+    for bad, fragment in bad_filters:
+        r = requests.post(search, json={"locations": [{"type": "MLFLOW_EXPERIMENT",
+                                                       "mlflow_experiment": {
+                                                           "experiment_id": experiment}}],
+                                        "filter": bad})
+        assert_mlflow_error(r, 400, "INVALID_PARAMETER_VALUE", fragment)
+
+
+@pytest.mark.slipway_only
+def test_a_trace_links_only_to_an_issue_of_its_own_experiment(server, mlflow_client, experiment):
+    # MLflow keeps a link to any id; Slipway resolves the issue first, so an
+    # issue's trace count and the issue.id filter never count traces of
+    # experiments its readers cannot see.
+    other = mlflow_client.create_experiment(unique("genai-other"))
+    foreign = _store().create_issue(experiment_id=other, name="x", description="d")
+    (trace_id,) = _traces(1)
+    url = f"{server.url}/api/3.0/mlflow/traces/{trace_id}/assessments"
+    for issue_id in (foreign.issue_id, "iss-none"):
+        body = {"assessment": {"trace_id": trace_id, "assessment_name": issue_id,
+                               "source": {"source_type": "CODE"},
+                               "issue": {"issue_name": "x"}}}
+        assert_mlflow_error(requests.post(url, json=body), 404, "RESOURCE_DOES_NOT_EXIST",
+                            f"Issue '{issue_id}' not found in experiment {experiment}")
+    (counted,) = _store().search_issues(experiment_id=other, include_trace_count=True)
+    assert (counted.issue_id, counted.trace_count) == (foreign.issue_id, 0)
+    assert mlflow.get_trace(trace_id).info.assessments == []
+
+
 def test_issue_errors(server, experiment):
     api = f"{server.url}/api/3.0/mlflow/issues"
     assert_mlflow_error(requests.post(api, json={"experiment_id": "999999", "name": "n",

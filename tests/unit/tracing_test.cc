@@ -411,6 +411,44 @@ TEST_F(TraceServiceTest, AssessmentsOverrideAndDeletingTheOverrideRestores) {
   EXPECT_THROW(service_->CreateAssessment(a), Error);
 }
 
+TEST_F(TraceServiceTest, IssueLinksNameAnIssueOfTheTracesExperiment) {
+  TraceService::Options options;
+  options.issue_experiment = [this](const std::string& id) -> std::optional<std::string> {
+    if (id == "iss-here") return experiment_;
+    if (id == "iss-elsewhere") return std::string("9999");
+    return std::nullopt;
+  };
+  TraceService service(*stores_->traces, *stores_->tracking, options);
+  const std::string t = TraceIdOf(Bytes(16, 'i'));
+  service.StartTrace(Info(t, 1));
+  Assessment link;
+  link.trace_id = t;
+  link.kind = "issue";
+  link.value = R"({"issue_name": "prices"})";
+  for (const char* id : {"iss-elsewhere", "iss-none"}) {
+    link.name = id;
+    EXPECT_THROW(service.CreateAssessment(link), Error) << id;
+  }
+  link.name = "iss-here";
+  service.CreateAssessment(link);
+  EXPECT_EQ(service.SearchTraces({experiment_}, "issue.id = 'iss-here'", {}, {}, "").items.size(),
+            1u);
+  EXPECT_EQ(
+      service.SearchTraces({experiment_}, "issue.id = 'iss-elsewhere'", {}, {}, "").items.size(),
+      0u);
+  // A feedback named like the issue is no link.
+  EXPECT_EQ(service.SearchTraces({experiment_}, "feedback.`iss-here` IS NOT NULL", {}, {}, "")
+                .items.size(),
+            0u);
+  // Without a way to find issues, no link is taken.
+  EXPECT_THROW(service_->CreateAssessment(link), Error);
+  // Nor in a trace's own assessments.
+  TraceInfo carried = Info(TraceIdOf(Bytes(16, 'j')), 2);
+  link.name = "iss-elsewhere";
+  carried.assessments.push_back(link);
+  EXPECT_THROW(service.StartTrace(carried), Error);
+}
+
 TEST_F(TraceServiceTest, TracesStayInTheirExperiment) {
   const std::string t = TraceIdOf(Bytes(16, 'x'));
   service_->StartTrace(Info(t, 1));
@@ -554,6 +592,16 @@ TEST(TraceSearchTest, TextIsAPatternOverSpanContent) {
   EXPECT_EQ(f.clauses[0].field, TraceField::kSpan);
   EXPECT_EQ(f.clauses[0].key, "content");
   EXPECT_THROW(ParseTraceFilter("text = 'hello'"), Error);
+}
+
+TEST(TraceSearchTest, IssueIdIsTheOnlyIssueClause) {
+  TraceFilter f = ParseTraceFilter("issue.id = 'iss-1' AND tag.k = 'v'");
+  ASSERT_EQ(f.clauses.size(), 2u);
+  EXPECT_EQ(f.clauses[0].field, TraceField::kIssue);
+  EXPECT_EQ(std::get<std::string>(f.clauses[0].value), "iss-1");
+  for (const char* bad : {"issue.name = 'x'", "issue.id != 'x'", "issue.id LIKE 'x%'",
+                          "issue.id = 3", "issue.id IS NULL"})
+    EXPECT_THROW(ParseTraceFilter(bad), Error) << bad;
 }
 
 }  // namespace
