@@ -5,12 +5,12 @@
 #include <map>
 #include <thread>
 
-#include "core/base64.h"
 #include "core/clock.h"
 #include "core/error.h"
 #include "core/ids.h"
 #include "core/page_token.h"
 #include "core/sha256.h"
+#include "tracing/span_content.h"
 
 namespace slipway::tracing {
 namespace {
@@ -28,17 +28,6 @@ const Json* FindAttribute(const Attributes& attributes, const std::string& key) 
   for (const auto& [k, v] : attributes)
     if (k == key) return &v;
   return nullptr;
-}
-
-const char* StatusCodeName(int code) {
-  switch (code) {
-    case 1:
-      return "STATUS_CODE_OK";
-    case 2:
-      return "STATUS_CODE_ERROR";
-    default:
-      return "STATUS_CODE_UNSET";
-  }
 }
 
 const char* StatusName(int code) {
@@ -110,34 +99,9 @@ Span ToMlflowSpan(const OtelSpan& otel, const std::string& trace_id) {
   span.status = StatusName(otel.status_code);
   span.start_ns = static_cast<int64_t>(otel.start_ns);
   span.end_ns = static_cast<int64_t>(otel.end_ns);
-  Json attributes = Json::object();
-  for (const auto& [key, value] : otel.attributes) {
-    if (key == "mlflow.traceRequestId") continue;
-    attributes[key] = Dumped(value);
+  for (const auto& [key, value] : otel.attributes)
     if (key == "mlflow.spanType" && value.is_string()) span.type = value.get<std::string>();
-  }
-  attributes["mlflow.traceRequestId"] = Dumped(Json(trace_id));
-  Json events = Json::array();
-  for (const OtelEvent& event : otel.events) {
-    Json attrs = Json::object();
-    for (const auto& [key, value] : event.attributes) attrs[key] = value;
-    events.push_back(
-        {{"name", event.name}, {"time_unix_nano", event.time_ns}, {"attributes", attrs}});
-  }
-  Json dict = {
-      {"trace_id", Base64Encode(otel.trace_id)},
-      {"span_id", Base64Encode(otel.span_id)},
-      {"parent_span_id",
-       otel.parent_span_id.empty() ? Json(nullptr) : Json(Base64Encode(otel.parent_span_id))},
-      {"name", otel.name},
-      {"start_time_unix_nano", otel.start_ns},
-      {"end_time_unix_nano", otel.end_ns == 0 ? Json(nullptr) : Json(otel.end_ns)},
-      {"events", std::move(events)},
-      {"status", {{"code", StatusCodeName(otel.status_code)}, {"message", otel.status_message}}},
-      {"attributes", std::move(attributes)},
-      {"links", Json::array()},
-  };
-  span.content = dict.dump(-1, ' ', false, Json::error_handler_t::replace);
+  span.content = SpanContent(otel, trace_id);
   return span;
 }
 
