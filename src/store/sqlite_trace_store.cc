@@ -429,8 +429,8 @@ void AddNumbers(const Json& object, std::initializer_list<const char*> keys,
 
 std::vector<tracing::MetricRow> SqliteTraceStore::ScanMetricRows(
     const std::string& view_type, const std::vector<std::string>& experiment_ids,
-    const tracing::TraceFilter& filter, std::optional<int64_t> start_ms,
-    std::optional<int64_t> end_ms) {
+    const tracing::TraceFilter& filter, const std::vector<tracing::MetricRowFilter>& row_filters,
+    std::optional<int64_t> start_ms, std::optional<int64_t> end_ms) {
   const SqlQuery matching = BuildTraceSearch(SqlDialect::Sqlite(), ExperimentKeys(experiment_ids),
                                              filter, tracing::ParseTraceOrderBy({}), -1, 0);
   const std::string in_scope = "t.trace_pk IN (SELECT trace_pk FROM (" + matching.sql + "))";
@@ -462,6 +462,19 @@ std::vector<tracing::MetricRow> SqliteTraceStore::ScanMetricRows(
         in_scope;
   }
   std::vector<SqlValue> binds = matching.binds;
+  for (const tracing::MetricRowFilter& f : row_filters) {
+    // Fields SplitMetricFilters allows; an assessment's type is its kind.
+    const bool spans = view_type == "SPANS";
+    if (f.field == "name")
+      sql += spans ? " AND s.name = ?" : " AND a.name = ?";
+    else if (f.field == "status" && spans)
+      sql += " AND s.status = ?";
+    else if (f.field == "type")
+      sql += spans ? " AND s.type = ?" : " AND a.kind = ?";
+    else
+      throw Error(ErrorCode::kInternalError, "no metric row filter on " + f.field);
+    binds.emplace_back(f.value);
+  }
   if (start_ms) {
     sql += " AND " + time_column + " >= ?";
     binds.emplace_back(*start_ms * time_scale);

@@ -29,6 +29,7 @@ class SqliteTraceStore : public tracing::TraceStore {
   std::vector<tracing::MetricRow> ScanMetricRows(const std::string& view_type,
                                                  const std::vector<std::string>& experiment_ids,
                                                  const tracing::TraceFilter& filter,
+                                                 const std::vector<tracing::MetricRowFilter>& rows,
                                                  std::optional<int64_t> start_ms,
                                                  std::optional<int64_t> end_ms) override;
   void SetTraceTag(const std::string& trace_id, const std::string& key,

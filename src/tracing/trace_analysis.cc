@@ -3,10 +3,12 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstring>
 #include <set>
 
 #include "core/clock.h"
 #include "core/error.h"
+#include "tracking/search_parser.h"
 
 namespace slipway::tracing {
 namespace {
@@ -103,6 +105,49 @@ Correlation CorrelationOf(int64_t joint, int64_t filter1, int64_t filter2, int64
   out.npmi = joint == 0 ? std::optional<double>(-1.0) : NpmiCore(a, b, c, d, 0);
   out.npmi_smoothed = NpmiCore(a, b, c, d, 0.5);
   return out;
+}
+
+std::vector<MetricRowFilter> SplitMetricFilters(const std::string& view_type,
+                                                const std::vector<std::string>& filters,
+                                                std::string* trace_filter) {
+  namespace si = tracking::search_internal;
+  std::vector<MetricRowFilter> rows;
+  trace_filter->clear();
+  for (std::string text : filters) {
+    const size_t at = text.find_first_not_of(" \t");
+    auto starts = [&](const char* prefix) {
+      return at != std::string::npos && text.compare(at, std::strlen(prefix), prefix) == 0;
+    };
+    const bool span = starts("span."), assessment = starts("assessment.");
+    if (!span && !assessment) {
+      for (const char* prefix : {"trace.tag.", "trace.metadata."})
+        if (starts(prefix)) text.erase(at, std::strlen("trace."));
+      *trace_filter += (trace_filter->empty() ? "" : " AND ") + text;
+      continue;
+    }
+    const std::vector<si::RawClause> clauses = si::ParseFilterClauses(text);
+    if (clauses.size() != 1)
+      ThrowInvalid("Invalid filter: '" + text + "'. Expected one filter clause.");
+    const si::RawClause& c = clauses[0];
+    const char* view = span ? "span" : "assessment";
+    const std::vector<std::string> fields = span
+                                                ? std::vector<std::string>{"name", "status", "type"}
+                                                : std::vector<std::string>{"name", "type"};
+    if (std::find(fields.begin(), fields.end(), c.ident.key) == fields.end())
+      ThrowInvalid("Invalid entity '" + c.ident.key + "' specified for view type '" + view +
+                   "'. Valid entities are " + PyList(fields));
+    if (c.op.text != "=")
+      ThrowInvalid("Invalid comparator: '" + c.op.text + "', only '=' operator is supported");
+    if (c.value.kind != si::ValueKind::kString)
+      ThrowInvalid("Expected a quoted string value for " + c.ident.key +
+                   " value (e.g. 'my-value'). Got value " + c.value.source);
+    const char* wanted = span ? "SPANS" : "ASSESSMENTS";
+    if (view_type != wanted)
+      ThrowInvalid(std::string("Filtering by ") + view + " is only supported for " + wanted +
+                   " view type, got " + view_type);
+    rows.push_back({c.ident.key, c.value.str});
+  }
+  return rows;
 }
 
 void CheckTraceMetricsQuery(const TraceMetricsQuery& query) {

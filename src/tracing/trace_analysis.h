@@ -78,6 +78,24 @@ struct MetricDataPoint {
   std::map<std::string, double> values;           // COUNT, AVG, P50.0, ...
 };
 
+// MLflow's metric filters that pick the view's rows rather than traces:
+// `span.name|status|type = '<v>'` (SPANS view only) and
+// `assessment.name|type = '<v>'` (ASSESSMENTS only; type is feedback,
+// expectation or issue). One clause per filter, `=` and a quoted value.
+struct MetricRowFilter {
+  std::string field;  // name, status, type
+  std::string value;
+};
+
+// Splits the request's `filters`: row filters (checked against the view,
+// with MLflow's messages) are returned; the others are trace filters, with
+// MLflow's `trace.tag.<k>` and `trace.metadata.<k>` spelled as the trace
+// grammar spells them (`tag.<k>`, `metadata.<k>`), ANDed into
+// `*trace_filter`.
+std::vector<MetricRowFilter> SplitMetricFilters(const std::string& view_type,
+                                                const std::vector<std::string>& filters,
+                                                std::string* trace_filter);
+
 // INVALID_PARAMETER_VALUE with MLflow's messages for a view, metric,
 // aggregation or dimension MLflow does not have, or a time interval without
 // a range.

@@ -333,23 +333,16 @@ std::vector<MetricDataPoint> TraceService::QueryTraceMetrics(
     const std::vector<std::string>& experiment_ids, const TraceMetricsQuery& query,
     const std::vector<std::string>& filters) {
   CheckTraceMetricsQuery(query);
-  // MLflow's metric filters say trace.tag.<k> and trace.metadata.<k> where
-  // the trace grammar says tag.<k> and metadata.<k>.
-  std::string joined;
-  for (std::string text : filters) {
-    for (const char* prefix : {"trace.tag.", "trace.metadata."}) {
-      const size_t at = text.find_first_not_of(" \t");
-      if (at != std::string::npos && text.compare(at, std::strlen(prefix), prefix) == 0)
-        text.erase(at, std::strlen("trace."));
-    }
-    joined += (joined.empty() ? "" : " AND ") + text;
-  }
-  const TraceFilter filter = ParseTraceFilter(joined);
+  std::string trace_filter;
+  const std::vector<MetricRowFilter> row_filters =
+      SplitMetricFilters(query.view_type, filters, &trace_filter);
+  const TraceFilter filter = ParseTraceFilter(trace_filter);
   const std::vector<std::string> experiments = ReadableExperiments(experiment_ids);
   if (experiments.empty()) return {};
-  return AggregateTraceMetrics(store_.ScanMetricRows(query.view_type, experiments, filter,
-                                                     query.start_time_ms, query.end_time_ms),
-                               query);
+  return AggregateTraceMetrics(
+      store_.ScanMetricRows(query.view_type, experiments, filter, row_filters, query.start_time_ms,
+                            query.end_time_ms),
+      query);
 }
 
 TraceInfo TraceService::GetTraceInfo(const std::string& trace_id) {

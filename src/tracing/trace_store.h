@@ -71,10 +71,12 @@ class TraceStore {
                               const std::vector<TraceFilter>& all_of) = 0;
   // The rows of metrics view `view_type` (TRACES, SPANS, ASSESSMENTS: see
   // MetricRow) of the traces of `experiment_ids` matching `filter`, with
-  // their time in [start_ms, end_ms).
+  // their time in [start_ms, end_ms). `rows` are SplitMetricFilters' row
+  // filters, all of which a span or assessment row must match.
   virtual std::vector<MetricRow> ScanMetricRows(const std::string& view_type,
                                                 const std::vector<std::string>& experiment_ids,
                                                 const TraceFilter& filter,
+                                                const std::vector<MetricRowFilter>& rows,
                                                 std::optional<int64_t> start_ms,
                                                 std::optional<int64_t> end_ms) = 0;
 

@@ -656,7 +656,7 @@ def test_span_and_assessment_metrics_for_the_ui(traced, server):
     def points(**body):
         r = requests.post(url, json={"experiment_ids": [traced], **body})
         assert r.status_code == 200, r.text
-        return [(p.get("dimensions", {}), p["values"]) for p in r.json()["data_points"]]
+        return [(p.get("dimensions", {}), p["values"]) for p in r.json().get("data_points", [])]
 
     assert points(view_type="SPANS", metric_name="span_count",
                   aggregations=[{"aggregation_type": "COUNT"}], dimensions=["span_type"]) == [
@@ -674,3 +674,33 @@ def test_span_and_assessment_metrics_for_the_ui(traced, server):
                   aggregations=[{"aggregation_type": "AVG"}],
                   dimensions=["assessment_name"]) == [
         ({"assessment_name": "quality"}, {"AVG": 0.5}), ({"assessment_name": "safe"}, {"AVG": 1.0})]
+
+    # Row filters pick the view's spans or assessments, not traces.
+    count = [{"aggregation_type": "COUNT"}]
+    assert points(view_type="SPANS", metric_name="span_count", aggregations=count,
+                  filters=["span.type = 'LLM'"]) == [({}, {"COUNT": 3})]
+    assert points(view_type="SPANS", metric_name="span_count", aggregations=count,
+                  filters=["span.name = 'agent'", "span.status = 'OK'"]) == [({}, {"COUNT": 3})]
+    assert points(view_type="SPANS", metric_name="span_count", aggregations=count,
+                  filters=["span.name = 'agent'", "span.type = 'LLM'"]) == []
+    assert points(view_type="ASSESSMENTS", metric_name="assessment_value",
+                  aggregations=[{"aggregation_type": "MAX"}],
+                  filters=["assessment.name = 'quality'", "assessment.type = 'feedback'"]) == [
+        ({}, {"MAX": 1.0})]
+    assert points(view_type="ASSESSMENTS", metric_name="assessment_count", aggregations=count,
+                  filters=["assessment.type = 'expectation'"]) == []
+    for body, fragment in [
+            ({"view_type": "TRACES", "metric_name": "trace_count",
+              "filters": ["span.name = 'agent'"]},
+             "Filtering by span is only supported for SPANS view type"),
+            ({"view_type": "SPANS", "metric_name": "span_count",
+              "filters": ["assessment.name = 'quality'"]},
+             "Filtering by assessment is only supported for ASSESSMENTS view type"),
+            ({"view_type": "SPANS", "metric_name": "span_count",
+              "filters": ["span.kind = 'x'"]},
+             "Invalid entity 'kind' specified for view type 'span'"),
+            ({"view_type": "SPANS", "metric_name": "span_count",
+              "filters": ["span.name != 'x'"]},
+             "only '=' operator is supported")]:
+        r = requests.post(url, json={"experiment_ids": [traced], "aggregations": count, **body})
+        assert_mlflow_error(r, 400, "INVALID_PARAMETER_VALUE", fragment)

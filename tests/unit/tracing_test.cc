@@ -594,6 +594,32 @@ TEST(TraceSearchTest, TextIsAPatternOverSpanContent) {
   EXPECT_THROW(ParseTraceFilter("text = 'hello'"), Error);
 }
 
+TEST(TraceMetricsTest, RowFiltersAreSplitFromTraceFilters) {
+  std::string trace_filter;
+  const std::vector<MetricRowFilter> rows = SplitMetricFilters(
+      "SPANS",
+      {"trace.status = 'OK'", " span.type = 'LLM'", "trace.tag.k = 'v'", "span.name = \"a\""},
+      &trace_filter);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].field, "type");
+  EXPECT_EQ(rows[0].value, "LLM");
+  EXPECT_EQ(rows[1].field, "name");
+  EXPECT_EQ(rows[1].value, "a");
+  EXPECT_EQ(trace_filter, "trace.status = 'OK' AND tag.k = 'v'");
+  EXPECT_EQ(
+      SplitMetricFilters("ASSESSMENTS", {"assessment.type = 'issue'"}, &trace_filter)[0].field,
+      "type");
+  EXPECT_EQ(trace_filter, "");
+  for (const auto& [view, filter] : std::vector<std::pair<std::string, std::string>>{
+           {"TRACES", "span.name = 'a'"},
+           {"SPANS", "assessment.name = 'a'"},
+           {"ASSESSMENTS", "assessment.status = 'a'"},
+           {"SPANS", "span.name LIKE 'a%'"},
+           {"SPANS", "span.name = 3"},
+           {"SPANS", "span.name = 'a' AND span.type = 'b'"}})
+    EXPECT_THROW(SplitMetricFilters(view, {filter}, &trace_filter), Error) << filter;
+}
+
 TEST(TraceSearchTest, IssueIdIsTheOnlyIssueClause) {
   TraceFilter f = ParseTraceFilter("issue.id = 'iss-1' AND tag.k = 'v'");
   ASSERT_EQ(f.clauses.size(), 2u);
