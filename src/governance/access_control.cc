@@ -279,6 +279,9 @@ std::optional<Principal> AccessControl::CheckBearer(const Snapshot& snapshot,
   auto token = snapshot.tokens.find(id);
   if (token == snapshot.tokens.end()) return std::nullopt;
   const AuthState::TokenRecord& record = token->second;
+  // A session's cookie is no API token, and an API token no session.
+  if (record.token.session != (credentials.kind == Credentials::Kind::kSession))
+    return std::nullopt;
   reserve();
   if (!VerifyTokenSecret(secret, record.salt, record.secret_hash)) return std::nullopt;
   if (record.token.expires_ms && *record.token.expires_ms <= NowMillis()) return std::nullopt;
@@ -298,7 +301,8 @@ Principal AccessControl::Authenticate(const Credentials& credentials,
   std::string throttle_name = credentials.username;
   std::string token_id;
   std::string ignored;
-  if (credentials.kind == Credentials::Kind::kBearer) {
+  if (credentials.kind == Credentials::Kind::kBearer ||
+      credentials.kind == Credentials::Kind::kSession) {
     throttle_name = ParseToken(credentials.secret, &token_id, &ignored) ? "token:" + token_id
                                                                         : "token:malformed";
   }
@@ -329,10 +333,82 @@ Principal AccessControl::Authenticate(const Credentials& credentials,
     throttle_->Failed(client_address, throttle_name, reserved);
     ThrowUnauthenticated(credentials.kind == Credentials::Kind::kBasic
                              ? "Invalid user name or password."
+                         : credentials.kind == Credentials::Kind::kSession
+                             ? "Your session has ended or is not valid: sign in again."
                              : "Invalid, expired or revoked API token.");
   }
   throttle_->Succeeded(client_address, throttle_name, reserved);
+  if (credentials.kind == Credentials::Kind::kSession && credentials.changes_state &&
+      !SecretsEqual(credentials.csrf_token, CsrfTokenOf(credentials.secret)))
+    throw Error(ErrorCode::kPermissionDenied,
+                "Missing or wrong CSRF token: a signed-in browser sends the X-CSRF-Token its "
+                "sign-in returned with every request that may change something.");
   return *principal;
+}
+
+Session AccessControl::SignIn(const std::string& username, const std::string& password,
+                              const std::string& client_address, int* retry_after_seconds) {
+  Credentials basic;
+  basic.kind = Credentials::Kind::kBasic;
+  basic.username = username;
+  basic.secret = password;
+  Session session;
+  session.principal = Authenticate(basic, client_address, retry_after_seconds);
+  SetTarget("user:" + username);
+  const int64_t now = NowMillis();
+  IssuedToken issued = IssueToken();
+  AuthState::TokenRecord record;
+  record.token.id = issued.id;
+  record.token.username = username;
+  record.token.name = "browser session";
+  record.token.created_ms = now;
+  record.token.expires_ms =
+      now +
+      std::chrono::duration_cast<std::chrono::milliseconds>(options_.session_lifetime).count();
+  record.token.session = true;
+  record.user_id = session.principal.user_id;
+  record.salt = issued.salt;
+  record.secret_hash = issued.secret_hash;
+  store_.ForgetEndedSessions(now);
+  store_.AddToken(record);
+  Reload();
+  session.cookie = issued.token;
+  session.csrf_token = CsrfTokenOf(issued.token);
+  session.expires_ms = *record.token.expires_ms;
+  return session;
+}
+
+void AccessControl::SignOut(const Credentials& credentials) {
+  std::string id;
+  std::string secret;
+  if (credentials.kind != Credentials::Kind::kSession ||
+      !ParseToken(credentials.secret, &id, &secret))
+    return;
+  std::shared_ptr<const Snapshot> snapshot = Current();
+  auto token = snapshot->tokens.find(id);
+  if (token == snapshot->tokens.end() || !token->second.token.session ||
+      !VerifyTokenSecret(secret, token->second.salt, token->second.secret_hash))
+    return;
+  store_.RevokeToken(id, NowMillis());
+  Reload();
+}
+
+std::string AccessControl::CsrfTokenOf(const std::string& cookie) {
+  // Derived from the session's secret, so it needs no storage and changes
+  // with every sign-in; without the cookie it cannot be computed.
+  static constexpr std::string_view kPurpose = "slipway csrf token";
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  if (!HMAC(EVP_sha256(), cookie.data(), static_cast<int>(cookie.size()),
+            reinterpret_cast<const unsigned char*>(kPurpose.data()), kPurpose.size(), mac, &length))
+    throw Error(ErrorCode::kInternalError, "HMAC failed");
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < length; ++i) {
+    out += kHex[mac[i] >> 4];
+    out += kHex[mac[i] & 0xF];
+  }
+  return out;
 }
 
 Permission AccessControl::PermissionOf(const Principal& principal, ResourceType type,
@@ -534,6 +610,7 @@ std::vector<ApiToken> AccessControl::ListTokens(const std::string& username) con
   }
   std::vector<ApiToken> tokens;
   for (const auto& [id, record] : Current()->tokens) {
+    if (record.token.session) continue;
     if (username.empty() || record.token.username == username) tokens.push_back(record.token);
   }
   std::sort(tokens.begin(), tokens.end(), [](const ApiToken& a, const ApiToken& b) {
@@ -545,7 +622,7 @@ std::vector<ApiToken> AccessControl::ListTokens(const std::string& username) con
 ApiToken AccessControl::GetToken(const std::string& token_id) const {
   std::shared_ptr<const Snapshot> snapshot = Current();
   auto token = snapshot->tokens.find(token_id);
-  if (token == snapshot->tokens.end()) {
+  if (token == snapshot->tokens.end() || token->second.token.session) {
     ThrowNotFound("API token '" + token_id + "' does not exist or was revoked.");
   }
   return token->second.token;

@@ -53,6 +53,9 @@ struct ApiToken {
   std::string name;
   int64_t created_ms = 0;
   std::optional<int64_t> expires_ms;
+  // A browser session (SignIn) rather than an API token: presented only as
+  // the session cookie, never as a Bearer token, and not listed as a token.
+  bool session = false;
 };
 
 struct Grant {
@@ -102,6 +105,8 @@ class AuthStore {
   virtual void DeleteUser(int64_t user_id) = 0;
   virtual void AddToken(const AuthState::TokenRecord& token) = 0;
   virtual void RevokeToken(const std::string& token_id, int64_t now_ms) = 0;
+  // Deletes the sessions that expired or were signed out by `now_ms`.
+  virtual void ForgetEndedSessions(int64_t now_ms) = 0;
   virtual void SetGrant(const AuthState::GrantRecord& grant) = 0;
   virtual void DeleteGrant(ResourceType type, const std::string& resource_id, int64_t user_id) = 0;
   virtual void RenameResource(ResourceType type, const std::string& from,
@@ -110,10 +115,25 @@ class AuthStore {
 };
 
 struct Credentials {
-  enum class Kind { kNone, kBasic, kBearer };
+  enum class Kind { kNone, kBasic, kBearer, kSession };
   Kind kind = Kind::kNone;
   std::string username;  // Basic only
-  std::string secret;    // the password, or the whole bearer token
+  std::string secret;    // the password, the whole bearer token, or the session cookie
+  // Sessions only: a request that may change state must carry the session's
+  // CSRF token (what SignIn returned), which a page of another site cannot
+  // read, so that a browser's cookie alone never authorizes a change.
+  bool changes_state = false;
+  std::string csrf_token;
+};
+
+// A signed-in browser: `cookie` is the session's secret (shown once, kept
+// by the browser as an HttpOnly cookie), `csrf_token` what the page sends
+// back with every request that may change state.
+struct Session {
+  Principal principal;
+  std::string cookie;
+  std::string csrf_token;
+  int64_t expires_ms = 0;
 };
 
 // AccessControl is the Authorizer of a server with --auth: users act with
@@ -127,6 +147,8 @@ class AccessControl final : public Authorizer {
     int failures_before_throttle = 5;           // consecutive, per address and user name
     int address_failures_before_throttle = 20;  // per address, any user name
     std::chrono::seconds max_backoff{300};
+    // How long a browser session lasts after sign-in.
+    std::chrono::seconds session_lifetime{12 * 3600};
     // The canonical spelling of a resource id ("02" -> "2" for experiments),
     // so that a grant and the services' checks meet; throws for an id that
     // is not valid for its type. Given by the composition root, which knows
@@ -142,6 +164,17 @@ class AccessControl final : public Authorizer {
   // message says when to retry; `retry_after_seconds` is set when non-null).
   Principal Authenticate(const Credentials& credentials, const std::string& client_address,
                          int* retry_after_seconds = nullptr);
+
+  // A browser session for `username` once the password is right (checked
+  // and throttled as Basic credentials are); sessions that have ended are
+  // forgotten.
+  Session SignIn(const std::string& username, const std::string& password,
+                 const std::string& client_address, int* retry_after_seconds = nullptr);
+  // Ends the session `credentials` presents (kind kSession); no error if it
+  // has already ended.
+  void SignOut(const Credentials& credentials);
+  // The CSRF token of the session whose cookie is `cookie`.
+  static std::string CsrfTokenOf(const std::string& cookie);
 
   Permission PermissionOf(const Principal& principal, ResourceType type,
                           const std::string& resource_id) const;
@@ -236,6 +269,7 @@ class AccessControl final : public Authorizer {
                             const std::string& resource_id) const;
   std::optional<Principal> CheckBasic(const Snapshot& snapshot, const Credentials& credentials,
                                       const std::function<void()>& reserve);
+  // Bearer tokens and session cookies (`session` says which is presented).
   std::optional<Principal> CheckBearer(const Snapshot& snapshot, const Credentials& credentials,
                                        const std::function<void()>& reserve);
   std::string CacheKey(const Credentials& credentials) const;

@@ -46,8 +46,8 @@ AuthState SqliteAuthStore::Load() {
       state.users.push_back(std::move(record));
     }
     Statement tokens = db.Prepare(
-        "SELECT id, user_id, name, salt, secret_hash, created_ms, expires_ms FROM api_tokens "
-        "WHERE revoked_ms IS NULL");
+        "SELECT id, user_id, name, salt, secret_hash, created_ms, expires_ms, kind FROM "
+        "api_tokens WHERE revoked_ms IS NULL");
     while (tokens.Step()) {
       AuthState::TokenRecord record;
       record.token.id = tokens.Text(0);
@@ -57,6 +57,7 @@ AuthState SqliteAuthStore::Load() {
       record.secret_hash = tokens.Text(4);
       record.token.created_ms = tokens.Int(5);
       if (!tokens.IsNull(6)) record.token.expires_ms = tokens.Int(6);
+      record.token.session = tokens.Text(7) == "session";
       state.tokens.push_back(std::move(record));
     }
     Statement grants = db.Prepare(
@@ -126,8 +127,8 @@ void SqliteAuthStore::DeleteUser(int64_t user_id) {
 void SqliteAuthStore::AddToken(const AuthState::TokenRecord& token) {
   Change([&](Connection& db) {
     Statement insert = db.Prepare(
-        "INSERT INTO api_tokens (id, user_id, name, salt, secret_hash, created_ms, expires_ms) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?)");
+        "INSERT INTO api_tokens (id, user_id, name, salt, secret_hash, created_ms, expires_ms, "
+        "kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
     insert.Bind(1, token.token.id)
         .Bind(2, token.user_id)
         .Bind(3, token.token.name)
@@ -139,6 +140,7 @@ void SqliteAuthStore::AddToken(const AuthState::TokenRecord& token) {
     } else {
       insert.BindNull(7);
     }
+    insert.Bind(8, std::string(token.token.session ? "session" : "api"));
     insert.Run();
   });
 }
@@ -148,6 +150,16 @@ void SqliteAuthStore::RevokeToken(const std::string& token_id, int64_t now_ms) {
     db.Prepare("UPDATE api_tokens SET revoked_ms = ? WHERE id = ? AND revoked_ms IS NULL")
         .Bind(1, now_ms)
         .Bind(2, token_id)
+        .Run();
+  });
+}
+
+void SqliteAuthStore::ForgetEndedSessions(int64_t now_ms) {
+  Change([&](Connection& db) {
+    db.Prepare(
+          "DELETE FROM api_tokens WHERE kind = 'session' AND (revoked_ms IS NOT NULL OR "
+          "expires_ms <= ?)")
+        .Bind(1, now_ms)
         .Run();
   });
 }

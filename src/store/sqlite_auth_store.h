@@ -24,6 +24,7 @@ class SqliteAuthStore : public governance::AuthStore {
   void DeleteUser(int64_t user_id) override;
   void AddToken(const governance::AuthState::TokenRecord& token) override;
   void RevokeToken(const std::string& token_id, int64_t now_ms) override;
+  void ForgetEndedSessions(int64_t now_ms) override;
   void SetGrant(const governance::AuthState::GrantRecord& grant) override;
   void DeleteGrant(governance::ResourceType type, const std::string& resource_id,
                    int64_t user_id) override;

@@ -448,6 +448,11 @@ CREATE TABLE scorer_versions (
   PRIMARY KEY (scorer_id, version)
 ) WITHOUT ROWID;
 )sql"},
+    // Browser sessions are tokens presented as a cookie (kind 'session'),
+    // never as a Bearer token.
+    {10, "auth: browser sessions", R"sql(
+ALTER TABLE api_tokens ADD COLUMN kind TEXT NOT NULL DEFAULT 'api';
+)sql"},
 };
 
 }  // namespace

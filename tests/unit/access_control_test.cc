@@ -155,6 +155,50 @@ TEST_F(AccessControlTest, TokensAuthenticateUntilRevokedOrExpired) {
   EXPECT_THROW(access_->Authenticate({Credentials::Kind::kBearer, "", live_secret}, "a"), Error);
 }
 
+TEST_F(AccessControlTest, SessionsNeedTheirCsrfTokenToChangeAndEndAtSignOut) {
+  access_->CreateUser("carol", "pw", false);
+  EXPECT_THROW(access_->SignIn("carol", "wrong", "b"), Error);
+  const Session session = access_->SignIn("carol", "pw", "b");
+  EXPECT_EQ(session.principal.username, "carol");
+  EXPECT_EQ(session.csrf_token, AccessControl::CsrfTokenOf(session.cookie));
+  EXPECT_EQ(session.csrf_token.size(), 64u);
+  EXPECT_GT(session.expires_ms, 0);
+  Credentials cookie{Credentials::Kind::kSession, "", session.cookie};
+  EXPECT_EQ(access_->Authenticate(cookie, "b").username, "carol");  // a read needs no token
+  cookie.changes_state = true;
+  for (const std::string& csrf : {std::string(), std::string("0") + session.csrf_token.substr(1),
+                                  AccessControl::CsrfTokenOf("another cookie")}) {
+    cookie.csrf_token = csrf;
+    try {
+      access_->Authenticate(cookie, "b");
+      FAIL() << "a change without the session's CSRF token was accepted";
+    } catch (const Error& error) {
+      EXPECT_EQ(error.code(), ErrorCode::kPermissionDenied);
+    }
+  }
+  cookie.csrf_token = session.csrf_token;
+  EXPECT_EQ(access_->Authenticate(cookie, "b").username, "carol");
+  // A session is no API token, and an API token no session.
+  EXPECT_THROW(access_->Authenticate({Credentials::Kind::kBearer, "", session.cookie}, "b"), Error);
+  auto [token, secret] = access_->CreateToken("carol", "ci", std::nullopt);
+  EXPECT_THROW(access_->Authenticate({Credentials::Kind::kSession, "", secret}, "b"), Error);
+  ASSERT_EQ(access_->ListTokens("carol").size(), 1u);  // sessions are not listed
+  // Two sessions are independent; signing out ends one.
+  const Session other = access_->SignIn("carol", "pw", "b");
+  access_->SignOut(cookie);
+  EXPECT_THROW(access_->Authenticate(cookie, "b"), Error);
+  EXPECT_EQ(access_->Authenticate({Credentials::Kind::kSession, "", other.cookie}, "b").username,
+            "carol");
+  access_->SignOut(cookie);  // twice is fine
+  // A session ends with its lifetime.
+  AccessControl::Options brief;
+  brief.password_iterations = kFastIterations;
+  brief.session_lifetime = std::chrono::seconds(-1);
+  AccessControl expiring(*store_, brief);
+  const Session ended = expiring.SignIn("carol", "pw", "c");
+  EXPECT_THROW(expiring.Authenticate({Credentials::Kind::kSession, "", ended.cookie}, "c"), Error);
+}
+
 TEST_F(AccessControlTest, PermissionsFollowGrantsDefaultsOwnershipAndAdmins) {
   User alice = access_->CreateUser("alice", "pw", false);
   User root = access_->CreateUser("root", "pw", true);
