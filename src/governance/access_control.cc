@@ -346,14 +346,10 @@ Principal AccessControl::Authenticate(const Credentials& credentials,
   return *principal;
 }
 
-Session AccessControl::SignIn(const std::string& username, const std::string& password,
-                              const std::string& client_address, int* retry_after_seconds) {
-  Credentials basic;
-  basic.kind = Credentials::Kind::kBasic;
-  basic.username = username;
-  basic.secret = password;
+Session AccessControl::StartSession(const Principal& principal) {
   Session session;
-  session.principal = Authenticate(basic, client_address, retry_after_seconds);
+  session.principal = principal;
+  const std::string& username = principal.username;
   SetTarget("user:" + username);
   const int64_t now = NowMillis();
   IssuedToken issued = IssueToken();

@@ -165,11 +165,9 @@ class AccessControl final : public Authorizer {
   Principal Authenticate(const Credentials& credentials, const std::string& client_address,
                          int* retry_after_seconds = nullptr);
 
-  // A browser session for `username` once the password is right (checked
-  // and throttled as Basic credentials are); sessions that have ended are
-  // forgotten.
-  Session SignIn(const std::string& username, const std::string& password,
-                 const std::string& client_address, int* retry_after_seconds = nullptr);
+  // A browser session for `principal`, whom the caller has authenticated
+  // (the HTTP layer: by password); sessions that have ended are forgotten.
+  Session StartSession(const Principal& principal);
   // Ends the session `credentials` presents (kind kSession); no error if it
   // has already ended.
   void SignOut(const Credentials& credentials);
