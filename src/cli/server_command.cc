@@ -151,6 +151,7 @@ void RunServer(const ServerArgs& args) {
   http::AddDatasetRoutes(server, app->datasets());
   http::AddDeploymentRoutes(server, app->serving());
   http::AddAuditRoutes(server, app->audit());
+  http::AddSessionRoutes(server, app->access());
   http::EnableAuditTrail(server, app->audit());
   http::EnableGovernance(server, app->authorizer(), app->access());
   if (governance::AccessControl* access = app->access()) {

@@ -16,9 +16,10 @@ namespace slipway::http {
 namespace {
 
 // What a request refused before anyone was authenticated (401, 429) was
-// refused for: the identity its credentials claimed, "user:<name>" or
-// "token:<public id>" (never a secret), or "" when it sent none; so failed
-// sign-ins are audited, and counted, per account tried.
+// refused for: the identity its credentials claimed, "user:<name>",
+// "token:<public id>" or "session:<public id>" (never a secret), or "" when
+// it sent none; so failed sign-ins are audited, and counted, per account
+// tried.
 std::string ClaimedIdentity(const Request& req) {
   std::string header = req.get_header_value("Authorization");
   auto scheme = [&](std::string_view name) {
@@ -40,7 +41,13 @@ std::string ClaimedIdentity(const Request& req) {
     return governance::ParseToken(credentials(7), &id, &secret) ? "token:" + id
                                                                 : "token:<malformed>";
   }
-  return header.empty() ? "" : "credentials:<unsupported>";
+  if (!header.empty()) return "credentials:<unsupported>";
+  if (std::string cookie = CookieValue(req, kSessionCookie); !cookie.empty()) {
+    std::string id;
+    std::string secret;
+    return governance::ParseToken(cookie, &id, &secret) ? "session:" + id : "session:<malformed>";
+  }
+  return "";
 }
 
 // The request body as the audit digest covers it: with passwords blanked

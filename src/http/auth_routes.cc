@@ -61,8 +61,22 @@ Credentials CredentialsOf(const Request& req) {
   } else if (!header.empty()) {
     throw Error(ErrorCode::kUnauthenticated,
                 "Unsupported Authorization scheme: use Basic or Bearer.");
+  } else if (std::string cookie = CookieValue(req, kSessionCookie); !cookie.empty()) {
+    // A browser's session: every method but the safe ones may change state.
+    credentials.kind = Credentials::Kind::kSession;
+    credentials.secret = std::move(cookie);
+    credentials.changes_state =
+        req.method != "GET" && req.method != "HEAD" && req.method != "OPTIONS";
+    credentials.csrf_token = req.get_header_value("X-CSRF-Token");
   }
   return credentials;
+}
+
+// Whether a 401 should ask for Basic credentials: not for a browser page's
+// own calls (its session cookie, or X-Requested-With), where the browser
+// would otherwise open its password dialog over the page's sign-in form.
+bool AsksForBasic(const Request& req) {
+  return !req.has_header("X-Requested-With") && CookieValue(req, kSessionCookie).empty();
 }
 
 // The HTTP side of governance: who the caller is (from the headers, before
@@ -83,7 +97,7 @@ class RequestGovernance {
           access_->Authenticate(CredentialsOf(req), req.remote_addr, &retry_after));
     } catch (const Error& error) {
       if (error.code() == ErrorCode::kUnauthenticated) {
-        res.set_header("WWW-Authenticate", "Basic realm=\"slipway\"");
+        if (AsksForBasic(req)) res.set_header("WWW-Authenticate", "Basic realm=\"slipway\"");
       } else if (error.code() == ErrorCode::kRequestLimitExceeded && retry_after > 0) {
         res.set_header("Retry-After", std::to_string(retry_after));
       }
@@ -361,7 +375,60 @@ void AddTokenRoutes(HttpServer& server, AccessControl& access) {
                 });
 }
 
+// Set-Cookie for the session cookie: `value` for `max_age` seconds (0
+// clears it). HttpOnly (no script reads it), SameSite=Strict (no other
+// site's page sends it), Secure behind an HTTPS proxy.
+std::string SessionCookieHeader(const Request& req, const std::string& value, int64_t max_age) {
+  std::string cookie = std::string(kSessionCookie) + "=" + value +
+                       "; Path=/; HttpOnly; SameSite=Strict; Max-Age=" + std::to_string(max_age);
+  if (strcasecmp(req.get_header_value("X-Forwarded-Proto").c_str(), "https") == 0)
+    cookie += "; Secure";
+  return cookie;
+}
+
+Json SessionUserJson(const Principal& principal) {
+  return {{"username", principal.username}, {"is_admin", principal.is_admin}};
+}
+
 }  // namespace
+
+void AddSessionRoutes(HttpServer& server, AccessControl* access) {
+  const std::string path = "/api/v1/session";
+  server.Post(
+      path, RouteSpec("session/create").SignedIn(), [access](const Request& req, Response& res) {
+        if (access == nullptr)
+          ThrowInvalid("This server runs without --auth: there is nothing to sign in to.");
+        if (CredentialsOf(req).kind != Credentials::Kind::kBasic)
+          ThrowInvalid("Sign in with the user's name and password (HTTP Basic credentials).");
+        const governance::Session session = access->StartSession(Caller());
+        const int64_t max_age = std::max<int64_t>(0, (session.expires_ms - NowMillis()) / 1000);
+        res.set_header("Set-Cookie", SessionCookieHeader(req, session.cookie, max_age));
+        res.set_header("Cache-Control", "no-store");
+        Reply(res, {{"auth", true},
+                    {"user", SessionUserJson(session.principal)},
+                    {"csrf_token", session.csrf_token},
+                    {"expires_ms", session.expires_ms}});
+      });
+  server.Get(path, RouteSpec("session/get").SignedIn(),
+             [access](const Request& req, Response& res) {
+               res.set_header("Cache-Control", "no-store");
+               if (access == nullptr) {
+                 Reply(res, {{"auth", false}});
+                 return;
+               }
+               Json out = {{"auth", true}, {"user", SessionUserJson(Caller())}};
+               const Credentials credentials = CredentialsOf(req);
+               if (credentials.kind == Credentials::Kind::kSession)
+                 out["csrf_token"] = AccessControl::CsrfTokenOf(credentials.secret);
+               Reply(res, out);
+             });
+  server.Delete(path, RouteSpec("session/delete").SignedIn(),
+                [access](const Request& req, Response& res) {
+                  if (access != nullptr) access->SignOut(CredentialsOf(req));
+                  res.set_header("Set-Cookie", SessionCookieHeader(req, "", 0));
+                  Reply(res, Json::object());
+                });
+}
 
 void EnableGovernance(HttpServer& server, governance::Authorizer& authorizer,
                       AccessControl* access) {

@@ -12,8 +12,9 @@ namespace slipway::http {
 // request runs as a governance::Operation, so the services it calls check
 // the caller's permissions and name what they touch for the audit trail.
 // With `access` (the server's --auth) the caller must present valid HTTP
-// Basic credentials or a Bearer token (401 otherwise, with
-// WWW-Authenticate; 429 while throttled), checked from the headers before
+// Basic credentials, a Bearer token or a browser session's cookie (401
+// otherwise, with WWW-Authenticate unless a page asked; 429 while
+// throttled; 403 for a session's change without its CSRF token), checked from the headers before
 // the body is read; without it every request acts as the operator
 // "anonymous". AdminOnly routes are refused (403) before their handler; a
 // Needs route whose handler made no matching check is answered 500 (see
@@ -28,5 +29,13 @@ void EnableGovernance(HttpServer& server, governance::Authorizer& authorizer,
 // /api/2.0/mlflow/{experiments,registered-models}/permissions/...) plus
 // Slipway's /api/v1/tokens. Requires EnableGovernance with access control.
 void AddAuthRoutes(HttpServer& server, governance::AccessControl& access);
+
+// Browser sessions, for the web UI, at /api/v1/session: POST with HTTP
+// Basic credentials starts one (an HttpOnly, SameSite=Strict cookie, and a
+// CSRF token in the reply, which every later request that may change state
+// sends as X-CSRF-Token); GET says who is signed in (and the CSRF token
+// again, for a page that reloads); DELETE signs out. Without `access` (no
+// --auth) GET answers {"auth": false} and there is no sign-in.
+void AddSessionRoutes(HttpServer& server, governance::AccessControl* access);
 
 }  // namespace slipway::http

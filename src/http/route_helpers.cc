@@ -1,5 +1,9 @@
 #include "http/route_helpers.h"
 
+#include <strings.h>
+
+#include <algorithm>
+
 #include "core/error.h"
 #include "http/http_server.h"
 
@@ -37,6 +41,28 @@ Json Paged(const char* key, Json items, const std::string& token) {
   Json out = {{key, std::move(items)}};
   if (!token.empty()) out["next_page_token"] = token;
   return out;
+}
+
+std::string CookieValue(const Request& req, std::string_view name) {
+  for (const auto& [key, value] : req.headers) {
+    if (key.size() != 6 || strncasecmp(key.c_str(), "cookie", 6) != 0) continue;
+    // RFC 6265: "a=1; b=2".
+    std::string_view rest = value;
+    while (!rest.empty()) {
+      const size_t end = std::min(rest.find(';'), rest.size());
+      std::string_view pair = rest.substr(0, end);
+      rest.remove_prefix(std::min(end + 1, rest.size()));
+      while (!pair.empty() && pair.front() == ' ') pair.remove_prefix(1);
+      const size_t eq = pair.find('=');
+      if (eq == std::string_view::npos || pair.substr(0, eq) != name) continue;
+      std::string_view cookie = pair.substr(eq + 1);
+      while (!cookie.empty() && cookie.back() == ' ') cookie.remove_suffix(1);
+      if (cookie.size() >= 2 && cookie.front() == '"' && cookie.back() == '"')
+        cookie = cookie.substr(1, cookie.size() - 2);
+      return std::string(cookie);
+    }
+  }
+  return "";
 }
 
 }  // namespace slipway::http

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "http/http_server.h"
 #include "http/json_codec.h"
@@ -19,6 +20,13 @@ void Reply(Response& res, const Json& body);
 
 // `{key: items}` plus `next_page_token` when there is a next page.
 Json Paged(const char* key, Json items, const std::string& token);
+
+// The value of the request's cookie `name` (from its Cookie headers), or
+// "" when it has none.
+std::string CookieValue(const Request& req, std::string_view name);
+
+// The browser session's cookie (see AddSessionRoutes).
+inline constexpr const char* kSessionCookie = "slipway_session";
 
 // Short names for route declarations (RouteSpec::Needs).
 inline constexpr auto kExperiment = governance::ResourceType::kExperiment;

@@ -743,6 +743,104 @@ def test_refusals_are_audited_and_no_secret_reaches_logs_or_audit(auth_server):
             assert secret not in text
 
 
+# ------------------------------------------------------------ browser sessions
+
+
+def _sign_in(srv, user) -> tuple[requests.Session, str]:
+    """A browser's session: the cookie in a requests.Session, and the CSRF token."""
+    browser = requests.Session()
+    r = browser.post(f"{srv.url}/api/v1/session", auth=user)
+    assert r.status_code == 200, r.text
+    assert set(r.json()) == {"auth", "user", "csrf_token", "expires_ms"}
+    assert r.json()["user"] == {"username": user[0], "is_admin": user == ADMIN}
+    return browser, r.json()["csrf_token"]
+
+
+def test_a_browser_session_is_an_httponly_cookie_and_changes_need_its_csrf_token(auth_server):
+    browser = requests.Session()
+    r = browser.post(f"{auth_server.url}/api/v1/session", auth=ALICE)
+    assert r.status_code == 200, r.text
+    set_cookie = r.headers["Set-Cookie"]
+    assert set_cookie.startswith("slipway_session=slw_")
+    for attribute in ("HttpOnly", "SameSite=Strict", "Path=/", "Max-Age=43"):
+        assert attribute in set_cookie
+    assert "Secure" not in set_cookie  # plain HTTP here; behind an HTTPS proxy it is set
+    cookie = browser.cookies["slipway_session"]
+    csrf = r.json()["csrf_token"]
+    assert cookie not in r.text and len(csrf) == 64
+
+    api = auth_server.api
+    # Reads need the cookie only; who is signed in, and the token again.
+    assert browser.get(f"{api}/experiments/search", params={"max_results": 1}).status_code == 200
+    me = browser.get(f"{auth_server.url}/api/v1/session").json()
+    assert me == {"auth": True, "user": {"username": "alice", "is_admin": False},
+                  "csrf_token": csrf}
+    # A change without the token (what a forged cross-site form sends), or
+    # with another's, is refused before it is done.
+    name = unique("session-exp")
+    for headers in ({}, {"X-CSRF-Token": "0" * 64}, {"X-CSRF-Token": csrf[:-1]}):
+        r = browser.post(f"{api}/experiments/create", json={"name": name}, headers=headers)
+        assert_mlflow_error(r, 403, "PERMISSION_DENIED", "CSRF token")
+    assert requests.get(f"{api}/experiments/get-by-name", params={"experiment_name": name},
+                        auth=ADMIN).status_code == 404
+    r = browser.post(f"{api}/experiments/create", json={"name": name},
+                     headers={"X-CSRF-Token": csrf})
+    assert r.status_code == 200, r.text
+    created = [e for e in _audit(auth_server, action="experiments/create")
+               if e["outcome"] == 200][-1]
+    assert created["principal"] == "alice"
+    # The session carries alice's permissions, no more.
+    assert_mlflow_error(browser.get(f"{auth_server.url}/api/v1/audit",
+                                    headers={"X-CSRF-Token": csrf}), 403, "PERMISSION_DENIED")
+    # The cookie is no Bearer token; a session is started with a password only.
+    assert requests.get(f"{api}/experiments/search", params={"max_results": 1},
+                        headers={"Authorization": f"Bearer {cookie}"}).status_code == 401
+    token = _create_token(auth_server, ALICE, name="ci")["token"]
+    assert_mlflow_error(requests.post(f"{auth_server.url}/api/v1/session",
+                                      headers={"Authorization": f"Bearer {token}"}),
+                        400, "INVALID_PARAMETER_VALUE", "user's name and password")
+    # Signing out ends it everywhere at once and clears the cookie.
+    r = browser.delete(f"{auth_server.url}/api/v1/session", headers={"X-CSRF-Token": csrf})
+    assert r.status_code == 200 and "Max-Age=0" in r.headers["Set-Cookie"]
+    r = requests.get(f"{api}/experiments/search", params={"max_results": 1},
+                     cookies={"slipway_session": cookie})
+    assert_mlflow_error(r, 401, "UNAUTHENTICATED", "sign in again")
+    # No password dialog over the page: a page's own calls get no challenge.
+    assert "WWW-Authenticate" not in r.headers
+    r = requests.get(f"{api}/experiments/search", headers={"X-Requested-With": "XMLHttpRequest"})
+    assert r.status_code == 401 and "WWW-Authenticate" not in r.headers
+    assert "WWW-Authenticate" in requests.get(f"{api}/experiments/search").headers
+
+
+def test_sessions_are_throttled_audited_and_leave_no_secret(auth_server):
+    browser, csrf = _sign_in(auth_server, BOB)
+    cookie = browser.cookies["slipway_session"]
+    entries = _audit(auth_server, action="session/create")
+    assert entries[-1]["principal"] == "bob" and entries[-1]["outcome"] == 200
+    r = requests.post(f"{auth_server.url}/api/v1/session", auth=(BOB[0], "wrong-Pa55"))
+    assert r.status_code == 401
+    assert _audit(auth_server, action="session/create")[-1]["outcome"] == 401
+    # A forged cookie is refused and audited under its claimed session id.
+    forged = cookie[:-4] + ("AAAA" if not cookie.endswith("AAAA") else "BBBB")
+    r = requests.get(f"{auth_server.api}/experiments/search", params={"max_results": 1},
+                     cookies={"slipway_session": forged})
+    assert r.status_code == 401
+    refused = [e for e in _audit(auth_server) if e["outcome"] == 401][-1]
+    assert (refused["principal"], refused["target"]) == (
+        "anonymous", "session:" + cookie.split("_")[1])
+    texts = [p.read_text(errors="replace") for p in auth_server.data_dir.glob("server-*.std*")]
+    texts.append(str(_audit(auth_server)))
+    for text in texts:
+        assert cookie not in text and cookie.split("_")[2] not in text
+
+
+def test_server_without_auth_has_no_sessions(server):
+    r = requests.get(f"{server.url}/api/v1/session")
+    assert r.status_code == 200 and r.json() == {"auth": False}
+    assert_mlflow_error(requests.post(f"{server.url}/api/v1/session", auth=ALICE), 400,
+                        "INVALID_PARAMETER_VALUE", "without --auth")
+
+
 def test_non_admin_routes_fail_closed(auth_server):
     r = requests.get(f"{auth_server.url}/api/v1/audit/verify", auth=BOB)
     assert_mlflow_error(r, 403, "PERMISSION_DENIED")
