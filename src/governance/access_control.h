@@ -53,7 +53,7 @@ struct ApiToken {
   std::string name;
   int64_t created_ms = 0;
   std::optional<int64_t> expires_ms;
-  // A browser session (SignIn) rather than an API token: presented only as
+  // A browser session (StartSession) rather than an API token: presented only as
   // the session cookie, never as a Bearer token, and not listed as a token.
   bool session = false;
 };
@@ -120,7 +120,7 @@ struct Credentials {
   std::string username;  // Basic only
   std::string secret;    // the password, the whole bearer token, or the session cookie
   // Sessions only: a request that may change state must carry the session's
-  // CSRF token (what SignIn returned), which a page of another site cannot
+  // CSRF token (what StartSession returned), which a page of another site cannot
   // read, so that a browser's cookie alone never authorizes a change.
   bool changes_state = false;
   std::string csrf_token;
