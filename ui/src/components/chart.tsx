@@ -92,7 +92,6 @@ export function Chart(props: Props) {
           stroke: seriesColor(i),
           width: 1.5,
           spanGaps: true,
-          points: { show: false },
         })),
       ],
       cursor: { drag: { x: true, y: false, setScale: !props.onZoom } },

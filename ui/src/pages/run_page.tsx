@@ -39,7 +39,9 @@ function RunView({ run, chartMetric }: { run: Run; chartMetric: string | null })
   const params = [...(run.data.params ?? [])].sort((a, b) => a.key.localeCompare(b.key));
   const tags = [...(run.data.tags ?? [])].sort((a, b) => a.key.localeCompare(b.key));
   const parent = tagValue(run, PARENT_TAG);
-  const shown = chartMetric && metrics.some((m) => m.key === chartMetric) ? chartMetric : metrics[0]?.key;
+  // Unless one is asked for, the chart shows the metric with the longest history.
+  const longest = metrics.reduce<(typeof metrics)[number] | undefined>((best, m) => (!best || m.step > best.step ? m : best), undefined);
+  const shown = chartMetric && metrics.some((m) => m.key === chartMetric) ? chartMetric : longest?.key;
 
   return (
     <section class="run-page">

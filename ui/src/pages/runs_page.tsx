@@ -161,7 +161,7 @@ export function RunsPage({ experimentId, query }: { experimentId: string; query:
     {
       id: 'select',
       header: '',
-      width: 34,
+      width: 40,
       align: 'center',
       render: (run) => (
         <input
@@ -190,7 +190,7 @@ export function RunsPage({ experimentId, query }: { experimentId: string; query:
       sortable: true,
       render: (run) => <span class={`status ${STATUS_CLASS[run.info.status ?? ''] ?? ''}`}>{run.info.status}</span>,
     },
-    { id: 'attr:start_time', header: 'Started', width: 160, sortable: true, render: (run) => formatTime(run.info.start_time) },
+    { id: 'attr:start_time', header: 'Started', width: 175, sortable: true, render: (run) => formatTime(run.info.start_time) },
     { id: 'duration', header: 'Duration', width: 100, render: (run) => formatDuration(run.info.start_time, run.info.end_time) },
     { id: 'attr:user_id', header: 'User', width: 110, sortable: true, render: (run) => run.info.user_id ?? '' },
     ...chosen.metric.map(
