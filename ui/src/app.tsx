@@ -2,7 +2,7 @@
 //
 // Adding a page: a component under pages/, a RouteDef below, a NAV entry if
 // it is a section of its own, and (for a new top-level section) the section
-// in the server's list (src/webui/web_ui.cc, kClientSections) so a reload
+// in the server's list (src/webui/asset_catalog.h, kClientSections) so a reload
 // or a shared link of it is answered with this app.
 
 import { ExperimentsPage } from './pages/experiments_page';
