@@ -146,6 +146,25 @@ def test_api_routes_are_not_shadowed(server, method, path, body):
     assert '<div id="app">' not in r.text, path
 
 
+def test_ui_files_are_public_under_auth_and_the_data_is_not(server_factory):
+    """With --auth the page and its files load for anyone (the sign-in page
+    will need them); the calls they make still need credentials."""
+    srv = server_factory()
+    srv.extra_args = ["--auth"]
+    srv.env = {"SLIPWAY_ADMIN_PASSWORD": "webui-admin-pw"}
+    srv.start()
+    root = requests.get(srv.url + "/experiments/0", timeout=10)
+    assert root.status_code == 200 and '<div id="app"></div>' in root.text
+    for path in _assets(root.text):
+        assert requests.get(srv.url + path, timeout=10).status_code == 200, path
+    data = requests.post(srv.url + "/ajax-api/2.0/mlflow/experiments/search", json={},
+                         timeout=10)
+    conftest.assert_mlflow_error(data, 401, "UNAUTHENTICATED")
+    signed_in = requests.post(srv.url + "/ajax-api/2.0/mlflow/experiments/search", json={},
+                              auth=("admin", "webui-admin-pw"), timeout=10)
+    assert signed_in.status_code == 200, signed_in.text
+
+
 # ------------------------------------------------------------------- browser
 
 @pytest.fixture(scope="module")
