@@ -20,7 +20,11 @@ APT_RUN  := build-essential cmake ninja-build ccache pkg-config \
 	libsqlite3-dev libssl-dev libpq-dev nlohmann-json3-dev libyaml-cpp-dev libcli11-dev \
 	libspdlog-dev libfmt-dev libcpp-httplib-dev libboost-dev zlib1g-dev \
 	libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
-APT_TEST := libgtest-dev libgmock-dev clang-format prometheus wrk
+APT_TEST := libgtest-dev libgmock-dev clang-format prometheus wrk chromium
+# The web UI is built with npm (ui/package-lock.json). Debian's nodejs and npm
+# are installed only when no npm is on PATH, so a Node.js installed another
+# way (nodesource's nodejs, which carries its own npm) is left alone.
+APT_NODE := nodejs npm
 
 CMAKE_FLAGS := -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DCMAKE_CXX_COMPILER_LAUNCHER=ccache
 
@@ -42,6 +46,10 @@ endef
 
 deps-apt:
 	$(call apt_install,$(APT_RUN))
+	@command -v npm >/dev/null 2>&1 || { \
+	  echo "installing: $(APT_NODE) (no npm on PATH)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(APT_NODE); \
+	}
 
 deps-apt-test: deps-apt
 	$(call apt_install,$(APT_TEST))

@@ -33,6 +33,7 @@
 #include "registry/registry_service.h"
 #include "tracking/artifact_store.h"
 #include "tracking/tracking_service.h"
+#include "webui/webui_routes.h"
 
 namespace slipway::cli {
 namespace {
@@ -158,6 +159,8 @@ void RunServer(const ServerArgs& args) {
     BootstrapAdmin(*access, app->audit());
     http::AddAuthRoutes(server, *access);
   }
+  // Last: its client routes are matched after every API route.
+  webui::AddWebUiRoutes(server);
   app->Start();  // background work: checkpoints, audit refusal summaries
   std::unique_ptr<grpc::OipGrpcServer> grpc_server;
   if (args.grpc_port > 0) {
@@ -179,6 +182,9 @@ void RunServer(const ServerArgs& args) {
       args.host, args.port, app->store_description(), args.sync, app->artifacts().location(),
       app->options().datasets,
       args.auth ? "on, default permission " + args.default_permission : "off");
+  if (!webui::AssetCatalog::Embedded().built()) {
+    spdlog::warn("this build has no web UI (SLIPWAY_BUILD_UI=OFF): / says so");
+  }
   ListenUntilStopped(server, stop_signals, args.host, args.port);
   if (grpc_server) grpc_server->Stop();
   // Background tasks end before the stores close (the App's destructor).

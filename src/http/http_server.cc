@@ -1079,7 +1079,7 @@ namespace {
 void RequireDeclared(const RouteSpec& spec) {
   if (spec.access() == RouteSpec::Access::kUndeclared) {
     throw std::logic_error("route " + spec.name() +
-                           " declares no access (Needs, SignedIn or AdminOnly)");
+                           " declares no access (Needs, SignedIn, AdminOnly or Public)");
   }
 }
 
@@ -1090,6 +1090,8 @@ Route* HttpServer::Impl::Declare(const std::string& method, const std::string& p
   RequireDeclared(spec);
   Route* route =
       AddRoute(method, pattern, spec.name(), spec.body_limit() ? spec.body_limit() : default_limit);
+  // A public route is outside the guard, as /health is: no credentials read.
+  route->guarded = spec.access() != RouteSpec::Access::kPublic;
   route->spec = std::move(spec);
   return route;
 }

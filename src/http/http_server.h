@@ -99,7 +99,10 @@ using BodyReader = std::function<bool(const BodyReceiver& receiver)>;
 // answered 500 and logged, so a declaration cannot silently go unchecked.
 // SignedIn(): any signed-in caller; the service checks what the request
 // reaches (creates, searches, user management). AdminOnly(): refused
-// before the handler unless the caller is an admin. Every route declares
+// before the handler unless the caller is an admin. Public(): no caller
+// needed, not even with --auth: the route never reaches a store (the web
+// UI's embedded files, which must load before anyone signs in; the data
+// they show comes through the declared API routes). Every route declares
 // one of these; registering one that does not throws std::logic_error.
 //
 // Audit: a route whose method is not GET is audited when it succeeds, unless
@@ -108,7 +111,7 @@ using BodyReader = std::function<bool(const BodyReceiver& receiver)>;
 // and, as its target, the resource the service acted on.
 class RouteSpec {
  public:
-  enum class Access { kUndeclared, kSignedIn, kAdmin, kResource };
+  enum class Access { kUndeclared, kSignedIn, kAdmin, kResource, kPublic };
 
   explicit RouteSpec(std::string name) : name_(std::move(name)) {}
 
@@ -124,6 +127,10 @@ class RouteSpec {
   }
   RouteSpec& AdminOnly() {
     access_ = Access::kAdmin;
+    return *this;
+  }
+  RouteSpec& Public() {
+    access_ = Access::kPublic;
     return *this;
   }
   RouteSpec& ReadOnly() {

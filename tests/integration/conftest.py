@@ -45,6 +45,16 @@ def pytest_configure(config):
     )
 
 
+# Files a test run wrote for people to look at (the web UI's screenshots):
+# the run's summary names them.
+REVIEW_FILES: list[str] = []
+
+
+def pytest_terminal_summary(terminalreporter):
+    for line in dict.fromkeys(REVIEW_FILES):
+        terminalreporter.write_line(line)
+
+
 def pytest_collection_modifyitems(config, items):
     if not REFERENCE:
         return

@@ -1,0 +1,39 @@
+// Build-time half of the web UI: turns the files `npm run build` wrote
+// (ui/dist) into a C++ source that defines EmbeddedAssets() (see
+// embedded_asset.h), so `slipway server` serves the UI with no file beside
+// it. Used by the slipway_webui_embed program that CMake runs after npm;
+// nothing here runs in the server.
+//
+// The output depends only on the files' paths and bytes (gzip without a
+// name or a time stamp), so an unchanged UI gives an unchanged source and
+// nothing is recompiled. Pure functions; thread-safe.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace slipway::webui {
+
+struct AssetFile {
+  std::string path;   // as served: "/index.html", "/static/index-1a2b.js"
+  std::string bytes;  // the file's content
+};
+
+// Content-Type by extension, with a charset for text; application/octet-stream otherwise.
+std::string_view ContentTypeFor(std::string_view path);
+// Whether a type is text-like enough to be worth compressing (not images or fonts).
+bool Compressible(std::string_view content_type);
+// gzip at the best compression, without a file name or time stamp.
+std::string Gzip(std::string_view data);
+// A C++ expression for `bytes`: adjacent string literals of at most ~100
+// columns each, printable ASCII kept as is, every other byte an octal escape.
+std::string CStringLiteral(std::string_view bytes);
+// The whole generated source for these files (sorted by path).
+std::string AssetSource(std::vector<AssetFile> files);
+// Every regular file under `dist`, served at "/" + its relative path.
+// Throws std::runtime_error if the folder cannot be read or has no index.html.
+std::vector<AssetFile> ReadDist(const std::filesystem::path& dist);
+
+}  // namespace slipway::webui

@@ -1,0 +1,117 @@
+// The one place the UI talks to the server. Every call goes through
+// ApiClient.request: JSON in and out, same-origin credentials, and every
+// failure turned into an ApiError carrying the server's MLflow error
+// (`error_code`, `message`) so pages can show it as the server said it.
+//
+// Sign-in comes later and lands here only: the session cookie travels by
+// itself (`credentials: 'same-origin'`), the CSRF token goes into
+// `headersFor` on every call that changes something, and a 401 is announced
+// through `onUnauthenticated` so the shell can show the sign-in page.
+
+export type QueryValue = string | number | boolean | undefined | null | string[];
+export type Query = Record<string, QueryValue>;
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly errorCode: string,
+    message: string,
+    readonly endpoint: string,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+export function isAbort(error: unknown): boolean {
+  return error instanceof DOMException && error.name === 'AbortError';
+}
+
+// Builds `?a=1&b=x&b=y` (a list repeats its key, as MLflow's GET routes read it).
+export function queryString(query: Query | undefined): string {
+  if (!query) return '';
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(query)) {
+    if (value === undefined || value === null) continue;
+    if (Array.isArray(value)) {
+      for (const item of value) params.append(key, item);
+    } else {
+      params.append(key, String(value));
+    }
+  }
+  const text = params.toString();
+  return text ? `?${text}` : '';
+}
+
+const CHANGES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+export class ApiClient {
+  // Set by the sign-in flow once it exists; sent on every call that changes something.
+  csrfToken: string | null = null;
+  onUnauthenticated: ((error: ApiError) => void) | null = null;
+
+  constructor(private readonly base: string = '') {}
+
+  private headersFor(method: string, hasBody: boolean): Record<string, string> {
+    const headers: Record<string, string> = { Accept: 'application/json' };
+    if (hasBody) headers['Content-Type'] = 'application/json';
+    if (this.csrfToken && CHANGES.has(method)) headers['X-CSRF-Token'] = this.csrfToken;
+    return headers;
+  }
+
+  async request<T>(
+    method: string,
+    path: string,
+    options: { query?: Query; body?: unknown; signal?: AbortSignal } = {},
+  ): Promise<T> {
+    const endpoint = `${method} ${path}`;
+    const hasBody = options.body !== undefined;
+    let response: Response;
+    try {
+      response = await fetch(this.base + path + queryString(options.query), {
+        method,
+        credentials: 'same-origin',
+        headers: this.headersFor(method, hasBody),
+        body: hasBody ? JSON.stringify(options.body) : undefined,
+        signal: options.signal,
+      });
+    } catch (error) {
+      if (isAbort(error)) throw error;
+      throw new ApiError(0, 'NETWORK_ERROR', `The server did not answer: ${String(error)}`, endpoint);
+    }
+    const text = await response.text();
+    let json: unknown = undefined;
+    if (text) {
+      try {
+        json = JSON.parse(text);
+      } catch {
+        json = undefined;
+      }
+    }
+    if (!response.ok) {
+      const body = (json ?? {}) as { error_code?: unknown; message?: unknown };
+      const error = new ApiError(
+        response.status,
+        typeof body.error_code === 'string' ? body.error_code : `HTTP_${response.status}`,
+        typeof body.message === 'string' ? body.message : text.slice(0, 300) || response.statusText,
+        endpoint,
+      );
+      if (response.status === 401 && this.onUnauthenticated) this.onUnauthenticated(error);
+      throw error;
+    }
+    if (text && json === undefined) {
+      throw new ApiError(response.status, 'BAD_RESPONSE', 'The server answered with something other than JSON.', endpoint);
+    }
+    return (json ?? {}) as T;
+  }
+
+  get<T>(path: string, query?: Query, signal?: AbortSignal): Promise<T> {
+    return this.request<T>('GET', path, { query, signal });
+  }
+
+  post<T>(path: string, body: unknown, signal?: AbortSignal): Promise<T> {
+    return this.request<T>('POST', path, { body, signal });
+  }
+}
+
+export const api = new ApiClient();

@@ -1,0 +1,276 @@
+// One run: what it is, its params, latest metrics (one of them charted),
+// tags, dataset inputs, parent and child runs, and its artifacts.
+
+import { useState } from 'preact/hooks';
+import {
+  artifactUrl,
+  getExperiment,
+  getRun,
+  listArtifacts,
+  searchRuns,
+  tagValue,
+  type FileInfo,
+  type KeyValue,
+  type Run,
+} from '../api/mlflow';
+import { ErrorBox, Loading } from '../components/error_box';
+import { MetricChart } from '../components/metric_chart';
+import { formatBytes, formatDuration, formatNumber, formatTime } from '../lib/format';
+import { useAsync } from '../lib/use_async';
+import { Link, setQuery } from '../router';
+
+const PARENT_TAG = 'mlflow.parentRunId';
+
+function runPath(experimentId: string, runId: string) {
+  return `/experiments/${encodeURIComponent(experimentId)}/runs/${encodeURIComponent(runId)}`;
+}
+
+export function RunPage({ runId, query }: { runId: string; query: URLSearchParams }) {
+  const run = useAsync((signal) => getRun(runId, signal), [runId]);
+  if (run.error) return <ErrorBox error={run.error} title="Run" />;
+  if (!run.data) return <Loading what="run" />;
+  return <RunView run={run.data} chartMetric={query.get('metric')} />;
+}
+
+function RunView({ run, chartMetric }: { run: Run; chartMetric: string | null }) {
+  const info = run.info;
+  const experiment = useAsync((signal) => getExperiment(info.experiment_id, signal), [info.experiment_id]);
+  const metrics = [...(run.data.metrics ?? [])].sort((a, b) => a.key.localeCompare(b.key));
+  const params = [...(run.data.params ?? [])].sort((a, b) => a.key.localeCompare(b.key));
+  const tags = [...(run.data.tags ?? [])].sort((a, b) => a.key.localeCompare(b.key));
+  const parent = tagValue(run, PARENT_TAG);
+  // Unless one is asked for, the chart shows the metric with the longest history.
+  const longest = metrics.reduce<(typeof metrics)[number] | undefined>((best, m) => (!best || m.step > best.step ? m : best), undefined);
+  const shown = chartMetric && metrics.some((m) => m.key === chartMetric) ? chartMetric : longest?.key;
+
+  return (
+    <section class="run-page">
+      <div class="crumbs">
+        <Link href="/experiments">Experiments</Link> /{' '}
+        <Link href={`/experiments/${encodeURIComponent(info.experiment_id)}`}>
+          {experiment.data?.name ?? info.experiment_id}
+        </Link>{' '}
+        /
+      </div>
+      <h1 data-testid="run-name">{info.run_name || info.run_id}</h1>
+      <dl class="overview">
+        <dt>Run ID</dt>
+        <dd>
+          <code>{info.run_id}</code>
+        </dd>
+        <dt>Status</dt>
+        <dd>{info.status}</dd>
+        <dt>Started</dt>
+        <dd>{formatTime(info.start_time)}</dd>
+        <dt>Duration</dt>
+        <dd>{formatDuration(info.start_time, info.end_time) || (info.status === 'RUNNING' ? 'running' : '')}</dd>
+        <dt>User</dt>
+        <dd>{info.user_id}</dd>
+        <dt>Source</dt>
+        <dd>{tagValue(run, 'mlflow.source.name')}</dd>
+        {parent && (
+          <>
+            <dt>Parent run</dt>
+            <dd>
+              <Link href={runPath(info.experiment_id, parent)} data-testid="parent-link">
+                {parent}
+              </Link>
+            </dd>
+          </>
+        )}
+        <dt>Artifacts</dt>
+        <dd>
+          <code>{info.artifact_uri}</code>
+        </dd>
+      </dl>
+
+      {shown && (
+        <div class="panel">
+          <h2>Chart</h2>
+          <MetricChart key={shown} runs={[{ runId: info.run_id, label: info.run_name || info.run_id }]} metricKey={shown} />
+        </div>
+      )}
+
+      <div class="columns">
+        <div class="panel">
+          <h2>Parameters ({params.length})</h2>
+          <KeyValueTable items={params} testId="params" />
+        </div>
+        <div class="panel">
+          <h2>Metrics ({metrics.length})</h2>
+          <table class="kv" data-testid="metrics">
+            <thead>
+              <tr>
+                <th>Metric</th>
+                <th class="num">Latest</th>
+                <th class="num">Step</th>
+                <th>Time</th>
+              </tr>
+            </thead>
+            <tbody>
+              {metrics.map((m) => (
+                <tr key={m.key} class={m.key === shown ? 'current' : ''}>
+                  <td>
+                    <a
+                      href={`?metric=${encodeURIComponent(m.key)}`}
+                      onClick={(event) => {
+                        event.preventDefault();
+                        setQuery({ metric: m.key });
+                      }}
+                      title="Chart this metric"
+                    >
+                      {m.key}
+                    </a>
+                  </td>
+                  <td class="num">{formatNumber(m.value)}</td>
+                  <td class="num">{m.step}</td>
+                  <td>{formatTime(m.timestamp)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          {metrics.length === 0 && <div class="muted">No metrics.</div>}
+        </div>
+      </div>
+
+      <div class="columns">
+        <div class="panel">
+          <h2>Tags ({tags.length})</h2>
+          <KeyValueTable items={tags} testId="tags" dim={(key) => key.startsWith('mlflow.')} />
+        </div>
+        <div class="panel">
+          <h2>Inputs</h2>
+          <Inputs run={run} />
+          <h2>Child runs</h2>
+          <ChildRuns run={run} />
+        </div>
+      </div>
+
+      <div class="panel">
+        <h2>Artifacts</h2>
+        <ArtifactTree runId={info.run_id} />
+      </div>
+    </section>
+  );
+}
+
+function KeyValueTable({ items, testId, dim }: { items: KeyValue[]; testId: string; dim?: (key: string) => boolean }) {
+  if (items.length === 0) return <div class="muted">None.</div>;
+  return (
+    <table class="kv" data-testid={testId}>
+      <tbody>
+        {items.map((item) => (
+          <tr key={item.key} class={dim?.(item.key) ? 'dim' : ''}>
+            <th>{item.key}</th>
+            <td>{item.value}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+function Inputs({ run }: { run: Run }) {
+  const inputs = run.inputs?.dataset_inputs ?? [];
+  if (inputs.length === 0) return <div class="muted">No dataset inputs.</div>;
+  return (
+    <table class="kv" data-testid="inputs">
+      <thead>
+        <tr>
+          <th>Dataset</th>
+          <th>Digest</th>
+          <th>Context</th>
+          <th>Source</th>
+        </tr>
+      </thead>
+      <tbody>
+        {inputs.map((input, i) => (
+          <tr key={i}>
+            <td>{input.dataset.name}</td>
+            <td>
+              <code>{input.dataset.digest}</code>
+            </td>
+            <td>{input.tags?.find((t) => t.key === 'mlflow.data.context')?.value}</td>
+            <td>{input.dataset.source_type}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+function ChildRuns({ run }: { run: Run }) {
+  const children = useAsync(
+    (signal) =>
+      searchRuns(
+        {
+          experimentIds: [run.info.experiment_id],
+          filter: `tags.\`mlflow.parentRunId\` = '${run.info.run_id}'`,
+          maxResults: 200,
+        },
+        signal,
+      ),
+    [run.info.run_id],
+  );
+  if (children.error) return <ErrorBox error={children.error} />;
+  if (!children.data) return <Loading />;
+  const runs = children.data.runs ?? [];
+  if (runs.length === 0) return <div class="muted">No child runs.</div>;
+  return (
+    <ul class="plain" data-testid="child-runs">
+      {runs.map((child) => (
+        <li key={child.info.run_id}>
+          <Link href={runPath(child.info.experiment_id, child.info.run_id)}>{child.info.run_name || child.info.run_id}</Link>{' '}
+          <span class="muted">{child.info.status}</span>
+        </li>
+      ))}
+      {children.data.next_page_token && <li class="muted">… more</li>}
+    </ul>
+  );
+}
+
+// The run's artifacts as a tree; a folder is listed when it is opened.
+function ArtifactTree({ runId }: { runId: string }) {
+  return (
+    <div class="artifacts" data-testid="artifacts">
+      <ArtifactFolder runId={runId} path="" />
+    </div>
+  );
+}
+
+function ArtifactFolder({ runId, path }: { runId: string; path: string }) {
+  const files = useAsync((signal) => listArtifacts(runId, path, signal), [runId, path]);
+  if (files.error) return <ErrorBox error={files.error} />;
+  if (!files.data) return <Loading />;
+  if (files.data.length === 0) return <div class="muted">{path ? 'Empty folder.' : 'No artifacts.'}</div>;
+  return (
+    <ul class="tree">
+      {files.data.map((file) => (
+        <ArtifactEntry key={file.path} runId={runId} file={file} />
+      ))}
+    </ul>
+  );
+}
+
+function ArtifactEntry({ runId, file }: { runId: string; file: FileInfo }) {
+  const [open, setOpen] = useState(false);
+  const name = file.path.split('/').pop();
+  if (file.is_dir) {
+    return (
+      <li>
+        <button type="button" class="linklike" aria-expanded={open} onClick={() => setOpen(!open)}>
+          {open ? '▾' : '▸'} {name}/
+        </button>
+        {open && <ArtifactFolder runId={runId} path={file.path} />}
+      </li>
+    );
+  }
+  return (
+    <li>
+      <a href={artifactUrl(runId, file.path)} download={name}>
+        {name}
+      </a>{' '}
+      <span class="muted">{formatBytes(file.file_size)}</span>
+    </li>
+  );
+}
