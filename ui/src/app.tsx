@@ -13,7 +13,10 @@ import { ErrorBox, Loading } from './components/error_box';
 import { isAdmin, ViewerContext, type Viewer } from './lib/session';
 import { ComparePage } from './pages/compare_page';
 import { ExperimentsPage } from './pages/experiments_page';
-import { RunPage } from './pages/run_page';
+import { ModelPage } from './pages/model_page';
+import { ModelVersionPage } from './pages/model_version_page';
+import { ModelsPage } from './pages/models_page';
+import { RunPage, RunRedirect } from './pages/run_page';
 import { RunsPage } from './pages/runs_page';
 import { SignInPage } from './pages/sign_in_page';
 import { Link, resolve, useLocation, type RouteDef } from './router';
@@ -23,7 +26,14 @@ const ROUTES: RouteDef[] = [
   { pattern: '/experiments', render: () => <ExperimentsPage /> },
   { pattern: '/experiments/:id', render: (p, l) => <RunsPage key={p.id} experimentId={p.id} query={l.query} /> },
   { pattern: '/experiments/:id/runs/:runId', render: (p, l) => <RunPage runId={p.runId} query={l.query} /> },
+  { pattern: '/runs/:runId', render: (p) => <RunRedirect runId={p.runId} /> },
   { pattern: '/compare', render: (_, l) => <ComparePage query={l.query} /> },
+  { pattern: '/models', render: () => <ModelsPage /> },
+  { pattern: '/models/:name', render: (p) => <ModelPage key={p.name} name={p.name} /> },
+  {
+    pattern: '/models/:name/versions/:version',
+    render: (p) => <ModelVersionPage key={`${p.name}/${p.version}`} name={p.name} version={p.version} />,
+  },
 ];
 
 interface NavItem {
@@ -34,7 +44,8 @@ interface NavItem {
 }
 
 const NAV: NavItem[] = [
-  { href: '/experiments', label: 'Experiments', section: ['', 'experiments', 'compare'] },
+  { href: '/experiments', label: 'Experiments', section: ['', 'experiments', 'compare', 'runs'] },
+  { href: '/models', label: 'Models', section: ['models'] },
 ];
 
 type State =
