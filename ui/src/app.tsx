@@ -11,6 +11,7 @@ import { api, ApiError } from './api/client';
 import { getSession, signOut, type Session, type SessionUser } from './api/session';
 import { ErrorBox, Loading } from './components/error_box';
 import { isAdmin, ViewerContext, type Viewer } from './lib/session';
+import { AuditPage } from './pages/audit_page';
 import { ComparePage } from './pages/compare_page';
 import { ExperimentsPage } from './pages/experiments_page';
 import { ModelPage } from './pages/model_page';
@@ -34,6 +35,7 @@ const ROUTES: RouteDef[] = [
     pattern: '/models/:name/versions/:version',
     render: (p) => <ModelVersionPage key={`${p.name}/${p.version}`} name={p.name} version={p.version} />,
   },
+  { pattern: '/audit', render: () => <AuditPage /> },
 ];
 
 interface NavItem {
@@ -46,6 +48,7 @@ interface NavItem {
 const NAV: NavItem[] = [
   { href: '/experiments', label: 'Experiments', section: ['', 'experiments', 'compare', 'runs'] },
   { href: '/models', label: 'Models', section: ['models'] },
+  { href: '/audit', label: 'Audit trail', section: ['audit'], adminOnly: true },
 ];
 
 type State =
