@@ -144,6 +144,20 @@ def _session_cookie(page) -> dict:
     return cookies[0]
 
 
+# --------------------------------------------------------------- plain HTTP
+
+def test_new_sections_answer_the_app_and_shadow_no_api_route(auth_server):
+    root = requests.get(auth_server.url + "/", timeout=10)
+    assert root.status_code == 200 and '<div id="app"></div>' in root.text
+    for path in ("/models", "/models/churn", "/models/churn/versions/3", "/audit?principal=x",
+                 "/runs/abc"):
+        r = requests.get(auth_server.url + path, timeout=10)
+        assert r.status_code == 200 and r.text == root.text, path
+    for path in ("/model-versions/get-artifact", "/modelsx", "/auditx"):
+        r = requests.get(auth_server.url + path, timeout=10)
+        assert '<div id="app">' not in r.text, path
+
+
 # ------------------------------------------------------------------ sign-in
 
 def test_sign_in_rejects_a_wrong_password_then_signs_in(new_page, auth_server, data):
