@@ -32,7 +32,7 @@ const COLUMNS: Column<AuditEntry>[] = [
   {
     id: 'outcome',
     header: 'Outcome',
-    width: 80,
+    width: 90,
     align: 'right',
     render: (e) => <span class={e.outcome >= 400 ? 'status failed' : 'status ok'}>{e.outcome}</span>,
   },
