@@ -3,10 +3,14 @@
 // failure turned into an ApiError carrying the server's MLflow error
 // (`error_code`, `message`) so pages can show it as the server said it.
 //
-// Sign-in comes later and lands here only: the session cookie travels by
-// itself (`credentials: 'same-origin'`), the CSRF token goes into
-// `headersFor` on every call that changes something, and a 401 is announced
-// through `onUnauthenticated` so the shell can show the sign-in page.
+// Browser sessions (api/session.ts) plug in here only: the HttpOnly session
+// cookie travels by itself (`credentials: 'same-origin'`; script never sees
+// it), the CSRF token the sign-in answered is kept in this object's memory
+// (never in localStorage or sessionStorage) and sent on every call that
+// changes something, and a 401 is announced through `onUnauthenticated` so
+// the shell shows the sign-in page. Every call says `X-Requested-With`, so
+// the server's 401 carries no Basic challenge and the browser never opens
+// its own password dialog over the page.
 
 export type QueryValue = string | number | boolean | undefined | null | string[];
 export type Query = Record<string, QueryValue>;
@@ -46,23 +50,26 @@ export function queryString(query: Query | undefined): string {
 const CHANGES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 export class ApiClient {
-  // Set by the sign-in flow once it exists; sent on every call that changes something.
+  // Set by the sign-in (api/session.ts), in memory only; sent on every call that changes something.
   csrfToken: string | null = null;
   onUnauthenticated: ((error: ApiError) => void) | null = null;
 
   constructor(private readonly base: string = '') {}
 
   private headersFor(method: string, hasBody: boolean): Record<string, string> {
-    const headers: Record<string, string> = { Accept: 'application/json' };
+    const headers: Record<string, string> = { Accept: 'application/json', 'X-Requested-With': 'XMLHttpRequest' };
     if (hasBody) headers['Content-Type'] = 'application/json';
     if (this.csrfToken && CHANGES.has(method)) headers['X-CSRF-Token'] = this.csrfToken;
     return headers;
   }
 
+  // `headers` adds to the usual ones (the sign-in's Authorization);
+  // `sessionCall` marks the calls of /api/v1/session, whose 401 (a wrong
+  // password, nobody signed in) is their answer, not a session that ended.
   async request<T>(
     method: string,
     path: string,
-    options: { query?: Query; body?: unknown; signal?: AbortSignal } = {},
+    options: { query?: Query; body?: unknown; signal?: AbortSignal; headers?: Record<string, string>; sessionCall?: boolean } = {},
   ): Promise<T> {
     const endpoint = `${method} ${path}`;
     const hasBody = options.body !== undefined;
@@ -71,7 +78,7 @@ export class ApiClient {
       response = await fetch(this.base + path + queryString(options.query), {
         method,
         credentials: 'same-origin',
-        headers: this.headersFor(method, hasBody),
+        headers: { ...this.headersFor(method, hasBody), ...options.headers },
         body: hasBody ? JSON.stringify(options.body) : undefined,
         signal: options.signal,
       });
@@ -96,7 +103,7 @@ export class ApiClient {
         typeof body.message === 'string' ? body.message : text.slice(0, 300) || response.statusText,
         endpoint,
       );
-      if (response.status === 401 && this.onUnauthenticated) this.onUnauthenticated(error);
+      if (response.status === 401 && !options.sessionCall && this.onUnauthenticated) this.onUnauthenticated(error);
       throw error;
     }
     if (text && json === undefined) {
@@ -111,6 +118,10 @@ export class ApiClient {
 
   post<T>(path: string, body: unknown, signal?: AbortSignal): Promise<T> {
     return this.request<T>('POST', path, { body, signal });
+  }
+
+  delete<T>(path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+    return this.request<T>('DELETE', path, { body, signal });
   }
 }
 

@@ -1,7 +1,7 @@
 // One run: what it is, its params, latest metrics (one of them charted),
 // tags, dataset inputs, parent and child runs, and its artifacts.
 
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import {
   artifactUrl,
   getExperiment,
@@ -17,7 +17,7 @@ import { ErrorBox, Loading } from '../components/error_box';
 import { MetricChart } from '../components/metric_chart';
 import { formatBytes, formatDuration, formatNumber, formatTime } from '../lib/format';
 import { useAsync } from '../lib/use_async';
-import { Link, setQuery } from '../router';
+import { Link, navigate, setQuery } from '../router';
 
 const PARENT_TAG = 'mlflow.parentRunId';
 
@@ -273,4 +273,15 @@ function ArtifactEntry({ runId, file }: { runId: string; file: FileInfo }) {
       <span class="muted">{formatBytes(file.file_size)}</span>
     </li>
   );
+}
+
+// /runs/<id>: a run named without its experiment (a model version's source
+// run) opens at its canonical path once the run says where it lives.
+export function RunRedirect({ runId }: { runId: string }) {
+  const run = useAsync((signal) => getRun(runId, signal), [runId]);
+  useEffect(() => {
+    if (run.data) navigate(runPath(run.data.info.experiment_id, runId), { replace: true });
+  }, [run.data, runId]);
+  if (run.error) return <ErrorBox error={run.error} title="Run" />;
+  return <Loading what="run" />;
 }

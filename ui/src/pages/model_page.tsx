@@ -1,0 +1,193 @@
+// One registered model: what it is, its aliases, and its versions (version,
+// stage, aliases, source run, status, created) read page by page. Setting
+// an alias on a version and removing one ask first (ConfirmDialog); the
+// server decides who may (EDIT on the model) and its refusal is shown.
+
+import { useState } from 'preact/hooks';
+import {
+  deleteAlias,
+  getRegisteredModel,
+  searchModelVersions,
+  setAlias,
+  type ModelVersion,
+  type RegisteredModel,
+} from '../api/registry';
+import { ConfirmDialog } from '../components/confirm_dialog';
+import { ErrorBox, Loading } from '../components/error_box';
+import { VirtualTable, type Column } from '../components/virtual_table';
+import { formatTime } from '../lib/format';
+import { useAsync } from '../lib/use_async';
+import { usePaged } from '../lib/use_paged';
+import { Link } from '../router';
+import { modelPath } from './models_page';
+
+type Dialog = { kind: 'set'; version: string } | { kind: 'delete'; version: string; alias: string } | null;
+
+export function ModelPage({ name }: { name: string }) {
+  // Bumped after a change, so the model and its versions are read again.
+  const [revision, setRevision] = useState(0);
+  const [dialog, setDialog] = useState<Dialog>(null);
+  const model = useAsync((signal) => getRegisteredModel(name, signal), [name, revision]);
+  const versions = usePaged(
+    async (pageToken, signal) => {
+      const reply = await searchModelVersions(name, { pageToken }, signal);
+      return { items: reply.model_versions ?? [], nextPageToken: reply.next_page_token };
+    },
+    [name, revision],
+  );
+
+  const columns: Column<ModelVersion>[] = [
+    {
+      id: 'version',
+      header: 'Version',
+      width: 90,
+      render: (v) => (
+        <Link href={modelPath(name, v.version)} class="version-link">
+          Version {v.version}
+        </Link>
+      ),
+    },
+    { id: 'stage', header: 'Stage', width: 110, render: (v) => v.current_stage ?? '' },
+    {
+      id: 'aliases',
+      header: 'Aliases',
+      width: 280,
+      render: (v) => (
+        <span class="chips">
+          {(v.aliases ?? []).map((alias) => (
+            <span class="chip" key={alias}>
+              @{alias}
+              <button
+                type="button"
+                class="chip-remove"
+                aria-label={`Remove alias ${alias}`}
+                title={`Remove alias ${alias}`}
+                onClick={() => setDialog({ kind: 'delete', version: v.version, alias })}
+              >
+                ×
+              </button>
+            </span>
+          ))}
+        </span>
+      ),
+    },
+    {
+      id: 'run',
+      header: 'Source run',
+      width: 290,
+      render: (v) => (v.run_id ? <Link href={`/runs/${encodeURIComponent(v.run_id)}`}>{v.run_id}</Link> : ''),
+    },
+    { id: 'status', header: 'Status', width: 130, render: (v) => v.status ?? '' },
+    { id: 'created', header: 'Created', width: 170, render: (v) => formatTime(v.creation_timestamp) },
+    {
+      id: 'actions',
+      header: '',
+      width: 110,
+      render: (v) => (
+        <button type="button" class="small" aria-label={`Set alias on version ${v.version}`} onClick={() => setDialog({ kind: 'set', version: v.version })}>
+          Set alias…
+        </button>
+      ),
+    },
+  ];
+
+  const changed = () => {
+    setDialog(null);
+    setRevision((r) => r + 1);
+  };
+
+  return (
+    <section class="model-page fill">
+      <div class="crumbs">
+        <Link href="/models">Models</Link> /
+      </div>
+      <h1 data-testid="model-name">{name}</h1>
+      {model.error ? <ErrorBox error={model.error} title="Model" /> : model.data ? <ModelOverview model={model.data} /> : <Loading what="model" />}
+      <h2>Versions</h2>
+      <ErrorBox error={versions.error} />
+      <VirtualTable
+        label="Versions"
+        testId="versions-table"
+        columns={columns}
+        rows={versions.items}
+        rowKey={(v) => v.version}
+        rowHeight={34}
+        onNearEnd={versions.loadMore}
+        empty={versions.loading ? 'Loading…' : 'No versions.'}
+      />
+      {dialog?.kind === 'set' && (
+        <SetAliasDialog name={name} version={dialog.version} onDone={changed} onCancel={() => setDialog(null)} />
+      )}
+      {dialog?.kind === 'delete' && (
+        <ConfirmDialog
+          title={`Remove alias @${dialog.alias}`}
+          confirmLabel="Remove alias"
+          danger
+          action={() => deleteAlias(name, dialog.alias)}
+          onDone={changed}
+          onCancel={() => setDialog(null)}
+        >
+          <p>
+            Remove the alias <code>@{dialog.alias}</code> from version {dialog.version} of <strong>{name}</strong>? Clients
+            that load <code>models:/{name}@{dialog.alias}</code> will fail until it is set again.
+          </p>
+        </ConfirmDialog>
+      )}
+    </section>
+  );
+}
+
+function ModelOverview({ model }: { model: RegisteredModel }) {
+  return (
+    <dl class="overview">
+      <dt>Description</dt>
+      <dd>{model.description || <span class="muted">none</span>}</dd>
+      <dt>Aliases</dt>
+      <dd data-testid="model-aliases">
+        {(model.aliases ?? []).length
+          ? (model.aliases ?? []).map((a) => `@${a.alias} → version ${a.version}`).join(', ')
+          : <span class="muted">none</span>}
+      </dd>
+      <dt>Created</dt>
+      <dd>{formatTime(model.creation_timestamp)}</dd>
+      <dt>Last update</dt>
+      <dd>{formatTime(model.last_updated_timestamp)}</dd>
+      {(model.tags ?? []).length > 0 && (
+        <>
+          <dt>Tags</dt>
+          <dd>{(model.tags ?? []).map((t) => `${t.key}=${t.value}`).join(', ')}</dd>
+        </>
+      )}
+    </dl>
+  );
+}
+
+function SetAliasDialog(props: { name: string; version: string; onDone: () => void; onCancel: () => void }) {
+  const [alias, setAliasText] = useState('');
+  const trimmed = alias.trim();
+  return (
+    <ConfirmDialog
+      title={`Set an alias on version ${props.version}`}
+      confirmLabel="Set alias"
+      ready={trimmed !== ''}
+      action={() => setAlias(props.name, trimmed, props.version)}
+      onDone={props.onDone}
+      onCancel={props.onCancel}
+    >
+      <label>
+        Alias
+        <input
+          name="alias"
+          autocomplete="off"
+          value={alias}
+          onInput={(event) => setAliasText(event.currentTarget.value)}
+          placeholder="champion"
+        />
+      </label>
+      <p class="muted">
+        Points <code>models:/{props.name}@{trimmed || '…'}</code> at version {props.version}; if the alias is on
+        another version, it moves here.
+      </p>
+    </ConfirmDialog>
+  );
+}
