@@ -409,19 +409,24 @@ void AddSessionRoutes(HttpServer& server, AccessControl* access) {
                     {"csrf_token", session.csrf_token},
                     {"expires_ms", session.expires_ms}});
       });
-  server.Get(path, RouteSpec("session/get").SignedIn(),
-             [access](const Request& req, Response& res) {
-               res.set_header("Cache-Control", "no-store");
-               if (access == nullptr) {
-                 Reply(res, {{"auth", false}});
-                 return;
-               }
-               Json out = {{"auth", true}, {"user", SessionUserJson(Caller())}};
-               const Credentials credentials = CredentialsOf(req);
-               if (credentials.kind == Credentials::Kind::kSession)
-                 out["csrf_token"] = AccessControl::CsrfTokenOf(credentials.secret);
-               Reply(res, out);
-             });
+  // Public, so that a page learns "nobody is signed in" from a 200 rather
+  // than a 401 its browser logs as an error. Credentials that are sent are
+  // checked as the guard checks them (throttled; a wrong one is a 401, which
+  // the audit trail records as any refusal).
+  server.Get(path, RouteSpec("session/get").Public(), [access](const Request& req, Response& res) {
+    res.set_header("Cache-Control", "no-store");
+    if (access == nullptr) {
+      Reply(res, {{"auth", false}});
+      return;
+    }
+    Json out = {{"auth", true}, {"user", nullptr}};
+    const Credentials credentials = CredentialsOf(req);
+    if (credentials.kind != Credentials::Kind::kNone)
+      out["user"] = SessionUserJson(access->Authenticate(credentials, req.remote_addr));
+    if (credentials.kind == Credentials::Kind::kSession)
+      out["csrf_token"] = AccessControl::CsrfTokenOf(credentials.secret);
+    Reply(res, out);
+  });
   server.Delete(path, RouteSpec("session/delete").SignedIn(),
                 [access](const Request& req, Response& res) {
                   if (access != nullptr) access->SignOut(CredentialsOf(req));

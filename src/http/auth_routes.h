@@ -33,9 +33,10 @@ void AddAuthRoutes(HttpServer& server, governance::AccessControl& access);
 // Browser sessions, for the web UI, at /api/v1/session: POST with HTTP
 // Basic credentials starts one (an HttpOnly, SameSite=Strict cookie, and a
 // CSRF token in the reply, which every later request that may change state
-// sends as X-CSRF-Token); GET says who is signed in (and the CSRF token
-// again, for a page that reloads); DELETE signs out. Without `access` (no
-// --auth) GET answers {"auth": false} and there is no sign-in.
+// sends as X-CSRF-Token); GET says who is signed in (`user` null when the
+// request has no credentials at all, 401 for wrong ones; and the CSRF token
+// again, for a page that reloads); DELETE signs out. Without `access` (no --auth) GET answers
+// {"auth": false} and there is no sign-in.
 void AddSessionRoutes(HttpServer& server, governance::AccessControl* access);
 
 }  // namespace slipway::http

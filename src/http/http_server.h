@@ -100,9 +100,10 @@ using BodyReader = std::function<bool(const BodyReceiver& receiver)>;
 // SignedIn(): any signed-in caller; the service checks what the request
 // reaches (creates, searches, user management). AdminOnly(): refused
 // before the handler unless the caller is an admin. Public(): no caller
-// needed, not even with --auth: the route never reaches a store (the web
-// UI's embedded files, which must load before anyone signs in; the data
-// they show comes through the declared API routes). Every route declares
+// needed, not even with --auth, and no audit: the route never reaches a
+// store's data (the web UI's embedded files, which must load before anyone
+// signs in, and the question whether anyone is; the data they show comes
+// through the declared API routes). Every route declares
 // one of these; registering one that does not throws std::logic_error.
 //
 // Audit: a route whose method is not GET is audited when it succeeds, unless

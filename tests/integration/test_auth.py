@@ -810,6 +810,13 @@ def test_a_browser_session_is_an_httponly_cookie_and_changes_need_its_csrf_token
     r = requests.get(f"{api}/experiments/search", headers={"X-Requested-With": "XMLHttpRequest"})
     assert r.status_code == 401 and "WWW-Authenticate" not in r.headers
     assert "WWW-Authenticate" in requests.get(f"{api}/experiments/search").headers
+    # A page asks who is signed in without a 401 when nobody is; a cookie
+    # that has ended is a 401 (audited as any refusal).
+    r = requests.get(f"{auth_server.url}/api/v1/session")
+    assert r.status_code == 200 and r.json() == {"auth": True, "user": None}
+    r = requests.get(f"{auth_server.url}/api/v1/session", cookies={"slipway_session": cookie})
+    assert_mlflow_error(r, 401, "UNAUTHENTICATED", "sign in again")
+    assert _audit(auth_server, action="session/get")[-1]["outcome"] == 401
 
 
 def test_sessions_are_throttled_audited_and_leave_no_secret(auth_server):

@@ -73,7 +73,8 @@ export function App() {
     };
     const controller = new AbortController();
     getSession(controller.signal).then(
-      (session) => setState({ kind: 'ready', viewer: viewerOf(session) }),
+      (session) =>
+        setState(session.auth && !session.user ? { kind: 'signed-out' } : { kind: 'ready', viewer: viewerOf(session) }),
       (error) => {
         if (controller.signal.aborted) return;
         if (error instanceof ApiError && error.status === 401) setState({ kind: 'signed-out' });

@@ -17,12 +17,13 @@ export interface SessionUser {
 
 export interface Session {
   auth: boolean;
-  user?: SessionUser;
+  user?: SessionUser | null; // null: nobody is signed in
   csrf_token?: string;
   expires_ms?: number;
 }
 
-// `{auth: false}` on a server without --auth; a 401 (ApiError) when nobody is signed in.
+// `{auth: false}` on a server without --auth; `{auth: true, user: null}` when the
+// request carries no credentials; a 401 (ApiError) for a session that has ended.
 export async function getSession(signal?: AbortSignal): Promise<Session> {
   const session = await api.request<Session>('GET', PATH, { signal, sessionCall: true });
   api.csrfToken = session.csrf_token ?? null;
