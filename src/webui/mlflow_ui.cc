@@ -268,6 +268,7 @@ void AddMlflowUiRoutes(http::HttpServer& server, const MlflowUiFiles& files) {
       {"[0-9]\\.0/mlflow/gateway(/.*)?", "MLflow's AI gateway"},
       {"2\\.0/mlflow/gateway-proxy", "MLflow's AI gateway"},
       {"2\\.0/endpoints(/.*)?", "MLflow's AI gateway (deployments endpoints)"},
+      {"3\\.0/mlflow/assistant(/.*)?", "MLflow's Assistant"},
   };
   for (const Missing& entry : missing) {
     auto refuse = [feature = entry.feature](const http::Request&, http::Response&) {
