@@ -8,6 +8,7 @@
 #include <chrono>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -33,6 +34,7 @@
 #include "registry/registry_service.h"
 #include "tracking/artifact_store.h"
 #include "tracking/tracking_service.h"
+#include "webui/mlflow_ui.h"
 #include "webui/webui_routes.h"
 
 namespace slipway::cli {
@@ -72,6 +74,10 @@ struct ServerArgs {
                            governance::AuditLog::Options().refusal_interval)
                            .count());
   int audit_refusal_burst = governance::AuditLog::Options().refusal_burst;
+  // MLflow's own UI under /mlflow/: its build folder, or empty to ask
+  // `python` where its mlflow keeps it.
+  bool mlflow_ui = false;
+  std::string mlflow_ui_path;
 };
 
 // With --auth and no users yet, the first admin comes from the environment
@@ -105,6 +111,14 @@ void RunServer(const ServerArgs& args) {
   mallopt(M_MMAP_THRESHOLD, 1 << 20);
   // Block the stop signals in every thread; one thread waits for them.
   const sigset_t stop_signals = BlockStopSignals();
+  // Found (or refused) before anything is opened.
+  std::optional<webui::MlflowUiFiles> mlflow_ui;
+  if (args.mlflow_ui) {
+    mlflow_ui = webui::MlflowUiFiles::Open(args.mlflow_ui_path.empty()
+                                               ? webui::LocateInstalledMlflowUi(args.python)
+                                               : std::filesystem::path(args.mlflow_ui_path));
+    spdlog::info("MLflow's UI at /mlflow/, from {}", mlflow_ui->root().string());
+  }
 
   http::HttpServer::Options options;
   options.host = args.host;
@@ -159,6 +173,7 @@ void RunServer(const ServerArgs& args) {
     BootstrapAdmin(*access, app->audit());
     http::AddAuthRoutes(server, *access);
   }
+  if (mlflow_ui) webui::AddMlflowUiRoutes(server, *mlflow_ui);
   // Last: its client routes are matched after every API route.
   webui::AddWebUiRoutes(server);
   app->Start();  // background work: checkpoints, audit refusal summaries
@@ -295,8 +310,14 @@ void AddServerCommand(CLI::App& app) {
                   "Permission on resources a user has no explicit grant for")
       ->capture_default_str()
       ->check(CLI::IsMember({"NO_PERMISSIONS", "READ", "USE", "EDIT", "MANAGE"}));
-  cmd->callback([args, data_dir] {
+  CLI::Option* mlflow_ui =
+      cmd->add_option("--mlflow-ui", args->mlflow_ui_path,
+                      "Also serve MLflow's own web UI at /mlflow/, from the mlflow package that "
+                      "--python imports, or from PATH (MLflow's server/js/build folder)")
+          ->expected(0, 1);
+  cmd->callback([args, data_dir, mlflow_ui] {
     args->data_dir_given = data_dir->count() > 0;
+    args->mlflow_ui = mlflow_ui->count() > 0;
     RunServer(*args);
   });
 }

@@ -273,7 +273,10 @@ struct HttpServer::Impl {
 
   const HttpServer::Options& options() const { return owner.options_; }
   const HttpServer::Guard& guard() const { return owner.guard_; }
+  // The route for the request's method and path, or null; rewrites
+  // req.path to the spelling the route answers (aliases, mounts).
   Route* Match(Request& req);
+  Route* MatchPath(Request& req, bool api_only);
   // A declared route (RouteSpec); throws std::logic_error if it declares no access.
   Route* Declare(const std::string& method, const std::string& pattern, RouteSpec spec,
                  uint64_t default_limit);
@@ -310,6 +313,7 @@ struct HttpServer::Impl {
   std::unordered_map<std::string, std::vector<Route*>> literal_routes;  // by path
   std::vector<Route*> pattern_routes;
   std::vector<std::pair<std::string, std::string>> path_aliases;  // from, to
+  std::vector<std::string> api_mounts;                            // prefixes, no trailing '/'
   Route unmatched;
   std::unique_ptr<core::Executor> workers;
   std::atomic<bool> stopping{false};
@@ -862,16 +866,35 @@ Route* HttpServer::Impl::Match(Request& req) {
   // path "/etc/x" stays absolute, and is refused as such).
   const size_t slashes = req.path.find_first_not_of('/');
   if (slashes != std::string::npos && slashes > 1) req.path.erase(0, slashes - 1);
+  std::string spelled = req.path;
+  if (Route* route = MatchPath(req, false)) return route;
+  for (const std::string& prefix : api_mounts) {
+    if (spelled.size() <= prefix.size() || spelled.compare(0, prefix.size(), prefix) != 0 ||
+        spelled[prefix.size()] != '/') {
+      continue;
+    }
+    req.path = spelled.substr(prefix.size());
+    if (Route* route = MatchPath(req, true)) return route;
+    req.path = spelled;
+    break;
+  }
+  return nullptr;
+}
+
+Route* HttpServer::Impl::MatchPath(Request& req, bool api_only) {
   for (const auto& [from, to] : path_aliases) {
     if (req.path.compare(0, from.size(), from) == 0) {
       req.path = to + req.path.substr(from.size());
       break;
     }
   }
+  // Through a mount, only the guarded routes, the API: not the server's
+  // own /health and /metrics, nor the Public routes (a web UI's files).
+  auto eligible = [api_only](const Route* route) { return !api_only || route->guarded; };
   auto literal = literal_routes.find(req.path);
   if (literal != literal_routes.end()) {
     for (Route* route : literal->second) {
-      if (route->method == req.method) {
+      if (route->method == req.method && eligible(route)) {
         req.matches = {req.path};
         return route;
       }
@@ -879,7 +902,7 @@ Route* HttpServer::Impl::Match(Request& req) {
   }
   std::smatch match;
   for (Route* route : pattern_routes) {
-    if (route->method != req.method) continue;
+    if (route->method != req.method || !eligible(route)) continue;
     if (!std::regex_match(req.path, match, *route->pattern)) continue;
     req.matches.clear();
     for (const auto& group : match) req.matches.push_back(group.str());
@@ -1122,6 +1145,14 @@ void HttpServer::Delete(const std::string& pattern, RouteSpec route, Handler han
 
 void HttpServer::AddPathAlias(std::string from, std::string to) {
   impl_->path_aliases.emplace_back(std::move(from), std::move(to));
+}
+
+void HttpServer::AddApiMount(std::string prefix) {
+  while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
+  if (prefix.empty() || prefix.front() != '/') {
+    throw std::logic_error("an API mount is a path prefix such as /mlflow, not '" + prefix + "'");
+  }
+  impl_->api_mounts.push_back(std::move(prefix));
 }
 
 void HttpServer::PutStream(const std::string& pattern, RouteSpec route, StreamHandler handler) {

@@ -217,6 +217,14 @@ class HttpServer {
   // `to` (and the request's path is that one from then on: handlers, limits
   // and permissions see one spelling). Set before Listen().
   void AddPathAlias(std::string from, std::string to);
+  // Serves every API route under `prefix` too ("/mlflow": a web app served
+  // there calls "ajax-api/...", "graphql" relative to its page). A path
+  // under `prefix` that no route answers as spelled is routed as the rest
+  // of the path (after aliases), and that is the request's path from then
+  // on: the same route, permission check, audit and metrics as without
+  // the prefix. Only API routes are reached this way: not Public ones (the
+  // web UI's files) nor /health and /metrics. Set before Listen().
+  void AddApiMount(std::string prefix);
 
   monitoring::MetricRegistry& metrics() { return metrics_; }
 

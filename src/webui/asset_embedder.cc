@@ -23,6 +23,7 @@ std::string_view ContentTypeFor(std::string_view path) {
       {".html", "text/html; charset=utf-8"},
       {".js", "text/javascript; charset=utf-8"},
       {".mjs", "text/javascript; charset=utf-8"},
+      {".cjs", "text/javascript; charset=utf-8"},
       {".css", "text/css; charset=utf-8"},
       {".json", "application/json"},
       {".map", "application/json"},
@@ -35,6 +36,8 @@ std::string_view ContentTypeFor(std::string_view path) {
       {".ico", "image/x-icon"},
       {".woff2", "font/woff2"},
       {".woff", "font/woff"},
+      {".ttf", "font/ttf"},
+      {".eot", "application/vnd.ms-fontobject"},
       {".txt", "text/plain; charset=utf-8"},
       {".wasm", "application/wasm"},
   };

@@ -6,7 +6,8 @@
 //
 // The output depends only on the files' paths and bytes (gzip without a
 // name or a time stamp), so an unchanged UI gives an unchanged source and
-// nothing is recompiled. Pure functions; thread-safe.
+// nothing is recompiled. Pure functions; thread-safe. ContentTypeFor is
+// also what the server answers MLflow's UI files with (mlflow_ui.h).
 #pragma once
 
 #include <filesystem>

@@ -9,6 +9,7 @@
 #include <zlib.h>
 
 #include <atomic>
+#include <mutex>
 #include <thread>
 
 #include "core/error.h"
@@ -336,6 +337,131 @@ TEST_F(HttpServerTest, MetricsCountRequestsByRouteAndStatus) {
   EXPECT_NE(body.find("slipway_http_request_duration_seconds_count{route=\"missing\","
                       "method=\"GET\"} 2"),
             std::string::npos);
+}
+
+// A server with an API mount at /mlflow, as `--mlflow-ui` declares it.
+class ApiMountTest : public ::testing::Test {
+ protected:
+  void Start(bool mount) {
+    HttpServer::Options options;
+    options.port = 0;
+    options.worker_threads = 2;
+    options.access_log = false;
+    server_ = std::make_unique<HttpServer>(options);
+    server_->Get("/api/2.0/mlflow/items/([a-z]+)", RouteSpec("item").SignedIn(),
+                 [](const Request& req, Response& res) {
+                   SetJson(res, Json({{"path", req.path}, {"item", req.matches[1]}}).dump());
+                 });
+    server_->Get("/graphql", RouteSpec("graphql").SignedIn(),
+                 [](const Request& req, Response& res) { SetJson(res, Json(req.path).dump()); });
+    server_->Get("/static/(.+)", RouteSpec("ui-file").Public(),
+                 [](const Request&, Response& res) { res.set_content("file", "text/plain"); });
+    server_->Get("/mlflow/", RouteSpec("mounted-page").Public(),
+                 [](const Request&, Response& res) { res.set_content("page", "text/html"); });
+    server_->AddPathAlias("/ajax-api/2.0/", "/api/2.0/");
+    if (mount) server_->AddApiMount("/mlflow/");
+    HttpServer::Guard guard;
+    guard.authenticate = [this](const Request& req, Response&, const RouteSpec& route) {
+      std::lock_guard lock(mu_);
+      guarded_.push_back(route.name() + " " + req.path);
+      return std::shared_ptr<void>();
+    };
+    server_->SetGuard(guard);
+    thread_ = std::thread([this] { server_->Listen(); });
+    for (int i = 0; i < 200 && server_->bound_port() == 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    client_ = std::make_unique<httplib::Client>("127.0.0.1", server_->bound_port());
+  }
+  void TearDown() override {
+    if (!server_) return;
+    server_->Stop();
+    thread_.join();
+  }
+  std::vector<std::string> Guarded() {
+    std::lock_guard lock(mu_);
+    return guarded_;
+  }
+
+  std::unique_ptr<HttpServer> server_;
+  std::thread thread_;
+  std::unique_ptr<httplib::Client> client_;
+  std::mutex mu_;  // guards guarded_
+  std::vector<std::string> guarded_;
+};
+
+TEST_F(ApiMountTest, ApiRoutesAnswerUnderTheMountAsWithout) {
+  Start(true);
+  for (const char* path :
+       {"/mlflow/ajax-api/2.0/mlflow/items/abc", "/mlflow/api/2.0/mlflow/items/abc",
+        "/mlflow/ajax-api/2.0/mlflow/items/a%62c"}) {
+    auto res = client_->Get(path);
+    ASSERT_TRUE(res) << path;
+    EXPECT_EQ(res->status, 200) << path;
+    Json body = Json::parse(res->body);
+    // The handler and the guard see the one spelling of the route.
+    EXPECT_EQ(body["path"], "/api/2.0/mlflow/items/abc") << path;
+    EXPECT_EQ(body["item"], "abc") << path;
+  }
+  auto graphql = client_->Get("/mlflow/graphql");
+  ASSERT_TRUE(graphql);
+  EXPECT_EQ(graphql->status, 200);
+  EXPECT_EQ(Json::parse(graphql->body), "/graphql");
+  std::vector<std::string> guarded = Guarded();
+  ASSERT_EQ(guarded.size(), 4u);
+  EXPECT_EQ(guarded[0], "item /api/2.0/mlflow/items/abc");
+  EXPECT_EQ(guarded[3], "graphql /graphql");
+  // A route registered under the prefix is matched as spelled first.
+  auto page = client_->Get("/mlflow/");
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->body, "page");
+  // Metrics name the route, whichever spelling reached it.
+  auto metrics = client_->Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_NE(metrics->body.find(
+                "slipway_http_requests_total{route=\"item\",method=\"GET\",status=\"200\"} 3"),
+            std::string::npos)
+      << metrics->body;
+}
+
+TEST_F(ApiMountTest, OnlyApiRoutesAreReachedThroughTheMount) {
+  Start(true);
+  // Not Public routes (another UI's files), not /health or /metrics, not a
+  // lookalike prefix, not the prefix itself, not a path that climbs out.
+  for (const char* path :
+       {"/mlflow/static/x.js", "/mlflow/health", "/mlflow/metrics",
+        "/mlflowx/api/2.0/mlflow/items/abc", "/mlflow", "/mlflow/../api/2.0/mlflow/items/abc",
+        "/mlflow/%2e%2e/api/2.0/mlflow/items/abc", "/mlflow/nope"}) {
+    auto res = client_->Get(path);
+    ASSERT_TRUE(res) << path;
+    EXPECT_EQ(res->status, 404) << path;
+    EXPECT_EQ(Json::parse(res->body)["error_code"], "ENDPOINT_NOT_FOUND") << path;
+  }
+  auto unknown = client_->Get("/mlflow/nope");
+  ASSERT_TRUE(unknown);
+  // The error names the path as it was asked for.
+  EXPECT_NE(Json::parse(unknown->body)["message"].get<std::string>().find("/mlflow/nope"),
+            std::string::npos)
+      << unknown->body;
+  EXPECT_TRUE(Guarded().empty());
+}
+
+TEST_F(ApiMountTest, WithoutAMountThePrefixIsNoRoute) {
+  Start(false);
+  auto res = client_->Get("/mlflow/ajax-api/2.0/mlflow/items/abc");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 404);
+  auto plain = client_->Get("/ajax-api/2.0/mlflow/items/abc");
+  ASSERT_TRUE(plain);
+  EXPECT_EQ(plain->status, 200);
+}
+
+TEST(ApiMount, PrefixMustBeAnAbsolutePath) {
+  HttpServer::Options options;
+  options.port = 0;
+  HttpServer server(options);
+  EXPECT_THROW(server.AddApiMount("mlflow"), std::logic_error);
+  EXPECT_THROW(server.AddApiMount("/"), std::logic_error);
 }
 
 }  // namespace
