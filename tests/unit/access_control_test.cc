@@ -93,7 +93,18 @@ class AccessControlTest : public ::testing::Test {
   }
 
   static Credentials Basic(const std::string& user, const std::string& password) {
-    return {Credentials::Kind::kBasic, user, password};
+    Credentials c;
+    c.kind = Credentials::Kind::kBasic;
+    c.username = user;
+    c.secret = password;
+    return c;
+  }
+  // A Bearer token or a session cookie.
+  static Credentials Presented(Credentials::Kind kind, const std::string& secret) {
+    Credentials c;
+    c.kind = kind;
+    c.secret = secret;
+    return c;
   }
 
   // Grants are changed by the operator (as the CLI's --store mode does).
@@ -138,7 +149,7 @@ TEST_F(AccessControlTest, PasswordChangeAndDeletionTakeEffectAtOnceDespiteTheCac
 TEST_F(AccessControlTest, TokensAuthenticateUntilRevokedOrExpired) {
   access_->CreateUser("bob", "pw", false);
   auto [token, secret] = access_->CreateToken("bob", "ci", std::nullopt);
-  Credentials bearer{Credentials::Kind::kBearer, "", secret};
+  Credentials bearer = Presented(Credentials::Kind::kBearer, secret);
   EXPECT_EQ(access_->Authenticate(bearer, "a").username, "bob");
   ASSERT_EQ(access_->ListTokens("bob").size(), 1u);
   EXPECT_EQ(access_->ListTokens("bob")[0].name, "ci");
@@ -148,11 +159,13 @@ TEST_F(AccessControlTest, TokensAuthenticateUntilRevokedOrExpired) {
   EXPECT_THROW(access_->RevokeToken(token.id), Error);
 
   auto [expired, expired_secret] = access_->CreateToken("bob", "old", int64_t{1});
-  EXPECT_THROW(access_->Authenticate({Credentials::Kind::kBearer, "", expired_secret}, "a"), Error);
+  EXPECT_THROW(access_->Authenticate(Presented(Credentials::Kind::kBearer, expired_secret), "a"),
+               Error);
   // A token dies with its user.
   auto [live, live_secret] = access_->CreateToken("bob", "live", std::nullopt);
   access_->DeleteUser("bob");
-  EXPECT_THROW(access_->Authenticate({Credentials::Kind::kBearer, "", live_secret}, "a"), Error);
+  EXPECT_THROW(access_->Authenticate(Presented(Credentials::Kind::kBearer, live_secret), "a"),
+               Error);
 }
 
 TEST_F(AccessControlTest, SessionsNeedTheirCsrfTokenToChangeAndEndAtSignOut) {
@@ -162,7 +175,7 @@ TEST_F(AccessControlTest, SessionsNeedTheirCsrfTokenToChangeAndEndAtSignOut) {
   EXPECT_EQ(session.csrf_token, AccessControl::CsrfTokenOf(session.cookie));
   EXPECT_EQ(session.csrf_token.size(), 64u);
   EXPECT_GT(session.expires_ms, 0);
-  Credentials cookie{Credentials::Kind::kSession, "", session.cookie};
+  Credentials cookie = Presented(Credentials::Kind::kSession, session.cookie);
   EXPECT_EQ(access_->Authenticate(cookie, "b").username, "carol");  // a read needs no token
   cookie.changes_state = true;
   for (const std::string& csrf : {std::string(), std::string("0") + session.csrf_token.substr(1),
@@ -178,16 +191,18 @@ TEST_F(AccessControlTest, SessionsNeedTheirCsrfTokenToChangeAndEndAtSignOut) {
   cookie.csrf_token = session.csrf_token;
   EXPECT_EQ(access_->Authenticate(cookie, "b").username, "carol");
   // A session is no API token, and an API token no session.
-  EXPECT_THROW(access_->Authenticate({Credentials::Kind::kBearer, "", session.cookie}, "b"), Error);
+  EXPECT_THROW(access_->Authenticate(Presented(Credentials::Kind::kBearer, session.cookie), "b"),
+               Error);
   auto [token, secret] = access_->CreateToken("carol", "ci", std::nullopt);
-  EXPECT_THROW(access_->Authenticate({Credentials::Kind::kSession, "", secret}, "b"), Error);
+  EXPECT_THROW(access_->Authenticate(Presented(Credentials::Kind::kSession, secret), "b"), Error);
   ASSERT_EQ(access_->ListTokens("carol").size(), 1u);  // sessions are not listed
   // Two sessions are independent; signing out ends one.
   const Session other = access_->StartSession(session.principal);
   access_->SignOut(cookie);
   EXPECT_THROW(access_->Authenticate(cookie, "b"), Error);
-  EXPECT_EQ(access_->Authenticate({Credentials::Kind::kSession, "", other.cookie}, "b").username,
-            "carol");
+  EXPECT_EQ(
+      access_->Authenticate(Presented(Credentials::Kind::kSession, other.cookie), "b").username,
+      "carol");
   access_->SignOut(cookie);  // twice is fine
   // A session ends with its lifetime.
   AccessControl::Options brief;
@@ -195,7 +210,8 @@ TEST_F(AccessControlTest, SessionsNeedTheirCsrfTokenToChangeAndEndAtSignOut) {
   brief.session_lifetime = std::chrono::seconds(-1);
   AccessControl expiring(*store_, brief);
   const Session ended = expiring.StartSession(session.principal);
-  EXPECT_THROW(expiring.Authenticate({Credentials::Kind::kSession, "", ended.cookie}, "c"), Error);
+  EXPECT_THROW(expiring.Authenticate(Presented(Credentials::Kind::kSession, ended.cookie), "c"),
+               Error);
 }
 
 TEST_F(AccessControlTest, PermissionsFollowGrantsDefaultsOwnershipAndAdmins) {
