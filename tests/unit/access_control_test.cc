@@ -178,8 +178,10 @@ TEST_F(AccessControlTest, SessionsNeedTheirCsrfTokenToChangeAndEndAtSignOut) {
   Credentials cookie = Presented(Credentials::Kind::kSession, session.cookie);
   EXPECT_EQ(access_->Authenticate(cookie, "b").username, "carol");  // a read needs no token
   cookie.changes_state = true;
-  for (const std::string& csrf : {std::string(), std::string("0") + session.csrf_token.substr(1),
-                                  AccessControl::CsrfTokenOf("another cookie")}) {
+  for (const std::string& csrf :
+       {std::string(),
+        std::string(session.csrf_token[0] == '0' ? "1" : "0") + session.csrf_token.substr(1),
+        AccessControl::CsrfTokenOf("another cookie")}) {
     cookie.csrf_token = csrf;
     try {
       access_->Authenticate(cookie, "b");
