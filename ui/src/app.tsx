@@ -20,6 +20,8 @@ import { ModelsPage } from './pages/models_page';
 import { RunPage, RunRedirect } from './pages/run_page';
 import { RunsPage } from './pages/runs_page';
 import { SignInPage } from './pages/sign_in_page';
+import { TracePage } from './pages/trace_page';
+import { TracesPage } from './pages/traces_page';
 import { Link, resolve, useLocation, type RouteDef } from './router';
 
 const ROUTES: RouteDef[] = [
@@ -27,6 +29,11 @@ const ROUTES: RouteDef[] = [
   { pattern: '/experiments', render: () => <ExperimentsPage /> },
   { pattern: '/experiments/:id', render: (p, l) => <RunsPage key={p.id} experimentId={p.id} query={l.query} /> },
   { pattern: '/experiments/:id/runs/:runId', render: (p, l) => <RunPage runId={p.runId} query={l.query} /> },
+  { pattern: '/experiments/:id/traces', render: (p, l) => <TracesPage key={p.id} experimentId={p.id} query={l.query} /> },
+  {
+    pattern: '/experiments/:id/traces/:traceId',
+    render: (p, l) => <TracePage experimentId={p.id} traceId={p.traceId} query={l.query} />,
+  },
   { pattern: '/runs/:runId', render: (p) => <RunRedirect runId={p.runId} /> },
   { pattern: '/compare', render: (_, l) => <ComparePage query={l.query} /> },
   { pattern: '/models', render: () => <ModelsPage /> },

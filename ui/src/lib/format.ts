@@ -43,3 +43,11 @@ export function formatBytes(size: number | undefined): string {
   }
   return `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
 }
+
+// A length of time in ms (traces and spans: often well under a second).
+export function formatMs(ms: number | undefined): string {
+  if (ms === undefined || !Number.isFinite(ms) || ms < 0) return '';
+  if (ms < 1) return `${Math.round(ms * 1000)} µs`;
+  if (ms < 1000) return `${Number(ms.toPrecision(3))} ms`;
+  return formatDuration(1, 1 + ms);
+}

@@ -237,6 +237,12 @@ export function RunsPage({ experimentId, query }: { experimentId: string; query:
         <Link href="/experiments">Experiments</Link> /
       </div>
       <h1 data-testid="experiment-name">{experiment.data?.name ?? experimentId}</h1>
+      <nav class="tabs">
+        <span class="current">Runs</span>
+        <Link href={`/experiments/${encodeURIComponent(experimentId)}/traces`} data-testid="traces-link">
+          Traces
+        </Link>
+      </nav>
       <ErrorBox error={experiment.error} title="Experiment" />
       <form
         class="toolbar"

@@ -1,0 +1,141 @@
+// The traces of one experiment, newest first: MLflow's trace filter
+// grammar and paging done by the server (traces/search), the filter in the
+// URL, the server's refusal of a filter shown as it said it.
+
+import { useEffect, useState } from 'preact/hooks';
+import { getExperiment } from '../api/mlflow';
+import { durationMs, searchTraces, type TraceInfo } from '../api/traces';
+import { ErrorBox } from '../components/error_box';
+import { VirtualTable, type Column } from '../components/virtual_table';
+import { formatMs, formatTime } from '../lib/format';
+import { useAsync } from '../lib/use_async';
+import { usePaged } from '../lib/use_paged';
+import { Link, setQuery } from '../router';
+
+const PAGE_SIZE = 100;
+
+export const TRACE_STATE_CLASS: Record<string, string> = { OK: 'ok', ERROR: 'failed', IN_PROGRESS: 'running' };
+
+export function tracePath(experimentId: string, traceId: string) {
+  return `/experiments/${encodeURIComponent(experimentId)}/traces/${encodeURIComponent(traceId)}`;
+}
+
+export function traceName(info: TraceInfo) {
+  return info.tags?.['mlflow.traceName'] || info.trace_id;
+}
+
+// The users' tags (MLflow's own, mlflow.*, left out).
+function userTags(info: TraceInfo): [string, string][] {
+  return Object.entries(info.tags ?? {})
+    .filter(([key]) => !key.startsWith('mlflow.'))
+    .sort(([a], [b]) => a.localeCompare(b));
+}
+
+export function TracesPage({ experimentId, query }: { experimentId: string; query: URLSearchParams }) {
+  const filter = query.get('filter') ?? '';
+  const [typed, setTyped] = useState(filter);
+  useEffect(() => setTyped(filter), [filter]);
+  const experiment = useAsync((signal) => getExperiment(experimentId, signal), [experimentId]);
+  const traces = usePaged(
+    async (pageToken, signal) => {
+      const reply = await searchTraces({ experimentId, filter, maxResults: PAGE_SIZE, pageToken }, signal);
+      return { items: reply.traces ?? [], nextPageToken: reply.next_page_token };
+    },
+    [experimentId, filter],
+  );
+
+  const columns: Column<TraceInfo>[] = [
+    {
+      id: 'time',
+      header: 'Request time',
+      width: 170,
+      render: (t) => formatTime(t.request_time ? Date.parse(t.request_time) : undefined),
+    },
+    {
+      id: 'name',
+      header: 'Trace',
+      width: 190,
+      render: (t) => (
+        <Link href={tracePath(experimentId, t.trace_id)} class="trace-name" title={t.trace_id}>
+          {traceName(t)}
+        </Link>
+      ),
+    },
+    {
+      id: 'state',
+      header: 'State',
+      width: 90,
+      render: (t) => <span class={`status ${TRACE_STATE_CLASS[t.state ?? ''] ?? ''}`}>{t.state}</span>,
+    },
+    { id: 'duration', header: 'Duration', width: 90, align: 'right', render: (t) => formatMs(durationMs(t.execution_duration)) },
+    { id: 'request', header: 'Request', width: 260, render: (t) => <code title={t.request_preview}>{t.request_preview}</code> },
+    { id: 'response', header: 'Response', width: 260, render: (t) => <code title={t.response_preview}>{t.response_preview}</code> },
+    {
+      id: 'tags',
+      header: 'Tags',
+      width: 220,
+      render: (t) => {
+        const text = userTags(t)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(', ');
+        return <span title={text}>{text}</span>;
+      },
+    },
+  ];
+
+  return (
+    <section class="traces-page fill">
+      <div class="crumbs">
+        <Link href="/experiments">Experiments</Link> /{' '}
+      </div>
+      <h1 data-testid="experiment-name">{experiment.data?.name ?? experimentId}</h1>
+      <nav class="tabs">
+        <Link href={`/experiments/${encodeURIComponent(experimentId)}`} data-testid="runs-link">
+          Runs
+        </Link>
+        <span class="current">Traces</span>
+      </nav>
+      <ErrorBox error={experiment.error} title="Experiment" />
+      <form
+        class="toolbar"
+        onSubmit={(event) => {
+          event.preventDefault();
+          setQuery({ filter: typed.trim() });
+        }}
+      >
+        <input
+          class="filter"
+          type="search"
+          aria-label="Filter traces"
+          placeholder="trace.status = 'ERROR' and tags.team = 'search'"
+          value={typed}
+          onInput={(event) => setTyped(event.currentTarget.value)}
+        />
+        <button type="submit">Search</button>
+        <button
+          type="button"
+          onClick={() => {
+            setTyped('');
+            setQuery({ filter: undefined });
+          }}
+        >
+          Clear
+        </button>
+        <span class="count" data-testid="trace-count">
+          {traces.items.length} trace{traces.items.length === 1 ? '' : 's'}
+          {traces.complete ? '' : traces.loading ? ', loading…' : ', more below'}
+        </span>
+      </form>
+      <ErrorBox error={traces.error} title="Search" />
+      <VirtualTable
+        label="Traces"
+        testId="traces-table"
+        columns={columns}
+        rows={traces.items}
+        rowKey={(t) => t.trace_id}
+        onNearEnd={traces.loadMore}
+        empty={traces.loading ? 'Loading…' : traces.error ? 'No traces: the search failed.' : 'No traces match.'}
+      />
+    </section>
+  );
+}
