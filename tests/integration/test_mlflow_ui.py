@@ -264,8 +264,10 @@ def ui_data(server):
     the first, and a registered model whose version 1 is that model."""
     import mlflow
 
+    # Both URIs: an earlier test module may have left another registry set.
     mlflow.set_tracking_uri(server.url)
-    client = mlflow.MlflowClient(server.url)
+    mlflow.set_registry_uri(server.url)
+    client = mlflow.MlflowClient(tracking_uri=server.url, registry_uri=server.url)
     name = unique("mlflow-ui")
     experiment_id = client.create_experiment(name)
     runs = {}
