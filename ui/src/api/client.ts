@@ -112,6 +112,78 @@ export class ApiClient {
     return (json ?? {}) as T;
   }
 
+  // A file's first `maxBytes` bytes (an artifact to preview), with the same
+  // headers, credentials and error handling as the JSON calls; the rest is
+  // not downloaded (the read stops and the request is cancelled).
+  async getBytes(
+    path: string,
+    query: Query | undefined,
+    maxBytes: number,
+    signal?: AbortSignal,
+  ): Promise<{ bytes: Uint8Array<ArrayBuffer>; truncated: boolean }> {
+    const endpoint = `GET ${path}`;
+    let response: Response;
+    try {
+      response = await fetch(this.base + path + queryString(query), {
+        method: 'GET',
+        credentials: 'same-origin',
+        headers: { ...this.headersFor('GET', false), Accept: '*/*' },
+        signal,
+      });
+    } catch (error) {
+      if (isAbort(error)) throw error;
+      throw new ApiError(0, 'NETWORK_ERROR', `The server did not answer: ${String(error)}`, endpoint);
+    }
+    if (!response.ok) {
+      const text = await response.text();
+      let body: { error_code?: unknown; message?: unknown } = {};
+      try {
+        body = (JSON.parse(text) ?? {}) as typeof body;
+      } catch {
+        body = {};
+      }
+      const error = new ApiError(
+        response.status,
+        typeof body.error_code === 'string' ? body.error_code : `HTTP_${response.status}`,
+        typeof body.message === 'string' ? body.message : text.slice(0, 300) || response.statusText,
+        endpoint,
+      );
+      if (response.status === 401 && this.onUnauthenticated) this.onUnauthenticated(error);
+      throw error;
+    }
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    let truncated = false;
+    if (response.body) {
+      const reader = response.body.getReader();
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        chunks.push(value);
+        size += value.length;
+        if (size > maxBytes) {
+          truncated = true;
+          await reader.cancel().catch(() => undefined);
+          break;
+        }
+      }
+    } else {
+      const all = new Uint8Array(await response.arrayBuffer());
+      chunks.push(all);
+      size = all.length;
+      truncated = size > maxBytes;
+    }
+    const bytes = new Uint8Array(Math.min(size, maxBytes));
+    let at = 0;
+    for (const chunk of chunks) {
+      const part = chunk.subarray(0, Math.min(chunk.length, bytes.length - at));
+      bytes.set(part, at);
+      at += part.length;
+      if (at >= bytes.length) break;
+    }
+    return { bytes, truncated };
+  }
+
   get<T>(path: string, query?: Query, signal?: AbortSignal): Promise<T> {
     return this.request<T>('GET', path, { query, signal });
   }

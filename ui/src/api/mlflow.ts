@@ -159,6 +159,17 @@ export function artifactUrl(runId: string, path: string): string {
   return `/get-artifact?${new URLSearchParams({ path, run_uuid: runId })}`;
 }
 
+// A run's file's first `maxBytes` bytes (for a preview), from the same route
+// as the download link.
+export function getArtifactBytes(
+  runId: string,
+  path: string,
+  maxBytes: number,
+  signal?: AbortSignal,
+): Promise<{ bytes: Uint8Array<ArrayBuffer>; truncated: boolean }> {
+  return api.getBytes('/get-artifact', { path, run_uuid: runId }, maxBytes, signal);
+}
+
 // Keys in a filter or order_by term: plain identifiers as they are, anything
 // else in backticks (MLflow's grammar).
 export function quoteKey(key: string): string {
