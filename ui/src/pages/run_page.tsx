@@ -13,6 +13,7 @@ import {
   type KeyValue,
   type Run,
 } from '../api/mlflow';
+import { ArtifactPreview } from '../components/artifact_preview';
 import { ErrorBox, Loading } from '../components/error_box';
 import { MetricChart } from '../components/metric_chart';
 import { formatBytes, formatDuration, formatNumber, formatTime } from '../lib/format';
@@ -29,10 +30,10 @@ export function RunPage({ runId, query }: { runId: string; query: URLSearchParam
   const run = useAsync((signal) => getRun(runId, signal), [runId]);
   if (run.error) return <ErrorBox error={run.error} title="Run" />;
   if (!run.data) return <Loading what="run" />;
-  return <RunView run={run.data} chartMetric={query.get('metric')} />;
+  return <RunView run={run.data} chartMetric={query.get('metric')} artifact={query.get('artifact')} />;
 }
 
-function RunView({ run, chartMetric }: { run: Run; chartMetric: string | null }) {
+function RunView({ run, chartMetric, artifact }: { run: Run; chartMetric: string | null; artifact: string | null }) {
   const info = run.info;
   const experiment = useAsync((signal) => getExperiment(info.experiment_id, signal), [info.experiment_id]);
   const metrics = [...(run.data.metrics ?? [])].sort((a, b) => a.key.localeCompare(b.key));
@@ -148,7 +149,7 @@ function RunView({ run, chartMetric }: { run: Run; chartMetric: string | null })
 
       <div class="panel">
         <h2>Artifacts</h2>
-        <ArtifactTree runId={info.run_id} />
+        <ArtifactTree runId={info.run_id} selected={artifact} />
       </div>
     </section>
   );
@@ -229,16 +230,32 @@ function ChildRuns({ run }: { run: Run }) {
   );
 }
 
-// The run's artifacts as a tree; a folder is listed when it is opened.
-function ArtifactTree({ runId }: { runId: string }) {
+// The run's artifacts as a tree; a folder is listed when it is opened. A
+// clicked file is previewed beside the tree (`?artifact=<path>`, so the
+// preview is a link too).
+function ArtifactTree({ runId, selected }: { runId: string; selected: string | null }) {
+  const [sizes, setSizes] = useState<Record<string, number | undefined>>({});
+  const select = (file: FileInfo) => {
+    setSizes((known) => ({ ...known, [file.path]: file.file_size }));
+    setQuery({ artifact: file.path });
+  };
   return (
-    <div class="artifacts" data-testid="artifacts">
-      <ArtifactFolder runId={runId} path="" />
+    <div class={selected ? 'artifacts with-preview' : 'artifacts'} data-testid="artifacts">
+      <div class="artifact-list">
+        <ArtifactFolder runId={runId} path="" selected={selected} onSelect={select} />
+      </div>
+      {selected && <ArtifactPreview runId={runId} path={selected} size={sizes[selected]} />}
     </div>
   );
 }
 
-function ArtifactFolder({ runId, path }: { runId: string; path: string }) {
+interface TreeProps {
+  runId: string;
+  selected: string | null;
+  onSelect: (file: FileInfo) => void;
+}
+
+function ArtifactFolder({ runId, path, selected, onSelect }: TreeProps & { path: string }) {
   const files = useAsync((signal) => listArtifacts(runId, path, signal), [runId, path]);
   if (files.error) return <ErrorBox error={files.error} />;
   if (!files.data) return <Loading />;
@@ -246,14 +263,15 @@ function ArtifactFolder({ runId, path }: { runId: string; path: string }) {
   return (
     <ul class="tree">
       {files.data.map((file) => (
-        <ArtifactEntry key={file.path} runId={runId} file={file} />
+        <ArtifactEntry key={file.path} runId={runId} file={file} selected={selected} onSelect={onSelect} />
       ))}
     </ul>
   );
 }
 
-function ArtifactEntry({ runId, file }: { runId: string; file: FileInfo }) {
-  const [open, setOpen] = useState(false);
+function ArtifactEntry({ runId, file, selected, onSelect }: TreeProps & { file: FileInfo }) {
+  // A folder holding the previewed file starts open.
+  const [open, setOpen] = useState(() => !!selected && selected.startsWith(`${file.path}/`));
   const name = file.path.split('/').pop();
   if (file.is_dir) {
     return (
@@ -261,16 +279,19 @@ function ArtifactEntry({ runId, file }: { runId: string; file: FileInfo }) {
         <button type="button" class="linklike" aria-expanded={open} onClick={() => setOpen(!open)}>
           {open ? '▾' : '▸'} {name}/
         </button>
-        {open && <ArtifactFolder runId={runId} path={file.path} />}
+        {open && <ArtifactFolder runId={runId} path={file.path} selected={selected} onSelect={onSelect} />}
       </li>
     );
   }
   return (
-    <li>
-      <a href={artifactUrl(runId, file.path)} download={name}>
+    <li class={file.path === selected ? 'current' : ''}>
+      <button type="button" class="linklike" aria-pressed={file.path === selected} onClick={() => onSelect(file)}>
         {name}
-      </a>{' '}
-      <span class="muted">{formatBytes(file.file_size)}</span>
+      </button>{' '}
+      <span class="muted">{formatBytes(file.file_size)}</span>{' '}
+      <a href={artifactUrl(runId, file.path)} download={name} class="download" title={`Download ${name}`}>
+        download
+      </a>
     </li>
   );
 }
