@@ -1,0 +1,146 @@
+"""Artifact previews on the run page, in Debian's chromium driven by
+Playwright (see test_webui.py), against a server filled by the real `mlflow`
+client with `mlflow.log_artifact`.
+
+Clicking a file in the run's artifact tree shows it: a PNG as an image (from
+a blob URL of the fetched bytes), JSON pretty-printed, a CSV as a table (a
+quoted field keeps its comma), text and an MLmodel as text, and an HTML file
+as text: its script never runs. Every preview has a download link.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import struct
+import zlib
+
+import pytest
+
+from conftest import unique
+from test_webui import Console, _shot, browser, page  # noqa: F401  (fixtures)
+
+pytestmark = pytest.mark.slipway_only
+
+CSV = 'name,comment,score\nalpha,"hello, world",1\nbeta,"say ""hi""",2\n'
+MLMODEL = "artifact_path: model\nflavors:\n  python_function:\n    loader_module: mlflow.sklearn\n"
+HTML = "<html><body><h1>boom</h1><script>window.pwned = true</script></body></html>\n"
+
+
+def _png(width: int, height: int) -> bytes:
+    """A real RGB PNG: a red-to-blue gradient."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+    raw = b"".join(b"\x00" + b"".join(bytes((255 * x // width, 64, 255 - 255 * x // width))
+                                      for x in range(width)) for _ in range(height))
+    return (b"\x89PNG\r\n\x1a\n"
+            + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+@pytest.fixture(scope="module")
+def preview_run(server, tmp_path_factory):
+    import mlflow
+
+    mlflow.set_tracking_uri(server.url)
+    experiment_id = mlflow.create_experiment(unique("previews"))
+    folder = tmp_path_factory.mktemp("preview-artifacts")
+    files = {
+        "plot.png": _png(40, 24),
+        "config.json": json.dumps({"lr": 0.1, "layers": [64, 32]}).encode(),
+        "table.csv": CSV.encode(),
+        "notes.txt": b"first line\nsecond line\n",
+        "MLmodel": MLMODEL.encode(),
+        "report.html": HTML.encode(),
+        "weights.bin": bytes(range(256)),
+    }
+    with mlflow.start_run(experiment_id=experiment_id, run_name="previews") as run:
+        for name, data in files.items():
+            local = folder / name
+            local.write_bytes(data)
+            mlflow.log_artifact(str(local), artifact_path="model" if name == "MLmodel" else None)
+    run_id = run.info.run_id
+    return {"experiment_id": experiment_id, "run_id": run_id}
+
+
+def _open_run(page, preview_run):
+    from playwright.sync_api import expect
+
+    page.goto(f"/experiments/{preview_run['experiment_id']}/runs/{preview_run['run_id']}")
+    expect(page.get_by_test_id("run-name")).to_have_text("previews")
+    return page.get_by_test_id("artifacts")
+
+
+def _click(artifacts, name: str):
+    artifacts.locator("ul.tree").get_by_role("button", name=name, exact=True).click()
+
+
+def test_previews_of_image_json_csv_text_mlmodel_and_html(page, preview_run):
+    from playwright.sync_api import expect
+
+    artifacts = _open_run(page, preview_run)
+    preview = page.get_by_test_id("artifact-preview")
+
+    # PNG: an image from a blob URL, decoded by the browser.
+    _click(artifacts, "plot.png")
+    image = preview.get_by_test_id("preview-image")
+    expect(image).to_be_visible()
+    assert image.get_attribute("src").startswith("blob:")
+    page.wait_for_function(
+        "() => { const i = document.querySelector('[data-testid=preview-image]');"
+        " return i && i.complete && i.naturalWidth > 0; }")
+    assert image.evaluate("i => [i.naturalWidth, i.naturalHeight]") == [40, 24]
+    expect(preview.get_by_test_id("preview-download")).to_have_attribute(
+        "href", re.compile(r"^/get-artifact\?.*plot\.png"))
+    _shot(page, "run-preview-image")
+
+    # JSON, pretty-printed.
+    _click(artifacts, "config.json")
+    expect(preview.get_by_test_id("preview-json")).to_have_text(
+        json.dumps({"lr": 0.1, "layers": [64, 32]}, indent=2))
+
+    # CSV: a table; the quoted comma and the doubled quotes stay in their cells.
+    _click(artifacts, "table.csv")
+    table = preview.get_by_test_id("preview-table")
+    expect(table.locator("thead th")).to_have_text(["name", "comment", "score"])
+    rows = table.locator("tbody tr")
+    expect(rows).to_have_count(2)
+    expect(rows.nth(0).locator("td")).to_have_text(["alpha", "hello, world", "1"])
+    expect(rows.nth(1).locator("td")).to_have_text(["beta", 'say "hi"', "2"])
+    _shot(page, "run-preview-csv")
+
+    # Text.
+    _click(artifacts, "notes.txt")
+    expect(preview.get_by_test_id("preview-text")).to_have_text("first line\nsecond line\n")
+    expect(preview.get_by_test_id("preview-truncated")).to_have_count(0)
+
+    # MLmodel, in its folder, as text.
+    artifacts.get_by_role("button", name=re.compile(r"\bmodel\b")).click()
+    _click(artifacts, "MLmodel")
+    expect(preview.get_by_test_id("preview-text")).to_have_text(MLMODEL)
+
+    # HTML: shown as its source, never rendered, its script never run.
+    _click(artifacts, "report.html")
+    expect(preview.get_by_test_id("preview-text")).to_have_text(HTML)
+    assert preview.locator("h1, script, iframe").count() == 0
+    assert page.evaluate("() => window.pwned") is None
+
+    # Anything else: no preview, a download link.
+    _click(artifacts, "weights.bin")
+    expect(preview.get_by_test_id("preview-none")).to_be_visible()
+    expect(preview.get_by_test_id("preview-download")).to_have_attribute("download", "weights.bin")
+    page.console.assert_clean()
+
+
+def test_the_preview_is_a_link(page, preview_run):
+    """`?artifact=<path>` opens the preview (and the folder holding it) on load."""
+    from playwright.sync_api import expect
+
+    page.goto(f"/experiments/{preview_run['experiment_id']}/runs/{preview_run['run_id']}"
+              "?artifact=model/MLmodel")
+    preview = page.get_by_test_id("artifact-preview")
+    expect(preview.get_by_test_id("preview-text")).to_have_text(MLMODEL)
+    expect(page.get_by_test_id("artifacts").get_by_role("button", name="MLmodel", exact=True)
+           ).to_have_attribute("aria-pressed", "true")
+    page.console.assert_clean()
