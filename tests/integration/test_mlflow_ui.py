@@ -26,7 +26,6 @@ Screenshots go beside test_webui.py's (``build/screenshots``), named
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import tempfile
@@ -38,13 +37,9 @@ from mlflow.entities import Metric, Param
 
 import conftest
 from conftest import slipway_binary, unique
+from test_webui import SCREENSHOTS, browser  # noqa: F401  (browser is a fixture)
 
 pytestmark = pytest.mark.slipway_only
-
-CHROMIUM = os.environ.get("SLIPWAY_CHROMIUM", "/usr/bin/chromium")
-SCREENSHOTS = Path(
-    os.environ.get("SLIPWAY_SCREENSHOTS", slipway_binary().parent / "screenshots")
-).resolve()
 
 # What MLflow's UI calls on every page that Slipway answers with an error
 # (see the module's docstring): (URL fragment, status).
@@ -289,23 +284,6 @@ def ui_data(server):
     client.create_registered_model(model, description="served to MLflow's own UI")
     client.create_model_version(model, f"runs:/{first}/model", run_id=first)
     return {"experiment_id": experiment_id, "name": name, "runs": runs, "model": model}
-
-
-@pytest.fixture(scope="module")
-def browser():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.fail("playwright is not installed: `make deps` installs tests/requirements.txt")
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.fail(f"no chromium at {CHROMIUM}: `make deps` installs Debian's chromium "
-                    "(or set SLIPWAY_CHROMIUM)")
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    conftest.REVIEW_FILES.append(f"MLflow UI screenshots: {SCREENSHOTS}/mlflow-ui-*.png")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True)
-        yield b
-        b.close()
 
 
 class Console:
