@@ -1,12 +1,12 @@
 // Every active experiment, searched by name on the server.
 
-import { useState } from 'preact/hooks';
 import { searchExperiments, type Experiment } from '../api/mlflow';
 import { ErrorBox } from '../components/error_box';
+import { NameSearch, useAppliedName } from '../components/name_search';
 import { VirtualTable, type Column } from '../components/virtual_table';
 import { formatTime } from '../lib/format';
 import { usePaged } from '../lib/use_paged';
-import { Link, setQuery, useLocation } from '../router';
+import { Link } from '../router';
 
 const COLUMNS: Column<Experiment>[] = [
   {
@@ -29,9 +29,7 @@ function nameFilter(text: string): string | undefined {
 }
 
 export function ExperimentsPage() {
-  const location = useLocation();
-  const applied = location.query.get('name') ?? '';
-  const [typed, setTyped] = useState(applied);
+  const applied = useAppliedName();
   const experiments = usePaged(
     async (pageToken, signal) => {
       const reply = await searchExperiments(
@@ -46,26 +44,14 @@ export function ExperimentsPage() {
   return (
     <section class="experiments-page fill">
       <h1>Experiments</h1>
-      <form
-        class="toolbar"
-        onSubmit={(event) => {
-          event.preventDefault();
-          setQuery({ name: typed.trim() });
-        }}
-      >
-        <input
-          type="search"
-          placeholder="Name contains…"
-          aria-label="Experiment name"
-          value={typed}
-          onInput={(event) => setTyped(event.currentTarget.value)}
-        />
-        <button type="submit">Search</button>
-        <span class="count" data-testid="experiment-count">
-          {experiments.items.length} experiment{experiments.items.length === 1 ? '' : 's'}
-          {experiments.complete ? '' : experiments.loading ? ', loading…' : ', more below'}
-        </span>
-      </form>
+      <NameSearch
+        label="Experiment name"
+        noun="experiment"
+        testId="experiment-count"
+        listed={experiments.items.length}
+        complete={experiments.complete}
+        loading={experiments.loading}
+      />
       <ErrorBox error={experiments.error} />
       <VirtualTable
         label="Experiments"

@@ -1,13 +1,13 @@
 // Every registered model the viewer may read, searched by name on the server
 // (registered-models/search, name ILIKE) and read page by page.
 
-import { useState } from 'preact/hooks';
 import { quoteValue, searchRegisteredModels, type RegisteredModel } from '../api/registry';
 import { ErrorBox } from '../components/error_box';
+import { NameSearch, useAppliedName } from '../components/name_search';
 import { VirtualTable, type Column } from '../components/virtual_table';
 import { formatTime } from '../lib/format';
 import { usePaged } from '../lib/use_paged';
-import { Link, setQuery, useLocation } from '../router';
+import { Link } from '../router';
 
 export function modelPath(name: string, version?: string): string {
   const base = `/models/${encodeURIComponent(name)}`;
@@ -44,9 +44,7 @@ const COLUMNS: Column<RegisteredModel>[] = [
 const PAGE_SIZE = 200;
 
 export function ModelsPage() {
-  const location = useLocation();
-  const applied = location.query.get('name') ?? '';
-  const [typed, setTyped] = useState(applied);
+  const applied = useAppliedName();
   const models = usePaged(
     async (pageToken, signal) => {
       const text = applied.trim();
@@ -60,26 +58,14 @@ export function ModelsPage() {
   return (
     <section class="models-page fill">
       <h1>Models</h1>
-      <form
-        class="toolbar"
-        onSubmit={(event) => {
-          event.preventDefault();
-          setQuery({ name: typed.trim() });
-        }}
-      >
-        <input
-          type="search"
-          placeholder="Name contains…"
-          aria-label="Model name"
-          value={typed}
-          onInput={(event) => setTyped(event.currentTarget.value)}
-        />
-        <button type="submit">Search</button>
-        <span class="count" data-testid="model-count">
-          {models.items.length} model{models.items.length === 1 ? '' : 's'}
-          {models.complete ? '' : models.loading ? ', loading…' : ', more below'}
-        </span>
-      </form>
+      <NameSearch
+        label="Model name"
+        noun="model"
+        testId="model-count"
+        listed={models.items.length}
+        complete={models.complete}
+        loading={models.loading}
+      />
       <ErrorBox error={models.error} />
       <VirtualTable
         label="Registered models"
