@@ -77,7 +77,7 @@ export function ModelPage({ name }: { name: string }) {
     {
       id: 'aliases',
       header: 'Aliases',
-      width: 280,
+      width: canEdit ? 210 : 280,
       render: (v) => (
         <span class="chips">
           {(v.aliases ?? []).map((alias) => (
@@ -100,15 +100,15 @@ export function ModelPage({ name }: { name: string }) {
     {
       id: 'run',
       header: 'Source run',
-      width: 290,
+      width: canEdit ? 260 : 290,
       render: (v) => (v.run_id ? <Link href={`/runs/${encodeURIComponent(v.run_id)}`}>{v.run_id}</Link> : ''),
     },
-    { id: 'status', header: 'Status', width: 130, render: (v) => v.status ?? '' },
+    { id: 'status', header: 'Status', width: canEdit ? 110 : 130, render: (v) => v.status ?? '' },
     { id: 'created', header: 'Created', width: 170, render: (v) => formatTime(v.creation_timestamp) },
     {
       id: 'actions',
       header: '',
-      width: canEdit ? 330 : 110,
+      width: canEdit ? 350 : 110,
       render: (v) => (
         <span class="row-actions">
           <button type="button" class="small" aria-label={`Set alias on version ${v.version}`} onClick={() => setDialog({ kind: 'set', version: v.version })}>
@@ -229,14 +229,14 @@ function StageButtons({ version, onPick }: { version: ModelVersion; onPick: (to:
   const stage = version.current_stage ?? 'None';
   const button = (to: Stage, text: string, label: string) =>
     stage === to ? null : (
-      <button type="button" class="small" aria-label={label} onClick={() => onPick(to)}>
+      <button type="button" class="small" aria-label={label} title={label} onClick={() => onPick(to)}>
         {text}
       </button>
     );
   return (
     <>
-      {button('Staging', 'To Staging…', `Promote version ${version.version} to Staging`)}
-      {button('Production', 'To Production…', `Promote version ${version.version} to Production`)}
+      {button('Staging', 'Staging…', `Promote version ${version.version} to Staging`)}
+      {button('Production', 'Production…', `Promote version ${version.version} to Production`)}
       {button('Archived', 'Archive…', `Archive version ${version.version}`)}
     </>
   );
