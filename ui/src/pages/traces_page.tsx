@@ -129,7 +129,7 @@ export function TracesPage({ experimentId, query }: { experimentId: string; quer
       sortable: true,
       render: (t) => <span class={`status ${TRACE_STATE_CLASS[t.state ?? ''] ?? ''}`}>{t.state}</span>,
     },
-    { id: 'duration', header: 'Duration', width: 90, align: 'right', sortable: true, render: (t) => formatMs(durationMs(t.execution_duration)) },
+    { id: 'duration', header: 'Duration', width: 104, align: 'right', sortable: true, render: (t) => formatMs(durationMs(t.execution_duration)) },
     { id: 'request', header: 'Request', width: 260, render: (t) => <code title={t.request_preview}>{t.request_preview}</code> },
     { id: 'response', header: 'Response', width: 260, render: (t) => <code title={t.response_preview}>{t.response_preview}</code> },
     {
