@@ -11,6 +11,7 @@ import { api, ApiError } from './api/client';
 import { getSession, signOut, type Session, type SessionUser } from './api/session';
 import { ErrorBox, Loading } from './components/error_box';
 import { isAdmin, ViewerContext, type Viewer } from './lib/session';
+import { AdminPage } from './pages/admin_page';
 import { AuditPage } from './pages/audit_page';
 import { ComparePage } from './pages/compare_page';
 import { ExperimentsPage } from './pages/experiments_page';
@@ -22,6 +23,7 @@ import { RunsPage } from './pages/runs_page';
 import { SignInPage } from './pages/sign_in_page';
 import { TracePage } from './pages/trace_page';
 import { TracesPage } from './pages/traces_page';
+import { TokensPage } from './pages/tokens_page';
 import { Link, resolve, useLocation, type RouteDef } from './router';
 
 const ROUTES: RouteDef[] = [
@@ -43,6 +45,8 @@ const ROUTES: RouteDef[] = [
     render: (p) => <ModelVersionPage key={`${p.name}/${p.version}`} name={p.name} version={p.version} />,
   },
   { pattern: '/audit', render: () => <AuditPage /> },
+  { pattern: '/admin', render: (_, l) => <AdminPage query={l.query} /> },
+  { pattern: '/tokens', render: (_, l) => <TokensPage query={l.query} /> },
 ];
 
 interface NavItem {
@@ -56,6 +60,8 @@ const NAV: NavItem[] = [
   { href: '/experiments', label: 'Experiments', section: ['', 'experiments', 'compare', 'runs'] },
   { href: '/models', label: 'Models', section: ['models'] },
   { href: '/audit', label: 'Audit trail', section: ['audit'], adminOnly: true },
+  { href: '/admin', label: 'Admin', section: ['admin'], adminOnly: true },
+  { href: '/tokens', label: 'Tokens', section: ['tokens'] },
 ];
 
 type State =

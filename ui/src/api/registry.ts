@@ -96,6 +96,21 @@ export function deleteAlias(name: string, alias: string) {
   return api.delete<object>(`${BASE}/registered-models/alias`, { name, alias });
 }
 
+// MLflow's stages (deprecated in MLflow in favour of aliases, still served).
+export const STAGES = ['None', 'Staging', 'Production', 'Archived'] as const;
+export type Stage = (typeof STAGES)[number];
+
+// `archiveExisting`: the versions now in `stage` move to Archived.
+export async function transitionStage(name: string, version: string, stage: Stage, archiveExisting: boolean) {
+  const reply = await api.post<{ model_version: ModelVersion }>(`${BASE}/model-versions/transition-stage`, {
+    name,
+    version,
+    stage,
+    archive_existing_versions: archiveExisting,
+  });
+  return reply.model_version;
+}
+
 export interface DatasetRef {
   name: string;
   digest: string;

@@ -135,8 +135,9 @@ function toSpan(raw: OtelSpan): Span {
   };
 }
 
+// `orderBy`: MLflow's order_by terms (`execution_time_ms ASC`), newest first by default.
 export function searchTraces(
-  options: { experimentId: string; filter?: string; maxResults?: number; pageToken?: string },
+  options: { experimentId: string; filter?: string; orderBy?: string[]; maxResults?: number; pageToken?: string },
   signal?: AbortSignal,
 ) {
   return api.post<{ traces?: TraceInfo[]; next_page_token?: string }>(
@@ -144,7 +145,7 @@ export function searchTraces(
     {
       locations: [{ type: 'MLFLOW_EXPERIMENT', mlflow_experiment: { experiment_id: options.experimentId } }],
       filter: options.filter || undefined,
-      order_by: ['timestamp_ms DESC'],
+      order_by: options.orderBy ?? ['timestamp_ms DESC'],
       max_results: options.maxResults ?? 100,
       page_token: options.pageToken,
     },

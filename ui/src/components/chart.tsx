@@ -5,10 +5,15 @@
 // Series may have different x values (runs log at different steps); they
 // are joined on the union of x values, with gaps spanned. Drag selects an x
 // range: with onZoom, the owner fetches that range at full resolution.
+//
+// Export: downloadPng saves what the canvas drew; downloadSvg rebuilds the
+// chart as vector SVG (chart_svg.ts) from the data and scales each drawn
+// chart registers here, keyed by its element.
 
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import { useEffect, useRef } from 'preact/hooks';
+import { chartSvg, type SvgChart } from './chart_svg';
 
 export interface ChartSeries {
   label: string;
@@ -64,6 +69,14 @@ function aligned(series: ChartSeries[], logY: boolean, smoothing: number): uPlot
   return uPlot.join(tables);
 }
 
+// What each drawn chart would export as SVG, by its container element;
+// the title is the owner's to give.
+const drawn = new WeakMap<HTMLElement, () => Omit<SvgChart, 'title'>>();
+
+function xLabel(xMode: XMode): string {
+  return xMode === 'step' ? 'step' : xMode === 'time' ? 'time' : 'seconds since the first point';
+}
+
 export function Chart(props: Props) {
   const container = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
@@ -82,7 +95,7 @@ export function Chart(props: Props) {
         y: { distr: props.logY ? 3 : 1 },
       },
       axes: [
-        { label: props.xMode === 'step' ? 'step' : props.xMode === 'time' ? 'time' : 'seconds since the first point' },
+        { label: xLabel(props.xMode) },
         { size: 70 },
       ],
       series: [
@@ -109,12 +122,25 @@ export function Chart(props: Props) {
     };
     const chart = new uPlot(options, aligned(props.series, props.logY, props.smoothing), element);
     plot.current = chart;
+    const series = props.series;
+    drawn.set(element, () => ({
+      xLabel: xLabel(props.xMode),
+      width: chart.width,
+      height: chart.height,
+      xTime: props.xMode === 'time',
+      logY: props.logY,
+      // The ranges drawn now (after a drag-zoom too).
+      xRange: [chart.scales.x.min ?? 0, chart.scales.x.max ?? 1],
+      yRange: [chart.scales.y.min ?? 0, chart.scales.y.max ?? 1],
+      series: series.map((s, i) => ({ label: s.label, color: seriesColor(i), x: chart.data[0], y: chart.data[i + 1] ?? [] })),
+    }));
     const observer = new ResizeObserver(() => {
       chart.setSize({ width: Math.max(200, element.clientWidth), height });
     });
     observer.observe(element);
     return () => {
       observer.disconnect();
+      drawn.delete(element);
       chart.destroy();
       plot.current = null;
     };
@@ -123,16 +149,27 @@ export function Chart(props: Props) {
   return <div class="chart" ref={container} data-testid={props.testId} />;
 }
 
+function save(blob: Blob, filename: string): void {
+  const link = document.createElement('a');
+  link.href = URL.createObjectURL(blob);
+  link.download = filename;
+  link.click();
+  setTimeout(() => URL.revokeObjectURL(link.href), 1000);
+}
+
 // Saves what the chart drew (its canvas, the axes included) as a PNG file.
 export function downloadPng(element: HTMLElement | null, name: string): void {
   const canvas = element?.querySelector('canvas');
   if (!canvas) return;
   canvas.toBlob((blob) => {
-    if (!blob) return;
-    const link = document.createElement('a');
-    link.href = URL.createObjectURL(blob);
-    link.download = `${name}.png`;
-    link.click();
-    setTimeout(() => URL.revokeObjectURL(link.href), 1000);
+    if (blob) save(blob, `${name}.png`);
   });
+}
+
+// Saves the first chart drawn inside `element` as a vector SVG file.
+export function downloadSvg(element: HTMLElement | null, name: string, title: string): void {
+  const container = [...(element?.querySelectorAll<HTMLElement>('.chart') ?? [])].find((e) => drawn.has(e));
+  const snapshot = container && drawn.get(container);
+  if (!snapshot) return;
+  save(new Blob([chartSvg({ title, ...snapshot() })], { type: 'image/svg+xml' }), `${name}.svg`);
 }

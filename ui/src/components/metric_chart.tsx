@@ -1,6 +1,6 @@
 // One metric of one or more runs as a chart, with its controls: x by step,
 // wall time or time since the run's first point, log scale, smoothing,
-// PNG export. Points come from metrics/get-history-bulk-interval, which
+// PNG and SVG export. Points come from metrics/get-history-bulk-interval, which
 // samples each run's history on the server (at most MAX_POINTS per run, the
 // first and last kept); zooming into a step range fetches that range again,
 // so detail appears as one zooms in, whatever the history's length.
@@ -8,7 +8,7 @@
 import { useMemo, useRef, useState } from 'preact/hooks';
 import { metricHistorySampled, type MetricPoint } from '../api/mlflow';
 import { useAsync } from '../lib/use_async';
-import { Chart, downloadPng, seriesColor, type ChartSeries, type XMode } from './chart';
+import { Chart, downloadPng, downloadSvg, seriesColor, type ChartSeries, type XMode } from './chart';
 import { ErrorBox } from './error_box';
 
 const MAX_POINTS = 2500; // the server's cap per run
@@ -125,6 +125,9 @@ export function MetricChart({ runs, metricKey }: { runs: ChartRun[]; metricKey: 
         )}
         <button type="button" onClick={() => downloadPng(box.current, metricKey)}>
           PNG
+        </button>
+        <button type="button" onClick={() => downloadSvg(box.current, metricKey, metricKey)} disabled={!history.data}>
+          SVG
         </button>
         <span class="muted" data-testid="chart-points">
           {history.loading ? 'loading…' : `${total} points drawn`}

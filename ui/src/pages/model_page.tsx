@@ -2,6 +2,9 @@
 // stage, aliases, source run, status, created) read page by page. Setting
 // an alias on a version and removing one ask first (ConfirmDialog); the
 // server decides who may (EDIT on the model) and its refusal is shown.
+// Moving a version to another stage (promote to Staging or Production,
+// archive) asks first too; its buttons show only to viewers whose
+// permission on the model, as the server answers it, is EDIT or more.
 
 import { useState } from 'preact/hooks';
 import {
@@ -9,24 +12,47 @@ import {
   getRegisteredModel,
   searchModelVersions,
   setAlias,
+  transitionStage,
   type ModelVersion,
   type RegisteredModel,
+  type Stage,
 } from '../api/registry';
+import { effectivePermission } from '../api/users';
 import { ConfirmDialog } from '../components/confirm_dialog';
 import { ErrorBox, Loading } from '../components/error_box';
 import { VirtualTable, type Column } from '../components/virtual_table';
 import { formatTime } from '../lib/format';
+import { useViewer } from '../lib/session';
 import { useAsync } from '../lib/use_async';
 import { usePaged } from '../lib/use_paged';
 import { Link } from '../router';
 import { modelPath } from './models_page';
 
-type Dialog = { kind: 'set'; version: string } | { kind: 'delete'; version: string; alias: string } | null;
+type Dialog =
+  | { kind: 'set'; version: string }
+  | { kind: 'delete'; version: string; alias: string }
+  | { kind: 'stage'; version: string; from: string; to: Stage }
+  | null;
+
+// Whether the viewer may change the model (EDIT or MANAGE): everyone on a
+// server without --auth; otherwise as the server answers for them (a
+// failed answer hides the buttons, the server would refuse anyway).
+function useCanEdit(name: string): boolean {
+  const viewer = useViewer();
+  const username = viewer.user?.username;
+  const held = useAsync(
+    (signal) =>
+      viewer.auth && username ? effectivePermission(username, 'registered_model', name, signal) : Promise.resolve('MANAGE'),
+    [viewer.auth, username, name],
+  );
+  return held.data === 'EDIT' || held.data === 'MANAGE';
+}
 
 export function ModelPage({ name }: { name: string }) {
   // Bumped after a change, so the model and its versions are read again.
   const [revision, setRevision] = useState(0);
   const [dialog, setDialog] = useState<Dialog>(null);
+  const canEdit = useCanEdit(name);
   const model = useAsync((signal) => getRegisteredModel(name, signal), [name, revision]);
   const versions = usePaged(
     async (pageToken, signal) => {
@@ -51,7 +77,7 @@ export function ModelPage({ name }: { name: string }) {
     {
       id: 'aliases',
       header: 'Aliases',
-      width: 280,
+      width: canEdit ? 210 : 280,
       render: (v) => (
         <span class="chips">
           {(v.aliases ?? []).map((alias) => (
@@ -74,19 +100,22 @@ export function ModelPage({ name }: { name: string }) {
     {
       id: 'run',
       header: 'Source run',
-      width: 290,
+      width: canEdit ? 260 : 290,
       render: (v) => (v.run_id ? <Link href={`/runs/${encodeURIComponent(v.run_id)}`}>{v.run_id}</Link> : ''),
     },
-    { id: 'status', header: 'Status', width: 130, render: (v) => v.status ?? '' },
+    { id: 'status', header: 'Status', width: canEdit ? 110 : 130, render: (v) => v.status ?? '' },
     { id: 'created', header: 'Created', width: 170, render: (v) => formatTime(v.creation_timestamp) },
     {
       id: 'actions',
       header: '',
-      width: 110,
+      width: canEdit ? 350 : 110,
       render: (v) => (
-        <button type="button" class="small" aria-label={`Set alias on version ${v.version}`} onClick={() => setDialog({ kind: 'set', version: v.version })}>
-          Set alias…
-        </button>
+        <span class="row-actions">
+          <button type="button" class="small" aria-label={`Set alias on version ${v.version}`} onClick={() => setDialog({ kind: 'set', version: v.version })}>
+            Set alias…
+          </button>
+          {canEdit && <StageButtons version={v} onPick={(to) => setDialog({ kind: 'stage', version: v.version, from: v.current_stage ?? 'None', to })} />}
+        </span>
       ),
     },
   ];
@@ -117,6 +146,9 @@ export function ModelPage({ name }: { name: string }) {
       />
       {dialog?.kind === 'set' && (
         <SetAliasDialog name={name} version={dialog.version} onDone={changed} onCancel={() => setDialog(null)} />
+      )}
+      {dialog?.kind === 'stage' && (
+        <StageDialog name={name} version={dialog.version} from={dialog.from} to={dialog.to} onDone={changed} onCancel={() => setDialog(null)} />
       )}
       {dialog?.kind === 'delete' && (
         <ConfirmDialog
@@ -188,6 +220,60 @@ function SetAliasDialog(props: { name: string; version: string; onDone: () => vo
         Points <code>models:/{props.name}@{trimmed || '…'}</code> at version {props.version}; if the alias is on
         another version, it moves here.
       </p>
+    </ConfirmDialog>
+  );
+}
+
+// The stages a version can go to from where it is.
+function StageButtons({ version, onPick }: { version: ModelVersion; onPick: (to: Stage) => void }) {
+  const stage = version.current_stage ?? 'None';
+  const button = (to: Stage, text: string, label: string) =>
+    stage === to ? null : (
+      <button type="button" class="small" aria-label={label} title={label} onClick={() => onPick(to)}>
+        {text}
+      </button>
+    );
+  return (
+    <>
+      {button('Staging', 'Staging…', `Promote version ${version.version} to Staging`)}
+      {button('Production', 'Production…', `Promote version ${version.version} to Production`)}
+      {button('Archived', 'Archive…', `Archive version ${version.version}`)}
+    </>
+  );
+}
+
+function StageDialog(props: { name: string; version: string; from: string; to: Stage; onDone: () => void; onCancel: () => void }) {
+  const [archiveExisting, setArchiveExisting] = useState(false);
+  const promote = props.to !== 'Archived';
+  return (
+    <ConfirmDialog
+      title={promote ? `Promote version ${props.version} to ${props.to}` : `Archive version ${props.version}`}
+      confirmLabel={promote ? `Promote to ${props.to}` : 'Archive'}
+      danger={props.to === 'Production' || props.to === 'Archived'}
+      action={() => transitionStage(props.name, props.version, props.to, promote && archiveExisting)}
+      onDone={props.onDone}
+      onCancel={props.onCancel}
+    >
+      <p>
+        Move version {props.version} of <strong>{props.name}</strong> from {props.from} to {props.to}?
+        {promote ? (
+          <>
+            {' '}
+            Clients that load <code>models:/{props.name}/{props.to}</code> get the newest version in {props.to}.
+          </>
+        ) : props.from !== 'None' ? (
+          <>
+            {' '}
+            Clients that load <code>models:/{props.name}/{props.from}</code> no longer get it.
+          </>
+        ) : null}
+      </p>
+      {promote && (
+        <label class="check">
+          <input type="checkbox" name="archive_existing" checked={archiveExisting} onChange={(event) => setArchiveExisting(event.currentTarget.checked)} />
+          Archive the versions now in {props.to}
+        </label>
+      )}
     </ConfirmDialog>
   );
 }

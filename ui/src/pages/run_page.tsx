@@ -19,6 +19,7 @@ import { MetricChart } from '../components/metric_chart';
 import { formatBytes, formatDuration, formatNumber, formatTime } from '../lib/format';
 import { useAsync } from '../lib/use_async';
 import { Link, navigate, setQuery } from '../router';
+import { RunTracesLink } from './traces_page';
 
 const PARENT_TAG = 'mlflow.parentRunId';
 
@@ -83,6 +84,7 @@ function RunView({ run, chartMetric, artifact }: { run: Run; chartMetric: string
         <dd>
           <code>{info.artifact_uri}</code>
         </dd>
+        <RunTracesLink experimentId={info.experiment_id} runId={info.run_id} />
       </dl>
 
       {shown && (
