@@ -13,6 +13,7 @@ import { ErrorBox, Loading } from './components/error_box';
 import { isAdmin, ViewerContext, type Viewer } from './lib/session';
 import { AuditPage } from './pages/audit_page';
 import { ComparePage } from './pages/compare_page';
+import { DatasetDiffPage, DatasetPage, DatasetsPage, DatasetVersionPage } from './pages/datasets';
 import { ExperimentsPage } from './pages/experiments_page';
 import { ModelPage } from './pages/model_page';
 import { ModelVersionPage } from './pages/model_version_page';
@@ -42,6 +43,13 @@ const ROUTES: RouteDef[] = [
     pattern: '/models/:name/versions/:version',
     render: (p) => <ModelVersionPage key={`${p.name}/${p.version}`} name={p.name} version={p.version} />,
   },
+  { pattern: '/datasets', render: () => <DatasetsPage /> },
+  { pattern: '/datasets/:name', render: (p) => <DatasetPage key={p.name} name={p.name} /> },
+  {
+    pattern: '/datasets/:name/versions/:version',
+    render: (p) => <DatasetVersionPage key={`${p.name}/${p.version}`} name={p.name} version={p.version} />,
+  },
+  { pattern: '/datasets/:name/diff', render: (p, l) => <DatasetDiffPage key={p.name} name={p.name} query={l.query} /> },
   { pattern: '/audit', render: () => <AuditPage /> },
 ];
 
@@ -55,6 +63,7 @@ interface NavItem {
 const NAV: NavItem[] = [
   { href: '/experiments', label: 'Experiments', section: ['', 'experiments', 'compare', 'runs'] },
   { href: '/models', label: 'Models', section: ['models'] },
+  { href: '/datasets', label: 'Datasets', section: ['datasets'] },
   { href: '/audit', label: 'Audit trail', section: ['audit'], adminOnly: true },
 ];
 
