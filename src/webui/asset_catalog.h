@@ -30,7 +30,7 @@ namespace slipway::webui {
 // must not be the first segment of any API route: the route table is
 // checked against it by tests/integration/test_webui.py.
 inline constexpr std::string_view kClientSections[] = {"experiments", "compare", "runs",  "models",
-                                                       "audit",       "admin",   "tokens"};
+                                                       "datasets",    "audit",   "admin", "tokens"};
 
 inline constexpr std::string_view kContentSecurityPolicy =
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "

@@ -14,6 +14,7 @@ import { isAdmin, ViewerContext, type Viewer } from './lib/session';
 import { AdminPage } from './pages/admin_page';
 import { AuditPage } from './pages/audit_page';
 import { ComparePage } from './pages/compare_page';
+import { DatasetDiffPage, DatasetPage, DatasetsPage, DatasetVersionPage } from './pages/datasets';
 import { ExperimentsPage } from './pages/experiments_page';
 import { ModelPage } from './pages/model_page';
 import { ModelVersionPage } from './pages/model_version_page';
@@ -44,6 +45,13 @@ const ROUTES: RouteDef[] = [
     pattern: '/models/:name/versions/:version',
     render: (p) => <ModelVersionPage key={`${p.name}/${p.version}`} name={p.name} version={p.version} />,
   },
+  { pattern: '/datasets', render: () => <DatasetsPage /> },
+  { pattern: '/datasets/:name', render: (p) => <DatasetPage key={p.name} name={p.name} /> },
+  {
+    pattern: '/datasets/:name/versions/:version',
+    render: (p) => <DatasetVersionPage key={`${p.name}/${p.version}`} name={p.name} version={p.version} />,
+  },
+  { pattern: '/datasets/:name/diff', render: (p, l) => <DatasetDiffPage key={p.name} name={p.name} query={l.query} /> },
   { pattern: '/audit', render: () => <AuditPage /> },
   { pattern: '/admin', render: (_, l) => <AdminPage query={l.query} /> },
   { pattern: '/tokens', render: (_, l) => <TokensPage query={l.query} /> },
@@ -59,6 +67,7 @@ interface NavItem {
 const NAV: NavItem[] = [
   { href: '/experiments', label: 'Experiments', section: ['', 'experiments', 'compare', 'runs'] },
   { href: '/models', label: 'Models', section: ['models'] },
+  { href: '/datasets', label: 'Datasets', section: ['datasets'] },
   { href: '/audit', label: 'Audit trail', section: ['audit'], adminOnly: true },
   { href: '/admin', label: 'Admin', section: ['admin'], adminOnly: true },
   { href: '/tokens', label: 'Tokens', section: ['tokens'] },
