@@ -498,7 +498,14 @@ std::vector<std::vector<std::string>> Batches(
 }
 
 // Server versions by number; none when the dataset is not there yet.
-std::map<int64_t, json> RemoteVersions(ApiClient& client, const std::string& name) {
+// The server's versions of a dataset; none if it has none. With `hidden_is_new`,
+// a refusal to list them counts as none too: a server whose default
+// permission is NO_PERMISSIONS answers a dataset nobody has pushed yet as it
+// answers a hidden one (so that the answer says nothing), and a push of
+// version 1 is what creates it. A hidden dataset's push is then refused by
+// the server itself, with the permission it needs.
+std::map<int64_t, json> RemoteVersions(ApiClient& client, const std::string& name,
+                                       bool hidden_is_new = false) {
   std::map<int64_t, json> out;
   try {
     json reply = client.Get(VersionsPath(name));
@@ -506,7 +513,8 @@ std::map<int64_t, json> RemoteVersions(ApiClient& client, const std::string& nam
       out[Int64Field(v, "version").value_or(0)] = v;
     }
   } catch (const Error& error) {
-    if (error.code() != ErrorCode::kResourceDoesNotExist) throw;
+    const bool hidden = hidden_is_new && error.code() == ErrorCode::kPermissionDenied;
+    if (error.code() != ErrorCode::kResourceDoesNotExist && !hidden) throw;
   }
   return out;
 }
@@ -518,7 +526,7 @@ void DataPush(const DataOptions& options) {
   int64_t upto = service.Resolve(ref).version;
   std::string uri = ResolveTrackingUri(options.tracking_uri);
   ApiClient client(uri);
-  std::map<int64_t, json> remote = RemoteVersions(client, ref.name);
+  std::map<int64_t, json> remote = RemoteVersions(client, ref.name, /*hidden_is_new=*/true);
   uint64_t sent_objects = 0;
   uint64_t sent_bytes = 0;
   std::vector<std::string> pushed;

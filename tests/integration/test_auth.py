@@ -875,8 +875,7 @@ def test_repeated_failed_logins_are_slowed_down(tmp_path_factory):
                                params={"max_results": 1000}).json()["entries"]
         assert [e["outcome"] for e in entries].count(429) == 1
     finally:
-        srv.stop()
-    srv.assert_clean_exit()
+        srv.assert_clean_exit()
 
 
 def test_auth_needs_a_first_admin_and_the_cli_can_make_one(tmp_path_factory):
@@ -926,8 +925,7 @@ def test_auth_needs_a_first_admin_and_the_cli_can_make_one(tmp_path_factory):
                                 capture_output=True, text=True, timeout=60)
         assert denied.returncode == 1 and "Authentication required" in denied.stderr
     finally:
-        srv.stop()
-    srv.assert_clean_exit()
+        srv.assert_clean_exit()
 
 
 def _data(srv, user, *args, cwd, check=True):
@@ -1090,6 +1088,49 @@ def test_direct_store_commands_are_checked_and_audited_as_the_local_account(auth
     # An id that is no experiment's is refused before anything is stored.
     out = cli("grant", BOB[0], "--experiment", "not-a-number", "--permission", "READ")
     assert out.returncode != 0 and "not-a-number" in out.stderr
+
+
+def test_new_dataset_is_pushed_on_a_server_that_hides_everything(tmp_path_factory, tmp_path):
+    """With NO_PERMISSIONS by default the server answers a dataset nobody has
+    pushed as it answers a hidden one (403), so `slipway data push` cannot tell
+    them apart before it pushes; version 1 then creates the dataset, and the
+    pusher manages it; someone else's hidden dataset stays refused."""
+    srv = _start_auth_server(tmp_path_factory, "slipway-auth-hidden",
+                             "--auth-default-permission", "NO_PERMISSIONS")
+    try:
+        for user, password in (ALICE, BOB):
+            r = requests.post(f"{srv.api}/users/create", auth=ADMIN,
+                              json={"username": user, "password": password})
+            assert r.status_code == 200, r.text
+        api = f"{srv.url}/api/v1/datasets"
+        name = unique("hidden-data")
+        assert_mlflow_error(requests.get(f"{api}/{name}/versions", auth=ALICE), 403,
+                            "PERMISSION_DENIED")
+        csv = tmp_path / "v1.csv"
+        pd.DataFrame({"id": np.arange(50), "x": np.arange(50) * 0.5}).to_csv(csv, index=False)
+        alice_ws, bob_ws = tmp_path / "alice", tmp_path / "bob"
+        alice_ws.mkdir()
+        bob_ws.mkdir()
+        _data(srv, ALICE, "add", csv, "--name", name, cwd=alice_ws)
+        _data(srv, ALICE, "push", name, cwd=alice_ws)
+        versions = requests.get(f"{api}/{name}/versions", auth=ALICE)
+        assert versions.status_code == 200, versions.text
+        assert [v["version"] for v in versions.json()["versions"]] == [1]
+        mine = requests.get(f"{srv.url}/api/3.0/mlflow/users/permissions/get", auth=ALICE,
+                            params={"username": ALICE[0], "resource_type": "dataset",
+                                    "resource_id": name})
+        assert mine.status_code == 200, mine.text
+        assert mine.json()["permission"] == "MANAGE"
+        # bob's "new" dataset of the same name is alice's hidden one: refused
+        _data(srv, BOB, "add", csv, "--name", name, cwd=bob_ws)
+        refused = _data(srv, BOB, "push", name, cwd=bob_ws, check=False)
+        assert refused.returncode == 1
+        assert f"'bob' has NO_PERMISSIONS on dataset '{name}'; this needs EDIT" in \
+            refused.stderr, refused.stderr
+        assert [v["version"] for v in requests.get(f"{api}/{name}/versions", auth=ADMIN)
+                .json()["versions"]] == [1]
+    finally:
+        srv.assert_clean_exit()
 
 
 def test_searches_leave_out_what_the_caller_may_not_read_in_the_query(auth_server):
