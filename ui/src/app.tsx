@@ -13,6 +13,8 @@ import { ErrorBox, Loading } from './components/error_box';
 import { isAdmin, ViewerContext, type Viewer } from './lib/session';
 import { AuditPage } from './pages/audit_page';
 import { ComparePage } from './pages/compare_page';
+import { DeploymentPage } from './pages/deployment_page';
+import { DeploymentsPage } from './pages/deployments_page';
 import { ExperimentsPage } from './pages/experiments_page';
 import { ModelPage } from './pages/model_page';
 import { ModelVersionPage } from './pages/model_version_page';
@@ -42,6 +44,8 @@ const ROUTES: RouteDef[] = [
     pattern: '/models/:name/versions/:version',
     render: (p) => <ModelVersionPage key={`${p.name}/${p.version}`} name={p.name} version={p.version} />,
   },
+  { pattern: '/deployments', render: () => <DeploymentsPage /> },
+  { pattern: '/deployments/:name', render: (p) => <DeploymentPage key={p.name} name={p.name} /> },
   { pattern: '/audit', render: () => <AuditPage /> },
 ];
 
@@ -55,6 +59,7 @@ interface NavItem {
 const NAV: NavItem[] = [
   { href: '/experiments', label: 'Experiments', section: ['', 'experiments', 'compare', 'runs'] },
   { href: '/models', label: 'Models', section: ['models'] },
+  { href: '/deployments', label: 'Deployments', section: ['deployments'] },
   { href: '/audit', label: 'Audit trail', section: ['audit'], adminOnly: true },
 ];
 
