@@ -121,6 +121,33 @@ void OipServerRoutes(HttpServer& server) {
              [](const Request&, Response& res) { res.set_content("", "text/plain"); });
 }
 
+Json RatesJson(const serving::RateWindow::Recent& r) {
+  return {{"seconds", r.seconds},
+          {"requests", r.requests},
+          {"requests_per_s", r.requests_per_s},
+          {"errors_per_s", r.errors_per_s},
+          {"rows_per_s", r.rows_per_s},
+          {"latency_p50_ms", r.latency_p50_ms},
+          {"latency_p99_ms", r.latency_p99_ms}};
+}
+
+Json HistoryJson(const std::vector<serving::RateSample>& samples) {
+  Json out = Json::array();
+  for (const serving::RateSample& sample : samples) {
+    Json versions = Json::array();
+    for (const serving::VersionRates& v : sample.versions) {
+      Json item = RatesJson(v.rates);
+      item["role"] = v.role;
+      item["model_name"] = v.model_name;
+      item["version"] = v.version;
+      versions.push_back(std::move(item));
+    }
+    out.push_back({{"time", sample.time_ms}, {"versions", std::move(versions)}});
+  }
+  return {{"interval_seconds", serving::ServingService::kRateSampleInterval.count()},
+          {"samples", std::move(out)}};
+}
+
 Json VersionJson(const serving::VersionStatus& v) {
   Json out = {{"role", v.role},
               {"model_name", v.model_name},
@@ -135,16 +162,7 @@ Json VersionJson(const serving::VersionStatus& v) {
     out["latency_p50_ms"] = v.latency_p50_ms;
     out["latency_p99_ms"] = v.latency_p99_ms;
   }
-  if (v.recent) {
-    const serving::RateWindow::Recent& r = *v.recent;
-    out["recent"] = {{"seconds", r.seconds},
-                     {"requests", r.requests},
-                     {"requests_per_s", r.requests_per_s},
-                     {"errors_per_s", r.errors_per_s},
-                     {"rows_per_s", r.rows_per_s},
-                     {"latency_p50_ms", r.latency_p50_ms},
-                     {"latency_p99_ms", r.latency_p99_ms}};
-  }
+  if (v.recent) out["recent"] = RatesJson(*v.recent);
   return out;
 }
 
@@ -282,6 +300,12 @@ void AddDeploymentRoutes(HttpServer& server, serving::ServingService& serving) {
   server.Get(api + "/([^/]+)", RouteSpec("deployments/get").Needs(kDeployment, kRead),
              [&serving](const Request& req, Response& res) {
                Reply(res, {{"deployment", DeploymentJson(serving.Get(req.matches[1]))}});
+             });
+  server.Get(api + "/([^/]+)/metrics", RouteSpec("deployments/metrics").Needs(kDeployment, kRead),
+             [&serving](const Request& req, Response& res) {
+               Json query = RequestJson(req);
+               int64_t since_ms = RequestFields(query).OptionalInt("since_ms").value_or(0);
+               Reply(res, HistoryJson(serving.History(req.matches[1], since_ms)));
              });
   server.Patch(
       api + "/([^/]+)", RouteSpec("deployments/update").Needs(kDeployment, kEdit),

@@ -52,12 +52,33 @@ RateWindow::Snapshot RateWindow::Take(const ServableMetrics& m, Clock::time_poin
   return s;
 }
 
-void RateWindow::Sample(const ServableMetrics& metrics, Clock::time_point now) {
-  if (metrics.ok == nullptr) return;
+std::optional<RateWindow::Recent> RateWindow::Between(const Snapshot& from, const Snapshot& to) {
+  Recent recent;
+  recent.seconds = std::chrono::duration<double>(to.at - from.at).count();
+  if (recent.seconds <= 0) return std::nullopt;
+  const double requests = (to.ok - from.ok) + (to.errors - from.errors);
+  recent.requests = static_cast<uint64_t>(requests);
+  recent.requests_per_s = requests / recent.seconds;
+  recent.errors_per_s = (to.errors - from.errors) / recent.seconds;
+  recent.rows_per_s = (to.rows - from.rows) / recent.seconds;
+  std::vector<uint64_t> counts = to.latency;
+  for (size_t i = 0; i < counts.size() && i < from.latency.size(); ++i)
+    counts[i] -= from.latency[i];
+  recent.latency_p50_ms = LatencyQuantile(counts, 0.5) * 1000;
+  recent.latency_p99_ms = LatencyQuantile(counts, 0.99) * 1000;
+  return recent;
+}
+
+std::optional<RateWindow::Recent> RateWindow::Sample(const ServableMetrics& metrics,
+                                                     Clock::time_point now) {
+  if (metrics.ok == nullptr) return std::nullopt;
   Snapshot snapshot = Take(metrics, now);
   std::lock_guard lock(mu_);
+  std::optional<Recent> interval;
+  if (!samples_.empty()) interval = Between(samples_.back(), snapshot);
   samples_.push_back(std::move(snapshot));
   while (samples_.size() > 1 && now - samples_.front().at > window_) samples_.pop_front();
+  return interval;
 }
 
 std::optional<RateWindow::Recent> RateWindow::Read(const ServableMetrics& metrics,
@@ -71,21 +92,7 @@ std::optional<RateWindow::Recent> RateWindow::Read(const ServableMetrics& metric
     if (oldest == samples_.end()) return std::nullopt;
     from = *oldest;
   }
-  const Snapshot to = Take(metrics, now);
-  Recent recent;
-  recent.seconds = std::chrono::duration<double>(now - from.at).count();
-  if (recent.seconds <= 0) return std::nullopt;
-  const double requests = (to.ok - from.ok) + (to.errors - from.errors);
-  recent.requests = static_cast<uint64_t>(requests);
-  recent.requests_per_s = requests / recent.seconds;
-  recent.errors_per_s = (to.errors - from.errors) / recent.seconds;
-  recent.rows_per_s = (to.rows - from.rows) / recent.seconds;
-  std::vector<uint64_t> counts = to.latency;
-  for (size_t i = 0; i < counts.size() && i < from.latency.size(); ++i)
-    counts[i] -= from.latency[i];
-  recent.latency_p50_ms = LatencyQuantile(counts, 0.5) * 1000;
-  recent.latency_p99_ms = LatencyQuantile(counts, 0.99) * 1000;
-  return recent;
+  return Between(from, Take(metrics, now));
 }
 
 ml::Frame Servable::Conform(ml::Frame input) const {

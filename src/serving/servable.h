@@ -59,8 +59,10 @@ class RateWindow {
 
   explicit RateWindow(std::chrono::seconds window = std::chrono::seconds(60)) : window_(window) {}
 
-  // Records the counters of `metrics` as they are at `now`.
-  void Sample(const ServableMetrics& metrics, Clock::time_point now);
+  // Records the counters of `metrics` as they are at `now`, and returns
+  // the figures of the interval since the previous sample (nothing for the
+  // first, or without metrics): one point of a deployment's RateHistory.
+  std::optional<Recent> Sample(const ServableMetrics& metrics, Clock::time_point now);
   // From the oldest sample still in the window to the counters at `now`;
   // nothing before the first sample or without metrics.
   std::optional<Recent> Read(const ServableMetrics& metrics, Clock::time_point now) const;
@@ -72,6 +74,8 @@ class RateWindow {
     std::vector<uint64_t> latency;  // cumulative bucket counts
   };
   static Snapshot Take(const ServableMetrics& metrics, Clock::time_point at);
+  // What happened between two snapshots; nothing when `to` is not later.
+  static std::optional<Recent> Between(const Snapshot& from, const Snapshot& to);
 
   const std::chrono::seconds window_;
   mutable std::mutex mu_;
@@ -92,7 +96,7 @@ struct Servable {
   ServableMetrics metrics;
   // Joins concurrent requests into model calls (mutable state of its own).
   std::shared_ptr<Batcher> batcher;
-  // Recent rates for `deploy show` (mutable state of its own).
+  // Recent rates for `deploy show` and the history (mutable state of its own).
   std::shared_ptr<RateWindow> rates = std::make_shared<RateWindow>();
 
   // Conforms `input` to the model's signature: INVALID_PARAMETER_VALUE

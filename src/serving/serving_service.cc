@@ -123,6 +123,7 @@ struct ServingService::Entry {
   std::map<std::string, VersionStatus> pending;  // by role: loading or failed
   std::deque<DeploymentEvent> events;
   bool deleted = false;
+  RateHistory history;  // thread-safe itself, not guarded by mu
   // The model cache folders this deployment holds on to: the version each
   // role serves (by role), and versions being loaded.
   std::map<std::string, std::string> cache_keys;
@@ -178,12 +179,23 @@ void ServingService::Stop() {
 
 void ServingService::SampleRates() {
   const auto now = RateWindow::Clock::now();
+  const int64_t now_ms = NowMillis();
   std::shared_ptr<const Map> map = map_.load();
   for (const auto& [name, entry] : *map) {
     std::shared_ptr<const Routing> routing = entry->runtime->routing();
     if (!routing) continue;
-    for (const auto* servable : {&routing->primary, &routing->canary, &routing->shadow})
-      if (*servable) (*servable)->rates->Sample((*servable)->metrics, now);
+    RateSample sample;
+    sample.time_ms = now_ms;
+    const std::pair<const char*, const std::shared_ptr<const Servable>*> roles[] = {
+        {"primary", &routing->primary}, {"canary", &routing->canary}, {"shadow", &routing->shadow}};
+    for (const auto& [role, slot] : roles) {
+      const std::shared_ptr<const Servable>& servable = *slot;
+      if (!servable) continue;
+      std::optional<RateWindow::Recent> interval = servable->rates->Sample(servable->metrics, now);
+      if (interval)
+        sample.versions.push_back({role, servable->model_name, servable->version, *interval});
+    }
+    if (!sample.versions.empty()) entry->history.Append(std::move(sample));
   }
 }
 
@@ -440,6 +452,9 @@ std::shared_ptr<const Servable> ServingService::Load(const std::string& deployme
                    " failed on its own input example: " + e.what());
     }
   }
+  // The first sample: the recent rates, and the first interval of the
+  // history, start when the version was loaded.
+  servable->rates->Sample(servable->metrics, RateWindow::Clock::now());
   return servable;
 }
 
@@ -768,6 +783,13 @@ DeploymentInfo ServingService::Get(const std::string& name) {
   std::shared_ptr<Entry> entry = EntryOf(name);
   if (!entry) ThrowNotFound("Deployment '" + name + "' does not exist.");
   return InfoOf(*entry);
+}
+
+std::vector<RateSample> ServingService::History(const std::string& name, int64_t since_ms) {
+  governance::Require(authorizer_, Permission::kRead, ResourceType::kDeployment, name);
+  std::shared_ptr<Entry> entry = EntryOf(name);
+  if (!entry) ThrowNotFound("Deployment '" + name + "' does not exist.");
+  return entry->history.Since(since_ms);
 }
 
 std::vector<DeploymentInfo> ServingService::List() {

@@ -16,7 +16,8 @@
 // Authorization (the current governance::Operation's actor):
 //   create         signed in; READ on every registered model it serves; the
 //                  creator manages the deployment
-//   get, list      READ on the deployment (list shows the readable ones)
+//   get, list, history
+//                  READ on the deployment (list shows the readable ones)
 //   predict        USE on the deployment
 //   update, roll back
 //                  EDIT on the deployment; READ on any model it newly serves
@@ -59,6 +60,7 @@
 #include "registry/registry_service.h"
 #include "serving/deployment.h"
 #include "serving/deployment_store.h"
+#include "serving/rate_history.h"
 #include "tracking/artifact_store.h"
 #include "tracking/tracking_service.h"
 
@@ -151,6 +153,9 @@ class ServingService {
 
   DeploymentInfo Create(DeploymentSpec request);
   DeploymentInfo Get(const std::string& name);
+  // What the deployment's versions did in each sample interval after
+  // `since_ms` (its RateHistory), oldest first.
+  std::vector<RateSample> History(const std::string& name, int64_t since_ms);
   std::vector<DeploymentInfo> List();
   DeploymentInfo Update(const std::string& name, const DeploymentUpdate& update);
   // Back to the version served before the last swap: removes the canary
@@ -173,8 +178,9 @@ class ServingService {
   void WaitIdle();
 
   // Takes a sample of every serving version's counters for the recent
-  // rates `Get` and `List` report (RateWindow). The App runs it every
-  // kRateSampleInterval; without it, versions report totals only.
+  // rates `Get` and `List` report (RateWindow) and appends what each did
+  // since the previous sample to its deployment's history. The App runs
+  // it every kRateSampleInterval; without it, versions report totals only.
   void SampleRates();
   static constexpr std::chrono::seconds kRateSampleInterval{5};
 

@@ -27,10 +27,13 @@
 namespace slipway::webui {
 
 // The first path segments the UI's router owns (ui/src/app.tsx). A section
-// must not be the first segment of any API route: the route table is
-// checked against it by tests/integration/test_webui.py.
-inline constexpr std::string_view kClientSections[] = {"experiments", "compare", "runs",  "models",
-                                                       "datasets",    "audit",   "admin", "tokens"};
+// must not be the first segment of any API route that answers GET: the
+// route table is checked against it by tests/integration/test_webui.py.
+// ("deployments" is also the scoring route's, POST /deployments/NAME/
+// invocations: client routes are GET only and matched after every API route.)
+inline constexpr std::string_view kClientSections[] = {"experiments", "compare",  "runs",
+                                                       "models",      "datasets", "deployments",
+                                                       "audit",       "admin",    "tokens"};
 
 inline constexpr std::string_view kContentSecurityPolicy =
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "

@@ -101,13 +101,14 @@ TEST(WebUiTest, MatchesEtagListsWeakTagsAndStar) {
 
 TEST(WebUiTest, ClientRoutesAreTheSectionsOnly) {
   for (std::string_view path :
-       {"/"sv, "/experiments"sv, "/experiments/"sv, "/experiments/3/runs/abc"sv, "/compare"sv}) {
+       {"/"sv, "/experiments"sv, "/experiments/"sv, "/experiments/3/runs/abc"sv, "/compare"sv,
+        "/deployments"sv, "/deployments/churn"sv}) {
     EXPECT_TRUE(IsClientRoute(path)) << path;
   }
   for (std::string_view path :
        {""sv, "/experimentsx"sv, "/api/2.0/mlflow/experiments/search"sv, "/ajax-api/2.0/x"sv,
         "/static/app.js"sv, "/health"sv, "/metrics"sv, "/graphql"sv, "/v2/models/m"sv,
-        "/deployments/d/invocations"sv, "/get-artifact"sv, "/index.html"sv}) {
+        "/deploymentsx"sv, "/get-artifact"sv, "/index.html"sv}) {
     EXPECT_FALSE(IsClientRoute(path)) << path;
   }
   // The server's pattern says the same as IsClientRoute for non-root paths.
@@ -117,6 +118,9 @@ TEST(WebUiTest, ClientRoutesAreTheSectionsOnly) {
                            "/mlflow-artifacts/x"}) {
     EXPECT_EQ(std::regex_match(path, pattern), IsClientRoute(path)) << path;
   }
+  // The scoring route shares the deployments section: the client routes
+  // answer GET only, after every API route (test_webui.py sends it a POST).
+  EXPECT_TRUE(IsClientRoute("/deployments/d/invocations"));
 }
 
 TEST(WebUiTest, PageIsIndexRevalidatedWithPolicyHeaders) {

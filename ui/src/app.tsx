@@ -15,6 +15,8 @@ import { AdminPage } from './pages/admin_page';
 import { AuditPage } from './pages/audit_page';
 import { ComparePage } from './pages/compare_page';
 import { DatasetDiffPage, DatasetPage, DatasetsPage, DatasetVersionPage } from './pages/datasets';
+import { DeploymentPage } from './pages/deployment_page';
+import { DeploymentsPage } from './pages/deployments_page';
 import { ExperimentsPage } from './pages/experiments_page';
 import { ModelPage } from './pages/model_page';
 import { ModelVersionPage } from './pages/model_version_page';
@@ -52,6 +54,8 @@ const ROUTES: RouteDef[] = [
     render: (p) => <DatasetVersionPage key={`${p.name}/${p.version}`} name={p.name} version={p.version} />,
   },
   { pattern: '/datasets/:name/diff', render: (p, l) => <DatasetDiffPage key={p.name} name={p.name} query={l.query} /> },
+  { pattern: '/deployments', render: () => <DeploymentsPage /> },
+  { pattern: '/deployments/:name', render: (p) => <DeploymentPage key={p.name} name={p.name} /> },
   { pattern: '/audit', render: () => <AuditPage /> },
   { pattern: '/admin', render: (_, l) => <AdminPage query={l.query} /> },
   { pattern: '/tokens', render: (_, l) => <TokensPage query={l.query} /> },
@@ -68,6 +72,7 @@ const NAV: NavItem[] = [
   { href: '/experiments', label: 'Experiments', section: ['', 'experiments', 'compare', 'runs'] },
   { href: '/models', label: 'Models', section: ['models'] },
   { href: '/datasets', label: 'Datasets', section: ['datasets'] },
+  { href: '/deployments', label: 'Deployments', section: ['deployments'] },
   { href: '/audit', label: 'Audit trail', section: ['audit'], adminOnly: true },
   { href: '/admin', label: 'Admin', section: ['admin'], adminOnly: true },
   { href: '/tokens', label: 'Tokens', section: ['tokens'] },

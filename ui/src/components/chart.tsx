@@ -18,7 +18,7 @@ import { chartSvg, type SvgChart } from './chart_svg';
 export interface ChartSeries {
   label: string;
   x: number[];
-  y: number[];
+  y: (number | null)[]; // null: no value at that x (a gap)
 }
 
 export type XMode = 'step' | 'time' | 'relative';
@@ -40,14 +40,14 @@ export function seriesColor(index: number): string {
 }
 
 // TensorBoard's smoothing: an exponential moving average, debiased at the start.
-export function smooth(values: number[], weight: number): number[] {
+export function smooth(values: (number | null)[], weight: number): (number | null)[] {
   if (weight <= 0) return values;
-  const out = new Array<number>(values.length);
+  const out = new Array<number | null>(values.length);
   let last = 0;
   let count = 0;
   for (let i = 0; i < values.length; i++) {
     const value = values[i];
-    if (!Number.isFinite(value)) {
+    if (value === null || !Number.isFinite(value)) {
       out[i] = value;
       continue;
     }

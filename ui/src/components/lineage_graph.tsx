@@ -1,11 +1,13 @@
 // A model version's lineage drawn as a small graph in SVG (no library):
 // the datasets the training run read → the run (its parent above it) → the
-// logged model it wrote → the model version. Columns left to right, nodes
-// stacked in each column, edges as curves with arrow heads. Runs link to
-// their pages; what the viewer may not read is not drawn (the page lists
-// what the server withheld).
+// logged model it wrote → the model version → the deployments serving it.
+// Columns left to right, nodes stacked in each column, edges as curves
+// with arrow heads. Runs and deployments link to their pages; what the
+// viewer may not read is not drawn (the page lists what the server
+// withheld).
 
 import type { ComponentChildren } from 'preact';
+import { deploymentPath } from '../api/deployments';
 import type { Lineage } from '../api/registry';
 import { navigate } from '../router';
 
@@ -17,7 +19,7 @@ const PAD = 8;
 
 interface Node {
   id: string;
-  kind: 'dataset' | 'run' | 'parent' | 'model' | 'version';
+  kind: 'dataset' | 'run' | 'parent' | 'model' | 'version' | 'deployment';
   title: string;
   detail: string;
   href?: string;
@@ -34,7 +36,13 @@ function clip(text: string, max: number): string {
   return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }
 
-export function lineageNodes(lineage: Lineage): { nodes: Node[]; edges: Edge[] } {
+// A deployment that serves the version, and as what ("primary", "canary 10%").
+export interface ServingDeployment {
+  name: string;
+  roles: string[];
+}
+
+export function lineageNodes(lineage: Lineage, deployments: ServingDeployment[] = []): { nodes: Node[]; edges: Edge[] } {
   const nodes: Node[] = [];
   const edges: Edge[] = [];
   const run = lineage.run?.info;
@@ -96,11 +104,24 @@ export function lineageNodes(lineage: Lineage): { nodes: Node[]; edges: Edge[] }
   });
   if (logged) edges.push({ from: 'model', to: 'version' });
   else if (run) edges.push({ from: 'run', to: 'version' });
+  column++;
+  for (const deployment of deployments) {
+    const id = `deployment:${deployment.name}`;
+    nodes.push({
+      id,
+      kind: 'deployment',
+      title: deployment.name,
+      detail: `deployment · ${deployment.roles.join(', ')}`,
+      href: deploymentPath(deployment.name),
+      column,
+    });
+    edges.push({ from: 'version', to: id });
+  }
   return { nodes, edges };
 }
 
-export function LineageGraph({ lineage }: { lineage: Lineage }) {
-  const { nodes, edges } = lineageNodes(lineage);
+export function LineageGraph({ lineage, deployments }: { lineage: Lineage; deployments?: ServingDeployment[] }) {
+  const { nodes, edges } = lineageNodes(lineage, deployments);
   const columns = Math.max(...nodes.map((n) => n.column)) + 1;
   const perColumn = new Map<number, Node[]>();
   for (const node of nodes) perColumn.set(node.column, [...(perColumn.get(node.column) ?? []), node]);

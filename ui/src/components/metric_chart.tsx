@@ -71,7 +71,7 @@ export function MetricChart({ runs, metricKey }: { runs: ChartRun[]; metricKey: 
   );
   const series = useMemo(() => toSeries(history.data ?? [], runs, xMode), [history.data, xMode, runIds]);
   const total = series.reduce((sum, s) => sum + s.x.length, 0);
-  const nonPositive = logY && series.some((s) => s.y.some((v) => !(v > 0)));
+  const nonPositive = logY && series.some((s) => s.y.some((v) => v !== null && !(v > 0)));
 
   const onZoom =
     xMode === 'step'

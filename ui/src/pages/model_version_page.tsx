@@ -1,13 +1,15 @@
 // One model version: what it is (stage, aliases, status, source and its
 // run), its lineage from /api/v1/lineage/model-versions (dataset → run →
-// logged model → version) drawn as a graph, and its model card
+// logged model → version), and the deployments serving it (from
+// /api/v1/deployments, those the viewer may read) drawn as a graph, and its model card
 // (/api/v1/models/{name}/versions/{version}/card). Both show only what the
 // viewer may read; what the server withheld is listed.
 
 import type { ComponentChildren } from 'preact';
+import { listDeployments, type Deployment } from '../api/deployments';
 import { cardUrl, getLineage, getModelCard, type Lineage, type ModelCard, type ModelVersion } from '../api/registry';
 import { ErrorBox, Loading } from '../components/error_box';
-import { LineageGraph } from '../components/lineage_graph';
+import { LineageGraph, type ServingDeployment } from '../components/lineage_graph';
 import { formatNumber, formatTime } from '../lib/format';
 import { useAsync } from '../lib/use_async';
 import { Link } from '../router';
@@ -16,6 +18,8 @@ import { modelPath } from './models_page';
 export function ModelVersionPage({ name, version }: { name: string; version: string }) {
   const lineage = useAsync((signal) => getLineage(name, version, signal), [name, version]);
   const card = useAsync((signal) => getModelCard(name, version, signal), [name, version]);
+  const deployments = useAsync((signal) => listDeployments(signal), []);
+  const serving = servingThis(deployments.data ?? [], name, version);
   return (
     <section class="model-version-page">
       <div class="crumbs">
@@ -34,8 +38,9 @@ export function ModelVersionPage({ name, version }: { name: string; version: str
           <div class="panel" data-testid="lineage">
             <h2>Lineage</h2>
             <div class="scroll-x">
-              <LineageGraph lineage={lineage.data} />
+              <LineageGraph lineage={lineage.data} deployments={serving} />
             </div>
+            <ErrorBox error={deployments.error} title="Deployments" />
             <LineageFacts lineage={lineage.data} />
           </div>
         </>
@@ -51,6 +56,18 @@ export function ModelVersionPage({ name, version }: { name: string; version: str
       </div>
     </section>
   );
+}
+
+// The deployments whose primary, canary or shadow serves this version now.
+function servingThis(deployments: Deployment[], name: string, version: string): ServingDeployment[] {
+  const out: ServingDeployment[] = [];
+  for (const d of deployments) {
+    const roles = d.versions
+      .filter((v) => v.state === 'ready' && v.model_name === name && v.version === version)
+      .map((v) => (v.role === 'canary' ? `canary ${d.canary_weight}%` : v.role));
+    if (roles.length) out.push({ name: d.name, roles });
+  }
+  return out;
 }
 
 function VersionOverview({ version, lineage }: { version: ModelVersion; lineage: Lineage }) {
