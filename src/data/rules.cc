@@ -19,6 +19,7 @@
 
 #include "core/error.h"
 #include "data/rules_format.h"
+#include "data/yaml_reader.h"
 
 namespace slipway::data {
 using rules_internal::FormatNumber;
@@ -33,54 +34,14 @@ constexpr std::string_view kColumnKeys[] = {"type", "required", "max_missing", "
                                             "max",  "allowed",  "unique"};
 constexpr std::string_view kMetricKeys[] = {"psi", "ks", "js"};
 
-std::string KeyList(std::span<const std::string_view> keys) {
-  std::string out;
-  for (std::string_view key : keys) {
-    if (!out.empty()) out += ", ";
-    out += key;
-  }
-  return out;
-}
-
-std::string Describe(const YAML::Node& node) {
-  switch (node.Type()) {
-    case YAML::NodeType::Null:
-      return "nothing (null)";
-    case YAML::NodeType::Scalar:
-      return Quote(node.Scalar());
-    case YAML::NodeType::Sequence:
-      return "a list";
-    case YAML::NodeType::Map:
-      return "a mapping";
-    case YAML::NodeType::Undefined:
-      break;
-  }
-  return "nothing";
-}
-
-// A key of a mapping with its value, and where it is.
-struct Entry {
-  std::string key;
-  std::string path;  // dotted key path from the top, e.g. "columns.age.max"
-  YAML::Node key_node;
-  YAML::Node value;
-
-  // The value's position, or the key's when the value is null (yaml-cpp
-  // places a null value at the next token, often on the next line).
-  YAML::Mark Mark() const { return value.IsNull() ? key_node.Mark() : value.Mark(); }
-};
+using Entry = YamlEntry;
 
 class RulesParser {
  public:
-  explicit RulesParser(std::string_view source) : source_(source) {}
+  explicit RulesParser(std::string_view source) : yaml_(std::string(source)) {}
 
   Rules Parse(std::string_view text) {
-    YAML::Node root;
-    try {
-      root = YAML::Load(std::string(text));
-    } catch (const YAML::ParserException& e) {
-      Fail(e.mark, "", "invalid YAML: " + e.msg);
-    }
+    const YAML::Node root = yaml_.Load(text);
     Rules rules;
     if (root.IsNull()) {
       Fail(YAML::Mark(), "", "the rules are empty; expected a mapping with rows, columns or drift");
@@ -105,70 +66,21 @@ class RulesParser {
  private:
   [[noreturn]] void Fail(const YAML::Mark& mark, const std::string& path,
                          const std::string& what) const {
-    std::string message = source_;
-    if (mark.line >= 0) {
-      message += ":" + std::to_string(mark.line + 1) + ":" + std::to_string(mark.column + 1);
-    }
-    message += ": ";
-    if (!path.empty()) message += path + ": ";
-    throw Error(ErrorCode::kInvalidParameterValue, message + what);
+    yaml_.Fail(mark, path, what);
   }
-  [[noreturn]] void Fail(const Entry& e, const std::string& what) const {
-    Fail(e.Mark(), e.path, what);
-  }
+  [[noreturn]] void Fail(const Entry& e, const std::string& what) const { yaml_.Fail(e, what); }
   [[noreturn]] void UnknownKey(const Entry& e, std::span<const std::string_view> known) const {
-    Fail(e.key_node.Mark(), e.path,
-         "unknown key '" + e.key + "'; expected one of: " + KeyList(known));
+    yaml_.UnknownKey(e, known);
   }
-
-  // The entries of a mapping, in order; keys must be distinct names.
   std::vector<Entry> Entries(const YAML::Node& map, const std::string& path,
                              const YAML::Mark& mark) const {
-    if (!map.IsMap()) Fail(mark, path, "expected a mapping, got " + Describe(map));
-    std::vector<Entry> out;
-    std::set<std::string, std::less<>> seen;
-    for (auto it = map.begin(); it != map.end(); ++it) {
-      const YAML::Node key = it->first;
-      if (!key.IsScalar()) {
-        Fail(key.Mark(), path,
-             key.IsNull() ? "a key must be a name (write null or ~ in quotes to mean the text)"
-                          : "a key must be a name, got " + Describe(key));
-      }
-      const std::string path_here = path.empty() ? key.Scalar() : path + "." + key.Scalar();
-      if (!seen.insert(key.Scalar()).second) {
-        Fail(key.Mark(), path_here, "duplicate key '" + key.Scalar() + "'");
-      }
-      const YAML::Node value = it->second;
-      out.push_back({key.Scalar(), path_here, key, value});
-    }
-    return out;
+    return yaml_.Entries(map, path, mark);
   }
-
-  static bool Plain(const YAML::Node& node) { return node.IsScalar() && node.Tag() == "?"; }
-
-  bool Bool(const Entry& e) const {
-    bool value;
-    if (!Plain(e.value) || !ParseBool(e.value.Scalar(), &value)) {
-      Fail(e, "expected true or false, got " + Describe(e.value));
-    }
-    return value;
-  }
-
-  double Number(const Entry& e) const {
-    double value;
-    if (!Plain(e.value) || !ParseFloat64(e.value.Scalar(), &value)) {
-      Fail(e, "expected a number, got " + Describe(e.value));
-    }
-    return value;
-  }
-
-  int64_t Count(const Entry& e) const {
-    int64_t value;
-    if (!Plain(e.value) || !ParseInt64(e.value.Scalar(), &value) || value < 0) {
-      Fail(e, "expected a non-negative integer, got " + Describe(e.value));
-    }
-    return value;
-  }
+  static bool Plain(const YAML::Node& node) { return YamlReader::Plain(node); }
+  static std::string Describe(const YAML::Node& node) { return YamlReader::Describe(node); }
+  bool Bool(const Entry& e) const { return yaml_.Bool(e); }
+  double Number(const Entry& e) const { return yaml_.Number(e); }
+  int64_t Count(const Entry& e) const { return yaml_.Count(e); }
 
   void ParseRows(const Entry& rows, RowRules& out) const {
     constexpr std::string_view kKeys[] = {"min", "max"};
@@ -306,7 +218,7 @@ class RulesParser {
     return out;
   }
 
-  std::string source_;
+  YamlReader yaml_;
 };
 
 // ---------------------------------------------------------------------------

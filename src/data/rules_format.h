@@ -1,7 +1,8 @@
 // How rules and their results write values: numbers, shares, drift metrics,
 // quoted field texts and bounds. Shared by the files of the rules (rules.cc
 // reads and writes YAML, rules_validation.cc evaluates, rules_inference.cc
-// infers); no other code includes this header. Pure functions; thread-safe.
+// infers), and yaml_reader.cc quotes with it; no other code includes this
+// header. Pure functions; thread-safe.
 #pragma once
 
 #include <cstddef>
