@@ -30,7 +30,7 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric
 
 import conftest
-from conftest import SlipwayServer, slipway_binary, unique
+from conftest import SlipwayServer, assert_mlflow_error, slipway_binary, unique
 from test_webui import Console, _shot, browser, page  # noqa: F401  (fixtures)
 from test_webui_pages import NOT_SIGNED_IN, _client_as, _sign_in
 
@@ -297,7 +297,11 @@ def test_token_made_on_the_page_works_until_revoked_there(new_page, auth_server,
     listed = requests.get(f"{auth_server.url}/api/v1/tokens", auth=ALICE, timeout=10).json()
     (info,) = [t for t in listed["tokens"] if t["name"] == name]
     assert 6 * 86400_000 < info["expires_ms"] - info["created_ms"] <= 7 * 86400_000
-    # Shown once: after a reload the page has no way to show it again.
+    # Shown once: the page kept it nowhere a reload (or another script of the
+    # origin) could read it back.
+    kept = page.evaluate("""() => [location.href, JSON.stringify(history.state),
+        JSON.stringify({...localStorage}), JSON.stringify({...sessionStorage}), document.cookie]""")
+    assert not any(token in text for text in kept), kept
     page.reload()
     expect(row).to_be_visible()
     expect(page.get_by_test_id("new-token")).to_have_count(0)
@@ -381,14 +385,23 @@ def test_promote_to_production_in_the_page_shows_in_the_api(new_page, auth_serve
     page.console.assert_clean(allowed=NOT_SIGNED_IN)
 
 
-def test_reader_sees_no_stage_buttons(new_page, data):
+def test_reader_sees_no_stage_buttons(new_page, auth_server, data):
     from playwright.sync_api import expect
 
     page = new_page()
-    _sign_in(page, BOB, path=f"/models/{data['model']}")
+    # The buttons depend on the permission the page asks the server for:
+    # wait for that answer, or "no buttons" would hold before it arrived.
+    with page.expect_response(lambda r: "users/permissions/get" in r.url) as asked:
+        _sign_in(page, BOB, path=f"/models/{data['model']}")
+    assert asked.value.ok and asked.value.json()["permission"] == "READ"
     v1 = page.get_by_test_id("versions-table").locator(".vt-row[data-key='1']")
     expect(v1.get_by_role("button", name="Set alias on version 1")).to_be_visible()
     expect(v1.get_by_role("button", name=re.compile("Promote|Archive"))).to_have_count(0)
+    # and the server refuses what the page does not offer
+    refused = requests.post(f"{auth_server.api}/model-versions/transition-stage", auth=BOB,
+                            timeout=10, json={"name": data["model"], "version": "1",
+                                              "stage": "Production"})
+    assert_mlflow_error(refused, 403, "PERMISSION_DENIED")
     page.console.assert_clean(allowed=NOT_SIGNED_IN)
 
 

@@ -380,9 +380,8 @@ def test_a_version_that_does_not_exist_shows_the_servers_error(page, datasets):
 
 @pytest.fixture(scope="module")
 def auth_server(tmp_path_factory):
-    """--auth with the default READ (`slipway data push` of a new dataset
-    reads its versions first, which NO_PERMISSIONS refuses); alice and bob.
-    The imported new_page fixture opens its pages on this server."""
+    """--auth with the default READ; alice and bob. The imported new_page
+    fixture opens its pages on this server."""
     srv = SlipwayServer(binary=slipway_binary(), data_dir=tmp_path_factory.mktemp("webui-data-auth"),
                         extra_args=["--auth"], env={"SLIPWAY_ADMIN_PASSWORD": ADMIN[1]})
     srv.start()

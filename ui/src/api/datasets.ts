@@ -26,7 +26,7 @@ export interface DatasetVersion {
   version: number;
   manifest_digest: string;
   content_digest: string;
-  kind: string; // "file" or "tree"
+  kind: string; // "file" or "folder"
   format: string;
   size_bytes: number;
   row_count: number; // -1 when unknown

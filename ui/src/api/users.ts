@@ -22,8 +22,9 @@ export interface User {
 export const RESOURCE_TYPES = ['experiment', 'registered_model', 'dataset', 'deployment'] as const;
 export type ResourceType = (typeof RESOURCE_TYPES)[number];
 
-// Weakest first, as the server orders them; NO_PERMISSIONS hides a resource
-// from a user whom the default permission would let read it.
+// As the pickers offer them: READ to MANAGE, each allowing more, then
+// NO_PERMISSIONS, which hides a resource from a user whom the default
+// permission would let read it.
 export const PERMISSIONS = ['READ', 'USE', 'EDIT', 'MANAGE', 'NO_PERMISSIONS'] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
@@ -86,7 +87,8 @@ export interface TokenInfo {
   expires_ms?: number;
 }
 
-// Without `username`, the caller's own tokens; another user's: admins only.
+// Without `username`: the caller's own tokens, or an admin's view of
+// everyone's; another user's by name: admins only.
 export async function listTokens(username: string | undefined, signal?: AbortSignal): Promise<TokenInfo[]> {
   const reply = await api.get<{ tokens?: TokenInfo[] }>(TOKENS, { username }, signal);
   return reply.tokens ?? [];

@@ -30,6 +30,8 @@ const MARGIN = { left: 70, right: 16, top: 32, bottom: 44 };
 const LEGEND_ROW = 18;
 
 export function escapeXml(text: string): string {
+  // XML 1.0 has no way to write these control characters: they are dropped.
+  text = text.replace(/[\x00-\x08\x0b\x0c\x0e-\x1f]/g, '');
   return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c]!);
 }
 
