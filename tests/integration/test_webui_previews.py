@@ -144,3 +144,107 @@ def test_the_preview_is_a_link(page, preview_run):
     expect(page.get_by_test_id("artifacts").get_by_role("button", name="MLmodel", exact=True)
            ).to_have_attribute("aria-pressed", "true")
     page.console.assert_clean()
+
+
+# ------------------------------------------- SVG, TSV and the truncation notes
+
+SVG = ('<svg xmlns="http://www.w3.org/2000/svg" width="30" height="20">'
+       '<rect width="30" height="20" fill="#0a0"/><script>window.pwned = true</script></svg>')
+TSV = "name\tcomment\tscore\nalpha\thello, world\t1\nbeta\ttab-free\t2\n"
+TEXT_LIMIT = 1024 * 1024  # artifact_preview.tsx: text is shown up to its first 1 MB
+TABLE_ROWS = 1000  # artifact_preview.tsx: a table shows its first 1000 rows
+
+
+@pytest.fixture(scope="module")
+def large_run(server, tmp_path_factory):
+    """A run with an SVG, a TSV, a text file past the text limit and a CSV past
+    the table's row limit."""
+    import mlflow
+
+    mlflow.set_tracking_uri(server.url)
+    experiment_id = mlflow.create_experiment(unique("previews-large"))
+    folder = tmp_path_factory.mktemp("large-artifacts")
+    line = "0123456789abcdef" * 4 + "\n"  # 65 bytes
+    files = {
+        "drawing.svg": SVG.encode(),
+        "table.tsv": TSV.encode(),
+        # Past the limit by whole lines; the last line is never shown.
+        "big.log": (line * (TEXT_LIMIT // len(line) + 100) + "THE-END\n").encode(),
+        "big.csv": ("i,square\n" + "".join(f"{i},{i * i}\n" for i in range(TABLE_ROWS + 500))).encode(),
+    }
+    with mlflow.start_run(experiment_id=experiment_id, run_name="previews") as run:
+        for name, data in files.items():
+            (folder / name).write_bytes(data)
+            mlflow.log_artifact(str(folder / name))
+    return {"experiment_id": experiment_id, "run_id": run.info.run_id, "files": files}
+
+
+def test_svg_is_an_image_whose_script_never_runs(page, large_run):
+    from playwright.sync_api import expect
+
+    artifacts = _open_run(page, large_run)
+    preview = page.get_by_test_id("artifact-preview")
+    _click(artifacts, "drawing.svg")
+    image = preview.get_by_test_id("preview-image")
+    expect(image).to_be_visible()
+    assert image.get_attribute("src").startswith("blob:")
+    page.wait_for_function(
+        "() => { const i = document.querySelector('[data-testid=preview-image]');"
+        " return i && i.complete && i.naturalWidth > 0; }")
+    assert image.evaluate("i => [i.naturalWidth, i.naturalHeight]") == [30, 20]
+    # Decoded, so the blob was typed as SVG (a browser never sniffs an image
+    # as SVG); nothing of the file is in the page's DOM.
+    assert preview.locator("svg, script, rect").count() == 0
+    assert page.evaluate("() => window.pwned") is None
+    page.console.assert_clean()
+
+
+def test_tsv_is_a_table_split_on_tabs(page, large_run):
+    from playwright.sync_api import expect
+
+    artifacts = _open_run(page, large_run)
+    _click(artifacts, "table.tsv")
+    table = page.get_by_test_id("artifact-preview").get_by_test_id("preview-table")
+    expect(table.locator("thead th")).to_have_text(["name", "comment", "score"])
+    rows = table.locator("tbody tr")
+    expect(rows).to_have_count(2)
+    # A comma is data in a TSV.
+    expect(rows.nth(0).locator("td")).to_have_text(["alpha", "hello, world", "1"])
+    expect(rows.nth(1).locator("td")).to_have_text(["beta", "tab-free", "2"])
+    expect(page.get_by_test_id("preview-truncated")).to_have_count(0)
+    page.console.assert_clean()
+
+
+def test_large_text_shows_its_first_megabyte_and_says_so(page, large_run):
+    from playwright.sync_api import expect
+
+    artifacts = _open_run(page, large_run)
+    _click(artifacts, "big.log")
+    preview = page.get_by_test_id("artifact-preview")
+    note = preview.get_by_test_id("preview-truncated")
+    expect(note).to_have_text("Showing the first 1.0 MiB; download the file for the rest.")
+    text = preview.get_by_test_id("preview-text")
+    expect(text).to_contain_text("0123456789abcdef")
+    shown = text.evaluate("t => t.textContent.length")
+    # At least the limit, at most what was read past it (the read stops at the
+    # chunk that crossed it); never the whole file, whose last line is not shown.
+    assert TEXT_LIMIT <= shown < len(large_run["files"]["big.log"]), shown
+    assert "THE-END" not in text.evaluate("t => t.textContent.slice(-100)")
+    expect(preview.get_by_test_id("preview-download")).to_have_attribute("download", "big.log")
+    page.console.assert_clean()
+
+
+def test_large_csv_shows_its_first_rows_and_says_so(page, large_run):
+    from playwright.sync_api import expect
+
+    artifacts = _open_run(page, large_run)
+    _click(artifacts, "big.csv")
+    preview = page.get_by_test_id("artifact-preview")
+    expect(preview.get_by_test_id("preview-truncated")).to_have_text(
+        f"Showing the first {TABLE_ROWS} rows; download the file for the rest.")
+    rows = preview.locator("[data-testid=preview-table] tbody tr")
+    expect(rows).to_have_count(TABLE_ROWS)
+    expect(rows.nth(0).locator("td")).to_have_text(["0", "0"])
+    expect(rows.last.locator("td")).to_have_text([str(TABLE_ROWS - 1), str((TABLE_ROWS - 1) ** 2)])
+    page.console.assert_clean()
+
