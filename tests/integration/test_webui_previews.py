@@ -5,7 +5,10 @@ client with `mlflow.log_artifact`.
 Clicking a file in the run's artifact tree shows it: a PNG as an image (from
 a blob URL of the fetched bytes), JSON pretty-printed, a CSV as a table (a
 quoted field keeps its comma), text and an MLmodel as text, and an HTML file
-as text: its script never runs. Every preview has a download link.
+as text: its script never runs. Every preview has a download link. An SVG,
+a TSV, and text and CSV files past the preview's limits (which say so). A
+registered model version's page shows the version's files with the same
+previews, read through `/model-versions/get-artifact`.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import struct
 import zlib
 
 import pytest
+import requests
 
 from conftest import unique
 from test_webui import Console, _shot, browser, page  # noqa: F401  (fixtures)
@@ -248,3 +252,106 @@ def test_large_csv_shows_its_first_rows_and_says_so(page, large_run):
     expect(rows.last.locator("td")).to_have_text([str(TABLE_ROWS - 1), str((TABLE_ROWS - 1) ** 2)])
     page.console.assert_clean()
 
+
+# ------------------------------------------------------- a model version's files
+
+@pytest.fixture(scope="module")
+def model_versions(server, tmp_path_factory):
+    """Two versions of one registered model: v1 logged by the client as an
+    MLflow 3 logged model (source `models:/m-...`), v2 registered from a folder
+    of a run's artifacts (source `runs:/<run>/model`) holding previewable files,
+    one of them in a subfolder."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    mlflow.set_tracking_uri(server.url)
+    experiment_id = mlflow.create_experiment(unique("version-files"))
+    name = unique("previewed-model")
+    folder = tmp_path_factory.mktemp("version-artifacts")
+
+    class Echo(mlflow.pyfunc.PythonModel):
+        def predict(self, context, model_input):
+            return model_input
+
+    with mlflow.start_run(experiment_id=experiment_id) as run:
+        mlflow.pyfunc.log_model(name="model", python_model=Echo(), pip_requirements=["pandas"],
+                                registered_model_name=name)
+        files = {"MLmodel": MLMODEL, "conda.yaml": "name: env\ndependencies:\n  - python=3.11\n",
+                 "metrics.json": json.dumps({"rmse": 0.5}), "data/sample.csv": CSV}
+        for path, text in files.items():
+            local = folder / path
+            local.parent.mkdir(exist_ok=True)
+            local.write_text(text)
+            mlflow.log_artifact(str(local), artifact_path=f"files/{path}".rpartition("/")[0])
+        (folder / "plot.png").write_bytes(_png(40, 24))
+        mlflow.log_artifact(str(folder / "plot.png"), artifact_path="files")
+    client = MlflowClient()
+    client.create_model_version(name, f"runs:/{run.info.run_id}/files", run_id=run.info.run_id)
+    assert client.get_model_version(name, "1").source.startswith("models:/m-")
+    return {"name": name, "run_id": run.info.run_id}
+
+
+def test_model_version_page_lists_a_logged_models_files_with_previews(page, model_versions):
+    from playwright.sync_api import expect
+
+    name = model_versions["name"]
+    page.goto(f"/models/{name}/versions/1")
+    files = page.get_by_test_id("version-files")
+    expect(files.locator("ul.tree")).to_contain_text("MLmodel")
+    expect(files.locator("ul.tree")).to_contain_text("python_env.yaml")
+    _click(files, "MLmodel")
+    preview = page.get_by_test_id("artifact-preview")
+    expect(preview.get_by_test_id("preview-text")).to_contain_text("python_function")
+    expect(preview.get_by_test_id("preview-text")).to_contain_text("artifact_path")
+    # Read, and downloaded, through the version (MLflow's route).
+    expect(preview.get_by_test_id("preview-download")).to_have_attribute(
+        "href", re.compile(r"^/model-versions/get-artifact\?.*name=.*version=1"))
+    assert "artifact=MLmodel" in page.url
+    _click(files, "requirements.txt")
+    expect(preview.get_by_test_id("preview-text")).to_contain_text("pandas")
+    page.console.assert_clean()
+
+
+def test_model_version_page_previews_a_run_folders_files(page, server, model_versions):
+    from playwright.sync_api import expect
+
+    name = model_versions["name"]
+    page.goto(f"/models/{name}/versions/2")
+    files = page.get_by_test_id("version-files")
+    tree = files.locator("ul.tree").first
+    # The folder's files, named relative to it (not to the run's artifacts).
+    expect(tree).to_contain_text("MLmodel")
+    expect(tree.get_by_role("button", name=re.compile(r"\bdata\b"))).to_be_visible()
+    preview = page.get_by_test_id("artifact-preview")
+
+    _click(files, "plot.png")
+    page.wait_for_function(
+        "() => { const i = document.querySelector('[data-testid=preview-image]');"
+        " return i && i.complete && i.naturalWidth > 0; }")
+    assert preview.get_by_test_id("preview-image").evaluate(
+        "i => [i.naturalWidth, i.naturalHeight]") == [40, 24]
+    _click(files, "metrics.json")
+    expect(preview.get_by_test_id("preview-json")).to_have_text(json.dumps({"rmse": 0.5}, indent=2))
+    _click(files, "conda.yaml")
+    expect(preview.get_by_test_id("preview-text")).to_have_text(
+        "name: env\ndependencies:\n  - python=3.11\n")
+    _click(files, "MLmodel")
+    expect(preview.get_by_test_id("preview-text")).to_have_text(MLMODEL)
+    files.get_by_role("button", name=re.compile(r"\bdata\b")).click()
+    _click(files, "sample.csv")
+    table = preview.get_by_test_id("preview-table")
+    expect(table.locator("thead th")).to_have_text(["name", "comment", "score"])
+    expect(table.locator("tbody tr").nth(0).locator("td")).to_have_text(["alpha", "hello, world", "1"])
+    _shot(page, "model-version-files")
+
+    # The download link is the version's, and gives the file's bytes.
+    href = preview.get_by_test_id("preview-download").get_attribute("href")
+    assert href.startswith("/model-versions/get-artifact?"), href
+    assert requests.get(server.url + href, timeout=10).text == CSV
+
+    # A reload keeps the preview, its folder open.
+    page.reload()
+    expect(page.get_by_test_id("artifact-preview").get_by_test_id("preview-table")).to_be_visible()
+    expect(files.get_by_role("button", name="sample.csv", exact=True)).to_have_attribute(
+        "aria-pressed", "true")
+    page.console.assert_clean()
