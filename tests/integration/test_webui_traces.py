@@ -7,12 +7,17 @@ and `mlflow.log_expectation`.
 The list shows the traces newest first, filters through the server's search
 in MLflow's trace grammar (and shows its refusal of a bad filter), and pages
 by page token; the trace page draws the span tree with a bar per span, shows
-a clicked span's inputs and outputs, and the trace's assessments.
+a clicked span's inputs and outputs, and the trace's assessments. A trace of
+5,000 spans (one OTLP request) keeps only the rows in view in the DOM,
+scrolls to its last span, chooses it by click, keyboard or link, and folds
+and unfolds spans.
 """
 
 from __future__ import annotations
 
+import json
 import os
+from urllib.parse import quote
 
 import pytest
 import requests
@@ -262,4 +267,160 @@ def test_traces_page_loads_the_next_page_by_token(page, server):
     table.evaluate("t => { t.scrollTop = t.scrollHeight; }")
     # Newest first: the last row is the first trace made.
     expect(page.locator("[data-testid=traces-table] .vt-row").last).to_contain_text("bulk-000")
+    page.console.assert_clean()
+
+
+# ------------------------------------------------------ a trace of 5,000 spans
+
+BIG_TRACE_SPANS = 5000
+GROUP_LEAVES = 99  # each `step-NN` span holds up to this many `tool-NN-MMM` spans
+
+
+def _otlp_trace(spans: int, t0_ns: int) -> tuple[bytes, str, list[str]]:
+    """One ExportTraceServiceRequest as MLflow's client sends it: a root
+    `pipeline` span, `step-NN` children, each with `tool-NN-MMM` leaves, in
+    all `spans` spans, each later than the one before. Returns the body, the
+    trace's id and the span names in depth-first order."""
+    import random
+
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+    )
+    from opentelemetry.proto.common.v1.common_pb2 import AnyValue
+
+    trace_id = random.getrandbits(128).to_bytes(16, "big")
+    request_id = "tr-" + trace_id.hex()
+    req = ExportTraceServiceRequest()
+    scope = req.resource_spans.add().scope_spans.add()
+    order: list[str] = []
+
+    def add(name: str, parent: bytes | None, index: int, kind: str, end_ns: int) -> bytes:
+        span = scope.spans.add()
+        span.trace_id = trace_id
+        span.span_id = random.getrandbits(64).to_bytes(8, "big")
+        if parent:
+            span.parent_span_id = parent
+        span.name = name
+        span.start_time_unix_nano = t0_ns + index * 1000
+        span.end_time_unix_nano = end_ns
+        span.status.code = 1
+        for key, value in (("mlflow.traceRequestId", json.dumps(request_id)),
+                           ("mlflow.spanType", json.dumps(kind)),
+                           ("mlflow.spanInputs", json.dumps({"n": index})),
+                           ("mlflow.spanOutputs", json.dumps(f"out {name}"))):
+            span.attributes.add(key=key, value=AnyValue(string_value=value))
+        order.append(name)
+        return span.span_id
+
+    end = t0_ns + spans * 1000 + 1000
+    root = add("pipeline", None, 0, "CHAIN", end)
+    group = 0
+    while len(order) < spans:
+        step = add(f"step-{group:02d}", root, len(order), "CHAIN", end - 1)
+        for leaf in range(GROUP_LEAVES):
+            if len(order) == spans:
+                break
+            add(f"tool-{group:02d}-{leaf:03d}", step, len(order), "TOOL", t0_ns + len(order) * 1000 + 500)
+        group += 1
+    return req.SerializeToString(), request_id, order
+
+
+@pytest.fixture(scope="module")
+def big_trace(server):
+    import time
+
+    experiment_id = requests.post(
+        server.url + "/api/2.0/mlflow/experiments/create", timeout=10,
+        json={"name": unique("webui-big-trace")}).json()["experiment_id"]
+    body, trace_id, order = _otlp_trace(BIG_TRACE_SPANS, time.time_ns())
+    reply = requests.post(server.url + "/v1/traces", data=body, timeout=60,
+                          headers={"Content-Type": "application/x-protobuf",
+                                   "x-mlflow-experiment-id": experiment_id})
+    assert reply.status_code == 200, reply.text[:300]
+    return {"experiment_id": experiment_id, "trace_id": trace_id, "order": order}
+
+
+def _rows_in_dom(tree) -> int:
+    return tree.get_by_role("treeitem").count()
+
+
+def test_a_trace_of_5000_spans_draws_only_the_rows_in_view(page, big_trace):
+    from playwright.sync_api import expect
+
+    order = big_trace["order"]
+    assert len(order) == BIG_TRACE_SPANS
+    page.goto(f"/experiments/{big_trace['experiment_id']}/traces/{big_trace['trace_id']}")
+    expect(page.get_by_role("heading", name="Spans")).to_contain_text(f"({BIG_TRACE_SPANS})")
+    tree = page.get_by_test_id("span-tree")
+    expect(tree.locator("[data-span=pipeline]")).to_be_visible()
+    # Far fewer rows than spans, in depth-first order from the root.
+    assert 10 <= _rows_in_dom(tree) <= 60, _rows_in_dom(tree)
+    names = tree.get_by_role("treeitem").evaluate_all("rows => rows.map(r => r.dataset.span)")
+    assert names == order[:len(names)]
+
+    # Scrolled to the end: the last span is drawn, still few rows.
+    scroller = page.get_by_test_id("span-scroller")
+    scroller.evaluate("s => { s.scrollTop = s.scrollHeight; }")
+    last = tree.locator(f"[data-span='{order[-1]}']")
+    expect(last).to_be_visible()
+    assert _rows_in_dom(tree) <= 60, _rows_in_dom(tree)
+    assert tree.locator("[data-span=pipeline]").count() == 0
+    assert last.get_attribute("aria-level") == "3"
+
+    # Chosen: its details, and the link names it.
+    last.click()
+    expect(page.get_by_test_id("span-detail-name")).to_have_text(order[-1])
+    expect(page.get_by_test_id("span-inputs")).to_contain_text(f'"n": {BIG_TRACE_SPANS - 1}')
+    expect(page.get_by_test_id("span-outputs")).to_have_text(f"out {order[-1]}")
+    expect(last).to_have_attribute("aria-selected", "true")
+    span_id = quote(last.get_attribute("data-span-id"), safe="")
+    assert f"span={span_id}" in page.url
+
+    # ↑ chooses the span above.
+    tree.focus()
+    page.keyboard.press("ArrowUp")
+    expect(page.get_by_test_id("span-detail-name")).to_have_text(order[-2])
+
+    # The link opens at that span, scrolled to it, chosen.
+    page.goto(f"/experiments/{big_trace['experiment_id']}/traces/{big_trace['trace_id']}"
+              f"?span={span_id}")
+    expect(page.get_by_test_id("span-detail-name")).to_have_text(order[-1])
+    expect(tree.locator(f"[data-span='{order[-1]}']")).to_have_attribute("aria-selected", "true")
+    assert _rows_in_dom(tree) <= 60
+    _shot(page, "trace-5000-spans")
+    page.console.assert_clean()
+
+
+def test_span_tree_folds_and_unfolds(page, big_trace):
+    from playwright.sync_api import expect
+
+    page.goto(f"/experiments/{big_trace['experiment_id']}/traces/{big_trace['trace_id']}")
+    tree = page.get_by_test_id("span-tree")
+    step = tree.locator("[data-span=step-00]")
+    expect(step).to_have_attribute("aria-expanded", "true")
+    expect(tree.locator("[data-span=tool-00-000]")).to_be_visible()
+    spacer_height = "s => s.firstElementChild.getBoundingClientRect().height"
+    scroller = page.get_by_test_id("span-scroller")
+    full = scroller.evaluate(spacer_height)
+
+    step.get_by_role("button", name="Fold step-00").click()
+    expect(step).to_have_attribute("aria-expanded", "false")
+    expect(step).to_contain_text(f"+{GROUP_LEAVES}")
+    expect(tree.locator("[data-span=tool-00-000]")).to_have_count(0)
+    # The next row under the folded step is the next step; the tree is shorter
+    # by the folded rows, and folding chose nothing.
+    names = tree.get_by_role("treeitem").evaluate_all("rows => rows.map(r => r.dataset.span)")
+    assert names[:3] == ["pipeline", "step-00", "step-01"], names[:3]
+    assert scroller.evaluate(spacer_height) < full
+    expect(page.get_by_test_id("span-detail-name")).to_have_text("pipeline")
+
+    # Folding the root leaves one row; unfolding brings the steps back (step-00 still folded).
+    tree.locator("[data-span=pipeline]").get_by_role("button", name="Fold pipeline").click()
+    expect(tree.get_by_role("treeitem")).to_have_count(1)
+    tree.locator("[data-span=pipeline]").get_by_role("button", name="Unfold pipeline").click()
+    expect(tree.locator("[data-span=step-01]")).to_be_visible()
+    expect(tree.locator("[data-span=tool-00-000]")).to_have_count(0)
+    step.get_by_role("button", name="Unfold step-00").click()
+    expect(tree.locator("[data-span=tool-00-000]")).to_be_visible()
+    assert scroller.evaluate(spacer_height) == full
     page.console.assert_clean()

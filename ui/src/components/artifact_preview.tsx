@@ -1,13 +1,13 @@
-// A preview of one of a run's files, under its artifact tree. The bytes come
-// from `/get-artifact` through the API client; nothing from an artifact is
-// ever rendered as markup: images are shown from a blob URL of a type chosen
-// here by the file's extension (the page's CSP allows `img-src blob:`, and an
-// SVG in an <img> runs no script), HTML and everything textual as text, JSON
-// pretty-printed, CSV/TSV as a table of its first rows. Every file has a
-// download link.
+// A preview of one file of an artifact tree (a run's, a model version's).
+// The bytes come from the source's download route through the API client;
+// nothing from an artifact is ever rendered as markup: images are shown from
+// a blob URL of a type chosen here by the file's extension (the page's CSP
+// allows `img-src blob:`, and an SVG in an <img> runs no script), HTML and
+// everything textual as text, JSON pretty-printed, CSV/TSV as a table of its
+// first rows. Every file has a download link.
 
 import { useEffect, useState } from 'preact/hooks';
-import { artifactUrl, getArtifactBytes } from '../api/mlflow';
+import type { ArtifactSource } from '../api/artifact_sources';
 import { parseDelimited } from '../lib/csv';
 import { formatBytes } from '../lib/format';
 import { useAsync } from '../lib/use_async';
@@ -60,14 +60,14 @@ function decode(bytes: Uint8Array): string {
   return new TextDecoder('utf-8', { fatal: false }).decode(bytes);
 }
 
-export function ArtifactPreview({ runId, path, size }: { runId: string; path: string; size?: number }) {
+export function ArtifactPreview({ source, path, size }: { source: ArtifactSource; path: string; size?: number }) {
   const name = path.split('/').pop() ?? path;
   const kind = previewKind(path);
   return (
     <div class="artifact-preview" data-testid="artifact-preview" data-kind={kind}>
       <div class="preview-head">
         <strong data-testid="preview-name">{path}</strong> <span class="muted">{formatBytes(size)}</span>{' '}
-        <a href={artifactUrl(runId, path)} download={name} data-testid="preview-download">
+        <a href={source.url(path)} download={name} data-testid="preview-download">
           Download
         </a>
       </div>
@@ -76,15 +76,15 @@ export function ArtifactPreview({ runId, path, size }: { runId: string; path: st
           No preview for this type of file.
         </div>
       ) : (
-        <PreviewBody key={`${runId}/${path}`} runId={runId} path={path} kind={kind} />
+        <PreviewBody key={`${source.key}/${path}`} source={source} path={path} kind={kind} />
       )}
     </div>
   );
 }
 
-function PreviewBody({ runId, path, kind }: { runId: string; path: string; kind: PreviewKind }) {
+function PreviewBody({ source, path, kind }: { source: ArtifactSource; path: string; kind: PreviewKind }) {
   const limit = limitFor(kind);
-  const file = useAsync((signal) => getArtifactBytes(runId, path, limit, signal), [runId, path, limit]);
+  const file = useAsync((signal) => source.read(path, limit, signal), [source.key, path, limit]);
   if (file.error) return <ErrorBox error={file.error} title="Preview" />;
   if (!file.data) return <Loading what="preview" />;
   const { bytes, truncated } = file.data;

@@ -8,7 +8,8 @@
 // view comes close to the last loaded row (server-side search and paging).
 
 import type { ComponentChildren } from 'preact';
-import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
+import { useEffect } from 'preact/hooks';
+import { useVirtualRows } from './virtual_rows';
 
 export interface Column<T> {
   id: string;
@@ -43,27 +44,8 @@ const NEAR_END = 50;
 
 export function VirtualTable<T>(props: Props<T>) {
   const rowHeight = props.rowHeight ?? 30;
-  const scroller = useRef<HTMLDivElement>(null);
-  const [view, setView] = useState({ top: 0, height: 600 });
-
-  useLayoutEffect(() => {
-    const element = scroller.current;
-    if (!element) return;
-    const measure = () => setView({ top: element.scrollTop, height: element.clientHeight });
-    measure();
-    const observer = new ResizeObserver(measure);
-    observer.observe(element);
-    return () => observer.disconnect();
-  }, []);
-
-  const onScroll = () => {
-    const element = scroller.current;
-    if (element) setView({ top: element.scrollTop, height: element.clientHeight });
-  };
-
   const count = props.rows.length;
-  const first = Math.max(0, Math.floor(view.top / rowHeight) - OVERSCAN);
-  const last = Math.min(count, Math.ceil((view.top + view.height) / rowHeight) + OVERSCAN);
+  const { scroller, onScroll, first, last } = useVirtualRows(count, rowHeight, OVERSCAN);
 
   useEffect(() => {
     if (props.onNearEnd && count > 0 && last >= count - NEAR_END) props.onNearEnd();

@@ -3,11 +3,13 @@
 // logged model → version), and the deployments serving it (from
 // /api/v1/deployments, those the viewer may read) drawn as a graph, and its model card
 // (/api/v1/models/{name}/versions/{version}/card). Both show only what the
-// viewer may read; what the server withheld is listed.
+// viewer may read; what the server withheld is listed. Below them, the
+// version's files as a tree with previews (`?artifact=<path>`), as on a run's page.
 
 import type { ComponentChildren } from 'preact';
 import { listDeployments, type Deployment } from '../api/deployments';
 import { cardUrl, getLineage, getModelCard, type Lineage, type ModelCard, type ModelVersion } from '../api/registry';
+import { ModelVersionFiles } from '../components/artifact_tree';
 import { ErrorBox, Loading } from '../components/error_box';
 import { LineageGraph, type ServingDeployment } from '../components/lineage_graph';
 import { formatNumber, formatTime } from '../lib/format';
@@ -42,6 +44,10 @@ export function ModelVersionPage({ name, version }: { name: string; version: str
             </div>
             <ErrorBox error={deployments.error} title="Deployments" />
             <LineageFacts lineage={lineage.data} />
+          </div>
+          <div class="panel">
+            <h2>Files</h2>
+            <ModelVersionFiles version={lineage.data.model_version} />
           </div>
         </>
       )}

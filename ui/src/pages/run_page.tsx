@@ -1,22 +1,13 @@
 // One run: what it is, its params, latest metrics (one of them charted),
 // tags, dataset inputs, parent and child runs, and its artifacts.
 
-import { useEffect, useState } from 'preact/hooks';
-import {
-  artifactUrl,
-  getExperiment,
-  getRun,
-  listArtifacts,
-  searchRuns,
-  tagValue,
-  type FileInfo,
-  type KeyValue,
-  type Run,
-} from '../api/mlflow';
-import { ArtifactPreview } from '../components/artifact_preview';
+import { useEffect, useMemo } from 'preact/hooks';
+import { runArtifacts } from '../api/artifact_sources';
+import { getExperiment, getRun, searchRuns, tagValue, type KeyValue, type Run } from '../api/mlflow';
+import { ArtifactTree } from '../components/artifact_tree';
 import { ErrorBox, Loading } from '../components/error_box';
 import { MetricChart } from '../components/metric_chart';
-import { formatBytes, formatDuration, formatNumber, formatTime } from '../lib/format';
+import { formatDuration, formatNumber, formatTime } from '../lib/format';
 import { useAsync } from '../lib/use_async';
 import { Link, navigate, setQuery } from '../router';
 import { RunTracesLink } from './traces_page';
@@ -44,6 +35,7 @@ function RunView({ run, chartMetric, artifact }: { run: Run; chartMetric: string
   // Unless one is asked for, the chart shows the metric with the longest history.
   const longest = metrics.reduce<(typeof metrics)[number] | undefined>((best, m) => (!best || m.step > best.step ? m : best), undefined);
   const shown = chartMetric && metrics.some((m) => m.key === chartMetric) ? chartMetric : longest?.key;
+  const artifacts = useMemo(() => runArtifacts(info.run_id), [info.run_id]);
 
   return (
     <section class="run-page">
@@ -151,7 +143,7 @@ function RunView({ run, chartMetric, artifact }: { run: Run; chartMetric: string
 
       <div class="panel">
         <h2>Artifacts</h2>
-        <ArtifactTree runId={info.run_id} selected={artifact} />
+        <ArtifactTree source={artifacts} selected={artifact} />
       </div>
     </section>
   );
@@ -229,72 +221,6 @@ function ChildRuns({ run }: { run: Run }) {
       ))}
       {children.data.next_page_token && <li class="muted">… more</li>}
     </ul>
-  );
-}
-
-// The run's artifacts as a tree; a folder is listed when it is opened. A
-// clicked file is previewed beside the tree (`?artifact=<path>`, so the
-// preview is a link too).
-function ArtifactTree({ runId, selected }: { runId: string; selected: string | null }) {
-  const [sizes, setSizes] = useState<Record<string, number | undefined>>({});
-  const select = (file: FileInfo) => {
-    setSizes((known) => ({ ...known, [file.path]: file.file_size }));
-    setQuery({ artifact: file.path });
-  };
-  return (
-    <div class={selected ? 'artifacts with-preview' : 'artifacts'} data-testid="artifacts">
-      <div class="artifact-list">
-        <ArtifactFolder runId={runId} path="" selected={selected} onSelect={select} />
-      </div>
-      {selected && <ArtifactPreview runId={runId} path={selected} size={sizes[selected]} />}
-    </div>
-  );
-}
-
-interface TreeProps {
-  runId: string;
-  selected: string | null;
-  onSelect: (file: FileInfo) => void;
-}
-
-function ArtifactFolder({ runId, path, selected, onSelect }: TreeProps & { path: string }) {
-  const files = useAsync((signal) => listArtifacts(runId, path, signal), [runId, path]);
-  if (files.error) return <ErrorBox error={files.error} />;
-  if (!files.data) return <Loading />;
-  if (files.data.length === 0) return <div class="muted">{path ? 'Empty folder.' : 'No artifacts.'}</div>;
-  return (
-    <ul class="tree">
-      {files.data.map((file) => (
-        <ArtifactEntry key={file.path} runId={runId} file={file} selected={selected} onSelect={onSelect} />
-      ))}
-    </ul>
-  );
-}
-
-function ArtifactEntry({ runId, file, selected, onSelect }: TreeProps & { file: FileInfo }) {
-  // A folder holding the previewed file starts open.
-  const [open, setOpen] = useState(() => !!selected && selected.startsWith(`${file.path}/`));
-  const name = file.path.split('/').pop();
-  if (file.is_dir) {
-    return (
-      <li>
-        <button type="button" class="linklike" aria-expanded={open} onClick={() => setOpen(!open)}>
-          {open ? '▾' : '▸'} {name}/
-        </button>
-        {open && <ArtifactFolder runId={runId} path={file.path} selected={selected} onSelect={onSelect} />}
-      </li>
-    );
-  }
-  return (
-    <li class={file.path === selected ? 'current' : ''}>
-      <button type="button" class="linklike" aria-pressed={file.path === selected} onClick={() => onSelect(file)}>
-        {name}
-      </button>{' '}
-      <span class="muted">{formatBytes(file.file_size)}</span>{' '}
-      <a href={artifactUrl(runId, file.path)} download={name} class="download" title={`Download ${name}`}>
-        download
-      </a>
-    </li>
   );
 }
 

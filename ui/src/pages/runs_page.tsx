@@ -4,9 +4,10 @@
 // The filter and the sort live in the URL; the chosen columns in the
 // browser's storage, per experiment.
 
-import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { useMemo, useRef, useState } from 'preact/hooks';
 import { getExperiment, quoteKey, searchRuns, type Run } from '../api/mlflow';
 import { ErrorBox } from '../components/error_box';
+import { FilterBar } from '../components/filter_bar';
 import { VirtualTable, type Column, type SortState } from '../components/virtual_table';
 import { formatDuration, formatNumber, formatTime } from '../lib/format';
 import { runFields } from '../lib/run_fields';
@@ -103,8 +104,6 @@ const STATUS_CLASS: Record<string, string> = {
 export function RunsPage({ experimentId, query }: { experimentId: string; query: URLSearchParams }) {
   const filter = query.get('filter') ?? '';
   const sort = parseSort(query);
-  const [typed, setTyped] = useState(filter);
-  useEffect(() => setTyped(filter), [filter]);
   const [selected, setSelected] = useState<Set<string>>(new Set());
   const [chooserOpen, setChooserOpen] = useState(false);
   const [chosenByUser, setChosenByUser] = useState<Chosen | null>(() => loadChosen(experimentId));
@@ -244,31 +243,13 @@ export function RunsPage({ experimentId, query }: { experimentId: string; query:
         </Link>
       </nav>
       <ErrorBox error={experiment.error} title="Experiment" />
-      <form
-        class="toolbar"
-        onSubmit={(event) => {
-          event.preventDefault();
-          setQuery({ filter: typed.trim() });
-        }}
+      <FilterBar
+        filter={filter}
+        onApply={(applied) => setQuery({ filter: applied })}
+        label="Filter runs"
+        placeholder="metrics.rmse < 1 and params.depth = '6'"
+        error={runs.error}
       >
-        <input
-          class="filter"
-          type="search"
-          aria-label="Filter runs"
-          placeholder="metrics.rmse < 1 and params.depth = '6'"
-          value={typed}
-          onInput={(event) => setTyped(event.currentTarget.value)}
-        />
-        <button type="submit">Search</button>
-        <button
-          type="button"
-          onClick={() => {
-            setTyped('');
-            setQuery({ filter: undefined });
-          }}
-        >
-          Clear
-        </button>
         <button type="button" aria-expanded={chooserOpen} onClick={() => setChooserOpen(!chooserOpen)}>
           Columns
         </button>
@@ -279,8 +260,7 @@ export function RunsPage({ experimentId, query }: { experimentId: string; query:
           {runs.items.length} run{runs.items.length === 1 ? '' : 's'}
           {runs.complete ? '' : runs.loading ? ', loading…' : ', more below'}
         </span>
-      </form>
-      <ErrorBox error={runs.error} title="Search" />
+      </FilterBar>
       {chooserOpen && <ColumnChooser keys={keys} chosen={chosen} choose={choose} />}
       <VirtualTable
         label="Runs"

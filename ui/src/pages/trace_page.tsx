@@ -1,11 +1,16 @@
 // One trace: its spans as a tree beside a waterfall of their timings (a bar
 // per span, placed by its start and end within the trace), the chosen
 // span's inputs, outputs and attributes, and the trace's assessments
-// (feedback and expectations). The chosen span lives in the URL.
+// (feedback and expectations). The chosen span lives in the URL. The tree
+// draws only the rows in view (components/virtual_rows.ts), so a trace of
+// thousands of spans scrolls as one of ten does; a span with children
+// folds and unfolds.
 
+import { useEffect, useMemo, useState } from 'preact/hooks';
 import { getExperiment } from '../api/mlflow';
 import { assessmentValue, durationMs, getTrace, type Assessment, type Span, type Trace } from '../api/traces';
 import { ErrorBox, Loading } from '../components/error_box';
+import { useVirtualRows } from '../components/virtual_rows';
 import { formatMs, formatTime } from '../lib/format';
 import { useAsync } from '../lib/use_async';
 import { Link, setQuery } from '../router';
@@ -14,6 +19,8 @@ import { TRACE_STATE_CLASS, traceName } from './traces_page';
 interface Row {
   span: Span;
   depth: number;
+  // How many rows follow that are under this one (its whole subtree).
+  descendants: number;
 }
 
 // Depth-first, children by start time; a span whose parent is missing is a root.
@@ -28,17 +35,41 @@ function spanRows(spans: Span[]): Row[] {
   }
   const rows: Row[] = [];
   const seen = new Set<string>();
-  const walk = (parent: string | undefined, depth: number) => {
+  // An explicit stack: a chain of thousands of nested spans must not
+  // overflow the call stack.
+  const stack: { span: Span; depth: number }[] = [];
+  const push = (parent: string | undefined, depth: number) => {
     const list = (children.get(parent) ?? []).sort((a, b) => a.startNs - b.startNs);
-    for (const span of list) {
-      if (seen.has(span.id)) continue;
-      seen.add(span.id);
-      rows.push({ span, depth });
-      walk(span.id, depth + 1);
-    }
+    for (let i = list.length - 1; i >= 0; i--) stack.push({ span: list[i], depth });
   };
-  walk(undefined, 0);
+  const open: number[] = []; // indexes of the rows whose subtree is being walked
+  push(undefined, 0);
+  while (stack.length) {
+    const { span, depth } = stack.pop()!;
+    if (seen.has(span.id)) continue;
+    seen.add(span.id);
+    // The rows this one is not under end their subtree here.
+    while (open.length && rows[open[open.length - 1]].depth >= depth) {
+      const index = open.pop()!;
+      rows[index].descendants = rows.length - index - 1;
+    }
+    open.push(rows.length);
+    rows.push({ span, depth, descendants: 0 });
+    push(span.id, depth + 1);
+  }
+  for (const index of open) rows[index].descendants = rows.length - index - 1;
   return rows;
+}
+
+// The rows not inside a folded span.
+function shownRows(rows: Row[], folded: Set<string>): Row[] {
+  if (folded.size === 0) return rows;
+  const out: Row[] = [];
+  for (let i = 0; i < rows.length; i++) {
+    out.push(rows[i]);
+    if (folded.has(rows[i].span.id)) i += rows[i].descendants;
+  }
+  return out;
 }
 
 function json(value: unknown): string {
@@ -71,11 +102,17 @@ export function TracePage({ experimentId, traceId, query }: { experimentId: stri
 
 function TraceView({ trace, selected }: { trace: Trace; selected: string | null }) {
   const info = trace.info;
-  const rows = spanRows(trace.spans);
-  const start = Math.min(...trace.spans.map((s) => s.startNs));
-  const end = Math.max(...trace.spans.map((s) => s.endNs ?? s.startNs));
-  const total = Math.max(end - start, 1);
-  const chosen = trace.spans.find((s) => s.id === selected) ?? rows[0]?.span;
+  const rows = useMemo(() => spanRows(trace.spans), [trace]);
+  const { start, total } = useMemo(() => {
+    let first = Infinity;
+    let end = -Infinity;
+    for (const s of trace.spans) {
+      first = Math.min(first, s.startNs);
+      end = Math.max(end, s.endNs ?? s.startNs);
+    }
+    return { start: first, total: Math.max(end - first, 1) };
+  }, [trace]);
+  const chosen = (selected ? rows.find((r) => r.span.id === selected)?.span : undefined) ?? rows[0]?.span;
   const tags = Object.entries(info.tags ?? {})
     .filter(([key]) => !key.startsWith('mlflow.'))
     .sort(([a], [b]) => a.localeCompare(b));
@@ -112,46 +149,7 @@ function TraceView({ trace, selected }: { trace: Trace; selected: string | null 
         {rows.length === 0 ? (
           <div class="muted">No spans stored for this trace.</div>
         ) : (
-          <div class="waterfall" role="tree" aria-label="Spans" data-testid="span-tree">
-            <div class="wf-row wf-head">
-              <span class="wf-name">Span</span>
-              <span class="wf-time">
-                <span>0</span>
-                <span>{formatMs(total / 1e6)}</span>
-              </span>
-              <span class="wf-label">Duration</span>
-            </div>
-            {rows.map(({ span, depth }) => {
-              const left = ((span.startNs - start) / total) * 100;
-              const width = Math.max((((span.endNs ?? end) - span.startNs) / total) * 100, 0.3);
-              const length = span.endNs === undefined ? undefined : (span.endNs - span.startNs) / 1e6;
-              return (
-                <button
-                  type="button"
-                  role="treeitem"
-                  aria-level={depth + 1}
-                  aria-selected={span === chosen}
-                  class={`wf-row${span === chosen ? ' current' : ''}`}
-                  key={span.id}
-                  data-span={span.name}
-                  onClick={() => setQuery({ span: span.id })}
-                >
-                  <span class="wf-name" style={{ paddingLeft: `${depth * 16 + 4}px` }}>
-                    <span class="span-name">{span.name}</span> <span class="span-type">{span.type}</span>
-                    {span.status === 'ERROR' && <span class="status failed"> ERROR</span>}
-                  </span>
-                  <span class="wf-time">
-                    <span
-                      class={`wf-bar${span.status === 'ERROR' ? ' error' : ''}`}
-                      style={{ left: `${left}%`, width: `${Math.min(width, 100 - left)}%` }}
-                      title={`${span.name}: starts at ${formatMs((span.startNs - start) / 1e6)}, lasts ${formatMs(length)}`}
-                    />
-                  </span>
-                  <span class="wf-label">{formatMs(length)}</span>
-                </button>
-              );
-            })}
-          </div>
+          <SpanTree rows={rows} chosen={chosen} start={start} total={total} />
         )}
       </div>
       {chosen && <SpanDetail span={chosen} start={start} />}
@@ -160,6 +158,127 @@ function TraceView({ trace, selected }: { trace: Trace; selected: string | null 
         <Assessments items={info.assessments ?? []} spans={trace.spans} />
       </div>
     </>
+  );
+}
+
+const ROW_HEIGHT = 27;
+const MAX_ROWS_IN_VIEW = 24;
+
+// The span tree beside its waterfall: one row per span not folded away,
+// only those in view in the DOM. A click chooses a span (in the URL);
+// ▾/▸ folds and unfolds a span's children; with the focus on the tree,
+// ↑/↓ choose the span above or below, ←/→ fold and unfold.
+function SpanTree({ rows, chosen, start, total }: { rows: Row[]; chosen: Span | undefined; start: number; total: number }) {
+  const [folded, setFolded] = useState<Set<string>>(() => new Set());
+  const shown = useMemo(() => shownRows(rows, folded), [rows, folded]);
+  const { scroller, onScroll, first, last, reveal } = useVirtualRows(shown.length, ROW_HEIGHT);
+  const chosenIndex = chosen ? shown.findIndex((r) => r.span === chosen) : -1;
+
+  // A span chosen inside a folded one (a link, the keyboard): unfold its ancestors.
+  useEffect(() => {
+    if (!chosen || chosenIndex >= 0 || folded.size === 0) return;
+    const parents = new Map(rows.map((r) => [r.span.id, r.span.parentId]));
+    const next = new Set(folded);
+    for (let id = parents.get(chosen.id); id; id = parents.get(id)) next.delete(id);
+    setFolded(next);
+  }, [chosen, chosenIndex, folded, rows]);
+  // A newly chosen span in view (a link to a span deep in a long trace, the
+  // keyboard); folding elsewhere moves it without scrolling.
+  useEffect(() => reveal(chosenIndex), [chosen?.id, chosenIndex >= 0]);
+
+  const fold = (id: string, on: boolean) => {
+    const next = new Set(folded);
+    if (on) next.add(id);
+    else next.delete(id);
+    setFolded(next);
+  };
+  const choose = (span: Span) => setQuery({ span: span.id });
+
+  const onKeyDown = (event: KeyboardEvent) => {
+    if (!chosen || chosenIndex < 0) return;
+    const row = shown[chosenIndex];
+    let handled = true;
+    if (event.key === 'ArrowDown' && chosenIndex + 1 < shown.length) choose(shown[chosenIndex + 1].span);
+    else if (event.key === 'ArrowUp' && chosenIndex > 0) choose(shown[chosenIndex - 1].span);
+    else if (event.key === 'ArrowRight' && row.descendants > 0) fold(row.span.id, false);
+    else if (event.key === 'ArrowLeft' && row.descendants > 0) fold(row.span.id, true);
+    else handled = false;
+    if (handled) event.preventDefault();
+  };
+
+  const items = [];
+  for (let i = first; i < last; i++) {
+    const { span, depth, descendants } = shown[i];
+    const left = ((span.startNs - start) / total) * 100;
+    const width = Math.max((((span.endNs ?? start + total) - span.startNs) / total) * 100, 0.3);
+    const length = span.endNs === undefined ? undefined : (span.endNs - span.startNs) / 1e6;
+    const isFolded = folded.has(span.id);
+    items.push(
+      <div
+        role="treeitem"
+        aria-level={depth + 1}
+        aria-selected={span === chosen}
+        aria-expanded={descendants > 0 ? !isFolded : undefined}
+        class={`wf-row${span === chosen ? ' current' : ''}`}
+        key={span.id}
+        data-span={span.name}
+        data-span-id={span.id}
+        style={{ position: 'absolute', top: `${i * ROW_HEIGHT}px`, height: `${ROW_HEIGHT}px`, left: 0 }}
+        onClick={() => choose(span)}
+      >
+        <span class="wf-name" style={{ paddingLeft: `${depth * 16 + 4}px` }}>
+          {descendants > 0 ? (
+            <button
+              type="button"
+              class="linklike wf-fold"
+              tabIndex={-1}
+              aria-label={`${isFolded ? 'Unfold' : 'Fold'} ${span.name}`}
+              style={{ width: '14px' }}
+              onClick={(event) => {
+                event.stopPropagation();
+                fold(span.id, !isFolded);
+              }}
+            >
+              {isFolded ? '▸' : '▾'}
+            </button>
+          ) : (
+            <span style={{ display: 'inline-block', width: '14px' }} />
+          )}{' '}
+          <span class="span-name">{span.name}</span> <span class="span-type">{span.type}</span>
+          {isFolded && <span class="muted"> +{descendants}</span>}
+          {span.status === 'ERROR' && <span class="status failed"> ERROR</span>}
+        </span>
+        <span class="wf-time">
+          <span
+            class={`wf-bar${span.status === 'ERROR' ? ' error' : ''}`}
+            style={{ left: `${left}%`, width: `${Math.min(width, 100 - left)}%` }}
+            title={`${span.name}: starts at ${formatMs((span.startNs - start) / 1e6)}, lasts ${formatMs(length)}`}
+          />
+        </span>
+        <span class="wf-label">{formatMs(length)}</span>
+      </div>,
+    );
+  }
+
+  return (
+    <div class="waterfall" role="tree" aria-label="Spans" data-testid="span-tree" tabIndex={0} onKeyDown={onKeyDown}>
+      <div class="wf-row wf-head">
+        <span class="wf-name">Span</span>
+        <span class="wf-time">
+          <span>0</span>
+          <span>{formatMs(total / 1e6)}</span>
+        </span>
+        <span class="wf-label">Duration</span>
+      </div>
+      <div
+        ref={scroller}
+        onScroll={onScroll}
+        data-testid="span-scroller"
+        style={{ height: `${Math.min(shown.length, MAX_ROWS_IN_VIEW) * ROW_HEIGHT}px`, overflowY: 'auto' }}
+      >
+        <div style={{ position: 'relative', height: `${shown.length * ROW_HEIGHT}px` }}>{items}</div>
+      </div>
+    </div>
   );
 }
 

@@ -4,10 +4,10 @@
 // as it said it. A click on the time, trace, state or duration header
 // sorts by it (again: the other way round).
 
-import { useEffect, useState } from 'preact/hooks';
 import { getExperiment } from '../api/mlflow';
 import { durationMs, searchTraces, type TraceInfo } from '../api/traces';
 import { ErrorBox } from '../components/error_box';
+import { FilterBar } from '../components/filter_bar';
 import { VirtualTable, type Column, type SortState } from '../components/virtual_table';
 import { formatMs, formatTime } from '../lib/format';
 import { useAsync } from '../lib/use_async';
@@ -84,8 +84,6 @@ function userTags(info: TraceInfo): [string, string][] {
 
 export function TracesPage({ experimentId, query }: { experimentId: string; query: URLSearchParams }) {
   const filter = query.get('filter') ?? '';
-  const [typed, setTyped] = useState(filter);
-  useEffect(() => setTyped(filter), [filter]);
   const sort = parseSort(query);
   const experiment = useAsync((signal) => getExperiment(experimentId, signal), [experimentId]);
   const traces = usePaged(
@@ -158,37 +156,18 @@ export function TracesPage({ experimentId, query }: { experimentId: string; quer
         <span class="current">Traces</span>
       </nav>
       <ErrorBox error={experiment.error} title="Experiment" />
-      <form
-        class="toolbar"
-        onSubmit={(event) => {
-          event.preventDefault();
-          setQuery({ filter: typed.trim() });
-        }}
+      <FilterBar
+        filter={filter}
+        onApply={(applied) => setQuery({ filter: applied })}
+        label="Filter traces"
+        placeholder="trace.status = 'ERROR' and tags.team = 'search'"
+        error={traces.error}
       >
-        <input
-          class="filter"
-          type="search"
-          aria-label="Filter traces"
-          placeholder="trace.status = 'ERROR' and tags.team = 'search'"
-          value={typed}
-          onInput={(event) => setTyped(event.currentTarget.value)}
-        />
-        <button type="submit">Search</button>
-        <button
-          type="button"
-          onClick={() => {
-            setTyped('');
-            setQuery({ filter: undefined });
-          }}
-        >
-          Clear
-        </button>
         <span class="count" data-testid="trace-count">
           {traces.items.length} trace{traces.items.length === 1 ? '' : 's'}
           {traces.complete ? '' : traces.loading ? ', loading…' : ', more below'}
         </span>
-      </form>
-      <ErrorBox error={traces.error} title="Search" />
+      </FilterBar>
       <VirtualTable
         label="Traces"
         testId="traces-table"
