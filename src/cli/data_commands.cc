@@ -24,6 +24,7 @@
 #include "cli/api_client.h"
 #include "cli/cli_support.h"
 #include "cli/table.h"
+#include "cli/workspace.h"
 #include "core/clock.h"
 #include "core/error.h"
 #include "data/content_store.h"
@@ -40,7 +41,6 @@ using nlohmann::json;
 using Align = Table::Align;
 namespace fs = std::filesystem;
 
-constexpr const char* kWorkspaceFolder = ".slipway";
 constexpr const char* kDatasetsApi = "/api/v1/datasets";
 constexpr int kTransferThreads = 4;
 // Push sends bundles of up to this many objects and bytes; pull asks for
@@ -48,58 +48,6 @@ constexpr int kTransferThreads = 4;
 constexpr size_t kBundleObjects = 1024;
 constexpr uint64_t kBundleBytes = uint64_t{16} << 20;
 constexpr size_t kFetchObjects = 256;
-
-// The local dataset workspace: `.slipway/` with a content store (objects/)
-// and a metadata database, like DVC's .dvc/cache. Found from --workspace,
-// $SLIPWAY_WORKSPACE, or the nearest `.slipway` folder above the current one.
-class Workspace {
- public:
-  static std::unique_ptr<Workspace> Open(const std::string& flag, bool create) {
-    fs::path root;
-    if (!flag.empty()) {
-      root = fs::path(flag) / kWorkspaceFolder;
-    } else if (const char* env = std::getenv("SLIPWAY_WORKSPACE"); env && *env) {
-      root = fs::path(env) / kWorkspaceFolder;
-    } else {
-      for (fs::path at = fs::current_path(); !at.empty(); at = at.parent_path()) {
-        if (fs::is_directory(at / kWorkspaceFolder)) {
-          root = at / kWorkspaceFolder;
-          break;
-        }
-        if (at == at.parent_path()) break;
-      }
-      if (root.empty()) root = fs::current_path() / kWorkspaceFolder;
-    }
-    if (!fs::is_directory(root)) {
-      if (!create) {
-        ThrowInvalid("no dataset workspace here: `slipway data add` makes one (" +
-                     std::string(kWorkspaceFolder) + "/), or pass --workspace DIR");
-      }
-      fs::create_directories(root);
-    }
-    return std::unique_ptr<Workspace>(new Workspace(root));
-  }
-
-  data::DatasetService& service() { return app_->datasets(); }
-  const fs::path& root() const { return root_; }
-
- private:
-  // The workspace's backends come from the composition root like the
-  // server's: its metadata in datasets.db, its content store in store/,
-  // and the data pipeline's executor that adds and profiles run on.
-  static std::unique_ptr<app::App> OpenApp(const fs::path& root) {
-    app::App::Options options;
-    options.data_dir = root.string();
-    options.store = "sqlite:///" + (root / "datasets.db").string();
-    options.datasets = (root / "store").string();
-    return app::App::Create(std::move(options));
-  }
-
-  explicit Workspace(fs::path root) : root_(std::move(root)), app_(OpenApp(root_)) {}
-
-  fs::path root_;
-  std::unique_ptr<app::App> app_;
-};
 
 struct DataOptions {
   std::string workspace;
@@ -497,7 +445,6 @@ std::vector<std::vector<std::string>> Batches(
   return batches;
 }
 
-// Server versions by number; none when the dataset is not there yet.
 // The server's versions of a dataset; none if it has none. With `hidden_is_new`,
 // a refusal to list them counts as none too: a server whose default
 // permission is NO_PERMISSIONS answers a dataset nobody has pushed yet as it

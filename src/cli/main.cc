@@ -11,6 +11,7 @@
 #include "cli/serve_commands.h"
 #include "cli/server_command.h"
 #include "cli/tracking_commands.h"
+#include "cli/train_commands.h"
 #include "cli/user_commands.h"
 #include "core/error.h"
 
@@ -34,6 +35,7 @@ int main(int argc, char** argv) {
   slipway::cli::AddServeCommands(app);
   slipway::cli::AddUserCommands(app);
   slipway::cli::AddDataCommands(app);
+  slipway::cli::AddTrainCommands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
