@@ -30,9 +30,10 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric
 
 import conftest
-from conftest import SlipwayServer, assert_mlflow_error, slipway_binary, unique
-from test_webui import Console, _shot, browser, page  # noqa: F401  (fixtures)
-from test_webui_pages import NOT_SIGNED_IN, _client_as, _sign_in
+from conftest import assert_mlflow_error, unique
+from test_webui import _shot, browser, page  # noqa: F401  (fixtures)
+from test_webui_pages import NOT_SIGNED_IN, _client_as, _sign_in, start_auth_server
+from test_webui_pages import new_page  # noqa: F401  (a fixture: pages on auth_server above)
 
 pytestmark = pytest.mark.slipway_only
 
@@ -45,14 +46,8 @@ SVG = "{http://www.w3.org/2000/svg}"
 
 @pytest.fixture(scope="module")
 def auth_server(tmp_path_factory):
-    srv = SlipwayServer(binary=slipway_binary(), data_dir=tmp_path_factory.mktemp("webui-admin"),
-                        extra_args=["--auth", "--auth-default-permission", "NO_PERMISSIONS"],
-                        env={"SLIPWAY_ADMIN_PASSWORD": ADMIN[1]})
-    srv.start()
-    for user, password in (ALICE, BOB):
-        r = requests.post(f"{srv.api}/users/create", auth=ADMIN, timeout=10,
-                          json={"username": user, "password": password})
-        assert r.status_code == 200, r.text
+    srv = start_auth_server(tmp_path_factory, "webui-admin", ADMIN, (ALICE, BOB),
+                            "--auth-default-permission", "NO_PERMISSIONS")
     yield srv
     srv.assert_clean_exit()
 
@@ -81,22 +76,6 @@ def data(auth_server):
     return {"experiment": experiment, "experiment_id": experiment_id, "model": model}
 
 
-@pytest.fixture
-def new_page(browser, auth_server):  # noqa: F811
-    contexts = []
-
-    def open_page():
-        context = browser.new_context(viewport={"width": 1360, "height": 900},
-                                      base_url=auth_server.url)
-        contexts.append(context)
-        pg = context.new_page()
-        pg.set_default_timeout(15000)
-        pg.console = Console(pg)
-        return pg
-
-    yield open_page
-    for context in contexts:
-        context.close()
 
 
 def _grants(srv, username) -> list[dict]:

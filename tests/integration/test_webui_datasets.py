@@ -22,9 +22,9 @@ import pandas as pd
 import pytest
 import requests
 
-from conftest import SlipwayServer, slipway_binary, unique
+from conftest import slipway_binary, unique
 from test_webui import _shot, browser, page  # noqa: F401  (fixtures)
-from test_webui_pages import ADMIN, ALICE, BOB, NOT_SIGNED_IN, _sign_in
+from test_webui_pages import ADMIN, ALICE, BOB, NOT_SIGNED_IN, _sign_in, start_auth_server
 from test_webui_pages import new_page  # noqa: F401  (a fixture: pages on auth_server below)
 
 pytestmark = pytest.mark.slipway_only
@@ -382,13 +382,7 @@ def test_a_version_that_does_not_exist_shows_the_servers_error(page, datasets):
 def auth_server(tmp_path_factory):
     """--auth with the default READ; alice and bob. The imported new_page
     fixture opens its pages on this server."""
-    srv = SlipwayServer(binary=slipway_binary(), data_dir=tmp_path_factory.mktemp("webui-data-auth"),
-                        extra_args=["--auth"], env={"SLIPWAY_ADMIN_PASSWORD": ADMIN[1]})
-    srv.start()
-    for user, password in (ALICE, BOB):
-        r = requests.post(f"{srv.api}/users/create", auth=ADMIN, timeout=10,
-                          json={"username": user, "password": password})
-        assert r.status_code == 200, r.text
+    srv = start_auth_server(tmp_path_factory, "webui-data-auth", ADMIN, (ALICE, BOB))
     yield srv
     srv.assert_clean_exit()
 

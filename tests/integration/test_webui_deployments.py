@@ -17,10 +17,11 @@ import mlflow
 import pytest
 import requests
 
-from conftest import SlipwayServer, _point_mlflow_at, assert_mlflow_error, slipway_binary, unique
+from conftest import _point_mlflow_at, assert_mlflow_error, unique
 from test_serving import (create, deployment, invoke, log_xgboost, serving_version, split_body,
                           training_data, wait_for)
 from test_webui import Console, _shot, browser  # noqa: F401  (browser is a fixture)
+from test_webui_pages import _sign_in, page_opener, start_auth_server
 
 pytestmark = pytest.mark.slipway_only
 
@@ -314,14 +315,8 @@ def test_lineage_graph_reaches_the_deployments_serving_the_version(page, server,
 
 @pytest.fixture(scope="module")
 def auth_server(tmp_path_factory):
-    srv = SlipwayServer(binary=slipway_binary(), data_dir=tmp_path_factory.mktemp("deploy-auth"),
-                        extra_args=["--auth", "--auth-default-permission", "NO_PERMISSIONS"],
-                        env={"SLIPWAY_ADMIN_PASSWORD": ADMIN[1]})
-    srv.start()
-    for user, password in (ALICE, BOB):
-        r = requests.post(f"{srv.api}/users/create", auth=ADMIN, timeout=10,
-                          json={"username": user, "password": password})
-        assert r.status_code == 200, r.text
+    srv = start_auth_server(tmp_path_factory, "deploy-auth", ADMIN, (ALICE, BOB),
+                            "--auth-default-permission", "NO_PERMISSIONS")
     yield srv
     srv.assert_clean_exit()
 
@@ -366,31 +361,8 @@ def _grant(srv, name, permission):
 
 @pytest.fixture
 def new_page(browser, auth_server):  # noqa: F811
-    contexts = []
-
-    def open_page():
-        context = browser.new_context(viewport={"width": 1360, "height": 1000},
-                                      base_url=auth_server.url)
-        contexts.append(context)
-        page = context.new_page()
-        page.set_default_timeout(20000)
-        page.console = Console(page)
-        return page
-
-    yield open_page
-    for context in contexts:
-        context.close()
-
-
-def _sign_in(page, user, path):
-    from playwright.sync_api import expect
-
-    page.goto(path)
-    form = page.get_by_test_id("sign-in")
-    form.get_by_label("User name").fill(user[0])
-    form.get_by_label("Password").fill(user[1])
-    form.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_test_id("signed-in-user")).to_have_text(user[0])
+    with page_opener(browser, auth_server, height=1000, timeout_ms=20000) as open_page:
+        yield open_page
 
 
 def test_rate_history_needs_read_on_the_deployment(auth_server, alices_deployment):

@@ -11,6 +11,7 @@ the CSRF token lives in the page's memory only.
 
 from __future__ import annotations
 
+import contextlib
 import re
 
 import mlflow
@@ -36,16 +37,50 @@ NOT_SIGNED_IN = ()
 REFUSED_SIGN_IN = ("status of 401",)
 
 
-@pytest.fixture(scope="module")
-def auth_server(tmp_path_factory):
-    srv = SlipwayServer(binary=slipway_binary(), data_dir=tmp_path_factory.mktemp("webui-auth"),
-                        extra_args=["--auth", "--auth-default-permission", "NO_PERMISSIONS"],
-                        env={"SLIPWAY_ADMIN_PASSWORD": ADMIN[1]})
+def start_auth_server(tmp_path_factory, name: str, admin, users, *extra: str) -> SlipwayServer:
+    """A started `slipway server --auth` (and `extra`) whose first admin is
+    `admin` (name, password), with `users` created; the other UI test files
+    start theirs with this too."""
+    srv = SlipwayServer(binary=slipway_binary(), data_dir=tmp_path_factory.mktemp(name),
+                        extra_args=["--auth", *extra], env={"SLIPWAY_ADMIN_PASSWORD": admin[1]})
     srv.start()
-    for user, password in (ALICE, BOB):
-        r = requests.post(f"{srv.api}/users/create", auth=ADMIN, timeout=10,
+    for user, password in users:
+        r = requests.post(f"{srv.api}/users/create", auth=admin, timeout=10,
                           json={"username": user, "password": password})
         assert r.status_code == 200, r.text
+    return srv
+
+
+@contextlib.contextmanager
+def page_opener(browser, server, height: int = 900, timeout_ms: int = 15000):  # noqa: F811
+    """Yields open_page(): a new page in a fresh browser context (its own
+    cookies) on `server`, with the console check and `api_calls`, every call
+    the app makes with its headers; the contexts close at the end."""
+    contexts = []
+
+    def open_page():
+        context = browser.new_context(viewport={"width": 1360, "height": height},
+                                      base_url=server.url)
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(timeout_ms)
+        page.console = Console(page)
+        page.api_calls = []
+        page.on("request", lambda r: ("/api/" in r.url or "/ajax-api/" in r.url) and
+                page.api_calls.append((r.method, r.url, r.headers)))
+        return page
+
+    try:
+        yield open_page
+    finally:
+        for context in contexts:
+            context.close()
+
+
+@pytest.fixture(scope="module")
+def auth_server(tmp_path_factory):
+    srv = start_auth_server(tmp_path_factory, "webui-auth", ADMIN, (ALICE, BOB),
+                            "--auth-default-permission", "NO_PERMISSIONS")
     yield srv
     srv.assert_clean_exit()
 
@@ -106,24 +141,10 @@ def data(auth_server):
 
 @pytest.fixture
 def new_page(browser, auth_server):  # noqa: F811
-    contexts = []
-
-    def open_page():
-        context = browser.new_context(viewport={"width": 1360, "height": 900},
-                                      base_url=auth_server.url)
-        contexts.append(context)
-        page = context.new_page()
-        page.set_default_timeout(15000)
-        page.console = Console(page)
-        # Every call the app makes, with its headers.
-        page.api_calls = []
-        page.on("request", lambda r: ("/api/" in r.url or "/ajax-api/" in r.url) and
-                page.api_calls.append((r.method, r.url, r.headers)))
-        return page
-
-    yield open_page
-    for context in contexts:
-        context.close()
+    """Pages on the module's own auth_server (modules that import this
+    fixture get pages on theirs)."""
+    with page_opener(browser, auth_server) as open_page:
+        yield open_page
 
 
 def _sign_in(page, user, path="/"):
