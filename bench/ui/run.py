@@ -234,46 +234,52 @@ def experiment_id(port, name):
 
 
 class Net:
-    """What one page fetched, from Chrome's DevTools protocol: requests sent and
-    bytes received (Network.loadingFinished encodedDataLength: headers and body
-    as they came over the wire; 0 for a response from the HTTP cache)."""
+    """What one page fetched since the last reset(), from Chrome's DevTools
+    protocol: requests sent and bytes received (Network.loadingFinished
+    encodedDataLength: headers and body as they came over the wire; 0 for a
+    response from the HTTP cache). Requests sent before the reset are not
+    counted nor waited for."""
 
     def __init__(self, context, page):
         self.cdp = context.new_cdp_session(page)
-        self.urls = {}
-        self.inflight = set()
         self.reset()
+        self.history = []  # Playwright responses of metric-history requests
+        page.on("response", lambda r: "/metrics/get-history" in r.url and self.history.append(r))
         self.cdp.on("Network.requestWillBeSent", self._sent)
         self.cdp.on("Network.loadingFinished", self._done)
         self.cdp.on("Network.loadingFailed", self._failed)
         self.cdp.send("Network.enable")
 
     def reset(self):
+        self.urls = {}  # request id -> url, for requests sent since the reset
+        self.inflight = set()
         self.requests = 0
         self.bytes = 0
         self.history_bytes = 0
         self.cached = 0
+        self.history = []
         self.last_event = time.perf_counter()
 
     def _sent(self, e):
         url = e["request"]["url"]
         if url.startswith("data:"):
             return
-        if e["requestId"] not in self.urls:
+        if e["requestId"] not in self.urls:  # a redirect reuses the id
             self.requests += 1
         self.urls[e["requestId"]] = url
         self.inflight.add(e["requestId"])
         self.last_event = time.perf_counter()
 
     def _done(self, e):
+        url = self.urls.get(e["requestId"])
+        if url is None:
+            return
         n = int(e.get("encodedDataLength", 0))
-        url = self.urls.get(e["requestId"], "")
-        if url:
-            self.bytes += n
-            if "/metrics/get-history" in url:
-                self.history_bytes += n
-            if n == 0:
-                self.cached += 1
+        self.bytes += n
+        if "/metrics/get-history" in url:
+            self.history_bytes += n
+        if n == 0:
+            self.cached += 1
         self.inflight.discard(e["requestId"])
         self.last_event = time.perf_counter()
 
@@ -283,13 +289,24 @@ class Net:
 
     def quiet(self, page, idle_s=1.0, cap_s=10.0):
         """Wait until no request is in flight and nothing happened for idle_s,
-        at most cap_s. Returns the requests still in flight at the cap."""
+        at most cap_s. Returns the URLs still in flight at the cap."""
         end = time.perf_counter() + cap_s
         while time.perf_counter() < end:
             page.wait_for_timeout(100)  # lets Playwright deliver the events
             if not self.inflight and time.perf_counter() - self.last_event >= idle_s:
-                return 0
-        return len(self.inflight)
+                return []
+        return sorted(self.urls[i].split("?")[0] for i in self.inflight)
+
+    def history_points(self):
+        """Points in the metric-history responses received since the reset."""
+        n = 0
+        for r in self.history:
+            try:
+                body = r.json()
+            except Exception:  # noqa: BLE001 - a cancelled or non-JSON response
+                continue
+            n += len(body.get("metrics", []))
+        return n
 
     def snapshot(self):
         return dict(requests=self.requests, bytes=self.bytes, history_bytes=self.history_bytes,
@@ -402,9 +419,12 @@ def measure_server(kind, browser, base, ids, runs, cfg, args, shots, out):
                 js = SLIPWAY_CHART_JS if kind == "slipway" else MLFLOW_CHART_JS
                 got = wait_js(page, js, None, timeout)
                 left = net.quiet(page)
-                r = dict(ms=got["t"], points=got["points"], in_flight_at_cap=left,
+                r = dict(ms=got["t"], points=net.history_points(), in_flight_at_cap=left,
                          **net.snapshot())
-                log(f"    chart {r['ms']:.0f} ms, {r['points']} points drawn, "
+                if kind == "slipway" and got["points"] != r["points"]:
+                    out["notes"].append(f"chart: {r['points']} points received, "
+                                        f"{got['points']} drawn")
+                log(f"    chart {r['ms']:.0f} ms, {r['points']} points received, "
                     f"{r['bytes'] / 1e3:.0f} KB ({r['history_bytes'] / 1e3:.0f} KB history) in "
                     f"{r['requests']} requests")
                 if rep == 0:
@@ -472,7 +492,7 @@ ROWS = [
     ("chart draw, cold, ms", "chart", "ms", 1, "{:.0f}"),
     ("chart page bytes, cold, KB", "chart", "bytes", 1e-3, "{:.0f}"),
     ("chart history requests, KB", "chart", "history_bytes", 1e-3, "{:.1f}"),
-    ("chart points drawn", "chart", "points", 1, "{:.0f}"),
+    ("chart points received (history requests)", "chart", "points", 1, "{:.0f}"),
 ]
 
 
@@ -535,7 +555,7 @@ def notes(res, cfg):
             if xs:
                 out.append(f"- {k} {key}: " + ", ".join(
                     f"{x['ms']:.0f} ms/{x['bytes'] / 1e3:.0f} KB/{x['requests']} req"
-                    + (f" ({x['in_flight_at_cap']} still in flight 10 s after)"
+                    + (f" (still in flight 10 s after: {', '.join(x['in_flight_at_cap'])})"
                        if x.get("in_flight_at_cap") else "") for x in xs))
             if r.get(key + "_error"):
                 out.append(f"- {k} {key}: {r[key + '_error']}")
@@ -644,14 +664,15 @@ def main():
     log(f"work dir {work}; {tracking.machine()}")
     runs = make_runs(cfg["runs"])
     args.slipway_src = args.slipway_bin
-    if "slipway" in kinds:
-        tracking.snapshot_slipway(args, work)
     res = {}
     with sync_playwright() as p:
         # Playwright starts chromium with --no-sandbox (chromium_sandbox=False), which root needs.
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True)
         v = versions(browser.version)
         for kind in kinds:
+            if kind == "slipway":
+                # Copied when its turn comes (the build may replace it meanwhile).
+                tracking.snapshot_slipway(args, work)
             exe = {"mlflow": "mlflow", "slipway": args.slipway_bin}[kind]
             if shutil.which(exe) is None:
                 res[kind] = {"skipped": f"`{exe}` not found"}
