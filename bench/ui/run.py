@@ -35,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BENCH_DIR = os.path.dirname(HERE)
@@ -295,7 +296,7 @@ class Net:
             page.wait_for_timeout(100)  # lets Playwright deliver the events
             if not self.inflight and time.perf_counter() - self.last_event >= idle_s:
                 return []
-        return sorted(self.urls[i].split("?")[0] for i in self.inflight)
+        return sorted({urllib.parse.urlsplit(self.urls[i]).path for i in self.inflight})
 
     def history_points(self):
         """Points in the metric-history responses received since the reset."""
@@ -563,7 +564,7 @@ def notes(res, cfg):
             a = x["at_render"]
             out.append(f"- {k} first render: {a['bytes'] / 1e3:.0f} KB in {a['requests']} "
                        f"requests had arrived when the rows showed")
-        for n in r.get("notes", []):
+        for n in dict.fromkeys(r.get("notes", [])):
             out.append(f"- {k}: {n}")
         if r.get("page_errors"):
             out.append(f"- {k}: uncaught page errors: {r['page_errors'][:3]}")
