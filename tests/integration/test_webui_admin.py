@@ -543,6 +543,11 @@ def test_sorting_traces_by_duration_follows_the_server(page, server, traced_run)
     expect(page.get_by_test_id("trace-count")).to_have_text("4 traces")
     assert _trace_keys(page) == fastest
     _shot(page, "traces-sorted")
+    # A column the page does not know (even one every object inherits, as
+    # "constructor") is the default order, not a request the server refuses.
+    page.goto(f"/experiments/{experiment_id}/traces?sort=constructor")
+    expect(page.get_by_test_id("trace-count")).to_have_text("4 traces")
+    assert _trace_keys(page) == newest
     page.console.assert_clean()
 
 

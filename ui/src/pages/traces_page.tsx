@@ -27,7 +27,7 @@ const ORDER_KEYS: Record<string, string> = {
 // ?sort=duration&dir=asc; newest first when the URL names no known column.
 function parseSort(query: URLSearchParams): SortState {
   const column = query.get('sort') ?? '';
-  if (!(column in ORDER_KEYS)) return { column: 'time', ascending: false };
+  if (!Object.prototype.hasOwnProperty.call(ORDER_KEYS, column)) return { column: 'time', ascending: false };
   return { column, ascending: query.get('dir') === 'asc' };
 }
 
