@@ -264,7 +264,9 @@ def model_versions(server, tmp_path_factory):
     import mlflow
     from mlflow import MlflowClient
 
+    # Both URIs: an earlier module may have left the registry URI on its server.
     mlflow.set_tracking_uri(server.url)
+    mlflow.set_registry_uri(server.url)
     experiment_id = mlflow.create_experiment(unique("version-files"))
     name = unique("previewed-model")
     folder = tmp_path_factory.mktemp("version-artifacts")
@@ -285,7 +287,7 @@ def model_versions(server, tmp_path_factory):
             mlflow.log_artifact(str(local), artifact_path=f"files/{path}".rpartition("/")[0])
         (folder / "plot.png").write_bytes(_png(40, 24))
         mlflow.log_artifact(str(folder / "plot.png"), artifact_path="files")
-    client = MlflowClient()
+    client = MlflowClient(tracking_uri=server.url, registry_uri=server.url)
     client.create_model_version(name, f"runs:/{run.info.run_id}/files", run_id=run.info.run_id)
     assert client.get_model_version(name, "1").source.startswith("models:/m-")
     return {"name": name, "run_id": run.info.run_id}
