@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "data/csv_reader.h"
+#include "data/yaml_reader.h"
 
 namespace slipway::training {
 namespace {
@@ -43,11 +44,12 @@ std::vector<PlannedClass> ClassesOf(const data::ColumnProfile& target) {
 
 void FailAt(const TrainingSpec& spec, const Position& at, const std::string& path,
             const std::string& what) {
-  std::string message = spec.source;
-  if (at.line > 0) message += ":" + std::to_string(at.line) + ":" + std::to_string(at.column);
-  message += ": ";
-  if (!path.empty()) message += path + ": ";
-  ThrowInvalid(message + what);
+  YAML::Mark mark = YAML::Mark::null_mark();
+  if (at.line > 0) {
+    mark.line = at.line - 1;
+    mark.column = at.column - 1;
+  }
+  data::YamlReader(spec.source).Fail(mark, path, what);
 }
 
 TrainingPlan PlanTraining(const TrainingSpec& spec, const data::DatasetVersion& version,
