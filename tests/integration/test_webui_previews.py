@@ -80,6 +80,21 @@ def _click(artifacts, name: str):
     artifacts.locator("ul.tree").get_by_role("button", name=name, exact=True).click()
 
 
+def _decoded_image(page, preview, size: list[int]):
+    """The preview's image, shown from a blob URL and decoded by the browser
+    at `size` (width, height)."""
+    from playwright.sync_api import expect
+
+    image = preview.get_by_test_id("preview-image")
+    expect(image).to_be_visible()
+    assert image.get_attribute("src").startswith("blob:")
+    page.wait_for_function(
+        "() => { const i = document.querySelector('[data-testid=preview-image]');"
+        " return i && i.complete && i.naturalWidth > 0; }")
+    assert image.evaluate("i => [i.naturalWidth, i.naturalHeight]") == size
+    return image
+
+
 def test_previews_of_image_json_csv_text_mlmodel_and_html(page, preview_run):
     from playwright.sync_api import expect
 
@@ -88,13 +103,7 @@ def test_previews_of_image_json_csv_text_mlmodel_and_html(page, preview_run):
 
     # PNG: an image from a blob URL, decoded by the browser.
     _click(artifacts, "plot.png")
-    image = preview.get_by_test_id("preview-image")
-    expect(image).to_be_visible()
-    assert image.get_attribute("src").startswith("blob:")
-    page.wait_for_function(
-        "() => { const i = document.querySelector('[data-testid=preview-image]');"
-        " return i && i.complete && i.naturalWidth > 0; }")
-    assert image.evaluate("i => [i.naturalWidth, i.naturalHeight]") == [40, 24]
+    image = _decoded_image(page, preview, [40, 24])
     expect(preview.get_by_test_id("preview-download")).to_have_attribute(
         "href", re.compile(r"^/get-artifact\?.*plot\.png"))
     _shot(page, "run-preview-image")
@@ -189,13 +198,7 @@ def test_svg_is_an_image_whose_script_never_runs(page, large_run):
     artifacts = _open_run(page, large_run)
     preview = page.get_by_test_id("artifact-preview")
     _click(artifacts, "drawing.svg")
-    image = preview.get_by_test_id("preview-image")
-    expect(image).to_be_visible()
-    assert image.get_attribute("src").startswith("blob:")
-    page.wait_for_function(
-        "() => { const i = document.querySelector('[data-testid=preview-image]');"
-        " return i && i.complete && i.naturalWidth > 0; }")
-    assert image.evaluate("i => [i.naturalWidth, i.naturalHeight]") == [30, 20]
+    image = _decoded_image(page, preview, [30, 20])
     # Decoded, so the blob was typed as SVG (a browser never sniffs an image
     # as SVG); nothing of the file is in the page's DOM.
     assert preview.locator("svg, script, rect").count() == 0
