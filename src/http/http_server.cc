@@ -18,6 +18,7 @@
 #include "core/error.h"
 #include "core/executor.h"
 #include "http/access_log.h"
+#include "http/content_coding.h"
 #include "http/json_codec.h"
 
 namespace slipway::http {
@@ -834,6 +835,7 @@ void ServeOnWorker(HttpServer::Impl& server, std::shared_ptr<Connection> connect
   }
   server.Finish(*ex, true);
   scope.reset();
+  if (!ex->head) CompressReply(req, res);
   asio::post(connection->stream_.get_executor(),
              [connection, ex]() mutable { connection->Reply(std::move(ex)); });
 }

@@ -1,8 +1,6 @@
 #include "webui/asset_catalog.h"
 
-#include <strings.h>
-
-#include <cstdlib>
+#include "http/content_coding.h"
 
 namespace slipway::webui {
 namespace {
@@ -22,69 +20,11 @@ constexpr std::string_view kNotBuiltPage =
     "<p>The MLflow REST API is served as usual under <code>/api/2.0/mlflow/</code>.</p>\n"
     "</body></html>\n";
 
-std::string_view Trim(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
-  return text;
-}
-
-bool EqualsNoCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
-}
-
-// Calls `each` with every comma-separated item of a header value, trimmed.
-template <typename F>
-void ForEachItem(std::string_view list, F each) {
-  while (!list.empty()) {
-    size_t comma = list.find(',');
-    std::string_view item = Trim(list.substr(0, comma));
-    if (!item.empty()) each(item);
-    if (comma == std::string_view::npos) break;
-    list.remove_prefix(comma + 1);
-  }
-}
-
-// The q value of an Accept-Encoding item ("gzip;q=0.5"): 1 when absent,
-// 0 when malformed (a client that writes nonsense gets identity).
-double Quality(std::string_view parameters) {
-  double q = 1;
-  size_t at = 0;
-  while ((at = parameters.find(';')) != std::string_view::npos) {
-    parameters.remove_prefix(at + 1);
-    std::string_view parameter = Trim(parameters.substr(0, parameters.find(';')));
-    if (parameter.size() > 2 && (parameter[0] == 'q' || parameter[0] == 'Q') &&
-        parameter[1] == '=') {
-      std::string value(parameter.substr(2));
-      char* end = nullptr;
-      q = std::strtod(value.c_str(), &end);
-      if (end == value.c_str() || *end != '\0' || q < 0 || q > 1) return 0;
-    }
-  }
-  return q;
-}
-
 }  // namespace
-
-bool AcceptsGzip(std::string_view accept_encoding) {
-  bool gzip = false;
-  bool named = false;
-  bool star = false;
-  ForEachItem(accept_encoding, [&](std::string_view item) {
-    std::string_view coding = Trim(item.substr(0, item.find(';')));
-    double q = Quality(item);
-    if (EqualsNoCase(coding, "gzip") || EqualsNoCase(coding, "x-gzip")) {
-      named = true;
-      gzip = q > 0;
-    } else if (coding == "*") {
-      star = q > 0;
-    }
-  });
-  return named ? gzip : star;
-}
 
 bool MatchesEtag(std::string_view if_none_match, std::string_view etag) {
   bool match = false;
-  ForEachItem(if_none_match, [&](std::string_view item) {
+  http::ForEachListItem(if_none_match, [&](std::string_view item) {
     if (item == "*") match = true;
     if (item.size() > 2 && item.substr(0, 2) == "W/") item.remove_prefix(2);  // weak compare
     if (item == etag) match = true;
@@ -130,7 +70,7 @@ AssetReply AssetCatalog::Reply(const EmbeddedAsset& asset, std::string_view acce
                                std::string_view if_none_match) const {
   AssetReply reply;
   const bool immutable = asset.path.substr(0, kStaticPrefix.size()) == kStaticPrefix;
-  const bool gzip = !asset.gzip.empty() && AcceptsGzip(accept_encoding);
+  const bool gzip = !asset.gzip.empty() && http::AcceptsGzip(accept_encoding);
   reply.content_type = std::string(asset.content_type);
   // One tag per encoding: the two forms are different bytes.
   std::string etag(asset.etag);

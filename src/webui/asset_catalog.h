@@ -73,8 +73,6 @@ class AssetCatalog {
   std::unordered_map<std::string_view, const EmbeddedAsset*> by_path_;
 };
 
-// Whether an Accept-Encoding header accepts gzip (named, or `*`, with q > 0).
-bool AcceptsGzip(std::string_view accept_encoding);
 // Whether an If-None-Match header names `etag` (or is `*`); weak tags match.
 bool MatchesEtag(std::string_view if_none_match, std::string_view etag);
 // Whether `path` is one the UI's router answers: "/" or under a client section.

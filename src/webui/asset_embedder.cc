@@ -1,12 +1,11 @@
 #include "webui/asset_embedder.h"
 
-#include <zlib.h>
-
 #include <algorithm>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
 
+#include "core/gzip.h"
 #include "core/sha256.h"
 
 namespace slipway::webui {
@@ -45,30 +44,6 @@ std::string_view ContentTypeFor(std::string_view path) {
     if (EndsWith(path, extension)) return type;
   }
   return "application/octet-stream";
-}
-
-bool Compressible(std::string_view content_type) {
-  return content_type.substr(0, 5) == "text/" || content_type == "application/json" ||
-         content_type == "image/svg+xml" || content_type == "application/wasm";
-}
-
-std::string Gzip(std::string_view data) {
-  z_stream stream{};
-  // 15 + 16: a gzip wrapper; zlib writes no name and a zero time stamp.
-  if (deflateInit2(&stream, Z_BEST_COMPRESSION, Z_DEFLATED, 15 + 16, 9, Z_DEFAULT_STRATEGY) !=
-      Z_OK) {
-    throw std::runtime_error("zlib: deflateInit2 failed");
-  }
-  std::string out(deflateBound(&stream, static_cast<uLong>(data.size())) + 32, '\0');
-  stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  stream.avail_in = static_cast<uInt>(data.size());
-  stream.next_out = reinterpret_cast<Bytef*>(out.data());
-  stream.avail_out = static_cast<uInt>(out.size());
-  int status = deflate(&stream, Z_FINISH);
-  out.resize(stream.total_out);
-  deflateEnd(&stream);
-  if (status != Z_STREAM_END) throw std::runtime_error("zlib: deflate did not finish");
-  return out;
 }
 
 std::string CStringLiteral(std::string_view bytes) {
@@ -111,8 +86,8 @@ std::string AssetSource(std::vector<AssetFile> files) {
     const AssetFile& file = files[i];
     std::string_view type = ContentTypeFor(file.path);
     std::string gzip;
-    if (Compressible(type)) {
-      gzip = Gzip(file.bytes);
+    if (CompressibleType(type)) {
+      gzip = Gzip(file.bytes, 9);
       // Not worth a second copy unless it saves a tenth.
       if (gzip.size() * 10 > file.bytes.size() * 9) gzip.clear();
     }

@@ -24,10 +24,6 @@ struct AssetFile {
 
 // Content-Type by extension, with a charset for text; application/octet-stream otherwise.
 std::string_view ContentTypeFor(std::string_view path);
-// Whether a type is text-like enough to be worth compressing (not images or fonts).
-bool Compressible(std::string_view content_type);
-// gzip at the best compression, without a file name or time stamp.
-std::string Gzip(std::string_view data);
 // A C++ expression for `bytes`: adjacent string literals of at most ~100
 // columns each, printable ASCII kept as is, every other byte an octal escape.
 std::string CStringLiteral(std::string_view bytes);

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import http.client
 import json
 import math
@@ -498,3 +499,37 @@ def test_a_stderr_nobody_reads_costs_log_lines_not_answers(tmp_path):
     finally:
         proc.kill()
         proc.wait(timeout=30)
+
+
+def test_large_api_replies_are_gzipped_for_clients_that_accept_it(server, mlflow_client):
+    """A search's JSON is sent gzipped to a client that accepts gzip (browsers,
+    python-requests, hence the mlflow client), as is to every other client,
+    and the mlflow client reads it unchanged."""
+    experiment_id = mlflow_client.create_experiment(unique("gzip"))
+    for i in range(40):
+        run = mlflow_client.create_run(experiment_id, run_name=f"gzip-run-{i:02d}")
+        mlflow_client.log_param(run.info.run_id, "alpha", str(i))
+    url = f"{server.url}/api/2.0/mlflow/runs/search"
+    body = {"experiment_ids": [experiment_id], "max_results": 100}
+
+    plain = requests.post(url, json=body, headers={"Accept-Encoding": "identity"}, timeout=30)
+    assert plain.status_code == 200
+    assert "Content-Encoding" not in plain.headers
+    assert plain.headers["Vary"] == "Accept-Encoding"
+    assert int(plain.headers["Content-Length"]) == len(plain.content)
+
+    packed = requests.post(url, json=body, headers={"Accept-Encoding": "gzip"}, timeout=30,
+                           stream=True)
+    assert packed.headers["Content-Encoding"] == "gzip"
+    wire = packed.raw.read(decode_content=False)
+    assert int(packed.headers["Content-Length"]) == len(wire)
+    assert len(wire) * 4 < len(plain.content), (len(wire), len(plain.content))
+    assert json.loads(gzip.decompress(wire)) == plain.json()
+
+    # A small reply is not worth it; the client's own view is the same either way.
+    small = requests.get(f"{server.url}/api/2.0/mlflow/experiments/get",
+                         params={"experiment_id": experiment_id},
+                         headers={"Accept-Encoding": "gzip"}, timeout=30)
+    assert "Content-Encoding" not in small.headers
+    runs = mlflow_client.search_runs([experiment_id], max_results=100)
+    assert sorted(r.info.run_name for r in runs) == [f"gzip-run-{i:02d}" for i in range(40)]

@@ -408,7 +408,7 @@ def test_run_page_shows_params_metrics_and_draws_the_chart(page, ui_data):
     expect(chart.locator(".chart-title")).to_have_text("loss")
     expect(page.get_by_test_id("chart-points")).to_contain_text("points drawn")
     drawn = int(page.get_by_test_id("chart-points").inner_text().split()[0])
-    assert 1000 <= drawn <= LOSS_STEPS, drawn
+    assert 300 <= drawn < LOSS_STEPS, drawn  # a sample of the whole history
     assert _canvas_ink(page) > 500
     _shot(page, "run")
 
@@ -473,17 +473,17 @@ def test_paging_loads_more_rows_as_the_table_scrolls(page, server):
 
     client = mlflow.MlflowClient(server.url)
     experiment_id = client.create_experiment(unique("webui-many"))
-    total = 1100  # over two pages of 500
+    total = 350  # over three pages of 100
     for i in range(total):
         run_id = client.create_run(experiment_id, run_name=f"bulk-{i:04d}").info.run_id
         if i % 100 == 0:
             client.log_metric(run_id, "m", float(i))
     page.goto(f"/experiments/{experiment_id}")
-    expect(page.get_by_test_id("run-count")).to_contain_text("500 runs")
+    expect(page.get_by_test_id("run-count")).to_contain_text("100 runs")
     rendered = page.locator("[data-testid=runs-table] .vt-row").count()
     assert 0 < rendered < 100, rendered
     table = page.get_by_test_id("runs-table")
-    for _ in range(20):
+    for _ in range(40):
         table.evaluate("t => { t.scrollTop = t.scrollHeight; }")
         page.wait_for_timeout(150)
         if page.get_by_test_id("run-count").inner_text() == f"{total} runs":

@@ -85,6 +85,7 @@ def test_run_page_draws_a_million_point_metric_from_a_bounded_sample(page, big_m
         if "/metrics/get-history-bulk-interval" in response.url:
             body = response.body()
             fetched.append({"url": response.url, "bytes": len(body),
+                            "encoding": response.all_headers().get("content-encoding"),
                             "points": json.loads(body).get("metrics", [])})
 
     page.on("response", on_response)
@@ -109,11 +110,14 @@ def test_run_page_draws_a_million_point_metric_from_a_bounded_sample(page, big_m
         asked = int(query["max_results"][0])
         assert asked <= MAX_ASKED_POINTS, f["url"]
         assert 0 < len(f["points"]) <= asked, (len(f["points"]), asked)
+        # The browser accepts gzip, and a sample of hundreds of points is
+        # worth compressing.
+        assert f["encoding"] == "gzip", f
     # The whole history, sampled: from the first step to the last.
     steps = sorted(p["step"] for p in fetched[-1]["points"])
     assert steps[0] == 0 and steps[-1] == POINTS - 1, (steps[0], steps[-1])
     drawn = int(page.get_by_test_id("chart-points").inner_text().split()[0])
-    assert 1000 <= drawn <= MAX_ASKED_POINTS, drawn
+    assert 300 <= drawn <= MAX_ASKED_POINTS, drawn
     print(f"chart: {drawn} points drawn from {total} bytes in {len(fetched)} request(s), "
           f"page to ink {seconds:.1f}s")
     page.console.assert_clean()

@@ -8,11 +8,14 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <array>
 #include <atomic>
 #include <mutex>
 #include <thread>
 
 #include "core/error.h"
+#include "core/gzip.h"
+#include "http/content_coding.h"
 #include "http/json_codec.h"
 
 namespace slipway::http {
@@ -55,18 +58,23 @@ class RawClient {
   bool connected_ = false;
 };
 
-std::string Gzip(const std::string& text) {
+// The gzip member `data`, inflated (empty when it is not valid gzip).
+std::string Gunzip(const std::string& data) {
   z_stream stream{};
-  deflateInit2(&stream, Z_BEST_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
-  std::string out(deflateBound(&stream, text.size()) + 64, '\0');
-  stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
-  stream.avail_in = static_cast<uInt>(text.size());
-  stream.next_out = reinterpret_cast<Bytef*>(out.data());
-  stream.avail_out = static_cast<uInt>(out.size());
-  deflate(&stream, Z_FINISH);
-  out.resize(stream.total_out);
-  deflateEnd(&stream);
-  return out;
+  inflateInit2(&stream, 15 + 16);
+  std::string out;
+  std::array<char, 4096> buffer;
+  stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  stream.avail_in = static_cast<uInt>(data.size());
+  int status = Z_OK;
+  while (status == Z_OK) {
+    stream.next_out = reinterpret_cast<Bytef*>(buffer.data());
+    stream.avail_out = static_cast<uInt>(buffer.size());
+    status = inflate(&stream, Z_NO_FLUSH);
+    out.append(buffer.data(), buffer.size() - stream.avail_out);
+  }
+  inflateEnd(&stream);
+  return status == Z_STREAM_END ? out : std::string();
 }
 
 // A real HttpServer on a free loopback port, driven by cpp-httplib's client
@@ -102,6 +110,14 @@ class HttpServerTest : public ::testing::Test {
         [](const Request& req, Response& res) {
           SetJson(res, Json({{"item", req.matches[1]}, {"q", req.get_param_value("q")}}).dump());
         });
+    // A JSON reply of `n` repeated items (about 30 bytes each), for compression.
+    server_->Get("/api/2.0/mlflow/items", RouteSpec("items").SignedIn(),
+                 [](const Request& req, Response& res) {
+                   Json items = Json::array();
+                   int n = std::stoi(req.get_param_value("n"));
+                   for (int i = 0; i < n; ++i) items.push_back({{"name", "item"}, {"i", i}});
+                   SetJson(res, Json({{"items", items}}).dump());
+                 });
     server_->PutStream("/upload/(.+)", RouteSpec("upload").SignedIn().BodyLimit(4 * 1024 * 1024),
                        [this](const Request& req, Response& res, const BodyReader& reader) {
                          ++handled_;
@@ -212,13 +228,13 @@ TEST_F(HttpServerTest, OversizeApiBodyIs413) {
 
 TEST_F(HttpServerTest, GzipBodiesAreInflatedUnderTheLimit) {
   httplib::Headers gzip = {{"Content-Encoding", "gzip"}};
-  auto res = client_->Post("/api/2.0/mlflow/echo", gzip, Gzip("{\"a\": 1}"), "application/json");
+  auto res = client_->Post("/api/2.0/mlflow/echo", gzip, Gzip("{\"a\": 1}", 9), "application/json");
   ASSERT_TRUE(res);
   ASSERT_EQ(res->status, 200) << res->body;
   EXPECT_EQ(res->body, "{\"a\": 1}");
   // 512 KB of zeros compresses to about 500 bytes: refused once it inflates past
   // the limit, never held whole.
-  std::string bomb = Gzip(std::string(512 * 1024, '0'));
+  std::string bomb = Gzip(std::string(512 * 1024, '0'), 9);
   ASSERT_LT(bomb.size(), 1024u);
   auto refused = client_->Post("/api/2.0/mlflow/echo", gzip, bomb, "application/json");
   ASSERT_TRUE(refused);
@@ -228,6 +244,40 @@ TEST_F(HttpServerTest, GzipBodiesAreInflatedUnderTheLimit) {
       client_->Post("/api/2.0/mlflow/echo", {{"Content-Encoding", "br"}}, "{}", "application/json");
   ASSERT_TRUE(unknown);
   EXPECT_EQ(unknown->status, 415);
+}
+
+TEST_F(HttpServerTest, LargeRepliesAreGzippedForClientsThatAcceptIt) {
+  // A client that neither asks for gzip on its own nor inflates replies.
+  httplib::Client raw("127.0.0.1", server_->bound_port());
+  raw.set_decompress(false);
+  raw.set_default_headers({{"X-Skip-Auth", "1"}});
+  auto plain = raw.Get("/api/2.0/mlflow/items?n=200");
+  ASSERT_TRUE(plain);
+  ASSERT_EQ(plain->status, 200);
+  EXPECT_FALSE(plain->has_header("Content-Encoding"));
+  EXPECT_EQ(plain->get_header_value("Vary"), "Accept-Encoding");
+  ASSERT_GT(plain->body.size(), kCompressMinBytes);
+  EXPECT_EQ(Json::parse(plain->body)["items"].size(), 200u);
+
+  auto gzip = raw.Get("/api/2.0/mlflow/items?n=200", {{"Accept-Encoding", "gzip, deflate"}});
+  ASSERT_TRUE(gzip);
+  ASSERT_EQ(gzip->status, 200);
+  EXPECT_EQ(gzip->get_header_value("Content-Encoding"), "gzip");
+  EXPECT_EQ(gzip->get_header_value("Vary"), "Accept-Encoding");
+  EXPECT_LT(gzip->body.size() * 5, plain->body.size());
+  EXPECT_EQ(Gunzip(gzip->body), plain->body);
+
+  // Refused codings, and replies too small to be worth it, stay as they are.
+  for (const char* refused : {"gzip;q=0", "br", "identity"}) {
+    auto res = raw.Get("/api/2.0/mlflow/items?n=200", {{"Accept-Encoding", refused}});
+    ASSERT_TRUE(res);
+    EXPECT_FALSE(res->has_header("Content-Encoding")) << refused;
+    EXPECT_EQ(res->body, plain->body) << refused;
+  }
+  auto small = raw.Get("/api/2.0/mlflow/items?n=2", {{"Accept-Encoding", "gzip"}});
+  ASSERT_TRUE(small);
+  EXPECT_FALSE(small->has_header("Content-Encoding"));
+  EXPECT_EQ(Json::parse(small->body)["items"].size(), 2u);
 }
 
 TEST_F(HttpServerTest, CredentialsAreCheckedBeforeTheBodyIsRead) {

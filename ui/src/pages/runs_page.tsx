@@ -15,7 +15,9 @@ import { useAsync } from '../lib/use_async';
 import { usePaged } from '../lib/use_paged';
 import { Link, navigate, setQuery } from '../router';
 
-const PAGE_SIZE = 500;
+// A page is about three screens of rows; the table asks for the next one
+// as its last rows come into view. MLflow's UI asks for 100 too.
+const PAGE_SIZE = 100;
 const DEFAULT_SORT: SortState = { column: 'attr:start_time', ascending: false };
 
 type Kind = 'metric' | 'param' | 'tag';
