@@ -56,6 +56,13 @@ Statement& Statement::Bind(int index, std::string_view value) {
   return *this;
 }
 
+Statement& Statement::BindStatic(int index, std::string_view value) {
+  connection_->Check(
+      sqlite3_bind_text(stmt_, index, value.data(), static_cast<int>(value.size()), SQLITE_STATIC),
+      "bind");
+  return *this;
+}
+
 Statement& Statement::BindNull(int index) {
   connection_->Check(sqlite3_bind_null(stmt_, index), "bind");
   return *this;

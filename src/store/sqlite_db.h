@@ -68,7 +68,11 @@ class Statement {
   Statement& Bind(int index, int64_t value);
   Statement& Bind(int index, int value) { return Bind(index, static_cast<int64_t>(value)); }
   Statement& Bind(int index, double value);
-  Statement& Bind(int index, std::string_view value);
+  Statement& Bind(int index, std::string_view value);  // copied: any value will do
+  // Binds `value` without copying it: the caller keeps it alive and unchanged
+  // until this Statement is destroyed (which resets it). For large values
+  // that live in the caller's data for the whole write (span content).
+  Statement& BindStatic(int index, std::string_view value);
   Statement& BindNull(int index);
   Statement& BindVariant(int index, const std::variant<int64_t, double, std::string>& value);
 

@@ -293,7 +293,7 @@ void SqliteTraceStore::LogSpans(const std::vector<tracing::SpanWrite>& writes) {
         else
           span.Bind(3, s.parent_span_id);
         span.Bind(4, s.name).Bind(5, s.type).Bind(6, s.status).Bind(7, s.start_ns);
-        span.Bind(8, s.end_ns).Bind(9, s.content);
+        span.Bind(8, s.end_ns).BindStatic(9, s.content);  // `writes` outlives `span`
         span.Run();
       }
     }

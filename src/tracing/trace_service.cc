@@ -279,14 +279,11 @@ void TraceService::LogSpans(const std::string& experiment_text, const OtelBatch&
     const auto [first, last] = extent[trace_id];
     write.trace.request_time = first / 1000000;
     if (last > 0) write.trace.execution_duration = (last - first) / 1000000;
-    // A trace id is global: spans may not land in a trace of another
-    // experiment, whoever sends them.
-    if (auto existing = store_.ExperimentOfTrace(trace_id); existing && *existing != experiment_id)
-      ThrowInvalid("Trace '" + trace_id + "' belongs to experiment " + *existing + ", not " +
-                   experiment_id);
     if (write.has_root) rooted.push_back(trace_id);
     writes.push_back(std::move(write));
   }
+  // A trace id is global: the store refuses spans for a trace of another
+  // experiment, whoever sends them, in the same transaction as the write.
   store_.LogSpans(writes);
   if (!run_id.empty() && !rooted.empty()) {
     if (auto run = tracking_.GetRun(run_id); run && run->info.experiment_id == experiment_id)

@@ -48,7 +48,9 @@ class TraceStore {
   // (metadata mlflow.trace.infoFinalized), its state becomes the root's if it
   // was IN_PROGRESS or STATE_UNSPECIFIED, its previews are filled only where
   // empty, and the tags and metadata are merged. Every trace written gets
-  // the tag mlflow.trace.spansLocation = TRACKING_STORE. One transaction.
+  // the tag mlflow.trace.spansLocation = TRACKING_STORE. One transaction:
+  // a trace id that exists in another experiment than SpanWrite::trace's
+  // refuses the whole call (INVALID_PARAMETER_VALUE) and writes nothing.
   virtual void LogSpans(const std::vector<SpanWrite>& writes) = 0;
 
   // With its tags, metadata and assessments.

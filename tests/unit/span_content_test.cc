@@ -138,7 +138,8 @@ TEST(SpanContentTest, EqualsNlohmannsDumpOfTheSameTree) {
 
 TEST(SpanContentTest, StringsEscapeLikeNlohmann) {
   for (std::string text : {std::string("plain"), std::string("a\"b\\c"), std::string("\x01\x1f"),
-                           std::string("\xED\xA0\x80 surrogate"), std::string("ok é €")}) {
+                           std::string("\xED\xA0\x80 surrogate"), std::string("ok é €"),
+                           std::string("runs\tof \x7f plain\nbytes\b\f\r \"end\"")}) {
     std::string out;
     AppendJsonString(out, text);
     EXPECT_EQ(out, Dump(Json(text))) << text;
