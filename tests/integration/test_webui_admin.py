@@ -384,6 +384,26 @@ def test_reader_sees_no_stage_buttons(new_page, auth_server, data):
     page.console.assert_clean(allowed=NOT_SIGNED_IN)
 
 
+def test_a_failed_permission_read_says_why_the_buttons_are_hidden(new_page, auth_server, data):
+    """An editor whose permission answer fails (here the server is made to
+    answer 503 for it, as an overloaded one would) sees no stage buttons, and
+    the page says so instead of hiding them silently."""
+    from playwright.sync_api import expect
+
+    page = new_page()
+    page.route("**/users/permissions/get*", lambda route: route.fulfill(
+        status=503, content_type="application/json",
+        body='{"error_code": "TEMPORARILY_UNAVAILABLE", "message": "Too busy, try again"}'))
+    _sign_in(page, ALICE, path=f"/models/{data['model']}")
+    notice = page.get_by_role("alert").filter(has_text="Changes are hidden")
+    expect(notice).to_contain_text("TEMPORARILY_UNAVAILABLE")
+    expect(notice).to_contain_text("Too busy, try again")
+    v1 = page.get_by_test_id("versions-table").locator(".vt-row[data-key='1']")
+    expect(v1.get_by_role("button", name="Set alias on version 1")).to_be_visible()
+    expect(v1.get_by_role("button", name=re.compile("Promote|Archive"))).to_have_count(0)
+    page.console.assert_clean(allowed=NOT_SIGNED_IN + ("status of 503",))
+
+
 # ------------------------------------------------------------ without --auth
 
 def test_admin_and_tokens_pages_say_auth_is_off(page):

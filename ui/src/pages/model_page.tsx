@@ -35,9 +35,10 @@ type Dialog =
   | null;
 
 // Whether the viewer may change the model (EDIT or MANAGE): everyone on a
-// server without --auth; otherwise as the server answers for them (a
-// failed answer hides the buttons, the server would refuse anyway).
-function useCanEdit(name: string): boolean {
+// server without --auth; otherwise as the server answers for them. A
+// failed answer hides the buttons and the page says why (the server would
+// refuse a change it does not allow anyway).
+function useCanEdit(name: string): { canEdit: boolean; error: unknown } {
   const viewer = useViewer();
   const username = viewer.user?.username;
   const held = useAsync(
@@ -45,14 +46,14 @@ function useCanEdit(name: string): boolean {
       viewer.auth && username ? effectivePermission(username, 'registered_model', name, signal) : Promise.resolve('MANAGE'),
     [viewer.auth, username, name],
   );
-  return held.data === 'EDIT' || held.data === 'MANAGE';
+  return { canEdit: held.data === 'EDIT' || held.data === 'MANAGE', error: held.error };
 }
 
 export function ModelPage({ name }: { name: string }) {
   // Bumped after a change, so the model and its versions are read again.
   const [revision, setRevision] = useState(0);
   const [dialog, setDialog] = useState<Dialog>(null);
-  const canEdit = useCanEdit(name);
+  const { canEdit, error: permissionError } = useCanEdit(name);
   const model = useAsync((signal) => getRegisteredModel(name, signal), [name, revision]);
   const versions = usePaged(
     async (pageToken, signal) => {
@@ -133,6 +134,7 @@ export function ModelPage({ name }: { name: string }) {
       <h1 data-testid="model-name">{name}</h1>
       {model.error ? <ErrorBox error={model.error} title="Model" /> : model.data ? <ModelOverview model={model.data} /> : <Loading what="model" />}
       <h2>Versions</h2>
+      <ErrorBox error={permissionError} title="Changes are hidden: your permission on this model could not be read" />
       <ErrorBox error={versions.error} />
       <VirtualTable
         label="Versions"
