@@ -164,6 +164,20 @@ void AddOwnedArtifactRoutes(HttpServer& server, tracking::TrackingService& track
                SendArtifact(res, artifacts, JoinPath(StoredArtifactRoot(uri, owner), path));
              });
 
+  // The files of a model version, listed where its files are read from
+  // above (READ on the registered model, whoever owns the run or logged
+  // model behind it): Slipway's UI lists a version's files this way.
+  server.Get("/api/v1/models/([^/]+)/versions/([^/]+)/files",
+             RouteSpec("models/files").Needs(kRegisteredModel, kRead),
+             [&registry, &artifacts](const Request& req, Response& res) {
+               std::string path = tracking::CheckRequestedPath(QueryParam(req, "path"));
+               const std::string& name = req.matches[1];
+               const std::string& version = req.matches[2];
+               std::string uri = registry.ResolveArtifactUri(name, version);
+               StoredArtifactRoot(uri, "model '" + name + "' version " + version);
+               Reply(res, ListingOf(uri, artifacts, path));
+             });
+
   const std::string model = std::string(kApi) + "/logged-models/([^/]+)/artifacts";
   server.Get(
       model + "/directories", RouteSpec("logged-models/list-artifacts").Needs(kExperiment, kRead),

@@ -404,6 +404,45 @@ def test_a_failed_permission_read_says_why_the_buttons_are_hidden(new_page, auth
     page.console.assert_clean(allowed=NOT_SIGNED_IN + ("status of 503",))
 
 
+def test_a_model_reader_sees_the_versions_files_but_not_the_run_behind_them(new_page, auth_server,
+                                                                           data, monkeypatch):
+    """Bob may read a model but not the experiment of the run its versions
+    come from: the version page still lists and previews the version's files
+    (read through the model, as MLflow's model-versions/get-artifact is),
+    also for a version whose source names another version; the run's own
+    artifacts stay refused."""
+    from playwright.sync_api import expect
+
+    alice = _client_as(auth_server, ALICE, monkeypatch)
+    run = alice.create_run(data["experiment_id"], run_name="files")
+    alice.log_text(run.info.run_id, "flavors:\n  python_function: {}\n", "model/MLmodel")
+    alice.log_text(run.info.run_id, "a note\n", "model/notes/readme.txt")
+    model = unique("files-model")
+    alice.create_registered_model(model)
+    alice.create_model_version(model, source=f"runs:/{run.info.run_id}/model",
+                               run_id=run.info.run_id)
+    alice.create_model_version(model, source=f"models:/{model}/1")
+    r = requests.post(f"{auth_server.api}/registered-models/permissions/create", auth=ALICE,
+                      timeout=10, json={"name": model, "username": BOB[0], "permission": "READ"})
+    assert r.status_code == 200, r.text
+    refused = requests.get(f"{auth_server.api}/artifacts/list", auth=BOB, timeout=10,
+                           params={"run_id": run.info.run_id})
+    assert_mlflow_error(refused, 403, "PERMISSION_DENIED")
+
+    page = new_page()
+    _sign_in(page, BOB, path=f"/models/{model}/versions/1")
+    for version in ("1", "2"):
+        if version == "2":
+            page.goto(f"/models/{model}/versions/2")
+        files = page.get_by_test_id("version-files")
+        expect(files.locator("ul.tree").first).to_contain_text("MLmodel")
+        files.get_by_role("button", name=re.compile(r"\bnotes\b")).click()
+        files.locator("ul.tree").get_by_role("button", name="readme.txt", exact=True).click()
+        preview = page.get_by_test_id("artifact-preview")
+        expect(preview.get_by_test_id("preview-text")).to_have_text("a note\n")
+    page.console.assert_clean(allowed=NOT_SIGNED_IN)
+
+
 # ------------------------------------------------------------ without --auth
 
 def test_admin_and_tokens_pages_say_auth_is_off(page):

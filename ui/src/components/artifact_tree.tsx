@@ -3,8 +3,8 @@
 // opened. The chosen file lives in the URL (`?artifact=<path>`), so a
 // preview is a link too; a folder holding it starts open.
 
-import { useState } from 'preact/hooks';
-import { modelVersionArtifacts, UnlistableSource, type ArtifactSource } from '../api/artifact_sources';
+import { useMemo, useState } from 'preact/hooks';
+import { modelVersionArtifacts, type ArtifactSource } from '../api/artifact_sources';
 import type { FileInfo } from '../api/mlflow';
 import type { ModelVersion } from '../api/registry';
 import { formatBytes } from '../lib/format';
@@ -75,16 +75,10 @@ function ArtifactEntry({ source, file, selected, onSelect }: TreeProps & { file:
   );
 }
 
-// A registered model version's files: its source resolved to where they can
-// be listed (api/artifact_sources.ts), read through the version.
+// A registered model version's files, listed and read through the version
+// (api/artifact_sources.ts): the server resolves its source.
 export function ModelVersionFiles({ version }: { version: ModelVersion }) {
   const location = useLocation();
-  const source = useAsync(
-    (signal) => modelVersionArtifacts(version, signal),
-    [version.name, version.version, version.source, version.run_id],
-  );
-  if (source.error instanceof UnlistableSource) return <div class="muted">{source.error.message}</div>;
-  if (source.error) return <ErrorBox error={source.error} title="Files" />;
-  if (!source.data) return <Loading what="files" />;
-  return <ArtifactTree source={source.data} selected={location.query.get('artifact')} testId="version-files" />;
+  const source = useMemo(() => modelVersionArtifacts(version), [version.name, version.version]);
+  return <ArtifactTree source={source} selected={location.query.get('artifact')} testId="version-files" />;
 }
