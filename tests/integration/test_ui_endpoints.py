@@ -294,6 +294,14 @@ def test_ui_reads_files_of_runs_logged_models_and_versions(server, mlflow_client
     if not REFERENCE:  # mlflow server 3.17 answers 500 for a runs:/ source (no tracking URI)
         assert r.status_code == 200, r.text
         assert r.content == b"flavors: {}\n"
+    # Slipway's own listing of a version's files (its UI's), relative to the version
+    files_url = f"{server.url}/api/v1/models/{name}/versions/1/files"
+    if not REFERENCE:
+        r = requests.get(files_url)
+        assert r.status_code == 200, r.text
+        assert sorted(f["path"] for f in r.json()["files"]) == ["MLmodel", "page.html"]
+        assert_mlflow_error(requests.get(f"{server.url}/api/v1/models/{name}/versions/9/files"),
+                            404, "RESOURCE_DOES_NOT_EXIST")
 
     class Echo(mlflow.pyfunc.PythonModel):
         def predict(self, context, model_input):
@@ -320,7 +328,7 @@ def test_ui_reads_files_of_runs_logged_models_and_versions(server, mlflow_client
         (f"{server.url}/get-artifact", {"run_id": run_id}),
         (f"{server.url}/model-versions/get-artifact", {"name": name, "version": "1"}),
         (f"{_ajax(server)}/logged-models/{info.model_id}/artifacts/files", {}),
-    ]:
+    ] + ([] if REFERENCE else [(files_url, {})]):
         key = "artifact_file_path" if "logged-models" in url else "path"
         # (a backslash is a separator only on Windows to MLflow; Slipway refuses it anywhere)
         for bad in ["../path", "model/../../x", "/etc/passwd", "%2e%2e/x", "a#b",
