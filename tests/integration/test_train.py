@@ -1,16 +1,29 @@
-"""`slipway train SPEC --dry-run`: a training spec checked against a dataset
-version of the workspace, before any training (issue 14's first part).
+"""`slipway train SPEC`: a training spec checked against a dataset version of
+the workspace (`--dry-run`), and trained: cross-validation, the holdout, and a
+run on a real `slipway server` with the model as an MLflow Model (issue 14).
 
 The data is scikit-learn's breast cancer set (it ships in the package),
 added with the real `slipway data add`; the spec's errors must name the file,
-line and column, and the plan must describe that data."""
+line and column, and the plan must describe that data. The trained model is
+loaded back with the real `mlflow.xgboost.load_model`, and its predictions and
+the run's metrics are checked against what Python computes from them."""
 from __future__ import annotations
 
+import io
+import json
+import re
 from pathlib import Path
 
+import mlflow
+import mlflow.xgboost
+import numpy as np
 import pandas as pd
 import pytest
+import requests
+import xgboost as xgb
+from mlflow.tracking import MlflowClient
 from sklearn import datasets as skdatasets
+from sklearn.metrics import roc_auc_score
 
 from test_data import slipway
 
@@ -110,8 +123,134 @@ def test_bad_specs_fail_before_training_with_the_line(workspace, spec, message):
     assert "nothing trained" not in out.stdout and "data      " not in out.stdout
 
 
-def test_training_itself_says_it_is_not_built_yet(workspace):
-    out = _train(workspace, SPEC)
-    assert out.returncode != 0
+TRAIN_SPEC = """\
+data: cancer@1
+target: malignant
+task: binary
+model:
+  type: xgboost
+  params: {num_boost_round: 40, max_depth: 3, eta: 0.2}
+cv: {scheme: stratified, folds: 5}
+holdout: 0.2
+metric: roc_auc
+seed: 11
+"""
+
+
+def _run_id(stdout: str) -> str:
+    found = re.search(r"^logged    run ([0-9a-f]+): model at runs:/", stdout, re.M)
+    assert found, stdout
+    return found.group(1)
+
+
+def _artifact(server, run_id: str, path: str) -> bytes:
+    run = MlflowClient(server.url).get_run(run_id)
+    root = run.info.artifact_uri.removeprefix("mlflow-artifacts:").lstrip("/")
+    r = requests.get(f"{server.artifacts_api}/{root}/{path}", timeout=30)
+    assert r.status_code == 200, (path, r.status_code, r.text[:300])
+    return r.content
+
+
+def _cancer_frame(ws: Path) -> pd.DataFrame:
+    return pd.read_csv(ws / "cancer.csv")
+
+
+def test_trains_breast_cancer_and_logs_a_model_python_loads(workspace, server, mlflow_client):
+    out = _train(workspace, TRAIN_SPEC, "--tracking-uri", server.url, "--experiment",
+                 "cancer-training")
+    assert out.returncode == 0, out.stderr
+    for fold in range(1, 6):
+        assert f"fold {fold}/5  train 364 rows, validate 91 rows  roc_auc " in out.stdout
+    assert "final     trained on 455 rows, evaluated on 114 holdout rows" in out.stdout
+    printed = re.search(r"^roc_auc \*\s+(\S+)\s+(\S+)\s+(\S+)$", out.stdout, re.M)
+    assert printed, out.stdout
+    run_id = _run_id(out.stdout)
+
+    client = MlflowClient(server.url)
+    run = client.get_run(run_id)
+    assert run.info.status == "FINISHED"
+    assert client.get_experiment(run.info.experiment_id).name == "cancer-training"
+    params = run.data.params
+    assert params["model.type"] == "xgboost"
+    assert params["model.params.max_depth"] == "3"
+    assert params["model.params.num_boost_round"] == "40"
+    assert params["cv.scheme"] == "stratified" and params["cv.folds"] == "5"
+    assert params["seed"] == "11" and params["data"] == "cancer@1"
+    assert params["preprocessing.impute.numeric"] == "median"
+    assert run.data.tags["slipway.dataset"] == "cancer@1"
+    assert [d.dataset.name for d in run.inputs.dataset_inputs] == ["cancer"]
+    history = client.get_metric_history(run_id, "cv.roc_auc")
+    assert sorted(m.step for m in history) == [0, 1, 2, 3, 4]
+    folds = [m.value for m in sorted(history, key=lambda m: m.step)]
+    metrics = run.data.metrics
+    assert metrics["cv.roc_auc.mean"] == pytest.approx(np.mean(folds), abs=1e-12)
+    assert metrics["cv.roc_auc.std"] == pytest.approx(np.std(folds), abs=1e-12)
+    assert float(printed.group(1)) == pytest.approx(metrics["cv.roc_auc.mean"], abs=5e-5)
+    assert float(printed.group(3)) == pytest.approx(metrics["holdout.roc_auc"], abs=5e-5)
+
+    # The holdout the CLI evaluated: stratified, 20%, rows of the version.
+    holdout = pd.read_csv(io.BytesIO(_artifact(server, run_id, "evaluation/holdout_predictions.csv")))
+    frame = _cancer_frame(workspace)
+    assert len(holdout) == 114 and holdout["row"].is_unique
+    assert (holdout["y"].to_numpy() == frame["malignant"].to_numpy()[holdout["row"]]).all()
+    assert holdout["y"].sum() == round(357 * 0.2)  # the classes' ratio kept
+
+    # The real mlflow.xgboost loads the logged model; on the holdout's rows it
+    # predicts what the CLI reported, and sklearn's AUC of that is the metric.
+    booster = mlflow.xgboost.load_model(f"runs:/{run_id}/model")
+    assert isinstance(booster, xgb.Booster)
+    features = [c for c in frame.columns if c != "malignant"]
+    x = frame.loc[holdout["row"], features]
+    predicted = booster.predict(xgb.DMatrix(x))
+    np.testing.assert_allclose(predicted, holdout["prediction"], rtol=0, atol=1e-6)
+    assert roc_auc_score(holdout["y"], predicted) == pytest.approx(metrics["holdout.roc_auc"],
+                                                                   abs=1e-6)
+    assert booster.feature_names == features
+    assert booster.num_boosted_rounds() == 40
+
+    mlmodel = _artifact(server, run_id, "model/MLmodel").decode()
+    assert "model_format: ubj" in mlmodel and "preprocessing: preprocessing.json" in mlmodel
+    pre = json.loads(_artifact(server, run_id, "model/preprocessing.json"))
+    assert [f["name"] for f in pre["features"]] == features
+
+
+def test_preprocessing_is_fitted_on_the_training_rows_only(workspace, server):
+    spec = TRAIN_SPEC.replace("type: xgboost\n  params: {num_boost_round: 40, max_depth: 3, "
+                              "eta: 0.2}", "type: logistic\n  params: {l2: 1.0}")
+    spec += "preprocessing: {scale: standard}\n"
+    out = _train(workspace, spec, "--tracking-uri", server.url)
+    assert out.returncode == 0, out.stderr
+    run_id = _run_id(out.stdout)
+    holdout = pd.read_csv(io.BytesIO(_artifact(server, run_id, "evaluation/holdout_predictions.csv")))
+    pre = json.loads(_artifact(server, run_id, "model/preprocessing.json"))
+    frame = _cancer_frame(workspace)
+    training = frame.drop(index=holdout["row"])
+    everything = frame
+    for f in pre["features"]:
+        column = training[f["name"]]
+        assert f["center"] == pytest.approx(column.mean(), rel=1e-12), f["name"]
+        assert f["scale"] == pytest.approx(column.std(ddof=0), rel=1e-12), f["name"]
+    # ... and not on every row: the holdout moves the mean of some feature.
+    assert any(f["center"] != pytest.approx(everything[f["name"]].mean(), rel=1e-9)
+               for f in pre["features"])
+    # The logistic model's holdout AUC, recomputed from its logged predictions.
+    metrics = MlflowClient(server.url).get_run(run_id).data.metrics
+    assert roc_auc_score(holdout["y"], holdout["prediction"]) == pytest.approx(
+        metrics["holdout.roc_auc"], abs=1e-9)
+    assert metrics["holdout.roc_auc"] > 0.97
+    model = json.loads(_artifact(server, run_id, "model/model.json"))
+    assert model["link"] == "logistic" and len(model["coefficients"]) == 30
+
+
+def test_a_search_trains_with_the_fixed_params_and_says_so(workspace):
+    out = _train(workspace, SPEC, "--no-tracking")
+    assert out.returncode == 0, out.stderr
     assert "data      cancer@1" in out.stdout  # the plan is checked and printed first
-    assert "training itself is not built yet" in out.stderr, out.stderr
+    assert "tuning (search:) is not built yet: training once with the fixed params" in out.stdout
+    assert "fold 5/5" in out.stdout and "not tracked (--no-tracking)" in out.stdout
+
+
+def test_an_unreachable_tracking_server_fails_before_training(workspace):
+    out = _train(workspace, TRAIN_SPEC, "--tracking-uri", "http://127.0.0.1:9")
+    assert out.returncode != 0
+    assert "fold 1/5" not in out.stdout
