@@ -10,11 +10,14 @@
 //   linear    ridge regression on Eigen: minimises the squared error plus
 //             l2 * |w|^2, intercept unpenalised (scikit-learn's
 //             Ridge(alpha=l2)); l2 defaults to 1.
-//   logistic  binary logistic regression on Eigen, by Newton's method:
-//             minimises the summed log loss plus l2 / 2 * |w|^2, intercept
+//   logistic  logistic regression on Eigen, by Newton's method, binary or
+//             multinomial (softmax, a weight vector per class): minimises
+//             the summed log loss plus l2 / 2 * |w|^2, intercepts
 //             unpenalised (scikit-learn's LogisticRegression(C=1/l2)); l2
 //             defaults to 1, max_iter to 100, tol (on the Newton step) to
-//             1e-8. Multiclass and l1 are refused: not built yet.
+//             1e-8. Newton's Hessian has (classes x features)^2 entries:
+//             fine for hundreds of columns, not for one-hot of thousands.
+//   l1 is refused for both linear models: not built yet.
 //   Both linear models are saved as `model.json` (intercept and
 //   coefficients by feature name).
 //

@@ -262,9 +262,31 @@ TEST(TrainingTrainerTest, LogisticMatchesScikitLearnAndRoundTrips) {
 
   options.params["l1"] = 0.5;
   EXPECT_THROW(Trainer::Create(options), Error);
-  options.params.clear();
+}
+
+TEST(TrainingTrainerTest, MultinomialLogisticMatchesScikitLearnAndRoundTrips) {
+  // scikit-learn 1.9.1's LogisticRegression(C=1.0, tol=1e-12,
+  // max_iter=100000).predict_proba on these nine rows (multinomial, lbfgs).
+  Matrix x{9, 2, {1, 2, 2, 0.5, 3, 1.5, 4, 3, 5, 2.5, 6, 1, 7, 3.5, 8, 0, 2.5, 2.5}};
+  const std::vector<double> y = {0, 0, 1, 2, 1, 1, 2, 0, 2};
+  const std::vector<double> sklearn = {
+      0.4525350230840058,  0.2853620019218034,  0.2621029749941908,   0.7890527852467459,
+      0.18068438439961804, 0.03026283035363601, 0.47150117678176046,  0.3579546335854656,
+      0.17054418963277396, 0.0708539657153945,  0.27754411326961376,  0.6516019210149918,
+      0.11272127170411701, 0.388354520569721,   0.49892420772616203,  0.39305073474585256,
+      0.4917469941239339,  0.11520227113021346, 0.014124665990458847, 0.22084010721705952,
+      0.7650352267924817,  0.49122388711971704, 0.4754248016809832,   0.03335131119929959,
+      0.20493647736514908, 0.3220884630819583,  0.47297505955289265};
+  TrainerOptions options;
+  options.model = ModelType::kLogistic;
   options.task = Task::kMulticlass;
-  EXPECT_THROW(Trainer::Create(options), Error);
+  options.classes = 3;
+  options.feature_names = {"a", "b"};
+  auto model = Trainer::Create(options)->Fit(x, y);
+  const Matrix p = model->Predict(x);
+  ASSERT_EQ(p.cols, 3u);
+  for (size_t i = 0; i < sklearn.size(); ++i) EXPECT_NEAR(p.values[i], sklearn[i], 1e-6) << i;
+  EXPECT_EQ(LoadFittedModel(options, model->Files())->Predict(x).values, p.values);
 }
 
 TEST(TrainingTrainerTest, XgboostRoundTripsAndFollowsTheSeed) {
