@@ -234,12 +234,22 @@ json Metrics(const training::TrainingOutcome& outcome) {
   return metrics;
 }
 
-// The holdout's rows (0-based data rows of the version), their labels and
+// A text as one CSV field: quoted when it holds a comma, a quote or a line break.
+std::string CsvField(const std::string& text) {
+  if (text.find_first_of(",\"\r\n") == std::string::npos) return text;
+  std::string out = "\"";
+  for (char c : text) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
+
+// The holdout's rows (0-based data rows of the version), their labels (the
+// class's text and its index y, which indexes the prediction columns), and
 // the final model's predictions: what a check outside Slipway recomputes.
 std::string HoldoutCsv(const training::TrainingSpec& spec,
                        const training::TrainingOutcome& outcome) {
   const training::Matrix& p = outcome.holdout_predictions;
-  std::string out = "row,y";
+  const bool classes = !outcome.target.classes.empty();
+  std::string out = classes ? "row,label,y" : "row,y";
   if (spec.task == training::Task::kMulticlass) {
     for (size_t c = 0; c < p.cols; ++c) out += fmt::format(",p{}", c);
   } else {
@@ -248,7 +258,10 @@ std::string HoldoutCsv(const training::TrainingSpec& spec,
   out += "\n";
   for (size_t i = 0; i < p.rows; ++i) {
     const size_t row = outcome.split.holdout[i];
-    out += fmt::format("{},{}", row, outcome.target.y[row]);
+    out += std::to_string(row);
+    if (classes)
+      out += "," + CsvField(outcome.target.classes[static_cast<size_t>(outcome.target.y[row])]);
+    out += fmt::format(",{}", outcome.target.y[row]);
     for (size_t c = 0; c < p.cols; ++c) out += fmt::format(",{:.17g}", p(i, c));
     out += "\n";
   }

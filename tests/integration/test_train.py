@@ -23,7 +23,7 @@ import requests
 import xgboost as xgb
 from mlflow.tracking import MlflowClient
 from sklearn import datasets as skdatasets
-from sklearn.metrics import roc_auc_score
+from sklearn.metrics import accuracy_score, log_loss, roc_auc_score
 
 from test_data import slipway
 
@@ -65,6 +65,10 @@ def workspace(tmp_path_factory) -> Path:
     slipway("data", "add", "cancer_holes.csv", "--name", "cancer", cwd=ws)
     frame.assign(malignant=1).to_csv(ws / "cancer_one.csv", index=False)
     slipway("data", "add", "cancer_one.csv", "--name", "cancer", cwd=ws)
+    wine = skdatasets.load_wine(as_frame=True).frame
+    wine.columns = [c.replace("/", "_") for c in wine.columns]
+    wine.to_csv(ws / "wine.csv", index=False)
+    slipway("data", "add", "wine.csv", "--name", "wine", cwd=ws)
     return ws
 
 
@@ -240,6 +244,48 @@ def test_preprocessing_is_fitted_on_the_training_rows_only(workspace, server):
     assert metrics["holdout.roc_auc"] > 0.97
     model = json.loads(_artifact(server, run_id, "model/model.json"))
     assert model["link"] == "logistic" and len(model["coefficients"]) == 30
+
+
+WINE_SPEC = """\
+data: wine@1
+target: target
+task: multiclass
+preprocessing: {scale: standard}
+model: {type: logistic, params: {l2: 0.5}}
+cv: {scheme: stratified, folds: 3}
+holdout: 0.3
+metric: log_loss
+seed: 5
+"""
+
+
+def test_multinomial_logistic_model_files_reproduce_its_predictions(workspace, server):
+    out = _train(workspace, WINE_SPEC, "--tracking-uri", server.url)
+    assert out.returncode == 0, out.stderr
+    assert "fold 3/3" in out.stdout and "log_loss *" in out.stdout
+    run_id = _run_id(out.stdout)
+    holdout = pd.read_csv(io.BytesIO(_artifact(server, run_id, "evaluation/holdout_predictions.csv")))
+    probabilities = holdout[["p0", "p1", "p2"]].to_numpy()
+    metrics = MlflowClient(server.url).get_run(run_id).data.metrics
+    assert log_loss(holdout["y"], probabilities) == pytest.approx(metrics["holdout.log_loss"],
+                                                                  abs=1e-9)
+    assert accuracy_score(holdout["y"], probabilities.argmax(1)) == pytest.approx(
+        metrics["holdout.accuracy"], abs=1e-12)
+    assert metrics["holdout.accuracy"] > 0.9
+    # preprocessing.json and model.json are the whole model: applied in numpy
+    # to the raw holdout rows they give the logged probabilities.
+    pre = json.loads(_artifact(server, run_id, "model/preprocessing.json"))
+    model = json.loads(_artifact(server, run_id, "model/model.json"))
+    assert model["link"] == "softmax"
+    wine = pd.read_csv(workspace / "wine.csv")
+    names = [f["name"] for f in pre["features"]]
+    x = wine.loc[holdout["row"], names].to_numpy()
+    x = (x - [f["center"] for f in pre["features"]]) / [f["scale"] for f in pre["features"]]
+    z = x @ np.array([model["coefficients"][n] for n in names]) + np.array(model["intercept"])
+    p = np.exp(z - z.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(p, probabilities, rtol=0, atol=1e-9)
+    assert list(holdout["label"]) == list(holdout["y"])  # wine's classes are 0, 1, 2
 
 
 def test_a_search_trains_with_the_fixed_params_and_says_so(workspace):
