@@ -336,15 +336,22 @@ void Train(const TrainOptions& options) {
   const training::Table table =
       ReadRows(datasets, version, profile, training::ColumnsToRead(spec, plan));
   const size_t folds = static_cast<size_t>(spec.cv.folds);
+  const bool early_stopping = spec.params.count("early_stopping_rounds") > 0;
   const training::TrainingOutcome outcome =
       training::RunTraining(spec, plan, table, [&](const training::FoldReport& fold) {
-        std::cout << fmt::format("fold {}/{}  train {} rows, validate {} rows  {} {}  ({:.2f} s)\n",
-                                 fold.fold + 1, folds, fold.training_rows, fold.validation_rows,
-                                 spec.metric, Number(fold.metrics.at(spec.metric)), fold.seconds)
+        std::cout << fmt::format(
+                         "fold {}/{}  train {} rows, validate {} rows  {} {}{}  ({:.2f} s)\n",
+                         fold.fold + 1, folds, fold.training_rows, fold.validation_rows,
+                         spec.metric, Number(fold.metrics.at(spec.metric)),
+                         early_stopping ? fmt::format("  kept {} rounds", fold.rounds) : "",
+                         fold.seconds)
                   << std::flush;
       });
-  std::cout << fmt::format("final     trained on {} rows, evaluated on {} holdout rows\n",
-                           outcome.split.training.size(), outcome.split.holdout.size());
+  std::cout << fmt::format("final     trained on {} rows, evaluated on {} holdout rows{}\n",
+                           outcome.split.training.size(), outcome.split.holdout.size(),
+                           outcome.final_rounds > 0
+                               ? fmt::format(", {} rounds (the folds' mean)", outcome.final_rounds)
+                               : "");
   PrintResults(spec, outcome);
   if (!run) {
     std::cout << "\nnot tracked (--no-tracking): the model was not saved\n";
@@ -359,7 +366,11 @@ void Train(const TrainOptions& options) {
   if (tuning_asked) {
     tags.push_back(KeyValue("slipway.tuning", "not built yet: trained with the fixed params"));
   }
-  run->Log(Params(spec, plan), Metrics(outcome), tags);
+  json params = Params(spec, plan);
+  if (outcome.final_rounds > 0) {
+    params.push_back(KeyValue("final.num_boost_round", std::to_string(outcome.final_rounds)));
+  }
+  run->Log(params, Metrics(outcome), tags);
   run->LogInput({{"name", version.name},
                  {"digest", data::RunInputDigest(version)},
                  {"source_type", "slipway"},

@@ -115,7 +115,8 @@ class LinearTrainer : public Trainer {
     tol_ = Param(options, "tol", 1e-8);
   }
 
-  std::unique_ptr<FittedModel> Fit(const Matrix& x, std::span<const double> y) const override {
+  std::unique_ptr<FittedModel> Fit(const Matrix& x, std::span<const double> y,
+                                   const EvalSet& /*eval: no early stopping*/) const override {
     const Eigen::MatrixXd a = ToEigen(x, options_.feature_names);
     const Eigen::VectorXd b = Eigen::Map<const Eigen::VectorXd>(y.data(), y.size());
     if (options_.model == ModelType::kLinear) return Ridge(a, b);

@@ -7,6 +7,11 @@
 //             `seed` as XGBoost's seed, tree_method hist unless the spec says
 //             otherwise (XGBoost 2's default; 1.7 would pick by data size).
 //             Saved as UBJSON (`model.ubj`), the file mlflow.xgboost writes.
+//             early_stopping_rounds needs an EvalSet: boosting stops when
+//             XGBoost's default metric of the objective (logloss, mlogloss,
+//             rmse) on it has not improved for that many rounds, and the
+//             model keeps the rounds up to the best one (FittedModel::Rounds).
+//             Without an EvalSet it is refused.
 //   linear    ridge regression on Eigen: minimises the squared error plus
 //             l2 * |w|^2, intercept unpenalised (scikit-learn's
 //             Ridge(alpha=l2)); l2 defaults to 1.
@@ -57,9 +62,18 @@ struct ModelFile {
   std::string bytes;
 };
 
+// Rows a trainer watches while fitting, never fits on: the validation fold
+// of XGBoost's early stopping.
+struct EvalSet {
+  const Matrix* x = nullptr;
+  std::span<const double> y;
+};
+
 class FittedModel {
  public:
   virtual ~FittedModel() = default;
+  // Boosting rounds the model keeps (XGBoost); 0 for other families.
+  virtual int64_t Rounds() const { return 0; }
   // `x` has the columns the model was fitted on.
   virtual Matrix Predict(const Matrix& x) const = 0;
   // The model's own files (model.ubj, model.json).
@@ -75,8 +89,10 @@ class Trainer {
   static std::unique_ptr<Trainer> Create(const TrainerOptions& options);
   virtual ~Trainer() = default;
 
-  // Fitted on the rows of `x` with labels `y` (class indices, or values).
-  virtual std::unique_ptr<FittedModel> Fit(const Matrix& x, std::span<const double> y) const = 0;
+  // Fitted on the rows of `x` with labels `y` (class indices, or values),
+  // watching `eval` where the family uses one (early stopping).
+  virtual std::unique_ptr<FittedModel> Fit(const Matrix& x, std::span<const double> y,
+                                           const EvalSet& eval = {}) const = 0;
 };
 
 // A model saved by FittedModel::Files, loaded back (for checks and tests).

@@ -68,20 +68,30 @@ struct Fitted {
   std::unique_ptr<FittedModel> model;
 };
 
+// Fitted on `rows`; `watched` rows are the early stopping's (and nothing else's).
 Fitted FitOn(const TrainingSpec& spec, const TrainingPlan& plan, const Table& table,
-             const EncodedTarget& target, const std::vector<size_t>& rows) {
+             const EncodedTarget& target, const std::map<std::string, ParamValue>& params,
+             const std::vector<size_t>& rows, const std::vector<size_t>& watched) {
   Fitted fitted;
   fitted.preprocessor = Preprocessor::Fit(table, rows, FeatureNames(plan), spec.preprocessing);
   TrainerOptions& options = fitted.options;
   options.model = spec.model;
   options.task = spec.task;
   options.classes = static_cast<int64_t>(target.classes.size());
-  options.params = spec.params;
+  options.params = params;
   options.seed = spec.seed;
   options.feature_names = fitted.preprocessor.OutputNames();
   options.categorical = fitted.preprocessor.OutputCategorical();
   const Matrix x = fitted.preprocessor.Transform(table, rows);
-  fitted.model = Trainer::Create(options)->Fit(x, Select(target.y, rows));
+  EvalSet eval;
+  Matrix watched_x;
+  std::vector<double> watched_y;
+  if (!watched.empty()) {
+    watched_x = fitted.preprocessor.Transform(table, watched);
+    watched_y = Select(target.y, watched);
+    eval = {&watched_x, watched_y};
+  }
+  fitted.model = Trainer::Create(options)->Fit(x, Select(target.y, rows), eval);
   return fitted;
 }
 
@@ -134,9 +144,12 @@ TrainingOutcome RunTraining(const TrainingSpec& spec, const TrainingPlan& plan, 
   const std::vector<Fold> folds =
       SplitFolds(columns, outcome.split.training, spec.cv.scheme, spec.cv.folds, spec.seed);
 
+  const bool early_stopping =
+      spec.model == ModelType::kXgboost && spec.params.count("early_stopping_rounds") > 0;
   for (size_t i = 0; i < folds.size(); ++i) {
     const auto start = std::chrono::steady_clock::now();
-    const Fitted fitted = FitOn(spec, plan, table, outcome.target, folds[i].training);
+    const Fitted fitted = FitOn(spec, plan, table, outcome.target, spec.params, folds[i].training,
+                                early_stopping ? folds[i].validation : std::vector<size_t>{});
     const Matrix predictions =
         fitted.model->Predict(fitted.preprocessor.Transform(table, folds[i].validation));
     FoldReport report;
@@ -146,6 +159,7 @@ TrainingOutcome RunTraining(const TrainingSpec& spec, const TrainingPlan& plan, 
     report.metrics =
         Evaluate(spec.task, classes, Select(outcome.target.y, folds[i].validation), predictions)
             .metrics;
+    report.rounds = fitted.model->Rounds();
     report.seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (on_fold) on_fold(report);
@@ -162,7 +176,16 @@ TrainingOutcome RunTraining(const TrainingSpec& spec, const TrainingPlan& plan, 
     outcome.cv_std[name] = std::sqrt(squares / outcome.folds.size());
   }
 
-  Fitted final_model = FitOn(spec, plan, table, outcome.target, outcome.split.training);
+  std::map<std::string, ParamValue> final_params = spec.params;
+  if (early_stopping) {
+    double rounds = 0;
+    for (const FoldReport& f : outcome.folds) rounds += static_cast<double>(f.rounds);
+    outcome.final_rounds = std::max<int64_t>(1, std::llround(rounds / outcome.folds.size()));
+    final_params.erase("early_stopping_rounds");
+    final_params["num_boost_round"] = static_cast<double>(outcome.final_rounds);
+  }
+  Fitted final_model =
+      FitOn(spec, plan, table, outcome.target, final_params, outcome.split.training, {});
   outcome.holdout_predictions =
       final_model.model->Predict(final_model.preprocessor.Transform(table, outcome.split.holdout));
   outcome.holdout = Evaluate(spec.task, classes, Select(outcome.target.y, outcome.split.holdout),

@@ -8,6 +8,11 @@
 // holdout's. Nothing here touches the disk or the network: the caller reads
 // the Table (table.h) and logs the outcome (the CLI: `slipway train`).
 //
+// With XGBoost's early_stopping_rounds, each fold stops on its own
+// validation rows (as xgboost.cv does: the fold's metrics are then a little
+// optimistic), and the final model, which has no validation rows, boosts the
+// folds' mean number of kept rounds (TrainingOutcome::final_rounds).
+//
 // A spec with a search trains with its fixed params only (tuning is not
 // built yet); RunTraining does not look at `search`, the caller says so.
 //
@@ -38,6 +43,7 @@ struct FoldReport {
   size_t validation_rows = 0;
   std::map<std::string, double> metrics;
   double seconds = 0;
+  int64_t rounds = 0;  // XGBoost: boosting rounds the fold's model kept
 };
 
 // The target as trainers read it: class indices (classes sorted, numerically
@@ -53,6 +59,7 @@ struct TrainingOutcome {
   std::vector<FoldReport> folds;
   std::map<std::string, double> cv_mean;
   std::map<std::string, double> cv_std;  // population std (ddof 0) over the folds
+  int64_t final_rounds = 0;  // early stopping: the final model's num_boost_round; else 0
   Holdout split;
   Evaluation holdout;              // the final model on the holdout rows
   Matrix holdout_predictions;      // rows of split.holdout, in order

@@ -3,6 +3,8 @@
 #include <xgboost/c_api.h>
 
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
 #include <limits>
 #include <mutex>
 
@@ -109,6 +111,13 @@ class XgboostModel : public FittedModel {
     return {{"model.ubj", std::string(bytes, length)}};
   }
 
+  int64_t Rounds() const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    int rounds = 0;
+    Check(XGBoosterBoostedRounds(booster_, &rounds), "counting rounds");
+    return rounds;
+  }
+
   json Flavors() const override {
     int major = 0, minor = 0, patch = 0;
     XGBoostVersion(&major, &minor, &patch);
@@ -138,11 +147,6 @@ BoosterHandle NewBooster(DMatrixHandle train) {
 class XgboostTrainer : public Trainer {
  public:
   explicit XgboostTrainer(const TrainerOptions& options) : options_(options) {
-    if (options.params.count(kEarlyStopping)) {
-      ThrowInvalid(
-          "model.params.early_stopping_rounds: early stopping is not built yet; set "
-          "num_boost_round instead");
-    }
     params_["objective"] = options.task == Task::kBinary       ? "binary:logistic"
                            : options.task == Task::kMulticlass ? "multi:softprob"
                                                                : "reg:squarederror";
@@ -151,8 +155,8 @@ class XgboostTrainer : public Trainer {
     params_["tree_method"] = "hist";
     params_["verbosity"] = "0";
     for (const auto& [name, value] : options.params) {
-      if (name == kRounds) {
-        rounds_ = static_cast<int>(std::get<double>(value));
+      if (name == kRounds || name == kEarlyStopping) {
+        (name == kRounds ? rounds_ : stopping_) = static_cast<int>(std::get<double>(value));
         continue;
       }
       params_[name] = std::holds_alternative<std::string>(value)
@@ -161,26 +165,65 @@ class XgboostTrainer : public Trainer {
     }
   }
 
-  std::unique_ptr<FittedModel> Fit(const Matrix& x, std::span<const double> y) const override {
+  std::unique_ptr<FittedModel> Fit(const Matrix& x, std::span<const double> y,
+                                   const EvalSet& eval) const override {
+    if (stopping_ > 0 && eval.x == nullptr) {
+      ThrowInvalid(
+          "model.params.early_stopping_rounds: early stopping needs validation rows; the "
+          "final model takes its rounds from the folds'");
+    }
     DMatrix train(x, options_);
-    std::vector<float> labels(y.begin(), y.end());
-    Check(XGDMatrixSetFloatInfo(train.get(), "label", labels.data(), labels.size()),
-          "setting labels");
+    SetLabels(train, y);
     DMatrixHandle handle = train.get();
     BoosterHandle booster = NewBooster(handle);
     auto model = std::make_unique<XgboostModel>(booster, options_);  // owns booster from here
     for (const auto& [name, value] : params_)
       Check(XGBoosterSetParam(booster, name.c_str(), value.c_str()), name.c_str());
     FeatureInfo(options_).ApplyTo(XGBoosterSetStrFeatureInfo, booster, x.cols);
-    for (int round = 0; round < rounds_; ++round)
+    if (stopping_ == 0) {
+      for (int round = 0; round < rounds_; ++round)
+        Check(XGBoosterUpdateOneIter(booster, round, handle), "boosting");
+      return model;
+    }
+    // Early stopping: the objective's default metric on `eval` after each
+    // round (all of them smaller-is-better), until `stopping_` rounds bring
+    // no improvement; then only the rounds up to the best are kept.
+    DMatrix watched(*eval.x, options_);
+    SetLabels(watched, eval.y);
+    DMatrixHandle watched_handle = watched.get();
+    const char* watched_name = "validation";
+    double best = std::numeric_limits<double>::infinity();
+    int best_round = 0;
+    for (int round = 0; round < rounds_ && round - best_round <= stopping_; ++round) {
       Check(XGBoosterUpdateOneIter(booster, round, handle), "boosting");
-    return model;
+      const char* result = nullptr;
+      Check(XGBoosterEvalOneIter(booster, round, &watched_handle, &watched_name, 1, &result),
+            "evaluating");
+      // "[7]\tvalidation-logloss:0.1234"
+      const char* colon = std::strrchr(result, ':');
+      const double value = colon ? std::strtod(colon + 1, nullptr) : std::nan("");
+      if (value < best) {
+        best = value;
+        best_round = round;
+      }
+    }
+    if (best_round + 1 >= model->Rounds()) return model;
+    BoosterHandle sliced = nullptr;
+    Check(XGBoosterSlice(booster, 0, best_round + 1, 1, &sliced), "keeping the best rounds");
+    return std::make_unique<XgboostModel>(sliced, options_);
   }
 
  private:
+  static void SetLabels(const DMatrix& data, std::span<const double> y) {
+    std::vector<float> labels(y.begin(), y.end());
+    Check(XGDMatrixSetFloatInfo(data.get(), "label", labels.data(), labels.size()),
+          "setting labels");
+  }
+
   TrainerOptions options_;
   std::map<std::string, std::string> params_;
   int rounds_ = static_cast<int>(kDefaultRounds);
+  int stopping_ = 0;  // early_stopping_rounds; 0: none
 };
 
 }  // namespace

@@ -212,6 +212,13 @@ def test_trains_breast_cancer_and_logs_a_model_python_loads(workspace, server, m
     assert booster.feature_names == features
     assert booster.num_boosted_rounds() == 40
 
+    # The same spec, data and seed make the same model file, byte for byte.
+    again = _train(workspace, TRAIN_SPEC, "--tracking-uri", server.url, "--experiment",
+                   "cancer-training")
+    assert again.returncode == 0, again.stderr
+    assert _artifact(server, _run_id(again.stdout), "model/model.ubj") == _artifact(
+        server, run_id, "model/model.ubj")
+
     mlmodel = _artifact(server, run_id, "model/MLmodel").decode()
     assert "model_format: ubj" in mlmodel and "preprocessing: preprocessing.json" in mlmodel
     pre = json.loads(_artifact(server, run_id, "model/preprocessing.json"))
@@ -286,6 +293,24 @@ def test_multinomial_logistic_model_files_reproduce_its_predictions(workspace, s
     p /= p.sum(axis=1, keepdims=True)
     np.testing.assert_allclose(p, probabilities, rtol=0, atol=1e-9)
     assert list(holdout["label"]) == list(holdout["y"])  # wine's classes are 0, 1, 2
+
+
+def test_early_stopping_stops_each_fold_and_the_final_model_boosts_their_mean(workspace, server):
+    spec = TRAIN_SPEC.replace("num_boost_round: 40", "num_boost_round: 1000, "
+                              "early_stopping_rounds: 10")
+    out = _train(workspace, spec, "--tracking-uri", server.url)
+    assert out.returncode == 0, out.stderr
+    kept = [int(n) for n in re.findall(r"  kept (\d+) rounds", out.stdout)]
+    assert len(kept) == 5 and all(1 <= n < 1000 for n in kept), out.stdout
+    final = max(1, round(sum(kept) / 5))
+    assert f"{final} rounds (the folds' mean)" in out.stdout
+    run_id = _run_id(out.stdout)
+    run = MlflowClient(server.url).get_run(run_id)
+    assert run.data.params["final.num_boost_round"] == str(final)
+    assert run.data.params["model.params.early_stopping_rounds"] == "10"
+    booster = xgb.Booster()
+    booster.load_model(bytearray(_artifact(server, run_id, "model/model.ubj")))
+    assert booster.num_boosted_rounds() == final
 
 
 def test_a_search_trains_with_the_fixed_params_and_says_so(workspace):

@@ -322,9 +322,41 @@ TEST(TrainingTrainerTest, XgboostRoundTripsAndFollowsTheSeed) {
   const Matrix q = Trainer::Create(options)->Fit(x, y)->Predict(x);
   ASSERT_EQ(q.cols, 3u);
   EXPECT_NEAR(q.values[0] + q.values[1] + q.values[2], 1, 1e-6);
+}
 
-  options.params["early_stopping_rounds"] = 5.0;
-  EXPECT_THROW(Trainer::Create(options), Error);
+TEST(TrainingTrainerTest, XgboostEarlyStoppingKeepsTheBestRounds) {
+  // A noisy label: more rounds overfit, so the validation loss turns up.
+  Matrix x{300, 2, {}}, valid{100, 2, {}};
+  std::vector<double> y, valid_y;
+  for (size_t i = 0; i < 400; ++i) {
+    const double a = static_cast<double>((i * 37) % 101) / 10, b = static_cast<double>(i % 13);
+    const double label = (a > 5) != (i % 4 == 0) ? 1 : 0;  // a quarter flipped
+    Matrix& m = i < 300 ? x : valid;
+    m.values.insert(m.values.end(), {a, b});
+    (i < 300 ? y : valid_y).push_back(label);
+  }
+  TrainerOptions options;
+  options.feature_names = {"a", "b"};
+  options.params = {{"num_boost_round", 300.0},
+                    {"max_depth", 6.0},
+                    {"eta", 0.3},
+                    {"early_stopping_rounds", 10.0}};
+  const auto trainer = Trainer::Create(options);
+  EXPECT_THROW(trainer->Fit(x, y), Error);  // nothing to watch
+  auto model = trainer->Fit(x, y, {&valid, valid_y});
+  EXPECT_GE(model->Rounds(), 1);
+  EXPECT_LT(model->Rounds(), 300);
+  // The kept model beats (or ties) the one boosted 10 rounds past its best.
+  options.params.erase("early_stopping_rounds");
+  options.params["num_boost_round"] = static_cast<double>(model->Rounds() + 10);
+  const auto longer = Trainer::Create(options)->Fit(x, y);
+  std::vector<double> pairs, longer_pairs;
+  for (double p : model->Predict(valid).values) pairs.insert(pairs.end(), {1 - p, p});
+  for (double p : longer->Predict(valid).values)
+    longer_pairs.insert(longer_pairs.end(), {1 - p, p});
+  EXPECT_LE(LogLoss(valid_y, pairs, 2), LogLoss(valid_y, longer_pairs, 2) + 1e-6);
+  // The kept rounds survive the file.
+  EXPECT_EQ(LoadFittedModel(options, model->Files())->Rounds(), model->Rounds());
 }
 
 // --- RunTraining
