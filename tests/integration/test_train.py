@@ -23,7 +23,12 @@ import requests
 import xgboost as xgb
 from mlflow.tracking import MlflowClient
 from sklearn import datasets as skdatasets
-from sklearn.metrics import accuracy_score, log_loss, roc_auc_score
+from sklearn.linear_model import Ridge
+from sklearn.metrics import (accuracy_score, average_precision_score, brier_score_loss,
+                             confusion_matrix, f1_score, log_loss, mean_absolute_error,
+                             mean_absolute_percentage_error, mean_squared_error,
+                             precision_score, r2_score, recall_score, roc_auc_score)
+from sklearn.preprocessing import StandardScaler
 
 from test_data import slipway
 
@@ -65,6 +70,9 @@ def workspace(tmp_path_factory) -> Path:
     slipway("data", "add", "cancer_holes.csv", "--name", "cancer", cwd=ws)
     frame.assign(malignant=1).to_csv(ws / "cancer_one.csv", index=False)
     slipway("data", "add", "cancer_one.csv", "--name", "cancer", cwd=ws)
+    skdatasets.load_diabetes(as_frame=True, scaled=False).frame.to_csv(ws / "diabetes.csv",
+                                                                        index=False)
+    slipway("data", "add", "diabetes.csv", "--name", "diabetes", cwd=ws)
     wine = skdatasets.load_wine(as_frame=True).frame
     wine.columns = [c.replace("/", "_") for c in wine.columns]
     wine.to_csv(ws / "wine.csv", index=False)
@@ -211,6 +219,20 @@ def test_trains_breast_cancer_and_logs_a_model_python_loads(workspace, server, m
                                                                    abs=1e-6)
     assert booster.feature_names == features
     assert booster.num_boosted_rounds() == 40
+    # Every holdout metric is scikit-learn's on the logged predictions.
+    y, p = holdout["y"].to_numpy(), holdout["prediction"].to_numpy()
+    label = (p > 0.5).astype(int)
+    expected = {
+        "roc_auc": roc_auc_score(y, p), "pr_auc": average_precision_score(y, p),
+        "log_loss": log_loss(y, p), "brier": brier_score_loss(y, p),
+        "accuracy": accuracy_score(y, label), "precision": precision_score(y, label),
+        "recall": recall_score(y, label), "f1": f1_score(y, label),
+        "f1_macro": f1_score(y, label, average="macro"),
+    }
+    for name, value in expected.items():
+        assert metrics[f"holdout.{name}"] == pytest.approx(value, abs=1e-9), name
+    counts = json.loads(_artifact(server, run_id, "evaluation/confusion_matrix.json"))["counts"]
+    assert counts == confusion_matrix(y, label).tolist()
 
     # The same spec, data and seed make the same model file, byte for byte.
     again = _train(workspace, TRAIN_SPEC, "--tracking-uri", server.url, "--experiment",
@@ -293,6 +315,40 @@ def test_multinomial_logistic_model_files_reproduce_its_predictions(workspace, s
     p /= p.sum(axis=1, keepdims=True)
     np.testing.assert_allclose(p, probabilities, rtol=0, atol=1e-9)
     assert list(holdout["label"]) == list(holdout["y"])  # wine's classes are 0, 1, 2
+
+
+def test_ridge_regression_matches_scikit_learn_on_the_same_rows(workspace, server):
+    spec = """\
+data: diabetes@1
+target: target
+task: regression
+preprocessing: {scale: standard}
+model: {type: linear, params: {l2: 3.0}}
+cv: {scheme: kfold, folds: 4}
+holdout: 0.25
+seed: 2
+"""
+    out = _train(workspace, spec, "--tracking-uri", server.url)
+    assert out.returncode == 0, out.stderr
+    assert "rmse *" in out.stdout
+    run_id = _run_id(out.stdout)
+    holdout = pd.read_csv(io.BytesIO(_artifact(server, run_id, "evaluation/holdout_predictions.csv")))
+    frame = pd.read_csv(workspace / "diabetes.csv")
+    features = [c for c in frame.columns if c != "target"]
+    training = frame.drop(index=holdout["row"])
+    # scikit-learn's pipeline on the rows the CLI trained on: the same predictions.
+    scaler = StandardScaler().fit(training[features])
+    ridge = Ridge(alpha=3.0).fit(scaler.transform(training[features]), training["target"])
+    expected = ridge.predict(scaler.transform(frame.loc[holdout["row"], features]))
+    np.testing.assert_allclose(holdout["prediction"], expected, rtol=0, atol=1e-8)
+    y, p = holdout["y"].to_numpy(), holdout["prediction"].to_numpy()
+    metrics = MlflowClient(server.url).get_run(run_id).data.metrics
+    for name, value in {"rmse": np.sqrt(mean_squared_error(y, p)),
+                        "mae": mean_absolute_error(y, p), "r2": r2_score(y, p),
+                        "mape": mean_absolute_percentage_error(y, p)}.items():
+        assert metrics[f"holdout.{name}"] == pytest.approx(value, abs=1e-9), name
+    assert sorted(m.step for m in MlflowClient(server.url).get_metric_history(run_id, "cv.rmse")) \
+        == [0, 1, 2, 3]
 
 
 def test_early_stopping_stops_each_fold_and_the_final_model_boosts_their_mean(workspace, server):
