@@ -316,6 +316,7 @@ void Train(const TrainOptions& options) {
   }
   const data::DatasetProfile profile = datasets.ProfileOf(version);
   const training::TrainingPlan plan = training::PlanTraining(spec, version, profile);
+  training::CheckTrainable(spec, plan);
   std::cout << training::FormatPlan(spec, plan);
   if (options.dry_run) {
     std::cout << "dry run: the spec and the data agree; nothing trained\n";

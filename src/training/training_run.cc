@@ -105,6 +105,30 @@ std::vector<std::string> ColumnsToRead(const TrainingSpec& spec, const TrainingP
   return columns;
 }
 
+void CheckTrainable(const TrainingSpec& spec, const TrainingPlan& plan) {
+  if (spec.model != ModelType::kXgboost && spec.preprocessing.numeric == NumericImputation::kNone) {
+    for (const PlannedFeature& f : plan.features) {
+      if (!f.categorical && f.missing > 0) {
+        FailAt(spec, {}, "preprocessing.impute.numeric",
+               fmt::format("'{}' has {} missing values and a {} model cannot take them: impute "
+                           "with median or mean",
+                           f.name, f.missing, ModelTypeName(spec.model)));
+      }
+    }
+  }
+  TrainerOptions options;
+  options.model = spec.model;
+  options.task = spec.task;
+  options.classes = static_cast<int64_t>(plan.classes.size());
+  options.params = spec.params;
+  options.seed = spec.seed;
+  try {
+    Trainer::Create(options);
+  } catch (const Error& error) {
+    FailAt(spec, {}, "", error.what());
+  }
+}
+
 EncodedTarget EncodeTarget(const TableColumn& target, Task task) {
   EncodedTarget out;
   for (double v : target.values) {

@@ -74,6 +74,12 @@ std::vector<std::string> ColumnsToRead(const TrainingSpec& spec, const TrainingP
 
 EncodedTarget EncodeTarget(const TableColumn& target, Task task);
 
+// Throws INVALID_PARAMETER_VALUE "source: path: what" for what the spec
+// asks and the trainer cannot do (l1, a linear model on missing values kept
+// by impute.numeric: none): the checks a fit would make, before any row is
+// read or any run is made.
+void CheckTrainable(const TrainingSpec& spec, const TrainingPlan& plan);
+
 // `table` holds ColumnsToRead's columns. INVALID_PARAMETER_VALUE for what a
 // trainer refuses (trainer.h) before any fit.
 TrainingOutcome RunTraining(const TrainingSpec& spec, const TrainingPlan& plan, const Table& table,

@@ -377,6 +377,15 @@ def test_a_search_trains_with_the_fixed_params_and_says_so(workspace):
     assert "fold 5/5" in out.stdout and "not tracked (--no-tracking)" in out.stdout
 
 
+def test_what_a_trainer_cannot_do_fails_before_training(workspace):
+    spec = TRAIN_SPEC.replace("type: xgboost\n  params: {num_boost_round: 40, max_depth: 3, "
+                              "eta: 0.2}", "type: logistic\n  params: {l1: 0.5}")
+    out = _train(workspace, spec, "--dry-run")
+    assert out.returncode != 0
+    assert "spec.yaml: model.params.l1: L1 regularisation is not built yet; use l2" in out.stderr
+    assert "data      " not in out.stdout
+
+
 def test_an_unreachable_tracking_server_fails_before_training(workspace):
     out = _train(workspace, TRAIN_SPEC, "--tracking-uri", "http://127.0.0.1:9")
     assert out.returncode != 0

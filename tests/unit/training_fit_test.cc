@@ -399,5 +399,26 @@ TEST(TrainingRunTest, CrossValidatesAndEvaluatesTheHoldout) {
             outcome.preprocessor.ToJson());
 }
 
+TEST(TrainingRunTest, RefusesWhatNoTrainerCanDoBeforeAnyFit) {
+  TrainingPlan plan;
+  plan.features = {{"a", data::ColumnType::kFloat64, false, 3, 10}};
+  plan.classes = {{"0", 5}, {"1", 5}};
+  const std::string base = "data: d@1\ntarget: y\nmodel: {type: logistic}\n";
+  EXPECT_NO_THROW(CheckTrainable(ParseSpec(base, "s.yaml"), plan));
+  try {
+    CheckTrainable(ParseSpec(base + "preprocessing: {impute: {numeric: none}}\n", "s.yaml"), plan);
+    FAIL() << "a logistic model on kept missing values";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("s.yaml: preprocessing.impute.numeric: 'a' has 3 "
+                                         "missing values"),
+              std::string::npos)
+        << e.what();
+  }
+  // XGBoost takes missing values as they are.
+  EXPECT_NO_THROW(CheckTrainable(
+      ParseSpec("data: d@1\ntarget: y\npreprocessing: {impute: {numeric: none}}\n", "s.yaml"),
+      plan));
+}
+
 }  // namespace
 }  // namespace slipway::training
