@@ -53,8 +53,8 @@ struct ColumnReader {
     if (!ok) {
       reader.FailAtLine(
           row_offset,
-          fmt::format("column '{}': '{}' is not a {} value as the profile says", out->name,
-                      data::PrintableExcerpt(text), data::ColumnTypeName(type)));
+          fmt::format("column '{}': '{}' does not read as {}, the column's type in the profile",
+                      out->name, data::PrintableExcerpt(text), data::ColumnTypeName(type)));
     }
     return value;
   }

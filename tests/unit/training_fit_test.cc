@@ -10,6 +10,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "test_util/temp_dir.h"
 #include "training/metrics.h"
 #include "training/model_folder.h"
 #include "training/preprocessing.h"
@@ -125,6 +126,59 @@ TEST(TrainingPreprocessingTest, JsonRoundTripAppliesTheSame) {
     }
   }
   EXPECT_THROW(Preprocessor::FromJson({{"format_version", 2}}), Error);
+}
+
+// --- reading a version's CSV
+
+data::DatasetProfile ProfileOf(
+    const std::vector<std::pair<std::string, data::ColumnType>>& columns) {
+  data::DatasetProfile profile;
+  for (const auto& [name, type] : columns) {
+    profile.columns.emplace_back(name);
+    profile.columns.back().type = type;
+  }
+  return profile;
+}
+
+TEST(TrainingTableTest, ReadsColumnsAsTheProfileTypesThem) {
+  slipway::testing::TempDir dir("slipway-table-test");
+  const auto csv = dir.Write("t.csv",
+                             "x,color,flag,n,unused\n"
+                             "1.5,red,true,3,a\n"
+                             ",blue,false,,b\n"
+                             "2,,true,7,c\n");
+  const data::DatasetProfile profile = ProfileOf({{"x", data::ColumnType::kFloat64},
+                                                  {"color", data::ColumnType::kString},
+                                                  {"flag", data::ColumnType::kBool},
+                                                  {"n", data::ColumnType::kInt64},
+                                                  {"unused", data::ColumnType::kString}});
+  const Table t = ReadTable(csv, profile, {"color", "x", "flag", "n"});
+  ASSERT_EQ(t.rows, 3u);
+  ASSERT_EQ(t.columns.size(), 4u);
+  const TableColumn& color = t.Get("color");
+  EXPECT_TRUE(color.categorical);
+  EXPECT_EQ(color.categories, (std::vector<std::string>{"red", "blue"}));
+  EXPECT_EQ(color.values[0], 0);
+  EXPECT_EQ(color.values[1], 1);
+  EXPECT_TRUE(std::isnan(color.values[2]));
+  const TableColumn& x = t.Get("x");
+  EXPECT_FALSE(x.categorical);
+  EXPECT_EQ(x.values[0], 1.5);
+  EXPECT_TRUE(std::isnan(x.values[1]));
+  EXPECT_EQ(t.Get("flag").values, (std::vector<double>{1, 0, 1}));
+  EXPECT_EQ(t.Get("n").values[2], 7);
+  EXPECT_EQ(t.Find("unused"), nullptr);
+
+  EXPECT_THROW(ReadTable(csv, profile, {"nothing"}), Error);
+  // A value the profile's type does not hold names its line and column.
+  try {
+    ReadTable(csv, ProfileOf({{"unused", data::ColumnType::kInt64}}), {"unused"});
+    FAIL() << "'a' read as int64";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("line 2: column 'unused': 'a' does not read as int64"),
+              std::string::npos)
+        << e.what();
+  }
 }
 
 // --- splits
