@@ -90,6 +90,7 @@ Table ReadTable(const std::filesystem::path& csv, const data::DatasetProfile& pr
     }
     table.columns[i].name = columns[i];
     table.columns[i].categorical = column->type == data::ColumnType::kString;
+    table.columns[i].boolean = column->type == data::ColumnType::kBool;
     readers[i] = {field, column->type, &table.columns[i], {}};
   }
   const std::vector<std::string>& missing = reader->options().missing_values;

@@ -27,6 +27,7 @@ namespace slipway::training {
 struct TableColumn {
   std::string name;
   bool categorical = false;  // a text column: `values` are codes into `categories`
+  bool boolean = false;      // a bool column: `values` are 0 (false) and 1 (true)
   // One value per row: the number, or (categorical) the code; NaN: missing.
   std::vector<double> values;
   // Categorical: the texts, in order of first appearance; code i is categories[i].

@@ -151,6 +151,7 @@ EncodedTarget EncodeTarget(const TableColumn& target, Task task) {
   for (double v : distinct) {
     index[v] = static_cast<double>(out.classes.size());
     out.classes.push_back(target.categorical ? target.categories[static_cast<size_t>(v)]
+                          : target.boolean   ? std::string(v == 1 ? "true" : "false")
                                              : fmt::format("{}", v));
   }
   out.y.reserve(target.values.size());

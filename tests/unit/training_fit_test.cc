@@ -24,11 +24,11 @@ namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 TableColumn Numeric(std::string name, std::vector<double> values) {
-  return {std::move(name), false, std::move(values), {}};
+  return {std::move(name), false, false, std::move(values), {}};
 }
 
 TableColumn Text(std::string name, const std::vector<std::string>& values) {
-  TableColumn c{std::move(name), true, {}, {}};
+  TableColumn c{std::move(name), true, false, {}, {}};
   for (const std::string& v : values) {
     if (v.empty()) {
       c.values.push_back(kNaN);
@@ -414,6 +414,22 @@ TEST(TrainingTrainerTest, XgboostEarlyStoppingKeepsTheBestRounds) {
 }
 
 // --- RunTraining
+
+TEST(TrainingRunTest, ClassesAreSortedAsScikitLearnSortsThem) {
+  const EncodedTarget numeric = EncodeTarget(Numeric("y", {1, 0, 2, 0}), Task::kMulticlass);
+  EXPECT_EQ(numeric.classes, (std::vector<std::string>{"0", "1", "2"}));
+  EXPECT_EQ(numeric.y, (std::vector<double>{1, 0, 2, 0}));
+  // Text: by text, whatever the order of first appearance.
+  const EncodedTarget text = EncodeTarget(Text("y", {"yes", "no", "yes"}), Task::kBinary);
+  EXPECT_EQ(text.classes, (std::vector<std::string>{"no", "yes"}));
+  EXPECT_EQ(text.y, (std::vector<double>{1, 0, 1}));
+  TableColumn flag = Numeric("y", {1, 0});
+  flag.boolean = true;
+  EXPECT_EQ(EncodeTarget(flag, Task::kBinary).classes, (std::vector<std::string>{"false", "true"}));
+  EXPECT_EQ(EncodeTarget(Numeric("y", {1.5, 2}), Task::kRegression).y,
+            (std::vector<double>{1.5, 2}));
+  EXPECT_THROW(EncodeTarget(Numeric("y", {1, kNaN}), Task::kBinary), Error);
+}
 
 TEST(TrainingRunTest, CrossValidatesAndEvaluatesTheHoldout) {
   Table t;
