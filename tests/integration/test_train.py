@@ -351,6 +351,55 @@ seed: 2
         == [0, 1, 2, 3]
 
 
+def test_native_categories_and_time_folds_through_preprocessing_json(workspace, server):
+    # A store's sales with a text column (with holes) and a day that orders the rows.
+    rng = np.random.default_rng(4)
+    n = 400
+    shop = pd.DataFrame({
+        "day": pd.date_range("2024-01-01", periods=n, freq="D").strftime("%Y-%m-%d"),
+        "color": rng.choice(["red", "blue", "green", None], n, p=[.4, .3, .2, .1]),
+        "x": np.where(rng.random(n) < .1, np.nan, rng.normal(size=n)),
+    })
+    shop["y"] = ((shop["x"].fillna(0) + (shop["color"] == "red") + rng.normal(scale=.5, size=n))
+                 > .5).astype(int)
+    shop.to_csv(workspace / "shop.csv", index=False)
+    slipway("data", "add", "shop.csv", "--name", "shop", cwd=workspace)
+    spec = """\
+data: shop@1
+target: y
+exclude: [day]
+preprocessing: {categorical: native, impute: {numeric: none, categorical: missing_category}}
+model: {type: xgboost, params: {num_boost_round: 30, max_depth: 3}}
+cv: {scheme: time, folds: 3, time: day}
+holdout: 0.25
+seed: 9
+"""
+    out = _train(workspace, spec, "--tracking-uri", server.url)
+    assert out.returncode == 0, out.stderr
+    # Time folds grow: each trains on everything before the block it validates.
+    assert re.findall(r"fold \d/3  train (\d+) rows", out.stdout) == ["75", "150", "225"]
+    run_id = _run_id(out.stdout)
+    holdout = pd.read_csv(io.BytesIO(_artifact(server, run_id, "evaluation/holdout_predictions.csv")))
+    assert sorted(holdout["row"]) == list(range(300, 400))  # the latest quarter
+    pre = json.loads(_artifact(server, run_id, "model/preprocessing.json"))
+    color = next(f for f in pre["features"] if f["name"] == "color")
+    assert color["encoding"] == "native"
+    assert color["categories"] == ["__missing__", "blue", "green", "red"]
+    # preprocessing.json turned into XGBoost's inputs in Python; the logged
+    # model.ubj then predicts what the CLI logged.
+    rows = shop.loc[holdout["row"]]
+    codes = rows["color"].fillna("__missing__").map(
+        {c: float(i) for i, c in enumerate(color["categories"])})
+    assert [f["name"] for f in pre["features"]] == ["color", "x"]  # the CSV's order
+    x = np.column_stack([codes.to_numpy(), rows["x"].to_numpy()])  # x's NaN kept: XGBoost's own
+    booster = xgb.Booster()
+    booster.load_model(bytearray(_artifact(server, run_id, "model/model.ubj")))
+    assert booster.feature_names == ["color", "x"] and booster.feature_types == ["c", "q"]
+    data = xgb.DMatrix(x, feature_names=["color", "x"], feature_types=["c", "q"],
+                       enable_categorical=True)
+    np.testing.assert_allclose(booster.predict(data), holdout["prediction"], rtol=0, atol=1e-6)
+
+
 def test_early_stopping_stops_each_fold_and_the_final_model_boosts_their_mean(workspace, server):
     spec = TRAIN_SPEC.replace("num_boost_round: 40", "num_boost_round: 1000, "
                               "early_stopping_rounds: 10")
