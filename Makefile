@@ -19,8 +19,9 @@ DATA_DIR    ?= slipway-data
 APT_RUN  := build-essential cmake ninja-build ccache pkg-config \
 	libsqlite3-dev libssl-dev libpq-dev nlohmann-json3-dev libyaml-cpp-dev libcli11-dev \
 	libspdlog-dev libfmt-dev libcpp-httplib-dev libboost-dev zlib1g-dev \
+	libxgboost-dev libeigen3-dev \
 	libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
-APT_TEST := libgtest-dev libgmock-dev clang-format prometheus wrk chromium libxgboost-dev
+APT_TEST := libgtest-dev libgmock-dev clang-format prometheus wrk chromium
 # The web UI is built with npm (ui/package-lock.json). Debian's nodejs and npm
 # are installed only when no npm is on PATH, so a Node.js installed another
 # way (nodesource's nodejs, which carries its own npm) is left alone.

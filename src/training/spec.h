@@ -32,6 +32,13 @@
 //     - {champion: production, metric: roc_auc, margin: 0.01}
 //   register: {model: churn, alias: candidate}
 //
+// What `slipway train` does with a spec today (training_run.h): the folds
+// and the holdout, with the fixed params. A `search:` section is checked
+// here but not used yet: the training says so and uses model.params alone.
+// The trained model travels as an MLflow Model folder whose `slipway` flavor
+// names the fitted preprocessing (preprocessing.json) beside the model file:
+// see model_folder.h.
+//
 // ParseSpec checks everything the file alone can tell (keys, types, ranges,
 // parameters the model knows, metrics the task has, a search space that can
 // be sampled); PlanTraining (plan.h) checks it against the data. Every error

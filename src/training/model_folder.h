@@ -1,0 +1,54 @@
+// The MLflow Model folder of a trained model, as files by name (the caller
+// writes or uploads them; nothing here touches the disk):
+//
+//   MLmodel             flavors: the model's own where MLflow has one
+//                       (`xgboost`: data model.ubj, model_format ubj, what
+//                       mlflow.xgboost.save_model writes, so
+//                       mlflow.xgboost.load_model reads it), and `slipway`,
+//                       always: what the model needs around it (below).
+//   model.ubj | model.json    the model (trainer.h)
+//   preprocessing.json  the fitted Preprocessor (preprocessing.h ToJson)
+//
+// The `slipway` flavor:
+//
+//   slipway:
+//     format_version: 1
+//     model_type: xgboost          # xgboost | linear | logistic
+//     task: binary                 # binary | multiclass | regression
+//     data: model.ubj              # the model file
+//     preprocessing: preprocessing.json
+//     inputs: [mean_radius, ...]   # the raw columns a caller sends, in order
+//     outputs: [mean_radius, ...]  # the model's columns after preprocessing
+//     target: malignant
+//     classes: ['0', '1']          # classification: label of each output index
+//     dataset: cancer@1            # what it was trained on
+//
+// The model file alone expects the columns *after* preprocessing. A loader
+// that knows only the `xgboost` flavor (mlflow.xgboost, Slipway's native
+// evaluator today) applies no preprocessing: it gives the same predictions
+// only where the preprocessing is the identity (numeric features, nothing
+// missing, no scaling). That is why there is no `python_function` flavor
+// yet: pyfunc would serve raw inputs to the bare model. Serving must apply
+// preprocessing.json first (see docs/architecture.md's training row).
+//
+// Pure functions; thread-safe.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "training/training_run.h"
+
+namespace slipway::training {
+
+struct ModelFolderInfo {
+  std::string run_id;         // "" when not tracked
+  std::string artifact_path;  // where in the run's artifacts, e.g. "model"
+  std::string dataset;        // "name@version"
+  std::string created_utc;    // "YYYY-MM-DD HH:MM:SS.ffffff"
+};
+
+std::vector<ModelFile> ModelFolder(const TrainingSpec& spec, const TrainingOutcome& outcome,
+                                   const ModelFolderInfo& info);
+
+}  // namespace slipway::training

@@ -1,0 +1,224 @@
+#include "training/training_run.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <map>
+
+#include "core/error.h"
+
+namespace slipway::training {
+namespace {
+
+std::vector<std::string> FeatureNames(const TrainingPlan& plan) {
+  std::vector<std::string> names;
+  for (const PlannedFeature& f : plan.features) names.push_back(f.name);
+  return names;
+}
+
+// Per row, an integer id of the column's value (missing: -1).
+std::vector<int64_t> Ids(const TableColumn& column) {
+  std::vector<int64_t> ids(column.values.size());
+  std::map<double, int64_t> seen;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    const double v = column.values[i];
+    ids[i] = std::isnan(v) ? -1 : seen.try_emplace(v, seen.size()).first->second;
+  }
+  return ids;
+}
+
+// Per row, a key that orders the column: the number, or the rank of the text.
+std::vector<double> OrderKeys(const TableColumn& column) {
+  if (!column.categorical) return column.values;
+  std::vector<size_t> by_text(column.categories.size());
+  for (size_t i = 0; i < by_text.size(); ++i) by_text[i] = i;
+  std::sort(by_text.begin(), by_text.end(),
+            [&](size_t a, size_t b) { return column.categories[a] < column.categories[b]; });
+  std::vector<double> rank(by_text.size());
+  for (size_t r = 0; r < by_text.size(); ++r) rank[by_text[r]] = static_cast<double>(r);
+  std::vector<double> keys(column.values.size());
+  for (size_t i = 0; i < keys.size(); ++i) keys[i] = rank[static_cast<size_t>(column.values[i])];
+  return keys;
+}
+
+SplitColumns SplitColumnsOf(const TrainingSpec& spec, const Table& table,
+                            const EncodedTarget& target) {
+  SplitColumns columns;
+  columns.rows = table.rows;
+  if (spec.cv.scheme == CvScheme::kStratified) {
+    for (double y : target.y) columns.classes.push_back(static_cast<int64_t>(y));
+  }
+  if (spec.cv.scheme == CvScheme::kGrouped) columns.groups = Ids(table.Get(spec.cv.group->name));
+  if (spec.cv.scheme == CvScheme::kTime) columns.times = OrderKeys(table.Get(spec.cv.time->name));
+  return columns;
+}
+
+std::vector<double> Select(const std::vector<double>& values, const std::vector<size_t>& rows) {
+  std::vector<double> out;
+  out.reserve(rows.size());
+  for (size_t row : rows) out.push_back(values[row]);
+  return out;
+}
+
+struct Fitted {
+  Preprocessor preprocessor;
+  TrainerOptions options;
+  std::unique_ptr<FittedModel> model;
+};
+
+// Fitted on `rows`; `watched` rows are the early stopping's (and nothing else's).
+Fitted FitOn(const TrainingSpec& spec, const TrainingPlan& plan, const Table& table,
+             const EncodedTarget& target, const std::map<std::string, ParamValue>& params,
+             const std::vector<size_t>& rows, const std::vector<size_t>& watched) {
+  Fitted fitted;
+  fitted.preprocessor = Preprocessor::Fit(table, rows, FeatureNames(plan), spec.preprocessing);
+  TrainerOptions& options = fitted.options;
+  options.model = spec.model;
+  options.task = spec.task;
+  options.classes = static_cast<int64_t>(target.classes.size());
+  options.params = params;
+  options.seed = spec.seed;
+  options.feature_names = fitted.preprocessor.OutputNames();
+  options.categorical = fitted.preprocessor.OutputCategorical();
+  const Matrix x = fitted.preprocessor.Transform(table, rows);
+  EvalSet eval;
+  Matrix watched_x;
+  std::vector<double> watched_y;
+  if (!watched.empty()) {
+    watched_x = fitted.preprocessor.Transform(table, watched);
+    watched_y = Select(target.y, watched);
+    eval = {&watched_x, watched_y};
+  }
+  fitted.model = Trainer::Create(options)->Fit(x, Select(target.y, rows), eval);
+  return fitted;
+}
+
+}  // namespace
+
+std::vector<std::string> ColumnsToRead(const TrainingSpec& spec, const TrainingPlan& plan) {
+  std::vector<std::string> columns = FeatureNames(plan);
+  columns.push_back(spec.target.name);
+  if (spec.cv.scheme == CvScheme::kGrouped) columns.push_back(spec.cv.group->name);
+  if (spec.cv.scheme == CvScheme::kTime) columns.push_back(spec.cv.time->name);
+  return columns;
+}
+
+void CheckTrainable(const TrainingSpec& spec, const TrainingPlan& plan) {
+  if (spec.model != ModelType::kXgboost && spec.preprocessing.numeric == NumericImputation::kNone) {
+    for (const PlannedFeature& f : plan.features) {
+      if (!f.categorical && f.missing > 0) {
+        FailAt(spec, {}, "preprocessing.impute.numeric",
+               fmt::format("'{}' has {} missing values and a {} model cannot take them: impute "
+                           "with median or mean",
+                           f.name, f.missing, ModelTypeName(spec.model)));
+      }
+    }
+  }
+  TrainerOptions options;
+  options.model = spec.model;
+  options.task = spec.task;
+  options.classes = static_cast<int64_t>(plan.classes.size());
+  options.params = spec.params;
+  options.seed = spec.seed;
+  try {
+    Trainer::Create(options);
+  } catch (const Error& error) {
+    FailAt(spec, {}, "", error.what());
+  }
+}
+
+EncodedTarget EncodeTarget(const TableColumn& target, Task task) {
+  EncodedTarget out;
+  for (double v : target.values) {
+    if (std::isnan(v)) ThrowInvalid("target '" + target.name + "' has missing values");
+  }
+  if (task == Task::kRegression) {
+    out.y = target.values;
+    return out;
+  }
+  // Distinct values in label order; a text column's codes ordered by text.
+  std::vector<double> distinct = target.values;
+  std::sort(distinct.begin(), distinct.end());
+  distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
+  if (target.categorical) {
+    std::sort(distinct.begin(), distinct.end(), [&](double a, double b) {
+      return target.categories[static_cast<size_t>(a)] < target.categories[static_cast<size_t>(b)];
+    });
+  }
+  std::map<double, double> index;
+  for (double v : distinct) {
+    index[v] = static_cast<double>(out.classes.size());
+    out.classes.push_back(target.categorical ? target.categories[static_cast<size_t>(v)]
+                          : target.boolean   ? std::string(v == 1 ? "true" : "false")
+                                             : fmt::format("{}", v));
+  }
+  out.y.reserve(target.values.size());
+  for (double v : target.values) out.y.push_back(index[v]);
+  return out;
+}
+
+TrainingOutcome RunTraining(const TrainingSpec& spec, const TrainingPlan& plan, const Table& table,
+                            const std::function<void(const FoldReport&)>& on_fold) {
+  TrainingOutcome outcome;
+  outcome.target = EncodeTarget(table.Get(spec.target.name), spec.task);
+  const int64_t classes = static_cast<int64_t>(outcome.target.classes.size());
+  const SplitColumns columns = SplitColumnsOf(spec, table, outcome.target);
+  outcome.split = SplitHoldout(columns, spec.cv.scheme, spec.holdout, spec.seed);
+  const std::vector<Fold> folds =
+      SplitFolds(columns, outcome.split.training, spec.cv.scheme, spec.cv.folds, spec.seed);
+
+  const bool early_stopping =
+      spec.model == ModelType::kXgboost && spec.params.count("early_stopping_rounds") > 0;
+  for (size_t i = 0; i < folds.size(); ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    const Fitted fitted = FitOn(spec, plan, table, outcome.target, spec.params, folds[i].training,
+                                early_stopping ? folds[i].validation : std::vector<size_t>{});
+    const Matrix predictions =
+        fitted.model->Predict(fitted.preprocessor.Transform(table, folds[i].validation));
+    FoldReport report;
+    report.fold = i;
+    report.training_rows = folds[i].training.size();
+    report.validation_rows = folds[i].validation.size();
+    report.metrics =
+        Evaluate(spec.task, classes, Select(outcome.target.y, folds[i].validation), predictions)
+            .metrics;
+    report.rounds = fitted.model->Rounds();
+    report.seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (on_fold) on_fold(report);
+    outcome.folds.push_back(std::move(report));
+  }
+  for (const auto& [name, value] : outcome.folds.front().metrics) {
+    double sum = 0;
+    for (const FoldReport& f : outcome.folds) sum += f.metrics.at(name);
+    const double mean = sum / outcome.folds.size();
+    double squares = 0;
+    for (const FoldReport& f : outcome.folds)
+      squares += (f.metrics.at(name) - mean) * (f.metrics.at(name) - mean);
+    outcome.cv_mean[name] = mean;
+    outcome.cv_std[name] = std::sqrt(squares / outcome.folds.size());
+  }
+
+  std::map<std::string, ParamValue> final_params = spec.params;
+  if (early_stopping) {
+    double rounds = 0;
+    for (const FoldReport& f : outcome.folds) rounds += static_cast<double>(f.rounds);
+    outcome.final_rounds = std::max<int64_t>(1, std::llround(rounds / outcome.folds.size()));
+    final_params.erase("early_stopping_rounds");
+    final_params["num_boost_round"] = static_cast<double>(outcome.final_rounds);
+  }
+  Fitted final_model =
+      FitOn(spec, plan, table, outcome.target, final_params, outcome.split.training, {});
+  outcome.holdout_predictions =
+      final_model.model->Predict(final_model.preprocessor.Transform(table, outcome.split.holdout));
+  outcome.holdout = Evaluate(spec.task, classes, Select(outcome.target.y, outcome.split.holdout),
+                             outcome.holdout_predictions);
+  outcome.preprocessor = std::move(final_model.preprocessor);
+  outcome.trainer_options = std::move(final_model.options);
+  outcome.model = std::move(final_model.model);
+  return outcome;
+}
+
+}  // namespace slipway::training

@@ -1,0 +1,88 @@
+// One training of a spec without a search: cross-validation on the rows
+// outside the holdout, then the final model fitted on all of them and
+// evaluated on the holdout.
+//
+// For each fold the preprocessing is fitted on the fold's training rows
+// only, the model on their transform, and the metrics taken on the fold's
+// validation rows; the final model does the same with every row but the
+// holdout's. Nothing here touches the disk or the network: the caller reads
+// the Table (table.h) and logs the outcome (the CLI: `slipway train`).
+//
+// With XGBoost's early_stopping_rounds, each fold stops on its own
+// validation rows (as xgboost.cv does: the fold's metrics are then a little
+// optimistic), and the final model, which has no validation rows, boosts the
+// folds' mean number of kept rounds (TrainingOutcome::final_rounds).
+//
+// A spec with a search trains with its fixed params only (tuning is not
+// built yet); RunTraining does not look at `search`, the caller says so.
+//
+// Pure functions apart from the `on_fold` callback, called on the caller's
+// thread after each fold; thread-safe.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "training/metrics.h"
+#include "training/plan.h"
+#include "training/preprocessing.h"
+#include "training/spec.h"
+#include "training/splits.h"
+#include "training/table.h"
+#include "training/trainer.h"
+
+namespace slipway::training {
+
+struct FoldReport {
+  size_t fold = 0;  // from 0
+  size_t training_rows = 0;
+  size_t validation_rows = 0;
+  std::map<std::string, double> metrics;
+  double seconds = 0;
+  int64_t rounds = 0;  // XGBoost: boosting rounds the fold's model kept
+};
+
+// The target as trainers read it: class indices (classes sorted, numerically
+// for a numeric column, so a 0/1 target's positive class is 1, as
+// scikit-learn's), or the values of a regression.
+struct EncodedTarget {
+  std::vector<double> y;
+  std::vector<std::string> classes;  // classification: index -> label text
+};
+
+struct TrainingOutcome {
+  EncodedTarget target;
+  std::vector<FoldReport> folds;
+  std::map<std::string, double> cv_mean;
+  std::map<std::string, double> cv_std;  // population std (ddof 0) over the folds
+  int64_t final_rounds = 0;  // early stopping: the final model's num_boost_round; else 0
+  Holdout split;
+  Evaluation holdout;              // the final model on the holdout rows
+  Matrix holdout_predictions;      // rows of split.holdout, in order
+  Preprocessor preprocessor;       // fitted on split.training
+  TrainerOptions trainer_options;  // of the final model
+  std::unique_ptr<FittedModel> model;
+};
+
+// The columns RunTraining reads: the features, the target, the group and
+// time columns of the CV scheme.
+std::vector<std::string> ColumnsToRead(const TrainingSpec& spec, const TrainingPlan& plan);
+
+EncodedTarget EncodeTarget(const TableColumn& target, Task task);
+
+// Throws INVALID_PARAMETER_VALUE "source: path: what" for what the spec
+// asks and the trainer cannot do (l1, a linear model on missing values kept
+// by impute.numeric: none): the checks a fit would make, before any row is
+// read or any run is made.
+void CheckTrainable(const TrainingSpec& spec, const TrainingPlan& plan);
+
+// `table` holds ColumnsToRead's columns. INVALID_PARAMETER_VALUE for what a
+// trainer refuses (trainer.h) before any fit.
+TrainingOutcome RunTraining(const TrainingSpec& spec, const TrainingPlan& plan, const Table& table,
+                            const std::function<void(const FoldReport&)>& on_fold);
+
+}  // namespace slipway::training
