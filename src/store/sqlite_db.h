@@ -80,6 +80,8 @@ class Statement {
   bool Step();
   // Runs a statement that returns no rows.
   void Run();
+  // Makes the statement ready to step again from the start (bindings stay).
+  void Reset() { sqlite3_reset(stmt_); }
 
   int64_t Int(int column) const { return sqlite3_column_int64(stmt_, column); }
   double Double(int column) const { return sqlite3_column_double(stmt_, column); }

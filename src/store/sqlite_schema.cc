@@ -461,6 +461,19 @@ ALTER TABLE api_tokens ADD COLUMN kind TEXT NOT NULL DEFAULT 'api';
 DROP INDEX trace_tags_by_key;
 DROP INDEX trace_metadata_by_key;
 )sql"},
+    // What a chart's sample of a long history needs without reading all of
+    // it (SqliteTrackingStore::SampleMetricHistory): how many points a key
+    // has, and whether its history by timestamp is also by step, kept from
+    // the tail (the highest (timestamp, step)) as points arrive. A key
+    // written before this version starts out of step order (0), so it is
+    // sampled by reading its history, as before; `points` and the tail mean
+    // something only where in_step_order is 1.
+    {12, "tracking: per-key point count and step order of metric histories", R"sql(
+ALTER TABLE latest_metrics ADD COLUMN points INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE latest_metrics ADD COLUMN tail_timestamp INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE latest_metrics ADD COLUMN tail_step INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE latest_metrics ADD COLUMN in_step_order INTEGER NOT NULL DEFAULT 0;
+)sql"},
 };
 
 }  // namespace

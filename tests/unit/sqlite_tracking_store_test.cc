@@ -1,10 +1,12 @@
 #include "store/sqlite_tracking_store.h"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <cmath>
 #include <filesystem>
 #include <thread>
+#include <tuple>
 
 #include "core/error.h"
 #include "test_util/metric_points.h"
@@ -47,6 +49,37 @@ class SqliteTrackingStoreTest : public ::testing::Test {
     info.start_time = 1000;
     store_->CreateRun(info, {});
     return run_id;
+  }
+
+  // latest_metrics' (points, tail_timestamp, tail_step, in_step_order) of a
+  // run's key, read from the database file beside the store.
+  std::tuple<int64_t, int64_t, int64_t, int64_t> Stats(const std::string& run_id,
+                                                       const std::string& key) {
+    sqlite3* db = nullptr;
+    EXPECT_EQ(sqlite3_open_v2((dir_ / "slipway.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr),
+              SQLITE_OK);
+    sqlite3_stmt* stmt = nullptr;
+    sqlite3_prepare_v2(
+        db,
+        "SELECT points, tail_timestamp, tail_step, in_step_order FROM latest_metrics "
+        "l JOIN runs r ON r.run_pk = l.run_pk WHERE r.run_uuid = ? AND l.key = ?",
+        -1, &stmt, nullptr);
+    sqlite3_bind_text(stmt, 1, run_id.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(stmt, 2, key.c_str(), -1, SQLITE_TRANSIENT);
+    std::tuple<int64_t, int64_t, int64_t, int64_t> stats{-1, -1, -1, -1};
+    if (sqlite3_step(stmt) == SQLITE_ROW) {
+      stats = {sqlite3_column_int64(stmt, 0), sqlite3_column_int64(stmt, 1),
+               sqlite3_column_int64(stmt, 2), sqlite3_column_int64(stmt, 3)};
+    }
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    return stats;
+  }
+
+  void Log(const std::string& run_id, std::vector<MetricPoint> points) {
+    RunWrites writes;
+    writes.metrics = std::move(points);
+    store_->LogRunWrites(run_id, writes);
   }
 
   std::filesystem::path dir_;
@@ -106,6 +139,74 @@ TEST_F(SqliteTrackingStoreTest, HistoryIsOrderedAndPagedAndKeepsNaN) {
   EXPECT_EQ(all.items.size(), 10u);
   EXPECT_FALSE(all.has_more);
   EXPECT_DOUBLE_EQ(all.items[9].value, 0.9);
+}
+
+TEST_F(SqliteTrackingStoreTest, LatestMetricsCountPointsAndKnowStepOrder) {
+  std::string run = NewRun(NewExperiment("e"), "r1");
+  // A batch's order does not matter, nor do points already stored.
+  std::vector<MetricPoint> batch;
+  for (int i : {4, 0, 9, 2, 7, 1, 8, 3, 6, 5}) batch.push_back(Point("m", i * 0.5, 10 + i, i));
+  Log(run, batch);
+  EXPECT_EQ(Stats(run, "m"), std::make_tuple(10, 19, 9, 1));
+  Log(run, batch);
+  EXPECT_EQ(Stats(run, "m"), std::make_tuple(10, 19, 9, 1));
+  // After the tail, and at the tail's (timestamp, step) with another value: in order.
+  Log(run, {Point("m", 1, 25, 12), Point("m", 2, 20, 10)});
+  EXPECT_EQ(Stats(run, "m"), std::make_tuple(12, 25, 12, 1));
+  Log(run, {Point("m", 3, 25, 12)});
+  EXPECT_EQ(Stats(run, "m"), std::make_tuple(13, 25, 12, 1));
+  // A later point at a lower step: the history by time is no longer by step.
+  Log(run, {Point("m", 4, 30, 5)});
+  EXPECT_EQ(Stats(run, "m"), std::make_tuple(14, 30, 5, 0));
+  Log(run, {Point("m", 5, 40, 50)});
+  EXPECT_EQ(std::get<3>(Stats(run, "m")), 0);
+
+  // Points older than the tail count as out of order (the store does not
+  // look at their neighbours), even when their steps would fit.
+  Log(run, {Point("b", 1, 50, 5)});
+  Log(run, {Point("b", 1, 40, 4)});
+  EXPECT_EQ(Stats(run, "b"), std::make_tuple(2, 50, 5, 0));
+  // Within one batch, steps falling with time put a new key out of order.
+  Log(run, {Point("c", 1, 1, 2), Point("c", 1, 2, 1)});
+  EXPECT_EQ(std::get<3>(Stats(run, "c")), 0);
+}
+
+TEST_F(SqliteTrackingStoreTest, SampledHistoryIsTheSameWhetherStepOrderIsKnownOrNot) {
+  // One history (with timestamps shared by several steps, and NaNs) logged
+  // in order into one run and from its end into another: the first is
+  // sampled through latest_metrics' count, the second by reading it all.
+  std::string experiment = NewExperiment("e");
+  std::string in_order = NewRun(experiment, "in-order");
+  std::string backwards = NewRun(experiment, "backwards");
+  std::vector<std::vector<MetricPoint>> batches(10);
+  for (int i = 0; i < 10000; ++i) {
+    double value = i % 97 == 0 ? std::nan("") : std::sin(i * 0.01);
+    batches[i / 1000].push_back(Point("loss", value, 1000 + i / 3, i));
+  }
+  for (const auto& batch : batches) Log(in_order, batch);
+  for (auto batch = batches.rbegin(); batch != batches.rend(); ++batch) Log(backwards, *batch);
+  ASSERT_EQ(Stats(in_order, "loss"), std::make_tuple(10000, 1000 + 9999 / 3, 9999, 1));
+  ASSERT_EQ(std::get<3>(Stats(backwards, "loss")), 0);
+
+  auto same = [](const std::vector<MetricPoint>& a, const std::vector<MetricPoint>& b) {
+    if (a.size() != b.size()) return false;
+    for (size_t i = 0; i < a.size(); ++i) {
+      if (a[i].step != b[i].step || a[i].timestamp != b[i].timestamp ||
+          std::isnan(a[i].value) != std::isnan(b[i].value) ||
+          (!std::isnan(a[i].value) && a[i].value != b[i].value)) {
+        return false;
+      }
+    }
+    return true;
+  };
+  for (int64_t max_points : {1, 2, 3, 7, 320, 999, 9999, 10000, 25000}) {
+    auto fast = store_->SampleMetricHistory(in_order, "loss", max_points, std::nullopt);
+    auto slow = store_->SampleMetricHistory(backwards, "loss", max_points, std::nullopt);
+    ASSERT_EQ(fast.size(), std::min<int64_t>(max_points, 10000)) << max_points;
+    EXPECT_TRUE(same(fast, slow)) << max_points;
+    EXPECT_EQ(fast.front().step, max_points == 1 ? 9999 : 0) << max_points;
+    EXPECT_EQ(fast.back().step, 9999) << max_points;
+  }
 }
 
 TEST_F(SqliteTrackingStoreTest, ParamCannotChangeValue) {
