@@ -27,10 +27,9 @@ namespace {
 
 // Upserts a key's latest_metrics row from one batch: ?1-?6 the batch's
 // newest point (kept if newer than the stored one), ?7 the points the batch
-// added, ?8-?9 the highest (timestamp, step) among them, ?10 whether they are
-// in step order among themselves, ?11-?12 the lowest (timestamp, step) among
-// them. The key stays in step order if it was, its added points are, and
-// they come at or after its tail.
+// added, ?8-?9 the highest (timestamp, step) among them (the tail moves
+// there if it is past it), ?10 whether the key is in step order now
+// (KeepsStepOrder).
 const std::string& LatestMetricUpsert() {
   static const std::string sql = [] {
     // `column` takes the batch's value when `condition` holds.
@@ -50,11 +49,52 @@ const std::string& LatestMetricUpsert() {
            take_if(newer, "value") + take_if(newer, "timestamp") + take_if(newer, "step") +
            take_if(newer, "is_nan") + take_if(longer, "tail_timestamp") +
            take_if(longer, "tail_step") +
-           "points = points + excluded.points, in_step_order = in_step_order AND "
-           "(excluded.points = 0 OR (excluded.in_step_order AND (?11, ?12) >= (tail_timestamp, "
-           "tail_step) AND ?12 >= tail_step))";
+           "points = points + excluded.points, in_step_order = excluded.in_step_order";
   }();
   return sql;
+}
+
+using TimeStep = std::pair<int64_t, int64_t>;  // (timestamp, step)
+
+// Whether a key's history, in step order before this batch (or new), still
+// is with the batch's `added` points, sorted by (timestamp, step), already
+// inserted. Where they all come at or after the old tail that is a
+// comparison; where they come before it, their neighbours are read: no
+// older point may lie among them, the one before them may not have a
+// higher step, nor the one after them a lower one. Points at one
+// (timestamp, step) sit together whatever their values, so they never break
+// the order.
+bool KeepsStepOrder(Connection& db, int64_t run_pk, const std::string& key,
+                    const std::vector<TimeStep>& added) {
+  for (size_t i = 1; i < added.size(); ++i) {
+    if (added[i].second < added[i - 1].second) return false;
+  }
+  Statement state = db.Prepare(
+      "SELECT tail_timestamp, tail_step, in_step_order FROM latest_metrics WHERE run_pk = ? AND "
+      "key = ?");
+  state.Bind(1, run_pk).Bind(2, key);
+  if (!state.Step()) return true;  // a new key: its points are all there is
+  if (state.Int(2) != 1) return false;
+  if (added.empty()) return true;
+  const TimeStep tail{state.Int(0), state.Int(1)};
+  const TimeStep& first = added.front();
+  const TimeStep& last = added.back();
+  if (first >= tail) return first.second >= tail.second;
+  const std::string where = " FROM metrics WHERE run_pk = ? AND key = ? AND ";
+  Statement among = db.Prepare("SELECT count(*)" + where +
+                               "(timestamp, step) >= (?, ?) AND (timestamp, step) <= (?, ?)");
+  among.Bind(1, run_pk).Bind(2, key).Bind(3, first.first).Bind(4, first.second);
+  among.Bind(5, last.first).Bind(6, last.second);
+  if (!among.Step() || among.Int(0) != static_cast<int64_t>(added.size())) return false;
+  Statement before = db.Prepare("SELECT step" + where +
+                                "(timestamp, step) < (?, ?) ORDER BY timestamp DESC, step DESC "
+                                "LIMIT 1");
+  before.Bind(1, run_pk).Bind(2, key).Bind(3, first.first).Bind(4, first.second);
+  if (before.Step() && before.Int(0) > first.second) return false;
+  Statement after = db.Prepare("SELECT step" + where +
+                               "(timestamp, step) > (?, ?) ORDER BY timestamp, step LIMIT 1");
+  after.Bind(1, run_pk).Bind(2, key).Bind(3, last.first).Bind(4, last.second);
+  return !after.Step() || after.Int(0) >= last.second;
 }
 
 constexpr const char* kRunNameTag = "mlflow.runName";
@@ -542,7 +582,7 @@ void SqliteTrackingStore::LogRunWrites(const std::string& run_id,
     // latest_metrics is updated once per key, not once per point.
     struct KeyWrites {
       const MetricPoint* newest = nullptr;
-      std::vector<std::pair<int64_t, int64_t>> added;  // (timestamp, step)
+      std::vector<TimeStep> added;
     };
     std::vector<KeyWrites> keys;
     for (const MetricPoint& point : writes.metrics) {
@@ -581,18 +621,9 @@ void SqliteTrackingStore::LogRunWrites(const std::string& run_id,
     for (KeyWrites& k : keys) {
       const MetricPoint* point = k.newest;
       bool is_nan = std::isnan(point->value);
-      // The added points in history order: in step order among themselves
-      // when no step falls; they keep the key in step order when they also
-      // come after its tail (equal (timestamp, step) rows sit together).
       std::sort(k.added.begin(), k.added.end());
-      bool added_in_order = true;
-      for (size_t i = 1; i < k.added.size(); ++i) {
-        if (k.added[i].second < k.added[i - 1].second) added_in_order = false;
-      }
-      const std::pair<int64_t, int64_t> first =
-          k.added.empty() ? std::pair<int64_t, int64_t>{} : k.added.front();
-      const std::pair<int64_t, int64_t> tail =
-          k.added.empty() ? std::pair<int64_t, int64_t>{} : k.added.back();
+      const bool in_step_order = KeepsStepOrder(db, key.pk, point->key, k.added);
+      const TimeStep tail = k.added.empty() ? TimeStep{} : k.added.back();
       db.Prepare(LatestMetricUpsert())
           .Bind(1, key.pk)
           .Bind(2, point->key)
@@ -603,9 +634,7 @@ void SqliteTrackingStore::LogRunWrites(const std::string& run_id,
           .Bind(7, static_cast<int64_t>(k.added.size()))
           .Bind(8, tail.first)
           .Bind(9, tail.second)
-          .Bind(10, static_cast<int64_t>(added_in_order))
-          .Bind(11, first.first)
-          .Bind(12, first.second)
+          .Bind(10, static_cast<int64_t>(in_step_order))
           .Run();
     }
     for (const Tag& tag : writes.tags) {

@@ -161,11 +161,22 @@ TEST_F(SqliteTrackingStoreTest, LatestMetricsCountPointsAndKnowStepOrder) {
   Log(run, {Point("m", 5, 40, 50)});
   EXPECT_EQ(std::get<3>(Stats(run, "m")), 0);
 
-  // Points older than the tail count as out of order (the store does not
-  // look at their neighbours), even when their steps would fit.
+  // Points older than the tail keep the order where they fit between their
+  // neighbours (a batch that arrived late).
   Log(run, {Point("b", 1, 50, 5)});
-  Log(run, {Point("b", 1, 40, 4)});
-  EXPECT_EQ(Stats(run, "b"), std::make_tuple(2, 50, 5, 0));
+  Log(run, {Point("b", 1, 40, 4), Point("b", 1, 30, 3)});
+  EXPECT_EQ(Stats(run, "b"), std::make_tuple(3, 50, 5, 1));
+  Log(run, {Point("b", 1, 45, 4), Point("b", 2, 45, 4)});
+  EXPECT_EQ(Stats(run, "b"), std::make_tuple(5, 50, 5, 1));
+  // One with a step above the point after it breaks it...
+  Log(run, {Point("b", 1, 47, 6)});
+  EXPECT_EQ(Stats(run, "b"), std::make_tuple(6, 50, 5, 0));
+  // ...as does, conservatively, a batch around points already stored.
+  Log(run, {Point("d", 1, 20, 2)});
+  Log(run, {Point("d", 1, 10, 1), Point("d", 1, 15, 1)});
+  EXPECT_EQ(std::get<3>(Stats(run, "d")), 1);
+  Log(run, {Point("d", 1, 12, 1), Point("d", 1, 17, 2)});
+  EXPECT_EQ(std::get<3>(Stats(run, "d")), 0);
   // Within one batch, steps falling with time put a new key out of order.
   Log(run, {Point("c", 1, 1, 2), Point("c", 1, 2, 1)});
   EXPECT_EQ(std::get<3>(Stats(run, "c")), 0);
@@ -173,20 +184,30 @@ TEST_F(SqliteTrackingStoreTest, LatestMetricsCountPointsAndKnowStepOrder) {
 
 TEST_F(SqliteTrackingStoreTest, SampledHistoryIsTheSameWhetherStepOrderIsKnownOrNot) {
   // One history (with timestamps shared by several steps, and NaNs) logged
-  // in order into one run and from its end into another: the first is
-  // sampled through latest_metrics' count, the second by reading it all.
+  // in batches from its end into one run, and odd points after even ones
+  // into another: the first stays known to be in step order and is sampled
+  // through latest_metrics' count, the second (conservatively out of order)
+  // by reading it all.
   std::string experiment = NewExperiment("e");
   std::string in_order = NewRun(experiment, "in-order");
-  std::string backwards = NewRun(experiment, "backwards");
+  std::string interleaved = NewRun(experiment, "interleaved");
   std::vector<std::vector<MetricPoint>> batches(10);
   for (int i = 0; i < 10000; ++i) {
     double value = i % 97 == 0 ? std::nan("") : std::sin(i * 0.01);
     batches[i / 1000].push_back(Point("loss", value, 1000 + i / 3, i));
   }
-  for (const auto& batch : batches) Log(in_order, batch);
-  for (auto batch = batches.rbegin(); batch != batches.rend(); ++batch) Log(backwards, *batch);
+  for (auto batch = batches.rbegin(); batch != batches.rend(); ++batch) Log(in_order, *batch);
+  for (int parity : {0, 1}) {
+    for (const auto& batch : batches) {
+      std::vector<MetricPoint> half;
+      for (const MetricPoint& point : batch) {
+        if (point.step % 2 == parity) half.push_back(point);
+      }
+      Log(interleaved, half);
+    }
+  }
   ASSERT_EQ(Stats(in_order, "loss"), std::make_tuple(10000, 1000 + 9999 / 3, 9999, 1));
-  ASSERT_EQ(std::get<3>(Stats(backwards, "loss")), 0);
+  ASSERT_EQ(std::get<3>(Stats(interleaved, "loss")), 0);
 
   auto same = [](const std::vector<MetricPoint>& a, const std::vector<MetricPoint>& b) {
     if (a.size() != b.size()) return false;
@@ -201,7 +222,7 @@ TEST_F(SqliteTrackingStoreTest, SampledHistoryIsTheSameWhetherStepOrderIsKnownOr
   };
   for (int64_t max_points : {1, 2, 3, 7, 320, 999, 9999, 10000, 25000}) {
     auto fast = store_->SampleMetricHistory(in_order, "loss", max_points, std::nullopt);
-    auto slow = store_->SampleMetricHistory(backwards, "loss", max_points, std::nullopt);
+    auto slow = store_->SampleMetricHistory(interleaved, "loss", max_points, std::nullopt);
     ASSERT_EQ(fast.size(), std::min<int64_t>(max_points, 10000)) << max_points;
     EXPECT_TRUE(same(fast, slow)) << max_points;
     EXPECT_EQ(fast.front().step, max_points == 1 ? 9999 : 0) << max_points;
