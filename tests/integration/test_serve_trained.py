@@ -52,7 +52,8 @@ def workspace(tmp_path_factory) -> Path:
 def _shop(n: int = 600) -> pd.DataFrame:
     """A day that orders the rows; `color` (text, with holes) whose "violet"
     appears only in the last 10% (the time-ordered holdout: unseen in
-    training); `price` with holes and a scale far from 1; `size` numeric."""
+    training); `price` with holes and a scale far from 1; `size` numeric;
+    `member` a bool column (true/false in requests)."""
     rng = np.random.default_rng(12)
     color = rng.choice(["red", "blue", "green", "amber", None], n, p=[.3, .25, .2, .15, .1])
     color = np.where((np.arange(n) >= int(n * 0.9)) & (rng.random(n) < .3), "violet", color)
@@ -61,9 +62,10 @@ def _shop(n: int = 600) -> pd.DataFrame:
         "color": color,
         "price": np.where(rng.random(n) < .12, np.nan, rng.normal(500, 120, n)),
         "size": rng.integers(1, 6, n),
+        "member": rng.random(n) < .3,
     })
     score = ((shop["price"].fillna(500) - 500) / 120 + (shop["color"] == "red")
-             - .4 * shop["size"] + rng.normal(scale=.6, size=n))
+             - .4 * shop["size"] + .8 * shop["member"] + rng.normal(scale=.6, size=n))
     shop["bought"] = np.where(score > -0.6, "yes", "no")
     shop["units"] = score * 3 + 20
     return shop
@@ -219,6 +221,8 @@ def test_slipway_serve_answers_the_holdout_predictions_of_training(workspace, se
         assert (rows["color"] == "violet").any()
         assert "violet" not in next(f for f in pre["features"] if f["name"] == "color")[
             "categories"]
+        member = next(f for f in pre["features"] if f["name"] == "member")
+        assert member["kind"] == "numeric" and member["boolean"] is True
     if case == "shop_xgboost_native":
         # Splits on sets of categories (five of them: more than XGBoost's
         # max_cat_to_onehot), the evaluator's categorical path.
@@ -246,11 +250,11 @@ def test_the_bare_booster_would_differ_where_preprocessing_acts(workspace, serve
     folder = _download(server, run_id, tmp_path)
     booster = xgb.Booster()
     booster.load_model(str(folder / "model.ubj"))
-    rows = _raw_rows(workspace, "shop.csv", holdout, ["color", "price", "size"])
+    rows = _raw_rows(workspace, "shop.csv", holdout, ["color", "price", "size", "member"])
     cats = next(f for f in json.loads((folder / "preprocessing.json").read_text())["features"]
                 if f["name"] == "color")["categories"]
     codes = rows["color"].map({c: float(i) for i, c in enumerate(cats)})  # no imputation
-    raw = np.column_stack([codes, rows["price"], rows["size"]])  # no scaling
+    raw = np.column_stack([codes, rows["price"], rows["size"], rows["member"]])  # no scaling
     bare = booster.predict(xgb.DMatrix(raw, feature_names=booster.feature_names,
                                        feature_types=booster.feature_types,
                                        enable_categorical=True))
@@ -267,7 +271,8 @@ def test_a_deployment_serves_a_registered_trained_model(workspace, server, mlflo
     dep = unique("dep")
     create(server, dep, f"models:/{name}/{version}")
     wait_for(lambda: serving_version(server, dep), timeout=60, what="the trained model to load")
-    rows = _raw_rows(workspace, "shop.csv", holdout, ["color", "price", "size"])
+    rows = _raw_rows(workspace, "shop.csv", holdout, ["color", "price", "size", "member"])
+    assert rows["member"].dtype == bool  # sent as JSON true/false
     _check_answers(lambda body: invoke(server, dep, body), rows, holdout, "binary")
 
     # The signature comes from the slipway flavor: a missing column, or a
@@ -279,12 +284,31 @@ def test_a_deployment_serves_a_registered_trained_model(workspace, server, mlflo
     r = invoke(server, dep, _body(wrong))
     assert r.status_code == 400, r.text
     assert "color" in r.json()["message"], r.text
+    # A bool column is typed boolean: numbers in its place are refused.
+    r = invoke(server, dep, _body(rows.head(3).assign(member=[0.5, 1.5, 2.5])))
+    assert r.status_code == 400, r.text
+    assert "member" in r.json()["message"], r.text
     # An unknown predict_method is refused, naming the param.
     r = invoke(server, dep, _body(rows.head(2), {"predict_method": "explain"}))
     assert r.status_code == 400, r.text
     assert "predict_method" in r.json()["message"], r.text
+    # The Open Inference Protocol on the same deployment: labels as BYTES.
+    full = rows.dropna().head(5)
+    oip = {"inputs": [
+        {"name": "color", "shape": [len(full)], "datatype": "BYTES", "data": list(full["color"])},
+        {"name": "price", "shape": [len(full)], "datatype": "FP64", "data": list(full["price"])},
+        {"name": "size", "shape": [len(full)], "datatype": "INT64",
+         "data": [int(v) for v in full["size"]]},
+        {"name": "member", "shape": [len(full)], "datatype": "BOOL",
+         "data": [bool(v) for v in full["member"]]}]}
+    r = requests.post(f"{server.url}/v2/models/{dep}/infer", json=oip, timeout=30)
+    assert r.status_code == 200, r.text
+    out = r.json()["outputs"][0]
+    assert out["datatype"] == "BYTES" and out["shape"] == [len(full)]
+    picked = holdout["prediction"].to_numpy()[full.index] > 0.5  # classes: no, yes
+    assert out["data"] == ["yes" if p else "no" for p in picked]
     # One row with every feature missing: imputation and NaN paths, no error.
-    empty = pd.DataFrame({"color": [None], "price": [math.nan], "size": [3]})
+    empty = pd.DataFrame({"color": [None], "price": [math.nan], "size": [3], "member": [False]})
     r = invoke(server, dep, _body(empty))
     assert r.status_code == 200, r.text
     assert r.json()["predictions"][0] in ("no", "yes")
