@@ -50,6 +50,14 @@ std::vector<std::string> Strings(const json& flavor, const char* key) {
 
 enum class Task { kBinary, kMulticlass, kRegression };
 
+Task TaskNamed(const std::string& name) {
+  if (name == "binary") return Task::kBinary;
+  if (name == "multiclass") return Task::kMulticlass;
+  if (name == "regression") return Task::kRegression;
+  throw Error(ErrorCode::kNotImplemented,
+              "Slipway model task '" + name + "' is not one this build serves");
+}
+
 bool IsInteger(const std::string& text) {
   if (text.empty()) return false;
   size_t i = text[0] == '-' ? 1 : 0;
@@ -279,13 +287,7 @@ std::unique_ptr<Model> LoadSlipwayFlavor(const MlModel& mlmodel) {
                 "Slipway model format_version " + version.dump() + " is not one this build reads");
   const std::string model_type = flavor.value("model_type", "");
   const std::string task_name = flavor.value("task", "");
-  const Task task =
-      task_name == "binary"       ? Task::kBinary
-      : task_name == "multiclass" ? Task::kMulticlass
-      : task_name == "regression"
-          ? Task::kRegression
-          : throw Error(ErrorCode::kNotImplemented,
-                        "Slipway model task '" + task_name + "' is not one this build serves");
+  const Task task = TaskNamed(task_name);
 
   Preprocessing preprocessing;
   {

@@ -353,6 +353,47 @@ TEST_P(SlipwayFolderTest, ServesTheHoldoutPredictionsOfTraining) {
   }
 }
 
+// What the loader refuses rather than serve the bare booster beside it.
+TEST(SlipwayFolderLoadTest, NeverFallsBackToTheBareXGBoostFlavor) {
+  Table t = MixedTable();
+  const TrainingSpec spec = ParseSpec(
+      "data: d@1\ntarget: y\ntask: multiclass\nmodel: {type: xgboost, params: "
+      "{num_boost_round: 5}}\npreprocessing: {scale: standard}\n"
+      "cv: {scheme: kfold, folds: 2}\nholdout: 0.3\nseed: 3\n",
+      "spec.yaml");
+  TrainingPlan plan;
+  plan.features = {{"x", data::ColumnType::kFloat64, false, 0, 0},
+                   {"color", data::ColumnType::kString, true, 0, 4}};
+  const TrainingOutcome outcome = RunTraining(spec, plan, t, [](const FoldReport&) {});
+  std::map<std::string, std::string> files;
+  for (const ModelFile& f : ModelFolder(spec, outcome, {"r1", "model", "d@1", ""}))
+    files[f.name] = f.bytes;
+  auto load = [&](const std::string& from, const std::string& to, const std::string& file) {
+    testing::TempDir dir("slipway-refused");
+    for (auto [name, bytes] : files) {
+      if (name == file) bytes.replace(bytes.find(from), from.size(), to);
+      dir.Write(name, bytes);
+    }
+    try {
+      ml::LoadModel(dir.path(), {});
+    } catch (const Error& e) {
+      return e;
+    }
+    ADD_FAILURE() << "loaded with '" << from << "' as '" << to << "' in " << file;
+    return Error(ErrorCode::kInternalError, "");
+  };
+  EXPECT_EQ(load("model_type: xgboost", "model_type: forest", "MLmodel").code(),
+            ErrorCode::kNotImplemented);
+  EXPECT_EQ(load("format_version: 1", "format_version: 2", "MLmodel").code(),
+            ErrorCode::kNotImplemented);
+  // preprocessing.json that makes other columns than the model reads.
+  const Error shifted = load("\"color=blue\"", "\"color=cyan\"", "preprocessing.json");
+  EXPECT_EQ(shifted.code(), ErrorCode::kInvalidParameterValue);
+  EXPECT_NE(std::string(shifted.what()).find("outputs"), std::string::npos) << shifted.what();
+  EXPECT_EQ(load("preprocessing: preprocessing.json", "preprocessing: gone.json", "MLmodel").code(),
+            ErrorCode::kInvalidParameterValue);
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Specs, SlipwayFolderTest,
     ::testing::Values(
