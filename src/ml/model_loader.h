@@ -1,6 +1,9 @@
 // Loading an MLflow Model folder: which flavor runs it, and how.
 //
-// Tree ensembles (the `xgboost` and `lightgbm` flavors) are evaluated natively;
+// Models trained by `slipway train` (the `slipway` flavor: preprocessing and
+// then XGBoost or a linear model, slipway_model.h) and tree ensembles (the
+// `xgboost` and `lightgbm` flavors) are evaluated natively; a folder with the
+// `slipway` flavor is always loaded through it, never as its bare `xgboost`;
 // a model with only other flavors runs through Python workers when it has a
 // `python_function` flavor. Native wins when both are present (MLflow's
 // xgboost and lightgbm models carry both), unless the caller asks for Python

@@ -134,7 +134,10 @@ std::shared_ptr<const TreeEnsemble> TreeEnsemble::Create(TreeEnsembleSpec spec, 
           ThrowMalformed(t, static_cast<size_t>(i),
                          "feature " + std::to_string(n.feature) + " is not one of the model's " +
                              std::to_string(spec.num_features));
-        if (std::isnan(n.value)) ThrowMalformed(t, static_cast<size_t>(i), "threshold is NaN");
+        // A categorical split tests its set, not the threshold, which
+        // XGBoost writes as NaN (RegTree::ExpandCategorical).
+        if (std::isnan(n.value) && !(n.flags & TreeSpecNode::kCategorical))
+          ThrowMalformed(t, static_cast<size_t>(i), "threshold is NaN");
         c.feature = n.feature;
         c.left = placed[static_cast<size_t>(n.left)];
         c.step = 1;

@@ -23,13 +23,14 @@
 //     classes: ['0', '1']          # classification: label of each output index
 //     dataset: cancer@1            # what it was trained on
 //
-// The model file alone expects the columns *after* preprocessing. A loader
-// that knows only the `xgboost` flavor (mlflow.xgboost, Slipway's native
-// evaluator today) applies no preprocessing: it gives the same predictions
+// The model file alone expects the columns *after* preprocessing. Slipway's
+// model loader reads the `slipway` flavor first (ml/slipway_model.h): it
+// applies preprocessing.json with ml::Preprocessing, the same rules training
+// used, then the model. A loader that knows only the `xgboost` flavor
+// (mlflow.xgboost) applies no preprocessing: it gives the same predictions
 // only where the preprocessing is the identity (numeric features, nothing
 // missing, no scaling). That is why there is no `python_function` flavor
-// yet: pyfunc would serve raw inputs to the bare model. Serving must apply
-// preprocessing.json first (see docs/architecture.md's training row).
+// yet: pyfunc would serve raw inputs to the bare model.
 //
 // Pure functions; thread-safe.
 #pragma once

@@ -29,6 +29,7 @@ FeatureTransform FitNumeric(const TableColumn& column, std::span<const size_t> r
                             const Preprocessing& options) {
   FeatureTransform f;
   f.name = column.name;
+  f.boolean = column.boolean;
   std::vector<double> present;
   present.reserve(rows.size());
   for (size_t row : rows)
@@ -110,136 +111,54 @@ FeatureTransform FitCategorical(const TableColumn& column, std::span<const size_
 Preprocessor Preprocessor::Fit(const Table& table, std::span<const size_t> rows,
                                const std::vector<std::string>& features,
                                const Preprocessing& options) {
-  Preprocessor p;
+  std::vector<FeatureTransform> fitted;
   for (const std::string& name : features) {
     const TableColumn& column = table.Get(name);
-    p.features_.push_back(column.categorical ? FitCategorical(column, rows, options)
-                                             : FitNumeric(column, rows, options));
+    fitted.push_back(column.categorical ? FitCategorical(column, rows, options)
+                                        : FitNumeric(column, rows, options));
   }
+  Preprocessor p;
+  p.value_ = ml::Preprocessing(std::move(fitted));
   return p;
 }
 
 Matrix Preprocessor::Transform(const Table& table, std::span<const size_t> rows) const {
   Matrix m;
   m.rows = rows.size();
-  m.cols = OutputNames().size();
+  m.cols = value_.output_width();
   m.values.assign(m.rows * m.cols, 0.0);
   size_t col = 0;
-  for (const FeatureTransform& f : features_) {
+  for (const FeatureTransform& f : value_.features()) {
     const TableColumn& column = table.Get(f.name);
     if (f.categorical != column.categorical) {
       ThrowInvalid("column '" + f.name + "' is " + (column.categorical ? "text" : "numeric") +
                    " here but was " + (f.categorical ? "text" : "numeric") + " when fitted");
     }
     if (!f.categorical) {
-      for (size_t i = 0; i < rows.size(); ++i) {
-        double v = column.values[rows[i]];
-        if (std::isnan(v)) v = f.fill;
-        m(i, col) = (v - f.center) / f.scale;
-      }
-      ++col;
+      for (size_t i = 0; i < rows.size(); ++i)
+        ml::Preprocessing::Write(f, column.values[rows[i]], -1, &m.values[i * m.cols + col]);
+      col += f.width();
       continue;
     }
-    // The table's codes -> the index of the fitted category (-1: unseen).
-    auto index_of = [&f](const std::string& text) -> double {
-      auto it = std::lower_bound(f.categories.begin(), f.categories.end(), text);
-      return it != f.categories.end() && *it == text ? it - f.categories.begin() : -1;
-    };
+    // The table's codes -> the index of the fitted category (-1: unseen),
+    // looked up by text once per code, as serving looks up each value.
     std::vector<double> index(column.categories.size());
     for (size_t code = 0; code < index.size(); ++code)
-      index[code] = index_of(column.categories[code]);
-    const double missing = f.missing_as.empty() ? -1 : index_of(f.missing_as);
+      index[code] = f.CategoryIndex(column.categories[code]);
+    const double missing = f.MissingIndex();
     for (size_t i = 0; i < rows.size(); ++i) {
       const double code = column.values[rows[i]];
       const double at = std::isnan(code) ? missing : index[static_cast<size_t>(code)];
-      if (f.native) {
-        m(i, col) = at < 0 ? kNaN : at;
-      } else if (at >= 0) {
-        m(i, col + static_cast<size_t>(at)) = 1;
-      }
+      ml::Preprocessing::Write(f, kNaN, at, &m.values[i * m.cols + col]);
     }
-    col += f.native ? 1 : f.categories.size();
+    col += f.width();
   }
   return m;
 }
 
-std::vector<std::string> Preprocessor::OutputNames() const {
-  std::vector<std::string> names;
-  for (const FeatureTransform& f : features_) {
-    if (!f.categorical || f.native) {
-      names.push_back(f.name);
-    } else {
-      for (const std::string& c : f.categories) names.push_back(f.name + "=" + c);
-    }
-  }
-  return names;
-}
-
-std::vector<bool> Preprocessor::OutputCategorical() const {
-  std::vector<bool> out;
-  for (const FeatureTransform& f : features_) {
-    if (!f.categorical || f.native) {
-      out.push_back(f.categorical);
-    } else {
-      out.insert(out.end(), f.categories.size(), false);
-    }
-  }
-  return out;
-}
-
-json Preprocessor::ToJson() const {
-  json features = json::array();
-  for (const FeatureTransform& f : features_) {
-    if (f.categorical) {
-      features.push_back({{"name", f.name},
-                          {"kind", "categorical"},
-                          {"encoding", f.native ? "native" : "onehot"},
-                          {"categories", f.categories},
-                          {"missing_as", f.missing_as}});
-    } else {
-      // JSON has no NaN: a fill that keeps values missing is null.
-      features.push_back({{"name", f.name},
-                          {"kind", "numeric"},
-                          {"fill", std::isnan(f.fill) ? json(nullptr) : json(f.fill)},
-                          {"center", f.center},
-                          {"scale", f.scale}});
-    }
-  }
-  return {{"format_version", 1}, {"features", features}, {"outputs", OutputNames()}};
-}
-
 Preprocessor Preprocessor::FromJson(const json& in) {
-  auto fail = [](const std::string& what) -> void { ThrowInvalid("preprocessing JSON: " + what); };
-  if (!in.is_object() || in.value("format_version", 0) != 1) fail("expected format_version 1");
-  if (!in.contains("features") || !in["features"].is_array()) fail("expected a features array");
   Preprocessor p;
-  try {
-    for (const json& j : in["features"]) {
-      FeatureTransform f;
-      f.name = j.at("name").get<std::string>();
-      const std::string kind = j.at("kind").get<std::string>();
-      if (kind == "categorical") {
-        f.categorical = true;
-        const std::string encoding = j.at("encoding").get<std::string>();
-        if (encoding != "native" && encoding != "onehot")
-          fail("unknown encoding '" + encoding + "'");
-        f.native = encoding == "native";
-        f.categories = j.at("categories").get<std::vector<std::string>>();
-        if (!std::is_sorted(f.categories.begin(), f.categories.end()))
-          fail("the categories of '" + f.name + "' are not sorted");
-        f.missing_as = j.at("missing_as").get<std::string>();
-      } else if (kind == "numeric") {
-        f.fill = j.at("fill").is_null() ? kNaN : j.at("fill").get<double>();
-        f.center = j.at("center").get<double>();
-        f.scale = j.at("scale").get<double>();
-      } else {
-        fail("unknown kind '" + kind + "' of feature '" + f.name + "'");
-      }
-      p.features_.push_back(std::move(f));
-    }
-  } catch (const json::exception& e) {
-    fail(e.what());
-  }
+  p.value_ = ml::Preprocessing::FromJson(in);
   return p;
 }
 

@@ -20,10 +20,10 @@
 //                sorted list (unseen: NaN), which XGBoost reads as a
 //                categorical feature.
 //
-// A Preprocessor is an immutable value: it serialises to JSON (ToJson /
-// FromJson, the file `preprocessing.json` saved beside the model) and
-// applies by category text, not by a Table's codes, so it applies the same
-// to any Table and, later, to serving's inputs. Thread-safe to use.
+// A Preprocessor is the fitting side of ml::Preprocessing (ml/preprocessing.h),
+// the value saved as `preprocessing.json`: it applies by category text, not
+// by a Table's codes, with the per-value rules serving uses too, so a model
+// served by Slipway sees exactly what it was trained on. Thread-safe to use.
 #pragma once
 
 #include <cstddef>
@@ -33,31 +33,17 @@
 #include <string>
 #include <vector>
 
+#include "ml/preprocessing.h"
 #include "training/spec.h"
 #include "training/table.h"
 
 namespace slipway::training {
 
-// What one input column becomes.
-struct FeatureTransform {
-  std::string name;
-  bool categorical = false;
-  // Numeric: the value a missing one takes (NaN: kept missing), then
-  // (x - center) / scale.
-  double fill = 0;
-  double center = 0;
-  double scale = 1;
-  // Categorical: the training categories, sorted; native or onehot.
-  std::vector<std::string> categories;
-  bool native = false;
-  // Categorical: a missing value becomes this category (the most frequent,
-  // or "__missing__", which is then one of `categories`).
-  std::string missing_as;
-};
+using ml::FeatureTransform;
 
 class Preprocessor {
  public:
-  static constexpr const char* kMissingCategory = "__missing__";
+  static constexpr const char* kMissingCategory = ml::Preprocessing::kMissingCategory;
 
   // Fitted on `rows` of `table`, for the columns `features`.
   static Preprocessor Fit(const Table& table, std::span<const size_t> rows,
@@ -68,18 +54,20 @@ class Preprocessor {
 
   // The transformed columns' names: the feature's name, or "name=category"
   // for a one-hot column.
-  std::vector<std::string> OutputNames() const;
+  std::vector<std::string> OutputNames() const { return value_.OutputNames(); }
   // Per transformed column: true where XGBoost should read a category index.
-  std::vector<bool> OutputCategorical() const;
+  std::vector<bool> OutputCategorical() const { return value_.OutputCategorical(); }
 
-  const std::vector<FeatureTransform>& features() const { return features_; }
+  const std::vector<FeatureTransform>& features() const { return value_.features(); }
+  // What serving applies.
+  const ml::Preprocessing& value() const { return value_; }
 
-  nlohmann::json ToJson() const;
+  nlohmann::json ToJson() const { return value_.ToJson(); }
   // INVALID_PARAMETER_VALUE naming the field on malformed input.
   static Preprocessor FromJson(const nlohmann::json& json);
 
  private:
-  std::vector<FeatureTransform> features_;
+  ml::Preprocessing value_;
 };
 
 }  // namespace slipway::training
