@@ -23,7 +23,7 @@ import pandas as pd
 import pytest
 import requests
 
-from conftest import free_port, slipway_binary, unique
+from conftest import assert_mlflow_error, free_port, slipway_binary, unique
 
 pytestmark = pytest.mark.slipway_only
 
@@ -483,6 +483,9 @@ def test_slipway_serve_a_folder_and_a_registered_model(server, mlflow_client, tm
             np.testing.assert_allclose(r.json()["predictions"], model.predict(rows), rtol=0, atol=1e-6)
             assert requests.get(f"{url}/health", timeout=30).status_code == 200
             assert requests.get(f"{url}/version", timeout=30).status_code == 200
+            # The scoring route takes POST only; a GET is an API's 404.
+            assert_mlflow_error(requests.get(f"{url}/invocations", timeout=30), 404,
+                                "ENDPOINT_NOT_FOUND")
         finally:
             proc.send_signal(signal.SIGTERM)
             out, _ = proc.communicate(timeout=30)

@@ -142,6 +142,15 @@ def test_deployment_pages_answer_the_app_and_scoring_stays_the_apis(server, mode
     r = invoke(server, name, split_body(x))
     assert r.status_code == 200 and r.headers["Content-Type"].startswith("application/json")
     assert "predictions" in r.json()
+    # A GET of the scoring route is answered like an API's, as `slipway
+    # serve` answers GET /invocations (test_serving.py), not with the app;
+    # the deployment's own page still is the app.
+    for path in (f"/deployments/{name}/invocations", "/deployments/nothing/invocations",
+                 f"/deployments/{name}/invocations/"):
+        r = requests.get(server.url + path, timeout=10)
+        assert_mlflow_error(r, 404, "ENDPOINT_NOT_FOUND")
+        assert r.headers["Content-Type"].startswith("application/json"), path
+    assert requests.get(f"{server.url}/deployments/{name}", timeout=10).text == root
 
 
 # ------------------------------------------------------------------ browser
