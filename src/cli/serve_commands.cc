@@ -170,7 +170,8 @@ void RunServe(const ServeArgs& args) {
   servable->uri = args.model;
   servable->model = ml::LoadModel(dir, load);
   servable->loaded_at = std::chrono::system_clock::now();
-  servable->metrics = serving::ServableMetrics::For(&server.metrics(), name, version);
+  servable->metrics =
+      serving::ServableMetrics::For(&server.metrics(), name, "primary", name, version);
   if (args.max_batch_rows > 0) {
     servable->batcher = std::make_shared<serving::Batcher>(
         serving::Batcher::Options{static_cast<size_t>(args.max_batch_rows),

@@ -5,24 +5,32 @@
 namespace slipway::serving {
 
 ServableMetrics ServableMetrics::For(monitoring::MetricRegistry* registry,
-                                     const std::string& deployment, const std::string& version) {
+                                     const std::string& deployment, const std::string& role,
+                                     const std::string& model_name, const std::string& version) {
   ServableMetrics metrics;
   if (registry == nullptr) return metrics;
   const std::string requests = "slipway_serving_requests_total";
   const std::string requests_help =
-      "Prediction requests, by deployment, model version and outcome.";
+      "Prediction requests, by deployment, model, version, role and outcome.";
   auto labels = [&](const char* status) {
-    return monitoring::Labels{{"deployment", deployment}, {"version", version}, {"status", status}};
+    return monitoring::Labels{{"deployment", deployment},
+                              {"model", model_name},
+                              {"version", version},
+                              {"role", role},
+                              {"status", status}};
   };
   metrics.ok = &registry->GetCounter(requests, requests_help, labels("ok"));
   metrics.client_errors = &registry->GetCounter(requests, requests_help, labels("client_error"));
   metrics.server_errors = &registry->GetCounter(requests, requests_help, labels("server_error"));
-  const monitoring::Labels series = {{"deployment", deployment}, {"version", version}};
-  metrics.rows = &registry->GetCounter("slipway_serving_rows_total",
-                                       "Rows predicted, by deployment and model version.", series);
+  const monitoring::Labels series = {
+      {"deployment", deployment}, {"model", model_name}, {"version", version}, {"role", role}};
+  metrics.rows =
+      &registry->GetCounter("slipway_serving_rows_total",
+                            "Rows predicted, by deployment, model, version and role.", series);
   metrics.latency = &registry->GetHistogram(
       "slipway_serving_request_duration_seconds",
-      "Time to answer a prediction request (parse to reply), by deployment and model version.",
+      "Time to answer a prediction request (parse to reply), by deployment, model, version and "
+      "role.",
       monitoring::MetricRegistry::LatencyBuckets(), series);
   static const std::vector<double> kBatchBounds = {1,  2,   4,   8,   16,   32,
                                                    64, 128, 256, 512, 1024, 4096};

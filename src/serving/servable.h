@@ -24,7 +24,11 @@
 
 namespace slipway::serving {
 
-// The counters of one version of one deployment (labels deployment, version).
+// The counters of one servable: one role ("primary", "canary", "shadow") of
+// one deployment, serving one version of one model (labels deployment,
+// model, version, role). A canary and a shadow of the same version, or two
+// models with the same version number, count apart; a shadow's copies are
+// counted under role "shadow" only, never as the primary's answers.
 struct ServableMetrics {
   monitoring::Counter* ok = nullptr;
   monitoring::Counter* client_errors = nullptr;  // input the model refused (4xx)
@@ -35,6 +39,7 @@ struct ServableMetrics {
 
   // Resolves every handle in `registry`; all stay null without one.
   static ServableMetrics For(monitoring::MetricRegistry* registry, const std::string& deployment,
+                             const std::string& role, const std::string& model_name,
                              const std::string& version);
 };
 

@@ -427,6 +427,7 @@ std::filesystem::path ServingService::Materialize(const Resolved& resolved) {
 }
 
 std::shared_ptr<const Servable> ServingService::Load(const std::string& deployment,
+                                                     const std::string& role,
                                                      const Resolved& resolved,
                                                      const std::string& uri,
                                                      const DeploymentSpec& spec) {
@@ -437,7 +438,8 @@ std::shared_ptr<const Servable> ServingService::Load(const std::string& deployme
   servable->uri = uri;
   servable->model = ml::LoadModel(dir, options_.load);
   servable->loaded_at = std::chrono::system_clock::now();
-  servable->metrics = ServableMetrics::For(options_.metrics, deployment, resolved.version);
+  servable->metrics = ServableMetrics::For(options_.metrics, deployment, role, resolved.model_name,
+                                           resolved.version);
   if (spec.max_batch_rows > 0) {
     servable->batcher = std::make_shared<Batcher>(
         Batcher::Options{static_cast<size_t>(spec.max_batch_rows),
@@ -561,7 +563,7 @@ void ServingService::Reconcile(const std::string& name, const std::string& why) 
               }
               loaded = copy;
             } else {
-              loaded = Load(name, resolved, role.uri, spec);
+              loaded = Load(name, role_name, resolved, role.uri, spec);
             }
             std::string was = role.slot ? " (was v" + role.slot->version + ")" : "";
             if (role_name == "primary" && role.slot && role.slot->version != resolved.version) {

@@ -217,8 +217,11 @@ class ServingService {
   static std::string CacheKey(const Resolved& resolved);
   std::filesystem::path Materialize(const Resolved& resolved);
   void SchedulePrune(const std::string& why);
-  std::shared_ptr<const Servable> Load(const std::string& deployment, const Resolved& resolved,
-                                       const std::string& uri, const DeploymentSpec& spec);
+  // Loads and checks the version `resolved` names for `role` of the
+  // deployment (its counters are that role's).
+  std::shared_ptr<const Servable> Load(const std::string& deployment, const std::string& role,
+                                       const Resolved& resolved, const std::string& uri,
+                                       const DeploymentSpec& spec);
 
   Options options_;
   DeploymentStore& store_;

@@ -156,8 +156,8 @@ def test_deployment_serves_the_aliased_version_and_follows_the_alias(server, mlf
     assert deployment(server, name)["pinned_version"] == ""
 
     metrics = requests.get(f"{server.url}/metrics", timeout=30).text
-    assert re.search(rf'slipway_serving_requests_total{{deployment="{name}",version="{v1}",status="ok"}} [1-9]',
-                     metrics), metrics
+    assert re.search(rf'slipway_serving_requests_total{{deployment="{name}",model="{model_name}",'
+                     rf'version="{v1}",role="primary",status="ok"}} [1-9]', metrics), metrics
     assert f'slipway_serving_swaps_total{{deployment="{name}"}}' in metrics
 
 
@@ -284,13 +284,67 @@ def test_canary_splits_traffic_sticky_by_key_and_shadow_mirrors(server, mlflow_c
     wait_for(lambda: serving_version(server, name, "shadow") == v2, what="the shadow")
     for _ in range(20):
         assert invoke(server, name, split_body(x)).headers["X-Model-Version"] == v1
-    pattern = rf'slipway_serving_requests_total{{deployment="{name}",version="{v2}",status="ok"}} (\d+)'
+    pattern = (rf'slipway_serving_requests_total{{deployment="{name}",model="{model_name}",'
+               rf'version="{v2}",role="shadow",status="ok"}} (\d+)')
 
     def shadow_count():
         found = re.search(pattern, requests.get(f"{server.url}/metrics", timeout=30).text)
         return found and int(found.group(1)) >= 20
 
     wait_for(shadow_count, what="the shadow's predictions")
+
+
+def _metric(srv, pattern: str) -> int | None:
+    found = re.search(pattern, requests.get(f"{srv.url}/metrics", timeout=30).text)
+    return int(float(found.group(1))) if found else None
+
+
+def test_each_role_counts_its_own_requests_and_a_shadow_is_no_answer(server, mlflow_client):
+    """A shadow of the primary's own version, and a canary of another model
+    with the same version number: each role has its own counters, totals and
+    history, and the shadow's copies are not counted as the primary's answers."""
+    model_name = unique("roles")
+    other = unique("roles-other")
+    _, v1 = log_xgboost(model_name, depth=2, seed=61)
+    _, o1 = log_xgboost(other, depth=3, seed=62)
+    assert v1 == o1 == "1"
+    name = unique("dep")
+    create(server, name, f"models:/{model_name}/{v1}", shadow_uri=f"models:/{model_name}/{v1}",
+           canary_uri=f"models:/{other}/{o1}", canary_weight=0)
+    for role in ("primary", "shadow", "canary"):
+        wait_for(lambda: serving_version(server, name, role) == "1", what=f"the {role}")
+    x, _ = training_data(seed=63, rows=3)
+    for _ in range(20):
+        r = invoke(server, name, split_body(x))
+        assert r.status_code == 200 and r.headers["X-Model-Version"] == v1, r.text
+
+    # The history: 20 answers by the primary, 20 copies by the shadow, none
+    # by the canary, whatever they share.
+    def history():
+        samples = requests.get(f"{server.url}/api/v1/deployments/{name}/metrics",
+                               timeout=30).json()["samples"]
+        count = {}
+        for s in samples:
+            for v in s["versions"]:
+                count[v["role"]] = count.get(v["role"], 0) + v["requests"]
+        return count
+
+    # Every copy follows its answer, and all roles are sampled at once: once
+    # the shadow's 20 are in, so are the primary's.
+    wait_for(lambda: history().get("shadow", 0) >= 20, timeout=30, what="the shadow's copies")
+    assert history() == {"primary": 20, "shadow": 20, "canary": 0}, history()
+    by_role = {v["role"]: v for v in deployment(server, name)["versions"]}
+    assert by_role["primary"]["requests"] == 20, by_role
+    assert by_role["shadow"]["requests"] == 20, by_role
+    assert "requests" not in by_role["canary"], by_role  # none
+
+    # On /metrics: the labels there were, and the model and the role.
+    labels = f'deployment="{name}",model="{model_name}",version="{v1}"'
+    assert _metric(server, rf'slipway_serving_requests_total{{{labels},role="primary",status="ok"}} (\S+)') == 20
+    assert _metric(server, rf'slipway_serving_requests_total{{{labels},role="shadow",status="ok"}} (\S+)') == 20
+    assert _metric(server, rf'slipway_serving_rows_total{{{labels},role="primary"}} (\S+)') == 60
+    assert _metric(server, rf'slipway_serving_requests_total{{deployment="{name}",model="{other}",'
+                           rf'version="{o1}",role="canary",status="ok"}} (\S+)') == 0
 
 
 def test_predictions_are_logged_with_their_request_id(server, mlflow_client):
