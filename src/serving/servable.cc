@@ -80,8 +80,13 @@ std::optional<RateWindow::Recent> RateWindow::Between(const Snapshot& from, cons
 std::optional<RateWindow::Recent> RateWindow::Sample(const ServableMetrics& metrics,
                                                      Clock::time_point now) {
   if (metrics.ok == nullptr) return std::nullopt;
-  Snapshot snapshot = Take(metrics, now);
+  // Under the lock, so that samples taken at once by two threads (the
+  // periodic one, a swap's) read the counters in the order they are kept;
+  // one stamped no later than the newest is dropped: the next interval
+  // covers what it saw, so nothing is counted twice or lost.
   std::lock_guard lock(mu_);
+  if (!samples_.empty() && now <= samples_.back().at) return std::nullopt;
+  Snapshot snapshot = Take(metrics, now);
   std::optional<Recent> interval;
   if (!samples_.empty()) interval = Between(samples_.back(), snapshot);
   samples_.push_back(std::move(snapshot));

@@ -67,6 +67,7 @@ class RateWindow {
   // Records the counters of `metrics` as they are at `now`, and returns
   // the figures of the interval since the previous sample (nothing for the
   // first, or without metrics): one point of a deployment's RateHistory.
+  // A sample stamped no later than the newest one is not taken (nothing).
   std::optional<Recent> Sample(const ServableMetrics& metrics, Clock::time_point now);
   // From the oldest sample still in the window to the counters at `now`;
   // nothing before the first sample or without metrics.
@@ -84,7 +85,7 @@ class RateWindow {
 
   const std::chrono::seconds window_;
   mutable std::mutex mu_;
-  std::deque<Snapshot> samples_;  // oldest first
+  std::deque<Snapshot> samples_;  // guarded by mu_; oldest first
 };
 
 // The upper bound (seconds) of the latency bucket holding quantile `q` of

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <array>
 #include <fstream>
 #include <random>
 #include <set>
@@ -67,6 +68,35 @@ bool IsCacheKey(const std::string& name) {
   return name.size() == 32 && std::all_of(name.begin(), name.end(), [](char c) {
            return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
          });
+}
+
+// The servables of a routing by role.
+std::array<std::pair<const char*, std::shared_ptr<const Servable>>, 3> RolesOf(
+    const Routing& routing) {
+  return {{{"primary", routing.primary}, {"canary", routing.canary}, {"shadow", routing.shadow}}};
+}
+
+// What the versions `before` routes to and `after` does not (swapped out)
+// did since their last sample: the periodic sampling no longer sees them,
+// so without this their last partial interval would be lost. Versions that
+// stay (the same servable, or a copy sharing its RateWindow) are left to
+// the periodic sampling. Nothing when none went or none has an interval.
+std::optional<RateSample> SampleSwappedOut(const Routing* before, const Routing& after) {
+  if (before == nullptr) return std::nullopt;
+  std::set<const RateWindow*> staying;
+  for (const auto& [role, servable] : RolesOf(after))
+    if (servable) staying.insert(servable->rates.get());
+  RateSample sample;
+  sample.time_ms = NowMillis();
+  const auto now = RateWindow::Clock::now();
+  for (const auto& [role, servable] : RolesOf(*before)) {
+    if (!servable || staying.count(servable->rates.get())) continue;
+    std::optional<RateWindow::Recent> interval = servable->rates->Sample(servable->metrics, now);
+    if (interval)
+      sample.versions.push_back({role, servable->model_name, servable->version, *interval});
+  }
+  if (sample.versions.empty()) return std::nullopt;
+  return sample;
 }
 
 }  // namespace
@@ -186,10 +216,7 @@ void ServingService::SampleRates() {
     if (!routing) continue;
     RateSample sample;
     sample.time_ms = now_ms;
-    const std::pair<const char*, const std::shared_ptr<const Servable>*> roles[] = {
-        {"primary", &routing->primary}, {"canary", &routing->canary}, {"shadow", &routing->shadow}};
-    for (const auto& [role, slot] : roles) {
-      const std::shared_ptr<const Servable>& servable = *slot;
+    for (const auto& [role, servable] : RolesOf(*routing)) {
       if (!servable) continue;
       std::optional<RateWindow::Recent> interval = servable->rates->Sample(servable->metrics, now);
       if (interval)
@@ -612,7 +639,13 @@ void ServingService::Reconcile(const std::string& name, const std::string& why) 
     }
   }
   if (changed) {
+    std::shared_ptr<const Routing> after = next;
     entry->runtime->Swap(std::move(next));
+    // After the swap, so that no request lands on a swapped-out version
+    // between its last sample and the swap (those in flight still may).
+    if (std::optional<RateSample> last = SampleSwappedOut(current.get(), *after)) {
+      entry->history.Append(std::move(*last));
+    }
     if (options_.metrics) {
       options_.metrics
           ->GetCounter("slipway_serving_swaps_total", "Routing changes applied (hot swaps).",

@@ -347,6 +347,34 @@ def test_each_role_counts_its_own_requests_and_a_shadow_is_no_answer(server, mlf
                            rf'version="{o1}",role="canary",status="ok"}} (\S+)') == 0
 
 
+def test_a_swapped_out_version_keeps_its_last_interval_in_the_history(server, mlflow_client):
+    model_name = unique("flush")
+    _, v1 = log_xgboost(model_name, depth=2, seed=64)
+    _, v2 = log_xgboost(model_name, depth=3, seed=65)
+    set_alias(mlflow_client, model_name, "live", v1)
+    name = unique("dep")
+    create(server, name, f"models:/{model_name}@live")
+    wait_for(lambda: serving_version(server, name) == v1, what="v1")
+    url = f"{server.url}/api/v1/deployments/{name}/metrics"
+
+    # Right after a periodic sample, so the swap comes well before the next.
+    def newest():
+        samples = requests.get(url, timeout=30).json()["samples"]
+        return samples[-1]["time"] if samples else 0
+
+    first = newest()
+    wait_for(lambda: newest() > first, timeout=20, what="a periodic sample")
+    x, _ = training_data(seed=66, rows=2)
+    for _ in range(15):
+        assert invoke(server, name, split_body(x)).status_code == 200
+    set_alias(mlflow_client, model_name, "live", v2)
+    wait_for(lambda: serving_version(server, name) == v2, what="the swap to v2")
+    samples = requests.get(url, timeout=30).json()["samples"]
+    v1_requests = sum(v["requests"] for s in samples for v in s["versions"]
+                      if v["role"] == "primary" and v["version"] == v1)
+    assert v1_requests == 15, samples
+
+
 def test_predictions_are_logged_with_their_request_id(server, mlflow_client):
     model_name = unique("logged")
     model, v1 = log_xgboost(model_name, depth=2, seed=23)

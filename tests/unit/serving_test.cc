@@ -280,6 +280,24 @@ TEST(DeploymentTest, EachRoleCountsItsOwnRequestsAndShadowCopiesAreNotAnswers) {
       << text;
 }
 
+TEST(RateWindowTest, ASampleStampedBeforeTheNewestIsNotTaken) {
+  monitoring::MetricRegistry registry;
+  const ServableMetrics m = ServableMetrics::For(&registry, "churn", "primary", "churn", "3");
+  RateWindow window;
+  const auto t0 = RateWindow::Clock::now();
+  window.Sample(m, t0);
+  m.ok->Increment(4);
+  ASSERT_TRUE(window.Sample(m, t0 + 5s).has_value());  // a swap's sample
+  m.ok->Increment(6);
+  // The periodic sample, stamped before the swap's but reading later
+  // counters: not taken, so the 6 are not lost to a reversed interval.
+  EXPECT_FALSE(window.Sample(m, t0 + 4s).has_value());
+  auto next = window.Sample(m, t0 + 10s);
+  ASSERT_TRUE(next.has_value());
+  EXPECT_EQ(next->requests, 6u);
+  EXPECT_DOUBLE_EQ(next->seconds, 5);
+}
+
 TEST(ModelRefTest, ParsesTheFormsAndRefusesOthers) {
   EXPECT_EQ(ModelRef::Parse("models:/churn@production").alias, "production");
   EXPECT_EQ(ModelRef::Parse("models:/churn/3").version, "3");
