@@ -382,6 +382,17 @@ void AddDeployCommands(CLI::App& app) {
     Show(*args, client.Post(kDeployments + "/" + args->name + "/rollback", json::object()));
   });
 
+  CLI::App* promote = deploy->add_subcommand(
+      "promote",
+      "Make the canary's version the primary and remove the canary (moves the alias the "
+      "deployment follows)");
+  promote->add_option("name", args->name, "Deployment name")->required();
+  AddServerOptions(promote, &args->server);
+  promote->callback([args] {
+    ApiClient client(ResolveTrackingUri(args->server.tracking_uri));
+    Show(*args, client.Post(kDeployments + "/" + args->name + "/promote", json::object()));
+  });
+
   CLI::App* show = deploy->add_subcommand("show", "A deployment's versions, traffic and events");
   show->add_option("name", args->name, "Deployment name")->required();
   AddServerOptions(show, &args->server);

@@ -927,6 +927,72 @@ DeploymentInfo ServingService::Rollback(const std::string& name) {
   return InfoOf(*entry);
 }
 
+DeploymentInfo ServingService::Promote(const std::string& name) {
+  governance::SetTarget("deployment:" + name);
+  governance::Require(authorizer_, Permission::kEdit, ResourceType::kDeployment, name);
+  std::shared_ptr<Entry> entry = EntryOf(name);
+  if (!entry) ThrowNotFound("Deployment '" + name + "' does not exist.");
+  DeploymentSpec spec;
+  {
+    std::lock_guard lock(entry->mu);
+    spec = entry->spec;
+  }
+  if (spec.canary_uri.empty()) {
+    throw Error(ErrorCode::kInvalidState,
+                "Deployment '" + name +
+                    "' has no canary to promote: set one first (canary_uri), let it load, "
+                    "then promote it.");
+  }
+  std::shared_ptr<const Routing> routing = entry->runtime->routing();
+  if (!routing || !routing->canary || routing->canary->uri != spec.canary_uri) {
+    throw Error(ErrorCode::kInvalidState,
+                "The canary " + spec.canary_uri + " of deployment '" + name +
+                    "' is not serving yet (still loading, or it failed to load): only a canary "
+                    "that has loaded and answered its input example can be promoted.");
+  }
+  // The version that has been taking the canary's share, whatever the
+  // canary's reference names by now.
+  const std::string model = routing->canary->model_name;
+  const std::string version = routing->canary->version;
+  const ModelRef primary = ModelRef::Parse(spec.model_uri);
+  const bool via_alias = !primary.alias.empty() && primary.name == model;
+  std::string note;
+  if (via_alias) {
+    // Checks EDIT on the model and announces the move; the deployment
+    // follows it like any other alias move.
+    registry_.SetAlias(model, primary.alias, version);
+    note = "promoted the canary " + Describe(model, version) + ": @" + primary.alias + " of " +
+           model + " now names v" + version;
+  } else {
+    const std::string target = "models:/" + model + "/" + version;
+    RequireReadableModel(target);
+    Resolve(target, "");  // still registered
+    note = "promoted the canary " + Describe(model, version) + ": the primary now follows " +
+           target + " (was " + spec.model_uri + ")";
+    spec.model_uri = target;
+  }
+  {
+    std::lock_guard lock(entry->mu);
+    DeploymentSpec current = entry->spec;
+    if (current.canary_uri != spec.canary_uri) {
+      // Changed meanwhile by someone else: leave their change standing.
+      throw Error(ErrorCode::kInvalidState, "The canary of deployment '" + name +
+                                                "' changed while it was being promoted; look at "
+                                                "the deployment again.");
+    }
+    current.model_uri = spec.model_uri;
+    current.canary_uri.clear();
+    current.canary_weight = 0;
+    current.pinned_version.clear();
+    current.last_updated_time = NowMillis();
+    store_.Update(current);
+    entry->spec = current;
+  }
+  entry->Note(note + ", canary removed, by " + governance::CurrentActorName());
+  Schedule(name, "promote");
+  return InfoOf(*entry);
+}
+
 void ServingService::Delete(const std::string& name) {
   governance::Require(authorizer_, Permission::kManage, ResourceType::kDeployment, name);
   std::shared_ptr<Entry> entry = EntryOf(name);

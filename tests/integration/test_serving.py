@@ -375,6 +375,63 @@ def test_a_swapped_out_version_keeps_its_last_interval_in_the_history(server, ml
     assert v1_requests == 15, samples
 
 
+def test_promote_moves_the_alias_and_removes_the_canary_in_one_call(server, mlflow_client):
+    model_name = unique("promote")
+    _, v1 = log_xgboost(model_name, depth=2, seed=67)
+    _, v2 = log_xgboost(model_name, depth=3, seed=68)
+    _, v3 = log_xgboost(model_name, depth=4, seed=69)
+    set_alias(mlflow_client, model_name, "live", v1)
+    name = unique("dep")
+    create(server, name, f"models:/{model_name}@live")
+    wait_for(lambda: serving_version(server, name) == v1, what="v1")
+    promote = f"{server.url}/api/v1/deployments/{name}/promote"
+
+    # No canary: a clear 400 that says so, and nothing changes.
+    assert_mlflow_error(requests.post(promote, timeout=30), 400, "INVALID_STATE", "no canary")
+    assert mlflow_client.get_model_version_by_alias(model_name, "live").version == v1
+    assert_mlflow_error(requests.post(f"{server.url}/api/v1/deployments/{unique('nothing')}/promote",
+                                      timeout=30), 404, "RESOURCE_DOES_NOT_EXIST")
+
+    requests.patch(f"{server.url}/api/v1/deployments/{name}",
+                   json={"canary_uri": f"models:/{model_name}/{v2}", "canary_weight": 10}, timeout=30)
+    wait_for(lambda: serving_version(server, name, "canary") == v2, what="the canary")
+    r = requests.post(promote, timeout=30)
+    assert r.status_code == 200, r.text
+    promoted = r.json()["deployment"]
+    assert promoted["canary_uri"] == "" and promoted["canary_weight"] == 0
+    assert promoted["model_uri"] == f"models:/{model_name}@live"  # still follows the alias
+    assert mlflow_client.get_model_version_by_alias(model_name, "live").version == v2
+    wait_for(lambda: serving_version(server, name) == v2, what="the promoted version")
+    shown = deployment(server, name)
+    assert serving_version(server, name, "canary") is None
+    assert shown["previous_version"] == v1  # a rollback returns to it
+    assert any(f"promoted the canary {model_name} v{v2}" in e["text"] for e in shown["events"]), shown
+    x, _ = training_data(seed=70, rows=1)
+    assert {invoke(server, name, split_body(x)).headers["X-Model-Version"] for _ in range(10)} == {v2}
+    # Audited once, as whoever promoted (the alias move is no entry of its own).
+    entries = [e for e in requests.get(f"{server.url}/api/v1/audit",
+                                       params={"since": shown["creation_time"], "max_results": 5000},
+                                       timeout=30).json()["entries"]
+               if e["principal"] == "anonymous" and e["outcome"] == 200
+               and e["action"] in ("deployments/promote", "registered-models/alias/set",
+                                   "deployments/update")
+               and (e["target"] == f"deployment:{name}" or model_name in e["target"])]
+    assert [(e["action"], e["target"]) for e in entries] == [
+        ("deployments/update", f"deployment:{name}"),  # the canary
+        ("deployments/promote", f"deployment:{name}")], entries
+
+    # A deployment of a version (no alias) is pointed at the canary's version.
+    pinned = unique("dep")
+    create(server, pinned, f"models:/{model_name}/{v1}", canary_uri=f"models:/{model_name}/{v3}",
+           canary_weight=50)
+    wait_for(lambda: serving_version(server, pinned, "canary") == v3, what="the canary")
+    r = requests.post(f"{server.url}/api/v1/deployments/{pinned}/promote", timeout=30)
+    assert r.status_code == 200, r.text
+    assert r.json()["deployment"]["model_uri"] == f"models:/{model_name}/{v3}"
+    wait_for(lambda: serving_version(server, pinned) == v3, what="the promoted version")
+    assert mlflow_client.get_model_version_by_alias(model_name, "live").version == v2  # untouched
+
+
 def test_predictions_are_logged_with_their_request_id(server, mlflow_client):
     model_name = unique("logged")
     model, v1 = log_xgboost(model_name, depth=2, seed=23)
@@ -705,6 +762,13 @@ def test_slipway_deploy_commands(server, mlflow_client):
     assert "canary" in out and "primary" in out and "events" in out
     deploy("rollback", name)
     wait_for(lambda: serving_version(server, name, "canary") is None, what="the rollback")
+    failed = deploy("promote", name, ok=False)
+    assert "has no canary to promote" in failed.stderr, failed.stderr
+    deploy("canary", name, f"models:/{model_name}/{v2}", "--weight", "5")
+    wait_for(lambda: serving_version(server, name, "canary") == v2, what="the canary")
+    out = deploy("promote", name).stdout
+    assert f"models:/{model_name}/{v2}" in out and "canary:" not in out, out
+    wait_for(lambda: serving_version(server, name) == v2, what="the promoted version")
     failed = deploy("create", name, "--model", f"models:/{model_name}/{v1}", ok=False)
     assert "already exists" in failed.stderr
     failed = deploy("create", unique("dep"), "--model", "churn", ok=False)

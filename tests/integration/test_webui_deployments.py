@@ -265,12 +265,19 @@ def test_canary_shadow_promote_rollback_and_delete_through_the_ui(page, server, 
         expect(page.locator("tr[data-role=shadow]")).to_have_count(0)
         assert deployment(server, name)["shadow_uri"] == ""
 
-        # Promote: @live moves to the canary's version, the canary goes.
+        # Promote: @live moves to the canary's version, the canary goes, in
+        # one request.
         page.get_by_role("button", name="Promote canary…").click()
         dialog = page.get_by_role("dialog", name="Promote the canary")
         expect(dialog).to_contain_text("@live")
+        changes = []
+        record = lambda request: request.method != "GET" and changes.append(  # noqa: E731
+            (request.method, request.url.removeprefix(server.url)))
+        page.on("request", record)
         dialog.get_by_role("button", name="Promote").click()
         expect(dialog).to_have_count(0)
+        page.remove_listener("request", record)
+        assert changes == [("POST", f"/api/v1/deployments/{name}/promote")], changes
         assert client.get_model_version_by_alias(model, "live").version == v2
         wait_for(lambda: serving_version(server, name) == v2, what="the promoted version")
         wait_for(lambda: serving_version(server, name, "canary") is None, what="the canary to go")
@@ -424,3 +431,49 @@ def test_a_read_only_user_sees_no_actions_and_the_server_refuses_changes(
                      timeout=10).json()["deployment"]
     assert d["canary_uri"] == ""
     page.console.assert_clean(allowed=("status of 403",))
+
+
+def test_promote_needs_edit_on_the_model_whose_alias_moves(auth_server, alices_deployment):
+    """Promoting a canary of a deployment that follows an alias moves the
+    alias: EDIT on the deployment is not enough, the caller also needs EDIT
+    on the registered model. Each call is audited once, as its caller."""
+    model, v1, v2 = (alices_deployment[k] for k in ("model", "v1", "v2"))
+    r = requests.post(f"{auth_server.api}/registered-models/alias", auth=ALICE, timeout=10,
+                      json={"name": model, "alias": "live", "version": v1})
+    assert r.status_code == 200, r.text
+    name = unique("alice-promote")
+    r = requests.post(f"{auth_server.url}/api/v1/deployments", auth=ALICE, timeout=30,
+                      json={"name": name, "model_uri": f"models:/{model}@live",
+                            "canary_uri": f"models:/{model}/{v2}", "canary_weight": 10})
+    assert r.status_code == 200, r.text
+
+    def shown():
+        return requests.get(f"{auth_server.url}/api/v1/deployments/{name}", auth=ALICE,
+                            timeout=30).json()["deployment"]
+
+    def serving(role):
+        return next((v["version"] for v in shown()["versions"]
+                     if v["role"] == role and v["state"] == "ready"), None)
+
+    def live():
+        return requests.get(f"{auth_server.api}/registered-models/alias", auth=ALICE, timeout=10,
+                            params={"name": model, "alias": "live"}).json()["model_version"]["version"]
+
+    wait_for(lambda: serving("canary") == v2, what="the canary")
+    _grant(auth_server, name, "EDIT")
+    r = requests.post(f"{auth_server.url}{GRANT}", auth=ALICE, timeout=10,
+                      json={"username": BOB[0], "resource_type": "registered_model",
+                            "resource_id": model, "permission": "READ"})
+    assert r.status_code == 200, r.text
+    promote = f"{auth_server.url}/api/v1/deployments/{name}/promote"
+    assert_mlflow_error(requests.post(promote, auth=BOB, timeout=30), 403, "PERMISSION_DENIED")
+    assert live() == v1 and shown()["canary_uri"] == f"models:/{model}/{v2}"  # nothing changed
+
+    r = requests.post(promote, auth=ALICE, timeout=30)
+    assert r.status_code == 200, r.text
+    assert live() == v2 and shown()["canary_uri"] == ""
+    wait_for(lambda: serving("primary") == v2, what="the promoted version")
+    entries = requests.get(f"{auth_server.url}/api/v1/audit", auth=ADMIN, timeout=30,
+                           params={"action": "deployments/promote", "max_results": 1000}).json()["entries"]
+    assert [(e["principal"], e["outcome"]) for e in entries
+            if e["target"] == f"deployment:{name}"] == [("bob", 403), ("alice", 200)], entries

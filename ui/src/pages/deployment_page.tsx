@@ -24,9 +24,9 @@ import {
   type Deployment,
   type DeploymentVersion,
   type PermissionName,
+  promoteDeployment,
   type RateSample,
 } from '../api/deployments';
-import { setAlias } from '../api/registry';
 import { Chart, type ChartSeries } from '../components/chart';
 import { ConfirmDialog } from '../components/confirm_dialog';
 import { ErrorBox, Loading } from '../components/error_box';
@@ -320,23 +320,23 @@ function CanaryDialog({ d, onDone, onCancel }: DialogProps) {
 function PromoteDialog({ d, onDone, onCancel }: DialogProps) {
   const canary = readyVersion(d, 'canary')!;
   const ref = parseModelUri(d.model_uri);
+  // What the server does (POST .../promote, one step): moves the alias the
+  // primary follows when it is one of the canary's model, else points the
+  // primary at the canary's version; the canary goes either way.
   const viaAlias = !!(ref?.alias && ref.name === canary.model_name);
   const target = `models:/${canary.model_name}/${canary.version}`;
-  const action = async () => {
-    if (viaAlias) {
-      // As `slipway models promote`: the alias moves, the deployment follows it.
-      await setAlias(ref!.name, ref!.alias!, canary.version);
-      await updateDeployment(d.name, { canary_uri: '' });
-    } else {
-      await updateDeployment(d.name, { model_uri: target, canary_uri: '' });
-    }
-  };
   return (
-    <ConfirmDialog title="Promote the canary" confirmLabel="Promote" action={action} onDone={onDone} onCancel={onCancel}>
+    <ConfirmDialog
+      title="Promote the canary"
+      confirmLabel="Promote"
+      action={() => promoteDeployment(d.name)}
+      onDone={onDone}
+      onCancel={onCancel}
+    >
       {viaAlias ? (
         <p>
           Point the alias <code>@{ref!.alias}</code> of <strong>{ref!.name}</strong> at version {canary.version} (the
-          canary's), then remove the canary: <strong>{d.name}</strong> follows the alias and swaps to v{canary.version}{' '}
+          canary's) and remove the canary: <strong>{d.name}</strong> follows the alias and swaps to v{canary.version}{' '}
           once it is loaded. Every other deployment and client that loads <code>{d.model_uri}</code> gets version{' '}
           {canary.version} too. Roll back returns to the version served now.
         </p>
