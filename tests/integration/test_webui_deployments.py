@@ -306,6 +306,81 @@ def test_canary_shadow_promote_rollback_and_delete_through_the_ui(page, server, 
         mp.undo()
 
 
+# In the page, in front of the API client's fetch: GETs of the deployments
+# list and of one deployment can be made to fail once or to answer slowly,
+# and how many are in flight at once is counted.
+_FLAKY_FETCH = """
+(() => {
+  const state = { fail: 0, delayMs: 0, inFlight: 0, maxInFlight: 0, answered: 0 };
+  window.__poll = state;
+  const real = window.fetch.bind(window);
+  window.fetch = async (input, init) => {
+    const url = typeof input === 'string' ? input : input.url;
+    const method = (init && init.method) || 'GET';
+    if (method !== 'GET' || !/\/api\/v1\/deployments(\/[^/?]+)?(\?|$)/.test(url)) return real(input, init);
+    state.inFlight++;
+    state.maxInFlight = Math.max(state.maxInFlight, state.inFlight);
+    try {
+      if (state.delayMs) await new Promise((resolve) => setTimeout(resolve, state.delayMs));
+      if (state.fail > 0) {
+        state.fail--;
+        return new Response(JSON.stringify({ error_code: 'INTERNAL_ERROR', message: 'injected failure' }),
+                            { status: 500, headers: { 'Content-Type': 'application/json' } });
+      }
+      const reply = await real(input, init);
+      state.answered++;
+      return reply;
+    } finally {
+      state.inFlight--;
+    }
+  };
+})();
+"""
+
+
+def _poll_state(page) -> dict:
+    return page.evaluate("({ ...window.__poll })")
+
+
+def _survives_a_failed_and_a_slow_refresh(page, shown):
+    """`shown` stays visible through one failed poll (with a stale notice
+    that then goes) and through polls slower than the 5 s period (one in
+    flight at a time, and they keep coming)."""
+    from playwright.sync_api import expect
+
+    expect(shown).to_be_visible()
+    page.evaluate("window.__poll.fail = 1")
+    wait_for(lambda: _poll_state(page)["fail"] == 0, timeout=15, what="a poll to fail")
+    expect(shown).to_be_visible()
+    notice = page.get_by_test_id("stale-notice")
+    expect(notice).to_be_visible()
+    expect(notice).to_contain_text("INTERNAL_ERROR")
+    expect(shown).to_be_visible()
+    expect(notice).to_have_count(0, timeout=15000)  # the next poll succeeded
+
+    page.evaluate("window.__poll.delayMs = 7000; window.__poll.maxInFlight = 0")
+    answered = _poll_state(page)["answered"]
+    wait_for(lambda: _poll_state(page)["answered"] >= answered + 2, timeout=40,
+             what="two answers slower than the polling period")
+    assert _poll_state(page)["maxInFlight"] == 1, _poll_state(page)
+    expect(shown).to_be_visible()
+    expect(notice).to_have_count(0)
+    page.evaluate("window.__poll.delayMs = 0")
+
+
+def test_a_failed_or_slow_refresh_keeps_what_the_pages_show(page, server, models):
+    name = _serve(server, models)
+    page.add_init_script(_FLAKY_FETCH)
+    page.goto("/deployments")
+    row = page.locator(f"tr[data-deployment='{name}']")
+    _survives_a_failed_and_a_slow_refresh(page, row)
+
+    page.goto(f"/deployments/{name}")
+    primary = page.locator("[data-testid=versions-table] tr[data-role=primary][data-state=ready]")
+    _survives_a_failed_and_a_slow_refresh(page, primary)
+    page.console.assert_clean()
+
+
 def test_lineage_graph_reaches_the_deployments_serving_the_version(page, server, models):
     from playwright.sync_api import expect
 
