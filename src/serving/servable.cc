@@ -88,6 +88,7 @@ std::optional<RateWindow::Recent> RateWindow::Sample(const ServableMetrics& metr
   if (!samples_.empty() && now <= samples_.back().at) return std::nullopt;
   Snapshot snapshot = Take(metrics, now);
   std::optional<Recent> interval;
+  if (!first_) first_ = snapshot;
   if (!samples_.empty()) interval = Between(samples_.back(), snapshot);
   samples_.push_back(std::move(snapshot));
   while (samples_.size() > 1 && now - samples_.front().at > window_) samples_.pop_front();
@@ -106,6 +107,23 @@ std::optional<RateWindow::Recent> RateWindow::Read(const ServableMetrics& metric
     from = *oldest;
   }
   return Between(from, Take(metrics, now));
+}
+
+std::optional<RateWindow::Totals> RateWindow::SinceFirst(const ServableMetrics& metrics) const {
+  if (metrics.ok == nullptr) return std::nullopt;
+  std::lock_guard lock(mu_);
+  if (!first_) return std::nullopt;
+  const Snapshot now = Take(metrics, Clock::now());
+  Totals totals;
+  totals.errors = static_cast<uint64_t>(now.errors - first_->errors);
+  totals.requests = static_cast<uint64_t>(now.ok - first_->ok) + totals.errors;
+  totals.rows = static_cast<uint64_t>(now.rows - first_->rows);
+  std::vector<uint64_t> counts = now.latency;
+  for (size_t i = 0; i < counts.size() && i < first_->latency.size(); ++i)
+    counts[i] -= first_->latency[i];
+  totals.latency_p50_ms = LatencyQuantile(counts, 0.5) * 1000;
+  totals.latency_p99_ms = LatencyQuantile(counts, 0.99) * 1000;
+  return totals;
 }
 
 ml::Frame Servable::Conform(ml::Frame input) const {

@@ -73,6 +73,20 @@ class RateWindow {
   // nothing before the first sample or without metrics.
   std::optional<Recent> Read(const ServableMetrics& metrics, Clock::time_point now) const;
 
+  // What the counters counted since the first sample (taken when the
+  // servable was loaded): this servable's own totals. Its series on
+  // /metrics are cumulative per deployment, model, version and role, so a
+  // version loaded again in the same role (a rollback) continues its old
+  // counts there. Nothing before the first sample or without metrics.
+  struct Totals {
+    uint64_t requests = 0;  // answered, errors included
+    uint64_t errors = 0;
+    uint64_t rows = 0;
+    double latency_p50_ms = 0;  // bucket upper bounds, as in Recent
+    double latency_p99_ms = 0;
+  };
+  std::optional<Totals> SinceFirst(const ServableMetrics& metrics) const;
+
  private:
   struct Snapshot {
     Clock::time_point at;
@@ -85,7 +99,8 @@ class RateWindow {
 
   const std::chrono::seconds window_;
   mutable std::mutex mu_;
-  std::deque<Snapshot> samples_;  // guarded by mu_; oldest first
+  std::deque<Snapshot> samples_;   // guarded by mu_; oldest first
+  std::optional<Snapshot> first_;  // guarded by mu_; the first sample ever taken
 };
 
 // The upper bound (seconds) of the latency bucket holding quantile `q` of

@@ -757,11 +757,15 @@ DeploymentInfo ServingService::InfoOf(const Entry& entry) const {
               .count();
       const ServableMetrics& m = s->metrics;
       if (m.ok != nullptr) {
-        status.errors = static_cast<uint64_t>(m.client_errors->Value() + m.server_errors->Value());
-        status.requests = static_cast<uint64_t>(m.ok->Value()) + status.errors;
-        status.rows = static_cast<uint64_t>(m.rows->Value());
-        status.latency_p50_ms = LatencyQuantile(m.latency->CumulativeCounts(), 0.5) * 1000;
-        status.latency_p99_ms = LatencyQuantile(m.latency->CumulativeCounts(), 0.99) * 1000;
+        // Since this servable was loaded (its first sample), not all that
+        // its series on /metrics has counted.
+        if (std::optional<RateWindow::Totals> totals = s->rates->SinceFirst(m)) {
+          status.errors = totals->errors;
+          status.requests = totals->requests;
+          status.rows = totals->rows;
+          status.latency_p50_ms = totals->latency_p50_ms;
+          status.latency_p99_ms = totals->latency_p99_ms;
+        }
         status.recent = s->rates->Read(m, RateWindow::Clock::now());
       }
       info.versions.push_back(std::move(status));

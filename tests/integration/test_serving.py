@@ -151,6 +151,9 @@ def test_deployment_serves_the_aliased_version_and_follows_the_alias(server, mlf
     assert r.status_code == 200, r.text
     wait_for(lambda: serving_version(server, name) == v1, what="the rollback to v1")
     assert deployment(server, name)["pinned_version"] == v1
+    # v1 loaded again counts from then (its series on /metrics goes on).
+    again = next(v for v in deployment(server, name)["versions"] if v["role"] == "primary")
+    assert again.get("requests", 0) == 0, again
     set_alias(mlflow_client, model_name, "production", v2)
     wait_for(lambda: serving_version(server, name) == v2, what="following the alias again")
     assert deployment(server, name)["pinned_version"] == ""

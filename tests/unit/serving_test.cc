@@ -280,6 +280,32 @@ TEST(DeploymentTest, EachRoleCountsItsOwnRequestsAndShadowCopiesAreNotAnswers) {
       << text;
 }
 
+TEST(RateWindowTest, TotalsCountFromTheFirstSample) {
+  monitoring::MetricRegistry registry;
+  const ServableMetrics m = ServableMetrics::For(&registry, "churn", "primary", "churn", "3");
+  // What an earlier servable of the same series counted: not this one's.
+  m.ok->Increment(100);
+  m.latency->Observe(2.0);
+  RateWindow window;
+  EXPECT_FALSE(window.SinceFirst(m).has_value());
+  window.Sample(m, RateWindow::Clock::now());  // at load
+  for (int i = 0; i < 9; ++i) {
+    m.ok->Increment();
+    m.latency->Observe(0.0004);
+  }
+  m.client_errors->Increment();
+  m.rows->Increment(30);
+  std::optional<RateWindow::Totals> totals = window.SinceFirst(m);
+  ASSERT_TRUE(totals.has_value());
+  EXPECT_EQ(totals->requests, 10u);
+  EXPECT_EQ(totals->errors, 1u);
+  EXPECT_EQ(totals->rows, 30u);
+  EXPECT_LT(totals->latency_p99_ms, 1.0);  // the 2 s request was before
+  // Later samples leave the start where it was.
+  window.Sample(m, RateWindow::Clock::now() + 5s);
+  EXPECT_EQ(window.SinceFirst(m)->requests, 10u);
+}
+
 TEST(RateWindowTest, ASampleStampedBeforeTheNewestIsNotTaken) {
   monitoring::MetricRegistry registry;
   const ServableMetrics m = ServableMetrics::For(&registry, "churn", "primary", "churn", "3");
