@@ -170,7 +170,8 @@ void RunServe(const ServeArgs& args) {
   servable->uri = args.model;
   servable->model = ml::LoadModel(dir, load);
   servable->loaded_at = std::chrono::system_clock::now();
-  servable->metrics = serving::ServableMetrics::For(&server.metrics(), name, version);
+  servable->metrics =
+      serving::ServableMetrics::For(&server.metrics(), name, "primary", name, version);
   if (args.max_batch_rows > 0) {
     servable->batcher = std::make_shared<serving::Batcher>(
         serving::Batcher::Options{static_cast<size_t>(args.max_batch_rows),
@@ -379,6 +380,17 @@ void AddDeployCommands(CLI::App& app) {
   rollback->callback([args] {
     ApiClient client(ResolveTrackingUri(args->server.tracking_uri));
     Show(*args, client.Post(kDeployments + "/" + args->name + "/rollback", json::object()));
+  });
+
+  CLI::App* promote = deploy->add_subcommand(
+      "promote",
+      "Make the canary's version the primary and remove the canary (moves the alias the "
+      "deployment follows)");
+  promote->add_option("name", args->name, "Deployment name")->required();
+  AddServerOptions(promote, &args->server);
+  promote->callback([args] {
+    ApiClient client(ResolveTrackingUri(args->server.tracking_uri));
+    Show(*args, client.Post(kDeployments + "/" + args->name + "/promote", json::object()));
   });
 
   CLI::App* show = deploy->add_subcommand("show", "A deployment's versions, traffic and events");

@@ -318,6 +318,12 @@ void AddDeploymentRoutes(HttpServer& server, serving::ServingService& serving) {
               [&serving](const Request& req, Response& res) {
                 Reply(res, {{"deployment", DeploymentJson(serving.Rollback(req.matches[1]))}});
               });
+  // EDIT on the deployment; moving an alias also needs EDIT on its model,
+  // which the service checks (ServingService::Promote).
+  server.Post(api + "/([^/]+)/promote", RouteSpec("deployments/promote").Needs(kDeployment, kEdit),
+              [&serving](const Request& req, Response& res) {
+                Reply(res, {{"deployment", DeploymentJson(serving.Promote(req.matches[1]))}});
+              });
   server.Delete(api + "/([^/]+)", RouteSpec("deployments/delete").Needs(kDeployment, kManage),
                 [&serving](const Request& req, Response& res) {
                   serving.Delete(req.matches[1]);

@@ -5,24 +5,32 @@
 namespace slipway::serving {
 
 ServableMetrics ServableMetrics::For(monitoring::MetricRegistry* registry,
-                                     const std::string& deployment, const std::string& version) {
+                                     const std::string& deployment, const std::string& role,
+                                     const std::string& model_name, const std::string& version) {
   ServableMetrics metrics;
   if (registry == nullptr) return metrics;
   const std::string requests = "slipway_serving_requests_total";
   const std::string requests_help =
-      "Prediction requests, by deployment, model version and outcome.";
+      "Prediction requests, by deployment, model, version, role and outcome.";
   auto labels = [&](const char* status) {
-    return monitoring::Labels{{"deployment", deployment}, {"version", version}, {"status", status}};
+    return monitoring::Labels{{"deployment", deployment},
+                              {"model", model_name},
+                              {"version", version},
+                              {"role", role},
+                              {"status", status}};
   };
   metrics.ok = &registry->GetCounter(requests, requests_help, labels("ok"));
   metrics.client_errors = &registry->GetCounter(requests, requests_help, labels("client_error"));
   metrics.server_errors = &registry->GetCounter(requests, requests_help, labels("server_error"));
-  const monitoring::Labels series = {{"deployment", deployment}, {"version", version}};
-  metrics.rows = &registry->GetCounter("slipway_serving_rows_total",
-                                       "Rows predicted, by deployment and model version.", series);
+  const monitoring::Labels series = {
+      {"deployment", deployment}, {"model", model_name}, {"version", version}, {"role", role}};
+  metrics.rows =
+      &registry->GetCounter("slipway_serving_rows_total",
+                            "Rows predicted, by deployment, model, version and role.", series);
   metrics.latency = &registry->GetHistogram(
       "slipway_serving_request_duration_seconds",
-      "Time to answer a prediction request (parse to reply), by deployment and model version.",
+      "Time to answer a prediction request (parse to reply), by deployment, model, version and "
+      "role.",
       monitoring::MetricRegistry::LatencyBuckets(), series);
   static const std::vector<double> kBatchBounds = {1,  2,   4,   8,   16,   32,
                                                    64, 128, 256, 512, 1024, 4096};
@@ -72,9 +80,15 @@ std::optional<RateWindow::Recent> RateWindow::Between(const Snapshot& from, cons
 std::optional<RateWindow::Recent> RateWindow::Sample(const ServableMetrics& metrics,
                                                      Clock::time_point now) {
   if (metrics.ok == nullptr) return std::nullopt;
-  Snapshot snapshot = Take(metrics, now);
+  // Under the lock, so that samples taken at once by two threads (the
+  // periodic one, a swap's) read the counters in the order they are kept;
+  // one stamped no later than the newest is dropped: the next interval
+  // covers what it saw, so nothing is counted twice or lost.
   std::lock_guard lock(mu_);
+  if (!samples_.empty() && now <= samples_.back().at) return std::nullopt;
+  Snapshot snapshot = Take(metrics, now);
   std::optional<Recent> interval;
+  if (!first_) first_ = snapshot;
   if (!samples_.empty()) interval = Between(samples_.back(), snapshot);
   samples_.push_back(std::move(snapshot));
   while (samples_.size() > 1 && now - samples_.front().at > window_) samples_.pop_front();
@@ -93,6 +107,23 @@ std::optional<RateWindow::Recent> RateWindow::Read(const ServableMetrics& metric
     from = *oldest;
   }
   return Between(from, Take(metrics, now));
+}
+
+std::optional<RateWindow::Totals> RateWindow::SinceFirst(const ServableMetrics& metrics) const {
+  if (metrics.ok == nullptr) return std::nullopt;
+  std::lock_guard lock(mu_);
+  if (!first_) return std::nullopt;
+  const Snapshot now = Take(metrics, Clock::now());
+  Totals totals;
+  totals.errors = static_cast<uint64_t>(now.errors - first_->errors);
+  totals.requests = static_cast<uint64_t>(now.ok - first_->ok) + totals.errors;
+  totals.rows = static_cast<uint64_t>(now.rows - first_->rows);
+  std::vector<uint64_t> counts = now.latency;
+  for (size_t i = 0; i < counts.size() && i < first_->latency.size(); ++i)
+    counts[i] -= first_->latency[i];
+  totals.latency_p50_ms = LatencyQuantile(counts, 0.5) * 1000;
+  totals.latency_p99_ms = LatencyQuantile(counts, 0.99) * 1000;
+  return totals;
 }
 
 ml::Frame Servable::Conform(ml::Frame input) const {

@@ -24,7 +24,11 @@
 
 namespace slipway::serving {
 
-// The counters of one version of one deployment (labels deployment, version).
+// The counters of one servable: one role ("primary", "canary", "shadow") of
+// one deployment, serving one version of one model (labels deployment,
+// model, version, role). A canary and a shadow of the same version, or two
+// models with the same version number, count apart; a shadow's copies are
+// counted under role "shadow" only, never as the primary's answers.
 struct ServableMetrics {
   monitoring::Counter* ok = nullptr;
   monitoring::Counter* client_errors = nullptr;  // input the model refused (4xx)
@@ -35,6 +39,7 @@ struct ServableMetrics {
 
   // Resolves every handle in `registry`; all stay null without one.
   static ServableMetrics For(monitoring::MetricRegistry* registry, const std::string& deployment,
+                             const std::string& role, const std::string& model_name,
                              const std::string& version);
 };
 
@@ -62,10 +67,25 @@ class RateWindow {
   // Records the counters of `metrics` as they are at `now`, and returns
   // the figures of the interval since the previous sample (nothing for the
   // first, or without metrics): one point of a deployment's RateHistory.
+  // A sample stamped no later than the newest one is not taken (nothing).
   std::optional<Recent> Sample(const ServableMetrics& metrics, Clock::time_point now);
   // From the oldest sample still in the window to the counters at `now`;
   // nothing before the first sample or without metrics.
   std::optional<Recent> Read(const ServableMetrics& metrics, Clock::time_point now) const;
+
+  // What the counters counted since the first sample (taken when the
+  // servable was loaded): this servable's own totals. Its series on
+  // /metrics are cumulative per deployment, model, version and role, so a
+  // version loaded again in the same role (a rollback) continues its old
+  // counts there. Nothing before the first sample or without metrics.
+  struct Totals {
+    uint64_t requests = 0;  // answered, errors included
+    uint64_t errors = 0;
+    uint64_t rows = 0;
+    double latency_p50_ms = 0;  // bucket upper bounds, as in Recent
+    double latency_p99_ms = 0;
+  };
+  std::optional<Totals> SinceFirst(const ServableMetrics& metrics) const;
 
  private:
   struct Snapshot {
@@ -79,7 +99,8 @@ class RateWindow {
 
   const std::chrono::seconds window_;
   mutable std::mutex mu_;
-  std::deque<Snapshot> samples_;  // oldest first
+  std::deque<Snapshot> samples_;   // guarded by mu_; oldest first
+  std::optional<Snapshot> first_;  // guarded by mu_; the first sample ever taken
 };
 
 // The upper bound (seconds) of the latency bucket holding quantile `q` of

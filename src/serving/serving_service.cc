@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <array>
 #include <fstream>
 #include <random>
 #include <set>
@@ -67,6 +68,35 @@ bool IsCacheKey(const std::string& name) {
   return name.size() == 32 && std::all_of(name.begin(), name.end(), [](char c) {
            return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
          });
+}
+
+// The servables of a routing by role.
+std::array<std::pair<const char*, std::shared_ptr<const Servable>>, 3> RolesOf(
+    const Routing& routing) {
+  return {{{"primary", routing.primary}, {"canary", routing.canary}, {"shadow", routing.shadow}}};
+}
+
+// What the versions `before` routes to and `after` does not (swapped out)
+// did since their last sample: the periodic sampling no longer sees them,
+// so without this their last partial interval would be lost. Versions that
+// stay (the same servable, or a copy sharing its RateWindow) are left to
+// the periodic sampling. Nothing when none went or none has an interval.
+std::optional<RateSample> SampleSwappedOut(const Routing* before, const Routing& after) {
+  if (before == nullptr) return std::nullopt;
+  std::set<const RateWindow*> staying;
+  for (const auto& [role, servable] : RolesOf(after))
+    if (servable) staying.insert(servable->rates.get());
+  RateSample sample;
+  sample.time_ms = NowMillis();
+  const auto now = RateWindow::Clock::now();
+  for (const auto& [role, servable] : RolesOf(*before)) {
+    if (!servable || staying.count(servable->rates.get())) continue;
+    std::optional<RateWindow::Recent> interval = servable->rates->Sample(servable->metrics, now);
+    if (interval)
+      sample.versions.push_back({role, servable->model_name, servable->version, *interval});
+  }
+  if (sample.versions.empty()) return std::nullopt;
+  return sample;
 }
 
 }  // namespace
@@ -186,10 +216,7 @@ void ServingService::SampleRates() {
     if (!routing) continue;
     RateSample sample;
     sample.time_ms = now_ms;
-    const std::pair<const char*, const std::shared_ptr<const Servable>*> roles[] = {
-        {"primary", &routing->primary}, {"canary", &routing->canary}, {"shadow", &routing->shadow}};
-    for (const auto& [role, slot] : roles) {
-      const std::shared_ptr<const Servable>& servable = *slot;
+    for (const auto& [role, servable] : RolesOf(*routing)) {
       if (!servable) continue;
       std::optional<RateWindow::Recent> interval = servable->rates->Sample(servable->metrics, now);
       if (interval)
@@ -427,6 +454,7 @@ std::filesystem::path ServingService::Materialize(const Resolved& resolved) {
 }
 
 std::shared_ptr<const Servable> ServingService::Load(const std::string& deployment,
+                                                     const std::string& role,
                                                      const Resolved& resolved,
                                                      const std::string& uri,
                                                      const DeploymentSpec& spec) {
@@ -437,7 +465,8 @@ std::shared_ptr<const Servable> ServingService::Load(const std::string& deployme
   servable->uri = uri;
   servable->model = ml::LoadModel(dir, options_.load);
   servable->loaded_at = std::chrono::system_clock::now();
-  servable->metrics = ServableMetrics::For(options_.metrics, deployment, resolved.version);
+  servable->metrics = ServableMetrics::For(options_.metrics, deployment, role, resolved.model_name,
+                                           resolved.version);
   if (spec.max_batch_rows > 0) {
     servable->batcher = std::make_shared<Batcher>(
         Batcher::Options{static_cast<size_t>(spec.max_batch_rows),
@@ -561,7 +590,7 @@ void ServingService::Reconcile(const std::string& name, const std::string& why) 
               }
               loaded = copy;
             } else {
-              loaded = Load(name, resolved, role.uri, spec);
+              loaded = Load(name, role_name, resolved, role.uri, spec);
             }
             std::string was = role.slot ? " (was v" + role.slot->version + ")" : "";
             if (role_name == "primary" && role.slot && role.slot->version != resolved.version) {
@@ -610,7 +639,13 @@ void ServingService::Reconcile(const std::string& name, const std::string& why) 
     }
   }
   if (changed) {
+    std::shared_ptr<const Routing> after = next;
     entry->runtime->Swap(std::move(next));
+    // After the swap, so that no request lands on a swapped-out version
+    // between its last sample and the swap (those in flight still may).
+    if (std::optional<RateSample> last = SampleSwappedOut(current.get(), *after)) {
+      entry->history.Append(std::move(*last));
+    }
     if (options_.metrics) {
       options_.metrics
           ->GetCounter("slipway_serving_swaps_total", "Routing changes applied (hot swaps).",
@@ -722,11 +757,15 @@ DeploymentInfo ServingService::InfoOf(const Entry& entry) const {
               .count();
       const ServableMetrics& m = s->metrics;
       if (m.ok != nullptr) {
-        status.errors = static_cast<uint64_t>(m.client_errors->Value() + m.server_errors->Value());
-        status.requests = static_cast<uint64_t>(m.ok->Value()) + status.errors;
-        status.rows = static_cast<uint64_t>(m.rows->Value());
-        status.latency_p50_ms = LatencyQuantile(m.latency->CumulativeCounts(), 0.5) * 1000;
-        status.latency_p99_ms = LatencyQuantile(m.latency->CumulativeCounts(), 0.99) * 1000;
+        // Since this servable was loaded (its first sample), not all that
+        // its series on /metrics has counted.
+        if (std::optional<RateWindow::Totals> totals = s->rates->SinceFirst(m)) {
+          status.errors = totals->errors;
+          status.requests = totals->requests;
+          status.rows = totals->rows;
+          status.latency_p50_ms = totals->latency_p50_ms;
+          status.latency_p99_ms = totals->latency_p99_ms;
+        }
         status.recent = s->rates->Read(m, RateWindow::Clock::now());
       }
       info.versions.push_back(std::move(status));
@@ -889,6 +928,72 @@ DeploymentInfo ServingService::Rollback(const std::string& name) {
   }
   entry->Note(note + " by " + governance::CurrentActorName());
   Schedule(name, "rollback");
+  return InfoOf(*entry);
+}
+
+DeploymentInfo ServingService::Promote(const std::string& name) {
+  governance::SetTarget("deployment:" + name);
+  governance::Require(authorizer_, Permission::kEdit, ResourceType::kDeployment, name);
+  std::shared_ptr<Entry> entry = EntryOf(name);
+  if (!entry) ThrowNotFound("Deployment '" + name + "' does not exist.");
+  DeploymentSpec spec;
+  {
+    std::lock_guard lock(entry->mu);
+    spec = entry->spec;
+  }
+  if (spec.canary_uri.empty()) {
+    throw Error(ErrorCode::kInvalidState,
+                "Deployment '" + name +
+                    "' has no canary to promote: set one first (canary_uri), let it load, "
+                    "then promote it.");
+  }
+  std::shared_ptr<const Routing> routing = entry->runtime->routing();
+  if (!routing || !routing->canary || routing->canary->uri != spec.canary_uri) {
+    throw Error(ErrorCode::kInvalidState,
+                "The canary " + spec.canary_uri + " of deployment '" + name +
+                    "' is not serving yet (still loading, or it failed to load): only a canary "
+                    "that has loaded and answered its input example can be promoted.");
+  }
+  // The version that has been taking the canary's share, whatever the
+  // canary's reference names by now.
+  const std::string model = routing->canary->model_name;
+  const std::string version = routing->canary->version;
+  const ModelRef primary = ModelRef::Parse(spec.model_uri);
+  const bool via_alias = !primary.alias.empty() && primary.name == model;
+  std::string note;
+  if (via_alias) {
+    // Checks EDIT on the model and announces the move; the deployment
+    // follows it like any other alias move.
+    registry_.SetAlias(model, primary.alias, version);
+    note = "promoted the canary " + Describe(model, version) + ": @" + primary.alias + " of " +
+           model + " now names v" + version;
+  } else {
+    const std::string target = "models:/" + model + "/" + version;
+    RequireReadableModel(target);
+    Resolve(target, "");  // still registered
+    note = "promoted the canary " + Describe(model, version) + ": the primary now follows " +
+           target + " (was " + spec.model_uri + ")";
+    spec.model_uri = target;
+  }
+  {
+    std::lock_guard lock(entry->mu);
+    DeploymentSpec current = entry->spec;
+    if (current.canary_uri != spec.canary_uri) {
+      // Changed meanwhile by someone else: leave their change standing.
+      throw Error(ErrorCode::kInvalidState, "The canary of deployment '" + name +
+                                                "' changed while it was being promoted; look at "
+                                                "the deployment again.");
+    }
+    current.model_uri = spec.model_uri;
+    current.canary_uri.clear();
+    current.canary_weight = 0;
+    current.pinned_version.clear();
+    current.last_updated_time = NowMillis();
+    store_.Update(current);
+    entry->spec = current;
+  }
+  entry->Note(note + ", canary removed, by " + governance::CurrentActorName());
+  Schedule(name, "promote");
   return InfoOf(*entry);
 }
 

@@ -19,8 +19,10 @@
 //   get, list, history
 //                  READ on the deployment (list shows the readable ones)
 //   predict        USE on the deployment
-//   update, roll back
-//                  EDIT on the deployment; READ on any model it newly serves
+//   update, roll back, promote
+//                  EDIT on the deployment; READ on any model it newly serves;
+//                  a promote that moves an alias also EDIT on that
+//                  registered model (as setting the alias does)
 //   delete         MANAGE
 // Background loads and swaps act as "system:serving" (the user's right to
 // read the model was checked when they named it) and are audited as such,
@@ -162,6 +164,19 @@ class ServingService {
   // if there is one, else pins the primary to the previous version (until
   // the followed alias moves again or the model is updated).
   DeploymentInfo Rollback(const std::string& name);
+  // Makes the version the canary serves the primary, and removes the
+  // canary, in one step. When the primary follows an alias of the
+  // canary's registered model (models:/NAME@ALIAS), the alias moves to the
+  // canary's version (RegistryService::SetAlias: EDIT on the model; every
+  // other follower of the alias moves too) and the deployment keeps
+  // following it; otherwise (a version, a stage, latest, or another model's
+  // alias) the primary is pointed at models:/NAME/VERSION of the canary.
+  // Either way a pin left by a rollback is dropped, and the swap happens in
+  // the background like any other: the canary keeps its share until the
+  // primary serves its version. INVALID_STATE when the deployment has no
+  // canary, or its canary is not serving yet (loading, or failed to load):
+  // only a version that passed its checks is promoted.
+  DeploymentInfo Promote(const std::string& name);
   void Delete(const std::string& name);
 
   // The deployment requests go to; USE on it. RESOURCE_DOES_NOT_EXIST when
@@ -217,8 +232,11 @@ class ServingService {
   static std::string CacheKey(const Resolved& resolved);
   std::filesystem::path Materialize(const Resolved& resolved);
   void SchedulePrune(const std::string& why);
-  std::shared_ptr<const Servable> Load(const std::string& deployment, const Resolved& resolved,
-                                       const std::string& uri, const DeploymentSpec& spec);
+  // Loads and checks the version `resolved` names for `role` of the
+  // deployment (its counters are that role's).
+  std::shared_ptr<const Servable> Load(const std::string& deployment, const std::string& role,
+                                       const Resolved& resolved, const std::string& uri,
+                                       const DeploymentSpec& spec);
 
   Options options_;
   DeploymentStore& store_;

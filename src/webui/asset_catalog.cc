@@ -37,6 +37,15 @@ bool IsClientRoute(std::string_view path) {
   if (path.empty() || path.front() != '/') return false;
   std::string_view rest = path.substr(1);
   std::string_view first = rest.substr(0, rest.find('/'));
+  if (first == "deployments" && first.size() < rest.size()) {
+    // /deployments/NAME/invocations[/...]: the scoring route's, not a page.
+    std::string_view after = rest.substr(first.size() + 1);
+    size_t slash = after.find('/');
+    if (slash != 0 && slash != std::string_view::npos) {
+      std::string_view tail = after.substr(slash + 1);
+      if (tail.substr(0, tail.find('/')) == "invocations") return false;
+    }
+  }
   for (std::string_view section : kClientSections) {
     if (first == section) return true;
   }
@@ -49,7 +58,8 @@ std::string ClientRoutePattern() {
     if (!sections.empty()) sections += '|';
     sections += section;  // plain words: nothing to escape
   }
-  return "/(?:" + sections + ")(?:/.*)?";
+  // The lookahead leaves out the scoring route, as IsClientRoute does.
+  return "(?!/deployments/[^/]+/invocations(?:/|$))/(?:" + sections + ")(?:/.*)?";
 }
 
 AssetCatalog::AssetCatalog(std::span<const EmbeddedAsset> assets) {

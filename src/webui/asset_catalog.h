@@ -30,7 +30,10 @@ namespace slipway::webui {
 // must not be the first segment of any API route that answers GET: the
 // route table is checked against it by tests/integration/test_webui.py.
 // ("deployments" is also the scoring route's, POST /deployments/NAME/
-// invocations: client routes are GET only and matched after every API route.)
+// invocations: client routes are GET only and matched after every API route,
+// and /deployments/NAME/invocations[/...] is none, so that a GET there is
+// answered like an API's, 404 ENDPOINT_NOT_FOUND as `slipway serve` answers
+// GET /invocations, not with the app's page.)
 inline constexpr std::string_view kClientSections[] = {"experiments", "compare",  "runs",
                                                        "models",      "datasets", "deployments",
                                                        "audit",       "admin",    "tokens"};
@@ -75,7 +78,8 @@ class AssetCatalog {
 
 // Whether an If-None-Match header names `etag` (or is `*`); weak tags match.
 bool MatchesEtag(std::string_view if_none_match, std::string_view etag);
-// Whether `path` is one the UI's router answers: "/" or under a client section.
+// Whether `path` is one the UI's router answers: "/" or under a client
+// section, except the scoring route's /deployments/NAME/invocations[/...].
 bool IsClientRoute(std::string_view path);
 // The HttpServer pattern (ECMAScript regex, whole path) of the client
 // routes under kClientSections.

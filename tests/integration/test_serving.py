@@ -23,7 +23,7 @@ import pandas as pd
 import pytest
 import requests
 
-from conftest import free_port, slipway_binary, unique
+from conftest import assert_mlflow_error, free_port, slipway_binary, unique
 
 pytestmark = pytest.mark.slipway_only
 
@@ -151,13 +151,16 @@ def test_deployment_serves_the_aliased_version_and_follows_the_alias(server, mlf
     assert r.status_code == 200, r.text
     wait_for(lambda: serving_version(server, name) == v1, what="the rollback to v1")
     assert deployment(server, name)["pinned_version"] == v1
+    # v1 loaded again counts from then (its series on /metrics goes on).
+    again = next(v for v in deployment(server, name)["versions"] if v["role"] == "primary")
+    assert again.get("requests", 0) == 0, again
     set_alias(mlflow_client, model_name, "production", v2)
     wait_for(lambda: serving_version(server, name) == v2, what="following the alias again")
     assert deployment(server, name)["pinned_version"] == ""
 
     metrics = requests.get(f"{server.url}/metrics", timeout=30).text
-    assert re.search(rf'slipway_serving_requests_total{{deployment="{name}",version="{v1}",status="ok"}} [1-9]',
-                     metrics), metrics
+    assert re.search(rf'slipway_serving_requests_total{{deployment="{name}",model="{model_name}",'
+                     rf'version="{v1}",role="primary",status="ok"}} [1-9]', metrics), metrics
     assert f'slipway_serving_swaps_total{{deployment="{name}"}}' in metrics
 
 
@@ -284,13 +287,152 @@ def test_canary_splits_traffic_sticky_by_key_and_shadow_mirrors(server, mlflow_c
     wait_for(lambda: serving_version(server, name, "shadow") == v2, what="the shadow")
     for _ in range(20):
         assert invoke(server, name, split_body(x)).headers["X-Model-Version"] == v1
-    pattern = rf'slipway_serving_requests_total{{deployment="{name}",version="{v2}",status="ok"}} (\d+)'
+    pattern = (rf'slipway_serving_requests_total{{deployment="{name}",model="{model_name}",'
+               rf'version="{v2}",role="shadow",status="ok"}} (\d+)')
 
     def shadow_count():
         found = re.search(pattern, requests.get(f"{server.url}/metrics", timeout=30).text)
         return found and int(found.group(1)) >= 20
 
     wait_for(shadow_count, what="the shadow's predictions")
+
+
+def _metric(srv, pattern: str) -> int | None:
+    found = re.search(pattern, requests.get(f"{srv.url}/metrics", timeout=30).text)
+    return int(float(found.group(1))) if found else None
+
+
+def test_each_role_counts_its_own_requests_and_a_shadow_is_no_answer(server, mlflow_client):
+    """A shadow of the primary's own version, and a canary of another model
+    with the same version number: each role has its own counters, totals and
+    history, and the shadow's copies are not counted as the primary's answers."""
+    model_name = unique("roles")
+    other = unique("roles-other")
+    _, v1 = log_xgboost(model_name, depth=2, seed=61)
+    _, o1 = log_xgboost(other, depth=3, seed=62)
+    assert v1 == o1 == "1"
+    name = unique("dep")
+    create(server, name, f"models:/{model_name}/{v1}", shadow_uri=f"models:/{model_name}/{v1}",
+           canary_uri=f"models:/{other}/{o1}", canary_weight=0)
+    for role in ("primary", "shadow", "canary"):
+        wait_for(lambda: serving_version(server, name, role) == "1", what=f"the {role}")
+    x, _ = training_data(seed=63, rows=3)
+    for _ in range(20):
+        r = invoke(server, name, split_body(x))
+        assert r.status_code == 200 and r.headers["X-Model-Version"] == v1, r.text
+
+    # The history: 20 answers by the primary, 20 copies by the shadow, none
+    # by the canary, whatever they share.
+    def history():
+        samples = requests.get(f"{server.url}/api/v1/deployments/{name}/metrics",
+                               timeout=30).json()["samples"]
+        count = {}
+        for s in samples:
+            for v in s["versions"]:
+                count[v["role"]] = count.get(v["role"], 0) + v["requests"]
+        return count
+
+    # Every copy follows its answer, and all roles are sampled at once: once
+    # the shadow's 20 are in, so are the primary's.
+    wait_for(lambda: history().get("shadow", 0) >= 20, timeout=30, what="the shadow's copies")
+    assert history() == {"primary": 20, "shadow": 20, "canary": 0}, history()
+    by_role = {v["role"]: v for v in deployment(server, name)["versions"]}
+    assert by_role["primary"]["requests"] == 20, by_role
+    assert by_role["shadow"]["requests"] == 20, by_role
+    assert "requests" not in by_role["canary"], by_role  # none
+
+    # On /metrics: the labels there were, and the model and the role.
+    labels = f'deployment="{name}",model="{model_name}",version="{v1}"'
+    assert _metric(server, rf'slipway_serving_requests_total{{{labels},role="primary",status="ok"}} (\S+)') == 20
+    assert _metric(server, rf'slipway_serving_requests_total{{{labels},role="shadow",status="ok"}} (\S+)') == 20
+    assert _metric(server, rf'slipway_serving_rows_total{{{labels},role="primary"}} (\S+)') == 60
+    assert _metric(server, rf'slipway_serving_requests_total{{deployment="{name}",model="{other}",'
+                           rf'version="{o1}",role="canary",status="ok"}} (\S+)') == 0
+
+
+def test_a_swapped_out_version_keeps_its_last_interval_in_the_history(server, mlflow_client):
+    model_name = unique("flush")
+    _, v1 = log_xgboost(model_name, depth=2, seed=64)
+    _, v2 = log_xgboost(model_name, depth=3, seed=65)
+    set_alias(mlflow_client, model_name, "live", v1)
+    name = unique("dep")
+    create(server, name, f"models:/{model_name}@live")
+    wait_for(lambda: serving_version(server, name) == v1, what="v1")
+    url = f"{server.url}/api/v1/deployments/{name}/metrics"
+
+    # Right after a periodic sample, so the swap comes well before the next.
+    def newest():
+        samples = requests.get(url, timeout=30).json()["samples"]
+        return samples[-1]["time"] if samples else 0
+
+    first = newest()
+    wait_for(lambda: newest() > first, timeout=20, what="a periodic sample")
+    x, _ = training_data(seed=66, rows=2)
+    for _ in range(15):
+        assert invoke(server, name, split_body(x)).status_code == 200
+    set_alias(mlflow_client, model_name, "live", v2)
+    wait_for(lambda: serving_version(server, name) == v2, what="the swap to v2")
+    samples = requests.get(url, timeout=30).json()["samples"]
+    v1_requests = sum(v["requests"] for s in samples for v in s["versions"]
+                      if v["role"] == "primary" and v["version"] == v1)
+    assert v1_requests == 15, samples
+
+
+def test_promote_moves_the_alias_and_removes_the_canary_in_one_call(server, mlflow_client):
+    model_name = unique("promote")
+    _, v1 = log_xgboost(model_name, depth=2, seed=67)
+    _, v2 = log_xgboost(model_name, depth=3, seed=68)
+    _, v3 = log_xgboost(model_name, depth=4, seed=69)
+    set_alias(mlflow_client, model_name, "live", v1)
+    name = unique("dep")
+    create(server, name, f"models:/{model_name}@live")
+    wait_for(lambda: serving_version(server, name) == v1, what="v1")
+    promote = f"{server.url}/api/v1/deployments/{name}/promote"
+
+    # No canary: a clear 400 that says so, and nothing changes.
+    assert_mlflow_error(requests.post(promote, timeout=30), 400, "INVALID_STATE", "no canary")
+    assert mlflow_client.get_model_version_by_alias(model_name, "live").version == v1
+    assert_mlflow_error(requests.post(f"{server.url}/api/v1/deployments/{unique('nothing')}/promote",
+                                      timeout=30), 404, "RESOURCE_DOES_NOT_EXIST")
+
+    requests.patch(f"{server.url}/api/v1/deployments/{name}",
+                   json={"canary_uri": f"models:/{model_name}/{v2}", "canary_weight": 10}, timeout=30)
+    wait_for(lambda: serving_version(server, name, "canary") == v2, what="the canary")
+    r = requests.post(promote, timeout=30)
+    assert r.status_code == 200, r.text
+    promoted = r.json()["deployment"]
+    assert promoted["canary_uri"] == "" and promoted["canary_weight"] == 0
+    assert promoted["model_uri"] == f"models:/{model_name}@live"  # still follows the alias
+    assert mlflow_client.get_model_version_by_alias(model_name, "live").version == v2
+    wait_for(lambda: serving_version(server, name) == v2, what="the promoted version")
+    shown = deployment(server, name)
+    assert serving_version(server, name, "canary") is None
+    assert shown["previous_version"] == v1  # a rollback returns to it
+    assert any(f"promoted the canary {model_name} v{v2}" in e["text"] for e in shown["events"]), shown
+    x, _ = training_data(seed=70, rows=1)
+    assert {invoke(server, name, split_body(x)).headers["X-Model-Version"] for _ in range(10)} == {v2}
+    # Audited once, as whoever promoted (the alias move is no entry of its own).
+    entries = [e for e in requests.get(f"{server.url}/api/v1/audit",
+                                       params={"since": shown["creation_time"], "max_results": 5000},
+                                       timeout=30).json()["entries"]
+               if e["principal"] == "anonymous" and e["outcome"] == 200
+               and e["action"] in ("deployments/promote", "registered-models/alias/set",
+                                   "deployments/update")
+               and (e["target"] == f"deployment:{name}" or model_name in e["target"])]
+    assert [(e["action"], e["target"]) for e in entries] == [
+        ("deployments/update", f"deployment:{name}"),  # the canary
+        ("deployments/promote", f"deployment:{name}")], entries
+
+    # A deployment of a version (no alias) is pointed at the canary's version.
+    pinned = unique("dep")
+    create(server, pinned, f"models:/{model_name}/{v1}", canary_uri=f"models:/{model_name}/{v3}",
+           canary_weight=50)
+    wait_for(lambda: serving_version(server, pinned, "canary") == v3, what="the canary")
+    r = requests.post(f"{server.url}/api/v1/deployments/{pinned}/promote", timeout=30)
+    assert r.status_code == 200, r.text
+    assert r.json()["deployment"]["model_uri"] == f"models:/{model_name}/{v3}"
+    wait_for(lambda: serving_version(server, pinned) == v3, what="the promoted version")
+    assert mlflow_client.get_model_version_by_alias(model_name, "live").version == v2  # untouched
 
 
 def test_predictions_are_logged_with_their_request_id(server, mlflow_client):
@@ -483,6 +625,9 @@ def test_slipway_serve_a_folder_and_a_registered_model(server, mlflow_client, tm
             np.testing.assert_allclose(r.json()["predictions"], model.predict(rows), rtol=0, atol=1e-6)
             assert requests.get(f"{url}/health", timeout=30).status_code == 200
             assert requests.get(f"{url}/version", timeout=30).status_code == 200
+            # The scoring route takes POST only; a GET is an API's 404.
+            assert_mlflow_error(requests.get(f"{url}/invocations", timeout=30), 404,
+                                "ENDPOINT_NOT_FOUND")
         finally:
             proc.send_signal(signal.SIGTERM)
             out, _ = proc.communicate(timeout=30)
@@ -620,6 +765,13 @@ def test_slipway_deploy_commands(server, mlflow_client):
     assert "canary" in out and "primary" in out and "events" in out
     deploy("rollback", name)
     wait_for(lambda: serving_version(server, name, "canary") is None, what="the rollback")
+    failed = deploy("promote", name, ok=False)
+    assert "has no canary to promote" in failed.stderr, failed.stderr
+    deploy("canary", name, f"models:/{model_name}/{v2}", "--weight", "5")
+    wait_for(lambda: serving_version(server, name, "canary") == v2, what="the canary")
+    out = deploy("promote", name).stdout
+    assert f"models:/{model_name}/{v2}" in out and "canary:" not in out, out
+    wait_for(lambda: serving_version(server, name) == v2, what="the promoted version")
     failed = deploy("create", name, "--model", f"models:/{model_name}/{v1}", ok=False)
     assert "already exists" in failed.stderr
     failed = deploy("create", unique("dep"), "--model", "churn", ok=False)

@@ -142,6 +142,15 @@ def test_deployment_pages_answer_the_app_and_scoring_stays_the_apis(server, mode
     r = invoke(server, name, split_body(x))
     assert r.status_code == 200 and r.headers["Content-Type"].startswith("application/json")
     assert "predictions" in r.json()
+    # A GET of the scoring route is answered like an API's, as `slipway
+    # serve` answers GET /invocations (test_serving.py), not with the app;
+    # the deployment's own page still is the app.
+    for path in (f"/deployments/{name}/invocations", "/deployments/nothing/invocations",
+                 f"/deployments/{name}/invocations/"):
+        r = requests.get(server.url + path, timeout=10)
+        assert_mlflow_error(r, 404, "ENDPOINT_NOT_FOUND")
+        assert r.headers["Content-Type"].startswith("application/json"), path
+    assert requests.get(f"{server.url}/deployments/{name}", timeout=10).text == root
 
 
 # ------------------------------------------------------------------ browser
@@ -256,12 +265,19 @@ def test_canary_shadow_promote_rollback_and_delete_through_the_ui(page, server, 
         expect(page.locator("tr[data-role=shadow]")).to_have_count(0)
         assert deployment(server, name)["shadow_uri"] == ""
 
-        # Promote: @live moves to the canary's version, the canary goes.
+        # Promote: @live moves to the canary's version, the canary goes, in
+        # one request.
         page.get_by_role("button", name="Promote canary…").click()
         dialog = page.get_by_role("dialog", name="Promote the canary")
         expect(dialog).to_contain_text("@live")
+        changes = []
+        record = lambda request: request.method != "GET" and changes.append(  # noqa: E731
+            (request.method, request.url.removeprefix(server.url)))
+        page.on("request", record)
         dialog.get_by_role("button", name="Promote").click()
         expect(dialog).to_have_count(0)
+        page.remove_listener("request", record)
+        assert changes == [("POST", f"/api/v1/deployments/{name}/promote")], changes
         assert client.get_model_version_by_alias(model, "live").version == v2
         wait_for(lambda: serving_version(server, name) == v2, what="the promoted version")
         wait_for(lambda: serving_version(server, name, "canary") is None, what="the canary to go")
@@ -288,6 +304,81 @@ def test_canary_shadow_promote_rollback_and_delete_through_the_ui(page, server, 
         page.console.assert_clean()
     finally:
         mp.undo()
+
+
+# In the page, in front of the API client's fetch: GETs of the deployments
+# list and of one deployment can be made to fail once or to answer slowly,
+# and how many are in flight at once is counted.
+_FLAKY_FETCH = """
+(() => {
+  const state = { fail: 0, delayMs: 0, inFlight: 0, maxInFlight: 0, answered: 0 };
+  window.__poll = state;
+  const real = window.fetch.bind(window);
+  window.fetch = async (input, init) => {
+    const url = typeof input === 'string' ? input : input.url;
+    const method = (init && init.method) || 'GET';
+    if (method !== 'GET' || !/\/api\/v1\/deployments(\/[^/?]+)?(\?|$)/.test(url)) return real(input, init);
+    state.inFlight++;
+    state.maxInFlight = Math.max(state.maxInFlight, state.inFlight);
+    try {
+      if (state.delayMs) await new Promise((resolve) => setTimeout(resolve, state.delayMs));
+      if (state.fail > 0) {
+        state.fail--;
+        return new Response(JSON.stringify({ error_code: 'INTERNAL_ERROR', message: 'injected failure' }),
+                            { status: 500, headers: { 'Content-Type': 'application/json' } });
+      }
+      const reply = await real(input, init);
+      state.answered++;
+      return reply;
+    } finally {
+      state.inFlight--;
+    }
+  };
+})();
+"""
+
+
+def _poll_state(page) -> dict:
+    return page.evaluate("({ ...window.__poll })")
+
+
+def _survives_a_failed_and_a_slow_refresh(page, shown):
+    """`shown` stays visible through one failed poll (with a stale notice
+    that then goes) and through polls slower than the 5 s period (one in
+    flight at a time, and they keep coming)."""
+    from playwright.sync_api import expect
+
+    expect(shown).to_be_visible()
+    page.evaluate("window.__poll.fail = 1")
+    wait_for(lambda: _poll_state(page)["fail"] == 0, timeout=15, what="a poll to fail")
+    expect(shown).to_be_visible()
+    notice = page.get_by_test_id("stale-notice")
+    expect(notice).to_be_visible()
+    expect(notice).to_contain_text("INTERNAL_ERROR")
+    expect(shown).to_be_visible()
+    expect(notice).to_have_count(0, timeout=15000)  # the next poll succeeded
+
+    page.evaluate("window.__poll.delayMs = 7000; window.__poll.maxInFlight = 0")
+    answered = _poll_state(page)["answered"]
+    wait_for(lambda: _poll_state(page)["answered"] >= answered + 2, timeout=40,
+             what="two answers slower than the polling period")
+    assert _poll_state(page)["maxInFlight"] == 1, _poll_state(page)
+    expect(shown).to_be_visible()
+    expect(notice).to_have_count(0)
+    page.evaluate("window.__poll.delayMs = 0")
+
+
+def test_a_failed_or_slow_refresh_keeps_what_the_pages_show(page, server, models):
+    name = _serve(server, models)
+    page.add_init_script(_FLAKY_FETCH)
+    page.goto("/deployments")
+    row = page.locator(f"tr[data-deployment='{name}']")
+    _survives_a_failed_and_a_slow_refresh(page, row)
+
+    page.goto(f"/deployments/{name}")
+    primary = page.locator("[data-testid=versions-table] tr[data-role=primary][data-state=ready]")
+    _survives_a_failed_and_a_slow_refresh(page, primary)
+    page.console.assert_clean()
 
 
 def test_lineage_graph_reaches_the_deployments_serving_the_version(page, server, models):
@@ -415,3 +506,49 @@ def test_a_read_only_user_sees_no_actions_and_the_server_refuses_changes(
                      timeout=10).json()["deployment"]
     assert d["canary_uri"] == ""
     page.console.assert_clean(allowed=("status of 403",))
+
+
+def test_promote_needs_edit_on_the_model_whose_alias_moves(auth_server, alices_deployment):
+    """Promoting a canary of a deployment that follows an alias moves the
+    alias: EDIT on the deployment is not enough, the caller also needs EDIT
+    on the registered model. Each call is audited once, as its caller."""
+    model, v1, v2 = (alices_deployment[k] for k in ("model", "v1", "v2"))
+    r = requests.post(f"{auth_server.api}/registered-models/alias", auth=ALICE, timeout=10,
+                      json={"name": model, "alias": "live", "version": v1})
+    assert r.status_code == 200, r.text
+    name = unique("alice-promote")
+    r = requests.post(f"{auth_server.url}/api/v1/deployments", auth=ALICE, timeout=30,
+                      json={"name": name, "model_uri": f"models:/{model}@live",
+                            "canary_uri": f"models:/{model}/{v2}", "canary_weight": 10})
+    assert r.status_code == 200, r.text
+
+    def shown():
+        return requests.get(f"{auth_server.url}/api/v1/deployments/{name}", auth=ALICE,
+                            timeout=30).json()["deployment"]
+
+    def serving(role):
+        return next((v["version"] for v in shown()["versions"]
+                     if v["role"] == role and v["state"] == "ready"), None)
+
+    def live():
+        return requests.get(f"{auth_server.api}/registered-models/alias", auth=ALICE, timeout=10,
+                            params={"name": model, "alias": "live"}).json()["model_version"]["version"]
+
+    wait_for(lambda: serving("canary") == v2, what="the canary")
+    _grant(auth_server, name, "EDIT")
+    r = requests.post(f"{auth_server.url}{GRANT}", auth=ALICE, timeout=10,
+                      json={"username": BOB[0], "resource_type": "registered_model",
+                            "resource_id": model, "permission": "READ"})
+    assert r.status_code == 200, r.text
+    promote = f"{auth_server.url}/api/v1/deployments/{name}/promote"
+    assert_mlflow_error(requests.post(promote, auth=BOB, timeout=30), 403, "PERMISSION_DENIED")
+    assert live() == v1 and shown()["canary_uri"] == f"models:/{model}/{v2}"  # nothing changed
+
+    r = requests.post(promote, auth=ALICE, timeout=30)
+    assert r.status_code == 200, r.text
+    assert live() == v2 and shown()["canary_uri"] == ""
+    wait_for(lambda: serving("primary") == v2, what="the promoted version")
+    entries = requests.get(f"{auth_server.url}/api/v1/audit", auth=ADMIN, timeout=30,
+                           params={"action": "deployments/promote", "max_results": 1000}).json()["entries"]
+    assert [(e["principal"], e["outcome"]) for e in entries
+            if e["target"] == f"deployment:{name}"] == [("bob", 403), ("alice", 200)], entries

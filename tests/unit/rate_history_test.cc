@@ -62,7 +62,7 @@ TEST(RateHistoryTest, DefaultsToAnHourOfFiveSecondSamples) {
 
 TEST(RateWindowTest, SampleAnswersTheIntervalSinceThePreviousSample) {
   monitoring::MetricRegistry registry;
-  const ServableMetrics m = ServableMetrics::For(&registry, "churn", "3");
+  const ServableMetrics m = ServableMetrics::For(&registry, "churn", "primary", "churn", "3");
   RateWindow window;
   const auto t0 = RateWindow::Clock::now();
   EXPECT_FALSE(window.Sample(m, t0).has_value());  // the first has no interval

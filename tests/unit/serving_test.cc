@@ -20,6 +20,7 @@ namespace slipway::serving {
 namespace {
 
 namespace fs = std::filesystem;
+using namespace std::chrono_literals;
 
 // Doubles column 0; records the size of every call; can hold calls until
 // released, and refuses a row whose value is negative.
@@ -226,6 +227,103 @@ TEST(DeploymentTest, CanaryIsStickyByKeyAndAVersionCanBeAskedFor) {
   EXPECT_THROW(deployment.Predict(Rows({1}), "", "", "r", "3"), Error);
 }
 
+TEST(DeploymentTest, EachRoleCountsItsOwnRequestsAndShadowCopiesAreNotAnswers) {
+  monitoring::MetricRegistry registry;
+  core::Executor shadows(core::Executor::Options{.threads = 1});
+  Deployment deployment("d", Deployment::Options{}, &shadows, &registry, nullptr);
+  // The primary and the shadow serve the same version of the same model;
+  // the canary the same version number of another model.
+  auto servable = [&](const std::string& role, const std::string& model, const std::string& v) {
+    auto s = MakeServable(std::make_shared<DoublingModel>(), v);
+    s->model_name = model;
+    s->metrics = ServableMetrics::For(&registry, "d", role, model, v);
+    return s;
+  };
+  auto routing = std::make_shared<Routing>();
+  routing->primary = servable("primary", "m", "3");
+  routing->canary = servable("canary", "other", "3");
+  routing->canary_weight = 0;
+  routing->shadow = servable("shadow", "m", "3");
+  deployment.Swap(routing);
+  for (int i = 0; i < 10; ++i) deployment.Predict(Rows({1, 2}), "", "", "r");
+  shadows.Stop();  // every shadow copy has run
+  EXPECT_EQ(routing->primary->metrics.ok->Value(), 10) << "shadow copies counted as answers";
+  EXPECT_EQ(routing->primary->metrics.rows->Value(), 20);
+  EXPECT_EQ(routing->shadow->metrics.ok->Value(), 10);
+  EXPECT_EQ(routing->canary->metrics.ok->Value(), 0);
+  EXPECT_NE(routing->primary->metrics.latency, routing->shadow->metrics.latency);
+
+  // The rates of each servable are its own.
+  const auto t0 = RateWindow::Clock::now();
+  routing->primary->rates->Sample(routing->primary->metrics, t0);
+  routing->canary->rates->Sample(routing->canary->metrics, t0);
+  routing->canary->metrics.ok->Increment(5);
+  auto primary = routing->primary->rates->Sample(routing->primary->metrics, t0 + 5s);
+  auto canary = routing->canary->rates->Sample(routing->canary->metrics, t0 + 5s);
+  ASSERT_TRUE(primary && canary);
+  EXPECT_EQ(primary->requests, 0u);
+  EXPECT_EQ(canary->requests, 5u);
+
+  // On /metrics: the labels that were there, and the role and the model.
+  const std::string text = registry.Render();
+  EXPECT_NE(text.find(R"(slipway_serving_requests_total{deployment="d",model="m",version="3",)"
+                      R"(role="primary",status="ok"} 10)"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find(R"(slipway_serving_requests_total{deployment="d",model="m",version="3",)"
+                      R"(role="shadow",status="ok"} 10)"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find(R"(slipway_serving_rows_total{deployment="d",model="other",version="3",)"
+                      R"(role="canary"} 0)"),
+            std::string::npos)
+      << text;
+}
+
+TEST(RateWindowTest, TotalsCountFromTheFirstSample) {
+  monitoring::MetricRegistry registry;
+  const ServableMetrics m = ServableMetrics::For(&registry, "churn", "primary", "churn", "3");
+  // What an earlier servable of the same series counted: not this one's.
+  m.ok->Increment(100);
+  m.latency->Observe(2.0);
+  RateWindow window;
+  EXPECT_FALSE(window.SinceFirst(m).has_value());
+  window.Sample(m, RateWindow::Clock::now());  // at load
+  for (int i = 0; i < 9; ++i) {
+    m.ok->Increment();
+    m.latency->Observe(0.0004);
+  }
+  m.client_errors->Increment();
+  m.rows->Increment(30);
+  std::optional<RateWindow::Totals> totals = window.SinceFirst(m);
+  ASSERT_TRUE(totals.has_value());
+  EXPECT_EQ(totals->requests, 10u);
+  EXPECT_EQ(totals->errors, 1u);
+  EXPECT_EQ(totals->rows, 30u);
+  EXPECT_LT(totals->latency_p99_ms, 1.0);  // the 2 s request was before
+  // Later samples leave the start where it was.
+  window.Sample(m, RateWindow::Clock::now() + 5s);
+  EXPECT_EQ(window.SinceFirst(m)->requests, 10u);
+}
+
+TEST(RateWindowTest, ASampleStampedBeforeTheNewestIsNotTaken) {
+  monitoring::MetricRegistry registry;
+  const ServableMetrics m = ServableMetrics::For(&registry, "churn", "primary", "churn", "3");
+  RateWindow window;
+  const auto t0 = RateWindow::Clock::now();
+  window.Sample(m, t0);
+  m.ok->Increment(4);
+  ASSERT_TRUE(window.Sample(m, t0 + 5s).has_value());  // a swap's sample
+  m.ok->Increment(6);
+  // The periodic sample, stamped before the swap's but reading later
+  // counters: not taken, so the 6 are not lost to a reversed interval.
+  EXPECT_FALSE(window.Sample(m, t0 + 4s).has_value());
+  auto next = window.Sample(m, t0 + 10s);
+  ASSERT_TRUE(next.has_value());
+  EXPECT_EQ(next->requests, 6u);
+  EXPECT_DOUBLE_EQ(next->seconds, 5);
+}
+
 TEST(ModelRefTest, ParsesTheFormsAndRefusesOthers) {
   EXPECT_EQ(ModelRef::Parse("models:/churn@production").alias, "production");
   EXPECT_EQ(ModelRef::Parse("models:/churn/3").version, "3");
@@ -312,7 +410,7 @@ TEST(PredictionLogTest, WritesOneLinePerRecordAndDropsWhenFull) {
 
 TEST(RateWindowTest, RatesAndLatencyCoverTheWindowOnly) {
   monitoring::MetricRegistry registry;
-  const ServableMetrics m = ServableMetrics::For(&registry, "churn", "3");
+  const ServableMetrics m = ServableMetrics::For(&registry, "churn", "primary", "churn", "3");
   RateWindow window(std::chrono::seconds(60));
   const auto t0 = RateWindow::Clock::now();
   EXPECT_FALSE(window.Read(m, t0).has_value());  // nothing sampled yet

@@ -89,7 +89,9 @@ TEST(WebUiTest, MatchesEtagListsWeakTagsAndStar) {
 TEST(WebUiTest, ClientRoutesAreTheSectionsOnly) {
   for (std::string_view path :
        {"/"sv, "/experiments"sv, "/experiments/"sv, "/experiments/3/runs/abc"sv, "/compare"sv,
-        "/deployments"sv, "/deployments/churn"sv}) {
+        "/deployments"sv, "/deployments/churn"sv, "/deployments/churn/"sv,
+        "/deployments/invocations"sv, "/deployments/churn/invocationsx"sv,
+        "/deployments//invocations"sv}) {
     EXPECT_TRUE(IsClientRoute(path)) << path;
   }
   for (std::string_view path :
@@ -100,14 +102,19 @@ TEST(WebUiTest, ClientRoutesAreTheSectionsOnly) {
   }
   // The server's pattern says the same as IsClientRoute for non-root paths.
   std::regex pattern(ClientRoutePattern(), std::regex::ECMAScript);
-  for (std::string path : {"/experiments", "/experiments/3/runs/abc", "/compare", "/experimentsx",
-                           "/api/2.0/mlflow/experiments/search", "/static/a.js", "/v1/traces",
-                           "/mlflow-artifacts/x"}) {
+  for (std::string path :
+       {"/experiments", "/experiments/3/runs/abc", "/compare", "/experimentsx",
+        "/api/2.0/mlflow/experiments/search", "/static/a.js", "/v1/traces", "/mlflow-artifacts/x",
+        "/deployments", "/deployments/d", "/deployments/d/invocations",
+        "/deployments/d/invocations/", "/deployments/d/invocations/x", "/deployments/invocations",
+        "/deployments/d/invocationsx", "/deployments//invocations"}) {
     EXPECT_EQ(std::regex_match(path, pattern), IsClientRoute(path)) << path;
   }
-  // The scoring route shares the deployments section: the client routes
-  // answer GET only, after every API route (test_webui.py sends it a POST).
-  EXPECT_TRUE(IsClientRoute("/deployments/d/invocations"));
+  // The scoring route shares the deployments section, but is no page: a GET
+  // there is answered like an API's (404), not with the app.
+  EXPECT_FALSE(IsClientRoute("/deployments/d/invocations"));
+  EXPECT_FALSE(IsClientRoute("/deployments/d/invocations/"));
+  EXPECT_FALSE(IsClientRoute("/deployments/d/invocations/x"));
 }
 
 TEST(WebUiTest, PageIsIndexRevalidatedWithPolicyHeaders) {

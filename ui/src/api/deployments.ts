@@ -109,6 +109,13 @@ export async function rollbackDeployment(name: string): Promise<Deployment> {
   return (await api.post<{ deployment: Deployment }>(`${path(name)}/rollback`, {})).deployment;
 }
 
+// Makes the canary's version the primary and removes the canary, in one
+// request (docs/api.md): moves the alias the primary follows, or points the
+// primary at the canary's version. 400 INVALID_STATE without a ready canary.
+export async function promoteDeployment(name: string): Promise<Deployment> {
+  return (await api.post<{ deployment: Deployment }>(`${path(name)}/promote`, {})).deployment;
+}
+
 export function deleteDeployment(name: string) {
   return api.delete<object>(path(name));
 }

@@ -2,15 +2,16 @@
 // since each was loaded, and the error of a version that failed to load),
 // its request rate, error rate and latency per version over the last hour
 // as charts (GET /api/v1/deployments/{name}/metrics, the server's 5-second
-// samples, read again every 5 s while the page is visible), and its swap
-// history. Set a canary, promote it, set or remove a shadow, roll back and
-// delete, each after a ConfirmDialog. The actions show only to a viewer
-// whose permission allows them (asked of the server: EDIT on the
-// deployment, MANAGE to delete, EDIT on the model to move its alias); the
-// server decides still, and its refusal is shown in the dialog.
+// samples, read again 5 s after each answer while the page is visible), and
+// its swap history. Both are polled with usePoll: a read that fails keeps
+// what was shown and says so in a small notice. Set a canary, promote it,
+// set or remove a shadow, roll back and delete, each after a ConfirmDialog.
+// The actions show only to a viewer whose permission allows them (asked of
+// the server: EDIT on the deployment, MANAGE to delete, EDIT on the model to
+// move its alias); the server decides still, and its refusal is shown in the
+// dialog.
 
-import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { isAbort } from '../api/client';
+import { useEffect, useMemo, useState } from 'preact/hooks';
 import {
   allows,
   deleteDeployment,
@@ -24,38 +25,43 @@ import {
   type Deployment,
   type DeploymentVersion,
   type PermissionName,
+  promoteDeployment,
   type RateSample,
 } from '../api/deployments';
-import { setAlias } from '../api/registry';
 import { Chart, type ChartSeries } from '../components/chart';
 import { ConfirmDialog } from '../components/confirm_dialog';
 import { ErrorBox, Loading } from '../components/error_box';
 import { formatNumber, formatTime } from '../lib/format';
 import { useViewer } from '../lib/session';
 import { useAsync } from '../lib/use_async';
-import { useTicker } from '../lib/use_ticker';
+import { usePoll, type Poll } from '../lib/use_ticker';
 import { Link, navigate } from '../router';
+import { StaleNotice } from './deployments_page';
 import { modelPath } from './models_page';
 
 const HOUR_MS = 3600 * 1000;
 
 type Dialog = 'canary' | 'promote' | 'shadow' | 'unshadow' | 'rollback' | 'delete' | null;
 
+// Keyed by name: what one deployment's page read never shows on another's.
 export function DeploymentPage({ name }: { name: string }) {
+  return <DeploymentView key={name} name={name} />;
+}
+
+function DeploymentView({ name }: { name: string }) {
   const [revision, setRevision] = useState(0);
   const [dialog, setDialog] = useState<Dialog>(null);
   // Read every second for a while after a change, and while a version
   // loads, so a swap shows as it happens; every 5 s otherwise.
   const [fastUntil, setFastUntil] = useState(0);
-  const [deployment, setDeployment] = useState<Deployment | undefined>(undefined);
-  const fast = Date.now() < fastUntil || (deployment?.versions.some((v) => v.state === 'loading') ?? false);
-  const tick = useTicker(fast ? 1000 : 5000);
-  const read = useAsync((signal) => getDeployment(name, signal), [name, revision, tick]);
+  const [versionLoading, setVersionLoading] = useState(false);
+  const fast = Date.now() < fastUntil || versionLoading;
+  const read = usePoll((signal) => getDeployment(name, signal), [name, revision], fast ? 1000 : 5000);
   useEffect(() => {
-    if (read.data) setDeployment(read.data);
+    setVersionLoading(read.data?.versions.some((v) => v.state === 'loading') ?? false);
   }, [read.data]);
   const history = useRateHistory(name);
-  const d = deployment;
+  const d = read.data;
   const can = usePermissions(name, d);
 
   const changed = () => {
@@ -74,7 +80,7 @@ export function DeploymentPage({ name }: { name: string }) {
         read.error ? <ErrorBox error={read.error} title="Deployment" /> : <Loading what="deployment" />
       ) : (
         <>
-          {read.error && <ErrorBox error={read.error} title="Reading the deployment again" />}
+          <StaleNotice error={read.error} updated={read.updated} what="the deployment" />
           <Overview d={d} />
           <Actions d={d} can={can} open={setDialog} />
           <div class="panel" data-testid="versions">
@@ -82,7 +88,7 @@ export function DeploymentPage({ name }: { name: string }) {
             <TrafficBar d={d} />
             <VersionsTable d={d} />
           </div>
-          <RateCharts samples={history.samples} error={history.error} loaded={history.loaded} />
+          <RateCharts history={history} />
           <SwapHistory d={d} />
           {dialog && <ActionDialog kind={dialog} d={d} onDone={changed} onCancel={() => setDialog(null)} />}
         </>
@@ -320,23 +326,23 @@ function CanaryDialog({ d, onDone, onCancel }: DialogProps) {
 function PromoteDialog({ d, onDone, onCancel }: DialogProps) {
   const canary = readyVersion(d, 'canary')!;
   const ref = parseModelUri(d.model_uri);
+  // What the server does (POST .../promote, one step): moves the alias the
+  // primary follows when it is one of the canary's model, else points the
+  // primary at the canary's version; the canary goes either way.
   const viaAlias = !!(ref?.alias && ref.name === canary.model_name);
   const target = `models:/${canary.model_name}/${canary.version}`;
-  const action = async () => {
-    if (viaAlias) {
-      // As `slipway models promote`: the alias moves, the deployment follows it.
-      await setAlias(ref!.name, ref!.alias!, canary.version);
-      await updateDeployment(d.name, { canary_uri: '' });
-    } else {
-      await updateDeployment(d.name, { model_uri: target, canary_uri: '' });
-    }
-  };
   return (
-    <ConfirmDialog title="Promote the canary" confirmLabel="Promote" action={action} onDone={onDone} onCancel={onCancel}>
+    <ConfirmDialog
+      title="Promote the canary"
+      confirmLabel="Promote"
+      action={() => promoteDeployment(d.name)}
+      onDone={onDone}
+      onCancel={onCancel}
+    >
       {viaAlias ? (
         <p>
           Point the alias <code>@{ref!.alias}</code> of <strong>{ref!.name}</strong> at version {canary.version} (the
-          canary's), then remove the canary: <strong>{d.name}</strong> follows the alias and swaps to v{canary.version}{' '}
+          canary's) and remove the canary: <strong>{d.name}</strong> follows the alias and swaps to v{canary.version}{' '}
           once it is loaded. Every other deployment and client that loads <code>{d.model_uri}</code> gets version{' '}
           {canary.version} too. Roll back returns to the version served now.
         </p>
@@ -470,40 +476,22 @@ function VersionsTable({ d }: { d: Deployment }) {
 
 // ----------------------------------------------------------------- charts
 
-interface History {
-  samples: RateSample[];
-  error: unknown;
-  loaded: boolean;
-}
-
-// The server's samples of the last hour: all of them first, then every 5 s
-// (while the page is visible) those after the newest one held.
-function useRateHistory(name: string): History {
-  const tick = useTicker(5000);
-  const [state, setState] = useState<History>({ samples: [], error: undefined, loaded: false });
-  const newest = useRef(0);
-  useEffect(() => {
-    const controller = new AbortController();
-    getRateHistory(name, newest.current, controller.signal).then(
-      (reply) => {
-        if (controller.signal.aborted) return;
-        const fresh = reply.samples.filter((s) => s.time > newest.current);
-        if (fresh.length) newest.current = fresh[fresh.length - 1].time;
-        setState((previous) => ({
-          samples: fresh.length
-            ? [...previous.samples, ...fresh].filter((s) => s.time > newest.current - HOUR_MS)
-            : previous.samples,
-          error: undefined,
-          loaded: true,
-        }));
-      },
-      (error) => {
-        if (!controller.signal.aborted && !isAbort(error)) setState((previous) => ({ ...previous, error, loaded: true }));
-      },
-    );
-    return () => controller.abort();
-  }, [name, tick]);
-  return state;
+// The server's samples of the last hour: all of them first, then, 5 s
+// after each answer (while the page is visible), those after the newest one
+// held. A failed read keeps the samples held.
+function useRateHistory(name: string) {
+  return usePoll<RateSample[]>(
+    async (signal, held = []) => {
+      const newest = held.length ? held[held.length - 1].time : 0;
+      const reply = await getRateHistory(name, newest, signal);
+      const fresh = reply.samples.filter((s) => s.time > newest);
+      if (!fresh.length) return held;
+      const last = fresh[fresh.length - 1].time;
+      return [...held, ...fresh].filter((s) => s.time > last - HOUR_MS);
+    },
+    [name],
+    5000,
+  );
 }
 
 interface Series {
@@ -552,7 +540,9 @@ function buildSeries(samples: RateSample[]): Series {
   };
 }
 
-function RateCharts({ samples, error, loaded }: History) {
+function RateCharts({ history }: { history: Poll<RateSample[]> }) {
+  const samples = useMemo(() => history.data ?? [], [history.data]);
+  const loaded = history.data !== undefined;
   const series = useMemo(() => buildSeries(samples), [samples]);
   // The first interval may be shorter (it starts when a version loaded).
   const first = samples.length ? samples[0].time - Math.max(0, ...samples[0].versions.map((v) => v.seconds)) * 1000 : 0;
@@ -560,9 +550,13 @@ function RateCharts({ samples, error, loaded }: History) {
   return (
     <div class="panel" data-testid="rate-charts">
       <h2>Traffic over the last hour</h2>
-      <ErrorBox error={error} title="Rate history" />
+      {loaded ? (
+        <StaleNotice error={history.error} updated={history.updated} what="the rate history" />
+      ) : (
+        <ErrorBox error={history.error} title="Rate history" />
+      )}
       {!loaded ? (
-        <Loading what="rate history" />
+        !history.error && <Loading what="rate history" />
       ) : samples.length < 2 ? (
         <p class="muted" data-testid="no-samples">
           {samples.length === 0 ? 'No samples yet' : 'One sample so far'}: the server samples every 5 seconds while a

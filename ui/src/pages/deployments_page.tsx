@@ -1,18 +1,30 @@
 // Every deployment the viewer may read (GET /api/v1/deployments), read
-// again every 5 s while the page is visible: what it follows, the versions
+// again 5 s after each answer while the page is visible (usePoll: a failed
+// read keeps the list and says so above it): what it follows, the versions
 // serving it, the traffic split, requests per second and p99 latency over
 // the last minute, and errors. Any signed-in user may create one (the
 // server checks READ on the model named, and refuses otherwise).
 
 import { useState } from 'preact/hooks';
+import { ApiError } from '../api/client';
 import { createDeployment, deploymentPath, listDeployments, readyVersion, type Deployment } from '../api/deployments';
 import { ConfirmDialog } from '../components/confirm_dialog';
 import { ErrorBox, Loading } from '../components/error_box';
-import { formatNumber } from '../lib/format';
+import { formatNumber, formatTime } from '../lib/format';
 import { useViewer } from '../lib/session';
-import { useAsync } from '../lib/use_async';
-import { useTicker } from '../lib/use_ticker';
+import { usePoll } from '../lib/use_ticker';
 import { Link, navigate } from '../router';
+
+// Over data a poll could not refresh: what failed and how old the data is.
+export function StaleNotice({ error, updated, what }: { error: unknown; updated: number; what: string }) {
+  if (!error) return null;
+  const reason = error instanceof ApiError ? `${error.errorCode} ${error.message}` : String(error);
+  return (
+    <p class="muted stale-notice" role="status" data-testid="stale-notice">
+      Could not read {what} again ({reason}); showing what was read at {formatTime(updated)}, trying again.
+    </p>
+  );
+}
 
 // "v3", or "v3 → canary v4 (10%)", and "+ shadow v5".
 export function servingSummary(d: Deployment): string {
@@ -58,9 +70,8 @@ function problems(d: Deployment): string {
 
 export function DeploymentsPage() {
   const viewer = useViewer();
-  const tick = useTicker(5000);
   const [creating, setCreating] = useState(false);
-  const deployments = useAsync((signal) => listDeployments(signal), [tick]);
+  const deployments = usePoll((signal) => listDeployments(signal), [], 5000);
   const mayCreate = !viewer.auth || viewer.user !== null;
   const list = deployments.data;
 
@@ -77,7 +88,11 @@ export function DeploymentsPage() {
           </button>
         )}
       </div>
-      <ErrorBox error={deployments.error} />
+      {list ? (
+        <StaleNotice error={deployments.error} updated={deployments.updated} what="the deployments" />
+      ) : (
+        <ErrorBox error={deployments.error} />
+      )}
       {!list ? (
         !deployments.error && <Loading what="deployments" />
       ) : list.length === 0 ? (
