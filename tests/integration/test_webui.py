@@ -137,6 +137,7 @@ def test_missing_static_file_is_an_mlflow_404(server):
     ("GET", "/v2/models/none", None),
     ("POST", "/invocations", {}),
     ("POST", "/deployments/none/invocations", {}),
+    ("GET", "/deployments/none/invocations", None),
     ("POST", "/v1/traces", {}),
     ("GET", "/api/v1/deployments", None),
 ])
