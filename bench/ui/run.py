@@ -105,7 +105,7 @@ ROWS_JS = """([rowSel, nameSel, idxAttr, want]) => {
 # Chart drawn: Slipway's uPlot canvas has ink once its point count is shown.
 SLIPWAY_CHART_JS = """() => {
   const p = document.querySelector('[data-testid=chart-points]');
-  if (!p || !/points drawn/.test(p.textContent)) return false;
+  if (!p || !/points? drawn/.test(p.textContent)) return false;
   const c = document.querySelector('[data-testid=metric-chart] canvas');
   if (!c || !c.width || !c.height) return false;
   const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;

@@ -430,6 +430,42 @@ def test_run_page_shows_params_metrics_and_draws_the_chart(page, ui_data):
     page.console.assert_clean()
 
 
+def test_run_page_charts_every_metric_in_a_grid(page, ui_data):
+    """"All metrics" draws one chart per metric of the run (many metrics of
+    one run); a metric's link in the table goes back to its single chart."""
+    from playwright.sync_api import expect
+
+    run_id = ui_data["runs"]["run-00"]
+    page.goto(f"/experiments/{ui_data['experiment_id']}/runs/{run_id}")
+    expect(page.get_by_test_id("metric-chart")).to_have_count(1)
+    page.get_by_role("button", name="All metrics (3)").click()
+    grid = page.get_by_test_id("metric-grid")
+    charts = grid.get_by_test_id("metric-chart")
+    expect(charts).to_have_count(3)
+    assert "charts=all" in page.url
+    expected = {"accuracy": "1 point drawn", "loss": "points drawn", "rmse": "1 point drawn"}
+    for i, (key, drawn) in enumerate(expected.items()):  # the table's order: by name
+        expect(charts.nth(i).locator(".chart-title")).to_have_text(key)
+        expect(charts.nth(i).get_by_test_id("chart-points")).to_contain_text(drawn)
+    page.wait_for_timeout(100)  # uPlot draws on the next animation frame
+    ink = page.evaluate("""() => [...document.querySelectorAll(
+        '[data-testid=metric-grid] [data-testid=metric-chart]')].map(chart => {
+          const c = chart.querySelector('canvas');
+          const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+          let ink = 0;
+          for (let i = 3; i < data.length; i += 4) if (data[i] > 0) ink++;
+          return ink;
+        })""")
+    assert len(ink) == 3 and ink[1] > 500, ink  # loss: a 3000-step curve
+    _shot(page, "run-all-charts")
+
+    page.get_by_test_id("metrics").get_by_role("link", name="rmse").click()
+    expect(page.get_by_test_id("metric-chart")).to_have_count(1)
+    expect(page.get_by_test_id("metric-chart").locator(".chart-title")).to_have_text("rmse")
+    assert "charts=all" not in page.url
+    page.console.assert_clean()
+
+
 def _canvas_ink(page) -> int:
     """Pixels of the chart's canvas that are not blank: 0 when nothing was drawn."""
     page.wait_for_function(

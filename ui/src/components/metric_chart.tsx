@@ -133,7 +133,7 @@ export function MetricChart({ runs, metricKey }: { runs: ChartRun[]; metricKey: 
           SVG
         </button>
         <span class="muted" data-testid="chart-points">
-          {history.loading ? 'loading…' : `${total} points drawn`}
+          {history.loading ? 'loading…' : `${total} ${total === 1 ? 'point' : 'points'} drawn`}
           {xMode === 'step' && !range ? ', drag to zoom' : ''}
         </span>
       </div>

@@ -1,5 +1,6 @@
-// One run: what it is, its params, latest metrics (one of them charted),
-// tags, dataset inputs, parent and child runs, and its artifacts.
+// One run: what it is, its params, latest metrics (one of them charted, or
+// each in a grid of charts), tags, dataset inputs, parent and child runs,
+// and its artifacts.
 
 import { useEffect, useMemo } from 'preact/hooks';
 import { runArtifacts } from '../api/artifact_sources';
@@ -13,6 +14,9 @@ import { Link, navigate, setQuery } from '../router';
 import { RunTracesLink } from './traces_page';
 
 const PARENT_TAG = 'mlflow.parentRunId';
+// The grid of every metric's chart draws this many at most (each is one
+// history request); the table's links chart any other.
+const GRID_LIMIT = 24;
 
 function runPath(experimentId: string, runId: string) {
   return `/experiments/${encodeURIComponent(experimentId)}/runs/${encodeURIComponent(runId)}`;
@@ -22,10 +26,12 @@ export function RunPage({ runId, query }: { runId: string; query: URLSearchParam
   const run = useAsync((signal) => getRun(runId, signal), [runId]);
   if (run.error) return <ErrorBox error={run.error} title="Run" />;
   if (!run.data) return <Loading what="run" />;
-  return <RunView run={run.data} chartMetric={query.get('metric')} artifact={query.get('artifact')} />;
+  return (
+    <RunView run={run.data} chartMetric={query.get('metric')} allCharts={query.get('charts') === 'all'} artifact={query.get('artifact')} />
+  );
 }
 
-function RunView({ run, chartMetric, artifact }: { run: Run; chartMetric: string | null; artifact: string | null }) {
+function RunView({ run, chartMetric, allCharts, artifact }: { run: Run; chartMetric: string | null; allCharts: boolean; artifact: string | null }) {
   const info = run.info;
   const experiment = useAsync((signal) => getExperiment(info.experiment_id, signal), [info.experiment_id]);
   const metrics = [...(run.data.metrics ?? [])].sort((a, b) => a.key.localeCompare(b.key));
@@ -81,8 +87,35 @@ function RunView({ run, chartMetric, artifact }: { run: Run; chartMetric: string
 
       {shown && (
         <div class="panel">
-          <h2>Chart</h2>
-          <MetricChart key={shown} runs={[{ runId: info.run_id, label: info.run_name || info.run_id }]} metricKey={shown} />
+          <div class="panel-head">
+            <h2>{allCharts ? 'Charts' : 'Chart'}</h2>
+            {metrics.length > 1 && (
+              <div class="segmented" role="group" aria-label="Charts">
+                <button type="button" aria-pressed={!allCharts} onClick={() => setQuery({ charts: undefined })}>
+                  One metric
+                </button>
+                <button type="button" aria-pressed={allCharts} onClick={() => setQuery({ charts: 'all', metric: undefined })}>
+                  All metrics ({metrics.length})
+                </button>
+              </div>
+            )}
+          </div>
+          {allCharts && metrics.length > 1 ? (
+            <>
+              {metrics.length > GRID_LIMIT && (
+                <div class="muted">
+                  The first {GRID_LIMIT} of {metrics.length} metrics; chart any other from the table.
+                </div>
+              )}
+              <div class="metric-grid" data-testid="metric-grid">
+                {metrics.slice(0, GRID_LIMIT).map((m) => (
+                  <MetricChart key={m.key} runs={[{ runId: info.run_id, label: info.run_name || info.run_id }]} metricKey={m.key} />
+                ))}
+              </div>
+            </>
+          ) : (
+            <MetricChart key={shown} runs={[{ runId: info.run_id, label: info.run_name || info.run_id }]} metricKey={shown} />
+          )}
         </div>
       )}
 
@@ -110,7 +143,7 @@ function RunView({ run, chartMetric, artifact }: { run: Run; chartMetric: string
                       href={`?metric=${encodeURIComponent(m.key)}`}
                       onClick={(event) => {
                         event.preventDefault();
-                        setQuery({ metric: m.key });
+                        setQuery({ metric: m.key, charts: undefined });
                       }}
                       title="Chart this metric"
                     >
