@@ -19,6 +19,7 @@
 #include "ml/model_loader.h"
 #include "ml/preprocessing.h"
 #include "ml/xgboost_model.h"
+#include "test_util/table_columns.h"
 #include "test_util/temp_dir.h"
 #include "training/model_folder.h"
 #include "training/preprocessing.h"
@@ -28,25 +29,9 @@
 namespace slipway::training {
 namespace {
 
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-
-TableColumn Numeric(std::string name, std::vector<double> values, bool boolean = false) {
-  return {std::move(name), false, boolean, std::move(values), {}};
-}
-
-TableColumn Text(std::string name, const std::vector<std::string>& values) {
-  TableColumn c{std::move(name), true, false, {}, {}};
-  for (const std::string& v : values) {
-    if (v.empty()) {
-      c.values.push_back(kNaN);
-      continue;
-    }
-    auto it = std::find(c.categories.begin(), c.categories.end(), v);
-    if (it == c.categories.end()) it = c.categories.insert(c.categories.end(), v);
-    c.values.push_back(static_cast<double>(it - c.categories.begin()));
-  }
-  return c;
-}
+using slipway::testing::kNaN;
+using slipway::testing::Numeric;
+using slipway::testing::Text;
 
 // `rows` of `table` as a request would carry them: numbers (booleans as
 // kBoolean), text as strings with missing flags.

@@ -10,6 +10,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "test_util/table_columns.h"
 #include "test_util/temp_dir.h"
 #include "training/metrics.h"
 #include "training/model_folder.h"
@@ -21,25 +22,9 @@
 namespace slipway::training {
 namespace {
 
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-
-TableColumn Numeric(std::string name, std::vector<double> values) {
-  return {std::move(name), false, false, std::move(values), {}};
-}
-
-TableColumn Text(std::string name, const std::vector<std::string>& values) {
-  TableColumn c{std::move(name), true, false, {}, {}};
-  for (const std::string& v : values) {
-    if (v.empty()) {
-      c.values.push_back(kNaN);
-      continue;
-    }
-    auto it = std::find(c.categories.begin(), c.categories.end(), v);
-    if (it == c.categories.end()) it = c.categories.insert(c.categories.end(), v);
-    c.values.push_back(static_cast<double>(it - c.categories.begin()));
-  }
-  return c;
-}
+using slipway::testing::kNaN;
+using slipway::testing::Numeric;
+using slipway::testing::Text;
 
 // Rows 0-3 train, rows 4-5 are "validation": values there must not move the fit.
 Table SmallTable() {
