@@ -24,7 +24,11 @@
 #include "core/clock.h"
 #include "core/error.h"
 #include "core/sha256.h"
+#include "ml/mlmodel.h"
+#include "ml/model_loader.h"
+#include "training/champion.h"
 #include "training/gates.h"
+#include "training/metrics.h"
 #include "training/model_folder.h"
 #include "training/plan.h"
 #include "training/search.h"
@@ -422,22 +426,106 @@ json TrialMetrics(const training::TrialResult& t) {
   return metrics;
 }
 
+// What a champion is evaluated on: the candidate's holdout.
+struct HoldoutRows {
+  const training::Table* table = nullptr;
+  std::vector<std::string> features;
+  std::vector<size_t> rows;
+  std::vector<double> y;
+  int64_t classes = 0;
+};
+
+// The files of a run's artifact folder `path`, written under `dir`.
+void DownloadArtifacts(ApiClient& client, const std::string& run_id, const std::string& path,
+                       const std::filesystem::path& dir) {
+  const json info =
+      Field(Field(client.Get(Endpoint("runs/get"), {{"run_id", run_id}}), "run"), "info");
+  const std::string artifact_uri = StringField(info, "artifact_uri");
+  const std::string scheme = "mlflow-artifacts:";
+  if (artifact_uri.rfind(scheme, 0) != 0) {
+    ThrowInvalid("run " + run_id + " keeps artifacts at '" + artifact_uri +
+                 "', which is not behind this server's artifact proxy");
+  }
+  std::string root = artifact_uri.substr(scheme.size());
+  while (!root.empty() && root.front() == '/') root.erase(0, 1);
+  std::vector<std::string> folders = {path};
+  while (!folders.empty()) {
+    const std::string folder = folders.back();
+    folders.pop_back();
+    const json reply =
+        client.Get(Endpoint("artifacts/list"), {{"run_id", run_id}, {"path", folder}});
+    if (!reply.contains("files")) continue;
+    for (const json& file : reply.at("files")) {
+      const std::string child = StringField(file, "path");
+      if (file.value("is_dir", false)) {
+        folders.push_back(child);
+        continue;
+      }
+      const std::filesystem::path target =
+          dir / std::filesystem::path(child).lexically_relative(path);
+      if (target.lexically_normal().string().rfind(dir.string(), 0) != 0) {
+        ThrowInvalid("artifact '" + child + "' would leave the model folder");
+      }
+      std::filesystem::create_directories(target.parent_path());
+      std::ofstream(target, std::ios::binary)
+          << client.GetText("/api/2.0/mlflow-artifacts/artifacts/" + root + "/" + child, {},
+                            "application/octet-stream");
+    }
+  }
+}
+
 // The champion of a champion gate: the version at the alias of the spec's
-// registered model. Evaluating it on the holdout is not built yet: a gate
-// whose champion exists fails, saying so (never promotes on a guess).
+// registered model, downloaded, loaded as serving loads it (ml::LoadModel)
+// and evaluated on the candidate's holdout rows. A champion that cannot be
+// evaluated (a source that is not runs:/, columns it needs that the spec
+// does not read, another task) fails the gate, saying why.
 training::ChampionMetric Champion(ApiClient* client, const training::TrainingSpec& spec,
-                                  const training::Gate& gate) {
+                                  const training::Gate& gate, const HoldoutRows& holdout) {
   training::ChampionMetric champion;
   if (client == nullptr || !spec.register_as) return champion;
+  json version;
   try {
-    const json version =
-        client->Get(Endpoint("registered-models/alias"),
-                    {{"name", spec.register_as->model}, {"alias", *gate.champion}});
-    champion.exists = true;
-    champion.version = StringField(Field(version, "model_version"), "version");
-    champion.unevaluated = "evaluating the champion on the holdout is not built yet: not promoted";
+    version = Field(client->Get(Endpoint("registered-models/alias"),
+                                {{"name", spec.register_as->model}, {"alias", *gate.champion}}),
+                    "model_version");
   } catch (const Error& error) {
     if (error.code() != ErrorCode::kResourceDoesNotExist) throw;
+    return champion;
+  }
+  champion.exists = true;
+  champion.version = StringField(version, "version");
+  const std::filesystem::path dir = std::filesystem::temp_directory_path() /
+                                    fmt::format("slipway-champion-{}-{}", getpid(), NowMillis());
+  struct Remove {
+    std::filesystem::path path;
+    ~Remove() {
+      std::error_code ignored;
+      std::filesystem::remove_all(path, ignored);
+    }
+  } remove{dir};
+  try {
+    const std::string source = StringField(version, "source");
+    if (source.rfind("runs:/", 0) != 0) {
+      ThrowInvalid("its source '" + source + "' is not a runs:/ URI");
+    }
+    const std::string rest = source.substr(6);
+    const size_t slash = rest.find('/');
+    if (slash == std::string::npos) ThrowInvalid("its source '" + source + "' names no folder");
+    DownloadArtifacts(*client, rest.substr(0, slash), rest.substr(slash + 1), dir);
+    const std::unique_ptr<ml::Model> model = ml::LoadModel(dir, {});
+    ml::Frame frame = training::FrameOf(*holdout.table, holdout.features, holdout.rows);
+    if (model->mlmodel().signature && !model->mlmodel().signature->inputs.empty()) {
+      frame = ml::ConformToSchema(model->mlmodel().signature->inputs, std::move(frame));
+    }
+    const bool regression = spec.task == training::Task::kRegression;
+    const training::Matrix predictions = training::MatrixOf(
+        model->Predict(frame, regression ? "" : R"({"predict_method": "predict_proba"})"),
+        spec.task, static_cast<size_t>(holdout.classes));
+    const training::Evaluation evaluation =
+        training::Evaluate(spec.task, holdout.classes, holdout.y, predictions);
+    champion.value = evaluation.metrics.at(gate.metric);
+  } catch (const Error& error) {
+    champion.unevaluated = fmt::format("could not be evaluated: {}", error.what());
   }
   return champion;
 }
@@ -637,9 +725,13 @@ void Train(const TrainOptions& options) {
                                : "");
   PrintResults(spec, outcome);
 
+  HoldoutRows holdout{&table, {}, outcome.split.holdout, {}, 0};
+  for (const training::PlannedFeature& f : plan.features) holdout.features.push_back(f.name);
+  for (size_t row : outcome.split.holdout) holdout.y.push_back(outcome.target.y[row]);
+  holdout.classes = static_cast<int64_t>(outcome.target.classes.size());
   const std::vector<training::GateResult> gates =
       training::EvaluateGates(spec.gates, outcome.holdout.metrics, [&](const training::Gate& gate) {
-        return Champion(client ? &*client : nullptr, spec, gate);
+        return Champion(client ? &*client : nullptr, spec, gate, holdout);
       });
   const bool passed = training::AllPassed(gates);
 
@@ -675,6 +767,10 @@ void Train(const TrainOptions& options) {
     json metrics = Metrics(outcome);
     for (size_t i = 0; i < gates.size(); ++i)
       metrics.push_back(Metric(fmt::format("gate.{}.passed", i), gates[i].passed ? 1 : 0, 0));
+    for (size_t i = 0; i < gates.size(); ++i) {
+      if (gates[i].champion && std::isfinite(*gates[i].champion))
+        metrics.push_back(Metric(fmt::format("gate.{}.champion", i), *gates[i].champion, 0));
+    }
     run->Log(params, metrics, tags);
     run->LogInput({{"name", version.name},
                    {"digest", data::RunInputDigest(version)},

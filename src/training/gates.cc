@@ -27,9 +27,9 @@ std::vector<GateResult> EvaluateGates(const std::vector<Gate>& gates,
         r.detail = fmt::format("{:.4f}; no champion", r.value);
       } else if (!c.unevaluated.empty()) {
         r.passed = false;
-        r.detail =
-            fmt::format("{:.4f}; champion version {}: {}", r.value, c.version, c.unevaluated);
+        r.detail = fmt::format("{:.4f}; champion version {} {}", r.value, c.version, c.unevaluated);
       } else {
+        r.champion = c.value;
         r.passed = finite &&
                    (greater ? r.value >= c.value + gate.margin : r.value <= c.value - gate.margin);
         r.detail = fmt::format("{:.4f} vs {:.4f} (version {}): by {:+.4f}", r.value, c.value,

@@ -33,8 +33,9 @@ struct GateResult {
   Gate gate;
   double value = 0;  // the candidate's metric (NaN when it has none)
   bool passed = false;
-  std::string rule;    // "roc_auc >= 0.8", "roc_auc > champion@production + 0.01"
-  std::string detail;  // "0.9712", "no champion", "0.97 vs 0.95 (version 3)"
+  std::optional<double> champion;  // the champion's metric, when it was evaluated
+  std::string rule;                // "roc_auc >= 0.8", "roc_auc > champion@production + 0.01"
+  std::string detail;              // "0.9712", "no champion", "0.97 vs 0.95 (version 3)"
 };
 
 // `champion` is called once per champion gate.

@@ -645,7 +645,7 @@ def test_gates_pass_and_fail_with_the_exit_code_and_the_table(workspace, server)
     assert run.data.metrics["gate.0.passed"] == 0 and run.data.metrics["gate.1.passed"] == 1
 
 
-def test_registration_follows_the_gates(workspace, server):
+def test_registration_follows_the_gates(workspace, server, mlflow_client):
     client = MlflowClient(server.url)
     spec = GATED_SPEC + "register: {model: cancer-reg, alias: candidate}\n"
     failing = _train(workspace, spec.replace("MIN", "0.9999"), "--tracking-uri", server.url)
@@ -672,18 +672,51 @@ def test_registration_follows_the_gates(workspace, server):
     assert client.get_model_version_by_alias("cancer-reg", "candidate").version == "1"
 
 
-def test_champion_gates(workspace, server):
+def test_champion_gates_evaluate_the_champion_on_the_same_holdout(workspace, server, mlflow_client):
     client = MlflowClient(server.url)
+    # A weak champion at @production: one shallow tree on one feature.
+    weak = TRAIN_SPEC.replace("{num_boost_round: 40, max_depth: 3, eta: 0.2}",
+                              "{num_boost_round: 1, max_depth: 1}")
+    weak += "features: [mean_fractal_dimension]\nregister: {model: cancer-champ, alias: production}\n"
+    out = _train(workspace, weak, "--tracking-uri", server.url)
+    assert out.returncode == 0, out.stderr
+    assert client.get_model_version_by_alias("cancer-champ", "production").version == "1"
+
     spec = (TRAIN_SPEC + "gates:\n  - {champion: production, metric: roc_auc, margin: 0.01}\n"
             "register: {model: cancer-champ, alias: candidate}\n")
     first = _train(workspace, spec, "--tracking-uri", server.url)
     assert first.returncode == 0, first.stderr
-    assert "no champion" in first.stdout and "\ngates     PASSED\n" in first.stdout
-    client.set_registered_model_alias("cancer-champ", "production", "1")
-    # A champion exists: evaluating it is not built, so the gate fails and
-    # nothing is promoted (never on a guess).
+    assert "\ngates     PASSED\n" in first.stdout, first.stdout
+    run_id = _run_id(first.stdout)
+    metrics = client.get_run(run_id).data.metrics
+    # The champion's AUC on the candidate's holdout rows, recomputed with the
+    # real mlflow.xgboost on the champion's registered model.
+    holdout = pd.read_csv(io.BytesIO(_artifact(server, run_id, "evaluation/holdout_predictions.csv")))
+    frame = _cancer_frame(workspace)
+    champion = mlflow.xgboost.load_model("models:/cancer-champ@production")
+    p = champion.predict(xgb.DMatrix(frame.loc[holdout["row"], ["mean_fractal_dimension"]]))
+    expected = roc_auc_score(holdout["y"], p)
+    assert "gate.0.champion" in metrics, first.stdout
+    assert metrics["gate.0.champion"] == pytest.approx(expected, abs=1e-6)
+    assert metrics["holdout.roc_auc"] > expected + 0.01
+    assert f"vs {expected:.4f} (version 1)" in first.stdout
+    assert client.get_model_version_by_alias("cancer-champ", "candidate").version == "2"
+
+    # The same model as champion: it does not beat itself by the margin.
+    client.set_registered_model_alias("cancer-champ", "production", "2")
     second = _train(workspace, spec, "--tracking-uri", server.url)
     assert second.returncode != 0
-    assert "champion version 1: evaluating the champion on the holdout is not built yet" in \
-        second.stdout
-    assert [v.version for v in client.search_model_versions("name='cancer-champ'")] == ["1"]
+    assert "(version 2): by +0.0000" in second.stdout and "\ngates     FAILED\n" in second.stdout
+    assert "not registered: a gate failed, cancer-champ is unchanged" in second.stdout
+    assert sorted(v.version for v in client.search_model_versions("name='cancer-champ'")) == \
+        ["1", "2"]
+    metrics = client.get_run(_run_id(second.stdout)).data.metrics
+    assert metrics["gate.0.champion"] == pytest.approx(metrics["holdout.roc_auc"], abs=1e-12)
+
+
+def test_no_champion_passes_and_says_so(workspace, server):
+    spec = (TRAIN_SPEC + "gates:\n  - {champion: production, metric: roc_auc, margin: 0.01}\n"
+            "register: {model: cancer-nochamp, alias: candidate}\n")
+    out = _train(workspace, spec, "--tracking-uri", server.url)
+    assert out.returncode == 0, out.stderr
+    assert "no champion" in out.stdout and "\ngates     PASSED\n" in out.stdout

@@ -10,6 +10,8 @@
 #include <map>
 #include <set>
 
+#include "core/error.h"
+#include "training/champion.h"
 #include "training/gates.h"
 #include "training/search.h"
 #include "training/spec.h"
@@ -183,11 +185,54 @@ TEST(TrainingGatesTest, ChampionGatesNeedTheMarginAndPassWithoutAChampion) {
   EXPECT_TRUE(none[0].passed);
   EXPECT_NE(none[0].detail.find("no champion"), std::string::npos);
   auto by = [](double v) { return [v](const Gate&) { return ChampionMetric{true, "3", v, ""}; }; };
-  EXPECT_TRUE(EvaluateGates({g}, holdout, by(0.94))[0].passed);
+  const auto beaten = EvaluateGates({g}, holdout, by(0.94));
+  EXPECT_TRUE(beaten[0].passed);
+  EXPECT_EQ(beaten[0].champion, 0.94);
+  EXPECT_EQ(beaten[0].detail, "0.9500 vs 0.9400 (version 3): by +0.0100");
+  // A champion that exists but could not be evaluated never lets a candidate pass.
+  const auto unknown = EvaluateGates({g}, holdout, [](const Gate&) {
+    return ChampionMetric{true, "4", 0, "could not be evaluated: no column 'x'"};
+  });
+  EXPECT_FALSE(unknown[0].passed);
+  EXPECT_FALSE(unknown[0].champion);
+  EXPECT_NE(unknown[0].detail.find("champion version 4 could not be evaluated"), std::string::npos);
   EXPECT_FALSE(EvaluateGates({g}, holdout, by(0.945))[0].passed);  // wins by less than 0.01
   EXPECT_FALSE(EvaluateGates({g}, holdout, by(0.97))[0].passed);
   EXPECT_TRUE(EvaluateGates({loss}, holdout, by(0.32))[0].passed);  // a loss: smaller wins
   EXPECT_FALSE(EvaluateGates({loss}, holdout, by(0.305))[0].passed);
+}
+
+TEST(TrainingChampionTest, HoldoutRowsBecomeAFrameAndProbabilitiesAMatrix) {
+  Table t;
+  t.rows = 3;
+  TableColumn text{"color", true, false, {0, kNaN, 1}, {"red", "blue"}};
+  TableColumn flag{"flag", false, true, {1, 0, 1}, {}};
+  TableColumn x{"x", false, false, {0.5, kNaN, 2}, {}};
+  t.columns = {text, flag, x};
+  const ml::Frame f = FrameOf(t, {"x", "color", "flag"}, {2, 1});
+  ASSERT_EQ(f.rows, 2u);
+  ASSERT_EQ(f.columns.size(), 3u);
+  EXPECT_EQ(f.columns[0].type, ml::DataType::kDouble);
+  EXPECT_EQ(f.columns[0].numbers[0], 2);
+  EXPECT_TRUE(std::isnan(f.columns[0].numbers[1]));
+  EXPECT_EQ(f.columns[1].type, ml::DataType::kString);
+  EXPECT_EQ(f.columns[1].strings[0], "blue");
+  EXPECT_EQ(f.columns[1].missing, (std::vector<uint8_t>{0, 1}));
+  EXPECT_EQ(f.columns[2].type, ml::DataType::kBoolean);
+  EXPECT_EQ(f.columns[2].numbers, (std::vector<double>{1, 0}));
+
+  ml::Predictions p;
+  p.frame.rows = 2;
+  p.frame.columns.push_back(
+      {"predictions", ml::DataType::kDouble, 2, {0.9, 0.1, 0.3, 0.7}, {}, {}});
+  const Matrix binary = MatrixOf(p, Task::kBinary, 2);
+  EXPECT_EQ(binary.cols, 1u);
+  EXPECT_EQ(binary.values, (std::vector<double>{0.1, 0.7}));  // P(class 1)
+  const Matrix multi = MatrixOf(p, Task::kMulticlass, 2);
+  EXPECT_EQ(multi.cols, 2u);
+  EXPECT_EQ(multi.values, (std::vector<double>{0.9, 0.1, 0.3, 0.7}));
+  EXPECT_THROW(MatrixOf(p, Task::kMulticlass, 3), Error);
+  EXPECT_THROW(MatrixOf(p, Task::kRegression, 0), Error);
 }
 
 // --- RunTuning on a generated table
