@@ -39,6 +39,25 @@ Params SampleParams(const std::vector<SearchDimension>& space, uint64_t seed, in
 // A value as text, for progress lines and run params ("0.05", "depthwise").
 std::string ParamValueText(const ParamValue& value);
 
+// A finished trial, as TPE learns from it.
+struct Observation {
+  Params params;
+  double score = 0;  // NaN: failed, counted among the worst
+};
+
+// TPE (the Tree-structured Parzen Estimator of Bergstra et al. 2011, the
+// univariate form Optuna's TPESampler uses by default): trial `trial`'s
+// params given the trials before it. With fewer than kTpeStartupTrials
+// observations: SampleParams. Else per dimension, the observations split
+// into the best gamma (10%, at most 25) and the rest, a Parzen density of
+// each (Gaussians on the observations, in log space for log_uniform, plus
+// a wide prior; category weights plus one for choice), and of 24
+// candidates drawn from the best's density the one with the highest ratio
+// best / rest. Deterministic from the seed, the trial and `history`.
+constexpr size_t kTpeStartupTrials = 10;
+Params SampleTpe(const std::vector<SearchDimension>& space, uint64_t seed, int64_t trial,
+                 const std::vector<Observation>& history, bool greater_is_better);
+
 struct Rung {
   int64_t trials = 0;    // how many trials this rung evaluates
   int64_t resource = 0;  // rounds or folds each of them gets

@@ -33,9 +33,8 @@
 //   register: {model: churn, alias: candidate}
 //
 // What `slipway train` does with a spec today: the folds and the holdout
-// (training_run.h); `search:` with random search or successive halving,
-// trials resumable from the tracking server (tuning.h; `tpe` is not built
-// and runs as random search, saying so); `gates:` on the holdout, champion
+// (training_run.h); `search:` with random search, TPE or successive
+// halving, trials resumable from the tracking server (tuning.h); `gates:` on the holdout, champion
 // gates against the model at the alias, without the paired bootstrap
 // interval (`confidence` is read, not used) (gates.h); `register:` when
 // every gate passes (the CLI). `fairness:` is checked, not used.

@@ -8,6 +8,7 @@
 #include <limits>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 namespace slipway::training {
@@ -31,6 +32,49 @@ bool Better(const TrainingSpec& spec, double a, double b) {
   if (std::isnan(b)) return !std::isnan(a);
   if (std::isnan(a)) return false;
   return GreaterIsBetter(spec.metric) ? a > b : a < b;
+}
+
+// TPE: one trial at a time, each proposed from every trial before it (so a
+// resumed session proposes what the first one did).
+TuningOutcome RunTpe(const TrainingSpec& spec, const TrainingPlan& plan, const Table& table,
+                     const PreparedTraining& prepared, const TuningOptions& options,
+                     TuningOutcome outcome) {
+  std::map<int64_t, const TrialResult*> done;
+  for (const TrialResult& t : options.done)
+    if (t.rung == 0) done[t.trial] = &t;
+  const bool greater = GreaterIsBetter(spec.metric);
+  std::vector<Observation> history;
+  int64_t new_started = 0;
+  std::optional<size_t> best;
+  outcome.trials.reserve(static_cast<size_t>(outcome.total));
+  for (int64_t trial = 0; trial < spec.search.trials; ++trial) {
+    TrialResult t;
+    t.trial = trial;
+    t.params = SampleTpe(spec.search.space, spec.seed, trial, history, greater);
+    const auto found = done.find(trial);
+    if (found != done.end()) {
+      t.cv = found->second->cv;
+      t.resumed = true;
+    } else {
+      if (options.max_new_trials >= 0 && new_started >= options.max_new_trials) return outcome;
+      ++new_started;
+      const auto start = std::chrono::steady_clock::now();
+      t.cv = CrossValidate(spec, plan, table, prepared, TrialParams(spec, t), 0, {}, {});
+      t.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    }
+    t.score = ScoreOf(spec, t.cv);
+    history.push_back({t.params, t.score});
+    outcome.trials.push_back(std::move(t));
+    if (!best || Better(spec, outcome.trials.back().score, outcome.trials[*best].score))
+      best = outcome.trials.size() - 1;
+    if (options.on_trial) {
+      options.on_trial(outcome.trials.back(), {static_cast<int64_t>(outcome.trials.size()),
+                                               outcome.total, &outcome.trials[*best]});
+    }
+  }
+  outcome.best = best;
+  outcome.complete = true;
+  return outcome;
 }
 
 }  // namespace
@@ -72,10 +116,15 @@ TuningOutcome RunTuning(const TrainingSpec& spec, const TrainingPlan& plan, cons
   TuningOutcome outcome;
   outcome.resource = HalvingResourceOf(spec);
   outcome.rungs = TuningRungs(spec);
-  if (spec.search.algorithm == SearchAlgorithm::kTpe) {
-    outcome.note = "tpe is not built yet: random search with the same budget";
-  }
   for (const Rung& r : outcome.rungs) outcome.total += r.trials;
+  if (spec.search.algorithm == SearchAlgorithm::kTpe) {
+    if (options.jobs > 1) {
+      outcome.note =
+          "tpe runs one trial at a time (each learns from those before it): --jobs gives its "
+          "cores to XGBoost";
+    }
+    return RunTpe(spec, plan, table, prepared, options, std::move(outcome));
+  }
   std::map<std::pair<int64_t, int64_t>, const TrialResult*> done;
   for (const TrialResult& t : options.done) done[{t.rung, t.trial}] = &t;
 

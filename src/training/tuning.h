@@ -9,9 +9,12 @@
 //            else, or when num_boost_round is searched, the number of folds
 //            (the first k folds of the same split). The best trial is the
 //            best of the last rung.
-//   tpe      not built yet: runs as random search, and the outcome says so.
+//   tpe      the first 10 trials random, then each proposed by TPE
+//            (search.h, SampleTpe) from every trial before it: one trial at
+//            a time (XGBoost then gets every core), so the proposals do not
+//            depend on --jobs and a resumed session proposes the same ones.
 //
-// Trials run on up to `jobs` threads of a small pool made here (each trial's
+// Random and halving trials run on up to `jobs` threads of a small pool made here (each trial's
 // XGBoost gets cores / jobs threads); which thread runs a trial changes
 // nothing of it (its params come from its number). Trials already done, by
 // an earlier session that was interrupted, are passed in and not run again;
@@ -71,7 +74,7 @@ struct TuningOutcome {
   int64_t total = 0;
   std::vector<Rung> rungs;  // halving; else one rung of every trial
   HalvingResource resource = HalvingResource::kNone;
-  std::string note;  // what ran instead of what was asked (tpe)
+  std::string note;  // what the caller should say about how it ran (tpe with --jobs)
 };
 
 // How halving would spend its resource for this spec, and its rungs.

@@ -418,14 +418,13 @@ def test_early_stopping_stops_each_fold_and_the_final_model_boosts_their_mean(wo
     assert booster.num_boosted_rounds() == final
 
 
-def test_tpe_is_not_built_and_runs_as_random_search_saying_so(workspace):
+def test_a_search_without_tracking_tunes_and_saves_nothing(workspace):
     spec = SPEC.replace("trials: 20", "trials: 2").replace("num_boost_round: 100",
                                                            "num_boost_round: 10")
     spec = spec.replace("gates:\n  - {metric: roc_auc, min: 0.95}\n", "")
     out = _train(workspace, spec, "--no-tracking")
     assert out.returncode == 0, out.stderr
     assert "data      cancer@1" in out.stdout  # the plan is checked and printed first
-    assert "note      tpe is not built yet: random search with the same budget" in out.stdout
     assert "trial 2/2" in out.stdout and "not tracked (--no-tracking)" in out.stdout
     assert "not registered: --no-tracking" in out.stdout
 
@@ -720,3 +719,44 @@ def test_no_champion_passes_and_says_so(workspace, server):
     out = _train(workspace, spec, "--tracking-uri", server.url)
     assert out.returncode == 0, out.stderr
     assert "no champion" in out.stdout and "\ngates     PASSED\n" in out.stdout
+
+
+def test_tpe_learns_from_earlier_trials_and_resumes_with_the_same_proposals(workspace, server):
+    spec = TUNE_SPEC.replace("algorithm: random", "algorithm: tpe").replace("trials: 6",
+                                                                            "trials: 12")
+    client = MlflowClient(server.url)
+    whole = _train(workspace, spec, "--tracking-uri", server.url, "--experiment", "tune-tpe",
+                   "--jobs", "2")
+    assert whole.returncode == 0, whole.stderr
+    assert "note      tpe runs one trial at a time" in whole.stdout
+    assert re.findall(r"^trial (\d+)/12", whole.stdout, re.M) == [str(n) for n in range(1, 13)]
+    parent = _run_id(whole.stdout)
+    children = {int(c.data.tags["slipway.tuning.trial"]): c for c in _children(client, parent)}
+    assert sorted(children) == list(range(12))
+    best = max(children, key=lambda t: (children[t].data.metrics["cv.roc_auc.mean"], -t))
+    assert client.get_run(parent).data.params["tuning.best_trial"] == str(best)
+    assert client.get_run(parent).data.params["search.algorithm"] == "tpe"
+    # The first 10 are random search's trials (same seed, same params).
+    random = _train(workspace, TUNE_SPEC.replace("trials: 6", "trials: 12"), "--tracking-uri",
+                    server.url, "--experiment", "tune-tpe-random")
+    assert random.returncode == 0, random.stderr
+    random_children = {int(c.data.tags["slipway.tuning.trial"]): c.data.params
+                       for c in _children(client, _run_id(random.stdout))}
+    for t in range(10):
+        assert children[t].data.params["model.params.eta"] == random_children[t]["model.params.eta"]
+    assert any(children[t].data.params["model.params.eta"] != random_children[t]["model.params.eta"]
+               for t in (10, 11))
+    # Interrupted after 10, resumed: trials 11 and 12 proposed as in the whole run.
+    first = _train(workspace, spec, "--tracking-uri", server.url, "--experiment",
+                   "tune-tpe-resume", "--max-trials", "10")
+    assert first.returncode == 0 and "10 of 12 trials done" in first.stdout, first.stdout
+    second = _train(workspace, spec, "--tracking-uri", server.url, "--experiment",
+                    "tune-tpe-resume")
+    assert second.returncode == 0, second.stderr
+    assert second.stdout.count("(done before: resumed)") == 10
+    resumed = {int(c.data.tags["slipway.tuning.trial"]): c.data.params
+               for c in _children(client, _run_id(second.stdout))}
+    assert sorted(resumed) == list(range(12))
+    for t in (10, 11):
+        for key in ("model.params.eta", "model.params.max_depth"):
+            assert resumed[t][key] == children[t].data.params[key]

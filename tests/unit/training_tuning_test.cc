@@ -364,13 +364,89 @@ TEST(TrainingTuningTest, HalvingPromotesTheBestOfEachRungWithMoreRounds) {
       std::get<double>(TrialParams(spec, outcome.trials[*outcome.best]).at("num_boost_round")), 27);
 }
 
-TEST(TrainingTuningTest, TpeRunsAsRandomAndSaysSo) {
-  const TrainingSpec spec = TuningSpec("tpe", 2);
+TEST(TrainingTpeTest, StartsRandomThenFollowsTheHistoryDeterministically) {
+  const auto space = Space();
+  std::vector<Observation> history;
+  for (int64_t trial = 0; trial < 9; ++trial) {
+    EXPECT_EQ(SampleTpe(space, 3, trial, history, true), SampleParams(space, 3, trial));
+    history.push_back({SampleParams(space, 3, trial), static_cast<double>(trial)});
+  }
+  history.push_back({SampleParams(space, 3, 9), kNaN});
+  const Params a = SampleTpe(space, 3, 10, history, true);
+  EXPECT_EQ(a, SampleTpe(space, 3, 10, history, true));
+  EXPECT_NE(a, SampleParams(space, 3, 10));
+  // In range, integers whole, choices among the choices.
+  for (int64_t trial = 10; trial < 200; ++trial) {
+    const Params p = SampleTpe(space, 3, trial, history, trial % 2 == 0);
+    const double depth = std::get<double>(p.at("max_depth"));
+    EXPECT_EQ(depth, std::floor(depth));
+    EXPECT_GE(depth, 2);
+    EXPECT_LE(depth, 5);
+    const double eta = std::get<double>(p.at("eta"));
+    EXPECT_GE(eta, 0.001);
+    EXPECT_LE(eta, 1);
+    const double sub = std::get<double>(p.at("subsample"));
+    EXPECT_GE(sub, 0.5);
+    EXPECT_LE(sub, 0.9);
+  }
+}
+
+// On a known objective TPE's proposals come closer to the optimum than
+// random search's with the same budget.
+TEST(TrainingTpeTest, ConcentratesWhereTheObjectiveIsGood) {
+  std::vector<SearchDimension> space = {
+      {"eta", SearchDimension::Kind::kLogUniform, 0.001, 1, {}, {}},
+      {"subsample", SearchDimension::Kind::kUniform, 0, 1, {}, {}},
+      {"grow_policy",
+       SearchDimension::Kind::kChoice,
+       0,
+       0,
+       {std::string("a"), std::string("b"), std::string("c"), std::string("d")},
+       {}},
+  };
+  // A loss (smaller is better): eta best at 0.03, subsample at 0.7, choice "c".
+  auto loss = [](const Params& p) {
+    const double e = std::log10(std::get<double>(p.at("eta"))) - std::log10(0.03);
+    const double s = std::get<double>(p.at("subsample")) - 0.7;
+    return e * e + 4 * s * s + (std::get<std::string>(p.at("grow_policy")) == "c" ? 0 : 1);
+  };
+  double tpe_late = 0, random_late = 0;
+  for (uint64_t seed = 1; seed <= 5; ++seed) {
+    std::vector<Observation> history;
+    for (int64_t trial = 0; trial < 60; ++trial) {
+      const Params p = SampleTpe(space, seed, trial, history, false);
+      history.push_back({p, loss(p)});
+      if (trial >= 40) {
+        tpe_late += loss(p);
+        random_late += loss(SampleParams(space, seed, trial));
+      }
+    }
+  }
+  EXPECT_LT(tpe_late, random_late * 0.5) << tpe_late << " vs " << random_late;
+}
+
+TEST(TrainingTuningTest, TpeRunsOneAtATimeAndResumesWithTheSameProposals) {
+  const TrainingSpec spec = TuningSpec("tpe", 12);
   const Problem p = MakeProblem();
-  const TuningOutcome outcome =
-      RunTuning(spec, p.plan, p.table, PrepareTraining(spec, p.table), {});
-  EXPECT_NE(outcome.note.find("tpe is not built yet"), std::string::npos);
-  EXPECT_EQ(outcome.trials.size(), 2u);
+  const PreparedTraining prepared = PrepareTraining(spec, p.table);
+  const TuningOutcome full = RunTuning(spec, p.plan, p.table, prepared, {});
+  ASSERT_TRUE(full.complete);
+  ASSERT_EQ(full.trials.size(), 12u);
+  for (size_t i = 0; i < 12; ++i) EXPECT_EQ(full.trials[i].trial, static_cast<int64_t>(i));
+  EXPECT_NE(full.trials[11].params, SampleParams(spec.search.space, spec.seed, 11));
+  TuningOptions first;
+  first.max_new_trials = 11;
+  const TuningOutcome part = RunTuning(spec, p.plan, p.table, prepared, first);
+  EXPECT_FALSE(part.complete);
+  TuningOptions resume;
+  resume.done = part.trials;
+  for (TrialResult& t : resume.done) t.cv.folds.clear();  // as read back from the server
+  const TuningOutcome rest = RunTuning(spec, p.plan, p.table, prepared, resume);
+  ASSERT_TRUE(rest.complete);
+  EXPECT_TRUE(rest.trials[10].resumed);
+  EXPECT_FALSE(rest.trials[11].resumed);
+  EXPECT_EQ(rest.trials[11].params, full.trials[11].params);
+  EXPECT_EQ(rest.trials[*rest.best].trial, full.trials[*full.best].trial);
 }
 
 }  // namespace
