@@ -539,16 +539,19 @@ void PrintGates(const std::vector<training::GateResult>& results) {
 }
 
 // Registers the run's model and moves the alias: the registered model made
-// when missing, a version from runs:/<run>/model.
-void Register(ApiClient& client, const training::Registration& reg, const std::string& run_id) {
+// when missing, a version from runs:/<run>/model carrying `version_tags`.
+void Register(ApiClient& client, const training::Registration& reg, const std::string& run_id,
+              const json& version_tags) {
   try {
     client.Post(Endpoint("registered-models/create"), {{"name", reg.model}});
   } catch (const Error& error) {
     if (error.code() != ErrorCode::kResourceAlreadyExists) throw;
   }
-  const json created = client.Post(
-      Endpoint("model-versions/create"),
-      {{"name", reg.model}, {"source", "runs:/" + run_id + "/model"}, {"run_id", run_id}});
+  const json created =
+      client.Post(Endpoint("model-versions/create"), {{"name", reg.model},
+                                                      {"source", "runs:/" + run_id + "/model"},
+                                                      {"run_id", run_id},
+                                                      {"tags", version_tags}});
   const std::string version = StringField(Field(created, "model_version"), "version");
   std::cout << fmt::format("registered {} version {} from runs:/{}/model\n", reg.model, version,
                            run_id);
@@ -805,7 +808,17 @@ void Train(const TrainOptions& options) {
     } else if (!run) {
       std::cout << "not registered: --no-tracking\n";
     } else {
-      Register(run->client(), *spec.register_as, run->run_id());
+      // Lineage and the gates on the version itself.
+      json version_tags =
+          json::array({KeyValue("slipway.dataset", plan.dataset),
+                       KeyValue("slipway.dataset.sha256", plan.content_digest),
+                       KeyValue("slipway.spec.sha256", Sha256::Hex(spec_text)),
+                       KeyValue("slipway.gates", gates.empty() ? "none" : "PASSED")});
+      for (size_t i = 0; i < gates.size(); ++i) {
+        version_tags.push_back(KeyValue(fmt::format("slipway.gate.{}", i),
+                                        fmt::format("{}: {}", gates[i].rule, gates[i].detail)));
+      }
+      Register(run->client(), *spec.register_as, run->run_id(), version_tags);
     }
   }
   if (!gates.empty()) {

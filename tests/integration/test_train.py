@@ -9,6 +9,7 @@ loaded back with the real `mlflow.xgboost.load_model`, and its predictions and
 the run's metrics are checked against what Python computes from them."""
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import re
@@ -598,6 +599,8 @@ def test_halving_promotes_the_best_third_with_more_rounds(workspace, server):
         "trials: 6", "trials: 9").replace("num_boost_round: 20", "num_boost_round: 27")
     out = _train(workspace, spec, "--tracking-uri", server.url, "--experiment", "tune-halving")
     assert out.returncode == 0, out.stderr
+    assert "rungs     9 trials x 3 rounds, 3 trials x 9 rounds, 1 trials x 27 rounds" in out.stdout
+    assert "13 trials" not in out.stdout and "; 40 model fits" in out.stdout  # 13 x 3 folds + 1
     assert len(re.findall(r"^trial \d+/13  rung 0 \(3 rounds\)", out.stdout, re.M)) == 9
     assert len(re.findall(r"^trial \d+/13  rung 1 \(9 rounds\)", out.stdout, re.M)) == 3
     assert len(re.findall(r"^trial \d+/13  rung 2 \(27 rounds\)", out.stdout, re.M)) == 1
@@ -660,6 +663,11 @@ def test_registration_follows_the_gates(workspace, server, mlflow_client):
     version = client.get_model_version_by_alias("cancer-reg", "candidate")
     assert version.version == "1" and version.run_id == run_id
     assert version.source == f"runs:/{run_id}/model"
+    assert version.tags["slipway.gates"] == "PASSED"
+    assert version.tags["slipway.dataset"] == "cancer@1"
+    assert version.tags["slipway.gate.0"].startswith("roc_auc >= 0.9: 0.9")
+    assert version.tags["slipway.spec.sha256"] == hashlib.sha256(
+        (workspace / "spec.yaml").read_bytes()).hexdigest()
     # The registered model loads with the real mlflow client.
     booster = mlflow.xgboost.load_model("models:/cancer-reg@candidate")
     assert booster.num_boosted_rounds() == 40
