@@ -433,6 +433,7 @@ struct HoldoutRows {
   std::vector<size_t> rows;
   std::vector<double> y;
   int64_t classes = 0;
+  const training::Matrix* candidate = nullptr;  // the candidate's predictions of `rows`
 };
 
 // The files of a run's artifact folder `path`, written under `dir`.
@@ -524,6 +525,9 @@ training::ChampionMetric Champion(ApiClient* client, const training::TrainingSpe
     const training::Evaluation evaluation =
         training::Evaluate(spec.task, holdout.classes, holdout.y, predictions);
     champion.value = evaluation.metrics.at(gate.metric);
+    champion.interval =
+        training::BootstrapImprovement(spec.task, holdout.classes, holdout.y, *holdout.candidate,
+                                       predictions, gate.metric, gate.confidence, spec.seed);
   } catch (const Error& error) {
     champion.unevaluated = fmt::format("could not be evaluated: {}", error.what());
   }
@@ -728,7 +732,7 @@ void Train(const TrainOptions& options) {
                                : "");
   PrintResults(spec, outcome);
 
-  HoldoutRows holdout{&table, {}, outcome.split.holdout, {}, 0};
+  HoldoutRows holdout{&table, {}, outcome.split.holdout, {}, 0, &outcome.holdout_predictions};
   for (const training::PlannedFeature& f : plan.features) holdout.features.push_back(f.name);
   for (size_t row : outcome.split.holdout) holdout.y.push_back(outcome.target.y[row]);
   holdout.classes = static_cast<int64_t>(outcome.target.classes.size());

@@ -34,9 +34,9 @@
 //
 // What `slipway train` does with a spec today: the folds and the holdout
 // (training_run.h); `search:` with random search, TPE or successive
-// halving, trials resumable from the tracking server (tuning.h); `gates:` on the holdout, champion
-// gates against the model at the alias, without the paired bootstrap
-// interval (`confidence` is read, not used) (gates.h); `register:` when
+// halving, trials resumable from the tracking server (tuning.h); `gates:`
+// on the holdout, champion gates against the model at the alias with a
+// paired bootstrap interval at `confidence` (gates.h); `register:` when
 // every gate passes (the CLI). `fairness:` is checked, not used.
 // The trained model travels as an MLflow Model folder whose `slipway` flavor
 // names the fitted preprocessing (preprocessing.json) beside the model file:

@@ -707,13 +707,17 @@ def test_champion_gates_evaluate_the_champion_on_the_same_holdout(workspace, ser
     assert metrics["gate.0.champion"] == pytest.approx(expected, abs=1e-6)
     assert metrics["holdout.roc_auc"] > expected + 0.01
     assert f"vs {expected:.4f} (version 1)" in first.stdout
+    # The paired bootstrap interval of the improvement is above the margin.
+    low, high = map(float, re.search(r"improvement 95% interval \[(\S+), (\S+)\]",
+                                     first.stdout).groups())
+    assert 0.01 <= low <= metrics["holdout.roc_auc"] - expected <= high
     assert client.get_model_version_by_alias("cancer-champ", "candidate").version == "2"
 
     # The same model as champion: it does not beat itself by the margin.
     client.set_registered_model_alias("cancer-champ", "production", "2")
     second = _train(workspace, spec, "--tracking-uri", server.url)
     assert second.returncode != 0
-    assert "(version 2): by +0.0000" in second.stdout and "\ngates     FAILED\n" in second.stdout
+    assert "(version 2): by +0.0000, improvement 95% interval [+0.0000, +0.0000]" in second.stdout and "\ngates     FAILED\n" in second.stdout
     assert "not registered: a gate failed, cancer-champ is unchanged" in second.stdout
     assert sorted(v.version for v in client.search_model_versions("name='cancer-champ'")) == \
         ["1", "2"]

@@ -184,14 +184,16 @@ TEST(TrainingGatesTest, ChampionGatesNeedTheMarginAndPassWithoutAChampion) {
   auto none = EvaluateGates({g}, holdout, [](const Gate&) { return ChampionMetric{}; });
   EXPECT_TRUE(none[0].passed);
   EXPECT_NE(none[0].detail.find("no champion"), std::string::npos);
-  auto by = [](double v) { return [v](const Gate&) { return ChampionMetric{true, "3", v, ""}; }; };
+  auto by = [](double v) {
+    return [v](const Gate&) { return ChampionMetric{true, "3", v, "", {}}; };
+  };
   const auto beaten = EvaluateGates({g}, holdout, by(0.94));
   EXPECT_TRUE(beaten[0].passed);
   EXPECT_EQ(beaten[0].champion, 0.94);
   EXPECT_EQ(beaten[0].detail, "0.9500 vs 0.9400 (version 3): by +0.0100");
   // A champion that exists but could not be evaluated never lets a candidate pass.
   const auto unknown = EvaluateGates({g}, holdout, [](const Gate&) {
-    return ChampionMetric{true, "4", 0, "could not be evaluated: no column 'x'"};
+    return ChampionMetric{true, "4", 0, "could not be evaluated: no column 'x'", {}};
   });
   EXPECT_FALSE(unknown[0].passed);
   EXPECT_FALSE(unknown[0].champion);
@@ -200,6 +202,55 @@ TEST(TrainingGatesTest, ChampionGatesNeedTheMarginAndPassWithoutAChampion) {
   EXPECT_FALSE(EvaluateGates({g}, holdout, by(0.97))[0].passed);
   EXPECT_TRUE(EvaluateGates({loss}, holdout, by(0.32))[0].passed);  // a loss: smaller wins
   EXPECT_FALSE(EvaluateGates({loss}, holdout, by(0.305))[0].passed);
+}
+
+TEST(TrainingGatesTest, TheBootstrapIntervalKeepsANoisyWinFromPassing) {
+  // 200 rows; the champion's scores are noise around the label, the
+  // candidate's the same with a few rows moved either way: its AUC is a
+  // little higher, by noise.
+  std::vector<double> y;
+  Matrix champion{200, 1, {}}, candidate{200, 1, {}}, strong{200, 1, {}};
+  for (size_t i = 0; i < 200; ++i) {
+    y.push_back(i % 2 == 0 ? 1 : 0);
+    const double noise = static_cast<double>((i * 7919) % 101) / 100.0;
+    champion.values.push_back(0.35 * y.back() + 0.65 * noise);
+    // Rows of class 1 raised (helps) and of class 0 raised a little less (hurts).
+    candidate.values.push_back(champion.values.back() + (i % 20 == 0   ? 0.2
+                                                         : i % 20 == 1 ? 0.15
+                                                                       : 0));
+    strong.values.push_back(0.8 * y.back() + 0.2 * noise);
+  }
+  const auto auc = [&](const Matrix& m) {
+    return Evaluate(Task::kBinary, 2, y, m).metrics.at("roc_auc");
+  };
+  ASSERT_GT(auc(candidate), auc(champion));  // a win by the point estimates ...
+  const auto noisy =
+      BootstrapImprovement(Task::kBinary, 2, y, candidate, champion, "roc_auc", 0.95, 1);
+  EXPECT_LT(noisy.first, 0);  // ... whose interval holds 0
+  EXPECT_GT(noisy.second, 0);
+  EXPECT_EQ(noisy, BootstrapImprovement(Task::kBinary, 2, y, candidate, champion, "roc_auc", 0.95,
+                                        1));  // deterministic from the seed
+  const auto clear =
+      BootstrapImprovement(Task::kBinary, 2, y, strong, champion, "roc_auc", 0.95, 1);
+  EXPECT_GT(clear.first, 0.05);
+  // A loss: improvement is champion - candidate, positive when the candidate is better.
+  const auto loss = BootstrapImprovement(Task::kBinary, 2, y, strong, champion, "log_loss", 0.9, 1);
+  EXPECT_GT(loss.first, 0);
+  // The same model against itself: exactly no improvement.
+  EXPECT_EQ(BootstrapImprovement(Task::kBinary, 2, y, champion, champion, "roc_auc", 0.95, 1),
+            std::make_pair(0.0, 0.0));
+
+  Gate g;
+  g.metric = "roc_auc";
+  g.champion = "production";
+  g.margin = 0;
+  const std::map<std::string, double> holdout = {{"roc_auc", auc(candidate)}};
+  ChampionMetric c{true, "1", auc(champion), "", noisy};
+  EXPECT_FALSE(EvaluateGates({g}, holdout, [&](const Gate&) { return c; })[0].passed);
+  c.interval = clear;
+  EXPECT_TRUE(EvaluateGates({g}, holdout, [&](const Gate&) { return c; })[0].passed);
+  c.interval.reset();  // without an interval: the point estimates
+  EXPECT_TRUE(EvaluateGates({g}, holdout, [&](const Gate&) { return c; })[0].passed);
 }
 
 TEST(TrainingChampionTest, HoldoutRowsBecomeAFrameAndProbabilitiesAMatrix) {
