@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <optional>
 #include <sstream>
@@ -22,11 +23,19 @@
 #include "cli/workspace.h"
 #include "core/clock.h"
 #include "core/error.h"
+#include "core/sha256.h"
+#include "ml/mlmodel.h"
+#include "ml/model_loader.h"
+#include "training/champion.h"
+#include "training/gates.h"
+#include "training/metrics.h"
 #include "training/model_folder.h"
 #include "training/plan.h"
+#include "training/search.h"
 #include "training/spec.h"
 #include "training/table.h"
 #include "training/training_run.h"
+#include "training/tuning.h"
 
 namespace slipway::cli {
 namespace {
@@ -43,6 +52,8 @@ struct TrainOptions {
   std::string experiment = "Default";
   std::string run_name;
   bool no_tracking = false;
+  int jobs = 1;
+  int64_t max_trials = -1;
 };
 
 std::string ReadSpec(const std::string& path) {
@@ -87,35 +98,73 @@ training::Table ReadRows(data::DatasetService& datasets, const data::DatasetVers
   return training::ReadTable(scratch, profile, columns);
 }
 
+// The id of `experiment` on the tracking server, made when missing.
+std::string ExperimentId(ApiClient& client, const std::string& experiment) {
+  try {
+    return StringField(
+        Field(client.Get(Endpoint("experiments/get-by-name"), {{"experiment_name", experiment}}),
+              "experiment"),
+        "experiment_id");
+  } catch (const Error& error) {
+    if (error.code() != ErrorCode::kResourceDoesNotExist) throw;
+    return StringField(client.Post(Endpoint("experiments/create"), {{"name", experiment}}),
+                       "experiment_id");
+  }
+}
+
+// Every run of `experiment_id` that `filter` selects, newest first.
+std::vector<json> SearchRuns(ApiClient& client, const std::string& experiment_id,
+                             const std::string& filter) {
+  std::vector<json> runs;
+  std::string token;
+  do {
+    json body = {{"experiment_ids", {experiment_id}},
+                 {"filter", filter},
+                 {"max_results", 1000},
+                 {"order_by", {"attributes.start_time DESC"}}};
+    if (!token.empty()) body["page_token"] = token;
+    const json page = client.Post(Endpoint("runs/search"), body);
+    if (page.contains("runs"))
+      for (const json& run : page.at("runs")) runs.push_back(run);
+    token = page.value("next_page_token", "");
+  } while (!token.empty());
+  return runs;
+}
+
+// A run's tags (or metrics) as a map from a runs/search or runs/get reply.
+std::map<std::string, std::string> TagsOf(const json& run) {
+  std::map<std::string, std::string> tags;
+  if (run.contains("data") && run.at("data").contains("tags"))
+    for (const json& t : run.at("data").at("tags")) tags[t.at("key")] = t.at("value");
+  return tags;
+}
+
+std::map<std::string, double> MetricsOf(const json& run) {
+  std::map<std::string, double> metrics;
+  if (run.contains("data") && run.at("data").contains("metrics"))
+    for (const json& m : run.at("data").at("metrics")) metrics[m.at("key")] = m.at("value");
+  return metrics;
+}
+
 // One tracked run on a tracking server, through its MLflow REST API: what
-// `slipway train` logs. Ends the run FAILED when destroyed before Finish.
+// `slipway train` logs. Ends the run FAILED when destroyed before Finish
+// or Stop. Not thread-safe (its ApiClient is not).
 class TrackedRun {
  public:
-  TrackedRun(const std::string& uri, const std::string& experiment, const std::string& run_name)
+  // A new run of `experiment_id`.
+  TrackedRun(const std::string& uri, const std::string& experiment_id, const std::string& run_name,
+             const json& tags, int64_t start_time)
       : client_(uri) {
-    std::string experiment_id;
-    try {
-      experiment_id = StringField(
-          Field(client_.Get(Endpoint("experiments/get-by-name"), {{"experiment_name", experiment}}),
-                "experiment"),
-          "experiment_id");
-    } catch (const Error& error) {
-      if (error.code() != ErrorCode::kResourceDoesNotExist) throw;
-      experiment_id = StringField(
-          client_.Post(Endpoint("experiments/create"), {{"name", experiment}}), "experiment_id");
-    }
-    json body = {{"experiment_id", experiment_id}, {"start_time", NowMillis()}};
+    json body = {{"experiment_id", experiment_id}, {"start_time", start_time}};
     if (!run_name.empty()) body["run_name"] = run_name;
-    const json info = Field(Field(client_.Post(Endpoint("runs/create"), body), "run"), "info");
-    run_id_ = StringField(info, "run_id");
-    const std::string artifact_uri = StringField(info, "artifact_uri");
-    const std::string scheme = "mlflow-artifacts:";
-    if (artifact_uri.rfind(scheme, 0) != 0) {
-      ThrowInvalid("run " + run_id_ + " keeps artifacts at '" + artifact_uri +
-                   "', which is not behind this server's artifact proxy");
-    }
-    artifact_root_ = artifact_uri.substr(scheme.size());
-    while (!artifact_root_.empty() && artifact_root_.front() == '/') artifact_root_.erase(0, 1);
+    if (!tags.empty()) body["tags"] = tags;
+    Open(Field(Field(client_.Post(Endpoint("runs/create"), body), "run"), "info"));
+  }
+
+  // An existing run, set RUNNING again (a tuning session resumed).
+  TrackedRun(const std::string& uri, const std::string& run_id) : client_(uri) {
+    Open(Field(Field(client_.Get(Endpoint("runs/get"), {{"run_id", run_id}}), "run"), "info"));
+    client_.Post(Endpoint("runs/update"), {{"run_id", run_id_}, {"status", "RUNNING"}});
   }
 
   ~TrackedRun() {
@@ -129,6 +178,7 @@ class TrackedRun {
 
   const std::string& run_id() const { return run_id_; }
   const std::string& uri() const { return client_.uri(); }
+  ApiClient& client() { return client_; }
 
   void Log(const json& params, const json& metrics, const json& tags) {
     // MLflow's limits per batch: 100 params, 1000 metrics.
@@ -161,7 +211,25 @@ class TrackedRun {
     finished_ = true;
   }
 
+  // Ended KILLED: a tuning session stopped before its last trial, to resume.
+  void Stop() {
+    End("KILLED");
+    finished_ = true;
+  }
+
  private:
+  void Open(const json& info) {
+    run_id_ = StringField(info, "run_id");
+    const std::string artifact_uri = StringField(info, "artifact_uri");
+    const std::string scheme = "mlflow-artifacts:";
+    if (artifact_uri.rfind(scheme, 0) != 0) {
+      ThrowInvalid("run " + run_id_ + " keeps artifacts at '" + artifact_uri +
+                   "', which is not behind this server's artifact proxy");
+    }
+    artifact_root_ = artifact_uri.substr(scheme.size());
+    while (!artifact_root_.empty() && artifact_root_.front() == '/') artifact_root_.erase(0, 1);
+  }
+
   void End(const std::string& status) {
     client_.Post(Endpoint("runs/update"),
                  {{"run_id", run_id_}, {"status", status}, {"end_time", NowMillis()}});
@@ -294,6 +362,210 @@ void PrintResults(const training::TrainingSpec& spec, const training::TrainingOu
   }
 }
 
+// The tags that find a tuning session's runs again: the session is a digest
+// of the spec's text, the --set and --data overrides, and the data's content.
+constexpr const char* kSessionTag = "slipway.tuning.session";
+constexpr const char* kRoleTag = "slipway.tuning.role";
+constexpr const char* kTrialTag = "slipway.tuning.trial";
+constexpr const char* kRungTag = "slipway.tuning.rung";
+
+std::string SessionOf(const std::string& spec_text, const std::vector<std::string>& overrides,
+                      const std::string& content_digest) {
+  std::string text = spec_text;
+  for (const std::string& o : overrides) text += '\0' + o;
+  text += '\0' + content_digest;
+  return Sha256::Hex(text);
+}
+
+std::string ParamsText(const training::Params& params) {
+  std::string out;
+  for (const auto& [name, value] : params) {
+    out += fmt::format("{}{}={}", out.empty() ? "" : " ", name, training::ParamValueText(value));
+  }
+  return out;
+}
+
+// The trials a session's earlier runs finished: children of `parent` with
+// their trial, rung and cv means.
+std::vector<training::TrialResult> FinishedTrials(ApiClient& client,
+                                                  const std::string& experiment_id,
+                                                  const std::string& parent) {
+  std::vector<training::TrialResult> done;
+  for (const json& run :
+       SearchRuns(client, experiment_id, "tags.mlflow.parentRunId = '" + parent + "'")) {
+    if (run.at("info").value("status", "") != "FINISHED") continue;
+    const auto tags = TagsOf(run);
+    if (!tags.count(kTrialTag)) continue;
+    training::TrialResult t;
+    t.trial = std::stoll(tags.at(kTrialTag));
+    t.rung = tags.count(kRungTag) ? std::stoll(tags.at(kRungTag)) : 0;
+    for (const auto& [key, value] : MetricsOf(run)) {
+      const std::string_view k = key;
+      if (k.rfind("cv.", 0) != 0) continue;
+      if (k.size() > 8 && k.substr(k.size() - 5) == ".mean") {
+        t.cv.mean[std::string(k.substr(3, k.size() - 8))] = value;
+      } else if (k.size() > 7 && k.substr(k.size() - 4) == ".std") {
+        t.cv.std[std::string(k.substr(3, k.size() - 7))] = value;
+      }
+    }
+    done.push_back(std::move(t));
+  }
+  return done;
+}
+
+json TrialMetrics(const training::TrialResult& t) {
+  json metrics = json::array();
+  auto add = [&](const std::string& key, double value, int64_t step) {
+    if (std::isfinite(value)) metrics.push_back(Metric(key, value, step));
+  };
+  for (const training::FoldReport& fold : t.cv.folds)
+    for (const auto& [name, value] : fold.metrics)
+      add("cv." + name, value, static_cast<int64_t>(fold.fold));
+  for (const auto& [name, value] : t.cv.mean) add("cv." + name + ".mean", value, 0);
+  for (const auto& [name, value] : t.cv.std) add("cv." + name + ".std", value, 0);
+  return metrics;
+}
+
+// What a champion is evaluated on: the candidate's holdout.
+struct HoldoutRows {
+  const training::Table* table = nullptr;
+  std::vector<std::string> features;
+  std::vector<size_t> rows;
+  std::vector<double> y;
+  int64_t classes = 0;
+  const training::Matrix* candidate = nullptr;  // the candidate's predictions of `rows`
+};
+
+// The files of a run's artifact folder `path`, written under `dir`.
+void DownloadArtifacts(ApiClient& client, const std::string& run_id, const std::string& path,
+                       const std::filesystem::path& dir) {
+  const json info =
+      Field(Field(client.Get(Endpoint("runs/get"), {{"run_id", run_id}}), "run"), "info");
+  const std::string artifact_uri = StringField(info, "artifact_uri");
+  const std::string scheme = "mlflow-artifacts:";
+  if (artifact_uri.rfind(scheme, 0) != 0) {
+    ThrowInvalid("run " + run_id + " keeps artifacts at '" + artifact_uri +
+                 "', which is not behind this server's artifact proxy");
+  }
+  std::string root = artifact_uri.substr(scheme.size());
+  while (!root.empty() && root.front() == '/') root.erase(0, 1);
+  std::vector<std::string> folders = {path};
+  while (!folders.empty()) {
+    const std::string folder = folders.back();
+    folders.pop_back();
+    const json reply =
+        client.Get(Endpoint("artifacts/list"), {{"run_id", run_id}, {"path", folder}});
+    if (!reply.contains("files")) continue;
+    for (const json& file : reply.at("files")) {
+      const std::string child = StringField(file, "path");
+      if (file.value("is_dir", false)) {
+        folders.push_back(child);
+        continue;
+      }
+      const std::filesystem::path target =
+          dir / std::filesystem::path(child).lexically_relative(path);
+      if (target.lexically_normal().string().rfind(dir.string(), 0) != 0) {
+        ThrowInvalid("artifact '" + child + "' would leave the model folder");
+      }
+      std::filesystem::create_directories(target.parent_path());
+      std::ofstream(target, std::ios::binary)
+          << client.GetText("/api/2.0/mlflow-artifacts/artifacts/" + root + "/" + child, {},
+                            "application/octet-stream");
+    }
+  }
+}
+
+// The champion of a champion gate: the version at the alias of the spec's
+// registered model, downloaded, loaded as serving loads it (ml::LoadModel)
+// and evaluated on the candidate's holdout rows. A champion that cannot be
+// evaluated (a source that is not runs:/, columns it needs that the spec
+// does not read, another task) fails the gate, saying why.
+training::ChampionMetric Champion(ApiClient* client, const training::TrainingSpec& spec,
+                                  const training::Gate& gate, const HoldoutRows& holdout) {
+  training::ChampionMetric champion;
+  if (client == nullptr || !spec.register_as) return champion;
+  json version;
+  try {
+    version = Field(client->Get(Endpoint("registered-models/alias"),
+                                {{"name", spec.register_as->model}, {"alias", *gate.champion}}),
+                    "model_version");
+  } catch (const Error& error) {
+    if (error.code() != ErrorCode::kResourceDoesNotExist) throw;
+    return champion;
+  }
+  champion.exists = true;
+  champion.version = StringField(version, "version");
+  const std::filesystem::path dir = std::filesystem::temp_directory_path() /
+                                    fmt::format("slipway-champion-{}-{}", getpid(), NowMillis());
+  struct Remove {
+    std::filesystem::path path;
+    ~Remove() {
+      std::error_code ignored;
+      std::filesystem::remove_all(path, ignored);
+    }
+  } remove{dir};
+  try {
+    const std::string source = StringField(version, "source");
+    if (source.rfind("runs:/", 0) != 0) {
+      ThrowInvalid("its source '" + source + "' is not a runs:/ URI");
+    }
+    const std::string rest = source.substr(6);
+    const size_t slash = rest.find('/');
+    if (slash == std::string::npos) ThrowInvalid("its source '" + source + "' names no folder");
+    DownloadArtifacts(*client, rest.substr(0, slash), rest.substr(slash + 1), dir);
+    const std::unique_ptr<ml::Model> model = ml::LoadModel(dir, {});
+    ml::Frame frame = training::FrameOf(*holdout.table, holdout.features, holdout.rows);
+    if (model->mlmodel().signature && !model->mlmodel().signature->inputs.empty()) {
+      frame = ml::ConformToSchema(model->mlmodel().signature->inputs, std::move(frame));
+    }
+    const bool regression = spec.task == training::Task::kRegression;
+    const training::Matrix predictions = training::MatrixOf(
+        model->Predict(frame, regression ? "" : R"({"predict_method": "predict_proba"})"),
+        spec.task, static_cast<size_t>(holdout.classes));
+    const training::Evaluation evaluation =
+        training::Evaluate(spec.task, holdout.classes, holdout.y, predictions);
+    champion.value = evaluation.metrics.at(gate.metric);
+    champion.interval =
+        training::BootstrapImprovement(spec.task, holdout.classes, holdout.y, *holdout.candidate,
+                                       predictions, gate.metric, gate.confidence, spec.seed);
+  } catch (const Error& error) {
+    champion.unevaluated = fmt::format("could not be evaluated: {}", error.what());
+  }
+  return champion;
+}
+
+void PrintGates(const std::vector<training::GateResult>& results) {
+  Table table({{"gate"}, {"value"}, {"result"}});
+  for (const training::GateResult& r : results) {
+    table.AddRow({r.rule, r.detail, r.passed ? "passed" : "FAILED"});
+  }
+  table.Print(std::cout);
+}
+
+// Registers the run's model and moves the alias: the registered model made
+// when missing, a version from runs:/<run>/model carrying `version_tags`.
+void Register(ApiClient& client, const training::Registration& reg, const std::string& run_id,
+              const json& version_tags) {
+  try {
+    client.Post(Endpoint("registered-models/create"), {{"name", reg.model}});
+  } catch (const Error& error) {
+    if (error.code() != ErrorCode::kResourceAlreadyExists) throw;
+  }
+  const json created =
+      client.Post(Endpoint("model-versions/create"), {{"name", reg.model},
+                                                      {"source", "runs:/" + run_id + "/model"},
+                                                      {"run_id", run_id},
+                                                      {"tags", version_tags}});
+  const std::string version = StringField(Field(created, "model_version"), "version");
+  std::cout << fmt::format("registered {} version {} from runs:/{}/model\n", reg.model, version,
+                           run_id);
+  if (!reg.alias.empty()) {
+    client.Post(Endpoint("registered-models/alias"),
+                {{"name", reg.model}, {"alias", reg.alias}, {"version", version}});
+    std::cout << fmt::format("alias     {}@{} -> version {}\n", reg.model, reg.alias, version);
+  }
+}
+
 void Train(const TrainOptions& options) {
   std::vector<std::string> overrides = options.set;
   if (!options.data.empty()) overrides.push_back("data=" + options.data);
@@ -322,76 +594,248 @@ void Train(const TrainOptions& options) {
     std::cout << "dry run: the spec and the data agree; nothing trained\n";
     return;
   }
-  const bool tuning_asked = spec.search.algorithm != training::SearchAlgorithm::kNone;
-  if (tuning_asked) {
-    std::cout << "note      tuning (search:) is not built yet: training once with the fixed "
-                 "params of model.params\n";
-  }
+  if (options.jobs < 1) ThrowInvalid("--jobs must be at least 1");
+  const bool tuning = spec.search.algorithm != training::SearchAlgorithm::kNone;
   std::cout << std::flush;
 
+  // The tracking server: the (parent) run, new or, for a tuning session
+  // that an earlier command left unfinished, that one reopened.
+  const std::string session = SessionOf(spec_text, overrides, version.content_digest);
   std::optional<TrackedRun> run;
+  std::optional<ApiClient> client;
+  std::string experiment_id;
+  std::vector<training::TrialResult> done;
+  json base_tags = json::array(
+      {KeyValue("mlflow.source.type", "LOCAL"), KeyValue("mlflow.source.name", "slipway train")});
   if (!options.no_tracking) {
-    run.emplace(ResolveTrackingUri(options.tracking_uri), options.experiment, options.run_name);
+    const std::string uri = ResolveTrackingUri(options.tracking_uri);
+    client.emplace(uri);
+    experiment_id = ExperimentId(*client, options.experiment);
+    std::string resumed;
+    if (tuning) {
+      for (const json& parent : SearchRuns(*client, experiment_id,
+                                           fmt::format("tags.`{}` = '{}' and tags.`{}` = 'parent'",
+                                                       kSessionTag, session, kRoleTag))) {
+        if (parent.at("info").value("status", "") != "FINISHED") {
+          resumed = StringField(parent.at("info"), "run_id");
+          break;
+        }
+      }
+    }
+    if (!resumed.empty()) {
+      run.emplace(uri, resumed);
+      done = FinishedTrials(*client, experiment_id, resumed);
+      std::cout << fmt::format("resume    tuning session {}: run {}, {} trials already done\n",
+                               session.substr(0, 12), resumed, done.size());
+    } else {
+      json tags = base_tags;
+      if (tuning) {
+        tags.push_back(KeyValue(kSessionTag, session));
+        tags.push_back(KeyValue(kRoleTag, "parent"));
+      }
+      run.emplace(uri, experiment_id, options.run_name, tags, NowMillis());
+    }
     std::cout << fmt::format("run       {} on {}\n", run->run_id(), run->uri()) << std::flush;
   }
   const training::Table table =
       ReadRows(datasets, version, profile, training::ColumnsToRead(spec, plan));
+  training::PreparedTraining prepared = training::PrepareTraining(spec, table);
   const size_t folds = static_cast<size_t>(spec.cv.folds);
-  const bool early_stopping = spec.params.count("early_stopping_rounds") > 0;
+
+  training::Params final_params = spec.params;
+  training::CvResult cv;
+  std::optional<training::TuningOutcome> tuned;
+  if (tuning) {
+    training::TuningOptions tuning_options;
+    tuning_options.jobs = options.jobs;
+    tuning_options.max_new_trials = options.max_trials;
+    tuning_options.done = done;
+    const std::string resource_name =
+        training::HalvingResourceOf(spec) == training::HalvingResource::kRounds ? "rounds"
+                                                                                : "folds";
+    const bool halving = spec.search.algorithm == training::SearchAlgorithm::kHalving;
+    tuning_options.on_trial = [&](const training::TrialResult& t,
+                                  const training::TuningProgress& progress) {
+      if (run && !t.resumed) {
+        json tags = base_tags;
+        tags.push_back(KeyValue("mlflow.parentRunId", run->run_id()));
+        tags.push_back(KeyValue(kSessionTag, session));
+        tags.push_back(KeyValue(kRoleTag, "trial"));
+        tags.push_back(KeyValue(kTrialTag, std::to_string(t.trial)));
+        tags.push_back(KeyValue(kRungTag, std::to_string(t.rung)));
+        const int64_t end = NowMillis();
+        TrackedRun child(run->uri(), experiment_id,
+                         halving ? fmt::format("trial-{}-rung-{}", t.trial, t.rung)
+                                 : fmt::format("trial-{}", t.trial),
+                         tags, end - static_cast<int64_t>(t.seconds * 1000));
+        json params = json::array();
+        for (const auto& [name, value] : training::TrialParams(spec, t))
+          params.push_back(KeyValue("model.params." + name, training::ParamValueText(value)));
+        params.push_back(KeyValue("trial", std::to_string(t.trial)));
+        if (halving) {
+          params.push_back(KeyValue("rung", std::to_string(t.rung)));
+          params.push_back(KeyValue("rung." + resource_name, std::to_string(t.resource)));
+        }
+        child.Log(params, TrialMetrics(t), json::array());
+        child.Finish();
+      }
+      std::cout << fmt::format(
+                       "trial {}/{}  {}{}  {} {}  best {} (trial {}){}\n", progress.finished,
+                       progress.total,
+                       halving ? fmt::format("rung {} ({} {})  ", t.rung, t.resource, resource_name)
+                               : "",
+                       ParamsText(t.params), spec.metric, Number(t.score),
+                       Number(progress.best->score), progress.best->trial,
+                       t.resumed ? "  (done before: resumed)" : "")
+                << std::flush;
+    };
+    tuned = training::RunTuning(spec, plan, table, prepared, tuning_options);
+    if (!tuned->note.empty()) std::cout << "note      " << tuned->note << "\n";
+    if (!tuned->complete) {
+      if (run) run->Stop();
+      std::cout << fmt::format(
+          "stopped   after {} new trials (--max-trials): {} of {} trials done; run the same "
+          "command again to resume{}\n",
+          options.max_trials, tuned->trials.size(), tuned->total,
+          run ? "" : " (not tracked: a resume starts over)");
+      return;
+    }
+    const training::TrialResult& best = tuned->trials[*tuned->best];
+    final_params = training::TrialParams(spec, best);
+    std::cout << fmt::format("best      trial {}: {}  {} {}\n", best.trial, ParamsText(best.params),
+                             spec.metric, Number(best.score));
+    if (best.cv.folds.empty()) {
+      // Done by an earlier session: its folds again (deterministic) for the report.
+      cv = training::CrossValidate(spec, plan, table, prepared, final_params, 0, {}, {});
+    } else {
+      cv = best.cv;
+    }
+  } else {
+    const bool early_stopping = spec.params.count("early_stopping_rounds") > 0;
+    cv = training::CrossValidate(
+        spec, plan, table, prepared, spec.params, 0, {}, [&](const training::FoldReport& fold) {
+          std::cout << fmt::format(
+                           "fold {}/{}  train {} rows, validate {} rows  {} {}{}  ({:.2f} s)\n",
+                           fold.fold + 1, folds, fold.training_rows, fold.validation_rows,
+                           spec.metric, Number(fold.metrics.at(spec.metric)),
+                           early_stopping ? fmt::format("  kept {} rounds", fold.rounds) : "",
+                           fold.seconds)
+                    << std::flush;
+        });
+  }
   const training::TrainingOutcome outcome =
-      training::RunTraining(spec, plan, table, [&](const training::FoldReport& fold) {
-        std::cout << fmt::format(
-                         "fold {}/{}  train {} rows, validate {} rows  {} {}{}  ({:.2f} s)\n",
-                         fold.fold + 1, folds, fold.training_rows, fold.validation_rows,
-                         spec.metric, Number(fold.metrics.at(spec.metric)),
-                         early_stopping ? fmt::format("  kept {} rounds", fold.rounds) : "",
-                         fold.seconds)
-                  << std::flush;
-      });
+      training::FinishTraining(spec, plan, table, std::move(prepared), final_params, std::move(cv));
   std::cout << fmt::format("final     trained on {} rows, evaluated on {} holdout rows{}\n",
                            outcome.split.training.size(), outcome.split.holdout.size(),
                            outcome.final_rounds > 0
                                ? fmt::format(", {} rounds (the folds' mean)", outcome.final_rounds)
                                : "");
   PrintResults(spec, outcome);
-  if (!run) {
+
+  HoldoutRows holdout{&table, {}, outcome.split.holdout, {}, 0, &outcome.holdout_predictions};
+  for (const training::PlannedFeature& f : plan.features) holdout.features.push_back(f.name);
+  for (size_t row : outcome.split.holdout) holdout.y.push_back(outcome.target.y[row]);
+  holdout.classes = static_cast<int64_t>(outcome.target.classes.size());
+  const std::vector<training::GateResult> gates =
+      training::EvaluateGates(spec.gates, outcome.holdout.metrics, [&](const training::Gate& gate) {
+        return Champion(client ? &*client : nullptr, spec, gate, holdout);
+      });
+  const bool passed = training::AllPassed(gates);
+
+  if (run) {
+    json tags = base_tags;
+    tags.push_back(KeyValue("slipway.dataset", plan.dataset));
+    tags.push_back(KeyValue("slipway.dataset.sha256", plan.content_digest));
+    tags.push_back(KeyValue("slipway.spec", options.spec));
+    if (tuned && !tuned->note.empty()) tags.push_back(KeyValue("slipway.tuning", tuned->note));
+    if (!gates.empty()) {
+      tags.push_back(KeyValue("slipway.gates", passed ? "PASSED" : "FAILED"));
+      for (size_t i = 0; i < gates.size(); ++i) {
+        tags.push_back(KeyValue(fmt::format("slipway.gate.{}", i),
+                                fmt::format("{}: {}: {}", gates[i].rule, gates[i].detail,
+                                            gates[i].passed ? "passed" : "FAILED")));
+      }
+    }
+    json params = Params(spec, plan);
+    if (tuned) {
+      const training::TrialResult& best = tuned->trials[*tuned->best];
+      params.push_back(
+          KeyValue("search.algorithm", std::string(SearchAlgorithmName(spec.search.algorithm))));
+      params.push_back(KeyValue("search.trials", std::to_string(spec.search.trials)));
+      params.push_back(KeyValue("tuning.best_trial", std::to_string(best.trial)));
+      for (const auto& [name, value] : final_params) {
+        if (!spec.params.count(name))
+          params.push_back(KeyValue("model.params." + name, training::ParamValueText(value)));
+      }
+    }
+    if (outcome.final_rounds > 0) {
+      params.push_back(KeyValue("final.num_boost_round", std::to_string(outcome.final_rounds)));
+    }
+    json metrics = Metrics(outcome);
+    for (size_t i = 0; i < gates.size(); ++i)
+      metrics.push_back(Metric(fmt::format("gate.{}.passed", i), gates[i].passed ? 1 : 0, 0));
+    for (size_t i = 0; i < gates.size(); ++i) {
+      if (gates[i].champion && std::isfinite(*gates[i].champion))
+        metrics.push_back(Metric(fmt::format("gate.{}.champion", i), *gates[i].champion, 0));
+    }
+    run->Log(params, metrics, tags);
+    run->LogInput({{"name", version.name},
+                   {"digest", data::RunInputDigest(version)},
+                   {"source_type", "slipway"},
+                   {"source", json({{"uri", "slipway-dataset://" + plan.dataset},
+                                    {"sha256", version.content_digest}})
+                                  .dump()}},
+                  "training");
+    const std::vector<training::ModelFile> files =
+        training::ModelFolder(spec, outcome, {run->run_id(), "model", plan.dataset, UtcNow()});
+    for (const training::ModelFile& file : files)
+      run->PutArtifact("model/" + file.name, file.bytes);
+    run->PutArtifact("spec.yaml", spec_text);
+    run->PutArtifact("evaluation/holdout_predictions.csv", HoldoutCsv(spec, outcome));
+    if (!outcome.holdout.confusion.empty()) {
+      run->PutArtifact(
+          "evaluation/confusion_matrix.json",
+          json({{"classes", outcome.target.classes}, {"counts", outcome.holdout.confusion}})
+              .dump(2));
+    }
+    run->Finish();
+    std::cout << fmt::format("\nlogged    run {}: model at runs:/{}/model\n", run->run_id(),
+                             run->run_id());
+  } else {
     std::cout << "\nnot tracked (--no-tracking): the model was not saved\n";
-    return;
   }
 
-  json tags =
-      json::array({KeyValue("slipway.dataset", plan.dataset),
-                   KeyValue("slipway.dataset.sha256", plan.content_digest),
-                   KeyValue("slipway.spec", options.spec), KeyValue("mlflow.source.type", "LOCAL"),
-                   KeyValue("mlflow.source.name", "slipway train")});
-  if (tuning_asked) {
-    tags.push_back(KeyValue("slipway.tuning", "not built yet: trained with the fixed params"));
+  if (spec.register_as) {
+    if (!passed) {
+      std::cout << fmt::format("not registered: a gate failed, {} is unchanged\n",
+                               spec.register_as->model);
+    } else if (!run) {
+      std::cout << "not registered: --no-tracking\n";
+    } else {
+      // Lineage and the gates on the version itself.
+      json version_tags =
+          json::array({KeyValue("slipway.dataset", plan.dataset),
+                       KeyValue("slipway.dataset.sha256", plan.content_digest),
+                       KeyValue("slipway.spec.sha256", Sha256::Hex(spec_text)),
+                       KeyValue("slipway.gates", gates.empty() ? "none" : "PASSED")});
+      for (size_t i = 0; i < gates.size(); ++i) {
+        version_tags.push_back(KeyValue(fmt::format("slipway.gate.{}", i),
+                                        fmt::format("{}: {}", gates[i].rule, gates[i].detail)));
+      }
+      Register(run->client(), *spec.register_as, run->run_id(), version_tags);
+    }
   }
-  json params = Params(spec, plan);
-  if (outcome.final_rounds > 0) {
-    params.push_back(KeyValue("final.num_boost_round", std::to_string(outcome.final_rounds)));
+  if (!gates.empty()) {
+    std::cout << fmt::format("\ngates     {}\n", passed ? "PASSED" : "FAILED");
+    PrintGates(gates);
+    std::cout << std::flush;
+    if (!passed) {
+      size_t failed = 0;
+      for (const training::GateResult& g : gates) failed += !g.passed;
+      throw Error(ErrorCode::kInvalidState,
+                  fmt::format("{} of {} gates FAILED", failed, gates.size()));
+    }
   }
-  run->Log(params, Metrics(outcome), tags);
-  run->LogInput({{"name", version.name},
-                 {"digest", data::RunInputDigest(version)},
-                 {"source_type", "slipway"},
-                 {"source", json({{"uri", "slipway-dataset://" + plan.dataset},
-                                  {"sha256", version.content_digest}})
-                                .dump()}},
-                "training");
-  const std::vector<training::ModelFile> files =
-      training::ModelFolder(spec, outcome, {run->run_id(), "model", plan.dataset, UtcNow()});
-  for (const training::ModelFile& file : files) run->PutArtifact("model/" + file.name, file.bytes);
-  run->PutArtifact("spec.yaml", spec_text);
-  run->PutArtifact("evaluation/holdout_predictions.csv", HoldoutCsv(spec, outcome));
-  if (!outcome.holdout.confusion.empty()) {
-    run->PutArtifact(
-        "evaluation/confusion_matrix.json",
-        json({{"classes", outcome.target.classes}, {"counts", outcome.holdout.confusion}}).dump(2));
-  }
-  run->Finish();
-  std::cout << fmt::format("\nlogged    run {}: model at runs:/{}/model\n", run->run_id(),
-                           run->run_id());
 }
 
 }  // namespace
@@ -416,6 +860,9 @@ void AddTrainCommands(CLI::App& app) {
   train->add_option("--run-name", options->run_name, "Name of the run");
   train->add_flag("--no-tracking", options->no_tracking,
                   "Train and print the metrics without a tracking server (nothing is saved)");
+  train->add_option("--jobs,-j", options->jobs, "Tuning trials run at once")->capture_default_str();
+  train->add_option("--max-trials", options->max_trials,
+                    "Stop a tuning session after this many new trials (rerun to resume)");
   train->callback([options] { Train(*options); });
 }
 

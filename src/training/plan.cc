@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "data/csv_reader.h"
 #include "data/yaml_reader.h"
+#include "training/tuning.h"
 
 namespace slipway::training {
 namespace {
@@ -177,6 +178,12 @@ TrainingPlan PlanTraining(const TrainingSpec& spec, const data::DatasetVersion& 
   }
   plan.trials = spec.search.algorithm == SearchAlgorithm::kNone ? 1 : spec.search.trials;
   plan.fits = plan.trials * spec.cv.folds + 1;
+  if (HalvingResourceOf(spec) != HalvingResource::kNone) {
+    plan.fits = 1;
+    const bool folds = HalvingResourceOf(spec) == HalvingResource::kFolds;
+    for (const Rung& r : TuningRungs(spec))
+      plan.fits += r.trials * (folds ? r.resource : spec.cv.folds);
+  }
   return plan;
 }
 
@@ -237,6 +244,14 @@ std::string FormatPlan(const TrainingSpec& spec, const TrainingPlan& plan) {
   if (spec.search.algorithm != SearchAlgorithm::kNone) {
     line(fmt::format("search    {}, {} trials", SearchAlgorithmName(spec.search.algorithm),
                      spec.search.trials));
+    if (HalvingResourceOf(spec) != HalvingResource::kNone) {
+      std::string rungs = "rungs    ";
+      const char* unit = HalvingResourceOf(spec) == HalvingResource::kRounds ? "rounds" : "folds";
+      for (const Rung& r : TuningRungs(spec))
+        rungs += fmt::format(" {} trials x {} {},", r.trials, r.resource, unit);
+      rungs.pop_back();
+      line(rungs + " (the best third goes on)");
+    }
     for (const SearchDimension& d : spec.search.space) {
       std::string range;
       switch (d.kind) {

@@ -32,9 +32,12 @@
 //     - {champion: production, metric: roc_auc, margin: 0.01}
 //   register: {model: churn, alias: candidate}
 //
-// What `slipway train` does with a spec today (training_run.h): the folds
-// and the holdout, with the fixed params. A `search:` section is checked
-// here but not used yet: the training says so and uses model.params alone.
+// What `slipway train` does with a spec today: the folds and the holdout
+// (training_run.h); `search:` with random search, TPE or successive
+// halving, trials resumable from the tracking server (tuning.h); `gates:`
+// on the holdout, champion gates against the model at the alias with a
+// paired bootstrap interval at `confidence` (gates.h); `register:` when
+// every gate passes (the CLI). `fairness:` is checked, not used.
 // The trained model travels as an MLflow Model folder whose `slipway` flavor
 // names the fitted preprocessing (preprocessing.json) beside the model file:
 // see model_folder.h.

@@ -52,6 +52,7 @@ struct TrainerOptions {
   int64_t classes = 2;                       // classification: how many
   std::map<std::string, ParamValue> params;  // the spec's fixed parameters
   uint64_t seed = 0;
+  int nthread = 0;                         // XGBoost's threads; 0: its default (every core)
   std::vector<std::string> feature_names;  // the matrix's columns
   std::vector<bool> categorical;           // per column: a category index (XGBoost native)
 };

@@ -71,7 +71,8 @@ struct Fitted {
 // Fitted on `rows`; `watched` rows are the early stopping's (and nothing else's).
 Fitted FitOn(const TrainingSpec& spec, const TrainingPlan& plan, const Table& table,
              const EncodedTarget& target, const std::map<std::string, ParamValue>& params,
-             const std::vector<size_t>& rows, const std::vector<size_t>& watched) {
+             const std::vector<size_t>& rows, const std::vector<size_t>& watched,
+             const FitOptions& fit) {
   Fitted fitted;
   fitted.preprocessor = Preprocessor::Fit(table, rows, FeatureNames(plan), spec.preprocessing);
   TrainerOptions& options = fitted.options;
@@ -80,6 +81,7 @@ Fitted FitOn(const TrainingSpec& spec, const TrainingPlan& plan, const Table& ta
   options.classes = static_cast<int64_t>(target.classes.size());
   options.params = params;
   options.seed = spec.seed;
+  options.nthread = fit.nthread;
   options.feature_names = fitted.preprocessor.OutputNames();
   options.categorical = fitted.preprocessor.OutputCategorical();
   const Matrix x = fitted.preprocessor.Transform(table, rows);
@@ -159,22 +161,31 @@ EncodedTarget EncodeTarget(const TableColumn& target, Task task) {
   return out;
 }
 
-TrainingOutcome RunTraining(const TrainingSpec& spec, const TrainingPlan& plan, const Table& table,
-                            const std::function<void(const FoldReport&)>& on_fold) {
-  TrainingOutcome outcome;
-  outcome.target = EncodeTarget(table.Get(spec.target.name), spec.task);
-  const int64_t classes = static_cast<int64_t>(outcome.target.classes.size());
-  const SplitColumns columns = SplitColumnsOf(spec, table, outcome.target);
-  outcome.split = SplitHoldout(columns, spec.cv.scheme, spec.holdout, spec.seed);
-  const std::vector<Fold> folds =
-      SplitFolds(columns, outcome.split.training, spec.cv.scheme, spec.cv.folds, spec.seed);
+PreparedTraining PrepareTraining(const TrainingSpec& spec, const Table& table) {
+  PreparedTraining prepared;
+  prepared.target = EncodeTarget(table.Get(spec.target.name), spec.task);
+  const SplitColumns columns = SplitColumnsOf(spec, table, prepared.target);
+  prepared.split = SplitHoldout(columns, spec.cv.scheme, spec.holdout, spec.seed);
+  prepared.folds =
+      SplitFolds(columns, prepared.split.training, spec.cv.scheme, spec.cv.folds, spec.seed);
+  return prepared;
+}
 
+CvResult CrossValidate(const TrainingSpec& spec, const TrainingPlan& plan, const Table& table,
+                       const PreparedTraining& prepared,
+                       const std::map<std::string, ParamValue>& params, size_t max_folds,
+                       const FitOptions& fit,
+                       const std::function<void(const FoldReport&)>& on_fold) {
+  const std::vector<Fold>& folds = prepared.folds;
+  const size_t used = max_folds == 0 ? folds.size() : std::min(max_folds, folds.size());
+  const int64_t classes = static_cast<int64_t>(prepared.target.classes.size());
   const bool early_stopping =
-      spec.model == ModelType::kXgboost && spec.params.count("early_stopping_rounds") > 0;
-  for (size_t i = 0; i < folds.size(); ++i) {
+      spec.model == ModelType::kXgboost && params.count("early_stopping_rounds") > 0;
+  CvResult cv;
+  for (size_t i = 0; i < used; ++i) {
     const auto start = std::chrono::steady_clock::now();
-    const Fitted fitted = FitOn(spec, plan, table, outcome.target, spec.params, folds[i].training,
-                                early_stopping ? folds[i].validation : std::vector<size_t>{});
+    const Fitted fitted = FitOn(spec, plan, table, prepared.target, params, folds[i].training,
+                                early_stopping ? folds[i].validation : std::vector<size_t>{}, fit);
     const Matrix predictions =
         fitted.model->Predict(fitted.preprocessor.Transform(table, folds[i].validation));
     FoldReport report;
@@ -182,35 +193,51 @@ TrainingOutcome RunTraining(const TrainingSpec& spec, const TrainingPlan& plan, 
     report.training_rows = folds[i].training.size();
     report.validation_rows = folds[i].validation.size();
     report.metrics =
-        Evaluate(spec.task, classes, Select(outcome.target.y, folds[i].validation), predictions)
+        Evaluate(spec.task, classes, Select(prepared.target.y, folds[i].validation), predictions)
             .metrics;
     report.rounds = fitted.model->Rounds();
     report.seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (on_fold) on_fold(report);
-    outcome.folds.push_back(std::move(report));
+    cv.folds.push_back(std::move(report));
   }
-  for (const auto& [name, value] : outcome.folds.front().metrics) {
+  for (const auto& [name, value] : cv.folds.front().metrics) {
     double sum = 0;
-    for (const FoldReport& f : outcome.folds) sum += f.metrics.at(name);
-    const double mean = sum / outcome.folds.size();
+    for (const FoldReport& f : cv.folds) sum += f.metrics.at(name);
+    const double mean = sum / cv.folds.size();
     double squares = 0;
-    for (const FoldReport& f : outcome.folds)
+    for (const FoldReport& f : cv.folds)
       squares += (f.metrics.at(name) - mean) * (f.metrics.at(name) - mean);
-    outcome.cv_mean[name] = mean;
-    outcome.cv_std[name] = std::sqrt(squares / outcome.folds.size());
+    cv.mean[name] = mean;
+    cv.std[name] = std::sqrt(squares / cv.folds.size());
   }
+  return cv;
+}
 
-  std::map<std::string, ParamValue> final_params = spec.params;
+TrainingOutcome FinishTraining(const TrainingSpec& spec, const TrainingPlan& plan,
+                               const Table& table, PreparedTraining prepared,
+                               const std::map<std::string, ParamValue>& params, CvResult cv,
+                               const FitOptions& fit) {
+  TrainingOutcome outcome;
+  outcome.target = std::move(prepared.target);
+  outcome.split = std::move(prepared.split);
+  const int64_t classes = static_cast<int64_t>(outcome.target.classes.size());
+  const bool early_stopping =
+      spec.model == ModelType::kXgboost && params.count("early_stopping_rounds") > 0;
+  std::map<std::string, ParamValue> final_params = params;
   if (early_stopping) {
     double rounds = 0;
-    for (const FoldReport& f : outcome.folds) rounds += static_cast<double>(f.rounds);
-    outcome.final_rounds = std::max<int64_t>(1, std::llround(rounds / outcome.folds.size()));
+    for (const FoldReport& f : cv.folds) rounds += static_cast<double>(f.rounds);
+    outcome.final_rounds =
+        std::max<int64_t>(1, std::llround(rounds / std::max<size_t>(1, cv.folds.size())));
     final_params.erase("early_stopping_rounds");
     final_params["num_boost_round"] = static_cast<double>(outcome.final_rounds);
   }
+  outcome.folds = std::move(cv.folds);
+  outcome.cv_mean = std::move(cv.mean);
+  outcome.cv_std = std::move(cv.std);
   Fitted final_model =
-      FitOn(spec, plan, table, outcome.target, final_params, outcome.split.training, {});
+      FitOn(spec, plan, table, outcome.target, final_params, outcome.split.training, {}, fit);
   outcome.holdout_predictions =
       final_model.model->Predict(final_model.preprocessor.Transform(table, outcome.split.holdout));
   outcome.holdout = Evaluate(spec.task, classes, Select(outcome.target.y, outcome.split.holdout),
@@ -219,6 +246,13 @@ TrainingOutcome RunTraining(const TrainingSpec& spec, const TrainingPlan& plan, 
   outcome.trainer_options = std::move(final_model.options);
   outcome.model = std::move(final_model.model);
   return outcome;
+}
+
+TrainingOutcome RunTraining(const TrainingSpec& spec, const TrainingPlan& plan, const Table& table,
+                            const std::function<void(const FoldReport&)>& on_fold) {
+  PreparedTraining prepared = PrepareTraining(spec, table);
+  CvResult cv = CrossValidate(spec, plan, table, prepared, spec.params, 0, {}, on_fold);
+  return FinishTraining(spec, plan, table, std::move(prepared), spec.params, std::move(cv));
 }
 
 }  // namespace slipway::training

@@ -13,8 +13,9 @@
 // optimistic), and the final model, which has no validation rows, boosts the
 // folds' mean number of kept rounds (TrainingOutcome::final_rounds).
 //
-// A spec with a search trains with its fixed params only (tuning is not
-// built yet); RunTraining does not look at `search`, the caller says so.
+// RunTraining does not look at `search`: tuning (tuning.h) builds on the
+// same pieces, PrepareTraining, CrossValidate and FinishTraining, with the
+// params of each trial.
 //
 // Pure functions apart from the `on_fold` callback, called on the caller's
 // thread after each fold; thread-safe.
@@ -68,6 +69,26 @@ struct TrainingOutcome {
   std::unique_ptr<FittedModel> model;
 };
 
+// The rows of a training, fixed by the spec's seed: the target, the
+// holdout and the folds of the rows outside it.
+struct PreparedTraining {
+  EncodedTarget target;
+  Holdout split;
+  std::vector<Fold> folds;
+};
+
+// Cross-validation of one set of params.
+struct CvResult {
+  std::vector<FoldReport> folds;
+  std::map<std::string, double> mean;
+  std::map<std::string, double> std;  // population std (ddof 0)
+};
+
+// How a fit runs: XGBoost's threads (0: XGBoost's default, every core).
+struct FitOptions {
+  int nthread = 0;
+};
+
 // The columns RunTraining reads: the features, the target, the group and
 // time columns of the CV scheme.
 std::vector<std::string> ColumnsToRead(const TrainingSpec& spec, const TrainingPlan& plan);
@@ -79,6 +100,25 @@ EncodedTarget EncodeTarget(const TableColumn& target, Task task);
 // by impute.numeric: none): the checks a fit would make, before any row is
 // read or any run is made.
 void CheckTrainable(const TrainingSpec& spec, const TrainingPlan& plan);
+
+PreparedTraining PrepareTraining(const TrainingSpec& spec, const Table& table);
+
+// The params on the first `max_folds` folds (0: all of them); `on_fold` may
+// be empty. With early_stopping_rounds in `params`, each fold stops on its
+// validation rows.
+CvResult CrossValidate(const TrainingSpec& spec, const TrainingPlan& plan, const Table& table,
+                       const PreparedTraining& prepared,
+                       const std::map<std::string, ParamValue>& params, size_t max_folds,
+                       const FitOptions& fit,
+                       const std::function<void(const FoldReport&)>& on_fold);
+
+// The final model with `params` on every row but the holdout, evaluated on
+// the holdout; `cv` becomes the outcome's folds and means (with early
+// stopping, the final model boosts the folds' mean of kept rounds).
+TrainingOutcome FinishTraining(const TrainingSpec& spec, const TrainingPlan& plan,
+                               const Table& table, PreparedTraining prepared,
+                               const std::map<std::string, ParamValue>& params, CvResult cv,
+                               const FitOptions& fit = {});
 
 // `table` holds ColumnsToRead's columns. INVALID_PARAMETER_VALUE for what a
 // trainer refuses (trainer.h) before any fit.

@@ -154,6 +154,7 @@ class XgboostTrainer : public Trainer {
     params_["seed"] = std::to_string(options.seed);
     params_["tree_method"] = "hist";
     params_["verbosity"] = "0";
+    if (options.nthread > 0) params_["nthread"] = std::to_string(options.nthread);
     for (const auto& [name, value] : options.params) {
       if (name == kRounds || name == kEarlyStopping) {
         (name == kRounds ? rounds_ : stopping_) = static_cast<int>(std::get<double>(value));

@@ -9,6 +9,7 @@ loaded back with the real `mlflow.xgboost.load_model`, and its predictions and
 the run's metrics are checked against what Python computes from them."""
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import re
@@ -418,12 +419,15 @@ def test_early_stopping_stops_each_fold_and_the_final_model_boosts_their_mean(wo
     assert booster.num_boosted_rounds() == final
 
 
-def test_a_search_trains_with_the_fixed_params_and_says_so(workspace):
-    out = _train(workspace, SPEC, "--no-tracking")
+def test_a_search_without_tracking_tunes_and_saves_nothing(workspace):
+    spec = SPEC.replace("trials: 20", "trials: 2").replace("num_boost_round: 100",
+                                                           "num_boost_round: 10")
+    spec = spec.replace("gates:\n  - {metric: roc_auc, min: 0.95}\n", "")
+    out = _train(workspace, spec, "--no-tracking")
     assert out.returncode == 0, out.stderr
     assert "data      cancer@1" in out.stdout  # the plan is checked and printed first
-    assert "tuning (search:) is not built yet: training once with the fixed params" in out.stdout
-    assert "fold 5/5" in out.stdout and "not tracked (--no-tracking)" in out.stdout
+    assert "trial 2/2" in out.stdout and "not tracked (--no-tracking)" in out.stdout
+    assert "not registered: --no-tracking" in out.stdout
 
 
 def test_what_a_trainer_cannot_do_fails_before_training(workspace):
@@ -439,3 +443,332 @@ def test_an_unreachable_tracking_server_fails_before_training(workspace):
     out = _train(workspace, TRAIN_SPEC, "--tracking-uri", "http://127.0.0.1:9")
     assert out.returncode != 0
     assert "fold 1/5" not in out.stdout
+
+
+# --- Tuning, gates and registration
+
+TUNE_SPEC = """\
+data: cancer@1
+target: malignant
+task: binary
+model:
+  type: xgboost
+  params: {num_boost_round: 20}
+search:
+  algorithm: random
+  trials: 6
+  space:
+    max_depth: {int: [1, 6]}
+    eta: {log_uniform: [0.01, 0.5]}
+cv: {scheme: stratified, folds: 3}
+holdout: 0.2
+metric: roc_auc
+seed: 3
+"""
+
+
+def _children(client: MlflowClient, parent: str) -> list:
+    run = client.get_run(parent)
+    return client.search_runs([run.info.experiment_id],
+                              f"tags.mlflow.parentRunId = '{parent}'", max_results=1000)
+
+
+def test_random_search_logs_each_trial_as_a_child_and_the_parent_holds_the_best(workspace,
+                                                                                server):
+    experiment = "tune-random"
+    out = _train(workspace, TUNE_SPEC, "--tracking-uri", server.url, "--experiment", experiment,
+                 "--jobs", "2")
+    assert out.returncode == 0, out.stderr
+    lines = re.findall(r"^trial (\d)/6  (.*)  roc_auc (\S+)  best (\S+) \(trial (\d)\)$",
+                       out.stdout, re.M)
+    assert [int(n) for n, *_ in lines] == [1, 2, 3, 4, 5, 6], out.stdout
+    parent = _run_id(out.stdout)
+    client = MlflowClient(server.url)
+    children = _children(client, parent)
+    assert len(children) == 6
+    assert sorted(int(c.data.tags["slipway.tuning.trial"]) for c in children) == list(range(6))
+    means = {}
+    for child in children:
+        assert child.info.status == "FINISHED"
+        depth = child.data.params["model.params.max_depth"]
+        eta = float(child.data.params["model.params.eta"])
+        assert depth in {"1", "2", "3", "4", "5", "6"} and 0.01 <= eta <= 0.5
+        assert child.data.params["model.params.num_boost_round"] == "20"
+        history = client.get_metric_history(child.info.run_id, "cv.roc_auc")
+        assert sorted(m.step for m in history) == [0, 1, 2]
+        mean = child.data.metrics["cv.roc_auc.mean"]
+        assert mean == pytest.approx(np.mean([m.value for m in history]), abs=1e-12)
+        means[int(child.data.tags["slipway.tuning.trial"])] = (mean, child)
+    # Different trials sample different params.
+    assert len({(c.data.params["model.params.max_depth"], c.data.params["model.params.eta"])
+                for c in children}) == 6
+    best = max(means, key=lambda t: (means[t][0], -t))
+    run = client.get_run(parent)
+    assert run.info.status == "FINISHED"
+    assert run.data.params["tuning.best_trial"] == str(best)
+    assert run.data.params["search.algorithm"] == "random"
+    best_child = means[best][1]
+    for key in ("model.params.max_depth", "model.params.eta"):
+        assert run.data.params[key] == best_child.data.params[key]
+    assert run.data.metrics["cv.roc_auc.mean"] == pytest.approx(means[best][0], abs=1e-12)
+    assert f"best      trial {best}:" in out.stdout
+    # The parent's model: refit on the 455 non-holdout rows with the best params.
+    assert "final     trained on 455 rows, evaluated on 114 holdout rows" in out.stdout
+    booster = xgb.Booster()
+    booster.load_model(bytearray(_artifact(server, parent, "model/model.ubj")))
+    assert booster.num_boosted_rounds() == 20
+    # Its trees are no deeper than the best trial's max_depth (a leaf's depth
+    # is its indentation in XGBoost's text dump).
+    deepest = max(len(line) - len(line.lstrip("\t"))
+                  for tree in booster.get_dump() for line in tree.splitlines())
+    assert deepest <= int(best_child.data.params["model.params.max_depth"])
+    assert "slipway.tuning.session" in run.data.tags
+
+    # The same spec and seed sample the same params (in another experiment).
+    again = _train(workspace, TUNE_SPEC, "--tracking-uri", server.url, "--experiment",
+                   "tune-random-again")
+    assert again.returncode == 0, again.stderr
+    other = {int(c.data.tags["slipway.tuning.trial"]): c.data.params
+             for c in _children(client, _run_id(again.stdout))}
+    for trial, (_, child) in means.items():
+        assert other[trial]["model.params.eta"] == child.data.params["model.params.eta"]
+        assert other[trial]["model.params.max_depth"] == child.data.params["model.params.max_depth"]
+
+
+def test_an_interrupted_session_resumes_and_runs_no_trial_twice(workspace, server):
+    experiment = "tune-resume"
+    spec = TUNE_SPEC.replace("trials: 6", "trials: 5")
+    first = _train(workspace, spec, "--tracking-uri", server.url, "--experiment", experiment,
+                   "--max-trials", "2")
+    assert first.returncode == 0, first.stderr
+    assert "stopped   after 2 new trials (--max-trials): 2 of 5 trials done" in first.stdout
+    assert "logged    run" not in first.stdout
+    parent = re.search(r"^run       ([0-9a-f]+) on ", first.stdout, re.M).group(1)
+    client = MlflowClient(server.url)
+    assert client.get_run(parent).info.status == "KILLED"
+    assert len(_children(client, parent)) == 2
+
+    second = _train(workspace, spec, "--tracking-uri", server.url, "--experiment", experiment)
+    assert second.returncode == 0, second.stderr
+    assert f"resume    tuning session" in second.stdout
+    assert f"run {parent}, 2 trials already done" in second.stdout
+    assert second.stdout.count("(done before: resumed)") == 2
+    assert _run_id(second.stdout) == parent
+    children = _children(client, parent)
+    trials = [int(c.data.tags["slipway.tuning.trial"]) for c in children]
+    assert sorted(trials) == [0, 1, 2, 3, 4]  # each once
+    assert client.get_run(parent).info.status == "FINISHED"
+    # A finished session is not resumed: the same command starts a new one.
+    third = _train(workspace, spec, "--tracking-uri", server.url, "--experiment", experiment,
+                   "--max-trials", "1")
+    assert "resume    " not in third.stdout
+    assert _children(client, re.search(r"^run       ([0-9a-f]+) on ", third.stdout,
+                                       re.M).group(1)).__len__() == 1
+
+
+def test_a_killed_session_resumes_from_the_trials_it_finished(workspace, server):
+    import subprocess
+    from conftest import slipway_binary
+    experiment = "tune-kill"
+    spec = TUNE_SPEC.replace("trials: 6", "trials: 8").replace("num_boost_round: 20",
+                                                               "num_boost_round: 200")
+    (workspace / "kill.yaml").write_text(spec)
+    proc = subprocess.Popen([str(slipway_binary()), "train", "kill.yaml", "--tracking-uri",
+                             server.url, "--experiment", experiment], cwd=workspace,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    seen = []
+    for line in proc.stdout:
+        seen.append(line)
+        if line.startswith("trial 2/8"):
+            proc.kill()
+            break
+    proc.wait(timeout=30)
+    parent = re.search(r"^run       ([0-9a-f]+) on ", "".join(seen), re.M).group(1)
+    client = MlflowClient(server.url)
+    done_before = len([c for c in _children(client, parent) if c.info.status == "FINISHED"])
+    assert 2 <= done_before < 8
+    again = slipway("train", "kill.yaml", "--tracking-uri", server.url, "--experiment",
+                    experiment, cwd=workspace)
+    assert f"run {parent}, {done_before} trials already done" in again.stdout
+    trials = [int(c.data.tags["slipway.tuning.trial"]) for c in _children(client, parent)]
+    assert sorted(trials) == list(range(8))
+
+
+def test_halving_promotes_the_best_third_with_more_rounds(workspace, server):
+    spec = TUNE_SPEC.replace("algorithm: random", "algorithm: halving").replace(
+        "trials: 6", "trials: 9").replace("num_boost_round: 20", "num_boost_round: 27")
+    out = _train(workspace, spec, "--tracking-uri", server.url, "--experiment", "tune-halving")
+    assert out.returncode == 0, out.stderr
+    assert "rungs     9 trials x 3 rounds, 3 trials x 9 rounds, 1 trials x 27 rounds" in out.stdout
+    assert "13 trials" not in out.stdout and "; 40 model fits" in out.stdout  # 13 x 3 folds + 1
+    assert len(re.findall(r"^trial \d+/13  rung 0 \(3 rounds\)", out.stdout, re.M)) == 9
+    assert len(re.findall(r"^trial \d+/13  rung 1 \(9 rounds\)", out.stdout, re.M)) == 3
+    assert len(re.findall(r"^trial \d+/13  rung 2 \(27 rounds\)", out.stdout, re.M)) == 1
+    client = MlflowClient(server.url)
+    parent = _run_id(out.stdout)
+    children = _children(client, parent)
+    rung = {r: [c for c in children if c.data.tags["slipway.tuning.rung"] == str(r)]
+            for r in range(3)}
+    assert [len(rung[r]) for r in range(3)] == [9, 3, 1]
+    for r, rounds in ((0, "3"), (1, "9"), (2, "27")):
+        assert all(c.data.params["model.params.num_boost_round"] == rounds for c in rung[r])
+    # Each rung's trials are the best third of the rung before.
+    for r in (1, 2):
+        before = sorted(rung[r - 1], key=lambda c: (-c.data.metrics["cv.roc_auc.mean"],
+                                                    int(c.data.tags["slipway.tuning.trial"])))
+        keep = {c.data.tags["slipway.tuning.trial"] for c in before[:len(rung[r])]}
+        assert {c.data.tags["slipway.tuning.trial"] for c in rung[r]} == keep
+    assert client.get_run(parent).data.params["tuning.best_trial"] == \
+        rung[2][0].data.tags["slipway.tuning.trial"]
+
+
+GATED_SPEC = TRAIN_SPEC + "gates:\n  - {metric: roc_auc, min: MIN}\n  - {metric: log_loss, max: 0.5}\n"
+
+
+def test_gates_pass_and_fail_with_the_exit_code_and_the_table(workspace, server):
+    passing = _train(workspace, GATED_SPEC.replace("MIN", "0.9"), "--tracking-uri", server.url)
+    assert passing.returncode == 0, passing.stderr
+    tail = passing.stdout[passing.stdout.index("\ngates     PASSED\n"):]
+    assert "roc_auc >= 0.9" in tail and "log_loss <= 0.5" in tail
+    assert tail.count("passed") == 2
+    run = MlflowClient(server.url).get_run(_run_id(passing.stdout))
+    assert run.data.tags["slipway.gates"] == "PASSED"
+    assert run.data.metrics["gate.0.passed"] == 1 and run.data.metrics["gate.1.passed"] == 1
+
+    failing = _train(workspace, GATED_SPEC.replace("MIN", "0.9999"), "--tracking-uri", server.url)
+    assert failing.returncode != 0
+    assert "1 of 2 gates FAILED" in failing.stderr
+    tail = failing.stdout[failing.stdout.index("\ngates     FAILED\n"):]
+    assert re.search(r"roc_auc >= 0.9999\s+0\.\d+: short by 0\.\d+\s+FAILED", tail), tail
+    run = MlflowClient(server.url).get_run(_run_id(failing.stdout))
+    assert run.info.status == "FINISHED"
+    assert run.data.tags["slipway.gates"] == "FAILED"
+    assert run.data.tags["slipway.gate.0"].endswith("FAILED")
+    assert run.data.metrics["gate.0.passed"] == 0 and run.data.metrics["gate.1.passed"] == 1
+
+
+def test_registration_follows_the_gates(workspace, server, mlflow_client):
+    client = MlflowClient(server.url)
+    spec = GATED_SPEC + "register: {model: cancer-reg, alias: candidate}\n"
+    failing = _train(workspace, spec.replace("MIN", "0.9999"), "--tracking-uri", server.url)
+    assert failing.returncode != 0
+    assert "not registered: a gate failed, cancer-reg is unchanged" in failing.stdout
+    with pytest.raises(mlflow.exceptions.MlflowException):
+        client.get_registered_model("cancer-reg")
+
+    passing = _train(workspace, spec.replace("MIN", "0.9"), "--tracking-uri", server.url)
+    assert passing.returncode == 0, passing.stderr
+    run_id = _run_id(passing.stdout)
+    assert f"registered cancer-reg version 1 from runs:/{run_id}/model" in passing.stdout
+    version = client.get_model_version_by_alias("cancer-reg", "candidate")
+    assert version.version == "1" and version.run_id == run_id
+    assert version.source == f"runs:/{run_id}/model"
+    assert version.tags["slipway.gates"] == "PASSED"
+    assert version.tags["slipway.dataset"] == "cancer@1"
+    assert version.tags["slipway.gate.0"].startswith("roc_auc >= 0.9: 0.9")
+    assert version.tags["slipway.spec.sha256"] == hashlib.sha256(
+        (workspace / "spec.yaml").read_bytes()).hexdigest()
+    # The registered model loads with the real mlflow client.
+    booster = mlflow.xgboost.load_model("models:/cancer-reg@candidate")
+    assert booster.num_boosted_rounds() == 40
+
+    # A failed gate later adds no version and leaves the alias where it was.
+    again = _train(workspace, spec.replace("MIN", "0.9999"), "--tracking-uri", server.url)
+    assert again.returncode != 0
+    assert [v.version for v in client.search_model_versions("name='cancer-reg'")] == ["1"]
+    assert client.get_model_version_by_alias("cancer-reg", "candidate").version == "1"
+
+
+def test_champion_gates_evaluate_the_champion_on_the_same_holdout(workspace, server, mlflow_client):
+    client = MlflowClient(server.url)
+    # A weak champion at @production: one shallow tree on one feature.
+    weak = TRAIN_SPEC.replace("{num_boost_round: 40, max_depth: 3, eta: 0.2}",
+                              "{num_boost_round: 1, max_depth: 1}")
+    weak += "features: [mean_fractal_dimension]\nregister: {model: cancer-champ, alias: production}\n"
+    out = _train(workspace, weak, "--tracking-uri", server.url)
+    assert out.returncode == 0, out.stderr
+    assert client.get_model_version_by_alias("cancer-champ", "production").version == "1"
+
+    spec = (TRAIN_SPEC + "gates:\n  - {champion: production, metric: roc_auc, margin: 0.01}\n"
+            "register: {model: cancer-champ, alias: candidate}\n")
+    first = _train(workspace, spec, "--tracking-uri", server.url)
+    assert first.returncode == 0, first.stderr
+    assert "\ngates     PASSED\n" in first.stdout, first.stdout
+    run_id = _run_id(first.stdout)
+    metrics = client.get_run(run_id).data.metrics
+    # The champion's AUC on the candidate's holdout rows, recomputed with the
+    # real mlflow.xgboost on the champion's registered model.
+    holdout = pd.read_csv(io.BytesIO(_artifact(server, run_id, "evaluation/holdout_predictions.csv")))
+    frame = _cancer_frame(workspace)
+    champion = mlflow.xgboost.load_model("models:/cancer-champ@production")
+    p = champion.predict(xgb.DMatrix(frame.loc[holdout["row"], ["mean_fractal_dimension"]]))
+    expected = roc_auc_score(holdout["y"], p)
+    assert "gate.0.champion" in metrics, first.stdout
+    assert metrics["gate.0.champion"] == pytest.approx(expected, abs=1e-6)
+    assert metrics["holdout.roc_auc"] > expected + 0.01
+    assert f"vs {expected:.4f} (version 1)" in first.stdout
+    # The paired bootstrap interval of the improvement is above the margin.
+    low, high = map(float, re.search(r"improvement 95% interval \[(\S+), (\S+)\]",
+                                     first.stdout).groups())
+    assert 0.01 <= low <= metrics["holdout.roc_auc"] - expected <= high
+    assert client.get_model_version_by_alias("cancer-champ", "candidate").version == "2"
+
+    # The same model as champion: it does not beat itself by the margin.
+    client.set_registered_model_alias("cancer-champ", "production", "2")
+    second = _train(workspace, spec, "--tracking-uri", server.url)
+    assert second.returncode != 0
+    assert "(version 2): by +0.0000, improvement 95% interval [+0.0000, +0.0000]" in second.stdout and "\ngates     FAILED\n" in second.stdout
+    assert "not registered: a gate failed, cancer-champ is unchanged" in second.stdout
+    assert sorted(v.version for v in client.search_model_versions("name='cancer-champ'")) == \
+        ["1", "2"]
+    metrics = client.get_run(_run_id(second.stdout)).data.metrics
+    assert metrics["gate.0.champion"] == pytest.approx(metrics["holdout.roc_auc"], abs=1e-12)
+
+
+def test_no_champion_passes_and_says_so(workspace, server):
+    spec = (TRAIN_SPEC + "gates:\n  - {champion: production, metric: roc_auc, margin: 0.01}\n"
+            "register: {model: cancer-nochamp, alias: candidate}\n")
+    out = _train(workspace, spec, "--tracking-uri", server.url)
+    assert out.returncode == 0, out.stderr
+    assert "no champion" in out.stdout and "\ngates     PASSED\n" in out.stdout
+
+
+def test_tpe_learns_from_earlier_trials_and_resumes_with_the_same_proposals(workspace, server):
+    spec = TUNE_SPEC.replace("algorithm: random", "algorithm: tpe").replace("trials: 6",
+                                                                            "trials: 12")
+    client = MlflowClient(server.url)
+    whole = _train(workspace, spec, "--tracking-uri", server.url, "--experiment", "tune-tpe",
+                   "--jobs", "2")
+    assert whole.returncode == 0, whole.stderr
+    assert "note      tpe runs one trial at a time" in whole.stdout
+    assert re.findall(r"^trial (\d+)/12", whole.stdout, re.M) == [str(n) for n in range(1, 13)]
+    parent = _run_id(whole.stdout)
+    children = {int(c.data.tags["slipway.tuning.trial"]): c for c in _children(client, parent)}
+    assert sorted(children) == list(range(12))
+    best = max(children, key=lambda t: (children[t].data.metrics["cv.roc_auc.mean"], -t))
+    assert client.get_run(parent).data.params["tuning.best_trial"] == str(best)
+    assert client.get_run(parent).data.params["search.algorithm"] == "tpe"
+    # The first 10 are random search's trials (same seed, same params).
+    random = _train(workspace, TUNE_SPEC.replace("trials: 6", "trials: 12"), "--tracking-uri",
+                    server.url, "--experiment", "tune-tpe-random")
+    assert random.returncode == 0, random.stderr
+    random_children = {int(c.data.tags["slipway.tuning.trial"]): c.data.params
+                       for c in _children(client, _run_id(random.stdout))}
+    for t in range(10):
+        assert children[t].data.params["model.params.eta"] == random_children[t]["model.params.eta"]
+    assert any(children[t].data.params["model.params.eta"] != random_children[t]["model.params.eta"]
+               for t in (10, 11))
+    # Interrupted after 10, resumed: trials 11 and 12 proposed as in the whole run.
+    first = _train(workspace, spec, "--tracking-uri", server.url, "--experiment",
+                   "tune-tpe-resume", "--max-trials", "10")
+    assert first.returncode == 0 and "10 of 12 trials done" in first.stdout, first.stdout
+    second = _train(workspace, spec, "--tracking-uri", server.url, "--experiment",
+                    "tune-tpe-resume")
+    assert second.returncode == 0, second.stderr
+    assert second.stdout.count("(done before: resumed)") == 10
+    resumed = {int(c.data.tags["slipway.tuning.trial"]): c.data.params
+               for c in _children(client, _run_id(second.stdout))}
+    assert sorted(resumed) == list(range(12))
+    for t in (10, 11):
+        for key in ("model.params.eta", "model.params.max_depth"):
+            assert resumed[t][key] == children[t].data.params[key]

@@ -1,0 +1,79 @@
+// The pieces of a hyperparameter search that are pure arithmetic: sampling a
+// trial's params from the spec's space, and successive halving's rungs.
+//
+// A trial's params depend on the spec's seed and the trial's number only
+// (SampleParams), never on the trials before it or on which thread runs it,
+// so trials can run in any order, in parallel, and a resumed session samples
+// exactly the params its first run did. The generator is SplitMix64 and the
+// mapping to each kind is written here (not std::uniform_*_distribution,
+// whose output the standard leaves to the library), so the same spec samples
+// the same params on every platform.
+//
+//   int          an integer in [low, high], each equally likely
+//   uniform      a real in [low, high)
+//   log_uniform  exp of a uniform in [log low, log high): as many draws per
+//                decade (0.01..0.1 as often as 0.1..1)
+//   choice       one of the values, each equally likely
+//
+// Successive halving (HalvingRungs, Survivors): rung 0 evaluates every trial
+// with the smallest resource; each next rung keeps the best 1/eta of the
+// rung before and gives them eta times the resource, up to the full
+// resource at the last rung. The resource is XGBoost's num_boost_round, or
+// the number of folds (tuning.h picks). Pure functions; thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "training/spec.h"
+
+namespace slipway::training {
+
+using Params = std::map<std::string, ParamValue>;
+
+// Trial `trial`'s params (from 0): one value per dimension of `space`.
+Params SampleParams(const std::vector<SearchDimension>& space, uint64_t seed, int64_t trial);
+
+// A value as text, for progress lines and run params ("0.05", "depthwise").
+std::string ParamValueText(const ParamValue& value);
+
+// A finished trial, as TPE learns from it.
+struct Observation {
+  Params params;
+  double score = 0;  // NaN: failed, counted among the worst
+};
+
+// TPE (the Tree-structured Parzen Estimator of Bergstra et al. 2011, the
+// univariate form Optuna's TPESampler uses by default): trial `trial`'s
+// params given the trials before it. With fewer than kTpeStartupTrials
+// observations: SampleParams. Else per dimension, the observations split
+// into the best gamma (10%, at most 25) and the rest, a Parzen density of
+// each (Gaussians on the observations, in log space for log_uniform, plus
+// a wide prior; category weights plus one for choice), and of 24
+// candidates drawn from the best's density the one with the highest ratio
+// best / rest. Deterministic from the seed, the trial and `history`.
+constexpr size_t kTpeStartupTrials = 10;
+Params SampleTpe(const std::vector<SearchDimension>& space, uint64_t seed, int64_t trial,
+                 const std::vector<Observation>& history, bool greater_is_better);
+
+struct Rung {
+  int64_t trials = 0;    // how many trials this rung evaluates
+  int64_t resource = 0;  // rounds or folds each of them gets
+};
+
+// The rungs of successive halving for `trials` trials, reduction `eta` (>= 2),
+// and a resource between `min_resource` and `max_resource`. The last rung
+// has max_resource; a rung before it has 1/eta of the next one's resource
+// (at least min_resource) and eta times its trials. Rungs stop before the
+// resource would fall below min_resource, or one trial would be left.
+std::vector<Rung> HalvingRungs(int64_t trials, int64_t eta, int64_t min_resource,
+                               int64_t max_resource);
+
+// The `keep` best of `scores` (indices into it, best first); NaN is worst,
+// ties go to the lower index.
+std::vector<size_t> Survivors(const std::vector<double>& scores, size_t keep,
+                              bool greater_is_better);
+
+}  // namespace slipway::training
