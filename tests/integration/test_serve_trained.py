@@ -24,12 +24,11 @@ import pandas as pd
 import pytest
 import requests
 from mlflow.tracking import MlflowClient
-from sklearn import datasets as skdatasets
 
 from conftest import free_port, slipway_binary, unique
 from test_data import slipway
 from test_serving import _answers, create, invoke, serving_version, wait_for
-from test_train import _artifact, _run_id
+from test_train import _artifact, _run_id, cancer_frame
 
 pytestmark = pytest.mark.slipway_only
 
@@ -39,10 +38,7 @@ PROBA = {"predict_method": "predict_proba"}
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory) -> Path:
     ws = tmp_path_factory.mktemp("serve-trained-ws")
-    cancer = skdatasets.load_breast_cancer(as_frame=True).frame
-    cancer = cancer.rename(columns={"target": "malignant"})
-    cancer.columns = [c.replace(" ", "_") for c in cancer.columns]
-    cancer.to_csv(ws / "cancer.csv", index=False)
+    cancer_frame().to_csv(ws / "cancer.csv", index=False)
     slipway("data", "add", "cancer.csv", "--name", "cancer", cwd=ws)
     _shop().to_csv(ws / "shop.csv", index=False)
     slipway("data", "add", "shop.csv", "--name", "shop", cwd=ws)

@@ -56,12 +56,19 @@ register: {model: cancer, alias: candidate}
 """
 
 
-@pytest.fixture(scope="module")
-def workspace(tmp_path_factory) -> Path:
-    ws = tmp_path_factory.mktemp("train-ws")
+def cancer_frame() -> pd.DataFrame:
+    """scikit-learn's breast cancer set, its target named `malignant` and
+    its column names without spaces."""
     frame = skdatasets.load_breast_cancer(as_frame=True).frame
     frame = frame.rename(columns={"target": "malignant"})
     frame.columns = [c.replace(" ", "_") for c in frame.columns]
+    return frame
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory) -> Path:
+    ws = tmp_path_factory.mktemp("train-ws")
+    frame = cancer_frame()
     frame.to_csv(ws / "cancer.csv", index=False)
     slipway("data", "add", "cancer.csv", "--name", "cancer", cwd=ws)
     # A second version with a hole in the target and one class only.
