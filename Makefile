@@ -22,6 +22,8 @@ APT_RUN  := build-essential cmake ninja-build ccache pkg-config \
 	libxgboost-dev libeigen3-dev \
 	libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
 APT_TEST := libgtest-dev libgmock-dev clang-format prometheus wrk chromium
+# nginx answering a fixed 200 is bench/serving's HTTP limit.
+APT_BENCH := nginx-light
 # The web UI is built with npm (ui/package-lock.json). Debian's nodejs and npm
 # are installed only when no npm is on PATH, so a Node.js installed another
 # way (nodesource's nodejs, which carries its own npm) is left alone.
@@ -29,7 +31,7 @@ APT_NODE := nodejs npm
 
 CMAKE_FLAGS := -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DCMAKE_CXX_COMPILER_LAUNCHER=ccache
 
-.PHONY: all deps deps-apt deps-apt-test deps-python build build-run run test test-unit \
+.PHONY: all deps deps-apt deps-apt-test deps-apt-bench deps-python build build-run run test test-unit \
 	test-integration sanitize tsan format format-check bench clean
 
 all: build
@@ -54,6 +56,9 @@ deps-apt:
 
 deps-apt-test: deps-apt
 	$(call apt_install,$(APT_TEST))
+
+deps-apt-bench: deps-apt-test
+	$(call apt_install,$(APT_BENCH))
 
 # The Python side (the real mlflow client the tests drive) is pinned in
 # tests/requirements.txt; pip is skipped when the pins are already satisfied.
@@ -103,7 +108,7 @@ format:
 format-check:
 	find src tests -name '*.h' -o -name '*.cc' | xargs clang-format --dry-run --Werror
 
-bench: deps build
+bench: deps deps-apt-bench build
 	$(PYTHON) bench/tracking/run.py
 	$(PYTHON) bench/serving/run.py --record --venvs $(BUILD_DIR)/bench-venvs
 
