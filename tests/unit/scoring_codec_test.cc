@@ -750,6 +750,47 @@ TEST(ScoringCodecTest, NumbersReadExactlyAsFromChars) {
   EXPECT_GT(taken, texts.size() / 2);
 }
 
+TEST(ScoringCodecTest, NumberListReadsDigitRunsOfEveryLengthAndPlace) {
+  // Digits are read eight bytes at a time where eight bytes are left, one at
+  // a time near the end of the text: every run length (1 to 19 digits, on
+  // either side of the point) at every distance from the end must read the
+  // same double as from_chars.
+  std::mt19937_64 rng(7);
+  for (int before = 1; before <= 19; ++before) {
+    for (int after = 0; before + after <= 19; ++after) {
+      std::string number = (rng() & 1) ? "-" : "";
+      number += static_cast<char>('1' + rng() % 9);
+      for (int i = 1; i < before; ++i) number += static_cast<char>('0' + rng() % 10);
+      if (after > 0) number += '.';
+      for (int i = 0; i < after; ++i) number += static_cast<char>('0' + rng() % 10);
+      double want = 0;
+      std::from_chars(number.data(), number.data() + number.size(), want);
+      for (const std::string& list :
+           {"[" + number + "]", "[" + number + ",0]", "[" + number + ",1.25,-7]   "}) {
+        const size_t n = static_cast<size_t>(std::count(list.begin(), list.end(), ',')) + 1;
+        slipway::http::JsonScanner s(list, "");
+        std::vector<double> out(n);
+        if (!s.TryReadNumberList(out.data(), n)) {
+          // Only what Clinger's exact path cannot take is left to the general path.
+          EXPECT_GT(before + after, 15) << list;
+          continue;
+        }
+        EXPECT_EQ(out[0], want) << list;
+        if (n == 3) {
+          EXPECT_EQ(out[1], 1.25);
+          EXPECT_EQ(out[2], -7);
+        }
+      }
+    }
+  }
+  // A leading zero is refused however long the run after it.
+  for (const char* text : {"[00]", "[0123456789]", "[-01.5]", "[000000000000.1]"}) {
+    slipway::http::JsonScanner s(text, "");
+    double out = 0;
+    EXPECT_FALSE(s.TryReadNumberList(&out, 1)) << text;
+  }
+}
+
 TEST(ScoringCodecTest, NumberListFastPathTakesOnlyWhatItReadsExactly) {
   auto take = [](std::string_view text, size_t n) {
     slipway::http::JsonScanner s(text, "");
