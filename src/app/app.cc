@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "blob/local_blob_store.h"
+#include "core/cpus.h"
 #include "core/error.h"
 
 namespace slipway::app {
@@ -52,8 +53,7 @@ std::string CanonicalResourceId(governance::ResourceType type, const std::string
 std::unique_ptr<core::Executor> NewDataExecutor(int threads) {
   core::Executor::Options options;
   options.name = "data";
-  options.threads =
-      threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  options.threads = threads > 0 ? threads : core::UsableCores();
   options.max_queued = 256;
   return std::make_unique<core::Executor>(options);
 }

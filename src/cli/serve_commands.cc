@@ -35,7 +35,7 @@ struct ServeArgs {
   int grpc_port = 0;  // 0: no gRPC
   int grpc_threads = 64;
   int threads = 32;
-  int io_threads = 2;
+  int io_threads = 0;  // 0: one per usable core
   int64_t max_batch_rows = 0;
   int64_t max_queue_delay_us = 0;
   int64_t max_queued = 256;
@@ -472,9 +472,11 @@ void AddServeCommands(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::Range(1, 1024));
   serve
-      ->add_option("--io-threads", args->io_threads, "Threads reading requests and writing replies")
+      ->add_option("--io-threads", args->io_threads,
+                   "Threads reading requests and writing replies; 0 is one per core the "
+                   "process may use (its CPU affinity and cgroup quota)")
       ->capture_default_str()
-      ->check(CLI::Range(1, 64));
+      ->check(CLI::Range(0, 64));
   serve
       ->add_option("--max-batch-rows", args->max_batch_rows,
                    "Dynamic batching: rows per model call (0: off)")

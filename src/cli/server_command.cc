@@ -52,7 +52,7 @@ struct ServerArgs {
   std::string artifacts;  // default <data_dir>/artifacts
   std::string datasets;   // default <data_dir>/datasets
   int threads = 32;
-  int io_threads = 2;
+  int io_threads = 0;  // 0: one per usable core
   double header_timeout = 30;
   double idle_timeout = 30;
   std::string log_format = "text";
@@ -262,9 +262,10 @@ void AddServerCommand(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::Range(0, 256));
   cmd->add_option("--io-threads", args->io_threads,
-                  "Threads that read requests and write replies for every connection")
+                  "Threads that read requests and write replies for every connection; 0 is one "
+                  "per core the process may use (its CPU affinity and cgroup quota)")
       ->capture_default_str()
-      ->check(CLI::Range(1, 64));
+      ->check(CLI::Range(0, 64));
   cmd->add_option("--header-timeout", args->header_timeout,
                   "Seconds a connection may take to send a request's headers (and may stay "
                   "idle between requests)")

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "core/base64.h"
+#include "core/cpus.h"
 #include "core/error.h"
 #include "data/task_group.h"
 
@@ -628,7 +629,7 @@ DatasetProfile ProfileCsv(const std::filesystem::path& path, const CsvOptions& c
                           const ProfileOptions& options, const ProfileProgress& progress) {
   std::unique_ptr<CsvReader> reader = CsvReader::Open(path, csv_options);
   int threads = options.threads;
-  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (threads <= 0) threads = core::UsableCores();
   threads = std::min(threads, 256);
   const std::vector<CsvByteRange> ranges = reader->Split(threads);
   const uint64_t total_bytes = reader->file_size();

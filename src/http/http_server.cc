@@ -15,6 +15,7 @@
 #include <regex>
 #include <unordered_map>
 
+#include "core/cpus.h"
 #include "core/error.h"
 #include "core/executor.h"
 #include "http/access_log.h"
@@ -1187,7 +1188,8 @@ bool HttpServer::Listen() {
   if (ec) return false;
   bound_port_ = impl.acceptor.local_endpoint().port();
 
-  const int extra = std::max(1, options_.io_threads) - 1;
+  const int io_threads = options_.io_threads > 0 ? options_.io_threads : core::UsableCores();
+  const int extra = io_threads - 1;
   for (int i = 0; i < extra; ++i) impl.more_io.push_back(std::make_unique<asio::io_context>(1));
   impl.work.push_back(asio::make_work_guard(impl.ioc));
   for (auto& context : impl.more_io) impl.work.push_back(asio::make_work_guard(*context));
