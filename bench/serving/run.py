@@ -382,7 +382,7 @@ def verify(srv, data):
 # ----------------------------------------------------------------------------- one server
 
 
-def bench_server(kind, args, cfg, data, meta, out, only_single=False):
+def bench_server(kind, args, cfg, data, meta, out, only_single=False, floor_rate=None):
     sdir = os.path.join(args.work, kind)
     os.makedirs(sdir, exist_ok=True)
     out["errors"] = []
@@ -468,6 +468,17 @@ def bench_server(kind, args, cfg, data, meta, out, only_single=False):
                 attempt("batch-binary", binary)
         if "single" in out and not only_single:
             attempt("half-peak", half)
+        if floor_rate:
+            # The same open-loop schedule Slipway got, against nginx's fixed
+            # 200: the latency this machine and generator add at that rate
+            # whatever the server (the floor under Slipway's p99).
+            def floor():
+                r = openloop(srv, srv.body1, floor_rate, cfg["seconds"], args)
+                out["floor"] = r
+                log(f"  (c) open loop at slipway's rate {floor_rate:.0f} req/s: p99 "
+                    f"{r['lat_p99_us'] / 1000:.2f} ms (due -> sent p99 "
+                    f"{r['send_delay_p99_us'] / 1000:.2f} ms), errors {r['errors']}")
+            attempt("floor", floor)
         out["load_after"] = loadavg()
         out["cpu_s"] = srv.cpu_seconds()[0] - cpu0
         rss = srv.peak_rss_mb()
@@ -609,6 +620,10 @@ def ratios(res, meta):
     out.append(f"- p99 latency at half of slipway's peak "
                f"({'n/a' if rate is None else f'{rate:.0f} req/s'}, open loop): "
                f"{'n/a' if p99 is None else f'{p99:.2f} ms'} (issue 11: under 2 ms)")
+    floor = ms(get(res, "nginx_after", "floor", "lat_p99_us"))
+    if floor is not None:
+        out.append(f"- p99 of nginx's fixed 200 on the same open-loop schedule (what the machine "
+                   f"and the generator add at that rate): {floor:.2f} ms")
     a, b = get(res, "slipway", "start_s"), get(res, "mlflow", "start_s")
     out.append(f"- start to first answer: slipway {fmt(a, '{:.2f} s')} (issue 11: under 1 s), "
                f"mlflow models serve {fmt(b, '{:.2f} s')}"
@@ -866,7 +881,8 @@ def main():
             res["nginx_after"] = {}
             try:
                 bench_server("nginx", args, dict(cfg, start_repeats=1), data, meta,
-                             res["nginx_after"], only_single=True)
+                             res["nginx_after"], only_single=True,
+                             floor_rate=get(res, "slipway", "half", "target_rate"))
             except Exception as e:  # noqa: BLE001 - recorded
                 res["nginx_after"]["error"] = f"{type(e).__name__}: {e}"
     elapsed = time.time() - t_all
