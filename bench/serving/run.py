@@ -693,7 +693,8 @@ def slipway_threads(args):
     import re
     d = {k: (re.search(rf"--{k} INT[^=]*=(\d+)", helptext) or [None, "?"])[1]
          for k in ("threads", "io-threads")}
-    defaults = f"defaults --threads {d['threads']} --io-threads {d['io-threads']}"
+    io = d["io-threads"] + (" (one per core it may use)" if d["io-threads"] == "0" else "")
+    defaults = f"defaults --threads {d['threads']} --io-threads {io}"
     if not given:
         return f"its {defaults}, access log on (to a file)"
     return f"`{given}` on top of its {defaults}"
