@@ -221,8 +221,7 @@ class OipGrpcServer::Service final : public inference::GRPCInferenceService::Ser
       std::shared_ptr<const serving::Routing> routing = deployment->routing();
       const std::string& version = request->version();
       reply->set_ready(routing && routing->primary &&
-                       (version.empty() || routing->primary->version == version ||
-                        (routing->canary && routing->canary->version == version)));
+                       (version.empty() || routing->Version(version)));
     });
   }
 
@@ -237,18 +236,14 @@ class OipGrpcServer::Service final : public inference::GRPCInferenceService::Ser
         throw Error(ErrorCode::kTemporarilyUnavailable,
                     "Model '" + name + "' has no version loaded yet; retry later.");
       }
-      std::shared_ptr<const serving::Servable> servable = routing->primary;
-      if (!version.empty()) {
-        if (routing->canary && routing->canary->version == version) {
-          servable = routing->canary;
-        } else if (routing->primary->version != version) {
-          throw Error(ErrorCode::kResourceDoesNotExist,
-                      "Model '" + name + "' has no version " + version + " loaded.");
-        }
+      std::shared_ptr<const serving::Servable> servable =
+          version.empty() ? routing->primary : routing->Version(version);
+      if (!servable) {
+        throw Error(ErrorCode::kResourceDoesNotExist,
+                    "Model '" + name + "' has no version " + version + " loaded.");
       }
       reply->set_name(name);
-      reply->add_versions(routing->primary->version);
-      if (routing->canary) reply->add_versions(routing->canary->version);
+      for (const std::string& label : routing->VersionLabels()) reply->add_versions(label);
       reply->set_platform(Platform(*servable));
       const ml::MlModel& mlmodel = servable->model->mlmodel();
       if (mlmodel.signature) {

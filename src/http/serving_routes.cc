@@ -82,16 +82,10 @@ void Metadata(Response& res, const serving::Deployment& deployment, const std::s
     throw Error(ErrorCode::kTemporarilyUnavailable,
                 "Model '" + name + "' has no version loaded yet; retry later.");
   }
-  std::shared_ptr<const serving::Servable> servable = routing->primary;
-  std::vector<std::string> versions = {routing->primary->version};
-  if (routing->canary) versions.push_back(routing->canary->version);
-  if (!version.empty()) {
-    if (routing->canary && routing->canary->version == version) {
-      servable = routing->canary;
-    } else if (routing->primary->version != version) {
-      ThrowNotFound("Model '" + name + "' has no version " + version + " loaded.");
-    }
-  }
+  std::shared_ptr<const serving::Servable> servable =
+      version.empty() ? routing->primary : routing->Version(version);
+  if (!servable) ThrowNotFound("Model '" + name + "' has no version " + version + " loaded.");
+  const std::vector<std::string> versions = routing->VersionLabels();
   const ml::MlModel& mlmodel = servable->model->mlmodel();
   const ml::Schema* inputs = mlmodel.signature ? &mlmodel.signature->inputs : nullptr;
   const ml::Schema* outputs = mlmodel.signature ? &mlmodel.signature->outputs : nullptr;
@@ -100,9 +94,7 @@ void Metadata(Response& res, const serving::Deployment& deployment, const std::s
 
 void Ready(Response& res, const serving::Deployment& deployment, const std::string& version) {
   std::shared_ptr<const serving::Routing> routing = deployment.routing();
-  bool ready = routing && routing->primary &&
-               (version.empty() || routing->primary->version == version ||
-                (routing->canary && routing->canary->version == version));
+  bool ready = routing && routing->primary && (version.empty() || routing->Version(version));
   if (!ready) {
     throw Error(ErrorCode::kTemporarilyUnavailable, "The model is not ready.");
   }
@@ -181,6 +173,7 @@ Json DeploymentJson(const serving::DeploymentInfo& info) {
           {"shadow_uri", s.shadow_uri},
           {"pinned_version", s.pinned_version},
           {"previous_version", s.previous_version},
+          {"previous_model", s.previous_model},
           {"max_queued", s.max_queued},
           {"max_batch_rows", s.max_batch_rows},
           {"max_queue_delay_us", s.max_queue_delay_us},

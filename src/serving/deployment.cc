@@ -113,11 +113,9 @@ Deployment::Answer Deployment::Predict(ml::Frame input, const std::string& param
   }
   std::shared_ptr<const Servable> chosen = routing->primary;
   if (!version.empty()) {
-    if (routing->canary && routing->canary->version == version) {
-      chosen = routing->canary;
-    } else if (routing->primary->version != version) {
+    chosen = routing->Version(version);
+    if (!chosen)
       ThrowNotFound("Deployment '" + name_ + "' does not serve version " + version + ".");
-    }
   } else if (routing->canary && routing->canary_weight > 0) {
     uint32_t point = sticky_key.empty()
                          ? RandomPercentile()

@@ -24,8 +24,10 @@ struct DeploymentSpec {
   // following its alias, until the alias moves again or the user updates.
   std::string pinned_version;
   // The primary version that served before the last swap (what a rollback
-  // returns to); empty before the first swap.
+  // returns to), and its model; empty before the first swap. The model is
+  // empty in records written before it was kept: the primary's model.
   std::string previous_version;
+  std::string previous_model;
   // Limits and batching (Deployment::Options).
   int64_t max_queued = 256;
   int64_t max_batch_rows = 0;

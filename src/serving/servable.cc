@@ -137,4 +137,19 @@ ml::Predictions Servable::Predict(const ml::Frame& conformed, std::string_view p
   return model->Predict(conformed, params_json);
 }
 
+std::shared_ptr<const Servable> Routing::Version(const std::string& version) const {
+  if (!primary) return nullptr;
+  if (version == primary->version || version == "primary") return primary;
+  if (canary && (version == canary->version || version == "canary")) return canary;
+  return nullptr;
+}
+
+std::vector<std::string> Routing::VersionLabels() const {
+  std::vector<std::string> labels;
+  if (!primary) return labels;
+  labels.push_back(primary->version);
+  if (canary) labels.push_back(canary->version == primary->version ? "canary" : canary->version);
+  return labels;
+}
+
 }  // namespace slipway::serving

@@ -135,6 +135,15 @@ struct Routing {
   int canary_weight = 0;
   // Sees a copy of every request; its answers are logged, never returned.
   std::shared_ptr<const Servable> shadow;
+
+  // The servable a request for `version` goes to (OIP's /versions/{v}), or
+  // null when none is served under it: a version number, the primary's
+  // first when primary and canary are two models with the same number, or
+  // a role, "primary" or "canary".
+  std::shared_ptr<const Servable> Version(const std::string& version) const;
+  // The versions served, as Version() takes them: the primary's number, and
+  // the canary's, or "canary" where its number is the primary's.
+  std::vector<std::string> VersionLabels() const;
 };
 
 }  // namespace slipway::serving

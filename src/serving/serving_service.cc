@@ -62,6 +62,12 @@ std::string Describe(const std::string& model, const std::string& version) {
   return model + " v" + version;
 }
 
+// Whether the version served before the last swap is of the model the
+// primary's URI names (so a rollback pins that version of it).
+bool FollowsPreviousModel(const DeploymentSpec& spec) {
+  return spec.previous_model.empty() || spec.previous_model == ModelRef::Parse(spec.model_uri).name;
+}
+
 // Whether a name in the model cache is a version's folder (CacheKey's 32
 // hex digits): anything else there is not the cache's and is left alone.
 bool IsCacheKey(const std::string& name) {
@@ -593,8 +599,11 @@ void ServingService::Reconcile(const std::string& name, const std::string& why) 
               loaded = Load(name, role_name, resolved, role.uri, spec);
             }
             std::string was = role.slot ? " (was v" + role.slot->version + ")" : "";
-            if (role_name == "primary" && role.slot && role.slot->version != resolved.version) {
+            if (role_name == "primary" && role.slot &&
+                (role.slot->version != resolved.version ||
+                 role.slot->model_name != resolved.model_name)) {
               spec.previous_version = role.slot->version;
+              spec.previous_model = role.slot->model_name;
               spec_changed = true;
             }
             role.slot = loaded;
@@ -630,6 +639,7 @@ void ServingService::Reconcile(const std::string& name, const std::string& why) 
     if (entry->deleted) return;
     if (spec_changed) {
       entry->spec.previous_version = spec.previous_version;
+      entry->spec.previous_model = spec.previous_model;
       entry->spec.last_updated_time = NowMillis();
       try {
         store_.Update(entry->spec);
@@ -701,7 +711,13 @@ size_t ServingService::PruneModelCache() {
       named(spec.model_uri, spec.pinned_version);
       named(spec.canary_uri, "");
       named(spec.shadow_uri, "");
-      if (!spec.previous_version.empty()) named(spec.model_uri, spec.previous_version);
+      if (!spec.previous_version.empty()) {
+        if (FollowsPreviousModel(spec)) {
+          named(spec.model_uri, spec.previous_version);
+        } else {
+          named("models:/" + spec.previous_model + "/" + spec.previous_version, "");
+        }
+      }
     }
   }
   // Under the copy lock, what is served and loaded: a load registers its
@@ -914,9 +930,20 @@ DeploymentInfo ServingService::Rollback(const std::string& name) {
       spec.canary_weight = 0;
     } else if (!spec.previous_version.empty()) {
       std::shared_ptr<const Routing> routing = entry->runtime->routing();
-      note = "rolled back to v" + spec.previous_version;
-      spec.pinned_version = spec.previous_version;
+      if (FollowsPreviousModel(spec)) {
+        note = "rolled back to v" + spec.previous_version;
+        spec.pinned_version = spec.previous_version;
+      } else {
+        // The version served before was of another model (a canary of it
+        // promoted): the primary follows that version again, by its URI.
+        const std::string target = "models:/" + spec.previous_model + "/" + spec.previous_version;
+        note = "rolled back to " + Describe(spec.previous_model, spec.previous_version) +
+               ": the primary now follows " + target + " (was " + spec.model_uri + ")";
+        spec.model_uri = target;
+        spec.pinned_version.clear();
+      }
       spec.previous_version = routing && routing->primary ? routing->primary->version : "";
+      spec.previous_model = routing && routing->primary ? routing->primary->model_name : "";
     } else {
       throw Error(ErrorCode::kInvalidState, "Deployment '" + name +
                                                 "' has nothing to roll back to: no canary and no "
@@ -960,22 +987,9 @@ DeploymentInfo ServingService::Promote(const std::string& name) {
   const std::string version = routing->canary->version;
   const ModelRef primary = ModelRef::Parse(spec.model_uri);
   const bool via_alias = !primary.alias.empty() && primary.name == model;
-  std::string note;
-  if (via_alias) {
-    // Checks EDIT on the model and announces the move; the deployment
-    // follows it like any other alias move.
-    registry_.SetAlias(model, primary.alias, version);
-    note = "promoted the canary " + Describe(model, version) + ": @" + primary.alias + " of " +
-           model + " now names v" + version;
-  } else {
-    const std::string target = "models:/" + model + "/" + version;
-    RequireReadableModel(target);
-    Resolve(target, "");  // still registered
-    note = "promoted the canary " + Describe(model, version) + ": the primary now follows " +
-           target + " (was " + spec.model_uri + ")";
-    spec.model_uri = target;
-  }
-  {
+  // The deployment's half of the promotion: the canary removed, the
+  // primary's URI set, unless someone changed the canary meanwhile.
+  auto update_deployment = [&] {
     std::lock_guard lock(entry->mu);
     DeploymentSpec current = entry->spec;
     if (current.canary_uri != spec.canary_uri) {
@@ -991,6 +1005,39 @@ DeploymentInfo ServingService::Promote(const std::string& name) {
     current.last_updated_time = NowMillis();
     store_.Update(current);
     entry->spec = current;
+  };
+  std::string note;
+  if (via_alias) {
+    // The registry's half first (it checks EDIT on the model and announces
+    // the move; the deployment follows it like any other alias move). When
+    // the deployment's half then fails, the alias goes back to where it was,
+    // so a failed promotion changes neither.
+    const std::string was =
+        std::to_string(registry_.GetVersionByAlias(model, primary.alias).version);
+    registry_.SetAlias(model, primary.alias, version);
+    try {
+      update_deployment();
+    } catch (...) {
+      try {
+        if (was != version) registry_.SetAlias(model, primary.alias, was);
+      } catch (const std::exception& e) {
+        spdlog::error(
+            "deployment {}: promotion failed and @{} of {} could not be moved back to "
+            "v{}: {}",
+            name, primary.alias, model, was, e.what());
+      }
+      throw;
+    }
+    note = "promoted the canary " + Describe(model, version) + ": @" + primary.alias + " of " +
+           model + " now names v" + version;
+  } else {
+    const std::string target = "models:/" + model + "/" + version;
+    RequireReadableModel(target);
+    Resolve(target, "");  // still registered
+    note = "promoted the canary " + Describe(model, version) + ": the primary now follows " +
+           target + " (was " + spec.model_uri + ")";
+    spec.model_uri = target;
+    update_deployment();
   }
   entry->Note(note + ", canary removed, by " + governance::CurrentActorName());
   Schedule(name, "promote");

@@ -17,6 +17,7 @@ std::string ToJson(const DeploymentSpec& spec) {
                         {"shadow_uri", spec.shadow_uri},
                         {"pinned_version", spec.pinned_version},
                         {"previous_version", spec.previous_version},
+                        {"previous_model", spec.previous_model},
                         {"max_queued", spec.max_queued},
                         {"max_batch_rows", spec.max_batch_rows},
                         {"max_queue_delay_us", spec.max_queue_delay_us},
@@ -35,6 +36,7 @@ DeploymentSpec FromRow(const Statement& row) {
   spec.shadow_uri = j.value("shadow_uri", "");
   spec.pinned_version = j.value("pinned_version", "");
   spec.previous_version = j.value("previous_version", "");
+  spec.previous_model = j.value("previous_model", "");
   spec.max_queued = j.value("max_queued", int64_t{256});
   spec.max_batch_rows = j.value("max_batch_rows", int64_t{0});
   spec.max_queue_delay_us = j.value("max_queue_delay_us", int64_t{0});

@@ -435,6 +435,57 @@ def test_promote_moves_the_alias_and_removes_the_canary_in_one_call(server, mlfl
     assert mlflow_client.get_model_version_by_alias(model_name, "live").version == v2  # untouched
 
 
+def test_two_models_with_one_version_number_and_a_rollback_across_models(server, mlflow_client):
+    import tritonclient.http as triton
+
+    first, second = unique("first"), unique("second")
+    model_a, va = log_xgboost(first, depth=2, seed=71)
+    model_b, vb = log_xgboost(second, depth=4, seed=72)
+    assert va == vb == "1"  # two models, one version number
+    name = unique("dep")
+    create(server, name, f"models:/{first}/{va}", canary_uri=f"models:/{second}/{vb}",
+           canary_weight=10)
+    wait_for(lambda: serving_version(server, name, "canary") == vb, what="the canary")
+    client = triton.InferenceServerClient(server.url.removeprefix("http://"))
+    x, _ = training_data(seed=73, rows=8)
+
+    def infer(version):
+        tensor = triton.InferInput("input__0", list(x.shape), "FP32")
+        tensor.set_data_from_numpy(x.to_numpy(dtype=np.float32))
+        return client.infer(name, [tensor], model_version=version).as_numpy("predictions").reshape(-1)
+
+    # The number names the primary's version; the canary answers to its role.
+    expected_a = model_a.predict(x.astype(np.float32))
+    expected_b = model_b.predict(x.astype(np.float32))
+    assert np.abs(expected_a - expected_b).max() > 1e-3  # the two can be told apart
+    np.testing.assert_allclose(infer("1"), expected_a, rtol=0, atol=1e-5)
+    np.testing.assert_allclose(infer("primary"), expected_a, rtol=0, atol=1e-5)
+    np.testing.assert_allclose(infer("canary"), expected_b, rtol=0, atol=1e-5)
+    assert client.get_model_metadata(name)["versions"] == ["1", "canary"]
+    assert client.is_model_ready(name, "canary")
+    assert not client.is_model_ready(name, "2")
+
+    # Promote the canary (another model): the primary follows it by URI, and
+    # the version served before is remembered with its model.
+    r = requests.post(f"{server.url}/api/v1/deployments/{name}/promote", timeout=30)
+    assert r.status_code == 200, r.text
+    wait_for(lambda: deployment(server, name)["previous_model"] == first, what="the swap")
+    shown = deployment(server, name)
+    assert shown["model_uri"] == f"models:/{second}/{vb}"
+    assert (shown["previous_model"], shown["previous_version"]) == (first, va)
+    np.testing.assert_allclose(infer(""), expected_b, rtol=0, atol=1e-5)
+
+    # Rollback returns to the first model's version, not to version 1 of the second.
+    r = requests.post(f"{server.url}/api/v1/deployments/{name}/rollback", timeout=30)
+    assert r.status_code == 200, r.text
+    rolled = r.json()["deployment"]
+    assert rolled["model_uri"] == f"models:/{first}/{va}" and rolled["pinned_version"] == ""
+    assert (rolled["previous_model"], rolled["previous_version"]) == (second, vb)
+    wait_for(lambda: np.allclose(infer(""), expected_a, rtol=0, atol=1e-5),
+             what="the first model to answer again")
+    assert any(f"rolled back to {first} v{va}" in e["text"] for e in deployment(server, name)["events"])
+
+
 def test_predictions_are_logged_with_their_request_id(server, mlflow_client):
     model_name = unique("logged")
     model, v1 = log_xgboost(model_name, depth=2, seed=23)

@@ -45,6 +45,8 @@ export interface Deployment {
   shadow_uri: string;
   pinned_version: string;
   previous_version: string;
+  /** The model of previous_version ('' in records older than it: the primary's). */
+  previous_model: string;
   max_queued: number;
   max_batch_rows: number;
   max_queue_delay_us: number;

@@ -162,13 +162,23 @@ function usePermissions(name: string, d: Deployment | undefined): Can {
   };
 }
 
+// Whether the version served before the last swap is of another model than
+// the primary's URI names (a promoted canary of another model).
+function otherModel(d: Deployment): boolean {
+  return !!d.previous_model && d.previous_model !== parseModelUri(d.model_uri)?.name;
+}
+
+function previousOf(d: Deployment): string {
+  return otherModel(d) ? `${d.previous_model} v${d.previous_version}` : `v${d.previous_version}`;
+}
+
 function Actions({ d, can, open }: { d: Deployment; can: Can; open: (dialog: Dialog) => void }) {
   if (can.error) return <ErrorBox error={can.error} title="Your permissions could not be read" />;
   if (!can.known) return null;
   const canary = readyVersion(d, 'canary');
   const primaryRef = parseModelUri(d.model_uri);
   const viaAlias = !!(canary && primaryRef?.alias && primaryRef.name === canary.model_name);
-  const rollbackWhat = d.canary_uri ? 'removes the canary' : d.previous_version ? `returns to v${d.previous_version}` : '';
+  const rollbackWhat = d.canary_uri ? 'removes the canary' : d.previous_version ? `returns to ${previousOf(d)}` : '';
   if (!can.edit && !can.manage) {
     return (
       <p class="muted permission-note" data-testid="permission-note">
@@ -251,6 +261,11 @@ function ActionDialog({ kind, d, onDone, onCancel }: { kind: Exclude<Dialog, nul
           {d.canary_uri ? (
             <p>
               Remove the canary <code>{d.canary_uri}</code> of <strong>{d.name}</strong>: all requests go to the primary again.
+            </p>
+          ) : otherModel(d) ? (
+            <p>
+              Serve {previousOf(d)} again (the one served before the last swap): the primary follows{' '}
+              <code>{`models:/${d.previous_model}/${d.previous_version}`}</code> instead of <code>{d.model_uri}</code>.
             </p>
           ) : (
             <p>
