@@ -31,6 +31,7 @@
 #include "training/champion.h"
 #include "training/gates.h"
 #include "training/metrics.h"
+#include "training/model_card.h"
 #include "training/model_folder.h"
 #include "training/plan.h"
 #include "training/provenance.h"
@@ -547,9 +548,10 @@ void PrintGates(const std::vector<training::GateResult>& results) {
 }
 
 // Registers the run's model and moves the alias: the registered model made
-// when missing, a version from runs:/<run>/model carrying `version_tags`.
+// when missing, a version from runs:/<run>/model carrying `version_tags`,
+// with the model card as its description.
 void Register(ApiClient& client, const training::Registration& reg, const std::string& run_id,
-              const json& version_tags) {
+              const json& version_tags, const std::string& description) {
   try {
     client.Post(Endpoint("registered-models/create"), {{"name", reg.model}});
   } catch (const Error& error) {
@@ -559,7 +561,8 @@ void Register(ApiClient& client, const training::Registration& reg, const std::s
       client.Post(Endpoint("model-versions/create"), {{"name", reg.model},
                                                       {"source", "runs:/" + run_id + "/model"},
                                                       {"run_id", run_id},
-                                                      {"tags", version_tags}});
+                                                      {"tags", version_tags},
+                                                      {"description", description}});
   const std::string version = StringField(Field(created, "model_version"), "version");
   std::cout << fmt::format("registered {} version {} from runs:/{}/model\n", reg.model, version,
                            run_id);
@@ -785,6 +788,8 @@ void Train(const TrainOptions& options) {
       });
   const bool passed = training::AllPassed(gates);
 
+  const std::string model_card =
+      training::ModelCard(spec, outcome, gates, {run ? run->run_id() : std::string(), provenance});
   if (run) {
     json tags = base_tags;
     for (const auto& [key, value] : training::ProvenanceTags(provenance))
@@ -838,6 +843,7 @@ void Train(const TrainOptions& options) {
       digests.push_back(KeyValue(training::kModelDigestTagPrefix + name, digest));
     run->Log(json::array(), json::array(), digests);
     run->PutArtifact("spec.yaml", spec_text);
+    run->PutArtifact("model_card.md", model_card);
     run->PutArtifact("evaluation/holdout_predictions.csv", HoldoutCsv(spec, outcome));
     if (!outcome.holdout.confusion.empty()) {
       run->PutArtifact(
@@ -869,7 +875,7 @@ void Train(const TrainOptions& options) {
         version_tags.push_back(KeyValue(fmt::format("slipway.gate.{}", i),
                                         fmt::format("{}: {}", gates[i].rule, gates[i].detail)));
       }
-      Register(run->client(), *spec.register_as, run->run_id(), version_tags);
+      Register(run->client(), *spec.register_as, run->run_id(), version_tags, model_card);
     }
   }
   if (!gates.empty()) {

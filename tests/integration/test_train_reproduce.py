@@ -1,10 +1,12 @@
-"""Reproducible training (issue 14).
+"""Reproducible training and the model card (issue 14).
 
 With the same spec, data version and seed, `slipway train` makes the same
 model files byte for byte; the run records what it was made from (spec and
 data digests, --set overrides, git commit, Slipway and library versions);
 `slipway train --reproduce RUN_ID` trains again from that record and
-compares the files' digests, exiting 1 on a mismatch.
+compares the files' digests, exiting 1 on a mismatch. A passed run that
+registers its model writes the model card into the version's description
+and the run's model_card.md.
 
 Real `slipway train` and `slipway server` processes, the real mlflow client.
 """
@@ -211,3 +213,56 @@ def test_a_model_that_differs_is_a_mismatch_and_exit_1(workspace, server):
     both = slipway("train", "spec.yaml", "--reproduce", run_id, "--tracking-uri", server.url,
                    cwd=workspace, check=False)
     assert both.returncode == 1 and "--reproduce takes the spec" in both.stderr
+
+
+GATED = TRAIN_SPEC + """\
+gates:
+  - {metric: roc_auc, min: 0.9}
+  - {metric: log_loss, max: 0.5}
+register: {model: NAME, alias: candidate}
+"""
+
+
+def test_a_registered_version_carries_the_model_card(workspace, server):
+    client = MlflowClient(server.url)
+    out = _train(workspace, server, GATED.replace("NAME", "carded"))
+    assert out.returncode == 0, out.stderr
+    run_id = _run_id(out.stdout)
+    version = client.get_model_version_by_alias("carded", "candidate")
+    card = version.description
+    assert card == _artifact(server, run_id, "model_card.md").decode()
+    metrics = client.get_run(run_id).data.metrics
+    tags = client.get_run(run_id).data.tags
+    assert card.startswith("# Model card: spec.yaml\n")
+    assert "| dataset version | cancer@1 |" in card
+    assert f"| content sha256 | `{_data_digest(workspace, 'cancer@1')}` |" in card
+    assert f"| roc_auc * | {metrics['cv.roc_auc.mean']:.4f} | {metrics['cv.roc_auc.std']:.4f} | " \
+           f"{metrics['holdout.roc_auc']:.4f} |" in card
+    assert "**PASSED**" in card
+    assert f"| roc_auc >= 0.9 | {metrics['holdout.roc_auc']:.4f} | >= 0.9 |  | yes |" in card
+    assert f"| log_loss <= 0.5 | {metrics['holdout.log_loss']:.4f} | <= 0.5 |  | yes |" in card
+    assert f"| run | {run_id} |" in card
+    assert f"| spec sha256 | `{tags['slipway.spec.sha256']}` |" in card
+    assert "| git commit | none (the spec is not in a git working tree) |" in card
+    assert f"| Slipway | {tags['slipway.version']} |" in card
+    assert f"| XGBoost | {tags['slipway.library.xgboost']} |" in card
+
+    # A champion gate: the card holds the champion, the margin and the
+    # paired bootstrap interval of the improvement. The same spec, data and
+    # seed make the same model as the champion's: an improvement of exactly 0.
+    champion_spec = GATED.replace("NAME", "carded").replace(
+        "  - {metric: log_loss, max: 0.5}\n",
+        "  - {metric: roc_auc, champion: candidate, margin: 0}\n")
+    out = _train(workspace, server, champion_spec)
+    assert out.returncode == 0, out.stdout + out.stderr
+    card = client.get_model_version_by_alias("carded", "candidate").description
+    auc = f"{metrics['holdout.roc_auc']:.4f}"
+    assert (f"| roc_auc >= champion@candidate + 0 | {auc} | champion@candidate + 0 (champion "
+            f"{auc}) | [+0.0000, +0.0000] (95%) | yes |") in card, card
+
+    # A failed run registers nothing, and its card says FAILED.
+    failing = _train(workspace, server, GATED.replace("NAME", "carded").replace("0.9}", "0.9999}"))
+    assert failing.returncode == 1
+    card = _artifact(server, _run_id(failing.stdout), "model_card.md").decode()
+    assert "**FAILED**" in card and "| **no** |" in card
+    assert len(client.search_model_versions("name='carded'")) == 2
