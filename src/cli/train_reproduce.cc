@@ -77,6 +77,11 @@ RecordedTraining FetchRecordedTraining(ApiClient& client, const std::string& run
     r.overrides_recorded = true;
   }
   if (params.count("seed")) r.seed = params.at("seed");
+  for (const auto& [key, value] : training::ProvenanceTags(training::BuildProvenance())) {
+    if (key.rfind("slipway.version", 0) == 0 || key.rfind("slipway.library.", 0) == 0) {
+      if (tags.count(key)) r.versions[key] = tags.at(key);
+    }
+  }
 
   const json& info = Field(run, "info");
   const std::string artifact_uri = StringField(info, "artifact_uri");
@@ -117,6 +122,12 @@ bool ReportReproduction(const RecordedTraining& recorded,
     out << fmt::format("    recorded   {}\n    reproduced {}\n",
                        m.recorded.empty() ? "-" : m.recorded,
                        m.reproduced.empty() ? "-" : m.reproduced);
+  }
+  for (const auto& [key, value] : training::ProvenanceTags(training::BuildProvenance())) {
+    const auto recorded_value = recorded.versions.find(key);
+    if (recorded_value != recorded.versions.end() && recorded_value->second != value) {
+      out << fmt::format("  {}: {} when trained, {} here\n", key, recorded_value->second, value);
+    }
   }
   out << fmt::format(
       "reproduce {}: {} of {} files identical\n", all ? "MATCH" : "MISMATCH",

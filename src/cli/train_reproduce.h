@@ -29,6 +29,9 @@ struct RecordedTraining {
   std::string dataset;                 // name@version trained on
   std::string dataset_sha256;
   std::string seed;
+  // Versions the run was trained with, by tag (slipway.version,
+  // slipway.library.xgboost, slipway.library.eigen), where recorded.
+  std::map<std::string, std::string> versions;
   // The run's model folder (artifacts under model/), digests by file name.
   std::map<std::string, std::string> model_digests;
 
@@ -41,8 +44,9 @@ struct RecordedTraining {
 // `slipway train` made (no spec.yaml, no slipway.dataset tag, no model).
 RecordedTraining FetchRecordedTraining(ApiClient& client, const std::string& run_id);
 
-// Prints one line per file (match / MISMATCH, both digests) to `out`;
-// true when every file matches.
+// Prints one line per file (match / MISMATCH, both digests) to `out`, and
+// each version that differs from this build's (a likely cause); true when
+// every file matches.
 bool ReportReproduction(const RecordedTraining& recorded,
                         const std::vector<training::ModelFile>& reproduced, std::ostream& out);
 

@@ -202,9 +202,16 @@ def test_a_model_that_differs_is_a_mismatch_and_exit_1(workspace, server):
     assert re.search(r"^  preprocessing.json\s+match$", bad.stdout, re.M), bad.stdout
     assert "reproduce MISMATCH: 2 of 3 files identical" in bad.stdout
     assert f"the retrained model differs from run {run_id}" in bad.stderr
+    # A version that differs from this build's is named: a likely cause.
+    client = MlflowClient(server.url)
+    here = client.get_run(run_id).data.tags["slipway.version"]
+    assert "when trained" not in bad.stdout
+    client.set_tag(run_id, "slipway.version", "0.0.1")
+    bad = _reproduce(workspace, server, run_id)
+    assert bad.returncode == 1
+    assert f"  slipway.version: 0.0.1 when trained, {here} here\n" in bad.stdout, bad.stdout
 
     # A run slipway train did not make is refused, saying why.
-    client = MlflowClient(server.url)
     plain = client.create_run(client.get_run(run_id).info.experiment_id).info.run_id
     refused = _reproduce(workspace, server, plain)
     assert refused.returncode == 1
