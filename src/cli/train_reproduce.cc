@@ -72,6 +72,7 @@ RecordedTraining FetchRecordedTraining(ApiClient& client, const std::string& run
   r.dataset_sha256 = tag(training::kDatasetDigestTag);
   r.spec_sha256 = tag(training::kSpecDigestTag);
   r.spec_source = tag("slipway.spec");
+  if (r.spec_source.empty()) r.spec_source = "spec.yaml";  // the artifact's name
   if (tags.count(training::kOverridesTag)) {
     r.overrides = json::parse(tags.at(training::kOverridesTag)).get<std::vector<std::string>>();
     r.overrides_recorded = true;
