@@ -19,7 +19,9 @@
 
 #include "cli/api_client.h"
 #include "cli/cli_support.h"
+#include "cli/git_commit.h"
 #include "cli/table.h"
+#include "cli/train_reproduce.h"
 #include "cli/workspace.h"
 #include "core/clock.h"
 #include "core/error.h"
@@ -29,8 +31,10 @@
 #include "training/champion.h"
 #include "training/gates.h"
 #include "training/metrics.h"
+#include "training/model_card.h"
 #include "training/model_folder.h"
 #include "training/plan.h"
+#include "training/provenance.h"
 #include "training/search.h"
 #include "training/spec.h"
 #include "training/table.h"
@@ -54,6 +58,7 @@ struct TrainOptions {
   bool no_tracking = false;
   int jobs = 1;
   int64_t max_trials = -1;
+  std::string reproduce;  // --reproduce: a run id
 };
 
 std::string ReadSpec(const std::string& path) {
@@ -543,9 +548,10 @@ void PrintGates(const std::vector<training::GateResult>& results) {
 }
 
 // Registers the run's model and moves the alias: the registered model made
-// when missing, a version from runs:/<run>/model carrying `version_tags`.
+// when missing, a version from runs:/<run>/model carrying `version_tags`,
+// with the model card as its description.
 void Register(ApiClient& client, const training::Registration& reg, const std::string& run_id,
-              const json& version_tags) {
+              const json& version_tags, const std::string& description) {
   try {
     client.Post(Endpoint("registered-models/create"), {{"name", reg.model}});
   } catch (const Error& error) {
@@ -555,7 +561,8 @@ void Register(ApiClient& client, const training::Registration& reg, const std::s
       client.Post(Endpoint("model-versions/create"), {{"name", reg.model},
                                                       {"source", "runs:/" + run_id + "/model"},
                                                       {"run_id", run_id},
-                                                      {"tags", version_tags}});
+                                                      {"tags", version_tags},
+                                                      {"description", description}});
   const std::string version = StringField(Field(created, "model_version"), "version");
   std::cout << fmt::format("registered {} version {} from runs:/{}/model\n", reg.model, version,
                            run_id);
@@ -569,8 +576,27 @@ void Register(ApiClient& client, const training::Registration& reg, const std::s
 void Train(const TrainOptions& options) {
   std::vector<std::string> overrides = options.set;
   if (!options.data.empty()) overrides.push_back("data=" + options.data);
-  const std::string spec_text = ReadSpec(options.spec);
-  const training::TrainingSpec spec = training::ParseSpec(spec_text, options.spec, overrides);
+  // --reproduce: the run's recorded spec, overrides, data version and seed,
+  // trained again without tracking; its model files compared at the end.
+  std::optional<RecordedTraining> recorded;
+  if (!options.reproduce.empty()) {
+    if (!options.spec.empty() || !options.set.empty() || !options.data.empty())
+      ThrowInvalid("--reproduce takes the spec, --set and --data the run recorded: give none");
+    ApiClient client(ResolveTrackingUri(options.tracking_uri));
+    recorded = FetchRecordedTraining(client, options.reproduce);
+    overrides = recorded->RetrainOverrides();
+    std::cout << fmt::format(
+        "reproduce run {}: {} on {}, seed {}{}\n", recorded->run_id, recorded->spec_source,
+        recorded->dataset, recorded->seed,
+        recorded->overrides_recorded ? "" : " (the run recorded no --set overrides)");
+  } else if (options.spec.empty()) {
+    ThrowInvalid("slipway train needs a spec file, or --reproduce RUN_ID");
+  }
+  const std::string spec_text = recorded ? recorded->spec_text : ReadSpec(options.spec);
+  const std::string spec_source = recorded ? recorded->spec_source : options.spec;
+  if (recorded && !recorded->spec_sha256.empty() && Sha256::Hex(spec_text) != recorded->spec_sha256)
+    ThrowInvalid("run " + recorded->run_id + "'s spec.yaml does not have the digest it recorded");
+  const training::TrainingSpec spec = training::ParseSpec(spec_text, spec_source, overrides);
   auto workspace = Workspace::Open(options.workspace, false);
   data::DatasetService& datasets = workspace->service();
   data::DatasetVersion version;
@@ -607,7 +633,7 @@ void Train(const TrainOptions& options) {
   std::vector<training::TrialResult> done;
   json base_tags = json::array(
       {KeyValue("mlflow.source.type", "LOCAL"), KeyValue("mlflow.source.name", "slipway train")});
-  if (!options.no_tracking) {
+  if (!options.no_tracking && !recorded) {
     const std::string uri = ResolveTrackingUri(options.tracking_uri);
     client.emplace(uri);
     experiment_id = ExperimentId(*client, options.experiment);
@@ -731,6 +757,26 @@ void Train(const TrainOptions& options) {
                                ? fmt::format(", {} rounds (the folds' mean)", outcome.final_rounds)
                                : "");
   PrintResults(spec, outcome);
+  if (recorded) {
+    if (!recorded->dataset_sha256.empty() && recorded->dataset_sha256 != plan.content_digest) {
+      std::cout << fmt::format(
+          "\ndata      {} holds other content than the run's: sha256 {} here, "
+          "{} recorded\n",
+          plan.dataset, plan.content_digest, recorded->dataset_sha256);
+    }
+    if (!ReportReproduction(*recorded,
+                            training::ModelFolder(spec, outcome, {"", "model", plan.dataset, ""}),
+                            std::cout))
+      throw Error(ErrorCode::kInvalidState,
+                  "the retrained model differs from run " + recorded->run_id + "'s");
+    return;
+  }
+  training::Provenance provenance = training::BuildProvenance();
+  provenance.spec_sha256 = Sha256::Hex(spec_text);
+  provenance.overrides = overrides;
+  provenance.dataset = plan.dataset;
+  provenance.dataset_sha256 = plan.content_digest;
+  provenance.git_commit = GitCommitOf(std::filesystem::path(options.spec).parent_path());
 
   HoldoutRows holdout{&table, {}, outcome.split.holdout, {}, 0, &outcome.holdout_predictions};
   for (const training::PlannedFeature& f : plan.features) holdout.features.push_back(f.name);
@@ -742,10 +788,12 @@ void Train(const TrainOptions& options) {
       });
   const bool passed = training::AllPassed(gates);
 
+  const std::string model_card =
+      training::ModelCard(spec, outcome, gates, {run ? run->run_id() : std::string(), provenance});
   if (run) {
     json tags = base_tags;
-    tags.push_back(KeyValue("slipway.dataset", plan.dataset));
-    tags.push_back(KeyValue("slipway.dataset.sha256", plan.content_digest));
+    for (const auto& [key, value] : training::ProvenanceTags(provenance))
+      tags.push_back(KeyValue(key, value));
     tags.push_back(KeyValue("slipway.spec", options.spec));
     if (tuned && !tuned->note.empty()) tags.push_back(KeyValue("slipway.tuning", tuned->note));
     if (!gates.empty()) {
@@ -790,7 +838,12 @@ void Train(const TrainOptions& options) {
         training::ModelFolder(spec, outcome, {run->run_id(), "model", plan.dataset, UtcNow()});
     for (const training::ModelFile& file : files)
       run->PutArtifact("model/" + file.name, file.bytes);
+    json digests = json::array();
+    for (const auto& [name, digest] : training::ModelFileDigests(files))
+      digests.push_back(KeyValue(training::kModelDigestTagPrefix + name, digest));
+    run->Log(json::array(), json::array(), digests);
     run->PutArtifact("spec.yaml", spec_text);
+    run->PutArtifact("model_card.md", model_card);
     run->PutArtifact("evaluation/holdout_predictions.csv", HoldoutCsv(spec, outcome));
     if (!outcome.holdout.confusion.empty()) {
       run->PutArtifact(
@@ -822,7 +875,7 @@ void Train(const TrainOptions& options) {
         version_tags.push_back(KeyValue(fmt::format("slipway.gate.{}", i),
                                         fmt::format("{}: {}", gates[i].rule, gates[i].detail)));
       }
-      Register(run->client(), *spec.register_as, run->run_id(), version_tags);
+      Register(run->client(), *spec.register_as, run->run_id(), version_tags, model_card);
     }
   }
   if (!gates.empty()) {
@@ -843,7 +896,7 @@ void Train(const TrainOptions& options) {
 void AddTrainCommands(CLI::App& app) {
   auto options = std::make_shared<TrainOptions>();
   CLI::App* train = app.add_subcommand("train", "Train a model from a training spec (YAML)");
-  train->add_option("spec", options->spec, "The spec file")->required();
+  train->add_option("spec", options->spec, "The spec file (not with --reproduce)");
   train->add_option("--data", options->data, "Dataset version instead of the spec's, e.g. churn@7");
   train->add_option("--set", options->set,
                     "Override a key of the spec: key.path=value (YAML), e.g. "
@@ -863,6 +916,9 @@ void AddTrainCommands(CLI::App& app) {
   train->add_option("--jobs,-j", options->jobs, "Tuning trials run at once")->capture_default_str();
   train->add_option("--max-trials", options->max_trials,
                     "Stop a tuning session after this many new trials (rerun to resume)");
+  train->add_option("--reproduce", options->reproduce,
+                    "Train a tracked run again from what it recorded (spec, --set, data version, "
+                    "seed) and compare the model files' digests; exit 1 on a mismatch");
   train->callback([options] { Train(*options); });
 }
 

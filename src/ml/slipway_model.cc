@@ -347,7 +347,13 @@ std::unique_ptr<Model> LoadSlipwayFlavor(const MlModel& mlmodel) {
   }
 
   MlModel described = mlmodel;
-  if (!described.signature) described.signature = SignatureOf(preprocessing);
+  // A trained model's MLmodel holds a signature of params only (pyfunc's
+  // predict_method): its inputs are the preprocessing's.
+  if (!described.signature || described.signature->inputs.empty()) {
+    Signature made = SignatureOf(preprocessing);
+    if (described.signature) made.outputs = std::move(described.signature->outputs);
+    described.signature = std::move(made);
+  }
   return std::make_unique<SlipwayModel>(std::move(described), task, std::move(preprocessing),
                                         Labels(std::move(classes)), std::move(ensemble),
                                         std::move(linear));

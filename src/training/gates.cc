@@ -36,6 +36,7 @@ std::vector<GateResult> EvaluateGates(const std::vector<Gate>& gates,
                    (greater ? r.value >= c.value + gate.margin : r.value <= c.value - gate.margin);
         r.detail = fmt::format("{:.4f} vs {:.4f} (version {}): by {:+.4f}", r.value, c.value,
                                c.version, r.value - c.value);
+        r.interval = c.interval;
         if (c.interval) {
           r.passed = r.passed && c.interval->first >= gate.margin;
           r.detail += fmt::format(", improvement {:.0f}% interval [{:+.4f}, {:+.4f}]",

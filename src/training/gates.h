@@ -57,6 +57,9 @@ struct GateResult {
   std::optional<double> champion;  // the champion's metric, when it was evaluated
   std::string rule;                // "roc_auc >= 0.8", "roc_auc > champion@production + 0.01"
   std::string detail;              // "0.9712", "no champion", "0.97 vs 0.95 (version 3)"
+  // Champion gates: the paired bootstrap interval of the improvement, when
+  // there was one (ChampionMetric::interval).
+  std::optional<std::pair<double, double>> interval;
 };
 
 // `champion` is called once per champion gate.

@@ -2,6 +2,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "training/slipway_pyfunc_source.h"
+
 namespace slipway::training {
 namespace {
 
@@ -43,7 +45,19 @@ std::vector<ModelFile> ModelFolder(const TrainingSpec& spec, const TrainingOutco
                         {"target", spec.target.name},
                         {"classes", outcome.target.classes},
                         {"dataset", info.dataset}};
-  json mlmodel = {{"flavors", flavors}};
+  // MLflow's pyfunc runs the loader shipped in code/ (slipway_pyfunc.py):
+  // the same preprocessing, then the model.
+  flavors["python_function"] = {
+      {"loader_module", "slipway_pyfunc"}, {"code", "code"}, {"predict_fn", "predict"}};
+  // Only params: the inputs are the flavor's, typed by serving
+  // (ml/slipway_model.h); pyfunc passes predict_method on.
+  const json params = json::array({{{"name", "predict_method"},
+                                    {"type", "string"},
+                                    {"default", "predict"},
+                                    {"shape", nullptr}}});
+  json mlmodel = {
+      {"flavors", flavors},
+      {"signature", {{"inputs", nullptr}, {"outputs", nullptr}, {"params", params.dump()}}}};
   if (!info.artifact_path.empty()) mlmodel["artifact_path"] = info.artifact_path;
   if (!info.run_id.empty()) mlmodel["run_id"] = info.run_id;
   if (!info.created_utc.empty()) mlmodel["utc_time_created"] = info.created_utc;
@@ -51,6 +65,7 @@ std::vector<ModelFile> ModelFolder(const TrainingSpec& spec, const TrainingOutco
   out << ToYaml(mlmodel);
   files.push_back({"MLmodel", std::string(out.c_str()) + "\n"});
   files.push_back({"preprocessing.json", outcome.preprocessor.ToJson().dump(2) + "\n"});
+  files.push_back({"code/slipway_pyfunc.py", kSlipwayPyfuncSource});
   return files;
 }
 

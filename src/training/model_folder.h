@@ -4,10 +4,13 @@
 //   MLmodel             flavors: the model's own where MLflow has one
 //                       (`xgboost`: data model.ubj, model_format ubj, what
 //                       mlflow.xgboost.save_model writes, so
-//                       mlflow.xgboost.load_model reads it), and `slipway`,
-//                       always: what the model needs around it (below).
+//                       mlflow.xgboost.load_model reads it), `python_function`
+//                       (below), and `slipway`, always: what the model needs
+//                       around it (below). A signature of params only:
+//                       predict_method, which pyfunc passes on.
 //   model.ubj | model.json    the model (trainer.h)
 //   preprocessing.json  the fitted Preprocessor (preprocessing.h ToJson)
+//   code/slipway_pyfunc.py    the python_function loader (slipway_pyfunc.py)
 //
 // The `slipway` flavor:
 //
@@ -29,8 +32,14 @@
 // used, then the model. A loader that knows only the `xgboost` flavor
 // (mlflow.xgboost) applies no preprocessing: it gives the same predictions
 // only where the preprocessing is the identity (numeric features, nothing
-// missing, no scaling). That is why there is no `python_function` flavor
-// yet: pyfunc would serve raw inputs to the bare model.
+// missing, no scaling). The `python_function` flavor (loader_module
+// slipway_pyfunc, code: code) applies preprocessing.json in Python with the
+// same per-value rules, then the model (xgboost's Booster, or the linear
+// model's coefficients), and answers as Slipway's serving does: labels, or
+// probabilities with params {"predict_method": "predict_proba"}.
+//
+// Every file but MLmodel (which names the run and the time) is a function of
+// the spec, the data and the seed: `slipway train --reproduce` compares them.
 //
 // Pure functions; thread-safe.
 #pragma once
