@@ -436,7 +436,7 @@ void TreeEnsemble::PredictBlocks(const double* rows, size_t n, size_t stride, do
   std::vector<float> rounded;
   uint8_t has_nan[kBlockRows];  // per row of the block: a missing value
   if constexpr (S == TreeSemantics::kXGBoost)
-    if (!perfect_trees_.empty()) rounded.resize(block_rows * num_features_);
+    if (!perfect_trees_.empty()) rounded.resize(std::min(block_rows, n) * num_features_);
   for (size_t begin = 0; begin < n; begin += block_rows) {
     const size_t count = std::min(block_rows, n - begin);
     for (size_t r = 0; r < count; ++r)

@@ -37,6 +37,27 @@ std::string Cell(const std::string& text) {
   return out;
 }
 
+// `markdown` with its headings `levels` deeper, so a description that is a
+// document of its own (a training's model card is made the version's
+// description) nests under the section that shows it. Fenced code is left
+// as it is.
+std::string NestHeadings(const std::string& markdown, int levels) {
+  std::string out;
+  bool fenced = false;
+  size_t start = 0;
+  while (start < markdown.size()) {
+    size_t end = markdown.find('\n', start);
+    if (end == std::string::npos) end = markdown.size();
+    const std::string_view line(markdown.data() + start, end - start);
+    if (line.starts_with("```") || line.starts_with("~~~")) fenced = !fenced;
+    if (!fenced && line.starts_with('#')) out.append(static_cast<size_t>(levels), '#');
+    out.append(line);
+    if (end < markdown.size()) out += '\n';
+    start = end + 1;
+  }
+  return out;
+}
+
 }  // namespace
 
 ModelCard BuildModelCard(const ModelLineage& lineage) {
@@ -96,7 +117,7 @@ std::string RenderMarkdown(const ModelCard& card) {
   out += fmt::format("- Registered: {}\n\n", FormatIso8601(card.created));
 
   out += "## Intended use\n\n";
-  out += card.intended_use.empty() ? "Not described." : card.intended_use;
+  out += card.intended_use.empty() ? "Not described." : NestHeadings(card.intended_use, 2);
   out += "\n\n## Owners\n\n";
   if (card.owners.empty()) out += "None recorded.\n";
   for (const std::string& owner : card.owners) out += "- " + owner + "\n";

@@ -253,6 +253,14 @@ def test_a_registered_version_carries_the_model_card(workspace, server):
     assert "| git commit | none (the spec is not in a git working tree) |" in card
     assert f"| Slipway | {tags['slipway.version']} |" in card
     assert f"| XGBoost | {tags['slipway.library.xgboost']} |" in card
+    # The registry's own card shows the description as the intended use,
+    # its headings nested under that section's.
+    registry_card = requests.get(f"{server.url}/api/v1/models/carded/versions/"
+                                 f"{version.version}/card", timeout=30).text
+    assert registry_card.startswith(f"# Model card: carded version {version.version}\n")
+    assert "## Intended use\n\n### Model card: spec.yaml\n" in registry_card
+    assert [line for line in registry_card.splitlines() if line.startswith("# ")] == [
+        f"# Model card: carded version {version.version}"]
 
     # A champion gate: the card holds the champion, the margin and the
     # paired bootstrap interval of the improvement. The same spec, data and
