@@ -95,6 +95,12 @@ PredictionChange ComparePredictions(Task task, int64_t classes, const std::strin
                                     double baseline, std::span<const double> y,
                                     const Matrix& before, const Matrix& after) {
   PredictionChange change;
+  if (std::any_of(after.values.begin(), after.values.end(),
+                  [](double p) { return std::isnan(p); })) {
+    // A model that cannot take what it was given (a missing value no
+    // preprocessing filled): nothing to compare.
+    return {kNaN, kNaN, kNaN};
+  }
   const std::vector<double> a = PredictedLabels(task, before);
   const std::vector<double> b = PredictedLabels(task, after);
   double total = 0;
@@ -140,6 +146,13 @@ RobustnessReport AssessRobustness(const Robustness& options, uint64_t seed, Task
   const auto compare = [&](const Table& t) {
     return ComparePredictions(task, classes, metric, report.baseline, y, before, predict(t));
   };
+  // Column j holding `values` for one comparison, then its own again.
+  const auto with_column = [&](size_t j, std::vector<double> values) {
+    std::swap(local.columns[j].values, values);
+    const PredictionChange change = compare(local);
+    std::swap(local.columns[j].values, values);
+    return change;
+  };
 
   const std::vector<FeatureTransform>& features = preprocessor.features();
   for (size_t j = 0; j < features.size(); ++j) {
@@ -166,18 +179,13 @@ RobustnessReport AssessRobustness(const Robustness& options, uint64_t seed, Task
       std::vector<double>& values = noisy.columns[j].values;
       for (size_t i = 0; i < local.rows; ++i)
         if (!std::isnan(values[i])) values[i] += f.noise_std * draws[i * numeric.size() + k];
-      Table one = local;
-      one.columns[j].values = values;
-      f.noise = compare(one);
+      f.noise = with_column(j, values);
     }
     if (!numeric.empty()) report.noise_all = compare(noisy);
   }
   if (options.missing) {
-    for (size_t j = 0; j < report.features.size(); ++j) {
-      Table gone = local;
-      std::fill(gone.columns[j].values.begin(), gone.columns[j].values.end(), kNaN);
-      report.features[j].missing = compare(gone);
-    }
+    for (size_t j = 0; j < report.features.size(); ++j)
+      report.features[j].missing = with_column(j, std::vector<double>(local.rows, kNaN));
   }
 
   const std::string change(ChangeName(task));

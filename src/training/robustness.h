@@ -78,7 +78,7 @@ struct PredictionChange {
 };
 
 // `after` against `before` (predictions of the same rows, labels `y`);
-// `baseline` is `metric` on `before`.
+// `baseline` is `metric` on `before`. All NaN when `after` holds a NaN.
 PredictionChange ComparePredictions(Task task, int64_t classes, const std::string& metric,
                                     double baseline, std::span<const double> y,
                                     const Matrix& before, const Matrix& after);

@@ -257,6 +257,13 @@ class SpecParser {
     if (spec_.model == ModelType::kLinear && spec_.task != Task::kRegression) {
       yaml_.Fail(model_mark_, "model.type", "linear is for regression; use logistic for classes");
     }
+    if (spec_.robustness && spec_.robustness->missing && spec_.model != ModelType::kXgboost &&
+        spec_.preprocessing.numeric == NumericImputation::kNone) {
+      yaml_.Fail(robustness_mark_, "robustness.missing",
+                 "each feature set missing reaches a " + std::string(ModelTypeName(spec_.model)) +
+                     " model as is with impute.numeric: none, and it cannot take missing values; "
+                     "impute with median or mean, or set missing: false");
+    }
     return std::move(spec_);
   }
 
@@ -538,6 +545,7 @@ class SpecParser {
   }
 
   void RobustnessOf(const YamlEntry& e) {
+    robustness_mark_ = e.Mark();
     Robustness robustness;
     constexpr std::string_view kKeys[] = {"noise", "missing"};
     for (const YamlEntry& r : yaml_.Entries(e)) {
@@ -669,6 +677,7 @@ class SpecParser {
   TrainingSpec spec_;
   YAML::Mark model_mark_;
   YAML::Mark cv_mark_;
+  YAML::Mark robustness_mark_;
 };
 
 }  // namespace

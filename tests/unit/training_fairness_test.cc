@@ -315,6 +315,15 @@ TEST(TrainingFairnessSpecTest, RobustnessSectionAndGates) {
   EXPECT_EQ(ParseError("data: d\ntarget: y\nrobustness: {noise: -1}\n"),
             "spec.yaml:3:21: robustness.noise: expected a multiple of each feature's std in "
             "[0, 10], got -1");
+  EXPECT_EQ(ParseError("data: d\ntarget: y\nmodel: {type: logistic}\n"
+                       "preprocessing: {impute: {numeric: none}}\nrobustness: {noise: 0.1}\n"),
+            "spec.yaml:5:13: robustness.missing: each feature set missing reaches a logistic "
+            "model as is with impute.numeric: none, and it cannot take missing values; impute "
+            "with median or mean, or set missing: false");
+  EXPECT_TRUE(ParseSpec("data: d\ntarget: y\npreprocessing: {impute: {numeric: none}}\n"
+                        "robustness: {noise: 0.1}\n",
+                        "spec.yaml")
+                  .robustness);  // XGBoost takes them
   EXPECT_EQ(ParseError("data: d\ntarget: y\nrobustness: {noise: 0, missing: false}\n"),
             "spec.yaml:3:13: robustness: noise 0 and missing false leave nothing to assess; "
             "drop robustness");

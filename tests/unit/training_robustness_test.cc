@@ -58,6 +58,17 @@ TEST(TrainingRobustnessTest, ComparesLabelsAndMetrics) {
   c = ComparePredictions(Task::kBinary, 2, "log_loss", loss, y, before, after);
   EXPECT_GT(c.metric_drop, 0);  // a loss that grows is a drop too
   EXPECT_DOUBLE_EQ(c.metric_drop, c.metric - loss);
+  // A prediction the model could not make: nothing to compare.
+  c = ComparePredictions(Task::kBinary, 2, "accuracy", accuracy, y, before,
+                         Matrix{4, 1, {0.9, kNaN, 0.4, 0.45}});
+  EXPECT_TRUE(std::isnan(c.changed) && std::isnan(c.metric) && std::isnan(c.metric_drop));
+  // Multiclass: the most probable class.
+  const Matrix three{2, 3, {0.5, 0.3, 0.2, 0.1, 0.2, 0.7}};
+  const Matrix moved{2, 3, {0.3, 0.5, 0.2, 0.1, 0.3, 0.6}};
+  const std::vector<double> k = {0, 2};
+  c = ComparePredictions(Task::kMulticlass, 3, "accuracy", 1, k, three, moved);
+  EXPECT_DOUBLE_EQ(c.changed, 0.5);
+  EXPECT_DOUBLE_EQ(c.metric_drop, 0.5);
   // Regression: the mean absolute change.
   const std::vector<double> r = {1, 2};
   c = ComparePredictions(Task::kRegression, 0, "mae", 0.5, r, Matrix{2, 1, {1.5, 2.5}},
