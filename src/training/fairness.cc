@@ -37,6 +37,14 @@ std::optional<double> AsNumber(std::string_view text) {
   return value;
 }
 
+// A bool as the CSV reader reads one (true, True, TRUE; false, ...): the
+// profile keeps the text, EncodeTarget writes true and false.
+std::optional<bool> AsBool(std::string_view text) {
+  if (text == "true" || text == "True" || text == "TRUE") return true;
+  if (text == "false" || text == "False" || text == "FALSE") return false;
+  return std::nullopt;
+}
+
 // max - min over the groups (0 for one group).
 double Spread(const std::vector<GroupMetrics>& groups, double GroupMetrics::*field) {
   if (groups.empty()) return kNaN;
@@ -236,10 +244,14 @@ std::vector<double> PredictedLabels(Task task, const Matrix& predictions) {
 std::optional<size_t> ClassIndex(const std::vector<std::string>& classes, std::string_view label) {
   for (size_t i = 0; i < classes.size(); ++i)
     if (classes[i] == label) return i;
-  const std::optional<double> number = AsNumber(label);
-  if (!number) return std::nullopt;
-  for (size_t i = 0; i < classes.size(); ++i)
-    if (AsNumber(classes[i]) == number) return i;
+  if (const std::optional<double> number = AsNumber(label)) {
+    for (size_t i = 0; i < classes.size(); ++i)
+      if (AsNumber(classes[i]) == number) return i;
+  }
+  if (const std::optional<bool> flag = AsBool(label)) {
+    for (size_t i = 0; i < classes.size(); ++i)
+      if (AsBool(classes[i]) == flag) return i;
+  }
   return std::nullopt;
 }
 

@@ -131,8 +131,8 @@ struct FairnessReport {
 // index), regression the values themselves.
 std::vector<double> PredictedLabels(Task task, const Matrix& predictions);
 
-// The index of `label` in `classes`: the same text, or the same number
-// ("1" and "1.0"); nullopt when none is.
+// The index of `label` in `classes`: the same text, the same number ("1"
+// and "1.0") or the same bool ("true" and "True"); nullopt when none is.
 std::optional<size_t> ClassIndex(const std::vector<std::string>& classes, std::string_view label);
 
 // The spec's fairness on `rows` of `table` (which holds the sensitive

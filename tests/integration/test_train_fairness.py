@@ -380,6 +380,54 @@ gates:
     assert report["columns"][0]["mae_difference"] > 100  # south's noise is 6x north's
 
 
+def test_multiclass_compares_the_positive_class_against_the_rest(workspace, server):
+    frame = loans(biased=False)
+    rng = np.random.default_rng(8)
+    score = frame["income"] - frame["debt"] + np.where(frame["sex"] == "M", 8, 0)
+    score = score + rng.normal(0, 8, ROWS)
+    frame["tier"] = np.select([score < 20, score < 40], ["bronze", "silver"], "gold")
+    frame.drop(columns=["approved"]).to_csv(workspace / "tiers.csv", index=False)
+    slipway("data", "add", "tiers.csv", "--name", "tiers", cwd=workspace)
+    spec = """\
+data: tiers@1
+target: tier
+task: multiclass
+model: {type: logistic}
+preprocessing: {scale: standard}
+cv: {scheme: stratified, folds: 3}
+holdout: 0.25
+seed: 4
+fairness: {sensitive: [sex], positive_class: gold}
+"""
+    out = _train(workspace, spec, "--tracking-uri", server.url, "--experiment", "tiers")
+    assert out.returncode == 0, out.stderr
+    assert "fairness of 'sex' on 1000 holdout rows, positive class gold" in out.stdout
+    run_id = _run_id(out.stdout)
+    report = json.loads(_artifact(server, run_id, "fairness/report.json"))
+    holdout = _holdout(server, run_id)
+    # Classes in label order: bronze, gold, silver; gold is p1.
+    assert report["positive_class"] == "gold"
+    predicted = holdout[["p0", "p1", "p2"]].to_numpy().argmax(axis=1)
+    y_true = (holdout["y"] == 1).astype(int).to_numpy()
+    y_pred = (predicted == 1).astype(int)
+    groups = frame.loc[holdout["row"], "sex"].to_numpy()
+    kw = dict(sensitive_features=groups)
+    column = report["columns"][0]
+    assert column["demographic_parity_difference"] == pytest.approx(
+        demographic_parity_difference(y_true, y_pred, **kw), abs=1e-9)
+    assert column["equal_opportunity_difference"] == pytest.approx(
+        equal_opportunity_difference(y_true, y_pred, **kw), abs=1e-9)
+    assert column["equalized_odds_difference"] == pytest.approx(
+        equalized_odds_difference(y_true, y_pred, **kw), abs=1e-9)
+    assert column["demographic_parity_difference"] > 0.1  # men are scored up 8
+    for group in column["groups"]:
+        mask = groups == group["group"]
+        # Accuracy over every class, not only gold against the rest.
+        assert group["accuracy"] == pytest.approx(
+            accuracy_score(holdout["y"][mask], predicted[mask]), abs=1e-12)
+        assert group["selection_rate"] == pytest.approx(y_pred[mask].mean(), abs=1e-12)
+
+
 @pytest.mark.parametrize("spec, message", [
     (SPEC.replace("sensitive: [sex, age_band]", "sensitive: [sex, gender]"),
      "spec.yaml:9:20: fairness.sensitive: no column 'gender' in loans@1 (it has: income"),

@@ -172,6 +172,9 @@ TEST(TrainingFairnessTest, PredictedLabelsAndClassIndex) {
   EXPECT_EQ(ClassIndex(classes, "1.0"), 1u);
   EXPECT_EQ(ClassIndex(classes, "yes"), std::nullopt);
   EXPECT_EQ(ClassIndex({"no", "yes"}, "yes"), 1u);
+  EXPECT_EQ(ClassIndex({"False", "True"}, "true"), 1u);  // a profile's text, the spec's bool
+  EXPECT_EQ(ClassIndex({"false", "true"}, "FALSE"), 0u);
+  EXPECT_EQ(ClassIndex({"no", "yes"}, "true"), std::nullopt);
 }
 
 // Two sensitive columns: the top-level metrics are the worse column's.
