@@ -12,6 +12,7 @@
 #include "data/csv_reader.h"
 #include "data/yaml_reader.h"
 #include "training/fairness.h"
+#include "training/robustness.h"
 #include "training/tuning.h"
 
 namespace slipway::training {
@@ -187,6 +188,25 @@ TrainingPlan PlanTraining(const TrainingSpec& spec, const data::DatasetVersion& 
                "no class '" + positive.name + "' in '" + target.name + "' (its classes: " + known +
                    ")");
       }
+    }
+  }
+  // Gates on one feature's robustness name a feature of the model.
+  for (size_t i = 0; i < spec.gates.size() && spec.robustness; ++i) {
+    const std::optional<FeatureMetric> m =
+        FeatureMetricOf(spec.task, *spec.robustness, spec.gates[i].metric);
+    if (!m) continue;
+    const auto f = std::find_if(plan.features.begin(), plan.features.end(),
+                                [&](const PlannedFeature& p) { return p.name == m->feature; });
+    const std::string path = fmt::format("gates[{}].metric", i);
+    if (f == plan.features.end()) {
+      std::string names;
+      for (const PlannedFeature& p : plan.features) names += (names.empty() ? "" : ", ") + p.name;
+      FailAt(spec, spec.gates[i].at, path,
+             "'" + m->feature + "' is not a feature of the model (its features: " + names + ")");
+    }
+    if (m->noise && (f->categorical || f->type == data::ColumnType::kBool)) {
+      FailAt(spec, spec.gates[i].at, path,
+             "'" + m->feature + "' is not numeric: noise goes on numeric features only");
     }
   }
   if (spec.cv.group) {

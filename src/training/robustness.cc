@@ -76,6 +76,27 @@ std::vector<std::string> RobustnessMetricNames(Task task, const Robustness& robu
   return names;
 }
 
+std::optional<FeatureMetric> FeatureMetricOf(Task task, const Robustness& robustness,
+                                             std::string_view name) {
+  constexpr std::string_view kPrefix = "robustness.";
+  if (!name.starts_with(kPrefix)) return std::nullopt;
+  name.remove_prefix(kPrefix.size());
+  const size_t first = name.find('.');
+  const size_t last = name.rfind('.');
+  if (first == std::string_view::npos || first == last) return std::nullopt;
+  FeatureMetric out;
+  const std::string_view kind = name.substr(0, first);
+  const std::string_view what = name.substr(last + 1);
+  out.feature = std::string(name.substr(first + 1, last - first - 1));
+  out.noise = kind == "noise";
+  if (out.noise ? robustness.noise <= 0 : (kind != "missing" || !robustness.missing)) {
+    return std::nullopt;
+  }
+  if (what != ChangeName(task) && what != "metric_drop") return std::nullopt;
+  if (!FitsInMetricKey(out.feature)) return std::nullopt;
+  return out;
+}
+
 double GaussianNoise::Next() {
   if (spare_) {
     const double z = *spare_;

@@ -29,7 +29,8 @@
 //   robustness.missing_mean_abs_change_max
 //   robustness.missing_metric_drop_max
 // and per feature robustness.<noise|missing>.<feature>.<flip_rate|
-// mean_abs_change|metric_drop> when the feature's name fits in a metric key.
+// mean_abs_change|metric_drop> when the feature's name fits in a metric key
+// (FeatureMetricOf; gates name these too, and the plan checks the feature).
 //
 // Pure functions; thread-safe (the model's Predict is).
 #pragma once
@@ -54,9 +55,20 @@ namespace slipway::training {
 struct TrainingOutcome;
 
 // The aggregate metrics a spec's `robustness:` yields, by the names gates
-// and the run use (per-feature ones are not gateable: the features are
-// known only once the data is).
+// and the run use.
 std::vector<std::string> RobustnessMetricNames(Task task, const Robustness& robustness);
+
+// A per-feature metric's name taken apart.
+struct FeatureMetric {
+  std::string feature;
+  bool noise = false;  // else missing
+};
+
+// `name` as robustness.<noise|missing>.<feature>.<flip_rate|mean_abs_change|
+// metric_drop>, for what `robustness` assesses in `task`; nullopt otherwise.
+// Whether the feature exists is the plan's to say.
+std::optional<FeatureMetric> FeatureMetricOf(Task task, const Robustness& robustness,
+                                             std::string_view name);
 
 // Standard normal draws: Box-Muller over std::mt19937_64's 53-bit uniforms.
 // Not thread-safe.

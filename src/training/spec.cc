@@ -1,5 +1,6 @@
 #include "training/spec.h"
 
+#include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -581,9 +582,18 @@ class SpecParser {
       const std::vector<std::string> names =
           fairness ? FairnessMetricNames(spec_.task, *spec_.fairness)
                    : RobustnessMetricNames(spec_.task, *spec_.robustness);
-      if (std::find(names.begin(), names.end(), name) == names.end()) {
+      if (std::find(names.begin(), names.end(), name) == names.end() &&
+          (fairness || !FeatureMetricOf(spec_.task, *spec_.robustness, name))) {
         std::string known;
         for (const std::string& n : names) known += (known.empty() ? "" : ", ") + n;
+        if (!fairness) {
+          known +=
+              fmt::format(", or per feature robustness.<{}>.<feature>.<{}|metric_drop>",
+                          spec_.robustness->noise > 0 && spec_.robustness->missing ? "noise|missing"
+                          : spec_.robustness->missing                              ? "missing"
+                                                                                   : "noise",
+                          spec_.task == Task::kRegression ? "mean_abs_change" : "flip_rate");
+        }
         yaml_.Fail(e, "unknown " + std::string(section) + " metric '" + name + "' for a " +
                           std::string(TaskName(spec_.task)) + " task; expected one of: " + known);
       }

@@ -282,12 +282,15 @@ robustness: {noise: 0.05}
 gates:
   - {metric: robustness.noise_flip_rate, max: 0.05}
   - {metric: robustness.missing_flip_rate_max, max: 0.05}
+  - {metric: robustness.missing.noise.flip_rate, max: 0.05}
 """
     out = _train(workspace, spec, "--tracking-uri", server.url, "--experiment", "robust")
     assert out.returncode != 0  # income missing flips many decisions
-    assert "1 of 2 gates FAILED" in out.stderr, out.stderr
+    assert "1 of 3 gates FAILED" in out.stderr, out.stderr
     assert re.search(r"robustness.noise_flip_rate <= 0.05\s+0\.\d+\s+passed", out.stdout)
     assert re.search(r"robustness.missing_flip_rate_max <= 0.05\s+0\.\d+: short by", out.stdout)
+    # ... while the column of noise, missing, moves next to nothing.
+    assert re.search(r"robustness.missing.noise.flip_rate <= 0.05\s+0\.\d+\s+passed", out.stdout)
     run_id = _run_id(out.stdout)
     report = json.loads(_artifact(server, run_id, "robustness/report.json"))
     metrics = MlflowClient(server.url).get_run(run_id).data.metrics

@@ -335,12 +335,42 @@ TEST(TrainingFairnessSpecTest, RobustnessSectionAndGates) {
             "spec.yaml:5:18: gates[0].metric: unknown robustness metric "
             "'robustness.noise_flip_rate' for a regression task; expected one of: "
             "robustness.noise_mean_abs_change, robustness.noise_metric_drop, "
-            "robustness.missing_mean_abs_change_max, robustness.missing_metric_drop_max");
+            "robustness.missing_mean_abs_change_max, robustness.missing_metric_drop_max, or "
+            "per feature robustness.<noise|missing>.<feature>.<mean_abs_change|metric_drop>");
   EXPECT_EQ(ParseError("data: d\ntarget: y\nrobustness: {noise: 0}\n"
                        "gates: [{metric: robustness.noise_metric_drop, max: 0.05}]\n"),
             "spec.yaml:4:18: gates[0].metric: unknown robustness metric "
             "'robustness.noise_metric_drop' for a binary task; expected one of: "
-            "robustness.missing_flip_rate_max, robustness.missing_metric_drop_max");
+            "robustness.missing_flip_rate_max, robustness.missing_metric_drop_max, or per "
+            "feature robustness.<missing>.<feature>.<flip_rate|metric_drop>");
+  // One feature's metrics: the feature is the plan's to check.
+  spec = ParseSpec(
+      "data: d\ntarget: y\nrobustness: {}\ngates:\n"
+      "  - {metric: robustness.missing.age.flip_rate, max: 0.1}\n"
+      "  - {metric: robustness.noise.income.metric_drop, max: 0.01}\n",
+      "spec.yaml");
+  EXPECT_EQ(spec.gates[1].metric, "robustness.noise.income.metric_drop");
+  EXPECT_NE(ParseError("data: d\ntarget: y\nrobustness: {}\n"
+                       "gates: [{metric: robustness.missing.age.mean_abs_change, max: 1}]\n"),
+            "");  // a regression's name in a binary task
+  EXPECT_NE(ParseError("data: d\ntarget: y\nrobustness: {}\n"
+                       "gates: [{metric: robustness.drift.age.flip_rate, max: 1}]\n"),
+            "");
+}
+
+TEST(TrainingRobustnessNamesTest, FeatureMetricsTakeNamesApart) {
+  const Robustness both{0.05, true};
+  const std::optional<FeatureMetric> m =
+      FeatureMetricOf(Task::kBinary, both, "robustness.noise.age band.flip_rate");
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->feature, "age band");
+  EXPECT_TRUE(m->noise);
+  EXPECT_FALSE(FeatureMetricOf(Task::kBinary, both, "robustness.noise_flip_rate"));
+  EXPECT_FALSE(FeatureMetricOf(Task::kBinary, both, "robustness.noise.a.b.flip_rate"));
+  EXPECT_FALSE(FeatureMetricOf(Task::kBinary, both, "robustness.missing..flip_rate"));
+  EXPECT_FALSE(FeatureMetricOf(Task::kBinary, {0, true}, "robustness.noise.age.flip_rate"));
+  EXPECT_FALSE(FeatureMetricOf(Task::kBinary, {0.1, false}, "robustness.missing.age.flip_rate"));
+  EXPECT_TRUE(FeatureMetricOf(Task::kRegression, both, "robustness.missing.age.mean_abs_change"));
 }
 
 // --- the plan
@@ -415,6 +445,20 @@ TEST_F(TrainingFairnessPlanTest, UnknownColumnsFailBeforeTrainingWithTheLine) {
                       "fairness: {sensitive: [sex], positive_class: yes}\n"),
             "spec.yaml:3:46: fairness.positive_class: no class 'yes' in 'approved' (its "
             "classes: 0, 1)");
+  // Gates on one feature's robustness name a feature; noise, a numeric one.
+  EXPECT_EQ(PlanError("data: people@1\ntarget: approved\nrobustness: {}\ngates:\n"
+                      "  - {metric: robustness.missing.income.flip_rate, max: 0.1}\n")
+                .substr(0, 108),
+            "spec.yaml:5:5: gates[0].metric: 'income' is not a feature of the model (its "
+            "features: id, sex, age, band)");
+  EXPECT_EQ(PlanError("data: people@1\ntarget: approved\nrobustness: {}\ngates:\n"
+                      "  - {metric: robustness.noise.sex.flip_rate, max: 0.1}\n"),
+            "spec.yaml:5:5: gates[0].metric: 'sex' is not numeric: noise goes on numeric "
+            "features only");
+  EXPECT_EQ(PlanError("data: people@1\ntarget: approved\nrobustness: {}\ngates:\n"
+                      "  - {metric: robustness.noise.age.flip_rate, max: 0.1}\n"
+                      "  - {metric: robustness.missing.sex.metric_drop, max: 0.1}\n"),
+            "");
   // A number written another way is the same class.
   EXPECT_EQ(PlanError("data: people@1\ntarget: approved\n"
                       "fairness: {sensitive: [sex], positive_class: 1.0}\n"),
