@@ -43,6 +43,7 @@
 #include <random>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "training/preprocessing.h"
