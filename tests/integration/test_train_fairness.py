@@ -334,6 +334,18 @@ gates:
         report["noise_all"]["flip_rate"], abs=1e-12)
 
 
+def test_robustness_is_the_same_for_the_same_seed(workspace):
+    spec = SPEC[:SPEC.index("gates:")]
+    tables = []
+    for _ in range(2):
+        out = _train(workspace, spec, "--no-tracking")
+        assert out.returncode == 0, out.stderr
+        tables.append(out.stdout[out.stdout.index("\nrobustness on "):
+                                 out.stdout.index("\nnot tracked")])
+    assert "(all numeric, noised)" in tables[0]
+    assert tables[0] == tables[1]
+
+
 def test_regression_groups_agree_with_scikit_learn(workspace, server):
     frame = loans(biased=False)
     rng = np.random.default_rng(3)
