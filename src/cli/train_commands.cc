@@ -29,12 +29,14 @@
 #include "ml/mlmodel.h"
 #include "ml/model_loader.h"
 #include "training/champion.h"
+#include "training/fairness.h"
 #include "training/gates.h"
 #include "training/metrics.h"
 #include "training/model_card.h"
 #include "training/model_folder.h"
 #include "training/plan.h"
 #include "training/provenance.h"
+#include "training/robustness.h"
 #include "training/search.h"
 #include "training/spec.h"
 #include "training/table.h"
@@ -778,12 +780,27 @@ void Train(const TrainOptions& options) {
   provenance.dataset_sha256 = plan.content_digest;
   provenance.git_commit = GitCommitOf(std::filesystem::path(options.spec).parent_path());
 
+  // Fairness and robustness of the final model on the holdout; gates name their metrics.
+  std::optional<training::FairnessReport> fairness;
+  std::optional<training::RobustnessReport> robustness;
+  std::map<std::string, double> gated = outcome.holdout.metrics;
+  if (spec.fairness) {
+    fairness = training::AssessFairness(spec, table, outcome);
+    std::cout << training::FormatFairness(*fairness);
+    gated.insert(fairness->metrics.begin(), fairness->metrics.end());
+  }
+  if (spec.robustness) {
+    robustness = training::AssessRobustness(spec, table, outcome);
+    std::cout << training::FormatRobustness(*robustness);
+    gated.insert(robustness->metrics.begin(), robustness->metrics.end());
+  }
+
   HoldoutRows holdout{&table, {}, outcome.split.holdout, {}, 0, &outcome.holdout_predictions};
   for (const training::PlannedFeature& f : plan.features) holdout.features.push_back(f.name);
   for (size_t row : outcome.split.holdout) holdout.y.push_back(outcome.target.y[row]);
   holdout.classes = static_cast<int64_t>(outcome.target.classes.size());
   const std::vector<training::GateResult> gates =
-      training::EvaluateGates(spec.gates, outcome.holdout.metrics, [&](const training::Gate& gate) {
+      training::EvaluateGates(spec.gates, gated, [&](const training::Gate& gate) {
         return Champion(client ? &*client : nullptr, spec, gate, holdout);
       });
   const bool passed = training::AllPassed(gates);
@@ -820,6 +837,10 @@ void Train(const TrainOptions& options) {
       params.push_back(KeyValue("final.num_boost_round", std::to_string(outcome.final_rounds)));
     }
     json metrics = Metrics(outcome);
+    for (const auto& [name, value] : gated) {
+      if (!outcome.holdout.metrics.count(name) && std::isfinite(value))
+        metrics.push_back(Metric(name, value, 0));
+    }
     for (size_t i = 0; i < gates.size(); ++i)
       metrics.push_back(Metric(fmt::format("gate.{}.passed", i), gates[i].passed ? 1 : 0, 0));
     for (size_t i = 0; i < gates.size(); ++i) {
@@ -851,6 +872,8 @@ void Train(const TrainOptions& options) {
           json({{"classes", outcome.target.classes}, {"counts", outcome.holdout.confusion}})
               .dump(2));
     }
+    if (fairness) run->PutArtifact("fairness/report.json", fairness->ToJson().dump(2));
+    if (robustness) run->PutArtifact("robustness/report.json", robustness->ToJson().dump(2));
     run->Finish();
     std::cout << fmt::format("\nlogged    run {}: model at runs:/{}/model\n", run->run_id(),
                              run->run_id());

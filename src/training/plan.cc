@@ -4,11 +4,15 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <optional>
 #include <set>
 
 #include "core/error.h"
 #include "data/csv_reader.h"
 #include "data/yaml_reader.h"
+#include "training/fairness.h"
+#include "training/robustness.h"
 #include "training/tuning.h"
 
 namespace slipway::training {
@@ -39,6 +43,24 @@ std::vector<PlannedClass> ClassesOf(const data::ColumnProfile& target) {
   for (const auto& item : target.top_items.Top(SIZE_MAX))
     classes.push_back({item.value, item.lower_bound});
   return classes;
+}
+
+// The class a binary task's fairness compares by default: the second in
+// label order (numbers by value, as EncodeTarget orders them).
+std::string SecondClass(const std::vector<PlannedClass>& classes) {
+  std::vector<std::string> labels;
+  for (const PlannedClass& c : classes) labels.push_back(c.label);
+  const auto number = [](const std::string& text) -> std::optional<double> {
+    char* end = nullptr;
+    const double v = std::strtod(text.c_str(), &end);
+    if (text.empty() || end != text.c_str() + text.size()) return std::nullopt;
+    return v;
+  };
+  std::sort(labels.begin(), labels.end(), [&](const std::string& a, const std::string& b) {
+    const auto x = number(a), y = number(b);
+    return x && y ? *x < *y : a < b;
+  });
+  return labels.size() > 1 ? labels[1] : "?";
 }
 
 }  // namespace
@@ -139,7 +161,54 @@ TrainingPlan PlanTraining(const TrainingSpec& spec, const data::DatasetVersion& 
     FailAt(spec, spec.target.at, "features",
            "no features left: " + plan.dataset + " has no column besides the target");
   }
-  for (const Named& f : spec.fairness) Column(spec, profile, plan.dataset, f, "fairness");
+  if (spec.fairness) {
+    for (const Named& f : spec.fairness->sensitive) {
+      const data::ColumnProfile& c = Column(spec, profile, plan.dataset, f, "fairness.sensitive");
+      if (c.name == target.name) {
+        FailAt(spec, f.at, "fairness.sensitive",
+               "'" + f.name + "' is the target; a sensitive column groups the rows");
+      }
+      const double groups = c.DistinctEstimate();
+      if (groups > kMaxSensitiveGroups) {
+        FailAt(spec, f.at, "fairness.sensitive",
+               fmt::format("'{}' has ~{:.0f} distinct values: too many groups to compare (at "
+                           "most {}); bin it into a column of bands first",
+                           f.name, groups, kMaxSensitiveGroups));
+      }
+      used.insert(c.name);
+    }
+    if (spec.fairness->positive_class && !plan.classes.empty()) {
+      std::vector<std::string> labels;
+      for (const PlannedClass& c : plan.classes) labels.push_back(c.label);
+      const Named& positive = *spec.fairness->positive_class;
+      if (!ClassIndex(labels, positive.name)) {
+        std::string known;
+        for (const std::string& l : labels) known += (known.empty() ? "" : ", ") + l;
+        FailAt(spec, positive.at, "fairness.positive_class",
+               "no class '" + positive.name + "' in '" + target.name + "' (its classes: " + known +
+                   ")");
+      }
+    }
+  }
+  // Gates on one feature's robustness name a feature of the model.
+  for (size_t i = 0; i < spec.gates.size() && spec.robustness; ++i) {
+    const std::optional<FeatureMetric> m =
+        FeatureMetricOf(spec.task, *spec.robustness, spec.gates[i].metric);
+    if (!m) continue;
+    const auto f = std::find_if(plan.features.begin(), plan.features.end(),
+                                [&](const PlannedFeature& p) { return p.name == m->feature; });
+    const std::string path = fmt::format("gates[{}].metric", i);
+    if (f == plan.features.end()) {
+      std::string names;
+      for (const PlannedFeature& p : plan.features) names += (names.empty() ? "" : ", ") + p.name;
+      FailAt(spec, spec.gates[i].at, path,
+             "'" + m->feature + "' is not a feature of the model (its features: " + names + ")");
+    }
+    if (m->noise && (f->categorical || f->type == data::ColumnType::kBool)) {
+      FailAt(spec, spec.gates[i].at, path,
+             "'" + m->feature + "' is not numeric: noise goes on numeric features only");
+    }
+  }
   if (spec.cv.group) {
     Column(spec, profile, plan.dataset, *spec.cv.group, "cv.group");
     used.insert(spec.cv.group->name);
@@ -283,6 +352,31 @@ std::string FormatPlan(const TrainingSpec& spec, const TrainingPlan& plan) {
   line(cv);
   line(fmt::format("optimise  {} ({} is better); {} model fits, seed {}", spec.metric,
                    GreaterIsBetter(spec.metric) ? "greater" : "smaller", plan.fits, spec.seed));
+  if (spec.fairness) {
+    std::string sensitive;
+    for (const Named& f : spec.fairness->sensitive) {
+      const bool feature = std::any_of(plan.features.begin(), plan.features.end(),
+                                       [&](const PlannedFeature& p) { return p.name == f.name; });
+      sensitive += fmt::format("{}{}{}", sensitive.empty() ? "" : ", ", f.name,
+                               feature ? "" : " (not a feature)");
+    }
+    std::string positive;
+    if (spec.task != Task::kRegression) {
+      positive = spec.fairness->positive_class
+                     ? spec.fairness->positive_class->name
+                     : (plan.classes.size() == 2 ? SecondClass(plan.classes) : std::string("?"));
+      positive = ", positive class " + positive;
+    }
+    line("fairness  groups of " + sensitive + " on the holdout" + positive);
+  }
+  if (spec.robustness) {
+    std::string what;
+    if (spec.robustness->noise > 0)
+      what = fmt::format("noise of {} x each numeric feature's std", spec.robustness->noise);
+    if (spec.robustness->missing)
+      what += std::string(what.empty() ? "" : ", ") + "each feature missing in turn";
+    line("robustness " + what + " on the holdout");
+  }
   for (const Gate& g : spec.gates) {
     std::string gate = "gate      " + g.metric;
     if (g.min) gate += fmt::format(" >= {}", *g.min);

@@ -1,5 +1,6 @@
 #include "training/spec.h"
 
+#include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -10,6 +11,8 @@
 #include "core/error.h"
 #include "data/dataset_service.h"
 #include "data/yaml_reader.h"
+#include "training/fairness.h"
+#include "training/robustness.h"
 
 namespace slipway::training {
 namespace {
@@ -196,9 +199,11 @@ class SpecParser {
       if (e.key == "model") Model(e);
     }
     constexpr std::string_view kKeys[] = {
-        "data", "target",  "features", "exclude", "task",     "preprocessing", "model",   "search",
-        "cv",   "holdout", "metric",   "seed",    "fairness", "gates",         "register"};
+        "data", "target",  "features", "exclude", "task",     "preprocessing", "model", "search",
+        "cv",   "holdout", "metric",   "seed",    "fairness", "robustness",    "gates", "register"};
     bool has_data = false, has_target = false;
+    // Gates last: they may name the metrics of fairness and robustness.
+    std::optional<YamlEntry> gates;
     for (const YamlEntry& e : entries) {
       if (e.key == "data") {
         spec_.data = NamedText(e);
@@ -212,7 +217,9 @@ class SpecParser {
       } else if (e.key == "exclude") {
         spec_.exclude = Names(e);
       } else if (e.key == "fairness") {
-        spec_.fairness = Names(e);
+        FairnessOf(e);
+      } else if (e.key == "robustness") {
+        RobustnessOf(e);
       } else if (e.key == "preprocessing") {
         PreprocessingOf(e);
       } else if (e.key == "search") {
@@ -229,7 +236,7 @@ class SpecParser {
       } else if (e.key == "seed") {
         spec_.seed = static_cast<uint64_t>(yaml_.Count(e));
       } else if (e.key == "gates") {
-        GatesOf(e);
+        gates = e;
       } else if (e.key == "register") {
         RegisterOf(e);
       } else if (e.key != "task" && e.key != "model") {
@@ -239,6 +246,7 @@ class SpecParser {
     if (!has_data)
       yaml_.Fail(root.Mark(), "", "missing key 'data': the dataset version, e.g. churn@2");
     if (!has_target) yaml_.Fail(root.Mark(), "", "missing key 'target': the column to predict");
+    if (gates) GatesOf(*gates);
     if (spec_.metric.empty()) spec_.metric = DefaultMetric(spec_.task);
     if (spec_.task == Task::kRegression && spec_.cv.scheme == CvScheme::kStratified) {
       yaml_.Fail(cv_mark_, "cv.scheme", "stratified folds need classes; a regression uses kfold");
@@ -249,6 +257,13 @@ class SpecParser {
     }
     if (spec_.model == ModelType::kLinear && spec_.task != Task::kRegression) {
       yaml_.Fail(model_mark_, "model.type", "linear is for regression; use logistic for classes");
+    }
+    if (spec_.robustness && spec_.robustness->missing && spec_.model != ModelType::kXgboost &&
+        spec_.preprocessing.numeric == NumericImputation::kNone) {
+      yaml_.Fail(robustness_mark_, "robustness.missing",
+                 "each feature set missing reaches a " + std::string(ModelTypeName(spec_.model)) +
+                     " model as is with impute.numeric: none, and it cannot take missing values; "
+                     "impute with median or mean, or set missing: false");
     }
     return std::move(spec_);
   }
@@ -501,6 +516,103 @@ class SpecParser {
     return name;
   }
 
+  // `fairness:` is a list of sensitive columns or {sensitive, positive_class}.
+  void FairnessOf(const YamlEntry& e) {
+    Fairness fairness;
+    if (e.value.IsMap()) {
+      constexpr std::string_view kKeys[] = {"sensitive", "positive_class"};
+      for (const YamlEntry& f : yaml_.Entries(e)) {
+        if (f.key == "sensitive") {
+          fairness.sensitive = Names(f);
+        } else if (f.key == "positive_class") {
+          fairness.positive_class = NamedText(f);
+          if (spec_.task == Task::kRegression) yaml_.Fail(f, "a regression has no classes");
+        } else {
+          yaml_.UnknownKey(f, kKeys);
+        }
+      }
+    } else {
+      fairness.sensitive = Names(e);
+    }
+    if (fairness.sensitive.empty()) {
+      yaml_.Fail(e, "fairness needs sensitive: the columns whose groups are compared");
+    }
+    if (!fairness.positive_class && spec_.task == Task::kMulticlass) {
+      yaml_.Fail(e,
+                 "a multiclass task needs fairness.positive_class: the class whose selection "
+                 "is compared across groups");
+    }
+    spec_.fairness = std::move(fairness);
+  }
+
+  void RobustnessOf(const YamlEntry& e) {
+    robustness_mark_ = e.Mark();
+    Robustness robustness;
+    constexpr std::string_view kKeys[] = {"noise", "missing"};
+    for (const YamlEntry& r : yaml_.Entries(e)) {
+      if (r.key == "noise") {
+        robustness.noise = yaml_.Number(r);
+        if (!(robustness.noise >= 0 && robustness.noise <= 10)) {
+          yaml_.Fail(r, "expected a multiple of each feature's std in [0, 10], got " +
+                            Number(robustness.noise));
+        }
+      } else if (r.key == "missing") {
+        robustness.missing = yaml_.Bool(r);
+      } else {
+        yaml_.UnknownKey(r, kKeys);
+      }
+    }
+    if (robustness.noise == 0 && !robustness.missing) {
+      yaml_.Fail(e, "noise 0 and missing false leave nothing to assess; drop robustness");
+    }
+    spec_.robustness = robustness;
+  }
+
+  // A gate's metric: the task's, or one that fairness or robustness yields.
+  std::string GateMetricOf(const YamlEntry& e) const {
+    const std::string name = yaml_.Text(e);
+    for (const auto& [prefix, section] :
+         {std::pair{std::string_view("fairness."), std::string_view("fairness")},
+          std::pair{std::string_view("robustness."), std::string_view("robustness")}}) {
+      if (!name.starts_with(prefix)) continue;
+      const bool fairness = section == "fairness";
+      if (fairness ? !spec_.fairness : !spec_.robustness) {
+        yaml_.Fail(e, "'" + name + "' needs a " + std::string(section) + ": section in the spec");
+      }
+      const std::vector<std::string> names =
+          fairness ? FairnessMetricNames(spec_.task, *spec_.fairness)
+                   : RobustnessMetricNames(spec_.task, *spec_.robustness);
+      if (std::find(names.begin(), names.end(), name) == names.end() &&
+          (fairness || !FeatureMetricOf(spec_.task, *spec_.robustness, name))) {
+        std::string known;
+        for (const std::string& n : names) known += (known.empty() ? "" : ", ") + n;
+        if (!fairness) {
+          known +=
+              fmt::format(", or per feature robustness.<{}>.<feature>.<{}|metric_drop>",
+                          spec_.robustness->noise > 0 && spec_.robustness->missing ? "noise|missing"
+                          : spec_.robustness->missing                              ? "missing"
+                                                                                   : "noise",
+                          spec_.task == Task::kRegression ? "mean_abs_change" : "flip_rate");
+        }
+        yaml_.Fail(e, "unknown " + std::string(section) + " metric '" + name + "' for a " +
+                          std::string(TaskName(spec_.task)) + " task; expected one of: " + known);
+      }
+      return name;
+    }
+    if (!IsMetricOf(spec_.task, name)) {
+      std::string known = MetricsOf(spec_.task);
+      if (spec_.fairness)
+        for (const std::string& n : FairnessMetricNames(spec_.task, *spec_.fairness))
+          known += ", " + n;
+      if (spec_.robustness)
+        for (const std::string& n : RobustnessMetricNames(spec_.task, *spec_.robustness))
+          known += ", " + n;
+      yaml_.Fail(e, "unknown metric '" + name + "' for a " + std::string(TaskName(spec_.task)) +
+                        " task; expected one of: " + known);
+    }
+    return name;
+  }
+
   void GatesOf(const YamlEntry& gates) {
     if (!gates.value.IsSequence()) {
       yaml_.Fail(gates, "expected a list of gates, got " + YamlReader::Describe(gates.value));
@@ -515,7 +627,7 @@ class SpecParser {
       bool has_metric = false;
       for (const YamlEntry& e : yaml_.Entries(node, path, node.Mark())) {
         if (e.key == "metric") {
-          gate.metric = MetricOf(e);
+          gate.metric = GateMetricOf(e);
           has_metric = true;
         } else if (e.key == "min") {
           gate.min = yaml_.Number(e);
@@ -536,6 +648,11 @@ class SpecParser {
         }
       }
       if (!has_metric) yaml_.Fail(node.Mark(), path, "a gate needs a metric");
+      if (gate.champion && !IsMetricOf(spec_.task, gate.metric)) {
+        yaml_.Fail(
+            node.Mark(), path,
+            "a champion gate compares holdout metrics; '" + gate.metric + "' takes min or max");
+      }
       if (!gate.champion && !gate.min && !gate.max) {
         yaml_.Fail(node.Mark(), path,
                    "a gate needs min, max, or champion (an alias to beat, e.g. production)");
@@ -570,6 +687,7 @@ class SpecParser {
   TrainingSpec spec_;
   YAML::Mark model_mark_;
   YAML::Mark cv_mark_;
+  YAML::Mark robustness_mark_;
 };
 
 }  // namespace

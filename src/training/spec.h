@@ -26,10 +26,14 @@
 //   holdout: 0.2
 //   metric: roc_auc
 //   seed: 7
-//   fairness: [gender]
+//   fairness:                     # per-group metrics on the holdout (fairness.h)
+//     sensitive: [gender, age_band]
+//     positive_class: 1           # binary default: the second class
+//   robustness: {noise: 0.05, missing: true}   # robustness.h
 //   gates:
 //     - {metric: roc_auc, min: 0.8}
 //     - {champion: production, metric: roc_auc, margin: 0.01}
+//     - {metric: fairness.demographic_parity_difference, max: 0.1}
 //   register: {model: churn, alias: candidate}
 //
 // What `slipway train` does with a spec today: the folds and the holdout
@@ -37,7 +41,9 @@
 // halving, trials resumable from the tracking server (tuning.h); `gates:`
 // on the holdout, champion gates against the model at the alias with a
 // paired bootstrap interval at `confidence` (gates.h); `register:` when
-// every gate passes (the CLI). `fairness:` is checked, not used.
+// every gate passes (the CLI); `fairness:` and `robustness:` on the final
+// model's holdout predictions, their metrics gateable by name
+// (fairness.demographic_parity_difference, robustness.noise_flip_rate).
 // The trained model travels as an MLflow Model folder whose `slipway` flavor
 // names the fitted preprocessing (preprocessing.json) beside the model file:
 // see model_folder.h.
@@ -131,6 +137,25 @@ struct Gate {
   Position at;
 };
 
+// `fairness:`: the holdout's metrics per group of each sensitive column
+// (fairness.h). A list of names is short for {sensitive: [...]}. Sensitive
+// columns are read whether or not they are features (`exclude` keeps them
+// out of the model).
+struct Fairness {
+  std::vector<Named> sensitive;
+  // Classification: the class whose selection is compared (its label as the
+  // data writes it). Binary default: the second class (1 of 0/1, true of a
+  // bool); a multiclass task must name one.
+  std::optional<Named> positive_class;
+};
+
+// `robustness:`: the final model's holdout predictions under small noise on
+// each numeric feature and with each feature missing in turn (robustness.h).
+struct Robustness {
+  double noise = 0.05;  // noise std = noise x the feature's std on the training rows; 0: off
+  bool missing = true;  // each feature set missing in turn
+};
+
 struct Registration {
   std::string model;
   std::string alias;  // set when every gate passes; "" sets none
@@ -142,7 +167,8 @@ struct TrainingSpec {
   Named target;
   std::vector<Named> features;  // empty: every column but the target and `exclude`
   std::vector<Named> exclude;
-  std::vector<Named> fairness;  // sensitive columns
+  std::optional<Fairness> fairness;
+  std::optional<Robustness> robustness;
   Task task = Task::kBinary;
   Preprocessing preprocessing;
   ModelType model = ModelType::kXgboost;

@@ -104,6 +104,12 @@ std::vector<std::string> ColumnsToRead(const TrainingSpec& spec, const TrainingP
   columns.push_back(spec.target.name);
   if (spec.cv.scheme == CvScheme::kGrouped) columns.push_back(spec.cv.group->name);
   if (spec.cv.scheme == CvScheme::kTime) columns.push_back(spec.cv.time->name);
+  if (spec.fairness) {
+    for (const Named& f : spec.fairness->sensitive) {
+      if (std::find(columns.begin(), columns.end(), f.name) == columns.end())
+        columns.push_back(f.name);
+    }
+  }
   return columns;
 }
 

@@ -90,7 +90,7 @@ struct FitOptions {
 };
 
 // The columns RunTraining reads: the features, the target, the group and
-// time columns of the CV scheme.
+// time columns of the CV scheme, and fairness's sensitive columns.
 std::vector<std::string> ColumnsToRead(const TrainingSpec& spec, const TrainingPlan& plan);
 
 EncodedTarget EncodeTarget(const TableColumn& target, Task task);
