@@ -82,27 +82,31 @@ std::array<std::pair<const char*, std::shared_ptr<const Servable>>, 3> RolesOf(
   return {{{"primary", routing.primary}, {"canary", routing.canary}, {"shadow", routing.shadow}}};
 }
 
-// What the versions `before` routes to and `after` does not (swapped out)
-// did since their last sample: the periodic sampling no longer sees them,
-// so without this their last partial interval would be lost. Versions that
-// stay (the same servable, or a copy sharing its RateWindow) are left to
-// the periodic sampling. Nothing when none went or none has an interval.
-std::optional<RateSample> SampleSwappedOut(const Routing* before, const Routing& after) {
-  if (before == nullptr) return std::nullopt;
+using RoleServables = std::vector<std::pair<std::string, std::shared_ptr<const Servable>>>;
+
+// The versions `before` routes to and `after` does not (swapped out), with
+// their roles. Versions that stay (the same servable, or a copy sharing
+// its RateWindow) are not among them.
+RoleServables SwappedOut(const Routing* before, const Routing& after) {
+  RoleServables gone;
+  if (before == nullptr) return gone;
   std::set<const RateWindow*> staying;
   for (const auto& [role, servable] : RolesOf(after))
     if (servable) staying.insert(servable->rates.get());
-  RateSample sample;
-  sample.time_ms = NowMillis();
-  const auto now = RateWindow::Clock::now();
-  for (const auto& [role, servable] : RolesOf(*before)) {
-    if (!servable || staying.count(servable->rates.get())) continue;
+  for (const auto& [role, servable] : RolesOf(*before))
+    if (servable && !staying.count(servable->rates.get())) gone.emplace_back(role, servable);
+  return gone;
+}
+
+// What `servables` did since their last sample, appended to `sample`;
+// with `only_busy`, those that answered nothing in it are left out.
+void SampleInto(const RoleServables& servables, RateWindow::Clock::time_point now, bool only_busy,
+                RateSample& sample) {
+  for (const auto& [role, servable] : servables) {
     std::optional<RateWindow::Recent> interval = servable->rates->Sample(servable->metrics, now);
-    if (interval)
+    if (interval && (!only_busy || interval->requests > 0))
       sample.versions.push_back({role, servable->model_name, servable->version, *interval});
   }
-  if (sample.versions.empty()) return std::nullopt;
-  return sample;
 }
 
 }  // namespace
@@ -164,6 +168,9 @@ struct ServingService::Entry {
   // role serves (by role), and versions being loaded.
   std::map<std::string, std::string> cache_keys;
   std::multiset<std::string> loading_keys;
+  // Versions swapped out since the last periodic sample, by role: sampled
+  // once more for the requests in flight at the swap, then let go.
+  RoleServables retiring;
 
   void Note(std::string text) {
     std::lock_guard lock(mu);
@@ -222,12 +229,18 @@ void ServingService::SampleRates() {
     if (!routing) continue;
     RateSample sample;
     sample.time_ms = now_ms;
-    for (const auto& [role, servable] : RolesOf(*routing)) {
-      if (!servable) continue;
-      std::optional<RateWindow::Recent> interval = servable->rates->Sample(servable->metrics, now);
-      if (interval)
-        sample.versions.push_back({role, servable->model_name, servable->version, *interval});
+    RoleServables serving;
+    for (const auto& [role, servable] : RolesOf(*routing))
+      if (servable) serving.emplace_back(role, servable);
+    SampleInto(serving, now, false, sample);
+    // Versions swapped out since the last sample, once more: requests that
+    // were in flight at the swap finished on them after it.
+    RoleServables retiring;
+    {
+      std::lock_guard lock(entry->mu);
+      retiring.swap(entry->retiring);
     }
+    SampleInto(retiring, now, true, sample);
     if (!sample.versions.empty()) entry->history.Append(std::move(sample));
   }
 }
@@ -651,10 +664,19 @@ void ServingService::Reconcile(const std::string& name, const std::string& why) 
   if (changed) {
     std::shared_ptr<const Routing> after = next;
     entry->runtime->Swap(std::move(next));
-    // After the swap, so that no request lands on a swapped-out version
-    // between its last sample and the swap (those in flight still may).
-    if (std::optional<RateSample> last = SampleSwappedOut(current.get(), *after)) {
-      entry->history.Append(std::move(*last));
+    // What the versions swapped out did since their last sample: the
+    // periodic sampling no longer sees them as serving, so without this
+    // their last partial interval would be lost. After the swap, so that no
+    // new request lands on them after it; those in flight at the swap finish
+    // later, and the next periodic sample takes them (Entry::retiring).
+    RoleServables gone = SwappedOut(current.get(), *after);
+    RateSample last;
+    last.time_ms = NowMillis();
+    SampleInto(gone, RateWindow::Clock::now(), false, last);
+    if (!last.versions.empty()) entry->history.Append(std::move(last));
+    {
+      std::lock_guard lock(entry->mu);
+      entry->retiring.insert(entry->retiring.end(), gone.begin(), gone.end());
     }
     if (options_.metrics) {
       options_.metrics

@@ -16,6 +16,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 
 import numpy as np
@@ -376,6 +377,54 @@ def test_a_swapped_out_version_keeps_its_last_interval_in_the_history(server, ml
     v1_requests = sum(v["requests"] for s in samples for v in s["versions"]
                       if v["role"] == "primary" and v["version"] == v1)
     assert v1_requests == 15, samples
+
+
+def test_requests_in_flight_at_a_swap_count_in_the_old_versions_history(server, mlflow_client):
+    model_name = unique("inflight")
+    _, v1 = log_xgboost(model_name, depth=2, seed=74)
+    _, v2 = log_xgboost(model_name, depth=3, seed=75)
+    set_alias(mlflow_client, model_name, "live", v1)
+    name = unique("dep")
+    # A lone request waits a second in the batcher for rows that never come:
+    # at any moment requests are in flight, and those at the swap finish on
+    # v1 after it.
+    create(server, name, f"models:/{model_name}@live", max_batch_rows=1000,
+           max_queue_delay_us=1_000_000)
+    wait_for(lambda: serving_version(server, name) == v1, what="v1")
+    x, _ = training_data(seed=76, rows=1)
+    answered, lock, stop, failures = {}, threading.Lock(), threading.Event(), []
+
+    def client():
+        while not stop.is_set():
+            r = invoke(server, name, split_body(x))
+            with lock:
+                if r.status_code != 200:
+                    failures.append(r.text)
+                version = r.headers.get("X-Model-Version")
+                answered[version] = answered.get(version, 0) + 1
+
+    clients = [threading.Thread(target=client) for _ in range(3)]
+    for t in clients:
+        t.start()
+    time.sleep(1.5)
+    set_alias(mlflow_client, model_name, "live", v2)
+    wait_for(lambda: serving_version(server, name) == v2, what="the swap to v2")
+    time.sleep(1.5)
+    stop.set()
+    for t in clients:
+        t.join()
+    assert not failures, failures
+    assert answered.get(v1, 0) >= 3 and answered.get(v2, 0) >= 1, answered
+
+    def in_history(version):
+        samples = requests.get(f"{server.url}/api/v1/deployments/{name}/metrics",
+                               timeout=30).json()["samples"]
+        return sum(v["requests"] for s in samples for v in s["versions"]
+                   if v["role"] == "primary" and v["version"] == version)
+
+    # Every request v1 answered is in its history, the last ones included.
+    wait_for(lambda: in_history(v1) == answered[v1] and in_history(v2) == answered[v2],
+             timeout=20, what=f"the history to hold {answered}")
 
 
 def test_promote_moves_the_alias_and_removes_the_canary_in_one_call(server, mlflow_client):
