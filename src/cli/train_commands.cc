@@ -805,8 +805,10 @@ void Train(const TrainOptions& options) {
       });
   const bool passed = training::AllPassed(gates);
 
-  const std::string model_card =
-      training::ModelCard(spec, outcome, gates, {run ? run->run_id() : std::string(), provenance});
+  training::ModelCardInfo card_info{run ? run->run_id() : std::string(), provenance, {}, {}};
+  if (fairness) card_info.fairness = fairness->metrics;
+  if (robustness) card_info.robustness = robustness->metrics;
+  const std::string model_card = training::ModelCard(spec, outcome, gates, card_info);
   if (run) {
     json tags = base_tags;
     for (const auto& [key, value] : training::ProvenanceTags(provenance))

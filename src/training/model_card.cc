@@ -99,6 +99,19 @@ std::string ModelCard(const TrainingSpec& spec, const TrainingOutcome& outcome,
     for (const GateResult& r : gates) out += fmt::format("- {}: {}\n", Cell(r.rule), r.detail);
   }
 
+  auto assessment = [&](const char* title, const std::map<std::string, double>& metrics) {
+    if (metrics.empty()) return;
+    out += fmt::format(
+        "\n## {}\n\nOn the holdout (reports: fairness/report.json, "
+        "robustness/report.json).\n\n| metric | value |\n|---|---:|\n",
+        title);
+    for (const auto& [name, value] : metrics)
+      out += fmt::format("| {} | {} |\n", Cell(name),
+                         std::isnan(value) ? std::string("undefined") : Number(value));
+  };
+  assessment("Fairness", info.fairness);
+  assessment("Robustness", info.robustness);
+
   out += "\n## Lineage\n\n| | |\n|---|---|\n";
   if (!info.run_id.empty()) out += fmt::format("| run | {} |\n", info.run_id);
   out += fmt::format("| spec | {} |\n", Cell(spec_name));

@@ -13,6 +13,7 @@
 // Pure function; thread-safe.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,10 @@ namespace slipway::training {
 struct ModelCardInfo {
   std::string run_id;
   Provenance provenance;
+  // The fairness.* and robustness.* metrics of the holdout, when the spec
+  // asks for them (a section of the card each).
+  std::map<std::string, double> fairness;
+  std::map<std::string, double> robustness;
 };
 
 std::string ModelCard(const TrainingSpec& spec, const TrainingOutcome& outcome,

@@ -154,6 +154,11 @@ def test_planted_bias_fails_the_fairness_gate(biased_run, server):
     assert run.data.metrics["gate.1.passed"] == 0 and run.data.metrics["gate.0.passed"] == 1
     assert run.data.metrics["fairness.sex.demographic_parity_difference"] == pytest.approx(
         float(found.group(1)), abs=5e-5)
+    # The model card has a fairness section with the same figure.
+    card = _artifact(server, run_id, "model_card.md").decode()
+    section = card[card.index("\n## Fairness\n"):card.index("\n## Lineage\n")]
+    row = re.search(r"\| fairness\.sex\.demographic_parity_difference \| (\S+) \|", section)
+    assert row and float(row.group(1)) == pytest.approx(float(found.group(1)), abs=5e-5), section
 
 
 def test_unbiased_data_passes_and_registers(fair_run, server):

@@ -179,7 +179,7 @@ TEST(TrainingModelCardTest, HoldsTheDataTheMetricsTheGatesAndTheLineage) {
   p.dataset = "shop@1";
   p.dataset_sha256 = std::string(64, 'c');
   p.git_commit = std::string(40, 'd');
-  const std::string card = ModelCard(spec, outcome, gates, {"run42", p});
+  const std::string card = ModelCard(spec, outcome, gates, {"run42", p, {}, {}});
   EXPECT_EQ(card.rfind("# Model card: shop.yaml\n", 0), 0u) << card;
   EXPECT_NE(card.find("| dataset version | shop@1 |"), std::string::npos);
   EXPECT_NE(card.find("| content sha256 | `" + std::string(64, 'c') + "` |"), std::string::npos);
@@ -201,7 +201,7 @@ TEST(TrainingModelCardTest, HoldsTheDataTheMetricsTheGatesAndTheLineage) {
   champion.interval = std::make_pair(-0.01, 0.08);
   const auto noisy =
       EvaluateGates(spec.gates, outcome.holdout.metrics, [&](const Gate&) { return champion; });
-  const std::string failed = ModelCard(spec, outcome, noisy, {"run43", p});
+  const std::string failed = ModelCard(spec, outcome, noisy, {"run43", p, {}, {}});
   EXPECT_NE(failed.find("**FAILED**"), std::string::npos);
   EXPECT_NE(failed.find("[-0.0100, +0.0800] (95%) | **no** |"), std::string::npos) << failed;
 }
