@@ -113,13 +113,22 @@ struct MetricInfo {
 };
 
 constexpr MetricInfo kMetrics[] = {
-    {"roc_auc", true, true, false, false}, {"pr_auc", true, true, false, false},
-    {"accuracy", true, true, true, false}, {"f1", true, true, false, false},
-    {"f1_macro", true, true, true, false}, {"precision", true, true, false, false},
-    {"recall", true, true, false, false},  {"log_loss", false, true, true, false},
-    {"brier", false, true, false, false},  {"rmse", false, false, false, true},
-    {"mae", false, false, false, true},    {"r2", true, false, false, true},
+    {"roc_auc", true, true, false, false},
+    {"pr_auc", true, true, false, false},
+    {"accuracy", true, true, true, false},
+    {"f1", true, true, false, false},
+    {"f1_macro", true, true, true, false},
+    {"precision", true, true, false, false},
+    {"recall", true, true, false, false},
+    {"log_loss", false, true, true, false},
+    {"brier", false, true, false, false},
+    {"rmse", false, false, false, true},
+    {"mae", false, false, false, true},
+    {"r2", true, false, false, true},
     {"mape", false, false, false, true},
+    // From the evaluation's curves (metrics.h): calibration and one-vs-rest AUC.
+    {"calibration_error", false, true, false, false},
+    {"roc_auc_ovr", true, false, true, false},
 };
 
 const MetricInfo* FindMetric(std::string_view name) {
