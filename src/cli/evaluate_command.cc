@@ -174,6 +174,15 @@ training::Matrix Predict(const LoadedModel& m, const training::Table& table,
   }
 }
 
+// An XGBClassifier logged with mlflow.xgboost (not one Slipway trained).
+bool IsXgboostClassifier(const LoadedModel& m) {
+  const json* flavor = m.model->mlmodel().Flavor("xgboost");
+  if (m.slipway != nullptr || flavor == nullptr || !flavor->contains("model_class")) return false;
+  const json& model_class = flavor->at("model_class");
+  return model_class.is_string() &&
+         model_class.get<std::string>().find("XGBClassifier") != std::string::npos;
+}
+
 // A binary model whose every score is 0 or 1 answered with labels.
 bool LooksLikeLabels(const training::Matrix& p, training::Task task) {
   if (task != training::Task::kBinary || p.rows < 2) return false;
@@ -254,6 +263,31 @@ training::Explanation ExplainModel(const LoadedModel& m, const training::Table& 
     }
   }
   return training::Explain(in);
+}
+
+// Every row's predictions: as the model is served, or, for an
+// XGBClassifier (served, it answers labels), its probabilities from the same
+// file through XGBoost itself.
+training::Matrix PredictRows(const LoadedModel& m, const training::Table& table,
+                             const std::vector<std::string>& columns, training::Task task,
+                             size_t classes) {
+  if (task == training::Task::kRegression || !IsXgboostClassifier(m))
+    return Predict(m, table, columns, task, classes);
+  std::string why;
+  const fs::path file = m.model->mlmodel().FlavorFile("xgboost");
+  const std::string bytes = ReadFile(file, "model file");
+  const std::optional<training::Matrix> x =
+      ModelInputs(m, table, training::XgboostFeatureNames(bytes), &why);
+  if (!x) ThrowInvalid(m.Name() + ": " + why);
+  training::Matrix p = training::XgboostPredict(bytes, *x);
+  const size_t expected = task == training::Task::kBinary ? 1 : classes;
+  if (p.cols != expected) {
+    ThrowInvalid(
+        fmt::format("{} predicts {} values per row, the task has {}", m.Name(), p.cols, expected));
+  }
+  std::cout << fmt::format("note      {} is an XGBClassifier: probabilities from XGBoost on {}\n",
+                           m.Name(), file.filename().string());
+  return p;
 }
 
 std::string PredictionsCsv(const std::vector<double>& y, const std::vector<std::string>& classes,
@@ -393,7 +427,7 @@ void Evaluate(const EvaluateOptions& options) {
                    classes ? fmt::format(": classes {}", fmt::join(labels.classes, " ")) : "")
             << std::flush;
 
-  const training::Matrix predictions = Predict(model, table, inputs, task, classes);
+  const training::Matrix predictions = PredictRows(model, table, inputs, task, classes);
   if (LooksLikeLabels(predictions, task)) {
     std::cout << "note      every score is 0 or 1: the model may answer with labels, not "
                  "probabilities (a scikit-learn model: log it with "
@@ -410,7 +444,7 @@ void Evaluate(const EvaluateOptions& options) {
   std::optional<training::Matrix> against_predictions;
   std::optional<training::Evaluation> against_evaluation;
   if (against) {
-    against_predictions = Predict(*against, table, against_inputs, task, classes);
+    against_predictions = PredictRows(*against, table, against_inputs, task, classes);
     against_evaluation =
         training::Evaluate(task, static_cast<int64_t>(classes), labels.y, *against_predictions);
   }

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "ml/xgboost_model.h"
 #include "training/charts.h"
 
 namespace slipway::training {
@@ -64,9 +65,23 @@ class Booster {
   BoosterHandle handle_ = nullptr;
 };
 
+// The model's base margin per output as the file states it. libxgboost 1.7
+// reads one base_score; XGBoost 3 writes a vector ("[5E-1]", one per class,
+// estimated from the data), which 1.7 misreads. Slipway's own parser of the
+// file (ml/xgboost_model.h, what serving evaluates) reads both; the margins
+// are then given to XGBoost as the rows' base_margin, so predictions and the
+// SHAP bias are the file's. Empty when that parser does not take the model.
+std::vector<double> BaseMargins(const std::string& bytes) {
+  try {
+    return ml::ParseXGBoostModel(bytes, "xgboost.core.Booster").ensemble->base_margin();
+  } catch (const Error&) {
+    return {};
+  }
+}
+
 class DMatrix {
  public:
-  DMatrix(const Matrix& x, const Booster& booster) {
+  DMatrix(const Matrix& x, const Booster& booster, const std::vector<double>& base_margin) {
     std::vector<float> values(x.values.begin(), x.values.end());
     Check(XGDMatrixCreateFromMat(values.data(), x.rows, x.cols,
                                  std::numeric_limits<float>::quiet_NaN(), &handle_),
@@ -78,6 +93,14 @@ class DMatrix {
       std::vector<const char*> pointers;
       for (const std::string& s : info) pointers.push_back(s.c_str());
       Check(XGDMatrixSetStrFeatureInfo(handle_, field, pointers.data(), x.cols), field);
+    }
+    if (!base_margin.empty() && x.rows > 0) {
+      std::vector<float> margins;
+      margins.reserve(x.rows * base_margin.size());
+      for (size_t r = 0; r < x.rows; ++r)
+        for (double m : base_margin) margins.push_back(static_cast<float>(m));
+      Check(XGDMatrixSetFloatInfo(handle_, "base_margin", margins.data(), margins.size()),
+            "setting the base margin");
     }
   }
   ~DMatrix() { XGDMatrixFree(handle_); }
@@ -321,7 +344,7 @@ ShapValues XgboostShap(const std::string& model_bytes, const Matrix& x) {
   out.rows = x.rows;
   out.width = features + 1;
   if (x.rows == 0) return out;
-  const DMatrix data(x, booster);
+  const DMatrix data(x, booster, BaseMargins(model_bytes));
   const char* config =
       R"({"type": 2, "training": false, "iteration_begin": 0, "iteration_end": 0, )"
       R"("strict_shape": true})";
@@ -337,6 +360,32 @@ ShapValues XgboostShap(const std::string& model_bytes, const Matrix& x) {
   }
   out.groups = static_cast<size_t>(shape[1]);
   out.values.assign(result, result + out.rows * out.groups * out.width);
+  return out;
+}
+
+Matrix XgboostPredict(const std::string& model_bytes, const Matrix& x) {
+  const Booster booster(model_bytes);
+  if (x.cols != booster.NumFeatures()) {
+    ThrowInvalid(fmt::format("the model has {} features, the rows {} columns",
+                             booster.NumFeatures(), x.cols));
+  }
+  Matrix out;
+  out.rows = x.rows;
+  if (x.rows == 0) return out;
+  const DMatrix data(x, booster, BaseMargins(model_bytes));
+  const char* config =
+      R"({"type": 0, "training": false, "iteration_begin": 0, "iteration_end": 0, )"
+      R"("strict_shape": true})";
+  const bst_ulong* shape = nullptr;
+  bst_ulong dim = 0;
+  const float* result = nullptr;
+  Check(XGBoosterPredictFromDMatrix(booster.get(), data.get(), config, &shape, &dim, &result),
+        "predicting");
+  if (dim != 2 || shape[0] != x.rows) {
+    throw Error(ErrorCode::kInternalError, "XGBoost: predictions are not rows x outputs");
+  }
+  out.cols = static_cast<size_t>(shape[1]);
+  out.values.assign(result, result + out.rows * out.cols);
   return out;
 }
 

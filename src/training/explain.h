@@ -68,6 +68,12 @@ std::map<std::string, double> XgboostImportance(const std::string& model_bytes,
 // INVALID_PARAMETER_VALUE when x has another number of columns.
 ShapValues XgboostShap(const std::string& model_bytes, const Matrix& x);
 
+// The model's predictions of the rows of `x` (XGBoost's type 0: P(class 1),
+// class probabilities, or values): rows x outputs, as metrics.h reads them.
+// What `slipway evaluate` uses for an XGBClassifier logged with
+// mlflow.xgboost, whose served answer is a label, not a probability.
+Matrix XgboostPredict(const std::string& model_bytes, const Matrix& x);
+
 struct ExplanationInput {
   Task task = Task::kBinary;
   std::vector<std::string> classes;  // classification: index -> label

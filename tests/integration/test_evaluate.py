@@ -302,10 +302,13 @@ def test_evaluate_a_registered_slipway_model_on_a_dataset_version(workspace, ser
 def test_evaluate_a_model_logged_in_python_with_mlflow_xgboost(workspace, server, mlflow_client):
     frame = pd.read_csv(workspace / "cancer.csv")
     features = [c for c in frame.columns if c != "malignant"]
-    booster = xgb.train({"objective": "binary:logistic", "max_depth": 3, "seed": 0, "nthread": 1,
-                         "base_score": 0.5},
+    # XGBoost 3 estimates the base score from the labels and saves it as a
+    # vector ("[6.27E-1]"), which libxgboost 1.7 alone would misread.
+    booster = xgb.train({"objective": "binary:logistic", "max_depth": 3, "seed": 0, "nthread": 1},
                         xgb.DMatrix(frame[features], label=frame["malignant"]),
                         num_boost_round=15)
+    assert json.loads(booster.save_config())["learner"]["learner_model_param"]["base_score"] \
+        not in ("5E-1", "[5E-1]")
     mlflow.set_experiment("python-models")
     with mlflow.start_run():
         info = mlflow.xgboost.log_model(booster, name="model", registered_model_name="py-xgb",
@@ -327,6 +330,32 @@ def test_evaluate_a_model_logged_in_python_with_mlflow_xgboost(workspace, server
                      "--no-tracking", "--tracking-uri", server.url)
     assert bare.returncode != 0
     assert "does not name its target: give --target or --spec" in bare.stderr
+
+
+def test_evaluate_an_xgb_classifier_by_its_probabilities(workspace, server, mlflow_client):
+    wine = pd.read_csv(workspace / "wine.csv")
+    features = [c for c in wine.columns if c != "target"]
+    clf = xgb.XGBClassifier(n_estimators=10, max_depth=2, random_state=0, n_jobs=1)
+    clf.fit(wine[features], wine["target"])
+    mlflow.set_experiment("python-models")
+    with mlflow.start_run():
+        info = mlflow.xgboost.log_model(clf, name="model", registered_model_name="py-wine",
+                                        model_format="json")
+    out = _evaluate(workspace, f"models:/py-wine/{info.registered_model_version}", "--data",
+                    "wine@1", "--target", "target", "--task", "multiclass", "--tracking-uri",
+                    server.url)
+    assert out.returncode == 0, out.stderr
+    assert "is an XGBClassifier: probabilities from XGBoost on model.json" in out.stdout
+    run_id = _evaluation_run(out.stdout)
+    logged = _csv(server, run_id, "evaluation/predictions.csv")[["p0", "p1", "p2"]].to_numpy()
+    expected = clf.predict_proba(wine[features])
+    np.testing.assert_allclose(logged, expected, rtol=0, atol=1e-6)
+    metrics = MlflowClient(server.url).get_run(run_id).data.metrics
+    assert metrics["roc_auc_ovr"] == pytest.approx(
+        roc_auc_score(wine["target"], logged, multi_class="ovr"), abs=1e-9)
+    assert metrics["log_loss"] == pytest.approx(log_loss(wine["target"], logged), abs=1e-9)
+    _check_importance_and_shap(server, run_id, clf.get_booster(), wine[features],
+                               list(range(len(wine))))
 
 
 def test_evaluate_a_scikit_learn_model_through_the_python_worker(workspace, server,
