@@ -187,7 +187,7 @@ std::string XyChartSvg(const XyChart& chart) {
   svg += fmt::format(
       "<defs><clipPath id=\"plot\"><rect x=\"{:.2f}\" y=\"{:.2f}\" width=\"{:.2f}\" "
       "height=\"{:.2f}\"/></clipPath></defs>\n<g clip-path=\"url(#plot)\">\n",
-      left, top, plot, plot);
+      left - 4, top - 4, plot + 8, plot + 8);  // a line on the frame is drawn whole
   auto inside = [](double v, double lo, double hi) { return std::isfinite(v) && lo <= hi; };
   if (chart.diagonal) {
     const double lo = std::max(x_range.first, y_range.first);

@@ -18,7 +18,9 @@
 #include "core/error.h"
 #include "training/charts.h"
 #include "training/explain.h"
+#include "training/gates.h"
 #include "training/metrics.h"
+#include "training/spec.h"
 #include "training/trainer.h"
 
 namespace slipway::training {
@@ -93,6 +95,37 @@ TEST(EvaluationCurvesTest, MulticlassOneVsRestAucMatchesScikitLearn) {
   EXPECT_TRUE(IsMetricOf(Task::kBinary, "calibration_error"));
   EXPECT_FALSE(GreaterIsBetter("calibration_error"));
   EXPECT_TRUE(GreaterIsBetter("roc_auc_ovr"));
+}
+
+TEST(EvaluationGatesTest, GatesTakeTheEvaluationsMetrics) {
+  const TrainingSpec spec = ParseSpec(
+      "data: d\ntarget: y\ngates:\n  - {metric: calibration_error, max: 0.3}\n"
+      "  - {champion: production, metric: calibration_error, margin: 0}\n",
+      "s.yaml");
+  Matrix p{kScore.size(), 1, kScore};
+  const Evaluation e = Evaluate(Task::kBinary, 2, kY, p);
+  // A smaller error is better: the champion gate's improvement is champion - candidate.
+  Matrix worse{kScore.size(), 1, std::vector<double>(kScore.size(), 0.5)};
+  const auto interval =
+      BootstrapImprovement(Task::kBinary, 2, kY, p, worse, "calibration_error", 0.95, 1, 200);
+  EXPECT_TRUE(std::isfinite(interval.first) && std::isfinite(interval.second));
+  const std::vector<GateResult> results = EvaluateGates(spec.gates, e.metrics, [&](const Gate&) {
+    ChampionMetric c;
+    c.exists = true;
+    c.version = "1";
+    c.value = Evaluate(Task::kBinary, 2, kY, worse).metrics.at("calibration_error");
+    return c;
+  });
+  ASSERT_EQ(results.size(), 2u);
+  EXPECT_TRUE(results[0].passed) << results[0].detail;  // 0.255 <= 0.3
+  EXPECT_EQ(results[0].rule, "calibration_error <= 0.3");
+  // A constant 0.5 on half positives is calibrated: 0 < 0.255, the candidate loses.
+  EXPECT_FALSE(results[1].passed) << results[1].detail;
+  EXPECT_NE(results[1].rule.find("calibration_error <= champion@production"), std::string::npos);
+  EXPECT_THROW(ParseSpec("data: d\ntarget: y\ntask: regression\ngates:\n"
+                         "  - {metric: calibration_error, max: 0.1}\n",
+                         "s.yaml"),
+               Error);
 }
 
 TEST(EvaluationChartsTest, TicksAreNiceNumbers) {
