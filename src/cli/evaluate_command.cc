@@ -460,8 +460,10 @@ void Evaluate(const EvaluateOptions& options) {
     gates.push_back(gate);
   }
   const uint64_t seed = spec ? spec->seed : 0;
+  std::map<std::string, double> gated = report.evaluation.metrics;
+  gated.insert(explanation.metrics.begin(), explanation.metrics.end());
   const std::vector<training::GateResult> results =
-      training::EvaluateGates(gates, report.evaluation.metrics, [&](const training::Gate& gate) {
+      training::EvaluateGates(gates, gated, [&](const training::Gate& gate) {
         training::ChampionMetric champion;
         if (!against) return champion;  // no version at the alias
         champion.exists = true;

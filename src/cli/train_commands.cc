@@ -563,8 +563,13 @@ void Train(const TrainOptions& options) {
   for (const training::PlannedFeature& f : plan.features) holdout.features.push_back(f.name);
   for (size_t row : outcome.split.holdout) holdout.y.push_back(outcome.target.y[row]);
   holdout.classes = static_cast<int64_t>(outcome.target.classes.size());
+  // The holdout's curves, charts and explanation: gates may name their metrics too.
+  const training::EvaluationReport evaluation =
+      training::EvaluateTraining(spec, table, outcome, plan.dataset + " holdout");
+  std::map<std::string, double> gated = outcome.holdout.metrics;
+  gated.insert(evaluation.explanation.begin(), evaluation.explanation.end());
   const std::vector<training::GateResult> gates =
-      training::EvaluateGates(spec.gates, outcome.holdout.metrics, [&](const training::Gate& gate) {
+      training::EvaluateGates(spec.gates, gated, [&](const training::Gate& gate) {
         return Champion(client ? &*client : nullptr, spec, gate, holdout);
       });
   const bool passed = training::AllPassed(gates);
@@ -599,8 +604,6 @@ void Train(const TrainOptions& options) {
       params.push_back(KeyValue("final.num_boost_round", std::to_string(outcome.final_rounds)));
     }
     json metrics = Metrics(outcome);
-    const training::EvaluationReport evaluation =
-        training::EvaluateTraining(spec, table, outcome, plan.dataset + " holdout");
     for (const auto& [name, value] : evaluation.explanation)
       if (std::isfinite(value)) metrics.push_back(Metric(name, value, 0));
     for (size_t i = 0; i < gates.size(); ++i)

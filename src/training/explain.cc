@@ -167,8 +167,12 @@ void ExplainXgboost(const ExplanationInput& in, Explanation& out) {
   for (const char* type : {"weight", "gain", "cover"}) {
     const std::map<std::string, double> scores = ImportanceOf(booster, type);
     importance[type] = scores;
-    for (const auto& [feature, value] : scores)
-      out.metrics[fmt::format("importance.{}.{}", type, MetricKeyPart(feature))] = value;
+    // A feature no tree splits on is absent from XGBoost's scores: 0 here.
+    for (const std::string& feature : names) {
+      const auto found = scores.find(feature);
+      out.metrics[fmt::format("importance.{}.{}", type, MetricKeyPart(feature))] =
+          found == scores.end() ? 0 : found->second;
+    }
     if (std::string_view(type) == "gain") {
       std::vector<Bar> bars;
       for (const auto& [feature, value] : scores) bars.push_back({feature, value});

@@ -24,7 +24,8 @@
 // Booster.predict(pred_contribs=True) gives on the same file and rows.
 //
 // The metrics (Explanation::metrics) name the scores for the tracking
-// server: importance.gain.<feature>, importance.weight.<feature>,
+// server and for gates (spec.h, IsExplanationMetric): importance.gain.<feature>
+// (0 for a feature no tree splits on), importance.weight.<feature>,
 // importance.cover.<feature>, shap.mean_abs.<feature>, coefficient.<feature>
 // (multiclass: coefficient.<class>.<feature>); a feature's name with
 // characters MLflow refuses in a key has them replaced ('=' by ':', others by

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <set>
 
 #include "core/error.h"
@@ -522,9 +523,16 @@ class SpecParser {
       Gate gate;
       gate.at = PositionOf(node.Mark());
       bool has_metric = false;
+      std::optional<YamlEntry> explanation;  // a metric of the model, not of its predictions
       for (const YamlEntry& e : yaml_.Entries(node, path, node.Mark())) {
         if (e.key == "metric") {
-          gate.metric = MetricOf(e);
+          const std::string name = yaml_.Text(e);
+          if (IsExplanationMetric(name)) {
+            gate.metric = name;
+            explanation = e;
+          } else {
+            gate.metric = MetricOf(e);
+          }
           has_metric = true;
         } else if (e.key == "min") {
           gate.min = yaml_.Number(e);
@@ -548,6 +556,10 @@ class SpecParser {
       if (!gate.champion && !gate.min && !gate.max) {
         yaml_.Fail(node.Mark(), path,
                    "a gate needs min, max, or champion (an alias to beat, e.g. production)");
+      }
+      if (explanation && gate.champion) {
+        yaml_.Fail(*explanation, "a champion gate compares the models' predictions; '" +
+                                     gate.metric + "' describes the model: give min or max");
       }
       if (gate.min && gate.max && *gate.min > *gate.max) {
         yaml_.Fail(node.Mark(), path,
@@ -645,6 +657,14 @@ bool IsMetricOf(Task task, std::string_view metric) {
       return m->multiclass;
     case Task::kRegression:
       return m->regression;
+  }
+  return false;
+}
+
+bool IsExplanationMetric(std::string_view metric) {
+  for (std::string_view prefix : {"importance.weight.", "importance.gain.", "importance.cover.",
+                                  "shap.mean_abs.", "coefficient."}) {
+    if (metric.size() > prefix.size() && metric.substr(0, prefix.size()) == prefix) return true;
   }
   return false;
 }

@@ -177,6 +177,7 @@ holdout: 0.3
 seed: 4
 gates:
   - {metric: roc_auc_ovr, min: 0.9}
+  - {metric: shap.mean_abs.proline, max: 100}
 """
     out = _train(workspace, spec, "--tracking-uri", server.url)
     assert out.returncode == 0, out.stderr
@@ -202,6 +203,10 @@ gates:
     assert metrics["holdout.roc_auc_ovr"] == pytest.approx(
         roc_auc_score(y, p, multi_class="ovr"), abs=1e-9)
     assert "\ngates     PASSED\n" in out.stdout and "roc_auc_ovr >= 0.9" in out.stdout
+    # A gate on the explanation reads the value shap_importance.json holds.
+    proline = _json(server, run_id, "evaluation/shap_importance.json")["mean_abs_shap"]["proline"]
+    assert re.search(rf"shap.mean_abs.proline <= 100\s+{proline:.4f}\s+passed", out.stdout), \
+        out.stdout
     svg = _svg(server, run_id, "evaluation/roc_curve.svg")
     assert len(list(svg.iter(f"{SVG}polyline"))) == 3
     assert {"class 0 vs rest", "class 1 vs rest", "class 2 vs rest"} <= {
@@ -418,6 +423,18 @@ def test_evaluate_checks_the_specs_gates_and_exits_1_when_one_fails(workspace, s
     run = MlflowClient(server.url).get_run(_evaluation_run(failing.stdout))
     assert run.data.tags["slipway.gates"] == "FAILED"
     assert run.data.metrics["gate.0.passed"] == 0
+
+    # A threshold gate may name the model's explanation: here the feature the
+    # trees lean on most may carry at most 0.01 of mean |SHAP| (log-odds).
+    shap = _json(server, run.info.run_id, "evaluation/shap_importance.json")["mean_abs_shap"]
+    top = max(shap, key=shap.get)
+    (workspace / "gates.yaml").write_text(
+        GATE_SPEC.replace("MIN", "0.9") + f"  - {{metric: shap.mean_abs.{top}, max: 0.01}}\n")
+    leaning = _evaluate(workspace, "models:/cancer-gated@candidate", "--data", "cancer@1",
+                        "--spec", "gates.yaml", "--tracking-uri", server.url, "--no-tracking")
+    assert leaning.returncode == 1
+    assert re.search(rf"shap.mean_abs.{top} <= 0.01\s+{shap[top]:.4f}: short by "
+                     rf"{shap[top] - 0.01:.4f}\s+FAILED", leaning.stdout), leaning.stdout
 
     # A gate on a metric the task does not have fails before anything runs.
     (workspace / "gates.yaml").write_text(

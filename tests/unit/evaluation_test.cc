@@ -128,6 +128,35 @@ TEST(EvaluationGatesTest, GatesTakeTheEvaluationsMetrics) {
                Error);
 }
 
+TEST(EvaluationGatesTest, ThresholdGatesMayNameTheModelsExplanation) {
+  const TrainingSpec spec = ParseSpec(
+      "data: d\ntarget: y\ngates:\n  - {metric: shap.mean_abs.age, max: 0.05}\n"
+      "  - {metric: importance.gain.plan:gold, min: 1}\n",
+      "s.yaml");
+  ASSERT_EQ(spec.gates.size(), 2u);
+  EXPECT_EQ(spec.gates[1].metric, "importance.gain.plan:gold");
+  const std::vector<GateResult> results =
+      EvaluateGates(spec.gates, {{"shap.mean_abs.age", 0.2}, {"importance.gain.plan:gold", 3}});
+  EXPECT_FALSE(results[0].passed);
+  EXPECT_EQ(results[0].detail, "0.2000: short by 0.1500");
+  EXPECT_TRUE(results[1].passed);
+  auto error = [](const std::string& yaml) {
+    try {
+      ParseSpec(yaml, "s.yaml");
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_EQ(error("data: d\ntarget: y\ngates:\n"
+                  "  - {champion: production, metric: shap.mean_abs.age}\n"),
+            "s.yaml:4:36: gates[0].metric: a champion gate compares the models' predictions; "
+            "'shap.mean_abs.age' describes the model: give min or max");
+  EXPECT_NE(error("data: d\ntarget: y\ngates:\n  - {metric: shap.mean_abs., max: 1}\n")
+                .find("unknown metric 'shap.mean_abs.'"),
+            std::string::npos);
+}
+
 TEST(EvaluationChartsTest, TicksAreNiceNumbers) {
   EXPECT_EQ(NiceTicks(0, 1), (std::vector<double>{0, 0.2, 0.4, 0.6000000000000001, 0.8, 1}));
   EXPECT_EQ(NiceTicks(-3, 12), (std::vector<double>{0, 5, 10}));
