@@ -348,6 +348,14 @@ void Evaluate(const EvaluateOptions& options) {
                                {"data=" + options.data});
   }
 
+  // The dataset version first: a wrong --data fails before any download.
+  auto workspace = Workspace::Open(options.workspace, false);
+  data::DatasetService& datasets = workspace->service();
+  const data::DatasetVersion version = datasets.Resolve(data::ParseDatasetRef(options.data));
+  if (version.profile_json.empty())
+    ThrowInvalid(options.data + " is not a table (a CSV file with a header)");
+  const data::DatasetProfile profile = datasets.ProfileOf(version);
+  const std::string dataset = fmt::format("{}@{}", version.name, version.version);
   ApiClient client(ResolveTrackingUri(options.tracking_uri));
   const fs::path cache = options.cache_dir.empty() ? fs::temp_directory_path() / "slipway-evaluate"
                                                    : fs::path(options.cache_dir);
@@ -391,13 +399,6 @@ void Evaluate(const EvaluateOptions& options) {
   }
 
   // The rows: the dataset version's, with every column either model reads.
-  auto workspace = Workspace::Open(options.workspace, false);
-  data::DatasetService& datasets = workspace->service();
-  const data::DatasetVersion version = datasets.Resolve(data::ParseDatasetRef(options.data));
-  if (version.profile_json.empty())
-    ThrowInvalid(options.data + " is not a table (a CSV file with a header)");
-  const data::DatasetProfile profile = datasets.ProfileOf(version);
-  const std::string dataset = fmt::format("{}@{}", version.name, version.version);
   auto columns_of = [&](const LoadedModel& m) {
     std::vector<std::string> columns = m.inputs;
     if (columns.empty()) {
@@ -414,6 +415,8 @@ void Evaluate(const EvaluateOptions& options) {
     if (std::find(read.begin(), read.end(), c) == read.end()) read.push_back(c);
   if (std::find(read.begin(), read.end(), target) == read.end()) read.push_back(target);
   const training::Table table = ReadRows(datasets, version, profile, read);
+  if (task == training::Task::kRegression && table.Get(target).categorical)
+    ThrowInvalid("'" + target + "' holds text in " + dataset + ": a regression needs numbers");
   const training::EncodedTarget labels = Labels(table, target, task, model);
   const size_t classes = labels.classes.size();
 

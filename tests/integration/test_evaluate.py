@@ -488,3 +488,28 @@ def test_evaluate_against_a_champion_with_the_paired_bootstrap(workspace, server
     assert spec.returncode == 0, spec.stderr
     assert "against   models:/cancer-duel/1 (models:/cancer-duel@production)" in spec.stdout
     assert spec.stdout[spec.stdout.index("\ngates     PASSED\n"):].count("passed") == 3
+
+
+def test_evaluate_refuses_what_it_cannot_evaluate_saying_why(workspace, server):
+    _register(workspace, server, TRAIN_SPEC, "cancer-bad", "candidate")
+    missing_data = _evaluate(workspace, "models:/cancer-bad@candidate", "--data", "cancer@9",
+                             "--tracking-uri", server.url)
+    assert missing_data.returncode != 0
+    assert "Dataset version cancer@9 does not exist" in missing_data.stderr
+    missing_model = _evaluate(workspace, "models:/cancer-bad@nowhere", "--data", "cancer@1",
+                              "--tracking-uri", server.url)
+    assert missing_model.returncode != 0 and "nowhere" in missing_model.stderr
+    wrong_task = _evaluate(workspace, "models:/cancer-bad@candidate", "--data", "cancer@1",
+                           "--task", "regression", "--tracking-uri", server.url)
+    assert wrong_task.returncode != 0
+    assert "models:/cancer-bad/1 is a binary model, not regression" in wrong_task.stderr
+    # The model's label 1 and 0: data whose target holds other labels is refused.
+    frame = pd.read_csv(workspace / "cancer.csv")
+    frame.assign(malignant=frame["malignant"] + 1).to_csv(workspace / "cancer_shifted.csv",
+                                                          index=False)
+    slipway("data", "add", "cancer_shifted.csv", "--name", "cancer-shifted", cwd=workspace)
+    shifted = _evaluate(workspace, "models:/cancer-bad@candidate", "--data", "cancer-shifted@1",
+                        "--tracking-uri", server.url)
+    assert shifted.returncode != 0
+    assert "the data's label '2' of 'malignant' is not a class of models:/cancer-bad/1" \
+        in shifted.stderr
