@@ -513,3 +513,43 @@ def test_evaluate_refuses_what_it_cannot_evaluate_saying_why(workspace, server):
     assert shifted.returncode != 0
     assert "the data's label '2' of 'malignant' is not a class of models:/cancer-bad/1" \
         in shifted.stderr
+
+
+def test_regression_models_explained_in_training_and_in_evaluate(workspace, server,
+                                                                  mlflow_client):
+    trees = """\
+data: diabetes@1
+target: target
+task: regression
+model: {type: xgboost, params: {num_boost_round: 20, max_depth: 3}}
+cv: {scheme: kfold, folds: 3}
+holdout: 0.25
+seed: 5
+"""
+    run_id = _register(workspace, server, trees, "diabetes-trees", "candidate")
+    holdout = _csv(server, run_id, "evaluation/holdout_predictions.csv")
+    frame = pd.read_csv(workspace / "diabetes.csv")
+    booster = _booster(server, run_id, "model/model.ubj")
+    _check_importance_and_shap(server, run_id, booster,
+                               frame.loc[holdout["row"], booster.feature_names],
+                               list(holdout["row"]))
+    # A linear model registered, then evaluated on the whole version: its
+    # coefficients are the training's, its residuals every row's.
+    linear = trees.replace("{type: xgboost, params: {num_boost_round: 20, max_depth: 3}}",
+                           "{type: linear}").replace("task: regression",
+                                                     "task: regression\npreprocessing: "
+                                                     "{scale: standard}")
+    trained = _register(workspace, server, linear, "diabetes-linear", "candidate")
+    out = _evaluate(workspace, "models:/diabetes-linear@candidate", "--data", "diabetes@1",
+                    "--tracking-uri", server.url)
+    assert out.returncode == 0, out.stderr
+    assert "note      " not in out.stdout  # explained: no note of what is missing
+    evaluated = _evaluation_run(out.stdout)
+    assert _json(server, evaluated, "evaluation/coefficients.json") == \
+        _json(server, trained, "evaluation/coefficients.json")
+    predictions = _csv(server, evaluated, "evaluation/predictions.csv")
+    residuals = _json(server, evaluated, "evaluation/residuals.json")
+    _close(residuals["residual"], frame["target"] - predictions["prediction"])
+    metrics = MlflowClient(server.url).get_run(evaluated).data.metrics
+    rmse = float(np.sqrt(np.mean((frame["target"] - predictions["prediction"]) ** 2)))
+    assert metrics["rmse"] == pytest.approx(rmse, abs=1e-9)
