@@ -592,8 +592,9 @@ void AddEvaluateCommand(CLI::App& app) {
       ->capture_default_str();
   evaluate
       ->add_option("--env-manager", options->env_manager,
-                   "local (this Python), or virtualenv/uv for the model's own environment")
-      ->capture_default_str();
+                   "Python flavors: local (this environment) or virtualenv (the model's own)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"local", "virtualenv"}));
   evaluate->callback([options] { Evaluate(*options); });
 }
 
