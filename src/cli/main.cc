@@ -7,6 +7,7 @@
 #include "cli/audit_commands.h"
 #include "cli/cli_support.h"
 #include "cli/data_commands.h"
+#include "cli/evaluate_command.h"
 #include "cli/model_commands.h"
 #include "cli/serve_commands.h"
 #include "cli/server_command.h"
@@ -36,6 +37,7 @@ int main(int argc, char** argv) {
   slipway::cli::AddUserCommands(app);
   slipway::cli::AddDataCommands(app);
   slipway::cli::AddTrainCommands(app);
+  slipway::cli::AddEvaluateCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {

@@ -11,6 +11,7 @@
 
 #include "cli/api_client.h"
 #include "cli/cli_support.h"
+#include "cli/registered_model.h"
 #include "cli/table.h"
 #include "core/error.h"
 #include "core/sha256.h"
@@ -47,89 +48,17 @@ struct ServeArgs {
   bool no_access_log = false;
 };
 
-// Copies the files under artifact folder `path` of a run or logged model
-// (as the artifact proxy lists them) into `to`.
-void DownloadFolder(ApiClient& client, const std::string& root, const std::string& path,
-                    const fs::path& to) {
-  json listing = client.Get("/api/2.0/mlflow-artifacts/artifacts",
-                            {{"path", root + (path.empty() ? "" : "/" + path)}});
-  for (const json& file : ArrayField(listing, "files")) {
-    std::string name = StringField(file, "path");
-    if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos) {
-      throw Error(ErrorCode::kInvalidParameterValue, "the server listed an artifact named '" +
-                                                         name + "', which Slipway will not write");
-    }
-    std::string child = path.empty() ? name : path + "/" + name;
-    if (Field(file, "is_dir").is_boolean() && Field(file, "is_dir").get<bool>()) {
-      fs::create_directories(to / name);
-      DownloadFolder(client, root, child, to / name);
-      continue;
-    }
-    std::string bytes =
-        client.GetText("/api/2.0/mlflow-artifacts/artifacts/" + root + "/" + child, {}, "*/*");
-    std::ofstream out(to / name, std::ios::binary);
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    if (!out) throw Error(ErrorCode::kInternalError, "could not write " + (to / name).string());
-  }
-}
-
 // A models:/ reference resolved through the tracking server, its files
 // downloaded once into the cache: returns the local folder, the model name
 // and the version.
 fs::path FetchRegisteredModel(const ServeArgs& args, std::string* name, std::string* version) {
-  serving::ModelRef ref = serving::ModelRef::Parse(args.model);
   ApiClient client(ResolveTrackingUri(args.tracking_uri));
-  json found;
-  if (!ref.alias.empty()) {
-    found =
-        client.Get(Endpoint("registered-models/alias"), {{"name", ref.name}, {"alias", ref.alias}});
-  } else if (!ref.version.empty()) {
-    found =
-        client.Get(Endpoint("model-versions/get"), {{"name", ref.name}, {"version", ref.version}});
-  } else {
-    json body = {{"name", ref.name}};
-    if (ref.stage != "latest") body["stages"] = json::array({ref.stage});
-    json latest = client.Post(Endpoint("registered-models/get-latest-versions"), body);
-    const json& versions = ArrayField(latest, "model_versions");
-    if (versions.empty()) ThrowNotFound("no version of '" + ref.name + "' matches " + args.model);
-    found = {{"model_version", versions.back()}};
-  }
-  const json& mv = Field(found, "model_version");
-  *name = StringField(mv, "name");
-  *version = StringField(mv, "version");
-  json uri = client.Get(Endpoint("model-versions/get-download-uri"),
-                        {{"name", *name}, {"version", *version}});
-  std::string location = StringField(uri, "artifact_uri");
-  if (location.rfind("runs:/", 0) == 0) {
-    std::string rest = location.substr(6);
-    std::string run_id = rest.substr(0, rest.find('/'));
-    std::string sub = rest.find('/') == std::string::npos ? "" : rest.substr(rest.find('/') + 1);
-    json run = client.Get(Endpoint("runs/get"), {{"run_id", run_id}});
-    location = StringField(Field(Field(run, "run"), "info"), "artifact_uri") +
-               (sub.empty() ? "" : "/" + sub);
-  }
-  const std::string scheme = "mlflow-artifacts:";
-  if (location.rfind(scheme, 0) != 0) {
-    throw Error(ErrorCode::kNotImplemented,
-                "the model's files are at '" + location +
-                    "', which is not behind the server's artifact proxy; download them and "
-                    "serve the folder");
-  }
-  std::string root = location.substr(scheme.size());
-  while (!root.empty() && root.front() == '/') root.erase(0, 1);
-  fs::path cache = args.cache_dir.empty() ? fs::temp_directory_path() / "slipway-serve"
-                                          : fs::path(args.cache_dir);
-  fs::path dir =
-      cache /
-      (Sha256::Hex(client.uri() + '\n' + *name + '\n' + *version + '\n' + root).substr(0, 32));
-  if (fs::exists(dir / "MLmodel")) return dir;
-  fs::path staging = dir.string() + ".partial";
-  fs::remove_all(staging);
-  fs::create_directories(staging);
-  DownloadFolder(client, root, "", staging);
-  fs::remove_all(dir);
-  fs::rename(staging, dir);
-  return dir;
+  const fs::path cache = args.cache_dir.empty() ? fs::temp_directory_path() / "slipway-serve"
+                                                : fs::path(args.cache_dir);
+  RegisteredModel model = FetchRegisteredModel(client, args.model, cache);
+  *name = model.name;
+  *version = model.version;
+  return model.dir;
 }
 
 void RunServe(const ServeArgs& args) {

@@ -21,6 +21,7 @@
 #include "cli/cli_support.h"
 #include "cli/git_commit.h"
 #include "cli/table.h"
+#include "cli/tracked_run.h"
 #include "cli/train_reproduce.h"
 #include "cli/workspace.h"
 #include "core/clock.h"
@@ -29,6 +30,7 @@
 #include "ml/mlmodel.h"
 #include "ml/model_loader.h"
 #include "training/champion.h"
+#include "training/evaluation.h"
 #include "training/fairness.h"
 #include "training/gates.h"
 #include "training/metrics.h"
@@ -86,39 +88,6 @@ std::string UtcNow() {
   return fmt::format("{}.{:06d}", text, micros);
 }
 
-// The dataset version's rows: the version written out to a scratch file
-// (the user's temporary folder; removed after) and read by CsvReader.
-training::Table ReadRows(data::DatasetService& datasets, const data::DatasetVersion& version,
-                         const data::DatasetProfile& profile,
-                         const std::vector<std::string>& columns) {
-  const std::filesystem::path scratch =
-      std::filesystem::temp_directory_path() /
-      fmt::format("slipway-train-{}-{}.csv", getpid(), NowMillis());
-  struct Remove {
-    std::filesystem::path path;
-    ~Remove() {
-      std::error_code ignored;
-      std::filesystem::remove(path, ignored);
-    }
-  } remove{scratch};
-  datasets.Materialize(version, scratch);
-  return training::ReadTable(scratch, profile, columns);
-}
-
-// The id of `experiment` on the tracking server, made when missing.
-std::string ExperimentId(ApiClient& client, const std::string& experiment) {
-  try {
-    return StringField(
-        Field(client.Get(Endpoint("experiments/get-by-name"), {{"experiment_name", experiment}}),
-              "experiment"),
-        "experiment_id");
-  } catch (const Error& error) {
-    if (error.code() != ErrorCode::kResourceDoesNotExist) throw;
-    return StringField(client.Post(Endpoint("experiments/create"), {{"name", experiment}}),
-                       "experiment_id");
-  }
-}
-
 // Every run of `experiment_id` that `filter` selects, newest first.
 std::vector<json> SearchRuns(ApiClient& client, const std::string& experiment_id,
                              const std::string& filter) {
@@ -151,109 +120,6 @@ std::map<std::string, double> MetricsOf(const json& run) {
   if (run.contains("data") && run.at("data").contains("metrics"))
     for (const json& m : run.at("data").at("metrics")) metrics[m.at("key")] = m.at("value");
   return metrics;
-}
-
-// One tracked run on a tracking server, through its MLflow REST API: what
-// `slipway train` logs. Ends the run FAILED when destroyed before Finish
-// or Stop. Not thread-safe (its ApiClient is not).
-class TrackedRun {
- public:
-  // A new run of `experiment_id`.
-  TrackedRun(const std::string& uri, const std::string& experiment_id, const std::string& run_name,
-             const json& tags, int64_t start_time)
-      : client_(uri) {
-    json body = {{"experiment_id", experiment_id}, {"start_time", start_time}};
-    if (!run_name.empty()) body["run_name"] = run_name;
-    if (!tags.empty()) body["tags"] = tags;
-    Open(Field(Field(client_.Post(Endpoint("runs/create"), body), "run"), "info"));
-  }
-
-  // An existing run, set RUNNING again (a tuning session resumed).
-  TrackedRun(const std::string& uri, const std::string& run_id) : client_(uri) {
-    Open(Field(Field(client_.Get(Endpoint("runs/get"), {{"run_id", run_id}}), "run"), "info"));
-    client_.Post(Endpoint("runs/update"), {{"run_id", run_id_}, {"status", "RUNNING"}});
-  }
-
-  ~TrackedRun() {
-    if (finished_) return;
-    try {
-      End("FAILED");
-    } catch (const Error&) {
-      // The training's own error is what the user needs to see.
-    }
-  }
-
-  const std::string& run_id() const { return run_id_; }
-  const std::string& uri() const { return client_.uri(); }
-  ApiClient& client() { return client_; }
-
-  void Log(const json& params, const json& metrics, const json& tags) {
-    // MLflow's limits per batch: 100 params, 1000 metrics.
-    for (size_t i = 0; i < params.size(); i += 100) {
-      json batch(params.begin() + i, params.begin() + std::min(params.size(), i + 100));
-      client_.Post(Endpoint("runs/log-batch"), {{"run_id", run_id_}, {"params", batch}});
-    }
-    for (size_t i = 0; i < metrics.size(); i += 1000) {
-      json batch(metrics.begin() + i, metrics.begin() + std::min(metrics.size(), i + 1000));
-      client_.Post(Endpoint("runs/log-batch"), {{"run_id", run_id_}, {"metrics", batch}});
-    }
-    if (!tags.empty())
-      client_.Post(Endpoint("runs/log-batch"), {{"run_id", run_id_}, {"tags", tags}});
-  }
-
-  void LogInput(const json& dataset, const std::string& context) {
-    client_.Post(Endpoint("runs/log-inputs"),
-                 {{"run_id", run_id_},
-                  {"datasets",
-                   {{{"tags", {{{"key", "mlflow.data.context"}, {"value", context}}}},
-                     {"dataset", dataset}}}}});
-  }
-
-  void PutArtifact(const std::string& path, const std::string& bytes) {
-    client_.Put("/api/2.0/mlflow-artifacts/artifacts/" + artifact_root_ + "/" + path, bytes);
-  }
-
-  void Finish() {
-    End("FINISHED");
-    finished_ = true;
-  }
-
-  // Ended KILLED: a tuning session stopped before its last trial, to resume.
-  void Stop() {
-    End("KILLED");
-    finished_ = true;
-  }
-
- private:
-  void Open(const json& info) {
-    run_id_ = StringField(info, "run_id");
-    const std::string artifact_uri = StringField(info, "artifact_uri");
-    const std::string scheme = "mlflow-artifacts:";
-    if (artifact_uri.rfind(scheme, 0) != 0) {
-      ThrowInvalid("run " + run_id_ + " keeps artifacts at '" + artifact_uri +
-                   "', which is not behind this server's artifact proxy");
-    }
-    artifact_root_ = artifact_uri.substr(scheme.size());
-    while (!artifact_root_.empty() && artifact_root_.front() == '/') artifact_root_.erase(0, 1);
-  }
-
-  void End(const std::string& status) {
-    client_.Post(Endpoint("runs/update"),
-                 {{"run_id", run_id_}, {"status", status}, {"end_time", NowMillis()}});
-  }
-
-  ApiClient client_;
-  std::string run_id_;
-  std::string artifact_root_;
-  bool finished_ = false;
-};
-
-json Metric(const std::string& key, double value, int64_t step) {
-  return {{"key", key}, {"value", value}, {"timestamp", NowMillis()}, {"step", step}};
-}
-
-json KeyValue(const std::string& key, const std::string& value) {
-  return {{"key", key}, {"value", value}};
 }
 
 std::string ParamText(const training::ParamValue& value) {
@@ -442,45 +308,6 @@ struct HoldoutRows {
   int64_t classes = 0;
   const training::Matrix* candidate = nullptr;  // the candidate's predictions of `rows`
 };
-
-// The files of a run's artifact folder `path`, written under `dir`.
-void DownloadArtifacts(ApiClient& client, const std::string& run_id, const std::string& path,
-                       const std::filesystem::path& dir) {
-  const json info =
-      Field(Field(client.Get(Endpoint("runs/get"), {{"run_id", run_id}}), "run"), "info");
-  const std::string artifact_uri = StringField(info, "artifact_uri");
-  const std::string scheme = "mlflow-artifacts:";
-  if (artifact_uri.rfind(scheme, 0) != 0) {
-    ThrowInvalid("run " + run_id + " keeps artifacts at '" + artifact_uri +
-                 "', which is not behind this server's artifact proxy");
-  }
-  std::string root = artifact_uri.substr(scheme.size());
-  while (!root.empty() && root.front() == '/') root.erase(0, 1);
-  std::vector<std::string> folders = {path};
-  while (!folders.empty()) {
-    const std::string folder = folders.back();
-    folders.pop_back();
-    const json reply =
-        client.Get(Endpoint("artifacts/list"), {{"run_id", run_id}, {"path", folder}});
-    if (!reply.contains("files")) continue;
-    for (const json& file : reply.at("files")) {
-      const std::string child = StringField(file, "path");
-      if (file.value("is_dir", false)) {
-        folders.push_back(child);
-        continue;
-      }
-      const std::filesystem::path target =
-          dir / std::filesystem::path(child).lexically_relative(path);
-      if (target.lexically_normal().string().rfind(dir.string(), 0) != 0) {
-        ThrowInvalid("artifact '" + child + "' would leave the model folder");
-      }
-      std::filesystem::create_directories(target.parent_path());
-      std::ofstream(target, std::ios::binary)
-          << client.GetText("/api/2.0/mlflow-artifacts/artifacts/" + root + "/" + child, {},
-                            "application/octet-stream");
-    }
-  }
-}
 
 // The champion of a champion gate: the version at the alias of the spec's
 // registered model, downloaded, loaded as serving loads it (ml::LoadModel)
@@ -799,6 +626,10 @@ void Train(const TrainOptions& options) {
   for (const training::PlannedFeature& f : plan.features) holdout.features.push_back(f.name);
   for (size_t row : outcome.split.holdout) holdout.y.push_back(outcome.target.y[row]);
   holdout.classes = static_cast<int64_t>(outcome.target.classes.size());
+  // The holdout's curves, charts and explanation: gates may name their metrics too.
+  const training::EvaluationReport evaluation =
+      training::EvaluateTraining(spec, table, outcome, plan.dataset + " holdout");
+  gated.insert(evaluation.explanation.begin(), evaluation.explanation.end());
   const std::vector<training::GateResult> gates =
       training::EvaluateGates(spec.gates, gated, [&](const training::Gate& gate) {
         return Champion(client ? &*client : nullptr, spec, gate, holdout);
@@ -868,6 +699,8 @@ void Train(const TrainOptions& options) {
     run->PutArtifact("spec.yaml", spec_text);
     run->PutArtifact("model_card.md", model_card);
     run->PutArtifact("evaluation/holdout_predictions.csv", HoldoutCsv(spec, outcome));
+    for (const training::EvaluationFile& file : evaluation.files)
+      run->PutArtifact("evaluation/" + file.name, file.bytes);
     if (!outcome.holdout.confusion.empty()) {
       run->PutArtifact(
           "evaluation/confusion_matrix.json",

@@ -96,6 +96,8 @@ class TreeEnsemble {
   // Values per row that Predict writes: 1 for kSoftmaxLabel, else num_outputs.
   size_t output_width() const;
   size_t num_outputs() const { return num_outputs_; }
+  // Added to each output's margin before the trees (XGBoost's base score).
+  const std::vector<double>& base_margin() const { return base_margin_; }
   size_t num_trees() const { return roots_.size(); }
   OutputTransform transform() const { return transform_; }
 

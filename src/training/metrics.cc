@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <numeric>
 
@@ -86,6 +87,115 @@ double AveragePrecision(std::span<const double> y, std::span<const double> score
     last_recall = recall;
   }
   return ap;
+}
+
+RocCurve RocCurveOf(std::span<const double> y, std::span<const double> score) {
+  const std::vector<CurvePoint> curve = BinaryCurve(y, score);
+  // The distinct scores, highest first: each point's threshold.
+  std::vector<double> distinct(score.begin(), score.end());
+  std::sort(distinct.begin(), distinct.end(), std::greater<>());
+  distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
+  RocCurve roc;
+  roc.fpr.push_back(0);
+  roc.tpr.push_back(0);
+  roc.thresholds.push_back(std::numeric_limits<double>::infinity());
+  const size_t n = curve.size();
+  for (size_t i = 0; i < n; ++i) {
+    // sklearn keeps the ends and every point where the second difference
+    // of fps or tps is not zero.
+    if (n > 2 && i > 0 && i + 1 < n) {
+      const CurvePoint &a = curve[i - 1], &b = curve[i], &c = curve[i + 1];
+      if (c.fp - 2 * b.fp + a.fp == 0 && c.tp - 2 * b.tp + a.tp == 0) continue;
+    }
+    roc.fpr.push_back(curve[i].fp);
+    roc.tpr.push_back(curve[i].tp);
+    roc.thresholds.push_back(distinct[i]);
+  }
+  const double negatives = curve.back().fp, positives = curve.back().tp;
+  for (double& v : roc.fpr) v = negatives > 0 ? v / negatives : kNaN;
+  for (double& v : roc.tpr) v = positives > 0 ? v / positives : kNaN;
+  return roc;
+}
+
+PrCurve PrCurveOf(std::span<const double> y, std::span<const double> score) {
+  const std::vector<CurvePoint> curve = BinaryCurve(y, score);
+  std::vector<double> distinct(score.begin(), score.end());
+  std::sort(distinct.begin(), distinct.end());
+  distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
+  PrCurve pr;
+  const double positives = curve.back().tp;
+  for (size_t i = curve.size(); i-- > 0;) {
+    const CurvePoint& p = curve[i];
+    pr.precision.push_back(p.tp + p.fp != 0 ? p.tp / (p.tp + p.fp) : 0);
+    pr.recall.push_back(positives == 0 ? 1 : p.tp / positives);
+  }
+  pr.precision.push_back(1);
+  pr.recall.push_back(0);
+  pr.thresholds = std::move(distinct);
+  return pr;
+}
+
+CalibrationCurve CalibrationCurveOf(std::span<const double> y, std::span<const double> p,
+                                    int bins) {
+  SameSize(y, p);
+  if (bins < 1) ThrowInvalid("calibration: bins must be at least 1");
+  const size_t k = static_cast<size_t>(bins);
+  // numpy.linspace(0, 1, bins + 1): i * (1 / bins), the last edge exactly 1.
+  const double step = 1.0 / static_cast<double>(bins);
+  std::vector<double> edges(k + 1);
+  for (size_t i = 0; i <= k; ++i) edges[i] = static_cast<double>(i) * step;
+  edges[k] = 1;
+  std::vector<double> sums(k, 0), trues(k, 0);
+  std::vector<int64_t> totals(k, 0);
+  for (size_t i = 0; i < y.size(); ++i) {
+    if (!(p[i] >= 0 && p[i] <= 1)) ThrowInvalid("calibration: a probability outside [0, 1]");
+    // numpy.searchsorted(edges[1:-1], p) (side left): inner edges below p.
+    const size_t bin = static_cast<size_t>(
+        std::lower_bound(edges.begin() + 1, edges.end() - 1, p[i]) - (edges.begin() + 1));
+    sums[bin] += p[i];
+    trues[bin] += y[i] == 1 ? 1 : 0;
+    ++totals[bin];
+  }
+  CalibrationCurve curve;
+  for (size_t b = 0; b < k; ++b) {
+    if (totals[b] == 0) continue;
+    const double n = static_cast<double>(totals[b]);
+    curve.prob_true.push_back(trues[b] / n);
+    curve.prob_pred.push_back(sums[b] / n);
+    curve.counts.push_back(totals[b]);
+    curve.bin_low.push_back(edges[b]);
+    curve.bin_high.push_back(edges[b + 1]);
+  }
+  return curve;
+}
+
+double CalibrationError(std::span<const double> y, std::span<const double> p, int bins) {
+  for (double v : p)
+    if (!(v >= 0 && v <= 1)) return kNaN;  // not probabilities
+  const CalibrationCurve curve = CalibrationCurveOf(y, p, bins);
+  double error = 0;
+  for (size_t b = 0; b < curve.counts.size(); ++b) {
+    error += static_cast<double>(curve.counts[b]) / static_cast<double>(y.size()) *
+             std::abs(curve.prob_true[b] - curve.prob_pred[b]);
+  }
+  return error;
+}
+
+double RocAucOvr(std::span<const double> y, std::span<const double> probabilities,
+                 int64_t classes) {
+  if (classes < 1 || probabilities.size() != y.size() * static_cast<size_t>(classes))
+    ThrowInvalid("metrics: probabilities are not rows x classes");
+  const size_t k = static_cast<size_t>(classes);
+  std::vector<double> truth(y.size()), score(y.size());
+  double sum = 0;
+  for (size_t c = 0; c < k; ++c) {
+    for (size_t i = 0; i < y.size(); ++i) {
+      truth[i] = y[i] == static_cast<double>(c) ? 1 : 0;
+      score[i] = probabilities[i * k + c];
+    }
+    sum += RocAuc(truth, score);
+  }
+  return sum / static_cast<double>(k);
 }
 
 double BrierScore(std::span<const double> y, std::span<const double> p) {
@@ -200,7 +310,8 @@ Evaluation Evaluate(Task task, int64_t classes, std::span<const double> y,
                    {"precision", Precision(y, labels, 1)},
                    {"recall", Recall(y, labels, 1)},
                    {"f1", F1(y, labels, 1)},
-                   {"brier", BrierScore(y, values)}};
+                   {"brier", BrierScore(y, values)},
+                   {"calibration_error", CalibrationError(y, values)}};
   } else {
     // The most probable class; ties go to the lower index, as numpy's argmax.
     for (size_t i = 0; i < y.size(); ++i) {
@@ -208,6 +319,7 @@ Evaluation Evaluate(Task task, int64_t classes, std::span<const double> y,
       labels[i] = static_cast<double>(std::max_element(row, row + classes) - row);
     }
     probabilities.assign(values.begin(), values.end());
+    out.metrics["roc_auc_ovr"] = RocAucOvr(y, probabilities, classes);
   }
   out.metrics["accuracy"] = Accuracy(y, labels);
   out.metrics["f1_macro"] = F1Macro(y, labels, classes);

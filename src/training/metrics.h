@@ -52,6 +52,44 @@ double R2(std::span<const double> y, std::span<const double> predicted);
 // mean(|y - p| / max(|y|, eps)), a fraction, not a percentage (sklearn).
 double Mape(std::span<const double> y, std::span<const double> predicted);
 
+// Curves of a binary score, as scikit-learn draws them: `y` holds 1 for the
+// positive class and 0 for the others (one-vs-rest for a class of many).
+struct RocCurve {
+  std::vector<double> fpr, tpr;
+  std::vector<double> thresholds;  // thresholds[0] is +infinity: the curve starts at (0, 0)
+};
+// sklearn.metrics.roc_curve (drop_intermediate=True: points collinear with
+// their neighbours are left out; the area is the same). One class only:
+// the missing side's rates are NaN, as sklearn's.
+RocCurve RocCurveOf(std::span<const double> y, std::span<const double> score);
+
+struct PrCurve {
+  std::vector<double> precision, recall;  // one longer than thresholds: (1, 0) closes it
+  std::vector<double> thresholds;         // increasing
+};
+// sklearn.metrics.precision_recall_curve (drop_intermediate=False).
+PrCurve PrCurveOf(std::span<const double> y, std::span<const double> score);
+
+struct CalibrationCurve {
+  std::vector<double> prob_true;  // per non-empty bin: the share of positives
+  std::vector<double> prob_pred;  // and the mean predicted probability
+  std::vector<int64_t> counts;    // rows in the bin
+  std::vector<double> bin_low;    // the bin's edges
+  std::vector<double> bin_high;
+};
+// sklearn.calibration.calibration_curve(strategy="uniform", n_bins=bins):
+// bins of equal width over [0, 1], a probability on an inner edge going to
+// the lower bin; empty bins are left out.
+CalibrationCurve CalibrationCurveOf(std::span<const double> y, std::span<const double> p,
+                                    int bins = 10);
+// The expected calibration error: sum over those bins of
+// counts / rows * |prob_true - prob_pred|.
+double CalibrationError(std::span<const double> y, std::span<const double> p, int bins = 10);
+// Multiclass: the unweighted mean over classes of each class's one-vs-rest
+// ROC AUC (sklearn's roc_auc_score(multi_class="ovr")); NaN when a class
+// is missing from `y`.
+double RocAucOvr(std::span<const double> y, std::span<const double> probabilities, int64_t classes);
+
 // A model's predictions: binary one column (P(class 1)), multiclass k
 // columns (probabilities), regression one column (values).
 struct Evaluation {

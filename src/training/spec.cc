@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <set>
 
 #include "core/error.h"
@@ -116,13 +117,22 @@ struct MetricInfo {
 };
 
 constexpr MetricInfo kMetrics[] = {
-    {"roc_auc", true, true, false, false}, {"pr_auc", true, true, false, false},
-    {"accuracy", true, true, true, false}, {"f1", true, true, false, false},
-    {"f1_macro", true, true, true, false}, {"precision", true, true, false, false},
-    {"recall", true, true, false, false},  {"log_loss", false, true, true, false},
-    {"brier", false, true, false, false},  {"rmse", false, false, false, true},
-    {"mae", false, false, false, true},    {"r2", true, false, false, true},
+    {"roc_auc", true, true, false, false},
+    {"pr_auc", true, true, false, false},
+    {"accuracy", true, true, true, false},
+    {"f1", true, true, false, false},
+    {"f1_macro", true, true, true, false},
+    {"precision", true, true, false, false},
+    {"recall", true, true, false, false},
+    {"log_loss", false, true, true, false},
+    {"brier", false, true, false, false},
+    {"rmse", false, false, false, true},
+    {"mae", false, false, false, true},
+    {"r2", true, false, false, true},
     {"mape", false, false, false, true},
+    // From the evaluation's curves (metrics.h): calibration and one-vs-rest AUC.
+    {"calibration_error", false, true, false, false},
+    {"roc_auc_ovr", true, false, true, false},
 };
 
 const MetricInfo* FindMetric(std::string_view name) {
@@ -625,9 +635,16 @@ class SpecParser {
       Gate gate;
       gate.at = PositionOf(node.Mark());
       bool has_metric = false;
+      std::optional<YamlEntry> explanation;  // a metric of the model, not of its predictions
       for (const YamlEntry& e : yaml_.Entries(node, path, node.Mark())) {
         if (e.key == "metric") {
-          gate.metric = GateMetricOf(e);
+          const std::string name = yaml_.Text(e);
+          if (IsExplanationMetric(name)) {
+            gate.metric = name;
+            explanation = e;
+          } else {
+            gate.metric = GateMetricOf(e);
+          }
           has_metric = true;
         } else if (e.key == "min") {
           gate.min = yaml_.Number(e);
@@ -656,6 +673,10 @@ class SpecParser {
       if (!gate.champion && !gate.min && !gate.max) {
         yaml_.Fail(node.Mark(), path,
                    "a gate needs min, max, or champion (an alias to beat, e.g. production)");
+      }
+      if (explanation && gate.champion) {
+        yaml_.Fail(*explanation, "a champion gate compares the models' predictions; '" +
+                                     gate.metric + "' describes the model: give min or max");
       }
       if (gate.min && gate.max && *gate.min > *gate.max) {
         yaml_.Fail(node.Mark(), path,
@@ -754,6 +775,14 @@ bool IsMetricOf(Task task, std::string_view metric) {
       return m->multiclass;
     case Task::kRegression:
       return m->regression;
+  }
+  return false;
+}
+
+bool IsExplanationMetric(std::string_view metric) {
+  for (std::string_view prefix : {"importance.weight.", "importance.gain.", "importance.cover.",
+                                  "shap.mean_abs.", "coefficient."}) {
+    if (metric.size() > prefix.size() && metric.substr(0, prefix.size()) == prefix) return true;
   }
   return false;
 }

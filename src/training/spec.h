@@ -191,6 +191,12 @@ TrainingSpec ParseSpec(std::string_view text, const std::string& source,
 
 // Metrics by task, and whether greater is better.
 bool IsMetricOf(Task task, std::string_view metric);
+// A metric of the model's explanation (training/explain.h), which a
+// threshold gate may name but nothing optimises or compares with a
+// champion: importance.weight.<feature>, importance.gain.<feature>,
+// importance.cover.<feature>, shap.mean_abs.<feature>, coefficient.<feature>
+// (a feature after preprocessing, with explain.h's MetricKeyPart).
+bool IsExplanationMetric(std::string_view metric);
 bool GreaterIsBetter(std::string_view metric);
 std::string_view DefaultMetric(Task task);
 

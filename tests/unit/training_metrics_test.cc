@@ -55,9 +55,9 @@ TEST(TrainingMetricsTest, EvaluateBinaryNamesTheSpecsMetrics) {
   EXPECT_NEAR(e.metrics.at("pr_auc"), 0.8583333333333334, kTol);
   EXPECT_NEAR(e.metrics.at("log_loss"), 0.5076906042673863, kTol);
   EXPECT_NEAR(e.metrics.at("f1"), 0.6666666666666666, kTol);
-  EXPECT_EQ(e.metrics.size(), 9u);
+  EXPECT_EQ(e.metrics.size(), 10u);
   for (std::string_view name : {"roc_auc", "pr_auc", "accuracy", "f1", "f1_macro", "precision",
-                                "recall", "log_loss", "brier"}) {
+                                "recall", "log_loss", "brier", "calibration_error"}) {
     EXPECT_TRUE(IsMetricOf(Task::kBinary, name)) << name;
     EXPECT_TRUE(e.metrics.count(std::string(name))) << name;
   }
