@@ -665,6 +665,10 @@ class SpecParser {
         }
       }
       if (!has_metric) yaml_.Fail(node.Mark(), path, "a gate needs a metric");
+      if (explanation && gate.champion) {
+        yaml_.Fail(*explanation, "a champion gate compares the models' predictions; '" +
+                                     gate.metric + "' describes the model: give min or max");
+      }
       if (gate.champion && !IsMetricOf(spec_.task, gate.metric)) {
         yaml_.Fail(
             node.Mark(), path,
@@ -673,10 +677,6 @@ class SpecParser {
       if (!gate.champion && !gate.min && !gate.max) {
         yaml_.Fail(node.Mark(), path,
                    "a gate needs min, max, or champion (an alias to beat, e.g. production)");
-      }
-      if (explanation && gate.champion) {
-        yaml_.Fail(*explanation, "a champion gate compares the models' predictions; '" +
-                                     gate.metric + "' describes the model: give min or max");
       }
       if (gate.min && gate.max && *gate.min > *gate.max) {
         yaml_.Fail(node.Mark(), path,
