@@ -18,6 +18,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -305,6 +306,14 @@ def _shared_server_still_alive(request):
             )
 
 
+@pytest.fixture(autouse=True)
+def _mlflow_registry_uri_reset():
+    """mlflow.set_registry_uri is a process global: each test's ends with it."""
+    yield
+    if "mlflow" in sys.modules:
+        sys.modules["mlflow"].set_registry_uri(None)
+
+
 def _point_mlflow_at(srv: SlipwayServer, monkeypatch):
     import mlflow
     import mlflow.tracking.fluent as fluent
@@ -317,6 +326,11 @@ def _point_mlflow_at(srv: SlipwayServer, monkeypatch):
     monkeypatch.delenv("MLFLOW_EXPERIMENT_NAME", raising=False)
     monkeypatch.delenv("MLFLOW_RUN_ID", raising=False)
     mlflow.set_tracking_uri(srv.url)
+    # set_registry_uri also sets MLFLOW_REGISTRY_URI: through monkeypatch, so
+    # the variable goes when the test ends (the module global is reset by the
+    # fixture); a stale one would send a later module's MlflowClient(url)'s
+    # registry calls to this, by then stopped, server.
+    monkeypatch.setenv("MLFLOW_REGISTRY_URI", srv.url)
     mlflow.set_registry_uri(srv.url)
     fluent._active_experiment_id = None
     return MlflowClient(tracking_uri=srv.url)
