@@ -68,11 +68,11 @@ struct Fitted {
   std::unique_ptr<FittedModel> model;
 };
 
-// Fitted on `rows`; `watched` rows are the early stopping's (and nothing else's).
-Fitted FitOn(const TrainingSpec& spec, const TrainingPlan& plan, const Table& table,
-             const EncodedTarget& target, const std::map<std::string, ParamValue>& params,
-             const std::vector<size_t>& rows, const std::vector<size_t>& watched,
-             const FitOptions& fit) {
+// The preprocessing fitted on `rows` and the trainer's options for its
+// output; no model yet.
+Fitted Prepare(const TrainingSpec& spec, const TrainingPlan& plan, const Table& table,
+               const EncodedTarget& target, const std::map<std::string, ParamValue>& params,
+               const std::vector<size_t>& rows, const FitOptions& fit) {
   Fitted fitted;
   fitted.preprocessor = Preprocessor::Fit(table, rows, FeatureNames(plan), spec.preprocessing);
   TrainerOptions& options = fitted.options;
@@ -84,6 +84,16 @@ Fitted FitOn(const TrainingSpec& spec, const TrainingPlan& plan, const Table& ta
   options.nthread = fit.nthread;
   options.feature_names = fitted.preprocessor.OutputNames();
   options.categorical = fitted.preprocessor.OutputCategorical();
+  return fitted;
+}
+
+// Fitted on `rows`; `watched` rows are the early stopping's (and nothing else's).
+Fitted FitOn(const TrainingSpec& spec, const TrainingPlan& plan, const Table& table,
+             const EncodedTarget& target, const std::map<std::string, ParamValue>& params,
+             const std::vector<size_t>& rows, const std::vector<size_t>& watched,
+             const FitOptions& fit) {
+  Fitted fitted = Prepare(spec, plan, table, target, params, rows, fit);
+  const TrainerOptions& options = fitted.options;
   const Matrix x = fitted.preprocessor.Transform(table, rows);
   EvalSet eval;
   Matrix watched_x;
@@ -95,6 +105,20 @@ Fitted FitOn(const TrainingSpec& spec, const TrainingPlan& plan, const Table& ta
   }
   fitted.model = Trainer::Create(options)->Fit(x, Select(target.y, rows), eval);
   return fitted;
+}
+
+// The folds' mean and population std of each metric.
+void Summarize(CvResult& cv) {
+  for (const auto& [name, value] : cv.folds.front().metrics) {
+    double sum = 0;
+    for (const FoldReport& f : cv.folds) sum += f.metrics.at(name);
+    const double mean = sum / cv.folds.size();
+    double squares = 0;
+    for (const FoldReport& f : cv.folds)
+      squares += (f.metrics.at(name) - mean) * (f.metrics.at(name) - mean);
+    cv.mean[name] = mean;
+    cv.std[name] = std::sqrt(squares / cv.folds.size());
+  }
 }
 
 }  // namespace
@@ -201,16 +225,94 @@ CvResult CrossValidate(const TrainingSpec& spec, const TrainingPlan& plan, const
     if (on_fold) on_fold(report);
     cv.folds.push_back(std::move(report));
   }
-  for (const auto& [name, value] : cv.folds.front().metrics) {
-    double sum = 0;
-    for (const FoldReport& f : cv.folds) sum += f.metrics.at(name);
-    const double mean = sum / cv.folds.size();
-    double squares = 0;
-    for (const FoldReport& f : cv.folds)
-      squares += (f.metrics.at(name) - mean) * (f.metrics.at(name) - mean);
-    cv.mean[name] = mean;
-    cv.std[name] = std::sqrt(squares / cv.folds.size());
+  Summarize(cv);
+  return cv;
+}
+
+CvResult CrossValidateByRound(const TrainingSpec& spec, const TrainingPlan& plan,
+                              const Table& table, const PreparedTraining& prepared,
+                              const std::map<std::string, ParamValue>& params, size_t max_folds,
+                              const FitOptions& fit,
+                              const std::function<bool(int64_t round, double mean)>& on_round) {
+  if (spec.model != ModelType::kXgboost) {
+    return CrossValidate(spec, plan, table, prepared, params, max_folds, fit, {});
   }
+  const std::vector<Fold>& folds = prepared.folds;
+  const size_t used = max_folds == 0 ? folds.size() : std::min(max_folds, folds.size());
+  const int64_t classes = static_cast<int64_t>(prepared.target.classes.size());
+  using Clock = std::chrono::steady_clock;
+  // One per fold, each boosted a round at a time; the Boosting refers to
+  // the trainer and the matrices beside it, hence the pointers.
+  struct FoldFit {
+    Fitted fitted;
+    std::unique_ptr<Trainer> trainer;
+    Matrix x, validation_x;
+    std::vector<double> validation_y;
+    std::unique_ptr<Boosting> boosting;
+    bool ended = false;
+    double score = 0;  // the spec's metric after the last round (ended: the final model's)
+    Clock::duration spent{};
+  };
+  std::vector<std::unique_ptr<FoldFit>> fits;
+  for (size_t i = 0; i < used; ++i) {
+    const auto start = Clock::now();
+    auto f = std::make_unique<FoldFit>();
+    f->fitted = Prepare(spec, plan, table, prepared.target, params, folds[i].training, fit);
+    f->x = f->fitted.preprocessor.Transform(table, folds[i].training);
+    f->validation_x = f->fitted.preprocessor.Transform(table, folds[i].validation);
+    f->validation_y = Select(prepared.target.y, folds[i].validation);
+    f->trainer = Trainer::Create(f->fitted.options);
+    const std::vector<double> y = Select(prepared.target.y, folds[i].training);
+    f->boosting = f->trainer->StartBoosting(f->x, y, EvalSet{&f->validation_x, f->validation_y});
+    f->spent = Clock::now() - start;
+    fits.push_back(std::move(f));
+  }
+  auto metric = [&](const FoldFit& f, const Matrix& predictions) {
+    const auto values = Evaluate(spec.task, classes, f.validation_y, predictions).metrics;
+    const auto found = values.find(spec.metric);
+    return found == values.end() ? std::nan("") : found->second;
+  };
+  CvResult cv;
+  for (int64_t round = 1;; ++round) {
+    bool boosted = false;
+    for (const auto& f : fits) {
+      if (f->ended) continue;
+      const auto start = Clock::now();
+      if (f->boosting->Next()) {
+        boosted = true;
+        f->score = metric(*f, f->boosting->EvalPredictions());
+      } else {
+        f->ended = true;
+        f->fitted.model = f->boosting->Finish();
+        f->score = metric(*f, f->fitted.model->Predict(f->validation_x));
+      }
+      f->spent += Clock::now() - start;
+    }
+    if (!boosted) break;
+    double sum = 0;
+    for (const auto& f : fits) sum += f->score;
+    cv.curve.push_back(sum / static_cast<double>(fits.size()));
+    if (on_round && !on_round(round, cv.curve.back())) {
+      cv.stopped_at = round;
+      break;
+    }
+  }
+  for (size_t i = 0; i < used; ++i) {
+    FoldFit& f = *fits[i];
+    const auto start = Clock::now();
+    if (!f.ended) f.fitted.model = f.boosting->Finish();
+    FoldReport report;
+    report.fold = i;
+    report.training_rows = folds[i].training.size();
+    report.validation_rows = folds[i].validation.size();
+    report.metrics =
+        Evaluate(spec.task, classes, f.validation_y, f.fitted.model->Predict(f.validation_x))
+            .metrics;
+    report.rounds = f.fitted.model->Rounds();
+    report.seconds = std::chrono::duration<double>(f.spent + (Clock::now() - start)).count();
+    cv.folds.push_back(std::move(report));
+  }
+  Summarize(cv);
   return cv;
 }
 

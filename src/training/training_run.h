@@ -82,6 +82,10 @@ struct CvResult {
   std::vector<FoldReport> folds;
   std::map<std::string, double> mean;
   std::map<std::string, double> std;  // population std (ddof 0)
+  // CrossValidateByRound: the learning curve, the folds' mean of the spec's
+  // metric on their validation rows after each round (curve[0]: round 1).
+  std::vector<double> curve;
+  int64_t stopped_at = 0;  // rounds boosted when on_round stopped it; 0: not stopped
 };
 
 // How a fit runs: XGBoost's threads (0: XGBoost's default, every core).
@@ -111,6 +115,20 @@ CvResult CrossValidate(const TrainingSpec& spec, const TrainingPlan& plan, const
                        const std::map<std::string, ParamValue>& params, size_t max_folds,
                        const FitOptions& fit,
                        const std::function<void(const FoldReport&)>& on_fold);
+
+// CrossValidate with the folds' models boosted side by side, a round at a
+// time (XGBoost): after each round, the spec's metric of every fold's
+// validation rows, and their mean (cv.curve). `on_round(round, mean)`
+// (may be empty) returning false ends every fold there: the folds'
+// metrics are then those of the rounds boosted, and cv.stopped_at says
+// when. A fold that early_stopping_rounds ends counts in the curve with its
+// final model's metric, so the curve's last point is cv.mean of the
+// metric. A family that does not boost: CrossValidate, no curve.
+CvResult CrossValidateByRound(const TrainingSpec& spec, const TrainingPlan& plan,
+                              const Table& table, const PreparedTraining& prepared,
+                              const std::map<std::string, ParamValue>& params, size_t max_folds,
+                              const FitOptions& fit,
+                              const std::function<bool(int64_t round, double mean)>& on_round);
 
 // The final model with `params` on every row but the holdout, evaluated on
 // the holdout; `cv` becomes the outcome's folds and means (with early
