@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <numeric>
 
 namespace slipway::training {
@@ -107,14 +108,19 @@ Params SampleParams(const std::vector<SearchDimension>& space, uint64_t seed, in
 
 Params SampleTpe(const std::vector<SearchDimension>& space, uint64_t seed, int64_t trial,
                  const std::vector<Observation>& history, bool greater_is_better) {
-  if (history.size() < kTpeStartupTrials) return SampleParams(space, seed, trial);
   std::vector<double> scores;
-  for (const Observation& o : history) scores.push_back(o.score);
+  std::vector<size_t> finished;  // indices into history
+  for (size_t i = 0; i < history.size(); ++i) {
+    if (history[i].pending) continue;
+    finished.push_back(i);
+    scores.push_back(history[i].score);
+  }
+  if (finished.size() < kTpeStartupTrials) return SampleParams(space, seed, trial);
   const size_t n_below = std::min<size_t>(
-      25, static_cast<size_t>(std::ceil(0.1 * static_cast<double>(history.size()))));
-  const std::vector<size_t> order = Survivors(scores, history.size(), greater_is_better);
-  std::vector<bool> below(history.size(), false);
-  for (size_t i = 0; i < n_below; ++i) below[order[i]] = true;
+      25, static_cast<size_t>(std::ceil(0.1 * static_cast<double>(finished.size()))));
+  const std::vector<size_t> order = Survivors(scores, finished.size(), greater_is_better);
+  std::vector<bool> below(history.size(), false);  // pending ones stay above
+  for (size_t i = 0; i < n_below; ++i) below[finished[order[i]]] = true;
 
   SplitMix64 mix(seed ^ (0xa0761d6478bd642fULL * static_cast<uint64_t>(trial + 1)));
   SplitMix64 rng(mix.Next());
@@ -174,6 +180,28 @@ Params SampleTpe(const std::vector<SearchDimension>& space, uint64_t seed, int64
 std::string ParamValueText(const ParamValue& value) {
   return std::holds_alternative<double>(value) ? fmt::format("{}", std::get<double>(value))
                                                : std::get<std::string>(value);
+}
+
+Params ParseParams(const std::vector<SearchDimension>& space,
+                   const std::map<std::string, std::string>& text, const std::string& prefix) {
+  Params params;
+  for (const SearchDimension& d : space) {
+    const auto found = text.find(prefix + d.name);
+    if (found == text.end()) return {};
+    if (d.kind == SearchDimension::Kind::kChoice) {
+      const auto choice =
+          std::find_if(d.choices.begin(), d.choices.end(),
+                       [&](const ParamValue& c) { return ParamValueText(c) == found->second; });
+      if (choice == d.choices.end()) return {};
+      params[d.name] = *choice;
+      continue;
+    }
+    char* end = nullptr;
+    const double value = std::strtod(found->second.c_str(), &end);
+    if (found->second.empty() || *end != '\0' || !(value >= d.low && value <= d.high)) return {};
+    params[d.name] = value;
+  }
+  return params;
 }
 
 std::vector<Rung> HalvingRungs(int64_t trials, int64_t eta, int64_t min_resource,
