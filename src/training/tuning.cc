@@ -48,14 +48,15 @@ bool BetterTrial(const TrainingSpec& spec, const TrialResult& t, const TrialResu
   return Better(spec, t.score, best->score);
 }
 
-// One trial's cross-validation: XGBoost's folds round by round (the
-// learning curve; `on_round` may stop it), else CrossValidate.
+// One trial's cross-validation: XGBoost's with its learning curve
+// (`on_checkpoint` may stop it at `checkpoints`), else CrossValidate.
 CvResult CrossValidateTrial(const TrainingSpec& spec, const TrainingPlan& plan, const Table& table,
                             const PreparedTraining& prepared, const TrialResult& t,
                             size_t max_folds, const FitOptions& fit,
-                            const std::function<bool(int64_t, double)>& on_round) {
+                            const std::vector<int64_t>& checkpoints,
+                            const std::function<bool(int64_t, double)>& on_checkpoint) {
   return CrossValidateByRound(spec, plan, table, prepared, TrialParams(spec, t), max_folds, fit,
-                              on_round);
+                              checkpoints, on_checkpoint);
 }
 
 // Runs work(0), work(1), ... work(count - 1), claimed in that order, on up
@@ -176,7 +177,7 @@ TuningOutcome RunTpe(const TrainingSpec& spec, const TrainingPlan& plan, const T
     std::exception_ptr failed;
     try {
       const auto start = std::chrono::steady_clock::now();
-      t.cv = CrossValidateTrial(spec, plan, table, prepared, t, 0, fit, {});
+      t.cv = CrossValidateTrial(spec, plan, table, prepared, t, 0, fit, {}, {});
       t.score = ScoreOf(spec, t.cv);
       t.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     } catch (...) {
@@ -330,12 +331,23 @@ TuningOutcome RunTuning(const TrainingSpec& spec, const TrainingPlan& plan, cons
   outcome.rungs = TuningRungs(spec);
   for (const Rung& r : outcome.rungs) outcome.total += r.trials;
 
+  // --jobs N > 1: N trials at once, each fold in turn with cores / N
+  // XGBoost threads. One at a time: the trial's folds at once, each with
+  // cores / folds threads (XGBoost's threads barely help on small data,
+  // where most tuning happens, and folds are independent).
   const int jobs = std::max(1, options.jobs);
+  const int cores = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  const int fold_count = static_cast<int>(spec.cv.folds);
   FitOptions fit;
   std::optional<core::Executor> pool;
+  std::optional<core::Executor> fold_pool;
   if (jobs > 1) {
-    fit.nthread = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / jobs);
+    fit.nthread = std::max(1, cores / jobs);
     pool.emplace(core::Executor::Options{"tuning", jobs, 1024});
+  } else if (cores > 1 && spec.model == ModelType::kXgboost) {
+    fit.nthread = std::max(1, cores / fold_count);
+    fold_pool.emplace(core::Executor::Options{"folds", std::min(cores, fold_count), 1024});
+    fit.folds = &*fold_pool;
   }
   if (spec.search.algorithm == SearchAlgorithm::kTpe) {
     if (jobs > 1) {
@@ -409,15 +421,9 @@ TuningOutcome RunTuning(const TrainingSpec& spec, const TrainingPlan& plan, cons
         const size_t folds =
             outcome.resource == HalvingResource::kFolds ? static_cast<size_t>(t.resource) : 0;
         size_t next_checkpoint = 0;
-        std::function<bool(int64_t, double)> on_round;
-        if (!checkpoints.empty()) {
-          on_round = [&](int64_t round, double mean) {
-            if (next_checkpoint >= checkpoints.size() || round != checkpoints[next_checkpoint])
-              return true;
-            return board.Reach(k, next_checkpoint++, mean);
-          };
-        }
-        t.cv = CrossValidateTrial(spec, plan, table, prepared, t, folds, fit, on_round);
+        t.cv = CrossValidateTrial(
+            spec, plan, table, prepared, t, folds, fit, checkpoints,
+            [&](int64_t, double mean) { return board.Reach(k, next_checkpoint++, mean); });
         board.End(k);
         t.stopped_at = t.cv.stopped_at;
         t.score = ScoreOf(spec, t.cv);

@@ -11,6 +11,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "core/executor.h"
 #include "training/champion.h"
 #include "training/gates.h"
 #include "training/search.h"
@@ -647,14 +648,14 @@ TEST(TrainingTuningTest, TheLearningCurveEndsAtTheFoldsMeanAndCanBeCutShort) {
   const CvResult plain = CrossValidate(spec, p.plan, p.table, prepared, params, 0, {}, {});
   EXPECT_TRUE(plain.curve.empty());
   std::vector<int64_t> rounds;
-  const CvResult by_round =
-      CrossValidateByRound(spec, p.plan, p.table, prepared, params, 0, {}, [&](int64_t r, double) {
-        rounds.push_back(r);
-        return true;
-      });
-  ASSERT_EQ(by_round.curve.size(), 27u);  // num_boost_round
-  EXPECT_EQ(rounds.size(), 27u);
-  EXPECT_EQ(rounds.front(), 1);
+  const CvResult by_round = CrossValidateByRound(spec, p.plan, p.table, prepared, params, 0, {},
+                                                 {5, 9, 27, 40}, [&](int64_t r, double mean) {
+                                                   rounds.push_back(r);
+                                                   EXPECT_GT(mean, 0.5);
+                                                   return true;
+                                                 });
+  ASSERT_EQ(by_round.curve.size(), 27u);                // num_boost_round
+  EXPECT_EQ(rounds, (std::vector<int64_t>{5, 9, 27}));  // 40: every fold ended before
   EXPECT_EQ(by_round.stopped_at, 0);
   // The same folds and models as one fold at a time.
   ASSERT_EQ(by_round.folds.size(), plain.folds.size());
@@ -669,7 +670,7 @@ TEST(TrainingTuningTest, TheLearningCurveEndsAtTheFoldsMeanAndCanBeCutShort) {
   EXPECT_NEAR(by_round.curve[4], short_cv.mean.at("roc_auc"), 1e-12);
   // Stopped at round 5: the folds keep 5 rounds, the metrics are round 5's.
   const CvResult cut = CrossValidateByRound(spec, p.plan, p.table, prepared, params, 0, {},
-                                            [](int64_t r, double) { return r < 5; });
+                                            {2, 5, 9}, [](int64_t r, double) { return r < 5; });
   EXPECT_EQ(cut.stopped_at, 5);
   ASSERT_EQ(cut.curve.size(), 5u);
   for (const FoldReport& f : cut.folds) EXPECT_EQ(f.rounds, 5);
@@ -678,7 +679,8 @@ TEST(TrainingTuningTest, TheLearningCurveEndsAtTheFoldsMeanAndCanBeCutShort) {
   Params early = params;
   early["num_boost_round"] = 200.0;
   early["early_stopping_rounds"] = 3.0;
-  const CvResult stopped = CrossValidateByRound(spec, p.plan, p.table, prepared, early, 0, {}, {});
+  const CvResult stopped =
+      CrossValidateByRound(spec, p.plan, p.table, prepared, early, 0, {}, {}, {});
   const CvResult stopped_plain = CrossValidate(spec, p.plan, p.table, prepared, early, 0, {}, {});
   EXPECT_LT(stopped.curve.size(), 200u);
   EXPECT_NEAR(stopped.curve.back(), stopped.mean.at("roc_auc"), 1e-12);
@@ -690,8 +692,19 @@ TEST(TrainingTuningTest, TheLearningCurveEndsAtTheFoldsMeanAndCanBeCutShort) {
       "spec.yaml");
   const PreparedTraining linear_prepared = PrepareTraining(linear, p.table);
   EXPECT_TRUE(
-      CrossValidateByRound(linear, p.plan, p.table, linear_prepared, linear.params, 0, {}, {})
+      CrossValidateByRound(linear, p.plan, p.table, linear_prepared, linear.params, 0, {}, {}, {})
           .curve.empty());
+  // The folds boosted at once on an executor: the same curve and scores.
+  core::Executor folds({"folds", 2, 16});
+  FitOptions parallel;
+  parallel.folds = &folds;
+  parallel.nthread = 1;
+  const CvResult at_once =
+      CrossValidateByRound(spec, p.plan, p.table, prepared, params, 0, parallel, {}, {});
+  ASSERT_EQ(at_once.curve.size(), by_round.curve.size());
+  for (size_t i = 0; i < at_once.curve.size(); ++i)
+    EXPECT_NEAR(at_once.curve[i], by_round.curve[i], 1e-12);
+  for (const auto& [name, value] : by_round.mean) EXPECT_NEAR(at_once.mean.at(name), value, 1e-12);
 }
 
 TEST(TrainingHalvingTest, CheckpointsAreTheRungsRoundsOverThreeDownToRungZeros) {
