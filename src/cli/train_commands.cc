@@ -7,11 +7,14 @@
 #include <chrono>
 #include <cmath>
 #include <ctime>
+#include <exception>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -23,6 +26,7 @@
 #include "cli/workspace.h"
 #include "core/clock.h"
 #include "core/error.h"
+#include "core/executor.h"
 #include "core/sha256.h"
 #include "ml/mlmodel.h"
 #include "ml/model_loader.h"
@@ -669,9 +673,32 @@ void Train(const TrainOptions& options) {
         training::HalvingResourceOf(spec) == training::HalvingResource::kRounds ? "rounds"
                                                                                 : "folds";
     const bool halving = spec.search.algorithm == training::SearchAlgorithm::kHalving;
+    // Trials are logged on a thread of their own, so tuning never waits for
+    // the tracking server; a trial's progress line is printed once its
+    // child run is logged (a killed session has logged what it printed).
+    std::mutex log_mu;  // guards log_error
+    std::exception_ptr log_error;
+    std::optional<core::Executor> logger;
+    if (run) logger.emplace(core::Executor::Options{"trial-log", 1, 4096});
     tuning_options.on_trial = [&](const training::TrialResult& t,
                                   const training::TuningProgress& progress) {
-      if (run && !t.resumed) {
+      {
+        std::lock_guard lock(log_mu);
+        if (log_error) std::rethrow_exception(log_error);
+      }
+      std::string line = fmt::format(
+          "trial {}/{}  {}{}  {} {}  best {} (trial {}){}{}\n", progress.finished, progress.total,
+          halving ? fmt::format("rung {} ({} {})  ", t.rung, t.resource, resource_name) : "",
+          ParamsText(t.params), spec.metric, Number(t.score), Number(progress.best->score),
+          progress.best->trial,
+          t.stopped_at > 0 ? fmt::format("  stopped at round {}", t.stopped_at) : "",
+          t.resumed ? "  (done before: resumed)" : "");
+      if (!logger) {
+        std::cout << line << std::flush;
+        return;
+      }
+      std::function<void()> log_child;
+      if (!t.resumed) {
         json tags = base_tags;
         tags.push_back(KeyValue("mlflow.parentRunId", run->run_id()));
         tags.push_back(KeyValue(kSessionTag, session));
@@ -679,11 +706,6 @@ void Train(const TrainOptions& options) {
         tags.push_back(KeyValue(kTrialTag, std::to_string(t.trial)));
         tags.push_back(KeyValue(kRungTag, std::to_string(t.rung)));
         if (t.stopped_at > 0) tags.push_back(KeyValue(kStoppedTag, std::to_string(t.stopped_at)));
-        const int64_t end = NowMillis();
-        TrackedRun child(run->uri(), experiment_id,
-                         halving ? fmt::format("trial-{}-rung-{}", t.trial, t.rung)
-                                 : fmt::format("trial-{}", t.trial),
-                         tags, end - static_cast<int64_t>(t.seconds * 1000));
         json params = json::array();
         for (const auto& [name, value] : training::TrialParams(spec, t))
           params.push_back(KeyValue("model.params." + name, training::ParamValueText(value)));
@@ -692,21 +714,29 @@ void Train(const TrainOptions& options) {
           params.push_back(KeyValue("rung", std::to_string(t.rung)));
           params.push_back(KeyValue("rung." + resource_name, std::to_string(t.resource)));
         }
-        child.Log(params, TrialMetrics(spec, t), json::array());
-        child.Finish();
+        const std::string name = halving ? fmt::format("trial-{}-rung-{}", t.trial, t.rung)
+                                         : fmt::format("trial-{}", t.trial);
+        const int64_t start = NowMillis() - static_cast<int64_t>(t.seconds * 1000);
+        log_child = [&, tags, params, name, start, metrics = TrialMetrics(spec, t)] {
+          TrackedRun child(run->uri(), experiment_id, name, tags, start);
+          child.Log(params, metrics, json::array());
+          child.Finish();
+        };
       }
-      std::cout << fmt::format(
-                       "trial {}/{}  {}{}  {} {}  best {} (trial {}){}{}\n", progress.finished,
-                       progress.total,
-                       halving ? fmt::format("rung {} ({} {})  ", t.rung, t.resource, resource_name)
-                               : "",
-                       ParamsText(t.params), spec.metric, Number(t.score),
-                       Number(progress.best->score), progress.best->trial,
-                       t.stopped_at > 0 ? fmt::format("  stopped at round {}", t.stopped_at) : "",
-                       t.resumed ? "  (done before: resumed)" : "")
-                << std::flush;
+      auto task = [&, log_child, line] {
+        try {
+          if (log_child) log_child();
+          std::cout << line << std::flush;
+        } catch (...) {
+          std::lock_guard lock(log_mu);
+          if (!log_error) log_error = std::current_exception();
+        }
+      };
+      if (!logger->TrySubmit(task)) task();
     };
     tuned = training::RunTuning(spec, plan, table, prepared, tuning_options);
+    if (logger) logger->Stop();  // every trial logged
+    if (log_error) std::rethrow_exception(log_error);
     if (!tuned->note.empty()) std::cout << "note      " << tuned->note << "\n";
     if (tuned->stopped > 0) {
       std::cout << fmt::format("stopped   {} trials inside their rung (behind the ones promoted)\n",
