@@ -27,7 +27,9 @@
 //            before it.
 //
 // Trials run on up to `jobs` threads of an executor made here (each
-// trial's XGBoost gets cores / jobs threads); which thread runs a trial
+// trial's XGBoost gets cores / jobs threads; with jobs 1, an XGBoost
+// trial's folds run at once instead, cores / folds threads each, on an
+// executor of min(cores, folds) threads); which thread runs a trial
 // changes nothing of it (its params come from its number, or for TPE from
 // the trials before it as above), and the stops inside a rung wait for the
 // trials before (a trial that reaches a checkpoint first waits until those
