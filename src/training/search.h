@@ -52,19 +52,18 @@ struct Observation {
   bool pending = false;  // running: its score is not known yet (constant liar)
 };
 
-// TPE (the Tree-structured Parzen Estimator of Bergstra et al. 2011, the
-// univariate form Optuna's TPESampler uses by default): trial `trial`'s
-// params given the trials before it. With fewer than kTpeStartupTrials
-// finished observations: SampleParams. Else per dimension, the finished
-// observations split into the best gamma (10% of them, at most 25) and the
-// rest, a Parzen density of each (Gaussians on the observations, in log
-// space for log_uniform, plus a wide prior; category weights plus one for
-// choice), and of 24 candidates drawn from the best's density the one with
-// the highest ratio best / rest. Pending observations (trials running in
-// parallel) join the rest, as if they had the worst score: the constant
-// liar of Optuna's TPESampler (constant_liar=True), which keeps trials that
-// run at once from being proposed at the same spot. Deterministic from the
-// seed, the trial and `history`.
+// TPE (the Tree-structured Parzen Estimator of Bergstra et al. 2011, in
+// the multivariate form Optuna's TPESampler uses by default for one
+// objective): trial `trial`'s params given the trials before it. With fewer
+// than kTpeStartupTrials finished observations: SampleParams. Else the
+// finished observations split into the best gamma (10% of them, at most 25)
+// and the rest, a joint Parzen density of each (search.cc, Mixture: Optuna's
+// kernels, widths and weights), and of 24 candidates drawn from the best's
+// density the one with the highest ratio best / rest. Pending observations
+// (trials running in parallel) join the rest, as if they had the worst
+// score: the constant liar of Optuna's TPESampler (constant_liar=True),
+// which keeps trials that run at once from being proposed at the same spot.
+// Deterministic from the seed, the trial and `history`.
 constexpr size_t kTpeStartupTrials = 10;
 Params SampleTpe(const std::vector<SearchDimension>& space, uint64_t seed, int64_t trial,
                  const std::vector<Observation>& history, bool greater_is_better);
