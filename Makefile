@@ -111,6 +111,7 @@ format-check:
 bench: deps deps-apt-bench build
 	$(PYTHON) bench/tracking/run.py
 	$(PYTHON) bench/serving/run.py --record --venvs $(BUILD_DIR)/bench-venvs
+	$(PYTHON) bench/training/run.py --record
 
 clean:
 	rm -rf $(BUILD_DIR) build-asan build-tsan

@@ -7,11 +7,14 @@
 #include <chrono>
 #include <cmath>
 #include <ctime>
+#include <exception>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -26,6 +29,7 @@
 #include "cli/workspace.h"
 #include "core/clock.h"
 #include "core/error.h"
+#include "core/executor.h"
 #include "core/sha256.h"
 #include "ml/mlmodel.h"
 #include "ml/model_loader.h"
@@ -113,6 +117,13 @@ std::map<std::string, std::string> TagsOf(const json& run) {
   if (run.contains("data") && run.at("data").contains("tags"))
     for (const json& t : run.at("data").at("tags")) tags[t.at("key")] = t.at("value");
   return tags;
+}
+
+std::map<std::string, std::string> ParamsOf(const json& run) {
+  std::map<std::string, std::string> params;
+  if (run.contains("data") && run.at("data").contains("params"))
+    for (const json& p : run.at("data").at("params")) params[p.at("key")] = p.at("value");
+  return params;
 }
 
 std::map<std::string, double> MetricsOf(const json& run) {
@@ -241,6 +252,7 @@ constexpr const char* kSessionTag = "slipway.tuning.session";
 constexpr const char* kRoleTag = "slipway.tuning.role";
 constexpr const char* kTrialTag = "slipway.tuning.trial";
 constexpr const char* kRungTag = "slipway.tuning.rung";
+constexpr const char* kStoppedTag = "slipway.tuning.stopped_at";
 
 std::string SessionOf(const std::string& spec_text, const std::vector<std::string>& overrides,
                       const std::string& content_digest) {
@@ -259,8 +271,10 @@ std::string ParamsText(const training::Params& params) {
 }
 
 // The trials a session's earlier runs finished: children of `parent` with
-// their trial, rung and cv means.
+// their trial, rung, cv means, where halving stopped them, and the sampled
+// params as they ran (TPE proposes again only what it cannot read back).
 std::vector<training::TrialResult> FinishedTrials(ApiClient& client,
+                                                  const training::TrainingSpec& spec,
                                                   const std::string& experiment_id,
                                                   const std::string& parent) {
   std::vector<training::TrialResult> done;
@@ -272,6 +286,8 @@ std::vector<training::TrialResult> FinishedTrials(ApiClient& client,
     training::TrialResult t;
     t.trial = std::stoll(tags.at(kTrialTag));
     t.rung = tags.count(kRungTag) ? std::stoll(tags.at(kRungTag)) : 0;
+    t.stopped_at = tags.count(kStoppedTag) ? std::stoll(tags.at(kStoppedTag)) : 0;
+    t.params = training::ParseParams(spec.search.space, ParamsOf(run), "model.params.");
     for (const auto& [key, value] : MetricsOf(run)) {
       const std::string_view k = key;
       if (k.rfind("cv.", 0) != 0) continue;
@@ -286,7 +302,7 @@ std::vector<training::TrialResult> FinishedTrials(ApiClient& client,
   return done;
 }
 
-json TrialMetrics(const training::TrialResult& t) {
+json TrialMetrics(const training::TrainingSpec& spec, const training::TrialResult& t) {
   json metrics = json::array();
   auto add = [&](const std::string& key, double value, int64_t step) {
     if (std::isfinite(value)) metrics.push_back(Metric(key, value, step));
@@ -296,6 +312,9 @@ json TrialMetrics(const training::TrialResult& t) {
       add("cv." + name, value, static_cast<int64_t>(fold.fold));
   for (const auto& [name, value] : t.cv.mean) add("cv." + name + ".mean", value, 0);
   for (const auto& [name, value] : t.cv.std) add("cv." + name + ".std", value, 0);
+  // The learning curve: the folds' mean of the metric after each round.
+  for (size_t i = 0; i < t.cv.curve.size(); ++i)
+    add("curve." + spec.metric, t.cv.curve[i], static_cast<int64_t>(i + 1));
   return metrics;
 }
 
@@ -479,7 +498,7 @@ void Train(const TrainOptions& options) {
     }
     if (!resumed.empty()) {
       run.emplace(uri, resumed);
-      done = FinishedTrials(*client, experiment_id, resumed);
+      done = FinishedTrials(*client, spec, experiment_id, resumed);
       std::cout << fmt::format("resume    tuning session {}: run {}, {} trials already done\n",
                                session.substr(0, 12), resumed, done.size());
     } else {
@@ -509,20 +528,39 @@ void Train(const TrainOptions& options) {
         training::HalvingResourceOf(spec) == training::HalvingResource::kRounds ? "rounds"
                                                                                 : "folds";
     const bool halving = spec.search.algorithm == training::SearchAlgorithm::kHalving;
+    // Trials are logged on a thread of their own, so tuning never waits for
+    // the tracking server; a trial's progress line is printed once its
+    // child run is logged (a killed session has logged what it printed).
+    std::mutex log_mu;  // guards log_error
+    std::exception_ptr log_error;
+    std::optional<core::Executor> logger;
+    if (run) logger.emplace(core::Executor::Options{"trial-log", 1, 4096});
     tuning_options.on_trial = [&](const training::TrialResult& t,
                                   const training::TuningProgress& progress) {
-      if (run && !t.resumed) {
+      {
+        std::lock_guard lock(log_mu);
+        if (log_error) std::rethrow_exception(log_error);
+      }
+      std::string line = fmt::format(
+          "trial {}/{}  {}{}  {} {}  best {} (trial {}){}{}\n", progress.finished, progress.total,
+          halving ? fmt::format("rung {} ({} {})  ", t.rung, t.resource, resource_name) : "",
+          ParamsText(t.params), spec.metric, Number(t.score), Number(progress.best->score),
+          progress.best->trial,
+          t.stopped_at > 0 ? fmt::format("  stopped at round {}", t.stopped_at) : "",
+          t.resumed ? "  (done before: resumed)" : "");
+      if (!logger) {
+        std::cout << line << std::flush;
+        return;
+      }
+      std::function<void()> log_child;
+      if (!t.resumed) {
         json tags = base_tags;
         tags.push_back(KeyValue("mlflow.parentRunId", run->run_id()));
         tags.push_back(KeyValue(kSessionTag, session));
         tags.push_back(KeyValue(kRoleTag, "trial"));
         tags.push_back(KeyValue(kTrialTag, std::to_string(t.trial)));
         tags.push_back(KeyValue(kRungTag, std::to_string(t.rung)));
-        const int64_t end = NowMillis();
-        TrackedRun child(run->uri(), experiment_id,
-                         halving ? fmt::format("trial-{}-rung-{}", t.trial, t.rung)
-                                 : fmt::format("trial-{}", t.trial),
-                         tags, end - static_cast<int64_t>(t.seconds * 1000));
+        if (t.stopped_at > 0) tags.push_back(KeyValue(kStoppedTag, std::to_string(t.stopped_at)));
         json params = json::array();
         for (const auto& [name, value] : training::TrialParams(spec, t))
           params.push_back(KeyValue("model.params." + name, training::ParamValueText(value)));
@@ -531,21 +569,34 @@ void Train(const TrainOptions& options) {
           params.push_back(KeyValue("rung", std::to_string(t.rung)));
           params.push_back(KeyValue("rung." + resource_name, std::to_string(t.resource)));
         }
-        child.Log(params, TrialMetrics(t), json::array());
-        child.Finish();
+        const std::string name = halving ? fmt::format("trial-{}-rung-{}", t.trial, t.rung)
+                                         : fmt::format("trial-{}", t.trial);
+        const int64_t start = NowMillis() - static_cast<int64_t>(t.seconds * 1000);
+        log_child = [&, tags, params, name, start, metrics = TrialMetrics(spec, t)] {
+          TrackedRun child(run->uri(), experiment_id, name, tags, start);
+          child.Log(params, metrics, json::array());
+          child.Finish();
+        };
       }
-      std::cout << fmt::format(
-                       "trial {}/{}  {}{}  {} {}  best {} (trial {}){}\n", progress.finished,
-                       progress.total,
-                       halving ? fmt::format("rung {} ({} {})  ", t.rung, t.resource, resource_name)
-                               : "",
-                       ParamsText(t.params), spec.metric, Number(t.score),
-                       Number(progress.best->score), progress.best->trial,
-                       t.resumed ? "  (done before: resumed)" : "")
-                << std::flush;
+      auto task = [&, log_child, line] {
+        try {
+          if (log_child) log_child();
+          std::cout << line << std::flush;
+        } catch (...) {
+          std::lock_guard lock(log_mu);
+          if (!log_error) log_error = std::current_exception();
+        }
+      };
+      if (!logger->TrySubmit(task)) task();
     };
     tuned = training::RunTuning(spec, plan, table, prepared, tuning_options);
+    if (logger) logger->Stop();  // every trial logged
+    if (log_error) std::rethrow_exception(log_error);
     if (!tuned->note.empty()) std::cout << "note      " << tuned->note << "\n";
+    if (tuned->stopped > 0) {
+      std::cout << fmt::format("stopped   {} trials inside their rung (behind the ones promoted)\n",
+                               tuned->stopped);
+    }
     if (!tuned->complete) {
       if (run) run->Stop();
       std::cout << fmt::format(

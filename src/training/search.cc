@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <limits>
 #include <numeric>
 
 namespace slipway::training {
@@ -27,47 +29,166 @@ class SplitMix64 {
   uint64_t state_;
 };
 
+constexpr double kPi = 3.14159265358979323846;
+
+double NormalCdf(double z) { return 0.5 * std::erfc(-z / std::sqrt(2.0)); }
+
 double Gaussian(SplitMix64& rng) {
   // Box-Muller; 1 - Unit() is in (0, 1].
   const double u = 1.0 - rng.Unit(), v = rng.Unit();
-  return std::sqrt(-2.0 * std::log(u)) * std::cos(2.0 * 3.14159265358979323846 * v);
+  return std::sqrt(-2.0 * std::log(u)) * std::cos(2.0 * kPi * v);
 }
 
-// A Parzen density on [low, high]: Gaussians at `points` and a prior at the
-// middle with the range's width, equally weighted; each Gaussian's width
-// from the range and the count (Scott's rule on the range).
-struct Parzen {
-  double low = 0, high = 0;
-  std::vector<double> mus;
-  std::vector<double> sigmas;
-
-  Parzen(double lo, double hi, const std::vector<double>& points) : low(lo), high(hi) {
-    const double range = std::max(hi - lo, 1e-12);
-    const double sigma =
-        std::max(range * std::pow(static_cast<double>(points.size() + 1), -0.2) * 0.5, range / 100);
-    mus = points;
-    sigmas.assign(points.size(), sigma);
-    mus.push_back((lo + hi) / 2);
-    sigmas.push_back(range);
-  }
-
-  double Sample(SplitMix64& rng) const {
-    const size_t k = std::min(mus.size() - 1, static_cast<size_t>(rng.Unit() * mus.size()));
-    for (int attempt = 0; attempt < 100; ++attempt) {
-      const double x = mus[k] + sigmas[k] * Gaussian(rng);
-      if (x >= low && x <= high) return x;
+// TPE's density of a set of observations (the best, or the rest): a
+// mixture with one component per observation and a prior, each component a
+// product over the space's dimensions. As Optuna's TPESampler (4.x and 5.x,
+// multivariate, its default for one objective): a numeric dimension is a
+// Gaussian at the observation (in log space for log_uniform, on [low - 0.5,
+// high + 0.5] for int) truncated to the range, its width the larger gap to
+// the neighbouring observations (the range's ends count as neighbours,
+// except for the lowest and highest observation when there are two or
+// more), clipped to [range / min(100, n + 2), range]; the prior is at the
+// middle with the range's width. A choice dimension gives the observed value
+// weight 1 + 1/k and every value 1/k, normalised (k values; the prior: 1/k
+// each). Components weigh 1 each (the prior too); beyond 25 observations
+// the oldest weigh less, linearly from 1/n up to 1 (Optuna's default_weights).
+class Mixture {
+ public:
+  Mixture(const std::vector<SearchDimension>& space, const std::vector<const Params*>& points)
+      : space_(space) {
+    const size_t n = points.size();
+    weights_.assign(n + 1, 1.0);
+    if (n >= 25) {
+      const size_t ramp = n - 25;  // the oldest, from 1/n up to 1 (exclusive of the flat part)
+      for (size_t i = 0; i < ramp; ++i) {
+        weights_[i] = ramp == 1 ? 1.0 / static_cast<double>(n)
+                                : 1.0 / static_cast<double>(n) +
+                                      (1.0 - 1.0 / static_cast<double>(n)) *
+                                          static_cast<double>(i) / static_cast<double>(ramp - 1);
+      }
     }
-    return std::clamp(mus[k], low, high);
-  }
-
-  double LogDensity(double x) const {
     double sum = 0;
-    for (size_t i = 0; i < mus.size(); ++i) {
-      const double z = (x - mus[i]) / sigmas[i];
-      sum += std::exp(-0.5 * z * z) / sigmas[i];
+    for (double w : weights_) sum += w;
+    for (double& w : weights_) w /= sum;
+    for (const SearchDimension& d : space) {
+      Dimension dim;
+      if (d.kind == SearchDimension::Kind::kChoice) {
+        const size_t k = d.choices.size();
+        dim.choice_weights.assign(n + 1, std::vector<double>(k, 1.0 / static_cast<double>(k)));
+        for (size_t i = 0; i < n; ++i) {
+          const ParamValue& v = points[i]->at(d.name);
+          for (size_t c = 0; c < k; ++c)
+            if (d.choices[c] == v) dim.choice_weights[i][c] += 1;
+          for (double& w : dim.choice_weights[i]) w /= 2;  // rows sum to 1
+        }
+        dims_.push_back(std::move(dim));
+        continue;
+      }
+      dim.log = d.kind == SearchDimension::Kind::kLogUniform;
+      dim.integer = d.kind == SearchDimension::Kind::kInt;
+      dim.low = dim.integer ? d.low - 0.5 : dim.log ? std::log(d.low) : d.low;
+      dim.high = dim.integer ? d.high + 0.5 : dim.log ? std::log(d.high) : d.high;
+      const double range = std::max(dim.high - dim.low, 1e-12);
+      for (size_t i = 0; i < n; ++i) {
+        const double v = std::get<double>(points[i]->at(d.name));
+        dim.mus.push_back(dim.log ? std::log(v) : v);
+      }
+      // Widths: the larger gap to the neighbours, sorted with the ends.
+      std::vector<size_t> order(n);
+      std::iota(order.begin(), order.end(), size_t{0});
+      std::stable_sort(order.begin(), order.end(),
+                       [&](size_t a, size_t b) { return dim.mus[a] < dim.mus[b]; });
+      std::vector<double> sorted = {dim.low};
+      for (size_t i : order) sorted.push_back(dim.mus[i]);
+      sorted.push_back(dim.high);
+      std::vector<double> sigma_sorted(n);
+      for (size_t j = 0; j < n; ++j)
+        sigma_sorted[j] = std::max(sorted[j + 1] - sorted[j], sorted[j + 2] - sorted[j + 1]);
+      if (n >= 2) {
+        sigma_sorted[0] = sorted[2] - sorted[1];
+        sigma_sorted[n - 1] = sorted[n] - sorted[n - 1];
+      }
+      const double min_sigma = range / std::min(100.0, static_cast<double>(n) + 2);
+      dim.sigmas.resize(n);
+      for (size_t j = 0; j < n; ++j)
+        dim.sigmas[order[j]] = std::clamp(sigma_sorted[j], min_sigma, range);
+      dim.mus.push_back((dim.low + dim.high) / 2);
+      dim.sigmas.push_back(range);
+      dims_.push_back(std::move(dim));
     }
-    return std::log(sum / static_cast<double>(mus.size()) + 1e-300);
   }
+
+  // One draw: a component by weight, then each dimension from it.
+  Params Sample(SplitMix64& rng) const {
+    double u = rng.Unit();
+    size_t c = 0;
+    while (c + 1 < weights_.size() && u >= weights_[c]) u -= weights_[c++];
+    Params params;
+    for (size_t j = 0; j < space_.size(); ++j) {
+      const SearchDimension& d = space_[j];
+      const Dimension& dim = dims_[j];
+      if (d.kind == SearchDimension::Kind::kChoice) {
+        double v = rng.Unit();
+        size_t k = 0;
+        const auto& w = dim.choice_weights[c];
+        while (k + 1 < w.size() && v >= w[k]) v -= w[k++];
+        params[d.name] = d.choices[k];
+        continue;
+      }
+      double x = std::clamp(dim.mus[c], dim.low, dim.high);
+      for (int attempt = 0; attempt < 100; ++attempt) {
+        const double draw = dim.mus[c] + dim.sigmas[c] * Gaussian(rng);
+        if (draw >= dim.low && draw <= dim.high) {
+          x = draw;
+          break;
+        }
+      }
+      const double value = dim.integer ? std::round(x) : dim.log ? std::exp(x) : x;
+      params[d.name] = std::clamp(value, d.low, d.high);
+    }
+    return params;
+  }
+
+  // The log density of `params` (in the space's transformed coordinates).
+  double LogDensity(const Params& params) const {
+    std::vector<double> terms(weights_.size());
+    for (size_t c = 0; c < weights_.size(); ++c) terms[c] = std::log(weights_[c]);
+    for (size_t j = 0; j < space_.size(); ++j) {
+      const SearchDimension& d = space_[j];
+      const Dimension& dim = dims_[j];
+      const ParamValue& value = params.at(d.name);
+      if (d.kind == SearchDimension::Kind::kChoice) {
+        const size_t k = static_cast<size_t>(std::find(d.choices.begin(), d.choices.end(), value) -
+                                             d.choices.begin());
+        for (size_t c = 0; c < terms.size(); ++c)
+          terms[c] += std::log(dim.choice_weights[c][std::min(k, d.choices.size() - 1)]);
+        continue;
+      }
+      const double v = std::get<double>(value);
+      const double x = dim.log ? std::log(v) : v;
+      for (size_t c = 0; c < terms.size(); ++c) {
+        const double mu = dim.mus[c], sigma = dim.sigmas[c];
+        const double z = (x - mu) / sigma;
+        const double mass = NormalCdf((dim.high - mu) / sigma) - NormalCdf((dim.low - mu) / sigma);
+        terms[c] += -0.5 * z * z - std::log(sigma * std::sqrt(2 * kPi) * std::max(mass, 1e-300));
+      }
+    }
+    const double top = *std::max_element(terms.begin(), terms.end());
+    double sum = 0;
+    for (double t : terms) sum += std::exp(t - top);
+    return top + std::log(sum);
+  }
+
+ private:
+  struct Dimension {
+    bool log = false, integer = false;
+    double low = 0, high = 0;
+    std::vector<double> mus, sigmas;                  // numeric: per component (the prior last)
+    std::vector<std::vector<double>> choice_weights;  // choice: per component, per value
+  };
+  const std::vector<SearchDimension>& space_;
+  std::vector<double> weights_;  // per component, the prior last; sum 1
+  std::vector<Dimension> dims_;  // as space_
 };
 
 }  // namespace
@@ -107,73 +228,71 @@ Params SampleParams(const std::vector<SearchDimension>& space, uint64_t seed, in
 
 Params SampleTpe(const std::vector<SearchDimension>& space, uint64_t seed, int64_t trial,
                  const std::vector<Observation>& history, bool greater_is_better) {
-  if (history.size() < kTpeStartupTrials) return SampleParams(space, seed, trial);
+  auto complete = [&](const Params& p) {
+    return std::all_of(space.begin(), space.end(),
+                       [&](const SearchDimension& d) { return p.count(d.name) > 0; });
+  };
   std::vector<double> scores;
-  for (const Observation& o : history) scores.push_back(o.score);
+  std::vector<size_t> finished;  // indices into history
+  for (size_t i = 0; i < history.size(); ++i) {
+    if (history[i].pending || !complete(history[i].params)) continue;
+    finished.push_back(i);
+    scores.push_back(history[i].score);
+  }
+  if (finished.size() < kTpeStartupTrials) return SampleParams(space, seed, trial);
   const size_t n_below = std::min<size_t>(
-      25, static_cast<size_t>(std::ceil(0.1 * static_cast<double>(history.size()))));
-  const std::vector<size_t> order = Survivors(scores, history.size(), greater_is_better);
-  std::vector<bool> below(history.size(), false);
-  for (size_t i = 0; i < n_below; ++i) below[order[i]] = true;
+      25, static_cast<size_t>(std::ceil(0.1 * static_cast<double>(finished.size()))));
+  const std::vector<size_t> order = Survivors(scores, finished.size(), greater_is_better);
+  std::vector<bool> below(history.size(), false);  // pending ones stay above
+  for (size_t i = 0; i < n_below; ++i) below[finished[order[i]]] = true;
+  std::vector<const Params*> good, bad;  // in trial order
+  for (size_t i = 0; i < history.size(); ++i) {
+    if (!complete(history[i].params)) continue;
+    (below[i] ? good : bad).push_back(&history[i].params);
+  }
+  const Mixture l(space, good), g(space, bad);
 
   SplitMix64 mix(seed ^ (0xa0761d6478bd642fULL * static_cast<uint64_t>(trial + 1)));
   SplitMix64 rng(mix.Next());
   constexpr int kCandidates = 24;
-  Params params;
-  for (const SearchDimension& d : space) {
-    if (d.kind == SearchDimension::Kind::kChoice) {
-      const size_t k = d.choices.size();
-      std::vector<double> good(k, 1.0), bad(k, 1.0);  // a prior of one per value
-      for (size_t i = 0; i < history.size(); ++i) {
-        const auto found = history[i].params.find(d.name);
-        if (found == history[i].params.end()) continue;
-        for (size_t c = 0; c < k; ++c) {
-          if (d.choices[c] == found->second) (below[i] ? good : bad)[c] += 1;
-        }
-      }
-      double good_sum = 0, bad_sum = 0;
-      for (size_t c = 0; c < k; ++c) good_sum += good[c], bad_sum += bad[c];
-      size_t best = 0;
-      double best_ratio = -1;
-      for (int n = 0; n < kCandidates; ++n) {
-        double u = rng.Unit() * good_sum;
-        size_t c = 0;
-        while (c + 1 < k && u >= good[c]) u -= good[c++];
-        const double ratio = (good[c] / good_sum) / (bad[c] / bad_sum);
-        if (ratio > best_ratio) best_ratio = ratio, best = c;
-      }
-      params[d.name] = d.choices[best];
-      continue;
+  Params best;
+  double best_gain = -std::numeric_limits<double>::infinity();
+  for (int n = 0; n < kCandidates; ++n) {
+    Params candidate = l.Sample(rng);
+    const double gain = l.LogDensity(candidate) - g.LogDensity(candidate);
+    if (best.empty() || gain > best_gain) {
+      best_gain = gain;
+      best = std::move(candidate);
     }
-    const bool log = d.kind == SearchDimension::Kind::kLogUniform;
-    const bool integer = d.kind == SearchDimension::Kind::kInt;
-    auto to = [&](double v) { return log ? std::log(v) : v; };
-    const double lo = integer ? d.low - 0.5 : to(d.low);
-    const double hi = integer ? d.high + 0.5 : to(d.high);
-    std::vector<double> good_points, bad_points;
-    for (size_t i = 0; i < history.size(); ++i) {
-      const auto found = history[i].params.find(d.name);
-      if (found == history[i].params.end() || !std::holds_alternative<double>(found->second))
-        continue;
-      (below[i] ? good_points : bad_points).push_back(to(std::get<double>(found->second)));
-    }
-    const Parzen good(lo, hi, good_points), bad(lo, hi, bad_points);
-    double best = good.Sample(rng);
-    double best_gain = good.LogDensity(best) - bad.LogDensity(best);
-    for (int n = 1; n < kCandidates; ++n) {
-      const double x = good.Sample(rng);
-      const double gain = good.LogDensity(x) - bad.LogDensity(x);
-      if (gain > best_gain) best_gain = gain, best = x;
-    }
-    double value = integer ? std::round(best) : log ? std::exp(best) : best;
-    params[d.name] = std::clamp(value, d.low, d.high);
   }
-  return params;
+  return best;
 }
 
 std::string ParamValueText(const ParamValue& value) {
   return std::holds_alternative<double>(value) ? fmt::format("{}", std::get<double>(value))
                                                : std::get<std::string>(value);
+}
+
+Params ParseParams(const std::vector<SearchDimension>& space,
+                   const std::map<std::string, std::string>& text, const std::string& prefix) {
+  Params params;
+  for (const SearchDimension& d : space) {
+    const auto found = text.find(prefix + d.name);
+    if (found == text.end()) return {};
+    if (d.kind == SearchDimension::Kind::kChoice) {
+      const auto choice =
+          std::find_if(d.choices.begin(), d.choices.end(),
+                       [&](const ParamValue& c) { return ParamValueText(c) == found->second; });
+      if (choice == d.choices.end()) return {};
+      params[d.name] = *choice;
+      continue;
+    }
+    char* end = nullptr;
+    const double value = std::strtod(found->second.c_str(), &end);
+    if (found->second.empty() || *end != '\0' || !(value >= d.low && value <= d.high)) return {};
+    params[d.name] = value;
+  }
+  return params;
 }
 
 std::vector<Rung> HalvingRungs(int64_t trials, int64_t eta, int64_t min_resource,

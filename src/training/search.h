@@ -39,21 +39,31 @@ Params SampleParams(const std::vector<SearchDimension>& space, uint64_t seed, in
 // A value as text, for progress lines and run params ("0.05", "depthwise").
 std::string ParamValueText(const ParamValue& value);
 
-// A finished trial, as TPE learns from it.
+// A trial's params read back from text as ParamValueText wrote them, each
+// dimension of `space` under `prefix` + its name in `text`; empty when one
+// is missing or is not a value of its dimension.
+Params ParseParams(const std::vector<SearchDimension>& space,
+                   const std::map<std::string, std::string>& text, const std::string& prefix);
+
+// A trial as TPE learns from it: finished, or still running (pending).
 struct Observation {
   Params params;
-  double score = 0;  // NaN: failed, counted among the worst
+  double score = 0;      // NaN: failed, counted among the worst
+  bool pending = false;  // running: its score is not known yet (constant liar)
 };
 
-// TPE (the Tree-structured Parzen Estimator of Bergstra et al. 2011, the
-// univariate form Optuna's TPESampler uses by default): trial `trial`'s
-// params given the trials before it. With fewer than kTpeStartupTrials
-// observations: SampleParams. Else per dimension, the observations split
-// into the best gamma (10%, at most 25) and the rest, a Parzen density of
-// each (Gaussians on the observations, in log space for log_uniform, plus
-// a wide prior; category weights plus one for choice), and of 24
-// candidates drawn from the best's density the one with the highest ratio
-// best / rest. Deterministic from the seed, the trial and `history`.
+// TPE (the Tree-structured Parzen Estimator of Bergstra et al. 2011, in
+// the multivariate form Optuna's TPESampler uses by default for one
+// objective): trial `trial`'s params given the trials before it. With fewer
+// than kTpeStartupTrials finished observations: SampleParams. Else the
+// finished observations split into the best gamma (10% of them, at most 25)
+// and the rest, a joint Parzen density of each (search.cc, Mixture: Optuna's
+// kernels, widths and weights), and of 24 candidates drawn from the best's
+// density the one with the highest ratio best / rest. Pending observations
+// (trials running in parallel) join the rest, as if they had the worst
+// score: the constant liar of Optuna's TPESampler (constant_liar=True),
+// which keeps trials that run at once from being proposed at the same spot.
+// Deterministic from the seed, the trial and `history`.
 constexpr size_t kTpeStartupTrials = 10;
 Params SampleTpe(const std::vector<SearchDimension>& space, uint64_t seed, int64_t trial,
                  const std::vector<Observation>& history, bool greater_is_better);

@@ -84,6 +84,25 @@ class FittedModel {
   virtual nlohmann::json Flavors() const = 0;
 };
 
+// A fit a round at a time, for the families that boost (XGBoost): after
+// each round the caller reads the eval rows' predictions (a learning
+// curve) and may end the fit there. One caller at a time.
+class Boosting {
+ public:
+  virtual ~Boosting() = default;
+  // Boosts one more round; false, and nothing done, once boosting has ended:
+  // num_boost_round reached, or early_stopping_rounds without improvement.
+  virtual bool Next() = 0;
+  // Rounds boosted so far.
+  virtual int64_t Round() const = 0;
+  // The EvalSet's rows predicted by the rounds boosted so far (XGBoost
+  // keeps them cached: each call costs one round's trees).
+  virtual Matrix EvalPredictions() = 0;
+  // The model of the rounds boosted (with early stopping: up to the best
+  // one), as Fit would have made it had it stopped there. Call once.
+  virtual std::unique_ptr<FittedModel> Finish() = 0;
+};
+
 class Trainer {
  public:
   // INVALID_PARAMETER_VALUE for what the family cannot do (see the file comment).
@@ -94,6 +113,15 @@ class Trainer {
   // watching `eval` where the family uses one (early stopping).
   virtual std::unique_ptr<FittedModel> Fit(const Matrix& x, std::span<const double> y,
                                            const EvalSet& eval = {}) const = 0;
+
+  // Fit in rounds, watching `eval` (its rows are required); nullptr for a
+  // family that does not boost (linear, logistic). The Trainer, `x` and
+  // `eval` outlive the Boosting.
+  virtual std::unique_ptr<Boosting> StartBoosting(const Matrix& /*x*/,
+                                                  std::span<const double> /*y*/,
+                                                  const EvalSet& /*eval*/) const {
+    return nullptr;
+  }
 };
 
 // A model saved by FittedModel::Files, loaded back (for checks and tests).

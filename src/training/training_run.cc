@@ -5,9 +5,14 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
+#include <exception>
+#include <limits>
 #include <map>
+#include <mutex>
 
 #include "core/error.h"
+#include "core/executor.h"
 
 namespace slipway::training {
 namespace {
@@ -68,11 +73,11 @@ struct Fitted {
   std::unique_ptr<FittedModel> model;
 };
 
-// Fitted on `rows`; `watched` rows are the early stopping's (and nothing else's).
-Fitted FitOn(const TrainingSpec& spec, const TrainingPlan& plan, const Table& table,
-             const EncodedTarget& target, const std::map<std::string, ParamValue>& params,
-             const std::vector<size_t>& rows, const std::vector<size_t>& watched,
-             const FitOptions& fit) {
+// The preprocessing fitted on `rows` and the trainer's options for its
+// output; no model yet.
+Fitted Prepare(const TrainingSpec& spec, const TrainingPlan& plan, const Table& table,
+               const EncodedTarget& target, const std::map<std::string, ParamValue>& params,
+               const std::vector<size_t>& rows, const FitOptions& fit) {
   Fitted fitted;
   fitted.preprocessor = Preprocessor::Fit(table, rows, FeatureNames(plan), spec.preprocessing);
   TrainerOptions& options = fitted.options;
@@ -84,6 +89,16 @@ Fitted FitOn(const TrainingSpec& spec, const TrainingPlan& plan, const Table& ta
   options.nthread = fit.nthread;
   options.feature_names = fitted.preprocessor.OutputNames();
   options.categorical = fitted.preprocessor.OutputCategorical();
+  return fitted;
+}
+
+// Fitted on `rows`; `watched` rows are the early stopping's (and nothing else's).
+Fitted FitOn(const TrainingSpec& spec, const TrainingPlan& plan, const Table& table,
+             const EncodedTarget& target, const std::map<std::string, ParamValue>& params,
+             const std::vector<size_t>& rows, const std::vector<size_t>& watched,
+             const FitOptions& fit) {
+  Fitted fitted = Prepare(spec, plan, table, target, params, rows, fit);
+  const TrainerOptions& options = fitted.options;
   const Matrix x = fitted.preprocessor.Transform(table, rows);
   EvalSet eval;
   Matrix watched_x;
@@ -95,6 +110,20 @@ Fitted FitOn(const TrainingSpec& spec, const TrainingPlan& plan, const Table& ta
   }
   fitted.model = Trainer::Create(options)->Fit(x, Select(target.y, rows), eval);
   return fitted;
+}
+
+// The folds' mean and population std of each metric.
+void Summarize(CvResult& cv) {
+  for (const auto& [name, value] : cv.folds.front().metrics) {
+    double sum = 0;
+    for (const FoldReport& f : cv.folds) sum += f.metrics.at(name);
+    const double mean = sum / cv.folds.size();
+    double squares = 0;
+    for (const FoldReport& f : cv.folds)
+      squares += (f.metrics.at(name) - mean) * (f.metrics.at(name) - mean);
+    cv.mean[name] = mean;
+    cv.std[name] = std::sqrt(squares / cv.folds.size());
+  }
 }
 
 }  // namespace
@@ -207,16 +236,151 @@ CvResult CrossValidate(const TrainingSpec& spec, const TrainingPlan& plan, const
     if (on_fold) on_fold(report);
     cv.folds.push_back(std::move(report));
   }
-  for (const auto& [name, value] : cv.folds.front().metrics) {
-    double sum = 0;
-    for (const FoldReport& f : cv.folds) sum += f.metrics.at(name);
-    const double mean = sum / cv.folds.size();
-    double squares = 0;
-    for (const FoldReport& f : cv.folds)
-      squares += (f.metrics.at(name) - mean) * (f.metrics.at(name) - mean);
-    cv.mean[name] = mean;
-    cv.std[name] = std::sqrt(squares / cv.folds.size());
+  Summarize(cv);
+  return cv;
+}
+
+CvResult CrossValidateByRound(
+    const TrainingSpec& spec, const TrainingPlan& plan, const Table& table,
+    const PreparedTraining& prepared, const std::map<std::string, ParamValue>& params,
+    size_t max_folds, const FitOptions& fit, const std::vector<int64_t>& checkpoints,
+    const std::function<bool(int64_t round, double mean)>& on_checkpoint) {
+  if (spec.model != ModelType::kXgboost) {
+    return CrossValidate(spec, plan, table, prepared, params, max_folds, fit, {});
   }
+  const std::vector<Fold>& folds = prepared.folds;
+  const size_t used = max_folds == 0 ? folds.size() : std::min(max_folds, folds.size());
+  const int64_t classes = static_cast<int64_t>(prepared.target.classes.size());
+  using Clock = std::chrono::steady_clock;
+  // One per fold; the Boosting refers to the trainer and the matrices
+  // beside it, hence the pointers. A fold's task alone touches its FoldFit.
+  struct FoldFit {
+    size_t index = 0;
+    Fitted fitted;
+    std::unique_ptr<Trainer> trainer;
+    Matrix x, validation_x;
+    std::vector<double> validation_y;
+    std::unique_ptr<Boosting> boosting;
+    std::vector<double> scores;  // the spec's metric after each round boosted
+    bool ended = false;
+    double final_score = 0;  // ended: its model's metric
+    FoldReport report;
+    Clock::duration spent{};
+  };
+  auto metric = [&](const FoldFit& f, const Matrix& predictions) {
+    const auto values = Evaluate(spec.task, classes, f.validation_y, predictions).metrics;
+    const auto found = values.find(spec.metric);
+    return found == values.end() ? std::nan("") : found->second;
+  };
+  std::vector<std::unique_ptr<FoldFit>> fits;
+  for (size_t i = 0; i < used; ++i) {
+    fits.push_back(std::make_unique<FoldFit>());
+    fits.back()->index = i;
+  }
+  // Runs step(fold) for every fold, at once on fit.folds when there is one.
+  auto each_fold = [&](const std::function<void(FoldFit&)>& step) {
+    std::mutex mu;  // guards left and error
+    std::condition_variable done;
+    size_t left = 0;
+    std::exception_ptr error;
+    auto run = [&](FoldFit& f) {
+      const auto start = Clock::now();
+      try {
+        step(f);
+      } catch (...) {
+        std::lock_guard lock(mu);
+        if (!error) error = std::current_exception();
+      }
+      f.spent += Clock::now() - start;
+    };
+    for (const auto& f : fits) {
+      FoldFit* fold = f.get();
+      bool queued = false;
+      if (fit.folds != nullptr) {
+        std::lock_guard lock(mu);  // so that the task's --left comes after ++left
+        queued = fit.folds->TrySubmit([&, fold] {
+          run(*fold);
+          std::lock_guard lock(mu);
+          --left;
+          done.notify_all();
+        });
+        if (queued) ++left;
+      }
+      if (!queued) run(*fold);
+    }
+    std::unique_lock lock(mu);
+    done.wait(lock, [&] { return left == 0; });
+    if (error) std::rethrow_exception(error);
+  };
+  // XGBoost 1.x keeps a booster's prediction cache per thread: a fold is
+  // made and first boosted by one task, so it is never configured without
+  // its training rows; a later task on another thread only rebuilds that
+  // thread's cache of its predictions.
+  auto start = [&](FoldFit& f) {
+    const Fold& fold = folds[f.index];
+    f.fitted = Prepare(spec, plan, table, prepared.target, params, fold.training, fit);
+    f.x = f.fitted.preprocessor.Transform(table, fold.training);
+    f.validation_x = f.fitted.preprocessor.Transform(table, fold.validation);
+    f.validation_y = Select(prepared.target.y, fold.validation);
+    f.trainer = Trainer::Create(f.fitted.options);
+    f.boosting = f.trainer->StartBoosting(f.x, Select(prepared.target.y, fold.training),
+                                          EvalSet{&f.validation_x, f.validation_y});
+  };
+  CvResult cv;
+  // The mean of the folds after `round` rounds (from 1); a fold that has
+  // ended counts with its final model from its last round on.
+  auto mean_at = [&](int64_t round) {
+    double sum = 0;
+    for (const auto& f : fits) {
+      const int64_t boosted = static_cast<int64_t>(f->scores.size());
+      sum +=
+          (f->ended && round >= boosted) || round > boosted ? f->final_score : f->scores[round - 1];
+    }
+    return sum / static_cast<double>(fits.size());
+  };
+  for (size_t c = 0; c <= checkpoints.size(); ++c) {
+    const int64_t until =
+        c < checkpoints.size() ? checkpoints[c] : std::numeric_limits<int64_t>::max();
+    each_fold([&](FoldFit& f) {
+      if (!f.boosting) start(f);
+      while (!f.ended && static_cast<int64_t>(f.scores.size()) < until) {
+        if (f.boosting->Next()) {
+          f.scores.push_back(metric(f, f.boosting->EvalPredictions()));
+        } else {
+          f.ended = true;
+          f.fitted.model = f.boosting->Finish();
+          f.final_score = metric(f, f.fitted.model->Predict(f.validation_x));
+        }
+      }
+    });
+    if (c == checkpoints.size()) break;
+    bool reached = false;
+    for (const auto& f : fits) reached |= static_cast<int64_t>(f->scores.size()) >= until;
+    if (!reached) break;  // every fold ended before the checkpoint
+    if (on_checkpoint && !on_checkpoint(until, mean_at(until))) {
+      cv.stopped_at = until;
+      break;
+    }
+  }
+  int64_t rounds = 0;
+  for (const auto& f : fits) rounds = std::max<int64_t>(rounds, f->scores.size());
+  for (int64_t r = 1; r <= rounds; ++r) cv.curve.push_back(mean_at(r));
+  each_fold([&](FoldFit& f) {
+    const Fold& fold = folds[f.index];
+    if (!f.ended) f.fitted.model = f.boosting->Finish();
+    f.report.fold = f.index;
+    f.report.training_rows = fold.training.size();
+    f.report.validation_rows = fold.validation.size();
+    f.report.metrics =
+        Evaluate(spec.task, classes, f.validation_y, f.fitted.model->Predict(f.validation_x))
+            .metrics;
+    f.report.rounds = f.fitted.model->Rounds();
+  });
+  for (const auto& f : fits) {
+    f->report.seconds = std::chrono::duration<double>(f->spent).count();
+    cv.folds.push_back(std::move(f->report));
+  }
+  Summarize(cv);
   return cv;
 }
 

@@ -36,6 +36,10 @@
 #include "training/table.h"
 #include "training/trainer.h"
 
+namespace slipway::core {
+class Executor;
+}  // namespace slipway::core
+
 namespace slipway::training {
 
 struct FoldReport {
@@ -82,11 +86,18 @@ struct CvResult {
   std::vector<FoldReport> folds;
   std::map<std::string, double> mean;
   std::map<std::string, double> std;  // population std (ddof 0)
+  // CrossValidateByRound: the learning curve, the folds' mean of the spec's
+  // metric on their validation rows after each round (curve[0]: round 1).
+  std::vector<double> curve;
+  int64_t stopped_at = 0;  // rounds boosted when on_checkpoint stopped it; 0: not stopped
 };
 
-// How a fit runs: XGBoost's threads (0: XGBoost's default, every core).
+// How a fit runs: XGBoost's threads (0: XGBoost's default, every core),
+// and for CrossValidateByRound an executor to boost the folds on at once
+// (null: one after the other, on the caller's thread).
 struct FitOptions {
   int nthread = 0;
+  core::Executor* folds = nullptr;
 };
 
 // The columns RunTraining reads: the features, the target, the group and
@@ -111,6 +122,22 @@ CvResult CrossValidate(const TrainingSpec& spec, const TrainingPlan& plan, const
                        const std::map<std::string, ParamValue>& params, size_t max_folds,
                        const FitOptions& fit,
                        const std::function<void(const FoldReport&)>& on_fold);
+
+// CrossValidate of XGBoost that records the learning curve: after each
+// round, the spec's metric of every fold's validation rows, and their mean
+// (cv.curve). The folds boost independently (at once on `fit.folds`) up to
+// each of `checkpoints` (rounds, ascending), where `on_checkpoint(round,
+// mean)` (may be empty) is asked whether to go on; false ends every fold
+// there: the folds' metrics are then those of the rounds boosted, and
+// cv.stopped_at says when. A fold that early_stopping_rounds ends counts in
+// the curve with its final model's metric from then on, so the curve's
+// last point is cv.mean of the metric. A family that does not boost:
+// CrossValidate, no curve.
+CvResult CrossValidateByRound(const TrainingSpec& spec, const TrainingPlan& plan,
+                              const Table& table, const PreparedTraining& prepared,
+                              const std::map<std::string, ParamValue>& params, size_t max_folds,
+                              const FitOptions& fit, const std::vector<int64_t>& checkpoints,
+                              const std::function<bool(int64_t round, double mean)>& on_checkpoint);
 
 // The final model with `params` on every row but the holdout, evaluated on
 // the holdout; `cv` becomes the outcome's folds and means (with early

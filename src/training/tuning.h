@@ -8,18 +8,38 @@
 //            XGBoost (the spec's, or XGBoost's 100; from 1/27 of it up),
 //            else, or when num_boost_round is searched, the number of folds
 //            (the first k folds of the same split). The best trial is the
-//            best of the last rung.
+//            best of the last rung. With rounds, a trial is also stopped
+//            inside its rung (Hyperband's early stopping; Optuna's
+//            SuccessiveHalvingPruner): at the rung's checkpoints (its
+//            rounds / 3, / 9, ... down to rung 0's rounds) its learning
+//            curve is compared with those of the trials before it in the
+//            rung, and it stops when as many of them as the rung promotes
+//            did better there: it could hardly be promoted. A stopped trial
+//            keeps its score at the stop (TrialResult::stopped_at) and ranks
+//            after every trial that ran its whole resource.
 //   tpe      the first 10 trials random, then each proposed by TPE
-//            (search.h, SampleTpe) from every trial before it: one trial at
-//            a time (XGBoost then gets every core), so the proposals do not
-//            depend on --jobs and a resumed session proposes the same ones.
+//            (search.h, SampleTpe). With --jobs J, J trials run at once:
+//            trial n is proposed from trials 0..n-J as finished and
+//            n-J+1..n-1 as running (the constant liar: counted as worst),
+//            and starts once trials 0..n-J have finished. So the proposals
+//            depend on the seed, the scores and J, never on which trial
+//            happened to finish first; with J = 1 each learns from all
+//            before it.
 //
-// Random and halving trials run on up to `jobs` threads of a small pool made here (each trial's
-// XGBoost gets cores / jobs threads); which thread runs a trial changes
-// nothing of it (its params come from its number). Trials already done, by
-// an earlier session that was interrupted, are passed in and not run again;
-// `max_new_trials` stops a session after that many new evaluations (the
-// outcome is then incomplete, and the caller can resume it later).
+// Trials run on up to `jobs` threads of an executor made here (each
+// trial's XGBoost gets cores / jobs threads; with jobs 1, an XGBoost
+// trial's folds run at once instead, cores / folds threads each, on an
+// executor of min(cores, folds) threads); which thread runs a trial
+// changes nothing of it (its params come from its number, or for TPE from
+// the trials before it as above), and the stops inside a rung wait for the
+// trials before (a trial that reaches a checkpoint first waits until those
+// before it in the rung reach it or end), so which trials stop does not
+// depend on timing either. Each XGBoost trial's cross-validation boosts its
+// folds side by side and records the learning curve (CvResult::curve).
+// Trials already done, by an earlier session that was interrupted, are
+// passed in and not run again; `max_new_trials` stops a session after that
+// many new evaluations (the outcome is then incomplete, and the caller can
+// resume it later).
 //
 // The caller logs: `on_trial` is called once per evaluation, resumed ones
 // included, one call at a time (under the tuner's lock), from the pool's
@@ -47,11 +67,13 @@ struct TrialResult {
   int64_t trial = 0;     // from 0: the sample's number
   int64_t rung = 0;      // halving: from 0; else 0
   int64_t resource = 0;  // halving: rounds or folds; else 0
-  Params params;         // sampled (the spec's fixed params are not repeated)
+  Params params;         // sampled (the spec's fixed params are not repeated); resumed TPE
+                         // trials: as the earlier session ran them (empty: proposed again)
   CvResult cv;           // resumed: the means only
   double score = 0;      // cv.mean of the spec's metric (NaN when missing)
   double seconds = 0;
-  bool resumed = false;  // done by an earlier session
+  bool resumed = false;    // done by an earlier session
+  int64_t stopped_at = 0;  // halving: rounds boosted when stopped inside its rung; else 0
 };
 
 struct TuningProgress {
@@ -74,12 +96,18 @@ struct TuningOutcome {
   int64_t total = 0;
   std::vector<Rung> rungs;  // halving; else one rung of every trial
   HalvingResource resource = HalvingResource::kNone;
-  std::string note;  // what the caller should say about how it ran (tpe with --jobs)
+  std::string note;     // what the caller should say about how it ran (tpe with --jobs)
+  int64_t stopped = 0;  // trials stopped inside their rung
 };
 
 // How halving would spend its resource for this spec, and its rungs.
 HalvingResource HalvingResourceOf(const TrainingSpec& spec);
 std::vector<Rung> TuningRungs(const TrainingSpec& spec);
+
+// The checkpoints (rounds, ascending) at which a trial of `rung` may be
+// stopped inside it; empty when no trial can be (not halving on rounds,
+// or rung 0).
+std::vector<int64_t> RungCheckpoints(const TrainingSpec& spec, size_t rung);
 
 // The params a trial trains with: the spec's fixed ones, its sample, and
 // (halving) its rung's num_boost_round.

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <limits>
 #include <mutex>
+#include <optional>
 
 #include "core/error.h"
 #include "training/trainer.h"
@@ -84,6 +85,9 @@ class XgboostModel : public FittedModel {
   XgboostModel(BoosterHandle booster, const TrainerOptions& options)
       : booster_(booster), options_(options) {}
   ~XgboostModel() override { XGBoosterFree(booster_); }
+
+  // For the fit that boosts it (XgboostTrainer), before anyone else has the model.
+  BoosterHandle handle() const { return booster_; }
 
   Matrix Predict(const Matrix& x) const override {
     DMatrix data(x, options_);
@@ -173,48 +177,113 @@ class XgboostTrainer : public Trainer {
           "model.params.early_stopping_rounds: early stopping needs validation rows; the "
           "final model takes its rounds from the folds'");
     }
-    DMatrix train(x, options_);
-    SetLabels(train, y);
-    DMatrixHandle handle = train.get();
-    BoosterHandle booster = NewBooster(handle);
-    auto model = std::make_unique<XgboostModel>(booster, options_);  // owns booster from here
-    for (const auto& [name, value] : params_)
-      Check(XGBoosterSetParam(booster, name.c_str(), value.c_str()), name.c_str());
-    FeatureInfo(options_).ApplyTo(XGBoosterSetStrFeatureInfo, booster, x.cols);
-    if (stopping_ == 0) {
-      for (int round = 0; round < rounds_; ++round)
-        Check(XGBoosterUpdateOneIter(booster, round, handle), "boosting");
-      return model;
+    XgboostBoosting boosting(*this, x, y, eval);
+    while (boosting.Next()) {
     }
-    // Early stopping: the objective's default metric on `eval` after each
-    // round (all of them smaller-is-better), until `stopping_` rounds bring
-    // no improvement; then only the rounds up to the best are kept.
-    DMatrix watched(*eval.x, options_);
-    SetLabels(watched, eval.y);
-    DMatrixHandle watched_handle = watched.get();
-    const char* watched_name = "validation";
-    double best = std::numeric_limits<double>::infinity();
-    int best_round = 0;
-    for (int round = 0; round < rounds_ && round - best_round <= stopping_; ++round) {
-      Check(XGBoosterUpdateOneIter(booster, round, handle), "boosting");
+    return boosting.Finish();
+  }
+
+  std::unique_ptr<Boosting> StartBoosting(const Matrix& x, std::span<const double> y,
+                                          const EvalSet& eval) const override {
+    if (eval.x == nullptr) ThrowInvalid("boosting round by round needs validation rows");
+    return std::make_unique<XgboostBoosting>(*this, x, y, eval);
+  }
+
+ private:
+  // One fit: the training rows, the watched rows (when there are), the
+  // booster, and early stopping's state.
+  class XgboostBoosting : public Boosting {
+   public:
+    XgboostBoosting(const XgboostTrainer& trainer, const Matrix& x, std::span<const double> y,
+                    const EvalSet& eval)
+        : trainer_(trainer), train_(x, trainer.options_) {
+      SetLabels(train_, y);
+      model_ = std::make_unique<XgboostModel>(NewBooster(train_.get()), trainer.options_);
+      booster_ = model_->handle();
+      for (const auto& [name, value] : trainer.params_)
+        Check(XGBoosterSetParam(booster_, name.c_str(), value.c_str()), name.c_str());
+      FeatureInfo(trainer.options_).ApplyTo(XGBoosterSetStrFeatureInfo, booster_, x.cols);
+      if (eval.x != nullptr) {
+        watched_.emplace(*eval.x, trainer.options_);
+        SetLabels(*watched_, eval.y);
+        eval_rows_ = eval.x->rows;
+      }
+    }
+
+    bool Next() override {
+      const int stopping = trainer_.stopping_;
+      if (round_ >= trainer_.rounds_ || (stopping > 0 && round_ - best_round_ > stopping)) {
+        return false;
+      }
+      Check(XGBoosterUpdateOneIter(booster_, round_, train_.get()), "boosting");
+      ++round_;
+      if (stopping == 0) return true;
+      // Early stopping: the objective's default metric on the watched rows
+      // after each round (all of them smaller-is-better), until `stopping`
+      // rounds bring no improvement; Finish keeps the rounds up to the best.
+      DMatrixHandle watched = watched_->get();
+      const char* watched_name = "validation";
       const char* result = nullptr;
-      Check(XGBoosterEvalOneIter(booster, round, &watched_handle, &watched_name, 1, &result),
+      Check(XGBoosterEvalOneIter(booster_, round_ - 1, &watched, &watched_name, 1, &result),
             "evaluating");
       // "[7]\tvalidation-logloss:0.1234"
       const char* colon = std::strrchr(result, ':');
       const double value = colon ? std::strtod(colon + 1, nullptr) : std::nan("");
-      if (value < best) {
-        best = value;
-        best_round = round;
+      if (value < best_) {
+        best_ = value;
+        best_round_ = round_ - 1;
       }
+      return true;
     }
-    if (best_round + 1 >= model->Rounds()) return model;
-    BoosterHandle sliced = nullptr;
-    Check(XGBoosterSlice(booster, 0, best_round + 1, 1, &sliced), "keeping the best rounds");
-    return std::make_unique<XgboostModel>(sliced, options_);
-  }
 
- private:
+    int64_t Round() const override { return round_; }
+
+    Matrix EvalPredictions() override {
+      if (!watched_) ThrowInvalid("no validation rows to predict");
+      Matrix out;
+      out.rows = eval_rows_;
+      out.cols = trainer_.options_.task == Task::kMulticlass
+                     ? static_cast<size_t>(trainer_.options_.classes)
+                     : 1;
+      // The full range of rounds: XGBoost then predicts from its cache of
+      // this DMatrix, adding only the rounds since the last call.
+      const char* config =
+          R"({"type": 0, "training": false, "iteration_begin": 0, "iteration_end": 0,)"
+          R"( "strict_shape": false})";
+      const bst_ulong* shape = nullptr;
+      bst_ulong dims = 0;
+      const float* result = nullptr;
+      Check(XGBoosterPredictFromDMatrix(booster_, watched_->get(), config, &shape, &dims, &result),
+            "predicting the validation rows");
+      bst_ulong length = 1;
+      for (bst_ulong i = 0; i < dims; ++i) length *= shape[i];
+      if (length != out.rows * out.cols) {
+        throw Error(ErrorCode::kInternalError,
+                    fmt::format("XGBoost predicted {} values for {} rows", length, out.rows));
+      }
+      out.values.assign(result, result + length);
+      return out;
+    }
+
+    std::unique_ptr<FittedModel> Finish() override {
+      if (trainer_.stopping_ == 0 || best_round_ + 1 >= round_) return std::move(model_);
+      BoosterHandle sliced = nullptr;
+      Check(XGBoosterSlice(booster_, 0, best_round_ + 1, 1, &sliced), "keeping the best rounds");
+      return std::make_unique<XgboostModel>(sliced, trainer_.options_);
+    }
+
+   private:
+    const XgboostTrainer& trainer_;
+    DMatrix train_;
+    std::optional<DMatrix> watched_;
+    size_t eval_rows_ = 0;
+    std::unique_ptr<XgboostModel> model_;  // owns booster_
+    BoosterHandle booster_ = nullptr;
+    int round_ = 0;
+    double best_ = std::numeric_limits<double>::infinity();
+    int best_round_ = 0;
+  };
+
   static void SetLabels(const DMatrix& data, std::span<const double> y) {
     std::vector<float> labels(y.begin(), y.end());
     Check(XGDMatrixSetFloatInfo(data.get(), "label", labels.data(), labels.size()),

@@ -747,7 +747,7 @@ def test_tpe_learns_from_earlier_trials_and_resumes_with_the_same_proposals(work
     whole = _train(workspace, spec, "--tracking-uri", server.url, "--experiment", "tune-tpe",
                    "--jobs", "2")
     assert whole.returncode == 0, whole.stderr
-    assert "note      tpe runs one trial at a time" in whole.stdout
+    assert "note      tpe runs 2 trials at once" in whole.stdout
     assert re.findall(r"^trial (\d+)/12", whole.stdout, re.M) == [str(n) for n in range(1, 13)]
     parent = _run_id(whole.stdout)
     children = {int(c.data.tags["slipway.tuning.trial"]): c for c in _children(client, parent)}
@@ -755,22 +755,23 @@ def test_tpe_learns_from_earlier_trials_and_resumes_with_the_same_proposals(work
     best = max(children, key=lambda t: (children[t].data.metrics["cv.roc_auc.mean"], -t))
     assert client.get_run(parent).data.params["tuning.best_trial"] == str(best)
     assert client.get_run(parent).data.params["search.algorithm"] == "tpe"
-    # The first 10 are random search's trials (same seed, same params).
+    # The first 11 are random search's trials (same seed, same params): with
+    # 2 at once, trial 10 sees 9 finished.
     random = _train(workspace, TUNE_SPEC.replace("trials: 6", "trials: 12"), "--tracking-uri",
                     server.url, "--experiment", "tune-tpe-random")
     assert random.returncode == 0, random.stderr
     random_children = {int(c.data.tags["slipway.tuning.trial"]): c.data.params
                        for c in _children(client, _run_id(random.stdout))}
-    for t in range(10):
+    for t in range(11):
         assert children[t].data.params["model.params.eta"] == random_children[t]["model.params.eta"]
     assert any(children[t].data.params["model.params.eta"] != random_children[t]["model.params.eta"]
                for t in (10, 11))
     # Interrupted after 10, resumed: trials 11 and 12 proposed as in the whole run.
     first = _train(workspace, spec, "--tracking-uri", server.url, "--experiment",
-                   "tune-tpe-resume", "--max-trials", "10")
+                   "tune-tpe-resume", "--max-trials", "10", "--jobs", "2")
     assert first.returncode == 0 and "10 of 12 trials done" in first.stdout, first.stdout
     second = _train(workspace, spec, "--tracking-uri", server.url, "--experiment",
-                    "tune-tpe-resume")
+                    "tune-tpe-resume", "--jobs", "2")
     assert second.returncode == 0, second.stderr
     assert second.stdout.count("(done before: resumed)") == 10
     resumed = {int(c.data.tags["slipway.tuning.trial"]): c.data.params

@@ -11,6 +11,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "core/executor.h"
 #include "training/champion.h"
 #include "training/gates.h"
 #include "training/search.h"
@@ -498,6 +499,288 @@ TEST(TrainingTuningTest, TpeRunsOneAtATimeAndResumesWithTheSameProposals) {
   EXPECT_FALSE(rest.trials[11].resumed);
   EXPECT_EQ(rest.trials[11].params, full.trials[11].params);
   EXPECT_EQ(rest.trials[*rest.best].trial, full.trials[*full.best].trial);
+}
+
+}  // namespace
+}  // namespace slipway::training
+
+// --- Parallel TPE, learning curves, stops inside a rung (issue 14)
+
+namespace slipway::training {
+namespace {
+
+TEST(TrainingTpeTest, PendingTrialsCountAsWorstAndNotTowardsTheStartup) {
+  const auto space = Space();
+  std::vector<Observation> history;
+  for (int64_t trial = 0; trial < 9; ++trial)
+    history.push_back({SampleParams(space, 3, trial), static_cast<double>(trial)});
+  // 9 finished and 3 running: still random search's trial.
+  std::vector<Observation> with_pending = history;
+  for (int64_t trial = 9; trial < 12; ++trial)
+    with_pending.push_back({SampleParams(space, 3, trial), 0, true});
+  EXPECT_EQ(SampleTpe(space, 3, 12, with_pending, true), SampleParams(space, 3, 12));
+  // 21 finished and one running: the running one proposes as a finished
+  // one with the worst score would (gamma of 21 and of 22 is 3 either way).
+  for (int64_t trial = 9; trial < 21; ++trial)
+    history.push_back({SampleParams(space, 3, trial), static_cast<double>(trial % 7)});
+  std::vector<Observation> running = history, failed = history;
+  running.push_back({SampleParams(space, 3, 21), 100, true});  // its score is not read
+  failed.push_back({SampleParams(space, 3, 21), kNaN});
+  EXPECT_EQ(SampleTpe(space, 3, 22, running, true), SampleTpe(space, 3, 22, failed, true));
+  // And not as a finished one with its (here best) score.
+  std::vector<Observation> finished = history;
+  finished.push_back({SampleParams(space, 3, 21), 100});
+  EXPECT_NE(SampleTpe(space, 3, 22, running, true), SampleTpe(space, 3, 22, finished, true));
+}
+
+// The constant liar spreads the proposals made while others run: with the
+// running trials counted as worst, the next proposal keeps away from them.
+TEST(TrainingTpeTest, TheConstantLiarKeepsParallelProposalsApart) {
+  std::vector<SearchDimension> space = {{"eta", SearchDimension::Kind::kUniform, 0, 1, {}, {}}};
+  auto loss = [](const Params& p) { return std::abs(std::get<double>(p.at("eta")) - 0.3); };
+  double spread_liar = 0, spread_blind = 0;
+  for (uint64_t seed = 1; seed <= 20; ++seed) {
+    std::vector<Observation> history;
+    for (int64_t trial = 0; trial < 20; ++trial) {
+      const Params p = SampleParams(space, seed, trial);
+      history.push_back({p, loss(p)});
+    }
+    // Four proposals while the earlier ones run: told of them, or not.
+    std::vector<Observation> liar = history;
+    std::vector<double> told, blind;
+    for (int64_t k = 0; k < 4; ++k) {
+      const Params p = SampleTpe(space, seed, 20 + k, liar, false);
+      liar.push_back({p, 0, true});
+      told.push_back(std::get<double>(p.at("eta")));
+      // Not told: the same history each time, but each trial its own draws.
+      blind.push_back(std::get<double>(SampleTpe(space, seed, 20 + k, history, false).at("eta")));
+    }
+    for (size_t a = 0; a < 4; ++a)
+      for (size_t b = a + 1; b < 4; ++b) {
+        spread_liar += std::abs(told[a] - told[b]);
+        spread_blind += std::abs(blind[a] - blind[b]);
+      }
+  }
+  EXPECT_GT(spread_liar, spread_blind) << spread_liar << " vs " << spread_blind;
+}
+
+TEST(TrainingSearchTest, ParamsReadBackFromTheirTextAreTheSame) {
+  const auto space = Space();
+  for (int64_t trial = 0; trial < 50; ++trial) {
+    const Params p = SampleParams(space, 9, trial);
+    std::map<std::string, std::string> text;
+    for (const auto& [name, value] : p) text["model.params." + name] = ParamValueText(value);
+    EXPECT_EQ(ParseParams(space, text, "model.params."), p);
+  }
+  std::map<std::string, std::string> text = {
+      {"max_depth", "3"}, {"eta", "0.1"}, {"subsample", "0.6"}, {"grow_policy", "lossguide"}};
+  EXPECT_EQ(ParseParams(space, text, "").size(), 4u);
+  text["grow_policy"] = "oblivious";  // not a choice
+  EXPECT_TRUE(ParseParams(space, text, "").empty());
+  text["grow_policy"] = "3";  // the numeric choice
+  EXPECT_EQ(std::get<double>(ParseParams(space, text, "").at("grow_policy")), 3.0);
+  text["max_depth"] = "9";  // out of range
+  EXPECT_TRUE(ParseParams(space, text, "").empty());
+  text.erase("max_depth");
+  EXPECT_TRUE(ParseParams(space, text, "").empty());
+}
+
+TEST(TrainingTuningTest, ParallelTpeIsDeterministicAndResumesWithTheSameProposals) {
+  const TrainingSpec spec = TuningSpec("tpe", 16);
+  const Problem p = MakeProblem();
+  const PreparedTraining prepared = PrepareTraining(spec, p.table);
+  TuningOptions three;
+  three.jobs = 3;
+  int64_t calls = 0;
+  three.on_trial = [&](const TrialResult&, const TuningProgress& progress) {
+    ++calls;
+    ASSERT_NE(progress.best, nullptr);
+  };
+  const TuningOutcome a = RunTuning(spec, p.plan, p.table, prepared, three);
+  ASSERT_TRUE(a.complete);
+  ASSERT_EQ(a.trials.size(), 16u);
+  EXPECT_EQ(calls, 16);
+  EXPECT_NE(a.note.find("constant liar"), std::string::npos);
+  three.on_trial = nullptr;
+  const TuningOutcome b = RunTuning(spec, p.plan, p.table, prepared, three);
+  std::map<int64_t, const TrialResult*> by_trial_a, by_trial_b;
+  for (const TrialResult& t : a.trials) by_trial_a[t.trial] = &t;
+  for (const TrialResult& t : b.trials) by_trial_b[t.trial] = &t;
+  ASSERT_EQ(by_trial_a.size(), 16u);
+  for (const auto& [trial, t] : by_trial_a) {
+    EXPECT_EQ(t->params, by_trial_b.at(trial)->params) << trial;
+    EXPECT_NEAR(t->score, by_trial_b.at(trial)->score, 1e-12);
+  }
+  // With 3 at once, 10 finished trials come with trial 12: 0..11 are random
+  // search's, and TPE's proposals start there.
+  for (int64_t trial = 0; trial < 12; ++trial)
+    EXPECT_EQ(by_trial_a.at(trial)->params, SampleParams(spec.search.space, spec.seed, trial));
+  EXPECT_NE(by_trial_a.at(12)->params, SampleParams(spec.search.space, spec.seed, 12));
+  // The best is the best score.
+  for (const TrialResult& t : a.trials) EXPECT_LE(t.score, a.trials[*a.best].score);
+
+  // Stopped after 13 new trials, resumed with the params read back: the
+  // rest proposed as in the whole run.
+  TuningOptions first = three;
+  first.max_new_trials = 13;
+  const TuningOutcome part = RunTuning(spec, p.plan, p.table, prepared, first);
+  EXPECT_FALSE(part.complete);
+  EXPECT_EQ(part.trials.size(), 13u);
+  TuningOptions resume = three;
+  resume.done = part.trials;
+  for (TrialResult& t : resume.done) t.cv.folds.clear();
+  const TuningOutcome rest = RunTuning(spec, p.plan, p.table, prepared, resume);
+  ASSERT_TRUE(rest.complete);
+  ASSERT_EQ(rest.trials.size(), 16u);
+  for (const TrialResult& t : rest.trials) {
+    EXPECT_EQ(t.resumed, t.trial < 13) << t.trial;
+    EXPECT_EQ(t.params, by_trial_a.at(t.trial)->params) << t.trial;
+  }
+}
+
+TEST(TrainingTuningTest, TheLearningCurveEndsAtTheFoldsMeanAndCanBeCutShort) {
+  const Problem p = MakeProblem();
+  TrainingSpec spec = TuningSpec("random", 1);
+  const PreparedTraining prepared = PrepareTraining(spec, p.table);
+  Params params = spec.params;
+  params["max_depth"] = 3.0;
+  params["eta"] = 0.2;
+  const CvResult plain = CrossValidate(spec, p.plan, p.table, prepared, params, 0, {}, {});
+  EXPECT_TRUE(plain.curve.empty());
+  std::vector<int64_t> rounds;
+  const CvResult by_round = CrossValidateByRound(spec, p.plan, p.table, prepared, params, 0, {},
+                                                 {5, 9, 27, 40}, [&](int64_t r, double mean) {
+                                                   rounds.push_back(r);
+                                                   EXPECT_GT(mean, 0.5);
+                                                   return true;
+                                                 });
+  ASSERT_EQ(by_round.curve.size(), 27u);                // num_boost_round
+  EXPECT_EQ(rounds, (std::vector<int64_t>{5, 9, 27}));  // 40: every fold ended before
+  EXPECT_EQ(by_round.stopped_at, 0);
+  // The same folds and models as one fold at a time.
+  ASSERT_EQ(by_round.folds.size(), plain.folds.size());
+  for (const auto& [name, value] : plain.mean) EXPECT_NEAR(by_round.mean.at(name), value, 1e-12);
+  EXPECT_NEAR(by_round.curve.back(), by_round.mean.at("roc_auc"), 1e-12);
+  // A curve that learns: later rounds better than the first.
+  EXPECT_GT(by_round.curve.back(), by_round.curve.front());
+  // Round 5's point is the mean of the folds' models cut at 5 rounds.
+  Params five = params;
+  five["num_boost_round"] = 5.0;
+  const CvResult short_cv = CrossValidate(spec, p.plan, p.table, prepared, five, 0, {}, {});
+  EXPECT_NEAR(by_round.curve[4], short_cv.mean.at("roc_auc"), 1e-12);
+  // Stopped at round 5: the folds keep 5 rounds, the metrics are round 5's.
+  const CvResult cut = CrossValidateByRound(spec, p.plan, p.table, prepared, params, 0, {},
+                                            {2, 5, 9}, [](int64_t r, double) { return r < 5; });
+  EXPECT_EQ(cut.stopped_at, 5);
+  ASSERT_EQ(cut.curve.size(), 5u);
+  for (const FoldReport& f : cut.folds) EXPECT_EQ(f.rounds, 5);
+  EXPECT_NEAR(cut.mean.at("roc_auc"), short_cv.mean.at("roc_auc"), 1e-12);
+  // With early stopping the curve still ends at the folds' mean.
+  Params early = params;
+  early["num_boost_round"] = 200.0;
+  early["early_stopping_rounds"] = 3.0;
+  const CvResult stopped =
+      CrossValidateByRound(spec, p.plan, p.table, prepared, early, 0, {}, {}, {});
+  const CvResult stopped_plain = CrossValidate(spec, p.plan, p.table, prepared, early, 0, {}, {});
+  EXPECT_LT(stopped.curve.size(), 200u);
+  EXPECT_NEAR(stopped.curve.back(), stopped.mean.at("roc_auc"), 1e-12);
+  for (size_t i = 0; i < stopped.folds.size(); ++i)
+    EXPECT_EQ(stopped.folds[i].rounds, stopped_plain.folds[i].rounds);
+  // A linear model has no rounds: no curve.
+  TrainingSpec linear = ParseSpec(
+      "data: d@1\ntarget: y\nmodel: {type: logistic}\ncv: {scheme: stratified, folds: 3}\n",
+      "spec.yaml");
+  const PreparedTraining linear_prepared = PrepareTraining(linear, p.table);
+  EXPECT_TRUE(
+      CrossValidateByRound(linear, p.plan, p.table, linear_prepared, linear.params, 0, {}, {}, {})
+          .curve.empty());
+  // The folds boosted at once on an executor: the same curve and scores.
+  core::Executor folds({"folds", 2, 16});
+  FitOptions parallel;
+  parallel.folds = &folds;
+  parallel.nthread = 1;
+  const CvResult at_once =
+      CrossValidateByRound(spec, p.plan, p.table, prepared, params, 0, parallel, {}, {});
+  ASSERT_EQ(at_once.curve.size(), by_round.curve.size());
+  for (size_t i = 0; i < at_once.curve.size(); ++i)
+    EXPECT_NEAR(at_once.curve[i], by_round.curve[i], 1e-12);
+  for (const auto& [name, value] : by_round.mean) EXPECT_NEAR(at_once.mean.at(name), value, 1e-12);
+}
+
+TEST(TrainingHalvingTest, CheckpointsAreTheRungsRoundsOverThreeDownToRungZeros) {
+  const TrainingSpec spec = ParseSpec(
+      "data: d@1\ntarget: y\nmodel: {type: xgboost, params: {num_boost_round: 81}}\n"
+      "search: {algorithm: halving, trials: 27, space: {max_depth: {int: [1, 4]}}}\n",
+      "spec.yaml");
+  const std::vector<Rung> rungs = TuningRungs(spec);
+  ASSERT_EQ(rungs.size(), 4u);  // 27 x 3, 9 x 9, 3 x 27, 1 x 81
+  EXPECT_TRUE(RungCheckpoints(spec, 0).empty());
+  EXPECT_EQ(RungCheckpoints(spec, 1), (std::vector<int64_t>{3}));
+  EXPECT_EQ(RungCheckpoints(spec, 2), (std::vector<int64_t>{3, 9}));
+  EXPECT_EQ(RungCheckpoints(spec, 3), (std::vector<int64_t>{3, 9, 27}));
+  EXPECT_TRUE(RungCheckpoints(TuningSpec("random", 9), 1).empty());
+}
+
+// Each trial stopped inside its rung had, at a checkpoint, as many trials
+// before it in the rung doing better as the rung promotes; none that ran
+// on had; and the stops are the same on one thread and on three.
+TEST(TrainingHalvingTest, ATrialClearlyBehindAtACheckpointStopsInsideItsRung) {
+  const Problem p = MakeProblem();
+  const TrainingSpec spec = ParseSpec(
+      "data: d@1\ntarget: y\nmodel: {type: xgboost, params: {num_boost_round: 81}}\n"
+      "search: {algorithm: halving, trials: 27, space: {max_depth: {int: [1, 4]}, "
+      "eta: {log_uniform: [0.001, 0.5]}}}\n"
+      "cv: {scheme: stratified, folds: 3}\nholdout: 0.2\nseed: 5\n",
+      "spec.yaml");
+  const PreparedTraining prepared = PrepareTraining(spec, p.table);
+  const TuningOutcome one = RunTuning(spec, p.plan, p.table, prepared, {});
+  ASSERT_TRUE(one.complete);
+  EXPECT_GT(one.stopped, 0);
+  std::map<int64_t, std::vector<const TrialResult*>> by_rung;  // in the order they ran
+  for (const TrialResult& t : one.trials) by_rung[t.rung].push_back(&t);
+  int64_t stopped = 0;
+  for (const auto& [rung, trials] : by_rung) {
+    const std::vector<int64_t> checkpoints = RungCheckpoints(spec, static_cast<size_t>(rung));
+    const size_t keep =
+        static_cast<size_t>(rung) + 1 < one.rungs.size() ? one.rungs[rung + 1].trials : 1;
+    for (size_t pos = 0; pos < trials.size(); ++pos) {
+      const TrialResult& t = *trials[pos];
+      const int64_t rounds = t.resource;
+      // Where it should have stopped: the first checkpoint with `keep` better before it.
+      int64_t expected = 0;
+      for (int64_t c : checkpoints) {
+        size_t better = 0;
+        for (size_t q = 0; q < pos; ++q) {
+          const auto& curve = trials[q]->cv.curve;
+          if (static_cast<int64_t>(curve.size()) >= c && curve[c - 1] > t.cv.curve[c - 1]) ++better;
+        }
+        if (better >= keep) {
+          expected = c;
+          break;
+        }
+      }
+      EXPECT_EQ(t.stopped_at, expected) << "rung " << rung << " trial " << t.trial;
+      EXPECT_EQ(static_cast<int64_t>(t.cv.curve.size()), expected ? expected : rounds);
+      if (t.stopped_at > 0) {
+        ++stopped;
+        EXPECT_NEAR(t.score, t.cv.curve.back(), 1e-12);
+      }
+    }
+  }
+  EXPECT_EQ(stopped, one.stopped);
+  // The best ran its whole resource, in the last rung.
+  ASSERT_TRUE(one.best);
+  EXPECT_EQ(one.trials[*one.best].stopped_at, 0);
+  EXPECT_EQ(one.trials[*one.best].rung, 3);
+
+  TuningOptions three;
+  three.jobs = 3;
+  const TuningOutcome par = RunTuning(spec, p.plan, p.table, prepared, three);
+  std::map<std::pair<int64_t, int64_t>, int64_t> stops_one, stops_par;
+  for (const TrialResult& t : one.trials) stops_one[{t.rung, t.trial}] = t.stopped_at;
+  for (const TrialResult& t : par.trials) stops_par[{t.rung, t.trial}] = t.stopped_at;
+  EXPECT_EQ(stops_one, stops_par);
+  EXPECT_EQ(one.trials[*one.best].trial, par.trials[*par.best].trial);
 }
 
 }  // namespace
