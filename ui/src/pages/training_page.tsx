@@ -74,11 +74,14 @@ export function TrainingPage({ runId, query }: { runId: string; query: URLSearch
 function TrainingView({ run, query }: { run: Run; query: URLSearchParams }) {
   const info = run.info;
   const experiment = useAsync((signal) => getExperiment(info.experiment_id, signal), [info.experiment_id]);
-  const top = useAsync((signal) => listArtifacts(info.run_id, undefined, signal), [info.run_id]);
-  const card = useAsync(
-    (signal) => (top.data ? modelCard(info.run_id, top.data, signal) : Promise.resolve(null)),
-    [info.run_id, top.data],
-  );
+  // The run's top folder and its model card, read once together so the
+  // gate table is drawn once, with the card's columns.
+  const files = useAsync(async (signal) => {
+    const top = await listArtifacts(info.run_id, undefined, signal);
+    return { top, card: await modelCard(info.run_id, top, signal) };
+  }, [info.run_id]);
+  const top = files.data?.top;
+  const card = files.data?.card ?? null;
   const trials = useAsync((signal) => trainingTrials(run, signal), [info.run_id]);
 
   const verdict = tagValue(run, 'slipway.gates');
@@ -87,8 +90,9 @@ function TrainingView({ run, query }: { run: Run; query: URLSearchParams }) {
   const datasetLink = dataset && /^(.+)@(\d+)$/.exec(dataset);
   const commit = tagValue(run, 'slipway.git.commit');
   // The gate table waits for the card (its columns), unless there is none.
-  const gates = useMemo(() => (card.loading || top.loading ? null : gateRows(run, card.data ?? null)), [run, card.data, card.loading, top.loading]);
-  const registered = card.data ? cardFact(card.data, 'registered as') : undefined;
+  // Without the card (none, or it could not be read), from the tags alone.
+  const gates = useMemo(() => (files.loading ? null : gateRows(run, card)), [run, card, files.loading]);
+  const registered = card ? cardFact(card, 'registered as') : undefined;
 
   return (
     <section class="training-page">
@@ -164,7 +168,6 @@ function TrainingView({ run, query }: { run: Run; query: URLSearchParams }) {
 
       <div class="panel">
         <h2>Gates</h2>
-        <ErrorBox error={top.error ?? card.error} title="Model card" />
         {gates === null ? <Loading what="gates" /> : <GateTable gates={gates} />}
       </div>
 
@@ -194,10 +197,11 @@ function TrainingView({ run, query }: { run: Run; query: URLSearchParams }) {
 
       <div class="panel">
         <h2>Evaluation charts</h2>
-        {top.data && <EvaluationCharts runId={info.run_id} runHref={runPath(run)} top={top.data} />}
+        {files.error && <ErrorBox error={files.error} title="Artifacts" />}
+        {top && <EvaluationCharts runId={info.run_id} runHref={runPath(run)} top={top} />}
       </div>
 
-      {top.data?.some((f) => f.path === 'spec.yaml') && (
+      {top?.some((f) => f.path === 'spec.yaml') && (
         <div class="panel">
           <SpecText runId={info.run_id} />
         </div>
@@ -459,7 +463,7 @@ function Trials({
           testId="trials-table"
         />
       </div>
-      <LearningCurves trials={bestRuns} curve={curve} />
+      <LearningCurves trials={bestRuns} metric={metric} curve={curve} />
     </>
   );
 }
@@ -503,15 +507,17 @@ function TrialChart({ trials, metric, greater }: { trials: Trial[]; metric: stri
 // Metric histories of the best trials: the metrics they logged at more
 // than one step (a learning curve by boosting round, the folds of a cv
 // metric), one chosen at a time (`curve` in the query).
-function LearningCurves({ trials, curve }: { trials: Trial[]; curve: string | null }) {
+function LearningCurves({ trials, metric, curve }: { trials: Trial[]; metric: string; curve: string | null }) {
   const keys = useMemo(() => {
     const found = new Set<string>();
     for (const t of trials) for (const m of t.run.data.metrics ?? []) if (m.step > 0) found.add(m.key);
     return [...found].sort();
   }, [trials]);
   if (keys.length === 0) return null;
-  // Learning curves first: a metric that is not a per-fold cv value.
-  const preferred = keys.find((k) => !k.startsWith('cv.')) ?? keys[0];
+  // Learning curves first (a metric that is not a per-fold cv value, the
+  // optimised one if it has one), then the optimised metric's folds.
+  const curves = keys.filter((k) => !k.startsWith('cv.'));
+  const preferred = curves.find((k) => k.includes(metric)) ?? curves[0] ?? keys.find((k) => k === `cv.${metric}`) ?? keys[0];
   const shown = curve && keys.includes(curve) ? curve : preferred;
   return (
     <div class="panel" data-testid="learning-curves">
