@@ -32,7 +32,10 @@ interface Props {
   onZoom?: (min: number, max: number) => void;
   testId?: string;
   xLabel?: string; // the x axis's title, when x is not a step or a time ("trial")
+  xIntegers?: boolean; // ticks on whole numbers only (trial numbers)
 }
+
+const INTEGER_TICKS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000];
 
 const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#17becf', '#bcbd22', '#7f7f7f'];
 
@@ -96,7 +99,7 @@ export function Chart(props: Props) {
         y: { distr: props.logY ? 3 : 1 },
       },
       axes: [
-        { label: props.xLabel ?? xLabel(props.xMode) },
+        { label: props.xLabel ?? xLabel(props.xMode), ...(props.xIntegers ? { incrs: INTEGER_TICKS } : {}) },
         { size: 70 },
       ],
       series: [
@@ -145,7 +148,7 @@ export function Chart(props: Props) {
       chart.destroy();
       plot.current = null;
     };
-  }, [props.series, props.xMode, props.xLabel, props.logY, props.smoothing, props.height]);
+  }, [props.series, props.xMode, props.xLabel, props.xIntegers, props.logY, props.smoothing, props.height]);
 
   return <div class="chart" ref={container} data-testid={props.testId} />;
 }

@@ -405,7 +405,7 @@ function Trials({
     {
       id: 'metric',
       header: `cv ${metric}`,
-      width: 150,
+      width: 200,
       align: 'right',
       sortable: true,
       render: (t) => (
@@ -418,7 +418,7 @@ function Trials({
     {
       id: 'params',
       header: 'Parameters',
-      width: 520,
+      width: 560,
       render: (t) => <span class="trial-params">{t.params.map((p) => `${p.key}=${p.value}`).join('  ')}</span>,
     },
     {
@@ -499,7 +499,7 @@ function TrialChart({ trials, metric, greater }: { trials: Trial[]; metric: stri
   if (series.length === 0) return null;
   return (
     <div class="trial-chart" data-testid="trial-chart">
-      <Chart series={series} xMode="step" xLabel="trial" logY={false} smoothing={0} height={240} />
+      <Chart series={series} xMode="step" xLabel="trial" xIntegers logY={false} smoothing={0} height={240} />
     </div>
   );
 }
