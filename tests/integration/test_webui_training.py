@@ -68,21 +68,30 @@ def _run_id(stdout: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def trainings(server, tmp_path_factory):
+def workspace(tmp_path_factory) -> Path:
     ws = tmp_path_factory.mktemp("train-ui-ws")
     cancer_frame().to_csv(ws / "cancer.csv", index=False)
     slipway("data", "add", "cancer.csv", "--name", "cancer", cwd=ws)
+    return ws
 
-    def train(seed: int, extra: str, expect_ok: bool) -> str:
-        (ws / "spec.yaml").write_text(SPEC.replace("SEED", str(seed)).replace("EXTRA\n", extra))
-        out = slipway("train", "spec.yaml", "--tracking-uri", server.url, "--experiment",
-                      "training-ui", cwd=ws, check=False, timeout=600)
-        assert (out.returncode == 0) == expect_ok, out.stdout + out.stderr
-        return _run_id(out.stdout)
 
-    first = train(7, "", True)
+def _train(ws: Path, server, spec: str, experiment: str, expect_ok: bool = True) -> str:
+    (ws / "spec.yaml").write_text(spec)
+    out = slipway("train", "spec.yaml", "--tracking-uri", server.url, "--experiment", experiment,
+                  cwd=ws, check=False, timeout=600)
+    assert (out.returncode == 0) == expect_ok, out.stdout + out.stderr
+    return _run_id(out.stdout)
+
+
+@pytest.fixture(scope="module")
+def trainings(server, workspace):
+    def spec(seed: int, extra: str) -> str:
+        return SPEC.replace("SEED", str(seed)).replace("EXTRA\n", extra)
+
+    first = _train(workspace, server, spec(7, ""), "training-ui")
     # accuracy 0.999 on the holdout is out of reach: the second run FAILS.
-    second = train(8, "  - {metric: accuracy, min: 0.999}\n", False)
+    second = _train(workspace, server, spec(8, "  - {metric: accuracy, min: 0.999}\n"),
+                    "training-ui", expect_ok=False)
     client = MlflowClient(server.url)
     client.log_text(second, SVG, "evaluation/test_chart.svg")
     return {"first": first, "second": second, "client": client}
@@ -228,4 +237,64 @@ def test_a_run_not_made_by_train_says_so(page, server, trainings):
     page.goto(f"/runs/{plain.info.run_id}")
     expect(page.get_by_test_id("run-name")).to_have_text("plain")
     expect(page.get_by_test_id("training-link")).to_have_count(0)
+    page.console.assert_clean()
+
+
+HALVING_SPEC = """\
+data: cancer@1
+target: malignant
+task: binary
+model:
+  type: xgboost
+  params: {num_boost_round: 27}
+search:
+  algorithm: halving
+  trials: 9
+  space:
+    max_depth: {int: [2, 5]}
+    eta: {log_uniform: [0.05, 0.3]}
+cv: {scheme: stratified, folds: 3}
+holdout: 0.25
+metric: log_loss
+seed: 5
+"""
+
+
+def test_halving_trials_show_their_rungs_and_no_gates(page, server, workspace):
+    """Successive halving: 9 + 3 + 1 child runs; the best is marked once, on
+    its last rung; a loss is sorted smallest first; no gates, no verdict."""
+    from playwright.sync_api import expect
+
+    run_id = _train(workspace, server, HALVING_SPEC, "training-ui-halving")
+    client = MlflowClient(server.url)
+    run = client.get_run(run_id)
+    children = _children(client, run_id)
+    assert len(children) == 13
+
+    page.goto(f"/runs/{run_id}/training")
+    expect(page.get_by_test_id("verdict")).to_have_text("no gates")
+    expect(page.get_by_text("The spec has no gates.")).to_be_visible()
+    expect(page.get_by_test_id("champion")).to_have_count(0)
+    expect(page.get_by_test_id("training-metric")).to_contain_text("log_loss (smaller is better)")
+    table = page.get_by_test_id("trials-table")
+    expect(table.locator("[role=columnheader][data-column='rung']")).to_be_visible()
+    expect(table.locator(".vt-row")).to_have_count(13)
+    best = run.data.params["tuning.best_trial"]
+    last_rung = max(int(c.data.tags["slipway.tuning.rung"]) for c in children
+                    if c.data.tags["slipway.tuning.trial"] == best)
+    best_child = next(c for c in children if c.data.tags["slipway.tuning.trial"] == best
+                      and int(c.data.tags["slipway.tuning.rung"]) == last_rung)
+    marked = table.locator(".vt-row", has=page.get_by_test_id("best-trial"))
+    expect(marked).to_have_count(1)
+    expect(marked).to_have_attribute("data-key", best_child.info.run_id)
+    # Sorted by the loss, the smallest comes first.
+    page.locator("[role=columnheader][data-column='metric']").click()
+    expect(page).to_have_url(re.compile(r"sort=metric"))
+    smallest = min(children, key=lambda c: c.data.metrics["cv.log_loss.mean"])
+    expect(table.locator(".vt-row").first).to_have_attribute("data-key", smallest.info.run_id)
+    # A series per rung (uPlot's legend also lists x); no "best so far" across rungs.
+    legend = page.get_by_test_id("trial-chart").locator(".u-legend .u-series")
+    expect(legend).to_have_count(4)
+    expect(legend.nth(3)).to_contain_text("log_loss, rung 2")
+    _shot(page, "training-halving")
     page.console.assert_clean()

@@ -468,8 +468,8 @@ function Trials({
   );
 }
 
-// The optimised metric per trial, one series per rung, and the best so far
-// (of the last rung) as a step line.
+// The optimised metric per trial (one series per rung), and the best so far
+// when there is one rung.
 function TrialChart({ trials, metric, greater }: { trials: Trial[]; metric: string; greater: boolean }) {
   const series = useMemo(() => {
     const byRung = new Map<number, Trial[]>();
@@ -484,8 +484,10 @@ function TrialChart({ trials, metric, greater }: { trials: Trial[]; metric: stri
       const list = byRung.get(rung)!.sort((a, b) => a.trial! - b.trial!);
       return { label: rungs.length > 1 ? `${metric}, rung ${rung}` : metric, x: list.map((t) => t.trial!), y: list.map((t) => t.score!) };
     });
-    if (rungs.length) {
-      const last = byRung.get(rungs[rungs.length - 1])!;
+    // With rungs (successive halving) the later rungs' fewer trials are not
+    // a sequence to take the best of.
+    if (rungs.length === 1) {
+      const last = byRung.get(rungs[0])!;
       let bestSoFar: number | undefined;
       const y = last.map((t) => {
         const s = t.score!;
