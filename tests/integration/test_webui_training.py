@@ -103,6 +103,22 @@ def _children(client: MlflowClient, run_id: str):
                               f"tags.`mlflow.parentRunId` = '{run_id}'")
 
 
+def _svg_artifacts(client: MlflowClient, run_id: str) -> list[str]:
+    """The .svg files under evaluation/, fairness/ and robustness/ (two levels)."""
+    found = []
+
+    def walk(path: str, depth: int) -> None:
+        for f in client.list_artifacts(run_id, path):
+            if f.is_dir and depth < 2:
+                walk(f.path, depth + 1)
+            elif not f.is_dir and f.path.endswith(".svg"):
+                found.append(f.path)
+
+    for folder in ("evaluation", "fairness", "robustness"):
+        walk(folder, 1)
+    return sorted(found)
+
+
 def _gate_rows(page) -> list[dict]:
     rows = page.locator("[data-testid=gate-table] tbody tr")
     out = []
@@ -177,7 +193,15 @@ def test_passed_training_shows_verdict_gates_and_trials(page, trainings):
     page.locator("[role=columnheader][data-column='metric']").click()
     expect(page).to_have_url(re.compile(r"sort=metric"))
     expect(table.locator(".vt-row").first).to_have_attribute("data-key", best_child.info.run_id)
-    expect(page.get_by_test_id("no-charts")).to_be_visible()
+    # Every SVG the run logged under its chart folders is shown, and nothing else.
+    svgs = _svg_artifacts(client, run_id)
+    if svgs:
+        figures = page.get_by_test_id("svg-chart")
+        expect(figures).to_have_count(len(svgs))
+        assert sorted(figures.evaluate_all("fs => fs.map(f => f.dataset.path)")) == svgs
+        expect(figures.locator("img")).to_have_count(len(svgs))
+    else:
+        expect(page.get_by_test_id("no-charts")).to_be_visible()
     _shot(page, "training-passed")
     page.console.assert_clean()
 
@@ -213,7 +237,8 @@ def test_failed_training_shows_the_failing_gate_and_the_champion(page, trainings
     expect(champion.get_by_role("link", name="version 1")).to_have_attribute(
         "href", f"/models/{MODEL}/versions/1")
 
-    # The SVG under evaluation/ is an image, and its script did not run.
+    # The SVG logged under evaluation/ is an image, and its script did not run.
+    expect(page.get_by_test_id("svg-chart")).to_have_count(len(_svg_artifacts(client, run_id)))
     figure = page.locator("[data-testid=svg-chart][data-path='evaluation/test_chart.svg']")
     image = figure.locator("img")
     expect(image).to_be_visible()
