@@ -24,6 +24,7 @@ import { ModelsPage } from './pages/models_page';
 import { RunPage, RunRedirect } from './pages/run_page';
 import { RunsPage } from './pages/runs_page';
 import { SignInPage } from './pages/sign_in_page';
+import { TrainingPage } from './pages/training_page';
 import { TracePage } from './pages/trace_page';
 import { TracesPage } from './pages/traces_page';
 import { TokensPage } from './pages/tokens_page';
@@ -40,6 +41,7 @@ const ROUTES: RouteDef[] = [
     render: (p, l) => <TracePage experimentId={p.id} traceId={p.traceId} query={l.query} />,
   },
   { pattern: '/runs/:runId', render: (p) => <RunRedirect runId={p.runId} /> },
+  { pattern: '/runs/:runId/training', render: (p, l) => <TrainingPage key={p.runId} runId={p.runId} query={l.query} /> },
   { pattern: '/compare', render: (_, l) => <ComparePage query={l.query} /> },
   { pattern: '/models', render: () => <ModelsPage /> },
   { pattern: '/models/:name', render: (p) => <ModelPage key={p.name} name={p.name} /> },

@@ -107,7 +107,8 @@ function PreviewBody({ source, path, kind }: { source: ArtifactSource; path: str
   return <TextPreview text={text} truncated={truncated} />;
 }
 
-function ImagePreview({ bytes, type, alt }: { bytes: Uint8Array<ArrayBuffer>; type: string; alt: string }) {
+// An image from its bytes, through a blob URL (an SVG shown so runs no script).
+export function ImagePreview({ bytes, type, alt }: { bytes: Uint8Array<ArrayBuffer>; type: string; alt: string }) {
   const [url, setUrl] = useState<string | null>(null);
   useEffect(() => {
     const made = URL.createObjectURL(new Blob([bytes], { type }));

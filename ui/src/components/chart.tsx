@@ -31,7 +31,11 @@ interface Props {
   height?: number;
   onZoom?: (min: number, max: number) => void;
   testId?: string;
+  xLabel?: string; // the x axis's title, when x is not a step or a time ("trial")
+  xIntegers?: boolean; // ticks on whole numbers only (trial numbers)
 }
+
+const INTEGER_TICKS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000];
 
 const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#17becf', '#bcbd22', '#7f7f7f'];
 
@@ -95,11 +99,11 @@ export function Chart(props: Props) {
         y: { distr: props.logY ? 3 : 1 },
       },
       axes: [
-        { label: xLabel(props.xMode) },
+        { label: props.xLabel ?? xLabel(props.xMode), ...(props.xIntegers ? { incrs: INTEGER_TICKS } : {}) },
         { size: 70 },
       ],
       series: [
-        { label: props.xMode },
+        { label: props.xLabel ?? props.xMode },
         ...props.series.map((s, i) => ({
           label: s.label,
           stroke: seriesColor(i),
@@ -124,7 +128,7 @@ export function Chart(props: Props) {
     plot.current = chart;
     const series = props.series;
     drawn.set(element, () => ({
-      xLabel: xLabel(props.xMode),
+      xLabel: props.xLabel ?? xLabel(props.xMode),
       width: chart.width,
       height: chart.height,
       xTime: props.xMode === 'time',
@@ -144,7 +148,7 @@ export function Chart(props: Props) {
       chart.destroy();
       plot.current = null;
     };
-  }, [props.series, props.xMode, props.logY, props.smoothing, props.height]);
+  }, [props.series, props.xMode, props.xLabel, props.xIntegers, props.logY, props.smoothing, props.height]);
 
   return <div class="chart" ref={container} data-testid={props.testId} />;
 }

@@ -12,6 +12,8 @@ import { formatDuration, formatNumber, formatTime } from '../lib/format';
 import { useAsync } from '../lib/use_async';
 import { Link, navigate, setQuery } from '../router';
 import { RunTracesLink } from './traces_page';
+import { isTrainingRun } from '../api/training';
+import { trainingPath } from './training_page';
 
 const PARENT_TAG = 'mlflow.parentRunId';
 // The grid of every metric's chart draws this many at most (each is one
@@ -83,6 +85,16 @@ function RunView({ run, chartMetric, allCharts, artifact }: { run: Run; chartMet
           <code>{info.artifact_uri}</code>
         </dd>
         <RunTracesLink experimentId={info.experiment_id} runId={info.run_id} />
+        {isTrainingRun(run) && (
+          <>
+            <dt>Training</dt>
+            <dd>
+              <Link href={trainingPath(info.run_id)} data-testid="training-link">
+                Trials, gates and charts{tagValue(run, 'slipway.gates') ? ` (${tagValue(run, 'slipway.gates')})` : ''}
+              </Link>
+            </dd>
+          </>
+        )}
       </dl>
 
       {shown && (
