@@ -112,10 +112,7 @@ json KeyValue(const std::string& key, const std::string& value) {
 }
 
 // The files of a run's artifact folder `path`, written under `dir`.
-void DownloadArtifacts(ApiClient& client, const std::string& run_id, const std::string& path,
-                       const std::filesystem::path& dir) {
-  const json info =
-      Field(Field(client.Get(Endpoint("runs/get"), {{"run_id", run_id}}), "run"), "info");
+std::string ArtifactRoot(const json& info, const std::string& run_id) {
   const std::string artifact_uri = StringField(info, "artifact_uri");
   const std::string scheme = "mlflow-artifacts:";
   if (artifact_uri.rfind(scheme, 0) != 0) {
@@ -124,6 +121,14 @@ void DownloadArtifacts(ApiClient& client, const std::string& run_id, const std::
   }
   std::string root = artifact_uri.substr(scheme.size());
   while (!root.empty() && root.front() == '/') root.erase(0, 1);
+  return root;
+}
+
+void DownloadArtifacts(ApiClient& client, const std::string& run_id, const std::string& path,
+                       const std::filesystem::path& dir) {
+  const json info =
+      Field(Field(client.Get(Endpoint("runs/get"), {{"run_id", run_id}}), "run"), "info");
+  const std::string root = ArtifactRoot(info, run_id);
   std::vector<std::string> folders = {path};
   while (!folders.empty()) {
     const std::string folder = folders.back();

@@ -63,6 +63,11 @@ std::string ExperimentId(ApiClient& client, const std::string& experiment);
 nlohmann::json Metric(const std::string& key, double value, int64_t step);
 nlohmann::json KeyValue(const std::string& key, const std::string& value);
 
+// The path under the server's artifact proxy of the run whose `info`
+// (runs/get's) this is; INVALID_PARAMETER_VALUE when its artifacts are not
+// behind the proxy.
+std::string ArtifactRoot(const nlohmann::json& info, const std::string& run_id);
+
 // The files of a run's artifact folder `path`, written under `dir`.
 void DownloadArtifacts(ApiClient& client, const std::string& run_id, const std::string& path,
                        const std::filesystem::path& dir);

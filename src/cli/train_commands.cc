@@ -280,7 +280,17 @@ std::vector<training::TrialResult> FinishedTrials(ApiClient& client,
   std::vector<training::TrialResult> done;
   for (const json& run :
        SearchRuns(client, experiment_id, "tags.mlflow.parentRunId = '" + parent + "'")) {
-    if (run.at("info").value("status", "") != "FINISHED") continue;
+    const json& info = run.at("info");
+    const std::string status = info.value("status", "");
+    if (status == "RUNNING") {
+      // A trial the killed session was still logging: it runs again, and
+      // this child is marked as MLflow marks a run that was stopped.
+      client.Post(Endpoint("runs/update"), {{"run_id", StringField(info, "run_id")},
+                                            {"status", "KILLED"},
+                                            {"end_time", NowMillis()}});
+      continue;
+    }
+    if (status != "FINISHED") continue;
     const auto tags = TagsOf(run);
     if (!tags.count(kTrialTag)) continue;
     training::TrialResult t;

@@ -6,6 +6,7 @@
 #include <ostream>
 
 #include "cli/cli_support.h"
+#include "cli/tracked_run.h"
 #include "core/error.h"
 #include "core/sha256.h"
 
@@ -85,14 +86,7 @@ RecordedTraining FetchRecordedTraining(ApiClient& client, const std::string& run
   }
 
   const json& info = Field(run, "info");
-  const std::string artifact_uri = StringField(info, "artifact_uri");
-  const std::string scheme = "mlflow-artifacts:";
-  if (artifact_uri.rfind(scheme, 0) != 0) {
-    ThrowInvalid("run " + run_id + " keeps artifacts at '" + artifact_uri +
-                 "', which is not behind this server's artifact proxy");
-  }
-  std::string root = artifact_uri.substr(scheme.size());
-  while (!root.empty() && root.front() == '/') root.erase(0, 1);
+  const std::string root = ArtifactRoot(info, run_id);
   try {
     r.spec_text = client.GetText("/api/2.0/mlflow-artifacts/artifacts/" + root + "/spec.yaml", {},
                                  "application/octet-stream");

@@ -306,12 +306,23 @@ def _shared_server_still_alive(request):
             )
 
 
+_REGISTRY_URI_AT_START = os.environ.get("MLFLOW_REGISTRY_URI")
+
+
 @pytest.fixture(autouse=True)
 def _mlflow_registry_uri_reset():
-    """mlflow.set_registry_uri is a process global: each test's ends with it."""
+    """mlflow.set_registry_uri sets a process global and MLFLOW_REGISTRY_URI:
+    each test's ends with the test (a stale one sends a later module's
+    MlflowClient(url) registry calls to a server stopped by then). Module
+    fixtures set it too, so it goes back to what the session started with;
+    without one, MLflow uses the tracking URI, which those fixtures set."""
     yield
     if "mlflow" in sys.modules:
         sys.modules["mlflow"].set_registry_uri(None)
+    if _REGISTRY_URI_AT_START is None:
+        os.environ.pop("MLFLOW_REGISTRY_URI", None)
+    else:
+        os.environ["MLFLOW_REGISTRY_URI"] = _REGISTRY_URI_AT_START
 
 
 def _point_mlflow_at(srv: SlipwayServer, monkeypatch):

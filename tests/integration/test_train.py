@@ -597,8 +597,13 @@ def test_a_killed_session_resumes_from_the_trials_it_finished(workspace, server)
     again = slipway("train", "kill.yaml", "--tracking-uri", server.url, "--experiment",
                     experiment, cwd=workspace)
     assert f"run {parent}, {done_before} trials already done" in again.stdout
-    trials = [int(c.data.tags["slipway.tuning.trial"]) for c in _children(client, parent)]
+    children = _children(client, parent)
+    trials = [int(c.data.tags["slipway.tuning.trial"]) for c in children
+              if c.info.status == "FINISHED"]
     assert sorted(trials) == list(range(8))
+    # A child the kill caught while it was being logged ran again; the
+    # unfinished one is marked KILLED, not left RUNNING.
+    assert {c.info.status for c in children} <= {"FINISHED", "KILLED"}
 
 
 def test_halving_promotes_the_best_third_with_more_rounds(workspace, server):

@@ -20,7 +20,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import requests
 from fairlearn.metrics import (MetricFrame, demographic_parity_difference,
                                demographic_parity_ratio, equal_opportunity_difference,
                                equalized_odds_difference, false_positive_rate, selection_rate,
@@ -30,6 +29,7 @@ from sklearn.metrics import (accuracy_score, mean_absolute_error, mean_squared_e
                              precision_score, roc_auc_score)
 
 from test_data import slipway
+from test_train import _artifact, _run_id
 
 ROWS = 4000
 
@@ -90,20 +90,6 @@ register: {model: loans, alias: candidate}
 def _train(ws: Path, spec: str, *args: str):
     (ws / "spec.yaml").write_text(spec)
     return slipway("train", "spec.yaml", *args, cwd=ws, check=False)
-
-
-def _run_id(stdout: str) -> str:
-    found = re.search(r"^logged    run ([0-9a-f]+): model at runs:/", stdout, re.M)
-    assert found, stdout
-    return found.group(1)
-
-
-def _artifact(server, run_id: str, path: str) -> bytes:
-    run = MlflowClient(server.url).get_run(run_id)
-    root = run.info.artifact_uri.removeprefix("mlflow-artifacts:").lstrip("/")
-    r = requests.get(f"{server.artifacts_api}/{root}/{path}", timeout=30)
-    assert r.status_code == 200, (path, r.status_code, r.text[:300])
-    return r.content
 
 
 def _holdout(server, run_id: str) -> pd.DataFrame:
