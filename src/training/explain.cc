@@ -310,6 +310,18 @@ void ExplainLinear(const ExplanationInput& in, Explanation& out) {
                                         "Coefficient (on the scaled, encoded features)", bars})});
 }
 
+// XGBoosterPredictFromDMatrix of `data` with prediction type `type` (0
+// values, 2 contributions), strict shapes; the result is XGBoost's.
+void PredictFromDMatrix(const Booster& booster, const DMatrix& data, int type,
+                        const bst_ulong** shape, bst_ulong* dim, const float** result) {
+  const std::string config =
+      fmt::format(R"({{"type": {}, "training": false, "iteration_begin": 0, "iteration_end": 0, )"
+                  R"("strict_shape": true}})",
+                  type);
+  Check(XGBoosterPredictFromDMatrix(booster.get(), data.get(), config.c_str(), shape, dim, result),
+        type == 2 ? "predicting contributions" : "predicting");
+}
+
 }  // namespace
 
 std::string MetricKeyPart(const std::string& name) {
@@ -349,14 +361,10 @@ ShapValues XgboostShap(const std::string& model_bytes, const Matrix& x) {
   out.width = features + 1;
   if (x.rows == 0) return out;
   const DMatrix data(x, booster, BaseMargins(model_bytes));
-  const char* config =
-      R"({"type": 2, "training": false, "iteration_begin": 0, "iteration_end": 0, )"
-      R"("strict_shape": true})";
   const bst_ulong* shape = nullptr;
   bst_ulong dim = 0;
   const float* result = nullptr;
-  Check(XGBoosterPredictFromDMatrix(booster.get(), data.get(), config, &shape, &dim, &result),
-        "predicting contributions");
+  PredictFromDMatrix(booster, data, 2, &shape, &dim, &result);
   if (dim != 3 || shape[0] != x.rows || shape[2] != out.width) {
     throw Error(ErrorCode::kInternalError,
                 fmt::format("XGBoost: contributions of shape {} dims, not rows x groups x {}", dim,
@@ -377,14 +385,10 @@ Matrix XgboostPredict(const std::string& model_bytes, const Matrix& x) {
   out.rows = x.rows;
   if (x.rows == 0) return out;
   const DMatrix data(x, booster, BaseMargins(model_bytes));
-  const char* config =
-      R"({"type": 0, "training": false, "iteration_begin": 0, "iteration_end": 0, )"
-      R"("strict_shape": true})";
   const bst_ulong* shape = nullptr;
   bst_ulong dim = 0;
   const float* result = nullptr;
-  Check(XGBoosterPredictFromDMatrix(booster.get(), data.get(), config, &shape, &dim, &result),
-        "predicting");
+  PredictFromDMatrix(booster, data, 0, &shape, &dim, &result);
   if (dim != 2 || shape[0] != x.rows) {
     throw Error(ErrorCode::kInternalError, "XGBoost: predictions are not rows x outputs");
   }
