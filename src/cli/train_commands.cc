@@ -322,9 +322,13 @@ json TrialMetrics(const training::TrainingSpec& spec, const training::TrialResul
       add("cv." + name, value, static_cast<int64_t>(fold.fold));
   for (const auto& [name, value] : t.cv.mean) add("cv." + name + ".mean", value, 0);
   for (const auto& [name, value] : t.cv.std) add("cv." + name + ".std", value, 0);
-  // The learning curve: the folds' mean of the metric after each round.
+  // The learning curve: the folds' mean of the metric after each round
+  // (XGBoost) or Newton iteration (logistic), and a logistic model's
+  // training objective after each iteration.
   for (size_t i = 0; i < t.cv.curve.size(); ++i)
     add("curve." + spec.metric, t.cv.curve[i], static_cast<int64_t>(i + 1));
+  for (size_t i = 0; i < t.cv.objective.size(); ++i)
+    add("curve.objective", t.cv.objective[i], static_cast<int64_t>(i + 1));
   return metrics;
 }
 

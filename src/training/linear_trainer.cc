@@ -50,11 +50,14 @@ Eigen::MatrixXd Softmax(const Eigen::MatrixXd& z) {
 class LinearModel : public FittedModel {
  public:
   LinearModel(const TrainerOptions& options, Link link, Eigen::RowVectorXd intercept,
-              Eigen::MatrixXd coefficients)
+              Eigen::MatrixXd coefficients, std::vector<SolverIteration> iterations = {})
       : options_(options),
         link_(link),
         intercept_(std::move(intercept)),
-        coefficients_(std::move(coefficients)) {}
+        coefficients_(std::move(coefficients)),
+        iterations_(std::move(iterations)) {}
+
+  std::vector<SolverIteration> Iterations() const override { return iterations_; }
 
   Matrix Predict(const Matrix& x) const override {
     if (x.cols != static_cast<size_t>(coefficients_.rows()))
@@ -102,7 +105,29 @@ class LinearModel : public FittedModel {
   Link link_;
   Eigen::RowVectorXd intercept_;
   Eigen::MatrixXd coefficients_;  // features x outputs
+  std::vector<SolverIteration> iterations_;
 };
+
+// The probabilities of [x 1] * w (one column: logistic; several: softmax) as a Matrix.
+Matrix Probabilities(const Eigen::MatrixXd& a, const Eigen::MatrixXd& w) {
+  Eigen::MatrixXd z = a * w;
+  if (z.cols() == 1) {
+    z = (1.0 + (-z).array().exp()).inverse().matrix();
+  } else {
+    z = Softmax(z);
+  }
+  Matrix out;
+  out.rows = static_cast<size_t>(z.rows());
+  out.cols = static_cast<size_t>(z.cols());
+  out.values.resize(out.rows * out.cols);
+  for (size_t r = 0; r < out.rows; ++r)
+    for (size_t c = 0; c < out.cols; ++c)
+      out(r, c) = z(static_cast<Eigen::Index>(r), static_cast<Eigen::Index>(c));
+  return out;
+}
+
+// log(1 + e^z) without overflow.
+double Softplus(double z) { return z > 0 ? z + std::log1p(std::exp(-z)) : std::log1p(std::exp(z)); }
 
 class LinearTrainer : public Trainer {
  public:
@@ -115,12 +140,15 @@ class LinearTrainer : public Trainer {
     tol_ = Param(options, "tol", 1e-8);
   }
 
+  // `eval` is only watched: logistic fits predict it after each iteration.
   std::unique_ptr<FittedModel> Fit(const Matrix& x, std::span<const double> y,
-                                   const EvalSet& /*eval: no early stopping*/) const override {
+                                   const EvalSet& eval) const override {
     const Eigen::MatrixXd a = ToEigen(x, options_.feature_names);
     const Eigen::VectorXd b = Eigen::Map<const Eigen::VectorXd>(y.data(), y.size());
     if (options_.model == ModelType::kLinear) return Ridge(a, b);
-    return options_.task == Task::kBinary ? Logistic(a, b) : Multinomial(a, b);
+    Eigen::MatrixXd watched;
+    if (eval.x != nullptr) watched = WithIntercept(ToEigen(*eval.x, options_.feature_names));
+    return options_.task == Task::kBinary ? Logistic(a, b, watched) : Multinomial(a, b, watched);
   }
 
  private:
@@ -145,12 +173,23 @@ class LinearTrainer : public Trainer {
 
   // Newton's method on [x 1]: gradient X'(p - y) + l2 w, Hessian X'SX + l2 I
   // (the intercept's entries unpenalised). Stops when the step is below tol.
-  std::unique_ptr<FittedModel> Logistic(const Eigen::MatrixXd& x, const Eigen::VectorXd& y) const {
+  // `watched` ([x 1] of an EvalSet, or empty) is predicted after each
+  // iteration.
+  std::unique_ptr<FittedModel> Logistic(const Eigen::MatrixXd& x, const Eigen::VectorXd& y,
+                                        const Eigen::MatrixXd& watched) const {
     const Eigen::Index d = x.cols();
     const Eigen::MatrixXd a = WithIntercept(x);
     Eigen::VectorXd penalty = Eigen::VectorXd::Constant(d + 1, l2_);
     penalty[d] = 0;
     Eigen::VectorXd w = Eigen::VectorXd::Zero(d + 1);
+    std::vector<SolverIteration> iterations;
+    // Summed log loss, sum(log(1 + e^z) - y z), plus the penalty; per row.
+    auto objective = [&] {
+      const Eigen::VectorXd z = a * w;
+      double loss = 0;
+      for (Eigen::Index i = 0; i < z.size(); ++i) loss += Softplus(z[i]) - y[i] * z[i];
+      return (loss + 0.5 * w.dot(penalty.cwiseProduct(w))) / static_cast<double>(a.rows());
+    };
     for (int iter = 0; iter < max_iter_; ++iter) {
       const Eigen::VectorXd p = (1.0 + (-(a * w)).array().exp()).inverse().matrix();
       const Eigen::VectorXd gradient = a.transpose() * (p - y) + penalty.cwiseProduct(w);
@@ -159,10 +198,13 @@ class LinearTrainer : public Trainer {
       hessian.diagonal() += penalty;
       const Eigen::VectorXd step = hessian.ldlt().solve(gradient);
       w -= step;
+      iterations.push_back(
+          {objective(), watched.size() > 0 ? Probabilities(watched, w) : Matrix{}});
       if (step.lpNorm<Eigen::Infinity>() < tol_) break;
     }
     return std::make_unique<LinearModel>(options_, Link::kLogistic,
-                                         Eigen::RowVectorXd::Constant(1, w[d]), w.head(d));
+                                         Eigen::RowVectorXd::Constant(1, w[d]), w.head(d),
+                                         std::move(iterations));
   }
 
   // Multinomial (softmax) logistic regression, one weight vector per class as
@@ -172,8 +214,8 @@ class LinearTrainer : public Trainer {
   // Hessian is singular along "add a constant to every intercept": a tiny
   // ridge on them (1e-10) picks the solution closest to zero and changes no
   // probability.
-  std::unique_ptr<FittedModel> Multinomial(const Eigen::MatrixXd& x,
-                                           const Eigen::VectorXd& y) const {
+  std::unique_ptr<FittedModel> Multinomial(const Eigen::MatrixXd& x, const Eigen::VectorXd& y,
+                                           const Eigen::MatrixXd& watched) const {
     const Eigen::Index n = x.rows(), d = x.cols(), k = options_.classes, m = d + 1;
     const Eigen::MatrixXd a = WithIntercept(x);
     Eigen::MatrixXd onehot = Eigen::MatrixXd::Zero(n, k);
@@ -181,6 +223,19 @@ class LinearTrainer : public Trainer {
     Eigen::VectorXd penalty = Eigen::VectorXd::Constant(m, l2_);
     penalty[d] = 1e-10;
     Eigen::MatrixXd w = Eigen::MatrixXd::Zero(m, k);  // column c: class c's weights
+    std::vector<SolverIteration> iterations;
+    // Summed log loss, sum(logsumexp(z) - z_y), plus the penalty; per row.
+    auto objective = [&] {
+      const Eigen::MatrixXd z = a * w;
+      double loss = 0;
+      for (Eigen::Index i = 0; i < n; ++i) {
+        const double top = z.row(i).maxCoeff();
+        loss += top + std::log((z.row(i).array() - top).exp().sum()) -
+                z(i, static_cast<Eigen::Index>(y[i]));
+      }
+      return (loss + 0.5 * (penalty.asDiagonal() * w).cwiseProduct(w).sum()) /
+             static_cast<double>(n);
+    };
     for (int iter = 0; iter < max_iter_; ++iter) {
       const Eigen::MatrixXd p = Softmax(a * w);
       const Eigen::MatrixXd gradient = a.transpose() * (p - onehot) + penalty.asDiagonal() * w;
@@ -197,9 +252,12 @@ class LinearTrainer : public Trainer {
       const Eigen::VectorXd step =
           hessian.ldlt().solve(Eigen::Map<const Eigen::VectorXd>(gradient.data(), gradient.size()));
       w -= Eigen::Map<const Eigen::MatrixXd>(step.data(), m, k);
+      iterations.push_back(
+          {objective(), watched.size() > 0 ? Probabilities(watched, w) : Matrix{}});
       if (step.lpNorm<Eigen::Infinity>() < tol_) break;
     }
-    return std::make_unique<LinearModel>(options_, Link::kSoftmax, w.row(d), w.topRows(d));
+    return std::make_unique<LinearModel>(options_, Link::kSoftmax, w.row(d), w.topRows(d),
+                                         std::move(iterations));
   }
 
   TrainerOptions options_;

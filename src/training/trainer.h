@@ -22,6 +22,11 @@
 //             defaults to 1, max_iter to 100, tol (on the Newton step) to
 //             1e-8. Newton's Hessian has (classes x features)^2 entries:
 //             fine for hundreds of columns, not for one-hot of thousands.
+//             Logistic fits record each Newton iteration (Iterations):
+//             the objective, and the EvalSet's predictions when given one,
+//             which is the learning curve cross-validation logs. Ridge is
+//             closed form (one solve of the normal equations): no
+//             iterations, no curve.
 //   l1 is refused for both linear models: not built yet.
 //   Both linear models are saved as `model.json` (intercept and
 //   coefficients by feature name).
@@ -70,11 +75,23 @@ struct EvalSet {
   std::span<const double> y;
 };
 
+// One iteration of an iterative solver (logistic regression's Newton
+// method): the training objective after it, per training row (the summed
+// log loss plus l2 / 2 * |w|^2, divided by the rows), and the EvalSet's
+// predictions by the weights then (empty without an EvalSet).
+struct SolverIteration {
+  double objective = 0;
+  Matrix eval_predictions;
+};
+
 class FittedModel {
  public:
   virtual ~FittedModel() = default;
   // Boosting rounds the model keeps (XGBoost); 0 for other families.
   virtual int64_t Rounds() const { return 0; }
+  // The solver's iterations, in order, for a family whose fit iterates
+  // (logistic); empty for the others. Not part of the saved files.
+  virtual std::vector<SolverIteration> Iterations() const { return {}; }
   // `x` has the columns the model was fitted on.
   virtual Matrix Predict(const Matrix& x) const = 0;
   // The model's own files (model.ubj, model.json).

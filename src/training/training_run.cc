@@ -126,6 +126,40 @@ void Summarize(CvResult& cv) {
   }
 }
 
+// The folds' mean, per solver iteration, of the spec's metric on their
+// validation rows (cv.curve) and of the training objective (cv.objective);
+// a fold that converged in fewer iterations counts with its last one.
+void IterationCurves(const TrainingSpec& spec, int64_t classes, const PreparedTraining& prepared,
+                     const std::vector<Fold>& folds,
+                     const std::vector<std::vector<SolverIteration>>& iterations, CvResult& cv) {
+  size_t longest = 0;
+  for (const auto& fold : iterations) {
+    if (fold.empty()) return;  // a family that does not iterate
+    longest = std::max(longest, fold.size());
+  }
+  if (longest == 0) return;
+  std::vector<std::vector<double>> scores(iterations.size());
+  for (size_t f = 0; f < iterations.size(); ++f) {
+    const std::vector<double> y = Select(prepared.target.y, folds[f].validation);
+    for (const SolverIteration& it : iterations[f]) {
+      const auto metrics = Evaluate(spec.task, classes, y, it.eval_predictions).metrics;
+      const auto found = metrics.find(spec.metric);
+      scores[f].push_back(found == metrics.end() ? std::nan("") : found->second);
+    }
+  }
+  const double n = static_cast<double>(iterations.size());
+  for (size_t i = 0; i < longest; ++i) {
+    double metric = 0, objective = 0;
+    for (size_t f = 0; f < iterations.size(); ++f) {
+      const size_t at = std::min(i, iterations[f].size() - 1);
+      metric += scores[f][at];
+      objective += iterations[f][at].objective;
+    }
+    cv.curve.push_back(metric / n);
+    cv.objective.push_back(objective / n);
+  }
+}
+
 }  // namespace
 
 std::vector<std::string> ColumnsToRead(const TrainingSpec& spec, const TrainingPlan& plan) {
@@ -216,11 +250,15 @@ CvResult CrossValidate(const TrainingSpec& spec, const TrainingPlan& plan, const
   const int64_t classes = static_cast<int64_t>(prepared.target.classes.size());
   const bool early_stopping =
       spec.model == ModelType::kXgboost && params.count("early_stopping_rounds") > 0;
+  // A logistic fit watches its validation rows for its learning curve.
+  const bool watch = early_stopping || spec.model == ModelType::kLogistic;
   CvResult cv;
+  std::vector<std::vector<SolverIteration>> iterations;  // per fold
   for (size_t i = 0; i < used; ++i) {
     const auto start = std::chrono::steady_clock::now();
     const Fitted fitted = FitOn(spec, plan, table, prepared.target, params, folds[i].training,
-                                early_stopping ? folds[i].validation : std::vector<size_t>{}, fit);
+                                watch ? folds[i].validation : std::vector<size_t>{}, fit);
+    iterations.push_back(fitted.model->Iterations());
     const Matrix predictions =
         fitted.model->Predict(fitted.preprocessor.Transform(table, folds[i].validation));
     FoldReport report;
@@ -237,6 +275,7 @@ CvResult CrossValidate(const TrainingSpec& spec, const TrainingPlan& plan, const
     cv.folds.push_back(std::move(report));
   }
   Summarize(cv);
+  IterationCurves(spec, classes, prepared, folds, iterations, cv);
   return cv;
 }
 

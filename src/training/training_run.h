@@ -88,7 +88,12 @@ struct CvResult {
   std::map<std::string, double> std;  // population std (ddof 0)
   // CrossValidateByRound: the learning curve, the folds' mean of the spec's
   // metric on their validation rows after each round (curve[0]: round 1).
+  // Logistic models (any cross-validation): the same after each Newton
+  // iteration, a fold that converged sooner counting with its final model.
   std::vector<double> curve;
+  // Logistic models: the folds' mean training objective (SolverIteration's,
+  // per row) after each Newton iteration, held the same way. Empty otherwise.
+  std::vector<double> objective;
   int64_t stopped_at = 0;  // rounds boosted when on_checkpoint stopped it; 0: not stopped
 };
 

@@ -141,3 +141,73 @@ def test_halving_stops_a_trial_clearly_behind_inside_its_rung(workspace, server)
     assert "slipway.tuning.stopped_at" not in best.data.tags
     assert client.get_run(parent).data.params["tuning.best_trial"] == \
         best.data.tags["slipway.tuning.trial"]
+
+
+LOGISTIC_SPEC = """\
+data: cancer@1
+target: malignant
+task: binary
+preprocessing: {scale: standard}
+model: {type: logistic}
+search:
+  algorithm: random
+  trials: 3
+  space:
+    l2: {log_uniform: [0.1, 10]}
+cv: {scheme: stratified, folds: 3}
+holdout: 0.2
+metric: log_loss
+seed: 4
+"""
+
+
+def _history(client: MlflowClient, run_id: str, key: str) -> list[float]:
+    history = client.get_metric_history(run_id, key)
+    assert sorted(m.step for m in history) == list(range(1, len(history) + 1)), key
+    return [m.value for m in sorted(history, key=lambda m: m.step)]
+
+
+def test_logistic_trials_log_a_curve_by_newton_iteration(workspace, server):
+    out = _train(workspace, LOGISTIC_SPEC, "--tracking-uri", server.url, "--experiment",
+                 "tuning-logistic-curves")
+    assert out.returncode == 0, out.stderr
+    client = MlflowClient(server.url)
+    children = _children(client, _run_id(out.stdout))
+    assert len(children) == 3
+    for child in children:
+        curve = _history(client, child.info.run_id, "curve.log_loss")
+        objective = _history(client, child.info.run_id, "curve.objective")
+        # One point per Newton iteration: a few, the same for both.
+        assert 3 <= len(curve) == len(objective) <= 100
+        # The last iteration is each fold's final model: the trial's mean.
+        assert curve[-1] == pytest.approx(child.data.metrics["cv.log_loss.mean"], abs=1e-12)
+        assert curve[0] > curve[-1]
+        # Newton's method from zero weights (log 2 per row) lowers the
+        # training objective at every step, to a minimum it then holds.
+        assert objective[0] < 0.6931471805599453
+        assert all(b <= a + 1e-12 for a, b in zip(objective, objective[1:])), objective
+        assert objective[-1] == pytest.approx(objective[-2], abs=1e-9)
+
+
+def test_ridge_is_closed_form_and_logs_no_curve(workspace, server):
+    spec = """\
+data: diabetes@1
+target: target
+task: regression
+model: {type: linear}
+search:
+  algorithm: random
+  trials: 2
+  space:
+    l2: {log_uniform: [0.1, 10]}
+cv: {scheme: kfold, folds: 3}
+seed: 4
+"""
+    out = _train(workspace, spec, "--tracking-uri", server.url, "--experiment",
+                 "tuning-ridge-curves")
+    assert out.returncode == 0, out.stderr
+    children = _children(MlflowClient(server.url), _run_id(out.stdout))
+    assert len(children) == 2
+    for child in children:
+        assert "cv.rmse.mean" in child.data.metrics
+        assert not [k for k in child.data.metrics if k.startswith("curve.")], child.data.metrics

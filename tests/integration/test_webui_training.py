@@ -325,3 +325,46 @@ def test_halving_trials_show_their_rungs_and_no_gates(page, server, workspace):
     expect(legend.nth(3)).to_contain_text("log_loss, rung 2")
     _shot(page, "training-halving")
     page.console.assert_clean()
+
+
+LOGISTIC_SPEC = """\
+data: cancer@1
+target: malignant
+task: binary
+preprocessing: {scale: standard}
+model: {type: logistic}
+search:
+  algorithm: random
+  trials: 3
+  space:
+    l2: {log_uniform: [0.1, 10]}
+cv: {scheme: stratified, folds: 3}
+holdout: 0.25
+metric: log_loss
+seed: 6
+"""
+
+
+def test_logistic_trials_show_their_newton_curves(page, server, workspace):
+    """A logistic model's trials log a curve by Newton iteration: the page
+    draws the metric's first, and the training objective on request."""
+    from playwright.sync_api import expect
+
+    run_id = _train(workspace, server, LOGISTIC_SPEC, "training-ui-logistic")
+    client = MlflowClient(server.url)
+    children = _children(client, run_id)
+    assert len(children) == 3
+    page.goto(f"/runs/{run_id}/training")
+    curves = page.get_by_test_id("learning-curves")
+    select = curves.get_by_label("history metric")
+    expect(select).to_have_value("curve.log_loss")
+    options = select.locator("option").evaluate_all("os => os.map(o => o.value)")
+    assert {"curve.log_loss", "curve.objective"} <= set(options), options
+    for key in ("curve.log_loss", "curve.objective"):
+        points = sum(len(client.get_metric_history(c.info.run_id, key)) for c in children)
+        assert points >= 3 * 3  # a few Newton iterations per trial
+        select.select_option(key)
+        expect(page).to_have_url(re.compile(rf"curve={re.escape(key)}"))
+        expect(curves.get_by_test_id("chart-points")).to_contain_text(f"{points} points drawn")
+    _shot(page, "training-logistic-curves")
+    page.console.assert_clean()

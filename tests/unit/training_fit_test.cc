@@ -7,6 +7,7 @@
 #include <cmath>
 #include <limits>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "core/error.h"
@@ -328,6 +329,83 @@ TEST(TrainingTrainerTest, MultinomialLogisticMatchesScikitLearnAndRoundTrips) {
   EXPECT_EQ(LoadFittedModel(options, model->Files())->Predict(x).values, p.values);
 }
 
+// The objective a logistic fit reports, recomputed from its saved model:
+// the summed log loss of `p` (the model's probabilities of `x`) plus
+// l2 / 2 * |coefficients|^2, per row.
+double LogisticObjective(const FittedModel& model, const Matrix& p, const std::vector<double>& y,
+                         double l2) {
+  const nlohmann::json saved = nlohmann::json::parse(model.Files().front().bytes);
+  double penalty = 0;
+  for (const auto& [name, c] : saved.at("coefficients").items()) {
+    if (c.is_array()) {
+      for (double v : c) penalty += v * v;
+    } else {
+      penalty += c.get<double>() * c.get<double>();
+    }
+  }
+  double loss = 0;
+  for (size_t i = 0; i < p.rows; ++i) {
+    const size_t label = static_cast<size_t>(y[i]);
+    loss -= p.cols == 1 ? std::log(label == 1 ? p(i, 0) : 1 - p(i, 0)) : std::log(p(i, label));
+  }
+  return (loss + 0.5 * l2 * penalty) / static_cast<double>(p.rows);
+}
+
+TEST(TrainingTrainerTest, LogisticRecordsEachNewtonIteration) {
+  TrainerOptions options;
+  options.model = ModelType::kLogistic;
+  options.task = Task::kBinary;
+  options.feature_names = {"a", "b"};
+  options.params["l2"] = 0.5;
+  const std::vector<double> y = {0, 0, 1, 0, 1, 1, 1, 0};
+  const Matrix watched{3, 2, {1, 1, 4, 2, 8, 3}};
+  auto model = Trainer::Create(options)->Fit(EightRows(), y, {&watched, {}});
+  const std::vector<SolverIteration> iterations = model->Iterations();
+  ASSERT_GE(iterations.size(), 3u);  // Newton from zero takes a few steps
+  for (size_t i = 1; i < iterations.size(); ++i)
+    EXPECT_LE(iterations[i].objective, iterations[i - 1].objective + 1e-15) << i;
+  // The first step leaves the objective at zero weights, log(2) per row.
+  EXPECT_LT(iterations.front().objective, std::log(2.0));
+  // The last iteration is the model: its predictions and its objective.
+  const Matrix last = iterations.back().eval_predictions;
+  const Matrix p = model->Predict(watched);
+  ASSERT_EQ(last.rows, 3u);
+  for (size_t i = 0; i < 3; ++i) EXPECT_NEAR(last.values[i], p.values[i], 1e-12) << i;
+  EXPECT_NEAR(iterations.back().objective,
+              LogisticObjective(*model, model->Predict(EightRows()), y, 0.5), 1e-12);
+  // Unwatched: the objectives alone, the same ones.
+  auto unwatched = Trainer::Create(options)->Fit(EightRows(), y);
+  ASSERT_EQ(unwatched->Iterations().size(), iterations.size());
+  EXPECT_EQ(unwatched->Iterations().back().objective, iterations.back().objective);
+  EXPECT_EQ(unwatched->Iterations().back().eval_predictions.rows, 0u);
+  // Ridge is closed form: no iterations.
+  options.model = ModelType::kLinear;
+  options.task = Task::kRegression;
+  EXPECT_TRUE(Trainer::Create(options)->Fit(EightRows(), y)->Iterations().empty());
+}
+
+TEST(TrainingTrainerTest, MultinomialRecordsEachNewtonIteration) {
+  Matrix x{9, 2, {1, 2, 2, 0.5, 3, 1.5, 4, 3, 5, 2.5, 6, 1, 7, 3.5, 8, 0, 2.5, 2.5}};
+  const std::vector<double> y = {0, 0, 1, 2, 1, 1, 2, 0, 2};
+  TrainerOptions options;
+  options.model = ModelType::kLogistic;
+  options.task = Task::kMulticlass;
+  options.classes = 3;
+  options.feature_names = {"a", "b"};
+  auto model = Trainer::Create(options)->Fit(x, y, {&x, {}});
+  const std::vector<SolverIteration> iterations = model->Iterations();
+  ASSERT_GE(iterations.size(), 2u);
+  EXPECT_LT(iterations.front().objective, std::log(3.0));
+  for (size_t i = 1; i < iterations.size(); ++i)
+    EXPECT_LE(iterations[i].objective, iterations[i - 1].objective + 1e-15) << i;
+  const Matrix p = model->Predict(x);
+  ASSERT_EQ(iterations.back().eval_predictions.cols, 3u);
+  for (size_t i = 0; i < p.values.size(); ++i)
+    EXPECT_NEAR(iterations.back().eval_predictions.values[i], p.values[i], 1e-12) << i;
+  // The intercepts' 1e-10 ridge is left out of the recomputation: below 1e-9.
+  EXPECT_NEAR(iterations.back().objective, LogisticObjective(*model, p, y, 1.0), 1e-9);
+}
+
 TEST(TrainingTrainerTest, XgboostRoundTripsAndFollowsTheSeed) {
   // y = 1 when a + b > 5, with a few missing values XGBoost routes itself.
   Matrix x{200, 2, {}};
@@ -452,6 +530,48 @@ TEST(TrainingRunTest, CrossValidatesAndEvaluatesTheHoldout) {
   EXPECT_NE(by_name["MLmodel"].find("preprocessing: preprocessing.json"), std::string::npos);
   EXPECT_EQ(Preprocessor::FromJson(nlohmann::json::parse(by_name["preprocessing.json"])).ToJson(),
             outcome.preprocessor.ToJson());
+}
+
+TEST(TrainingRunTest, LogisticCrossValidationRecordsItsLearningCurve) {
+  Table t;
+  t.rows = 300;
+  std::vector<double> a, b, label;
+  for (size_t i = 0; i < t.rows; ++i) {
+    a.push_back(static_cast<double>((i * 13) % 40));
+    b.push_back(static_cast<double>((i * 7) % 17));
+    label.push_back((i * 13) % 40 + (i * 7) % 17 > 27 ? 1 : 0);
+  }
+  t.columns = {Numeric("a", a), Numeric("b", b), Numeric("y", label)};
+  const std::string text =
+      "data: d@1\ntarget: y\nmodel: {type: logistic, params: {l2: 2}}\n"
+      "preprocessing: {scale: standard}\ncv: {scheme: stratified, folds: 3}\nmetric: log_loss\n"
+      "seed: 5\n";
+  const TrainingSpec spec = ParseSpec(text, "spec.yaml");
+  TrainingPlan plan;
+  plan.features = {{"a", data::ColumnType::kFloat64, false, 0, 0},
+                   {"b", data::ColumnType::kFloat64, false, 0, 0}};
+  const PreparedTraining prepared = PrepareTraining(spec, t);
+  const CvResult cv = CrossValidate(spec, plan, t, prepared, spec.params, 0, {}, {});
+  ASSERT_GE(cv.curve.size(), 3u);
+  ASSERT_EQ(cv.objective.size(), cv.curve.size());
+  // The last point is every fold's final model: the folds' mean.
+  EXPECT_NEAR(cv.curve.back(), cv.mean.at("log_loss"), 1e-12);
+  EXPECT_GT(cv.curve.front(), cv.curve.back());  // the validation log loss falls
+  for (size_t i = 1; i < cv.objective.size(); ++i)
+    EXPECT_LE(cv.objective[i], cv.objective[i - 1] + 1e-15) << i;
+  // Tuning's entry point gives the same for a family that does not boost.
+  const CvResult by_round =
+      CrossValidateByRound(spec, plan, t, prepared, spec.params, 0, {}, {}, {});
+  EXPECT_EQ(by_round.curve, cv.curve);
+  EXPECT_EQ(by_round.objective, cv.objective);
+  // Ridge is closed form: no curve.
+  const TrainingSpec ridge =
+      ParseSpec("data: d@1\ntarget: y\ntask: regression\nmodel: {type: linear}\ncv: {folds: 3}\n",
+                "spec.yaml");
+  const CvResult closed =
+      CrossValidate(ridge, plan, t, PrepareTraining(ridge, t), ridge.params, 0, {}, {});
+  EXPECT_TRUE(closed.curve.empty());
+  EXPECT_TRUE(closed.objective.empty());
 }
 
 TEST(TrainingRunTest, RefusesWhatNoTrainerCanDoBeforeAnyFit) {

@@ -686,14 +686,17 @@ TEST(TrainingTuningTest, TheLearningCurveEndsAtTheFoldsMeanAndCanBeCutShort) {
   EXPECT_NEAR(stopped.curve.back(), stopped.mean.at("roc_auc"), 1e-12);
   for (size_t i = 0; i < stopped.folds.size(); ++i)
     EXPECT_EQ(stopped.folds[i].rounds, stopped_plain.folds[i].rounds);
-  // A linear model has no rounds: no curve.
+  // A logistic model has no rounds: its curve is by Newton iteration, and
+  // also ends at the folds' mean.
   TrainingSpec linear = ParseSpec(
       "data: d@1\ntarget: y\nmodel: {type: logistic}\ncv: {scheme: stratified, folds: 3}\n",
       "spec.yaml");
   const PreparedTraining linear_prepared = PrepareTraining(linear, p.table);
-  EXPECT_TRUE(
-      CrossValidateByRound(linear, p.plan, p.table, linear_prepared, linear.params, 0, {}, {}, {})
-          .curve.empty());
+  const CvResult newton =
+      CrossValidateByRound(linear, p.plan, p.table, linear_prepared, linear.params, 0, {}, {}, {});
+  ASSERT_FALSE(newton.curve.empty());
+  EXPECT_EQ(newton.objective.size(), newton.curve.size());
+  EXPECT_NEAR(newton.curve.back(), newton.mean.at("roc_auc"), 1e-12);
   // The folds boosted at once on an executor: the same curve and scores.
   core::Executor folds({"folds", 2, 16});
   FitOptions parallel;
