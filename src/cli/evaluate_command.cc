@@ -10,6 +10,7 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <numeric>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -30,9 +31,13 @@
 #include "training/champion.h"
 #include "training/evaluation.h"
 #include "training/explain.h"
+#include "training/fairness.h"
 #include "training/gates.h"
 #include "training/metrics.h"
+#include "training/plan.h"
+#include "training/robustness.h"
 #include "training/spec.h"
+#include "training/splits.h"
 #include "training/table.h"
 #include "training/training_run.h"
 
@@ -49,6 +54,10 @@ struct EvaluateOptions {
   std::string spec;
   std::string target;
   std::string task;
+  bool holdout = false;                // only the spec's holdout rows
+  std::vector<std::string> sensitive;  // fairness: columns besides the spec's
+  std::string positive_class;          // fairness: instead of the spec's
+  bool robustness = false;             // robustness without a spec asking for it
   double margin = 0;
   std::string workspace;
   std::string tracking_uri;
@@ -145,17 +154,18 @@ training::EncodedTarget Labels(const training::Table& table, const std::string& 
   return encoded;
 }
 
-std::vector<size_t> AllRows(const training::Table& table) {
-  std::vector<size_t> rows(table.rows);
-  for (size_t i = 0; i < rows.size(); ++i) rows[i] = i;
-  return rows;
+std::vector<double> Select(const std::vector<double>& values, const std::vector<size_t>& rows) {
+  std::vector<double> out;
+  out.reserve(rows.size());
+  for (size_t row : rows) out.push_back(values[row]);
+  return out;
 }
 
-// The model's predictions of every row, as metrics.h reads them.
+// The model's predictions of `rows`, as metrics.h reads them.
 training::Matrix Predict(const LoadedModel& m, const training::Table& table,
                          const std::vector<std::string>& columns, training::Task task,
-                         size_t classes) {
-  ml::Frame frame = training::FrameOf(table, columns, AllRows(table));
+                         size_t classes, const std::vector<size_t>& rows) {
+  ml::Frame frame = training::FrameOf(table, columns, rows);
   const ml::MlModel& mlmodel = m.model->mlmodel();
   if (mlmodel.signature && !mlmodel.signature->inputs.empty())
     frame = ml::ConformToSchema(mlmodel.signature->inputs, std::move(frame));
@@ -191,12 +201,12 @@ bool LooksLikeLabels(const training::Matrix& p, training::Task task) {
   return true;
 }
 
-// The rows as the model's own columns: what SHAP explains. For the
+// `rows` as the model's own columns: what SHAP explains. For the
 // `slipway` flavor, its preprocessing.json applied; for a bare XGBoost
 // model, its features by name (numeric columns only). Empty when neither.
 std::optional<training::Matrix> ModelInputs(const LoadedModel& m, const training::Table& table,
                                             const std::vector<std::string>& booster_features,
-                                            std::string* why) {
+                                            const std::vector<size_t>& rows, std::string* why) {
   const ml::MlModel& mlmodel = m.model->mlmodel();
   if (m.slipway != nullptr) {
     const std::string file = FlavorText(m, "preprocessing");
@@ -204,13 +214,13 @@ std::optional<training::Matrix> ModelInputs(const LoadedModel& m, const training
     const ml::Preprocessing preprocessing =
         ml::Preprocessing::FromJson(json::parse(ReadFile(mlmodel.dir / file, "preprocessing")));
     training::Matrix x;
-    x.rows = table.rows;
+    x.rows = rows.size();
     x.cols = preprocessing.output_width();
-    x.values = preprocessing.Apply(training::FrameOf(table, m.inputs, AllRows(table)));
+    x.values = preprocessing.Apply(training::FrameOf(table, m.inputs, rows));
     return x;
   }
   training::Matrix x;
-  x.rows = table.rows;
+  x.rows = rows.size();
   x.cols = booster_features.size();
   x.values.resize(x.rows * x.cols);
   for (size_t c = 0; c < x.cols; ++c) {
@@ -222,7 +232,7 @@ std::optional<training::Matrix> ModelInputs(const LoadedModel& m, const training
       *why = "the model's feature '" + name + "' is not a numeric column of the data";
       return std::nullopt;
     }
-    for (size_t r = 0; r < x.rows; ++r) x(r, c) = column->values[r];
+    for (size_t r = 0; r < x.rows; ++r) x(r, c) = column->values[rows[r]];
   }
   return x;
 }
@@ -230,7 +240,8 @@ std::optional<training::Matrix> ModelInputs(const LoadedModel& m, const training
 // Feature importance, coefficients and SHAP, where the model is XGBoost or
 // a Slipway linear model; `note` says why there are none otherwise.
 training::Explanation ExplainModel(const LoadedModel& m, const training::Table& table,
-                                   training::Task task, const std::vector<std::string>& classes,
+                                   const std::vector<size_t>& rows, training::Task task,
+                                   const std::vector<std::string>& classes,
                                    const std::string& title, std::string* note) {
   const ml::MlModel& mlmodel = m.model->mlmodel();
   training::ExplanationInput in;
@@ -252,10 +263,10 @@ training::Explanation ExplainModel(const LoadedModel& m, const training::Table& 
   in.model_bytes = ReadFile(file, "model file");
   std::optional<training::Matrix> x;
   if (in.xgboost) {
-    x = ModelInputs(m, table, training::XgboostFeatureNames(in.model_bytes), note);
+    x = ModelInputs(m, table, training::XgboostFeatureNames(in.model_bytes), rows, note);
     if (x) {
       in.x = &*x;
-      in.row_ids = AllRows(table);
+      in.row_ids = rows;
     } else if (note->empty()) {
       *note = "no SHAP values: the model's inputs could not be built";
     } else {
@@ -265,19 +276,23 @@ training::Explanation ExplainModel(const LoadedModel& m, const training::Table& 
   return training::Explain(in);
 }
 
-// Every row's predictions: as the model is served, or, for an
+// Whether PredictRows reads an XGBClassifier's probabilities through XGBoost.
+bool ProbabilitiesFromXgboost(const LoadedModel& m, training::Task task) {
+  return task != training::Task::kRegression && IsXgboostClassifier(m);
+}
+
+// The predictions of `rows`: as the model is served, or, for an
 // XGBClassifier (served, it answers labels), its probabilities from the same
 // file through XGBoost itself.
 training::Matrix PredictRows(const LoadedModel& m, const training::Table& table,
                              const std::vector<std::string>& columns, training::Task task,
-                             size_t classes) {
-  if (task == training::Task::kRegression || !IsXgboostClassifier(m))
-    return Predict(m, table, columns, task, classes);
+                             size_t classes, const std::vector<size_t>& rows) {
+  if (!ProbabilitiesFromXgboost(m, task)) return Predict(m, table, columns, task, classes, rows);
   std::string why;
   const fs::path file = m.model->mlmodel().FlavorFile("xgboost");
   const std::string bytes = ReadFile(file, "model file");
   const std::optional<training::Matrix> x =
-      ModelInputs(m, table, training::XgboostFeatureNames(bytes), &why);
+      ModelInputs(m, table, training::XgboostFeatureNames(bytes), rows, &why);
   if (!x) ThrowInvalid(m.Name() + ": " + why);
   training::Matrix p = training::XgboostPredict(bytes, *x);
   const size_t expected = task == training::Task::kBinary ? 1 : classes;
@@ -285,13 +300,20 @@ training::Matrix PredictRows(const LoadedModel& m, const training::Table& table,
     ThrowInvalid(
         fmt::format("{} predicts {} values per row, the task has {}", m.Name(), p.cols, expected));
   }
-  std::cout << fmt::format("note      {} is an XGBClassifier: probabilities from XGBoost on {}\n",
-                           m.Name(), file.filename().string());
   return p;
 }
 
-std::string PredictionsCsv(const std::vector<double>& y, const std::vector<std::string>& classes,
-                           const training::Matrix& p, training::Task task) {
+void NoteXgboostClassifier(const LoadedModel& m, training::Task task) {
+  if (!ProbabilitiesFromXgboost(m, task)) return;
+  std::cout << fmt::format("note      {} is an XGBClassifier: probabilities from XGBoost on {}\n",
+                           m.Name(), m.model->mlmodel().FlavorFile("xgboost").filename().string());
+}
+
+// One line per scored row: its row in the dataset version, its label and
+// the model's prediction.
+std::string PredictionsCsv(const std::vector<size_t>& rows, const std::vector<double>& y,
+                           const std::vector<std::string>& classes, const training::Matrix& p,
+                           training::Task task) {
   std::string out = classes.empty() ? "row,y" : "row,label,y";
   if (task == training::Task::kMulticlass) {
     for (size_t c = 0; c < p.cols; ++c) out += fmt::format(",p{}", c);
@@ -300,7 +322,7 @@ std::string PredictionsCsv(const std::vector<double>& y, const std::vector<std::
   }
   out += "\n";
   for (size_t i = 0; i < p.rows; ++i) {
-    out += std::to_string(i);
+    out += std::to_string(rows[i]);
     if (!classes.empty()) {
       const std::string& label = classes[static_cast<size_t>(y[i])];
       out += label.find_first_of(",\"\n") == std::string::npos ? "," + label : ",\"" + label + "\"";
@@ -335,11 +357,81 @@ void PrintGates(const std::vector<training::GateResult>& results) {
   table.Print(std::cout);
 }
 
+// Why `name` cannot be a sensitive column of the version (as PlanTraining
+// says it of a spec's); "" when it can.
+std::string SensitiveProblem(const data::DatasetProfile& profile, const std::string& dataset,
+                             const std::string& target, const std::string& name) {
+  const auto column = std::find_if(profile.columns.begin(), profile.columns.end(),
+                                   [&](const data::ColumnProfile& c) { return c.name == name; });
+  if (column == profile.columns.end()) return fmt::format("no column '{}' in {}", name, dataset);
+  if (name == target) return "'" + name + "' is the target; a sensitive column groups the rows";
+  const double groups = column->DistinctEstimate();
+  if (groups > training::kMaxSensitiveGroups) {
+    return fmt::format(
+        "'{}' has ~{:.0f} distinct values: too many groups to compare (at most {}); bin it into "
+        "a column of bands first",
+        name, groups, training::kMaxSensitiveGroups);
+  }
+  return "";
+}
+
+// What AssessFairness reads: the spec (or an empty one) with the task, and
+// as `fairness:` the spec's sensitive columns followed by --sensitive's,
+// with --positive-class over the spec's. nullopt when no column is named.
+std::optional<training::TrainingSpec> FairnessSpec(
+    const EvaluateOptions& options, const std::optional<training::TrainingSpec>& spec,
+    training::Task task, const data::DatasetProfile& profile, const std::string& dataset,
+    const std::string& target) {
+  const bool from_spec = spec && spec->fairness;
+  if (!from_spec && options.sensitive.empty()) {
+    if (!options.positive_class.empty())
+      ThrowInvalid("--positive-class: no sensitive column to assess; give --sensitive COLUMN");
+    return std::nullopt;
+  }
+  training::TrainingSpec out = spec ? *spec : training::TrainingSpec{};
+  if (!spec) out.source = "--sensitive";
+  out.task = task;
+  training::Fairness fairness = from_spec ? *spec->fairness : training::Fairness{};
+  for (const training::Named& f : fairness.sensitive) {
+    const std::string problem = SensitiveProblem(profile, dataset, target, f.name);
+    if (!problem.empty()) training::FailAt(*spec, f.at, "fairness.sensitive", problem);
+  }
+  for (const std::string& name : options.sensitive) {
+    const std::string problem = SensitiveProblem(profile, dataset, target, name);
+    if (!problem.empty()) ThrowInvalid("--sensitive: " + problem);
+    const bool listed = std::any_of(fairness.sensitive.begin(), fairness.sensitive.end(),
+                                    [&](const training::Named& f) { return f.name == name; });
+    if (!listed) fairness.sensitive.push_back({name, {}});
+  }
+  if (!options.positive_class.empty()) fairness.positive_class = {options.positive_class, {}};
+  if (task == training::Task::kMulticlass && !fairness.positive_class) {
+    ThrowInvalid(
+        "--sensitive on a multiclass task needs --positive-class: the class whose selection the "
+        "groups compare");
+  }
+  out.fairness = std::move(fairness);
+  return out;
+}
+
+// A matrix of `rows` x `cols` NaN: predictions a model could not make.
+training::Matrix Unpredicted(size_t rows, size_t cols) {
+  training::Matrix m;
+  m.rows = rows;
+  m.cols = cols;
+  m.values.assign(rows * cols, std::nan(""));
+  return m;
+}
+
 void Evaluate(const EvaluateOptions& options) {
   if (options.model.rfind("models:/", 0) != 0)
     ThrowInvalid("'" + options.model + "' is not a models:/NAME@ALIAS or models:/NAME/VERSION");
   if (!options.against.empty() && options.against.rfind("models:/", 0) != 0)
     ThrowInvalid("--against: '" + options.against + "' is not a models:/ reference");
+  if (options.holdout && options.spec.empty()) {
+    ThrowInvalid(
+        "--holdout needs --spec: the holdout is the spec's (its holdout share, cv scheme and "
+        "seed)");
+  }
 
   // The spec, when given: target, task, gates (its data is --data's).
   std::optional<training::TrainingSpec> spec;
@@ -410,15 +502,42 @@ void Evaluate(const EvaluateOptions& options) {
   const std::vector<std::string> inputs = columns_of(model);
   const std::vector<std::string> against_inputs =
       against ? columns_of(*against) : std::vector<std::string>{};
+  // Fairness's sensitive columns, and the split's group or time column.
+  const std::optional<training::TrainingSpec> fairness_spec =
+      FairnessSpec(options, spec, task, profile, dataset, target);
   std::vector<std::string> read = inputs;
-  for (const std::string& c : against_inputs)
+  auto read_also = [&](const std::string& c) {
     if (std::find(read.begin(), read.end(), c) == read.end()) read.push_back(c);
-  if (std::find(read.begin(), read.end(), target) == read.end()) read.push_back(target);
+  };
+  for (const std::string& c : against_inputs) read_also(c);
+  read_also(target);
+  if (fairness_spec)
+    for (const training::Named& f : fairness_spec->fairness->sensitive) read_also(f.name);
+  if (options.holdout && spec->cv.group) read_also(spec->cv.group->name);
+  if (options.holdout && spec->cv.time) read_also(spec->cv.time->name);
   const training::Table table = ReadRows(datasets, version, profile, read);
   if (task == training::Task::kRegression && table.Get(target).categorical)
     ThrowInvalid("'" + target + "' holds text in " + dataset + ": a regression needs numbers");
   const training::EncodedTarget labels = Labels(table, target, task, model);
   const size_t classes = labels.classes.size();
+  if (!options.positive_class.empty() && task != training::Task::kRegression &&
+      !training::ClassIndex(labels.classes, options.positive_class)) {
+    ThrowInvalid(fmt::format("--positive-class: no class '{}' in '{}' (its classes: {})",
+                             options.positive_class, target, fmt::join(labels.classes, ", ")));
+  }
+
+  // The rows scored: every row, or the holdout `slipway train` kept out
+  // with this spec and seed (training_run.h's split of the same table).
+  std::vector<size_t> rows(table.rows);
+  std::iota(rows.begin(), rows.end(), size_t{0});
+  std::vector<size_t> training_rows = rows;  // robustness: the noise's scale
+  if (options.holdout) {
+    training::Holdout split = training::HoldoutOf(*spec, table);
+    rows = std::move(split.holdout);
+    training_rows = std::move(split.training);
+  }
+  const std::vector<double> y = Select(labels.y, rows);
+  const std::string scope = options.holdout ? "holdout" : "all";
 
   std::cout << fmt::format("model     {} ({}, {})\n", model.Name(), options.model,
                            model.model->native() ? "native" : "Python worker");
@@ -426,35 +545,87 @@ void Evaluate(const EvaluateOptions& options) {
   std::cout << fmt::format("data      {} (sha256 {}), {} rows\n", dataset,
                            version.content_digest.substr(0, 12), table.rows);
   std::cout << fmt::format(
-                   "task      {} on '{}'{}\n", task_text, target,
-                   classes ? fmt::format(": classes {}", fmt::join(labels.classes, " ")) : "")
-            << std::flush;
+      "task      {} on '{}'{}\n", task_text, target,
+      classes ? fmt::format(": classes {}", fmt::join(labels.classes, " ")) : "");
+  if (options.holdout) {
+    std::cout << fmt::format(
+        "rows      the holdout of {}: {} of {} rows (holdout {}, {} split, seed {}); the rest "
+        "are the training rows\n",
+        options.spec, rows.size(), table.rows, spec->holdout, CvSchemeName(spec->cv.scheme),
+        spec->seed);
+  } else {
+    std::cout << fmt::format("rows      all {} rows of {}\n", rows.size(), dataset);
+  }
+  std::cout << std::flush;
 
-  const training::Matrix predictions = PredictRows(model, table, inputs, task, classes);
+  NoteXgboostClassifier(model, task);
+  const training::Matrix predictions = PredictRows(model, table, inputs, task, classes, rows);
   if (LooksLikeLabels(predictions, task)) {
     std::cout << "note      every score is 0 or 1: the model may answer with labels, not "
                  "probabilities (a scikit-learn model: log it with "
                  "pyfunc_predict_fn='predict_proba')\n";
   }
-  const std::string title = fmt::format("{} on {}", model.Name().substr(8), dataset);
+  const std::string title =
+      fmt::format("{} on {}{}", model.Name().substr(8), dataset, options.holdout ? " holdout" : "");
   training::EvaluationReport report =
-      training::EvaluatePredictions({task, labels.classes, labels.y, &predictions, title});
+      training::EvaluatePredictions({task, labels.classes, y, &predictions, title});
   std::string note;
   training::Explanation explanation =
-      ExplainModel(model, table, task, labels.classes, title, &note);
+      ExplainModel(model, table, rows, task, labels.classes, title, &note);
   if (!note.empty()) std::cout << "note      " << note << "\n";
 
   std::optional<training::Matrix> against_predictions;
   std::optional<training::Evaluation> against_evaluation;
   if (against) {
-    against_predictions = PredictRows(*against, table, against_inputs, task, classes);
+    NoteXgboostClassifier(*against, task);
+    against_predictions = PredictRows(*against, table, against_inputs, task, classes, rows);
     against_evaluation =
-        training::Evaluate(task, static_cast<int64_t>(classes), labels.y, *against_predictions);
+        training::Evaluate(task, static_cast<int64_t>(classes), y, *against_predictions);
+  }
+
+  // Fairness and robustness as `slipway train` assesses its holdout; gates
+  // name their metrics.
+  const std::string metric = spec ? spec->metric : std::string(training::DefaultMetric(task));
+  const uint64_t seed = spec ? spec->seed : 0;
+  const std::string shown_scope = options.holdout ? "holdout" : "evaluated";
+  std::optional<training::FairnessReport> fairness;
+  if (fairness_spec) {
+    fairness = training::AssessFairness(*fairness_spec, inputs, labels.classes, table, rows, y,
+                                        predictions);
+    fairness->scope = shown_scope;
+  }
+  std::optional<training::RobustnessReport> robustness;
+  if ((spec && spec->robustness) || options.robustness) {
+    const training::Robustness asked =
+        spec && spec->robustness ? *spec->robustness : training::Robustness{};
+    std::vector<size_t> local(rows.size());
+    std::iota(local.begin(), local.end(), size_t{0});
+    bool unperturbed = true;
+    std::string refused;  // the first perturbation the model could not predict
+    const training::PredictTable predict = [&](const training::Table& t) {
+      if (unperturbed) {
+        unperturbed = false;
+        return PredictRows(model, t, inputs, task, classes, local);
+      }
+      try {
+        return PredictRows(model, t, inputs, task, classes, local);
+      } catch (const Error& error) {
+        if (refused.empty()) refused = error.what();
+        return Unpredicted(t.rows, predictions.cols);
+      }
+    };
+    robustness = training::AssessRobustness(asked, seed, task, static_cast<int64_t>(classes),
+                                            metric, table, training_rows, rows, y, inputs, predict);
+    robustness->scope = shown_scope;
+    if (!refused.empty()) {
+      std::cout << "note      robustness: the model could not predict a perturbation (NaN in "
+                   "the report): "
+                << refused << "\n";
+    }
   }
 
   // Gates: the spec's, or with --against alone one champion gate.
   std::vector<training::Gate> gates = spec ? spec->gates : std::vector<training::Gate>{};
-  const std::string metric = spec ? spec->metric : std::string(training::DefaultMetric(task));
   if (!spec && against) {
     training::Gate gate;
     gate.metric = metric;
@@ -462,9 +633,10 @@ void Evaluate(const EvaluateOptions& options) {
     gate.margin = options.margin;
     gates.push_back(gate);
   }
-  const uint64_t seed = spec ? spec->seed : 0;
   std::map<std::string, double> gated = report.evaluation.metrics;
   gated.insert(explanation.metrics.begin(), explanation.metrics.end());
+  if (fairness) gated.insert(fairness->metrics.begin(), fairness->metrics.end());
+  if (robustness) gated.insert(robustness->metrics.begin(), robustness->metrics.end());
   const std::vector<training::GateResult> results =
       training::EvaluateGates(gates, gated, [&](const training::Gate& gate) {
         training::ChampionMetric champion;
@@ -472,13 +644,15 @@ void Evaluate(const EvaluateOptions& options) {
         champion.exists = true;
         champion.version = against->registered.version;
         champion.value = against_evaluation->metrics.at(gate.metric);
-        champion.interval = training::BootstrapImprovement(
-            task, static_cast<int64_t>(classes), labels.y, predictions, *against_predictions,
-            gate.metric, gate.confidence, seed);
+        champion.interval = training::BootstrapImprovement(task, static_cast<int64_t>(classes), y,
+                                                           predictions, *against_predictions,
+                                                           gate.metric, gate.confidence, seed);
         return champion;
       });
   const bool passed = training::AllPassed(results);
 
+  if (fairness) std::cout << training::FormatFairness(*fairness);
+  if (robustness) std::cout << training::FormatRobustness(*robustness);
   std::cout << "\n";
   PrintMetrics(report.evaluation.metrics,
                against_evaluation ? &against_evaluation->metrics : nullptr);
@@ -489,7 +663,8 @@ void Evaluate(const EvaluateOptions& options) {
                              KeyValue("mlflow.source.name", "slipway evaluate"),
                              KeyValue("slipway.evaluation.model", model.Name()),
                              KeyValue("slipway.dataset", dataset),
-                             KeyValue("slipway.dataset.sha256", version.content_digest)});
+                             KeyValue("slipway.dataset.sha256", version.content_digest),
+                             KeyValue("slipway.evaluation.rows", scope)});
     if (against) tags.push_back(KeyValue("slipway.evaluation.against", against->Name()));
     if (!results.empty()) {
       tags.push_back(KeyValue("slipway.gates", passed ? "PASSED" : "FAILED"));
@@ -504,9 +679,15 @@ void Evaluate(const EvaluateOptions& options) {
                                                           model.registered.version)
                                             : options.run_name,
                    tags, NowMillis());
-    json params = json::array({KeyValue("model", options.model),
-                               KeyValue("model.version", model.Name()), KeyValue("data", dataset),
-                               KeyValue("target", target), KeyValue("task", task_text)});
+    json params = json::array(
+        {KeyValue("model", options.model), KeyValue("model.version", model.Name()),
+         KeyValue("data", dataset), KeyValue("target", target), KeyValue("task", task_text),
+         KeyValue("rows", scope), KeyValue("rows.count", std::to_string(rows.size()))});
+    if (options.holdout) {
+      params.push_back(KeyValue("holdout", fmt::format("{}", spec->holdout)));
+      params.push_back(KeyValue("cv.scheme", std::string(training::CvSchemeName(spec->cv.scheme))));
+      params.push_back(KeyValue("seed", std::to_string(spec->seed)));
+    }
     if (against) params.push_back(KeyValue("against", against_reference));
     json metrics = json::array();
     auto add = [&](const std::string& key, double value) {
@@ -514,6 +695,10 @@ void Evaluate(const EvaluateOptions& options) {
     };
     for (const auto& [name, value] : report.evaluation.metrics) add(name, value);
     for (const auto& [name, value] : explanation.metrics) add(name, value);
+    if (fairness)
+      for (const auto& [name, value] : fairness->metrics) add(name, value);
+    if (robustness)
+      for (const auto& [name, value] : robustness->metrics) add(name, value);
     if (against_evaluation)
       for (const auto& [name, value] : against_evaluation->metrics) add("against." + name, value);
     for (size_t i = 0; i < results.size(); ++i) {
@@ -533,7 +718,9 @@ void Evaluate(const EvaluateOptions& options) {
     for (const training::EvaluationFile& f : explanation.files)
       run.PutArtifact("evaluation/" + f.name, f.bytes);
     run.PutArtifact("evaluation/predictions.csv",
-                    PredictionsCsv(labels.y, labels.classes, predictions, task));
+                    PredictionsCsv(rows, y, labels.classes, predictions, task));
+    if (fairness) run.PutArtifact("fairness/report.json", fairness->ToJson().dump(2));
+    if (robustness) run.PutArtifact("robustness/report.json", robustness->ToJson().dump(2));
     if (!options.spec.empty()) run.PutArtifact("spec.yaml", ReadFile(options.spec, "spec file"));
     run.Finish();
     std::cout << fmt::format("\nlogged    run {}: evaluation/ holds the curves and charts\n",
@@ -572,6 +759,21 @@ void AddEvaluateCommand(CLI::App& app) {
                        "The label column (default: the spec's, or the model's own)");
   evaluate->add_option("--task", options->task,
                        "binary, multiclass or regression (default: the spec's, or the model's)");
+  evaluate->add_flag("--holdout", options->holdout,
+                     "With --spec: score only the rows `slipway train` held out with that spec "
+                     "and seed (default: every row)");
+  evaluate
+      ->add_option("--sensitive", options->sensitive,
+                   "Fairness: a column whose groups are compared, besides the spec's; "
+                   "repeatable")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  evaluate->add_option("--positive-class", options->positive_class,
+                       "Fairness: the class whose selection the groups compare (default: the "
+                       "spec's, or a binary task's second class)");
+  evaluate->add_flag("--robustness", options->robustness,
+                     "Assess robustness (noise 0.05, each feature missing) when the spec does "
+                     "not ask for it");
   evaluate
       ->add_option("--margin", options->margin,
                    "Without --spec: by how much the model must beat --against's")

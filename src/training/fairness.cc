@@ -337,8 +337,8 @@ std::string FormatFairness(const FairnessReport& report) {
   std::string out;
   const bool regression = report.task == Task::kRegression;
   for (const SensitiveColumnFairness& c : report.columns) {
-    out += fmt::format("\nfairness of '{}'{} on {} holdout rows{}\n", c.column,
-                       c.feature ? "" : " (not a feature)", report.rows,
+    out += fmt::format("\nfairness of '{}'{} on {} {} rows{}\n", c.column,
+                       c.feature ? "" : " (not a feature)", report.rows, report.scope,
                        regression ? "" : ", positive class " + report.positive_class);
     if (regression) {
       out += fmt::format("  {:<20} {:>7} {:>10} {:>10} {:>12}\n", "group", "rows", "mae", "rmse",

@@ -118,6 +118,7 @@ struct FairnessReport {
   Task task = Task::kBinary;
   std::string positive_class;  // classification: its label
   size_t rows = 0;
+  std::string scope = "holdout";  // which rows, as printed: "holdout", "evaluated"
   std::vector<SensitiveColumnFairness> columns;
   // The run's metrics (FairnessMetricNames); NaN where undefined.
   std::map<std::string, double> metrics;

@@ -139,6 +139,21 @@ RobustnessReport AssessRobustness(const Robustness& options, uint64_t seed, Task
                                   std::span<const size_t> training_rows,
                                   std::span<const size_t> rows, std::span<const double> y,
                                   const Preprocessor& preprocessor, const FittedModel& model) {
+  std::vector<std::string> features;
+  for (const FeatureTransform& f : preprocessor.features()) features.push_back(f.name);
+  std::vector<size_t> all(rows.size());
+  std::iota(all.begin(), all.end(), size_t{0});
+  return AssessRobustness(
+      options, seed, task, classes, metric, table, training_rows, rows, y, features,
+      [&](const Table& t) { return model.Predict(preprocessor.Transform(t, all)); });
+}
+
+RobustnessReport AssessRobustness(const Robustness& options, uint64_t seed, Task task,
+                                  int64_t classes, const std::string& metric, const Table& table,
+                                  std::span<const size_t> training_rows,
+                                  std::span<const size_t> rows, std::span<const double> y,
+                                  const std::vector<std::string>& features,
+                                  const PredictTable& predict) {
   RobustnessReport report;
   report.task = task;
   report.metric = metric;
@@ -150,18 +165,13 @@ RobustnessReport AssessRobustness(const Robustness& options, uint64_t seed, Task
   // The rows assessed, alone in a table of the model's features: row i is rows[i].
   Table local;
   local.rows = rows.size();
-  for (const FeatureTransform& f : preprocessor.features()) {
-    const TableColumn& source = table.Get(f.name);
+  for (const std::string& name : features) {
+    const TableColumn& source = table.Get(name);
     TableColumn column{source.name, source.categorical, source.boolean, {}, source.categories};
     column.values.reserve(rows.size());
     for (size_t row : rows) column.values.push_back(source.values[row]);
     local.columns.push_back(std::move(column));
   }
-  std::vector<size_t> all(local.rows);
-  std::iota(all.begin(), all.end(), size_t{0});
-  const auto predict = [&](const Table& t) {
-    return model.Predict(preprocessor.Transform(t, all));
-  };
   const Matrix before = predict(local);
   report.baseline = Evaluate(task, classes, y, before).metrics.at(metric);
   const auto compare = [&](const Table& t) {
@@ -175,10 +185,9 @@ RobustnessReport AssessRobustness(const Robustness& options, uint64_t seed, Task
     return change;
   };
 
-  const std::vector<FeatureTransform>& features = preprocessor.features();
   for (size_t j = 0; j < features.size(); ++j) {
     FeatureRobustness f;
-    f.feature = features[j].name;
+    f.feature = features[j];
     f.numeric = !local.columns[j].categorical && !local.columns[j].boolean;
     if (f.numeric) f.noise_std = options.noise * StdOf(table.Get(f.feature), training_rows);
     report.features.push_back(std::move(f));
@@ -272,8 +281,8 @@ nlohmann::json RobustnessReport::ToJson() const {
 std::string FormatRobustness(const RobustnessReport& report) {
   const bool regression = report.task == Task::kRegression;
   const std::string change = regression ? "mean |change|" : "flip rate";
-  std::string out = fmt::format("\nrobustness on {} holdout rows: {} {:.4f} unperturbed",
-                                report.rows, report.metric, report.baseline);
+  std::string out = fmt::format("\nrobustness on {} {} rows: {} {:.4f} unperturbed", report.rows,
+                                report.scope, report.metric, report.baseline);
   if (report.noise > 0) out += fmt::format("; noise {} x each feature's std", report.noise);
   const std::string drop = report.metric + " drop";
   out += fmt::format("\n  {:<24} {:>20} {:>16} {:>22} {:>16}\n", "feature", "noise " + change, drop,

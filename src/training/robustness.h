@@ -37,6 +37,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -112,6 +113,7 @@ struct RobustnessReport {
   bool missing = false;
   uint64_t seed = 0;
   size_t rows = 0;
+  std::string scope = "holdout";              // which rows, as printed: "holdout", "evaluated"
   std::optional<PredictionChange> noise_all;  // every numeric feature noised at once
   std::vector<FeatureRobustness> features;    // in the model's feature order
   std::map<std::string, double> metrics;      // the run's; NaN where undefined
@@ -127,6 +129,22 @@ RobustnessReport AssessRobustness(const Robustness& options, uint64_t seed, Task
                                   std::span<const size_t> training_rows,
                                   std::span<const size_t> rows, std::span<const double> y,
                                   const Preprocessor& preprocessor, const FittedModel& model);
+
+// What a model predicts of the rows assessed: `rows` holds only them (row
+// i is the i-th assessed), one column per feature in the order given,
+// perturbed or not. A Matrix holding a NaN is a model that could not
+// predict them (ComparePredictions reports NaN).
+using PredictTable = std::function<Matrix(const Table& rows)>;
+
+// The same assessment of any model (`slipway evaluate`: one loaded as
+// serving loads it) reading the columns `features` of `table`, predicted
+// by `predict`; the first call predicts the unperturbed rows.
+RobustnessReport AssessRobustness(const Robustness& options, uint64_t seed, Task task,
+                                  int64_t classes, const std::string& metric, const Table& table,
+                                  std::span<const size_t> training_rows,
+                                  std::span<const size_t> rows, std::span<const double> y,
+                                  const std::vector<std::string>& features,
+                                  const PredictTable& predict);
 
 // The final model's robustness on the holdout of `outcome`, as the spec asks.
 RobustnessReport AssessRobustness(const TrainingSpec& spec, const Table& table,

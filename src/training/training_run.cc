@@ -240,6 +240,11 @@ PreparedTraining PrepareTraining(const TrainingSpec& spec, const Table& table) {
   return prepared;
 }
 
+Holdout HoldoutOf(const TrainingSpec& spec, const Table& table) {
+  const EncodedTarget target = EncodeTarget(table.Get(spec.target.name), spec.task);
+  return SplitHoldout(SplitColumnsOf(spec, table, target), spec.cv.scheme, spec.holdout, spec.seed);
+}
+
 CvResult CrossValidate(const TrainingSpec& spec, const TrainingPlan& plan, const Table& table,
                        const PreparedTraining& prepared,
                        const std::map<std::string, ParamValue>& params, size_t max_folds,

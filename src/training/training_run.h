@@ -119,6 +119,12 @@ void CheckTrainable(const TrainingSpec& spec, const TrainingPlan& plan);
 
 PreparedTraining PrepareTraining(const TrainingSpec& spec, const Table& table);
 
+// The holdout PrepareTraining makes of `table` (which holds the target and
+// the CV scheme's group or time column): for the same spec, seed and data
+// version, the rows `slipway train` held out. What `slipway evaluate
+// --holdout` scores.
+Holdout HoldoutOf(const TrainingSpec& spec, const Table& table);
+
 // The params on the first `max_folds` folds (0: all of them); `on_fold` may
 // be empty. With early_stopping_rounds in `params`, each fold stops on its
 // validation rows.

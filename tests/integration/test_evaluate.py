@@ -553,3 +553,160 @@ seed: 5
     metrics = MlflowClient(server.url).get_run(evaluated).data.metrics
     rmse = float(np.sqrt(np.mean((frame["target"] - predictions["prediction"]) ** 2)))
     assert metrics["rmse"] == pytest.approx(rmse, abs=1e-9)
+
+
+def test_evaluate_holdout_scores_exactly_the_rows_training_held_out(workspace, server):
+    trained = _register(workspace, server, TRAIN_SPEC, "cancer-holdout", "candidate")
+    (workspace / "holdout.yaml").write_text(TRAIN_SPEC)
+    out = _evaluate(workspace, "models:/cancer-holdout@candidate", "--data", "cancer@1",
+                    "--spec", "holdout.yaml", "--holdout", "--tracking-uri", server.url)
+    assert out.returncode == 0, out.stderr
+    assert ("rows      the holdout of holdout.yaml: 114 of 569 rows (holdout 0.2, stratified "
+            "split, seed 11)") in out.stdout, out.stdout
+    evaluated = _evaluation_run(out.stdout)
+    # The rows training logged as its holdout, in the same order, with the
+    # same labels and (the same model, loaded as serving loads it) predictions.
+    held_out = _csv(server, trained, "evaluation/holdout_predictions.csv")
+    scored = _csv(server, evaluated, "evaluation/predictions.csv")
+    assert list(scored["row"]) == list(held_out["row"])
+    assert list(scored["y"]) == list(held_out["y"])
+    np.testing.assert_allclose(scored["prediction"], held_out["prediction"], rtol=0, atol=1e-6)
+    client = MlflowClient(server.url)
+    run = client.get_run(evaluated)
+    assert run.data.params["rows"] == "holdout" and run.data.params["rows.count"] == "114"
+    assert run.data.params["seed"] == "11" and run.data.params["cv.scheme"] == "stratified"
+    assert run.data.tags["slipway.evaluation.rows"] == "holdout"
+    training = client.get_run(trained).data.metrics
+    for name in ("roc_auc", "log_loss", "accuracy", "brier"):
+        assert run.data.metrics[name] == pytest.approx(training[f"holdout.{name}"], abs=1e-6), name
+    assert _json(server, evaluated, "evaluation/metrics.json")["rows"] == 114
+
+    # Without --holdout every row is scored, and the run says so.
+    every = _evaluate(workspace, "models:/cancer-holdout@candidate", "--data", "cancer@1",
+                      "--spec", "holdout.yaml", "--tracking-uri", server.url)
+    assert every.returncode == 0, every.stderr
+    assert "rows      all 569 rows of cancer@1" in every.stdout
+    params = client.get_run(_evaluation_run(every.stdout)).data.params
+    assert params["rows"] == "all" and params["rows.count"] == "569"
+    # A holdout is a spec's: --holdout alone is refused, saying why.
+    alone = _evaluate(workspace, "models:/cancer-holdout@candidate", "--data", "cancer@1",
+                      "--holdout", "--tracking-uri", server.url)
+    assert alone.returncode != 0
+    assert "--holdout needs --spec" in alone.stderr
+
+
+BANDS_SPEC = """\
+data: bands@1
+target: malignant
+task: binary
+exclude: [size_band]
+model: {type: xgboost, params: {num_boost_round: 20, max_depth: 2}}
+cv: {scheme: stratified, folds: 3}
+holdout: 0.3
+seed: 3
+fairness: {sensitive: [size_band]}
+robustness: {noise: 0.1, missing: true}
+gates:
+  - {metric: roc_auc, min: 0.9}
+  - {metric: robustness.noise_flip_rate, max: 0.5}
+"""
+
+
+@pytest.fixture(scope="module")
+def bands(workspace) -> pd.DataFrame:
+    """The cancer set with a sensitive column: mean_radius in three bands."""
+    frame = pd.read_csv(workspace / "cancer.csv")
+    frame["size_band"] = pd.cut(frame["mean_radius"], [0, 12, 16, 100],
+                                labels=["small", "medium", "large"]).astype(str)
+    frame.to_csv(workspace / "bands.csv", index=False)
+    slipway("data", "add", "bands.csv", "--name", "bands", cwd=workspace)
+    return frame
+
+
+def _report(server, run_id: str, path: str) -> dict:
+    return _json(server, run_id, path)
+
+
+def test_evaluate_assesses_fairness_and_robustness_as_training_does(workspace, bands, server):
+    trained = _register(workspace, server, BANDS_SPEC, "bands", "candidate")
+    (workspace / "bands.yaml").write_text(BANDS_SPEC)
+    out = _evaluate(workspace, "models:/bands@candidate", "--data", "bands@1", "--spec",
+                    "bands.yaml", "--holdout", "--tracking-uri", server.url)
+    assert out.returncode == 0, out.stderr
+    assert "fairness of 'size_band' (not a feature) on 171 holdout rows, positive class 1" \
+        in out.stdout, out.stdout
+    assert "robustness on 171 holdout rows: roc_auc " in out.stdout
+    tail = out.stdout[out.stdout.index("\ngates     PASSED\n"):]
+    assert re.search(r"robustness.noise_flip_rate <= 0.5\s+0\.\d+\s+passed", tail), tail
+    evaluated = _evaluation_run(out.stdout)
+    # On the same rows with the same model, the same reports as training's.
+    for path in ("fairness/report.json", "robustness/report.json"):
+        got, expected = _report(server, evaluated, path), _report(server, trained, path)
+        assert got["rows"] == expected["rows"] == 171, path
+        assert set(got["metrics"]) == set(expected["metrics"]), path
+        for name, value in expected["metrics"].items():
+            assert got["metrics"][name] == pytest.approx(value, abs=1e-6), (path, name)
+    fairness = _report(server, evaluated, "fairness/report.json")
+    expected = _report(server, trained, "fairness/report.json")
+    assert [(g["group"], g["count"], g["selected"]) for g in fairness["columns"][0]["groups"]] == \
+        [(g["group"], g["count"], g["selected"]) for g in expected["columns"][0]["groups"]]
+    metrics = MlflowClient(server.url).get_run(evaluated).data.metrics
+    assert metrics["fairness.size_band.demographic_parity_difference"] == pytest.approx(
+        expected["metrics"]["fairness.size_band.demographic_parity_difference"], abs=1e-9)
+    assert "robustness.missing_flip_rate_max" in metrics
+
+    # A fairness gate of the spec fails as in training: exit 1, the gate named.
+    # (The bands follow the tumour's size, so the model selects them unequally.)
+    (workspace / "bands.yaml").write_text(
+        BANDS_SPEC + "  - {metric: fairness.demographic_parity_difference, max: 0.05}\n")
+    failing = _evaluate(workspace, "models:/bands@candidate", "--data", "bands@1", "--spec",
+                        "bands.yaml", "--holdout", "--tracking-uri", server.url, "--no-tracking")
+    assert failing.returncode == 1, failing.stdout + failing.stderr
+    assert "1 of 3 gates FAILED" in failing.stderr
+    tail = failing.stdout[failing.stdout.index("\ngates     FAILED\n"):]
+    dpd = expected["metrics"]["fairness.demographic_parity_difference"]
+    assert re.search(rf"fairness.demographic_parity_difference <= 0.05\s+{dpd:.4f}: short by "
+                     rf"{dpd - 0.05:.4f}\s+FAILED", tail), tail
+
+
+def test_evaluate_sensitive_flag_on_every_row(workspace, bands, server):
+    if "bands" not in {m.name for m in MlflowClient(server.url).search_registered_models()}:
+        _register(workspace, server, BANDS_SPEC, "bands", "candidate")
+    out = _evaluate(workspace, "models:/bands@candidate", "--data", "bands@1", "--sensitive",
+                    "size_band", "--robustness", "--tracking-uri", server.url)
+    assert out.returncode == 0, out.stderr
+    assert "fairness of 'size_band' (not a feature) on 569 evaluated rows" in out.stdout
+    assert "robustness on 569 evaluated rows" in out.stdout
+    run_id = _evaluation_run(out.stdout)
+    # Selection rates per band recomputed with pandas from the logged predictions.
+    predictions = _csv(server, run_id, "evaluation/predictions.csv")
+    assert list(predictions["row"]) == list(range(569))
+    selected = (predictions["prediction"] > 0.5).groupby(bands["size_band"]).mean()
+    report = _report(server, run_id, "fairness/report.json")
+    assert report["rows"] == 569
+    by_group = {g["group"]: g for g in report["columns"][0]["groups"]}
+    assert set(by_group) == {"small", "medium", "large"}
+    for band, rate in selected.items():
+        assert by_group[band]["selection_rate"] == pytest.approx(rate, abs=1e-12), band
+        assert by_group[band]["count"] == int((bands["size_band"] == band).sum())
+    metrics = MlflowClient(server.url).get_run(run_id).data.metrics
+    assert metrics["fairness.size_band.demographic_parity_difference"] == pytest.approx(
+        selected.max() - selected.min(), abs=1e-12)
+    assert metrics["fairness.disparate_impact_ratio"] == pytest.approx(
+        selected.min() / selected.max(), abs=1e-12)
+    robustness = _report(server, run_id, "robustness/report.json")
+    assert robustness["rows"] == 569 and robustness["noise"] == 0.05 and robustness["seed"] == 0
+    assert robustness["baseline"] == pytest.approx(metrics["roc_auc"], abs=1e-12)
+    assert len(robustness["features"]) == 30  # the model's inputs, not size_band
+
+    bad = _evaluate(workspace, "models:/bands@candidate", "--data", "bands@1", "--sensitive",
+                    "nope", "--tracking-uri", server.url)
+    assert bad.returncode != 0 and "--sensitive: no column 'nope' in bands@1" in bad.stderr
+    target = _evaluate(workspace, "models:/bands@candidate", "--data", "bands@1", "--sensitive",
+                       "malignant", "--tracking-uri", server.url)
+    assert target.returncode != 0 and "'malignant' is the target" in target.stderr
+    wrong_class = _evaluate(workspace, "models:/bands@candidate", "--data", "bands@1",
+                            "--sensitive", "size_band", "--positive-class", "7", "--no-tracking",
+                            "--tracking-uri", server.url)
+    assert wrong_class.returncode != 0
+    assert "--positive-class: no class '7' in 'malignant'" in wrong_class.stderr

@@ -574,6 +574,28 @@ TEST(TrainingRunTest, LogisticCrossValidationRecordsItsLearningCurve) {
   EXPECT_TRUE(closed.objective.empty());
 }
 
+TEST(TrainingRunTest, HoldoutOfIsTheTrainingsHoldout) {
+  Table t;
+  t.rows = 90;
+  std::vector<double> a, label, group;
+  for (size_t i = 0; i < t.rows; ++i) {
+    a.push_back(static_cast<double>(i));
+    label.push_back(i % 3 == 0 ? 1 : 0);
+    group.push_back(static_cast<double>(i % 9));
+  }
+  t.columns = {Numeric("a", a), Numeric("y", label), Numeric("g", group)};
+  for (const std::string cv :
+       {"{scheme: stratified, folds: 3}", "{scheme: kfold, folds: 3}",
+        "{scheme: grouped, group: g, folds: 3}", "{scheme: time, time: a, folds: 3}"}) {
+    const TrainingSpec spec =
+        ParseSpec("data: d@1\ntarget: y\ncv: " + cv + "\nholdout: 0.3\nseed: 9\n", "spec.yaml");
+    const Holdout split = HoldoutOf(spec, t);
+    EXPECT_EQ(split.holdout, PrepareTraining(spec, t).split.holdout) << cv;
+    EXPECT_EQ(split.training, PrepareTraining(spec, t).split.training) << cv;
+    EXPECT_FALSE(split.holdout.empty()) << cv;
+  }
+}
+
 TEST(TrainingRunTest, RefusesWhatNoTrainerCanDoBeforeAnyFit) {
   TrainingPlan plan;
   plan.features = {{"a", data::ColumnType::kFloat64, false, 3, 10}};
