@@ -710,3 +710,42 @@ def test_evaluate_sensitive_flag_on_every_row(workspace, bands, server):
                             "--tracking-uri", server.url)
     assert wrong_class.returncode != 0
     assert "--positive-class: no class '7' in 'malignant'" in wrong_class.stderr
+
+
+def test_evaluate_a_python_model_for_fairness_and_robustness(workspace, bands, server,
+                                                             mlflow_client):
+    features = [c for c in bands.columns if c not in ("malignant", "size_band")]
+    pipeline = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500))
+    pipeline.fit(bands[features], bands["malignant"])
+    mlflow.set_experiment("python-models")
+    with mlflow.start_run():
+        info = mlflow.sklearn.log_model(pipeline, name="model", registered_model_name="py-bands",
+                                        pyfunc_predict_fn="predict_proba",
+                                        input_example=bands[features].head(3))
+    out = _evaluate(workspace, f"models:/py-bands/{info.registered_model_version}", "--data",
+                    "bands@1", "--target", "malignant", "--task", "binary", "--sensitive",
+                    "size_band", "--robustness", "--tracking-uri", server.url)
+    assert out.returncode == 0, out.stderr
+    assert "Python worker" in out.stdout
+    run_id = _evaluation_run(out.stdout)
+    p = pipeline.predict_proba(bands[features])[:, 1]
+    report = _report(server, run_id, "fairness/report.json")
+    rates = pd.Series(p > 0.5).groupby(bands["size_band"]).mean()
+    for g in report["columns"][0]["groups"]:
+        assert g["selection_rate"] == pytest.approx(rates[g["group"]], abs=1e-12), g["group"]
+    # Noise of 0.05 x each feature's std over the rows scored (every row
+    # without --holdout). A missing value is refused by LogisticRegression:
+    # NaN in the report (not logged as a metric), and a note says why.
+    robustness = _report(server, run_id, "robustness/report.json")
+    assert [f["feature"] for f in robustness["features"]] == features
+    for f in robustness["features"]:
+        assert f["noise_std"] == pytest.approx(0.05 * bands[f["feature"]].std(ddof=0),
+                                               rel=1e-9), f["feature"]
+    assert 0 <= robustness["noise_all"]["flip_rate"] <= 1
+    assert robustness["baseline"] == pytest.approx(roc_auc_score(bands["malignant"], p),
+                                                   abs=1e-9)
+    assert all(f["missing"]["flip_rate"] is None for f in robustness["features"])
+    assert "note      robustness: the model could not predict a perturbation" in out.stdout
+    metrics = MlflowClient(server.url).get_run(run_id).data.metrics
+    assert "robustness.noise_flip_rate" in metrics
+    assert "robustness.missing_flip_rate_max" not in metrics
