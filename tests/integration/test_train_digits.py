@@ -6,10 +6,14 @@ The gates that should pass pass and the model is registered; a gate that
 should fail fails with exit code 1 and a table naming it. The saved model
 is loaded by the real Python xgboost, whose predictions of the holdout rows
 must equal the run's (1e-6), and the run's holdout metrics are
-scikit-learn's on them (1e-9). Few trials and rounds keep it quick."""
+scikit-learn's on them (1e-9). `slipway evaluate --spec --holdout` of the
+registered model scores the same rows with the same probabilities, and its
+multiclass fairness (one class against the rest) agrees with pandas. Few
+trials and rounds keep it quick."""
 from __future__ import annotations
 
 import io
+import json
 import re
 from pathlib import Path
 
@@ -108,6 +112,35 @@ def test_digits_gates_pass_and_the_model_predicts_as_python_xgboost(workspace, s
     assert metrics["holdout.roc_auc_ovr"] == pytest.approx(
         roc_auc_score(y, logged, multi_class="ovr"), abs=1e-9)
     assert metrics["gate.0.passed"] == 1 and metrics["gate.1.passed"] == 1
+
+    # `slipway evaluate` of the registered model on the spec's holdout: the
+    # same rows and probabilities; fairness of a multiclass task needs the
+    # class whose selection the groups compare.
+    def evaluate(*args):
+        return slipway("evaluate", "models:/digits@candidate", "--data", "digits@1",
+                       "--tracking-uri", server.url, *args, cwd=workspace, check=False)
+
+    (workspace / "digits.yaml").write_text(SPEC)
+    out = evaluate("--spec", "digits.yaml", "--holdout", "--sensitive", "pixel_0_2")
+    assert out.returncode != 0
+    assert "--sensitive on a multiclass task needs --positive-class" in out.stderr
+    out = evaluate("--spec", "digits.yaml", "--holdout", "--sensitive", "pixel_0_2",
+                   "--positive-class", "3")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "rows      the holdout of digits.yaml: 359 of 1797 rows" in out.stdout
+    assert "fairness of 'pixel_0_2' on 359 holdout rows, positive class 3" in out.stdout
+    assert "\ngates     PASSED\n" in out.stdout
+    evaluated = re.search(r"^logged    run ([0-9a-f]+): evaluation/", out.stdout, re.M).group(1)
+    scored = pd.read_csv(io.BytesIO(_artifact(server, evaluated, "evaluation/predictions.csv")))
+    assert list(scored["row"]) == list(holdout["row"])
+    np.testing.assert_allclose(scored[[f"p{c}" for c in range(10)]].to_numpy(), p, rtol=0,
+                               atol=1e-6)
+    # Selection of class 3 per value of pixel_0_2, recomputed with pandas.
+    report = json.loads(_artifact(server, evaluated, "fairness/report.json"))
+    rates = pd.Series(p.argmax(axis=1) == 3).groupby(
+        frame.loc[holdout["row"], "pixel_0_2"].to_numpy()).mean()
+    got = {float(g["group"]): g["selection_rate"] for g in report["columns"][0]["groups"]}
+    assert got == pytest.approx({float(k): v for k, v in rates.items()}, abs=1e-12)
 
 
 def test_digits_gate_that_should_fail_fails_and_names_itself(workspace, server):
