@@ -7,6 +7,7 @@
 #include "blob/local_blob_store.h"
 #include "core/cpus.h"
 #include "core/error.h"
+#include "loop/process_retrainer.h"
 
 namespace slipway::app {
 namespace {
@@ -128,6 +129,18 @@ std::unique_ptr<App> App::Create(Options options) {
   app->serving_ = std::make_unique<serving::ServingService>(
       serving, *app->stores_->deployments, *app->registry_, *app->tracking_, *app->artifacts_,
       *authorizer, *app->audit_);
+  loop::ProcessRetrainer::Options retrain;
+  retrain.binary = o.loop_binary;
+  retrain.tracking_uri = o.loop_tracking_uri;
+  retrain.data_dir = o.data_dir;
+  retrain.store = o.store;
+  retrain.datasets = o.datasets;
+  retrain.work_dir = (std::filesystem::path(o.data_dir) / "loop").string();
+  retrain.access = app->access_.get();
+  app->retrainer_ = std::make_unique<loop::ProcessRetrainer>(retrain);
+  app->loops_ = std::make_unique<loop::LoopService>(
+      loop::LoopService::Options{}, *app->stores_->loops, *app->serving_, *app->registry_,
+      *authorizer, *app->audit_, *app->retrainer_);
   return app;
 }
 
@@ -156,6 +169,7 @@ void App::Start() {
                                      "serving rate samples",
                                      [serving = serving_.get()] { serving->SampleRates(); }));
   serving_->Start(*background_);
+  loops_->Start();
   // The server keeps the prediction log; a CLI command's App only opens it.
   predictions_->StartRetention();
 }
@@ -165,6 +179,7 @@ void App::Stop() {
   for (const store::Upkeep& upkeep : stores_->upkeep) {
     if (upkeep.set_wakeup) upkeep.set_wakeup(nullptr);
   }
+  loops_->Stop();
   serving_->Stop();
   tasks_.clear();  // each Handle cancels its task and waits for a run under way
   if (scheduler_) scheduler_->Stop();

@@ -42,6 +42,7 @@
 #include "genai/scorer_service.h"
 #include "governance/access_control.h"
 #include "governance/audit_log.h"
+#include "loop/loop_service.h"
 #include "registry/registry_service.h"
 #include "serving/prediction_log.h"
 #include "serving/serving_service.h"
@@ -98,6 +99,11 @@ class App {
     std::chrono::seconds prediction_log_age{7 * 24 * 3600};
     ml::LoadOptions models;
     monitoring::MetricRegistry* metrics = nullptr;
+    // The closed loop's retrains (loop/process_retrainer.h): the slipway
+    // executable and the server's own address, which a server sets; without
+    // them, a queued retrain fails saying it runs only in a server.
+    std::string loop_binary;
+    std::string loop_tracking_uri;
   };
 
   static std::unique_ptr<App> Create(Options options);
@@ -122,6 +128,7 @@ class App {
   data::DatasetService& datasets() { return *datasets_; }
   governance::AuditLog& audit() { return *audit_; }
   serving::ServingService& serving() { return *serving_; }
+  loop::LoopService& loops() { return *loops_; }
   serving::PredictionLog& predictions() { return *predictions_; }
   // The blobs of the prediction log (its segments), which
   // `predictions().Reader()` reads.
@@ -170,6 +177,8 @@ class App {
   std::unique_ptr<blob::BlobStore> prediction_blobs_;
   std::unique_ptr<serving::PredictionLog> predictions_;
   std::unique_ptr<serving::ServingService> serving_;
+  std::unique_ptr<loop::Retrainer> retrainer_;
+  std::unique_ptr<loop::LoopService> loops_;
   // Background work, from Start() to Stop().
   std::unique_ptr<core::Executor> background_;
   std::unique_ptr<core::Scheduler> scheduler_;

@@ -8,6 +8,7 @@
 #include "cli/cli_support.h"
 #include "cli/data_commands.h"
 #include "cli/evaluate_command.h"
+#include "cli/loop_commands.h"
 #include "cli/model_commands.h"
 #include "cli/serve_commands.h"
 #include "cli/server_command.h"
@@ -37,6 +38,7 @@ int main(int argc, char** argv) {
   slipway::cli::AddUserCommands(app);
   slipway::cli::AddDataCommands(app);
   slipway::cli::AddTrainCommands(app);
+  slipway::cli::AddLoopCommands(app);
   slipway::cli::AddEvaluateCommand(app);
   try {
     app.parse(argc, argv);

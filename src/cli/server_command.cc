@@ -1,5 +1,6 @@
 #include "cli/server_command.h"
 
+#include <fmt/format.h>
 #include <malloc.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
@@ -27,6 +28,7 @@
 #include "http/genai_routes.h"
 #include "http/graphql_routes.h"
 #include "http/http_server.h"
+#include "http/loop_routes.h"
 #include "http/mlflow_routes.h"
 #include "http/registry_routes.h"
 #include "http/serving_routes.h"
@@ -39,6 +41,22 @@
 
 namespace slipway::cli {
 namespace {
+
+// Where the server's own child processes reach it: a wildcard address is
+// reached on loopback.
+std::string LoopbackHost(const std::string& host) {
+  if (host.empty() || host == "0.0.0.0") return "127.0.0.1";
+  if (host == "::") return "[::1]";
+  if (host.find(':') != std::string::npos) return "[" + host + "]";
+  return host;
+}
+
+// This executable, for the children that run `slipway train`.
+std::string SelfExecutable() {
+  std::error_code error;
+  const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", error);
+  return error ? std::string() : self.string();
+}
 
 struct ServerArgs {
   std::string host = "127.0.0.1";
@@ -155,6 +173,9 @@ void RunServer(const ServerArgs& args) {
       std::chrono::milliseconds(static_cast<int64_t>(args.prediction_log_flush * 1000));
   app_options.audit.refusal_interval = std::chrono::seconds(args.audit_refusal_interval);
   app_options.audit.refusal_burst = args.audit_refusal_burst;
+  // The closed loop's retrains run this executable against this server.
+  app_options.loop_binary = SelfExecutable();
+  app_options.loop_tracking_uri = fmt::format("http://{}:{}", LoopbackHost(args.host), args.port);
   std::unique_ptr<app::App> app = app::App::Create(std::move(app_options));
 
   http::AddMlflowRoutes(server, app->tracking());
@@ -165,6 +186,7 @@ void RunServer(const ServerArgs& args) {
   http::AddGenaiRoutes(server, app->evaluation_datasets(), app->issues(), app->scorers());
   http::AddDatasetRoutes(server, app->datasets());
   http::AddDeploymentRoutes(server, app->serving());
+  http::AddLoopRoutes(server, app->loops());
   http::AddAuditRoutes(server, app->audit());
   http::AddSessionRoutes(server, app->access());
   http::EnableAuditTrail(server, app->audit());

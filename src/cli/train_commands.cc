@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "app/app.h"
 #include "cli/api_client.h"
 #include "cli/cli_support.h"
 #include "cli/git_commit.h"
@@ -67,7 +68,65 @@ struct TrainOptions {
   int jobs = 1;
   int64_t max_trials = -1;
   std::string reproduce;  // --reproduce: a run id
+  std::string data_dir;   // --data-dir: a server's data folder instead of a workspace
+  std::string store;  // with --data-dir: the server's --store and --datasets, if not the default
+  std::string datasets;
+  std::vector<std::string> tags;  // --tag KEY=VALUE: on the run and the registered version
+  std::string result_file;        // --result-file: the outcome as JSON
+  bool no_alias = false;          // --no-alias: register without moving the spec's alias
 };
+
+// Where the dataset versions come from: the local workspace, or (--data-dir)
+// the data folder of a server, opened beside it as its other CLI commands do
+// (the closed loop trains on the server's own datasets this way).
+struct DataSource {
+  std::unique_ptr<Workspace> workspace;
+  std::unique_ptr<app::App> server;
+  std::string where;
+
+  static DataSource Open(const TrainOptions& options) {
+    DataSource source;
+    if (options.data_dir.empty() && (!options.store.empty() || !options.datasets.empty()))
+      ThrowInvalid("--store and --datasets go with --data-dir");
+    if (options.data_dir.empty()) {
+      source.workspace = Workspace::Open(options.workspace, false);
+      source.where = "the workspace " + source.workspace->root().parent_path().string();
+      return source;
+    }
+    if (!options.workspace.empty()) ThrowInvalid("give --workspace or --data-dir, not both");
+    if (!std::filesystem::is_directory(options.data_dir))
+      ThrowInvalid("--data-dir: no folder '" + options.data_dir + "'");
+    app::App::Options app_options;
+    app_options.data_dir = options.data_dir;
+    app_options.store = options.store;
+    app_options.datasets = options.datasets;
+    source.server = app::App::Create(std::move(app_options));
+    source.where = "the server data folder " + options.data_dir;
+    return source;
+  }
+  data::DatasetService& service() { return server ? server->datasets() : workspace->service(); }
+};
+
+// --tag KEY=VALUE, as tags of a run or a model version.
+json TagsOf(const std::vector<std::string>& settings) {
+  json tags = json::array();
+  for (const std::string& setting : settings) {
+    const size_t eq = setting.find('=');
+    if (eq == std::string::npos || eq == 0)
+      ThrowInvalid("--tag '" + setting + "': expected KEY=VALUE");
+    tags.push_back(KeyValue(setting.substr(0, eq), setting.substr(eq + 1)));
+  }
+  return tags;
+}
+
+// --result-file: what a program that ran `slipway train` needs to know,
+// written once the outcome is known (not when training failed to run).
+void WriteResult(const std::string& path, const json& result) {
+  if (path.empty()) return;
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << result.dump(2) << "\n";
+  if (!out) throw Error(ErrorCode::kInternalError, "cannot write --result-file '" + path + "'");
+}
 
 std::string ReadSpec(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -412,8 +471,10 @@ void PrintGates(const std::vector<training::GateResult>& results) {
 // Registers the run's model and moves the alias: the registered model made
 // when missing, a version from runs:/<run>/model carrying `version_tags`,
 // with the model card as its description.
-void Register(ApiClient& client, const training::Registration& reg, const std::string& run_id,
-              const json& version_tags, const std::string& description) {
+// Returns the version.
+std::string Register(ApiClient& client, const training::Registration& reg,
+                     const std::string& run_id, const json& version_tags,
+                     const std::string& description) {
   try {
     client.Post(Endpoint("registered-models/create"), {{"name", reg.model}});
   } catch (const Error& error) {
@@ -433,6 +494,7 @@ void Register(ApiClient& client, const training::Registration& reg, const std::s
                 {{"name", reg.model}, {"alias", reg.alias}, {"version", version}});
     std::cout << fmt::format("alias     {}@{} -> version {}\n", reg.model, reg.alias, version);
   }
+  return version;
 }
 
 void Train(const TrainOptions& options) {
@@ -459,16 +521,16 @@ void Train(const TrainOptions& options) {
   if (recorded && !recorded->spec_sha256.empty() && Sha256::Hex(spec_text) != recorded->spec_sha256)
     ThrowInvalid("run " + recorded->run_id + "'s spec.yaml does not have the digest it recorded");
   const training::TrainingSpec spec = training::ParseSpec(spec_text, spec_source, overrides);
-  auto workspace = Workspace::Open(options.workspace, false);
-  data::DatasetService& datasets = workspace->service();
+  const json extra_tags = TagsOf(options.tags);
+  DataSource source = DataSource::Open(options);
+  data::DatasetService& datasets = source.service();
   data::DatasetVersion version;
   try {
     version = datasets.Resolve(data::ParseDatasetRef(spec.data.name));
   } catch (const Error& error) {
     if (error.code() != ErrorCode::kResourceDoesNotExist) throw;
     training::FailAt(spec, spec.data.at, "data",
-                     std::string(error.what()) + " (in the workspace " +
-                         workspace->root().parent_path().string() + ")");
+                     std::string(error.what()) + " (in " + source.where + ")");
   }
   if (version.profile_json.empty()) {
     training::FailAt(spec, spec.data.at, "data",
@@ -495,6 +557,7 @@ void Train(const TrainOptions& options) {
   std::vector<training::TrialResult> done;
   json base_tags = json::array(
       {KeyValue("mlflow.source.type", "LOCAL"), KeyValue("mlflow.source.name", "slipway train")});
+  for (const json& tag : extra_tags) base_tags.push_back(tag);
   if (!options.no_tracking && !recorded) {
     const std::string uri = ResolveTrackingUri(options.tracking_uri);
     client.emplace(uri);
@@ -781,6 +844,12 @@ void Train(const TrainOptions& options) {
     std::cout << "\nnot tracked (--no-tracking): the model was not saved\n";
   }
 
+  json result = {{"passed", passed},
+                 {"run_id", run ? run->run_id() : std::string()},
+                 {"data", plan.dataset},
+                 {"gates", json::array()}};
+  for (const training::GateResult& g : gates)
+    result["gates"].push_back({{"rule", g.rule}, {"detail", g.detail}, {"passed", g.passed}});
   if (spec.register_as) {
     if (!passed) {
       std::cout << fmt::format("not registered: a gate failed, {} is unchanged\n",
@@ -798,9 +867,16 @@ void Train(const TrainOptions& options) {
         version_tags.push_back(KeyValue(fmt::format("slipway.gate.{}", i),
                                         fmt::format("{}: {}", gates[i].rule, gates[i].detail)));
       }
-      Register(run->client(), *spec.register_as, run->run_id(), version_tags, model_card);
+      for (const json& tag : extra_tags) version_tags.push_back(tag);
+      training::Registration registration = *spec.register_as;
+      if (options.no_alias) registration.alias.clear();
+      result["model"] = registration.model;
+      result["version"] =
+          Register(run->client(), registration, run->run_id(), version_tags, model_card);
+      result["alias"] = registration.alias;
     }
   }
+  WriteResult(options.result_file, result);
   if (!gates.empty()) {
     std::cout << fmt::format("\ngates     {}\n", passed ? "PASSED" : "FAILED");
     PrintGates(gates);
@@ -839,6 +915,19 @@ void AddTrainCommands(CLI::App& app) {
   train->add_option("--jobs,-j", options->jobs, "Tuning trials run at once")->capture_default_str();
   train->add_option("--max-trials", options->max_trials,
                     "Stop a tuning session after this many new trials (rerun to resume)");
+  train->add_option("--data-dir", options->data_dir,
+                    "Read the dataset from a server's data folder (its --data-dir) instead of "
+                    "a workspace");
+  train->add_option("--store", options->store,
+                    "With --data-dir: the server's --store, when not the folder's default");
+  train->add_option("--datasets", options->datasets,
+                    "With --data-dir: the server's --datasets, when not the folder's default");
+  train->add_option("--tag", options->tags,
+                    "KEY=VALUE tag of the run and of the registered version; repeatable");
+  train->add_flag("--no-alias", options->no_alias,
+                  "Register a passing model without moving the spec's alias");
+  train->add_option("--result-file", options->result_file,
+                    "Write the outcome (passed, run, registered version, gates) as JSON here");
   train->add_option("--reproduce", options->reproduce,
                     "Train a tracked run again from what it recorded (spec, --set, data version, "
                     "seed) and compare the model files' digests; exit 1 on a mismatch");

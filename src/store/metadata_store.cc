@@ -9,6 +9,7 @@
 #include "store/sqlite_db.h"
 #include "store/sqlite_deployment_store.h"
 #include "store/sqlite_genai_store.h"
+#include "store/sqlite_loop_store.h"
 #include "store/sqlite_registry_store.h"
 #include "store/sqlite_trace_store.h"
 #include "store/sqlite_tracking_store.h"
@@ -39,6 +40,7 @@ std::unique_ptr<MetadataStores> OpenMetadataStore(const std::string& uri, Sync s
   stores->auth = std::make_unique<SqliteAuthStore>(db);
   stores->datasets = std::make_unique<SqliteDatasetStore>(db);
   stores->deployments = std::make_unique<SqliteDeploymentStore>(db);
+  stores->loops = std::make_unique<SqliteLoopStore>(db);
   stores->traces = std::make_unique<SqliteTraceStore>(db);
   stores->genai = std::make_unique<SqliteGenaiStore>(db);
   stores->engine = db;

@@ -20,6 +20,7 @@
 #include "genai/genai_store.h"
 #include "governance/access_control.h"
 #include "governance/audit_log.h"
+#include "loop/loop_service.h"
 #include "registry/registry_store.h"
 #include "serving/deployment_store.h"
 #include "store/sqlite_db.h"
@@ -55,6 +56,7 @@ struct MetadataStores {
   std::unique_ptr<governance::AuthStore> auth;
   std::unique_ptr<data::DatasetStore> datasets;
   std::unique_ptr<serving::DeploymentStore> deployments;
+  std::unique_ptr<loop::LoopStore> loops;
   std::unique_ptr<tracing::TraceStore> traces;
   std::unique_ptr<genai::GenaiStore> genai;
   std::shared_ptr<void> engine;  // what the stores share (a connection pool); opaque

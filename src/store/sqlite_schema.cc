@@ -474,6 +474,25 @@ ALTER TABLE latest_metrics ADD COLUMN tail_timestamp INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE latest_metrics ADD COLUMN tail_step INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE latest_metrics ADD COLUMN in_step_order INTEGER NOT NULL DEFAULT 0;
 )sql"},
+    // The closed loop (loop/loop_service.h): a policy per deployment and
+    // the runs it made, each as JSON beside what they are looked up by.
+    {13, "loop: policies and runs of the closed loop", R"sql(
+CREATE TABLE loop_policies (
+  deployment TEXT PRIMARY KEY,
+  policy TEXT NOT NULL,
+  creation_time INTEGER NOT NULL,
+  last_updated_time INTEGER NOT NULL
+);
+CREATE TABLE loop_runs (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  deployment TEXT NOT NULL,
+  state TEXT NOT NULL,
+  creation_time INTEGER NOT NULL,
+  run TEXT NOT NULL
+);
+CREATE INDEX loop_runs_by_deployment ON loop_runs (deployment, id);
+CREATE INDEX loop_runs_by_state ON loop_runs (state);
+)sql"},
 };
 
 }  // namespace
