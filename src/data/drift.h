@@ -58,9 +58,13 @@
 //     confidence) of the true one at any point, so |W1 - W1_exact| <=
 //     (eps_ref + eps_cur) (max - min over both sides): `wasserstein_error`.
 //     That bound is a worst case (a CDF off by eps everywhere at once); the
-//     errors of KLL's ranks are random and partly cancel in the integral:
-//     measured 0.0125 normed on 200k-row normal columns and under 0.01 on
-//     300k (the tests hold it to 0.02, a fifth of the default threshold).
+//     errors of KLL's ranks are random and partly cancel in the integral.
+//     Measured on 200k-row columns, normed: 0.003 to 0.013 on normal ones,
+//     0.021 on a lognormal(0, 1) one, upwards (when the two distributions
+//     are close the two sketches' independent rank errors add, and a heavy
+//     tail weights them by wide gaps); the tests allow 0.03, under a third
+//     of the default threshold. A value that close to its threshold can go
+//     either way.
 //   - ks_error: (eps_ref + eps_cur), the bound on |D - D_exact|; 0 when
 //     exact.
 //
