@@ -51,7 +51,16 @@ data::DatasetProfile LoadProfile(const std::string& source, const std::string& r
     data::ProfileOptions options;
     options.threads = 0;
     options.executor = executor.get();
-    return data::ProfileCsv(source, {}, options);
+    // Progress on stderr, redrawn in place, only when stderr is a terminal.
+    const bool show = isatty(STDERR_FILENO) != 0;
+    data::DatasetProfile profile =
+        data::ProfileCsv(source, {}, options, [&](uint64_t done, uint64_t total) {
+          if (!show) return;
+          const int percent = total == 0 ? 100 : static_cast<int>(100.0 * done / total);
+          std::cerr << fmt::format("\rprofiling the {} {:>3}%  ", role, percent) << std::flush;
+        });
+    if (show) std::cerr << "\r" << std::string(40, ' ') << "\r" << std::flush;
+    return profile;
   }
   if (fs::exists(source, error)) ThrowInvalid(role + " '" + source + "' is not a regular file");
   if (source.find('@') == std::string::npos) {

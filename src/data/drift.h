@@ -54,9 +54,11 @@
 //     every value). wasserstein_normed = W1 / max(sigma_ref, 0.001), sigma_ref
 //     the reference's population standard deviation (exact, from the
 //     moments): Evidently's "Wasserstein distance (normed)", np.std included.
-//     Sketch error: each sketched CDF is within eps = 1.33% (k = 200, 99%
-//     confidence) of the true one at any point, so |W1 - W1_exact| <=
-//     (eps_ref + eps_cur) (max - min over both sides): `wasserstein_error`.
+//     Sketch error: each sketched CDF is within eps = 1.33% (k = 200) of the
+//     true one at any one point, with 99% confidence per point (KLL's
+//     published bound; all points at once, somewhat less surely), so
+//     |W1 - W1_exact| <= (eps_ref + eps_cur) (max - min over both sides):
+//     `wasserstein_error`.
 //     That bound is a worst case (a CDF off by eps everywhere at once); the
 //     errors of KLL's ranks are random and partly cancel in the integral.
 //     Measured on 200k-row columns, normed: 0.003 to 0.013 on normal ones,
@@ -65,8 +67,8 @@
 //     tail weights them by wide gaps); the tests allow 0.03, under a third
 //     of the default threshold. A value that close to its threshold can go
 //     either way.
-//   - ks_error: (eps_ref + eps_cur), the bound on |D - D_exact|; 0 when
-//     exact.
+//   - ks_error: (eps_ref + eps_cur), the bound on |D - D_exact| in the same
+//     sense; 0 when exact. Measured: under 0.005 on 200k-row columns.
 //
 // Further statistics (categorical)
 //   - Chi-square: Pearson's test of homogeneity on the 2 x K table of the
