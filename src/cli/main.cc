@@ -10,6 +10,7 @@
 #include "cli/evaluate_command.h"
 #include "cli/loop_commands.h"
 #include "cli/model_commands.h"
+#include "cli/monitor_drift_command.h"
 #include "cli/serve_commands.h"
 #include "cli/server_command.h"
 #include "cli/tracking_commands.h"
@@ -40,6 +41,10 @@ int main(int argc, char** argv) {
   slipway::cli::AddTrainCommands(app);
   slipway::cli::AddLoopCommands(app);
   slipway::cli::AddEvaluateCommand(app);
+  // `slipway monitor ...`: each command of the group adds itself.
+  CLI::App* monitor = app.add_subcommand("monitor", "Watch data and models: drift, monitors");
+  monitor->require_subcommand(1);
+  slipway::cli::AddMonitorDriftCommand(*monitor);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {

@@ -1,5 +1,6 @@
 #include "data/drift.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -7,12 +8,14 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "data/profile.h"
+#include "monitoring/drift_report.h"
 
 namespace slipway::data {
 namespace {
@@ -222,8 +225,17 @@ TEST(DriftTest, EmptySideIsNotComparable) {
 
 TEST(DriftTest, InvalidOptionsAreRejected) {
   const DatasetProfile p = ProfileOf("x", {"1", "2"});
-  EXPECT_THROW(ComputeDrift(p.columns[0], p.columns[0], {.numeric_bins = 1}), Error);
-  EXPECT_THROW(ComputeDrift(p.columns[0], p.columns[0], {.epsilon = 0}), Error);
+  const auto rejected = [&](const std::function<void(DriftOptions&)>& change) {
+    DriftOptions options;
+    change(options);
+    EXPECT_THROW(ComputeDrift(p.columns[0], p.columns[0], options), Error);
+  };
+  rejected([](DriftOptions& o) { o.numeric_bins = 1; });
+  rejected([](DriftOptions& o) { o.epsilon = 0; });
+  rejected([](DriftOptions& o) { o.numeric.threshold = -1; });
+  rejected([](DriftOptions& o) { o.categorical = {DriftStatistic::kKs, 0.1}; });
+  rejected([](DriftOptions& o) { o.missing_rate_threshold = 1.5; });
+  rejected([](DriftOptions& o) { o.dataset_drift_share = 0; });
 }
 
 TEST(DriftTest, DatasetDriftCoversCommonColumnsFromCsvFiles) {
@@ -267,6 +279,271 @@ TEST(DriftTest, DatasetDriftCoversCommonColumnsFromCsvFiles) {
   EXPECT_FALSE(json["columns"][1].contains("ks"));
   EXPECT_EQ(json["only_in_current"][0], "extra");
   std::filesystem::remove_all(dir);
+}
+
+// --- Wasserstein, chi-square, missing rates, decisions
+
+TEST(DriftTest, SmallColumnsGiveTheExactWassersteinDistance) {
+  // scipy.stats.wasserstein_distance(1..100, 51..150) = 50; normed by
+  // np.std(1..100) (population) = 28.866: 1.7321374166049877.
+  std::vector<std::string> a, b;
+  for (int i = 1; i <= 100; ++i) a.push_back(std::to_string(i));
+  for (int i = 51; i <= 150; ++i) b.push_back(std::to_string(i));
+  const ColumnDrift d = ComputeDrift(ProfileOf("x", a).columns[0], ProfileOf("x", b).columns[0]);
+  ASSERT_TRUE(d.wasserstein.has_value());
+  EXPECT_NEAR(*d.wasserstein, 50.0, 1e-9);
+  EXPECT_NEAR(*d.wasserstein_normed, 1.7321374166049877, 1e-9);
+  EXPECT_TRUE(d.exact);
+  EXPECT_EQ(d.ks_error, 0.0);
+  EXPECT_EQ(d.wasserstein_error, 0.0);
+  EXPECT_FALSE(d.chi_square.has_value());
+  EXPECT_TRUE(d.drifted);
+  EXPECT_EQ(d.drift_statistic, "wasserstein_normed");
+  EXPECT_DOUBLE_EQ(d.drift_threshold, 0.1);
+}
+
+// The exact W1 of two equal-size samples: the mean distance between their
+// sorted values.
+double ExactWasserstein(std::vector<double> a, std::vector<double> b) {
+  std::sort(a.begin(), a.end());
+  std::sort(b.begin(), b.end());
+  double sum = 0;
+  for (size_t i = 0; i < a.size(); ++i) sum += std::fabs(a[i] - b[i]);
+  return sum / static_cast<double>(a.size());
+}
+
+TEST(DriftTest, SketchedWassersteinIsWithinItsStatedErrorOnLargeColumns) {
+  const int n = 300000;
+  std::mt19937_64 rng(11);
+  std::normal_distribution<double> normal(0, 1);
+  std::vector<double> a(n), b(n);
+  for (double& v : a) v = normal(rng);
+  for (double& v : b) v = normal(rng) * 1.1 + 0.15;
+  DatasetProfileBuilder ref({"x"});
+  DatasetProfileBuilder cur({"x"});
+  for (int i = 0; i < n; ++i) {
+    const std::string x = fmt::format("{:.17g}", a[i]);
+    const std::string y = fmt::format("{:.17g}", b[i]);
+    const std::string_view fx = x, fy = y;
+    ref.AddRowOrThrow(std::span<const std::string_view>(&fx, 1));
+    cur.AddRowOrThrow(std::span<const std::string_view>(&fy, 1));
+  }
+  const DatasetProfile rp = std::move(ref).Finish();
+  const DatasetProfile cp = std::move(cur).Finish();
+  const ColumnDrift d = ComputeDrift(rp.columns[0], cp.columns[0]);
+  EXPECT_FALSE(d.exact);
+  const double exact = ExactWasserstein(a, b);
+  // The stated (worst-case) bound holds, and the error is far below it: well
+  // under the 0.1 threshold of the normed distance.
+  EXPECT_LE(std::fabs(*d.wasserstein - exact), d.wasserstein_error);
+  EXPECT_NEAR(*d.wasserstein, exact, 0.01);
+  double mean = 0;
+  for (double v : a) mean += v / n;
+  double var = 0;
+  for (double v : a) var += (v - mean) * (v - mean) / n;
+  EXPECT_NEAR(*d.wasserstein_normed, exact / std::sqrt(var), 0.01);
+  EXPECT_GT(d.ks_error, 0.0);
+  EXPECT_LT(d.ks_error, 0.03);
+}
+
+TEST(DriftTest, ChiSquarePValueMatchesScipy) {
+  // scipy.stats.chi2.sf(x, dof).
+  EXPECT_NEAR(ChiSquarePValue(3.841458820694124, 1), 0.05, 1e-12);
+  EXPECT_NEAR(ChiSquarePValue(18.307038053275146, 10), 0.05, 1e-12);
+  EXPECT_NEAR(ChiSquarePValue(100, 50) / 3.454931382984871e-05, 1.0, 1e-9);
+  EXPECT_NEAR(ChiSquarePValue(0.5, 3), 0.9188914116546758, 1e-12);
+  EXPECT_NEAR(ChiSquarePValue(1500, 1000) / 1.0454640385980825e-22, 1.0, 1e-8);
+  EXPECT_DOUBLE_EQ(ChiSquarePValue(0, 3), 1.0);
+  EXPECT_DOUBLE_EQ(ChiSquarePValue(5, 0), 1.0);
+}
+
+TEST(DriftTest, CategoricalChiSquareMatchesScipyContingency) {
+  // scipy.stats.chi2_contingency([[50, 30, 20], [45, 30, 25]],
+  // correction=False): 0.8187134502923976, dof 2, p 0.6640772969934772.
+  const DatasetProfile a = ProfileOf("c", Categories({{"a", 50}, {"b", 30}, {"c", 20}}));
+  const DatasetProfile b = ProfileOf("c", Categories({{"a", 45}, {"b", 30}, {"c", 25}}));
+  const ColumnDrift d = ComputeDrift(a.columns[0], b.columns[0]);
+  ASSERT_TRUE(d.chi_square.has_value());
+  EXPECT_NEAR(*d.chi_square, 0.8187134502923976, 1e-12);
+  EXPECT_EQ(*d.chi_square_dof, 2);
+  EXPECT_NEAR(*d.chi_square_p_value, 0.6640772969934772, 1e-12);
+  EXPECT_TRUE(d.exact);
+  EXPECT_FALSE(d.wasserstein.has_value());
+  EXPECT_EQ(d.drift_statistic, "js");
+  EXPECT_DOUBLE_EQ(d.drift_threshold, kDefaultJsThreshold);
+  EXPECT_FALSE(d.drifted);
+}
+
+TEST(DriftTest, MissingRatesAndTheirChangeAreReported) {
+  const DatasetProfile a = ProfileOf("x", {"1", "", "2", "3"});
+  const DatasetProfile b = ProfileOf("x", {"1", "", "", "2", "3", "", "4", ""});
+  const ColumnDrift d = ComputeDrift(a.columns[0], b.columns[0]);
+  EXPECT_EQ(d.reference_missing, 1);
+  EXPECT_EQ(d.current_missing, 4);
+  EXPECT_DOUBLE_EQ(d.reference_missing_rate, 0.25);
+  EXPECT_DOUBLE_EQ(d.current_missing_rate, 0.5);
+  EXPECT_DOUBLE_EQ(d.missing_rate_change, 0.25);
+  const nlohmann::json json = d.ToJson();
+  EXPECT_DOUBLE_EQ(json["missing"]["rate_change"].get<double>(), 0.25);
+
+  // The missing-rate rule decides when set.
+  DriftOptions options;
+  options.missing_rate_threshold = 0.2;
+  const ColumnDrift m = ComputeDrift(a.columns[0], b.columns[0], options);
+  EXPECT_TRUE(m.drifted);
+  EXPECT_EQ(m.drift_statistic, "missing_rate");
+  EXPECT_DOUBLE_EQ(m.drift_value, 0.25);
+}
+
+TEST(DriftTest, DecisionUsesEffectSizesNotPValues) {
+  // A shift of 0.05 standard deviations on 200k rows: KS's p-value is tiny,
+  // yet the normed Wasserstein distance (0.05) stays under 0.1.
+  const DatasetProfile a = ProfileOf("x", Normal(200000, 0, 1, 1));
+  const DatasetProfile b = ProfileOf("x", Normal(200000, 0.05, 1, 2));
+  const ColumnDrift d = ComputeDrift(a.columns[0], b.columns[0]);
+  EXPECT_LT(*d.ks_p_value, 1e-6);
+  EXPECT_NEAR(*d.wasserstein_normed, 0.05, 0.015);
+  EXPECT_FALSE(d.drifted);
+  // A shift of 0.3 standard deviations drifts.
+  const DatasetProfile c = ProfileOf("x", Normal(200000, 0.3, 1, 3));
+  const ColumnDrift e = ComputeDrift(a.columns[0], c.columns[0]);
+  EXPECT_TRUE(e.drifted);
+  EXPECT_NEAR(e.drift_value, 0.3, 0.02);
+}
+
+TEST(DriftTest, FewValuedNumericColumnsAreDecidedAsCategories) {
+  const DatasetProfile a = ProfileOf("n", Categories({{"0", 700}, {"1", 300}}));
+  const DatasetProfile b = ProfileOf("n", Categories({{"0", 500}, {"1", 500}}));
+  const ColumnDrift d = ComputeDrift(a.columns[0], b.columns[0]);
+  EXPECT_EQ(d.kind, DriftKind::kNumeric);
+  EXPECT_TRUE(d.decided_as_categories);
+  EXPECT_EQ(d.drift_statistic, "js");
+  // JS distance (base 2) of (0.7, 0.3) and (0.5, 0.5).
+  const double m0 = 0.6, m1 = 0.4;
+  const double jsd = 0.5 * (0.7 * std::log2(0.7 / m0) + 0.3 * std::log2(0.3 / m1)) +
+                     0.5 * (0.5 * std::log2(0.5 / m0) + 0.5 * std::log2(0.5 / m1));
+  EXPECT_NEAR(d.drift_value, std::sqrt(jsd), 1e-12);
+  EXPECT_TRUE(d.drifted);
+  DriftOptions off;
+  off.few_values = 0;
+  EXPECT_EQ(ComputeDrift(a.columns[0], b.columns[0], off).drift_statistic, "wasserstein_normed");
+}
+
+TEST(DriftTest, ThresholdsApplyPerKindAndPerColumn) {
+  DriftOptions options;
+  ApplyDriftThreshold(options, "psi=0.2");
+  EXPECT_EQ(options.numeric.statistic, DriftStatistic::kPsi);
+  EXPECT_EQ(options.categorical.statistic, DriftStatistic::kPsi);
+  EXPECT_DOUBLE_EQ(options.categorical.threshold, 0.2);
+  ApplyDriftThreshold(options, "wasserstein_normed=0.15");
+  EXPECT_EQ(options.numeric.statistic, DriftStatistic::kWassersteinNormed);
+  EXPECT_EQ(options.categorical.statistic, DriftStatistic::kPsi);  // ks etc. are numeric only
+  ApplyDriftThreshold(options, "categorical:js=0.05");
+  EXPECT_EQ(options.categorical.statistic, DriftStatistic::kJs);
+  ApplyDriftThreshold(options, "income:ks=0.2");
+  ApplyDriftThreshold(options, "a:b:psi=0.3");  // the column is what precedes the last ':'
+  EXPECT_EQ(options.columns.at("income").statistic, DriftStatistic::kKs);
+  EXPECT_DOUBLE_EQ(options.columns.at("a:b").threshold, 0.3);
+  ApplyDriftThreshold(options, "missing_rate=0.1");
+  ApplyDriftThreshold(options, "dataset_share=0.3");
+  EXPECT_DOUBLE_EQ(*options.missing_rate_threshold, 0.1);
+  EXPECT_DOUBLE_EQ(options.dataset_drift_share, 0.3);
+  for (const char* bad : {"psi", "psi=", "psi=x", "psi=-1", "p_value=0.05", "categorical:ks=0.1",
+                          ":psi=0.1", "missing_rate=2", "dataset_share=0", "psi=nan"}) {
+    EXPECT_THROW(ApplyDriftThreshold(options, bad), Error) << bad;
+  }
+  try {
+    ApplyDriftThreshold(options, "income:pvalue=0.05");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("unknown statistic 'pvalue'"), std::string::npos);
+  }
+}
+
+TEST(DriftTest, DatasetDriftCountsDriftedColumnsAndChecksPerColumnThresholds) {
+  DatasetProfileBuilder ref({"x", "y", "plan"});
+  DatasetProfileBuilder cur({"x", "y", "plan"});
+  std::mt19937_64 rng(5);
+  std::normal_distribution<double> normal(0, 1);
+  for (int i = 0; i < 5000; ++i) {
+    const std::string x1 = std::to_string(normal(rng)), y1 = std::to_string(normal(rng));
+    const std::string x2 = std::to_string(normal(rng) + 1), y2 = std::to_string(normal(rng));
+    const std::string_view r[] = {x1, y1, i % 2 ? "a" : "b"};
+    const std::string_view c[] = {x2, y2, i % 4 ? "a" : "b"};
+    ref.AddRowOrThrow(r);
+    cur.AddRowOrThrow(c);
+  }
+  const DatasetProfile rp = std::move(ref).Finish();
+  const DatasetProfile cp = std::move(cur).Finish();
+  const DriftReport report = DatasetDrift(rp, cp);
+  EXPECT_TRUE(report.Find("x")->drifted);
+  EXPECT_FALSE(report.Find("y")->drifted);
+  EXPECT_TRUE(report.Find("plan")->drifted);  // 50/50 -> 75/25
+  EXPECT_EQ(report.drifted_count, 2);
+  EXPECT_TRUE(report.dataset_drift);  // 2 of 3 >= 50%
+  const nlohmann::json json = report.ToJson();
+  EXPECT_EQ(json["summary"]["drifted"], 2);
+  EXPECT_EQ(json["summary"]["drifted_columns"], nlohmann::json({"x", "plan"}));
+
+  DriftOptions options;
+  options.columns["x"] = {DriftStatistic::kWassersteinNormed, 5.0};
+  const DriftReport relaxed = DatasetDrift(rp, cp, options);
+  EXPECT_FALSE(relaxed.Find("x")->drifted);
+  EXPECT_DOUBLE_EQ(relaxed.Find("x")->drift_threshold, 5.0);
+  EXPECT_FALSE(relaxed.dataset_drift);  // 1 of 3
+
+  options.columns = {{"nope", {DriftStatistic::kPsi, 0.1}}};
+  EXPECT_THROW(DatasetDrift(rp, cp, options), Error);
+  options.columns = {{"plan", {DriftStatistic::kKs, 0.1}}};
+  EXPECT_THROW(DatasetDrift(rp, cp, options), Error);
+}
+
+TEST(DriftReportTest, HtmlIsStandaloneAndJsonCarriesDistributions) {
+  DatasetProfileBuilder ref({"x", "plan"});
+  DatasetProfileBuilder cur({"x", "plan"});
+  for (int i = 0; i < 1000; ++i) {
+    const std::string x1 = std::to_string(i % 100), x2 = std::to_string(i % 100 + 30);
+    const std::string_view r[] = {x1, i % 3 ? "basic" : "<pro>"};
+    const std::string_view c[] = {x2, i % 3 ? "basic" : "new"};
+    ref.AddRowOrThrow(r);
+    cur.AddRowOrThrow(c);
+  }
+  monitoring::BatchDriftOptions options;
+  options.reference_name = "ref.csv";
+  options.current_name = "cur.csv";
+  const monitoring::BatchDriftReport report =
+      monitoring::BuildBatchDriftReport(std::move(ref).Finish(), std::move(cur).Finish(), options);
+  ASSERT_EQ(report.charts.size(), 2u);
+  EXPECT_TRUE(report.charts[0].numeric);
+  EXPECT_EQ(report.charts[0].labels.size(), 20u);
+  double total = 0;
+  for (double s : report.charts[0].current) total += s;
+  EXPECT_NEAR(total, 1.0, 1e-9);
+  EXPECT_FALSE(report.charts[1].numeric);
+
+  const nlohmann::json json = report.ToJson();
+  EXPECT_EQ(json["reference"]["source"], "ref.csv");
+  EXPECT_EQ(json["reference"]["rows"], 1000);
+  EXPECT_EQ(json["columns"][0]["distribution"]["reference"].size(), 20u);
+  EXPECT_EQ(json["summary"]["drifted"], 2);
+
+  const std::string html = report.ToHtml();
+  EXPECT_EQ(html.find("<script"), std::string::npos);
+  EXPECT_EQ(html.find("http://"), html.find("http://www.w3.org/2000/svg"));
+  EXPECT_EQ(html.find("https://"), std::string::npos);
+  EXPECT_NE(html.find("<svg"), std::string::npos);
+  EXPECT_NE(html.find("2 of 2 columns drifted"), std::string::npos);
+  EXPECT_NE(html.find("&lt;pro&gt;"), std::string::npos);  // escaped
+  EXPECT_EQ(html.find("<pro>"), std::string::npos);
+
+  options.columns = {"x", "absent"};
+  EXPECT_THROW(
+      monitoring::BuildBatchDriftReport(ProfileOf("x", {"1"}), ProfileOf("x", {"2"}), options),
+      Error);
+  options.columns.clear();
+  EXPECT_THROW(
+      monitoring::BuildBatchDriftReport(ProfileOf("x", {"1"}), ProfileOf("y", {"2"}), options),
+      Error);
 }
 
 }  // namespace
