@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "blob/local_blob_store.h"
+#include "core/clock.h"
 #include "core/cpus.h"
 #include "core/error.h"
 
@@ -128,6 +129,14 @@ std::unique_ptr<App> App::Create(Options options) {
   app->serving_ = std::make_unique<serving::ServingService>(
       serving, *app->stores_->deployments, *app->registry_, *app->tracking_, *app->artifacts_,
       *authorizer, *app->audit_);
+  monitoring::AlertService::Options alerts = o.alerts;
+  alerts.metrics = o.metrics;
+  alerts.deployment_exists = [deployments =
+                                  app->stores_->deployments.get()](const std::string& name) {
+    return deployments->Get(name).has_value();
+  };
+  app->alerts_ = std::make_unique<monitoring::AlertService>(*app->stores_->alerts, *authorizer,
+                                                            *app->audit_, alerts);
   return app;
 }
 
@@ -155,6 +164,12 @@ void App::Start() {
   tasks_.push_back(scheduler_->Every(serving::ServingService::kRateSampleInterval,
                                      "serving rate samples",
                                      [serving = serving_.get()] { serving->SampleRates(); }));
+  // Alert rules over the series of /metrics, and the deliveries of their
+  // transitions (retries back off from the same interval).
+  tasks_.push_back(scheduler_->Every(options_.alerts.interval, "alert evaluation",
+                                     [alerts = alerts_.get()] { alerts->Evaluate(NowMillis()); }));
+  tasks_.push_back(scheduler_->Every(options_.alerts.interval, "alert delivery",
+                                     [alerts = alerts_.get()] { alerts->Deliver(NowMillis()); }));
   serving_->Start(*background_);
   // The server keeps the prediction log; a CLI command's App only opens it.
   predictions_->StartRetention();

@@ -42,6 +42,7 @@
 #include "genai/scorer_service.h"
 #include "governance/access_control.h"
 #include "governance/audit_log.h"
+#include "monitoring/alerts.h"
 #include "registry/registry_service.h"
 #include "serving/prediction_log.h"
 #include "serving/serving_service.h"
@@ -98,6 +99,10 @@ class App {
     std::chrono::seconds prediction_log_age{7 * 24 * 3600};
     ml::LoadOptions models;
     monitoring::MetricRegistry* metrics = nullptr;
+    // Alerting: how often rules are evaluated and deliveries sent, and the
+    // rest of AlertService::Options (`metrics` and `deployment_exists` are
+    // filled in from the above).
+    monitoring::AlertService::Options alerts;
   };
 
   static std::unique_ptr<App> Create(Options options);
@@ -122,6 +127,7 @@ class App {
   data::DatasetService& datasets() { return *datasets_; }
   governance::AuditLog& audit() { return *audit_; }
   serving::ServingService& serving() { return *serving_; }
+  monitoring::AlertService& alerts() { return *alerts_; }
   serving::PredictionLog& predictions() { return *predictions_; }
   // The blobs of the prediction log (its segments), which
   // `predictions().Reader()` reads.
@@ -170,6 +176,7 @@ class App {
   std::unique_ptr<blob::BlobStore> prediction_blobs_;
   std::unique_ptr<serving::PredictionLog> predictions_;
   std::unique_ptr<serving::ServingService> serving_;
+  std::unique_ptr<monitoring::AlertService> alerts_;
   // Background work, from Start() to Stop().
   std::unique_ptr<core::Executor> background_;
   std::unique_ptr<core::Scheduler> scheduler_;
