@@ -285,6 +285,7 @@ std::vector<AlertEvaluator::Point> AlertService::PointsOf(
 
 void AlertService::Evaluate(int64_t now_ms) {
   std::lock_guard lock(mu_);
+  DropRulesOfDeletedDeployments(now_ms);
   std::map<std::string, std::vector<MetricRegistry::Sample>> samples;
   for (const auto& [deployment, set] : sets_) {
     for (const AlertRule& rule : set.rules.rules) {
@@ -340,6 +341,33 @@ void AlertService::Evaluate(int64_t now_ms) {
     it = samples.count(it->first) ? std::next(it) : previous_.erase(it);
   }
   ExportFiring();
+}
+
+void AlertService::DropRulesOfDeletedDeployments(int64_t now_ms) {
+  if (!options_.deployment_exists) return;
+  for (auto it = sets_.begin(); it != sets_.end();) {
+    const std::string deployment = it->first;
+    bool exists = true;
+    try {
+      exists = options_.deployment_exists(deployment);
+    } catch (const std::exception& e) {
+      spdlog::error("alerts of deployment {}: {}", deployment, e.what());
+    }
+    if (exists) {
+      ++it;
+      continue;
+    }
+    try {
+      std::vector<AlertEvaluator::Transition> gone = evaluator_.Retain(deployment, {}, now_ms);
+      if (!gone.empty()) Record(gone, it->second, now_ms);
+      store_.DeleteRuleSet(deployment);
+      spdlog::info("deployment {} is gone: its alert rules are removed", deployment);
+      it = sets_.erase(it);
+    } catch (const std::exception& e) {
+      spdlog::error("alerts of deleted deployment {}: {}", deployment, e.what());
+      ++it;
+    }
+  }
 }
 
 void AlertService::Record(const std::vector<AlertEvaluator::Transition>& transitions,

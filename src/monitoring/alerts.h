@@ -21,7 +21,8 @@
 // carries the same idempotency key. Alertmanager also gets the firing
 // alerts again every `resend_interval` (as Prometheus re-sends them), with
 // an endsAt ahead that keeps them alive until the next one. Each transition
-// is audited as `system:alerts(<owner of the rule set>)`. The number of
+// is audited as `system:alerts(<owner of the rule set>)`. The rules of a
+// deployment that no longer exists are removed at the next evaluation. The number of
 // firing alerts is exported as `slipway_alerts_firing{deployment,alert,severity}`.
 //
 // Thread-safe. Evaluate and Deliver are each run by one scheduler task (the
@@ -151,6 +152,9 @@ class AlertService {
   using SeriesHistory = std::map<std::string, std::vector<Previous>>;  // oldest first
 
   Loaded LoadRuleSet(const AlertRuleSetRecord& record) const;
+  // A deployment deleted takes its rules along (its firing alerts
+  // resolve), so a new deployment of the same name starts without them.
+  void DropRulesOfDeletedDeployments(int64_t now_ms);
   // Turns evaluator transitions into stored ones with their deliveries,
   // commits them, and audits them. Holds mu_.
   void Record(const std::vector<AlertEvaluator::Transition>& transitions, const Loaded& set,

@@ -421,6 +421,13 @@ def test_bad_rule_files_are_refused_with_their_line_and_column(tmp_path_factory,
         assert out.stdout == path.read_text()
         assert run_cli(srv, "alerts", "delete", name).returncode == 0
         assert requests.get(f"{srv.url}/api/v1/deployments/{name}/alerts", timeout=30).status_code == 404
+        # Deleting the deployment takes its rules along.
+        assert run_cli(srv, "alerts", "set", name, str(path)).returncode == 0
+        r = requests.delete(f"{srv.url}/api/v1/deployments/{name}", timeout=30)
+        assert r.status_code == 200, r.text
+        wait_for(lambda: requests.get(f"{srv.url}/api/v1/deployments/{name}/alerts",
+                                      timeout=30).status_code == 404,
+                 what="the deleted deployment's rules to go")
     finally:
         srv.stop()
 
