@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "blob/local_blob_store.h"
+#include "core/clock.h"
 #include "core/cpus.h"
 #include "core/error.h"
 #include "loop/process_retrainer.h"
@@ -141,6 +142,25 @@ std::unique_ptr<App> App::Create(Options options) {
   app->loops_ = std::make_unique<loop::LoopService>(
       loop::LoopService::Options{}, *app->stores_->loops, *app->serving_, *app->registry_,
       *authorizer, *app->audit_, *app->retrainer_);
+  monitoring::AlertService::Options alerts = o.alerts;
+  alerts.metrics = o.metrics;
+  alerts.deployment_exists = [deployments =
+                                  app->stores_->deployments.get()](const std::string& name) {
+    return deployments->Get(name).has_value();
+  };
+  // A firing alert reaches the deployment's loop policy, if it names it.
+  alerts.on_transition = [loops = app->loops_.get()](const monitoring::AlertTransition& t) {
+    if (t.state != "firing") return;
+    loop::AlertEvent event;
+    event.deployment = t.deployment;
+    event.alert = t.rule;
+    event.labels = std::map<std::string, std::string>(t.labels.begin(), t.labels.end());
+    event.value = t.value;
+    event.since_ms = t.starts_at_ms;
+    loops->OnAlert(event);
+  };
+  app->alerts_ = std::make_unique<monitoring::AlertService>(*app->stores_->alerts, *authorizer,
+                                                            *app->audit_, alerts);
   return app;
 }
 
@@ -168,6 +188,12 @@ void App::Start() {
   tasks_.push_back(scheduler_->Every(serving::ServingService::kRateSampleInterval,
                                      "serving rate samples",
                                      [serving = serving_.get()] { serving->SampleRates(); }));
+  // Alert rules over the series of /metrics, and the deliveries of their
+  // transitions (retries back off from the same interval).
+  tasks_.push_back(scheduler_->Every(options_.alerts.interval, "alert evaluation",
+                                     [alerts = alerts_.get()] { alerts->Evaluate(NowMillis()); }));
+  tasks_.push_back(scheduler_->Every(options_.alerts.interval, "alert delivery",
+                                     [alerts = alerts_.get()] { alerts->Deliver(NowMillis()); }));
   serving_->Start(*background_);
   loops_->Start();
   // The server keeps the prediction log; a CLI command's App only opens it.

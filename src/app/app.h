@@ -43,6 +43,7 @@
 #include "governance/access_control.h"
 #include "governance/audit_log.h"
 #include "loop/loop_service.h"
+#include "monitoring/alerts.h"
 #include "registry/registry_service.h"
 #include "serving/prediction_log.h"
 #include "serving/serving_service.h"
@@ -104,6 +105,10 @@ class App {
     // them, a queued retrain fails saying it runs only in a server.
     std::string loop_binary;
     std::string loop_tracking_uri;
+    // Alerting: how often rules are evaluated and deliveries sent, and the
+    // rest of AlertService::Options (`metrics` and `deployment_exists` are
+    // filled in from the above).
+    monitoring::AlertService::Options alerts;
   };
 
   static std::unique_ptr<App> Create(Options options);
@@ -129,6 +134,7 @@ class App {
   governance::AuditLog& audit() { return *audit_; }
   serving::ServingService& serving() { return *serving_; }
   loop::LoopService& loops() { return *loops_; }
+  monitoring::AlertService& alerts() { return *alerts_; }
   serving::PredictionLog& predictions() { return *predictions_; }
   // The blobs of the prediction log (its segments), which
   // `predictions().Reader()` reads.
@@ -179,6 +185,7 @@ class App {
   std::unique_ptr<serving::ServingService> serving_;
   std::unique_ptr<loop::Retrainer> retrainer_;
   std::unique_ptr<loop::LoopService> loops_;
+  std::unique_ptr<monitoring::AlertService> alerts_;
   // Background work, from Start() to Stop().
   std::unique_ptr<core::Executor> background_;
   std::unique_ptr<core::Scheduler> scheduler_;

@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
+#include "cli/alert_commands.h"
 #include "cli/audit_commands.h"
 #include "cli/cli_support.h"
 #include "cli/data_commands.h"
@@ -34,6 +35,7 @@ int main(int argc, char** argv) {
   slipway::cli::AddServerCommand(app);
   slipway::cli::AddTrackingCommands(app);
   slipway::cli::AddAuditCommands(app);
+  slipway::cli::AddAlertCommands(app);
   slipway::cli::AddModelCommands(app);
   slipway::cli::AddServeCommands(app);
   slipway::cli::AddUserCommands(app);

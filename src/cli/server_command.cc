@@ -21,6 +21,7 @@
 #include "governance/audit_log.h"
 #include "governance/authorization.h"
 #include "grpc/oip_grpc_server.h"
+#include "http/alert_routes.h"
 #include "http/artifact_routes.h"
 #include "http/audit_hook.h"
 #include "http/auth_routes.h"
@@ -85,7 +86,10 @@ struct ServerArgs {
   uint64_t prediction_log_max_mb = 1024;
   int prediction_log_max_age_hours = 7 * 24;
   double prediction_log_flush = 2;  // seconds
-  int data_threads = 0;             // 0: one per core
+  double alerts_interval = 15;      // seconds
+  double alerts_resend = 60;        // seconds
+  std::string external_url;
+  int data_threads = 0;  // 0: one per core
   // Seconds; the defaults are AuditLog's.
   int audit_refusal_interval =
       static_cast<int>(std::chrono::duration_cast<std::chrono::seconds>(
@@ -176,6 +180,15 @@ void RunServer(const ServerArgs& args) {
   // The closed loop's retrains run this executable against this server.
   app_options.loop_binary = SelfExecutable();
   app_options.loop_tracking_uri = fmt::format("http://{}:{}", LoopbackHost(args.host), args.port);
+  app_options.alerts.interval =
+      std::chrono::milliseconds(static_cast<int64_t>(args.alerts_interval * 1000));
+  app_options.alerts.resend_interval =
+      std::chrono::milliseconds(static_cast<int64_t>(args.alerts_resend * 1000));
+  app_options.alerts.external_url = args.external_url.empty()
+                                        ? "http://" + args.host + ":" + std::to_string(args.port)
+                                        : args.external_url;
+  while (!app_options.alerts.external_url.empty() && app_options.alerts.external_url.back() == '/')
+    app_options.alerts.external_url.pop_back();
   std::unique_ptr<app::App> app = app::App::Create(std::move(app_options));
 
   http::AddMlflowRoutes(server, app->tracking());
@@ -187,6 +200,7 @@ void RunServer(const ServerArgs& args) {
   http::AddDatasetRoutes(server, app->datasets());
   http::AddDeploymentRoutes(server, app->serving());
   http::AddLoopRoutes(server, app->loops());
+  http::AddAlertRoutes(server, app->alerts());
   http::AddAuditRoutes(server, app->audit());
   http::AddSessionRoutes(server, app->access());
   http::EnableAuditTrail(server, app->audit());
@@ -322,6 +336,18 @@ void AddServerCommand(CLI::App& app) {
                   "Age (hours) beyond which prediction log segments are deleted")
       ->capture_default_str()
       ->check(CLI::Range(1, 24 * 3650));
+  cmd->add_option("--alerts-interval", args->alerts_interval,
+                  "Seconds between two evaluations of the alert rules (rates are per second "
+                  "over it; failed deliveries are retried from it, backing off)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.05, 3600.0));
+  cmd->add_option("--alerts-resend", args->alerts_resend,
+                  "Seconds between two re-sends of a firing alert to Alertmanager")
+      ->capture_default_str()
+      ->check(CLI::Range(0.05, 86400.0));
+  cmd->add_option("--external-url", args->external_url,
+                  "The server's URL as others reach it, for the generatorURL of alerts "
+                  "(default http://HOST:PORT)");
   cmd->add_option("--prediction-log-flush", args->prediction_log_flush,
                   "Seconds after its first record a prediction log segment is published "
                   "(readable); also when it reaches 64 MiB")

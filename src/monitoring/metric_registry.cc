@@ -72,7 +72,10 @@ Counter& MetricRegistry::GetCounter(const std::string& name, const std::string& 
     family.help = help;
   }
   auto& slot = family.counters[key];
-  if (!slot) slot = std::make_unique<Counter>();
+  if (!slot) {
+    slot = std::make_unique<Counter>();
+    family.labels[key] = labels;
+  }
   return *slot;
 }
 
@@ -86,7 +89,10 @@ Gauge& MetricRegistry::GetGauge(const std::string& name, const std::string& help
     family.help = help;
   }
   auto& slot = family.gauges[key];
-  if (!slot) slot = std::make_unique<Gauge>();
+  if (!slot) {
+    slot = std::make_unique<Gauge>();
+    family.labels[key] = labels;
+  }
   return *slot;
 }
 
@@ -130,6 +136,28 @@ std::string MetricRegistry::Render() const {
     }
   }
   return out;
+}
+
+std::vector<MetricRegistry::Sample> MetricRegistry::Snapshot(const std::string& name) const {
+  std::vector<Sample> out;
+  std::lock_guard lock(mu_);
+  auto it = families_.find(name);
+  if (it == families_.end()) return out;
+  const Family& family = it->second;
+  out.reserve(family.counters.size() + family.gauges.size());
+  for (const auto& [key, counter] : family.counters) {
+    out.push_back({family.labels.at(key), counter->Value()});
+  }
+  for (const auto& [key, gauge] : family.gauges) {
+    out.push_back({family.labels.at(key), gauge->Value()});
+  }
+  return out;
+}
+
+std::string MetricRegistry::TypeOf(const std::string& name) const {
+  std::lock_guard lock(mu_);
+  auto it = families_.find(name);
+  return it == families_.end() ? "" : it->second.type;
 }
 
 std::string RenderLabels(const Labels& labels) {

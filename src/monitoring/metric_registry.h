@@ -65,6 +65,19 @@ class MetricRegistry {
   // Every family in the text exposition format.
   std::string Render() const;
 
+  // One series' labels and current value.
+  struct Sample {
+    Labels labels;
+    double value = 0;
+  };
+  // The current value of every series of the counter or gauge family `name`
+  // (empty when there is none, or it is a histogram), for readers that
+  // evaluate rules over the registry (monitoring/alerts.h). Holds the lock
+  // once, for a copy of that family only; increments never wait for it.
+  std::vector<Sample> Snapshot(const std::string& name) const;
+  // "counter", "gauge", "histogram", or "" when there is no family `name`.
+  std::string TypeOf(const std::string& name) const;
+
  private:
   struct Family {
     std::string help;
@@ -73,6 +86,7 @@ class MetricRegistry {
     std::map<std::string, std::unique_ptr<Counter>> counters;  // by rendered labels
     std::map<std::string, std::unique_ptr<Gauge>> gauges;
     std::map<std::string, std::unique_ptr<Histogram>> histograms;
+    std::map<std::string, Labels> labels;  // each series' labels, by rendered labels
   };
 
   mutable std::mutex mu_;  // guards families_ (the map and each family's maps)

@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "core/error.h"
+#include "store/sqlite_alert_store.h"
 #include "store/sqlite_audit_store.h"
 #include "store/sqlite_auth_store.h"
 #include "store/sqlite_dataset_store.h"
@@ -43,6 +44,7 @@ std::unique_ptr<MetadataStores> OpenMetadataStore(const std::string& uri, Sync s
   stores->loops = std::make_unique<SqliteLoopStore>(db);
   stores->traces = std::make_unique<SqliteTraceStore>(db);
   stores->genai = std::make_unique<SqliteGenaiStore>(db);
+  stores->alerts = std::make_unique<SqliteAlertStore>(db);
   stores->engine = db;
   // The commit that takes the WAL past its threshold wakes the task, as it
   // woke the checkpointer thread this replaces; the interval is a backstop.

@@ -21,6 +21,7 @@
 #include "governance/access_control.h"
 #include "governance/audit_log.h"
 #include "loop/loop_service.h"
+#include "monitoring/alert_store.h"
 #include "registry/registry_store.h"
 #include "serving/deployment_store.h"
 #include "store/sqlite_db.h"
@@ -59,6 +60,7 @@ struct MetadataStores {
   std::unique_ptr<loop::LoopStore> loops;
   std::unique_ptr<tracing::TraceStore> traces;
   std::unique_ptr<genai::GenaiStore> genai;
+  std::unique_ptr<monitoring::AlertStore> alerts;
   std::shared_ptr<void> engine;  // what the stores share (a connection pool); opaque
   std::vector<Upkeep> upkeep;    // for the owner to schedule
 };

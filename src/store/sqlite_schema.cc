@@ -493,6 +493,62 @@ CREATE TABLE loop_runs (
 CREATE INDEX loop_runs_by_deployment ON loop_runs (deployment, id);
 CREATE INDEX loop_runs_by_state ON loop_runs (state);
 )sql"},
+    // Alerting (monitoring/alerts.h): each deployment's rule file, the
+    // alerts firing now (so a restart does not fire them again), and every
+    // transition with one delivery row per receiver, written in the
+    // transaction of the state change, so none is lost or sent twice.
+    {14, "monitoring: alert rules, firing alerts, transitions and their deliveries", R"sql(
+CREATE TABLE alert_rule_sets (
+  deployment TEXT PRIMARY KEY,
+  yaml TEXT NOT NULL,
+  owner TEXT NOT NULL,
+  owner_user_id INTEGER NOT NULL,
+  updated_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE alerts_firing (
+  deployment TEXT NOT NULL,
+  rule TEXT NOT NULL,
+  fingerprint TEXT NOT NULL,
+  labels TEXT NOT NULL,
+  annotations TEXT NOT NULL,
+  active_since_ms INTEGER NOT NULL,
+  fired_ms INTEGER NOT NULL,
+  value REAL NOT NULL,
+  last_seen_ms INTEGER NOT NULL,
+  PRIMARY KEY (deployment, rule, fingerprint)
+) WITHOUT ROWID;
+CREATE TABLE alert_transitions (
+  id INTEGER PRIMARY KEY,
+  deployment TEXT NOT NULL,
+  rule TEXT NOT NULL,
+  fingerprint TEXT NOT NULL,
+  labels TEXT NOT NULL,
+  annotations TEXT NOT NULL,
+  state TEXT NOT NULL,
+  starts_at_ms INTEGER NOT NULL,
+  ends_at_ms INTEGER NOT NULL,
+  time_ms INTEGER NOT NULL,
+  value REAL NOT NULL,
+  idempotency_key TEXT NOT NULL,
+  owner TEXT NOT NULL
+);
+CREATE INDEX alert_transitions_by_deployment ON alert_transitions (deployment, id);
+CREATE TABLE alert_deliveries (
+  transition_id INTEGER NOT NULL REFERENCES alert_transitions (id),
+  receiver TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  url TEXT NOT NULL,
+  headers TEXT NOT NULL,
+  headers_from_env TEXT NOT NULL,
+  status TEXT NOT NULL,
+  attempts INTEGER NOT NULL,
+  next_attempt_ms INTEGER NOT NULL,
+  delivered_ms INTEGER NOT NULL,
+  last_error TEXT NOT NULL,
+  PRIMARY KEY (transition_id, receiver)
+) WITHOUT ROWID;
+CREATE INDEX alert_deliveries_pending ON alert_deliveries (status, transition_id);
+)sql"},
 };
 
 }  // namespace
