@@ -40,6 +40,9 @@ App::Options Resolve(App::Options options) {
   return options;
 }
 
+// How often the monitors fold what the prediction log published.
+constexpr std::chrono::seconds kMonitorFoldInterval{1};
+
 }  // namespace
 
 // One spelling per resource: what the services check is what grants name.
@@ -128,6 +131,14 @@ std::unique_ptr<App> App::Create(Options options) {
   app->serving_ = std::make_unique<serving::ServingService>(
       serving, *app->stores_->deployments, *app->registry_, *app->tracking_, *app->artifacts_,
       *authorizer, *app->audit_);
+  monitoring::live::MonitorService::Options monitor;
+  monitor.metrics = o.metrics;
+  // Records of a window reach the log up to a flush interval late.
+  monitor.close_delay = o.prediction_log_flush + std::chrono::seconds(2);
+  monitor.flush_log = [log = app->predictions_.get()] { log->Flush(); };
+  app->monitors_ = std::make_unique<monitoring::live::MonitorService>(
+      monitor, *app->stores_->monitors, app->predictions_->Reader(), *app->serving_,
+      *app->registry_, *app->tracking_, *app->datasets_, *authorizer);
   return app;
 }
 
@@ -155,6 +166,10 @@ void App::Start() {
   tasks_.push_back(scheduler_->Every(serving::ServingService::kRateSampleInterval,
                                      "serving rate samples",
                                      [serving = serving_.get()] { serving->SampleRates(); }));
+  // The monitors' fold: published segments of the prediction log into
+  // windows, then the gauges of /metrics.
+  tasks_.push_back(scheduler_->Every(kMonitorFoldInterval, "monitor fold",
+                                     [monitors = monitors_.get()] { monitors->FoldAll(); }));
   serving_->Start(*background_);
   // The server keeps the prediction log; a CLI command's App only opens it.
   predictions_->StartRetention();

@@ -42,6 +42,7 @@
 #include "genai/scorer_service.h"
 #include "governance/access_control.h"
 #include "governance/audit_log.h"
+#include "monitoring/live/monitor_service.h"
 #include "registry/registry_service.h"
 #include "serving/prediction_log.h"
 #include "serving/serving_service.h"
@@ -123,6 +124,8 @@ class App {
   governance::AuditLog& audit() { return *audit_; }
   serving::ServingService& serving() { return *serving_; }
   serving::PredictionLog& predictions() { return *predictions_; }
+  // Live monitoring of deployments; its fold runs from Start() to Stop().
+  monitoring::live::MonitorService& monitors() { return *monitors_; }
   // The blobs of the prediction log (its segments), which
   // `predictions().Reader()` reads.
   blob::BlobStore& prediction_blobs() { return *prediction_blobs_; }
@@ -170,6 +173,7 @@ class App {
   std::unique_ptr<blob::BlobStore> prediction_blobs_;
   std::unique_ptr<serving::PredictionLog> predictions_;
   std::unique_ptr<serving::ServingService> serving_;
+  std::unique_ptr<monitoring::live::MonitorService> monitors_;
   // Background work, from Start() to Stop().
   std::unique_ptr<core::Executor> background_;
   std::unique_ptr<core::Scheduler> scheduler_;

@@ -9,6 +9,7 @@
 #include "cli/data_commands.h"
 #include "cli/evaluate_command.h"
 #include "cli/model_commands.h"
+#include "cli/monitor_commands.h"
 #include "cli/serve_commands.h"
 #include "cli/server_command.h"
 #include "cli/tracking_commands.h"
@@ -38,6 +39,9 @@ int main(int argc, char** argv) {
   slipway::cli::AddDataCommands(app);
   slipway::cli::AddTrainCommands(app);
   slipway::cli::AddEvaluateCommand(app);
+  CLI::App* monitor = app.add_subcommand("monitor", "Monitor deployments: drift and live accuracy");
+  monitor->require_subcommand(1);
+  slipway::cli::AddMonitorCommands(*monitor);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {

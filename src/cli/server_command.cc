@@ -28,6 +28,7 @@
 #include "http/graphql_routes.h"
 #include "http/http_server.h"
 #include "http/mlflow_routes.h"
+#include "http/monitor_routes.h"
 #include "http/registry_routes.h"
 #include "http/serving_routes.h"
 #include "http/trace_routes.h"
@@ -165,6 +166,7 @@ void RunServer(const ServerArgs& args) {
   http::AddGenaiRoutes(server, app->evaluation_datasets(), app->issues(), app->scorers());
   http::AddDatasetRoutes(server, app->datasets());
   http::AddDeploymentRoutes(server, app->serving());
+  http::AddMonitorRoutes(server, app->monitors());
   http::AddAuditRoutes(server, app->audit());
   http::AddSessionRoutes(server, app->access());
   http::EnableAuditTrail(server, app->audit());

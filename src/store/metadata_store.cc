@@ -9,6 +9,7 @@
 #include "store/sqlite_db.h"
 #include "store/sqlite_deployment_store.h"
 #include "store/sqlite_genai_store.h"
+#include "store/sqlite_monitor_store.h"
 #include "store/sqlite_registry_store.h"
 #include "store/sqlite_trace_store.h"
 #include "store/sqlite_tracking_store.h"
@@ -41,6 +42,7 @@ std::unique_ptr<MetadataStores> OpenMetadataStore(const std::string& uri, Sync s
   stores->deployments = std::make_unique<SqliteDeploymentStore>(db);
   stores->traces = std::make_unique<SqliteTraceStore>(db);
   stores->genai = std::make_unique<SqliteGenaiStore>(db);
+  stores->monitors = std::make_unique<SqliteMonitorStore>(db);
   stores->engine = db;
   // The commit that takes the WAL past its threshold wakes the task, as it
   // woke the checkpointer thread this replaces; the interval is a backstop.

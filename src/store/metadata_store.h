@@ -20,6 +20,7 @@
 #include "genai/genai_store.h"
 #include "governance/access_control.h"
 #include "governance/audit_log.h"
+#include "monitoring/live/monitor_store.h"
 #include "registry/registry_store.h"
 #include "serving/deployment_store.h"
 #include "store/sqlite_db.h"
@@ -57,6 +58,7 @@ struct MetadataStores {
   std::unique_ptr<serving::DeploymentStore> deployments;
   std::unique_ptr<tracing::TraceStore> traces;
   std::unique_ptr<genai::GenaiStore> genai;
+  std::unique_ptr<monitoring::live::MonitorStore> monitors;
   std::shared_ptr<void> engine;  // what the stores share (a connection pool); opaque
   std::vector<Upkeep> upkeep;    // for the owner to schedule
 };
