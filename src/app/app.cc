@@ -136,6 +136,7 @@ std::unique_ptr<App> App::Create(Options options) {
   // Records of a window reach the log up to a flush interval late.
   monitor.close_delay = o.prediction_log_flush + std::chrono::seconds(2);
   monitor.flush_log = [log = app->predictions_.get()] { log->Flush(); };
+  monitor.keep_predictions = o.prediction_log_age;
   app->monitors_ = std::make_unique<monitoring::live::MonitorService>(
       monitor, *app->stores_->monitors, app->predictions_->Reader(), *app->serving_,
       *app->registry_, *app->tracking_, *app->datasets_, *authorizer);

@@ -210,6 +210,24 @@ void SqliteMonitorStore::AddFeedback(const std::string& deployment,
   });
 }
 
+int64_t SqliteMonitorStore::PruneKept(const std::string& deployment, int64_t before_ms) {
+  int64_t pruned = 0;
+  db_->Write([&](Connection& db) {
+    db.Prepare(
+          "DELETE FROM monitor_feedback WHERE deployment = ?1 AND request_id IN (SELECT "
+          "request_id FROM monitor_predictions WHERE deployment = ?1 AND time_ms < ?2)")
+        .Bind(1, deployment)
+        .Bind(2, before_ms)
+        .Run();
+    db.Prepare("DELETE FROM monitor_predictions WHERE deployment = ? AND time_ms < ?")
+        .Bind(1, deployment)
+        .Bind(2, before_ms)
+        .Run();
+    pruned = db.Changes();
+  });
+  return pruned;
+}
+
 std::vector<JoinedRecord> SqliteMonitorStore::Joined(const std::string& deployment, int64_t from_ms,
                                                      int64_t to_ms) {
   return db_->Read([&](Connection& db) {

@@ -33,6 +33,7 @@ class SqliteMonitorStore : public monitoring::live::MonitorStore {
                                          const std::vector<std::string>& request_ids) override;
   void AddFeedback(const std::string& deployment,
                    const std::vector<monitoring::live::Feedback>& feedback) override;
+  int64_t PruneKept(const std::string& deployment, int64_t before_ms) override;
   std::vector<monitoring::live::JoinedRecord> Joined(const std::string& deployment, int64_t from_ms,
                                                      int64_t to_ms) override;
 

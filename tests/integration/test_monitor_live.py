@@ -265,8 +265,14 @@ def test_a_kill_mid_window_neither_loses_nor_double_counts(server, served):
     r = requests.put(_monitor_url(server, name), json={"window": "1h"}, timeout=30)
     assert r.status_code == 200, r.text
     rng = np.random.default_rng(4)
-    _send(server, name, _draw(rng, 300))
+    first = _send(server, name, _draw(rng, 300))
     _wait_rows(server, name, 300)
+    # Acknowledged feedback must survive the kill too.
+    feedback_url = f"{server.url}/api/v1/deployments/{name}/feedback"
+    r = requests.post(feedback_url, json={"feedback": [
+        {"request_id": rid, "labels": [1] * ROWS_PER_REQUEST} for rid, _ in first[:10]]},
+        timeout=30)
+    assert r.status_code == 200, r.text
     # More traffic; once the log has published it, kill at once: the fold
     # is then before, inside or after its commit of these segments.
     sent = _send(server, name, _draw(rng, 400))
@@ -277,11 +283,13 @@ def test_a_kill_mid_window_neither_loses_nor_double_counts(server, served):
     time.sleep(3)  # a few more folds: nothing is counted again
     again = _drift(server, name)
     assert again["rows"] == 700 and again["windows"] == drift["windows"]
-    # The requests of both halves can take feedback (their predictions were kept).
-    r = requests.post(f"{server.url}/api/v1/deployments/{name}/feedback",
+    assert again["accuracy"]["rows"] == 10 * ROWS_PER_REQUEST
+    # The second half's predictions were kept too: they take feedback.
+    r = requests.post(feedback_url,
                       json={"request_id": sent[-1][0], "labels": [0] * ROWS_PER_REQUEST},
                       timeout=30)
     assert r.status_code == 200, r.text
+    assert _drift(server, name)["accuracy"]["rows"] == 11 * ROWS_PER_REQUEST
 
 
 def test_monitor_routes_refuse_callers_without_the_permission(tmp_path_factory):

@@ -261,6 +261,11 @@ TEST_F(MonitorFoldLogTest, FeedbackJoinsLoggedPredictionsByRequestId) {
   EXPECT_EQ(accuracy.task, "classification");
   EXPECT_EQ(accuracy.rows, 2);
   EXPECT_DOUBLE_EQ(*accuracy.accuracy, 0.5);
+  // Pruning goes by prediction time, and takes the feedback along.
+  EXPECT_EQ(stores_->monitors->PruneKept("d", joined[0].prediction.time_ms), 0);
+  EXPECT_EQ(stores_->monitors->PruneKept("d", now + 1), 3);
+  EXPECT_TRUE(stores_->monitors->Joined("d", 0, now + 3600 * 1000).empty());
+  EXPECT_TRUE(stores_->monitors->KnownRequests("d", {"r0", "r1"}).empty());
 }
 
 JoinedRecord Joined(const std::string& predictions, const std::string& labels, int64_t delay_ms) {

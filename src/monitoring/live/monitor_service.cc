@@ -275,9 +275,19 @@ void MonitorService::FoldAll() {
     spdlog::warn("monitoring: cannot list monitors: {}", e.what());
     return;
   }
+  const auto now = std::chrono::steady_clock::now();
+  const bool prune = last_prune_ == std::chrono::steady_clock::time_point{} ||
+                     now - last_prune_ >= std::chrono::hours(1);
+  if (prune) last_prune_ = now;
   for (const StoredMonitor& monitor : monitors) {
     try {
       FoldDeployment(monitor.config.deployment);
+      if (prune) {
+        const int64_t keep_ms =
+            std::chrono::duration_cast<std::chrono::milliseconds>(options_.keep_predictions)
+                .count();
+        store_.PruneKept(monitor.config.deployment, NowMs() - keep_ms);
+      }
     } catch (const std::exception& e) {
       spdlog::warn("monitoring: fold of deployment '{}' failed: {}", monitor.config.deployment,
                    e.what());

@@ -105,6 +105,9 @@ class MonitorService {
     std::function<void()> flush_log;
     // Segments one FoldDeployment folds at most (the rest on the next run).
     size_t max_segments_per_fold = 256;
+    // Predictions kept for feedback (and their feedback) go once older
+    // than this (checked hourly); the App passes the prediction log's age.
+    std::chrono::seconds keep_predictions{7 * 24 * 3600};
     data::DriftOptions drift;
   };
 
@@ -175,6 +178,9 @@ class MonitorService {
   governance::Authorizer& authorizer_;
 
   std::mutex fold_mu_;  // serializes folds (FoldDeployment)
+  // When FoldAll last pruned kept predictions; only FoldAll's thread (the
+  // scheduler never runs a task twice at once) touches it.
+  std::chrono::steady_clock::time_point last_prune_{};
 };
 
 }  // namespace slipway::monitoring::live

@@ -215,7 +215,12 @@ void WindowFold::Add(const serving::PredictionRecord& record) {
       }
       builder->AddRow(output_views);
     }
-    if (record.outputs) predictions.push_back(RowPrediction(*record.outputs, row));
+    if (record.outputs && record.outputs->layout != ml::OutputLayout::kValue &&
+        row < record.outputs->frame.rows) {
+      predictions.push_back(RowPrediction(*record.outputs, row));
+    } else {
+      predictions.push_back(nullptr);
+    }
     ++pending.window.rows;
     ++rows_added_;
   }
