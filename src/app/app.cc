@@ -42,6 +42,9 @@ App::Options Resolve(App::Options options) {
   return options;
 }
 
+// How often the monitors fold what the prediction log published.
+constexpr std::chrono::seconds kMonitorFoldInterval{1};
+
 }  // namespace
 
 // One spelling per resource: what the services check is what grants name.
@@ -161,6 +164,15 @@ std::unique_ptr<App> App::Create(Options options) {
   };
   app->alerts_ = std::make_unique<monitoring::AlertService>(*app->stores_->alerts, *authorizer,
                                                             *app->audit_, alerts);
+  monitoring::live::MonitorService::Options monitor;
+  monitor.metrics = o.metrics;
+  // Records of a window reach the log up to a flush interval late.
+  monitor.close_delay = o.prediction_log_flush + std::chrono::seconds(2);
+  monitor.flush_log = [log = app->predictions_.get()] { log->Flush(); };
+  monitor.keep_predictions = o.prediction_log_age;
+  app->monitors_ = std::make_unique<monitoring::live::MonitorService>(
+      monitor, *app->stores_->monitors, app->predictions_->Reader(), *app->serving_,
+      *app->registry_, *app->tracking_, *app->datasets_, *authorizer);
   return app;
 }
 
@@ -194,6 +206,10 @@ void App::Start() {
                                      [alerts = alerts_.get()] { alerts->Evaluate(NowMillis()); }));
   tasks_.push_back(scheduler_->Every(options_.alerts.interval, "alert delivery",
                                      [alerts = alerts_.get()] { alerts->Deliver(NowMillis()); }));
+  // The monitors' fold: published segments of the prediction log into
+  // windows, then the gauges of /metrics.
+  tasks_.push_back(scheduler_->Every(kMonitorFoldInterval, "monitor fold",
+                                     [monitors = monitors_.get()] { monitors->FoldAll(); }));
   serving_->Start(*background_);
   loops_->Start();
   // The server keeps the prediction log; a CLI command's App only opens it.

@@ -44,6 +44,7 @@
 #include "governance/audit_log.h"
 #include "loop/loop_service.h"
 #include "monitoring/alerts.h"
+#include "monitoring/live/monitor_service.h"
 #include "registry/registry_service.h"
 #include "serving/prediction_log.h"
 #include "serving/serving_service.h"
@@ -136,6 +137,8 @@ class App {
   loop::LoopService& loops() { return *loops_; }
   monitoring::AlertService& alerts() { return *alerts_; }
   serving::PredictionLog& predictions() { return *predictions_; }
+  // Live monitoring of deployments; its fold runs from Start() to Stop().
+  monitoring::live::MonitorService& monitors() { return *monitors_; }
   // The blobs of the prediction log (its segments), which
   // `predictions().Reader()` reads.
   blob::BlobStore& prediction_blobs() { return *prediction_blobs_; }
@@ -186,6 +189,7 @@ class App {
   std::unique_ptr<loop::Retrainer> retrainer_;
   std::unique_ptr<loop::LoopService> loops_;
   std::unique_ptr<monitoring::AlertService> alerts_;
+  std::unique_ptr<monitoring::live::MonitorService> monitors_;
   // Background work, from Start() to Stop().
   std::unique_ptr<core::Executor> background_;
   std::unique_ptr<core::Scheduler> scheduler_;

@@ -12,6 +12,7 @@
 #include "cli/loop_commands.h"
 #include "cli/model_commands.h"
 #include "cli/monitor_drift_command.h"
+#include "cli/monitor_commands.h"
 #include "cli/serve_commands.h"
 #include "cli/server_command.h"
 #include "cli/tracking_commands.h"
@@ -44,9 +45,11 @@ int main(int argc, char** argv) {
   slipway::cli::AddLoopCommands(app);
   slipway::cli::AddEvaluateCommand(app);
   // `slipway monitor ...`: each command of the group adds itself.
-  CLI::App* monitor = app.add_subcommand("monitor", "Watch data and models: drift, monitors");
+  CLI::App* monitor =
+      app.add_subcommand("monitor", "Watch data and models: drift, live monitors, accuracy");
   monitor->require_subcommand(1);
   slipway::cli::AddMonitorDriftCommand(*monitor);
+  slipway::cli::AddMonitorCommands(*monitor);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {

@@ -31,6 +31,7 @@
 #include "http/http_server.h"
 #include "http/loop_routes.h"
 #include "http/mlflow_routes.h"
+#include "http/monitor_routes.h"
 #include "http/registry_routes.h"
 #include "http/serving_routes.h"
 #include "http/trace_routes.h"
@@ -201,6 +202,7 @@ void RunServer(const ServerArgs& args) {
   http::AddDeploymentRoutes(server, app->serving());
   http::AddLoopRoutes(server, app->loops());
   http::AddAlertRoutes(server, app->alerts());
+  http::AddMonitorRoutes(server, app->monitors());
   http::AddAuditRoutes(server, app->audit());
   http::AddSessionRoutes(server, app->access());
   http::EnableAuditTrail(server, app->audit());

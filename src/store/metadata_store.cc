@@ -11,6 +11,7 @@
 #include "store/sqlite_deployment_store.h"
 #include "store/sqlite_genai_store.h"
 #include "store/sqlite_loop_store.h"
+#include "store/sqlite_monitor_store.h"
 #include "store/sqlite_registry_store.h"
 #include "store/sqlite_trace_store.h"
 #include "store/sqlite_tracking_store.h"
@@ -45,6 +46,7 @@ std::unique_ptr<MetadataStores> OpenMetadataStore(const std::string& uri, Sync s
   stores->traces = std::make_unique<SqliteTraceStore>(db);
   stores->genai = std::make_unique<SqliteGenaiStore>(db);
   stores->alerts = std::make_unique<SqliteAlertStore>(db);
+  stores->monitors = std::make_unique<SqliteMonitorStore>(db);
   stores->engine = db;
   // The commit that takes the WAL past its threshold wakes the task, as it
   // woke the checkpointer thread this replaces; the interval is a backstop.

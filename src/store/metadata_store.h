@@ -22,6 +22,7 @@
 #include "governance/audit_log.h"
 #include "loop/loop_service.h"
 #include "monitoring/alert_store.h"
+#include "monitoring/live/monitor_store.h"
 #include "registry/registry_store.h"
 #include "serving/deployment_store.h"
 #include "store/sqlite_db.h"
@@ -61,6 +62,7 @@ struct MetadataStores {
   std::unique_ptr<tracing::TraceStore> traces;
   std::unique_ptr<genai::GenaiStore> genai;
   std::unique_ptr<monitoring::AlertStore> alerts;
+  std::unique_ptr<monitoring::live::MonitorStore> monitors;
   std::shared_ptr<void> engine;  // what the stores share (a connection pool); opaque
   std::vector<Upkeep> upkeep;    // for the owner to schedule
 };

@@ -549,6 +549,46 @@ CREATE TABLE alert_deliveries (
 ) WITHOUT ROWID;
 CREATE INDEX alert_deliveries_pending ON alert_deliveries (status, transition_id);
 )sql"},
+    // Live monitoring of deployments (src/monitoring/live): each monitored
+    // deployment's config and reference profile (JSON) with the position
+    // its fold reached in the prediction log, its windows' profiles
+    // (JSON), the predictions kept for feedback to join, and the feedback.
+    {15, "monitoring: live windows, logged predictions and feedback", R"sql(
+CREATE TABLE monitors (
+  deployment TEXT PRIMARY KEY,
+  config TEXT NOT NULL,
+  generation INTEGER NOT NULL,
+  reference_profile TEXT NOT NULL,
+  folded_key TEXT NOT NULL DEFAULT '',
+  folded_start_ms INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+CREATE TABLE monitor_windows (
+  deployment TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  start_ms INTEGER NOT NULL,
+  end_ms INTEGER NOT NULL,
+  row_count INTEGER NOT NULL,
+  inputs TEXT NOT NULL,
+  outputs TEXT NOT NULL,
+  PRIMARY KEY (deployment, seq)
+);
+CREATE INDEX monitor_windows_by_start ON monitor_windows (deployment, start_ms);
+CREATE TABLE monitor_predictions (
+  deployment TEXT NOT NULL,
+  request_id TEXT NOT NULL,
+  time_ms INTEGER NOT NULL,
+  predictions TEXT NOT NULL,
+  PRIMARY KEY (deployment, request_id)
+);
+CREATE INDEX monitor_predictions_by_time ON monitor_predictions (deployment, time_ms);
+CREATE TABLE monitor_feedback (
+  deployment TEXT NOT NULL,
+  request_id TEXT NOT NULL,
+  labels TEXT NOT NULL,
+  time_ms INTEGER NOT NULL,
+  PRIMARY KEY (deployment, request_id)
+) WITHOUT ROWID;
+)sql"},
 };
 
 }  // namespace
