@@ -318,6 +318,8 @@ def main() -> None:
         with open(args.report_json) as f:
             saved = json.load(f)
         vars(args).update(saved["binary"])
+        if "started" in saved["binary"]:
+            started = datetime.datetime.fromisoformat(saved["binary"]["started"])
         res = {problem: {side: {int(seed): r for seed, r in runs.items()}
                          for side, runs in sides.items()}
                for problem, sides in saved["results"].items()}
@@ -329,7 +331,7 @@ def main() -> None:
     if args.omp_wait_policy != "default":
         env["OMP_WAIT_POLICY"] = os.environ["OMP_WAIT_POLICY"] = args.omp_wait_policy
     work = args.workdir or tempfile.mkdtemp(prefix="slipway-trainbench-")
-    started = datetime.datetime.now(datetime.timezone.utc)
+    started = args.started = datetime.datetime.now(datetime.timezone.utc)
     snapshot_slipway(args, work)
     if args.compare_bin:
         compare_bin = os.path.join(work, "slipway-compared")
@@ -410,6 +412,7 @@ def main() -> None:
 def save(args, res: dict) -> None:
     binary = {k: getattr(args, k) for k in ("slipway_mtime", "slipway_sha") if hasattr(args, k)}
     binary["argv"] = sys.argv[1:]
+    binary["started"] = args.started.isoformat()
     if args.compare_bin:
         import hashlib
 
