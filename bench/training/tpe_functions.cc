@@ -11,9 +11,17 @@
 //   (one line)
 //   ./tpe_functions F SEEDS TRIALS > slipway.txt
 //   python3 bench/training/tpe_functions.py F SEEDS TRIALS > optuna.txt
+//
+// And one proposal from a fixed history, for seeds 1..K: the loss of each
+// (the two tuners' proposal distributions, compared apart from their runs):
+//
+//   python3 bench/training/tpe_functions.py --next F N K HISTORY_SEED history.txt > optuna.txt
+//   ./tpe_functions --next F history.txt K > slipway.txt
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -64,9 +72,37 @@ double Loss(int f, const Params& p) {
   return s;
 }
 
+// HISTORY: one trial a line, the six params in Space()'s order and the
+// loss. Prints the loss of trial N's proposal (N: the history's length) for
+// seeds 1..K.
+int Next(int f, const char* history_path, int k) {
+  std::ifstream in(history_path);
+  std::vector<Observation> history;
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    Params p;
+    for (const SearchDimension& d : Space()) {
+      double v = 0;
+      fields >> v;
+      p[d.name] = v;
+    }
+    double loss = 0;
+    fields >> loss;
+    history.push_back({p, loss});
+  }
+  const auto trial = static_cast<int64_t>(history.size());
+  for (int seed = 1; seed <= k; ++seed)
+    std::printf("%.10g\n",
+                Loss(f, SampleTpe(Space(), static_cast<uint64_t>(seed), trial, history, false)));
+  return 0;
+}
+
 int main(int argc, char** argv) {
+  if (argc == 5 && std::string(argv[1]) == "--next")
+    return Next(std::atoi(argv[2]), argv[3], std::atoi(argv[4]));
   if (argc != 4) {
-    std::fprintf(stderr, "usage: tpe_functions F SEEDS TRIALS\n");
+    std::fprintf(stderr, "usage: tpe_functions F SEEDS TRIALS | --next F HISTORY K\n");
     return 2;
   }
   const int f = std::atoi(argv[1]), seeds = std::atoi(argv[2]), trials = std::atoi(argv[3]);

@@ -5,6 +5,12 @@ prints "seed best" for seeds 1..SEEDS, TRIALS trials each, of function F.
 
     python3 bench/training/tpe_functions.py F SEEDS TRIALS
     python3 bench/training/tpe_functions.py --summary slipway.txt optuna.txt
+    python3 bench/training/tpe_functions.py --next F N K HISTORY_SEED history.txt
+
+--next: N random trials of function F (Python's random.Random(HISTORY_SEED))
+written to history.txt for `tpe_functions --next`, and the loss of the
+proposal TPESampler(seed) makes after them, for seeds 1..K (a fresh study
+each: the history added with add_trial, then one ask).
 """
 import math, sys
 import optuna
@@ -53,6 +59,47 @@ def summary(a_path, b_path):
     print(f"{a_path} better in {sum(x < y for x, y in zip(a, b))} of {n} seeds")
 
 
+def unit(params):
+    u = []
+    for name, kind, lo, hi in SPACE:
+        v = params[name]
+        u.append((math.log(v) - math.log(lo)) / (math.log(hi) - math.log(lo)) if kind == "log"
+                 else (v - lo) / (hi - lo))
+    return u
+
+
+def next_proposals(f, n, k, history_seed, path):
+    import random
+
+    from optuna.distributions import FloatDistribution, IntDistribution
+
+    dists = {name: IntDistribution(lo, hi) if kind == "int"
+             else FloatDistribution(lo, hi, log=kind == "log") for name, kind, lo, hi in SPACE}
+    rng = random.Random(history_seed)
+    history = []
+    for _ in range(n):
+        p = {}
+        for name, kind, lo, hi in SPACE:
+            if kind == "int":
+                p[name] = rng.randint(lo, hi)
+            elif kind == "log":
+                p[name] = math.exp(rng.uniform(math.log(lo), math.log(hi)))
+            else:
+                p[name] = rng.uniform(lo, hi)
+        history.append((p, loss(f, unit(p))))
+    with open(path, "w") as out:
+        for p, value in history:
+            out.write(" ".join(repr(float(p[name])) for name, *_ in SPACE) + f" {value!r}\n")
+    for seed in range(1, k + 1):
+        study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=seed))
+        for p, value in history:
+            study.add_trial(optuna.trial.create_trial(params=p, distributions=dists, value=value))
+        print(repr(loss(f, unit(study.ask(dists).params))))
+
+
+if sys.argv[1] == "--next":
+    next_proposals(*map(int, sys.argv[2:6]), sys.argv[6])
+    sys.exit(0)
 if sys.argv[1] == "--summary":
     summary(sys.argv[2], sys.argv[3])
     sys.exit(0)
