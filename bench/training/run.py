@@ -281,6 +281,7 @@ def main() -> None:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="2 seeds, 20 trials")
     ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--first-seed", type=int, default=1, help="seeds FIRST..FIRST+SEEDS-1")
     ap.add_argument("--trials", type=int, default=50)
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--rounds", type=int, default=100)
@@ -343,7 +344,7 @@ def main() -> None:
         PROBLEMS[problem][0](os.path.join(ws, f"{problem}.csv"))
         subprocess.run([args.slipway_bin, "data", "add", f"{problem}.csv", "--name", problem],
                        cwd=ws, env=env, check=True, capture_output=True)
-    seeds = list(range(1, args.seeds + 1))
+    seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     res = {problem: {"slipway": {}, "slipway_untracked": {}, "optuna": {}, "python_e2e": {},
                      "slipway_compared": {}}
            for problem in problems}
