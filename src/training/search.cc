@@ -31,7 +31,22 @@ class SplitMix64 {
 
 constexpr double kPi = 3.14159265358979323846;
 
-double NormalCdf(double z) { return 0.5 * std::erfc(-z / std::sqrt(2.0)); }
+// log(Phi(b) - Phi(a)) for a < b, the standard normal's mass between them,
+// each side from the tail it lies in so that a far tail keeps its digits;
+// at least log(1e-300) when the mass underflows (a far component's term,
+// which the prior's outweighs in the mixture).
+double LogGaussMass(double a, double b) {
+  const double r = 1.0 / std::sqrt(2.0);
+  double mass;
+  if (a >= 0) {
+    mass = 0.5 * (std::erfc(a * r) - std::erfc(b * r));
+  } else if (b <= 0) {
+    mass = 0.5 * (std::erfc(-b * r) - std::erfc(-a * r));
+  } else {
+    mass = 1.0 - 0.5 * std::erfc(-a * r) - 0.5 * std::erfc(b * r);
+  }
+  return std::log(std::max(mass, 1e-300));
+}
 
 double Gaussian(SplitMix64& rng) {
   // Box-Muller; 1 - Unit() is in (0, 1].
@@ -41,17 +56,28 @@ double Gaussian(SplitMix64& rng) {
 
 // TPE's density of a set of observations (the best, or the rest): a
 // mixture with one component per observation and a prior, each component a
-// product over the space's dimensions. As Optuna's TPESampler (4.x and 5.x,
-// multivariate, its default for one objective): a numeric dimension is a
-// Gaussian at the observation (in log space for log_uniform, on [low - 0.5,
-// high + 0.5] for int) truncated to the range, its width the larger gap to
-// the neighbouring observations (the range's ends count as neighbours,
-// except for the lowest and highest observation when there are two or
-// more), clipped to [range / min(100, n + 2), range]; the prior is at the
-// middle with the range's width. A choice dimension gives the observed value
-// weight 1 + 1/k and every value 1/k, normalised (k values; the prior: 1/k
-// each). Components weigh 1 each (the prior too); beyond 25 observations
-// the oldest weigh less, linearly from 1/n up to 1 (Optuna's default_weights).
+// product over the space's dimensions. It follows Optuna's _ParzenEstimator
+// (optuna 5.1.0, optuna/samplers/_tpe/parzen_estimator.py and
+// probability_distributions.py, the defaults TPESampler() uses):
+//
+// - numeric: a Gaussian at the observation, truncated to the range; in log
+//   space for log_uniform; for int on [low - 0.5, high + 0.5], and an int's
+//   density is the mass of its bin [v - 0.5, v + 0.5] over the range's mass
+//   (Optuna's _BatchedDiscreteTruncNormDistributions), not the curve's
+//   height at v.
+// - widths: the larger gap to the neighbouring observations, the range's
+//   ends counting as neighbours except for the lowest and highest
+//   observation when there are two or more (consider_endpoints=False),
+//   clipped to [range / min(100, n + 2), range] (the magic clip: n + 1
+//   kernels with the prior, plus one).
+// - prior: one more component, at the middle of the range with the range's
+//   width; a choice's prior is 1/k for each of its k values.
+// - choice: the observed value gets weight 1 + 1/(n + 1) and every value
+//   1/(n + 1) (prior_weight over the n + 1 kernels), normalised, so the
+//   kernels sharpen as observations accumulate.
+// - component weights: 1 each (the prior too); from 25 observations on,
+//   the oldest n - 25 ramp linearly from 1/n up to 1 (default_weights),
+//   then all are normalised.
 class Mixture {
  public:
   Mixture(const std::vector<SearchDimension>& space, const std::vector<const Params*>& points)
@@ -74,12 +100,16 @@ class Mixture {
       Dimension dim;
       if (d.kind == SearchDimension::Kind::kChoice) {
         const size_t k = d.choices.size();
-        dim.choice_weights.assign(n + 1, std::vector<double>(k, 1.0 / static_cast<double>(k)));
+        const double prior = 1.0 / static_cast<double>(n + 1);  // prior_weight / kernels
+        dim.choice_weights.assign(n, std::vector<double>(k, prior));
+        dim.choice_weights.emplace_back(k, 1.0 / static_cast<double>(k));
         for (size_t i = 0; i < n; ++i) {
           const ParamValue& v = points[i]->at(d.name);
           for (size_t c = 0; c < k; ++c)
             if (d.choices[c] == v) dim.choice_weights[i][c] += 1;
-          for (double& w : dim.choice_weights[i]) w /= 2;  // rows sum to 1
+          double sum = 0;
+          for (double w : dim.choice_weights[i]) sum += w;
+          for (double& w : dim.choice_weights[i]) w /= sum;
         }
         dims_.push_back(std::move(dim));
         continue;
@@ -168,9 +198,13 @@ class Mixture {
       const double x = dim.log ? std::log(v) : v;
       for (size_t c = 0; c < terms.size(); ++c) {
         const double mu = dim.mus[c], sigma = dim.sigmas[c];
-        const double z = (x - mu) / sigma;
-        const double mass = NormalCdf((dim.high - mu) / sigma) - NormalCdf((dim.low - mu) / sigma);
-        terms[c] += -0.5 * z * z - std::log(sigma * std::sqrt(2 * kPi) * std::max(mass, 1e-300));
+        const double range_mass = LogGaussMass((dim.low - mu) / sigma, (dim.high - mu) / sigma);
+        if (dim.integer) {
+          terms[c] += LogGaussMass((x - 0.5 - mu) / sigma, (x + 0.5 - mu) / sigma) - range_mass;
+        } else {
+          const double z = (x - mu) / sigma;
+          terms[c] += -0.5 * z * z - std::log(sigma * std::sqrt(2 * kPi)) - range_mass;
+        }
       }
     }
     const double top = *std::max_element(terms.begin(), terms.end());
@@ -226,6 +260,37 @@ Params SampleParams(const std::vector<SearchDimension>& space, uint64_t seed, in
   return params;
 }
 
+// SampleTpe against Optuna 5.1.0's TPESampler() for one objective (the
+// defaults bench/training gives it). The same: 10 startup trials of random
+// search; gamma min(ceil(0.1 n), 25) of the n finished trials, running ones
+// not counted; the best and the rest each a Mixture (above), the running
+// trials among the rest (constant_liar=True, Optuna 5's default); one joint
+// (multivariate) density over all dimensions; 24 candidates drawn from the
+// best's density, the first with the highest log l - log g wins; ties in the
+// ranking of scores go to the older trial. Where it departs, on purpose:
+// - failed trials (NaN score) count as finished with the worst score (among
+//   the rest, and towards the startup and gamma); Optuna leaves FAIL trials
+//   out of TPE altogether. Slipway keeps proposals away from params that
+//   fail.
+// - random numbers: one SplitMix64 stream per (seed, trial), so parallel and
+//   resumed sessions propose the same params; Optuna draws every proposal
+//   from one numpy RandomState in order (and startup trials from a second).
+//   Same distributions, other draws.
+// - a truncated Gaussian is drawn by rejection (100 tries, then the
+//   component's centre; with the centre in range a try lands in range with
+//   probability >= 0.34), Optuna's by inverting the CDF: the same
+//   distribution.
+// - a component's mass underflowing 1e-300 counts as 1e-300 (LogGaussMass);
+//   Optuna keeps deep tails exact in log space. Only components that the
+//   prior's term outweighs in the sum are affected.
+// - observations with equal values get their widths in trial order (a
+//   stable sort); Optuna's np.argsort (quicksort) leaves the order of ties
+//   to the sort. Which of two equal observations gets the wider kernel is
+//   arbitrary either way; the test ParzenDensityMatchesOptunas shows the
+//   densities are Optuna's with a stable argsort.
+// - no pruned trials: Optuna ranks PRUNED trials after the complete ones by
+//   their last intermediate value; Slipway's TPE does not prune (successive
+//   halving uses random search).
 Params SampleTpe(const std::vector<SearchDimension>& space, uint64_t seed, int64_t trial,
                  const std::vector<Observation>& history, bool greater_is_better) {
   auto complete = [&](const Params& p) {
@@ -266,6 +331,13 @@ Params SampleTpe(const std::vector<SearchDimension>& space, uint64_t seed, int64
     }
   }
   return best;
+}
+
+double TpeLogDensity(const std::vector<SearchDimension>& space, const std::vector<Params>& points,
+                     const Params& params) {
+  std::vector<const Params*> pointers;
+  for (const Params& p : points) pointers.push_back(&p);
+  return Mixture(space, pointers).LogDensity(params);
 }
 
 std::string ParamValueText(const ParamValue& value) {

@@ -58,15 +58,25 @@ struct Observation {
 // than kTpeStartupTrials finished observations: SampleParams. Else the
 // finished observations split into the best gamma (10% of them, at most 25)
 // and the rest, a joint Parzen density of each (search.cc, Mixture: Optuna's
-// kernels, widths and weights), and of 24 candidates drawn from the best's
-// density the one with the highest ratio best / rest. Pending observations
-// (trials running in parallel) join the rest, as if they had the worst
-// score: the constant liar of Optuna's TPESampler (constant_liar=True),
-// which keeps trials that run at once from being proposed at the same spot.
-// Deterministic from the seed, the trial and `history`.
+// kernels, widths and weights; search.cc lists where it departs), and of
+// 24 candidates drawn from the best's density the one with the highest
+// ratio best / rest. Pending observations (trials running in parallel) join
+// the rest, as if they had the worst score: the constant liar of Optuna's
+// TPESampler (constant_liar=True), which keeps trials that run at once from
+// being proposed at the same spot. Deterministic from the seed, the trial
+// and `history`.
 constexpr size_t kTpeStartupTrials = 10;
 Params SampleTpe(const std::vector<SearchDimension>& space, uint64_t seed, int64_t trial,
                  const std::vector<Observation>& history, bool greater_is_better);
+
+// The log density that TPE's Parzen estimator of `points` (the best trials,
+// or the rest, oldest first) gives `params`: one side of the ratio SampleTpe
+// maximises. In log coordinates for log_uniform dimensions (as Optuna's, no
+// Jacobian: it cancels in the ratio), an int's the mass of its bin, a
+// choice's its probability. Exposed so tests can hold it to Optuna's
+// _ParzenEstimator.log_pdf.
+double TpeLogDensity(const std::vector<SearchDimension>& space, const std::vector<Params>& points,
+                     const Params& params);
 
 struct Rung {
   int64_t trials = 0;    // how many trials this rung evaluates

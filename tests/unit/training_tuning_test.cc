@@ -788,3 +788,110 @@ TEST(TrainingHalvingTest, ATrialClearlyBehindAtACheckpointStopsInsideItsRung) {
 
 }  // namespace
 }  // namespace slipway::training
+
+// --- TPE's Parzen estimator held to Optuna's (issue 14, "Speed and quality")
+
+namespace slipway::training {
+namespace {
+
+// The same observations as the Python below builds: max_depth, eta, subsample
+// and grow_policy (its choice by index) of observation i.
+std::vector<Params> GoldenPoints(int n) {
+  const auto space = Space();
+  std::vector<Params> points;
+  for (int i = 0; i < n; ++i) {
+    const int choice = i % 4 ? (i * 5) % 3 : 1;
+    points.push_back({{"max_depth", 2.0 + (i * 7) % 4},
+                      {"eta", 0.001 + 0.999 * ((i * 37) % 30) / 29},
+                      {"subsample", 0.5 + 0.4 * ((i * 11) % 13) / 12},
+                      {"grow_policy", space[3].choices[static_cast<size_t>(choice)]}});
+  }
+  return points;
+}
+
+// Expected values from optuna 5.1.0's _ParzenEstimator with TPESampler()'s
+// defaults (prior_weight 1, magic clip, consider_endpoints False,
+// default_weights) on Space() and GoldenPoints(n):
+//
+//   pe = _ParzenEstimator(points(n), space,
+//                         _ParzenEstimatorParameters(1.0, True, False, default_weights, True))
+//   pe.log_pdf(queries)
+//
+// n = 30 covers the ramp of the oldest weights and the clip of narrow widths;
+// max_depth the bins of an int, grow_policy the choice kernels. Its 30
+// observations tie (max_depth has 4 values), and which of tied observations
+// gets which width is left to numpy's argsort (quicksort, not stable) in
+// Optuna and is trial order in Slipway: its expected values are Optuna's with
+// np.argsort made stable (kind="stable"); n = 0, 1, 3 are stock Optuna's.
+TEST(TrainingTpeTest, ParzenDensityMatchesOptunas) {
+  const auto space = Space();
+  const std::vector<Params> queries = {
+      {{"max_depth", 2.0},
+       {"eta", 0.001},
+       {"subsample", 0.5},
+       {"grow_policy", space[3].choices[0]}},
+      {{"max_depth", 3.0}, {"eta", 0.03}, {"subsample", 0.6}, {"grow_policy", space[3].choices[1]}},
+      {{"max_depth", 4.0}, {"eta", 0.2}, {"subsample", 0.75}, {"grow_policy", space[3].choices[2]}},
+      {{"max_depth", 5.0}, {"eta", 1.0}, {"subsample", 0.9}, {"grow_policy", space[3].choices[0]}},
+      {{"max_depth", 5.0}, {"eta", 0.5}, {"subsample", 0.55}, {"grow_policy", space[3].choices[1]}},
+  };
+  const std::map<int, std::vector<double>> optuna = {
+      {0,
+       {-3.7008757837895407, -3.4199796804621827, -3.4321602702937293, -3.7008757837895407,
+        -3.6010510099727355}},
+      {1,
+       {-3.632285370393692, -2.9711644387757303, -3.750333944240488, -4.138075065822778,
+        -3.4083474033661982}},
+      {3,
+       {-4.2894386668997875, -3.219727588755543, -3.065665653352819, -3.289833669983225,
+        -2.963027167587311}},
+      {30,
+       {-6.584876983951598, -6.341314138474876, -1.4915019405590966, -1.8803160144927025,
+        -5.916448762144308}},
+  };
+  for (const auto& [n, expected] : optuna) {
+    const std::vector<Params> points = GoldenPoints(n);
+    for (size_t q = 0; q < queries.size(); ++q)
+      EXPECT_NEAR(TpeLogDensity(space, points, queries[q]), expected[q], 1e-9)
+          << n << " observations, query " << q;
+  }
+}
+
+// An int's density is its bin's mass, a choice's its probability: each sums
+// to 1 over the values, however narrow the kernels (many tied observations
+// clip the widths to range / 100).
+TEST(TrainingTpeTest, IntAndChoiceDensitiesAreProbabilities) {
+  const std::vector<SearchDimension> depth = {
+      {"max_depth", SearchDimension::Kind::kInt, 2, 8, {}, {}}};
+  const std::vector<SearchDimension> choice = {
+      {"booster",
+       SearchDimension::Kind::kChoice,
+       0,
+       0,
+       {std::string("gbtree"), std::string("dart"), std::string("gblinear")},
+       {}}};
+  for (int n : {1, 5, 45, 120}) {
+    std::vector<Params> depths, boosters;
+    for (int i = 0; i < n; ++i) {
+      depths.push_back({{"max_depth", 3.0 + (i % 3 == 0 ? 4 : 0)}});
+      boosters.push_back({{"booster", choice[0].choices[static_cast<size_t>(i % 5 == 0)]}});
+    }
+    double sum = 0;
+    for (double v = 2; v <= 8; ++v)
+      sum += std::exp(TpeLogDensity(depth, depths, {{"max_depth", v}}));
+    EXPECT_NEAR(sum, 1, 1e-9) << n;
+    sum = 0;
+    for (const ParamValue& c : choice[0].choices)
+      sum += std::exp(TpeLogDensity(choice, boosters, {{"booster", c}}));
+    EXPECT_NEAR(sum, 1, 1e-9) << n;
+  }
+  // Choice kernels sharpen with the observations, as Optuna's: ten times
+  // "gbtree" give it (1 + 1/11) / (1 + 3/11) in each observation's kernel.
+  const std::vector<Params> ten(10, Params{{"booster", choice[0].choices[0]}});
+  const double kernel = (1 + 1.0 / 11) / (1 + 3.0 / 11);
+  EXPECT_NEAR(std::exp(TpeLogDensity(choice, ten, {{"booster", choice[0].choices[0]}})),
+              (10 * kernel + 1.0 / 3) / 11, 1e-12);
+}
+
+}  // namespace
+}  // namespace slipway::training
