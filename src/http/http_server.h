@@ -177,8 +177,8 @@ class HttpServer {
   struct Options {
     std::string host = "127.0.0.1";
     int port = 5000;
-    int io_threads = 0;  // connections, parsing, writing replies; 0: one per usable core
-    int worker_threads = 32;                  // handlers: requests served at once
+    int io_threads = 0;       // connections, parsing, writing replies; 0: one per usable core
+    int worker_threads = 32;  // handlers: requests served at once
     size_t max_queued_requests = 4096;        // whole requests waiting for a worker; 503 beyond
     size_t max_header_bytes = 64 * 1024;      // request line plus headers; 431 beyond
     size_t max_json_body = 16 * 1024 * 1024;  // API requests; 413 beyond (after inflating)
