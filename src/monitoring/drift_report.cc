@@ -11,39 +11,13 @@
 #include <set>
 
 #include "core/error.h"
+#include "core/markup.h"
 
 namespace slipway::monitoring {
 
 namespace {
 
 using nlohmann::json;
-
-std::string Escape(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
 
 // A number for people: 4 significant digits, no trailing noise.
 std::string Number(double value) {
@@ -211,7 +185,7 @@ std::string ChartSvg(const DistributionChart& chart) {
       svg += fmt::format(
           "<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\" fill=\"{}\">"
           "<title>{} {}: {}</title></rect>",
-          x + offset, y, bar, top + plot_height - y, color, Escape(chart.labels[i]), side,
+          x + offset, y, bar, top + plot_height - y, color, EscapeMarkup(chart.labels[i]), side,
           Percent(share));
     };
     rect(0, chart.reference[i], kReferenceColor, "reference");
@@ -224,11 +198,11 @@ std::string ChartSvg(const DistributionChart& chart) {
       svg += fmt::format(
           "<text x=\"{0:.1f}\" y=\"{1:.1f}\" text-anchor=\"end\" fill=\"#333\" "
           "transform=\"rotate(-45 {0:.1f} {1:.1f})\">{2}</text>",
-          cx, ly, Escape(label));
+          cx, ly, EscapeMarkup(label));
     } else {
       svg += fmt::format(
           "<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\" fill=\"#333\">{}</text>", cx, ly,
-          Escape(label));
+          EscapeMarkup(label));
     }
   }
   svg += fmt::format("<line x1=\"{0}\" y1=\"{1:.1f}\" x2=\"{2}\" y2=\"{1:.1f}\" stroke=\"#333\"/>",
@@ -251,8 +225,8 @@ std::string ColumnRow(const data::ColumnDrift& c) {
       "<tr><td><a href=\"#col-{0}\">{1}</a></td><td>{2}</td>{3}<td>{4}</td><td>{5}</td>"
       "<td>{6}</td><td>{7}</td><td>{8}</td><td>{9}</td><td>{10}</td><td>{11}</td><td>{12} → "
       "{13}</td></tr>\n",
-      Escape(c.column), Escape(c.column), data::DriftKindName(c.kind), decision,
-      Escape(c.drift_statistic), c.drift_statistic.empty() ? "" : Number(c.drift_value),
+      EscapeMarkup(c.column), EscapeMarkup(c.column), data::DriftKindName(c.kind), decision,
+      EscapeMarkup(c.drift_statistic), c.drift_statistic.empty() ? "" : Number(c.drift_value),
       c.drift_statistic.empty() ? "" : Number(c.drift_threshold), Optional(c.wasserstein_normed),
       c.comparable ? Number(c.psi) : "", c.comparable ? Number(c.js) : "", Optional(c.ks),
       c.chi_square_p_value ? Number(*c.chi_square_p_value) : "", Percent(c.reference_missing_rate),
@@ -262,16 +236,16 @@ std::string ColumnRow(const data::ColumnDrift& c) {
 std::string ColumnSection(const data::ColumnDrift& c, const DistributionChart& chart) {
   std::string details;
   const auto item = [&](const std::string& name, const std::string& value) {
-    details += "<dt>" + Escape(name) + "</dt><dd>" + value + "</dd>";
+    details += "<dt>" + EscapeMarkup(name) + "</dt><dd>" + value + "</dd>";
   };
   item("decision",
        c.drift_statistic.empty()
            ? "not compared"
            : fmt::format("{} {} {} {} {}",
-                         c.drifted ? "drift:" : "no drift:", Escape(c.drift_statistic),
+                         c.drifted ? "drift:" : "no drift:", EscapeMarkup(c.drift_statistic),
                          Number(c.drift_value), c.drifted ? "≥" : "<", Number(c.drift_threshold)) +
                  (c.decided_as_categories ? " (few values: compared as categories)" : ""));
-  if (!c.note.empty()) item("note", Escape(c.note));
+  if (!c.note.empty()) item("note", EscapeMarkup(c.note));
   if (c.comparable) {
     item("PSI", Number(c.psi));
     item("Jensen-Shannon distance (base 2)", Number(c.js));
@@ -294,9 +268,9 @@ std::string ColumnSection(const data::ColumnDrift& c, const DistributionChart& c
   item("missing",
        fmt::format("{} ({}) → {} ({})", c.reference_missing, Percent(c.reference_missing_rate),
                    c.current_missing, Percent(c.current_missing_rate)));
-  if (!c.new_categories.empty()) item("new categories", Escape(Join(c.new_categories)));
+  if (!c.new_categories.empty()) item("new categories", EscapeMarkup(Join(c.new_categories)));
   if (!c.missing_categories.empty()) {
-    item("vanished categories", Escape(Join(c.missing_categories)));
+    item("vanished categories", EscapeMarkup(Join(c.missing_categories)));
   }
   item("sketches", c.exact ? "exact (every value held)" : "approximate (see the error bounds)");
   return fmt::format(
@@ -304,7 +278,7 @@ std::string ColumnSection(const data::ColumnDrift& c, const DistributionChart& c
       "<div class=\"pair\"><div>{3}<p class=\"legend\"><span style=\"background:{4}\"></span>"
       "reference <span style=\"background:{5}\"></span> current (share of non-missing "
       "values)</p></div><dl>{6}</dl></div></section>\n",
-      Escape(c.column), c.drifted ? "drift" : "ok", c.drifted ? "drift" : "no drift",
+      EscapeMarkup(c.column), c.drifted ? "drift" : "ok", c.drifted ? "drift" : "no drift",
       ChartSvg(chart), kReferenceColor, kCurrentColor, details);
 }
 
@@ -403,9 +377,10 @@ std::string BatchDriftReport::ToHtml() const {
   std::string html =
       "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
       "<title>Drift: " +
-      Escape(reference_name) + " → " + Escape(current_name) + "</title><style>" + kStyle +
-      "</style></head><body>\n";
-  html += "<h1>Data drift: " + Escape(reference_name) + " → " + Escape(current_name) + "</h1>\n";
+      EscapeMarkup(reference_name) + " → " + EscapeMarkup(current_name) + "</title><style>" +
+      kStyle + "</style></head><body>\n";
+  html += "<h1>Data drift: " + EscapeMarkup(reference_name) + " → " + EscapeMarkup(current_name) +
+          "</h1>\n";
   html += fmt::format(
       "<p class=\"summary\"><span class=\"{}\">{} of {} columns drifted</span>; dataset drift: "
       "<b>{}</b> (when at least {} of the columns drift).</p>\n",
@@ -414,15 +389,15 @@ std::string BatchDriftReport::ToHtml() const {
   html += fmt::format(
       "<p>Reference: {} ({} rows). Current: {} ({} rows). Thresholds: numeric {} ≥ {}, "
       "categorical {} ≥ {}{}.</p>\n",
-      Escape(reference_name), reference_rows, Escape(current_name), current_rows,
+      EscapeMarkup(reference_name), reference_rows, EscapeMarkup(current_name), current_rows,
       data::DriftStatisticName(options.numeric.statistic), Number(options.numeric.threshold),
       data::DriftStatisticName(options.categorical.statistic),
       Number(options.categorical.threshold),
       options.columns.empty() ? "" : fmt::format(", {} per-column", options.columns.size()));
   if (!drift.only_in_reference.empty() || !drift.only_in_current.empty()) {
     html += "<p class=\"muted\">Not compared: only in the reference " +
-            Escape(Join(drift.only_in_reference)) + "; only in the current data " +
-            Escape(Join(drift.only_in_current)) + ".</p>\n";
+            EscapeMarkup(Join(drift.only_in_reference)) + "; only in the current data " +
+            EscapeMarkup(Join(drift.only_in_current)) + ".</p>\n";
   }
   html +=
       "<table><tr><th>column</th><th>kind</th><th>decision</th><th>by</th><th>value</th>"

@@ -6,6 +6,8 @@
 #include <cmath>
 #include <limits>
 
+#include "core/markup.h"
+
 namespace slipway::training {
 namespace {
 
@@ -16,30 +18,6 @@ constexpr size_t kColorCount = sizeof kColors / sizeof kColors[0];
 constexpr const char* kFont = "font-family=\"Helvetica, Arial, sans-serif\"";
 // Roughly a character's width at 12px, for laying out labels.
 constexpr double kCharWidth = 6.6;
-
-std::string Escape(const std::string& text) {
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
 
 // A tick's text with as many decimals as the step needs.
 std::string TickText(double value, double step) {
@@ -90,13 +68,13 @@ void Header(std::string& svg, double width, double height, const std::string& ti
       "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{0:.0f}\" height=\"{1:.0f}\" "
       "viewBox=\"0 0 {0:.0f} {1:.0f}\" {2} font-size=\"12\">\n",
       width, height, kFont);
-  svg += fmt::format("<title>{}</title>\n", Escape(title));
+  svg += fmt::format("<title>{}</title>\n", EscapeMarkup(title));
   svg +=
       fmt::format("<rect width=\"{:.0f}\" height=\"{:.0f}\" fill=\"#ffffff\"/>\n", width, height);
   svg += fmt::format(
       "<text x=\"{:.1f}\" y=\"24\" text-anchor=\"middle\" font-size=\"15\" "
       "font-weight=\"bold\" fill=\"#222\">{}</text>\n",
-      width / 2, Escape(title));
+      width / 2, EscapeMarkup(title));
 }
 
 }  // namespace
@@ -177,11 +155,11 @@ std::string XyChartSvg(const XyChart& chart) {
   svg += fmt::format(
       "<text class=\"x-label\" x=\"{:.2f}\" y=\"{:.2f}\" text-anchor=\"middle\" "
       "font-size=\"13\" fill=\"#222\">{}</text>\n",
-      left + plot / 2, top + plot + 42, Escape(chart.x_label));
+      left + plot / 2, top + plot + 42, EscapeMarkup(chart.x_label));
   svg += fmt::format(
       "<text class=\"y-label\" x=\"{0:.2f}\" y=\"{1:.2f}\" text-anchor=\"middle\" "
       "font-size=\"13\" fill=\"#222\" transform=\"rotate(-90 {0:.2f} {1:.2f})\">{2}</text>\n",
-      18.0, top + plot / 2, Escape(chart.y_label));
+      18.0, top + plot / 2, EscapeMarkup(chart.y_label));
 
   // Data, clipped to the plot area.
   svg += fmt::format(
@@ -218,12 +196,12 @@ std::string XyChartSvg(const XyChart& chart) {
       svg += fmt::format(
           "<polyline class=\"series\" data-name=\"{}\" points=\"{}\" fill=\"none\" "
           "stroke=\"{}\" stroke-width=\"2\" stroke-linejoin=\"round\"/>\n",
-          Escape(s.name), points, color);
+          EscapeMarkup(s.name), points, color);
     }
     if (s.style != ChartSeries::Style::kLine) {
       const bool many = n > 200;
       svg += fmt::format("<g class=\"points\" data-name=\"{}\" fill=\"{}\" fill-opacity=\"{}\">\n",
-                         Escape(s.name), color, many ? "0.45" : "0.8");
+                         EscapeMarkup(s.name), color, many ? "0.45" : "0.8");
       for (size_t k = 0; k < n; ++k) {
         if (!std::isfinite(s.x[k]) || !std::isfinite(s.y[k])) continue;
         svg += fmt::format("<circle cx=\"{:.2f}\" cy=\"{:.2f}\" r=\"{}\"/>\n", x(s.x[k]), y(s.y[k]),
@@ -255,7 +233,7 @@ std::string XyChartSvg(const XyChart& chart) {
             lx, row, lx + 24, row, kColors[series % kColorCount]);
       }
       svg += fmt::format("<text x=\"{:.2f}\" y=\"{:.2f}\">{}</text>\n", lx + 30, row + 4,
-                         Escape(legend[k].first));
+                         EscapeMarkup(legend[k].first));
     }
     svg += "</g>\n";
   }
@@ -317,9 +295,9 @@ std::string BarChartSvg(const BarChart& chart) {
         "<rect x=\"{:.2f}\" y=\"{:.2f}\" width=\"{:.2f}\" height=\"{:.2f}\" fill=\"{}\">"
         "<title>{}: {:.6g}</title></rect>"
         "<text x=\"{:.2f}\" y=\"{:.2f}\" font-size=\"10\" fill=\"#555\">{:.4g}</text>\n",
-        left - 8, y0 + bar_height / 2 + 4, Escape(labels[i]), a, y0, std::max(0.5, b - a),
-        bar_height, value < 0 ? kColors[2] : kColors[0], Escape(chart.bars[i].label), value, b + 4,
-        y0 + bar_height / 2 + 4, value);
+        left - 8, y0 + bar_height / 2 + 4, EscapeMarkup(labels[i]), a, y0, std::max(0.5, b - a),
+        bar_height, value < 0 ? kColors[2] : kColors[0], EscapeMarkup(chart.bars[i].label), value,
+        b + 4, y0 + bar_height / 2 + 4, value);
   }
   svg += "</g>\n";
   if (range.first < 0) {
@@ -330,7 +308,7 @@ std::string BarChartSvg(const BarChart& chart) {
   svg += fmt::format(
       "<text class=\"x-label\" x=\"{:.2f}\" y=\"{:.2f}\" text-anchor=\"middle\" "
       "font-size=\"13\" fill=\"#222\">{}</text>\n",
-      left + plot_width / 2, top + plot_height + 42, Escape(chart.x_label));
+      left + plot_width / 2, top + plot_height + 42, EscapeMarkup(chart.x_label));
   svg += "</svg>\n";
   return svg;
 }
