@@ -15,7 +15,6 @@ production as it is.
 """
 from __future__ import annotations
 
-import threading
 import time
 
 import numpy as np
@@ -27,6 +26,7 @@ from mlflow.tracking import MlflowClient
 from conftest import SlipwayServer, slipway_binary, unique
 from test_alerts import Webhook, alertmanager, alertmanager_alerts  # noqa: F401 (a fixture)
 from test_data import slipway
+from test_monitor_loop import Traffic
 from test_serving import serving_version, wait_for
 
 pytestmark = pytest.mark.slipway_only
@@ -49,46 +49,21 @@ def labelled(rng: np.random.Generator, frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-class Traffic:
-    """Requests of ROWS_PER_REQUEST rows, one after another, from the pool of
-    the current mode ("reference" or "drift"), until stopped."""
+class Pools:
+    """The next ROWS_PER_REQUEST rows of the pool of the current mode
+    ("reference" or "drift"), as a scoring request."""
 
-    def __init__(self, url: str, pools: dict[str, pd.DataFrame]):
-        self.url = url
+    def __init__(self, pools: dict[str, pd.DataFrame]):
         self.pools = pools
         self.mode = "reference"
-        self.ok = 0
-        self.failed: list[str] = []
-        self.versions: set[str] = set()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
         self._at = 0
 
-    def _run(self):
-        while not self._stop.is_set():
-            pool = self.pools[self.mode]
-            start = self._at % (len(pool) - ROWS_PER_REQUEST)
-            self._at += ROWS_PER_REQUEST
-            rows = pool.iloc[start:start + ROWS_PER_REQUEST]
-            body = {"dataframe_split": {"columns": FEATURES, "data": rows.values.tolist()}}
-            try:
-                r = requests.post(self.url, json=body, timeout=30)
-                if r.status_code == 200:
-                    self.ok += 1
-                    self.versions.add(r.headers.get("X-Model-Version", ""))
-                else:
-                    self.failed.append(f"{r.status_code} {r.text[:200]}")
-            except requests.RequestException as e:
-                self.failed.append(str(e))
-            time.sleep(0.005)
-
-    def start(self):
-        self._thread.start()
-        return self
-
-    def stop(self):
-        self._stop.set()
-        self._thread.join()
+    def __call__(self) -> dict:
+        pool = self.pools[self.mode]
+        start = self._at % (len(pool) - ROWS_PER_REQUEST)
+        self._at += ROWS_PER_REQUEST
+        rows = pool.iloc[start:start + ROWS_PER_REQUEST]
+        return {"dataframe_split": {"columns": FEATURES, "data": rows.values.tolist()}}
 
 
 def loop_runs(srv, dep: str) -> list[dict]:
@@ -108,7 +83,7 @@ def test_drift_fires_an_alert_that_retrains_gates_and_hot_swaps(tmp_path_factory
                         extra_args=["--alerts-interval", "0.2", "--alerts-resend", "1",
                                     "--prediction-log-flush", "0.5"]).start()
     hook = Webhook()
-    traffic = None
+    traffic = pools = None
     try:
         rng = np.random.default_rng(3)
         ws = tmp_path_factory.mktemp("loop-e2e-ws")
@@ -163,8 +138,8 @@ receivers:
                 "production", "--cooldown", "0s", "--max-per-day", "10",
                 "--tracking-uri", srv.url, cwd=ws)
 
-        pools = {"reference": draw(rng, 5000), "drift": draw(rng, 5000, shift=2.0)}
-        traffic = Traffic(f"{srv.url}/deployments/{dep}/invocations", pools).start()
+        pools = Pools({"reference": draw(rng, 5000), "drift": draw(rng, 5000, shift=2.0)})
+        traffic = Traffic(srv, dep, pools).start()
 
         # Like the reference: windows close, nothing fires, nothing retrains.
         wait_for(lambda: len(closed_windows(srv, dep)) >= 2, 120, "two closed windows")
@@ -176,7 +151,7 @@ receivers:
         labelled(rng, draw(rng, 2000, shift=2.0)).to_csv(ws / "v2.csv", index=False)
         slipway("data", "add", "v2.csv", "--name", dataset, cwd=ws)
         slipway("data", "push", dataset, cwd=ws, env=env)
-        traffic.mode = "drift"
+        pools.mode = "drift"
         wait_for(lambda: hook.accepted("firing"), 120, "the firing alert at the webhook")
         wait_for(lambda: alertmanager_alerts(alertmanager, dep), 60, "the alert at Alertmanager")
         assert alertmanager_alerts(alertmanager, dep)[0]["labels"]["alertname"] == "DriftHigh"
@@ -197,7 +172,7 @@ receivers:
         assert tags["slipway.dataset"] == f"{dataset}@2"
 
         # Like the reference again: the alert resolves, at both receivers.
-        traffic.mode = "reference"
+        pools.mode = "reference"
         wait_for(lambda: hook.accepted("resolved"), 180, "the resolved alert at the webhook")
         assert len(hook.accepted("firing")) == 1
         assert len([r for r in loop_runs(srv, dep) if r["state"] != "skipped"]) == 1
@@ -206,7 +181,7 @@ receivers:
         # the margin: the gate fails and production stays.
         slipway("loop", "set", dep, "--on", "DriftHigh", "--train", "impossible.yaml",
                 "--cooldown", "0s", "--max-per-day", "10", "--tracking-uri", srv.url, cwd=ws)
-        traffic.mode = "drift"
+        pools.mode = "drift"
         failed = wait_for(lambda: next((r for r in loop_runs(srv, dep)
                                         if r["id"] != run["id"]
                                         and r["state"] not in ("queued", "running", "skipped")),

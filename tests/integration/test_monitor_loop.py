@@ -85,11 +85,13 @@ def rows(n: int = 5) -> dict:
 
 
 class Traffic:
-    """Requests to the deployment, one after another, until stopped."""
+    """Requests to a deployment, one after another, until stopped: the body
+    of `next_body()` each time (the same rows by default)."""
 
-    def __init__(self, server, dep: str):
+    def __init__(self, server, dep: str, next_body=None):
         self.url = f"{server.url}/deployments/{dep}/invocations"
-        self.body = rows()
+        body = rows()
+        self.next_body = next_body or (lambda: body)
         self.ok = 0
         self.failed: list[str] = []
         self.versions: set[str] = set()
@@ -99,7 +101,7 @@ class Traffic:
     def _run(self):
         while not self._stop.is_set():
             try:
-                r = requests.post(self.url, json=self.body, timeout=30)
+                r = requests.post(self.url, json=self.next_body(), timeout=30)
                 if r.status_code == 200:
                     self.ok += 1
                     self.versions.add(r.headers.get("X-Model-Version", ""))
@@ -107,15 +109,22 @@ class Traffic:
                     self.failed.append(f"{r.status_code} {r.text[:200]}")
             except requests.RequestException as e:
                 self.failed.append(str(e))
-            time.sleep(0.01)
+            time.sleep(0.005)
 
-    def __enter__(self):
+    def start(self) -> "Traffic":
         self._thread.start()
         return self
 
-    def __exit__(self, *exc):
+    def stop(self) -> None:
         self._stop.set()
-        self._thread.join()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
 
 
 def test_a_retrain_that_beats_the_champion_is_promoted_and_hot_swapped(server, setup):
