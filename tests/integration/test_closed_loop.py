@@ -197,3 +197,24 @@ receivers:
             traffic.stop()
         hook.close()
         srv.stop()
+
+
+def test_the_demo_script_runs_the_whole_loop(fresh_server, tmp_path):
+    """tools/demo_loop.py, which the README names for `make run`: on a server
+    with its default intervals, the loop runs to the end and no request fails."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "tools" / "demo_loop.py"
+    out = subprocess.run([sys.executable, str(script), "--server", fresh_server.url,
+                          "--slipway", str(slipway_binary()), "--workdir", str(tmp_path),
+                          "--name", "demo", "--timeout", "240"],
+                         capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stdout + out.stderr
+    text = out.stdout
+    for step in ("deployment demo serves version 1", "two windows closed, no alert",
+                 "alert DriftHigh FIRING", "loop run 1: promoted",
+                 "deployment demo now serves version 2", "alert DriftHigh resolved"):
+        assert step in text, text
+    assert ", 0 failed, answered by versions {'1': " in text, text
