@@ -320,9 +320,18 @@ void LoopService::Execute(int64_t id) {
     store_.UpdateRun(run);
     return;
   }
-  const training::TrainingSpec spec = training::ParseSpec(policy->spec, policy->spec_name);
-  run.data = policy->data.empty() ? DatasetName(spec.data.name) + "@latest" : policy->data;
-  run.alias = policy->promote.empty() ? spec.register_as->alias : policy->promote;
+  try {
+    // Checked when the policy was set; parsed again for its dataset and alias.
+    const training::TrainingSpec spec = training::ParseSpec(policy->spec, policy->spec_name);
+    run.data = policy->data.empty() ? DatasetName(spec.data.name) + "@latest" : policy->data;
+    run.alias = policy->promote.empty() ? spec.register_as->alias : policy->promote;
+  } catch (const std::exception& e) {
+    run.state = LoopRunState::kFailed;
+    run.reason = e.what();
+    run.finished_ms = Now();
+    store_.UpdateRun(run);
+    return;
+  }
   run.state = LoopRunState::kRunning;
   store_.UpdateRun(run);
 
