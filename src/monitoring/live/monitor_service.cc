@@ -293,7 +293,9 @@ void MonitorService::FoldAll() {
                    e.what());
     }
   }
-  UpdateGauges();
+  // The gauges read each monitor's config and reference, which folding
+  // does not change: the list above serves both.
+  UpdateGauges(monitors);
 }
 
 // --- drift and accuracy
@@ -432,15 +434,8 @@ void MonitorService::AddFeedback(const std::string& deployment,
 
 // --- gauges
 
-void MonitorService::UpdateGauges() {
+void MonitorService::UpdateGauges(const std::vector<StoredMonitor>& monitors) {
   if (!options_.metrics) return;
-  std::vector<StoredMonitor> monitors;
-  try {
-    monitors = store_.List();
-  } catch (const std::exception& e) {
-    spdlog::warn("monitoring: cannot list monitors: {}", e.what());
-    return;
-  }
   for (const StoredMonitor& monitor : monitors) {
     try {
       SetGauges(monitor);

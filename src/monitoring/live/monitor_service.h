@@ -148,7 +148,7 @@ class MonitorService {
   // of rows folded.
   int64_t FoldDeployment(const std::string& deployment);
   // Sets the gauges of every monitor's latest closed window.
-  void UpdateGauges();
+  void UpdateGauges(const std::vector<StoredMonitor>& monitors);
 
  private:
   struct Reference {
