@@ -14,12 +14,16 @@ firing alert, each checked against what was sent or what the REST API says.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import requests
+from mlflow.tracking import MlflowClient
 
-from conftest import _make_server
+from conftest import _make_server, unique
+from test_data import slipway
 from test_monitor_live import ROWS_PER_REQUEST, _draw, _label, _send, served  # noqa: F401
-from test_serving import wait_for
+from test_serving import create, serving_version, wait_for
+from test_train import _run_id
 from test_webui import Console, _shot, browser  # noqa: F401  (browser is a fixture)
 
 pytestmark = pytest.mark.slipway_only
@@ -200,4 +204,89 @@ def test_a_deployment_without_a_monitor_says_how_to_set_one(page, server, served
     expect(box).to_contain_text(f"/api/v1/deployments/{name}/monitor")
     expect(page.get_by_test_id("drift-panel")).to_have_count(0)
     expect(page.get_by_test_id("no-rules")).to_contain_text(f"slipway alerts set {name}")
+    page.console.assert_clean(allowed=("status of 404",))
+
+
+def _colours(rng: np.random.Generator, n: int, palette: list[str], p: list[float]) -> pd.DataFrame:
+    return pd.DataFrame({"f1": rng.normal(0, 1, n), "colour": rng.choice(palette, n, p=p)})
+
+
+@pytest.fixture(scope="module")
+def categorical(server, tmp_path_factory):
+    """A model with a text input (`colour`), monitored, after traffic where
+    a colour the reference never had takes half the rows."""
+    ws = tmp_path_factory.mktemp("monitoring-ui-ws")
+    rng = np.random.default_rng(31)
+    frame = _colours(rng, 1000, ["red", "green", "blue"], [0.5, 0.3, 0.2])
+    frame["y"] = ((frame["f1"] > 0) ^ (frame["colour"] == "red")).astype(int)
+    frame.to_csv(ws / "colours.csv", index=False)
+    dataset = unique("colours")
+    env = {"SLIPWAY_TRACKING_URI": server.url}
+    slipway("data", "add", "colours.csv", "--name", dataset, cwd=ws)
+    slipway("data", "push", dataset, cwd=ws, env=env)
+    (ws / "spec.yaml").write_text(f"""\
+data: {dataset}@1
+target: y
+task: binary
+model: {{type: logistic, params: {{l2: 1.0}}}}
+seed: 5
+""")
+    out = slipway("train", "spec.yaml", "--tracking-uri", server.url, "--experiment",
+                  unique("colours"), cwd=ws, check=False)
+    assert out.returncode == 0, out.stderr
+    run_id = _run_id(out.stdout)
+    client = MlflowClient(server.url)
+    model = unique("colour-model")
+    client.create_registered_model(model)
+    version = client.create_model_version(
+        model, f"{client.get_run(run_id).info.artifact_uri}/model", run_id=run_id).version
+    name = unique("colours")
+    create(server, name, f"models:/{model}/{version}")
+    wait_for(lambda: serving_version(server, name), timeout=60, what="the model to load")
+    base = f"{server.url}/api/v1/deployments/{name}"
+    r = requests.put(f"{base}/monitor", json={"window": "400rows"}, timeout=30)
+    assert r.status_code == 200, r.text
+    _send(server, name, _colours(rng, 400, ["red", "green", "purple"], [0.3, 0.2, 0.5]))
+
+    def closed():
+        windows = requests.get(f"{base}/monitor/windows", timeout=30).json()["windows"]
+        return windows if [w["rows"] for w in windows if w["closed"]] == [400] else None
+
+    window = wait_for(closed, timeout=60, what="a closed window of 400 rows")[0]
+    drift = requests.get(f"{base}/monitor/drift", timeout=30).json()["drift"]
+    return {"name": name, "window": window, "drift": drift}
+
+
+def test_a_text_feature_shows_bar_pairs_and_its_new_category(page, categorical):
+    from playwright.sync_api import expect
+
+    name, window = categorical["name"], categorical["window"]
+    colour = next(c for c in window["features"] if c["column"] == "colour")
+    assert colour["kind"] == "categorical" and colour["new_categories"] == ["purple"], colour
+    shares = {b.get("value", "(other)"): (b["reference"], b["current"])
+              for d in categorical["drift"]["distributions"] if d["feature"] == "colour"
+              for b in d["bins"]}
+    assert set(shares) == {"red", "green", "blue", "purple"}, shares
+    assert shares["purple"][0] == 0 and shares["blue"][1] == 0
+
+    page.goto(f"/deployments/{name}/monitoring?feature=colour")
+    # One window: no lines yet, and the page says so.
+    expect(page.get_by_test_id("drift-one-window")).to_be_visible()
+    expect(page.get_by_test_id("drift-chart")).to_have_count(0)
+    expect(page.get_by_test_id("no-labels")).to_be_visible()
+    row = page.locator("[data-testid=feature-table] .vt-row[data-key=colour]")
+    expect(row).to_contain_text("purple")
+    expect(row.get_by_test_id("drifted")).to_have_attribute("data-drifted", "true")
+    dist = page.get_by_test_id("distribution-chart")
+    expect(dist).to_have_attribute("data-kind", "categorical")
+    bars = page.get_by_test_id("distribution-categories")
+    expect(bars.locator("g[data-category]")).to_have_count(4)
+    for category, (reference, current) in shares.items():
+        group = bars.locator(f"g[data-category='{category}']")
+        for side, share in (("reference", reference), ("current", current)):
+            drawn = float(group.locator(f"rect[data-series={side}]").get_attribute("data-share"))
+            assert drawn == pytest.approx(share, abs=1e-12), (category, side)
+            width = float(group.locator(f"rect[data-series={side}]").get_attribute("width"))
+            assert (width > 0) == (share > 0), (category, side, width)
+    _shot(page, "monitoring-categorical")
     page.console.assert_clean(allowed=("status of 404",))

@@ -43,14 +43,14 @@ export function DistributionChart({ distribution, labels }: { distribution: Feat
 }
 
 const ROW = 26;
-const LABEL = 110;
+const LABEL = 100;
 const WIDTH = 420;
 const BAR = 10;
 
 function CategoryBars({ distribution, labels }: { distribution: FeatureDistribution; labels: [string, string] }) {
   const bins = distribution.bins;
   const top = Math.max(1e-12, ...bins.flatMap((bin) => [bin.reference, bin.current]));
-  const span = WIDTH - LABEL - 50;
+  const span = WIDTH - LABEL - 100; // the rest: the two shares in text
   return (
     <svg
       class="histogram category-bars"

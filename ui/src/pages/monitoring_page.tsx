@@ -296,9 +296,13 @@ function DriftPanel(props: { config: MonitorConfig; windows: WindowDrift[]; late
         PSI of each feature against the reference, per window ({windows.length} window{windows.length === 1 ? '' : 's'} of{' '}
         {formatNumber(windows.reduce((n, w) => n + w.rows, 0))} rows); a feature drifts when its PSI is above its threshold.
       </p>
-      <div data-testid="drift-chart" data-lines={config.features.length} data-points={windows.length}>
-        <Chart series={series} xMode={x.mode} xLabel={x.label} xIntegers={x.mode === 'step'} logY={false} smoothing={0} height={260} />
-      </div>
+      {windows.length < 2 ? (
+        <OneWindow testId="drift-one-window" />
+      ) : (
+        <div data-testid="drift-chart" data-lines={config.features.length} data-points={windows.length}>
+          <Chart series={series} xMode={x.mode} xLabel={x.label} xIntegers={x.mode === 'step'} logY={false} smoothing={0} height={260} />
+        </div>
+      )}
       <h3>
         Latest window: #{latest.seq}, {formatTime(latest.start_ms)}, {formatNumber(latest.rows)} rows
         {latest.closed ? '' : ' (still filling)'}
@@ -329,6 +333,14 @@ function DriftPanel(props: { config: MonitorConfig; windows: WindowDrift[]; late
 }
 
 const round = (value: number) => Number(value.toPrecision(4));
+
+function OneWindow({ testId }: { testId: string }) {
+  return (
+    <p class="muted" data-testid={testId}>
+      One window so far: the lines start with the second (the table below has its values).
+    </p>
+  );
+}
 
 // ----------------------------------------------------------- distribution
 
@@ -430,9 +442,13 @@ function AccuracyPanel({ config, windows }: { config: MonitorConfig; windows: Wi
             {formatNumber(labelled)} labelled rows over {windows.length} windows; metrics of each window's predictions that have
             feedback. Label delay: feedback time minus prediction time.
           </p>
-          <div data-testid="accuracy-chart" data-metrics={metrics.join(',')} data-points={windows.filter((w) => w.accuracy.rows > 0).length}>
-            <Chart series={series} xMode={x.mode} xLabel={x.label} xIntegers={x.mode === 'step'} logY={false} smoothing={0} height={220} />
-          </div>
+          {windows.length < 2 ? (
+            <OneWindow testId="accuracy-one-window" />
+          ) : (
+            <div data-testid="accuracy-chart" data-metrics={metrics.join(',')} data-points={windows.filter((w) => w.accuracy.rows > 0).length}>
+              <Chart series={series} xMode={x.mode} xLabel={x.label} xIntegers={x.mode === 'step'} logY={false} smoothing={0} height={220} />
+            </div>
+          )}
         </>
       )}
       <div style={{ display: 'flex', flexDirection: 'column', maxHeight: '320px', marginTop: '8px' }}>
