@@ -19,12 +19,13 @@ import pytest
 import requests
 from mlflow.tracking import MlflowClient
 
-from conftest import _make_server, unique
+from conftest import _make_server, _point_mlflow_at, unique
 from test_data import slipway
 from test_monitor_live import ROWS_PER_REQUEST, _draw, _label, _send, served  # noqa: F401
-from test_serving import create, serving_version, wait_for
+from test_serving import create, log_xgboost, serving_version, wait_for
 from test_train import _run_id
 from test_webui import Console, _shot, browser  # noqa: F401  (browser is a fixture)
+from test_webui_pages import _sign_in, page_opener, start_auth_server
 
 pytestmark = pytest.mark.slipway_only
 
@@ -101,7 +102,8 @@ def _flags(page) -> dict[str, str]:
 
 def _centre(page, series: str) -> tuple[float, float]:
     """The share-weighted centre (in SVG x units) of one side's histogram bars, and their total share."""
-    return page.locator(f"[data-testid=distribution-histogram] g[data-series='{series}'] rect.bar").evaluate_all(
+    bars = f"[data-testid=distribution-histogram] g[data-series='{series}'] rect.bar"
+    return page.locator(bars).evaluate_all(
         """(bars) => {
              let total = 0, sum = 0;
              for (const bar of bars) {
@@ -186,7 +188,8 @@ def test_the_page_shows_drift_distribution_accuracy_and_the_alert(page, server, 
     expect(active).to_have_count(1)
     expect(active).to_have_attribute("data-state", "firing")
     expect(active).to_contain_text("feature=f2")
-    expect(page.locator("[data-testid=alert-history] li[data-state=firing]").first).to_contain_text("FeatureDrift")
+    history = page.locator("[data-testid=alert-history] li[data-state=firing]")
+    expect(history.first).to_contain_text("FeatureDrift")
     expect(page.get_by_test_id("alert-rules")).to_contain_text("slipway_monitor_drift_over_threshold")
     expect(page.get_by_test_id("no-loop")).to_contain_text(f"slipway loop set {name}")
     _shot(page, "monitoring")
@@ -290,3 +293,53 @@ def test_a_text_feature_shows_bar_pairs_and_its_new_category(page, categorical):
             assert (width > 0) == (share > 0), (category, side, width)
     _shot(page, "monitoring-categorical")
     page.console.assert_clean(allowed=("status of 404",))
+
+
+ADMIN = ("admin", "admin-Monitor-pw1")
+READER = ("reader", "reader-Monitor-pw1")
+STRANGER = ("stranger", "stranger-Monitor-pw1")
+
+
+def test_with_auth_a_reader_sees_the_page_and_a_stranger_the_servers_refusal(
+        browser, tmp_path_factory):  # noqa: F811
+    from playwright.sync_api import expect
+
+    srv = start_auth_server(tmp_path_factory, "monitoring-auth", ADMIN, (READER, STRANGER),
+                            "--auth-default-permission", "NO_PERMISSIONS")
+    try:
+        mp = pytest.MonkeyPatch()
+        try:
+            mp.setenv("MLFLOW_TRACKING_USERNAME", ADMIN[0])
+            mp.setenv("MLFLOW_TRACKING_PASSWORD", ADMIN[1])
+            _point_mlflow_at(srv, mp)
+            model = unique("auth-model")
+            _, version = log_xgboost(model, depth=2, seed=61)
+        finally:
+            mp.undo()
+        name = unique("auth-dep")
+        r = requests.post(f"{srv.url}/api/v1/deployments", auth=ADMIN, timeout=30,
+                          json={"name": name, "model_uri": f"models:/{model}/{version}"})
+        assert r.status_code == 200, r.text
+        r = requests.post(f"{srv.url}/api/3.0/mlflow/users/permissions/grant", auth=ADMIN, timeout=10,
+                          json={"username": READER[0], "resource_type": "deployment",
+                                "resource_id": name, "permission": "READ"})
+        assert r.status_code == 200, r.text
+        with page_opener(browser, srv, height=1000, timeout_ms=20000) as open_page:
+            page = open_page()
+            _sign_in(page, READER, f"/deployments/{name}/monitoring")
+            expect(page.get_by_test_id("no-monitor")).to_contain_text(f"slipway monitor set {name}")
+            expect(page.get_by_test_id("no-active-alerts")).to_be_visible()
+            # 404s: no monitor, no rules, no loop policy; the shell's first 401.
+            page.console.assert_clean(allowed=("status of 404", "status of 401"))
+
+            page = open_page()
+            _sign_in(page, STRANGER, f"/deployments/{name}/monitoring")
+            expect(page.get_by_role("alert").first).to_contain_text("PERMISSION_DENIED")  # the monitor's
+            expect(page.get_by_test_id("no-monitor")).to_have_count(0)
+            expect(page.get_by_test_id("alerts-panel").get_by_role("alert").first).to_contain_text(
+                "PERMISSION_DENIED")
+            expect(page.get_by_test_id("loop-panel").get_by_role("alert").first).to_contain_text(
+                "PERMISSION_DENIED")
+            page.console.assert_clean(allowed=("status of 403", "status of 401"))
+    finally:
+        srv.assert_clean_exit()
