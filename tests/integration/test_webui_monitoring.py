@@ -10,6 +10,10 @@ Playwright as in test_webui.py, reads the page: the drift lines, the flagged
 feature (and only it) in the latest window's table, the distribution of a
 feature in the reference and in the window, the accuracy series and the
 firing alert, each checked against what was sent or what the REST API says.
+A second model, with a text input, shows the bar pairs of a categorical
+feature with its new category, and the closed loop's runs (a real retrain,
+and a trigger the day's budget or the running retrain skips). With --auth, a
+reader sees the page and a user without READ sees the server's refusals.
 """
 from __future__ import annotations
 
@@ -257,7 +261,13 @@ seed: 5
 
     window = wait_for(closed, timeout=60, what="a closed window of 400 rows")[0]
     drift = requests.get(f"{base}/monitor/drift", timeout=30).json()["drift"]
-    return {"name": name, "window": window, "drift": drift}
+    return {"name": name, "window": window, "drift": drift, "model": model, "ws": ws, "base": base}
+
+
+def _loop_runs(base: str) -> list[dict]:
+    r = requests.get(f"{base}/loop/runs", timeout=30)
+    assert r.status_code == 200, r.text
+    return r.json()["runs"]
 
 
 def test_a_text_feature_shows_bar_pairs_and_its_new_category(page, categorical):
@@ -272,7 +282,31 @@ def test_a_text_feature_shows_bar_pairs_and_its_new_category(page, categorical):
     assert set(shares) == {"red", "green", "blue", "purple"}, shares
     assert shares["purple"][0] == 0 and shares["blue"][1] == 0
 
+    # A loop policy with a budget of one retrain a day, triggered twice: the
+    # first retrains (waited for), the second is skipped with its reason.
+    base = categorical["base"]
+    spec = (categorical["ws"] / "spec.yaml").read_text()
+    spec += f"register: {{model: {categorical['model']}, alias: production}}\n"
+    r = requests.put(f"{base}/loop", json={"on": ["FeatureDrift"], "spec": spec, "max_per_day": 1},
+                     timeout=30)
+    assert r.status_code == 200, r.text
+    first = requests.post(f"{base}/loop/trigger", json={"reason": "by hand"}, timeout=30).json()["run"]
+    second = requests.post(f"{base}/loop/trigger", json={}, timeout=30).json()["run"]
+    assert second["state"] == "skipped" and second["reason"], second
+    ended = {"promoted", "gate_failed", "failed", "pending_approval"}
+    runs = wait_for(lambda: (runs := _loop_runs(base)) and
+                    next(x for x in runs if x["id"] == first["id"])["state"] in ended and runs,
+                    timeout=120, what="the retrain to end")
+
     page.goto(f"/deployments/{name}/monitoring?feature=colour")
+    table = page.get_by_test_id("loop-runs")
+    for run in runs:
+        row = table.locator(f"tr[data-run='{run['id']}']")
+        expect(row).to_have_attribute("data-state", run["state"])
+        if run["reason"]:
+            expect(row).to_contain_text(run["reason"])
+    expect(table.locator(f"tr[data-run='{second['id']}']")).to_have_attribute("data-state", "skipped")
+    expect(page.get_by_test_id("loop-policy")).to_contain_text("On FeatureDrift")
     # One window: no lines yet, and the page says so.
     expect(page.get_by_test_id("drift-one-window")).to_be_visible()
     expect(page.get_by_test_id("drift-chart")).to_have_count(0)

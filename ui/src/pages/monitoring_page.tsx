@@ -574,7 +574,7 @@ function LoopPanel({ name }: { name: string }) {
         p && (
           <p class="muted" data-testid="loop-policy">
             On {p.on.join(', ')}: retrain with {p.spec_name || 'its spec'}, {p.approval === 'manual' ? 'wait for approval, then ' : ''}
-            {p.promote ? `move @${p.promote}` : 'register'}; cool-down {formatNumber(p.cooldown_seconds)} s, at most {p.max_per_day} a day.
+            {p.promote ? `move @${p.promote}` : "move the alias of the spec's register section"}; cool-down {formatNumber(p.cooldown_seconds)} s, at most {p.max_per_day} a day.
           </p>
         )
       )}
@@ -598,7 +598,7 @@ function LoopPanel({ name }: { name: string }) {
             </thead>
             <tbody>
               {runs.data.map((r) => (
-                <tr key={r.id} data-state={r.state} class={/failed|rejected/.test(r.state) ? 'failed' : ''}>
+                <tr key={r.id} data-run={r.id} data-state={r.state} class={/failed|rejected/.test(r.state) ? 'failed' : ''}>
                   <td>{r.id}</td>
                   <td>{r.trigger}</td>
                   <td>
