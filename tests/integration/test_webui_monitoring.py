@@ -154,6 +154,18 @@ def test_the_page_shows_drift_distribution_accuracy_and_the_alert(page, server, 
     assert first.get_attribute("data-key") == "f2"
     psi = {c["column"]: c["psi"] for c in windows[1]["features"]}
     assert first.locator(".vt-cell").nth(2).inner_text() == f"{psi['f2']:.4g}"
+    # Sorting by name, then by PSI again (descending first).
+    table = page.get_by_test_id("feature-table")
+    keys = table.locator(".vt-row")
+    table.locator("[role=columnheader][data-column=feature]").click()
+    expect(keys.first).to_have_attribute("data-key", "f1")
+    assert [keys.nth(i).get_attribute("data-key") for i in range(3)] == ["f1", "f2", "f3"]
+    assert "sort=feature" in page.url and "order=asc" in page.url
+    table.locator("[role=columnheader][data-column=psi]").click()
+    expect(keys.first).to_have_attribute("data-key", "f2")
+    by_psi = sorted(psi, key=lambda f: -psi[f])
+    assert [keys.nth(i).get_attribute("data-key") for i in range(3)] == by_psi
+    assert "sort=" not in page.url
 
     # The distribution of the most drifted feature: the window's bars sit right
     # of the reference's (f2 was shifted up), each side's shares sum to 1.

@@ -237,10 +237,12 @@ function DriftPanel(props: { config: MonitorConfig; windows: WindowDrift[]; late
   const ascending = query.get('order') === 'asc';
   const rows = useMemo(() => sortFeatures(latest.features, sortKey, ascending), [latest, sortKey, ascending]);
   const drifted = latest.features.filter((f) => f.over_threshold).map((f) => f.column);
+  // A new column starts descending (names ascending); the default view,
+  // PSI descending, leaves the query string empty.
   const onSort = (column: string) => {
-    const same = column === sortKey;
-    const nextAscending = same ? !ascending : column === 'feature';
-    setQuery({ sort: column === 'psi' ? undefined : column, order: nextAscending === (column === 'feature') ? undefined : nextAscending ? 'asc' : 'desc' });
+    const nextAscending = column === sortKey ? !ascending : column === 'feature';
+    const byDefault = column === 'psi' && !nextAscending;
+    setQuery({ sort: column === 'psi' ? undefined : column, order: byDefault ? undefined : nextAscending ? 'asc' : 'desc' });
   };
   const columns: Column<FeatureDrift>[] = [
     {
