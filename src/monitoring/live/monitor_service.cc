@@ -309,7 +309,8 @@ bool MonitorService::Closed(const MonitorConfig& config, const MonitorWindow& wi
 RangeDrift MonitorService::DriftOf(const StoredMonitor& monitor,
                                    const std::vector<MonitorWindow>& windows, int64_t from_ms,
                                    int64_t to_ms, const data::DatasetProfile& reference,
-                                   const std::optional<MonitorWindow>& baseline) {
+                                   const std::optional<MonitorWindow>& baseline,
+                                   bool with_distributions) {
   RangeDrift drift;
   drift.from_ms = from_ms;
   drift.to_ms = to_ms;
@@ -322,6 +323,9 @@ RangeDrift MonitorService::DriftOf(const StoredMonitor& monitor,
   data::DatasetProfile inputs = Merged(windows, false);
   // Features that no request carried are all missing: compare what came.
   drift.features = data::DatasetDrift(reference, inputs, options_.drift);
+  if (with_distributions) {
+    drift.distributions = FeatureDistributions(reference, inputs, monitor.config.features);
+  }
   for (const std::string& feature : monitor.config.features) {
     const data::ColumnProfile* column = inputs.Find(feature);
     int64_t missing = column ? column->missing : inputs.row_count;
@@ -352,7 +356,8 @@ RangeDrift MonitorService::Drift(const std::string& deployment, int64_t from_ms,
   data::DatasetProfile reference =
       data::DatasetProfile::FromJson(json::parse(monitor.reference_profile));
   std::vector<MonitorWindow> windows = store_.Windows(deployment, from_ms, to_ms);
-  return DriftOf(monitor, windows, from_ms, to_ms, reference, store_.FirstWindow(deployment));
+  return DriftOf(monitor, windows, from_ms, to_ms, reference, store_.FirstWindow(deployment),
+                 /*with_distributions=*/true);
 }
 
 std::vector<WindowDrift> MonitorService::Series(const std::string& deployment, int64_t from_ms,
