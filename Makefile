@@ -82,8 +82,14 @@ test: deps
 test-unit:
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
 
+# The integration tests wait on servers, clients and browsers more than they
+# compute, so TEST_JOBS pytest-xdist workers (each its own servers) share the
+# cores; whole files go to one worker (--dist loadfile), so a file's fixtures
+# are started once. TEST_JOBS=0 runs them in this process, one at a time.
+TEST_JOBS ?= $(JOBS)
 test-integration:
-	SLIPWAY_BINARY=$(CURDIR)/$(BUILD_DIR)/slipway $(PYTHON) -m pytest tests/integration -q
+	SLIPWAY_BINARY=$(CURDIR)/$(BUILD_DIR)/slipway $(PYTHON) -m pytest tests/integration -q \
+	  $(if $(filter 0,$(TEST_JOBS)),,-n $(TEST_JOBS) --dist loadfile)
 
 # Address and undefined-behaviour sanitizers over the whole suite.
 sanitize: deps

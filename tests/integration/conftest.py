@@ -47,12 +47,24 @@ def pytest_configure(config):
 
 
 # Files a test run wrote for people to look at (the web UI's screenshots):
-# the run's summary names them.
+# the run's summary names them. Under pytest-xdist the tests run in worker
+# processes, so the summary (written by the controller) also looks at the
+# screenshot folder itself: named when a file in it is newer than the run.
 REVIEW_FILES: list[str] = []
+_RUN_STARTED = time.time()
+
+
+def _screenshot_folder() -> Path:
+    default = slipway_binary().parent / "screenshots"
+    return Path(os.environ.get("SLIPWAY_SCREENSHOTS", default)).resolve()
 
 
 def pytest_terminal_summary(terminalreporter):
-    for line in dict.fromkeys(REVIEW_FILES):
+    lines = list(REVIEW_FILES)
+    folder = _screenshot_folder()
+    if folder.is_dir() and any(f.stat().st_mtime >= _RUN_STARTED for f in folder.iterdir()):
+        lines.append(f"web UI screenshots: {folder}")
+    for line in dict.fromkeys(lines):
         terminalreporter.write_line(line)
 
 
