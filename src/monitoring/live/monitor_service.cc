@@ -432,6 +432,53 @@ void MonitorService::AddFeedback(const std::string& deployment,
   store_.AddFeedback(deployment, feedback);
 }
 
+// --- labelled traffic (the closed loop's training data)
+
+LabelledRange MonitorService::Labelled(const std::string& deployment, int64_t from_ms,
+                                       int64_t to_ms) {
+  governance::SetTarget("deployment:" + deployment);
+  governance::Require(authorizer_, Permission::kRead, ResourceType::kDeployment, deployment);
+  if (from_ms >= to_ms) ThrowInvalid("from must be before to");
+  const StoredMonitor monitor = Load(deployment);
+  LabelledRange range;
+  range.from_ms = from_ms;
+  range.to_ms = to_ms;
+  range.window = monitor.config.window.ToString();
+  range.records = store_.Joined(deployment, from_ms, to_ms);
+  if (monitor.config.window.kind == WindowSpec::Kind::kTime) {
+    const int64_t length = monitor.config.window.millis;
+    for (const JoinedRecord& record : range.records) {
+      const int64_t seq = record.prediction.time_ms / length;
+      range.first_seq = range.first_seq < 0 ? seq : std::min(range.first_seq, seq);
+      range.last_seq = std::max(range.last_seq, seq);
+    }
+  } else {
+    for (const MonitorWindow& window : store_.Windows(deployment, from_ms, to_ms)) {
+      range.first_seq = range.first_seq < 0 ? window.seq : std::min(range.first_seq, window.seq);
+      range.last_seq = std::max(range.last_seq, window.seq);
+    }
+  }
+  return range;
+}
+
+std::optional<MonitorWindow> MonitorService::ClosedWindowAt(const std::string& deployment,
+                                                            int64_t at_ms) {
+  governance::SetTarget("deployment:" + deployment);
+  governance::Require(authorizer_, Permission::kRead, ResourceType::kDeployment, deployment);
+  const StoredMonitor monitor = Load(deployment);
+  // Windows still open at `at_ms` are the newest few; 64 reach far enough.
+  for (const MonitorWindow& window : store_.LastWindows(deployment, 64)) {
+    if (window.end_ms > at_ms || !Closed(monitor.config, window, at_ms)) continue;
+    MonitorWindow found;
+    found.seq = window.seq;
+    found.start_ms = window.start_ms;
+    found.end_ms = window.end_ms;
+    found.rows = window.rows;
+    return found;
+  }
+  return std::nullopt;
+}
+
 // --- gauges
 
 void MonitorService::UpdateGauges(const std::vector<StoredMonitor>& monitors) {

@@ -88,6 +88,19 @@ struct WindowDrift {
   RangeDrift drift;
 };
 
+// The labelled traffic of a time range: the kept predictions timed in it
+// whose feedback has arrived, and the windows they fall in.
+struct LabelledRange {
+  int64_t from_ms = 0;  // the range asked for
+  int64_t to_ms = 0;
+  std::vector<JoinedRecord> records;  // by prediction time
+  std::string window;                 // the monitor's WindowSpec, "5m"
+  // The windows the records fall in (time windows: by their times; row
+  // windows: those starting in the range); -1 when there is none.
+  int64_t first_seq = -1;
+  int64_t last_seq = -1;
+};
+
 struct FeedbackItem {
   std::string request_id;
   std::string labels;  // a JSON array, one label per row of the request
@@ -140,6 +153,14 @@ class MonitorService {
   // (predictions are kept for joining only while one is set). Returns once
   // durable.
   void AddFeedback(const std::string& deployment, const std::vector<FeedbackItem>& items);
+
+  // The labelled traffic of [from_ms, to_ms) (READ on the deployment),
+  // from which the closed loop builds a training set (labelled_rows.h).
+  LabelledRange Labelled(const std::string& deployment, int64_t from_ms, int64_t to_ms);
+  // The newest window that was closed at `at_ms` (profiles dropped): the
+  // one whose values /metrics showed then, so the one an alert that began
+  // at `at_ms` fired on. nullopt when none was. READ on the deployment.
+  std::optional<MonitorWindow> ClosedWindowAt(const std::string& deployment, int64_t at_ms);
 
   // The background task: folds every monitored deployment, then updates
   // the gauges. Errors are logged, never thrown.
