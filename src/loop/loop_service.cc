@@ -475,7 +475,7 @@ bool LoopService::BuildWindowsData(const LoopPolicy& policy, const std::string& 
   monitoring::live::LabelledRows rows;
   try {
     labelled = options_.monitors->Labelled(run.deployment, from, to);
-    rows = monitoring::live::BuildLabelledRows(labelled.records, target);
+    rows = monitoring::live::BuildLabelledRows(labelled.records, target, labelled.features);
   } catch (const Error& e) {
     throw Error(e.code(), "data " + policy.data + ": " + e.what());
   }

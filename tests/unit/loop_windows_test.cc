@@ -129,6 +129,12 @@ TEST(LabelledRows, RowsWithLabelsBecomeACsvTable) {
   EXPECT_EQ(rows.last_ms, 500);
 }
 
+TEST(LabelledRows, TheModelsOrderComesFirst) {
+  const LabelledRows rows = BuildLabelledRows(
+      {Joined("a", 1, R"({"a": [1], "b": [2], "c": [3]})", "[0]")}, "y", {"c", "missing", "a"});
+  EXPECT_EQ(rows.csv, "c,a,b,y\n3,1,2,0\n");
+}
+
 TEST(LabelledRows, TheLabelMustNotBeAnInput) {
   EXPECT_THROW(BuildLabelledRows({Joined("a", 1, R"({"x": [1.0]})", "[1]")}, "x"), Error);
   EXPECT_THROW(BuildLabelledRows({}, ""), Error);

@@ -52,7 +52,8 @@ std::string CsvCell(const json& value) {
   }
 }
 
-LabelledRows BuildLabelledRows(const std::vector<JoinedRecord>& records, const std::string& label) {
+LabelledRows BuildLabelledRows(const std::vector<JoinedRecord>& records, const std::string& label,
+                               const std::vector<std::string>& order) {
   if (label.empty()) throw Error(ErrorCode::kInvalidParameterValue, "the label column has no name");
   LabelledRows out;
   // The requests' inputs, parsed once; the columns in the order first seen.
@@ -64,6 +65,7 @@ LabelledRows BuildLabelledRows(const std::vector<JoinedRecord>& records, const s
   };
   std::vector<Request> requests;
   std::map<std::string, size_t> index;
+  std::vector<std::string> seen;  // inputs not in `order`, as first seen
   for (const JoinedRecord& record : records) {
     if (record.prediction.inputs.empty()) {
       ++out.requests_without_inputs;
@@ -84,10 +86,17 @@ LabelledRows BuildLabelledRows(const std::vector<JoinedRecord>& records, const s
     }
     for (const auto& [name, values] : request.inputs.items()) {
       (void)values;
-      if (index.emplace(name, out.columns.size()).second) out.columns.push_back(name);
+      if (index.emplace(name, 0).second) seen.push_back(name);
     }
     requests.push_back(std::move(request));
   }
+  for (const std::string& name : order) {
+    if (index.count(name)) out.columns.push_back(name);
+  }
+  for (const std::string& name : seen) {
+    if (std::find(order.begin(), order.end(), name) == order.end()) out.columns.push_back(name);
+  }
+  for (size_t i = 0; i < out.columns.size(); ++i) index[out.columns[i]] = i;
   if (index.count(label)) {
     throw Error(ErrorCode::kInvalidParameterValue,
                 "the label column '" + label +

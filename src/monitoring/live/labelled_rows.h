@@ -4,9 +4,12 @@
 // (loop/loop_service.h, a policy's `data: windows:...`).
 //
 // A request's inputs are its kept columns (LoggedPrediction::inputs); its
-// labels are one per row (Feedback::labels). Columns are the inputs in the
-// order first seen, then the label under the name given (the training
-// spec's target); a request without a column leaves its cells empty. A row
+// labels are one per row (Feedback::labels). Columns are the inputs named
+// in `order` (the model's inputs, as the monitor has them) in that order,
+// then any other input in the order first seen (the prediction log keeps a
+// request's columns by name, not in their order), then the label under the
+// name given (the training spec's target); a request without a column
+// leaves its cells empty. A row
 // whose label is null is left out; so is a request kept without inputs
 // (before migration 16) or whose label count is not its row count, and
 // both are counted. Values are written as a CSV holds them: numbers in
@@ -38,7 +41,8 @@ struct LabelledRows {
 };
 
 // INVALID_PARAMETER_VALUE when `label` is empty or names an input column.
-LabelledRows BuildLabelledRows(const std::vector<JoinedRecord>& records, const std::string& label);
+LabelledRows BuildLabelledRows(const std::vector<JoinedRecord>& records, const std::string& label,
+                               const std::vector<std::string>& order = {});
 
 // One value as a CSV cell (see the top of this file).
 std::string CsvCell(const nlohmann::ordered_json& value);

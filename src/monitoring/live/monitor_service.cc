@@ -444,6 +444,7 @@ LabelledRange MonitorService::Labelled(const std::string& deployment, int64_t fr
   range.from_ms = from_ms;
   range.to_ms = to_ms;
   range.window = monitor.config.window.ToString();
+  range.features = monitor.config.features;
   range.records = store_.Joined(deployment, from_ms, to_ms);
   if (monitor.config.window.kind == WindowSpec::Kind::kTime) {
     const int64_t length = monitor.config.window.millis;

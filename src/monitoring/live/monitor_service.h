@@ -95,6 +95,7 @@ struct LabelledRange {
   int64_t to_ms = 0;
   std::vector<JoinedRecord> records;  // by prediction time
   std::string window;                 // the monitor's WindowSpec, "5m"
+  std::vector<std::string> features;  // the monitored model inputs, in the model's order
   // The windows the records fall in (time windows: by their times; row
   // windows: those starting in the range); -1 when there is none.
   int64_t first_seq = -1;
