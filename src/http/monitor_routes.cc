@@ -44,7 +44,8 @@ Json DriftJson(const RangeDrift& drift, const MonitorConfig& config) {
           {"features", ColumnsJson(drift.features, config, &drift.missing_rate)},
           {"features_not_seen", missing},
           {"predictions", ColumnsJson(drift.predictions, config, nullptr)},
-          {"accuracy", drift.accuracy.ToJson()}};
+          {"accuracy", drift.accuracy.ToJson()},
+          {"estimated", drift.estimated.ToJson()}};
 }
 
 // `from` and `to` in milliseconds since the epoch: by default every window.

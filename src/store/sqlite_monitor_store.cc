@@ -229,6 +229,19 @@ int64_t SqliteMonitorStore::PruneKept(const std::string& deployment, int64_t bef
   return pruned;
 }
 
+std::vector<monitoring::live::LoggedPrediction> SqliteMonitorStore::Kept(
+    const std::string& deployment, int64_t from_ms, int64_t to_ms) {
+  return db_->Read([&](Connection& db) {
+    std::vector<monitoring::live::LoggedPrediction> kept;
+    Statement row = db.Prepare(
+        "SELECT request_id, time_ms, predictions FROM monitor_predictions "
+        "WHERE deployment = ? AND time_ms >= ? AND time_ms < ? ORDER BY time_ms");
+    row.Bind(1, deployment).Bind(2, from_ms).Bind(3, to_ms);
+    while (row.Step()) kept.push_back({row.Text(0), row.Int(1), row.Text(2), ""});
+    return kept;
+  });
+}
+
 std::vector<JoinedRecord> SqliteMonitorStore::Joined(const std::string& deployment, int64_t from_ms,
                                                      int64_t to_ms) {
   return db_->Read([&](Connection& db) {

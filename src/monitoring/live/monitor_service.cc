@@ -309,7 +309,8 @@ bool MonitorService::Closed(const MonitorConfig& config, const MonitorWindow& wi
 RangeDrift MonitorService::DriftOf(const StoredMonitor& monitor,
                                    const std::vector<MonitorWindow>& windows, int64_t from_ms,
                                    int64_t to_ms, const data::DatasetProfile& reference,
-                                   const std::optional<MonitorWindow>& baseline) {
+                                   const std::optional<MonitorWindow>& baseline,
+                                   const EstimatedPerformance* estimated) {
   RangeDrift drift;
   drift.from_ms = from_ms;
   drift.to_ms = to_ms;
@@ -340,6 +341,9 @@ RangeDrift MonitorService::DriftOf(const StoredMonitor& monitor,
     if (monitor.config.window.kind == WindowSpec::Kind::kTime) end = windows.back().end_ms;
     drift.accuracy =
         ComputeAccuracy(store_.Joined(monitor.config.deployment, start, end), monitor.config.task);
+    drift.estimated = estimated != nullptr
+                          ? *estimated
+                          : EstimatePerformance(store_.Kept(monitor.config.deployment, start, end));
   }
   return drift;
 }
@@ -509,8 +513,15 @@ void MonitorService::SetGauges(const StoredMonitor& monitor) {
       data::DatasetProfile::FromJson(json::parse(monitor.reference_profile));
   const int64_t seq = latest->seq;
   const int64_t start = latest->start_ms, end = latest->end_ms, rows = latest->rows;
-  RangeDrift drift =
-      DriftOf(monitor, {std::move(*latest)}, start, end, reference, store_.FirstWindow(name));
+  CachedEstimate& cached = gauge_estimates_[name];
+  if (cached.generation != monitor.config.generation || cached.seq != seq || cached.rows != rows) {
+    // The window's span as DriftOf joins it (row windows: end inclusive).
+    const int64_t kept_end = monitor.config.window.kind == WindowSpec::Kind::kTime ? end : end + 1;
+    cached = {monitor.config.generation, seq, rows,
+              EstimatePerformance(store_.Kept(name, start, kept_end))};
+  }
+  RangeDrift drift = DriftOf(monitor, {std::move(*latest)}, start, end, reference,
+                             store_.FirstWindow(name), &cached.estimated);
   MetricRegistry& m = *options_.metrics;
   const Labels deployment = {{"deployment", name}};
   m.GetGauge("slipway_monitor_window_rows", "Rows in the latest closed monitoring window",
@@ -576,6 +587,12 @@ void MonitorService::SetGauges(const StoredMonitor& monitor) {
   set("slipway_monitor_rmse", "RMSE of the latest closed window's labeled predictions",
       accuracy.rmse);
   set("slipway_monitor_mae", "MAE of the latest closed window's labeled predictions", accuracy.mae);
+  set("slipway_monitor_estimated_accuracy",
+      "Accuracy of the latest closed window estimated from its predictions' probabilities (CBPE)",
+      drift.estimated.accuracy);
+  set("slipway_monitor_estimated_roc_auc",
+      "ROC AUC of the latest closed window estimated from its predictions' probabilities (CBPE)",
+      drift.estimated.roc_auc);
   if (accuracy.label_delay_p50_seconds) {
     m.GetGauge("slipway_monitor_label_delay_seconds",
                "Feedback time minus prediction time in the latest closed window (quantile)",

@@ -45,6 +45,7 @@
 #include "data/dataset_service.h"
 #include "data/drift.h"
 #include "governance/authorization.h"
+#include "monitoring/live/cbpe.h"
 #include "monitoring/live/live_metrics.h"
 #include "monitoring/live/monitor_config.h"
 #include "monitoring/live/monitor_store.h"
@@ -79,6 +80,8 @@ struct RangeDrift {
   // Missing values per monitored feature, over the range's rows.
   std::map<std::string, double> missing_rate;
   LiveAccuracy accuracy;  // of the range's predictions that have feedback
+  // Before labels: CBPE over all the range's kept predictions (cbpe.h).
+  EstimatedPerformance estimated;
 };
 
 // One window of the series, for charts.
@@ -186,7 +189,8 @@ class MonitorService {
   StoredMonitor Load(const std::string& deployment);
   RangeDrift DriftOf(const StoredMonitor& monitor, const std::vector<MonitorWindow>& windows,
                      int64_t from_ms, int64_t to_ms, const data::DatasetProfile& reference,
-                     const std::optional<MonitorWindow>& baseline);
+                     const std::optional<MonitorWindow>& baseline,
+                     const EstimatedPerformance* estimated = nullptr);
   bool Closed(const MonitorConfig& config, const MonitorWindow& window, int64_t now_ms) const;
   void SetGauges(const StoredMonitor& monitor);
 
@@ -203,6 +207,14 @@ class MonitorService {
   // When FoldAll last pruned kept predictions; only FoldAll's thread (the
   // scheduler never runs a task twice at once) touches it.
   std::chrono::steady_clock::time_point last_prune_{};
+  // The gauges' CBPE estimate per deployment, of the window (generation,
+  // seq, rows) it was computed for: recomputed only when that changes, not
+  // at every fold run. Only FoldAll's thread touches it.
+  struct CachedEstimate {
+    int64_t generation = -1, seq = -1, rows = -1;
+    EstimatedPerformance estimated;
+  };
+  std::map<std::string, CachedEstimate> gauge_estimates_;
 };
 
 }  // namespace slipway::monitoring::live

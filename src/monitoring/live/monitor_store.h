@@ -119,6 +119,10 @@ class MonitorStore {
   // Deletes the kept predictions timed before `before_ms`, and their
   // feedback; returns how many predictions went.
   virtual int64_t PruneKept(const std::string& deployment, int64_t before_ms) = 0;
+  // Predictions timed in [from_ms, to_ms), with feedback or not, by time
+  // (estimated performance reads their probabilities).
+  virtual std::vector<LoggedPrediction> Kept(const std::string& deployment, int64_t from_ms,
+                                             int64_t to_ms) = 0;
   // Predictions timed in [from_ms, to_ms) that have feedback, by time.
   virtual std::vector<JoinedRecord> Joined(const std::string& deployment, int64_t from_ms,
                                            int64_t to_ms) = 0;
