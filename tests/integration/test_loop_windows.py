@@ -9,10 +9,16 @@ dataset version `<deployment>-feedback@1` must hold exactly those 250 rows
 (the model's inputs plus the label under the spec's target name), and the
 registered version's tags must name it, the windows it came from, and the
 window the trigger saw.
+
+The 10 unlabelled requests ask for class probabilities (`predict_proba`):
+the last window's CBPE estimate (NannyML's formula, calibration off) must
+equal the formula applied here to the probabilities the server answered,
+in the windows response and on /metrics.
 """
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -66,15 +72,21 @@ def test_a_loop_retrains_on_the_predictions_that_have_feedback(server, tmp_path)
                      json={"reference": f"{dataset}@1", "window": "100rows"}, timeout=30)
     assert r.status_code == 200, r.text
 
-    # 60 requests of 5 rows, with their exact floats; feedback for 50.
+    # 60 requests of 5 rows, with their exact floats; feedback for 50; the
+    # other 10 ask for class probabilities.
     inputs = frame.drop(columns=["malignant"])
     sent = []
+    probabilities = []
     for k in range(REQUESTS):
         rows = inputs.iloc[k * ROWS_PER_REQUEST:(k + 1) * ROWS_PER_REQUEST]
         body = {"dataframe_split": {"columns": list(rows.columns), "data": rows.values.tolist()}}
+        if k >= LABELLED:
+            body["params"] = {"predict_method": "predict_proba"}
         r = invoke(server, dep, body)
         assert r.status_code == 200, r.text
         sent.append(r.headers["X-Request-Id"])
+        if k >= LABELLED:
+            probabilities += r.json()["predictions"]
     truth = frame["malignant"].tolist()
     feedback = [{"request_id": rid,
                  "labels": truth[k * ROWS_PER_REQUEST:(k + 1) * ROWS_PER_REQUEST]}
@@ -88,6 +100,21 @@ def test_a_loop_retrains_on_the_predictions_that_have_feedback(server, tmp_path)
         f"{server.url}/api/v1/deployments/{dep}/monitor/windows", timeout=30).json()["windows"])
         and sum(x["rows"] for x in w) == REQUESTS * ROWS_PER_REQUEST and w, 60, "rows folded")
     assert [w["seq"] for w in windows] == [0, 1, 2] and all(w["closed"] for w in windows)
+
+    # CBPE of the last window: its 50 rows of two class probabilities.
+    assert len(probabilities) == 50 and all(len(p) == 2 for p in probabilities)
+    scores = [p[1] for p in probabilities]
+    expected = sum(s if s > p[0] else 1 - s for s, p in zip(scores, probabilities)) / len(scores)
+    estimated = windows[2]["estimated"]
+    assert estimated["method"] == "cbpe" and estimated["rows"] == 50
+    assert estimated["accuracy"] == pytest.approx(expected, abs=1e-12)
+    assert 0.5 < expected < 1.0
+    assert windows[0]["estimated"]["rows"] == 0 and windows[0]["estimated"]["accuracy"] is None
+    pattern = rf'^slipway_monitor_estimated_accuracy\{{deployment="{dep}"\}} (\S+)$'
+    gauge = wait_for(lambda: re.search(pattern, requests.get(f"{server.url}/metrics",
+                                                               timeout=30).text, re.M),
+                     30, "the estimated accuracy gauge")
+    assert float(gauge.group(1)) == pytest.approx(expected, abs=1e-9)
 
     # Fewer labelled rows than the policy's minimum: skipped, saying so.
     out = _loop(server, "set", dep, "--train", str(ws / "spec.yaml"), "--data", "windows:1h",
