@@ -534,6 +534,14 @@ bool LoopService::BuildWindowsData(const LoopPolicy& policy, const std::string& 
     throw;
   }
   fs::remove(file);
+  if (outcome.created && outcome.version.version == 1 && policy.owner_id != 0) {
+    // The loop's actor owns nothing of its own: the dataset it made goes to
+    // the policy's owner (MANAGE), as if they had pushed it, so the next
+    // runs (and they) may add versions.
+    authorizer_.Created(governance::Actor::ForUser(governance::Principal{
+                            policy.owner_id, policy.owner, policy.owner_is_admin}),
+                        ResourceType::kDataset, name);
+  }
   run.data = fmt::format("{}@{}", name, outcome.version.version);
   lineage["dataset"] = run.data;
   lineage["new_version"] = outcome.created;

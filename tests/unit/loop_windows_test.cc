@@ -303,6 +303,10 @@ TEST_F(LoopWindowsTest, ARunTrainsOnADatasetVersionOfItsLabelledRows) {
   const std::filesystem::path copy = dir_.path() / "copy.csv";
   app_->datasets().Materialize(version, copy);
   EXPECT_EQ(ReadText(copy), "x,color,churned\n1.5,red,1\n-2,blue,0\n");
+  // Made by the loop for alice: hers to manage, as if she had pushed it.
+  EXPECT_EQ(app_->access()->PermissionOf(Actor::ForUser(alice_), ResourceType::kDataset,
+                                         "churn-dep-feedback"),
+            Permission::kManage);
   // The scratch table is gone.
   EXPECT_FALSE(std::filesystem::exists(dir_.path() / "loop" / "churn-dep" / std::to_string(run.id) /
                                        "feedback.csv"));
@@ -343,6 +347,37 @@ TEST_F(LoopWindowsTest, TheOwnerNeedsEditOnTheFeedbackDataset) {
   const LoopRun granted = TriggerAndWait();
   EXPECT_EQ(granted.state, LoopRunState::kPromoted) << granted.reason;
   EXPECT_EQ(granted.data, "churn-dep-feedback@2");
+}
+
+TEST_F(LoopWindowsTest, AnAlertsRunRecordsTheWindowClosedWhenTheAlertBegan) {
+  LoopPolicy policy = Policy(2);
+  policy.triggers = {"accuracy_low"};
+  policy.cooldown_seconds = 0;
+  AsAlice([&] { return service_->SetPolicy(policy); });
+  AlertEvent event;
+  event.deployment = "churn-dep";
+  event.alert = "accuracy_low";
+  event.value = 0.6;
+  // Ten minutes ago the window of half an hour ago was closed: that one.
+  event.since_ms = now_.load() - 10 * kMinute;
+  std::optional<LoopRun> run = service_->OnAlert(event);
+  ASSERT_TRUE(run);
+  service_->WaitIdle();
+  const LoopRun done = *stores_->loops->GetRun(run->id);
+  ASSERT_EQ(done.state, LoopRunState::kPromoted) << done.reason;
+  EXPECT_EQ(json::parse(done.window)["seq"], window_seq_);
+  EXPECT_EQ(json::parse(retrainer_.requests.back().tags.at("slipway.loop.window"))["seq"],
+            window_seq_);
+  // An alert that began while that window was still open names none.
+  event.since_ms = now_.load() - 30 * kMinute;
+  run = service_->OnAlert(event);
+  ASSERT_TRUE(run);
+  service_->WaitIdle();
+  const LoopRun second = *stores_->loops->GetRun(run->id);
+  EXPECT_EQ(second.window, "");
+  ASSERT_EQ(second.state, LoopRunState::kPromoted) << second.reason;
+  EXPECT_EQ(second.data, "churn-dep-feedback@1");  // the same rows: the same version
+  EXPECT_EQ(retrainer_.requests.back().tags.count("slipway.loop.window"), 0u);
 }
 
 TEST_F(LoopWindowsTest, PoliciesOnWindowsAreChecked) {
