@@ -310,7 +310,7 @@ RangeDrift MonitorService::DriftOf(const StoredMonitor& monitor,
                                    const std::vector<MonitorWindow>& windows, int64_t from_ms,
                                    int64_t to_ms, const data::DatasetProfile& reference,
                                    const std::optional<MonitorWindow>& baseline,
-                                   const EstimatedPerformance* estimated) {
+                                   bool with_distributions, const EstimatedPerformance* estimated) {
   RangeDrift drift;
   drift.from_ms = from_ms;
   drift.to_ms = to_ms;
@@ -323,6 +323,9 @@ RangeDrift MonitorService::DriftOf(const StoredMonitor& monitor,
   data::DatasetProfile inputs = Merged(windows, false);
   // Features that no request carried are all missing: compare what came.
   drift.features = data::DatasetDrift(reference, inputs, options_.drift);
+  if (with_distributions) {
+    drift.distributions = FeatureDistributions(reference, inputs, monitor.config.features);
+  }
   for (const std::string& feature : monitor.config.features) {
     const data::ColumnProfile* column = inputs.Find(feature);
     int64_t missing = column ? column->missing : inputs.row_count;
@@ -356,7 +359,8 @@ RangeDrift MonitorService::Drift(const std::string& deployment, int64_t from_ms,
   data::DatasetProfile reference =
       data::DatasetProfile::FromJson(json::parse(monitor.reference_profile));
   std::vector<MonitorWindow> windows = store_.Windows(deployment, from_ms, to_ms);
-  return DriftOf(monitor, windows, from_ms, to_ms, reference, store_.FirstWindow(deployment));
+  return DriftOf(monitor, windows, from_ms, to_ms, reference, store_.FirstWindow(deployment),
+                 /*with_distributions=*/true);
 }
 
 std::vector<WindowDrift> MonitorService::Series(const std::string& deployment, int64_t from_ms,
@@ -520,8 +524,9 @@ void MonitorService::SetGauges(const StoredMonitor& monitor) {
     cached = {monitor.config.generation, seq, rows,
               EstimatePerformance(store_.Kept(name, start, kept_end))};
   }
-  RangeDrift drift = DriftOf(monitor, {std::move(*latest)}, start, end, reference,
-                             store_.FirstWindow(name), &cached.estimated);
+  RangeDrift drift =
+      DriftOf(monitor, {std::move(*latest)}, start, end, reference, store_.FirstWindow(name),
+              /*with_distributions=*/false, &cached.estimated);
   MetricRegistry& m = *options_.metrics;
   const Labels deployment = {{"deployment", name}};
   m.GetGauge("slipway_monitor_window_rows", "Rows in the latest closed monitoring window",

@@ -46,6 +46,7 @@
 #include "data/drift.h"
 #include "governance/authorization.h"
 #include "monitoring/live/cbpe.h"
+#include "monitoring/live/feature_distribution.h"
 #include "monitoring/live/live_metrics.h"
 #include "monitoring/live/monitor_config.h"
 #include "monitoring/live/monitor_store.h"
@@ -82,6 +83,9 @@ struct RangeDrift {
   LiveAccuracy accuracy;  // of the range's predictions that have feedback
   // Before labels: CBPE over all the range's kept predictions (cbpe.h).
   EstimatedPerformance estimated;
+  // Each monitored feature in the reference and in the range, on shared
+  // bins (feature_distribution.h); filled by Drift, empty in Series.
+  std::vector<FeatureDistribution> distributions;
 };
 
 // One window of the series, for charts.
@@ -189,7 +193,7 @@ class MonitorService {
   StoredMonitor Load(const std::string& deployment);
   RangeDrift DriftOf(const StoredMonitor& monitor, const std::vector<MonitorWindow>& windows,
                      int64_t from_ms, int64_t to_ms, const data::DatasetProfile& reference,
-                     const std::optional<MonitorWindow>& baseline,
+                     const std::optional<MonitorWindow>& baseline, bool with_distributions = false,
                      const EstimatedPerformance* estimated = nullptr);
   bool Closed(const MonitorConfig& config, const MonitorWindow& window, int64_t now_ms) const;
   void SetGauges(const StoredMonitor& monitor);
