@@ -133,6 +133,15 @@ std::unique_ptr<App> App::Create(Options options) {
   app->serving_ = std::make_unique<serving::ServingService>(
       serving, *app->stores_->deployments, *app->registry_, *app->tracking_, *app->artifacts_,
       *authorizer, *app->audit_);
+  monitoring::live::MonitorService::Options monitor;
+  monitor.metrics = o.metrics;
+  // Records of a window reach the log up to a flush interval late.
+  monitor.close_delay = o.prediction_log_flush + std::chrono::seconds(2);
+  monitor.flush_log = [log = app->predictions_.get()] { log->Flush(); };
+  monitor.keep_predictions = o.prediction_log_age;
+  app->monitors_ = std::make_unique<monitoring::live::MonitorService>(
+      monitor, *app->stores_->monitors, app->predictions_->Reader(), *app->serving_,
+      *app->registry_, *app->tracking_, *app->datasets_, *authorizer);
   loop::ProcessRetrainer::Options retrain;
   retrain.binary = o.loop_binary;
   retrain.tracking_uri = o.loop_tracking_uri;
@@ -142,9 +151,15 @@ std::unique_ptr<App> App::Create(Options options) {
   retrain.work_dir = (std::filesystem::path(o.data_dir) / "loop").string();
   retrain.access = app->access_.get();
   app->retrainer_ = std::make_unique<loop::ProcessRetrainer>(retrain);
-  app->loops_ = std::make_unique<loop::LoopService>(
-      loop::LoopService::Options{}, *app->stores_->loops, *app->serving_, *app->registry_,
-      *authorizer, *app->audit_, *app->retrainer_);
+  // Loops read the monitors' windows and labelled traffic, and add the
+  // dataset versions built from it.
+  loop::LoopService::Options loops;
+  loops.monitors = app->monitors_.get();
+  loops.datasets = app->datasets_.get();
+  loops.work_dir = retrain.work_dir;
+  app->loops_ = std::make_unique<loop::LoopService>(loops, *app->stores_->loops, *app->serving_,
+                                                    *app->registry_, *authorizer, *app->audit_,
+                                                    *app->retrainer_);
   monitoring::AlertService::Options alerts = o.alerts;
   alerts.metrics = o.metrics;
   alerts.deployment_exists = [deployments =
@@ -164,15 +179,6 @@ std::unique_ptr<App> App::Create(Options options) {
   };
   app->alerts_ = std::make_unique<monitoring::AlertService>(*app->stores_->alerts, *authorizer,
                                                             *app->audit_, alerts);
-  monitoring::live::MonitorService::Options monitor;
-  monitor.metrics = o.metrics;
-  // Records of a window reach the log up to a flush interval late.
-  monitor.close_delay = o.prediction_log_flush + std::chrono::seconds(2);
-  monitor.flush_log = [log = app->predictions_.get()] { log->Flush(); };
-  monitor.keep_predictions = o.prediction_log_age;
-  app->monitors_ = std::make_unique<monitoring::live::MonitorService>(
-      monitor, *app->stores_->monitors, app->predictions_->Reader(), *app->serving_,
-      *app->registry_, *app->tracking_, *app->datasets_, *authorizer);
   return app;
 }
 

@@ -44,7 +44,8 @@ Json DriftJson(const RangeDrift& drift, const MonitorConfig& config) {
               {"features", ColumnsJson(drift.features, config, &drift.missing_rate)},
               {"features_not_seen", missing},
               {"predictions", ColumnsJson(drift.predictions, config, nullptr)},
-              {"accuracy", drift.accuracy.ToJson()}};
+              {"accuracy", drift.accuracy.ToJson()},
+              {"estimated", drift.estimated.ToJson()}};
   if (!drift.distributions.empty()) {
     Json distributions = Json::array();
     for (const auto& item : drift.distributions) distributions.push_back(item.ToJson());
