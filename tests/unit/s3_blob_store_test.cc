@@ -7,12 +7,15 @@
 #include "blob/s3/s3_blob_store.h"
 
 #include <gtest/gtest.h>
+#include <httplib.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <thread>
 
 #include "blob/s3/s3_client.h"
 #include "blob/s3/sigv4.h"
@@ -377,6 +380,115 @@ TEST_F(S3BlobStoreTest, ErrorsNameTheRequestButNeverTheSecret) {
     EXPECT_NE(message.find("after 3 attempts"), std::string::npos) << message;
     EXPECT_EQ(message.find(server_.secret_key), std::string::npos) << message;
   }
+}
+
+// A faulty S3 endpoint on loopback: answers each request with what
+// `answer` says for the request's number (from 1), and counts them.
+class FaultyEndpoint {
+ public:
+  using Answer = std::function<void(int number, const httplib::Request&, httplib::Response&)>;
+  explicit FaultyEndpoint(Answer answer) : answer_(std::move(answer)) {
+    auto handle = [this](const httplib::Request& request, httplib::Response& response) {
+      answer_(++requests_, request, response);
+    };
+    server_.Get(".*", handle);
+    server_.Put(".*", handle);
+    server_.Post(".*", handle);
+    server_.Delete(".*", handle);
+    server_.set_read_timeout(5, 0);
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    while (!server_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ~FaultyEndpoint() {
+    server_.stop();
+    thread_.join();
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  int requests() const { return requests_; }
+
+ private:
+  Answer answer_;
+  httplib::Server server_;
+  int port_ = 0;
+  std::thread thread_;
+  std::atomic<int> requests_{0};
+};
+
+S3BlobStore::Options OptionsFor(const std::string& endpoint, int attempts) {
+  S3BlobStore::Options options;
+  options.client.endpoint = endpoint;
+  options.client.credentials = {"id", "faulty-endpoint-secret", ""};
+  options.client.max_attempts = attempts;
+  options.client.first_backoff = std::chrono::milliseconds(1);
+  options.client.io_timeout = std::chrono::milliseconds(300);
+  options.location = ParseS3Uri("s3://bucket/root");
+  return options;
+}
+
+void SlowDown(httplib::Response& response) {
+  response.status = 503;
+  response.set_content(
+      "<Error><Code>SlowDown</Code><Message>Please reduce your request rate."
+      "</Message></Error>",
+      "application/xml");
+}
+
+TEST(S3RetryTest, IdempotentRequestsAreRetriedOn5xxAndThenSucceed) {
+  FaultyEndpoint endpoint(
+      [](int number, const httplib::Request& request, httplib::Response& response) {
+        if (number <= 2) return SlowDown(response);
+        EXPECT_EQ(request.path, "/bucket/root/k");
+        response.status = 200;
+        response.set_content("0123456789", "application/octet-stream");
+      });
+  std::unique_ptr<S3BlobStore> store = S3BlobStore::Create(OptionsFor(endpoint.url(), 4));
+  store->Put("k", "0123456789");  // a PUT: two 503s, then 200
+  EXPECT_EQ(endpoint.requests(), 3);
+}
+
+TEST(S3RetryTest, AfterTheLastAttemptTheErrorSaysWhatS3Answered) {
+  FaultyEndpoint endpoint(
+      [](int, const httplib::Request&, httplib::Response& response) { SlowDown(response); });
+  std::unique_ptr<S3BlobStore> store = S3BlobStore::Create(OptionsFor(endpoint.url(), 3));
+  try {
+    store->Put("k", "x");
+    ADD_FAILURE() << "a PUT answered only by 503s succeeded";
+  } catch (const Error& e) {
+    const std::string message = e.what();
+    EXPECT_EQ(e.code(), ErrorCode::kInternalError);
+    EXPECT_NE(message.find("S3 PUT s3://bucket/root/k: 503 SlowDown: Please reduce"),
+              std::string::npos)
+        << message;
+    EXPECT_EQ(message.find("faulty-endpoint-secret"), std::string::npos) << message;
+  }
+  EXPECT_EQ(endpoint.requests(), 3);
+}
+
+TEST(S3RetryTest, RequestsThatAreNotIdempotentAreSentOnce) {
+  FaultyEndpoint endpoint(
+      [](int, const httplib::Request&, httplib::Response& response) { SlowDown(response); });
+  std::unique_ptr<S3BlobStore> store = S3BlobStore::Create(OptionsFor(endpoint.url(), 4));
+  WriterOptions one_part;
+  one_part.write_back_bytes = 5 << 20;
+  std::unique_ptr<BlobWriter> writer = store->OpenWriter("big", one_part);
+  const std::string part(5 << 20, 'x');
+  // The first part starts a multipart upload: a POST, not retried.
+  EXPECT_THROW(writer->Append(part.data(), part.size()), Error);
+  EXPECT_EQ(endpoint.requests(), 1);
+  EXPECT_THROW(writer->Publish(), Error);  // broken after a failed Append
+}
+
+TEST(S3RetryTest, ASlowServerTimesOutAndIsRetried) {
+  FaultyEndpoint endpoint([](int number, const httplib::Request&, httplib::Response& response) {
+    if (number == 1) std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    response.status = 200;
+    response.set_header("ETag", "\"abc\"");
+    response.set_content("", "application/octet-stream");
+  });
+  std::unique_ptr<S3BlobStore> store = S3BlobStore::Create(OptionsFor(endpoint.url(), 2));
+  store->Put("k", "x");  // the first attempt times out after 300 ms
+  EXPECT_EQ(endpoint.requests(), 2);
 }
 
 }  // namespace
