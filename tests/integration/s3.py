@@ -84,12 +84,13 @@ class S3Proxy:
                 self.proc.wait(timeout=10)
 
 
-def start_s3proxy(folder: Path) -> S3Proxy:
+def start_s3proxy(folder: Path, port: int | None = None) -> S3Proxy:
+    """S3Proxy keeping its buckets under `folder`; on `port` to restart one."""
     if not (S3PROXY_LIB / "s3proxy-2.6.0.jar").exists():
         pytest.fail(f"S3Proxy is not in {S3PROXY_LIB}: run `make deps-s3proxy` (needs mvn, Java 17)")
     if shutil.which("java") is None:
         pytest.fail("java is not on PATH: S3Proxy needs a Java 17 runtime (default-jre-headless)")
-    port = _free_port()
+    port = port or _free_port()
     endpoint = f"http://127.0.0.1:{port}"
     basedir = folder / "buckets"
     basedir.mkdir(parents=True, exist_ok=True)
@@ -103,7 +104,7 @@ def start_s3proxy(folder: Path) -> S3Proxy:
         f"jclouds.filesystem.basedir={basedir}\n"
     )
     log_path = folder / "s3proxy.log"
-    with open(log_path, "wb") as log:
+    with open(log_path, "ab") as log:
         proc = subprocess.Popen(
             ["java", "-cp", f"{S3PROXY_LIB}/*", "org.gaul.s3proxy.Main",
              "--properties", str(properties)],

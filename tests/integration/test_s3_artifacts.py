@@ -23,10 +23,12 @@ import mlflow.xgboost
 import numpy as np
 import pandas as pd
 import pytest
+import requests
 import xgboost as xgb
 
 from conftest import SlipwayServer, slipway_binary, unique
-from s3 import ACCESS_KEY, SECRET_KEY
+from mlflow.exceptions import MlflowException
+from s3 import ACCESS_KEY, SECRET_KEY, start_s3proxy
 
 pytestmark = pytest.mark.slipway_only
 
@@ -163,3 +165,50 @@ def test_a_bucket_that_cannot_be_used_stops_the_start_and_says_why(tmp_path, s3p
         assert f"s3://{bucket}" in message and "403" in message, message
     assert SECRET_KEY not in message
     assert "wrong-secret-3c5e7a9b" not in message
+
+
+def test_an_s3_outage_fails_uploads_clearly_and_the_server_recovers_with_it(
+        tmp_path, monkeypatch):
+    # An S3 server of the test's own, stopped and started again on its port.
+    folder = tmp_path / "proxy"
+    proxy = start_s3proxy(folder)
+    port = int(proxy.endpoint.rsplit(":", 1)[1])
+    bucket = proxy.make_bucket("outage")
+    srv = SlipwayServer(binary=slipway_binary(), data_dir=tmp_path / "srv")
+    srv.artifacts_uri = f"s3://{bucket}/p"
+    srv.env = proxy.env()
+    srv.start()
+    try:
+        from conftest import _point_mlflow_at
+
+        client = _point_mlflow_at(srv, monkeypatch)
+        note = tmp_path / "note.txt"
+        note.write_text("before")
+        mlflow.set_experiment(unique("outage"))
+        with mlflow.start_run() as run:
+            mlflow.log_artifact(str(note))
+            proxy.stop()
+            note.write_text("during")
+            with pytest.raises(MlflowException) as failed:
+                mlflow.log_artifact(str(note), artifact_path="during")
+            assert "500" in str(failed.value)
+            # The server's answer says what failed (the artifact proxy does not
+            # pass S3's answer on to clients), never the secret.
+            raw = requests.put(f"{srv.artifacts_api}/outage/x.txt", data=b"x", timeout=60)
+            assert raw.status_code == 500
+            assert raw.json()["error_code"] == "INTERNAL_ERROR"
+            assert raw.json()["message"] == "writing artifact 'outage/x.txt' failed"
+            assert SECRET_KEY not in str(failed.value)
+            assert requests.get(f"{srv.url}/health", timeout=5).status_code == 200
+            proxy = start_s3proxy(folder, port=port)
+            note.write_text("after")
+            mlflow.log_artifact(str(note), artifact_path="after")
+        files = {f.path for f in client.list_artifacts(run.info.run_id)}
+        assert files == {"note.txt", "after"}
+        out = Path(mlflow.artifacts.download_artifacts(
+            run_id=run.info.run_id, artifact_path="after/note.txt", dst_path=str(tmp_path / "dl")))
+        assert out.read_text() == "after"
+        assert SECRET_KEY not in srv.stderr_tail(limit=10**6)
+    finally:
+        srv.assert_clean_exit()
+        proxy.stop()
