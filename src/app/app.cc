@@ -44,6 +44,10 @@ std::unique_ptr<blob::BlobStore> OpenArtifactBlobs(const App::Options& o) {
     store->SweepAbandoned("", NowMillis() - kAbandonedArtifactUploadMs);
     return store;
   }
+  if (!o.s3_endpoint.empty()) {
+    ThrowInvalid("--s3-endpoint '" + o.s3_endpoint + "' is for an s3:// artifact root, not '" +
+                 o.artifacts + "'");
+  }
   blob::LocalBlobStore::Options local;
   local.root = ArtifactsPath(o.artifacts);
   return blob::LocalBlobStore::Create(local);

@@ -212,3 +212,10 @@ def test_an_s3_outage_fails_uploads_clearly_and_the_server_recovers_with_it(
     finally:
         srv.assert_clean_exit()
         proxy.stop()
+
+
+def test_an_s3_endpoint_without_an_s3_artifact_root_is_refused(tmp_path, s3proxy):
+    srv = SlipwayServer(binary=slipway_binary(), data_dir=tmp_path / "srv")
+    srv.extra_args = ["--s3-endpoint", s3proxy.endpoint]
+    message = _start_fails(srv)
+    assert "--s3-endpoint" in message and "s3://" in message, message
