@@ -68,10 +68,11 @@ struct ServerArgs {
   // Every default path derives from the data folder; an explicit option wins.
   std::string data_dir = "slipway-data";
   bool data_dir_given = false;
-  std::string store;        // default sqlite:///<data_dir>/slipway.db
-  std::string artifacts;    // default <data_dir>/artifacts
-  std::string s3_endpoint;  // for an s3:// artifact root; default from the environment
-  std::string datasets;     // default <data_dir>/datasets
+  std::string store;      // default sqlite:///<data_dir>/slipway.db
+  std::string artifacts;  // default <data_dir>/artifacts
+  std::string datasets;   // default <data_dir>/datasets
+  // For an s3:// artifact root; empty: from the environment (AWS_ENDPOINT_URL).
+  std::string s3_endpoint;
   int threads = 32;
   int io_threads = 0;  // 0: one per usable core
   double header_timeout = 30;
