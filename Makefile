@@ -21,7 +21,8 @@ APT_RUN  := build-essential cmake ninja-build ccache pkg-config \
 	libspdlog-dev libfmt-dev libcpp-httplib-dev libboost-dev zlib1g-dev \
 	libxgboost-dev libeigen3-dev \
 	libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
-APT_TEST := libgtest-dev libgmock-dev clang-format prometheus prometheus-alertmanager wrk chromium
+APT_TEST := libgtest-dev libgmock-dev clang-format prometheus prometheus-alertmanager wrk chromium \
+	openjdk-17-jre-headless maven
 # nginx answering a fixed 200 is bench/serving's HTTP limit.
 APT_BENCH := nginx-light
 # The web UI is built with npm (ui/package-lock.json). Debian's nodejs and npm
@@ -31,12 +32,12 @@ APT_NODE := nodejs npm
 
 CMAKE_FLAGS := -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DCMAKE_CXX_COMPILER_LAUNCHER=ccache
 
-.PHONY: all deps deps-apt deps-apt-test deps-apt-bench deps-python build build-run run test test-unit \
+.PHONY: all deps deps-apt deps-apt-test deps-apt-bench deps-python deps-s3proxy build build-run run test test-unit \
 	test-integration sanitize tsan format format-check bench clean
 
 all: build
 
-deps: deps-apt-test deps-python
+deps: deps-apt-test deps-python deps-s3proxy
 
 # apt only when a package is missing, so repeated runs cost nothing.
 define apt_install
@@ -65,6 +66,13 @@ deps-apt-bench: deps-apt-test
 deps-python:
 	@$(PYTHON) tools/check_requirements.py tests/requirements.txt || \
 	  $(PYTHON) -m pip install -q -r tests/requirements.txt
+
+# S3Proxy, the S3-compatible server of the S3 tests (Java 17, from Maven
+# Central through tests/s3proxy/pom.xml); skipped when its jars are there.
+S3PROXY_LIB := tests/s3proxy/lib
+deps-s3proxy: deps-apt-test
+	@test -f $(S3PROXY_LIB)/s3proxy-2.6.0.jar || \
+	  mvn -q -f tests/s3proxy/pom.xml dependency:copy-dependencies
 
 # The tests are built only when GoogleTest is there (make test installs it).
 build: deps-apt

@@ -108,6 +108,8 @@ class SlipwayServer:
     starts: int = 0
     extra_args: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
+    # --artifacts when not the local folder (an s3:// root: test_s3_artifacts.py).
+    artifacts_uri: str = ""
 
     @property
     def store_path(self) -> Path:
@@ -146,7 +148,8 @@ class SlipwayServer:
             ]
         return [
             str(self.binary), "server", "--host", self.host, "--port", str(self.port),
-            "--store", f"sqlite:///{self.store_path}", "--artifacts", str(self.artifacts_dir),
+            "--store", f"sqlite:///{self.store_path}",
+            "--artifacts", self.artifacts_uri or str(self.artifacts_dir),
             *self.extra_args,
         ]
 
@@ -402,3 +405,13 @@ def assert_mlflow_error(resp: requests.Response, status: int, error_code: str,
     if message_contains is not None:
         assert message_contains in body["message"], f"body: {body}"
     return body
+
+
+@pytest.fixture(scope="session")
+def s3proxy(tmp_path_factory):
+    """A real S3-compatible server (S3Proxy, tests/integration/s3.py) for the session."""
+    from s3 import start_s3proxy
+
+    proxy = start_s3proxy(tmp_path_factory.mktemp("s3proxy"))
+    yield proxy
+    proxy.stop()
