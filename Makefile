@@ -87,8 +87,10 @@ test: deps
 	$(MAKE) build
 	$(MAKE) test-unit test-integration
 
+# One S3Proxy for every unit test process (tests/s3proxy/with_s3proxy.py).
 test-unit:
-	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
+	cd $(BUILD_DIR) && $(PYTHON) $(CURDIR)/tests/s3proxy/with_s3proxy.py \
+	  ctest --output-on-failure -j $(JOBS)
 
 # The integration tests wait on servers, clients and browsers more than they
 # compute, so TEST_JOBS pytest-xdist workers (each its own servers) share the
