@@ -390,3 +390,33 @@ def assert_mlflow_error(resp: requests.Response, status: int, error_code: str,
     if message_contains is not None:
         assert message_contains in body["message"], f"body: {body}"
     return body
+
+
+# ---------------------------------------------------------------------- PostgreSQL
+@pytest.fixture(scope="session")
+def postgres():
+    """A throw-away PostgreSQL server for the whole run (tests/integration/pg.py),
+    started on first use. Debian's `postgresql` package (make test installs it);
+    ``SLIPWAY_POSTGRES_BIN`` names another folder of initdb and pg_ctl."""
+    from pg import PostgresCluster, find_postgres_bin
+
+    bin_dir = find_postgres_bin()
+    if bin_dir is None:
+        pytest.fail("PostgreSQL's initdb not found: install Debian's postgresql package "
+                    "(make test does) or set SLIPWAY_POSTGRES_BIN")
+    cluster = PostgresCluster(bin_dir)
+    try:
+        cluster.start()
+    except RuntimeError as e:
+        cluster.stop()
+        pytest.fail(f"could not start a PostgreSQL cluster: {e}")
+    # Unit tests run from here (none do today) and child processes find it too.
+    os.environ.setdefault("SLIPWAY_TEST_POSTGRES_URI", cluster.uri())
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def postgres_db(postgres) -> str:
+    """The URI of a fresh, empty database of the test's own."""
+    return postgres.create_database()
