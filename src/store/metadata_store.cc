@@ -1,8 +1,12 @@
 #include "store/metadata_store.h"
 
+#include <sqlite3.h>
+
 #include <filesystem>
 
 #include "core/error.h"
+#include "store/postgres/pg_db.h"
+#include "store/postgres/pg_schema.h"
 #include "store/sqlite_alert_store.h"
 #include "store/sqlite_audit_store.h"
 #include "store/sqlite_auth_store.h"
@@ -18,17 +22,78 @@
 
 namespace slipway::store {
 
+namespace {
+
+// The stores of MetadataStores that have no PostgreSQL implementation yet.
+constexpr const char* kNotPortedToPostgres =
+    "registry, auth, datasets, deployments, loops, traces, genai, alerts, "
+    "monitors";
+
+// The schema version of an existing SQLite file, read without migrating it;
+// 0 for a file that is missing or has no schema yet.
+int SqliteSchemaVersion(const std::string& path) {
+  if (!std::filesystem::exists(path)) return 0;
+  sqlite3* db = nullptr;
+  int version = 0;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v2(db, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations", -1, &stmt,
+                           nullptr) == SQLITE_OK &&
+        sqlite3_step(stmt) == SQLITE_ROW) {
+      version = sqlite3_column_int(stmt, 0);
+    }
+    sqlite3_finalize(stmt);
+  }
+  sqlite3_close(db);
+  return version;
+}
+
+// Until every store `slipway server` needs has a PostgreSQL implementation,
+// a postgresql:// URI is refused wherever stores would be opened on it.
+[[noreturn]] void RefusePostgres(const std::string& uri) {
+  throw Error(
+      ErrorCode::kInvalidParameterValue,
+      "the PostgreSQL metadata store (" + postgres::DescribePostgresUri(uri) +
+          ") cannot serve yet: these stores are not ported to PostgreSQL: " + kNotPortedToPostgres +
+          ". `slipway db upgrade --store URI` creates and upgrades its schema; "
+          "use sqlite:///PATH to run Slipway today (docs/postgresql.md)");
+}
+
+}  // namespace
+
 std::string SqlitePathOf(const std::string& uri) {
+  if (postgres::IsPostgresUri(uri)) RefusePostgres(uri);
   const std::string scheme = "sqlite:///";
   if (uri.rfind(scheme, 0) == 0) return uri.substr(scheme.size());
   if (uri.find("://") != std::string::npos) {
     throw Error(ErrorCode::kInvalidParameterValue,
-                "unsupported store URI '" + uri + "': use sqlite:///PATH (PostgreSQL comes later)");
+                "unsupported store URI '" + uri +
+                    "': use sqlite:///PATH or postgresql://USER@HOST[:PORT]/DATABASE");
   }
   return uri;
 }
 
+SchemaUpgradeReport UpgradeMetadataSchema(const std::string& uri) {
+  SchemaUpgradeReport report;
+  if (postgres::IsPostgresUri(uri)) {
+    std::unique_ptr<postgres::PgDb> db = postgres::PgDb::Open({.uri = uri, .max_connections = 1});
+    postgres::SchemaUpgrade upgrade = postgres::MigratePostgres(*db, SqliteMigrations());
+    report.description = db->description();
+    report.from = upgrade.from;
+    report.to = upgrade.to;
+    return report;
+  }
+  std::string path = SqlitePathOf(uri);
+  std::filesystem::path folder = std::filesystem::path(path).parent_path();
+  if (!folder.empty()) std::filesystem::create_directories(folder);
+  report.description = "sqlite " + path;
+  report.from = SqliteSchemaVersion(path);
+  report.to = OpenMetadataDatabase(path)->SchemaVersion();
+  return report;
+}
+
 std::unique_ptr<MetadataStores> OpenMetadataStore(const std::string& uri, Sync sync) {
+  if (postgres::IsPostgresUri(uri)) RefusePostgres(uri);
   std::string path = SqlitePathOf(uri);
   std::filesystem::path folder = std::filesystem::path(path).parent_path();
   if (!folder.empty()) std::filesystem::create_directories(folder);

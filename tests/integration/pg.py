@@ -17,7 +17,7 @@ Used by conftest.py's `postgres` (session scope) and `postgres_db` (a fresh
 database per test) fixtures; also runnable to start a cluster by hand for the
 unit tests:
 
-    python3 tests/integration/pg.py    # prints SLIPWAY_TEST_POSTGRES_URI=...; Ctrl-C stops it
+    python3 tests/integration/pg.py    # prints SLIPWAY_TEST_POSTGRES_URI=...; Ctrl-C or kill stops it
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import glob
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -146,7 +147,15 @@ class PostgresCluster:
         return self.uri(name)
 
 
+def _stop_on_signal(signum, frame):
+    raise KeyboardInterrupt
+
+
 if __name__ == "__main__":
+    # Ctrl-C or kill: stop the server and remove its folder (a shell starts
+    # background jobs with SIGINT ignored, so take it back, and SIGTERM too).
+    signal.signal(signal.SIGINT, _stop_on_signal)
+    signal.signal(signal.SIGTERM, _stop_on_signal)
     bin_dir = find_postgres_bin()
     if bin_dir is None:
         raise SystemExit("no initdb found: install Debian's postgresql package")
