@@ -6,6 +6,7 @@
 
 #include "core/clock.h"
 #include "core/error.h"
+#include "store/postgres/pg_paging.h"
 #include "store/sql_search.h"
 
 namespace slipway::store::postgres {
@@ -116,38 +117,6 @@ ViewType ToSqlView(tracking::ViewType view) {
       return ViewType::kAll;
   }
   return ViewType::kActiveOnly;
-}
-
-// The bound values of a search query (store/sql_search.h), typed.
-PgParams ParamsOf(const std::vector<SqlValue>& binds) {
-  PgParams params;
-  for (const SqlValue& value : binds) {
-    std::visit([&](const auto& v) { params.Add(v); }, value);
-  }
-  return params;
-}
-
-// Runs a search query that selects keys (one more than the page holds),
-// then loads the record of each key; as store/sqlite_paging.h's LoadPage.
-template <typename T, typename ReadKey, typename Load>
-PageOf<T> LoadPage(PgConnection& db, const SqlQuery& query, const Page& page, ReadKey read_key,
-                   Load load) {
-  using Key = decltype(read_key(std::declval<const PgResult&>(), 0));
-  std::vector<Key> keys;
-  {
-    PgResult rows = db.Exec(query.sql, ParamsOf(query.binds));
-    for (int row = 0; row < rows.Rows(); ++row) keys.push_back(read_key(rows, row));
-  }
-  PageOf<T> result;
-  if (keys.size() > static_cast<size_t>(page.limit)) {
-    result.has_more = true;
-    keys.resize(page.limit);
-  }
-  result.items.reserve(keys.size());
-  for (const Key& key : keys) {
-    if (std::optional<T> item = load(db, key)) result.items.push_back(std::move(*item));
-  }
-  return result;
 }
 
 std::vector<Tag> ReadPairs(const PgResult& rows) {
