@@ -26,7 +26,7 @@ namespace {
 
 // The stores of MetadataStores that have no PostgreSQL implementation yet.
 constexpr const char* kNotPortedToPostgres =
-    "datasets, deployments, loops, traces, genai, alerts, "
+    "deployments, loops, traces, genai, alerts, "
     "monitors";
 
 // The schema version of an existing SQLite file, read without migrating it;

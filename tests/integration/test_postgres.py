@@ -79,7 +79,7 @@ def test_server_refuses_postgres_naming_the_stores_not_yet_ported(tmp_path, post
     result = run_slipway("server", "--port", "0", "--data-dir", str(tmp_path), "--store",
                          postgres_db, timeout=30)
     assert result.returncode != 0
-    assert "cannot serve yet: these stores are not ported to PostgreSQL: datasets" in (
+    assert "cannot serve yet: these stores are not ported to PostgreSQL: deployments" in (
         result.stderr), result.stderr
     # Without --data-dir, the same refusal (not a complaint about the URI's form).
     bare = run_slipway("server", "--port", "0", "--store", postgres_db, timeout=30)

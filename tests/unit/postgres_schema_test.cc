@@ -308,7 +308,7 @@ TEST(PostgresMetadataStore, UpgradeWorksAndOpeningNamesWhatIsMissing) {
     FAIL() << "a PostgreSQL store without its stores was opened";
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), ErrorCode::kInvalidParameterValue);
-    EXPECT_NE(std::string(e.what()).find("not ported to PostgreSQL: datasets, deployments"),
+    EXPECT_NE(std::string(e.what()).find("not ported to PostgreSQL: deployments, loops"),
               std::string::npos)
         << e.what();
   }

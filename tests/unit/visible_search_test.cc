@@ -16,6 +16,7 @@
 #include "data/dataset_service.h"
 #include "postgres_test_cluster.h"
 #include "registry/registry_service.h"
+#include "store/postgres/pg_dataset_store.h"
 #include "store/postgres/pg_registry_store.h"
 #include "store/postgres/pg_schema.h"
 #include "store/postgres/pg_tracking_store.h"
@@ -292,11 +293,20 @@ TEST_P(VisibleSearchTest, NamesNeedingEscapesAreMatchedExactly) {
   EXPECT_EQ(Models(Visibility::Only({"say \\\"hi\\\"", "back\\\\slash", "na"}), 3), Names{});
 }
 
-class VisibleDatasetListTest : public ::testing::Test {
+class VisibleDatasetListTest : public ::testing::TestWithParam<Engine> {
  protected:
   void SetUp() override {
-    db_ = store::OpenMetadataDatabase((dir_.path() / "slipway.db").string());
-    store_ = std::make_unique<store::SqliteDatasetStore>(db_);
+    if (GetParam() == Engine::kPostgres) {
+      std::string why_not;
+      std::string uri = testing::FreshPostgresDatabase(&why_not);
+      if (uri.empty()) GTEST_SKIP() << "no PostgreSQL for this test: " << why_not;
+      auto pg = std::shared_ptr<store::postgres::PgDb>(store::postgres::PgDb::Open({.uri = uri}));
+      store::postgres::MigratePostgres(*pg, store::SqliteMigrations());
+      store_ = std::make_unique<store::postgres::PgDatasetStore>(pg);
+    } else {
+      db_ = store::OpenMetadataDatabase((dir_.path() / "slipway.db").string());
+      store_ = std::make_unique<store::SqliteDatasetStore>(db_);
+    }
     content_ = data::ContentStore::Open(dir_.path() / "content");
     service_ = std::make_unique<data::DatasetService>(*content_, *store_, authorizer_);
   }
@@ -326,12 +336,18 @@ class VisibleDatasetListTest : public ::testing::Test {
   governance::Operation operation_{governance::Actor::ForUser({1, "reader", false}), "test"};
   testing::TempDir dir_{"slipway-visible-datasets"};
   std::shared_ptr<store::SqliteDb> db_;
-  std::unique_ptr<store::SqliteDatasetStore> store_;
+  std::unique_ptr<data::DatasetStore> store_;
   std::unique_ptr<data::ContentStore> content_;
   std::unique_ptr<data::DatasetService> service_;
 };
 
-TEST_F(VisibleDatasetListTest, ListsOnlyWhatIsVisible) {
+INSTANTIATE_TEST_SUITE_P(Engines, VisibleDatasetListTest,
+                         ::testing::Values(Engine::kSqlite, Engine::kPostgres),
+                         [](const ::testing::TestParamInfo<Engine>& info) {
+                           return info.param == Engine::kSqlite ? "Sqlite" : "Postgres";
+                         });
+
+TEST_P(VisibleDatasetListTest, ListsOnlyWhatIsVisible) {
   AddVersion("churn", std::string(64, '1'));
   AddVersion("churn", std::string(64, '2'));
   AddVersion("fraud", std::string(64, '3'));
