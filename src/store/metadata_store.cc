@@ -5,8 +5,19 @@
 #include <filesystem>
 
 #include "core/error.h"
+#include "store/postgres/pg_alert_store.h"
+#include "store/postgres/pg_audit_store.h"
+#include "store/postgres/pg_auth_store.h"
+#include "store/postgres/pg_dataset_store.h"
 #include "store/postgres/pg_db.h"
+#include "store/postgres/pg_deployment_store.h"
+#include "store/postgres/pg_genai_store.h"
+#include "store/postgres/pg_loop_store.h"
+#include "store/postgres/pg_monitor_store.h"
+#include "store/postgres/pg_registry_store.h"
 #include "store/postgres/pg_schema.h"
+#include "store/postgres/pg_trace_store.h"
+#include "store/postgres/pg_tracking_store.h"
 #include "store/sqlite_alert_store.h"
 #include "store/sqlite_audit_store.h"
 #include "store/sqlite_auth_store.h"
@@ -23,11 +34,6 @@
 namespace slipway::store {
 
 namespace {
-
-// The stores of MetadataStores that have no PostgreSQL implementation yet.
-constexpr const char* kNotPortedToPostgres =
-    "deployments, loops, traces, genai, alerts, "
-    "monitors";
 
 // The schema version of an existing SQLite file, read without migrating it;
 // 0 for a file that is missing or has no schema yet.
@@ -48,21 +54,39 @@ int SqliteSchemaVersion(const std::string& path) {
   return version;
 }
 
-// Until every store `slipway server` needs has a PostgreSQL implementation,
-// a postgresql:// URI is refused wherever stores would be opened on it.
-[[noreturn]] void RefusePostgres(const std::string& uri) {
-  throw Error(
-      ErrorCode::kInvalidParameterValue,
-      "the PostgreSQL metadata store (" + postgres::DescribePostgresUri(uri) +
-          ") cannot serve yet: these stores are not ported to PostgreSQL: " + kNotPortedToPostgres +
-          ". `slipway db upgrade --store URI` creates and upgrades its schema; "
-          "use sqlite:///PATH to run Slipway today (docs/postgresql.md)");
+// Every store on one PostgreSQL database: its schema brought forward, one
+// pool shared by the stores. Nothing to schedule: PostgreSQL does its own
+// upkeep (autovacuum, checkpoints).
+std::unique_ptr<MetadataStores> OpenPostgres(const std::string& uri) {
+  std::shared_ptr<postgres::PgDb> db = postgres::PgDb::Open({.uri = uri});
+  postgres::MigratePostgres(*db, SqliteMigrations());
+  auto stores = std::make_unique<MetadataStores>();
+  stores->uri = uri;
+  stores->description = db->description();
+  stores->tracking = std::make_unique<postgres::PgTrackingStore>(db);
+  stores->registry = std::make_unique<postgres::PgRegistryStore>(db);
+  stores->audit = std::make_unique<postgres::PgAuditStore>(db);
+  stores->auth = std::make_unique<postgres::PgAuthStore>(db);
+  stores->datasets = std::make_unique<postgres::PgDatasetStore>(db);
+  stores->deployments = std::make_unique<postgres::PgDeploymentStore>(db);
+  stores->loops = std::make_unique<postgres::PgLoopStore>(db);
+  stores->traces = std::make_unique<postgres::PgTraceStore>(db);
+  stores->genai = std::make_unique<postgres::PgGenaiStore>(db);
+  stores->alerts = std::make_unique<postgres::PgAlertStore>(db);
+  stores->monitors = std::make_unique<postgres::PgMonitorStore>(db);
+  stores->engine = db;
+  return stores;
 }
 
 }  // namespace
 
 std::string SqlitePathOf(const std::string& uri) {
-  if (postgres::IsPostgresUri(uri)) RefusePostgres(uri);
+  if (postgres::IsPostgresUri(uri)) {
+    throw Error(ErrorCode::kInvalidParameterValue,
+                "'" + postgres::DescribePostgresUri(uri) +
+                    "' is a PostgreSQL store, not a SQLite file: give --data-dir for the "
+                    "server's local folders");
+  }
   const std::string scheme = "sqlite:///";
   if (uri.rfind(scheme, 0) == 0) return uri.substr(scheme.size());
   if (uri.find("://") != std::string::npos) {
@@ -93,7 +117,7 @@ SchemaUpgradeReport UpgradeMetadataSchema(const std::string& uri) {
 }
 
 std::unique_ptr<MetadataStores> OpenMetadataStore(const std::string& uri, Sync sync) {
-  if (postgres::IsPostgresUri(uri)) RefusePostgres(uri);
+  if (postgres::IsPostgresUri(uri)) return OpenPostgres(uri);
   std::string path = SqlitePathOf(uri);
   std::filesystem::path folder = std::filesystem::path(path).parent_path();
   if (!folder.empty()) std::filesystem::create_directories(folder);

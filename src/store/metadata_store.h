@@ -10,10 +10,8 @@
 // schema (see sqlite_schema.cc).
 //
 // `postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE` (or postgres://): a
-// PostgreSQL database (store/postgres/). Its schema is created and upgraded
-// today (UpgradeMetadataSchema); its stores are not ported yet, so
-// OpenMetadataStore refuses the URI naming what is missing, rather than give
-// a server that half works.
+// PostgreSQL database (store/postgres/), which must exist; its schema is
+// created or brought forward on open, as SQLite's.
 #pragma once
 
 #include <chrono>

@@ -36,6 +36,10 @@ os.environ["DO_NOT_TRACK"] = "true"
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = os.environ.get("SLIPWAY_ITEST_REFERENCE", "")
+# SLIPWAY_ITEST_STORE=postgresql: every server the fixtures start gets a fresh
+# database on the run's PostgreSQL instead of a SQLite file (tests that open
+# the SQLite file themselves do not apply then).
+STORE = os.environ.get("SLIPWAY_ITEST_STORE", "sqlite")
 STARTUP_TIMEOUT_S = 60.0 if REFERENCE else 20.0
 SHUTDOWN_TIMEOUT_S = 30.0 if REFERENCE else 10.0
 
@@ -96,6 +100,7 @@ class SlipwayServer:
     starts: int = 0
     extra_args: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
+    store_uri: str = ""  # a PostgreSQL database (SLIPWAY_ITEST_STORE); "": SQLite in data_dir
 
     @property
     def store_path(self) -> Path:
@@ -134,8 +139,9 @@ class SlipwayServer:
             ]
         return [
             str(self.binary), "server", "--host", self.host, "--port", str(self.port),
-            "--store", f"sqlite:///{self.store_path}", "--artifacts", str(self.artifacts_dir),
-            *self.extra_args,
+            *(["--data-dir", str(self.data_dir)] if self.store_uri else []),
+            "--store", self.store_uri or f"sqlite:///{self.store_path}",
+            "--artifacts", str(self.artifacts_dir), *self.extra_args,
         ]
 
     def stderr_tail(self, limit: int = 4000) -> str:
@@ -256,7 +262,8 @@ class SlipwayServer:
 
 def _make_server(tmp_path_factory, name: str) -> SlipwayServer:
     data_dir = tmp_path_factory.mktemp(name)
-    return SlipwayServer(binary=slipway_binary(), data_dir=data_dir)
+    store_uri = _postgres_cluster().create_database() if STORE == "postgresql" else ""
+    return SlipwayServer(binary=slipway_binary(), data_dir=data_dir, store_uri=store_uri)
 
 
 @pytest.fixture(scope="module")
@@ -393,27 +400,40 @@ def assert_mlflow_error(resp: requests.Response, status: int, error_code: str,
 
 
 # ---------------------------------------------------------------------- PostgreSQL
+_CLUSTER = None  # the run's PostgreSQL, started on first use
+
+
+def _postgres_cluster():
+    """The run's throw-away PostgreSQL (tests/integration/pg.py), started on
+    first use. Debian's `postgresql` package (make test installs it);
+    ``SLIPWAY_POSTGRES_BIN`` names another folder of initdb and pg_ctl."""
+    global _CLUSTER
+    if _CLUSTER is None:
+        from pg import PostgresCluster, find_postgres_bin
+
+        bin_dir = find_postgres_bin()
+        if bin_dir is None:
+            pytest.fail("PostgreSQL's initdb not found: install Debian's postgresql package "
+                        "(make test does) or set SLIPWAY_POSTGRES_BIN")
+        cluster = PostgresCluster(bin_dir)
+        try:
+            cluster.start()
+        except RuntimeError as e:
+            cluster.stop()
+            pytest.fail(f"could not start a PostgreSQL cluster: {e}")
+        _CLUSTER = cluster
+    return _CLUSTER
+
+
+def pytest_sessionfinish(session):
+    if _CLUSTER is not None:
+        _CLUSTER.stop()
+
+
 @pytest.fixture(scope="session")
 def postgres():
-    """A throw-away PostgreSQL server for the whole run (tests/integration/pg.py),
-    started on first use. Debian's `postgresql` package (make test installs it);
-    ``SLIPWAY_POSTGRES_BIN`` names another folder of initdb and pg_ctl."""
-    from pg import PostgresCluster, find_postgres_bin
-
-    bin_dir = find_postgres_bin()
-    if bin_dir is None:
-        pytest.fail("PostgreSQL's initdb not found: install Debian's postgresql package "
-                    "(make test does) or set SLIPWAY_POSTGRES_BIN")
-    cluster = PostgresCluster(bin_dir)
-    try:
-        cluster.start()
-    except RuntimeError as e:
-        cluster.stop()
-        pytest.fail(f"could not start a PostgreSQL cluster: {e}")
-    # Unit tests run from here (none do today) and child processes find it too.
-    os.environ.setdefault("SLIPWAY_TEST_POSTGRES_URI", cluster.uri())
-    yield cluster
-    cluster.stop()
+    """The run's PostgreSQL server (see _postgres_cluster)."""
+    return _postgres_cluster()
 
 
 @pytest.fixture

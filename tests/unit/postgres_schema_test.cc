@@ -294,21 +294,27 @@ TEST(PostgresSchema, AFailedMigrationLeavesTheSchemaAsItWas) {
             0);
 }
 
-// The factory: `slipway db upgrade` works on PostgreSQL; opening the stores
-// is refused, naming what is missing, until they are ported.
-TEST(PostgresMetadataStore, UpgradeWorksAndOpeningNamesWhatIsMissing) {
+// The factory: `slipway db upgrade` and OpenMetadataStore on PostgreSQL.
+TEST(PostgresMetadataStore, UpgradeAndOpenShareOneSchema) {
   SLIPWAY_POSTGRES_DATABASE_OR_SKIP(uri);
   SchemaUpgradeReport report = UpgradeMetadataSchema(uri);
   EXPECT_EQ(report.from, 0);
   EXPECT_EQ(report.to, Newest());
-  EXPECT_EQ(report.description.rfind("postgresql slipway@127.0.0.1:", 0), 0u) << report.description;
+  EXPECT_EQ(report.description.rfind("postgresql slipway@127.0.0.1:", 0), 0u)
+      << report.description;
   EXPECT_EQ(UpgradeMetadataSchema(uri).from, Newest());
+  std::unique_ptr<MetadataStores> stores = OpenMetadataStore(uri);
+  EXPECT_EQ(stores->description, report.description);
+  EXPECT_TRUE(stores->upkeep.empty());
+  tracking::Experiment experiment;
+  experiment.name = "through the factory";
+  std::string id = stores->tracking->CreateExperiment(experiment, "mlflow-artifacts:");
+  EXPECT_EQ(stores->tracking->GetExperimentByName("through the factory")->experiment_id, id);
   try {
-    OpenMetadataStore(uri);
-    FAIL() << "a PostgreSQL store without its stores was opened";
+    SqlitePathOf(uri);
+    FAIL() << "a PostgreSQL URI was taken for a SQLite file";
   } catch (const Error& e) {
-    EXPECT_EQ(e.code(), ErrorCode::kInvalidParameterValue);
-    EXPECT_NE(std::string(e.what()).find("not ported to PostgreSQL: deployments, loops"),
+    EXPECT_NE(std::string(e.what()).find("is a PostgreSQL store, not a SQLite file"),
               std::string::npos)
         << e.what();
   }

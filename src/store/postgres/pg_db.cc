@@ -141,6 +141,11 @@ PgParams& PgParams::AddBytes(std::string_view value) {
   return *this;
 }
 
+PgParams& PgParams::AddUntyped(std::string_view text) {
+  Push(PgType::kUnknown, std::string(text), 0);
+  return *this;
+}
+
 PgParams& PgParams::AddNull(PgType type) {
   Push(type, "", 0);
   nulls_.back() = true;

@@ -54,6 +54,7 @@ namespace slipway::store::postgres {
 
 // The parameter types the stores use (PostgreSQL's type OIDs).
 enum class PgType : Oid {
+  kUnknown = 0,  // PostgreSQL infers the type from where the parameter stands
   kBool = 16,
   kBytea = 17,
   kInt8 = 20,
@@ -98,6 +99,8 @@ class PgParams {
   PgParams& Add(const std::string& value) { return Add(std::string_view(value)); }
   PgParams& AddBytes(std::string_view value);  // bytea: any bytes
   PgParams& AddNull(PgType type);
+  // A value in PostgreSQL's text form whose type PostgreSQL infers (kUnknown).
+  PgParams& AddUntyped(std::string_view text);
 
   int size() const { return static_cast<int>(types_.size()); }
   const std::vector<Oid>& types() const { return types_; }

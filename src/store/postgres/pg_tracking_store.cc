@@ -581,9 +581,27 @@ void PgTrackingStore::SetRunLifecycle(const std::string& run_id, const std::stri
   });
 }
 
+// READ COMMITTED under a lock on the run's row, not SERIALIZABLE: clients
+// log to one run from many threads at once (MLflow's asynchronous logging),
+// and under SERIALIZABLE each batch that met another on the run's
+// latest_metrics rows would fail and run again, over and over. The lock
+// makes the batches of a run take turns, and at READ COMMITTED each
+// statement after it reads what the previous batch committed. Everything
+// written here belongs to the run, and every other write to those rows
+// either takes the same lock (this) or updates the run's row, which the lock
+// also waits for.
 void PgTrackingStore::LogRunWrites(const std::string& run_id, const tracking::RunWrites& writes) {
-  db_->Write([&](PgConnection& db) {
-    RunKey key = LoadActiveRunKey(db, run_id);
+  db_->Run(PgDb::Isolation::kReadCommitted, [&](PgConnection& db) {
+    PgResult locked = db.Exec(
+        "SELECT run_pk, experiment_id, lifecycle_stage FROM runs WHERE run_uuid = $1 "
+        "FOR NO KEY UPDATE",
+        PgParams().Add(run_id));
+    if (locked.Rows() == 0) ThrowNotFound("Run with id=" + run_id + " not found");
+    RunKey key{locked.Int(0, 0), locked.Int(0, 1), std::string(locked.Text(0, 2))};
+    if (key.lifecycle_stage != tracking::kLifecycleActive) {
+      ThrowInvalid("The run " + run_id + " must be in the 'active' state. Current state is " +
+                   key.lifecycle_stage + ".");
+    }
     for (const Param& param : writes.params) {
       PgResult existing = db.Exec("SELECT value FROM params WHERE run_pk = $1 AND key = $2",
                                   PgParams().Add(key.pk).Add(param.key));
