@@ -19,10 +19,14 @@ constexpr const char* kNocaseCollation =
     "(provider = icu, locale = 'und-u-ks-level2', deterministic = false);\n";
 
 // Columns that SQLite keeps as 0/1 integers and PostgreSQL as BOOLEAN, as
-// MLflow's schema has them and SqlDialect::Postgres() compares is_nan.
+// MLflow's schema has them and SqlDialect::Postgres() compares is_nan. Not
+// the assessments' `valid` and `serialized`: the trace search SQL shared by
+// both engines (sql_trace_search.cc) compares them with 1.
 constexpr std::pair<std::string_view, std::string_view> kFlagColumns[] = {
-    {"metrics", "is_nan"}, {"latest_metrics", "is_nan"},  {"latest_metrics", "in_step_order"},
-    {"users", "is_admin"}, {"assessments", "serialized"}, {"assessments", "valid"},
+    {"metrics", "is_nan"},
+    {"latest_metrics", "is_nan"},
+    {"latest_metrics", "in_step_order"},
+    {"users", "is_admin"},
 };
 
 struct Token {

@@ -5,10 +5,14 @@
 
 namespace slipway::store::postgres {
 
-std::string NumberPlaceholders(std::string_view sql, int* count) {
+namespace {
+
+// Calls `on_dollar(number, begin, end)` for each $N and `on_question(digits,
+// begin, end)` for each ? or ?N outside quotes; copies the rest to `out`.
+template <typename Dollar, typename Question>
+std::string Rewrite(std::string_view sql, Dollar on_dollar, Question on_question) {
   std::string out;
   out.reserve(sql.size() + 16);
-  int next = 0, highest = 0;
   char quote = 0;
   for (size_t i = 0; i < sql.size(); ++i) {
     char c = sql[i];
@@ -22,29 +26,52 @@ std::string NumberPlaceholders(std::string_view sql, int* count) {
       out += c;
       continue;
     }
-    if (c != '?') {
+    if (c != '?' && c != '$') {
       out += c;
       continue;
     }
-    size_t digits = i + 1;
-    while (digits < sql.size() && sql[digits] >= '0' && sql[digits] <= '9') ++digits;
-    int number = ++next;
-    if (digits > i + 1) {
-      std::from_chars(sql.data() + i + 1, sql.data() + digits, number);
-      i = digits - 1;
+    size_t end = i + 1;
+    while (end < sql.size() && sql[end] >= '0' && sql[end] <= '9') ++end;
+    if (c == '$' && end == i + 1) {
+      out += c;
+      continue;
     }
-    highest = std::max(highest, number);
-    out += "$" + std::to_string(number);
-  }
-  // Placeholders already in PostgreSQL's form ($n, from SqlDialect::Postgres()).
-  for (size_t i = 0; i + 1 < out.size(); ++i) {
-    if (out[i] != '$' || out[i + 1] < '0' || out[i + 1] > '9') continue;
     int number = 0;
-    std::from_chars(out.data() + i + 1, out.data() + out.size(), number);
-    highest = std::max(highest, number);
+    std::from_chars(sql.data() + i + 1, sql.data() + end, number);
+    out += c == '$' ? on_dollar(number) : on_question(end > i + 1 ? number : 0);
+    i = end - 1;
   }
+  return out;
+}
+
+}  // namespace
+
+std::string NumberPlaceholders(std::string_view sql, int* count) {
+  int highest = 0;
+  Rewrite(
+      sql,
+      [&](int n) {
+        highest = std::max(highest, n);
+        return std::string();
+      },
+      [](int) { return std::string(); });
+  const int first_free = highest;
+  int next = first_free;
+  std::string out = Rewrite(
+      sql, [](int n) { return "$" + std::to_string(n); },
+      [&](int n) {
+        int number = n > 0 ? first_free + n : ++next;
+        highest = std::max(highest, number);
+        return "$" + std::to_string(number);
+      });
   *count = highest;
   return out;
+}
+
+std::string ShiftPlaceholders(std::string_view sql, int by) {
+  return Rewrite(
+      sql, [&](int n) { return "$" + std::to_string(n + by); },
+      [](int n) { return n > 0 ? "?" + std::to_string(n) : std::string("?"); });
 }
 
 PgStatement::PgStatement(PgSession& session, const std::string& sql) : session_(session) {

@@ -83,8 +83,14 @@ class PgSession {
 };
 
 // `sql` with SQLite's placeholders (`?`, `?N`) as PostgreSQL's ($N), and how
-// many it has.
+// many it has. Text that already holds $N placeholders (a query built in
+// SqlDialect::Postgres(), with `?`s appended) keeps them, and its `?`s
+// follow them.
 std::string NumberPlaceholders(std::string_view sql, int* count);
+
+// `sql` (in PostgreSQL's form) with each $N as $(N + by), to put its
+// placeholders after another query's.
+std::string ShiftPlaceholders(std::string_view sql, int by);
 
 // Runs `body(PgSession&)` in PgDb's write (or read) transaction.
 template <typename F>

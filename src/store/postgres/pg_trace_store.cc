@@ -388,10 +388,13 @@ int64_t PgTraceStore::CountTraces(const std::vector<std::string>& experiment_ids
   for (size_t i = 0; i < all_of.size(); ++i) {
     const SqlQuery one =
         BuildTraceSearch(SqlDialect::Postgres(), experiments, all_of[i], order, -1, 0);
-    sql += (i ? " INTERSECT " : "") + std::string("SELECT trace_pk FROM (") + one.sql + ")";
+    // Each query numbers its placeholders from $1: these follow the ones before.
+    sql += (i ? " INTERSECT " : "") + std::string("SELECT trace_pk FROM (") +
+           ShiftPlaceholders(one.sql, static_cast<int>(binds.size())) + ") AS q" +
+           std::to_string(i);
     binds.insert(binds.end(), one.binds.begin(), one.binds.end());
   }
-  sql += ")";
+  sql += ") AS matching";
   return ReadSession(*db_, [&](PgSession& db) {
     PgStatement count = db.Prepare(sql);
     BindAll(count, binds);
@@ -436,7 +439,8 @@ std::vector<tracing::MetricRow> PgTraceStore::ScanMetricRows(
     std::optional<int64_t> start_ms, std::optional<int64_t> end_ms) {
   const SqlQuery matching = BuildTraceSearch(SqlDialect::Postgres(), ExperimentKeys(experiment_ids),
                                              filter, tracing::ParseTraceOrderBy({}), -1, 0);
-  const std::string in_scope = "t.trace_pk IN (SELECT trace_pk FROM (" + matching.sql + "))";
+  const std::string in_scope =
+      "t.trace_pk IN (SELECT trace_pk FROM (" + matching.sql + ") AS matching)";
   std::string sql;
   // The row's time, in the view's unit, bounded below.
   std::string time_column = "t.request_time";
