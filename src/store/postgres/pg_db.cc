@@ -333,6 +333,12 @@ void PgDb::Release(std::unique_ptr<PgConnection> connection) {
 }
 
 void PgDb::Transact(Isolation isolation, const std::function<void(PgConnection&)>& body) {
+  // A unique violation in a SERIALIZABLE write may be a concurrent
+  // transaction's insert of the same key (two first versions of one
+  // dataset), which PostgreSQL reports as such rather than as 40001 when
+  // this one never read that key. A rerun sees the other's row and does what
+  // the store does then; a violation that persists is reported.
+  int unique_reruns = 0;
   for (int attempt = 1;; ++attempt) {
     std::unique_ptr<PgConnection> connection = Acquire();
     bool commit_sent = false;
@@ -359,7 +365,9 @@ void PgDb::Transact(Isolation isolation, const std::function<void(PgConnection&)
                         " while committing: the write may or may not have been applied (" +
                         e.what() + ")");
       }
-      bool again = (e.IsRetryable() || lost) && attempt < options_.max_attempts;
+      bool unique_rerun =
+          e.IsUniqueViolation() && isolation == Isolation::kSerializable && unique_reruns++ < 2;
+      bool again = (e.IsRetryable() || lost || unique_rerun) && attempt < options_.max_attempts;
       if (!again) throw;
       spdlog::debug("{}: transaction attempt {} failed ({}); running it again", description_,
                     attempt, e.what());

@@ -11,7 +11,10 @@
 // single writer; PostgreSQL then aborts a transaction that conflicts with a
 // concurrent one (SQLSTATE 40001) or deadlocks (40P01), and Write() runs the
 // function again on a fresh transaction, up to `max_attempts` times with a
-// short random pause. The function may therefore run more than once: it must
+// short random pause. A unique violation (23505) in a SERIALIZABLE write is
+// run again up to twice too: PostgreSQL reports a concurrent insert of a key
+// this transaction never read as that, not as 40001, and the rerun sees the
+// other's row. The function may therefore run more than once: it must
 // do nothing outside the database that it cannot repeat. A statement that
 // fails aborts its transaction (PostgreSQL's rule): a store that expects a
 // failure, say a unique violation it words as its own error, lets it end
