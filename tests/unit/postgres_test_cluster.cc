@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -98,6 +99,13 @@ class Cluster {
           " -w -t 60 start > /dev/null 2>&1";
       if (std::system(start.c_str()) == 0) {
         running_ = true;
+        // A test that ends the program through an uncaught exception skips
+        // the static destructors: stop the server on that path too.
+        static Cluster* self = this;
+        std::set_terminate([] {
+          self->~Cluster();
+          std::abort();
+        });
         return "";
       }
       if (ReadFile(log).find("could not bind") == std::string::npos) break;
@@ -107,6 +115,7 @@ class Cluster {
 
   ~Cluster() {
     if (running_) (void)std::system(stop_.c_str());
+    running_ = false;
     std::error_code ec;
     if (!root_.empty()) fs::remove_all(root_, ec);
   }
