@@ -22,7 +22,7 @@ APT_RUN  := build-essential cmake ninja-build ccache pkg-config \
 	libxgboost-dev libeigen3-dev \
 	libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
 APT_TEST := libgtest-dev libgmock-dev clang-format prometheus prometheus-alertmanager wrk chromium \
-	postgresql
+	openjdk-17-jre-headless maven postgresql
 # nginx answering a fixed 200 is bench/serving's HTTP limit.
 APT_BENCH := nginx-light
 # The web UI is built with npm (ui/package-lock.json). Debian's nodejs and npm
@@ -32,12 +32,12 @@ APT_NODE := nodejs npm
 
 CMAKE_FLAGS := -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DCMAKE_CXX_COMPILER_LAUNCHER=ccache
 
-.PHONY: all deps deps-apt deps-apt-test deps-apt-bench deps-python build build-run run test test-unit \
+.PHONY: all deps deps-apt deps-apt-test deps-apt-bench deps-python deps-s3proxy build build-run run test test-unit \
 	test-integration sanitize tsan format format-check bench clean
 
 all: build
 
-deps: deps-apt-test deps-python
+deps: deps-apt-test deps-python deps-s3proxy
 
 # apt only when a package is missing, so repeated runs cost nothing.
 define apt_install
@@ -67,6 +67,13 @@ deps-python:
 	@$(PYTHON) tools/check_requirements.py tests/requirements.txt || \
 	  $(PYTHON) -m pip install -q -r tests/requirements.txt
 
+# S3Proxy, the S3-compatible server of the S3 tests (Java 17, from Maven
+# Central through tests/s3proxy/pom.xml); skipped when its jars are there.
+S3PROXY_LIB := tests/s3proxy/lib
+deps-s3proxy: deps-apt-test
+	@test -f $(S3PROXY_LIB)/s3proxy-2.6.0.jar || \
+	  mvn -q -f tests/s3proxy/pom.xml dependency:copy-dependencies
+
 # The tests are built only when GoogleTest is there (make test installs it).
 build: deps-apt
 	cmake -S . -B $(BUILD_DIR) $(CMAKE_FLAGS) \
@@ -83,8 +90,14 @@ test: deps
 test-unit:
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
 
+# The integration tests wait on servers, clients and browsers more than they
+# compute, so TEST_JOBS pytest-xdist workers (each its own servers) share the
+# cores; whole files go to one worker (--dist loadfile), so a file's fixtures
+# are started once. TEST_JOBS=0 runs them in this process, one at a time.
+TEST_JOBS ?= $(JOBS)
 test-integration:
-	SLIPWAY_BINARY=$(CURDIR)/$(BUILD_DIR)/slipway $(PYTHON) -m pytest tests/integration -q
+	SLIPWAY_BINARY=$(CURDIR)/$(BUILD_DIR)/slipway $(PYTHON) -m pytest tests/integration -q \
+	  $(if $(filter 0,$(TEST_JOBS)),,-n $(TEST_JOBS) --dist loadfile)
 
 # Address and undefined-behaviour sanitizers over the whole suite.
 sanitize: deps

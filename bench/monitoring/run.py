@@ -28,7 +28,7 @@ requirements resolve to pandas 3):
   python3 -m venv /work/bench-venvs/evidently
   /work/bench-venvs/evidently/bin/pip install -r bench/monitoring/requirements.txt
 
-Usage: python3 bench/monitoring/run.py [--rows N] [--wide | --wide-only] [--wide-rows N]
+Usage: python3 bench/monitoring/run.py [--rows N] [--wide | --wide-only] [--wide-rows N] [--wide-decimals D]
        [--evidently-python PATH] [--slipway-bin PATH] [--no-record] [--keep DIR]
 """
 
@@ -164,6 +164,8 @@ def main():
     ap.add_argument("--wide", action="store_true", help="also Slipway alone on 1,000 columns")
     ap.add_argument("--wide-rows", type=int, default=300_000)
     ap.add_argument("--wide-only", action="store_true", help="only the wide Slipway run")
+    ap.add_argument("--wide-decimals", type=int, default=4,
+                    help="decimals of the wide run's numeric values (fewer: smaller files)")
     ap.add_argument("--evidently-python", default="/work/bench-venvs/evidently/bin/python")
     ap.add_argument("--slipway-bin", default=os.path.join(REPO, "build", "slipway"))
     ap.add_argument("--no-record", action="store_true")
@@ -175,7 +177,7 @@ def main():
     binary = os.path.join(work, "slipway-under-test")
     shutil.copy2(args.slipway_bin, binary)
     if args.wide_only:
-        lines, notes = run_wide(binary, work, args.wide_rows)
+        lines, notes = run_wide(binary, work, args.wide_rows, args.wide_decimals)
         print("\n".join(lines + [""] + notes))
         if not args.no_record:
             record(args, lines, notes)
@@ -236,7 +238,7 @@ def main():
     notes.append(f"- load average {load_start} -> {load_end}")
 
     if args.wide:
-        wide_lines, wide_notes = run_wide(binary, work, args.wide_rows)
+        wide_lines, wide_notes = run_wide(binary, work, args.wide_rows, args.wide_decimals)
         lines += [""] + wide_lines
         notes += wide_notes
     print("\n".join(lines + [""] + notes))
@@ -246,10 +248,11 @@ def main():
         shutil.rmtree(work, ignore_errors=True)
 
 
-def run_wide(binary, work, rows, columns=1000, block=5000):
+def run_wide(binary, work, rows, decimals=4, columns=1000, block=5000):
     """Slipway alone on rows x 1,000 numeric and categorical columns. The files repeat a
     block of `block` generated rows (the generator, not Slipway, is the slow part here);
-    the current side has drift in 100 columns."""
+    the current side has drift in 100 columns. Numeric values are rounded to `decimals`
+    (1 halves the files, so that 3M rows fit a shared disk; still parsed as floats)."""
     rng = np.random.default_rng(SEED)
     paths = []
     for name, drifted in (("wide_ref.csv", False), ("wide_cur.csv", True)):
@@ -259,7 +262,7 @@ def run_wide(binary, work, rows, columns=1000, block=5000):
                 values = np.array(["a", "b", "c", "d"])[rng.integers(0, 4 if not (
                     drifted and i < 100) else 2, block)]
             else:
-                values = np.round(rng.normal(0.5 if drifted and i < 100 else 0, 1, block), 4)
+                values = np.round(rng.normal(0.5 if drifted and i < 100 else 0, 1, block), decimals)
             cols[f"f{i:04d}"] = values
         text = pd.DataFrame(cols).to_csv(index=False)
         header, body = text.split("\n", 1)
@@ -277,7 +280,8 @@ def run_wide(binary, work, rows, columns=1000, block=5000):
     for p in paths:
         os.remove(p)
     log(f"  {wall:.1f} s, peak RSS {rss:.0f} MiB (anonymous {anon:.0f}), {len(flagged)} flagged")
-    lines = [f"| batch drift, {rows // block * block:,} x {columns} ({size_gb:.1f} GB of CSV) "
+    lines = [f"| batch drift, {rows // block * block:,} x {columns} ({size_gb:.1f} GB of CSV, "
+             f"{decimals} decimals) "
              f"| slipway monitor drift |", "|---|---|",
              f"| wall s | {wall:.1f} |", f"| peak RSS MiB (VmHWM, mapped CSV pages included) "
              f"| {rss:.0f} |", f"| peak anonymous RSS MiB | {anon:.0f} |",

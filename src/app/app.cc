@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "blob/local_blob_store.h"
+#include "blob/s3/s3_blob_store.h"
 #include "core/clock.h"
 #include "core/cpus.h"
 #include "core/error.h"
@@ -18,9 +19,38 @@ std::string ArtifactsPath(const std::string& uri) {
   if (uri.rfind(scheme, 0) == 0) return uri.substr(scheme.size());
   if (uri.find("://") != std::string::npos) {
     throw Error(ErrorCode::kInvalidParameterValue,
-                "unsupported --artifacts '" + uri + "': use a local folder or file://PATH");
+                "unsupported --artifacts '" + uri +
+                    "': use a local folder, file://PATH or s3://BUCKET/PREFIX");
   }
   return uri;
+}
+
+constexpr int64_t kAbandonedArtifactUploadMs = 24 * 3600 * 1000;
+
+// The artifact root's blobs: a bucket for s3://, else a local folder. An
+// S3 root is checked once here (one listing), so a wrong bucket, endpoint
+// or credentials stop the start with S3's answer instead of failing the
+// first upload. Multipart uploads a killed server left behind are aborted
+// here, once a day old.
+std::unique_ptr<blob::BlobStore> OpenArtifactBlobs(const App::Options& o) {
+  if (blob::IsS3Uri(o.artifacts)) {
+    blob::S3BlobStore::Options s3;
+    s3.location = blob::ParseS3Uri(o.artifacts);
+    s3.client.endpoint = o.s3_endpoint;
+    blob::s3::FillFromEnvironment(s3.client);
+    std::unique_ptr<blob::S3BlobStore> store = blob::S3BlobStore::Create(std::move(s3));
+    store->CheckReachable();
+    // Uploads a killed server left: older than a day, none is still at work.
+    store->SweepAbandoned("", NowMillis() - kAbandonedArtifactUploadMs);
+    return store;
+  }
+  if (!o.s3_endpoint.empty()) {
+    ThrowInvalid("--s3-endpoint '" + o.s3_endpoint + "' is for an s3:// artifact root, not '" +
+                 o.artifacts + "'");
+  }
+  blob::LocalBlobStore::Options local;
+  local.root = ArtifactsPath(o.artifacts);
+  return blob::LocalBlobStore::Create(local);
 }
 
 // Every default derives from the data folder.
@@ -77,9 +107,7 @@ std::unique_ptr<App> App::Create(Options options) {
     authorizer = app->access_.get();
   }
   app->authorizer_ = authorizer;
-  blob::LocalBlobStore::Options artifact_blobs;
-  artifact_blobs.root = ArtifactsPath(o.artifacts);
-  app->artifact_blobs_ = blob::LocalBlobStore::Create(artifact_blobs);
+  app->artifact_blobs_ = OpenArtifactBlobs(o);
   app->artifacts_ = std::make_unique<tracking::ArtifactStore>(*app->artifact_blobs_);
   app->tracking_ = std::make_unique<tracking::TrackingService>(
       *app->stores_->tracking, tracking::TrackingService::Options{}, *authorizer);
@@ -133,6 +161,15 @@ std::unique_ptr<App> App::Create(Options options) {
   app->serving_ = std::make_unique<serving::ServingService>(
       serving, *app->stores_->deployments, *app->registry_, *app->tracking_, *app->artifacts_,
       *authorizer, *app->audit_);
+  monitoring::live::MonitorService::Options monitor;
+  monitor.metrics = o.metrics;
+  // Records of a window reach the log up to a flush interval late.
+  monitor.close_delay = o.prediction_log_flush + std::chrono::seconds(2);
+  monitor.flush_log = [log = app->predictions_.get()] { log->Flush(); };
+  monitor.keep_predictions = o.prediction_log_age;
+  app->monitors_ = std::make_unique<monitoring::live::MonitorService>(
+      monitor, *app->stores_->monitors, app->predictions_->Reader(), *app->serving_,
+      *app->registry_, *app->tracking_, *app->datasets_, *authorizer);
   loop::ProcessRetrainer::Options retrain;
   retrain.binary = o.loop_binary;
   retrain.tracking_uri = o.loop_tracking_uri;
@@ -142,9 +179,15 @@ std::unique_ptr<App> App::Create(Options options) {
   retrain.work_dir = (std::filesystem::path(o.data_dir) / "loop").string();
   retrain.access = app->access_.get();
   app->retrainer_ = std::make_unique<loop::ProcessRetrainer>(retrain);
-  app->loops_ = std::make_unique<loop::LoopService>(
-      loop::LoopService::Options{}, *app->stores_->loops, *app->serving_, *app->registry_,
-      *authorizer, *app->audit_, *app->retrainer_);
+  // Loops read the monitors' windows and labelled traffic, and add the
+  // dataset versions built from it.
+  loop::LoopService::Options loops;
+  loops.monitors = app->monitors_.get();
+  loops.datasets = app->datasets_.get();
+  loops.work_dir = retrain.work_dir;
+  app->loops_ = std::make_unique<loop::LoopService>(loops, *app->stores_->loops, *app->serving_,
+                                                    *app->registry_, *authorizer, *app->audit_,
+                                                    *app->retrainer_);
   monitoring::AlertService::Options alerts = o.alerts;
   alerts.metrics = o.metrics;
   alerts.deployment_exists = [deployments =
@@ -164,15 +207,6 @@ std::unique_ptr<App> App::Create(Options options) {
   };
   app->alerts_ = std::make_unique<monitoring::AlertService>(*app->stores_->alerts, *authorizer,
                                                             *app->audit_, alerts);
-  monitoring::live::MonitorService::Options monitor;
-  monitor.metrics = o.metrics;
-  // Records of a window reach the log up to a flush interval late.
-  monitor.close_delay = o.prediction_log_flush + std::chrono::seconds(2);
-  monitor.flush_log = [log = app->predictions_.get()] { log->Flush(); };
-  monitor.keep_predictions = o.prediction_log_age;
-  app->monitors_ = std::make_unique<monitoring::live::MonitorService>(
-      monitor, *app->stores_->monitors, app->predictions_->Reader(), *app->serving_,
-      *app->registry_, *app->tracking_, *app->datasets_, *authorizer);
   return app;
 }
 

@@ -74,9 +74,14 @@ class App {
     // Where everything lives unless named below. Empty: the folder of
     // `store` when that is a SQLite path, else "slipway-data".
     std::string data_dir;
-    std::string store;      // metadata store URI; default sqlite:///<data_dir>/slipway.db
-    std::string artifacts;  // artifact root (PATH or file://PATH); default <data_dir>/artifacts
-    std::string datasets;   // dataset content store; default <data_dir>/datasets
+    std::string store;  // metadata store URI; default sqlite:///<data_dir>/slipway.db
+    // Artifact root: PATH, file://PATH or s3://BUCKET/PREFIX; default
+    // <data_dir>/artifacts.
+    std::string artifacts;
+    // With an s3:// artifact root: the S3-compatible server's URL
+    // (http://host:port); empty: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, else AWS.
+    std::string s3_endpoint;
+    std::string datasets;                   // dataset content store; default <data_dir>/datasets
     store::Sync sync = store::Sync::kFull;  // when a metadata commit waits for the disk
     governance::AuditLog::Options audit;
     // With a value, access control is enforced (the server's --auth, and

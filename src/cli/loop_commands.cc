@@ -30,6 +30,7 @@ struct LoopArgs {
   std::string approval = "auto";
   std::string cooldown = "1h";
   int64_t max_per_day = 3;
+  int64_t min_rows = 100;
   std::string reason;
   int64_t run = 0;
   int64_t max_results = 20;
@@ -103,8 +104,12 @@ void PrintPolicy(const json& p) {
             << (StringField(p, "promote").empty() ? "the spec's alias" : StringField(p, "promote"))
             << " (approval " << StringField(p, "approval") << ")\n"
             << "  cool-down:   " << Int64Field(p, "cooldown_seconds").value_or(0) << " s, at most "
-            << Int64Field(p, "max_per_day").value_or(0) << " retrains a day\n"
-            << "  owner:       " << StringField(p, "owner") << "\n";
+            << Int64Field(p, "max_per_day").value_or(0) << " retrains a day\n";
+  if (StringField(p, "data").rfind("windows:", 0) == 0) {
+    std::cout << "  min rows:    " << Int64Field(p, "min_rows").value_or(0)
+              << " labelled rows (else the run is skipped)\n";
+  }
+  std::cout << "  owner:       " << StringField(p, "owner") << "\n";
 }
 
 void PrintRun(const ServerOptions& server, const json& reply) {
@@ -136,7 +141,10 @@ void AddLoopCommands(CLI::App& app) {
   set->add_option("--train", args->spec, "The training spec file (YAML); its text is kept")
       ->required();
   set->add_option("--data", args->data,
-                  "Dataset version to train on (default: the spec's dataset @latest)");
+                  "Dataset version to train on (default: the spec's dataset @latest), or "
+                  "windows:DURATION (e.g. windows:24h): the deployment's predictions of the last "
+                  "DURATION that have feedback, pushed as the next version of the dataset "
+                  "<deployment>-feedback at each run");
   set->add_option("--promote", args->promote,
                   "Alias to move when the gates pass (default: the spec's register.alias)");
   set->add_option("--approval", args->approval,
@@ -148,6 +156,9 @@ void AddLoopCommands(CLI::App& app) {
       ->capture_default_str();
   set->add_option("--max-per-day", args->max_per_day, "Retrains started in any 24 hours")
       ->capture_default_str();
+  set->add_option("--min-rows", args->min_rows,
+                  "With --data windows:...: fewer labelled rows skip the run")
+      ->capture_default_str();
   AddServerOptions(set, &args->server);
   set->callback([args] {
     ApiClient client(ResolveTrackingUri(args->server.tracking_uri));
@@ -158,7 +169,8 @@ void AddLoopCommands(CLI::App& app) {
                  {"promote", args->promote},
                  {"approval", args->approval},
                  {"cooldown_seconds", Seconds(args->cooldown)},
-                 {"max_per_day", args->max_per_day}};
+                 {"max_per_day", args->max_per_day},
+                 {"min_rows", args->min_rows}};
     // PUT of a JSON body.
     const json reply = client.Put(LoopPath(args->name), body.dump(), "application/json");
     if (args->server.json) {

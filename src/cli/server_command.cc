@@ -71,6 +71,8 @@ struct ServerArgs {
   std::string store;      // default sqlite:///<data_dir>/slipway.db
   std::string artifacts;  // default <data_dir>/artifacts
   std::string datasets;   // default <data_dir>/datasets
+  // For an s3:// artifact root; empty: from the environment (AWS_ENDPOINT_URL).
+  std::string s3_endpoint;
   int threads = 32;
   int io_threads = 0;  // 0: one per usable core
   double header_timeout = 30;
@@ -161,6 +163,7 @@ void RunServer(const ServerArgs& args) {
   if (args.data_dir_given) app_options.data_dir = args.data_dir;
   app_options.store = args.store;
   app_options.artifacts = args.artifacts;
+  app_options.s3_endpoint = args.s3_endpoint;
   app_options.datasets = args.datasets;
   if (args.auth) {
     governance::AccessControl::Options auth_options;
@@ -271,7 +274,12 @@ void AddServerCommand(CLI::App& app) {
   cmd->add_option("--store", args->store,
                   "Metadata store URI (sqlite:///PATH); default sqlite:///DATA_DIR/slipway.db");
   cmd->add_option("--artifacts", args->artifacts,
-                  "Artifact root folder (PATH or file://PATH); default DATA_DIR/artifacts");
+                  "Artifact root: a folder (PATH or file://PATH) or a bucket "
+                  "(s3://BUCKET/PREFIX, credentials from AWS_ACCESS_KEY_ID/"
+                  "AWS_SECRET_ACCESS_KEY or ~/.aws); default DATA_DIR/artifacts");
+  cmd->add_option("--s3-endpoint", args->s3_endpoint,
+                  "URL of the S3-compatible server for an s3:// --artifacts "
+                  "(http://HOST:PORT: MinIO, S3Proxy, ...); default AWS_ENDPOINT_URL, else AWS");
   cmd->add_option("--datasets", args->datasets,
                   "Folder of the dataset content store (pushed dataset versions); default "
                   "DATA_DIR/datasets");

@@ -25,6 +25,7 @@ Json PolicyJson(const LoopPolicy& p) {
           {"approval", p.manual_approval ? "manual" : "auto"},
           {"cooldown_seconds", p.cooldown_seconds},
           {"max_per_day", p.max_per_day},
+          {"min_rows", p.min_rows},
           {"owner", p.owner},
           {"creation_time", p.created_ms},
           {"last_updated_time", p.updated_ms}};
@@ -33,6 +34,11 @@ Json PolicyJson(const LoopPolicy& p) {
 Json RunJson(const LoopRun& r) {
   Json cause = Json::parse(r.cause.empty() ? "{}" : r.cause, nullptr, false);
   if (cause.is_discarded()) cause = r.cause;
+  // Lineage kept as JSON text: objects in the reply, null when absent.
+  auto object = [](const std::string& text) {
+    Json value = text.empty() ? Json() : Json::parse(text, nullptr, false);
+    return value.is_discarded() ? Json(text) : value;
+  };
   return {{"id", r.id},
           {"deployment", r.deployment},
           {"trigger", r.trigger},
@@ -48,7 +54,9 @@ Json RunJson(const LoopRun& r) {
           {"model", r.model},
           {"version", r.version},
           {"alias", r.alias},
-          {"decided_by", r.decided_by}};
+          {"decided_by", r.decided_by},
+          {"window", object(r.window)},
+          {"windows", object(r.windows)}};
 }
 
 Json RunsJson(const std::vector<LoopRun>& runs) {
@@ -82,6 +90,7 @@ LoopPolicy PolicyOf(const std::string& deployment, const Json& body) {
   policy.manual_approval = approval == "manual";
   policy.cooldown_seconds = fields.OptionalInt("cooldown_seconds").value_or(3600);
   policy.max_per_day = fields.OptionalInt("max_per_day").value_or(3);
+  policy.min_rows = fields.OptionalInt("min_rows").value_or(100);
   return policy;
 }
 

@@ -35,16 +35,23 @@ Json ColumnsJson(const data::DriftReport& report, const MonitorConfig& config,
 Json DriftJson(const RangeDrift& drift, const MonitorConfig& config) {
   Json missing = Json::array();
   for (const std::string& name : drift.features.only_in_reference) missing.push_back(name);
-  return {{"from_ms", drift.from_ms},
-          {"to_ms", drift.to_ms},
-          {"windows", drift.windows},
-          {"rows", drift.rows},
-          {"first_window_start_ms", drift.first_window_start_ms},
-          {"last_window_end_ms", drift.last_window_end_ms},
-          {"features", ColumnsJson(drift.features, config, &drift.missing_rate)},
-          {"features_not_seen", missing},
-          {"predictions", ColumnsJson(drift.predictions, config, nullptr)},
-          {"accuracy", drift.accuracy.ToJson()}};
+  Json out = {{"from_ms", drift.from_ms},
+              {"to_ms", drift.to_ms},
+              {"windows", drift.windows},
+              {"rows", drift.rows},
+              {"first_window_start_ms", drift.first_window_start_ms},
+              {"last_window_end_ms", drift.last_window_end_ms},
+              {"features", ColumnsJson(drift.features, config, &drift.missing_rate)},
+              {"features_not_seen", missing},
+              {"predictions", ColumnsJson(drift.predictions, config, nullptr)},
+              {"accuracy", drift.accuracy.ToJson()},
+              {"estimated", drift.estimated.ToJson()}};
+  if (!drift.distributions.empty()) {
+    Json distributions = Json::array();
+    for (const auto& item : drift.distributions) distributions.push_back(item.ToJson());
+    out["distributions"] = std::move(distributions);
+  }
+  return out;
 }
 
 // `from` and `to` in milliseconds since the epoch: by default every window.

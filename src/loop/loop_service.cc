@@ -4,10 +4,15 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "core/clock.h"
 #include "core/error.h"
+#include "data/dataset_service.h"
+#include "monitoring/live/labelled_rows.h"
+#include "monitoring/live/monitor_service.h"
 #include "training/spec.h"
 
 namespace slipway::loop {
@@ -46,6 +51,33 @@ std::string Utc(int64_t ms) { return FormatIso8601(ms); }
 std::string DatasetName(const std::string& ref) { return ref.substr(0, ref.find('@')); }
 
 }  // namespace
+
+std::optional<int64_t> WindowsDataRange(const std::string& data) {
+  if (data.rfind(kWindowsData, 0) != 0) return std::nullopt;
+  const std::string text = data.substr(kWindowsData.size());
+  size_t used = 0;
+  int64_t value = 0;
+  try {
+    value = std::stoll(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  const std::string unit = text.substr(used);
+  const int64_t scale = unit == "s"   ? 1000
+                        : unit == "m" ? 60 * 1000
+                        : unit == "h" ? 3600 * 1000
+                        : unit == "d" ? kDayMs
+                                      : 0;
+  const int64_t ms = value * scale;
+  if (used == 0 || scale == 0 || value <= 0 || ms < 60 * 1000 || ms > 31 * kDayMs) {
+    Invalid("data: '" + data +
+            "': expected windows:DURATION, the labelled traffic of the last DURATION (whole s, "
+            "m, h or d, from 1m to 31d), e.g. windows:24h");
+  }
+  return ms;
+}
+
+std::string FeedbackDatasetName(const std::string& deployment) { return deployment + "-feedback"; }
 
 std::string_view LoopRunStateName(LoopRunState state) {
   for (const auto& [s, name] : kStateNames)
@@ -132,7 +164,11 @@ LoopPolicy LoopService::SetPolicy(LoopPolicy policy) {
     Invalid("promote: give the alias to move (the spec's register.alias is empty)");
   if (!policy.promote.empty() && !IsName(policy.promote))
     Invalid("promote: '" + policy.promote + "' is not an alias name");
-  if (!policy.data.empty()) {
+  if (WindowsDataRange(policy.data)) {
+    if (policy.min_rows < 1) Invalid("min_rows: must be at least 1");
+    if (spec.target.name.empty())
+      Invalid(source + ": the spec has no target: the label column of the feedback data");
+  } else if (!policy.data.empty()) {
     const size_t at = policy.data.find('@');
     if (at == std::string::npos || at == 0 || at + 1 == policy.data.size())
       Invalid("data: '" + policy.data + "' is not NAME@VERSION (e.g. churn@latest)");
@@ -209,6 +245,7 @@ LoopRun LoopService::Trigger(const std::string& deployment, const std::string& w
   run.trigger = "manual";
   run.cause = nlohmann::json{{"reason", why}}.dump();
   run.requested_by = governance::CurrentActorName();
+  run.window = CauseWindow(deployment, Now());
   return Admit(*policy, std::move(run), true);
 }
 
@@ -232,6 +269,7 @@ std::optional<LoopRun> LoopService::OnAlert(const AlertEvent& event) {
       audit_, LoopActor(*policy), "loop/alert", "background",
       fmt::format("alert {} of deployment {}", event.alert, event.deployment))
       .Run([&] {
+        run.window = CauseWindow(event.deployment, event.since_ms);
         governance::SetTarget("deployment:" + event.deployment);
         admitted = Admit(*policy, std::move(run), false);
       });
@@ -320,11 +358,14 @@ void LoopService::Execute(int64_t id) {
     store_.UpdateRun(run);
     return;
   }
+  const bool windows_data = WindowsDataRange(policy->data).has_value();
+  std::string target;
   try {
     // Checked when the policy was set; parsed again for its dataset and alias.
     const training::TrainingSpec spec = training::ParseSpec(policy->spec, policy->spec_name);
     run.data = policy->data.empty() ? DatasetName(spec.data.name) + "@latest" : policy->data;
     run.alias = policy->promote.empty() ? spec.register_as->alias : policy->promote;
+    target = spec.target.name;
   } catch (const std::exception& e) {
     run.state = LoopRunState::kFailed;
     run.reason = e.what();
@@ -335,14 +376,8 @@ void LoopService::Execute(int64_t id) {
   run.state = LoopRunState::kRunning;
   store_.UpdateRun(run);
 
-  RetrainRequest request;
-  request.policy = *policy;
-  request.run = run;
-  request.alias = policy->manual_approval ? std::string() : run.alias;
-  request.tags = {{"slipway.loop.run", fmt::format("{}/{}", run.deployment, run.id)},
-                  {"slipway.loop.trigger", run.trigger},
-                  {"slipway.loop.cause", run.cause}};
   RetrainResult result;
+  bool too_few_rows = false;
   try {
     governance::AuditedOperation(audit_, LoopActor(*policy), "loop/retrain", "background",
                                  fmt::format("loop run {} of deployment {} ({}) on {}", run.id,
@@ -352,10 +387,27 @@ void LoopService::Execute(int64_t id) {
           // The owner's grants are checked again: a revoked grant stops the loop.
           governance::Require(authorizer_, Permission::kEdit, ResourceType::kDeployment,
                               run.deployment);
+          if (windows_data && !BuildWindowsData(*policy, target, run)) {
+            too_few_rows = true;
+            return;
+          }
           // The child reads the dataset from the server's store directly:
           // the owner must be allowed to read it.
           governance::Require(authorizer_, Permission::kRead, ResourceType::kDataset,
                               DatasetName(run.data));
+          RetrainRequest request;
+          request.policy = *policy;
+          request.run = run;
+          request.alias = policy->manual_approval ? std::string() : run.alias;
+          request.tags = {{"slipway.loop.run", fmt::format("{}/{}", run.deployment, run.id)},
+                          {"slipway.loop.trigger", run.trigger},
+                          {"slipway.loop.cause", run.cause}};
+          if (!run.window.empty()) request.tags["slipway.loop.window"] = run.window;
+          if (windows_data) {
+            request.tags["slipway.loop.data"] = run.data;
+            request.tags["slipway.loop.windows"] = run.windows;
+          }
+          store_.UpdateRun(run);  // the dataset version, before the retrain
           result = retrainer_.Retrain(request);
           if (result.outcome == RetrainResult::Outcome::kFailed)
             throw Error(ErrorCode::kInternalError, "retrain failed: " + result.summary);
@@ -365,9 +417,15 @@ void LoopService::Execute(int64_t id) {
       result.summary = e.what();
     result.outcome = RetrainResult::Outcome::kFailed;
   }
+  run.finished_ms = Now();
+  if (too_few_rows) {
+    run.state = LoopRunState::kSkipped;
+    store_.UpdateRun(run);
+    spdlog::info("loop: run {} of deployment {} skipped: {}", run.id, run.deployment, run.reason);
+    return;
+  }
   run.run_id = result.run_id;
   run.reason = result.summary;
-  run.finished_ms = Now();
   switch (result.outcome) {
     case RetrainResult::Outcome::kPassed:
       run.model = result.model;
@@ -385,6 +443,112 @@ void LoopService::Execute(int64_t id) {
   store_.UpdateRun(run);
   spdlog::info("loop: run {} of deployment {}: {} {}", run.id, run.deployment,
                LoopRunStateName(run.state), run.version.empty() ? "" : "version " + run.version);
+}
+
+std::string LoopService::CauseWindow(const std::string& deployment, int64_t at_ms) {
+  if (options_.monitors == nullptr) return "";
+  try {
+    std::optional<monitoring::live::MonitorWindow> window =
+        options_.monitors->ClosedWindowAt(deployment, at_ms);
+    if (!window) return "";
+    return nlohmann::json{{"seq", window->seq},
+                          {"start", Utc(window->start_ms)},
+                          {"end", Utc(window->end_ms)},
+                          {"rows", window->rows}}
+        .dump();
+  } catch (const Error& e) {
+    // No monitor (or no right to read it): the run records no window.
+    spdlog::debug("loop: no window for deployment {}: {}", deployment, e.what());
+    return "";
+  }
+}
+
+bool LoopService::BuildWindowsData(const LoopPolicy& policy, const std::string& target,
+                                   LoopRun& run) {
+  namespace fs = std::filesystem;
+  if (options_.monitors == nullptr || options_.datasets == nullptr)
+    throw Error(ErrorCode::kInvalidState, "data " + policy.data + ": no live monitoring here");
+  const int64_t range = *WindowsDataRange(policy.data);
+  const int64_t to = Now() + 1;
+  const int64_t from = to - range;
+  monitoring::live::LabelledRange labelled;
+  monitoring::live::LabelledRows rows;
+  try {
+    labelled = options_.monitors->Labelled(run.deployment, from, to);
+    rows = monitoring::live::BuildLabelledRows(labelled.records, target, labelled.features);
+  } catch (const Error& e) {
+    throw Error(e.code(), "data " + policy.data + ": " + e.what());
+  }
+  const std::string windows =
+      labelled.first_seq < 0
+          ? std::string("none")
+          : fmt::format("{}..{} of {}", labelled.first_seq, labelled.last_seq, labelled.window);
+  if (rows.rows < policy.min_rows) {
+    run.reason = fmt::format(
+        "data {}: {} labelled rows of deployment {} from {} to {} (windows {}; {} requests "
+        "without inputs, {} with a label count unlike their rows, {} rows labelled null); "
+        "min_rows is {}",
+        policy.data, rows.rows, run.deployment, Utc(from), Utc(to), windows,
+        rows.requests_without_inputs, rows.requests_mismatched, rows.unlabelled_rows,
+        policy.min_rows);
+    return false;
+  }
+  const std::string name = FeedbackDatasetName(run.deployment);
+  const fs::path folder =
+      fs::path(options_.work_dir.empty() ? fs::temp_directory_path().string() : options_.work_dir) /
+      run.deployment / std::to_string(run.id);
+  fs::create_directories(folder);
+  const fs::path file = folder / "feedback.csv";
+  {
+    std::ofstream out(file, std::ios::binary | std::ios::trunc);
+    out << rows.csv;
+    if (!out.flush()) throw Error(ErrorCode::kInternalError, "cannot write " + file.string());
+  }
+  nlohmann::json lineage = {{"deployment", run.deployment},
+                            {"loop_run", run.id},
+                            {"range", policy.data},
+                            {"from", Utc(from)},
+                            {"to", Utc(to)},
+                            {"window", labelled.window},
+                            {"first_seq", labelled.first_seq},
+                            {"last_seq", labelled.last_seq},
+                            {"first_prediction", Utc(rows.first_ms)},
+                            {"last_prediction", Utc(rows.last_ms)},
+                            {"requests", rows.requests},
+                            {"rows", rows.rows},
+                            {"label", target}};
+  data::AddOptions add;
+  add.table = true;
+  add.created_by = governance::CurrentActorName();
+  add.description = fmt::format(
+      "labelled traffic of deployment {} (loop run {}): {} rows of {} requests, "
+      "predictions from {} to {}, windows {}",
+      run.deployment, run.id, rows.rows, rows.requests, Utc(rows.first_ms), Utc(rows.last_ms),
+      windows);
+  data::AddOutcome outcome;
+  try {
+    // As the loop's actor: EDIT on the dataset, or nothing for its first version.
+    outcome = options_.datasets->Add(name, file, add);
+  } catch (...) {
+    fs::remove(file);
+    throw;
+  }
+  fs::remove(file);
+  if (outcome.created && outcome.version.version == 1 && policy.owner_id != 0) {
+    // The loop's actor owns nothing of its own: the dataset it made goes to
+    // the policy's owner (MANAGE), as if they had pushed it, so the next
+    // runs (and they) may add versions.
+    authorizer_.Created(governance::Actor::ForUser(governance::Principal{
+                            policy.owner_id, policy.owner, policy.owner_is_admin}),
+                        ResourceType::kDataset, name);
+  }
+  run.data = fmt::format("{}@{}", name, outcome.version.version);
+  lineage["dataset"] = run.data;
+  lineage["new_version"] = outcome.created;
+  run.windows = lineage.dump();
+  spdlog::info("loop: run {} of deployment {}: {} labelled rows as {}", run.id, run.deployment,
+               rows.rows, run.data);
+  return true;
 }
 
 LoopRun LoopService::RequirePending(const std::string& deployment, int64_t id) {

@@ -5,7 +5,9 @@
 // A LoopPolicy per deployment says which alerts start a retrain (their rule
 // names), the training spec (its text, kept at set time, so editing the file
 // later changes nothing until the policy is set again), the dataset version
-// to train on (default: the spec's dataset at @latest, the newest version),
+// to train on (default: the spec's dataset at @latest, the newest version;
+// or `windows:24h`, the deployment's labelled live traffic of the last 24
+// hours, see below),
 // the alias to move on a pass, a cool-down after each retrain, a budget of
 // retrains per day, and whether a person must approve the promotion.
 //
@@ -42,6 +44,24 @@
 // user who set the policy, checked again at each run. Every transition is
 // in the audit trail.
 //
+// Training on live traffic: a policy whose data is `windows:DURATION`
+// builds, at each run, a dataset version from the predictions of the last
+// DURATION whose feedback has arrived (MonitorService::Labelled,
+// monitoring/live/labelled_rows.h): the requests' input columns and the
+// label under the spec's target name, pushed as the next version of the
+// dataset `<deployment>-feedback` as the policy's owner (EDIT on it, or
+// nothing for its first version), described with the deployment, the
+// windows (seq and time range) and the row counts; then trains on exactly
+// that version. Fewer labelled rows than the policy's `min_rows` skip the
+// run, saying how many there were.
+//
+// Lineage of the cause: each run records the window whose values the alert
+// fired on (the newest window closed when the alert began; for a manual
+// trigger, the newest closed window then), and the registered version is
+// tagged with it (slipway.loop.window) and, for windows data, with the
+// dataset version and windows it trained on (slipway.loop.data,
+// slipway.loop.windows).
+//
 // After a restart, runs left `running` are marked failed ("the server
 // stopped during the retrain"), and `queued` ones run. Thread-safe.
 #pragma once
@@ -63,14 +83,32 @@
 #include "registry/registry_service.h"
 #include "serving/serving_service.h"
 
+namespace slipway::monitoring::live {
+class MonitorService;
+}
+namespace slipway::data {
+class DatasetService;
+}
+
 namespace slipway::loop {
+
+// The prefix of a policy's data that trains on labelled live traffic.
+inline constexpr std::string_view kWindowsData = "windows:";
+// The range of a `windows:DURATION` data ("windows:24h": 24 hours in ms),
+// nullopt for a dataset reference; INVALID_PARAMETER_VALUE naming the
+// field `data` for a bad duration (whole s, m, h or d, 1 minute to 31 days).
+std::optional<int64_t> WindowsDataRange(const std::string& data);
+// The dataset a deployment's labelled traffic is pushed to.
+std::string FeedbackDatasetName(const std::string& deployment);
 
 struct LoopPolicy {
   std::string deployment;
   std::vector<std::string> triggers;  // alert (rule) names; empty: by hand only
   std::string spec;                   // the training spec's YAML text
   std::string spec_name;              // the file it came from, for people
-  std::string data;                   // NAME@VERSION; "" = the spec's dataset @latest
+  std::string data;                   // NAME@VERSION; "" = the spec's dataset @latest;
+                                      // windows:DURATION = labelled live traffic
+  int64_t min_rows = 100;             // windows data: fewer labelled rows skip the run
   std::string promote;                // alias to move; "" = the spec's register.alias
   bool manual_approval = false;
   int64_t cooldown_seconds = 3600;  // after a retrain starts, before the next may
@@ -109,7 +147,13 @@ struct LoopRun {
   int64_t created_ms = 0;
   int64_t started_ms = 0;
   int64_t finished_ms = 0;
-  std::string data;    // the dataset version trained on
+  std::string data;  // the dataset version trained on
+  // JSON text: the monitoring window the cause was seen in ({seq, start,
+  // end, window}); "" when the deployment has no monitor or no closed window.
+  std::string window;
+  // JSON text, windows data only: the dataset version built and the range
+  // of live traffic it holds (deployment, windows, times, counts).
+  std::string windows;
   std::string run_id;  // the retrain's tracking run
   std::string model;   // the registered version, once there is one
   std::string version;
@@ -173,6 +217,13 @@ class LoopService {
   struct Options {
     // Milliseconds since the epoch; tests drive it.
     std::function<int64_t()> now_ms;
+    // Live monitoring (the cause's window, labelled traffic) and datasets
+    // (the version built from it); without them a windows policy's run
+    // fails saying so, and runs record no window.
+    monitoring::live::MonitorService* monitors = nullptr;
+    data::DatasetService* datasets = nullptr;
+    // Scratch folder for the table of labelled traffic while it is added.
+    std::string work_dir;
   };
 
   LoopService(Options options, LoopStore& store, serving::ServingService& serving,
@@ -215,6 +266,12 @@ class LoopService {
   void Execute(int64_t id);
   LoopRun RequirePending(const std::string& deployment, int64_t id);
   governance::Actor LoopActor(const LoopPolicy& policy) const;
+  // The window the cause was seen in at `at_ms`, as LoopRun::window holds it.
+  std::string CauseWindow(const std::string& deployment, int64_t at_ms);
+  // Builds the dataset version of a windows policy's run as its current
+  // actor and sets run.data and run.windows; false (run.reason says why)
+  // when there are too few labelled rows.
+  bool BuildWindowsData(const LoopPolicy& policy, const std::string& target, LoopRun& run);
 
   const Options options_;
   LoopStore& store_;

@@ -34,6 +34,8 @@ class SqliteMonitorStore : public monitoring::live::MonitorStore {
   void AddFeedback(const std::string& deployment,
                    const std::vector<monitoring::live::Feedback>& feedback) override;
   int64_t PruneKept(const std::string& deployment, int64_t before_ms) override;
+  std::vector<monitoring::live::LoggedPrediction> Kept(const std::string& deployment,
+                                                       int64_t from_ms, int64_t to_ms) override;
   std::vector<monitoring::live::JoinedRecord> Joined(const std::string& deployment, int64_t from_ms,
                                                      int64_t to_ms) override;
 

@@ -589,6 +589,12 @@ CREATE TABLE monitor_feedback (
   PRIMARY KEY (deployment, request_id)
 ) WITHOUT ROWID;
 )sql"},
+    // The loop trains on labelled live traffic (loop/loop_service.h,
+    // `data: windows:...`): a kept prediction also keeps its request's
+    // inputs (a JSON object of columns). Rows kept before have ''.
+    {16, "monitoring: kept predictions keep their inputs", R"sql(
+ALTER TABLE monitor_predictions ADD COLUMN inputs TEXT NOT NULL DEFAULT '';
+)sql"},
 };
 
 }  // namespace

@@ -51,12 +51,24 @@ def pytest_configure(config):
 
 
 # Files a test run wrote for people to look at (the web UI's screenshots):
-# the run's summary names them.
+# the run's summary names them. Under pytest-xdist the tests run in worker
+# processes, so the summary (written by the controller) also looks at the
+# screenshot folder itself: named when a file in it is newer than the run.
 REVIEW_FILES: list[str] = []
+_RUN_STARTED = time.time()
+
+
+def _screenshot_folder() -> Path:
+    default = slipway_binary().parent / "screenshots"
+    return Path(os.environ.get("SLIPWAY_SCREENSHOTS", default)).resolve()
 
 
 def pytest_terminal_summary(terminalreporter):
-    for line in dict.fromkeys(REVIEW_FILES):
+    lines = list(REVIEW_FILES)
+    folder = _screenshot_folder()
+    if folder.is_dir() and any(f.stat().st_mtime >= _RUN_STARTED for f in folder.iterdir()):
+        lines.append(f"web UI screenshots: {folder}")
+    for line in dict.fromkeys(lines):
         terminalreporter.write_line(line)
 
 
@@ -101,6 +113,8 @@ class SlipwayServer:
     extra_args: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
     store_uri: str = ""  # a PostgreSQL database (SLIPWAY_ITEST_STORE); "": SQLite in data_dir
+    # --artifacts when not the local folder (an s3:// root: test_s3_artifacts.py).
+    artifacts_uri: str = ""
 
     @property
     def store_path(self) -> Path:
@@ -141,7 +155,8 @@ class SlipwayServer:
             str(self.binary), "server", "--host", self.host, "--port", str(self.port),
             *(["--data-dir", str(self.data_dir)] if self.store_uri else []),
             "--store", self.store_uri or f"sqlite:///{self.store_path}",
-            "--artifacts", str(self.artifacts_dir), *self.extra_args,
+            "--artifacts", self.artifacts_uri or str(self.artifacts_dir),
+            *self.extra_args,
         ]
 
     def stderr_tail(self, limit: int = 4000) -> str:
@@ -440,3 +455,13 @@ def postgres():
 def postgres_db(postgres) -> str:
     """The URI of a fresh, empty database of the test's own."""
     return postgres.create_database()
+
+
+@pytest.fixture(scope="session")
+def s3proxy(tmp_path_factory):
+    """A real S3-compatible server (S3Proxy, tests/integration/s3.py) for the session."""
+    from s3 import start_s3proxy
+
+    proxy = start_s3proxy(tmp_path_factory.mktemp("s3proxy"))
+    yield proxy
+    proxy.stop()

@@ -270,7 +270,7 @@ TEST_F(MonitorFoldLogTest, FeedbackJoinsLoggedPredictionsByRequestId) {
 
 JoinedRecord Joined(const std::string& predictions, const std::string& labels, int64_t delay_ms) {
   JoinedRecord record;
-  record.prediction = {"id", 1000, predictions};
+  record.prediction = {"id", 1000, predictions, ""};
   record.feedback = {"id", labels, 1000 + delay_ms};
   return record;
 }

@@ -19,6 +19,7 @@ import { DeploymentPage } from './pages/deployment_page';
 import { DeploymentsPage } from './pages/deployments_page';
 import { ExperimentsPage } from './pages/experiments_page';
 import { ModelPage } from './pages/model_page';
+import { MonitoringPage } from './pages/monitoring_page';
 import { ModelVersionPage } from './pages/model_version_page';
 import { ModelsPage } from './pages/models_page';
 import { RunPage, RunRedirect } from './pages/run_page';
@@ -58,6 +59,7 @@ const ROUTES: RouteDef[] = [
   { pattern: '/datasets/:name/diff', render: (p, l) => <DatasetDiffPage key={p.name} name={p.name} query={l.query} /> },
   { pattern: '/deployments', render: () => <DeploymentsPage /> },
   { pattern: '/deployments/:name', render: (p) => <DeploymentPage key={p.name} name={p.name} /> },
+  { pattern: '/deployments/:name/monitoring', render: (p, l) => <MonitoringPage key={p.name} name={p.name} query={l.query} /> },
   { pattern: '/audit', render: () => <AuditPage /> },
   { pattern: '/admin', render: (_, l) => <AdminPage query={l.query} /> },
   { pattern: '/tokens', render: (_, l) => <TokensPage query={l.query} /> },

@@ -309,7 +309,8 @@ bool MonitorService::Closed(const MonitorConfig& config, const MonitorWindow& wi
 RangeDrift MonitorService::DriftOf(const StoredMonitor& monitor,
                                    const std::vector<MonitorWindow>& windows, int64_t from_ms,
                                    int64_t to_ms, const data::DatasetProfile& reference,
-                                   const std::optional<MonitorWindow>& baseline) {
+                                   const std::optional<MonitorWindow>& baseline,
+                                   bool with_distributions, const EstimatedPerformance* estimated) {
   RangeDrift drift;
   drift.from_ms = from_ms;
   drift.to_ms = to_ms;
@@ -322,6 +323,9 @@ RangeDrift MonitorService::DriftOf(const StoredMonitor& monitor,
   data::DatasetProfile inputs = Merged(windows, false);
   // Features that no request carried are all missing: compare what came.
   drift.features = data::DatasetDrift(reference, inputs, options_.drift);
+  if (with_distributions) {
+    drift.distributions = FeatureDistributions(reference, inputs, monitor.config.features);
+  }
   for (const std::string& feature : monitor.config.features) {
     const data::ColumnProfile* column = inputs.Find(feature);
     int64_t missing = column ? column->missing : inputs.row_count;
@@ -340,6 +344,9 @@ RangeDrift MonitorService::DriftOf(const StoredMonitor& monitor,
     if (monitor.config.window.kind == WindowSpec::Kind::kTime) end = windows.back().end_ms;
     drift.accuracy =
         ComputeAccuracy(store_.Joined(monitor.config.deployment, start, end), monitor.config.task);
+    drift.estimated = estimated != nullptr
+                          ? *estimated
+                          : EstimatePerformance(store_.Kept(monitor.config.deployment, start, end));
   }
   return drift;
 }
@@ -352,7 +359,8 @@ RangeDrift MonitorService::Drift(const std::string& deployment, int64_t from_ms,
   data::DatasetProfile reference =
       data::DatasetProfile::FromJson(json::parse(monitor.reference_profile));
   std::vector<MonitorWindow> windows = store_.Windows(deployment, from_ms, to_ms);
-  return DriftOf(monitor, windows, from_ms, to_ms, reference, store_.FirstWindow(deployment));
+  return DriftOf(monitor, windows, from_ms, to_ms, reference, store_.FirstWindow(deployment),
+                 /*with_distributions=*/true);
 }
 
 std::vector<WindowDrift> MonitorService::Series(const std::string& deployment, int64_t from_ms,
@@ -432,6 +440,54 @@ void MonitorService::AddFeedback(const std::string& deployment,
   store_.AddFeedback(deployment, feedback);
 }
 
+// --- labelled traffic (the closed loop's training data)
+
+LabelledRange MonitorService::Labelled(const std::string& deployment, int64_t from_ms,
+                                       int64_t to_ms) {
+  governance::SetTarget("deployment:" + deployment);
+  governance::Require(authorizer_, Permission::kRead, ResourceType::kDeployment, deployment);
+  if (from_ms >= to_ms) ThrowInvalid("from must be before to");
+  const StoredMonitor monitor = Load(deployment);
+  LabelledRange range;
+  range.from_ms = from_ms;
+  range.to_ms = to_ms;
+  range.window = monitor.config.window.ToString();
+  range.features = monitor.config.features;
+  range.records = store_.Joined(deployment, from_ms, to_ms);
+  if (monitor.config.window.kind == WindowSpec::Kind::kTime) {
+    const int64_t length = monitor.config.window.millis;
+    for (const JoinedRecord& record : range.records) {
+      const int64_t seq = record.prediction.time_ms / length;
+      range.first_seq = range.first_seq < 0 ? seq : std::min(range.first_seq, seq);
+      range.last_seq = std::max(range.last_seq, seq);
+    }
+  } else {
+    for (const MonitorWindow& window : store_.Windows(deployment, from_ms, to_ms)) {
+      range.first_seq = range.first_seq < 0 ? window.seq : std::min(range.first_seq, window.seq);
+      range.last_seq = std::max(range.last_seq, window.seq);
+    }
+  }
+  return range;
+}
+
+std::optional<MonitorWindow> MonitorService::ClosedWindowAt(const std::string& deployment,
+                                                            int64_t at_ms) {
+  governance::SetTarget("deployment:" + deployment);
+  governance::Require(authorizer_, Permission::kRead, ResourceType::kDeployment, deployment);
+  const StoredMonitor monitor = Load(deployment);
+  // Windows still open at `at_ms` are the newest few; 64 reach far enough.
+  for (const MonitorWindow& window : store_.LastWindows(deployment, 64)) {
+    if (window.end_ms > at_ms || !Closed(monitor.config, window, at_ms)) continue;
+    MonitorWindow found;
+    found.seq = window.seq;
+    found.start_ms = window.start_ms;
+    found.end_ms = window.end_ms;
+    found.rows = window.rows;
+    return found;
+  }
+  return std::nullopt;
+}
+
 // --- gauges
 
 void MonitorService::UpdateGauges(const std::vector<StoredMonitor>& monitors) {
@@ -461,8 +517,16 @@ void MonitorService::SetGauges(const StoredMonitor& monitor) {
       data::DatasetProfile::FromJson(json::parse(monitor.reference_profile));
   const int64_t seq = latest->seq;
   const int64_t start = latest->start_ms, end = latest->end_ms, rows = latest->rows;
+  CachedEstimate& cached = gauge_estimates_[name];
+  if (cached.generation != monitor.config.generation || cached.seq != seq || cached.rows != rows) {
+    // The window's span as DriftOf joins it (row windows: end inclusive).
+    const int64_t kept_end = monitor.config.window.kind == WindowSpec::Kind::kTime ? end : end + 1;
+    cached = {monitor.config.generation, seq, rows,
+              EstimatePerformance(store_.Kept(name, start, kept_end))};
+  }
   RangeDrift drift =
-      DriftOf(monitor, {std::move(*latest)}, start, end, reference, store_.FirstWindow(name));
+      DriftOf(monitor, {std::move(*latest)}, start, end, reference, store_.FirstWindow(name),
+              /*with_distributions=*/false, &cached.estimated);
   MetricRegistry& m = *options_.metrics;
   const Labels deployment = {{"deployment", name}};
   m.GetGauge("slipway_monitor_window_rows", "Rows in the latest closed monitoring window",
@@ -528,6 +592,12 @@ void MonitorService::SetGauges(const StoredMonitor& monitor) {
   set("slipway_monitor_rmse", "RMSE of the latest closed window's labeled predictions",
       accuracy.rmse);
   set("slipway_monitor_mae", "MAE of the latest closed window's labeled predictions", accuracy.mae);
+  set("slipway_monitor_estimated_accuracy",
+      "Accuracy of the latest closed window estimated from its predictions' probabilities (CBPE)",
+      drift.estimated.accuracy);
+  set("slipway_monitor_estimated_roc_auc",
+      "ROC AUC of the latest closed window estimated from its predictions' probabilities (CBPE)",
+      drift.estimated.roc_auc);
   if (accuracy.label_delay_p50_seconds) {
     m.GetGauge("slipway_monitor_label_delay_seconds",
                "Feedback time minus prediction time in the latest closed window (quantile)",

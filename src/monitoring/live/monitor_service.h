@@ -45,6 +45,8 @@
 #include "data/dataset_service.h"
 #include "data/drift.h"
 #include "governance/authorization.h"
+#include "monitoring/live/cbpe.h"
+#include "monitoring/live/feature_distribution.h"
 #include "monitoring/live/live_metrics.h"
 #include "monitoring/live/monitor_config.h"
 #include "monitoring/live/monitor_store.h"
@@ -79,6 +81,11 @@ struct RangeDrift {
   // Missing values per monitored feature, over the range's rows.
   std::map<std::string, double> missing_rate;
   LiveAccuracy accuracy;  // of the range's predictions that have feedback
+  // Before labels: CBPE over all the range's kept predictions (cbpe.h).
+  EstimatedPerformance estimated;
+  // Each monitored feature in the reference and in the range, on shared
+  // bins (feature_distribution.h); filled by Drift, empty in Series.
+  std::vector<FeatureDistribution> distributions;
 };
 
 // One window of the series, for charts.
@@ -86,6 +93,20 @@ struct WindowDrift {
   MonitorWindow window;  // profiles dropped: seq, times, rows
   bool closed = false;
   RangeDrift drift;
+};
+
+// The labelled traffic of a time range: the kept predictions timed in it
+// whose feedback has arrived, and the windows they fall in.
+struct LabelledRange {
+  int64_t from_ms = 0;  // the range asked for
+  int64_t to_ms = 0;
+  std::vector<JoinedRecord> records;  // by prediction time
+  std::string window;                 // the monitor's WindowSpec, "5m"
+  std::vector<std::string> features;  // the monitored model inputs, in the model's order
+  // The windows the records fall in (time windows: by their times; row
+  // windows: those starting in the range); -1 when there is none.
+  int64_t first_seq = -1;
+  int64_t last_seq = -1;
 };
 
 struct FeedbackItem {
@@ -141,6 +162,14 @@ class MonitorService {
   // durable.
   void AddFeedback(const std::string& deployment, const std::vector<FeedbackItem>& items);
 
+  // The labelled traffic of [from_ms, to_ms) (READ on the deployment),
+  // from which the closed loop builds a training set (labelled_rows.h).
+  LabelledRange Labelled(const std::string& deployment, int64_t from_ms, int64_t to_ms);
+  // The newest window that was closed at `at_ms` (profiles dropped): the
+  // one whose values /metrics showed then, so the one an alert that began
+  // at `at_ms` fired on. nullopt when none was. READ on the deployment.
+  std::optional<MonitorWindow> ClosedWindowAt(const std::string& deployment, int64_t at_ms);
+
   // The background task: folds every monitored deployment, then updates
   // the gauges. Errors are logged, never thrown.
   void FoldAll();
@@ -164,7 +193,8 @@ class MonitorService {
   StoredMonitor Load(const std::string& deployment);
   RangeDrift DriftOf(const StoredMonitor& monitor, const std::vector<MonitorWindow>& windows,
                      int64_t from_ms, int64_t to_ms, const data::DatasetProfile& reference,
-                     const std::optional<MonitorWindow>& baseline);
+                     const std::optional<MonitorWindow>& baseline, bool with_distributions = false,
+                     const EstimatedPerformance* estimated = nullptr);
   bool Closed(const MonitorConfig& config, const MonitorWindow& window, int64_t now_ms) const;
   void SetGauges(const StoredMonitor& monitor);
 
@@ -181,6 +211,14 @@ class MonitorService {
   // When FoldAll last pruned kept predictions; only FoldAll's thread (the
   // scheduler never runs a task twice at once) touches it.
   std::chrono::steady_clock::time_point last_prune_{};
+  // The gauges' CBPE estimate per deployment, of the window (generation,
+  // seq, rows) it was computed for: recomputed only when that changes, not
+  // at every fold run. Only FoldAll's thread touches it.
+  struct CachedEstimate {
+    int64_t generation = -1, seq = -1, rows = -1;
+    EstimatedPerformance estimated;
+  };
+  std::map<std::string, CachedEstimate> gauge_estimates_;
 };
 
 }  // namespace slipway::monitoring::live

@@ -45,11 +45,16 @@ struct MonitorWindow {
 };
 
 // One logged prediction request, kept for feedback to join: the rows'
-// predictions as a JSON array (one value per row).
+// predictions as a JSON array (one value per row), and the request's input
+// columns as a JSON object of arrays ({"age": [41, 37], ...}: the columns
+// of one value per row, by name, as WindowFold reads them), from which the
+// loop builds a training set of labelled rows. `inputs` is "" for
+// predictions kept before Slipway kept inputs (schema migration 16).
 struct LoggedPrediction {
   std::string request_id;
   int64_t time_ms = 0;
   std::string predictions;
+  std::string inputs;
 };
 
 // Ground truth for a request: its rows' labels as a JSON array.
@@ -114,6 +119,10 @@ class MonitorStore {
   // Deletes the kept predictions timed before `before_ms`, and their
   // feedback; returns how many predictions went.
   virtual int64_t PruneKept(const std::string& deployment, int64_t before_ms) = 0;
+  // Predictions timed in [from_ms, to_ms), with feedback or not, by time
+  // (estimated performance reads their probabilities).
+  virtual std::vector<LoggedPrediction> Kept(const std::string& deployment, int64_t from_ms,
+                                             int64_t to_ms) = 0;
   // Predictions timed in [from_ms, to_ms) that have feedback, by time.
   virtual std::vector<JoinedRecord> Joined(const std::string& deployment, int64_t from_ms,
                                            int64_t to_ms) = 0;

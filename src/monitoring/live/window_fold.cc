@@ -100,6 +100,21 @@ json RowPrediction(const ml::Predictions& predictions, size_t row) {
   return list;
 }
 
+// The request's inputs as the kept prediction holds them: each named
+// column of one value per row (not tensors) as an array of its values.
+// In the request's column order (ordered_json keeps it).
+nlohmann::ordered_json InputColumns(const ml::Frame& inputs) {
+  nlohmann::ordered_json columns = nlohmann::ordered_json::object();
+  for (const ml::Column& column : inputs.columns) {
+    if (column.name.empty() || column.width != 1 || column.type == ml::DataType::kJson) continue;
+    nlohmann::ordered_json values = nlohmann::ordered_json::array();
+    for (size_t row = 0; row < inputs.rows; ++row)
+      values.push_back(nlohmann::ordered_json(Value(column, row)));
+    columns[column.name] = std::move(values);
+  }
+  return columns;
+}
+
 }  // namespace
 
 data::ProfileOptions WindowProfileOptions() {
@@ -225,7 +240,8 @@ void WindowFold::Add(const serving::PredictionRecord& record) {
     ++rows_added_;
   }
   if (!record.request_id.empty()) {
-    predictions_.push_back({record.request_id, time_ms, predictions.dump()});
+    predictions_.push_back(
+        {record.request_id, time_ms, predictions.dump(), InputColumns(inputs).dump()});
   }
 }
 

@@ -23,6 +23,7 @@ std::string PolicyJson(const LoopPolicy& p) {
               {"manual_approval", p.manual_approval},
               {"cooldown_seconds", p.cooldown_seconds},
               {"max_per_day", p.max_per_day},
+              {"min_rows", p.min_rows},
               {"owner", p.owner},
               {"owner_id", p.owner_id},
               {"owner_is_admin", p.owner_is_admin}}
@@ -41,6 +42,7 @@ LoopPolicy PolicyOf(const PgStatement& row) {
   p.manual_approval = j.value("manual_approval", false);
   p.cooldown_seconds = j.value("cooldown_seconds", int64_t{3600});
   p.max_per_day = j.value("max_per_day", int64_t{3});
+  p.min_rows = j.value("min_rows", int64_t{100});
   p.owner = j.value("owner", "");
   p.owner_id = j.value("owner_id", int64_t{0});
   p.owner_is_admin = j.value("owner_is_admin", false);
@@ -54,7 +56,8 @@ std::string RunJson(const LoopRun& r) {
       {"trigger", r.trigger}, {"cause", r.cause},           {"requested_by", r.requested_by},
       {"reason", r.reason},   {"started_ms", r.started_ms}, {"finished_ms", r.finished_ms},
       {"data", r.data},       {"run_id", r.run_id},         {"model", r.model},
-      {"version", r.version}, {"alias", r.alias},           {"decided_by", r.decided_by}}
+      {"version", r.version}, {"alias", r.alias},           {"decided_by", r.decided_by},
+      {"window", r.window},   {"windows", r.windows}}
       .dump();
 }
 
@@ -77,6 +80,8 @@ LoopRun RunOf(const PgStatement& row) {
   r.version = j.value("version", "");
   r.alias = j.value("alias", "");
   r.decided_by = j.value("decided_by", "");
+  r.window = j.value("window", "");
+  r.windows = j.value("windows", "");
   return r;
 }
 

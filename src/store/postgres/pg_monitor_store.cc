@@ -163,12 +163,14 @@ bool PgMonitorStore::CommitFold(const FoldCommit& commit) {
     for (const monitoring::live::LoggedPrediction& p : commit.predictions) {
       db.Prepare(
             "INSERT INTO monitor_predictions (deployment, request_id, time_ms, "
-            "predictions) VALUES (?, ?, ?, ?) ON CONFLICT (deployment, request_id) DO UPDATE SET "
-            "time_ms = excluded.time_ms, predictions = excluded.predictions")
+            "predictions, inputs) VALUES (?, ?, ?, ?, ?) ON CONFLICT (deployment, request_id) DO "
+            "UPDATE SET time_ms = excluded.time_ms, predictions = excluded.predictions, "
+            "inputs = excluded.inputs")
           .Bind(1, commit.deployment)
           .Bind(2, p.request_id)
           .Bind(3, p.time_ms)
           .Bind(4, p.predictions)
+          .Bind(5, p.inputs)
           .Run();
     }
     db.Prepare("UPDATE monitors SET folded_key = ?, folded_start_ms = ? WHERE deployment = ?")
@@ -231,19 +233,33 @@ int64_t PgMonitorStore::PruneKept(const std::string& deployment, int64_t before_
   return pruned;
 }
 
+std::vector<monitoring::live::LoggedPrediction> PgMonitorStore::Kept(const std::string& deployment,
+                                                                     int64_t from_ms,
+                                                                     int64_t to_ms) {
+  return ReadSession(*db_, [&](PgSession& db) {
+    std::vector<monitoring::live::LoggedPrediction> kept;
+    PgStatement row = db.Prepare(
+        "SELECT request_id, time_ms, predictions FROM monitor_predictions "
+        "WHERE deployment = ? AND time_ms >= ? AND time_ms < ? ORDER BY time_ms");
+    row.Bind(1, deployment).Bind(2, from_ms).Bind(3, to_ms);
+    while (row.Step()) kept.push_back({row.Text(0), row.Int(1), row.Text(2), ""});
+    return kept;
+  });
+}
+
 std::vector<JoinedRecord> PgMonitorStore::Joined(const std::string& deployment, int64_t from_ms,
                                                  int64_t to_ms) {
   return ReadSession(*db_, [&](PgSession& db) {
     std::vector<JoinedRecord> joined;
     PgStatement row = db.Prepare(
-        "SELECT p.request_id, p.time_ms, p.predictions, f.labels, f.time_ms "
+        "SELECT p.request_id, p.time_ms, p.predictions, f.labels, f.time_ms, p.inputs "
         "FROM monitor_predictions p JOIN monitor_feedback f "
         "ON f.deployment = p.deployment AND f.request_id = p.request_id "
         "WHERE p.deployment = ? AND p.time_ms >= ? AND p.time_ms < ? ORDER BY p.time_ms");
     row.Bind(1, deployment).Bind(2, from_ms).Bind(3, to_ms);
     while (row.Step()) {
       JoinedRecord record;
-      record.prediction = {row.Text(0), row.Int(1), row.Text(2)};
+      record.prediction = {row.Text(0), row.Int(1), row.Text(2), row.Text(5)};
       record.feedback = {row.Text(0), row.Text(3), row.Int(4)};
       joined.push_back(std::move(record));
     }

@@ -28,6 +28,7 @@ import {
   promoteDeployment,
   type RateSample,
 } from '../api/deployments';
+import { monitoringPath } from '../api/monitoring';
 import { Chart, type ChartSeries } from '../components/chart';
 import { ConfirmDialog } from '../components/confirm_dialog';
 import { ErrorBox, Loading } from '../components/error_box';
@@ -116,6 +117,12 @@ function Overview({ d }: { d: Deployment }) {
       <dt>Created</dt>
       <dd>
         {formatTime(d.creation_time)} by {d.created_by || 'unknown'}
+      </dd>
+      <dt>Monitoring</dt>
+      <dd>
+        <Link href={monitoringPath(d.name)} data-testid="monitoring-link">
+          Drift, live accuracy and alerts
+        </Link>
       </dd>
       <dt>In flight</dt>
       <dd>
