@@ -22,7 +22,7 @@ APT_RUN  := build-essential cmake ninja-build ccache pkg-config \
 	libxgboost-dev libeigen3-dev \
 	libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
 APT_TEST := libgtest-dev libgmock-dev clang-format prometheus prometheus-alertmanager wrk chromium \
-	openjdk-17-jre-headless maven
+	openjdk-17-jre-headless maven postgresql
 # nginx answering a fixed 200 is bench/serving's HTTP limit.
 APT_BENCH := nginx-light
 # The web UI is built with npm (ui/package-lock.json). Debian's nodejs and npm

@@ -8,6 +8,7 @@
 #include "cli/audit_commands.h"
 #include "cli/cli_support.h"
 #include "cli/data_commands.h"
+#include "cli/db_commands.h"
 #include "cli/evaluate_command.h"
 #include "cli/loop_commands.h"
 #include "cli/model_commands.h"
@@ -41,6 +42,7 @@ int main(int argc, char** argv) {
   slipway::cli::AddServeCommands(app);
   slipway::cli::AddUserCommands(app);
   slipway::cli::AddDataCommands(app);
+  slipway::cli::AddDbCommands(app);
   slipway::cli::AddTrainCommands(app);
   slipway::cli::AddLoopCommands(app);
   slipway::cli::AddEvaluateCommand(app);

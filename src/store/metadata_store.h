@@ -8,6 +8,10 @@
 // `sqlite:///PATH` (or a bare PATH): one SQLite database shared by every
 // store, created with its folder if missing and migrated to the current
 // schema (see sqlite_schema.cc).
+//
+// `postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE` (or postgres://): a
+// PostgreSQL database (store/postgres/), which must exist; its schema is
+// created or brought forward on open, as SQLite's.
 #pragma once
 
 #include <chrono>
@@ -70,6 +74,19 @@ struct MetadataStores {
 // Throws INVALID_PARAMETER_VALUE for a scheme no engine serves. `sync` says
 // when a commit waits for the disk (see sqlite_db.h).
 std::unique_ptr<MetadataStores> OpenMetadataStore(const std::string& uri, Sync sync = Sync::kFull);
+
+// What UpgradeMetadataSchema did.
+struct SchemaUpgradeReport {
+  std::string description;  // the engine and where it is (no password)
+  int from = 0;             // the schema version the store had (0: new)
+  int to = 0;               // the version it has now
+};
+
+// Creates the store if missing and brings its schema to this Slipway's
+// newest (`slipway db upgrade`); the stores are not opened. Servers and
+// commands migrate on open as well; this is for an operator who wants the
+// upgrade as a step of its own (before starting replicas, say).
+SchemaUpgradeReport UpgradeMetadataSchema(const std::string& uri);
 
 // The file a `sqlite:///PATH` (or bare PATH) URI names; other schemes are
 // INVALID_PARAMETER_VALUE.

@@ -36,6 +36,10 @@ os.environ["DO_NOT_TRACK"] = "true"
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = os.environ.get("SLIPWAY_ITEST_REFERENCE", "")
+# SLIPWAY_ITEST_STORE=postgresql: every server the fixtures start gets a fresh
+# database on the run's PostgreSQL instead of a SQLite file (tests that open
+# the SQLite file themselves do not apply then).
+STORE = os.environ.get("SLIPWAY_ITEST_STORE", "sqlite")
 STARTUP_TIMEOUT_S = 60.0 if REFERENCE else 20.0
 SHUTDOWN_TIMEOUT_S = 30.0 if REFERENCE else 10.0
 
@@ -108,6 +112,7 @@ class SlipwayServer:
     starts: int = 0
     extra_args: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
+    store_uri: str = ""  # a PostgreSQL database (SLIPWAY_ITEST_STORE); "": SQLite in data_dir
     # --artifacts when not the local folder (an s3:// root: test_s3_artifacts.py).
     artifacts_uri: str = ""
 
@@ -148,7 +153,8 @@ class SlipwayServer:
             ]
         return [
             str(self.binary), "server", "--host", self.host, "--port", str(self.port),
-            "--store", f"sqlite:///{self.store_path}",
+            *(["--data-dir", str(self.data_dir)] if self.store_uri else []),
+            "--store", self.store_uri or f"sqlite:///{self.store_path}",
             "--artifacts", self.artifacts_uri or str(self.artifacts_dir),
             *self.extra_args,
         ]
@@ -271,7 +277,8 @@ class SlipwayServer:
 
 def _make_server(tmp_path_factory, name: str) -> SlipwayServer:
     data_dir = tmp_path_factory.mktemp(name)
-    return SlipwayServer(binary=slipway_binary(), data_dir=data_dir)
+    store_uri = _postgres_cluster().create_database() if STORE == "postgresql" else ""
+    return SlipwayServer(binary=slipway_binary(), data_dir=data_dir, store_uri=store_uri)
 
 
 @pytest.fixture(scope="module")
@@ -405,6 +412,49 @@ def assert_mlflow_error(resp: requests.Response, status: int, error_code: str,
     if message_contains is not None:
         assert message_contains in body["message"], f"body: {body}"
     return body
+
+
+# ---------------------------------------------------------------------- PostgreSQL
+_CLUSTER = None  # the run's PostgreSQL, started on first use
+
+
+def _postgres_cluster():
+    """The run's throw-away PostgreSQL (tests/integration/pg.py), started on
+    first use. Debian's `postgresql` package (make test installs it);
+    ``SLIPWAY_POSTGRES_BIN`` names another folder of initdb and pg_ctl."""
+    global _CLUSTER
+    if _CLUSTER is None:
+        from pg import PostgresCluster, find_postgres_bin
+
+        bin_dir = find_postgres_bin()
+        if bin_dir is None:
+            pytest.fail("PostgreSQL's initdb not found: install Debian's postgresql package "
+                        "(make test does) or set SLIPWAY_POSTGRES_BIN")
+        cluster = PostgresCluster(bin_dir)
+        try:
+            cluster.start()
+        except RuntimeError as e:
+            cluster.stop()
+            pytest.fail(f"could not start a PostgreSQL cluster: {e}")
+        _CLUSTER = cluster
+    return _CLUSTER
+
+
+def pytest_sessionfinish(session):
+    if _CLUSTER is not None:
+        _CLUSTER.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """The run's PostgreSQL server (see _postgres_cluster)."""
+    return _postgres_cluster()
+
+
+@pytest.fixture
+def postgres_db(postgres) -> str:
+    """The URI of a fresh, empty database of the test's own."""
+    return postgres.create_database()
 
 
 @pytest.fixture(scope="session")

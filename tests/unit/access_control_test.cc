@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <latch>
@@ -11,6 +12,9 @@
 
 #include "core/error.h"
 #include "governance/credentials.h"
+#include "postgres_test_cluster.h"
+#include "store/postgres/pg_auth_store.h"
+#include "store/postgres/pg_schema.h"
 #include "store/sqlite_auth_store.h"
 
 namespace slipway::governance {
@@ -65,19 +69,35 @@ TEST(CredentialsTest, SecretsEqualComparesWhole) {
   EXPECT_FALSE(SecretsEqual("", "a"));
 }
 
-class AccessControlTest : public ::testing::Test {
+// On SQLite and on PostgreSQL (a database of its own from
+// postgres_test_cluster.h; the PostgreSQL runs skip, saying why, without one).
+enum class Engine { kSqlite, kPostgres };
+
+class AccessControlTest : public ::testing::TestWithParam<Engine> {
  protected:
   void SetUp() override {
-    path_ = std::filesystem::temp_directory_path() /
-            ("slipway-access-" + std::to_string(::getpid()) + "-" +
-             ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".db");
-    std::filesystem::remove(path_);
-    store_ = std::make_unique<store::SqliteAuthStore>(store::OpenMetadataDatabase(path_.string()));
+    if (GetParam() == Engine::kPostgres) {
+      std::string why_not;
+      std::string uri = slipway::testing::FreshPostgresDatabase(&why_not);
+      if (uri.empty()) GTEST_SKIP() << "no PostgreSQL for this test: " << why_not;
+      auto db = std::shared_ptr<store::postgres::PgDb>(store::postgres::PgDb::Open({.uri = uri}));
+      store::postgres::MigratePostgres(*db, store::SqliteMigrations());
+      store_ = std::make_unique<store::postgres::PgAuthStore>(db);
+    } else {
+      std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+      std::replace(name.begin(), name.end(), '/', '-');  // "Test/Sqlite"
+      path_ = std::filesystem::temp_directory_path() /
+              ("slipway-access-" + std::to_string(::getpid()) + "-" + name + ".db");
+      std::filesystem::remove(path_);
+      store_ =
+          std::make_unique<store::SqliteAuthStore>(store::OpenMetadataDatabase(path_.string()));
+    }
     access_ = Make(Permission::kRead);
   }
   void TearDown() override {
     access_.reset();
     store_.reset();
+    if (path_.empty()) return;
     for (const char* suffix : {"", "-wal", "-shm"}) {
       std::filesystem::remove(path_.string() + suffix);
     }
@@ -109,12 +129,18 @@ class AccessControlTest : public ::testing::Test {
 
   // Grants are changed by the operator (as the CLI's --store mode does).
   governance::Operation operator_{governance::Actor::Operator("local:test"), "test"};
-  std::filesystem::path path_;
-  std::unique_ptr<store::SqliteAuthStore> store_;
+  std::filesystem::path path_;  // SQLite's file
+  std::unique_ptr<AuthStore> store_;
   std::unique_ptr<AccessControl> access_;
 };
 
-TEST_F(AccessControlTest, AuthenticatesUsersByPassword) {
+INSTANTIATE_TEST_SUITE_P(Engines, AccessControlTest,
+                         ::testing::Values(Engine::kSqlite, Engine::kPostgres),
+                         [](const ::testing::TestParamInfo<Engine>& info) {
+                           return info.param == Engine::kSqlite ? "Sqlite" : "Postgres";
+                         });
+
+TEST_P(AccessControlTest, AuthenticatesUsersByPassword) {
   EXPECT_FALSE(access_->HasUsers());
   User alice = access_->CreateUser("alice", "pw-a", false);
   EXPECT_TRUE(access_->HasUsers());
@@ -135,7 +161,7 @@ TEST_F(AccessControlTest, AuthenticatesUsersByPassword) {
   EXPECT_THROW(access_->Authenticate(Basic("nobody", "pw-a"), "10.0.0.1"), Error);
 }
 
-TEST_F(AccessControlTest, PasswordChangeAndDeletionTakeEffectAtOnceDespiteTheCache) {
+TEST_P(AccessControlTest, PasswordChangeAndDeletionTakeEffectAtOnceDespiteTheCache) {
   access_->CreateUser("alice", "old", false);
   access_->Authenticate(Basic("alice", "old"), "a");  // now cached
   access_->UpdatePassword("alice", "new");
@@ -146,7 +172,7 @@ TEST_F(AccessControlTest, PasswordChangeAndDeletionTakeEffectAtOnceDespiteTheCac
   EXPECT_THROW(access_->GetUser("alice"), Error);
 }
 
-TEST_F(AccessControlTest, TokensAuthenticateUntilRevokedOrExpired) {
+TEST_P(AccessControlTest, TokensAuthenticateUntilRevokedOrExpired) {
   access_->CreateUser("bob", "pw", false);
   auto [token, secret] = access_->CreateToken("bob", "ci", std::nullopt);
   Credentials bearer = Presented(Credentials::Kind::kBearer, secret);
@@ -168,7 +194,7 @@ TEST_F(AccessControlTest, TokensAuthenticateUntilRevokedOrExpired) {
                Error);
 }
 
-TEST_F(AccessControlTest, SessionsNeedTheirCsrfTokenToChangeAndEndAtSignOut) {
+TEST_P(AccessControlTest, SessionsNeedTheirCsrfTokenToChangeAndEndAtSignOut) {
   access_->CreateUser("carol", "pw", false);
   const Session session = access_->StartSession(access_->Authenticate(Basic("carol", "pw"), "b"));
   EXPECT_EQ(session.principal.username, "carol");
@@ -216,7 +242,7 @@ TEST_F(AccessControlTest, SessionsNeedTheirCsrfTokenToChangeAndEndAtSignOut) {
                Error);
 }
 
-TEST_F(AccessControlTest, PermissionsFollowGrantsDefaultsOwnershipAndAdmins) {
+TEST_P(AccessControlTest, PermissionsFollowGrantsDefaultsOwnershipAndAdmins) {
   User alice = access_->CreateUser("alice", "pw", false);
   User root = access_->CreateUser("root", "pw", true);
   Principal a{alice.id, "alice", false};
@@ -254,7 +280,7 @@ TEST_F(AccessControlTest, PermissionsFollowGrantsDefaultsOwnershipAndAdmins) {
   EXPECT_EQ(strict->PermissionOf(a, ResourceType::kExperiment, "9"), Permission::kNoPermissions);
 }
 
-TEST_F(AccessControlTest, RepeatedFailuresAreThrottledPerAddressAndUser) {
+TEST_P(AccessControlTest, RepeatedFailuresAreThrottledPerAddressAndUser) {
   access_->CreateUser("alice", "pw", false);
   for (int i = 0; i < 3; ++i) {
     EXPECT_THROW(access_->Authenticate(Basic("alice", "guess"), "10.0.0.9"), Error);
@@ -271,7 +297,7 @@ TEST_F(AccessControlTest, RepeatedFailuresAreThrottledPerAddressAndUser) {
   EXPECT_EQ(access_->Authenticate(Basic("alice", "pw"), "10.0.0.10").username, "alice");
 }
 
-TEST_F(AccessControlTest, ConcurrentWrongPasswordsAreCountedBeforeTheyAreChecked) {
+TEST_P(AccessControlTest, ConcurrentWrongPasswordsAreCountedBeforeTheyAreChecked) {
   // A slow hash, so that the attempts overlap as they do on a real server.
   AccessControl::Options options;
   options.password_iterations = 200000;
@@ -303,7 +329,7 @@ TEST_F(AccessControlTest, ConcurrentWrongPasswordsAreCountedBeforeTheyAreChecked
   EXPECT_GE(throttled.load(), kAttempts - 5);
 }
 
-TEST_F(AccessControlTest, ChangesByAnotherProcessArePickedUp) {
+TEST_P(AccessControlTest, ChangesByAnotherProcessArePickedUp) {
   access_->CreateUser("alice", "pw", false);
   // A second AccessControl on the same store stands for the CLI's --store mode.
   auto other = Make(Permission::kRead);
@@ -312,7 +338,7 @@ TEST_F(AccessControlTest, ChangesByAnotherProcessArePickedUp) {
   EXPECT_EQ(access_->Authenticate(Basic("carol", "pw"), "a").username, "carol");
 }
 
-TEST_F(AccessControlTest, BadNamesAndPermissionsAreRefused) {
+TEST_P(AccessControlTest, BadNamesAndPermissionsAreRefused) {
   EXPECT_THROW(access_->CreateUser("", "pw", false), Error);
   EXPECT_THROW(access_->CreateUser("a:b", "pw", false), Error);
   EXPECT_THROW(access_->CreateUser(std::string(300, 'x'), "pw", false), Error);
@@ -339,7 +365,7 @@ namespace {
 
 // The rules of reading and changing users, tokens and grants hold for any
 // caller of AccessControl, not only for the HTTP routes.
-TEST_F(AccessControlTest, UsersTokensAndGrantsAreForThemselvesOrAdmins) {
+TEST_P(AccessControlTest, UsersTokensAndGrantsAreForThemselvesOrAdmins) {
   User alice = access_->CreateUser("alice", "pw-a", false);
   User bob = access_->CreateUser("bob", "pw-b", false);
   auto [bob_token, secret] = access_->CreateToken("bob", "ci", std::nullopt);

@@ -10,22 +10,39 @@
 #include "core/executor.h"
 #include "core/scheduler.h"
 #include "core/sha256.h"
+#include "postgres_test_cluster.h"
+#include "store/postgres/pg_audit_store.h"
+#include "store/postgres/pg_schema.h"
 #include "store/sqlite_audit_store.h"
 
 namespace slipway::governance {
 namespace {
 
-// A real SQLite store; tampering is done with SQL on a second connection, as
-// someone with access to the database file would.
-class AuditLogTest : public ::testing::Test {
+// A real store on each engine: SQLite, and PostgreSQL when one is there
+// (postgres_test_cluster.h; else those runs skip, saying why). Tampering is
+// done with SQL on a second connection, as someone with access to the
+// database would.
+enum class Engine { kSqlite, kPostgres };
+
+class AuditLogTest : public ::testing::TestWithParam<Engine> {
  protected:
   void SetUp() override {
-    path_ = std::filesystem::temp_directory_path() /
-            ("slipway-audit-test-" + std::to_string(::getpid()) + "-" +
-             ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".db");
-    Remove();
-    db_ = store::OpenMetadataDatabase(path_.string());
-    store_ = std::make_unique<store::SqliteAuditStore>(db_);
+    if (GetParam() == Engine::kPostgres) {
+      std::string why_not;
+      uri_ = slipway::testing::FreshPostgresDatabase(&why_not);
+      if (uri_.empty()) GTEST_SKIP() << "no PostgreSQL for this test: " << why_not;
+      auto db = std::shared_ptr<store::postgres::PgDb>(store::postgres::PgDb::Open({.uri = uri_}));
+      store::postgres::MigratePostgres(*db, store::SqliteMigrations());
+      store_ = std::make_unique<store::postgres::PgAuditStore>(db);
+    } else {
+      std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+      std::replace(name.begin(), name.end(), '/', '-');  // "Test/Sqlite"
+      path_ = std::filesystem::temp_directory_path() /
+              ("slipway-audit-test-" + std::to_string(::getpid()) + "-" + name + ".db");
+      Remove();
+      db_ = store::OpenMetadataDatabase(path_.string());
+      store_ = std::make_unique<store::SqliteAuditStore>(db_);
+    }
     log_ = std::make_unique<AuditLog>(*store_);
     for (int i = 1; i <= 5; ++i) {
       AuditEntry entry;
@@ -41,24 +58,36 @@ class AuditLogTest : public ::testing::Test {
     log_.reset();
     store_.reset();
     db_.reset();
-    Remove();
+    if (!path_.empty()) Remove();
   }
   void Remove() {
     for (const char* suffix : {"", "-wal", "-shm"})
       std::filesystem::remove(path_.string() + suffix);
   }
   void Tamper(const std::string& sql) {
+    if (GetParam() == Engine::kPostgres) {
+      store::postgres::PgConnection connection(uri_, 10);
+      connection.ExecScript(sql);
+      return;
+    }
     store::Connection connection(path_.string(), false);
     connection.Exec(sql.c_str());
   }
 
-  std::filesystem::path path_;
+  std::filesystem::path path_;  // SQLite's file
+  std::string uri_;             // PostgreSQL's database
   std::shared_ptr<store::SqliteDb> db_;
-  std::unique_ptr<store::SqliteAuditStore> store_;
+  std::unique_ptr<AuditStore> store_;
   std::unique_ptr<AuditLog> log_;
 };
 
-TEST_F(AuditLogTest, IntactChainVerifies) {
+INSTANTIATE_TEST_SUITE_P(Engines, AuditLogTest,
+                         ::testing::Values(Engine::kSqlite, Engine::kPostgres),
+                         [](const ::testing::TestParamInfo<Engine>& info) {
+                           return info.param == Engine::kSqlite ? "Sqlite" : "Postgres";
+                         });
+
+TEST_P(AuditLogTest, IntactChainVerifies) {
   AuditReport report = log_->Verify();
   EXPECT_TRUE(report.ok);
   EXPECT_EQ(report.entries, 5);
@@ -73,7 +102,50 @@ TEST_F(AuditLogTest, IntactChainVerifies) {
   for (size_t i = 1; i < all.size(); ++i) EXPECT_EQ(all[i].prev_hash, all[i - 1].hash);
 }
 
-TEST_F(AuditLogTest, EditedEntryIsNamed) {
+// Appenders in several threads and, on PostgreSQL, in two "servers" (two
+// pools on the database) extend one chain: every entry links to the one
+// before it and the trail verifies.
+TEST_P(AuditLogTest, ConcurrentAppendersKeepOneValidChain) {
+  std::unique_ptr<AuditStore> replica_store;
+  AuditStore* replica = store_.get();
+  if (GetParam() == Engine::kPostgres) {
+    auto db = std::shared_ptr<store::postgres::PgDb>(store::postgres::PgDb::Open({.uri = uri_}));
+    replica_store = std::make_unique<store::postgres::PgAuditStore>(db);
+    replica = replica_store.get();
+  }
+  AuditLog replica_log(*replica);
+  constexpr int kThreads = 4, kEach = 25;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      AuditLog& log = t % 2 == 0 ? *log_ : replica_log;
+      for (int i = 0; i < kEach; ++i) {
+        AuditEntry entry;
+        entry.principal = "writer" + std::to_string(t);
+        entry.action = "runs/log-metric";
+        entry.target = "run:t" + std::to_string(t) + "-" + std::to_string(i);
+        entry.outcome = 200;
+        entry.request_digest = Sha256::Hex(entry.target);
+        log.Append(entry);
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  AuditReport report = log_->Verify();
+  EXPECT_TRUE(report.ok);
+  EXPECT_EQ(report.entries, 5 + kThreads * kEach);
+  bool has_more = false;
+  auto all = log_->Query({}, &has_more);
+  ASSERT_EQ(all.size(), static_cast<size_t>(5 + kThreads * kEach));
+  for (size_t i = 0; i < all.size(); ++i) {
+    EXPECT_EQ(all[i].seq, static_cast<int64_t>(i + 1));
+    if (i > 0) {
+      EXPECT_EQ(all[i].prev_hash, all[i - 1].hash) << "seq " << all[i].seq;
+    }
+  }
+}
+
+TEST_P(AuditLogTest, EditedEntryIsNamed) {
   Tamper("UPDATE audit_log SET target = 'run:other' WHERE seq = 3");
   AuditReport report = log_->Verify();
   EXPECT_FALSE(report.ok);
@@ -82,7 +154,7 @@ TEST_F(AuditLogTest, EditedEntryIsNamed) {
   EXPECT_EQ(report.problems[0].kind, "edited");
 }
 
-TEST_F(AuditLogTest, RehashedEditIsCaughtByTheNextLink) {
+TEST_P(AuditLogTest, RehashedEditIsCaughtByTheNextLink) {
   AuditEntry forged;
   forged.seq = 2;
   forged.time_ms = 1;
@@ -102,7 +174,7 @@ TEST_F(AuditLogTest, RehashedEditIsCaughtByTheNextLink) {
   EXPECT_EQ(report.problems[0].seq, 2);
 }
 
-TEST_F(AuditLogTest, DeletedMiddleAndLastEntriesAreNamed) {
+TEST_P(AuditLogTest, DeletedMiddleAndLastEntriesAreNamed) {
   Tamper("DELETE FROM audit_log WHERE seq = 2");
   AuditReport middle = log_->Verify();
   ASSERT_FALSE(middle.ok);
@@ -116,7 +188,7 @@ TEST_F(AuditLogTest, DeletedMiddleAndLastEntriesAreNamed) {
   EXPECT_EQ(tail.problems.back().kind, "deleted");
 }
 
-TEST_F(AuditLogTest, SourceAndCountAreStoredAndSealed) {
+TEST_P(AuditLogTest, SourceAndCountAreStoredAndSealed) {
   AuditEntry entry;
   entry.principal = "alice";
   entry.action = "runs/log-metric";
@@ -177,7 +249,7 @@ AuditLog::Options SlowTimer(int burst) {
   return options;
 }
 
-TEST_F(AuditLogTest, RefusalsBeyondTheBurstBecomeOneSummaryPerInterval) {
+TEST_P(AuditLogTest, RefusalsBeyondTheBurstBecomeOneSummaryPerInterval) {
   AuditLog log(*store_, SlowTimer(3));
   for (int i = 0; i < 3000; ++i) {
     AuditEntry appended = log.Append(Refusal("10.0.0.1", "anonymous", 401));
@@ -206,7 +278,7 @@ TEST_F(AuditLogTest, RefusalsBeyondTheBurstBecomeOneSummaryPerInterval) {
   EXPECT_EQ(report.entries, 10);
 }
 
-TEST_F(AuditLogTest, RefusalsAreCountedPerSourcePrincipalOutcomeAndTarget) {
+TEST_P(AuditLogTest, RefusalsAreCountedPerSourcePrincipalOutcomeAndTarget) {
   AuditLog log(*store_, SlowTimer(1));
   for (int i = 0; i < 10; ++i) {
     log.Append(Refusal("10.0.0.1", "anonymous", 401));
@@ -233,7 +305,7 @@ TEST_F(AuditLogTest, RefusalsAreCountedPerSourcePrincipalOutcomeAndTarget) {
   EXPECT_TRUE(log.Verify().ok);
 }
 
-TEST_F(AuditLogTest, DistinctRefusalsStayVisibleOneByOne) {
+TEST_P(AuditLogTest, DistinctRefusalsStayVisibleOneByOne) {
   AuditLog log(*store_, SlowTimer(1));
   for (int i = 0; i < 20; ++i) {
     log.Append(Refusal("10.0.0.1", "bob", 403, "experiment:" + std::to_string(i)));
@@ -243,7 +315,7 @@ TEST_F(AuditLogTest, DistinctRefusalsStayVisibleOneByOne) {
   EXPECT_EQ(NewEntries(log).size(), 20u);
 }
 
-TEST_F(AuditLogTest, OtherOutcomesAreNeverAggregated) {
+TEST_P(AuditLogTest, OtherOutcomesAreNeverAggregated) {
   AuditLog log(*store_, SlowTimer(1));
   for (int outcome : {200, 200, 400, 400, 404, 404, 500, 500}) {
     AuditEntry entry = Refusal("10.0.0.1", "alice", outcome);
@@ -252,7 +324,7 @@ TEST_F(AuditLogTest, OtherOutcomesAreNeverAggregated) {
   EXPECT_EQ(NewEntries(log).size(), 8u);
 }
 
-TEST_F(AuditLogTest, ManySourcesShareOneOverflowKey) {
+TEST_P(AuditLogTest, ManySourcesShareOneOverflowKey) {
   AuditLog::Options options = SlowTimer(1);
   options.max_refusal_keys = 4;
   AuditLog log(*store_, options);
@@ -269,7 +341,7 @@ TEST_F(AuditLogTest, ManySourcesShareOneOverflowKey) {
   EXPECT_EQ(CountSum(entries), 1000);
 }
 
-TEST_F(AuditLogTest, SummariesAreWrittenOnTheIntervalAndAtDestruction) {
+TEST_P(AuditLogTest, SummariesAreWrittenOnTheIntervalAndAtDestruction) {
   {
     AuditLog::Options options;
     options.refusal_interval = std::chrono::milliseconds(500);
@@ -302,7 +374,7 @@ TEST_F(AuditLogTest, SummariesAreWrittenOnTheIntervalAndAtDestruction) {
   EXPECT_TRUE(log_->Verify().ok);
 }
 
-TEST_F(AuditLogTest, RefusalSummariesAreSealed) {
+TEST_P(AuditLogTest, RefusalSummariesAreSealed) {
   AuditLog log(*store_, SlowTimer(1));
   for (int i = 0; i < 5; ++i) log.Append(Refusal("10.0.0.1", "anonymous", 401));
   log.FlushRefusals();
@@ -320,7 +392,7 @@ TEST_F(AuditLogTest, RefusalSummariesAreSealed) {
   EXPECT_EQ(report.problems[0].seq, 6);
 }
 
-TEST_F(AuditLogTest, EntriesWithoutSourceHashAsBeforeTheColumnsExisted) {
+TEST_P(AuditLogTest, EntriesWithoutSourceHashAsBeforeTheColumnsExisted) {
   // The five entries of the fixture have no source and a count of 1: their
   // hash is the one older Slipways sealed, over the first eight fields only.
   bool has_more = false;

@@ -3,12 +3,16 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <thread>
 #include <tuple>
 
 #include "core/error.h"
+#include "postgres_test_cluster.h"
+#include "store/postgres/pg_schema.h"
+#include "store/postgres/pg_tracking_store.h"
 #include "test_util/metric_points.h"
 
 namespace slipway::store {
@@ -20,19 +24,44 @@ using tracking::RunWrites;
 
 using slipway::testing::Point;
 
-class SqliteTrackingStoreTest : public ::testing::Test {
+// Every test runs on SQLite and on PostgreSQL (a database of its own from
+// postgres_test_cluster.h; the PostgreSQL runs skip, saying why, when there
+// is no PostgreSQL).
+enum class Engine { kSqlite, kPostgres };
+
+class SqliteTrackingStoreTest : public ::testing::TestWithParam<Engine> {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("slipway-store-test-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-    store_ = SqliteTrackingStore::Open((dir_ / "slipway.db").string());
+    if (GetParam() == Engine::kPostgres) {
+      std::string why_not;
+      uri_ = slipway::testing::FreshPostgresDatabase(&why_not);
+      if (uri_.empty()) GTEST_SKIP() << "no PostgreSQL for this test: " << why_not;
+      auto db = std::shared_ptr<postgres::PgDb>(postgres::PgDb::Open({.uri = uri_}));
+      postgres::MigratePostgres(*db, SqliteMigrations());
+    } else {
+      std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+      std::replace(name.begin(), name.end(), '/', '-');  // "Test/Sqlite"
+      dir_ = std::filesystem::temp_directory_path() /
+             ("slipway-store-test-" + std::to_string(::getpid()) + "-" + name);
+      std::filesystem::remove_all(dir_);
+      std::filesystem::create_directories(dir_);
+    }
+    Open();
   }
   void TearDown() override {
     store_.reset();
-    std::filesystem::remove_all(dir_);
+    if (!dir_.empty()) std::filesystem::remove_all(dir_);
+  }
+
+  // (Re)opens the store on the test's database.
+  void Open() {
+    store_.reset();
+    if (GetParam() == Engine::kPostgres) {
+      store_ = std::make_unique<postgres::PgTrackingStore>(
+          std::shared_ptr<postgres::PgDb>(postgres::PgDb::Open({.uri = uri_})));
+    } else {
+      store_ = SqliteTrackingStore::Open((dir_ / "slipway.db").string());
+    }
   }
 
   std::string NewExperiment(const std::string& name) {
@@ -52,21 +81,26 @@ class SqliteTrackingStoreTest : public ::testing::Test {
   }
 
   // latest_metrics' (points, tail_timestamp, tail_step, in_step_order) of a
-  // run's key, read from the database file beside the store.
+  // run's key, read from the database beside the store.
   std::tuple<int64_t, int64_t, int64_t, int64_t> Stats(const std::string& run_id,
                                                        const std::string& key) {
+    const char* sql =
+        "SELECT points, tail_timestamp, tail_step, in_step_order FROM latest_metrics "
+        "l JOIN runs r ON r.run_pk = l.run_pk WHERE r.run_uuid = $1 AND l.key = $2";
+    std::tuple<int64_t, int64_t, int64_t, int64_t> stats{-1, -1, -1, -1};
+    if (GetParam() == Engine::kPostgres) {
+      postgres::PgConnection db(uri_, 10);
+      postgres::PgResult row = db.Exec(sql, postgres::PgParams().Add(run_id).Add(key));
+      if (row.Rows() == 1) stats = {row.Int(0, 0), row.Int(0, 1), row.Int(0, 2), row.Bool(0, 3)};
+      return stats;
+    }
     sqlite3* db = nullptr;
     EXPECT_EQ(sqlite3_open_v2((dir_ / "slipway.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr),
               SQLITE_OK);
     sqlite3_stmt* stmt = nullptr;
-    sqlite3_prepare_v2(
-        db,
-        "SELECT points, tail_timestamp, tail_step, in_step_order FROM latest_metrics "
-        "l JOIN runs r ON r.run_pk = l.run_pk WHERE r.run_uuid = ? AND l.key = ?",
-        -1, &stmt, nullptr);
+    sqlite3_prepare_v2(db, sql, -1, &stmt, nullptr);
     sqlite3_bind_text(stmt, 1, run_id.c_str(), -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(stmt, 2, key.c_str(), -1, SQLITE_TRANSIENT);
-    std::tuple<int64_t, int64_t, int64_t, int64_t> stats{-1, -1, -1, -1};
     if (sqlite3_step(stmt) == SQLITE_ROW) {
       stats = {sqlite3_column_int64(stmt, 0), sqlite3_column_int64(stmt, 1),
                sqlite3_column_int64(stmt, 2), sqlite3_column_int64(stmt, 3)};
@@ -82,11 +116,18 @@ class SqliteTrackingStoreTest : public ::testing::Test {
     store_->LogRunWrites(run_id, writes);
   }
 
-  std::filesystem::path dir_;
-  std::unique_ptr<SqliteTrackingStore> store_;
+  std::filesystem::path dir_;  // SQLite's folder
+  std::string uri_;            // PostgreSQL's database
+  std::unique_ptr<tracking::TrackingStore> store_;
 };
 
-TEST_F(SqliteTrackingStoreTest, ExperimentGetsArtifactLocationFromItsId) {
+INSTANTIATE_TEST_SUITE_P(Engines, SqliteTrackingStoreTest,
+                         ::testing::Values(Engine::kSqlite, Engine::kPostgres),
+                         [](const ::testing::TestParamInfo<Engine>& info) {
+                           return info.param == Engine::kSqlite ? "Sqlite" : "Postgres";
+                         });
+
+TEST_P(SqliteTrackingStoreTest, ExperimentGetsArtifactLocationFromItsId) {
   std::string id = NewExperiment("exp");
   auto experiment = store_->GetExperiment(id);
   ASSERT_TRUE(experiment.has_value());
@@ -97,7 +138,7 @@ TEST_F(SqliteTrackingStoreTest, ExperimentGetsArtifactLocationFromItsId) {
   EXPECT_FALSE(store_->GetExperiment("not-a-number").has_value());
 }
 
-TEST_F(SqliteTrackingStoreTest, DuplicateExperimentNameIsRejected) {
+TEST_P(SqliteTrackingStoreTest, DuplicateExperimentNameIsRejected) {
   NewExperiment("same");
   try {
     NewExperiment("same");
@@ -108,7 +149,7 @@ TEST_F(SqliteTrackingStoreTest, DuplicateExperimentNameIsRejected) {
   }
 }
 
-TEST_F(SqliteTrackingStoreTest, LatestMetricIsHighestStepThenTimestamp) {
+TEST_P(SqliteTrackingStoreTest, LatestMetricIsHighestStepThenTimestamp) {
   std::string run = NewRun(NewExperiment("e"), "r1");
   RunWrites writes;
   writes.metrics = {Point("loss", 0.5, 100, 2), Point("loss", 0.9, 200, 1),
@@ -122,7 +163,7 @@ TEST_F(SqliteTrackingStoreTest, LatestMetricIsHighestStepThenTimestamp) {
   EXPECT_DOUBLE_EQ(loaded->metrics[0].value, 0.5);
 }
 
-TEST_F(SqliteTrackingStoreTest, HistoryIsOrderedAndPagedAndKeepsNaN) {
+TEST_P(SqliteTrackingStoreTest, HistoryIsOrderedAndPagedAndKeepsNaN) {
   std::string run = NewRun(NewExperiment("e"), "r1");
   RunWrites writes;
   for (int i = 0; i < 10; ++i) {
@@ -141,7 +182,7 @@ TEST_F(SqliteTrackingStoreTest, HistoryIsOrderedAndPagedAndKeepsNaN) {
   EXPECT_DOUBLE_EQ(all.items[9].value, 0.9);
 }
 
-TEST_F(SqliteTrackingStoreTest, LatestMetricsCountPointsAndKnowStepOrder) {
+TEST_P(SqliteTrackingStoreTest, LatestMetricsCountPointsAndKnowStepOrder) {
   std::string run = NewRun(NewExperiment("e"), "r1");
   // A batch's order does not matter, nor do points already stored.
   std::vector<MetricPoint> batch;
@@ -182,7 +223,7 @@ TEST_F(SqliteTrackingStoreTest, LatestMetricsCountPointsAndKnowStepOrder) {
   EXPECT_EQ(std::get<3>(Stats(run, "c")), 0);
 }
 
-TEST_F(SqliteTrackingStoreTest, SampledHistoryIsTheSameWhetherStepOrderIsKnownOrNot) {
+TEST_P(SqliteTrackingStoreTest, SampledHistoryIsTheSameWhetherStepOrderIsKnownOrNot) {
   // One history (with timestamps shared by several steps, and NaNs) logged
   // in batches from its end into one run, and odd points after even ones
   // into another: the first stays known to be in step order and is sampled
@@ -230,7 +271,7 @@ TEST_F(SqliteTrackingStoreTest, SampledHistoryIsTheSameWhetherStepOrderIsKnownOr
   }
 }
 
-TEST_F(SqliteTrackingStoreTest, ParamCannotChangeValue) {
+TEST_P(SqliteTrackingStoreTest, ParamCannotChangeValue) {
   std::string run = NewRun(NewExperiment("e"), "r1");
   RunWrites writes;
   writes.params = {{"lr", "0.1"}};
@@ -241,7 +282,7 @@ TEST_F(SqliteTrackingStoreTest, ParamCannotChangeValue) {
   EXPECT_EQ(store_->GetRun(run)->params.at(0).value, "0.1");
 }
 
-TEST_F(SqliteTrackingStoreTest, FailedWriteInAGroupCommitLeavesOthersIntact) {
+TEST_P(SqliteTrackingStoreTest, FailedWriteInAGroupCommitLeavesOthersIntact) {
   std::string experiment = NewExperiment("e");
   std::string run = NewRun(experiment, "r1");
   std::vector<std::thread> writers;
@@ -268,7 +309,7 @@ TEST_F(SqliteTrackingStoreTest, FailedWriteInAGroupCommitLeavesOthersIntact) {
   EXPECT_EQ(store_->GetMetricHistory(run, "m7", {0, 1000}).items.size(), 25u);
 }
 
-TEST_F(SqliteTrackingStoreTest, DeletedRunRejectsWritesAndDeletingExperimentDeletesRuns) {
+TEST_P(SqliteTrackingStoreTest, DeletedRunRejectsWritesAndDeletingExperimentDeletesRuns) {
   std::string experiment = NewExperiment("e");
   std::string run = NewRun(experiment, "r1");
   store_->SetExperimentLifecycle(experiment, tracking::kLifecycleDeleted);
@@ -281,20 +322,19 @@ TEST_F(SqliteTrackingStoreTest, DeletedRunRejectsWritesAndDeletingExperimentDele
   EXPECT_EQ(store_->GetRun(run)->tags.at(0).value, "v");
 }
 
-TEST_F(SqliteTrackingStoreTest, DataSurvivesReopen) {
+TEST_P(SqliteTrackingStoreTest, DataSurvivesReopen) {
   std::string run = NewRun(NewExperiment("e"), "r1");
   RunWrites writes;
   writes.metrics = {Point("loss", 1.5, 10, 0)};
   store_->LogRunWrites(run, writes);
-  store_.reset();
-  store_ = SqliteTrackingStore::Open((dir_ / "slipway.db").string());
+  Open();
   EXPECT_DOUBLE_EQ(store_->GetRun(run)->metrics.at(0).value, 1.5);
 }
 
 // The experiments a Visibility leaves out are left out before paging: each
 // page holds `limit` visible experiments while more exist, and has_more says
 // so exactly, for either shape of visibility and a list of 40,000 ids.
-TEST_F(SqliteTrackingStoreTest, SearchExperimentsFiltersVisibilityBeforePaging) {
+TEST_P(SqliteTrackingStoreTest, SearchExperimentsFiltersVisibilityBeforePaging) {
   std::vector<std::string> ids, hidden, shown;
   for (int i = 0; i < 12; ++i) {
     ids.push_back(NewExperiment("e" + std::to_string(10 + i)));

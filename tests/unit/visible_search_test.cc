@@ -14,7 +14,12 @@
 #include "core/visibility.h"
 #include "data/content_store.h"
 #include "data/dataset_service.h"
+#include "postgres_test_cluster.h"
 #include "registry/registry_service.h"
+#include "store/postgres/pg_dataset_store.h"
+#include "store/postgres/pg_registry_store.h"
+#include "store/postgres/pg_schema.h"
+#include "store/postgres/pg_tracking_store.h"
 #include "store/sqlite_dataset_store.h"
 #include "store/sqlite_db.h"
 #include "store/sqlite_registry_store.h"
@@ -75,12 +80,26 @@ Names AllPages(int64_t page_size, Search search, Key key) {
   return seen;
 }
 
-class VisibleSearchTest : public ::testing::Test {
+// On SQLite and on PostgreSQL (a database of its own from
+// postgres_test_cluster.h; the PostgreSQL runs skip, saying why, without one).
+enum class Engine { kSqlite, kPostgres };
+
+class VisibleSearchTest : public ::testing::TestWithParam<Engine> {
  protected:
   void SetUp() override {
-    db_ = store::OpenMetadataDatabase((dir_.path() / "slipway.db").string());
-    tracking_store_ = std::make_unique<store::SqliteTrackingStore>(db_);
-    registry_store_ = std::make_unique<store::SqliteRegistryStore>(db_);
+    if (GetParam() == Engine::kPostgres) {
+      std::string why_not;
+      std::string uri = testing::FreshPostgresDatabase(&why_not);
+      if (uri.empty()) GTEST_SKIP() << "no PostgreSQL for this test: " << why_not;
+      auto pg = std::shared_ptr<store::postgres::PgDb>(store::postgres::PgDb::Open({.uri = uri}));
+      store::postgres::MigratePostgres(*pg, store::SqliteMigrations());
+      tracking_store_ = std::make_unique<store::postgres::PgTrackingStore>(pg);
+      registry_store_ = std::make_unique<store::postgres::PgRegistryStore>(pg);
+    } else {
+      db_ = store::OpenMetadataDatabase((dir_.path() / "slipway.db").string());
+      tracking_store_ = std::make_unique<store::SqliteTrackingStore>(db_);
+      registry_store_ = std::make_unique<store::SqliteRegistryStore>(db_);
+    }
     tracking_ = std::make_unique<tracking::TrackingService>(
         *tracking_store_, tracking::TrackingService::Options{}, authorizer_);
     registry_ =
@@ -123,15 +142,21 @@ class VisibleSearchTest : public ::testing::Test {
   governance::Operation operation_{governance::Actor::ForUser({1, "reader", false}), "test"};
   testing::TempDir dir_{"slipway-visible-search"};
   std::shared_ptr<store::SqliteDb> db_;
-  std::unique_ptr<store::SqliteTrackingStore> tracking_store_;
-  std::unique_ptr<store::SqliteRegistryStore> registry_store_;
+  std::unique_ptr<tracking::TrackingStore> tracking_store_;
+  std::unique_ptr<registry::RegistryStore> registry_store_;
   std::unique_ptr<tracking::TrackingService> tracking_;
   std::unique_ptr<registry::RegistryService> registry_;
 };
 
+INSTANTIATE_TEST_SUITE_P(Engines, VisibleSearchTest,
+                         ::testing::Values(Engine::kSqlite, Engine::kPostgres),
+                         [](const ::testing::TestParamInfo<Engine>& info) {
+                           return info.param == Engine::kSqlite ? "Sqlite" : "Postgres";
+                         });
+
 // Experiments e00..e29 (ids 1..30, "Default" is 0); the caller may not see
 // every third one.
-TEST_F(VisibleSearchTest, ExperimentPagesAreFullAndTokensWalkTheVisibleOnes) {
+TEST_P(VisibleSearchTest, ExperimentPagesAreFullAndTokensWalkTheVisibleOnes) {
   Names all = {"Default"};
   std::map<std::string, std::string> id_of = {{"Default", "0"}};
   for (int i = 0; i < 30; ++i) {
@@ -178,7 +203,7 @@ TEST_F(VisibleSearchTest, ExperimentPagesAreFullAndTokensWalkTheVisibleOnes) {
 }
 
 // The visibility holds with the search's own filter and order.
-TEST_F(VisibleSearchTest, ExperimentVisibilityCombinesWithFilterAndOrder) {
+TEST_P(VisibleSearchTest, ExperimentVisibilityCombinesWithFilterAndOrder) {
   const std::string a = tracking_->CreateExperiment("team-a", "", {});
   const std::string b = tracking_->CreateExperiment("team-b", "", {});
   const std::string c = tracking_->CreateExperiment("team-c", "", {});
@@ -203,7 +228,7 @@ TEST_F(VisibleSearchTest, ExperimentVisibilityCombinesWithFilterAndOrder) {
 }
 
 // Models m00..m24, each with two versions; the caller may not see m03, m08, ...
-TEST_F(VisibleSearchTest, RegistryPagesAreFullAndTokensWalkTheVisibleOnes) {
+TEST_P(VisibleSearchTest, RegistryPagesAreFullAndTokensWalkTheVisibleOnes) {
   const std::string experiment = tracking_->CreateExperiment("e", "", {});
   const std::string run = tracking_->CreateRun({experiment, "alice", 1, "r", {}}).info.run_id;
   Names all, hidden, shown, visible, visible_versions;
@@ -253,7 +278,7 @@ TEST_F(VisibleSearchTest, RegistryPagesAreFullAndTokensWalkTheVisibleOnes) {
 
 // Names with characters that need escaping in the bound JSON list, stored
 // as they are (whatever the service's name rules accept).
-TEST_F(VisibleSearchTest, NamesNeedingEscapesAreMatchedExactly) {
+TEST_P(VisibleSearchTest, NamesNeedingEscapesAreMatchedExactly) {
   const Names odd = {"say \"hi\"", "back\\slash", "tab\there", "naïve", "a,b]", "%", "_"};
   for (const std::string& name : odd) {
     registry::RegisteredModel model;
@@ -268,11 +293,20 @@ TEST_F(VisibleSearchTest, NamesNeedingEscapesAreMatchedExactly) {
   EXPECT_EQ(Models(Visibility::Only({"say \\\"hi\\\"", "back\\\\slash", "na"}), 3), Names{});
 }
 
-class VisibleDatasetListTest : public ::testing::Test {
+class VisibleDatasetListTest : public ::testing::TestWithParam<Engine> {
  protected:
   void SetUp() override {
-    db_ = store::OpenMetadataDatabase((dir_.path() / "slipway.db").string());
-    store_ = std::make_unique<store::SqliteDatasetStore>(db_);
+    if (GetParam() == Engine::kPostgres) {
+      std::string why_not;
+      std::string uri = testing::FreshPostgresDatabase(&why_not);
+      if (uri.empty()) GTEST_SKIP() << "no PostgreSQL for this test: " << why_not;
+      auto pg = std::shared_ptr<store::postgres::PgDb>(store::postgres::PgDb::Open({.uri = uri}));
+      store::postgres::MigratePostgres(*pg, store::SqliteMigrations());
+      store_ = std::make_unique<store::postgres::PgDatasetStore>(pg);
+    } else {
+      db_ = store::OpenMetadataDatabase((dir_.path() / "slipway.db").string());
+      store_ = std::make_unique<store::SqliteDatasetStore>(db_);
+    }
     content_ = data::ContentStore::Open(dir_.path() / "content");
     service_ = std::make_unique<data::DatasetService>(*content_, *store_, authorizer_);
   }
@@ -302,12 +336,18 @@ class VisibleDatasetListTest : public ::testing::Test {
   governance::Operation operation_{governance::Actor::ForUser({1, "reader", false}), "test"};
   testing::TempDir dir_{"slipway-visible-datasets"};
   std::shared_ptr<store::SqliteDb> db_;
-  std::unique_ptr<store::SqliteDatasetStore> store_;
+  std::unique_ptr<data::DatasetStore> store_;
   std::unique_ptr<data::ContentStore> content_;
   std::unique_ptr<data::DatasetService> service_;
 };
 
-TEST_F(VisibleDatasetListTest, ListsOnlyWhatIsVisible) {
+INSTANTIATE_TEST_SUITE_P(Engines, VisibleDatasetListTest,
+                         ::testing::Values(Engine::kSqlite, Engine::kPostgres),
+                         [](const ::testing::TestParamInfo<Engine>& info) {
+                           return info.param == Engine::kSqlite ? "Sqlite" : "Postgres";
+                         });
+
+TEST_P(VisibleDatasetListTest, ListsOnlyWhatIsVisible) {
   AddVersion("churn", std::string(64, '1'));
   AddVersion("churn", std::string(64, '2'));
   AddVersion("fraud", std::string(64, '3'));

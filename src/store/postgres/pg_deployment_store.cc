@@ -1,0 +1,118 @@
+#include "store/postgres/pg_deployment_store.h"
+
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+#include "store/postgres/pg_statement.h"
+
+namespace slipway::store::postgres {
+
+using serving::DeploymentSpec;
+
+namespace {
+
+std::string ToJson(const DeploymentSpec& spec) {
+  return nlohmann::json{{"model_uri", spec.model_uri},
+                        {"canary_uri", spec.canary_uri},
+                        {"canary_weight", spec.canary_weight},
+                        {"shadow_uri", spec.shadow_uri},
+                        {"pinned_version", spec.pinned_version},
+                        {"previous_version", spec.previous_version},
+                        {"previous_model", spec.previous_model},
+                        {"max_queued", spec.max_queued},
+                        {"max_batch_rows", spec.max_batch_rows},
+                        {"max_queue_delay_us", spec.max_queue_delay_us},
+                        {"log_sample_rate", spec.log_sample_rate},
+                        {"created_by", spec.created_by}}
+      .dump();
+}
+
+DeploymentSpec FromRow(const PgStatement& row) {
+  DeploymentSpec spec;
+  spec.name = row.Text(0);
+  nlohmann::json j = nlohmann::json::parse(row.Text(1));
+  spec.model_uri = j.value("model_uri", "");
+  spec.canary_uri = j.value("canary_uri", "");
+  spec.canary_weight = j.value("canary_weight", 0);
+  spec.shadow_uri = j.value("shadow_uri", "");
+  spec.pinned_version = j.value("pinned_version", "");
+  spec.previous_version = j.value("previous_version", "");
+  spec.previous_model = j.value("previous_model", "");
+  spec.max_queued = j.value("max_queued", int64_t{256});
+  spec.max_batch_rows = j.value("max_batch_rows", int64_t{0});
+  spec.max_queue_delay_us = j.value("max_queue_delay_us", int64_t{0});
+  spec.log_sample_rate = j.value("log_sample_rate", 1.0);
+  spec.created_by = j.value("created_by", "");
+  spec.creation_time = row.Int(2);
+  spec.last_updated_time = row.Int(3);
+  return spec;
+}
+
+constexpr const char* kSelect =
+    "SELECT name, spec, creation_time, last_updated_time FROM deployments";
+
+}  // namespace
+
+void PgDeploymentStore::Create(const DeploymentSpec& spec) {
+  WriteSession(*db_, [&](PgSession& db) {
+    PgStatement exists = db.Prepare("SELECT 1 FROM deployments WHERE name = ?");
+    exists.Bind(1, spec.name);
+    if (exists.Step()) {
+      throw Error(ErrorCode::kResourceAlreadyExists,
+                  "Deployment '" + spec.name + "' already exists.");
+    }
+    db.Prepare(
+          "INSERT INTO deployments (name, spec, creation_time, last_updated_time) "
+          "VALUES (?, ?, ?, ?)")
+        .Bind(1, spec.name)
+        .Bind(2, ToJson(spec))
+        .Bind(3, spec.creation_time)
+        .Bind(4, spec.last_updated_time)
+        .Run();
+  });
+}
+
+std::optional<DeploymentSpec> PgDeploymentStore::Get(const std::string& name) {
+  return ReadSession(*db_, [&](PgSession& db) -> std::optional<DeploymentSpec> {
+    PgStatement row = db.Prepare(std::string(kSelect) + " WHERE name = ?");
+    row.Bind(1, name);
+    if (!row.Step()) return std::nullopt;
+    return FromRow(row);
+  });
+}
+
+std::vector<DeploymentSpec> PgDeploymentStore::List() {
+  return ReadSession(*db_, [&](PgSession& db) {
+    std::vector<DeploymentSpec> specs;
+    PgStatement row = db.Prepare(std::string(kSelect) + " ORDER BY name");
+    while (row.Step()) specs.push_back(FromRow(row));
+    return specs;
+  });
+}
+
+void PgDeploymentStore::Update(const DeploymentSpec& spec) {
+  WriteSession(*db_, [&](PgSession& db) {
+    PgStatement exists = db.Prepare("SELECT 1 FROM deployments WHERE name = ?");
+    exists.Bind(1, spec.name);
+    if (!exists.Step()) ThrowNotFound("Deployment '" + spec.name + "' does not exist.");
+    db.Prepare("UPDATE deployments SET spec = ?, last_updated_time = ? WHERE name = ?")
+        .Bind(1, ToJson(spec))
+        .Bind(2, spec.last_updated_time)
+        .Bind(3, spec.name)
+        .Run();
+  });
+}
+
+bool PgDeploymentStore::Delete(const std::string& name) {
+  bool deleted = false;
+  WriteSession(*db_, [&](PgSession& db) {
+    PgStatement exists = db.Prepare("SELECT 1 FROM deployments WHERE name = ?");
+    exists.Bind(1, name);
+    if (!exists.Step()) return;
+    db.Prepare("DELETE FROM deployments WHERE name = ?").Bind(1, name).Run();
+    deleted = true;
+  });
+  return deleted;
+}
+
+}  // namespace slipway::store::postgres
