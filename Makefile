@@ -87,9 +87,10 @@ test: deps
 	$(MAKE) build
 	$(MAKE) test-unit test-integration
 
-# One S3Proxy for every unit test process (tests/s3proxy/with_s3proxy.py).
+# One S3Proxy and one PostgreSQL for every unit test process
+# (tests/with_test_servers.py).
 test-unit:
-	cd $(BUILD_DIR) && $(PYTHON) $(CURDIR)/tests/s3proxy/with_s3proxy.py \
+	cd $(BUILD_DIR) && $(PYTHON) $(CURDIR)/tests/with_test_servers.py \
 	  ctest --output-on-failure -j $(JOBS)
 
 # The integration tests wait on servers, clients and browsers more than they
