@@ -300,8 +300,7 @@ TEST(PostgresMetadataStore, UpgradeAndOpenShareOneSchema) {
   SchemaUpgradeReport report = UpgradeMetadataSchema(uri);
   EXPECT_EQ(report.from, 0);
   EXPECT_EQ(report.to, Newest());
-  EXPECT_EQ(report.description.rfind("postgresql slipway@127.0.0.1:", 0), 0u)
-      << report.description;
+  EXPECT_EQ(report.description.rfind("postgresql slipway@127.0.0.1:", 0), 0u) << report.description;
   EXPECT_EQ(UpgradeMetadataSchema(uri).from, Newest());
   std::unique_ptr<MetadataStores> stores = OpenMetadataStore(uri);
   EXPECT_EQ(stores->description, report.description);
