@@ -1,0 +1,36 @@
+// What a store written once for both engines needs of one, under one
+// spelling: its database (`Db`), the connection of one transaction
+// (`Session`: Prepare, Exec, Changes) and its statements (`Row`: Bind, Step,
+// Run, Int, Double, Text, IsNull), and running a write or a read
+// transaction. SqliteEngine is SQLite's (store/sqlite_db.h); PgEngine
+// (store/postgres/pg_engine.h) is PostgreSQL's, whose statements take the
+// same `?` placeholders.
+//
+// A store written against an Engine (sql_<name>_store.h) is one class
+// template with one SQL text for both engines: the SQL both speak alike
+// (INSERT ... ON CONFLICT ... DO UPDATE, INSERT ... RETURNING id; SQLite
+// has both since 3.35), so fixing a store fixes it on both.
+#pragma once
+
+#include <utility>
+
+#include "store/sqlite_db.h"
+
+namespace slipway::store {
+
+struct SqliteEngine {
+  using Db = SqliteDb;
+  using Session = Connection;
+  using Row = Statement;
+
+  template <typename F>
+  static void Write(Db& db, F&& body) {
+    db.Write(std::forward<F>(body));
+  }
+  template <typename F>
+  static auto Read(Db& db, F&& body) {
+    return db.Read(std::forward<F>(body));
+  }
+};
+
+}  // namespace slipway::store
