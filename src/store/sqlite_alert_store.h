@@ -1,35 +1,12 @@
-// Alerting's records in SQLite (monitoring/alert_store.h): rule files,
-// firing alerts, transitions and their deliveries, in the tables of
-// migration 13. Labels, annotations and headers are JSON text; nothing
-// searches inside them. Thread-safe, as SqliteDb.
+// Alerting's records in SQLite (sql_alert_store.h).
 #pragma once
 
-#include <memory>
-
-#include "monitoring/alert_store.h"
-#include "store/sqlite_db.h"
+#include "store/sql_alert_store.h"
+#include "store/sql_engine.h"
 
 namespace slipway::store {
 
-class SqliteAlertStore : public monitoring::AlertStore {
- public:
-  explicit SqliteAlertStore(std::shared_ptr<SqliteDb> db) : db_(std::move(db)) {}
-
-  void PutRuleSet(const monitoring::AlertRuleSetRecord& record) override;
-  std::optional<monitoring::AlertRuleSetRecord> GetRuleSet(const std::string& deployment) override;
-  bool DeleteRuleSet(const std::string& deployment) override;
-  std::vector<monitoring::AlertRuleSetRecord> ListRuleSets() override;
-  std::vector<monitoring::ActiveAlert> LoadFiring() override;
-  void Commit(const std::vector<monitoring::ActiveAlert>& firing,
-              const std::vector<monitoring::ActiveAlert>& resolved,
-              std::vector<monitoring::AlertTransition>& transitions) override;
-  std::vector<monitoring::AlertTransition> PendingDeliveries() override;
-  void UpdateDelivery(const monitoring::AlertDelivery& delivery) override;
-  std::vector<monitoring::AlertTransition> History(const std::string& deployment,
-                                                   size_t limit) override;
-
- private:
-  std::shared_ptr<SqliteDb> db_;
-};
+extern template class SqlAlertStore<SqliteEngine>;
+using SqliteAlertStore = SqlAlertStore<SqliteEngine>;
 
 }  // namespace slipway::store
