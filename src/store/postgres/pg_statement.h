@@ -1,6 +1,7 @@
-// SqliteDb's statement API (store/sqlite_db.h) over a PgConnection, for the
-// stores carried over from SQLite with their SQL text: the deployment, loop,
-// trace, GenAI, alert and monitor stores.
+// SqliteDb's statement API (store/sqlite_db.h) over a PgConnection: the
+// statements of PgEngine (pg_engine.h), for the stores written once for both
+// engines (deployment, loop, alert, monitor), and of the trace and GenAI
+// stores, still PostgreSQL copies of the SQLite ones.
 //
 // A PgSession wraps the connection of one transaction; PgStatement takes the
 // SQLite statements' `?` and `?N` placeholders (numbered in order, as
