@@ -7,7 +7,7 @@
 // can both do well, so a backend is chosen once, in the composition root
 // (app::App), and nothing above it knows which one it got:
 //
-//   BlobStore          local folder (LocalBlobStore)     S3 (later)
+//   BlobStore          local folder (LocalBlobStore)     S3 (blob/s3/)
 //   OpenWriter/Publish temp file, fdatasync, rename,     multipart upload;
 //                      fsync of the folder               CompleteMultipartUpload
 //   ~BlobWriter        temp file deleted                 AbortMultipartUpload

@@ -272,7 +272,8 @@ void AddServerCommand(CLI::App& app) {
                       "--store when that is given, else slipway-data)")
           ->capture_default_str();
   cmd->add_option("--store", args->store,
-                  "Metadata store URI (sqlite:///PATH); default sqlite:///DATA_DIR/slipway.db");
+                  "Metadata store URI: sqlite:///PATH or postgresql://USER@HOST[:PORT]/DB (then "
+                  "give --data-dir too); default sqlite:///DATA_DIR/slipway.db");
   cmd->add_option("--artifacts", args->artifacts,
                   "Artifact root: a folder (PATH or file://PATH) or a bucket "
                   "(s3://BUCKET/PREFIX, credentials from AWS_ACCESS_KEY_ID/"
