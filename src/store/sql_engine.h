@@ -14,6 +14,7 @@
 
 #include <utility>
 
+#include "store/sql_search.h"
 #include "store/sqlite_db.h"
 
 namespace slipway::store {
@@ -22,6 +23,8 @@ struct SqliteEngine {
   using Db = SqliteDb;
   using Session = Connection;
   using Row = Statement;
+
+  static const SqlDialect& Dialect() { return SqlDialect::Sqlite(); }
 
   template <typename F>
   static void Write(Db& db, F&& body) {

@@ -1,4 +1,7 @@
-// Helpers the SQLite stores share for running searches page by page.
+// Helpers the stores share for running searches page by page, on either
+// engine: `Row` is a statement (store::Statement, postgres::PgStatement),
+// `Session` the connection of a transaction (store::Connection,
+// postgres::PgSession).
 #pragma once
 
 #include <optional>
@@ -10,7 +13,8 @@
 
 namespace slipway::store {
 
-inline void BindAll(Statement& statement, const std::vector<SqlValue>& binds) {
+template <typename Row>
+void BindAll(Row& statement, const std::vector<SqlValue>& binds) {
   for (size_t i = 0; i < binds.size(); ++i) {
     statement.BindVariant(static_cast<int>(i + 1), binds[i]);
   }
@@ -20,13 +24,14 @@ inline void BindAll(Statement& statement, const std::vector<SqlValue>& binds) {
 // learn whether another page exists), then loads the record of each key.
 // `read_key(row)` reads a key from a result row; `load(db, key)` returns the
 // record or nothing if it vanished.
-template <typename T, typename ReadKey, typename Load>
-tracking::PageOf<T> LoadPage(Connection& db, const SqlQuery& query, const tracking::Page& page,
+template <typename T, typename Session, typename ReadKey, typename Load>
+tracking::PageOf<T> LoadPage(Session& db, const SqlQuery& query, const tracking::Page& page,
                              ReadKey read_key, Load load) {
-  using Key = decltype(read_key(std::declval<const Statement&>()));
+  using Row = decltype(db.Prepare(query.sql));
+  using Key = decltype(read_key(std::declval<const Row&>()));
   std::vector<Key> keys;
   {
-    Statement rows = db.Prepare(query.sql);
+    Row rows = db.Prepare(query.sql);
     BindAll(rows, query.binds);
     while (rows.Step()) keys.push_back(read_key(rows));
   }

@@ -8,6 +8,7 @@
 
 #include "store/postgres/pg_db.h"
 #include "store/postgres/pg_statement.h"
+#include "store/sql_search.h"
 
 namespace slipway::store::postgres {
 
@@ -15,6 +16,8 @@ struct PgEngine {
   using Db = PgDb;
   using Session = PgSession;
   using Row = PgStatement;
+
+  static const SqlDialect& Dialect() { return SqlDialect::Postgres(); }
 
   template <typename F>
   static void Write(Db& db, F&& body) {

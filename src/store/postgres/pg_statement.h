@@ -1,7 +1,7 @@
 // SqliteDb's statement API (store/sqlite_db.h) over a PgConnection: the
 // statements of PgEngine (pg_engine.h), for the stores written once for both
-// engines (deployment, loop, alert, monitor), and of the trace and GenAI
-// stores, still PostgreSQL copies of the SQLite ones.
+// engines (deployment, loop, alert, monitor, GenAI), and of the trace
+// store, still a PostgreSQL copy of the SQLite one.
 //
 // A PgSession wraps the connection of one transaction; PgStatement takes the
 // SQLite statements' `?` and `?N` placeholders (numbered in order, as
@@ -24,6 +24,7 @@
 
 #include "store/postgres/pg_db.h"
 #include "store/sql_search.h"
+#include "store/sqlite_paging.h"
 #include "tracking/tracking_store.h"
 
 namespace slipway::store::postgres {
@@ -107,35 +108,6 @@ auto ReadSession(PgDb& db, F&& body) {
     PgSession session(c);
     return body(session);
   });
-}
-
-inline void BindAll(PgStatement& statement, const std::vector<SqlValue>& binds) {
-  for (size_t i = 0; i < binds.size(); ++i) {
-    statement.BindVariant(static_cast<int>(i + 1), binds[i]);
-  }
-}
-
-// store/sqlite_paging.h's LoadPage over a PgSession.
-template <typename T, typename ReadKey, typename Load>
-tracking::PageOf<T> LoadPage(PgSession& db, const SqlQuery& query, const tracking::Page& page,
-                             ReadKey read_key, Load load) {
-  using Key = decltype(read_key(std::declval<const PgStatement&>()));
-  std::vector<Key> keys;
-  {
-    PgStatement rows = db.Prepare(query.sql);
-    BindAll(rows, query.binds);
-    while (rows.Step()) keys.push_back(read_key(rows));
-  }
-  tracking::PageOf<T> result;
-  if (keys.size() > static_cast<size_t>(page.limit)) {
-    result.has_more = true;
-    keys.resize(page.limit);
-  }
-  result.items.reserve(keys.size());
-  for (const Key& key : keys) {
-    if (std::optional<T> item = load(db, key)) result.items.push_back(std::move(*item));
-  }
-  return result;
 }
 
 }  // namespace slipway::store::postgres
