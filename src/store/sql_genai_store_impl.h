@@ -63,8 +63,7 @@ std::optional<EvaluationDataset> ReadDataset(Session& db, const std::string& dat
   d.last_update_time = row.Int(6);
   d.created_by = OptionalText(row, 7);
   d.last_updated_by = OptionalText(row, 8);
-  auto tags =
-      db.Prepare("SELECT key, value FROM evaluation_dataset_tags WHERE dataset_id = ?");
+  auto tags = db.Prepare("SELECT key, value FROM evaluation_dataset_tags WHERE dataset_id = ?");
   tags.Bind(1, dataset_id);
   while (tags.Step()) d.tags[tags.Text(0)] = tags.Text(1);
   auto links = db.Prepare(
@@ -154,13 +153,11 @@ void BindRecordBody(Row& s, const DatasetRecord& r) {
 
 template <class Session>
 void UpdateProfile(Session& db, const std::string& dataset_id) {
-  auto count =
-      db.Prepare("SELECT COUNT(*) FROM evaluation_dataset_records WHERE dataset_id = ?");
+  auto count = db.Prepare("SELECT COUNT(*) FROM evaluation_dataset_records WHERE dataset_id = ?");
   count.Bind(1, dataset_id);
   count.Step();
   const int64_t n = count.Int(0);
-  auto update =
-      db.Prepare("UPDATE evaluation_datasets SET profile = ? WHERE dataset_id = ?");
+  auto update = db.Prepare("UPDATE evaluation_datasets SET profile = ? WHERE dataset_id = ?");
   // No records: no profile (MLflow writes the text "null" here).
   BindOptional(update, 1, n > 0 ? std::optional<std::string>(genai::ProfileOf(n)) : std::nullopt);
   update.Bind(2, dataset_id);
@@ -240,8 +237,7 @@ std::vector<ScorerVersion> ReadScorers(Session& db, const SqlQuery& sql) {
 template <class Session>
 std::optional<std::string> ScorerIdOf(Session& db, const std::string& experiment_id,
                                       const std::string& name) {
-  auto row =
-      db.Prepare("SELECT scorer_id FROM scorers WHERE experiment_id = ? AND name = ?");
+  auto row = db.Prepare("SELECT scorer_id FROM scorers WHERE experiment_id = ? AND name = ?");
   row.Bind(1, static_cast<int64_t>(std::stoll(experiment_id))).Bind(2, name);
   if (!row.Step()) return std::nullopt;
   return row.Text(0);
