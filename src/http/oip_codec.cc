@@ -119,6 +119,38 @@ std::string InputLabel(const PendingInput& in, size_t index) {
   return in.name.empty() ? "inputs[" + std::to_string(index) + "]" : "input " + Quoted(in.name);
 }
 
+// Element count of a shape, or nullopt when it overflows.
+std::optional<uint64_t> Elements(const std::vector<int64_t>& shape) {
+  uint64_t product = 1;
+  for (int64_t dim : shape) {
+    if (__builtin_mul_overflow(product, static_cast<uint64_t>(dim), &product)) return std::nullopt;
+  }
+  return product;
+}
+
+// A float tensor's `data` given flat, as tritonclient sends it: the whole
+// list read in one call when it holds exactly the shape's element count of
+// plain numbers; false (nothing read) otherwise, and ReadData reads it value
+// by value, which also reports what is wrong. The count is believed only as
+// far as the body could hold it (two bytes per number at least), so a huge
+// shape allocates nothing.
+bool ReadFlatFloats(JsonScanner& s, PendingInput& in) {
+  const std::optional<uint64_t> count = Elements(*in.shape);
+  // (A negative dimension makes the count huge, so it fails this too.)
+  if (!count || *count == 0 || *count > (s.text().size() - s.Offset()) / 2) return false;
+  const size_t elements = *count;
+  std::vector<double>& numbers = in.column.numbers;
+  const size_t at = numbers.size();
+  numbers.resize(at + elements);
+  if (!s.TryReadNumberList(numbers.data() + at, elements, /*nulls=*/false)) {
+    numbers.resize(at);
+    return false;
+  }
+  for (size_t i = at; i < numbers.size(); ++i) numbers[i] = RoundTo(*in.datatype, numbers[i]);
+  in.count += elements;
+  return true;
+}
+
 // Reads `data` (nested lists, row-major) into the column.
 void ReadData(JsonScanner& s, PendingInput& in, size_t index) {
   const Datatype& d = *in.datatype;
@@ -161,6 +193,7 @@ void ReadData(JsonScanner& s, PendingInput& in, size_t index) {
   if (s.Peek() != JsonScanner::Kind::kArray) {
     Invalid(InputLabel(in, index) + ": 'data' must be a list");
   }
+  if (d.family == Family::kFloat && in.shape && ReadFlatFloats(s, in)) return;
   auto nested = [&](auto& self) -> void {
     s.BeginArray();
     while (s.NextItem()) {
@@ -172,15 +205,6 @@ void ReadData(JsonScanner& s, PendingInput& in, size_t index) {
     }
   };
   nested(nested);
-}
-
-// Element count of a shape, or nullopt when it overflows.
-std::optional<uint64_t> Elements(const std::vector<int64_t>& shape) {
-  uint64_t product = 1;
-  for (int64_t dim : shape) {
-    if (__builtin_mul_overflow(product, static_cast<uint64_t>(dim), &product)) return std::nullopt;
-  }
-  return product;
 }
 
 void ReadBinary(PendingInput& in, size_t index, std::string_view bytes, uint64_t elements) {

@@ -219,6 +219,7 @@ std::vector<size_t> ReadNested(JsonScanner& s, ColumnBuilder& b, size_t index,
   std::vector<size_t> shape;
   std::optional<size_t> rank;
   std::vector<size_t> path;  // indices of the lists we are in
+  std::vector<double> values;
   auto where = [&]() {
     std::string text(base);
     for (size_t i : path) text += "[" + std::to_string(i) + "]";
@@ -245,6 +246,17 @@ std::vector<size_t> ReadNested(JsonScanner& s, ColumnBuilder& b, size_t index,
     if (rank && depth >= *rank) {
       ragged("a list nested " + std::to_string(depth + 1) + " deep, where the values are " +
              std::to_string(*rank) + " deep (ragged nested lists)");
+    }
+    // An innermost list of a float tensor after the first: as long as the
+    // first, so it is read in one call when it holds plain numbers (and
+    // value by value, with the same result or the error, when not).
+    if (b.kind == Kind::kDouble && rank && depth + 1 == *rank && depth < shape.size() &&
+        shape[depth] != SIZE_MAX && shape[depth] > 0) {
+      values.resize(shape[depth]);
+      if (s.TryReadNumberList(values.data(), values.size())) {
+        b.numbers.insert(b.numbers.end(), values.begin(), values.end());
+        return;
+      }
     }
     s.BeginArray();
     size_t count = 0;

@@ -61,13 +61,14 @@ class JsonScanner {
   // Reads a number into `out` and returns true when the next value starts
   // like one (a digit or '-'); otherwise reads nothing and returns false.
   bool TryReadNumber(Number* out);
-  // Reads a list of exactly `n` numbers or nulls (null as NaN), such as a
-  // row of a numeric table, into `out` and returns true; a number must be
-  // in the plain form most clients write (at most 19 significant digits,
-  // exactly representable by one multiplication or division). Anything
-  // else, including every error, reads nothing and returns false, so the
-  // caller reads the list value by value (and reports the error there).
-  bool TryReadNumberList(double* out, size_t n);
+  // Reads a list of exactly `n` numbers (or nulls, read as NaN, when
+  // `nulls` is true), such as a row of a numeric table, into `out` and
+  // returns true; a number must be in the plain form most clients write (at
+  // most 19 significant digits, exactly representable by one multiplication
+  // or division). Anything else, including every error, reads nothing and
+  // returns false, so the caller reads the list value by value (and reports
+  // the error there).
+  bool TryReadNumberList(double* out, size_t n, bool nulls = true);
   // The string's text: a view into the body when it has no escapes,
   // otherwise into `scratch`.
   std::string_view ReadString(std::string& scratch);
@@ -104,6 +105,8 @@ class JsonScanner {
   size_t pos_;
   // One entry per open array/object: 1 until its first item was read.
   std::vector<uint8_t> first_;
+  // Where the values of a list read by TryReadNumberList end.
+  std::vector<const char*> separators_;
 };
 
 // Deeper nesting is refused (a body of 100k '[' must not exhaust the stack).
