@@ -32,7 +32,7 @@ APT_NODE := nodejs npm
 
 CMAKE_FLAGS := -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DCMAKE_CXX_COMPILER_LAUNCHER=ccache
 
-.PHONY: all deps deps-apt deps-apt-test deps-apt-bench deps-python deps-s3proxy deps-k8s image build build-run run test test-unit \
+.PHONY: all deps deps-apt deps-apt-test deps-apt-bench deps-python deps-s3proxy deps-k8s image test-image build build-run run test test-unit \
 	test-integration sanitize tsan format format-check bench clean
 
 all: build
@@ -101,6 +101,14 @@ IMAGE ?= slipway:$(shell grep -om1 'slipway VERSION [0-9.]*' CMakeLists.txt | cu
 image: build
 	deploy/docker/make_rootfs.sh $(BUILD_DIR)/slipway build/image
 	docker build -t $(IMAGE) .
+
+# The image built and run (tests/integration/test_container_image.py) on a
+# Docker daemon of the test's own (tests/kubernetes/with_dockerd.sh: private
+# socket, no bridge or iptables changes). Not part of `make test`.
+test-image: build
+	$(call apt_install,docker.io)
+	SLIPWAY_BINARY=$(CURDIR)/$(BUILD_DIR)/slipway tests/kubernetes/with_dockerd.sh $(BUILD_DIR)/dockerd \
+	  $(PYTHON) -m pytest tests/integration/test_container_image.py -q
 
 # The tests are built only when GoogleTest is there (make test installs it).
 build: deps-apt

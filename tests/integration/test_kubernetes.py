@@ -293,6 +293,16 @@ def test_deploy_target_kubernetes_defaults_and_rate_autoscaling():
     assert "namespace" not in deployment["metadata"]
     kubeconform(out)
 
+    # Strings YAML would read as numbers or booleans are quoted.
+    out = slipway("deploy", "create", "fraud", "--model", "models:/fraud@champion",
+                  "--target", "kubernetes", "-o", "-", "--credentials-secret", "123",
+                  "--image", "true", "--namespace", "1e3").stdout
+    deployment = one(documents(out), "Deployment")
+    assert deployment["metadata"]["namespace"] == "1e3"
+    assert container(deployment)["envFrom"] == [{"secretRef": {"name": "123"}}]
+    assert container(deployment)["image"] == "true"
+    kubeconform(out)
+
     out = slipway("deploy", "create", "fraud", "--model", "models:/fraud@champion",
                   "--target", "kubernetes", "-o", "-", "--max-replicas", "5",
                   "--autoscale-metric", "rate", "--autoscale-target", "250.5").stdout
