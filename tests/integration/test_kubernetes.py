@@ -218,7 +218,12 @@ def test_helm_template_with_replicas_postgresql_s3_and_models_validates():
      "server.replicas > 1 needs artifacts.type=s3"),
     (["--set", "artifacts.type=s3"], "artifacts.type=s3 needs artifacts.s3.uri"),
     (["--set", "store.type=postgresql"], "store.type=postgresql needs the URI in a Secret"),
-    (["--set", "store.type=mysql"], 'store.type: "mysql" is neither sqlite nor postgresql'),
+    # values.schema.json: types, names and choices.
+    (["--set", "store.type=mysql"],
+     "at '/store/type': value must be one of 'sqlite', 'postgresql'"),
+    (["--set", "server.replicas=three"], "at '/server/replicas': got string, want integer"),
+    (["--set", "models[0].name=m", "--set", "models[0].model=models:/m@a", "--set",
+      "models[0].maxBatchrows=3"], "additional properties 'maxBatchrows' not allowed"),
     (["--set", "models[0].name=Bad_Name", "--set", "models[0].model=models:/m@a"],
      "models: name \"Bad_Name\""),
     (["--set", "models[0].name=m", "--set", "models[0].model=m@a"],
