@@ -404,3 +404,40 @@ def test_apply_says_why_it_cannot_and_applies_nothing(tmp_path):
     proc = slipway(*args, check=False, env=dict(os.environ, PATH=str(tmp_path)))
     assert proc.returncode != 0
     assert "--apply: cannot run kubectl" in proc.stderr
+
+
+def test_the_secrets_postgresql_password_reaches_libpq_from_the_uri_or_pgpassword(postgres):
+    """The chart passes the store's password as the Secret's store-uri (in the
+    URI) or pg-password (PGPASSWORD); libpq takes either, and Slipway never
+    prints it. A role of its own, with password authentication, on the run's
+    PostgreSQL."""
+    import uuid
+
+    user = f"pw_{uuid.uuid4().hex[:8]}"
+    password = f"pw-{uuid.uuid4().hex}"
+    database = postgres.create_database("pw").rsplit("/", 1)[1]
+    postgres.psql(f"CREATE ROLE {user} LOGIN PASSWORD '{password}'")
+    postgres.psql(f'ALTER DATABASE "{database}" OWNER TO {user}')
+    hba = postgres.data_dir / "pg_hba.conf"
+    hba.write_text(f"host all {user} 127.0.0.1/32 scram-sha-256\n" + hba.read_text())
+    postgres.psql("SELECT pg_reload_conf()")
+    base = f"127.0.0.1:{postgres.port}/{database}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    env["PGPASSFILE"] = "/nonexistent"  # no ~/.pgpass either
+
+    proc = slipway("db", "upgrade", "--store", f"postgresql://{user}@{base}", check=False, env=env)
+    assert proc.returncode != 0
+    assert "no password supplied" in proc.stderr, proc.stderr
+
+    proc = slipway("db", "upgrade", "--store", f"postgresql://{user}@{base}",
+                   env=dict(env, PGPASSWORD=password))
+    assert "schema upgraded" in proc.stdout
+
+    proc = slipway("db", "upgrade", "--store", f"postgresql://{user}:{password}@{base}", env=env)
+    assert "up to date" in proc.stdout
+    assert password not in proc.stdout + proc.stderr
+
+    proc = slipway("db", "upgrade", "--store", f"postgresql://{user}:wrong-{password}@{base}",
+                   check=False, env=env)
+    assert proc.returncode != 0 and "password authentication failed" in proc.stderr
+    assert password not in proc.stdout + proc.stderr
