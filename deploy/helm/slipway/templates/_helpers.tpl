@@ -75,3 +75,27 @@ app.kubernetes.io/component: server
 {{- fail "auth.enabled needs the first admin's password in a Secret (key admin-password)" -}}
 {{- end -}}
 {{- end -}}
+
+{{/* The server's environment: credentials as references to the Secret's
+     keys, never as values. */}}
+{{- define "slipway.serverEnv" -}}
+{{- $secret := include "slipway.secretName" . -}}
+{{- if $secret }}
+{{ include "slipway.secretEnv" (dict "env" "SLIPWAY_STORE_URI" "secret" $secret "key" "store-uri" "optional" (ne .Values.store.type "postgresql")) }}
+{{ include "slipway.secretEnv" (dict "env" "PGPASSWORD" "secret" $secret "key" "pg-password" "optional" true) }}
+{{ include "slipway.secretEnv" (dict "env" "AWS_ACCESS_KEY_ID" "secret" $secret "key" "aws-access-key-id" "optional" true) }}
+{{ include "slipway.secretEnv" (dict "env" "AWS_SECRET_ACCESS_KEY" "secret" $secret "key" "aws-secret-access-key" "optional" true) }}
+{{ include "slipway.secretEnv" (dict "env" "SLIPWAY_ADMIN_PASSWORD" "secret" $secret "key" "admin-password" "optional" (not .Values.auth.enabled)) }}
+{{- end }}
+{{- if .Values.auth.enabled }}
+- name: SLIPWAY_ADMIN_USERNAME
+  value: {{ .Values.auth.adminUsername | quote }}
+{{- end }}
+{{- with .Values.artifacts.s3.region }}
+- name: AWS_REGION
+  value: {{ . | quote }}
+{{- end }}
+{{- with .Values.server.extraEnv }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
