@@ -155,6 +155,7 @@ def test_helm_template_with_replicas_postgresql_s3_and_models_validates():
     docs = documents(rendered)
     kinds = sorted(d["kind"] for d in docs)
     assert kinds == sorted(["Secret", "Deployment", "Service", "Ingress", "ServiceMonitor",
+                            "PodDisruptionBudget",
                             "Deployment", "Service", "HorizontalPodAutoscaler",
                             "Deployment", "Service", "HorizontalPodAutoscaler"])
     result = kubeconform(rendered).stdout
@@ -163,6 +164,11 @@ def test_helm_template_with_replicas_postgresql_s3_and_models_validates():
     server = one(docs, "Deployment", "ml-slipway")
     assert server["spec"]["replicas"] == 3
     assert server["spec"]["strategy"]["type"] == "RollingUpdate"
+    spread = server["spec"]["template"]["spec"]["topologySpreadConstraints"][0]
+    assert spread["labelSelector"]["matchLabels"] == server["spec"]["selector"]["matchLabels"]
+    pdb = one(docs, "PodDisruptionBudget")
+    assert pdb["spec"] == {"maxUnavailable": 1,
+                           "selector": server["spec"]["selector"]}
     c = container(server)
     assert "--store=$(SLIPWAY_STORE_URI)" in c["args"]
     assert "--artifacts=s3://ml-bucket/slipway" in c["args"]
