@@ -1,6 +1,7 @@
 #include "cli/kubernetes_manifests.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -80,11 +81,17 @@ void CheckOptions(const KubernetesModelOptions& o) {
     ThrowInvalid("--max-replicas: " + std::to_string(o.max_replicas) +
                  " is fewer than --replicas " + std::to_string(o.replicas));
   }
-  if (o.autoscale_metric != "queue" && o.autoscale_metric != "rate") {
+  if (!o.autoscale_metric.empty() && o.autoscale_metric != "queue" &&
+      o.autoscale_metric != "rate") {
     ThrowInvalid("--autoscale-metric: '" + o.autoscale_metric + "' is neither queue nor rate");
   }
   if (!(o.autoscale_target >= 0) || !std::isfinite(o.autoscale_target)) {
     ThrowInvalid("--autoscale-target: must be a positive number");
+  }
+  const bool autoscaled = o.max_replicas > o.replicas;
+  if (!autoscaled && (!o.autoscale_metric.empty() || o.autoscale_target > 0)) {
+    ThrowInvalid(std::string(o.autoscale_target > 0 ? "--autoscale-target" : "--autoscale-metric") +
+                 ": there is no autoscaler without --max-replicas above --replicas");
   }
   CheckQuantity("--cpu-request", o.cpu_request, true);
   CheckQuantity("--cpu-limit", o.cpu_limit, true);
@@ -256,7 +263,7 @@ KubernetesObject ServiceObject(const std::string& name, const serving::Deploymen
 
 KubernetesObject AutoscalerObject(const std::string& name, const serving::DeploymentSpec& spec,
                                   const KubernetesModelOptions& o) {
-  const bool queue = o.autoscale_metric == "queue";
+  const bool queue = o.autoscale_metric != "rate";
   const double target = o.autoscale_target > 0 ? o.autoscale_target : (queue ? 8 : 100);
   Json body = Json::object();
   body["apiVersion"] = "autoscaling/v2";
@@ -386,8 +393,9 @@ int RunProcess(const std::vector<std::string>& argv, const std::string* input, s
   }
   if (input != nullptr) {
     // kubectl reads all of its input before it answers: write it whole,
-    // then read. A child that exits early makes write fail (EPIPE, SIGPIPE
-    // is ignored by the CLI): its status says why.
+    // then read. A child that exits early makes write fail with EPIPE
+    // (SIGPIPE ignored, so this process lives on): its status says why.
+    ::signal(SIGPIPE, SIG_IGN);
     size_t written = 0;
     while (written < input->size()) {
       ssize_t n = ::write(in[1], input->data() + written, input->size() - written);

@@ -41,10 +41,12 @@ struct KubernetesModelOptions {
   int replicas = 1;
   // Above `replicas`: a HorizontalPodAutoscaler from `replicas` to this.
   int max_replicas = 0;
-  // "queue": slipway_serving_queue_depth averaged over the pods (requests
-  // waiting or running); "rate": slipway_serving_requests_per_second, the
-  // rate of slipway_serving_requests_total that a metrics adapter derives.
-  std::string autoscale_metric = "queue";
+  // "queue" (also when empty): slipway_serving_queue_depth averaged over
+  // the pods (requests waiting or running); "rate":
+  // slipway_serving_requests_per_second, the rate of
+  // slipway_serving_requests_total that a metrics adapter derives. Given
+  // without an autoscaler (max_replicas), it is refused.
+  std::string autoscale_metric;
   // The per-pod average the autoscaler keeps; 0: 8 requests queued, or 100
   // requests per second.
   double autoscale_target = 0;

@@ -303,9 +303,8 @@ void AddKubernetesOptions(CLI::App* cmd, DeployArgs* args) {
   add(cmd->add_option("--max-replicas", k.max_replicas,
                       "Above --replicas: a HorizontalPodAutoscaler up to this many pods"));
   add(cmd->add_option("--autoscale-metric", k.autoscale_metric,
-                      "queue (slipway_serving_queue_depth per pod) or rate (requests per second "
-                      "per pod); both need a custom metrics adapter")
-          ->capture_default_str());
+                      "queue (slipway_serving_queue_depth per pod; the default) or rate "
+                      "(requests per second per pod); both need a custom metrics adapter"));
   add(cmd->add_option("--autoscale-target", k.autoscale_target,
                       "Per-pod average the autoscaler keeps (default 8 queued, or 100 req/s)"));
   add(cmd->add_option("--cpu-request", k.cpu_request, "CPU request")->capture_default_str());

@@ -364,11 +364,16 @@ def test_chart_models_run_what_the_cli_writes():
     (["--cpu-request", "lots"], "--cpu-request: 'lots' is not a Kubernetes quantity"),
     (["--memory-limit", "1GB"], "--memory-limit: '1GB' is not a Kubernetes quantity"),
     (["--max-replicas", "1", "--replicas", "3"], "--max-replicas: 1 is fewer than --replicas 3"),
-    (["--autoscale-metric", "cpu"], "--autoscale-metric: 'cpu' is neither queue nor rate"),
+    (["--autoscale-metric", "cpu", "--max-replicas", "3"],
+     "--autoscale-metric: 'cpu' is neither queue nor rate"),
     (["--namespace", "ML_Team"], "--namespace: 'ML_Team' is not a Kubernetes namespace name"),
     (["--cluster-tracking-uri", "slipway:5000"], "is not an http:// or https:// URL"),
     (["--log-sample-rate", "0.5"], "--log-sample-rate: `slipway serve` keeps no prediction log"),
     (["--replicas", "0"], "--replicas: must be at least 1"),
+    (["--autoscale-target", "5"],
+     "--autoscale-target: there is no autoscaler without --max-replicas above --replicas"),
+    (["--autoscale-metric", "rate", "--replicas", "3", "--max-replicas", "3"],
+     "--autoscale-metric: there is no autoscaler without --max-replicas above --replicas"),
 ])
 def test_deploy_target_kubernetes_refuses_bad_settings(extra, message):
     proc = slipway("deploy", "create", "churn", "--model", "models:/churn@production",
