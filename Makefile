@@ -32,12 +32,12 @@ APT_NODE := nodejs npm
 
 CMAKE_FLAGS := -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DCMAKE_CXX_COMPILER_LAUNCHER=ccache
 
-.PHONY: all deps deps-apt deps-apt-test deps-apt-bench deps-python deps-s3proxy build build-run run test test-unit \
+.PHONY: all deps deps-apt deps-apt-test deps-apt-bench deps-python deps-s3proxy deps-k8s image test-image build build-run run test test-unit \
 	test-integration sanitize tsan format format-check bench clean
 
 all: build
 
-deps: deps-apt-test deps-python deps-s3proxy
+deps: deps-apt-test deps-python deps-s3proxy deps-k8s
 
 # apt only when a package is missing, so repeated runs cost nothing.
 define apt_install
@@ -74,6 +74,42 @@ deps-s3proxy: deps-apt-test
 	@test -f $(S3PROXY_LIB)/s3proxy-2.6.0.jar || \
 	  mvn -q -f tests/s3proxy/pom.xml dependency:copy-dependencies
 
+# What the Kubernetes tests validate with (tests/integration/test_kubernetes.py),
+# all through the Go module proxy and cached in $(K8S_TOOLS): helm and
+# kubeconform built with `go install`, and kubeconform's JSON schemas made
+# from the OpenAPI document in k8s.io/kubernetes and the ServiceMonitor CRD in
+# prometheus-operator's module (tests/kubernetes/make_schemas.py). Each step
+# is skipped when its result is there.
+K8S_TOOLS := $(BUILD_DIR)/k8s-tools
+HELM_VERSION := v4.3.2
+KUBECONFORM_VERSION := v0.8.0
+K8S_SCHEMAS_VERSION := v1.37.2
+PROMETHEUS_OPERATOR_VERSION := v0.88.0
+deps-k8s:
+	@command -v go >/dev/null || { echo "deps-k8s: no go on PATH (helm and kubeconform are built with it)"; exit 1; }
+	@test -x $(K8S_TOOLS)/bin/helm || \
+	  GOBIN=$(abspath $(K8S_TOOLS))/bin go install helm.sh/helm/v4/cmd/helm@$(HELM_VERSION)
+	@test -x $(K8S_TOOLS)/bin/kubeconform || \
+	  GOBIN=$(abspath $(K8S_TOOLS))/bin go install github.com/yannh/kubeconform/cmd/kubeconform@$(KUBECONFORM_VERSION)
+	@grep -qs $(K8S_SCHEMAS_VERSION) $(K8S_TOOLS)/schemas/.complete || \
+	  $(PYTHON) tests/kubernetes/make_schemas.py --out $(K8S_TOOLS)/schemas \
+	    --kubernetes $(K8S_SCHEMAS_VERSION) --prometheus-operator $(PROMETHEUS_OPERATOR_VERSION)
+
+# The container image (Dockerfile: FROM scratch, the binary and its shared
+# libraries); needs a running Docker daemon.
+IMAGE ?= slipway:$(shell grep -om1 'slipway VERSION [0-9.]*' CMakeLists.txt | cut -d' ' -f3)
+image: build
+	deploy/docker/make_rootfs.sh $(BUILD_DIR)/slipway build/image
+	docker build -t $(IMAGE) .
+
+# The image built and run (tests/integration/test_container_image.py) on a
+# Docker daemon of the test's own (tests/kubernetes/with_dockerd.sh: private
+# socket, no bridge or iptables changes). Not part of `make test`.
+test-image: build
+	$(call apt_install,docker.io)
+	SLIPWAY_BINARY=$(CURDIR)/$(BUILD_DIR)/slipway tests/kubernetes/with_dockerd.sh $(BUILD_DIR)/dockerd \
+	  $(PYTHON) -m pytest tests/integration/test_container_image.py -q
+
 # The tests are built only when GoogleTest is there (make test installs it).
 build: deps-apt
 	cmake -S . -B $(BUILD_DIR) $(CMAKE_FLAGS) \
@@ -99,7 +135,8 @@ test-unit:
 # are started once. TEST_JOBS=0 runs them in this process, one at a time.
 TEST_JOBS ?= $(JOBS)
 test-integration:
-	SLIPWAY_BINARY=$(CURDIR)/$(BUILD_DIR)/slipway $(PYTHON) -m pytest tests/integration -q \
+	SLIPWAY_BINARY=$(CURDIR)/$(BUILD_DIR)/slipway SLIPWAY_K8S_TOOLS=$(CURDIR)/$(K8S_TOOLS) \
+	  $(PYTHON) -m pytest tests/integration -q \
 	  $(if $(filter 0,$(TEST_JOBS)),,-n $(TEST_JOBS) --dist loadfile)
 
 # Address and undefined-behaviour sanitizers over the whole suite.

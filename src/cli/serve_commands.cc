@@ -11,6 +11,7 @@
 
 #include "cli/api_client.h"
 #include "cli/cli_support.h"
+#include "cli/kubernetes_manifests.h"
 #include "cli/registered_model.h"
 #include "cli/table.h"
 #include "core/error.h"
@@ -150,6 +151,12 @@ struct DeployArgs {
   int64_t max_queue_delay_us = -1;
   int64_t max_queued = -1;
   double log_sample_rate = -1;
+  // --target kubernetes: manifests instead of a request to the server.
+  std::string target = "server";
+  std::string output;  // a folder, or "-" for stdout
+  bool apply = false;
+  KubernetesModelOptions kubernetes;
+  std::vector<CLI::Option*> kubernetes_options;
 };
 
 const std::string kDeployments = "/api/v1/deployments";
@@ -231,6 +238,88 @@ void Show(const DeployArgs& args, const json& reply) {
   PrintDeployment(Field(reply, "deployment"), true);
 }
 
+// The deployment the options describe, as a server would keep it.
+serving::DeploymentSpec SpecOf(const DeployArgs& args) {
+  serving::DeploymentSpec spec;
+  spec.name = args.name;
+  spec.model_uri = args.model;
+  if (args.max_batch_rows >= 0) spec.max_batch_rows = args.max_batch_rows;
+  if (args.max_queue_delay_us >= 0) spec.max_queue_delay_us = args.max_queue_delay_us;
+  if (args.max_queued >= 0) spec.max_queued = args.max_queued;
+  if (args.log_sample_rate >= 0) spec.log_sample_rate = args.log_sample_rate;
+  return spec;
+}
+
+// `deploy create --target kubernetes`: the manifests, written to a folder,
+// to stdout, or applied with kubectl; the server is not asked.
+void CreateOnKubernetes(const DeployArgs& args) {
+  if (args.output.empty() && !args.apply) {
+    ThrowInvalid(
+        "--target kubernetes: say where the manifests go: --output DIR, --output - "
+        "(stdout) or --apply (kubectl apply)");
+  }
+  const std::vector<KubernetesObject> objects =
+      ModelDeploymentObjects(SpecOf(args), args.kubernetes);
+  const std::string yaml = ToYaml(objects);
+  if (args.output == "-") {
+    std::cout << yaml;
+  } else if (!args.output.empty()) {
+    for (const fs::path& file : WriteManifests(args.output, objects)) {
+      std::cerr << "wrote " << file.string() << "\n";
+    }
+  }
+  if (args.apply) ApplyWithKubectl(yaml);
+}
+
+void AddKubernetesOptions(CLI::App* cmd, DeployArgs* args) {
+  const std::string group = "Kubernetes (--target kubernetes)";
+  KubernetesModelOptions& k = args->kubernetes;
+  auto add = [&](CLI::Option* option) {
+    option->group(group);
+    args->kubernetes_options.push_back(option);
+  };
+  cmd->add_option("--target", args->target,
+                  "server: create it on the tracking server; kubernetes: write or apply the "
+                  "Kubernetes manifests of `slipway serve` pods for it instead")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"server", "kubernetes"}));
+  add(cmd->add_option("--output,-o", args->output,
+                      "Folder to write the manifests to (one file per object), or - for stdout"));
+  add(cmd->add_flag("--apply", args->apply,
+                    "Pipe the manifests to `kubectl apply -f -` (kubectl's current context)"));
+  add(cmd->add_option("--image", k.image, "Container image with the slipway binary")
+          ->default_str("slipway:" SLIPWAY_VERSION_STRING));
+  add(cmd->add_option("--image-pull-policy", k.image_pull_policy, "IfNotPresent, Always or Never")
+          ->capture_default_str());
+  add(cmd->add_option("--namespace", k.namespace_name, "Namespace of the objects"));
+  add(cmd->add_option("--cluster-tracking-uri", k.tracking_uri,
+                      "The tracking server as the pods reach it, inside the cluster")
+          ->capture_default_str());
+  add(cmd->add_option("--credentials-secret", k.credentials_secret,
+                      "Secret with MLFLOW_TRACKING_TOKEN (or _USERNAME and _PASSWORD) for a "
+                      "server with --auth"));
+  add(cmd->add_option("--replicas", k.replicas, "Pods (the autoscaler's minimum)")
+          ->capture_default_str());
+  add(cmd->add_option("--max-replicas", k.max_replicas,
+                      "Above --replicas: a HorizontalPodAutoscaler up to this many pods"));
+  add(cmd->add_option("--autoscale-metric", k.autoscale_metric,
+                      "queue (slipway_serving_queue_depth per pod; the default) or rate "
+                      "(requests per second per pod); both need a custom metrics adapter"));
+  add(cmd->add_option("--autoscale-target", k.autoscale_target,
+                      "Per-pod average the autoscaler keeps (default 8 queued, or 100 req/s)"));
+  add(cmd->add_option("--cpu-request", k.cpu_request, "CPU request")->capture_default_str());
+  add(cmd->add_option("--cpu-limit", k.cpu_limit, "CPU limit (empty: none)")
+          ->capture_default_str());
+  add(cmd->add_option("--memory-request", k.memory_request, "Memory request")
+          ->capture_default_str());
+  add(cmd->add_option("--memory-limit", k.memory_limit, "Memory limit (empty: none)")
+          ->capture_default_str());
+  add(cmd->add_option("--port", k.port, "Port the pods serve on")->capture_default_str());
+  add(cmd->add_option("--threads", k.threads, "`slipway serve --threads` (0: its default)"));
+  add(cmd->add_flag("--service-monitor", k.service_monitor,
+                    "Also a ServiceMonitor (Prometheus Operator) for the pods' /metrics"));
+}
+
 void AddDeployCommands(CLI::App& app) {
   CLI::App* deploy = app.add_subcommand(
       "deploy", "Manage deployments: models served by a running `slipway server`");
@@ -253,7 +342,12 @@ void AddDeployCommands(CLI::App& app) {
       ->required();
   limits(create);
   AddServerOptions(create, &args->server);
+  AddKubernetesOptions(create, args.get());
   create->callback([args] {
+    if (args->target == "kubernetes") return CreateOnKubernetes(*args);
+    for (CLI::Option* option : args->kubernetes_options) {
+      if (option->count() > 0) ThrowInvalid(option->get_name() + " needs --target kubernetes");
+    }
     ApiClient client(ResolveTrackingUri(args->server.tracking_uri));
     json body = Limits(*args);
     body["name"] = args->name;
