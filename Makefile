@@ -19,7 +19,7 @@ DATA_DIR    ?= slipway-data
 APT_RUN  := build-essential cmake ninja-build ccache pkg-config \
 	libsqlite3-dev libssl-dev libpq-dev nlohmann-json3-dev libyaml-cpp-dev libcli11-dev \
 	libspdlog-dev libfmt-dev libcpp-httplib-dev libboost-dev zlib1g-dev \
-	libxgboost-dev libeigen3-dev \
+	libxgboost-dev libeigen3-dev libjemalloc-dev \
 	libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
 APT_TEST := libgtest-dev libgmock-dev clang-format prometheus prometheus-alertmanager wrk chromium \
 	openjdk-17-jre-headless maven postgresql

@@ -402,29 +402,33 @@ bool JsonScanner::TryReadNumber(Number* out) {
 namespace {
 
 // The first `n` bytes at or after `p` that are ',' or ']' (before `end`),
-// appended to `found`; false when the body has fewer. On x86-64 sixteen
+// into `found[0..n)`; false when the body has fewer. On x86-64 sixteen
 // bytes are compared at once (SSE2, which every x86-64 has), so finding a
-// row's separators costs a fraction of a cycle per byte.
+// row's separators costs a fraction of a cycle per byte; a block's
+// separators are written without checking for the n-th (`found` has room
+// for one block past it).
 bool FindSeparators(const char* p, const char* end, size_t n, std::vector<const char*>& found) {
-  found.clear();
+  if (found.size() < n + 16) found.resize(n + 16);
+  const char** out = found.data();
+  size_t k = 0;
 #if defined(__x86_64__)
   const __m128i comma = _mm_set1_epi8(',');
   const __m128i close = _mm_set1_epi8(']');
-  while (end - p >= 16 && found.size() < n) {
+  while (end - p >= 16 && k < n) {
     const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
     auto mask = static_cast<uint32_t>(_mm_movemask_epi8(
         _mm_or_si128(_mm_cmpeq_epi8(bytes, comma), _mm_cmpeq_epi8(bytes, close))));
-    while (mask != 0 && found.size() < n) {
-      found.push_back(p + std::countr_zero(mask));
+    while (mask != 0) {
+      out[k++] = p + std::countr_zero(mask);
       mask &= mask - 1;
     }
     p += 16;
   }
 #endif
-  for (; p < end && found.size() < n; ++p) {
-    if (*p == ',' || *p == ']') found.push_back(p);
+  for (; p < end && k < n; ++p) {
+    if (*p == ',' || *p == ']') out[k++] = p;
   }
-  return found.size() == n;
+  return k >= n;
 }
 
 #if defined(__x86_64__)
@@ -517,12 +521,10 @@ bool HasSsse3() {
 #define SLIPWAY_SSSE3
 #endif
 
-// The values of a list whose ends `stops` holds, from `p` (after the '['):
+// The `n` values of a list whose ends `stops` holds, from `p` (after the '['):
 // numbers, and nulls when `nulls`; returns the end of the list or nullptr.
-SLIPWAY_SSSE3 const char* ReadListValues(const char* p, const char* end,
-                                         const std::vector<const char*>& stops, bool nulls,
-                                         double* out) {
-  const size_t n = stops.size();
+SLIPWAY_SSSE3 const char* ReadListValues(const char* p, const char* end, const char* const* stops,
+                                         size_t n, bool nulls, double* out) {
   for (size_t i = 0; i < n; ++i) {
     const char* const stop = stops[i];
     if (*stop != (i + 1 < n ? ',' : ']')) return nullptr;
@@ -573,7 +575,7 @@ bool JsonScanner::TryReadNumberList(double* out, size_t n, bool nulls) {
   // or a nested list only makes a value that is not a plain number, and
   // then this returns false like any other value it does not take.
   if (!FindSeparators(p + 1, end, n, separators_)) return false;
-  p = ReadListValues(p + 1, end, separators_, nulls, out);
+  p = ReadListValues(p + 1, end, separators_.data(), n, nulls, out);
   if (p == nullptr) return false;
   pos_ = static_cast<size_t>(p - begin);
   return true;
