@@ -33,7 +33,7 @@ APT_NODE := nodejs npm
 CMAKE_FLAGS := -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DCMAKE_CXX_COMPILER_LAUNCHER=ccache
 
 .PHONY: all deps deps-apt deps-apt-test deps-apt-bench deps-python deps-s3proxy deps-k8s image test-image build build-run run test test-unit \
-	test-integration sanitize tsan format format-check bench clean
+	test-integration test-integration-pg-s3 sanitize tsan format format-check bench clean
 
 all: build
 
@@ -121,7 +121,7 @@ run: build
 
 test: deps
 	$(MAKE) build
-	$(MAKE) test-unit test-integration
+	$(MAKE) test-unit test-integration test-integration-pg-s3
 
 # One S3Proxy and one PostgreSQL for every unit test process
 # (tests/with_test_servers.py).
@@ -137,6 +137,18 @@ TEST_JOBS ?= $(JOBS)
 test-integration:
 	SLIPWAY_BINARY=$(CURDIR)/$(BUILD_DIR)/slipway SLIPWAY_K8S_TOOLS=$(CURDIR)/$(K8S_TOOLS) \
 	  $(PYTHON) -m pytest tests/integration -q \
+	  $(if $(filter 0,$(TEST_JOBS)),,-n $(TEST_JOBS) --dist loadfile)
+
+# The MLflow client flows, registry, logged models, auth, audit and datasets
+# again with every server on a fresh PostgreSQL database and its artifacts in
+# an S3 bucket (S3Proxy): the same tests, the other engines
+# (SLIPWAY_ITEST_STORE, SLIPWAY_ITEST_ARTIFACTS in tests/integration/conftest.py).
+# Any other file runs the same way by hand.
+PG_S3_FILES := test_tracking_flow.py test_registry.py test_logged_models.py test_auth.py \
+	test_audit.py test_data.py
+test-integration-pg-s3:
+	SLIPWAY_BINARY=$(CURDIR)/$(BUILD_DIR)/slipway SLIPWAY_ITEST_STORE=postgresql SLIPWAY_ITEST_ARTIFACTS=s3 \
+	  $(PYTHON) -m pytest $(addprefix tests/integration/,$(PG_S3_FILES)) -q \
 	  $(if $(filter 0,$(TEST_JOBS)),,-n $(TEST_JOBS) --dist loadfile)
 
 # Address and undefined-behaviour sanitizers over the whole suite.

@@ -257,11 +257,15 @@ void AuditVerify(const AuditVerifyOptions& options) {
   governance::AuditReport report;
   json shown;
   if (!options.store.empty()) {
-    std::string path = SqlitePath(options.store);
-    std::error_code error;
-    // Opening a path that does not exist would create an empty store and call it intact.
-    if (!std::filesystem::is_regular_file(path, error)) {
-      ThrowNotFound(fmt::format("no metadata store at '{}'", path));
+    // Opening a path that does not exist would create an empty store and
+    // call it intact. (A PostgreSQL database is opened as it is: connecting
+    // to one that does not exist fails with the server's message.)
+    if (!store::IsPostgresStoreUri(options.store)) {
+      std::string path = SqlitePath(options.store);
+      std::error_code error;
+      if (!std::filesystem::is_regular_file(path, error)) {
+        ThrowNotFound(fmt::format("no metadata store at '{}'", path));
+      }
     }
     std::unique_ptr<store::MetadataStores> stores = store::OpenMetadataStore(options.store);
     report = governance::AuditLog(*stores->audit).Verify();
@@ -318,7 +322,8 @@ void AddAuditCommands(CLI::App& app) {
   CLI::Option* uri = AddTrackingUriOption(verify, &verify_options->tracking_uri);
   verify
       ->add_option("--store", verify_options->store,
-                   "Verify the metadata store at sqlite:///PATH directly, not through a server")
+                   "Verify the metadata store at sqlite:///PATH or postgresql://... directly, "
+                   "not through a server")
       ->excludes(uri);
   verify->add_flag("--json", verify_options->json,
                    "Print the report as JSON: {\"ok\", \"entries\", \"problems\"}");

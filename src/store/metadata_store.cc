@@ -80,6 +80,8 @@ std::unique_ptr<MetadataStores> OpenPostgres(const std::string& uri) {
 
 }  // namespace
 
+bool IsPostgresStoreUri(const std::string& uri) { return postgres::IsPostgresUri(uri); }
+
 std::string SqlitePathOf(const std::string& uri) {
   if (postgres::IsPostgresUri(uri)) {
     throw Error(ErrorCode::kInvalidParameterValue,

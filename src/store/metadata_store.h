@@ -92,4 +92,7 @@ SchemaUpgradeReport UpgradeMetadataSchema(const std::string& uri);
 // INVALID_PARAMETER_VALUE.
 std::string SqlitePathOf(const std::string& uri);
 
+// Whether `uri` names a PostgreSQL database (postgresql:// or postgres://).
+bool IsPostgresStoreUri(const std::string& uri);
+
 }  // namespace slipway::store

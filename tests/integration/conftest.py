@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -40,6 +41,11 @@ REFERENCE = os.environ.get("SLIPWAY_ITEST_REFERENCE", "")
 # database on the run's PostgreSQL instead of a SQLite file (tests that open
 # the SQLite file themselves do not apply then).
 STORE = os.environ.get("SLIPWAY_ITEST_STORE", "sqlite")
+# SLIPWAY_ITEST_ARTIFACTS=s3: every server the fixtures start keeps its
+# artifacts under a prefix of its own in one bucket of the run's S3Proxy
+# (tests/integration/s3.py) instead of a local folder (tests that read the
+# artifact folder themselves do not apply then).
+ARTIFACTS = os.environ.get("SLIPWAY_ITEST_ARTIFACTS", "local")
 STARTUP_TIMEOUT_S = 60.0 if REFERENCE else 20.0
 SHUTDOWN_TIMEOUT_S = 30.0 if REFERENCE else 10.0
 
@@ -123,6 +129,17 @@ class SlipwayServer:
     @property
     def artifacts_dir(self) -> Path:
         return self.data_dir / "artifacts"
+
+    def stored_artifact(self, path: str) -> bytes | None:
+        """The bytes the artifact root holds at `path` (relative to the root):
+        the local folder, or the run's bucket under SLIPWAY_ITEST_ARTIFACTS=s3;
+        None when there is nothing."""
+        if self.artifacts_uri.startswith(f"s3://{_S3_BUCKET}/") and _S3 is not None:
+            key = self.artifacts_uri.removeprefix(f"s3://{_S3_BUCKET}/") + "/" + path
+            found = _S3.object_path(_S3_BUCKET, key)
+        else:
+            found = self.artifacts_dir / path
+        return found.read_bytes() if found.is_file() else None
 
     @property
     def url(self) -> str:
@@ -278,7 +295,13 @@ class SlipwayServer:
 def _make_server(tmp_path_factory, name: str) -> SlipwayServer:
     data_dir = tmp_path_factory.mktemp(name)
     store_uri = _postgres_cluster().create_database() if STORE == "postgresql" else ""
-    return SlipwayServer(binary=slipway_binary(), data_dir=data_dir, store_uri=store_uri)
+    srv = SlipwayServer(binary=slipway_binary(), data_dir=data_dir, store_uri=store_uri)
+    if ARTIFACTS == "s3":
+        proxy = _run_s3proxy()
+        srv.artifacts_uri = f"s3://{_S3_BUCKET}/{data_dir.name}"
+        srv.extra_args += ["--s3-endpoint", proxy.endpoint]
+        srv.env.update(proxy.env())
+    return srv
 
 
 @pytest.fixture(scope="module")
@@ -455,6 +478,25 @@ def postgres():
 def postgres_db(postgres) -> str:
     """The URI of a fresh, empty database of the test's own."""
     return postgres.create_database()
+
+
+_S3 = None  # the run's S3Proxy for SLIPWAY_ITEST_ARTIFACTS=s3, started on first use
+_S3_BUCKET = "itest"
+
+
+def _run_s3proxy():
+    global _S3
+    if _S3 is None:
+        import atexit
+        import tempfile
+
+        from s3 import start_s3proxy
+
+        folder = Path(tempfile.mkdtemp(prefix="slipway-itest-s3-"))
+        _S3 = start_s3proxy(folder)
+        _S3.make_bucket(_S3_BUCKET)
+        atexit.register(lambda: (_S3.stop(), shutil.rmtree(folder, ignore_errors=True)))
+    return _S3
 
 
 @pytest.fixture(scope="session")

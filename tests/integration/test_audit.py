@@ -24,7 +24,7 @@ import requests
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
-from conftest import SlipwayServer, slipway_binary, unique
+from conftest import SlipwayServer, _postgres_cluster, slipway_binary, unique
 
 pytestmark = pytest.mark.slipway_only
 
@@ -110,7 +110,7 @@ def assert_chained(entries: list[dict]) -> None:
 
 
 def store_uri(srv) -> str:
-    return f"sqlite:///{srv.store_path}"
+    return srv.store_uri or f"sqlite:///{srv.store_path}"
 
 
 def make_trail(client: MlflowClient) -> str:
@@ -125,8 +125,19 @@ def make_trail(client: MlflowClient) -> str:
 
 
 def tamper(srv, *statements: tuple[str, tuple]) -> None:
-    """Runs SQL on the stopped server's store file, as someone with file access could."""
+    """Runs SQL on the stopped server's store, as someone with access to the
+    file (or the database, under SLIPWAY_ITEST_STORE=postgresql) could."""
     assert not srv.alive()
+    if srv.store_uri:
+        database = srv.store_uri.rsplit("/", 1)[1]
+        for sql, args in statements:
+            for arg in args:  # the tests' own ints and hex strings, as literals
+                literal = str(arg) if isinstance(arg, int) else "'" + str(arg).replace("'", "''") + "'"
+                sql = sql.replace("?", literal, 1)
+            changed = _postgres_cluster().psql(
+                f"WITH t AS ({sql} RETURNING 1) SELECT count(*) FROM t", database)
+            assert changed.strip() == "1", sql
+        return
     with sqlite3.connect(srv.store_path) as db:
         for sql, args in statements:
             assert db.execute(sql, args).rowcount == 1, sql

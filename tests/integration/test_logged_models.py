@@ -67,9 +67,9 @@ def test_xgboost_log_model_and_load_back(mlflow_client, booster, server, tmp_pat
     assert lm.last_updated_timestamp >= lm.creation_timestamp
 
     # the model's files went through the artifact proxy into the artifact root
-    model_dir = server.artifacts_dir / exp_id / "models" / info.model_id / "artifacts"
-    assert (model_dir / "MLmodel").is_file()
-    mlmodel = (model_dir / "MLmodel").read_text()
+    stored = server.stored_artifact(f"{exp_id}/models/{info.model_id}/artifacts/MLmodel")
+    assert stored is not None
+    mlmodel = stored.decode()
     assert "xgboost" in mlmodel and info.model_id in mlmodel
     listed = {a.path for a in mlflow_client.list_logged_model_artifacts(info.model_id)}
     assert {"MLmodel", "model.ubj"} <= listed
