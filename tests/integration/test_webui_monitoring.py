@@ -213,6 +213,66 @@ def test_the_page_shows_drift_distribution_accuracy_and_the_alert(page, server, 
     page.console.assert_clean(allowed=("status of 404",))
 
 
+def test_the_whole_range_and_a_resolved_alert(page, server, drifted):
+    """After the page test above (same module, same deployment): the
+    distribution over the whole range mixes both windows, and a third window
+    drawn like the reference ends the drift, resolves the alert, and the page
+    says both."""
+    from playwright.sync_api import expect
+
+    name, windows = drifted["name"], drifted["windows"]
+    window_label = f"window #{windows[-1]['seq']}"
+    page.goto(f"/deployments/{name}/monitoring?feature=f2")
+    dist = page.get_by_test_id("distribution-chart")
+    expect(dist).to_have_attribute("data-feature", "f2")
+    ref_centre, _ = _centre(page, "reference")
+    latest_centre, _ = _centre(page, window_label)
+    # The whole range: one window like the reference and the shifted one, so
+    # its centre lies between theirs, about halfway.
+    page.get_by_role("button", name="whole range").click()
+    assert "over=range" in page.url
+    range_bars = "[data-testid=distribution-histogram] g[data-series='the range shown'] rect.bar"
+    expect(page.locator(range_bars).first).to_be_attached()
+    range_centre, range_total = _centre(page, "the range shown")
+    assert range_total == pytest.approx(1, abs=1e-6)
+    shift = latest_centre - ref_centre
+    assert 0.25 * shift < range_centre - ref_centre < 0.75 * shift, (
+        ref_centre, range_centre, latest_centre)
+    # The range buttons keep the view in the address; the last hour holds
+    # both windows, so the chart still shows two points.
+    page.get_by_test_id("range").get_by_role("button", name="last hour").click()
+    assert "range=1h" in page.url
+    expect(page.get_by_test_id("drift-chart")).to_have_attribute("data-points", "2")
+
+    # A third window drawn like the reference: no feature drifts in it, the
+    # gauge falls, and the alert resolves.
+    base = f"{server.url}/api/v1/deployments/{name}"
+    _send(server, name, _draw(np.random.default_rng(22), 500))
+
+    def three_windows():
+        found = requests.get(f"{base}/monitor/windows", timeout=30).json()["windows"]
+        return found if len([w for w in found if w["closed"]]) == 3 else None
+
+    latest = wait_for(three_windows, timeout=60, what="a third closed window")[-1]
+    assert not any(c["over_threshold"] for c in latest["features"]), latest["features"]
+
+    def resolved():
+        history = requests.get(f"{base}/alerts/history", timeout=30).json()
+        firing = [a for a in history["active"] if a["state"] == "firing"]
+        done = [t for t in history["transitions"] if t["state"] == "resolved"]
+        return done if done and not firing else None
+
+    wait_for(resolved, timeout=60, what="the drift alert to resolve")
+    page.reload()
+    expect(page.get_by_test_id("drift-summary")).to_have_text("No feature above its threshold in 3.")
+    expect(page.get_by_test_id("drift-chart")).to_have_attribute("data-points", "3")
+    expect(page.locator("[data-testid=active-alerts] tr[data-state=firing]")).to_have_count(0)
+    resolved_item = page.locator("[data-testid=alert-history] li[data-state=resolved]")
+    expect(resolved_item.first).to_contain_text("FeatureDrift")
+    _shot(page, "monitoring-resolved")
+    page.console.assert_clean(allowed=("status of 404",))
+
+
 def test_a_deployment_without_a_monitor_says_how_to_set_one(page, server, served):  # noqa: F811
     from playwright.sync_api import expect
 
