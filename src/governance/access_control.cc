@@ -473,7 +473,11 @@ Visibility AccessControl::Readable(const Actor& actor, ResourceType type) const 
 }
 
 void AccessControl::Created(const Actor& actor, ResourceType type, const std::string& id) {
-  if (actor.kind != Actor::Kind::kUser || !actor.user) return;
+  // A user's resource, whether they made it or a component acting for them
+  // did (the loop's feedback dataset: its owner may then add versions and
+  // grant it, as if they had pushed it). The operator and a component
+  // acting for nobody own nothing: with --auth, an admin grants those.
+  if (actor.kind == Actor::Kind::kOperator || !actor.user) return;
   GrantOwner(*actor.user, type, id);
 }
 

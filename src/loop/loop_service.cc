@@ -534,14 +534,9 @@ bool LoopService::BuildWindowsData(const LoopPolicy& policy, const std::string& 
     throw;
   }
   fs::remove(file);
-  if (outcome.created && outcome.version.version == 1 && policy.owner_id != 0) {
-    // The loop's actor owns nothing of its own: the dataset it made goes to
-    // the policy's owner (MANAGE), as if they had pushed it, so the next
-    // runs (and they) may add versions.
-    authorizer_.Created(governance::Actor::ForUser(governance::Principal{
-                            policy.owner_id, policy.owner, policy.owner_is_admin}),
-                        ResourceType::kDataset, name);
-  }
+  // A new dataset is the policy owner's (MANAGE): the loop's actor acts for
+  // them, and AccessControl::Created grants what such an actor creates to
+  // the user it acts for, so the next runs (and they) may add versions.
   run.data = fmt::format("{}@{}", name, outcome.version.version);
   lineage["dataset"] = run.data;
   lineage["new_version"] = outcome.created;

@@ -280,6 +280,23 @@ TEST_P(AccessControlTest, PermissionsFollowGrantsDefaultsOwnershipAndAdmins) {
   EXPECT_EQ(strict->PermissionOf(a, ResourceType::kExperiment, "9"), Permission::kNoPermissions);
 }
 
+TEST_P(AccessControlTest, WhatAUserOrAComponentActingForThemCreatesIsTheirs) {
+  User alice = access_->CreateUser("alice", "pw", false);
+  Principal a{alice.id, "alice", false};
+  access_->Created(Actor::ForUser(a), ResourceType::kDataset, "made-by-alice");
+  EXPECT_EQ(access_->PermissionOf(a, ResourceType::kDataset, "made-by-alice"), Permission::kManage);
+  // The retraining loop acting for alice: the dataset it makes is hers.
+  access_->Created(Actor::System("loop", a), ResourceType::kDataset, "made-for-alice");
+  EXPECT_EQ(access_->PermissionOf(a, ResourceType::kDataset, "made-for-alice"),
+            Permission::kManage);
+  // The operator and a component acting for nobody own nothing.
+  access_->Created(Actor::System("monitoring"), ResourceType::kDataset, "made-by-nobody");
+  access_->Created(Actor::Operator("local:test"), ResourceType::kDataset, "made-by-operator");
+  EXPECT_EQ(access_->PermissionOf(a, ResourceType::kDataset, "made-by-nobody"), Permission::kRead);
+  EXPECT_EQ(access_->PermissionOf(a, ResourceType::kDataset, "made-by-operator"),
+            Permission::kRead);
+}
+
 TEST_P(AccessControlTest, RepeatedFailuresAreThrottledPerAddressAndUser) {
   access_->CreateUser("alice", "pw", false);
   for (int i = 0; i < 3; ++i) {
