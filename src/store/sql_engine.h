@@ -2,7 +2,9 @@
 // spelling: its database (`Db`), the connection of one transaction
 // (`Session`: Prepare, Exec, Changes) and its statements (`Row`: Bind, Step,
 // Run, Int, Double, Text, IsNull), and running a write or a read
-// transaction. SqliteEngine is SQLite's (store/sqlite_db.h); PgEngine
+// transaction (and a write that locks the rows it reads with the dialect's
+// RowLock, where concurrent writers to one row must take turns), and whether
+// an error is a unique violation. SqliteEngine is SQLite's (store/sqlite_db.h); PgEngine
 // (store/postgres/pg_engine.h) is PostgreSQL's, whose statements take the
 // same `?` placeholders.
 //
@@ -12,6 +14,7 @@
 // has both since 3.35), so fixing a store fixes it on both.
 #pragma once
 
+#include <exception>
 #include <utility>
 
 #include "store/sql_search.h"
@@ -34,6 +37,14 @@ struct SqliteEngine {
   static auto Read(Db& db, F&& body) {
     return db.Read(std::forward<F>(body));
   }
+  // The single writer runs one write at a time: a plain write.
+  template <typename F>
+  static void WriteLocking(Db& db, F&& body) {
+    db.Write(std::forward<F>(body));
+  }
+  // A write checks before it inserts a unique value, and the single writer
+  // runs no other write in between: no violation reaches a store.
+  static bool IsUniqueViolation(const std::exception&) { return false; }
 };
 
 }  // namespace slipway::store
