@@ -1,7 +1,7 @@
 // SqliteDb's statement API (store/sqlite_db.h) over a PgConnection: the
 // statements of PgEngine (pg_engine.h), for the stores written once for both
-// engines (deployment, loop, alert, monitor, GenAI), and of the trace
-// store, still a PostgreSQL copy of the SQLite one.
+// engines (tracking, registry, traces, deployment, loop, alert, monitor,
+// GenAI).
 //
 // A PgSession wraps the connection of one transaction; PgStatement takes the
 // SQLite statements' `?` and `?N` placeholders (numbered in order, as
