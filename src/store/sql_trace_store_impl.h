@@ -605,10 +605,19 @@ int64_t SqlTraceStore<Engine>::DeleteTraces(const std::string& experiment_id,
         if (find.Step()) pks.push_back(find.Int(0));
       }
     } else {
-      auto find = db.Prepare(
-          "SELECT trace_pk FROM traces WHERE experiment_id = ? AND request_time <= ? ORDER BY "
-          "request_time, trace_id LIMIT ?");
-      find.Bind(1, experiment).Bind(2, *max_timestamp).Bind(3, max_traces.value_or(-1));
+      // Without max_traces, every trace up to max_timestamp: the dialect
+      // spells "no limit" (PostgreSQL refuses a negative LIMIT).
+      const SqlDialect& dialect = Engine::Dialect();
+      SqlFragment f;
+      f.Add("SELECT trace_pk FROM traces WHERE experiment_id = ")
+          .Bind(experiment)
+          .Add(" AND request_time <= ")
+          .Bind(*max_timestamp)
+          .Add(" ORDER BY request_time, " + dialect.TextOrder("trace_id"))
+          .Add(dialect.LimitOffset(max_traces.value_or(-1), 0));
+      const SqlQuery query = dialect.Finish(std::move(f));
+      auto find = db.Prepare(query.sql);
+      BindAll(find, query.binds);
       while (find.Step()) pks.push_back(find.Int(0));
     }
     for (int64_t pk : pks) sql_trace_store::DeleteTraceRows(db, pk);

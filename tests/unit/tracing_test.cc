@@ -385,6 +385,8 @@ TEST_P(TraceServiceTest, SearchFiltersOrdersPagesAndDeletes) {
   EXPECT_EQ(ids(""), (std::vector<int64_t>{50, 40, 30}));
   EXPECT_EQ(service_->DeleteTraces(experiment_, {TraceIdOf(Bytes(16, 'o'))}, {}, {}), 1);
   EXPECT_EQ(ids(""), (std::vector<int64_t>{40, 30}));
+  EXPECT_EQ(service_->DeleteTraces(experiment_, {}, 35, {}), 1);  // no max_traces: every one
+  EXPECT_EQ(ids(""), (std::vector<int64_t>{40}));
   EXPECT_THROW(service_->DeleteTraces(experiment_, {}, {}, {}), Error);
   EXPECT_THROW(service_->DeleteTraces(experiment_, {"x"}, 5, {}), Error);
   EXPECT_THROW(service_->DeleteTraces(experiment_, {}, 5, 0), Error);
