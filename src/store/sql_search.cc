@@ -69,6 +69,10 @@ class SqliteDialect final : public SqlDialect {
   std::string_view Flag(bool value) const override { return value ? "1" : "0"; }
   std::string_view InnerLoopJoin() const override { return "CROSS JOIN"; }
   std::string TextOrder(std::string_view column) const override { return std::string(column); }
+  std::string_view Greatest() const override { return "MAX"; }
+  std::string_view Least() const override { return "MIN"; }
+  std::string_view RowLock() const override { return ""; }
+  std::string AfterExplicitKey(std::string_view, std::string_view) const override { return {}; }
   Fragment JsonArrayElements(std::string json_array, bool) const override {
     // json_each gives JSON integers as INTEGER and strings as TEXT.
     Fragment f;
@@ -99,6 +103,14 @@ class PostgresDialect final : public SqlDialect {
   }
   std::string_view Flag(bool value) const override { return value ? "TRUE" : "FALSE"; }
   std::string_view InnerLoopJoin() const override { return "JOIN"; }
+  std::string_view Greatest() const override { return "GREATEST"; }
+  std::string_view Least() const override { return "LEAST"; }
+  std::string_view RowLock() const override { return " FOR NO KEY UPDATE"; }
+  std::string AfterExplicitKey(std::string_view table, std::string_view column) const override {
+    const std::string t(table), c(column);
+    return "SELECT setval(pg_get_serial_sequence('" + t + "', '" + c + "'), GREATEST(MAX(" + c +
+           "), 1), MAX(" + c + ") >= 1) FROM " + t;
+  }
   std::string TextOrder(std::string_view column) const override {
     return std::string(column) + " COLLATE \"C\"";
   }

@@ -97,6 +97,8 @@ struct SqlFragment {
 //     the list's length, and no engine's limit on bound parameters is met):
 //     json_each(?) in SQLite, json_array_elements_text($n) in PostgreSQL.
 //   - string concatenation is `||` in both; the builders do not concatenate.
+//   - the larger and smaller of two values: SQLite's two-argument max() and
+//     min() (its aggregates with one), PostgreSQL's GREATEST and LEAST.
 class SqlDialect {
  public:
   virtual ~SqlDialect() = default;
@@ -127,6 +129,19 @@ class SqlDialect {
 
   // An ORDER BY term on a text column, comparing bytes.
   virtual std::string TextOrder(std::string_view column) const = 0;
+
+  // The function that gives the larger (the smaller) of its two arguments.
+  virtual std::string_view Greatest() const = 0;
+  virtual std::string_view Least() const = 0;
+
+  // What ends a SELECT whose rows the transaction will write (locking
+  // them), with its leading space; empty where no lock is needed.
+  virtual std::string_view RowLock() const = 0;
+
+  // The statement to run after inserting an explicit value into `table`'s
+  // identity key `column`, so that the next generated key follows the
+  // largest; empty where the engine does that itself.
+  virtual std::string AfterExplicitKey(std::string_view table, std::string_view column) const = 0;
 
   // `SELECT ...` of the elements of the JSON array `json_array`, bound as one
   // value: numbers as integers when `integers`, else strings as text.

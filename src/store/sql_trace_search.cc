@@ -147,10 +147,11 @@ std::pair<std::string, bool> OrderColumn(const tracing::TraceOrder& term,
 
 }  // namespace
 
-SqlQuery BuildTraceSearch(const SqlDialect& dialect, const std::vector<int64_t>& experiment_ids,
-                          const tracing::TraceFilter& filter,
-                          const std::vector<tracing::TraceOrder>& order, int64_t limit,
-                          int64_t offset) {
+SqlFragment TraceSearchFragment(const SqlDialect& dialect,
+                                const std::vector<int64_t>& experiment_ids,
+                                const tracing::TraceFilter& filter,
+                                const std::vector<tracing::TraceOrder>& order, int64_t limit,
+                                int64_t offset) {
   SqlFragment f;
   f.Add("SELECT t.trace_pk FROM traces t WHERE ");
   // One experiment (the usual search) as `=`, so that traces_by_experiment
@@ -216,7 +217,14 @@ SqlQuery BuildTraceSearch(const SqlDialect& dialect, const std::vector<int64_t>&
     f.Add(piece);
   }
   f.Add(dialect.LimitOffset(limit, offset));
-  return dialect.Finish(std::move(f));
+  return f;
+}
+
+SqlQuery BuildTraceSearch(const SqlDialect& dialect, const std::vector<int64_t>& experiment_ids,
+                          const tracing::TraceFilter& filter,
+                          const std::vector<tracing::TraceOrder>& order, int64_t limit,
+                          int64_t offset) {
+  return dialect.Finish(TraceSearchFragment(dialect, experiment_ids, filter, order, limit, offset));
 }
 
 }  // namespace slipway::store

@@ -21,4 +21,13 @@ SqlQuery BuildTraceSearch(const SqlDialect& dialect, const std::vector<int64_t>&
                           const std::vector<tracing::TraceOrder>& order, int64_t limit,
                           int64_t offset);
 
+// The same search unfinished, to be part of a larger statement (a count of
+// the traces several searches share, a scan of the matching traces' rows)
+// that SqlDialect::Finish numbers as a whole.
+SqlFragment TraceSearchFragment(const SqlDialect& dialect,
+                                const std::vector<int64_t>& experiment_ids,
+                                const tracing::TraceFilter& filter,
+                                const std::vector<tracing::TraceOrder>& order, int64_t limit,
+                                int64_t offset);
+
 }  // namespace slipway::store

@@ -1,52 +1,12 @@
-// The model registry on the embedded SQLite database.
+// The model registry on the embedded SQLite database (sql_registry_store.h).
 #pragma once
 
-#include <memory>
-
-#include "registry/registry_store.h"
-#include "store/sqlite_db.h"
+#include "store/sql_engine.h"
+#include "store/sql_registry_store.h"
 
 namespace slipway::store {
 
-// Implements RegistryStore over a SqliteDb shared with the tracking store
-// (one writer thread for the whole database). Thread-safe.
-class SqliteRegistryStore : public registry::RegistryStore {
- public:
-  explicit SqliteRegistryStore(std::shared_ptr<SqliteDb> db) : db_(std::move(db)) {}
-
-  void CreateRegisteredModel(const registry::RegisteredModel& model) override;
-  std::optional<registry::RegisteredModel> GetRegisteredModel(const std::string& name) override;
-  void RenameRegisteredModel(const std::string& name, const std::string& new_name) override;
-  void UpdateRegisteredModel(const std::string& name, const std::string& description) override;
-  void DeleteRegisteredModel(const std::string& name) override;
-  tracking::PageOf<registry::RegisteredModel> SearchRegisteredModels(
-      const tracking::Filter& filter, const std::vector<tracking::OrderTerm>& order_by,
-      tracking::Page page, const Visibility& visible) override;
-  void SetRegisteredModelTag(const std::string& name, const registry::Tag& tag) override;
-  void DeleteRegisteredModelTag(const std::string& name, const std::string& key) override;
-
-  registry::ModelVersion CreateModelVersion(const registry::ModelVersion& version) override;
-  std::optional<registry::ModelVersion> GetModelVersion(const std::string& name,
-                                                        int64_t version) override;
-  void UpdateModelVersion(const std::string& name, int64_t version,
-                          const std::string& description) override;
-  void TransitionModelVersionStage(const std::string& name, int64_t version,
-                                   const std::string& stage, bool archive_existing) override;
-  void DeleteModelVersion(const std::string& name, int64_t version) override;
-  tracking::PageOf<registry::ModelVersion> SearchModelVersions(
-      const tracking::Filter& filter, const std::vector<tracking::OrderTerm>& order_by,
-      tracking::Page page, const Visibility& visible) override;
-  void SetModelVersionTag(const std::string& name, int64_t version,
-                          const registry::Tag& tag) override;
-  void DeleteModelVersionTag(const std::string& name, int64_t version,
-                             const std::string& key) override;
-
-  void SetAlias(const std::string& name, const std::string& alias, int64_t version) override;
-  void DeleteAlias(const std::string& name, const std::string& alias) override;
-  std::optional<int64_t> ResolveAlias(const std::string& name, const std::string& alias) override;
-
- private:
-  std::shared_ptr<SqliteDb> db_;
-};
+extern template class SqlRegistryStore<SqliteEngine>;
+using SqliteRegistryStore = SqlRegistryStore<SqliteEngine>;
 
 }  // namespace slipway::store

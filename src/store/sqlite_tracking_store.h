@@ -1,78 +1,13 @@
-// The tracking store on an embedded SQLite database (the default store).
+// The tracking store on the embedded SQLite database (sql_tracking_store.h),
+// the default store.
 #pragma once
 
-#include <memory>
-#include <string>
-
-#include "store/sqlite_db.h"
-#include "tracking/tracking_store.h"
+#include "store/sql_engine.h"
+#include "store/sql_tracking_store.h"
 
 namespace slipway::store {
 
-// Implements TrackingStore over SqliteDb: writes go through its single writer
-// with group commit, reads through its pool. Thread-safe.
-class SqliteTrackingStore : public tracking::TrackingStore {
- public:
-  // Over a database shared with the other stores (see OpenMetadataDatabase).
-  explicit SqliteTrackingStore(std::shared_ptr<SqliteDb> db) : db_(std::move(db)) {}
-
-  // Opens or creates the database file at `path`, migrates it, and uses it
-  // alone (tests and tools).
-  static std::unique_ptr<SqliteTrackingStore> Open(const std::string& path);
-
-  std::string CreateExperiment(const tracking::Experiment& experiment,
-                               const std::string& artifact_root) override;
-  std::optional<tracking::Experiment> GetExperiment(const std::string& experiment_id) override;
-  std::optional<tracking::Experiment> GetExperimentByName(const std::string& name) override;
-  tracking::PageOf<tracking::Experiment> SearchExperiments(
-      tracking::ViewType view, const tracking::Filter& filter,
-      const std::vector<tracking::OrderTerm>& order_by, tracking::Page page,
-      const Visibility& visible) override;
-  void RenameExperiment(const std::string& experiment_id, const std::string& name) override;
-  void SetExperimentLifecycle(const std::string& experiment_id, const std::string& stage) override;
-  void SetExperimentTag(const std::string& experiment_id, const tracking::Tag& tag) override;
-  void DeleteExperimentTag(const std::string& experiment_id, const std::string& key) override;
-
-  void CreateRun(const tracking::RunInfo& info, const std::vector<tracking::Tag>& tags) override;
-  std::optional<tracking::Run> GetRun(const std::string& run_id) override;
-  void UpdateRun(const std::string& run_id, const tracking::RunUpdate& update) override;
-  void SetRunLifecycle(const std::string& run_id, const std::string& stage) override;
-  void LogRunWrites(const std::string& run_id, const tracking::RunWrites& writes) override;
-  void DeleteRunTag(const std::string& run_id, const std::string& key) override;
-  void LogRunInputs(const std::string& run_id, const std::vector<tracking::DatasetInput>& datasets,
-                    const std::vector<tracking::ModelLink>& models) override;
-  void LogRunOutputs(const std::string& run_id,
-                     const std::vector<tracking::ModelLink>& models) override;
-  tracking::PageOf<tracking::MetricPoint> GetMetricHistory(const std::string& run_id,
-                                                           const std::string& key,
-                                                           tracking::Page page) override;
-  std::vector<tracking::DatasetSummary> SearchDatasetSummaries(
-      const std::vector<std::string>& experiment_ids, int64_t limit) override;
-  std::vector<tracking::MetricPoint> SampleMetricHistory(
-      const std::string& run_id, const std::string& key, int64_t max_points,
-      std::optional<std::pair<int64_t, int64_t>> steps) override;
-  tracking::PageOf<tracking::Run> SearchRuns(const std::vector<std::string>& experiment_ids,
-                                             tracking::ViewType view,
-                                             const tracking::Filter& filter,
-                                             const std::vector<tracking::OrderTerm>& order_by,
-                                             tracking::Page page) override;
-
-  void CreateLoggedModel(const tracking::LoggedModel& model) override;
-  std::optional<tracking::LoggedModel> GetLoggedModel(const std::string& model_id) override;
-  void SetLoggedModelStatus(const std::string& model_id, const std::string& status,
-                            const std::string& message) override;
-  void SetLoggedModelTags(const std::string& model_id,
-                          const std::vector<tracking::Tag>& tags) override;
-  void DeleteLoggedModelTag(const std::string& model_id, const std::string& key) override;
-  void LogLoggedModelParams(const std::string& model_id,
-                            const std::vector<tracking::Param>& params) override;
-  void DeleteLoggedModel(const std::string& model_id) override;
-  tracking::PageOf<tracking::LoggedModel> SearchLoggedModels(
-      const std::vector<std::string>& experiment_ids, const tracking::Filter& filter,
-      const std::vector<tracking::OrderTerm>& order_by, tracking::Page page) override;
-
- private:
-  std::shared_ptr<SqliteDb> db_;
-};
+extern template class SqlTrackingStore<SqliteEngine>;
+using SqliteTrackingStore = SqlTrackingStore<SqliteEngine>;
 
 }  // namespace slipway::store

@@ -14,6 +14,7 @@
 #include "store/postgres/pg_schema.h"
 #include "store/postgres/pg_tracking_store.h"
 #include "test_util/metric_points.h"
+#include "tracking/search_filter.h"
 
 namespace slipway::store {
 namespace {
@@ -370,6 +371,27 @@ TEST_P(SqliteTrackingStoreTest, SearchExperimentsFiltersVisibilityBeforePaging) 
   EXPECT_EQ(pages(Visibility::AllExcept(many_hidden), 3), expected);
   EXPECT_EQ(pages(Visibility::Only(many_shown), 3), expected);
   EXPECT_EQ(pages(Visibility::Only({}), 3), Pages{{}});
+}
+
+// A number compared with an integer column is compared as a number, as
+// SQLite compares it: 999.5 is neither read as an integer nor refused.
+TEST_P(SqliteTrackingStoreTest, SearchRunsComparesIntegerColumnsWithFractions) {
+  const std::string experiment = NewExperiment("fractions");
+  NewRun(experiment, "r1");  // start_time 1000
+  const auto found = [&](const std::string& filter) {
+    std::vector<std::string> ids;
+    for (const auto& run : store_
+                               ->SearchRuns({experiment}, tracking::ViewType::kActiveOnly,
+                                            tracking::ParseRunFilter(filter), {}, {0, 10})
+                               .items) {
+      ids.push_back(run.info.run_id);
+    }
+    return ids;
+  };
+  EXPECT_EQ(found("attributes.start_time > 999.5"), std::vector<std::string>{"r1"});
+  EXPECT_EQ(found("attributes.start_time < 1000.5"), std::vector<std::string>{"r1"});
+  EXPECT_EQ(found("attributes.start_time > 1000.5"), std::vector<std::string>{});
+  EXPECT_EQ(found("attributes.start_time = 1000"), std::vector<std::string>{"r1"});
 }
 
 }  // namespace

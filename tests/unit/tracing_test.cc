@@ -4,11 +4,13 @@
 // assessments and their overrides).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "core/error.h"
 #include "http/otlp_codec.h"
 #include "http/trace_routes.h"
+#include "postgres_test_cluster.h"
 #include "store/metadata_store.h"
 #include "tracing/trace_analysis.h"
 #include "tracing/trace_search.h"
@@ -228,14 +230,27 @@ TEST(TraceSearchTest, OrderTermsGetMlflowsTieBreakers) {
 
 // ---------------------------------------------------------------- service + store
 
-class TraceServiceTest : public ::testing::Test {
+// The service over the trace store of each engine: SQLite, and PostgreSQL
+// (a database of its own from postgres_test_cluster.h; those runs skip,
+// saying why, when there is no PostgreSQL).
+enum class Engine { kSqlite, kPostgres };
+
+class TraceServiceTest : public ::testing::TestWithParam<Engine> {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("slipway-tracing-test-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    stores_ = store::OpenMetadataStore("sqlite:///" + (dir_ / "slipway.db").string());
+    if (GetParam() == Engine::kPostgres) {
+      std::string why_not;
+      const std::string uri = slipway::testing::FreshPostgresDatabase(&why_not);
+      if (uri.empty()) GTEST_SKIP() << "no PostgreSQL for this test: " << why_not;
+      stores_ = store::OpenMetadataStore(uri);
+    } else {
+      std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+      std::replace(name.begin(), name.end(), '/', '-');  // "Test/Sqlite"
+      dir_ = std::filesystem::temp_directory_path() /
+             ("slipway-tracing-test-" + std::to_string(::getpid()) + "-" + name);
+      std::filesystem::remove_all(dir_);
+      stores_ = store::OpenMetadataStore("sqlite:///" + (dir_ / "slipway.db").string());
+    }
     TraceService::Options options;
     options.complete_wait = std::chrono::milliseconds(300);
     service_ = std::make_unique<TraceService>(*stores_->traces, *stores_->tracking, options);
@@ -246,7 +261,7 @@ class TraceServiceTest : public ::testing::Test {
   void TearDown() override {
     service_.reset();
     stores_.reset();
-    std::filesystem::remove_all(dir_);
+    if (!dir_.empty()) std::filesystem::remove_all(dir_);
   }
 
   static OtelSpan MakeSpan(char trace, char id, char parent, uint64_t start, uint64_t end,
@@ -274,13 +289,19 @@ class TraceServiceTest : public ::testing::Test {
     return info;
   }
 
-  std::filesystem::path dir_;
+  std::filesystem::path dir_;  // SQLite's folder
   std::unique_ptr<store::MetadataStores> stores_;
   std::unique_ptr<TraceService> service_;
   std::string experiment_;
 };
 
-TEST_F(TraceServiceTest, SpansFirstThenInfoOrInfoFirstThenSpansGiveTheSameTrace) {
+INSTANTIATE_TEST_SUITE_P(Engines, TraceServiceTest,
+                         ::testing::Values(Engine::kSqlite, Engine::kPostgres),
+                         [](const ::testing::TestParamInfo<Engine>& info) {
+                           return info.param == Engine::kSqlite ? "Sqlite" : "Postgres";
+                         });
+
+TEST_P(TraceServiceTest, SpansFirstThenInfoOrInfoFirstThenSpansGiveTheSameTrace) {
   const std::string a = TraceIdOf(Bytes(16, 'a'));
   const std::string b = TraceIdOf(Bytes(16, 'b'));
   OtelSpan root_a = MakeSpan('a', '1', 0, 2'000'000, 9'000'000);
@@ -316,7 +337,7 @@ TEST_F(TraceServiceTest, SpansFirstThenInfoOrInfoFirstThenSpansGiveTheSameTrace)
   EXPECT_EQ(trace.info.tags.at(kSpansLocationTag), kSpansInTrackingStore);
 }
 
-TEST_F(TraceServiceTest, PartialTracesWaitThenAreNotFoundAndBatchGetLeavesThemOut) {
+TEST_P(TraceServiceTest, PartialTracesWaitThenAreNotFoundAndBatchGetLeavesThemOut) {
   const std::string c = TraceIdOf(Bytes(16, 'c'));
   service_->StartTrace(Info(c, 1));  // says 2 spans
   service_->LogSpans(experiment_, {{}, {MakeSpan('c', '1', 0, 1, 2)}});
@@ -333,7 +354,7 @@ TEST_F(TraceServiceTest, PartialTracesWaitThenAreNotFoundAndBatchGetLeavesThemOu
   EXPECT_EQ(service_->BatchGetTraces({c}).size(), 1u);
 }
 
-TEST_F(TraceServiceTest, SearchFiltersOrdersPagesAndDeletes) {
+TEST_P(TraceServiceTest, SearchFiltersOrdersPagesAndDeletes) {
   for (int i = 0; i < 5; ++i) {
     TraceInfo info = Info(TraceIdOf(Bytes(16, static_cast<char>('k' + i))), 10 * (i + 1));
     info.tags["parity"] = i % 2 ? "odd" : "even";
@@ -364,12 +385,14 @@ TEST_F(TraceServiceTest, SearchFiltersOrdersPagesAndDeletes) {
   EXPECT_EQ(ids(""), (std::vector<int64_t>{50, 40, 30}));
   EXPECT_EQ(service_->DeleteTraces(experiment_, {TraceIdOf(Bytes(16, 'o'))}, {}, {}), 1);
   EXPECT_EQ(ids(""), (std::vector<int64_t>{40, 30}));
+  EXPECT_EQ(service_->DeleteTraces(experiment_, {}, 35, {}), 1);  // no max_traces: every one
+  EXPECT_EQ(ids(""), (std::vector<int64_t>{40}));
   EXPECT_THROW(service_->DeleteTraces(experiment_, {}, {}, {}), Error);
   EXPECT_THROW(service_->DeleteTraces(experiment_, {"x"}, 5, {}), Error);
   EXPECT_THROW(service_->DeleteTraces(experiment_, {}, 5, 0), Error);
 }
 
-TEST_F(TraceServiceTest, AssessmentsOverrideAndDeletingTheOverrideRestores) {
+TEST_P(TraceServiceTest, AssessmentsOverrideAndDeletingTheOverrideRestores) {
   const std::string t = TraceIdOf(Bytes(16, 't'));
   service_->StartTrace(Info(t, 1));
   Assessment a;
@@ -411,7 +434,7 @@ TEST_F(TraceServiceTest, AssessmentsOverrideAndDeletingTheOverrideRestores) {
   EXPECT_THROW(service_->CreateAssessment(a), Error);
 }
 
-TEST_F(TraceServiceTest, IssueLinksNameAnIssueOfTheTracesExperiment) {
+TEST_P(TraceServiceTest, IssueLinksNameAnIssueOfTheTracesExperiment) {
   TraceService::Options options;
   options.issue_experiment = [this](const std::string& id) -> std::optional<std::string> {
     if (id == "iss-here") return experiment_;
@@ -449,7 +472,7 @@ TEST_F(TraceServiceTest, IssueLinksNameAnIssueOfTheTracesExperiment) {
   EXPECT_THROW(service.StartTrace(carried), Error);
 }
 
-TEST_F(TraceServiceTest, TracesStayInTheirExperiment) {
+TEST_P(TraceServiceTest, TracesStayInTheirExperiment) {
   const std::string t = TraceIdOf(Bytes(16, 'x'));
   service_->StartTrace(Info(t, 1));
   tracking::Experiment other;

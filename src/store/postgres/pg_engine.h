@@ -4,6 +4,7 @@
 // statements.
 #pragma once
 
+#include <exception>
 #include <utility>
 
 #include "store/postgres/pg_db.h"
@@ -26,6 +27,24 @@ struct PgEngine {
   template <typename F>
   static auto Read(Db& db, F&& body) {
     return ReadSession(db, std::forward<F>(body));
+  }
+  // READ COMMITTED, not SERIALIZABLE: the body's first statement locks the
+  // row that its writers share (Dialect().RowLock()), so they take turns,
+  // and each statement after the lock reads what the previous writer
+  // committed. Under SERIALIZABLE, writers that met on the rows behind that
+  // row would fail each other and run again, over and over.
+  template <typename F>
+  static void WriteLocking(Db& db, F&& body) {
+    db.Run(PgDb::Isolation::kReadCommitted, [&](PgConnection& c) {
+      PgSession session(c);
+      body(session);
+    });
+  }
+  // Two writers inserting one unique value at once: the check before the
+  // insert saw neither, and the second insert fails.
+  static bool IsUniqueViolation(const std::exception& e) {
+    const auto* pg = dynamic_cast<const PgError*>(&e);
+    return pg && pg->IsUniqueViolation();
   }
 };
 

@@ -77,14 +77,17 @@ std::string ShiftPlaceholders(std::string_view sql, int by) {
 PgStatement::PgStatement(PgSession& session, const std::string& sql) : session_(session) {
   sql_ = NumberPlaceholders(sql, &placeholders_);
   values_.resize(placeholders_);
+  typed_.resize(placeholders_);
 }
 
 PgStatement& PgStatement::Bind(int index, int64_t value) {
+  typed_.at(index - 1).reset();
   values_.at(index - 1) = std::to_string(value);
   return *this;
 }
 
 PgStatement& PgStatement::Bind(int index, double value) {
+  typed_.at(index - 1).reset();
   if (std::isnan(value)) {
     values_.at(index - 1) = "NaN";
   } else if (std::isinf(value)) {
@@ -98,26 +101,31 @@ PgStatement& PgStatement::Bind(int index, double value) {
 }
 
 PgStatement& PgStatement::Bind(int index, std::string_view value) {
+  typed_.at(index - 1).reset();
   values_.at(index - 1) = std::string(value);
   return *this;
 }
 
 PgStatement& PgStatement::BindNull(int index) {
+  typed_.at(index - 1).reset();
   values_.at(index - 1).reset();
   return *this;
 }
 
 PgStatement& PgStatement::BindVariant(int index,
                                       const std::variant<int64_t, double, std::string>& value) {
-  std::visit([&](const auto& v) { Bind(index, v); }, value);
+  values_.at(index - 1).reset();
+  typed_.at(index - 1) = value;
   return *this;
 }
 
 void PgStatement::Execute() {
   PgParams params;
-  for (const std::optional<std::string>& value : values_) {
-    if (value) {
-      params.AddUntyped(*value);
+  for (size_t i = 0; i < values_.size(); ++i) {
+    if (typed_[i]) {
+      std::visit([&](const auto& v) { params.Add(v); }, *typed_[i]);
+    } else if (values_[i]) {
+      params.AddUntyped(*values_[i]);
     } else {
       params.AddNull(PgType::kUnknown);
     }

@@ -1,7 +1,7 @@
 // SqliteDb's statement API (store/sqlite_db.h) over a PgConnection: the
 // statements of PgEngine (pg_engine.h), for the stores written once for both
-// engines (deployment, loop, alert, monitor, GenAI), and of the trace
-// store, still a PostgreSQL copy of the SQLite one.
+// engines (tracking, registry, traces, deployment, loop, alert, monitor,
+// GenAI).
 //
 // A PgSession wraps the connection of one transaction; PgStatement takes the
 // SQLite statements' `?` and `?N` placeholders (numbered in order, as
@@ -9,8 +9,11 @@
 // value) calls. Values travel as text with their type left to PostgreSQL,
 // which infers it from where the placeholder stands, as it does for any
 // untyped parameter; where it cannot (`? IS NULL`), the statement says the
-// type (`CAST(? AS BIGINT)`). Integers bound to BOOLEAN columns read as
-// PostgreSQL reads '1' and '0', and Int() of a BOOLEAN column gives 1 or 0,
+// type (`CAST(? AS BIGINT)`). BindVariant's values, a search's
+// (store/sql_search.h), keep their type (int8, float8, text) as the search
+// builders expect, so that `start_time > 1.5` compares a BIGINT column
+// with a double as SQLite does, rather than failing to read 1.5 as BIGINT. Integers bound to
+// BOOLEAN columns read as PostgreSQL reads '1' and '0', and Int() of a BOOLEAN column gives 1 or 0,
 // so SQLite's 0/1 flags need no change. Rows are fetched when the statement
 // first steps. Not thread-safe, as the connection.
 #pragma once
@@ -63,6 +66,7 @@ class PgStatement {
   std::string sql_;  // with $n placeholders
   int placeholders_ = 0;
   std::vector<std::optional<std::string>> values_;  // by placeholder, from 0
+  std::vector<std::optional<SqlValue>> typed_;      // BindVariant's, by placeholder
   std::optional<PgResult> result_;
   int row_ = -1;
 };
