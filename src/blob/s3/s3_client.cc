@@ -192,7 +192,11 @@ std::string Client::Describe() const {
 }
 
 std::string Client::What(const Request& request) const {
-  return "S3 " + request.method + " s3://" + options_.bucket + "/" + request.key;
+  std::string what = "S3 " + request.method + " s3://" + options_.bucket + "/" + request.key;
+  // A listing names what it lists.
+  auto prefix = request.query.find("prefix");
+  if (request.key.empty() && prefix != request.query.end()) what += prefix->second + " (listing)";
+  return what;
 }
 
 std::unique_ptr<httplib::Client> Client::TakeConnection() {
