@@ -212,3 +212,50 @@ def test_a_local_artifact_root_answers_as_mlflow_does_and_the_client_falls_back(
                                               dst_path=str(tmp_path / "dl"))
     assert filecmp.cmp(out, big, shallow=False)
     assert [f.path for f in client.list_artifacts(run.info.run_id)] == ["big.bin"]
+
+
+ADMIN = ("admin", "admin-Pa55word!")
+ALICE = ("alice", "alice-Pa55word!")
+BOB = ("bob", "bob-Pa55word!")
+
+
+def test_multipart_uploads_need_edit_on_the_experiment_and_are_audited(
+        tmp_path, s3proxy, bucket):
+    srv = SlipwayServer(binary=slipway_binary(), data_dir=tmp_path / "srv")
+    srv.artifacts_uri = f"s3://{bucket}/auth"
+    srv.extra_args = ["--auth", "--s3-endpoint", s3proxy.endpoint]
+    srv.env = {"AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+               "AWS_REGION": "us-east-1", "SLIPWAY_ADMIN_PASSWORD": ADMIN[1]}
+    srv.start()
+    try:
+        for user, password in (ALICE, BOB):
+            r = requests.post(f"{srv.api}/users/create", auth=ADMIN,
+                              json={"username": user, "password": password})
+            assert r.status_code == 200, r.text
+        experiment = requests.post(f"{srv.api}/experiments/create", auth=ALICE,
+                                   json={"name": unique("alice-mpu")}).json()["experiment_id"]
+        folder = f"{experiment}/{unique('run')}/artifacts"
+        base = f"{srv.url}/api/2.0/mlflow-artifacts/mpu"
+        body = {"path": "big.bin", "num_parts": 1}
+        # Bob may read Alice's experiment (the default), not write to it.
+        for action in ("create", "abort", "complete"):
+            r = requests.post(f"{base}/{action}/{folder}", auth=BOB, timeout=60,
+                              json={**body, "upload_id": "u", "parts": [{"part_number": 1}]})
+            assert_mlflow_error(r, 403, "PERMISSION_DENIED")
+        r = requests.post(f"{base}/create/{folder}", auth=ALICE, json=body, timeout=60)
+        assert r.status_code == 200, r.text
+        upload_id = r.json()["upload_id"]
+        r = requests.post(f"{base}/abort/{folder}", auth=ALICE, timeout=60,
+                          json={"path": "big.bin", "upload_id": upload_id})
+        assert r.status_code == 200, r.text
+        entries = requests.get(f"{srv.url}/api/v1/audit", params={"max_results": 50000},
+                               auth=ADMIN).json()["entries"]
+        outcomes = {(e["principal"], e["action"], e["outcome"]) for e in entries}
+        assert ("bob", "mlflow-artifacts/mpu/create", 403) in outcomes
+        assert ("alice", "mlflow-artifacts/mpu/create", 200) in outcomes
+        assert ("alice", "mlflow-artifacts/mpu/abort", 200) in outcomes
+        created = [e for e in entries if e["action"] == "mlflow-artifacts/mpu/create"
+                   and e["principal"] == "alice"]
+        assert created[0]["target"] == f"artifact:{folder}/big.bin", created[0]
+    finally:
+        srv.assert_clean_exit()
