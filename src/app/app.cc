@@ -27,30 +27,48 @@ std::string ArtifactsPath(const std::string& uri) {
 
 constexpr int64_t kAbandonedArtifactUploadMs = 24 * 3600 * 1000;
 
-// The artifact root's blobs: a bucket for s3://, else a local folder. An
-// S3 root is checked once here (one listing), so a wrong bucket, endpoint
-// or credentials stop the start with S3's answer instead of failing the
-// first upload. Multipart uploads a killed server left behind are aborted
-// here, once a day old.
+// A bucket of an S3-compatible store, for `uri` (s3://BUCKET/PREFIX),
+// checked once here (one listing), so a wrong bucket, endpoint or
+// credentials stop the start with S3's answer instead of failing the first
+// write.
+std::unique_ptr<blob::S3BlobStore> OpenBucket(const std::string& uri, const App::Options& o) {
+  blob::S3BlobStore::Options s3;
+  s3.location = blob::ParseS3Uri(uri);
+  s3.client.endpoint = o.s3_endpoint;
+  blob::s3::FillFromEnvironment(s3.client);
+  std::unique_ptr<blob::S3BlobStore> store = blob::S3BlobStore::Create(std::move(s3));
+  store->CheckReachable();
+  return store;
+}
+
+// The artifact root's blobs: a bucket for s3://, else a local folder.
+// Multipart uploads a killed server left behind are aborted here, once a
+// day old (the datasets' and prediction log's, under the same root, too).
 std::unique_ptr<blob::BlobStore> OpenArtifactBlobs(const App::Options& o) {
   if (blob::IsS3Uri(o.artifacts)) {
-    blob::S3BlobStore::Options s3;
-    s3.location = blob::ParseS3Uri(o.artifacts);
-    s3.client.endpoint = o.s3_endpoint;
-    blob::s3::FillFromEnvironment(s3.client);
-    std::unique_ptr<blob::S3BlobStore> store = blob::S3BlobStore::Create(std::move(s3));
-    store->CheckReachable();
+    std::unique_ptr<blob::S3BlobStore> store = OpenBucket(o.artifacts, o);
     // Uploads a killed server left: older than a day, none is still at work.
     store->SweepAbandoned("", NowMillis() - kAbandonedArtifactUploadMs);
     return store;
   }
-  if (!o.s3_endpoint.empty()) {
+  const bool any_s3 = blob::IsS3Uri(o.datasets) || blob::IsS3Uri(o.prediction_log);
+  if (!o.s3_endpoint.empty() && !any_s3) {
     ThrowInvalid("--s3-endpoint '" + o.s3_endpoint + "' is for an s3:// artifact root, not '" +
                  o.artifacts + "'");
   }
   blob::LocalBlobStore::Options local;
   local.root = ArtifactsPath(o.artifacts);
   return blob::LocalBlobStore::Create(local);
+}
+
+// Where the server's own data goes under an s3:// artifact root:
+// "s3://b/p" and "datasets" -> "s3://b/p/.slipway/datasets". The artifact
+// store refuses that folder (tracking::kReservedArtifactFolder), so no
+// artifact route reaches it, and one bucket prefix (one IAM policy) holds
+// everything.
+std::string UnderArtifactRoot(std::string artifacts, const char* name) {
+  while (!artifacts.empty() && artifacts.back() == '/') artifacts.pop_back();
+  return artifacts + "/" + std::string(tracking::kReservedArtifactFolder) + "/" + name;
 }
 
 // Every default derives from the data folder.
@@ -67,8 +85,17 @@ App::Options Resolve(App::Options options) {
   if (options.store.empty()) options.store = "sqlite:///" + dir + "/slipway.db";
   if (options.artifacts.empty()) options.artifacts = dir + "/artifacts";
   if (options.serving_cache.empty()) options.serving_cache = dir + "/serving/models";
-  if (options.prediction_log.empty()) options.prediction_log = dir + "/serving/predictions";
-  if (options.datasets.empty()) options.datasets = dir + "/datasets";
+  // With the artifacts in a bucket, so are the datasets and the prediction
+  // log: whatever must outlive this machine (or be shared by replicas).
+  const bool bucket = blob::IsS3Uri(options.artifacts);
+  if (options.prediction_log.empty()) {
+    options.prediction_log =
+        bucket ? UnderArtifactRoot(options.artifacts, "predictions") : dir + "/serving/predictions";
+  }
+  if (options.datasets.empty()) {
+    options.datasets =
+        bucket ? UnderArtifactRoot(options.artifacts, "datasets") : dir + "/datasets";
+  }
   return options;
 }
 
@@ -128,24 +155,36 @@ std::unique_ptr<App> App::Create(Options options) {
                                                          *app->stores_->tracking, *authorizer);
   app->registry_ = std::make_unique<registry::RegistryService>(*app->stores_->registry,
                                                                *app->tracking_, *authorizer);
-  // Dataset packs and objects are blobs too; the folder also holds the
-  // store's scratch space (tmp/) for copies that must be files.
-  blob::LocalBlobStore::Options dataset_blobs;
-  dataset_blobs.root = o.datasets;
+  // Dataset packs and objects are blobs too. The store's scratch space for
+  // copies that must be files is local: in its folder (tmp/), or in the
+  // data folder when the packs are in a bucket.
   data::ContentStore::Options content;
-  content.scratch_folder = std::filesystem::path(o.datasets) / "tmp";
-  content.own_folder = o.datasets;
   content.executor = app->data_executor_.get();
-  app->content_ = data::ContentStore::Open(blob::LocalBlobStore::Create(dataset_blobs), content);
+  std::unique_ptr<blob::BlobStore> dataset_blobs;
+  if (blob::IsS3Uri(o.datasets)) {
+    dataset_blobs = OpenBucket(o.datasets, o);
+    content.scratch_folder = std::filesystem::path(o.data_dir) / "tmp" / "datasets";
+  } else {
+    blob::LocalBlobStore::Options local;
+    local.root = o.datasets;
+    dataset_blobs = blob::LocalBlobStore::Create(local);
+    content.scratch_folder = std::filesystem::path(o.datasets) / "tmp";
+    content.own_folder = o.datasets;
+  }
+  app->content_ = data::ContentStore::Open(std::move(dataset_blobs), content);
   app->datasets_ = std::make_unique<data::DatasetService>(*app->content_, *app->stores_->datasets,
                                                           *authorizer, app->data_executor_.get());
   app->audit_ = std::make_unique<governance::AuditLog>(*app->stores_->audit, o.audit);
   // The prediction log's segments are blobs of a store of their own,
   // rooted at its folder; the model cache stays a local folder (a model is
   // loaded from local files), so the two are not one store.
-  blob::LocalBlobStore::Options prediction_blobs;
-  prediction_blobs.root = o.prediction_log;
-  app->prediction_blobs_ = blob::LocalBlobStore::Create(prediction_blobs);
+  if (blob::IsS3Uri(o.prediction_log)) {
+    app->prediction_blobs_ = OpenBucket(o.prediction_log, o);
+  } else {
+    blob::LocalBlobStore::Options prediction_blobs;
+    prediction_blobs.root = o.prediction_log;
+    app->prediction_blobs_ = blob::LocalBlobStore::Create(prediction_blobs);
+  }
   serving::PredictionLog::Options log;
   log.store = app->prediction_blobs_.get();
   log.flush_interval = o.prediction_log_flush;

@@ -35,9 +35,13 @@
 // Errors are slipway::Error: KeyError (INVALID_PARAMETER_VALUE) for a key
 // the rules refuse or one the backend cannot hold (a blob where a key needs
 // a folder),
-// INTERNAL_ERROR for I/O failures (those messages may name server paths:
-// callers that answer clients say what failed in their own words). Absence
-// is not an error: Stat and Open return nothing, Delete returns false.
+// StorageUnavailable (TEMPORARILY_UNAVAILABLE) when remote storage did not
+// answer or answered only with errors of its own after the retries (those
+// messages name the storage and the request, never a server path nor a
+// credential, so callers may pass them on), INTERNAL_ERROR for other I/O
+// failures (those messages may name server paths: callers that answer
+// clients say what failed in their own words). Absence is not an error:
+// Stat and Open return nothing, Delete returns false.
 //
 // Every BlobStore method is thread-safe, also against other processes on the
 // same root (the server and a CLI command). A BlobWriter is used by one
@@ -46,9 +50,11 @@
 // shared. Neither may outlive its store.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -86,6 +92,17 @@ class KeyError : public Error {
 
 // Throws KeyError unless `key` is valid.
 void CheckKey(std::string_view key);
+
+// TEMPORARILY_UNAVAILABLE: the storage behind a BlobStore (S3) gave no
+// answer (unreachable, timed out, connection reset) or only server errors
+// (5xx, 429) after its retries; the same call may succeed later. The
+// message says which request failed and how ("S3 PUT s3://bucket/key: 503
+// SlowDown: ..."), and is safe to show to a client.
+class StorageUnavailable : public Error {
+ public:
+  explicit StorageUnavailable(std::string message)
+      : Error(ErrorCode::kTemporarilyUnavailable, std::move(message)) {}
+};
 
 struct BlobInfo {
   std::string key;
@@ -159,6 +176,45 @@ struct WriterOptions {
 // `buffer` and returns how many, 0 at the end.
 using BlobSource = std::function<size_t(char* buffer, size_t capacity)>;
 
+// A multipart upload whose parts the client sends straight to storage, by
+// URLs the store signed (MLflow's proxied multipart upload: the server
+// creates and completes the upload, the bytes never pass through it).
+struct DirectPart {
+  int number = 0;                              // 1-based, as S3 numbers parts
+  std::string url;                             // where the client PUTs the part's bytes
+  std::map<std::string, std::string> headers;  // to send with them
+};
+struct DirectUpload {
+  std::string upload_id;
+  std::vector<DirectPart> parts;
+};
+struct UploadedPart {
+  int number = 0;
+  std::string etag;  // as storage answered the part's PUT
+};
+
+// What a store that supports direct uploads does (BlobStore::direct_uploads).
+// The blob becomes visible whole at Complete, as with a BlobWriter; an
+// upload never completed leaves nothing visible (Abort, or SweepAbandoned
+// once it is old). Thread-safe.
+class DirectUploads {
+ public:
+  virtual ~DirectUploads() = default;
+  // Starts an upload of `parts` parts (1 to 10000) to `key`, with URLs
+  // valid for `valid_for`.
+  virtual DirectUpload BeginDirectUpload(std::string_view key, int parts,
+                                         std::chrono::seconds valid_for) = 0;
+  // Publishes the parts, in the order given, as the blob `key`.
+  // INVALID_PARAMETER_VALUE when storage refuses the list (a part missing
+  // or too small, a wrong ETag); RESOURCE_DOES_NOT_EXIST for an unknown or
+  // finished upload.
+  virtual void CompleteDirectUpload(std::string_view key, const std::string& upload_id,
+                                    const std::vector<UploadedPart>& parts) = 0;
+  // Drops the upload and every part sent; RESOURCE_DOES_NOT_EXIST for an
+  // unknown or finished upload.
+  virtual void AbortDirectUpload(std::string_view key, const std::string& upload_id) = 0;
+};
+
 class BlobStore {
  public:
   virtual ~BlobStore() = default;
@@ -206,6 +262,10 @@ class BlobStore {
   // something) must not depend on what a crash could undo. Local: fsync of
   // the folder; S3: nothing, a visible object is durable.
   virtual void MakeDurable(std::string_view folder) = 0;
+
+  // Uploads whose bytes go straight to storage, or null when the backend
+  // has none (a local folder: its bytes must pass through this process).
+  virtual DirectUploads* direct_uploads() { return nullptr; }
 
   // Conveniences over the methods above.
 

@@ -323,12 +323,86 @@ void AddProxyRoutes(HttpServer& server, tracking::TrackingService& tracking,
                 });
 }
 
+// The artifact a multipart upload request names: the folder of its URL
+// and the file name of the client's `path` (its local file, as MLflow's
+// client sends it and MLflow's server reads it).
+std::string MultipartArtifact(const Request& req, const RequestFields& fields) {
+  const std::string local = fields.RequiredString("path");
+  const std::string name = local.substr(local.find_last_of('/') + 1);
+  if (name.empty()) {
+    ThrowInvalid("Invalid value '" + local + "' for 'path': it names no file");
+  }
+  return JoinPath(req.matches[1], name);
+}
+
+// MLflow's proxied multipart upload (mlflow-artifacts/mpu/...): with a
+// bucket as the artifact root, the client PUTs the parts straight to S3
+// by presigned URLs and the server only begins, completes or aborts the
+// upload; elsewhere NOT_IMPLEMENTED with MLflow's message, on which its
+// client uploads through the proxy instead. Each is a write of the
+// artifact it names (EDIT on its experiment).
+void AddMultipartRoutes(HttpServer& server, tracking::TrackingService& tracking,
+                        tracking::ArtifactStore& artifacts) {
+  const std::string mpu = "/api/2.0/mlflow-artifacts/mpu";
+  server.Post(
+      mpu + "/create/(.+)", RouteSpec("mlflow-artifacts/mpu/create").Needs(kExperiment, kEdit),
+      [&tracking, &artifacts](const Request& req, Response& res) {
+        Json body = RequestJson(req);
+        RequestFields fields(body);
+        const std::string file = MultipartArtifact(req, fields);
+        tracking.AuthorizeArtifactPath(file, kEdit);
+        const blob::DirectUpload upload =
+            artifacts.CreateMultipartUpload(file, fields.OptionalInt("num_parts").value_or(1));
+        Json credentials = Json::array();
+        for (const blob::DirectPart& part : upload.parts) {
+          Json credential = {{"url", part.url}, {"part_number", part.number}};
+          if (!part.headers.empty()) credential["headers"] = part.headers;
+          credentials.push_back(std::move(credential));
+        }
+        Reply(res, {{"upload_id", upload.upload_id}, {"credentials", credentials}});
+      });
+  server.Post(mpu + "/complete/(.+)",
+              RouteSpec("mlflow-artifacts/mpu/complete").Needs(kExperiment, kEdit),
+              [&tracking, &artifacts](const Request& req, Response& res) {
+                Json body = RequestJson(req);
+                RequestFields fields(body);
+                const std::string file = MultipartArtifact(req, fields);
+                if (!fields.Has("parts")) {
+                  ThrowInvalid("Missing value for required parameter 'parts'.");
+                }
+                std::vector<blob::UploadedPart> parts;
+                for (const RequestFields& part : fields.ObjectList("parts")) {
+                  const int64_t number = part.RequiredInt("part_number");
+                  if (number < 1 || number > 10000) {
+                    ThrowInvalid("Invalid value " + std::to_string(number) +
+                                 " for 'parts.part_number': parts are numbered 1 to 10000");
+                  }
+                  parts.push_back(
+                      {.number = static_cast<int>(number), .etag = part.OptionalString("etag")});
+                }
+                tracking.AuthorizeArtifactPath(file, kEdit);
+                artifacts.CompleteMultipartUpload(file, fields.OptionalString("upload_id"), parts);
+                Reply(res, Json::object());
+              });
+  server.Post(mpu + "/abort/(.+)",
+              RouteSpec("mlflow-artifacts/mpu/abort").Needs(kExperiment, kEdit),
+              [&tracking, &artifacts](const Request& req, Response& res) {
+                Json body = RequestJson(req);
+                RequestFields fields(body);
+                const std::string file = MultipartArtifact(req, fields);
+                tracking.AuthorizeArtifactPath(file, kEdit);
+                artifacts.AbortMultipartUpload(file, fields.OptionalString("upload_id"));
+                Reply(res, Json::object());
+              });
+}
+
 }  // namespace
 
 void AddArtifactRoutes(HttpServer& server, tracking::TrackingService& tracking,
                        registry::RegistryService& registry, tracking::ArtifactStore& artifacts) {
   AddOwnedArtifactRoutes(server, tracking, registry, artifacts);
   AddProxyRoutes(server, tracking, artifacts);
+  AddMultipartRoutes(server, tracking, artifacts);
   AddPromptlabRoute(server, tracking, artifacts);
 }
 

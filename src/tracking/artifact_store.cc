@@ -1,6 +1,10 @@
 #include "tracking/artifact_store.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
+#include <chrono>
+#include <optional>
 
 #include "core/error.h"
 
@@ -20,6 +24,24 @@ auto ForPath(std::string_view relative, Call&& call) {
   } catch (const blob::KeyError& e) {
     RejectPath(relative, e.reason());
   }
+}
+
+// The valid-for of the part URLs a multipart upload hands out: long enough
+// for parts of a few gigabytes on a slow link (MLflow's S3 repository
+// gives boto3's default, an hour, too).
+constexpr std::chrono::seconds kPartUrlValidity{std::chrono::hours(1)};
+
+// What the client is told when `what` ("writing artifact 'x'") failed with
+// `e`: the storage's own words when it was unavailable (they name S3 and
+// the request, never the server's folders nor a secret); otherwise a
+// message naming the artifact only, with the cause in the server's log.
+[[noreturn]] void Rethrow(const std::string& what, const Error& e) {
+  if (e.code() == ErrorCode::kTemporarilyUnavailable) {
+    spdlog::warn("{} failed: {}", what, e.what());
+    throw Error(ErrorCode::kTemporarilyUnavailable, what + " failed: " + e.what());
+  }
+  spdlog::error("{} failed: {}", what, e.what());
+  throw Error(ErrorCode::kInternalError, what + " failed");
 }
 
 }  // namespace
@@ -43,6 +65,11 @@ std::string ArtifactStore::KeyOf(std::string_view relative) const {
     }
     start = end + 1;
   }
+  if (key == kReservedArtifactFolder ||
+      key.starts_with(std::string(kReservedArtifactFolder) + "/")) {
+    RejectPath(relative, "'" + std::string(kReservedArtifactFolder) +
+                             "' is the server's own folder, not an artifact");
+  }
   // What is left the blob store must accept too (segment and key lengths,
   // its reserved names); say so in the artifact's words.
   if (!key.empty()) {
@@ -57,7 +84,7 @@ void ArtifactStore::Write(
     const std::function<bool(const std::function<void(const char*, size_t)>&)>& source) {
   const std::string key = KeyOf(relative);
   if (key.empty()) RejectPath(relative, "an artifact needs a file name");
-  const std::string failed_message = "writing artifact '" + std::string(relative) + "' failed";
+  const std::string what = "writing artifact '" + std::string(relative) + "'";
   std::unique_ptr<blob::BlobWriter> writer;
   try {
     writer = blobs_.OpenWriter(key);
@@ -65,39 +92,45 @@ void ArtifactStore::Write(
     // A key the blob store cannot hold (a folder of that name exists, a
     // link out of its root) is the client's to fix.
     RejectPath(relative, e.reason());
-  } catch (const Error&) {
-    // I/O errors would name the server's folders.
-    throw Error(ErrorCode::kInternalError, failed_message);
+  } catch (const Error& e) {
+    Rethrow(what, e);
   }
-  bool failed = false;
+  std::optional<Error> failure;
   auto sink = [&](const char* data, size_t size) {
-    if (failed) return;
+    if (failure) return;
     try {
       writer->Append(data, size);
-    } catch (const Error&) {
-      failed = true;  // the rest of the body is drained, then reported
+    } catch (const Error& e) {
+      failure = e;  // the rest of the body is drained, then reported
     }
   };
   // An exception from `source`, like any failure below, publishes nothing:
   // the writer, destroyed unpublished, removes what it wrote.
   bool complete = source(sink);
-  if (!failed && complete) {
+  if (!failure && complete) {
     try {
       writer->Publish();
       return;
-    } catch (const Error&) {
-      failed = true;
+    } catch (const Error& e) {
+      failure = e;
     }
   }
   writer.reset();
   if (!complete) ThrowInvalid("the upload of '" + std::string(relative) + "' was cut short");
-  throw Error(ErrorCode::kInternalError, failed_message);
+  Rethrow(what, *failure);
 }
 
 std::unique_ptr<blob::BlobReader> ArtifactStore::Open(std::string_view relative) const {
   const std::string key = KeyOf(relative);
   std::unique_ptr<blob::BlobReader> reader;
-  if (!key.empty()) reader = ForPath(relative, [&] { return blobs_.Open(key); });
+  if (!key.empty()) {
+    try {
+      reader = ForPath(relative, [&] { return blobs_.Open(key); });
+    } catch (const Error& e) {
+      if (e.code() == ErrorCode::kInvalidParameterValue) throw;
+      Rethrow("reading artifact '" + std::string(relative) + "'", e);
+    }
+  }
   if (!reader) ThrowNotFound("No artifact found at '" + std::string(relative) + "'");
   return reader;
 }
@@ -106,8 +139,19 @@ std::vector<ArtifactEntry> ArtifactStore::List(std::string_view relative) const 
   const std::string key = KeyOf(relative);
   blob::ListOptions options;
   options.prefix = key.empty() ? "" : key + "/";
+  std::vector<blob::ListEntry> listing;
+  try {
+    listing = ForPath(relative, [&] { return blobs_.ListAll(options); });
+  } catch (const Error& e) {
+    if (e.code() == ErrorCode::kInvalidParameterValue) throw;
+    Rethrow("listing artifacts under '" + std::string(relative) + "'", e);
+  }
   std::vector<ArtifactEntry> entries;
-  for (const blob::ListEntry& listed : ForPath(relative, [&] { return blobs_.ListAll(options); })) {
+  for (const blob::ListEntry& listed : listing) {
+    if (key.empty() && listed.is_prefix &&
+        listed.key == std::string(kReservedArtifactFolder) + "/") {
+      continue;  // the server's own folder
+    }
     ArtifactEntry item;
     item.path = listed.key.substr(options.prefix.size());
     item.is_dir = listed.is_prefix;
@@ -128,10 +172,76 @@ std::vector<ArtifactEntry> ArtifactStore::List(std::string_view relative) const 
 void ArtifactStore::Delete(std::string_view relative) {
   const std::string key = KeyOf(relative);
   if (key.empty()) RejectPath(relative, "refusing to delete the artifact root");
-  const bool deleted =
-      ForPath(relative, [&] { return blobs_.Delete(key) || blobs_.DeletePrefix(key + "/") > 0; });
+  bool deleted = false;
+  try {
+    deleted =
+        ForPath(relative, [&] { return blobs_.Delete(key) || blobs_.DeletePrefix(key + "/") > 0; });
+  } catch (const Error& e) {
+    if (e.code() == ErrorCode::kInvalidParameterValue) throw;
+    Rethrow("deleting artifact '" + std::string(relative) + "'", e);
+  }
   if (deleted) return;
   ThrowNotFound("No artifact found at '" + std::string(relative) + "'");
+}
+
+blob::DirectUploads& ArtifactStore::DirectUploadsOrThrow() const {
+  blob::DirectUploads* uploads = blobs_.direct_uploads();
+  // MLflow's words, which its client recognises and falls back on.
+  if (!uploads) {
+    throw Error(ErrorCode::kNotImplemented,
+                "Multipart upload is not supported for the current artifact repository");
+  }
+  return *uploads;
+}
+
+blob::DirectUpload ArtifactStore::CreateMultipartUpload(std::string_view relative,
+                                                        int64_t num_parts) {
+  blob::DirectUploads& uploads = DirectUploadsOrThrow();
+  const std::string key = KeyOf(relative);
+  if (key.empty()) RejectPath(relative, "an artifact needs a file name");
+  if (num_parts < 1 || num_parts > 10000) {
+    ThrowInvalid("Invalid value " + std::to_string(num_parts) +
+                 " for 'num_parts': a multipart upload has 1 to 10000 parts");
+  }
+  try {
+    return ForPath(relative, [&] {
+      return uploads.BeginDirectUpload(key, static_cast<int>(num_parts), kPartUrlValidity);
+    });
+  } catch (const Error& e) {
+    if (e.code() == ErrorCode::kInvalidParameterValue) throw;
+    Rethrow("beginning the multipart upload of artifact '" + std::string(relative) + "'", e);
+  }
+}
+
+void ArtifactStore::CompleteMultipartUpload(std::string_view relative, const std::string& upload_id,
+                                            const std::vector<blob::UploadedPart>& parts) {
+  blob::DirectUploads& uploads = DirectUploadsOrThrow();
+  const std::string key = KeyOf(relative);
+  if (key.empty()) RejectPath(relative, "an artifact needs a file name");
+  try {
+    ForPath(relative, [&] { uploads.CompleteDirectUpload(key, upload_id, parts); });
+  } catch (const Error& e) {
+    if (e.code() == ErrorCode::kInvalidParameterValue ||
+        e.code() == ErrorCode::kResourceDoesNotExist) {
+      throw;
+    }
+    Rethrow("completing the multipart upload of artifact '" + std::string(relative) + "'", e);
+  }
+}
+
+void ArtifactStore::AbortMultipartUpload(std::string_view relative, const std::string& upload_id) {
+  blob::DirectUploads& uploads = DirectUploadsOrThrow();
+  const std::string key = KeyOf(relative);
+  if (key.empty()) RejectPath(relative, "an artifact needs a file name");
+  try {
+    ForPath(relative, [&] { uploads.AbortDirectUpload(key, upload_id); });
+  } catch (const Error& e) {
+    if (e.code() == ErrorCode::kInvalidParameterValue ||
+        e.code() == ErrorCode::kResourceDoesNotExist) {
+      throw;
+    }
+    Rethrow("aborting the multipart upload of artifact '" + std::string(relative) + "'", e);
+  }
 }
 
 }  // namespace slipway::tracking

@@ -11,7 +11,23 @@
 // sees a half-written artifact, and an upload cut short leaves nothing.
 //
 // Messages name the artifact as the client gave it, never the server's
-// folders. Thread-safe (the blob store is). Does not own the blob store.
+// folders: a failure of the storage is TEMPORARILY_UNAVAILABLE saying
+// which artifact and what storage answered (blob::StorageUnavailable,
+// S3's words, no secrets); any other failure is INTERNAL_ERROR naming the
+// artifact only, its cause written to the server's log.
+//
+// Multipart uploads (MLflow's proxied multipart upload) exist only where
+// the blob store can take parts straight from the client
+// (blob::BlobStore::direct_uploads, S3): the client PUTs each part to a
+// presigned URL, and completing publishes the artifact whole. On a local
+// folder they are NOT_IMPLEMENTED with MLflow's own message, on which
+// MLflow's client falls back to one PUT through the proxy.
+//
+// The top-level folder ".slipway" of the root is not an artifact: when the
+// root is a bucket, the server keeps its datasets and prediction log
+// there (app::App), so no artifact path may name it.
+//
+// Thread-safe (the blob store is). Does not own the blob store.
 #pragma once
 
 #include <cstdint>
@@ -59,8 +75,24 @@ class ArtifactStore {
   // Removes a file or a whole folder; RESOURCE_DOES_NOT_EXIST if absent.
   void Delete(std::string_view relative);
 
+  // Whether multipart uploads are supported (see above).
+  bool SupportsMultipartUpload() const { return blobs_.direct_uploads() != nullptr; }
+  // Begins a multipart upload of `num_parts` parts to the artifact
+  // `relative`: its id and one presigned URL per part.
+  blob::DirectUpload CreateMultipartUpload(std::string_view relative, int64_t num_parts);
+  // Publishes the parts (numbers and ETags as the client's PUTs got them).
+  void CompleteMultipartUpload(std::string_view relative, const std::string& upload_id,
+                               const std::vector<blob::UploadedPart>& parts);
+  // Drops an upload and the parts it received.
+  void AbortMultipartUpload(std::string_view relative, const std::string& upload_id);
+
  private:
+  blob::DirectUploads& DirectUploadsOrThrow() const;
+
   blob::BlobStore& blobs_;
 };
+
+// The first segment of the artifact root that holds no artifacts.
+inline constexpr std::string_view kReservedArtifactFolder = ".slipway";
 
 }  // namespace slipway::tracking

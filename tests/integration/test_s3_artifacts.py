@@ -4,9 +4,10 @@ S3Proxy (tests/integration/s3.py) holds the bucket; the real `mlflow` client log
 artifacts through the server's artifact proxy, lists and downloads them, and
 registers and loads a model from them. What lands in the bucket is read back from
 S3Proxy's own files, not through Slipway, so the test sees where the bytes really
-went. Slipway has no MLflow multipart-upload endpoints (mlflow-artifacts/mpu) yet,
-so the large file goes up as one PUT through the proxy; the server writes it to S3
-as a multipart upload (it is larger than the 8 MiB part size).
+went. The client is not told to use MLflow's multipart upload here
+(test_s3_multipart.py does that), so the large file goes up as one PUT through the
+proxy; the server writes it to S3 as a multipart upload (it is larger than the
+8 MiB part size).
 """
 
 from __future__ import annotations
@@ -191,13 +192,15 @@ def test_an_s3_outage_fails_uploads_clearly_and_the_server_recovers_with_it(
             note.write_text("during")
             with pytest.raises(MlflowException) as failed:
                 mlflow.log_artifact(str(note), artifact_path="during")
-            assert "500" in str(failed.value)
-            # The server's answer says what failed (the artifact proxy does not
-            # pass S3's answer on to clients), never the secret.
+            assert "503" in str(failed.value)
+            # The server's answer says what failed and what S3 did (no
+            # answer), never the secret.
             raw = requests.put(f"{srv.artifacts_api}/outage/x.txt", data=b"x", timeout=60)
-            assert raw.status_code == 500
-            assert raw.json()["error_code"] == "INTERNAL_ERROR"
-            assert raw.json()["message"] == "writing artifact 'outage/x.txt' failed"
+            assert raw.status_code == 503
+            assert raw.json()["error_code"] == "TEMPORARILY_UNAVAILABLE"
+            message = raw.json()["message"]
+            assert message.startswith("writing artifact 'outage/x.txt' failed: S3 PUT "), message
+            assert "no answer from" in message, message
             assert SECRET_KEY not in str(failed.value)
             assert requests.get(f"{srv.url}/health", timeout=5).status_code == 200
             proxy = start_s3proxy(folder, port=port)

@@ -52,6 +52,23 @@ TEST(SigV4Test, MatchesAwsPublishedExample) {
             "Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41");
 }
 
+// AWS's worked example of a presigned URL ("Authenticating Requests: Using
+// Query Parameters", GET Object valid for a day).
+TEST(SigV4Test, PresignsAsAwsPublishedExample) {
+  s3::SignedRequest request;
+  request.method = "GET";
+  request.encoded_path = "/test.txt";
+  request.headers = {{"host", "examplebucket.s3.amazonaws.com"}};
+  const std::string query = s3::PresignedQuery(
+      request, {"AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", ""},
+      "us-east-1", "20130524T000000Z", 86400);
+  EXPECT_EQ(query,
+            "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524%2F"
+            "us-east-1%2Fs3%2Faws4_request&X-Amz-Date=20130524T000000Z&X-Amz-Expires=86400&"
+            "X-Amz-SignedHeaders=host&X-Amz-Signature="
+            "aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404");
+}
+
 TEST(SigV4Test, EncodesPathsOnceAndQueriesCanonically) {
   EXPECT_EQ(s3::UriEncode("a b/ü+~._-", false), "a%20b/%C3%BC%2B~._-");
   EXPECT_EQ(s3::UriEncode("a/b", true), "a%2Fb");
@@ -121,6 +138,39 @@ TEST(S3ConfigTest, TakesTheEnvironmentFirstThenTheProfileFiles) {
   EXPECT_EQ(from_env.credentials.session_token, "");
   EXPECT_EQ(from_env.region, "us-west-2");
   EXPECT_EQ(from_env.endpoint, "http://127.0.0.1:9000");
+
+  // Attempts and timeouts, and values out of range refused by name.
+  env["AWS_MAX_ATTEMPTS"] = "7";
+  env["SLIPWAY_S3_CONNECT_TIMEOUT_SECONDS"] = "1.5";
+  env["SLIPWAY_S3_IO_TIMEOUT_SECONDS"] = "2";
+  s3::ClientOptions tuned;
+  s3::FillFromEnvironment(tuned, lookup);
+  EXPECT_EQ(tuned.max_attempts, 7);
+  EXPECT_EQ(tuned.connect_timeout, std::chrono::milliseconds(1500));
+  EXPECT_EQ(tuned.io_timeout, std::chrono::milliseconds(2000));
+  for (const auto& [name, value] :
+       std::map<std::string, std::string>{{"AWS_MAX_ATTEMPTS", "0"},
+                                          {"AWS_MAX_ATTEMPTS", "3x"},
+                                          {"SLIPWAY_S3_IO_TIMEOUT_SECONDS", "-1"},
+                                          {"SLIPWAY_S3_CONNECT_TIMEOUT_SECONDS", "soon"}}) {
+    std::map<std::string, std::string> bad = env;
+    bad[name] = value;
+    auto bad_lookup = [&](const char* key) -> const char* {
+      auto it = bad.find(key);
+      return it == bad.end() ? nullptr : it->second.c_str();
+    };
+    s3::ClientOptions refused;
+    try {
+      s3::FillFromEnvironment(refused, bad_lookup);
+      ADD_FAILURE() << name << "=" << value << " was taken";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kInvalidParameterValue);
+      EXPECT_NE(std::string(e.what()).find(name), std::string::npos) << e.what();
+    }
+  }
+  env.erase("AWS_MAX_ATTEMPTS");
+  env.erase("SLIPWAY_S3_CONNECT_TIMEOUT_SECONDS");
+  env.erase("SLIPWAY_S3_IO_TIMEOUT_SECONDS");
 
   // Without any credentials, the store says where they are looked for.
   S3BlobStore::Options none;
@@ -344,6 +394,55 @@ TEST_F(S3BlobStoreTest, ListsPagesOfFoldersAndSkipsForeignObjects) {
   EXPECT_TRUE(s3::XmlElements(store_->client().Send(list).body, "Contents").empty());
 }
 
+// PUTs `bytes` to a presigned `url` as a client would (no credentials of
+// its own); returns the status and the ETag.
+std::pair<int, std::string> PutToUrl(const std::string& url, const std::string& bytes) {
+  const size_t path_start = url.find('/', url.find("://") + 3);
+  httplib::Client http(url.substr(0, path_start));
+  httplib::Result result = http.Put(url.substr(path_start), bytes, "application/octet-stream");
+  if (!result) return {0, ""};
+  return {result->status, result->get_header_value("ETag")};
+}
+
+TEST_F(S3BlobStoreTest, ADirectUploadPublishesThePartsAClientSentToPresignedUrls) {
+  const std::string content = Pattern((5 << 20) + 4321, 7);
+  DirectUpload upload = store_->BeginDirectUpload("direct/a.bin", 2, std::chrono::minutes(5));
+  ASSERT_EQ(upload.parts.size(), 2u);
+  EXPECT_EQ(upload.parts[1].number, 2);
+  EXPECT_NE(upload.parts[0].url.find("X-Amz-Signature="), std::string::npos);
+  EXPECT_EQ(upload.parts[0].url.find(server_.secret_key), std::string::npos);
+  std::vector<UploadedPart> parts;
+  for (const DirectPart& part : upload.parts) {
+    const std::string bytes =
+        part.number == 1 ? content.substr(0, 5 << 20) : content.substr(5 << 20);
+    auto [status, etag] = PutToUrl(part.url, bytes);
+    ASSERT_EQ(status, 200);
+    parts.push_back({.number = part.number, .etag = etag});
+  }
+  EXPECT_FALSE(store_->Stat("direct/a.bin"));  // nothing visible before Complete
+  store_->CompleteDirectUpload("direct/a.bin", upload.upload_id, parts);
+  EXPECT_EQ(store_->Get("direct/a.bin"), content);
+
+  // Aborted: the part sent is dropped, and the upload is gone.
+  DirectUpload dropped = store_->BeginDirectUpload("direct/b.bin", 1, std::chrono::minutes(5));
+  ASSERT_EQ(PutToUrl(dropped.parts[0].url, "abc").first, 200);
+  store_->AbortDirectUpload("direct/b.bin", dropped.upload_id);
+  EXPECT_FALSE(store_->Stat("direct/b.bin"));
+  try {
+    store_->CompleteDirectUpload("direct/b.bin", dropped.upload_id, {{.number = 1, .etag = "x"}});
+    ADD_FAILURE() << "an aborted upload completed";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kResourceDoesNotExist) << e.what();
+  }
+  // A URL for another part number, or a tampered one, is refused by S3.
+  DirectUpload other = store_->BeginDirectUpload("direct/c.bin", 1, std::chrono::minutes(5));
+  std::string tampered = other.parts[0].url;
+  tampered.replace(tampered.find("partNumber=1"), 12, "partNumber=2");
+  EXPECT_EQ(PutToUrl(tampered, "abc").first, 403);
+  store_->AbortDirectUpload("direct/c.bin", other.upload_id);
+  EXPECT_THROW(store_->BeginDirectUpload("direct/d.bin", 0, std::chrono::minutes(5)), Error);
+}
+
 TEST_F(S3BlobStoreTest, ErrorsNameTheRequestButNeverTheSecret) {
   S3BlobStore::Options options = BaseOptions();
   options.client.credentials.secret_access_key = "wrong-secret-9f8e7d6c";
@@ -456,7 +555,7 @@ TEST(S3RetryTest, AfterTheLastAttemptTheErrorSaysWhatS3Answered) {
     ADD_FAILURE() << "a PUT answered only by 503s succeeded";
   } catch (const Error& e) {
     const std::string message = e.what();
-    EXPECT_EQ(e.code(), ErrorCode::kInternalError);
+    EXPECT_EQ(e.code(), ErrorCode::kTemporarilyUnavailable);
     EXPECT_NE(message.find("S3 PUT s3://bucket/root/k: 503 SlowDown: Please reduce"),
               std::string::npos)
         << message;

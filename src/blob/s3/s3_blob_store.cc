@@ -39,6 +39,16 @@ std::string Md5Base64(std::string_view bytes) {
   return Base64Encode(std::string_view(reinterpret_cast<const char*>(digest), length));
 }
 
+// The body of CompleteMultipartUpload for parts numbered as given.
+std::string CompleteBody(const std::vector<UploadedPart>& parts) {
+  std::string body = "<CompleteMultipartUpload>";
+  for (const UploadedPart& part : parts) {
+    body += "<Part><PartNumber>" + std::to_string(part.number) + "</PartNumber><ETag>" +
+            s3::XmlEscape(part.etag) + "</ETag></Part>";
+  }
+  return body + "</CompleteMultipartUpload>";
+}
+
 // Streams a blob into a multipart upload (or, if it stays small, one PUT).
 class S3BlobWriter final : public BlobWriter {
  public:
@@ -118,12 +128,11 @@ class S3BlobWriter final : public BlobWriter {
   }
 
   void Complete() {
-    std::string body = "<CompleteMultipartUpload>";
+    std::vector<UploadedPart> parts;
     for (size_t i = 0; i < etags_.size(); ++i) {
-      body += "<Part><PartNumber>" + std::to_string(i + 1) + "</PartNumber><ETag>" +
-              s3::XmlEscape(etags_[i]) + "</ETag></Part>";
+      parts.push_back({.number = static_cast<int>(i + 1), .etag = etags_[i]});
     }
-    body += "</CompleteMultipartUpload>";
+    const std::string body = CompleteBody(parts);
     // Not retried: a retry after a lost answer finds the upload gone.
     Request complete{.method = "POST",
                      .key = object_key_,
@@ -482,6 +491,88 @@ uint64_t S3BlobStore::SweepAbandoned(std::string_view folder, int64_t cutoff_ms)
 
 void S3BlobStore::MakeDurable(std::string_view folder) {
   CheckFolder(folder, "can be made durable", true);
+}
+
+namespace {
+
+constexpr int kMaxParts = 10000;  // S3's limit
+
+// What S3 answered to a complete or abort of a direct upload, in the
+// words of the caller's mistake when it is one: an unknown upload, parts
+// that are missing, too small or out of order.
+[[noreturn]] void FailDirect(Client& client, const Request& request, const Response& response) {
+  const std::string code = s3::XmlText(response.body, "Code");
+  const std::string message = s3::XmlText(response.body, "Message");
+  const std::string said = code + (message.empty() ? "" : ": " + message);
+  // S3Proxy's filesystem backend says NoSuchKey for an upload it dropped.
+  if (code == "NoSuchUpload" || code == "NoSuchKey") {
+    throw Error(ErrorCode::kResourceDoesNotExist, "No such multipart upload (S3 " + said +
+                                                      "): it was completed, aborted or never "
+                                                      "begun for this path");
+  }
+  if (response.status >= 400 && response.status < 500 && response.status != 403 &&
+      response.status != 429 && !code.empty()) {
+    ThrowInvalid("S3 refused the multipart upload's parts: " + said);
+  }
+  client.Fail(request, response);
+}
+
+}  // namespace
+
+DirectUpload S3BlobStore::BeginDirectUpload(std::string_view key, int parts,
+                                            std::chrono::seconds valid_for) {
+  CheckKey(key);
+  if (parts < 1 || parts > kMaxParts) {
+    ThrowInvalid("A multipart upload has 1 to " + std::to_string(kMaxParts) + " parts, not " +
+                 std::to_string(parts));
+  }
+  // Not retried, as in a writer: a retry after a lost answer would begin a
+  // second upload.
+  Request create{
+      .method = "POST", .key = ObjectKey(key), .query = {{"uploads", ""}}, .idempotent = false};
+  Response response = client_->Send(create);
+  if (!Ok(response.status)) client_->Fail(create, response);
+  DirectUpload upload;
+  upload.upload_id = s3::XmlText(response.body, "UploadId");
+  if (upload.upload_id.empty()) client_->Fail(create, response);
+  for (int number = 1; number <= parts; ++number) {
+    Request part{.method = "PUT",
+                 .key = ObjectKey(key),
+                 .query = {{"partNumber", std::to_string(number)}, {"uploadId", upload.upload_id}}};
+    upload.parts.push_back(
+        {.number = number, .url = client_->PresignedUrl(part, valid_for), .headers = {}});
+  }
+  return upload;
+}
+
+void S3BlobStore::CompleteDirectUpload(std::string_view key, const std::string& upload_id,
+                                       const std::vector<UploadedPart>& parts) {
+  CheckKey(key);
+  if (upload_id.empty()) ThrowInvalid("A multipart upload's upload_id is required");
+  if (parts.empty()) ThrowInvalid("A multipart upload completes with at least one part");
+  // Not retried: a retry after a lost answer finds the upload gone.
+  const std::string body = CompleteBody(parts);  // Request::body is a view
+  Request complete{.method = "POST",
+                   .key = ObjectKey(key),
+                   .query = {{"uploadId", upload_id}},
+                   .body = body,
+                   .idempotent = false};
+  Response response = client_->Send(complete);
+  // S3 may answer 200 and put an error in the body.
+  std::vector<std::string_view> errors = s3::XmlElements(response.body, "Error");
+  if (Ok(response.status) && !errors.empty()) {
+    Response error{.status = 500, .headers = {}, .body = std::string(errors[0])};
+    FailDirect(*client_, complete, error);
+  }
+  if (!Ok(response.status)) FailDirect(*client_, complete, response);
+}
+
+void S3BlobStore::AbortDirectUpload(std::string_view key, const std::string& upload_id) {
+  CheckKey(key);
+  if (upload_id.empty()) ThrowInvalid("A multipart upload's upload_id is required");
+  Request abort{.method = "DELETE", .key = ObjectKey(key), .query = {{"uploadId", upload_id}}};
+  Response response = client_->Send(abort);
+  if (!Ok(response.status)) FailDirect(*client_, abort, response);
 }
 
 }  // namespace slipway::blob

@@ -38,6 +38,10 @@
 //   initiated before the cutoff (S3 tells when an upload began, not when it
 //   was last written to: what a bucket's lifecycle rule does).
 // - MakeDurable has nothing to do: an object S3 shows is durable.
+// - Direct uploads (DirectUploads) are S3's multipart uploads whose
+//   UploadPart requests are presigned URLs (SigV4 in the query): the
+//   client PUTs each part to S3 itself, and CompleteMultipartUpload
+//   publishes the object, as MLflow's S3 artifact repository does.
 // - modified_ms is S3's Last-Modified (HEAD gives whole seconds).
 //
 // Errors: KeyError for bad keys as everywhere; INTERNAL_ERROR naming the
@@ -65,7 +69,7 @@ bool IsS3Uri(std::string_view uri);
 // that is not a valid key).
 S3Location ParseS3Uri(std::string_view uri);
 
-class S3BlobStore final : public BlobStore {
+class S3BlobStore final : public BlobStore, public DirectUploads {
  public:
   struct Options {
     // The bucket, endpoint, region, credentials, timeouts and retries
@@ -100,6 +104,13 @@ class S3BlobStore final : public BlobStore {
   uint64_t DeletePrefix(std::string_view folder) override;
   uint64_t SweepAbandoned(std::string_view folder, int64_t cutoff_ms) override;
   void MakeDurable(std::string_view folder) override;
+  DirectUploads* direct_uploads() override { return this; }
+
+  DirectUpload BeginDirectUpload(std::string_view key, int parts,
+                                 std::chrono::seconds valid_for) override;
+  void CompleteDirectUpload(std::string_view key, const std::string& upload_id,
+                            const std::vector<UploadedPart>& parts) override;
+  void AbortDirectUpload(std::string_view key, const std::string& upload_id) override;
 
   s3::Client& client() { return *client_; }
   const S3Location& location() const { return options_.location; }

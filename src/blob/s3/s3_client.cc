@@ -10,6 +10,7 @@
 #include <random>
 #include <thread>
 
+#include "blob/blob_store.h"
 #include "core/error.h"
 #include "core/sha256.h"
 
@@ -57,6 +58,24 @@ std::optional<std::string> IniValue(const std::string& path, const std::string& 
 
 bool Retryable(int status) { return status == 429 || status >= 500; }
 
+// `name`'s value as a positive number of seconds, in milliseconds; nothing
+// when unset.
+std::optional<std::chrono::milliseconds> SecondsFrom(const std::string& name,
+                                                     const std::string& value) {
+  if (value.empty()) return std::nullopt;
+  size_t used = 0;
+  double seconds = 0;
+  try {
+    seconds = std::stod(value, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used != value.size() || !(seconds > 0) || seconds > 3600) {
+    ThrowInvalid(name + "='" + value + "' is not a number of seconds between 0 and 3600");
+  }
+  return std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
+}
+
 }  // namespace
 
 void FillFromEnvironment(ClientOptions& options, const EnvLookup& lookup) {
@@ -83,6 +102,27 @@ void FillFromEnvironment(ClientOptions& options, const EnvLookup& lookup) {
     options.region = env("AWS_DEFAULT_REGION");
   } else if (auto region = IniValue(config_file, config_section, "region")) {
     options.region = *region;
+  }
+  if (const std::string attempts = env("AWS_MAX_ATTEMPTS"); !attempts.empty()) {
+    size_t used = 0;
+    int value = 0;
+    try {
+      value = std::stoi(attempts, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != attempts.size() || value < 1 || value > 20) {
+      ThrowInvalid("AWS_MAX_ATTEMPTS='" + attempts + "' is not a whole number from 1 to 20");
+    }
+    options.max_attempts = value;
+  }
+  if (auto timeout = SecondsFrom("SLIPWAY_S3_CONNECT_TIMEOUT_SECONDS",
+                                 env("SLIPWAY_S3_CONNECT_TIMEOUT_SECONDS"))) {
+    options.connect_timeout = *timeout;
+  }
+  if (auto timeout =
+          SecondsFrom("SLIPWAY_S3_IO_TIMEOUT_SECONDS", env("SLIPWAY_S3_IO_TIMEOUT_SECONDS"))) {
+    options.io_timeout = *timeout;
   }
   Credentials& credentials = options.credentials;
   if (!credentials.access_key_id.empty()) return;
@@ -152,7 +192,11 @@ std::string Client::Describe() const {
 }
 
 std::string Client::What(const Request& request) const {
-  return "S3 " + request.method + " s3://" + options_.bucket + "/" + request.key;
+  std::string what = "S3 " + request.method + " s3://" + options_.bucket + "/" + request.key;
+  // A listing names what it lists.
+  auto prefix = request.query.find("prefix");
+  if (request.key.empty() && prefix != request.query.end()) what += prefix->second + " (listing)";
+  return what;
 }
 
 std::unique_ptr<httplib::Client> Client::TakeConnection() {
@@ -261,9 +305,8 @@ Response Client::Send(const Request& request) {
     if (attempt == attempts) Fail(request, response);
     last_problem = std::to_string(response.status);
   }
-  throw Error(ErrorCode::kInternalError, What(request) + ": " + last_problem + " after " +
-                                             std::to_string(attempts) + " attempt" +
-                                             (attempts == 1 ? "" : "s"));
+  throw StorageUnavailable(What(request) + ": " + last_problem + " after " +
+                           std::to_string(attempts) + " attempt" + (attempts == 1 ? "" : "s"));
 }
 
 void Client::Fail(const Request& request, const Response& response) const {
@@ -272,7 +315,20 @@ void Client::Fail(const Request& request, const Response& response) const {
   const std::string detail = XmlText(response.body, "Message");
   if (!code.empty()) message += " " + code;
   if (!detail.empty()) message += ": " + detail;
+  if (Retryable(response.status)) throw StorageUnavailable(message);
   throw Error(ErrorCode::kInternalError, message);
+}
+
+std::string Client::PresignedUrl(const Request& request, std::chrono::seconds valid_for) const {
+  SignedRequest signed_request;
+  signed_request.method = request.method;
+  signed_request.encoded_path = path_prefix_ + "/" + UriEncode(request.key, false);
+  signed_request.query = request.query;
+  signed_request.headers = request.headers;
+  signed_request.headers["host"] = host_header_;
+  return base_url_ + signed_request.encoded_path + "?" +
+         PresignedQuery(signed_request, options_.credentials, options_.region, AmzDateNow(),
+                        valid_for.count());
 }
 
 std::vector<std::string_view> XmlElements(std::string_view xml, std::string_view tag) {

@@ -66,6 +66,10 @@ struct ClientOptions {
 // (AWS_CONFIG_FILE); AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and
 // AWS_SESSION_TOKEN, else the profile in ~/.aws/credentials
 // (AWS_SHARED_CREDENTIALS_FILE). The profile is AWS_PROFILE or "default".
+// Attempts per request from AWS_MAX_ATTEMPTS (1 to 20); timeouts from
+// SLIPWAY_S3_CONNECT_TIMEOUT_SECONDS and SLIPWAY_S3_IO_TIMEOUT_SECONDS
+// (AWS's SDKs name no variable for them). INVALID_PARAMETER_VALUE for a
+// value that is not a number in range.
 // `getenv` is std::getenv unless a test passes its own.
 using EnvLookup = std::function<const char*(const char*)>;
 void FillFromEnvironment(ClientOptions& options, const EnvLookup& getenv = nullptr);
@@ -98,13 +102,20 @@ class Client {
   ~Client();
 
   // Sends `request` (with retries if idempotent) and returns S3's answer,
-  // whatever its status; throws INTERNAL_ERROR when no answer came (network
-  // errors, timeouts) or only 5xx/429 came after the last attempt.
+  // whatever its status; throws blob::StorageUnavailable when no answer
+  // came (network errors, timeouts) or only 5xx/429 came after the last
+  // attempt.
   Response Send(const Request& request);
 
-  // INTERNAL_ERROR saying what failed: "S3 PUT s3://bucket/key: 403
+  // Throws what `response` means: StorageUnavailable for a 5xx or 429,
+  // else INTERNAL_ERROR, saying what failed: "S3 PUT s3://bucket/key: 403
   // AccessDenied: <S3's message>".
   [[noreturn]] void Fail(const Request& request, const Response& response) const;
+
+  // A URL with which anyone may send `request` (an object's method, key
+  // and query; the body is theirs) within `valid_for`, signed with this
+  // client's credentials (which the URL does not contain).
+  std::string PresignedUrl(const Request& request, std::chrono::seconds valid_for) const;
 
   const ClientOptions& options() const { return options_; }
   // "s3://bucket (http://127.0.0.1:9000)".

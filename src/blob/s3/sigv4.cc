@@ -21,6 +21,15 @@ std::string Hmac(std::string_view key, std::string_view data) {
   return std::string(reinterpret_cast<const char*>(out), length);
 }
 
+// The signing key of `date` (yyyymmdd) and `region`.
+std::string SigningKey(const Credentials& credentials, const std::string& date,
+                       std::string_view region) {
+  std::string key = Hmac("AWS4" + credentials.secret_access_key, date);
+  key = Hmac(key, region);
+  key = Hmac(key, "s3");
+  return Hmac(key, "aws4_request");
+}
+
 std::string Trim(std::string_view value) {
   const size_t first = value.find_first_not_of(" \t");
   if (first == std::string_view::npos) return {};
@@ -81,13 +90,39 @@ void Sign(SignedRequest& request, const Credentials& credentials, std::string_vi
   const std::string scope = date + "/" + std::string(region) + "/s3/aws4_request";
   const std::string string_to_sign = "AWS4-HMAC-SHA256\n" + std::string(amz_date) + "\n" + scope +
                                      "\n" + Sha256::Hex(canonical_request);
-  std::string key = Hmac("AWS4" + credentials.secret_access_key, date);
-  key = Hmac(key, region);
-  key = Hmac(key, "s3");
-  key = Hmac(key, "aws4_request");
+  const std::string key = SigningKey(credentials, date, region);
   headers["authorization"] = "AWS4-HMAC-SHA256 Credential=" + credentials.access_key_id + "/" +
                              scope + ", SignedHeaders=" + signed_headers +
                              ", Signature=" + ToHex(Hmac(key, string_to_sign));
+}
+
+std::string PresignedQuery(const SignedRequest& request, const Credentials& credentials,
+                           std::string_view region, std::string_view amz_date,
+                           int64_t expires_seconds) {
+  const std::string date(amz_date.substr(0, 8));
+  const std::string scope = date + "/" + std::string(region) + "/s3/aws4_request";
+  std::string canonical_headers;
+  std::string signed_headers;
+  for (const auto& [name, value] : request.headers) {  // std::map: sorted by name
+    canonical_headers += name + ":" + Trim(value) + "\n";
+    if (!signed_headers.empty()) signed_headers += ';';
+    signed_headers += name;
+  }
+  std::map<std::string, std::string> query = request.query;
+  query["X-Amz-Algorithm"] = "AWS4-HMAC-SHA256";
+  query["X-Amz-Credential"] = credentials.access_key_id + "/" + scope;
+  query["X-Amz-Date"] = std::string(amz_date);
+  query["X-Amz-Expires"] = std::to_string(expires_seconds);
+  query["X-Amz-SignedHeaders"] = signed_headers;
+  if (!credentials.session_token.empty()) query["X-Amz-Security-Token"] = credentials.session_token;
+  const std::string canonical_query = CanonicalQuery(query);
+  const std::string canonical_request = request.method + "\n" + request.encoded_path + "\n" +
+                                        canonical_query + "\n" + canonical_headers + "\n" +
+                                        signed_headers + "\nUNSIGNED-PAYLOAD";
+  const std::string string_to_sign = "AWS4-HMAC-SHA256\n" + std::string(amz_date) + "\n" + scope +
+                                     "\n" + Sha256::Hex(canonical_request);
+  const std::string signature = ToHex(Hmac(SigningKey(credentials, date, region), string_to_sign));
+  return canonical_query + "&X-Amz-Signature=" + signature;
 }
 
 std::string AmzDateNow() {

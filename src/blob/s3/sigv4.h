@@ -8,6 +8,7 @@
 // x-amz-content-sha256. Thread-safe.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <string>
 #include <string_view>
@@ -42,6 +43,16 @@ std::string CanonicalQuery(const std::map<std::string, std::string>& query);
 // Signs `request` in place for `region` at `amz_date` ("20130524T000000Z").
 void Sign(SignedRequest& request, const Credentials& credentials, std::string_view region,
           std::string_view amz_date);
+
+// The query string of a presigned URL for `request` (AWS's "query string
+// authentication"): its own parameters plus X-Amz-Algorithm, -Credential,
+// -Date, -Expires, -SignedHeaders, -Security-Token (temporary credentials)
+// and -Signature, for a payload the URL's user sends unsigned. Signs the
+// headers given ("host" at least); valid for `expires_seconds` (1 to
+// 604800) from `amz_date`.
+std::string PresignedQuery(const SignedRequest& request, const Credentials& credentials,
+                           std::string_view region, std::string_view amz_date,
+                           int64_t expires_seconds);
 
 // "YYYYMMDDTHHMMSSZ" for now, UTC.
 std::string AmzDateNow();
