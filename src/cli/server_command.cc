@@ -199,7 +199,7 @@ void RunServer(const ServerArgs& args) {
   http::AddArtifactRoutes(server, app->tracking(), app->registry(), app->artifacts());
   http::AddGraphqlRoutes(server, app->tracking(), app->registry(), app->artifacts());
   http::AddRegistryRoutes(server, app->registry(), app->tracking());
-  http::AddTraceRoutes(server, app->traces());
+  http::AddTraceRoutes(server, app->traces(), app->artifacts().SupportsMultipartUpload());
   http::AddGenaiRoutes(server, app->evaluation_datasets(), app->issues(), app->scorers());
   http::AddDatasetRoutes(server, app->datasets());
   http::AddDeploymentRoutes(server, app->serving());

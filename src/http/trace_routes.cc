@@ -642,20 +642,21 @@ TraceInfo TraceInfoFromJson(const Json& j) {
   return info;
 }
 
-void AddTraceRoutes(HttpServer& server, tracing::TraceService& traces) {
+void AddTraceRoutes(HttpServer& server, tracing::TraceService& traces, bool multipart_uploads) {
   server.Get("/version", RouteSpec("server/version").SignedIn(), [](const Request&, Response& res) {
     res.set_content(kMlflowProtocolVersion, "text/plain");
     res.set_header("X-Slipway-Version", SLIPWAY_VERSION_STRING);
   });
   // What MLflow's client asks before it moves artifacts: how the server
-  // is set up (no secrets). Slipway has no multipart or presigned uploads,
-  // workspaces or trace archival.
+  // is set up (no secrets). Multipart uploads through the artifact proxy
+  // when the root has them (S3), as MLflow says for its own; no multipart
+  // downloads, presigned run uploads, workspaces or trace archival.
   server.Get("/api/3.0/mlflow/server-info", RouteSpec("server/info").SignedIn(),
-             [](const Request&, Response& res) {
+             [multipart_uploads](const Request&, Response& res) {
                Reply(res, {{"store_type", "SqlStore"},
                            {"workspaces_enabled", false},
                            {"trace_archival_enabled", false},
-                           {"multipart_uploads_enabled", false},
+                           {"multipart_uploads_enabled", multipart_uploads},
                            {"multipart_downloads_enabled", false},
                            {"presigned_upload_run_id_supported", false},
                            {"presigned_upload_model_id_supported", false},

@@ -15,7 +15,7 @@ namespace slipway::http {
 // servers of 3.4 or later).
 inline constexpr const char* kMlflowProtocolVersion = "3.17.2";
 
-void AddTraceRoutes(HttpServer& server, tracing::TraceService& traces);
+void AddTraceRoutes(HttpServer& server, tracing::TraceService& traces, bool multipart_uploads);
 
 // TraceInfoV3 JSON; exposed for tests.
 Json TraceInfoToJson(const tracing::TraceInfo& info);

@@ -56,7 +56,9 @@ def s3_server(tmp_path_factory, faults, bucket):
 
 @pytest.fixture
 def multipart_env(monkeypatch):
-    monkeypatch.setenv("MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD", "true")
+    # Not MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD: the client asks the server's
+    # /server-info whether to upload in parts, as it does against MLflow's.
+    monkeypatch.delenv("MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD", raising=False)
     monkeypatch.setenv("MLFLOW_MULTIPART_UPLOAD_MINIMUM_FILE_SIZE", str(5 * MIB))
     monkeypatch.setenv("MLFLOW_MULTIPART_UPLOAD_CHUNK_SIZE", str(5 * MIB))
 
@@ -73,7 +75,9 @@ def _big_file(path: Path, size: int, seed: int) -> Path:
 
 
 def test_the_mlflow_client_uploads_a_large_file_in_parts_straight_to_s3(
-        client, faults, s3proxy, bucket, tmp_path):
+        s3_server, client, faults, s3proxy, bucket, tmp_path):
+    info = requests.get(f"{s3_server.url}/api/3.0/mlflow/server-info", timeout=30).json()
+    assert info["multipart_uploads_enabled"] is True, info
     big = _big_file(tmp_path / "weights.bin", 12 * MIB + 777, seed=1)
     mlflow.set_experiment(unique("mpu"))
     before = len(faults.requests)
@@ -199,6 +203,11 @@ def test_the_rest_endpoints_create_complete_and_abort(s3_server, s3proxy, bucket
 
 def test_a_local_artifact_root_answers_as_mlflow_does_and_the_client_falls_back(
         server, monkeypatch, multipart_env, tmp_path):
+    info = requests.get(f"{server.url}/api/3.0/mlflow/server-info", timeout=30).json()
+    assert info["multipart_uploads_enabled"] is False, info
+    # A client told to use multipart uploads anyway gets MLflow's 501 and
+    # uploads in one PUT.
+    monkeypatch.setenv("MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD", "true")
     client = _point_mlflow_at(server, monkeypatch)
     r = requests.post(f"{server.url}/api/2.0/mlflow-artifacts/mpu/create/0/x/artifacts",
                       json={"path": "/tmp/big.bin", "num_parts": 2}, timeout=60)
