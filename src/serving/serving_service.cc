@@ -408,15 +408,21 @@ bool ServingService::Adopt(const std::string& name, const std::optional<Deployme
     if (added) Schedule(name, why);
     return added;
   }
+  DeploymentSpec spec;
   {
     std::lock_guard lock(entry->mu);
     if (entry->deleted || SameSpec(entry->spec, *stored)) return false;
-    entry->spec = *stored;
+    // Read again under the lock this server's own changes are written
+    // under: `stored` may predate one of them (a periodic re-read racing
+    // an update), and must not undo it.
+    std::optional<DeploymentSpec> fresh = store_.Get(name);
+    if (!fresh || SameSpec(entry->spec, *fresh)) return false;  // a delete: its notice follows
+    entry->spec = spec = *fresh;
   }
-  entry->runtime->SetLimits(static_cast<size_t>(stored->max_queued), stored->log_sample_rate);
-  entry->Note("changed (" + why + "): follows " + stored->model_uri +
-              (stored->canary_uri.empty() ? "" : ", canary " + stored->canary_uri) +
-              (stored->pinned_version.empty() ? "" : ", pinned to v" + stored->pinned_version));
+  entry->runtime->SetLimits(static_cast<size_t>(spec.max_queued), spec.log_sample_rate);
+  entry->Note("changed (" + why + "): follows " + spec.model_uri +
+              (spec.canary_uri.empty() ? "" : ", canary " + spec.canary_uri) +
+              (spec.pinned_version.empty() ? "" : ", pinned to v" + spec.pinned_version));
   Schedule(name, why);
   return true;
 }
@@ -440,9 +446,12 @@ void ServingService::FollowModelChange(const std::string& model) {
 }
 
 void ServingService::FollowStore(const std::string& why) {
+  // The deployments known before the listing: one created here after it
+  // is not in the listing, and must not be taken for deleted.
+  std::shared_ptr<const Map> known = map_.load();
   std::map<std::string, DeploymentSpec> stored;
   for (DeploymentSpec& spec : store_.List()) stored.emplace(spec.name, std::move(spec));
-  for (const auto& [name, entry] : *map_.load()) {
+  for (const auto& [name, entry] : *known) {
     if (!stored.count(name)) Adopt(name, std::nullopt, why);
   }
   for (const auto& [name, spec] : stored) {
