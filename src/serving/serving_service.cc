@@ -427,6 +427,46 @@ bool ServingService::Adopt(const std::string& name, const std::optional<Deployme
   return true;
 }
 
+bool ServingService::NeedsReload(const Entry& entry) {
+  DeploymentSpec spec;
+  std::map<std::string, VersionStatus> pending;
+  {
+    std::lock_guard lock(entry.mu);
+    if (entry.deleted) return false;
+    spec = entry.spec;
+    pending = entry.pending;
+  }
+  std::shared_ptr<const Routing> routing = entry.runtime->routing();
+  if (routing && routing->canary_weight != spec.canary_weight) return true;
+  const Routing none;
+  governance::Operation operation(ServingActor(), "deployments/check");
+  for (const auto& [role, slot] : RolesOf(routing ? *routing : none)) {
+    const std::string& uri = std::string(role) == "primary"  ? spec.model_uri
+                             : std::string(role) == "canary" ? spec.canary_uri
+                                                             : spec.shadow_uri;
+    auto under_way = pending.find(role);
+    if (uri.empty()) {
+      if (slot) return true;
+      continue;
+    }
+    Resolved resolved;
+    try {
+      resolved = Resolve(uri, std::string(role) == "primary" ? spec.pinned_version : "");
+    } catch (const std::exception&) {
+      // Names nothing now: one reload records the failure, then no more.
+      if (under_way == pending.end() || under_way->second.state != "failed") return true;
+      continue;
+    }
+    if (slot && slot->model_name == resolved.model_name && slot->version == resolved.version)
+      continue;
+    if (under_way != pending.end() && under_way->second.model_name == resolved.model_name &&
+        under_way->second.version == resolved.version)
+      continue;  // loading it, or failed to
+    return true;
+  }
+  return false;
+}
+
 void ServingService::FollowStoredDeployment(const std::string& name) {
   Adopt(name, store_.Get(name), "changed through another server");
 }
@@ -441,7 +481,7 @@ void ServingService::FollowModelChange(const std::string& model) {
     bool follows = false;
     for (const std::string* uri : {&spec.model_uri, &spec.canary_uri, &spec.shadow_uri})
       follows = follows || (!uri->empty() && ModelRef::Parse(*uri).name == model);
-    if (follows) Schedule(name, "registry change of " + model);
+    if (follows && NeedsReload(*entry)) Schedule(name, "registry change of " + model);
   }
 }
 
@@ -455,9 +495,11 @@ void ServingService::FollowStore(const std::string& why) {
     if (!stored.count(name)) Adopt(name, std::nullopt, why);
   }
   for (const auto& [name, spec] : stored) {
-    // Adopt reloads what it changed; the rest reload too, since what
-    // their references name may have moved unheard.
-    if (!Adopt(name, spec, why)) Schedule(name, why);
+    // Adopt reloads what it changed; the rest reload when what their
+    // references name moved unheard.
+    if (Adopt(name, spec, why)) continue;
+    std::shared_ptr<Entry> entry = EntryOf(name);
+    if (entry && NeedsReload(*entry)) Schedule(name, why);
   }
 }
 

@@ -234,6 +234,11 @@ class ServingService {
   void Schedule(const std::string& name, const std::string& why);
   void Reconcile(const std::string& name, const std::string& why);
   void OnRegistryEvent(const registry::RegistryEvent& event);
+  // Whether what the entry's references name now differs from what it
+  // serves and is not being loaded already: a reload would change
+  // something. (Each reload is audited; following other servers reloads
+  // only deployments that this says need it.)
+  bool NeedsReload(const Entry& entry);
   // Takes `stored` (the store's spec of `name`, nullopt when deleted) as
   // this server's, when it differs from what it has; true when it did.
   bool Adopt(const std::string& name, const std::optional<DeploymentSpec>& stored,

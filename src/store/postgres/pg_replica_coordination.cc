@@ -18,7 +18,11 @@ constexpr int kConnectTimeoutSeconds = 5;
 PgReplicaCoordination::PgReplicaCoordination(std::string uri)
     : uri_(std::move(uri)), description_(DescribePostgresUri(uri_)) {}
 
-PgReplicaCoordination::~PgReplicaCoordination() { Disconnect(); }
+PgReplicaCoordination::~PgReplicaCoordination() {
+  if (leader_) spdlog::info("replicas: this server stops leading (it is stopping)");
+  leader_ = false;
+  Disconnect();
+}
 
 std::string PgReplicaCoordination::Describe() const {
   return description_ + (conn_ ? "" : " (no session)") + (leader_ ? ", leading" : "");
