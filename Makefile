@@ -22,8 +22,9 @@ APT_RUN  := build-essential cmake ninja-build ccache pkg-config \
 	libxgboost-dev libeigen3-dev libjemalloc-dev \
 	libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
 APT_TEST := libgtest-dev libgmock-dev clang-format prometheus prometheus-alertmanager wrk chromium \
-	openjdk-17-jre-headless maven postgresql
-# nginx answering a fixed 200 is bench/serving's HTTP limit.
+	openjdk-17-jre-headless maven postgresql nginx-light
+# nginx answering a fixed 200 is bench/serving's HTTP limit (and, in APT_TEST,
+# the load balancer of test_replicas.py).
 APT_BENCH := nginx-light
 # The web UI is built with npm (ui/package-lock.json). Debian's nodejs and npm
 # are installed only when no npm is on PATH, so a Node.js installed another

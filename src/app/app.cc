@@ -10,6 +10,7 @@
 #include "core/cpus.h"
 #include "core/error.h"
 #include "loop/process_retrainer.h"
+#include "store/replica_coordination.h"
 
 namespace slipway::app {
 namespace {
@@ -273,18 +274,43 @@ void App::Start() {
   tasks_.push_back(scheduler_->Every(serving::ServingService::kRateSampleInterval,
                                      "serving rate samples",
                                      [serving = serving_.get()] { serving->SampleRates(); }));
+  // Servers sharing the metadata store: their changes, and which of them
+  // does the work below that must happen once (leading()).
+  ReplicaSync::Services services;
+  services.serving = serving_.get();
+  services.alerts = alerts_.get();
+  services.loops = loops_.get();
+  services.metrics = options_.metrics;
+  replicas_ =
+      std::make_unique<ReplicaSync>(store::OpenReplicaCoordination(options_.store), services);
+  ReplicaSync* replicas = replicas_.get();
   // Alert rules over the series of /metrics, and the deliveries of their
   // transitions (retries back off from the same interval).
   tasks_.push_back(scheduler_->Every(options_.alerts.interval, "alert evaluation",
-                                     [alerts = alerts_.get()] { alerts->Evaluate(NowMillis()); }));
+                                     [alerts = alerts_.get(), replicas] {
+                                       if (replicas->leading()) alerts->Evaluate(NowMillis());
+                                     }));
   tasks_.push_back(scheduler_->Every(options_.alerts.interval, "alert delivery",
-                                     [alerts = alerts_.get()] { alerts->Deliver(NowMillis()); }));
+                                     [alerts = alerts_.get(), replicas] {
+                                       if (replicas->leading()) alerts->Deliver(NowMillis());
+                                     }));
   // The monitors' fold: published segments of the prediction log into
   // windows, then the gauges of /metrics.
   tasks_.push_back(scheduler_->Every(kMonitorFoldInterval, "monitor fold",
-                                     [monitors = monitors_.get()] { monitors->FoldAll(); }));
+                                     [monitors = monitors_.get(), replicas] {
+                                       if (replicas->leading()) monitors->FoldAll();
+                                     }));
   serving_->Start(*background_);
-  loops_->Start();
+  if (replicas->Shared()) {
+    // The loop's worker starts when this server wins the leadership.
+    replicas->StartFollowing();
+    tasks_.push_back(scheduler_->Every(ReplicaSync::kPollInterval, "replica changes",
+                                       [replicas] { replicas->Poll(); }));
+    tasks_.push_back(scheduler_->Every(ReplicaSync::kResyncInterval, "replica resync",
+                                       [replicas] { replicas->Resync("the periodic re-read"); }));
+  } else {
+    loops_->Start();
+  }
   // The server keeps the prediction log; a CLI command's App only opens it.
   predictions_->StartRetention();
 }
@@ -294,9 +320,12 @@ void App::Stop() {
   for (const store::Upkeep& upkeep : stores_->upkeep) {
     if (upkeep.set_wakeup) upkeep.set_wakeup(nullptr);
   }
+  tasks_.clear();  // each Handle cancels its task and waits for a run under way
+  // Leadership ends with the session, so another server takes over now.
+  if (replicas_) replicas_->Stop();
+  replicas_.reset();
   loops_->Stop();
   serving_->Stop();
-  tasks_.clear();  // each Handle cancels its task and waits for a run under way
   if (scheduler_) scheduler_->Stop();
   if (background_) background_->Stop();
   scheduler_.reset();

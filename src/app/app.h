@@ -18,13 +18,14 @@
 // Background work starts only with Start(): a small executor, the scheduler
 // on it, and the periodic tasks the backends and services need (the metadata
 // store's upkeep such as SQLite's WAL checkpoint, the audit trail's refusal
-// summaries). A CLI command that never calls Start() gets no background
-// thread; what those tasks do then happens at close (a TRUNCATE checkpoint,
-// the last summaries). Stop() cancels the tasks and waits for runs under way,
-// before any store closes; the destructor calls it. The data pipeline's
-// executor is the exception: Create() makes it, because the dataset
-// commands of the CLI add and profile without Start(), and it goes with
-// the App, after the services that use it.
+// summaries). On a store other servers may share (PostgreSQL), Start() also
+// follows their changes and takes part in choosing the one server that runs
+// the work that must happen once (replica_sync.h). A CLI command that never calls Start() gets no
+// background thread; what those tasks do then happens at close (a TRUNCATE checkpoint, the last
+// summaries). Stop() cancels the tasks and waits for runs under way, before any store closes; the
+// destructor calls it. The data pipeline's executor is the exception: Create() makes it, because
+// the dataset commands of the CLI add and profile without Start(), and it goes with the App, after
+// the services that use it.
 #pragma once
 
 #include <chrono>
@@ -32,6 +33,7 @@
 #include <string>
 #include <vector>
 
+#include "app/replica_sync.h"
 #include "blob/blob_store.h"
 #include "core/executor.h"
 #include "core/scheduler.h"
@@ -166,6 +168,9 @@ class App {
   // From Start() to Stop(), for background work; null otherwise.
   core::Executor* background_executor() { return background_.get(); }
   core::Scheduler* scheduler() { return scheduler_.get(); }
+  // From Start() to Stop(): this server's place among the servers sharing
+  // its metadata store (replica_sync.h); null otherwise.
+  ReplicaSync* replicas() { return replicas_.get(); }
 
  private:
   explicit App(Options options) : options_(std::move(options)) {}
@@ -198,6 +203,7 @@ class App {
   // Background work, from Start() to Stop().
   std::unique_ptr<core::Executor> background_;
   std::unique_ptr<core::Scheduler> scheduler_;
+  std::unique_ptr<ReplicaSync> replicas_;
   std::vector<core::Scheduler::Handle> tasks_;
 };
 

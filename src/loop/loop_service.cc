@@ -317,8 +317,11 @@ LoopRun LoopService::Admit(const LoopPolicy& policy, LoopRun run, bool manual) {
   if (run.state == LoopRunState::kQueued) {
     ++pending_;
     if (!worker_ || stopping_ || !worker_->TrySubmit([this, id = run.id] { Execute(id); })) {
-      // Not started (a CLI's App) or stopping: the next start runs it.
+      // Not started (a CLI's App, a replica that does not lead) or
+      // stopping: the next start, or the leader, runs it.
       --pending_;
+    } else {
+      enqueued_.insert(run.id);
     }
   } else {
     spdlog::info("loop: {} of deployment {} skipped: {}", run.trigger, run.deployment, run.reason);
@@ -328,9 +331,21 @@ LoopRun LoopService::Admit(const LoopPolicy& policy, LoopRun run, bool manual) {
 
 void LoopService::Enqueue(int64_t id) {
   std::lock_guard lock(mu_);
-  if (!worker_ || stopping_) return;
+  if (!worker_ || stopping_ || enqueued_.count(id)) return;
   ++pending_;
-  if (!worker_->TrySubmit([this, id] { Execute(id); })) --pending_;
+  if (worker_->TrySubmit([this, id] { Execute(id); })) {
+    enqueued_.insert(id);
+  } else {
+    --pending_;
+  }
+}
+
+void LoopService::RunQueued() {
+  {
+    std::lock_guard lock(mu_);
+    if (!worker_ || stopping_) return;
+  }
+  for (const LoopRun& run : store_.RunsIn(LoopRunState::kQueued)) Enqueue(run.id);
 }
 
 void LoopService::Execute(int64_t id) {
@@ -344,6 +359,7 @@ void LoopService::Execute(int64_t id) {
   } done{this};
   {
     std::lock_guard lock(mu_);
+    enqueued_.erase(id);
     if (stopping_) return;  // stays queued
   }
   std::optional<LoopRun> found = store_.GetRun(id);

@@ -74,6 +74,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -237,6 +238,11 @@ class LoopService {
   void Start();
   // Waits for the retrain under way; queued runs stay queued.
   void Stop();
+  // Puts the queued runs this server has not taken yet on its worker: runs
+  // that another server sharing the store admitted (with replicas, one
+  // server, the leader, runs retrains: app/replica_sync.h). Nothing before
+  // Start or after Stop.
+  void RunQueued();
 
   // MANAGE on the deployment. The spec must parse (its errors name the line);
   // the deployment must exist. Returns the stored policy.
@@ -283,7 +289,8 @@ class LoopService {
 
   std::mutex mu_;  // admission (cool-down and budget read then written) and pending_
   std::condition_variable idle_;
-  int64_t pending_ = 0;  // runs queued or running on worker_
+  int64_t pending_ = 0;         // runs queued or running on worker_
+  std::set<int64_t> enqueued_;  // ids on worker_'s queue, not started yet
   bool stopping_ = false;
   std::unique_ptr<core::Executor> worker_;
 };

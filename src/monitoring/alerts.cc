@@ -159,6 +159,12 @@ AlertService::AlertService(AlertStore& store, governance::Authorizer& authorizer
       audit_(audit),
       options_(std::move(options)),
       evaluator_(options_.stale_after) {
+  std::lock_guard lock(mu_);
+  LoadFromStore();
+}
+
+void AlertService::LoadFromStore() {
+  sets_.clear();
   for (const AlertRuleSetRecord& record : store_.ListRuleSets()) {
     try {
       sets_[record.deployment] = LoadRuleSet(record);
@@ -168,11 +174,41 @@ AlertService::AlertService(AlertStore& store, governance::Authorizer& authorizer
   }
   // Staleness counts from now: the series were away while the server was.
   const int64_t now_ms = NowMillis();
+  evaluator_ = AlertEvaluator(options_.stale_after);
   for (ActiveAlert alert : store_.LoadFiring()) {
     alert.last_seen_ms = std::max(alert.last_seen_ms, now_ms);
     evaluator_.Restore(alert);
   }
+  ExportFiring();
+}
+
+void AlertService::Lead(bool leading) {
   std::lock_guard lock(mu_);
+  if (leading && !leading_) LoadFromStore();
+  leading_ = leading;
+}
+
+void AlertService::ReloadRules(int64_t now_ms) {
+  std::lock_guard lock(mu_);
+  std::map<std::string, Loaded> sets;
+  for (const AlertRuleSetRecord& record : store_.ListRuleSets()) {
+    try {
+      sets[record.deployment] = LoadRuleSet(record);
+    } catch (const std::exception& e) {
+      spdlog::error("alert rules of deployment {} no longer load: {}", record.deployment, e.what());
+    }
+  }
+  if (leading_) {
+    for (const auto& [deployment, old] : sets_) {
+      auto now = sets.find(deployment);
+      std::set<std::string> keep;
+      if (now != sets.end())
+        for (const AlertRule& rule : now->second.rules.rules) keep.insert(rule.name);
+      std::vector<AlertEvaluator::Transition> gone = evaluator_.Retain(deployment, keep, now_ms);
+      if (!gone.empty()) Record(gone, old, now_ms);
+    }
+  }
+  sets_ = std::move(sets);
   ExportFiring();
 }
 
@@ -200,7 +236,9 @@ AlertRuleSetInfo AlertService::Set(const std::string& deployment, const std::str
   for (const AlertRule& rule : loaded.rules.rules) keep.insert(rule.name);
   // Alerts of rules that are gone resolve, told to the receivers they fired to.
   auto old = sets_.find(deployment);
-  std::vector<AlertEvaluator::Transition> gone = evaluator_.Retain(deployment, keep, NowMillis());
+  // (The leader does it, when another server leads: ReloadRules.)
+  std::vector<AlertEvaluator::Transition> gone;
+  if (leading_) gone = evaluator_.Retain(deployment, keep, NowMillis());
   if (!gone.empty()) Record(gone, old != sets_.end() ? old->second : loaded, NowMillis());
   sets_[deployment] = loaded;
   ExportFiring();
@@ -222,7 +260,8 @@ void AlertService::Delete(const std::string& deployment) {
   std::lock_guard lock(mu_);
   auto it = sets_.find(deployment);
   if (it == sets_.end()) ThrowNotFound("Deployment '" + deployment + "' has no alert rules.");
-  std::vector<AlertEvaluator::Transition> gone = evaluator_.Retain(deployment, {}, NowMillis());
+  std::vector<AlertEvaluator::Transition> gone;
+  if (leading_) gone = evaluator_.Retain(deployment, {}, NowMillis());
   if (!gone.empty()) Record(gone, it->second, NowMillis());
   store_.DeleteRuleSet(deployment);
   sets_.erase(it);

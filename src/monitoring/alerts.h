@@ -144,6 +144,17 @@ class AlertService {
 
   const Options& options() const { return options_; }
 
+  // Replicas (app/replica_sync.h): with several servers on one store, one
+  // of them, the leader, evaluates, delivers and resolves; the others
+  // keep the rule files (Set, Delete) and leave the alerts to it. A
+  // service leads from its construction; Lead(true) after Lead(false)
+  // takes the rules and the firing alerts from the store again, as at a
+  // start (the pending alerts of the old leader start over).
+  void Lead(bool leading);
+  // The rule files as stored now (changed through another server); the
+  // alerts of rules that are gone resolve when this server leads.
+  void ReloadRules(int64_t now_ms);
+
  private:
   struct Loaded {
     AlertRuleSetRecord record;
@@ -156,6 +167,8 @@ class AlertService {
   using SeriesHistory = std::map<std::string, std::vector<Previous>>;  // oldest first
 
   Loaded LoadRuleSet(const AlertRuleSetRecord& record) const;
+  // The rule sets and the firing alerts as stored. Holds mu_.
+  void LoadFromStore();
   // A deployment deleted takes its rules along (its firing alerts
   // resolve), so a new deployment of the same name starts without them.
   void DropRulesOfDeletedDeployments(int64_t now_ms);
@@ -181,6 +194,7 @@ class AlertService {
   std::map<std::string, SeriesHistory> previous_;  // metric -> series -> recent samples
   std::set<std::tuple<std::string, std::string, std::string>> exported_;  // firing gauges set
   int64_t last_resend_ms_ = 0;
+  bool leading_ = true;    // evaluates and resolves (see Lead)
   std::mutex deliver_mu_;  // one Deliver at a time (a direct call beside the task's)
 };
 

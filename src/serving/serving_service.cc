@@ -68,6 +68,18 @@ bool FollowsPreviousModel(const DeploymentSpec& spec) {
   return spec.previous_model.empty() || spec.previous_model == ModelRef::Parse(spec.model_uri).name;
 }
 
+// Whether two specs of a deployment ask for the same thing (the times of
+// the last change aside).
+bool SameSpec(const DeploymentSpec& a, const DeploymentSpec& b) {
+  return a.name == b.name && a.model_uri == b.model_uri && a.canary_uri == b.canary_uri &&
+         a.canary_weight == b.canary_weight && a.shadow_uri == b.shadow_uri &&
+         a.pinned_version == b.pinned_version && a.previous_version == b.previous_version &&
+         a.previous_model == b.previous_model && a.max_queued == b.max_queued &&
+         a.max_batch_rows == b.max_batch_rows && a.max_queue_delay_us == b.max_queue_delay_us &&
+         a.log_sample_rate == b.log_sample_rate && a.created_by == b.created_by &&
+         a.creation_time == b.creation_time;
+}
+
 // Whether a name in the model cache is a version's folder (CacheKey's 32
 // hex digits): anything else there is not the cache's and is left alone.
 bool IsCacheKey(const std::string& name) {
@@ -367,6 +379,130 @@ void ServingService::OnRegistryEvent(const registry::RegistryEvent& event) {
   }
 }
 
+bool ServingService::Adopt(const std::string& name, const std::optional<DeploymentSpec>& stored,
+                           const std::string& why) {
+  std::shared_ptr<Entry> entry = EntryOf(name);
+  if (!stored) {
+    if (!entry) return false;
+    {
+      std::lock_guard lock(entry->mu);
+      entry->deleted = true;
+    }
+    Publish([&](Map& map) {
+      auto found = map.find(name);
+      if (found != map.end() && found->second == entry) map.erase(found);
+    });
+    spdlog::info("deployment {}: deleted ({})", name, why);
+    SchedulePrune("the delete of " + name);
+    return true;
+  }
+  if (!entry) {
+    auto created = std::make_shared<Entry>();
+    created->spec = *stored;
+    created->runtime = std::make_shared<Deployment>(name, RuntimeOptions(*stored), shadows_.get(),
+                                                    options_.metrics, options_.sink);
+    created->Note("created by " + stored->created_by + " for " + stored->model_uri + " (" + why +
+                  ")");
+    bool added = false;
+    Publish([&](Map& map) { added = map.emplace(name, created).second; });
+    if (added) Schedule(name, why);
+    return added;
+  }
+  DeploymentSpec spec;
+  {
+    std::lock_guard lock(entry->mu);
+    if (entry->deleted || SameSpec(entry->spec, *stored)) return false;
+    // Read again under the lock this server's own changes are written
+    // under: `stored` may predate one of them (a periodic re-read racing
+    // an update), and must not undo it.
+    std::optional<DeploymentSpec> fresh = store_.Get(name);
+    if (!fresh || SameSpec(entry->spec, *fresh)) return false;  // a delete: its notice follows
+    entry->spec = spec = *fresh;
+  }
+  entry->runtime->SetLimits(static_cast<size_t>(spec.max_queued), spec.log_sample_rate);
+  entry->Note("changed (" + why + "): follows " + spec.model_uri +
+              (spec.canary_uri.empty() ? "" : ", canary " + spec.canary_uri) +
+              (spec.pinned_version.empty() ? "" : ", pinned to v" + spec.pinned_version));
+  Schedule(name, why);
+  return true;
+}
+
+bool ServingService::NeedsReload(const Entry& entry) {
+  DeploymentSpec spec;
+  std::map<std::string, VersionStatus> pending;
+  {
+    std::lock_guard lock(entry.mu);
+    if (entry.deleted) return false;
+    spec = entry.spec;
+    pending = entry.pending;
+  }
+  std::shared_ptr<const Routing> routing = entry.runtime->routing();
+  if (routing && routing->canary_weight != spec.canary_weight) return true;
+  const Routing none;
+  governance::Operation operation(ServingActor(), "deployments/check");
+  for (const auto& [role, slot] : RolesOf(routing ? *routing : none)) {
+    const std::string& uri = std::string(role) == "primary"  ? spec.model_uri
+                             : std::string(role) == "canary" ? spec.canary_uri
+                                                             : spec.shadow_uri;
+    auto under_way = pending.find(role);
+    if (uri.empty()) {
+      if (slot) return true;
+      continue;
+    }
+    Resolved resolved;
+    try {
+      resolved = Resolve(uri, std::string(role) == "primary" ? spec.pinned_version : "");
+    } catch (const std::exception&) {
+      // Names nothing now: one reload records the failure, then no more.
+      if (under_way == pending.end() || under_way->second.state != "failed") return true;
+      continue;
+    }
+    if (slot && slot->model_name == resolved.model_name && slot->version == resolved.version)
+      continue;
+    if (under_way != pending.end() && under_way->second.model_name == resolved.model_name &&
+        under_way->second.version == resolved.version)
+      continue;  // loading it, or failed to
+    return true;
+  }
+  return false;
+}
+
+void ServingService::FollowStoredDeployment(const std::string& name) {
+  Adopt(name, store_.Get(name), "changed through another server");
+}
+
+void ServingService::FollowModelChange(const std::string& model) {
+  for (const auto& [name, entry] : *map_.load()) {
+    DeploymentSpec spec;
+    {
+      std::lock_guard lock(entry->mu);
+      spec = entry->spec;
+    }
+    bool follows = false;
+    for (const std::string* uri : {&spec.model_uri, &spec.canary_uri, &spec.shadow_uri})
+      follows = follows || (!uri->empty() && ModelRef::Parse(*uri).name == model);
+    if (follows && NeedsReload(*entry)) Schedule(name, "registry change of " + model);
+  }
+}
+
+void ServingService::FollowStore(const std::string& why) {
+  // The deployments known before the listing: one created here after it
+  // is not in the listing, and must not be taken for deleted.
+  std::shared_ptr<const Map> known = map_.load();
+  std::map<std::string, DeploymentSpec> stored;
+  for (DeploymentSpec& spec : store_.List()) stored.emplace(spec.name, std::move(spec));
+  for (const auto& [name, entry] : *known) {
+    if (!stored.count(name)) Adopt(name, std::nullopt, why);
+  }
+  for (const auto& [name, spec] : stored) {
+    // Adopt reloads what it changed; the rest reload when what their
+    // references name moved unheard.
+    if (Adopt(name, spec, why)) continue;
+    std::shared_ptr<Entry> entry = EntryOf(name);
+    if (entry && NeedsReload(*entry)) Schedule(name, why);
+  }
+}
+
 ServingService::Resolved ServingService::Resolve(const std::string& uri,
                                                  const std::string& pinned_version) {
   ModelRef ref = ModelRef::Parse(uri);
@@ -655,7 +791,13 @@ void ServingService::Reconcile(const std::string& name, const std::string& why) 
       entry->spec.previous_model = spec.previous_model;
       entry->spec.last_updated_time = NowMillis();
       try {
-        store_.Update(entry->spec);
+        // On the spec as stored: another server sharing the store may have
+        // changed the rest of it since this one read it.
+        DeploymentSpec record = store_.Get(name).value_or(entry->spec);
+        record.previous_version = spec.previous_version;
+        record.previous_model = spec.previous_model;
+        record.last_updated_time = entry->spec.last_updated_time;
+        store_.Update(record);
       } catch (const std::exception& e) {
         spdlog::error("deployment {}: could not record the swap: {}", name, e.what());
       }
@@ -880,6 +1022,7 @@ std::vector<DeploymentInfo> ServingService::List() {
 
 DeploymentInfo ServingService::Update(const std::string& name, const DeploymentUpdate& update) {
   governance::Require(authorizer_, Permission::kEdit, ResourceType::kDeployment, name);
+  Adopt(name, store_.Get(name), "changed through another server");
   std::shared_ptr<Entry> entry = EntryOf(name);
   if (!entry) ThrowNotFound("Deployment '" + name + "' does not exist.");
   DeploymentSpec spec;
@@ -940,6 +1083,7 @@ DeploymentInfo ServingService::Update(const std::string& name, const DeploymentU
 
 DeploymentInfo ServingService::Rollback(const std::string& name) {
   governance::Require(authorizer_, Permission::kEdit, ResourceType::kDeployment, name);
+  Adopt(name, store_.Get(name), "changed through another server");
   std::shared_ptr<Entry> entry = EntryOf(name);
   if (!entry) ThrowNotFound("Deployment '" + name + "' does not exist.");
   std::string note;
@@ -983,6 +1127,7 @@ DeploymentInfo ServingService::Rollback(const std::string& name) {
 DeploymentInfo ServingService::Promote(const std::string& name) {
   governance::SetTarget("deployment:" + name);
   governance::Require(authorizer_, Permission::kEdit, ResourceType::kDeployment, name);
+  Adopt(name, store_.Get(name), "changed through another server");
   std::shared_ptr<Entry> entry = EntryOf(name);
   if (!entry) ThrowNotFound("Deployment '" + name + "' does not exist.");
   DeploymentSpec spec;

@@ -189,6 +189,24 @@ class ServingService {
   // whether the caller may make it.
   bool AnswersQuickly(const std::string& name) const;
 
+  // Replicas: other servers on the same metadata store change it too, and
+  // each follows through these (app/replica_sync.h calls them on the
+  // background executor when PostgreSQL announces a change; this server's
+  // own changes come back the same way, and change nothing then).
+  //
+  // The deployment `name` as stored now: one created elsewhere is added
+  // and loaded, one changed elsewhere takes the stored spec and reloads,
+  // one deleted elsewhere stops serving here.
+  void FollowStoredDeployment(const std::string& name);
+  // The registry changed `model` (a version, a stage, an alias, a rename
+  // or a delete), perhaps through another server: the deployments whose
+  // references name it reload what those name now.
+  void FollowModelChange(const std::string& model);
+  // Every deployment as stored, then a reload of each: the safety net for
+  // changes this server may have missed (`why` goes to the log and the
+  // deployments' events when something changed).
+  void FollowStore(const std::string& why);
+
   // Waits until no load is under way (tests, shutdown).
   void WaitIdle();
 
@@ -216,6 +234,15 @@ class ServingService {
   void Schedule(const std::string& name, const std::string& why);
   void Reconcile(const std::string& name, const std::string& why);
   void OnRegistryEvent(const registry::RegistryEvent& event);
+  // Whether what the entry's references name now differs from what it
+  // serves and is not being loaded already: a reload would change
+  // something. (Each reload is audited; following other servers reloads
+  // only deployments that this says need it.)
+  bool NeedsReload(const Entry& entry);
+  // Takes `stored` (the store's spec of `name`, nullopt when deleted) as
+  // this server's, when it differs from what it has; true when it did.
+  bool Adopt(const std::string& name, const std::optional<DeploymentSpec>& stored,
+             const std::string& why);
   // Rewrites the deployment's references to a renamed model (audited as
   // system:serving); the caller reloads it.
   void FollowRename(const std::string& name, Entry& entry, const registry::RegistryEvent& event);

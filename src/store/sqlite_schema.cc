@@ -595,6 +595,43 @@ CREATE TABLE monitor_feedback (
     {16, "monitoring: kept predictions keep their inputs", R"sql(
 ALTER TABLE monitor_predictions ADD COLUMN inputs TEXT NOT NULL DEFAULT '';
 )sql"},
+    // Replicas (several servers on one PostgreSQL, app/replica_sync.h):
+    // every committed change of what serving follows is announced on the
+    // channel `slipway_changes` as "KIND:NAME", by triggers, so it goes out
+    // in the transaction that made it and only if that commits, whichever
+    // store wrote it. KIND is `model` (the registry: models, versions,
+    // aliases; NAME the registered model), `deployment`, `alerts` (a
+    // deployment's alert rules) or `loop` (a loop run, NAME its
+    // deployment). SQLite has one process and its in-process events: it
+    // needs nothing.
+    {17, "replicas: change notifications for other servers on the same PostgreSQL",
+     "-- PostgreSQL only: triggers that NOTIFY other replicas.\n",
+     R"sql(
+CREATE FUNCTION slipway_notify_change() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  IF TG_OP <> 'INSERT' THEN
+    PERFORM pg_notify('slipway_changes', TG_ARGV[0] || ':' || (to_jsonb(OLD) ->> TG_ARGV[1]));
+  END IF;
+  IF TG_OP <> 'DELETE' THEN
+    PERFORM pg_notify('slipway_changes', TG_ARGV[0] || ':' || (to_jsonb(NEW) ->> TG_ARGV[1]));
+  END IF;
+  RETURN NULL;
+END
+$fn$;
+CREATE TRIGGER registered_models_notify AFTER INSERT OR UPDATE OR DELETE ON registered_models
+  FOR EACH ROW EXECUTE FUNCTION slipway_notify_change('model', 'name');
+CREATE TRIGGER model_versions_notify AFTER INSERT OR UPDATE OR DELETE ON model_versions
+  FOR EACH ROW EXECUTE FUNCTION slipway_notify_change('model', 'name');
+CREATE TRIGGER registered_model_aliases_notify AFTER INSERT OR UPDATE OR DELETE
+  ON registered_model_aliases
+  FOR EACH ROW EXECUTE FUNCTION slipway_notify_change('model', 'name');
+CREATE TRIGGER deployments_notify AFTER INSERT OR UPDATE OR DELETE ON deployments
+  FOR EACH ROW EXECUTE FUNCTION slipway_notify_change('deployment', 'name');
+CREATE TRIGGER alert_rule_sets_notify AFTER INSERT OR UPDATE OR DELETE ON alert_rule_sets
+  FOR EACH ROW EXECUTE FUNCTION slipway_notify_change('alerts', 'deployment');
+CREATE TRIGGER loop_runs_notify AFTER INSERT OR UPDATE OR DELETE ON loop_runs
+  FOR EACH ROW EXECUTE FUNCTION slipway_notify_change('loop', 'deployment');
+)sql"},
 };
 
 }  // namespace
