@@ -1,4 +1,4 @@
-"""Fill an `mlflow server` SQLite store directly, in MLflow's own schema.
+"""Fill an `mlflow server` store (SQLite or PostgreSQL) directly, in MLflow's own schema.
 
 Populating 100k runs through `mlflow server`'s REST API takes hours on this
 machine, so the benchmark builds mlflow's store the fastest faithful way:
@@ -9,44 +9,76 @@ machine, so the benchmark builds mlflow's store the fastest faithful way:
    exactly what mlflow itself writes.
 2. The rows of that first run (runs, tags, params, metrics, latest_metrics) are
    read back as a template and copied for the other runs with raw `sqlite3`
-   `executemany`, substituting only run id, name, start time and the values.
+   `executemany` (PostgreSQL: psycopg 3's, pipelined), substituting only
+   run id, name, start time and the values.
 
 The 1M-point metric is built the same way: one point through `log_batch`, the
 rest copied from that row with new step/timestamp/value, and `latest_metrics`
 updated to the last point as mlflow's store would.
 
-This module needs the `mlflow` package; it is imported only for the mlflow
-anchor.
+This module needs the `mlflow` package (and `psycopg` 3 for a PostgreSQL
+store); it is imported only for the mlflow anchor.
 """
 
-import sqlite3
 import sys
 import time
 import uuid
 
 
-def _rows(conn, table, run_uuid):
-    cur = conn.execute(f"SELECT * FROM {table} WHERE run_uuid = ?", (run_uuid,))
-    cols = [d[0] for d in cur.description]
-    return cols, [dict(zip(cols, r)) for r in cur.fetchall()]
+class _Db:
+    """Raw row access to mlflow's tables, the same for SQLite and PostgreSQL."""
+
+    def __init__(self, store_uri):
+        if store_uri.startswith("sqlite:///"):
+            import sqlite3
+            self.pg = False
+            self.conn = sqlite3.connect(store_uri[len("sqlite:///"):])
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.mark = "?"
+        elif store_uri.startswith(("postgresql://", "postgres://")):
+            import psycopg  # psycopg 3: what SQLAlchemy 2.1 (mlflow's) uses for postgresql://
+            self.pg = True
+            self.conn = psycopg.connect(store_uri)
+            self.mark = "%s"
+        else:
+            raise ValueError(f"unsupported store URI {store_uri}")
+
+    def execute(self, sql, params=()):
+        cur = self.conn.cursor()
+        cur.execute(sql.replace("?", self.mark), params)
+        return cur
+
+    def rows(self, table, run_uuid):
+        cur = self.execute(f"SELECT * FROM {table} WHERE run_uuid = ?", (run_uuid,))
+        cols = [d[0] for d in cur.description]
+        return cols, [dict(zip(cols, r)) for r in cur.fetchall()]
+
+    def insert_many(self, table, cols, rows):
+        values = [tuple(r[c] for c in cols) for r in rows]
+        marks = ",".join([self.mark] * len(cols))
+        sql = f"INSERT INTO {table} ({','.join(cols)}) VALUES ({marks})"
+        # psycopg 3 sends the rows of executemany in one pipeline.
+        self.conn.cursor().executemany(sql, values)
+
+    def commit(self):
+        self.conn.commit()
+
+    def close(self):
+        self.conn.close()
 
 
-def _insert_many(conn, table, cols, rows):
-    sql = f"INSERT INTO {table} ({','.join(cols)}) VALUES ({','.join('?' * len(cols))})"
-    conn.executemany(sql, ([r[c] for c in cols] for r in rows))
-
-
-def populate(db_path, artifact_root, runs, history_points, log=print):
+def populate(store_uri, artifact_root, runs, history_points, log=print):
     """Create experiments 'bench-search' (runs x {rmse, alpha, l1_ratio}) and
     'bench-history' (one run with `history_points` points of metric 'loss').
 
-    `runs` is the list produced by data.make_runs(). Returns
+    `store_uri` is mlflow's `--backend-store-uri` (sqlite:///PATH or
+    postgresql://...); `runs` is the list produced by run.make_runs(). Returns
     (search_experiment_id, history_run_id)."""
     from mlflow.entities import Metric, Param
     from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 
     t0 = time.time()
-    store = SqlAlchemyStore(f"sqlite:///{db_path}", artifact_root)
+    store = SqlAlchemyStore(store_uri, artifact_root)
     exp_id = store.create_experiment("bench-search")
     hist_exp_id = store.create_experiment("bench-history")
 
@@ -68,11 +100,11 @@ def populate(db_path, artifact_root, runs, history_points, log=print):
     store.engine.dispose()
     log(f"  mlflow store: schema + template run via SqlAlchemyStore ({time.time() - t0:.1f}s)")
 
-    conn = sqlite3.connect(db_path)
-    conn.execute("PRAGMA journal_mode=WAL")
+    db = _Db(store_uri)
     tables = {}
     for t in ("runs", "tags", "params", "metrics", "latest_metrics"):
-        tables[t] = _rows(conn, t, rid0)
+        tables[t] = db.rows(t, rid0)
+    db.commit()
     run_cols, (run_t,) = tables["runs"]
     tag_cols, tag_t = tables["tags"]
     param_cols, param_t = tables["params"]
@@ -81,7 +113,6 @@ def populate(db_path, artifact_root, runs, history_points, log=print):
 
     t1 = time.time()
     chunk = 20000
-    conn.execute("BEGIN")
     for lo in range(1, len(runs), chunk):
         batch = runs[lo:lo + chunk]
         run_rows, tag_rows, param_rows, met_rows, lat_rows = [], [], [], [], []
@@ -111,19 +142,18 @@ def populate(db_path, artifact_root, runs, history_points, log=print):
                 m["value"] = r["rmse"]
                 m["timestamp"] = r["start_time"]
                 out.append(m)
-        _insert_many(conn, "runs", run_cols, run_rows)
-        _insert_many(conn, "tags", tag_cols, tag_rows)
-        _insert_many(conn, "params", param_cols, param_rows)
-        _insert_many(conn, "metrics", met_cols, met_rows)
-        _insert_many(conn, "latest_metrics", lat_cols, lat_rows)
+        db.insert_many("runs", run_cols, run_rows)
+        db.insert_many("tags", tag_cols, tag_rows)
+        db.insert_many("params", param_cols, param_rows)
+        db.insert_many("metrics", met_cols, met_rows)
+        db.insert_many("latest_metrics", lat_cols, lat_rows)
         log(f"  mlflow store: {min(lo + chunk, len(runs))}/{len(runs)} runs")
-    conn.execute("COMMIT")
+    db.commit()
     log(f"  mlflow store: {len(runs)} runs copied in {time.time() - t1:.1f}s")
 
     if history_points > 1:
         t2 = time.time()
-        hcols, (hrow,) = _rows(conn, "metrics", hist_rid)
-        conn.execute("BEGIN")
+        hcols, (hrow,) = db.rows("metrics", hist_rid)
         chunk = 100000
         for lo in range(1, history_points, chunk):
             rows = []
@@ -133,14 +163,14 @@ def populate(db_path, artifact_root, runs, history_points, log=print):
                 m["timestamp"] = 1700000000000 + step
                 m["value"] = history_value(step)
                 rows.append(m)
-            _insert_many(conn, "metrics", hcols, rows)
+            db.insert_many("metrics", hcols, rows)
         last = history_points - 1
-        conn.execute("UPDATE latest_metrics SET step=?, timestamp=?, value=? "
+        db.execute("UPDATE latest_metrics SET step=?, timestamp=?, value=? "
                      "WHERE run_uuid=? AND key='loss'",
                      (last, 1700000000000 + last, history_value(last), hist_rid))
-        conn.execute("COMMIT")
+        db.commit()
         log(f"  mlflow store: {history_points} history points in {time.time() - t2:.1f}s")
-    conn.close()
+    db.close()
     return str(exp_id), hist_rid
 
 
