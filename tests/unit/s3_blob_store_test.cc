@@ -304,28 +304,32 @@ TEST_F(S3BlobStoreTest, AnAbandonedMultipartWriterIsAbortedAndTheOldBlobStays) {
   EXPECT_EQ(store_->Get("k"), "old");
 }
 
-// A large blob is read by ranges; when the key is replaced meanwhile, the
-// next range fails clearly instead of mixing two versions.
+// A large blob is read by ranges (a window of 256 KiB first, then larger
+// while the reads go on in order); when the key is replaced meanwhile, what
+// the window holds is still the old version's, and the next range fails
+// clearly instead of mixing two versions.
 TEST_F(S3BlobStoreTest, AReaderOfALargeBlobNeverMixesVersions) {
   S3BlobStore::Options options = BaseOptions();
   options.cached_bytes = 1000;
   std::unique_ptr<S3BlobStore> store = NewStore(options);
-  const std::string first = Pattern(100'000, 3);
+  const std::string first = Pattern(600'000, 3);
   store->Put("blob", first);
   std::unique_ptr<BlobReader> reader = store->Open("blob");
   ASSERT_TRUE(reader);
   std::string out;
   EXPECT_EQ(reader->ReadAt(0, 50'000, out), 50'000u);
   EXPECT_EQ(out, first.substr(0, 50'000));
-  store->Put("blob", Pattern(100'000, 4));
+  store->Put("blob", Pattern(600'000, 4));
+  EXPECT_EQ(reader->ReadAt(50'000, 50'000, out), 50'000u);  // from the window: the old bytes
+  EXPECT_EQ(out, first.substr(0, 100'000));
   try {
-    reader->ReadAt(50'000, 50'000, out);
+    reader->ReadAt(400'000, 50'000, out);
     ADD_FAILURE() << "a range of the new version was read as the old one's";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("changed while it was being read"), std::string::npos)
         << e.what();
   }
-  EXPECT_EQ(out, first.substr(0, 50'000));  // nothing of the new version appended
+  EXPECT_EQ(out, first.substr(0, 100'000));  // nothing of the new version appended
   // A small blob is read whole on Open: it keeps its version.
   store->Put("small", "version one");
   std::unique_ptr<BlobReader> small = store->Open("small");

@@ -184,6 +184,12 @@ class S3BlobReader final : public BlobReader {
 
   const BlobInfo& info() const override { return info_; }
 
+  // Callers read in small pieces (the HTTP server sends a download 64 KiB
+  // at a time); one S3 GET per piece would make a large download a long
+  // series of round trips. So a read fetches a window from `offset` on and
+  // serves the next pieces from it: 256 KiB first, doubling up to 8 MiB
+  // while the reads go on where the last ended (a download), back to
+  // 256 KiB after a jump (random access reads little).
   size_t ReadAt(uint64_t offset, size_t max, std::string& out) override {
     if (offset >= info_.size || max == 0) return 0;
     const size_t want = static_cast<size_t>(std::min<uint64_t>(max, info_.size - offset));
@@ -191,10 +197,25 @@ class S3BlobReader final : public BlobReader {
       out.append(cached_, static_cast<size_t>(offset), want);
       return want;
     }
-    return Fetch(offset, want, out);
+    if (offset < window_offset_ || offset + want > window_offset_ + window_.size()) {
+      const bool sequential = offset == window_offset_ + window_.size() && !window_.empty();
+      window_size_ = sequential ? std::min(window_size_ * 2, kMaxWindow) : kMinWindow;
+      const size_t fetch = static_cast<size_t>(
+          std::min<uint64_t>(std::max(want, window_size_), info_.size - offset));
+      window_.clear();
+      window_offset_ = offset;
+      Fetch(offset, fetch, window_);
+    }
+    const size_t from = static_cast<size_t>(offset - window_offset_);
+    const size_t got = std::min(want, window_.size() - std::min(from, window_.size()));
+    out.append(window_, from, got);
+    return got;
   }
 
  private:
+  static constexpr size_t kMinWindow = 256 * 1024;
+  static constexpr size_t kMaxWindow = 8 * 1024 * 1024;
+
   size_t Fetch(uint64_t offset, size_t want, std::string& out) const {
     const size_t before = out.size();
     Request get{.method = "GET",
@@ -229,6 +250,9 @@ class S3BlobReader final : public BlobReader {
   const std::string version_id_;
   std::string cached_;
   bool cached_whole_ = false;
+  std::string window_;  // the bytes from window_offset_ on, fetched last
+  uint64_t window_offset_ = 0;
+  size_t window_size_ = kMinWindow;
 };
 
 }  // namespace
