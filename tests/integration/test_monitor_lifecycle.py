@@ -92,7 +92,8 @@ def test_gauges_follow_changes_and_go_with_the_monitor(server, served):  # noqa:
     labeled = re.escape(f'slipway_monitor_labeled_rows{{deployment="{name}"}}')
     wait_for(lambda: _metric(server, labeled) == 5, timeout=30, what="the labelled rows gauge")
     assert _metrics_of(server, name), "no gauges before the delete"
-    out = slipway("monitor", "delete", name, env={"SLIPWAY_TRACKING_URI": server.url})
+    out = slipway("monitor", "delete", name, cwd=served["ws"],
+                  env={"SLIPWAY_TRACKING_URI": server.url})
     assert "deleted" in out.stdout
     assert _metrics_of(server, name) == []
     # And they stay gone while the fold runs on.
@@ -111,10 +112,9 @@ def test_retention_keeps_the_newest_windows_and_predictions(server, served):  # 
     assert r.json()["monitor"]["retention"] == {"max_age": "30d", "max_windows": 2,
                                                 "max_predictions": 3}
     ids = _send_rows(server, name, 16, seed=4)
-    wait_for(lambda: sum(w["rows"] for w in _windows(server, name)) == 8,
+    # 16 rows make windows 0..3 of 4 rows; the newest two stay.
+    wait_for(lambda: [(w["seq"], w["rows"]) for w in _windows(server, name)] == [(2, 4), (3, 4)],
              timeout=60, what="the newest two windows only")
-    windows = _windows(server, name)
-    assert [w["seq"] for w in windows] == [2, 3], windows
     # The oldest predictions went: feedback for them is refused by name,
     # the newest three join.
     r = requests.post(f"{server.url}/api/v1/deployments/{name}/feedback",
@@ -134,7 +134,7 @@ def test_retention_keeps_the_newest_windows_and_predictions(server, served):  # 
 
 def test_monitor_show_prints_the_cbpe_estimate(server, served):  # noqa: F811
     name = served["deploy"]()
-    out = slipway("monitor", "set", name, "--window", "1h",
+    out = slipway("monitor", "set", name, "--window", "1h", cwd=served["ws"],
                   env={"SLIPWAY_TRACKING_URI": server.url})
     assert out.returncode == 0, out.stderr
     _send_rows(server, name, 12, seed=5, params={"predict_method": "predict_proba"})
@@ -144,7 +144,8 @@ def test_monitor_show_prints_the_cbpe_estimate(server, served):  # noqa: F811
         timeout=60, what="12 estimated rows")
     estimated = drift["estimated"]
     assert estimated["method"] == "cbpe" and estimated["accuracy"] is not None, estimated
-    out = slipway("monitor", "show", name, env={"SLIPWAY_TRACKING_URI": server.url})
+    out = slipway("monitor", "show", name, cwd=served["ws"],
+                  env={"SLIPWAY_TRACKING_URI": server.url})
     assert out.returncode == 0, out.stderr
     text = out.stdout
     assert "estimated performance before labels" in text, text

@@ -178,6 +178,38 @@ void WindowFold::Columns::Number(double value, bool integer_column) {
   slots.push_back(slot);
 }
 
+void WindowFold::Columns::JsonNumber(double value, bool integer_column, std::string_view json) {
+  // The JSON text is the one fmt writes when both write the same digits the
+  // same way. A decimal of at most 15 significant digits is the shortest
+  // text of its double (two such decimals never round to one double); fmt
+  // writes it without an exponent from 1e-4 up to 1e16, with no leading or
+  // trailing zeros. So: at most 15 significant digits, no exponent, no
+  // trailing zero after a point (nlohmann writes "3.0" where fmt writes
+  // "3"), fewer than four zeros after "0." (fmt: 1e-05), no "-0". Anything
+  // else is formatted.
+  const std::string_view unsigned_text = json.substr(json.starts_with('-') ? 1 : 0);
+  size_t digits = 0;
+  bool point = false;
+  bool significant = false;
+  for (char c : unsigned_text) {
+    if (c >= '0' && c <= '9') {
+      significant = significant || c != '0';
+      digits += significant ? 1 : 0;
+    } else if (c == '.') {
+      point = true;
+    } else {
+      return Number(value, integer_column);  // an exponent
+    }
+  }
+  if (digits > 15 || unsigned_text.empty() || (point && json.back() == '0') ||
+      (point && integer_column) || unsigned_text.starts_with("0.0000") || json == "-0") {
+    return Number(value, integer_column);
+  }
+  slots.push_back({static_cast<uint32_t>(arena.size()), static_cast<uint32_t>(json.size()),
+                   point ? data::ColumnType::kFloat64 : data::ColumnType::kInt64, value});
+  arena += json;
+}
+
 void WindowFold::Columns::String(std::string_view text) {
   if (text.empty()) return Missing();
   Slot slot{static_cast<uint32_t>(arena.size()), static_cast<uint32_t>(text.size()),
@@ -386,7 +418,7 @@ bool WindowFold::AddTypedLine(std::string_view text) {
       case LineCell::Kind::kBool:
         return columns.Bool(cell.number != 0);
       case LineCell::Kind::kNumber:
-        return columns.Number(cell.number, column.all_integers);
+        return columns.JsonNumber(cell.number, column.all_integers, cell.text);
       case LineCell::Kind::kString:
         return columns.String(cell.text);
     }

@@ -94,6 +94,10 @@ class WindowFold {
     // `integer_column`: the column's values are all integers (printed
     // without a decimal point, as ml::DataType::kLong is).
     void Number(double value, bool integer_column);
+    // Number() of a value read from JSON text `json` (PredictionLine):
+    // takes that text when it is the one Number() would write, without
+    // formatting the value again.
+    void JsonNumber(double value, bool integer_column, std::string_view json);
     void String(std::string_view text);
     // After each row's values; hands a full block to the builder.
     void EndRow();
