@@ -166,7 +166,8 @@ inline bool AddTyped(ColumnProfile& c, const std::optional<ColumnType>& override
 // AddTyped for a value whose type and number the caller knows: the same
 // decisions, from `value.type` instead of parsing `value.text` (ParseBool
 // holds for kBool texts, ParseInt64 for kInt64 ones, ParseFloat64 for both
-// kInt64 and kFloat64 ones, with the same number).
+// kInt64 and kFloat64 ones). `value.number` is ParseFloat64's number; where
+// the text path takes ParseInt64's, + 0.0 makes "-0" the 0 it reads.
 inline bool AddKnown(ColumnProfile& c, const std::optional<ColumnType>& override_type,
                      const TypedValue& value, NumericBatch& batch) {
   const bool is_int = value.type == ColumnType::kInt64;
@@ -179,7 +180,7 @@ inline bool AddKnown(ColumnProfile& c, const std::optional<ColumnType>& override
         return value.type == ColumnType::kBool;
       case ColumnType::kInt64:
         if (!is_int) return false;
-        batch.values[batch.size++] = value.number;
+        batch.values[batch.size++] = value.number + 0.0;  // as ParseInt64: "-0" is 0
         return true;
       case ColumnType::kFloat64:
         if (!is_int && !is_float) return false;
@@ -198,7 +199,7 @@ inline bool AddKnown(ColumnProfile& c, const std::optional<ColumnType>& override
       return true;
     case ColumnType::kInt64:
       if (is_int) {
-        batch.values[batch.size++] = value.number;
+        batch.values[batch.size++] = value.number + 0.0;
       } else if (is_float) {
         c.type = ColumnType::kFloat64;
         batch.values[batch.size++] = value.number;
@@ -222,7 +223,7 @@ inline bool AddKnown(ColumnProfile& c, const std::optional<ColumnType>& override
         c.type = ColumnType::kBool;
       } else if (is_int) {
         c.type = ColumnType::kInt64;
-        batch.values[batch.size++] = value.number;
+        batch.values[batch.size++] = value.number + 0.0;
       } else if (is_float) {
         c.type = ColumnType::kFloat64;
         batch.values[batch.size++] = value.number;

@@ -512,18 +512,17 @@ TEST_F(ProfileTest, TypedValuesProfileLikeTheirTexts) {
   auto typed = [](std::string_view text) {
     TypedValue value{text, ClassifyField(text), 0};
     if (text.empty()) value.type = ColumnType::kEmpty;
-    int64_t i = 0;
-    if (value.type == ColumnType::kInt64 && ParseInt64(text, &i)) value.number = double(i);
-    if (value.type == ColumnType::kFloat64) ParseFloat64(text, &value.number);
+    if (IsNumeric(value.type)) ParseFloat64(text, &value.number);
     return value;
   };
   std::mt19937_64 rng(7);
   std::vector<std::vector<std::string>> columns = {
-      {},                                             // ints then floats (int64 -> float64)
-      {},                                             // floats with missing values
-      {"true", "false", "", "True", "3", "x"},        // bool, then a number: string
-      {"1", "2", "", "2.5", "abc", "4"},              // int, float, then a string
-      {"-0", "0", "1e-05", "1e+20", "12345678901"}};  // edges of number texts
+      {},                                            // ints then floats (int64 -> float64)
+      {},                                            // floats with missing values
+      {"true", "false", "", "True", "3", "x"},       // bool, then a number: string
+      {"1", "2", "", "2.5", "abc", "4"},             // int, float, then a string
+      {"-0", "0", "1e-05", "1e+20", "12345678901"},  // edges of number texts
+      {"1.5", "-0", "2", "-0"}};                     // "-0" of a float64 column: -0.0
   for (int i = 0; i < 700; ++i) columns[0].push_back(std::to_string(int(rng() % 1000) - 500));
   for (int i = 0; i < 300; ++i) columns[0].push_back(fmt::format("{}", double(rng() % 100000) / 7));
   for (int i = 0; i < 1000; ++i) {

@@ -163,7 +163,7 @@ void WindowFold::Columns::Number(double value, bool integer_column) {
   arena.append(digits, fmt::format_to(digits, FMT_COMPILE("{}"), value));
   const std::string_view text = std::string_view(arena).substr(offset);
   Slot slot{static_cast<uint32_t>(offset), static_cast<uint32_t>(text.size()),
-            data::ColumnType::kInt64, value + 0.0};  // + 0.0: "-0" parses as 0
+            data::ColumnType::kInt64, value};
   for (char c : text) {
     if (c == '.' || c == 'e') {
       slot.type = data::ColumnType::kFloat64;  // the shortest text that reads back as `value`
@@ -214,12 +214,8 @@ void WindowFold::Columns::String(std::string_view text) {
   if (text.empty()) return Missing();
   Slot slot{static_cast<uint32_t>(arena.size()), static_cast<uint32_t>(text.size()),
             data::ClassifyField(text), 0};
-  if (slot.type == data::ColumnType::kInt64) {
-    int64_t value = 0;
-    data::ParseInt64(text, &value);
-    slot.number = static_cast<double>(value);
-  } else if (slot.type == data::ColumnType::kFloat64) {
-    data::ParseFloat64(text, &slot.number);
+  if (slot.type == data::ColumnType::kInt64 || slot.type == data::ColumnType::kFloat64) {
+    data::ParseFloat64(text, &slot.number);  // TypedValue's number
   }
   arena += text;
   slots.push_back(slot);
