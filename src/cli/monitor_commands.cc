@@ -29,8 +29,11 @@ struct MonitorArgs {
   std::vector<std::string> thresholds;  // FEATURE=PSI
   double default_threshold = -1;
   std::string task;
-  std::string last;  // a duration: show the windows of this long back
-  int series = 12;   // windows listed by show
+  std::string last;              // a duration: show the windows of this long back
+  int series = 12;               // windows listed by show
+  std::string retention;         // the windows' and kept predictions' maximum age
+  int64_t max_windows = -1;      // -1: the server's default
+  int64_t max_predictions = -1;  // -1: the server's default
 };
 
 std::string Path(const std::string& deployment, const std::string& rest) {
@@ -74,6 +77,11 @@ void Set(const MonitorArgs& args) {
     }
   }
   if (!thresholds.empty()) body["thresholds"] = thresholds;
+  json retention = json::object();
+  if (!args.retention.empty()) retention["max_age"] = args.retention;
+  if (args.max_windows >= 0) retention["max_windows"] = args.max_windows;
+  if (args.max_predictions >= 0) retention["max_predictions"] = args.max_predictions;
+  if (!retention.empty()) body["retention"] = retention;
   ApiClient client(ResolveTrackingUri(args.server.tracking_uri));
   json reply = client.Put(Path(args.deployment, "/monitor"), body.dump(), "application/json");
   if (args.server.json) {
@@ -85,6 +93,17 @@ void Set(const MonitorArgs& args) {
             << StringField(m, "reference")
             << (m.value("reference_from_lineage", false) ? " (the model's training data)" : "")
             << ", windows of " << StringField(m, "window") << "\n";
+}
+
+// "7d (the server's), at most 2016 windows, every prediction".
+std::string RetentionText(const json& retention) {
+  const std::string age = StringField(retention, "max_age");
+  const int64_t windows = Int64Field(retention, "max_windows").value_or(0);
+  const int64_t predictions = Int64Field(retention, "max_predictions").value_or(0);
+  return (age.empty() ? std::string("the server's maximum age") : age) + ", " +
+         (windows > 0 ? "at most " + std::to_string(windows) + " windows" : "every window") + ", " +
+         (predictions > 0 ? "at most " + std::to_string(predictions) + " kept predictions"
+                          : "every kept prediction");
 }
 
 void PrintDrift(const json& drift) {
@@ -136,6 +155,18 @@ void PrintDrift(const json& drift) {
                      Number(Field(a, "label_delay_p90_seconds"), "%.1f")});
   }
   PrintSection("live accuracy (predictions with feedback)", accuracy);
+  // Before labels: NannyML's CBPE over the range's two-class probabilities.
+  Table estimated({{"METHOD"},
+                   {"ROWS", Table::Align::kRight},
+                   {"EST. ACCURACY", Table::Align::kRight},
+                   {"EST. ROC AUC", Table::Align::kRight}});
+  const json& e = Field(drift, "estimated");
+  if (Int64Field(e, "rows").value_or(0) > 0) {
+    estimated.AddRow({StringField(e, "method"), std::to_string(*Int64Field(e, "rows")),
+                      Number(Field(e, "accuracy")), Number(Field(e, "roc_auc"))});
+  }
+  PrintSection("estimated performance before labels (CBPE, from predicted probabilities)",
+               estimated);
 }
 
 void Show(const MonitorArgs& args) {
@@ -169,6 +200,7 @@ void Show(const MonitorArgs& args) {
             << "  model:     " << StringField(m, "model_name") << " v"
             << StringField(m, "model_version") << "\n"
             << "  window:    " << StringField(m, "window") << "\n"
+            << "  retention: " << RetentionText(Field(m, "retention")) << "\n"
             << "  range:     " << Int64Field(d, "windows").value_or(0) << " windows, "
             << Int64Field(d, "rows").value_or(0) << " rows";
   if (Int64Field(d, "windows").value_or(0) > 0) {
@@ -185,6 +217,7 @@ void Show(const MonitorArgs& args) {
                 {"FEATURE"},
                 {"DRIFTED", Table::Align::kRight},
                 {"ACCURACY", Table::Align::kRight},
+                {"EST. ACCURACY", Table::Align::kRight},
                 {"RMSE", Table::Align::kRight}});
   const json& list = ArrayField(windows, "windows");
   size_t first = list.size() > size_t(args.series) ? list.size() - args.series : 0;
@@ -205,7 +238,8 @@ void Show(const MonitorArgs& args) {
     series.AddRow({FormatTime(Int64Field(w, "start_ms")), std::to_string(w.value("rows", 0)),
                    w.value("closed", false) ? "closed" : "open",
                    max_psi >= 0 ? Number(json(max_psi)) : "", worst, std::to_string(drifted),
-                   Number(Field(a, "accuracy")), Number(Field(a, "rmse"))});
+                   Number(Field(a, "accuracy")), Number(Field(Field(w, "estimated"), "accuracy")),
+                   Number(Field(a, "rmse"))});
   }
   PrintSection("windows (newest last)", series);
 }
@@ -232,6 +266,14 @@ void AddMonitorCommands(CLI::App& monitor) {
                   "PSI threshold of the features not named by --threshold (default 0.2)");
   set->add_option("--task", args->task,
                   "classification or regression (default: decided from the predictions)");
+  set->add_option("--retention", args->retention,
+                  "Keep windows and kept predictions this long (90m, 12h, 30d; default: the "
+                  "server's prediction-log age, 7d unless set)");
+  set->add_option("--max-windows", args->max_windows,
+                  "Keep at most this many windows, the newest (default 2016; 0: no limit)");
+  set->add_option("--max-predictions", args->max_predictions,
+                  "Keep at most this many predictions for feedback, the newest (default 0: no "
+                  "limit)");
   AddServerOptions(set, &args->server);
   set->callback([args] { Set(*args); });
 

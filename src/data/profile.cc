@@ -163,6 +163,78 @@ inline bool AddTyped(ColumnProfile& c, const std::optional<ColumnType>& override
   return true;
 }
 
+// AddTyped for a value whose type and number the caller knows: the same
+// decisions, from `value.type` instead of parsing `value.text` (ParseBool
+// holds for kBool texts, ParseInt64 for kInt64 ones, ParseFloat64 for both
+// kInt64 and kFloat64 ones). `value.number` is ParseFloat64's number; where
+// the text path takes ParseInt64's, + 0.0 makes "-0" the 0 it reads.
+inline bool AddKnown(ColumnProfile& c, const std::optional<ColumnType>& override_type,
+                     const TypedValue& value, NumericBatch& batch) {
+  const bool is_int = value.type == ColumnType::kInt64;
+  const bool is_float = value.type == ColumnType::kFloat64;
+  if (override_type) {
+    switch (*override_type) {
+      case ColumnType::kString:
+        return true;
+      case ColumnType::kBool:
+        return value.type == ColumnType::kBool;
+      case ColumnType::kInt64:
+        if (!is_int) return false;
+        batch.values[batch.size++] = value.number + 0.0;  // as ParseInt64: "-0" is 0
+        return true;
+      case ColumnType::kFloat64:
+        if (!is_int && !is_float) return false;
+        batch.values[batch.size++] = value.number;
+        return true;
+      case ColumnType::kEmpty:
+        return false;
+    }
+    return false;
+  }
+  switch (c.type) {
+    case ColumnType::kString:
+      return true;
+    case ColumnType::kBool:
+      if (value.type != ColumnType::kBool) c.type = ColumnType::kString;
+      return true;
+    case ColumnType::kInt64:
+      if (is_int) {
+        batch.values[batch.size++] = value.number + 0.0;
+      } else if (is_float) {
+        c.type = ColumnType::kFloat64;
+        batch.values[batch.size++] = value.number;
+      } else {
+        c.type = ColumnType::kString;
+        ResetNumeric(c);
+        batch.size = 0;
+      }
+      return true;
+    case ColumnType::kFloat64:
+      if (is_int || is_float) {
+        batch.values[batch.size++] = value.number;
+      } else {
+        c.type = ColumnType::kString;
+        ResetNumeric(c);
+        batch.size = 0;
+      }
+      return true;
+    case ColumnType::kEmpty:
+      if (value.type == ColumnType::kBool) {
+        c.type = ColumnType::kBool;
+      } else if (is_int) {
+        c.type = ColumnType::kInt64;
+        batch.values[batch.size++] = value.number + 0.0;
+      } else if (is_float) {
+        c.type = ColumnType::kFloat64;
+        batch.values[batch.size++] = value.number;
+      } else {
+        c.type = ColumnType::kString;
+      }
+      return true;
+  }
+  return true;
+}
+
 // ----- JSON helpers
 
 [[noreturn]] void BadJson(const std::string& where, const std::string& what) {
@@ -543,6 +615,57 @@ int DatasetProfileBuilder::AddColumnValues(size_t column,
         if (j == n) break;
       }
       if (!AddTyped(c, override_type, present[j], batch)) {
+        fit = j;
+        break;
+      }
+    }
+    c.missing += static_cast<int64_t>((fit < n ? positions[fit] : size) - fit);
+    size_t min_length = std::numeric_limits<size_t>::max();
+    size_t max_length = 0;
+    for (size_t j = 0; j < fit; ++j) {
+      hashes[j] = HashBytes(present[j]);
+      c.distinct.Prefetch(hashes[j]);
+      min_length = std::min(min_length, present[j].size());
+      max_length = std::max(max_length, present[j].size());
+    }
+    for (size_t j = 0; j < fit; ++j) c.distinct.AddHash(hashes[j]);
+    c.top_items.AddBatch(std::span(present, fit), std::span(hashes, fit));
+    if (fit > 0) {
+      const auto lo = static_cast<int64_t>(min_length);
+      const auto hi = static_cast<int64_t>(max_length);
+      c.min_length = c.count == 0 ? lo : std::min(c.min_length, lo);
+      c.max_length = c.count == 0 ? hi : std::max(c.max_length, hi);
+      c.count += static_cast<int64_t>(fit);
+    }
+    FlushNumeric(c, batch);
+    if (fit < n) return static_cast<int>(start + positions[fit]);
+  }
+  return -1;
+}
+
+int DatasetProfileBuilder::AddTypedValues(size_t column, std::span<const TypedValue> values) {
+  ColumnProfile& c = profile_.columns.at(column);
+  const std::optional<ColumnType>& override_type = overrides_[column];
+  NumericBatch batch;
+  // AddColumnValues' chunks and passes, with AddKnown for the type side.
+  constexpr size_t kChunk = NumericBatch::kCapacity;
+  std::string_view* const present = present_.data();
+  uint32_t positions[kChunk];
+  const TypedValue* typed[kChunk];
+  uint64_t hashes[kChunk];
+  for (size_t start = 0; start < values.size(); start += kChunk) {
+    const size_t size = std::min(values.size() - start, kChunk);
+    const TypedValue* chunk = values.data() + start;
+    size_t n = 0;
+    for (size_t i = 0; i < size; ++i) {
+      present[n] = chunk[i].text;
+      typed[n] = &chunk[i];
+      positions[n] = static_cast<uint32_t>(i);
+      n += chunk[i].type == ColumnType::kEmpty || IsMissing(chunk[i].text) ? 0 : 1;
+    }
+    size_t fit = n;
+    for (size_t j = 0; j < n; ++j) {
+      if (!AddKnown(c, override_type, *typed[j], batch)) {
         fit = j;
         break;
       }

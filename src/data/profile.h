@@ -149,6 +149,18 @@ void MergeInto(ColumnProfile& into, const ColumnProfile& other);
 void MergeInto(DatasetProfile& into, const DatasetProfile& other);
 DatasetProfile Merge(const DatasetProfile& a, const DatasetProfile& b);
 
+// A value whose type its source already told (a number read from JSON),
+// for DatasetProfileBuilder::AddTypedValues: `text` is the value as a CSV
+// would hold it, which the text sketches (distinct count, top values,
+// lengths) see; `type` is what that text parses as (ClassifyField(text), or
+// kEmpty for a missing value) and, for kInt64 and kFloat64, `number` is the
+// number it parses to.
+struct TypedValue {
+  std::string_view text;
+  ColumnType type = ColumnType::kEmpty;
+  double number = 0;
+};
+
 // Builds a profile from rows given one at a time (any source of text
 // fields). Not thread-safe; use one builder per thread and merge.
 class DatasetProfileBuilder {
@@ -171,6 +183,14 @@ class DatasetProfileBuilder {
   // only the values before it).
   int AddColumnValues(size_t column, std::span<const std::string_view> values);
   void AddRowCount(int64_t rows) { profile_.row_count += rows; }
+  // AddColumnValues for values whose types and numbers the caller knows
+  // (the live-monitoring fold: numbers read from JSON), without parsing
+  // their texts: the same profile as AddColumnValues of the same texts in
+  // the same chunks of 256, provided each value's type and number are what
+  // its text parses as. A value is missing when its type is kEmpty or its
+  // text is one of the CsvOptions' missing values. Returns as
+  // AddColumnValues does.
+  int AddTypedValues(size_t column, std::span<const TypedValue> values);
 
   const DatasetProfile& profile() const { return profile_; }
   DatasetProfile Finish() && { return std::move(profile_); }

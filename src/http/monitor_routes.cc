@@ -86,6 +86,26 @@ MonitorRequest RequestOf(const Json& body) {
     }
     request.default_threshold = body.at("default_threshold").get<double>();
   }
+  if (body.contains("retention")) {
+    const Json& retention = body.at("retention");
+    if (!retention.is_object()) {
+      ThrowInvalid(
+          "retention: must be an object {\"max_age\"?, \"max_windows\"?, "
+          "\"max_predictions\"?}, such as {\"max_age\": \"30d\", \"max_windows\": 1000}");
+    }
+    RequestFields fields(retention);
+    if (fields.Has("max_age")) request.retention_age = fields.OptionalString("max_age");
+    for (const char* count : {"max_windows", "max_predictions"}) {
+      if (!retention.contains(count)) continue;
+      const Json& value = retention.at(count);
+      if (!value.is_number_integer() || value.get<int64_t>() < 0) {
+        ThrowInvalid(std::string("retention.") + count +
+                     ": must be a whole number, 0 or more (0: no limit)");
+      }
+      (std::string_view(count) == "max_windows" ? request.max_windows : request.max_predictions) =
+          value.get<int64_t>();
+    }
+  }
   return request;
 }
 

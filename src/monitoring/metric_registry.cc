@@ -1,7 +1,9 @@
 #include "monitoring/metric_registry.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <iterator>
 
 namespace slipway::monitoring {
 namespace {
@@ -109,6 +111,38 @@ Histogram& MetricRegistry::GetHistogram(const std::string& name, const std::stri
   auto& slot = family.histograms[key];
   if (!slot) slot = std::make_unique<Histogram>(&family.bounds);
   return *slot;
+}
+
+size_t MetricRegistry::RemoveSeries(const std::string& name_prefix, const std::string& label,
+                                    const std::string& value) {
+  const std::pair<std::string, std::string> wanted{label, value};
+  std::lock_guard lock(mu_);
+  size_t removed = 0;
+  auto retire = [&](auto& series, auto& into, const std::string& key) {
+    auto found = series.find(key);
+    if (found == series.end()) return;
+    into.push_back(std::move(found->second));
+    series.erase(found);
+  };
+  for (auto it = families_.lower_bound(name_prefix);
+       it != families_.end() && it->first.starts_with(name_prefix);) {
+    Family& family = it->second;
+    for (auto series = family.labels.begin(); series != family.labels.end();) {
+      if (std::find(series->second.begin(), series->second.end(), wanted) == series->second.end()) {
+        ++series;
+        continue;
+      }
+      retire(family.counters, retired_.counters, series->first);
+      retire(family.gauges, retired_.gauges, series->first);
+      retire(family.histograms, retired_.histograms, series->first);
+      series = family.labels.erase(series);
+      ++removed;
+    }
+    // (A histogram family stays: its retired series point at its bounds.)
+    const bool empty = family.labels.empty() && family.type != "histogram";
+    it = empty ? families_.erase(it) : std::next(it);
+  }
+  return removed;
 }
 
 std::string MetricRegistry::Render() const {

@@ -78,6 +78,15 @@ class MetricRegistry {
   // "counter", "gauge", "histogram", or "" when there is no family `name`.
   std::string TypeOf(const std::string& name) const;
 
+  // Takes out of the exposition every series of the families whose name
+  // starts with `name_prefix` that has the label `label` = `value` (the
+  // gauges of a deleted monitor), and the families left empty. The series'
+  // objects stay allocated for the registry's lifetime, so a reference a
+  // caller still holds stays valid (it just no longer shows); asking for
+  // the same series again makes a new one. Returns the series removed.
+  size_t RemoveSeries(const std::string& name_prefix, const std::string& label,
+                      const std::string& value);
+
  private:
   struct Family {
     std::string help;
@@ -89,8 +98,15 @@ class MetricRegistry {
     std::map<std::string, Labels> labels;  // each series' labels, by rendered labels
   };
 
-  mutable std::mutex mu_;  // guards families_ (the map and each family's maps)
+  mutable std::mutex mu_;  // guards families_ (the map and each family's maps) and retired_
   std::map<std::string, Family> families_;
+  // Series taken out by RemoveSeries, kept alive for references still held.
+  struct Retired {
+    std::vector<std::unique_ptr<Counter>> counters;
+    std::vector<std::unique_ptr<Gauge>> gauges;
+    std::vector<std::unique_ptr<Histogram>> histograms;
+  };
+  Retired retired_;
 };
 
 // `{a="x",b="y"}` with values escaped as the exposition format requires

@@ -2,7 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <ctime>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -37,63 +40,202 @@ int64_t Millis(std::chrono::system_clock::time_point time) {
 int64_t NowMillis() { return Millis(std::chrono::system_clock::now()); }
 
 // --- writing a record -------------------------------------------------------
+//
+// Written straight into the line, as nlohmann::json's dump() of the record as
+// an object would write it (keys sorted, no spaces, its float format, UTF-8
+// kept): the same bytes, without building the object first.
 
-json Value(const ml::Column& column, size_t index) {
-  if (ml::IsNumeric(column.type)) {
-    double value = column.numbers[index];
-    if (std::isnan(value)) return nullptr;
-    if (column.type == ml::DataType::kBoolean) return value != 0;
-    if ((column.type == ml::DataType::kLong || column.type == ml::DataType::kInteger) &&
-        std::abs(value) < 9.0e15) {
-      return static_cast<int64_t>(value);
-    }
-    return value;
+void AppendDouble(std::string& out, double value) {
+  if (!std::isfinite(value)) {
+    out += "null";
+    return;
   }
-  if (!column.missing.empty() && column.missing[index]) return nullptr;
+  char buffer[64];
+  char* end = nlohmann::detail::to_chars(buffer, buffer + sizeof buffer, value);
+  out.append(buffer, static_cast<size_t>(end - buffer));
+}
+
+void AppendInt(std::string& out, int64_t value) {
+  char buffer[24];
+  auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, value);
+  out.append(buffer, static_cast<size_t>(end - buffer));
+}
+
+// A JSON string as dump() writes it with ensure_ascii off: '"', '\\' and
+// control characters escaped. Text with non-ASCII bytes goes through dump()
+// itself (it replaces invalid UTF-8).
+void AppendString(std::string& out, std::string_view text) {
+  for (char c : text) {
+    if (static_cast<unsigned char>(c) >= 0x80) {
+      out += json(std::string(text)).dump(-1, ' ', false, json::error_handler_t::replace);
+      return;
+    }
+  }
+  out += '"';
+  for (char c : text) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char escaped[8];
+          std::snprintf(escaped, sizeof escaped, "\\u%04x", static_cast<unsigned>(c));
+          out += escaped;
+        } else {
+          out += c;
+        }
+    }
+  }
+  out += '"';
+}
+
+void AppendValue(std::string& out, const ml::Column& column, size_t index) {
+  if (ml::IsNumeric(column.type)) {
+    const double value = column.numbers[index];
+    if (std::isnan(value)) {
+      out += "null";
+    } else if (column.type == ml::DataType::kBoolean) {
+      out += value != 0 ? "true" : "false";
+    } else if ((column.type == ml::DataType::kLong || column.type == ml::DataType::kInteger) &&
+               std::abs(value) < 9.0e15) {
+      AppendInt(out, static_cast<int64_t>(value));
+    } else {
+      AppendDouble(out, value);
+    }
+    return;
+  }
+  if (!column.missing.empty() && column.missing[index]) {
+    out += "null";
+    return;
+  }
   if (column.type == ml::DataType::kJson) {
     try {
-      return json::parse(column.strings[index]);
+      out +=
+          json::parse(column.strings[index]).dump(-1, ' ', false, json::error_handler_t::replace);
     } catch (const std::exception&) {
-      return column.strings[index];
+      AppendString(out, column.strings[index]);
     }
+    return;
   }
-  return column.strings[index];
+  AppendString(out, column.strings[index]);
 }
 
 // Row `row` of a column: a value, or a list for a tensor column.
-json Cell(const ml::Column& column, size_t row) {
-  if (column.width == 1) return Value(column, row);
-  json list = json::array();
-  for (size_t k = 0; k < column.width; ++k) list.push_back(Value(column, row * column.width + k));
-  return list;
+void AppendCell(std::string& out, const ml::Column& column, size_t row) {
+  if (column.width == 1) return AppendValue(out, column, row);
+  out += '[';
+  for (size_t k = 0; k < column.width; ++k) {
+    if (k > 0) out += ',';
+    AppendValue(out, column, row * column.width + k);
+  }
+  out += ']';
 }
 
-json Columns(const ml::Frame& frame) {
-  json out = json::object();
+// The columns of `frame` in the order a JSON object keeps its keys (sorted;
+// of two with one name, the later, as assigning it twice leaves), with the
+// names they are written under.
+std::vector<std::pair<std::string, const ml::Column*>> KeyOrder(const ml::Frame& frame,
+                                                                bool name_unnamed) {
+  std::vector<std::pair<std::string, const ml::Column*>> keys;
+  keys.reserve(frame.columns.size());
   for (size_t c = 0; c < frame.columns.size(); ++c) {
     const ml::Column& column = frame.columns[c];
-    json values = json::array();
-    for (size_t row = 0; row < frame.rows; ++row) values.push_back(Cell(column, row));
-    out[column.name.empty() ? "column_" + std::to_string(c) : column.name] = std::move(values);
+    std::string name =
+        column.name.empty() && name_unnamed ? "column_" + std::to_string(c) : column.name;
+    keys.emplace_back(std::move(name), &column);
   }
-  return out;
+  std::stable_sort(keys.begin(), keys.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<std::pair<std::string, const ml::Column*>> unique;
+  for (auto& key : keys) {
+    if (!unique.empty() && unique.back().first == key.first) {
+      unique.back() = std::move(key);
+    } else {
+      unique.push_back(std::move(key));
+    }
+  }
+  return unique;
 }
 
-json Outputs(const ml::Predictions& predictions) {
-  const ml::Frame& frame = predictions.frame;
-  if (predictions.layout == ml::OutputLayout::kRecords) {
-    json rows = json::array();
-    for (size_t row = 0; row < frame.rows; ++row) {
-      json record = json::object();
-      for (const ml::Column& column : frame.columns) record[column.name] = Cell(column, row);
-      rows.push_back(std::move(record));
-    }
-    return rows;
+void AppendColumn(std::string& out, const std::string& name, const ml::Column& column,
+                  size_t rows) {
+  AppendString(out, name);
+  out += ":[";
+  for (size_t row = 0; row < rows; ++row) {
+    if (row > 0) out += ',';
+    AppendCell(out, column, row);
   }
-  json rows = json::array();
-  if (frame.columns.empty()) return rows;
-  for (size_t row = 0; row < frame.rows; ++row) rows.push_back(Cell(frame.columns.front(), row));
-  return rows;
+  out += ']';
+}
+
+void AppendInputs(std::string& out, const ml::Frame& frame) {
+  out += '{';
+  // Columns named in increasing order already (a model's features often
+  // are): written as they come, without sorting copies of their names.
+  bool sorted = true;
+  for (size_t c = 0; c < frame.columns.size() && sorted; ++c) {
+    sorted = !frame.columns[c].name.empty() &&
+             (c == 0 || frame.columns[c - 1].name < frame.columns[c].name);
+  }
+  if (sorted) {
+    for (size_t c = 0; c < frame.columns.size(); ++c) {
+      if (c > 0) out += ',';
+      AppendColumn(out, frame.columns[c].name, frame.columns[c], frame.rows);
+    }
+    out += '}';
+    return;
+  }
+  bool first = true;
+  for (const auto& [name, column] : KeyOrder(frame, true)) {
+    if (!first) out += ',';
+    first = false;
+    AppendColumn(out, name, *column, frame.rows);
+  }
+  out += '}';
+}
+
+void AppendOutputs(std::string& out, const ml::Predictions& predictions) {
+  const ml::Frame& frame = predictions.frame;
+  out += '[';
+  if (predictions.layout == ml::OutputLayout::kRecords) {
+    const auto keys = KeyOrder(frame, false);
+    for (size_t row = 0; row < frame.rows; ++row) {
+      if (row > 0) out += ',';
+      out += '{';
+      for (size_t k = 0; k < keys.size(); ++k) {
+        if (k > 0) out += ',';
+        AppendString(out, keys[k].first);
+        out += ':';
+        AppendCell(out, *keys[k].second, row);
+      }
+      out += '}';
+    }
+  } else if (!frame.columns.empty()) {
+    for (size_t row = 0; row < frame.rows; ++row) {
+      if (row > 0) out += ',';
+      AppendCell(out, frame.columns.front(), row);
+    }
+  }
+  out += ']';
 }
 
 // --- reading a record back --------------------------------------------------
@@ -311,16 +453,33 @@ PredictionLog::Options Normalized(PredictionLog::Options options) {
 }  // namespace
 
 std::string FormatPredictionLine(const PredictionRecord& record) {
-  json entry = {{"time", Millis(record.time)},
-                {"deployment", record.deployment},
-                {"request_id", record.request_id},
-                {"model", record.model_name},
-                {"version", record.version},
-                {"shadow", record.shadow},
-                {"latency_ms", record.latency_seconds * 1000}};
-  if (record.inputs) entry["inputs"] = Columns(*record.inputs);
-  if (record.outputs) entry["outputs"] = Outputs(*record.outputs);
-  return entry.dump(-1, ' ', false, json::error_handler_t::replace);
+  // The keys in sorted order, as dump() writes an object.
+  std::string line;
+  line.reserve(256);
+  line += "{\"deployment\":";
+  AppendString(line, record.deployment);
+  if (record.inputs) {
+    line += ",\"inputs\":";
+    AppendInputs(line, *record.inputs);
+  }
+  line += ",\"latency_ms\":";
+  AppendDouble(line, record.latency_seconds * 1000);
+  line += ",\"model\":";
+  AppendString(line, record.model_name);
+  if (record.outputs) {
+    line += ",\"outputs\":";
+    AppendOutputs(line, *record.outputs);
+  }
+  line += ",\"request_id\":";
+  AppendString(line, record.request_id);
+  line += ",\"shadow\":";
+  line += record.shadow ? "true" : "false";
+  line += ",\"time\":";
+  AppendInt(line, Millis(record.time));
+  line += ",\"version\":";
+  AppendString(line, record.version);
+  line += '}';
+  return line;
 }
 
 PredictionRecord ParsePredictionLine(std::string_view line) {
@@ -401,15 +560,22 @@ std::vector<PredictionSegment> PredictionLogReader::Segments(
 
 std::vector<PredictionRecord> PredictionLogReader::ReadSegment(const std::string& key) const {
   std::vector<PredictionRecord> records;
-  std::unique_ptr<blob::BlobReader> reader = store_.Open(key);
-  if (!reader) return records;
-  auto parse = [&](std::string_view line) {
-    if (line.empty()) return;
+  ReadSegmentLines(key, [&](std::string_view line) {
     try {
       records.push_back(ParsePredictionLine(line));
     } catch (const std::exception& e) {
       spdlog::warn("prediction log: a line of {} skipped: {}", key, e.what());
     }
+  });
+  return records;
+}
+
+void PredictionLogReader::ReadSegmentLines(
+    const std::string& key, const std::function<void(std::string_view)>& line) const {
+  std::unique_ptr<blob::BlobReader> reader = store_.Open(key);
+  if (!reader) return;
+  auto parse = [&](std::string_view text) {
+    if (!text.empty()) line(text);
   };
   std::string buffer;
   uint64_t offset = 0;
@@ -425,7 +591,6 @@ std::vector<PredictionRecord> PredictionLogReader::ReadSegment(const std::string
     if (got == 0) break;
   }
   parse(buffer);  // a last line without its newline
-  return records;
 }
 
 std::vector<PredictionRecord> PredictionLogReader::Read(

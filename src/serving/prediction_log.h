@@ -48,11 +48,13 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "blob/blob_store.h"
@@ -103,6 +105,11 @@ class PredictionLogReader {
   // not parse (a truncated file put there by hand) is skipped with a
   // warning. Nothing when the segment is gone (retention deleted it).
   std::vector<PredictionRecord> ReadSegment(const std::string& key) const;
+  // Each non-empty line of one segment (without its newline), in the order
+  // written, unparsed: for a reader of its own (the monitoring fold).
+  // Nothing when the segment is gone.
+  void ReadSegmentLines(const std::string& key,
+                        const std::function<void(std::string_view)>& line) const;
 
   // The records of `deployment` timed in [from, to), in the order written.
   std::vector<PredictionRecord> Read(const std::string& deployment,

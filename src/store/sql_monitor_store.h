@@ -38,6 +38,8 @@ class SqlMonitorStore : public monitoring::live::MonitorStore {
   void AddFeedback(const std::string& deployment,
                    const std::vector<monitoring::live::Feedback>& feedback) override;
   int64_t PruneKept(const std::string& deployment, int64_t before_ms) override;
+  Pruned Prune(const std::string& deployment, int64_t before_ms, int64_t max_windows,
+               int64_t max_predictions) override;
   std::vector<monitoring::live::LoggedPrediction> Kept(const std::string& deployment,
                                                        int64_t from_ms, int64_t to_ms) override;
   std::vector<monitoring::live::JoinedRecord> Joined(const std::string& deployment, int64_t from_ms,

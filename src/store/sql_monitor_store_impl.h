@@ -2,6 +2,7 @@
 // engine that instantiates it.
 #pragma once
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
@@ -253,6 +254,51 @@ int64_t SqlMonitorStore<Engine>::PruneKept(const std::string& deployment, int64_
         .Bind(2, before_ms)
         .Run();
     pruned = db.Changes();
+  });
+  return pruned;
+}
+
+template <class Engine>
+monitoring::live::MonitorStore::Pruned SqlMonitorStore<Engine>::Prune(const std::string& deployment,
+                                                                      int64_t before_ms,
+                                                                      int64_t max_windows,
+                                                                      int64_t max_predictions) {
+  Pruned pruned;
+  Engine::Write(*db_, [&](typename Engine::Session& db) {
+    db.Prepare("DELETE FROM monitor_windows WHERE deployment = ? AND end_ms < ?")
+        .Bind(1, deployment)
+        .Bind(2, before_ms)
+        .Run();
+    pruned.windows = db.Changes();
+    if (max_windows > 0) {
+      db.Prepare(
+            "DELETE FROM monitor_windows WHERE deployment = ?1 AND seq < (SELECT seq FROM "
+            "monitor_windows WHERE deployment = ?1 ORDER BY seq DESC LIMIT 1 OFFSET ?2)")
+          .Bind(1, deployment)
+          .Bind(2, max_windows - 1)
+          .Run();
+      pruned.windows += db.Changes();
+    }
+    // The oldest kept prediction that stays.
+    int64_t cut = before_ms;
+    if (max_predictions > 0) {
+      typename Engine::Row row = db.Prepare(
+          "SELECT time_ms FROM monitor_predictions WHERE deployment = ? ORDER BY time_ms DESC "
+          "LIMIT 1 OFFSET ?");
+      row.Bind(1, deployment).Bind(2, max_predictions - 1);
+      if (row.Step()) cut = std::max(cut, row.Int(0));
+    }
+    db.Prepare(
+          "DELETE FROM monitor_feedback WHERE deployment = ?1 AND request_id IN (SELECT "
+          "request_id FROM monitor_predictions WHERE deployment = ?1 AND time_ms < ?2)")
+        .Bind(1, deployment)
+        .Bind(2, cut)
+        .Run();
+    db.Prepare("DELETE FROM monitor_predictions WHERE deployment = ? AND time_ms < ?")
+        .Bind(1, deployment)
+        .Bind(2, cut)
+        .Run();
+    pruned.predictions = db.Changes();
   });
   return pruned;
 }

@@ -60,3 +60,39 @@ TEST(MetricRegistryTest, GaugesGoUpAndDown) {
 
 }  // namespace
 }  // namespace slipway::monitoring
+
+namespace slipway::monitoring {
+namespace {
+
+TEST(MetricRegistryTest, RemoveSeriesTakesOnlyTheMatchingSeriesOut) {
+  MetricRegistry registry;
+  Gauge& churn = registry.GetGauge("slipway_monitor_drift_psi", "PSI.",
+                                   {{"deployment", "churn"}, {"feature", "age"}});
+  churn.Set(0.5);
+  registry
+      .GetGauge("slipway_monitor_drift_psi", "PSI.", {{"deployment", "fraud"}, {"feature", "age"}})
+      .Set(0.25);
+  registry.GetGauge("slipway_monitor_window_rows", "Rows.", {{"deployment", "churn"}}).Set(7);
+  registry.GetGauge("queue_depth", "Requests waiting.", {{"deployment", "churn"}}).Set(3);
+
+  EXPECT_EQ(registry.RemoveSeries("slipway_monitor_", "deployment", "churn"), 2u);
+  const std::string text = registry.Render();
+  EXPECT_EQ(text.find("deployment=\"churn\",feature"), std::string::npos) << text;
+  EXPECT_EQ(text.find("slipway_monitor_window_rows"), std::string::npos) << text;  // family gone
+  EXPECT_NE(text.find("slipway_monitor_drift_psi{deployment=\"fraud\",feature=\"age\"} 0.25\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("queue_depth{deployment=\"churn\"} 3\n"), std::string::npos) << text;
+  // A reference taken before stays usable; asking again makes a new series.
+  churn.Set(0.75);
+  EXPECT_EQ(registry.Render().find("0.75"), std::string::npos);
+  registry
+      .GetGauge("slipway_monitor_drift_psi", "PSI.", {{"deployment", "churn"}, {"feature", "age"}})
+      .Set(0.125);
+  EXPECT_NE(registry.Render().find(
+                "slipway_monitor_drift_psi{deployment=\"churn\",feature=\"age\"} 0.125\n"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace slipway::monitoring

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <condition_variable>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <regex>
 #include <thread>
 
@@ -411,6 +412,131 @@ TEST_F(BlobPredictionLogTest, WhatAKilledWriterLeftIsSweptAtOpen) {
   PredictionLog log({.store = store_.get(), .prefix = "predictions/"});
   EXPECT_FALSE(fs::exists(abandoned));
   EXPECT_TRUE(fs::exists(live)) << "a writer may still be at work on it";
+}
+
+// The record line as the log wrote it before it wrote lines directly: an
+// nlohmann::json object dumped. The writer must still produce these bytes.
+namespace dom {
+using nlohmann::json;
+json Value(const ml::Column& column, size_t index) {
+  if (ml::IsNumeric(column.type)) {
+    double value = column.numbers[index];
+    if (std::isnan(value)) return nullptr;
+    if (column.type == ml::DataType::kBoolean) return value != 0;
+    if ((column.type == ml::DataType::kLong || column.type == ml::DataType::kInteger) &&
+        std::abs(value) < 9.0e15) {
+      return static_cast<int64_t>(value);
+    }
+    return value;
+  }
+  if (!column.missing.empty() && column.missing[index]) return nullptr;
+  if (column.type == ml::DataType::kJson) {
+    try {
+      return json::parse(column.strings[index]);
+    } catch (const std::exception&) {
+      return column.strings[index];
+    }
+  }
+  return column.strings[index];
+}
+json Cell(const ml::Column& column, size_t row) {
+  if (column.width == 1) return Value(column, row);
+  json list = json::array();
+  for (size_t k = 0; k < column.width; ++k) list.push_back(Value(column, row * column.width + k));
+  return list;
+}
+std::string Format(const PredictionRecord& record) {
+  json entry = {
+      {"time", std::chrono::duration_cast<milliseconds>(record.time.time_since_epoch()).count()},
+      {"deployment", record.deployment},
+      {"request_id", record.request_id},
+      {"model", record.model_name},
+      {"version", record.version},
+      {"shadow", record.shadow},
+      {"latency_ms", record.latency_seconds * 1000}};
+  if (record.inputs) {
+    json out = json::object();
+    for (size_t c = 0; c < record.inputs->columns.size(); ++c) {
+      const ml::Column& column = record.inputs->columns[c];
+      json values = json::array();
+      for (size_t row = 0; row < record.inputs->rows; ++row) values.push_back(Cell(column, row));
+      out[column.name.empty() ? "column_" + std::to_string(c) : column.name] = std::move(values);
+    }
+    entry["inputs"] = out;
+  }
+  if (record.outputs) {
+    const ml::Frame& frame = record.outputs->frame;
+    json rows = json::array();
+    if (record.outputs->layout == ml::OutputLayout::kRecords) {
+      for (size_t row = 0; row < frame.rows; ++row) {
+        json item = json::object();
+        for (const ml::Column& column : frame.columns) item[column.name] = Cell(column, row);
+        rows.push_back(std::move(item));
+      }
+    } else if (!frame.columns.empty()) {
+      for (size_t row = 0; row < frame.rows; ++row)
+        rows.push_back(Cell(frame.columns.front(), row));
+    }
+    entry["outputs"] = rows;
+  }
+  return entry.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+}  // namespace dom
+
+TEST(PredictionLogFormat, WritesTheBytesOfTheJsonObjectItReplaced) {
+  const double nan = std::nan("");
+  auto inputs = std::make_shared<ml::Frame>();
+  inputs->rows = 3;
+  inputs->columns = {
+      {"x", ml::DataType::kDouble, 1, {0.1, -2.0, nan}, {}, {}},
+      {"n", ml::DataType::kLong, 1, {3, -4e15, 1e16}, {}, {}},
+      {"b", ml::DataType::kBoolean, 1, {1, 0, nan}, {}, {}},
+      {"", ml::DataType::kDouble, 1, {1e-7, 1e21, 123456789.125}, {}, {}},
+      {"s", ml::DataType::kString, 1, {}, {"a\"b\\c\n\x01", "caf\xc3\xa9", ""}, {0, 0, 1}},
+      {"j", ml::DataType::kJson, 1, {}, {"{\"k\": [1, 2.50]}", "not json", "null"}, {}},
+      {"t", ml::DataType::kDouble, 2, {1, 2, 3, 4, 5, 6}, {}, {}},
+      {"x", ml::DataType::kLong, 1, {7, 8, 9}, {}, {}},  // a second "x": the later wins
+      {"bad", ml::DataType::kString, 1, {}, {"\xff\xfe", "ok", "\x7f"}, {}}};
+  PredictionRecord record;
+  record.deployment = "d\"1";
+  record.request_id = "req-1";
+  record.model_name = "m";
+  record.version = "3";
+  record.shadow = true;
+  record.time = system_clock::time_point(milliseconds(1765000000123));
+  record.latency_seconds = 0.000417;
+  record.inputs = inputs;
+  for (ml::OutputLayout layout : {ml::OutputLayout::kVector, ml::OutputLayout::kMatrix,
+                                  ml::OutputLayout::kRecords, ml::OutputLayout::kValue}) {
+    auto outputs = std::make_shared<ml::Predictions>();
+    outputs->layout = layout;
+    outputs->frame.rows = 3;
+    if (layout == ml::OutputLayout::kMatrix) {
+      outputs->frame.columns = {{"", ml::DataType::kDouble, 2, {0.25, 0.75, 1, 0, nan, 1}, {}, {}}};
+    } else if (layout == ml::OutputLayout::kRecords) {
+      outputs->frame.columns = {{"score", ml::DataType::kDouble, 1, {0.5, 1, 2}, {}, {}},
+                                {"label", ml::DataType::kString, 1, {}, {"a", "b", "c"}, {}}};
+    } else {
+      outputs->frame.columns = {{"", ml::DataType::kLong, 1, {1, 0, 1}, {}, {}}};
+    }
+    record.outputs = outputs;
+    EXPECT_EQ(FormatPredictionLine(record), dom::Format(record));
+  }
+  // Columns in increasing name order (written without sorting), and one
+  // with the names of two columns out of order.
+  auto sorted = std::make_shared<ml::Frame>();
+  sorted->rows = 2;
+  sorted->columns = {{"a", ml::DataType::kDouble, 1, {0.5, nan}, {}, {}},
+                     {"b", ml::DataType::kLong, 1, {1, 2}, {}, {}},
+                     {"c", ml::DataType::kString, 1, {}, {"x", "y"}, {}}};
+  record.inputs = sorted;
+  EXPECT_EQ(FormatPredictionLine(record), dom::Format(record));
+  std::swap(sorted->columns[0].name, sorted->columns[2].name);
+  EXPECT_EQ(FormatPredictionLine(record), dom::Format(record));
+  record.inputs = nullptr;
+  record.outputs = nullptr;
+  record.latency_seconds = nan;
+  EXPECT_EQ(FormatPredictionLine(record), dom::Format(record));
 }
 
 }  // namespace

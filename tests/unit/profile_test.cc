@@ -1,5 +1,6 @@
 #include "data/profile.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -501,6 +502,64 @@ TEST_F(ProfileTest, BuilderProfilesRowsFromAnySource) {
   } catch (const Error& e) {
     EXPECT_EQ(std::string(e.what()), "Value 'x' of column 'n' is not an int64 (type override)");
   }
+}
+
+// AddTypedValues (values whose types and numbers the caller knows) gives
+// the profile AddColumnValues gives for the same texts: types promoted the
+// same way, the same numbers in the numeric view, the same text sketches,
+// missing values and type-override failures.
+TEST_F(ProfileTest, TypedValuesProfileLikeTheirTexts) {
+  auto typed = [](std::string_view text) {
+    TypedValue value{text, ClassifyField(text), 0};
+    if (text.empty()) value.type = ColumnType::kEmpty;
+    if (IsNumeric(value.type)) ParseFloat64(text, &value.number);
+    return value;
+  };
+  std::mt19937_64 rng(7);
+  std::vector<std::vector<std::string>> columns = {
+      {},                                            // ints then floats (int64 -> float64)
+      {},                                            // floats with missing values
+      {"true", "false", "", "True", "3", "x"},       // bool, then a number: string
+      {"1", "2", "", "2.5", "abc", "4"},             // int, float, then a string
+      {"-0", "0", "1e-05", "1e+20", "12345678901"},  // edges of number texts
+      {"1.5", "-0", "2", "-0"}};                     // "-0" of a float64 column: -0.0
+  for (int i = 0; i < 700; ++i) columns[0].push_back(std::to_string(int(rng() % 1000) - 500));
+  for (int i = 0; i < 300; ++i) columns[0].push_back(fmt::format("{}", double(rng() % 100000) / 7));
+  for (int i = 0; i < 1000; ++i) {
+    columns[1].push_back(i % 9 == 0 ? "" : fmt::format("{}", double(rng() % 100000) / 3));
+  }
+  for (const std::vector<std::string>& texts : columns) {
+    DatasetProfileBuilder by_text({"c"}, {}, ProfileOptions{});
+    DatasetProfileBuilder by_type({"c"}, {}, ProfileOptions{});
+    // In the same chunks (a row at a time, then the rest in one call).
+    std::vector<std::string_view> views(texts.begin(), texts.end());
+    std::vector<TypedValue> values;
+    for (std::string_view text : views) values.push_back(typed(text));
+    for (size_t i = 0; i < 3 && i < views.size(); ++i) {
+      EXPECT_EQ(by_text.AddColumnValues(0, std::span(views).subspan(i, 1)), -1);
+      EXPECT_EQ(by_type.AddTypedValues(0, std::span(values).subspan(i, 1)), -1);
+    }
+    if (views.size() > 3) {
+      EXPECT_EQ(by_text.AddColumnValues(0, std::span(views).subspan(3)), -1);
+      EXPECT_EQ(by_type.AddTypedValues(0, std::span(values).subspan(3)), -1);
+    }
+    const DatasetProfile a = std::move(by_text).Finish();
+    const DatasetProfile b = std::move(by_type).Finish();
+    EXPECT_EQ(a.ToJson().dump(), b.ToJson().dump()) << texts.front();
+    EXPECT_EQ(a.columns[0].m2, b.columns[0].m2);  // bit for bit, not only as printed
+    EXPECT_EQ(a.columns[0].mean, b.columns[0].mean);
+  }
+  // A type override: the first value that does not fit is reported alike.
+  CsvOptions csv;
+  csv.type_overrides = {{"c", ColumnType::kInt64}};
+  DatasetProfileBuilder by_text({"c"}, csv);
+  DatasetProfileBuilder by_type({"c"}, csv);
+  const std::vector<std::string_view> texts = {"1", "", "2.5", "3"};
+  std::vector<TypedValue> values;
+  for (std::string_view text : texts) values.push_back(typed(text));
+  EXPECT_EQ(by_text.AddColumnValues(0, texts), 2);
+  EXPECT_EQ(by_type.AddTypedValues(0, values), 2);
+  EXPECT_EQ(by_text.profile().ToJson().dump(), by_type.profile().ToJson().dump());
 }
 
 }  // namespace

@@ -33,6 +33,27 @@ struct WindowSpec {
   std::string ToString() const;
 };
 
+// How long a monitor keeps its windows and the predictions kept for
+// feedback (with their feedback). Pruned once older than `max_age_ms`
+// (windows by their end, predictions by their time), and beyond the
+// newest `max_windows` windows and `max_predictions` predictions. 0 for
+// max_age_ms: the server's default (the prediction log's maximum age,
+// --prediction-log-max-age-hours, 7 days unless set); 0 for a count: no
+// limit by count.
+struct Retention {
+  // A week of the default 5-minute windows.
+  static constexpr int64_t kDefaultMaxWindows = 2016;
+  int64_t max_age_ms = 0;
+  int64_t max_windows = kDefaultMaxWindows;
+  int64_t max_predictions = 0;
+
+  // "90m", "12h", "30d" (whole units, 1 minute to 3650 days):
+  // INVALID_PARAMETER_VALUE naming the field `retention` otherwise.
+  static int64_t ParseAge(std::string_view text);
+  // As ParseAge takes it; "" for 0.
+  static std::string AgeToString(int64_t ms);
+};
+
 // The PSI above which a feature counts as drifted, unless the config names
 // one for it. 0.2 is the customary "significant shift" of PSI.
 inline constexpr double kDefaultPsiThreshold = 0.2;
@@ -57,6 +78,7 @@ struct MonitorConfig {
   // "classification", "regression", or "" (decided from the predictions:
   // see live_metrics.h).
   std::string task;
+  Retention retention;
   std::string created_by;
   int64_t creation_time = 0;  // ms since the epoch
   int64_t last_updated_time = 0;

@@ -227,6 +227,16 @@ MonitorConfig MonitorService::Set(const std::string& deployment, const MonitorRe
     config.default_threshold = *request.default_threshold;
   }
   const int64_t now = NowMs();
+  if (request.retention_age)
+    config.retention.max_age_ms = Retention::ParseAge(*request.retention_age);
+  if (request.max_windows) {
+    if (*request.max_windows < 0) ThrowInvalid("retention.max_windows: must be 0 or more");
+    config.retention.max_windows = *request.max_windows;
+  }
+  if (request.max_predictions) {
+    if (*request.max_predictions < 0) ThrowInvalid("retention.max_predictions: must be 0 or more");
+    config.retention.max_predictions = *request.max_predictions;
+  }
   config.created_by = governance::CurrentActorName();
   config.creation_time = now;
   config.last_updated_time = now;
@@ -236,13 +246,23 @@ MonitorConfig MonitorService::Set(const std::string& deployment, const MonitorRe
     config.generation = old->config.generation + 1;
   }
   data::DatasetProfile restricted = Restrict(reference.profile, config.features);
-  store_.Put(config, restricted.ToJson().dump());
+  {
+    // Under the fold's lock, so no gauge update of the old config lands
+    // after its gauges went (features may have changed).
+    std::lock_guard<std::mutex> lock(fold_mu_);
+    store_.Put(config, restricted.ToJson().dump());
+    RemoveGauges(deployment);
+  }
   return config;
 }
 
 StoredMonitor MonitorService::Load(const std::string& deployment) {
   std::optional<StoredMonitor> monitor = store_.Get(deployment);
-  if (!monitor) ThrowNotFound("Deployment '" + deployment + "' has no monitor.");
+  if (!monitor) {
+    // RESOURCE_DOES_NOT_EXIST naming the deployment when there is none.
+    serving_.Get(deployment);
+    ThrowNotFound("Deployment '" + deployment + "' has no monitor.");
+  }
   return std::move(*monitor);
 }
 
@@ -256,14 +276,26 @@ void MonitorService::Delete(const std::string& deployment) {
   governance::SetTarget("deployment:" + deployment);
   governance::Require(authorizer_, Permission::kEdit, ResourceType::kDeployment, deployment);
   std::lock_guard<std::mutex> lock(fold_mu_);
-  if (!store_.Delete(deployment)) ThrowNotFound("Deployment '" + deployment + "' has no monitor.");
+  if (!store_.Delete(deployment)) {
+    serving_.Get(deployment);  // RESOURCE_DOES_NOT_EXIST naming it when there is none
+    ThrowNotFound("Deployment '" + deployment + "' has no monitor.");
+  }
+  RemoveGauges(deployment);
+  changes_.erase(deployment);
+}
+
+void MonitorService::RemoveGauges(const std::string& deployment) {
+  if (options_.metrics)
+    options_.metrics->RemoveSeries("slipway_monitor_", "deployment", deployment);
 }
 
 // --- the fold
 
 int64_t MonitorService::FoldDeployment(const std::string& deployment) {
   std::lock_guard<std::mutex> lock(fold_mu_);
-  return FoldLog(store_, reader_, deployment, options_.max_segments_per_fold);
+  const int64_t rows = FoldLog(store_, reader_, deployment, options_.max_segments_per_fold);
+  if (rows > 0) ++changes_[deployment];
+  return rows;
 }
 
 void MonitorService::FoldAll() {
@@ -276,21 +308,31 @@ void MonitorService::FoldAll() {
     return;
   }
   const auto now = std::chrono::steady_clock::now();
-  const bool prune = last_prune_ == std::chrono::steady_clock::time_point{} ||
-                     now - last_prune_ >= std::chrono::hours(1);
-  if (prune) last_prune_ = now;
+  const bool hourly = last_prune_ == std::chrono::steady_clock::time_point{} ||
+                      now - last_prune_ >= std::chrono::hours(1);
+  if (hourly) last_prune_ = now;
   for (const StoredMonitor& monitor : monitors) {
+    const std::string& name = monitor.config.deployment;
     try {
-      FoldDeployment(monitor.config.deployment);
-      if (prune) {
-        const int64_t keep_ms =
-            std::chrono::duration_cast<std::chrono::milliseconds>(options_.keep_predictions)
-                .count();
-        store_.PruneKept(monitor.config.deployment, NowMs() - keep_ms);
+      const int64_t rows = FoldDeployment(name);
+      // Windows come with folded rows: the counts are kept at every fold
+      // that added some; ages pass without traffic: hourly.
+      if (rows > 0 || hourly) {
+        const Retention& retention = monitor.config.retention;
+        const int64_t max_age_ms =
+            retention.max_age_ms > 0
+                ? retention.max_age_ms
+                : std::chrono::duration_cast<std::chrono::milliseconds>(options_.keep_predictions)
+                      .count();
+        MonitorStore::Pruned pruned = store_.Prune(
+            name, NowMs() - max_age_ms, retention.max_windows, retention.max_predictions);
+        if (pruned.windows > 0 || pruned.predictions > 0) {
+          std::lock_guard<std::mutex> lock(fold_mu_);
+          ++changes_[name];
+        }
       }
     } catch (const std::exception& e) {
-      spdlog::warn("monitoring: fold of deployment '{}' failed: {}", monitor.config.deployment,
-                   e.what());
+      spdlog::warn("monitoring: fold of deployment '{}' failed: {}", name, e.what());
     }
   }
   // The gauges read each monitor's config and reference, which folding
@@ -438,6 +480,8 @@ void MonitorService::AddFeedback(const std::string& deployment,
   std::vector<Feedback> feedback;
   for (const FeedbackItem& item : items) feedback.push_back({item.request_id, item.labels, now});
   store_.AddFeedback(deployment, feedback);
+  std::lock_guard<std::mutex> lock(fold_mu_);
+  ++changes_[deployment];  // the accuracy gauges are due
 }
 
 // --- labelled traffic (the closed loop's training data)
@@ -492,27 +536,58 @@ std::optional<MonitorWindow> MonitorService::ClosedWindowAt(const std::string& d
 
 void MonitorService::UpdateGauges(const std::vector<StoredMonitor>& monitors) {
   if (!options_.metrics) return;
+  const int64_t now = NowMs();
+  std::map<std::string, GaugeState> states;
   for (const StoredMonitor& monitor : monitors) {
+    const std::string& name = monitor.config.deployment;
+    GaugeState state = gauge_states_[name];
     try {
-      SetGauges(monitor);
+      std::lock_guard<std::mutex> lock(fold_mu_);
+      const uint64_t changes = changes_[name];
+      // Recomputed only when its windows or feedback changed, a window
+      // closed, or the monitor was set again.
+      if (state.changes != changes || state.generation != monitor.config.generation ||
+          now >= state.recheck_at_ms) {
+        // Not for a monitor deleted or set again since the list was read:
+        // that removed its gauges.
+        std::optional<StoredMonitor> current = store_.Get(name);
+        if (current && current->config.generation == monitor.config.generation) {
+          state.recheck_at_ms = SetGauges(monitor);
+          options_.metrics
+              ->GetCounter("slipway_monitor_gauge_updates_total",
+                           "Times the gauges of a monitor were recomputed (when its windows "
+                           "or feedback change, or a window closes)",
+                           {{"deployment", name}})
+              .Increment();
+        }
+        state.generation = monitor.config.generation;
+        state.changes = changes;
+      }
     } catch (const std::exception& e) {
-      spdlog::warn("monitoring: gauges of deployment '{}': {}", monitor.config.deployment,
-                   e.what());
+      spdlog::warn("monitoring: gauges of deployment '{}': {}", name, e.what());
     }
+    states[name] = state;
   }
+  gauge_states_ = std::move(states);  // deleted monitors' states go
 }
 
-void MonitorService::SetGauges(const StoredMonitor& monitor) {
+int64_t MonitorService::SetGauges(const StoredMonitor& monitor) {
   const std::string& name = monitor.config.deployment;
   const int64_t now = NowMs();
   std::optional<MonitorWindow> latest;
+  // When the newest window not closed yet closes (time windows; row
+  // windows close as rows are folded): the gauges are due again then.
+  int64_t recheck_at = std::numeric_limits<int64_t>::max();
   for (MonitorWindow& window : store_.LastWindows(name, 2)) {
     if (Closed(monitor.config, window, now)) {
       latest = std::move(window);
       break;
     }
+    if (monitor.config.window.kind == WindowSpec::Kind::kTime) {
+      recheck_at = std::min(recheck_at, window.end_ms + options_.close_delay.count());
+    }
   }
-  if (!latest) return;
+  if (!latest) return recheck_at;
   data::DatasetProfile reference =
       data::DatasetProfile::FromJson(json::parse(monitor.reference_profile));
   const int64_t seq = latest->seq;
@@ -608,6 +683,7 @@ void MonitorService::SetGauges(const StoredMonitor& monitor) {
                {{"deployment", name}, {"quantile", "0.9"}})
         .Set(*accuracy.label_delay_p90_seconds);
   }
+  return recheck_at;
 }
 
 }  // namespace slipway::monitoring::live

@@ -66,6 +66,11 @@ struct MonitorRequest {
   std::map<std::string, double> thresholds;  // PSI per feature or output column
   std::optional<double> default_threshold;
   std::string task;  // "", "classification", "regression"
+  // Retention (monitor_config.h): the maximum age ("30d"), and the counts
+  // of windows and kept predictions (0: no limit); unset: the defaults.
+  std::optional<std::string> retention_age;
+  std::optional<int64_t> max_windows;
+  std::optional<int64_t> max_predictions;
 };
 
 // The drift of one range of windows (or of one window).
@@ -176,7 +181,11 @@ class MonitorService {
   // Folds one deployment's published segments not folded yet; the number
   // of rows folded.
   int64_t FoldDeployment(const std::string& deployment);
-  // Sets the gauges of every monitor's latest closed window.
+  // Sets the gauges of every monitor's latest closed window, for the
+  // monitors whose windows changed since (rows folded or pruned, a window
+  // closed, feedback arrived, the monitor set again); the others' gauges
+  // keep their values. Counts each recomputation in
+  // slipway_monitor_gauge_updates_total{deployment}.
   void UpdateGauges(const std::vector<StoredMonitor>& monitors);
 
  private:
@@ -196,7 +205,11 @@ class MonitorService {
                      const std::optional<MonitorWindow>& baseline, bool with_distributions = false,
                      const EstimatedPerformance* estimated = nullptr);
   bool Closed(const MonitorConfig& config, const MonitorWindow& window, int64_t now_ms) const;
-  void SetGauges(const StoredMonitor& monitor);
+  // Returns when the gauges are due again without a change (the time the
+  // newest open time window closes; int64 max when none will).
+  int64_t SetGauges(const StoredMonitor& monitor);
+  // Takes the deployment's slipway_monitor_* series out of /metrics.
+  void RemoveGauges(const std::string& deployment);
 
   Options options_;
   MonitorStore& store_;
@@ -219,6 +232,17 @@ class MonitorService {
     EstimatedPerformance estimated;
   };
   std::map<std::string, CachedEstimate> gauge_estimates_;
+  // Per deployment, a count of the changes to its windows and feedback
+  // (rows folded, windows pruned, feedback stored); guarded by fold_mu_.
+  std::map<std::string, uint64_t> changes_;
+  // Per deployment, what its gauges were last computed from; only FoldAll's
+  // thread touches it.
+  struct GaugeState {
+    int64_t generation = -1;
+    uint64_t changes = 0;  // changes_ then
+    int64_t recheck_at_ms = 0;
+  };
+  std::map<std::string, GaugeState> gauge_states_;
 };
 
 }  // namespace slipway::monitoring::live

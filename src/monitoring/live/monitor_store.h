@@ -119,6 +119,18 @@ class MonitorStore {
   // Deletes the kept predictions timed before `before_ms`, and their
   // feedback; returns how many predictions went.
   virtual int64_t PruneKept(const std::string& deployment, int64_t before_ms) = 0;
+  // Retention (monitor_config.h), in one transaction: deletes the windows
+  // that ended before `before_ms` and those beyond the newest `max_windows`
+  // (by seq), and the kept predictions (with their feedback) timed before
+  // `before_ms` and those older than the newest `max_predictions` (ties
+  // with the oldest of them stay). A count of 0 is no limit. Returns what
+  // went.
+  struct Pruned {
+    int64_t windows = 0;
+    int64_t predictions = 0;
+  };
+  virtual Pruned Prune(const std::string& deployment, int64_t before_ms, int64_t max_windows,
+                       int64_t max_predictions) = 0;
   // Predictions timed in [from_ms, to_ms), with feedback or not, by time
   // (estimated performance reads their probabilities).
   virtual std::vector<LoggedPrediction> Kept(const std::string& deployment, int64_t from_ms,

@@ -1,6 +1,8 @@
 #include "monitoring/live/window_fold.h"
 
+#include <fmt/compile.h>
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cmath>
@@ -21,20 +23,6 @@ int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0
 
 bool IsInteger(ml::DataType type) {
   return type == ml::DataType::kLong || type == ml::DataType::kInteger;
-}
-
-// The value as a CSV would hold it; "" for a missing one.
-std::string Text(const ml::Column& column, size_t index) {
-  if (ml::IsNumeric(column.type)) {
-    double v = column.numbers[index];
-    if (std::isnan(v)) return "";
-    if (column.type == ml::DataType::kBoolean) return v != 0 ? "true" : "false";
-    if (IsInteger(column.type) && std::abs(v) < 9.2e18) return std::to_string(int64_t(v));
-    return fmt::format("{}", v);
-  }
-  if (!column.missing.empty() && column.missing[index]) return "";
-  if (column.type == ml::DataType::kJson) return "";
-  return column.strings[index];
 }
 
 json Value(const ml::Column& column, size_t index) {
@@ -142,6 +130,123 @@ void MergeByName(data::DatasetProfile& into, const data::DatasetProfile& other) 
   into.row_count += other.row_count;
 }
 
+WindowFold::Columns::Columns(std::vector<std::string> names)
+    : builder(std::make_unique<data::DatasetProfileBuilder>(std::move(names), data::CsvOptions{},
+                                                            WindowProfileOptions())),
+      width(builder->profile().columns.size()) {
+  slots.reserve(width * kBlockRows);
+}
+
+void WindowFold::Columns::Missing() { slots.push_back({}); }
+
+void WindowFold::Columns::Bool(bool value) {
+  const std::string_view text = value ? "true" : "false";
+  slots.push_back({static_cast<uint32_t>(arena.size()), static_cast<uint32_t>(text.size()),
+                   data::ColumnType::kBool, 0});
+  arena += text;
+}
+
+void WindowFold::Columns::Number(double value, bool integer_column) {
+  if (std::isnan(value)) return Missing();
+  const size_t offset = arena.size();
+  // The text ml::DataType::kLong and kDouble values had in a CSV: what the
+  // reference's profile saw.
+  if (integer_column && std::abs(value) < 9.2e18) {
+    const int64_t whole = static_cast<int64_t>(value);
+    char digits[24];
+    arena.append(digits, fmt::format_to(digits, FMT_COMPILE("{}"), whole));
+    slots.push_back({static_cast<uint32_t>(offset), static_cast<uint32_t>(arena.size() - offset),
+                     data::ColumnType::kInt64, static_cast<double>(whole)});
+    return;
+  }
+  char digits[32];  // fmt's shortest round trip: at most 24 characters
+  arena.append(digits, fmt::format_to(digits, FMT_COMPILE("{}"), value));
+  const std::string_view text = std::string_view(arena).substr(offset);
+  Slot slot{static_cast<uint32_t>(offset), static_cast<uint32_t>(text.size()),
+            data::ColumnType::kInt64, value};
+  for (char c : text) {
+    if (c == '.' || c == 'e') {
+      slot.type = data::ColumnType::kFloat64;  // the shortest text that reads back as `value`
+      slot.number = value;
+      break;
+    }
+    if (c == 'n' || c == 'i') {  // nan, inf: not numbers to a CSV reader
+      slot.type = data::ClassifyField(text);
+      break;
+    }
+  }
+  slots.push_back(slot);
+}
+
+void WindowFold::Columns::JsonNumber(double value, bool integer_column, std::string_view json) {
+  // The JSON text is the one fmt writes when both write the same digits the
+  // same way. A decimal of at most 15 significant digits is the shortest
+  // text of its double (two such decimals never round to one double); fmt
+  // writes it without an exponent from 1e-4 up to 1e16, with no leading or
+  // trailing zeros. So: at most 15 significant digits, no exponent, no
+  // trailing zero after a point (nlohmann writes "3.0" where fmt writes
+  // "3"), fewer than four zeros after "0." (fmt: 1e-05), no "-0". Anything
+  // else is formatted.
+  const std::string_view unsigned_text = json.substr(json.starts_with('-') ? 1 : 0);
+  size_t digits = 0;
+  bool point = false;
+  bool significant = false;
+  for (char c : unsigned_text) {
+    if (c >= '0' && c <= '9') {
+      significant = significant || c != '0';
+      digits += significant ? 1 : 0;
+    } else if (c == '.') {
+      point = true;
+    } else {
+      return Number(value, integer_column);  // an exponent
+    }
+  }
+  if (digits > 15 || unsigned_text.empty() || (point && json.back() == '0') ||
+      (point && integer_column) || unsigned_text.starts_with("0.0000") || json == "-0") {
+    return Number(value, integer_column);
+  }
+  slots.push_back({static_cast<uint32_t>(arena.size()), static_cast<uint32_t>(json.size()),
+                   point ? data::ColumnType::kFloat64 : data::ColumnType::kInt64, value});
+  arena += json;
+}
+
+void WindowFold::Columns::String(std::string_view text) {
+  if (text.empty()) return Missing();
+  Slot slot{static_cast<uint32_t>(arena.size()), static_cast<uint32_t>(text.size()),
+            data::ClassifyField(text), 0};
+  if (slot.type == data::ColumnType::kInt64 || slot.type == data::ColumnType::kFloat64) {
+    data::ParseFloat64(text, &slot.number);  // TypedValue's number
+  }
+  arena += text;
+  slots.push_back(slot);
+}
+
+void WindowFold::Columns::EndRow() {
+  if (++rows >= kBlockRows) Flush();
+}
+
+void WindowFold::Columns::Flush() {
+  if (rows == 0) return;
+  scratch.resize(rows);
+  for (size_t column = 0; column < width; ++column) {
+    for (size_t row = 0; row < rows; ++row) {
+      const Slot& slot = slots[row * width + column];
+      scratch[row] = {std::string_view(arena).substr(slot.offset, slot.length), slot.type,
+                      slot.number};
+    }
+    builder->AddTypedValues(column, scratch);
+  }
+  builder->AddRowCount(static_cast<int64_t>(rows));
+  rows = 0;
+  slots.clear();
+  arena.clear();
+}
+
+data::DatasetProfile WindowFold::Columns::Finish() {
+  Flush();
+  return std::move(*builder).Finish();
+}
+
 WindowFold::WindowFold(const MonitorConfig& config, LoadWindow load, LoadLast last)
     : config_(config), load_(std::move(load)), last_(std::move(last)) {}
 
@@ -157,9 +262,15 @@ WindowFold::Pending& WindowFold::Open(int64_t seq, int64_t start_ms, int64_t end
     pending.window.start_ms = start_ms;
     pending.window.end_ms = end_ms;
   }
-  pending.inputs = std::make_unique<data::DatasetProfileBuilder>(
-      config_.features, data::CsvOptions{}, WindowProfileOptions());
+  pending.inputs = std::make_unique<Columns>(config_.features);
   return pending_.emplace(seq, std::move(pending)).first->second;
+}
+
+WindowFold::Columns& WindowFold::OutputsFor(Pending& pending, const std::vector<std::string>& names,
+                                            const std::string& key) {
+  std::unique_ptr<Columns>& columns = pending.outputs[key];
+  if (!columns) columns = std::make_unique<Columns>(names);
+  return *columns;
 }
 
 WindowFold::Pending& WindowFold::WindowFor(int64_t time_ms) {
@@ -206,29 +317,22 @@ void WindowFold::Add(const serving::PredictionRecord& record) {
     for (const std::string& name : outputs.names) output_key += name + "\n";
   }
   json predictions = json::array();
-  std::vector<std::string> fields(features.size());
-  std::vector<std::string_view> views(features.size());
-  std::vector<std::string> output_fields(outputs.names.size());
-  std::vector<std::string_view> output_views(outputs.names.size());
   for (size_t row = 0; row < inputs.rows; ++row) {
     Pending& pending = WindowFor(time_ms);
-    for (size_t i = 0; i < features.size(); ++i) {
-      fields[i] = features[i] ? Text(*features[i], row) : std::string();
-      views[i] = fields[i];
+    for (const ml::Column* feature : features) {
+      if (feature) {
+        AddCell(*pending.inputs, *feature, row);
+      } else {
+        pending.inputs->Missing();
+      }
     }
-    pending.inputs->AddRow(views);
+    pending.inputs->EndRow();
     if (!outputs.names.empty() && row < record.outputs->frame.rows) {
-      std::unique_ptr<data::DatasetProfileBuilder>& builder = pending.outputs[output_key];
-      if (!builder) {
-        builder = std::make_unique<data::DatasetProfileBuilder>(outputs.names, data::CsvOptions{},
-                                                                WindowProfileOptions());
+      Columns& columns = OutputsFor(pending, outputs.names, output_key);
+      for (const auto& [column, offset] : outputs.cells) {
+        AddCell(columns, *column, row * column->width + offset);
       }
-      for (size_t k = 0; k < outputs.names.size(); ++k) {
-        const auto& [column, offset] = outputs.cells[k];
-        output_fields[k] = Text(*column, row * column->width + offset);
-        output_views[k] = output_fields[k];
-      }
-      builder->AddRow(output_views);
+      columns.EndRow();
     }
     if (record.outputs && record.outputs->layout != ml::OutputLayout::kValue &&
         row < record.outputs->frame.rows) {
@@ -245,12 +349,122 @@ void WindowFold::Add(const serving::PredictionRecord& record) {
   }
 }
 
+void WindowFold::AddCell(Columns& columns, const ml::Column& column, size_t index) {
+  if (ml::IsNumeric(column.type)) {
+    const double value = column.numbers[index];
+    if (std::isnan(value)) return columns.Missing();
+    if (column.type == ml::DataType::kBoolean) return columns.Bool(value != 0);
+    return columns.Number(value, IsInteger(column.type));
+  }
+  if ((!column.missing.empty() && column.missing[index]) || column.type == ml::DataType::kJson) {
+    return columns.Missing();
+  }
+  columns.String(column.strings[index]);
+}
+
+void WindowFold::AddLine(std::string_view line) {
+  if (AddTypedLine(line)) return;
+  Add(serving::ParsePredictionLine(line));
+}
+
+bool WindowFold::AddTypedLine(std::string_view text) {
+  PredictionLine& line = line_;
+  if (!line.Read(text)) return false;
+  ++typed_lines_;
+  if (line.shadow) {
+    ++shadow_skipped_;
+    return true;
+  }
+  if (!line.has_inputs) return true;
+  // Each feature's column in the line: where it was last time, else by
+  // name (the line's columns are sorted by name).
+  const size_t features = config_.features.size();
+  feature_hints_.resize(features, 0);
+  feature_columns_.assign(features, nullptr);
+  for (size_t i = 0; i < features; ++i) {
+    const std::string& name = config_.features[i];
+    size_t hint = feature_hints_[i];
+    if (hint >= line.inputs.size() || line.inputs[hint].name != name) {
+      auto found = std::lower_bound(
+          line.inputs.begin(), line.inputs.end(), name,
+          [](const LineColumn& column, const std::string& n) { return column.name < n; });
+      if (found == line.inputs.end() || found->name != name) continue;
+      hint = feature_hints_[i] = static_cast<size_t>(found - line.inputs.begin());
+    }
+    feature_columns_[i] = &line.inputs[hint];
+  }
+  const std::pair<std::vector<std::string>, std::string>* outputs = nullptr;
+  if (!line.output_columns.empty()) {
+    auto [it, added] = output_names_.try_emplace(line.output_width);
+    if (added) {
+      if (line.output_width == 0) {
+        it->second.first.push_back("prediction");
+      } else {
+        for (size_t k = 0; k < line.output_width; ++k)
+          it->second.first.push_back("prediction_" + std::to_string(k));
+      }
+      for (const std::string& name : it->second.first) it->second.second += name + "\n";
+    }
+    outputs = &it->second;
+  }
+  auto add = [](Columns& columns, const LineColumn& column, const LineCell& cell) {
+    switch (cell.kind) {
+      case LineCell::Kind::kNull:
+        return columns.Missing();
+      case LineCell::Kind::kBool:
+        return columns.Bool(cell.number != 0);
+      case LineCell::Kind::kNumber:
+        return columns.JsonNumber(cell.number, column.all_integers, cell.text);
+      case LineCell::Kind::kString:
+        return columns.String(cell.text);
+    }
+  };
+  for (size_t row = 0; row < line.rows; ++row) {
+    Pending& pending = WindowFor(line.time_ms);
+    for (const LineColumn* column : feature_columns_) {
+      if (column) {
+        add(*pending.inputs, *column, line.cells[column->first + row]);
+      } else {
+        pending.inputs->Missing();
+      }
+    }
+    pending.inputs->EndRow();
+    if (outputs && row < line.output_rows) {
+      Columns& columns = OutputsFor(pending, outputs->first, outputs->second);
+      const size_t width = line.output_columns.size();
+      for (size_t k = 0; k < width; ++k) {
+        add(columns, line.output_columns[k], line.output_cells[row * width + k]);
+      }
+      columns.EndRow();
+    }
+    ++pending.window.rows;
+    ++rows_added_;
+  }
+  if (!line.request_id.empty()) {
+    // The raw JSON of the output rows and of the inputs: what RowPrediction
+    // and InputColumns would write for lines of these shapes.
+    std::string predictions = "[";
+    for (size_t row = 0; row < line.rows; ++row) {
+      if (row > 0) predictions += ',';
+      if (row < line.output_rows) {
+        predictions += line.output_json[row];
+      } else {
+        predictions += "null";
+      }
+    }
+    predictions += ']';
+    predictions_.push_back({std::string(line.request_id), line.time_ms, std::move(predictions),
+                            std::string(line.inputs_json)});
+  }
+  return true;
+}
+
 std::vector<MonitorWindow> WindowFold::Windows() {
   std::vector<MonitorWindow> windows;
   for (auto& [seq, pending] : pending_) {
-    MergeByName(pending.window.inputs, std::move(*pending.inputs).Finish());
-    for (auto& [key, builder] : pending.outputs) {
-      MergeByName(pending.window.outputs, std::move(*builder).Finish());
+    MergeByName(pending.window.inputs, pending.inputs->Finish());
+    for (auto& [key, columns] : pending.outputs) {
+      MergeByName(pending.window.outputs, columns->Finish());
     }
     windows.push_back(std::move(pending.window));
   }
@@ -280,9 +494,13 @@ int64_t FoldLog(MonitorStore& store, const serving::PredictionLogReader& reader,
           if (last.empty()) return std::nullopt;
           return std::move(last[0]);
         });
-    for (const serving::PredictionRecord& record : reader.ReadSegment(segment.key)) {
-      fold.Add(record);
-    }
+    reader.ReadSegmentLines(segment.key, [&](std::string_view line) {
+      try {
+        fold.AddLine(line);
+      } catch (const std::exception& e) {
+        spdlog::warn("monitoring: a line of {} skipped: {}", segment.key, e.what());
+      }
+    });
     FoldCommit commit;
     commit.deployment = deployment;
     commit.generation = monitor->config.generation;
