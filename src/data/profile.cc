@@ -44,6 +44,30 @@ struct NumericBatch {
   size_t size = 0;
 };
 
+// The text side of a chunk's `n` present values (the type side is done):
+// distinct count, frequent items, lengths and the count. `hashes` has room
+// for `n`.
+void AddPresentTexts(ColumnProfile& c, const std::string_view* present, size_t n,
+                     uint64_t* hashes) {
+  size_t min_length = std::numeric_limits<size_t>::max();
+  size_t max_length = 0;
+  for (size_t j = 0; j < n; ++j) {
+    hashes[j] = HashBytes(present[j]);
+    c.distinct.Prefetch(hashes[j]);
+    min_length = std::min(min_length, present[j].size());
+    max_length = std::max(max_length, present[j].size());
+  }
+  for (size_t j = 0; j < n; ++j) c.distinct.AddHash(hashes[j]);
+  c.top_items.AddBatch(std::span(present, n), std::span(hashes, n));
+  if (n > 0) {
+    const auto lo = static_cast<int64_t>(min_length);
+    const auto hi = static_cast<int64_t>(max_length);
+    c.min_length = c.count == 0 ? lo : std::min(c.min_length, lo);
+    c.max_length = c.count == 0 ? hi : std::max(c.max_length, hi);
+    c.count += static_cast<int64_t>(n);
+  }
+}
+
 void FlushNumeric(ColumnProfile& c, NumericBatch& batch) {
   const size_t n = batch.size;
   if (n == 0) return;
@@ -620,23 +644,7 @@ int DatasetProfileBuilder::AddColumnValues(size_t column,
       }
     }
     c.missing += static_cast<int64_t>((fit < n ? positions[fit] : size) - fit);
-    size_t min_length = std::numeric_limits<size_t>::max();
-    size_t max_length = 0;
-    for (size_t j = 0; j < fit; ++j) {
-      hashes[j] = HashBytes(present[j]);
-      c.distinct.Prefetch(hashes[j]);
-      min_length = std::min(min_length, present[j].size());
-      max_length = std::max(max_length, present[j].size());
-    }
-    for (size_t j = 0; j < fit; ++j) c.distinct.AddHash(hashes[j]);
-    c.top_items.AddBatch(std::span(present, fit), std::span(hashes, fit));
-    if (fit > 0) {
-      const auto lo = static_cast<int64_t>(min_length);
-      const auto hi = static_cast<int64_t>(max_length);
-      c.min_length = c.count == 0 ? lo : std::min(c.min_length, lo);
-      c.max_length = c.count == 0 ? hi : std::max(c.max_length, hi);
-      c.count += static_cast<int64_t>(fit);
-    }
+    AddPresentTexts(c, present, fit, hashes);
     FlushNumeric(c, batch);
     if (fit < n) return static_cast<int>(start + positions[fit]);
   }
@@ -671,23 +679,7 @@ int DatasetProfileBuilder::AddTypedValues(size_t column, std::span<const TypedVa
       }
     }
     c.missing += static_cast<int64_t>((fit < n ? positions[fit] : size) - fit);
-    size_t min_length = std::numeric_limits<size_t>::max();
-    size_t max_length = 0;
-    for (size_t j = 0; j < fit; ++j) {
-      hashes[j] = HashBytes(present[j]);
-      c.distinct.Prefetch(hashes[j]);
-      min_length = std::min(min_length, present[j].size());
-      max_length = std::max(max_length, present[j].size());
-    }
-    for (size_t j = 0; j < fit; ++j) c.distinct.AddHash(hashes[j]);
-    c.top_items.AddBatch(std::span(present, fit), std::span(hashes, fit));
-    if (fit > 0) {
-      const auto lo = static_cast<int64_t>(min_length);
-      const auto hi = static_cast<int64_t>(max_length);
-      c.min_length = c.count == 0 ? lo : std::min(c.min_length, lo);
-      c.max_length = c.count == 0 ? hi : std::max(c.max_length, hi);
-      c.count += static_cast<int64_t>(fit);
-    }
+    AddPresentTexts(c, present, fit, hashes);
     FlushNumeric(c, batch);
     if (fit < n) return static_cast<int>(start + positions[fit]);
   }
