@@ -141,6 +141,17 @@ class SlipwayServer:
             found = self.artifacts_dir / path
         return found.read_bytes() if found.is_file() else None
 
+    def stored_dataset_files(self, folder: str) -> list[str]:
+        """The files of the server's dataset content store under `folder`
+        (`packs`, `objects`): beside the store database, or in the run's
+        bucket under SLIPWAY_ITEST_ARTIFACTS=s3 (PREFIX/.slipway/datasets/)."""
+        if self.artifacts_uri.startswith(f"s3://{_S3_BUCKET}/") and _S3 is not None:
+            prefix = (self.artifacts_uri.removeprefix(f"s3://{_S3_BUCKET}/") +
+                      f"/.slipway/datasets/{folder}/")
+            return sorted(_S3.objects(_S3_BUCKET, prefix))
+        root = self.data_dir / "datasets" / folder
+        return sorted(str(p) for p in root.rglob("*") if p.is_file())
+
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"

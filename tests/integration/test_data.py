@@ -395,10 +395,9 @@ def test_push_and_pull_move_many_chunks_in_a_few_packs(server, ws, tmp_path):
 
     pushed = slipway("data", "push", name, cwd=ws, env=env)
     assert f"{chunks + 1} objects" in pushed.stdout, pushed.stdout  # and the manifest
-    store = server.data_dir / "datasets"  # beside the --store database
-    indexes = list((store / "packs").glob("*.idx"))
+    indexes = [f for f in server.stored_dataset_files("packs") if f.endswith(".idx")]
     assert 3 <= len(indexes) <= chunks // 100, indexes
-    loose = [p for p in (store / "objects").rglob("*") if p.is_file()]
+    loose = server.stored_dataset_files("objects")
     assert len(loose) < 10, loose  # manifests, not chunks
 
     other = tmp_path / "other"

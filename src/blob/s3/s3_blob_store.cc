@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <mutex>
 
 #include "core/base64.h"
 #include "core/error.h"
@@ -197,18 +198,27 @@ class S3BlobReader final : public BlobReader {
       out.append(cached_, static_cast<size_t>(offset), want);
       return want;
     }
-    if (offset < window_offset_ || offset + want > window_offset_ + window_.size()) {
-      const bool sequential = offset == window_offset_ + window_.size() && !window_.empty();
+    size_t fetch = 0;
+    {
+      std::lock_guard<std::mutex> lock(window_mu_);
+      if (offset >= window_offset_ && offset + want <= window_offset_ + window_.size()) {
+        out.append(window_, static_cast<size_t>(offset - window_offset_), want);
+        return want;
+      }
+      const bool sequential = !window_.empty() && offset == window_offset_ + window_.size();
       window_size_ = sequential ? std::min(window_size_ * 2, kMaxWindow) : kMinWindow;
-      const size_t fetch = static_cast<size_t>(
+      fetch = static_cast<size_t>(
           std::min<uint64_t>(std::max(want, window_size_), info_.size - offset));
-      window_.clear();
-      window_offset_ = offset;
-      Fetch(offset, fetch, window_);
     }
-    const size_t from = static_cast<size_t>(offset - window_offset_);
-    const size_t got = std::min(want, window_.size() - std::min(from, window_.size()));
-    out.append(window_, from, got);
+    // The GET runs unlocked (readers of other ranges are not held up); the
+    // last one fetched becomes the window.
+    std::string fetched;
+    Fetch(offset, fetch, fetched);
+    const size_t got = std::min(want, fetched.size());
+    out.append(fetched, 0, got);
+    std::lock_guard<std::mutex> lock(window_mu_);
+    window_ = std::move(fetched);
+    window_offset_ = offset;
     return got;
   }
 
@@ -250,6 +260,8 @@ class S3BlobReader final : public BlobReader {
   const std::string version_id_;
   std::string cached_;
   bool cached_whole_ = false;
+  // ReadAt is thread-safe (BlobReader's contract): these are guarded.
+  std::mutex window_mu_;
   std::string window_;  // the bytes from window_offset_ on, fetched last
   uint64_t window_offset_ = 0;
   size_t window_size_ = kMinWindow;
